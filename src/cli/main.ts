@@ -1,0 +1,124 @@
+/**
+ * The `slapos` program: global options, command registration, and the one place where errors
+ * become exit codes and messages.
+ */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { EXIT, SlapError, toSlapError } from '../core/errors.ts';
+import { createLogger, type Logger, type LogLevel } from '../lib/logger.ts';
+import type { CliContext, CliIo } from './context.ts';
+import { COMMANDS } from './commands/index.ts';
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+interface GlobalOptions {
+  verbose?: number;
+  quiet?: boolean;
+  logFile?: string;
+}
+
+export function createProgram(ctx: CliContext): Command {
+  const program = new Command('slapos');
+  program
+    .description('SlapOS: master, node and client of a decentralized cloud (TypeScript implementation)')
+    .version(packageVersion(), '--version')
+    .option('-v, --verbose', 'more log output (repeatable)', (_v, previous: number) => previous + 1, 0)
+    .option('-q, --quiet', 'only warnings and errors in the log')
+    .option('--log-file <path>', 'write the log to this file instead of stderr')
+    .showHelpAfterError('(add --help for usage)')
+    .configureOutput({
+      writeOut: (text) => ctx.stdout.write(text),
+      writeErr: (text) => ctx.stderr.write(text),
+    })
+    .exitOverride();
+  program.hook('preAction', (thisCommand) => {
+    const options = thisCommand.opts<GlobalOptions>();
+    globalOptions = options;
+  });
+  for (const register of COMMANDS) register(program, ctx);
+  // Every subcommand inherits the output configuration and the exit override.
+  const configure = (command: Command): void => {
+    for (const sub of command.commands) {
+      sub.exitOverride();
+      sub.configureOutput({
+        writeOut: (text) => ctx.stdout.write(text),
+        writeErr: (text) => ctx.stderr.write(text),
+      });
+      sub.showHelpAfterError('(add --help for usage)');
+      configure(sub);
+    }
+  };
+  configure(program);
+  return program;
+}
+
+let globalOptions: GlobalOptions = {};
+
+function levelFor(options: GlobalOptions): LogLevel {
+  if (options.quiet) return 'warn';
+  if ((options.verbose ?? 0) >= 2) return 'trace';
+  if ((options.verbose ?? 0) >= 1) return 'debug';
+  return 'info';
+}
+
+export function createContext(io: CliIo): CliContext {
+  let logger: Logger | undefined;
+  return {
+    ...io,
+    exitCode: EXIT.ok,
+    print(text) {
+      io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    },
+    printJson(value) {
+      io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    },
+    note(text) {
+      io.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+    },
+    logger() {
+      logger ??= createLogger({
+        level: levelFor(globalOptions),
+        ...(globalOptions.logFile === undefined ? {} : { destination: globalOptions.logFile }),
+      });
+      return logger;
+    },
+  };
+}
+
+/** Runs the CLI and returns the exit code (never throws, never calls process.exit). */
+export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
+  const ctx = createContext({
+    stdout: io.stdout ?? process.stdout,
+    stderr: io.stderr ?? process.stderr,
+    env: io.env ?? process.env,
+    cwd: io.cwd ?? process.cwd(),
+  });
+  globalOptions = {};
+  const program = createProgram(ctx);
+  try {
+    await program.parseAsync([...argv]);
+    return ctx.exitCode;
+  } catch (error) {
+    return reportError(ctx, error);
+  }
+}
+
+function reportError(ctx: CliContext, error: unknown): number {
+  if (error instanceof CommanderError) {
+    if (error.exitCode === 0) return EXIT.ok; // --help, --version
+    // commander already printed its message
+    return EXIT.usage;
+  }
+  const slapError = toSlapError(error);
+  ctx.note(`slapos: error: ${slapError.message}`);
+  if (slapError.hint) ctx.note(`hint: ${slapError.hint}`);
+  if (slapError.code === 'SLAP_ERR_INTERNAL' && error instanceof Error && error.stack) {
+    ctx.logger().debug({ err: error }, 'internal error');
+  }
+  return slapError instanceof SlapError ? slapError.exitCode : EXIT.internal;
+}

@@ -1,0 +1,157 @@
+/**
+ * Errors with stable codes. Every failure the system reports to a person or a peer is a SlapError
+ * whose code is listed here with its HTTP status (used by the master's transport) and its CLI exit
+ * code (used by the CLI). This table is the single place where those mappings are decided;
+ * docs/errors.md documents it and a test keeps the two in step.
+ */
+
+export interface ErrorSpec {
+  /** HTTP status the master answers with. */
+  readonly http: number;
+  /** Exit code of a CLI command that fails with this error. */
+  readonly exit: number;
+  /** One line for docs/errors.md. */
+  readonly summary: string;
+}
+
+/** Exit codes, in one place. */
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  /** The master accepted the request but the instance is not ready yet (as the original's `slapos request`). */
+  notReady: 2,
+  /** Bad command line or configuration (the original `slapos` exits 5 on usage errors). */
+  usage: 5,
+  /** The master or another peer could not be reached. */
+  unavailable: 69,
+  internal: 70,
+} as const;
+
+export const ERROR_CATALOG = {
+  // --- generic ---
+  SLAP_ERR_INTERNAL: { http: 500, exit: EXIT.internal, summary: 'Unexpected internal error (a bug).' },
+  SLAP_ERR_INVALID_INPUT: {
+    http: 400,
+    exit: EXIT.usage,
+    summary: 'A request body, argument or value does not match what is expected.',
+  },
+  SLAP_ERR_USAGE: { http: 400, exit: EXIT.usage, summary: 'Bad command-line usage.' },
+  SLAP_ERR_CONFIG: {
+    http: 500,
+    exit: EXIT.usage,
+    summary: 'Configuration file missing, unreadable or invalid.',
+  },
+  SLAP_ERR_NOT_FOUND: { http: 404, exit: EXIT.failure, summary: 'Unknown route or resource.' },
+  SLAP_ERR_METHOD_NOT_ALLOWED: {
+    http: 405,
+    exit: EXIT.failure,
+    summary: 'HTTP method not allowed on this path.',
+  },
+  SLAP_ERR_NOT_ACCEPTABLE: {
+    http: 406,
+    exit: EXIT.failure,
+    summary: 'The Accept header excludes every type the route can answer with.',
+  },
+  SLAP_ERR_PAYLOAD_TOO_LARGE: { http: 413, exit: EXIT.failure, summary: 'Request body over the size limit.' },
+  SLAP_ERR_UNAUTHENTICATED: { http: 401, exit: EXIT.failure, summary: 'The caller did not prove who it is.' },
+  SLAP_ERR_FORBIDDEN: { http: 403, exit: EXIT.failure, summary: 'The caller may not do this.' },
+  SLAP_ERR_UNAVAILABLE: {
+    http: 503,
+    exit: EXIT.unavailable,
+    summary: 'A peer (the master, a download server) could not be reached or answered garbage.',
+  },
+  SLAP_ERR_TIMEOUT: { http: 504, exit: EXIT.unavailable, summary: 'An operation did not finish in time.' },
+  SLAP_ERR_NOT_READY: {
+    http: 408,
+    exit: EXIT.notReady,
+    summary: 'Accepted, but not ready yet: retry later.',
+  },
+  SLAP_ERR_CONFLICT: {
+    http: 409,
+    exit: EXIT.failure,
+    summary: 'The resource is in a state that forbids this.',
+  },
+
+  // --- master, JSON API v0 (slapproxy answers 403 for every "not found" or "not allowed") ---
+  SLAP_ERR_ALLOCATION_FAILED: {
+    http: 403,
+    exit: EXIT.failure,
+    summary: 'No free partition, or no host for a shared instance.',
+  },
+  SLAP_ERR_INSTANCE_GUID_INVALID: {
+    http: 403,
+    exit: EXIT.failure,
+    summary: 'The instance_guid is not well formed.',
+  },
+  SLAP_ERR_INSTANCE_NOT_FOUND: { http: 403, exit: EXIT.failure, summary: 'No such software instance.' },
+  SLAP_ERR_SHARED_INSTANCE_NOT_FOUND: { http: 403, exit: EXIT.failure, summary: 'No such shared instance.' },
+  SLAP_ERR_HOST_NOT_FOUND: {
+    http: 403,
+    exit: EXIT.failure,
+    summary: 'No partition hosts this shared instance.',
+  },
+  SLAP_ERR_INSTANCE_TREE_NOT_FOUND: { http: 403, exit: EXIT.failure, summary: 'No such instance tree.' },
+  SLAP_ERR_PARTITION_NOT_FOUND: {
+    http: 403,
+    exit: EXIT.failure,
+    summary: 'No such partition, or no instance on it.',
+  },
+  SLAP_ERR_COMPUTE_NODE_NOT_FOUND: {
+    http: 403,
+    exit: EXIT.failure,
+    summary: 'The compute node is not registered.',
+  },
+  SLAP_ERR_NOT_IMPLEMENTED: {
+    http: 403,
+    exit: EXIT.failure,
+    summary: 'The operation is not implemented for this kind of object.',
+  },
+  SLAP_ERR_HAS_CHILDREN: {
+    http: 403,
+    exit: EXIT.failure,
+    summary: 'The instance cannot be freed yet because its tree still has child partitions.',
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export interface SlapErrorOptions {
+  /** What the person can do about it. */
+  hint?: string;
+  cause?: unknown;
+  /** Override the catalog's HTTP status (rare; e.g. the legacy API's different statuses). */
+  status?: number;
+  /** Structured details safe to show (file:line, section:option, ...). */
+  details?: Record<string, unknown>;
+}
+
+export class SlapError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: SlapErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SlapError';
+    this.code = code;
+    this.hint = options.hint;
+    this.status = options.status ?? ERROR_CATALOG[code].http;
+    this.details = options.details;
+  }
+
+  get exitCode(): number {
+    return ERROR_CATALOG[this.code].exit;
+  }
+}
+
+export function isSlapError(value: unknown): value is SlapError {
+  return value instanceof SlapError;
+}
+
+/** Wraps anything thrown into a SlapError, keeping SlapErrors as they are. */
+export function toSlapError(value: unknown): SlapError {
+  if (value instanceof SlapError) return value;
+  const message = value instanceof Error ? value.message : String(value);
+  return new SlapError('SLAP_ERR_INTERNAL', message, { cause: value });
+}

@@ -1,0 +1,33 @@
+/**
+ * Structured logging (pino). Logic logs records through an injected Logger; it never prints.
+ * Daemons log JSON lines; the CLI decides where they go.
+ */
+import { pino, type Logger as PinoLogger, type LevelWithSilent } from 'pino';
+
+export type Logger = PinoLogger;
+export type LogLevel = LevelWithSilent;
+
+export interface LoggerOptions {
+  name?: string;
+  level?: LogLevel;
+  /** A file path or a file descriptor (default: 2, stderr). Writes are synchronous so nothing is lost on exit. */
+  destination?: string | number;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const destination = pino.destination({ dest: options.destination ?? 2, sync: true, mkdir: true });
+  return pino(
+    {
+      name: options.name ?? 'slapos',
+      level: options.level ?? 'info',
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    destination,
+  );
+}
+
+/** A logger that drops everything: the default for library code and tests. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
