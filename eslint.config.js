@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'bin/', 'eslint.config.js', 'examples/'] },
+  { ignores: ['dist/', 'node_modules/', 'bin/', 'eslint.config.js', 'examples/', 'src/api/generated*.ts'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

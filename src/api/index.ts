@@ -1,0 +1,55 @@
+/**
+ * The JSON API v0 contract. `slapos-json-rpc.json` (+ the experimental file) is the source of truth,
+ * copied from shared/spec; `generated*.ts` are its types (regenerate with `npm run api:types`).
+ */
+import { readFileSync } from 'node:fs';
+import type { paths as StablePaths } from './generated.ts';
+import type { paths as ExperimentalPaths } from './generated-experimental.ts';
+
+export type ApiPaths = StablePaths & ExperimentalPaths;
+export type ApiPath = keyof ApiPaths;
+
+type JsonBody<T> = T extends { content: { 'application/json': infer B } } ? B : never;
+
+/** The JSON body a path accepts. */
+export type ApiRequest<P extends ApiPath> = JsonBody<NonNullable<ApiPaths[P]['post']['requestBody']>>;
+/** The JSON body a path answers with on success (200). */
+export type ApiResponse<P extends ApiPath> = JsonBody<ApiPaths[P]['post']['responses'][200]>;
+
+/** The error body of every JSON API error (any status). */
+export interface ApiErrorBody {
+  status: number;
+  type: string;
+  title: string;
+}
+
+export interface OpenApiDocument {
+  openapi: string;
+  info: { title: string; version: string; description?: string };
+  servers?: { url: string }[];
+  paths: Record<string, { post: OpenApiOperation }>;
+}
+
+export interface OpenApiOperation {
+  requestBody?: {
+    content: { 'application/json': { schema: Record<string, unknown> } };
+    description?: string;
+  };
+  responses: Record<string, { content?: { 'application/json': { schema: Record<string, unknown> } } }>;
+}
+
+function load(file: string): OpenApiDocument {
+  return JSON.parse(
+    readFileSync(new URL(`../../../src/api/${file}`, import.meta.url), 'utf8'),
+  ) as OpenApiDocument;
+}
+
+/** The stable contract (slapos-json-rpc.json). */
+export function loadApiSpec(): OpenApiDocument {
+  return load('slapos-json-rpc.json');
+}
+
+/** The experimental contract (slapos-json-rpc-experimental.json). */
+export function loadExperimentalApiSpec(): OpenApiDocument {
+  return load('slapos-json-rpc-experimental.json');
+}
