@@ -81,7 +81,7 @@ function stringList(value: unknown, path: string): string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value) || !value.every((item) => typeof item === 'string'))
     fail(path, 'must be a list of strings');
-  return [...(value)];
+  return [...value];
 }
 
 function environment(value: unknown, path: string): Record<string, string> {

@@ -160,6 +160,9 @@ export class Supervisor implements SupervisorControl {
       pid: process.pid,
       state: this.state,
       startedAt: this.startedAt,
+      memory: (({ rss, heapTotal, heapUsed, external }) => ({ rss, heapTotal, heapUsed, external }))(
+        process.memoryUsage(),
+      ),
       processes: this.list().map((program) => program.info()),
     });
   }

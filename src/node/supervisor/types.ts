@@ -180,6 +180,8 @@ export interface SupervisorStatus {
   pid: number;
   state: SupervisorLifecycle;
   startedAt: number;
+  /** The daemon's own memory (process.memoryUsage(), bytes). */
+  memory: { rss: number; heapTotal: number; heapUsed: number; external: number };
   processes: ProcessInfo[];
 }
 
