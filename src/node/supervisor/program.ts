@@ -105,6 +105,8 @@ export class Program {
   adopted = false;
 
   private child: ChildProcess | undefined;
+  /** Resolves when `child` exits (so a stop does not wait a whole poll interval). */
+  private childExit: Promise<void> | undefined;
   private startedMono = 0;
   private backoff = 0;
   private quickRestarts = 0;
@@ -380,6 +382,7 @@ export class Program {
     }
     const pid = child.pid;
     this.child = child;
+    this.childExit = new Promise((resolve) => child.once('exit', () => resolve()));
     this.pid = pid;
     this.lastPid = pid;
     this.procStartTime = readProcStat(pid, this.deps.procRoot)?.startTime ?? null;
@@ -487,6 +490,7 @@ export class Program {
     this.signalGroup(pid, `SIG${this.config.stopsignal}`);
     const killAt = performance.now() + this.config.stopwaitsecs * 1000;
     let giveUpAt: number | undefined;
+    let delay = 5;
     for (;;) {
       const leaderUp = this.child !== undefined || (this.adopted && this.stillOurs(pid));
       if (!leaderUp && processGroupMembers(pid, this.deps.procRoot).length === 0) break;
@@ -501,7 +505,9 @@ export class Program {
         this.setState('UNKNOWN');
         return;
       }
-      await sleep(timing.stopPollMs);
+      // Wake on the child's exit, else poll, more slowly as time passes.
+      await Promise.race([sleep(delay), ...(this.child && this.childExit ? [this.childExit] : [])]);
+      delay = Math.min(delay * 2, timing.stopPollMs);
     }
     if (this.adopted) {
       this.exitCode = null;
