@@ -51,7 +51,7 @@ export function resolveSupervisorPaths(
   options: LocationOptions,
   ctx: CliContext,
 ): SupervisorPaths | { socket: string } {
-  const cfg = options.cfg ?? ctx.env.SLAPOS_CONFIGURATION;
+  const cfg = options.cfg ?? (ctx.env.SLAPOS_CONFIGURATION || undefined);
   if (options.instanceRoot === undefined && cfg === undefined && options.socket !== undefined)
     return { socket: options.socket };
   const root = options.instanceRoot ?? instanceRootFromCfg(cfg ?? DEFAULT_SLAPOS_CFG);

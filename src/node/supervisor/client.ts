@@ -174,6 +174,8 @@ export class SupervisorClient implements SupervisorControl {
         else resolve(value as T);
       };
       const req = request({
+        // A connection per call: cheap on a unix socket, and never a stale kept-alive one.
+        agent: false,
         socketPath: this.socketPath,
         path,
         method,

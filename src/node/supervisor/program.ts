@@ -65,8 +65,11 @@ export interface ProcessRecord {
   configHash: string;
 }
 
-/** What `restore` found: re-attached, gone while the daemon was away, to be started, or nothing to do. */
-export type RestoreOutcome = 'adopted' | 'vanished' | 'resume' | 'idle';
+/**
+ * What `restore` found: re-attached (`stop`: re-attached in the middle of a stop, to finish), gone
+ * while the daemon was away, to be started, or nothing to do.
+ */
+export type RestoreOutcome = 'adopted' | 'stop' | 'vanished' | 'resume' | 'idle';
 
 const TOO_QUICKLY = 'Exited too quickly (process log may have details)';
 
@@ -247,7 +250,7 @@ export class Program {
       this.procStartTime = record.procStartTime;
       this.adopted = true;
       this.startedMono = performance.now() - (this.deps.clock() - (record.startedAt ?? this.deps.clock()));
-      if (live) return 'adopted';
+      if (live) return record.state === 'STOPPING' ? 'stop' : 'adopted';
       if (record.state === 'STOPPING') {
         this.pid = null;
         this.state = 'STOPPED';

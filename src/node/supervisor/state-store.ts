@@ -5,8 +5,9 @@
  * - `processes.json`: per process its state, pid and /proc start time, and the configuration hash
  *   it runs with, plus the boot id, so a restarted daemon re-attaches to live processes instead of
  *   starting them again (and never mistakes a reused pid for one of them).
- * Writes of `processes.json` are coalesced: at most one in flight, the latest state written next.
+ * `processes.json` is rewritten after every state change (once per burst of changes).
  */
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlapError } from '../../core/errors.ts';
@@ -59,8 +60,6 @@ function toProcessRecord(value: unknown): ProcessRecord | undefined {
 export class StateStore {
   readonly programsPath: string;
   readonly processesPath: string;
-  private writing: Promise<void> | undefined;
-  private pending: (() => StoredRuntime) | undefined;
 
   constructor(
     readonly dir: string,
@@ -130,30 +129,20 @@ export class StateStore {
     }
   }
 
-  /** Schedules a write of the runtime state (taken when the write happens, so always the latest). */
-  scheduleRuntime(snapshot: () => StoredRuntime): void {
-    this.pending = snapshot;
-    this.writing ??= this.drain().finally(() => {
-      this.writing = undefined;
-    });
-  }
-
-  /** Resolves when every scheduled write is on disk. */
-  async flush(): Promise<void> {
-    while (this.writing) await this.writing;
-  }
-
-  private async drain(): Promise<void> {
-    while (this.pending) {
-      const snapshot = this.pending;
-      this.pending = undefined;
-      try {
-        await writeFileAtomic(this.processesPath, `${JSON.stringify({ version: 1, ...snapshot() })}\n`, {
-          mode: 0o600,
-        });
-      } catch (error) {
-        this.logger.error({ err: error, path: this.processesPath }, 'cannot save process state');
-      }
+  /**
+   * Writes the runtime state now, synchronously: it must reach the kernel before anything else
+   * happens, or a daemon killed right after a spawn would lose track of that process. No fsync:
+   * this file only matters across a crash of the daemon, and a crash of the machine ends the
+   * processes it describes anyway.
+   */
+  saveRuntimeSync(runtime: StoredRuntime): void {
+    const tmp = `${this.processesPath}.${process.pid}.tmp`;
+    try {
+      writeFileSync(tmp, `${JSON.stringify({ version: 1, ...runtime })}\n`, { mode: 0o600 });
+      renameSync(tmp, this.processesPath);
+    } catch (error) {
+      this.logger.error({ err: error, path: this.processesPath }, 'cannot save process state');
+      rmSync(tmp, { force: true });
     }
   }
 }

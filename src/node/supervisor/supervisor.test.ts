@@ -474,4 +474,18 @@ test('restart of the supervisor: a process that died meanwhile is reported, a ch
   });
   assert.ok(!pidAlive(restarted.pid ?? 0));
   assert.match(readFileSync(`/proc/${changed.pid}/cmdline`, 'utf8'), /2000/);
+
+  // A crash in the middle of a stop: the next supervisor finishes it.
+  await h.supervisor.close();
+  const processesPath = join(h.dir, 'state', 'processes.json');
+  const records = JSON.parse(readFileSync(processesPath, 'utf8')) as {
+    processes: Record<string, { state: string }>;
+  };
+  const record = records.processes['slappart10:gone'];
+  assert.ok(record);
+  record.state = 'STOPPING';
+  writeFileSync(processesPath, JSON.stringify(records));
+  await h.open();
+  await waitFor('stop finished', async () => (await h.info('slappart10:gone')).state === 'STOPPED');
+  assert.ok(!pidAlive(changed.pid ?? 0));
 });

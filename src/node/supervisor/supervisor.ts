@@ -100,6 +100,7 @@ export class Supervisor implements SupervisorControl {
   private pollTimer: NodeJS.Timeout | undefined;
   private logTimer: NodeJS.Timeout | undefined;
   private rotating = false;
+  private persistQueued = false;
   private closing: Promise<void> | undefined;
   private readonly hooks: ProgramHooks;
 
@@ -145,7 +146,8 @@ export class Supervisor implements SupervisorControl {
       if (outcome === 'adopted') {
         this.logger.info({ program: program.fullName, pid: program.pid }, 're-attached');
         if (configChanged) void this.restartQuietly(program);
-      } else if (outcome === 'vanished') program.markVanished();
+      } else if (outcome === 'stop') void program.stop().catch(() => undefined);
+      else if (outcome === 'vanished') program.markVanished();
       else if (outcome === 'resume') this.startQuietly(program);
     }
     this.schedulePersist();
@@ -276,8 +278,7 @@ export class Supervisor implements SupervisorControl {
       Promise.all([...this.notifications]),
       new Promise((resolve) => setTimeout(resolve, 5000).unref()),
     ]);
-    this.schedulePersist(true);
-    await this.store.flush();
+    this.store.saveRuntimeSync(this.runtimeSnapshot());
     this.events.close();
     this.state = 'closed';
     this.logger.info({ stopPrograms: options.stopPrograms === true }, 'supervisor closed');
@@ -465,9 +466,14 @@ export class Supervisor implements SupervisorControl {
     this.notifications.add(notification);
   }
 
+  /** Saves the process records once the current burst of changes is over (same tick). */
   private schedulePersist(force = false): void {
-    if (this.state === 'closed' || (this.state === 'closing' && !force)) return;
-    this.store.scheduleRuntime(() => this.runtimeSnapshot());
+    if (this.state === 'closed' || (this.state === 'closing' && !force) || this.persistQueued) return;
+    this.persistQueued = true;
+    queueMicrotask(() => {
+      this.persistQueued = false;
+      this.store.saveRuntimeSync(this.runtimeSnapshot());
+    });
   }
 
   private runtimeSnapshot(): StoredRuntime {
