@@ -489,3 +489,37 @@ test('restart of the supervisor: a process that died meanwhile is reported, a ch
   await waitFor('stop finished', async () => (await h.info('slappart10:gone')).state === 'STOPPED');
   assert.ok(!pidAlive(changed.pid ?? 0));
 });
+
+test('system mode: a program runs as its uid/gid and owns its log; without the right, a clear spawn error', async (t) => {
+  const h = await harness(t);
+  const root = process.getuid?.() === 0;
+  // Someone else than us: nobody, or (when the tests run as nobody) its neighbour.
+  const nobody = !root && process.getuid?.() === 65534 ? 65533 : 65534;
+  const logFile = join(h.dir, 'logs', 'as-nobody.log');
+  await h.supervisor.updateGroup('slappart11', [
+    {
+      name: 'as-nobody',
+      command: '/bin/sh',
+      args: ['-c', 'id -u; id -g'],
+      uid: nobody,
+      gid: nobody,
+      autostart: false,
+      autorestart: false,
+      startsecs: 0,
+      startretries: 0,
+      logFile,
+    },
+  ]);
+  if (root) {
+    await h.supervisor.startProcess('slappart11:as-nobody');
+    await waitFor('ran', async () => (await h.info('slappart11:as-nobody')).state === 'EXITED');
+    assert.equal(readFileSync(logFile, 'utf8'), `${nobody}\n${nobody}\n`);
+    assert.deepEqual([statSync(logFile).uid, statSync(logFile).gid], [nobody, nobody]);
+  } else {
+    await assert.rejects(
+      h.supervisor.startProcess('slappart11:as-nobody'),
+      /spawn error|EPERM|Operation not permitted/,
+    );
+    assert.equal((await h.info('slappart11:as-nobody')).state, 'FATAL');
+  }
+});
