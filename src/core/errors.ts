@@ -111,6 +111,28 @@ export const ERROR_CATALOG = {
     exit: EXIT.failure,
     summary: 'The instance cannot be freed yet because its tree still has child partitions.',
   },
+
+  // --- node: process supervisor (src/node/supervisor) ---
+  SLAP_ERR_SUPERVISOR_NOT_RUNNING: {
+    http: 503,
+    exit: EXIT.unavailable,
+    summary: "The node's supervisor daemon is not running (its unix socket does not answer).",
+  },
+  SLAP_ERR_SUPERVISOR_ALREADY_RUNNING: {
+    http: 409,
+    exit: EXIT.failure,
+    summary: 'Another supervisor daemon already serves this socket or state directory.',
+  },
+  SLAP_ERR_NO_SUCH_PROCESS: {
+    http: 404,
+    exit: EXIT.failure,
+    summary: 'No supervised program or group by that name.',
+  },
+  SLAP_ERR_PROCESS_START_FAILED: {
+    http: 500,
+    exit: EXIT.failure,
+    summary: 'A supervised program could not be spawned or exited while starting.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -4,7 +4,22 @@
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
+import { registerNodeRestart } from './node-restart.ts';
+import { registerNodeStart } from './node-start.ts';
+import { registerNodeStatus } from './node-status.ts';
+import { registerNodeStop } from './node-stop.ts';
+import { registerNodeSupervisorctl } from './node-supervisorctl.ts';
+import { registerNodeSupervisord } from './node-supervisord.ts';
+import { registerNodeTail } from './node-tail.ts';
 
 export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
 
-export const COMMANDS: readonly CommandRegistrar[] = [];
+export const COMMANDS: readonly CommandRegistrar[] = [
+  registerNodeSupervisord,
+  registerNodeSupervisorctl,
+  registerNodeStatus,
+  registerNodeStart,
+  registerNodeStop,
+  registerNodeRestart,
+  registerNodeTail,
+];
