@@ -5,9 +5,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { request, type Dispatcher } from 'undici';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { startMaster, type RunningMaster } from '../master/server.ts';
+import { apiResponseProblem } from './api-schema.ts';
 
 export interface TestMaster {
   url: string;
@@ -58,34 +60,35 @@ export async function startTestMaster(options: TestMasterOptions = {}): Promise<
 
 export interface JsonResponse {
   status: number;
-  headers: Headers;
+  /** Response headers, lower-cased names. */
+  headers: Record<string, string | string[] | undefined>;
   /** The parsed JSON body (undefined when the body is not JSON). */
   body: unknown;
   text: string;
 }
 
-/** POSTs a JSON body to one API path of a master (30 s timeout). */
+/** POSTs a JSON body to one API path of a master (30 s timeout). Any header may be set, Host included. */
 export async function postJson(
   url: string,
   path: string,
   body: unknown,
-  options: { headers?: Record<string, string>; method?: string; rawBody?: string } = {},
+  options: { headers?: Record<string, string>; method?: string; rawBody?: string | Buffer } = {},
 ): Promise<JsonResponse> {
-  const method = options.method ?? 'POST';
-  const response = await fetch(`${url}${path}`, {
+  const method = (options.method ?? 'POST') as Dispatcher.HttpMethod;
+  const response = await request(`${url}${path}`, {
     method,
     headers: { 'content-type': 'application/json', ...options.headers },
     ...(method === 'GET' || method === 'HEAD' ? {} : { body: options.rawBody ?? JSON.stringify(body) }),
     signal: AbortSignal.timeout(30_000),
   });
-  const text = await response.text();
+  const text = await response.body.text();
   let parsed: unknown;
   try {
     parsed = text === '' ? undefined : JSON.parse(text);
   } catch {
     parsed = undefined;
   }
-  return { status: response.status, headers: response.headers, body: parsed, text };
+  return { status: response.statusCode, headers: response.headers, body: parsed, text };
 }
 
 export interface TestNodeOptions {
@@ -112,4 +115,45 @@ export async function formatTestNode(url: string, options: TestNodeOptions): Pro
     compute_partition_list: ids.map((id) => ({ partition_id: id, ip_list: addresses })),
   });
   if (response.status !== 200) throw new Error(`format failed: ${response.status} ${response.text}`);
+}
+
+/**
+ * POSTs to an API path and checks the answer against the contract (throws if it does not
+ * conform). Every response body a test looks at goes through here or through `postJson` + check.
+ */
+export async function callApi(
+  url: string,
+  path: string,
+  body: unknown,
+  options: { headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: unknown; headers: JsonResponse['headers'] }> {
+  const response = await postJson(url, path, body, options);
+  const problem = apiResponseProblem(path, response.status, response.body);
+  if (problem) throw new Error(`${path} answered ${response.status} ${response.text}: ${problem}`);
+  return { status: response.status, body: response.body, headers: response.headers };
+}
+
+export interface ApiHarness extends TestMaster {
+  /** POST + contract check (see callApi). */
+  api(
+    path: string,
+    body: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: unknown }>;
+}
+
+/** Starts a test master, runs `work` with an API harness, and always closes the master. */
+export async function withTestMaster(
+  work: (harness: ApiHarness) => Promise<void>,
+  options: TestMasterOptions = {},
+): Promise<void> {
+  const master = await startTestMaster(options);
+  try {
+    await work({
+      ...master,
+      api: (path, body, headers) => callApi(master.url, path, body, headers ? { headers } : {}),
+    });
+  } finally {
+    await master.close();
+  }
 }
