@@ -72,9 +72,13 @@ export async function postJson(
   url: string,
   path: string,
   body: unknown,
-  options: { headers?: Record<string, string>; method?: string; rawBody?: string | Buffer } = {},
+  options: {
+    headers?: Record<string, string>;
+    method?: Dispatcher.HttpMethod;
+    rawBody?: string | Buffer;
+  } = {},
 ): Promise<JsonResponse> {
-  const method = (options.method ?? 'POST') as Dispatcher.HttpMethod;
+  const method: Dispatcher.HttpMethod = options.method ?? 'POST';
   const response = await request(`${url}${path}`, {
     method,
     headers: { 'content-type': 'application/json', ...options.headers },
