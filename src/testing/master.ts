@@ -17,7 +17,7 @@ export interface TestMaster {
   directory: string;
   databasePath: string;
   master: RunningMaster;
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 export interface TestMasterOptions {
@@ -139,11 +139,11 @@ export async function callApi(
 
 export interface ApiHarness extends TestMaster {
   /** POST + contract check (see callApi). */
-  api(
+  api: (
     path: string,
     body: unknown,
     headers?: Record<string, string>,
-  ): Promise<{ status: number; body: unknown }>;
+  ) => Promise<{ status: number; body: unknown }>;
 }
 
 /** Starts a test master, runs `work` with an API harness, and always closes the master. */
