@@ -24,8 +24,8 @@ export async function startMasterWithNode(
     await client.formatComputeNode({
       computerGuid,
       partitions: partitionIds.map((partitionId, index) => ({
-        partitionId,
-        addresses: [{ ipAddress: `127.0.1.${index + 1}`, networkInterface: 'lo', netmask: '255.0.0.0' }],
+        reference: partitionId,
+        addresses: [{ address: `127.0.1.${index + 1}`, networkInterface: 'lo', netmask: '255.0.0.0' }],
       })),
     });
   } catch (error) {
