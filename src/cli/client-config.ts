@@ -14,7 +14,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { MasterClient } from '../client/master-client.ts';
 import type { TlsMaterial } from '../client/json-transport.ts';
-import { SlapError } from '../core/errors.ts';
+import { SlapError, isSlapError, type ErrorCode } from '../core/errors.ts';
 import { parseIni, type IniDocument } from '../lib/ini.ts';
 import type { CliContext } from './context.ts';
 
@@ -171,4 +171,15 @@ export async function withMasterClient<T>(
   } finally {
     await client.close();
   }
+}
+
+/**
+ * A rejection handler that restates a master error of `code` in the command's words (keeping the
+ * master's error as the cause) and lets every other error through.
+ */
+export function restate(code: ErrorCode, message: string, hint: string): (error: unknown) => never {
+  return (error: unknown) => {
+    if (isSlapError(error) && error.code === code) throw new SlapError(code, message, { cause: error, hint });
+    throw error;
+  };
 }

@@ -1,9 +1,9 @@
 /** Every MasterClient method against a real master on 127.0.0.1. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SlapError } from '../core/errors.ts';
 import { startMasterWithNode, type MasterWithNode } from '../testing/master-with-node.ts';
 import type { MasterClient } from './master-client.ts';
+import { rejectsWithSlapError } from '../testing/slap-error-assert.ts';
 
 const SR = 'https://example.com/software/hello/software.cfg';
 let master: MasterWithNode;
@@ -15,17 +15,6 @@ before(async () => {
 });
 after(() => master.close());
 
-async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<SlapError> {
-  const error = await promise.then(
-    () => assert.fail(`expected a ${code} error`),
-    (caught: unknown) => caught,
-  );
-  assert.ok(error instanceof SlapError, `expected a SlapError, got ${String(error)}`);
-  assert.equal(error.code, code, error.message);
-  if (message) assert.match(error.message, message);
-  return error;
-}
-
 test('compute nodes: listed after format; their instances and software installations start empty', async () => {
   const nodes = await client.listComputeNodes();
   assert.ok(nodes.some((node) => node.computer_guid === 'COMP-CLIENT'));
@@ -36,13 +25,16 @@ test('compute nodes: listed after format; their instances and software installat
 });
 
 test('an unknown compute node is COMPUTE_NODE_NOT_FOUND with the master message', async () => {
-  const error = await rejectsWith(
+  const error = await rejectsWithSlapError(
     client.listComputeNodeInstances('COMP-NOPE'),
     'SLAP_ERR_COMPUTE_NODE_NOT_FOUND',
   );
   assert.match(error.message, /COMP-NOPE/);
   assert.equal(error.status, 403);
-  await rejectsWith(client.listSoftwareInstallations('COMP-NOPE'), 'SLAP_ERR_COMPUTE_NODE_NOT_FOUND');
+  await rejectsWithSlapError(
+    client.listSoftwareInstallations('COMP-NOPE'),
+    'SLAP_ERR_COMPUTE_NODE_NOT_FOUND',
+  );
 });
 
 test('supply, remove and the node reports of software installations', async () => {
@@ -174,7 +166,7 @@ test('rename, then destroy: the reported destruction frees the partition', async
     slaParameters: { computer_guid: 'COMP-CLIENT' },
   });
   await client.renameInstance({ instanceGuid: instance.instance_guid, title: 'Renamed' });
-  await rejectsWith(client.getInstance('ToRename______0'), 'SLAP_ERR_INSTANCE_NOT_FOUND');
+  await rejectsWithSlapError(client.getInstance('ToRename______0'), 'SLAP_ERR_INSTANCE_NOT_FOUND');
   const renamed = await client.getInstance('Renamed______0');
   assert.equal(renamed.compute_partition_id, instance.compute_partition_id);
 
@@ -185,8 +177,12 @@ test('rename, then destroy: the reported destruction frees the partition', async
   });
   assert.equal(destroying.state, 'destroyed');
   await client.reportInstanceState({ instanceGuid: 'Renamed______0', state: 'destroyed' });
-  await rejectsWith(client.getInstance('Renamed______0'), 'SLAP_ERR_INSTANCE_NOT_FOUND', /Renamed______0/);
-  await rejectsWith(
+  await rejectsWithSlapError(
+    client.getInstance('Renamed______0'),
+    'SLAP_ERR_INSTANCE_NOT_FOUND',
+    /Renamed______0/,
+  );
+  await rejectsWithSlapError(
     client.getComputePartition({ computerGuid: 'COMP-CLIENT', partitionId: instance.compute_partition_id }),
     'SLAP_ERR_PARTITION_NOT_FOUND',
   );
@@ -221,7 +217,7 @@ test('master errors keep their message: allocation failure (403), bad guid, inva
       softwareReleaseUri: SR,
       slaParameters: { computer_guid: 'COMP-SMALL' },
     });
-    const error = await rejectsWith(
+    const error = await rejectsWithSlapError(
       small.client.requestInstance({
         title: 'Second',
         softwareReleaseUri: SR,
@@ -235,9 +231,17 @@ test('master errors keep their message: allocation failure (403), bad guid, inva
   } finally {
     await small.close();
   }
-  await rejectsWith(client.getInstance('not-a-guid'), 'SLAP_ERR_INSTANCE_GUID_INVALID', /not-a-guid/);
-  await rejectsWith(client.getInstanceTree('NoSuchTree'), 'SLAP_ERR_INSTANCE_TREE_NOT_FOUND', /NoSuchTree/);
-  const invalid = await rejectsWith(
+  await rejectsWithSlapError(
+    client.getInstance('not-a-guid'),
+    'SLAP_ERR_INSTANCE_GUID_INVALID',
+    /not-a-guid/,
+  );
+  await rejectsWithSlapError(
+    client.getInstanceTree('NoSuchTree'),
+    'SLAP_ERR_INSTANCE_TREE_NOT_FOUND',
+    /NoSuchTree/,
+  );
+  const invalid = await rejectsWithSlapError(
     client.requestInstance({ title: 'x'.repeat(201), softwareReleaseUri: SR }),
     'SLAP_ERR_INVALID_INPUT',
   );
