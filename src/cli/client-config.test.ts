@@ -103,7 +103,7 @@ test('a configuration file named explicitly must exist and parse', () => {
     throwsSlapError(
       () => resolveClientConfig({ cfg: 'missing.cfg' }, ctx),
       'SLAP_ERR_CONFIG',
-      /does not exist: .*missing\.cfg/,
+      /cannot read the configuration file .*missing\.cfg: ENOENT/,
     );
     throwsSlapError(
       () =>
@@ -112,7 +112,7 @@ test('a configuration file named explicitly must exist and parse', () => {
           { ...ctx, env: { ...box.env, SLAPOS_CLIENT_CONFIGURATION: '/nonexistent/x.cfg' } },
         ),
       'SLAP_ERR_CONFIG',
-      /does not exist/,
+      /cannot read the configuration file \/nonexistent\/x\.cfg/,
     );
     writeFileSync(join(box.dir, 'broken.cfg'), 'master_url = http://x\n');
     throwsSlapError(

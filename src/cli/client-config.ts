@@ -8,15 +8,16 @@
  * the node's `$SLAPOS_CONFIGURATION`. A file named by `--cfg` or an environment variable must exist;
  * the default one may be missing.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { MasterClient } from '../client/master-client.ts';
 import type { TlsMaterial } from '../client/json-transport.ts';
 import { SlapError, isSlapError, type ErrorCode } from '../core/errors.ts';
-import { parseIni, type IniDocument } from '../lib/ini.ts';
+import type { IniDocument } from '../lib/ini.ts';
 import type { CliContext } from './context.ts';
+import { readSlaposConfig } from './slapos-config.ts';
 
 export interface ClientCommandOptions {
   masterUrl?: string;
@@ -59,21 +60,8 @@ function expandPath(path: string, ctx: Pick<CliContext, 'env' | 'cwd'>): string 
 }
 
 function readConfigFile(path: string, required: boolean): ConfigFile | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (!required && code === 'ENOENT') return undefined;
-    throw new SlapError(
-      'SLAP_ERR_CONFIG',
-      code === 'ENOENT'
-        ? `Configuration file does not exist: ${path}`
-        : `Cannot read configuration file ${path}: ${(error as Error).message}`,
-      { cause: error },
-    );
-  }
-  return { path, ini: parseIni(text, path) };
+  if (!required && !existsSync(path)) return undefined;
+  return { path, ini: readSlaposConfig(path) };
 }
 
 /** The configuration file the client reads, if any. */

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { registerComputerInfo } from './computer-info.ts';
 import { registerComputerList } from './computer-list.ts';
+import { registerProxyStart } from './proxy-start.ts';
 import { registerRemove } from './remove.ts';
 import { registerRequest } from './request.ts';
 import { registerServiceInfo } from './service-info.ts';
@@ -15,6 +16,7 @@ import { registerSupply } from './supply.ts';
 export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
 
 export const COMMANDS: readonly CommandRegistrar[] = [
+  registerProxyStart,
   // --- client commands (src/cli/client-config.ts) ---
   registerSupply,
   registerRemove,
