@@ -125,7 +125,7 @@ export function resolveClientConfig(
     file ? `No master URL: ${file.path} has no [slapconsole] or [slapos] master_url` : 'No master URL given',
     {
       hint:
-        'pass --master-url http://HOST:PORT (e.g. the URL `slapos proxy start` prints), set $SLAPOS_MASTER_URL, ' +
+        'pass --master-url http://HOST:PORT (`slapos proxy start` listens on http://127.0.0.1:8080 by default), set $SLAPOS_MASTER_URL, ' +
         `or set master_url in the [slapconsole] section of ${DEFAULT_CLIENT_CONFIGURATION}`,
     },
   );

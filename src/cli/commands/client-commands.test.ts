@@ -49,7 +49,7 @@ test('every client command without a master URL fails with exit 5 and a hint', a
 
 const expectedNoMaster =
   'slapos: error: No master URL given\n' +
-  'hint: pass --master-url http://HOST:PORT (e.g. the URL `slapos proxy start` prints), set $SLAPOS_MASTER_URL, ' +
+  'hint: pass --master-url http://HOST:PORT (`slapos proxy start` listens on http://127.0.0.1:8080 by default), set $SLAPOS_MASTER_URL, ' +
   'or set master_url in the [slapconsole] section of ~/.slapos/slapos-client.cfg\n';
 
 test('the slapos binary supplies, requests and lists against a master', async () => {
