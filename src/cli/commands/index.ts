@@ -11,6 +11,14 @@ import { registerNodeStop } from './node-stop.ts';
 import { registerNodeSupervisorctl } from './node-supervisorctl.ts';
 import { registerNodeSupervisord } from './node-supervisord.ts';
 import { registerNodeTail } from './node-tail.ts';
+import { registerComputerInfo } from './computer-info.ts';
+import { registerComputerList } from './computer-list.ts';
+import { registerProxyStart } from './proxy-start.ts';
+import { registerRemove } from './remove.ts';
+import { registerRequest } from './request.ts';
+import { registerServiceInfo } from './service-info.ts';
+import { registerServiceList } from './service-list.ts';
+import { registerSupply } from './supply.ts';
 
 export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
 
@@ -22,4 +30,13 @@ export const COMMANDS: readonly CommandRegistrar[] = [
   registerNodeStop,
   registerNodeRestart,
   registerNodeTail,
+  registerProxyStart,
+  // --- client commands (src/cli/client-config.ts) ---
+  registerSupply,
+  registerRemove,
+  registerRequest,
+  registerServiceList,
+  registerServiceInfo,
+  registerComputerList,
+  registerComputerInfo,
 ];
