@@ -4,7 +4,8 @@
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
+import { registerBuildout } from './buildout.ts';
 
 export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
 
-export const COMMANDS: readonly CommandRegistrar[] = [];
+export const COMMANDS: readonly CommandRegistrar[] = [registerBuildout];
