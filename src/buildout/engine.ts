@@ -494,7 +494,7 @@ export async function loadProfile(options: ProfileOptions = {}): Promise<Profile
   const directory = rawBuildout?.get('directory')?.value ?? resolve(options.cwd ?? process.cwd());
   for (const name of ['bin', 'parts', 'eggs', 'develop-eggs']) {
     const option = rawBuildout?.get(`${name}-directory`);
-    if (option && !option.value.includes('${')) option.value = join(directory, option.value);
+    if (option && !option.value.includes('${')) option.value = resolve(directory, option.value);
   }
   session.buildout = new Buildout({ raw, initRecipe: (o) => session.initRecipe(o) });
   const buildout = await session.buildout.section('buildout');
@@ -632,7 +632,9 @@ export async function runBuildout(options: RunOptions = {}): Promise<BuildoutRes
     await save();
   }
 
-  // Install pass, in dependency order.
+  // Install pass, in dependency order. The record lists the parts done so far in install order,
+  // then the other recorded parts, so that a run that changes nothing rewrites nothing.
+  const done: string[] = [];
   for (const part of installParts) {
     session.signal.throwIfAborted();
     const entry = session.parts.get(part) as PartEntry;
@@ -686,7 +688,8 @@ export async function runBuildout(options: RunOptions = {}): Promise<BuildoutRes
       });
     }
     record.options.set(part, { ...saved, [INSTALLED_PATHS]: paths.join('\n') });
-    record.parts = [...record.parts.filter((p) => p !== part), part];
+    done.push(part);
+    record.parts = [...done, ...record.parts.filter((p) => !done.includes(p))];
     await save();
     const unused = session.buildout.peek(part)?.unusedKeys() ?? [];
     if (unused.length > 0) {

@@ -7,7 +7,7 @@
  * `(section, option)` so cycles are reported with their chain; errors name `section:option` and the
  * file:line the value came from. `$${` is the escape of `${` (the SlapOS fork's rule).
  */
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { SlapError } from '../core/errors.ts';
 import { updateSection } from './merge.ts';
 import type { RawConfig, RawOption, RawSection, Source } from './parser.ts';
@@ -536,5 +536,5 @@ function compareCodePoints(a: string, b: string): number {
 /** Absolute buildout directories (§1.5): relative values are joined to `directory`. */
 export function buildoutPath(directory: string, value: string): string {
   if (value.includes('${')) return value;
-  return join(directory, value);
+  return resolve(directory, value);
 }
