@@ -39,7 +39,7 @@ interface Harness {
   calls: string[];
   events: BuildoutEvent[];
   spawned: string[];
-  run(text: string, options?: Partial<RunOptions>): Promise<Awaited<ReturnType<typeof runBuildout>>>;
+  run: (text: string, options?: Partial<RunOptions>) => Promise<Awaited<ReturnType<typeof runBuildout>>>;
 }
 
 async function harness(fn: (h: Harness) => Promise<void>, recipes: RecipeMap = {}): Promise<void> {

@@ -16,7 +16,7 @@ const RECIPES: RecipeMap = { R: computing, 'R:other': computing };
 
 async function withProfile(
   text: string,
-  check: (profile: Profile) => Promise<void>,
+  check: (profile: Profile) => Promise<void> | void,
   extra: Record<string, string> = {},
 ): Promise<void> {
   const dir = await tempDir();
@@ -204,7 +204,7 @@ test('a listed part without a recipe, or missing, is an error', async () => {
 test('[buildout] directories are absolute; offline must be true or false', async () => {
   await withProfile(
     '[buildout]\nbin-directory = ${buildout:directory}/sbin\nparts-directory = p\noffline = true\n',
-    async (profile) => {
+    (profile) => {
       const dir = profile.directories.directory;
       assert.deepEqual(profile.directories, {
         directory: dir,
