@@ -154,6 +154,7 @@ async function fetchTo(
   const controller = new AbortController();
   const onAbort = (): void => controller.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
   let timer = setTimeout(() => controller.abort(new Error('idle timeout')), idle);
   const touch = (): void => {
     clearTimeout(timer);

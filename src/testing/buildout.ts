@@ -5,6 +5,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
+import { runBuildout, type BuildoutResult, type RunOptions } from '../buildout/engine.ts';
+import type { BuildoutEvent } from '../buildout/progress.ts';
+import type { ExecFunction } from '../buildout/recipe.ts';
+import { execFile } from '../lib/exec.ts';
 
 export interface TempDir {
   path: string;
@@ -77,4 +81,36 @@ export async function closedPort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+export interface ProfileRun {
+  /** Runs `text` as `buildout.cfg` of `dir` (extra run options merged in). */
+  run(text: string, options?: Partial<RunOptions>): Promise<BuildoutResult>;
+  events: BuildoutEvent[];
+  /** Every process spawned through the engine's exec (`file arg…`). */
+  spawned: string[];
+}
+
+/** A runner for profiles in `dir` that records progress events and counts spawned processes. */
+export function profileRunner(dir: string, defaults: Partial<RunOptions> = {}): ProfileRun {
+  const events: BuildoutEvent[] = [];
+  const spawned: string[] = [];
+  const exec: ExecFunction = (file, args, options) => {
+    spawned.push([file, ...args].join(' '));
+    return execFile(file, args, options);
+  };
+  return {
+    events,
+    spawned,
+    async run(text, options = {}) {
+      await writeFile(join(dir, 'buildout.cfg'), text);
+      return runBuildout({
+        configFile: join(dir, 'buildout.cfg'),
+        exec,
+        onProgress: (e) => events.push(e),
+        ...defaults,
+        ...options,
+      });
+    },
+  };
 }
