@@ -687,17 +687,21 @@ export async function runBuildout(options: RunOptions = {}): Promise<BuildoutRes
         durationMs: Date.now() - started,
       });
     }
-    record.options.set(part, { ...saved, [INSTALLED_PATHS]: paths.join('\n') });
+    const recorded = { ...saved, [INSTALLED_PATHS]: paths.join('\n') };
     done.push(part);
-    record.parts = [...done, ...record.parts.filter((p) => !done.includes(p))];
-    await save();
+    const parts = [...done, ...record.parts.filter((p) => !done.includes(p))];
+    const previous = record.options.get(part);
+    if (!previous || !sameOptions(previous, recorded) || parts.join(' ') !== record.parts.join(' ')) {
+      record.options.set(part, recorded);
+      record.parts = parts;
+      await save();
+    }
     const unused = session.buildout.peek(part)?.unusedKeys() ?? [];
     if (unused.length > 0) {
       const message = `Unused options for ${part}: ${unused.map((k) => `'${k}'`).join(' ')}.`;
       logger.debug({ part, unused }, message);
     }
   }
-  await save();
   result.installedParts = [...record.parts];
   return result;
 }

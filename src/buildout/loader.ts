@@ -13,7 +13,7 @@ import type { Dispatcher } from 'undici';
 import { SlapError } from '../core/errors.ts';
 import { download, isUrl, localPath } from '../lib/download.ts';
 import type { Logger } from '../lib/logger.ts';
-import { copyConfig, copySection, injectBaseLocation, updateConfig, updateSection } from './merge.ts';
+import { copySection, injectBaseLocation, updateConfig, updateSection } from './merge.ts';
 import { parseProfile, type RawConfig, type RawOption, type RawSection, type Source } from './parser.ts';
 import type { BuildoutEvent } from './progress.ts';
 
@@ -342,5 +342,5 @@ export async function loadRawProfile(options: LoadOptions): Promise<LoadedProfil
   }
   makeDirectoryAbsolute(raw, cwd);
   options.logger?.debug({ files: ctx.files }, 'profile loaded');
-  return { raw: copyConfig(raw), configFile, files: ctx.files };
+  return { raw, configFile, files: ctx.files };
 }

@@ -36,7 +36,16 @@ function implicit(source: Source): RawOption {
   return { value: '', source };
 }
 
+function hasOperators(section: RawSection): boolean {
+  for (const key of section.keys()) if (key.endsWith('+') || key.endsWith('-')) return true;
+  return false;
+}
+
 export function updateSection(s1: RawSection, s2: RawSection): RawSection {
+  if (!hasOperators(s2)) {
+    for (const [key, option] of s2) s1.set(key, option);
+    return s1;
+  }
   const local = copySection(s2);
   for (const key of [...local.keys()].sort(compareKeys)) {
     const operator = operatorTarget(key);
@@ -59,19 +68,14 @@ export function updateSection(s1: RawSection, s2: RawSection): RawSection {
   return s1;
 }
 
+/** Lays d2 over d1. d2's sections may be moved into d1: do not use d2 afterwards. */
 export function updateConfig(d1: RawConfig, d2: RawConfig): RawConfig {
   for (const [name, section] of d2) {
     const existing = d1.get(name);
     if (existing) updateSection(existing, section);
-    else d1.set(name, copySection(section));
+    else d1.set(name, section);
   }
   return d1;
-}
-
-export function copyConfig(config: RawConfig): RawConfig {
-  const copy: RawConfig = new Map();
-  for (const [name, section] of config) copy.set(name, copySection(section));
-  return copy;
 }
 
 /**
