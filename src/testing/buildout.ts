@@ -85,7 +85,7 @@ export async function closedPort(): Promise<number> {
 
 export interface ProfileRun {
   /** Runs `text` as `buildout.cfg` of `dir` (extra run options merged in). */
-  run(text: string, options?: Partial<RunOptions>): Promise<BuildoutResult>;
+  run: (text: string, options?: Partial<RunOptions>) => Promise<BuildoutResult>;
   events: BuildoutEvent[];
   /** Every process spawned through the engine's exec (`file arg…`). */
   spawned: string[];
