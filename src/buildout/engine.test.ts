@@ -4,12 +4,10 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlapError } from '../core/errors.ts';
-import { execFile } from '../lib/exec.ts';
-import { tempDir, type TempDir } from '../testing/buildout.ts';
-import { loadProfile, runBuildout, type RunOptions } from './engine.ts';
+import { profileRunner, tempDir, type ProfileRun, type TempDir } from '../testing/buildout.ts';
+import { loadProfile } from './engine.ts';
 import { parseInstalled } from './installed.ts';
-import type { BuildoutEvent } from './progress.ts';
-import type { ExecFunction, Recipe, RecipeMap } from './recipe.ts';
+import type { Recipe, RecipeMap } from './recipe.ts';
 
 /** A recipe writing `content` to `output`, counting its calls. */
 function fileRecipe(calls: string[]): Recipe {
@@ -34,39 +32,19 @@ function fileRecipe(calls: string[]): Recipe {
   };
 }
 
-interface Harness {
+interface Harness extends ProfileRun {
   dir: TempDir;
   calls: string[];
-  events: BuildoutEvent[];
-  spawned: string[];
-  run: (text: string, options?: Partial<RunOptions>) => Promise<Awaited<ReturnType<typeof runBuildout>>>;
 }
 
 async function harness(fn: (h: Harness) => Promise<void>, recipes: RecipeMap = {}): Promise<void> {
   const dir = await tempDir();
   const calls: string[] = [];
-  const events: BuildoutEvent[] = [];
-  const spawned: string[] = [];
-  const exec: ExecFunction = (file, args, options) => {
-    spawned.push([file, ...args].join(' '));
-    return execFile(file, args, options);
-  };
   try {
     await fn({
       dir,
       calls,
-      events,
-      spawned,
-      async run(text, options = {}) {
-        await writeFile(join(dir.path, 'buildout.cfg'), text);
-        return runBuildout({
-          configFile: join(dir.path, 'buildout.cfg'),
-          recipes: { file: fileRecipe(calls), ...recipes },
-          exec,
-          onProgress: (e) => events.push(e),
-          ...options,
-        });
-      },
+      ...profileRunner(dir.path, { recipes: { file: fileRecipe(calls), ...recipes } }),
     });
   } finally {
     await dir.remove();

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { SlapError } from '../core/errors.ts';
 import { md5Hex } from '../lib/download.ts';
 import { closedPort, serveDirectory, tempDir } from '../testing/buildout.ts';
@@ -169,6 +170,24 @@ test('§1.11-5/6 URL extends: URL bases, leading ../, _profile_base_location_, e
     await server.close();
     await site.remove();
     await work.remove();
+  }
+});
+
+test('§1.11-5 file: URLs in extends: URL base for relative extends and _profile_base_location_', async () => {
+  const dir = await tempDir();
+  try {
+    await dir.write({
+      'lib/base.cfg': '[buildout]\nextends = more.cfg\n[t]\nurl = ${:_profile_base_location_}/x.in\n',
+      'lib/more.cfg': '[t]\nmore = yes\n',
+      'buildout.cfg': `[buildout]\nextends = ${pathToFileURL(join(dir.path, 'lib', 'base.cfg')).href}\n`,
+    });
+    const { raw, files } = await loadRawProfile({ configFile: join(dir.path, 'buildout.cfg') });
+    const base = pathToFileURL(join(dir.path, 'lib')).href;
+    assert.equal(value(raw, 't', '_profile_base_location_'), base);
+    assert.equal(value(raw, 't', 'more'), 'yes');
+    assert.deepEqual(files.slice(1), [`${base}/base.cfg`, `${base}/more.cfg`]);
+  } finally {
+    await dir.remove();
   }
 });
 

@@ -15,7 +15,7 @@ import { chmod, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { extractArchive, stripTopLevelDirectory } from '../../lib/archive.ts';
 import type { Recipe, RecipeContext } from '../recipe.ts';
-import { isTrue, parseMode } from './common.ts';
+import { isTrue, parseMode, resolveUrl } from './common.ts';
 
 function source(ctx: RecipeContext): {
   url: string;
@@ -28,7 +28,7 @@ function source(ctx: RecipeContext): {
   const md5sum = ctx.options.get('md5sum')?.trim() || (hash > 0 ? raw.slice(hash + 1) : undefined);
   const sha256sum = ctx.options.get('sha256sum')?.trim() || undefined;
   return {
-    url: /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(url) ? url : resolve(ctx.directories.directory, url),
+    url: resolveUrl(ctx, url),
     md5sum,
     sha256sum,
   };

@@ -18,7 +18,15 @@ import { readFile, readdir, rm, stat, writeFile, mkdir } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path';
 import { extractArchive } from '../../lib/archive.ts';
 import type { Recipe, RecipeContext } from '../recipe.ts';
-import { isTrue, lines, parseEnvironment, runStep, stepEnvironment, stepFailure } from './common.ts';
+import {
+  isTrue,
+  lines,
+  parseEnvironment,
+  runStep,
+  stepEnvironment,
+  stepFailure,
+  resolveUrl,
+} from './common.ts';
 
 const SHARED_SIGNATURE_FILE = '.slapos.recipe.cmmi.signature';
 
@@ -83,10 +91,7 @@ async function applyPatches(
     const hash = line.lastIndexOf('#');
     const url = hash > 0 ? line.slice(0, hash) : line;
     const md5sum = hash > 0 ? line.slice(hash + 1) : undefined;
-    const file = await ctx.download(
-      /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(url) ? url : resolve(ctx.directories.directory, url),
-      { md5sum },
-    );
+    const file = await ctx.download(resolveUrl(ctx, url), { md5sum });
     try {
       const run = await runStep(ctx, `patch ${basename(url)}`, binary, patchOptions, {
         cwd: workdir,
@@ -142,13 +147,10 @@ export const slaposRecipeCmmi: Recipe = {
     } else {
       const url = options.require('url').trim();
       ctx.step('download');
-      const archive = await ctx.download(
-        /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(url) ? url : resolve(ctx.directories.directory, url),
-        {
-          md5sum: options.get('md5sum') || undefined,
-          sha256sum: options.get('sha256sum') || undefined,
-        },
-      );
+      const archive = await ctx.download(resolveUrl(ctx, url), {
+        md5sum: options.get('md5sum') || undefined,
+        sha256sum: options.get('sha256sum') || undefined,
+      });
       await rm(compileDir, { recursive: true, force: true });
       await mkdir(compileDir, { recursive: true });
       try {

@@ -7,7 +7,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Recipe, RecipeContext } from '../recipe.ts';
-import { parseMode, writeIfChanged } from './common.ts';
+import { parseMode, requirePath, writeIfChanged } from './common.ts';
 
 async function readTemplate(ctx: RecipeContext): Promise<{ text: string; file: string | undefined }> {
   const input = ctx.options.get('input');
@@ -30,14 +30,8 @@ async function readTemplate(ctx: RecipeContext): Promise<{ text: string; file: s
   }
 }
 
-function outputPath(ctx: RecipeContext): string {
-  const output = ctx.options.get('output');
-  if (!output) throw ctx.error('"output" is required', { option: 'output', code: 'SLAP_ERR_PROFILE' });
-  return resolve(ctx.directories.directory, output);
-}
-
 async function write(ctx: RecipeContext): Promise<string[]> {
-  const output = outputPath(ctx);
+  const output = requirePath(ctx, 'output');
   ctx.created(output);
   await writeIfChanged(output, ctx.state.get('rendered') as string, parseMode(ctx));
   return [output];
@@ -46,7 +40,7 @@ async function write(ctx: RecipeContext): Promise<string[]> {
 export const collectiveRecipeTemplate: Recipe = {
   version: '1',
   async init(ctx) {
-    outputPath(ctx);
+    requirePath(ctx, 'output');
     parseMode(ctx);
     const { text, file } = await readTemplate(ctx);
     const shorthand = text.replace(/\$\{([^:}]+?)\}/g, (_m, name: string) => `\${${ctx.name}:${name}}`);

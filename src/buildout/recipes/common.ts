@@ -1,6 +1,6 @@
 /** Small helpers shared by the built-in recipes. */
 import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { writeFileAtomic } from '../../lib/atomic-write.ts';
 import type { RecipeContext } from '../recipe.ts';
 
@@ -18,6 +18,23 @@ export function parseMode(ctx: RecipeContext, option = 'mode'): number | undefin
   if (!/^[0-7]{1,4}$/.test(digits))
     throw ctx.error(`not an octal file mode: ${JSON.stringify(text)}`, { option, code: 'SLAP_ERR_PROFILE' });
   return parseInt(digits, 8);
+}
+
+/**
+ * The absolute path given by the first of `names` that is set (relative to the buildout
+ * directory); an error naming the first option if none is.
+ */
+export function requirePath(ctx: RecipeContext, ...names: [string, ...string[]]): string {
+  for (const name of names) {
+    const value = ctx.options.get(name);
+    if (value) return resolve(ctx.directories.directory, value);
+  }
+  throw ctx.error(`"${names[0]}" is required`, { option: names[0], code: 'SLAP_ERR_PROFILE' });
+}
+
+/** A URL as it is, or a path made absolute against the buildout directory. */
+export function resolveUrl(ctx: RecipeContext, url: string): string {
+  return /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(url) ? url : resolve(ctx.directories.directory, url);
 }
 
 /** The non-empty lines of an option (trimmed). */

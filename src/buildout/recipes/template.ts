@@ -7,9 +7,8 @@
  * or `md5sum`, as the original leaves an edited output alone).
  */
 import { readFile, rm } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import type { Recipe, RecipeContext } from '../recipe.ts';
-import { parseMode, writeIfChanged } from './common.ts';
+import { parseMode, requirePath, writeIfChanged, resolveUrl } from './common.ts';
 
 interface Source {
   text: string;
@@ -38,7 +37,7 @@ async function templateSource(ctx: RecipeContext): Promise<Source> {
   if (url === undefined)
     throw ctx.error('one of "url" or "inline" is required', { option: 'url', code: 'SLAP_ERR_PROFILE' });
   const md5sum = options.get('md5sum') || undefined;
-  const target = /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(url) ? url : resolve(ctx.directories.directory, url);
+  const target = resolveUrl(ctx, url);
   const file = await ctx.download(target, { md5sum });
   try {
     return { text: await readFile(file.path, 'utf8'), fromFile: url, pinned: md5sum !== undefined };
@@ -47,16 +46,10 @@ async function templateSource(ctx: RecipeContext): Promise<Source> {
   }
 }
 
-function outputPath(ctx: RecipeContext): string {
-  const output = ctx.options.get('output') ?? ctx.options.get('rendered');
-  if (!output) throw ctx.error('"output" is required', { option: 'output', code: 'SLAP_ERR_PROFILE' });
-  return resolve(ctx.directories.directory, output);
-}
-
 export const slaposRecipeTemplate: Recipe = {
   version: '1',
   async init(ctx) {
-    outputPath(ctx);
+    requirePath(ctx, 'output', 'rendered');
     parseMode(ctx);
     const source = await templateSource(ctx);
     const rendered = await ctx.expand(
@@ -67,14 +60,18 @@ export const slaposRecipeTemplate: Recipe = {
     ctx.state.set('pinned', source.pinned);
   },
   async install(ctx) {
-    const output = outputPath(ctx);
+    const output = requirePath(ctx, 'output', 'rendered');
     ctx.created(output);
     await writeIfChanged(output, ctx.state.get('rendered') as string, parseMode(ctx));
     return [output];
   },
   async update(ctx) {
     if (ctx.state.get('pinned') === true) return undefined;
-    await writeIfChanged(outputPath(ctx), ctx.state.get('rendered') as string, parseMode(ctx));
+    await writeIfChanged(
+      requirePath(ctx, 'output', 'rendered'),
+      ctx.state.get('rendered') as string,
+      parseMode(ctx),
+    );
     return undefined;
   },
 };
