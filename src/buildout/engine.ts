@@ -35,6 +35,7 @@ import type {
   SlapContext,
   UninstallContext,
 } from './recipe.ts';
+import { lineSplitter } from './lines.ts';
 import { resolveRecipe } from './registry.ts';
 import { Buildout, buildoutPath, unescapeValue, type Options } from './resolver.ts';
 
@@ -139,27 +140,6 @@ function normalisePaths(result: InstallResult): string[] | undefined {
   if (result === undefined || result === null) return undefined;
   if (typeof result === 'string') return [result];
   return [...result];
-}
-
-/** Splits output chunks into lines for progress events. */
-function lineSplitter(emit: (stream: 'stdout' | 'stderr', line: string) => void): {
-  onOutput: (stream: 'stdout' | 'stderr', chunk: string) => void;
-  flush: () => void;
-} {
-  const pending = { stdout: '', stderr: '' };
-  return {
-    onOutput(stream, chunk) {
-      const lines = (pending[stream] + chunk).split('\n');
-      pending[stream] = lines.pop() ?? '';
-      for (const line of lines) emit(stream, line);
-    },
-    flush() {
-      for (const stream of ['stdout', 'stderr'] as const) {
-        if (pending[stream] !== '') emit(stream, pending[stream]);
-        pending[stream] = '';
-      }
-    },
-  };
 }
 
 /** State shared by the recipe contexts of one run. */
@@ -329,7 +309,7 @@ class PartContext implements RecipeContext {
         cwd: this.directories.directory,
         signal: this.signal,
         ...options,
-        onOutput: options.onOutput ?? splitter.onOutput,
+        onOutput: options.onOutput ?? ((stream, chunk) => splitter.onOutput(stream, chunk)),
       });
     } finally {
       splitter.flush();
@@ -373,8 +353,21 @@ class PartContext implements RecipeContext {
     const assignments = [...(options.assignments ?? [])];
     assignments.push(`buildout:directory=${this.directories.directory}`);
     if (options.installedFile) assignments.push(`buildout:installed=${options.installedFile}`);
+    const inherited: RunOptions = {};
+    for (const key of [
+      'env',
+      'signal',
+      'logger',
+      'onProgress',
+      'recipes',
+      'slap',
+      'exec',
+      'dispatcher',
+    ] as const) {
+      if (parent[key] !== undefined) Object.assign(inherited, { [key]: parent[key] });
+    }
     const result = await runBuildout({
-      ...parent,
+      ...inherited,
       configFile: options.configFile,
       cwd: this.directories.directory,
       assignments,

@@ -2,6 +2,7 @@
 import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { writeFileAtomic } from '../../lib/atomic-write.ts';
+import { lineSplitter } from '../lines.ts';
 import type { RecipeContext } from '../recipe.ts';
 
 /** Recipe-style booleans (slapos.cookbook): `y yes 1 true on` / `n no 0 false off`, any case. */
@@ -108,24 +109,18 @@ export async function runStep(
   ctx.step(step);
   const max = options.tailLines ?? 30;
   const tail: string[] = [];
-  const pending = { stdout: '', stderr: '' };
-  const push = (stream: 'stdout' | 'stderr', line: string): void => {
+  const splitter = lineSplitter((stream, line) => {
     ctx.output(stream, line);
     tail.push(line);
     if (tail.length > max) tail.shift();
-  };
+  });
   const result = await ctx.exec(file, args, {
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     ...(options.env === undefined ? {} : { env: options.env }),
     ...(options.input === undefined ? {} : { input: options.input }),
-    onOutput: (stream, chunk) => {
-      const parts = (pending[stream] + chunk).split('\n');
-      pending[stream] = parts.pop() ?? '';
-      for (const line of parts) push(stream, line);
-    },
+    onOutput: (stream, chunk) => splitter.onOutput(stream, chunk),
   });
-  for (const stream of ['stdout', 'stderr'] as const)
-    if (pending[stream] !== '') push(stream, pending[stream]);
+  splitter.flush();
   return { exitCode: result.exitCode, signal: result.signal, tail };
 }
 
