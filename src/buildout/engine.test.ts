@@ -342,6 +342,45 @@ test('init may read other sections (initialising them) and set options that othe
   );
 });
 
+test('a recipe can run a nested buildout with its own state file (switch-softwaretype style)', async () => {
+  const switcher: Recipe = {
+    async install(ctx) {
+      await ctx.runBuildout({
+        configFile: ctx.options.require('profile'),
+        installedFile: `.installed-${ctx.name}.cfg`,
+        assignments: [`slap-configuration:type=${ctx.options.require('type')}`],
+      });
+      return [];
+    },
+    update(ctx) {
+      return this.install(ctx);
+    },
+  };
+  await harness(
+    async ({ dir, run }) => {
+      await dir.write({
+        'instance-default.cfg':
+          '[buildout]\nparts = out\n[slap-configuration]\ntype = none\n[out]\nrecipe = file\noutput = nested.txt\ncontent = type ${slap-configuration:type}\n',
+      });
+      const text =
+        '[buildout]\nparts = switch\n[switch]\nrecipe = switch\nprofile = instance-default.cfg\ntype = default\n';
+      await run(text);
+      assert.equal(await readFile(join(dir.path, 'nested.txt'), 'utf8'), 'type default');
+      const nested = parseInstalled(await readFile(join(dir.path, '.installed-switch.cfg'), 'utf8'), 'x');
+      assert.deepEqual(nested.parts, ['out']);
+      const outer = parseInstalled(await readFile(join(dir.path, '.installed.cfg'), 'utf8'), 'x');
+      assert.deepEqual(outer.parts, ['switch']);
+      await run(text, { parts: ['switch'] });
+      assert.equal(
+        await readFile(join(dir.path, 'nested.txt'), 'utf8'),
+        'type default',
+        'the selection is not inherited',
+      );
+    },
+    { switch: switcher },
+  );
+});
+
 test('custom recipes: ./path.mjs relative to the profile, entries, and npm packages', async () => {
   await harness(async ({ dir, run }) => {
     await dir.write({
