@@ -149,7 +149,9 @@ class Session {
   readonly exec: ExecFunction;
   readonly parts = new Map<string, PartEntry>();
   buildout!: Buildout;
+  /** The installed record as it was when the run started (recipes see it as `ctx.previous`). */
   previous: InstalledRecord = emptyRecord();
+  installedFile: InstalledFile | undefined;
   offline = false;
   newest = true;
 
@@ -502,7 +504,10 @@ export async function loadProfile(options: ProfileOptions = {}): Promise<Profile
   if (installedFile) buildout.set('installed', installedFile);
   session.offline = strictBoolean(buildout, 'offline');
   session.newest = !session.offline && strictBoolean(buildout, 'newest');
-  if (installedFile) session.previous = await new InstalledFile(installedFile).read();
+  if (installedFile) {
+    session.installedFile = new InstalledFile(installedFile);
+    session.previous = await session.installedFile.read();
+  }
   return new LoadedProfile(session, raw, loaded.files, installedFile);
 }
 
@@ -584,8 +589,13 @@ export async function runBuildout(options: RunOptions = {}): Promise<BuildoutRes
     return snapshot;
   };
 
-  const file = profile.installedFile ? new InstalledFile(profile.installedFile) : undefined;
-  const record: InstalledRecord = file ? await file.read() : emptyRecord();
+  const file = session.installedFile;
+  const previous = session.previous;
+  const record: InstalledRecord = {
+    parts: [...previous.parts],
+    options: new Map(previous.options),
+    extra: { ...previous.extra },
+  };
   const save = async (): Promise<void> => {
     await file?.write(record);
   };
