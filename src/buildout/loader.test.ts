@@ -122,6 +122,13 @@ test('§1.11-5/6 URL extends: URL bases, leading ../, _profile_base_location_, e
     await work.write({ 'buildout.cfg': `[buildout]\nextends = ${softwareUrl}\nextends-cache = cache\n` });
     const configFile = join(work.path, 'buildout.cfg');
     const { raw, files } = await loadRawProfile({ configFile });
+    const remoteRoot = await loadRawProfile({ configFile: softwareUrl, cwd: work.path });
+    assert.equal(
+      value(remoteRoot.raw, 'buildout', 'directory'),
+      work.path,
+      'a remote root: the directory is the cwd',
+    );
+    assert.equal(value(remoteRoot.raw, 'instance-profile', 'md5sum'), '0123');
     assert.equal(
       value(raw, 'jinja-template', '_profile_base_location_'),
       `${server.url}/slapos/software/foo`,

@@ -302,6 +302,9 @@ export async function loadRawProfile(options: LoadOptions): Promise<LoadedProfil
       value: dirname(configFile),
       source: COMPUTED_SOURCE,
     });
+  } else {
+    // A remote root profile: the working directory is the buildout directory.
+    (raw.get('buildout') as RawSection).set('directory', { value: resolve(cwd), source: COMPUTED_SOURCE });
   }
 
   const assignments: RawConfig = new Map();
