@@ -151,6 +151,41 @@ export const ERROR_CATALOG = {
     exit: EXIT.failure,
     summary: 'The database cannot be opened or migrated, or was written by a newer version.',
   },
+
+  // --- profile engine (src/buildout, src/lib/download.ts, src/lib/archive.ts) ---
+  SLAP_ERR_PROFILE_SYNTAX: {
+    http: 400,
+    exit: EXIT.failure,
+    summary: 'A buildout profile does not parse (file:line in the message).',
+  },
+  SLAP_ERR_PROFILE: {
+    http: 400,
+    exit: EXIT.failure,
+    summary:
+      'A buildout profile is invalid: unknown section or option, substitution or extends cycle, bad value (section:option in the message).',
+  },
+  SLAP_ERR_RECIPE_UNSUPPORTED: {
+    http: 400,
+    exit: EXIT.failure,
+    summary:
+      'A profile uses a recipe or construct this engine does not run (e.g. Python code); the message names it.',
+  },
+  SLAP_ERR_RECIPE_FAILED: {
+    http: 500,
+    exit: EXIT.failure,
+    summary:
+      'A recipe failed while installing, updating or uninstalling a part (build step, command, template).',
+  },
+  SLAP_ERR_CHECKSUM_MISMATCH: {
+    http: 502,
+    exit: EXIT.failure,
+    summary: 'A downloaded or cached file does not match its md5sum/sha256 checksum.',
+  },
+  SLAP_ERR_DOWNLOAD_FAILED: {
+    http: 502,
+    exit: EXIT.unavailable,
+    summary: 'A download failed: unreachable host, HTTP error status, timeout, or refused in offline mode.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -11,6 +11,7 @@ import { registerNodeStop } from './node-stop.ts';
 import { registerNodeSupervisorctl } from './node-supervisorctl.ts';
 import { registerNodeSupervisord } from './node-supervisord.ts';
 import { registerNodeTail } from './node-tail.ts';
+import { registerBuildout } from './buildout.ts';
 import { registerComputerInfo } from './computer-info.ts';
 import { registerComputerList } from './computer-list.ts';
 import { registerProxyStart } from './proxy-start.ts';
@@ -39,4 +40,5 @@ export const COMMANDS: readonly CommandRegistrar[] = [
   registerServiceInfo,
   registerComputerList,
   registerComputerInfo,
+  registerBuildout,
 ];
