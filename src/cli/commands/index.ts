@@ -4,7 +4,23 @@
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
+import { registerComputerInfo } from './computer-info.ts';
+import { registerComputerList } from './computer-list.ts';
+import { registerRemove } from './remove.ts';
+import { registerRequest } from './request.ts';
+import { registerServiceInfo } from './service-info.ts';
+import { registerServiceList } from './service-list.ts';
+import { registerSupply } from './supply.ts';
 
 export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
 
-export const COMMANDS: readonly CommandRegistrar[] = [];
+export const COMMANDS: readonly CommandRegistrar[] = [
+  // --- client commands (src/cli/client-config.ts) ---
+  registerSupply,
+  registerRemove,
+  registerRequest,
+  registerServiceList,
+  registerServiceInfo,
+  registerComputerList,
+  registerComputerInfo,
+];
