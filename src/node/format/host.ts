@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { SlapError } from '../../core/errors.ts';
-import { execFile, type ExecOptions, type ExecResult } from '../../lib/exec.ts';
+import { execFile, type ExecResult } from '../../lib/exec.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { canonicalAddress, parseCidr, cidrText, type IpFamily } from './ip.ts';
@@ -37,7 +37,7 @@ export interface UnixGroup {
   readonly members: readonly string[];
 }
 
-export type ExecFn = (file: string, args: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
+export type ExecFn = typeof execFile;
 
 export interface HostOptions {
   /** Run network commands (ip, sysctl) inside this network namespace. */
