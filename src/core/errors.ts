@@ -22,6 +22,8 @@ export const EXIT = {
   notReady: 2,
   /** A promise failed (`slapos node promise`, `node instance`), as the original. */
   promiseFailure: 2,
+  /** `node format` did its local work but the master was not told ("offline success"), as the original. */
+  formatNotSent: 2,
   /** Bad command line or configuration (the original `slapos` exits 5 on usage errors). */
   usage: 5,
   /** The master or another peer could not be reached. */

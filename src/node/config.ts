@@ -163,6 +163,9 @@ export function parseNodeConfig(text: string, options: ParseNodeConfigOptions): 
 
   const sandbox =
     new OptionReader(options.file, 'slapos', formatOptions, env).boolean('sandbox') ?? !options.isRoot;
+  const computerId = read.string('computer_id', { required: true });
+  const masterUrl = read.url('master_url');
+  const softwareRoot = read.path('software_root', { required: true });
   const instanceRoot = read.path('instance_root', { required: true });
   const keyFile = read.path('key_file');
   const certFile = read.path('cert_file');
@@ -187,10 +190,10 @@ export function parseNodeConfig(text: string, options: ParseNodeConfigOptions): 
   return {
     file: options.file,
     sandbox,
-    computerId: read.string('computer_id', { required: true }),
-    masterUrl: read.url('master_url'),
+    computerId,
+    masterUrl,
     masterRestUrl: read.string('master_rest_url'),
-    softwareRoot: read.path('software_root', { required: true }),
+    softwareRoot,
     instanceRoot,
     keyFile,
     certFile,

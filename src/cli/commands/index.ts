@@ -6,6 +6,8 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { registerComputerInfo } from './computer-info.ts';
 import { registerComputerList } from './computer-list.ts';
+import { registerNodeFormat } from './node-format.ts';
+import { registerNodePromise } from './node-promise.ts';
 import { registerRemove } from './remove.ts';
 import { registerRequest } from './request.ts';
 import { registerServiceInfo } from './service-info.ts';
@@ -23,4 +25,7 @@ export const COMMANDS: readonly CommandRegistrar[] = [
   registerServiceInfo,
   registerComputerList,
   registerComputerInfo,
+  // --- node commands (src/cli/node-options.ts) ---
+  registerNodeFormat,
+  registerNodePromise,
 ];

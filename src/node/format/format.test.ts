@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { chmod, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { SlapError } from '../../core/errors.ts';
+import type { SlapError } from '../../core/errors.ts';
 import { makeTempDir, RecordingRegistrar, writeSandboxCfg, type CfgSections } from '../../testing/node.ts';
 import { loadNodeConfig } from '../config.ts';
 import { formatComputeNode } from './format.ts';

@@ -119,7 +119,7 @@ export async function formatComputeNode(
     );
   } catch (error) {
     postError = error instanceof Error ? error.message : String(error);
-    logger.error({ err: error }, 'format: the master did not accept the compute node description');
+    logger.warn({ error: postError }, 'format: the master did not accept the compute node description');
   }
   return {
     mode: layout.mode,

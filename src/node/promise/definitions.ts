@@ -253,7 +253,7 @@ export function parseDeclarative(
       if (typeof command === 'string' && command.trim() !== '')
         check = { kind: 'command', argv: ['/bin/sh', '-c', command] };
       else if (Array.isArray(command) && command.length > 0 && command.every((a) => typeof a === 'string'))
-        check = { kind: 'command', argv: command as string[] };
+        check = { kind: 'command', argv: command };
       else throw new Error('"command" must be a shell command line or a non-empty array of strings');
     }
   }

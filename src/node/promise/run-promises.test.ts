@@ -5,7 +5,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SlapError } from '../../core/errors.ts';
+import type { SlapError } from '../../core/errors.ts';
 import { execFile } from '../../lib/exec.ts';
 import { makeTempDir } from '../../testing/node.ts';
 import {
