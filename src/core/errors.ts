@@ -137,6 +137,24 @@ export const ERROR_CATALOG = {
     exit: EXIT.promiseFailure,
     summary: 'A promise (health check) of a partition failed.',
   },
+
+  // --- master server (src/master) and `slapos proxy start` ---
+  SLAP_ERR_INSECURE_LISTEN: {
+    http: 400,
+    exit: EXIT.usage,
+    summary:
+      'Refusing to listen on a non-loopback address in proxy mode (no authentication) without --insecure-listen.',
+  },
+  SLAP_ERR_LISTEN_FAILED: {
+    http: 500,
+    exit: EXIT.unavailable,
+    summary: 'The server could not listen on the requested address and port.',
+  },
+  SLAP_ERR_DATABASE: {
+    http: 500,
+    exit: EXIT.failure,
+    summary: 'The database cannot be opened or migrated, or was written by a newer version.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

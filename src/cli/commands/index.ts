@@ -8,6 +8,7 @@ import { registerComputerInfo } from './computer-info.ts';
 import { registerComputerList } from './computer-list.ts';
 import { registerNodeFormat } from './node-format.ts';
 import { registerNodePromise } from './node-promise.ts';
+import { registerProxyStart } from './proxy-start.ts';
 import { registerRemove } from './remove.ts';
 import { registerRequest } from './request.ts';
 import { registerServiceInfo } from './service-info.ts';
@@ -28,4 +29,6 @@ export const COMMANDS: readonly CommandRegistrar[] = [
   // --- node commands (src/cli/node-options.ts) ---
   registerNodeFormat,
   registerNodePromise,
+  // --- master (src/cli/proxy-config.ts) ---
+  registerProxyStart,
 ];
