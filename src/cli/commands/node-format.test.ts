@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MasterClient } from '../../client/master-client.ts';
+import { startTestMaster } from '../../testing/master.ts';
 import { makeTempDir, writeSandboxCfg } from '../../testing/node.ts';
 import { runSlapos } from '../../testing/cli.ts';
 
@@ -80,6 +82,70 @@ test('slapos node format rejects bad configurations and arguments with exit 5', 
     assert.equal(badAmount.code, 5);
     assert.match(badAmount.stderr, /\[slapformat\] partition_amount: "x" is not an integer/);
   } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('slapos node format registers the partitions on a real master, which allocates instances on them', async () => {
+  const master = await startTestMaster({ computerId: 'COMP-TEST' });
+  const dir = await makeTempDir('slapos-cli-format-');
+  const client = new MasterClient({ masterUrl: master.url });
+  try {
+    const cfg = await writeSandboxCfg(dir, {
+      slapos: { master_url: master.url },
+      slapformat: { partition_amount: 2, sandbox_ipv4_network: '127.79.0.0/24' },
+    });
+    const first = await runSlapos(['-q', 'node', 'format', '--cfg', cfg, '--now']);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, new RegExp(`Registered on ${master.url}`));
+    assert.deepEqual(await client.listComputeNodes(), [{ computer_guid: 'COMP-TEST' }]);
+
+    const instance = await client.requestInstance({
+      title: 'web',
+      softwareReleaseUri: 'http://sr/hello.cfg',
+    });
+    assert.equal(instance.computer_guid, 'COMP-TEST');
+    assert.equal(instance.compute_partition_id, 'slappart0');
+    assert.deepEqual(instance.ip_list, [
+      ['slappart0', '127.79.0.1'],
+      ['slappart0', '::1'],
+    ]);
+    const second = await client.requestInstance({ title: 'db', softwareReleaseUri: 'http://sr/hello.cfg' });
+    assert.equal(second.compute_partition_id, 'slappart1');
+    await assert.rejects(
+      client.requestInstance({ title: 'third', softwareReleaseUri: 'http://sr/hello.cfg' }),
+      /No free computer partition/,
+    );
+
+    // A second run changes nothing and re-sends the same description.
+    const again = await runSlapos(['-q', 'node', 'format', '--cfg', cfg, '--now', '--json']);
+    assert.equal(again.code, 0, again.stderr);
+    const againJson = JSON.parse(again.stdout) as { changes: unknown[]; sent: boolean };
+    assert.deepEqual(againJson.changes, []);
+    assert.equal(againJson.sent, true);
+
+    // Growing the node adds a partition; the allocated instances stay where they are.
+    await writeSandboxCfg(dir, {
+      slapos: { master_url: master.url },
+      slapformat: { partition_amount: 3, sandbox_ipv4_network: '127.79.0.0/24' },
+    });
+    assert.equal((await runSlapos(['-q', 'node', 'format', '--cfg', cfg, '--now'])).code, 0);
+    assert.equal((await client.getInstance('web______0')).compute_partition_id, 'slappart0');
+    const third = await client.requestInstance({ title: 'third', softwareReleaseUri: 'http://sr/hello.cfg' });
+    assert.equal(third.compute_partition_id, 'slappart2');
+    assert.deepEqual(third.ip_list, [
+      ['slappart2', '127.79.0.3'],
+      ['slappart2', '::1'],
+    ]);
+    const listed = await client.listComputeNodeInstances('COMP-TEST');
+    assert.deepEqual(listed.map((i) => [i.title, i.compute_partition_id]).sort(), [
+      ['db', 'slappart1'],
+      ['third', 'slappart2'],
+      ['web', 'slappart0'],
+    ]);
+  } finally {
+    await client.close();
+    await master.close();
     await rm(dir, { recursive: true, force: true });
   }
 });
