@@ -71,8 +71,13 @@ export async function formatComputeNode(
       'format: computer_id changed since the last format',
     );
 
-  const needsAddresses = config.sandbox ? format.ipv6Interface !== undefined : format.alterNetwork;
-  const hostAddresses: HostAddress[] = needsAddresses ? await host.addresses() : [];
+  const hostAddresses = await readHostAddresses(
+    config.sandbox,
+    format.alterNetwork,
+    format.ipv6Interface,
+    host,
+    logger,
+  );
   const layout = computeLayout({
     config,
     format,
@@ -101,15 +106,15 @@ export async function formatComputeNode(
       postError: undefined,
     };
 
+  // The allocation is persisted first: a run that fails half-way keeps these addresses next time.
+  const state = stateOf(layout);
+  if (JSON.stringify(state) !== JSON.stringify(previous)) await saveFormatState(statePath, state);
   await applyFormatPlan(actions, host, {
     onApplied: (action) => {
       logger.info({ action: action.kind }, `format: ${describeAction(action)}`);
       options.onApplied?.(action);
     },
   });
-  const state = stateOf(layout);
-  if (JSON.stringify(state) !== JSON.stringify(previous)) await saveFormatState(statePath, state);
-
   let postError: string | undefined;
   try {
     await options.registrar.format(
@@ -146,6 +151,27 @@ function stateOf(layout: ComputeNodeLayout): FormatState {
       ...(partition.ipv6Range === undefined ? {} : { ipv6_range: partition.ipv6Range }),
     })),
   };
+}
+
+/**
+ * System mode with alter_network needs the host's addresses. Sandbox mode only looks for a global
+ * IPv6 on a configured ipv6_interface, and does without when `ip` is missing or fails.
+ */
+async function readHostAddresses(
+  sandbox: boolean,
+  alterNetwork: boolean,
+  ipv6Interface: string | undefined,
+  host: Host,
+  logger: Logger,
+): Promise<HostAddress[]> {
+  if (!sandbox) return alterNetwork ? host.addresses() : [];
+  if (ipv6Interface === undefined) return [];
+  try {
+    return await host.addresses();
+  } catch (error) {
+    logger.warn({ error: (error as Error).message }, 'format: cannot list addresses; partitions get ::1');
+    return [];
+  }
 }
 
 /** `::1` on `lo` (IPv6 may be disabled); read from /proc, no process. */

@@ -13,6 +13,7 @@ import { makeTempDir, RecordingRegistrar, writeSandboxCfg } from '../../testing/
 import { loadNodeConfig } from '../config.ts';
 import { formatComputeNode } from './format.ts';
 import { Host } from './host.ts';
+import { loadFormatState, stateFilePath } from './state.ts';
 
 async function sh(argv: string[]): Promise<string> {
   const [file = '', ...args] = argv;
@@ -44,7 +45,7 @@ test('system mode creates users, addresses, ranges and owned directories inside 
   const tag = randomBytes(3).toString('hex');
   const netns = `slapfmt-${tag}`;
   const prefix = `t${tag}`;
-  const users = [`${prefix}u0`, `${prefix}u1`, `${prefix}u2`, `${prefix}soft`];
+  const users = [`${prefix}u0`, `${prefix}u1`, `${prefix}u2`, `${prefix}u3`, `${prefix}soft`];
   const dir = await makeTempDir('slapos-format-system-');
   const hostBefore = await hostAddressPairs();
   try {
@@ -146,6 +147,37 @@ test('system mode creates users, addresses, ranges and owned directories inside 
     assert.deepEqual(repaired.result.actions, [
       { kind: 'address', address: '10.99.0.2', prefixLength: 32, interface: 'slap0' },
     ]);
+
+    // A run that fails half-way (here: adding the IPv6 of a 4th partition) keeps its allocation:
+    // the next run finishes the job with the same addresses.
+    const failingExec: typeof execFile = (file, args, options) =>
+      args.includes('2001:db8:5:1::5/64')
+        ? Promise.resolve({
+            exitCode: 2,
+            signal: null,
+            stdout: '',
+            stderr: 'simulated failure',
+            timedOut: false,
+            durationMs: 0,
+          })
+        : execFile(file, args, options);
+    const crashing = await loadNodeConfig({ cfg, overrides: { partition_amount: 4 }, isRoot: true });
+    await assert.rejects(
+      formatComputeNode(crashing, { registrar, host: new Host({ netns, exec: failingExec }), isRoot: true }),
+      /simulated failure/,
+    );
+    const saved = await loadFormatState(stateFilePath(join(dir, 'srv')));
+    assert.deepEqual(
+      saved?.partitions[3]?.addresses.map((a) => a.addr),
+      ['10.99.0.5', '2001:db8:5:1::5'],
+    );
+    const finished = await format({ partition_amount: 4 });
+    assert.deepEqual(
+      finished.result.actions.map((a) => a.kind),
+      ['address', 'local-route', 'mkdir', 'chown', 'resource-file'],
+    );
+    assert.deepEqual(finished.result.layout.partitions[3]?.addresses, saved?.partitions[3]?.addresses);
+    assert.deepEqual((await format({ partition_amount: 4 })).result.actions, []);
 
     assert.deepEqual(await hostAddressPairs(), hostBefore, "the host's own addresses are untouched");
   } finally {
