@@ -94,17 +94,17 @@ export async function formatComputeNode(
     { mode: layout.mode, partitions: layout.partitions.length, changes: actions.length, dryRun },
     'format: plan',
   );
-  if (dryRun)
-    return {
-      mode: layout.mode,
-      dryRun,
-      statePath,
-      layout,
-      actions,
-      payload,
-      posted: false,
-      postError: undefined,
-    };
+  const result = (postError: string | undefined): FormatResult => ({
+    mode: layout.mode,
+    dryRun,
+    statePath,
+    layout,
+    actions,
+    payload,
+    posted: !dryRun && postError === undefined,
+    postError,
+  });
+  if (dryRun) return result(undefined);
 
   // The allocation is persisted first: a run that fails half-way keeps these addresses next time.
   const state = stateOf(layout);
@@ -126,16 +126,7 @@ export async function formatComputeNode(
     postError = error instanceof Error ? error.message : String(error);
     logger.warn({ error: postError }, 'format: the master did not accept the compute node description');
   }
-  return {
-    mode: layout.mode,
-    dryRun,
-    statePath,
-    layout,
-    actions,
-    payload,
-    posted: postError === undefined,
-    postError,
-  };
+  return result(postError);
 }
 
 function stateOf(layout: ComputeNodeLayout): FormatState {

@@ -213,30 +213,16 @@ export function commandOf(action: FormatAction): string[] | undefined {
     case 'groupadd':
       return ['groupadd', action.group];
     case 'useradd':
+    case 'usermod': {
+      // useradd creates a system account (-r); usermod appends (-a) groups, never removes any.
+      const groups = action.groups.length === 0 ? [] : ['-G', action.groups.join(',')];
       return [
-        'useradd',
-        '-d',
-        action.home,
-        '-g',
-        action.group,
-        '-s',
-        action.shell,
-        '-r',
-        ...(action.groups.length > 0 ? ['-G', action.groups.join(',')] : []),
+        action.kind,
+        ...['-d', action.home, '-g', action.group, '-s', action.shell],
+        ...(action.kind === 'useradd' ? ['-r', ...groups] : groups.length > 0 ? ['-a', ...groups] : []),
         action.user,
       ];
-    case 'usermod':
-      return [
-        'usermod',
-        '-d',
-        action.home,
-        '-g',
-        action.group,
-        '-s',
-        action.shell,
-        ...(action.groups.length > 0 ? ['-a', '-G', action.groups.join(',')] : []),
-        action.user,
-      ];
+    }
     case 'sysctl':
       return ['sysctl', '-w', `${action.key}=${action.value}`];
     case 'address':

@@ -57,6 +57,9 @@ test('system mode creates users, addresses, ranges and owned directories inside 
     await sh(['ip', '-n', netns, '-6', 'address', 'add', '2001:db8:5:1::1/64', 'dev', 'slap0', 'nodad']);
     await sh(['ip', '-n', netns, '-4', 'address', 'add', '10.99.0.1/24', 'dev', 'slap0']);
 
+    // A user left from elsewhere with the wrong home and shell gets fixed (usermod), not recreated.
+    await sh(['useradd', '-r', '-U', '-d', '/nonexistent', '-s', '/bin/false', `${prefix}u1`]);
+
     const cfg = await writeSandboxCfg(dir, {
       slapos: { sandbox: false },
       slapformat: {
@@ -81,6 +84,14 @@ test('system mode creates users, addresses, ranges and owned directories inside 
     const kinds = first.result.actions.map((a) => a.kind);
     for (const kind of ['groupadd', 'useradd', 'sysctl', 'address', 'local-route', 'mkdir', 'chown'])
       assert.ok(kinds.includes(kind as never), `a ${kind} action was applied`);
+
+    assert.ok(
+      first.result.actions.some((a) => a.kind === 'usermod' && a.user === `${prefix}u1`),
+      'the existing user is modified',
+    );
+    const fixed = (await sh(['getent', 'passwd', `${prefix}u1`])).trim().split(':');
+    assert.deepEqual([fixed[5], fixed[6]], [join(dir, 'srv', 'slappart1'), '/bin/sh']);
+    assert.match(await sh(['id', '-nG', `${prefix}u1`]), new RegExp(`\\b${prefix}soft\\b`));
 
     const passwd = await sh(['getent', 'passwd', `${prefix}u0`]);
     const [, , uid, gid, , home, shell] = passwd.trim().split(':');
