@@ -139,7 +139,10 @@ export class Host {
     return out;
   }
 
+  /** A kernel setting: read from /proc/sys (no process) unless it belongs to another namespace. */
   async sysctl(key: string): Promise<string> {
+    if (this.netns === undefined)
+      return (await readFile(`/proc/sys/${key.replace(/\./g, '/')}`, 'utf8')).trim();
     return (await this.run({ argv: ['sysctl', '-n', key], network: true })).trim();
   }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
@@ -393,6 +393,19 @@ test('promises run concurrently within the bound, and a missing partition is a c
       runPromises(join(dir, 'nope'), { mode: 'test' }),
       (error: SlapError) => error.code === 'SLAP_ERR_NOT_FOUND' && /nope does not exist/.test(error.message),
     );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('as root, subprocess promises run as the owner of the partition', async () => {
+  assert.equal(process.getuid?.(), 0, 'this test must run as root');
+  const dir = await partition();
+  try {
+    await legacy(dir, 'whoami', 'id -u; id -g');
+    await chown(dir, 65534, 65534);
+    const report = await runPromises(dir, { mode: 'test', force: true });
+    assert.equal(byTitle(report.results, 'whoami').message, '65534\n65534');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

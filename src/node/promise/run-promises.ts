@@ -9,7 +9,12 @@ import { mapConcurrent } from '../../lib/map-concurrent.ts';
 import type { execFile } from '../../lib/exec.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { silentLogger } from '../../lib/logger.ts';
-import { listPromises, type PromiseCheck, type PromiseDefinition } from './definitions.ts';
+import {
+  ignoredLegacyFiles,
+  listPromises,
+  type PromiseCheck,
+  type PromiseDefinition,
+} from './definitions.ts';
 import { checkPromise } from './runner.ts';
 import { appendRun, countsAsFailed, isDue, nextCache, type PromiseMode } from './scheduler.ts';
 import { PromiseStore, resultDate } from './store.ts';
@@ -73,6 +78,8 @@ export async function runPromises(partitionDir: string, options: RunPromisesOpti
     options.mode === 'test' ? d.test : d.anomaly,
   );
   const runAs = options.runAs ?? (await partitionOwner(partitionDir));
+  for (const name of await ignoredLegacyFiles(partitionDir))
+    logger.warn({ promise: name }, `Bad promise file ${name}: not an executable file, ignored`);
 
   const runOne = async (definition: PromiseDefinition): Promise<PromiseOutcome> => {
     options.signal?.throwIfAborted();
