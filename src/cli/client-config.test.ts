@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SlapError } from '../core/errors.ts';
+import { throwsSlapError } from '../testing/slap-error-assert.ts';
 import { resolveClientConfig } from './client-config.ts';
 
 function sandbox(): { dir: string; env: NodeJS.ProcessEnv; cleanup(): void } {
@@ -13,19 +13,6 @@ function sandbox(): { dir: string; env: NodeJS.ProcessEnv; cleanup(): void } {
     env: { HOME: join(dir, 'home') },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
-}
-
-function throwsSlap(run: () => unknown, code: string, message: RegExp): SlapError {
-  let caught: unknown;
-  try {
-    run();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof SlapError, `expected a SlapError, got ${String(caught)}`);
-  assert.equal(caught.code, code);
-  assert.match(caught.message, message);
-  return caught;
 }
 
 test('--master-url wins over the environment and the configuration file', () => {
@@ -91,7 +78,7 @@ test('the file comes from $SLAPOS_CLIENT_CONFIGURATION, else ~/.slapos/slapos-cl
 test('no master URL anywhere is a usage error with a hint', () => {
   const box = sandbox();
   try {
-    const error = throwsSlap(
+    const error = throwsSlapError(
       () => resolveClientConfig({}, { env: box.env, cwd: box.dir }),
       'SLAP_ERR_USAGE',
       /No master URL/,
@@ -99,7 +86,7 @@ test('no master URL anywhere is a usage error with a hint', () => {
     assert.match(error.hint ?? '', /--master-url/);
     assert.equal(error.exitCode, 5);
     writeFileSync(join(box.dir, 'empty.cfg'), '[slapos]\ncomputer_id = COMP-0\n');
-    throwsSlap(
+    throwsSlapError(
       () => resolveClientConfig({ cfg: 'empty.cfg' }, { env: box.env, cwd: box.dir }),
       'SLAP_ERR_USAGE',
       /empty\.cfg has no \[slapconsole\] or \[slapos\] master_url/,
@@ -113,22 +100,22 @@ test('a configuration file named explicitly must exist and parse', () => {
   const box = sandbox();
   try {
     const ctx = { env: box.env, cwd: box.dir };
-    throwsSlap(
+    throwsSlapError(
       () => resolveClientConfig({ cfg: 'missing.cfg' }, ctx),
       'SLAP_ERR_CONFIG',
-      /does not exist: .*missing\.cfg/,
+      /cannot read the configuration file .*missing\.cfg: ENOENT/,
     );
-    throwsSlap(
+    throwsSlapError(
       () =>
         resolveClientConfig(
           {},
           { ...ctx, env: { ...box.env, SLAPOS_CLIENT_CONFIGURATION: '/nonexistent/x.cfg' } },
         ),
       'SLAP_ERR_CONFIG',
-      /does not exist/,
+      /cannot read the configuration file \/nonexistent\/x\.cfg/,
     );
     writeFileSync(join(box.dir, 'broken.cfg'), 'master_url = http://x\n');
-    throwsSlap(
+    throwsSlapError(
       () => resolveClientConfig({ cfg: 'broken.cfg' }, ctx),
       'SLAP_ERR_CONFIG',
       /outside of any section/,
@@ -151,7 +138,7 @@ test('certificate files of the configuration are read for TLS, and must be reada
     assert.equal(config.tls?.cert?.toString(), 'CERT');
     assert.equal(config.tls?.key?.toString(), 'KEY');
     writeFileSync(join(box.dir, 'bad.cfg'), '[slapos]\nmaster_url = https://m:1\nkey_file = ~/nope.pem\n');
-    throwsSlap(
+    throwsSlapError(
       () => resolveClientConfig({ cfg: 'bad.cfg' }, { env: box.env, cwd: box.dir }),
       'SLAP_ERR_CONFIG',
       /key_file .*home\/nope\.pem/,

@@ -8,15 +8,16 @@
  * the node's `$SLAPOS_CONFIGURATION`. A file named by `--cfg` or an environment variable must exist;
  * the default one may be missing.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { MasterClient } from '../client/master-client.ts';
 import type { TlsMaterial } from '../client/json-transport.ts';
-import { SlapError } from '../core/errors.ts';
-import { parseIni, type IniDocument } from '../lib/ini.ts';
+import { SlapError, isSlapError, type ErrorCode } from '../core/errors.ts';
+import type { IniDocument } from '../lib/ini.ts';
 import type { CliContext } from './context.ts';
+import { readSlaposConfig } from './slapos-config.ts';
 
 export interface ClientCommandOptions {
   masterUrl?: string;
@@ -59,21 +60,8 @@ function expandPath(path: string, ctx: Pick<CliContext, 'env' | 'cwd'>): string 
 }
 
 function readConfigFile(path: string, required: boolean): ConfigFile | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (!required && code === 'ENOENT') return undefined;
-    throw new SlapError(
-      'SLAP_ERR_CONFIG',
-      code === 'ENOENT'
-        ? `Configuration file does not exist: ${path}`
-        : `Cannot read configuration file ${path}: ${(error as Error).message}`,
-      { cause: error },
-    );
-  }
-  return { path, ini: parseIni(text, path) };
+  if (!required && !existsSync(path)) return undefined;
+  return { path, ini: readSlaposConfig(path) };
 }
 
 /** The configuration file the client reads, if any. */
@@ -137,7 +125,7 @@ export function resolveClientConfig(
     file ? `No master URL: ${file.path} has no [slapconsole] or [slapos] master_url` : 'No master URL given',
     {
       hint:
-        'pass --master-url http://HOST:PORT (e.g. the URL `slapos proxy start` prints), set $SLAPOS_MASTER_URL, ' +
+        'pass --master-url http://HOST:PORT (`slapos proxy start` listens on http://127.0.0.1:8080 by default), set $SLAPOS_MASTER_URL, ' +
         `or set master_url in the [slapconsole] section of ${DEFAULT_CLIENT_CONFIGURATION}`,
     },
   );
@@ -171,4 +159,15 @@ export async function withMasterClient<T>(
   } finally {
     await client.close();
   }
+}
+
+/**
+ * A rejection handler that restates a master error of `code` in the command's words (keeping the
+ * master's error as the cause) and lets every other error through.
+ */
+export function restate(code: ErrorCode, message: string, hint: string): (error: unknown) => never {
+  return (error: unknown) => {
+    if (isSlapError(error) && error.code === code) throw new SlapError(code, message, { cause: error, hint });
+    throw error;
+  };
 }

@@ -3,26 +3,19 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SlapError } from '../core/errors.ts';
+import { throwsSlapError } from '../testing/slap-error-assert.ts';
 import { parseKeyValues, readParametersFile } from './parameter-file.ts';
-
-function usageError(run: () => unknown, message: RegExp): void {
-  assert.throws(
-    run,
-    (error: unknown) =>
-      error instanceof SlapError && error.code === 'SLAP_ERR_USAGE' && message.test(error.message),
-  );
-}
 
 test('KEY=VALUE words split at the first =', () => {
   assert.deepEqual(parseKeyValues(['a=1', 'b=x=y', 'c='], '--parameters'), { a: '1', b: 'x=y', c: '' });
   assert.deepEqual(parseKeyValues(undefined, '--parameters'), {});
-  usageError(
+  throwsSlapError(
     () => parseKeyValues(['novalue'], '--parameters'),
+    'SLAP_ERR_USAGE',
     /--parameters: expected KEY=VALUE, got "novalue"/,
   );
-  usageError(() => parseKeyValues(['=v'], '--node'), /--node: expected KEY=VALUE/);
-  usageError(() => parseKeyValues(['a=1', 'a=2'], '--parameters'), /same key 'a'/);
+  throwsSlapError(() => parseKeyValues(['=v'], '--node'), 'SLAP_ERR_USAGE', /--node: expected KEY=VALUE/);
+  throwsSlapError(() => parseKeyValues(['a=1', 'a=2'], '--parameters'), 'SLAP_ERR_USAGE', /same key 'a'/);
 });
 
 test('parameter files: JSON objects, parameter XML, and clear errors for the rest', () => {
@@ -40,17 +33,24 @@ test('parameter files: JSON objects, parameter XML, and clear errors for the res
       _: '{"k": 1}',
     });
     writeFileSync(join(dir, 'list.json'), '[1, 2]');
-    usageError(() => readParametersFile('list.json', dir), /must hold a JSON object/);
+    throwsSlapError(() => readParametersFile('list.json', dir), 'SLAP_ERR_USAGE', /must hold a JSON object/);
     writeFileSync(join(dir, 'bad.json'), '{"a": ');
-    usageError(() => readParametersFile('bad.json', dir), /is not valid JSON/);
+    throwsSlapError(() => readParametersFile('bad.json', dir), 'SLAP_ERR_USAGE', /is not valid JSON/);
     writeFileSync(join(dir, 'bad.xml'), '<instance><parameter id="a"></instance>');
-    usageError(() => readParametersFile('bad.xml', dir), /is not valid XML \(line 1\)/);
-    writeFileSync(join(dir, 'noid.xml'), '<instance><parameter>v</parameter></instance>');
-    usageError(() => readParametersFile('noid.xml', dir), /without an id/);
+    throwsSlapError(
+      () => readParametersFile('bad.xml', dir),
+      'SLAP_ERR_USAGE',
+      /is not valid parameter XML: malformed/,
+    );
     writeFileSync(join(dir, 'p.yaml'), 'a: 1\n');
-    usageError(() => readParametersFile('p.yaml', dir), /YAML parameter files are not supported/);
-    usageError(
+    throwsSlapError(
+      () => readParametersFile('p.yaml', dir),
+      'SLAP_ERR_USAGE',
+      /YAML parameter files are not supported/,
+    );
+    throwsSlapError(
       () => readParametersFile('missing.json', dir),
+      'SLAP_ERR_USAGE',
       /cannot read the parameters file missing\.json/,
     );
   } finally {

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { SlapError } from '../core/errors.ts';
+import { decodeParameterXml } from '../core/parameter-xml.ts';
 
 /** Parses `['a=1', 'b=x=y']` into `{a: '1', b: 'x=y'}`; a word without `=` or a repeated key is an error. */
 export function parseKeyValues(words: readonly string[] | undefined, option: string): Record<string, string> {
@@ -70,42 +70,18 @@ export function readParametersFile(path: string, cwd: string): Record<string, un
   return value as Record<string, unknown>;
 }
 
-interface XmlParameter {
-  id?: string;
-  '#text'?: string;
-}
-
-/** Parameter XML → `{id: text}`; an empty element gives null, as the original reads it. */
-export function parseParameterXml(text: string, source: string): Record<string, string | null> {
-  const valid = XMLValidator.validate(text);
-  if (valid !== true) {
+/** Parameter XML → `{id: text}` (an empty element gives null), as the master reads it. */
+function parseParameterXml(text: string, source: string): Record<string, string | null> {
+  try {
+    return decodeParameterXml(text);
+  } catch (error) {
     throw new SlapError(
       'SLAP_ERR_USAGE',
-      `the parameters file ${source} is not valid XML (line ${valid.err.line}): ${valid.err.msg}`,
+      `the parameters file ${source} is not valid parameter XML: ${(error as Error).message}`,
+      {
+        cause: error,
+        hint: `a parameter XML file looks like <instance><parameter id="key">value</parameter></instance>`,
+      },
     );
   }
-  const parser = new XMLParser({
-    ignoreAttributes: false,
-    attributeNamePrefix: '',
-    parseTagValue: false,
-    parseAttributeValue: false,
-    trimValues: false,
-    isArray: (name) => name === 'parameter',
-  });
-  const document = parser.parse(text) as Record<string, unknown>;
-  const roots = Object.keys(document).filter((key) => !key.startsWith('?'));
-  const root =
-    roots.length === 1 ? (document[roots[0] ?? ''] as { parameter?: XmlParameter[] } | string) : undefined;
-  if (root === undefined) {
-    throw new SlapError('SLAP_ERR_USAGE', `the parameters file ${source} has no <instance> root element`);
-  }
-  const out: Record<string, string | null> = {};
-  for (const parameter of typeof root === 'object' ? (root.parameter ?? []) : []) {
-    if (typeof parameter !== 'object' || parameter.id === undefined) {
-      throw new SlapError('SLAP_ERR_USAGE', `the parameters file ${source} has a <parameter> without an id`);
-    }
-    const value = parameter['#text'];
-    out[parameter.id] = value === undefined || value === '' ? null : value;
-  }
-  return out;
 }

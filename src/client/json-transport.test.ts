@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { SlapError } from '../core/errors.ts';
 import { sendJson, startHttpServer, type TestHttpServer } from '../testing/http-server.ts';
 import { MasterClient } from './master-client.ts';
+import { rejectsWithSlapError, throwsSlapError } from '../testing/slap-error-assert.ts';
 
 const INSTANCE = {
   title: 'MyInstance',
@@ -45,17 +45,6 @@ async function withServer(
   }
 }
 
-async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<SlapError> {
-  const error = await promise.then(
-    () => assert.fail(`expected a ${code} error`),
-    (caught: unknown) => caught,
-  );
-  assert.ok(error instanceof SlapError, `expected a SlapError, got ${String(error)}`);
-  assert.equal(error.code, code, error.message);
-  if (message) assert.match(error.message, message);
-  return error;
-}
-
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -66,10 +55,7 @@ async function freePort(): Promise<number> {
 
 test('a master URL that is not http(s) is a configuration error', () => {
   for (const masterUrl of ['not a url', 'ftp://host/', 'http://host/?q=1']) {
-    assert.throws(
-      () => new MasterClient({ masterUrl }),
-      (error: unknown) => error instanceof SlapError && error.code === 'SLAP_ERR_CONFIG',
-    );
+    throwsSlapError(() => new MasterClient({ masterUrl }), 'SLAP_ERR_CONFIG', /master URL/);
   }
 });
 
@@ -95,7 +81,7 @@ test('an unreachable master fails fast with UNAVAILABLE and a hint naming its UR
   const masterUrl = `http://127.0.0.1:${await freePort()}`;
   const client = new MasterClient({ masterUrl, timeoutMs: 5_000 });
   try {
-    const error = await rejectsWith(
+    const error = await rejectsWithSlapError(
       client.listInstanceTrees(),
       'SLAP_ERR_UNAVAILABLE',
       /cannot reach the master/,
@@ -114,10 +100,18 @@ test('a master that does not answer in time fails with TIMEOUT', async () => {
       /* never answers */
     },
     async (_server, client) => {
-      const error = await rejectsWith(client.listInstanceTrees(), 'SLAP_ERR_TIMEOUT', /did not answer/);
+      const error = await rejectsWithSlapError(
+        client.listInstanceTrees(),
+        'SLAP_ERR_TIMEOUT',
+        /did not answer/,
+      );
       assert.equal(error.exitCode, 69);
       // A per-call deadline overrides the client's.
-      await rejectsWith(client.getHateoasUrl({ timeoutMs: 100 }), 'SLAP_ERR_TIMEOUT', /within 0\.1 s/);
+      await rejectsWithSlapError(
+        client.getHateoasUrl({ timeoutMs: 100 }),
+        'SLAP_ERR_TIMEOUT',
+        /within 0\.1 s/,
+      );
     },
     { timeoutMs: 200 },
   );
@@ -150,7 +144,11 @@ test('a 200 answer that is not JSON is UNAVAILABLE, not a crash', async () => {
       response.end('<html><body>Welcome to nginx</body></html>');
     },
     async (_server, client) => {
-      await rejectsWith(client.listInstanceTrees(), 'SLAP_ERR_UNAVAILABLE', /not JSON: "<html><body>Welcome/);
+      await rejectsWithSlapError(
+        client.listInstanceTrees(),
+        'SLAP_ERR_UNAVAILABLE',
+        /not JSON: "<html><body>Welcome/,
+      );
     },
   );
 });
@@ -163,12 +161,12 @@ test('an answer that violates the API contract is UNAVAILABLE with what is wrong
       else sendJson(response, 200, { ...INSTANCE, state: 'exploded' });
     },
     async (_server, client) => {
-      await rejectsWith(
+      await rejectsWithSlapError(
         client.listInstanceTrees(),
         'SLAP_ERR_UNAVAILABLE',
         /does not follow the JSON API.*title/,
       );
-      await rejectsWith(client.getInstance('MyInstance______0'), 'SLAP_ERR_UNAVAILABLE', /state/);
+      await rejectsWithSlapError(client.getInstance('MyInstance______0'), 'SLAP_ERR_UNAVAILABLE', /state/);
     },
   );
 });
@@ -218,30 +216,36 @@ test('API error bodies become SlapErrors with fitting codes, keeping the message
     },
     async (_server, client) => {
       const request = { title: 'foo', softwareReleaseUri: 'http://sr/' };
-      let error = await rejectsWith(client.requestInstance(request), 'SLAP_ERR_ALLOCATION_FAILED');
+      let error = await rejectsWithSlapError(client.requestInstance(request), 'SLAP_ERR_ALLOCATION_FAILED');
       assert.equal(error.message, 'No free computer partition found for: foo');
       assert.equal(error.status, 403);
-      await rejectsWith(
+      await rejectsWithSlapError(
         client.getInstance('foo______0'),
         'SLAP_ERR_INSTANCE_NOT_FOUND',
         /^No software instance/,
       );
-      await rejectsWith(client.getInstanceTree('FOO'), 'SLAP_ERR_INSTANCE_TREE_NOT_FOUND');
-      await rejectsWith(client.listComputeNodeInstances('COMP-9'), 'SLAP_ERR_COMPUTE_NODE_NOT_FOUND');
-      await rejectsWith(
+      await rejectsWithSlapError(client.getInstanceTree('FOO'), 'SLAP_ERR_INSTANCE_TREE_NOT_FOUND');
+      await rejectsWithSlapError(
+        client.listComputeNodeInstances('COMP-9'),
+        'SLAP_ERR_COMPUTE_NODE_NOT_FOUND',
+      );
+      await rejectsWithSlapError(
         client.reportInstanceState({ instanceGuid: 'a______0', state: 'destroyed' }),
         'SLAP_ERR_HAS_CHILDREN',
       );
-      error = await rejectsWith(client.bang({ instanceGuid: 'x', message: 'm' }), 'SLAP_ERR_FORBIDDEN');
+      error = await rejectsWithSlapError(
+        client.bang({ instanceGuid: 'x', message: 'm' }),
+        'SLAP_ERR_FORBIDDEN',
+      );
       assert.equal(error.message, 'Some policy says no');
-      error = await rejectsWith(
+      error = await rejectsWithSlapError(
         client.supply({ softwareReleaseUri: 'u', computerGuid: '' }),
         'SLAP_ERR_INVALID_INPUT',
       );
       assert.equal(error.message, "'computer_guid' is a required property");
-      await rejectsWith(client.getComputeNodeStatus('COMP-0'), 'SLAP_ERR_NOT_READY');
-      await rejectsWith(client.getHateoasUrl(), 'SLAP_ERR_INTERNAL');
-      await rejectsWith(client.listComputeNodes(), 'SLAP_ERR_UNAVAILABLE', /Starting up/);
+      await rejectsWithSlapError(client.getComputeNodeStatus('COMP-0'), 'SLAP_ERR_NOT_READY');
+      await rejectsWithSlapError(client.getHateoasUrl(), 'SLAP_ERR_INTERNAL');
+      await rejectsWithSlapError(client.listComputeNodes(), 'SLAP_ERR_UNAVAILABLE', /Starting up/);
     },
   );
 });
@@ -253,7 +257,7 @@ test('an error status without an API body (an HTML 404) names the status and the
       response.end('<title>404 Not Found</title>');
     },
     async (server, client) => {
-      const error = await rejectsWith(client.listComputeNodes(), 'SLAP_ERR_NOT_FOUND', /HTTP 404/);
+      const error = await rejectsWithSlapError(client.listComputeNodes(), 'SLAP_ERR_NOT_FOUND', /HTTP 404/);
       assert.match(error.message, /slapos\.allDocs\.WIP\.compute_node_list/);
       assert.match(error.hint ?? '', new RegExp(server.url.replace(/\./g, '\\.')));
     },
@@ -265,7 +269,7 @@ test('the {message, name, status} form of a request answer is an error, 408 mean
     (_request, response) =>
       sendJson(response, 200, { status: 408, name: 'Resource not ready', message: 'Wait' }),
     async (_server, client) => {
-      const error = await rejectsWith(
+      const error = await rejectsWithSlapError(
         client.requestInstance({ title: 'a', softwareReleaseUri: 'b' }),
         'SLAP_ERR_NOT_READY',
       );
@@ -278,7 +282,7 @@ test('an answer over the size limit is refused', async () => {
   await withServer(
     (_request, response) => sendJson(response, 200, { result_list: [{ title: 'x'.repeat(10_000) }] }),
     async (_server, client) => {
-      await rejectsWith(client.listInstanceTrees(), 'SLAP_ERR_UNAVAILABLE', /more than 1000 bytes/);
+      await rejectsWithSlapError(client.listInstanceTrees(), 'SLAP_ERR_UNAVAILABLE', /more than 1000 bytes/);
     },
     { maxResponseBytes: 1000 },
   );
@@ -292,7 +296,7 @@ test('a connection that breaks mid-answer is UNAVAILABLE', async () => {
       setTimeout(() => response.socket?.destroy(), 20);
     },
     async (_server, client) => {
-      await rejectsWith(client.listInstanceTrees(), 'SLAP_ERR_UNAVAILABLE');
+      await rejectsWithSlapError(client.listInstanceTrees(), 'SLAP_ERR_UNAVAILABLE');
     },
   );
 });
@@ -310,7 +314,7 @@ test('calls reuse one keep-alive connection; close() is idempotent and later cal
       assert.ok(ports.size <= 2, `${ports.size} connections for 10 calls`);
       await client.close();
       await client.close();
-      await rejectsWith(client.listInstanceTrees(), 'SLAP_ERR_INTERNAL', /closed/);
+      await rejectsWithSlapError(client.listInstanceTrees(), 'SLAP_ERR_INTERNAL', /closed/);
     },
   );
 });

@@ -5,10 +5,10 @@
  */
 import { Agent, request, type Dispatcher } from 'undici';
 import type { ApiPath } from '../api/index.ts';
+import { apiResponseValidators } from '../api/response-validators.ts';
 import { SlapError } from '../core/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { apiError, unreachableError } from './master-errors.ts';
-import { createResponseValidator, type ResponseValidator } from './response-validator.ts';
 import type { WireRequest, WireResponse } from './types.ts';
 
 export interface TlsMaterial {
@@ -47,8 +47,6 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
-let sharedValidator: ResponseValidator | undefined;
-
 /** Validates and normalises a master URL (no trailing slash). */
 export function parseMasterUrl(masterUrl: string): URL {
   let url: URL;
@@ -81,7 +79,7 @@ export class JsonTransport {
   private readonly ownsDispatcher: boolean;
   private readonly timeoutMs: number;
   private readonly maxResponseBytes: number;
-  private readonly validator: ResponseValidator | undefined;
+  private readonly validateResponses: boolean;
   private readonly logger: Logger | undefined;
   private closing: Promise<void> | undefined;
 
@@ -92,7 +90,7 @@ export class JsonTransport {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.logger = options.logger;
-    if (options.validateResponses !== false) this.validator = sharedValidator ??= createResponseValidator();
+    this.validateResponses = options.validateResponses !== false;
     if (options.dispatcher) {
       this.dispatcher = options.dispatcher;
       this.ownsDispatcher = false;
@@ -115,9 +113,18 @@ export class JsonTransport {
     options: CallOptions = {},
   ): Promise<WireResponse<P>> {
     if (this.closing) throw new SlapError('SLAP_ERR_INTERNAL', 'the master client is closed');
+    if (options.signal?.aborted) throw options.signal.reason;
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
-    const deadline = AbortSignal.timeout(timeoutMs);
-    const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+    // One controller for both the deadline and the caller's signal, released when the call ends
+    // (AbortSignal.any would keep a reference per call on a long-lived caller signal).
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    const onCallerAbort = (): void => controller.abort();
+    options.signal?.addEventListener('abort', onCallerAbort, { once: true });
     const url = new URL(path.slice(1), this.base);
     const started = performance.now();
     let status: number;
@@ -126,7 +133,7 @@ export class JsonTransport {
       const response = await request(url, {
         method: 'POST',
         dispatcher: this.dispatcher,
-        signal,
+        signal: controller.signal,
         headers: { 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify(body),
       });
@@ -134,7 +141,7 @@ export class JsonTransport {
       text = await this.readBody(response.body, path);
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
-      if (deadline.aborted) {
+      if (timedOut) {
         throw new SlapError(
           'SLAP_ERR_TIMEOUT',
           `the master at ${this.masterUrl} did not answer ${path} within ${formatSeconds(timeoutMs)}`,
@@ -143,6 +150,9 @@ export class JsonTransport {
       }
       if (error instanceof SlapError) throw error;
       throw unreachableError(error, this.masterUrl, path);
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onCallerAbort);
     }
     this.logger?.debug({ path, status, ms: Math.round(performance.now() - started) }, 'master call');
     return this.decode(path, status, text);
@@ -198,12 +208,15 @@ export class JsonTransport {
         { details, hint: `check that ${this.masterUrl} is the URL of a SlapOS master with the JSON API` },
       );
     }
-    const check = this.validator?.check(path, parsed.value) ?? { ok: true };
-    if (!check.ok) {
+    const validate = this.validateResponses ? apiResponseValidators().get(path) : undefined;
+    if (validate && !validate(parsed.value)) {
+      const problems = (validate.errors ?? [])
+        .map((error) => `answer${error.instancePath} ${error.message ?? 'is invalid'}`)
+        .join('; ');
       throw new SlapError(
         'SLAP_ERR_UNAVAILABLE',
-        `the master at ${this.masterUrl} answered ${path} with a body that does not follow the JSON API: ${check.problems}`,
-        { details: { ...details, problems: check.problems } },
+        `the master at ${this.masterUrl} answered ${path} with a body that does not follow the JSON API: ${problems}`,
+        { details: { ...details, problems } },
       );
     }
     return parsed.value as WireResponse<P>;

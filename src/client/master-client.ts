@@ -9,6 +9,8 @@
  * (or, when the caller aborts, with the signal's reason).
  */
 import { SlapError } from '../core/errors.ts';
+import type { FormatPartition } from '../core/format-plan.ts';
+import type { RequestedState, SoftwareInstallationReportedState } from '../core/states.ts';
 import { codeForApiError } from './master-errors.ts';
 import { JsonTransport, type CallOptions, type JsonTransportOptions } from './json-transport.ts';
 import type {
@@ -17,14 +19,11 @@ import type {
   ComputeNodeInstance,
   ComputeNodeStatus,
   ComputeNodeSummary,
-  FormatPartition,
   HostedSharedInstance,
   Instance,
-  InstanceState,
   InstanceTreeSummary,
   RequestInstanceInput,
   SoftwareInstallation,
-  SoftwareInstallationReportedState,
   SupplyInput,
   WireRequest,
   WireResponse,
@@ -168,17 +167,11 @@ export class MasterClient {
       {
         computer_guid: input.computerGuid,
         compute_partition_list: input.partitions.map((partition) => ({
-          partition_id: partition.partitionId,
+          partition_id: partition.reference,
           ip_list: partition.addresses.map((address) => ({
-            'ip-address': address.ipAddress,
-            ...(address.networkInterface === undefined
-              ? {}
-              : { 'network-interface': address.networkInterface }),
-            ...(address.netmask === undefined ? {} : { netmask: address.netmask }),
-            ...(address.networkAddress === undefined ? {} : { 'network-address': address.networkAddress }),
-            ...(address.gatewayIpAddress === undefined
-              ? {}
-              : { 'gateway-ip-address': address.gatewayIpAddress }),
+            'ip-address': address.address,
+            'network-interface': address.networkInterface,
+            ...(address.netmask === null ? {} : { netmask: address.netmask }),
           })),
         })),
       },
@@ -272,7 +265,7 @@ export class MasterClient {
 
   /** Reports an instance as `started`, `stopped` or `destroyed` (which frees its partition). */
   reportInstanceState(
-    input: { instanceGuid: string; state: InstanceState },
+    input: { instanceGuid: string; state: RequestedState },
     options?: CallOptions,
   ): Promise<ActionResult> {
     return this.transport.post(

@@ -3,6 +3,7 @@
  * transport maps its answers to them) and the typed inputs of the client's methods.
  */
 import type { ApiPath, ApiRequest, ApiResponse } from '../api/index.ts';
+import type { RequestedState, SoftwareInstallationState } from '../core/states.ts';
 
 /**
  * openapi-typescript renders a free-form `type: object` (instance parameters, connection parameters,
@@ -22,12 +23,6 @@ export type Open<T> = T extends readonly (infer U)[]
 export type WireRequest<P extends ApiPath> = Open<ApiRequest<P>>;
 /** The JSON body a path answers with, with free-form objects open. */
 export type WireResponse<P extends ApiPath> = Open<ApiResponse<P>>;
-
-export type InstanceState = 'started' | 'stopped' | 'destroyed';
-export const INSTANCE_STATES: readonly InstanceState[] = ['started', 'stopped', 'destroyed'];
-
-export type SoftwareInstallationState = 'available' | 'destroyed';
-export type SoftwareInstallationReportedState = 'available' | 'destroyed' | 'building';
 
 /**
  * The instance document of the JSON API (`get.v0.software_instance`, `get.v0.compute_partition`,
@@ -64,7 +59,7 @@ export interface RequestInstanceInput {
   /** A shared ("slave") instance, hosted inside another instance. */
   shared?: boolean;
   /** Requested state; omitted means the master's default (`started`). */
-  state?: InstanceState;
+  state?: RequestedState;
   /** SLA / node selection (`computer_guid`, `instance_guid`, `retention_delay`, …). */
   slaParameters?: Record<string, string | number>;
 }
@@ -74,17 +69,4 @@ export interface SupplyInput {
   computerGuid: string;
   /** `available` (install, the default) or `destroyed` (remove). */
   state?: SoftwareInstallationState;
-}
-
-export interface PartitionAddress {
-  ipAddress: string;
-  networkInterface?: string;
-  netmask?: string;
-  networkAddress?: string;
-  gatewayIpAddress?: string;
-}
-
-export interface FormatPartition {
-  partitionId: string;
-  addresses: readonly PartitionAddress[];
 }

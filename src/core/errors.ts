@@ -138,6 +138,28 @@ export const ERROR_CATALOG = {
     summary: 'A promise (health check) of a partition failed.',
   },
 
+  // --- node: process supervisor (src/node/supervisor) ---
+  SLAP_ERR_SUPERVISOR_NOT_RUNNING: {
+    http: 503,
+    exit: EXIT.unavailable,
+    summary: "The node's supervisor daemon is not running (its unix socket does not answer).",
+  },
+  SLAP_ERR_SUPERVISOR_ALREADY_RUNNING: {
+    http: 409,
+    exit: EXIT.failure,
+    summary: 'Another supervisor daemon already serves this socket or state directory.',
+  },
+  SLAP_ERR_NO_SUCH_PROCESS: {
+    http: 404,
+    exit: EXIT.failure,
+    summary: 'No supervised program or group by that name.',
+  },
+  SLAP_ERR_PROCESS_START_FAILED: {
+    http: 500,
+    exit: EXIT.failure,
+    summary: 'A supervised program could not be spawned or exited while starting.',
+  },
+
   // --- master server (src/master) and `slapos proxy start` ---
   SLAP_ERR_INSECURE_LISTEN: {
     http: 400,

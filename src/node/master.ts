@@ -33,11 +33,11 @@ export function masterRegistrar(client: MasterClient): ComputeNodeRegistrar {
         {
           computerGuid,
           partitions: partitions.map((partition) => ({
-            partitionId: partition.partition_id,
+            reference: partition.partition_id,
             addresses: (partition.ip_list ?? []).map((ip) => ({
-              ipAddress: ip['ip-address'],
-              ...(ip['network-interface'] === undefined ? {} : { networkInterface: ip['network-interface'] }),
-              ...(ip.netmask === undefined ? {} : { netmask: ip.netmask }),
+              address: ip['ip-address'],
+              networkInterface: ip['network-interface'] ?? partition.partition_id,
+              netmask: ip.netmask ?? null,
             })),
           })),
         },

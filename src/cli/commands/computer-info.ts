@@ -1,7 +1,6 @@
 /** `slapos computer info NODE`: a compute node, its software installations and its instances. */
 import type { Command } from 'commander';
-import { SlapError, isSlapError } from '../../core/errors.ts';
-import { addClientOptions, withMasterClient, type ClientCommandOptions } from '../client-config.ts';
+import { addClientOptions, restate, withMasterClient, type ClientCommandOptions } from '../client-config.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 
@@ -22,15 +21,13 @@ async function computerInfo(
 ): Promise<void> {
   const [softwareInstallations, instances] = await withMasterClient(ctx, options, (client) =>
     Promise.all([client.listSoftwareInstallations(reference), client.listComputeNodeInstances(reference)]),
-  ).catch((error: unknown) => {
-    if (isSlapError(error) && error.code === 'SLAP_ERR_COMPUTE_NODE_NOT_FOUND') {
-      throw new SlapError(error.code, `Computer ${reference} does not exist.`, {
-        cause: error,
-        hint: '`slapos computer list` shows the compute nodes',
-      });
-    }
-    throw error;
-  });
+  ).catch(
+    restate(
+      'SLAP_ERR_COMPUTE_NODE_NOT_FOUND',
+      `Computer ${reference} does not exist.`,
+      '`slapos computer list` shows the compute nodes',
+    ),
+  );
   if (options.json) {
     ctx.printJson({
       computer_guid: reference,

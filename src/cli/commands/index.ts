@@ -8,6 +8,13 @@ import { registerComputerInfo } from './computer-info.ts';
 import { registerComputerList } from './computer-list.ts';
 import { registerNodeFormat } from './node-format.ts';
 import { registerNodePromise } from './node-promise.ts';
+import { registerNodeRestart } from './node-restart.ts';
+import { registerNodeStart } from './node-start.ts';
+import { registerNodeStatus } from './node-status.ts';
+import { registerNodeStop } from './node-stop.ts';
+import { registerNodeSupervisorctl } from './node-supervisorctl.ts';
+import { registerNodeSupervisord } from './node-supervisord.ts';
+import { registerNodeTail } from './node-tail.ts';
 import { registerProxyStart } from './proxy-start.ts';
 import { registerRemove } from './remove.ts';
 import { registerRequest } from './request.ts';
@@ -18,6 +25,14 @@ import { registerSupply } from './supply.ts';
 export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
 
 export const COMMANDS: readonly CommandRegistrar[] = [
+  registerNodeSupervisord,
+  registerNodeSupervisorctl,
+  registerNodeStatus,
+  registerNodeStart,
+  registerNodeStop,
+  registerNodeRestart,
+  registerNodeTail,
+  registerProxyStart,
   // --- client commands (src/cli/client-config.ts) ---
   registerSupply,
   registerRemove,
@@ -30,5 +45,4 @@ export const COMMANDS: readonly CommandRegistrar[] = [
   registerNodeFormat,
   registerNodePromise,
   // --- master (src/cli/proxy-config.ts) ---
-  registerProxyStart,
 ];

@@ -4,7 +4,8 @@
  * instance) and print its state and connection parameters, as the original `slapos request` does.
  */
 import { Option, type Command } from 'commander';
-import { INSTANCE_STATES, type Instance, type InstanceState } from '../../client/types.ts';
+import type { Instance } from '../../client/types.ts';
+import { REQUESTED_STATES, type RequestedState } from '../../core/states.ts';
 import { EXIT, SlapError, isSlapError } from '../../core/errors.ts';
 import { addClientOptions, withMasterClient, type ClientCommandOptions } from '../client-config.ts';
 import type { CliContext } from '../context.ts';
@@ -17,7 +18,7 @@ type Serialisation = (typeof SERIALISATIONS)[number];
 interface RequestOptions extends ClientCommandOptions {
   node?: string[];
   type?: string;
-  state?: InstanceState;
+  state?: RequestedState;
   slave?: boolean;
   parameters?: string[];
   parametersFile?: string;
@@ -35,7 +36,7 @@ export function registerRequest(program: Command, ctx: CliContext): void {
       "node request option 'option1=value1 option2=value2' (e.g. computer_guid=COMP-1234)",
     )
     .option('--type <software_type>', 'software type to be requested (default: default)')
-    .addOption(new Option('--state <state>', 'state of the requested instance').choices(INSTANCE_STATES))
+    .addOption(new Option('--state <state>', 'state of the requested instance').choices(REQUESTED_STATES))
     .option('--slave', 'ask for a slave (shared) instance')
     .addOption(
       new Option(

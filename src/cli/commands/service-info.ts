@@ -1,7 +1,6 @@
 /** `slapos service info NAME`: software release, state, parameters and connection parameters of a service. */
 import type { Command } from 'commander';
-import { SlapError, isSlapError } from '../../core/errors.ts';
-import { addClientOptions, withMasterClient, type ClientCommandOptions } from '../client-config.ts';
+import { addClientOptions, restate, withMasterClient, type ClientCommandOptions } from '../client-config.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import { pythonPformat } from '../python-format.ts';
@@ -19,15 +18,11 @@ export function registerServiceInfo(program: Command, ctx: CliContext): void {
 
 async function serviceInfo(ctx: CliContext, reference: string, options: ClientCommandOptions): Promise<void> {
   const instance = await withMasterClient(ctx, options, (client) => client.getInstanceTree(reference)).catch(
-    (error: unknown) => {
-      if (isSlapError(error) && error.code === 'SLAP_ERR_INSTANCE_TREE_NOT_FOUND') {
-        throw new SlapError(error.code, `Instance ${reference} does not exist.`, {
-          cause: error,
-          hint: '`slapos service list` shows your services',
-        });
-      }
-      throw error;
-    },
+    restate(
+      'SLAP_ERR_INSTANCE_TREE_NOT_FOUND',
+      `Instance ${reference} does not exist.`,
+      '`slapos service list` shows your services',
+    ),
   );
   if (options.json) {
     ctx.printJson(instance);

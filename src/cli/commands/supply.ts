@@ -1,6 +1,6 @@
 /** `slapos supply URL NODE`: ask a compute node to install a software release. */
 import type { Command } from 'commander';
-import type { SoftwareInstallationState } from '../../client/types.ts';
+import type { SoftwareInstallationState } from '../../core/states.ts';
 import { SlapError } from '../../core/errors.ts';
 import { addClientOptions, withMasterClient, type ClientCommandOptions } from '../client-config.ts';
 import type { CliContext } from '../context.ts';
