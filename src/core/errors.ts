@@ -20,6 +20,10 @@ export const EXIT = {
   failure: 1,
   /** The master accepted the request but the instance is not ready yet (as the original's `slapos request`). */
   notReady: 2,
+  /** A promise failed (`slapos node promise`, `node instance`), as the original. */
+  promiseFailure: 2,
+  /** `node format` did its local work but the master was not told ("offline success"), as the original. */
+  formatNotSent: 2,
   /** Bad command line or configuration (the original `slapos` exits 5 on usage errors). */
   usage: 5,
   /** The master or another peer could not be reached. */
@@ -110,6 +114,28 @@ export const ERROR_CATALOG = {
     http: 403,
     exit: EXIT.failure,
     summary: 'The instance cannot be freed yet because its tree still has child partitions.',
+  },
+
+  // --- node: configuration, format, promises ---
+  SLAP_ERR_ROOT_REQUIRED: {
+    http: 500,
+    exit: EXIT.usage,
+    summary: 'The command must run as root (root_check = true in system mode); use sandbox mode otherwise.',
+  },
+  SLAP_ERR_FORMAT_SHRINK: {
+    http: 409,
+    exit: EXIT.failure,
+    summary: 'partition_amount is lower than the partitions already formatted; partitions are never removed.',
+  },
+  SLAP_ERR_SYSTEM_COMMAND: {
+    http: 500,
+    exit: EXIT.failure,
+    summary: 'A system command run by the node (useradd, ip, ...) failed.',
+  },
+  SLAP_ERR_PROMISE_FAILED: {
+    http: 500,
+    exit: EXIT.promiseFailure,
+    summary: 'A promise (health check) of a partition failed.',
   },
 
   // --- node: process supervisor (src/node/supervisor) ---

@@ -4,6 +4,10 @@
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
+import { registerComputerInfo } from './computer-info.ts';
+import { registerComputerList } from './computer-list.ts';
+import { registerNodeFormat } from './node-format.ts';
+import { registerNodePromise } from './node-promise.ts';
 import { registerNodeRestart } from './node-restart.ts';
 import { registerNodeStart } from './node-start.ts';
 import { registerNodeStatus } from './node-status.ts';
@@ -12,8 +16,6 @@ import { registerNodeSupervisorctl } from './node-supervisorctl.ts';
 import { registerNodeSupervisord } from './node-supervisord.ts';
 import { registerNodeTail } from './node-tail.ts';
 import { registerBuildout } from './buildout.ts';
-import { registerComputerInfo } from './computer-info.ts';
-import { registerComputerList } from './computer-list.ts';
 import { registerProxyStart } from './proxy-start.ts';
 import { registerRemove } from './remove.ts';
 import { registerRequest } from './request.ts';
@@ -41,4 +43,7 @@ export const COMMANDS: readonly CommandRegistrar[] = [
   registerComputerList,
   registerComputerInfo,
   registerBuildout,
+  // --- node commands (src/cli/node-options.ts) ---
+  registerNodeFormat,
+  registerNodePromise,
 ];
