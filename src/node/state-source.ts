@@ -4,6 +4,7 @@
  * everything in one call (with a precise revision) can replace the JSON API implementation below.
  */
 import { createHash } from 'node:crypto';
+import { systemClock, type Clock } from '../core/clock.ts';
 import { SlapError } from '../core/errors.ts';
 import type { RequestedState, SoftwareInstallationState } from '../core/states.ts';
 import { mapConcurrent } from '../lib/map-concurrent.ts';
@@ -27,6 +28,11 @@ export interface WantedPartition {
    * for equality (node.md §4.2).
    */
   marker: string;
+  /**
+   * False when the marker may not yet reflect every change (a coarse timestamp read in the very
+   * second of a change): the partition is then processed again at the next pass. Default true.
+   */
+  settled?: boolean;
 }
 
 export interface NodeState {
@@ -49,14 +55,23 @@ export interface NodeStateSource {
 export interface JsonApiStateSourceOptions {
   /** `slapos.get.v0.compute_partition` calls in flight at once (default 8). */
   concurrency?: number;
+  /** To tell recent timestamps (default: the system clock). */
+  clock?: Clock;
 }
+
+/**
+ * Seconds after a whole-second `processing_timestamp` before it is trusted to include every change
+ * of that second (another change in the same second leaves it as it is).
+ */
+export const TIMESTAMP_SETTLE_SECONDS = 2;
 
 /**
  * The JSON API v0: `compute_node_software_installation_list`, `compute_node_instance_list`, then
  * `get.v0.compute_partition` per instance. Its `processing_timestamp` is whole seconds, so the marker
- * adds a digest of what the node deploys (state, software release, type, parameters, addresses): two
- * changes of parameters or state in one second are still seen. A bang in the very second of the
- * previous change is not (the master extension's revision will fix that).
+ * adds a digest of what the node deploys (state, software release, type, parameters, addresses), and
+ * a timestamp younger than TIMESTAMP_SETTLE_SECONDS is not settled: a second change in the same
+ * second (a bang, a shared instance) is then seen at the next pass. (Assumes the node's and the
+ * master's clocks agree; the master extension's precise revision will not need it.)
  */
 export class JsonApiStateSource implements NodeStateSource {
   constructor(
@@ -67,6 +82,7 @@ export class JsonApiStateSource implements NodeStateSource {
 
   async read(query: NodeStateQuery): Promise<NodeState> {
     const call = query.signal === undefined ? {} : { signal: query.signal };
+    const now = (this.options.clock ?? systemClock).now();
     const state: NodeState = {};
     if (query.software ?? true) {
       const list = await this.master.listSoftwareInstallations(this.computerGuid, call);
@@ -105,6 +121,7 @@ export class JsonApiStateSource implements NodeStateSource {
             document.parameters,
             document.ip_list,
           ])}`,
+          settled: now - document.processing_timestamp >= TIMESTAMP_SETTLE_SECONDS,
         });
       }
     }

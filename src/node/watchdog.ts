@@ -80,7 +80,7 @@ export async function handleServiceExit(
         : event.state === 'FATAL'
           ? 'could not be started'
           : 'exited';
-  const message = `${event.program} process in partition ${event.group} encountered a problem: it ${status}`;
+  const message = `${event.program} process in partition ${event.group} encountered a problem (${status})`;
   await options.master.bang({ instanceGuid, message }, call);
   await writeFile(join(path, LATEST_BANG_FILE), deployed ?? '0');
   logger.info({ partition: event.group, program: event.program, instance: instanceGuid }, message);

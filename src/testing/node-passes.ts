@@ -8,11 +8,13 @@ import Database from 'better-sqlite3';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MasterClient } from '../client/master-client.ts';
-import { loadNodeConfig, type ConfigOverrides, type NodeConfig } from './../node/config.ts';
+import { systemClock } from '../core/clock.ts';
+import { loadNodeConfig, type ConfigOverrides, type NodeConfig } from '../node/config.ts';
 import { formatComputeNode } from '../node/format/format.ts';
 import { masterRegistrar } from '../node/master.ts';
 import { connectSupervisor } from '../node/node-supervisor.ts';
-import type { SupervisorClient } from '../node/supervisor/client.ts';
+import { SupervisorClient } from '../node/supervisor/client.ts';
+import { supervisorPaths } from '../node/supervisor/paths.ts';
 import { startTestMaster, type TestMaster } from './master.ts';
 import { makeTempDir, writeSandboxCfg, type CfgSections } from './node.ts';
 
@@ -25,6 +27,7 @@ export interface NodeHarness {
   master: TestMaster;
   /** The node's client (what the passes use). */
   client: MasterClient;
+  /** The real supervisor daemon (not started with `supervisor: false`). */
   supervisor: SupervisorClient;
   /** Reloads slapos.cfg with CLI-like overrides. */
   reload(overrides?: ConfigOverrides): Promise<NodeConfig>;
@@ -52,13 +55,28 @@ export interface SoftwareRow {
   error_message: string | null;
 }
 
-export async function startNodeHarness(
-  options: { partitions?: number; cfg?: CfgSections; supervisor?: boolean } = {},
-): Promise<NodeHarness> {
+export interface NodeHarnessOptions {
+  partitions?: number;
+  cfg?: CfgSections;
+  /** Start the real supervisor daemon (default true). */
+  supervisor?: boolean;
+  /**
+   * Seconds the master's clock is behind the node's (default 3): its whole-second timestamps are
+   * then settled at once (see JsonApiStateSource), so that a re-run right after a change is a no-op.
+   * 0 for real time.
+   */
+  masterLagSeconds?: number;
+}
+
+export async function startNodeHarness(options: NodeHarnessOptions = {}): Promise<NodeHarness> {
   const dir = await makeTempDir('slapos-pass-');
   // Partition users (system mode tests) must reach their directory.
   await chmod(dir, 0o755);
-  const master = await startTestMaster({ computerId: COMPUTER_ID });
+  const lag = options.masterLagSeconds ?? 3;
+  const master = await startTestMaster({
+    computerId: COMPUTER_ID,
+    ...(lag === 0 ? {} : { clock: { now: () => systemClock.now() - lag } }),
+  });
   const client = new MasterClient({ masterUrl: master.url });
   const cleanup = async (): Promise<void> => {
     await client.close();
@@ -83,7 +101,10 @@ export async function startNodeHarness(
     await mkdir(config.softwareRoot, { recursive: true });
     const format = await formatComputeNode(config, { registrar: masterRegistrar(client), isRoot: false });
     if (format.postError !== undefined) throw new Error(`format: ${format.postError}`);
-    const supervisor = (await connectSupervisor(config)).client;
+    const supervisor =
+      options.supervisor === false
+        ? new SupervisorClient({ socketPath: supervisorPaths(config.instanceRoot).socket })
+        : (await connectSupervisor(config)).client;
     const database = new Database(master.databasePath, { readonly: true, fileMustExist: true });
     return {
       dir,
@@ -110,7 +131,8 @@ export async function startNodeHarness(
       },
       async close() {
         database.close();
-        await supervisor.shutdown({ stopPrograms: true }).catch(() => undefined);
+        if (options.supervisor !== false)
+          await supervisor.shutdown({ stopPrograms: true }).catch(() => undefined);
         await cleanup();
       },
     };

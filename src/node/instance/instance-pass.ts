@@ -47,6 +47,9 @@ import {
   type PartitionRecord,
 } from './partition-files.ts';
 
+/** Appended to an unsettled marker in `.timestamp`. */
+export const UNSETTLED_SUFFIX = ' (unsettled)';
+
 export interface InstancePassOptions extends NodePassOptions {
   supervisor: SupervisorControl;
   /** Default: the JSON API through `master`. */
@@ -107,7 +110,9 @@ export async function runInstancePass(
   const started = performance.now();
   const local = await localPartitionIds(config.instanceRoot);
   const selected = selectPartitionIds(local, options.onlyPartitions);
-  const source = options.source ?? new JsonApiStateSource(options.master, config.computerId);
+  const source =
+    options.source ??
+    new JsonApiStateSource(options.master, config.computerId, options.clock ? { clock: options.clock } : {});
   let wanted: WantedPartition[];
   try {
     const state = await source.read({
@@ -319,7 +324,12 @@ function record(
 /** `.timestamp` (only on success: a failed partition is processed again next pass) and the record. */
 async function succeed(job: PartitionJob, now: number, reported: 'started' | 'stopped'): Promise<void> {
   await writePartitionRecord(job.path, record(job.wanted, reported));
-  await writeTimestamp(job.path, job.wanted.marker, now);
+  // An unsettled marker is written so that it does not match: the next pass processes it again.
+  await writeTimestamp(
+    job.path,
+    `${job.wanted.marker}${job.wanted.settled === false ? UNSETTLED_SUFFIX : ''}`,
+    now,
+  );
   job.log.line(`Partition ${job.wanted.partitionId} ${reported}`);
 }
 
