@@ -111,6 +111,13 @@ export const ERROR_CATALOG = {
     exit: EXIT.failure,
     summary: 'The instance cannot be freed yet because its tree still has child partitions.',
   },
+
+  // --- templates (src/template: Jinja2-compatible renderer) ---
+  SLAP_ERR_TEMPLATE: {
+    http: 422,
+    exit: EXIT.failure,
+    summary: 'A template could not be compiled or rendered (syntax error, undefined name, type error…); the message names template:line.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
