@@ -116,7 +116,8 @@ export const ERROR_CATALOG = {
   SLAP_ERR_TEMPLATE: {
     http: 422,
     exit: EXIT.failure,
-    summary: 'A template could not be compiled or rendered (syntax error, undefined name, type error…); the message names template:line.',
+    summary:
+      'A template could not be compiled or rendered (syntax error, undefined name, type error…); the message names template:line.',
   },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -17,10 +17,12 @@ export function bindArgs(
   const star = params.findIndex((p) => p.startsWith('*'));
   if (star >= 0) positional = star;
   if (args.length > positional && star < 0) {
-    throw typeError(`${fname}() takes at most ${positional} argument${positional === 1 ? '' : 's'} (${args.length} given)`);
+    throw typeError(
+      `${fname}() takes at most ${positional} argument${positional === 1 ? '' : 's'} (${args.length} given)`,
+    );
   }
-  for (let i = 0; i < Math.min(args.length, positional); i++) out[i] = args[i]!;
-  if (star >= 0) out[star] = args.slice(positional) as PyValue[];
+  for (let i = 0; i < Math.min(args.length, positional); i++) out[i] = args[i] as PyValue;
+  if (star >= 0) out[star] = args.slice(positional);
   if (kwargs) {
     for (const [name, value] of kwargs) {
       const idx = params.indexOf(name);

@@ -47,7 +47,8 @@ export function callValue(fn: PyValue, args: PyValue[], kwargs: Kwargs | null = 
 // str
 
 /** Characters `str.isspace()` accepts; `str.split()` and `str.strip()` split/strip on them. */
-const PY_WS = '\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const PY_WS =
+  '\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 const LEADING_WS = new RegExp(`^[${PY_WS}]+`);
 const TRAILING_WS = new RegExp(`[${PY_WS}]+$`);
 const ALL_WS = new RegExp(`^[${PY_WS}]+$`);
@@ -187,7 +188,11 @@ export function pyCenter(s: string, width: number, fill = ' '): string {
 }
 
 /** Code-point based [start, end) window for find/count/startswith. */
-function window(s: string, startArg: PyValue | Missing, endArg: PyValue | Missing): { text: string; offset: number } {
+function window(
+  s: string,
+  startArg: PyValue | Missing,
+  endArg: PyValue | Missing,
+): { text: string; offset: number } {
   if ((startArg === MISSING || startArg === null) && (endArg === MISSING || endArg === null)) {
     return { text: s, offset: 0 };
   }
@@ -404,7 +409,12 @@ const STR_METHODS: Record<string, Method<string>> = {
   },
   replace: (s, a) => {
     argCount('replace', a, 2, 3);
-    return pyReplace(s, strArg('replace', a[0]!), strArg('replace', a[1]!), a.length > 2 ? Number(intArg('replace', a[2]!)) : -1);
+    return pyReplace(
+      s,
+      strArg('replace', a[0]!),
+      strArg('replace', a[1]!),
+      a.length > 2 ? Number(intArg('replace', a[2]!)) : -1,
+    );
   },
   rfind: (s, a) => BigInt(findIn(s, a, 'rfind', true)),
   rindex: (s, a) => {
@@ -448,7 +458,11 @@ const STR_METHODS: Record<string, Method<string>> = {
 // list and tuple
 
 /** Python's sorted(): stable, only `<`, `reverse` keeps equal items in order. */
-export function sortValues(items: PyValue[], key: ((v: PyValue) => PyValue) | null, reverse: boolean): PyValue[] {
+export function sortValues(
+  items: PyValue[],
+  key: ((v: PyValue) => PyValue) | null,
+  reverse: boolean,
+): PyValue[] {
   const keyed = items.map((v, i) => ({ k: key ? key(v) : v, v, i }));
   keyed.sort((x, y) => {
     const c = lessThan(x.k, y.k) ? -1 : lessThan(y.k, x.k) ? 1 : 0;
@@ -558,7 +572,9 @@ export function dictUpdate(d: PyDict, source: PyValue | Missing, kwargs: Kwargs 
       for (const item of iterable(source)) {
         const pair = Array.from(iterable(item));
         if (pair.length !== 2) {
-          throw valueError(`dictionary update sequence element #${i} has length ${pair.length}; 2 is required`);
+          throw valueError(
+            `dictionary update sequence element #${i} has length ${pair.length}; 2 is required`,
+          );
         }
         d.set(pair[0]!, pair[1]!);
         i++;
@@ -682,7 +698,10 @@ const SET_METHODS: Record<string, Method<PySet>> = {
   symmetric_difference: (s, a) => {
     argCount('symmetric_difference', a, 1, 1);
     const o = setOf(a[0]!);
-    return newSetLike(s, [...[...s.values()].filter((v) => !o.has(v)), ...[...o.values()].filter((v) => !s.has(v))]);
+    return newSetLike(s, [
+      ...[...s.values()].filter((v) => !o.has(v)),
+      ...[...o.values()].filter((v) => !s.has(v)),
+    ]);
   },
   union: (s, a) => {
     const out = newSetLike(s, s.values());
@@ -701,7 +720,9 @@ const SET_METHODS: Record<string, Method<PySet>> = {
 const BYTES_METHODS: Record<string, Method<PyBytes>> = {
   decode: (b, a, k) => {
     const [encoding = MISSING] = bindArgs('decode', ['encoding', 'errors'], a, k);
-    const enc = (encoding === MISSING ? 'utf-8' : strArg('decode', encoding)).toLowerCase().replace(/[-_]/g, '');
+    const enc = (encoding === MISSING ? 'utf-8' : strArg('decode', encoding))
+      .toLowerCase()
+      .replace(/[-_]/g, '');
     if (enc === 'utf8') return b.data.toString('utf8');
     if (enc === 'ascii' || enc === 'latin1') return b.data.toString('latin1');
     throw new PyError('LookupError', `unknown encoding: ${pyStr(encoding === MISSING ? null : encoding)}`);
@@ -802,7 +823,13 @@ function lookupMethod(obj: PyValue, name: string): BoundImpl | null {
         if (impl) return (a, k) => (impl as Method<PyTuple>)(obj, a, k);
       } else if (obj instanceof PySet) {
         impl = SET_METHODS[name];
-        if (impl && !(obj instanceof PyFrozenSet && ['add', 'clear', 'discard', 'pop', 'remove', 'update'].includes(name))) {
+        if (
+          impl &&
+          !(
+            obj instanceof PyFrozenSet &&
+            ['add', 'clear', 'discard', 'pop', 'remove', 'update'].includes(name)
+          )
+        ) {
           return (a, k) => (impl as Method<PySet>)(obj, a, k);
         }
       } else if (obj instanceof PyMarkup) {
@@ -862,7 +889,10 @@ export function tryGetItem(obj: PyValue, key: PyValue): PyValue | Missing {
   try {
     return getItem(obj, key);
   } catch (e) {
-    if (e instanceof PyError && (e.pyType === 'TypeError' || e.pyType === 'KeyError' || e.pyType === 'IndexError')) {
+    if (
+      e instanceof PyError &&
+      (e.pyType === 'TypeError' || e.pyType === 'KeyError' || e.pyType === 'IndexError')
+    ) {
       return MISSING;
     }
     throw e;
@@ -871,13 +901,16 @@ export function tryGetItem(obj: PyValue, key: PyValue): PyValue | Missing {
 
 function getAttrOrFail(obj: PyValue, name: string): PyValue {
   const v = getAttr(obj, name);
-  if (v === MISSING) throw new PyError('AttributeError', `'${typeName(obj)}' object has no attribute '${name}'`);
+  if (v === MISSING)
+    throw new PyError('AttributeError', `'${typeName(obj)}' object has no attribute '${name}'`);
   return v;
 }
 
 function getItemOrFail(obj: PyValue, key: PyValue): PyValue {
   const v = getItem(obj, key);
-  if (v === MISSING) throw obj instanceof PyDict ? keyError(key) : new PyError('IndexError', `${typeName(obj)} index out of range`);
+  if (v === MISSING)
+    throw obj instanceof PyDict
+      ? keyError(key)
+      : new PyError('IndexError', `${typeName(obj)} index out of range`);
   return v;
 }
-

@@ -145,7 +145,10 @@ export function jinjaGlobals(): Map<string, PyValue> {
     [
       'lipsum',
       fn('lipsum', () => {
-        throw new PyError('TemplateRuntimeError', "the 'lipsum' global is not supported by this template engine");
+        throw new PyError(
+          'TemplateRuntimeError',
+          "the 'lipsum' global is not supported by this template engine",
+        );
       }),
     ],
   ]);
@@ -201,7 +204,8 @@ function intBuiltin(args: PyValue[], kwargs: Kwargs | null): PyValue {
   const [x = MISSING, base = MISSING] = bindArgs('int', ['x', 'base'], args, kwargs);
   if (x === MISSING) return 0n;
   if (base !== MISSING) {
-    if (typeof x !== 'string' && !(x instanceof PyMarkup)) throw typeError("int() can't convert non-string with explicit base");
+    if (typeof x !== 'string' && !(x instanceof PyMarkup))
+      throw typeError("int() can't convert non-string with explicit base");
     const b = Number(intArg('int', base));
     const r = parseIntLiteral(pyStr(x), b);
     if (r === null) throw valueError(`invalid literal for int() with base ${b}: ${pyRepr(pyStr(x))}`);
@@ -298,7 +302,12 @@ const dictType = new PyType('dict', makeDict, (v) => v instanceof PyDict);
 const bytesType = new PyType(
   'bytes',
   (args, kwargs) => {
-    const [source = MISSING, encoding = MISSING] = bindArgs('bytes', ['source', 'encoding', 'errors'], args, kwargs);
+    const [source = MISSING, encoding = MISSING] = bindArgs(
+      'bytes',
+      ['source', 'encoding', 'errors'],
+      args,
+      kwargs,
+    );
     if (source === MISSING) return new PyBytes(Buffer.alloc(0));
     if (typeof source === 'string') {
       if (encoding === MISSING) throw typeError('string argument without an encoding');
@@ -331,7 +340,10 @@ export function pythonBuiltins(): Map<string, PyValue> {
     [
       'complex',
       fn('complex', () => {
-        throw new PyError('TemplateRuntimeError', 'complex numbers are not supported by this template engine');
+        throw new PyError(
+          'TemplateRuntimeError',
+          'complex numbers are not supported by this template engine',
+        );
       }),
     ],
     ['dict', dictType],
@@ -340,9 +352,14 @@ export function pythonBuiltins(): Map<string, PyValue> {
       fn('divmod', (a, k) => {
         noKwargs('divmod', k);
         argCount('divmod', a, 2, 2);
-        return new PyTuple([floordiv(a[0]!, a[1]!), mod(a[0]!, a[1]!, () => {
-          throw typeError(`unsupported operand type(s) for divmod(): '${typeName(a[0]!)}' and '${typeName(a[1]!)}'`);
-        })]);
+        return new PyTuple([
+          floordiv(a[0]!, a[1]!),
+          mod(a[0]!, a[1]!, () => {
+            throw typeError(
+              `unsupported operand type(s) for divmod(): '${typeName(a[0]!)}' and '${typeName(a[1]!)}'`,
+            );
+          }),
+        ]);
       }),
     ],
     [
@@ -447,7 +464,8 @@ export function pythonBuiltins(): Map<string, PyValue> {
           throw typeError(`ord() expected string of length 1, but ${typeName(c)} found`);
         }
         const s = pyStr(c);
-        if (strLen(s) !== 1) throw typeError(`ord() expected a character, but string of length ${strLen(s)} found`);
+        if (strLen(s) !== 1)
+          throw typeError(`ord() expected a character, but string of length ${strLen(s)} found`);
         return BigInt(s.codePointAt(0)!);
       }),
     ],
@@ -478,7 +496,13 @@ export function pythonBuiltins(): Map<string, PyValue> {
       'reversed',
       fn('reversed', (a, k) => {
         const v = one('reversed', a, k);
-        if (v instanceof PySet || v instanceof PyIterator || v instanceof PyUndefined || v === null || typeof v !== 'object' && typeof v !== 'string') {
+        if (
+          v instanceof PySet ||
+          v instanceof PyIterator ||
+          v instanceof PyUndefined ||
+          v === null ||
+          (typeof v !== 'object' && typeof v !== 'string')
+        ) {
           if (v instanceof PyUndefined) v.fail();
           throw typeError(`'${typeName(v)}' object is not reversible`);
         }
@@ -548,7 +572,8 @@ function sixModule(): PyModule {
   const items = (kind: 'items' | 'keys' | 'values') =>
     fn(`iter${kind}`, (a, k) => {
       const d = one(`iter${kind}`, a, k);
-      if (!(d instanceof PyDict)) throw new PyError('AttributeError', `'${typeName(d)}' object has no attribute '${kind}'`);
+      if (!(d instanceof PyDict))
+        throw new PyError('AttributeError', `'${typeName(d)}' object has no attribute '${kind}'`);
       const source =
         kind === 'keys'
           ? d.keys()
@@ -557,7 +582,10 @@ function sixModule(): PyModule {
             : (function* () {
                 for (const [key, v] of d.entries()) yield new PyTuple([key, v]);
               })();
-      return iter(`dict_${kind === 'items' ? 'itemiterator' : kind === 'keys' ? 'keyiterator' : 'valueiterator'}`, source);
+      return iter(
+        `dict_${kind === 'items' ? 'itemiterator' : kind === 'keys' ? 'keyiterator' : 'valueiterator'}`,
+        source,
+      );
     });
   return new PyModule(
     'six',
@@ -571,9 +599,20 @@ function sixModule(): PyModule {
       ['text_type', strType],
       ['binary_type', bytesType],
       ['integer_types', new PyTuple([intType])],
-      ['ensure_str', fn('ensure_str', (a, k) => { const v = one('ensure_str', a, k); return v instanceof PyBytes ? v.data.toString('utf8') : pyStr(v); })],
-      ['ensure_text', fn('ensure_text', (a, k) => { const v = one('ensure_text', a, k); return v instanceof PyBytes ? v.data.toString('utf8') : pyStr(v); })],
+      [
+        'ensure_str',
+        fn('ensure_str', (a, k) => {
+          const v = one('ensure_str', a, k);
+          return v instanceof PyBytes ? v.data.toString('utf8') : pyStr(v);
+        }),
+      ],
+      [
+        'ensure_text',
+        fn('ensure_text', (a, k) => {
+          const v = one('ensure_text', a, k);
+          return v instanceof PyBytes ? v.data.toString('utf8') : pyStr(v);
+        }),
+      ],
     ]),
   );
 }
-

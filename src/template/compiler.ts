@@ -91,7 +91,10 @@ export function annotate(e: unknown, name: string, lineno: number): unknown {
   }
   if (e instanceof RangeError) {
     const stack = /call stack/i.test(e.message);
-    const pe = new PyError(stack ? 'RecursionError' : 'MemoryError', stack ? 'maximum recursion depth exceeded' : e.message);
+    const pe = new PyError(
+      stack ? 'RecursionError' : 'MemoryError',
+      stack ? 'maximum recursion depth exceeded' : e.message,
+    );
     pe.lineno = lineno;
     pe.templateName = name;
     return pe;
@@ -154,12 +157,16 @@ export function jinjaGetitem(obj: PyValue, key: PyValue, strict: boolean): PyVal
 // Static analysis helpers.
 
 /** Whether an AST subtree loads `name` (not looking into `{% block %}`s, as Jinja). */
-function referencesName(nodes: readonly (Stmt | Expr | Target | string | null)[], name: string): boolean {
+function referencesName(
+  nodes: readonly (Stmt | Expr | Target | string | null)[],
+  name: string,
+  intoBlocks = false,
+): boolean {
   const visit = (n: unknown): boolean => {
     if (n === null || typeof n !== 'object') return false;
     if (Array.isArray(n)) return n.some(visit);
     const node = n as { kind?: string; name?: string };
-    if (node.kind === 'Block') return false;
+    if (node.kind === 'Block' && !intoBlocks) return false;
     if (node.kind === 'Name' && node.name === name) return true;
     for (const [key, v] of Object.entries(node)) {
       if (key === 'lineno' || key === 'kind') continue;
@@ -203,7 +210,8 @@ function compileArgs(node: CallArgs, c: Ctx): ArgsEval {
     if (kwargs.length) kw = new Map(kwargs.map(([k, v]) => [k, v(s)]));
     if (dynKwargs) {
       const d = dynKwargs(s);
-      if (!(d instanceof PyDict)) throw typeError(`argument after ** must be a mapping, not ${d === null ? 'NoneType' : typeof d}`);
+      if (!(d instanceof PyDict))
+        throw typeError(`argument after ** must be a mapping, not ${d === null ? 'NoneType' : typeof d}`);
       kw ??= new Map();
       for (const [k, v] of d.entries()) {
         if (typeof k !== 'string') throw typeError('keywords must be strings');
@@ -214,7 +222,11 @@ function compileArgs(node: CallArgs, c: Ctx): ArgsEval {
   };
 }
 
-function compileFilterCall(node: FilterExpr, c: Ctx, value: (s: Scope, hole: PyValue) => PyValue): (s: Scope, hole: PyValue) => PyValue {
+function compileFilterCall(
+  node: FilterExpr,
+  c: Ctx,
+  value: (s: Scope, hole: PyValue) => PyValue,
+): (s: Scope, hole: PyValue) => PyValue {
   const fn = c.host.filter(node.name);
   const name = node.name;
   if (!fn) {
@@ -427,7 +439,11 @@ export function compileExpr(node: Expr, c: Ctx): CompiledExpr {
   }
 }
 
-function compileCall(node: Expr & { kind: 'Call' }, c: Ctx, extraKwarg: [string, (s: Scope) => PyValue] | null): CompiledExpr {
+function compileCall(
+  node: Expr & { kind: 'Call' },
+  c: Ctx,
+  extraKwarg: [string, (s: Scope) => PyValue] | null,
+): CompiledExpr {
   const args = compileArgs(node, c);
   const strict = c.strict;
   const withExtra = (s: Scope): { args: PyValue[]; kwargs: Kwargs | null } => {
@@ -470,7 +486,8 @@ function compileAssign(target: Target): Assign {
       const { name, attr } = target;
       return (s, v) => {
         const ns = s.lookup(name);
-        if (!(ns instanceof PyNamespace)) throw runtimeError('cannot assign attribute on non-namespace object');
+        if (!(ns instanceof PyNamespace))
+          throw runtimeError('cannot assign attribute on non-namespace object');
         ns.attrs.set(attr, v);
       };
     }
@@ -504,7 +521,11 @@ function outputSuppressed(s: Scope): boolean {
   return s.templateRoot().render?.parent != null;
 }
 
-function macroDefinition(name: string, node: { args: string[]; defaults: Expr[]; body: Stmt[] }, c: Ctx): MacroDefinition {
+function macroDefinition(
+  name: string,
+  node: { args: string[]; defaults: Expr[]; body: Stmt[] },
+  c: Ctx,
+): MacroDefinition {
   const inner: Ctx = { ...c, inLoop: false, outputCheck: false };
   return {
     name,
@@ -517,7 +538,12 @@ function macroDefinition(name: string, node: { args: string[]; defaults: Expr[];
   };
 }
 
-function moduleFor(host: TemplateHost, tpl: CompiledTemplate, s: Scope, withContext: boolean): TemplateModule {
+function moduleFor(
+  host: TemplateHost,
+  tpl: CompiledTemplate,
+  s: Scope,
+  withContext: boolean,
+): TemplateModule {
   const rt = s.rt;
   if (!withContext) {
     const cached = rt.moduleCache.get(tpl.name);
@@ -539,7 +565,8 @@ function moduleFor(host: TemplateHost, tpl: CompiledTemplate, s: Scope, withCont
   }
   const exports = new Map<string, PyValue>();
   if (root.vars) {
-    for (const [k, v] of root.vars) if (!k.startsWith('_') && !(v instanceof TemplateReference)) exports.set(k, v);
+    for (const [k, v] of root.vars)
+      if (!k.startsWith('_') && !(v instanceof TemplateReference)) exports.set(k, v);
   }
   const module = new TemplateModule(tpl.name, exports, out.join(''));
   if (!withContext) rt.moduleCache.set(tpl.name, module);
@@ -590,20 +617,23 @@ function compileFor(node: Stmt & { kind: 'For' }, c: Ctx): Body {
         : null;
       const loop = new LoopContext(testE ? null : iterValue, source, depth, strict, recurse);
       while (loop.advance()) {
-        iterated = true;
         checkAbort(rt);
         const scope = new Scope(s, rt);
         assign(scope, loop.item);
         scope.set('loop', loop);
-        if (body(scope, out) === BREAK) break;
+        const r = body(scope, out);
+        if (r === BREAK) break;
+        // as Jinja: `else` is skipped once an iteration ran to its end (not cut by continue/break)
+        if (r === NORMAL) iterated = true;
       }
     } else {
       for (let r = source.next(); !r.done; r = source.next()) {
-        iterated = true;
         checkAbort(rt);
         const scope = new Scope(s, rt);
         assign(scope, r.value);
-        if (body(scope, out) === BREAK) break;
+        const code = body(scope, out);
+        if (code === BREAK) break;
+        if (code === NORMAL) iterated = true;
       }
     }
     if (!iterated) return elseBody(new Scope(s, rt), out);
@@ -638,7 +668,9 @@ function compileStmtInner(node: Stmt, c: Ctx): Body {
     }
     case 'If': {
       const soft: Ctx = { ...c, soft: true };
-      const branches = [node, ...node.elif].map((b) => [compileExpr(b.test, soft), compileBlock(b.body, soft)] as const);
+      const branches = [node, ...node.elif].map(
+        (b) => [compileExpr(b.test, soft), compileBlock(b.body, soft)] as const,
+      );
       const elseBody = compileBlock(node.else_, soft);
       return (s, out) => {
         for (const [test, body] of branches) if (truthy(test(s))) return body(s, out);
@@ -726,7 +758,10 @@ function compileStmtInner(node: Stmt, c: Ctx): Body {
     }
     case 'Autoescape': {
       if (node.value.kind !== 'Const') {
-        throw syntaxError('autoescape blocks need a constant value (true or false) in this engine', node.lineno);
+        throw syntaxError(
+          'autoescape blocks need a constant value (true or false) in this engine',
+          node.lineno,
+        );
       }
       return compileBlock(node.body, { ...c, autoescape: truthy(node.value.value) });
     }
@@ -772,7 +807,11 @@ function compileStmtInner(node: Stmt, c: Ctx): Body {
         try {
           tpl = host.selectTemplate(templateName(name(s)));
         } catch (e) {
-          if (ignoreMissing && e instanceof PyError && (e.pyType === 'TemplateNotFound' || e.pyType === 'TemplatesNotFound')) {
+          if (
+            ignoreMissing &&
+            e instanceof PyError &&
+            (e.pyType === 'TemplateNotFound' || e.pyType === 'TemplatesNotFound')
+          ) {
             return NORMAL;
           }
           throw e;
@@ -823,7 +862,13 @@ function compileStmtInner(node: Stmt, c: Ctx): Body {
           'super',
           new PyFunction('super', () => {
             const next = chain[index + 1];
-            if (!next) return new PyUndefined(strict, 'super', MISSING, `there is no parent block called '${blockName}'.`);
+            if (!next)
+              return new PyUndefined(
+                strict,
+                'super',
+                MISSING,
+                `there is no parent block called '${blockName}'.`,
+              );
             const o: string[] = [];
             next(s, o, chain, index + 1);
             return new PyMarkup(o.join(''));
@@ -890,12 +935,15 @@ export function compileAst(body: readonly Stmt[], options: CompileTemplateOption
     blocks,
   };
   const root = compileBlock(body, c);
-  const usesSelf = referencesName(body, 'self');
+  const usesSelf = referencesName(body, 'self', true);
   return {
     name: options.name,
     blocks,
     run(scope: Scope, out: string[], render?: RenderState): void {
-      const state: RenderState = render ?? { blocks: new Map([...blocks].map(([k, b]) => [k, [b]])), parent: null };
+      const state: RenderState = render ?? {
+        blocks: new Map([...blocks].map(([k, b]) => [k, [b]])),
+        parent: null,
+      };
       state.parent = null;
       scope.render = state;
       if (usesSelf) scope.set('self', new TemplateReference(scope));
@@ -905,4 +953,3 @@ export function compileAst(body: readonly Stmt[], options: CompileTemplateOption
     },
   };
 }
-

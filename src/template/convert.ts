@@ -50,7 +50,7 @@ export function fromJs(value: unknown): PyValue {
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) d.set(k, fromJs(v));
     return d;
   }
-  return pyStr(String(value));
+  return typeof value === 'symbol' ? value.toString() : null;
 }
 
 /**
@@ -61,7 +61,9 @@ export function fromJs(value: unknown): PyValue {
 export function toJs(value: PyValue): unknown {
   switch (typeof value) {
     case 'bigint':
-      return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+      return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number(value)
+        : value;
     case 'number':
     case 'string':
     case 'boolean':

@@ -6,10 +6,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isSlapError } from '../core/errors.ts';
-import { oracleAvailable, renderWithJinja2, type OracleCase, type OracleResult } from '../testing/jinja-oracle.ts';
+import {
+  oracleAvailable,
+  renderWithJinja2,
+  type OracleCase,
+  type OracleResult,
+} from '../testing/jinja-oracle.ts';
 import { CORPUS } from './fixtures/corpus.ts';
+import { CORPUS_EDGE } from './fixtures/corpus-edge.ts';
 import { loadSlaposFixtures } from './fixtures/slapos.ts';
-import { Environment, EXTENSION_DO, EXTENSION_LOOPCONTROLS, fromJs, pythonBuiltins, type PyValue } from './index.ts';
+import {
+  Environment,
+  EXTENSION_DO,
+  EXTENSION_LOOPCONTROLS,
+  fromJs,
+  pythonBuiltins,
+  type PyValue,
+} from './index.ts';
 
 function renderOurs(c: OracleCase): OracleResult {
   try {
@@ -27,12 +40,12 @@ function renderOurs(c: OracleCase): OracleResult {
     return { ok: true, output: env.fromString(c.template).render(context) };
   } catch (e) {
     if (!isSlapError(e)) throw e;
-    const d = e.details ?? {};
-    return { ok: false, type: String(d.type ?? e.code), message: String(d.message ?? e.message), lineno: (d.line as number | null) ?? null };
+    const d = (e.details ?? {}) as { type?: string; message?: string; line?: number | null };
+    return { ok: false, type: d.type ?? e.code, message: d.message ?? e.message, lineno: d.line ?? null };
   }
 }
 
-const cases: OracleCase[] = [...CORPUS, ...loadSlaposFixtures()];
+const cases: OracleCase[] = [...CORPUS, ...CORPUS_EDGE, ...loadSlaposFixtures()];
 
 test('the corpus ids are unique', () => {
   const ids = cases.map((c) => c.id);
@@ -40,7 +53,10 @@ test('the corpus ids are unique', () => {
 });
 
 test('templates render exactly as Jinja2 renders them', { timeout: 180_000 }, async (t) => {
-  assert.ok(oracleAvailable(), 'python3-jinja2 is needed for the differential tests (apt-get install python3-jinja2)');
+  assert.ok(
+    oracleAvailable(),
+    'python3-jinja2 is needed for the differential tests (apt-get install python3-jinja2)',
+  );
   const expected = await renderWithJinja2(cases);
   for (const c of cases) {
     await t.test(c.id, () => {

@@ -7,7 +7,14 @@ import { fromJs } from './convert.ts';
 import { BUILTIN_TESTS } from './jinja-tests.ts';
 import { tokenize } from './lexer.ts';
 import { parseTemplate } from './parser.ts';
-import { Scope, type CompiledTemplate, type EvalContext, type FilterFn, type Runtime, type TestFn } from './runtime.ts';
+import {
+  Scope,
+  type CompiledTemplate,
+  type EvalContext,
+  type FilterFn,
+  type Runtime,
+  type TestFn,
+} from './runtime.ts';
 import {
   MISSING,
   PyError,
@@ -83,9 +90,13 @@ export function toTemplateError(e: unknown, fallbackName: string): SlapError {
     return new SlapError('SLAP_ERR_TEMPLATE', `${where}: ${text}`, { cause: e, details });
   }
   const message = e instanceof Error ? e.message : String(e);
-  return new SlapError('SLAP_ERR_INTERNAL', `${fallbackName}: internal error in the template engine: ${message}`, {
-    cause: e,
-  });
+  return new SlapError(
+    'SLAP_ERR_INTERNAL',
+    `${fallbackName}: internal error in the template engine: ${message}`,
+    {
+      cause: e,
+    },
+  );
 }
 
 export class Environment implements TemplateHost {
@@ -190,7 +201,10 @@ export class Environment implements TemplateHost {
         if (!(e instanceof PyError && e.pyType === 'TemplateNotFound')) throw e;
       }
     }
-    throw new PyError('TemplatesNotFound', `none of the templates given were found: ${list.map(pyStr).join(', ')}`);
+    throw new PyError(
+      'TemplatesNotFound',
+      `none of the templates given were found: ${list.map(pyStr).join(', ')}`,
+    );
   }
 
   /** Compiles a template from source. Throws SlapError (SLAP_ERR_TEMPLATE) with name:line. */
@@ -235,7 +249,10 @@ export class Template {
       return out.join('');
     } catch (e) {
       if (e instanceof RangeError) {
-        throw toTemplateError(new PyError(/call stack/i.test(e.message) ? 'RecursionError' : 'MemoryError', e.message), this.name);
+        throw toTemplateError(
+          new PyError(/call stack/i.test(e.message) ? 'RecursionError' : 'MemoryError', e.message),
+          this.name,
+        );
       }
       if (options.signal?.aborted && !(e instanceof PyError)) {
         throw new SlapError('SLAP_ERR_TIMEOUT', `${this.name}: rendering aborted`, { cause: e });

@@ -1,6 +1,16 @@
 /** Jinja2's built-in filters, with Python value semantics. */
 import { bindArgs, intArg } from './args.ts';
-import { callValue, getAttr, joinStrings, pyCapitalize, pyCenter, pyReplace, pySplitlines, pyStrip, pyTitle, sortValues, tryGetItem } from './attributes.ts';
+import {
+  callValue,
+  getAttr,
+  pyCapitalize,
+  pyCenter,
+  pyReplace,
+  pySplitlines,
+  pyStrip,
+  sortValues,
+  tryGetItem,
+} from './attributes.ts';
 import { percentFormat } from './format.ts';
 import { jsonDumps } from './json.ts';
 import { escapeHtml } from './markup.ts';
@@ -56,7 +66,8 @@ export function envGetitem(ctx: EvalContext, obj: PyValue, key: PyValue): PyValu
 
 function attributeParts(attribute: PyValue): PyValue[] {
   if (attribute === null) return [];
-  if (typeof attribute === 'string') return attribute.split('.').map((p) => (/^\d+$/.test(p) ? BigInt(p) : p));
+  if (typeof attribute === 'string')
+    return attribute.split('.').map((p) => (/^\d+$/.test(p) ? BigInt(p) : p));
   return [attribute];
 }
 
@@ -123,7 +134,14 @@ function generator(it: Iterator<PyValue>): PyIterator {
   return new PyIterator(it, 'generator');
 }
 
-function minOrMax(ctx: EvalContext, name: string, value: PyValue, args: PyValue[], kwargs: Kwargs | null, wantMax: boolean): PyValue {
+function minOrMax(
+  ctx: EvalContext,
+  name: string,
+  value: PyValue,
+  args: PyValue[],
+  kwargs: Kwargs | null,
+  wantMax: boolean,
+): PyValue {
   const [cs = MISSING, attribute = MISSING] = params(name, ['case_sensitive', 'attribute'], args, kwargs);
   const items = Array.from(iterable(value));
   if (items.length === 0) return ctx.undefined('No aggregated item, sequence was empty.');
@@ -140,13 +158,25 @@ function minOrMax(ctx: EvalContext, name: string, value: PyValue, args: PyValue[
   return best;
 }
 
-function callFilter(ctx: EvalContext, name: PyValue, value: PyValue, args: PyValue[], kwargs: Kwargs | null): PyValue {
+function callFilter(
+  ctx: EvalContext,
+  name: PyValue,
+  value: PyValue,
+  args: PyValue[],
+  kwargs: Kwargs | null,
+): PyValue {
   const fn = typeof name === 'string' ? ctx.filter(name) : undefined;
   if (!fn) throw runtimeError(`No filter named ${pyRepr(name)}.`);
   return fn(ctx, value, args, kwargs);
 }
 
-function callTest(ctx: EvalContext, name: PyValue, value: PyValue, args: PyValue[], kwargs: Kwargs | null): boolean {
+function callTest(
+  ctx: EvalContext,
+  name: PyValue,
+  value: PyValue,
+  args: PyValue[],
+  kwargs: Kwargs | null,
+): boolean {
   const fn = typeof name === 'string' ? ctx.test(name) : undefined;
   if (!fn) throw runtimeError(`No test named ${pyRepr(name)}.`);
   return fn(ctx, value, args, kwargs);
@@ -185,7 +215,12 @@ function selectOrReject(
 }
 
 function doIndent(value: PyValue, args: PyValue[], kwargs: Kwargs | null): PyValue {
-  const [width = MISSING, first = MISSING, blank = MISSING] = params('indent', ['width', 'first', 'blank'], args, kwargs);
+  const [width = MISSING, first = MISSING, blank = MISSING] = params(
+    'indent',
+    ['width', 'first', 'blank'],
+    args,
+    kwargs,
+  );
   const w = opt(width, 4n);
   const indention = typeof w === 'string' ? w : ' '.repeat(Number(intArg('indent', w)));
   const s = softStr(value) + '\n';
@@ -201,7 +236,12 @@ function doIndent(value: PyValue, args: PyValue[], kwargs: Kwargs | null): PyVal
 }
 
 function doRound(value: PyValue, args: PyValue[], kwargs: Kwargs | null): PyValue {
-  const [precisionArg = MISSING, methodArg = MISSING] = params('round', ['precision', 'method'], args, kwargs);
+  const [precisionArg = MISSING, methodArg = MISSING] = params(
+    'round',
+    ['precision', 'method'],
+    args,
+    kwargs,
+  );
   const precision = opt(precisionArg, 0n);
   const method = opt(methodArg, 'common');
   if (method !== 'common' && method !== 'ceil' && method !== 'floor') {
@@ -255,7 +295,10 @@ function doUrlencode(value: PyValue): PyValue {
   if (typeof value === 'string' || value instanceof PyMarkup) return urlQuote(value, false);
   let items: Iterable<PyValue>;
   try {
-    items = value instanceof PyDict ? Array.from(value.entries(), ([k, v]) => new PyTuple([k, v])) : iterable(value);
+    items =
+      value instanceof PyDict
+        ? Array.from(value.entries(), ([k, v]) => new PyTuple([k, v]))
+        : iterable(value);
   } catch (e) {
     if (e instanceof PyError && e.pyType === 'TypeError') return urlQuote(value, false);
     throw e;
@@ -269,12 +312,18 @@ function doUrlencode(value: PyValue): PyValue {
 }
 
 function doTruncate(value: PyValue, args: PyValue[], kwargs: Kwargs | null): PyValue {
-  const [lengthArg = MISSING, killwords = MISSING, endArg = MISSING, leewayArg = MISSING] = params('truncate', ['length', 'killwords', 'end', 'leeway'], args, kwargs);
+  const [lengthArg = MISSING, killwords = MISSING, endArg = MISSING, leewayArg = MISSING] = params(
+    'truncate',
+    ['length', 'killwords', 'end', 'leeway'],
+    args,
+    kwargs,
+  );
   const s = softStr(value);
   const length = Number(intArg('truncate', opt(lengthArg, 255n)));
   const end = softStr(opt(endArg, '...'));
   const leeway = Number(intArg('truncate', opt(leewayArg, 5n)));
-  if (length < strLen(end)) throw new PyError('AssertionError', `expected length >= ${strLen(end)}, got ${length}`);
+  if (length < strLen(end))
+    throw new PyError('AssertionError', `expected length >= ${strLen(end)}, got ${length}`);
   if (leeway < 0) throw new PyError('AssertionError', `expected leeway >= 0, got ${leeway}`);
   const chars = strChars(s) ?? s.split('');
   if (chars.length <= length + leeway) return s;
@@ -324,7 +373,8 @@ function doXmlattr(ctx: EvalContext, value: PyValue, args: PyValue[], kwargs: Kw
   for (const [k, v] of value.entries()) {
     if (v === null || v instanceof PyUndefined) continue;
     const key = pyStr(k);
-    if (/[\s/>=]/.test(key)) throw new PyError('ValueError', `Invalid character in attribute name: ${pyRepr(key)}`);
+    if (/[\s/>=]/.test(key))
+      throw new PyError('ValueError', `Invalid character in attribute name: ${pyRepr(key)}`);
     parts.push(`${escapeHtml(key)}="${escapeHtml(pyStr(v))}"`);
   }
   let rv = parts.join(' ');
@@ -394,7 +444,12 @@ export const BUILTIN_FILTERS: Record<string, FilterFn> = {
     return v;
   },
   dictsort: (_c, v, a, k) => {
-    const [cs = MISSING, by = MISSING, reverse = MISSING] = params('dictsort', ['case_sensitive', 'by', 'reverse'], a, k);
+    const [cs = MISSING, by = MISSING, reverse = MISSING] = params(
+      'dictsort',
+      ['case_sensitive', 'by', 'reverse'],
+      a,
+      k,
+    );
     const byV = opt(by, 'key');
     let pos: number;
     if (byV === 'key') pos = 0;
@@ -423,17 +478,24 @@ export const BUILTIN_FILTERS: Record<string, FilterFn> = {
     try {
       return toFloat(v, parseFloatLiteral);
     } catch (e) {
-      if (e instanceof PyError && (e.pyType === 'ValueError' || e.pyType === 'TypeError')) return opt(dflt, 0);
+      if (e instanceof PyError && (e.pyType === 'ValueError' || e.pyType === 'TypeError'))
+        return opt(dflt, 0);
       throw e;
     }
   },
   forceescape: (_c, v) => new PyMarkup(escapeHtml(v instanceof PyMarkup ? v.value : pyStr(v))),
   format: (_c, v, a, k) => {
-    if (a.length && k && k.size) throw filterArgumentError("can't handle positional and keyword arguments at the same time");
+    if (a.length && k && k.size)
+      throw filterArgumentError("can't handle positional and keyword arguments at the same time");
     return percentFormat(softStr(v), k && k.size ? PyDict.from(k) : new PyTuple(a));
   },
   groupby: (c, v, a, k) => {
-    const [attribute = MISSING, dflt = MISSING, cs = MISSING] = params('groupby', ['attribute', 'default', 'case_sensitive'], a, k);
+    const [attribute = MISSING, dflt = MISSING, cs = MISSING] = params(
+      'groupby',
+      ['attribute', 'default', 'case_sensitive'],
+      a,
+      k,
+    );
     const sensitive = caseFlag(cs);
     const key = makeAttrgetter(c, opt(attribute, null), sensitive ? null : ignoreCase, opt(dflt, null));
     const sorted = sortValues(Array.from(iterable(v)), key, false);
@@ -463,7 +525,10 @@ export const BUILTIN_FILTERS: Record<string, FilterFn> = {
       try {
         return toInt(toFloat(v, parseFloatLiteral), (s) => parseIntLiteral(s, 10));
       } catch (e2) {
-        if (e2 instanceof PyError && (e2.pyType === 'ValueError' || e2.pyType === 'TypeError' || e2.pyType === 'OverflowError')) {
+        if (
+          e2 instanceof PyError &&
+          (e2.pyType === 'ValueError' || e2.pyType === 'TypeError' || e2.pyType === 'OverflowError')
+        ) {
           return opt(dflt, 0n);
         }
         throw e2;
@@ -487,7 +552,8 @@ export const BUILTIN_FILTERS: Record<string, FilterFn> = {
     let items: readonly PyValue[];
     if (Array.isArray(v)) items = v;
     else if (v instanceof PyTuple) items = v.items;
-    else if (typeof v === 'string' || v instanceof PyDict || v instanceof PyDictView || v instanceof PyMarkup) items = toList(v);
+    else if (typeof v === 'string' || v instanceof PyDict || v instanceof PyDictView || v instanceof PyMarkup)
+      items = toList(v);
     else if (v instanceof PyUndefined) {
       if (v.strict) v.fail();
       items = [];
@@ -506,7 +572,8 @@ export const BUILTIN_FILTERS: Record<string, FilterFn> = {
       kw.delete('attribute');
       const dflt = kw.get('default') ?? null;
       kw.delete('default');
-      if (kw.size) throw filterArgumentError(`Unexpected keyword argument ${pyRepr(kw.keys().next().value!)}`);
+      if (kw.size)
+        throw filterArgumentError(`Unexpected keyword argument ${pyRepr(kw.keys().next().value!)}`);
       fn = makeAttrgetter(c, attribute, null, dflt);
     } else {
       if (a.length === 0) throw filterArgumentError('map requires a filter argument');
@@ -532,9 +599,15 @@ export const BUILTIN_FILTERS: Record<string, FilterFn> = {
   reject: (c, v, a, k) => selectOrReject(c, v, a, k, false, false),
   rejectattr: (c, v, a, k) => selectOrReject(c, v, a, k, false, true),
   replace: (c, v, a, k) => {
-    const [old = MISSING, replacement = MISSING, count = MISSING] = params('replace', ['old', 'new', 'count'], a, k);
+    const [old = MISSING, replacement = MISSING, count = MISSING] = params(
+      'replace',
+      ['old', 'new', 'count'],
+      a,
+      k,
+    );
     const n = count === MISSING || count === null ? -1 : Number(intArg('replace', count));
-    if (!c.autoescape) return pyReplace(softStr(v), softStr(opt(old, null)), softStr(opt(replacement, null)), n);
+    if (!c.autoescape)
+      return pyReplace(softStr(v), softStr(opt(old, null)), softStr(opt(replacement, null)), n);
     const o = opt(old, null);
     const r = opt(replacement, null);
     const s = v instanceof PyMarkup ? v.value : escapeHtml(pyStr(v));
@@ -574,7 +647,12 @@ export const BUILTIN_FILTERS: Record<string, FilterFn> = {
     return generator(out[Symbol.iterator]());
   },
   sort: (c, v, a, k) => {
-    const [reverse = MISSING, cs = MISSING, attribute = MISSING] = params('sort', ['reverse', 'case_sensitive', 'attribute'], a, k);
+    const [reverse = MISSING, cs = MISSING, attribute = MISSING] = params(
+      'sort',
+      ['reverse', 'case_sensitive', 'attribute'],
+      a,
+      k,
+    );
     const key = makeMultiAttrgetter(c, opt(attribute, null), caseFlag(cs) ? null : ignoreCase);
     return sortValues(Array.from(iterable(v)), key, caseFlag(reverse));
   },
@@ -605,7 +683,11 @@ export const BUILTIN_FILTERS: Record<string, FilterFn> = {
       indent: ind === null ? null : typeof ind === 'string' ? ind : Number(intArg('tojson', ind)),
     });
     return new PyMarkup(
-      text.replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/'/g, '\\u0027'),
+      text
+        .replace(/</g, '\\u003c')
+        .replace(/>/g, '\\u003e')
+        .replace(/&/g, '\\u0026')
+        .replace(/'/g, '\\u0027'),
     );
   },
   trim: (_c, v, a, k) => {

@@ -1,4 +1,5 @@
 /** Python string formatting: `fmt % args`, `format(value, spec)` and `str.format(...)`. */
+import { escapeHtml } from './markup.ts';
 import { formatExponent, formatFixed, formatGeneral, intToFloat } from './numbers.ts';
 import {
   MISSING,
@@ -125,7 +126,7 @@ export function percentFormat(fmtValue: PyValue, args: PyValue): PyValue {
       continue;
     }
     if (value === MISSING) value = take();
-    out += formatPercentValue(value, { flags, width, precision, type }, i - 1);
+    out += formatPercentValue(value, { flags, width, precision, type }, i - 1, fmtValue instanceof PyMarkup);
   }
   if (next < list.length && !usedMapping && mapping === null) {
     throw typeError('not all arguments converted during string formatting');
@@ -157,13 +158,15 @@ function signFor(negative: boolean, flags: string): string {
   return '';
 }
 
-function formatPercentValue(value: PyValue, spec: PercentSpec, index: number): string {
+function formatPercentValue(value: PyValue, spec: PercentSpec, index: number, markup: boolean): string {
   const { type, flags, precision } = spec;
   switch (type) {
     case 's':
     case 'r':
     case 'a': {
       let s = type === 's' ? pyStr(value) : type === 'r' ? pyRepr(value) : asciiRepr(value);
+      // Markup % args escapes the arguments (markupsafe's _MarkupEscapeHelper)
+      if (markup && !(value instanceof PyMarkup && type === 's')) s = escapeHtml(s);
       if (precision !== null) s = Array.from(s).slice(0, precision).join('');
       return pad(s, spec, false);
     }
@@ -178,7 +181,12 @@ function formatPercentValue(value: PyValue, spec: PercentSpec, index: number): s
       else if (typeof value === 'boolean') int = value ? 1n : 0n;
       else if (typeof value === 'number' && 'diu'.includes(type)) {
         if (!Number.isFinite(value)) {
-          throw new PyError(Number.isNaN(value) ? 'ValueError' : 'OverflowError', Number.isNaN(value) ? 'cannot convert float NaN to integer' : 'cannot convert float infinity to integer');
+          throw new PyError(
+            Number.isNaN(value) ? 'ValueError' : 'OverflowError',
+            Number.isNaN(value)
+              ? 'cannot convert float NaN to integer'
+              : 'cannot convert float infinity to integer',
+          );
         }
         int = BigInt(Math.trunc(value));
       } else {
@@ -191,7 +199,14 @@ function formatPercentValue(value: PyValue, spec: PercentSpec, index: number): s
       }
       const negative = int < 0n;
       const absVal = negative ? -int : int;
-      let digits = type === 'x' ? absVal.toString(16) : type === 'X' ? absVal.toString(16).toUpperCase() : type === 'o' ? absVal.toString(8) : absVal.toString();
+      let digits =
+        type === 'x'
+          ? absVal.toString(16)
+          : type === 'X'
+            ? absVal.toString(16).toUpperCase()
+            : type === 'o'
+              ? absVal.toString(8)
+              : absVal.toString();
       if (precision !== null && digits.length < precision) digits = digits.padStart(precision, '0');
       let prefix = '';
       if (flags.includes('#')) prefix = type === 'x' ? '0x' : type === 'X' ? '0X' : type === 'o' ? '0o' : '';
@@ -226,7 +241,12 @@ function formatPercentValue(value: PyValue, spec: PercentSpec, index: number): s
       const sign = signFor(negative, flags);
       const unsigned = negative ? body.slice(1) : body;
       const finite = Number.isFinite(f);
-      return pad(sign + unsigned, finite ? spec : { ...spec, flags: spec.flags.replace('0', '') }, finite, sign.length);
+      return pad(
+        sign + unsigned,
+        finite ? spec : { ...spec, flags: spec.flags.replace('0', '') },
+        finite,
+        sign.length,
+      );
     }
     case 'c': {
       let ch: string;
@@ -296,6 +316,19 @@ function align(body: string, spec: FormatSpec, defaultAlign: string, signLength:
   }
 }
 
+/** With `0` padding and a grouping option, Python pads the digits themselves (`+000,123`). */
+function zeroPadGrouped(grouped: string, spec: FormatSpec, signLength: number, every: number): string {
+  if (!spec.zero || !spec.grouping || spec.fill !== '0' || spec.align !== '=') return grouped;
+  const minLength = spec.width - signLength;
+  let digits = grouped.split(spec.grouping).join('');
+  let out = grouped;
+  while (strLen(out) < minLength) {
+    digits = '0' + digits;
+    out = group(digits, spec.grouping, every);
+  }
+  return out;
+}
+
 function group(digits: string, sep: string, every: number): string {
   if (!sep) return digits;
   let out = '';
@@ -330,7 +363,8 @@ export function formatValue(value: PyValue, specText: string): string {
   }
   if (typeof value === 'bigint' || typeof value === 'boolean') {
     const int = typeof value === 'boolean' ? (value ? 1n : 0n) : value;
-    if ('eEfFgG%'.includes(spec.type) && spec.type !== '') return formatFloatSpec(intToFloat(int), spec, 'int');
+    if ('eEfFgG%'.includes(spec.type) && spec.type !== '')
+      return formatFloatSpec(intToFloat(int), spec, 'int');
     if (spec.precision !== null) throw valueError('Precision not allowed in integer format specifier');
     const negative = int < 0n;
     const a = negative ? -int : int;
@@ -364,6 +398,12 @@ export function formatValue(value: PyValue, specText: string): string {
         throw valueError(`Unknown format code '${spec.type}' for object of type 'int'`);
     }
     const sign = numberSign(negative, spec.sign);
+    digits = zeroPadGrouped(
+      digits,
+      spec,
+      sign.length + prefix.length,
+      spec.type === '' || spec.type === 'd' || spec.type === 'n' ? 3 : 4,
+    );
     return align(sign + prefix + digits, spec, '>', sign.length + prefix.length);
   }
   if (typeof value === 'number') return formatFloatSpec(value, spec, 'float');
@@ -404,9 +444,13 @@ function formatFloatSpec(x: number, spec: FormatSpec, source: string): string {
   }
   const negative = body.startsWith('-');
   const unsigned = negative ? body.slice(1) : body;
-  let [intPart, rest] = splitNumber(unsigned);
-  if (spec.grouping && /^\d+$/.test(intPart)) intPart = group(intPart, spec.grouping, 3);
+  const [digits, rest] = splitNumber(unsigned);
+  let intPart = digits;
   const sign = numberSign(negative, spec.sign);
+  if (spec.grouping && /^\d+$/.test(intPart)) {
+    intPart = group(intPart, spec.grouping, 3);
+    intPart = zeroPadGrouped(intPart, { ...spec, width: spec.width - strLen(rest + suffix) }, sign.length, 3);
+  }
   return align(sign + intPart + rest + suffix, spec, '>', sign.length);
 }
 
@@ -467,7 +511,7 @@ export function strFormat(
         continue;
       }
       const item = /^\[([^\]]+)\]/.exec(rest);
-      if (!item) throw valueError('Only \'.\' or \'[\' may follow \']\' in format field specifier');
+      if (!item) throw valueError("Only '.' or '[' may follow ']' in format field specifier");
       const key = /^\d+$/.test(item[1]!) ? BigInt(item[1]!) : item[1]!;
       value = lookups.getItem(value, key);
       rest = rest.slice(item[0].length);

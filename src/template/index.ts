@@ -4,7 +4,13 @@
  *   const t = compileTemplate(source, { name: 'instance.cfg.in', undefined: 'strict', extensions: ['jinja2.ext.do'] });
  *   const text = t.render({ slapparameter_dict: { port: 8080 } });
  */
-import { Environment, type EnvironmentOptions, type RenderOptions, type Template, type TemplateContext } from './environment.ts';
+import {
+  Environment,
+  type EnvironmentOptions,
+  type RenderOptions,
+  type Template,
+  type TemplateContext,
+} from './environment.ts';
 
 export {
   Environment,
@@ -65,7 +71,11 @@ export function compileTemplate(source: string, options: CompileOptions = {}): T
 }
 
 /** Compiles and renders in one go. */
-export function renderTemplate(source: string, context: TemplateContext = {}, options: CompileOptions & RenderOptions = {}): string {
+export function renderTemplate(
+  source: string,
+  context: TemplateContext = {},
+  options: CompileOptions & RenderOptions = {},
+): string {
   const { signal, ...compileOptions } = options;
   return compileTemplate(source, compileOptions).render(context, signal ? { signal } : {});
 }

@@ -155,7 +155,16 @@ export function jsonLoads(text: string): PyValue {
       }
       if (c !== '\\') fail('Invalid control character at');
       const e = text[i + 1];
-      const simple: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+      const simple: Record<string, string> = {
+        '"': '"',
+        '\\': '\\',
+        '/': '/',
+        b: '\b',
+        f: '\f',
+        n: '\n',
+        r: '\r',
+        t: '\t',
+      };
       if (e !== undefined && simple[e] !== undefined) {
         out += simple[e];
         i += 2;

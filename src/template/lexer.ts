@@ -83,7 +83,9 @@ const OPERATORS: [string, OperatorType][] = [
   [';', 'semicolon'],
 ];
 
-const OPERATOR_TEXT: Record<string, string> = Object.fromEntries(OPERATORS.map(([text, type]) => [type, text]));
+const OPERATOR_TEXT: Record<string, string> = Object.fromEntries(
+  OPERATORS.map(([text, type]) => [type, text]),
+);
 
 const TOKEN_DESCRIPTIONS: Record<string, string> = {
   block_begin: 'begin of statement block',
@@ -291,7 +293,8 @@ export function tokenize(input: string, options: LexerOptions = {}): Token[] {
         throw syntaxError(`unexpected char ${charRepr(source[pos]!)} at ${pos}`, lineno);
       }
       const [opText, opType] = op;
-      if (opText === '{' || opText === '(' || opText === '[') balance.push(opText === '{' ? '}' : opText === '(' ? ')' : ']');
+      if (opText === '{' || opText === '(' || opText === '[')
+        balance.push(opText === '{' ? '}' : opText === '(' ? ')' : ']');
       else if (opText === '}' || opText === ')' || opText === ']') {
         if (balance.length === 0) throw syntaxError(`unexpected '${opText}'`, lineno);
         const expected = balance.pop()!;

@@ -196,11 +196,7 @@ export function parseIntLiteral(text: string, base: number): bigint | null {
       if (/^0+[1-9]/.test(s.replace(/_/g, ''))) return null;
     }
     if (b !== 10) s = s.slice(2).replace(/^_/, '');
-  } else if (
-    (b === 16 && /^0x/i.test(s)) ||
-    (b === 8 && /^0o/i.test(s)) ||
-    (b === 2 && /^0b/i.test(s))
-  ) {
+  } else if ((b === 16 && /^0x/i.test(s)) || (b === 8 && /^0o/i.test(s)) || (b === 2 && /^0b/i.test(s))) {
     s = s.slice(2).replace(/^_/, '');
   }
   if (s === '') return null;
@@ -209,8 +205,7 @@ export function parseIntLiteral(text: string, base: number): bigint | null {
   if (re) {
     if (!re.test(s)) return null;
     const clean = s.replace(/_/g, '');
-    value =
-      b === 10 ? BigInt(clean) : BigInt((b === 16 ? '0x' : b === 8 ? '0o' : '0b') + clean);
+    value = b === 10 ? BigInt(clean) : BigInt((b === 16 ? '0x' : b === 8 ? '0o' : '0b') + clean);
   } else {
     if (b < 2 || b > 36) throw valueError('int() base must be >= 2 and <= 36, or 0');
     if (!/^[\da-z](_?[\da-z])*$/i.test(s)) return null;
@@ -227,7 +222,10 @@ export function parseIntLiteral(text: string, base: number): bigint | null {
 /** Python `float(s)`; null when the text is not a valid float literal. */
 export function parseFloatLiteral(text: string): number | null {
   const s = text.trim();
-  const m = /^([+-]?)(?:(inf(?:inity)?|nan)|((?:\d(?:_?\d)*)?(?:\.(?:\d(?:_?\d)*)?)?(?:e[+-]?\d(?:_?\d)*)?))$/i.exec(s);
+  const m =
+    /^([+-]?)(?:(inf(?:inity)?|nan)|((?:\d(?:_?\d)*)?(?:\.(?:\d(?:_?\d)*)?)?(?:e[+-]?\d(?:_?\d)*)?))$/i.exec(
+      s,
+    );
   if (!m) return null;
   const sign = m[1] === '-' ? -1 : 1;
   if (m[2]) return m[2].toLowerCase() === 'nan' ? NaN : sign * Infinity;

@@ -56,7 +56,10 @@ export function add(a: PyValue, b: PyValue): PyValue {
     return f + g;
   }
   if (a instanceof PyMarkup || b instanceof PyMarkup) {
-    if ((typeof a === 'string' || a instanceof PyMarkup) && (typeof b === 'string' || b instanceof PyMarkup)) {
+    if (
+      (typeof a === 'string' || a instanceof PyMarkup) &&
+      (typeof b === 'string' || b instanceof PyMarkup)
+    ) {
       return new PyMarkup(markupText(a) + markupText(b));
     }
   }
@@ -177,7 +180,11 @@ export function floordiv(a: PyValue, b: PyValue): PyValue {
   return Math.floor(f / g);
 }
 
-export function mod(a: PyValue, b: PyValue, percentFormat: (fmt: PyValue, args: PyValue) => PyValue): PyValue {
+export function mod(
+  a: PyValue,
+  b: PyValue,
+  percentFormat: (fmt: PyValue, args: PyValue) => PyValue,
+): PyValue {
   if (typeof a === 'string' || a instanceof PyMarkup) return percentFormat(a, b);
   const x = asNum(a);
   const y = asNum(b);
@@ -380,7 +387,11 @@ function sliceStart(s: PySlice, length: number): number {
 }
 
 function sliceArray<T>(items: readonly T[], s: PySlice): T[] {
-  if ((s.step === null || s.step === 1n) && (s.start === null || typeof s.start === 'bigint') && (s.stop === null || typeof s.stop === 'bigint')) {
+  if (
+    (s.step === null || s.step === 1n) &&
+    (s.start === null || typeof s.start === 'bigint') &&
+    (s.stop === null || typeof s.stop === 'bigint')
+  ) {
     const len = items.length;
     const norm = (v: bigint | null, dflt: number): number => {
       if (v === null) return dflt;
@@ -416,7 +427,9 @@ export function getItem(obj: PyValue, key: PyValue): PyValue | Missing {
     const i = intIndex(key, 'string');
     const chars = strChars(s);
     if (i === null) {
-      const sliced = chars ? sliceArray(chars, key as PySlice).join('') : sliceArray(s.split(''), key as PySlice).join('');
+      const sliced = chars
+        ? sliceArray(chars, key as PySlice).join('')
+        : sliceArray(s.split(''), key as PySlice).join('');
       return obj instanceof PyMarkup ? new PyMarkup(sliced) : sliced;
     }
     const len = chars ? chars.length : s.length;
@@ -471,7 +484,10 @@ export function setItem(obj: PyValue, key: PyValue, value: PyValue): void {
         return;
       }
       if (items.length !== idx.length) {
-        throw new PyError('ValueError', `attempt to assign sequence of size ${items.length} to extended slice of size ${idx.length}`);
+        throw new PyError(
+          'ValueError',
+          `attempt to assign sequence of size ${items.length} to extended slice of size ${idx.length}`,
+        );
       }
       idx.forEach((j, n) => (obj[j] = items[n]!));
       return;
@@ -525,11 +541,14 @@ export function toInt(v: PyValue, parse: (s: string) => bigint | null): bigint {
   if (typeof v === 'string' || v instanceof PyMarkup) {
     const s = pyStr(v);
     const r = parse(s);
-    if (r === null) throw new PyError('ValueError', `invalid literal for int() with base 10: ${quoteRepr(s)}`);
+    if (r === null)
+      throw new PyError('ValueError', `invalid literal for int() with base 10: ${quoteRepr(s)}`);
     return r;
   }
   failUndefined(v);
-  throw typeError(`int() argument must be a string, a bytes-like object or a real number, not '${typeName(v)}'`);
+  throw typeError(
+    `int() argument must be a string, a bytes-like object or a real number, not '${typeName(v)}'`,
+  );
 }
 
 /** Python `float(v)`. */
@@ -548,7 +567,9 @@ export function toFloat(v: PyValue, parse: (s: string) => number | null): number
 }
 
 function quoteRepr(s: string): string {
-  return s.includes("'") && !s.includes('"') ? `"${s}"` : `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  return s.includes("'") && !s.includes('"')
+    ? `"${s}"`
+    : `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
 /** Python's `abs()`. */
@@ -561,4 +582,3 @@ export function abs(v: PyValue): PyValue {
   if (typeof x === 'bigint') return x < 0n ? -x : x;
   return Math.abs(x);
 }
-

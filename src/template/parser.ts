@@ -1,5 +1,16 @@
 /** Recursive-descent parser producing the template AST, following Jinja2 3.1's grammar and messages. */
-import type { BinOperator, CallArgs, CompareOperator, Expr, FilterExpr, IfStmt, MacroSignature, Stmt, Target, TemplateAst } from './ast.ts';
+import type {
+  BinOperator,
+  CallArgs,
+  CompareOperator,
+  Expr,
+  FilterExpr,
+  IfStmt,
+  MacroSignature,
+  Stmt,
+  Target,
+  TemplateAst,
+} from './ast.ts';
 import { TokenStream, describeToken, describeTokenExpr, syntaxError, type Token } from './lexer.ts';
 import { PyError } from './values.ts';
 
@@ -61,12 +72,17 @@ export class Parser {
     const message = [name === null ? 'Unexpected end of template.' : `Encountered unknown tag '${name}'.`];
     if (looking) {
       if (name !== null && expected.has(name)) {
-        message.push(`You probably made a nesting mistake. Jinja is expecting this tag, but currently looking for ${looking}.`);
+        message.push(
+          `You probably made a nesting mistake. Jinja is expecting this tag, but currently looking for ${looking}.`,
+        );
       } else {
         message.push(`Jinja was looking for the following tags: ${looking}.`);
       }
     }
-    if (this.tagStack.length) message.push(`The innermost block that needs to be closed is '${this.tagStack[this.tagStack.length - 1]}'.`);
+    if (this.tagStack.length)
+      message.push(
+        `The innermost block that needs to be closed is '${this.tagStack[this.tagStack.length - 1]}'.`,
+      );
     this.fail(message.join(' '), lineno);
   }
 
@@ -201,14 +217,28 @@ export class Parser {
 
   private parseIf(): Stmt {
     const lineno = this.stream.expect('name:if').lineno;
-    const result: IfStmt = { kind: 'If', test: null as unknown as Expr, body: [], elif: [], else_: [], lineno };
+    const result: IfStmt = {
+      kind: 'If',
+      test: null as unknown as Expr,
+      body: [],
+      elif: [],
+      else_: [],
+      lineno,
+    };
     let node = result;
     for (;;) {
       node.test = this.parseTuple({ withCondexpr: false });
       node.body = this.parseStatements(['name:elif', 'name:else', 'name:endif']);
       const token = this.stream.next();
       if (this.stream.test('name:elif', token)) {
-        node = { kind: 'If', test: null as unknown as Expr, body: [], elif: [], else_: [], lineno: this.stream.current.lineno };
+        node = {
+          kind: 'If',
+          test: null as unknown as Expr,
+          body: [],
+          elif: [],
+          else_: [],
+          lineno: this.stream.current.lineno,
+        };
         result.elif.push(node);
         continue;
       }
@@ -245,10 +275,17 @@ export class Parser {
     const scoped = this.stream.skipIf('name:scoped');
     const required = this.stream.skipIf('name:required');
     if (this.stream.type() === 'sub') {
-      this.fail('Block names in Jinja have to be valid Python identifiers and may not contain hyphens, use an underscore instead.');
+      this.fail(
+        'Block names in Jinja have to be valid Python identifiers and may not contain hyphens, use an underscore instead.',
+      );
     }
     const body = this.parseStatements(['name:endblock'], true);
-    if (required && body.some((s) => !(s.kind === 'Output' && s.nodes.every((n) => typeof n === 'string' && n.trim() === '')))) {
+    if (
+      required &&
+      body.some(
+        (s) => !(s.kind === 'Output' && s.nodes.every((n) => typeof n === 'string' && n.trim() === '')),
+      )
+    ) {
       this.fail('Required blocks can only contain comments or whitespace', lineno);
     }
     this.stream.skipIf(`name:${name}`);
@@ -261,7 +298,10 @@ export class Parser {
   }
 
   private parseImportContext(dflt: boolean): boolean {
-    if (this.stream.testAny(['name:with', 'name:without']) && this.stream.test('name:context', this.stream.look())) {
+    if (
+      this.stream.testAny(['name:with', 'name:without']) &&
+      this.stream.test('name:context', this.stream.look())
+    ) {
       const withContext = this.stream.next().value === 'with';
       this.stream.skip();
       return withContext;
@@ -376,15 +416,13 @@ export class Parser {
   }
 
   private parseAssignTarget(opts: { extraEndRules?: string[]; withNamespace?: boolean } = {}): Target {
-    let target: Expr;
     if (opts.withNamespace && this.stream.look().type === 'dot') {
       const token = this.stream.expect('name');
       this.stream.next();
       const attr = this.stream.expect('name');
       return { kind: 'NSRef', name: String(token.value), attr: String(attr.value), lineno: token.lineno };
     }
-    target = this.parseTuple({ simplified: true, extraEndRules: opts.extraEndRules ?? null });
-    return this.toTarget(target);
+    return this.toTarget(this.parseTuple({ simplified: true, extraEndRules: opts.extraEndRules ?? null }));
   }
 
   private toTarget(node: Expr): Target {
@@ -394,7 +432,8 @@ export class Parser {
       }
       return node;
     }
-    if (node.kind === 'Tuple') return { kind: 'Tuple', items: node.items.map((n) => this.toTarget(n)), lineno: node.lineno };
+    if (node.kind === 'Tuple')
+      return { kind: 'Tuple', items: node.items.map((n) => this.toTarget(n)), lineno: node.lineno };
     return this.fail(`can't assign to '${node.kind.toLowerCase()}'`, node.lineno);
   }
 
@@ -548,7 +587,12 @@ export class Parser {
   }
 
   parseTuple(
-    opts: { simplified?: boolean; withCondexpr?: boolean; extraEndRules?: string[] | null; explicitParentheses?: boolean } = {},
+    opts: {
+      simplified?: boolean;
+      withCondexpr?: boolean;
+      extraEndRules?: string[] | null;
+      explicitParentheses?: boolean;
+    } = {},
   ): Expr {
     const lineno = this.stream.current.lineno;
     const parse = opts.simplified
@@ -565,7 +609,8 @@ export class Parser {
     }
     if (!isTuple) {
       if (items.length) return items[0]!;
-      if (!opts.explicitParentheses) this.fail(`Expected an expression, got '${describeToken(this.stream.current)}'`);
+      if (!opts.explicitParentheses)
+        this.fail(`Expected an expression, got '${describeToken(this.stream.current)}'`);
     }
     return { kind: 'Tuple', items, lineno };
   }
@@ -630,9 +675,15 @@ export class Parser {
     if (token.type === 'dot') {
       const attr = this.stream.current;
       this.stream.next();
-      if (attr.type === 'name') return { kind: 'Getattr', node, attr: String(attr.value), lineno: token.lineno };
+      if (attr.type === 'name')
+        return { kind: 'Getattr', node, attr: String(attr.value), lineno: token.lineno };
       if (attr.type !== 'integer') this.fail('expected name or number', attr.lineno);
-      return { kind: 'Getitem', node, arg: { kind: 'Const', value: attr.value as bigint, lineno: attr.lineno }, lineno: token.lineno };
+      return {
+        kind: 'Getitem',
+        node,
+        arg: { kind: 'Const', value: attr.value as bigint, lineno: attr.lineno },
+        lineno: token.lineno,
+      };
     }
     const args: Expr[] = [];
     while (this.stream.type() !== 'rbracket') {
@@ -657,11 +708,13 @@ export class Parser {
       parts.push(node);
     }
     if (this.stream.type() === 'colon') parts.push(null);
-    else if (this.stream.type() !== 'rbracket' && this.stream.type() !== 'comma') parts.push(this.parseExpression());
+    else if (this.stream.type() !== 'rbracket' && this.stream.type() !== 'comma')
+      parts.push(this.parseExpression());
     else parts.push(null);
     if (this.stream.type() === 'colon') {
       this.stream.next();
-      if (this.stream.type() !== 'rbracket' && this.stream.type() !== 'comma') parts.push(this.parseExpression());
+      if (this.stream.type() !== 'rbracket' && this.stream.type() !== 'comma')
+        parts.push(this.parseExpression());
       else parts.push(null);
     } else parts.push(null);
     return { kind: 'Slice', start: parts[0]!, stop: parts[1]!, step: parts[2]!, lineno };
@@ -722,7 +775,9 @@ export class Parser {
         name += '.' + String(this.stream.expect('name').value);
       }
       const call: CallArgs =
-        this.stream.type() === 'lparen' ? this.parseCallArgs() : { args: [], kwargs: [], dynArgs: null, dynKwargs: null };
+        this.stream.type() === 'lparen'
+          ? this.parseCallArgs()
+          : { args: [], kwargs: [], dynArgs: null, dynKwargs: null };
       node = { kind: 'Filter', node, name, ...call, lineno: token.lineno };
       inline = false;
     }

@@ -69,11 +69,9 @@ export class Scope {
   ) {}
 
   lookup(name: string): PyValue | undefined {
-    for (let s: Scope | null = this; s; s = s.parent) {
-      const v = s.vars?.get(name);
-      if (v !== undefined) return v;
-    }
-    return undefined;
+    const v = this.vars?.get(name);
+    if (v !== undefined) return v;
+    return this.parent?.lookup(name);
   }
 
   set(name: string, value: PyValue): void {
@@ -82,20 +80,15 @@ export class Scope {
 
   /** All visible variables, nearest first wins (Jinja's `context.get_all()` plus locals). */
   flatten(): Map<string, PyValue> {
-    const chain: Scope[] = [];
-    for (let s: Scope | null = this; s; s = s.parent) chain.push(s);
-    const out = new Map<string, PyValue>();
-    for (let i = chain.length - 1; i >= 0; i--) {
-      const vars = chain[i]!.vars;
-      if (vars) for (const [k, v] of vars) out.set(k, v);
-    }
+    const out = this.parent ? this.parent.flatten() : new Map<string, PyValue>();
+    if (this.vars) for (const [k, v] of this.vars) out.set(k, v);
     return out;
   }
 
   /** The nearest scope holding template-level variables. */
   templateRoot(): Scope {
-    for (let s: Scope | null = this; s; s = s.parent) if (s.isTemplateRoot) return s;
-    return this;
+    if (this.isTemplateRoot || !this.parent) return this;
+    return this.parent.templateRoot();
   }
 }
 
@@ -171,7 +164,7 @@ export class Macro extends PyObject implements PyCallableObject {
   pyCall(args: PyValue[], kwargs: Kwargs | null): PyValue {
     const def = this.def;
     const argc = def.args.length;
-    const kw: Kwargs = kwargs ? new Map(kwargs) : new Map();
+    const kw: Kwargs = new Map(kwargs ?? []);
     const values: (PyValue | Missing)[] = args.slice(0, argc);
     let foundCaller = false;
     if (values.length !== argc) {
@@ -187,11 +180,16 @@ export class Macro extends PyObject implements PyCallableObject {
     if (def.usesCaller && !foundCaller) {
       const c = kw.get('caller');
       kw.delete('caller');
-      caller = c === undefined || c === null ? new PyUndefined(this.strict, 'caller', MISSING, 'No caller defined') : c;
+      caller =
+        c === undefined || c === null
+          ? new PyUndefined(this.strict, 'caller', MISSING, 'No caller defined')
+          : c;
     }
     if (!def.catchKwargs && kw.size) {
       if (kw.has('caller')) {
-        throw typeError(`macro '${def.name}' was invoked with two values for the special caller argument. This is most likely a bug.`);
+        throw typeError(
+          `macro '${def.name}' was invoked with two values for the special caller argument. This is most likely a bug.`,
+        );
       }
       throw typeError(`macro '${def.name}' takes no keyword argument '${kw.keys().next().value!}'`);
     }
@@ -311,10 +309,14 @@ export class LoopContext extends PyObject implements PyCallableObject {
       case 'depth0':
         return BigInt(this.depth0);
       case 'previtem':
-        return this.before !== MISSING ? this.before : new PyUndefined(this.strict, 'previtem', MISSING, 'there is no previous item');
+        return this.before !== MISSING
+          ? this.before
+          : new PyUndefined(this.strict, 'previtem', MISSING, 'there is no previous item');
       case 'nextitem': {
         const next = this.peek();
-        return next !== MISSING ? next : new PyUndefined(this.strict, 'nextitem', MISSING, 'there is no next item');
+        return next !== MISSING
+          ? next
+          : new PyUndefined(this.strict, 'nextitem', MISSING, 'there is no next item');
       }
       case 'cycle':
         return new PyFunction('cycle', (args) => {

@@ -123,7 +123,8 @@ export function hashKey(v: PyValue): HashKey {
   if (Array.isArray(v)) throw typeError("unhashable type: 'list'");
   if (v instanceof PyTuple) return TUPLE_KEY_PREFIX + v.items.map(tupleItemKey).join('\u0000,');
   if (v instanceof PyMarkup) return v.value;
-  if (v instanceof PyFrozenSet) return TUPLE_KEY_PREFIX + 'frozenset:' + [...v.map.keys()].map(keyToString).sort().join(',');
+  if (v instanceof PyFrozenSet)
+    return TUPLE_KEY_PREFIX + 'frozenset:' + [...v.map.keys()].map(keyToString).sort().join(',');
   if (v instanceof PyBytes) return TUPLE_KEY_PREFIX + 'bytes:' + v.data.toString('hex');
   if (v instanceof PyDict || v instanceof PySet) throw typeError(`unhashable type: '${v.typeName}'`);
   if (v instanceof PyUndefined) {
@@ -219,21 +220,24 @@ export class PyDict extends PyObject implements PyIterable, PySized, PyContainer
     const size = this.map.size;
     for (const [k] of this.map.values()) {
       yield k;
-      if (this.map.size !== size) throw new PyError('RuntimeError', 'dictionary changed size during iteration');
+      if (this.map.size !== size)
+        throw new PyError('RuntimeError', 'dictionary changed size during iteration');
     }
   }
   *values(): Generator<PyValue> {
     const size = this.map.size;
     for (const [, v] of this.map.values()) {
       yield v;
-      if (this.map.size !== size) throw new PyError('RuntimeError', 'dictionary changed size during iteration');
+      if (this.map.size !== size)
+        throw new PyError('RuntimeError', 'dictionary changed size during iteration');
     }
   }
   *entries(): Generator<[PyValue, PyValue]> {
     const size = this.map.size;
     for (const [k, v] of this.map.values()) {
       yield [k, v];
-      if (this.map.size !== size) throw new PyError('RuntimeError', 'dictionary changed size during iteration');
+      if (this.map.size !== size)
+        throw new PyError('RuntimeError', 'dictionary changed size during iteration');
     }
   }
   copy(): PyDict {
@@ -277,9 +281,14 @@ export class PySet extends PyObject implements PyIterable, PySized, PyContainer 
   delete(v: PyValue): boolean {
     return this.map.delete(hashKey(v));
   }
+  /** Elements in iteration order: CPython's hash-table order when it is computable (ints), else insertion order. */
+  ordered(): PyValue[] {
+    const items = [...this.map.values()];
+    return cpythonIntSetOrder(items) ?? items;
+  }
   *values(): Generator<PyValue> {
     const size = this.map.size;
-    for (const v of this.map.values()) {
+    for (const v of this.ordered()) {
       yield v;
       if (this.map.size !== size) throw new PyError('RuntimeError', 'Set changed size during iteration');
     }
@@ -302,6 +311,70 @@ export class PyFrozenSet extends PySet {
   override get typeName(): string {
     return 'frozenset';
   }
+}
+
+const HASH_MODULUS = (1n << 61n) - 1n;
+const U64 = (1n << 64n) - 1n;
+
+/** Python's hash() of an int-like value, as an unsigned 64-bit number; null when not int-like. */
+function intHash(v: PyValue): bigint | null {
+  let i: bigint;
+  if (typeof v === 'bigint') i = v;
+  else if (typeof v === 'boolean') i = v ? 1n : 0n;
+  else if (typeof v === 'number' && Number.isInteger(v)) i = BigInt(v);
+  else return null;
+  let h = (i < 0n ? -i : i) % HASH_MODULUS;
+  if (i < 0n) h = -h;
+  if (h === -1n) h = -2n;
+  return h & U64;
+}
+
+/**
+ * The iteration order CPython gives a set of ints built by adding `items` in order: a simulation of
+ * its open-addressing table (linear probes of 9, perturbed probing, resize at 3/5 fill). Sets of
+ * strings have a per-process random order in Python, so only int-like sets are reproduced.
+ */
+function cpythonIntSetOrder(items: PyValue[]): PyValue[] | null {
+  if (items.length < 2) return null;
+  const hashes: bigint[] = [];
+  for (const v of items) {
+    const h = intHash(v);
+    if (h === null) return null;
+    hashes.push(h);
+  }
+  let size = 8;
+  let table: number[] = new Array<number>(size).fill(-1);
+  const insert = (tbl: number[], mask: number, idx: number): void => {
+    const hash = hashes[idx]!;
+    let perturb = hash;
+    let i = Number(hash & BigInt(mask));
+    for (;;) {
+      const probes = i + 9 <= mask ? 9 : 0;
+      for (let j = 0; j <= probes; j++) {
+        if (tbl[i + j] === -1) {
+          tbl[i + j] = idx;
+          return;
+        }
+      }
+      perturb >>= 5n;
+      i = Number((BigInt(i) * 5n + 1n + perturb) & BigInt(mask));
+    }
+  };
+  let fill = 0;
+  for (let idx = 0; idx < items.length; idx++) {
+    insert(table, size - 1, idx);
+    fill++;
+    if (fill * 5 >= (size - 1) * 3) {
+      const minUsed = fill > 50000 ? fill * 2 : fill * 4;
+      let newSize = 8;
+      while (newSize <= minUsed) newSize <<= 1;
+      const next = new Array<number>(newSize).fill(-1);
+      for (const e of table) if (e !== -1) insert(next, newSize - 1, e);
+      table = next;
+      size = newSize;
+    }
+  }
+  return table.filter((e) => e !== -1).map((e) => items[e]!);
 }
 
 /** `dict.keys()` / `.values()` / `.items()`: live views over a dict. */
@@ -377,7 +450,9 @@ export class PyRange extends PyObject implements PyIterable, PySized, PyContaine
     return this.start + i * this.step;
   }
   override repr(): string {
-    return this.step === 1n ? `range(${this.start}, ${this.stop})` : `range(${this.start}, ${this.stop}, ${this.step})`;
+    return this.step === 1n
+      ? `range(${this.start}, ${this.stop})`
+      : `range(${this.start}, ${this.stop}, ${this.step})`;
   }
   override truthy(): boolean {
     return this.length > 0n;
@@ -834,7 +909,7 @@ function reprInner(v: PyValue, seen: Set<object>): string {
     return `{${parts.join(', ')}}`;
   }
   if (v instanceof PySet) {
-    const parts = [...v.map.values()].map((x) => reprInner(x, seen));
+    const parts = v.ordered().map((x) => reprInner(x, seen));
     if (v instanceof PyFrozenSet) return parts.length ? `frozenset({${parts.join(', ')}})` : 'frozenset()';
     return parts.length ? `{${parts.join(', ')}}` : 'set()';
   }

@@ -32,8 +32,7 @@ export interface OracleCase {
 }
 
 export type OracleResult =
-  | { ok: true; output: string }
-  | { ok: false; type: string; message: string; lineno: number | null };
+  { ok: true; output: string } | { ok: false; type: string; message: string; lineno: number | null };
 
 const SCRIPT = String.raw`
 import json, sys
