@@ -568,7 +568,8 @@ export function pythonBuiltins(): Map<string, PyValue> {
   return new Map(entries);
 }
 
-function sixModule(): PyModule {
+/** The `six` compatibility module (also passed as a builtin by the recipe). */
+export function sixModule(): PyModule {
   const items = (kind: 'items' | 'keys' | 'values') =>
     fn(`iter${kind}`, (a, k) => {
       const d = one(`iter${kind}`, a, k);

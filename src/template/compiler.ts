@@ -4,6 +4,7 @@
  * tests are resolved once, at compile time, as Jinja does.
  */
 import type { CallArgs, Expr, FilterExpr, Stmt, Target } from './ast.ts';
+import { tick } from './budget.ts';
 import { callMethod, callValue, getAttr, tryGetItem } from './attributes.ts';
 import { percentFormat } from './format.ts';
 import { syntaxError } from './lexer.ts';
@@ -18,7 +19,6 @@ import {
   NORMAL,
   Scope,
   TemplateModule,
-  checkAbort,
   enterCall,
   unpackTarget,
   type BlockFn,
@@ -617,7 +617,7 @@ function compileFor(node: Stmt & { kind: 'For' }, c: Ctx): Body {
         : null;
       const loop = new LoopContext(testE ? null : iterValue, source, depth, strict, recurse);
       while (loop.advance()) {
-        checkAbort(rt);
+        tick();
         const scope = new Scope(s, rt);
         assign(scope, loop.item);
         scope.set('loop', loop);
@@ -628,7 +628,7 @@ function compileFor(node: Stmt & { kind: 'For' }, c: Ctx): Body {
       }
     } else {
       for (let r = source.next(); !r.done; r = source.next()) {
-        checkAbort(rt);
+        tick();
         const scope = new Scope(s, rt);
         assign(scope, r.value);
         const code = body(scope, out);
@@ -657,10 +657,18 @@ function compileStmtInner(node: Stmt, c: Ctx): Body {
       const parts = node.nodes.map((n) => {
         if (typeof n === 'string') return n;
         const e = compileExpr(n, c);
-        return guardExpr(c, n.lineno, e);
+        const name = c.name;
+        const lineno = n.lineno;
+        return (s: Scope): string => {
+          try {
+            return outputString(e(s), autoescape);
+          } catch (err) {
+            throw annotate(err, name, lineno);
+          }
+        };
       });
       const run: Body = (s, out) => {
-        for (const p of parts) out.push(typeof p === 'string' ? p : outputString(p(s), autoescape));
+        for (const p of parts) out.push(typeof p === 'string' ? p : p(s));
         return NORMAL;
       };
       if (!c.outputCheck) return run;

@@ -1,5 +1,6 @@
 /** The template environment: options, loader, filters/tests/globals, template cache, rendering. */
 import { SlapError } from '../core/errors.ts';
+import { RenderInterrupted, withBudget } from './budget.ts';
 import { BUILTIN_FILTERS } from './filters.ts';
 import { jinjaGlobals } from './builtins.ts';
 import { compileAst, type TemplateHost } from './compiler.ts';
@@ -62,9 +63,13 @@ export interface EnvironmentOptions {
 }
 
 export interface RenderOptions {
-  /** Aborts a long render (checked every 1024 loop iterations). */
+  /** Deadline of the render in milliseconds (default 120 000); checked every 1024 loop steps. */
+  timeoutMs?: number;
+  /** Aborts the render (checked every 1024 loop steps, and before starting). */
   signal?: AbortSignal;
 }
+
+const DEFAULT_RENDER_TIMEOUT_MS = 120_000;
 
 /** Template variables: plain JS values (converted with fromJs) or a Map of Python values (used as is). */
 export type TemplateContext = Record<string, unknown> | Map<string, PyValue>;
@@ -237,25 +242,27 @@ export class Template {
 
   /** Renders with the given variables. Throws SlapError (SLAP_ERR_TEMPLATE) naming template:line. */
   render(context: TemplateContext = {}, options: RenderOptions = {}): string {
-    const rt: Runtime = { depth: 0, steps: 0, signal: options.signal, moduleCache: new Map() };
+    const rt: Runtime = { depth: 0, moduleCache: new Map() };
     try {
-      options.signal?.throwIfAborted();
-      const globals = this.environment.globalsScope(rt);
-      const vars = new Scope(globals, rt);
-      vars.vars = toPyMap(context);
-      const root = new Scope(vars, rt, true);
-      const out: string[] = [];
-      this.compiled.run(root, out);
-      return out.join('');
+      return withBudget(
+        { timeoutMs: options.timeoutMs ?? DEFAULT_RENDER_TIMEOUT_MS, signal: options.signal },
+        () => {
+          const globals = this.environment.globalsScope(rt);
+          const vars = new Scope(globals, rt);
+          vars.vars = toPyMap(context);
+          const root = new Scope(vars, rt, true);
+          const out: string[] = [];
+          this.compiled.run(root, out);
+          return out.join('');
+        },
+      );
     } catch (e) {
-      if (e instanceof RangeError) {
-        throw toTemplateError(
-          new PyError(/call stack/i.test(e.message) ? 'RecursionError' : 'MemoryError', e.message),
-          this.name,
-        );
+      if (e instanceof RenderInterrupted) {
+        throw new SlapError('SLAP_ERR_TIMEOUT', `${this.name}: ${e.message}`, { cause: e });
       }
-      if (options.signal?.aborted && !(e instanceof PyError)) {
-        throw new SlapError('SLAP_ERR_TIMEOUT', `${this.name}: rendering aborted`, { cause: e });
+      if (e instanceof RangeError) {
+        const stack = /call stack/i.test(e.message);
+        throw toTemplateError(new PyError(stack ? 'RecursionError' : 'MemoryError', e.message), this.name);
       }
       throw toTemplateError(e, this.name);
     }

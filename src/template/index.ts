@@ -26,6 +26,7 @@ export {
 } from './environment.ts';
 export { fromJs, toJs } from './convert.ts';
 export { pythonBuiltins, jinjaGlobals } from './builtins.ts';
+export { pythonModule, SUPPORTED_MODULES } from './modules.ts';
 export { jsonDumps, jsonLoads, type JsonDumpOptions } from './json.ts';
 export { percentFormat, strFormat, formatValue } from './format.ts';
 export { callValue, getAttr } from './attributes.ts';
@@ -76,6 +77,9 @@ export function renderTemplate(
   context: TemplateContext = {},
   options: CompileOptions & RenderOptions = {},
 ): string {
-  const { signal, ...compileOptions } = options;
-  return compileTemplate(source, compileOptions).render(context, signal ? { signal } : {});
+  const { signal, timeoutMs, ...compileOptions } = options;
+  return compileTemplate(source, compileOptions).render(context, {
+    ...(signal ? { signal } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+  });
 }

@@ -101,7 +101,8 @@ export function sub(a: PyValue, b: PyValue): PyValue {
   throw unsupported('-', a, b);
 }
 
-const MAX_REPEAT_LENGTH = 512 * 1024 * 1024;
+/** Largest str/list a `*` repetition may build (Python would exhaust memory; we fail cleanly). */
+const MAX_REPEAT_LENGTH = 64 * 1024 * 1024;
 
 function repeatCount(n: bigint, unit: number): number {
   if (n <= 0n) return 0;

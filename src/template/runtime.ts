@@ -1,4 +1,5 @@
 /** Render-time structures: scopes, macros, loop contexts, imported template modules. */
+import { tick } from './budget.ts';
 import {
   MISSING,
   PyDict,
@@ -37,22 +38,15 @@ export const MAX_DEPTH = 400;
 /** State shared by one `render()` call (and every template it imports or includes). */
 export interface Runtime {
   depth: number;
-  steps: number;
-  signal: AbortSignal | undefined;
   /** Imports without context are cached per render, keyed by template name. */
   readonly moduleCache: Map<string, TemplateModule>;
 }
 
 export function enterCall(rt: Runtime): void {
+  tick();
   if (++rt.depth > MAX_DEPTH) {
     rt.depth = 0;
     throw new PyError('RecursionError', 'maximum recursion depth exceeded');
-  }
-}
-
-export function checkAbort(rt: Runtime): void {
-  if ((++rt.steps & 0x3ff) === 0 && rt.signal?.aborted) {
-    throw new PyError('TemplateRuntimeError', 'rendering aborted');
   }
 }
 

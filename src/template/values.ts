@@ -9,6 +9,8 @@
  * `{{ 7//2 }}` print `3`, as Python does.
  */
 
+import { tick } from './budget.ts';
+
 export type PyValue = null | boolean | bigint | number | string | PyList | PyObject;
 export type PyList = PyValue[];
 /** Keyword arguments of a call, in call order. */
@@ -426,7 +428,10 @@ export class PyRange extends PyObject implements PyIterable, PySized, PyContaine
   *pyIter(): Iterator<PyValue> {
     const n = this.length;
     let v = this.start;
-    for (let i = 0n; i < n; i++, v += this.step) yield v;
+    for (let i = 0n; i < n; i++, v += this.step) {
+      tick();
+      yield v;
+    }
   }
   pyLen(): number {
     return Number(this.length);
