@@ -794,59 +794,69 @@ function dunder(obj: PyValue, name: string): ((args: PyValue[], kwargs: Kwargs |
   }
 }
 
-type BoundImpl = (args: PyValue[], kwargs: Kwargs | null) => PyValue;
+/** Method tables as Maps: names come from templates and must never reach Object.prototype. */
+function table<T>(methods: Record<string, Method<T>>): Map<string, Method<T>> {
+  return new Map(Object.entries(methods));
+}
+const STR_TABLE = table(STR_METHODS);
+const LIST_TABLE = table(LIST_METHODS);
+const TUPLE_TABLE = table(TUPLE_METHODS);
+const DICT_TABLE = table(DICT_METHODS);
+const SET_TABLE = table(SET_METHODS);
+const BYTES_TABLE = table(BYTES_METHODS);
+const FLOAT_TABLE = table(FLOAT_METHODS);
+const INT_TABLE = table(INT_METHODS);
+const FROZENSET_MUTATORS = new Set(['add', 'clear', 'discard', 'pop', 'remove', 'update']);
 
-function lookupMethod(obj: PyValue, name: string): BoundImpl | null {
-  let impl: Method<never> | undefined;
+/** The built-in method `name` of `obj`'s type (not for Markup, which wraps str methods). */
+function methodFor(obj: PyValue, name: string): Method<never> | undefined {
   switch (typeof obj) {
     case 'string':
-      impl = STR_METHODS[name];
-      if (impl) return (a, k) => (impl as Method<string>)(obj, a, k);
-      break;
+      return STR_TABLE.get(name);
     case 'number':
-      impl = FLOAT_METHODS[name];
-      if (impl) return (a, k) => (impl as Method<number>)(obj, a, k);
-      break;
+      return FLOAT_TABLE.get(name);
     case 'bigint':
-      impl = INT_METHODS[name];
-      if (impl) return (a, k) => (impl as Method<bigint>)(obj, a, k);
-      break;
+      return INT_TABLE.get(name);
     default:
-      if (Array.isArray(obj)) {
-        impl = LIST_METHODS[name];
-        if (impl) return (a, k) => (impl as Method<PyValue[]>)(obj, a, k);
-      } else if (obj instanceof PyDict) {
-        impl = DICT_METHODS[name];
-        if (impl) return (a, k) => (impl as Method<PyDict>)(obj, a, k);
-      } else if (obj instanceof PyTuple) {
-        impl = TUPLE_METHODS[name];
-        if (impl) return (a, k) => (impl as Method<PyTuple>)(obj, a, k);
-      } else if (obj instanceof PySet) {
-        impl = SET_METHODS[name];
-        if (
-          impl &&
-          !(
-            obj instanceof PyFrozenSet &&
-            ['add', 'clear', 'discard', 'pop', 'remove', 'update'].includes(name)
-          )
-        ) {
-          return (a, k) => (impl as Method<PySet>)(obj, a, k);
-        }
-      } else if (obj instanceof PyMarkup) {
-        impl = STR_METHODS[name];
-        if (impl) {
-          return (a, k) => {
-            const r = (impl as Method<string>)(obj.value, a, k);
-            return typeof r === 'string' ? new PyMarkup(r) : r;
-          };
-        }
-      } else if (obj instanceof PyBytes) {
-        impl = BYTES_METHODS[name];
-        if (impl) return (a, k) => (impl as Method<PyBytes>)(obj, a, k);
-      }
+      if (Array.isArray(obj)) return LIST_TABLE.get(name);
+      if (obj instanceof PyDict) return DICT_TABLE.get(name);
+      if (obj instanceof PyTuple) return TUPLE_TABLE.get(name);
+      if (obj instanceof PySet)
+        return obj instanceof PyFrozenSet && FROZENSET_MUTATORS.has(name) ? undefined : SET_TABLE.get(name);
+      if (obj instanceof PyBytes) return BYTES_TABLE.get(name);
+      return undefined;
   }
-  if (name.startsWith('__')) return dunder(obj, name);
-  return null;
+}
+
+const NO_METHOD: unique symbol = Symbol('no-method');
+
+/** Calls built-in method `name` of `obj`, or returns NO_METHOD when its type has none. */
+function invokeMethod(
+  obj: PyValue,
+  name: string,
+  args: PyValue[],
+  kwargs: Kwargs | null,
+): PyValue | typeof NO_METHOD {
+  if (obj instanceof PyMarkup) {
+    const m = STR_TABLE.get(name);
+    if (m) {
+      const r = m(obj.value, args, kwargs);
+      return typeof r === 'string' ? new PyMarkup(r) : r;
+    }
+  } else {
+    const m = methodFor(obj, name);
+    if (m) return (m as Method<PyValue>)(obj, args, kwargs);
+  }
+  if (name.startsWith('__')) {
+    const d = dunder(obj, name);
+    if (d) return d(args, kwargs);
+  }
+  return NO_METHOD;
+}
+
+function hasMethod(obj: PyValue, name: string): boolean {
+  if (obj instanceof PyMarkup ? STR_TABLE.has(name) : methodFor(obj, name) !== undefined) return true;
+  return name.startsWith('__') && dunder(obj, name) !== null;
 }
 
 /**
@@ -855,8 +865,7 @@ function lookupMethod(obj: PyValue, name: string): BoundImpl | null {
  */
 export function getAttr(obj: PyValue, name: string): PyValue | Missing {
   if (obj instanceof PyUndefined) obj.fail();
-  const impl = lookupMethod(obj, name);
-  if (impl) return new PyFunction(name, impl);
+  if (hasMethod(obj, name)) return new PyFunction(name, (a, k) => invokeMethod(obj, name, a, k) as PyValue);
   if (obj instanceof PyObject) return obj.getAttr(name);
   if (typeof obj === 'bigint' && (name === 'real' || name === 'numerator')) return obj;
   if (typeof obj === 'bigint' && name === 'denominator') return 1n;
@@ -864,7 +873,7 @@ export function getAttr(obj: PyValue, name: string): PyValue | Missing {
   return MISSING;
 }
 
-/** `obj.name(*args, **kwargs)` without materialising a bound method when possible. */
+/** `obj.name(*args, **kwargs)` without materialising a bound method. */
 export function callMethod(
   obj: PyValue,
   name: string,
@@ -873,9 +882,9 @@ export function callMethod(
   undefinedFor: (obj: PyValue, name: string) => PyValue,
 ): PyValue {
   if (obj instanceof PyUndefined) obj.fail();
-  const impl = lookupMethod(obj, name);
-  if (impl) return impl(args, kwargs);
-  let fn: PyValue | Missing = obj instanceof PyObject ? obj.getAttr(name) : MISSING;
+  const r = invokeMethod(obj, name, args, kwargs);
+  if (r !== NO_METHOD) return r;
+  let fn: PyValue | Missing = obj instanceof PyObject ? obj.getAttr(name) : getAttr(obj, name);
   if (fn === MISSING) {
     const item = tryGetItem(obj, name);
     fn = item === MISSING ? undefinedFor(obj, name) : item;

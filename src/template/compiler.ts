@@ -277,26 +277,17 @@ const BINOPS: Record<string, (a: PyValue, b: PyValue) => PyValue> = {
   pow,
 };
 
-function compareOp(op: string, a: PyValue, b: PyValue): boolean {
-  switch (op) {
-    case 'eq':
-      return pyEquals(a, b);
-    case 'ne':
-      return !pyEquals(a, b);
-    case 'lt':
-      return compare(a, b, '<') < 0;
-    case 'lteq':
-      return compare(a, b, '<=') <= 0;
-    case 'gt':
-      return compare(a, b, '>') > 0;
-    case 'gteq':
-      return compare(a, b, '>=') >= 0;
-    case 'in':
-      return contains(b, a);
-    default:
-      return !contains(b, a);
-  }
-}
+const COMPARE_OPS: Record<string, (a: PyValue, b: PyValue) => boolean> = {
+  eq: (a, b) =>
+    a === b ? pyEquals(a, b) : typeof a === 'string' && typeof b === 'string' ? false : pyEquals(a, b),
+  ne: (a, b) => !COMPARE_OPS.eq!(a, b),
+  lt: (a, b) => compare(a, b, '<') < 0,
+  lteq: (a, b) => compare(a, b, '<=') <= 0,
+  gt: (a, b) => compare(a, b, '>') > 0,
+  gteq: (a, b) => compare(a, b, '>=') >= 0,
+  in: (a, b) => contains(b, a),
+  notin: (a, b) => !contains(b, a),
+};
 
 export function compileExpr(node: Expr, c: Ctx): CompiledExpr {
   const strict = c.strict;
@@ -421,12 +412,16 @@ export function compileExpr(node: Expr, c: Ctx): CompiledExpr {
     }
     case 'Compare': {
       const first = compileExpr(node.expr, c);
-      const ops = node.ops.map(([op, e]) => [op, compileExpr(e, c)] as const);
+      const ops = node.ops.map(([op, e]) => [COMPARE_OPS[op]!, compileExpr(e, c)] as const);
+      if (ops.length === 1) {
+        const [op, second] = ops[0]!;
+        return guardExpr(c, node.lineno, (s) => op(first(s), second(s)));
+      }
       return guardExpr(c, node.lineno, (s) => {
         let left = first(s);
         for (const [op, e] of ops) {
           const right = e(s);
-          if (!compareOp(op, left, right)) return false;
+          if (!op(left, right)) return false;
           left = right;
         }
         return true;

@@ -119,7 +119,9 @@ export class Environment implements TemplateHost {
     this.autoescape = options.autoescape ?? false;
     this.extensions = new Set();
     for (const ext of options.extensions ?? []) {
-      const canonical = EXTENSION_ALIASES[ext.trim()];
+      const canonical = Object.hasOwn(EXTENSION_ALIASES, ext.trim())
+        ? EXTENSION_ALIASES[ext.trim()]
+        : undefined;
       if (!canonical) {
         throw new SlapError('SLAP_ERR_TEMPLATE', `unknown Jinja2 extension '${ext}'`, {
           hint: `Supported extensions: ${EXTENSION_DO}, ${EXTENSION_LOOPCONTROLS}.`,

@@ -176,6 +176,13 @@ test('random garbage never crashes the engine (fuzz)', () => {
     'import',
     'as',
     'include',
+    '__proto__',
+    'constructor',
+    'prototype',
+    'toString',
+    '__class__',
+    '()',
+    "''",
     '\\',
     'é',
   ];
@@ -199,4 +206,20 @@ test('random garbage never crashes the engine (fuzz)', () => {
       assert.equal(e.code, 'SLAP_ERR_TEMPLATE', `${JSON.stringify(source)}: ${e.message}`);
     }
   }
+});
+
+test('JavaScript internals are not reachable from templates', () => {
+  const out = renderTemplate(
+    "{{ 'a'.constructor is defined }} {{ {}.__proto__ is defined }} {{ [].toString is defined }} {{ x.constructor is defined }}",
+    { x: { a: 1 } },
+  );
+  assert.equal(out, 'False False False False');
+  assert.match(
+    renderFailure("{{ ''.constructor() }}").message,
+    /UndefinedError: 'str object' has no attribute 'constructor'/,
+  );
+  assert.match(
+    failure(() => new Environment({ extensions: ['constructor'] })).message,
+    /unknown Jinja2 extension/,
+  );
 });

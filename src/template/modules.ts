@@ -245,6 +245,6 @@ export const SUPPORTED_MODULES: readonly string[] = Object.keys(FACTORIES);
 
 /** A stand-in for Python module `name`, or null when it is not supported. */
 export function pythonModule(name: string): PyModule | null {
-  const factory = FACTORIES[name];
+  const factory = Object.hasOwn(FACTORIES, name) ? FACTORIES[name] : undefined;
   return factory ? factory() : null;
 }

@@ -287,6 +287,19 @@ export function lessThan(a: PyValue, b: PyValue): boolean {
 // ---------------------------------------------------------------------------------------------
 // Membership.
 
+/** `item in list/tuple`; strings (the common case, e.g. `host in used_host_list`) compare without a call. */
+function sequenceContains(items: readonly PyValue[], item: PyValue): boolean {
+  if (typeof item === 'string') {
+    for (const v of items) {
+      if (v === item) return true;
+      if (typeof v === 'object' && v !== null && pyEquals(v, item)) return true;
+    }
+    return false;
+  }
+  for (const v of items) if (v === item || pyEquals(v, item)) return true;
+  return false;
+}
+
 /** Python `item in container`. */
 export function contains(container: PyValue, item: PyValue): boolean {
   if (typeof container === 'string' || container instanceof PyMarkup) {
@@ -296,14 +309,8 @@ export function contains(container: PyValue, item: PyValue): boolean {
     failUndefined(item);
     throw typeError(`'in <string>' requires string as left operand, not ${typeName(item)}`);
   }
-  if (Array.isArray(container)) {
-    for (const v of container) if (v === item || pyEquals(v, item)) return true;
-    return false;
-  }
-  if (container instanceof PyTuple) {
-    for (const v of container.items) if (v === item || pyEquals(v, item)) return true;
-    return false;
-  }
+  if (Array.isArray(container)) return sequenceContains(container, item);
+  if (container instanceof PyTuple) return sequenceContains(container.items, item);
   if (container instanceof PyObject) {
     if (isContainer(container)) return container.pyContains(item);
     if (container instanceof PyUndefined) {
