@@ -9,7 +9,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { loadSlaposFixtures } from '../src/template/fixtures/slapos.ts';
-import { Environment, EXTENSION_DO, EXTENSION_LOOPCONTROLS, fromJs, pythonBuiltins, type PyValue } from '../src/template/index.ts';
+import {
+  Environment,
+  EXTENSION_DO,
+  EXTENSION_LOOPCONTROLS,
+  fromJs,
+  pythonBuiltins,
+  type PyValue,
+} from '../src/template/index.ts';
 
 interface BenchCase {
   name: string;
@@ -42,7 +49,12 @@ for (const id of ['slapos/helloworld', 'slapos/mariadb-parts', 'slapos/caucase-l
   cases.push({ name: id, template: f.template, templates: f.templates ?? {}, context: f.context ?? {} });
 }
 const cdn = byId.get('slapos/cdn-slave-validation')!;
-cases.push({ name: 'cdn-slave-validation x500 slaves', template: cdn.template, templates: {}, context: scaledSlaveContext(500) });
+cases.push({
+  name: 'cdn-slave-validation x500 slaves',
+  template: cdn.template,
+  templates: {},
+  context: scaledSlaveContext(500),
+});
 
 /** Renders for about `budgetMs` after a warm-up (the JIT needs a few hundred renders). */
 function timeRenders(render: () => void, budgetMs: number): { perRenderMs: number; count: number } {
@@ -56,7 +68,9 @@ function timeRenders(render: () => void, budgetMs: number): { perRenderMs: numbe
   return { perRenderMs: (performance.now() - t0) / count, count };
 }
 
-console.log(`template engine benchmark — Node ${process.version}; every render gets a freshly converted context`);
+console.log(
+  `template engine benchmark — Node ${process.version}; every render gets a freshly converted context`,
+);
 const results: Record<string, number> = {};
 for (const c of cases) {
   const env = new Environment({
@@ -72,7 +86,8 @@ for (const c of cases) {
   let size = 0;
   const render = (): void => {
     const context = new Map<string, PyValue>(builtins);
-    for (const [k, v] of Object.entries(JSON.parse(json) as Record<string, unknown>)) context.set(k, fromJs(v));
+    for (const [k, v] of Object.entries(JSON.parse(json) as Record<string, unknown>))
+      context.set(k, fromJs(v));
     size = tpl.render(context).length;
   };
   const { perRenderMs, count } = timeRenders(render, 1000);
@@ -105,14 +120,20 @@ for c in cases:
     print(c['name'], (time.perf_counter() - t0) / n * 1000)
 `;
   try {
-    const out = execFileSync(PYTHON, ['-c', script], { input: JSON.stringify(cases), encoding: 'utf8', timeout: 300_000 });
+    const out = execFileSync(PYTHON, ['-c', script], {
+      input: JSON.stringify(cases),
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
     console.log('\nreal Jinja2 (python3-jinja2) on the same cases, same fresh context per render:');
     for (const line of out.trim().split('\n')) {
       const idx = line.lastIndexOf(' ');
       const name = line.slice(0, idx);
       const ms = Number(line.slice(idx + 1));
       const ours = results[name];
-      console.log(`${name.padEnd(36)} render ${ms.toFixed(3).padStart(8)} ms   ours/jinja2 = ${ours ? (ours / ms).toFixed(2) : '?'}`);
+      console.log(
+        `${name.padEnd(36)} render ${ms.toFixed(3).padStart(8)} ms   ours/jinja2 = ${ours ? (ours / ms).toFixed(2) : '?'}`,
+      );
     }
   } catch (e) {
     console.log(`(python3-jinja2 not usable for comparison: ${(e as Error).message.split('\n')[0]})`);
