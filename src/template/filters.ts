@@ -24,6 +24,8 @@ import {
   PyError,
   PyIterator,
   PyMarkup,
+  PyRange,
+  PyBytes,
   PySet,
   PyTuple,
   PyUndefined,
@@ -552,9 +554,16 @@ export const BUILTIN_FILTERS: Record<string, FilterFn> = {
     let items: readonly PyValue[];
     if (Array.isArray(v)) items = v;
     else if (v instanceof PyTuple) items = v.items;
-    else if (typeof v === 'string' || v instanceof PyDict || v instanceof PyDictView || v instanceof PyMarkup)
+    else if (
+      typeof v === 'string' ||
+      v instanceof PyDict ||
+      v instanceof PyDictView ||
+      v instanceof PyMarkup ||
+      v instanceof PyRange ||
+      v instanceof PyBytes
+    ) {
       items = toList(v);
-    else if (v instanceof PyUndefined) {
+    } else if (v instanceof PyUndefined) {
       if (v.strict) v.fail();
       items = [];
     } else throw typeError(`'${typeName(v)}' object is not reversible`);
