@@ -1,5 +1,13 @@
 /** Argument binding for functions implemented in TypeScript (builtins, methods, filters). */
-import { MISSING, PyUndefined, typeError, type Kwargs, type Missing, type PyValue } from './values.ts';
+import {
+  MISSING,
+  PyUndefined,
+  typeError,
+  typeName,
+  type Kwargs,
+  type Missing,
+  type PyValue,
+} from './values.ts';
 
 /**
  * Binds call arguments to parameter names, Python style. `params` lists the parameter names in
@@ -61,16 +69,7 @@ export function intArg(fname: string, v: PyValue): bigint {
   if (typeof v === 'bigint') return v;
   if (typeof v === 'boolean') return v ? 1n : 0n;
   if (v instanceof PyUndefined) v.fail();
-  throw typeError(`'${typeNameOf(v)}' object cannot be interpreted as an integer`);
-}
-
-function typeNameOf(v: PyValue): string {
-  if (v === null) return 'NoneType';
-  if (typeof v === 'number') return 'float';
-  if (typeof v === 'string') return 'str';
-  if (Array.isArray(v)) return 'list';
-  if (typeof v === 'object') return v.typeName;
-  return typeof v;
+  throw typeError(`'${typeName(v)}' object cannot be interpreted as an integer`);
 }
 
 export function optional<T extends PyValue>(v: PyValue | Missing, dflt: T): PyValue {

@@ -908,14 +908,16 @@ export function tryGetItem(obj: PyValue, key: PyValue): PyValue | Missing {
   }
 }
 
-function getAttrOrFail(obj: PyValue, name: string): PyValue {
+/** Python `getattr(obj, name)`: AttributeError when absent. */
+export function getAttrOrFail(obj: PyValue, name: string): PyValue {
   const v = getAttr(obj, name);
   if (v === MISSING)
     throw new PyError('AttributeError', `'${typeName(obj)}' object has no attribute '${name}'`);
   return v;
 }
 
-function getItemOrFail(obj: PyValue, key: PyValue): PyValue {
+/** Python `obj[key]`: KeyError/IndexError when absent. */
+export function getItemOrFail(obj: PyValue, key: PyValue): PyValue {
   const v = getItem(obj, key);
   if (v === MISSING)
     throw obj instanceof PyDict

@@ -6,14 +6,12 @@
  */
 import { createHash } from 'node:crypto';
 import { argCount, bindArgs, intArg } from './args.ts';
-import { callValue, getAttr } from './attributes.ts';
+import { callValue, getAttr, getAttrOrFail, getItemOrFail } from './attributes.ts';
 import { sixModule } from './builtins.ts';
 import { jsonDumps, jsonLoads } from './json.ts';
-import { getItem, keyError } from './ops.ts';
 import {
   MISSING,
   PyBytes,
-  PyDict,
   PyError,
   PyFunction,
   PyModule,
@@ -85,32 +83,20 @@ function jsonModule(): PyModule {
 }
 
 function itemgetter(items: PyValue[]): PyFunction {
-  const get = (obj: PyValue, key: PyValue): PyValue => {
-    const v = getItem(obj, key);
-    if (v === MISSING)
-      throw obj instanceof PyDict
-        ? keyError(key)
-        : new PyError('IndexError', `${typeName(obj)} index out of range`);
-    return v;
-  };
   return fn('itemgetter', (args) => {
     argCount('itemgetter', args, 1, 1);
     const obj = args[0]!;
-    return items.length === 1 ? get(obj, items[0]!) : new PyTuple(items.map((k) => get(obj, k)));
+    return items.length === 1
+      ? getItemOrFail(obj, items[0]!)
+      : new PyTuple(items.map((k) => getItemOrFail(obj, k)));
   });
 }
 
 function attrgetter(names: PyValue[]): PyFunction {
-  const get = (obj: PyValue, path: PyValue): PyValue => {
-    let v = obj;
-    for (const part of pyStr(path).split('.')) {
-      const next: PyValue | Missing = getAttr(v, part);
-      if (next === MISSING)
-        throw new PyError('AttributeError', `'${typeName(v)}' object has no attribute '${part}'`);
-      v = next;
-    }
-    return v;
-  };
+  const get = (obj: PyValue, path: PyValue): PyValue =>
+    pyStr(path)
+      .split('.')
+      .reduce((v, part) => getAttrOrFail(v, part), obj);
   return fn('attrgetter', (args) => {
     argCount('attrgetter', args, 1, 1);
     const obj = args[0]!;

@@ -14,6 +14,7 @@ import {
   pyLen,
   strRepr,
   typeError,
+  typeName,
   type Kwargs,
   type Missing,
   type PyCallableObject,
@@ -382,7 +383,7 @@ export function unpackTarget(value: PyValue, count: number): PyValue[] {
     items = Array.from(iterable(value));
   } catch (e) {
     if (e instanceof PyError && e.pyType === 'TypeError') {
-      throw typeError(`cannot unpack non-iterable ${typeNameOf(value)} object`);
+      throw typeError(`cannot unpack non-iterable ${typeName(value)} object`);
     }
     throw e;
   }
@@ -391,20 +392,4 @@ export function unpackTarget(value: PyValue, count: number): PyValue[] {
     throw new PyError('ValueError', `not enough values to unpack (expected ${count}, got ${items.length})`);
   }
   return items;
-}
-
-function typeNameOf(v: PyValue): string {
-  if (v === null) return 'NoneType';
-  switch (typeof v) {
-    case 'bigint':
-      return 'int';
-    case 'number':
-      return 'float';
-    case 'boolean':
-      return 'bool';
-    case 'string':
-      return 'str';
-    default:
-      return Array.isArray(v) ? 'list' : v.typeName;
-  }
 }
