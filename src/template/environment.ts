@@ -178,6 +178,11 @@ export class Environment implements TemplateHost {
       });
       return compileAst(ast.body, { name, host: this, autoescape: this.autoescape });
     } catch (e) {
+      if (e instanceof RangeError) {
+        const nested = new PyError('TemplateSyntaxError', 'the template is nested too deeply');
+        nested.templateName = name;
+        throw nested;
+      }
       if (e instanceof PyError && e.templateName === undefined) e.templateName = name;
       throw e;
     }

@@ -101,6 +101,17 @@ test('runaway recursion becomes a RecursionError, not a crash', () => {
   assert.match(failure(() => env.fromString("{% include 'self' %}").render()).message, /RecursionError/);
 });
 
+test('absurdly nested templates fail cleanly', () => {
+  assert.match(
+    renderFailure('{{ ' + '('.repeat(20000) + '1' + ')'.repeat(20000) + ' }}').message,
+    /nested too deeply/,
+  );
+  assert.match(
+    renderFailure('{% if 1 %}'.repeat(5000) + '{% endif %}'.repeat(5000)).message,
+    /nested too deeply|RecursionError/,
+  );
+});
+
 test('huge values fail cleanly', () => {
   assert.match(renderFailure("{{ 'x' * 10**12 }}").message, /MemoryError/);
   assert.match(renderFailure('{{ 2 ** (10**10) }}').message, /MemoryError/);

@@ -10,7 +10,6 @@ import {
   PyUndefined,
   iterable,
   pyEquals,
-  pyIter,
   pyLen,
   strRepr,
   typeError,
@@ -343,11 +342,6 @@ export class LoopContext extends PyObject implements PyCallableObject {
   override repr(): string {
     return `<LoopContext ${this.index0 + 1}/${this.length ?? '?'}>`;
   }
-}
-
-/** Starts iterating a for loop's iterable (Undefined iterates as empty unless strict). */
-export function loopIterator(value: PyValue): Iterator<PyValue> {
-  return pyIter(value);
 }
 
 /** An imported template: its exported top-level names as attributes, its output as str(). */

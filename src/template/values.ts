@@ -182,8 +182,6 @@ export class PyTuple extends PyObject implements PyIterable, PySized {
   }
 }
 
-export const EMPTY_TUPLE = new PyTuple([]);
-
 export function tuple(...items: PyValue[]): PyTuple {
   return new PyTuple(items);
 }
@@ -759,13 +757,6 @@ export function iterable(v: PyValue): Iterable<PyValue> {
 export function toList(v: PyValue): PyValue[] {
   if (Array.isArray(v)) return v.slice();
   if (v instanceof PyTuple) return v.items.slice();
-  return Array.from(iterable(v));
-}
-
-/** The items of a sequence without copying when possible (read-only use). */
-export function seqItems(v: PyValue): readonly PyValue[] {
-  if (Array.isArray(v)) return v;
-  if (v instanceof PyTuple) return v.items;
   return Array.from(iterable(v));
 }
 
