@@ -179,6 +179,14 @@ test('fromJs / toJs conversions', () => {
     b: { c: 2n ** 70n },
   });
   assert.deepEqual(toJs(new PyTuple([1n])), [1]);
+  class PyTupleOfAnotherModel {
+    constructor(readonly items: unknown[]) {}
+  }
+  Object.defineProperty(PyTupleOfAnotherModel, 'name', { value: 'PyTuple' });
+  assert.equal(pyStr(fromJs(new PyTupleOfAnotherModel([1, 'a']))), "(1, 'a')");
+  const back = toJs(new PyTuple([1n]), { tuple: (items) => new PyTupleOfAnotherModel(items) });
+  assert.ok(back instanceof PyTupleOfAnotherModel);
+  assert.deepEqual(back.items, [1]);
 });
 
 test('module stand-ins: json, operator, hashlib, base64, six', () => {
