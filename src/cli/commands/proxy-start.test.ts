@@ -1,0 +1,147 @@
+/** `slapos proxy start` as a real process: listens, serves the API, stops on SIGTERM and SIGINT. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runSlapos } from '../../testing/cli.ts';
+import { callApi, formatTestNode } from '../../testing/master.ts';
+
+const BIN = fileURLToPath(new URL('../../../../bin/slapos.js', import.meta.url));
+
+interface Started {
+  child: ChildProcess;
+  url: string;
+  lines: Record<string, unknown>[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `slapos proxy start …` and waits (60 s at most) for its "master listening" log line. */
+async function startProxy(args: string[], cwd: string): Promise<Started> {
+  const child = spawn(process.execPath, [BIN, 'proxy', 'start', ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Record<string, unknown>[] = [];
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no "master listening" line: ${JSON.stringify(lines)}`)),
+      60_000,
+    );
+    let buffer = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        try {
+          const record = JSON.parse(line) as Record<string, unknown>;
+          lines.push(record);
+          if (record.msg === 'master listening' && typeof record.url === 'string') {
+            clearTimeout(timer);
+            resolve(record.url);
+          }
+        } catch {
+          lines.push({ text: line });
+        }
+      }
+    });
+    void exited.then(({ code }) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before listening: ${JSON.stringify(lines)}`));
+    });
+  });
+  return { child, url, lines, exited };
+}
+
+async function stopWith(started: Started, signal: NodeJS.Signals): Promise<number | null> {
+  started.child.kill(signal);
+  const timeout = setTimeout(() => started.child.kill('SIGKILL'), 30_000);
+  const { code } = await started.exited;
+  clearTimeout(timeout);
+  return code;
+}
+
+test('proxy start: serves the JSON API on an ephemeral port and stops on SIGTERM with exit 0', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'slapos-proxy-start-'));
+  try {
+    const started = await startProxy(
+      ['--port', '0', '--database', 'proxy.db', '--computer-id', 'computer'],
+      directory,
+    );
+    assert.match(started.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    await formatTestNode(started.url, { partitions: 1 });
+    const answer = await callApi(started.url, '/slapos.post.v0.software_instance', {
+      title: 'A',
+      software_release_uri: 'http://sr//',
+      software_type: 'default',
+    });
+    assert.equal(answer.status, 200);
+    assert.equal(await stopWith(started, 'SIGTERM'), 0);
+    assert.ok(started.lines.some((line) => line.msg === 'master closed'));
+    // The data is on disk: a new process finds the instance.
+    const again = await startProxy(['--port', '0', '--database', join(directory, 'proxy.db')], directory);
+    const list = await callApi(again.url, '/slapos.allDocs.v0.compute_node_instance_list', {
+      computer_guid: 'computer',
+    });
+    assert.equal((list.body as { result_list: unknown[] }).result_list.length, 1);
+    assert.equal(await stopWith(again, 'SIGINT'), 0);
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+});
+
+test('proxy start --cfg: [slapos] computer_id and [slapproxy] host, port, database_uri; flags override', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'slapos-proxy-cfg-'));
+  try {
+    const cfg = join(directory, 'slapos.cfg');
+    await writeFile(
+      cfg,
+      `[slapos]\ncomputer_id = COMP-CFG\n[slapproxy]\nhost = 127.0.0.1\nport = 1\ndatabase_uri = sqlite://${join(directory, 'cfg.db')}\n`,
+    );
+    const started = await startProxy(['--cfg', cfg, '--port', '0'], directory);
+    await formatTestNode(started.url, { computerGuid: 'COMP-CFG', partitions: 1 });
+    const answer = await callApi(started.url, '/slapos.post.v0.software_instance', {
+      title: 'A',
+      software_release_uri: 'http://sr//',
+      software_type: 'default',
+    });
+    assert.equal((answer.body as { computer_guid: string }).computer_guid, 'COMP-CFG');
+    const listening = started.lines.find((line) => line.msg === 'master listening');
+    assert.equal(listening?.database, join(directory, 'cfg.db'));
+    assert.equal(await stopWith(started, 'SIGTERM'), 0);
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+});
+
+test('proxy start refuses a non-loopback address without --insecure-listen', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'slapos-proxy-refuse-'));
+  try {
+    for (const host of ['0.0.0.0', '::', '192.0.2.1']) {
+      const run = await runSlapos(['proxy', 'start', '--host', host, '--database', join(directory, 'p.db')], {
+        env: { HOME: directory },
+      });
+      assert.equal(run.code, 5, run.stderr);
+      assert.match(run.stderr, /refusing to listen on .*proxy mode has no authentication/);
+      assert.match(run.stderr, /--insecure-listen/);
+    }
+    const badPort = await runSlapos(['proxy', 'start', '--port', 'eighty'], { env: { HOME: directory } });
+    assert.equal(badPort.code, 5);
+    assert.match(badPort.stderr, /invalid port/);
+    const missingCfg = await runSlapos(['proxy', 'start', '--cfg', join(directory, 'none.cfg')], {
+      env: { HOME: directory },
+    });
+    assert.equal(missingCfg.code, 5);
+    assert.match(missingCfg.stderr, /cannot read the configuration file/);
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+});

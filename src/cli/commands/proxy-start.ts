@@ -1,0 +1,88 @@
+/**
+ * `slapos proxy start`: the local SlapOS master in proxy mode (no authentication, for one
+ * machine), until SIGTERM or SIGINT.
+ */
+import type { Command } from 'commander';
+import { startMaster } from '../../master/server.ts';
+import type { CliContext } from '../context.ts';
+import { commandGroup } from '../group.ts';
+import { resolveProxySettings } from '../proxy-config.ts';
+import { locateSlaposConfig, readSlaposConfig } from '../slapos-config.ts';
+
+interface ProxyStartOptions {
+  cfg?: string;
+  host?: string;
+  port?: string;
+  database?: string;
+  computerId?: string;
+  insecureListen?: boolean;
+}
+
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+/** Watches for the stop signals; `stopped` resolves with the first one, `dispose` stops watching. */
+function watchStopSignals(): { stopped: Promise<NodeJS.Signals>; dispose: () => void } {
+  let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
+  const dispose = (): void => {
+    for (const name of STOP_SIGNALS) process.off(name, onSignal);
+  };
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    onSignal = (signal) => {
+      dispose();
+      resolve(signal);
+    };
+    for (const name of STOP_SIGNALS) process.on(name, onSignal);
+  });
+  return { stopped, dispose };
+}
+
+async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<void> {
+  const configPath = locateSlaposConfig({ cfg: options.cfg, env: ctx.env, cwd: ctx.cwd });
+  const config = configPath === undefined ? undefined : readSlaposConfig(configPath);
+  const settings = resolveProxySettings(options, { config, configPath, env: ctx.env, cwd: ctx.cwd });
+  const logger = ctx.logger();
+  if (settings.computerId === undefined) {
+    logger.warn('no default compute node ([slapos] computer_id or --computer-id): requests must name one');
+  }
+  // Watch for the stop signals before starting, so that a stop during startup is graceful too.
+  const stop = watchStopSignals();
+  try {
+    const master = await startMaster({
+      host: settings.host,
+      port: settings.port,
+      databasePath: settings.databasePath,
+      computerId: settings.computerId,
+      logger,
+      insecureListen: options.insecureListen === true,
+    });
+    const signal = await stop.stopped;
+    logger.info({ signal }, 'stopping');
+    await master.close();
+  } finally {
+    stop.dispose();
+  }
+}
+
+export function registerProxyStart(program: Command, ctx: CliContext): void {
+  commandGroup(program, 'proxy', 'the local SlapOS master (proxy mode)')
+    .command('start')
+    .description(
+      'start the SlapOS master in proxy mode (no authentication: loopback only unless --insecure-listen); ' +
+        'stops on SIGTERM or SIGINT',
+    )
+    .option(
+      '--cfg <file>',
+      'slapos.cfg to read (default: $SLAPOS_CONFIGURATION, else /etc/opt/slapos/slapos.cfg)',
+    )
+    .option('--host <address>', 'address to listen on ([slapproxy] host; default 127.0.0.1)')
+    .option('--port <port>', 'port to listen on, 0 for any free one ([slapproxy] port; default 8080)')
+    .option(
+      '--database <path>',
+      'SQLite database file ([slapproxy] database_uri; default $XDG_DATA_HOME/slapos/proxy.db)',
+    )
+    .option('--computer-id <id>', 'the default compute node ([slapos] computer_id)')
+    .option('--insecure-listen', 'allow a non-loopback address although nothing is authenticated')
+    .action(async (options: ProxyStartOptions) => {
+      await proxyStart(ctx, options);
+    });
+}

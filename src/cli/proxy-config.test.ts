@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseIni } from '../lib/ini.ts';
+import { databasePathFromUri, defaultDatabasePath, resolveProxySettings } from './proxy-config.ts';
+import { locateSlaposConfig } from './slapos-config.ts';
+
+const CONFIG = parseIni(
+  '[slapos]\ncomputer_id = COMP-7\n[slapproxy]\nhost = 127.0.0.2\nport = 8081\ndatabase_uri = sqlite:///srv/proxy.db\n',
+);
+
+test('settings come from slapos.cfg, explicit flags override them', () => {
+  const env = { HOME: '/home/u' };
+  assert.deepEqual(resolveProxySettings({}, { config: CONFIG, env, cwd: '/' }), {
+    host: '127.0.0.2',
+    port: 8081,
+    databasePath: '/srv/proxy.db',
+    computerId: 'COMP-7',
+  });
+  assert.deepEqual(
+    resolveProxySettings(
+      { host: '::1', port: '0', database: 'db/p.db', computerId: 'X' },
+      { config: CONFIG, env, cwd: '/work' },
+    ),
+    { host: '::1', port: 0, databasePath: '/work/db/p.db', computerId: 'X' },
+  );
+  assert.deepEqual(resolveProxySettings({}, { env, cwd: '/' }), {
+    host: '127.0.0.1',
+    port: 8080,
+    databasePath: '/home/u/.local/share/slapos/proxy.db',
+    computerId: undefined,
+  });
+  assert.equal(defaultDatabasePath({ XDG_DATA_HOME: '/data' }), '/data/slapos/proxy.db');
+  assert.equal(databasePathFromUri('/var/lib/proxy.db'), '/var/lib/proxy.db');
+  assert.equal(databasePathFromUri('sqlite:////var/lib/proxy.db'), '/var/lib/proxy.db');
+  assert.throws(() => resolveProxySettings({ port: '99999' }, { env, cwd: '/' }), /invalid port/);
+  assert.throws(
+    () =>
+      resolveProxySettings(
+        {},
+        { config: parseIni('[slapproxy]\nport = http\n'), configPath: '/c.cfg', env, cwd: '/' },
+      ),
+    /\/c\.cfg \[slapproxy\] port: invalid port/,
+  );
+});
+
+test('slapos.cfg is --cfg, else $SLAPOS_CONFIGURATION, else the system file if it exists', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'slapos-cfg-'));
+  try {
+    const system = join(directory, 'slapos.cfg');
+    assert.equal(locateSlaposConfig({ env: {}, cwd: '/', systemPath: system }), undefined);
+    await writeFile(system, '[slapos]\n');
+    assert.equal(locateSlaposConfig({ env: {}, cwd: '/', systemPath: system }), system);
+    assert.equal(
+      locateSlaposConfig({ env: { SLAPOS_CONFIGURATION: 'e.cfg' }, cwd: '/x', systemPath: system }),
+      '/x/e.cfg',
+    );
+    assert.equal(
+      locateSlaposConfig({
+        cfg: '/a.cfg',
+        env: { SLAPOS_CONFIGURATION: 'e.cfg' },
+        cwd: '/x',
+        systemPath: system,
+      }),
+      '/a.cfg',
+    );
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,74 @@
+/**
+ * The settings of `slapos proxy start`: explicit flags, else slapos.cfg (`[slapos] computer_id`,
+ * `[slapproxy] host, port, database_uri`), else defaults.
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { SlapError } from '../core/errors.ts';
+import type { IniDocument } from '../lib/ini.ts';
+
+export interface ProxyStartFlags {
+  host?: string | undefined;
+  port?: string | undefined;
+  database?: string | undefined;
+  computerId?: string | undefined;
+}
+
+export interface ProxySettings {
+  host: string;
+  port: number;
+  databasePath: string;
+  computerId: string | undefined;
+}
+
+export const DEFAULT_PROXY_HOST = '127.0.0.1';
+export const DEFAULT_PROXY_PORT = 8080;
+
+/** Where the database goes when neither a flag nor slapos.cfg says: $XDG_DATA_HOME/slapos/proxy.db. */
+export function defaultDatabasePath(env: NodeJS.ProcessEnv): string {
+  const dataHome = env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share');
+  return join(dataHome, 'slapos', 'proxy.db');
+}
+
+/** `database_uri` is a path, or `sqlite://` followed by one (`sqlite:///srv/proxy.db` → /srv/proxy.db). */
+export function databasePathFromUri(uri: string): string {
+  return uri.startsWith('sqlite://') ? uri.slice('sqlite://'.length).replace(/^\/+/, '/') : uri;
+}
+
+function parsePort(text: string, where: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
+    throw new SlapError('SLAP_ERR_USAGE', `${where}: invalid port ${JSON.stringify(text)} (0-65535)`);
+  }
+  return Number(text);
+}
+
+export function resolveProxySettings(
+  flags: ProxyStartFlags,
+  options: {
+    config?: IniDocument | undefined;
+    configPath?: string | undefined;
+    env: NodeJS.ProcessEnv;
+    cwd: string;
+  },
+): ProxySettings {
+  const { config } = options;
+  const fromConfig = (section: string, key: string): string | undefined => {
+    const value = config?.get(section, key)?.trim();
+    return value === '' ? undefined : value;
+  };
+  const where = options.configPath ?? 'slapos.cfg';
+  const portText = flags.port ?? fromConfig('slapproxy', 'port');
+  const databaseUri = flags.database ?? fromConfig('slapproxy', 'database_uri');
+  return {
+    host: flags.host ?? fromConfig('slapproxy', 'host') ?? DEFAULT_PROXY_HOST,
+    port:
+      portText === undefined
+        ? DEFAULT_PROXY_PORT
+        : parsePort(portText, flags.port !== undefined ? '--port' : `${where} [slapproxy] port`),
+    databasePath:
+      databaseUri === undefined
+        ? defaultDatabasePath(options.env)
+        : resolve(options.cwd, databasePathFromUri(databaseUri)),
+    computerId: flags.computerId ?? fromConfig('slapos', 'computer_id'),
+  };
+}

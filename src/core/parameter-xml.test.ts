@@ -1,0 +1,55 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compareCodePoints, decodeParameterXml, encodeParameterXml } from './parameter-xml.ts';
+
+test('parameters encode as lxml pretty-prints them, keys sorted', () => {
+  assert.equal(
+    encodeParameterXml({ p1: 'v1', num: 3 }),
+    "<?xml version='1.0' encoding='utf-8'?>\n<instance>\n" +
+      '  <parameter id="num">3</parameter>\n  <parameter id="p1">v1</parameter>\n</instance>\n',
+  );
+  assert.equal(encodeParameterXml({}), "<?xml version='1.0' encoding='utf-8'?>\n<instance/>\n");
+  assert.equal(
+    encodeParameterXml({ empty: '', b: true, n: null, d: { a: 1 } }),
+    "<?xml version='1.0' encoding='utf-8'?>\n<instance>\n" +
+      '  <parameter id="b">True</parameter>\n' +
+      '  <parameter id="d">{\'a\': 1}</parameter>\n' +
+      '  <parameter id="empty"></parameter>\n' +
+      '  <parameter id="n">None</parameter>\n</instance>\n',
+  );
+  assert.equal(
+    encodeParameterXml({ 'k"&\t': 'a&b<c>\r\nd' }),
+    "<?xml version='1.0' encoding='utf-8'?>\n<instance>\n" +
+      '  <parameter id="k&quot;&amp;&#9;">a&amp;b&lt;c&gt;&#13;\nd</parameter>\n</instance>\n',
+  );
+});
+
+test('encoding refuses characters XML cannot carry', () => {
+  assert.throws(() => encodeParameterXml({ a: '\u0001' }), /XML cannot carry/);
+  assert.throws(() => encodeParameterXml({ '\u0000': 'x' }), /XML cannot carry/);
+});
+
+test('decoding: strings, empty element is null, repeated keys joined, other elements ignored', () => {
+  const original = { num: 3, text: 'Привет & <мир>\r\n\tok', empty: '', flag: false };
+  assert.deepEqual(decodeParameterXml(encodeParameterXml(original)), {
+    empty: null,
+    flag: 'False',
+    num: '3',
+    text: 'Привет & <мир>\r\n\tok',
+  });
+  assert.deepEqual(decodeParameterXml(null), {});
+  assert.deepEqual(decodeParameterXml(''), {});
+  assert.deepEqual(
+    decodeParameterXml(
+      '<?xml version="1.0"?><instance><parameter id="a">x</parameter><other id="b">y</other>' +
+        '<parameter id=\'a\'>z</parameter><parameter id="c"/><!-- c --><parameter id="d"><![CDATA[<raw>]]></parameter></instance>',
+    ),
+    { a: 'x z', c: null, d: '<raw>' },
+  );
+  assert.throws(() => decodeParameterXml('<instance><parameter id="a">x</instance>'), /malformed/);
+});
+
+test('keys sort by code point like Python', () => {
+  const keys = ['\u{1F600}', '\uffff', 'b', 'a', 'B'];
+  assert.deepEqual(keys.sort(compareCodePoints), ['B', 'a', 'b', '\uffff', '\u{1F600}']);
+});

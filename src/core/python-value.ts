@@ -1,0 +1,140 @@
+/**
+ * Python's view of JSON values, for wire compatibility with slapproxy: `str()` of parameter values
+ * (`True`, `None`, `{'a': 1}`, `[1, 2]`, floats as Python prints them) and JSON numbers whose Python
+ * type a JavaScript number cannot carry (`1.0` is a float in Python, `12345678901234567890` an exact int).
+ */
+
+/** A JSON number kept with its source text, when a JS number would print differently from Python. */
+export class PyNumber {
+  readonly source: string;
+  readonly value: number;
+  constructor(source: string) {
+    this.source = source;
+    this.value = Number(source);
+  }
+  /** JSON.stringify writes the numeric value. */
+  toJSON(): number {
+    return this.value;
+  }
+  get isFloat(): boolean {
+    return /[.eE]/.test(this.source);
+  }
+}
+
+/** `repr(float)` as Python 3 prints it: shortest round-trip digits, exponent outside [1e-4, 1e16). */
+export function pyFloatRepr(value: number): string {
+  if (Number.isNaN(value)) return 'nan';
+  if (value === Infinity) return 'inf';
+  if (value === -Infinity) return '-inf';
+  if (value === 0) return Object.is(value, -0) ? '-0.0' : '0.0';
+  const [mantissa = '', exponentText = '0'] = value.toExponential().split('e');
+  const negative = mantissa.startsWith('-');
+  const digits = mantissa.replace('-', '').replace('.', '');
+  const exponent = Number(exponentText);
+  const sign = negative ? '-' : '';
+  if (exponent < -4 || exponent >= 16) {
+    const fraction = digits.length > 1 ? `.${digits.slice(1)}` : '';
+    const expSign = exponent < 0 ? '-' : '+';
+    return `${sign}${digits[0] ?? ''}${fraction}e${expSign}${String(Math.abs(exponent)).padStart(2, '0')}`;
+  }
+  const point = exponent + 1;
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}.0`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
+}
+
+function pyNumberRepr(value: number | PyNumber): string {
+  if (value instanceof PyNumber) {
+    if (!value.isFloat) return BigInt(value.source).toString();
+    return pyFloatRepr(value.value);
+  }
+  if (Number.isInteger(value) && !Object.is(value, -0)) return BigInt(value).toString();
+  return pyFloatRepr(value);
+}
+
+const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
+
+/** `repr(str)` as Python 3 prints it. */
+export function pyStrRepr(text: string): string {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  let out = quote;
+  for (const char of text) {
+    const code = char.codePointAt(0) ?? 0;
+    if (char === quote || char === '\\') out += `\\${char}`;
+    else if (char === '\t') out += '\\t';
+    else if (char === '\n') out += '\\n';
+    else if (char === '\r') out += '\\r';
+    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, '0')}`;
+    else if (code < 0x7f || char === ' ' || !NOT_PRINTABLE.test(char)) out += char;
+    else if (code <= 0xff) out += `\\x${code.toString(16).padStart(2, '0')}`;
+    else if (code <= 0xffff) out += `\\u${code.toString(16).padStart(4, '0')}`;
+    else out += `\\U${code.toString(16).padStart(8, '0')}`;
+  }
+  return out + quote;
+}
+
+/** `repr(value)` of a JSON value as Python sees it after `json.loads`. */
+export function pyRepr(value: unknown): string {
+  if (value === null || value === undefined) return 'None';
+  if (value === true) return 'True';
+  if (value === false) return 'False';
+  if (typeof value === 'number' || value instanceof PyNumber) return pyNumberRepr(value);
+  if (typeof value === 'string') return pyStrRepr(value);
+  if (Array.isArray(value)) return `[${value.map((item) => pyRepr(item)).join(', ')}]`;
+  if (typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>);
+    return `{${entries.map(([key, item]) => `${pyStrRepr(key)}: ${pyRepr(item)}`).join(', ')}}`;
+  }
+  // bigint, symbol, function: not JSON values; shown as their type name.
+  return pyStrRepr(typeof value);
+}
+
+/** `str(value)`: strings as they are, anything else as its repr. */
+export function pyStr(value: unknown): string {
+  return typeof value === 'string' ? value : pyRepr(value);
+}
+
+// --- JSON with Python number types ---
+
+const TOKENS = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+
+/** True if a number token would not print the same in Python as the JS number it parses to. */
+function needsSource(token: string): boolean {
+  const value = Number(token);
+  if (/[.eE]/.test(token)) return Number.isInteger(value);
+  return token === '-0' || !Number.isSafeInteger(value);
+}
+
+const NONCE = Math.random().toString(36).slice(2);
+/** A marker no accepted input can contain (parameters with NUL are refused at the edge). */
+const MARK = `\u0000${NONCE}:`;
+const MARK_IN_JSON = `\\u0000${NONCE}:`;
+
+/**
+ * Parses JSON text (already known to be valid) keeping, as PyNumber, the numbers whose Python
+ * type or digits a JS number would lose (`1.0`, `1e3`, huge integers). Other values are plain.
+ * `parsed`, the plain JSON.parse result of the same text, is returned as is when nothing needs keeping.
+ */
+export function parsePythonJson(text: string, parsed?: unknown): unknown {
+  let marked = false;
+  const rewritten = text.replace(TOKENS, (token) => {
+    if (token.startsWith('"') || !needsSource(token)) return token;
+    marked = true;
+    return `"${MARK_IN_JSON}${token}"`;
+  });
+  if (!marked) return parsed === undefined ? (JSON.parse(text) as unknown) : parsed;
+  return JSON.parse(rewritten, (_key, value: unknown) =>
+    typeof value === 'string' && value.startsWith(MARK) ? new PyNumber(value.slice(MARK.length)) : value,
+  ) as unknown;
+}
+
+/** JSON text that keeps PyNumbers' source (read back with parsePythonJson). */
+export function stringifyPythonJson(value: unknown): string {
+  if (value instanceof PyNumber) return value.source;
+  if (Array.isArray(value)) return `[${value.map((item) => stringifyPythonJson(item)).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>);
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${stringifyPythonJson(item)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}

@@ -1,0 +1,283 @@
+/**
+ * The JSON API v0 (slapos-json-rpc.json + the experimental file) as a fastify plugin: one POST
+ * route per path of the contract, bodies validated against the contract's schemas, the caller's
+ * identity handed to the services, errors as `{status, type, title}`. Transport only: each
+ * handler decodes, calls one service, encodes.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { loadApiSpec, loadExperimentalApiSpec, type ApiPath, type ApiRequest } from '../../api/index.ts';
+import { SlapError } from '../../core/errors.ts';
+import { formatFromJson } from '../../core/format-plan.ts';
+import { parsePythonJson } from '../../core/python-value.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { Caller, MasterServices, RequestOrigin } from '../services/index.ts';
+import { instanceDocument, success } from './documents.ts';
+import { errorBody, toHttpError } from './errors.ts';
+import { BODY_LIMIT_BYTES, parseJsonBody } from './request-body.ts';
+import { acceptsJson, requestOrigin } from './request-context.ts';
+import { requestValidators } from './validation.ts';
+
+export interface JsonApiOptions {
+  services: MasterServices;
+  /** Who is calling (proxy mode: always the trusted local caller). */
+  callerOf: (request: FastifyRequest) => Caller;
+  logger: Logger;
+  /** Host (with port) to use in absolute URLs when a request has no usable Host header. */
+  fallbackHost: () => string;
+}
+
+interface HandlerInput<P extends ApiPath> {
+  body: ApiRequest<P>;
+  caller: Caller;
+  origin: () => RequestOrigin;
+  /** The body as Python would read it (floats stay floats); for free-form parameter dictionaries. */
+  pythonBody: () => ApiRequest<P>;
+}
+
+type Handler<P extends ApiPath> = (input: HandlerInput<P>) => unknown;
+type HandlerTable = { [P in ApiPath]: Handler<P> };
+
+const RAW_BODY = Symbol('rawBody');
+type WithRawBody = FastifyRequest & { [RAW_BODY]?: string };
+
+function handlers(services: MasterServices): HandlerTable {
+  return {
+    '/slapos.post.v0.software_instance': async ({ body, caller, origin, pythonBody }) =>
+      instanceDocument(
+        await services.requestInstance({
+          caller,
+          title: body.title,
+          softwareRelease: body.software_release_uri,
+          softwareType: body.software_type,
+          parameters: pythonBody().parameters ?? {},
+          shared: body.shared ?? false,
+          state: body.state ?? 'started',
+          sla: pythonBody().sla_parameters ?? {},
+          origin: origin(),
+        }),
+      ),
+    '/slapos.get.v0.software_instance': async ({ body, caller }) =>
+      instanceDocument(await services.getInstance({ caller, instanceGuid: body.instance_guid })),
+    '/slapos.get.v0.compute_partition': async ({ body, caller }) =>
+      instanceDocument(
+        await services.getComputePartition({
+          caller,
+          computeNodeId: body.computer_guid,
+          partitionId: body.compute_partition_id,
+        }),
+      ),
+    '/slapos.get.v0.instance_tree': async ({ body, caller }) =>
+      instanceDocument(await services.getInstanceTree({ caller, title: body.title })),
+    '/slapos.allDocs.v0.instance_tree_list': async ({ caller }) => ({
+      result_list: (await services.listInstanceTrees({ caller })).map((title) => ({ title })),
+    }),
+    '/slapos.allDocs.v0.compute_node_instance_list': async ({ body, caller }) => ({
+      result_list: (
+        await services.listComputeNodeInstances({ caller, computeNodeId: body.computer_guid })
+      ).map((item) => ({
+        title: item.title,
+        instance_guid: item.instanceGuid,
+        state: item.state,
+        compute_partition_id: item.partitionId,
+        software_release_uri: item.softwareRelease,
+      })),
+    }),
+    '/slapos.allDocs.v0.instance_node_instance_list': async ({ body, caller }) => ({
+      result_list: (
+        await services.listHostedSharedInstances({ caller, instanceGuid: body.instance_guid })
+      ).map((item) => ({
+        title: item.title,
+        instance_guid: item.instanceGuid,
+        software_type: item.softwareType,
+        state: 'started' as const,
+        parameters: item.parameters,
+        compute_partition_id: item.partitionId,
+      })),
+    }),
+    '/slapos.allDocs.v0.compute_node_software_installation_list': async ({ body, caller }) => ({
+      result_list: (
+        await services.listSoftwareInstallations({ caller, computeNodeId: body.computer_guid })
+      ).map((item) => ({ software_release_uri: item.url, state: item.state })),
+    }),
+    '/slapos.post.v0.software_installation': async ({ body, caller }) =>
+      success(
+        await services.supplySoftware({
+          caller,
+          computeNodeId: body.computer_guid,
+          url: body.software_release_uri,
+          state: body.state ?? 'available',
+        }),
+      ),
+    '/slapos.put.v0.software_installation_reported_state': async ({ body, caller }) =>
+      success(
+        await services.reportSoftwareInstallationState({
+          caller,
+          computeNodeId: body.computer_guid,
+          url: body.software_release_uri,
+          reportedState: body.reported_state,
+        }),
+      ),
+    '/slapos.put.v0.software_installation_error': async ({ body, caller }) =>
+      success(
+        await services.reportSoftwareInstallationError({
+          caller,
+          computeNodeId: body.computer_guid,
+          url: body.software_release_uri,
+          message: body.message,
+        }),
+      ),
+    '/slapos.put.v0.software_instance_reported_state': async ({ body, caller }) =>
+      success(
+        await services.reportInstanceState({
+          caller,
+          instanceGuid: body.instance_guid,
+          reportedState: body.reported_state,
+        }),
+      ),
+    '/slapos.put.v0.software_instance_error': async ({ body, caller }) =>
+      success(
+        await services.reportInstanceError({
+          caller,
+          instanceGuid: body.instance_guid,
+          message: body.message,
+        }),
+      ),
+    '/slapos.put.v0.software_instance_connection_parameter': async ({ body, caller, pythonBody }) =>
+      success(
+        await services.setConnectionParameters({
+          caller,
+          instanceGuid: body.instance_guid,
+          parameters: pythonBody().connection_parameter_dict,
+        }),
+      ),
+    '/slapos.put.v0.software_instance_bang': async ({ body, caller }) =>
+      success(
+        await services.bangInstance({ caller, instanceGuid: body.instance_guid, message: body.message }),
+      ),
+    '/slapos.put.v0.software_instance_title': async ({ body, caller }) =>
+      success(
+        await services.renameInstance({ caller, instanceGuid: body.instance_guid, newTitle: body.title }),
+      ),
+    '/slapos.put.v0.compute_node_format': async ({ body, caller }) =>
+      success(
+        await services.formatComputeNode({
+          caller,
+          format: formatFromJson({
+            computer_guid: body.computer_guid,
+            compute_partition_list: body.compute_partition_list,
+          }),
+        }),
+      ),
+    '/slapos.put.v0.compute_node_bang': async ({ body, caller }) =>
+      success(
+        await services.bangComputeNode({ caller, computeNodeId: body.computer_guid, message: body.message }),
+      ),
+    '/slapos.post.v0.compute_node_usage': ({ body, caller }) =>
+      success(
+        services.reportComputeNodeUsage({ caller, computeNodeId: body.computer_guid, usageXml: body.tioxml }),
+      ),
+    '/slapos.get.v0.compute_node_status': ({ body, caller }) => ({
+      text: services.computeNodeStatus({ caller, computeNodeId: body.computer_guid }),
+    }),
+    '/slapos.post.v0.compute_node_certificate': ({ body, caller }) =>
+      services.createComputeNodeCertificate({ caller, computeNodeId: body.computer_guid }),
+    '/slapos.remove.v0.compute_node_certificate': ({ body, caller }) =>
+      success(services.revokeComputeNodeCertificate({ caller, computeNodeId: body.computer_guid })),
+    '/slapos.get.v0.software_instance_certificate': ({ body, caller }) =>
+      services.instanceCertificate({ caller, instanceGuid: body.instance_guid }),
+    '/slapos.get.v0.hateoas_url': ({ caller, origin }) => ({
+      hateoas_url: services.hateoasUrl({ caller, origin: origin() }),
+    }),
+    '/slapos.allDocs.WIP.compute_node_list': async ({ caller }) => ({
+      result_list: (await services.listComputeNodes({ caller })).map((reference) => ({
+        computer_guid: reference,
+      })),
+    }),
+  };
+}
+
+function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
+  // slapproxy answers `application/json` without a charset; clients compare it literally. (With a
+  // serializer of its own, fastify leaves the content type as set.)
+  return reply.code(status).header('content-type', 'application/json').serializer(JSON.stringify).send(body);
+}
+
+/** Registers the JSON API on a fastify instance (its content-type parsers, not-found and error handlers too). */
+export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOptions): void {
+  const stable = loadApiSpec();
+  const experimental = loadExperimentalApiSpec();
+  const operations = { ...stable.paths, ...experimental.paths };
+  const schemas = Object.fromEntries(
+    Object.entries(operations).map(([path, item]) => [
+      path,
+      item.post.requestBody?.content['application/json'].schema ?? {
+        type: 'object',
+        additionalProperties: false,
+      },
+    ]),
+  );
+  const validators = requestValidators(schemas);
+  const table = handlers(options.services) as Record<string, Handler<ApiPath>>;
+  for (const path of Object.keys(operations)) {
+    if (!table[path]) throw new Error(`no handler for ${path}`);
+  }
+
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES },
+    (request: WithRawBody, text, done) => {
+      try {
+        request[RAW_BODY] = text as string;
+        done(null, parseJsonBody(text as string));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
+    },
+  );
+
+  fastify.setErrorHandler((error, request, reply) => {
+    const httpError = toHttpError(error);
+    if (httpError.internal) options.logger.error({ err: error, url: request.url }, 'request failed');
+    else
+      options.logger.debug(
+        { url: request.url, status: httpError.status, title: httpError.body.title },
+        'request refused',
+      );
+    return sendJson(reply, httpError.status, httpError.body);
+  });
+
+  const knownPaths = new Set(Object.keys(operations));
+  fastify.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    if (knownPaths.has(path)) {
+      return sendJson(
+        reply.header('allow', 'POST'),
+        405,
+        errorBody(405, `Method ${request.method} is not allowed on ${path}; use POST.`),
+      );
+    }
+    return sendJson(reply, 404, errorBody(404, `No such path: ${path}`));
+  });
+
+  for (const path of knownPaths) {
+    const validate = validators.get(path);
+    const handle = table[path];
+    if (!validate || !handle) continue;
+    fastify.post(path, async (request: WithRawBody, reply) => {
+      if (!acceptsJson(request.headers.accept)) {
+        throw new SlapError('SLAP_ERR_NOT_ACCEPTABLE', 'This API answers application/json only.');
+      }
+      const body = request.body;
+      validate(body);
+      let pythonBody: unknown;
+      const result = await handle({
+        body: body as never,
+        caller: options.callerOf(request),
+        origin: () => requestOrigin(request, options.fallbackHost()),
+        pythonBody: () => (pythonBody ??= parsePythonJson(request[RAW_BODY] ?? 'null', body)) as never,
+      });
+      return sendJson(reply, 200, result);
+    });
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The master process in proxy mode: SQLite store + services + JSON API over HTTP.
+ *
+ * Lifecycle (`state`): `listening` once `startMaster` resolves → `closing` while `close()` drains
+ * in-flight requests (new connections refused, idle keep-alive connections closed; after the
+ * grace deadline the remaining connections are cut) → `closed` once the database is closed.
+ * `close()` is idempotent.
+ */
+import { isIP } from 'node:net';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import { systemClock, type Clock } from '../core/clock.ts';
+import { SlapError } from '../core/errors.ts';
+import { silentLogger, type Logger } from '../lib/logger.ts';
+import { registerJsonApi } from './http/json-api.ts';
+import { BODY_LIMIT_BYTES } from './http/request-body.ts';
+import {
+  createMasterServices,
+  createServiceContext,
+  LOCAL_CALLER,
+  proxyModeAuthorizer,
+  type MasterServices,
+} from './services/index.ts';
+import { openSqliteStore } from './storage/sqlite-store.ts';
+
+export interface StartMasterOptions {
+  /** Address to listen on (default 127.0.0.1). */
+  host?: string;
+  /** Port (default 8080; 0 picks a free one). */
+  port?: number;
+  /** SQLite database file (created and migrated as needed), or ':memory:'. */
+  databasePath: string;
+  /** The default compute node (`[slapos] computer_id`). */
+  computerId?: string | undefined;
+  logger?: Logger;
+  clock?: Clock;
+  /** Allow a non-loopback address although proxy mode has no authentication. */
+  insecureListen?: boolean;
+  /** How long `close()` waits for in-flight requests before cutting connections (default 10 s). */
+  closeGraceMs?: number;
+}
+
+export type MasterState = 'listening' | 'closing' | 'closed';
+
+export interface RunningMaster {
+  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly state: MasterState;
+  readonly services: MasterServices;
+  close(): Promise<void>;
+}
+
+/** True for addresses that only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  if (bare === 'localhost') return true;
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  if (isIP(bare) === 6) return bare === '::1' || /^::ffff:127\./i.test(bare);
+  return false;
+}
+
+function urlHost(host: string): string {
+  return isIP(host) === 6 ? `[${host}]` : host;
+}
+
+export async function startMaster(options: StartMasterOptions): Promise<RunningMaster> {
+  const host = (options.host ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1');
+  const requestedPort = options.port ?? 8080;
+  const logger = options.logger ?? silentLogger();
+  if (!isLoopbackHost(host) && !options.insecureListen) {
+    throw new SlapError(
+      'SLAP_ERR_INSECURE_LISTEN',
+      `refusing to listen on ${host}: proxy mode has no authentication`,
+      {
+        hint: 'listen on 127.0.0.1 (the default), or pass --insecure-listen if the network is trusted',
+      },
+    );
+  }
+  const store = await openSqliteStore({ path: options.databasePath, logger });
+  const context = createServiceContext({
+    store,
+    clock: options.clock ?? systemClock,
+    logger,
+    defaultComputeNodeId: options.computerId,
+    authorizer: proxyModeAuthorizer,
+  });
+  const services = createMasterServices(context);
+  const fastifyLogger: FastifyBaseLogger = logger;
+  const fastify = Fastify({
+    loggerInstance: fastifyLogger,
+    // Per-request log lines cost throughput; failures are logged by the JSON API's error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    requestTimeout: 60_000,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+  let port = requestedPort;
+  registerJsonApi(fastify, {
+    services,
+    callerOf: () => LOCAL_CALLER,
+    logger,
+    fallbackHost: () => `${urlHost(host)}:${port}`,
+  });
+  try {
+    await fastify.listen({ host, port: requestedPort });
+  } catch (error) {
+    await fastify.close().catch(() => undefined);
+    await store.close();
+    throw new SlapError(
+      'SLAP_ERR_LISTEN_FAILED',
+      `cannot listen on ${urlHost(host)}:${requestedPort}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const address = fastify.server.address();
+  port = typeof address === 'object' && address ? address.port : requestedPort;
+  const url = `http://${urlHost(host)}:${port}`;
+  logger.info({ url, database: options.databasePath, computerId: options.computerId }, 'master listening');
+
+  let state: MasterState = 'listening';
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      state = 'closing';
+      const graceMs = options.closeGraceMs ?? 10_000;
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          logger.warn({ graceMs }, 'closing: cutting the connections still open');
+          fastify.server.closeAllConnections();
+          resolve();
+        }, graceMs);
+      });
+      try {
+        await Promise.race([fastify.close(), deadline]);
+      } finally {
+        clearTimeout(timer);
+        await store.close();
+        state = 'closed';
+        logger.info({ url }, 'master closed');
+      }
+    })();
+    return closing;
+  };
+
+  return {
+    url,
+    host,
+    port,
+    services,
+    get state() {
+      return state;
+    },
+    close,
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * Compute node endpoints that slapproxy answers without a real implementation in proxy mode
+ * (status, bang, usage, certificates) and the node list. Each still goes through authorisation.
+ */
+import type { Caller } from './caller.ts';
+import type { ServiceContext } from './context.ts';
+import type { RequestOrigin } from './frontend-bypass.ts';
+
+export async function listComputeNodes(
+  context: ServiceContext,
+  input: { caller: Caller },
+): Promise<string[]> {
+  context.authorize(input.caller, 'compute_node.list', { kind: 'master' });
+  const nodes = await context.store.read((repository) => repository.listComputeNodes());
+  return nodes.map((node) => node.reference);
+}
+
+export function computeNodeStatus(
+  context: ServiceContext,
+  input: { caller: Caller; computeNodeId: string },
+): string {
+  context.authorize(input.caller, 'compute_node.read', {
+    kind: 'compute_node',
+    computeNodeId: input.computeNodeId,
+  });
+  return 'Unknown (not implemented)';
+}
+
+/** A node bang: recorded, but (as slapproxy) it does not bang the node's instances. */
+export async function bangComputeNode(
+  context: ServiceContext,
+  input: { caller: Caller; computeNodeId: string; message: string },
+): Promise<'Ignored'> {
+  context.authorize(input.caller, 'compute_node.report', {
+    kind: 'compute_node',
+    computeNodeId: input.computeNodeId,
+  });
+  const at = context.clock.now();
+  await context.store.write((repository) =>
+    repository.recordComputeNodeBang(input.computeNodeId, { message: input.message, at }),
+  );
+  return 'Ignored';
+}
+
+/** Usage reports are accepted and ignored in proxy mode (no accounting). */
+export function reportComputeNodeUsage(
+  context: ServiceContext,
+  input: { caller: Caller; computeNodeId: string; usageXml: string },
+): 'Ignored' {
+  context.authorize(input.caller, 'compute_node.report', {
+    kind: 'compute_node',
+    computeNodeId: input.computeNodeId,
+  });
+  context.logger.debug(
+    { computeNode: input.computeNodeId, bytes: input.usageXml.length },
+    'usage report ignored',
+  );
+  return 'Ignored';
+}
+
+export interface CertificatePair {
+  key: string;
+  certificate: string;
+}
+
+/** Proxy mode has no PKI: certificates are empty strings, as slapproxy answers. */
+export function createComputeNodeCertificate(
+  context: ServiceContext,
+  input: { caller: Caller; computeNodeId: string },
+): CertificatePair {
+  context.authorize(input.caller, 'compute_node.certificate', {
+    kind: 'compute_node',
+    computeNodeId: input.computeNodeId,
+  });
+  return { key: '', certificate: '' };
+}
+
+export function revokeComputeNodeCertificate(
+  context: ServiceContext,
+  input: { caller: Caller; computeNodeId: string },
+): 'Ignored' {
+  context.authorize(input.caller, 'compute_node.certificate', {
+    kind: 'compute_node',
+    computeNodeId: input.computeNodeId,
+  });
+  return 'Ignored';
+}
+
+export function instanceCertificate(
+  context: ServiceContext,
+  input: { caller: Caller; instanceGuid: string },
+): CertificatePair {
+  context.authorize(input.caller, 'instance.certificate', {
+    kind: 'instance_guid',
+    instanceGuid: input.instanceGuid,
+  });
+  return { key: '', certificate: '' };
+}
+
+/** The HATEOAS root as the caller reaches the master. */
+export function hateoasUrl(
+  context: ServiceContext,
+  input: { caller: Caller; origin: RequestOrigin },
+): string {
+  context.authorize(input.caller, 'master.read', { kind: 'master' });
+  const { origin } = input;
+  return `${origin.secure ? 'https' : 'http'}://${origin.host}${origin.prefix}/hateoas/`;
+}

@@ -1,0 +1,33 @@
+/** What every use case receives: the store, the clock, the logger, the configuration and the authorizer. */
+import type { Clock } from '../../core/clock.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { MasterStore } from '../storage/repository.ts';
+import type { Action, Authorizer, Caller, Target } from './caller.ts';
+
+export interface ServiceContext {
+  store: MasterStore;
+  clock: Clock;
+  logger: Logger;
+  /** The default compute node (`[slapos] computer_id`): requests without `computer_guid` go there. */
+  defaultComputeNodeId: string | undefined;
+  authorize(caller: Caller, action: Action, target: Target): void;
+}
+
+export interface ServiceContextOptions {
+  store: MasterStore;
+  clock: Clock;
+  logger: Logger;
+  defaultComputeNodeId?: string | undefined;
+  authorizer: Authorizer;
+}
+
+export function createServiceContext(options: ServiceContextOptions): ServiceContext {
+  const { authorizer } = options;
+  return {
+    store: options.store,
+    clock: options.clock,
+    logger: options.logger,
+    defaultComputeNodeId: options.defaultComputeNodeId,
+    authorize: (caller, action, target) => authorizer.authorize(caller, action, target),
+  };
+}

@@ -1,0 +1,56 @@
+/** The master's use cases, bound to one service context. The transports call only these. */
+import type { ServiceContext } from './context.ts';
+import * as computeNodes from './compute-nodes.ts';
+import { formatComputeNode } from './format-compute-node.ts';
+import * as reports from './instance-reports.ts';
+import * as reads from './read-instances.ts';
+import { requestInstance } from './request-instance.ts';
+import * as software from './software-installations.ts';
+
+type Input<F> = F extends (context: ServiceContext, input: infer I) => unknown ? I : never;
+type Output<F> = F extends (context: ServiceContext, input: never) => infer O ? O : never;
+type Bound<F> = (input: Input<F>) => Output<F>;
+
+function bind<F extends (context: ServiceContext, input: never) => unknown>(
+  context: ServiceContext,
+  useCase: F,
+): Bound<F> {
+  return ((input: Input<F>) => useCase(context, input as never)) as Bound<F>;
+}
+
+export function createMasterServices(context: ServiceContext) {
+  return {
+    context,
+    requestInstance: bind(context, requestInstance),
+    getInstance: bind(context, reads.getInstance),
+    getComputePartition: bind(context, reads.getComputePartition),
+    getInstanceTree: bind(context, reads.getInstanceTree),
+    listInstanceTrees: bind(context, reads.listInstanceTrees),
+    listComputeNodeInstances: bind(context, reads.listComputeNodeInstances),
+    listHostedSharedInstances: bind(context, reads.listHostedSharedInstances),
+    reportInstanceState: bind(context, reports.reportInstanceState),
+    reportInstanceError: bind(context, reports.reportInstanceError),
+    setConnectionParameters: bind(context, reports.setConnectionParameters),
+    bangInstance: bind(context, reports.bangInstance),
+    renameInstance: bind(context, reports.renameInstance),
+    formatComputeNode: bind(context, formatComputeNode),
+    listComputeNodes: bind(context, computeNodes.listComputeNodes),
+    computeNodeStatus: bind(context, computeNodes.computeNodeStatus),
+    bangComputeNode: bind(context, computeNodes.bangComputeNode),
+    reportComputeNodeUsage: bind(context, computeNodes.reportComputeNodeUsage),
+    createComputeNodeCertificate: bind(context, computeNodes.createComputeNodeCertificate),
+    revokeComputeNodeCertificate: bind(context, computeNodes.revokeComputeNodeCertificate),
+    instanceCertificate: bind(context, computeNodes.instanceCertificate),
+    hateoasUrl: bind(context, computeNodes.hateoasUrl),
+    supplySoftware: bind(context, software.supplySoftware),
+    reportSoftwareInstallationState: bind(context, software.reportSoftwareInstallationState),
+    reportSoftwareInstallationError: bind(context, software.reportSoftwareInstallationError),
+    listSoftwareInstallations: bind(context, software.listSoftwareInstallations),
+  };
+}
+
+export type MasterServices = ReturnType<typeof createMasterServices>;
+export { LOCAL_CALLER, proxyModeAuthorizer, type Authorizer, type Caller } from './caller.ts';
+export { createServiceContext, type ServiceContext } from './context.ts';
+export type { InstanceView } from './instance-view.ts';
+export type { RequestOrigin } from './frontend-bypass.ts';

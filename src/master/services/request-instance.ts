@@ -1,0 +1,307 @@
+/**
+ * Request (create, update, stop, destroy) an instance or a shared instance — slapproxy's rules
+ * (docs/protocol.md §1.6–§1.8, §1.10): identity by (title, root title) across every compute
+ * node, first free partition of the chosen node, an allocated instance never moves, root state
+ * propagated to re-requested children, shared instances attached to a host instance of the same
+ * software release (and type), timestamps bumped on exactly the changes listed there.
+ */
+import { SlapError } from '../../core/errors.ts';
+import { decodeParameterXml, encodeParameterXml } from '../../core/parameter-xml.ts';
+import { PyNumber, pyRepr, stringifyPythonJson } from '../../core/python-value.ts';
+import type { RequestedState } from '../../core/states.ts';
+import type { InstanceRecord, PartitionKey, Repository } from '../storage/repository.ts';
+import type { Caller } from './caller.ts';
+import type { ServiceContext } from './context.ts';
+import { frontendBypass, type RequestOrigin } from './frontend-bypass.ts';
+import { ipListOf, type InstanceView } from './instance-view.ts';
+
+export interface RequestInstanceInput {
+  caller: Caller;
+  title: string;
+  softwareRelease: string;
+  softwareType: string;
+  parameters: Record<string, unknown>;
+  shared: boolean;
+  /** The requested state; undefined keeps the stored one (the JSON API always sends one). */
+  state?: RequestedState | undefined;
+  /** SLA (filter): `computer_guid` picks the node, `instance_guid` the host of a shared instance. */
+  sla: Record<string, unknown>;
+  /** The partition asking, for requests made by an instance (its tree's root becomes the root). */
+  requester?: PartitionKey | undefined;
+  origin?: RequestOrigin | undefined;
+}
+
+interface Prepared extends RequestInstanceInput {
+  requestedBy: string;
+  parameterXml: string;
+  slaJson: string;
+  now: number;
+}
+
+function sameKey(a: PartitionKey | null, b: PartitionKey | null): boolean {
+  return !!a && !!b && a.computeNodeId === b.computeNodeId && a.partitionId === b.partitionId;
+}
+
+/** Canonical JSON (sorted keys, numbers by value) to compare parameters as Python compares dicts. */
+function canonical(value: unknown): string {
+  if (value instanceof PyNumber) return JSON.stringify(value.value);
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+function slaString(sla: Record<string, unknown>, key: string): string | undefined {
+  const value = sla[key];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** The root title of the requester's tree; a missing or free requester makes a root request. */
+async function requesterRoot(repository: Repository, requester: PartitionKey | undefined): Promise<string> {
+  if (!requester) return '';
+  const instance = await repository.getInstanceOnPartition(requester);
+  return instance ? instance.requestedBy || instance.title : '';
+}
+
+export async function requestInstance(
+  context: ServiceContext,
+  input: RequestInstanceInput,
+): Promise<InstanceView> {
+  // Encoding first: parameters XML cannot carry are refused before anything is written.
+  const parameterXml = encodeParameterXml(input.parameters);
+  const slaJson = stringifyPythonJson(input.sla);
+  return context.store.write(async (repository) => {
+    const requestedBy = await requesterRoot(repository, input.requester);
+    context.authorize(input.caller, 'instance.request', {
+      kind: 'instance',
+      identity: { title: input.title, requestedBy, shared: input.shared },
+    });
+    const prepared: Prepared = { ...input, requestedBy, parameterXml, slaJson, now: context.clock.now() };
+    if (!input.shared) return requestNotShared(context, repository, prepared);
+    return (
+      frontendBypass({ ...prepared, state: input.state, origin: input.origin }) ??
+      (await requestShared(context, repository, prepared))
+    );
+  });
+}
+
+async function requestNotShared(
+  context: ServiceContext,
+  repository: Repository,
+  request: Prepared,
+): Promise<InstanceView> {
+  const identity = { title: request.title, requestedBy: request.requestedBy, shared: false };
+  const existing = await repository.findInstance(identity);
+  let state = request.state;
+  let location: PartitionKey;
+  if (!existing) {
+    const computeNodeId = slaString(request.sla, 'computer_guid') ?? context.defaultComputeNodeId;
+    const partition =
+      computeNodeId === undefined ? undefined : await repository.firstFreePartition(computeNodeId);
+    if (!partition) {
+      throw new SlapError(
+        'SLAP_ERR_ALLOCATION_FAILED',
+        `No free computer partition found for: ${request.title}`,
+      );
+    }
+    location = { computeNodeId: partition.computeNodeId, partitionId: partition.reference };
+    await repository.insertInstance({
+      ...identity,
+      softwareRelease: request.softwareRelease,
+      // The default software type is applied at first allocation only.
+      softwareType: request.softwareType || 'default',
+      parameterXml: request.parameterXml,
+      sharedParametersJson: null,
+      slaJson: request.slaJson,
+      requestedState: state ?? 'started',
+      location,
+      hostPosition: null,
+      now: request.now,
+    });
+    await repository.setPartitionSlapState(location, 'busy');
+    await repository.setPartitionTimestamp(location, request.now);
+    context.logger.debug({ title: request.title, ...location }, 'instance allocated');
+  } else {
+    location = existing.location ?? { computeNodeId: '', partitionId: '' };
+    if (request.requestedBy !== '') {
+      // A re-requested child takes the state of a root that is not started.
+      const root = await repository.findInstance({
+        title: request.requestedBy,
+        requestedBy: '',
+        shared: false,
+      });
+      if (root && root.requestedState !== 'started') state = root.requestedState;
+    }
+    const changes = {
+      requestedState: state ?? existing.requestedState,
+      softwareRelease: request.softwareRelease,
+      softwareType: request.softwareType,
+      parameterXml: request.parameterXml,
+    };
+    const changed =
+      existing.partitionTimestamp === null ||
+      changes.requestedState !== existing.requestedState ||
+      changes.softwareRelease !== existing.softwareRelease ||
+      changes.softwareType !== existing.softwareType ||
+      changes.parameterXml !== existing.parameterXml;
+    if (changed) {
+      await repository.updateInstance(existing.id, {
+        ...changes,
+        slaJson: request.slaJson,
+        now: request.now,
+      });
+      await repository.setPartitionTimestamp(location, request.now);
+    } else if (existing.slaJson !== request.slaJson) {
+      await repository.updateInstance(existing.id, { slaJson: request.slaJson, now: request.now });
+    }
+  }
+  const instance = await repository.findInstance(identity);
+  if (!instance) throw new SlapError('SLAP_ERR_INTERNAL', `instance ${request.title} vanished`);
+  return {
+    title: instance.title,
+    requestedBy: instance.requestedBy,
+    shared: false,
+    softwareRelease: instance.softwareRelease,
+    softwareType: instance.softwareType,
+    // The answer carries the requested (or propagated) state, as slapproxy's does.
+    state: state ?? 'started',
+    connectionParameters: decodeParameterXml(instance.connectionXml),
+    parameters: decodeParameterXml(instance.parameterXml),
+    ipList: await ipListOf(repository, location),
+    computeNodeId: location.computeNodeId,
+    partitionId: location.partitionId,
+    timestamp: instance.partitionTimestamp,
+  };
+}
+
+/** The host partition id asked by the `instance_guid` SLA: legacy form `<node>-<partition>` or an id. */
+function requestedHostPartition(
+  sla: Record<string, unknown>,
+  computeNodeId: string | undefined,
+): string | undefined {
+  const guid = slaString(sla, 'instance_guid');
+  if (guid === undefined) return undefined;
+  return computeNodeId !== undefined && guid.startsWith(computeNodeId)
+    ? guid.slice(computeNodeId.length + 1)
+    : guid;
+}
+
+async function chooseHost(
+  context: ServiceContext,
+  repository: Repository,
+  request: Prepared,
+  existing: InstanceRecord | undefined,
+): Promise<InstanceRecord> {
+  const computeNodeId = slaString(request.sla, 'computer_guid') ?? context.defaultComputeNodeId;
+  const partitionId = requestedHostPartition(request.sla, computeNodeId);
+  const fits = (host: InstanceRecord | undefined): host is InstanceRecord =>
+    !!host &&
+    host.softwareRelease === request.softwareRelease &&
+    (!request.softwareType || host.softwareType === request.softwareType) &&
+    (partitionId === undefined || host.location?.partitionId === partitionId);
+  // A shared instance stays on its host while that host still fits the request.
+  if (existing?.location && existing.requestedState !== 'destroyed') {
+    const current = await repository.getInstanceOnPartition(existing.location);
+    if (fits(current)) return current;
+  }
+  const host =
+    computeNodeId === undefined
+      ? undefined
+      : await repository.findSharedHost({
+          computeNodeId,
+          softwareRelease: request.softwareRelease,
+          ...(request.softwareType ? { softwareType: request.softwareType } : {}),
+          ...(partitionId !== undefined ? { partitionId } : {}),
+        });
+  if (!host?.location) {
+    const args: (string | null)[] = [request.softwareRelease, computeNodeId ?? null];
+    if (request.softwareType) args.push(request.softwareType);
+    if (partitionId !== undefined) args.push(partitionId);
+    throw new SlapError(
+      'SLAP_ERR_ALLOCATION_FAILED',
+      `No partition corresponding to slave request: ${pyRepr(args)}`,
+    );
+  }
+  return host;
+}
+
+async function requestShared(
+  context: ServiceContext,
+  repository: Repository,
+  request: Prepared,
+): Promise<InstanceView> {
+  const identity = { title: request.title, requestedBy: request.requestedBy, shared: true };
+  const existing = await repository.findInstance(identity);
+  const live = existing && existing.requestedState !== 'destroyed' ? existing : undefined;
+  // Destroying a live shared instance needs no fitting host: it leaves the one it is on.
+  const currentHost =
+    request.state === 'destroyed' && live?.location
+      ? await repository.getInstanceOnPartition(live.location)
+      : undefined;
+  const host = currentHost ?? (await chooseHost(context, repository, request, existing));
+  const hostKey = host.location as PartitionKey;
+  const sharedParametersJson = stringifyPythonJson(request.parameters);
+  const fields = {
+    softwareRelease: request.softwareRelease,
+    softwareType: request.softwareType,
+    parameterXml: request.parameterXml,
+    sharedParametersJson,
+    slaJson: request.slaJson,
+    now: request.now,
+  };
+  if (request.state === 'destroyed') {
+    // Leaves its host's list; the record stays (slapproxy keeps its shared rows).
+    if (live) {
+      await repository.updateInstance(live.id, { ...fields, requestedState: 'destroyed' });
+      if (live.location) await repository.setPartitionTimestamp(live.location, request.now);
+    }
+  } else {
+    const requestedState = request.state ?? live?.requestedState ?? 'started';
+    if (!existing) {
+      await repository.insertInstance({
+        ...identity,
+        ...fields,
+        requestedState,
+        location: hostKey,
+        hostPosition: await repository.nextHostPosition(),
+      });
+      await repository.setPartitionTimestamp(hostKey, request.now);
+    } else if (!live || !sameKey(live.location, hostKey)) {
+      // (Re)attached at the end of the host's list.
+      await repository.updateInstance(existing.id, {
+        ...fields,
+        requestedState,
+        location: hostKey,
+        hostPosition: await repository.nextHostPosition(),
+      });
+      await repository.setPartitionTimestamp(hostKey, request.now);
+      if (live?.location) await repository.setPartitionTimestamp(live.location, request.now);
+    } else {
+      const entryChanged =
+        live.softwareType !== request.softwareType ||
+        canonical(JSON.parse(live.sharedParametersJson ?? '{}')) !==
+          canonical(JSON.parse(sharedParametersJson));
+      await repository.updateInstance(live.id, { ...fields, requestedState });
+      // The host reprocesses only when its list of shared instances changed.
+      if (entryChanged) await repository.setPartitionTimestamp(hostKey, request.now);
+    }
+  }
+  const stored = await repository.findInstance(identity);
+  return {
+    title: request.title,
+    requestedBy: request.requestedBy,
+    shared: true,
+    softwareRelease: host.softwareRelease,
+    softwareType: host.softwareType,
+    state: 'started',
+    connectionParameters: decodeParameterXml(stored?.connectionXml),
+    // The post answer shows the parameters through parameter XML: strings.
+    parameters: decodeParameterXml(request.parameterXml),
+    ipList: await ipListOf(repository, hostKey),
+    computeNodeId: hostKey.computeNodeId,
+    partitionId: hostKey.partitionId,
+    timestamp: null,
+  };
+}

@@ -1,0 +1,275 @@
+/** The service layer directly: authorisation at one check point, formats, failed use cases. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fixedClock } from '../../core/clock.ts';
+import { SlapError } from '../../core/errors.ts';
+import { formatFromJson, formatFromLegacyComputer } from '../../core/format-plan.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { openSqliteStore, type SqliteStore } from '../storage/sqlite-store.ts';
+import {
+  createMasterServices,
+  createServiceContext,
+  LOCAL_CALLER,
+  proxyModeAuthorizer,
+  type Caller,
+  type MasterServices,
+} from './index.ts';
+import type { Repository } from '../storage/repository.ts';
+
+async function withServices(
+  work: (services: MasterServices, store: SqliteStore) => Promise<void>,
+): Promise<void> {
+  const directory = await mkdtemp(join(tmpdir(), 'slapos-services-'));
+  const store = await openSqliteStore({ path: join(directory, 'proxy.db') });
+  try {
+    const context = createServiceContext({
+      store,
+      clock: fixedClock(1_700_000_000),
+      logger: silentLogger(),
+      defaultComputeNodeId: 'computer',
+      authorizer: proxyModeAuthorizer,
+    });
+    await work(createMasterServices(context), store);
+  } finally {
+    await store.close();
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+async function dump(repository: Repository, node: string): Promise<unknown> {
+  const partitions = await repository.listPartitions(node);
+  return Promise.all(
+    partitions.map(async (partition) => ({
+      partition,
+      addresses: await repository.listAddresses({ computeNodeId: node, partitionId: partition.reference }),
+    })),
+  );
+}
+
+test('the legacy format payload and the JSON one register the same partitions and addresses', async () => {
+  await withServices(async (services, store) => {
+    const legacy = formatFromLegacyComputer({
+      reference: 'A',
+      address: '10.0.0.1',
+      netmask: '255.0.0.0',
+      partition_list: [0, 1, 2].map((index) => ({
+        reference: `slappart${index}`,
+        tap: { name: `slaptap${index}` },
+        address_list: [
+          { addr: `10.0.0.${10 + index}`, netmask: '255.255.255.0' },
+          { addr: `fd00::${10 + index}`, netmask: 'ffff::' },
+        ],
+      })),
+    });
+    const json = formatFromJson({
+      computer_guid: 'B',
+      compute_partition_list: [0, 1, 2].map((index) => ({
+        partition_id: `slappart${index}`,
+        ip_list: [
+          {
+            'ip-address': `10.0.0.${10 + index}`,
+            'network-interface': `slaptap${index}`,
+            netmask: '255.255.255.0',
+          },
+          { 'ip-address': `fd00::${10 + index}`, 'network-interface': `slaptap${index}`, netmask: 'ffff::' },
+        ],
+      })),
+    });
+    await services.formatComputeNode({ caller: LOCAL_CALLER, format: legacy });
+    await services.formatComputeNode({ caller: LOCAL_CALLER, format: json });
+    const [a, b] = await store.read(async (repository) => [
+      await dump(repository, 'A'),
+      await dump(repository, 'B'),
+    ]);
+    assert.deepEqual(
+      JSON.parse(JSON.stringify(a).replaceAll('"computeNodeId":"A"', '"computeNodeId":"B"')),
+      b,
+    );
+    assert.equal((b as unknown[]).length, 3);
+  });
+});
+
+test('every use case goes through the one authorisation check point', async () => {
+  await withServices(async (services, store) => {
+    const stranger: Caller = { kind: 'user', userId: 'mallory' };
+    const calls: [string, () => unknown][] = [
+      [
+        'requestInstance',
+        () =>
+          services.requestInstance({
+            caller: stranger,
+            title: 'x',
+            softwareRelease: 's',
+            softwareType: '',
+            parameters: {},
+            shared: false,
+            state: 'started',
+            sla: {},
+          }),
+      ],
+      ['getInstance', () => services.getInstance({ caller: stranger, instanceGuid: 'x______0' })],
+      [
+        'getComputePartition',
+        () => services.getComputePartition({ caller: stranger, computeNodeId: 'c', partitionId: 'p' }),
+      ],
+      ['getInstanceTree', () => services.getInstanceTree({ caller: stranger, title: 'x' })],
+      ['listInstanceTrees', () => services.listInstanceTrees({ caller: stranger })],
+      [
+        'listComputeNodeInstances',
+        () => services.listComputeNodeInstances({ caller: stranger, computeNodeId: 'c' }),
+      ],
+      [
+        'listHostedSharedInstances',
+        () => services.listHostedSharedInstances({ caller: stranger, instanceGuid: 'x______0' }),
+      ],
+      [
+        'reportInstanceState',
+        () =>
+          services.reportInstanceState({
+            caller: stranger,
+            instanceGuid: 'x______0',
+            reportedState: 'destroyed',
+          }),
+      ],
+      [
+        'reportInstanceState started',
+        () =>
+          services.reportInstanceState({
+            caller: stranger,
+            instanceGuid: 'x______0',
+            reportedState: 'started',
+          }),
+      ],
+      [
+        'reportInstanceError',
+        () => services.reportInstanceError({ caller: stranger, instanceGuid: 'x______0', message: 'm' }),
+      ],
+      [
+        'setConnectionParameters',
+        () =>
+          services.setConnectionParameters({ caller: stranger, instanceGuid: 'x______0', parameters: {} }),
+      ],
+      [
+        'bangInstance',
+        () => services.bangInstance({ caller: stranger, instanceGuid: 'x______0', message: 'm' }),
+      ],
+      [
+        'renameInstance',
+        () => services.renameInstance({ caller: stranger, instanceGuid: 'x______0', newTitle: 'y' }),
+      ],
+      [
+        'formatComputeNode',
+        () =>
+          services.formatComputeNode({
+            caller: stranger,
+            format: { computeNodeId: 'c', address: null, netmask: null, partitions: [] },
+          }),
+      ],
+      ['listComputeNodes', () => services.listComputeNodes({ caller: stranger })],
+      ['computeNodeStatus', () => services.computeNodeStatus({ caller: stranger, computeNodeId: 'c' })],
+      [
+        'bangComputeNode',
+        () => services.bangComputeNode({ caller: stranger, computeNodeId: 'c', message: 'm' }),
+      ],
+      [
+        'reportComputeNodeUsage',
+        () => services.reportComputeNodeUsage({ caller: stranger, computeNodeId: 'c', usageXml: '' }),
+      ],
+      [
+        'createComputeNodeCertificate',
+        () => services.createComputeNodeCertificate({ caller: stranger, computeNodeId: 'c' }),
+      ],
+      [
+        'revokeComputeNodeCertificate',
+        () => services.revokeComputeNodeCertificate({ caller: stranger, computeNodeId: 'c' }),
+      ],
+      [
+        'instanceCertificate',
+        () => services.instanceCertificate({ caller: stranger, instanceGuid: 'x______0' }),
+      ],
+      [
+        'hateoasUrl',
+        () => services.hateoasUrl({ caller: stranger, origin: { secure: false, host: 'h', prefix: '' } }),
+      ],
+      [
+        'supplySoftware',
+        () => services.supplySoftware({ caller: stranger, computeNodeId: 'c', url: 'u', state: 'available' }),
+      ],
+      [
+        'reportSoftwareInstallationState',
+        () =>
+          services.reportSoftwareInstallationState({
+            caller: stranger,
+            computeNodeId: 'c',
+            url: 'u',
+            reportedState: 'destroyed',
+          }),
+      ],
+      [
+        'reportSoftwareInstallationError',
+        () =>
+          services.reportSoftwareInstallationError({
+            caller: stranger,
+            computeNodeId: 'c',
+            url: 'u',
+            message: 'm',
+          }),
+      ],
+      [
+        'listSoftwareInstallations',
+        () => services.listSoftwareInstallations({ caller: stranger, computeNodeId: 'c' }),
+      ],
+    ];
+    const bound = Object.keys(services).filter((key) => key !== 'context');
+    assert.deepEqual(
+      [...new Set(calls.map(([name]) => name.split(' ')[0]))].sort(),
+      bound.sort(),
+      'every use case is exercised',
+    );
+    for (const [name, call] of calls) {
+      await assert.rejects(
+        async () => {
+          await call();
+        },
+        (error: unknown) => error instanceof SlapError && error.code === 'SLAP_ERR_FORBIDDEN',
+        name,
+      );
+    }
+    assert.deepEqual(await store.read((repository) => repository.listComputeNodes()), []);
+    assert.deepEqual(await store.read((repository) => repository.listSoftwareInstallations('c')), []);
+  });
+});
+
+test('a request that fails (no host for a shared instance) writes nothing', async () => {
+  await withServices(async (services, store) => {
+    await services.formatComputeNode({
+      caller: LOCAL_CALLER,
+      format: {
+        computeNodeId: 'computer',
+        address: null,
+        netmask: null,
+        partitions: [{ reference: 'p0', addresses: [] }],
+      },
+    });
+    await assert.rejects(
+      services.requestInstance({
+        caller: LOCAL_CALLER,
+        title: 'S',
+        softwareRelease: 'none',
+        softwareType: '',
+        parameters: {},
+        shared: true,
+        state: 'started',
+        sla: {},
+      }),
+      /No partition corresponding to slave request: \['none', 'computer'\]/,
+    );
+    assert.deepEqual(await store.read((repository) => repository.listRootTitles()), {
+      instances: [],
+      shared: [],
+    });
+  });
+});

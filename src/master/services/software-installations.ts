@@ -1,0 +1,100 @@
+/** Software installations: supply, the node's reports, and the node's list (docs/protocol.md §1.5). */
+import { SlapError } from '../../core/errors.ts';
+import type { SoftwareInstallationReportedState, SoftwareInstallationState } from '../../core/states.ts';
+import type { Caller } from './caller.ts';
+import type { ServiceContext } from './context.ts';
+
+export async function supplySoftware(
+  context: ServiceContext,
+  input: { caller: Caller; computeNodeId: string; url: string; state: SoftwareInstallationState },
+): Promise<string> {
+  context.authorize(input.caller, 'software_installation.supply', {
+    kind: 'software_installation',
+    computeNodeId: input.computeNodeId,
+    url: input.url,
+  });
+  // The compute node need not exist yet: it may be formatted later.
+  await context.store.write((repository) =>
+    repository.upsertSoftwareInstallation(input.computeNodeId, input.url, input.state),
+  );
+  return `Supplied ${input.url} to be ${input.state}`;
+}
+
+/**
+ * A node's report on a software installation. `destroyed` removes the installation; the others
+ * are recorded (slapproxy ignores them: the state shown stays the requested one).
+ */
+export async function reportSoftwareInstallationState(
+  context: ServiceContext,
+  input: {
+    caller: Caller;
+    computeNodeId: string;
+    url: string;
+    reportedState: SoftwareInstallationReportedState;
+  },
+): Promise<'Ignored' | 'Destroyed'> {
+  context.authorize(input.caller, 'software_installation.report', {
+    kind: 'software_installation',
+    computeNodeId: input.computeNodeId,
+    url: input.url,
+  });
+  const at = context.clock.now();
+  if (input.reportedState === 'destroyed') {
+    await context.store.write((repository) =>
+      repository.deleteSoftwareInstallation(input.computeNodeId, input.url),
+    );
+    return 'Destroyed';
+  }
+  await context.store.write((repository) =>
+    repository.recordSoftwareInstallationReport(input.computeNodeId, input.url, {
+      reportedState: input.reportedState,
+      at,
+    }),
+  );
+  return 'Ignored';
+}
+
+export async function reportSoftwareInstallationError(
+  context: ServiceContext,
+  input: { caller: Caller; computeNodeId: string; url: string; message: string },
+): Promise<'Ignored'> {
+  context.authorize(input.caller, 'software_installation.report', {
+    kind: 'software_installation',
+    computeNodeId: input.computeNodeId,
+    url: input.url,
+  });
+  const at = context.clock.now();
+  await context.store.write((repository) =>
+    repository.recordSoftwareInstallationReport(input.computeNodeId, input.url, {
+      reportedState: 'error',
+      errorMessage: input.message,
+      at,
+    }),
+  );
+  return 'Ignored';
+}
+
+export interface SoftwareInstallationItem {
+  url: string;
+  state: SoftwareInstallationState;
+}
+
+export async function listSoftwareInstallations(
+  context: ServiceContext,
+  input: { caller: Caller; computeNodeId: string },
+): Promise<SoftwareInstallationItem[]> {
+  context.authorize(input.caller, 'software_installation.read', {
+    kind: 'compute_node',
+    computeNodeId: input.computeNodeId,
+  });
+  return context.store.read(async (repository) => {
+    if (!(await repository.getComputeNode(input.computeNodeId))) {
+      throw new SlapError('SLAP_ERR_COMPUTE_NODE_NOT_FOUND', `${input.computeNodeId} is not registered.`);
+    }
+    const installations = await repository.listSoftwareInstallations(input.computeNodeId);
+    return installations.map((installation) => ({
+      url: installation.url,
+      state: installation.requestedState,
+    }));
+  });
+}

@@ -1,0 +1,122 @@
+/**
+ * The database schema as an append-only list of migrations (Kysely Migrator). Never edit a
+ * migration that has shipped: add a new one. Written with Kysely's schema builder so that a
+ * PostgreSQL store can run the same list.
+ */
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+const initial: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('compute_node')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('reference', 'text', (c) => c.notNull().unique())
+      .addColumn('address', 'text')
+      .addColumn('netmask', 'text')
+      .addColumn('bang_message', 'text')
+      .addColumn('bang_at', 'double precision')
+      .addColumn('created_at', 'double precision', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('partition')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('compute_node_reference', 'text', (c) =>
+        c.notNull().references('compute_node.reference').onDelete('cascade'),
+      )
+      .addColumn('reference', 'text', (c) => c.notNull())
+      .addColumn('slap_state', 'text', (c) => c.notNull().defaultTo('free'))
+      .addColumn('timestamp', 'double precision')
+      .addUniqueConstraint('partition_node_reference', ['compute_node_reference', 'reference'])
+      .execute();
+    await db.schema
+      .createIndex('partition_node_state')
+      .on('partition')
+      .columns(['compute_node_reference', 'slap_state'])
+      .execute();
+
+    await db.schema
+      .createTable('partition_address')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('compute_node_reference', 'text', (c) => c.notNull())
+      .addColumn('partition_reference', 'text', (c) => c.notNull())
+      .addColumn('network_interface', 'text', (c) => c.notNull())
+      .addColumn('address', 'text', (c) => c.notNull())
+      .addColumn('netmask', 'text')
+      .addForeignKeyConstraint(
+        'partition_address_partition',
+        ['compute_node_reference', 'partition_reference'],
+        'partition',
+        ['compute_node_reference', 'reference'],
+        (c) => c.onDelete('cascade'),
+      )
+      .execute();
+    await db.schema
+      .createIndex('partition_address_partition_index')
+      .on('partition_address')
+      .columns(['compute_node_reference', 'partition_reference'])
+      .execute();
+
+    await db.schema
+      .createTable('software_installation')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('compute_node_reference', 'text', (c) => c.notNull())
+      .addColumn('url', 'text', (c) => c.notNull())
+      .addColumn('requested_state', 'text', (c) => c.notNull())
+      .addColumn('reported_state', 'text')
+      .addColumn('reported_at', 'double precision')
+      .addColumn('error_message', 'text')
+      .addColumn('error_at', 'double precision')
+      .addUniqueConstraint('software_installation_node_url', ['compute_node_reference', 'url'])
+      .execute();
+
+    await db.schema
+      .createTable('instance')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('title', 'text', (c) => c.notNull())
+      .addColumn('requested_by', 'text', (c) => c.notNull())
+      .addColumn('shared', 'integer', (c) => c.notNull())
+      .addColumn('software_release', 'text', (c) => c.notNull())
+      .addColumn('software_type', 'text', (c) => c.notNull())
+      .addColumn('parameter_xml', 'text', (c) => c.notNull())
+      .addColumn('shared_parameters_json', 'text')
+      .addColumn('sla_json', 'text', (c) => c.notNull())
+      .addColumn('requested_state', 'text', (c) => c.notNull())
+      .addColumn('connection_xml', 'text')
+      .addColumn('compute_node_reference', 'text')
+      .addColumn('partition_reference', 'text')
+      .addColumn('host_position', 'integer')
+      .addColumn('reported_state', 'text')
+      .addColumn('reported_at', 'double precision')
+      .addColumn('error_message', 'text')
+      .addColumn('error_at', 'double precision')
+      .addColumn('bang_message', 'text')
+      .addColumn('bang_at', 'double precision')
+      .addColumn('created_at', 'double precision', (c) => c.notNull())
+      .addColumn('updated_at', 'double precision', (c) => c.notNull())
+      .addUniqueConstraint('instance_identity', ['title', 'requested_by', 'shared'])
+      .addForeignKeyConstraint(
+        'instance_partition',
+        ['compute_node_reference', 'partition_reference'],
+        'partition',
+        ['compute_node_reference', 'reference'],
+        (c) => c.onDelete('cascade'),
+      )
+      .execute();
+    await db.schema
+      .createIndex('instance_partition_index')
+      .on('instance')
+      .columns(['compute_node_reference', 'partition_reference', 'shared'])
+      .execute();
+    await db.schema.createIndex('instance_requested_by').on('instance').columns(['requested_by']).execute();
+  },
+};
+
+/** Every migration, in order. Append only. */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '0001_initial': initial,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve({ ...MIGRATIONS }),
+};

@@ -1,0 +1,55 @@
+/**
+ * Queries built once with Kysely's query builder, compiled once, and run as prepared statements.
+ * Kysely's own SQLite driver prepares every query again on each execution; the master's hot paths
+ * cannot afford that. Values are named placeholders (`param('node')`) bound at each run.
+ */
+import type { Compilable } from 'kysely';
+import type { Database, Statement } from 'better-sqlite3';
+
+class Param {
+  readonly name: string;
+  constructor(name: string) {
+    this.name = name;
+  }
+}
+
+/** A named placeholder, typed as the column value it stands for. */
+export function param<T = string>(name: string): T {
+  return new Param(name) as unknown as T;
+}
+
+export type QueryArgs = Readonly<Record<string, unknown>>;
+
+export class PreparedQuery<Row> {
+  readonly sql: string;
+  private readonly statement: Statement<unknown[], Row>;
+  private readonly bindings: readonly (Param | { value: unknown })[];
+
+  constructor(sqlite: Database, query: Compilable) {
+    const compiled = query.compile();
+    this.sql = compiled.sql;
+    this.statement = sqlite.prepare<unknown[], Row>(compiled.sql);
+    this.bindings = compiled.parameters.map((value) => (value instanceof Param ? value : { value }));
+  }
+
+  private values(args: QueryArgs): unknown[] {
+    return this.bindings.map((binding) => {
+      if (!(binding instanceof Param)) return binding.value;
+      const value = args[binding.name];
+      if (value === undefined) throw new Error(`query parameter ${binding.name} missing for: ${this.sql}`);
+      return value;
+    });
+  }
+
+  all(args: QueryArgs = {}): Row[] {
+    return this.statement.all(this.values(args));
+  }
+
+  get(args: QueryArgs = {}): Row | undefined {
+    return this.statement.get(this.values(args));
+  }
+
+  run(args: QueryArgs = {}): number {
+    return this.statement.run(this.values(args)).changes;
+  }
+}

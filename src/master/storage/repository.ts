@@ -1,0 +1,184 @@
+/**
+ * The storage boundary of the master. Services see only these interfaces; the SQLite store
+ * (sqlite-store.ts) implements them today and a PostgreSQL store can implement them later.
+ * Every use case runs inside one `read` or `write` transaction: writes are serialised, and a use
+ * case that throws leaves nothing behind.
+ */
+import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
+import type { InstanceIdentity } from '../../core/instance-guid.ts';
+
+export interface ComputeNodeRecord {
+  reference: string;
+  address: string | null;
+  netmask: string | null;
+}
+
+export interface PartitionRecord {
+  computeNodeId: string;
+  reference: string;
+  slapState: SlapState;
+  timestamp: number | null;
+}
+
+export interface AddressRecord {
+  networkInterface: string;
+  address: string;
+  netmask: string | null;
+}
+
+export interface SoftwareInstallationRecord {
+  computeNodeId: string;
+  url: string;
+  requestedState: SoftwareInstallationState;
+  reportedState: string | null;
+  errorMessage: string | null;
+}
+
+/** Where an instance lives: its partition, or for a shared instance its host's partition. */
+export interface PartitionKey {
+  computeNodeId: string;
+  partitionId: string;
+}
+
+export interface InstanceRecord extends InstanceIdentity {
+  id: number;
+  softwareRelease: string;
+  softwareType: string;
+  parameterXml: string;
+  sharedParametersJson: string | null;
+  slaJson: string;
+  requestedState: RequestedState;
+  connectionXml: string | null;
+  /** Null for a shared instance without host. */
+  location: PartitionKey | null;
+  hostPosition: number | null;
+  reportedState: string | null;
+  errorMessage: string | null;
+  bangMessage: string | null;
+  /** The timestamp and allocation state of `location`'s partition (null when it has none). */
+  partitionTimestamp: number | null;
+  partitionSlapState: SlapState | null;
+}
+
+/** The columns of an instance that use cases write. */
+export interface InstanceFields {
+  softwareRelease: string;
+  softwareType: string;
+  parameterXml: string;
+  sharedParametersJson: string | null;
+  slaJson: string;
+  requestedState: RequestedState;
+  connectionXml: string | null;
+  location: PartitionKey | null;
+  hostPosition: number | null;
+  reportedState: string | null;
+  reportedAt: number | null;
+  errorMessage: string | null;
+  errorAt: number | null;
+  bangMessage: string | null;
+  bangAt: number | null;
+  title: string;
+  requestedBy: string;
+}
+
+export interface NewInstance extends InstanceIdentity {
+  softwareRelease: string;
+  softwareType: string;
+  parameterXml: string;
+  sharedParametersJson: string | null;
+  slaJson: string;
+  requestedState: RequestedState;
+  location: PartitionKey | null;
+  hostPosition: number | null;
+  now: number;
+}
+
+/** A compact row for node-wide instance lists (the hot read path). */
+export interface InstanceSummary {
+  title: string;
+  requestedBy: string;
+  requestedState: RequestedState;
+  partitionId: string;
+  softwareRelease: string;
+}
+
+export interface SharedHostQuery {
+  computeNodeId: string;
+  softwareRelease: string;
+  /** Only when non-empty: the host's software type must be equal. */
+  softwareType?: string;
+  /** Only this partition (from the `instance_guid` SLA). */
+  partitionId?: string;
+}
+
+export interface Repository {
+  // compute nodes
+  getComputeNode(reference: string): Promise<ComputeNodeRecord | undefined>;
+  listComputeNodes(): Promise<ComputeNodeRecord[]>;
+  upsertComputeNode(node: ComputeNodeRecord & { now: number }): Promise<void>;
+  recordComputeNodeBang(reference: string, bang: { message: string; at: number }): Promise<void>;
+
+  // partitions and addresses
+  listPartitions(computeNodeId: string): Promise<PartitionRecord[]>;
+  getPartition(key: PartitionKey): Promise<PartitionRecord | undefined>;
+  /** The first free partition of a node in insertion order. */
+  firstFreePartition(computeNodeId: string): Promise<PartitionRecord | undefined>;
+  insertPartition(key: PartitionKey): Promise<void>;
+  /** Deletes a partition with its addresses and the instances allocated on or hosted by it. */
+  deletePartition(key: PartitionKey): Promise<void>;
+  setPartitionSlapState(key: PartitionKey, slapState: SlapState): Promise<void>;
+  setPartitionTimestamp(key: PartitionKey, timestamp: number): Promise<void>;
+  listAddresses(key: PartitionKey): Promise<AddressRecord[]>;
+  deleteAddresses(computeNodeId: string): Promise<void>;
+  insertAddress(key: PartitionKey, address: AddressRecord): Promise<void>;
+
+  // software installations
+  getSoftwareInstallation(
+    computeNodeId: string,
+    url: string,
+  ): Promise<SoftwareInstallationRecord | undefined>;
+  listSoftwareInstallations(computeNodeId: string): Promise<SoftwareInstallationRecord[]>;
+  upsertSoftwareInstallation(
+    computeNodeId: string,
+    url: string,
+    state: SoftwareInstallationState,
+  ): Promise<void>;
+  recordSoftwareInstallationReport(
+    computeNodeId: string,
+    url: string,
+    report: { reportedState?: string; errorMessage?: string; at: number },
+  ): Promise<void>;
+  deleteSoftwareInstallation(computeNodeId: string, url: string): Promise<void>;
+
+  // instances
+  findInstance(identity: InstanceIdentity): Promise<InstanceRecord | undefined>;
+  /** The non-shared instance allocated on a partition. */
+  getInstanceOnPartition(key: PartitionKey): Promise<InstanceRecord | undefined>;
+  insertInstance(instance: NewInstance): Promise<number>;
+  updateInstance(id: number, fields: Partial<InstanceFields> & { now: number }): Promise<void>;
+  deleteInstance(id: number): Promise<void>;
+  /** Non-shared instances allocated on a node, in partition order. */
+  listInstancesOnNode(computeNodeId: string): Promise<InstanceSummary[]>;
+  /** Non-shared instances whose root is `rootTitle` (its children). */
+  listChildren(rootTitle: string): Promise<InstanceRecord[]>;
+  markChildrenDestroyed(rootTitle: string, now: number): Promise<void>;
+  /** The first partition (insertion order) whose instance can host a shared instance. */
+  findSharedHost(query: SharedHostQuery): Promise<InstanceRecord | undefined>;
+  /** Shared instances attached to a host partition and not destroyed, in list order. */
+  listHostedSharedInstances(host: PartitionKey): Promise<InstanceRecord[]>;
+  nextHostPosition(): Promise<number>;
+  /** Detaches the shared instances of a host partition (when it is freed). */
+  detachSharedInstances(host: PartitionKey, now: number): Promise<void>;
+  /** Titles of the root instances (non-shared, in partition order) and root shared instances. */
+  listRootTitles(): Promise<{ instances: string[]; shared: string[] }>;
+}
+
+export type TransactionMode = 'read' | 'write';
+
+export interface MasterStore {
+  /** Runs `work` in one read transaction. */
+  read<T>(work: (repository: Repository) => Promise<T>): Promise<T>;
+  /** Runs `work` in one write transaction, serialised with every other transaction. */
+  write<T>(work: (repository: Repository) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,83 @@
+/** Tables of the master's database, as Kysely sees them (snake_case, like slapproxy's columns). */
+import type { Generated } from 'kysely';
+import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
+
+export interface ComputeNodeTable {
+  id: Generated<number>;
+  reference: string;
+  address: string | null;
+  netmask: string | null;
+  bang_message: string | null;
+  bang_at: number | null;
+  created_at: number;
+}
+
+export interface PartitionTable {
+  /** Insertion order: "DB order" in slapproxy's rules (allocation takes the first free partition). */
+  id: Generated<number>;
+  compute_node_reference: string;
+  reference: string;
+  slap_state: SlapState;
+  /** Float seconds; the change signal nodes compare. Kept when the partition is freed. */
+  timestamp: number | null;
+}
+
+export interface PartitionAddressTable {
+  id: Generated<number>;
+  compute_node_reference: string;
+  partition_reference: string;
+  network_interface: string;
+  address: string;
+  netmask: string | null;
+}
+
+export interface SoftwareInstallationTable {
+  id: Generated<number>;
+  compute_node_reference: string;
+  url: string;
+  requested_state: SoftwareInstallationState;
+  reported_state: string | null;
+  reported_at: number | null;
+  error_message: string | null;
+  error_at: number | null;
+}
+
+export interface InstanceTable {
+  id: Generated<number>;
+  title: string;
+  /** Title of the root of the tree; '' for a root instance. */
+  requested_by: string;
+  /** 1 for a shared instance, 0 otherwise. */
+  shared: number;
+  software_release: string;
+  software_type: string;
+  /** Parameters as parameter XML (canonical: the change test compares it). */
+  parameter_xml: string;
+  /** Shared instances: the parameters with their original JSON types (Python-number aware JSON). */
+  shared_parameters_json: string | null;
+  /** The SLA (filter) of the last request, JSON. */
+  sla_json: string;
+  requested_state: RequestedState;
+  connection_xml: string | null;
+  /** Allocated partition (non-shared) or host partition (shared); null for a detached shared instance. */
+  compute_node_reference: string | null;
+  partition_reference: string | null;
+  /** Order of a shared instance in its host's list. */
+  host_position: number | null;
+  reported_state: string | null;
+  reported_at: number | null;
+  error_message: string | null;
+  error_at: number | null;
+  bang_message: string | null;
+  bang_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface MasterDatabase {
+  compute_node: ComputeNodeTable;
+  partition: PartitionTable;
+  partition_address: PartitionAddressTable;
+  software_installation: SoftwareInstallationTable;
+  instance: InstanceTable;
+}

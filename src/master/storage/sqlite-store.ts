@@ -1,0 +1,790 @@
+/**
+ * The master's store on an embedded SQLite database (better-sqlite3): WAL journal,
+ * synchronous=NORMAL, busy timeout, foreign keys. Schema through Kysely's Migrator; queries built
+ * with Kysely and run as prepared statements. One connection; transactions are serialised by a
+ * mutex (BEGIN IMMEDIATE for writes), so concurrent requests never interleave inside a use case.
+ */
+import BetterSqlite3 from 'better-sqlite3';
+import type { Database } from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Kysely, Migrator, SqliteDialect, type Compilable } from 'kysely';
+import { SlapError } from '../../core/errors.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { migrationProvider } from './migrations.ts';
+import { PreparedQuery, param, type QueryArgs } from './prepared.ts';
+import type {
+  AddressRecord,
+  ComputeNodeRecord,
+  InstanceFields,
+  InstanceRecord,
+  InstanceSummary,
+  MasterStore,
+  PartitionKey,
+  PartitionRecord,
+  Repository,
+  SoftwareInstallationRecord,
+} from './repository.ts';
+import type { InstanceTable, MasterDatabase } from './schema.ts';
+import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
+
+export interface SqliteStoreOptions {
+  /** A file path, or ':memory:'. Parent directories are created (mode 0700). */
+  path: string;
+  logger?: Logger;
+  /** How long a writer waits for another process's lock, in milliseconds (default 5000). */
+  busyTimeoutMs?: number;
+}
+
+type InstanceRow = InstanceTable & {
+  id: number;
+  partition_timestamp: number | null;
+  partition_slap_state: SlapState | null;
+};
+
+function toInstance(row: InstanceRow): InstanceRecord {
+  return {
+    id: row.id,
+    title: row.title,
+    requestedBy: row.requested_by,
+    shared: row.shared === 1,
+    softwareRelease: row.software_release,
+    softwareType: row.software_type,
+    parameterXml: row.parameter_xml,
+    sharedParametersJson: row.shared_parameters_json,
+    slaJson: row.sla_json,
+    requestedState: row.requested_state,
+    connectionXml: row.connection_xml,
+    location:
+      row.compute_node_reference === null || row.partition_reference === null
+        ? null
+        : { computeNodeId: row.compute_node_reference, partitionId: row.partition_reference },
+    hostPosition: row.host_position,
+    reportedState: row.reported_state,
+    errorMessage: row.error_message,
+    bangMessage: row.bang_message,
+    partitionTimestamp: row.partition_timestamp,
+    partitionSlapState: row.partition_slap_state,
+  };
+}
+
+const INSTANCE_COLUMNS: Record<keyof InstanceFields, readonly (keyof InstanceTable)[]> = {
+  title: ['title'],
+  requestedBy: ['requested_by'],
+  softwareRelease: ['software_release'],
+  softwareType: ['software_type'],
+  parameterXml: ['parameter_xml'],
+  sharedParametersJson: ['shared_parameters_json'],
+  slaJson: ['sla_json'],
+  requestedState: ['requested_state'],
+  connectionXml: ['connection_xml'],
+  location: ['compute_node_reference', 'partition_reference'],
+  hostPosition: ['host_position'],
+  reportedState: ['reported_state'],
+  reportedAt: ['reported_at'],
+  errorMessage: ['error_message'],
+  errorAt: ['error_at'],
+  bangMessage: ['bang_message'],
+  bangAt: ['bang_at'],
+};
+
+function instanceColumnValues(fields: Partial<InstanceFields> & { now: number }): Record<string, unknown> {
+  const values: Record<string, unknown> = { updated_at: fields.now };
+  for (const key of Object.keys(INSTANCE_COLUMNS) as (keyof InstanceFields)[]) {
+    if (!(key in fields)) continue;
+    if (key === 'location') {
+      values.compute_node_reference = fields.location?.computeNodeId ?? null;
+      values.partition_reference = fields.location?.partitionId ?? null;
+    } else {
+      values[INSTANCE_COLUMNS[key][0] ?? key] = fields[key] ?? null;
+    }
+  }
+  return values;
+}
+
+/** A FIFO lock: transactions run one after the other on the single connection. */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  run<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(work);
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+}
+
+function databaseError(path: string, error: unknown): SlapError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new SlapError('SLAP_ERR_DATABASE', `cannot use the database ${path}: ${message}`, { cause: error });
+}
+
+export class SqliteStore implements MasterStore {
+  readonly path: string;
+  private readonly sqlite: Database;
+  private readonly kysely: Kysely<MasterDatabase>;
+  private readonly mutex = new Mutex();
+  private readonly queries = new Map<string, PreparedQuery<unknown>>();
+  private readonly repository: Repository;
+  private closed = false;
+
+  private constructor(path: string, sqlite: Database) {
+    this.path = path;
+    this.sqlite = sqlite;
+    this.kysely = new Kysely<MasterDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
+    this.repository = this.createRepository();
+  }
+
+  static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
+    const { path } = options;
+    let sqlite: Database;
+    try {
+      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      sqlite = new BetterSqlite3(path);
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('synchronous = NORMAL');
+      sqlite.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+      sqlite.pragma('foreign_keys = ON');
+    } catch (error) {
+      throw databaseError(path, error);
+    }
+    const store = new SqliteStore(path, sqlite);
+    try {
+      const { error, results } = await new Migrator({
+        db: store.kysely,
+        provider: migrationProvider,
+      }).migrateToLatest();
+      if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
+      for (const result of results ?? []) {
+        options.logger?.info(
+          { migration: result.migrationName, status: result.status },
+          'database migration',
+        );
+      }
+    } catch (error) {
+      sqlite.close();
+      throw databaseError(path, error);
+    }
+    return store;
+  }
+
+  read<T>(work: (repository: Repository) => Promise<T>): Promise<T> {
+    return this.transaction('BEGIN', work);
+  }
+
+  write<T>(work: (repository: Repository) => Promise<T>): Promise<T> {
+    return this.transaction('BEGIN IMMEDIATE', work);
+  }
+
+  private transaction<T>(begin: string, work: (repository: Repository) => Promise<T>): Promise<T> {
+    return this.mutex.run(async () => {
+      if (this.closed) throw new SlapError('SLAP_ERR_UNAVAILABLE', 'the database is closed');
+      this.statement(begin, () => this.rawSql(begin)).run();
+      try {
+        const result = await work(this.repository);
+        this.statement('COMMIT', () => this.rawSql('COMMIT')).run();
+        return result;
+      } catch (error) {
+        if (this.sqlite.inTransaction) this.statement('ROLLBACK', () => this.rawSql('ROLLBACK')).run();
+        throw error;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.mutex.run(() => {
+      if (!this.closed) {
+        this.closed = true;
+        this.sqlite.close();
+      }
+      return Promise.resolve();
+    });
+  }
+
+  private rawSql(text: string): Compilable {
+    return {
+      compile: () => ({ sql: text, parameters: [], query: undefined as never, queryId: undefined as never }),
+    };
+  }
+
+  /** The prepared statement for `key`, built and compiled on first use. */
+  private statement<Row = unknown>(key: string, build: () => Compilable): PreparedQuery<Row> {
+    let query = this.queries.get(key);
+    if (!query) {
+      query = new PreparedQuery(this.sqlite, build());
+      this.queries.set(key, query);
+    }
+    return query as PreparedQuery<Row>;
+  }
+
+  private all<Row>(key: string, build: () => Compilable, args?: QueryArgs): Row[] {
+    return this.statement<Row>(key, build).all(args);
+  }
+
+  private get<Row>(key: string, build: () => Compilable, args?: QueryArgs): Row | undefined {
+    return this.statement<Row>(key, build).get(args);
+  }
+
+  private run(key: string, build: () => Compilable, args?: QueryArgs): number {
+    return this.statement(key, build).run(args);
+  }
+
+  private selectInstances() {
+    return this.kysely
+      .selectFrom('instance as i')
+      .leftJoin('partition as p', (join) =>
+        join
+          .onRef('p.compute_node_reference', '=', 'i.compute_node_reference')
+          .onRef('p.reference', '=', 'i.partition_reference'),
+      )
+      .selectAll('i')
+      .select(['p.timestamp as partition_timestamp', 'p.slap_state as partition_slap_state']);
+  }
+
+  private createRepository(): Repository {
+    const db = this.kysely;
+    const nodeAndPartition = (key: PartitionKey): QueryArgs => ({
+      node: key.computeNodeId,
+      partition: key.partitionId,
+    });
+
+    const repository: Repository = {
+      getComputeNode: (reference) => {
+        const row = this.get<ComputeNodeRecord>(
+          'getComputeNode',
+          () =>
+            db
+              .selectFrom('compute_node')
+              .select(['reference', 'address', 'netmask'])
+              .where('reference', '=', param('reference')),
+          { reference },
+        );
+        return Promise.resolve(row);
+      },
+      listComputeNodes: () =>
+        Promise.resolve(
+          this.all<ComputeNodeRecord>('listComputeNodes', () =>
+            db.selectFrom('compute_node').select(['reference', 'address', 'netmask']).orderBy('id'),
+          ),
+        ),
+      upsertComputeNode: (node) => {
+        this.run(
+          'upsertComputeNode',
+          () =>
+            db
+              .insertInto('compute_node')
+              .values({
+                reference: param('reference'),
+                address: param<string | null>('address'),
+                netmask: param<string | null>('netmask'),
+                created_at: param<number>('now'),
+              })
+              .onConflict((conflict) =>
+                conflict.column('reference').doUpdateSet({
+                  address: param<string | null>('address'),
+                  netmask: param<string | null>('netmask'),
+                }),
+              ),
+          { reference: node.reference, address: node.address, netmask: node.netmask, now: node.now },
+        );
+        return Promise.resolve();
+      },
+      recordComputeNodeBang: (reference, bang) => {
+        this.run(
+          'recordComputeNodeBang',
+          () =>
+            db
+              .updateTable('compute_node')
+              .set({ bang_message: param('message'), bang_at: param<number>('at') })
+              .where('reference', '=', param('reference')),
+          { reference, message: bang.message, at: bang.at },
+        );
+        return Promise.resolve();
+      },
+
+      listPartitions: (computeNodeId) =>
+        Promise.resolve(
+          this.all<PartitionRow>(
+            'listPartitions',
+            () => selectPartitions(db).where('compute_node_reference', '=', param('node')).orderBy('id'),
+            { node: computeNodeId },
+          ).map(toPartition),
+        ),
+      getPartition: (key) => {
+        const row = this.get<PartitionRow>(
+          'getPartition',
+          () =>
+            selectPartitions(db)
+              .where('compute_node_reference', '=', param('node'))
+              .where('reference', '=', param('partition')),
+          nodeAndPartition(key),
+        );
+        return Promise.resolve(row && toPartition(row));
+      },
+      firstFreePartition: (computeNodeId) => {
+        const row = this.get<PartitionRow>(
+          'firstFreePartition',
+          () =>
+            selectPartitions(db)
+              .where('compute_node_reference', '=', param('node'))
+              .where('slap_state', '=', 'free')
+              .orderBy('id')
+              .limit(1),
+          { node: computeNodeId },
+        );
+        return Promise.resolve(row && toPartition(row));
+      },
+      insertPartition: (key) => {
+        this.run(
+          'insertPartition',
+          () =>
+            db.insertInto('partition').values({
+              compute_node_reference: param('node'),
+              reference: param('partition'),
+              slap_state: 'free',
+            }),
+          nodeAndPartition(key),
+        );
+        return Promise.resolve();
+      },
+      deletePartition: (key) => {
+        this.run(
+          'deletePartition',
+          () =>
+            db
+              .deleteFrom('partition')
+              .where('compute_node_reference', '=', param('node'))
+              .where('reference', '=', param('partition')),
+          nodeAndPartition(key),
+        );
+        return Promise.resolve();
+      },
+      setPartitionSlapState: (key, slapState) => {
+        this.run(
+          'setPartitionSlapState',
+          () =>
+            db
+              .updateTable('partition')
+              .set({ slap_state: param<SlapState>('state') })
+              .where('compute_node_reference', '=', param('node'))
+              .where('reference', '=', param('partition')),
+          { ...nodeAndPartition(key), state: slapState },
+        );
+        return Promise.resolve();
+      },
+      setPartitionTimestamp: (key, timestamp) => {
+        this.run(
+          'setPartitionTimestamp',
+          () =>
+            db
+              .updateTable('partition')
+              .set({ timestamp: param<number>('timestamp') })
+              .where('compute_node_reference', '=', param('node'))
+              .where('reference', '=', param('partition')),
+          { ...nodeAndPartition(key), timestamp },
+        );
+        return Promise.resolve();
+      },
+      listAddresses: (key) =>
+        Promise.resolve(
+          this.all<AddressRecord>(
+            'listAddresses',
+            () =>
+              db
+                .selectFrom('partition_address')
+                .select(['network_interface as networkInterface', 'address', 'netmask'])
+                .where('compute_node_reference', '=', param('node'))
+                .where('partition_reference', '=', param('partition'))
+                .orderBy('id'),
+            nodeAndPartition(key),
+          ),
+        ),
+      deleteAddresses: (computeNodeId) => {
+        this.run(
+          'deleteAddresses',
+          () => db.deleteFrom('partition_address').where('compute_node_reference', '=', param('node')),
+          { node: computeNodeId },
+        );
+        return Promise.resolve();
+      },
+      insertAddress: (key, address) => {
+        this.run(
+          'insertAddress',
+          () =>
+            db.insertInto('partition_address').values({
+              compute_node_reference: param('node'),
+              partition_reference: param('partition'),
+              network_interface: param('networkInterface'),
+              address: param('address'),
+              netmask: param<string | null>('netmask'),
+            }),
+          { ...nodeAndPartition(key), ...address },
+        );
+        return Promise.resolve();
+      },
+
+      getSoftwareInstallation: (computeNodeId, url) => {
+        const row = this.get<SoftwareInstallationRow>(
+          'getSoftwareInstallation',
+          () =>
+            selectSoftwareInstallations(db)
+              .where('compute_node_reference', '=', param('node'))
+              .where('url', '=', param('url')),
+          { node: computeNodeId, url },
+        );
+        return Promise.resolve(row && toSoftwareInstallation(row));
+      },
+      listSoftwareInstallations: (computeNodeId) =>
+        Promise.resolve(
+          this.all<SoftwareInstallationRow>(
+            'listSoftwareInstallations',
+            () =>
+              selectSoftwareInstallations(db)
+                .where('compute_node_reference', '=', param('node'))
+                .orderBy('id'),
+            { node: computeNodeId },
+          ).map(toSoftwareInstallation),
+        ),
+      upsertSoftwareInstallation: (computeNodeId, url, state) => {
+        this.run(
+          'upsertSoftwareInstallation',
+          () =>
+            db
+              .insertInto('software_installation')
+              .values({
+                compute_node_reference: param('node'),
+                url: param('url'),
+                requested_state: param<SoftwareInstallationState>('state'),
+              })
+              .onConflict((conflict) =>
+                conflict
+                  .columns(['compute_node_reference', 'url'])
+                  .doUpdateSet({ requested_state: param<SoftwareInstallationState>('state') }),
+              ),
+          { node: computeNodeId, url, state },
+        );
+        return Promise.resolve();
+      },
+      recordSoftwareInstallationReport: (computeNodeId, url, report) => {
+        const args = { node: computeNodeId, url, at: report.at };
+        if (report.reportedState !== undefined) {
+          this.run(
+            'recordSoftwareInstallationState',
+            () =>
+              db
+                .updateTable('software_installation')
+                .set({ reported_state: param('state'), reported_at: param<number>('at') })
+                .where('compute_node_reference', '=', param('node'))
+                .where('url', '=', param('url')),
+            { ...args, state: report.reportedState },
+          );
+        }
+        if (report.errorMessage !== undefined) {
+          this.run(
+            'recordSoftwareInstallationError',
+            () =>
+              db
+                .updateTable('software_installation')
+                .set({ error_message: param('message'), error_at: param<number>('at') })
+                .where('compute_node_reference', '=', param('node'))
+                .where('url', '=', param('url')),
+            { ...args, message: report.errorMessage },
+          );
+        }
+        return Promise.resolve();
+      },
+      deleteSoftwareInstallation: (computeNodeId, url) => {
+        this.run(
+          'deleteSoftwareInstallation',
+          () =>
+            db
+              .deleteFrom('software_installation')
+              .where('compute_node_reference', '=', param('node'))
+              .where('url', '=', param('url')),
+          { node: computeNodeId, url },
+        );
+        return Promise.resolve();
+      },
+
+      findInstance: (identity) => {
+        const row = this.get<InstanceRow>(
+          'findInstance',
+          () =>
+            this.selectInstances()
+              .where('i.title', '=', param('title'))
+              .where('i.requested_by', '=', param('requestedBy'))
+              .where('i.shared', '=', param<number>('shared')),
+          { title: identity.title, requestedBy: identity.requestedBy, shared: identity.shared ? 1 : 0 },
+        );
+        return Promise.resolve(row && toInstance(row));
+      },
+      getInstanceOnPartition: (key) => {
+        const row = this.get<InstanceRow>(
+          'getInstanceOnPartition',
+          () =>
+            this.selectInstances()
+              .where('i.compute_node_reference', '=', param('node'))
+              .where('i.partition_reference', '=', param('partition'))
+              .where('i.shared', '=', 0),
+          nodeAndPartition(key),
+        );
+        return Promise.resolve(row && toInstance(row));
+      },
+      insertInstance: (instance) => {
+        const statement = this.statement('insertInstance', () =>
+          db.insertInto('instance').values({
+            title: param('title'),
+            requested_by: param('requestedBy'),
+            shared: param<number>('shared'),
+            software_release: param('softwareRelease'),
+            software_type: param('softwareType'),
+            parameter_xml: param('parameterXml'),
+            shared_parameters_json: param<string | null>('sharedParametersJson'),
+            sla_json: param('slaJson'),
+            requested_state: param<RequestedState>('requestedState'),
+            compute_node_reference: param<string | null>('node'),
+            partition_reference: param<string | null>('partition'),
+            host_position: param<number | null>('hostPosition'),
+            created_at: param<number>('now'),
+            updated_at: param<number>('now'),
+          }),
+        );
+        statement.run({
+          title: instance.title,
+          requestedBy: instance.requestedBy,
+          shared: instance.shared ? 1 : 0,
+          softwareRelease: instance.softwareRelease,
+          softwareType: instance.softwareType,
+          parameterXml: instance.parameterXml,
+          sharedParametersJson: instance.sharedParametersJson,
+          slaJson: instance.slaJson,
+          requestedState: instance.requestedState,
+          node: instance.location?.computeNodeId ?? null,
+          partition: instance.location?.partitionId ?? null,
+          hostPosition: instance.hostPosition,
+          now: instance.now,
+        });
+        const row = this.get<{ id: number }>('lastInsertId', () =>
+          this.rawSql('SELECT last_insert_rowid() AS id'),
+        );
+        return Promise.resolve(row?.id ?? 0);
+      },
+      updateInstance: (id, fields) => {
+        const values = instanceColumnValues(fields);
+        const columns = Object.keys(values).sort();
+        this.run(
+          `updateInstance:${columns.join(',')}`,
+          () =>
+            db
+              .updateTable('instance')
+              .set(Object.fromEntries(columns.map((column) => [column, param(column)])))
+              .where('id', '=', param<number>('id')),
+          { ...values, id },
+        );
+        return Promise.resolve();
+      },
+      deleteInstance: (id) => {
+        this.run('deleteInstance', () => db.deleteFrom('instance').where('id', '=', param<number>('id')), {
+          id,
+        });
+        return Promise.resolve();
+      },
+      listInstancesOnNode: (computeNodeId) =>
+        Promise.resolve(
+          this.all<InstanceSummary>(
+            'listInstancesOnNode',
+            () =>
+              db
+                .selectFrom('partition as p')
+                .innerJoin('instance as i', (join) =>
+                  join
+                    .onRef('i.compute_node_reference', '=', 'p.compute_node_reference')
+                    .onRef('i.partition_reference', '=', 'p.reference')
+                    .on('i.shared', '=', 0),
+                )
+                .select([
+                  'i.title as title',
+                  'i.requested_by as requestedBy',
+                  'i.requested_state as requestedState',
+                  'p.reference as partitionId',
+                  'i.software_release as softwareRelease',
+                ])
+                .where('p.compute_node_reference', '=', param('node'))
+                .where('p.slap_state', '=', 'busy')
+                .orderBy('p.id'),
+            { node: computeNodeId },
+          ),
+        ),
+      listChildren: (rootTitle) =>
+        Promise.resolve(
+          this.all<InstanceRow>(
+            'listChildren',
+            () =>
+              this.selectInstances()
+                .where('i.requested_by', '=', param('root'))
+                .where('i.shared', '=', 0)
+                .orderBy('i.id'),
+            { root: rootTitle },
+          ).map(toInstance),
+        ),
+      markChildrenDestroyed: (rootTitle, now) => {
+        this.run(
+          'markChildrenDestroyed',
+          () =>
+            db
+              .updateTable('instance')
+              .set({ requested_state: 'destroyed', updated_at: param<number>('now') })
+              .where('requested_by', '=', param('root'))
+              .where('shared', '=', 0),
+          { root: rootTitle, now },
+        );
+        return Promise.resolve();
+      },
+      findSharedHost: (query) => {
+        const byType = query.softwareType ? 'type' : '';
+        const byPartition = query.partitionId !== undefined ? 'partition' : '';
+        const row = this.get<InstanceRow>(
+          `findSharedHost:${byType}:${byPartition}`,
+          () => {
+            let select = this.selectInstances()
+              .where('i.shared', '=', 0)
+              .where('p.compute_node_reference', '=', param('node'))
+              .where('p.slap_state', '=', 'busy')
+              .where('i.software_release', '=', param('softwareRelease'));
+            if (byType) select = select.where('i.software_type', '=', param('softwareType'));
+            if (byPartition) select = select.where('p.reference', '=', param('partition'));
+            return select.orderBy('p.id').limit(1);
+          },
+          {
+            node: query.computeNodeId,
+            softwareRelease: query.softwareRelease,
+            softwareType: query.softwareType,
+            partition: query.partitionId,
+          },
+        );
+        return Promise.resolve(row && toInstance(row));
+      },
+      listHostedSharedInstances: (host) =>
+        Promise.resolve(
+          this.all<InstanceRow>(
+            'listHostedSharedInstances',
+            () =>
+              this.selectInstances()
+                .where('i.compute_node_reference', '=', param('node'))
+                .where('i.partition_reference', '=', param('partition'))
+                .where('i.shared', '=', 1)
+                .where('i.requested_state', '!=', 'destroyed')
+                .orderBy('i.host_position'),
+            nodeAndPartition(host),
+          ).map(toInstance),
+        ),
+      nextHostPosition: () => {
+        const row = this.get<{ position: number }>('nextHostPosition', () =>
+          db
+            .selectFrom('instance')
+            .select((eb) => eb(eb.fn.coalesce(eb.fn.max('host_position'), eb.lit(0)), '+', 1).as('position')),
+        );
+        return Promise.resolve(row?.position ?? 1);
+      },
+      detachSharedInstances: (host, now) => {
+        this.run(
+          'detachSharedInstances',
+          () =>
+            db
+              .updateTable('instance')
+              .set({
+                compute_node_reference: null,
+                partition_reference: null,
+                host_position: null,
+                updated_at: param<number>('now'),
+              })
+              .where('compute_node_reference', '=', param('node'))
+              .where('partition_reference', '=', param('partition'))
+              .where('shared', '=', 1),
+          { ...nodeAndPartition(host), now },
+        );
+        return Promise.resolve();
+      },
+      listRootTitles: () => {
+        const instances = this.all<{ title: string }>('listRootInstanceTitles', () =>
+          db
+            .selectFrom('instance as i')
+            .innerJoin('partition as p', (join) =>
+              join
+                .onRef('p.compute_node_reference', '=', 'i.compute_node_reference')
+                .onRef('p.reference', '=', 'i.partition_reference'),
+            )
+            .select('i.title')
+            .where('i.shared', '=', 0)
+            .where('i.requested_by', '=', '')
+            .orderBy('p.id'),
+        );
+        const shared = this.all<{ title: string }>('listRootSharedTitles', () =>
+          db
+            .selectFrom('instance')
+            .select('title')
+            .where('shared', '=', 1)
+            .where('requested_by', '=', '')
+            .orderBy('id'),
+        );
+        return Promise.resolve({
+          instances: instances.map((row) => row.title),
+          shared: shared.map((row) => row.title),
+        });
+      },
+    };
+    return repository;
+  }
+}
+
+type PartitionRow = {
+  compute_node_reference: string;
+  reference: string;
+  slap_state: SlapState;
+  timestamp: number | null;
+};
+
+function selectPartitions(db: Kysely<MasterDatabase>) {
+  return db
+    .selectFrom('partition')
+    .select(['compute_node_reference', 'reference', 'slap_state', 'timestamp']);
+}
+
+function toPartition(row: PartitionRow): PartitionRecord {
+  return {
+    computeNodeId: row.compute_node_reference,
+    reference: row.reference,
+    slapState: row.slap_state,
+    timestamp: row.timestamp,
+  };
+}
+
+type SoftwareInstallationRow = {
+  compute_node_reference: string;
+  url: string;
+  requested_state: SoftwareInstallationState;
+  reported_state: string | null;
+  error_message: string | null;
+};
+
+function selectSoftwareInstallations(db: Kysely<MasterDatabase>) {
+  return db
+    .selectFrom('software_installation')
+    .select(['compute_node_reference', 'url', 'requested_state', 'reported_state', 'error_message']);
+}
+
+function toSoftwareInstallation(row: SoftwareInstallationRow): SoftwareInstallationRecord {
+  return {
+    computeNodeId: row.compute_node_reference,
+    url: row.url,
+    requestedState: row.requested_state,
+    reportedState: row.reported_state,
+    errorMessage: row.error_message,
+  };
+}
+
+/** Opens (creating and migrating as needed) the SQLite store at `options.path`. */
+export function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
+  return SqliteStore.open(options);
+}

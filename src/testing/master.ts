@@ -1,0 +1,163 @@
+/**
+ * A real master for tests: a temporary directory, a SQLite database in it, an ephemeral port on
+ * 127.0.0.1. `close()` stops it and removes the directory.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request, type Dispatcher } from 'undici';
+import type { Clock } from '../core/clock.ts';
+import type { Logger } from '../lib/logger.ts';
+import { startMaster, type RunningMaster } from '../master/server.ts';
+import { apiResponseProblem } from './api-schema.ts';
+
+export interface TestMaster {
+  url: string;
+  port: number;
+  directory: string;
+  databasePath: string;
+  master: RunningMaster;
+  close: () => Promise<void>;
+}
+
+export interface TestMasterOptions {
+  /** The default compute node (default 'computer', as in slapproxy's tests). */
+  computerId?: string;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export async function startTestMaster(options: TestMasterOptions = {}): Promise<TestMaster> {
+  const directory = await mkdtemp(join(tmpdir(), 'slapos-test-master-'));
+  const databasePath = join(directory, 'proxy.db');
+  let master: RunningMaster;
+  try {
+    master = await startMaster({
+      host: '127.0.0.1',
+      port: 0,
+      databasePath,
+      computerId: options.computerId ?? 'computer',
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+      closeGraceMs: 2_000,
+    });
+  } catch (error) {
+    await rm(directory, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    url: master.url,
+    port: master.port,
+    directory,
+    databasePath,
+    master,
+    async close() {
+      await master.close();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface JsonResponse {
+  status: number;
+  /** Response headers, lower-cased names. */
+  headers: Record<string, string | string[] | undefined>;
+  /** The parsed JSON body (undefined when the body is not JSON). */
+  body: unknown;
+  text: string;
+}
+
+/** POSTs a JSON body to one API path of a master (30 s timeout). Any header may be set, Host included. */
+export async function postJson(
+  url: string,
+  path: string,
+  body: unknown,
+  options: {
+    headers?: Record<string, string>;
+    method?: Dispatcher.HttpMethod;
+    rawBody?: string | Buffer;
+  } = {},
+): Promise<JsonResponse> {
+  const method: Dispatcher.HttpMethod = options.method ?? 'POST';
+  const response = await request(`${url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...options.headers },
+    ...(method === 'GET' || method === 'HEAD' ? {} : { body: options.rawBody ?? JSON.stringify(body) }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await response.body.text();
+  let parsed: unknown;
+  try {
+    parsed = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.statusCode, headers: response.headers, body: parsed, text };
+}
+
+export interface TestNodeOptions {
+  /** Compute node id (default 'computer'). */
+  computerGuid?: string;
+  /** A number of partitions `slappart0…N-1`, or their ids. */
+  partitions: number | string[];
+  /** Addresses of every partition (default tap0 1.2.3.4 and 4.3.2.1, as slapproxy's tests). */
+  addresses?: { 'ip-address': string; 'network-interface': string; netmask?: string }[];
+}
+
+/** Formats a compute node through the JSON API; throws unless the master accepts it. */
+export async function formatTestNode(url: string, options: TestNodeOptions): Promise<void> {
+  const ids =
+    typeof options.partitions === 'number'
+      ? Array.from({ length: options.partitions }, (_, index) => `slappart${index}`)
+      : options.partitions;
+  const addresses = options.addresses ?? [
+    { 'ip-address': '1.2.3.4', 'network-interface': 'tap0', netmask: '255.255.255.255' },
+    { 'ip-address': '4.3.2.1', 'network-interface': 'tap0', netmask: '255.255.255.255' },
+  ];
+  const response = await postJson(url, '/slapos.put.v0.compute_node_format', {
+    computer_guid: options.computerGuid ?? 'computer',
+    compute_partition_list: ids.map((id) => ({ partition_id: id, ip_list: addresses })),
+  });
+  if (response.status !== 200) throw new Error(`format failed: ${response.status} ${response.text}`);
+}
+
+/**
+ * POSTs to an API path and checks the answer against the contract (throws if it does not
+ * conform). Every response body a test looks at goes through here or through `postJson` + check.
+ */
+export async function callApi(
+  url: string,
+  path: string,
+  body: unknown,
+  options: { headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: unknown; headers: JsonResponse['headers'] }> {
+  const response = await postJson(url, path, body, options);
+  const problem = apiResponseProblem(path, response.status, response.body);
+  if (problem) throw new Error(`${path} answered ${response.status} ${response.text}: ${problem}`);
+  return { status: response.status, body: response.body, headers: response.headers };
+}
+
+export interface ApiHarness extends TestMaster {
+  /** POST + contract check (see callApi). */
+  api: (
+    path: string,
+    body: unknown,
+    headers?: Record<string, string>,
+  ) => Promise<{ status: number; body: unknown }>;
+}
+
+/** Starts a test master, runs `work` with an API harness, and always closes the master. */
+export async function withTestMaster(
+  work: (harness: ApiHarness) => Promise<void>,
+  options: TestMasterOptions = {},
+): Promise<void> {
+  const master = await startTestMaster(options);
+  try {
+    await work({
+      ...master,
+      api: (path, body, headers) => callApi(master.url, path, body, headers ? { headers } : {}),
+    });
+  } finally {
+    await master.close();
+  }
+}
