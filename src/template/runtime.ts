@@ -45,7 +45,7 @@ export interface Runtime {
 export function enterCall(rt: Runtime): void {
   tick();
   if (++rt.depth > MAX_DEPTH) {
-    rt.depth = 0;
+    rt.depth--;
     throw new PyError('RecursionError', 'maximum recursion depth exceeded');
   }
 }
