@@ -176,3 +176,26 @@ test('memoized reads: the same result until a write commits', async () => {
     await store.close();
   });
 });
+
+test('a database locked by another process is a 503 "busy", and the store recovers', async () => {
+  await withDirectory(async (directory) => {
+    const path = join(directory, 'proxy.db');
+    const store = await openSqliteStore({ path, busyTimeoutMs: 50 });
+    const other = new BetterSqlite3(path);
+    other.exec('BEGIN IMMEDIATE');
+    await assert.rejects(
+      store.write((repository) =>
+        repository.upsertComputeNode({ reference: 'n', address: null, netmask: null, now: 1 }),
+      ),
+      (error: unknown) =>
+        error instanceof SlapError && error.code === 'SLAP_ERR_UNAVAILABLE' && error.status === 503,
+    );
+    other.exec('ROLLBACK');
+    other.close();
+    await store.write((repository) =>
+      repository.upsertComputeNode({ reference: 'n', address: null, netmask: null, now: 1 }),
+    );
+    assert.equal((await store.read((repository) => repository.listComputeNodes())).length, 1);
+    await store.close();
+  });
+});

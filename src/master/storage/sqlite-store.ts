@@ -109,6 +109,13 @@ const MEMO_LIMIT = 1024;
 /** How often memoized reads look for commits by other processes. */
 const EXTERNAL_CHECK_MS = 100;
 
+/** Another process holding the database too long is a temporary condition (503), not a bug. */
+function busyError(error: unknown): SlapError | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^SQLITE_(BUSY|LOCKED)/.test(code)) return undefined;
+  return new SlapError('SLAP_ERR_UNAVAILABLE', 'The database is busy; retry later.', { cause: error });
+}
+
 function databaseError(path: string, error: unknown): SlapError {
   const message = error instanceof Error ? error.message : String(error);
   return new SlapError('SLAP_ERR_DATABASE', `cannot use the database ${path}: ${message}`, { cause: error });
@@ -226,7 +233,11 @@ export class SqliteStore implements MasterStore {
 
   private transaction<T>(mode: JobMode, work: (repository: Repository) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new SlapError('SLAP_ERR_UNAVAILABLE', 'the database is closed'));
-    return this.transactions.run(mode, () => work(this.repository));
+    return this.transactions
+      .run(mode, () => work(this.repository))
+      .catch((error: unknown) => {
+        throw busyError(error) ?? error;
+      });
   }
 
   close(): Promise<void> {
