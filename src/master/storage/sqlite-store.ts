@@ -594,45 +594,39 @@ export class SqliteStore implements MasterStore {
         return Promise.resolve(row && toInstance(row));
       },
       insertInstance: (instance) => {
-        const row = this.get<{ id: number }>(
-          'insertInstance',
-          () =>
-            db
-              .insertInto('instance')
-              .values({
-                title: param('title'),
-                requested_by: param('requestedBy'),
-                shared: param<number>('shared'),
-                software_release: param('softwareRelease'),
-                software_type: param('softwareType'),
-                parameter_xml: param('parameterXml'),
-                shared_parameters_json: param<string | null>('sharedParametersJson'),
-                sla_json: param('slaJson'),
-                requested_state: param<RequestedState>('requestedState'),
-                compute_node_reference: param<string | null>('node'),
-                partition_reference: param<string | null>('partition'),
-                host_position: param<number | null>('hostPosition'),
-                created_at: param<number>('now'),
-                updated_at: param<number>('now'),
-              })
-              .returning('id'),
-          {
-            title: instance.title,
-            requestedBy: instance.requestedBy,
-            shared: instance.shared ? 1 : 0,
-            softwareRelease: instance.softwareRelease,
-            softwareType: instance.softwareType,
-            parameterXml: instance.parameterXml,
-            sharedParametersJson: instance.sharedParametersJson,
-            slaJson: instance.slaJson,
-            requestedState: instance.requestedState,
-            node: instance.location?.computeNodeId ?? null,
-            partition: instance.location?.partitionId ?? null,
-            hostPosition: instance.hostPosition,
-            now: instance.now,
-          },
-        );
-        return Promise.resolve(row?.id ?? 0);
+        const id = this.statement('insertInstance', () =>
+          db.insertInto('instance').values({
+            title: param('title'),
+            requested_by: param('requestedBy'),
+            shared: param<number>('shared'),
+            software_release: param('softwareRelease'),
+            software_type: param('softwareType'),
+            parameter_xml: param('parameterXml'),
+            shared_parameters_json: param<string | null>('sharedParametersJson'),
+            sla_json: param('slaJson'),
+            requested_state: param<RequestedState>('requestedState'),
+            compute_node_reference: param<string | null>('node'),
+            partition_reference: param<string | null>('partition'),
+            host_position: param<number | null>('hostPosition'),
+            created_at: param<number>('now'),
+            updated_at: param<number>('now'),
+          }),
+        ).insert({
+          title: instance.title,
+          requestedBy: instance.requestedBy,
+          shared: instance.shared ? 1 : 0,
+          softwareRelease: instance.softwareRelease,
+          softwareType: instance.softwareType,
+          parameterXml: instance.parameterXml,
+          sharedParametersJson: instance.sharedParametersJson,
+          slaJson: instance.slaJson,
+          requestedState: instance.requestedState,
+          node: instance.location?.computeNodeId ?? null,
+          partition: instance.location?.partitionId ?? null,
+          hostPosition: instance.hostPosition,
+          now: instance.now,
+        });
+        return Promise.resolve(id);
       },
       updateInstance: (id, fields) => {
         const values = instanceColumnValues(fields);
