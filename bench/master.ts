@@ -1,5 +1,6 @@
 /**
- * Master benchmark (`npm run bench -- master [--concurrency 1,8] [--warmup-rounds 5 | --no-warmup]`).
+ * Master benchmark (`npm run bench -- master [--concurrency 1,8] [--warmup-rounds 5 | --no-warmup]
+ * [--profile-master DIR]`).
  *
  * The master runs `slapos proxy start` (the compiled CLI; dist/ is rebuilt first) in a child process; this process generates the load with
  * undici (keep-alive connections, one per concurrent client), so the two use the two cores.
@@ -41,10 +42,11 @@ async function build(): Promise<void> {
   });
 }
 
-async function startServer(databasePath: string): Promise<Server> {
+async function startServer(databasePath: string, nodeArgs: string[]): Promise<Server> {
   const child = spawn(
     process.execPath,
     [
+      ...nodeArgs,
       join(ROOT, 'bin', 'slapos.js'),
       'proxy',
       'start',
@@ -112,17 +114,16 @@ function cpuSeconds(pid: number | undefined): number {
 
 const CLOCK_TICKS = 100;
 
-async function post(pool: Pool, path: string, body: unknown): Promise<unknown> {
-  const response = await pool.request({
-    path,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await response.body.text();
-  if (response.statusCode !== 200) throw new Error(`${path}: ${response.statusCode} ${text}`);
-  return JSON.parse(text) as unknown;
+const HEADERS = { 'content-type': 'application/json' };
+
+/** Sends one request; the load generator stays light (the body is not parsed, only checked for success). */
+async function post(pool: Pool, path: string, body: string): Promise<void> {
+  const response = await pool.request({ path, method: 'POST', headers: HEADERS, body });
+  if (response.statusCode === 200) {
+    await response.body.dump({ limit: Infinity });
+    return;
+  }
+  throw new Error(`${path}: ${response.statusCode} ${await response.body.text()}`);
 }
 
 /** Sends `count` requests, `concurrency` at a time, and records each latency. */
@@ -132,7 +133,7 @@ async function phase(
   pool: Pool,
   concurrency: number,
   count: number,
-  make: (index: number) => { path: string; body: unknown },
+  make: (index: number) => { path: string; body: string },
 ): Promise<PhaseResult> {
   const latencies: number[] = [];
   let next = 0;
@@ -182,44 +183,51 @@ async function runWorkload(
   node: string,
   prefix: string,
 ): Promise<PhaseResult[]> {
-  const format = await phase('format', server, pool, 1, 1, () => ({
-    path: '/slapos.put.v0.compute_node_format',
-    body: {
-      computer_guid: node,
-      compute_partition_list: Array.from({ length: PARTITIONS }, (_, index) => ({
-        partition_id: `slappart${index}`,
-        ip_list: [
-          {
-            'ip-address': `10.0.${Math.floor(index / 250)}.${(index % 250) + 1}`,
-            'network-interface': `slaptap${index}`,
-            netmask: '255.255.255.0',
-          },
-          {
-            'ip-address': `fd00::${index + 1}`,
-            'network-interface': `slaptap${index}`,
-            netmask: 'ffff:ffff:ffff:ffff::',
-          },
-        ],
-      })),
-    },
-  }));
-  const supply = await phase('supply', server, pool, 1, 1, () => ({
-    path: '/slapos.post.v0.software_installation',
-    body: { software_release_uri: SR, computer_guid: node },
-  }));
-  const requests = await phase('requests', server, pool, concurrency, REQUESTS, (index) => ({
-    path: '/slapos.post.v0.software_instance',
-    body: {
+  // Bodies are prepared before the timed phases.
+  const formatBody = JSON.stringify({
+    computer_guid: node,
+    compute_partition_list: Array.from({ length: PARTITIONS }, (_, index) => ({
+      partition_id: `slappart${index}`,
+      ip_list: [
+        {
+          'ip-address': `10.0.${Math.floor(index / 250)}.${(index % 250) + 1}`,
+          'network-interface': `slaptap${index}`,
+          netmask: '255.255.255.0',
+        },
+        {
+          'ip-address': `fd00::${index + 1}`,
+          'network-interface': `slaptap${index}`,
+          netmask: 'ffff:ffff:ffff:ffff::',
+        },
+      ],
+    })),
+  });
+  const supplyBody = JSON.stringify({ software_release_uri: SR, computer_guid: node });
+  const requestBodies = Array.from({ length: REQUESTS }, (_, index) =>
+    JSON.stringify({
       title: `${prefix}instance-${index}`,
       software_release_uri: SR,
       software_type: 'default',
       parameters: { index, name: `instance ${index}`, enabled: true },
       sla_parameters: { computer_guid: node },
-    },
+    }),
+  );
+  const readBody = JSON.stringify({ computer_guid: node });
+  const format = await phase('format', server, pool, 1, 1, () => ({
+    path: '/slapos.put.v0.compute_node_format',
+    body: formatBody,
+  }));
+  const supply = await phase('supply', server, pool, 1, 1, () => ({
+    path: '/slapos.post.v0.software_installation',
+    body: supplyBody,
+  }));
+  const requests = await phase('requests', server, pool, concurrency, REQUESTS, (index) => ({
+    path: '/slapos.post.v0.software_instance',
+    body: requestBodies[index] ?? '',
   }));
   const reads = await phase('reads', server, pool, concurrency, READS, () => ({
     path: '/slapos.allDocs.v0.compute_node_instance_list',
-    body: { computer_guid: node },
+    body: readBody,
   }));
   return [format, supply, requests, reads];
 }
@@ -234,6 +242,11 @@ export async function main(args: string[]): Promise<void> {
     : args.includes('--warmup-rounds') && roundsArg
       ? Number(roundsArg)
       : 5;
+  const profileDirectory = args.includes('--profile-master')
+    ? args[args.indexOf('--profile-master') + 1]
+    : undefined;
+  // A V8 CPU profile of the master, written when it stops.
+  const nodeArgs = profileDirectory ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`] : [];
   await build();
   process.stdout.write(
     `master benchmark: ${PARTITIONS} partitions, ${REQUESTS} requests, ${READS} reads; ` +
@@ -248,8 +261,15 @@ export async function main(args: string[]): Promise<void> {
   process.stdout.write('phase       concurrency  requests  requests/s  p50 ms  p99 ms  master CPU µs/req\n');
   for (const concurrency of levels) {
     const directory = await mkdtemp(join(tmpdir(), 'slapos-bench-master-'));
-    const server = await startServer(join(directory, 'proxy.db'));
-    const pool = new Pool(server.url, { connections: concurrency, pipelining: 1, keepAliveTimeout: 60_000 });
+    const server = await startServer(join(directory, 'proxy.db'), nodeArgs);
+    // Every request has a deadline: the pool's header and body timeouts.
+    const pool = new Pool(server.url, {
+      connections: concurrency,
+      pipelining: 1,
+      keepAliveTimeout: 60_000,
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+    });
     try {
       // Warm-up: the same workload on other compute nodes, so that the measured run meets a master
       // whose code V8 has optimised (a few thousand calls) rather than one that has just started.
