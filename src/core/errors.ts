@@ -20,6 +20,10 @@ export const EXIT = {
   failure: 1,
   /** The master accepted the request but the instance is not ready yet (as the original's `slapos request`). */
   notReady: 2,
+  /** A promise failed (`slapos node promise`, `node instance`), as the original. */
+  promiseFailure: 2,
+  /** `node format` did its local work but the master was not told ("offline success"), as the original. */
+  formatNotSent: 2,
   /** Bad command line or configuration (the original `slapos` exits 5 on usage errors). */
   usage: 5,
   /** The master or another peer could not be reached. */
@@ -111,6 +115,51 @@ export const ERROR_CATALOG = {
     exit: EXIT.failure,
     summary: 'The instance cannot be freed yet because its tree still has child partitions.',
   },
+
+  // --- node: configuration, format, promises ---
+  SLAP_ERR_ROOT_REQUIRED: {
+    http: 500,
+    exit: EXIT.usage,
+    summary: 'The command must run as root (root_check = true in system mode); use sandbox mode otherwise.',
+  },
+  SLAP_ERR_FORMAT_SHRINK: {
+    http: 409,
+    exit: EXIT.failure,
+    summary: 'partition_amount is lower than the partitions already formatted; partitions are never removed.',
+  },
+  SLAP_ERR_SYSTEM_COMMAND: {
+    http: 500,
+    exit: EXIT.failure,
+    summary: 'A system command run by the node (useradd, ip, ...) failed.',
+  },
+  SLAP_ERR_PROMISE_FAILED: {
+    http: 500,
+    exit: EXIT.promiseFailure,
+    summary: 'A promise (health check) of a partition failed.',
+  },
+
+  // --- node: process supervisor (src/node/supervisor) ---
+  SLAP_ERR_SUPERVISOR_NOT_RUNNING: {
+    http: 503,
+    exit: EXIT.unavailable,
+    summary: "The node's supervisor daemon is not running (its unix socket does not answer).",
+  },
+  SLAP_ERR_SUPERVISOR_ALREADY_RUNNING: {
+    http: 409,
+    exit: EXIT.failure,
+    summary: 'Another supervisor daemon already serves this socket or state directory.',
+  },
+  SLAP_ERR_NO_SUCH_PROCESS: {
+    http: 404,
+    exit: EXIT.failure,
+    summary: 'No supervised program or group by that name.',
+  },
+  SLAP_ERR_PROCESS_START_FAILED: {
+    http: 500,
+    exit: EXIT.failure,
+    summary: 'A supervised program could not be spawned or exited while starting.',
+  },
+
   // --- master server (src/master) and `slapos proxy start` ---
   SLAP_ERR_INSECURE_LISTEN: {
     http: 400,
@@ -127,6 +176,41 @@ export const ERROR_CATALOG = {
     http: 500,
     exit: EXIT.failure,
     summary: 'The database cannot be opened or migrated, or was written by a newer version.',
+  },
+
+  // --- profile engine (src/buildout, src/lib/download.ts, src/lib/archive.ts) ---
+  SLAP_ERR_PROFILE_SYNTAX: {
+    http: 400,
+    exit: EXIT.failure,
+    summary: 'A buildout profile does not parse (file:line in the message).',
+  },
+  SLAP_ERR_PROFILE: {
+    http: 400,
+    exit: EXIT.failure,
+    summary:
+      'A buildout profile is invalid: unknown section or option, substitution or extends cycle, bad value (section:option in the message).',
+  },
+  SLAP_ERR_RECIPE_UNSUPPORTED: {
+    http: 400,
+    exit: EXIT.failure,
+    summary:
+      'A profile uses a recipe or construct this engine does not run (e.g. Python code); the message names it.',
+  },
+  SLAP_ERR_RECIPE_FAILED: {
+    http: 500,
+    exit: EXIT.failure,
+    summary:
+      'A recipe failed while installing, updating or uninstalling a part (build step, command, template).',
+  },
+  SLAP_ERR_CHECKSUM_MISMATCH: {
+    http: 502,
+    exit: EXIT.failure,
+    summary: 'A downloaded or cached file does not match its md5sum/sha256 checksum.',
+  },
+  SLAP_ERR_DOWNLOAD_FAILED: {
+    http: 502,
+    exit: EXIT.unavailable,
+    summary: 'A download failed: unreachable host, HTTP error status, timeout, or refused in offline mode.',
   },
 } as const satisfies Record<string, ErrorSpec>;
 

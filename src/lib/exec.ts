@@ -15,6 +15,9 @@ export interface ExecOptions {
   maxOutputBytes?: number;
   input?: string | Uint8Array;
   signal?: AbortSignal;
+  /** Run as this user and group (needs root; e.g. a partition's owner). */
+  uid?: number;
+  gid?: number;
   /** Called with every chunk of output as it arrives (for progress). */
   onOutput?: (stream: 'stdout' | 'stderr', chunk: string) => void;
 }
@@ -71,6 +74,8 @@ export function execFile(
       cwd: options.cwd,
       env: options.env ? cleanEnvFrom(options.env) : cleanEnv(),
       detached: true,
+      ...(options.uid === undefined ? {} : { uid: options.uid }),
+      ...(options.gid === undefined ? {} : { gid: options.gid }),
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     const stdout = new TailBuffer(max);

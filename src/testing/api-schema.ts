@@ -3,24 +3,7 @@
  * schema, any other status to the error body `{status, type, title}` with the same status.
  */
 import { STATUS_CODES } from 'node:http';
-import { Ajv, type ValidateFunction } from 'ajv';
-import { loadApiSpec, loadExperimentalApiSpec } from '../api/index.ts';
-
-let validators: Map<string, ValidateFunction> | undefined;
-
-function responseValidators(): Map<string, ValidateFunction> {
-  if (validators) return validators;
-  const ajv = new Ajv({ strict: false, allErrors: true });
-  validators = new Map();
-  const paths = { ...loadApiSpec().paths, ...loadExperimentalApiSpec().paths };
-  for (const [path, item] of Object.entries(paths)) {
-    const schema = item.post.responses['200']?.content?.['application/json'].schema;
-    if (!schema) throw new Error(`no 200 response schema for ${path}`);
-    const { $id: _id, ...rest } = schema;
-    validators.set(path, ajv.compile(rest));
-  }
-  return validators;
-}
+import { apiResponseValidators } from '../api/response-validators.ts';
 
 /** Why `body` is not a valid answer of `path` with `status`, or undefined when it is. */
 export function apiResponseProblem(path: string, status: number, body: unknown): string | undefined {
@@ -37,7 +20,7 @@ export function apiResponseProblem(path: string, status: number, body: unknown):
       return 'error body title is not a non-empty string';
     return undefined;
   }
-  const validate = responseValidators().get(path);
+  const validate = apiResponseValidators().get(path);
   if (!validate) return `no such path in the contract: ${path}`;
   if (validate(body)) return undefined;
   return `response does not match the contract: ${JSON.stringify(validate.errors)}`;

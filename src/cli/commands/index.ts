@@ -4,8 +4,46 @@
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
+import { registerComputerInfo } from './computer-info.ts';
+import { registerComputerList } from './computer-list.ts';
+import { registerNodeFormat } from './node-format.ts';
+import { registerNodePromise } from './node-promise.ts';
+import { registerNodeRestart } from './node-restart.ts';
+import { registerNodeStart } from './node-start.ts';
+import { registerNodeStatus } from './node-status.ts';
+import { registerNodeStop } from './node-stop.ts';
+import { registerNodeSupervisorctl } from './node-supervisorctl.ts';
+import { registerNodeSupervisord } from './node-supervisord.ts';
+import { registerNodeTail } from './node-tail.ts';
+import { registerBuildout } from './buildout.ts';
 import { registerProxyStart } from './proxy-start.ts';
+import { registerRemove } from './remove.ts';
+import { registerRequest } from './request.ts';
+import { registerServiceInfo } from './service-info.ts';
+import { registerServiceList } from './service-list.ts';
+import { registerSupply } from './supply.ts';
 
 export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
 
-export const COMMANDS: readonly CommandRegistrar[] = [registerProxyStart];
+export const COMMANDS: readonly CommandRegistrar[] = [
+  registerNodeSupervisord,
+  registerNodeSupervisorctl,
+  registerNodeStatus,
+  registerNodeStart,
+  registerNodeStop,
+  registerNodeRestart,
+  registerNodeTail,
+  registerProxyStart,
+  // --- client commands (src/cli/client-config.ts) ---
+  registerSupply,
+  registerRemove,
+  registerRequest,
+  registerServiceList,
+  registerServiceInfo,
+  registerComputerList,
+  registerComputerInfo,
+  registerBuildout,
+  // --- node commands (src/cli/node-options.ts) ---
+  registerNodeFormat,
+  registerNodePromise,
+];

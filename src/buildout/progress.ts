@@ -1,0 +1,45 @@
+/**
+ * Typed progress events of a buildout run. The engine emits them to an `onProgress` listener and
+ * never prints; `src/cli/commands/buildout.ts` renders them (line based when not on a terminal).
+ */
+
+export type PartAction =
+  | 'installing'
+  | 'installed'
+  | 'updating'
+  | 'updated'
+  | 'uninstalling'
+  | 'uninstalled'
+  /** Kept as installed without calling its recipe (not selected by `install PART…`). */
+  | 'skipped'
+  | 'failed';
+
+export type BuildoutEvent =
+  /** A remote profile is being fetched (extends). */
+  | { type: 'profile'; url: string }
+  /** Bytes of a download (throttled; `done` on the last one). */
+  | {
+      type: 'download';
+      url: string;
+      received: number;
+      total: number | undefined;
+      done: boolean;
+      part?: string;
+    }
+  /** A part changes state. */
+  | {
+      type: 'part';
+      part: string;
+      action: PartAction;
+      recipe?: string;
+      durationMs?: number;
+      /** Why a part is uninstalled: no longer in the profile, options or signature changed, or owned files missing. */
+      reason?: 'removed' | 'changed' | 'files missing';
+    }
+  /** A recipe starts a build step (`configure`, `make`, `make install`, a command…). */
+  | { type: 'step'; part: string; step: string }
+  /** One line of a build step's output. */
+  | { type: 'output'; part: string; stream: 'stdout' | 'stderr'; line: string }
+  | { type: 'warning'; message: string; part?: string };
+
+export type ProgressListener = (event: BuildoutEvent) => void;

@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SlapError } from '../core/errors.ts';
+import { PyTuple, pyFloatRepr, pyRepr, pyStrRepr, serialise } from './py-value.ts';
+import { deserialise } from './resolver.ts';
+
+test('repr of strings follows Python (quote choice, escapes, non-printables)', () => {
+  assert.equal(pyStrRepr('abc'), "'abc'");
+  assert.equal(pyStrRepr("it's"), '"it\'s"');
+  assert.equal(pyStrRepr('a\'b"c'), "'a\\'b\"c'");
+  assert.equal(pyStrRepr('tab\there\nnl\\'), "'tab\\there\\nnl\\\\'");
+  assert.equal(pyStrRepr('\x00\x7f\u00a0é€'), "'\\x00\\x7f\\xa0é€'");
+});
+
+test('repr of floats follows Python', () => {
+  assert.equal(pyFloatRepr(1.5), '1.5');
+  assert.equal(pyFloatRepr(0.0001), '0.0001');
+  assert.equal(pyFloatRepr(0.00001), '1e-05');
+  assert.equal(pyFloatRepr(1e16), '1e+16');
+  assert.equal(pyFloatRepr(123456789.125), '123456789.125');
+  assert.equal(pyFloatRepr(-2.5e-7), '-2.5e-07');
+});
+
+test('repr of containers: sorted dict keys, one-tuples, empty set', () => {
+  const value = {
+    b: [1, 2.5, null, true],
+    a: new PyTuple(['x']),
+    c: new Set(['z', 'y']),
+    d: new Set<string>(),
+  };
+  assert.equal(pyRepr(value), "{'a': ('x',), 'b': [1, 2.5, None, True], 'c': {'y', 'z'}, 'd': set()}");
+  assert.equal(pyRepr(new PyTuple([])), '()');
+  assert.equal(
+    pyRepr(
+      new Map<string | number, string>([
+        [2, 'b'],
+        [1, 'a'],
+      ]),
+    ),
+    "{1: 'a', 2: 'b'}",
+  );
+});
+
+test('§1.11-11 serialise escapes $ and ; so the text survives buildout; deserialise reads it back', () => {
+  const value = { cmd: 'echo ${HOME}; ls', list: [1, 'two', new PyTuple([3])], set: new Set(['a']) };
+  const text = serialise(value);
+  assert.equal(text, "!py!{'cmd': 'echo \\x24{HOME}\\x3b ls', 'list': [1, 'two', (3,)], 'set': {'a'}}");
+  assert.ok(!text.includes('$') && !text.includes(';'));
+  assert.deepEqual(deserialise(text, 'a:b'), value);
+});
+
+test('deserialise supports the literal forms profiles write by hand', () => {
+  assert.deepEqual(deserialise("!py!set(['a', 'b'])", 'x:y'), new Set(['a', 'b']));
+  assert.deepEqual(deserialise('!py![1, -2, 0x10, 1_000, 2.5, None]', 'x:y'), [1, -2, 16, 1000, 2.5, null]);
+  assert.deepEqual(deserialise("!py!'/srv/dir/' + 'promise-check'[8:]", 'x:y'), '/srv/dir/check');
+  assert.deepEqual(deserialise("!py!{'k': {'nested': (1, 2)}, 'e': {}}", 'x:y'), {
+    k: { nested: new PyTuple([1, 2]) },
+    e: {},
+  });
+  assert.equal(deserialise('not serialised', 'x:y'), 'not serialised');
+  assert.equal(deserialise("!py!'a\\x24b'", 'x:y'), 'a$b');
+});
+
+test('!py! values with Python code are refused with an error naming the option', () => {
+  for (const code of [
+    "!py!__import__('os').getcwd()",
+    '!py![x for x in range(3)]',
+    "!py!open('/etc/passwd').read()",
+  ]) {
+    assert.throws(
+      () => deserialise(code, 'part:option'),
+      (error: unknown) =>
+        error instanceof SlapError &&
+        error.code === 'SLAP_ERR_RECIPE_UNSUPPORTED' &&
+        /^part:option: /.test(error.message),
+      code,
+    );
+  }
+});

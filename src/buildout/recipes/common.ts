@@ -1,0 +1,142 @@
+/** Small helpers shared by the built-in recipes. */
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { writeFileAtomic } from '../../lib/atomic-write.ts';
+import { lineSplitter } from '../lines.ts';
+import type { RecipeContext } from '../recipe.ts';
+
+/** Recipe-style booleans (slapos.cookbook): `y yes 1 true on` / `n no 0 false off`, any case. */
+export function isTrue(value: string | undefined, fallback = false): boolean {
+  if (value === undefined || value.trim() === '') return fallback;
+  return ['y', 'yes', '1', 'true', 'on'].includes(value.trim().toLowerCase());
+}
+
+/** Parses an octal `mode` option (`755`, `0o644`, `0644`); undefined if absent. */
+export function parseMode(ctx: RecipeContext, option = 'mode'): number | undefined {
+  const text = ctx.options.get(option)?.trim();
+  if (text === undefined || text === '') return undefined;
+  const digits = text.replace(/^0o/i, '');
+  if (!/^[0-7]{1,4}$/.test(digits))
+    throw ctx.error(`not an octal file mode: ${JSON.stringify(text)}`, { option, code: 'SLAP_ERR_PROFILE' });
+  return parseInt(digits, 8);
+}
+
+/**
+ * The absolute path given by the first of `names` that is set (relative to the buildout
+ * directory); an error naming the first option if none is.
+ */
+export function requirePath(ctx: RecipeContext, ...names: [string, ...string[]]): string {
+  for (const name of names) {
+    const value = ctx.options.get(name);
+    if (value) return resolve(ctx.directories.directory, value);
+  }
+  throw ctx.error(`"${names[0]}" is required`, { option: names[0], code: 'SLAP_ERR_PROFILE' });
+}
+
+/** A URL as it is, or a path made absolute against the buildout directory. */
+export function resolveUrl(ctx: RecipeContext, url: string): string {
+  return /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(url) ? url : resolve(ctx.directories.directory, url);
+}
+
+/** The non-empty lines of an option (trimmed). */
+export function lines(value: string | undefined): string[] {
+  return (value ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+}
+
+/**
+ * Writes `content` to `path` (atomically, parents created) unless it already holds exactly that
+ * content with that mode: a re-run with nothing changed writes nothing. Returns true if written.
+ */
+export async function writeIfChanged(
+  path: string,
+  content: string,
+  mode: number | undefined,
+): Promise<boolean> {
+  const current = await readFile(path, 'utf8').catch(() => undefined);
+  if (current === content) {
+    if (mode !== undefined) {
+      const info = await stat(path);
+      if ((info.mode & 0o7777) !== mode) await chmod(path, mode);
+    }
+    return false;
+  }
+  await mkdir(dirname(path), { recursive: true });
+  await writeFileAtomic(path, content, { mode: mode ?? 0o644 });
+  return true;
+}
+
+/** Splits `K=V` lines (an `environment` option); whitespace around `=` is trimmed. */
+export function parseEnvironment(ctx: RecipeContext, option = 'environment'): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of lines(ctx.options.get(option))) {
+    const eq = line.indexOf('=');
+    if (eq <= 0)
+      throw ctx.error(`expected NAME=value lines, got ${JSON.stringify(line)}`, {
+        option,
+        code: 'SLAP_ERR_PROFILE',
+      });
+    env[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+  }
+  return env;
+}
+
+export interface LoggedRun {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** The last output lines (stdout and stderr interleaved). */
+  tail: string[];
+}
+
+/**
+ * Runs a build step or command through `ctx.exec`: announces the step, reports every output line
+ * as progress, and keeps the last `tailLines` lines for the error message.
+ */
+export async function runStep(
+  ctx: RecipeContext,
+  step: string,
+  file: string,
+  args: readonly string[],
+  options: {
+    cwd?: string;
+    env?: Record<string, string | undefined>;
+    input?: string;
+    tailLines?: number;
+  } = {},
+): Promise<LoggedRun> {
+  ctx.step(step);
+  const max = options.tailLines ?? 30;
+  const tail: string[] = [];
+  const splitter = lineSplitter((stream, line) => {
+    ctx.output(stream, line);
+    tail.push(line);
+    if (tail.length > max) tail.shift();
+  });
+  const result = await ctx.exec(file, args, {
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(options.env === undefined ? {} : { env: options.env }),
+    ...(options.input === undefined ? {} : { input: options.input }),
+    onOutput: (stream, chunk) => splitter.onOutput(stream, chunk),
+  });
+  splitter.flush();
+  return { exitCode: result.exitCode, signal: result.signal, tail };
+}
+
+/** The message of a failed step: exit status and the tail of its output. */
+export function stepFailure(step: string, run: LoggedRun): string {
+  const status =
+    run.exitCode === null ? `was killed by ${run.signal ?? 'a signal'}` : `exited with ${run.exitCode}`;
+  return `${step} ${status}${run.tail.length > 0 ? `; last output:\n  ${run.tail.join('\n  ')}` : ''}`;
+}
+
+/** The environment of build steps and commands: PATH, HOME, LANG, plus `extra`. */
+export function stepEnvironment(extra: Record<string, string> = {}): Record<string, string | undefined> {
+  return {
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    HOME: process.env.HOME,
+    LANG: process.env.LANG ?? 'C.UTF-8',
+    ...extra,
+  };
+}

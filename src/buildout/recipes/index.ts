@@ -1,0 +1,17 @@
+/** The recipes built into the engine, under their SlapOS names. */
+import type { RecipeMap } from '../recipe.ts';
+import { slaposRecipeBuild, slaposRecipeBuildDownload, slaposRecipeBuildDownloadUnpacked } from './build.ts';
+import { slaposRecipeCmmi } from './cmmi.ts';
+import { collectiveRecipeTemplate } from './collective-template.ts';
+import { ploneRecipeCommand } from './command.ts';
+import { slaposRecipeTemplate } from './template.ts';
+
+export const BUILTIN_RECIPES: RecipeMap = {
+  'slapos.recipe.template': slaposRecipeTemplate,
+  'slapos.recipe.build': slaposRecipeBuild,
+  'slapos.recipe.build:download': slaposRecipeBuildDownload,
+  'slapos.recipe.build:download-unpacked': slaposRecipeBuildDownloadUnpacked,
+  'slapos.recipe.cmmi': slaposRecipeCmmi,
+  'plone.recipe.command': ploneRecipeCommand,
+  'collective.recipe.template': collectiveRecipeTemplate,
+};

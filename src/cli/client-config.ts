@@ -1,0 +1,173 @@
+/**
+ * What every client command (supply, request, service …, computer …) shares: the `--master-url`,
+ * `--cfg` and `--json` options, finding the master URL, and one MasterClient per command run.
+ *
+ * The master URL is, in order: `--master-url`; `$SLAPOS_MASTER_URL`; `[slapconsole] master_url`, then
+ * `[slapos] master_url` of the client configuration file. That file is `--cfg`, else
+ * `$SLAPOS_CLIENT_CONFIGURATION`, else `~/.slapos/slapos-client.cfg` (as the original `slapos`), else
+ * the node's `$SLAPOS_CONFIGURATION`. A file named by `--cfg` or an environment variable must exist;
+ * the default one may be missing.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { MasterClient } from '../client/master-client.ts';
+import type { TlsMaterial } from '../client/json-transport.ts';
+import { SlapError, isSlapError, type ErrorCode } from '../core/errors.ts';
+import type { IniDocument } from '../lib/ini.ts';
+import type { CliContext } from './context.ts';
+import { readSlaposConfig } from './slapos-config.ts';
+
+export interface ClientCommandOptions {
+  masterUrl?: string;
+  cfg?: string;
+  json?: boolean;
+}
+
+export interface ClientConfig {
+  masterUrl: string;
+  /** Where the master URL came from (for messages). */
+  source: string;
+  tls?: TlsMaterial;
+}
+
+export const DEFAULT_CLIENT_CONFIGURATION = '~/.slapos/slapos-client.cfg';
+
+/** Adds the options every client command takes. */
+export function addClientOptions(command: Command, options: { json?: boolean } = {}): Command {
+  command
+    .addOption(new Option('--master-url <url>', 'URL of the SlapOS master (default: from the configuration)'))
+    .addOption(
+      new Option(
+        '--cfg <path>',
+        `client configuration file (default: $SLAPOS_CLIENT_CONFIGURATION or ${DEFAULT_CLIENT_CONFIGURATION})`,
+      ),
+    );
+  if (options.json !== false) command.option('--json', 'print machine-readable JSON');
+  return command;
+}
+
+interface ConfigFile {
+  path: string;
+  ini: IniDocument;
+}
+
+function expandPath(path: string, ctx: Pick<CliContext, 'env' | 'cwd'>): string {
+  const home = ctx.env.HOME ?? homedir();
+  const expanded = path === '~' ? home : path.startsWith('~/') ? join(home, path.slice(2)) : path;
+  return isAbsolute(expanded) ? expanded : resolve(ctx.cwd, expanded);
+}
+
+function readConfigFile(path: string, required: boolean): ConfigFile | undefined {
+  if (!required && !existsSync(path)) return undefined;
+  return { path, ini: readSlaposConfig(path) };
+}
+
+/** The configuration file the client reads, if any. */
+function findConfigFile(
+  options: ClientCommandOptions,
+  ctx: Pick<CliContext, 'env' | 'cwd'>,
+): ConfigFile | undefined {
+  if (options.cfg !== undefined) return readConfigFile(expandPath(options.cfg, ctx), true);
+  const fromEnv = ctx.env.SLAPOS_CLIENT_CONFIGURATION;
+  if (fromEnv) return readConfigFile(expandPath(fromEnv, ctx), true);
+  const fromHome = readConfigFile(expandPath(DEFAULT_CLIENT_CONFIGURATION, ctx), false);
+  if (fromHome) return fromHome;
+  const nodeFile = ctx.env.SLAPOS_CONFIGURATION;
+  return nodeFile ? readConfigFile(expandPath(nodeFile, ctx), true) : undefined;
+}
+
+function tlsFrom(file: ConfigFile, ctx: Pick<CliContext, 'env' | 'cwd'>): TlsMaterial | undefined {
+  const setting = (key: string): string | undefined =>
+    file.ini.get('slapconsole', key) ?? file.ini.get('slapos', key) ?? undefined;
+  const read = (key: string): Buffer | undefined => {
+    const value = setting(key);
+    if (!value) return undefined;
+    const path = expandPath(value, ctx);
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new SlapError(
+        'SLAP_ERR_CONFIG',
+        `Cannot read ${key} ${path} (from ${file.path}): ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  };
+  const cert = read('cert_file');
+  const key = read('key_file');
+  const ca = read('master_ca_file');
+  if (!cert && !key && !ca) return undefined;
+  return { ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(ca ? { ca } : {}) };
+}
+
+/** Finds the master URL (and TLS material) for a client command. */
+export function resolveClientConfig(
+  options: ClientCommandOptions,
+  ctx: Pick<CliContext, 'env' | 'cwd'>,
+): ClientConfig {
+  const file = findConfigFile(options, ctx);
+  const tls = file && tlsFrom(file, ctx);
+  const withTls = (config: ClientConfig): ClientConfig => (tls ? { ...config, tls } : config);
+  if (options.masterUrl !== undefined)
+    return withTls({ masterUrl: options.masterUrl, source: '--master-url' });
+  if (ctx.env.SLAPOS_MASTER_URL)
+    return withTls({ masterUrl: ctx.env.SLAPOS_MASTER_URL, source: '$SLAPOS_MASTER_URL' });
+  for (const section of ['slapconsole', 'slapos']) {
+    const url = file?.ini.get(section, 'master_url');
+    if (url) return withTls({ masterUrl: url, source: `[${section}] master_url of ${file?.path}` });
+  }
+  throw new SlapError(
+    'SLAP_ERR_USAGE',
+    file ? `No master URL: ${file.path} has no [slapconsole] or [slapos] master_url` : 'No master URL given',
+    {
+      hint:
+        'pass --master-url http://HOST:PORT (`slapos proxy start` listens on http://127.0.0.1:8080 by default), set $SLAPOS_MASTER_URL, ' +
+        `or set master_url in the [slapconsole] section of ${DEFAULT_CLIENT_CONFIGURATION}`,
+    },
+  );
+}
+
+/** Runs `action` with a MasterClient for the command's master, closing it afterwards. */
+export async function withMasterClient<T>(
+  ctx: CliContext,
+  options: ClientCommandOptions,
+  action: (client: MasterClient) => Promise<T>,
+): Promise<T> {
+  const config = resolveClientConfig(options, ctx);
+  let client: MasterClient;
+  try {
+    client = new MasterClient({
+      masterUrl: config.masterUrl,
+      logger: ctx.logger(),
+      ...(config.tls ? { tls: config.tls } : {}),
+    });
+  } catch (error) {
+    if (error instanceof SlapError && error.code === 'SLAP_ERR_CONFIG') {
+      throw new SlapError(error.code, `${error.message} (from ${config.source})`, {
+        ...(error.hint ? { hint: error.hint } : {}),
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  try {
+    return await action(client);
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * A rejection handler that restates a master error of `code` in the command's words (keeping the
+ * master's error as the cause) and lets every other error through.
+ */
+export function restate(code: ErrorCode, message: string, hint: string): (error: unknown) => never {
+  return (error: unknown) => {
+    if (isSlapError(error) && error.code === code) throw new SlapError(code, message, { cause: error, hint });
+    throw error;
+  };
+}

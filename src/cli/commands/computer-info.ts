@@ -1,0 +1,52 @@
+/** `slapos computer info NODE`: a compute node, its software installations and its instances. */
+import type { Command } from 'commander';
+import { addClientOptions, restate, withMasterClient, type ClientCommandOptions } from '../client-config.ts';
+import type { CliContext } from '../context.ts';
+import { commandGroup } from '../group.ts';
+
+export function registerComputerInfo(program: Command, ctx: CliContext): void {
+  const command = commandGroup(program, 'computer', 'list and inspect compute nodes')
+    .command('info')
+    .description('get information of a compute node: its software installations and instances')
+    .argument('<reference>', 'the compute node, e.g. COMP-1234');
+  addClientOptions(command).action((reference: string, options: ClientCommandOptions) =>
+    computerInfo(ctx, reference, options),
+  );
+}
+
+async function computerInfo(
+  ctx: CliContext,
+  reference: string,
+  options: ClientCommandOptions,
+): Promise<void> {
+  const [softwareInstallations, instances] = await withMasterClient(ctx, options, (client) =>
+    Promise.all([client.listSoftwareInstallations(reference), client.listComputeNodeInstances(reference)]),
+  ).catch(
+    restate(
+      'SLAP_ERR_COMPUTE_NODE_NOT_FOUND',
+      `Computer ${reference} does not exist.`,
+      '`slapos computer list` shows the compute nodes',
+    ),
+  );
+  if (options.json) {
+    ctx.printJson({
+      computer_guid: reference,
+      software_installation_list: softwareInstallations,
+      instance_list: instances,
+    });
+    return;
+  }
+  const lines = [`Computer Reference: ${reference}`, `Computer Title    : ${reference}`];
+  lines.push(softwareInstallations.length === 0 ? 'Software installations: none' : 'Software installations:');
+  for (const installation of softwareInstallations) {
+    lines.push(`  ${installation.state.padEnd(9)} ${installation.software_release_uri}`);
+  }
+  lines.push(instances.length === 0 ? 'Instances: none' : 'Instances:');
+  for (const instance of instances) {
+    const where = instance.compute_partition_id ?? '-';
+    lines.push(
+      `  ${where.padEnd(10)} ${instance.state.padEnd(9)} ${instance.title} ${instance.software_release_uri ?? ''}`.trimEnd(),
+    );
+  }
+  ctx.print(lines.join('\n'));
+}

@@ -1,0 +1,355 @@
+/**
+ * The typed master client: the only way the CLI and the node agent reach a master. Its methods are
+ * named after what they do in SlapOS terms (request an instance, supply a software release, report a
+ * state, bang, format a compute node, …); the mapping to the JSON API v0 paths lives here, so that a
+ * second transport (the legacy XML protocol) can later sit behind the same methods.
+ *
+ * One client holds one connection pool (undici Agent, keep-alive): create it once, share it, and
+ * `close()` it at the end. Every method takes `{signal, timeoutMs}` and fails only with SlapErrors
+ * (or, when the caller aborts, with the signal's reason).
+ */
+import { SlapError } from '../core/errors.ts';
+import type { FormatPartition } from '../core/format-plan.ts';
+import type { RequestedState, SoftwareInstallationReportedState } from '../core/states.ts';
+import { codeForApiError } from './master-errors.ts';
+import { JsonTransport, type CallOptions, type JsonTransportOptions } from './json-transport.ts';
+import type {
+  ActionResult,
+  Certificate,
+  ComputeNodeInstance,
+  ComputeNodeStatus,
+  ComputeNodeSummary,
+  HostedSharedInstance,
+  Instance,
+  InstanceTreeSummary,
+  RequestInstanceInput,
+  SoftwareInstallation,
+  SupplyInput,
+  WireRequest,
+  WireResponse,
+} from './types.ts';
+
+export type MasterClientOptions = JsonTransportOptions;
+export type { CallOptions } from './json-transport.ts';
+
+export class MasterClient {
+  private readonly transport: JsonTransport;
+
+  constructor(options: MasterClientOptions) {
+    this.transport = new JsonTransport(options);
+  }
+
+  /** The master URL, normalised (no trailing slash). */
+  get masterUrl(): string {
+    return this.transport.masterUrl;
+  }
+
+  /** Closes the connection pool. Idempotent; calls made afterwards fail. */
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+
+  // --- people: instances and software installations ---
+
+  /** Requests (creates, updates, stops or destroys) an instance or a shared instance. */
+  async requestInstance(input: RequestInstanceInput, options?: CallOptions): Promise<Instance> {
+    const body: WireRequest<'/slapos.post.v0.software_instance'> = {
+      title: input.title,
+      software_release_uri: input.softwareReleaseUri,
+      software_type: input.softwareType ?? 'default',
+    };
+    if (input.parameters !== undefined) body.parameters = input.parameters;
+    if (input.shared !== undefined) body.shared = input.shared;
+    if (input.state !== undefined) body.state = input.state;
+    if (input.slaParameters !== undefined) {
+      // The contract types `retention_delay` as a number and every other key as a string.
+      body.sla_parameters = input.slaParameters as NonNullable<
+        WireRequest<'/slapos.post.v0.software_instance'>['sla_parameters']
+      >;
+    }
+    return asInstance(await this.transport.post('/slapos.post.v0.software_instance', body, options));
+  }
+
+  /** The instance with this guid (JSON API form `title___root___0|1`). */
+  async getInstance(instanceGuid: string, options?: CallOptions): Promise<Instance> {
+    return this.transport.post('/slapos.get.v0.software_instance', { instance_guid: instanceGuid }, options);
+  }
+
+  /** The root instance of the instance tree with this title. */
+  async getInstanceTree(title: string, options?: CallOptions): Promise<Instance> {
+    return asInstance(await this.transport.post('/slapos.get.v0.instance_tree', { title }, options));
+  }
+
+  /** The titles of the instance trees (the caller's services). */
+  async listInstanceTrees(options?: CallOptions): Promise<InstanceTreeSummary[]> {
+    const answer = await this.transport.post('/slapos.allDocs.v0.instance_tree_list', {}, options);
+    return answer.result_list;
+  }
+
+  /** Asks a compute node to install (`available`, the default) or remove (`destroyed`) a software release. */
+  supply(input: SupplyInput, options?: CallOptions): Promise<ActionResult> {
+    return this.transport.post(
+      '/slapos.post.v0.software_installation',
+      {
+        software_release_uri: input.softwareReleaseUri,
+        computer_guid: input.computerGuid,
+        state: input.state ?? 'available',
+      },
+      options,
+    );
+  }
+
+  /** Renames an instance (dangerous: its children are not re-pointed). */
+  renameInstance(
+    input: { instanceGuid: string; title: string },
+    options?: CallOptions,
+  ): Promise<ActionResult> {
+    return this.transport.post(
+      '/slapos.put.v0.software_instance_title',
+      { instance_guid: input.instanceGuid, title: input.title },
+      options,
+    );
+  }
+
+  // --- compute nodes ---
+
+  /** The compute nodes the caller can see (experimental API). */
+  async listComputeNodes(options?: CallOptions): Promise<ComputeNodeSummary[]> {
+    const answer = await this.transport.post('/slapos.allDocs.WIP.compute_node_list', {}, options);
+    return answer.result_list;
+  }
+
+  /** The instances allocated on a compute node's partitions. */
+  async listComputeNodeInstances(
+    computerGuid: string,
+    options?: CallOptions,
+  ): Promise<ComputeNodeInstance[]> {
+    const answer = await this.transport.post(
+      '/slapos.allDocs.v0.compute_node_instance_list',
+      { computer_guid: computerGuid },
+      options,
+    );
+    return answer.result_list;
+  }
+
+  /** The software installations requested on a compute node (`available` or `destroyed`). */
+  async listSoftwareInstallations(
+    computerGuid: string,
+    options?: CallOptions,
+  ): Promise<SoftwareInstallation[]> {
+    const answer = await this.transport.post(
+      '/slapos.allDocs.v0.compute_node_software_installation_list',
+      { computer_guid: computerGuid },
+      options,
+    );
+    return answer.result_list;
+  }
+
+  /** The instance allocated on a partition of a compute node. */
+  async getComputePartition(
+    input: { computerGuid: string; partitionId: string },
+    options?: CallOptions,
+  ): Promise<Instance> {
+    return this.transport.post(
+      '/slapos.get.v0.compute_partition',
+      { computer_guid: input.computerGuid, compute_partition_id: input.partitionId },
+      options,
+    );
+  }
+
+  /** Registers a compute node's partitions and their addresses (what `slapos node format` sends). */
+  formatComputeNode(
+    input: { computerGuid: string; partitions: readonly FormatPartition[] },
+    options?: CallOptions,
+  ): Promise<ActionResult> {
+    return this.transport.post(
+      '/slapos.put.v0.compute_node_format',
+      {
+        computer_guid: input.computerGuid,
+        compute_partition_list: input.partitions.map((partition) => ({
+          partition_id: partition.reference,
+          ip_list: partition.addresses.map((address) => ({
+            'ip-address': address.address,
+            'network-interface': address.networkInterface,
+            ...(address.netmask === null ? {} : { netmask: address.netmask }),
+          })),
+        })),
+      },
+      options,
+    );
+  }
+
+  /** Asks the master to reprocess every instance of a compute node. */
+  bangComputeNode(
+    input: { computerGuid: string; message: string },
+    options?: CallOptions,
+  ): Promise<ActionResult> {
+    return this.transport.post(
+      '/slapos.put.v0.compute_node_bang',
+      { computer_guid: input.computerGuid, message: input.message },
+      options,
+    );
+  }
+
+  /** Sends a compute node's usage report (the TioXML of `computer_consumption.xsd`). */
+  reportComputeNodeUsage(
+    input: { computerGuid: string; usageXml: string },
+    options?: CallOptions,
+  ): Promise<ActionResult> {
+    return this.transport.post(
+      '/slapos.post.v0.compute_node_usage',
+      { computer_guid: input.computerGuid, tioxml: input.usageXml },
+      options,
+    );
+  }
+
+  getComputeNodeStatus(computerGuid: string, options?: CallOptions): Promise<ComputeNodeStatus> {
+    return this.transport.post(
+      '/slapos.get.v0.compute_node_status',
+      { computer_guid: computerGuid },
+      options,
+    );
+  }
+
+  createComputeNodeCertificate(computerGuid: string, options?: CallOptions): Promise<Certificate> {
+    return this.transport.post(
+      '/slapos.post.v0.compute_node_certificate',
+      { computer_guid: computerGuid },
+      options,
+    );
+  }
+
+  revokeComputeNodeCertificate(computerGuid: string, options?: CallOptions): Promise<ActionResult> {
+    return this.transport.post(
+      '/slapos.remove.v0.compute_node_certificate',
+      { computer_guid: computerGuid },
+      options,
+    );
+  }
+
+  // --- the node agent: software installations ---
+
+  /** Reports a software installation as `building`, `available` or `destroyed`. */
+  reportSoftwareInstallationState(
+    input: { softwareReleaseUri: string; computerGuid: string; state: SoftwareInstallationReportedState },
+    options?: CallOptions,
+  ): Promise<ActionResult> {
+    return this.transport.post(
+      '/slapos.put.v0.software_installation_reported_state',
+      {
+        software_release_uri: input.softwareReleaseUri,
+        computer_guid: input.computerGuid,
+        reported_state: input.state,
+      },
+      options,
+    );
+  }
+
+  /** Reports that building a software release failed (with the log tail as message). */
+  reportSoftwareInstallationError(
+    input: { softwareReleaseUri: string; computerGuid: string; message: string },
+    options?: CallOptions,
+  ): Promise<ActionResult> {
+    return this.transport.post(
+      '/slapos.put.v0.software_installation_error',
+      {
+        software_release_uri: input.softwareReleaseUri,
+        computer_guid: input.computerGuid,
+        message: input.message,
+      },
+      options,
+    );
+  }
+
+  // --- the node agent and instances: instances ---
+
+  /** Reports an instance as `started`, `stopped` or `destroyed` (which frees its partition). */
+  reportInstanceState(
+    input: { instanceGuid: string; state: RequestedState },
+    options?: CallOptions,
+  ): Promise<ActionResult> {
+    return this.transport.post(
+      '/slapos.put.v0.software_instance_reported_state',
+      { instance_guid: input.instanceGuid, reported_state: input.state },
+      options,
+    );
+  }
+
+  /** Reports that deploying an instance failed (with the log tail as message). */
+  reportInstanceError(
+    input: { instanceGuid: string; message: string },
+    options?: CallOptions,
+  ): Promise<ActionResult> {
+    return this.transport.post(
+      '/slapos.put.v0.software_instance_error',
+      { instance_guid: input.instanceGuid, message: input.message },
+      options,
+    );
+  }
+
+  /** Publishes an instance's connection parameters (replacing the previous ones). */
+  setConnectionParameters(
+    input: { instanceGuid: string; parameters: Record<string, unknown> },
+    options?: CallOptions,
+  ): Promise<ActionResult> {
+    return this.transport.post(
+      '/slapos.put.v0.software_instance_connection_parameter',
+      { instance_guid: input.instanceGuid, connection_parameter_dict: input.parameters },
+      options,
+    );
+  }
+
+  /** "Something is wrong, reprocess": bangs the instance (and, for a root, its tree). */
+  bang(input: { instanceGuid: string; message: string }, options?: CallOptions): Promise<ActionResult> {
+    return this.transport.post(
+      '/slapos.put.v0.software_instance_bang',
+      { instance_guid: input.instanceGuid, message: input.message },
+      options,
+    );
+  }
+
+  /** The shared instances hosted by an instance. */
+  async listHostedSharedInstances(
+    instanceGuid: string,
+    options?: CallOptions,
+  ): Promise<HostedSharedInstance[]> {
+    const answer = await this.transport.post(
+      '/slapos.allDocs.v0.instance_node_instance_list',
+      { instance_guid: instanceGuid },
+      options,
+    );
+    return answer.result_list;
+  }
+
+  getInstanceCertificate(instanceGuid: string, options?: CallOptions): Promise<Certificate> {
+    return this.transport.post(
+      '/slapos.get.v0.software_instance_certificate',
+      { instance_guid: instanceGuid },
+      options,
+    );
+  }
+
+  /** The URL of the master's HATEOAS root. */
+  async getHateoasUrl(options?: CallOptions): Promise<string> {
+    const answer = await this.transport.post('/slapos.get.v0.hateoas_url', {}, options);
+    return answer.hateoas_url;
+  }
+}
+
+type InstanceAnswer = WireResponse<'/slapos.post.v0.software_instance'>;
+
+/**
+ * The request and instance-tree answers are either the instance document or `{message, name, status}`
+ * (a master's "not now" answer, e.g. 408 while it allocates). The second form becomes a SlapError.
+ */
+function asInstance(answer: InstanceAnswer): Instance {
+  if (typeof answer.instance_guid === 'string') return answer as Instance;
+  const status = answer.status ?? 500;
+  const message = answer.message ?? answer.name ?? 'the master did not return the instance';
+  throw new SlapError(codeForApiError(status, message), message, {
+    status,
+    ...(status === 408
+      ? { hint: 'the master accepted the request and is still processing it: retry in a moment' }
+      : {}),
+  });
+}

@@ -1,0 +1,135 @@
+/**
+ * Turns what a master answers (or fails to answer) into SlapErrors with stable codes. The JSON API
+ * answers every "not found" or "not allowed" with 403 and a message (as slapproxy does); the message
+ * tells the cases apart, so the client maps the known ones to their own codes and keeps the message.
+ */
+import { SlapError, type ErrorCode } from '../core/errors.ts';
+
+/** Known 403 messages of the JSON API (docs/protocol.md §4), most specific first. */
+const FORBIDDEN_MESSAGES: readonly (readonly [RegExp, ErrorCode])[] = [
+  [/^No free computer partition found for: /, 'SLAP_ERR_ALLOCATION_FAILED'],
+  [/^No partition corresponding to slave request: /, 'SLAP_ERR_ALLOCATION_FAILED'],
+  [/^instance_guid .* not handled\.$/s, 'SLAP_ERR_INSTANCE_GUID_INVALID'],
+  [/^No software instance .* found\.$/s, 'SLAP_ERR_INSTANCE_NOT_FOUND'],
+  [/^No shared instance .* found\.$/s, 'SLAP_ERR_SHARED_INSTANCE_NOT_FOUND'],
+  [/^No partition hosting .* found\.$/s, 'SLAP_ERR_HOST_NOT_FOUND'],
+  [/^No instance on partition .* found\.$/s, 'SLAP_ERR_PARTITION_NOT_FOUND'],
+  [/^No instance tree .* found\.$/s, 'SLAP_ERR_INSTANCE_TREE_NOT_FOUND'],
+  [/ is not registered\.$/, 'SLAP_ERR_COMPUTE_NODE_NOT_FOUND'],
+  [/^NotImplemented$/, 'SLAP_ERR_NOT_IMPLEMENTED'],
+  [/^Not destroying yet because this partition has child partitions: /, 'SLAP_ERR_HAS_CHILDREN'],
+];
+
+const STATUS_CODES: Readonly<Record<number, ErrorCode>> = {
+  400: 'SLAP_ERR_INVALID_INPUT',
+  401: 'SLAP_ERR_UNAUTHENTICATED',
+  403: 'SLAP_ERR_FORBIDDEN',
+  404: 'SLAP_ERR_NOT_FOUND',
+  405: 'SLAP_ERR_METHOD_NOT_ALLOWED',
+  406: 'SLAP_ERR_NOT_ACCEPTABLE',
+  408: 'SLAP_ERR_NOT_READY',
+  409: 'SLAP_ERR_CONFLICT',
+  413: 'SLAP_ERR_PAYLOAD_TOO_LARGE',
+  415: 'SLAP_ERR_INVALID_INPUT',
+  500: 'SLAP_ERR_INTERNAL',
+};
+
+/** The error code for an HTTP error status and the API's message. */
+export function codeForApiError(status: number, message: string): ErrorCode {
+  if (status === 403) {
+    for (const [pattern, code] of FORBIDDEN_MESSAGES) if (pattern.test(message)) return code;
+    return 'SLAP_ERR_FORBIDDEN';
+  }
+  const known = STATUS_CODES[status];
+  if (known) return known;
+  if (status >= 500) return 'SLAP_ERR_UNAVAILABLE';
+  return 'SLAP_ERR_INVALID_INPUT';
+}
+
+export interface ApiFailure {
+  masterUrl: string;
+  path: string;
+  status: number;
+  /** The API error body's title, when the answer was a JSON error body. */
+  title?: string;
+}
+
+/** A SlapError for an HTTP error answer of the master. */
+export function apiError(failure: ApiFailure): SlapError {
+  const { masterUrl, path, status, title } = failure;
+  const details = { masterUrl, path, status };
+  if (title !== undefined) {
+    const code = codeForApiError(status, title);
+    return new SlapError(code, title, { status, details, ...hintFor(code, masterUrl) });
+  }
+  const code = codeForApiError(status, '');
+  const message = `the master at ${masterUrl} answered HTTP ${status} to ${path}, without a JSON API error body`;
+  const hint =
+    status === 404 || status === 405
+      ? `check that ${masterUrl} is the URL of a SlapOS master with the JSON API`
+      : undefined;
+  return new SlapError(code, message, { status, details, ...(hint ? { hint } : {}) });
+}
+
+function hintFor(code: ErrorCode, masterUrl: string): { hint?: string } {
+  switch (code) {
+    case 'SLAP_ERR_NOT_READY':
+      return { hint: 'the master accepted the request and is still processing it: retry in a moment' };
+    case 'SLAP_ERR_INTERNAL':
+      return { hint: `the master at ${masterUrl} failed; its log may tell why` };
+    case 'SLAP_ERR_UNAVAILABLE':
+      return { hint: `the master at ${masterUrl} is not in a state to answer; retry later` };
+    default:
+      return {};
+  }
+}
+
+/** Error codes (Node and undici) that mean the master could not be reached or the connection broke. */
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+function errorCodeOf(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+/** A SlapError for a request that got no HTTP answer (refused, reset, DNS, TLS…). */
+export function unreachableError(error: unknown, masterUrl: string, path: string): SlapError {
+  const code = errorCodeOf(error);
+  const reason = error instanceof Error ? error.message : String(error);
+  const tls =
+    code !== undefined && (code.startsWith('ERR_TLS') || code.includes('CERT') || code.startsWith('ERR_SSL'));
+  const known = code !== undefined && CONNECTION_ERROR_CODES.has(code);
+  return new SlapError(
+    'SLAP_ERR_UNAVAILABLE',
+    `cannot reach the master at ${masterUrl}: ${reason}${code && !reason.includes(code) ? ` (${code})` : ''}`,
+    {
+      cause: error,
+      details: { masterUrl, path, ...(code ? { errorCode: code } : {}) },
+      hint: tls
+        ? `check the TLS certificates used to talk to ${masterUrl}`
+        : known || code === undefined
+          ? `is a SlapOS master running at ${masterUrl}? Check --master-url or the master_url of the configuration file`
+          : `check the master URL ${masterUrl}`,
+    },
+  );
+}

@@ -1,0 +1,72 @@
+/**
+ * What the master client speaks in: the JSON API v0 objects (the canonical shapes; a future legacy XML
+ * transport maps its answers to them) and the typed inputs of the client's methods.
+ */
+import type { ApiPath, ApiRequest, ApiResponse } from '../api/index.ts';
+import type { RequestedState, SoftwareInstallationState } from '../core/states.ts';
+
+/**
+ * openapi-typescript renders a free-form `type: object` (instance parameters, connection parameters,
+ * SLA parameters) as `Record<string, never>`; on the wire it is any JSON object.
+ */
+export type Open<T> = T extends readonly (infer U)[]
+  ? Open<U>[]
+  : T extends object
+    ? string extends keyof T
+      ? [T[string & keyof T]] extends [never]
+        ? Record<string, unknown>
+        : { [K in keyof T]: Open<T[K]> }
+      : { [K in keyof T]: Open<T[K]> }
+    : T;
+
+/** The JSON body a path accepts, with free-form objects open. */
+export type WireRequest<P extends ApiPath> = Open<ApiRequest<P>>;
+/** The JSON body a path answers with, with free-form objects open. */
+export type WireResponse<P extends ApiPath> = Open<ApiResponse<P>>;
+
+/**
+ * The instance document of the JSON API (`get.v0.software_instance`, `get.v0.compute_partition`,
+ * `get.v0.instance_tree`, `post.v0.software_instance`): exactly these 16 keys.
+ */
+export type Instance = WireResponse<'/slapos.get.v0.software_instance'> & {
+  /** Parameter values are strings (or null) for instances, original JSON types for shared instances. */
+  parameters: Record<string, unknown>;
+  /** Values are strings or null. */
+  connection_parameters: Record<string, unknown>;
+};
+
+/** Success answer of the action endpoints: `{type: "success", title: "<free text>"}`. */
+export type ActionResult = WireResponse<'/slapos.post.v0.software_installation'>;
+
+export type InstanceTreeSummary =
+  WireResponse<'/slapos.allDocs.v0.instance_tree_list'>['result_list'][number];
+export type ComputeNodeInstance =
+  WireResponse<'/slapos.allDocs.v0.compute_node_instance_list'>['result_list'][number];
+export type HostedSharedInstance =
+  WireResponse<'/slapos.allDocs.v0.instance_node_instance_list'>['result_list'][number];
+export type SoftwareInstallation =
+  WireResponse<'/slapos.allDocs.v0.compute_node_software_installation_list'>['result_list'][number];
+export type ComputeNodeSummary = WireResponse<'/slapos.allDocs.WIP.compute_node_list'>['result_list'][number];
+export type ComputeNodeStatus = WireResponse<'/slapos.get.v0.compute_node_status'>;
+export type Certificate = WireResponse<'/slapos.get.v0.software_instance_certificate'>;
+
+export interface RequestInstanceInput {
+  title: string;
+  softwareReleaseUri: string;
+  /** Defaults to `default`, as the original client sends. */
+  softwareType?: string;
+  parameters?: Record<string, unknown>;
+  /** A shared ("slave") instance, hosted inside another instance. */
+  shared?: boolean;
+  /** Requested state; omitted means the master's default (`started`). */
+  state?: RequestedState;
+  /** SLA / node selection (`computer_guid`, `instance_guid`, `retention_delay`, …). */
+  slaParameters?: Record<string, string | number>;
+}
+
+export interface SupplyInput {
+  softwareReleaseUri: string;
+  computerGuid: string;
+  /** `available` (install, the default) or `destroyed` (remove). */
+  state?: SoftwareInstallationState;
+}

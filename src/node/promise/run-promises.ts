@@ -1,0 +1,202 @@
+/**
+ * The promise API of the node: run a partition's promises (those due, or all when forced), a few
+ * at a time, store each result, and say whether the partition may be reported as started.
+ */
+import { stat } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { SlapError } from '../../core/errors.ts';
+import { mapConcurrent } from '../../lib/map-concurrent.ts';
+import type { execFile } from '../../lib/exec.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import {
+  ignoredLegacyFiles,
+  listPromises,
+  type PromiseCheck,
+  type PromiseDefinition,
+} from './definitions.ts';
+import { checkPromise } from './runner.ts';
+import { appendRun, countsAsFailed, isDue, nextCache, type PromiseMode } from './scheduler.ts';
+import { PromiseStore, resultDate } from './store.ts';
+
+export const DEFAULT_PROMISE_TIMEOUT = 20;
+export const DEFAULT_CONCURRENCY = 4;
+
+export interface RunPromisesOptions {
+  /** `test`: after a deployment (latest run decides); `anomaly`: up-to-date partitions. */
+  mode: PromiseMode;
+  /** Ignore periodicity: run every promise now. */
+  force?: boolean;
+  signal?: AbortSignal;
+  logger?: Logger;
+  /** Seconds per promise unless its definition says otherwise (the node's promise_timeout). */
+  timeout?: number;
+  /** Promises checked at the same time. */
+  concurrency?: number;
+  /** Epoch ms (for periodicity). */
+  now?: () => number;
+  exec?: typeof execFile;
+  /** Run subprocess promises as this user; default: the partition directory's owner when root. */
+  runAs?: { uid: number; gid: number } | undefined;
+}
+
+export interface PromiseOutcome {
+  readonly title: string;
+  readonly name: string;
+  readonly path: string;
+  readonly kind: PromiseCheck['kind'];
+  readonly legacy: boolean;
+  /** Whether the promise counts as failed (in this mode). */
+  readonly failed: boolean;
+  readonly message: string;
+  /** False when its periodicity had not elapsed and the stored result was used. */
+  readonly ran: boolean;
+  readonly timedOut: boolean;
+  /** Seconds. */
+  readonly executionTime: number;
+  /** A failure here may bang the instance (anomaly mode, not legacy). */
+  readonly bangOnFailure: boolean;
+}
+
+export interface PromiseReport {
+  /** No promise failed: the partition may be reported as started. */
+  readonly ok: boolean;
+  readonly mode: PromiseMode;
+  readonly results: readonly PromiseOutcome[];
+  readonly failures: readonly PromiseOutcome[];
+  /** In anomaly mode, the first failure allowed to bang the instance. */
+  readonly bang: { readonly title: string; readonly message: string } | undefined;
+}
+
+export async function runPromises(partitionDir: string, options: RunPromisesOptions): Promise<PromiseReport> {
+  const logger = options.logger ?? silentLogger();
+  const now = options.now ?? Date.now;
+  const store = new PromiseStore(partitionDir);
+  if (!(await isDirectory(partitionDir)))
+    throw new SlapError('SLAP_ERR_NOT_FOUND', `partition directory ${partitionDir} does not exist`);
+  const definitions = (await listPromises(partitionDir)).filter((d) =>
+    options.mode === 'test' ? d.test : d.anomaly,
+  );
+  const runAs = options.runAs ?? (await partitionOwner(partitionDir));
+  for (const name of await ignoredLegacyFiles(partitionDir))
+    logger.warn({ promise: name }, `Bad promise file ${name}: not an executable file, ignored`);
+
+  const runOne = async (definition: PromiseDefinition): Promise<PromiseOutcome> => {
+    options.signal?.throwIfAborted();
+    const base = {
+      title: definition.title,
+      name: definition.name,
+      path: definition.path,
+      kind: definition.check.kind,
+      legacy: definition.legacy,
+      bangOnFailure: definition.bangOnFailure && !definition.legacy,
+    };
+    const definitionMtime = await mtimeOf(definition.path);
+    const cache = await store.readCache(definition.title);
+    const sameDefinition =
+      cache?.module_file === definition.path && cache.module_file_mtime === definitionMtime;
+    const startedAt = now();
+    if (
+      !isDue({ definition, cache, definitionMtime, now: startedAt, force: options.force ?? false }) &&
+      cache
+    ) {
+      const stored = await store.readResult(definition.title);
+      return {
+        ...base,
+        failed: countsAsFailed(options.mode, definition, cache.history),
+        message: stored?.result.message ?? '',
+        ran: false,
+        timedOut: cache.history.at(-1)?.timed_out ?? false,
+        executionTime: stored?.['execution-time'] ?? 0,
+      };
+    }
+    const timeoutMs = (definition.timeout ?? options.timeout ?? DEFAULT_PROMISE_TIMEOUT) * 1000;
+    const clock = performance.now();
+    const outcome = await checkPromise(definition.check, {
+      partitionDir,
+      timeoutMs,
+      signal: options.signal,
+      ...(options.exec === undefined ? {} : { exec: options.exec }),
+      uid: runAs?.uid,
+      gid: runAs?.gid,
+    });
+    const executionTime = Math.round(performance.now() - clock) / 1000;
+    const history = appendRun(sameDefinition ? (cache?.history ?? []) : [], {
+      failed: outcome.failed,
+      timed_out: outcome.timedOut,
+      date: startedAt / 1000,
+    });
+    const failed = countsAsFailed(options.mode, definition, history);
+    await store.writeResult({
+      title: definition.title,
+      name: definition.name,
+      path: definition.path,
+      'execution-time': executionTime,
+      result: {
+        type: options.mode === 'test' ? 'Test Result' : 'Anomaly Result',
+        failed,
+        date: resultDate(startedAt),
+        message: outcome.message,
+      },
+    });
+    await store.writeCache(
+      definition.title,
+      nextCache({ definition, definitionMtime, mode: options.mode, startedAt, history, failed }),
+    );
+    logger[outcome.failed ? 'error' : 'info'](
+      { promise: definition.title, failed, executionTime, timedOut: outcome.timedOut },
+      `promise ${definition.title}: ${outcome.message}`,
+    );
+    return {
+      ...base,
+      failed,
+      message: outcome.message,
+      ran: true,
+      timedOut: outcome.timedOut,
+      executionTime,
+    };
+  };
+
+  const results = await mapConcurrent(definitions, options.concurrency ?? DEFAULT_CONCURRENCY, runOne);
+  options.signal?.throwIfAborted();
+  const failures = results.filter((r) => r.failed);
+  const banging = options.mode === 'anomaly' ? failures.find((f) => f.bangOnFailure) : undefined;
+  return {
+    ok: failures.length === 0,
+    mode: options.mode,
+    results,
+    failures,
+    bang: banging ? { title: banging.title, message: `Promise ${banging.title} is failing` } : undefined,
+  };
+}
+
+/**
+ * The message of an error report for a partition whose promises failed: the original reports
+ * `Promise '<name>' failed with output: <message>` for the first one; we list each failure.
+ */
+export function promiseFailureMessage(report: PromiseReport): string {
+  return report.failures.map((f) => `Promise '${f.title}' failed with output: ${f.message}`).join('\n');
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function mtimeOf(path: string): Promise<number> {
+  try {
+    return (await stat(path)).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/** When the node runs as root, promises run as the partition's owner (never as root). */
+async function partitionOwner(partitionDir: string): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const info = await stat(partitionDir);
+  return info.uid === 0 ? undefined : { uid: info.uid, gid: info.gid };
+}

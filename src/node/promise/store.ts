@@ -1,0 +1,96 @@
+/**
+ * The results store: the latest result of each promise of a partition, as the original writes it
+ * (`<partition>/.slapgrid/promise/result/<title>.status.json`, read by monitoring tools), plus a
+ * per-promise cache (`.slapgrid/promise/cache/<title>`) holding when it may run next and its recent
+ * outcomes (to tell an anomaly — several failures in a row — from one failed run).
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../lib/atomic-write.ts';
+
+export const PROMISE_STATE_DIR = join('.slapgrid', 'promise');
+
+/** The original's result file. */
+export interface PromiseResultFile {
+  readonly title: string;
+  readonly name: string;
+  readonly path: string;
+  /** Seconds. */
+  readonly 'execution-time': number;
+  readonly result: {
+    readonly type: 'Test Result' | 'Anomaly Result';
+    readonly failed: boolean;
+    /** `YYYY-MM-DDTHH:MM:SS+0000` (UTC). */
+    readonly date: string;
+    readonly message: string | null;
+  };
+}
+
+export interface PromiseRun {
+  readonly failed: boolean;
+  readonly timed_out: boolean;
+  /** Epoch seconds. */
+  readonly date: number;
+}
+
+/** The original's cache keys, plus `history` (ours). */
+export interface PromiseCache {
+  readonly is_tested: boolean;
+  readonly is_anomaly_detected: boolean;
+  /** Minutes, as the original. */
+  readonly periodicity: number;
+  /** Epoch seconds. */
+  readonly next_run_after: number;
+  readonly timestamp: number;
+  readonly module_file: string;
+  readonly module_file_mtime: number;
+  /** Latest runs, oldest first. */
+  readonly history: readonly PromiseRun[];
+}
+
+export const HISTORY_LENGTH = 10;
+
+export class PromiseStore {
+  readonly resultDir: string;
+  readonly cacheDir: string;
+
+  constructor(partitionDir: string) {
+    this.resultDir = join(partitionDir, PROMISE_STATE_DIR, 'result');
+    this.cacheDir = join(partitionDir, PROMISE_STATE_DIR, 'cache');
+  }
+
+  resultPath(title: string): string {
+    return join(this.resultDir, `${title}.status.json`);
+  }
+
+  async readResult(title: string): Promise<PromiseResultFile | undefined> {
+    return readJson<PromiseResultFile>(this.resultPath(title));
+  }
+
+  async writeResult(result: PromiseResultFile): Promise<void> {
+    await writeFileAtomic(this.resultPath(result.title), JSON.stringify(result), { mode: 0o644 });
+  }
+
+  async readCache(title: string): Promise<PromiseCache | undefined> {
+    const cache = await readJson<PromiseCache>(join(this.cacheDir, title));
+    return cache && Array.isArray(cache.history) ? cache : undefined;
+  }
+
+  async writeCache(title: string, cache: PromiseCache): Promise<void> {
+    await writeFileAtomic(join(this.cacheDir, title), JSON.stringify(cache), { mode: 0o644 });
+  }
+}
+
+/** `2026-01-02T03:04:05+0000`, as the original dates results. */
+export function resultDate(epochMs: number): string {
+  return `${new Date(epochMs).toISOString().slice(0, 19)}+0000`;
+}
+
+/** A missing or unreadable file reads as nothing: the promise then simply runs. */
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}

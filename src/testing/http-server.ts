@@ -1,0 +1,57 @@
+/**
+ * A plain HTTP server on 127.0.0.1 (ephemeral port) answering with a given handler: for tests of how a
+ * client copes with peers that misbehave (garbage, errors, silence), which a real master never does.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface TestHttpServer {
+  url: string;
+  /** Requests received so far (method, url, body). */
+  requests: { method: string; url: string; body: string }[];
+  close(): Promise<void>;
+}
+
+export async function startHttpServer(
+  handler: (request: IncomingMessage & { body: string }, response: ServerResponse) => void,
+): Promise<TestHttpServer> {
+  const requests: TestHttpServer['requests'] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      requests.push({ method: request.method ?? '', url: request.url ?? '', body });
+      handler(Object.assign(request, { body }), response);
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      });
+      return closing;
+    },
+  };
+}
+
+/** Sends a JSON body with the given status. */
+export function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
+  response.end(text);
+}
