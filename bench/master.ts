@@ -232,7 +232,7 @@ async function runWorkload(
   return [format, supply, requests, reads];
 }
 
-export async function main(args: string[]): Promise<void> {
+async function main(args: string[]): Promise<void> {
   const concurrencyArg = args[args.indexOf('--concurrency') + 1];
   const levels =
     args.includes('--concurrency') && concurrencyArg ? concurrencyArg.split(',').map(Number) : [1, 8];
@@ -286,3 +286,5 @@ export async function main(args: string[]): Promise<void> {
     }
   }
 }
+
+await main(process.argv.slice(2));

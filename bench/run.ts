@@ -1,13 +1,10 @@
 /**
- * Benchmark dispatcher: `npm run bench -- <name> [args…]` runs `bench/<name>.ts`, whose `main(args)`
- * prints its figures. `npm run bench` alone lists the benchmarks.
+ * Benchmark dispatcher: `npm run bench -- <name> [args…]` runs `bench/<name>.ts` in its own Node
+ * process (with tsx), passing the arguments on; `npm run bench` alone lists the benchmarks.
  */
+import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-
-interface Benchmark {
-  main(args: string[]): Promise<void>;
-}
 
 const directory = fileURLToPath(new URL('.', import.meta.url));
 const available = readdirSync(directory)
@@ -18,10 +15,22 @@ const available = readdirSync(directory)
 const [name, ...args] = process.argv.slice(2);
 if (name === undefined || !available.includes(name)) {
   process.stderr.write(
-    `${name === undefined ? '' : `unknown benchmark: ${name}\n`}usage: npm run bench -- <name> [args]\nbenchmarks: ${available.join(', ')}\n`,
+    `${name === undefined ? '' : `unknown benchmark: ${name}\n`}usage: npm run bench -- <name> [args]\n` +
+      `benchmarks: ${available.join(', ')}\n`,
   );
   process.exitCode = name === undefined ? 0 : 5;
 } else {
-  const benchmark = (await import(`./${name}.ts`)) as Benchmark;
-  await benchmark.main(args);
+  const child = spawn(process.execPath, ['--import', 'tsx', `${directory}${name}.ts`, ...args], {
+    stdio: 'inherit',
+  });
+  const forward = (signal: NodeJS.Signals): void => {
+    child.kill(signal);
+  };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  process.exitCode = await new Promise<number>((resolve) => {
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+  process.off('SIGINT', forward);
+  process.off('SIGTERM', forward);
 }
