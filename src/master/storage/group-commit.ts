@@ -106,7 +106,13 @@ export class GroupCommitQueue {
         connection.exec('COMMIT');
       } catch (error) {
         aborted = error;
-        if (connection.inTransaction()) connection.exec('ROLLBACK');
+      }
+    }
+    if (aborted !== undefined && connection.inTransaction()) {
+      try {
+        connection.exec('ROLLBACK');
+      } catch {
+        // Nothing more can be done here; the next group's BEGIN reports the state of the connection.
       }
     }
     this.options.afterCommit(wrote || aborted !== undefined);
