@@ -244,6 +244,14 @@ export const ERROR_CATALOG = {
     exit: EXIT.unavailable,
     summary: 'A download failed: unreachable host, HTTP error status, timeout, or refused in offline mode.',
   },
+
+  // --- templates (src/template: Jinja2-compatible renderer) ---
+  SLAP_ERR_TEMPLATE: {
+    http: 422,
+    exit: EXIT.failure,
+    summary:
+      'A template could not be compiled or rendered (syntax error, undefined name, type error…); the message names template:line.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
