@@ -318,3 +318,19 @@ test('offline: the master cannot be reached, started partitions are started agai
     await unreachable.close();
   }
 });
+
+test('a whole-second timestamp read in the second of its change is processed again once settled', async () => {
+  const partition = await request('fresh', hello);
+  const changed = Math.trunc(h.db.partition(partition)?.timestamp ?? 0);
+  const at = (seconds: number) => ({ now: () => changed + seconds });
+  const outcomes = async (seconds: number) =>
+    (await pass({ onlyPartitions: [partition], clock: at(seconds) })).items.map((i) => i.outcome);
+  assert.deepEqual(await outcomes(0.5), ['started']);
+  assert.match(
+    await readFile(join(h.config.instanceRoot, partition, TIMESTAMP_FILE), 'utf8'),
+    / \(unsettled\)$/,
+  );
+  assert.deepEqual(await outcomes(0.9), ['started'], 'another change may have come in the same second');
+  assert.deepEqual(await outcomes(5), ['started'], 'settled now: processed once more');
+  assert.deepEqual(await outcomes(6), ['up-to-date']);
+});

@@ -67,6 +67,11 @@ export interface PartitionRecord {
   /** What the master was last told: `started`, `stopped`, or `error` (with the message). */
   reported: 'started' | 'stopped' | 'error';
   message?: string;
+  /**
+   * Epoch seconds before which no promise is due for the anomaly check of an up-to-date partition
+   * (set by that check; absent after a deployment): until then the check reads nothing else.
+   */
+  promisesDueAt?: number;
 }
 
 export async function readPartitionRecord(partitionPath: string): Promise<PartitionRecord | undefined> {
