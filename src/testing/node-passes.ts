@@ -46,7 +46,9 @@ export interface InstanceRow {
   title: string;
   requested_state: string;
   reported_state: string | null;
+  reported_at: number | null;
   error_message: string | null;
+  error_at: number | null;
   bang_message: string | null;
   partition_reference: string | null;
 }

@@ -20,6 +20,7 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { systemClock } from '../../core/clock.ts';
 import { SlapError } from '../../core/errors.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { RunLog } from '../build-log.ts';
@@ -219,6 +220,7 @@ export async function checkPromises(job: PartitionJob, justStarted: boolean): Pr
       force: true,
       timeout: job.config.promiseTimeout,
       logger: jobLogger(job),
+      now: () => (job.options.clock ?? systemClock).now() * 1000,
       ...(job.options.signal ? { signal: job.options.signal } : {}),
       ...(job.options.exec ? { exec: job.options.exec } : {}),
       ...(job.owner.switchUser ? { runAs: { uid: job.owner.uid, gid: job.owner.gid } } : {}),
