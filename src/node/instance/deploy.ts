@@ -36,6 +36,7 @@ import { partitionPrograms } from '../supervisor/slapos-programs.ts';
 import type { ActionResult, SupervisorControl } from '../supervisor/types.ts';
 import { instanceBuildoutTail, instanceProfile } from './buildout-tail.ts';
 import { updateCertificate } from './certificates.ts';
+import { pathExists } from '../../lib/path-exists.ts';
 
 /** Everything one partition's processing needs. */
 export interface PartitionJob {
@@ -71,7 +72,7 @@ export async function installInstance(job: PartitionJob): Promise<void> {
   }
   const software = softwareDirectory(config.softwareRoot, wanted.softwareReleaseUrl);
   // Unlike the original (node.md §11.6), an instance never runs a half-built software release.
-  if (!(await exists(join(software, COMPLETED_FILE))))
+  if (!(await pathExists(join(software, COMPLETED_FILE))))
     throw new SlapError(
       'SLAP_ERR_SOFTWARE_NOT_INSTALLED',
       `software release ${wanted.softwareReleaseUrl} is not installed on this node yet`,
@@ -253,13 +254,4 @@ export class PromiseFailure extends SlapError {
 /** Makes `.slapgrid/log` (the partition log's directory). */
 export async function prepareSlapgridDirectory(path: string): Promise<void> {
   await mkdir(join(path, '.slapgrid', 'log'), { recursive: true });
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

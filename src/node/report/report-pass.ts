@@ -6,12 +6,13 @@
  * partition whose instance is destroyed is destroyed, with the function `node instance` uses.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { systemClock } from '../../core/clock.ts';
 import { EXIT, SlapError } from '../../core/errors.ts';
 import { cleanEnv, execFile } from '../../lib/exec.ts';
+import { isDirectory } from '../../lib/path-exists.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import type { NodeConfig } from '../config.ts';
 import { PassCache, processPartition, type PartitionItemResult } from '../instance/instance-pass.ts';
@@ -168,10 +169,6 @@ export async function runReportPass(
   }
   result.durationMs = performance.now() - started;
   return result;
-}
-
-async function isDirectory(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
 }
 
 async function xmlFiles(directory: string): Promise<string[]> {
