@@ -367,3 +367,24 @@ test('up to date and started: promises due are checked, and only a change of sta
   await outcome(800);
   assert.notEqual(row()?.reported_at, deployedAt, 'fine again: started reported');
 });
+
+test('a shared instance requested on a host has the host partition processed again', async () => {
+  const partition = await request('host', hello);
+  await pass({ onlyPartitions: [partition] });
+  // The JSON API's timestamps are whole seconds: request in a later second than the deployment's.
+  const deployed = h.db.partition(partition)?.timestamp ?? 0;
+  await waitFor('the next second', () => systemClock.now() - 3 >= Math.trunc(deployed) + 1.2);
+  const shared = await h.client.requestInstance({
+    title: 'tenant',
+    softwareReleaseUri: hello,
+    shared: true,
+    slaParameters: { computer_guid: COMPUTER_ID, instance_guid: `${COMPUTER_ID}-${partition}` },
+  });
+  assert.equal(shared.compute_partition_id, partition, 'hosted by the host partition');
+  const result = await pass({ onlyPartitions: [partition] });
+  assert.deepEqual(
+    result.items.map((i) => i.outcome),
+    ['started'],
+    'the host is deployed again: its profile reads the shared instance list',
+  );
+});
