@@ -212,6 +212,14 @@ export const ERROR_CATALOG = {
     exit: EXIT.unavailable,
     summary: 'A download failed: unreachable host, HTTP error status, timeout, or refused in offline mode.',
   },
+
+  // --- SlapOS cookbook recipes (src/buildout/recipes/cookbook) ---
+  SLAP_ERR_PARAMETERS_INVALID: {
+    http: 400,
+    exit: EXIT.failure,
+    summary:
+      "Instance parameters do not validate against the software release's JSON schema (slapconfiguration.jsonschema); the message lists the errors.",
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
