@@ -213,6 +213,14 @@ export const ERROR_CATALOG = {
     summary: 'A download failed: unreachable host, HTTP error status, timeout, or refused in offline mode.',
   },
 
+  // --- templates (src/template: Jinja2-compatible renderer) ---
+  SLAP_ERR_TEMPLATE: {
+    http: 422,
+    exit: EXIT.failure,
+    summary:
+      'A template could not be compiled or rendered (syntax error, undefined name, type error…); the message names template:line.',
+  },
+
   // --- SlapOS cookbook recipes (src/buildout/recipes/cookbook) ---
   SLAP_ERR_PARAMETERS_INVALID: {
     http: 400,

@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareCodePoints, decodeParameterXml, encodeParameterXml } from './parameter-xml.ts';
+import {
+  compareCodePoints,
+  decodeParameterXml,
+  encodeParameterXml,
+  parametersAsStored,
+} from './parameter-xml.ts';
 
 test('parameters encode as lxml pretty-prints them, keys sorted', () => {
   assert.equal(
@@ -47,6 +52,17 @@ test('decoding: strings, empty element is null, repeated keys joined, other elem
     { a: 'x z', c: null, d: '<raw>' },
   );
   assert.throws(() => decodeParameterXml('<instance><parameter id="a">x</instance>'), /malformed/);
+});
+
+test('parametersAsStored is the round trip through parameter XML', () => {
+  const samples = [{}, { b: 1, a: '', c: { x: [1.5, null] }, d: 'line\r\nnext & <tag>', é: true }];
+  for (const sample of samples) {
+    assert.deepEqual(parametersAsStored(sample), decodeParameterXml(encodeParameterXml(sample)));
+    assert.deepEqual(
+      Object.keys(parametersAsStored(sample)),
+      Object.keys(decodeParameterXml(encodeParameterXml(sample))),
+    );
+  }
 });
 
 test('keys sort by code point like Python', () => {

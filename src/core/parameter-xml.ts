@@ -44,6 +44,19 @@ export function encodeParameterXml(parameters: Readonly<Record<string, unknown>>
 
 export type ParameterDict = Record<string, string | null>;
 
+/**
+ * What `decodeParameterXml(encodeParameterXml(parameters))` gives, without the XML: values through
+ * `str()`, '' as null, keys sorted.
+ */
+export function parametersAsStored(parameters: Readonly<Record<string, unknown>>): ParameterDict {
+  const result: ParameterDict = {};
+  for (const key of Object.keys(parameters).sort(compareCodePoints)) {
+    const value = pyStr(parameters[key]);
+    result[key] = value === '' ? null : value;
+  }
+  return result;
+}
+
 const TAG = /<(\/?)([^\s/>!?]+)((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>/y;
 const ATTRIBUTE = /([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
 

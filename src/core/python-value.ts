@@ -116,6 +116,8 @@ const MARK_IN_JSON = `\\u0000${NONCE}:`;
  * `parsed`, the plain JSON.parse result of the same text, is returned as is when nothing needs keeping.
  */
 export function parsePythonJson(text: string, parsed?: unknown): unknown {
+  // Quick test: no number with a fraction, an exponent, 16+ digits or a minus zero.
+  if (!/\d[.eE]|\d{16}|-0/.test(text)) return parsed === undefined ? (JSON.parse(text) as unknown) : parsed;
   let marked = false;
   const rewritten = text.replace(TOKENS, (token) => {
     if (token.startsWith('"') || !needsSource(token)) return token;

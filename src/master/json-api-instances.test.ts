@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixedClock } from '../core/clock.ts';
+import { apiResponseProblem } from '../testing/api-schema.ts';
 import { formatTestNode, postJson, withTestMaster, type ApiHarness } from '../testing/master.ts';
 import { LOCAL_CALLER } from './services/index.ts';
 
@@ -133,6 +134,7 @@ test('parameters are stored as strings, as Python str() prints them', async () =
       ' "empty": "", "dict": {"a": 1, "b": [true, null, "x"]}, "list": [1, 2], "text": "Привет Мир!"}}';
     const response = await postJson(url, POST, undefined, { rawBody: raw });
     assert.equal(response.status, 200);
+    assert.equal(apiResponseProblem(POST, response.status, response.body), undefined);
     assert.deepEqual((response.body as { parameters: unknown }).parameters, {
       big: '12345678901234567890',
       dict: "{'a': 1, 'b': [True, None, 'x']}",

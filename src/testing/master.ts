@@ -114,11 +114,12 @@ export async function formatTestNode(url: string, options: TestNodeOptions): Pro
     { 'ip-address': '1.2.3.4', 'network-interface': 'tap0', netmask: '255.255.255.255' },
     { 'ip-address': '4.3.2.1', 'network-interface': 'tap0', netmask: '255.255.255.255' },
   ];
-  const response = await postJson(url, '/slapos.put.v0.compute_node_format', {
+  const response = await callApi(url, '/slapos.put.v0.compute_node_format', {
     computer_guid: options.computerGuid ?? 'computer',
     compute_partition_list: ids.map((id) => ({ partition_id: id, ip_list: addresses })),
   });
-  if (response.status !== 200) throw new Error(`format failed: ${response.status} ${response.text}`);
+  if (response.status !== 200)
+    throw new Error(`format failed: ${response.status} ${JSON.stringify(response.body)}`);
 }
 
 /**

@@ -75,17 +75,18 @@ function handlers(services: MasterServices): HandlerTable {
     '/slapos.allDocs.v0.instance_tree_list': async ({ caller }) => ({
       result_list: (await services.listInstanceTrees({ caller })).map((title) => ({ title })),
     }),
-    '/slapos.allDocs.v0.compute_node_instance_list': async ({ body, caller }) => ({
-      result_list: (
-        await services.listComputeNodeInstances({ caller, computeNodeId: body.computer_guid })
-      ).map((item) => ({
-        title: item.title,
-        instance_guid: item.instanceGuid,
-        state: item.state,
-        compute_partition_id: item.partitionId,
-        software_release_uri: item.softwareRelease,
-      })),
-    }),
+    '/slapos.allDocs.v0.compute_node_instance_list': async ({ body, caller }) => {
+      const items = await services.listComputeNodeInstances({ caller, computeNodeId: body.computer_guid });
+      return serializeOnce(items, () => ({
+        result_list: items.map((item) => ({
+          title: item.title,
+          instance_guid: item.instanceGuid,
+          state: item.state,
+          compute_partition_id: item.partitionId,
+          software_release_uri: item.softwareRelease,
+        })),
+      }));
+    },
     '/slapos.allDocs.v0.instance_node_instance_list': async ({ body, caller }) => ({
       result_list: (
         await services.listHostedSharedInstances({ caller, instanceGuid: body.instance_guid })
@@ -200,10 +201,31 @@ function handlers(services: MasterServices): HandlerTable {
   };
 }
 
+/** A body already serialised to JSON text. */
+class JsonText {
+  constructor(readonly text: string) {}
+}
+
+const serialized = new WeakMap<object, JsonText>();
+
+/** Serialises a memoized (shared, unmodified) service result once. */
+function serializeOnce(result: object, toBody: () => unknown): JsonText {
+  let text = serialized.get(result);
+  if (!text) {
+    text = new JsonText(JSON.stringify(toBody()));
+    serialized.set(result, text);
+  }
+  return text;
+}
+
+function serialize(body: unknown): string {
+  return body instanceof JsonText ? body.text : JSON.stringify(body);
+}
+
 function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
   // slapproxy answers `application/json` without a charset; clients compare it literally. (With a
   // serializer of its own, fastify leaves the content type as set.)
-  return reply.code(status).header('content-type', 'application/json').serializer(JSON.stringify).send(body);
+  return reply.code(status).header('content-type', 'application/json').serializer(serialize).send(body);
 }
 
 /** Registers the JSON API on a fastify instance (its content-type parsers, not-found and error handlers too). */

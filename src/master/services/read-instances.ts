@@ -97,16 +97,17 @@ export interface NodeInstanceItem {
   softwareRelease: string;
 }
 
-/** The instances allocated on a compute node, in partition order. */
+/** The instances allocated on a compute node, in partition order. The result is shared: do not modify it. */
 export async function listComputeNodeInstances(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string },
-): Promise<NodeInstanceItem[]> {
+): Promise<readonly NodeInstanceItem[]> {
   context.authorize(input.caller, 'compute_node.read', {
     kind: 'compute_node',
     computeNodeId: input.computeNodeId,
   });
-  return context.store.read(async (repository) => {
+  // Nodes poll this list: it is memoized until the next write (callers must not modify it).
+  return context.store.memoizedRead(`compute_node_instances:${input.computeNodeId}`, async (repository) => {
     await requireComputeNode(repository, input.computeNodeId);
     const rows = await repository.listInstancesOnNode(input.computeNodeId);
     return rows.map((row) => ({

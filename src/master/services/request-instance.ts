@@ -6,7 +6,7 @@
  * software release (and type), timestamps bumped on exactly the changes listed there.
  */
 import { SlapError } from '../../core/errors.ts';
-import { decodeParameterXml, encodeParameterXml } from '../../core/parameter-xml.ts';
+import { decodeParameterXml, encodeParameterXml, parametersAsStored } from '../../core/parameter-xml.ts';
 import { PyNumber, pyRepr, stringifyPythonJson } from '../../core/python-value.ts';
 import type { RequestedState } from '../../core/states.ts';
 import type { InstanceRecord, PartitionKey, Repository } from '../storage/repository.ts';
@@ -96,6 +96,7 @@ async function requestNotShared(
   const existing = await repository.findInstance(identity);
   let state = request.state;
   let location: PartitionKey;
+  let view: Pick<InstanceView, 'softwareType' | 'connectionParameters' | 'timestamp'>;
   if (!existing) {
     const computeNodeId = slaString(request.sla, 'computer_guid') ?? context.defaultComputeNodeId;
     const partition =
@@ -107,11 +108,12 @@ async function requestNotShared(
       );
     }
     location = { computeNodeId: partition.computeNodeId, partitionId: partition.reference };
+    // The default software type is applied at first allocation only.
+    const softwareType = request.softwareType || 'default';
     await repository.insertInstance({
       ...identity,
       softwareRelease: request.softwareRelease,
-      // The default software type is applied at first allocation only.
-      softwareType: request.softwareType || 'default',
+      softwareType,
       parameterXml: request.parameterXml,
       sharedParametersJson: null,
       slaJson: request.slaJson,
@@ -120,9 +122,8 @@ async function requestNotShared(
       hostPosition: null,
       now: request.now,
     });
-    await repository.setPartitionSlapState(location, 'busy');
-    await repository.setPartitionTimestamp(location, request.now);
-    context.logger.debug({ title: request.title, ...location }, 'instance allocated');
+    await repository.allocatePartition(location, request.now);
+    view = { softwareType, connectionParameters: {}, timestamp: request.now };
   } else {
     location = existing.location ?? { computeNodeId: '', partitionId: '' };
     if (request.requestedBy !== '') {
@@ -156,23 +157,25 @@ async function requestNotShared(
     } else if (existing.slaJson !== request.slaJson) {
       await repository.updateInstance(existing.id, { slaJson: request.slaJson, now: request.now });
     }
+    view = {
+      softwareType: request.softwareType,
+      connectionParameters: decodeParameterXml(existing.connectionXml),
+      timestamp: changed ? request.now : existing.partitionTimestamp,
+    };
   }
-  const instance = await repository.findInstance(identity);
-  if (!instance) throw new SlapError('SLAP_ERR_INTERNAL', `instance ${request.title} vanished`);
   return {
-    title: instance.title,
-    requestedBy: instance.requestedBy,
+    ...view,
+    title: request.title,
+    requestedBy: request.requestedBy,
     shared: false,
-    softwareRelease: instance.softwareRelease,
-    softwareType: instance.softwareType,
+    softwareRelease: request.softwareRelease,
     // The answer carries the requested (or propagated) state, as slapproxy's does.
     state: state ?? 'started',
-    connectionParameters: decodeParameterXml(instance.connectionXml),
-    parameters: decodeParameterXml(instance.parameterXml),
+    // What is stored now: these parameters through parameter XML.
+    parameters: parametersAsStored(request.parameters),
     ipList: await ipListOf(repository, location),
     computeNodeId: location.computeNodeId,
     partitionId: location.partitionId,
-    timestamp: instance.partitionTimestamp,
   };
 }
 
@@ -298,7 +301,7 @@ async function requestShared(
     state: 'started',
     connectionParameters: decodeParameterXml(stored?.connectionXml),
     // The post answer shows the parameters through parameter XML: strings.
-    parameters: decodeParameterXml(request.parameterXml),
+    parameters: parametersAsStored(request.parameters),
     ipList: await ipListOf(repository, hostKey),
     computeNodeId: hostKey.computeNodeId,
     partitionId: hostKey.partitionId,

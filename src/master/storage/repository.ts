@@ -127,6 +127,8 @@ export interface Repository {
   /** Deletes a partition with its addresses and the instances allocated on or hosted by it. */
   deletePartition(key: PartitionKey): Promise<void>;
   setPartitionSlapState(key: PartitionKey, slapState: SlapState): Promise<void>;
+  /** Marks a partition busy and sets its timestamp (allocation). */
+  allocatePartition(key: PartitionKey, timestamp: number): Promise<void>;
   setPartitionTimestamp(key: PartitionKey, timestamp: number): Promise<void>;
   listAddresses(key: PartitionKey): Promise<AddressRecord[]>;
   deleteAddresses(computeNodeId: string): Promise<void>;
@@ -180,5 +182,10 @@ export interface MasterStore {
   read<T>(work: (repository: Repository) => Promise<T>): Promise<T>;
   /** Runs `work` in one write transaction, serialised with every other transaction. */
   write<T>(work: (repository: Repository) => Promise<T>): Promise<T>;
+  /**
+   * Like `read`, but returns the result of an earlier call with the same `key` (the same object:
+   * callers must not modify it) as long as no write was committed since. For the hot read paths.
+   */
+  memoizedRead<T>(key: string, work: (repository: Repository) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SlapError } from '../../core/errors.ts';
 import { openSqliteStore } from './sqlite-store.ts';
+import type { Repository } from './repository.ts';
 
 async function withDirectory(work: (directory: string) => Promise<void>): Promise<void> {
   const directory = await mkdtemp(join(tmpdir(), 'slapos-store-'));
@@ -90,5 +91,111 @@ test('a file that is not a database, or a newer schema, is a clear SLAP_ERR_DATA
       assert.ok(error instanceof SlapError && error.code === 'SLAP_ERR_DATABASE');
       return true;
     });
+  });
+});
+
+test('group commit: concurrent use cases share one commit; a failing one is rolled back alone', async () => {
+  await withDirectory(async (directory) => {
+    const store = await openSqliteStore({ path: join(directory, 'proxy.db') });
+    const node = (reference: string) => (repository: Repository) =>
+      repository.upsertComputeNode({ reference, address: null, netmask: null, now: 1 });
+    const results = await Promise.allSettled([
+      store.write(node('first')),
+      store.write(async (repository) => {
+        await node('doomed')(repository);
+        throw new SlapError('SLAP_ERR_INVALID_INPUT', 'no');
+      }),
+      store.write(node('third')),
+      store.read((repository) => repository.listComputeNodes()),
+    ]);
+    assert.deepEqual(
+      results.map((result) => result.status),
+      ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+    );
+    // The read ran after the writes queued before it, and answered once they were committed.
+    const seen = (results[3] as PromiseFulfilledResult<{ reference: string }[]>).value.map(
+      (row) => row.reference,
+    );
+    assert.deepEqual(seen, ['first', 'third']);
+    const nodes = await store.read((repository) => repository.listComputeNodes());
+    assert.deepEqual(
+      nodes.map((row) => row.reference),
+      ['first', 'third'],
+    );
+    await store.close();
+  });
+});
+
+test('memoized reads: the same result until a write commits', async () => {
+  await withDirectory(async (directory) => {
+    const store = await openSqliteStore({ path: join(directory, 'proxy.db') });
+    let computed = 0;
+    const list = () =>
+      store.memoizedRead('nodes', async (repository) => {
+        computed++;
+        return repository.listComputeNodes();
+      });
+    const first = await list();
+    assert.equal(await list(), first);
+    assert.equal(computed, 1);
+    await store.write((repository) =>
+      repository.upsertComputeNode({ reference: 'n', address: null, netmask: null, now: 1 }),
+    );
+    const second = await list();
+    assert.notEqual(second, first);
+    assert.deepEqual(
+      second.map((row) => row.reference),
+      ['n'],
+    );
+    // A read that starts while a write is queued answers from the committed state.
+    const [, during] = await Promise.all([
+      store.write((repository) =>
+        repository.upsertComputeNode({ reference: 'm', address: null, netmask: null, now: 1 }),
+      ),
+      list(),
+    ]);
+    assert.equal(during, second);
+    // A read that runs behind a write of the same group sees uncommitted data: it is not memoized.
+    let fresh = 0;
+    const other = () =>
+      store.memoizedRead('other', async (repository) => {
+        fresh++;
+        return repository.listComputeNodes();
+      });
+    const [, behind] = await Promise.all([
+      store.write((repository) =>
+        repository.upsertComputeNode({ reference: 'o', address: null, netmask: null, now: 1 }),
+      ),
+      other(),
+    ]);
+    assert.equal(behind.length, 3);
+    await other();
+    assert.equal(fresh, 2);
+    await other();
+    assert.equal(fresh, 2);
+    await store.close();
+  });
+});
+
+test('a database locked by another process is a 503 "busy", and the store recovers', async () => {
+  await withDirectory(async (directory) => {
+    const path = join(directory, 'proxy.db');
+    const store = await openSqliteStore({ path, busyTimeoutMs: 50 });
+    const other = new BetterSqlite3(path);
+    other.exec('BEGIN IMMEDIATE');
+    await assert.rejects(
+      store.write((repository) =>
+        repository.upsertComputeNode({ reference: 'n', address: null, netmask: null, now: 1 }),
+      ),
+      (error: unknown) =>
+        error instanceof SlapError && error.code === 'SLAP_ERR_UNAVAILABLE' && error.status === 503,
+    );
+    other.exec('ROLLBACK');
+    other.close();
+    await store.write((repository) =>
+      repository.upsertComputeNode({ reference: 'n', address: null, netmask: null, now: 1 }),
+    );
+    assert.equal((await store.read((repository) => repository.listComputeNodes())).length, 1);
+    await store.close();
   });
 });

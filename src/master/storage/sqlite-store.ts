@@ -8,10 +8,12 @@ import BetterSqlite3 from 'better-sqlite3';
 import type { Database } from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Kysely, Migrator, SqliteDialect, type Compilable } from 'kysely';
 import { SlapError } from '../../core/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { migrationProvider } from './migrations.ts';
+import { GroupCommitQueue, type JobMode } from './group-commit.ts';
 import { PreparedQuery, param, type QueryArgs } from './prepared.ts';
 import type {
   AddressRecord,
@@ -102,17 +104,16 @@ function instanceColumnValues(fields: Partial<InstanceFields> & { now: number })
   return values;
 }
 
-/** A FIFO lock: transactions run one after the other on the single connection. */
-class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-  run<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(work);
-    this.tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
-  }
+/** How many memoized read results are kept. */
+const MEMO_LIMIT = 1024;
+/** How often memoized reads look for commits by other processes. */
+const EXTERNAL_CHECK_MS = 100;
+
+/** Another process holding the database too long is a temporary condition (503), not a bug. */
+function busyError(error: unknown): SlapError | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^SQLITE_(BUSY|LOCKED)/.test(code)) return undefined;
+  return new SlapError('SLAP_ERR_UNAVAILABLE', 'The database is busy; retry later.', { cause: error });
 }
 
 function databaseError(path: string, error: unknown): SlapError {
@@ -124,16 +125,34 @@ export class SqliteStore implements MasterStore {
   readonly path: string;
   private readonly sqlite: Database;
   private readonly kysely: Kysely<MasterDatabase>;
-  private readonly mutex = new Mutex();
+  private readonly transactions: GroupCommitQueue;
+  /** Bumped after every commit that wrote (ours); PRAGMA data_version covers other connections. */
+  private writeCount = 0;
+  private readonly memo = new Map<string, { version: string; value: unknown }>();
+  private externalVersion = 0;
+  private externalCheckedAt = -Infinity;
   private readonly queries = new Map<string, PreparedQuery<unknown>>();
   private readonly repository: Repository;
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   private constructor(path: string, sqlite: Database) {
     this.path = path;
     this.sqlite = sqlite;
     this.kysely = new Kysely<MasterDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
     this.repository = this.createRepository();
+    this.transactions = new GroupCommitQueue(
+      {
+        exec: (statement) => this.statement(statement, () => this.rawSql(statement)).run(),
+        inTransaction: () => this.sqlite.inTransaction,
+      },
+      {
+        maxGroup: 64,
+        afterCommit: (wrote) => {
+          if (wrote) this.writeCount++;
+        },
+      },
+    );
   }
 
   static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
@@ -170,36 +189,66 @@ export class SqliteStore implements MasterStore {
   }
 
   read<T>(work: (repository: Repository) => Promise<T>): Promise<T> {
-    return this.transaction('BEGIN', work);
+    return this.transaction('read', work);
   }
 
   write<T>(work: (repository: Repository) => Promise<T>): Promise<T> {
-    return this.transaction('BEGIN IMMEDIATE', work);
+    return this.transaction('write', work);
   }
 
-  private transaction<T>(begin: string, work: (repository: Repository) => Promise<T>): Promise<T> {
-    return this.mutex.run(async () => {
-      if (this.closed) throw new SlapError('SLAP_ERR_UNAVAILABLE', 'the database is closed');
-      this.statement(begin, () => this.rawSql(begin)).run();
-      try {
-        const result = await work(this.repository);
-        this.statement('COMMIT', () => this.rawSql('COMMIT')).run();
-        return result;
-      } catch (error) {
-        if (this.sqlite.inTransaction) this.statement('ROLLBACK', () => this.rawSql('ROLLBACK')).run();
-        throw error;
+  /**
+   * A version of the committed data: changes after each of our commits that wrote, and after
+   * another process's commits. Asking SQLite for the latter outside a transaction costs a read
+   * snapshot (file locks), so it is asked at most every EXTERNAL_CHECK_MS: memoized reads may miss
+   * another process's writes for that long (the master is normally the only writer).
+   */
+  private version(): string {
+    const now = performance.now();
+    if (now - this.externalCheckedAt >= EXTERNAL_CHECK_MS || this.sqlite.inTransaction) {
+      this.externalVersion =
+        this.statement<{ data_version: number }>('dataVersion', () =>
+          this.rawSql('PRAGMA data_version'),
+        ).get()?.data_version ?? 0;
+      this.externalCheckedAt = now;
+    }
+    return `${this.writeCount}:${this.externalVersion}`;
+  }
+
+  memoizedRead<T>(key: string, work: (repository: Repository) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new SlapError('SLAP_ERR_UNAVAILABLE', 'the database is closed'));
+    const cached = this.memo.get(key);
+    if (cached && cached.version === this.version()) return Promise.resolve(cached.value as T);
+    return this.transaction('read', async (repository) => {
+      const version = this.version();
+      const value = await work(repository);
+      // Data read after uncommitted writes of the same group is not memoized.
+      if (!this.transactions.uncommittedWrites) {
+        this.memo.delete(key);
+        this.memo.set(key, { version, value });
+        if (this.memo.size > MEMO_LIMIT) this.memo.delete(this.memo.keys().next().value as string);
       }
+      return value;
     });
   }
 
-  async close(): Promise<void> {
-    await this.mutex.run(() => {
-      if (!this.closed) {
-        this.closed = true;
-        this.sqlite.close();
-      }
-      return Promise.resolve();
-    });
+  private transaction<T>(mode: JobMode, work: (repository: Repository) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new SlapError('SLAP_ERR_UNAVAILABLE', 'the database is closed'));
+    return this.transactions
+      .run(mode, () => work(this.repository))
+      .catch((error: unknown) => {
+        throw busyError(error) ?? error;
+      });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      // Queued use cases finish first.
+      await this.transactions.run('read', () => Promise.resolve());
+      this.memo.clear();
+      this.sqlite.close();
+    })();
+    return this.closing;
   }
 
   private rawSql(text: string): Compilable {
@@ -373,6 +422,19 @@ export class SqliteStore implements MasterStore {
         );
         return Promise.resolve();
       },
+      allocatePartition: (key, timestamp) => {
+        this.run(
+          'allocatePartition',
+          () =>
+            db
+              .updateTable('partition')
+              .set({ slap_state: 'busy', timestamp: param<number>('timestamp') })
+              .where('compute_node_reference', '=', param('node'))
+              .where('reference', '=', param('partition')),
+          { ...nodeAndPartition(key), timestamp },
+        );
+        return Promise.resolve();
+      },
       setPartitionTimestamp: (key, timestamp) => {
         this.run(
           'setPartitionTimestamp',
@@ -532,7 +594,7 @@ export class SqliteStore implements MasterStore {
         return Promise.resolve(row && toInstance(row));
       },
       insertInstance: (instance) => {
-        const statement = this.statement('insertInstance', () =>
+        const id = this.statement('insertInstance', () =>
           db.insertInto('instance').values({
             title: param('title'),
             requested_by: param('requestedBy'),
@@ -549,8 +611,7 @@ export class SqliteStore implements MasterStore {
             created_at: param<number>('now'),
             updated_at: param<number>('now'),
           }),
-        );
-        statement.run({
+        ).insert({
           title: instance.title,
           requestedBy: instance.requestedBy,
           shared: instance.shared ? 1 : 0,
@@ -565,10 +626,7 @@ export class SqliteStore implements MasterStore {
           hostPosition: instance.hostPosition,
           now: instance.now,
         });
-        const row = this.get<{ id: number }>('lastInsertId', () =>
-          this.rawSql('SELECT last_insert_rowid() AS id'),
-        );
-        return Promise.resolve(row?.id ?? 0);
+        return Promise.resolve(id);
       },
       updateInstance: (id, fields) => {
         const values = instanceColumnValues(fields);

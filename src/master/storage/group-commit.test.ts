@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GroupCommitQueue, type TransactionConnection } from './group-commit.ts';
+
+function fakeConnection(options: { failOn?: string } = {}) {
+  const log: string[] = [];
+  let open = false;
+  const connection: TransactionConnection & { log: string[]; abort(): void } = {
+    log,
+    exec(statement) {
+      log.push(statement);
+      if (statement === options.failOn) throw new Error(`${statement} failed`);
+      if (statement.startsWith('BEGIN')) open = true;
+      if (statement === 'COMMIT' || statement === 'ROLLBACK') open = false;
+    },
+    inTransaction: () => open,
+    abort() {
+      open = false;
+    },
+  };
+  return connection;
+}
+
+test('jobs queued together run one after the other in one transaction, each in a savepoint', async () => {
+  const connection = fakeConnection();
+  const commits: boolean[] = [];
+  const queue = new GroupCommitQueue(connection, {
+    maxGroup: 10,
+    afterCommit: (wrote) => commits.push(wrote),
+  });
+  const order: number[] = [];
+  const results = await Promise.allSettled([
+    queue.run('write', () => Promise.resolve(order.push(1))),
+    queue.run('write', () => Promise.reject(new Error('second fails'))),
+    queue.run('read', () => Promise.resolve(order.push(3))),
+  ]);
+  assert.deepEqual(
+    results.map((result) => result.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+  );
+  assert.deepEqual(order, [1, 3]);
+  assert.deepEqual(connection.log, [
+    'BEGIN IMMEDIATE',
+    'SAVEPOINT job',
+    'RELEASE job',
+    'SAVEPOINT job',
+    'ROLLBACK TO job',
+    'RELEASE job',
+    'SAVEPOINT job',
+    'RELEASE job',
+    'COMMIT',
+  ]);
+  assert.deepEqual(commits, [true]);
+});
+
+test('a failed COMMIT fails every job of the group; a lost transaction fails the jobs before it', async () => {
+  const failing = fakeConnection({ failOn: 'COMMIT' });
+  const queue = new GroupCommitQueue(failing, { maxGroup: 10, afterCommit: () => undefined });
+  const results = await Promise.allSettled([
+    queue.run('write', () => Promise.resolve(1)),
+    queue.run('read', () => Promise.resolve(2)),
+  ]);
+  assert.deepEqual(
+    results.map((result) => result.status),
+    ['rejected', 'rejected'],
+  );
+  assert.equal(failing.log.at(-1), 'ROLLBACK');
+
+  const lost = fakeConnection();
+  const lostQueue = new GroupCommitQueue(lost, { maxGroup: 10, afterCommit: () => undefined });
+  const outcomes = await Promise.allSettled([
+    lostQueue.run('write', () => Promise.resolve('kept?')),
+    lostQueue.run('write', () => {
+      lost.abort(); // SQLite rolled everything back (e.g. disk full)
+      return Promise.reject(new Error('disk full'));
+    }),
+    lostQueue.run('write', () => Promise.resolve('next group')),
+  ]);
+  assert.deepEqual(
+    outcomes.map((outcome) => outcome.status),
+    ['rejected', 'rejected', 'fulfilled'],
+  );
+  assert.equal(lost.log.filter((statement) => statement === 'BEGIN IMMEDIATE').length, 2);
+});
+
+test('groups are at most maxGroup jobs', async () => {
+  const connection = fakeConnection();
+  const queue = new GroupCommitQueue(connection, { maxGroup: 2, afterCommit: () => undefined });
+  await Promise.all([1, 2, 3, 4, 5].map((value) => queue.run('write', () => Promise.resolve(value))));
+  assert.equal(connection.log.filter((statement) => statement === 'COMMIT').length, 3);
+});
