@@ -84,7 +84,9 @@ test('examples/hello: software release, instance against a real master, service 
     ]);
     assert.equal(software.code, 0, software.stderr);
     const instanceProfile = await readFile(join(softwareDir, 'instance.cfg'), 'utf8');
-    assert.ok(instanceProfile.includes(`${process.execPath} ${join(softwareDir, 'parts/hello-server/hello.mjs')}`));
+    assert.ok(
+      instanceProfile.includes(`${process.execPath} ${join(softwareDir, 'parts/hello-server/hello.mjs')}`),
+    );
     assert.ok(instanceProfile.includes('[hello-web-promise]'), 'the Jinja2 macro expanded');
 
     // The instance, requested and run in its partition with the slapgrid tail.
@@ -109,14 +111,17 @@ test('examples/hello: software release, instance against a real master, service 
       return execFile(file, args, options);
     };
     const first = await runBuildout({ configFile: profile, exec });
-    assert.deepEqual(new Set(first.installed), new Set([
-      'directory',
-      'instance-parameter',
-      'hello-port',
-      'hello-web',
-      'publish-connection-parameter',
-      'hello-web-promise',
-    ]));
+    assert.deepEqual(
+      new Set(first.installed),
+      new Set([
+        'directory',
+        'instance-parameter',
+        'hello-port',
+        'hello-web',
+        'publish-connection-parameter',
+        'hello-web-promise',
+      ]),
+    );
 
     const published = (await client.getInstance(instance.instance_guid)).connection_parameters;
     assert.equal(published.name, 'Hello Alice!');
@@ -141,7 +146,11 @@ test('examples/hello: software release, instance against a real master, service 
     assert.match(await readFile(join(partition, 'var/log/hello-web.log'), 'utf8'), /GET \//);
 
     // A second run with nothing changed: no process spawned, nothing reinstalled or rewritten.
-    const files = [wrapper, join(partition, 'etc/promise.d/hello-web.json'), join(partition, '.installed.cfg')];
+    const files = [
+      wrapper,
+      join(partition, 'etc/promise.d/hello-web.json'),
+      join(partition, '.installed.cfg'),
+    ];
     const mtimes = await Promise.all(files.map(async (file) => (await stat(file)).mtimeMs));
     const second = await runBuildout({ configFile: profile, exec });
     assert.deepEqual(second.installed, []);
@@ -149,7 +158,11 @@ test('examples/hello: software release, instance against a real master, service 
     assert.deepEqual(await Promise.all(files.map(async (file) => (await stat(file)).mtimeMs)), mtimes);
 
     // A new name: the wrapper is rewritten (same port, kept by free_port) and republished.
-    await client.requestInstance({ title: 'hello', softwareReleaseUri: softwareUrl, parameters: { name: 'Bob' } });
+    await client.requestInstance({
+      title: 'hello',
+      softwareReleaseUri: softwareUrl,
+      parameters: { name: 'Bob' },
+    });
     const third = await runBuildout({ configFile: profile, exec });
     assert.ok(third.installed.includes('hello-web'));
     assert.deepEqual((await client.getInstance(instance.instance_guid)).connection_parameters, {

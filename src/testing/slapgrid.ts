@@ -38,7 +38,7 @@ export function slapgridTail(options: SlapgridTailOptions): string {
     'cert-file': options.certFile ?? '',
   };
   const lines = [
-    '# beginning of zc.buildout profile\'s tail added by slapgrid',
+    "# beginning of zc.buildout profile's tail added by slapgrid",
     '[buildout]',
     'bin-directory = ${buildout:directory}/sbin',
     'offline = true',
@@ -57,7 +57,7 @@ export function slapgridTail(options: SlapgridTailOptions): string {
     '',
     '[network-information]',
     `global-ipv4-network = ${options.globalIpv4Network ?? ''}`,
-    '# end of zc.buildout profile\'s tail added by slapgrid',
+    "# end of zc.buildout profile's tail added by slapgrid",
     '',
   ];
   return lines.join('\n');

@@ -38,7 +38,11 @@ home = {{ sentence }}
 test('slapos.recipe.template:jinja2 renders url templates with context, import-list, extensions, dumps', async () => {
   const dir = await tempDir();
   try {
-    await dir.write({ 'instance.cfg.in': TEMPLATE, 'macros.j2': MACROS, 'lib/more.j2': '{% macro shout(x) %}{{ x | upper }}!{% endmacro %}' });
+    await dir.write({
+      'instance.cfg.in': TEMPLATE,
+      'macros.j2': MACROS,
+      'lib/more.j2': '{% macro shout(x) %}{{ x | upper }}!{% endmacro %}',
+    });
     const { run } = profileRunner(dir.path);
     const profile = (extra = ''): string => `[buildout]
 parts = instance
@@ -136,7 +140,10 @@ output = once.txt
 once = \${:output}
 `;
     await run(profile);
-    assert.equal(await readFile(join(dir.path, 'inline.txt'), 'utf8'), `\nline 0 in ${dir.path}\nline 1 in ${dir.path}`);
+    assert.equal(
+      await readFile(join(dir.path, 'inline.txt'), 'utf8'),
+      `\nline 0 in ${dir.path}\nline 1 in ${dir.path}`,
+    );
     assert.equal(await readFile(join(dir.path, 'out/a.txt'), 'utf8'), 'X-1');
     assert.equal(await readFile(join(dir.path, 'once.txt'), 'utf8'), 'created once');
     await writeFile(join(dir.path, 'once.txt'), 'edited by hand');
@@ -177,17 +184,41 @@ test('jinja2: errors name the template, the line and the part', async () => {
       'SLAP_ERR_RECIPE_UNSUPPORTED',
       /t:context: Python module "os" is not available to templates/,
     );
-    await rejectsWithSlapError(run(part('inline = x\ncontext = eval x 1+1')), 'SLAP_ERR_PROFILE', /unknown context type "eval"/);
-    await rejectsWithSlapError(run(part('inline = x\ncontext = key x nosection')), 'SLAP_ERR_PROFILE', /expected section:option/);
-    await rejectsWithSlapError(run(part('inline = x\ncontext = key x :nothere')), 'SLAP_ERR_PROFILE', /has no option "nothere"/);
-    await rejectsWithSlapError(run(part('inline = x\ncontext = json x {bad')), 'SLAP_ERR_PROFILE', /is not valid JSON/);
-    await rejectsWithSlapError(run(part('inline = x\nextensions = jinja2.ext.i18n')), 'SLAP_ERR_TEMPLATE', /unknown Jinja2 extension/);
+    await rejectsWithSlapError(
+      run(part('inline = x\ncontext = eval x 1+1')),
+      'SLAP_ERR_PROFILE',
+      /unknown context type "eval"/,
+    );
+    await rejectsWithSlapError(
+      run(part('inline = x\ncontext = key x nosection')),
+      'SLAP_ERR_PROFILE',
+      /expected section:option/,
+    );
+    await rejectsWithSlapError(
+      run(part('inline = x\ncontext = key x :nothere')),
+      'SLAP_ERR_PROFILE',
+      /has no option "nothere"/,
+    );
+    await rejectsWithSlapError(
+      run(part('inline = x\ncontext = json x {bad')),
+      'SLAP_ERR_PROFILE',
+      /is not valid JSON/,
+    );
+    await rejectsWithSlapError(
+      run(part('inline = x\nextensions = jinja2.ext.i18n')),
+      'SLAP_ERR_TEMPLATE',
+      /unknown Jinja2 extension/,
+    );
     await rejectsWithSlapError(
       run(part(`url = t.j2\nmd5sum = ${md5('other')}`)),
       'SLAP_ERR_CHECKSUM_MISMATCH',
       /MD5 checksum mismatch/,
     );
-    await rejectsWithSlapError(run(part('inline = {{ dumps(range) }}')), 'SLAP_ERR_TEMPLATE', /dumps\(\) cannot serialise/);
+    await rejectsWithSlapError(
+      run(part('inline = {{ dumps(range) }}')),
+      'SLAP_ERR_TEMPLATE',
+      /dumps\(\) cannot serialise/,
+    );
   } finally {
     await dir.remove();
   }

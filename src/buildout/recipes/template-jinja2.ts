@@ -56,7 +56,9 @@ function toBuildout(value: TemplateValue): PyValue {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') return value;
   if (typeof value === 'bigint')
-    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(value)
+      : value;
   if (Array.isArray(value)) return value.map(toBuildout);
   if (value instanceof TemplateTuple) return new PyTuple(value.items.map(toBuildout));
   if (value instanceof PySet) return new Set([...value.values()].map(toBuildout));
@@ -75,7 +77,8 @@ function toBuildout(value: TemplateValue): PyValue {
 }
 
 const DUMPS = new PyFunction('dumps', (args) => {
-  if (args.length !== 1) throw new PyError('TypeError', `dumps() takes exactly one argument (${args.length} given)`);
+  if (args.length !== 1)
+    throw new PyError('TypeError', `dumps() takes exactly one argument (${args.length} given)`);
   return serialise(toBuildout(args[0] as TemplateValue));
 });
 
@@ -83,14 +86,20 @@ const DUMPS = new PyFunction('dumps', (args) => {
 async function reference(ctx: RecipeContext, text: string, option: string): Promise<[Options, string]> {
   const parts = text.trim().split(':');
   if (parts.length !== 2 || !parts[1]) {
-    throw ctx.error(`expected section:option, got ${JSON.stringify(text)}`, { option, code: 'SLAP_ERR_PROFILE' });
-  }
-  const section = parts[0] ? await ctx.section(parts[0]) : ctx.options;
-  if (!section.has(parts[1])) {
-    throw ctx.error(`${text.trim()} refers to an option that does not exist (section [${section.name}] has no option "${parts[1]}")`, {
+    throw ctx.error(`expected section:option, got ${JSON.stringify(text)}`, {
       option,
       code: 'SLAP_ERR_PROFILE',
     });
+  }
+  const section = parts[0] ? await ctx.section(parts[0]) : ctx.options;
+  if (!section.has(parts[1])) {
+    throw ctx.error(
+      `${text.trim()} refers to an option that does not exist (section [${section.name}] has no option "${parts[1]}")`,
+      {
+        option,
+        code: 'SLAP_ERR_PROFILE',
+      },
+    );
   }
   return [section, parts[1]];
 }
@@ -99,7 +108,10 @@ function parseJson(ctx: RecipeContext, text: string, what: string): TemplateValu
   try {
     return jsonLoads(text);
   } catch (error) {
-    throw ctx.error(`${what} is not valid JSON: ${(error as Error).message}`, { option: 'context', code: 'SLAP_ERR_PROFILE' });
+    throw ctx.error(`${what} is not valid JSON: ${(error as Error).message}`, {
+      option: 'context',
+      code: 'SLAP_ERR_PROFILE',
+    });
   }
 }
 
@@ -113,7 +125,11 @@ async function contextValues(ctx: RecipeContext): Promise<Map<string, TemplateVa
   const values = new Map<string, TemplateValue>();
   for (const line of lines(ctx.options.get('context'))) {
     const [type, name, rest] = splitLine(line);
-    if (!name) throw ctx.error(`expected "TYPE NAME VALUE", got ${JSON.stringify(line)}`, { option: 'context', code: 'SLAP_ERR_PROFILE' });
+    if (!name)
+      throw ctx.error(`expected "TYPE NAME VALUE", got ${JSON.stringify(line)}`, {
+        option: 'context',
+        code: 'SLAP_ERR_PROFILE',
+      });
     switch (type) {
       case 'raw':
         values.set(name, rest);
@@ -151,10 +167,13 @@ async function contextValues(ctx: RecipeContext): Promise<Map<string, TemplateVa
         break;
       }
       default:
-        throw ctx.error(`unknown context type ${JSON.stringify(type)} (raw, key, jsonkey, json, section, import)`, {
-          option: 'context',
-          code: 'SLAP_ERR_PROFILE',
-        });
+        throw ctx.error(
+          `unknown context type ${JSON.stringify(type)} (raw, key, jsonkey, json, section, import)`,
+          {
+            option: 'context',
+            code: 'SLAP_ERR_PROFILE',
+          },
+        );
     }
   }
   return values;
@@ -177,7 +196,10 @@ async function importEntries(ctx: RecipeContext): Promise<Record<string, ImportE
       });
     }
     if (!name || !path)
-      throw ctx.error(`expected "TYPE NAME PATH", got ${JSON.stringify(line)}`, { option: 'import-list', code: 'SLAP_ERR_PROFILE' });
+      throw ctx.error(`expected "TYPE NAME PATH", got ${JSON.stringify(line)}`, {
+        option: 'import-list',
+        code: 'SLAP_ERR_PROFILE',
+      });
     entries[name] = {
       kind: type.endsWith('folder') ? 'folder' : 'file',
       path: resolve(ctx.directories.directory, path),
@@ -192,12 +214,19 @@ function decode(ctx: RecipeContext, data: Buffer): string {
   try {
     decoder = new TextDecoder(encoding, { fatal: true });
   } catch {
-    throw ctx.error(`unknown encoding ${JSON.stringify(encoding)}`, { option: 'encoding', code: 'SLAP_ERR_PROFILE' });
+    throw ctx.error(`unknown encoding ${JSON.stringify(encoding)}`, {
+      option: 'encoding',
+      code: 'SLAP_ERR_PROFILE',
+    });
   }
   try {
     return decoder.decode(data);
   } catch (error) {
-    throw ctx.error(`the template is not valid ${encoding}`, { option: 'encoding', code: 'SLAP_ERR_PROFILE', cause: error });
+    throw ctx.error(`the template is not valid ${encoding}`, {
+      option: 'encoding',
+      code: 'SLAP_ERR_PROFILE',
+      cause: error,
+    });
   }
 }
 
@@ -208,13 +237,18 @@ async function templateSource(ctx: RecipeContext): Promise<{ text: string; name:
   let url = options.get('url');
   const legacy = options.get('template');
   if (legacy !== undefined && url === undefined && inline === undefined) {
-    if (legacy.startsWith('inline:')) return { text: legacy.slice('inline:'.length).replace(/^\s+/, ''), name: `[${ctx.name}]` };
+    if (legacy.startsWith('inline:'))
+      return { text: legacy.slice('inline:'.length).replace(/^\s+/, ''), name: `[${ctx.name}]` };
     url = legacy;
   }
   if (inline !== undefined && url !== undefined)
-    throw ctx.error('give either "url" or "inline", not both', { option: 'inline', code: 'SLAP_ERR_PROFILE' });
+    throw ctx.error('give either "url" or "inline", not both', {
+      option: 'inline',
+      code: 'SLAP_ERR_PROFILE',
+    });
   if (inline !== undefined) return { text: inline, name: `[${ctx.name}]` };
-  if (url === undefined) throw ctx.error('one of "url" or "inline" is required', { option: 'url', code: 'SLAP_ERR_PROFILE' });
+  if (url === undefined)
+    throw ctx.error('one of "url" or "inline" is required', { option: 'url', code: 'SLAP_ERR_PROFILE' });
   const file = await ctx.download(resolveUrl(ctx, url), { md5sum: options.get('md5sum') || undefined });
   try {
     return { text: decode(ctx, await readFile(file.path)), name: url };
@@ -235,7 +269,8 @@ async function render(ctx: RecipeContext): Promise<string[]> {
   const template = ctx.state.get('template') as Template;
   const context = new Map<string, TemplateValue>(pythonBuiltins());
   context.set('dumps', DUMPS);
-  for (const [name, value] of ctx.state.get('context') as Map<string, TemplateValue>) context.set(name, value);
+  for (const [name, value] of ctx.state.get('context') as Map<string, TemplateValue>)
+    context.set(name, value);
   let text: string;
   try {
     text = template.render(context, { signal: ctx.signal });
@@ -258,7 +293,9 @@ export const slaposRecipeTemplateJinja2: Recipe = {
     const environment = new Environment({
       undefined: 'strict',
       extensions: (ctx.options.get('extensions') ?? '').split(/\s+/).filter((e) => e !== ''),
-      loader: prefixLoader(await importEntries(ctx), { delimiter: ctx.options.get('import-delimiter') || '/' }),
+      loader: prefixLoader(await importEntries(ctx), {
+        delimiter: ctx.options.get('import-delimiter') || '/',
+      }),
     });
     ctx.state.set('template', environment.fromString(source.text, { name: source.name }));
   },

@@ -10,7 +10,12 @@ const SOFTWARE_SCHEMA = {
   name: 'Test',
   serialisation: 'json-in-xml',
   'software-type': {
-    default: { title: 'Default', 'software-type': 'default', request: 'instance-input-schema.json', index: 0 },
+    default: {
+      title: 'Default',
+      'software-type': 'default',
+      request: 'instance-input-schema.json',
+      index: 0,
+    },
     'default-shared': {
       title: 'Shared',
       'software-type': 'default',
@@ -78,8 +83,13 @@ test('slapconfiguration.jsonschema validates, fills defaults, unstringifies, spl
         parameters: { _: JSON.stringify(parameters) },
       });
     }
-    await writeFile(join(dir.path, 'buildout.cfg'), section('set-default = all\nunstringify = all') + fixture.tail);
-    const options = await (await loadProfile({ configFile: join(dir.path, 'buildout.cfg') })).section('slap-configuration');
+    await writeFile(
+      join(dir.path, 'buildout.cfg'),
+      section('set-default = all\nunstringify = all') + fixture.tail,
+    );
+    const options = await (
+      await loadProfile({ configFile: join(dir.path, 'buildout.cfg') })
+    ).section('slap-configuration');
     assert.deepEqual(options.getValue('configuration'), {
       port: 9090,
       tls: { enabled: false },
@@ -91,7 +101,10 @@ test('slapconfiguration.jsonschema validates, fills defaults, unstringifies, spl
     assert.deepEqual(options.getValue('valid-shared-instance-list'), [
       { reference: 'good-shared______1', parameters: { url: 'http://a', weight: 1 } },
     ]);
-    const invalid = options.getValue('invalid-shared-instance-list') as { reference: string; errors: string[] }[];
+    const invalid = options.getValue('invalid-shared-instance-list') as {
+      reference: string;
+      errors: string[];
+    }[];
     assert.equal(invalid.length, 1);
     assert.equal(invalid[0]?.reference, 'bad-shared______1');
     assert.match(invalid[0]?.errors.join('\n') ?? '', /\$: must have required property 'url'/);
@@ -106,7 +119,9 @@ test('slapconfiguration.jsonschema validates, fills defaults, unstringifies, spl
     );
     // validate-parameters = none: no schema needed, parameters as they are (unwrapped).
     await writeFile(join(dir.path, 'buildout.cfg'), section('validate-parameters = none') + fixture.tail);
-    const plain = await (await loadProfile({ configFile: join(dir.path, 'buildout.cfg') })).section('slap-configuration');
+    const plain = await (
+      await loadProfile({ configFile: join(dir.path, 'buildout.cfg') })
+    ).section('slap-configuration');
     assert.deepEqual(plain.getValue('configuration'), { port: '9090', tls: {} });
     assert.equal((plain.getValue('slave-instance-list') as unknown[]).length, 2);
   } finally {
@@ -121,14 +136,28 @@ test('slapconfiguration.jsonschema: bad options and schemas are named', async ()
     await writeSchemas(fixture);
     const load = async (extra: string): Promise<unknown> => {
       await writeFile(join(dir.path, 'buildout.cfg'), section(extra) + fixture.tail);
-      return (await loadProfile({ configFile: join(dir.path, 'buildout.cfg') })).section('slap-configuration');
+      return (await loadProfile({ configFile: join(dir.path, 'buildout.cfg') })).section(
+        'slap-configuration',
+      );
     };
-    await rejectsWithSlapError(load('set-default = sometimes'), 'SLAP_ERR_PROFILE', /set-default: "sometimes" is not a valid value/);
-    await rejectsWithSlapError(load(''), 'SLAP_ERR_PROFILE', /software-type "nosuchtype" seems to have no JSON schema entry/);
+    await rejectsWithSlapError(
+      load('set-default = sometimes'),
+      'SLAP_ERR_PROFILE',
+      /set-default: "sometimes" is not a valid value/,
+    );
+    await rejectsWithSlapError(
+      load(''),
+      'SLAP_ERR_PROFILE',
+      /software-type "nosuchtype" seems to have no JSON schema entry/,
+    );
     await dir.write({ 'software.cfg.json': '{"software-type": {}}' });
     await rejectsWithSlapError(load(''), 'SLAP_ERR_PROFILE', /invalid or undefined serialisation null/);
     await dir.write({ 'software.cfg.json': 'not json' });
-    await rejectsWithSlapError(load(''), 'SLAP_ERR_PROFILE', /cannot read the JSON schema .*software\.cfg\.json/);
+    await rejectsWithSlapError(
+      load(''),
+      'SLAP_ERR_PROFILE',
+      /cannot read the JSON schema .*software\.cfg\.json/,
+    );
   } finally {
     await fixture.close();
   }

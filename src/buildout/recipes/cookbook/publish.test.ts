@@ -36,7 +36,10 @@ ${fixture.tail}`;
     });
 
     // Unchanged: update does not publish again (the master's value is left alone)...
-    await env.client.setConnectionParameters({ instanceGuid: guid, parameters: { url: 'changed elsewhere' } });
+    await env.client.setConnectionParameters({
+      instanceGuid: guid,
+      parameters: { url: 'changed elsewhere' },
+    });
     const again = await run(profile());
     assert.deepEqual(again.updated, ['publish']);
     assert.deepEqual(await published(), { url: 'changed elsewhere' });
@@ -97,7 +100,9 @@ ${fixture.tail}`);
       /this recipe needs the \[slap-connection\] section/,
     );
     await rejectsWithSlapError(
-      run(`[buildout]\nparts = p\n[p]\nrecipe = slapos.cookbook:publish.serialised\nx = !py!{1, 2}\n${fixture.tail}`),
+      run(
+        `[buildout]\nparts = p\n[p]\nrecipe = slapos.cookbook:publish.serialised\nx = !py!{1, 2}\n${fixture.tail}`,
+      ),
       'SLAP_ERR_PROFILE',
       /a set is not JSON serialisable/,
     );

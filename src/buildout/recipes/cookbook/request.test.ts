@@ -53,7 +53,9 @@ ${fixture.tail}`;
     });
     await run(profile('slapos.cookbook:request'));
     assert.equal(await readFile(join(dir.path, 'shown'), 'utf8'), 'http://child.example started');
-    const options = await (await loadProfile({ configFile: join(dir.path, 'buildout.cfg') })).section('request-child');
+    const options = await (
+      await loadProfile({ configFile: join(dir.path, 'buildout.cfg') })
+    ).section('request-child');
     assert.equal(options.get('connection-password'), 'pw');
     assert.equal(options.get('instance-guid'), CHILD);
     assert.equal(options.get('requested-state'), 'started');
@@ -106,10 +108,20 @@ ${fixture.tail}`;
     );
 
     const bad = (body: string): Promise<unknown> =>
-      run(`[buildout]\nparts = r\n[r]\n<= slap-connection\nrecipe = slapos.cookbook:request\nsoftware-url = x\n${body}\n${fixture.tail}`);
-    await rejectsWithSlapError(bad('name = n\nconfig = a b'), 'SLAP_ERR_PROFILE', /'config' & 'sla' options are obsolete/);
+      run(
+        `[buildout]\nparts = r\n[r]\n<= slap-connection\nrecipe = slapos.cookbook:request\nsoftware-url = x\n${body}\n${fixture.tail}`,
+      );
+    await rejectsWithSlapError(
+      bad('name = n\nconfig = a b'),
+      'SLAP_ERR_PROFILE',
+      /'config' & 'sla' options are obsolete/,
+    );
     await rejectsWithSlapError(bad(''), 'SLAP_ERR_PROFILE', /Missing option: r:name/);
-    await rejectsWithSlapError(bad('name = n\nstate = paused'), 'SLAP_ERR_PROFILE', /r:state: state must be started/);
+    await rejectsWithSlapError(
+      bad('name = n\nstate = paused'),
+      'SLAP_ERR_PROFILE',
+      /r:state: state must be started/,
+    );
     // A refused request fails request (at install), only warns with requestoptional.
     await rejectsWithSlapError(
       bad('name = n\nsla-computer_guid = nowhere'),

@@ -63,7 +63,8 @@ test('switch-softwaretype runs the profile of the instance software type as a ne
     // `override` runs another profile for the type, with the mapped one as extends (merged after
     // it, as buildout merges a command-line extends).
     await dir.write({
-      'override.cfg': '[buildout]\nparts = extra\n[extra]\nrecipe = slapos.cookbook:mkdirectory\nd = ${buildout:directory}/extra\n',
+      'override.cfg':
+        '[buildout]\nparts = extra\n[extra]\nrecipe = slapos.cookbook:mkdirectory\nd = ${buildout:directory}/extra\n',
       'base.cfg': '[extra]\ne = ${buildout:directory}/from-base\n',
     });
     await run(
