@@ -39,9 +39,11 @@ export interface OpenApiOperation {
 }
 
 function load(file: string): OpenApiDocument {
-  return JSON.parse(
-    readFileSync(new URL(`../../../src/api/${file}`, import.meta.url), 'utf8'),
-  ) as OpenApiDocument;
+  // Beside this module when run from source (tsx), in src/api from the compiled dist/src/api.
+  const url = import.meta.url.endsWith('.ts')
+    ? new URL(`./${file}`, import.meta.url)
+    : new URL(`../../../src/api/${file}`, import.meta.url);
+  return JSON.parse(readFileSync(url, 'utf8')) as OpenApiDocument;
 }
 
 /** The stable contract (slapos-json-rpc.json). */

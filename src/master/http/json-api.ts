@@ -15,6 +15,7 @@ import { instanceDocument, success } from './documents.ts';
 import { errorBody, toHttpError } from './errors.ts';
 import { BODY_LIMIT_BYTES, parseJsonBody } from './request-body.ts';
 import { acceptsJson, requestOrigin } from './request-context.ts';
+import { requesterOf, type RequesterPartition } from './requester.ts';
 import { requestValidators } from './validation.ts';
 
 export interface JsonApiOptions {
@@ -32,6 +33,8 @@ interface HandlerInput<P extends ApiPath> {
   origin: () => RequestOrigin;
   /** The body as Python would read it (floats stay floats); for free-form parameter dictionaries. */
   pythonBody: () => ApiRequest<P>;
+  /** The requesting partition of our requester headers extension (requester.ts), if any. */
+  requester: () => RequesterPartition | undefined;
 }
 
 type Handler<P extends ApiPath> = (input: HandlerInput<P>) => unknown;
@@ -42,7 +45,7 @@ type WithRawBody = FastifyRequest & { [RAW_BODY]?: string };
 
 function handlers(services: MasterServices): HandlerTable {
   return {
-    '/slapos.post.v0.software_instance': async ({ body, caller, origin, pythonBody }) =>
+    '/slapos.post.v0.software_instance': async ({ body, caller, origin, pythonBody, requester }) =>
       instanceDocument(
         await services.requestInstance({
           caller,
@@ -53,6 +56,7 @@ function handlers(services: MasterServices): HandlerTable {
           shared: body.shared ?? false,
           state: body.state ?? 'started',
           sla: pythonBody().sla_parameters ?? {},
+          requester: requester(),
           origin: origin(),
         }),
       ),
@@ -298,6 +302,7 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
         caller: options.callerOf(request),
         origin: () => requestOrigin(request, options.fallbackHost()),
         pythonBody: () => (pythonBody ??= parsePythonJson(request[RAW_BODY] ?? 'null', body)) as never,
+        requester: () => requesterOf(request.headers),
       });
       return sendJson(reply, 200, result);
     });
