@@ -18,6 +18,7 @@ import {
   symlink,
   writeFile,
 } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemClock } from '../../core/clock.ts';
@@ -157,8 +158,11 @@ async function writeIfChanged(path: string, content: string, mode: number): Prom
   await chmod(path, mode);
 }
 
-/** Declares the partition's `etc/run` and `etc/service` executables to the supervisor (node.md §4.6). */
-export async function declarePrograms(job: PartitionJob): Promise<void> {
+/**
+ * Declares the partition's `etc/run` and `etc/service` executables to the supervisor (node.md §4.6).
+ * Returns whether a program was added or changed (a changed one is restarted by the supervisor).
+ */
+export async function declarePrograms(job: PartitionJob): Promise<boolean> {
   const { path, owner, wanted } = job;
   const programs = partitionPrograms({
     group: wanted.partitionId,
@@ -171,9 +175,26 @@ export async function declarePrograms(job: PartitionJob): Promise<void> {
   });
   if (programs.length === 0)
     job.log.line(`No runners nor services found for partition ${wanted.partitionId}`);
-  const change = await job.supervisor.updateGroup(wanted.partitionId, programs);
+  // The content of each executable is part of its program: a wrapper rewritten with other options
+  // restarts its service (the original needs the wrapper recipe's hash-files for that).
+  const revised = await Promise.all(
+    programs.map(async (program) => ({
+      ...program,
+      env: { ...program.env, [PROGRAM_REVISION_VARIABLE]: await contentDigest(program.command) },
+    })),
+  );
+  const change = await job.supervisor.updateGroup(wanted.partitionId, revised);
   for (const kind of ['added', 'changed', 'removed'] as const)
     if (change[kind].length > 0) job.log.line(`Supervisor: ${kind} ${change[kind].join(', ')}`);
+  return change.added.length + change.changed.length > 0;
+}
+
+/** Set in each service's environment: a digest of its executable's content. */
+export const PROGRAM_REVISION_VARIABLE = 'SLAPOS_PROGRAM_REVISION';
+
+async function contentDigest(path: string): Promise<string> {
+  const content = await readFile(path).catch(() => Buffer.alloc(0));
+  return createHash('sha256').update(content).digest('hex').slice(0, 16);
 }
 
 async function entries(directory: string): Promise<string[]> {

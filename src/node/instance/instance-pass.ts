@@ -265,7 +265,7 @@ export async function processPartition(
     }
 
     await installInstance(job);
-    await declarePrograms(job);
+    const redeclared = await declarePrograms(job);
     const call = options.signal ? { signal: options.signal } : {};
     if (wanted.requestedState === 'stopped') {
       await stopPrograms(job);
@@ -274,8 +274,8 @@ export async function processPartition(
       emit({ type: 'partition', partitionId: wanted.partitionId, action: 'stopped' });
       return done('stopped');
     }
-    const justStarted = await startPrograms(job);
-    const report = await checkPromises(job, justStarted);
+    const launched = await startPrograms(job);
+    const report = await checkPromises(job, launched || redeclared);
     if (!report.ok) throw new PromiseFailure(report);
     await options.master.reportInstanceState({ instanceGuid: wanted.instanceGuid, state: 'started' }, call);
     await succeed(job, clock.now(), 'started');
