@@ -126,6 +126,8 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
   const close = (): Promise<void> => {
     closing ??= (async () => {
       state = 'closing';
+      // Long polls answer now instead of holding the close for their whole wait.
+      services.context.revisions.close();
       const graceMs = options.closeGraceMs ?? 10_000;
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {
