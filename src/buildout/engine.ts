@@ -352,7 +352,7 @@ class PartContext implements RecipeContext {
 
   async runBuildout(options: NestedRunOptions): Promise<NestedRunResult> {
     const parent = this.session.options;
-    const assignments = [...(options.assignments ?? [])];
+    const assignments: (string | Assignment)[] = [...(options.assignments ?? [])];
     assignments.push(`buildout:directory=${this.directories.directory}`);
     if (options.installedFile) assignments.push(`buildout:installed=${options.installedFile}`);
     const inherited: RunOptions = {};

@@ -27,6 +27,7 @@ import type { ErrorCode, SlapError } from '../core/errors.ts';
 import type { DownloadResult } from '../lib/download.ts';
 import type { ExecOptions, ExecResult } from '../lib/exec.ts';
 import type { Logger } from '../lib/logger.ts';
+import type { Assignment } from './loader.ts';
 import type { Options } from './resolver.ts';
 
 /** What `install`/`update` may return. */
@@ -67,7 +68,8 @@ export interface RecipeDownloadOptions {
 /** Options of a nested run started by a recipe (switch-softwaretype). */
 export interface NestedRunOptions {
   configFile: string;
-  assignments?: readonly string[];
+  /** `section:option=value` strings, or parsed assignments (any option name, value kept as is). */
+  assignments?: readonly (string | Assignment)[];
   /** State file of the nested run (e.g. `.installed-switch-softwaretype.cfg`). */
   installedFile?: string;
 }

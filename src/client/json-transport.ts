@@ -41,6 +41,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Deadline of this call (ms), instead of the client's default. */
   timeoutMs?: number;
+  /** Extra request headers (our API extensions, e.g. the requester partition of a request). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -134,7 +136,7 @@ export class JsonTransport {
         method: 'POST',
         dispatcher: this.dispatcher,
         signal: controller.signal,
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        headers: { ...options.headers, 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify(body),
       });
       status = response.statusCode;

@@ -72,7 +72,18 @@ export class MasterClient {
         WireRequest<'/slapos.post.v0.software_instance'>['sla_parameters']
       >;
     }
-    return asInstance(await this.transport.post('/slapos.post.v0.software_instance', body, options));
+    const callOptions: CallOptions =
+      input.requester === undefined
+        ? (options ?? {})
+        : {
+            ...options,
+            headers: {
+              ...options?.headers,
+              'x-slapos-requester-computer-guid': input.requester.computerGuid,
+              'x-slapos-requester-partition-id': input.requester.partitionId,
+            },
+          };
+    return asInstance(await this.transport.post('/slapos.post.v0.software_instance', body, callOptions));
   }
 
   /** The instance with this guid (JSON API form `title___root___0|1`). */

@@ -62,6 +62,11 @@ export interface RequestInstanceInput {
   state?: RequestedState;
   /** SLA / node selection (`computer_guid`, `instance_guid`, `retention_delay`, …). */
   slaParameters?: Record<string, string | number>;
+  /**
+   * The partition asking, when an instance requests a child (our extension, sent as the
+   * `X-SlapOS-Requester-*` headers): the child joins the requester's instance tree.
+   */
+  requester?: { computerGuid: string; partitionId: string };
 }
 
 export interface SupplyInput {

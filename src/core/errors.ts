@@ -220,6 +220,14 @@ export const ERROR_CATALOG = {
     summary:
       'A template could not be compiled or rendered (syntax error, undefined name, type error…); the message names template:line.',
   },
+
+  // --- SlapOS cookbook recipes (src/buildout/recipes/cookbook) ---
+  SLAP_ERR_PARAMETERS_INVALID: {
+    http: 400,
+    exit: EXIT.failure,
+    summary:
+      "Instance parameters do not validate against the software release's JSON schema (slapconfiguration.jsonschema); the message lists the errors.",
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -4,6 +4,7 @@ import { slaposRecipeBuild, slaposRecipeBuildDownload, slaposRecipeBuildDownload
 import { slaposRecipeCmmi } from './cmmi.ts';
 import { collectiveRecipeTemplate } from './collective-template.ts';
 import { ploneRecipeCommand } from './command.ts';
+import { COOKBOOK_RECIPES } from './cookbook/index.ts';
 import { slaposRecipeTemplate } from './template.ts';
 
 export const BUILTIN_RECIPES: RecipeMap = {
@@ -14,4 +15,5 @@ export const BUILTIN_RECIPES: RecipeMap = {
   'slapos.recipe.cmmi': slaposRecipeCmmi,
   'plone.recipe.command': ploneRecipeCommand,
   'collective.recipe.template': collectiveRecipeTemplate,
+  ...COOKBOOK_RECIPES,
 };

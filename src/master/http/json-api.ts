@@ -23,6 +23,7 @@ import { instanceDocument, nodeSnapshotDocument, success } from './documents.ts'
 import { errorBody, toHttpError } from './errors.ts';
 import { BODY_LIMIT_BYTES, parseJsonBody } from './request-body.ts';
 import { acceptsJson, requestOrigin } from './request-context.ts';
+import { requesterOf, type RequesterPartition } from './requester.ts';
 import { requestValidators } from './validation.ts';
 
 export interface JsonApiOptions {
@@ -40,6 +41,8 @@ interface HandlerInput<P extends ApiPath> {
   origin: () => RequestOrigin;
   /** The body as Python would read it (floats stay floats); for free-form parameter dictionaries. */
   pythonBody: () => ApiRequest<P>;
+  /** The requesting partition of our requester headers extension (requester.ts), if any. */
+  requester: () => RequesterPartition | undefined;
   /** Aborted when the client goes away (for long polls; created on first call). */
   signal: () => AbortSignal;
 }
@@ -52,7 +55,7 @@ type WithRawBody = FastifyRequest & { [RAW_BODY]?: string };
 
 function handlers(services: MasterServices): HandlerTable {
   return {
-    '/slapos.post.v0.software_instance': async ({ body, caller, origin, pythonBody }) =>
+    '/slapos.post.v0.software_instance': async ({ body, caller, origin, pythonBody, requester }) =>
       instanceDocument(
         await services.requestInstance({
           caller,
@@ -63,6 +66,7 @@ function handlers(services: MasterServices): HandlerTable {
           shared: body.shared ?? false,
           state: body.state ?? 'started',
           sla: pythonBody().sla_parameters ?? {},
+          requester: requester(),
           origin: origin(),
         }),
       ),
@@ -332,6 +336,7 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
           caller: options.callerOf(request),
           origin: () => requestOrigin(request, options.fallbackHost()),
           pythonBody: () => (pythonBody ??= parsePythonJson(request[RAW_BODY] ?? 'null', body)) as never,
+          requester: () => requesterOf(request.headers),
           signal: () => {
             if (!gone) {
               gone = new AbortController();

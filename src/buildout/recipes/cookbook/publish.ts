@@ -1,0 +1,85 @@
+/**
+ * `slapos.cookbook:publish` and `publish.serialised` (profiles.md §3.13): publishes connection
+ * parameters of the partition's instance (`put.v0.software_instance_connection_parameter`) — every
+ * option of the section but `recipe` and the `-…` ones (or only those listed in `-publish`), plus
+ * those of the sections named by `-extends` (transitively). `-slave-reference` publishes for a
+ * hosted shared instance instead (the `slave_reference` slapconfiguration gives: its guid).
+ * `.serialised` publishes one `_` parameter holding the JSON of the values (objects keep their type).
+ * The sections are read during init (they become dependencies); install publishes; update publishes
+ * again only with `-extends` (otherwise a change of value changes the options and reinstalls).
+ */
+import type { Recipe, RecipeContext } from '../../recipe.ts';
+import type { Options } from '../../resolver.ts';
+import { pyStr, type PyValue } from '../../py-value.ts';
+import { partitionInstance, slapConnection, withMaster } from './slap.ts';
+import { pyToJson, wrapSerialised } from './values.ts';
+
+/** Keys that are the engine's, never published. */
+function publishable(key: string): boolean {
+  return key !== 'recipe' && !key.startsWith('-') && key !== '_profile_base_location_';
+}
+
+async function extendedSections(ctx: RecipeContext): Promise<Options[]> {
+  const done = new Map<string, Options>([[ctx.name, ctx.options]]);
+  const todo = [ctx.name];
+  while (todo.length > 0) {
+    const section = done.get(todo.pop() as string) as Options;
+    for (const name of (section.get('-extends') ?? '').split(/\s+/)) {
+      if (name === '' || done.has(name)) continue;
+      done.set(name, await ctx.section(name));
+      todo.push(name);
+    }
+  }
+  return [...done.values()];
+}
+
+function collect(sections: Options[]): Record<string, PyValue> {
+  const values: Record<string, PyValue> = {};
+  for (const section of sections) {
+    const explicit = section.get('-publish');
+    const keys = explicit === undefined ? section.keys().filter(publishable) : explicit.split(/\s+/);
+    for (const key of keys) {
+      if (key === '') continue;
+      values[key] = section.getValue(key) ?? section.require(key);
+    }
+  }
+  return values;
+}
+
+function publishRecipe(serialised: boolean): Recipe {
+  const publish = async (ctx: RecipeContext): Promise<void> => {
+    const values = collect(ctx.state.get('sections') as Options[]);
+    let parameters: Record<string, unknown>;
+    if (serialised) {
+      parameters = wrapSerialised(pyToJson(values, `[${ctx.name}]`));
+    } else {
+      parameters = {};
+      // Parameter XML holds text: objects are published as Python prints them.
+      for (const [key, value] of Object.entries(values)) parameters[key] = pyStr(value);
+    }
+    const connection = await slapConnection(ctx);
+    const sharedReference = ctx.options.get('-slave-reference');
+    const instanceGuid = sharedReference || (await partitionInstance(ctx, connection)).instance_guid;
+    await withMaster(ctx, connection, (client) =>
+      client.setConnectionParameters({ instanceGuid, parameters }, { signal: ctx.signal }),
+    );
+    ctx.logger.debug({ part: ctx.name, instanceGuid, keys: Object.keys(values) }, 'published');
+  };
+  return {
+    version: '1',
+    async init(ctx) {
+      ctx.state.set('sections', await extendedSections(ctx));
+    },
+    async install(ctx) {
+      await publish(ctx);
+      return [];
+    },
+    async update(ctx) {
+      if (ctx.options.get('-extends')) await publish(ctx);
+      return undefined;
+    },
+  };
+}
+
+export const publish = publishRecipe(false);
+export const publishSerialised = publishRecipe(true);

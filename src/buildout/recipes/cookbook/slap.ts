@@ -1,0 +1,140 @@
+/**
+ * How cookbook recipes reach the master: the connection comes from the profile (the slapgrid tail's
+ * `[slap-connection]`, or the recipe's own options as slapconfiguration and request take them), the
+ * calls go through the typed MasterClient (JSON API v0). A node may hand its own client to the run
+ * as `slap: { master }` (reused, never closed here); otherwise a client is opened for one call and
+ * closed after it.
+ */
+import { readFileSync } from 'node:fs';
+import { MasterClient } from '../../../client/master-client.ts';
+import type { Instance } from '../../../client/types.ts';
+import type { RecipeContext } from '../../recipe.ts';
+import type { Options } from '../../resolver.ts';
+
+export interface SlapConnection {
+  serverUrl: string;
+  computerId: string;
+  partitionId: string;
+  keyFile: string | undefined;
+  certFile: string | undefined;
+}
+
+/** Option names of the connection: `[slap-connection]` spelling first, then the old short ones. */
+const NAMES = {
+  serverUrl: ['server-url', 'url'],
+  computerId: ['computer-id', 'computer'],
+  partitionId: ['partition-id', 'partition'],
+  keyFile: ['key-file', 'key'],
+  certFile: ['cert-file', 'cert'],
+} as const;
+
+function first(options: Options, names: readonly string[]): string | undefined {
+  for (const name of names) {
+    const value = options.get(name);
+    if (value) return value;
+  }
+  return undefined;
+}
+
+/** The connection given by a section's options (`server-url`|`url`, `computer-id`|`computer`…). */
+export function connectionFrom(ctx: RecipeContext, options: Options): SlapConnection {
+  const required = (key: 'serverUrl' | 'computerId' | 'partitionId'): string => {
+    const value = first(options, NAMES[key]);
+    if (value === undefined) {
+      throw ctx.error(
+        `missing option "${NAMES[key][0]}" of [${options.name}] (the master connection of the partition)`,
+        {
+          option: NAMES[key][0],
+          code: 'SLAP_ERR_PROFILE',
+          hint: 'Instance profiles get it from the [slap-connection] section that the node appends.',
+        },
+      );
+    }
+    return value;
+  };
+  return {
+    serverUrl: required('serverUrl'),
+    computerId: required('computerId'),
+    partitionId: required('partitionId'),
+    keyFile: first(options, NAMES.keyFile),
+    certFile: first(options, NAMES.certFile),
+  };
+}
+
+/** The connection of the `[slap-connection]` section (what publish and the request recipes use). */
+export async function slapConnection(ctx: RecipeContext): Promise<SlapConnection> {
+  let section: Options;
+  try {
+    section = await ctx.section('slap-connection');
+  } catch (error) {
+    throw ctx.error('this recipe needs the [slap-connection] section of an instance run', {
+      code: 'SLAP_ERR_PROFILE',
+      cause: error,
+      hint: 'The node appends it to the instance profile; when testing by hand, add [slap-connection] with server-url, computer-id and partition-id.',
+    });
+  }
+  return connectionFrom(ctx, section);
+}
+
+function readPem(ctx: RecipeContext, path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw ctx.error(`cannot read the partition's ${what} ${path}: ${(error as Error).message}`, {
+      code: 'SLAP_ERR_CONFIG',
+      cause: error,
+    });
+  }
+}
+
+/** Runs `work` with a client of the connection's master. */
+export async function withMaster<T>(
+  ctx: RecipeContext,
+  connection: SlapConnection,
+  work: (client: MasterClient) => Promise<T>,
+): Promise<T> {
+  const given = ctx.slap?.master;
+  if (given instanceof MasterClient && given.masterUrl === connection.serverUrl.replace(/\/+$/, '')) {
+    return work(given);
+  }
+  const secure = connection.serverUrl.startsWith('https:');
+  const client = new MasterClient({
+    masterUrl: connection.serverUrl,
+    logger: ctx.logger,
+    ...(secure && connection.keyFile && connection.certFile
+      ? {
+          tls: {
+            key: readPem(ctx, connection.keyFile, 'key'),
+            cert: readPem(ctx, connection.certFile, 'certificate'),
+          },
+        }
+      : {}),
+  });
+  try {
+    return await work(client);
+  } finally {
+    await client.close();
+  }
+}
+
+/** Instance documents of partitions read during this run, so that each recipe does not ask again. */
+const partitionCache = new WeakMap<Options, Map<string, Promise<Instance>>>();
+
+/** The instance allocated on the connection's partition (`get.v0.compute_partition`), once per run. */
+export function partitionInstance(ctx: RecipeContext, connection: SlapConnection): Promise<Instance> {
+  let cache = partitionCache.get(ctx.buildout);
+  if (!cache) partitionCache.set(ctx.buildout, (cache = new Map()));
+  const key = `${connection.serverUrl} ${connection.computerId} ${connection.partitionId}`;
+  let instance = cache.get(key);
+  if (!instance) {
+    instance = withMaster(ctx, connection, (client) =>
+      client.getComputePartition(
+        { computerGuid: connection.computerId, partitionId: connection.partitionId },
+        { signal: ctx.signal },
+      ),
+    );
+    cache.set(key, instance);
+    instance.catch(() => cache.delete(key));
+  }
+  return instance;
+}

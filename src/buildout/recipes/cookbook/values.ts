@@ -1,0 +1,96 @@
+/**
+ * Values crossing between the master (JSON) and buildout options (Python values, `!py!`), and the
+ * json-in-xml convention of SlapOS: all parameters as one `_` parameter holding JSON text.
+ */
+import { SlapError } from '../../../core/errors.ts';
+import { PyTuple, isPlainDict, pyFloatRepr, type PyDict, type PyValue } from '../../py-value.ts';
+
+/** The key of json-in-xml parameters. */
+export const SERIALISED_KEY = '_';
+
+/** A JSON value as a Python value (objects → dicts, integral numbers → ints). */
+export function jsonToPy(value: unknown): PyValue {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string' || typeof value === 'boolean' || typeof value === 'number') return value;
+  if (Array.isArray(value)) return value.map(jsonToPy);
+  if (typeof value === 'object') {
+    const dict: PyDict = {};
+    for (const [key, item] of Object.entries(value)) dict[key] = jsonToPy(item);
+    return dict;
+  }
+  return String(value);
+}
+
+/** A Python value as JSON (tuples → arrays, as json.dumps does); sets and non-string keys are refused. */
+export function pyToJson(value: PyValue, where: string): unknown {
+  if (value === null || typeof value !== 'object') return typeof value === 'bigint' ? Number(value) : value;
+  if (Array.isArray(value)) return value.map((item) => pyToJson(item, where));
+  if (value instanceof PyTuple) return value.items.map((item) => pyToJson(item, where));
+  if (value instanceof Set) throw new SlapError('SLAP_ERR_PROFILE', `${where}: a set is not JSON serialisable`);
+  if (value instanceof Map) {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of value) {
+      if (typeof key !== 'string') throw new SlapError('SLAP_ERR_PROFILE', `${where}: a dict key is not a string (not JSON serialisable)`);
+      out[key] = pyToJson(item, where);
+    }
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) out[key] = pyToJson(item, where);
+  return out;
+}
+
+function quote(text: string): string {
+  let out = '"';
+  for (const char of text) {
+    const code = char.codePointAt(0) ?? 0;
+    if (char === '"') out += '\\"';
+    else if (char === '\\') out += '\\\\';
+    else if (char === '\n') out += '\\n';
+    else if (char === '\r') out += '\\r';
+    else if (char === '\t') out += '\\t';
+    else if (char === '\b') out += '\\b';
+    else if (char === '\f') out += '\\f';
+    else if (code < 0x20 || code > 0x7e) {
+      // ensure_ascii: \uXXXX, astral characters as surrogate pairs
+      for (let i = 0; i < char.length; i++) out += `\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`;
+    } else out += char;
+  }
+  return `${out}"`;
+}
+
+/** Python's `json.dumps(value)` text (default separators, ASCII only, keys in insertion order). */
+export function pythonJsonDumps(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (value === true) return 'true';
+  if (value === false) return 'false';
+  if (typeof value === 'number') {
+    if (Number.isInteger(value)) return value.toFixed(0);
+    return Number.isFinite(value) ? pyFloatRepr(value) : Number.isNaN(value) ? 'NaN' : value > 0 ? 'Infinity' : '-Infinity';
+  }
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'string') return quote(value);
+  if (Array.isArray(value)) return `[${value.map(pythonJsonDumps).join(', ')}]`;
+  const entries = Object.entries(value as Record<string, unknown>);
+  return `{${entries.map(([key, item]) => `${quote(key)}: ${pythonJsonDumps(item)}`).join(', ')}}`;
+}
+
+/** json-in-xml: the parameters as `{_: json}`. */
+export function wrapSerialised(value: unknown): Record<string, string> {
+  return { [SERIALISED_KEY]: pythonJsonDumps(value) };
+}
+
+/** The parameters behind `_` if they are json-in-xml, else as they are (librecipe's `unwrap`). */
+export function unwrapSerialised(parameters: PyValue, where: string): PyValue {
+  if (!isPlainDict(parameters) || !(SERIALISED_KEY in parameters)) return parameters;
+  const text = parameters[SERIALISED_KEY];
+  if (typeof text !== 'string') return parameters;
+  try {
+    return jsonToPy(JSON.parse(text));
+  } catch (error) {
+    throw new SlapError(
+      'SLAP_ERR_INVALID_INPUT',
+      `${where}: the "_" parameter is not valid JSON (${(error as Error).message})`,
+    );
+  }
+}
