@@ -63,7 +63,9 @@ export async function reportInstanceState(
         // Like SlapOS's garbage collection: a destroyed root first asks its tree to go.
         await repository.markChildrenDestroyed(record.title, now);
         // No timestamp bump (slapproxy's rule), but their nodes must act: the change stream says so.
-        const nodes = new Set(children.flatMap((child) => (child.location ? [child.location.computeNodeId] : [])));
+        const nodes = new Set(
+          children.flatMap((child) => (child.location ? [child.location.computeNodeId] : [])),
+        );
         for (const node of nodes) await repository.bumpNodeRevision(node);
         return children.map((child) => child.title).sort(compareCodePoints);
       }

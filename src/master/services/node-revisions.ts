@@ -15,6 +15,8 @@ interface Watcher {
 
 export class NodeRevisionHub {
   private readonly watchers = new Map<string, Set<Watcher>>();
+  /** The waits in progress (close() waits for their answers). */
+  private readonly pending = new Set<Promise<number>>();
   private closed = false;
   private readonly unsubscribe: () => void;
 
@@ -48,18 +50,25 @@ export class NodeRevisionHub {
     const current = await this.revision(computeNodeId);
     if (current > afterRevision || this.closed || options.timeoutMs <= 0 || options.signal?.aborted)
       return current;
-    return new Promise<number>((resolve, reject) => {
+    const waiting = new Promise<number>((resolve, reject) => {
       let settled = false;
       let reading = false;
       let wokenWhileReading = false;
-      const settle = (outcome: { revision: number } | { error: unknown }): void => {
+      const settle = (outcome: { revision: number } | { error: Error }): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        options.signal?.removeEventListener('abort', watcher.release);
+        options.signal?.removeEventListener('abort', release);
         this.remove(watcher);
         if ('error' in outcome) reject(outcome.error);
         else resolve(outcome.revision);
+      };
+      const failed = (error: unknown): void =>
+        settle({ error: error instanceof Error ? error : new Error(String(error)) });
+      const release = (): void => {
+        if (settled) return;
+        this.remove(watcher);
+        this.revision(computeNodeId).then((revision) => settle({ revision }), failed);
       };
       const watcher: Watcher = {
         computeNodeId,
@@ -70,44 +79,42 @@ export class NodeRevisionHub {
             return;
           }
           reading = true;
-          this.revision(computeNodeId).then(
-            (revision) => {
-              reading = false;
-              if (revision > afterRevision) settle({ revision });
-              else if (wokenWhileReading) {
-                wokenWhileReading = false;
-                watcher.wake();
-              }
-            },
-            (error: unknown) => settle({ error }),
-          );
+          this.revision(computeNodeId).then((revision) => {
+            reading = false;
+            if (revision > afterRevision) settle({ revision });
+            else if (wokenWhileReading) {
+              wokenWhileReading = false;
+              watcher.wake();
+            }
+          }, failed);
         },
-        release: () => {
-          if (settled) return;
-          this.remove(watcher);
-          this.revision(computeNodeId).then(
-            (revision) => settle({ revision }),
-            (error: unknown) => settle({ error }),
-          );
-        },
+        release,
       };
-      const timer = setTimeout(watcher.release, options.timeoutMs);
-      options.signal?.addEventListener('abort', watcher.release, { once: true });
+      const timer = setTimeout(release, options.timeoutMs);
+      options.signal?.addEventListener('abort', release, { once: true });
       let set = this.watchers.get(computeNodeId);
       if (!set) this.watchers.set(computeNodeId, (set = new Set()));
       set.add(watcher);
       // A commit between the first read and the registration would otherwise go unseen.
       watcher.wake();
     });
+    this.pending.add(waiting);
+    const forget = (): void => void this.pending.delete(waiting);
+    waiting.then(forget, forget);
+    return waiting;
   }
 
-  /** Answers every watcher now, with the revision it is at (the master is closing). Idempotent. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.unsubscribe();
-    const all = [...this.watchers.values()].flatMap((set) => [...set]);
-    for (const watcher of all) watcher.release();
+  /**
+   * Answers every watcher now, with the revision it is at (the master is closing); resolves once they
+   * all have their answer. Idempotent.
+   */
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.unsubscribe();
+      for (const set of this.watchers.values()) for (const watcher of set) watcher.release();
+    }
+    return Promise.allSettled(this.pending).then(() => undefined);
   }
 
   private remove(watcher: Watcher): void {

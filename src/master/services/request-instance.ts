@@ -185,7 +185,11 @@ async function requestNotShared(
       });
       await repository.setPartitionTimestamp(location, request.now);
     } else if (existing.slaJson !== request.slaJson || 'requester' in requester) {
-      await repository.updateInstance(existing.id, { ...requester, slaJson: request.slaJson, now: request.now });
+      await repository.updateInstance(existing.id, {
+        ...requester,
+        slaJson: request.slaJson,
+        now: request.now,
+      });
     }
     view = {
       softwareType: request.softwareType,
