@@ -5,7 +5,7 @@ import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlapError } from '../core/errors.ts';
 import { profileRunner, tempDir, type ProfileRun, type TempDir } from '../testing/buildout.ts';
-import { loadProfile } from './engine.ts';
+import { loadProfile, uninstallAll } from './engine.ts';
 import { parseInstalled } from './installed.ts';
 import type { Recipe, RecipeMap } from './recipe.ts';
 
@@ -491,4 +491,29 @@ test('an aborted run stops before the next part', async () => {
     },
     { stopper },
   );
+});
+
+test('uninstallAll uninstalls every recorded part in reverse order, without the profile', async () => {
+  await harness(async (h) => {
+    await h.run(TWO_PARTS);
+    assert.ok(existsSync(join(h.dir.path, 'a.txt')) && existsSync(join(h.dir.path, 'b.txt')));
+    // The profile may be gone by the time an installation is destroyed.
+    await writeFile(join(h.dir.path, 'buildout.cfg'), '[buildout]\nparts = broken\n');
+    h.calls.length = 0;
+    const events: string[] = [];
+    const result = await uninstallAll({
+      directory: h.dir.path,
+      recipes: { file: fileRecipe(h.calls) },
+      onProgress: (event) => {
+        if (event.type === 'part') events.push(`${event.action} ${event.part}`);
+      },
+    });
+    assert.deepEqual(result.uninstalled, ['b', 'a']);
+    assert.deepEqual(h.calls, ['uninstall b B uses computed-by-a', 'uninstall a A']);
+    assert.deepEqual(events, ['uninstalling b', 'uninstalled b', 'uninstalling a', 'uninstalled a']);
+    assert.equal(existsSync(join(h.dir.path, 'a.txt')), false);
+    assert.equal(existsSync(join(h.dir.path, 'b.txt')), false);
+    assert.equal(existsSync(join(h.dir.path, '.installed.cfg')), false, 'the empty record is removed');
+    assert.deepEqual((await uninstallAll({ directory: h.dir.path })).uninstalled, [], 'nothing left to do');
+  });
 });

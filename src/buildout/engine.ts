@@ -709,6 +709,46 @@ export async function runBuildout(options: RunOptions = {}): Promise<BuildoutRes
   return result;
 }
 
+export interface UninstallAllOptions extends Pick<
+  ProfileOptions,
+  'env' | 'signal' | 'logger' | 'onProgress' | 'recipes' | 'slap' | 'exec'
+> {
+  /** `buildout:directory` of the installation. */
+  directory: string;
+  /** The installed-parts record (default `<directory>/.installed.cfg`). */
+  installedFile?: string;
+}
+
+/**
+ * Uninstalls every part of an installed-parts record, in reverse install order, without loading the
+ * profile (it may be gone or broken): each recipe's `uninstall` hook runs, then the part's recorded
+ * paths are deleted. What the node does before wiping a destroyed partition. The record is kept up
+ * to date after each part (and removed once empty), so an interrupted run resumes where it stopped.
+ */
+export async function uninstallAll(options: UninstallAllOptions): Promise<{ uninstalled: string[] }> {
+  const session = new Session(options);
+  const directory = resolve(options.directory);
+  const dirs: BuildoutDirectories = {
+    directory,
+    bin: join(directory, 'bin'),
+    parts: join(directory, 'parts'),
+    eggs: join(directory, 'eggs'),
+    developEggs: join(directory, 'develop-eggs'),
+  };
+  const file = new InstalledFile(resolve(directory, options.installedFile ?? '.installed.cfg'));
+  const record = await file.read();
+  const uninstalled: string[] = [];
+  for (const part of [...record.parts].reverse()) {
+    session.signal.throwIfAborted();
+    await uninstallPart(session, dirs, part, record.options.get(part) ?? {}, 'removed');
+    record.parts = record.parts.filter((p) => p !== part);
+    record.options.delete(part);
+    uninstalled.push(part);
+    await file.write(record);
+  }
+  return { uninstalled };
+}
+
 async function uninstallPart(
   session: Session,
   dirs: BuildoutDirectories,

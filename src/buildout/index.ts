@@ -2,8 +2,8 @@
  * The buildout profile engine (profiles.md §1, §3): `runBuildout` installs a profile's parts,
  * `loadProfile` resolves one without installing. See README "Profile engine" and "Writing recipes".
  */
-export { loadProfile, resolveProfile, runBuildout } from './engine.ts';
-export type { BuildoutResult, Profile, ProfileOptions, RunOptions } from './engine.ts';
+export { loadProfile, resolveProfile, runBuildout, uninstallAll } from './engine.ts';
+export type { BuildoutResult, Profile, ProfileOptions, RunOptions, UninstallAllOptions } from './engine.ts';
 export { parseAssignment } from './loader.ts';
 export type { Assignment } from './loader.ts';
 export type { BuildoutEvent, PartAction, ProgressListener } from './progress.ts';

@@ -43,3 +43,10 @@ export type BuildoutEvent =
   | { type: 'warning'; message: string; part?: string };
 
 export type ProgressListener = (event: BuildoutEvent) => void;
+
+/**
+ * `slapos buildout --progress-json`: progress events (`{"progress": event}`) and a final error
+ * (`{"error": {code, message, hint}}`) as JSON lines on stderr, for the node, which runs buildouts as
+ * partition users in a separate process and forwards their progress.
+ */
+export const PROGRESS_JSON_OPTION = '--progress-json';

@@ -24,6 +24,10 @@ export const EXIT = {
   promiseFailure: 2,
   /** `node format` did its local work but the master was not told ("offline success"), as the original. */
   formatNotSent: 2,
+  /** `node instance` could not reach the master and only restarted what was deployed ("offline"), as the original. */
+  offline: 3,
+  /** Another run of the same node command holds its lock (pidfile), as the original. */
+  locked: 10,
   /** Bad command line or configuration (the original `slapos` exits 5 on usage errors). */
   usage: 5,
   /** The master or another peer could not be reached. */
@@ -158,6 +162,34 @@ export const ERROR_CATALOG = {
     http: 500,
     exit: EXIT.failure,
     summary: 'A supervised program could not be spawned or exited while starting.',
+  },
+
+  // --- node passes: software, instance, report, boot, watchdog (src/node/software, instance, report) ---
+  SLAP_ERR_LOCKED: {
+    http: 409,
+    exit: EXIT.locked,
+    summary: 'Another run of this node command is in progress (its pidfile lock is held by a live process).',
+  },
+  SLAP_ERR_SOFTWARE_NOT_INSTALLED: {
+    http: 409,
+    exit: EXIT.failure,
+    summary:
+      "An instance's software release is not installed on this node yet (`slapos node software` builds it).",
+  },
+  SLAP_ERR_PARTITION_INVALID: {
+    http: 500,
+    exit: EXIT.failure,
+    summary: 'A partition directory is missing or unusable (run `slapos node format`).',
+  },
+  SLAP_ERR_DISK_FULL: {
+    http: 507,
+    exit: EXIT.failure,
+    summary: 'Less free disk space than software_min_free_space / instance_min_free_space.',
+  },
+  SLAP_ERR_BUILDOUT_FAILED: {
+    http: 500,
+    exit: EXIT.failure,
+    summary: 'A buildout run in a separate process (as a partition user) failed without a structured error.',
   },
 
   // --- master server (src/master) and `slapos proxy start` ---

@@ -3,10 +3,11 @@
  * buildout profile with the built-in engine, like zc.buildout's `bin/buildout`. Progress (parts,
  * downloads, build steps) goes to stderr: a live status line on a terminal, plain lines otherwise.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { WriteStream } from 'node:tty';
-import { SlapError } from '../../core/errors.ts';
-import { runBuildout, type BuildoutEvent, type BuildoutResult } from '../../buildout/index.ts';
+import { SlapError, toSlapError } from '../../core/errors.ts';
+import { runBuildout, uninstallAll, type BuildoutEvent, type BuildoutResult } from '../../buildout/index.ts';
+import { PROGRESS_JSON_OPTION } from '../../buildout/progress.ts';
 import type { CliContext } from '../context.ts';
 
 interface BuildoutCommandOptions {
@@ -16,6 +17,8 @@ interface BuildoutCommandOptions {
   newest?: boolean;
   userDefaults: boolean;
   json?: boolean;
+  uninstallAll?: boolean;
+  progressJson?: boolean;
 }
 
 function formatBytes(bytes: number): string {
@@ -134,29 +137,53 @@ export function registerBuildout(program: Command, ctx: CliContext): void {
     .option('-n, --newest', 'look for newer remote profiles (buildout:newest=true)')
     .option('-U, --no-user-defaults', 'do not read ~/.buildout/default.cfg')
     .option('--json', 'print the result (installed, updated, uninstalled parts) as JSON')
+    .option(
+      '--uninstall-all',
+      'uninstall every installed part (recorded in .installed.cfg) without reading the profile',
+    )
+    .addOption(new Option(PROGRESS_JSON_OPTION, 'progress as JSON lines on stderr').hideHelp())
     .action(async (args: string[], options: BuildoutCommandOptions, command: Command) => {
       const globals = command.optsWithGlobals<{ verbose?: number }>();
       const { assignments, parts } = splitBuildoutArguments(args);
       const renderer = new ProgressRenderer(ctx.stderr as WriteStream, (globals.verbose ?? 0) > 0);
+      const onProgress = options.progressJson
+        ? (event: BuildoutEvent) => ctx.stderr.write(`${JSON.stringify({ progress: event })}\n`)
+        : (event: BuildoutEvent) => renderer.handle(event);
       const controller = new AbortController();
       const onSignal = (): void => controller.abort(new Error('interrupted'));
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
-      let result: BuildoutResult;
+      let result: BuildoutResult | { uninstalled: string[] };
       try {
-        result = await runBuildout({
-          configFile: options.config,
-          cwd: ctx.cwd,
-          env: ctx.env,
-          assignments,
-          ...(options.offline ? { offline: true } : {}),
-          ...(options.nonNewest ? { newest: false } : options.newest ? { newest: true } : {}),
-          userDefaults: options.userDefaults,
-          parts,
-          logger: ctx.logger(),
-          signal: controller.signal,
-          onProgress: (event) => renderer.handle(event),
-        });
+        if (options.uninstallAll) {
+          result = await uninstallAll({
+            directory: ctx.cwd,
+            env: ctx.env,
+            logger: ctx.logger(),
+            signal: controller.signal,
+            onProgress,
+          });
+        } else
+          result = await runBuildout({
+            configFile: options.config,
+            cwd: ctx.cwd,
+            env: ctx.env,
+            assignments,
+            ...(options.offline ? { offline: true } : {}),
+            ...(options.nonNewest ? { newest: false } : options.newest ? { newest: true } : {}),
+            userDefaults: options.userDefaults,
+            parts,
+            logger: ctx.logger(),
+            signal: controller.signal,
+            onProgress,
+          });
+      } catch (error) {
+        if (options.progressJson) {
+          const slapError = toSlapError(error);
+          const fields = { code: slapError.code, message: slapError.message, hint: slapError.hint };
+          ctx.stderr.write(`${JSON.stringify({ error: fields })}\n`);
+        }
+        throw error;
       } finally {
         renderer.clearStatus();
         process.removeListener('SIGINT', onSignal);

@@ -6,15 +6,21 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { registerComputerInfo } from './computer-info.ts';
 import { registerComputerList } from './computer-list.ts';
+import { registerNodeBang } from './node-bang.ts';
+import { registerNodeBoot } from './node-boot.ts';
 import { registerNodeFormat } from './node-format.ts';
+import { registerNodeInstance } from './node-instance.ts';
 import { registerNodePromise } from './node-promise.ts';
+import { registerNodeReport } from './node-report.ts';
 import { registerNodeRestart } from './node-restart.ts';
+import { registerNodeSoftware } from './node-software.ts';
 import { registerNodeStart } from './node-start.ts';
 import { registerNodeStatus } from './node-status.ts';
 import { registerNodeStop } from './node-stop.ts';
 import { registerNodeSupervisorctl } from './node-supervisorctl.ts';
 import { registerNodeSupervisord } from './node-supervisord.ts';
 import { registerNodeTail } from './node-tail.ts';
+import { registerNodeWatchdog } from './node-watchdog.ts';
 import { registerBuildout } from './buildout.ts';
 import { registerProxyStart } from './proxy-start.ts';
 import { registerRemove } from './remove.ts';
@@ -46,4 +52,11 @@ export const COMMANDS: readonly CommandRegistrar[] = [
   // --- node commands (src/cli/node-options.ts) ---
   registerNodeFormat,
   registerNodePromise,
+  // --- node passes (src/cli/node-pass.ts) ---
+  registerNodeSoftware,
+  registerNodeInstance,
+  registerNodeReport,
+  registerNodeBoot,
+  registerNodeBang,
+  registerNodeWatchdog,
 ];

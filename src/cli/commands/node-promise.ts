@@ -1,14 +1,14 @@
 /** `slapos node promise`: run the promises of the partitions now and report (exit 2 on failure). */
-import { InvalidArgumentError, Option, type Command } from 'commander';
-import { readdir, stat } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
 import { join } from 'node:path';
-import { EXIT, SlapError } from '../../core/errors.ts';
+import { EXIT } from '../../core/errors.ts';
 import type { NodeConfig } from '../../node/config.ts';
-import { loadFormatState, stateFilePath } from '../../node/format/state.ts';
+import { localPartitionIds, selectPartitionIds, splitList } from '../../node/partitions.ts';
 import { runPromises, type PromiseReport } from '../../node/promise/run-promises.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import { addNodeOptions, loadCliNodeConfig, type NodeCommandOptions } from '../node-options.ts';
+import { positiveInteger } from '../node-pass.ts';
 
 interface PromiseCommandOptions extends NodeCommandOptions {
   onlyCp?: string;
@@ -66,52 +66,7 @@ export function registerNodePromise(program: Command, ctx: CliContext): void {
   });
 }
 
-function positiveInteger(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1)
-    throw new InvalidArgumentError(`expected a positive integer, got ${JSON.stringify(value)}`);
-  return Number(value);
-}
-
-/** The formatted partitions (format state, else partition directories), filtered by --only-cp. */
+/** The formatted partitions, filtered by --only-cp. */
 async function selectPartitions(config: NodeConfig, onlyCp: string | undefined): Promise<string[]> {
-  const state = await loadFormatState(stateFilePath(config.instanceRoot));
-  const all = state
-    ? state.partitions.map((p) => p.reference)
-    : await partitionDirectories(config.instanceRoot);
-  if (onlyCp === undefined) return all;
-  const wanted = onlyCp
-    .split(',')
-    .map((id) => id.trim())
-    .filter((id) => id !== '');
-  const unknown = wanted.filter((id) => !all.includes(id));
-  if (unknown.length > 0)
-    throw new SlapError(
-      'SLAP_ERR_USAGE',
-      `unknown partition${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`,
-      {
-        hint:
-          all.length === 0
-            ? 'no partition is formatted yet: run slapos node format'
-            : `partitions: ${all.join(', ')}`,
-      },
-    );
-  return all.filter((id) => wanted.includes(id));
-}
-
-async function partitionDirectories(instanceRoot: string): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(instanceRoot);
-  } catch {
-    return [];
-  }
-  const out: string[] = [];
-  for (const name of names.sort()) {
-    try {
-      if ((await stat(join(instanceRoot, name, '.slapos-resource'))).isFile()) out.push(name);
-    } catch {
-      // not a partition
-    }
-  }
-  return out;
+  return selectPartitionIds(await localPartitionIds(config.instanceRoot), splitList(onlyCp));
 }

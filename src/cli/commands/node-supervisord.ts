@@ -5,9 +5,11 @@
  * re-attaches to them; `slapos node supervisorctl shutdown` stops them too.
  */
 import type { Command } from 'commander';
+import { dirname, resolve } from 'node:path';
 import { SlapError } from '../../core/errors.ts';
 import { runSupervisorDaemon } from '../../node/supervisor/daemon.ts';
 import { launchSupervisorDaemon } from '../../node/supervisor/launch.ts';
+import { writeWatchdogCommand } from '../../node/node-supervisor.ts';
 import { commandNotifier } from '../../node/supervisor/notifiers.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
@@ -26,7 +28,7 @@ export function registerNodeSupervisord(program: Command, ctx: CliContext): void
     .option('-n, --nodaemon', 'run in the foreground (SIGTERM stops it and leaves the processes running)')
     .option(
       '--notify-command <path>',
-      'run this executable on each unexpected exit (the event as JSON on its stdin)',
+      'run this executable on each unexpected exit (the event as JSON on its stdin); default with a slapos.cfg: the watchdog, which bangs the instance',
     )
     .option('--json', 'print {pid, socket, alreadyRunning} as JSON')
     .action(async (options: SupervisordOptions) => {
@@ -34,6 +36,17 @@ export function registerNodeSupervisord(program: Command, ctx: CliContext): void
       if (!('stateDir' in paths))
         throw new SlapError('SLAP_ERR_USAGE', 'the supervisor needs an instance root', {
           hint: 'give --instance-root or --cfg (with [slapos] instance_root)',
+        });
+      const cfg = options.cfg ?? (ctx.env.SLAPOS_CONFIGURATION || undefined);
+      if (
+        options.notifyCommand === undefined &&
+        cfg !== undefined &&
+        options.instanceRoot === undefined &&
+        options.socket === undefined
+      )
+        options.notifyCommand = await writeWatchdogCommand({
+          configFile: resolve(ctx.cwd, cfg),
+          instanceRoot: dirname(paths.socket),
         });
       if (options.nodaemon) {
         const logger = ctx.logger();

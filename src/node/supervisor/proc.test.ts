@@ -8,7 +8,7 @@ import { isSameProcess, processGroupMembers, readBootId, readProcStat, readRssBy
 function statLine(pid: number, comm: string, state: string, pgrp: number, startTime: number): string {
   // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
   // cutime cstime priority nice num_threads itrealvalue starttime vsize …
-  return `${pid} (${comm}) ${state} 1 ${pgrp} ${pgrp} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 ${startTime} 1000 10\n`;
+  return `${pid} (${comm}) ${state} 1 ${pgrp} ${pgrp} 0 -1 0 0 0 0 0 3 4 5 6 20 0 1 0 ${startTime} 1000 10\n`;
 }
 
 test('readProcStat parses /proc/<pid>/stat, command names with spaces and parentheses included', async (t) => {
@@ -25,7 +25,15 @@ test('readProcStat parses /proc/<pid>/stat, command names with spaces and parent
     await writeFile(join(dir.path, String(pid), 'stat'), statLine(pid, comm, state, pgrp, start));
   }
   await mkdir(join(dir.path, 'self'));
-  assert.deepEqual(readProcStat(11, dir.path), { pid: 11, state: 'R', ppid: 1, pgrp: 10, startTime: 5001 });
+  assert.deepEqual(readProcStat(11, dir.path), {
+    pid: 11,
+    state: 'R',
+    ppid: 1,
+    pgrp: 10,
+    startTime: 5001,
+    cpuTicks: 18,
+    rssPages: 10,
+  });
   assert.equal(readProcStat(99, dir.path), undefined);
   assert.ok(isSameProcess(10, 5000, dir.path));
   assert.ok(!isSameProcess(10, 4999, dir.path), 'same pid, another start time: a reused pid');

@@ -13,6 +13,10 @@ export interface ProcStat {
   pgrp: number;
   /** Clock ticks after boot at which the process started: with the pid, a unique identity. */
   startTime: number;
+  /** CPU time in clock ticks: user and system, of the process and of its waited-for children. */
+  cpuTicks: number;
+  /** Resident set size in pages. */
+  rssPages: number;
 }
 
 /** Parses /proc/<pid>/stat (the command name may hold spaces and parentheses: split after the last ')'). */
@@ -25,16 +29,20 @@ export function readProcStat(pid: number, procRoot = '/proc'): ProcStat | undefi
   }
   const close = text.lastIndexOf(')');
   if (close < 0) return undefined;
-  // Fields after the command: 3 state, 4 ppid, 5 pgrp, … 22 starttime (1-based in proc(5)).
+  // Fields after the command: 3 state, 4 ppid, 5 pgrp, … 14-17 utime stime cutime cstime, 22
+  // starttime, 24 rss (1-based in proc(5)).
   const fields = text.slice(close + 2).split(' ');
   const startTime = Number(fields[19]);
   if (fields.length < 20 || !Number.isFinite(startTime)) return undefined;
+  const number = (index: number): number => Number(fields[index] ?? 0) || 0;
   return {
     pid,
     state: fields[0] ?? '?',
     ppid: Number(fields[1]),
     pgrp: Number(fields[2]),
     startTime,
+    cpuTicks: number(11) + number(12) + number(13) + number(14),
+    rssPages: number(21),
   };
 }
 
@@ -51,14 +59,21 @@ export function isSameProcess(pid: number, startTime: number, procRoot = '/proc'
 
 /** Live (non-zombie) processes of a process group. */
 export function processGroupMembers(pgid: number, procRoot = '/proc'): number[] {
-  const members: number[] = [];
+  return liveProcesses(procRoot)
+    .filter((stat) => stat.pgrp === pgid)
+    .map((stat) => stat.pid);
+}
+
+/** Every live (non-zombie) process. */
+export function liveProcesses(procRoot = '/proc'): ProcStat[] {
+  const processes: ProcStat[] = [];
   for (const entry of readdirSync(procRoot)) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid <= 0) continue;
     const stat = readProcStat(pid, procRoot);
-    if (isLive(stat) && stat.pgrp === pgid) members.push(pid);
+    if (isLive(stat)) processes.push(stat);
   }
-  return members;
+  return processes;
 }
 
 /** Changes at every boot: pids and start times from another boot mean nothing. */

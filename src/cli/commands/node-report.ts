@@ -1,0 +1,59 @@
+/**
+ * `slapos node report`: send the partitions' usage to the master (CPU time, memory, disk, and their
+ * own consumption files) and destroy what the master wants destroyed (node.md §6). Exit 0 or 1.
+ */
+import type { Command } from 'commander';
+import { connectSupervisor } from '../../node/node-supervisor.ts';
+import { runReportPass, type ReportPassResult } from '../../node/report/report-pass.ts';
+import type { CliContext } from '../context.ts';
+import { commandGroup } from '../group.ts';
+import {
+  addPassOptions,
+  PassRenderer,
+  runPassCommand,
+  verbosity,
+  type PassCommandOptions,
+} from '../node-pass.ts';
+
+export function registerNodeReport(program: Command, ctx: CliContext): void {
+  const command = commandGroup(program, 'node', 'run the node: format, software, instance, promises, …')
+    .command('report')
+    .description("report the partitions' usage to the master and destroy the destroyed instances");
+  addPassOptions(command).action(async (options: PassCommandOptions, self: Command) => {
+    const result = await runPassCommand(
+      ctx,
+      options,
+      { name: 'node report', lock: 'pidfileReport' },
+      async ({ config, master, logger }) => {
+        const { client } = await connectSupervisor(config);
+        return runReportPass(config, {
+          master,
+          supervisor: client,
+          logger,
+          ...(options.json ? {} : { onProgress: new PassRenderer(ctx, verbosity(self) > 0).handle }),
+        });
+      },
+    );
+    ctx.exitCode = result.exitCode;
+    if (options.json) ctx.printJson(result);
+    else ctx.print(summary(result));
+  });
+}
+
+function summary(result: ReportPassResult): string {
+  const lines = [
+    result.usageXml === undefined
+      ? 'No usage to report.'
+      : result.sent
+        ? `Usage of ${result.usage.length} partition${result.usage.length === 1 ? '' : 's'} sent.`
+        : `Usage not sent: ${result.sendError?.message ?? ''}`,
+  ];
+  for (const script of result.failedScripts)
+    lines.push(`  ${script.partitionId}: report script ${script.script} failed: ${script.message}`);
+  for (const file of result.invalidFiles) lines.push(`  ${file.path} left in place: ${file.reason}`);
+  for (const item of result.destroyed)
+    lines.push(
+      `${item.partitionId}: ${item.outcome}${item.error ? `: ${item.error.message.split('\n')[0] ?? ''}` : ''}`,
+    );
+  return lines.join('\n');
+}

@@ -1,0 +1,168 @@
+/**
+ * What `slapos node software|instance|report|boot` share: their options (node.md §9.1), the order of
+ * things before a pass (configuration, root check, random delay unless --now, pidfile lock, master
+ * client) and the rendering of their progress events, one line each.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { MasterClient } from '../client/master-client.ts';
+import { SlapError } from '../core/errors.ts';
+import { acquirePidLock } from '../lib/pid-lock.ts';
+import type { Logger } from '../lib/logger.ts';
+import { describeBuildoutEvent } from '../node/build-log.ts';
+import type { NodeConfig } from '../node/config.ts';
+import { createNodeMasterClient } from '../node/master.ts';
+import type { NodeProgressEvent } from '../node/pass.ts';
+import type { CliContext } from './context.ts';
+import { addNodeOptions, loadCliNodeConfig, type NodeCommandOptions } from './node-options.ts';
+
+export interface PassCommandOptions extends NodeCommandOptions {
+  now?: boolean;
+  masterUrl?: string;
+  computerId?: string;
+  instanceRoot?: string;
+  softwareRoot?: string;
+  pidfile?: string;
+}
+
+export function addPassOptions(command: Command): Command {
+  return addNodeOptions(command)
+    .option('--now', 'start at once, without the random delay of maximal_delay')
+    .option('--master-url <url>', 'the master (default: master_url of slapos.cfg)')
+    .option('--computer-id <id>', 'this compute node (default: computer_id)')
+    .option('--instance-root <dir>', 'default: instance_root')
+    .option('--software-root <dir>', 'default: software_root')
+    .option('--pidfile <path>', 'lock file of this command (default: pidfile_software/instance/report)');
+}
+
+export function positiveInteger(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new InvalidArgumentError(`expected a positive integer, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+export interface PassEnvironment {
+  config: NodeConfig;
+  master: MasterClient;
+  logger: Logger;
+}
+
+/**
+ * Loads the configuration, checks the user, waits the random delay, takes the command's lock, opens
+ * the master client, runs `work`, and always releases what it took.
+ */
+export async function runPassCommand<T>(
+  ctx: CliContext,
+  options: PassCommandOptions,
+  command: {
+    name: string;
+    lock: 'pidfileSoftware' | 'pidfileInstance' | 'pidfileReport' | undefined;
+    overrides?: Record<string, string | number | boolean | undefined>;
+  },
+  work: (env: PassEnvironment) => Promise<T>,
+): Promise<T> {
+  const config = await loadCliNodeConfig(ctx, options, {
+    master_url: options.masterUrl,
+    computer_id: options.computerId,
+    instance_root: options.instanceRoot,
+    software_root: options.softwareRoot,
+    ...command.overrides,
+  });
+  if (!config.sandbox && config.rootCheck && process.getuid?.() !== 0)
+    throw new SlapError('SLAP_ERR_ROOT_REQUIRED', `${command.name} in system mode must run as root`, {
+      hint: 'run it as root, set sandbox = true for a single-user node, or root_check = false',
+    });
+  if (!options.now && config.maximalDelay > 0) {
+    const delay = 1 + Math.floor(Math.random() * config.maximalDelay);
+    ctx.note(`Waiting ${delay} s before starting (maximal_delay; use --now to start at once).`);
+    await sleep(delay * 1000);
+  }
+  const lock =
+    command.lock === undefined
+      ? undefined
+      : await acquirePidLock(options.pidfile ?? config[command.lock], { what: command.name });
+  const logger = ctx.logger();
+  try {
+    const master = await createNodeMasterClient(config, { logger });
+    try {
+      return await work({ config, master, logger });
+    } finally {
+      await master.close();
+    }
+  } finally {
+    await lock?.release();
+  }
+}
+
+/** Renders pass progress as lines on stderr; build output and routine lines only with -v. */
+export class PassRenderer {
+  constructor(
+    private readonly ctx: CliContext,
+    private readonly verbose: boolean,
+  ) {}
+
+  handle = (event: NodeProgressEvent): void => {
+    const line = this.describe(event);
+    if (line !== undefined) this.ctx.note(line);
+  };
+
+  private describe(event: NodeProgressEvent): string | undefined {
+    switch (event.type) {
+      case 'software':
+        switch (event.action) {
+          case 'building':
+            return `Installing software release ${event.url}`;
+          case 'available':
+            return `Software release ${event.url} is available.`;
+          case 'up-to-date':
+            return this.verbose ? `Software release ${event.url} is already installed.` : undefined;
+          case 'destroyed':
+            return `Removed software release ${event.url}.`;
+          case 'failed':
+            return `Software release ${event.url} failed: ${event.message ?? ''}`;
+        }
+        return undefined;
+      case 'partition':
+        switch (event.action) {
+          case 'processing':
+            return `${event.partitionId}: processing (${event.state ?? ''})`;
+          case 'up-to-date':
+            return this.verbose ? `${event.partitionId}: up to date` : undefined;
+          case 'destroy-pending':
+            return `${event.partitionId}: wiped; the master frees it once its instance tree has no children left`;
+          case 'failed':
+            return `${event.partitionId}: error: ${event.message ?? ''}`;
+          case 'promise-failed':
+            return `${event.partitionId}: a promise fails: ${event.message ?? ''}`;
+          default:
+            return `${event.partitionId}: ${event.action}`;
+        }
+      case 'buildout': {
+        if (event.event.type === 'output' && !this.verbose) return undefined;
+        const text = describeBuildoutEvent(event.event);
+        return text === undefined ? undefined : `  ${text}`;
+      }
+      case 'promise':
+        return event.failed || this.verbose
+          ? `  ${event.partitionId}: promise ${event.title} ${event.failed ? 'FAILED' : 'OK'}: ${event.message}`
+          : undefined;
+      case 'usage':
+        return this.verbose
+          ? `${event.partitionId}: CPU ${event.cpuSeconds.toFixed(2)} s, memory ${mib(event.memoryBytes)}, disk ${mib(event.diskBytes)}`
+          : undefined;
+      case 'offline':
+        return `The master cannot be reached (${event.message}): starting what was deployed.`;
+      case 'step':
+        return event.message;
+    }
+  }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** The global `-v` count of a command. */
+export function verbosity(command: Command): number {
+  return command.optsWithGlobals<{ verbose?: number }>().verbose ?? 0;
+}

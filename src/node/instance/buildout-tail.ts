@@ -1,0 +1,75 @@
+/**
+ * A partition's `buildout.cfg`: the software release's `instance.cfg` followed by the tail the node
+ * appends (node.md §4.4), through which the instance profile learns who and where it is — the
+ * `[slap-connection]` section the cookbook recipes (slapconfiguration, request, publish) read.
+ */
+
+export interface InstanceTailInput {
+  computerId: string;
+  partitionId: string;
+  /** The node's master URL (`master_url`). */
+  serverUrl: string;
+  softwareReleaseUrl: string;
+  /** The partition's key and certificate (empty when there is no certificate repository). */
+  keyFile: string;
+  certFile: string;
+  sharedPartList: readonly string[];
+  buildTimePartList: readonly string[];
+  requestedState: string;
+  storageHome: string;
+  globalIpv4Network: string;
+}
+
+export const TAIL_BEGIN = "# This is beginning of zc.buildout profile's tail added by slapgrid";
+export const TAIL_END = "# This is end of zc.buildout profile's tail added by slapgrid";
+
+/** `key = value`; list values go on continuation lines indented by two spaces. */
+function option(key: string, value: string | readonly string[]): string {
+  if (typeof value === 'string') return `${key} = ${value}`;
+  return value.length === 0 ? `${key} = ` : `${key} =\n${value.map((item) => `  ${item}`).join('\n')}`;
+}
+
+export function instanceBuildoutTail(input: InstanceTailInput): string {
+  return [
+    TAIL_BEGIN,
+    '[buildout]',
+    '# put buildout generated binaries in specific directory',
+    option('bin-directory', '${buildout:directory}/sbin'),
+    '',
+    '# protect software and run parts offline',
+    option('offline', 'true'),
+    '',
+    '[slap-connection]',
+    option('computer-id', input.computerId),
+    option('partition-id', input.partitionId),
+    option('server-url', input.serverUrl),
+    option('software-release-url', input.softwareReleaseUrl),
+    option('key-file', input.keyFile),
+    option('cert-file', input.certFile),
+    option('shared-part-list', input.sharedPartList),
+    option('build-time-part-list', input.buildTimePartList),
+    option('requested-state', input.requestedState),
+    '',
+    '[slap_connection]',
+    '# Kept for backward compatibility',
+    option('computer_id', input.computerId),
+    option('partition_id', input.partitionId),
+    option('server_url', input.serverUrl),
+    option('software_release_url', input.softwareReleaseUrl),
+    option('key_file', input.keyFile),
+    option('cert_file', input.certFile),
+    '',
+    '[storage-configuration]',
+    option('storage-home', input.storageHome),
+    '',
+    '[network-information]',
+    option('global-ipv4-network', input.globalIpv4Network),
+    TAIL_END,
+    '',
+  ].join('\n');
+}
+
+/** The instance profile as the original writes it: the template, a blank line, the tail. */
+export function instanceProfile(template: string, tail: string): string {
+  return `${template}\n\n${tail}`;
+}

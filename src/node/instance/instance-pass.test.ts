@@ -1,0 +1,320 @@
+/**
+ * `node instance` against a real master, the real supervisor daemon and real services: deploy,
+ * no-op re-runs, parameter changes, stop/start, failing promises, independence of partitions,
+ * destruction, crash → bang, offline mode.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ExecFunction } from '../../buildout/recipe.ts';
+import { MasterClient } from '../../client/master-client.ts';
+import { systemClock } from '../../core/clock.ts';
+import type { RequestedState } from '../../core/states.ts';
+import { execFile } from '../../lib/exec.ts';
+import type { NodeProgressEvent } from '../pass.ts';
+import { runSoftwarePass } from '../software/software-pass.ts';
+import type { ProcessInfo } from '../supervisor/types.ts';
+import {
+  COMPUTER_ID,
+  helloInstance,
+  startNodeHarness,
+  writeSoftwareRelease,
+  type NodeHarness,
+} from '../../testing/node-passes.ts';
+import { waitFor } from '../../testing/supervisor.ts';
+import { runInstancePass, type InstancePassOptions } from './instance-pass.ts';
+import { TAIL_BEGIN } from './buildout-tail.ts';
+import { INSTANCE_LOG_FILE, TIMESTAMP_FILE } from './partition-files.ts';
+
+let h: NodeHarness;
+let hello: string;
+let failingPromise: string;
+let brokenInstance: string;
+
+before(async () => {
+  h = await startNodeHarness({ partitions: 8 });
+  hello = await writeSoftwareRelease(h.dir, 'hello', { instance: helloInstance() });
+  failingPromise = await writeSoftwareRelease(h.dir, 'failing-promise', {
+    instance: helloInstance({ promise: '{"kind": "file", "path": "var/never-there"}' }),
+  });
+  brokenInstance = await writeSoftwareRelease(h.dir, 'broken-instance', {
+    instance: '[buildout]\nparts = x\n[x]\nrecipe = no.such:recipe\n',
+  });
+  for (const url of [hello, failingPromise, brokenInstance])
+    await h.client.supply({ softwareReleaseUri: url, computerGuid: COMPUTER_ID });
+  const software = await runSoftwarePass(h.config, { master: h.client });
+  assert.equal(software.exitCode, 0);
+});
+
+after(async () => {
+  await h.close();
+});
+
+async function request(
+  title: string,
+  url: string,
+  options: { parameters?: Record<string, unknown>; state?: RequestedState } = {},
+): Promise<string> {
+  const instance = await h.client.requestInstance({
+    title,
+    softwareReleaseUri: url,
+    ...(options.parameters ? { parameters: options.parameters } : {}),
+    ...(options.state ? { state: options.state } : {}),
+  });
+  return instance.compute_partition_id;
+}
+
+function pass(options: Partial<InstancePassOptions> = {}) {
+  return runInstancePass(h.config, { master: h.client, supervisor: h.supervisor, ...options });
+}
+
+async function processesOf(partition: string): Promise<ProcessInfo[]> {
+  return (await h.supervisor.status()).processes.filter((p) => p.group === partition);
+}
+
+/** What the partition's server answers (a restarted server rewrites its port: polled). */
+async function answer(partition: string): Promise<string> {
+  return waitFor(`${partition} answering`, async () => {
+    try {
+      const port = (await readFile(join(h.config.instanceRoot, partition, 'var', 'port'), 'utf8')).trim();
+      const response = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(10_000) });
+      return await response.text();
+    } catch {
+      return undefined;
+    }
+  });
+}
+
+test('a started instance is deployed: its service runs and answers, started is reported', async () => {
+  const partition = await request('web', hello);
+  const events: NodeProgressEvent[] = [];
+  const result = await pass({ onlyPartitions: [partition], onProgress: (e) => events.push(e) });
+  assert.deepEqual(
+    result.items.map((i) => [i.partitionId, i.outcome]),
+    [[partition, 'started']],
+  );
+  assert.equal(result.exitCode, 0);
+  const path = join(h.config.instanceRoot, partition);
+  const [service] = await processesOf(partition);
+  assert.equal(service?.fullName, `${partition}:server-on-watch`);
+  assert.equal(service?.state, 'RUNNING');
+  assert.equal(await answer(partition), `hello from ${path}`);
+  assert.equal(h.db.instance('web')?.reported_state, 'started');
+  assert.ok(existsSync(join(path, TIMESTAMP_FILE)));
+  assert.ok(events.some((e) => e.type === 'promise' && e.title === 'server' && !e.failed));
+
+  const profile = await readFile(join(path, 'buildout.cfg'), 'utf8');
+  const tail = profile.slice(profile.indexOf(TAIL_BEGIN));
+  assert.match(tail, /\[slap-connection\]\ncomputer-id = COMP-NODE\n/);
+  assert.ok(tail.includes(`\npartition-id = ${partition}\n`));
+  assert.ok(tail.includes(`\nserver-url = ${h.config.masterUrl}\n`));
+  assert.ok(tail.includes(`\nsoftware-release-url = ${hello}\n`));
+  assert.ok(tail.includes('\nrequested-state = started\n'));
+  assert.ok(existsSync(join(path, 'software_release')), 'software_release links to the software');
+  assert.match(await readFile(join(path, INSTANCE_LOG_FILE), 'utf8'), /Installing server\./);
+});
+
+test('nothing changed: no buildout, no process spawned, the service is left alone', async () => {
+  const partition = await request('still', hello);
+  await pass({ onlyPartitions: [partition] });
+  const pid = (await processesOf(partition))[0]?.pid;
+  const spawned: string[] = [];
+  const exec: ExecFunction = (file, args, options) => {
+    spawned.push(file);
+    return execFile(file, args, options);
+  };
+  const events: NodeProgressEvent[] = [];
+  const result = await pass({ exec, onProgress: (e) => events.push(e) });
+  assert.ok(result.items.every((i) => i.outcome === 'up-to-date' || i.outcome === 'free'));
+  assert.deepEqual(spawned, []);
+  assert.deepEqual(
+    events.filter((e) => e.type === 'buildout'),
+    [],
+  );
+  assert.equal((await processesOf(partition))[0]?.pid, pid);
+
+  // --force processes it again; the service keeps running (its program did not change).
+  const forced = await pass({ onlyPartitions: [partition], force: true });
+  assert.deepEqual(
+    forced.items.map((i) => i.outcome),
+    ['started'],
+  );
+  assert.equal((await processesOf(partition))[0]?.pid, pid);
+});
+
+test('a parameter change redeploys; stopped stops the services; started starts them again', async () => {
+  const partition = await request('changing', hello, { parameters: { greeting: 'one' } });
+  await pass({ onlyPartitions: [partition] });
+  const path = join(h.config.instanceRoot, partition);
+  const marker = await readFile(join(path, TIMESTAMP_FILE), 'utf8');
+
+  await request('changing', hello, { parameters: { greeting: 'two' } });
+  const changed = await pass({ onlyPartitions: [partition] });
+  assert.deepEqual(
+    changed.items.map((i) => i.outcome),
+    ['started'],
+  );
+  assert.notEqual(await readFile(join(path, TIMESTAMP_FILE), 'utf8'), marker);
+
+  await request('changing', hello, { parameters: { greeting: 'two' }, state: 'stopped' });
+  const stopped = await pass({ onlyPartitions: [partition] });
+  assert.deepEqual(
+    stopped.items.map((i) => i.outcome),
+    ['stopped'],
+  );
+  assert.deepEqual(
+    (await processesOf(partition)).map((p) => p.state),
+    ['STOPPED'],
+  );
+  assert.equal(h.db.instance('changing')?.reported_state, 'stopped');
+  assert.match(await readFile(join(path, 'buildout.cfg'), 'utf8'), /\nrequested-state = stopped\n/);
+
+  await request('changing', hello, { parameters: { greeting: 'two' }, state: 'started' });
+  const restarted = await pass({ onlyPartitions: [partition] });
+  assert.deepEqual(
+    restarted.items.map((i) => i.outcome),
+    ['started'],
+  );
+  assert.deepEqual(
+    (await processesOf(partition)).map((p) => p.state),
+    ['RUNNING'],
+  );
+  assert.equal(await answer(partition), `hello from ${path}`);
+  assert.equal(h.db.instance('changing')?.reported_state, 'started');
+});
+
+test('a failing promise keeps the instance from being started and its message is reported', async () => {
+  const partition = await request('unhealthy', failingPromise);
+  const result = await pass({ onlyPartitions: [partition], promiseGraceMs: 500 });
+  const [item] = result.items;
+  assert.equal(item?.outcome, 'promise-failed');
+  assert.equal(result.exitCode, 2);
+  assert.equal(item?.error?.code, 'SLAP_ERR_PROMISE_FAILED');
+  const path = join(h.config.instanceRoot, partition);
+  assert.deepEqual(item?.promises, [
+    { title: 'server', message: `ERROR ${join(path, 'var', 'never-there')} is not present` },
+  ]);
+  const row = h.db.instance('unhealthy');
+  assert.notEqual(row?.reported_state, 'started');
+  assert.equal(
+    row?.error_message,
+    `Promise 'server' failed with output: ERROR ${join(path, 'var', 'never-there')} is not present`,
+  );
+  assert.equal(existsSync(join(path, TIMESTAMP_FILE)), false, 'processed again next time');
+  assert.match(await readFile(join(path, `.slapgrid-${partition}-error.log`), 'utf8'), /never-there/);
+  await request('unhealthy', failingPromise, { state: 'destroyed' });
+  assert.deepEqual(
+    (await pass({ onlyPartitions: [partition] })).items.map((i) => i.outcome),
+    ['destroyed'],
+  );
+});
+
+test('one failing partition does not keep the others from being deployed', async () => {
+  const broken = await request('broken', brokenInstance);
+  const fine = await request('fine', hello);
+  const notInstalled = await request('not-installed', join(h.dir, 'nowhere', 'software.cfg'));
+  const result = await pass({ onlyPartitions: [broken, fine, notInstalled] });
+  const outcome = new Map(result.items.map((i) => [i.partitionId, i]));
+  assert.equal(outcome.get(fine)?.outcome, 'started');
+  assert.equal(outcome.get(broken)?.outcome, 'failed');
+  assert.equal(outcome.get(broken)?.error?.code, 'SLAP_ERR_RECIPE_UNSUPPORTED');
+  assert.equal(outcome.get(notInstalled)?.error?.code, 'SLAP_ERR_SOFTWARE_NOT_INSTALLED');
+  assert.equal(result.exitCode, 1);
+  assert.match(h.db.instance('broken')?.error_message ?? '', /no\.such:recipe/);
+  assert.equal(h.db.instance('fine')?.reported_state, 'started');
+  for (const title of ['broken', 'not-installed'])
+    await h.client.requestInstance({
+      title,
+      softwareReleaseUri: title === 'broken' ? brokenInstance : join(h.dir, 'nowhere', 'software.cfg'),
+      state: 'destroyed',
+    });
+  await pass({ onlyPartitions: [broken, notInstalled] });
+});
+
+test('destroyed: services gone, partition wiped, the master frees it', async () => {
+  const partition = await request('doomed', hello);
+  await pass({ onlyPartitions: [partition] });
+  const path = join(h.config.instanceRoot, partition);
+  assert.equal((await processesOf(partition)).length, 1);
+
+  await request('doomed', hello, { state: 'destroyed' });
+  const result = await pass({ onlyPartitions: [partition] });
+  assert.deepEqual(
+    result.items.map((i) => i.outcome),
+    ['destroyed'],
+  );
+  assert.deepEqual(await processesOf(partition), [], 'the supervisor group is removed');
+  assert.deepEqual(await readdir(path), ['.slapos-resource'], 'only format’s description is left');
+  assert.equal(h.db.instance('doomed'), undefined);
+  assert.equal(h.db.partition(partition)?.slap_state, 'free');
+  // A free partition is left alone by the next pass.
+  const next = await pass({ onlyPartitions: [partition] });
+  assert.deepEqual(
+    next.items.map((i) => i.outcome),
+    ['free'],
+  );
+});
+
+test('a crashing service bangs its instance (once per deployment)', async () => {
+  const partition = await request('crashy', hello);
+  await pass({ onlyPartitions: [partition] });
+  const before = h.db.partition(partition)?.timestamp ?? 0;
+  // The JSON API's timestamps are whole seconds: crash in a later second than the deployment's.
+  await waitFor('the next second', () => systemClock.now() - 3 >= Math.trunc(before) + 1.2);
+  const [service] = await processesOf(partition);
+  assert.ok(service?.pid);
+  process.kill(service.pid, 'SIGKILL');
+  const banged = await waitFor('the bang', () => h.db.instance('crashy')?.bang_message ?? undefined, {
+    timeoutMs: 60_000,
+  });
+  assert.match(banged, new RegExp(`server-on-watch process in partition ${partition} encountered a problem`));
+  assert.notEqual(h.db.partition(partition)?.timestamp, before, "the partition's timestamp changed");
+  const path = join(h.config.instanceRoot, partition);
+  const bangedFor = await waitFor('the bang recorded', () =>
+    readFile(join(path, '.slapos_latest_bang_timestamp'), 'utf8').catch(() => undefined),
+  );
+  assert.equal(bangedFor, await readFile(join(path, TIMESTAMP_FILE), 'utf8'));
+  // The supervisor restarts the service meanwhile; the next pass deploys the banged partition.
+  await waitFor(
+    'the service running again',
+    async () => (await processesOf(partition))[0]?.state === 'RUNNING',
+  );
+  const result = await pass({ onlyPartitions: [partition] });
+  assert.deepEqual(
+    result.items.map((i) => i.outcome),
+    ['started'],
+  );
+});
+
+test('--only-cp with an unknown partition is refused', async () => {
+  await assert.rejects(pass({ onlyPartitions: ['slappart99'] }), { code: 'SLAP_ERR_USAGE' });
+});
+
+test('offline: the master cannot be reached, started partitions are started again (exit 3)', async () => {
+  const partition = await request('survivor', hello);
+  await pass({ onlyPartitions: [partition] });
+  await h.supervisor.stopGroup(partition);
+  const offline = await h.reload({ master_url: 'http://127.0.0.1:9/' });
+  const unreachable = new MasterClient({ masterUrl: offline.masterUrl, timeoutMs: 5000 });
+  try {
+    const result = await runInstancePass(offline, {
+      master: unreachable,
+      supervisor: h.supervisor,
+      onlyPartitions: [partition],
+    });
+    assert.equal(result.exitCode, 3);
+    assert.equal(result.offline, true);
+    assert.deepEqual(
+      result.items.map((i) => [i.partitionId, i.outcome]),
+      [[partition, 'offline']],
+    );
+    await waitFor(
+      'the service started again',
+      async () => (await processesOf(partition))[0]?.state === 'RUNNING',
+    );
+  } finally {
+    await unreachable.close();
+  }
+});

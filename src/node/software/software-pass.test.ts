@@ -1,0 +1,135 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { NodeProgressEvent } from '../pass.ts';
+import {
+  COMPUTER_ID,
+  helloInstance,
+  startNodeHarness,
+  writeSoftwareRelease,
+} from '../../testing/node-passes.ts';
+import { BUILD_LOG_FILE, COMPLETED_FILE, runSoftwarePass, softwareDirectory } from './software-pass.ts';
+
+const BROKEN_SOFTWARE = [
+  '[buildout]',
+  'parts = compile',
+  '',
+  '[compile]',
+  'recipe = plone.recipe.command',
+  'command = echo compiling the thing; echo "cc: error: no such file" >&2; exit 3',
+  'stop-on-error = true',
+  '',
+].join('\n');
+
+test('software: installed and reported available, a re-run does nothing; destroyed is removed', async () => {
+  const h = await startNodeHarness({ supervisor: false });
+  try {
+    const url = await writeSoftwareRelease(h.dir, 'hello', { instance: helloInstance() });
+    await h.client.supply({ softwareReleaseUri: url, computerGuid: COMPUTER_ID });
+    const events: NodeProgressEvent[] = [];
+    const first = await runSoftwarePass(h.config, { master: h.client, onProgress: (e) => events.push(e) });
+    const directory = softwareDirectory(h.config.softwareRoot, url);
+    assert.deepEqual(
+      first.items.map((i) => [i.url, i.outcome, i.directory]),
+      [[url, 'installed', directory]],
+    );
+    assert.equal(first.exitCode, 0);
+    assert.equal(h.db.software(url)?.reported_state, 'available');
+    assert.ok(existsSync(join(directory, COMPLETED_FILE)));
+    assert.ok(existsSync(join(directory, 'instance.cfg')), 'the profile rendered instance.cfg');
+    assert.match(
+      await readFile(join(directory, 'buildout.cfg'), 'utf8'),
+      new RegExp(`^\\[buildout\\]\nextends = ${url}\n`),
+    );
+    assert.deepEqual(
+      events.filter((e) => e.type === 'software').map((e) => e.type === 'software' && e.action),
+      ['building', 'available'],
+    );
+    assert.ok(
+      events.some((e) => e.type === 'buildout' && e.event.type === 'part' && e.event.action === 'installed'),
+    );
+
+    // Nothing to do: no build, no report (the master's record is untouched).
+    const before = h.db.software(url);
+    const second = await runSoftwarePass(h.config, { master: h.client });
+    assert.deepEqual(
+      second.items.map((i) => i.outcome),
+      ['up-to-date'],
+    );
+    assert.deepEqual(h.db.software(url), before);
+
+    // --force builds again (a no-op for the engine) and reports again.
+    const forced = await runSoftwarePass(h.config, { master: h.client, force: true });
+    assert.deepEqual(
+      forced.items.map((i) => i.outcome),
+      ['installed'],
+    );
+
+    // --only-sr by md5 digest: other releases are not touched.
+    const other = await writeSoftwareRelease(h.dir, 'other', { instance: helloInstance() });
+    await h.client.supply({ softwareReleaseUri: other, computerGuid: COMPUTER_ID });
+    const only = await runSoftwarePass(h.config, {
+      master: h.client,
+      onlySoftware: [softwareDirectory('', other)],
+    });
+    assert.deepEqual(
+      only.items.map((i) => [i.url, i.outcome]),
+      [[other, 'installed']],
+    );
+
+    await h.client.supply({ softwareReleaseUri: url, computerGuid: COMPUTER_ID, state: 'destroyed' });
+    const removed = await runSoftwarePass(h.config, { master: h.client });
+    assert.deepEqual(
+      removed.items.map((i) => [i.url, i.outcome]),
+      [
+        [url, 'destroyed'],
+        [other, 'up-to-date'],
+      ],
+    );
+    assert.equal(existsSync(directory), false, 'the software directory is removed');
+    assert.equal(h.db.software(url), undefined, 'reported destroyed: the master forgets the installation');
+  } finally {
+    await h.close();
+  }
+});
+
+test('software: a failing build is reported with the log tail, and is not marked installed', async () => {
+  const h = await startNodeHarness({ supervisor: false });
+  try {
+    const good = await writeSoftwareRelease(h.dir, 'good', { instance: helloInstance() });
+    const broken = await writeSoftwareRelease(h.dir, 'broken', { instance: '', software: BROKEN_SOFTWARE });
+    await h.client.supply({ softwareReleaseUri: broken, computerGuid: COMPUTER_ID });
+    await h.client.supply({ softwareReleaseUri: good, computerGuid: COMPUTER_ID });
+    const result = await runSoftwarePass(h.config, { master: h.client });
+    assert.equal(result.exitCode, 1);
+    const [failed, installed] = result.items;
+    assert.equal(failed?.outcome, 'failed');
+    assert.equal(installed?.outcome, 'installed', 'one failure does not stop the others');
+    assert.equal(failed?.error?.code, 'SLAP_ERR_RECIPE_FAILED');
+    const directory = softwareDirectory(h.config.softwareRoot, broken);
+    assert.equal(existsSync(join(directory, COMPLETED_FILE)), false);
+    const row = h.db.software(broken);
+    assert.notEqual(row?.reported_state, 'available');
+    assert.match(row?.error_message ?? '', /compile/);
+    assert.match(
+      row?.error_message ?? '',
+      /compile\| compiling the thing/,
+      'the build output is in the report',
+    );
+    assert.match(row?.error_message ?? '', /cc: error: no such file/);
+    assert.match(await readFile(join(directory, BUILD_LOG_FILE), 'utf8'), /compiling the thing/);
+
+    // Fixed, it is built on the next pass (no .completed: retried).
+    await writeFile(broken, BROKEN_SOFTWARE.replace('exit 3', 'true'));
+    const retried = await runSoftwarePass(h.config, { master: h.client });
+    assert.deepEqual(
+      retried.items.map((i) => i.outcome),
+      ['installed', 'up-to-date'],
+    );
+    assert.equal(h.db.software(broken)?.reported_state, 'available');
+  } finally {
+    await h.close();
+  }
+});

@@ -1,0 +1,242 @@
+/**
+ * `slapos node software` as a function: installs the software releases the master lists for this
+ * compute node into `<software_root>/<md5(url)>` with the profile engine, reports building /
+ * available / error (with the build log's tail) / destroyed, and removes destroyed ones (node.md §3).
+ * One software release at a time, in the master's order; one failure never stops the others.
+ */
+import { createHash } from 'node:crypto';
+import { chown, mkdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { systemClock } from '../../core/clock.ts';
+import { EXIT } from '../../core/errors.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { RunLog } from '../build-log.ts';
+import type { NodeConfig } from '../config.ts';
+import { requireFreeSpace } from '../disk-space.ts';
+import { runNodeBuildout } from '../node-buildout.ts';
+import { passError, type NodePassOptions, type PassError } from '../pass.ts';
+import { removeTree } from '../remove-tree.ts';
+import { JsonApiStateSource, type NodeStateSource, type WantedSoftware } from '../state-source.ts';
+
+/** `<software_root>/<md5 of the URL>`: where a software release is installed. */
+export function softwareDirectory(softwareRoot: string, url: string): string {
+  return join(softwareRoot, createHash('md5').update(url, 'utf8').digest('hex'));
+}
+
+/** Written once a software release is installed and reported available. */
+export const COMPLETED_FILE = '.completed';
+/** The last build's full log, in the software directory. */
+export const BUILD_LOG_FILE = '.slapos-build.log';
+
+export interface SoftwarePassOptions extends NodePassOptions {
+  /** Default: the JSON API through `master`. */
+  source?: NodeStateSource;
+  /** `--only-sr`: only these software releases (URLs or md5 digests). */
+  onlySoftware?: readonly string[];
+  /** `--force`: build again even if installed (and let buildout look for newer profiles). */
+  force?: boolean;
+  /** Lines of the build log in an error report (default 50). */
+  errorLines?: number;
+}
+
+export interface SoftwareItemResult {
+  url: string;
+  directory: string;
+  requestedState: WantedSoftware['state'];
+  /** `installed`: built now; `up-to-date`: already installed, nothing done. */
+  outcome: 'installed' | 'up-to-date' | 'destroyed' | 'failed';
+  error?: PassError;
+  durationMs: number;
+}
+
+export interface SoftwarePassResult {
+  items: SoftwareItemResult[];
+  /** 0: every item succeeded, 1: one failed (node.md §3). */
+  exitCode: number;
+  durationMs: number;
+}
+
+export async function runSoftwarePass(
+  config: NodeConfig,
+  options: SoftwarePassOptions,
+): Promise<SoftwarePassResult> {
+  const started = performance.now();
+  const source = options.source ?? new JsonApiStateSource(options.master, config.computerId);
+  const state = await source.read({
+    software: true,
+    partitions: false,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const wanted = (state.software ?? []).filter((item) => selected(config, item.url, options.onlySoftware));
+  const items: SoftwareItemResult[] = [];
+  for (const item of wanted) {
+    options.signal?.throwIfAborted();
+    items.push(await processSoftware(config, item, options));
+  }
+  return {
+    items,
+    exitCode: items.some((item) => item.outcome === 'failed') ? EXIT.failure : EXIT.ok,
+    durationMs: performance.now() - started,
+  };
+}
+
+function selected(config: NodeConfig, url: string, only: readonly string[] | undefined): boolean {
+  if (only === undefined) return true;
+  const digest = softwareDirectory('', url);
+  return only.some((entry) => entry === url || entry === digest);
+}
+
+async function processSoftware(
+  config: NodeConfig,
+  item: WantedSoftware,
+  options: SoftwarePassOptions,
+): Promise<SoftwareItemResult> {
+  const started = performance.now();
+  const directory = softwareDirectory(config.softwareRoot, item.url);
+  const result = (outcome: SoftwareItemResult['outcome'], error?: PassError): SoftwareItemResult => ({
+    url: item.url,
+    directory,
+    requestedState: item.state,
+    outcome,
+    ...(error === undefined ? {} : { error }),
+    durationMs: performance.now() - started,
+  });
+  const logger = (options.logger ?? silentLogger()).child({ software: item.url });
+  const emit = options.onProgress ?? (() => undefined);
+  const call = options.signal ? { signal: options.signal } : {};
+  try {
+    if (item.state === 'destroyed') {
+      await removeTree(directory);
+      await options.master.reportSoftwareInstallationState(
+        { softwareReleaseUri: item.url, computerGuid: config.computerId, state: 'destroyed' },
+        call,
+      );
+      logger.info({ directory }, 'software release removed');
+      emit({ type: 'software', url: item.url, action: 'destroyed' });
+      return result('destroyed');
+    }
+    if (!options.force && (await exists(join(directory, COMPLETED_FILE)))) {
+      emit({ type: 'software', url: item.url, action: 'up-to-date' });
+      return result('up-to-date');
+    }
+  } catch (error) {
+    logger.error({ err: error }, 'software release processing failed');
+    emit({ type: 'software', url: item.url, action: 'failed', message: passError(error).message });
+    return result('failed', passError(error));
+  }
+
+  emit({ type: 'software', url: item.url, action: 'building' });
+  const log = await RunLog.open(join(directory, BUILD_LOG_FILE), {
+    tailLines: options.errorLines ?? 50,
+    truncate: true,
+  });
+  try {
+    await options.master.reportSoftwareInstallationState(
+      { softwareReleaseUri: item.url, computerGuid: config.computerId, state: 'building' },
+      call,
+    );
+    log.line(`Installing software release ${item.url} into ${directory}`);
+    await buildSoftware(config, item.url, directory, log, options);
+    await options.master.reportSoftwareInstallationState(
+      { softwareReleaseUri: item.url, computerGuid: config.computerId, state: 'available' },
+      call,
+    );
+    // After the report, as the original: a failed report builds (a no-op) and reports again next time.
+    await writeFile(
+      join(directory, COMPLETED_FILE),
+      `${new Date((options.clock ?? systemClock).now() * 1000).toUTCString()}\n`,
+    );
+    logger.info({ directory }, 'software release available');
+    emit({ type: 'software', url: item.url, action: 'available' });
+    return result('installed');
+  } catch (error) {
+    if (options.signal?.aborted) throw error;
+    const failure = passError(error);
+    log.line(`Error: ${failure.message}`);
+    logger.error({ err: error }, 'software release build failed');
+    emit({ type: 'software', url: item.url, action: 'failed', message: failure.message });
+    try {
+      await options.master.reportSoftwareInstallationError(
+        {
+          softwareReleaseUri: item.url,
+          computerGuid: config.computerId,
+          message: `${failure.message}\n\nLast lines of the build log (${log.path}):\n${log.tail.text()}`,
+        },
+        call,
+      );
+    } catch (reportError) {
+      logger.warn({ err: reportError }, 'could not report the build error to the master');
+    }
+    return result('failed', failure);
+  } finally {
+    await log.close();
+  }
+}
+
+async function buildSoftware(
+  config: NodeConfig,
+  url: string,
+  directory: string,
+  log: RunLog,
+  options: SoftwarePassOptions,
+): Promise<void> {
+  await requireFreeSpace(directory, config.softwareMinFreeSpace, 'software_min_free_space');
+  // As root, the build runs as the owner of software_root (slapsoft), never as root.
+  const root = await stat(config.softwareRoot);
+  const runAs = process.getuid?.() === 0 && root.uid !== 0 ? { uid: root.uid, gid: root.gid } : undefined;
+  for (const dir of [directory, join(directory, 'extends-cache')]) {
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    if (runAs) await chown(dir, runAs.uid, runAs.gid);
+  }
+  const profile = join(directory, 'buildout.cfg');
+  if (!(await exists(profile))) {
+    // Written once, never updated (node.md §3.4).
+    await writeFile(profile, softwareProfile(url, config), { mode: 0o644 });
+    if (runAs) await chown(profile, runAs.uid, runAs.gid);
+  }
+  await runNodeBuildout({
+    directory,
+    configFile: profile,
+    assignments: [
+      `buildout:extends-cache=${join(directory, 'extends-cache')}`,
+      `buildout:directory=${directory}`,
+    ],
+    newest: options.force === true,
+    ...(runAs ? { runAs } : {}),
+    env: { HOME: directory },
+    onProgress: (event) => {
+      log.event(event);
+      options.onProgress?.({ type: 'buildout', scope: 'software', target: url, event });
+    },
+    ...(options.signal ? { signal: options.signal } : {}),
+    logger: options.logger ?? silentLogger(),
+    ...(options.exec ? { exec: options.exec } : {}),
+    ...(options.recipes ? { recipes: options.recipes } : {}),
+  });
+}
+
+/** The software directory's buildout.cfg: the release's profile, extended (node.md §3.4). */
+export function softwareProfile(
+  url: string,
+  config: Pick<NodeConfig, 'sharedPartList' | 'buildTimePartList'>,
+): string {
+  const list = (values: readonly string[]): string =>
+    values.length === 0 ? '' : `\n${values.map((value) => `\t${value}`).join('\n')}`;
+  return [
+    '[buildout]',
+    `extends = ${url}`,
+    `shared-part-list = ${list(config.sharedPartList)}`,
+    `build-time-part-list = ${list(config.buildTimePartList)}`,
+    '',
+  ].join('\n');
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
