@@ -449,8 +449,8 @@ test('unsupported and unknown recipes fail at init with file:line, section and r
         /buildout\.cfg:4: \[x\] recipe = zc\.recipe\.egg: unsupported recipe: it installs Python eggs/,
       ],
       [
-        '[x]\nrecipe = slapos.cookbook:wrapper\n',
-        /\[x\] recipe = slapos\.cookbook:wrapper: unsupported recipe/,
+        '[x]\nrecipe = slapos.cookbook:certificate_authority\n',
+        /\[x\] recipe = slapos\.cookbook:certificate_authority: unsupported recipe/,
       ],
       [
         '[x]\nrecipe = slapos.recipe.build\ninit =\n  options["a"] = 1\n',

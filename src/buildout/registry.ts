@@ -58,7 +58,6 @@ const UNSUPPORTED: Record<string, string> = {
   'zc-recipe-egg': 'it installs Python eggs, which this engine does not do',
   'slapos-recipe-build:gitclone': 'git checkouts are not implemented by this engine yet',
   'slapos-cookbook': 'this slapos.cookbook recipe is not implemented by this engine (most need Python code)',
-  'slapos-recipe-template:jinja2': 'Jinja2 templates are not available in this engine yet',
   'hexagonit-recipe-download': 'it is obsolete: use slapos.recipe.build:download or :download-unpacked',
 };
 

@@ -3,8 +3,11 @@
  * the tail appended to the rendered `instance.cfg` (`[slap-connection]` and friends), and a
  * partition directory prepared with it. The node's own version lives in src/node.
  */
-import { chmod, copyFile, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Instance } from '../client/types.ts';
+import { tempDir, type TempDir } from './buildout.ts';
+import { startMasterWithNode, type MasterWithNode } from './master-with-node.ts';
 
 export interface SlapgridTailOptions {
   computerId: string;
@@ -35,7 +38,7 @@ export function slapgridTail(options: SlapgridTailOptions): string {
     'cert-file': options.certFile ?? '',
   };
   const lines = [
-    '# beginning of zc.buildout profile\'s tail added by slapgrid',
+    "# beginning of zc.buildout profile's tail added by slapgrid",
     '[buildout]',
     'bin-directory = ${buildout:directory}/sbin',
     'offline = true',
@@ -54,7 +57,7 @@ export function slapgridTail(options: SlapgridTailOptions): string {
     '',
     '[network-information]',
     `global-ipv4-network = ${options.globalIpv4Network ?? ''}`,
-    '# end of zc.buildout profile\'s tail added by slapgrid',
+    "# end of zc.buildout profile's tail added by slapgrid",
     '',
   ];
   return lines.join('\n');
@@ -84,8 +87,51 @@ export async function preparePartition(options: PreparePartitionOptions): Promis
   return profile;
 }
 
-/** Copies a file (test fixtures into a software directory). */
-export async function copyInto(source: string, directory: string, name: string): Promise<void> {
-  await mkdir(directory, { recursive: true });
-  await copyFile(source, join(directory, name));
+export interface InstanceFixture {
+  env: MasterWithNode;
+  /** The instance requested, allocated on `partitionId`. */
+  instance: Instance;
+  partitionId: string;
+  /** A temporary directory standing for the partition. */
+  dir: TempDir;
+  /** The slapgrid tail of that partition (profiles under test append it). */
+  tail: string;
+  softwareReleaseUrl: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A real master with a formatted compute node `computer` (3 partitions, 127.0.1.N on lo), an
+ * instance requested on it, and a temporary partition directory with its slapgrid tail.
+ */
+export async function instanceFixture(
+  options: { title?: string; softwareType?: string; parameters?: Record<string, unknown> } = {},
+): Promise<InstanceFixture> {
+  const env = await startMasterWithNode({ computerGuid: 'computer', partitions: 3 });
+  const softwareReleaseUrl = 'http://sr.example/software.cfg';
+  try {
+    const instance = await env.client.requestInstance({
+      title: options.title ?? 'my-instance',
+      softwareReleaseUri: softwareReleaseUrl,
+      softwareType: options.softwareType ?? 'default',
+      parameters: options.parameters ?? {},
+    });
+    const dir = await tempDir('slapos-partition-');
+    const partitionId = instance.compute_partition_id;
+    return {
+      env,
+      instance,
+      partitionId,
+      dir,
+      tail: slapgridTail({ computerId: 'computer', partitionId, serverUrl: env.url, softwareReleaseUrl }),
+      softwareReleaseUrl,
+      async close() {
+        await dir.remove();
+        await env.close();
+      },
+    };
+  } catch (error) {
+    await env.close();
+    throw error;
+  }
 }

@@ -6,9 +6,11 @@ import { collectiveRecipeTemplate } from './collective-template.ts';
 import { ploneRecipeCommand } from './command.ts';
 import { COOKBOOK_RECIPES } from './cookbook/index.ts';
 import { slaposRecipeTemplate } from './template.ts';
+import { slaposRecipeTemplateJinja2 } from './template-jinja2.ts';
 
 export const BUILTIN_RECIPES: RecipeMap = {
   'slapos.recipe.template': slaposRecipeTemplate,
+  'slapos.recipe.template:jinja2': slaposRecipeTemplateJinja2,
   'slapos.recipe.build': slaposRecipeBuild,
   'slapos.recipe.build:download': slaposRecipeBuildDownload,
   'slapos.recipe.build:download-unpacked': slaposRecipeBuildDownloadUnpacked,

@@ -60,9 +60,19 @@ once-a-day = true
     assert.equal(existsSync(join(entries, 'backup')), false);
 
     const bad = (body: string): Promise<unknown> =>
-      run(`[buildout]\nparts = x\n[x]\nrecipe = slapos.cookbook:cron.d\ncron-entries = e\nname = n\ncommand = true\n${body}`);
-    await rejectsWithSlapError(bad('time = every now and then'), 'SLAP_ERR_PROFILE', /Invalid systemd calendar spec/);
-    await rejectsWithSlapError(bad(''), 'SLAP_ERR_PROFILE', /Missing one of 'frequency', 'once-a-day' or 'time'/);
+      run(
+        `[buildout]\nparts = x\n[x]\nrecipe = slapos.cookbook:cron.d\ncron-entries = e\nname = n\ncommand = true\n${body}`,
+      );
+    await rejectsWithSlapError(
+      bad('time = every now and then'),
+      'SLAP_ERR_PROFILE',
+      /Invalid systemd calendar spec/,
+    );
+    await rejectsWithSlapError(
+      bad(''),
+      'SLAP_ERR_PROFILE',
+      /Missing one of 'frequency', 'once-a-day' or 'time'/,
+    );
   } finally {
     await dir.remove();
   }

@@ -19,7 +19,9 @@ const SYMBOLIC: Record<string, string> = {
 };
 
 const DAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
-const DAY_NUMBER = new Map<string, number>(DAYS.flatMap((name, i) => [[name, i] as [string, number], [name.slice(0, 3), i]]));
+const DAY_NUMBER = new Map<string, number>(
+  DAYS.flatMap((name, i) => [[name, i] as [string, number], [name.slice(0, 3), i]]),
+);
 
 class InvalidSpec extends Error {}
 
@@ -111,7 +113,10 @@ function periodicity(ctx: RecipeContext): string {
       return systemdToCron(time);
     } catch (error) {
       if (!(error instanceof InvalidSpec)) throw error;
-      throw ctx.error(`Invalid systemd calendar spec ${JSON.stringify(time)}`, { option: 'time', code: 'SLAP_ERR_PROFILE' });
+      throw ctx.error(`Invalid systemd calendar spec ${JSON.stringify(time)}`, {
+        option: 'time',
+        code: 'SLAP_ERR_PROFILE',
+      });
     }
   }
   if (isTrue(options.get('once-a-day'))) {
@@ -128,7 +133,10 @@ function periodicity(ctx: RecipeContext): string {
 async function writeEntry(ctx: RecipeContext): Promise<string[]> {
   const name = ctx.options.require('name');
   if (name.includes('/') || name.startsWith('.'))
-    throw ctx.error(`not a cron entry name: ${JSON.stringify(name)}`, { option: 'name', code: 'SLAP_ERR_PROFILE' });
+    throw ctx.error(`not a cron entry name: ${JSON.stringify(name)}`, {
+      option: 'name',
+      code: 'SLAP_ERR_PROFILE',
+    });
   const path = join(resolve(ctx.directories.directory, ctx.options.require('cron-entries')), name);
   const command = ctx.options.require('command');
   ctx.created(path);

@@ -58,7 +58,11 @@ test('generate.password: generated once, kept in storage-path (0600 JSON), volat
     assert.equal(existsSync(join(dir.path, 'secret')), false);
     assert.ok(existsSync(storage), 'a create-once storage is never removed');
 
-    await rejectsWithSlapError(run(profile('bytes = many\nstorage-path =')), 'SLAP_ERR_PROFILE', /pw:bytes: not a password length/);
+    await rejectsWithSlapError(
+      run(profile('bytes = many\nstorage-path =')),
+      'SLAP_ERR_PROFILE',
+      /pw:bytes: not a password length/,
+    );
   } finally {
     await dir.remove();
   }

@@ -35,7 +35,11 @@ function storedPassword(text: string): string | undefined {
   if (trimmed.startsWith('{')) {
     try {
       const parsed = JSON.parse(trimmed) as unknown;
-      if (parsed !== null && typeof parsed === 'object' && typeof (parsed as Record<string, unknown>)[''] === 'string')
+      if (
+        parsed !== null &&
+        typeof parsed === 'object' &&
+        typeof (parsed as Record<string, unknown>)[''] === 'string'
+      )
         return (parsed as Record<string, string>)[''] || undefined;
     } catch {
       // not JSON: a password that starts with "{"
@@ -54,7 +58,10 @@ function passwordLength(ctx: RecipeContext): number {
   const text = ctx.options.get('bytes') ?? '16';
   const length = Number(text);
   if (!Number.isInteger(length) || length < 1 || length > 4096)
-    throw ctx.error(`not a password length: ${JSON.stringify(text)}`, { option: 'bytes', code: 'SLAP_ERR_PROFILE' });
+    throw ctx.error(`not a password length: ${JSON.stringify(text)}`, {
+      option: 'bytes',
+      code: 'SLAP_ERR_PROFILE',
+    });
   return length;
 }
 

@@ -22,7 +22,7 @@ import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { SlapError } from '../../../core/errors.ts';
 import type { Recipe, RecipeContext } from '../../recipe.ts';
-import { isPlainDict, type PyDict, type PyValue } from '../../py-value.ts';
+import { isPlainDict, pyStr, type PyDict, type PyValue } from '../../py-value.ts';
 import { connectionFrom, withMaster } from './slap.ts';
 import { readPartition, setConfiguration } from './slapconfiguration.ts';
 import { jsonToPy, pyToJson, unwrapSerialised } from './values.ts';
@@ -110,7 +110,10 @@ function formatErrors(errors: readonly ErrorObject[]): string[] {
 function localRef(root: JsonObject, ref: string): JsonObject | undefined {
   if (!ref.startsWith('#')) return undefined;
   let node: unknown = root;
-  for (const part of ref.slice(1).split('/').filter((p) => p !== '')) {
+  for (const part of ref
+    .slice(1)
+    .split('/')
+    .filter((p) => p !== '')) {
     if (node === null || typeof node !== 'object') return undefined;
     node = (node as JsonObject)[decodeURIComponent(part.replaceAll('~1', '/').replaceAll('~0', '~'))];
   }
@@ -182,16 +185,22 @@ async function requestSchema(
 ): Promise<{ schema: JsonObject; location: string }> {
   const request = entry?.request;
   if (typeof request !== 'string') {
-    throw ctx.error(`${what} software-type ${JSON.stringify(software.type)} seems to have no JSON schema entry in ${software.base}.json`, {
-      option: 'jsonschema',
-      code: 'SLAP_ERR_PROFILE',
-    });
+    throw ctx.error(
+      `${what} software-type ${JSON.stringify(software.type)} seems to have no JSON schema entry in ${software.base}.json`,
+      {
+        option: 'jsonschema',
+        code: 'SLAP_ERR_PROFILE',
+      },
+    );
   }
   const location = relative(software.base, request);
   const schema = await readJson(ctx, location);
   if (!isPlainDict(schema))
-    throw ctx.error(`the JSON schema ${location} is not an object`, { option: 'jsonschema', code: 'SLAP_ERR_PROFILE' });
-  return { schema: schema as JsonObject, location: asUrl(location) };
+    throw ctx.error(`the JSON schema ${location} is not an object`, {
+      option: 'jsonschema',
+      code: 'SLAP_ERR_PROFILE',
+    });
+  return { schema: schema, location: asUrl(location) };
 }
 
 async function loadSoftwareSchema(ctx: RecipeContext): Promise<SoftwareSchema> {
@@ -206,7 +215,7 @@ async function loadSoftwareSchema(ctx: RecipeContext): Promise<SoftwareSchema> {
   if (type === 'RootSoftwareInstance') type = 'default';
   const types = (schema as JsonObject)['software-type'];
   const entry = isPlainDict(types) && isPlainDict(types[type]) ? (types[type] as JsonObject) : undefined;
-  return { base, schema: schema as JsonObject, entry, type };
+  return { base, schema: schema, entry, type };
 }
 
 function serialisation(ctx: RecipeContext, software: SoftwareSchema): string {
@@ -224,8 +233,7 @@ function sharedEntry(software: SoftwareSchema): JsonObject | undefined {
   const types = software.schema['software-type'];
   if (!isPlainDict(types)) return undefined;
   for (const value of Object.values(types)) {
-    if (isPlainDict(value) && value['software-type'] === software.type && value.shared === true)
-      return value as JsonObject;
+    if (isPlainDict(value) && value['software-type'] === software.type && value.shared === true) return value;
   }
   return undefined;
 }
@@ -266,12 +274,17 @@ export const slapconfigurationJsonschema: Recipe = {
         items.length === 0
           ? undefined
           : await (async () => {
-              const { schema, location } = await requestSchema(ctx, software, sharedEntry(software), 'requested shared');
+              const { schema, location } = await requestSchema(
+                ctx,
+                software,
+                sharedEntry(software),
+                'requested shared',
+              );
               return validator(ctx, schema, location, setDefault.shared, convert.shared);
             })();
       for (const item of items) {
         const { slave_reference: reference, ...rest } = item;
-        const unwrapped = unwrapSerialised(rest, `[${ctx.name}] shared instance ${String(reference)}`);
+        const unwrapped = unwrapSerialised(rest, `[${ctx.name}] shared instance ${pyStr(reference ?? null)}`);
         const instance = (isPlainDict(unwrapped) ? pyToJson(unwrapped, ctx.name) : {}) as JsonObject;
         const errors = check?.(instance) ?? [];
         const entry: PyDict = { reference: reference ?? null, parameters: jsonToPy(instance) };
@@ -287,7 +300,10 @@ export const slapconfigurationJsonschema: Recipe = {
             if (typeof entry.reference !== 'string') continue;
             const message = `Invalid parameters:\n  ${(entry.errors as string[]).join('\n  ')}`;
             try {
-              await client.reportInstanceError({ instanceGuid: entry.reference, message }, { signal: ctx.signal });
+              await client.reportInstanceError(
+                { instanceGuid: entry.reference, message },
+                { signal: ctx.signal },
+              );
             } catch (error) {
               if (!(error instanceof SlapError)) throw error;
               ctx.warn(`cannot report the errors of shared instance ${entry.reference}: ${error.message}`);

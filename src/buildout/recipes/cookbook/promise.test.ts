@@ -23,7 +23,10 @@ output = \${directory:plugins}/\${:name}
 `;
 
 async function definition(dir: string, title: string): Promise<Record<string, unknown>> {
-  return JSON.parse(await readFile(join(dir, 'etc/promise.d', `${title}.json`), 'utf8')) as Record<string, unknown>;
+  return JSON.parse(await readFile(join(dir, 'etc/promise.d', `${title}.json`), 'utf8')) as Record<
+    string,
+    unknown
+  >;
 }
 
 test('promise.plugin through the monitor stack macro becomes declarative promises the node runs', async () => {
@@ -131,7 +134,9 @@ test('check_port_listening writes a socket promise titled after its path', async
       description: '[p] slapos.cookbook:check_port_listening',
     });
     await rejectsWithSlapError(
-      run('[buildout]\nparts = p\n[p]\nrecipe = slapos.cookbook:check_port_listening\npath = x\nport = http\n'),
+      run(
+        '[buildout]\nparts = p\n[p]\nrecipe = slapos.cookbook:check_port_listening\npath = x\nport = http\n',
+      ),
       'SLAP_ERR_PROFILE',
       /p:port: expected an integer from 1 to 65535/,
     );

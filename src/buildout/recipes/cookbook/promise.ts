@@ -22,7 +22,12 @@ import { isTrue, writeIfChanged } from '../common.ts';
 type Definition = Record<string, string | number | boolean>;
 
 const PLUGIN_PREFIX = 'slapos.promise.plugin.';
-const SUPPORTED = ['check_socket_listening', 'check_url_available', 'check_file_state', 'check_command_execute'];
+const SUPPORTED = [
+  'check_socket_listening',
+  'check_url_available',
+  'check_file_state',
+  'check_command_execute',
+];
 
 function config(ctx: RecipeContext): Map<string, string> {
   const values = new Map<string, string>();
@@ -51,10 +56,13 @@ function pluginName(ctx: RecipeContext): string {
   const module = ctx.options.get('module')?.trim();
   if (module) return module.startsWith(PLUGIN_PREFIX) ? module.slice(PLUGIN_PREFIX.length) : module;
   const content = ctx.options.get('content')?.trim();
-  const imported = content ? /^from\s+slapos\.promise\.plugin\.(\w+)\s+import\s+RunPromise$/.exec(content) : null;
+  const imported = content
+    ? /^from\s+slapos\.promise\.plugin\.(\w+)\s+import\s+RunPromise$/.exec(content)
+    : null;
   if (imported?.[1]) return imported[1];
   if (content) refuse(ctx, 'content', 'a promise given as Python code cannot run in this engine');
-  if (ctx.options.get('file')) refuse(ctx, 'file', 'a promise given as a Python file cannot run in this engine');
+  if (ctx.options.get('file'))
+    refuse(ctx, 'file', 'a promise given as a Python file cannot run in this engine');
   throw ctx.error('one of "module" or "file" is required', { option: 'module', code: 'SLAP_ERR_PROFILE' });
 }
 
@@ -62,12 +70,21 @@ function socketCheck(ctx: RecipeContext, values: Map<string, string>): Definitio
   const host = values.get('host');
   const port = values.get('port');
   const path = values.get('pathname');
-  if (values.get('abstract')) refuse(ctx, 'config-abstract', 'abstract unix sockets are not checked by the node');
+  if (values.get('abstract'))
+    refuse(ctx, 'config-abstract', 'abstract unix sockets are not checked by the node');
   if (host) {
-    if (path || !port) throw ctx.error('give config-host with config-port, or config-pathname', { option: 'config-host', code: 'SLAP_ERR_PROFILE' });
+    if (path || !port)
+      throw ctx.error('give config-host with config-port, or config-pathname', {
+        option: 'config-host',
+        code: 'SLAP_ERR_PROFILE',
+      });
     return { kind: 'socket', host, port: integer(ctx, port, 'config-port', 1, 65535) };
   }
-  if (!path) throw ctx.error('give config-host with config-port, or config-pathname', { option: 'config-host', code: 'SLAP_ERR_PROFILE' });
+  if (!path)
+    throw ctx.error('give config-host with config-port, or config-pathname', {
+      option: 'config-host',
+      code: 'SLAP_ERR_PROFILE',
+    });
   return { kind: 'socket', path };
 }
 
@@ -75,9 +92,14 @@ function urlCheck(ctx: RecipeContext, values: Map<string, string>): Definition {
   const url = values.get('url');
   if (!url) throw ctx.error('"config-url" is required', { option: 'config-url', code: 'SLAP_ERR_PROFILE' });
   for (const key of ['ca-cert-file', 'cert-file', 'key-file'])
-    if (values.get(key)) refuse(ctx, `config-${key}`, 'client certificates are not supported by the node\'s url promise');
+    if (values.get(key))
+      refuse(ctx, `config-${key}`, "client certificates are not supported by the node's url promise");
   if (values.get('check-secure') === '1')
-    refuse(ctx, 'config-check-secure', "accepting 401 as success is not expressible in the node's url promise");
+    refuse(
+      ctx,
+      'config-check-secure',
+      "accepting 401 as success is not expressible in the node's url promise",
+    );
   const check: Definition = { kind: 'url', url };
   const status = values.get('http_code') ?? values.get('http-code');
   if (status) check.status = integer(ctx, status, 'config-http_code', 100, 599);
@@ -88,7 +110,8 @@ function urlCheck(ctx: RecipeContext, values: Map<string, string>): Definition {
 
 function fileCheck(ctx: RecipeContext, values: Map<string, string>): Definition {
   const path = values.get('filename');
-  if (!path) throw ctx.error('"config-filename" is required', { option: 'config-filename', code: 'SLAP_ERR_PROFILE' });
+  if (!path)
+    throw ctx.error('"config-filename" is required', { option: 'config-filename', code: 'SLAP_ERR_PROFILE' });
   switch (values.get('state')) {
     case 'absent':
       return { kind: 'file', path, exists: false };
@@ -97,7 +120,10 @@ function fileCheck(ctx: RecipeContext, values: Map<string, string>): Definition 
     case 'not-empty':
       return { kind: 'file', path, 'min-size': 1 };
     default:
-      throw ctx.error('"config-state" must be absent, empty or not-empty', { option: 'config-state', code: 'SLAP_ERR_PROFILE' });
+      throw ctx.error('"config-state" must be absent, empty or not-empty', {
+        option: 'config-state',
+        code: 'SLAP_ERR_PROFILE',
+      });
   }
 }
 
@@ -117,7 +143,11 @@ function pluginCheck(ctx: RecipeContext): Definition {
       break;
     case 'check_command_execute': {
       const command = values.get('command');
-      if (!command) throw ctx.error('"config-command" is required', { option: 'config-command', code: 'SLAP_ERR_PROFILE' });
+      if (!command)
+        throw ctx.error('"config-command" is required', {
+          option: 'config-command',
+          code: 'SLAP_ERR_PROFILE',
+        });
       check = { kind: 'command', command };
       break;
     }
@@ -132,7 +162,10 @@ function pluginCheck(ctx: RecipeContext): Definition {
   if (frequency) {
     const minutes = Number(frequency);
     if (!Number.isFinite(minutes) || minutes <= 0)
-      throw ctx.error(`not a number of minutes: ${JSON.stringify(frequency)}`, { option: 'config-frequency', code: 'SLAP_ERR_PROFILE' });
+      throw ctx.error(`not a number of minutes: ${JSON.stringify(frequency)}`, {
+        option: 'config-frequency',
+        code: 'SLAP_ERR_PROFILE',
+      });
     check.periodicity = Math.max(1, Math.round(minutes * 60));
   }
   const failureAmount = values.get('failure-amount');

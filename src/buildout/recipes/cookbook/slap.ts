@@ -123,7 +123,10 @@ const partitionCache = new WeakMap<Options, Map<string, Promise<Instance>>>();
 /** The instance allocated on the connection's partition (`get.v0.compute_partition`), once per run. */
 export function partitionInstance(ctx: RecipeContext, connection: SlapConnection): Promise<Instance> {
   let cache = partitionCache.get(ctx.buildout);
-  if (!cache) partitionCache.set(ctx.buildout, (cache = new Map()));
+  if (!cache) {
+    cache = new Map<string, Promise<Instance>>();
+    partitionCache.set(ctx.buildout, cache);
+  }
   const key = `${connection.serverUrl} ${connection.computerId} ${connection.partitionId}`;
   let instance = cache.get(key);
   if (!instance) {

@@ -89,7 +89,7 @@ function readResourceFile(ctx: RecipeContext, file: string): Record<string, unkn
   if (!isPlainDict(parsed)) {
     throw ctx.error(`the partition resource file ${file} is not a JSON object`, { code: 'SLAP_ERR_CONFIG' });
   }
-  return parsed as Record<string, unknown>;
+  return parsed;
 }
 
 /** `storage-home/<name>/<partition>` directories, linked as `<partition dir>/DATA/<name>`. */

@@ -52,9 +52,12 @@ async function select(ctx: RecipeContext): Promise<Selection> {
     );
   }
   if (softwareType === undefined) {
-    throw ctx.error('[slap-configuration] has no slap-software-type: is its recipe slapos.cookbook:slapconfiguration?', {
-      code: 'SLAP_ERR_PROFILE',
-    });
+    throw ctx.error(
+      '[slap-configuration] has no slap-software-type: is its recipe slapos.cookbook:slapconfiguration?',
+      {
+        code: 'SLAP_ERR_PROFILE',
+      },
+    );
   }
   let type = softwareType;
   if (!ctx.options.has(type) && type === 'RootSoftwareInstance' && ctx.options.has('default')) {

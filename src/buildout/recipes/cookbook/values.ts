@@ -18,7 +18,7 @@ export function jsonToPy(value: unknown): PyValue {
     for (const [key, item] of Object.entries(value)) dict[key] = jsonToPy(item);
     return dict;
   }
-  return String(value);
+  return null;
 }
 
 /** A Python value as JSON (tuples → arrays, as json.dumps does); sets and non-string keys are refused. */
@@ -26,11 +26,16 @@ export function pyToJson(value: PyValue, where: string): unknown {
   if (value === null || typeof value !== 'object') return typeof value === 'bigint' ? Number(value) : value;
   if (Array.isArray(value)) return value.map((item) => pyToJson(item, where));
   if (value instanceof PyTuple) return value.items.map((item) => pyToJson(item, where));
-  if (value instanceof Set) throw new SlapError('SLAP_ERR_PROFILE', `${where}: a set is not JSON serialisable`);
+  if (value instanceof Set)
+    throw new SlapError('SLAP_ERR_PROFILE', `${where}: a set is not JSON serialisable`);
   if (value instanceof Map) {
     const out: Record<string, unknown> = {};
     for (const [key, item] of value) {
-      if (typeof key !== 'string') throw new SlapError('SLAP_ERR_PROFILE', `${where}: a dict key is not a string (not JSON serialisable)`);
+      if (typeof key !== 'string')
+        throw new SlapError(
+          'SLAP_ERR_PROFILE',
+          `${where}: a dict key is not a string (not JSON serialisable)`,
+        );
       out[key] = pyToJson(item, where);
     }
     return out;
@@ -66,7 +71,13 @@ export function pythonJsonDumps(value: unknown): string {
   if (value === false) return 'false';
   if (typeof value === 'number') {
     if (Number.isInteger(value)) return value.toFixed(0);
-    return Number.isFinite(value) ? pyFloatRepr(value) : Number.isNaN(value) ? 'NaN' : value > 0 ? 'Infinity' : '-Infinity';
+    return Number.isFinite(value)
+      ? pyFloatRepr(value)
+      : Number.isNaN(value)
+        ? 'NaN'
+        : value > 0
+          ? 'Infinity'
+          : '-Infinity';
   }
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'string') return quote(value);

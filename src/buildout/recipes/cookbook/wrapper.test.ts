@@ -46,8 +46,8 @@ environment =
         '#!/bin/sh -e',
         'export A=1',
         "export GREETING='Hello there'",
-        "exec /bin/sh -c 'echo \"$GREETING $0 $*\"' \\",
-        "\t--flag 'John Doe' x \"$@\"",
+        'exec /bin/sh -c \'echo "$GREETING $0 $*"\' \\',
+        '\t--flag \'John Doe\' x "$@"',
         '',
       ].join('\n'),
     );
@@ -122,7 +122,10 @@ path = \${svc:wrapper-path}
     await rm(join(dir.path, 'gen.txt'));
     await rm(join(dir.path, 'svc.pid'));
     let output = '';
-    const waiting = execFile(current, [], { onOutput: (_stream, chunk) => (output += chunk), timeoutMs: 60_000 });
+    const waiting = execFile(current, [], {
+      onOutput: (_stream, chunk) => (output += chunk),
+      timeoutMs: 60_000,
+    });
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     assert.equal(output, '', 'nothing runs while the file is missing');
     await writeFile(join(dir.path, 'gen.txt'), 'generated');
@@ -149,7 +152,11 @@ test('wrapper refuses what needs the original Python launcher, and bad input, na
       'SLAP_ERR_PROFILE',
       /w:command-line: cannot split the command line: No closing quotation/,
     );
-    await rejectsWithSlapError(run(`${base}command-line =\n`), 'SLAP_ERR_PROFILE', /the command line is empty/);
+    await rejectsWithSlapError(
+      run(`${base}command-line =\n`),
+      'SLAP_ERR_PROFILE',
+      /the command line is empty/,
+    );
     await rejectsWithSlapError(
       run(`${base}command-line = /bin/true\nenvironment = NOEQUALS\n`),
       'SLAP_ERR_PROFILE',

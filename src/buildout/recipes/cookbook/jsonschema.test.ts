@@ -1,0 +1,164 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadProfile } from '../../engine.ts';
+import { rejectsWithSlapError } from '../../../testing/slap-error-assert.ts';
+import { instanceFixture, type InstanceFixture } from '../../../testing/slapgrid.ts';
+
+const SOFTWARE_SCHEMA = {
+  name: 'Test',
+  serialisation: 'json-in-xml',
+  'software-type': {
+    default: {
+      title: 'Default',
+      'software-type': 'default',
+      request: 'instance-input-schema.json',
+      index: 0,
+    },
+    'default-shared': {
+      title: 'Shared',
+      'software-type': 'default',
+      shared: true,
+      request: 'shared-input-schema.json',
+      index: 1,
+    },
+  },
+};
+
+const INPUT_SCHEMA = {
+  $schema: 'http://json-schema.org/draft-04/schema#',
+  type: 'object',
+  properties: {
+    name: { type: 'string', default: 'World' },
+    port: { type: 'integer', default: 8080 },
+    tls: { $ref: 'definitions.json#/tls' },
+  },
+  additionalProperties: false,
+};
+
+async function writeSchemas(fixture: InstanceFixture): Promise<void> {
+  await fixture.dir.write({
+    'software.cfg.json': JSON.stringify(SOFTWARE_SCHEMA),
+    'instance-input-schema.json': JSON.stringify(INPUT_SCHEMA),
+    'definitions.json': JSON.stringify({
+      tls: { type: 'object', properties: { enabled: { type: 'boolean', default: false } } },
+    }),
+    'shared-input-schema.json': JSON.stringify({
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      type: 'object',
+      required: ['url'],
+      properties: { url: { type: 'string' }, weight: { type: 'integer', default: 1 } },
+    }),
+  });
+}
+
+const section = (extra: string): string => `[buildout]
+parts =
+[slap-configuration]
+recipe = slapos.cookbook:slapconfiguration.jsonschema
+computer = \${slap-connection:computer-id}
+partition = \${slap-connection:partition-id}
+url = \${slap-connection:server-url}
+jsonschema = \${buildout:directory}/software.cfg.json
+${extra}
+`;
+
+test('slapconfiguration.jsonschema validates, fills defaults, unstringifies, splits shared instances', async () => {
+  const fixture = await instanceFixture({
+    parameters: { _: JSON.stringify({ port: '9090', tls: {} }) },
+  });
+  try {
+    const { env, dir } = fixture;
+    await writeSchemas(fixture);
+    for (const [title, parameters] of [
+      ['good-shared', { url: 'http://a' }],
+      ['bad-shared', { weight: 'heavy' }],
+    ] as const) {
+      await env.client.requestInstance({
+        title,
+        softwareReleaseUri: fixture.softwareReleaseUrl,
+        softwareType: 'default',
+        shared: true,
+        parameters: { _: JSON.stringify(parameters) },
+      });
+    }
+    await writeFile(
+      join(dir.path, 'buildout.cfg'),
+      section('set-default = all\nunstringify = all') + fixture.tail,
+    );
+    const options = await (
+      await loadProfile({ configFile: join(dir.path, 'buildout.cfg') })
+    ).section('slap-configuration');
+    assert.deepEqual(options.getValue('configuration'), {
+      port: 9090,
+      tls: { enabled: false },
+      name: 'World',
+    });
+    assert.equal(options.getValue('configuration.port'), 9090);
+    assert.equal(options.get('configuration.name'), 'World');
+    assert.equal(options.has('slave-instance-list'), false);
+    assert.deepEqual(options.getValue('valid-shared-instance-list'), [
+      { reference: 'good-shared______1', parameters: { url: 'http://a', weight: 1 } },
+    ]);
+    const invalid = options.getValue('invalid-shared-instance-list') as {
+      reference: string;
+      errors: string[];
+    }[];
+    assert.equal(invalid.length, 1);
+    assert.equal(invalid[0]?.reference, 'bad-shared______1');
+    assert.match(invalid[0]?.errors.join('\n') ?? '', /\$: must have required property 'url'/);
+    assert.match(invalid[0]?.errors.join('\n') ?? '', /\$\.weight: must be integer/);
+
+    // Without unstringify, the string is refused; bad main parameters fail the run.
+    await writeFile(join(dir.path, 'buildout.cfg'), section('') + fixture.tail);
+    await rejectsWithSlapError(
+      (await loadProfile({ configFile: join(dir.path, 'buildout.cfg') })).section('slap-configuration'),
+      'SLAP_ERR_PARAMETERS_INVALID',
+      /Invalid parameters:\n {2}\$\.port: must be integer/,
+    );
+    // validate-parameters = none: no schema needed, parameters as they are (unwrapped).
+    await writeFile(join(dir.path, 'buildout.cfg'), section('validate-parameters = none') + fixture.tail);
+    const plain = await (
+      await loadProfile({ configFile: join(dir.path, 'buildout.cfg') })
+    ).section('slap-configuration');
+    assert.deepEqual(plain.getValue('configuration'), { port: '9090', tls: {} });
+    assert.equal((plain.getValue('slave-instance-list') as unknown[]).length, 2);
+  } finally {
+    await fixture.close();
+  }
+});
+
+test('slapconfiguration.jsonschema: bad options and schemas are named', async () => {
+  const fixture = await instanceFixture({ softwareType: 'nosuchtype' });
+  try {
+    const { dir } = fixture;
+    await writeSchemas(fixture);
+    const load = async (extra: string): Promise<unknown> => {
+      await writeFile(join(dir.path, 'buildout.cfg'), section(extra) + fixture.tail);
+      return (await loadProfile({ configFile: join(dir.path, 'buildout.cfg') })).section(
+        'slap-configuration',
+      );
+    };
+    await rejectsWithSlapError(
+      load('set-default = sometimes'),
+      'SLAP_ERR_PROFILE',
+      /set-default: "sometimes" is not a valid value/,
+    );
+    await rejectsWithSlapError(
+      load(''),
+      'SLAP_ERR_PROFILE',
+      /software-type "nosuchtype" seems to have no JSON schema entry/,
+    );
+    await dir.write({ 'software.cfg.json': '{"software-type": {}}' });
+    await rejectsWithSlapError(load(''), 'SLAP_ERR_PROFILE', /invalid or undefined serialisation null/);
+    await dir.write({ 'software.cfg.json': 'not json' });
+    await rejectsWithSlapError(
+      load(''),
+      'SLAP_ERR_PROFILE',
+      /cannot read the JSON schema .*software\.cfg\.json/,
+    );
+  } finally {
+    await fixture.close();
+  }
+});

@@ -1,0 +1,225 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadProfile } from '../engine.ts';
+import { PyTuple } from '../py-value.ts';
+import { profileRunner, tempDir } from '../../testing/buildout.ts';
+import { rejectsWithSlapError } from '../../testing/slap-error-assert.ts';
+
+const md5 = (text: string): string => createHash('md5').update(text).digest('hex');
+
+const TEMPLATE = `{% import 'macros' as m with context -%}
+{% from 'lib/more.j2' import shout -%}
+[buildout]
+parts = {{ parts | join(' ') }}
+{% set ports = [] -%}
+{% for i in range(count | int) -%}
+{% do ports.append(base | int + i) -%}
+{% endfor -%}
+# {{ len(ports) }} ports: {{ ports }} {{ shout(title) }}
+{{ m.section('web', ports[0]) }}
+[conf]
+value = {{ dumps(conf) }}
+name = {{ parameters['name'] }} {{ json_module.dumps({'a': flag}) }}
+raw = {{ sentence }}
+dir = {{ buildout['directory'] }}
+{% if missing is defined %}never{% endif %}
+`;
+
+const MACROS = `{% macro section(name, port) -%}
+[{{ name }}]
+port = {{ port }}
+home = {{ sentence }}
+{%- endmacro %}`;
+
+test('slapos.recipe.template:jinja2 renders url templates with context, import-list, extensions, dumps', async () => {
+  const dir = await tempDir();
+  try {
+    await dir.write({
+      'instance.cfg.in': TEMPLATE,
+      'macros.j2': MACROS,
+      'lib/more.j2': '{% macro shout(x) %}{{ x | upper }}!{% endmacro %}',
+    });
+    const { run } = profileRunner(dir.path);
+    const profile = (extra = ''): string => `[buildout]
+parts = instance
+[data]
+conf = !py!{'b': [1, 2], 'a': ('x',), 's': {'y'}}
+json = {"name": "Alice", "n": 3}
+[macro-file]
+path = \${buildout:directory}/macros.j2
+[instance]
+recipe = slapos.recipe.template:jinja2
+url = \${buildout:directory}/instance.cfg.in
+md5sum = ${md5(TEMPLATE)}
+output = \${buildout:directory}/instance.cfg
+mode = 0640
+extensions = jinja2.ext.do
+base = 8080
+import-list =
+  file macros macro-file:path
+  rawfolder lib \${buildout:directory}/lib
+context =
+  raw sentence a few   words
+  key conf data:conf
+  key count :count
+  key base :base
+  jsonkey parameters data:json
+  json flag true
+  json parts ["a", "b"]
+  section buildout buildout
+  import json_module json
+  raw title hello
+count = 3
+${extra}`;
+    const result = await run(profile());
+    assert.deepEqual(result.installed, ['instance']);
+    const output = join(dir.path, 'instance.cfg');
+    assert.equal(
+      await readFile(output, 'utf8'),
+      `[buildout]
+parts = a b
+# 3 ports: [8080, 8081, 8082] HELLO!
+[web]
+port = 8080
+home = a few   words
+[conf]
+value = !py!{'a': ('x',), 'b': [1, 2], 's': {'y'}}
+name = Alice {"a": true}
+raw = a few   words
+dir = ${dir.path}
+`,
+    );
+    assert.equal((await stat(output)).mode & 0o777, 0o640);
+    // The rendered `dumps` reads back as the same object.
+    const view = await loadProfile({ configFile: output });
+    const value = (await view.section('conf')).getValue('value') as Record<string, unknown>;
+    assert.deepEqual(value.b, [1, 2]);
+    assert.ok(value.a instanceof PyTuple);
+    assert.deepEqual(value.a.items, ['x']);
+    assert.deepEqual(value.s, new Set(['y']));
+
+    // Nothing changed: not rewritten. A changed context value re-renders.
+    const mtime = (await stat(output)).mtimeMs;
+    const again = await run(profile());
+    assert.deepEqual(again.installed, []);
+    assert.equal((await stat(output)).mtimeMs, mtime);
+    await run(profile('count = 1'));
+    assert.match(await readFile(output, 'utf8'), /# 1 ports: \[8080\]/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('jinja2: inline templates, once, update re-renders an edited url template', async () => {
+  const dir = await tempDir();
+  try {
+    await dir.write({ 'a.j2': '{{ x }}-1' });
+    const { run } = profileRunner(dir.path);
+    const profile = `[buildout]
+parts = inline file first
+[inline]
+recipe = slapos.recipe.template:jinja2
+inline =
+  {%- for i in range(2) %}
+  line {{ i }} in \${buildout:directory}
+  {%- endfor %}
+output = inline.txt
+[file]
+recipe = slapos.recipe.template:jinja2
+url = a.j2
+context = raw x X
+output = out/a.txt
+[first]
+recipe = slapos.recipe.template:jinja2
+inline = created once
+output = once.txt
+once = \${:output}
+`;
+    await run(profile);
+    assert.equal(
+      await readFile(join(dir.path, 'inline.txt'), 'utf8'),
+      `\nline 0 in ${dir.path}\nline 1 in ${dir.path}`,
+    );
+    assert.equal(await readFile(join(dir.path, 'out/a.txt'), 'utf8'), 'X-1');
+    assert.equal(await readFile(join(dir.path, 'once.txt'), 'utf8'), 'created once');
+    await writeFile(join(dir.path, 'once.txt'), 'edited by hand');
+    await dir.write({ 'a.j2': '{{ x }}-2' });
+    const result = await run(profile);
+    assert.deepEqual(result.updated, ['inline', 'file', 'first']);
+    assert.equal(await readFile(join(dir.path, 'out/a.txt'), 'utf8'), 'X-2');
+    assert.equal(await readFile(join(dir.path, 'once.txt'), 'utf8'), 'edited by hand');
+    // The once output is not owned: removing the part keeps it.
+    await run('[buildout]\nparts =\n');
+    assert.ok(existsSync(join(dir.path, 'once.txt')));
+    assert.equal(existsSync(join(dir.path, 'out/a.txt')), false);
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('jinja2: errors name the template, the line and the part', async () => {
+  const dir = await tempDir();
+  try {
+    await dir.write({ 't.j2': 'ok\n{{ nothere }}\n' });
+    const { run } = profileRunner(dir.path);
+    const part = (body: string): string =>
+      `[buildout]\nparts = t\n[t]\nrecipe = slapos.recipe.template:jinja2\noutput = out\n${body}\n`;
+    await rejectsWithSlapError(
+      run(part('url = t.j2')),
+      'SLAP_ERR_TEMPLATE',
+      /Installing part t \(slapos\.recipe\.template:jinja2\): t\.j2:2: UndefinedError: 'nothere' is undefined/,
+    );
+    assert.equal(existsSync(join(dir.path, 'out')), false);
+    await rejectsWithSlapError(
+      run(part('inline = {% for %}')),
+      'SLAP_ERR_TEMPLATE',
+      /Initializing part t \(slapos\.recipe\.template:jinja2\): \[t\]:1/,
+    );
+    await rejectsWithSlapError(
+      run(part('inline = x\ncontext = import os os')),
+      'SLAP_ERR_RECIPE_UNSUPPORTED',
+      /t:context: Python module "os" is not available to templates/,
+    );
+    await rejectsWithSlapError(
+      run(part('inline = x\ncontext = eval x 1+1')),
+      'SLAP_ERR_PROFILE',
+      /unknown context type "eval"/,
+    );
+    await rejectsWithSlapError(
+      run(part('inline = x\ncontext = key x nosection')),
+      'SLAP_ERR_PROFILE',
+      /expected section:option/,
+    );
+    await rejectsWithSlapError(
+      run(part('inline = x\ncontext = key x :nothere')),
+      'SLAP_ERR_PROFILE',
+      /has no option "nothere"/,
+    );
+    await rejectsWithSlapError(
+      run(part('inline = x\ncontext = json x {bad')),
+      'SLAP_ERR_PROFILE',
+      /is not valid JSON/,
+    );
+    await rejectsWithSlapError(
+      run(part('inline = x\nextensions = jinja2.ext.i18n')),
+      'SLAP_ERR_TEMPLATE',
+      /unknown Jinja2 extension/,
+    );
+    await rejectsWithSlapError(
+      run(part(`url = t.j2\nmd5sum = ${md5('other')}`)),
+      'SLAP_ERR_CHECKSUM_MISMATCH',
+      /MD5 checksum mismatch/,
+    );
+    await rejectsWithSlapError(
+      run(part('inline = {{ dumps(range) }}')),
+      'SLAP_ERR_TEMPLATE',
+      /dumps\(\) cannot serialise/,
+    );
+  } finally {
+    await dir.remove();
+  }
+});
