@@ -10,6 +10,10 @@ import { registerNodeBang } from './node-bang.ts';
 import { registerNodeBoot } from './node-boot.ts';
 import { registerNodeFormat } from './node-format.ts';
 import { registerNodeRun } from './node-run.ts';
+import { registerStandaloneDemo } from './standalone-demo.ts';
+import { registerStandaloneStart } from './standalone-start.ts';
+import { registerStandaloneStatus } from './standalone-status.ts';
+import { registerStandaloneStop } from './standalone-stop.ts';
 import { registerNodeInstance } from './node-instance.ts';
 import { registerNodePromise } from './node-promise.ts';
 import { registerNodeReport } from './node-report.ts';
@@ -62,4 +66,8 @@ export const COMMANDS: readonly CommandRegistrar[] = [
   registerNodeWatchdog,
   // --- the node agent and the standalone SlapOS (src/node/agent, src/standalone) ---
   registerNodeRun,
+  registerStandaloneStart,
+  registerStandaloneStop,
+  registerStandaloneStatus,
+  registerStandaloneDemo,
 ];

@@ -504,6 +504,7 @@ export class NodeAgent {
       if (!ids.has(id) && !this.partitions.get(id)?.running) this.partitions.delete(id);
     let processingNow = [...this.partitions.values()].filter((item) => item.running).length;
     const anomalyMs = this.options.anomalyIntervalMs ?? 60_000;
+    let stoppedGroups: Set<string> | undefined;
     for (const wanted of wantedPartitions) {
       let item = this.partitions.get(wanted.partitionId);
       if (!item) {
@@ -544,7 +545,10 @@ export class NodeAgent {
       if (!due) continue;
       if (processingNow >= (this.options.partitionConcurrency ?? 4)) continue;
       processingNow++;
-      this.startPartition(item);
+      // (Used only if the partition turns out up to date: a processing starts its services itself.)
+      const check = wanted.requestedState === 'started';
+      if (check) stoppedGroups ??= await this.stoppedGroups();
+      this.startPartition(item, check && (stoppedGroups?.has(wanted.partitionId) ?? false));
     }
 
     // Free partitions: the node's leftovers in them are cleaned once, at start.
@@ -624,7 +628,22 @@ export class NodeAgent {
     );
   }
 
-  private startPartition(item: PartitionItem): void {
+  /**
+   * Partitions with a STOPPED process: after the supervisor was shut down with its programs (a
+   * standalone stop, a reboot) or someone stopped a service by hand, an up-to-date started partition
+   * gets its services started again by its next check (the supervisor itself restarts crashed ones).
+   */
+  private async stoppedGroups(): Promise<Set<string>> {
+    try {
+      const status = await this.options.supervisor.status();
+      return new Set(status.processes.filter((p) => p.state === 'STOPPED').map((p) => p.group));
+    } catch (error) {
+      this.logger.debug({ err: error }, 'supervisor status failed');
+      return new Set();
+    }
+  }
+
+  private startPartition(item: PartitionItem, startStopped = false): void {
     const { wanted } = item;
     item.running = true;
     item.dirty = false;
@@ -642,6 +661,16 @@ export class NodeAgent {
               ? {}
               : { promiseGraceMs: this.options.promiseGraceMs }),
           });
+          if (result.outcome === 'up-to-date' && startStopped) {
+            this.logger.info(
+              { partition: wanted.partitionId },
+              'starting the stopped services of a started partition',
+            );
+            const started = await this.options.supervisor.startGroup(wanted.partitionId, { wait: false });
+            const failed = started.filter((r) => !r.ok);
+            if (failed.length > 0)
+              this.logger.warn({ partition: wanted.partitionId, failed }, 'could not start');
+          }
           item.checkedAt = performance.now();
           item.phase = result.outcome;
           switch (result.outcome) {
