@@ -18,6 +18,7 @@ import {
   symlink,
   writeFile,
 } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SlapError } from '../../core/errors.ts';
@@ -158,11 +159,18 @@ async function writeIfChanged(path: string, content: string, mode: number): Prom
 /** Declares the partition's `etc/run` and `etc/service` executables to the supervisor (node.md §4.6). */
 export async function declarePrograms(job: PartitionJob): Promise<void> {
   const { path, owner, wanted } = job;
+  const runFiles = await entries(join(path, 'etc', 'run'));
+  const serviceFiles = await entries(join(path, 'etc', 'service'));
   const programs = partitionPrograms({
     group: wanted.partitionId,
     partitionPath: path,
-    runFiles: await entries(join(path, 'etc', 'run')),
-    serviceFiles: await entries(join(path, 'etc', 'service')),
+    runFiles,
+    serviceFiles,
+    // A rewritten wrapper (a new parameter on its command line) restarts its program.
+    digests: {
+      ...(await digestsOf(path, 'run', runFiles)),
+      ...(await digestsOf(path, 'service', serviceFiles)),
+    },
     ...(owner.switchUser ? { uid: owner.uid, gid: owner.gid } : {}),
     user: owner.name,
     home: owner.home,
@@ -172,6 +180,20 @@ export async function declarePrograms(job: PartitionJob): Promise<void> {
   const change = await job.supervisor.updateGroup(wanted.partitionId, programs);
   for (const kind of ['added', 'changed', 'removed'] as const)
     if (change[kind].length > 0) job.log.line(`Supervisor: ${kind} ${change[kind].join(', ')}`);
+}
+
+async function digestsOf(
+  path: string,
+  dir: string,
+  files: readonly string[],
+): Promise<Record<string, string>> {
+  const digests: Record<string, string> = {};
+  for (const file of files) {
+    const content = await readFile(join(path, 'etc', dir, file)).catch(() => undefined);
+    if (content !== undefined)
+      digests[`${dir}/${file}`] = createHash('sha256').update(content).digest('hex').slice(0, 16);
+  }
+  return digests;
 }
 
 async function entries(directory: string): Promise<string[]> {
