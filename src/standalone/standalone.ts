@@ -133,10 +133,12 @@ export async function startStandalone(
   // The partitions, registered on the master (idempotent; cheap when nothing changes).
   const client = new MasterClient({ masterUrl, timeoutMs });
   try {
+    // Format's routine records are for -v; its warnings are always worth seeing.
+    const formatLogger = logger.isLevelEnabled('debug') ? logger : logger.child({}, { level: 'warn' });
     const format = await formatComputeNode(config, {
       registrar: masterRegistrar(client),
       isRoot: false,
-      logger,
+      logger: formatLogger,
     });
     if (format.postError !== undefined)
       throw new SlapError('SLAP_ERR_UNAVAILABLE', `the master refused the partitions: ${format.postError}`);
@@ -165,7 +167,7 @@ export async function startStandalone(
     agentPid = child.pid;
   }
   step({ step: 'agent', pid: agentPid as number, alreadyRunning: agentWasRunning });
-  logger.info({ dir: layout.dir, masterUrl }, 'standalone SlapOS running');
+  logger.debug({ dir: layout.dir, masterUrl }, 'standalone SlapOS running');
   return {
     dir: layout.dir,
     config: layout.config,
