@@ -580,12 +580,14 @@ export class NodeAgent {
     };
   }
 
-  private failed(item: ItemBase, error: PassError): void {
+  private failed(item: SoftwareItem | PartitionItem, error: PassError): void {
     item.failures++;
     item.error = error;
     const delay = backoffDelay(item.failures, this.options.retry ?? DEFAULT_RETRY);
     item.retryAt = performance.now() + delay;
-    this.logger.info({ attempts: item.failures, retryInMs: delay, code: error.code }, 'will retry');
+    const which =
+      'partitionId' in item.wanted ? { partition: item.wanted.partitionId } : { software: item.wanted.url };
+    this.logger.info({ ...which, attempts: item.failures, retryInMs: delay, code: error.code }, 'will retry');
   }
 
   private startSoftware(item: SoftwareItem): void {
