@@ -90,3 +90,44 @@ test('a partition as SlapOS declares it: etc/run runs once, etc/service is watch
   const bootstrap = (await supervisor.status()).processes.find((p) => p.name === 'bootstrap');
   assert.equal(bootstrap?.state, 'EXITED', 'etc/run programs are not restarted');
 });
+
+test('a wrapper whose content changed (its digest) restarts that program only', async (t) => {
+  const dir = await tempDir();
+  const partition = join(dir.path, 'slappart1');
+  await mkdir(join(partition, 'etc', 'service'), { recursive: true });
+  await writeScript(join(partition, 'etc', 'service'), 'a', 'exec sleep 1000');
+  await writeScript(join(partition, 'etc', 'service'), 'b', 'exec sleep 1000');
+  const supervisor = await createSupervisor({ stateDir: join(dir.path, 'state') });
+  t.after(async () => {
+    await supervisor.close({ stopPrograms: true });
+    await dir.remove();
+  });
+  const declare = (digests: Record<string, string>) =>
+    supervisor.updateGroup(
+      'slappart1',
+      partitionPrograms({
+        group: 'slappart1',
+        partitionPath: partition,
+        runFiles: [],
+        serviceFiles: ['a', 'b'],
+        digests,
+      }),
+    );
+  await declare({ 'service/a': 'one', 'service/b': 'one' });
+  await supervisor.startGroup('slappart1');
+  const pids = new Map((await supervisor.status()).processes.map((p) => [p.name, p.pid]));
+  assert.deepEqual(await declare({ 'service/a': 'one', 'service/b': 'one' }), {
+    added: [],
+    changed: [],
+    removed: [],
+  });
+  assert.deepEqual(await declare({ 'service/a': 'two', 'service/b': 'one' }), {
+    added: [],
+    changed: ['a-on-watch'],
+    removed: [],
+  });
+  await supervisor.startGroup('slappart1');
+  const after = new Map((await supervisor.status()).processes.map((p) => [p.name, p.pid]));
+  assert.notEqual(after.get('a-on-watch'), pids.get('a-on-watch'));
+  assert.equal(after.get('b-on-watch'), pids.get('b-on-watch'));
+});
