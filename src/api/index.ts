@@ -42,19 +42,15 @@ export interface OpenApiOperation {
 
 /** The text of one of the contract files. */
 export function apiSpecText(file: string): string {
-  return readFileSync(new URL(`../../../src/api/${file}`, import.meta.url), 'utf8');
-}
-
-function load(file: string): OpenApiDocument {
-<<<<<<< HEAD
   // Beside this module when run from source (tsx), in src/api from the compiled dist/src/api.
   const url = import.meta.url.endsWith('.ts')
     ? new URL(`./${file}`, import.meta.url)
     : new URL(`../../../src/api/${file}`, import.meta.url);
-  return JSON.parse(readFileSync(url, 'utf8')) as OpenApiDocument;
-=======
+  return readFileSync(url, 'utf8');
+}
+
+function load(file: string): OpenApiDocument {
   return JSON.parse(apiSpecText(file)) as OpenApiDocument;
->>>>>>> agent
 }
 
 /** The stable contract (slapos-json-rpc.json). */
