@@ -1,14 +1,20 @@
 /**
- * Master benchmark (`npm run bench -- master [--concurrency 1,8] [--warmup-rounds 5 | --no-warmup]
- * [--profile-master DIR]`).
+ * Master benchmark (`npm run bench -- master [--concurrency 1,8] [--rounds 10] [--warmup-rounds 3 |
+ * --no-warmup] [--profile-master DIR]`).
  *
- * The master runs `slapos proxy start` (the compiled CLI; dist/ is rebuilt first) in a child process; this process generates the load with
- * undici (keep-alive connections, one per concurrent client), so the two use the two cores.
- * Workload, on a fresh database for each concurrency: format one compute node with 100
- * partitions, supply a software release, 100 instance requests with distinct titles, then 1000
- * reads of the node's instance list. Prints requests/s, p50 and p99 per phase, and the master's
- * CPU time per request (from /proc): on a busy machine, requests/s measures the contention as much
- * as the master; the CPU time per request is what the master itself costs.
+ * The master runs `slapos proxy start` (the compiled CLI; dist/ is rebuilt first) in a child
+ * process; this process generates the load with undici (keep-alive connections, one per concurrent
+ * client), so the two share the machine's cores.
+ *
+ * Workload of one round (issue 2's): format a fresh compute node with 100 partitions, supply a
+ * software release, 100 instance requests with distinct titles, then 1000 reads of the node's
+ * instance list. For each concurrency, one master (fresh database) runs the warm-up rounds, then the
+ * measured rounds, each on its own compute node. A phase lasts tens of milliseconds, so one
+ * scheduler hiccup moves a single round's p99: the table aggregates every round (requests/s = all
+ * requests / all phase time; p50/p99 over all samples) and shows the slowest and fastest round's
+ * rate so that the variance is visible. It also prints the load average, the master's CPU time per
+ * request (from /proc: what the master itself costs, meaningful on a busy machine too) and the load
+ * generator's (this process, for telling whether the generator is the limit).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -99,6 +105,8 @@ interface PhaseResult {
   latencies: number[];
   /** CPU seconds the master process used during the phase (Linux /proc), or NaN. */
   serverCpu: number;
+  /** CPU seconds this process (the load generator) used during the phase. */
+  clientCpu: number;
 }
 
 /** CPU seconds (user + system) a process has used, from /proc/<pid>/stat; NaN where unavailable. */
@@ -113,6 +121,12 @@ function cpuSeconds(pid: number | undefined): number {
 }
 
 const CLOCK_TICKS = 100;
+
+/** CPU seconds this process has used (microsecond resolution). */
+function ownCpuSeconds(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+}
 
 const HEADERS = { 'content-type': 'application/json' };
 
@@ -138,6 +152,7 @@ async function phase(
   const latencies: number[] = [];
   let next = 0;
   const cpuBefore = cpuSeconds(server.child.pid);
+  const clientCpuBefore = ownCpuSeconds();
   const started = performance.now();
   const worker = async (): Promise<void> => {
     while (next < count) {
@@ -156,6 +171,7 @@ async function phase(
     seconds,
     latencies,
     serverCpu: cpuSeconds(server.child.pid) - cpuBefore,
+    clientCpu: ownCpuSeconds() - clientCpuBefore,
   };
 }
 
@@ -163,17 +179,31 @@ function percentile(sorted: number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)] ?? NaN;
 }
 
-function report(result: PhaseResult): string {
-  const sorted = [...result.latencies].sort((a, b) => a - b);
+const TABLE_HEADER =
+  'phase     concurrency rounds requests requests/s  round min–max  p50 ms  p99 ms  master CPU µs/req  bench CPU µs/req';
+
+/** One line of the table: a phase over all measured rounds. */
+function report(rounds: PhaseResult[]): string {
+  const first = rounds[0];
+  if (!first) return '';
+  const sum = (pick: (result: PhaseResult) => number): number =>
+    rounds.reduce((total, result) => total + pick(result), 0);
+  const count = sum((result) => result.count);
+  const sorted = rounds.flatMap((result) => result.latencies).sort((a, b) => a - b);
+  const rates = rounds.map((result) => result.count / result.seconds);
+  const perRequest = (seconds: number): string => ((seconds / count) * 1e6).toFixed(0);
   return [
-    result.phase.padEnd(10),
-    String(result.concurrency).padStart(11),
-    String(result.count).padStart(8),
-    (result.count / result.seconds).toFixed(0).padStart(10),
-    percentile(sorted, 0.5).toFixed(2).padStart(8),
-    percentile(sorted, 0.99).toFixed(2).padStart(8),
-    ((result.serverCpu / result.count) * 1e6).toFixed(0).padStart(14),
-  ].join('  ');
+    first.phase.padEnd(9),
+    String(first.concurrency).padStart(11),
+    String(rounds.length).padStart(6),
+    String(count).padStart(8),
+    (count / sum((result) => result.seconds)).toFixed(0).padStart(10),
+    `${Math.min(...rates).toFixed(0)}–${Math.max(...rates).toFixed(0)}`.padStart(14),
+    percentile(sorted, 0.5).toFixed(2).padStart(7),
+    percentile(sorted, 0.99).toFixed(2).padStart(7),
+    perRequest(sum((result) => result.serverCpu)).padStart(18),
+    perRequest(sum((result) => result.clientCpu)).padStart(17),
+  ].join(' ');
 }
 
 async function runWorkload(
@@ -232,33 +262,43 @@ async function runWorkload(
   return [format, supply, requests, reads];
 }
 
+/** The value after `--name`, or undefined. */
+function option(args: string[], name: string): string | undefined {
+  const index = args.indexOf(name);
+  return index >= 0 ? args[index + 1] : undefined;
+}
+
+function positiveInteger(text: string | undefined, fallback: number, name: string): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} wants a whole number, not ${text}`);
+  return value;
+}
+
+function loadAverage(): string {
+  return loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ');
+}
+
 async function main(args: string[]): Promise<void> {
-  const concurrencyArg = args[args.indexOf('--concurrency') + 1];
-  const levels =
-    args.includes('--concurrency') && concurrencyArg ? concurrencyArg.split(',').map(Number) : [1, 8];
-  const roundsArg = args[args.indexOf('--warmup-rounds') + 1];
+  const levels = (option(args, '--concurrency') ?? '1,8').split(',').map(Number);
+  const rounds = Math.max(1, positiveInteger(option(args, '--rounds'), 10, '--rounds'));
   const warmupRounds = args.includes('--no-warmup')
     ? 0
-    : args.includes('--warmup-rounds') && roundsArg
-      ? Number(roundsArg)
-      : 5;
-  const profileDirectory = args.includes('--profile-master')
-    ? args[args.indexOf('--profile-master') + 1]
-    : undefined;
+    : positiveInteger(option(args, '--warmup-rounds'), 3, '--warmup-rounds');
+  const profileDirectory = option(args, '--profile-master');
   // A V8 CPU profile of the master, written when it stops.
   const nodeArgs = profileDirectory ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`] : [];
   await build();
   process.stdout.write(
-    `master benchmark: ${PARTITIONS} partitions, ${REQUESTS} requests, ${READS} reads; ` +
-      `master in a child process, load from undici (keep-alive)` +
-      `${warmupRounds > 0 ? `, after ${warmupRounds} warm-up rounds of the same workload on other nodes` : ''}\n`,
+    `master benchmark: ${rounds} rounds of (format ${PARTITIONS} partitions, supply, ${REQUESTS} requests, ` +
+      `${READS} reads) on fresh compute nodes per concurrency` +
+      `${warmupRounds > 0 ? `, after ${warmupRounds} warm-up rounds` : ''}; ` +
+      `master in a child process, load from undici (keep-alive) in this one\n`,
   );
-  process.stdout.write(
-    `load average before: ${loadavg()
-      .map((load) => load.toFixed(2))
-      .join(' ')} on ${cpus().length} CPUs\n`,
-  );
-  process.stdout.write('phase       concurrency  requests  requests/s  p50 ms  p99 ms  master CPU µs/req\n');
+  process.stdout.write(`load average before: ${loadAverage()} on ${cpus().length} CPUs\n`);
+  process.stdout.write(`${TABLE_HEADER}\n`);
   for (const concurrency of levels) {
     const directory = await mkdtemp(join(tmpdir(), 'slapos-bench-master-'));
     const server = await startServer(join(directory, 'proxy.db'), nodeArgs);
@@ -271,20 +311,31 @@ async function main(args: string[]): Promise<void> {
       bodyTimeout: 30_000,
     });
     try {
-      // Warm-up: the same workload on other compute nodes, so that the measured run meets a master
-      // whose code V8 has optimised (a few thousand calls) rather than one that has just started.
+      // Warm-up: the same workload on other compute nodes, so that the measured rounds meet a
+      // master whose code V8 has optimised (a few thousand calls) rather than one that has just started.
       for (let round = 0; round < warmupRounds; round++) {
         await runWorkload(server, pool, concurrency, `warmup-node-${round}`, `warmup-${round}-`);
       }
-      for (const result of await runWorkload(server, pool, concurrency, 'bench-node', '')) {
-        process.stdout.write(`${report(result)}\n`);
+      const byPhase = new Map<string, PhaseResult[]>();
+      for (let round = 0; round < rounds; round++) {
+        const results = await runWorkload(
+          server,
+          pool,
+          concurrency,
+          `bench-node-${round}`,
+          `round-${round}-`,
+        );
+        for (const result of results)
+          byPhase.set(result.phase, [...(byPhase.get(result.phase) ?? []), result]);
       }
+      for (const results of byPhase.values()) process.stdout.write(`${report(results)}\n`);
     } finally {
       await pool.close();
       await server.stop();
       await rm(directory, { recursive: true, force: true });
     }
   }
+  process.stdout.write(`load average after: ${loadAverage()}\n`);
 }
 
 await main(process.argv.slice(2));

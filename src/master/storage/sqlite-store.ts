@@ -450,7 +450,7 @@ export class SqliteStore implements MasterStore {
               .set({ slap_state: param<SlapState>('state') })
               .where('compute_node_reference', '=', param('node'))
               .where('reference', '=', param('partition')),
-          { ...nodeAndPartition(key), state: slapState },
+          { node: key.computeNodeId, partition: key.partitionId, state: slapState },
         );
         return Promise.resolve();
       },
@@ -463,7 +463,7 @@ export class SqliteStore implements MasterStore {
               .set({ slap_state: 'busy', timestamp: param<number>('timestamp') })
               .where('compute_node_reference', '=', param('node'))
               .where('reference', '=', param('partition')),
-          { ...nodeAndPartition(key), timestamp },
+          { node: key.computeNodeId, partition: key.partitionId, timestamp },
         );
         return repository.bumpNodeRevision(key.computeNodeId);
       },
@@ -476,7 +476,7 @@ export class SqliteStore implements MasterStore {
               .set({ timestamp: param<number>('timestamp') })
               .where('compute_node_reference', '=', param('node'))
               .where('reference', '=', param('partition')),
-          { ...nodeAndPartition(key), timestamp },
+          { node: key.computeNodeId, partition: key.partitionId, timestamp },
         );
         return repository.bumpNodeRevision(key.computeNodeId);
       },
@@ -513,7 +513,13 @@ export class SqliteStore implements MasterStore {
               address: param('address'),
               netmask: param<string | null>('netmask'),
             }),
-          { ...nodeAndPartition(key), ...address },
+          {
+            node: key.computeNodeId,
+            partition: key.partitionId,
+            networkInterface: address.networkInterface,
+            address: address.address,
+            netmask: address.netmask,
+          },
         );
         return Promise.resolve();
       },
@@ -561,7 +567,6 @@ export class SqliteStore implements MasterStore {
         return Promise.resolve();
       },
       recordSoftwareInstallationReport: (computeNodeId, url, report) => {
-        const args = { node: computeNodeId, url, at: report.at };
         if (report.reportedState !== undefined) {
           this.run(
             'recordSoftwareInstallationState',
@@ -571,7 +576,7 @@ export class SqliteStore implements MasterStore {
                 .set({ reported_state: param('state'), reported_at: param<number>('at') })
                 .where('compute_node_reference', '=', param('node'))
                 .where('url', '=', param('url')),
-            { ...args, state: report.reportedState },
+            { node: computeNodeId, url, at: report.at, state: report.reportedState },
           );
         }
         if (report.errorMessage !== undefined) {
@@ -583,7 +588,7 @@ export class SqliteStore implements MasterStore {
                 .set({ error_message: param('message'), error_at: param<number>('at') })
                 .where('compute_node_reference', '=', param('node'))
                 .where('url', '=', param('url')),
-            { ...args, message: report.errorMessage },
+            { node: computeNodeId, url, at: report.at, message: report.errorMessage },
           );
         }
         return Promise.resolve();
@@ -667,6 +672,7 @@ export class SqliteStore implements MasterStore {
       updateInstance: (id, fields) => {
         const values = instanceColumnValues(fields);
         const columns = Object.keys(values).sort();
+        values.id = id;
         this.run(
           `updateInstance:${columns.join(',')}`,
           () =>
@@ -674,7 +680,7 @@ export class SqliteStore implements MasterStore {
               .updateTable('instance')
               .set(Object.fromEntries(columns.map((column) => [column, param(column)])))
               .where('id', '=', param<number>('id')),
-          { ...values, id },
+          values,
         );
         return Promise.resolve();
       },
@@ -796,7 +802,7 @@ export class SqliteStore implements MasterStore {
               .where('compute_node_reference', '=', param('node'))
               .where('partition_reference', '=', param('partition'))
               .where('shared', '=', 1),
-          { ...nodeAndPartition(host), now },
+          { node: host.computeNodeId, partition: host.partitionId, now },
         );
         return Promise.resolve();
       },
