@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { Kysely, Migrator, SqliteDialect, type Compilable } from 'kysely';
 import { SlapError } from '../../core/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { BackgroundCheckpointer } from './checkpointer.ts';
 import { migrationProvider } from './migrations.ts';
 import { GroupCommitQueue, type JobMode } from './group-commit.ts';
 import { PreparedQuery, param, type QueryArgs } from './prepared.ts';
@@ -36,6 +37,13 @@ export interface SqliteStoreOptions {
   logger?: Logger;
   /** How long a writer waits for another process's lock, in milliseconds (default 5000). */
   busyTimeoutMs?: number;
+  /**
+   * WAL checkpoints move to a worker thread (checkpointer.ts) once this many write transactions
+   * were committed (default 64, so that short-lived stores never start one); Infinity: never.
+   */
+  backgroundCheckpointAfter?: number;
+  /** Called after each background checkpoint (WAL size and frames copied into the database). */
+  onBackgroundCheckpoint?: (result: { walFrames: number; copiedFrames: number }) => void;
 }
 
 type InstanceRow = Omit<InstanceTable, 'id'> & {
@@ -114,6 +122,11 @@ function instanceColumnValues(fields: Partial<InstanceFields> & { now: number })
   return values;
 }
 
+/** SQLite's automatic checkpoint threshold (pages), its default. */
+const AUTO_CHECKPOINT_PAGES = 1000;
+/** The automatic threshold while the background checkpointer runs: a safety net only. */
+const SAFETY_CHECKPOINT_PAGES = 16_000;
+
 /** How many memoized read results are kept. */
 const MEMO_LIMIT = 1024;
 /** How often memoized reads look for commits by other processes. */
@@ -148,8 +161,13 @@ export class SqliteStore implements MasterStore {
   /** Compute nodes whose revision the running group bumped (told to listeners after its commit). */
   private bumpedNodes = new Set<string>();
   private readonly nodeChangeListeners = new Set<(computeNodeIds: ReadonlySet<string>) => void>();
+  private checkpointer: BackgroundCheckpointer | undefined;
 
-  private constructor(path: string, sqlite: Database, options: SqliteStoreOptions) {
+  private constructor(
+    path: string,
+    sqlite: Database,
+    private readonly options: SqliteStoreOptions,
+  ) {
     this.path = path;
     this.sqlite = sqlite;
     this.kysely = new Kysely<MasterDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
@@ -162,7 +180,11 @@ export class SqliteStore implements MasterStore {
       {
         maxGroup: 64,
         afterCommit: (wrote) => {
-          if (wrote) this.writeCount++;
+          if (wrote) {
+            this.writeCount++;
+            if (this.checkpointer) this.checkpointer.noteCommit();
+            else if (this.writeCount >= (options.backgroundCheckpointAfter ?? 64)) this.startCheckpointer();
+          }
           if (this.bumpedNodes.size === 0) return;
           const bumped = this.bumpedNodes;
           this.bumpedNodes = new Set();
@@ -273,10 +295,27 @@ export class SqliteStore implements MasterStore {
       this.closed = true;
       // Queued use cases finish first.
       await this.transactions.run('read', () => Promise.resolve());
+      await this.checkpointer?.close();
       this.memo.clear();
       this.sqlite.close();
     })();
     return this.closing;
+  }
+
+  /** Moves WAL checkpoints out of the COMMITs, to a worker thread (checkpointer.ts). */
+  private startCheckpointer(): void {
+    if (this.path === ':memory:' || this.closed || this.checkpointer) return;
+    const { logger } = this.options;
+    this.checkpointer = new BackgroundCheckpointer({
+      path: this.path,
+      logger,
+      onCheckpoint: this.options.onBackgroundCheckpoint,
+      onFailure: () => {
+        if (!this.closed) this.sqlite.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+      },
+    });
+    this.sqlite.pragma(`wal_autocheckpoint = ${SAFETY_CHECKPOINT_PAGES}`);
+    logger?.debug({ database: this.path }, 'background checkpoints started');
   }
 
   private rawSql(text: string): Compilable {
