@@ -46,7 +46,7 @@ export class BackgroundCheckpointer {
   constructor(private readonly options: BackgroundCheckpointerOptions) {
     const data: CheckpointWorkerData = {
       path: options.path,
-      commits: this.commits.buffer as SharedArrayBuffer,
+      commits: this.commits.buffer,
       intervalMs: options.intervalMs ?? 100,
     };
     this.worker = new Worker(workerUrl(), { workerData: data });
