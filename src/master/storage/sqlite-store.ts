@@ -9,7 +9,7 @@ import type { Database } from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Kysely, Migrator, SqliteDialect, type Compilable } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, sql, type Compilable } from 'kysely';
 import { SlapError } from '../../core/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { BackgroundCheckpointer } from './checkpointer.ts';
@@ -126,6 +126,12 @@ function instanceColumnValues(fields: Partial<InstanceFields> & { now: number })
 const AUTO_CHECKPOINT_PAGES = 1000;
 /** The automatic threshold while the background checkpointer runs: a safety net only. */
 const SAFETY_CHECKPOINT_PAGES = 16_000;
+
+/**
+ * `LIMIT 1` written in the SQL: with a bound `LIMIT ?` (Kysely's default) SQLite runs these
+ * index searches several times slower (tens of microseconds instead of one or two).
+ */
+const ONE = sql.lit(1);
 
 /** How many memoized read results are kept. */
 const MEMO_LIMIT = 1024;
@@ -450,7 +456,7 @@ export class SqliteStore implements MasterStore {
               .where('compute_node_reference', '=', param('node'))
               .where('slap_state', '=', 'free')
               .orderBy('id')
-              .limit(1),
+              .limit(ONE),
           { node: computeNodeId },
         );
         return Promise.resolve(row && toPartition(row));
@@ -793,7 +799,7 @@ export class SqliteStore implements MasterStore {
               .where('i.software_release', '=', param('softwareRelease'));
             if (byType) select = select.where('i.software_type', '=', param('softwareType'));
             if (byPartition) select = select.where('p.reference', '=', param('partition'));
-            return select.orderBy('p.id').limit(1);
+            return select.orderBy('p.id').limit(ONE);
           },
           {
             node: query.computeNodeId,
