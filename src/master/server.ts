@@ -91,6 +91,8 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     loggerInstance: fastifyLogger,
     // Per-request log lines cost throughput; failures are logged by the JSON API's error handler.
     logController: new LogController({ disableRequestLogging: true }),
+    // Nothing logs through request.log: no pino child logger per request.
+    childLoggerFactory: (parent) => parent,
     bodyLimit: BODY_LIMIT_BYTES,
     requestTimeout: 60_000,
     forceCloseConnections: 'idle',

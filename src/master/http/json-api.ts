@@ -226,9 +226,9 @@ function handlers(services: MasterServices): HandlerTable {
   };
 }
 
-/** A body already serialised to JSON text. */
+/** A body already serialised to JSON (UTF-8 bytes). */
 class JsonText {
-  constructor(readonly text: string) {}
+  constructor(readonly bytes: Buffer) {}
 }
 
 const serialized = new WeakMap<object, JsonText>();
@@ -237,20 +237,17 @@ const serialized = new WeakMap<object, JsonText>();
 function serializeOnce(result: object, toBody: () => unknown): JsonText {
   let text = serialized.get(result);
   if (!text) {
-    text = new JsonText(JSON.stringify(toBody()));
+    text = new JsonText(Buffer.from(JSON.stringify(toBody())));
     serialized.set(result, text);
   }
   return text;
 }
 
-function serialize(body: unknown): string {
-  return body instanceof JsonText ? body.text : JSON.stringify(body);
-}
-
 function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
-  // slapproxy answers `application/json` without a charset; clients compare it literally. (With a
-  // serializer of its own, fastify leaves the content type as set.)
-  return reply.code(status).header('content-type', 'application/json').serializer(serialize).send(body);
+  // Bytes, so that fastify sends them as they are: slapproxy answers `application/json` without a
+  // charset (clients compare it literally), and a memoized answer is encoded once, not per request.
+  const bytes = body instanceof JsonText ? body.bytes : Buffer.from(JSON.stringify(body));
+  return reply.code(status).header('content-type', 'application/json').send(bytes);
 }
 
 /** Registers the JSON API on a fastify instance (its content-type parsers, not-found and error handlers too). */
