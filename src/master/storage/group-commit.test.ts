@@ -89,3 +89,33 @@ test('groups are at most maxGroup jobs', async () => {
   await Promise.all([1, 2, 3, 4, 5].map((value) => queue.run('write', () => Promise.resolve(value))));
   assert.equal(connection.log.filter((statement) => statement === 'COMMIT').length, 3);
 });
+
+test('a group of several writes waits for the requests that arrive meanwhile; a lone write does not', async () => {
+  const connection = fakeConnection();
+  const queue = new GroupCommitQueue(connection, { maxGroup: 10, afterCommit: () => undefined });
+  const late: Promise<unknown>[] = [];
+  // The third write is queued on the next event-loop turn, after the first two ran: it joins them.
+  await Promise.all([
+    queue.run('write', () => {
+      setImmediate(() => late.push(queue.run('write', () => Promise.resolve(3))));
+      return Promise.resolve(1);
+    }),
+    queue.run('write', () => Promise.resolve(2)),
+  ]);
+  await Promise.all(late);
+  assert.equal(late.length, 1);
+  assert.equal(connection.log.filter((statement) => statement === 'COMMIT').length, 1);
+  assert.equal(connection.log.filter((statement) => statement === 'SAVEPOINT job').length, 3);
+
+  // A write alone commits at once (no latency added when the master is not busy).
+  const alone = fakeConnection();
+  const quiet = new GroupCommitQueue(alone, { maxGroup: 10, afterCommit: () => undefined });
+  const next: Promise<unknown>[] = [];
+  await quiet.run('write', () => {
+    setImmediate(() => next.push(quiet.run('write', () => Promise.resolve(2))));
+    return Promise.resolve(1);
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  await Promise.all(next);
+  assert.equal(alone.log.filter((statement) => statement === 'COMMIT').length, 2);
+});

@@ -3,8 +3,8 @@
  *
  * Use cases queue up; the queue runs them one at a time (they never interleave), each inside its
  * own SAVEPOINT of a shared transaction, and commits once for the whole group: the jobs that
- * arrived while the group ran join it, up to `maxGroup` (a group of several writes also waits one
- * event-loop turn before its COMMIT, for the requests that arrived meanwhile). A job that fails is rolled back to its
+ * arrived while the group ran join it, up to `maxGroup` (a group of several writes also waits
+ * event-loop turns before its COMMIT, while requests keep arriving). A job that fails is rolled back to its
  * savepoint alone. Every job's promise settles only after the COMMIT that makes its writes
  * durable (or after that COMMIT failed), so callers never see data that could still be lost.
  */
@@ -76,13 +76,14 @@ export class GroupCommitQueue {
     let wrote = false;
     this.groupHasWritten = false;
     let aborted: unknown;
-    let waited = false;
+    let ranBeforeWait = -1;
     for (;;) {
       if (this.queue.length === 0) {
-        // A busy queue (a group of several jobs that wrote) waits one event-loop turn for the
-        // requests that arrived meanwhile: they share this commit instead of needing their own.
-        if (waited || !wrote || outcomes.length < 2 || outcomes.length >= this.options.maxGroup) break;
-        waited = true;
+        // A busy queue (a group of several jobs that wrote) waits an event-loop turn for the
+        // requests that arrived meanwhile, as long as some do: they share this commit instead of
+        // needing their own.
+        if (ranBeforeWait === outcomes.length || !wrote || outcomes.length < 2) break;
+        ranBeforeWait = outcomes.length;
         await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
