@@ -3,7 +3,7 @@
  * copied from shared/spec; `slapos-extensions.json` documents our own routes (the change stream);
  * `generated*.ts` are their types (regenerate with `npm run api:types`).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { paths as StablePaths } from './generated.ts';
 import type { paths as ExperimentalPaths } from './generated-experimental.ts';
 import type { paths as ExtensionPaths } from './generated-extensions.ts';
@@ -40,9 +40,16 @@ export interface OpenApiOperation {
   responses: Record<string, { content?: { 'application/json': { schema: Record<string, unknown> } } }>;
 }
 
-/** The text of one of the contract files. */
+/**
+ * The text of one of the contract files: beside this module when it runs from source (tsx), in
+ * `src/api/` of the package when it runs compiled (`dist/src/api/`).
+ */
 export function apiSpecText(file: string): string {
-  return readFileSync(new URL(`../../../src/api/${file}`, import.meta.url), 'utf8');
+  const beside = new URL(file, import.meta.url);
+  return readFileSync(
+    existsSync(beside) ? beside : new URL(`../../../src/api/${file}`, import.meta.url),
+    'utf8',
+  );
 }
 
 function load(file: string): OpenApiDocument {
