@@ -52,7 +52,9 @@ async function stopService(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.pid === undefined) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   process.kill(-child.pid, 'SIGTERM');
+  const timer = setTimeout(() => child.pid !== undefined && process.kill(-child.pid, 'SIGKILL'), 10_000);
   await exited;
+  clearTimeout(timer);
 }
 
 test('examples/hello: software release, instance against a real master, service answering Hello <name>!', async () => {

@@ -3,7 +3,7 @@
  * copied from shared/spec; `slapos-extensions.json` documents our own routes (the change stream);
  * `generated*.ts` are their types (regenerate with `npm run api:types`).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { paths as StablePaths } from './generated.ts';
 import type { paths as ExperimentalPaths } from './generated-experimental.ts';
 import type { paths as ExtensionPaths } from './generated-extensions.ts';
@@ -45,11 +45,10 @@ export interface OpenApiOperation {
  * `src/api/` of the package when it runs compiled (`dist/src/api/`).
  */
 export function apiSpecText(file: string): string {
-  const beside = new URL(file, import.meta.url);
-  return readFileSync(
-    existsSync(beside) ? beside : new URL(`../../../src/api/${file}`, import.meta.url),
-    'utf8',
-  );
+  const url = import.meta.url.endsWith('.ts')
+    ? new URL(`./${file}`, import.meta.url)
+    : new URL(`../../../src/api/${file}`, import.meta.url);
+  return readFileSync(url, 'utf8');
 }
 
 function load(file: string): OpenApiDocument {

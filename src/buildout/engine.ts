@@ -323,9 +323,13 @@ class PartContext implements RecipeContext {
     const buildout = this.session.buildout;
     if (options.dollarEscape === false)
       return buildout.substituteText(this.options, text, source, 'template');
+    // Inserted values are in their escaped form: a `$${` they hold is unescaped once, as when a
+    // recipe reads an option (the SlapOS fork's rule, profiles.md §1.7).
     const pieces: string[] = [];
-    for (const piece of text.split('$$'))
-      pieces.push(await buildout.substituteText(this.options, piece, source, 'template'));
+    for (const piece of text.split('$$')) {
+      const substituted = await buildout.substituteText(this.options, piece, source, 'template');
+      pieces.push(substituted.replaceAll('$${', '${'));
+    }
     return pieces.join('$');
   }
 

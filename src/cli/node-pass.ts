@@ -3,7 +3,7 @@
  * things before a pass (configuration, root check, random delay unless --now, pidfile lock, master
  * client) and the rendering of their progress events, one line each.
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MasterClient } from '../client/master-client.ts';
 import { SlapError } from '../core/errors.ts';
@@ -33,6 +33,18 @@ export function addPassOptions(command: Command): Command {
     .option('--instance-root <dir>', 'default: instance_root')
     .option('--software-root <dir>', 'default: software_root')
     .option('--pidfile <path>', 'lock file of this command (default: pidfile_software/instance/report)');
+}
+
+/** `--only-cp` (alias `--only`) and `--promise-timeout`, shared by `node instance` and `node promise`. */
+export function addPartitionOptions(command: Command): Command {
+  return command
+    .option('--only-cp <ids>', 'only these partitions (comma-separated ids)')
+    .addOption(new Option('--only <ids>', 'same as --only-cp').hideHelp())
+    .option(
+      '--promise-timeout <seconds>',
+      'seconds allowed to each promise (default: promise_timeout, 20)',
+      positiveInteger,
+    );
 }
 
 export function positiveInteger(value: string): number {

@@ -5,9 +5,10 @@
  * the next bang waits for a newer deployment. Markers are compared as strings (the original parses
  * them as integers, which fails with slapproxy's float timestamps, node.md §11.3).
  */
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlapError } from '../core/errors.ts';
+import { writeFileAtomic } from '../lib/atomic-write.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import type { NodeConfig } from './config.ts';
 import { readPartitionRecord, TIMESTAMP_FILE } from './instance/partition-files.ts';
@@ -82,7 +83,7 @@ export async function handleServiceExit(
           : 'exited';
   const message = `${event.program} process in partition ${event.group} encountered a problem (${status})`;
   await options.master.bang({ instanceGuid, message }, call);
-  await writeFile(join(path, LATEST_BANG_FILE), deployed ?? '0');
+  await writeFileAtomic(join(path, LATEST_BANG_FILE), deployed ?? '0', { mode: 0o644, mkdirs: false });
   logger.info({ partition: event.group, program: event.program, instance: instanceGuid }, message);
   return { banged: true, reason: 'banged', message };
 }

@@ -36,6 +36,8 @@ export interface NodeHarness {
     instance(title: string): InstanceRow | undefined;
     software(url: string): SoftwareRow | undefined;
     partition(id: string): { slap_state: string; timestamp: number | null } | undefined;
+    /** The last bang message of the compute node. */
+    computeNodeBang(): string | null;
   };
   close(): Promise<void>;
 }
@@ -44,7 +46,9 @@ export interface InstanceRow {
   title: string;
   requested_state: string;
   reported_state: string | null;
+  reported_at: number | null;
   error_message: string | null;
+  error_at: number | null;
   bang_message: string | null;
   partition_reference: string | null;
 }
@@ -128,6 +132,11 @@ export async function startNodeHarness(options: NodeHarnessOptions = {}): Promis
               'SELECT slap_state, timestamp FROM partition WHERE reference = ? AND compute_node_reference = ?',
             )
             .get(id, COMPUTER_ID) as { slap_state: string; timestamp: number | null } | undefined,
+        computeNodeBang: () =>
+          (
+            database.prepare('SELECT bang_message FROM compute_node WHERE reference = ?').get(COMPUTER_ID) as
+              { bang_message: string | null } | undefined
+          )?.bang_message ?? null,
       },
       async close() {
         database.close();

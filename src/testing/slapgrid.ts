@@ -1,11 +1,12 @@
 /**
  * What slapgrid does around an instance profile (node.md §4.4), for tests of instance profiles:
  * the tail appended to the rendered `instance.cfg` (`[slap-connection]` and friends), and a
- * partition directory prepared with it. The node's own version lives in src/node.
+ * partition directory prepared with it. The tail itself is the node's (src/node/instance/buildout-tail.ts).
  */
 import { chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Instance } from '../client/types.ts';
+import { instanceBuildoutTail, instanceProfile } from '../node/instance/buildout-tail.ts';
 import { tempDir, type TempDir } from './buildout.ts';
 import { startMasterWithNode, type MasterWithNode } from './master-with-node.ts';
 
@@ -23,44 +24,21 @@ export interface SlapgridTailOptions {
   globalIpv4Network?: string;
 }
 
-function block(values: readonly string[] | undefined): string {
-  return (values ?? []).map((value) => `\n  ${value}`).join('');
-}
-
-/** The text slapgrid appends to an instance profile. */
+/** The text slapgrid appends to an instance profile (the node's own tail, with defaults). */
 export function slapgridTail(options: SlapgridTailOptions): string {
-  const connection = {
-    'computer-id': options.computerId,
-    'partition-id': options.partitionId,
-    'server-url': options.serverUrl,
-    'software-release-url': options.softwareReleaseUrl,
-    'key-file': options.keyFile ?? '',
-    'cert-file': options.certFile ?? '',
-  };
-  const lines = [
-    "# beginning of zc.buildout profile's tail added by slapgrid",
-    '[buildout]',
-    'bin-directory = ${buildout:directory}/sbin',
-    'offline = true',
-    '',
-    '[slap-connection]',
-    ...Object.entries(connection).map(([key, value]) => `${key} = ${value}`),
-    `shared-part-list =${block(options.sharedPartList)}`,
-    `build-time-part-list =${block(options.buildTimePartList)}`,
-    `requested-state = ${options.requestedState ?? 'started'}`,
-    '',
-    '[slap_connection]',
-    ...Object.entries(connection).map(([key, value]) => `${key.replaceAll('-', '_')} = ${value}`),
-    '',
-    '[storage-configuration]',
-    `storage-home = ${options.storageHome ?? ''}`,
-    '',
-    '[network-information]',
-    `global-ipv4-network = ${options.globalIpv4Network ?? ''}`,
-    "# end of zc.buildout profile's tail added by slapgrid",
-    '',
-  ];
-  return lines.join('\n');
+  return instanceBuildoutTail({
+    computerId: options.computerId,
+    partitionId: options.partitionId,
+    serverUrl: options.serverUrl,
+    softwareReleaseUrl: options.softwareReleaseUrl,
+    keyFile: options.keyFile ?? '',
+    certFile: options.certFile ?? '',
+    sharedPartList: options.sharedPartList ?? [],
+    buildTimePartList: options.buildTimePartList ?? [],
+    requestedState: options.requestedState ?? 'started',
+    storageHome: options.storageHome ?? '',
+    globalIpv4Network: options.globalIpv4Network ?? '',
+  });
 }
 
 export interface PreparePartitionOptions extends SlapgridTailOptions {
@@ -83,7 +61,7 @@ export async function preparePartition(options: PreparePartitionOptions): Promis
   await symlink(options.softwareDir, link);
   const template = await readFile(join(options.softwareDir, 'instance.cfg'), 'utf8');
   const profile = join(options.partitionDir, 'buildout.cfg');
-  await writeFile(profile, `${template}\n\n${slapgridTail(options)}`, { mode: 0o640 });
+  await writeFile(profile, instanceProfile(template, slapgridTail(options)), { mode: 0o640 });
   return profile;
 }
 

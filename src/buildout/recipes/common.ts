@@ -1,5 +1,5 @@
 /** Small helpers shared by the built-in recipes. */
-import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { writeFileAtomic } from '../../lib/atomic-write.ts';
 import { lineSplitter } from '../lines.ts';
@@ -139,4 +139,47 @@ export function stepEnvironment(extra: Record<string, string> = {}): Record<stri
     LANG: process.env.LANG ?? 'C.UTF-8',
     ...extra,
   };
+}
+
+export interface TemplateText {
+  text: string;
+  /** The `url` (or legacy `template`) it was read from; undefined for inline text. */
+  url: string | undefined;
+  md5sum: string | undefined;
+}
+
+/**
+ * The template of a template recipe: `inline` (given by the caller, which decides whether it is
+ * the raw or the substituted value), the legacy `template` (`inline:` text, or a URL), or `url`
+ * (path, file: or http(s) URL; downloaded with the run's cache, `md5sum` checked), decoded by `decode`.
+ */
+export async function templateText(
+  ctx: RecipeContext,
+  inline: string | undefined,
+  decode: (data: Buffer) => string = (data) => data.toString('utf8'),
+): Promise<TemplateText> {
+  const { options } = ctx;
+  let url = options.get('url');
+  const legacy = options.get('template');
+  if (legacy !== undefined && url === undefined && inline === undefined) {
+    if (legacy.startsWith('inline:'))
+      return { text: legacy.slice('inline:'.length).replace(/^\s+/, ''), url: undefined, md5sum: undefined };
+    url = legacy;
+  }
+  if (inline !== undefined && url !== undefined) {
+    throw ctx.error('give either "url" or "inline", not both', {
+      option: 'inline',
+      code: 'SLAP_ERR_PROFILE',
+    });
+  }
+  if (inline !== undefined) return { text: inline, url: undefined, md5sum: undefined };
+  if (url === undefined)
+    throw ctx.error('one of "url" or "inline" is required', { option: 'url', code: 'SLAP_ERR_PROFILE' });
+  const md5sum = options.get('md5sum') || undefined;
+  const file = await ctx.download(resolveUrl(ctx, url), { md5sum });
+  try {
+    return { text: decode(await readFile(file.path)), url, md5sum };
+  } finally {
+    if (file.temporary) await rm(file.path, { force: true });
+  }
 }

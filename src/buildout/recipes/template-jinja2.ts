@@ -23,7 +23,6 @@
  * it is rendered at install and at update (the output is rewritten only if it changed).
  */
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { TextDecoder } from 'node:util';
 import { SlapError } from '../../core/errors.ts';
@@ -49,7 +48,7 @@ import {
 import { PyTuple, serialise, type PyDict as BuildoutDict, type PyValue } from '../py-value.ts';
 import type { Recipe, RecipeContext } from '../recipe.ts';
 import type { Options } from '../resolver.ts';
-import { lines, parseMode, requirePath, resolveUrl, writeIfChanged } from './common.ts';
+import { lines, parseMode, requirePath, templateText, writeIfChanged } from './common.ts';
 
 /** A template value as the buildout engine represents it (for `dumps`). */
 function toBuildout(value: TemplateValue): PyValue {
@@ -232,29 +231,8 @@ function decode(ctx: RecipeContext, data: Buffer): string {
 
 /** The template text and its name in error messages. */
 async function templateSource(ctx: RecipeContext): Promise<{ text: string; name: string }> {
-  const { options } = ctx;
-  const inline = options.get('inline');
-  let url = options.get('url');
-  const legacy = options.get('template');
-  if (legacy !== undefined && url === undefined && inline === undefined) {
-    if (legacy.startsWith('inline:'))
-      return { text: legacy.slice('inline:'.length).replace(/^\s+/, ''), name: `[${ctx.name}]` };
-    url = legacy;
-  }
-  if (inline !== undefined && url !== undefined)
-    throw ctx.error('give either "url" or "inline", not both', {
-      option: 'inline',
-      code: 'SLAP_ERR_PROFILE',
-    });
-  if (inline !== undefined) return { text: inline, name: `[${ctx.name}]` };
-  if (url === undefined)
-    throw ctx.error('one of "url" or "inline" is required', { option: 'url', code: 'SLAP_ERR_PROFILE' });
-  const file = await ctx.download(resolveUrl(ctx, url), { md5sum: options.get('md5sum') || undefined });
-  try {
-    return { text: decode(ctx, await readFile(file.path)), name: url };
-  } finally {
-    if (file.temporary) await rm(file.path, { force: true });
-  }
+  const found = await templateText(ctx, ctx.options.get('inline'), (data) => decode(ctx, data));
+  return { text: found.text, name: found.url ?? `[${ctx.name}]` };
 }
 
 function onceDone(ctx: RecipeContext): boolean {

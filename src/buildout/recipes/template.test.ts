@@ -145,3 +145,17 @@ test('collective.recipe.template: ${name} shorthand, inline: input, parents crea
     await dir.remove();
   }
 });
+
+test('slapos.recipe.template: a referenced value holding $${ comes out unescaped once, as the fork does', async () => {
+  const dir = await tempDir();
+  try {
+    await dir.write({ 'a.in': 'path = ${a:v}\nliteral = $${b:c}\n' });
+    const { run } = profileRunner(dir.path);
+    await run(
+      '[buildout]\nparts = out\n[a]\nv = $${b:c}/x\n[out]\nrecipe = slapos.recipe.template\nurl = a.in\noutput = out.cfg\n',
+    );
+    assert.equal(await readFile(join(dir.path, 'out.cfg'), 'utf8'), 'path = ${b:c}/x\nliteral = ${b:c}\n');
+  } finally {
+    await dir.remove();
+  }
+});

@@ -6,9 +6,8 @@
  * with `mode` at install. Update rewrites the file only if it differs (not at all with `inline`
  * or `md5sum`, as the original leaves an edited output alone).
  */
-import { readFile, rm } from 'node:fs/promises';
 import type { Recipe, RecipeContext } from '../recipe.ts';
-import { parseMode, requirePath, writeIfChanged, resolveUrl } from './common.ts';
+import { parseMode, requirePath, templateText, writeIfChanged } from './common.ts';
 
 interface Source {
   text: string;
@@ -20,30 +19,12 @@ async function templateSource(ctx: RecipeContext): Promise<Source> {
   const { options } = ctx;
   // The template text is expanded once, by the recipe: `inline` is taken as written.
   const inline = options.has('inline') ? (options.rawValue('inline') ?? options.get('inline')) : undefined;
-  let url = options.get('url');
-  const legacy = options.get('template');
-  if (legacy !== undefined && url === undefined && inline === undefined) {
-    if (legacy.startsWith('inline:'))
-      return { text: legacy.slice('inline:'.length).replace(/^\s+/, ''), fromFile: undefined, pinned: true };
-    url = legacy;
-  }
-  if (inline !== undefined && url !== undefined) {
-    throw ctx.error('give either "url" or "inline", not both', {
-      option: 'inline',
-      code: 'SLAP_ERR_PROFILE',
-    });
-  }
-  if (inline !== undefined) return { text: inline, fromFile: undefined, pinned: true };
-  if (url === undefined)
-    throw ctx.error('one of "url" or "inline" is required', { option: 'url', code: 'SLAP_ERR_PROFILE' });
-  const md5sum = options.get('md5sum') || undefined;
-  const target = resolveUrl(ctx, url);
-  const file = await ctx.download(target, { md5sum });
-  try {
-    return { text: await readFile(file.path, 'utf8'), fromFile: url, pinned: md5sum !== undefined };
-  } finally {
-    if (file.temporary) await rm(file.path, { force: true });
-  }
+  const found = await templateText(ctx, inline);
+  return {
+    text: found.text,
+    fromFile: found.url,
+    pinned: found.url === undefined || found.md5sum !== undefined,
+  };
 }
 
 export const slaposRecipeTemplate: Recipe = {

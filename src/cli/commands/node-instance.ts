@@ -10,6 +10,7 @@ import { splitList } from '../../node/partitions.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import {
+  addPartitionOptions,
   addPassOptions,
   PassRenderer,
   positiveInteger,
@@ -34,49 +35,44 @@ export function registerNodeInstance(program: Command, ctx: CliContext): void {
     .description("deploy the partitions' instances as the master asks, run their promises, report")
     .option('--force', 'process every partition, even those where nothing changed')
     .addOption(new Option('--all', 'same as --force (deprecated)').hideHelp())
-    .option('--only-cp <ids>', 'only these partitions (comma-separated ids)')
-    .addOption(new Option('--only <ids>', 'same as --only-cp').hideHelp())
-    .option(
-      '--promise-timeout <seconds>',
-      'seconds allowed to each promise (default: promise_timeout, 20)',
-      positiveInteger,
-    )
     .option('--partition-timeout <seconds>', "seconds allowed to a partition's profile run", positiveInteger)
     .option(
       '--maximum-periodicity <seconds>',
       'process an unchanged partition again after this long (default: maximum_periodicity, 86400)',
       positiveInteger,
     );
-  addPassOptions(command).action(async (options: InstanceCommandOptions, self: Command) => {
-    const result = await runPassCommand(
-      ctx,
-      options,
-      {
-        name: 'node instance',
-        lock: 'pidfileInstance',
-        overrides: {
-          promise_timeout: options.promiseTimeout,
-          partition_timeout: options.partitionTimeout,
-          maximum_periodicity: options.maximumPeriodicity,
+  addPassOptions(addPartitionOptions(command)).action(
+    async (options: InstanceCommandOptions, self: Command) => {
+      const result = await runPassCommand(
+        ctx,
+        options,
+        {
+          name: 'node instance',
+          lock: 'pidfileInstance',
+          overrides: {
+            promise_timeout: options.promiseTimeout,
+            partition_timeout: options.partitionTimeout,
+            maximum_periodicity: options.maximumPeriodicity,
+          },
         },
-      },
-      async ({ config, master, logger }) => {
-        const { client } = await connectSupervisor(config);
-        const only = splitList(options.onlyCp ?? options.only);
-        return runInstancePass(config, {
-          master,
-          supervisor: client,
-          logger,
-          force: options.force === true || options.all === true,
-          ...(only === undefined ? {} : { onlyPartitions: only }),
-          ...(options.json ? {} : { onProgress: new PassRenderer(ctx, verbosity(self) > 0).handle }),
-        });
-      },
-    );
-    ctx.exitCode = result.exitCode;
-    if (options.json) ctx.printJson(result);
-    else ctx.print(summary(result));
-  });
+        async ({ config, master, logger }) => {
+          const { client } = await connectSupervisor(config);
+          const only = splitList(options.onlyCp ?? options.only);
+          return runInstancePass(config, {
+            master,
+            supervisor: client,
+            logger,
+            force: options.force === true || options.all === true,
+            ...(only === undefined ? {} : { onlyPartitions: only }),
+            ...(options.json ? {} : { onProgress: new PassRenderer(ctx, verbosity(self) > 0).handle }),
+          });
+        },
+      );
+      ctx.exitCode = result.exitCode;
+      if (options.json) ctx.printJson(result);
+      else ctx.print(summary(result));
+    },
+  );
 }
 
 function summary(result: InstancePassResult): string {

@@ -1,5 +1,5 @@
 /** `slapos node promise`: run the promises of the partitions now and report (exit 2 on failure). */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { join } from 'node:path';
 import { EXIT } from '../../core/errors.ts';
 import type { NodeConfig } from '../../node/config.ts';
@@ -8,7 +8,7 @@ import { runPromises, type PromiseReport } from '../../node/promise/run-promises
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import { addNodeOptions, loadCliNodeConfig, type NodeCommandOptions } from '../node-options.ts';
-import { positiveInteger } from '../node-pass.ts';
+import { addPartitionOptions } from '../node-pass.ts';
 
 interface PromiseCommandOptions extends NodeCommandOptions {
   onlyCp?: string;
@@ -19,15 +19,8 @@ interface PromiseCommandOptions extends NodeCommandOptions {
 export function registerNodePromise(program: Command, ctx: CliContext): void {
   const command = commandGroup(program, 'node', 'run the node: format, software, instance, promises, …')
     .command('promise')
-    .description("run the partitions' promises now (exit 0: all pass, 2: one failed)")
-    .option('--only-cp <ids>', 'only these partitions (comma-separated ids)')
-    .addOption(new Option('--only <ids>', 'same as --only-cp').hideHelp())
-    .option(
-      '--promise-timeout <seconds>',
-      'seconds allowed to each promise (default: promise_timeout, 20)',
-      positiveInteger,
-    );
-  addNodeOptions(command).action(async (options: PromiseCommandOptions) => {
+    .description("run the partitions' promises now (exit 0: all pass, 2: one failed)");
+  addNodeOptions(addPartitionOptions(command)).action(async (options: PromiseCommandOptions) => {
     const config = await loadCliNodeConfig(ctx, options, { promise_timeout: options.promiseTimeout });
     const partitions = await selectPartitions(config, options.onlyCp ?? options.only);
     const reports: { partition: string; report: PromiseReport }[] = [];

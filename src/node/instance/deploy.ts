@@ -21,6 +21,7 @@ import {
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { systemClock } from '../../core/clock.ts';
 import { SlapError } from '../../core/errors.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { RunLog } from '../build-log.ts';
@@ -36,6 +37,7 @@ import { partitionPrograms } from '../supervisor/slapos-programs.ts';
 import type { ActionResult, SupervisorControl } from '../supervisor/types.ts';
 import { instanceBuildoutTail, instanceProfile } from './buildout-tail.ts';
 import { updateCertificate } from './certificates.ts';
+import { pathExists } from '../../lib/path-exists.ts';
 
 /** Everything one partition's processing needs. */
 export interface PartitionJob {
@@ -71,7 +73,7 @@ export async function installInstance(job: PartitionJob): Promise<void> {
   }
   const software = softwareDirectory(config.softwareRoot, wanted.softwareReleaseUrl);
   // Unlike the original (node.md §11.6), an instance never runs a half-built software release.
-  if (!(await exists(join(software, COMPLETED_FILE))))
+  if (!(await pathExists(join(software, COMPLETED_FILE))))
     throw new SlapError(
       'SLAP_ERR_SOFTWARE_NOT_INSTALLED',
       `software release ${wanted.softwareReleaseUrl} is not installed on this node yet`,
@@ -156,44 +158,43 @@ async function writeIfChanged(path: string, content: string, mode: number): Prom
   await chmod(path, mode);
 }
 
-/** Declares the partition's `etc/run` and `etc/service` executables to the supervisor (node.md §4.6). */
-export async function declarePrograms(job: PartitionJob): Promise<void> {
+/**
+ * Declares the partition's `etc/run` and `etc/service` executables to the supervisor (node.md §4.6).
+ * Returns whether a program was added or changed (a changed one is restarted by the supervisor).
+ */
+export async function declarePrograms(job: PartitionJob): Promise<boolean> {
   const { path, owner, wanted } = job;
-  const runFiles = await entries(join(path, 'etc', 'run'));
-  const serviceFiles = await entries(join(path, 'etc', 'service'));
   const programs = partitionPrograms({
     group: wanted.partitionId,
     partitionPath: path,
-    runFiles,
-    serviceFiles,
-    // A rewritten wrapper (a new parameter on its command line) restarts its program.
-    digests: {
-      ...(await digestsOf(path, 'run', runFiles)),
-      ...(await digestsOf(path, 'service', serviceFiles)),
-    },
+    runFiles: await entries(join(path, 'etc', 'run')),
+    serviceFiles: await entries(join(path, 'etc', 'service')),
     ...(owner.switchUser ? { uid: owner.uid, gid: owner.gid } : {}),
     user: owner.name,
     home: owner.home,
   });
   if (programs.length === 0)
     job.log.line(`No runners nor services found for partition ${wanted.partitionId}`);
-  const change = await job.supervisor.updateGroup(wanted.partitionId, programs);
+  // The content of each executable is part of its program: a wrapper rewritten with other options
+  // restarts its service (the original needs the wrapper recipe's hash-files for that).
+  const revised = await Promise.all(
+    programs.map(async (program) => ({
+      ...program,
+      env: { ...program.env, [PROGRAM_REVISION_VARIABLE]: await contentDigest(program.command) },
+    })),
+  );
+  const change = await job.supervisor.updateGroup(wanted.partitionId, revised);
   for (const kind of ['added', 'changed', 'removed'] as const)
     if (change[kind].length > 0) job.log.line(`Supervisor: ${kind} ${change[kind].join(', ')}`);
+  return change.added.length + change.changed.length > 0;
 }
 
-async function digestsOf(
-  path: string,
-  dir: string,
-  files: readonly string[],
-): Promise<Record<string, string>> {
-  const digests: Record<string, string> = {};
-  for (const file of files) {
-    const content = await readFile(join(path, 'etc', dir, file)).catch(() => undefined);
-    if (content !== undefined)
-      digests[`${dir}/${file}`] = createHash('sha256').update(content).digest('hex').slice(0, 16);
-  }
-  return digests;
+/** Set in each service's environment: a digest of its executable's content. */
+export const PROGRAM_REVISION_VARIABLE = 'SLAPOS_PROGRAM_REVISION';
+
+async function contentDigest(path: string): Promise<string> {
+  const content = await readFile(path).catch(() => Buffer.alloc(0));
+  return createHash('sha256').update(content).digest('hex').slice(0, 16);
 }
 
 async function entries(directory: string): Promise<string[]> {
@@ -241,6 +242,7 @@ export async function checkPromises(job: PartitionJob, justStarted: boolean): Pr
       force: true,
       timeout: job.config.promiseTimeout,
       logger: jobLogger(job),
+      now: () => (job.options.clock ?? systemClock).now() * 1000,
       ...(job.options.signal ? { signal: job.options.signal } : {}),
       ...(job.options.exec ? { exec: job.options.exec } : {}),
       ...(job.owner.switchUser ? { runAs: { uid: job.owner.uid, gid: job.owner.gid } } : {}),
@@ -273,13 +275,4 @@ export class PromiseFailure extends SlapError {
 /** Makes `.slapgrid/log` (the partition log's directory). */
 export async function prepareSlapgridDirectory(path: string): Promise<void> {
   await mkdir(join(path, '.slapgrid', 'log'), { recursive: true });
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

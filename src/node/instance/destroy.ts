@@ -5,7 +5,6 @@
  * the partition wiped (the directory, its mode, owner and `.slapos-resource` stay), then the master
  * is told, which frees the partition.
  */
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlapError } from '../../core/errors.ts';
 import { cleanEnv, execFile } from '../../lib/exec.ts';
@@ -13,6 +12,7 @@ import { runNodeBuildout } from '../node-buildout.ts';
 import { emptyDirectory } from '../remove-tree.ts';
 import { removeCertificate } from './certificates.ts';
 import { jobLogger, type PartitionJob } from './deploy.ts';
+import { pathExists } from '../../lib/path-exists.ts';
 
 /** Kept when a partition is wiped: format's description of the partition. */
 export const KEPT_ON_WIPE = ['.slapos-resource'];
@@ -34,7 +34,7 @@ export async function destroyPartition(job: PartitionJob): Promise<DestroyOutcom
   } catch (error) {
     if (!(error instanceof SlapError && error.code === 'SLAP_ERR_NO_SUCH_PROCESS')) throw error;
   }
-  if (await exists(join(path, '.installed.cfg'))) {
+  if (await pathExists(join(path, '.installed.cfg'))) {
     try {
       await runNodeBuildout({
         directory: path,
@@ -56,7 +56,7 @@ export async function destroyPartition(job: PartitionJob): Promise<DestroyOutcom
     }
   }
   const hook = join(path, 'sbin', 'destroy');
-  if (await exists(hook)) {
+  if (await pathExists(hook)) {
     job.log.line(`Running ${hook}`);
     const exec = job.options.exec ?? execFile;
     const result = await exec(hook, [], {
@@ -94,13 +94,4 @@ export async function destroyPartition(job: PartitionJob): Promise<DestroyOutcom
     throw error;
   }
   return 'destroyed';
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

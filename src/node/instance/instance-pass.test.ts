@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecFunction } from '../../buildout/recipe.ts';
 import { MasterClient } from '../../client/master-client.ts';
@@ -34,7 +34,7 @@ let failingPromise: string;
 let brokenInstance: string;
 
 before(async () => {
-  h = await startNodeHarness({ partitions: 8 });
+  h = await startNodeHarness({ partitions: 12 });
   hello = await writeSoftwareRelease(h.dir, 'hello', { instance: helloInstance() });
   failingPromise = await writeSoftwareRelease(h.dir, 'failing-promise', {
     instance: helloInstance({ promise: '{"kind": "file", "path": "var/never-there"}' }),
@@ -317,4 +317,74 @@ test('offline: the master cannot be reached, started partitions are started agai
   } finally {
     await unreachable.close();
   }
+});
+
+test('a whole-second timestamp read in the second of its change is processed again once settled', async () => {
+  const partition = await request('fresh', hello);
+  const changed = Math.trunc(h.db.partition(partition)?.timestamp ?? 0);
+  const at = (seconds: number) => ({ now: () => changed + seconds });
+  const outcomes = async (seconds: number) =>
+    (await pass({ onlyPartitions: [partition], clock: at(seconds) })).items.map((i) => i.outcome);
+  assert.deepEqual(await outcomes(0.5), ['started']);
+  assert.match(
+    await readFile(join(h.config.instanceRoot, partition, TIMESTAMP_FILE), 'utf8'),
+    / \(unsettled\)$/,
+  );
+  assert.deepEqual(await outcomes(0.9), ['started'], 'another change may have come in the same second');
+  assert.deepEqual(await outcomes(5), ['started'], 'settled now: processed once more');
+  assert.deepEqual(await outcomes(6), ['up-to-date']);
+});
+
+test('up to date and started: promises due are checked, and only a change of status is reported', async () => {
+  const quiet = await writeSoftwareRelease(h.dir, 'quiet', {
+    instance: helloInstance({ promise: '{"kind": "file", "path": "var/port", "bang-on-failure": false}' }),
+  });
+  await h.client.supply({ softwareReleaseUri: quiet, computerGuid: COMPUTER_ID });
+  await runSoftwarePass(h.config, { master: h.client, onlySoftware: [quiet] });
+  const partition = await request('watched', quiet);
+  const banging = await request('banging', hello);
+  await pass({ onlyPartitions: [partition, banging] });
+  const later = (seconds: number) => ({ now: () => systemClock.now() + seconds });
+  const outcome = async (seconds: number) =>
+    (await pass({ onlyPartitions: [partition, banging], clock: later(seconds) })).items.map((i) => i.outcome);
+  const row = () => h.db.instance('watched');
+  const deployedAt = row()?.reported_at;
+
+  assert.deepEqual(await outcome(200), ['up-to-date', 'up-to-date'], 'due: checked, fine, nothing reported');
+  assert.equal(row()?.reported_at, deployedAt);
+  for (const id of [partition, banging]) await rm(join(h.config.instanceRoot, id, 'var', 'port'));
+  await outcome(250);
+  assert.equal(row()?.error_message, null, 'not due yet: not checked');
+  assert.deepEqual(await outcome(400), ['up-to-date', 'up-to-date']);
+  const port = join(h.config.instanceRoot, partition, 'var', 'port');
+  assert.equal(row()?.error_message, `Promise 'server' failed with output: ERROR ${port} is not present`);
+  assert.equal(row()?.bang_message, null, 'its promise may not bang');
+  assert.equal(h.db.instance('banging')?.bang_message, 'Promise server is failing', 'an anomaly bangs');
+  const errorAt = row()?.error_at;
+  await outcome(600);
+  assert.equal(row()?.error_at, errorAt, 'still failing: not reported again');
+  await writeFile(port, '1');
+  await outcome(800);
+  assert.notEqual(row()?.reported_at, deployedAt, 'fine again: started reported');
+});
+
+test('a shared instance requested on a host has the host partition processed again', async () => {
+  const partition = await request('host', hello);
+  await pass({ onlyPartitions: [partition] });
+  // The JSON API's timestamps are whole seconds: request in a later second than the deployment's.
+  const deployed = h.db.partition(partition)?.timestamp ?? 0;
+  await waitFor('the next second', () => systemClock.now() - 3 >= Math.trunc(deployed) + 1.2);
+  const shared = await h.client.requestInstance({
+    title: 'tenant',
+    softwareReleaseUri: hello,
+    shared: true,
+    slaParameters: { computer_guid: COMPUTER_ID, instance_guid: `${COMPUTER_ID}-${partition}` },
+  });
+  assert.equal(shared.compute_partition_id, partition, 'hosted by the host partition');
+  const result = await pass({ onlyPartitions: [partition] });
+  assert.deepEqual(
+    result.items.map((i) => i.outcome),
+    ['started'],
+    'the host is deployed again: its profile reads the shared instance list',
+  );
 });

@@ -19,7 +19,7 @@ import { RunLog } from '../build-log.ts';
 import type { NodeConfig } from '../config.ts';
 import { localPartitionIds, partitionOwner, PasswdCache, selectPartitionIds } from '../partitions.ts';
 import { passError, type NodePassOptions, type PassError } from '../pass.ts';
-import { runPromises } from '../promise/run-promises.ts';
+import { promiseFailureMessage, runPromises } from '../promise/run-promises.ts';
 import { softwareDirectory } from '../software/software-pass.ts';
 import { JsonApiStateSource, type NodeStateSource, type WantedPartition } from '../state-source.ts';
 import type { SupervisorControl } from '../supervisor/types.ts';
@@ -134,12 +134,12 @@ export async function runInstancePass(
       .map((partition) => partition.partitionId)
       .filter((id) => !local.includes(id) && (options.onlyPartitions?.includes(id) ?? true)),
   ];
-  const passwd = new PasswdCache();
+  const cache = new PassCache(config);
   const items = await mapConcurrent(ids, options.concurrency ?? 4, async (id) => {
     options.signal?.throwIfAborted();
     const partition = byId.get(id);
     if (partition === undefined) return freePartition(join(config.instanceRoot, id), id, options);
-    return processPartition(config, partition, { ...options, passwd });
+    return processPartition(config, partition, { ...options, cache });
   });
   const failed = items.some((item) => item.outcome === 'failed');
   const promiseFailed = items.some((item) => item.outcome === 'promise-failed');
@@ -157,17 +157,28 @@ function isUnreachable(error: unknown): boolean {
   );
 }
 
-/** Periodicity of a software release: its `periodicity` file, else maximum_periodicity (node.md §4.2). */
-async function periodicityOf(config: NodeConfig, url: string): Promise<number> {
-  const file = join(softwareDirectory(config.softwareRoot, url), 'periodicity');
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    return config.maximumPeriodicity;
+/** What one pass reads once: /etc/passwd, the periodicity of each software release. */
+export class PassCache {
+  readonly passwd = new PasswdCache();
+  private readonly periodicities = new Map<string, Promise<number>>();
+
+  constructor(private readonly config: NodeConfig) {}
+
+  /** A software release's `periodicity` file, else maximum_periodicity (node.md §4.2). */
+  periodicity(url: string): Promise<number> {
+    let value = this.periodicities.get(url);
+    if (value === undefined) {
+      value = readFile(join(softwareDirectory(this.config.softwareRoot, url), 'periodicity'), 'utf8').then(
+        (text) => {
+          const number = Number(text.trim());
+          return text.trim() !== '' && Number.isInteger(number) ? number : this.config.maximumPeriodicity;
+        },
+        () => this.config.maximumPeriodicity,
+      );
+      this.periodicities.set(url, value);
+    }
+    return value;
   }
-  const value = Number(text.trim());
-  return Number.isInteger(value) ? value : config.maximumPeriodicity;
 }
 
 /**
@@ -178,11 +189,12 @@ async function periodicityOf(config: NodeConfig, url: string): Promise<number> {
 export async function processPartition(
   config: NodeConfig,
   wanted: WantedPartition,
-  options: InstancePassOptions & { passwd?: PasswdCache },
+  options: InstancePassOptions & { cache?: PassCache },
 ): Promise<PartitionItemResult> {
   const started = performance.now();
   const path = join(config.instanceRoot, wanted.partitionId);
-  const passwd = options.passwd ?? new PasswdCache();
+  const cache = options.cache ?? new PassCache(config);
+  const passwd = cache.passwd;
   const clock = options.clock ?? systemClock;
   const emit = options.onProgress ?? (() => undefined);
   const base = {
@@ -203,7 +215,7 @@ export async function processPartition(
   if (!options.force && wanted.requestedState !== 'destroyed') {
     const [timestamp, periodicity] = await Promise.all([
       readTimestamp(path),
-      periodicityOf(config, wanted.softwareReleaseUrl),
+      cache.periodicity(wanted.softwareReleaseUrl),
     ]);
     if (isUpToDate({ marker: wanted.marker, timestamp, periodicity, now: clock.now() })) {
       if (wanted.requestedState === 'started') await anomalyCheck(config, wanted, path, options);
@@ -253,7 +265,7 @@ export async function processPartition(
     }
 
     await installInstance(job);
-    await declarePrograms(job);
+    const redeclared = await declarePrograms(job);
     const call = options.signal ? { signal: options.signal } : {};
     if (wanted.requestedState === 'stopped') {
       await stopPrograms(job);
@@ -262,8 +274,8 @@ export async function processPartition(
       emit({ type: 'partition', partitionId: wanted.partitionId, action: 'stopped' });
       return done('stopped');
     }
-    const justStarted = await startPrograms(job);
-    const report = await checkPromises(job, justStarted);
+    const launched = await startPrograms(job);
+    const report = await checkPromises(job, launched || redeclared);
     if (!report.ok) throw new PromiseFailure(report);
     await options.master.reportInstanceState({ instanceGuid: wanted.instanceGuid, state: 'started' }, call);
     await succeed(job, clock.now(), 'started');
@@ -333,9 +345,13 @@ async function succeed(job: PartitionJob, now: number, reported: 'started' | 'st
   job.log.line(`Partition ${job.wanted.partitionId} ${reported}`);
 }
 
+/** Seconds before the anomaly check looks again at a partition that had no promise. */
+const NO_PROMISE_RECHECK_SECONDS = 120;
+
 /**
  * An up-to-date started partition: its promises in anomaly mode (those due only), and a report to the
- * master only when the status changes (node.md §5.5); an anomaly allowed to bang bangs.
+ * master only when the status changes (node.md §5.5); an anomaly allowed to bang bangs. The record
+ * says when the first promise is due: before that, nothing else is read.
  */
 async function anomalyCheck(
   config: NodeConfig,
@@ -344,31 +360,36 @@ async function anomalyCheck(
   options: InstancePassOptions,
 ): Promise<void> {
   const logger = (options.logger ?? silentLogger()).child({ partition: wanted.partitionId });
+  const now = (options.clock ?? systemClock).now();
   try {
+    const previous = await readPartitionRecord(path);
+    if (previous?.promisesDueAt !== undefined && now < previous.promisesDueAt) return;
     const report = await runPromises(path, {
       mode: 'anomaly',
       timeout: config.promiseTimeout,
       logger,
+      now: () => now * 1000,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.exec ? { exec: options.exec } : {}),
     });
-    if (report.results.length === 0) return;
-    const previous = await readPartitionRecord(path);
     const call = options.signal ? { signal: options.signal } : {};
-    if (!report.ok && previous?.reported !== 'error') {
-      const message = report.failures
-        .map((f) => `Promise '${f.title}' failed with output: ${f.message}`)
-        .join('\n');
+    let next = previous ?? record(wanted, 'started');
+    if (!report.ok && next.reported !== 'error') {
+      const message = promiseFailureMessage(report);
       await options.master.reportInstanceError({ instanceGuid: wanted.instanceGuid, message }, call);
-      await writePartitionRecord(path, record(wanted, 'error', message));
-    } else if (report.ok && previous?.reported === 'error') {
+      next = record(wanted, 'error', message);
+    } else if (report.ok && next.reported === 'error') {
       await options.master.reportInstanceState({ instanceGuid: wanted.instanceGuid, state: 'started' }, call);
-      await writePartitionRecord(path, record(wanted, 'started'));
+      next = record(wanted, 'started');
     }
     if (report.bang) {
       logger.warn({ promise: report.bang.title }, 'promise anomaly: banging the instance');
       await options.master.bang({ instanceGuid: wanted.instanceGuid, message: report.bang.message }, call);
     }
+    await writePartitionRecord(path, {
+      ...next,
+      promisesDueAt: report.nextRunAfter ?? now + NO_PROMISE_RECHECK_SECONDS,
+    });
   } catch (error) {
     if (options.signal?.aborted) throw error;
     logger.warn({ err: error }, 'anomaly check failed');

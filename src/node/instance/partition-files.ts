@@ -4,7 +4,7 @@
  * deployed and what was last reported: our addition, used by the watchdog, offline mode and the
  * anomaly check), `.slapgrid-<partition>-error.log` (the last error), `.slapgrid/log/instance.log`.
  */
-import { readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RequestedState } from '../../core/states.ts';
 import { writeFileAtomic } from '../../lib/atomic-write.ts';
@@ -36,7 +36,8 @@ export async function readTimestamp(partitionPath: string): Promise<TimestampFil
 /** Writes the marker, the file's mtime set to `at` (the pass's clock). */
 export async function writeTimestamp(partitionPath: string, marker: string, at: number): Promise<void> {
   const path = join(partitionPath, TIMESTAMP_FILE);
-  await writeFile(path, marker, { mode: 0o644 });
+  // Atomic: the watchdog reads it at any time.
+  await writeFileAtomic(path, marker, { mode: 0o644, mkdirs: false });
   await utimes(path, at, at);
 }
 
@@ -67,6 +68,11 @@ export interface PartitionRecord {
   /** What the master was last told: `started`, `stopped`, or `error` (with the message). */
   reported: 'started' | 'stopped' | 'error';
   message?: string;
+  /**
+   * Epoch seconds before which no promise is due for the anomaly check of an up-to-date partition
+   * (set by that check; absent after a deployment): until then the check reads nothing else.
+   */
+  promisesDueAt?: number;
 }
 
 export async function readPartitionRecord(partitionPath: string): Promise<PartitionRecord | undefined> {

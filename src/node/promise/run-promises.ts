@@ -56,6 +56,8 @@ export interface PromiseOutcome {
   readonly executionTime: number;
   /** A failure here may bang the instance (anomaly mode, not legacy). */
   readonly bangOnFailure: boolean;
+  /** Epoch seconds after which it is due again (unless forced or its definition changes). */
+  readonly nextRunAfter: number;
 }
 
 export interface PromiseReport {
@@ -66,6 +68,8 @@ export interface PromiseReport {
   readonly failures: readonly PromiseOutcome[];
   /** In anomaly mode, the first failure allowed to bang the instance. */
   readonly bang: { readonly title: string; readonly message: string } | undefined;
+  /** Epoch seconds when the first of these promises is due again; undefined without promises. */
+  readonly nextRunAfter: number | undefined;
 }
 
 export async function runPromises(partitionDir: string, options: RunPromisesOptions): Promise<PromiseReport> {
@@ -108,6 +112,7 @@ export async function runPromises(partitionDir: string, options: RunPromisesOpti
         ran: false,
         timedOut: cache.history.at(-1)?.timed_out ?? false,
         executionTime: stored?.['execution-time'] ?? 0,
+        nextRunAfter: cache.next_run_after,
       };
     }
     const timeoutMs = (definition.timeout ?? options.timeout ?? DEFAULT_PROMISE_TIMEOUT) * 1000;
@@ -139,10 +144,15 @@ export async function runPromises(partitionDir: string, options: RunPromisesOpti
         message: outcome.message,
       },
     });
-    await store.writeCache(
-      definition.title,
-      nextCache({ definition, definitionMtime, mode: options.mode, startedAt, history, failed }),
-    );
+    const cacheEntry = nextCache({
+      definition,
+      definitionMtime,
+      mode: options.mode,
+      startedAt,
+      history,
+      failed,
+    });
+    await store.writeCache(definition.title, cacheEntry);
     logger[outcome.failed ? 'error' : 'info'](
       { promise: definition.title, failed, executionTime, timedOut: outcome.timedOut },
       `promise ${definition.title}: ${outcome.message}`,
@@ -154,6 +164,7 @@ export async function runPromises(partitionDir: string, options: RunPromisesOpti
       ran: true,
       timedOut: outcome.timedOut,
       executionTime,
+      nextRunAfter: cacheEntry.next_run_after,
     };
   };
 
@@ -167,6 +178,7 @@ export async function runPromises(partitionDir: string, options: RunPromisesOpti
     results,
     failures,
     bang: banging ? { title: banging.title, message: `Promise ${banging.title} is failing` } : undefined,
+    nextRunAfter: results.length === 0 ? undefined : Math.min(...results.map((r) => r.nextRunAfter)),
   };
 }
 

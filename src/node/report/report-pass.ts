@@ -6,16 +6,18 @@
  * partition whose instance is destroyed is destroyed, with the function `node instance` uses.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { systemClock } from '../../core/clock.ts';
 import { EXIT, SlapError } from '../../core/errors.ts';
 import { cleanEnv, execFile } from '../../lib/exec.ts';
+import { isDirectory } from '../../lib/path-exists.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import type { NodeConfig } from '../config.ts';
-import { processPartition, type PartitionItemResult } from '../instance/instance-pass.ts';
-import { partitionOwner, PasswdCache } from '../partitions.ts';
+import { PassCache, processPartition, type PartitionItemResult } from '../instance/instance-pass.ts';
+import type { PasswdCache } from '../partitions.ts';
+import { partitionOwner } from '../partitions.ts';
 import { passError, type NodePassOptions, type PassError } from '../pass.ts';
 import { JsonApiStateSource, type NodeStateSource } from '../state-source.ts';
 import type { SupervisorControl } from '../supervisor/types.ts';
@@ -87,7 +89,8 @@ export async function runReportPass(
     durationMs: 0,
   };
 
-  const passwd = new PasswdCache();
+  const cache = new PassCache(config);
+  const passwd = cache.passwd;
   const consumed: string[] = [];
   const movements: UsageMovement[] = [];
   for (const partition of active) {
@@ -160,16 +163,12 @@ export async function runReportPass(
   for (const partition of wanted) {
     if (partition.requestedState !== 'destroyed') continue;
     options.signal?.throwIfAborted();
-    const item = await processPartition(config, partition, { ...options, passwd });
+    const item = await processPartition(config, partition, { ...options, cache });
     result.destroyed.push(item);
     if (item.outcome === 'failed') result.exitCode = EXIT.failure;
   }
   result.durationMs = performance.now() - started;
   return result;
-}
-
-async function isDirectory(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
 }
 
 async function xmlFiles(directory: string): Promise<string[]> {

@@ -116,9 +116,9 @@ export function parsePartitionConsumption(text: string, partitionId: string): Us
   } catch (error) {
     throw new Error(`not well-formed XML: ${(error as Error).message}`);
   }
-  const root = document.consumption as { movement?: unknown[] } | undefined;
-  if (typeof root !== 'object' || root === null) throw new Error('the root element must be <consumption>');
-  const movements = root.movement ?? [];
+  if (!('consumption' in document)) throw new Error('the root element must be <consumption>');
+  const root = document.consumption as { movement?: unknown[] } | string;
+  const movements = typeof root === 'object' ? (root.movement ?? []) : [];
   if (movements.length === 0) throw new Error('<consumption> has no <movement>');
   return movements.map((raw, index) => {
     const item = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;

@@ -18,6 +18,7 @@ import { runNodeBuildout } from '../node-buildout.ts';
 import { passError, type NodePassOptions, type PassError } from '../pass.ts';
 import { removeTree } from '../remove-tree.ts';
 import { JsonApiStateSource, type NodeStateSource, type WantedSoftware } from '../state-source.ts';
+import { pathExists } from '../../lib/path-exists.ts';
 
 /** `<software_root>/<md5 of the URL>`: where a software release is installed. */
 export function softwareDirectory(softwareRoot: string, url: string): string {
@@ -116,7 +117,7 @@ async function processSoftware(
       emit({ type: 'software', url: item.url, action: 'destroyed' });
       return result('destroyed');
     }
-    if (!options.force && (await exists(join(directory, COMPLETED_FILE)))) {
+    if (!options.force && (await pathExists(join(directory, COMPLETED_FILE)))) {
       emit({ type: 'software', url: item.url, action: 'up-to-date' });
       return result('up-to-date');
     }
@@ -190,7 +191,7 @@ async function buildSoftware(
     if (runAs) await chown(dir, runAs.uid, runAs.gid);
   }
   const profile = join(directory, 'buildout.cfg');
-  if (!(await exists(profile))) {
+  if (!(await pathExists(profile))) {
     // Written once, never updated (node.md §3.4).
     await writeFile(profile, softwareProfile(url, config), { mode: 0o644 });
     if (runAs) await chown(profile, runAs.uid, runAs.gid);
@@ -230,13 +231,4 @@ export function softwareProfile(
     `build-time-part-list = ${list(config.buildTimePartList)}`,
     '',
   ].join('\n');
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -10,9 +10,9 @@
  */
 import type { Recipe, RecipeContext } from '../../recipe.ts';
 import type { Options } from '../../resolver.ts';
-import { pyStr, type PyValue } from '../../py-value.ts';
+import { pyStr, type PyDict } from '../../py-value.ts';
 import { partitionInstance, slapConnection, withMaster } from './slap.ts';
-import { pyToJson, wrapSerialised } from './values.ts';
+import { pyToJson, setEntry, wrapSerialised } from './values.ts';
 
 /** Keys that are the engine's, never published. */
 function publishable(key: string): boolean {
@@ -33,14 +33,14 @@ async function extendedSections(ctx: RecipeContext): Promise<Options[]> {
   return [...done.values()];
 }
 
-function collect(sections: Options[]): Record<string, PyValue> {
-  const values: Record<string, PyValue> = {};
+function collect(sections: Options[]): PyDict {
+  const values: PyDict = {};
   for (const section of sections) {
     const explicit = section.get('-publish');
     const keys = explicit === undefined ? section.keys().filter(publishable) : explicit.split(/\s+/);
     for (const key of keys) {
       if (key === '') continue;
-      values[key] = section.getValue(key) ?? section.require(key);
+      setEntry(values, key, section.getValue(key) ?? section.require(key));
     }
   }
   return values;
@@ -55,7 +55,7 @@ function publishRecipe(serialised: boolean): Recipe {
     } else {
       parameters = {};
       // Parameter XML holds text: objects are published as Python prints them.
-      for (const [key, value] of Object.entries(values)) parameters[key] = pyStr(value);
+      for (const [key, value] of Object.entries(values)) setEntry(parameters, key, pyStr(value));
     }
     const connection = await slapConnection(ctx);
     const sharedReference = ctx.options.get('-slave-reference');

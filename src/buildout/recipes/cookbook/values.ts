@@ -8,6 +8,11 @@ import { PyTuple, isPlainDict, pyFloatRepr, type PyDict, type PyValue } from '..
 /** The key of json-in-xml parameters. */
 export const SERIALISED_KEY = '_';
 
+/** Sets a dict entry as an own property, whatever the key (`__proto__` included). */
+export function setEntry<T>(dict: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(dict, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** A JSON value as a Python value (objects → dicts, integral numbers → ints). */
 export function jsonToPy(value: unknown): PyValue {
   if (value === null || value === undefined) return null;
@@ -15,7 +20,7 @@ export function jsonToPy(value: unknown): PyValue {
   if (Array.isArray(value)) return value.map(jsonToPy);
   if (typeof value === 'object') {
     const dict: PyDict = {};
-    for (const [key, item] of Object.entries(value)) dict[key] = jsonToPy(item);
+    for (const [key, item] of Object.entries(value)) setEntry(dict, key, jsonToPy(item));
     return dict;
   }
   return null;
@@ -36,12 +41,12 @@ export function pyToJson(value: PyValue, where: string): unknown {
           'SLAP_ERR_PROFILE',
           `${where}: a dict key is not a string (not JSON serialisable)`,
         );
-      out[key] = pyToJson(item, where);
+      setEntry(out, key, pyToJson(item, where));
     }
     return out;
   }
   const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) out[key] = pyToJson(item, where);
+  for (const [key, item] of Object.entries(value)) setEntry(out, key, pyToJson(item, where));
   return out;
 }
 
