@@ -32,7 +32,12 @@ import { writeFileAtomic } from '../../lib/atomic-write.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { ExecFunction, RecipeMap } from '../../buildout/recipe.ts';
 import type { NodeConfig } from '../config.ts';
-import { processPartition, runInstancePass, type PartitionOutcome } from '../instance/instance-pass.ts';
+import {
+  PassCache,
+  processPartition,
+  runInstancePass,
+  type PartitionOutcome,
+} from '../instance/instance-pass.ts';
 import { localPartitionIds } from '../partitions.ts';
 import { passError, type NodeMaster, type NodeProgressListener, type PassError } from '../pass.ts';
 import { runReportPass } from '../report/report-pass.ts';
@@ -505,6 +510,8 @@ export class NodeAgent {
     let processingNow = [...this.partitions.values()].filter((item) => item.running).length;
     const anomalyMs = this.options.anomalyIntervalMs ?? 60_000;
     let stoppedGroups: Set<string> | undefined;
+    // Shared by the partitions started now (user lookups, software periodicities).
+    const cache = new PassCache(this.config);
     for (const wanted of wantedPartitions) {
       let item = this.partitions.get(wanted.partitionId);
       if (!item) {
@@ -548,7 +555,7 @@ export class NodeAgent {
       // (Used only if the partition turns out up to date: a processing starts its services itself.)
       const check = wanted.requestedState === 'started';
       if (check) stoppedGroups ??= await this.stoppedGroups();
-      this.startPartition(item, check && (stoppedGroups?.has(wanted.partitionId) ?? false));
+      this.startPartition(item, cache, check && (stoppedGroups?.has(wanted.partitionId) ?? false));
     }
 
     // Free partitions: the node's leftovers in them are cleaned once, at start.
@@ -645,7 +652,7 @@ export class NodeAgent {
     }
   }
 
-  private startPartition(item: PartitionItem, startStopped = false): void {
+  private startPartition(item: PartitionItem, cache: PassCache, startStopped: boolean): void {
     const { wanted } = item;
     item.running = true;
     item.dirty = false;
@@ -659,6 +666,7 @@ export class NodeAgent {
           const result = await processPartition(this.config, wanted, {
             ...this.passOptions(),
             supervisor: this.options.supervisor,
+            cache,
             ...(this.options.promiseGraceMs === undefined
               ? {}
               : { promiseGraceMs: this.options.promiseGraceMs }),
