@@ -66,7 +66,7 @@ export interface NodeAgentOptions {
   onProgress?: NodeProgressListener;
   /** Called after each change of the status (state, items). */
   onStatus?: (status: AgentStatus) => void;
-  /** Where the status is written as JSON (atomically, at most every 200 ms). */
+  /** Where the status is written as JSON (atomically, at most every 50 ms). */
   statusFile?: string;
   exec?: ExecFunction;
   recipes?: RecipeMap;
@@ -785,7 +785,7 @@ export class NodeAgent {
     this.statusTimer = setTimeout(() => {
       this.statusTimer = undefined;
       void this.flushStatus();
-    }, 200);
+    }, 50);
     this.statusTimer.unref();
   }
 
