@@ -174,7 +174,8 @@ test('a failing partition is retried with backoff and does not hold the others',
     // A new request of the broken instance (its marker changes) is processed at once.
     await request('bad', hello);
     await reported('bad', 'started');
-    assert.equal(partitionStatus(a, bad)?.attempts, 0);
+    await waitFor('its failures forgotten', () => partitionStatus(a, bad)?.attempts === 0);
+    assert.equal(partitionStatus(a, bad)?.phase, 'started');
     for (const title of ['bad', 'good']) await request(title, hello, { state: 'destroyed' });
     await waitFor(
       'both freed',
