@@ -1,12 +1,14 @@
 /**
  * The JSON API v0 contract. `slapos-json-rpc.json` (+ the experimental file) is the source of truth,
- * copied from shared/spec; `generated*.ts` are its types (regenerate with `npm run api:types`).
+ * copied from shared/spec; `slapos-extensions.json` documents our own routes (the change stream);
+ * `generated*.ts` are their types (regenerate with `npm run api:types`).
  */
 import { readFileSync } from 'node:fs';
 import type { paths as StablePaths } from './generated.ts';
 import type { paths as ExperimentalPaths } from './generated-experimental.ts';
+import type { paths as ExtensionPaths } from './generated-extensions.ts';
 
-export type ApiPaths = StablePaths & ExperimentalPaths;
+export type ApiPaths = StablePaths & ExperimentalPaths & ExtensionPaths;
 export type ApiPath = keyof ApiPaths;
 
 type JsonBody<T> = T extends { content: { 'application/json': infer B } } ? B : never;
@@ -38,12 +40,19 @@ export interface OpenApiOperation {
   responses: Record<string, { content?: { 'application/json': { schema: Record<string, unknown> } } }>;
 }
 
-function load(file: string): OpenApiDocument {
-  // Beside this module when run from source (tsx), in src/api from the compiled dist/src/api.
+/**
+ * The text of one of the contract files: beside this module when it runs from source (tsx), in
+ * `src/api/` of the package when it runs compiled (`dist/src/api/`).
+ */
+export function apiSpecText(file: string): string {
   const url = import.meta.url.endsWith('.ts')
     ? new URL(`./${file}`, import.meta.url)
     : new URL(`../../../src/api/${file}`, import.meta.url);
-  return JSON.parse(readFileSync(url, 'utf8')) as OpenApiDocument;
+  return readFileSync(url, 'utf8');
+}
+
+function load(file: string): OpenApiDocument {
+  return JSON.parse(apiSpecText(file)) as OpenApiDocument;
 }
 
 /** The stable contract (slapos-json-rpc.json). */
@@ -55,3 +64,11 @@ export function loadApiSpec(): OpenApiDocument {
 export function loadExperimentalApiSpec(): OpenApiDocument {
   return load('slapos-json-rpc-experimental.json');
 }
+
+/** Our own routes beside the contract (slapos-extensions.json): the change stream. */
+export function loadExtensionApiSpec(): OpenApiDocument {
+  return load('slapos-extensions.json');
+}
+
+/** Where the master serves `slapos-extensions.json`. */
+export const EXTENSION_SPEC_URL_PATH = '/api/slapos-extensions.json';

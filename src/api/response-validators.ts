@@ -1,9 +1,9 @@
 /**
  * Validators of the success (200) answers of every JSON API path, compiled once from the contract
- * (stable and experimental files). The client checks every answer with them; tests check the master's.
+ * (stable and experimental files, and our extensions). The client checks every answer with them; tests check the master's.
  */
 import { Ajv, type ValidateFunction } from 'ajv';
-import { loadApiSpec, loadExperimentalApiSpec } from './index.ts';
+import { loadApiSpec, loadExperimentalApiSpec, loadExtensionApiSpec } from './index.ts';
 
 let validators: Map<string, ValidateFunction> | undefined;
 
@@ -12,7 +12,11 @@ export function apiResponseValidators(): ReadonlyMap<string, ValidateFunction> {
   if (validators) return validators;
   const ajv = new Ajv({ strict: false, allErrors: true });
   const compiled = new Map<string, ValidateFunction>();
-  const paths = { ...loadApiSpec().paths, ...loadExperimentalApiSpec().paths };
+  const paths = {
+    ...loadApiSpec().paths,
+    ...loadExperimentalApiSpec().paths,
+    ...loadExtensionApiSpec().paths,
+  };
   for (const [path, item] of Object.entries(paths)) {
     const schema = item.post.responses['200']?.content?.['application/json'].schema;
     if (!schema) throw new Error(`no 200 response schema for ${path}`);

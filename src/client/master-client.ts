@@ -22,6 +22,8 @@ import type {
   HostedSharedInstance,
   Instance,
   InstanceTreeSummary,
+  NodeRevision,
+  NodeSnapshot,
   RequestInstanceInput,
   SoftwareInstallation,
   SupplyInput,
@@ -30,6 +32,9 @@ import type {
 } from './types.ts';
 
 export type MasterClientOptions = JsonTransportOptions;
+
+/** The longest wait the master grants one watch call (slapos-extensions.json). */
+export const WATCH_MAX_TIMEOUT_MS = 50_000;
 export type { CallOptions } from './json-transport.ts';
 
 export class MasterClient {
@@ -337,6 +342,38 @@ export class MasterClient {
       '/slapos.get.v0.software_instance_certificate',
       { instance_guid: instanceGuid },
       options,
+    );
+  }
+
+  // --- the node agent: the change stream (our extension, slapos-extensions.json) ---
+
+  /**
+   * Everything one node pass needs, in one call: software installations, instances with their
+   * parameters, addresses, shared instances and change markers, and the node's revision. A master
+   * without our extensions answers 404 (SLAP_ERR_NOT_FOUND).
+   */
+  readNodeSnapshot(computerGuid: string, options?: CallOptions): Promise<NodeSnapshot> {
+    return this.transport.post(
+      '/slapos.get.ext.compute_node_snapshot',
+      { computer_guid: computerGuid },
+      options,
+    );
+  }
+
+  /**
+   * Long poll: answers as soon as the node's revision is above `afterRevision`, else after
+   * `timeoutMs` (at most 50 s) with `changed: false`. The call's own deadline is that wait plus
+   * `options.timeoutMs` (default 10 s) for the network.
+   */
+  watchComputeNode(
+    input: { computerGuid: string; afterRevision: number; timeoutMs: number },
+    options: CallOptions = {},
+  ): Promise<NodeRevision> {
+    const waitMs = Math.min(Math.max(Math.trunc(input.timeoutMs), 0), WATCH_MAX_TIMEOUT_MS);
+    return this.transport.post(
+      '/slapos.watch.ext.compute_node_revision',
+      { computer_guid: input.computerGuid, after_revision: input.afterRevision, timeout_ms: waitMs },
+      { ...options, timeoutMs: waitMs + (options.timeoutMs ?? 10_000) },
     );
   }
 

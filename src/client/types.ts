@@ -75,3 +75,8 @@ export interface SupplyInput {
   /** `available` (install, the default) or `destroyed` (remove). */
   state?: SoftwareInstallationState;
 }
+
+/** Our extension (slapos-extensions.json): everything one node pass needs, with the node's revision. */
+export type NodeSnapshot = WireResponse<'/slapos.get.ext.compute_node_snapshot'>;
+export type NodeSnapshotPartition = NodeSnapshot['compute_partition_list'][number];
+export type NodeRevision = WireResponse<'/slapos.watch.ext.compute_node_revision'>;

@@ -126,6 +126,10 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
   const close = (): Promise<void> => {
     closing ??= (async () => {
       state = 'closing';
+      // Long polls answer now instead of holding the close for their whole wait; their answers are
+      // written before the server closes its idle connections.
+      await services.context.revisions.close();
+      await new Promise((resolve) => setImmediate(resolve));
       const graceMs = options.closeGraceMs ?? 10_000;
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {

@@ -9,6 +9,11 @@ import { registerComputerList } from './computer-list.ts';
 import { registerNodeBang } from './node-bang.ts';
 import { registerNodeBoot } from './node-boot.ts';
 import { registerNodeFormat } from './node-format.ts';
+import { registerNodeRun } from './node-run.ts';
+import { registerStandaloneDemo } from './standalone-demo.ts';
+import { registerStandaloneStart } from './standalone-start.ts';
+import { registerStandaloneStatus } from './standalone-status.ts';
+import { registerStandaloneStop } from './standalone-stop.ts';
 import { registerNodeInstance } from './node-instance.ts';
 import { registerNodePromise } from './node-promise.ts';
 import { registerNodeReport } from './node-report.ts';
@@ -59,4 +64,10 @@ export const COMMANDS: readonly CommandRegistrar[] = [
   registerNodeBoot,
   registerNodeBang,
   registerNodeWatchdog,
+  // --- the node agent and the standalone SlapOS (src/node/agent, src/standalone) ---
+  registerNodeRun,
+  registerStandaloneStart,
+  registerStandaloneStop,
+  registerStandaloneStatus,
+  registerStandaloneDemo,
 ];

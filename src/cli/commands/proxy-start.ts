@@ -8,6 +8,7 @@ import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import { resolveProxySettings } from '../proxy-config.ts';
 import { locateSlaposConfig, readSlaposConfig } from '../slapos-config.ts';
+import { watchStopSignals } from '../stop-signals.ts';
 
 interface ProxyStartOptions {
   cfg?: string;
@@ -16,24 +17,6 @@ interface ProxyStartOptions {
   database?: string;
   computerId?: string;
   insecureListen?: boolean;
-}
-
-const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
-
-/** Watches for the stop signals; `stopped` resolves with the first one, `dispose` stops watching. */
-function watchStopSignals(): { stopped: Promise<NodeJS.Signals>; dispose: () => void } {
-  let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
-  const dispose = (): void => {
-    for (const name of STOP_SIGNALS) process.off(name, onSignal);
-  };
-  const stopped = new Promise<NodeJS.Signals>((resolve) => {
-    onSignal = (signal) => {
-      dispose();
-      resolve(signal);
-    };
-    for (const name of STOP_SIGNALS) process.on(name, onSignal);
-  });
-  return { stopped, dispose };
 }
 
 async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<void> {

@@ -1,7 +1,9 @@
 /** Service results as JSON API documents (the shapes of the contract's responses). */
 import type { ApiResponse } from '../../api/index.ts';
+import { changeMarker, timestampString } from '../../core/change-marker.ts';
 import { processingTimestamp } from '../../core/clock.ts';
 import { formatInstanceGuid } from '../../core/instance-guid.ts';
+import type { NodeSnapshot } from '../services/change-stream.ts';
 import type { InstanceView } from '../services/instance-view.ts';
 
 /** The contract's instance document (its generated type says `Record<string, never>` for free-form objects). */
@@ -37,4 +39,41 @@ export function instanceDocument(view: InstanceView): InstanceDocument {
 
 export function success(title: string): { type: 'success'; title: string } {
   return { type: 'success', title };
+}
+
+/** Our extension's node snapshot (slapos-extensions.json). */
+export function nodeSnapshotDocument(
+  snapshot: NodeSnapshot,
+): ApiResponse<'/slapos.get.ext.compute_node_snapshot'> {
+  return {
+    computer_guid: snapshot.computeNodeId,
+    revision: snapshot.revision,
+    software_installation_list: snapshot.software.map((item) => ({
+      software_release_uri: item.url,
+      state: item.state,
+    })),
+    compute_partition_list: snapshot.partitions.map((partition) => ({
+      compute_partition_id: partition.partitionId,
+      instance_guid: partition.instanceGuid,
+      title: partition.title,
+      root_instance_title: partition.rootTitle,
+      state: partition.state,
+      software_release_uri: partition.softwareRelease,
+      software_type: partition.softwareType,
+      parameters: partition.parameters,
+      sla_parameters: partition.sla as Record<string, never>,
+      connection_parameters: partition.connectionParameters,
+      ip_list: partition.ipList,
+      timestamp: timestampString(partition.timestamp),
+      processing_timestamp: processingTimestamp(partition.timestamp),
+      marker: changeMarker(partition.timestamp, partition.dependencySerial),
+      shared_instance_list: partition.sharedInstances.map((shared) => ({
+        title: shared.title,
+        instance_guid: shared.instanceGuid,
+        software_type: shared.softwareType,
+        parameters: shared.parameters as Record<string, never>,
+        connection_parameters: shared.connectionParameters,
+      })),
+    })),
+  };
 }

@@ -5,13 +5,21 @@
  * handler decodes, calls one service, encodes.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { loadApiSpec, loadExperimentalApiSpec, type ApiPath, type ApiRequest } from '../../api/index.ts';
+import {
+  apiSpecText,
+  EXTENSION_SPEC_URL_PATH,
+  loadApiSpec,
+  loadExperimentalApiSpec,
+  loadExtensionApiSpec,
+  type ApiPath,
+  type ApiRequest,
+} from '../../api/index.ts';
 import { SlapError } from '../../core/errors.ts';
 import { formatFromJson } from '../../core/format-plan.ts';
 import { parsePythonJson } from '../../core/python-value.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Caller, MasterServices, RequestOrigin } from '../services/index.ts';
-import { instanceDocument, success } from './documents.ts';
+import { instanceDocument, nodeSnapshotDocument, success } from './documents.ts';
 import { errorBody, toHttpError } from './errors.ts';
 import { BODY_LIMIT_BYTES, parseJsonBody } from './request-body.ts';
 import { acceptsJson, requestOrigin } from './request-context.ts';
@@ -35,6 +43,8 @@ interface HandlerInput<P extends ApiPath> {
   pythonBody: () => ApiRequest<P>;
   /** The requesting partition of our requester headers extension (requester.ts), if any. */
   requester: () => RequesterPartition | undefined;
+  /** Aborted when the client goes away (for long polls; created on first call). */
+  signal: () => AbortSignal;
 }
 
 type Handler<P extends ApiPath> = (input: HandlerInput<P>) => unknown;
@@ -198,6 +208,21 @@ function handlers(services: MasterServices): HandlerTable {
         computer_guid: reference,
       })),
     }),
+    // --- our extensions (slapos-extensions.json): the change stream ---
+    '/slapos.get.ext.compute_node_snapshot': async ({ body, caller }) => {
+      const snapshot = await services.readNodeSnapshot({ caller, computeNodeId: body.computer_guid });
+      return serializeOnce(snapshot, () => nodeSnapshotDocument(snapshot));
+    },
+    '/slapos.watch.ext.compute_node_revision': async ({ body, caller, signal }) => {
+      const answer = await services.watchComputeNode({
+        caller,
+        computeNodeId: body.computer_guid,
+        afterRevision: body.after_revision,
+        timeoutMs: body.timeout_ms,
+        signal: signal(),
+      });
+      return { computer_guid: body.computer_guid, ...answer };
+    },
   };
 }
 
@@ -232,7 +257,8 @@ function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyRe
 export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOptions): void {
   const stable = loadApiSpec();
   const experimental = loadExperimentalApiSpec();
-  const operations = { ...stable.paths, ...experimental.paths };
+  const extensions = loadExtensionApiSpec();
+  const operations = { ...stable.paths, ...experimental.paths, ...extensions.paths };
   const schemas = Object.fromEntries(
     Object.entries(operations).map(([path, item]) => [
       path,
@@ -286,6 +312,11 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
     return sendJson(reply, 404, errorBody(404, `No such path: ${path}`));
   });
 
+  const extensionSpec = apiSpecText('slapos-extensions.json');
+  fastify.get(EXTENSION_SPEC_URL_PATH, (_request, reply) =>
+    reply.code(200).header('content-type', 'application/json').send(extensionSpec),
+  );
+
   for (const path of knownPaths) {
     const validate = validators.get(path);
     const handle = table[path];
@@ -297,14 +328,27 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
       const body = request.body;
       validate(body);
       let pythonBody: unknown;
-      const result = await handle({
-        body: body as never,
-        caller: options.callerOf(request),
-        origin: () => requestOrigin(request, options.fallbackHost()),
-        pythonBody: () => (pythonBody ??= parsePythonJson(request[RAW_BODY] ?? 'null', body)) as never,
-        requester: () => requesterOf(request.headers),
-      });
-      return sendJson(reply, 200, result);
+      let gone: AbortController | undefined;
+      const onClose = (): void => gone?.abort();
+      try {
+        const result = await handle({
+          body: body as never,
+          caller: options.callerOf(request),
+          origin: () => requestOrigin(request, options.fallbackHost()),
+          pythonBody: () => (pythonBody ??= parsePythonJson(request[RAW_BODY] ?? 'null', body)) as never,
+          requester: () => requesterOf(request.headers),
+          signal: () => {
+            if (!gone) {
+              gone = new AbortController();
+              request.raw.socket.once('close', onClose);
+            }
+            return gone.signal;
+          },
+        });
+        return sendJson(reply, 200, result);
+      } finally {
+        if (gone) request.raw.socket.off('close', onClose);
+      }
     });
   }
 }

@@ -3,6 +3,7 @@ import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { MasterStore } from '../storage/repository.ts';
 import type { Action, Authorizer, Caller, Target } from './caller.ts';
+import { NodeRevisionHub } from './node-revisions.ts';
 
 export interface ServiceContext {
   store: MasterStore;
@@ -10,6 +11,8 @@ export interface ServiceContext {
   logger: Logger;
   /** The default compute node (`[slapos] computer_id`): requests without `computer_guid` go there. */
   defaultComputeNodeId: string | undefined;
+  /** The change stream's watchers (woken by the store's commits). */
+  revisions: NodeRevisionHub;
   authorize(caller: Caller, action: Action, target: Target): void;
 }
 
@@ -28,6 +31,7 @@ export function createServiceContext(options: ServiceContextOptions): ServiceCon
     clock: options.clock,
     logger: options.logger,
     defaultComputeNodeId: options.defaultComputeNodeId,
+    revisions: new NodeRevisionHub(options.store),
     authorize: (caller, action, target) => authorizer.authorize(caller, action, target),
   };
 }

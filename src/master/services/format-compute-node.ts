@@ -1,7 +1,8 @@
 /**
  * Registering a compute node's partitions and addresses (docs/protocol.md §1.4). Partitions
  * missing from the new list are deleted with their instances (no destruction happens); kept
- * partitions keep their allocation and timestamp; addresses are replaced. Timestamps are not bumped.
+ * partitions keep their allocation and timestamp; addresses are replaced. Timestamps are not bumped;
+ * the node's change-stream revision is.
  */
 import type { ComputeNodeFormat } from '../../core/format-plan.ts';
 import type { Caller } from './caller.ts';
@@ -34,6 +35,7 @@ export async function formatComputeNode(
       if (!existing.has(partition.reference)) await repository.insertPartition(key);
       for (const address of partition.addresses) await repository.insertAddress(key, address);
     }
+    await repository.bumpNodeRevision(node);
   });
   context.logger.info({ computeNode: node, partitions: format.partitions.length }, 'compute node formatted');
   return 'Formatted';

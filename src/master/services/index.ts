@@ -1,5 +1,6 @@
 /** The master's use cases, bound to one service context. The transports call only these. */
 import type { ServiceContext } from './context.ts';
+import * as changeStream from './change-stream.ts';
 import * as computeNodes from './compute-nodes.ts';
 import { formatComputeNode } from './format-compute-node.ts';
 import * as reports from './instance-reports.ts';
@@ -46,6 +47,8 @@ export function createMasterServices(context: ServiceContext) {
     reportSoftwareInstallationState: bind(context, software.reportSoftwareInstallationState),
     reportSoftwareInstallationError: bind(context, software.reportSoftwareInstallationError),
     listSoftwareInstallations: bind(context, software.listSoftwareInstallations),
+    readNodeSnapshot: bind(context, changeStream.readNodeSnapshot),
+    watchComputeNode: bind(context, changeStream.watchComputeNode),
   };
 }
 
@@ -53,4 +56,5 @@ export type MasterServices = ReturnType<typeof createMasterServices>;
 export { LOCAL_CALLER, proxyModeAuthorizer, type Authorizer, type Caller } from './caller.ts';
 export { createServiceContext, type ServiceContext } from './context.ts';
 export type { InstanceView } from './instance-view.ts';
+export type { NodeSnapshot, PartitionSnapshot } from './change-stream.ts';
 export type { RequestOrigin } from './frontend-bypass.ts';

@@ -62,6 +62,11 @@ export async function reportInstanceState(
       if (children.length > 0) {
         // Like SlapOS's garbage collection: a destroyed root first asks its tree to go.
         await repository.markChildrenDestroyed(record.title, now);
+        // No timestamp bump (slapproxy's rule), but their nodes must act: the change stream says so.
+        const nodes = new Set(
+          children.flatMap((child) => (child.location ? [child.location.computeNodeId] : [])),
+        );
+        for (const node of nodes) await repository.bumpNodeRevision(node);
         return children.map((child) => child.title).sort(compareCodePoints);
       }
     }
@@ -69,6 +74,7 @@ export async function reportInstanceState(
     await repository.setPartitionSlapState(record.location, 'free');
     // Its shared instances lose their host; they find a new one when requested again.
     await repository.detachSharedInstances(record.location, now);
+    await repository.bumpNodeRevision(record.location.computeNodeId);
     context.logger.debug({ instance: input.instanceGuid, ...record.location }, 'partition freed');
     return [];
   });
@@ -102,7 +108,11 @@ export async function reportInstanceError(
   return 'Ignored';
 }
 
-/** Replaces an instance's (or shared instance's) connection parameters. No timestamp bump. */
+/**
+ * Replaces an instance's (or shared instance's) connection parameters. No timestamp bump (slapproxy's
+ * rule); when they changed, the partition that requested the instance gets a dependency serial bump:
+ * its node reprocesses it at once (a parent publishing its child's URL), see docs/master.md.
+ */
 export async function setConnectionParameters(
   context: ServiceContext,
   input: { caller: Caller; instanceGuid: string; parameters: Record<string, unknown> },
@@ -114,7 +124,9 @@ export async function setConnectionParameters(
   await context.store.write(async (repository) => {
     const record = await repository.findInstance(identity);
     // An unknown target is silently ignored, as slapproxy does.
-    if (record) await repository.updateInstance(record.id, { connectionXml, now });
+    if (!record || record.connectionXml === connectionXml) return;
+    await repository.updateInstance(record.id, { connectionXml, now });
+    if (record.requester) await repository.bumpDependencySerial(record.requester);
   });
   return 'Updated';
 }

@@ -33,6 +33,8 @@ export interface RequestInstanceInput {
 
 interface Prepared extends RequestInstanceInput {
   requestedBy: string;
+  /** The requester partition when it holds an instance (whom a change of connection parameters concerns). */
+  requesterKey: PartitionKey | null;
   parameterXml: string;
   slaJson: string;
   now: number;
@@ -58,11 +60,29 @@ function slaString(sla: Record<string, unknown>, key: string): string | undefine
   return typeof value === 'string' ? value : undefined;
 }
 
-/** The root title of the requester's tree; a missing or free requester makes a root request. */
-async function requesterRoot(repository: Repository, requester: PartitionKey | undefined): Promise<string> {
-  if (!requester) return '';
-  const instance = await repository.getInstanceOnPartition(requester);
-  return instance ? instance.requestedBy || instance.title : '';
+/**
+ * The root title of the requester's tree and the requester partition; a missing or free requester
+ * makes a root request.
+ */
+async function requesterOf(
+  repository: Repository,
+  requester: PartitionKey | undefined,
+): Promise<{ requestedBy: string; requesterKey: PartitionKey | null }> {
+  const instance = requester ? await repository.getInstanceOnPartition(requester) : undefined;
+  if (!instance || !requester) return { requestedBy: '', requesterKey: null };
+  return {
+    requestedBy: instance.requestedBy || instance.title,
+    requesterKey: { computeNodeId: requester.computeNodeId, partitionId: requester.partitionId },
+  };
+}
+
+/** The requester to store when it is new or another one than the stored one. */
+function requesterChange(
+  existing: InstanceRecord,
+  requesterKey: PartitionKey | null,
+): { requester: PartitionKey } | Record<string, never> {
+  if (requesterKey === null || sameKey(existing.requester, requesterKey)) return {};
+  return { requester: requesterKey };
 }
 
 export async function requestInstance(
@@ -73,12 +93,19 @@ export async function requestInstance(
   const parameterXml = encodeParameterXml(input.parameters);
   const slaJson = stringifyPythonJson(input.sla);
   return context.store.write(async (repository) => {
-    const requestedBy = await requesterRoot(repository, input.requester);
+    const { requestedBy, requesterKey } = await requesterOf(repository, input.requester);
     context.authorize(input.caller, 'instance.request', {
       kind: 'instance',
       identity: { title: input.title, requestedBy, shared: input.shared },
     });
-    const prepared: Prepared = { ...input, requestedBy, parameterXml, slaJson, now: context.clock.now() };
+    const prepared: Prepared = {
+      ...input,
+      requestedBy,
+      requesterKey,
+      parameterXml,
+      slaJson,
+      now: context.clock.now(),
+    };
     if (!input.shared) return requestNotShared(context, repository, prepared);
     return (
       frontendBypass({ ...prepared, state: input.state, origin: input.origin }) ??
@@ -120,6 +147,7 @@ async function requestNotShared(
       requestedState: state ?? 'started',
       location,
       hostPosition: null,
+      requester: request.requesterKey,
       now: request.now,
     });
     await repository.allocatePartition(location, request.now);
@@ -147,15 +175,21 @@ async function requestNotShared(
       changes.softwareRelease !== existing.softwareRelease ||
       changes.softwareType !== existing.softwareType ||
       changes.parameterXml !== existing.parameterXml;
+    const requester = requesterChange(existing, request.requesterKey);
     if (changed) {
       await repository.updateInstance(existing.id, {
         ...changes,
+        ...requester,
         slaJson: request.slaJson,
         now: request.now,
       });
       await repository.setPartitionTimestamp(location, request.now);
-    } else if (existing.slaJson !== request.slaJson) {
-      await repository.updateInstance(existing.id, { slaJson: request.slaJson, now: request.now });
+    } else if (existing.slaJson !== request.slaJson || 'requester' in requester) {
+      await repository.updateInstance(existing.id, {
+        ...requester,
+        slaJson: request.slaJson,
+        now: request.now,
+      });
     }
     view = {
       softwareType: request.softwareType,
@@ -252,6 +286,7 @@ async function requestShared(
     parameterXml: request.parameterXml,
     sharedParametersJson,
     slaJson: request.slaJson,
+    ...(request.requesterKey === null ? {} : { requester: request.requesterKey }),
     now: request.now,
   };
   if (request.state === 'destroyed') {

@@ -169,6 +169,12 @@ test('every use case goes through the one authorisation check point', async () =
           }),
       ],
       ['listComputeNodes', () => services.listComputeNodes({ caller: stranger })],
+      ['readNodeSnapshot', () => services.readNodeSnapshot({ caller: stranger, computeNodeId: 'c' })],
+      [
+        'watchComputeNode',
+        () =>
+          services.watchComputeNode({ caller: stranger, computeNodeId: 'c', afterRevision: 0, timeoutMs: 0 }),
+      ],
       ['computeNodeStatus', () => services.computeNodeStatus({ caller: stranger, computeNodeId: 'c' })],
       [
         'bangComputeNode',

@@ -14,9 +14,10 @@ export async function supplySoftware(
     url: input.url,
   });
   // The compute node need not exist yet: it may be formatted later.
-  await context.store.write((repository) =>
-    repository.upsertSoftwareInstallation(input.computeNodeId, input.url, input.state),
-  );
+  await context.store.write(async (repository) => {
+    await repository.upsertSoftwareInstallation(input.computeNodeId, input.url, input.state);
+    await repository.bumpNodeRevision(input.computeNodeId);
+  });
   return `Supplied ${input.url} to be ${input.state}`;
 }
 

@@ -112,9 +112,32 @@ const initial: Migration = {
   },
 };
 
+/**
+ * The change stream (docs/master.md, "Change stream"): a revision per compute node, bumped in the
+ * transaction of every change its node must act on; a serial per partition, bumped when something its
+ * instance consumes changed without a timestamp bump (a child's connection parameters); and the
+ * partition that requested each instance, to know whom to bump.
+ */
+const changeStream: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('compute_node_revision')
+      .addColumn('compute_node_reference', 'text', (c) => c.primaryKey())
+      .addColumn('revision', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .alterTable('partition')
+      .addColumn('dependency_serial', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
+    await db.schema.alterTable('instance').addColumn('requester_node', 'text').execute();
+    await db.schema.alterTable('instance').addColumn('requester_partition', 'text').execute();
+  },
+};
+
 /** Every migration, in order. Append only. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
+  '0002_change_stream': changeStream,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -58,6 +58,10 @@ export interface InstanceRecord extends InstanceIdentity {
   /** The timestamp and allocation state of `location`'s partition (null when it has none). */
   partitionTimestamp: number | null;
   partitionSlapState: SlapState | null;
+  /** The dependency serial of `location`'s partition (null when it has none). */
+  partitionDependencySerial: number | null;
+  /** The partition that requested this instance (null: a person's request). */
+  requester: PartitionKey | null;
 }
 
 /** The columns of an instance that use cases write. */
@@ -79,6 +83,7 @@ export interface InstanceFields {
   bangAt: number | null;
   title: string;
   requestedBy: string;
+  requester: PartitionKey | null;
 }
 
 export interface NewInstance extends InstanceIdentity {
@@ -90,7 +95,20 @@ export interface NewInstance extends InstanceIdentity {
   requestedState: RequestedState;
   location: PartitionKey | null;
   hostPosition: number | null;
+  requester?: PartitionKey | null;
   now: number;
+}
+
+/** What a node pass needs of one compute node (the change stream's snapshot), read in one transaction. */
+export interface NodeSnapshotRecords {
+  revision: number;
+  software: SoftwareInstallationRecord[];
+  /** Non-shared instances allocated on the node's busy partitions, in partition order. */
+  instances: InstanceRecord[];
+  /** Addresses of the node's partitions, in insertion order. */
+  addresses: (AddressRecord & { partitionId: string })[];
+  /** Shared instances hosted on the node and not destroyed, in host-list order. */
+  shared: InstanceRecord[];
 }
 
 /** A compact row for node-wide instance lists (the hot read path). */
@@ -128,7 +146,9 @@ export interface Repository {
   deletePartition(key: PartitionKey): Promise<void>;
   setPartitionSlapState(key: PartitionKey, slapState: SlapState): Promise<void>;
   /** Marks a partition busy and sets its timestamp (allocation). */
+  /** Marks a partition busy and sets its timestamp (allocation); bumps the node's revision. */
   allocatePartition(key: PartitionKey, timestamp: number): Promise<void>;
+  /** Sets a partition's timestamp (the node's "reprocess" signal); bumps the node's revision. */
   setPartitionTimestamp(key: PartitionKey, timestamp: number): Promise<void>;
   listAddresses(key: PartitionKey): Promise<AddressRecord[]>;
   deleteAddresses(computeNodeId: string): Promise<void>;
@@ -173,6 +193,15 @@ export interface Repository {
   detachSharedInstances(host: PartitionKey, now: number): Promise<void>;
   /** Titles of the root instances (non-shared, in partition order) and root shared instances. */
   listRootTitles(): Promise<{ instances: string[]; shared: string[] }>;
+
+  // the change stream (docs/master.md)
+  /** The node's revision: 0 until its first change. */
+  getNodeRevision(computeNodeId: string): Promise<number>;
+  /** Bumps the node's revision in this transaction (watchers are told after the commit). */
+  bumpNodeRevision(computeNodeId: string): Promise<void>;
+  /** Bumps a partition's dependency serial (its snapshot marker changes) and its node's revision. */
+  bumpDependencySerial(key: PartitionKey): Promise<void>;
+  readNodeSnapshot(computeNodeId: string): Promise<NodeSnapshotRecords>;
 }
 
 export type TransactionMode = 'read' | 'write';
@@ -187,5 +216,10 @@ export interface MasterStore {
    * callers must not modify it) as long as no write was committed since. For the hot read paths.
    */
   memoizedRead<T>(key: string, work: (repository: Repository) => Promise<T>): Promise<T>;
+  /**
+   * Calls `listener` after each commit with the compute nodes whose revision it bumped (possibly a
+   * few more: a rolled-back use case's bumps may be included). Returns the unsubscribe function.
+   */
+  onNodeChanges(listener: (computeNodeIds: ReadonlySet<string>) => void): () => void;
   close(): Promise<void>;
 }

@@ -20,6 +20,11 @@ export interface PartitionTable {
   slap_state: SlapState;
   /** Float seconds; the change signal nodes compare. Kept when the partition is freed. */
   timestamp: number | null;
+  /**
+   * Bumped when something the partition's instance consumes changed without a timestamp bump (a
+   * child's connection parameters): part of the change marker of the node snapshot.
+   */
+  dependency_serial: Generated<number>;
 }
 
 export interface PartitionAddressTable {
@@ -72,6 +77,15 @@ export interface InstanceTable {
   bang_at: number | null;
   created_at: number;
   updated_at: number;
+  /** The partition that requested this instance (null: a person's request). */
+  requester_node: string | null;
+  requester_partition: string | null;
+}
+
+/** The change stream's revision of each compute node (bumped with every change its node acts on). */
+export interface ComputeNodeRevisionTable {
+  compute_node_reference: string;
+  revision: number;
 }
 
 export interface MasterDatabase {
@@ -80,4 +94,5 @@ export interface MasterDatabase {
   partition_address: PartitionAddressTable;
   software_installation: SoftwareInstallationTable;
   instance: InstanceTable;
+  compute_node_revision: ComputeNodeRevisionTable;
 }

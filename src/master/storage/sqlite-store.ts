@@ -38,10 +38,11 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-type InstanceRow = InstanceTable & {
+type InstanceRow = Omit<InstanceTable, 'id'> & {
   id: number;
   partition_timestamp: number | null;
   partition_slap_state: SlapState | null;
+  partition_dependency_serial: number | null;
 };
 
 function toInstance(row: InstanceRow): InstanceRecord {
@@ -67,6 +68,11 @@ function toInstance(row: InstanceRow): InstanceRecord {
     bangMessage: row.bang_message,
     partitionTimestamp: row.partition_timestamp,
     partitionSlapState: row.partition_slap_state,
+    partitionDependencySerial: row.partition_dependency_serial,
+    requester:
+      row.requester_node === null || row.requester_partition === null
+        ? null
+        : { computeNodeId: row.requester_node, partitionId: row.requester_partition },
   };
 }
 
@@ -88,6 +94,7 @@ const INSTANCE_COLUMNS: Record<keyof InstanceFields, readonly (keyof InstanceTab
   errorAt: ['error_at'],
   bangMessage: ['bang_message'],
   bangAt: ['bang_at'],
+  requester: ['requester_node', 'requester_partition'],
 };
 
 function instanceColumnValues(fields: Partial<InstanceFields> & { now: number }): Record<string, unknown> {
@@ -97,6 +104,9 @@ function instanceColumnValues(fields: Partial<InstanceFields> & { now: number })
     if (key === 'location') {
       values.compute_node_reference = fields.location?.computeNodeId ?? null;
       values.partition_reference = fields.location?.partitionId ?? null;
+    } else if (key === 'requester') {
+      values.requester_node = fields.requester?.computeNodeId ?? null;
+      values.requester_partition = fields.requester?.partitionId ?? null;
     } else {
       values[INSTANCE_COLUMNS[key][0] ?? key] = fields[key] ?? null;
     }
@@ -135,8 +145,11 @@ export class SqliteStore implements MasterStore {
   private readonly repository: Repository;
   private closed = false;
   private closing: Promise<void> | undefined;
+  /** Compute nodes whose revision the running group bumped (told to listeners after its commit). */
+  private bumpedNodes = new Set<string>();
+  private readonly nodeChangeListeners = new Set<(computeNodeIds: ReadonlySet<string>) => void>();
 
-  private constructor(path: string, sqlite: Database) {
+  private constructor(path: string, sqlite: Database, options: SqliteStoreOptions) {
     this.path = path;
     this.sqlite = sqlite;
     this.kysely = new Kysely<MasterDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
@@ -150,6 +163,16 @@ export class SqliteStore implements MasterStore {
         maxGroup: 64,
         afterCommit: (wrote) => {
           if (wrote) this.writeCount++;
+          if (this.bumpedNodes.size === 0) return;
+          const bumped = this.bumpedNodes;
+          this.bumpedNodes = new Set();
+          for (const listener of this.nodeChangeListeners) {
+            try {
+              listener(bumped);
+            } catch (error) {
+              options.logger?.error({ err: error }, 'node change listener failed');
+            }
+          }
         },
       },
     );
@@ -168,7 +191,7 @@ export class SqliteStore implements MasterStore {
     } catch (error) {
       throw databaseError(path, error);
     }
-    const store = new SqliteStore(path, sqlite);
+    const store = new SqliteStore(path, sqlite, options);
     try {
       const { error, results } = await new Migrator({
         db: store.kysely,
@@ -231,6 +254,11 @@ export class SqliteStore implements MasterStore {
     });
   }
 
+  onNodeChanges(listener: (computeNodeIds: ReadonlySet<string>) => void): () => void {
+    this.nodeChangeListeners.add(listener);
+    return () => void this.nodeChangeListeners.delete(listener);
+  }
+
   private transaction<T>(mode: JobMode, work: (repository: Repository) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new SlapError('SLAP_ERR_UNAVAILABLE', 'the database is closed'));
     return this.transactions
@@ -288,7 +316,11 @@ export class SqliteStore implements MasterStore {
           .onRef('p.reference', '=', 'i.partition_reference'),
       )
       .selectAll('i')
-      .select(['p.timestamp as partition_timestamp', 'p.slap_state as partition_slap_state']);
+      .select([
+        'p.timestamp as partition_timestamp',
+        'p.slap_state as partition_slap_state',
+        'p.dependency_serial as partition_dependency_serial',
+      ]);
   }
 
   private createRepository(): Repository {
@@ -433,7 +465,7 @@ export class SqliteStore implements MasterStore {
               .where('reference', '=', param('partition')),
           { ...nodeAndPartition(key), timestamp },
         );
-        return Promise.resolve();
+        return repository.bumpNodeRevision(key.computeNodeId);
       },
       setPartitionTimestamp: (key, timestamp) => {
         this.run(
@@ -446,7 +478,7 @@ export class SqliteStore implements MasterStore {
               .where('reference', '=', param('partition')),
           { ...nodeAndPartition(key), timestamp },
         );
-        return Promise.resolve();
+        return repository.bumpNodeRevision(key.computeNodeId);
       },
       listAddresses: (key) =>
         Promise.resolve(
@@ -608,6 +640,8 @@ export class SqliteStore implements MasterStore {
             compute_node_reference: param<string | null>('node'),
             partition_reference: param<string | null>('partition'),
             host_position: param<number | null>('hostPosition'),
+            requester_node: param<string | null>('requesterNode'),
+            requester_partition: param<string | null>('requesterPartition'),
             created_at: param<number>('now'),
             updated_at: param<number>('now'),
           }),
@@ -624,6 +658,8 @@ export class SqliteStore implements MasterStore {
           node: instance.location?.computeNodeId ?? null,
           partition: instance.location?.partitionId ?? null,
           hostPosition: instance.hostPosition,
+          requesterNode: instance.requester?.computeNodeId ?? null,
+          requesterPartition: instance.requester?.partitionId ?? null,
           now: instance.now,
         });
         return Promise.resolve(id);
@@ -790,6 +826,94 @@ export class SqliteStore implements MasterStore {
           instances: instances.map((row) => row.title),
           shared: shared.map((row) => row.title),
         });
+      },
+
+      getNodeRevision: (computeNodeId) => {
+        const row = this.get<{ revision: number }>(
+          'getNodeRevision',
+          () =>
+            db
+              .selectFrom('compute_node_revision')
+              .select('revision')
+              .where('compute_node_reference', '=', param('node')),
+          { node: computeNodeId },
+        );
+        return Promise.resolve(row?.revision ?? 0);
+      },
+      bumpNodeRevision: (computeNodeId) => {
+        this.run(
+          'bumpNodeRevision',
+          () =>
+            db
+              .insertInto('compute_node_revision')
+              .values({ compute_node_reference: param('node'), revision: 1 })
+              .onConflict((conflict) =>
+                conflict
+                  .column('compute_node_reference')
+                  .doUpdateSet((eb) => ({ revision: eb('compute_node_revision.revision', '+', 1) })),
+              ),
+          { node: computeNodeId },
+        );
+        this.bumpedNodes.add(computeNodeId);
+        return Promise.resolve();
+      },
+      bumpDependencySerial: (key) => {
+        this.run(
+          'bumpDependencySerial',
+          () =>
+            db
+              .updateTable('partition')
+              .set((eb) => ({ dependency_serial: eb('dependency_serial', '+', 1) }))
+              .where('compute_node_reference', '=', param('node'))
+              .where('reference', '=', param('partition')),
+          nodeAndPartition(key),
+        );
+        return repository.bumpNodeRevision(key.computeNodeId);
+      },
+      readNodeSnapshot: async (computeNodeId) => {
+        const args = { node: computeNodeId };
+        const instances = this.all<InstanceRow>(
+          'snapshotInstances',
+          () =>
+            this.selectInstances()
+              .where('p.compute_node_reference', '=', param('node'))
+              .where('p.slap_state', '=', 'busy')
+              .where('i.shared', '=', 0)
+              .orderBy('p.id'),
+          args,
+        );
+        const addresses = this.all<AddressRecord & { partitionId: string }>(
+          'snapshotAddresses',
+          () =>
+            db
+              .selectFrom('partition_address')
+              .select([
+                'partition_reference as partitionId',
+                'network_interface as networkInterface',
+                'address',
+                'netmask',
+              ])
+              .where('compute_node_reference', '=', param('node'))
+              .orderBy('id'),
+          args,
+        );
+        const shared = this.all<InstanceRow>(
+          'snapshotShared',
+          () =>
+            this.selectInstances()
+              .where('i.compute_node_reference', '=', param('node'))
+              .where('i.shared', '=', 1)
+              .where('i.requested_state', '!=', 'destroyed')
+              .orderBy('i.host_position'),
+          args,
+        );
+        return {
+          revision: await repository.getNodeRevision(computeNodeId),
+          software: await repository.listSoftwareInstallations(computeNodeId),
+          instances: instances.map(toInstance),
+          addresses,
+          shared: shared.map(toInstance),
+        };
       },
     };
     return repository;

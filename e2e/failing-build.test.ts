@@ -1,0 +1,95 @@
+/**
+ * A software release whose build fails, end to end: the error reaches the master with the tail of
+ * the build log, the agent retries it with growing delays (exponential backoff), an instance of it
+ * waits without error, and the rest of the node goes on: another release is built and deployed.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { readFile, rm } from 'node:fs/promises';
+import { helloSoftwareUrl } from '../src/standalone/demo.ts';
+import {
+  shortTempDir,
+  startTestStandalone,
+  waitForAnswer,
+  waitForConnection,
+  type TestStandalone,
+} from '../src/testing/standalone.ts';
+import { writeTestReleases } from '../src/testing/test-releases.ts';
+import { waitFor } from '../src/testing/supervisor.ts';
+
+let sa: TestStandalone;
+let releaseDir: string;
+let failing: string;
+
+before(async () => {
+  sa = await startTestStandalone({
+    partitions: 3,
+    prefix: 'sa-fail-',
+    slapos: { agent_retry_delay: 0.4, agent_retry_max_delay: 30 },
+  });
+  releaseDir = await shortTempDir('rel-');
+  failing = (await writeTestReleases(releaseDir)).failing;
+});
+
+after(async () => {
+  await sa.close();
+  await rm(releaseDir, { recursive: true, force: true });
+});
+
+test('a failing build reports its error with the log tail and is retried with backoff', async () => {
+  assert.equal((await sa.slapos(['supply', failing, 'local', '--master-url', sa.masterUrl])).exitCode, 0);
+  const request = await sa.slapos(['request', 'broken', failing, '--master-url', sa.masterUrl]);
+  assert.ok(request.exitCode === 0 || request.exitCode === 2, request.stderr);
+  // Meanwhile, another software release and its instance are not held up.
+  const hello = helloSoftwareUrl();
+  assert.equal((await sa.slapos(['supply', hello, 'local', '--master-url', sa.masterUrl])).exitCode, 0);
+  await sa.slapos(['request', 'fine', hello, '--parameters', 'name=Fine', '--master-url', sa.masterUrl]);
+
+  const status = await waitFor(
+    'four attempts',
+    async () => {
+      const current = await sa.agentStatus();
+      const software = current?.software.find((item) => item.url === failing);
+      return software && software.attempts >= 4 ? current : undefined;
+    },
+    { timeoutMs: 60_000 },
+  );
+  const software = status.software.find((item) => item.url === failing);
+  assert.equal(software?.phase, 'failed');
+  assert.match(software?.error?.message ?? '', /exit|status 3|failed/i);
+  const partition = status.partitions.find((item) => item.instanceGuid === 'broken______0');
+  assert.equal(partition?.phase, 'waiting-software', 'its instance waits, without error');
+  assert.equal(partition?.attempts, 0);
+
+  // The master has the error with the end of the build log.
+  const db = new Database(sa.layout.database, { readonly: true, fileMustExist: true });
+  try {
+    const row = db
+      .prepare('SELECT reported_state, error_message FROM software_installation WHERE url = ?')
+      .get(failing) as { reported_state: string; error_message: string };
+    assert.equal(row.reported_state, 'error');
+    assert.match(row.error_message, /Last lines of the build log/);
+    assert.match(row.error_message, /configure: error: libfoo >= 1\.2 not found/);
+  } finally {
+    db.close();
+  }
+
+  // Backoff: each retry waits longer than the one before (0.4 s doubling, ± 20 % jitter).
+  const log = await readFile(sa.layout.agentLog, 'utf8');
+  const delays = log
+    .split('\n')
+    .filter((line) => line.includes('"will retry"'))
+    .map((line) => JSON.parse(line) as { retryInMs: number; attempts: number; software?: string })
+    .filter((record) => record.software === failing);
+  assert.ok(delays.length >= 3, log);
+  for (let index = 1; index < 3; index++) {
+    const [previous, current] = [delays[index - 1], delays[index]];
+    assert.ok(previous && current);
+    assert.equal(current.attempts, previous.attempts + 1);
+    assert.ok(current.retryInMs > previous.retryInMs * 1.3, JSON.stringify(delays));
+  }
+
+  const fine = await waitForConnection(sa.client, 'fine______0', 'url', { expected: /^http:/ });
+  assert.equal(await waitForAnswer(fine.url as string, 'Hello Fine!'), 'Hello Fine!');
+});

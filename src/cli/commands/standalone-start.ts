@@ -1,0 +1,66 @@
+/** `slapos standalone start`: master + supervisor + node agent in one directory, in the background. */
+import type { Command } from 'commander';
+import { startStandalone, type StandaloneStep } from '../../standalone/standalone.ts';
+import type { CliContext } from '../context.ts';
+import {
+  partitionCount,
+  standaloneCommand,
+  standaloneDir,
+  type StandaloneCommandOptions,
+} from '../standalone-options.ts';
+
+interface StartOptions extends StandaloneCommandOptions {
+  partitions?: number;
+}
+
+export function describeStep(step: StandaloneStep): string {
+  switch (step.step) {
+    case 'config':
+      return step.created ? `Created ${step.path}` : `Using ${step.path}`;
+    case 'master':
+      return `Master ${step.alreadyRunning ? 'already running' : 'started'} at ${step.url} (pid ${step.pid})`;
+    case 'supervisor':
+      return `Supervisor ${step.alreadyRunning ? 'already running' : 'started'} (pid ${step.pid})`;
+    case 'format':
+      return `Compute node formatted: ${step.partitions} partitions`;
+    case 'agent':
+      return `Node agent ${step.alreadyRunning ? 'already running' : 'started'} (pid ${step.pid})`;
+  }
+}
+
+export function registerStandaloneStart(program: Command, ctx: CliContext): void {
+  standaloneCommand(
+    program,
+    'start',
+    'start the master, the supervisor and the node agent in the background (sandbox mode); returns once they are up',
+  )
+    .option('--partitions <n>', 'number of partitions (default 10; can only grow)', partitionCount)
+    .option('--json', 'print the master URL, the compute node and the pids as JSON')
+    .action(async (options: StartOptions) => {
+      const info = await startStandalone(standaloneDir(ctx, options), {
+        ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
+        logger: ctx.logger(),
+        ...(options.json ? {} : { onStep: (step) => ctx.note(describeStep(step)) }),
+      });
+      if (options.json) {
+        ctx.printJson({
+          dir: info.dir,
+          config: info.config,
+          master_url: info.masterUrl,
+          computer_guid: info.computerGuid,
+          partitions: info.partitions,
+          already_running: info.alreadyRunning,
+          pids: info.pids,
+        });
+        return;
+      }
+      ctx.print(
+        info.alreadyRunning
+          ? `The standalone SlapOS in ${info.dir} is already running.`
+          : `The standalone SlapOS in ${info.dir} is running.`,
+      );
+      ctx.print(`  master URL:   ${info.masterUrl}`);
+      ctx.print(`  compute node: ${info.computerGuid} (${info.partitions} partitions)`);
+      ctx.print(`  client commands: --master-url ${info.masterUrl}  (or --cfg ${info.config})`);
+    });
+}

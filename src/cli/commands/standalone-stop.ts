@@ -1,0 +1,24 @@
+/** `slapos standalone stop`: the agent, the supervisor with every service, then the master. */
+import type { Command } from 'commander';
+import { stopStandalone } from '../../standalone/standalone.ts';
+import type { CliContext } from '../context.ts';
+import { standaloneCommand, standaloneDir, type StandaloneCommandOptions } from '../standalone-options.ts';
+
+export function registerStandaloneStop(program: Command, ctx: CliContext): void {
+  standaloneCommand(program, 'stop', 'stop the node agent, the services and their supervisor, and the master')
+    .option('--json', 'print what was running as JSON')
+    .action(async (options: StandaloneCommandOptions) => {
+      const dir = standaloneDir(ctx, options);
+      const stopped = await stopStandalone(dir);
+      if (options.json) {
+        ctx.printJson({ dir, stopped });
+        return;
+      }
+      const names = (['agent', 'supervisor', 'master'] as const).filter((name) => stopped[name]);
+      ctx.print(
+        names.length === 0
+          ? `The standalone SlapOS in ${dir} was not running.`
+          : `Stopped the standalone SlapOS in ${dir} (${names.join(', ')}).`,
+      );
+    });
+}

@@ -1,0 +1,146 @@
+/**
+ * The change stream (our extension, docs/master.md "Change stream"): a compute node's snapshot —
+ * everything one node pass needs, in one call, with the node's revision — and the long poll that
+ * answers as soon as that revision moves.
+ */
+import { SlapError } from '../../core/errors.ts';
+import { formatInstanceGuid } from '../../core/instance-guid.ts';
+import { decodeParameterXml } from '../../core/parameter-xml.ts';
+import { parsePythonJson } from '../../core/python-value.ts';
+import type { RequestedState, SoftwareInstallationState } from '../../core/states.ts';
+import type { InstanceRecord } from '../storage/repository.ts';
+import type { Caller } from './caller.ts';
+import type { ServiceContext } from './context.ts';
+import { sharedParametersOf } from './instance-view.ts';
+
+/** Longest wait of one watch call: under the HTTP request timeout (60 s). */
+export const MAX_WATCH_TIMEOUT_MS = 50_000;
+
+export interface SharedInstanceSnapshot {
+  title: string;
+  instanceGuid: string;
+  softwareType: string;
+  /** With their original JSON types. */
+  parameters: Record<string, unknown>;
+  connectionParameters: Record<string, string | null>;
+}
+
+export interface PartitionSnapshot {
+  partitionId: string;
+  instanceGuid: string;
+  title: string;
+  rootTitle: string;
+  state: RequestedState;
+  softwareRelease: string;
+  softwareType: string;
+  /** As stored (strings). */
+  parameters: Record<string, string | null>;
+  sla: Record<string, unknown>;
+  connectionParameters: Record<string, string | null>;
+  /** `[network interface, address]`. */
+  ipList: [string, string][];
+  /** Float seconds (null: never set). */
+  timestamp: number | null;
+  dependencySerial: number;
+  sharedInstances: SharedInstanceSnapshot[];
+}
+
+export interface NodeSnapshot {
+  computeNodeId: string;
+  revision: number;
+  software: { url: string; state: SoftwareInstallationState }[];
+  /** Partitions holding an instance (any requested state), in partition order. */
+  partitions: PartitionSnapshot[];
+}
+
+function slaOf(record: InstanceRecord): Record<string, unknown> {
+  const parsed = parsePythonJson(record.slaJson);
+  return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)
+    ? (parsed as Record<string, unknown>)
+    : {};
+}
+
+/** The node snapshot. Memoized until the next write: the result is shared, do not modify it. */
+export async function readNodeSnapshot(
+  context: ServiceContext,
+  input: { caller: Caller; computeNodeId: string },
+): Promise<NodeSnapshot> {
+  const { computeNodeId } = input;
+  context.authorize(input.caller, 'compute_node.read', { kind: 'compute_node', computeNodeId });
+  return context.store.memoizedRead(`node_snapshot:${computeNodeId}`, async (repository) => {
+    if (!(await repository.getComputeNode(computeNodeId))) {
+      throw new SlapError('SLAP_ERR_COMPUTE_NODE_NOT_FOUND', `${computeNodeId} is not registered.`);
+    }
+    const records = await repository.readNodeSnapshot(computeNodeId);
+    const ipLists = new Map<string, [string, string][]>();
+    for (const address of records.addresses) {
+      let list = ipLists.get(address.partitionId);
+      if (!list) ipLists.set(address.partitionId, (list = []));
+      list.push([address.networkInterface, address.address]);
+    }
+    const sharedByHost = new Map<string, SharedInstanceSnapshot[]>();
+    for (const shared of records.shared) {
+      const host = shared.location?.partitionId;
+      if (host === undefined) continue;
+      let list = sharedByHost.get(host);
+      if (!list) sharedByHost.set(host, (list = []));
+      list.push({
+        title: shared.title,
+        instanceGuid: formatInstanceGuid(shared),
+        softwareType: shared.softwareType,
+        parameters: sharedParametersOf(shared),
+        connectionParameters: decodeParameterXml(shared.connectionXml),
+      });
+    }
+    return {
+      computeNodeId,
+      revision: records.revision,
+      software: records.software.map((item) => ({ url: item.url, state: item.requestedState })),
+      partitions: records.instances.map((record) => {
+        const partitionId = record.location?.partitionId ?? '';
+        return {
+          partitionId,
+          instanceGuid: formatInstanceGuid(record),
+          title: record.title,
+          rootTitle: record.requestedBy || record.title,
+          state: record.requestedState,
+          softwareRelease: record.softwareRelease,
+          softwareType: record.softwareType,
+          parameters: decodeParameterXml(record.parameterXml),
+          sla: slaOf(record),
+          connectionParameters: decodeParameterXml(record.connectionXml),
+          ipList: ipLists.get(partitionId) ?? [],
+          timestamp: record.partitionTimestamp,
+          dependencySerial: record.partitionDependencySerial ?? 0,
+          sharedInstances: sharedByHost.get(partitionId) ?? [],
+        };
+      }),
+    };
+  });
+}
+
+/**
+ * Long poll: the node's revision as soon as it is above `afterRevision`, else after `timeoutMs`
+ * (at most MAX_WATCH_TIMEOUT_MS) with the same one. A node that is not registered yet can be watched
+ * (its format bumps its revision).
+ */
+export async function watchComputeNode(
+  context: ServiceContext,
+  input: {
+    caller: Caller;
+    computeNodeId: string;
+    afterRevision: number;
+    timeoutMs: number;
+    signal?: AbortSignal;
+  },
+): Promise<{ revision: number; changed: boolean }> {
+  context.authorize(input.caller, 'compute_node.read', {
+    kind: 'compute_node',
+    computeNodeId: input.computeNodeId,
+  });
+  const revision = await context.revisions.waitPast(input.computeNodeId, input.afterRevision, {
+    timeoutMs: Math.min(Math.max(input.timeoutMs, 0), MAX_WATCH_TIMEOUT_MS),
+    ...(input.signal ? { signal: input.signal } : {}),
+  });
+  return { revision, changed: revision > input.afterRevision };
+}

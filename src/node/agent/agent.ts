@@ -1,0 +1,829 @@
+/**
+ * `slapos node run`: the long-running node agent. Instead of the original's cron minute it follows
+ * the master's change stream (docs/master.md): it reads the node snapshot, starts what must be done,
+ * then long-polls the node's revision and starts again as soon as it moves.
+ *
+ * - Software releases are built one at a time (bounded), partitions are processed concurrently
+ *   (bounded), each as its own task: a long build or a failing partition never holds the others.
+ *   A partition waits (without error) until its software release is installed.
+ * - A partition is processed when its change marker differs from the last one seen, when its retry
+ *   is due (exponential backoff with jitter after a failure; at once if its marker changes), and
+ *   every `anomalyIntervalMs` for its promises (an up-to-date pass: no buildout, no restart).
+ * - The report pass runs every `reportIntervalMs` and right after destructions.
+ * - Master unreachable: the agent goes `offline`, logs it once, runs the instance pass's offline mode
+ *   once (services recorded as started are started if they are not running), and reconnects with
+ *   backoff. A master without the change stream (404): the JSON API v0 and polling.
+ * - State kept across restarts is on disk (`.timestamp`, `.completed`, `partition.json`): a restarted
+ *   agent finds its partitions up to date and restarts nothing; the supervisor keeps the services.
+ *
+ * Lifecycle (`state`): `starting` → `running` ⇄ `offline` → `stopping` → `stopped`. `close()` stops
+ * scheduling, lets running tasks finish for `graceMs`, then aborts them; services are left running.
+ * It is idempotent.
+ */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { MasterClient } from '../../client/master-client.ts';
+import type { Clock } from '../../core/clock.ts';
+import { SlapError } from '../../core/errors.ts';
+import type { RequestedState } from '../../core/states.ts';
+import { writeFileAtomic } from '../../lib/atomic-write.ts';
+import { silentLogger, type Logger } from '../../lib/logger.ts';
+import type { ExecFunction, RecipeMap } from '../../buildout/recipe.ts';
+import type { NodeConfig } from '../config.ts';
+import {
+  PassCache,
+  processPartition,
+  runInstancePass,
+  type PartitionOutcome,
+} from '../instance/instance-pass.ts';
+import { localPartitionIds } from '../partitions.ts';
+import { passError, type NodeMaster, type NodeProgressListener, type PassError } from '../pass.ts';
+import { runReportPass } from '../report/report-pass.ts';
+import { COMPLETED_FILE, runSoftwarePass, softwareDirectory } from '../software/software-pass.ts';
+import {
+  JsonApiStateSource,
+  type NodeState,
+  type WantedPartition,
+  type WantedSoftware,
+} from '../state-source.ts';
+import type { SupervisorControl } from '../supervisor/types.ts';
+import { backoffDelay, type BackoffOptions } from './backoff.ts';
+import { fixedStateSource, SnapshotStateSource } from './snapshot-source.ts';
+
+export type AgentMaster = NodeMaster & Pick<MasterClient, 'readNodeSnapshot' | 'watchComputeNode'>;
+
+export type AgentLifecycle = 'starting' | 'running' | 'offline' | 'stopping' | 'stopped';
+
+export interface NodeAgentOptions {
+  master: AgentMaster;
+  supervisor: SupervisorControl;
+  /** Called at start and when the supervisor is found missing (starts it again if allowed). */
+  ensureSupervisor?: () => Promise<void>;
+  logger?: Logger;
+  clock?: Clock;
+  onProgress?: NodeProgressListener;
+  /** Called after each change of the status (state, items). */
+  onStatus?: (status: AgentStatus) => void;
+  /** Where the status is written as JSON (atomically, at most every 50 ms). */
+  statusFile?: string;
+  exec?: ExecFunction;
+  recipes?: RecipeMap;
+  /** Longest long poll (default 30 s). */
+  watchTimeoutMs?: number;
+  /** Interval of the polling fallback, when the master has no change stream (default 10 s). */
+  pollIntervalMs?: number;
+  /** Promises (anomaly check) of up-to-date started partitions (default 60 s). */
+  anomalyIntervalMs?: number;
+  /** The report pass (default 1 h). */
+  reportIntervalMs?: number;
+  /** Retries of a failed software release or partition (default 2 s doubling up to 10 min). */
+  retry?: BackoffOptions;
+  /** Reconnections to an unreachable master (default 0.5 s doubling up to 30 s). */
+  reconnect?: BackoffOptions;
+  /** Partitions processed at once (default 4). */
+  partitionConcurrency?: number;
+  /** Software releases built at once (default 1, as the original). */
+  softwareConcurrency?: number;
+  /** How long failing promises of just-started services are retried before reporting (default 10 s). */
+  promiseGraceMs?: number;
+}
+
+export type SoftwarePhase = 'pending' | 'building' | 'available' | 'removing' | 'failed';
+export type PartitionPhase = 'pending' | 'waiting-software' | 'processing' | 'checking' | PartitionOutcome;
+
+export interface AgentItemStatus {
+  attempts: number;
+  /** Epoch ms of the next retry, after a failure. */
+  retryAt?: number;
+  error?: PassError;
+}
+
+export interface AgentStatus {
+  pid: number;
+  state: AgentLifecycle;
+  /** `stream`: the master's change stream; `poll`: the JSON API v0, polled. */
+  mode: 'stream' | 'poll';
+  computerGuid: string;
+  masterUrl: string;
+  revision: number | null;
+  startedAt: number;
+  updatedAt: number;
+  /** Epoch ms of the last state read from the master. */
+  lastSyncAt: number | null;
+  offlineSince: number | null;
+  lastError: string | null;
+  software: (AgentItemStatus & { url: string; phase: SoftwarePhase })[];
+  partitions: (AgentItemStatus & {
+    partitionId: string;
+    instanceGuid: string;
+    requestedState: RequestedState;
+    phase: PartitionPhase;
+  })[];
+  /** Work done since the start (passes over one item each). */
+  counters: { snapshots: number; software: number; partitions: number; reports: number };
+}
+
+interface ItemBase {
+  running: boolean;
+  failures: number;
+  retryAt: number;
+  error: PassError | undefined;
+}
+
+interface SoftwareItem extends ItemBase {
+  wanted: WantedSoftware;
+  phase: SoftwarePhase;
+}
+
+interface PartitionItem extends ItemBase {
+  wanted: WantedPartition;
+  phase: PartitionPhase;
+  /** Marker and state of the last successful (or up-to-date) processing. */
+  doneMarker: string | undefined;
+  doneState: RequestedState | undefined;
+  /** Marker when it last failed: a new marker is processed at once, whatever the backoff. */
+  failedMarker: string | undefined;
+  /** A change arrived while it was being processed. */
+  dirty: boolean;
+  /** performance.now() of the last check. */
+  checkedAt: number;
+  /** Revision when the master kept a destroyed partition (children left): retried once it moves. */
+  pendingRevision: number | undefined;
+  /** How many times in a row the master kept it (its retries back off like failures). */
+  pendingAttempts: number;
+}
+
+const DEFAULT_RETRY: BackoffOptions = { initialMs: 2000, maxMs: 600_000 };
+const DEFAULT_RECONNECT: BackoffOptions = { initialMs: 500, maxMs: 30_000 };
+
+function isUnreachable(error: unknown): boolean {
+  return (
+    error instanceof SlapError && (error.code === 'SLAP_ERR_UNAVAILABLE' || error.code === 'SLAP_ERR_TIMEOUT')
+  );
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class NodeAgent {
+  private lifecycle: AgentLifecycle = 'starting';
+  private mode: 'stream' | 'poll' = 'stream';
+  private readonly logger: Logger;
+  private readonly source: SnapshotStateSource;
+  private readonly software = new Map<string, SoftwareItem>();
+  private readonly partitions = new Map<string, PartitionItem>();
+  private readonly tasks = new Set<Promise<void>>();
+  /** Aborts running passes once the grace period of close() is over. */
+  private readonly abort = new AbortController();
+  /** Ends waits at once (close()). */
+  private readonly stopWaiting = new AbortController();
+  private kicked = false;
+  private wake: (() => void) | undefined;
+  private revision: number | null = null;
+  private lastState: NodeState | undefined;
+  private readonly startedAt = Date.now();
+  private lastSyncAt: number | null = null;
+  private offlineSince: number | null = null;
+  private lastError: string | null = null;
+  private reportRunning = false;
+  private reportDueAt: number;
+  private freeCleanupDone = false;
+  private readonly counters = { snapshots: 0, software: 0, partitions: 0, reports: 0 };
+  private loop: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private statusWrite: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly config: NodeConfig,
+    private readonly options: NodeAgentOptions,
+  ) {
+    this.logger = (options.logger ?? silentLogger()).child({ component: 'agent' });
+    this.source = new SnapshotStateSource(options.master, config.computerId);
+    this.reportDueAt = performance.now() + this.reportIntervalMs;
+  }
+
+  get state(): AgentLifecycle {
+    return this.lifecycle;
+  }
+
+  private get reportIntervalMs(): number {
+    return this.options.reportIntervalMs ?? 3600_000;
+  }
+
+  /** Starts the loop (once); resolves when the first state was read and its work started, or failed. */
+  start(): Promise<void> {
+    if (!this.loop) {
+      let firstSync: () => void = () => undefined;
+      const synced = new Promise<void>((resolve) => (firstSync = resolve));
+      this.loop = this.run(firstSync).catch((error: unknown) => {
+        this.logger.error({ err: error }, 'the agent loop failed');
+        this.lastError = (error as Error).message;
+        firstSync();
+      });
+      return synced;
+    }
+    return Promise.resolve();
+  }
+
+  /** Resolves when the agent has stopped (after close(), or if its loop failed). */
+  async finished(): Promise<void> {
+    await this.loop;
+    await this.closing;
+  }
+
+  /**
+   * Stops: no new work; running passes get `graceMs` (default 10 s) to finish, then are aborted.
+   * Services stay under the supervisor. Idempotent.
+   */
+  close(options: { graceMs?: number } = {}): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.lifecycle !== 'stopped') this.setState('stopping');
+      this.stopWaiting.abort();
+      this.kick();
+      await this.loop;
+      const graceMs = options.graceMs ?? 10_000;
+      if (this.tasks.size > 0) {
+        this.logger.info({ tasks: this.tasks.size, graceMs }, 'waiting for the running passes');
+        await Promise.race([Promise.allSettled([...this.tasks]), sleep(graceMs, undefined, { ref: false })]);
+      }
+      if (this.tasks.size > 0) {
+        this.logger.warn({ tasks: this.tasks.size }, 'aborting the passes still running');
+        this.abort.abort(new SlapError('SLAP_ERR_UNAVAILABLE', 'the node agent is stopping'));
+        await Promise.race([Promise.allSettled([...this.tasks]), sleep(5000, undefined, { ref: false })]);
+      }
+      this.setState('stopped');
+      clearTimeout(this.statusTimer);
+      await this.flushStatus();
+    })();
+    return this.closing;
+  }
+
+  /** The status now (also what `statusFile` holds). */
+  status(): AgentStatus {
+    const common = (item: ItemBase): AgentItemStatus => ({
+      attempts: item.failures,
+      ...(item.failures > 0 ? { retryAt: Date.now() + Math.max(0, item.retryAt - performance.now()) } : {}),
+      ...(item.error === undefined ? {} : { error: item.error }),
+    });
+    return {
+      pid: process.pid,
+      state: this.lifecycle,
+      mode: this.mode,
+      computerGuid: this.config.computerId,
+      masterUrl: this.config.masterUrl,
+      revision: this.revision,
+      startedAt: this.startedAt,
+      updatedAt: Date.now(),
+      lastSyncAt: this.lastSyncAt,
+      offlineSince: this.offlineSince,
+      lastError: this.lastError,
+      software: [...this.software.values()].map((item) => ({
+        url: item.wanted.url,
+        phase: item.phase,
+        ...common(item),
+      })),
+      partitions: [...this.partitions.values()].map((item) => ({
+        partitionId: item.wanted.partitionId,
+        instanceGuid: item.wanted.instanceGuid,
+        requestedState: item.wanted.requestedState,
+        phase: item.phase,
+        ...common(item),
+      })),
+      counters: { ...this.counters },
+    };
+  }
+
+  // --- the loop ---
+
+  private async run(firstSync: () => void): Promise<void> {
+    await this.options.ensureSupervisor?.();
+    let reconnects = 0;
+    while (!this.stopping) {
+      let read: { revision: number | null; state: NodeState };
+      try {
+        read = await this.readState();
+      } catch (error) {
+        if (this.stopping) break;
+        if (this.mode === 'stream' && error instanceof SlapError && error.code === 'SLAP_ERR_NOT_FOUND') {
+          this.mode = 'poll';
+          this.logger.warn(
+            { masterUrl: this.config.masterUrl },
+            'the master has no change stream: falling back to polling the JSON API',
+          );
+          continue;
+        }
+        reconnects++;
+        await this.onReadFailure(error, reconnects === 1);
+        firstSync();
+        await this.pause(backoffDelay(reconnects, this.options.reconnect ?? DEFAULT_RECONNECT));
+        continue;
+      }
+      if (this.offlineSince !== null || reconnects > 0) {
+        if (this.offlineSince !== null)
+          this.logger.info(
+            { offlineMs: Date.now() - this.offlineSince },
+            'the master is reachable again: resuming',
+          );
+        this.offlineSince = null;
+        this.lastError = null;
+      }
+      reconnects = 0;
+      this.counters.snapshots++;
+      this.lastSyncAt = Date.now();
+      const moved = read.revision !== this.revision;
+      this.revision = read.revision;
+      this.lastState = read.state;
+      if (this.lifecycle !== 'running') this.setState('running');
+      try {
+        await this.reconcile(read.state, moved);
+      } catch (error) {
+        // Reading local files went wrong (a corrupt format state…): said, then tried again later.
+        this.lastError = passError(error).message;
+        this.logger.error({ err: error }, 'cannot decide what to do');
+        firstSync();
+        await this.pause(backoffDelay(++reconnects, this.options.reconnect ?? DEFAULT_RECONNECT));
+        continue;
+      }
+      this.statusChanged();
+      firstSync();
+      await this.waitForChange();
+    }
+  }
+
+  private get stopping(): boolean {
+    return this.stopWaiting.signal.aborted;
+  }
+
+  private async readState(): Promise<{ revision: number | null; state: NodeState }> {
+    if (this.mode === 'stream') return this.source.readSnapshot(this.stopWaiting.signal);
+    const state = await new JsonApiStateSource(this.options.master, this.config.computerId, {
+      ...(this.options.clock ? { clock: this.options.clock } : {}),
+    }).read({ software: true, partitions: true, signal: this.stopWaiting.signal });
+    return { revision: null, state };
+  }
+
+  private async onReadFailure(error: unknown, first: boolean): Promise<void> {
+    const failure = passError(error);
+    this.lastError = failure.message;
+    if (!isUnreachable(error)) {
+      // A refusal (node not registered yet, …): said once, then retried quietly.
+      if (first) this.logger.error({ code: failure.code, hint: failure.hint }, failure.message);
+      this.statusChanged();
+      return;
+    }
+    if (this.offlineSince !== null) return;
+    this.offlineSince = Date.now();
+    this.setState('offline');
+    this.logger.warn(
+      { err: failure.message },
+      'the master cannot be reached: offline, services keep running',
+    );
+    // Once per outage: what was deployed as started is started if it is not running (after a reboot).
+    try {
+      const result = await runInstancePass(this.config, {
+        master: this.options.master,
+        supervisor: this.options.supervisor,
+        source: { read: () => Promise.reject(error instanceof Error ? error : new Error(String(error))) },
+        logger: this.logger,
+        signal: this.abort.signal,
+        ...(this.options.onProgress ? { onProgress: this.options.onProgress } : {}),
+      });
+      this.logger.debug({ partitions: result.items.length }, 'offline pass done');
+    } catch (offlineError) {
+      this.logger.warn({ err: offlineError }, 'offline pass failed');
+    }
+  }
+
+  /** Waits for a revision change (long poll), the next due item, a finished task, or close(). */
+  private async waitForChange(): Promise<void> {
+    if (this.kicked || this.stopping) {
+      this.kicked = false;
+      return;
+    }
+    const dueMs = this.msUntilDue();
+    const woken = new Promise<void>((resolve) => (this.wake = resolve));
+    const controller = new AbortController();
+    const stop = (): void => controller.abort();
+    this.stopWaiting.signal.addEventListener('abort', stop, { once: true });
+    try {
+      let wait: Promise<unknown>;
+      if (this.mode === 'stream' && this.revision !== null) {
+        wait = this.options.master
+          .watchComputeNode(
+            {
+              computerGuid: this.config.computerId,
+              afterRevision: this.revision,
+              timeoutMs: Math.min(this.options.watchTimeoutMs ?? 30_000, dueMs),
+            },
+            { signal: controller.signal },
+          )
+          .catch(async (error: unknown) => {
+            if (controller.signal.aborted) return;
+            // The snapshot read that follows decides (offline, refused); do not spin meanwhile.
+            this.logger.debug({ err: error }, 'watch failed');
+            await sleep(500, undefined, { signal: controller.signal }).catch(() => undefined);
+          });
+      } else {
+        wait = sleep(Math.min(this.options.pollIntervalMs ?? 10_000, dueMs), undefined, {
+          signal: controller.signal,
+        }).catch(() => undefined);
+      }
+      await Promise.race([wait, woken]);
+    } finally {
+      controller.abort();
+      this.stopWaiting.signal.removeEventListener('abort', stop);
+      this.wake = undefined;
+      this.kicked = false;
+    }
+  }
+
+  /** Sleeps `ms`, or less if close() is called. */
+  private async pause(ms: number): Promise<void> {
+    await sleep(ms, undefined, { signal: this.stopWaiting.signal }).catch(() => undefined);
+  }
+
+  /** Makes the loop read the state again now (a task finished). */
+  private kick(): void {
+    this.kicked = true;
+    this.wake?.();
+  }
+
+  /**
+   * Milliseconds until the next retry, anomaly check or report is due (at least 50). Items already
+   * due were left waiting by the concurrency bounds or for their software release: a finished task
+   * wakes the loop for them, so they do not shorten the wait.
+   */
+  private msUntilDue(): number {
+    const now = performance.now();
+    const watchMs = this.options.watchTimeoutMs ?? 30_000;
+    let next = Number.POSITIVE_INFINITY;
+    const consider = (at: number): void => {
+      if (at > now) next = Math.min(next, at);
+    };
+    consider(this.reportDueAt);
+    const anomaly = this.options.anomalyIntervalMs ?? 60_000;
+    for (const item of this.software.values()) if (!item.running && item.failures > 0) consider(item.retryAt);
+    for (const item of this.partitions.values()) {
+      if (item.running) continue;
+      if (item.failures > 0 || item.pendingRevision !== undefined) consider(item.retryAt);
+      else if (item.wanted.requestedState === 'started' && item.doneMarker !== undefined)
+        consider(item.checkedAt + anomaly);
+    }
+    return next === Number.POSITIVE_INFINITY ? watchMs : Math.max(50, Math.ceil(next - now));
+  }
+
+  // --- deciding what to do ---
+
+  private async reconcile(state: NodeState, revisionMoved: boolean): Promise<void> {
+    const now = performance.now();
+    const wantedSoftware = state.software ?? [];
+    const wantedPartitions = state.partitions ?? [];
+
+    const completed = new Map<string, boolean>();
+    const isCompleted = async (url: string): Promise<boolean> => {
+      let value = completed.get(url);
+      if (value === undefined) {
+        value = await exists(join(softwareDirectory(this.config.softwareRoot, url), COMPLETED_FILE));
+        completed.set(url, value);
+      }
+      return value;
+    };
+
+    // Software releases.
+    const softwareUrls = new Set(wantedSoftware.map((item) => item.url));
+    for (const url of this.software.keys())
+      if (!softwareUrls.has(url) && !this.software.get(url)?.running) this.software.delete(url);
+    let buildingNow = [...this.software.values()].filter((item) => item.running).length;
+    for (const wanted of wantedSoftware) {
+      let item = this.software.get(wanted.url);
+      if (!item) {
+        item = { wanted, phase: 'pending', running: false, failures: 0, retryAt: 0, error: undefined };
+        this.software.set(wanted.url, item);
+      }
+      item.wanted = wanted;
+      if (item.running) continue;
+      if (wanted.state === 'available' && (await isCompleted(wanted.url))) {
+        item.phase = 'available';
+        item.failures = 0;
+        item.error = undefined;
+        continue;
+      }
+      if (item.failures > 0 && now < item.retryAt) continue;
+      if (buildingNow >= (this.options.softwareConcurrency ?? 1)) continue;
+      buildingNow++;
+      this.startSoftware(item);
+    }
+
+    // Partitions.
+    const ids = new Set(wantedPartitions.map((partition) => partition.partitionId));
+    for (const id of this.partitions.keys())
+      if (!ids.has(id) && !this.partitions.get(id)?.running) this.partitions.delete(id);
+    let processingNow = [...this.partitions.values()].filter((item) => item.running).length;
+    const anomalyMs = this.options.anomalyIntervalMs ?? 60_000;
+    let stoppedGroups: Set<string> | undefined;
+    // Shared by the partitions started now (user lookups, software periodicities).
+    const cache = new PassCache(this.config);
+    for (const wanted of wantedPartitions) {
+      let item = this.partitions.get(wanted.partitionId);
+      if (!item) {
+        item = {
+          wanted,
+          phase: 'pending',
+          running: false,
+          failures: 0,
+          retryAt: 0,
+          error: undefined,
+          doneMarker: undefined,
+          doneState: undefined,
+          failedMarker: undefined,
+          dirty: false,
+          checkedAt: 0,
+          pendingRevision: undefined,
+          pendingAttempts: 0,
+        };
+        this.partitions.set(wanted.partitionId, item);
+      }
+      if (item.running) {
+        if (wanted.marker !== item.wanted.marker || wanted.requestedState !== item.wanted.requestedState)
+          item.dirty = true;
+        continue;
+      }
+      item.wanted = wanted;
+      if (wanted.requestedState !== 'destroyed' && !(await isCompleted(wanted.softwareReleaseUrl))) {
+        item.phase = 'waiting-software';
+        continue;
+      }
+      const changed = wanted.marker !== item.doneMarker || wanted.requestedState !== item.doneState;
+      let due: boolean;
+      if (item.failures > 0) due = now >= item.retryAt || wanted.marker !== item.failedMarker;
+      else if (item.pendingRevision !== undefined)
+        due = changed || (revisionMoved && this.revision !== item.pendingRevision) || now >= item.retryAt;
+      else
+        due =
+          changed || item.dirty || (wanted.requestedState === 'started' && now - item.checkedAt >= anomalyMs);
+      if (!due) continue;
+      if (processingNow >= (this.options.partitionConcurrency ?? 4)) continue;
+      processingNow++;
+      // (Used only if the partition turns out up to date: a processing starts its services itself.)
+      const check = wanted.requestedState === 'started';
+      if (check) stoppedGroups ??= await this.stoppedGroups();
+      this.startPartition(item, cache, check && (stoppedGroups?.has(wanted.partitionId) ?? false));
+    }
+
+    // Free partitions: the node's leftovers in them are cleaned once, at start.
+    if (!this.freeCleanupDone) {
+      this.freeCleanupDone = true;
+      const local = await localPartitionIds(this.config.instanceRoot);
+      const free = local.filter((id) => !ids.has(id));
+      if (free.length > 0) this.track(this.cleanFreePartitions(free));
+    }
+
+    if (now >= this.reportDueAt && !this.reportRunning) this.startReport(wantedPartitions);
+  }
+
+  private track(task: Promise<void>): void {
+    this.tasks.add(task);
+    const forget = (): void => void this.tasks.delete(task);
+    task.then(forget, forget);
+  }
+
+  private passOptions() {
+    return {
+      master: this.options.master,
+      logger: this.logger,
+      signal: this.abort.signal,
+      ...(this.options.clock ? { clock: this.options.clock } : {}),
+      ...(this.options.onProgress ? { onProgress: this.options.onProgress } : {}),
+      ...(this.options.exec ? { exec: this.options.exec } : {}),
+      ...(this.options.recipes ? { recipes: this.options.recipes } : {}),
+    };
+  }
+
+  private failed(item: SoftwareItem | PartitionItem, error: PassError): void {
+    item.failures++;
+    item.error = error;
+    const delay = backoffDelay(item.failures, this.options.retry ?? DEFAULT_RETRY);
+    item.retryAt = performance.now() + delay;
+    const which =
+      'partitionId' in item.wanted ? { partition: item.wanted.partitionId } : { software: item.wanted.url };
+    this.logger.info({ ...which, attempts: item.failures, retryInMs: delay, code: error.code }, 'will retry');
+  }
+
+  private startSoftware(item: SoftwareItem): void {
+    const { wanted } = item;
+    item.running = true;
+    item.phase = wanted.state === 'destroyed' ? 'removing' : 'building';
+    this.statusChanged();
+    this.counters.software++;
+    this.track(
+      (async () => {
+        try {
+          const result = await runSoftwarePass(this.config, {
+            ...this.passOptions(),
+            source: fixedStateSource({ software: [wanted] }),
+            onlySoftware: [wanted.url],
+          });
+          const outcome = result.items[0];
+          if (!outcome || outcome.outcome === 'failed') {
+            item.phase = 'failed';
+            this.failed(
+              item,
+              outcome?.error ?? { code: 'SLAP_ERR_INTERNAL', message: 'the software pass did nothing' },
+            );
+          } else {
+            item.phase = outcome.outcome === 'destroyed' ? 'removing' : 'available';
+            item.failures = 0;
+            item.error = undefined;
+          }
+        } catch (error) {
+          if (!this.abort.signal.aborted) {
+            item.phase = 'failed';
+            this.failed(item, passError(error));
+          }
+        } finally {
+          item.running = false;
+          this.statusChanged();
+          this.kick();
+        }
+      })(),
+    );
+  }
+
+  /**
+   * Partitions with a STOPPED process: after the supervisor was shut down with its programs (a
+   * standalone stop, a reboot) or someone stopped a service by hand, an up-to-date started partition
+   * gets its services started again by its next check (the supervisor itself restarts crashed ones).
+   */
+  private async stoppedGroups(): Promise<Set<string>> {
+    try {
+      const status = await this.options.supervisor.status();
+      return new Set(status.processes.filter((p) => p.state === 'STOPPED').map((p) => p.group));
+    } catch (error) {
+      this.logger.debug({ err: error }, 'supervisor status failed');
+      return new Set();
+    }
+  }
+
+  private startPartition(item: PartitionItem, cache: PassCache, startStopped: boolean): void {
+    const { wanted } = item;
+    item.running = true;
+    item.dirty = false;
+    const upToDateCheck = wanted.marker === item.doneMarker && wanted.requestedState === item.doneState;
+    item.phase = upToDateCheck ? 'checking' : 'processing';
+    if (!upToDateCheck) this.statusChanged();
+    this.counters.partitions++;
+    this.track(
+      (async () => {
+        try {
+          const result = await processPartition(this.config, wanted, {
+            ...this.passOptions(),
+            supervisor: this.options.supervisor,
+            cache,
+            ...(this.options.promiseGraceMs === undefined
+              ? {}
+              : { promiseGraceMs: this.options.promiseGraceMs }),
+          });
+          if (result.outcome === 'up-to-date' && startStopped) {
+            this.logger.info(
+              { partition: wanted.partitionId },
+              'starting the stopped services of a started partition',
+            );
+            const started = await this.options.supervisor.startGroup(wanted.partitionId, { wait: false });
+            const failed = started.filter((r) => !r.ok);
+            if (failed.length > 0)
+              this.logger.warn({ partition: wanted.partitionId, failed }, 'could not start');
+          }
+          item.checkedAt = performance.now();
+          item.phase = result.outcome;
+          switch (result.outcome) {
+            case 'started':
+            case 'stopped':
+            case 'up-to-date':
+            case 'destroyed':
+              item.doneMarker = wanted.marker;
+              item.doneState = wanted.requestedState;
+              item.failures = 0;
+              item.error = undefined;
+              item.failedMarker = undefined;
+              item.pendingRevision = undefined;
+              item.pendingAttempts = 0;
+              if (result.outcome === 'destroyed') this.reportDueAt = performance.now();
+              break;
+            case 'destroy-pending':
+              // The master frees it once its children are gone: retried when the revision moves.
+              item.doneMarker = wanted.marker;
+              item.doneState = wanted.requestedState;
+              item.failures = 0;
+              item.error = undefined;
+              item.pendingRevision = this.revision ?? -1;
+              item.pendingAttempts++;
+              item.retryAt =
+                performance.now() + backoffDelay(item.pendingAttempts, this.options.retry ?? DEFAULT_RETRY);
+              break;
+            default:
+              item.failedMarker = wanted.marker;
+              this.failed(
+                item,
+                result.error ?? { code: 'SLAP_ERR_INTERNAL', message: `partition ${result.outcome}` },
+              );
+              if (result.error?.code === 'SLAP_ERR_SUPERVISOR_NOT_RUNNING')
+                await this.options
+                  .ensureSupervisor?.()
+                  .catch((error: unknown) =>
+                    this.logger.error({ err: error }, 'cannot start the supervisor'),
+                  );
+          }
+        } catch (error) {
+          if (!this.abort.signal.aborted) {
+            item.phase = 'failed';
+            item.failedMarker = wanted.marker;
+            this.failed(item, passError(error));
+          }
+        } finally {
+          item.running = false;
+          if (!upToDateCheck || item.phase !== 'up-to-date') this.statusChanged();
+          this.kick();
+        }
+      })(),
+    );
+  }
+
+  private startReport(partitions: readonly WantedPartition[]): void {
+    this.reportRunning = true;
+    this.reportDueAt = performance.now() + this.reportIntervalMs;
+    this.counters.reports++;
+    // Destroyed partitions are the partition tasks' business; the report pass sends usage.
+    const alive = partitions.filter((partition) => partition.requestedState !== 'destroyed');
+    this.track(
+      (async () => {
+        try {
+          const result = await runReportPass(this.config, {
+            ...this.passOptions(),
+            supervisor: this.options.supervisor,
+            source: fixedStateSource({ partitions: alive }),
+          });
+          if (result.sendError) this.logger.warn({ err: result.sendError.message }, 'usage not sent');
+        } catch (error) {
+          if (!this.abort.signal.aborted) this.logger.warn({ err: error }, 'report pass failed');
+        } finally {
+          this.reportRunning = false;
+        }
+      })(),
+    );
+  }
+
+  private async cleanFreePartitions(ids: string[]): Promise<void> {
+    try {
+      await runInstancePass(this.config, {
+        ...this.passOptions(),
+        supervisor: this.options.supervisor,
+        source: fixedStateSource({ partitions: [] }),
+        onlyPartitions: ids,
+      });
+    } catch (error) {
+      if (!this.abort.signal.aborted) this.logger.warn({ err: error }, 'cleaning free partitions failed');
+    }
+  }
+
+  // --- status ---
+
+  private setState(state: AgentLifecycle): void {
+    if (this.lifecycle === state) return;
+    this.lifecycle = state;
+    this.logger.info({ state }, `agent ${state}`);
+    this.statusChanged();
+  }
+
+  private statusChanged(): void {
+    this.options.onStatus?.(this.status());
+    if (this.options.statusFile === undefined || this.statusTimer !== undefined) return;
+    this.statusTimer = setTimeout(() => {
+      this.statusTimer = undefined;
+      void this.flushStatus();
+    }, 50);
+    this.statusTimer.unref();
+  }
+
+  private flushStatus(): Promise<void> {
+    const file = this.options.statusFile;
+    if (file === undefined) return Promise.resolve();
+    this.statusWrite = this.statusWrite
+      .then(() => writeFileAtomic(file, `${JSON.stringify(this.status(), null, 2)}\n`))
+      .catch((error: unknown) => this.logger.warn({ err: error, file }, 'cannot write the status file'));
+    return this.statusWrite;
+  }
+
+  /** The last state read from the master (for tests and the CLI). */
+  get lastNodeState(): NodeState | undefined {
+    return this.lastState;
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The agent's settings: where it keeps its pid and status, and its timings, read from `[slapos]`
+ * options of slapos.cfg (our additions, all optional, in seconds unless said otherwise):
+ *
+ * | option | default | |
+ * |---|---|---|
+ * | `agent_watch_timeout` | 30 | longest long poll of the change stream |
+ * | `agent_poll_interval` | 10 | polling interval when the master has no change stream |
+ * | `agent_anomaly_interval` | 60 | promise (anomaly) checks of up-to-date started partitions |
+ * | `agent_report_interval` | 3600 | the report pass (also run right after destructions) |
+ * | `agent_retry_delay` | 2 | first retry of a failed software release or partition, doubling… |
+ * | `agent_retry_max_delay` | 600 | …up to this |
+ * | `agent_partition_concurrency` | 4 | partitions processed at once (a number) |
+ * | `agent_promise_grace` | 10 | failing promises of just-started services are retried this long |
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SlapError } from '../../core/errors.ts';
+import type { NodeConfig } from '../config.ts';
+import type { AgentStatus, NodeAgentOptions } from './agent.ts';
+
+export interface AgentPaths {
+  /** The running agent's pid (a pidfile lock). */
+  pidFile: string;
+  /** Its status as JSON (`AgentStatus`), rewritten as it changes. */
+  statusFile: string;
+}
+
+/** The status an agent wrote in `file`, or undefined when there is none (or it is being replaced). */
+export async function readAgentStatus(file: string): Promise<AgentStatus | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as AgentStatus;
+  } catch {
+    return undefined;
+  }
+}
+
+export function agentPaths(instanceRoot: string): AgentPaths {
+  return {
+    pidFile: join(instanceRoot, 'var', 'run', 'slapos-node-run.pid'),
+    statusFile: join(instanceRoot, 'var', 'run', 'slapos-node-run.json'),
+  };
+}
+
+type Timings = Pick<
+  NodeAgentOptions,
+  | 'watchTimeoutMs'
+  | 'pollIntervalMs'
+  | 'anomalyIntervalMs'
+  | 'reportIntervalMs'
+  | 'retry'
+  | 'partitionConcurrency'
+  | 'promiseGraceMs'
+>;
+
+function seconds(
+  config: NodeConfig,
+  name: string,
+  options: { min: number; max?: number },
+): number | undefined {
+  const text = config.options[name];
+  if (text === undefined || text.trim() === '') return undefined;
+  const value = Number(text.trim());
+  if (!Number.isFinite(value) || value < options.min || (options.max !== undefined && value > options.max))
+    throw new SlapError(
+      'SLAP_ERR_CONFIG',
+      `${config.file}: [slapos] ${name} = ${text.trim()}: expected a number of seconds between ${options.min} and ${options.max ?? 'any'}`,
+    );
+  return value;
+}
+
+export function agentTimings(config: NodeConfig): Timings {
+  const ms = (value: number | undefined): number | undefined =>
+    value === undefined ? undefined : Math.round(value * 1000);
+  const watch = ms(seconds(config, 'agent_watch_timeout', { min: 0.1, max: 50 }));
+  const poll = ms(seconds(config, 'agent_poll_interval', { min: 0.1 }));
+  const anomaly = ms(seconds(config, 'agent_anomaly_interval', { min: 0.1 }));
+  const report = ms(seconds(config, 'agent_report_interval', { min: 1 }));
+  const retryInitial = ms(seconds(config, 'agent_retry_delay', { min: 0.01 }));
+  const retryMax = ms(seconds(config, 'agent_retry_max_delay', { min: 0.01 }));
+  const concurrency = seconds(config, 'agent_partition_concurrency', { min: 1, max: 64 });
+  const grace = ms(seconds(config, 'agent_promise_grace', { min: 0 }));
+  const timings: Timings = {};
+  if (watch !== undefined) timings.watchTimeoutMs = watch;
+  if (poll !== undefined) timings.pollIntervalMs = poll;
+  if (anomaly !== undefined) timings.anomalyIntervalMs = anomaly;
+  if (report !== undefined) timings.reportIntervalMs = report;
+  if (retryInitial !== undefined || retryMax !== undefined) {
+    const initialMs = retryInitial ?? 2000;
+    timings.retry = { initialMs, maxMs: Math.max(initialMs, retryMax ?? 600_000) };
+  }
+  if (concurrency !== undefined) timings.partitionConcurrency = Math.trunc(concurrency);
+  if (grace !== undefined) timings.promiseGraceMs = grace;
+  return timings;
+}

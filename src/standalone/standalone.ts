@@ -1,0 +1,283 @@
+/**
+ * The standalone SlapOS: a master (proxy mode, SQLite), the node's supervisor and the node agent,
+ * all in one directory, in the background (docs/standalone.md). `startStandalone` returns once all
+ * three answer; it is idempotent (what runs is left alone, what is missing is started).
+ * `stopStandalone` stops the agent, the supervisor with every service, then the master.
+ * `standaloneStatus` says what runs, with the master's URL and the compute node's id.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MasterClient } from '../client/master-client.ts';
+import { SlapError } from '../core/errors.ts';
+import { slaposBinPath } from '../lib/package-root.ts';
+import { silentLogger, type Logger } from '../lib/logger.ts';
+import type { AgentStatus } from '../node/agent/agent.ts';
+import { readAgentStatus } from '../node/agent/settings.ts';
+import { loadNodeConfig } from '../node/config.ts';
+import { formatComputeNode } from '../node/format/format.ts';
+import { masterRegistrar } from '../node/master.ts';
+import { connectSupervisor } from '../node/node-supervisor.ts';
+import { SupervisorClient } from '../node/supervisor/client.ts';
+import { ensureStandaloneConfig, readStandaloneConfig } from './config-file.ts';
+import { checkSocketPath, DEFAULT_PARTITIONS, standaloneLayout, type StandaloneLayout } from './layout.ts';
+import { livePid, spawnDetached, terminate, waitUntilReady, writePidFile } from './processes.ts';
+
+export type StandaloneStep =
+  | { step: 'config'; path: string; created: boolean }
+  | { step: 'master'; url: string; pid: number; alreadyRunning: boolean }
+  | { step: 'supervisor'; pid: number; alreadyRunning: boolean }
+  | { step: 'format'; partitions: number }
+  | { step: 'agent'; pid: number; alreadyRunning: boolean };
+
+export interface StartStandaloneOptions {
+  /** Number of partitions (default 10 for a new standalone; can only grow). */
+  partitions?: number;
+  logger?: Logger;
+  onStep?: (step: StandaloneStep) => void;
+  /** How long each process may take to come up (default 30 s). */
+  timeoutMs?: number;
+  /** Extra node options of the agent process (memory tuning). */
+  agentNodeOptions?: readonly string[];
+}
+
+export interface StandaloneInfo {
+  dir: string;
+  config: string;
+  masterUrl: string;
+  computerGuid: string;
+  partitions: number;
+  /** True when master, supervisor and agent were all running already. */
+  alreadyRunning: boolean;
+  pids: { master: number; supervisor: number; agent: number };
+}
+
+/**
+ * Node flags of the long-lived agent, for its idle memory (bench/converge.ts): a small young
+ * generation, and no optimising compilers (its work waits on I/O; about 10 MB less, no slower on
+ * examples/hello). V8's lite mode would save as much but disables WebAssembly, which undici needs.
+ */
+export const AGENT_NODE_OPTIONS = ['--max-semi-space-size=1', '--no-opt', '--no-sparkplug'];
+
+/**
+ * The agent's lean entry point (the same as `slapos node run`, without the rest of the CLI loaded),
+ * with the node arguments to run it (TypeScript sources, as benchmarks run them, need tsx).
+ */
+function agentEntry(): string[] {
+  const self = fileURLToPath(import.meta.url);
+  const script = fileURLToPath(new URL(`../node/agent/agent-main${extname(self)}`, import.meta.url));
+  return script.endsWith('.ts') ? ['--import', import.meta.resolve('tsx'), script] : [script];
+}
+
+async function masterAnswers(url: string): Promise<boolean> {
+  const client = new MasterClient({ masterUrl: url, timeoutMs: 2000, connectTimeoutMs: 1000 });
+  try {
+    await client.getHateoasUrl();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.close();
+  }
+}
+
+export async function startStandalone(
+  dir: string,
+  options: StartStandaloneOptions = {},
+): Promise<StandaloneInfo> {
+  const layout = standaloneLayout(dir);
+  checkSocketPath(layout);
+  const logger = options.logger ?? silentLogger();
+  const step = options.onStep ?? (() => undefined);
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const existed = (await readStandaloneConfig(layout)) !== undefined;
+  await mkdir(layout.dir, { recursive: true, mode: 0o700 });
+  const settings = await ensureStandaloneConfig(layout, {
+    partitions: options.partitions,
+    defaultPartitions: DEFAULT_PARTITIONS,
+  });
+  step({ step: 'config', path: layout.config, created: !existed });
+  const masterUrl = `http://127.0.0.1:${settings.port}`;
+  const bin = slaposBinPath();
+
+  // The master.
+  let masterPid = await livePid(layout.masterPidFile);
+  const masterWasRunning = masterPid !== undefined && (await masterAnswers(masterUrl));
+  if (!masterWasRunning) {
+    if (masterPid !== undefined) await terminate(masterPid, 10_000);
+    const child = await spawnDetached([bin, 'proxy', 'start', '--cfg', layout.config], {
+      logFile: layout.masterLog,
+      cwd: layout.dir,
+    });
+    await writePidFile(layout.masterPidFile, child.pid);
+    await waitUntilReady('the master', child, {
+      ready: () => masterAnswers(masterUrl),
+      timeoutMs,
+      logFile: layout.masterLog,
+    });
+    masterPid = child.pid;
+  }
+  step({ step: 'master', url: masterUrl, pid: masterPid as number, alreadyRunning: masterWasRunning });
+
+  const config = await loadNodeConfig({ cfg: layout.config, isRoot: false });
+
+  // The supervisor (with the watchdog as its exit notifier).
+  const supervisorWasRunning = await supervisorAnswers(layout);
+  const { client: supervisor } = await connectSupervisor(config, { timeoutMs });
+  const supervisorPid = (await supervisor.status()).pid;
+  step({ step: 'supervisor', pid: supervisorPid, alreadyRunning: supervisorWasRunning });
+
+  // The partitions, registered on the master (idempotent; cheap when nothing changes).
+  const client = new MasterClient({ masterUrl, timeoutMs });
+  try {
+    // Format's routine records are for -v; its warnings are always worth seeing.
+    const formatLogger = logger.isLevelEnabled('debug') ? logger : logger.child({}, { level: 'warn' });
+    const format = await formatComputeNode(config, {
+      registrar: masterRegistrar(client),
+      isRoot: false,
+      logger: formatLogger,
+    });
+    if (format.postError !== undefined)
+      throw new SlapError('SLAP_ERR_UNAVAILABLE', `the master refused the partitions: ${format.postError}`);
+    step({ step: 'format', partitions: format.layout.partitions.length });
+  } finally {
+    await client.close();
+  }
+
+  // The node agent.
+  let agentPid = await livePid(layout.agentPidFile);
+  const agentWasRunning = agentPid !== undefined;
+  if (!agentWasRunning) {
+    await rm(layout.agentStatusFile, { force: true });
+    const child = await spawnDetached(
+      [...(options.agentNodeOptions ?? AGENT_NODE_OPTIONS), ...agentEntry(), '--cfg', layout.config],
+      { logFile: layout.agentLog, cwd: layout.dir },
+    );
+    await waitUntilReady('the node agent', child, {
+      ready: async () => {
+        const status = await readAgentStatus(layout.agentStatusFile);
+        return status?.pid === child.pid && (status.state === 'running' || status.state === 'offline');
+      },
+      timeoutMs,
+      logFile: layout.agentLog,
+    });
+    agentPid = child.pid;
+  }
+  step({ step: 'agent', pid: agentPid as number, alreadyRunning: agentWasRunning });
+  logger.debug({ dir: layout.dir, masterUrl }, 'standalone SlapOS running');
+  return {
+    dir: layout.dir,
+    config: layout.config,
+    masterUrl,
+    computerGuid: settings.computerId,
+    partitions: settings.partitions,
+    alreadyRunning: masterWasRunning && supervisorWasRunning && agentWasRunning,
+    pids: { master: masterPid as number, supervisor: supervisorPid, agent: agentPid as number },
+  };
+}
+
+async function supervisorAnswers(layout: StandaloneLayout): Promise<boolean> {
+  return (await supervisorStatus(layout)) !== undefined;
+}
+
+async function supervisorStatus(
+  layout: StandaloneLayout,
+): Promise<{ pid: number; processes: number } | undefined> {
+  const client = new SupervisorClient({ socketPath: layout.supervisor.socket, timeoutMs: 3000 });
+  try {
+    const status = await client.status();
+    return { pid: status.pid, processes: status.processes.length };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface StopResult {
+  agent: boolean;
+  supervisor: boolean;
+  master: boolean;
+}
+
+/** Stops the agent, then the supervisor and every service, then the master. Says what was running. */
+export async function stopStandalone(dir: string, options: { graceMs?: number } = {}): Promise<StopResult> {
+  const layout = standaloneLayout(dir);
+  const graceMs = options.graceMs ?? 20_000;
+  const result: StopResult = { agent: false, supervisor: false, master: false };
+  const agentPid = await livePid(layout.agentPidFile);
+  if (agentPid !== undefined) result.agent = await terminate(agentPid, graceMs);
+  const supervisor = await supervisorStatus(layout);
+  if (supervisor !== undefined) {
+    const client = new SupervisorClient({ socketPath: layout.supervisor.socket, timeoutMs: graceMs });
+    await client.shutdown({ stopPrograms: true }).catch(() => undefined);
+    // It exits once its programs are stopped.
+    const deadline = Date.now() + graceMs + 65_000;
+    while ((await supervisorStatus(layout)) !== undefined && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    await terminate(supervisor.pid, 5000);
+    result.supervisor = true;
+  }
+  const masterPid = await livePid(layout.masterPidFile);
+  if (masterPid !== undefined) result.master = await terminate(masterPid, graceMs);
+  await rm(layout.masterPidFile, { force: true });
+  return result;
+}
+
+export interface StandaloneStatus {
+  dir: string;
+  /** False when the directory holds no standalone configuration. */
+  exists: boolean;
+  /** True when master, supervisor and agent all run. */
+  running: boolean;
+  config: string;
+  master_url: string | null;
+  computer_guid: string | null;
+  partitions: number | null;
+  master: { pid: number | null; running: boolean; log: string };
+  supervisor: { pid: number | null; running: boolean; socket: string; processes: number };
+  agent: {
+    pid: number | null;
+    running: boolean;
+    log: string;
+    state: AgentStatus['state'] | null;
+    revision: number | null;
+    software: AgentStatus['software'];
+    partitions: AgentStatus['partitions'];
+  };
+}
+
+export async function standaloneStatus(dir: string): Promise<StandaloneStatus> {
+  const layout = standaloneLayout(dir);
+  const settings = await readStandaloneConfig(layout).catch(() => undefined);
+  const masterUrl = settings ? `http://127.0.0.1:${settings.port}` : null;
+  const masterPid = (await livePid(layout.masterPidFile)) ?? null;
+  const masterRunning = masterPid !== null && masterUrl !== null && (await masterAnswers(masterUrl));
+  const supervisor = await supervisorStatus(layout);
+  const agentPid = (await livePid(layout.agentPidFile)) ?? null;
+  const agentStatus = agentPid === null ? undefined : await readAgentStatus(layout.agentStatusFile);
+  const agentRunning = agentPid !== null && agentStatus?.pid === agentPid;
+  return {
+    dir: layout.dir,
+    exists: settings !== undefined,
+    running: masterRunning && supervisor !== undefined && agentRunning,
+    config: layout.config,
+    master_url: masterUrl,
+    computer_guid: settings?.computerId ?? null,
+    partitions: settings?.partitions ?? null,
+    master: { pid: masterPid, running: masterRunning, log: layout.masterLog },
+    supervisor: {
+      pid: supervisor?.pid ?? null,
+      running: supervisor !== undefined,
+      socket: layout.supervisor.socket,
+      processes: supervisor?.processes ?? 0,
+    },
+    agent: {
+      pid: agentPid,
+      running: agentRunning,
+      log: layout.agentLog,
+      state: agentRunning ? (agentStatus?.state ?? null) : null,
+      revision: agentRunning ? (agentStatus?.revision ?? null) : null,
+      software: agentRunning ? (agentStatus?.software ?? []) : [],
+      partitions: agentRunning ? (agentStatus?.partitions ?? []) : [],
+    },
+  };
+}
