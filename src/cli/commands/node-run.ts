@@ -33,7 +33,7 @@ async function nodeRun(ctx: CliContext, options: RunOptions): Promise<void> {
   const stop = watchStopSignals();
   try {
     await runAgentProcess(config, {
-      logger: ctx.logger(),
+      logger: ctx.logger('daemon'),
       stop: stop.stopped,
       graceMs,
       ...(options.pidfile === undefined ? {} : { pidFile: options.pidfile }),
