@@ -7,7 +7,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import type { ExecResult } from '../src/lib/exec.ts';
 import { slaposBinPath } from '../src/lib/package-root.ts';
 import { helloSoftwareUrl } from '../src/standalone/demo.ts';
 import { spawnDetached, terminate } from '../src/standalone/processes.ts';
@@ -40,23 +39,15 @@ after(async () => {
   await rm(releaseDir, { recursive: true, force: true });
 });
 
-function expectOk(result: ExecResult): void {
+/** `slapos <args> --master-url <the standalone's>`; exit 0, or 2 (requested, not ready yet). */
+async function slapos(...args: string[]): Promise<void> {
+  const result = await sa.slapos([...args, '--master-url', sa.masterUrl]);
   assert.ok(result.exitCode === 0 || result.exitCode === 2, `${result.exitCode}: ${result.stderr}`);
 }
 
 test('a composite profile requests a child and publishes its URL, without waiting for a retry', async () => {
-  expectOk(await sa.slapos(['supply', releases.composite, 'local', '--master-url', sa.masterUrl]));
-  expectOk(
-    await sa.slapos([
-      'request',
-      'tree',
-      releases.composite,
-      '--parameters',
-      'name=Kid',
-      '--master-url',
-      sa.masterUrl,
-    ]),
-  );
+  await slapos('supply', releases.composite, 'local');
+  await slapos('request', 'tree', releases.composite, '--parameters', 'name=Kid');
   // The parent fails first (its child has no URL yet); the child's publication makes the master
   // bump the parent's marker, and the agent processes it again at once (its retry is 10 min away).
   const connection = await waitForConnection(sa.client, 'tree______0', 'child-url', { expected: /^http:/ });
@@ -67,53 +58,21 @@ test('a composite profile requests a child and publishes its URL, without waitin
   assert.equal(child.connection_parameters.url, connection['child-url']);
 
   // A new name flows down the tree: the parent re-requests the child with it.
-  expectOk(
-    await sa.slapos([
-      'request',
-      'tree',
-      releases.composite,
-      '--parameters',
-      'name=Teen',
-      '--master-url',
-      sa.masterUrl,
-    ]),
-  );
+  await slapos('request', 'tree', releases.composite, '--parameters', 'name=Teen');
   assert.equal(await waitForAnswer(connection['child-url'] as string, 'Hello Teen!'), 'Hello Teen!');
 });
 
 test('a shared instance is attached to a host, which publishes its connection parameters', async () => {
-  expectOk(await sa.slapos(['supply', releases.host, 'local', '--master-url', sa.masterUrl]));
-  expectOk(await sa.slapos(['request', 'frontend', releases.host, '--master-url', sa.masterUrl]));
+  await slapos('supply', releases.host, 'local');
+  await slapos('request', 'frontend', releases.host);
   await waitForConnection(sa.client, 'frontend______0', 'shared-count', { expected: '0' });
-  expectOk(
-    await sa.slapos([
-      'request',
-      'shop',
-      releases.host,
-      '--slave',
-      '--parameters',
-      'path=shop',
-      '--master-url',
-      sa.masterUrl,
-    ]),
-  );
+  await slapos('request', 'shop', releases.host, '--slave', '--parameters', 'path=shop');
   const shop = await waitForConnection(sa.client, 'shop______1', 'url', { expected: /\/shop$/ });
   const host = await sa.client.getInstance('frontend______0');
   assert.equal(shop.url, `http://${host.ip_list[0]?.[1]}/shop`);
   await waitForConnection(sa.client, 'frontend______0', 'shared-count', { expected: '1' });
   // A second one joins the list; the first keeps its parameters.
-  expectOk(
-    await sa.slapos([
-      'request',
-      'blog',
-      releases.host,
-      '--slave',
-      '--parameters',
-      'path=blog',
-      '--master-url',
-      sa.masterUrl,
-    ]),
-  );
+  await slapos('request', 'blog', releases.host, '--slave', '--parameters', 'path=blog');
   await waitForConnection(sa.client, 'blog______1', 'url', { expected: /\/blog$/ });
   await waitForConnection(sa.client, 'frontend______0', 'shared-count', { expected: '2' });
   assert.equal((await sa.client.getInstance('shop______1')).connection_parameters.url, shop.url);
@@ -146,19 +105,15 @@ test('two compute nodes on one master: the computer_guid SLA places the instance
   });
   try {
     const hello = helloSoftwareUrl();
-    expectOk(await sa.slapos(['supply', hello, 'COMP-2', '--master-url', sa.masterUrl]));
-    expectOk(
-      await sa.slapos([
-        'request',
-        'remote-hello',
-        hello,
-        '--node',
-        'computer_guid=COMP-2',
-        '--parameters',
-        'name=Remote',
-        '--master-url',
-        sa.masterUrl,
-      ]),
+    await slapos('supply', hello, 'COMP-2');
+    await slapos(
+      'request',
+      'remote-hello',
+      hello,
+      '--node',
+      'computer_guid=COMP-2',
+      '--parameters',
+      'name=Remote',
     );
     const connection = await waitForConnection(sa.client, 'remote-hello______0', 'url', {
       expected: /^http:/,
@@ -175,19 +130,7 @@ test('two compute nodes on one master: the computer_guid SLA places the instance
       ['remote-hello'],
     );
 
-    expectOk(
-      await sa.slapos([
-        'request',
-        'remote-hello',
-        hello,
-        '--node',
-        'computer_guid=COMP-2',
-        '--state',
-        'destroyed',
-        '--master-url',
-        sa.masterUrl,
-      ]),
-    );
+    await slapos('request', 'remote-hello', hello, '--node', 'computer_guid=COMP-2', '--state', 'destroyed');
     await waitFor(
       'freed on COMP-2',
       async () => (await sa.client.listComputeNodeInstances('COMP-2')).length === 0,

@@ -40,9 +40,11 @@ export interface OpenApiOperation {
   responses: Record<string, { content?: { 'application/json': { schema: Record<string, unknown> } } }>;
 }
 
-/** The text of one of the contract files. */
+/**
+ * The text of one of the contract files: beside this module when it runs from source (tsx), in
+ * `src/api/` of the package when it runs compiled (`dist/src/api/`).
+ */
 export function apiSpecText(file: string): string {
-  // Beside this module when run from source (tsx), in src/api from the compiled dist/src/api.
   const url = import.meta.url.endsWith('.ts')
     ? new URL(`./${file}`, import.meta.url)
     : new URL(`../../../src/api/${file}`, import.meta.url);

@@ -5,6 +5,8 @@
 import type { Writable } from 'node:stream';
 import type { Logger } from '../lib/logger.ts';
 
+export type LoggerKind = 'command' | 'daemon';
+
 export interface CliIo {
   stdout: Writable;
   stderr: Writable;
@@ -19,8 +21,11 @@ export interface CliContext extends CliIo {
   printJson(value: unknown): void;
   /** Writes a line to stderr (progress, warnings). */
   note(text: string): void;
-  /** The logger configured by the global -v/-q/--log-file options (created on first use). */
-  logger(): Logger;
+  /**
+   * The logger configured by the global -v/-q/--log-file options (created on first use): a
+   * `daemon` logs at info by default, a one-shot `command` only warnings.
+   */
+  logger(kind?: LoggerKind): Logger;
   /** Set by a command that wants a non-zero exit code without throwing. */
   exitCode: number;
 }

@@ -6,7 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { EXIT, SlapError, toSlapError } from '../core/errors.ts';
 import { createLogger, type Logger, type LogLevel } from '../lib/logger.ts';
-import type { CliContext, CliIo } from './context.ts';
+import type { CliContext, CliIo, LoggerKind } from './context.ts';
 import { COMMANDS } from './commands/index.ts';
 
 function packageVersion(): string {
@@ -59,11 +59,18 @@ export function createProgram(ctx: CliContext): Command {
 
 let globalOptions: GlobalOptions = {};
 
-function levelFor(options: GlobalOptions): LogLevel {
-  if (options.quiet) return 'warn';
-  if ((options.verbose ?? 0) >= 2) return 'trace';
-  if ((options.verbose ?? 0) >= 1) return 'debug';
-  return 'info';
+const LEVELS: readonly LogLevel[] = ['warn', 'info', 'debug', 'trace'];
+
+/**
+ * One-shot commands print what matters themselves, so their log shows only warnings unless asked
+ * (-v: info, -vv: debug); daemons (`proxy start`, `node run`) log at info by default, since their log
+ * is their output. A log file gets info at least.
+ */
+function levelFor(options: GlobalOptions, kind: LoggerKind): LogLevel {
+  if (options.quiet) return kind === 'daemon' ? 'warn' : 'error';
+  let base = kind === 'daemon' ? 1 : 0;
+  if (options.logFile !== undefined) base = Math.max(base, 1);
+  return LEVELS[Math.min(base + (options.verbose ?? 0), LEVELS.length - 1)] ?? 'trace';
 }
 
 export function createContext(io: CliIo): CliContext {
@@ -80,9 +87,9 @@ export function createContext(io: CliIo): CliContext {
     note(text) {
       io.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
     },
-    logger() {
+    logger(kind = 'command') {
       logger ??= createLogger({
-        level: levelFor(globalOptions),
+        level: levelFor(globalOptions, kind),
         ...(globalOptions.logFile === undefined ? {} : { destination: globalOptions.logFile }),
       });
       return logger;

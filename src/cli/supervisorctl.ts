@@ -7,7 +7,9 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { EXIT, SlapError } from '../core/errors.ts';
+import { resolve } from 'node:path';
 import { parseIni } from '../lib/ini.ts';
+import { configPath } from '../node/config.ts';
 import { SupervisorClient } from '../node/supervisor/client.ts';
 import { supervisorPaths, type SupervisorPaths } from '../node/supervisor/paths.ts';
 import type { ActionResult, ProcessInfo } from '../node/supervisor/types.ts';
@@ -31,7 +33,7 @@ export function addLocationOptions(command: Command): Command {
     .option('--socket <path>', "the supervisor's socket (default: <instance_root>/sv.sock)");
 }
 
-function instanceRootFromCfg(path: string): string {
+function instanceRootFromCfg(path: string, env: NodeJS.ProcessEnv): string {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -43,7 +45,7 @@ function instanceRootFromCfg(path: string): string {
   }
   const root = parseIni(text, path).get('slapos', 'instance_root');
   if (!root) throw new SlapError('SLAP_ERR_CONFIG', `${path}: [slapos] instance_root is missing`);
-  return root;
+  return configPath(path, root, env);
 }
 
 /** The supervisor's paths for these options; with only --socket, the other paths stay unknown. */
@@ -54,7 +56,8 @@ export function resolveSupervisorPaths(
   const cfg = options.cfg ?? (ctx.env.SLAPOS_CONFIGURATION || undefined);
   if (options.instanceRoot === undefined && cfg === undefined && options.socket !== undefined)
     return { socket: options.socket };
-  const root = options.instanceRoot ?? instanceRootFromCfg(cfg ?? DEFAULT_SLAPOS_CFG);
+  const root =
+    options.instanceRoot ?? instanceRootFromCfg(resolve(ctx.cwd, cfg ?? DEFAULT_SLAPOS_CFG), ctx.env);
   const paths = supervisorPaths(root);
   return options.socket === undefined ? paths : { ...paths, socket: options.socket };
 }

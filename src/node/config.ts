@@ -354,6 +354,12 @@ function normaliseOverrides(overrides: ConfigOverrides): Record<string, string> 
   return out;
 }
 
+/** A path read from slapos.cfg: `~` expanded, a relative path taken from the file's directory. */
+export function configPath(file: string, value: string, env: NodeJS.ProcessEnv = process.env): string {
+  const expanded = expandHome(value, env);
+  return isAbsolute(expanded) ? expanded : resolve(dirname(file), expanded);
+}
+
 function expandHome(path: string, env: NodeJS.ProcessEnv): string {
   if (path === '~' || path.startsWith('~/')) return join(env.HOME ?? '/', path.slice(1));
   return path;
@@ -399,8 +405,7 @@ class OptionReader {
   }
 
   resolvePath(value: string): string {
-    const expanded = expandHome(value, this.env);
-    return isAbsolute(expanded) ? expanded : resolve(dirname(this.file), expanded);
+    return configPath(this.file, value, this.env);
   }
 
   path(name: string, options: { required: true }): string;

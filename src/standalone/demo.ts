@@ -4,14 +4,13 @@
  * building, instance deploying, promises) and return the instance's connection parameters once its
  * URL answers `Hello <name>!`. A second run finds everything in place and returns at once.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request as httpRequest } from 'undici';
 import { MasterClient } from '../client/master-client.ts';
 import { SlapError } from '../core/errors.ts';
 import { packageRoot } from '../lib/package-root.ts';
-import type { AgentStatus } from '../node/agent/agent.ts';
+import { readAgentStatus } from '../node/agent/settings.ts';
 import { standaloneLayout } from './layout.ts';
 import { startStandalone, type StandaloneInfo, type StandaloneStep } from './standalone.ts';
 
@@ -47,14 +46,6 @@ export interface DemoResult {
 /** examples/hello/software.cfg of this package (an absolute path: a local software release). */
 export function helloSoftwareUrl(): string {
   return join(packageRoot(), 'examples', 'hello', 'software.cfg');
-}
-
-async function agentStatus(file: string): Promise<AgentStatus | undefined> {
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as AgentStatus;
-  } catch {
-    return undefined;
-  }
 }
 
 async function fetchText(url: string): Promise<string | undefined> {
@@ -95,7 +86,7 @@ export async function runDemo(dir: string, options: DemoOptions = {}): Promise<D
     let partitionPhase = '';
     let waitingUrl = '';
     for (;;) {
-      const status = await agentStatus(layout.agentStatusFile);
+      const status = await readAgentStatus(layout.agentStatusFile);
       const software = status?.software.find((item) => item.url === softwareUrl);
       if (software && software.phase !== softwarePhase) {
         softwarePhase = software.phase;

@@ -11,6 +11,7 @@ import { MasterClient } from '../client/master-client.ts';
 import { execFile, type ExecResult } from '../lib/exec.ts';
 import { slaposBinPath } from '../lib/package-root.ts';
 import type { AgentStatus } from '../node/agent/agent.ts';
+import { readAgentStatus } from '../node/agent/settings.ts';
 import { ensureStandaloneConfig } from '../standalone/config-file.ts';
 import { DEFAULT_PARTITIONS, standaloneLayout, type StandaloneLayout } from '../standalone/layout.ts';
 import { waitFor } from './supervisor.ts';
@@ -84,13 +85,7 @@ export async function startTestStandalone(
       computerGuid: info.computer_guid,
       client,
       slapos,
-      async agentStatus() {
-        try {
-          return JSON.parse(await readFile(layout.agentStatusFile, 'utf8')) as AgentStatus;
-        } catch {
-          return undefined;
-        }
-      },
+      agentStatus: () => readAgentStatus(layout.agentStatusFile),
       async pids() {
         const status = await slapos(['standalone', 'status', '--dir', dir, '--json']);
         const parsed = JSON.parse(status.stdout) as {

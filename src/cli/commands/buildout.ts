@@ -129,7 +129,7 @@ export function splitBuildoutArguments(args: readonly string[]): { assignments: 
 export function registerBuildout(program: Command, ctx: CliContext): void {
   program
     .command('buildout')
-    .description('Run a buildout profile (software or instance) with the built-in profile engine')
+    .description('run a buildout profile (software or instance) with the built-in profile engine')
     .argument('[args...]', 'section:option=value assignments, then optionally: install [PART …]')
     .option('-c, --config <file>', 'profile to run', 'buildout.cfg')
     .option('-o, --offline', 'offline mode: no network downloads (buildout:offline=true)')

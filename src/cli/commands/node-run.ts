@@ -22,18 +22,18 @@ interface RunOptions extends NodeCommandOptions {
 }
 
 async function nodeRun(ctx: CliContext, options: RunOptions): Promise<void> {
+  const graceMs = options.grace === undefined ? 10_000 : Number(options.grace) * 1000;
+  if (!Number.isFinite(graceMs) || graceMs < 0)
+    throw new SlapError('SLAP_ERR_USAGE', `--grace expects seconds, got ${JSON.stringify(options.grace)}`);
   const config = await loadCliNodeConfig(ctx, options, {
     master_url: options.masterUrl,
     computer_id: options.computerId,
   });
-  const graceMs = options.grace === undefined ? 10_000 : Number(options.grace) * 1000;
-  if (!Number.isFinite(graceMs) || graceMs < 0)
-    throw new SlapError('SLAP_ERR_USAGE', `--grace expects seconds, got ${JSON.stringify(options.grace)}`);
   // Stop signals are watched before anything starts, so that a stop during startup is graceful too.
   const stop = watchStopSignals();
   try {
     await runAgentProcess(config, {
-      logger: ctx.logger(),
+      logger: ctx.logger('daemon'),
       stop: stop.stopped,
       graceMs,
       ...(options.pidfile === undefined ? {} : { pidFile: options.pidfile }),

@@ -168,6 +168,11 @@ test('the supervisor is found through slapos.cfg ([slapos] instance_root), --cfg
   assert.match(viaFlag.stderr, new RegExp(`socket ${dir.path}/inst/sv.sock`));
   const viaEnv = await runSlapos(['node', 'status'], { env: { ...process.env, SLAPOS_CONFIGURATION: cfg } });
   assert.match(viaEnv.stderr, new RegExp(`socket ${dir.path}/inst/sv.sock`));
+  // A relative instance_root is taken from slapos.cfg's directory, as every node command does.
+  const relativeCfg = join(dir.path, 'relative.cfg');
+  await writeFile(relativeCfg, '[slapos]\ninstance_root = inst\n');
+  const relative = await runSlapos(['node', 'status', '--cfg', 'relative.cfg'], { cwd: dir.path });
+  assert.match(relative.stderr, new RegExp(`socket ${dir.path}/inst/sv.sock`));
   const viaSocket = await runSlapos(['node', 'status', '--socket', join(dir.path, 'other.sock')], {
     env: { ...process.env, SLAPOS_CONFIGURATION: '' },
   });

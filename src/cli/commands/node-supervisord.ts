@@ -49,7 +49,7 @@ export function registerNodeSupervisord(program: Command, ctx: CliContext): void
           instanceRoot: dirname(paths.socket),
         });
       if (options.nodaemon) {
-        const logger = ctx.logger();
+        const logger = ctx.logger('daemon');
         ctx.exitCode = await runSupervisorDaemon({
           socketPath: paths.socket,
           stateDir: paths.stateDir,

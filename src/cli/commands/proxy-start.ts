@@ -23,7 +23,7 @@ async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<
   const configPath = locateSlaposConfig({ cfg: options.cfg, env: ctx.env, cwd: ctx.cwd });
   const config = configPath === undefined ? undefined : readSlaposConfig(configPath);
   const settings = resolveProxySettings(options, { config, configPath, env: ctx.env, cwd: ctx.cwd });
-  const logger = ctx.logger();
+  const logger = ctx.logger('daemon');
   if (settings.computerId === undefined) {
     logger.warn('no default compute node ([slapos] computer_id or --computer-id): requests must name one');
   }

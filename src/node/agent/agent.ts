@@ -32,7 +32,12 @@ import { writeFileAtomic } from '../../lib/atomic-write.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { ExecFunction, RecipeMap } from '../../buildout/recipe.ts';
 import type { NodeConfig } from '../config.ts';
-import { processPartition, runInstancePass, type PartitionOutcome } from '../instance/instance-pass.ts';
+import {
+  PassCache,
+  processPartition,
+  runInstancePass,
+  type PartitionOutcome,
+} from '../instance/instance-pass.ts';
 import { localPartitionIds } from '../partitions.ts';
 import { passError, type NodeMaster, type NodeProgressListener, type PassError } from '../pass.ts';
 import { runReportPass } from '../report/report-pass.ts';
@@ -61,7 +66,7 @@ export interface NodeAgentOptions {
   onProgress?: NodeProgressListener;
   /** Called after each change of the status (state, items). */
   onStatus?: (status: AgentStatus) => void;
-  /** Where the status is written as JSON (atomically, at most every 200 ms). */
+  /** Where the status is written as JSON (atomically, at most every 50 ms). */
   statusFile?: string;
   exec?: ExecFunction;
   recipes?: RecipeMap;
@@ -146,6 +151,8 @@ interface PartitionItem extends ItemBase {
   checkedAt: number;
   /** Revision when the master kept a destroyed partition (children left): retried once it moves. */
   pendingRevision: number | undefined;
+  /** How many times in a row the master kept it (its retries back off like failures). */
+  pendingAttempts: number;
 }
 
 const DEFAULT_RETRY: BackoffOptions = { initialMs: 2000, maxMs: 600_000 };
@@ -336,7 +343,16 @@ export class NodeAgent {
       this.revision = read.revision;
       this.lastState = read.state;
       if (this.lifecycle !== 'running') this.setState('running');
-      await this.reconcile(read.state, moved);
+      try {
+        await this.reconcile(read.state, moved);
+      } catch (error) {
+        // Reading local files went wrong (a corrupt format state…): said, then tried again later.
+        this.lastError = passError(error).message;
+        this.logger.error({ err: error }, 'cannot decide what to do');
+        firstSync();
+        await this.pause(backoffDelay(++reconnects, this.options.reconnect ?? DEFAULT_RECONNECT));
+        continue;
+      }
       this.statusChanged();
       firstSync();
       await this.waitForChange();
@@ -441,19 +457,28 @@ export class NodeAgent {
     this.wake?.();
   }
 
-  /** Milliseconds until the next retry, anomaly check or report is due (at least 50). */
+  /**
+   * Milliseconds until the next retry, anomaly check or report is due (at least 50). Items already
+   * due were left waiting by the concurrency bounds or for their software release: a finished task
+   * wakes the loop for them, so they do not shorten the wait.
+   */
   private msUntilDue(): number {
     const now = performance.now();
-    let next = this.reportDueAt;
+    const watchMs = this.options.watchTimeoutMs ?? 30_000;
+    let next = Number.POSITIVE_INFINITY;
+    const consider = (at: number): void => {
+      if (at > now) next = Math.min(next, at);
+    };
+    consider(this.reportDueAt);
     const anomaly = this.options.anomalyIntervalMs ?? 60_000;
-    for (const item of this.software.values()) if (item.failures > 0) next = Math.min(next, item.retryAt);
+    for (const item of this.software.values()) if (!item.running && item.failures > 0) consider(item.retryAt);
     for (const item of this.partitions.values()) {
-      if (item.failures > 0) next = Math.min(next, item.retryAt);
+      if (item.running) continue;
+      if (item.failures > 0 || item.pendingRevision !== undefined) consider(item.retryAt);
       else if (item.wanted.requestedState === 'started' && item.doneMarker !== undefined)
-        next = Math.min(next, item.checkedAt + anomaly);
-      if (item.pendingRevision !== undefined) next = Math.min(next, item.retryAt);
+        consider(item.checkedAt + anomaly);
     }
-    return Math.max(50, Math.ceil(next - now));
+    return next === Number.POSITIVE_INFINITY ? watchMs : Math.max(50, Math.ceil(next - now));
   }
 
   // --- deciding what to do ---
@@ -505,6 +530,8 @@ export class NodeAgent {
     let processingNow = [...this.partitions.values()].filter((item) => item.running).length;
     const anomalyMs = this.options.anomalyIntervalMs ?? 60_000;
     let stoppedGroups: Set<string> | undefined;
+    // Shared by the partitions started now (user lookups, software periodicities).
+    const cache = new PassCache(this.config);
     for (const wanted of wantedPartitions) {
       let item = this.partitions.get(wanted.partitionId);
       if (!item) {
@@ -521,6 +548,7 @@ export class NodeAgent {
           dirty: false,
           checkedAt: 0,
           pendingRevision: undefined,
+          pendingAttempts: 0,
         };
         this.partitions.set(wanted.partitionId, item);
       }
@@ -548,7 +576,7 @@ export class NodeAgent {
       // (Used only if the partition turns out up to date: a processing starts its services itself.)
       const check = wanted.requestedState === 'started';
       if (check) stoppedGroups ??= await this.stoppedGroups();
-      this.startPartition(item, check && (stoppedGroups?.has(wanted.partitionId) ?? false));
+      this.startPartition(item, cache, check && (stoppedGroups?.has(wanted.partitionId) ?? false));
     }
 
     // Free partitions: the node's leftovers in them are cleaned once, at start.
@@ -645,7 +673,7 @@ export class NodeAgent {
     }
   }
 
-  private startPartition(item: PartitionItem, startStopped = false): void {
+  private startPartition(item: PartitionItem, cache: PassCache, startStopped: boolean): void {
     const { wanted } = item;
     item.running = true;
     item.dirty = false;
@@ -659,6 +687,7 @@ export class NodeAgent {
           const result = await processPartition(this.config, wanted, {
             ...this.passOptions(),
             supervisor: this.options.supervisor,
+            cache,
             ...(this.options.promiseGraceMs === undefined
               ? {}
               : { promiseGraceMs: this.options.promiseGraceMs }),
@@ -686,6 +715,7 @@ export class NodeAgent {
               item.error = undefined;
               item.failedMarker = undefined;
               item.pendingRevision = undefined;
+              item.pendingAttempts = 0;
               if (result.outcome === 'destroyed') this.reportDueAt = performance.now();
               break;
             case 'destroy-pending':
@@ -695,7 +725,9 @@ export class NodeAgent {
               item.failures = 0;
               item.error = undefined;
               item.pendingRevision = this.revision ?? -1;
-              item.retryAt = performance.now() + backoffDelay(1, this.options.retry ?? DEFAULT_RETRY);
+              item.pendingAttempts++;
+              item.retryAt =
+                performance.now() + backoffDelay(item.pendingAttempts, this.options.retry ?? DEFAULT_RETRY);
               break;
             default:
               item.failedMarker = wanted.marker;
@@ -777,7 +809,7 @@ export class NodeAgent {
     this.statusTimer = setTimeout(() => {
       this.statusTimer = undefined;
       void this.flushStatus();
-    }, 200);
+    }, 50);
     this.statusTimer.unref();
   }
 

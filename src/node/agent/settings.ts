@@ -13,16 +13,26 @@
  * | `agent_partition_concurrency` | 4 | partitions processed at once (a number) |
  * | `agent_promise_grace` | 10 | failing promises of just-started services are retried this long |
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlapError } from '../../core/errors.ts';
 import type { NodeConfig } from '../config.ts';
-import type { NodeAgentOptions } from './agent.ts';
+import type { AgentStatus, NodeAgentOptions } from './agent.ts';
 
 export interface AgentPaths {
   /** The running agent's pid (a pidfile lock). */
   pidFile: string;
   /** Its status as JSON (`AgentStatus`), rewritten as it changes. */
   statusFile: string;
+}
+
+/** The status an agent wrote in `file`, or undefined when there is none (or it is being replaced). */
+export async function readAgentStatus(file: string): Promise<AgentStatus | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as AgentStatus;
+  } catch {
+    return undefined;
+  }
 }
 
 export function agentPaths(instanceRoot: string): AgentPaths {

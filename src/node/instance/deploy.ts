@@ -164,18 +164,11 @@ async function writeIfChanged(path: string, content: string, mode: number): Prom
  */
 export async function declarePrograms(job: PartitionJob): Promise<boolean> {
   const { path, owner, wanted } = job;
-  const runFiles = await entries(join(path, 'etc', 'run'));
-  const serviceFiles = await entries(join(path, 'etc', 'service'));
   const programs = partitionPrograms({
     group: wanted.partitionId,
     partitionPath: path,
-    runFiles,
-    serviceFiles,
-    // A rewritten wrapper (a new parameter on its command line) restarts its program.
-    digests: {
-      ...(await digestsOf(path, 'run', runFiles)),
-      ...(await digestsOf(path, 'service', serviceFiles)),
-    },
+    runFiles: await entries(join(path, 'etc', 'run')),
+    serviceFiles: await entries(join(path, 'etc', 'service')),
     ...(owner.switchUser ? { uid: owner.uid, gid: owner.gid } : {}),
     user: owner.name,
     home: owner.home,
@@ -202,20 +195,6 @@ export const PROGRAM_REVISION_VARIABLE = 'SLAPOS_PROGRAM_REVISION';
 async function contentDigest(path: string): Promise<string> {
   const content = await readFile(path).catch(() => Buffer.alloc(0));
   return createHash('sha256').update(content).digest('hex').slice(0, 16);
-}
-
-async function digestsOf(
-  path: string,
-  dir: string,
-  files: readonly string[],
-): Promise<Record<string, string>> {
-  const digests: Record<string, string> = {};
-  for (const file of files) {
-    const content = await readFile(join(path, 'etc', dir, file)).catch(() => undefined);
-    if (content !== undefined)
-      digests[`${dir}/${file}`] = createHash('sha256').update(content).digest('hex').slice(0, 16);
-  }
-  return digests;
 }
 
 async function entries(directory: string): Promise<string[]> {

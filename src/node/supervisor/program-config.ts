@@ -127,7 +127,6 @@ export function normalizeProgram(spec: unknown, options: NormalizeOptions): Prog
     'logFile',
     'logMaxBytes',
     'logBackups',
-    'revision',
   ]);
   for (const key of Object.keys(raw)) if (!known.has(key)) fail(`${path}.${key}`, 'unknown option');
   const name = assertName(raw.name, `${path}.name`);
@@ -151,9 +150,6 @@ export function normalizeProgram(spec: unknown, options: NormalizeOptions): Prog
   const logFile = raw.logFile ?? join(options.logDir, `${options.group}_${name}.log`);
   if (typeof logFile !== 'string' || !isAbsolute(logFile))
     fail(`${path}.logFile`, 'must be an absolute path');
-  const revision = raw.revision ?? '';
-  if (typeof revision !== 'string' || revision.length > 256)
-    fail(`${path}.revision`, 'must be a short string');
   const logMaxBytes = optionalNumber(raw, 'logMaxBytes', path, PROGRAM_DEFAULTS.logMaxBytes, true);
   if (logMaxBytes < 1024) fail(`${path}.logMaxBytes`, 'must be at least 1024');
   return {
@@ -174,7 +170,6 @@ export function normalizeProgram(spec: unknown, options: NormalizeOptions): Prog
     logFile,
     logMaxBytes,
     logBackups: optionalNumber(raw, 'logBackups', path, PROGRAM_DEFAULTS.logBackups, true),
-    revision,
   };
 }
 
@@ -194,8 +189,6 @@ export function normalizeGroup(programs: unknown, options: Omit<NormalizeOptions
 export function hashProgram(config: ProgramConfig): string {
   const byKey = ([a]: [string, unknown], [b]: [string, unknown]): number => (a < b ? -1 : a > b ? 1 : 0);
   const env = Object.entries(config.env).sort(byKey);
-  // An empty revision is left out: digests of programs declared before it existed stay the same.
-  const { revision, ...rest } = config;
-  const canonical = Object.entries({ ...rest, env, ...(revision === '' ? {} : { revision }) }).sort(byKey);
+  const canonical = Object.entries({ ...config, env }).sort(byKey);
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 16);
 }

@@ -25,12 +25,6 @@ export interface PartitionProgramsOptions {
   /** The partition user's name and home (the original sets USER, LOGNAME and HOME only). */
   user?: string;
   home?: string;
-  /**
-   * Digests of the executables' content, by `run/<file>` and `service/<file>`: a program whose wrapper was rewritten (a
-   * parameter on its command line changed) is restarted. The original restarts only programs whose
-   * supervisord stanza changed, so a new parameter waited for the next restart.
-   */
-  digests?: Readonly<Record<string, string>>;
 }
 
 export const SLAPOS_LOG_MAX_BYTES = 100 * 1024;
@@ -58,9 +52,6 @@ export function partitionPrograms(options: PartitionProgramsOptions): ProgramSpe
     logFile: join(options.partitionPath, `.${options.group}_${file}.log`),
     logMaxBytes: SLAPOS_LOG_MAX_BYTES,
     logBackups: 1,
-    ...(options.digests?.[`${dir}/${file}`] === undefined
-      ? {}
-      : { revision: options.digests[`${dir}/${file}`] }),
   });
   return [
     ...[...options.runFiles].sort().map((file) => ({

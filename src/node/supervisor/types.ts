@@ -62,11 +62,6 @@ export interface ProgramConfig {
   logMaxBytes: number;
   /** Rotated copies kept (`<log>.1` … `<log>.N`). */
   logBackups: number;
-  /**
-   * Opaque token of what the command runs (SlapOS programs: a digest of the wrapper's content):
-   * declared again with another value, the program is restarted like any changed program. Default ''.
-   */
-  revision: string;
 }
 
 /** What callers give: `name` and `command`, everything else optional. */
