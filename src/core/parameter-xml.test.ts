@@ -69,3 +69,11 @@ test('keys sort by code point like Python', () => {
   const keys = ['\u{1F600}', '\uffff', 'b', 'a', 'B'];
   assert.deepEqual(keys.sort(compareCodePoints), ['B', 'a', 'b', '\uffff', '\u{1F600}']);
 });
+
+test('parameter XML and the stored view list keys in code point order, whatever the input order', () => {
+  const parameters = { '\u{1F600}': 1, z: 2, '\ufffd': 3, b: 4, a: 5, B: 6, aa: 7, '': 8 };
+  const expected = ['', 'B', 'a', 'aa', 'b', 'z', '\ufffd', '\u{1F600}'];
+  assert.deepEqual(Object.keys(parametersAsStored(parameters)), expected);
+  const ids = [...encodeParameterXml(parameters).matchAll(/id="([^"]*)"/gu)].map((match) => match[1]);
+  assert.deepEqual(ids, expected);
+});

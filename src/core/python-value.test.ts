@@ -38,6 +38,9 @@ test('str() of JSON values as Python prints them', () => {
   assert.equal(pyStr(false), 'False');
   assert.equal(pyStr(null), 'None');
   assert.equal(pyStr(3), '3');
+  assert.equal(pyStr(-0), '-0.0');
+  assert.equal(pyStr(-42), '-42');
+  assert.equal(pyStr(1e21), '1000000000000000000000');
   assert.equal(pyStr(1.5), '1.5');
   assert.equal(pyStr({ a: 1 }), "{'a': 1}");
   assert.equal(pyStr([1, 2]), '[1, 2]');

@@ -48,7 +48,9 @@ function pyNumberRepr(value: number | PyNumber): string {
     if (!value.isFloat) return BigInt(value.source).toString();
     return pyFloatRepr(value.value);
   }
-  if (Number.isInteger(value) && !Object.is(value, -0)) return BigInt(value).toString();
+  if (Number.isInteger(value) && !Object.is(value, -0)) {
+    return Number.isSafeInteger(value) ? String(value) : BigInt(value).toString();
+  }
   return pyFloatRepr(value);
 }
 

@@ -15,12 +15,19 @@ const ATTRIBUTE_ESCAPES: Record<string, string> = {
   '\t': '&#9;',
 };
 
+const TEXT_SPECIAL = /[&<>\r]/g;
+const ATTRIBUTE_SPECIAL = /[&<>\r"\n\t]/g;
+
 export function escapeXmlText(text: string): string {
-  return text.replace(/[&<>\r]/g, (char) => TEXT_ESCAPES[char] ?? char);
+  TEXT_SPECIAL.lastIndex = 0;
+  if (!TEXT_SPECIAL.test(text)) return text;
+  return text.replace(TEXT_SPECIAL, (char) => TEXT_ESCAPES[char] ?? char);
 }
 
 export function escapeXmlAttribute(text: string): string {
-  return text.replace(/[&<>\r"\n\t]/g, (char) => ATTRIBUTE_ESCAPES[char] ?? char);
+  ATTRIBUTE_SPECIAL.lastIndex = 0;
+  if (!ATTRIBUTE_SPECIAL.test(text)) return text;
+  return text.replace(ATTRIBUTE_SPECIAL, (char) => ATTRIBUTE_ESCAPES[char] ?? char);
 }
 
 const NAMED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
