@@ -1,5 +1,5 @@
 /**
- * Master benchmark (`npm run bench -- master [--concurrency 1,8] [--rounds 10] [--warmup-rounds 3 |
+ * Master benchmark (`npm run bench -- master [--concurrency 1,8] [--rounds 10] [--warmup-rounds 10 |
  * --no-warmup] [--profile-master DIR]`).
  *
  * The master runs `slapos proxy start` (the compiled CLI; dist/ is rebuilt first) in a child
@@ -286,10 +286,10 @@ async function main(args: string[]): Promise<void> {
   const rounds = Math.max(1, positiveInteger(option(args, '--rounds'), 10, '--rounds'));
   const warmupRounds = args.includes('--no-warmup')
     ? 0
-    : positiveInteger(option(args, '--warmup-rounds'), 3, '--warmup-rounds');
+    : positiveInteger(option(args, '--warmup-rounds'), 10, '--warmup-rounds');
   const profileDirectory = option(args, '--profile-master');
   // A V8 CPU profile of the master, written when it stops.
-  const nodeArgs = profileDirectory ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`] : [];
+  const nodeArgs = [...(process.env.MASTER_NODE_ARGS ?? '').split(' ').filter(Boolean), ...(profileDirectory ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`] : [])];
   await build();
   process.stdout.write(
     `master benchmark: ${rounds} rounds of (format ${PARTITIONS} partitions, supply, ${REQUESTS} requests, ` +
