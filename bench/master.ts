@@ -289,7 +289,10 @@ async function main(args: string[]): Promise<void> {
     : positiveInteger(option(args, '--warmup-rounds'), 10, '--warmup-rounds');
   const profileDirectory = option(args, '--profile-master');
   // A V8 CPU profile of the master, written when it stops.
-  const nodeArgs = [...(process.env.MASTER_NODE_ARGS ?? '').split(' ').filter(Boolean), ...(profileDirectory ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`] : [])];
+  const nodeArgs = [
+    ...(process.env.MASTER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    ...(profileDirectory ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`] : []),
+  ];
   await build();
   process.stdout.write(
     `master benchmark: ${rounds} rounds of (format ${PARTITIONS} partitions, supply, ${REQUESTS} requests, ` +
