@@ -351,7 +351,9 @@ export class Buildout {
 
   /** Forces every option of an initialised section to be substituted (for signatures and dumps). */
   async resolveAll(options: Options): Promise<void> {
-    for (const key of options.rawKeys()) await this.resolve(options, key, undefined);
+    for (const key of options.rawKeys()) {
+      if (options.known(key) === undefined) await this.resolve(options, key, undefined);
+    }
   }
 
   /**
@@ -455,7 +457,9 @@ export class Buildout {
   private async substitute(options: Options, key: string, raw: RawOption, seen: Seen): Promise<string> {
     const pieces = raw.value.split('$$');
     const out: string[] = [];
-    for (const piece of pieces) out.push(await this.substitutePiece(options, key, raw, piece, seen));
+    for (const piece of pieces) {
+      out.push(piece.includes('${') ? await this.substitutePiece(options, key, raw, piece, seen) : piece);
+    }
     const value = out.join('$$');
     options.store(key, value);
     return value;
@@ -478,29 +482,35 @@ export class Buildout {
         continue;
       }
       const [sectionName, optionName] = this.parseReference(options, key, raw, part);
-      const context = `${where(raw.source)}${options.name}:${key}: `;
-      let target: Options;
-      try {
-        target = await this.section(sectionName, options);
-      } catch (error) {
-        if (error instanceof SlapError && error.details?.missingSection === sectionName) {
-          throw new SlapError(
-            'SLAP_ERR_PROFILE',
-            `${context}${part} refers to section [${sectionName}], which does not exist`,
-            {
-              details: { section: options.name, option: key, reference: part },
-            },
-          );
+      const context = (): string => `${where(raw.source)}${options.name}:${key}: `;
+      // Most references name a section already initialised and an option already substituted:
+      // no await for those (a profile has thousands of them).
+      let target = this.sections.get(sectionName);
+      if (target) {
+        if (sectionName !== options.name && sectionName !== 'buildout') options.dependencies.add(sectionName);
+      } else {
+        try {
+          target = await this.section(sectionName, options);
+        } catch (error) {
+          if (error instanceof SlapError && error.details?.missingSection === sectionName) {
+            throw new SlapError(
+              'SLAP_ERR_PROFILE',
+              `${context()}${part} refers to section [${sectionName}], which does not exist`,
+              {
+                details: { section: options.name, option: key, reference: part },
+              },
+            );
+          }
+          throw error;
         }
-        throw error;
       }
-      let value = await this.resolve(target, optionName, seen);
+      let value = target.known(optionName) ?? (await this.resolve(target, optionName, seen));
       target.markUsed(optionName);
       if (value === undefined) {
         if (optionName !== SECTION_NAME_OPTION) {
           throw new SlapError(
             'SLAP_ERR_PROFILE',
-            `${context}${part} refers to an option that does not exist (section [${sectionName}] has no option "${optionName}")`,
+            `${context()}${part} refers to an option that does not exist (section [${sectionName}] has no option "${optionName}")`,
             { details: { section: options.name, option: key, reference: part } },
           );
         }

@@ -27,7 +27,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   );
 }
 
-/** A logger that drops everything: the default for library code and tests. */
+let silent: Logger | undefined;
+
+/**
+ * A logger that drops everything: the default for library code and tests. One shared instance
+ * (creating a pino logger costs milliseconds); never change its level.
+ */
 export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
+  silent ??= pino({ level: 'silent' });
+  return silent;
 }
