@@ -1,6 +1,7 @@
 /**
  * Master benchmark (`npm run bench -- master [--concurrency 1,8] [--rounds 10] [--warmup-rounds 10 |
- * --no-warmup] [--profile-master DIR]`).
+ * --no-warmup] [--profile-master DIR]`). `MASTER_NODE_ARGS="--trace-gc …"` passes Node options to the
+ * master's process.
  *
  * The master runs `slapos proxy start` (the compiled CLI; dist/ is rebuilt first) in a child
  * process; this process generates the load with undici (keep-alive connections, one per concurrent
