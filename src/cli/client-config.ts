@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { MasterClient } from '../client/master-client.ts';
+import type { MasterClient } from '../client/master-client.ts';
 import type { TlsMaterial } from '../client/json-transport.ts';
 import { SlapError, isSlapError, type ErrorCode } from '../core/errors.ts';
 import type { IniDocument } from '../lib/ini.ts';
@@ -138,6 +138,8 @@ export async function withMasterClient<T>(
   action: (client: MasterClient) => Promise<T>,
 ): Promise<T> {
   const config = resolveClientConfig(options, ctx);
+  // Loaded here, not at start-up: `slapos --help` and the commands that never call a master stay fast.
+  const { MasterClient } = await import('../client/master-client.ts');
   let client: MasterClient;
   try {
     client = new MasterClient({

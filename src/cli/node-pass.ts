@@ -11,7 +11,6 @@ import { acquirePidLock } from '../lib/pid-lock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { describeBuildoutEvent } from '../node/build-log.ts';
 import type { NodeConfig } from '../node/config.ts';
-import { createNodeMasterClient } from '../node/master.ts';
 import type { NodeProgressEvent } from '../node/pass.ts';
 import type { CliContext } from './context.ts';
 import { addNodeOptions, loadCliNodeConfig, type NodeCommandOptions } from './node-options.ts';
@@ -95,6 +94,7 @@ export async function runPassCommand<T>(
       : await acquirePidLock(options.pidfile ?? config[command.lock], { what: command.name });
   const logger = ctx.logger();
   try {
+    const { createNodeMasterClient } = await import('../node/master.ts');
     const master = await createNodeMasterClient(config, { logger });
     try {
       return await work({ config, master, logger });

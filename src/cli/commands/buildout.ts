@@ -6,7 +6,7 @@
 import { Option, type Command } from 'commander';
 import type { WriteStream } from 'node:tty';
 import { SlapError, toSlapError } from '../../core/errors.ts';
-import { runBuildout, uninstallAll, type BuildoutEvent, type BuildoutResult } from '../../buildout/index.ts';
+import type { BuildoutEvent, BuildoutResult } from '../../buildout/index.ts';
 import { PROGRESS_JSON_OPTION } from '../../buildout/progress.ts';
 import type { CliContext } from '../context.ts';
 
@@ -153,6 +153,7 @@ export function registerBuildout(program: Command, ctx: CliContext): void {
       const onSignal = (): void => controller.abort(new Error('interrupted'));
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      const { runBuildout, uninstallAll } = await import('../../buildout/index.ts');
       let result: BuildoutResult | { uninstalled: string[] };
       try {
         if (options.uninstallAll) {

@@ -1,6 +1,8 @@
 /**
  * The list of top-level command registrations. One file per command under this folder; each file
- * exports a `register…` function that adds itself (and its subcommands) to the program.
+ * exports a `register…` function that adds itself (and its subcommands) to the program. A command
+ * loads its implementation in its action (`await import(…)`), so that start-up stays light
+ * (startup-imports.test.ts checks that no heavy package loads before a command runs).
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';

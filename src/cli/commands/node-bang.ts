@@ -1,6 +1,5 @@
 /** `slapos node bang -m MESSAGE`: ask the master to have every instance of this compute node processed again. */
 import type { Command } from 'commander';
-import { createNodeMasterClient } from '../../node/master.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import { addNodeOptions, loadCliNodeConfig, type NodeCommandOptions } from '../node-options.ts';
@@ -14,6 +13,7 @@ export function registerNodeBang(program: Command, ctx: CliContext): void {
     .requiredOption('-m, --message <text>', 'why');
   addNodeOptions(command).action(async (options: NodeCommandOptions & { message: string }) => {
     const config = await loadCliNodeConfig(ctx, options);
+    const { createNodeMasterClient } = await import('../../node/master.ts');
     const master = await createNodeMasterClient(config, { logger: ctx.logger() });
     try {
       ctx.note(`Banging to ${config.masterUrl}`);

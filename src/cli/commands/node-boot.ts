@@ -4,10 +4,7 @@
  * `slapos node instance` deploys and starts everything again.
  */
 import type { Command } from 'commander';
-import { runBootPass } from '../../node/boot.ts';
 import { formatConfig } from '../../node/config.ts';
-import { formatComputeNode } from '../../node/format/format.ts';
-import { masterRegistrar } from '../../node/master.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import { addPassOptions, PassRenderer, runPassCommand, type PassCommandOptions } from '../node-pass.ts';
@@ -27,6 +24,9 @@ export function registerNodeBoot(program: Command, ctx: CliContext): void {
       { ...options, now: true },
       { name: 'node boot', lock: undefined },
       async ({ config, master, logger }) => {
+        const { runBootPass } = await import('../../node/boot.ts');
+        const { formatComputeNode } = await import('../../node/format/format.ts');
+        const { masterRegistrar } = await import('../../node/master.ts');
         const format = formatConfig(config, ctx.env);
         return runBootPass(config, {
           master,

@@ -2,9 +2,8 @@
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT } from '../../core/errors.ts';
-import { formatComputeNode, type FormatResult } from '../../node/format/format.ts';
+import type { FormatResult } from '../../node/format/format.ts';
 import { describeAction } from '../../node/format/plan.ts';
-import { createNodeMasterClient, masterRegistrar } from '../../node/master.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import {
@@ -43,6 +42,8 @@ export function registerNodeFormat(program: Command, ctx: CliContext): void {
       ctx.note(`Waiting ${Math.round(delay / 1000)} s before formatting (use --now to start at once).`);
       await sleep(delay);
     }
+    const { formatComputeNode } = await import('../../node/format/format.ts');
+    const { createNodeMasterClient, masterRegistrar } = await import('../../node/master.ts');
     const client = await createNodeMasterClient(config, { logger });
     let result: FormatResult;
     try {

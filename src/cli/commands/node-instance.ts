@@ -4,8 +4,7 @@
  * not be reached (what was deployed was started again).
  */
 import { Option, type Command } from 'commander';
-import { runInstancePass, type InstancePassResult } from '../../node/instance/instance-pass.ts';
-import { connectSupervisor } from '../../node/node-supervisor.ts';
+import type { InstancePassResult } from '../../node/instance/instance-pass.ts';
 import { splitList } from '../../node/partitions.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
@@ -56,6 +55,8 @@ export function registerNodeInstance(program: Command, ctx: CliContext): void {
           },
         },
         async ({ config, master, logger }) => {
+          const { connectSupervisor } = await import('../../node/node-supervisor.ts');
+          const { runInstancePass } = await import('../../node/instance/instance-pass.ts');
           const { client } = await connectSupervisor(config);
           const only = splitList(options.onlyCp ?? options.only);
           return runInstancePass(config, {

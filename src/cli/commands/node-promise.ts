@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { EXIT } from '../../core/errors.ts';
 import type { NodeConfig } from '../../node/config.ts';
 import { localPartitionIds, selectPartitionIds, splitList } from '../../node/partitions.ts';
-import { runPromises, type PromiseReport } from '../../node/promise/run-promises.ts';
+import type { PromiseReport } from '../../node/promise/run-promises.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import { addNodeOptions, loadCliNodeConfig, type NodeCommandOptions } from '../node-options.ts';
@@ -23,6 +23,7 @@ export function registerNodePromise(program: Command, ctx: CliContext): void {
   addNodeOptions(addPartitionOptions(command)).action(async (options: PromiseCommandOptions) => {
     const config = await loadCliNodeConfig(ctx, options, { promise_timeout: options.promiseTimeout });
     const partitions = await selectPartitions(config, options.onlyCp ?? options.only);
+    const { runPromises } = await import('../../node/promise/run-promises.ts');
     const reports: { partition: string; report: PromiseReport }[] = [];
     for (const partition of partitions) {
       const report = await runPromises(join(config.instanceRoot, partition), {

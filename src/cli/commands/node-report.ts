@@ -3,9 +3,8 @@
  * own consumption files) and destroy what the master wants destroyed (node.md §6). Exit 0 or 1.
  */
 import type { Command } from 'commander';
-import { connectSupervisor } from '../../node/node-supervisor.ts';
-import { runReportPass, type ReportPassResult } from '../../node/report/report-pass.ts';
 import type { CliContext } from '../context.ts';
+import type { ReportPassResult } from '../../node/report/report-pass.ts';
 import { commandGroup } from '../group.ts';
 import {
   addPassOptions,
@@ -25,6 +24,8 @@ export function registerNodeReport(program: Command, ctx: CliContext): void {
       options,
       { name: 'node report', lock: 'pidfileReport' },
       async ({ config, master, logger }) => {
+        const { connectSupervisor } = await import('../../node/node-supervisor.ts');
+        const { runReportPass } = await import('../../node/report/report-pass.ts');
         const { client } = await connectSupervisor(config);
         return runReportPass(config, {
           master,

@@ -7,7 +7,6 @@
  */
 import type { Command } from 'commander';
 import { SlapError } from '../../core/errors.ts';
-import { runAgentProcess } from '../../node/agent/run-agent.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import { DEFAULT_CONFIG_PATH } from '../../node/config.ts';
@@ -29,6 +28,7 @@ async function nodeRun(ctx: CliContext, options: RunOptions): Promise<void> {
     master_url: options.masterUrl,
     computer_id: options.computerId,
   });
+  const { runAgentProcess } = await import('../../node/agent/run-agent.ts');
   // Stop signals are watched before anything starts, so that a stop during startup is graceful too.
   const stop = watchStopSignals();
   try {

@@ -4,7 +4,7 @@
  */
 import { Option, type Command } from 'commander';
 import { splitList } from '../../node/partitions.ts';
-import { runSoftwarePass, type SoftwarePassResult } from '../../node/software/software-pass.ts';
+import type { SoftwarePassResult } from '../../node/software/software-pass.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import {
@@ -37,6 +37,7 @@ export function registerNodeSoftware(program: Command, ctx: CliContext): void {
       { name: 'node software', lock: 'pidfileSoftware' },
       async ({ config, master, logger }) => {
         const only = splitList(options.onlySr ?? options.only);
+        const { runSoftwarePass } = await import('../../node/software/software-pass.ts');
         return runSoftwarePass(config, {
           master,
           logger,

@@ -7,10 +7,6 @@
 import type { Command } from 'commander';
 import { dirname, resolve } from 'node:path';
 import { SlapError } from '../../core/errors.ts';
-import { runSupervisorDaemon } from '../../node/supervisor/daemon.ts';
-import { launchSupervisorDaemon } from '../../node/supervisor/launch.ts';
-import { writeWatchdogCommand } from '../../node/node-supervisor.ts';
-import { commandNotifier } from '../../node/supervisor/notifiers.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import { addLocationOptions, resolveSupervisorPaths, type LocationOptions } from '../supervisorctl.ts';
@@ -37,6 +33,7 @@ export function registerNodeSupervisord(program: Command, ctx: CliContext): void
         throw new SlapError('SLAP_ERR_USAGE', 'the supervisor needs an instance root', {
           hint: 'give --instance-root or --cfg (with [slapos] instance_root)',
         });
+      const { writeWatchdogCommand } = await import('../../node/node-supervisor.ts');
       const cfg = options.cfg ?? (ctx.env.SLAPOS_CONFIGURATION || undefined);
       if (
         options.notifyCommand === undefined &&
@@ -50,6 +47,8 @@ export function registerNodeSupervisord(program: Command, ctx: CliContext): void
         });
       if (options.nodaemon) {
         const logger = ctx.logger('daemon');
+        const { runSupervisorDaemon } = await import('../../node/supervisor/daemon.ts');
+        const { commandNotifier } = await import('../../node/supervisor/notifiers.ts');
         ctx.exitCode = await runSupervisorDaemon({
           socketPath: paths.socket,
           stateDir: paths.stateDir,
@@ -61,6 +60,7 @@ export function registerNodeSupervisord(program: Command, ctx: CliContext): void
         });
         return;
       }
+      const { launchSupervisorDaemon } = await import('../../node/supervisor/launch.ts');
       const result = await launchSupervisorDaemon({
         ...paths,
         ...(options.notifyCommand ? { notifyCommand: options.notifyCommand } : {}),

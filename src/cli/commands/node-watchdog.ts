@@ -5,8 +5,6 @@
  */
 import { Option, type Command } from 'commander';
 import { text } from 'node:stream/consumers';
-import { createNodeMasterClient } from '../../node/master.ts';
-import { handleServiceExit, parseServiceExitEvent } from '../../node/watchdog.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import { addNodeOptions, loadCliNodeConfig, type NodeCommandOptions } from '../node-options.ts';
@@ -17,6 +15,8 @@ export function registerNodeWatchdog(program: Command, ctx: CliContext): void {
     .description("bang a partition's instance when one of its services exits (run by the supervisor)")
     .addOption(new Option('--event <json>', 'the event (default: read from stdin)').hideHelp());
   addNodeOptions(command).action(async (options: NodeCommandOptions & { event?: string }) => {
+    const { createNodeMasterClient } = await import('../../node/master.ts');
+    const { handleServiceExit, parseServiceExitEvent } = await import('../../node/watchdog.ts');
     const config = await loadCliNodeConfig(ctx, options);
     const event = parseServiceExitEvent(options.event ?? (await text(process.stdin)));
     const logger = ctx.logger();

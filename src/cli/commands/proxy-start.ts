@@ -3,7 +3,6 @@
  * machine), until SIGTERM or SIGINT.
  */
 import type { Command } from 'commander';
-import { startMaster } from '../../master/server.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import { resolveProxySettings } from '../proxy-config.ts';
@@ -27,6 +26,7 @@ async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<
   if (settings.computerId === undefined) {
     logger.warn('no default compute node ([slapos] computer_id or --computer-id): requests must name one');
   }
+  const { startMaster } = await import('../../master/server.ts');
   // Watch for the stop signals before starting, so that a stop during startup is graceful too.
   const stop = watchStopSignals();
   try {

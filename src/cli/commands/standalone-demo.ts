@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { performance } from 'node:perf_hooks';
-import { runDemo, type DemoEvent } from '../../standalone/demo.ts';
+import type { DemoEvent } from '../../standalone/demo.ts';
 import type { CliContext } from '../context.ts';
 import {
   partitionCount,
@@ -69,6 +69,7 @@ export function registerStandaloneDemo(program: Command, ctx: CliContext): void 
             return;
         }
       };
+      const { runDemo } = await import('../../standalone/demo.ts');
       const result = await runDemo(standaloneDir(ctx, options), {
         ...(options.name === undefined ? {} : { name: options.name }),
         ...(options.title === undefined ? {} : { title: options.title }),

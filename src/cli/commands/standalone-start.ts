@@ -1,6 +1,6 @@
 /** `slapos standalone start`: master + supervisor + node agent in one directory, in the background. */
 import type { Command } from 'commander';
-import { startStandalone, type StandaloneStep } from '../../standalone/standalone.ts';
+import type { StandaloneStep } from '../../standalone/standalone.ts';
 import type { CliContext } from '../context.ts';
 import {
   partitionCount,
@@ -37,6 +37,7 @@ export function registerStandaloneStart(program: Command, ctx: CliContext): void
     .option('--partitions <n>', 'number of partitions (default 10; can only grow)', partitionCount)
     .option('--json', 'print the master URL, the compute node and the pids as JSON')
     .action(async (options: StartOptions) => {
+      const { startStandalone } = await import('../../standalone/standalone.ts');
       const info = await startStandalone(standaloneDir(ctx, options), {
         ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
         logger: ctx.logger(),

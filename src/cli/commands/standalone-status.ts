@@ -1,6 +1,5 @@
 /** `slapos standalone status`: what runs, the master's URL, the compute node, the work in progress. */
 import type { Command } from 'commander';
-import { standaloneStatus } from '../../standalone/standalone.ts';
 import type { CliContext } from '../context.ts';
 import { standaloneCommand, standaloneDir, type StandaloneCommandOptions } from '../standalone-options.ts';
 
@@ -8,6 +7,7 @@ export function registerStandaloneStatus(program: Command, ctx: CliContext): voi
   standaloneCommand(program, 'status', 'say whether the standalone SlapOS runs, its master URL and its work')
     .option('--json', 'print the status as JSON (master_url, computer_guid, pids, states)')
     .action(async (options: StandaloneCommandOptions) => {
+      const { standaloneStatus } = await import('../../standalone/standalone.ts');
       const status = await standaloneStatus(standaloneDir(ctx, options));
       if (options.json) {
         ctx.printJson(status);

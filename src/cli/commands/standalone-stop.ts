@@ -1,6 +1,5 @@
 /** `slapos standalone stop`: the agent, the supervisor with every service, then the master. */
 import type { Command } from 'commander';
-import { stopStandalone } from '../../standalone/standalone.ts';
 import type { CliContext } from '../context.ts';
 import { standaloneCommand, standaloneDir, type StandaloneCommandOptions } from '../standalone-options.ts';
 
@@ -9,6 +8,7 @@ export function registerStandaloneStop(program: Command, ctx: CliContext): void 
     .option('--json', 'print what was running as JSON')
     .action(async (options: StandaloneCommandOptions) => {
       const dir = standaloneDir(ctx, options);
+      const { stopStandalone } = await import('../../standalone/standalone.ts');
       const stopped = await stopStandalone(dir);
       if (options.json) {
         ctx.printJson({ dir, stopped });

@@ -1,0 +1,83 @@
+/**
+ * The CLI starts fast because every command loads its implementation when it runs (dynamic
+ * `import()`), not at start-up: `slapos --help` or `slapos service list` must not load the master's
+ * web server and database, nor the HTTP client, nor the profile engine. This walks the static
+ * (non-type) imports from the CLI's entry point and fails if one of the heavy packages is reachable.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** This folder's TypeScript sources (the tests also run compiled, from dist/src/cli). */
+const SOURCE_DIR = dirname(fileURLToPath(import.meta.url)).replace(
+  `${sep}dist${sep}src${sep}`,
+  `${sep}src${sep}`,
+);
+
+const HEAVY = ['fastify', 'kysely', 'better-sqlite3', 'undici', 'ajv', 'fast-xml-parser'];
+
+const STATIC_IMPORT = /^import\s+([\s\S]*?)\s+from\s+'([^']+)';/gm;
+
+/** The specifiers a module imports for their values (type-only imports erase at compile time). */
+function valueImports(file: string): string[] {
+  const specifiers: string[] = [];
+  for (const match of readFileSync(file, 'utf8').matchAll(STATIC_IMPORT)) {
+    const clause = match[1] ?? '';
+    const specifier = match[2] ?? '';
+    if (clause.startsWith('type ')) continue;
+    const named = /^\{([\s\S]*)\}$/.exec(clause.trim());
+    const names = named?.[1]
+      ?.split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== '');
+    if (names && names.every((name) => name.startsWith('type '))) continue;
+    specifiers.push(specifier);
+  }
+  return specifiers;
+}
+
+function packageName(specifier: string): string {
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? specifier);
+}
+
+/** Heavy package → the chain of modules that loads it at start-up. */
+function heavyAtStartup(entry: string): Map<string, string[]> {
+  const found = new Map<string, string[]>();
+  const parent = new Map<string, string | undefined>([[entry, undefined]]);
+  const queue = [entry];
+  const chain = (file: string): string[] => {
+    const result: string[] = [];
+    for (let at: string | undefined = file; at !== undefined; at = parent.get(at)) result.push(at);
+    return result;
+  };
+  while (queue.length > 0) {
+    const file = queue.shift() as string;
+    for (const specifier of valueImports(file)) {
+      if (specifier.startsWith('.')) {
+        const target = resolve(dirname(file), specifier);
+        if (!parent.has(target)) {
+          parent.set(target, file);
+          queue.push(target);
+        }
+      } else if (HEAVY.includes(packageName(specifier)) && !found.has(packageName(specifier))) {
+        found.set(packageName(specifier), chain(file));
+      }
+    }
+  }
+  return found;
+}
+
+test('the CLI loads no heavy package at start-up (commands import their implementation when they run)', () => {
+  const entry = resolve(SOURCE_DIR, 'main.ts');
+  const heavy = heavyAtStartup(entry);
+  const report = [...heavy].map(([name, files]) => `${name} <- ${files.join(' <- ')}`);
+  assert.deepEqual(report, []);
+});
+
+test('the import walk sees through type-only imports but not through value imports', () => {
+  const entry = resolve(SOURCE_DIR, '..', 'master', 'server.ts');
+  assert.ok(heavyAtStartup(entry).has('fastify'));
+});
