@@ -1,6 +1,6 @@
 /**
- * The standalone's pieces without starting it: its directory and configuration, pid files and
- * background processes, and the CLI's refusals of bad input (the whole lifecycle runs in
+ * The standalone's pieces: its directory and configuration, pid files and background processes, a
+ * failed start, and the CLI's refusals of bad input (the whole lifecycle runs in
  * e2e/standalone.test.ts).
  */
 import { test } from 'node:test';
@@ -13,6 +13,7 @@ import { shortTempDir } from '../testing/standalone.ts';
 import { pidAlive } from '../testing/supervisor.ts';
 import { ensureStandaloneConfig, readStandaloneConfig } from './config-file.ts';
 import { checkSocketPath, resolveStandaloneDir, standaloneLayout } from './layout.ts';
+import { standaloneStatus, startStandalone, stopStandalone } from './standalone.ts';
 import { livePid, spawnDetached, terminate, waitUntilReady, writePidFile } from './processes.ts';
 import { loadNodeConfig } from '../node/config.ts';
 
@@ -107,6 +108,39 @@ test('background processes: pid files, stale ones removed, exits at start report
     );
     await terminate(slow.pid, 5000);
   } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a failed start stops what it started and leaves running what ran before', async () => {
+  const dir = await shortTempDir('sa-fail-');
+  // An agent that cannot start: node refuses the option.
+  const brokenAgent = { agentNodeOptions: ['--no-such-node-option'], partitions: 1, timeoutMs: 60_000 };
+  try {
+    await rejectsWithSlapError(
+      startStandalone(dir, brokenAgent),
+      'SLAP_ERR_UNAVAILABLE',
+      /the node agent exited at start/,
+    );
+    let status = await standaloneStatus(dir);
+    assert.deepEqual(
+      [status.master.running, status.supervisor.running, status.agent.running],
+      [false, false, false],
+      'nothing left running',
+    );
+    assert.equal(status.master.pid, null, 'no pid file left behind');
+
+    const info = await startStandalone(dir, { partitions: 1, timeoutMs: 60_000 });
+    await terminate(info.pids.agent, 10_000);
+    await rejectsWithSlapError(startStandalone(dir, brokenAgent), 'SLAP_ERR_UNAVAILABLE', /node agent/);
+    status = await standaloneStatus(dir);
+    assert.deepEqual(
+      [status.master.pid, status.supervisor.pid, status.agent.running],
+      [info.pids.master, info.pids.supervisor, false],
+      'the master and the supervisor that ran before still run',
+    );
+  } finally {
+    await stopStandalone(dir).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -19,7 +19,7 @@ import { formatComputeNode } from '../node/format/format.ts';
 import { masterRegistrar } from '../node/master.ts';
 import { connectSupervisor } from '../node/node-supervisor.ts';
 import { SupervisorClient } from '../node/supervisor/client.ts';
-import { ensureStandaloneConfig, readStandaloneConfig } from './config-file.ts';
+import { ensureStandaloneConfig, readStandaloneConfig, type StandaloneSettings } from './config-file.ts';
 import { checkSocketPath, DEFAULT_PARTITIONS, standaloneLayout, type StandaloneLayout } from './layout.ts';
 import { livePid, spawnDetached, terminate, waitUntilReady, writePidFile } from './processes.ts';
 
@@ -81,15 +81,18 @@ async function masterAnswers(url: string): Promise<boolean> {
   }
 }
 
+/**
+ * Starts what is not running yet of the master, the supervisor and the agent (formatting the
+ * partitions on the way) and returns once all three answer. On failure, what this call started is
+ * stopped again.
+ */
 export async function startStandalone(
   dir: string,
   options: StartStandaloneOptions = {},
 ): Promise<StandaloneInfo> {
   const layout = standaloneLayout(dir);
   checkSocketPath(layout);
-  const logger = options.logger ?? silentLogger();
   const step = options.onStep ?? (() => undefined);
-  const timeoutMs = options.timeoutMs ?? 30_000;
   const existed = (await readStandaloneConfig(layout)) !== undefined;
   await mkdir(layout.dir, { recursive: true, mode: 0o700 });
   const settings = await ensureStandaloneConfig(layout, {
@@ -98,6 +101,27 @@ export async function startStandalone(
   });
   step({ step: 'config', path: layout.config, created: !existed });
   const masterUrl = `http://127.0.0.1:${settings.port}`;
+  // What this call started, stopped again (newest first) if a later step fails: a failed start
+  // leaves running only what was running before it.
+  const started: (() => Promise<unknown>)[] = [];
+  try {
+    return await startComponents(layout, settings, masterUrl, started, options);
+  } catch (error) {
+    for (const stop of started.reverse()) await stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function startComponents(
+  layout: StandaloneLayout,
+  settings: StandaloneSettings,
+  masterUrl: string,
+  started: (() => Promise<unknown>)[],
+  options: StartStandaloneOptions,
+): Promise<StandaloneInfo> {
+  const logger = options.logger ?? silentLogger();
+  const step = options.onStep ?? (() => undefined);
+  const timeoutMs = options.timeoutMs ?? 30_000;
   const bin = slaposBinPath();
 
   // The master.
@@ -108,6 +132,10 @@ export async function startStandalone(
     const child = await spawnDetached([bin, 'proxy', 'start', '--cfg', layout.config], {
       logFile: layout.masterLog,
       cwd: layout.dir,
+    });
+    started.push(async () => {
+      await terminate(child.pid, 10_000);
+      await rm(layout.masterPidFile, { force: true });
     });
     await writePidFile(layout.masterPidFile, child.pid);
     await waitUntilReady('the master', child, {
@@ -125,6 +153,13 @@ export async function startStandalone(
   const supervisorWasRunning = await supervisorAnswers(layout);
   const { client: supervisor } = await connectSupervisor(config, { timeoutMs });
   const supervisorPid = (await supervisor.status()).pid;
+  if (!supervisorWasRunning) {
+    // Nothing runs under it yet: the agent, which starts services, comes last.
+    started.push(async () => {
+      await supervisor.shutdown({ stopPrograms: true }).catch(() => undefined);
+      await terminate(supervisorPid, 10_000);
+    });
+  }
   step({ step: 'supervisor', pid: supervisorPid, alreadyRunning: supervisorWasRunning });
 
   // The partitions, registered on the master (idempotent; cheap when nothing changes).
@@ -153,6 +188,7 @@ export async function startStandalone(
       [...(options.agentNodeOptions ?? AGENT_NODE_OPTIONS), ...agentEntry(), '--cfg', layout.config],
       { logFile: layout.agentLog, cwd: layout.dir },
     );
+    started.push(() => terminate(child.pid, 10_000));
     await waitUntilReady('the node agent', child, {
       ready: async () => {
         const status = await readAgentStatus(layout.agentStatusFile);
