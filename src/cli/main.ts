@@ -2,7 +2,7 @@
  * The `slapos` program: global options, command registration, and the one place where errors
  * become exit codes and messages.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { EXIT, SlapError, toSlapError } from '../core/errors.ts';
 import { createLogger, type Logger, type LogLevel } from '../lib/logger.ts';
@@ -19,7 +19,10 @@ function packageVersion(): string {
 interface GlobalOptions {
   verbose?: number;
   quiet?: boolean;
-  logFile?: string;
+  logFile?: string | undefined;
+  /** The original's other spellings of --log-file (its cron lines use --logfile). */
+  logfile?: string;
+  log_file?: string;
 }
 
 export function createProgram(ctx: CliContext): Command {
@@ -30,6 +33,8 @@ export function createProgram(ctx: CliContext): Command {
     .option('-v, --verbose', 'more log output (repeatable)', (_v, previous: number) => previous + 1, 0)
     .option('-q, --quiet', 'only warnings and errors in the log')
     .option('--log-file <path>', 'write the log to this file instead of stderr')
+    .addOption(new Option('--logfile <path>', 'same as --log-file').hideHelp())
+    .addOption(new Option('--log_file <path>', 'same as --log-file').hideHelp())
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({
       writeOut: (text) => ctx.stdout.write(text),
@@ -38,7 +43,7 @@ export function createProgram(ctx: CliContext): Command {
     .exitOverride();
   program.hook('preAction', (thisCommand) => {
     const options = thisCommand.opts<GlobalOptions>();
-    globalOptions = options;
+    globalOptions = { ...options, logFile: options.logFile ?? options.logfile ?? options.log_file };
   });
   for (const register of COMMANDS) register(program, ctx);
   // Every subcommand inherits the output configuration and the exit override.

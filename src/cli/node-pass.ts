@@ -22,16 +22,49 @@ export interface PassCommandOptions extends NodeCommandOptions {
   instanceRoot?: string;
   softwareRoot?: string;
   pidfile?: string;
+  maximal_delay?: number;
+  key_file?: string;
+  cert_file?: string;
+  master_ca_file?: string;
+  certificate_repository_path?: string;
 }
 
+/** Options the original accepts and ignores (kept so that existing cron lines and scripts work). */
+const IGNORED_OPTIONS = [
+  '--supervisord-socket <path>',
+  '--supervisord-configuration-path <path>',
+  '--buildout <path>',
+  '--signature_private_key_file <path>',
+];
+
 export function addPassOptions(command: Command): Command {
-  return addNodeOptions(command)
+  addNodeOptions(command)
     .option('--now', 'start at once, without the random delay of maximal_delay')
     .option('--master-url <url>', 'the master (default: master_url of slapos.cfg)')
     .option('--computer-id <id>', 'this compute node (default: computer_id)')
     .option('--instance-root <dir>', 'default: instance_root')
     .option('--software-root <dir>', 'default: software_root')
-    .option('--pidfile <path>', 'lock file of this command (default: pidfile_software/instance/report)');
+    .option('--pidfile <path>', 'lock file of this command (default: pidfile_software/instance/report)')
+    .option(
+      '--maximal_delay <seconds>',
+      'wait a random 1..N seconds before starting (default: maximal_delay of slapos.cfg)',
+      nonNegativeInteger,
+    )
+    .option('--key_file <path>', "this node's key for the master (default: key_file)")
+    .option('--cert_file <path>', "this node's certificate for the master (default: cert_file)")
+    .option('--master_ca_file <path>', "CA that signs the master's certificate (default: master_ca_file)")
+    .option(
+      '--certificate_repository_path <dir>',
+      "partitions' certificates (default: certificate_repository_path)",
+    );
+  for (const flags of IGNORED_OPTIONS) command.addOption(new Option(flags, 'ignored').hideHelp());
+  return command;
+}
+
+function nonNegativeInteger(value: string): number {
+  if (!/^\d+$/.test(value))
+    throw new InvalidArgumentError(`expected a whole number of seconds, got ${JSON.stringify(value)}`);
+  return Number(value);
 }
 
 /** `--only-cp` (alias `--only`) and `--promise-timeout`, shared by `node instance` and `node promise`. */
@@ -77,6 +110,11 @@ export async function runPassCommand<T>(
     computer_id: options.computerId,
     instance_root: options.instanceRoot,
     software_root: options.softwareRoot,
+    maximal_delay: options.maximal_delay,
+    key_file: options.key_file,
+    cert_file: options.cert_file,
+    master_ca_file: options.master_ca_file,
+    certificate_repository_path: options.certificate_repository_path,
     ...command.overrides,
   });
   if (!config.sandbox && config.rootCheck && process.getuid?.() !== 0)

@@ -2,7 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runSlapos } from '../../testing/cli.ts';
 import {
@@ -105,4 +105,24 @@ test('slapos node bang, boot and watchdog', async () => {
   assert.equal(ignored.stdout, 'Not banged: not a watched service.\n');
   const bad = await slapos('node', 'watchdog', '--event', '{}');
   assert.equal(bad.code, 5);
+});
+
+test("the original's cron lines run as they are (--logfile, --maximal_delay, ignored options)", async () => {
+  const log = join(h.dir, 'cron-report.log');
+  const report = await slapos(
+    'node',
+    'report',
+    '--maximal_delay=0',
+    '--verbose',
+    `--logfile=${log}`,
+    '--supervisord-socket',
+    join(h.dir, 'unused.sock'),
+  );
+  assert.equal(report.code, 0, report.stderr);
+  assert.match(await readFile(log, 'utf8'), /"msg":"master call"/, 'the log goes to the file');
+  const other = await slapos('node', 'software', '--now', `--log_file=${join(h.dir, 'other.log')}`);
+  assert.equal(other.code, 0, other.stderr);
+  const bad = await slapos('node', 'report', '--maximal_delay=soon');
+  assert.equal(bad.code, 5);
+  assert.match(bad.stderr, /--maximal_delay .*expected a whole number of seconds/);
 });
