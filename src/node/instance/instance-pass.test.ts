@@ -5,6 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -183,6 +184,33 @@ test('a parameter change redeploys; stopped stops the services; started starts t
   );
   assert.equal(await answer(partition), `hello from ${path}`);
   assert.equal(h.db.instance('changing')?.reported_state, 'started');
+});
+
+test('stopped with a buildout that fails: the services are stopped all the same, the error reported', async () => {
+  const breakable = await writeSoftwareRelease(h.dir, 'breakable', { instance: helloInstance() });
+  await h.client.supply({ softwareReleaseUri: breakable, computerGuid: COMPUTER_ID });
+  assert.equal((await runSoftwarePass(h.config, { master: h.client })).exitCode, 0);
+  const partition = await request('stop-broken', breakable);
+  await pass({ onlyPartitions: [partition] });
+  assert.deepEqual(
+    (await processesOf(partition)).map((p) => p.state),
+    ['RUNNING'],
+  );
+  const installed = join(h.config.softwareRoot, createHash('md5').update(breakable).digest('hex'));
+  await writeFile(join(installed, 'instance.cfg'), '[buildout]\nparts = x\n[x]\nrecipe = no.such:recipe\n');
+  await request('stop-broken', breakable, { state: 'stopped' });
+  const stopped = await pass({ onlyPartitions: [partition] });
+  assert.deepEqual(
+    stopped.items.map((i) => i.outcome),
+    ['failed'],
+  );
+  assert.deepEqual(
+    (await processesOf(partition)).map((p) => p.state),
+    ['STOPPED'],
+  );
+  assert.match(h.db.instance('stop-broken')?.error_message ?? '', /no\.such:recipe/);
+  await request('stop-broken', breakable, { state: 'destroyed' });
+  await pass({ onlyPartitions: [partition] });
 });
 
 test('a failing promise keeps the instance from being started and its message is reported', async () => {

@@ -264,16 +264,27 @@ export async function processPartition(
       return done(outcome);
     }
 
-    await installInstance(job);
-    const redeclared = await declarePrograms(job);
     const call = options.signal ? { signal: options.signal } : {};
     if (wanted.requestedState === 'stopped') {
+      try {
+        await installInstance(job);
+        await declarePrograms(job);
+      } catch (error) {
+        // As the original: a stopped partition's services stop even when its buildout fails.
+        const stopping = job;
+        await stopPrograms(stopping).catch((stopError: unknown) =>
+          stopping.log.line(`Could not stop the services: ${String(stopError)}`),
+        );
+        throw error;
+      }
       await stopPrograms(job);
       await options.master.reportInstanceState({ instanceGuid: wanted.instanceGuid, state: 'stopped' }, call);
       await succeed(job, clock.now(), 'stopped');
       emit({ type: 'partition', partitionId: wanted.partitionId, action: 'stopped' });
       return done('stopped');
     }
+    await installInstance(job);
+    const redeclared = await declarePrograms(job);
     const launched = await startPrograms(job);
     const report = await checkPromises(job, launched || redeclared);
     if (!report.ok) throw new PromiseFailure(report);
