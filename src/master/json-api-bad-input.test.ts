@@ -1,8 +1,8 @@
 /**
  * Bad input sent to every path of the API: malformed JSON, wrong content types and methods, wrong
  * types, unknown and missing fields, absurd strings, oversized and deeply nested bodies, unknown
- * compute nodes and partitions. Each must be a 4xx with the API's error body, and the database
- * must not change.
+ * compute nodes and partitions. Each must be a 4xx with the API's error body (Content-Type exactly
+ * `application/json`), and the database must not change.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import type { Dispatcher } from 'undici';
 import { loadApiSpec, loadExperimentalApiSpec } from '../api/index.ts';
 import { apiResponseProblem } from '../testing/api-schema.ts';
-import { formatTestNode, postJson, withTestMaster } from '../testing/master.ts';
+import { apiContentTypeProblem, formatTestNode, postJson, withTestMaster } from '../testing/master.ts';
 
 const SR = 'http://sr//';
 
@@ -285,6 +285,7 @@ test('every path answers bad input with a 4xx and the error body, and writes not
         const label = `${path} ${entry.name}: ${response.status} ${response.text.slice(0, 200)}`;
         assert.ok(response.status >= 400 && response.status < 500, label);
         assert.equal(apiResponseProblem(path, response.status, response.body), undefined, label);
+        assert.equal(apiContentTypeProblem(response), undefined, label);
         if (response.status === 405) assert.equal(response.headers.allow, 'POST', label);
         count++;
       }
@@ -292,13 +293,18 @@ test('every path answers bad input with a 4xx and the error body, and writes not
     }
     for (const [path, body] of UNKNOWN_REFERENCES) {
       const response = await postJson(url, path, body);
-      assert.equal(response.status, 403, `${path} ${JSON.stringify(body)}: ${response.text}`);
-      assert.equal(apiResponseProblem(path, response.status, response.body), undefined);
+      const label = `${path} ${JSON.stringify(body)}: ${response.text}`;
+      assert.equal(response.status, 403, label);
+      assert.equal(apiResponseProblem(path, response.status, response.body), undefined, label);
+      assert.equal(apiContentTypeProblem(response), undefined, label);
     }
     const unknownPath = await postJson(url, '/slapos.get.v0.nothing', {});
     assert.equal(unknownPath.status, 404);
     assert.equal(apiResponseProblem('/slapos.get.v0.nothing', 404, unknownPath.body), undefined);
-    assert.equal((await postJson(url, '/../../etc/passwd', {})).status, 404);
+    assert.equal(apiContentTypeProblem(unknownPath), undefined);
+    const traversal = await postJson(url, '/../../etc/passwd', {});
+    assert.equal(traversal.status, 404);
+    assert.equal(apiContentTypeProblem(traversal), undefined);
     assert.equal(snapshot(databasePath), before, 'unknown references changed the database');
     assert.ok(count > 500, `only ${count} cases`);
     // The master still works.

@@ -7,7 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixedClock } from '../core/clock.ts';
 import { apiResponseProblem } from '../testing/api-schema.ts';
-import { formatTestNode, postJson, withTestMaster, type ApiHarness } from '../testing/master.ts';
+import {
+  apiContentTypeProblem,
+  formatTestNode,
+  postJson,
+  withTestMaster,
+  type ApiHarness,
+} from '../testing/master.ts';
 import { LOCAL_CALLER } from './services/index.ts';
 
 const T0 = 1_700_000_000.25;
@@ -135,6 +141,7 @@ test('parameters are stored as strings, as Python str() prints them', async () =
     const response = await postJson(url, POST, undefined, { rawBody: raw });
     assert.equal(response.status, 200);
     assert.equal(apiResponseProblem(POST, response.status, response.body), undefined);
+    assert.equal(apiContentTypeProblem(response), undefined);
     assert.deepEqual((response.body as { parameters: unknown }).parameters, {
       big: '12345678901234567890',
       dict: "{'a': 1, 'b': [True, None, 'x']}",
@@ -207,6 +214,15 @@ test('connection parameters: replaced, stringified, returned by post and get, no
 
 test('get: unknown or malformed guids, and the empty partition', async () => {
   await withTestMaster(async ({ api, url }) => {
+    const noHost = await api('/slapos.allDocs.v0.instance_node_instance_list', {
+      instance_guid: 'MyFirstInstance______0',
+    });
+    assert.equal(noHost.status, 403);
+    assert.deepEqual(noHost.body, {
+      status: 403,
+      type: 'Forbidden',
+      title: 'No software instance MyFirstInstance______0 found.',
+    });
     const malformed = await api(GET, { instance_guid: 'foo' });
     assert.deepEqual(malformed.body, {
       status: 403,
@@ -283,26 +299,27 @@ test('shared instances: host selection, post and get views, host list, connectio
         POST,
         request('MySharedInstance', { shared: true, parameters: { bar2: 'foo2', n: 2 } }),
       );
-      assert.deepEqual(
-        shared.body,
-        instanceDocument({
-          title: 'MySharedInstance',
-          instance_guid: 'MySharedInstance______1',
-          root_instance_title: 'MySharedInstance',
-          shared: true,
-          parameters: { bar2: 'foo2', n: '2' },
-          compute_partition_id: 'slappart1',
-          processing_timestamp: 0,
-        }),
-      );
+      // The post view: parameters as strings, the host's addresses and partition, timestamp 0.
+      const sharedPostView = instanceDocument({
+        title: 'MySharedInstance',
+        instance_guid: 'MySharedInstance______1',
+        root_instance_title: 'MySharedInstance',
+        shared: true,
+        parameters: { bar2: 'foo2', n: '2' },
+        compute_partition_id: 'slappart1',
+        processing_timestamp: 0,
+      });
+      assert.deepEqual(shared.body, sharedPostView);
       // The host reprocesses: its timestamp moved.
       assert.equal(await timestampOf(harness, 'MyFirstInstance______0'), T0 + 3);
       assert.equal(await timestampOf(harness, 'Other______0'), T0);
 
-      await api('/slapos.put.v0.software_instance_connection_parameter', {
+      const published = await api('/slapos.put.v0.software_instance_connection_parameter', {
         instance_guid: 'MySharedInstance______1',
         connection_parameter_dict: { foo: 'bar' },
       });
+      assert.equal(published.status, 200);
+      assert.deepEqual(published.body, { type: 'success', title: 'Updated' });
       const got = await api(GET, { instance_guid: 'MySharedInstance______1' });
       assert.deepEqual(
         got.body,
@@ -323,9 +340,8 @@ test('shared instances: host selection, post and get views, host list, connectio
         POST,
         request('MySharedInstance', { shared: true, parameters: { bar2: 'foo2', n: 2 } }),
       );
-      assert.deepEqual((again.body as { connection_parameters: unknown }).connection_parameters, {
-        foo: 'bar',
-      });
+      // The whole post view again, now with the published connection parameters.
+      assert.deepEqual(again.body, { ...sharedPostView, connection_parameters: { foo: 'bar' } });
 
       const hosted = await api('/slapos.allDocs.v0.instance_node_instance_list', {
         instance_guid: 'MyFirstInstance______0',
@@ -607,13 +623,20 @@ test('destroyed report: frees the partition; a root with children first marks th
   );
 });
 
-test('reported states: started and stopped are acknowledged; shared destroyed is ignored', async () => {
+test('reported states and errors: started and stopped are acknowledged; shared destroyed and errors are ignored', async () => {
   await withTestMaster(async ({ api, url }) => {
     const report = '/slapos.put.v0.software_instance_reported_state';
     for (const state of ['started', 'stopped']) {
       const answer = await api(report, { instance_guid: 'foo', reported_state: state });
       assert.deepEqual(answer.body, { type: 'success', title: 'Ignored' });
     }
+    // An error report for a guid that does not even parse is ignored too (not a 403).
+    const unparsable = await api('/slapos.put.v0.software_instance_error', {
+      instance_guid: 'foo',
+      message: 'it does not work',
+    });
+    assert.equal(unparsable.status, 200);
+    assert.deepEqual(unparsable.body, { type: 'success', title: 'Ignored' });
     await formatTestNode(url, { partitions: 1 });
     await api(POST, request('Host'));
     await api(POST, request('S', { shared: true }));

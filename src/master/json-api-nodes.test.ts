@@ -46,26 +46,50 @@ test('format an empty node: no partition to allocate', async () => {
 });
 
 test('format a new partition: its addresses, in order, come with the instance', async () => {
-  await withTestMaster(async ({ api }) => {
-    await api(FORMAT, {
-      computer_guid: 'computer',
-      compute_partition_list: [
-        { partition_id: 'MyFirstPartition', ip_list: [ip('MyFirst'), ip('MySecond')] },
-      ],
-    });
-    const answer = await api(POST, {
-      title: 'MyFirstInstance',
-      software_release_uri: 'https://mysoft',
-      software_type: 'foobar',
-    });
-    const body = answer.body as Record<string, unknown>;
-    assert.equal(body.compute_partition_id, 'MyFirstPartition');
-    assert.deepEqual(body.ip_list, [
-      ['MyFirstNetworkInterface', 'MyFirstIpAddress'],
-      ['MySecondNetworkInterface', 'MySecondIpAddress'],
-    ]);
-    assert.deepEqual(body.parameters, {});
-  });
+  await withTestMaster(
+    async ({ api }) => {
+      const formatted = await api(FORMAT, {
+        computer_guid: 'computer',
+        compute_partition_list: [
+          { partition_id: 'MyFirstPartition', ip_list: [ip('MyFirst'), ip('MySecond')] },
+        ],
+      });
+      assert.deepEqual(formatted.body, { type: 'success', title: 'Formatted' });
+      const supplied = await api(SUPPLY, {
+        software_release_uri: 'https://mysoft',
+        computer_guid: 'computer',
+      });
+      assert.equal(supplied.status, 200);
+      const answer = await api(POST, {
+        title: 'MyFirstInstance',
+        software_release_uri: 'https://mysoft',
+        software_type: 'foobar',
+      });
+      assert.equal(answer.status, 200);
+      assert.deepEqual(answer.body, {
+        title: 'MyFirstInstance',
+        instance_guid: 'MyFirstInstance______0',
+        software_release_uri: 'https://mysoft',
+        software_type: 'foobar',
+        state: 'started',
+        connection_parameters: {},
+        parameters: {},
+        shared: false,
+        root_instance_title: 'MyFirstInstance',
+        ip_list: [
+          ['MyFirstNetworkInterface', 'MyFirstIpAddress'],
+          ['MySecondNetworkInterface', 'MySecondIpAddress'],
+        ],
+        full_ip_list: [],
+        sla_parameters: {},
+        computer_guid: 'computer',
+        compute_partition_id: 'MyFirstPartition',
+        processing_timestamp: 1_700_000_000,
+        access_status_message: '',
+      });
+    },
+    { clock: fixedClock(1_700_000_000.5) },
+  );
 });
 
 test('format again: kept partitions keep their instances and timestamps, dropped ones lose them', async () => {
@@ -128,11 +152,27 @@ test('format again: kept partitions keep their instances and timestamps, dropped
         instanceGuid: 'MySecondInstance______0',
       });
       assert.equal(view.timestamp, 1_700_000_000.5);
+      // The shared instance hosted there is kept too: the get view (no addresses, the host's
+      // software type and timestamp).
       const secondShared = await api(GET, { instance_guid: 'MySecondShared______1' });
-      assert.deepEqual(
-        (secondShared.body as { compute_partition_id: string }).compute_partition_id,
-        'MySecondPartition',
-      );
+      assert.deepEqual(secondShared.body, {
+        title: 'MySecondShared',
+        instance_guid: 'MySecondShared______1',
+        software_release_uri: sr,
+        software_type: 'foobar2',
+        state: 'started',
+        connection_parameters: {},
+        parameters: {},
+        shared: true,
+        root_instance_title: 'MySecondShared',
+        ip_list: [],
+        full_ip_list: [],
+        sla_parameters: {},
+        computer_guid: 'computer',
+        compute_partition_id: 'MySecondPartition',
+        processing_timestamp: 1_700_000_000,
+        access_status_message: '',
+      });
       assert.equal((await api(GET, { instance_guid: 'MyFirstInstance______0' })).status, 403);
       assert.equal((await api(GET, { instance_guid: 'MyFirstShared______1' })).status, 403);
       const third = await api(POST, {
@@ -140,10 +180,25 @@ test('format again: kept partitions keep their instances and timestamps, dropped
         software_release_uri: sr,
         software_type: 'foobar',
       });
-      assert.equal((third.body as { compute_partition_id: string }).compute_partition_id, 'MyThirdPartition');
-      assert.deepEqual((third.body as { ip_list: unknown }).ip_list, [
-        ['MyThirdNetworkInterface', 'MyThirdIpAddress'],
-      ]);
+      assert.equal(third.status, 200);
+      assert.deepEqual(third.body, {
+        title: 'MyThirdInstance',
+        instance_guid: 'MyThirdInstance______0',
+        software_release_uri: sr,
+        software_type: 'foobar',
+        state: 'started',
+        connection_parameters: {},
+        parameters: {},
+        shared: false,
+        root_instance_title: 'MyThirdInstance',
+        ip_list: [['MyThirdNetworkInterface', 'MyThirdIpAddress']],
+        full_ip_list: [],
+        sla_parameters: {},
+        computer_guid: 'computer',
+        compute_partition_id: 'MyThirdPartition',
+        processing_timestamp: 1_700_000_100,
+        access_status_message: '',
+      });
     },
     { clock },
   );
@@ -335,6 +390,10 @@ test('the answers proxy mode gives without an implementation', async () => {
     assert.deepEqual((await api('/slapos.get.v0.hateoas_url', {}, { host: 'localhost' })).body, {
       hateoas_url: 'http://localhost/hateoas/',
     });
+    assert.deepEqual(
+      (await api('/slapos.get.v0.hateoas_url', {}, { host: 'localhost', 'x-forwarded-proto': 'https' })).body,
+      { hateoas_url: 'https://localhost/hateoas/' },
+    );
     assert.deepEqual(
       (
         await api(

@@ -122,9 +122,20 @@ export async function formatTestNode(url: string, options: TestNodeOptions): Pro
     throw new Error(`format failed: ${response.status} ${JSON.stringify(response.body)}`);
 }
 
+/** The Content-Type of every JSON API answer, errors included: slapproxy's, with no charset. */
+const API_CONTENT_TYPE = 'application/json';
+
+/** Why an answer's Content-Type is not exactly `application/json`, or undefined when it is. */
+export function apiContentTypeProblem(response: Pick<JsonResponse, 'headers'>): string | undefined {
+  const contentType = response.headers['content-type'];
+  if (contentType === API_CONTENT_TYPE) return undefined;
+  return `Content-Type is ${JSON.stringify(contentType)}, expected exactly "${API_CONTENT_TYPE}" (no charset)`;
+}
+
 /**
  * POSTs to an API path and checks the answer against the contract (throws if it does not
- * conform). Every response body a test looks at goes through here or through `postJson` + check.
+ * conform, or if its Content-Type is not exactly `application/json`). Every response body a test
+ * looks at goes through here or through `postJson` + both checks.
  */
 export async function callApi(
   url: string,
@@ -133,7 +144,7 @@ export async function callApi(
   options: { headers?: Record<string, string> } = {},
 ): Promise<{ status: number; body: unknown; headers: JsonResponse['headers'] }> {
   const response = await postJson(url, path, body, options);
-  const problem = apiResponseProblem(path, response.status, response.body);
+  const problem = apiContentTypeProblem(response) ?? apiResponseProblem(path, response.status, response.body);
   if (problem) throw new Error(`${path} answered ${response.status} ${response.text}: ${problem}`);
   return { status: response.status, body: response.body, headers: response.headers };
 }
