@@ -1,18 +1,42 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { RequestedState } from '../../core/states.ts';
+import { acquirePidLock } from '../../lib/pid-lock.ts';
+import { loadNodeConfig } from '../../node/config.ts';
+import { writePartitionRecord } from '../../node/instance/partition-files.ts';
 import { makeTempDir, writeSandboxCfg } from '../../testing/node.ts';
 import { runSlapos } from '../../testing/cli.ts';
 
+/** A node of 4 partitions: 0 and 1 deployed started, 2 stopped, 3 free. */
 async function node() {
   const dir = await makeTempDir('slapos-cli-promise-');
-  const cfg = await writeSandboxCfg(dir, { slapformat: { partition_amount: 2 } });
+  const cfg = await writeSandboxCfg(dir, { slapformat: { partition_amount: 4 } });
   // The master is unreachable: format does its local work and exits 2 ("offline success").
   const format = await runSlapos(['-q', 'node', 'format', '--cfg', cfg, '--now']);
   assert.equal(format.code, 2, format.stderr);
   const partition = (i: number) => join(dir, 'srv', `slappart${i}`);
+  const states: RequestedState[] = ['started', 'started', 'stopped'];
+  for (const [i, requestedState] of states.entries()) {
+    await writePartitionRecord(partition(i), {
+      instanceGuid: `SOFTINST-${i}`,
+      title: `instance ${i}`,
+      requestedState,
+      softwareReleaseUrl: 'https://example.com/software.cfg',
+      reported: requestedState === 'started' ? 'started' : 'stopped',
+    });
+  }
   return { dir, cfg, partition };
+}
+
+/** A legacy promise that always fails. */
+async function failingPromise(partitionPath: string, name: string): Promise<void> {
+  await mkdir(join(partitionPath, 'etc', 'promise'), { recursive: true });
+  const script = join(partitionPath, 'etc', 'promise', name);
+  await writeFile(script, '#!/bin/sh\necho "database is down"\nexit 1\n');
+  await chmod(script, 0o755);
 }
 
 test('slapos node promise: exit 0 when every promise passes, 2 when one fails, with --only-cp and --json', async () => {
@@ -27,16 +51,17 @@ test('slapos node promise: exit 0 when every promise passes, 2 when one fails, w
       join(partition(0), 'etc', 'promise.d', 'ready.json'),
       JSON.stringify({ kind: 'file', path: 'etc' }),
     );
-    await mkdir(join(partition(1), 'etc', 'promise'), { recursive: true });
-    const script = join(partition(1), 'etc', 'promise', 'check-db');
-    await writeFile(script, '#!/bin/sh\necho "database is down"\nexit 1\n');
-    await chmod(script, 0o755);
+    await failingPromise(partition(1), 'check-db');
+    // Stopped and free partitions are not checked: their services are not meant to answer.
+    await failingPromise(partition(2), 'stopped-db');
+    await failingPromise(partition(3), 'free-db');
 
     const all = await runSlapos(['-q', 'node', 'promise', '--cfg', cfg]);
     assert.equal(all.code, 2);
     assert.match(all.stdout, /^slappart0: ready \[OK\] OK .*etc/m);
     assert.match(all.stdout, /^slappart1: check-db \[FAILED\] database is down$/m);
     assert.match(all.stdout, /2 promises checked, 1 failed/);
+    assert.doesNotMatch(all.stdout, /slappart[23]/);
 
     const only = await runSlapos(['-q', 'node', 'promise', '--cfg', cfg, '--only-cp', 'slappart0']);
     assert.equal(only.code, 0, only.stdout);
@@ -53,6 +78,19 @@ test('slapos node promise: exit 0 when every promise passes, 2 when one fails, w
       parsed.partitions.map((p) => [p.partition, p.results.map((r) => [r.title, r.failed])]),
       [['slappart1', [['check-db', true]]]],
     );
+
+    // The instance pass's lock, held by another node process: not while `node instance` runs.
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    const lock = await acquirePidLock((await loadNodeConfig({ cfg })).pidfileInstance, {
+      pid: holder.pid as number,
+    });
+    try {
+      const locked = await runSlapos(['-q', 'node', 'promise', '--cfg', cfg]);
+      assert.equal(locked.code, 10, locked.stderr);
+    } finally {
+      holder.kill();
+      await lock.release();
+    }
 
     const unknown = await runSlapos(['-q', 'node', 'promise', '--cfg', cfg, '--only-cp', 'slappart7']);
     assert.equal(unknown.code, 5);

@@ -1,9 +1,15 @@
-/** `slapos node promise`: run the promises of the partitions now and report (exit 2 on failure). */
+/**
+ * `slapos node promise`: run the promises of the started partitions now and report (exit 2 on
+ * failure). As the original, it holds the instance pass's lock (pidfile_instance) meanwhile and
+ * skips stopped, destroyed and free partitions, whose services are not meant to answer.
+ */
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { EXIT } from '../../core/errors.ts';
 import type { NodeConfig } from '../../node/config.ts';
+import { readPartitionRecord } from '../../node/instance/partition-files.ts';
 import { localPartitionIds, selectPartitionIds, splitList } from '../../node/partitions.ts';
+import { acquirePidLock } from '../../lib/pid-lock.ts';
 import type { PromiseReport } from '../../node/promise/run-promises.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
@@ -25,14 +31,21 @@ export function registerNodePromise(program: Command, ctx: CliContext): void {
     const partitions = await selectPartitions(config, options.onlyCp ?? options.only);
     const { runPromises } = await import('../../node/promise/run-promises.ts');
     const reports: { partition: string; report: PromiseReport }[] = [];
-    for (const partition of partitions) {
-      const report = await runPromises(join(config.instanceRoot, partition), {
-        mode: 'test',
-        force: true,
-        timeout: config.promiseTimeout,
-        logger: ctx.logger(),
-      });
-      reports.push({ partition, report });
+    const lock = await acquirePidLock(config.pidfileInstance, { what: 'node promise' });
+    try {
+      for (const partition of partitions) {
+        const path = join(config.instanceRoot, partition);
+        if ((await readPartitionRecord(path))?.requestedState !== 'started') continue;
+        const report = await runPromises(path, {
+          mode: 'test',
+          force: true,
+          timeout: config.promiseTimeout,
+          logger: ctx.logger(),
+        });
+        reports.push({ partition, report });
+      }
+    } finally {
+      await lock.release();
     }
     const ok = reports.every((r) => r.report.ok);
     if (!ok) ctx.exitCode = EXIT.promiseFailure;
