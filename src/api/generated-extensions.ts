@@ -222,6 +222,174 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/slapos.put.ext.software_instance_promise_result": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description A node reports the latest results of the promises of an instance's partition (replacing the previous list). A report, not a change: it bumps neither the partition's timestamp nor the compute node's revision. Unknown instance: 403, as the JSON API v0 answers; a shared instance: 403 NotImplemented. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Promise results */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Software Instance Reference
+                         * @description Id of the instance (JSON API form title___root___0|1)
+                         */
+                        instance_guid: string;
+                        /**
+                         * Promise Result List
+                         * @description The latest result of each promise of the instance's partition (at most 200).
+                         */
+                        result_list: {
+                            /**
+                             * Promise Name
+                             * @description The promise's title (its result file is .slapgrid/promise/result/<name>.status.json in the partition).
+                             */
+                            name: string;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "pass" | "fail";
+                            /**
+                             * Message
+                             * @description What the promise said (at most 4096 characters; the node keeps the end of longer ones).
+                             */
+                            message: string;
+                            /**
+                             * Date
+                             * @description When the promise ran, ISO 8601 with a time zone, e.g. 2026-01-02T03:04:05Z.
+                             */
+                            date: string;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Stored */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * Type
+                             * @enum {string}
+                             */
+                            type: "success";
+                            /**
+                             * Title
+                             * @description Updated
+                             */
+                            title: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slapos.get.ext.software_instance_promise_result": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description The promise results last reported for an instance: an empty list and a null date when none was. Unknown instance: 403, as the JSON API v0 answers. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Instance */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Software Instance Reference
+                         * @description Id of the instance (JSON API form title___root___0|1)
+                         */
+                        instance_guid: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The promise results */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * Software Instance Reference
+                             * @description Id of the instance (JSON API form title___root___0|1)
+                             */
+                            instance_guid: string;
+                            /**
+                             * Promise Result List
+                             * @description The latest result of each promise of the instance's partition (at most 200).
+                             */
+                            result_list: {
+                                /**
+                                 * Promise Name
+                                 * @description The promise's title (its result file is .slapgrid/promise/result/<name>.status.json in the partition).
+                                 */
+                                name: string;
+                                /**
+                                 * Status
+                                 * @enum {string}
+                                 */
+                                status: "pass" | "fail";
+                                /**
+                                 * Message
+                                 * @description What the promise said (at most 4096 characters; the node keeps the end of longer ones).
+                                 */
+                                message: string;
+                                /**
+                                 * Date
+                                 * @description When the promise ran, ISO 8601 with a time zone, e.g. 2026-01-02T03:04:05Z.
+                                 */
+                                date: string;
+                            }[];
+                            /**
+                             * Reported At
+                             * @description When the master received the list (ISO 8601, UTC); null when none was reported.
+                             */
+                            reported_at: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
 import { sendJson, startHttpServer, type TestHttpServer } from '../testing/http-server.ts';
 import { MasterClient } from './master-client.ts';
 import { rejectsWithSlapError, throwsSlapError } from '../testing/slap-error-assert.ts';
@@ -315,6 +316,64 @@ test('calls reuse one keep-alive connection; close() is idempotent and later cal
       await client.close();
       await client.close();
       await rejectsWithSlapError(client.listInstanceTrees(), 'SLAP_ERR_INTERNAL', /closed/);
+    },
+  );
+});
+
+test('a master without the promise results extension (404) is remembered: one call, then none', async () => {
+  const lines: string[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
+  const server = await startHttpServer((request, response) => {
+    if (request.url === '/slapos.get.v0.software_instance') return sendJson(response, 200, INSTANCE);
+    // What a master without our extensions answers (SlapOS's own: an HTML page).
+    response.writeHead(404, { 'content-type': 'text/html' });
+    response.end('<title>404 Not Found</title>');
+  });
+  const client = new MasterClient({ masterUrl: server.url, logger });
+  try {
+    assert.equal(client.supportsPromiseResults, true);
+    const results = [
+      { name: 'apache', status: 'pass' as const, message: 'ok', date: '2023-11-14T22:13:20Z' },
+    ];
+    assert.equal(
+      await client.reportPromiseResults({ instanceGuid: 'MyInstance______0', results }),
+      undefined,
+    );
+    assert.equal(client.supportsPromiseResults, false);
+    assert.equal(
+      await client.reportPromiseResults({ instanceGuid: 'MyInstance______0', results }),
+      undefined,
+    );
+    assert.equal(await client.getPromiseResults('MyInstance______0'), undefined);
+    assert.deepEqual(
+      server.requests.map((r) => r.url),
+      ['/slapos.put.ext.software_instance_promise_result'],
+      'no call after the first 404',
+    );
+    // The v0 calls are not affected.
+    assert.equal((await client.getInstance('MyInstance______0')).title, 'MyInstance');
+    const notes = lines.filter((line) => line.includes('does not know promise results'));
+    assert.equal(notes.length, 1, 'logged once');
+    assert.equal((JSON.parse(notes[0] ?? '{}') as { level: number }).level, 20, 'at debug');
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
+test('other promise results failures are errors, and the extension is not given up', async () => {
+  let status = 503;
+  await withServer(
+    (_request, response) => sendJson(response, status, { status, type: 'Error', title: 'busy' }),
+    async (server, client) => {
+      await rejectsWithSlapError(client.getPromiseResults('x______0'), 'SLAP_ERR_UNAVAILABLE');
+      status = 403;
+      await rejectsWithSlapError(
+        client.reportPromiseResults({ instanceGuid: 'x______0', results: [] }),
+        'SLAP_ERR_FORBIDDEN',
+      );
+      assert.equal(client.supportsPromiseResults, true);
+      assert.equal(server.requests.length, 2);
     },
   );
 });

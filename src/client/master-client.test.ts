@@ -248,6 +248,34 @@ test('master errors keep their message: allocation failure (403), bad guid, inva
   assert.equal(invalid.status, 400);
 });
 
+test('promise results: reported for an instance, read back; an unknown instance is INSTANCE_NOT_FOUND', async () => {
+  const instance = await client.requestInstance({
+    title: 'Promised',
+    softwareReleaseUri: SR,
+    slaParameters: { computer_guid: 'COMP-CLIENT' },
+  });
+  assert.deepEqual(await client.getPromiseResults(instance.instance_guid), {
+    instance_guid: instance.instance_guid,
+    result_list: [],
+    reported_at: null,
+  });
+  const results = [
+    { name: 'apache', status: 'pass' as const, message: 'ok', date: '2023-11-14T22:13:20Z' },
+    { name: 'backup', status: 'fail' as const, message: 'too old', date: '2023-11-14T22:13:21Z' },
+  ];
+  const answer = await client.reportPromiseResults({ instanceGuid: instance.instance_guid, results });
+  assert.deepEqual(answer, { type: 'success', title: 'Updated' });
+  const read = await client.getPromiseResults(instance.instance_guid);
+  assert.deepEqual(read?.result_list, results);
+  assert.equal(typeof read?.reported_at, 'string');
+  await rejectsWithSlapError(client.getPromiseResults('Nothing______0'), 'SLAP_ERR_INSTANCE_NOT_FOUND');
+  await rejectsWithSlapError(
+    client.reportPromiseResults({ instanceGuid: 'Nothing______0', results }),
+    'SLAP_ERR_INSTANCE_NOT_FOUND',
+  );
+  assert.equal(client.supportsPromiseResults, true);
+});
+
 test('many concurrent calls share the client', async () => {
   const answers = await Promise.all(Array.from({ length: 50 }, () => client.listComputeNodes()));
   assert.equal(answers.length, 50);

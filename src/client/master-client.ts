@@ -11,6 +11,7 @@
 import { SlapError } from '../core/errors.ts';
 import type { FormatPartition } from '../core/format-plan.ts';
 import type { RequestedState, SoftwareInstallationReportedState } from '../core/states.ts';
+import type { Logger } from '../lib/logger.ts';
 import { codeForApiError } from './master-errors.ts';
 import { JsonTransport, type CallOptions, type JsonTransportOptions } from './json-transport.ts';
 import type {
@@ -24,6 +25,8 @@ import type {
   InstanceTreeSummary,
   NodeRevision,
   NodeSnapshot,
+  PromiseResult,
+  PromiseResults,
   RequestInstanceInput,
   SoftwareInstallation,
   SupplyInput,
@@ -39,9 +42,13 @@ export type { CallOptions } from './json-transport.ts';
 
 export class MasterClient {
   private readonly transport: JsonTransport;
+  private readonly logger: Logger | undefined;
+  /** The master answered 404 to the promise results extension: it does not have it (a SlapOS master). */
+  private promiseResultsUnsupported = false;
 
   constructor(options: MasterClientOptions) {
     this.transport = new JsonTransport(options);
+    this.logger = options.logger;
   }
 
   /** The master URL, normalised (no trailing slash). */
@@ -375,6 +382,60 @@ export class MasterClient {
       { computer_guid: input.computerGuid, after_revision: input.afterRevision, timeout_ms: waitMs },
       { ...options, timeoutMs: waitMs + (options.timeoutMs ?? 10_000) },
     );
+  }
+
+  // --- the node agent: promise results (our extension, slapos-extensions.json) ---
+
+  /** Whether this master is known not to have the promise results extension (it answered 404 once). */
+  get supportsPromiseResults(): boolean {
+    return !this.promiseResultsUnsupported;
+  }
+
+  /**
+   * Reports the latest results of the promises of an instance's partition (at most 200; names up to 255
+   * characters, messages up to 4096), replacing the previous list. Resolves undefined, without calling
+   * again, once the master answered 404 (a master without our extensions).
+   */
+  reportPromiseResults(
+    input: { instanceGuid: string; results: readonly PromiseResult[] },
+    options?: CallOptions,
+  ): Promise<ActionResult | undefined> {
+    return this.promiseResultsCall(() =>
+      this.transport.post(
+        '/slapos.put.ext.software_instance_promise_result',
+        { instance_guid: input.instanceGuid, result_list: [...input.results] },
+        options,
+      ),
+    );
+  }
+
+  /**
+   * The promise results last reported for an instance (an empty list and a null `reported_at` when none
+   * were); undefined when the master does not have the extension (404, then remembered).
+   */
+  getPromiseResults(instanceGuid: string, options?: CallOptions): Promise<PromiseResults | undefined> {
+    return this.promiseResultsCall(() =>
+      this.transport.post(
+        '/slapos.get.ext.software_instance_promise_result',
+        { instance_guid: instanceGuid },
+        options,
+      ),
+    );
+  }
+
+  private async promiseResultsCall<T>(call: () => Promise<T>): Promise<T | undefined> {
+    if (this.promiseResultsUnsupported) return undefined;
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof SlapError && error.code === 'SLAP_ERR_NOT_FOUND')) throw error;
+      this.promiseResultsUnsupported = true;
+      this.logger?.debug(
+        { masterUrl: this.masterUrl },
+        'the master does not know promise results (404): not sending them any more',
+      );
+      return undefined;
+    }
   }
 
   /** The URL of the master's HATEOAS root. */

@@ -80,3 +80,8 @@ export interface SupplyInput {
 export type NodeSnapshot = WireResponse<'/slapos.get.ext.compute_node_snapshot'>;
 export type NodeSnapshotPartition = NodeSnapshot['compute_partition_list'][number];
 export type NodeRevision = WireResponse<'/slapos.watch.ext.compute_node_revision'>;
+
+/** Our extension (slapos-extensions.json): the promise results of an instance, as the master stores them. */
+export type PromiseResults = WireResponse<'/slapos.get.ext.software_instance_promise_result'>;
+/** One promise's latest result: `{name, status: 'pass' | 'fail', message, date}` (ISO 8601). */
+export type PromiseResult = PromiseResults['result_list'][number];

@@ -366,7 +366,12 @@ test('bad watch and snapshot bodies are 400s with the reason; the extension docu
     const documentAnswer = await request(`${master.url}/api/slapos-extensions.json`);
     assert.equal(documentAnswer.statusCode, 200);
     const document = (await documentAnswer.body.json()) as { paths: Record<string, unknown> };
-    assert.deepEqual(Object.keys(document.paths).sort(), [SNAPSHOT, WATCH]);
+    assert.deepEqual(Object.keys(document.paths).sort(), [
+      SNAPSHOT,
+      '/slapos.get.ext.software_instance_promise_result',
+      '/slapos.put.ext.software_instance_promise_result',
+      WATCH,
+    ]);
     // The v0 contract is untouched: a v0 path is not in our document.
     assert.equal(document.paths[POST], undefined);
   });

@@ -25,6 +25,7 @@ export type NodeMaster = Pick<
   | 'bang'
   | 'bangComputeNode'
   | 'reportComputeNodeUsage'
+  | 'reportPromiseResults'
 >;
 
 export type NodeProgressEvent =

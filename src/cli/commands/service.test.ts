@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { Instance } from '../../client/types.ts';
 import { runSlapos } from '../../testing/cli.ts';
 import { isolatedClientEnv } from '../../testing/client-env.ts';
+import { sendJson, startHttpServer } from '../../testing/http-server.ts';
 import { startMasterWithNode, type MasterWithNode } from '../../testing/master-with-node.ts';
 
 const SR = 'https://example.com/software/hello/software.cfg';
@@ -85,4 +86,83 @@ test('service info of an unknown service: a message and exit 1, no stack trace',
   const missing = await slapos(['service', 'info']);
   assert.equal(missing.code, 5);
   assert.match(missing.stderr, /missing required argument 'reference'/);
+});
+
+test('service info shows the promise results the node reported; --json adds them under promise_results', async () => {
+  await master.client.requestInstance({
+    title: 'shop',
+    softwareReleaseUri: SR,
+    slaParameters: { computer_guid: 'COMP-SERVICE' },
+  });
+  const before = JSON.parse((await slapos(['service', 'info', 'shop', '--json'])).stdout) as Record<
+    string,
+    unknown
+  >;
+  assert.deepEqual(before.promise_results, { reported_at: null, result_list: [] });
+  const none = await slapos(['service', 'info', 'shop']);
+  assert.doesNotMatch(none.stdout, /Promises/, 'nothing reported: nothing shown');
+
+  const results = [
+    {
+      name: 'apache',
+      status: 'pass' as const,
+      message: 'socket connection OK',
+      date: '2026-01-02T03:04:05Z',
+    },
+    {
+      name: 'backup',
+      status: 'fail' as const,
+      message: 'too old\nsee the log',
+      date: '2026-01-02T03:04:06Z',
+    },
+  ];
+  await master.client.reportPromiseResults({ instanceGuid: 'shop______0', results });
+  const reportedAt = (await master.client.getPromiseResults('shop______0'))?.reported_at;
+  assert.equal(typeof reportedAt, 'string');
+
+  const info = await slapos(['service', 'info', 'shop']);
+  assert.equal(info.code, 0, info.stderr);
+  assert.equal(
+    info.stdout,
+    [
+      `Software Release URL: ${SR}`,
+      'Instance state: started',
+      'Instance parameters:',
+      '{}',
+      'Connection parameters:',
+      '{}',
+      `Promises (reported at ${reportedAt}):`,
+      '  apache: pass (2026-01-02T03:04:05Z) socket connection OK',
+      '  backup: fail (2026-01-02T03:04:06Z) too old',
+      '    see the log',
+      '',
+    ].join('\n'),
+  );
+  const json = JSON.parse((await slapos(['service', 'info', 'shop', '--json'])).stdout) as Instance & {
+    promise_results: unknown;
+  };
+  assert.deepEqual(json.promise_results, { reported_at: reportedAt, result_list: results });
+  // The instance document itself is the JSON API v0's, unchanged.
+  const { promise_results: _promises, ...document } = json;
+  assert.deepEqual(document, await master.client.getInstanceTree('shop'));
+});
+
+test('service info against a master without promise results (404): the v0 information, promise_results null', async () => {
+  const instance = await master.client.getInstanceTree('blog');
+  const server = await startHttpServer((request, response) => {
+    if (request.url === '/slapos.get.v0.instance_tree') return sendJson(response, 200, instance);
+    response.writeHead(404, { 'content-type': 'text/html' });
+    response.end('<title>404 Not Found</title>');
+  });
+  try {
+    const run = await runSlapos(['service', 'info', 'blog', '--master-url', server.url], { env });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, '');
+    assert.match(run.stdout, /^Software Release URL: /);
+    assert.doesNotMatch(run.stdout, /Promises/);
+    const json = await runSlapos(['service', 'info', 'blog', '--json', '--master-url', server.url], { env });
+    assert.deepEqual(JSON.parse(json.stdout), { ...instance, promise_results: null });
+  } finally {
+    await server.close();
+  }
 });

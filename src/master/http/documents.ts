@@ -4,6 +4,7 @@ import { changeMarker, timestampString } from '../../core/change-marker.ts';
 import { processingTimestamp } from '../../core/clock.ts';
 import { formatInstanceGuid } from '../../core/instance-guid.ts';
 import type { NodeSnapshot } from '../services/change-stream.ts';
+import type { PromiseResults } from '../services/promise-results.ts';
 import type { InstanceView } from '../services/instance-view.ts';
 
 /** The contract's instance document (its generated type says `Record<string, never>` for free-form objects). */
@@ -75,5 +76,17 @@ export function nodeSnapshotDocument(
         connection_parameters: shared.connectionParameters,
       })),
     })),
+  };
+}
+
+/** Our extension's promise results of an instance (slapos-extensions.json). */
+export function promiseResultsDocument(
+  instanceGuid: string,
+  results: PromiseResults,
+): ApiResponse<'/slapos.get.ext.software_instance_promise_result'> {
+  return {
+    instance_guid: instanceGuid,
+    result_list: results.results,
+    reported_at: results.reportedAt === null ? null : new Date(results.reportedAt * 1000).toISOString(),
   };
 }

@@ -19,7 +19,7 @@ import { formatFromJson } from '../../core/format-plan.ts';
 import { parsePythonJson } from '../../core/python-value.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Caller, MasterServices, RequestOrigin } from '../services/index.ts';
-import { instanceDocument, nodeSnapshotDocument, success } from './documents.ts';
+import { instanceDocument, nodeSnapshotDocument, promiseResultsDocument, success } from './documents.ts';
 import { errorBody, toHttpError } from './errors.ts';
 import { BODY_LIMIT_BYTES, parseJsonBody } from './request-body.ts';
 import { acceptsJson, requestOrigin } from './request-context.ts';
@@ -223,6 +223,20 @@ function handlers(services: MasterServices): HandlerTable {
       });
       return { computer_guid: body.computer_guid, ...answer };
     },
+    // --- our extensions: promise results ---
+    '/slapos.put.ext.software_instance_promise_result': async ({ body, caller }) =>
+      success(
+        await services.reportPromiseResults({
+          caller,
+          instanceGuid: body.instance_guid,
+          results: body.result_list,
+        }),
+      ),
+    '/slapos.get.ext.software_instance_promise_result': async ({ body, caller }) =>
+      promiseResultsDocument(
+        body.instance_guid,
+        await services.readPromiseResults({ caller, instanceGuid: body.instance_guid }),
+      ),
   };
 }
 

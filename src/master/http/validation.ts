@@ -31,6 +31,8 @@ const PROPERTY_RULES: Record<string, TextRuleName> = {
   project_guid: 'optionalName',
   network_guid: 'optionalName',
   message: 'freeText',
+  // promise results (slapos-extensions.json): a promise's title
+  name: 'name',
   tioxml: 'freeText',
 };
 

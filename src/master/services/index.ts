@@ -4,6 +4,7 @@ import * as changeStream from './change-stream.ts';
 import * as computeNodes from './compute-nodes.ts';
 import { formatComputeNode } from './format-compute-node.ts';
 import * as reports from './instance-reports.ts';
+import * as promiseResults from './promise-results.ts';
 import * as reads from './read-instances.ts';
 import { requestInstance } from './request-instance.ts';
 import * as software from './software-installations.ts';
@@ -49,6 +50,8 @@ export function createMasterServices(context: ServiceContext) {
     listSoftwareInstallations: bind(context, software.listSoftwareInstallations),
     readNodeSnapshot: bind(context, changeStream.readNodeSnapshot),
     watchComputeNode: bind(context, changeStream.watchComputeNode),
+    reportPromiseResults: bind(context, promiseResults.reportPromiseResults),
+    readPromiseResults: bind(context, promiseResults.readPromiseResults),
   };
 }
 
@@ -58,3 +61,4 @@ export { createServiceContext, type ServiceContext } from './context.ts';
 export type { InstanceView } from './instance-view.ts';
 export type { NodeSnapshot, PartitionSnapshot } from './change-stream.ts';
 export type { RequestOrigin } from './frontend-bypass.ts';
+export type { PromiseResult, PromiseResults } from './promise-results.ts';

@@ -175,6 +175,14 @@ test('every use case goes through the one authorisation check point', async () =
         () =>
           services.watchComputeNode({ caller: stranger, computeNodeId: 'c', afterRevision: 0, timeoutMs: 0 }),
       ],
+      [
+        'reportPromiseResults',
+        () => services.reportPromiseResults({ caller: stranger, instanceGuid: 'x______0', results: [] }),
+      ],
+      [
+        'readPromiseResults',
+        () => services.readPromiseResults({ caller: stranger, instanceGuid: 'x______0' }),
+      ],
       ['computeNodeStatus', () => services.computeNodeStatus({ caller: stranger, computeNodeId: 'c' })],
       [
         'bangComputeNode',

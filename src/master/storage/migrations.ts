@@ -134,10 +134,29 @@ const changeStream: Migration = {
   },
 };
 
+/**
+ * Promise results (docs/master.md, "Promise results"): the latest list a node reported for each
+ * instance, in a table of its own so that the hot instance reads never carry it. Deleted with the
+ * instance.
+ */
+const promiseResults: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('instance_promise_result')
+      .addColumn('instance_id', 'integer', (c) =>
+        c.primaryKey().references('instance.id').onDelete('cascade'),
+      )
+      .addColumn('result_list_json', 'text', (c) => c.notNull())
+      .addColumn('reported_at', 'double precision', (c) => c.notNull())
+      .execute();
+  },
+};
+
 /** Every migration, in order. Append only. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_change_stream': changeStream,
+  '0003_promise_results': promiseResults,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -111,6 +111,13 @@ export interface NodeSnapshotRecords {
   shared: InstanceRecord[];
 }
 
+/** The promise results last reported for an instance (as stored: the list is JSON). */
+export interface PromiseResultsRecord {
+  resultListJson: string;
+  /** Float seconds. */
+  reportedAt: number;
+}
+
 /** A compact row for node-wide instance lists (the hot read path). */
 export interface InstanceSummary {
   title: string;
@@ -193,6 +200,11 @@ export interface Repository {
   detachSharedInstances(host: PartitionKey, now: number): Promise<void>;
   /** Titles of the root instances (non-shared, in partition order) and root shared instances. */
   listRootTitles(): Promise<{ instances: string[]; shared: string[] }>;
+
+  // promise results (a report: no timestamp or revision bump)
+  getPromiseResults(instanceId: number): Promise<PromiseResultsRecord | undefined>;
+  /** Replaces the instance's promise results. */
+  setPromiseResults(instanceId: number, results: PromiseResultsRecord): Promise<void>;
 
   // the change stream (docs/master.md)
   /** The node's revision: 0 until its first change. */

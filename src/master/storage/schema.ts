@@ -88,6 +88,15 @@ export interface ComputeNodeRevisionTable {
   revision: number;
 }
 
+/** The latest promise results a node reported for an instance (one row per instance). */
+export interface InstancePromiseResultTable {
+  instance_id: number;
+  /** The result list as reported: `[{name, status, message, date}]`, JSON. */
+  result_list_json: string;
+  /** When the master received it (float seconds). */
+  reported_at: number;
+}
+
 export interface MasterDatabase {
   compute_node: ComputeNodeTable;
   partition: PartitionTable;
@@ -95,4 +104,5 @@ export interface MasterDatabase {
   software_installation: SoftwareInstallationTable;
   instance: InstanceTable;
   compute_node_revision: ComputeNodeRevisionTable;
+  instance_promise_result: InstancePromiseResultTable;
 }

@@ -45,7 +45,11 @@ test('the store migrates once, keeps its data across reopenings, in WAL mode wit
     try {
       assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
       const migrations = raw.prepare('SELECT name FROM kysely_migration').all();
-      assert.deepEqual(migrations, [{ name: '0001_initial' }, { name: '0002_change_stream' }]);
+      assert.deepEqual(migrations, [
+        { name: '0001_initial' },
+        { name: '0002_change_stream' },
+        { name: '0003_promise_results' },
+      ]);
     } finally {
       raw.close();
     }

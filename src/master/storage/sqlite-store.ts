@@ -25,6 +25,7 @@ import type {
   MasterStore,
   PartitionKey,
   PartitionRecord,
+  PromiseResultsRecord,
   Repository,
   SoftwareInstallationRecord,
 } from './repository.ts';
@@ -877,6 +878,40 @@ export class SqliteStore implements MasterStore {
           instances: instances.map((row) => row.title),
           shared: shared.map((row) => row.title),
         });
+      },
+
+      getPromiseResults: (instanceId) => {
+        const row = this.get<PromiseResultsRecord>(
+          'getPromiseResults',
+          () =>
+            db
+              .selectFrom('instance_promise_result')
+              .select(['result_list_json as resultListJson', 'reported_at as reportedAt'])
+              .where('instance_id', '=', param<number>('id')),
+          { id: instanceId },
+        );
+        return Promise.resolve(row);
+      },
+      setPromiseResults: (instanceId, results) => {
+        this.run(
+          'setPromiseResults',
+          () =>
+            db
+              .insertInto('instance_promise_result')
+              .values({
+                instance_id: param<number>('id'),
+                result_list_json: param('json'),
+                reported_at: param<number>('at'),
+              })
+              .onConflict((conflict) =>
+                conflict.column('instance_id').doUpdateSet((eb) => ({
+                  result_list_json: eb.ref('excluded.result_list_json'),
+                  reported_at: eb.ref('excluded.reported_at'),
+                })),
+              ),
+          { id: instanceId, json: results.resultListJson, at: results.reportedAt },
+        );
+        return Promise.resolve();
       },
 
       getNodeRevision: (computeNodeId) => {

@@ -7,10 +7,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecFunction } from '../../buildout/recipe.ts';
 import { MasterClient } from '../../client/master-client.ts';
+import type { PromiseResult } from '../../client/types.ts';
 import { systemClock } from '../../core/clock.ts';
 import type { RequestedState } from '../../core/states.ts';
 import { execFile } from '../../lib/exec.ts';
@@ -28,6 +29,7 @@ import { waitFor } from '../../testing/supervisor.ts';
 import { runInstancePass, type InstancePassOptions } from './instance-pass.ts';
 import { TAIL_BEGIN } from './buildout-tail.ts';
 import { INSTANCE_LOG_FILE, TIMESTAMP_FILE } from './partition-files.ts';
+import { SENT_FILE } from './promise-results.ts';
 
 let h: NodeHarness;
 let hello: string;
@@ -35,7 +37,7 @@ let failingPromise: string;
 let brokenInstance: string;
 
 before(async () => {
-  h = await startNodeHarness({ partitions: 12 });
+  h = await startNodeHarness({ partitions: 14 });
   hello = await writeSoftwareRelease(h.dir, 'hello', { instance: helloInstance() });
   failingPromise = await writeSoftwareRelease(h.dir, 'failing-promise', {
     instance: helloInstance({ promise: '{"kind": "file", "path": "var/never-there"}' }),
@@ -414,5 +416,89 @@ test('a shared instance requested on a host has the host partition processed aga
     result.items.map((i) => i.outcome),
     ['started'],
     'the host is deployed again: its profile reads the shared instance list',
+  );
+});
+
+test('promise results are sent once, and again only when they change (deployment and anomaly check)', async () => {
+  const flagged = await writeSoftwareRelease(h.dir, 'flagged', {
+    instance: helloInstance({ promise: '{"kind": "file", "path": "var/flag", "bang-on-failure": false}' }),
+  });
+  await h.client.supply({ softwareReleaseUri: flagged, computerGuid: COMPUTER_ID });
+  await runSoftwarePass(h.config, { master: h.client, onlySoftware: [flagged] });
+  const partition = await request('checked', flagged);
+  const path = join(h.config.instanceRoot, partition);
+  const flag = join(path, 'var', 'flag');
+  const guid = 'checked______0';
+  // The node's master, counting the lists it sends (and failing them on demand).
+  const sent: PromiseResult[][] = [];
+  let failSending = false;
+  const master = Object.create(h.client) as MasterClient;
+  master.reportPromiseResults = (input, options) => {
+    sent.push([...input.results]);
+    if (failSending) return Promise.reject(new Error('the master is having a bad day'));
+    return h.client.reportPromiseResults(input, options);
+  };
+  const run = async (options: Partial<InstancePassOptions> = {}) =>
+    (await pass({ master, onlyPartitions: [partition], promiseGraceMs: 0, ...options })).items.map(
+      (i) => i.outcome,
+    );
+  const stored = async () => (await h.client.getPromiseResults(guid))?.result_list;
+
+  assert.deepEqual(await run(), ['promise-failed']);
+  assert.equal(sent.length, 1);
+  const failing = { name: 'server', status: 'fail', message: `ERROR ${flag} is not present` };
+  assert.deepEqual(
+    sent[0]?.map(({ date: _date, ...rest }) => rest),
+    [failing],
+  );
+  assert.match(sent[0]?.[0]?.date ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  assert.deepEqual(await stored(), sent[0], 'the master has them');
+
+  assert.deepEqual(await run(), ['promise-failed'], 'processed again: the promise ran again');
+  assert.equal(sent.length, 1, 'the same results are not sent again');
+
+  await mkdir(join(path, 'var'), { recursive: true });
+  await writeFile(flag, '');
+  assert.deepEqual(await run(), ['started']);
+  assert.equal(sent.length, 2, 'changed: sent');
+  assert.deepEqual(
+    sent[1]?.map((r) => [r.name, r.status]),
+    [['server', 'pass']],
+  );
+  assert.deepEqual(await run({ force: true }), ['started']);
+  assert.equal(sent.length, 2, 'a one-shot run remembers what was sent (the partition keeps its digest)');
+  assert.ok(existsSync(join(path, SENT_FILE)));
+
+  // Up to date: the anomaly check runs the promise when due and sends a change of result.
+  const later = (seconds: number) => ({ now: () => systemClock.now() + seconds });
+  await rm(flag);
+  assert.deepEqual(await run({ clock: later(200) }), ['up-to-date']);
+  assert.equal(sent.length, 3);
+  assert.deepEqual(
+    sent[2]?.map((r) => [r.name, r.status]),
+    [['server', 'fail']],
+  );
+  assert.deepEqual(
+    (await stored())?.map((r) => r.status),
+    ['fail'],
+  );
+
+  // A master that cannot take them never fails the deployment; they are sent at the next run.
+  await writeFile(flag, '');
+  failSending = true;
+  assert.deepEqual(await run({ force: true }), ['started']);
+  assert.equal(sent.length, 4);
+  assert.deepEqual(
+    (await stored())?.map((r) => r.status),
+    ['fail'],
+    'not received',
+  );
+  assert.equal(h.db.instance('checked')?.reported_state, 'started');
+  failSending = false;
+  assert.deepEqual(await run({ force: true }), ['started']);
+  assert.equal(sent.length, 5, 'sent again');
+  assert.deepEqual(
+    (await stored())?.map((r) => r.status),
+    ['pass'],
   );
 });

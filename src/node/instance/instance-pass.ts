@@ -34,6 +34,7 @@ import {
   type PartitionJob,
 } from './deploy.ts';
 import { destroyPartition } from './destroy.ts';
+import { sendPromiseResults } from './promise-results.ts';
 import {
   errorLogPath,
   INSTANCE_LOG_FILE,
@@ -287,6 +288,10 @@ export async function processPartition(
     const redeclared = await declarePrograms(job);
     const launched = await startPrograms(job);
     const report = await checkPromises(job, launched || redeclared);
+    await sendPromiseResults(
+      { partitionPath: path, instanceGuid: wanted.instanceGuid, latest: report.latest },
+      { master: options.master, logger, signal: options.signal },
+    );
     if (!report.ok) throw new PromiseFailure(report);
     await options.master.reportInstanceState({ instanceGuid: wanted.instanceGuid, state: 'started' }, call);
     await succeed(job, clock.now(), 'started');
@@ -383,6 +388,10 @@ async function anomalyCheck(
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.exec ? { exec: options.exec } : {}),
     });
+    await sendPromiseResults(
+      { partitionPath: path, instanceGuid: wanted.instanceGuid, latest: report.latest },
+      { master: options.master, logger, signal: options.signal },
+    );
     const call = options.signal ? { signal: options.signal } : {};
     let next = previous ?? record(wanted, 'started');
     if (!report.ok && next.reported !== 'error') {

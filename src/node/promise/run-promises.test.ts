@@ -410,3 +410,49 @@ test('as root, subprocess promises run as the owner of the partition', async () 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('latest: the result of every promise of the partition, those of the other mode as stored', async () => {
+  const dir = await partition();
+  try {
+    await declarative(dir, 'always', { kind: 'file', path: 'var/always' });
+    await declarative(dir, 'only-test', { kind: 'file', path: 'var/missing', anomaly: false });
+    await declarative(dir, 'only-anomaly', { kind: 'file', path: 'var/always', test: false });
+    await mkdir(join(dir, 'var'));
+    await writeFile(join(dir, 'var', 'always'), '');
+    const at = Date.UTC(2026, 0, 2, 3, 4, 5, 600);
+    const test = await runPromises(dir, { mode: 'test', force: true, now: () => at });
+    assert.deepEqual(
+      test.latest.map((r) => [r.title, r.failed, r.date]),
+      [
+        ['always', false, at],
+        ['only-test', true, at],
+      ],
+      'the anomaly-only promise never ran: left out',
+    );
+    const later = at + 1000 * 3600;
+    const anomaly = await runPromises(dir, { mode: 'anomaly', now: () => later });
+    assert.deepEqual(
+      anomaly.latest.map((r) => [r.title, r.failed, r.date]),
+      [
+        ['always', false, later],
+        ['only-anomaly', false, later],
+        // Its stored result, dated to the second as the result file says.
+        ['only-test', true, Date.UTC(2026, 0, 2, 3, 4, 5)],
+      ],
+    );
+    assert.match(byTitle(test.results, 'only-test').message, /var\/missing is not present/);
+    assert.equal(
+      anomaly.latest.find((r) => r.title === 'only-test')?.message,
+      byTitle(test.results, 'only-test').message,
+    );
+    // A result file that is not one is left out (and does not break the run).
+    await writeFile(join(dir, '.slapgrid', 'promise', 'result', 'only-test.status.json'), '{"result": 3}');
+    const again = await runPromises(dir, { mode: 'anomaly', now: () => later });
+    assert.deepEqual(
+      again.latest.map((r) => r.title),
+      ['always', 'only-anomaly'],
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

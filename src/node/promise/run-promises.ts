@@ -17,7 +17,7 @@ import {
 } from './definitions.ts';
 import { checkPromise } from './runner.ts';
 import { appendRun, countsAsFailed, isDue, nextCache, type PromiseMode } from './scheduler.ts';
-import { PromiseStore, resultDate } from './store.ts';
+import { parseResultDate, PromiseStore, resultDate } from './store.ts';
 
 export const DEFAULT_PROMISE_TIMEOUT = 20;
 export const DEFAULT_CONCURRENCY = 4;
@@ -58,6 +58,17 @@ export interface PromiseOutcome {
   readonly bangOnFailure: boolean;
   /** Epoch seconds after which it is due again (unless forced or its definition changes). */
   readonly nextRunAfter: number;
+  /** Epoch ms of the run that gave this result. */
+  readonly date: number;
+}
+
+/** The latest stored result of one promise of the partition, whatever the mode it runs in. */
+export interface LatestPromiseResult {
+  readonly title: string;
+  readonly failed: boolean;
+  readonly message: string;
+  /** Epoch ms of the run that gave it. */
+  readonly date: number;
 }
 
 export interface PromiseReport {
@@ -70,6 +81,12 @@ export interface PromiseReport {
   readonly bang: { readonly title: string; readonly message: string } | undefined;
   /** Epoch seconds when the first of these promises is due again; undefined without promises. */
   readonly nextRunAfter: number | undefined;
+  /**
+   * The latest result of every promise of the partition, in definition order: those of this run, and
+   * the stored result of those that run only in the other mode (left out when they never ran). What
+   * the node reports to the master.
+   */
+  readonly latest: readonly LatestPromiseResult[];
 }
 
 export async function runPromises(partitionDir: string, options: RunPromisesOptions): Promise<PromiseReport> {
@@ -78,9 +95,9 @@ export async function runPromises(partitionDir: string, options: RunPromisesOpti
   const store = new PromiseStore(partitionDir);
   if (!(await isDirectory(partitionDir)))
     throw new SlapError('SLAP_ERR_NOT_FOUND', `partition directory ${partitionDir} does not exist`);
-  const definitions = (await listPromises(partitionDir)).filter((d) =>
-    options.mode === 'test' ? d.test : d.anomaly,
-  );
+  const inMode = (d: PromiseDefinition): boolean => (options.mode === 'test' ? d.test : d.anomaly);
+  const allDefinitions = await listPromises(partitionDir);
+  const definitions = allDefinitions.filter(inMode);
   const runAs = options.runAs ?? (await partitionOwner(partitionDir));
   for (const name of await ignoredLegacyFiles(partitionDir))
     logger.warn({ promise: name }, `Bad promise file ${name}: not an executable file, ignored`);
@@ -105,14 +122,16 @@ export async function runPromises(partitionDir: string, options: RunPromisesOpti
       cache
     ) {
       const stored = await store.readResult(definition.title);
+      const lastRun = cache.history.at(-1);
       return {
         ...base,
         failed: countsAsFailed(options.mode, definition, cache.history),
         message: stored?.result.message ?? '',
         ran: false,
-        timedOut: cache.history.at(-1)?.timed_out ?? false,
+        timedOut: lastRun?.timed_out ?? false,
         executionTime: stored?.['execution-time'] ?? 0,
         nextRunAfter: cache.next_run_after,
+        date: (stored && parseResultDate(stored.result.date)) ?? (lastRun ? lastRun.date * 1000 : startedAt),
       };
     }
     const timeoutMs = (definition.timeout ?? options.timeout ?? DEFAULT_PROMISE_TIMEOUT) * 1000;
@@ -165,6 +184,7 @@ export async function runPromises(partitionDir: string, options: RunPromisesOpti
       timedOut: outcome.timedOut,
       executionTime,
       nextRunAfter: cacheEntry.next_run_after,
+      date: startedAt,
     };
   };
 
@@ -172,6 +192,29 @@ export async function runPromises(partitionDir: string, options: RunPromisesOpti
   options.signal?.throwIfAborted();
   const failures = results.filter((r) => r.failed);
   const banging = options.mode === 'anomaly' ? failures.find((f) => f.bangOnFailure) : undefined;
+  const byTitle = new Map(results.map((r) => [r.title, r]));
+  const latest: LatestPromiseResult[] = [];
+  for (const definition of allDefinitions) {
+    const outcome = byTitle.get(definition.title);
+    if (outcome) {
+      latest.push({
+        title: outcome.title,
+        failed: outcome.failed,
+        message: outcome.message,
+        date: outcome.date,
+      });
+      continue;
+    }
+    const stored = inMode(definition) ? undefined : await store.readResult(definition.title);
+    const date = stored && parseResultDate(stored.result.date);
+    if (stored && date !== undefined)
+      latest.push({
+        title: definition.title,
+        failed: stored.result.failed,
+        message: stored.result.message ?? '',
+        date,
+      });
+  }
   return {
     ok: failures.length === 0,
     mode: options.mode,
@@ -179,6 +222,7 @@ export async function runPromises(partitionDir: string, options: RunPromisesOpti
     failures,
     bang: banging ? { title: banging.title, message: `Promise ${banging.title} is failing` } : undefined,
     nextRunAfter: results.length === 0 ? undefined : Math.min(...results.map((r) => r.nextRunAfter)),
+    latest,
   };
 }
 

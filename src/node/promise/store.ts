@@ -63,8 +63,14 @@ export class PromiseStore {
     return join(this.resultDir, `${title}.status.json`);
   }
 
+  /** The stored result; undefined when missing or not shaped like one. */
   async readResult(title: string): Promise<PromiseResultFile | undefined> {
-    return readJson<PromiseResultFile>(this.resultPath(title));
+    const stored = await readJson<Partial<PromiseResultFile> | null>(this.resultPath(title));
+    const result = stored?.result as Partial<PromiseResultFile['result']> | null | undefined;
+    if (typeof result !== 'object' || result === null) return undefined;
+    if (typeof result.failed !== 'boolean' || typeof result.date !== 'string') return undefined;
+    if (result.message !== null && typeof result.message !== 'string') return undefined;
+    return stored as PromiseResultFile;
   }
 
   async writeResult(result: PromiseResultFile): Promise<void> {
@@ -84,6 +90,14 @@ export class PromiseStore {
 /** `2026-01-02T03:04:05+0000`, as the original dates results. */
 export function resultDate(epochMs: number): string {
   return `${new Date(epochMs).toISOString().slice(0, 19)}+0000`;
+}
+
+/** Epoch ms of a result date (`2026-01-02T03:04:05+0000`), or undefined when it is not one. */
+export function parseResultDate(date: string): number | undefined {
+  const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\+0000$/.exec(date);
+  if (!match) return undefined;
+  const epochMs = Date.parse(`${match[1]}Z`);
+  return Number.isNaN(epochMs) ? undefined : epochMs;
 }
 
 /** A missing or unreadable file reads as nothing: the promise then simply runs. */

@@ -1,0 +1,64 @@
+/**
+ * Promise results (our extension, docs/master.md "Promise results"): the latest result of each promise
+ * of an instance's partition, as its node reports them, and reading them back. A report, not a change
+ * the node must act on: no partition timestamp bump, no compute node revision bump.
+ */
+import { SlapError } from '../../core/errors.ts';
+import { parseInstanceGuid } from '../../core/instance-guid.ts';
+import type { Caller } from './caller.ts';
+import type { ServiceContext } from './context.ts';
+
+export interface PromiseResult {
+  /** The promise's title. */
+  name: string;
+  status: 'pass' | 'fail';
+  message: string;
+  /** When it ran, ISO 8601. */
+  date: string;
+}
+
+export interface PromiseResults {
+  results: PromiseResult[];
+  /** When the master received them (float seconds); null when none were reported. */
+  reportedAt: number | null;
+}
+
+function instanceNotFound(instanceGuid: string): SlapError {
+  return new SlapError('SLAP_ERR_INSTANCE_NOT_FOUND', `No software instance ${instanceGuid} found.`);
+}
+
+/** Replaces the promise results of an instance. Shared instances have no partition: 403 NotImplemented. */
+export async function reportPromiseResults(
+  context: ServiceContext,
+  input: { caller: Caller; instanceGuid: string; results: readonly PromiseResult[] },
+): Promise<'Updated'> {
+  const identity = parseInstanceGuid(input.instanceGuid);
+  context.authorize(input.caller, 'instance.report', { kind: 'instance', identity });
+  if (identity.shared) throw new SlapError('SLAP_ERR_NOT_IMPLEMENTED', 'NotImplemented');
+  const resultListJson = JSON.stringify(
+    input.results.map(({ name, status, message, date }) => ({ name, status, message, date })),
+  );
+  const reportedAt = context.clock.now();
+  await context.store.write(async (repository) => {
+    const record = await repository.findInstance(identity);
+    if (!record) throw instanceNotFound(input.instanceGuid);
+    await repository.setPromiseResults(record.id, { resultListJson, reportedAt });
+  });
+  return 'Updated';
+}
+
+/** The promise results last reported for an instance (none: an empty list and a null date). */
+export async function readPromiseResults(
+  context: ServiceContext,
+  input: { caller: Caller; instanceGuid: string },
+): Promise<PromiseResults> {
+  const identity = parseInstanceGuid(input.instanceGuid);
+  context.authorize(input.caller, 'instance.read', { kind: 'instance', identity });
+  return context.store.read(async (repository) => {
+    const record = await repository.findInstance(identity);
+    if (!record) throw instanceNotFound(input.instanceGuid);
+    const stored = await repository.getPromiseResults(record.id);
+    if (!stored) return { results: [], reportedAt: null };
+    return { results: JSON.parse(stored.resultListJson) as PromiseResult[], reportedAt: stored.reportedAt };
+  });
+}

@@ -1,0 +1,82 @@
+/** The list a node sends: within the master's bounds, and a digest that ignores dates. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import type { LatestPromiseResult } from '../promise/run-promises.ts';
+import {
+  MAX_MESSAGE_LENGTH,
+  MAX_RESULTS,
+  promiseResultList,
+  promiseResultsDigest,
+} from './promise-results.ts';
+
+const AT = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
+
+function result(title: string, options: Partial<LatestPromiseResult> = {}): LatestPromiseResult {
+  return { title, failed: false, message: 'ok', date: AT, ...options };
+}
+
+test('results become {name, status, message, date} with an ISO 8601 date to the second', () => {
+  assert.deepEqual(
+    promiseResultList([result('apache'), result('backup', { failed: true, message: 'old' })]),
+    [
+      { name: 'apache', status: 'pass', message: 'ok', date: '2026-01-02T03:04:05Z' },
+      { name: 'backup', status: 'fail', message: 'old', date: '2026-01-02T03:04:05Z' },
+    ],
+  );
+});
+
+test('long messages keep their end; NUL and unpaired surrogates are made storable', () => {
+  const long = `${'a'.repeat(5000)}THE END`;
+  const [cut] = promiseResultList([result('x', { message: long })]);
+  assert.equal(cut?.message.length, MAX_MESSAGE_LENGTH);
+  assert.ok(cut?.message.startsWith('...'));
+  assert.ok(cut?.message.endsWith('THE END'));
+  const [clean] = promiseResultList([result('x', { message: 'a\u0000b\uD800c' })]);
+  assert.equal(clean?.message, 'ab\uFFFDc');
+});
+
+test('at most 200 results, failures first, in their order; names the master refuses are left out', () => {
+  const lines: string[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+  const many = Array.from({ length: 250 }, (_, index) =>
+    result(`p${String(index).padStart(3, '0')}`, { failed: index >= 240 }),
+  );
+  const list = promiseResultList([...many, result('bad\nname'), result('')], logger);
+  assert.equal(list.length, MAX_RESULTS);
+  assert.equal(list.filter((r) => r.status === 'fail').length, 10);
+  assert.deepEqual(
+    list.map((r) => r.name),
+    [...list.map((r) => r.name)].sort(),
+  );
+  assert.equal(list.at(-1)?.name, 'p249');
+  assert.equal(lines.filter((line) => line.includes('its name')).length, 2);
+  assert.equal(lines.filter((line) => line.includes('only 200')).length, 1);
+});
+
+test('the whole list fits under the master body limit, whatever the messages hold', () => {
+  const controls = '\u0001'.repeat(MAX_MESSAGE_LENGTH); // 6 bytes each once escaped in JSON
+  const list = promiseResultList(
+    Array.from({ length: 200 }, (_, i) => result(`p${i}`, { message: controls })),
+  );
+  const body = JSON.stringify({ instance_guid: 'x______0', result_list: list });
+  assert.ok(Buffer.byteLength(body) < 1024 * 1024, `${Buffer.byteLength(body)} bytes`);
+  assert.ok((list[0]?.message.length ?? 0) >= 64, 'messages are cut, not dropped');
+});
+
+test('the digest ignores dates, and follows instances, names, statuses and messages', () => {
+  const base = promiseResultList([result('a'), result('b')]);
+  const digest = promiseResultsDigest('x______0', base);
+  assert.equal(
+    promiseResultsDigest('x______0', promiseResultList([result('a', { date: AT + 3600_000 }), result('b')])),
+    digest,
+  );
+  for (const other of [
+    promiseResultsDigest('y______0', base),
+    promiseResultsDigest('x______0', promiseResultList([result('a', { failed: true }), result('b')])),
+    promiseResultsDigest('x______0', promiseResultList([result('a', { message: 'ko' }), result('b')])),
+    promiseResultsDigest('x______0', promiseResultList([result('a')])),
+    promiseResultsDigest('x______0', promiseResultList([result('b'), result('a')])),
+  ])
+    assert.notEqual(other, digest);
+});

@@ -1,0 +1,135 @@
+/**
+ * Sending a partition's promise results to the master (our extension, docs/promises.md "Sent to the
+ * master"): after the promises ran, the latest result of each one, when the list changed since the one
+ * last sent for this partition. What was last sent is remembered as a digest in
+ * `.slapgrid/promise-results-sent.json`, so that one-shot `slapos node instance` runs do not resend
+ * an unchanged list either. Dates are left out of the digest: a result that holds is not resent each
+ * time it is checked again. A failure to send never fails the partition: it is logged, and the list
+ * is sent again after the next run of its promises.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PromiseResult } from '../../client/types.ts';
+import { TEXT_RULES, textProblem } from '../../core/text-rules.ts';
+import { writeFileAtomic } from '../../lib/atomic-write.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { NodeMaster } from '../pass.ts';
+import type { LatestPromiseResult } from '../promise/run-promises.ts';
+
+export const SENT_FILE = join('.slapgrid', 'promise-results-sent.json');
+
+/** The master's bounds (slapos-extensions.json). */
+export const MAX_RESULTS = 200;
+export const MAX_NAME_LENGTH = 255;
+export const MAX_MESSAGE_LENGTH = 4096;
+/** Under the master's 1 MiB body limit, with room for the rest of the body. */
+const MAX_LIST_BYTES = 900 * 1024;
+const MIN_MESSAGE_LENGTH = 64;
+
+const NUL = /\u0000/g;
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** `...` and the end of a message longer than `max` (the end says why a check failed), made storable. */
+function messageOf(text: string, max: number): string {
+  const kept = text.length > max ? `...${text.slice(-(max - 3))}` : text;
+  return kept.replace(NUL, '').replace(UNPAIRED_SURROGATE, '\uFFFD');
+}
+
+function isoDate(epochMs: number): string {
+  return `${new Date(epochMs).toISOString().slice(0, 19)}Z`;
+}
+
+/**
+ * The list the master accepts: at most MAX_RESULTS (failures first when there are more), names it
+ * accepts, messages cut to fit MAX_MESSAGE_LENGTH and, all together, the body limit.
+ */
+export function promiseResultList(latest: readonly LatestPromiseResult[], logger?: Logger): PromiseResult[] {
+  const named = latest.filter((result) => {
+    const problem = textProblem(result.title, TEXT_RULES.name);
+    if (problem) logger?.warn({ promise: result.title, problem }, 'promise result not sent: its name');
+    return !problem;
+  });
+  let kept = named;
+  if (named.length > MAX_RESULTS) {
+    const chosen = new Set(
+      [...named.filter((r) => r.failed), ...named.filter((r) => !r.failed)].slice(0, MAX_RESULTS),
+    );
+    kept = named.filter((result) => chosen.has(result));
+    logger?.warn({ left: named.length - kept.length }, `only ${MAX_RESULTS} promise results are sent`);
+  }
+  let maxMessage = MAX_MESSAGE_LENGTH;
+  for (;;) {
+    const list = kept.map((result) => ({
+      name: result.title,
+      status: result.failed ? ('fail' as const) : ('pass' as const),
+      message: messageOf(result.message, maxMessage),
+      date: isoDate(result.date),
+    }));
+    if (maxMessage <= MIN_MESSAGE_LENGTH || Buffer.byteLength(JSON.stringify(list)) <= MAX_LIST_BYTES)
+      return list;
+    maxMessage = Math.max(MIN_MESSAGE_LENGTH, Math.floor(maxMessage / 2));
+  }
+}
+
+/** What identifies a list for "did it change": the instance, and each promise's name, status and message. */
+export function promiseResultsDigest(instanceGuid: string, list: readonly PromiseResult[]): string {
+  const content = JSON.stringify([instanceGuid, list.map((r) => [r.name, r.status, r.message])]);
+  return createHash('sha256').update(content).digest('hex');
+}
+
+async function readSentDigest(partitionPath: string): Promise<string | undefined> {
+  try {
+    const value = JSON.parse(await readFile(join(partitionPath, SENT_FILE), 'utf8')) as unknown;
+    const digest = (value as { digest?: unknown } | null)?.digest;
+    return typeof digest === 'string' ? digest : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export type PromiseResultsSending =
+  /** Sent and remembered. */
+  | 'sent'
+  /** The same list was sent last time. */
+  | 'unchanged'
+  /** The master does not have the extension (404): nothing remembered, nothing more sent by this client. */
+  | 'unsupported'
+  /** The master could not be told (logged): sent again after the next run. */
+  | 'failed';
+
+/**
+ * Sends the partition's latest promise results when they changed since the last list sent. Never
+ * throws, except when `signal` aborts.
+ */
+export async function sendPromiseResults(
+  input: { partitionPath: string; instanceGuid: string; latest: readonly LatestPromiseResult[] },
+  options: { master: NodeMaster; logger: Logger; signal?: AbortSignal | undefined },
+): Promise<PromiseResultsSending> {
+  const { logger } = options;
+  const list = promiseResultList(input.latest, logger);
+  const digest = promiseResultsDigest(input.instanceGuid, list);
+  if ((await readSentDigest(input.partitionPath)) === digest) return 'unchanged';
+  try {
+    const answer = await options.master.reportPromiseResults(
+      { instanceGuid: input.instanceGuid, results: list },
+      options.signal ? { signal: options.signal } : {},
+    );
+    if (answer === undefined) return 'unsupported';
+  } catch (error) {
+    if (options.signal?.aborted) throw error;
+    logger.warn({ err: error }, 'could not send the promise results to the master');
+    return 'failed';
+  }
+  try {
+    await writeFileAtomic(
+      join(input.partitionPath, SENT_FILE),
+      `${JSON.stringify({ instance_guid: input.instanceGuid, digest })}\n`,
+      { mode: 0o644 },
+    );
+  } catch (error) {
+    logger.warn({ err: error }, 'could not remember the promise results sent (they will be sent again)');
+  }
+  logger.debug({ promises: list.length }, 'promise results sent');
+  return 'sent';
+}
