@@ -84,6 +84,19 @@ const SERIALISED_GLOBALS: Globals = {
   }),
 };
 
+/** The Python type name of a value (for messages). */
+function pyTypeName(value: PyValue): string {
+  if (value === null) return 'NoneType';
+  if (typeof value === 'boolean') return 'bool';
+  if (typeof value === 'bigint') return 'int';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'float';
+  if (typeof value === 'string') return 'str';
+  if (Array.isArray(value)) return 'list';
+  if (value instanceof PyTuple) return 'tuple';
+  if (value instanceof Set) return 'set';
+  return 'dict';
+}
+
 /** Reads a `!py!` serialised value; `what` names the option in errors. */
 export function deserialise(text: string, what: string): PyValue {
   const split = splitSerialised(text);
@@ -169,8 +182,29 @@ export class Options {
     return this.values.has(key) || this.raw.has(key);
   }
 
-  /** The final string value (`$${` unescaped), or undefined if the option does not exist. */
+  /**
+   * The final string value (`$${` unescaped), or undefined if the option does not exist. A `!py!`
+   * value is deserialised, as the fork's `options[key]` does: a Python str reads as that string;
+   * any other object is an error here (a recipe reading a string would fail on it in the fork too).
+   * `getValue` reads objects, `getText` the serialised text.
+   */
   get(key: string): string | undefined {
+    const text = this.getText(key);
+    if (text === undefined || !isSerialised(text)) return text;
+    const value = deserialise(text, `${where(this.raw.get(key)?.source)}${this.name}:${key}`);
+    if (typeof value === 'string') return value;
+    throw new SlapError(
+      'SLAP_ERR_PROFILE',
+      `${where(this.raw.get(key)?.source)}${this.name}:${key} is a !py! ${pyTypeName(value)} where a string is expected`,
+      {
+        details: { section: this.name, option: key },
+        hint: 'This option takes text: write a plain value or a !py! str literal.',
+      },
+    );
+  }
+
+  /** The final value as text (`$${` unescaped, `!py!` values left serialised). */
+  getText(key: string): string | undefined {
     this.used.add(key);
     const value = this.values.get(key);
     if (value !== undefined) return unescapeValue(value);
@@ -201,7 +235,7 @@ export class Options {
 
   /** The value with `!py!` serialised objects deserialised (plain strings are returned as they are). */
   getValue(key: string): PyValue | undefined {
-    const value = this.get(key);
+    const value = this.getText(key);
     if (value === undefined || !isSerialised(value)) return value;
     return deserialise(value, `${where(this.raw.get(key)?.source)}${this.name}:${key}`);
   }
@@ -228,9 +262,9 @@ export class Options {
     return keys;
   }
 
-  /** Every option with its final string value. */
+  /** Every option with its final text (`!py!` values left serialised). */
   entries(): [string, string][] {
-    return this.keys().map((key) => [key, this.get(key) ?? '']);
+    return this.keys().map((key) => [key, this.getText(key) ?? '']);
   }
 
   /** The value as written in the profile (after `<=` macros), before any substitution. */
