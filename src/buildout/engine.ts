@@ -261,6 +261,9 @@ class PartContext implements RecipeContext {
   get slap(): SlapContext | undefined {
     return this.session.options.slap;
   }
+  get env(): Readonly<Record<string, string | undefined>> {
+    return this.session.options.env ?? process.env;
+  }
   get previous(): Readonly<Record<string, string>> | undefined {
     return this.session.previous.options.get(this.name);
   }

@@ -109,6 +109,12 @@ export interface RecipeContext {
    */
   exec(file: string, args: readonly string[], options?: ExecOptions): Promise<ExecResult>;
   readonly signal: AbortSignal;
+  /**
+   * The run's environment (`RunOptions.env`, default this process's): what shell commands and
+   * build steps see, as buildout's subprocesses inherit its environment. The node passes a clean
+   * one (PATH, LANG, HOME = the partition or software directory), as slapgrid cleans buildout's.
+   */
+  readonly env: Readonly<Record<string, string | undefined>>;
   /** Node-provided facilities (undefined for plain `slapos buildout` runs). */
   readonly slap: SlapContext | undefined;
   /** The options recorded at this part's last install (undefined if never installed). */

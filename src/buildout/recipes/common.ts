@@ -159,12 +159,18 @@ export function stepFailure(step: string, run: LoggedRun): string {
   return `${step} ${status}${run.tail.length > 0 ? `; last output:\n  ${run.tail.join('\n  ')}` : ''}`;
 }
 
-/** The environment of build steps and commands: PATH, HOME, LANG, plus `extra`. */
-export function stepEnvironment(extra: Record<string, string> = {}): Record<string, string | undefined> {
+/**
+ * The environment of build steps and commands: the run's (`ctx.env`) plus `extra`, with a PATH
+ * and LANG if it has none.
+ */
+export function stepEnvironment(
+  ctx: RecipeContext,
+  extra: Record<string, string> = {},
+): Record<string, string | undefined> {
   return {
-    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-    HOME: process.env.HOME,
-    LANG: process.env.LANG ?? 'C.UTF-8',
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    LANG: 'C.UTF-8',
+    ...ctx.env,
     ...extra,
   };
 }
