@@ -10,7 +10,7 @@
  *   only the recipes' `update` (no-ops for the built-in recipes): no process, no file written.
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { SlapError, toSlapError, type ErrorCode } from '../core/errors.ts';
@@ -560,9 +560,10 @@ function sameOptions(a: Record<string, string>, b: Record<string, string>): bool
   return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && a[k] === b[k]);
 }
 
+/** buildout's check (os.path.exists): symlinks are followed, so a dangling one counts as missing. */
 async function allExist(directory: string, paths: string[]): Promise<boolean> {
   for (const path of paths) {
-    if ((await lstat(resolve(directory, path)).catch(() => undefined)) === undefined) return false;
+    if ((await stat(resolve(directory, path)).catch(() => undefined)) === undefined) return false;
   }
   return true;
 }
