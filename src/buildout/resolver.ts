@@ -142,6 +142,7 @@ export class Options {
   private readonly values = new Map<string, string>();
   private readonly used = new Set<string>();
   private readonly volatileKeys = new Set<string>();
+  private missingProvider: ((key: string) => string | undefined) | undefined;
 
   constructor(
     private readonly buildout: Buildout,
@@ -209,7 +210,7 @@ export class Options {
     const value = this.values.get(key);
     if (value !== undefined) return unescapeValue(value);
     const raw = this.raw.get(key);
-    if (!raw) return undefined;
+    if (!raw) return this.provided(key);
     if (raw.value.includes('${')) {
       throw new SlapError(
         'SLAP_ERR_PROFILE',
@@ -284,6 +285,24 @@ export class Options {
    */
   markVolatile(key: string): void {
     this.volatileKeys.add(key);
+  }
+
+  /**
+   * Computes options that do not exist when they are first read, by a recipe or a `${…}` reference
+   * (generate.password's `passwd-<scheme>` hashes, as the original's `__missing__`). The provider
+   * returns undefined for names it does not know; what it returns is kept and volatile.
+   */
+  provideMissing(provider: (key: string) => string | undefined): void {
+    this.missingProvider = provider;
+  }
+
+  /** @internal */
+  provided(key: string): string | undefined {
+    const value = this.missingProvider?.(key);
+    if (value === undefined) return undefined;
+    this.values.set(key, value);
+    this.volatileKeys.add(key);
+    return value;
   }
 
   isVolatile(key: string): boolean {
@@ -468,7 +487,7 @@ export class Buildout {
     const known = options.known(key);
     if (known !== undefined) return known;
     const raw = options.rawOption(key);
-    if (!raw) return undefined;
+    if (!raw) return options.provided(key);
     const chain: Seen = seen ?? [];
     if (chain.some(([s, o]) => s === options.name && o === key)) {
       const cycle = [...chain, [options.name, key]].map(([s, o]) => `${s}:${o}`).join(' -> ');

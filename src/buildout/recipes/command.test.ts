@@ -64,7 +64,11 @@ test('plone.recipe.command: stop-on-error takes only the original words; command
       `[buildout]\nparts = cmd\n[cmd]\nrecipe = plone.recipe.command\ncommand = ${command}\nstop-on-error = ${stop}\n`;
     // `y` and `1` are not words of plone.recipe.command: an error before anything runs.
     for (const stop of ['y', '1', 'maybe'])
-      await rejectsWithSlapError(run(profile(stop)), 'SLAP_ERR_PROFILE', /invalid value .* for "stop-on-error"/);
+      await rejectsWithSlapError(
+        run(profile(stop)),
+        'SLAP_ERR_PROFILE',
+        /invalid value .* for "stop-on-error"/,
+      );
     await rejectsWithSlapError(run(profile('ON')), 'SLAP_ERR_RECIPE_FAILED', /command exited with 3/);
     await rejectsWithSlapError(
       run('[buildout]\nparts = cmd\n[cmd]\nrecipe = plone.recipe.command\ncommand =\n'),
