@@ -285,14 +285,30 @@ class PartContext implements RecipeContext {
     this.session.emit({ type: 'warning', part: this.name, message });
   }
 
-  download(url: string, options: RecipeDownloadOptions = {}): Promise<DownloadResult> {
+  async download(url: string, options: RecipeDownloadOptions = {}): Promise<DownloadResult> {
+    const fetch = (from: string): Promise<DownloadResult> => this.fetch(from, options);
+    if (!options.alternateUrl) return fetch(url);
+    try {
+      return await fetch(url);
+    } catch (error) {
+      if (!(error instanceof SlapError) || error.code !== 'SLAP_ERR_DOWNLOAD_FAILED' || this.signal.aborted)
+        throw error;
+      this.session.logger.info(
+        { part: this.name, url, alternate: options.alternateUrl },
+        'using alternate URL',
+      );
+      return fetch(options.alternateUrl);
+    }
+  }
+
+  private fetch(url: string, options: RecipeDownloadOptions): Promise<DownloadResult> {
     const cache = this.buildout.get('download-cache');
     return download(url, {
       md5sum: options.md5sum,
       sha256sum: options.sha256sum,
       ...(options.destination === undefined ? {} : { destination: options.destination }),
       cacheDir: cache ? resolve(this.directories.directory, cache) : undefined,
-      offline: this.offline,
+      offline: options.offline ?? this.offline,
       signal: this.signal,
       dispatcher: this.session.options.dispatcher,
       onProgress: (p) =>

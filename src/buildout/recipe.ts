@@ -63,6 +63,10 @@ export interface RecipeDownloadOptions {
   sha256sum?: string | undefined;
   /** Where the file must end up (default: the cached copy or a temporary file). */
   destination?: string | undefined;
+  /** Tried when `url` cannot be fetched (not on a checksum mismatch), as the fork's `alternate_url`. */
+  alternateUrl?: string | undefined;
+  /** This download's offline mode instead of `buildout:offline` (a part's `offline` option). */
+  offline?: boolean | undefined;
 }
 
 /** Options of a nested run started by a recipe (switch-softwaretype). */
