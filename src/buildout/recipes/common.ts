@@ -83,7 +83,7 @@ function currentUmask(): Promise<number> {
       await handle.close();
       await rm(probe, { force: true });
     }
-  })();
+  })().catch(() => 0o022); // no writable temporary directory: the usual umask
   return umaskProbe;
 }
 
