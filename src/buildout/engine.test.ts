@@ -517,3 +517,35 @@ test('uninstallAll uninstalls every recorded part in reverse order, without the 
     assert.deepEqual((await uninstallAll({ directory: h.dir.path })).uninstalled, [], 'nothing left to do');
   });
 });
+
+test('§1.10 a recorded path that became a dangling symlink counts as missing: the part is reinstalled', async () => {
+  const calls: string[] = [];
+  const link: Recipe = {
+    async install(ctx) {
+      calls.push('install');
+      const { symlink, writeFile: write } = await import('node:fs/promises');
+      const target = join(ctx.directories.directory, 'target.txt');
+      const path = join(ctx.directories.directory, 'link');
+      await write(target, 'x');
+      ctx.created(path);
+      await symlink(target, path);
+      return [path];
+    },
+    update() {
+      calls.push('update');
+    },
+  };
+  await harness(
+    async ({ dir, run }) => {
+      const profile = '[buildout]\nparts = l\n[l]\nrecipe = link\n';
+      await run(profile);
+      await run(profile);
+      assert.deepEqual(calls, ['install', 'update']);
+      await import('node:fs/promises').then((fs) => fs.rm(join(dir.path, 'target.txt')));
+      const result = await run(profile);
+      assert.deepEqual(result.installed, ['l']);
+      assert.deepEqual(calls, ['install', 'update', 'install']);
+    },
+    { link },
+  );
+});

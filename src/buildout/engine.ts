@@ -10,7 +10,7 @@
  *   only the recipes' `update` (no-ops for the built-in recipes): no process, no file written.
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { SlapError, toSlapError, type ErrorCode } from '../core/errors.ts';
@@ -261,6 +261,9 @@ class PartContext implements RecipeContext {
   get slap(): SlapContext | undefined {
     return this.session.options.slap;
   }
+  get env(): Readonly<Record<string, string | undefined>> {
+    return this.session.options.env ?? process.env;
+  }
   get previous(): Readonly<Record<string, string>> | undefined {
     return this.session.previous.options.get(this.name);
   }
@@ -282,14 +285,30 @@ class PartContext implements RecipeContext {
     this.session.emit({ type: 'warning', part: this.name, message });
   }
 
-  download(url: string, options: RecipeDownloadOptions = {}): Promise<DownloadResult> {
+  async download(url: string, options: RecipeDownloadOptions = {}): Promise<DownloadResult> {
+    const fetch = (from: string): Promise<DownloadResult> => this.fetch(from, options);
+    if (!options.alternateUrl) return fetch(url);
+    try {
+      return await fetch(url);
+    } catch (error) {
+      if (!(error instanceof SlapError) || error.code !== 'SLAP_ERR_DOWNLOAD_FAILED' || this.signal.aborted)
+        throw error;
+      this.session.logger.info(
+        { part: this.name, url, alternate: options.alternateUrl },
+        'using alternate URL',
+      );
+      return fetch(options.alternateUrl);
+    }
+  }
+
+  private fetch(url: string, options: RecipeDownloadOptions): Promise<DownloadResult> {
     const cache = this.buildout.get('download-cache');
     return download(url, {
       md5sum: options.md5sum,
       sha256sum: options.sha256sum,
       ...(options.destination === undefined ? {} : { destination: options.destination }),
       cacheDir: cache ? resolve(this.directories.directory, cache) : undefined,
-      offline: this.offline,
+      offline: options.offline ?? this.offline,
       signal: this.signal,
       dispatcher: this.session.options.dispatcher,
       onProgress: (p) =>
@@ -557,9 +576,10 @@ function sameOptions(a: Record<string, string>, b: Record<string, string>): bool
   return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && a[k] === b[k]);
 }
 
+/** buildout's check (os.path.exists): symlinks are followed, so a dangling one counts as missing. */
 async function allExist(directory: string, paths: string[]): Promise<boolean> {
   for (const path of paths) {
-    if ((await lstat(resolve(directory, path)).catch(() => undefined)) === undefined) return false;
+    if ((await stat(resolve(directory, path)).catch(() => undefined)) === undefined) return false;
   }
   return true;
 }

@@ -333,3 +333,33 @@ test('cache directories are relative to the file that set them; user defaults lo
     await dir.remove();
   }
 });
+
+test('§7.3 stray operator keys and a += repeated in one section are warned about (buildout keeps them silently)', async () => {
+  const dir = await tempDir();
+  try {
+    await dir.write({
+      'base.cfg': '[a]\nn += fromfirst\n[m]\nk = base\n',
+      'buildout.cfg':
+        '[buildout]\nextends = base.cfg\n[a]\nn = set\n[lonely]\nq = x\nq += y\n[m]\nk += one\nk += two\n[user]\n< = m\nk += macro\n',
+    });
+    const warnings: string[] = [];
+    const { raw } = await loadRawProfile({
+      configFile: join(dir.path, 'buildout.cfg'),
+      onProgress: (event) => {
+        if (event.type === 'warning') warnings.push(event.message);
+      },
+    });
+    // As buildout 2.13: the last repeated += wins, stray keys stay.
+    assert.equal(value(raw, 'm', 'k'), 'base\ntwo');
+    assert.equal(value(raw, 'a', 'n +'), 'fromfirst');
+    assert.equal(warnings.length, 3, warnings.join('\n'));
+    assert.match(
+      warnings[0] ?? '',
+      /buildout\.cfg:10: "k \+=" repeats the one of line 9 in the same section/,
+    );
+    assert.match(warnings[1] ?? '', /base\.cfg:2: \[a\] "n \+=" was not applied: .* an option named "n \+"/);
+    assert.match(warnings[2] ?? '', /buildout\.cfg:7: \[lonely\] "q \+=" was not applied/);
+  } finally {
+    await dir.remove();
+  }
+});

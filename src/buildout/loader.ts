@@ -13,7 +13,7 @@ import type { Dispatcher } from 'undici';
 import { SlapError } from '../core/errors.ts';
 import { download, isUrl, localPath } from '../lib/download.ts';
 import type { Logger } from '../lib/logger.ts';
-import { copySection, injectBaseLocation, updateConfig, updateSection } from './merge.ts';
+import { copySection, injectBaseLocation, operatorTarget, updateConfig, updateSection } from './merge.ts';
 import { parseProfile, type RawConfig, type RawOption, type RawSection, type Source } from './parser.ts';
 import type { BuildoutEvent } from './progress.ts';
 
@@ -239,7 +239,7 @@ async function openProfile(
   ctx.files.push(location);
   const root = seen.length === 0;
   seen.push(location);
-  const parsed = parseProfile(text, location);
+  const parsed = parseProfile(text, location, { onWarning: (message) => warn(ctx.options, message) });
   injectBaseLocation(parsed, newBase, location);
   const buildout = parsed.get('buildout');
   const extendsOption = buildout?.get('extends');
@@ -287,6 +287,31 @@ function makeDirectoryAbsolute(raw: RawConfig, cwd: string): void {
 }
 
 /** Loads and merges a profile; see the module comment. */
+function warn(options: LoadOptions, message: string): void {
+  options.logger?.warn(message);
+  options.onProgress?.({ type: 'warning', message });
+}
+
+/**
+ * `k +=` / `k -=` keys left after merging (their section was new when their file was merged, so
+ * there was no value to add to): buildout keeps them as options named `k +` that nothing can
+ * reference. Sections using a `<=` macro are skipped: the macro expansion applies them later.
+ */
+function warnStrayOperators(options: LoadOptions, raw: RawConfig): void {
+  for (const [name, section] of raw) {
+    if (section.has('<')) continue;
+    for (const [key, option] of section) {
+      const operator = operatorTarget(key);
+      if (!operator || operator.target === '') continue;
+      const where = option.source.line > 0 ? `${option.source.file}:${option.source.line}: ` : '';
+      warn(
+        options,
+        `${where}[${name}] "${operator.target} ${operator.op}=" was not applied: no earlier value of ${operator.target} existed when its file was merged, so it stays an option named "${key}"`,
+      );
+    }
+  }
+}
+
 export async function loadRawProfile(options: LoadOptions): Promise<LoadedProfile> {
   const cwd = options.cwd ?? process.cwd();
   const ctx: LoadContext = { options, files: [], memo: new Map(), downloaded: new Set() };
@@ -346,6 +371,7 @@ export async function loadRawProfile(options: LoadOptions): Promise<LoadedProfil
     if (!raw.has('versions')) raw.set('versions', new Map());
   }
   makeDirectoryAbsolute(raw, cwd);
+  warnStrayOperators(options, raw);
   options.logger?.debug({ files: ctx.files }, 'profile loaded');
   return { raw, configFile, files: ctx.files };
 }

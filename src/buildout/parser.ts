@@ -58,6 +58,8 @@ export function dedent(text: string): string {
 export interface ParseOptions {
   /** Evaluates `[name:EXPR]` conditions (default: `evaluateCondition`). */
   evaluateCondition?: (expression: string) => boolean;
+  /** Told of what buildout accepts silently but is likely a mistake (a `k +=` repeated in a section). */
+  onWarning?: (message: string) => void;
 }
 
 /** Parses the text of one profile file. `file` names it in errors and sources. */
@@ -132,6 +134,13 @@ export function parseProfile(text: string, file: string, options: ParseOptions =
       if (!keep) return;
       optionName = (option[1] ?? '').trimEnd();
       const value = (option[2] ?? '').trim();
+      const previous = current.get(optionName);
+      if (previous && /[+-]$/.test(optionName)) {
+        // buildout keeps only the last one (2.13 and the fork, silently).
+        options.onWarning?.(
+          `${file}:${lineNo}: "${optionName}=" repeats the one of line ${previous.source.line} in the same section: only this one applies`,
+        );
+      }
       current.set(optionName, { value, source: { file, line: lineNo } });
       blockMode = value === '';
       return;

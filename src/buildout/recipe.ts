@@ -63,6 +63,10 @@ export interface RecipeDownloadOptions {
   sha256sum?: string | undefined;
   /** Where the file must end up (default: the cached copy or a temporary file). */
   destination?: string | undefined;
+  /** Tried when `url` cannot be fetched (not on a checksum mismatch), as the fork's `alternate_url`. */
+  alternateUrl?: string | undefined;
+  /** This download's offline mode instead of `buildout:offline` (a part's `offline` option). */
+  offline?: boolean | undefined;
 }
 
 /** Options of a nested run started by a recipe (switch-softwaretype). */
@@ -109,6 +113,12 @@ export interface RecipeContext {
    */
   exec(file: string, args: readonly string[], options?: ExecOptions): Promise<ExecResult>;
   readonly signal: AbortSignal;
+  /**
+   * The run's environment (`RunOptions.env`, default this process's): what shell commands and
+   * build steps see, as buildout's subprocesses inherit its environment. The node passes a clean
+   * one (PATH, LANG, HOME = the partition or software directory), as slapgrid cleans buildout's.
+   */
+  readonly env: Readonly<Record<string, string | undefined>>;
   /** Node-provided facilities (undefined for plain `slapos buildout` runs). */
   readonly slap: SlapContext | undefined;
   /** The options recorded at this part's last install (undefined if never installed). */

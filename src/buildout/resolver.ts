@@ -84,6 +84,19 @@ const SERIALISED_GLOBALS: Globals = {
   }),
 };
 
+/** The Python type name of a value (for messages). */
+function pyTypeName(value: PyValue): string {
+  if (value === null) return 'NoneType';
+  if (typeof value === 'boolean') return 'bool';
+  if (typeof value === 'bigint') return 'int';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'float';
+  if (typeof value === 'string') return 'str';
+  if (Array.isArray(value)) return 'list';
+  if (value instanceof PyTuple) return 'tuple';
+  if (value instanceof Set) return 'set';
+  return 'dict';
+}
+
 /** Reads a `!py!` serialised value; `what` names the option in errors. */
 export function deserialise(text: string, what: string): PyValue {
   const split = splitSerialised(text);
@@ -129,6 +142,7 @@ export class Options {
   private readonly values = new Map<string, string>();
   private readonly used = new Set<string>();
   private readonly volatileKeys = new Set<string>();
+  private missingProvider: ((key: string) => string | undefined) | undefined;
 
   constructor(
     private readonly buildout: Buildout,
@@ -169,13 +183,34 @@ export class Options {
     return this.values.has(key) || this.raw.has(key);
   }
 
-  /** The final string value (`$${` unescaped), or undefined if the option does not exist. */
+  /**
+   * The final string value (`$${` unescaped), or undefined if the option does not exist. A `!py!`
+   * value is deserialised, as the fork's `options[key]` does: a Python str reads as that string;
+   * any other object is an error here (a recipe reading a string would fail on it in the fork too).
+   * `getValue` reads objects, `getText` the serialised text.
+   */
   get(key: string): string | undefined {
+    const text = this.getText(key);
+    if (text === undefined || !isSerialised(text)) return text;
+    const value = deserialise(text, `${where(this.raw.get(key)?.source)}${this.name}:${key}`);
+    if (typeof value === 'string') return value;
+    throw new SlapError(
+      'SLAP_ERR_PROFILE',
+      `${where(this.raw.get(key)?.source)}${this.name}:${key} is a !py! ${pyTypeName(value)} where a string is expected`,
+      {
+        details: { section: this.name, option: key },
+        hint: 'This option takes text: write a plain value or a !py! str literal.',
+      },
+    );
+  }
+
+  /** The final value as text (`$${` unescaped, `!py!` values left serialised). */
+  getText(key: string): string | undefined {
     this.used.add(key);
     const value = this.values.get(key);
     if (value !== undefined) return unescapeValue(value);
     const raw = this.raw.get(key);
-    if (!raw) return undefined;
+    if (!raw) return this.provided(key);
     if (raw.value.includes('${')) {
       throw new SlapError(
         'SLAP_ERR_PROFILE',
@@ -201,7 +236,7 @@ export class Options {
 
   /** The value with `!py!` serialised objects deserialised (plain strings are returned as they are). */
   getValue(key: string): PyValue | undefined {
-    const value = this.get(key);
+    const value = this.getText(key);
     if (value === undefined || !isSerialised(value)) return value;
     return deserialise(value, `${where(this.raw.get(key)?.source)}${this.name}:${key}`);
   }
@@ -228,9 +263,9 @@ export class Options {
     return keys;
   }
 
-  /** Every option with its final string value. */
+  /** Every option with its final text (`!py!` values left serialised). */
   entries(): [string, string][] {
-    return this.keys().map((key) => [key, this.get(key) ?? '']);
+    return this.keys().map((key) => [key, this.getText(key) ?? '']);
   }
 
   /** The value as written in the profile (after `<=` macros), before any substitution. */
@@ -250,6 +285,24 @@ export class Options {
    */
   markVolatile(key: string): void {
     this.volatileKeys.add(key);
+  }
+
+  /**
+   * Computes options that do not exist when they are first read, by a recipe or a `${…}` reference
+   * (generate.password's `passwd-<scheme>` hashes, as the original's `__missing__`). The provider
+   * returns undefined for names it does not know; what it returns is kept and volatile.
+   */
+  provideMissing(provider: (key: string) => string | undefined): void {
+    this.missingProvider = provider;
+  }
+
+  /** @internal */
+  provided(key: string): string | undefined {
+    const value = this.missingProvider?.(key);
+    if (value === undefined) return undefined;
+    this.values.set(key, value);
+    this.volatileKeys.add(key);
+    return value;
   }
 
   isVolatile(key: string): boolean {
@@ -434,7 +487,7 @@ export class Buildout {
     const known = options.known(key);
     if (known !== undefined) return known;
     const raw = options.rawOption(key);
-    if (!raw) return undefined;
+    if (!raw) return options.provided(key);
     const chain: Seen = seen ?? [];
     if (chain.some(([s, o]) => s === options.name && o === key)) {
       const cycle = [...chain, [options.name, key]].map(([s, o]) => `${s}:${o}`).join(' -> ');

@@ -134,3 +134,100 @@ test('slapos.recipe.build:download-unpacked unpacks tarballs, stripping the sing
     await dir.remove();
   }
 });
+
+test('download: alternate-url is tried when url fails; a part offline option overrides buildout:offline', async () => {
+  const site = await tempDir();
+  const dir = await tempDir();
+  await site.write({ 'mirror/f.txt': 'content' });
+  const server = await serveDirectory(site.path);
+  try {
+    const { run } = profileRunner(dir.path);
+    const profile = (extra: string): string =>
+      `[buildout]\nparts = f\n[f]\nrecipe = slapos.recipe.build:download\nurl = ${server.url}/f.txt\nmd5sum = ${md5('content')}\n${extra}`;
+    const result = await run(profile(`alternate-url = ${server.url}/mirror/f.txt\n`));
+    assert.deepEqual(result.installed, ['f']);
+    assert.equal(await readFile(join(dir.path, 'parts', 'f', 'f'), 'utf8'), 'content');
+    assert.deepEqual(server.requests, ['/f.txt', '/mirror/f.txt']);
+    // A checksum mismatch is not retried elsewhere.
+    await assert.rejects(
+      run(profile(`alternate-url = ${server.url}/mirror/f.txt\n`).replace(md5('content'), md5('x'))),
+      /MD5 checksum mismatch/,
+    );
+    // offline = false downloads even in an offline run; offline = true refuses in an online one.
+    const direct = `[buildout]\nparts = g\n[g]\nrecipe = slapos.recipe.build:download-unpacked\nurl = ${server.url}/mirror/f.txt\n`;
+    await assert.rejects(run(`${direct}offline = true\n`), /Couldn't download .*f\.txt in offline mode/);
+    const online = await run(
+      profile('offline = false\n').replace(`${server.url}/f.txt`, `${server.url}/mirror/f.txt`),
+      { offline: true },
+    );
+    assert.deepEqual(online.installed, ['f']);
+  } finally {
+    await server.close();
+    await site.remove();
+    await dir.remove();
+  }
+});
+
+test('download(-unpacked): shared = true builds once under shared-part-list, read-only, never removed', async () => {
+  const site = await tempDir();
+  const shared = await tempDir();
+  const one = await tempDir();
+  const two = await tempDir();
+  await site.write({ 'tool.txt': 'tool', 'src/pkg/README': 'r' });
+  const pack = await execFile('/bin/sh', ['-c', 'cd src && tar -czf ../pkg.tar.gz pkg'], { cwd: site.path });
+  assert.equal(pack.exitCode, 0, pack.stderr);
+  const server = await serveDirectory(site.path);
+  const profile = `[buildout]
+parts = show
+shared-part-list = ${shared.path}/unwritable-or-absent
+  ${shared.path}
+[tool]
+recipe = slapos.recipe.build:download
+url = ${server.url}/tool.txt
+md5sum = ${md5('tool')}
+shared = true
+[pkg]
+recipe = slapos.recipe.build:download-unpacked
+url = ${server.url}/pkg.tar.gz
+shared = true
+[show]
+recipe = slapos.recipe.template
+inline = \${tool:target} \${pkg:location}
+output = \${buildout:directory}/paths
+`;
+  try {
+    await profileRunner(one.path).run(profile);
+    const [target, location] = (await readFile(join(one.path, 'paths'), 'utf8')).split(' ') as [
+      string,
+      string,
+    ];
+    assert.ok(target.startsWith(join(shared.path, 'tool') + '/'), target);
+    assert.ok(location.startsWith(join(shared.path, 'pkg') + '/'), location);
+    assert.equal(await readFile(target, 'utf8'), 'tool');
+    assert.deepEqual((await readdir(location)).sort(), ['.buildout-shared.json', 'README']);
+    assert.equal((await stat(join(location, 'README'))).mode & 0o222, 0, 'shared builds are read-only');
+    const requests = server.requests.length;
+    // Another buildout with the same parts reuses the builds: nothing downloaded.
+    await profileRunner(two.path).run(profile);
+    assert.equal(await readFile(join(two.path, 'paths'), 'utf8'), `${target} ${location}`);
+    assert.equal(server.requests.length, requests);
+    // Uninstalling does not remove a shared build.
+    await profileRunner(one.path).run('[buildout]\nparts =\n');
+    assert.ok(existsSync(target) && existsSync(location));
+    // The original's constraints.
+    await assert.rejects(
+      profileRunner(one.path).run(profile.replace(`md5sum = ${md5('tool')}\n`, '')),
+      /When shared=true, option 'md5sum' must be set/,
+    );
+    await assert.rejects(
+      profileRunner(one.path).run(
+        profile.replace('shared = true\n[show]', 'shared = true\ndestination = x\n[show]'),
+      ),
+      /When shared=true, option 'destination' can't be set/,
+    );
+  } finally {
+    await server.close();
+    await execFile('/bin/chmod', ['-R', 'u+w', shared.path]);
+    for (const d of [site, shared, one, two]) await d.remove();
+  }
+});

@@ -6,7 +6,8 @@
  * `${buildout:parts-directory}/<part>`); `configure-command` (default `./configure`; `--prefix=`
  * or, for cmake, `-DCMAKE_INSTALL_PREFIX=` is added unless the options already set a prefix),
  * `configure-options`, `make-binary` (default `make`), `make-options`, `make-targets` (default
- * `install`); `environment` (`K=V` lines, `%(VAR)s` expands the caller's environment);
+ * `install`); `environment` (`K=V` lines, `%(VAR)s` expands the run's environment; steps run
+ * with the run's environment plus these);
  * `patches` (`url#md5` lines) applied with `patch-binary` (default `patch`) and `patch-options`
  * (default `-p0`); shell hooks `pre-configure`, `pre-build`, `pre-install`, `post-install`;
  * `keep-compile-dir`; `shared = true` builds once into a content-addressed directory of the last
@@ -33,7 +34,7 @@ const SHARED_SIGNATURE_FILE = '.slapos.recipe.cmmi.signature';
 function expandPercent(ctx: RecipeContext, value: string, option: string): string {
   return value.replace(/%(%|\(([^)]*)\)s)/g, (whole, _all: string, name: string | undefined) => {
     if (name === undefined) return '%';
-    const found = process.env[name];
+    const found = ctx.env[name];
     if (found === undefined)
       throw ctx.error(`%(${name})s: no such variable in the environment`, {
         option,
@@ -46,7 +47,7 @@ function expandPercent(ctx: RecipeContext, value: string, option: string): strin
 function buildEnvironment(ctx: RecipeContext): Record<string, string | undefined> {
   const extra = parseEnvironment(ctx);
   for (const key of Object.keys(extra)) extra[key] = expandPercent(ctx, extra[key] ?? '', 'environment');
-  return stepEnvironment(extra);
+  return stepEnvironment(ctx, extra);
 }
 
 function sharedSignature(ctx: RecipeContext): string {

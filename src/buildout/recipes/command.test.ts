@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlapError } from '../../core/errors.ts';
 import { profileRunner, tempDir } from '../../testing/buildout.ts';
+import { rejectsWithSlapError } from '../../testing/slap-error-assert.ts';
 
 test('plone.recipe.command runs command at install, update-command at update, owns location', async () => {
   const dir = await tempDir();
@@ -50,6 +51,36 @@ test('plone.recipe.command: stop-on-error fails with the exit status and the out
     assert.deepEqual(result.installed, ['cmd']);
     assert.ok(events.some((e) => e.type === 'warning' && /command exited with 3/.test(e.message)));
     assert.ok(events.some((e) => e.type === 'output' && e.stream === 'stderr' && e.line === 'oops'));
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('plone.recipe.command: stop-on-error takes only the original words; commands see the run environment', async () => {
+  const dir = await tempDir();
+  try {
+    const { run } = profileRunner(dir.path);
+    const profile = (stop: string, command = 'exit 3'): string =>
+      `[buildout]\nparts = cmd\n[cmd]\nrecipe = plone.recipe.command\ncommand = ${command}\nstop-on-error = ${stop}\n`;
+    // `y` and `1` are not words of plone.recipe.command: an error before anything runs.
+    for (const stop of ['y', '1', 'maybe'])
+      await rejectsWithSlapError(
+        run(profile(stop)),
+        'SLAP_ERR_PROFILE',
+        /invalid value .* for "stop-on-error"/,
+      );
+    await rejectsWithSlapError(run(profile('ON')), 'SLAP_ERR_RECIPE_FAILED', /command exited with 3/);
+    await rejectsWithSlapError(
+      run('[buildout]\nparts = cmd\n[cmd]\nrecipe = plone.recipe.command\ncommand =\n'),
+      'SLAP_ERR_PROFILE',
+      /No command specified/,
+    );
+    // The run's environment (what the node or `slapos buildout` passes), not only PATH/HOME/LANG.
+    const result = await run(profile('true', 'echo "$GREETING $HOME" > env.txt'), {
+      env: { PATH: process.env.PATH, GREETING: 'hello', HOME: '/partition/home' },
+    });
+    assert.deepEqual(result.installed, ['cmd']);
+    assert.equal(await readFile(join(dir.path, 'env.txt'), 'utf8'), 'hello /partition/home\n');
   } finally {
     await dir.remove();
   }

@@ -1,6 +1,8 @@
 /** Small helpers shared by the built-in recipes. */
-import { chmod, mkdir, readFile, rm, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../lib/atomic-write.ts';
 import { lineSplitter } from '../lines.ts';
 import type { RecipeContext } from '../recipe.ts';
@@ -68,6 +70,32 @@ export async function writeIfChanged(
   return true;
 }
 
+let umaskProbe: Promise<number> | undefined;
+
+/** The process umask, found as slapos.recipe.template does: the mode of a file created 0777. */
+function currentUmask(): Promise<number> {
+  umaskProbe ??= (async () => {
+    const probe = join(tmpdir(), `.umask-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const handle = await open(probe, 'wx', 0o777);
+    try {
+      return 0o777 & ~(await handle.stat()).mode;
+    } finally {
+      await handle.close();
+      await rm(probe, { force: true });
+    }
+  })().catch(() => 0o022); // no writable temporary directory: the usual umask
+  return umaskProbe;
+}
+
+/**
+ * The mode of a template recipe's output (slapos.recipe.template): `mode` if given, else 0777 for
+ * a text starting with `#!` (an executable script) and 0666 otherwise, less the umask.
+ */
+export async function renderedMode(text: string, mode: number | undefined): Promise<number> {
+  if (mode !== undefined) return mode;
+  return (text.startsWith('#!') ? 0o777 : 0o666) & ~(await currentUmask());
+}
+
 /** Splits `K=V` lines (an `environment` option); whitespace around `=` is trimmed. */
 export function parseEnvironment(ctx: RecipeContext, option = 'environment'): Record<string, string> {
   const env: Record<string, string> = {};
@@ -131,12 +159,18 @@ export function stepFailure(step: string, run: LoggedRun): string {
   return `${step} ${status}${run.tail.length > 0 ? `; last output:\n  ${run.tail.join('\n  ')}` : ''}`;
 }
 
-/** The environment of build steps and commands: PATH, HOME, LANG, plus `extra`. */
-export function stepEnvironment(extra: Record<string, string> = {}): Record<string, string | undefined> {
+/**
+ * The environment of build steps and commands: the run's (`ctx.env`) plus `extra`, with a PATH
+ * and LANG if it has none.
+ */
+export function stepEnvironment(
+  ctx: RecipeContext,
+  extra: Record<string, string> = {},
+): Record<string, string | undefined> {
   return {
-    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-    HOME: process.env.HOME,
-    LANG: process.env.LANG ?? 'C.UTF-8',
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    LANG: 'C.UTF-8',
+    ...ctx.env,
     ...extra,
   };
 }

@@ -223,3 +223,43 @@ test('jinja2: errors name the template, the line and the part', async () => {
     await dir.remove();
   }
 });
+
+test('jinja2: once creates its marker after rendering; later runs leave the output alone; #! outputs are executable', async () => {
+  const dir = await tempDir();
+  try {
+    await writeFile(join(dir.path, 'probe'), '', { mode: 0o777 });
+    const umask = 0o777 & ~(await stat(join(dir.path, 'probe'))).mode;
+    const { run } = profileRunner(dir.path);
+    const profile = (text: string): string => `[buildout]
+parts = init script plain
+[init]
+recipe = slapos.recipe.template:jinja2
+inline = ${text}
+output = config.txt
+once = \${buildout:directory}/init.done
+[script]
+recipe = slapos.recipe.template:jinja2
+inline =
+  #!/bin/sh
+  echo hi
+output = bin/script
+[plain]
+recipe = slapos.recipe.template:jinja2
+inline = data
+output = plain.txt
+`;
+    const first = await run(profile('first'));
+    assert.deepEqual(first.installed, ['init', 'script', 'plain']);
+    assert.equal(await readFile(join(dir.path, 'config.txt'), 'utf8'), 'first');
+    assert.equal(await readFile(join(dir.path, 'init.done'), 'utf8'), '');
+    assert.equal((await stat(join(dir.path, 'bin/script'))).mode & 0o777, 0o777 & ~umask);
+    assert.equal((await stat(join(dir.path, 'plain.txt'))).mode & 0o777, 0o666 & ~umask);
+    // The marker exists: a changed template is not rendered again (install nor update).
+    await run(profile('second'));
+    assert.equal(await readFile(join(dir.path, 'config.txt'), 'utf8'), 'first');
+    await run(profile('second'));
+    assert.equal(await readFile(join(dir.path, 'config.txt'), 'utf8'), 'first');
+  } finally {
+    await dir.remove();
+  }
+});

@@ -15,14 +15,16 @@
  * Python's builtins and `dumps` (buildout's `!py!` serialiser) are context variables too.
  * `import-list` makes templates importable: `file NAME sec:opt` / `rawfile NAME path` (one file) and
  * `folder NAME sec:opt` / `rawfolder NAME path` (`NAME/sub/file`), names split on
- * `import-delimiter` (default `/`). With `once = PATH`, nothing is rendered once PATH exists and the
- * output is not owned by the part.
+ * `import-delimiter` (default `/`). With `once = PATH`, nothing is rendered once PATH exists; after
+ * rendering, PATH is created (empty) and the output is not owned by the part. Without `mode`, the
+ * output is 0777 (a `#!` script) or 0666, less the umask.
  *
  * Referenced sections are read during init (they become dependencies, installed first); the
  * template is downloaded and compiled during init too (errors show before anything is installed);
  * it is rendered at install and at update (the output is rewritten only if it changed).
  */
 import { existsSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { TextDecoder } from 'node:util';
 import { SlapError } from '../../core/errors.ts';
@@ -48,7 +50,7 @@ import {
 import { PyTuple, serialise, type PyDict as BuildoutDict, type PyValue } from '../py-value.ts';
 import type { Recipe, RecipeContext } from '../recipe.ts';
 import type { Options } from '../resolver.ts';
-import { lines, parseMode, requirePath, templateText, writeIfChanged } from './common.ts';
+import { lines, parseMode, renderedMode, requirePath, templateText, writeIfChanged } from './common.ts';
 
 /** A template value as the buildout engine represents it (for `dumps`). */
 function toBuildout(value: TemplateValue): PyValue {
@@ -235,14 +237,15 @@ async function templateSource(ctx: RecipeContext): Promise<{ text: string; name:
   return { text: found.text, name: found.url ?? `[${ctx.name}]` };
 }
 
-function onceDone(ctx: RecipeContext): boolean {
+/** The `once` marker file, if the option is set. */
+function oncePath(ctx: RecipeContext): string | undefined {
   const once = ctx.options.get('once');
-  return !!once && existsSync(resolve(ctx.directories.directory, once));
+  return once ? resolve(ctx.directories.directory, once) : undefined;
 }
 
 async function render(ctx: RecipeContext): Promise<string[]> {
-  const once = !!ctx.options.get('once');
-  if (onceDone(ctx)) return [];
+  const once = oncePath(ctx);
+  if (once !== undefined && existsSync(once)) return [];
   const output = requirePath(ctx, 'output', 'rendered');
   const template = ctx.state.get('template') as Template;
   const context = new Map<string, TemplateValue>(pythonBuiltins());
@@ -256,9 +259,12 @@ async function render(ctx: RecipeContext): Promise<string[]> {
     if (error instanceof SlapError) throw error;
     throw ctx.error(`rendering failed: ${(error as Error).message}`, { cause: error });
   }
-  if (!once) ctx.created(output);
-  await writeIfChanged(output, text, parseMode(ctx));
-  return once ? [] : [output];
+  if (once === undefined) ctx.created(output);
+  await writeIfChanged(output, text, await renderedMode(text, parseMode(ctx)));
+  if (once === undefined) return [output];
+  // As the original: the marker is created (never truncated) after rendering, and not owned.
+  await (await open(once, 'a')).close();
+  return [];
 }
 
 export const slaposRecipeTemplateJinja2: Recipe = {

@@ -159,3 +159,29 @@ test('slapos.recipe.template: a referenced value holding $${ comes out unescaped
     await dir.remove();
   }
 });
+
+test('slapos.recipe.template: without mode, a #! output is 0777 less the umask, other text 0666 less the umask', async () => {
+  const dir = await tempDir();
+  try {
+    await writeFile(join(dir.path, 'probe'), '', { mode: 0o777 });
+    const umask = 0o777 & ~(await stat(join(dir.path, 'probe'))).mode;
+    const { run } = profileRunner(dir.path);
+    await run(`[buildout]
+parts = script plain
+[script]
+recipe = slapos.recipe.template
+inline =
+  #!/bin/sh
+  echo hi
+output = bin/script
+[plain]
+recipe = slapos.recipe.template
+inline = data
+output = plain.txt
+`);
+    assert.equal((await stat(join(dir.path, 'bin/script'))).mode & 0o777, 0o777 & ~umask);
+    assert.equal((await stat(join(dir.path, 'plain.txt'))).mode & 0o777, 0o666 & ~umask);
+  } finally {
+    await dir.remove();
+  }
+});

@@ -3,11 +3,11 @@
  * substitution. The template comes from `url` (path, file: or http(s) URL; `md5sum` checked) or
  * `inline` (taken as written; legacy `template`, which may start with `inline:`); it is expanded
  * during init as if it were an option of the part (`$$` is the escape of `$`), and written to `output` (legacy `rendered`)
- * with `mode` at install. Update rewrites the file only if it differs (not at all with `inline`
+ * with `mode` (default 0777 for a `#!` script, else 0666, less the umask) at install. Update rewrites the file only if it differs (not at all with `inline`
  * or `md5sum`, as the original leaves an edited output alone).
  */
 import type { Recipe, RecipeContext } from '../recipe.ts';
-import { parseMode, requirePath, templateText, writeIfChanged } from './common.ts';
+import { parseMode, renderedMode, requirePath, templateText, writeIfChanged } from './common.ts';
 
 interface Source {
   text: string;
@@ -27,6 +27,11 @@ async function templateSource(ctx: RecipeContext): Promise<Source> {
   };
 }
 
+async function writeRendered(ctx: RecipeContext, output: string): Promise<void> {
+  const text = ctx.state.get('rendered') as string;
+  await writeIfChanged(output, text, await renderedMode(text, parseMode(ctx)));
+}
+
 export const slaposRecipeTemplate: Recipe = {
   version: '1',
   async init(ctx) {
@@ -43,16 +48,12 @@ export const slaposRecipeTemplate: Recipe = {
   async install(ctx) {
     const output = requirePath(ctx, 'output', 'rendered');
     ctx.created(output);
-    await writeIfChanged(output, ctx.state.get('rendered') as string, parseMode(ctx));
+    await writeRendered(ctx, output);
     return [output];
   },
   async update(ctx) {
     if (ctx.state.get('pinned') === true) return undefined;
-    await writeIfChanged(
-      requirePath(ctx, 'output', 'rendered'),
-      ctx.state.get('rendered') as string,
-      parseMode(ctx),
-    );
+    await writeRendered(ctx, requirePath(ctx, 'output', 'rendered'));
     return undefined;
   },
 };

@@ -5,6 +5,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { rejectsWithSlapError } from '../../../testing/slap-error-assert.ts';
 import { profileRunner, tempDir } from '../../../testing/buildout.ts';
+import { md5Crypt, shaCrypt } from './password-hash.ts';
 
 const profile = (extra = ''): string => `[buildout]
 parts = show
@@ -84,6 +85,53 @@ test('generate.mac: a locally administered address, stored and reused', async ()
       run('[buildout]\nparts = m\n[m]\nrecipe = slapos.cookbook:generate.mac\n'),
       'SLAP_ERR_PROFILE',
       /Missing option: m:storage-path/,
+    );
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('generate.password: passwd-<scheme> hashes are computed when read, kept in the storage JSON, stable', async () => {
+  const dir = await tempDir();
+  try {
+    const { run } = profileRunner(dir.path);
+    const text = `[buildout]
+parts = show
+[pw]
+recipe = slapos.cookbook:generate.password
+passwd = insecure
+[show]
+recipe = slapos.recipe.template
+inline = \${pw:passwd-sha256-crypt} \${pw:passwd-md5-crypt} \${pw:passwd-ldap-salted-sha1}
+output = \${buildout:directory}/shown
+`;
+    await run(text);
+    const shown = await readFile(join(dir.path, 'shown'), 'utf8');
+    const [sha256, md5, ssha] = shown.split(' ') as [string, string, string];
+    const [, , rounds, salt] = sha256.split('$');
+    assert.equal(rounds, 'rounds=535000');
+    assert.equal(shaCrypt('sha256', 'insecure', { salt: salt ?? '', rounds: 535000 }), sha256);
+    assert.equal(md5Crypt('insecure', { salt: md5.split('$')[2] ?? '' }), md5);
+    assert.match(ssha, /^\{SSHA\}/);
+    // The original's storage format: json.dumps(sort_keys=True).
+    const storage = await readFile(join(dir.path, 'parts', 'pw'), 'utf8');
+    assert.equal(
+      storage,
+      `{"": "insecure", "passwd-ldap-salted-sha1": "${ssha}", "passwd-md5-crypt": "${md5}", "passwd-sha256-crypt": "${sha256}"}`,
+    );
+    const record = await readFile(join(dir.path, '.installed.cfg'), 'utf8');
+    const pwRecord = /\[pw\][^[]*/.exec(record)?.[0] ?? '';
+    assert.match(pwRecord, /storage-path = /);
+    assert.ok(!pwRecord.includes('passwd'), 'the password and its hashes stay out of the part record');
+    // Next run: the stored hashes (same salts), nothing reinstalled.
+    const again = await run(text);
+    assert.deepEqual(again.installed, []);
+    assert.equal(await readFile(join(dir.path, 'shown'), 'utf8'), shown);
+    // A scheme this engine cannot compute is a clear error naming the supported ones.
+    await rejectsWithSlapError(
+      run(text.replace('passwd-md5-crypt', 'passwd-bcrypt')),
+      'SLAP_ERR_RECIPE_UNSUPPORTED',
+      /"passwd-bcrypt": the hashing scheme "bcrypt" is not supported/,
     );
   } finally {
     await dir.remove();

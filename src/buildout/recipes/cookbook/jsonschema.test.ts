@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { loadProfile } from '../../engine.ts';
 import { rejectsWithSlapError } from '../../../testing/slap-error-assert.ts';
@@ -159,6 +161,75 @@ test('slapconfiguration.jsonschema: bad options and schemas are named', async ()
       /cannot read the JSON schema .*software\.cfg\.json/,
     );
   } finally {
+    await fixture.close();
+  }
+});
+
+/** A loopback proxy to `target` that records the paths and bodies of the requests it forwards. */
+async function recordingProxy(
+  target: string,
+): Promise<{ url: string; seen: string[]; close(): Promise<void> }> {
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      seen.push(`${req.url ?? ''} ${body.toString('utf8')}`);
+      const forward = httpRequest(
+        new URL(req.url ?? '/', target),
+        { method: req.method, headers: { ...req.headers, host: new URL(target).host } },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      forward.on('error', () => res.writeHead(502).end());
+      forward.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+test('slapconfiguration.jsonschema: shared errors reach the master only with report-error = shared|all', async () => {
+  const fixture = await instanceFixture({ parameters: { _: JSON.stringify({ port: 1 }) } });
+  const proxy = await recordingProxy(fixture.env.url);
+  try {
+    const { env, dir } = fixture;
+    await writeSchemas(fixture);
+    const bad = await env.client.requestInstance({
+      title: 'bad-shared',
+      softwareReleaseUri: fixture.softwareReleaseUrl,
+      softwareType: 'default',
+      shared: true,
+      parameters: { _: JSON.stringify({ weight: 'heavy' }) },
+    });
+    const reports = (): string[] => proxy.seen.filter((line) => line.includes('software_instance_error'));
+    const resolveWith = async (extra: string): Promise<void> => {
+      const tail = fixture.tail.replaceAll(env.url, proxy.url);
+      assert.notEqual(tail, fixture.tail, 'the partition talks to the master through the proxy');
+      await writeFile(join(dir.path, 'buildout.cfg'), section(extra) + tail);
+      await (await loadProfile({ configFile: join(dir.path, 'buildout.cfg') })).section('slap-configuration');
+    };
+    await resolveWith('');
+    assert.ok(proxy.seen.length > 0);
+    assert.deepEqual(reports(), [], 'by default, as the original, the recipe reports nothing itself');
+    await resolveWith('report-error = shared');
+    assert.equal(reports().length, 1);
+    assert.ok(reports()[0]?.includes(bad.instance_guid));
+    assert.match(reports()[0] ?? '', /Invalid parameters:\\n {2}\$: must have required property 'url'/);
+  } finally {
+    await proxy.close();
     await fixture.close();
   }
 });

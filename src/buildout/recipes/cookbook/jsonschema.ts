@@ -1,16 +1,21 @@
 /**
  * `slapos.cookbook:slapconfiguration.jsonschema` (profiles.md §3.12): slapconfiguration, with the
- * parameters checked against the software release's JSON schema (ajv). Options:
+ * parameters checked against the software release's JSON schema (ajv). Options, as the original's
+ * current source (slapos/recipe/slapconfiguration.py, class JsonSchema):
  * - `jsonschema`: path of `software.cfg.json`; its `software-type` entry for the instance's type
  *   names the parameter schema (`request`, relative to the software release) and the
  *   `serialisation` (`xml` or `json-in-xml`, which unwraps the `_` parameter);
- * - `validate-parameters` (default `all`), `set-default` (`none`), `unstringify` (`none`),
- *   `report-error` (`all`): each `all|main|shared|none`. Invalid main parameters fail the run
- *   (SLAP_ERR_PARAMETERS_INVALID listing the errors); defaults of the schema are filled in;
- *   unstringify turns strings into integers where the schema wants an integer. With shared
+ * - `validate-parameters` (default `all`), `set-default` (`none`), `unstringify` (`none`): each
+ *   `all|main|shared|none`. Invalid main parameters fail the run (SLAP_ERR_PARAMETERS_INVALID
+ *   listing the errors): the node reports that failure to the master, as slapgrid reports the
+ *   original's UserError. Defaults of the schema are filled in; unstringify turns strings into
+ *   integers where the schema wants an integer (integers only, as the original). With shared
  *   validation, `slave-instance-list` is replaced by `valid-shared-instance-list` and
- *   `invalid-shared-instance-list` (`{reference, parameters[, errors]}`), and the errors of invalid
- *   shared instances are reported to the master for them.
+ *   `invalid-shared-instance-list` (`{reference, parameters[, errors]}`); shared instances are
+ *   always unwrapped (`_`), whatever the serialisation, as the original.
+ * - `report-error` (our addition, default `none` = the original's behaviour): with `shared` or
+ *   `all`, the errors of each invalid shared instance are also reported to the master for it.
+ *   Main errors are reported by the node whatever this option says (they fail the run).
  * Schemas referenced with `$ref` are loaded from their path or URL. Draft-04/06 schemas are read
  * as draft-07 (ajv 8 has no draft-04 mode).
  */
@@ -244,7 +249,7 @@ export const slapconfigurationJsonschema: Recipe = {
     const validate = scope(ctx, 'validate-parameters', 'all');
     const setDefault = scope(ctx, 'set-default', 'none');
     const convert = scope(ctx, 'unstringify', 'none');
-    const report = scope(ctx, 'report-error', 'all');
+    const report = scope(ctx, 'report-error', 'none');
     const { parameters: raw } = await readPartition(ctx);
     const software = await loadSoftwareSchema(ctx);
     const jsonInXml = serialisation(ctx, software) === 'json-in-xml';

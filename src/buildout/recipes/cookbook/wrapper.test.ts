@@ -178,3 +178,34 @@ test('wrapper refuses what needs the original Python launcher, and bad input, na
     await dir.remove();
   }
 });
+
+test('wrapper: a !py! str option is read as the string it evaluates to; a non-str one is a clear error', async () => {
+  const dir = await tempDir();
+  try {
+    const { run } = profileRunner(dir.path);
+    const result = await run(`[buildout]
+parts = promise-wrapper
+[directory]
+p = \${buildout:directory}/etc
+[promise-wrapper]
+recipe = slapos.cookbook:wrapper
+command-line = /bin/true
+wrapper-path = !py!'\${directory:p}/' + '\${:_buildout_section_name_}'[8:]
+`);
+    assert.deepEqual(result.installed, ['promise-wrapper']);
+    assert.ok(existsSync(join(dir.path, 'etc/wrapper')));
+    await rejectsWithSlapError(
+      run(`[buildout]
+parts = w
+[w]
+recipe = slapos.cookbook:wrapper
+command-line = !py!['/bin/true']
+wrapper-path = \${buildout:directory}/w
+`),
+      'SLAP_ERR_PROFILE',
+      /w:command-line is a !py! list where a string is expected/,
+    );
+  } finally {
+    await dir.remove();
+  }
+});
