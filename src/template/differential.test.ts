@@ -21,6 +21,7 @@ import {
   EXTENSION_LOOPCONTROLS,
   fromJs,
   pythonBuiltins,
+  pythonModule,
   type PyValue,
 } from './index.ts';
 
@@ -37,6 +38,11 @@ function renderOurs(c: OracleCase): OracleResult {
     });
     const context = new Map<string, PyValue>(c.builtins === false ? [] : pythonBuiltins());
     for (const [k, v] of Object.entries(c.context ?? {})) context.set(k, fromJs(v));
+    for (const [k, path] of Object.entries(c.modules ?? {})) {
+      const module = pythonModule(path);
+      assert.ok(module, `no stand-in for Python module ${path}`);
+      context.set(k, module);
+    }
     return { ok: true, output: env.fromString(c.template).render(context) };
   } catch (e) {
     if (!isSlapError(e)) throw e;
