@@ -14,6 +14,7 @@ import {
 } from '../testing/jinja-oracle.ts';
 import { CORPUS } from './fixtures/corpus.ts';
 import { CORPUS_EDGE } from './fixtures/corpus-edge.ts';
+import { CORPUS_MODULES } from './fixtures/corpus-modules.ts';
 import { loadSlaposFixtures } from './fixtures/slapos.ts';
 import {
   Environment,
@@ -51,7 +52,7 @@ function renderOurs(c: OracleCase): OracleResult {
   }
 }
 
-const cases: OracleCase[] = [...CORPUS, ...CORPUS_EDGE, ...loadSlaposFixtures()];
+const cases: OracleCase[] = [...CORPUS, ...CORPUS_EDGE, ...CORPUS_MODULES, ...loadSlaposFixtures()];
 
 test('the corpus ids are unique', () => {
   const ids = cases.map((c) => c.id);

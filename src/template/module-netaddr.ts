@@ -291,7 +291,7 @@ export class IPNetwork extends PyObject {
       case 'network':
         return addr(this.first);
       case 'broadcast':
-        return this.version === 4 && this.bits - this.prefixlen > 1 ? addr(this.last) : null;
+        return this.bits - this.prefixlen > 1 ? addr(this.last) : null;
       case 'netmask':
         return addr(((1n << BigInt(this.bits)) - 1n) ^ this.hostmask);
       case 'hostmask':

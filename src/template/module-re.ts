@@ -479,9 +479,9 @@ function compile(pattern: PyValue, flags: PyValue | Missing): PyPattern {
 }
 
 /** `re.NAME(pattern, …rest, flags=0)`: compiles, then calls the pattern's method. */
-function moduleFunction(name: string, params: string[]): PyFunction {
+function moduleFunction(name: string, params: string[], required = params.length): PyFunction {
   return fn(name, (args, kwargs) => {
-    const bound = bindRequired(name, ['pattern', ...params, 'flags'], params.length + 1, args, kwargs);
+    const bound = bindRequired(name, ['pattern', ...params, 'flags'], required + 1, args, kwargs);
     const pattern = compile(req(bound[0]), bound[params.length + 1] ?? MISSING);
     const rest = bound.slice(1, params.length + 1).filter((v): v is PyValue => v !== MISSING);
     return patternMethods[name]!(pattern, rest, null);
@@ -494,16 +494,16 @@ export function reModule(): PyModule {
   const entries: [string, PyValue][] = [
     ['compile', fn('compile', (args, kwargs) => {
       const [pattern, flags] = bindRequired('compile', ['pattern', 'flags'], 1, args, kwargs);
-      return compile(req(pattern), req(flags));
+      return compile(req(pattern), flags ?? MISSING);
     })],
     ['match', moduleFunction('match', ['string'])],
     ['search', moduleFunction('search', ['string'])],
     ['fullmatch', moduleFunction('fullmatch', ['string'])],
     ['findall', moduleFunction('findall', ['string'])],
     ['finditer', moduleFunction('finditer', ['string'])],
-    ['split', moduleFunction('split', ['string', 'maxsplit'])],
-    ['sub', moduleFunction('sub', ['repl', 'string', 'count'])],
-    ['subn', moduleFunction('subn', ['repl', 'string', 'count'])],
+    ['split', moduleFunction('split', ['string', 'maxsplit'], 1)],
+    ['sub', moduleFunction('sub', ['repl', 'string', 'count'], 2)],
+    ['subn', moduleFunction('subn', ['repl', 'string', 'count'], 2)],
     ['escape', fn('escape', (args) => {
       argCount('escape', args, 1, 1);
       const s = strOf(args[0]!, (t) => `'${t}' object is not iterable`);
