@@ -45,7 +45,7 @@ import {
   type PyValue as TemplateValue,
   type Template,
 } from '../../template/index.ts';
-import { PyTuple, serialise, type PyDict as BuildoutDict, type PyValue } from '../py-value.ts';
+import { PyTuple, pyFloat, serialise, type PyDict as BuildoutDict, type PyValue } from '../py-value.ts';
 import type { Recipe, RecipeContext } from '../recipe.ts';
 import type { Options } from '../resolver.ts';
 import { lines, parseMode, requirePath, templateText, writeIfChanged } from './common.ts';
@@ -53,7 +53,7 @@ import { lines, parseMode, requirePath, templateText, writeIfChanged } from './c
 /** A template value as the buildout engine represents it (for `dumps`). */
 function toBuildout(value: TemplateValue): PyValue {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number') return value;
+  if (typeof value === 'number') return pyFloat(value);
   if (typeof value === 'bigint')
     return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
       ? Number(value)
