@@ -612,7 +612,11 @@ function contains(container: PyObject, item: PyObject): boolean {
 }
 
 function normIndex(index: PyObject, length: number): number {
-  if (!isNumeric(index) || index instanceof PyFloat || (typeof index === 'number' && !Number.isInteger(index))) {
+  if (
+    !isNumeric(index) ||
+    index instanceof PyFloat ||
+    (typeof index === 'number' && !Number.isInteger(index))
+  ) {
     throw new PyExprError(`indices must be integers, not ${typeName(index)}`);
   }
   const i = Number(index);

@@ -98,10 +98,14 @@ test('floats stay floats in !py! values: repr, arithmetic and serialise match Py
     '2.0 > 1',
     '-(2.0)',
   ];
-  const result = await execFile('/usr/bin/python3', [
-    '-c',
-    'import json, pprint, sys\nprint(json.dumps([pprint.pformat(eval(x), width=10**6) for x in json.load(sys.stdin)]))',
-  ], { input: JSON.stringify(literals), timeoutMs: 60_000 });
+  const result = await execFile(
+    '/usr/bin/python3',
+    [
+      '-c',
+      'import json, pprint, sys\nprint(json.dumps([pprint.pformat(eval(x), width=10**6) for x in json.load(sys.stdin)]))',
+    ],
+    { input: JSON.stringify(literals), timeoutMs: 60_000 },
+  );
   assert.equal(result.exitCode, 0, result.stderr);
   const expected = JSON.parse(result.stdout) as string[];
   const ours = literals.map((literal) => pyRepr(deserialise(`!py!${literal}`, 'test')));

@@ -3,11 +3,11 @@ import { argCount, intArg } from './args.ts';
 import { callValue } from './attributes.ts';
 import { bindRequired, fn, req, stubModule } from './module-helpers.ts';
 import { add } from './ops.ts';
+import type { PyModule } from './values.ts';
 import {
   MISSING,
   PyFunction,
   PyIterator,
-  PyModule,
   PyNamedTuple,
   PyTuple,
   iterable,
@@ -118,21 +118,19 @@ export function itertoolsModule(): PyModule {
       fn('permutations', (args, kwargs) => {
         const [it, r] = bindRequired('permutations', ['iterable', 'r'], 1, args, kwargs);
         const pool = toList(req(it));
-        const size = r === MISSING ? pool.length : optionalInt('permutations', r!) ?? pool.length;
+        const size = r === MISSING ? pool.length : (optionalInt('permutations', r) ?? pool.length);
         return iterator('permutations', permutations(pool, size));
       }),
     ],
-    ...(['combinations', 'combinations_with_replacement'] as const).map(
-      (name): [string, PyValue] => [
-        name,
-        fn(name, (args, kwargs) => {
-          const [it, r] = bindRequired(name, ['iterable', 'r'], 2, args, kwargs);
-          const n = intArg(name, req(r));
-          if (n < 0n) throw valueError('r must be non-negative');
-          return iterator(name, combinations(toList(req(it)), Number(n), name !== 'combinations'));
-        }),
-      ],
-    ),
+    ...(['combinations', 'combinations_with_replacement'] as const).map((name): [string, PyValue] => [
+      name,
+      fn(name, (args, kwargs) => {
+        const [it, r] = bindRequired(name, ['iterable', 'r'], 2, args, kwargs);
+        const n = intArg(name, req(r));
+        if (n < 0n) throw valueError('r must be non-negative');
+        return iterator(name, combinations(toList(req(it)), Number(n), name !== 'combinations'));
+      }),
+    ]),
     [
       'islice',
       fn('islice', (args) => {
@@ -185,7 +183,8 @@ export function itertoolsModule(): PyModule {
       fn('repeat', (args, kwargs) => {
         const [objArg, times] = bindRequired('repeat', ['object', 'times'], 1, args, kwargs);
         const obj = req(objArg);
-        const n = times === MISSING || times === undefined ? Infinity : Math.max(0, Number(intArg('repeat', times)));
+        const n =
+          times === MISSING || times === undefined ? Infinity : Math.max(0, Number(intArg('repeat', times)));
         return iterator(
           'repeat',
           (function* () {
@@ -200,7 +199,8 @@ export function itertoolsModule(): PyModule {
         const rest = new Map(kwargs ?? []);
         const fill = rest.get('fillvalue') ?? null;
         rest.delete('fillvalue');
-        if (rest.size) throw typeError(`zip_longest() got an unexpected keyword argument '${[...rest.keys()][0]}'`);
+        if (rest.size)
+          throw typeError(`zip_longest() got an unexpected keyword argument '${[...rest.keys()][0]}'`);
         const lists = args.map(toList);
         const n = Math.max(0, ...lists.map((l) => l.length));
         return iterator(
@@ -226,7 +226,8 @@ export function itertoolsModule(): PyModule {
         return iterator(
           'groupby',
           (function* () {
-            for (const [k, items] of groups) yield new PyTuple([k, iterator('_grouper', items[Symbol.iterator]())]);
+            for (const [k, items] of groups)
+              yield new PyTuple([k, iterator('_grouper', items[Symbol.iterator]())]);
           })(),
         );
       }),
@@ -234,14 +235,26 @@ export function itertoolsModule(): PyModule {
     [
       'accumulate',
       fn('accumulate', (args, kwargs) => {
-        const [it, func, initial] = bindRequired('accumulate', ['iterable', 'func', 'initial'], 1, args, kwargs);
+        const [it, func, initial] = bindRequired(
+          'accumulate',
+          ['iterable', 'func', 'initial'],
+          1,
+          args,
+          kwargs,
+        );
         return iterator(
           'accumulate',
           (function* () {
-            let total: PyValue | typeof MISSING = initial === MISSING || initial === null ? MISSING : initial!;
+            let total: PyValue | typeof MISSING =
+              initial === MISSING || initial === null ? MISSING : initial!;
             if (total !== MISSING) yield total;
             for (const v of iterable(req(it))) {
-              total = total === MISSING ? v : func === MISSING || func === null ? add(total, v) : callValue(func!, [total, v]);
+              total =
+                total === MISSING
+                  ? v
+                  : func === MISSING || func === null
+                    ? add(total, v)
+                    : callValue(func!, [total, v]);
               yield total;
             }
           })(),
@@ -288,7 +301,6 @@ export function itertoolsModule(): PyModule {
   ]);
 }
 
-
 export function functoolsModule(): PyModule {
   return stubModule('functools', [
     [
@@ -297,7 +309,9 @@ export function functoolsModule(): PyModule {
         if (args.length === 0) throw typeError('partial() takes at least 1 argument (0 given)');
         const [func, ...bound] = args;
         const boundKw = new Map(kwargs ?? []);
-        return new PyFunction('partial', (a, k) => callValue(func!, [...bound, ...a], new Map([...boundKw, ...(k ?? [])])));
+        return new PyFunction('partial', (a, k) =>
+          callValue(func!, [...bound, ...a], new Map([...boundKw, ...(k ?? [])])),
+        );
       }),
     ],
     [
@@ -319,7 +333,11 @@ export function sysModule(): PyModule {
   return stubModule('sys', [
     [
       'version_info',
-      new PyNamedTuple('sys.version_info', ['major', 'minor', 'micro', 'releaselevel', 'serial'], [3n, 11n, 0n, 'final', 0n]),
+      new PyNamedTuple(
+        'sys.version_info',
+        ['major', 'minor', 'micro', 'releaselevel', 'serial'],
+        [3n, 11n, 0n, 'final', 0n],
+      ),
     ],
     ['maxsize', 2n ** 63n - 1n],
     ['byteorder', 'little'],

@@ -7,12 +7,12 @@
  */
 import { argCount, intArg } from './args.ts';
 import { bindRequired, fn, req, stubModule } from './module-helpers.ts';
+import type { PyModule } from './values.ts';
 import {
   MISSING,
   PyError,
   PyIterator,
   PyMarkup,
-  PyModule,
   PyObject,
   PyUndefined,
   pyRepr,
@@ -51,7 +51,7 @@ function parseV6(s: string): bigint | null {
   const side = (t: string): number[] | null => {
     if (t === '') return [];
     const gs = t.split(':').map(group);
-    return gs.every((g) => g !== null) ? (gs as number[]) : null;
+    return gs.every((g) => g !== null) ? gs : null;
   };
   let groups: number[];
   if (text.includes('::')) {
@@ -80,7 +80,7 @@ function formatV6(value: bigint): string {
   const groups = [112n, 96n, 80n, 64n, 48n, 32n, 16n, 0n].map((s) => Number((value >> s) & 0xffffn));
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;
@@ -215,7 +215,10 @@ function makeAddress(args: PyValue[], kwargs: Map<string, PyValue> | null): IPAd
   const s = text(a);
   if (s === null) throw addrFormatError(`failed to detect a valid IP address from ${pyRepr(a)}`);
   if (s.includes('/'))
-    throw new PyError('ValueError', 'IPAddress() does not support netmasks or subnet prefixes! See documentation for details.');
+    throw new PyError(
+      'ValueError',
+      'IPAddress() does not support netmasks or subnet prefixes! See documentation for details.',
+    );
   const parsed = parseAddress(s, ver);
   if (!parsed) throw addrFormatError(`failed to detect a valid IP address from ${pyRepr(s)}`);
   return new IPAddress(parsed[0], parsed[1]);
@@ -271,8 +274,10 @@ export class IPNetwork extends PyObject {
     return Number(this.size);
   }
   pyContains(item: PyValue): boolean {
-    if (item instanceof IPAddress) return item.version === this.version && item.value >= this.first && item.value <= this.last;
-    if (item instanceof IPNetwork) return item.version === this.version && item.first >= this.first && item.last <= this.last;
+    if (item instanceof IPAddress)
+      return item.version === this.version && item.value >= this.first && item.value <= this.last;
+    if (item instanceof IPNetwork)
+      return item.version === this.version && item.first >= this.first && item.last <= this.last;
     const s = text(item);
     if (s !== null) return this.pyContains(s.includes('/') ? makeNetwork([s], null) : makeAddress([s], null));
     throw typeError(`${pyRepr(item)} is an unsupported type for IPNetwork membership`);
@@ -280,7 +285,8 @@ export class IPNetwork extends PyObject {
   pyGetItem(key: PyValue): PyValue | Missing {
     const i = intArg('__getitem__', key);
     const index = i < 0n ? this.size + i : i;
-    if (index < 0n || index >= this.size) throw new PyError('IndexError', 'index out range for address range size!');
+    if (index < 0n || index >= this.size)
+      throw new PyError('IndexError', 'index out range for address range size!');
     return new IPAddress(this.first + index, this.version);
   }
   override getAttr(name: string): PyValue | Missing {
@@ -314,7 +320,11 @@ export class IPNetwork extends PyObject {
         return fn('iter_hosts', () => {
           const { first, last, version } = this;
           const skipEnds = version === 4 && this.bits - this.prefixlen > 1;
-          const start = skipEnds ? first + 1n : version === 6 && this.bits - this.prefixlen > 0 ? first + 1n : first;
+          const start = skipEnds
+            ? first + 1n
+            : version === 6 && this.bits - this.prefixlen > 0
+              ? first + 1n
+              : first;
           const end = skipEnds ? last - 1n : last;
           return new PyIterator(
             (function* () {
@@ -328,11 +338,10 @@ export class IPNetwork extends PyObject {
           const [prefix, count] = bindRequired('subnet', ['prefixlen', 'count', 'fmt'], 1, args, kwargs);
           const p = Number(intArg('subnet', req(prefix)));
           const max = count === MISSING || count === null ? Infinity : Number(intArg('subnet', count!));
-          const { first, last, version, bits } = this;
-          const self = this;
+          const { first, last, version, bits, prefixlen } = this;
           return new PyIterator(
             (function* () {
-              if (p < self.prefixlen || p > bits) return;
+              if (p < prefixlen || p > bits) return;
               const step = 1n << BigInt(bits - p);
               let n = 0;
               for (let v = first; v <= last && n < max; v += step, n++) yield new IPNetwork(v, version, p);
@@ -353,7 +362,13 @@ function prefixFromMask(mask: bigint, bits: number): number | null {
 }
 
 function makeNetwork(args: PyValue[], kwargs: Map<string, PyValue> | null): IPNetwork {
-  const [addr, version] = bindRequired('IPNetwork', ['addr', 'implicit_prefix', 'version', 'flags'], 1, args, kwargs);
+  const [addr, version] = bindRequired(
+    'IPNetwork',
+    ['addr', 'implicit_prefix', 'version', 'flags'],
+    1,
+    args,
+    kwargs,
+  );
   const a = req(addr);
   if (a instanceof IPNetwork) return a;
   if (a instanceof IPAddress) return new IPNetwork(a.value, a.version, BITS[a.version]);

@@ -5,7 +5,8 @@
 import { statSync, lstatSync } from 'node:fs';
 import { argCount } from './args.ts';
 import { bindRequired, fn, strOf, stubModule } from './module-helpers.ts';
-import { MISSING, PyDict, PyModule, PyTuple, PyUndefined, valueError, type PyValue } from './values.ts';
+import type { PyModule } from './values.ts';
+import { MISSING, PyDict, PyTuple, PyUndefined, valueError, type PyValue } from './values.ts';
 
 function pathArg(v: PyValue): string {
   return strOf(v, (t) => `expected str, bytes or os.PathLike object, not ${t}`);
@@ -100,7 +101,9 @@ function osPath(): PyModule {
         const first = pathArg(args[0]!);
         const rest = args
           .slice(1)
-          .map((a) => strOf(a, (t) => `join() argument must be str, bytes, or os.PathLike object, not '${t}'`));
+          .map((a) =>
+            strOf(a, (t) => `join() argument must be str, bytes, or os.PathLike object, not '${t}'`),
+          );
         return pathJoin(first, rest);
       }),
     ],

@@ -8,12 +8,11 @@
 import { argCount, intArg } from './args.ts';
 import { bindRequired, fn, req, strOf, stubModule } from './module-helpers.ts';
 import { callValue } from './attributes.ts';
+import type { PyFunction, PyModule } from './values.ts';
 import {
   MISSING,
   PyDict,
   PyError,
-  PyFunction,
-  PyModule,
   PyObject,
   PyTuple,
   isCallable,
@@ -279,7 +278,7 @@ class PyMatch extends PyObject {
   }
   override repr(): string {
     const [s, e] = this.span(0n);
-    return `<re.Match object; span=(${s}, ${e}), match=${strRepr(this.m[0]!)}>`;
+    return `<re.Match object; span=(${s}, ${e}), match=${strRepr(this.m[0])}>`;
   }
 }
 
@@ -294,7 +293,16 @@ function spanOf(m: RegExpExecArray, i: number, s: string): [number, number] {
 
 /** Python's replacement template: `\1`, `\g<1>`, `\g<name>`, `\n` and friends. */
 function expandTemplate(template: string, match: PyMatch): string {
-  const simple: Record<string, string> = { n: '\n', t: '\t', r: '\r', f: '\f', v: '\v', a: '\x07', b: '\b', '\\': '\\' };
+  const simple: Record<string, string> = {
+    n: '\n',
+    t: '\t',
+    r: '\r',
+    f: '\f',
+    v: '\v',
+    a: '\x07',
+    b: '\b',
+    '\\': '\\',
+  };
   let out = '';
   for (let i = 0; i < template.length; i++) {
     const c = template[i]!;
@@ -321,7 +329,8 @@ function expandTemplate(template: string, match: PyMatch): string {
     const digits = /^\d{1,2}/.exec(template.slice(i + 1));
     if (digits && digits[0] !== '0') {
       const ref = Number(digits[0]);
-      if (ref > match.pattern.compiled.groups) throw reError(`invalid group reference ${ref} at position ${i + 1}`);
+      if (ref > match.pattern.compiled.groups)
+        throw reError(`invalid group reference ${ref} at position ${i + 1}`);
       const v = match.group(BigInt(ref));
       out += v === null ? '' : pyStr(v);
       i += digits[0].length;
@@ -372,7 +381,9 @@ class PyPattern extends PyObject {
     for (const m of matches(this, s)) {
       if (count > 0 && n >= count) break;
       const match = new PyMatch(this, s, m);
-      const replacement = isCallable(repl) ? pyStr(callValue(repl, [match])) : expandTemplate(pyStr(repl), match);
+      const replacement = isCallable(repl)
+        ? pyStr(callValue(repl, [match]))
+        : expandTemplate(pyStr(repl), match);
       out += s.slice(last, m.index) + replacement;
       last = m.index + m[0].length;
       n++;
@@ -416,7 +427,11 @@ class PyPattern extends PyObject {
     return `re.compile(${strRepr(this.compiled.source)})`;
   }
   pyEq(other: PyValue): boolean {
-    return other instanceof PyPattern && other.compiled.source === this.compiled.source && other.compiled.flags === this.compiled.flags;
+    return (
+      other instanceof PyPattern &&
+      other.compiled.source === this.compiled.source &&
+      other.compiled.flags === this.compiled.flags
+    );
   }
 }
 
@@ -463,7 +478,8 @@ const cache = new Map<string, PyPattern>();
 
 function compile(pattern: PyValue, flags: PyValue | Missing): PyPattern {
   if (pattern instanceof PyPattern) {
-    if (flags !== MISSING && num(flags) !== 0) throw new PyError('ValueError', 'cannot process flags argument with a compiled pattern');
+    if (flags !== MISSING && num(flags) !== 0)
+      throw new PyError('ValueError', 'cannot process flags argument with a compiled pattern');
     return pattern;
   }
   const source = strOf(pattern, () => 'first argument must be string or compiled pattern');
@@ -492,10 +508,13 @@ const SPECIAL = new Set('()[]{}?*+-|^$\\.&~# \t\n\r\v\f');
 
 export function reModule(): PyModule {
   const entries: [string, PyValue][] = [
-    ['compile', fn('compile', (args, kwargs) => {
-      const [pattern, flags] = bindRequired('compile', ['pattern', 'flags'], 1, args, kwargs);
-      return compile(req(pattern), flags ?? MISSING);
-    })],
+    [
+      'compile',
+      fn('compile', (args, kwargs) => {
+        const [pattern, flags] = bindRequired('compile', ['pattern', 'flags'], 1, args, kwargs);
+        return compile(req(pattern), flags ?? MISSING);
+      }),
+    ],
     ['match', moduleFunction('match', ['string'])],
     ['search', moduleFunction('search', ['string'])],
     ['fullmatch', moduleFunction('fullmatch', ['string'])],
@@ -504,17 +523,31 @@ export function reModule(): PyModule {
     ['split', moduleFunction('split', ['string', 'maxsplit'], 1)],
     ['sub', moduleFunction('sub', ['repl', 'string', 'count'], 2)],
     ['subn', moduleFunction('subn', ['repl', 'string', 'count'], 2)],
-    ['escape', fn('escape', (args) => {
-      argCount('escape', args, 1, 1);
-      const s = strOf(args[0]!, (t) => `'${t}' object is not iterable`);
-      return [...s].map((c) => (SPECIAL.has(c) ? '\\' + c : c)).join('');
-    })],
-    ['error', fn('error', () => {
-      throw typeError('re.error cannot be raised from a template');
-    })],
+    [
+      'escape',
+      fn('escape', (args) => {
+        argCount('escape', args, 1, 1);
+        const s = strOf(args[0]!, (t) => `'${t}' object is not iterable`);
+        return [...s].map((c) => (SPECIAL.has(c) ? '\\' + c : c)).join('');
+      }),
+    ],
+    [
+      'error',
+      fn('error', () => {
+        throw typeError('re.error cannot be raised from a template');
+      }),
+    ],
   ];
   for (const [letter, value] of Object.entries(FLAGS)) entries.push([letter, value]);
-  const long: Record<string, bigint> = { IGNORECASE: 2n, LOCALE: 4n, MULTILINE: 8n, DOTALL: 16n, UNICODE: 32n, VERBOSE: 64n, ASCII: 256n };
+  const long: Record<string, bigint> = {
+    IGNORECASE: 2n,
+    LOCALE: 4n,
+    MULTILINE: 8n,
+    DOTALL: 16n,
+    UNICODE: 32n,
+    VERBOSE: 64n,
+    ASCII: 256n,
+  };
   for (const [n, value] of Object.entries(long)) entries.push([n, value]);
   return stubModule('re', entries);
 }

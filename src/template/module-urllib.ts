@@ -6,11 +6,11 @@
 import { TextDecoder } from 'node:util';
 import { argCount } from './args.ts';
 import { bindRequired, fn, req, strOf, stubModule } from './module-helpers.ts';
+import type { PyModule } from './values.ts';
 import {
   MISSING,
   PyBytes,
   PyDict,
-  PyModule,
   PyNamedTuple,
   PyTuple,
   PyUndefined,
@@ -25,13 +25,71 @@ import {
   type PyValue,
 } from './values.ts';
 
-const USES_RELATIVE = new Set(['', 'ftp', 'http', 'gopher', 'nntp', 'imap', 'wais', 'file', 'https', 'shttp',
-  'mms', 'prospero', 'rtsp', 'rtspu', 'sftp', 'svn', 'svn+ssh', 'ws', 'wss']);
-const USES_NETLOC = new Set(['', 'ftp', 'http', 'gopher', 'nntp', 'telnet', 'imap', 'wais', 'file', 'mms',
-  'https', 'shttp', 'snews', 'prospero', 'rtsp', 'rtspu', 'rsync', 'svn', 'svn+ssh', 'sftp', 'nfs', 'git',
-  'git+ssh', 'ws', 'wss']);
-const USES_PARAMS = new Set(['', 'ftp', 'hdl', 'prospero', 'http', 'imap', 'https', 'shttp', 'rtsp', 'rtspu',
-  'sip', 'sips', 'mms', 'sftp', 'tel']);
+const USES_RELATIVE = new Set([
+  '',
+  'ftp',
+  'http',
+  'gopher',
+  'nntp',
+  'imap',
+  'wais',
+  'file',
+  'https',
+  'shttp',
+  'mms',
+  'prospero',
+  'rtsp',
+  'rtspu',
+  'sftp',
+  'svn',
+  'svn+ssh',
+  'ws',
+  'wss',
+]);
+const USES_NETLOC = new Set([
+  '',
+  'ftp',
+  'http',
+  'gopher',
+  'nntp',
+  'telnet',
+  'imap',
+  'wais',
+  'file',
+  'mms',
+  'https',
+  'shttp',
+  'snews',
+  'prospero',
+  'rtsp',
+  'rtspu',
+  'rsync',
+  'svn',
+  'svn+ssh',
+  'sftp',
+  'nfs',
+  'git',
+  'git+ssh',
+  'ws',
+  'wss',
+]);
+const USES_PARAMS = new Set([
+  '',
+  'ftp',
+  'hdl',
+  'prospero',
+  'http',
+  'imap',
+  'https',
+  'shttp',
+  'rtsp',
+  'rtspu',
+  'sip',
+  'sips',
+  'mms',
+  'sftp',
+  'tel',
+]);
 const SCHEME_CHARS = /^[A-Za-z0-9+\-.]*$/;
 
 const SPLIT_FIELDS = ['scheme', 'netloc', 'path', 'query', 'fragment'];
@@ -89,7 +147,9 @@ function netlocAttr(self: PyNamedTuple, attr: string): PyValue | Missing {
       return attr === 'username' ? user : havePassword ? password : null;
     }
     case 'geturl':
-      return fn('geturl', () => (self.fields.length === 6 ? unparse(self.items as string[]) : unsplit(self.items as string[])));
+      return fn('geturl', () =>
+        self.fields.length === 6 ? unparse(self.items as string[]) : unsplit(self.items as string[]),
+      );
     case '_replace':
       return fn('_replace', (args, kwargs) => {
         argCount('_replace', args, 0, 0);
@@ -99,7 +159,7 @@ function netlocAttr(self: PyNamedTuple, attr: string): PyValue | Missing {
           if (i < 0) throw valueError(`Got unexpected field names: [${strRepr(k)}]`);
           items[i] = v;
         }
-        return result(self.name, self.fields, items as string[]);
+        return result(self.name, self.fields, items);
       });
     default:
       return MISSING;
@@ -132,9 +192,8 @@ function checkBracketedNetloc(netloc: string): void {
 }
 
 export function urlsplit(input: string, defaultScheme = '', allowFragments = true): string[] {
-  // eslint-disable-next-line no-control-regex
   let url = input.replace(/^[\x00-\x20]+/, '').replace(/[\t\r\n]/g, '');
-  // eslint-disable-next-line no-control-regex
+
   let scheme = defaultScheme.replace(/^[\x00-\x20]+|[\x00-\x20]+$/g, '').replace(/[\t\r\n]/g, '');
   let netloc = '';
   let query = '';
@@ -162,7 +221,11 @@ export function urlsplit(input: string, defaultScheme = '', allowFragments = tru
 
 export function urlparse(input: string, defaultScheme = '', allowFragments = true): string[] {
   const [scheme, netloc, path0, query, fragment] = urlsplit(input, defaultScheme, allowFragments) as [
-    string, string, string, string, string,
+    string,
+    string,
+    string,
+    string,
+    string,
   ];
   let path = path0;
   let params = '';
@@ -185,15 +248,23 @@ function unsplit([scheme = '', netloc = '', path = '', query = '', fragment = ''
   return url;
 }
 
-function unparse([scheme = '', netloc = '', path = '', params = '', query = '', fragment = '']: string[]): string {
+function unparse([
+  scheme = '',
+  netloc = '',
+  path = '',
+  params = '',
+  query = '',
+  fragment = '',
+]: string[]): string {
   return unsplit([scheme, netloc, params ? `${path};${params}` : path, query, fragment]);
 }
 
 export function urljoin(base: string, url: string, allowFragments = true): string {
   if (!base) return url;
   if (!url) return base;
-  const [bscheme, bnetloc, bpath, bparams, bquery] = urlparse(base, '', allowFragments) as string[];
-  let [scheme, netloc, path, params, query, fragment] = urlparse(url, bscheme, allowFragments) as string[];
+  const [bscheme, bnetloc, bpath, bparams, bquery] = urlparse(base, '', allowFragments);
+  const [scheme, parsedNetloc, path, params, query, fragment] = urlparse(url, bscheme, allowFragments);
+  let netloc = parsedNetloc;
   if (scheme !== bscheme || !USES_RELATIVE.has(scheme!)) return url;
   if (USES_NETLOC.has(scheme!)) {
     if (netloc) return unparse([scheme!, netloc, path!, params!, query!, fragment!]);
@@ -208,7 +279,8 @@ export function urljoin(base: string, url: string, allowFragments = true): strin
   if (path!.startsWith('/')) segments = path!.split('/');
   else {
     segments = [...baseParts, ...path!.split('/')];
-    if (segments.length > 2) segments = [segments[0]!, ...segments.slice(1, -1).filter(Boolean), segments.at(-1)!];
+    if (segments.length > 2)
+      segments = [segments[0]!, ...segments.slice(1, -1).filter(Boolean), segments.at(-1)!];
   }
   const resolved: string[] = [];
   for (const seg of segments) {
@@ -289,7 +361,8 @@ function parseQsl(qs: string, keepBlank: boolean): [string, string][] {
     const hasValue = part.includes('=');
     const value = hasValue ? part.slice(name.length + 1) : '';
     if (!hasValue && !keepBlank) continue;
-    if (value.length || keepBlank) out.push([unquote(name.replace(/\+/g, ' ')), unquote(value.replace(/\+/g, ' '))]);
+    if (value.length || keepBlank)
+      out.push([unquote(name.replace(/\+/g, ' ')), unquote(value.replace(/\+/g, ' '))]);
   }
   return out;
 }
@@ -299,14 +372,22 @@ function flag(v: PyValue | Missing | undefined, dflt: boolean): boolean {
 }
 
 function safeArg(v: PyValue | Missing | undefined, dflt: string): string {
-  return v === MISSING || v === undefined ? dflt : v instanceof PyBytes ? v.data.toString('latin1') : strOf(v, (t) => `expected str, not ${t}`);
+  return v === MISSING || v === undefined
+    ? dflt
+    : v instanceof PyBytes
+      ? v.data.toString('latin1')
+      : strOf(v, (t) => `expected str, not ${t}`);
 }
 
 function parser(name: string, fields: string[], split: typeof urlsplit): PyValue {
   const type = name === 'urlparse' ? 'ParseResult' : 'SplitResult';
   return fn(name, (args: PyValue[], kwargs: Kwargs | null) => {
     const [url, scheme, allow] = bindRequired(name, ['url', 'scheme', 'allow_fragments'], 1, args, kwargs);
-    const items = split(urlArg(req(url)), scheme === MISSING || scheme === undefined ? '' : urlArg(scheme), flag(allow, true));
+    const items = split(
+      urlArg(req(url)),
+      scheme === MISSING || scheme === undefined ? '' : urlArg(scheme),
+      flag(allow, true),
+    );
     return result(type, fields, items);
   });
 }
@@ -330,7 +411,13 @@ export function urllibParseModule(): PyModule {
     [
       'urljoin',
       fn('urljoin', (args, kwargs) => {
-        const [base, url, allow] = bindRequired('urljoin', ['base', 'url', 'allow_fragments'], 2, args, kwargs);
+        const [base, url, allow] = bindRequired(
+          'urljoin',
+          ['base', 'url', 'allow_fragments'],
+          2,
+          args,
+          kwargs,
+        );
         return urljoin(urlArg(req(base)), urlArg(req(url)), flag(allow, true));
       }),
     ],
@@ -340,7 +427,7 @@ export function urllibParseModule(): PyModule {
         argCount('urldefrag', args, 1, 1);
         const url = urlArg(args[0]!);
         if (!url.includes('#')) return result('DefragResult', ['url', 'fragment'], [url, '']);
-        const [s, n, p, a, q, frag] = urlparse(url) as string[];
+        const [s, n, p, a, q, frag] = urlparse(url);
         return result('DefragResult', ['url', 'fragment'], [unparse([s!, n!, p!, a!, q!, '']), frag!]);
       }),
     ],
@@ -354,7 +441,13 @@ export function urllibParseModule(): PyModule {
     [
       'quote_plus',
       fn('quote_plus', (args, kwargs) => {
-        const [s, safe] = bindRequired('quote_plus', ['string', 'safe', 'encoding', 'errors'], 1, args, kwargs);
+        const [s, safe] = bindRequired(
+          'quote_plus',
+          ['string', 'safe', 'encoding', 'errors'],
+          1,
+          args,
+          kwargs,
+        );
         return quotePlus(req(s), safeArg(safe, ''));
       }),
     ],
@@ -369,7 +462,9 @@ export function urllibParseModule(): PyModule {
       'unquote_plus',
       fn('unquote_plus', (args, kwargs) => {
         const [s] = bindRequired('unquote_plus', ['string', 'encoding', 'errors'], 1, args, kwargs);
-        return unquote(strOf(req(s), (t) => `a bytes-like object is required, not '${t}'`).replace(/\+/g, ' '));
+        return unquote(
+          strOf(req(s), (t) => `a bytes-like object is required, not '${t}'`).replace(/\+/g, ' '),
+        );
       }),
     ],
     [

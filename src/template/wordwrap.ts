@@ -25,7 +25,14 @@ function isBlank(s: string): boolean {
   return s.trim() === '';
 }
 
-function handleLongWord(chunks: string[], line: string[], lineLen: number, width: number, breakLong: boolean, hyphens: boolean): void {
+function handleLongWord(
+  chunks: string[],
+  line: string[],
+  lineLen: number,
+  width: number,
+  breakLong: boolean,
+  hyphens: boolean,
+): void {
   const spaceLeft = width < 1 ? 1 : width - lineLen;
   const chunk = chunks.at(-1)!;
   if (breakLong) {
@@ -73,7 +80,13 @@ function splitlines(s: string): string[] {
   return s === '' ? [] : lines;
 }
 
-export function wordwrap(s: string, width: number, breakLong: boolean, wrapstring: string, hyphens: boolean): string {
+export function wordwrap(
+  s: string,
+  width: number,
+  breakLong: boolean,
+  wrapstring: string,
+  hyphens: boolean,
+): string {
   return splitlines(s)
     .map((line) => textwrap(line, width, breakLong, hyphens).join(wrapstring))
     .join(wrapstring);

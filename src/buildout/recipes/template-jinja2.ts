@@ -11,7 +11,7 @@
  *   jsonkey NAME sec:opt     the option's value parsed as JSON
  *   json NAME literal        the literal parsed as JSON
  *   section NAME section     a dict of every option of the section
- *   import NAME module       a stand-in of a Python module (json, hashlib, base64, operator, six…)
+ *   import NAME module       a stand-in of a Python module (json, os, re, urllib.parse, netaddr…)
  * Python's builtins and `dumps` (buildout's `!py!` serialiser) are context variables too.
  * `import-list` makes templates importable: `file NAME sec:opt` / `rawfile NAME path` (one file) and
  * `folder NAME sec:opt` / `rawfolder NAME path` (`NAME/sub/file`), names split on

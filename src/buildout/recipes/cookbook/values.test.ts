@@ -43,7 +43,13 @@ test('json-in-xml: floats and big integers keep their Python type through unwrap
   const value = unwrapSerialised({ _: text }, 'p') as Record<string, unknown>;
   assert.ok(value.ratio instanceof PyFloat);
   assert.equal(value.exact, 12345678901234567890n);
-  assert.equal(pyRepr(value as never), "{'big': 1e+20, 'exact': 12345678901234567890, 'half': 0.5, 'n': 3, 'ratio': 2.0}");
+  assert.equal(
+    pyRepr(value as never),
+    "{'big': 1e+20, 'exact': 12345678901234567890, 'half': 0.5, 'n': 3, 'ratio': 2.0}",
+  );
   // Python: json.dumps(json.loads(text)) gives the same text back.
-  assert.equal(pythonJsonDumps(pyToJson(value as never, 'p', { pythonNumbers: true })), '{"ratio": 2.0, "big": 1e+20, "n": 3, "exact": 12345678901234567890, "half": 0.5}');
+  assert.equal(
+    pythonJsonDumps(pyToJson(value as never, 'p', { pythonNumbers: true })),
+    '{"ratio": 2.0, "big": 1e+20, "n": 3, "exact": 12345678901234567890, "half": 0.5}',
+  );
 });

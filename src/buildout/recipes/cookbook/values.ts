@@ -4,7 +4,15 @@
  */
 import { SlapError } from '../../../core/errors.ts';
 import { PyNumber, parsePythonJson } from '../../../core/python-value.ts';
-import { PyFloat, PyTuple, isPlainDict, pyFloat, pyFloatRepr, type PyDict, type PyValue } from '../../py-value.ts';
+import {
+  PyFloat,
+  PyTuple,
+  isPlainDict,
+  pyFloat,
+  pyFloatRepr,
+  type PyDict,
+  type PyValue,
+} from '../../py-value.ts';
 
 /** The key of json-in-xml parameters. */
 export const SERIALISED_KEY = '_';
