@@ -515,7 +515,8 @@ class Parser {
 function describe(t: Token): string {
   if (t.t === 'end') return 'end of expression';
   if (t.t === 'str') return 'string';
-  return `'${String(t.v)}'`;
+  if (t.t === 'num') return `'${pyRepr(t.v)}'`;
+  return `'${t.v}'`;
 }
 
 /** Parses an expression (a tree that `evaluate` interprets). */
