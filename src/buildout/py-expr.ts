@@ -10,7 +10,18 @@
  * is, is not`), `+ - * / // %` on numbers, `+` and `*` on sequences, indexing and slicing,
  * `x if c else y`, attribute access and calls on the objects the caller provides.
  */
-import { PyTuple, dictEntries, isPlainDict, pyEquals, pyRepr, pyTruthy, type PyValue } from './py-value.ts';
+import {
+  PyFloat,
+  PyTuple,
+  dictEntries,
+  isPlainDict,
+  numberOf,
+  pyEquals,
+  pyFloat,
+  pyRepr,
+  pyTruthy,
+  type PyValue,
+} from './py-value.ts';
 
 export class PyExprError extends Error {
   constructor(message: string) {
@@ -64,7 +75,7 @@ type Node =
 
 type Token =
   | { t: 'name'; v: string; pos: number }
-  | { t: 'num'; v: number | bigint; pos: number }
+  | { t: 'num'; v: number | bigint | PyFloat; pos: number }
   | { t: 'str'; v: string; pos: number }
   | { t: 'op'; v: string; pos: number }
   | { t: 'end'; pos: number };
@@ -174,14 +185,14 @@ function tokenize(text: string): Token[] {
   return tokens;
 }
 
-function parseNumber(text: string): number | bigint {
+function parseNumber(text: string): number | bigint | PyFloat {
   if (/^0[xXoObB]/.test(text)) return toInt(BigInt(text));
   if (/^\d+$/.test(text)) {
     if (/^0+\d/.test(text))
       throw new PyExprError(`leading zeros in a decimal integer are not allowed: ${text}`);
     return toInt(BigInt(text));
   }
-  return Number(text);
+  return pyFloat(Number(text));
 }
 
 function toInt(value: bigint): number | bigint {
@@ -504,7 +515,8 @@ class Parser {
 function describe(t: Token): string {
   if (t.t === 'end') return 'end of expression';
   if (t.t === 'str') return 'string';
-  return `'${String(t.v)}'`;
+  if (t.t === 'num') return `'${pyRepr(t.v)}'`;
+  return `'${t.v}'`;
 }
 
 /** Parses an expression (a tree that `evaluate` interprets). */
@@ -527,6 +539,7 @@ function typeName(v: PyObject): string {
   if (v === null) return 'NoneType';
   if (typeof v === 'boolean') return 'bool';
   if (typeof v === 'number') return Number.isInteger(v) ? 'int' : 'float';
+  if (v instanceof PyFloat) return 'float';
   if (typeof v === 'bigint') return 'int';
   if (typeof v === 'string') return 'str';
   if (Array.isArray(v)) return 'list';
@@ -543,8 +556,12 @@ function asValue(v: PyObject, what: string): PyValue {
   return v;
 }
 
-function isNumeric(v: PyObject): v is number | bigint | boolean {
-  return typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean';
+function isNumeric(v: PyObject): v is number | bigint | boolean | PyFloat {
+  return typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean' || v instanceof PyFloat;
+}
+
+function isFloat(v: PyObject): boolean {
+  return v instanceof PyFloat || (typeof v === 'number' && !Number.isInteger(v));
 }
 
 function sequenceItems(v: PyObject): PyValue[] | undefined {
@@ -556,8 +573,8 @@ function sequenceItems(v: PyObject): PyValue[] | undefined {
 /** Python ordering comparison (numbers, strings, sequences lexicographically). */
 function compareOrder(a: PyObject, b: PyObject, op: string): number {
   if (isNumeric(a) && isNumeric(b)) {
-    const x = Number(a);
-    const y = Number(b);
+    const x = Number(numberOf(a));
+    const y = Number(numberOf(b));
     return x < y ? -1 : x > y ? 1 : 0;
   }
   if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
@@ -596,7 +613,11 @@ function contains(container: PyObject, item: PyObject): boolean {
 }
 
 function normIndex(index: PyObject, length: number): number {
-  if (!isNumeric(index) || (typeof index === 'number' && !Number.isInteger(index))) {
+  if (
+    !isNumeric(index) ||
+    index instanceof PyFloat ||
+    (typeof index === 'number' && !Number.isInteger(index))
+  ) {
     throw new PyExprError(`indices must be integers, not ${typeName(index)}`);
   }
   const i = Number(index);
@@ -656,6 +677,7 @@ class Interpreter {
         if (node.op === 'not') return !truthy(x);
         if (!isNumeric(x)) throw new PyExprError(`bad operand type for unary ${node.op}: '${typeName(x)}'`);
         if (typeof x === 'bigint') return node.op === '-' ? -x : x;
+        if (x instanceof PyFloat) return new PyFloat(node.op === '-' ? -x.value : x.value);
         return node.op === '-' ? -Number(x) : Number(x);
       }
       case 'bool': {
@@ -771,6 +793,15 @@ function equals(a: PyObject, b: PyObject): boolean {
 
 function binary(op: string, a: PyObject, b: PyObject): PyObject {
   if (isNumeric(a) && isNumeric(b)) {
+    const float = isFloat(a) || isFloat(b) || op === '/';
+    const result = arithmetic(op, numberOf(a), numberOf(b));
+    return float && typeof result === 'number' ? pyFloat(result) : result;
+  }
+  return sequenceBinary(op, a, b);
+}
+
+function arithmetic(op: string, a: number | bigint | boolean, b: number | bigint | boolean): PyObject {
+  {
     if (typeof a === 'bigint' || typeof b === 'bigint') {
       const x = BigInt(a);
       const y = BigInt(b);
@@ -805,6 +836,10 @@ function binary(op: string, a: PyObject, b: PyObject): PyObject {
         return x - y * Math.floor(x / y);
     }
   }
+  throw new PyExprError(`unsupported operator ${op}`);
+}
+
+function sequenceBinary(op: string, a: PyObject, b: PyObject): PyObject {
   if (op === '+') {
     if (typeof a === 'string' && typeof b === 'string') return a + b;
     if (Array.isArray(a) && Array.isArray(b)) return [...a, ...b];
@@ -812,7 +847,7 @@ function binary(op: string, a: PyObject, b: PyObject): PyObject {
   }
   if (op === '*') {
     const [seq, n] = isNumeric(b) ? [a, b] : [b, a];
-    if (isNumeric(n) && Number.isInteger(Number(n))) {
+    if (isNumeric(n) && !(n instanceof PyFloat) && Number.isInteger(Number(n))) {
       const count = Math.max(0, Number(n));
       if (typeof seq === 'string') return seq.repeat(count);
       if (Array.isArray(seq)) return Array.from({ length: count }, () => seq).flat();

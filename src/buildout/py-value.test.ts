@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SlapError } from '../core/errors.ts';
-import { PyTuple, pyFloatRepr, pyRepr, pyStrRepr, serialise } from './py-value.ts';
+import { execFile } from '../lib/exec.ts';
+import { PyFloat, PyTuple, pyFloatRepr, pyRepr, pyStrRepr, serialise } from './py-value.ts';
 import { deserialise } from './resolver.ts';
 
 test('repr of strings follows Python (quote choice, escapes, non-printables)', () => {
@@ -76,4 +77,39 @@ test('!py! values with Python code are refused with an error naming the option',
       code,
     );
   }
+});
+
+test('floats stay floats in !py! values: repr, arithmetic and serialise match Python (differential)', async () => {
+  const literals = [
+    '2.0',
+    '1e20',
+    '-0.0',
+    '-1.0',
+    '1.5 + 0.5',
+    '4 / 2',
+    '3 * 1.0',
+    '7 // 2.0',
+    '2 + 3',
+    '10 % 3.0',
+    '[1.0, 2, 1e3, 1E-5, 100.0]',
+    "{'ratio': 2.0, 'n': 3, 'big': 1e16, 'small': 1e15}",
+    '(1.0,)',
+    '1.0 == 1',
+    '2.0 > 1',
+    '-(2.0)',
+  ];
+  const result = await execFile(
+    '/usr/bin/python3',
+    [
+      '-c',
+      'import json, pprint, sys\nprint(json.dumps([pprint.pformat(eval(x), width=10**6) for x in json.load(sys.stdin)]))',
+    ],
+    { input: JSON.stringify(literals), timeoutMs: 60_000 },
+  );
+  assert.equal(result.exitCode, 0, result.stderr);
+  const expected = JSON.parse(result.stdout) as string[];
+  const ours = literals.map((literal) => pyRepr(deserialise(`!py!${literal}`, 'test')));
+  assert.deepEqual(ours, expected);
+  assert.equal(serialise(deserialise('!py!{"r": 2.0}', 'test')), "!py!{'r': 2.0}");
+  assert.ok(deserialise('!py!2.0', 'test') instanceof PyFloat);
 });

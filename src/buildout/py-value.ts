@@ -8,7 +8,8 @@
  * | Python          | JavaScript                                                  |
  * |-----------------|-------------------------------------------------------------|
  * | None, bool, str | null, boolean, string                                       |
- * | int, float      | number (bigint for integers beyond 2^53); an integral number prints as an int |
+ * | int, float      | number (bigint for integers beyond 2^53); an integral number is an int |
+ * | integral float  | PyFloat (`2.0`, `1e+20`: a float whose value a plain number would print as an int) |
  * | list            | Array                                                       |
  * | tuple           | PyTuple                                                     |
  * | set, frozenset  | Set                                                         |
@@ -17,6 +18,21 @@
 
 export class PyTuple {
   constructor(readonly items: readonly PyValue[]) {}
+}
+
+/** A Python float whose value is integral (`2.0`): a plain integral number stands for an int. */
+export class PyFloat {
+  constructor(readonly value: number) {}
+}
+
+/** A float as this model holds it: PyFloat when integral, else the number itself. */
+export function pyFloat(value: number): number | PyFloat {
+  return Number.isInteger(value) ? new PyFloat(value) : value;
+}
+
+/** The numeric value of an int or float (PyFloat unwrapped). */
+export function numberOf(value: number | bigint | boolean | PyFloat): number | bigint | boolean {
+  return value instanceof PyFloat ? value.value : value;
 }
 
 export type PyDict = { [key: string]: PyValue };
@@ -29,6 +45,7 @@ export type PyValue =
   | string
   | PyValue[]
   | PyTuple
+  | PyFloat
   | Set<PyValue>
   | Map<PyValue, PyValue>
   | PyDict;
@@ -102,6 +119,7 @@ export function pyRepr(value: PyValue): string {
   if (typeof value === 'string') return pyStrRepr(value);
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'number') return Number.isInteger(value) ? value.toFixed(0) : pyFloatRepr(value);
+  if (value instanceof PyFloat) return pyFloatRepr(value.value);
   if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`;
   if (value instanceof PyTuple) {
     const items = value.items.map(pyRepr);
@@ -129,7 +147,7 @@ function sortedValues(values: PyValue[]): PyValue[] {
 /** A total order for sorting (numbers, then strings, then the rest by repr). */
 function comparePy(a: PyValue, b: PyValue): number {
   const rank = (v: PyValue): number =>
-    typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean'
+    typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean' || v instanceof PyFloat
       ? 0
       : typeof v === 'string'
         ? 1
@@ -137,7 +155,7 @@ function comparePy(a: PyValue, b: PyValue): number {
   const ra = rank(a);
   const rb = rank(b);
   if (ra !== rb) return ra - rb;
-  if (ra === 0) return Number(a) - Number(b);
+  if (ra === 0) return Number(numberOf(a as number)) - Number(numberOf(b as number));
   const sa = ra === 1 ? (a as string) : pyRepr(a);
   const sb = rb === 1 ? (b as string) : pyRepr(b);
   return sa < sb ? -1 : sa > sb ? 1 : 0;
@@ -151,9 +169,9 @@ export function pyStr(value: PyValue): string {
 /** Python equality (1 == 1.0 == True, containers element-wise, dicts and sets regardless of order). */
 export function pyEquals(a: PyValue, b: PyValue): boolean {
   if (a === b) return true;
-  const numeric = (v: PyValue): boolean =>
-    typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean';
-  if (numeric(a) && numeric(b)) return Number(a) === Number(b);
+  const numeric = (v: PyValue): v is number | bigint | boolean | PyFloat =>
+    typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean' || v instanceof PyFloat;
+  if (numeric(a) && numeric(b)) return Number(numberOf(a)) === Number(numberOf(b));
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a) || Array.isArray(b)) {
     return (
@@ -174,6 +192,7 @@ export function pyEquals(a: PyValue, b: PyValue): boolean {
   if (a instanceof Set || b instanceof Set) {
     return a instanceof Set && b instanceof Set && a.size === b.size && [...a].every((x) => pyContains(b, x));
   }
+  if (a instanceof PyFloat || b instanceof PyFloat) return false;
   const ea = dictEntries(a);
   const eb = dictEntries(b);
   return (
@@ -191,6 +210,7 @@ function pyContains(set: Set<PyValue>, value: PyValue): boolean {
 export function pyTruthy(value: PyValue): boolean {
   if (value === null || value === false) return false;
   if (typeof value === 'number') return value !== 0;
+  if (value instanceof PyFloat) return value.value !== 0;
   if (typeof value === 'bigint') return value !== 0n;
   if (typeof value === 'string') return value.length > 0;
   if (value === true) return true;

@@ -3,6 +3,7 @@
  * builtins that `slapos.recipe.template:jinja2` passes in every render context (`len`, `str`, `int`,
  * `sorted`, `enumerate`…, its `DEFAULT_CONTEXT`).
  */
+import { urllibModule } from './module-urllib.ts';
 import { argCount, bindArgs, intArg, noKwargs } from './args.ts';
 import { callValue, dictUpdate, sortValues } from './attributes.ts';
 import { asciiRepr, formatValue } from './format.ts';
@@ -593,6 +594,7 @@ export function sixModule(): PyModule {
     new Map<string, PyValue>([
       ['PY2', false],
       ['PY3', true],
+      ['moves', new PyModule('six.moves', new Map<string, PyValue>([['urllib', urllibModule()]]), true)],
       ['iteritems', items('items')],
       ['iterkeys', items('keys')],
       ['itervalues', items('values')],

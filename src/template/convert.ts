@@ -22,11 +22,25 @@ function isForeignTuple(value: unknown): value is { items: readonly unknown[] } 
   );
 }
 
+/** A float from another Python-value model (src/buildout's PyFloat, core's PyNumber): keeps float-ness. */
+function foreignNumber(value: object): PyValue | undefined {
+  const name = value.constructor?.name;
+  if (name === 'PyFloat' && typeof (value as { value?: unknown }).value === 'number') {
+    return (value as { value: number }).value;
+  }
+  if (name === 'PyNumber' && typeof (value as { source?: unknown }).source === 'string') {
+    const { source, value: n } = value as { source: string; value: number };
+    return /[.eE]/.test(source) ? n : BigInt(source);
+  }
+  return undefined;
+}
+
 /**
  * JSON-ish JavaScript → Python: integral numbers → int, other numbers → float, bigint → int,
  * strings, booleans, null/undefined → None, arrays → list, Map/plain objects → dict (insertion order),
  * Set → set, Buffer → bytes, functions → callables (receiving converted positional arguments), objects
- * of a class named `PyTuple` with an `items` array (the buildout engine's tuples) → tuple.
+ * of a class named `PyTuple` with an `items` array (the buildout engine's tuples) → tuple, its
+ * `PyFloat` (an integral float) and core's `PyNumber` (JSON number with its source) → float or int.
  * PyObject values (already Python) pass through unchanged.
  */
 export function fromJs(value: unknown): PyValue {
@@ -58,6 +72,8 @@ export function fromJs(value: unknown): PyValue {
   if (value instanceof Set) return new PySet([...value].map(fromJs));
   if (isForeignTuple(value)) return new PyTuple(value.items.map(fromJs));
   if (typeof value === 'object') {
+    const n = foreignNumber(value);
+    if (n !== undefined) return n;
     const d = new PyDict();
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) d.set(k, fromJs(v));
     return d;

@@ -14,6 +14,7 @@ import {
 } from '../testing/jinja-oracle.ts';
 import { CORPUS } from './fixtures/corpus.ts';
 import { CORPUS_EDGE } from './fixtures/corpus-edge.ts';
+import { CORPUS_MODULES } from './fixtures/corpus-modules.ts';
 import { loadSlaposFixtures } from './fixtures/slapos.ts';
 import {
   Environment,
@@ -21,6 +22,7 @@ import {
   EXTENSION_LOOPCONTROLS,
   fromJs,
   pythonBuiltins,
+  pythonModule,
   type PyValue,
 } from './index.ts';
 
@@ -37,6 +39,11 @@ function renderOurs(c: OracleCase): OracleResult {
     });
     const context = new Map<string, PyValue>(c.builtins === false ? [] : pythonBuiltins());
     for (const [k, v] of Object.entries(c.context ?? {})) context.set(k, fromJs(v));
+    for (const [k, path] of Object.entries(c.modules ?? {})) {
+      const module = pythonModule(path);
+      assert.ok(module, `no stand-in for Python module ${path}`);
+      context.set(k, module);
+    }
     return { ok: true, output: env.fromString(c.template).render(context) };
   } catch (e) {
     if (!isSlapError(e)) throw e;
@@ -45,7 +52,7 @@ function renderOurs(c: OracleCase): OracleResult {
   }
 }
 
-const cases: OracleCase[] = [...CORPUS, ...CORPUS_EDGE, ...loadSlaposFixtures()];
+const cases: OracleCase[] = [...CORPUS, ...CORPUS_EDGE, ...CORPUS_MODULES, ...loadSlaposFixtures()];
 
 test('the corpus ids are unique', () => {
   const ids = cases.map((c) => c.id);

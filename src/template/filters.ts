@@ -13,6 +13,7 @@ import {
 } from './attributes.ts';
 import { percentFormat } from './format.ts';
 import { jsonDumps } from './json.ts';
+import { wordwrap } from './wordwrap.ts';
 import { escapeHtml } from './markup.ts';
 import { parseFloatLiteral, parseIntLiteral, roundFloat, formatFixed } from './numbers.ts';
 import { abs, add, lessThan, mul, truediv, toFloat, toInt } from './ops.ts';
@@ -705,6 +706,24 @@ export const BUILTIN_FILTERS: Record<string, FilterFn> = {
     return pyStrip(softStr(v), c === null ? null : pyStr(c), true, true);
   },
   truncate: (_c, v, a, k) => doTruncate(v, a, k),
+  wordwrap: (_c, v, a, k) => {
+    const [width, breakLong, wrapstring, hyphens] = params(
+      'wordwrap',
+      ['width', 'break_long_words', 'wrapstring', 'break_on_hyphens'],
+      a,
+      k,
+    );
+    const w = Number(intArg('wordwrap', opt(width, 79n)));
+    if (w <= 0) throw new PyError('ValueError', `invalid width ${w} (must be > 0)`);
+    const sep = opt(wrapstring, null);
+    return wordwrap(
+      softStr(v),
+      w,
+      truthy(opt(breakLong, true)),
+      sep === null ? '\n' : softStr(sep),
+      truthy(opt(hyphens, true)),
+    );
+  },
   unique: (c, v, a, k) => {
     const [cs = MISSING, attribute = MISSING] = params('unique', ['case_sensitive', 'attribute'], a, k);
     const getter = makeAttrgetter(c, opt(attribute, null), caseFlag(cs) ? null : ignoreCase);
@@ -730,7 +749,7 @@ export const BUILTIN_FILTERS: Record<string, FilterFn> = {
 };
 
 /** Filters Jinja has that this engine does not implement: they fail with a clear message. */
-for (const name of ['urlize', 'wordwrap']) {
+for (const name of ['urlize']) {
   BUILTIN_FILTERS[name] = () => {
     throw runtimeError(`the '${name}' filter is not supported by this template engine`);
   };

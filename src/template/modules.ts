@@ -1,7 +1,8 @@
 /**
  * Stand-ins for the Python modules SlapOS profiles put in the template context
- * (`context = import json_module json`): the parts of `json`, `operator`, `hashlib`, `base64`
- * and `six` that templates call. `pythonModule(name)` returns null for any other module, so the
+ * (`context = import json_module json`): the parts of `json`, `operator`, `hashlib`, `base64`,
+ * `six` (with `six.moves.urllib.parse`), `os`/`os.path`, `urllib.parse`, `re`, `itertools`,
+ * `functools`, `sys` and `netaddr` that templates call (module-*.ts). `pythonModule(name)` returns null for any other module, so the
  * caller can report it as unsupported by name.
  */
 import { createHash } from 'node:crypto';
@@ -9,6 +10,11 @@ import { argCount, bindArgs, intArg } from './args.ts';
 import { callValue, getAttr, getAttrOrFail, getItemOrFail } from './attributes.ts';
 import { sixModule } from './builtins.ts';
 import { jsonDumps, jsonLoads } from './json.ts';
+import { functoolsModule, itertoolsModule, sysModule } from './module-itertools.ts';
+import { netaddrModule } from './module-netaddr.ts';
+import { osModule, osPathModule } from './module-os.ts';
+import { reModule } from './module-re.ts';
+import { urllibModule, urllibParseModule } from './module-urllib.ts';
 import {
   MISSING,
   PyBytes,
@@ -224,6 +230,19 @@ const FACTORIES: Record<string, () => PyModule> = {
   hashlib: hashlibModule,
   base64: base64Module,
   six: sixModule,
+  'six.moves': () => sixModule().attrs.get('moves') as PyModule,
+  'six.moves.urllib': urllibModule,
+  'six.moves.urllib.parse': urllibParseModule,
+  os: osModule,
+  'os.path': osPathModule,
+  posixpath: osPathModule,
+  urllib: urllibModule,
+  'urllib.parse': urllibParseModule,
+  re: reModule,
+  itertools: itertoolsModule,
+  functools: functoolsModule,
+  sys: sysModule,
+  netaddr: netaddrModule,
 };
 
 /** Names of the Python modules this engine can stand in for. */
@@ -232,5 +251,7 @@ export const SUPPORTED_MODULES: readonly string[] = Object.keys(FACTORIES);
 /** A stand-in for Python module `name`, or null when it is not supported. */
 export function pythonModule(name: string): PyModule | null {
   const factory = Object.hasOwn(FACTORIES, name) ? FACTORIES[name] : undefined;
-  return factory ? factory() : null;
+  if (!factory) return null;
+  const module = factory();
+  return module.stub ? module : new PyModule(module.name, module.attrs, true);
 }

@@ -11,6 +11,7 @@ import {
   PySet,
   PyTuple,
   PyUndefined,
+  hasInt,
   isContainer,
   isSubscriptable,
   iterable,
@@ -546,6 +547,7 @@ export function toInt(v: PyValue, parse: (s: string) => bigint | null): bigint {
   if (typeof v === 'bigint') return v;
   if (typeof v === 'boolean') return v ? 1n : 0n;
   if (typeof v === 'number') return floatToInt(v);
+  if (v instanceof PyObject && hasInt(v)) return v.pyInt();
   if (typeof v === 'string' || v instanceof PyMarkup) {
     const s = pyStr(v);
     const r = parse(s);

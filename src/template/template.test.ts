@@ -8,8 +8,10 @@ import {
   compileTemplate,
   pyStr,
   pythonBuiltins,
+  pythonModule,
   renderTemplate,
   type CompileOptions,
+  type PyValue,
   type TemplateContext,
 } from './index.ts';
 
@@ -227,4 +229,13 @@ test('custom globals and filters', () => {
     },
   );
   assert.equal(out, 'HI BOB!');
+});
+
+test('a missing attribute of a module stand-in names the module and the attribute', () => {
+  const ctx = new Map<string, PyValue>([['os', pythonModule('os')!]]);
+  assert.throws(
+    () => new Environment({ undefined: 'strict' }).fromString('{{ os.path.realpathx("/") }}').render(ctx),
+    /module 'os.path' has no attribute 'realpathx' in this engine \(its stand-in provides: .*join/,
+  );
+  assert.equal(pythonModule('subprocess'), null);
 });

@@ -190,7 +190,26 @@ test('fromJs / toJs conversions', () => {
 });
 
 test('module stand-ins: json, operator, hashlib, base64, six', () => {
-  assert.deepEqual([...SUPPORTED_MODULES].sort(), ['base64', 'hashlib', 'json', 'operator', 'six']);
+  assert.deepEqual([...SUPPORTED_MODULES].sort(), [
+    'base64',
+    'functools',
+    'hashlib',
+    'itertools',
+    'json',
+    'netaddr',
+    'operator',
+    'os',
+    'os.path',
+    'posixpath',
+    're',
+    'six',
+    'six.moves',
+    'six.moves.urllib',
+    'six.moves.urllib.parse',
+    'sys',
+    'urllib',
+    'urllib.parse',
+  ]);
   assert.equal(pythonModule('subprocess'), null);
   const ctx = {
     json: pythonModule('json'),

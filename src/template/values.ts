@@ -82,6 +82,20 @@ export interface PySubscriptable {
 export interface PyCallableObject {
   pyCall(args: PyValue[], kwargs: Kwargs | null): PyValue;
 }
+/** Objects with their own `==` (netaddr addresses). */
+export interface PyEquatable {
+  pyEq(other: PyValue): boolean;
+}
+/** Objects `int()` converts (netaddr addresses). */
+export interface PyIntConvertible {
+  pyInt(): bigint;
+}
+export function hasEq(v: PyObject): v is PyObject & PyEquatable {
+  return typeof (v as Partial<PyEquatable>).pyEq === 'function';
+}
+export function hasInt(v: PyObject): v is PyObject & PyIntConvertible {
+  return typeof (v as Partial<PyIntConvertible>).pyInt === 'function';
+}
 export interface PyContainer {
   pyContains(item: PyValue): boolean;
 }
@@ -179,6 +193,28 @@ export class PyTuple extends PyObject implements PyIterable, PySized {
   }
   override truthy(): boolean {
     return this.items.length > 0;
+  }
+}
+
+/** A `collections.namedtuple` instance: a tuple whose items also have names (`ParseResult`, `version_info`). */
+export class PyNamedTuple extends PyTuple {
+  constructor(
+    readonly name: string,
+    readonly fields: readonly string[],
+    items: readonly PyValue[],
+    readonly extra: (self: PyNamedTuple, attr: string) => PyValue | Missing = () => MISSING,
+  ) {
+    super(items);
+  }
+  override get typeName(): string {
+    return this.name;
+  }
+  override getAttr(attr: string): PyValue | Missing {
+    const i = this.fields.indexOf(attr);
+    return i >= 0 ? this.items[i]! : this.extra(this, attr);
+  }
+  override repr(): string {
+    return `${this.name}(${this.fields.map((f, i) => `${f}=${pyRepr(this.items[i]!)}`).join(', ')})`;
   }
 }
 
@@ -558,6 +594,9 @@ export class PyUndefined extends PyObject implements PyIterable, PySized {
   }
   get message(): string {
     if (this.hint !== undefined) return this.hint;
+    if (this.obj instanceof PyModule && this.obj.stub && typeof this.name === 'string') {
+      return this.obj.missingMessage(this.name);
+    }
     if (this.obj === MISSING) return `${pyRepr(this.name === MISSING ? null : this.name)} is undefined`;
     if (typeof this.name !== 'string') {
       return `${objectTypeRepr(this.obj)} has no element ${pyRepr(this.name === MISSING ? null : this.name)}`;
@@ -630,13 +669,21 @@ export class PyType extends PyFunction {
   }
 }
 
-/** A module-like object with fixed attributes (`json`, `six`… shims, imported template modules). */
+/**
+ * A module-like object with fixed attributes (`json`, `six`… shims, imported template modules).
+ * `stub` marks the stand-ins of Python modules: a missing attribute names the module and what it has.
+ */
 export class PyModule extends PyObject {
   constructor(
     readonly name: string,
     readonly attrs: Map<string, PyValue>,
+    readonly stub = false,
   ) {
     super();
+  }
+  missingMessage(attr: string): string {
+    const names = [...this.attrs.keys()].filter((n) => !n.startsWith('_')).sort();
+    return `module '${this.name}' has no attribute '${attr}' in this engine (its stand-in provides: ${names.join(', ')})`;
   }
   get typeName(): string {
     return 'module';
@@ -815,6 +862,7 @@ export function pyEquals(a: PyValue, b: PyValue): boolean {
     return pyEquals(new PySet(iterable(a)), new PySet(iterable(b)));
   }
   if (a instanceof PyRange && b instanceof PyRange) return seqEquals(toList(a), toList(b));
+  if (a instanceof PyObject && hasEq(a)) return a.pyEq(b);
   return undefinedEq(b);
 }
 
@@ -863,6 +911,7 @@ export function pyStr(v: PyValue): string {
   }
   if (v === null) return 'None';
   if (Array.isArray(v)) return reprList(v, new Set());
+  if (v instanceof PyNamedTuple) return v.repr();
   if (v instanceof PyTuple || v instanceof PyDict || v instanceof PySet || v instanceof PyDictView) {
     return reprInner(v, new Set());
   }
@@ -889,6 +938,7 @@ function reprInner(v: PyValue, seen: Set<object>): string {
   }
   if (v === null) return 'None';
   if (Array.isArray(v)) return reprList(v, seen);
+  if (v instanceof PyNamedTuple) return v.repr();
   if (v instanceof PyTuple) {
     if (seen.has(v)) return '(...)';
     seen.add(v);

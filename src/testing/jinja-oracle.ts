@@ -20,6 +20,8 @@ export interface OracleCase {
   strict?: boolean;
   /** Default: jinja2.ext.do and jinja2.ext.loopcontrols. */
   extensions?: string[];
+  /** Python modules put in the context, as the recipe's `import NAME module.path` lines: name → module path. */
+  modules?: Record<string, string>;
   /** Put the recipe's Python builtins (len, str, sorted…) in the context (default true). */
   builtins?: boolean;
   trimBlocks?: boolean;
@@ -35,7 +37,7 @@ export type OracleResult =
   { ok: true; output: string } | { ok: false; type: string; message: string; lineno: number | null };
 
 const SCRIPT = String.raw`
-import json, sys
+import importlib, json, sys
 import jinja2
 cases = json.load(sys.stdin)
 builtins_list = (abs, all, any, bin, bool, bytes, callable, chr, complex, dict, divmod,
@@ -60,6 +62,8 @@ for case in cases:
         )
         context = dict(DEFAULT_CONTEXT) if case.get('builtins', True) else {}
         context.update(case.get('context', {}))
+        for name, path in case.get('modules', {}).items():
+            context[name] = importlib.import_module(path)
         out = env.from_string(case['template']).render(**context)
         results[case['id']] = {'ok': True, 'output': out}
     except Exception as e:

@@ -180,9 +180,9 @@ test('jinja2: errors name the template, the line and the part', async () => {
       /Initializing part t \(slapos\.recipe\.template:jinja2\): \[t\]:1/,
     );
     await rejectsWithSlapError(
-      run(part('inline = x\ncontext = import os os')),
+      run(part('inline = x\ncontext = import sp subprocess')),
       'SLAP_ERR_RECIPE_UNSUPPORTED',
-      /t:context: Python module "os" is not available to templates/,
+      /t:context: Python module "subprocess" is not available to templates/,
     );
     await rejectsWithSlapError(
       run(part('inline = x\ncontext = eval x 1+1')),
@@ -259,6 +259,48 @@ output = plain.txt
     assert.equal(await readFile(join(dir.path, 'config.txt'), 'utf8'), 'first');
     await run(profile('second'));
     assert.equal(await readFile(join(dir.path, 'config.txt'), 'utf8'), 'first');
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('jinja2: floats stay floats across !py! options, dumps, json and json-in-xml parameters', async () => {
+  const dir = await tempDir();
+  try {
+    const template = [
+      "{{ f }} {{ f['ratio'] * 2 }} {{ dumps(f) }}",
+      '{{ dumps(1.0) }} {{ dumps(1e20) }} {{ dumps(-0.0) }} {{ dumps(2.5) }} {{ dumps(2) }} {{ dumps([1.0, 3]) }}',
+      '{{ j }} {{ dumps(j) }} {{ jk }} {{ json_module.loads("[1.0, 2, 1e3]") }}',
+      "{{ computed }} {{ dumps({'x': 4 / 2}) }}",
+    ].join('\n');
+    await dir.write({ 't.in': template });
+    const { run } = profileRunner(dir.path);
+    await run(`[buildout]
+parts = out
+[data]
+f = !py!{"ratio": 2.0, "n": 3, "big": 1e20, "neg": -1.0}
+computed = !py!1.5 + 0.5
+j = {"a": 1.0}
+[out]
+recipe = slapos.recipe.template:jinja2
+url = \${buildout:directory}/t.in
+output = \${buildout:directory}/out.txt
+context =
+  key f data:f
+  key computed data:computed
+  json j {"a": 1.0, "b": 1}
+  jsonkey jk data:j
+  import json_module json
+`);
+    assert.equal(
+      await readFile(join(dir.path, 'out.txt'), 'utf8'),
+      [
+        "{'ratio': 2.0, 'n': 3, 'big': 1e+20, 'neg': -1.0} 4.0 !py!{'big': 1e+20, 'n': 3, 'neg': -1.0, 'ratio': 2.0}",
+        '!py!1.0 !py!1e+20 !py!-0.0 !py!2.5 !py!2 !py![1.0, 3]',
+        "{'a': 1.0, 'b': 1} !py!{'a': 1.0, 'b': 1} {'a': 1.0} [1.0, 2, 1000.0]",
+        "2.0 !py!{'x': 2.0}",
+      ].join('\n'),
+    );
   } finally {
     await dir.remove();
   }

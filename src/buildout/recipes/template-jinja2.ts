@@ -11,7 +11,7 @@
  *   jsonkey NAME sec:opt     the option's value parsed as JSON
  *   json NAME literal        the literal parsed as JSON
  *   section NAME section     a dict of every option of the section
- *   import NAME module       a stand-in of a Python module (json, hashlib, base64, operator, six…)
+ *   import NAME module       a stand-in of a Python module (json, os, re, urllib.parse, netaddr…)
  * Python's builtins and `dumps` (buildout's `!py!` serialiser) are context variables too.
  * `import-list` makes templates importable: `file NAME sec:opt` / `rawfile NAME path` (one file) and
  * `folder NAME sec:opt` / `rawfolder NAME path` (`NAME/sub/file`), names split on
@@ -47,7 +47,7 @@ import {
   type PyValue as TemplateValue,
   type Template,
 } from '../../template/index.ts';
-import { PyTuple, serialise, type PyDict as BuildoutDict, type PyValue } from '../py-value.ts';
+import { PyTuple, pyFloat, serialise, type PyDict as BuildoutDict, type PyValue } from '../py-value.ts';
 import type { Recipe, RecipeContext } from '../recipe.ts';
 import type { Options } from '../resolver.ts';
 import { lines, parseMode, renderedMode, requirePath, templateText, writeIfChanged } from './common.ts';
@@ -55,7 +55,7 @@ import { lines, parseMode, renderedMode, requirePath, templateText, writeIfChang
 /** A template value as the buildout engine represents it (for `dumps`). */
 function toBuildout(value: TemplateValue): PyValue {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number') return value;
+  if (typeof value === 'number') return pyFloat(value);
   if (typeof value === 'bigint')
     return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
       ? Number(value)

@@ -51,7 +51,7 @@ function publishRecipe(serialised: boolean): Recipe {
     const values = collect(ctx.state.get('sections') as Options[]);
     let parameters: Record<string, unknown>;
     if (serialised) {
-      parameters = wrapSerialised(pyToJson(values, `[${ctx.name}]`));
+      parameters = wrapSerialised(pyToJson(values, `[${ctx.name}]`, { pythonNumbers: true }));
     } else {
       parameters = {};
       // Parameter XML holds text: objects are published as Python prints them.

@@ -61,7 +61,7 @@ function requestRecipe(serialised: boolean, optional: boolean): Recipe {
       const returned = (options.get('return') ?? '').split(/\s+/).filter((k) => k !== '');
       const config = Object.fromEntries(prefixed(ctx, 'config-'));
       const parameters = serialised
-        ? wrapSerialised(pyToJson(config, `[${ctx.name}] config-*`))
+        ? wrapSerialised(pyToJson(config, `[${ctx.name}] config-*`, { pythonNumbers: true }))
         : Object.fromEntries(Object.entries(config).map(([key, value]) => [key, pyStr(value)]));
       const sla: Record<string, string> = {};
       for (const [key, value] of prefixed(ctx, 'sla-')) if (pyStr(value) !== '') sla[key] = pyStr(value);

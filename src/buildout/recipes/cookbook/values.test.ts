@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PyTuple } from '../../py-value.ts';
+import { PyFloat, PyTuple, pyRepr } from '../../py-value.ts';
 import { throwsSlapError } from '../../../testing/slap-error-assert.ts';
 import { jsonToPy, pyToJson, pythonJsonDumps, unwrapSerialised, wrapSerialised } from './values.ts';
 
@@ -35,5 +35,21 @@ test("json-in-xml: Python's json.dumps text, unwrapped back; bad JSON is named",
     () => unwrapSerialised({ _: '{bad' }, 'params'),
     'SLAP_ERR_INVALID_INPUT',
     /params: the "_" parameter is not valid JSON/,
+  );
+});
+
+test('json-in-xml: floats and big integers keep their Python type through unwrap and json.dumps', () => {
+  const text = '{"ratio": 2.0, "big": 1e20, "n": 3, "exact": 12345678901234567890, "half": 0.5}';
+  const value = unwrapSerialised({ _: text }, 'p') as Record<string, unknown>;
+  assert.ok(value.ratio instanceof PyFloat);
+  assert.equal(value.exact, 12345678901234567890n);
+  assert.equal(
+    pyRepr(value as never),
+    "{'big': 1e+20, 'exact': 12345678901234567890, 'half': 0.5, 'n': 3, 'ratio': 2.0}",
+  );
+  // Python: json.dumps(json.loads(text)) gives the same text back.
+  assert.equal(
+    pythonJsonDumps(pyToJson(value as never, 'p', { pythonNumbers: true })),
+    '{"ratio": 2.0, "big": 1e+20, "n": 3, "exact": 12345678901234567890, "half": 0.5}',
   );
 });

@@ -3,7 +3,16 @@
  * json-in-xml convention of SlapOS: all parameters as one `_` parameter holding JSON text.
  */
 import { SlapError } from '../../../core/errors.ts';
-import { PyTuple, isPlainDict, pyFloatRepr, type PyDict, type PyValue } from '../../py-value.ts';
+import { PyNumber, parsePythonJson } from '../../../core/python-value.ts';
+import {
+  PyFloat,
+  PyTuple,
+  isPlainDict,
+  pyFloat,
+  pyFloatRepr,
+  type PyDict,
+  type PyValue,
+} from '../../py-value.ts';
 
 /** The key of json-in-xml parameters. */
 export const SERIALISED_KEY = '_';
@@ -13,9 +22,13 @@ export function setEntry<T>(dict: Record<string, T>, key: string, value: T): voi
   Object.defineProperty(dict, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
-/** A JSON value as a Python value (objects → dicts, integral numbers → ints). */
+/**
+ * A JSON value as a Python value (objects → dicts, integral numbers → ints; PyNumbers from
+ * `parsePythonJson` keep Python's type: `2.0` stays a float, big integers exact).
+ */
 export function jsonToPy(value: unknown): PyValue {
   if (value === null || value === undefined) return null;
+  if (value instanceof PyNumber) return value.isFloat ? pyFloat(value.value) : BigInt(value.source);
   if (typeof value === 'string' || typeof value === 'boolean' || typeof value === 'number') return value;
   if (Array.isArray(value)) return value.map(jsonToPy);
   if (typeof value === 'object') {
@@ -26,11 +39,21 @@ export function jsonToPy(value: unknown): PyValue {
   return null;
 }
 
+export interface PyToJsonOptions {
+  /**
+   * Keep integral floats as PyFloat and big integers as bigint, for `pythonJsonDumps` (which
+   * writes them as Python's json.dumps does); by default they become plain numbers.
+   */
+  pythonNumbers?: boolean;
+}
+
 /** A Python value as JSON (tuples → arrays, as json.dumps does); sets and non-string keys are refused. */
-export function pyToJson(value: PyValue, where: string): unknown {
-  if (value === null || typeof value !== 'object') return typeof value === 'bigint' ? Number(value) : value;
-  if (Array.isArray(value)) return value.map((item) => pyToJson(item, where));
-  if (value instanceof PyTuple) return value.items.map((item) => pyToJson(item, where));
+export function pyToJson(value: PyValue, where: string, options: PyToJsonOptions = {}): unknown {
+  if (value instanceof PyFloat) return options.pythonNumbers ? value : value.value;
+  if (value === null || typeof value !== 'object')
+    return typeof value === 'bigint' && !options.pythonNumbers ? Number(value) : value;
+  if (Array.isArray(value)) return value.map((item) => pyToJson(item, where, options));
+  if (value instanceof PyTuple) return value.items.map((item) => pyToJson(item, where, options));
   if (value instanceof Set)
     throw new SlapError('SLAP_ERR_PROFILE', `${where}: a set is not JSON serialisable`);
   if (value instanceof Map) {
@@ -41,12 +64,12 @@ export function pyToJson(value: PyValue, where: string): unknown {
           'SLAP_ERR_PROFILE',
           `${where}: a dict key is not a string (not JSON serialisable)`,
         );
-      setEntry(out, key, pyToJson(item, where));
+      setEntry(out, key, pyToJson(item, where, options));
     }
     return out;
   }
   const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) setEntry(out, key, pyToJson(item, where));
+  for (const [key, item] of Object.entries(value)) setEntry(out, key, pyToJson(item, where, options));
   return out;
 }
 
@@ -85,6 +108,7 @@ export function pythonJsonDumps(value: unknown): string {
           : '-Infinity';
   }
   if (typeof value === 'bigint') return value.toString();
+  if (value instanceof PyFloat) return pyFloatRepr(value.value);
   if (typeof value === 'string') return quote(value);
   if (Array.isArray(value)) return `[${value.map(pythonJsonDumps).join(', ')}]`;
   const entries = Object.entries(value as Record<string, unknown>);
@@ -102,7 +126,7 @@ export function unwrapSerialised(parameters: PyValue, where: string): PyValue {
   const text = parameters[SERIALISED_KEY];
   if (typeof text !== 'string') return parameters;
   try {
-    return jsonToPy(JSON.parse(text));
+    return jsonToPy(parsePythonJson(text));
   } catch (error) {
     throw new SlapError(
       'SLAP_ERR_INVALID_INPUT',
