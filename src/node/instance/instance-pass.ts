@@ -290,7 +290,12 @@ export async function processPartition(
     const report = await checkPromises(job, launched || redeclared);
     await sendPromiseResults(
       { partitionPath: path, instanceGuid: wanted.instanceGuid, latest: report.latest },
-      { master: options.master, logger, signal: options.signal },
+      {
+        master: options.master,
+        logger,
+        signal: options.signal,
+        now: () => (options.clock ?? systemClock).now() * 1000,
+      },
     );
     if (!report.ok) throw new PromiseFailure(report);
     await options.master.reportInstanceState({ instanceGuid: wanted.instanceGuid, state: 'started' }, call);
@@ -390,7 +395,12 @@ async function anomalyCheck(
     });
     await sendPromiseResults(
       { partitionPath: path, instanceGuid: wanted.instanceGuid, latest: report.latest },
-      { master: options.master, logger, signal: options.signal },
+      {
+        master: options.master,
+        logger,
+        signal: options.signal,
+        now: () => (options.clock ?? systemClock).now() * 1000,
+      },
     );
     const call = options.signal ? { signal: options.signal } : {};
     let next = previous ?? record(wanted, 'started');

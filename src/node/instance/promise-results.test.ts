@@ -1,13 +1,19 @@
-/** The list a node sends: within the master's bounds, and a digest that ignores dates. */
+/** The list a node sends: within the master's bounds, a digest that ignores dates, resent daily. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
+import type { NodeMaster } from '../pass.ts';
 import type { LatestPromiseResult } from '../promise/run-promises.ts';
 import {
   MAX_MESSAGE_LENGTH,
   MAX_RESULTS,
+  RESEND_AFTER_MS,
   promiseResultList,
   promiseResultsDigest,
+  sendPromiseResults,
 } from './promise-results.ts';
 
 const AT = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
@@ -79,4 +85,32 @@ test('the digest ignores dates, and follows instances, names, statuses and messa
     promiseResultsDigest('x______0', promiseResultList([result('b'), result('a')])),
   ])
     assert.notEqual(other, digest);
+});
+
+test('an unchanged list is not sent again, except once a day', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'promise-results-'));
+  try {
+    await mkdir(join(dir, '.slapgrid'));
+    const sent: unknown[] = [];
+    const master = {
+      reportPromiseResults: (body: unknown) => {
+        sent.push(body);
+        return Promise.resolve({ type: 'success', title: 'Updated' });
+      },
+    } as unknown as NodeMaster;
+    let now = AT;
+    const send = () =>
+      sendPromiseResults(
+        { partitionPath: dir, instanceGuid: 'SOFTINST-1', latest: [result('port')] },
+        { master, logger: pino({ level: 'silent' }), now: () => now },
+      );
+    assert.equal(await send(), 'sent');
+    now += RESEND_AFTER_MS - 1000;
+    assert.equal(await send(), 'unchanged');
+    now += 2000;
+    assert.equal(await send(), 'sent');
+    assert.equal(sent.length, 2);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

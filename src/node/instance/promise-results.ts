@@ -4,8 +4,9 @@
  * last sent for this partition. What was last sent is remembered as a digest in
  * `.slapgrid/promise-results-sent.json`, so that one-shot `slapos node instance` runs do not resend
  * an unchanged list either. Dates are left out of the digest: a result that holds is not resent each
- * time it is checked again. A failure to send never fails the partition: it is logged, and the list
- * is sent again after the next run of its promises.
+ * time it is checked again, only once a day (so that a master that lost them learns them again). A
+ * failure to send never fails the partition: it is logged, and the list is sent again after the next
+ * run of its promises.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -26,6 +27,8 @@ export const MAX_MESSAGE_LENGTH = 4096;
 /** Under the master's 1 MiB body limit, with room for the rest of the body. */
 const MAX_LIST_BYTES = 900 * 1024;
 const MIN_MESSAGE_LENGTH = 64;
+/** An unchanged list is sent again after this long. */
+export const RESEND_AFTER_MS = 24 * 3600 * 1000;
 
 const NUL = /\u0000/g;
 const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
@@ -78,11 +81,15 @@ export function promiseResultsDigest(instanceGuid: string, list: readonly Promis
   return createHash('sha256').update(content).digest('hex');
 }
 
-async function readSentDigest(partitionPath: string): Promise<string | undefined> {
+/** The digest of the list last sent and when (epoch ms; 0 when not recorded). */
+async function readSent(partitionPath: string): Promise<{ digest: string; sentAt: number } | undefined> {
   try {
-    const value = JSON.parse(await readFile(join(partitionPath, SENT_FILE), 'utf8')) as unknown;
-    const digest = (value as { digest?: unknown } | null)?.digest;
-    return typeof digest === 'string' ? digest : undefined;
+    const value = JSON.parse(await readFile(join(partitionPath, SENT_FILE), 'utf8')) as {
+      digest?: unknown;
+      sent_at?: unknown;
+    } | null;
+    if (typeof value?.digest !== 'string') return undefined;
+    return { digest: value.digest, sentAt: typeof value.sent_at === 'number' ? value.sent_at : 0 };
   } catch {
     return undefined;
   }
@@ -104,12 +111,20 @@ export type PromiseResultsSending =
  */
 export async function sendPromiseResults(
   input: { partitionPath: string; instanceGuid: string; latest: readonly LatestPromiseResult[] },
-  options: { master: NodeMaster; logger: Logger; signal?: AbortSignal | undefined },
+  options: {
+    master: NodeMaster;
+    logger: Logger;
+    signal?: AbortSignal | undefined;
+    /** Epoch milliseconds (default Date.now). */
+    now?: (() => number) | undefined;
+  },
 ): Promise<PromiseResultsSending> {
   const { logger } = options;
+  const now = (options.now ?? Date.now)();
   const list = promiseResultList(input.latest, logger);
   const digest = promiseResultsDigest(input.instanceGuid, list);
-  if ((await readSentDigest(input.partitionPath)) === digest) return 'unchanged';
+  const sent = await readSent(input.partitionPath);
+  if (sent?.digest === digest && now - sent.sentAt < RESEND_AFTER_MS) return 'unchanged';
   try {
     const answer = await options.master.reportPromiseResults(
       { instanceGuid: input.instanceGuid, results: list },
@@ -124,7 +139,7 @@ export async function sendPromiseResults(
   try {
     await writeFileAtomic(
       join(input.partitionPath, SENT_FILE),
-      `${JSON.stringify({ instance_guid: input.instanceGuid, digest })}\n`,
+      `${JSON.stringify({ instance_guid: input.instanceGuid, digest, sent_at: now })}\n`,
       { mode: 0o644 },
     );
   } catch (error) {
