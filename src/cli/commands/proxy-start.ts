@@ -23,9 +23,6 @@ async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<
   const config = configPath === undefined ? undefined : readSlaposConfig(configPath);
   const settings = resolveProxySettings(options, { config, configPath, env: ctx.env, cwd: ctx.cwd });
   const logger = ctx.logger('daemon');
-  if (settings.computerId === undefined) {
-    logger.warn('no default compute node ([slapos] computer_id or --computer-id): requests must name one');
-  }
   const { startMaster } = await import('../../master/server.ts');
   // Watch for the stop signals before starting, so that a stop during startup is graceful too.
   const stop = watchStopSignals();
@@ -38,6 +35,9 @@ async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<
       logger,
       insecureListen: options.insecureListen === true,
     });
+    if (settings.computerId === undefined) {
+      logger.warn('no default compute node ([slapos] computer_id or --computer-id): requests must name one');
+    }
     const signal = await stop.stopped;
     logger.info({ signal }, 'stopping');
     await master.close();
