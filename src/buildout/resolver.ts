@@ -382,7 +382,7 @@ export class Buildout {
    * its plain options are readable, recipe-set ones may not exist yet).
    */
   async section(name: string, requester?: Options): Promise<Options> {
-    if (requester && name !== requester.name && name !== 'buildout') requester.dependencies.add(name);
+    if (requester) recordDependency(requester, name);
     const existing = this.sections.get(name);
     if (existing) return existing;
     const raw = this.raw.get(name);
@@ -540,7 +540,7 @@ export class Buildout {
       // no await for those (a profile has thousands of them).
       let target = this.sections.get(sectionName);
       if (target) {
-        if (sectionName !== options.name && sectionName !== 'buildout') options.dependencies.add(sectionName);
+        recordDependency(options, sectionName);
       } else {
         try {
           target = await this.section(sectionName, options);
@@ -590,6 +590,11 @@ export class Buildout {
     }
     return [names[0] || options.name, names[1] ?? ''];
   }
+}
+
+/** `requester` looked `name` up while initialising: a dependency, unless itself or [buildout]. */
+function recordDependency(requester: Options, name: string): void {
+  if (name !== requester.name && name !== 'buildout') requester.dependencies.add(name);
 }
 
 function compareCodePoints(a: string, b: string): number {
