@@ -2,7 +2,7 @@
 import type { ApiResponse } from '../../api/index.ts';
 import { changeMarker, timestampString } from '../../core/change-marker.ts';
 import { processingTimestamp } from '../../core/clock.ts';
-import { formatInstanceGuid } from '../../core/instance-guid.ts';
+import { formatInstanceGuid, rootTitleOf } from '../../core/instance-guid.ts';
 import type { NodeSnapshot } from '../services/change-stream.ts';
 import type { PromiseResults } from '../services/promise-results.ts';
 import type { InstanceView } from '../services/instance-view.ts';
@@ -27,7 +27,7 @@ export function instanceDocument(view: InstanceView): InstanceDocument {
     connection_parameters: view.connectionParameters,
     parameters: view.parameters,
     shared: view.shared,
-    root_instance_title: view.requestedBy || view.title,
+    root_instance_title: rootTitleOf(view),
     ip_list: view.ipList,
     full_ip_list: [],
     sla_parameters: {},

@@ -4,7 +4,7 @@
  * answers as soon as that revision moves.
  */
 import { SlapError } from '../../core/errors.ts';
-import { formatInstanceGuid } from '../../core/instance-guid.ts';
+import { formatInstanceGuid, rootTitleOf } from '../../core/instance-guid.ts';
 import { decodeParameterXml } from '../../core/parameter-xml.ts';
 import { parsePythonJson } from '../../core/python-value.ts';
 import type { RequestedState, SoftwareInstallationState } from '../../core/states.ts';
@@ -102,7 +102,7 @@ export async function readNodeSnapshot(
           partitionId,
           instanceGuid: formatInstanceGuid(record),
           title: record.title,
-          rootTitle: record.requestedBy || record.title,
+          rootTitle: rootTitleOf(record),
           state: record.requestedState,
           softwareRelease: record.softwareRelease,
           softwareType: record.softwareType,

@@ -5,6 +5,7 @@
  * propagated to re-requested children, shared instances attached to a host instance of the same
  * software release (and type), timestamps bumped on exactly the changes listed there.
  */
+import { rootTitleOf } from '../../core/instance-guid.ts';
 import { SlapError } from '../../core/errors.ts';
 import { decodeParameterXml, encodeParameterXml, parametersAsStored } from '../../core/parameter-xml.ts';
 import { PyNumber, pyRepr, stringifyPythonJson } from '../../core/python-value.ts';
@@ -78,7 +79,7 @@ async function requesterOf(
   const instance = requester ? await repository.getInstanceOnPartition(requester) : undefined;
   if (!instance || !requester) return { requestedBy: '', requesterKey: null };
   return {
-    requestedBy: instance.requestedBy || instance.title,
+    requestedBy: rootTitleOf(instance),
     requesterKey: { computeNodeId: requester.computeNodeId, partitionId: requester.partitionId },
   };
 }

@@ -145,14 +145,12 @@ export interface Repository {
 
   // partitions and addresses
   listPartitions(computeNodeId: string): Promise<PartitionRecord[]>;
-  getPartition(key: PartitionKey): Promise<PartitionRecord | undefined>;
   /** The first free partition of a node in insertion order. */
   firstFreePartition(computeNodeId: string): Promise<PartitionRecord | undefined>;
   insertPartition(key: PartitionKey): Promise<void>;
   /** Deletes a partition with its addresses and the instances allocated on or hosted by it. */
   deletePartition(key: PartitionKey): Promise<void>;
   setPartitionSlapState(key: PartitionKey, slapState: SlapState): Promise<void>;
-  /** Marks a partition busy and sets its timestamp (allocation). */
   /** Marks a partition busy and sets its timestamp (allocation); bumps the node's revision. */
   allocatePartition(key: PartitionKey, timestamp: number): Promise<void>;
   /** Sets a partition's timestamp (the node's "reprocess" signal); bumps the node's revision. */
@@ -162,10 +160,6 @@ export interface Repository {
   insertAddress(key: PartitionKey, address: AddressRecord): Promise<void>;
 
   // software installations
-  getSoftwareInstallation(
-    computeNodeId: string,
-    url: string,
-  ): Promise<SoftwareInstallationRecord | undefined>;
   listSoftwareInstallations(computeNodeId: string): Promise<SoftwareInstallationRecord[]>;
   upsertSoftwareInstallation(
     computeNodeId: string,

@@ -438,17 +438,6 @@ export class SqliteStore implements MasterStore {
             { node: computeNodeId },
           ).map(toPartition),
         ),
-      getPartition: (key) => {
-        const row = this.get<PartitionRow>(
-          'getPartition',
-          () =>
-            selectPartitions(db)
-              .where('compute_node_reference', '=', param('node'))
-              .where('reference', '=', param('partition')),
-          nodeAndPartition(key),
-        );
-        return Promise.resolve(row && toPartition(row));
-      },
       firstFreePartition: (computeNodeId) => {
         const row = this.get<PartitionRow>(
           'firstFreePartition',
@@ -570,17 +559,6 @@ export class SqliteStore implements MasterStore {
         return Promise.resolve();
       },
 
-      getSoftwareInstallation: (computeNodeId, url) => {
-        const row = this.get<SoftwareInstallationRow>(
-          'getSoftwareInstallation',
-          () =>
-            selectSoftwareInstallations(db)
-              .where('compute_node_reference', '=', param('node'))
-              .where('url', '=', param('url')),
-          { node: computeNodeId, url },
-        );
-        return Promise.resolve(row && toSoftwareInstallation(row));
-      },
       listSoftwareInstallations: (computeNodeId) =>
         Promise.resolve(
           this.all<SoftwareInstallationRow>(
