@@ -3,7 +3,6 @@
  * everything one node pass needs, in one call, with the node's revision — and the long poll that
  * answers as soon as that revision moves.
  */
-import { SlapError } from '../../core/errors.ts';
 import { formatInstanceGuid, rootTitleOf } from '../../core/instance-guid.ts';
 import { decodeParameterXml } from '../../core/parameter-xml.ts';
 import { parsePythonJson } from '../../core/python-value.ts';
@@ -12,6 +11,7 @@ import type { InstanceRecord } from '../storage/repository.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import { sharedParametersOf } from './instance-view.ts';
+import { requireComputeNode } from './not-found.ts';
 
 /** Longest wait of one watch call: under the HTTP request timeout (60 s). */
 export const MAX_WATCH_TIMEOUT_MS = 50_000;
@@ -68,9 +68,7 @@ export async function readNodeSnapshot(
   const { computeNodeId } = input;
   context.authorize(input.caller, 'compute_node.read', { kind: 'compute_node', computeNodeId });
   return context.store.memoizedRead(`node_snapshot:${computeNodeId}`, async (repository) => {
-    if (!(await repository.getComputeNode(computeNodeId))) {
-      throw new SlapError('SLAP_ERR_COMPUTE_NODE_NOT_FOUND', `${computeNodeId} is not registered.`);
-    }
+    await requireComputeNode(repository, computeNodeId);
     const records = await repository.readNodeSnapshot(computeNodeId);
     const ipLists = new Map<string, [string, string][]>();
     for (const address of records.addresses) {

@@ -8,6 +8,7 @@ import { compareCodePoints, encodeParameterXml } from '../../core/parameter-xml.
 import type { InstanceReportedState } from '../../core/states.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
+import { instanceNotFound } from './not-found.ts';
 
 export type ReportOutcome = 'Ignored' | 'Destroyed';
 
@@ -55,7 +56,7 @@ export async function reportInstanceState(
   const children = await context.store.write(async (repository) => {
     const record = await repository.findInstance(identity);
     if (!record?.location) {
-      throw new SlapError('SLAP_ERR_INSTANCE_NOT_FOUND', `No software instance ${input.instanceGuid} found.`);
+      throw instanceNotFound(input.instanceGuid);
     }
     if (record.requestedBy === '') {
       const children = await repository.listChildren(record.title);

@@ -7,6 +7,7 @@ import { SlapError } from '../../core/errors.ts';
 import { parseInstanceGuid } from '../../core/instance-guid.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
+import { instanceNotFound } from './not-found.ts';
 
 export interface PromiseResult {
   /** The promise's title. */
@@ -21,10 +22,6 @@ export interface PromiseResults {
   results: PromiseResult[];
   /** When the master received them (float seconds); null when none were reported. */
   reportedAt: number | null;
-}
-
-function instanceNotFound(instanceGuid: string): SlapError {
-  return new SlapError('SLAP_ERR_INSTANCE_NOT_FOUND', `No software instance ${instanceGuid} found.`);
 }
 
 /** Replaces the promise results of an instance. Shared instances have no partition: 403 NotImplemented. */

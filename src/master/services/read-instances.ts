@@ -6,6 +6,7 @@ import type { InstanceRecord, PartitionKey, Repository } from '../storage/reposi
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import { instanceView, sharedInstanceView, sharedParametersOf, type InstanceView } from './instance-view.ts';
+import { instanceNotFound, requireComputeNode } from './not-found.ts';
 
 /** A shared instance seen through its host, or the 403 the API answers when it has none. */
 async function throughHost(
@@ -35,8 +36,7 @@ export async function getInstance(
       }
       return throughHost(repository, record, input.instanceGuid);
     }
-    if (!record)
-      throw new SlapError('SLAP_ERR_INSTANCE_NOT_FOUND', `No software instance ${input.instanceGuid} found.`);
+    if (!record) throw instanceNotFound(input.instanceGuid);
     return instanceView(repository, record);
   });
 }
@@ -81,12 +81,6 @@ export async function listInstanceTrees(
   context.authorize(input.caller, 'instance_tree.list', { kind: 'master' });
   const titles = await context.store.read((repository) => repository.listRootTitles());
   return [...titles.instances, ...titles.shared];
-}
-
-async function requireComputeNode(repository: Repository, computeNodeId: string): Promise<void> {
-  if (!(await repository.getComputeNode(computeNodeId))) {
-    throw new SlapError('SLAP_ERR_COMPUTE_NODE_NOT_FOUND', `${computeNodeId} is not registered.`);
-  }
 }
 
 export interface NodeInstanceItem {
@@ -138,7 +132,7 @@ export async function listHostedSharedInstances(
   return context.store.read(async (repository) => {
     const host = identity.shared ? undefined : await repository.findInstance(identity);
     if (!host?.location) {
-      throw new SlapError('SLAP_ERR_INSTANCE_NOT_FOUND', `No software instance ${input.instanceGuid} found.`);
+      throw instanceNotFound(input.instanceGuid);
     }
     const hosted = await repository.listHostedSharedInstances(host.location);
     return hosted.map((shared) => ({

@@ -1,8 +1,8 @@
 /** Software installations: supply, the node's reports, and the node's list (docs/protocol.md §1.5). */
-import { SlapError } from '../../core/errors.ts';
 import type { SoftwareInstallationReportedState, SoftwareInstallationState } from '../../core/states.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
+import { requireComputeNode } from './not-found.ts';
 
 export async function supplySoftware(
   context: ServiceContext,
@@ -89,9 +89,7 @@ export async function listSoftwareInstallations(
     computeNodeId: input.computeNodeId,
   });
   return context.store.read(async (repository) => {
-    if (!(await repository.getComputeNode(input.computeNodeId))) {
-      throw new SlapError('SLAP_ERR_COMPUTE_NODE_NOT_FOUND', `${input.computeNodeId} is not registered.`);
-    }
+    await requireComputeNode(repository, input.computeNodeId);
     const installations = await repository.listSoftwareInstallations(input.computeNodeId);
     return installations.map((installation) => ({
       url: installation.url,
