@@ -10,7 +10,7 @@
  *   only the recipes' `update` (no-ops for the built-in recipes): no process, no file written.
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { SlapError, toSlapError, type ErrorCode } from '../core/errors.ts';
@@ -38,6 +38,7 @@ import type {
 import { lineSplitter } from './lines.ts';
 import { resolveRecipe } from './registry.ts';
 import { Buildout, buildoutPath, unescapeValue, type Options } from './resolver.ts';
+import { pathExists } from '../lib/path-exists.ts';
 
 export interface ProfileOptions {
   /** The root profile (path relative to `cwd`, or an http(s)/file URL). Default `buildout.cfg`. */
@@ -579,7 +580,7 @@ function sameOptions(a: Record<string, string>, b: Record<string, string>): bool
 /** buildout's check (os.path.exists): symlinks are followed, so a dangling one counts as missing. */
 async function allExist(directory: string, paths: string[]): Promise<boolean> {
   for (const path of paths) {
-    if ((await stat(resolve(directory, path)).catch(() => undefined)) === undefined) return false;
+    if (!(await pathExists(resolve(directory, path)))) return false;
   }
   return true;
 }

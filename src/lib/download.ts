@@ -8,7 +8,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, link, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, link, mkdir, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -16,6 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { fetch, type Dispatcher } from 'undici';
 import { SlapError } from '../core/errors.ts';
+import { pathExists } from './path-exists.ts';
 
 export interface DownloadProgress {
   url: string;
@@ -79,10 +80,6 @@ export function md5Hex(text: string): string {
 /** The cache file name of a URL (buildout's `hash_name`). */
 export function cacheKey(url: string): string {
   return md5Hex(url);
-}
-
-async function exists(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => undefined)) !== undefined;
 }
 
 async function hashFile(path: string): Promise<{ md5: string; sha256: string; size: number }> {
@@ -270,7 +267,7 @@ export async function download(url: string, options: DownloadOptions = {}): Prom
   if (options.cacheDir) {
     await mkdir(options.cacheDir, { recursive: true });
     const cached = join(options.cacheDir, cacheKey(url));
-    if (await exists(cached)) {
+    if (await pathExists(cached)) {
       if (options.refresh && !options.offline) {
         try {
           await fetchTo(url, cached, options);

@@ -15,7 +15,7 @@
  * progress and the tail of the failing step is in the error. Update does nothing.
  */
 import { createHash } from 'node:crypto';
-import { readFile, readdir, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { extractArchive } from '../../lib/archive.ts';
 import type { Recipe, RecipeContext } from '../recipe.ts';
@@ -28,6 +28,7 @@ import {
   stepFailure,
   resolveUrl,
 } from './common.ts';
+import { pathExists } from '../../lib/path-exists.ts';
 
 const SHARED_SIGNATURE_FILE = '.slapos.recipe.cmmi.signature';
 
@@ -64,10 +65,6 @@ function words(value: string | undefined): string {
     .split(/\s+/)
     .filter((w) => w !== '')
     .join(' ');
-}
-
-async function exists(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => undefined)) !== undefined;
 }
 
 async function step(
@@ -134,7 +131,7 @@ export const slaposRecipeCmmi: Recipe = {
     const { options } = ctx;
     const location = resolve(ctx.directories.directory, options.require('location'));
     const shared = ctx.state.get('shared') === true;
-    if (shared && (await exists(join(location, SHARED_SIGNATURE_FILE)))) {
+    if (shared && (await pathExists(join(location, SHARED_SIGNATURE_FILE)))) {
       ctx.logger.info({ part: ctx.name, location }, 'shared part already built');
       return [];
     }

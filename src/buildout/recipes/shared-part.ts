@@ -8,10 +8,11 @@
  */
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, chmod, lstat, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecipeContext } from '../recipe.ts';
 import { isTrue, lines } from './common.ts';
+import { pathExists } from '../../lib/path-exists.ts';
 
 const COMPLETE_FILE = '.buildout-shared.json';
 const BASE_LOCATION = '_profile_base_location_';
@@ -22,10 +23,6 @@ export interface SharedPlacement {
   location: string;
   /** The options the shared build is keyed by; undefined when the part is not shared. */
   signature: string | undefined;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => undefined)) !== undefined;
 }
 
 async function writable(path: string): Promise<boolean> {
@@ -60,7 +57,7 @@ export async function sharedPlacement(ctx: RecipeContext): Promise<SharedPlaceme
   const digest = createHash('md5').update(signature).digest('hex');
   for (const entry of entries) {
     const location = join(entry, ctx.name, digest);
-    if (await exists(location)) return { requested: true, location, signature };
+    if (await pathExists(location)) return { requested: true, location, signature };
   }
   for (const entry of entries) {
     if (await writable(entry)) return { requested: true, location: join(entry, ctx.name, digest), signature };
@@ -92,7 +89,7 @@ export async function installPlaced(
 ): Promise<string[]> {
   const { location, signature } = placement;
   const complete = join(location, COMPLETE_FILE);
-  if (signature !== undefined && (await exists(complete))) {
+  if (signature !== undefined && (await pathExists(complete))) {
     ctx.logger.info({ part: ctx.name, location }, 'shared part is already installed');
     return [];
   }

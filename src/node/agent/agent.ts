@@ -20,7 +20,6 @@
  * scheduling, lets running tasks finish for `graceMs`, then aborts them; services are left running.
  * It is idempotent.
  */
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -51,6 +50,7 @@ import {
 import type { SupervisorControl } from '../supervisor/types.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
 import { fixedStateSource, SnapshotStateSource } from './snapshot-source.ts';
+import { pathExists } from '../../lib/path-exists.ts';
 
 export type AgentMaster = NodeMaster & Pick<MasterClient, 'readNodeSnapshot' | 'watchComputeNode'>;
 
@@ -162,15 +162,6 @@ function isUnreachable(error: unknown): boolean {
   return (
     error instanceof SlapError && (error.code === 'SLAP_ERR_UNAVAILABLE' || error.code === 'SLAP_ERR_TIMEOUT')
   );
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export class NodeAgent {
@@ -492,7 +483,7 @@ export class NodeAgent {
     const isCompleted = async (url: string): Promise<boolean> => {
       let value = completed.get(url);
       if (value === undefined) {
-        value = await exists(join(softwareDirectory(this.config.softwareRoot, url), COMPLETED_FILE));
+        value = await pathExists(join(softwareDirectory(this.config.softwareRoot, url), COMPLETED_FILE));
         completed.set(url, value);
       }
       return value;

@@ -18,6 +18,7 @@ import {
 import { checkPromise } from './runner.ts';
 import { appendRun, countsAsFailed, isDue, nextCache, type PromiseMode } from './scheduler.ts';
 import { parseResultDate, PromiseStore, resultDate } from './store.ts';
+import { isDirectory } from '../../lib/path-exists.ts';
 
 export const DEFAULT_PROMISE_TIMEOUT = 20;
 export const DEFAULT_CONCURRENCY = 4;
@@ -232,14 +233,6 @@ export async function runPromises(partitionDir: string, options: RunPromisesOpti
  */
 export function promiseFailureMessage(report: PromiseReport): string {
   return report.failures.map((f) => `Promise '${f.title}' failed with output: ${f.message}`).join('\n');
-}
-
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 async function mtimeOf(path: string): Promise<number> {
