@@ -8,7 +8,7 @@ import type { BuildoutEvent } from '../buildout/progress.ts';
 import type { ExecFunction, RecipeMap } from '../buildout/recipe.ts';
 import type { MasterClient } from '../client/master-client.ts';
 import type { Clock } from '../core/clock.ts';
-import { toSlapError, type ErrorCode } from '../core/errors.ts';
+import { SlapError, toSlapError, type ErrorCode } from '../core/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 
 /** The master calls the passes make (a `MasterClient` is one). */
@@ -74,6 +74,13 @@ export function passError(error: unknown): PassError {
     message: slapError.message,
     ...(slapError.hint === undefined ? {} : { hint: slapError.hint }),
   };
+}
+
+/** The master could not be reached (or did not answer in time): a pass may carry on offline. */
+export function isUnreachable(error: unknown): boolean {
+  return (
+    error instanceof SlapError && (error.code === 'SLAP_ERR_UNAVAILABLE' || error.code === 'SLAP_ERR_TIMEOUT')
+  );
 }
 
 /** Options every pass takes. */

@@ -38,7 +38,13 @@ import {
   type PartitionOutcome,
 } from '../instance/instance-pass.ts';
 import { localPartitionIds } from '../partitions.ts';
-import { passError, type NodeMaster, type NodeProgressListener, type PassError } from '../pass.ts';
+import {
+  isUnreachable,
+  passError,
+  type NodeMaster,
+  type NodeProgressListener,
+  type PassError,
+} from '../pass.ts';
 import { runReportPass } from '../report/report-pass.ts';
 import { COMPLETED_FILE, runSoftwarePass, softwareDirectory } from '../software/software-pass.ts';
 import {
@@ -157,12 +163,6 @@ interface PartitionItem extends ItemBase {
 
 const DEFAULT_RETRY: BackoffOptions = { initialMs: 2000, maxMs: 600_000 };
 const DEFAULT_RECONNECT: BackoffOptions = { initialMs: 500, maxMs: 30_000 };
-
-function isUnreachable(error: unknown): boolean {
-  return (
-    error instanceof SlapError && (error.code === 'SLAP_ERR_UNAVAILABLE' || error.code === 'SLAP_ERR_TIMEOUT')
-  );
-}
 
 export class NodeAgent {
   private lifecycle: AgentLifecycle = 'starting';

@@ -14,12 +14,12 @@ import { systemClock } from '../../core/clock.ts';
 import { EXIT, SlapError } from '../../core/errors.ts';
 import type { RequestedState } from '../../core/states.ts';
 import { mapConcurrent } from '../../lib/map-concurrent.ts';
-import { silentLogger } from '../../lib/logger.ts';
+import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { RunLog } from '../build-log.ts';
 import type { NodeConfig } from '../config.ts';
 import { localPartitionIds, partitionOwner, PasswdCache, selectPartitionIds } from '../partitions.ts';
-import { passError, type NodePassOptions, type PassError } from '../pass.ts';
-import { promiseFailureMessage, runPromises } from '../promise/run-promises.ts';
+import { isUnreachable, passError, type NodePassOptions, type PassError } from '../pass.ts';
+import { promiseFailureMessage, runPromises, type PromiseReport } from '../promise/run-promises.ts';
 import { softwareDirectory } from '../software/software-pass.ts';
 import { JsonApiStateSource, type NodeStateSource, type WantedPartition } from '../state-source.ts';
 import type { SupervisorControl } from '../supervisor/types.ts';
@@ -152,12 +152,6 @@ export async function runInstancePass(
   };
 }
 
-function isUnreachable(error: unknown): boolean {
-  return (
-    error instanceof SlapError && (error.code === 'SLAP_ERR_UNAVAILABLE' || error.code === 'SLAP_ERR_TIMEOUT')
-  );
-}
-
 /** What one pass reads once: /etc/passwd, the periodicity of each software release. */
 export class PassCache {
   readonly passwd = new PasswdCache();
@@ -288,15 +282,7 @@ export async function processPartition(
     const redeclared = await declarePrograms(job);
     const launched = await startPrograms(job);
     const report = await checkPromises(job, launched || redeclared);
-    await sendPromiseResults(
-      { partitionPath: path, instanceGuid: wanted.instanceGuid, latest: report.latest },
-      {
-        master: options.master,
-        logger,
-        signal: options.signal,
-        now: () => (options.clock ?? systemClock).now() * 1000,
-      },
-    );
+    await reportPromiseResults(path, wanted, report.latest, options, logger);
     if (!report.ok) throw new PromiseFailure(report);
     await options.master.reportInstanceState({ instanceGuid: wanted.instanceGuid, state: 'started' }, call);
     await succeed(job, clock.now(), 'started');
@@ -337,6 +323,25 @@ export async function processPartition(
   } finally {
     await job?.log.close();
   }
+}
+
+/** Tells the master the partition's latest promise results, when they changed (never throws). */
+function reportPromiseResults(
+  path: string,
+  wanted: WantedPartition,
+  latest: PromiseReport['latest'],
+  options: InstancePassOptions,
+  logger: Logger,
+): Promise<unknown> {
+  return sendPromiseResults(
+    { partitionPath: path, instanceGuid: wanted.instanceGuid, latest },
+    {
+      master: options.master,
+      logger,
+      signal: options.signal,
+      now: () => (options.clock ?? systemClock).now() * 1000,
+    },
+  );
 }
 
 function record(
@@ -393,15 +398,7 @@ async function anomalyCheck(
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.exec ? { exec: options.exec } : {}),
     });
-    await sendPromiseResults(
-      { partitionPath: path, instanceGuid: wanted.instanceGuid, latest: report.latest },
-      {
-        master: options.master,
-        logger,
-        signal: options.signal,
-        now: () => (options.clock ?? systemClock).now() * 1000,
-      },
-    );
+    await reportPromiseResults(path, wanted, report.latest, options, logger);
     const call = options.signal ? { signal: options.signal } : {};
     let next = previous ?? record(wanted, 'started');
     if (!report.ok && next.reported !== 'error') {
