@@ -15,6 +15,7 @@
  * | set, frozenset  | Set                                                         |
  * | dict            | plain object with string keys (Map when a key is not a string) |
  */
+import { pyFloatRepr, pyStrRepr } from '../core/python-value.ts';
 
 export class PyTuple {
   constructor(readonly items: readonly PyValue[]) {}
@@ -60,53 +61,8 @@ export function isPlainDict(value: unknown): value is PyDict {
   return proto === Object.prototype || proto === null;
 }
 
-/** Python's `repr()` of a string. */
-export function pyStrRepr(text: string): string {
-  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
-  let out = quote;
-  for (const char of text) {
-    const code = char.codePointAt(0) ?? 0;
-    if (char === '\\') out += '\\\\';
-    else if (char === quote) out += `\\${quote}`;
-    else if (char === '\n') out += '\\n';
-    else if (char === '\r') out += '\\r';
-    else if (char === '\t') out += '\\t';
-    else if (code < 0x20 || code === 0x7f || (code !== 0x20 && NON_PRINTABLE.test(char))) {
-      if (code < 0x100) out += `\\x${code.toString(16).padStart(2, '0')}`;
-      else if (code < 0x10000) out += `\\u${code.toString(16).padStart(4, '0')}`;
-      else out += `\\U${code.toString(16).padStart(8, '0')}`;
-    } else out += char;
-  }
-  return out + quote;
-}
-// Python's str.isprintable() is false for these categories (the ASCII space excepted).
-const NON_PRINTABLE = /^[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]$/u;
-
-/** Python's `repr()` of a float. */
-export function pyFloatRepr(value: number): string {
-  if (Number.isNaN(value)) return 'nan';
-  if (!Number.isFinite(value)) return value > 0 ? 'inf' : '-inf';
-  if (value === 0) return Object.is(value, -0) ? '-0.0' : '0.0';
-  const [mantissa = '0', exp = '0'] = value.toExponential().split('e');
-  const exponent = Number(exp);
-  const negative = mantissa.startsWith('-');
-  const digits = mantissa.replace('-', '').replace('.', '');
-  let body: string;
-  if (exponent >= -4 && exponent < 16) {
-    if (exponent >= 0) {
-      const intPart = digits.slice(0, exponent + 1).padEnd(exponent + 1, '0');
-      const frac = digits.slice(exponent + 1);
-      body = `${intPart}.${frac === '' ? '0' : frac}`;
-    } else {
-      body = `0.${'0'.repeat(-exponent - 1)}${digits}`;
-    }
-  } else {
-    const frac = digits.slice(1);
-    const sign = exponent < 0 ? '-' : '+';
-    body = `${digits[0] ?? '0'}${frac ? `.${frac}` : ''}e${sign}${String(Math.abs(exponent)).padStart(2, '0')}`;
-  }
-  return negative ? `-${body}` : body;
-}
+// Python's repr() of str and float: the project's one implementation, re-exported for recipes.
+export { pyFloatRepr, pyStrRepr };
 
 /**
  * Python's `repr()` as pprint prints it on one line: dict items sorted by key; sets sorted too so

@@ -9,6 +9,7 @@
  * `{{ 7//2 }}` print `3`, as Python does.
  */
 
+import { pyFloatRepr, pyStrRepr } from '../core/python-value.ts';
 import { tick } from './budget.ts';
 
 export type PyValue = null | boolean | bigint | number | string | PyList | PyObject;
@@ -975,45 +976,10 @@ function reprList(v: PyValue[], seen: Set<object>): string {
 }
 
 const SIMPLE_ASCII = /^[\x20-\x26\x28-\x5b\x5d-\x7e]*$/;
-const NON_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
-
-/** Python `repr()` of a str. */
+/** Python `repr()` of a str (plain ASCII without quotes or backslashes takes a shortcut). */
 export function strRepr(s: string): string {
-  if (SIMPLE_ASCII.test(s)) return `'${s}'`;
-  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
-  let out = quote;
-  for (const ch of s) {
-    if (ch === quote || ch === '\\') out += '\\' + ch;
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\r') out += '\\r';
-    else if (ch === '\t') out += '\\t';
-    else if (ch !== ' ' && NON_PRINTABLE.test(ch)) {
-      const cp = ch.codePointAt(0)!;
-      if (cp < 0x100) out += '\\x' + cp.toString(16).padStart(2, '0');
-      else if (cp < 0x10000) out += '\\u' + cp.toString(16).padStart(4, '0');
-      else out += '\\U' + cp.toString(16).padStart(8, '0');
-    } else out += ch;
-  }
-  return out + quote;
+  return SIMPLE_ASCII.test(s) ? `'${s}'` : pyStrRepr(s);
 }
 
 /** Python `repr()` of a float: shortest round-trip digits, Python's notation rules. */
-export function floatRepr(x: number): string {
-  if (Number.isNaN(x)) return 'nan';
-  if (x === Infinity) return 'inf';
-  if (x === -Infinity) return '-inf';
-  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
-  const [mantissa, expText] = x.toExponential().split('e') as [string, string];
-  const negative = mantissa.startsWith('-');
-  const digits = mantissa.replace('-', '').replace('.', '');
-  const exp = Number(expText);
-  const sign = negative ? '-' : '';
-  if (exp >= -4 && exp < 16) {
-    if (exp < 0) return `${sign}0.${'0'.repeat(-exp - 1)}${digits}`;
-    const intPart = digits.slice(0, exp + 1).padEnd(exp + 1, '0');
-    const frac = digits.slice(exp + 1);
-    return `${sign}${intPart}.${frac || '0'}`;
-  }
-  const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-  return `${sign}${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-}
+export const floatRepr = pyFloatRepr;
