@@ -5,7 +5,7 @@
  */
 import { Agent, request, type Dispatcher } from 'undici';
 import type { ApiPath } from '../api/index.ts';
-import { apiResponseValidators } from '../api/response-validators.ts';
+import { apiResponseValidator } from '../api/response-validators.ts';
 import { SlapError } from '../core/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { apiError, unreachableError } from './master-errors.ts';
@@ -210,7 +210,7 @@ export class JsonTransport {
         { details, hint: `check that ${this.masterUrl} is the URL of a SlapOS master with the JSON API` },
       );
     }
-    const validate = this.validateResponses ? apiResponseValidators().get(path) : undefined;
+    const validate = this.validateResponses ? apiResponseValidator(path) : undefined;
     if (validate && !validate(parsed.value)) {
       const problems = (validate.errors ?? [])
         .map((error) => `answer${error.instancePath} ${error.message ?? 'is invalid'}`)

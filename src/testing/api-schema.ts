@@ -3,7 +3,7 @@
  * schema, any other status to the error body `{status, type, title}` with the same status.
  */
 import { STATUS_CODES } from 'node:http';
-import { apiResponseValidators } from '../api/response-validators.ts';
+import { apiResponseValidator } from '../api/response-validators.ts';
 
 /** Why `body` is not a valid answer of `path` with `status`, or undefined when it is. */
 export function apiResponseProblem(path: string, status: number, body: unknown): string | undefined {
@@ -20,7 +20,7 @@ export function apiResponseProblem(path: string, status: number, body: unknown):
       return 'error body title is not a non-empty string';
     return undefined;
   }
-  const validate = apiResponseValidators().get(path);
+  const validate = apiResponseValidator(path);
   if (!validate) return `no such path in the contract: ${path}`;
   if (validate(body)) return undefined;
   return `response does not match the contract: ${JSON.stringify(validate.errors)}`;
