@@ -137,8 +137,9 @@ async function loadModuleRecipe(file: string, spec: RecipeSpec, section: string)
       { details: { section, option: 'recipe' }, hint: 'See "Writing recipes" in the README.' },
     );
   }
-  const digest = createHash('md5').update(readFileSync(file)).digest('hex');
-  return { recipe, id: `${file}:${spec.entry}-${recipe.version ?? digest}` };
+  // Without a version, the file's content identifies the recipe (read only then).
+  const version = recipe.version ?? createHash('md5').update(readFileSync(file)).digest('hex');
+  return { recipe, id: `${file}:${spec.entry}-${version}` };
 }
 
 export interface ResolveRecipeOptions {

@@ -314,9 +314,8 @@ function charRepr(c: string): string {
 }
 
 function parseIntToken(text: string): bigint {
-  const clean = text.replace(/_/g, '').toLowerCase();
-  if (clean.startsWith('0b') || clean.startsWith('0o') || clean.startsWith('0x')) return BigInt(clean);
-  return BigInt(clean);
+  // BigInt reads the 0b / 0o / 0x prefixes itself.
+  return BigInt(text.replace(/_/g, '').toLowerCase());
 }
 
 const SIMPLE_ESCAPES: Record<string, string> = {
