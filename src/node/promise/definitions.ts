@@ -66,7 +66,14 @@ export const LEGACY_DIR = join('etc', 'promise');
 export const DECLARATIVE_DIR = join('etc', 'promise.d');
 export const PLUGIN_DIR = join('etc', 'plugin');
 
-export async function listPromises(partitionDir: string): Promise<PromiseDefinition[]> {
+/**
+ * The partition's promises. `onIgnored` hears of each non-executable file in etc/promise (the
+ * original warns "Bad promise file" and skips them).
+ */
+export async function listPromises(
+  partitionDir: string,
+  options: { onIgnored?: (name: string) => void } = {},
+): Promise<PromiseDefinition[]> {
   const definitions: PromiseDefinition[] = [];
   const declarative = new Set<string>();
   for (const name of await sortedEntries(join(partitionDir, DECLARATIVE_DIR))) {
@@ -91,7 +98,10 @@ export async function listPromises(partitionDir: string): Promise<PromiseDefinit
   }
   for (const name of await sortedEntries(join(partitionDir, LEGACY_DIR))) {
     const path = join(partitionDir, LEGACY_DIR, name);
-    if (!(await isExecutableFile(path))) continue; // as the original: ignored with a warning
+    if (!(await isExecutableFile(path))) {
+      options.onIgnored?.(name);
+      continue;
+    }
     definitions.push({
       title: name,
       name,
@@ -119,14 +129,6 @@ export async function listPromises(partitionDir: string): Promise<PromiseDefinit
       `another promise is already titled ${definition.title}`,
     );
   });
-}
-
-/** Non-executable files in etc/promise (the original warns "Bad promise file" and skips them). */
-export async function ignoredLegacyFiles(partitionDir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const name of await sortedEntries(join(partitionDir, LEGACY_DIR)))
-    if (!(await isExecutableFile(join(partitionDir, LEGACY_DIR, name)))) out.push(name);
-  return out;
 }
 
 const COMMON_KEYS = [

@@ -9,12 +9,7 @@ import { mapConcurrent } from '../../lib/map-concurrent.ts';
 import type { execFile } from '../../lib/exec.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { silentLogger } from '../../lib/logger.ts';
-import {
-  ignoredLegacyFiles,
-  listPromises,
-  type PromiseCheck,
-  type PromiseDefinition,
-} from './definitions.ts';
+import { listPromises, type PromiseCheck, type PromiseDefinition } from './definitions.ts';
 import { checkPromise } from './runner.ts';
 import { appendRun, countsAsFailed, isDue, nextCache, type PromiseMode } from './scheduler.ts';
 import { parseResultDate, PromiseStore, resultDate } from './store.ts';
@@ -97,11 +92,12 @@ export async function runPromises(partitionDir: string, options: RunPromisesOpti
   if (!(await isDirectory(partitionDir)))
     throw new SlapError('SLAP_ERR_NOT_FOUND', `partition directory ${partitionDir} does not exist`);
   const inMode = (d: PromiseDefinition): boolean => (options.mode === 'test' ? d.test : d.anomaly);
-  const allDefinitions = await listPromises(partitionDir);
+  const allDefinitions = await listPromises(partitionDir, {
+    onIgnored: (name) =>
+      logger.warn({ promise: name }, `Bad promise file ${name}: not an executable file, ignored`),
+  });
   const definitions = allDefinitions.filter(inMode);
   const runAs = options.runAs ?? (await partitionOwner(partitionDir));
-  for (const name of await ignoredLegacyFiles(partitionDir))
-    logger.warn({ promise: name }, `Bad promise file ${name}: not an executable file, ignored`);
 
   const runOne = async (definition: PromiseDefinition): Promise<PromiseOutcome> => {
     options.signal?.throwIfAborted();
