@@ -72,3 +72,13 @@ export function loadExtensionApiSpec(): OpenApiDocument {
 
 /** Where the master serves `slapos-extensions.json`. */
 export const EXTENSION_SPEC_URL_PATH = '/api/slapos-extensions.json';
+
+/**
+ * The longest wait of `/slapos.watch.ext.compute_node_revision` (the schema's `maximum`), in ms:
+ * under the master's HTTP request timeout (60 s).
+ */
+export const MAX_WATCH_TIMEOUT_MS = 50_000;
+
+/** Headers naming the partition that requests an instance (our extension; lower case, as Node reads them). */
+export const REQUESTER_COMPUTER_HEADER = 'x-slapos-requester-computer-guid';
+export const REQUESTER_PARTITION_HEADER = 'x-slapos-requester-partition-id';

@@ -33,11 +33,10 @@ import type {
   WireRequest,
   WireResponse,
 } from './types.ts';
+import { MAX_WATCH_TIMEOUT_MS, REQUESTER_COMPUTER_HEADER, REQUESTER_PARTITION_HEADER } from '../api/index.ts';
 
 export type MasterClientOptions = JsonTransportOptions;
 
-/** The longest wait the master grants one watch call (slapos-extensions.json). */
-export const WATCH_MAX_TIMEOUT_MS = 50_000;
 export type { CallOptions } from './json-transport.ts';
 
 export class MasterClient {
@@ -86,8 +85,8 @@ export class MasterClient {
             ...options,
             headers: {
               ...options?.headers,
-              'x-slapos-requester-computer-guid': input.requester.computerGuid,
-              'x-slapos-requester-partition-id': input.requester.partitionId,
+              [REQUESTER_COMPUTER_HEADER]: input.requester.computerGuid,
+              [REQUESTER_PARTITION_HEADER]: input.requester.partitionId,
             },
           };
     return asInstance(await this.transport.post('/slapos.post.v0.software_instance', body, callOptions));
@@ -376,7 +375,7 @@ export class MasterClient {
     input: { computerGuid: string; afterRevision: number; timeoutMs: number },
     options: CallOptions = {},
   ): Promise<NodeRevision> {
-    const waitMs = Math.min(Math.max(Math.trunc(input.timeoutMs), 0), WATCH_MAX_TIMEOUT_MS);
+    const waitMs = Math.min(Math.max(Math.trunc(input.timeoutMs), 0), MAX_WATCH_TIMEOUT_MS);
     return this.transport.post(
       '/slapos.watch.ext.compute_node_revision',
       { computer_guid: input.computerGuid, after_revision: input.afterRevision, timeout_ms: waitMs },

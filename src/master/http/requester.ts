@@ -14,14 +14,12 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { SlapError } from '../../core/errors.ts';
+import { REQUESTER_COMPUTER_HEADER, REQUESTER_PARTITION_HEADER } from '../../api/index.ts';
 
 export interface RequesterPartition {
   computeNodeId: string;
   partitionId: string;
 }
-
-export const REQUESTER_COMPUTER_HEADER = 'x-slapos-requester-computer-guid';
-export const REQUESTER_PARTITION_HEADER = 'x-slapos-requester-partition-id';
 
 function single(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];

@@ -12,9 +12,7 @@ import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import { sharedParametersOf } from './instance-view.ts';
 import { requireComputeNode } from './not-found.ts';
-
-/** Longest wait of one watch call: under the HTTP request timeout (60 s). */
-export const MAX_WATCH_TIMEOUT_MS = 50_000;
+import { MAX_WATCH_TIMEOUT_MS } from '../../api/index.ts';
 
 export interface SharedInstanceSnapshot {
   title: string;
