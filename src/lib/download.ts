@@ -268,15 +268,17 @@ export async function download(url: string, options: DownloadOptions = {}): Prom
     await mkdir(options.cacheDir, { recursive: true });
     const cached = join(options.cacheDir, cacheKey(url));
     if (await pathExists(cached)) {
+      let refreshed: Awaited<ReturnType<typeof fetchTo>> | undefined;
       if (options.refresh && !options.offline) {
         try {
-          await fetchTo(url, cached, options);
+          refreshed = await fetchTo(url, cached, options);
         } catch (error) {
           if (error instanceof SlapError && error.code === 'SLAP_ERR_CHECKSUM_MISMATCH') throw error;
           // the cached copy is the fallback
         }
       }
-      const sums = await hashFile(cached);
+      // A fresh copy was hashed while it was fetched; only a kept one is read again.
+      const sums = refreshed ?? (await hashFile(cached));
       checkSums(sums, options, `cached download of ${url} at ${cached}`);
       const path = await locateAt(cached, options.destination);
       return { path, temporary: false, fromCache: true, ...sums };
