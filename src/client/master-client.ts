@@ -12,7 +12,7 @@ import { SlapError } from '../core/errors.ts';
 import type { FormatPartition } from '../core/format-plan.ts';
 import type { RequestedState, SoftwareInstallationReportedState } from '../core/states.ts';
 import type { Logger } from '../lib/logger.ts';
-import { codeForApiError } from './master-errors.ts';
+import { codeForApiError, NOT_READY_HINT } from './master-errors.ts';
 import { JsonTransport, type CallOptions, type JsonTransportOptions } from './json-transport.ts';
 import type {
   ActionResult,
@@ -456,8 +456,6 @@ function asInstance(answer: InstanceAnswer): Instance {
   const message = answer.message ?? answer.name ?? 'the master did not return the instance';
   throw new SlapError(codeForApiError(status, message), message, {
     status,
-    ...(status === 408
-      ? { hint: 'the master accepted the request and is still processing it: retry in a moment' }
-      : {}),
+    ...(status === 408 ? { hint: NOT_READY_HINT } : {}),
   });
 }

@@ -71,10 +71,13 @@ export function apiError(failure: ApiFailure): SlapError {
   return new SlapError(code, message, { status, details, ...(hint ? { hint } : {}) });
 }
 
+/** The hint of a request the master accepted and is still processing (408). */
+export const NOT_READY_HINT = 'the master accepted the request and is still processing it: retry in a moment';
+
 function hintFor(code: ErrorCode, masterUrl: string): { hint?: string } {
   switch (code) {
     case 'SLAP_ERR_NOT_READY':
-      return { hint: 'the master accepted the request and is still processing it: retry in a moment' };
+      return { hint: NOT_READY_HINT };
     case 'SLAP_ERR_INTERNAL':
       return { hint: `the master at ${masterUrl} failed; its log may tell why` };
     case 'SLAP_ERR_UNAVAILABLE':

@@ -38,9 +38,7 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): Record
     LANG: process.env.LANG ?? 'C.UTF-8',
     ...extra,
   };
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(base)) if (value !== undefined) env[key] = value;
-  return env;
+  return cleanEnvFrom(base);
 }
 
 class TailBuffer {
