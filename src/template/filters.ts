@@ -47,6 +47,7 @@ import {
   type Missing,
   type PyValue,
 } from './values.ts';
+import { quote } from './module-urllib.ts';
 
 function filterArgumentError(message: string): PyError {
   return new PyError('FilterArgumentError', message);
@@ -280,17 +281,9 @@ export function pyRound(value: PyValue, ndigits: bigint): PyValue {
   throw typeError(`type ${typeName(value)} doesn't define __round__ method`);
 }
 
-const URL_SAFE = /[A-Za-z0-9_.\-~]/;
-
+/** Jinja2's url_quote: `/` kept in paths; in a query string, spaces become `+`. */
 function urlQuote(v: PyValue, forQs: boolean): string {
-  const s = pyStr(v);
-  const bytes = Buffer.from(s, 'utf8');
-  let out = '';
-  for (const b of bytes) {
-    const ch = String.fromCharCode(b);
-    if (b < 0x80 && (URL_SAFE.test(ch) || (!forQs && ch === '/'))) out += ch;
-    else out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
-  }
+  const out = quote(pyStr(v), forQs ? '' : '/');
   return forQs ? out.replace(/%20/g, '+') : out;
 }
 
