@@ -33,6 +33,7 @@ import {
   type Missing,
   type PyValue,
 } from './values.ts';
+import { strOf } from './module-helpers.ts';
 
 type Method<T> = (self: T, args: PyValue[], kwargs: Kwargs | null) => PyValue;
 
@@ -55,10 +56,7 @@ const ALL_WS = new RegExp(`^[${PY_WS}]+$`);
 const LINE_BREAK = /\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]/;
 
 function strArg(fname: string, v: PyValue, what = 'str'): string {
-  if (typeof v === 'string') return v;
-  if (v instanceof PyMarkup) return v.value;
-  if (v instanceof PyUndefined) v.fail();
-  throw typeError(`${fname}() argument must be ${what}, not ${typeName(v)}`);
+  return strOf(v, (type) => `${fname}() argument must be ${what}, not ${type}`);
 }
 
 function charsArg(fname: string, v: PyValue | Missing): string | null {

@@ -10,13 +10,13 @@ import { asciiRepr, formatValue } from './format.ts';
 import { parseFloatLiteral, parseIntLiteral, roundFloatToInt } from './numbers.ts';
 import { abs, add, floordiv, lessThan, mod, pow, toFloat, toInt } from './ops.ts';
 import { pyRound } from './filters.ts';
+import type { PyFunction } from './values.ts';
 import {
   MISSING,
   PyBytes,
   PyDict,
   PyError,
   PyFrozenSet,
-  PyFunction,
   PyIterator,
   PyMarkup,
   PyModule,
@@ -42,10 +42,7 @@ import {
   type Kwargs,
   type PyValue,
 } from './values.ts';
-
-function fn(name: string, impl: (args: PyValue[], kwargs: Kwargs | null) => PyValue): PyFunction {
-  return new PyFunction(name, impl);
-}
+import { fn } from './module-helpers.ts';
 
 function range(args: PyValue[], kwargs: Kwargs | null): PyValue {
   noKwargs('range', kwargs);

@@ -15,11 +15,11 @@ import { netaddrModule } from './module-netaddr.ts';
 import { osModule, osPathModule } from './module-os.ts';
 import { reModule } from './module-re.ts';
 import { urllibModule, urllibParseModule } from './module-urllib.ts';
+import type { PyFunction } from './values.ts';
 import {
   MISSING,
   PyBytes,
   PyError,
-  PyFunction,
   PyModule,
   PyObject,
   PyTuple,
@@ -32,10 +32,7 @@ import {
   type Missing,
   type PyValue,
 } from './values.ts';
-
-function fn(name: string, impl: PyFunction['fn']): PyFunction {
-  return new PyFunction(name, impl);
-}
+import { fn } from './module-helpers.ts';
 
 function jsonModule(): PyModule {
   return new PyModule(
