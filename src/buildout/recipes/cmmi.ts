@@ -27,6 +27,7 @@ import {
   stepEnvironment,
   stepFailure,
   resolveUrl,
+  words,
 } from './common.ts';
 import { pathExists } from '../../lib/path-exists.ts';
 
@@ -60,13 +61,6 @@ function sharedSignature(ctx: RecipeContext): string {
   return createHash('md5').update(JSON.stringify(items)).digest('hex');
 }
 
-function words(value: string | undefined): string {
-  return (value ?? '')
-    .split(/\s+/)
-    .filter((w) => w !== '')
-    .join(' ');
-}
-
 async function step(
   ctx: RecipeContext,
   name: string,
@@ -84,7 +78,7 @@ async function applyPatches(
   env: Record<string, string | undefined>,
 ): Promise<void> {
   const binary = ctx.options.get('patch-binary') || 'patch';
-  const patchOptions = (ctx.options.get('patch-options') || '-p0').split(/\s+/).filter((o) => o !== '');
+  const patchOptions = words(ctx.options.get('patch-options') || '-p0');
   for (const line of lines(ctx.options.get('patches'))) {
     const hash = line.lastIndexOf('#');
     const url = hash > 0 ? line.slice(0, hash) : line;
@@ -173,7 +167,7 @@ export const slaposRecipeCmmi: Recipe = {
     };
     await hook('pre-configure');
     const configure = options.get('configure-command')?.trim() || './configure';
-    const configureOptions = words(options.get('configure-options'));
+    const configureOptions = words(options.get('configure-options')).join(' ');
     const cmake = /(^|\/)cmake(\s|$)/.test(configure);
     const prefix = /--prefix|CMAKE_INSTALL_PREFIX/.test(configureOptions)
       ? ''
@@ -189,10 +183,10 @@ export const slaposRecipeCmmi: Recipe = {
     );
     await hook('pre-build');
     const make = options.get('make-binary')?.trim() || 'make';
-    const makeOptions = words(options.get('make-options'));
+    const makeOptions = words(options.get('make-options')).join(' ');
     await step(ctx, 'make', `${make}${makeOptions ? ` ${makeOptions}` : ''}`, workdir, env);
     await hook('pre-install');
-    const targets = words(options.get('make-targets')) || 'install';
+    const targets = words(options.get('make-targets')).join(' ') || 'install';
     await step(
       ctx,
       'make install',

@@ -7,7 +7,7 @@
  * Returns the whitespace-separated `location` paths.
  */
 import type { Recipe, RecipeContext } from '../recipe.ts';
-import { runStep, stepEnvironment, stepFailure } from './common.ts';
+import { runStep, stepEnvironment, stepFailure, words } from './common.ts';
 
 function stopOnError(ctx: RecipeContext): boolean {
   const value = ctx.options.get('stop-on-error');
@@ -38,7 +38,7 @@ export const ploneRecipeCommand: Recipe = {
     if (!ctx.options.get('command'))
       throw ctx.error('No command specified', { option: 'command', code: 'SLAP_ERR_PROFILE' });
     await runCommand(ctx, 'command');
-    return (ctx.options.get('location') ?? '').split(/\s+/).filter((p) => p !== '');
+    return words(ctx.options.get('location'));
   },
   async update(ctx) {
     await runCommand(ctx, 'update-command');

@@ -48,6 +48,11 @@ export function lines(value: string | undefined): string[] {
     .filter((l) => l !== '');
 }
 
+/** The whitespace-separated words of an option (none when unset). */
+export function words(value: string | undefined): string[] {
+  return (value ?? '').split(/\s+/).filter((word) => word !== '');
+}
+
 /**
  * Writes `content` to `path` (atomically, parents created) unless it already holds exactly that
  * content with that mode: a re-run with nothing changed writes nothing. Returns true if written.

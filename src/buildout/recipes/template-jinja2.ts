@@ -50,7 +50,15 @@ import {
 import { PyTuple, pyFloat, serialise, type PyDict as BuildoutDict, type PyValue } from '../py-value.ts';
 import type { Recipe, RecipeContext } from '../recipe.ts';
 import type { Options } from '../resolver.ts';
-import { lines, parseMode, renderedMode, requirePath, templateText, writeIfChanged } from './common.ts';
+import {
+  lines,
+  parseMode,
+  renderedMode,
+  requirePath,
+  templateText,
+  words,
+  writeIfChanged,
+} from './common.ts';
 
 /** A template value as the buildout engine represents it (for `dumps`). */
 function toBuildout(value: TemplateValue): PyValue {
@@ -276,7 +284,7 @@ export const slaposRecipeTemplateJinja2: Recipe = {
     ctx.state.set('context', await contextValues(ctx));
     const environment = new Environment({
       undefined: 'strict',
-      extensions: (ctx.options.get('extensions') ?? '').split(/\s+/).filter((e) => e !== ''),
+      extensions: words(ctx.options.get('extensions')),
       loader: prefixLoader(await importEntries(ctx), {
         delimiter: ctx.options.get('import-delimiter') || '/',
       }),

@@ -13,7 +13,7 @@
  * retries later; the `requestoptional` variants only warn.
  */
 import { SlapError } from '../../../core/errors.ts';
-import { isTrue } from '../common.ts';
+import { isTrue, words } from '../common.ts';
 import type { Recipe, RecipeContext } from '../../recipe.ts';
 import { isPlainDict, pyStr, type PyValue } from '../../py-value.ts';
 import { connectionFrom, withMaster } from './slap.ts';
@@ -58,7 +58,7 @@ function requestRecipe(serialised: boolean, optional: boolean): Recipe {
       }
       options.set('requested-state', state);
       const shared = isTrue(options.get('slave') ?? options.get('shared'));
-      const returned = (options.get('return') ?? '').split(/\s+/).filter((k) => k !== '');
+      const returned = words(options.get('return'));
       const config = Object.fromEntries(prefixed(ctx, 'config-'));
       const parameters = serialised
         ? wrapSerialised(pyToJson(config, `[${ctx.name}] config-*`, { pythonNumbers: true }))

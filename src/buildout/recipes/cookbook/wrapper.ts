@@ -22,7 +22,7 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { SlapError } from '../../../core/errors.ts';
 import type { Recipe, RecipeContext } from '../../recipe.ts';
-import { isTrue, lines, parseEnvironment, requirePath, writeIfChanged } from '../common.ts';
+import { isTrue, lines, parseEnvironment, requirePath, words, writeIfChanged } from '../common.ts';
 import { shellQuote, shellSplit } from './shell.ts';
 
 const UNSUPPORTED_OPTIONS: Record<string, string> = {
@@ -61,7 +61,7 @@ function effectivePath(ctx: RecipeContext): string {
 }
 
 function signalNames(ctx: RecipeContext): string[] {
-  const names = (ctx.options.get('sig-ign') ?? '').split(/\s+/).filter((s) => s !== '');
+  const names = words(ctx.options.get('sig-ign'));
   return names.map((name) => {
     const bare = name.toUpperCase().replace(/^SIG/, '');
     if (!/^[A-Z0-9]+$/.test(bare))
@@ -99,7 +99,7 @@ export function wrapperScript(ctx: RecipeContext): string {
       });
     out.push(`export ${key}=${shellQuote(environment[key] ?? '')}`);
   }
-  const waitFor = (ctx.options.get('wait-for-files') ?? '').split(/\s+/).filter((f) => f !== '');
+  const waitFor = words(ctx.options.get('wait-for-files'));
   if (waitFor.length > 0) {
     out.push(
       `for file in ${waitFor.map(shellQuote).join(' ')}; do`,
