@@ -6,11 +6,10 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MasterClient } from '../client/master-client.ts';
-import { SlapError } from '../core/errors.ts';
 import { acquirePidLock } from '../lib/pid-lock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { describeBuildoutEvent } from '../node/build-log.ts';
-import type { NodeConfig } from '../node/config.ts';
+import { requireRootUnlessSandbox, type NodeConfig } from '../node/config.ts';
 import type { NodeProgressEvent } from '../node/pass.ts';
 import type { CliContext } from './context.ts';
 import { addNodeOptions, loadCliNodeConfig, type NodeCommandOptions } from './node-options.ts';
@@ -117,10 +116,7 @@ export async function runPassCommand<T>(
     certificate_repository_path: options.certificate_repository_path,
     ...command.overrides,
   });
-  if (!config.sandbox && config.rootCheck && process.getuid?.() !== 0)
-    throw new SlapError('SLAP_ERR_ROOT_REQUIRED', `${command.name} in system mode must run as root`, {
-      hint: 'run it as root, set sandbox = true for a single-user node, or root_check = false',
-    });
+  requireRootUnlessSandbox(config, command.name);
   if (!options.now && config.maximalDelay > 0) {
     const delay = 1 + Math.floor(Math.random() * config.maximalDelay);
     ctx.note(`Waiting ${delay} s before starting (maximal_delay; use --now to start at once).`);

@@ -506,3 +506,18 @@ async function checkFiles(config: NodeConfig): Promise<void> {
     }
   }
 }
+
+/**
+ * A node in system mode changes users and interfaces: its commands must run as root (unless
+ * `root_check = false`). `what` names the command in the error.
+ */
+export function requireRootUnlessSandbox(
+  config: NodeConfig,
+  what: string,
+  isRoot: boolean = process.getuid?.() === 0,
+): void {
+  if (!config.sandbox && config.rootCheck && !isRoot)
+    throw new SlapError('SLAP_ERR_ROOT_REQUIRED', `${what} in system mode must run as root`, {
+      hint: 'run it as root, set sandbox = true for a single-user node, or root_check = false',
+    });
+}

@@ -5,11 +5,10 @@
  * agent until `stop` resolves, then closes it (services keep running) and releases everything. Used
  * by `slapos node run` and by the lean entry point agent-main.ts.
  */
-import { SlapError } from '../../core/errors.ts';
 import { acquirePidLock, type PidLock } from '../../lib/pid-lock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { describeBuildoutEvent } from '../build-log.ts';
-import type { NodeConfig } from '../config.ts';
+import { requireRootUnlessSandbox, type NodeConfig } from '../config.ts';
 import { createNodeMasterClient } from '../master.ts';
 import { connectSupervisor } from '../node-supervisor.ts';
 import type { NodeProgressEvent } from '../pass.ts';
@@ -72,10 +71,7 @@ export function logProgress(logger: Logger): (event: NodeProgressEvent) => void 
 
 export async function runAgentProcess(config: NodeConfig, options: RunAgentOptions): Promise<void> {
   const { logger } = options;
-  if (!config.sandbox && config.rootCheck && process.getuid?.() !== 0)
-    throw new SlapError('SLAP_ERR_ROOT_REQUIRED', 'node run in system mode must run as root', {
-      hint: 'run it as root, set sandbox = true for a single-user node, or root_check = false',
-    });
+  requireRootUnlessSandbox(config, 'node run');
   const timings = agentTimings(config);
   const paths = agentPaths(config.instanceRoot);
   const locks: PidLock[] = [];

@@ -5,10 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import { SlapError } from '../../core/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { silentLogger } from '../../lib/logger.ts';
-import { formatConfig, type NodeConfig } from '../config.ts';
+import { formatConfig, requireRootUnlessSandbox, type NodeConfig } from '../config.ts';
 import { applyFormatPlan } from './apply.ts';
 import { Host, type HostAddress } from './host.ts';
 import { computeLayout, type ComputeNodeLayout } from './layout.ts';
@@ -58,10 +57,7 @@ export async function formatComputeNode(
   const logger = options.logger ?? silentLogger();
   const format = formatConfig(config, options.env);
   const isRoot = options.isRoot ?? process.getuid?.() === 0;
-  if (!config.sandbox && config.rootCheck && !isRoot)
-    throw new SlapError('SLAP_ERR_ROOT_REQUIRED', 'node format in system mode must run as root', {
-      hint: 'run it as root, set sandbox = true for a single-user node, or root_check = false',
-    });
+  requireRootUnlessSandbox(config, 'node format', isRoot);
   const host = options.host ?? new Host({ logger, signal: options.signal });
   const statePath = stateFilePath(config.instanceRoot);
   const previous = await loadFormatState(statePath);
