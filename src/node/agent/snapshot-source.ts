@@ -44,10 +44,7 @@ export class SnapshotStateSource implements NodeStateSource {
 
   async read(query: NodeStateQuery): Promise<NodeState> {
     const { state } = await this.readSnapshot(query.signal);
-    return {
-      ...((query.software ?? true) && state.software ? { software: state.software } : {}),
-      ...((query.partitions ?? true) && state.partitions ? { partitions: state.partitions } : {}),
-    };
+    return fixedStateSource(state).read(query);
   }
 }
 
