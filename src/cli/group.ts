@@ -1,11 +1,22 @@
 import type { Command } from 'commander';
 
+/** The command groups and their one-line descriptions (`slapos --help`). */
+const GROUPS = {
+  node: 'compute node commands',
+  proxy: 'the local SlapOS master (proxy mode)',
+  service: 'list and inspect your services (instance trees)',
+  computer: 'list and inspect compute nodes',
+  standalone: 'a whole SlapOS (master, node agent, supervisor) in one directory',
+} as const;
+
+export type CommandGroupName = keyof typeof GROUPS;
+
 /**
  * Returns the subcommand group `name` of `parent` (e.g. `node`, `proxy`, `service`), creating it
  * on first use, so that command files can each add one subcommand to a shared group.
  */
-export function commandGroup(parent: Command, name: string, description: string): Command {
+export function commandGroup(parent: Command, name: CommandGroupName): Command {
   const existing = parent.commands.find((command) => command.name() === name);
   if (existing) return existing;
-  return parent.command(name).description(description);
+  return parent.command(name).description(GROUPS[name]);
 }

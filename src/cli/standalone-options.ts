@@ -10,11 +10,7 @@ export interface StandaloneCommandOptions {
 }
 
 export function standaloneCommand(program: Command, name: string, description: string): Command {
-  return commandGroup(
-    program,
-    'standalone',
-    'a whole SlapOS (master, node agent, supervisor) in one directory',
-  )
+  return commandGroup(program, 'standalone')
     .command(name)
     .description(description)
     .option('--dir <dir>', 'its directory (default: $SLAPOS_STANDALONE_DIR, else ./.slapos)');

@@ -5,7 +5,7 @@ import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 
 export function registerComputerInfo(program: Command, ctx: CliContext): void {
-  const command = commandGroup(program, 'computer', 'list and inspect compute nodes')
+  const command = commandGroup(program, 'computer')
     .command('info')
     .description('get information of a compute node: its software installations and instances')
     .argument('<reference>', 'the compute node, e.g. COMP-1234');

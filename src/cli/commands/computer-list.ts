@@ -5,9 +5,7 @@ import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 
 export function registerComputerList(program: Command, ctx: CliContext): void {
-  const command = commandGroup(program, 'computer', 'list and inspect compute nodes')
-    .command('list')
-    .description('list the compute nodes');
+  const command = commandGroup(program, 'computer').command('list').description('list the compute nodes');
   addClientOptions(command).action(async (options: ClientCommandOptions) => {
     const nodes = await withMasterClient(ctx, options, (client) => client.listComputeNodes());
     if (options.json) ctx.printJson(nodes);

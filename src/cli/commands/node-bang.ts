@@ -5,7 +5,7 @@ import { commandGroup } from '../group.ts';
 import { addNodeOptions, loadCliNodeConfig, type NodeCommandOptions } from '../node-options.ts';
 
 export function registerNodeBang(program: Command, ctx: CliContext): void {
-  const command = commandGroup(program, 'node', 'run the node: format, software, instance, promises, …')
+  const command = commandGroup(program, 'node')
     .command('bang')
     .description(
       'tell the master something happened to this compute node (its instances are processed again)',

@@ -14,7 +14,7 @@ interface BootCommandOptions extends PassCommandOptions {
 }
 
 export function registerNodeBoot(program: Command, ctx: CliContext): void {
-  const command = commandGroup(program, 'node', 'run the node: format, software, instance, promises, …')
+  const command = commandGroup(program, 'node')
     .command('boot')
     .description('at machine start: format, bang the compute node, have every partition deployed again')
     .option('-m, --message <text>', 'message of the compute node bang', 'Reboot');

@@ -24,7 +24,7 @@ interface FormatCommandOptions extends NodeCommandOptions {
 const MAX_RANDOM_DELAY_MS = 3600_000;
 
 export function registerNodeFormat(program: Command, ctx: CliContext): void {
-  const command = commandGroup(program, 'node', 'run the node: format, software, instance, promises, …')
+  const command = commandGroup(program, 'node')
     .command('format')
     .description('create the partitions (directories, users, addresses) and register them on the master')
     .option('--now', 'start at once (without it, wait a random delay of up to one hour, as cron runs do)')

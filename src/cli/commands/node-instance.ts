@@ -29,7 +29,7 @@ interface InstanceCommandOptions extends PassCommandOptions {
 }
 
 export function registerNodeInstance(program: Command, ctx: CliContext): void {
-  const command = commandGroup(program, 'node', 'run the node: format, software, instance, promises, …')
+  const command = commandGroup(program, 'node')
     .command('instance')
     .description("deploy the partitions' instances as the master asks, run their promises, report")
     .option('--force', 'process every partition, even those where nothing changed')

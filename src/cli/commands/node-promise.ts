@@ -23,7 +23,7 @@ interface PromiseCommandOptions extends NodeCommandOptions {
 }
 
 export function registerNodePromise(program: Command, ctx: CliContext): void {
-  const command = commandGroup(program, 'node', 'run the node: format, software, instance, promises, …')
+  const command = commandGroup(program, 'node')
     .command('promise')
     .description("run the partitions' promises now (exit 0: all pass, 2: one failed)");
   addNodeOptions(addPartitionOptions(command)).action(async (options: PromiseCommandOptions) => {

@@ -15,7 +15,7 @@ import {
 } from '../node-pass.ts';
 
 export function registerNodeReport(program: Command, ctx: CliContext): void {
-  const command = commandGroup(program, 'node', 'run the node: format, software, instance, promises, …')
+  const command = commandGroup(program, 'node')
     .command('report')
     .description("report the partitions' usage to the master and destroy the destroyed instances");
   addPassOptions(command).action(async (options: PassCommandOptions, self: Command) => {

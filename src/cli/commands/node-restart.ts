@@ -5,5 +5,5 @@ import { commandGroup } from '../group.ts';
 import { defineRestart } from '../supervisorctl-commands.ts';
 
 export function registerNodeRestart(program: Command, ctx: CliContext): void {
-  defineRestart(commandGroup(program, 'node', 'compute node commands').command('restart'), ctx);
+  defineRestart(commandGroup(program, 'node').command('restart'), ctx);
 }

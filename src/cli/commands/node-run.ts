@@ -44,7 +44,7 @@ async function nodeRun(ctx: CliContext, options: RunOptions): Promise<void> {
 }
 
 export function registerNodeRun(program: Command, ctx: CliContext): void {
-  const command = commandGroup(program, 'node', 'run the node: format, software, instance, promises, …')
+  const command = commandGroup(program, 'node')
     .command('run')
     .description(
       'run the node agent: build software, deploy instances and report as the master asks, woken by its ' +

@@ -23,7 +23,7 @@ interface SoftwareCommandOptions extends PassCommandOptions {
 }
 
 export function registerNodeSoftware(program: Command, ctx: CliContext): void {
-  const command = commandGroup(program, 'node', 'run the node: format, software, instance, promises, …')
+  const command = commandGroup(program, 'node')
     .command('software')
     .description('install the software releases supplied to this compute node, remove the destroyed ones')
     .option('--force', 'build again even what is installed (buildout then looks for newer profiles)')

@@ -5,5 +5,5 @@ import { commandGroup } from '../group.ts';
 import { defineStart } from '../supervisorctl-commands.ts';
 
 export function registerNodeStart(program: Command, ctx: CliContext): void {
-  defineStart(commandGroup(program, 'node', 'compute node commands').command('start'), ctx);
+  defineStart(commandGroup(program, 'node').command('start'), ctx);
 }

@@ -5,5 +5,5 @@ import { commandGroup } from '../group.ts';
 import { defineStatus } from '../supervisorctl-commands.ts';
 
 export function registerNodeStatus(program: Command, ctx: CliContext): void {
-  defineStatus(commandGroup(program, 'node', 'compute node commands').command('status'), ctx);
+  defineStatus(commandGroup(program, 'node').command('status'), ctx);
 }

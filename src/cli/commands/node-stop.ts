@@ -5,5 +5,5 @@ import { commandGroup } from '../group.ts';
 import { defineStop } from '../supervisorctl-commands.ts';
 
 export function registerNodeStop(program: Command, ctx: CliContext): void {
-  defineStop(commandGroup(program, 'node', 'compute node commands').command('stop'), ctx);
+  defineStop(commandGroup(program, 'node').command('stop'), ctx);
 }

@@ -13,7 +13,7 @@ import {
 } from '../supervisorctl-commands.ts';
 
 export function registerNodeSupervisorctl(program: Command, ctx: CliContext): void {
-  const node = commandGroup(program, 'node', 'compute node commands');
+  const node = commandGroup(program, 'node');
   const ctl = node
     .command('supervisorctl')
     .description(

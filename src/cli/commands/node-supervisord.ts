@@ -18,7 +18,7 @@ interface SupervisordOptions extends LocationOptions {
 }
 
 export function registerNodeSupervisord(program: Command, ctx: CliContext): void {
-  const node = commandGroup(program, 'node', 'compute node commands');
+  const node = commandGroup(program, 'node');
   addLocationOptions(node.command('supervisord'))
     .description("start the node's process supervisor (in the background unless -n)")
     .option('-n, --nodaemon', 'run in the foreground (SIGTERM stops it and leaves the processes running)')

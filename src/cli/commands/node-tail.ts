@@ -5,5 +5,5 @@ import { commandGroup } from '../group.ts';
 import { defineTail } from '../supervisorctl-commands.ts';
 
 export function registerNodeTail(program: Command, ctx: CliContext): void {
-  defineTail(commandGroup(program, 'node', 'compute node commands').command('tail'), ctx);
+  defineTail(commandGroup(program, 'node').command('tail'), ctx);
 }

@@ -10,7 +10,7 @@ import { commandGroup } from '../group.ts';
 import { addNodeOptions, loadCliNodeConfig, type NodeCommandOptions } from '../node-options.ts';
 
 export function registerNodeWatchdog(program: Command, ctx: CliContext): void {
-  const command = commandGroup(program, 'node', 'run the node: format, software, instance, promises, …')
+  const command = commandGroup(program, 'node')
     .command('watchdog')
     .description("bang a partition's instance when one of its services exits (run by the supervisor)")
     .addOption(new Option('--event <json>', 'the event (default: read from stdin)').hideHelp());

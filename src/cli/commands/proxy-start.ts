@@ -47,7 +47,7 @@ async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<
 }
 
 export function registerProxyStart(program: Command, ctx: CliContext): void {
-  commandGroup(program, 'proxy', 'the local SlapOS master (proxy mode)')
+  commandGroup(program, 'proxy')
     .command('start')
     .description(
       'start the SlapOS master in proxy mode (no authentication: loopback only unless --insecure-listen); ' +

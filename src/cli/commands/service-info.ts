@@ -13,7 +13,7 @@ import { pythonPformat } from '../python-format.ts';
 import { readableConnectionParameters } from './request.ts';
 
 export function registerServiceInfo(program: Command, ctx: CliContext): void {
-  const command = commandGroup(program, 'service', 'list and inspect your services (instance trees)')
+  const command = commandGroup(program, 'service')
     .command('info')
     .description('get status, software release, parameters and promise results of a service (instance tree)')
     .argument('<reference>', 'your instance reference (its title)');

@@ -8,7 +8,7 @@ import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 
 export function registerServiceList(program: Command, ctx: CliContext): void {
-  const command = commandGroup(program, 'service', 'list and inspect your services (instance trees)')
+  const command = commandGroup(program, 'service')
     .command('list')
     .description('list your services (instance trees) and their software release');
   addClientOptions(command).action((options: ClientCommandOptions) => listServices(ctx, options));
