@@ -537,6 +537,8 @@ export async function loadProfile(options: ProfileOptions = {}): Promise<Profile
 
 async function computeSignatures(session: Session, parts: readonly string[]): Promise<Map<string, string>> {
   const signatures = new Map<string, string>();
+  // A section's token is the same for every part that depends on it: hashed once per run.
+  const depTokens = new Map<string, string>();
   const computing = new Set<string>();
   const buildout = session.buildout;
   const signature = async (part: string): Promise<string> => {
@@ -550,6 +552,11 @@ async function computeSignatures(session: Session, parts: readonly string[]): Pr
     for (const dep of [...options.dependencies].sort()) {
       const depOptions = buildout.peek(dep);
       if (!depOptions || computing.has(dep)) continue;
+      const knownToken = depTokens.get(dep);
+      if (knownToken !== undefined) {
+        tokens.push(knownToken);
+        continue;
+      }
       try {
         await buildout.resolveAll(depOptions);
       } catch {
@@ -560,7 +567,9 @@ async function computeSignatures(session: Session, parts: readonly string[]): Pr
       const sorted = Object.keys(items)
         .sort()
         .map((k) => [k, items[k]]);
-      tokens.push(`${dep}:${md5(JSON.stringify(sorted))}`);
+      const token = `${dep}:${md5(JSON.stringify(sorted))}`;
+      depTokens.set(dep, token);
+      tokens.push(token);
     }
     computing.delete(part);
     const result = tokens.join(' ');
