@@ -28,7 +28,7 @@ export { fromJs, toJs, type ToJsOptions } from './convert.ts';
 export { pythonBuiltins, jinjaGlobals } from './builtins.ts';
 export { pythonModule, SUPPORTED_MODULES } from './modules.ts';
 export { prefixLoader, type ImportEntry, type PrefixLoaderOptions } from './loaders.ts';
-export { jsonDumps, jsonLoads, type JsonDumpOptions } from './json.ts';
+export { jsonDumps, jsonLoads, jsonString, type JsonDumpOptions } from './json.ts';
 export { percentFormat, strFormat, formatValue } from './format.ts';
 export { callValue, getAttr } from './attributes.ts';
 export type { EvalContext, FilterFn, TestFn } from './runtime.ts';

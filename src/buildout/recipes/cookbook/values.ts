@@ -13,6 +13,7 @@ import {
   type PyDict,
   type PyValue,
 } from '../../py-value.ts';
+import { jsonString } from '../../../template/index.ts';
 
 /** The key of json-in-xml parameters. */
 export const SERIALISED_KEY = '_';
@@ -73,25 +74,6 @@ export function pyToJson(value: PyValue, where: string, options: PyToJsonOptions
   return out;
 }
 
-function quote(text: string): string {
-  let out = '"';
-  for (const char of text) {
-    const code = char.codePointAt(0) ?? 0;
-    if (char === '"') out += '\\"';
-    else if (char === '\\') out += '\\\\';
-    else if (char === '\n') out += '\\n';
-    else if (char === '\r') out += '\\r';
-    else if (char === '\t') out += '\\t';
-    else if (char === '\b') out += '\\b';
-    else if (char === '\f') out += '\\f';
-    else if (code < 0x20 || code > 0x7e) {
-      // ensure_ascii: \uXXXX, astral characters as surrogate pairs
-      for (let i = 0; i < char.length; i++) out += `\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`;
-    } else out += char;
-  }
-  return `${out}"`;
-}
-
 /** Python's `json.dumps(value)` text (default separators, ASCII only, keys in insertion order). */
 export function pythonJsonDumps(value: unknown): string {
   if (value === null || value === undefined) return 'null';
@@ -109,10 +91,10 @@ export function pythonJsonDumps(value: unknown): string {
   }
   if (typeof value === 'bigint') return value.toString();
   if (value instanceof PyFloat) return pyFloatRepr(value.value);
-  if (typeof value === 'string') return quote(value);
+  if (typeof value === 'string') return jsonString(value, true);
   if (Array.isArray(value)) return `[${value.map(pythonJsonDumps).join(', ')}]`;
   const entries = Object.entries(value as Record<string, unknown>);
-  return `{${entries.map(([key, item]) => `${quote(key)}: ${pythonJsonDumps(item)}`).join(', ')}}`;
+  return `{${entries.map(([key, item]) => `${jsonString(key, true)}: ${pythonJsonDumps(item)}`).join(', ')}}`;
 }
 
 /** json-in-xml: the parameters as `{_: json}`. */
