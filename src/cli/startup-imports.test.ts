@@ -16,7 +16,7 @@ const SOURCE_DIR = dirname(fileURLToPath(import.meta.url)).replace(
   `${sep}src${sep}`,
 );
 
-const HEAVY = ['fastify', 'kysely', 'better-sqlite3', 'undici', 'ajv', 'fast-xml-parser'];
+const HEAVY = ['fastify', 'kysely', 'better-sqlite3', 'undici', 'ajv', 'fast-xml-parser', 'pino'];
 
 const STATIC_IMPORT = /^import\s+([\s\S]*?)\s+from\s+'([^']+)';/gm;
 

@@ -2,7 +2,16 @@
  * Structured logging (pino). Logic logs records through an injected Logger; it never prints.
  * Daemons log JSON lines; the CLI decides where they go.
  */
-import { pino, type Logger as PinoLogger, type LevelWithSilent } from 'pino';
+import { createRequire } from 'node:module';
+import type * as PinoModule from 'pino';
+import type { Logger as PinoLogger, LevelWithSilent } from 'pino';
+
+// pino is loaded on the first logger made: commands that log nothing (`slapos --help`) skip it.
+let pinoModule: typeof PinoModule | undefined;
+function loadPino(): typeof PinoModule {
+  pinoModule ??= createRequire(import.meta.url)('pino') as typeof PinoModule;
+  return pinoModule;
+}
 
 export type Logger = PinoLogger;
 export type LogLevel = LevelWithSilent;
@@ -15,6 +24,7 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
+  const { pino } = loadPino();
   const destination = pino.destination({ dest: options.destination ?? 2, sync: true, mkdir: true });
   return pino(
     {
@@ -34,6 +44,6 @@ let silent: Logger | undefined;
  * (creating a pino logger costs milliseconds); never change its level.
  */
 export function silentLogger(): Logger {
-  silent ??= pino({ level: 'silent' });
+  silent ??= loadPino().pino({ level: 'silent' });
   return silent;
 }
