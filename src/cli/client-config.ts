@@ -7,6 +7,10 @@
  * `$SLAPOS_CLIENT_CONFIGURATION`, else `~/.slapos/slapos-client.cfg` (as the original `slapos`), else
  * the node's `$SLAPOS_CONFIGURATION`. A file named by `--cfg` or an environment variable must exist;
  * the default one may be missing.
+ *
+ * The master's access token (a standalone's local secret) is `$SLAPOS_MASTER_TOKEN`, else
+ * `[slapconsole] master_token`, then `[slapos] master_token` of that file; like the TLS material,
+ * it is kept when `--master-url` or `$SLAPOS_MASTER_URL` names the master.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -15,6 +19,7 @@ import { Option, type Command } from 'commander';
 import type { MasterClient } from '../client/master-client.ts';
 import type { TlsMaterial } from '../client/json-transport.ts';
 import { SlapError, isSlapError, type ErrorCode } from '../core/errors.ts';
+import { ACCESS_TOKEN_RULE, isAccessToken } from '../lib/access-token.ts';
 import type { IniDocument } from '../lib/ini.ts';
 import type { CliContext } from './context.ts';
 import { readSlaposConfig } from './slapos-config.ts';
@@ -30,7 +35,12 @@ export interface ClientConfig {
   /** Where the master URL came from (for messages). */
   source: string;
   tls?: TlsMaterial;
+  /** Sent as `Authorization: Bearer` (never printed). */
+  accessToken?: string;
 }
+
+/** The configuration option holding the master's access token (our addition). */
+export const MASTER_TOKEN_OPTION = 'master_token';
 
 export const DEFAULT_CLIENT_CONFIGURATION = '~/.slapos/slapos-client.cfg';
 
@@ -104,21 +114,44 @@ function tlsFrom(file: ConfigFile, ctx: Pick<CliContext, 'env' | 'cwd'>): TlsMat
   return { ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(ca ? { ca } : {}) };
 }
 
-/** Finds the master URL (and TLS material) for a client command. */
+function checkedToken(token: string, where: string): string {
+  if (!isAccessToken(token))
+    throw new SlapError('SLAP_ERR_CONFIG', `${where} is not a valid access token`, {
+      hint: `a token is ${ACCESS_TOKEN_RULE}`,
+    });
+  return token;
+}
+
+function accessTokenFrom(file: ConfigFile | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  const fromEnv = env.SLAPOS_MASTER_TOKEN;
+  if (fromEnv) return checkedToken(fromEnv, '$SLAPOS_MASTER_TOKEN');
+  for (const section of ['slapconsole', 'slapos']) {
+    const token = file?.ini.get(section, MASTER_TOKEN_OPTION)?.trim();
+    if (token) return checkedToken(token, `[${section}] ${MASTER_TOKEN_OPTION} of ${file?.path}`);
+  }
+  return undefined;
+}
+
+/** Finds the master URL (and TLS material, access token) for a client command. */
 export function resolveClientConfig(
   options: ClientCommandOptions,
   ctx: Pick<CliContext, 'env' | 'cwd'>,
 ): ClientConfig {
   const file = findConfigFile(options, ctx);
   const tls = file && tlsFrom(file, ctx);
-  const withTls = (config: ClientConfig): ClientConfig => (tls ? { ...config, tls } : config);
+  const accessToken = accessTokenFrom(file, ctx.env);
+  const withCredentials = (config: ClientConfig): ClientConfig => ({
+    ...config,
+    ...(tls ? { tls } : {}),
+    ...(accessToken === undefined ? {} : { accessToken }),
+  });
   if (options.masterUrl !== undefined)
-    return withTls({ masterUrl: options.masterUrl, source: '--master-url' });
+    return withCredentials({ masterUrl: options.masterUrl, source: '--master-url' });
   if (ctx.env.SLAPOS_MASTER_URL)
-    return withTls({ masterUrl: ctx.env.SLAPOS_MASTER_URL, source: '$SLAPOS_MASTER_URL' });
+    return withCredentials({ masterUrl: ctx.env.SLAPOS_MASTER_URL, source: '$SLAPOS_MASTER_URL' });
   for (const section of ['slapconsole', 'slapos']) {
     const url = file?.ini.get(section, 'master_url');
-    if (url) return withTls({ masterUrl: url, source: `[${section}] master_url of ${file?.path}` });
+    if (url) return withCredentials({ masterUrl: url, source: `[${section}] master_url of ${file?.path}` });
   }
   throw new SlapError(
     'SLAP_ERR_USAGE',
@@ -146,6 +179,7 @@ export async function withMasterClient<T>(
       masterUrl: config.masterUrl,
       logger: ctx.logger(),
       ...(config.tls ? { tls: config.tls } : {}),
+      ...(config.accessToken === undefined ? {} : { accessToken: config.accessToken }),
     });
   } catch (error) {
     if (error instanceof SlapError && error.code === 'SLAP_ERR_CONFIG') {

@@ -27,6 +27,8 @@ export interface JsonTransportOptions {
   /** Deadline to establish a connection (ms). */
   connectTimeoutMs?: number;
   tls?: TlsMaterial;
+  /** Sent as `Authorization: Bearer <accessToken>` on every call (a master with a local token). */
+  accessToken?: string | undefined;
   /** Use this dispatcher instead of creating an Agent (the caller then owns and closes it). */
   dispatcher?: Dispatcher;
   /** Answers larger than this are refused (bytes). */
@@ -83,6 +85,7 @@ export class JsonTransport {
   private readonly maxResponseBytes: number;
   private readonly validateResponses: boolean;
   private readonly logger: Logger | undefined;
+  private readonly authorization: Readonly<Record<string, string>>;
   private closing: Promise<void> | undefined;
 
   constructor(options: JsonTransportOptions) {
@@ -93,6 +96,8 @@ export class JsonTransport {
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.logger = options.logger;
     this.validateResponses = options.validateResponses !== false;
+    this.authorization =
+      options.accessToken === undefined ? {} : { authorization: `Bearer ${options.accessToken}` };
     if (options.dispatcher) {
       this.dispatcher = options.dispatcher;
       this.ownsDispatcher = false;
@@ -136,7 +141,12 @@ export class JsonTransport {
         method: 'POST',
         dispatcher: this.dispatcher,
         signal: controller.signal,
-        headers: { ...options.headers, 'content-type': 'application/json', accept: 'application/json' },
+        headers: {
+          ...options.headers,
+          ...this.authorization,
+          'content-type': 'application/json',
+          accept: 'application/json',
+        },
         body: JSON.stringify(body),
       });
       status = response.statusCode;

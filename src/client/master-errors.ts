@@ -71,6 +71,12 @@ export function apiError(failure: ApiFailure): SlapError {
   return new SlapError(code, message, { status, details, ...(hint ? { hint } : {}) });
 }
 
+/** How to give a token to a master that asks for one (a standalone's, a proxy with --token-file). */
+export const UNAUTHENTICATED_HINT =
+  'this master requires its access token: pass --cfg with the configuration file that holds it ' +
+  '(a standalone SlapOS: --cfg <dir>/etc/slapos.cfg, the client_config of `slapos standalone status --json`), ' +
+  'or set $SLAPOS_MASTER_TOKEN';
+
 /** The hint of a request the master accepted and is still processing (408). */
 export const NOT_READY_HINT = 'the master accepted the request and is still processing it: retry in a moment';
 
@@ -80,6 +86,8 @@ function hintFor(code: ErrorCode, masterUrl: string): { hint?: string } {
       return { hint: NOT_READY_HINT };
     case 'SLAP_ERR_INTERNAL':
       return { hint: `the master at ${masterUrl} failed; its log may tell why` };
+    case 'SLAP_ERR_UNAUTHENTICATED':
+      return { hint: UNAUTHENTICATED_HINT };
     case 'SLAP_ERR_UNAVAILABLE':
       return { hint: `the master at ${masterUrl} is not in a state to answer; retry later` };
     default:

@@ -11,12 +11,12 @@ import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { SlapError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
+import { bearerTokenAuthenticator, openProxyAuthenticator } from './http/authentication.ts';
 import { registerJsonApi } from './http/json-api.ts';
 import { BODY_LIMIT_BYTES } from './http/request-body.ts';
 import {
   createMasterServices,
   createServiceContext,
-  LOCAL_CALLER,
   proxyModeAuthorizer,
   type MasterServices,
 } from './services/index.ts';
@@ -33,6 +33,11 @@ export interface StartMasterOptions {
   computerId?: string | undefined;
   logger?: Logger;
   clock?: Clock;
+  /**
+   * Require `Authorization: Bearer <accessToken>` on every call (the standalone's local secret);
+   * without it, anyone who reaches the listener may do everything (slapproxy's behaviour).
+   */
+  accessToken?: string | undefined;
   /** Allow a non-loopback address although proxy mode has no authentication. */
   insecureListen?: boolean;
   /** How long `close()` waits for in-flight requests before cutting connections (default 10 s). */
@@ -101,7 +106,8 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
   let port = requestedPort;
   registerJsonApi(fastify, {
     services,
-    callerOf: () => LOCAL_CALLER,
+    authenticator:
+      options.accessToken === undefined ? openProxyAuthenticator : bearerTokenAuthenticator(options.accessToken),
     logger,
     fallbackHost: () => `${urlHost(host)}:${port}`,
   });
@@ -121,7 +127,15 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
   const address = fastify.server.address();
   port = typeof address === 'object' && address ? address.port : requestedPort;
   const url = `http://${urlHost(host)}:${port}`;
-  logger.info({ url, database: options.databasePath, computerId: options.computerId }, 'master listening');
+  logger.info(
+    {
+      url,
+      database: options.databasePath,
+      computerId: options.computerId,
+      authentication: options.accessToken === undefined ? 'none' : 'bearer token',
+    },
+    'master listening',
+  );
 
   let state: MasterState = 'listening';
   let closing: Promise<void> | undefined;

@@ -12,6 +12,7 @@ import { access, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { SlapError } from '../core/errors.ts';
+import { ACCESS_TOKEN_RULE, isAccessToken } from '../lib/access-token.ts';
 import { parseIni, type IniDocument } from '../lib/ini.ts';
 import { parseCidr, type Cidr } from './format/ip.ts';
 
@@ -29,6 +30,8 @@ export interface NodeConfig {
   /** Always ends with `/`. */
   readonly masterUrl: string;
   readonly masterRestUrl: string | undefined;
+  /** `master_token` (our addition): sent as `Authorization: Bearer` to a master that requires it. */
+  readonly masterToken: string | undefined;
   readonly softwareRoot: string;
   readonly instanceRoot: string;
   /** Node certificate and key (both or neither). */
@@ -193,6 +196,7 @@ export function parseNodeConfig(text: string, options: ParseNodeConfigOptions): 
     computerId,
     masterUrl,
     masterRestUrl: read.string('master_rest_url'),
+    masterToken: read.accessToken('master_token'),
     softwareRoot,
     instanceRoot,
     keyFile,
@@ -393,6 +397,14 @@ class OptionReader {
   string(name: string, options: ReadOptions = {}): string | undefined {
     const value = this.raw(name);
     if (value === undefined && options.required) throw this.fail(name, 'is required');
+    return value;
+  }
+
+  /** A bearer access token (the value is never shown in messages). */
+  accessToken(name: string): string | undefined {
+    const value = this.string(name);
+    if (value !== undefined && !isAccessToken(value))
+      throw this.fail(name, `is not a valid access token (${ACCESS_TOKEN_RULE})`);
     return value;
   }
 

@@ -1,6 +1,6 @@
 /**
- * The node's way to its master: a MasterClient built from slapos.cfg (master_url, and the node's
- * certificate and key for mutual TLS when configured), and the adapters node steps use.
+ * The node's way to its master: a MasterClient built from slapos.cfg (master_url, master_token, and
+ * the node's certificate and key for mutual TLS when configured), and the adapters node steps use.
  */
 import { readFile } from 'node:fs/promises';
 import { MasterClient } from '../client/master-client.ts';
@@ -19,6 +19,7 @@ export async function createNodeMasterClient(
   if (config.masterCaFile !== undefined) tls.ca = await readFile(config.masterCaFile);
   return new MasterClient({
     masterUrl: config.masterUrl,
+    ...(config.masterToken === undefined ? {} : { accessToken: config.masterToken }),
     ...(Object.keys(tls).length > 0 ? { tls } : {}),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),

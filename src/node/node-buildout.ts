@@ -7,7 +7,7 @@
  */
 import { runBuildout, uninstallAll } from '../buildout/engine.ts';
 import { PROGRESS_JSON_OPTION, type BuildoutEvent } from '../buildout/progress.ts';
-import type { ExecFunction, RecipeMap } from '../buildout/recipe.ts';
+import type { ExecFunction, RecipeMap, SlapContext } from '../buildout/recipe.ts';
 import { ERROR_CATALOG, SlapError, type ErrorCode } from '../core/errors.ts';
 import { cleanEnv, execFile } from '../lib/exec.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -34,6 +34,11 @@ export interface NodeBuildoutRequest {
   logger: Logger;
   exec?: ExecFunction;
   recipes?: RecipeMap;
+  /**
+   * Handed to the recipes of an in-process run (`master`: the node's client, with its access token,
+   * reused by the cookbook's slap recipes); a run as another user gets nothing.
+   */
+  slap?: SlapContext;
 }
 
 export async function runNodeBuildout(request: NodeBuildoutRequest): Promise<void> {
@@ -52,6 +57,7 @@ async function runInProcess(request: NodeBuildoutRequest): Promise<void> {
     ...(signal === undefined ? {} : { signal }),
     ...(request.exec === undefined ? {} : { exec: request.exec }),
     ...(request.recipes === undefined ? {} : { recipes: request.recipes }),
+    ...(request.slap === undefined ? {} : { slap: request.slap }),
   };
   try {
     if (request.uninstallAll) await uninstallAll({ directory: request.directory, ...common });

@@ -1,7 +1,8 @@
 /**
  * The JSON API v0 (slapos-json-rpc.json + the experimental file) as a fastify plugin: one POST
- * route per path of the contract, bodies validated against the contract's schemas, the caller's
- * identity handed to the services, errors as `{status, type, title}`. Transport only: each
+ * route per path of the contract, bodies validated against the contract's schemas, the caller
+ * authenticated on every path before its body is read (401 for anonymous callers) and handed to the
+ * services, errors as `{status, type, title}`. Transport only: each
  * handler decodes, calls one service, encodes.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -19,6 +20,7 @@ import { formatFromJson } from '../../core/format-plan.ts';
 import { parsePythonJson } from '../../core/python-value.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Caller, MasterServices, RequestOrigin } from '../services/index.ts';
+import { BEARER_CHALLENGE, type Authenticator } from './authentication.ts';
 import { instanceDocument, nodeSnapshotDocument, promiseResultsDocument, success } from './documents.ts';
 import { errorBody, toHttpError } from './errors.ts';
 import { BODY_LIMIT_BYTES, parseJsonBody } from './request-body.ts';
@@ -28,8 +30,8 @@ import { requestValidators } from './validation.ts';
 
 export interface JsonApiOptions {
   services: MasterServices;
-  /** Who is calling (proxy mode: always the trusted local caller). */
-  callerOf: (request: FastifyRequest) => Caller;
+  /** Who is calling; anonymous callers are refused on every path. */
+  authenticator: Authenticator;
   logger: Logger;
   /** Host (with port) to use in absolute URLs when a request has no usable Host header. */
   fallbackHost: () => string;
@@ -51,7 +53,8 @@ type Handler<P extends ApiPath> = (input: HandlerInput<P>) => unknown;
 type HandlerTable = { [P in ApiPath]: Handler<P> };
 
 const RAW_BODY = Symbol('rawBody');
-type WithRawBody = FastifyRequest & { [RAW_BODY]?: string };
+const CALLER = Symbol('caller');
+type WithRawBody = FastifyRequest & { [RAW_BODY]?: string; [CALLER]?: Caller };
 
 function handlers(services: MasterServices): HandlerTable {
   return {
@@ -264,6 +267,12 @@ function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyRe
   return reply.code(status).header('content-type', 'application/json').send(bytes);
 }
 
+function callerOf(request: WithRawBody): Caller {
+  const caller = request[CALLER];
+  if (caller === undefined) throw new SlapError('SLAP_ERR_INTERNAL', 'request not authenticated');
+  return caller;
+}
+
 /** Registers the JSON API on a fastify instance (its content-type parsers, not-found and error handlers too). */
 export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOptions): void {
   const stable = loadApiSpec();
@@ -299,8 +308,24 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
     },
   );
 
+  // First of all, on every path (unknown ones too): nothing is parsed or answered for an anonymous caller.
+  fastify.addHook('onRequest', (request: WithRawBody, _reply, done) => {
+    const caller = options.authenticator.authenticate(request.headers);
+    if (caller.kind === 'anonymous') {
+      done(
+        new SlapError('SLAP_ERR_UNAUTHENTICATED', options.authenticator.refusal(request.headers), {
+          hint: 'send the header Authorization: Bearer <token>',
+        }),
+      );
+      return;
+    }
+    request[CALLER] = caller;
+    done();
+  });
+
   fastify.setErrorHandler((error, request, reply) => {
     const httpError = toHttpError(error);
+    if (httpError.status === 401) reply.header('www-authenticate', BEARER_CHALLENGE);
     if (httpError.internal) options.logger.error({ err: error, url: request.url }, 'request failed');
     else
       options.logger.debug(
@@ -344,7 +369,7 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
       try {
         const result = await handle({
           body: body as never,
-          caller: options.callerOf(request),
+          caller: callerOf(request),
           origin: () => requestOrigin(request, options.fallbackHost()),
           pythonBody: () => (pythonBody ??= parsePythonJson(request[RAW_BODY] ?? 'null', body)) as never,
           requester: () => requesterOf(request.headers),

@@ -1,16 +1,20 @@
 /**
  * Who calls the master, and the ONE place that decides whether they may do what they ask.
  *
- * Every use case calls `context.authorize(caller, action, target)` before touching data. In proxy
- * mode the only caller is the trusted local one and everything is allowed; master mode
- * (certificates, users, scopes) plugs its own Authorizer in here without touching the transport.
+ * The transport authenticates (src/master/http/authentication.ts) and hands the services a Caller;
+ * every use case calls `context.authorize(caller, action, target)` before touching data. In proxy
+ * mode the only caller is the trusted local one (anyone on loopback for slapproxy, the holder of the
+ * local token for the standalone) and everything is allowed; master mode (certificates, users,
+ * scopes) plugs its own Authenticator and Authorizer in without touching the use cases.
  */
 import { SlapError } from '../../core/errors.ts';
 import type { InstanceIdentity } from '../../core/instance-guid.ts';
 
 export type Caller =
-  /** Proxy mode: whoever reaches the loopback listener (slapproxy has no authentication). */
+  /** Proxy mode: whoever reaches the loopback listener, or holds the local token when one is set. */
   | { kind: 'local' }
+  /** Someone who proved nothing (no or a wrong credential): refused with 401 by the transport. */
+  | { kind: 'anonymous' }
   /** Master mode (later): a person or API client. */
   | { kind: 'user'; userId: string }
   /** Master mode (later): a node agent, by its certificate. */
@@ -20,6 +24,9 @@ export type Caller =
 
 /** The trusted local caller of proxy mode. */
 export const LOCAL_CALLER: Caller = Object.freeze({ kind: 'local' });
+
+/** A caller without credentials. */
+export const ANONYMOUS_CALLER: Caller = Object.freeze({ kind: 'anonymous' });
 
 export type Action =
   | 'compute_node.format'
@@ -57,6 +64,8 @@ export interface Authorizer {
 export const proxyModeAuthorizer: Authorizer = {
   authorize(caller, action) {
     if (caller.kind === 'local') return;
+    if (caller.kind === 'anonymous')
+      throw new SlapError('SLAP_ERR_UNAUTHENTICATED', `anonymous callers may not ${action}`);
     throw new SlapError('SLAP_ERR_FORBIDDEN', `${caller.kind} callers may not ${action} in proxy mode`);
   },
 };

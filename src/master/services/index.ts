@@ -56,7 +56,13 @@ export function createMasterServices(context: ServiceContext) {
 }
 
 export type MasterServices = ReturnType<typeof createMasterServices>;
-export { LOCAL_CALLER, proxyModeAuthorizer, type Authorizer, type Caller } from './caller.ts';
+export {
+  ANONYMOUS_CALLER,
+  LOCAL_CALLER,
+  proxyModeAuthorizer,
+  type Authorizer,
+  type Caller,
+} from './caller.ts';
 export { createServiceContext, type ServiceContext } from './context.ts';
 export type { InstanceView } from './instance-view.ts';
 export type { NodeSnapshot, PartitionSnapshot } from './change-stream.ts';

@@ -123,6 +123,8 @@ export async function installInstance(job: PartitionJob): Promise<void> {
     logger: jobLogger(job),
     ...(job.options.exec ? { exec: job.options.exec } : {}),
     ...(job.options.recipes ? { recipes: job.options.recipes } : {}),
+    // The slap recipes talk to the master through the node's client (its access token stays in memory).
+    slap: { master: job.options.master },
   });
 }
 

@@ -47,6 +47,7 @@ export async function destroyPartition(job: PartitionJob): Promise<DestroyOutcom
         logger,
         ...(job.options.exec ? { exec: job.options.exec } : {}),
         ...(job.options.recipes ? { recipes: job.options.recipes } : {}),
+        slap: { master: job.options.master },
       });
     } catch (error) {
       // The wipe below removes the files anyway: a broken uninstall hook must not keep the

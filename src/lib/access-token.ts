@@ -1,0 +1,58 @@
+/**
+ * Bearer access tokens of a master (the standalone's local secret, `slapos proxy start
+ * --token-file`): created random, written 0600, read back strictly. A token is an RFC 6750
+ * `b64token` (letters, digits, `-._~+/`, trailing `=`), so that it goes as it is into an
+ * `Authorization` header and an INI value. Messages never show a token.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { SlapError } from '../core/errors.ts';
+import { writeFileAtomic } from './atomic-write.ts';
+
+const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+const MIN_LENGTH = 16;
+const MAX_LENGTH = 4096;
+
+/** True for a well-formed token (long enough to be a secret). */
+export function isAccessToken(text: string): boolean {
+  return text.length >= MIN_LENGTH && text.length <= MAX_LENGTH && TOKEN.test(text);
+}
+
+/** A new random token: 32 bytes, base64url (43 characters). */
+export function createAccessToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** The rule a token must follow, for error messages. */
+export const ACCESS_TOKEN_RULE = `${MIN_LENGTH} to ${MAX_LENGTH} characters among letters, digits and -._~+/ (then = padding)`;
+
+/** The token held by `path` (its content, one trailing newline allowed); the file must be 0600 or stricter. */
+export async function readAccessTokenFile(path: string): Promise<string> {
+  let text: string;
+  let mode: number;
+  try {
+    mode = (await stat(path)).mode;
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new SlapError('SLAP_ERR_CONFIG', `cannot read the token file ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if ((mode & 0o077) !== 0)
+    throw new SlapError(
+      'SLAP_ERR_CONFIG',
+      `the token file ${path} can be read or written by other users (mode ${(mode & 0o777).toString(8)})`,
+      { hint: `chmod 600 ${path}` },
+    );
+  const token = text.replace(/\r?\n$/, '');
+  if (!isAccessToken(token))
+    throw new SlapError('SLAP_ERR_CONFIG', `the token file ${path} does not hold a valid token`, {
+      hint: `it must hold only the token: ${ACCESS_TOKEN_RULE}`,
+    });
+  return token;
+}
+
+/** Writes `token` (just the token, no newline) to `path`, mode 0600. */
+export async function writeAccessTokenFile(path: string, token: string): Promise<void> {
+  await writeFileAtomic(path, token, { mode: 0o600 });
+}
