@@ -19,7 +19,7 @@ import { Option, type Command } from 'commander';
 import type { MasterClient } from '../client/master-client.ts';
 import type { TlsMaterial } from '../client/json-transport.ts';
 import { SlapError, isSlapError, type ErrorCode } from '../core/errors.ts';
-import { ACCESS_TOKEN_RULE, isAccessToken } from '../lib/access-token.ts';
+import { ACCESS_TOKEN_RULE, isAccessToken, MASTER_TOKEN_OPTION } from '../lib/access-token.ts';
 import type { IniDocument } from '../lib/ini.ts';
 import type { CliContext } from './context.ts';
 import { readSlaposConfig } from './slapos-config.ts';
@@ -39,8 +39,6 @@ export interface ClientConfig {
   accessToken?: string;
 }
 
-/** The configuration option holding the master's access token (our addition). */
-export const MASTER_TOKEN_OPTION = 'master_token';
 
 export const DEFAULT_CLIENT_CONFIGURATION = '~/.slapos/slapos-client.cfg';
 

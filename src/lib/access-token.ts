@@ -9,6 +9,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { SlapError } from '../core/errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 
+/** The option of slapos.cfg (`[slapos]`, or `[slapconsole]` for the client) holding a master's token. */
+export const MASTER_TOKEN_OPTION = 'master_token';
+
 const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 const MIN_LENGTH = 16;
 const MAX_LENGTH = 4096;

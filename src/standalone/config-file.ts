@@ -1,11 +1,20 @@
 /**
  * The standalone's slapos.cfg: a sandbox compute node `local` and the master in proxy mode on
  * 127.0.0.1, on a port chosen free at the first start and kept (the node's partitions know the
- * master's URL). Written once; later starts only raise `partition_amount` when asked.
+ * master's URL), with the master's access token (`master_token`: the local secret, also in
+ * `etc/master.token`, created at the first start). Written once; later starts only raise
+ * `partition_amount` when asked, and give a standalone made before the token existed its token.
  */
-import { readFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { createServer } from 'node:net';
 import { SlapError } from '../core/errors.ts';
+import {
+  createAccessToken,
+  MASTER_TOKEN_OPTION,
+  readAccessTokenFile,
+  writeAccessTokenFile,
+} from '../lib/access-token.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';
 import { parseIni } from '../lib/ini.ts';
 import { STANDALONE_COMPUTER_ID, type StandaloneLayout } from './layout.ts';
@@ -14,6 +23,13 @@ export interface StandaloneSettings {
   port: number;
   partitions: number;
   computerId: string;
+}
+
+export interface EnsuredStandaloneConfig extends StandaloneSettings {
+  /** The master's access token. */
+  accessToken: string;
+  /** True when this call gave slapos.cfg its token (a new standalone, or one made before tokens). */
+  tokenAdded: boolean;
 }
 
 /** A TCP port free on 127.0.0.1 now. */
@@ -29,13 +45,19 @@ export function freePort(): Promise<number> {
   });
 }
 
-export function renderStandaloneConfig(layout: StandaloneLayout, settings: StandaloneSettings): string {
+export function renderStandaloneConfig(
+  layout: StandaloneLayout,
+  settings: StandaloneSettings,
+  accessToken: string,
+): string {
   return [
     '# The standalone SlapOS (slapos standalone start): written once; partition_amount may be raised.',
+    '# It holds the master access token: keep it private (mode 0600).',
     '[slapos]',
     'sandbox = true',
     `computer_id = ${settings.computerId}`,
     `master_url = http://127.0.0.1:${settings.port}/`,
+    `${MASTER_TOKEN_OPTION} = ${accessToken}`,
     `software_root = ${layout.softwareRoot}`,
     `instance_root = ${layout.instanceRoot}`,
     'software_min_free_space = 100M',
@@ -74,11 +96,43 @@ export async function readStandaloneConfig(
   return { port, partitions, computerId };
 }
 
-/** Writes slapos.cfg if missing (choosing a free port), or raises its partition amount; returns the settings. */
+/** The token of `etc/master.token`, created (random, 0600) when missing; `etc/` is kept 0700. */
+async function ensureAccessToken(layout: StandaloneLayout): Promise<string> {
+  const etc = dirname(layout.tokenFile);
+  await mkdirPrivate(etc);
+  try {
+    return await readAccessTokenFile(layout.tokenFile);
+  } catch (error) {
+    if ((error as { cause?: NodeJS.ErrnoException }).cause?.code !== 'ENOENT') throw error;
+  }
+  const token = createAccessToken();
+  await writeAccessTokenFile(layout.tokenFile, token);
+  return token;
+}
+
+async function mkdirPrivate(path: string): Promise<void> {
+  await mkdir(path, { recursive: true, mode: 0o700 });
+  await chmod(path, 0o700);
+}
+
+/** `text` with `[slapos] master_token` set to `token` (the rest of the file as it was). */
+export function withMasterToken(text: string, token: string): string {
+  const line = `${MASTER_TOKEN_OPTION} = ${token}`;
+  const existing = new RegExp(`^${MASTER_TOKEN_OPTION}[ \\t]*[=:].*$`, 'm');
+  if (existing.test(text)) return text.replace(existing, () => line);
+  return text.replace(/^\[slapos\][ \t]*$/m, (header) => `${header}\n${line}`);
+}
+
+/**
+ * Writes slapos.cfg if missing (choosing a free port), or raises its partition amount, and makes
+ * sure it holds the master's token (created in `etc/master.token` at the first start); returns
+ * the settings.
+ */
 export async function ensureStandaloneConfig(
   layout: StandaloneLayout,
   options: { partitions?: number | undefined; defaultPartitions: number },
-): Promise<StandaloneSettings> {
+): Promise<EnsuredStandaloneConfig> {
+  const accessToken = await ensureAccessToken(layout);
   const current = await readStandaloneConfig(layout);
   if (current === undefined) {
     const settings = {
@@ -86,23 +140,30 @@ export async function ensureStandaloneConfig(
       partitions: options.partitions ?? options.defaultPartitions,
       computerId: STANDALONE_COMPUTER_ID,
     };
-    await writeFileAtomic(layout.config, renderStandaloneConfig(layout, settings), { mode: 0o600 });
-    return settings;
+    await writeFileAtomic(layout.config, renderStandaloneConfig(layout, settings, accessToken), {
+      mode: 0o600,
+    });
+    return { ...settings, accessToken, tokenAdded: true };
   }
-  if (options.partitions !== undefined && options.partitions !== current.partitions) {
-    if (options.partitions < current.partitions)
-      throw new SlapError(
-        'SLAP_ERR_FORMAT_SHRINK',
-        `the standalone has ${current.partitions} partitions; their number can only grow (asked ${options.partitions})`,
-      );
-    // Only that line changes: whatever else was edited by hand stays.
-    const text = await readFile(layout.config, 'utf8');
-    await writeFileAtomic(
-      layout.config,
-      text.replace(/^partition_amount\s*=.*$/m, `partition_amount = ${options.partitions}`),
-      { mode: 0o600 },
+  if (
+    options.partitions !== undefined &&
+    options.partitions !== current.partitions &&
+    options.partitions < current.partitions
+  )
+    throw new SlapError(
+      'SLAP_ERR_FORMAT_SHRINK',
+      `the standalone has ${current.partitions} partitions; their number can only grow (asked ${options.partitions})`,
     );
-    return { ...current, partitions: options.partitions };
-  }
-  return current;
+  const partitions = Math.max(options.partitions ?? current.partitions, current.partitions);
+  // Only those lines change: whatever else was edited by hand stays.
+  const text = await readFile(layout.config, 'utf8');
+  let updated = text;
+  if (partitions !== current.partitions)
+    updated = updated.replace(/^partition_amount\s*=.*$/m, () => `partition_amount = ${partitions}`);
+  const tokenAdded =
+    parseIni(updated, layout.config).get('slapos', MASTER_TOKEN_OPTION)?.trim() !== accessToken;
+  if (tokenAdded) updated = withMasterToken(updated, accessToken);
+  if (updated !== text) await writeFileAtomic(layout.config, updated, { mode: 0o600 });
+  else await chmod(layout.config, 0o600);
+  return { ...current, partitions, accessToken, tokenAdded };
 }

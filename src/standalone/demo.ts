@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request as httpRequest } from 'undici';
 import { MasterClient } from '../client/master-client.ts';
 import { SlapError } from '../core/errors.ts';
+import { readAccessTokenFile } from '../lib/access-token.ts';
 import { packageRoot } from '../lib/package-root.ts';
 import { readAgentStatus } from '../node/agent/settings.ts';
 import { standaloneLayout } from './layout.ts';
@@ -68,7 +69,10 @@ export async function runDemo(dir: string, options: DemoOptions = {}): Promise<D
   });
   const softwareUrl = helloSoftwareUrl();
   const layout = standaloneLayout(standalone.dir);
-  const client = new MasterClient({ masterUrl: standalone.masterUrl });
+  const client = new MasterClient({
+    masterUrl: standalone.masterUrl,
+    accessToken: await readAccessTokenFile(standalone.tokenFile),
+  });
   try {
     await client.supply({ softwareReleaseUri: softwareUrl, computerGuid: standalone.computerGuid });
     emit({ type: 'supplied', url: softwareUrl });

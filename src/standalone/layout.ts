@@ -14,8 +14,10 @@ export const DEFAULT_PARTITIONS = 10;
 
 export interface StandaloneLayout {
   dir: string;
-  /** slapos.cfg of the node and the master (sandbox mode). */
+  /** slapos.cfg of the node and the master (sandbox mode), also the client configuration (mode 0600). */
   config: string;
+  /** The master's access token, just the token (mode 0600, created at the first start). */
+  tokenFile: string;
   database: string;
   softwareRoot: string;
   instanceRoot: string;
@@ -44,6 +46,7 @@ export function standaloneLayout(dir: string): StandaloneLayout {
   return {
     dir,
     config: join(dir, 'etc', 'slapos.cfg'),
+    tokenFile: join(dir, 'etc', 'master.token'),
     database: join(dir, 'var', 'proxy.db'),
     softwareRoot: join(dir, 'soft'),
     instanceRoot,

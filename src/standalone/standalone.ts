@@ -4,12 +4,17 @@
  * three answer; it is idempotent (what runs is left alone, what is missing is started).
  * `stopStandalone` stops the agent, the supervisor with every service, then the master.
  * `standaloneStatus` says what runs, with the master's URL and the compute node's id.
+ *
+ * The master requires the standalone's local secret (etc/master.token, also `master_token` in
+ * etc/slapos.cfg, which the agent and `--cfg` clients read): another user of the machine cannot
+ * drive it. A master left running by a version without the token is restarted with it.
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MasterClient } from '../client/master-client.ts';
 import { SlapError } from '../core/errors.ts';
+import { readAccessTokenFile } from '../lib/access-token.ts';
 import { slaposBinPath } from '../lib/package-root.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import type { AgentStatus } from '../node/agent/agent.ts';
@@ -19,12 +24,17 @@ import { formatComputeNode } from '../node/format/format.ts';
 import { masterRegistrar } from '../node/master.ts';
 import { connectSupervisor } from '../node/node-supervisor.ts';
 import { SupervisorClient } from '../node/supervisor/client.ts';
-import { ensureStandaloneConfig, readStandaloneConfig, type StandaloneSettings } from './config-file.ts';
+import {
+  ensureStandaloneConfig,
+  readStandaloneConfig,
+  type EnsuredStandaloneConfig,
+} from './config-file.ts';
 import { checkSocketPath, DEFAULT_PARTITIONS, standaloneLayout, type StandaloneLayout } from './layout.ts';
 import { livePid, spawnDetached, terminate, waitUntilReady, writePidFile } from './processes.ts';
 
 export type StandaloneStep =
-  | { step: 'config'; path: string; created: boolean }
+  | { step: 'root'; dir: string }
+  | { step: 'config'; path: string; created: boolean; tokenAdded: boolean }
   | { step: 'master'; url: string; pid: number; alreadyRunning: boolean }
   | { step: 'supervisor'; pid: number; alreadyRunning: boolean }
   | { step: 'format'; partitions: number }
@@ -39,11 +49,16 @@ export interface StartStandaloneOptions {
   timeoutMs?: number;
   /** Extra node options of the agent process (memory tuning). */
   agentNodeOptions?: readonly string[];
+  /** Whether this process runs as root (default: its uid is 0); its services would too: warned. */
+  runningAsRoot?: boolean;
 }
 
 export interface StandaloneInfo {
   dir: string;
+  /** slapos.cfg of the standalone, also the client configuration of its master (holds the token). */
   config: string;
+  /** The file holding just the master's access token. */
+  tokenFile: string;
   masterUrl: string;
   computerGuid: string;
   partitions: number;
@@ -69,8 +84,13 @@ function agentEntry(): string[] {
   return script.endsWith('.ts') ? ['--import', import.meta.resolve('tsx'), script] : [script];
 }
 
-async function masterAnswers(url: string): Promise<boolean> {
-  const client = new MasterClient({ masterUrl: url, timeoutMs: 2000, connectTimeoutMs: 1000 });
+async function masterAnswers(url: string, accessToken: string | undefined): Promise<boolean> {
+  const client = new MasterClient({
+    masterUrl: url,
+    timeoutMs: 2000,
+    connectTimeoutMs: 1000,
+    ...(accessToken === undefined ? {} : { accessToken }),
+  });
   try {
     await client.getHateoasUrl();
     return true;
@@ -79,6 +99,12 @@ async function masterAnswers(url: string): Promise<boolean> {
   } finally {
     await client.close();
   }
+}
+
+/** The master's state: down, `secured` (answers only with the token) or `open` (started without it). */
+async function masterState(url: string, accessToken: string): Promise<'down' | 'secured' | 'open'> {
+  if (!(await masterAnswers(url, accessToken))) return 'down';
+  return (await masterAnswers(url, undefined)) ? 'open' : 'secured';
 }
 
 /**
@@ -91,15 +117,16 @@ export async function startStandalone(
   options: StartStandaloneOptions = {},
 ): Promise<StandaloneInfo> {
   const layout = standaloneLayout(dir);
-  checkSocketPath(layout);
   const step = options.onStep ?? (() => undefined);
+  if (options.runningAsRoot ?? process.getuid?.() === 0) step({ step: 'root', dir: layout.dir });
+  checkSocketPath(layout);
   const existed = (await readStandaloneConfig(layout)) !== undefined;
   await mkdir(layout.dir, { recursive: true, mode: 0o700 });
   const settings = await ensureStandaloneConfig(layout, {
     partitions: options.partitions,
     defaultPartitions: DEFAULT_PARTITIONS,
   });
-  step({ step: 'config', path: layout.config, created: !existed });
+  step({ step: 'config', path: layout.config, created: !existed, tokenAdded: settings.tokenAdded && existed });
   const masterUrl = `http://127.0.0.1:${settings.port}`;
   // What this call started, stopped again (newest first) if a later step fails: a failed start
   // leaves running only what was running before it.
@@ -114,7 +141,7 @@ export async function startStandalone(
 
 async function startComponents(
   layout: StandaloneLayout,
-  settings: StandaloneSettings,
+  settings: EnsuredStandaloneConfig,
   masterUrl: string,
   started: (() => Promise<unknown>)[],
   options: StartStandaloneOptions,
@@ -124,22 +151,24 @@ async function startComponents(
   const timeoutMs = options.timeoutMs ?? 30_000;
   const bin = slaposBinPath();
 
-  // The master.
+  const { accessToken } = settings;
+  // The master (one started before the standalone had a token is restarted with it).
   let masterPid = await livePid(layout.masterPidFile);
-  const masterWasRunning = masterPid !== undefined && (await masterAnswers(masterUrl));
+  const masterWasRunning =
+    masterPid !== undefined && (await masterState(masterUrl, accessToken)) === 'secured';
   if (!masterWasRunning) {
     if (masterPid !== undefined) await terminate(masterPid, 10_000);
-    const child = await spawnDetached([bin, 'proxy', 'start', '--cfg', layout.config], {
-      logFile: layout.masterLog,
-      cwd: layout.dir,
-    });
+    const child = await spawnDetached(
+      [bin, 'proxy', 'start', '--cfg', layout.config, '--token-file', layout.tokenFile],
+      { logFile: layout.masterLog, cwd: layout.dir },
+    );
     started.push(async () => {
       await terminate(child.pid, 10_000);
       await rm(layout.masterPidFile, { force: true });
     });
     await writePidFile(layout.masterPidFile, child.pid);
     await waitUntilReady('the master', child, {
-      ready: () => masterAnswers(masterUrl),
+      ready: () => masterAnswers(masterUrl, accessToken),
       timeoutMs,
       logFile: layout.masterLog,
     });
@@ -163,7 +192,7 @@ async function startComponents(
   step({ step: 'supervisor', pid: supervisorPid, alreadyRunning: supervisorWasRunning });
 
   // The partitions, registered on the master (idempotent; cheap when nothing changes).
-  const client = new MasterClient({ masterUrl, timeoutMs });
+  const client = new MasterClient({ masterUrl, timeoutMs, accessToken });
   try {
     // Format's routine records are for -v; its warnings are always worth seeing.
     const formatLogger = logger.isLevelEnabled('debug') ? logger : logger.child({}, { level: 'warn' });
@@ -179,8 +208,12 @@ async function startComponents(
     await client.close();
   }
 
-  // The node agent.
+  // The node agent (one that read slapos.cfg before it had the token is restarted).
   let agentPid = await livePid(layout.agentPidFile);
+  if (agentPid !== undefined && settings.tokenAdded) {
+    await terminate(agentPid, 30_000);
+    agentPid = undefined;
+  }
   const agentWasRunning = agentPid !== undefined;
   if (!agentWasRunning) {
     await rm(layout.agentStatusFile, { force: true });
@@ -204,6 +237,7 @@ async function startComponents(
   return {
     dir: layout.dir,
     config: layout.config,
+    tokenFile: layout.tokenFile,
     masterUrl,
     computerGuid: settings.computerId,
     partitions: settings.partitions,
@@ -265,6 +299,10 @@ export interface StandaloneStatus {
   /** True when master, supervisor and agent all run. */
   running: boolean;
   config: string;
+  /** The configuration file for client commands (`--cfg`): it holds the master's URL and token. */
+  client_config: string;
+  /** The file holding just the master's access token. */
+  token_file: string;
   master_url: string | null;
   computer_guid: string | null;
   partitions: number | null;
@@ -286,7 +324,9 @@ export async function standaloneStatus(dir: string): Promise<StandaloneStatus> {
   const settings = await readStandaloneConfig(layout).catch(() => undefined);
   const masterUrl = settings ? `http://127.0.0.1:${settings.port}` : null;
   const masterPid = (await livePid(layout.masterPidFile)) ?? null;
-  const masterRunning = masterPid !== null && masterUrl !== null && (await masterAnswers(masterUrl));
+  const accessToken = await readAccessTokenFile(layout.tokenFile).catch(() => undefined);
+  const masterRunning =
+    masterPid !== null && masterUrl !== null && (await masterAnswers(masterUrl, accessToken));
   const supervisor = await supervisorStatus(layout);
   const agentPid = (await livePid(layout.agentPidFile)) ?? null;
   const agentStatus = agentPid === null ? undefined : await readAgentStatus(layout.agentStatusFile);
@@ -296,6 +336,8 @@ export async function standaloneStatus(dir: string): Promise<StandaloneStatus> {
     exists: settings !== undefined,
     running: masterRunning && supervisor !== undefined && agentRunning,
     config: layout.config,
+    client_config: layout.config,
+    token_file: layout.tokenFile,
     master_url: masterUrl,
     computer_guid: settings?.computerId ?? null,
     partitions: settings?.partitions ?? null,

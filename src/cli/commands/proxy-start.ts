@@ -1,8 +1,11 @@
 /**
- * `slapos proxy start`: the local SlapOS master in proxy mode (no authentication, for one
- * machine), until SIGTERM or SIGINT.
+ * `slapos proxy start`: the local SlapOS master in proxy mode, until SIGTERM or SIGINT. Like
+ * slapproxy it authenticates nobody (and says so: any local user can drive it), unless given
+ * `--token-file`: then every call needs `Authorization: Bearer <token>` (the standalone starts it so).
  */
 import type { Command } from 'commander';
+import { readAccessTokenFile } from '../../lib/access-token.ts';
+import { resolve } from 'node:path';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import { resolveProxySettings } from '../proxy-config.ts';
@@ -16,12 +19,17 @@ interface ProxyStartOptions {
   database?: string;
   computerId?: string;
   insecureListen?: boolean;
+  tokenFile?: string;
 }
 
 async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<void> {
   const configPath = locateSlaposConfig({ cfg: options.cfg, env: ctx.env, cwd: ctx.cwd });
   const config = configPath === undefined ? undefined : readSlaposConfig(configPath);
   const settings = resolveProxySettings(options, { config, configPath, env: ctx.env, cwd: ctx.cwd });
+  const accessToken =
+    options.tokenFile === undefined
+      ? undefined
+      : await readAccessTokenFile(resolve(ctx.cwd, options.tokenFile));
   const logger = ctx.logger('daemon');
   const { startMaster } = await import('../../master/server.ts');
   // Watch for the stop signals before starting, so that a stop during startup is graceful too.
@@ -34,7 +42,15 @@ async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<
       computerId: settings.computerId,
       logger,
       insecureListen: options.insecureListen === true,
+      accessToken,
     });
+    if (accessToken === undefined) {
+      logger.warn(
+        { url: master.url },
+        'no authentication (slapproxy): any local user can drive this master, and so run commands as this user; ' +
+          'give --token-file FILE to require a token',
+      );
+    }
     if (settings.computerId === undefined) {
       logger.warn('no default compute node ([slapos] computer_id or --computer-id): requests must name one');
     }
@@ -50,8 +66,8 @@ export function registerProxyStart(program: Command, ctx: CliContext): void {
   commandGroup(program, 'proxy')
     .command('start')
     .description(
-      'start the SlapOS master in proxy mode (no authentication: loopback only unless --insecure-listen); ' +
-        'stops on SIGTERM or SIGINT',
+      'start the SlapOS master in proxy mode (no authentication unless --token-file: loopback only unless ' +
+        '--insecure-listen); stops on SIGTERM or SIGINT',
     )
     .option(
       '--cfg <file>',
@@ -65,6 +81,10 @@ export function registerProxyStart(program: Command, ctx: CliContext): void {
     )
     .option('--computer-id <id>', 'the default compute node ([slapos] computer_id)')
     .option('--insecure-listen', 'allow a non-loopback address although nothing is authenticated')
+    .option(
+      '--token-file <file>',
+      'require Authorization: Bearer <token> on every call, the token being the content of FILE (mode 0600)',
+    )
     .action(async (options: ProxyStartOptions) => {
       await proxyStart(ctx, options);
     });

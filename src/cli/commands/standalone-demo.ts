@@ -74,7 +74,11 @@ export function registerStandaloneDemo(program: Command, ctx: CliContext): void 
         ...(options.name === undefined ? {} : { name: options.name }),
         ...(options.title === undefined ? {} : { title: options.title }),
         ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
-        ...(options.json ? {} : { onEvent }),
+        // With --json only the warnings are told (on stderr).
+        onEvent: (event) => {
+          if (!options.json) onEvent(event);
+          else if (event.type === 'standalone' && event.step.step === 'root') onEvent(event);
+        },
       });
       if (options.json) {
         ctx.printJson({
@@ -89,7 +93,7 @@ export function registerStandaloneDemo(program: Command, ctx: CliContext): void 
         });
         return;
       }
-      const { masterUrl } = result.standalone;
+      const { config } = result.standalone;
       const lines = [
         '',
         `Instance "${result.title}" is ready (${seconds()}). Its connection parameters:`,
@@ -99,7 +103,7 @@ export function registerStandaloneDemo(program: Command, ctx: CliContext): void 
         `  ${result.answer}`,
         '',
         'Request another instance, greeting someone else:',
-        `  npx slapos request hello-alice ${result.softwareUrl} --parameters name=Alice --master-url ${masterUrl}`,
+        `  npx slapos request hello-alice ${result.softwareUrl} --parameters name=Alice --cfg ${config}`,
         `Status: npx slapos standalone status    Stop: npx slapos standalone stop`,
       ];
       ctx.print(lines.join('\n'));

@@ -15,8 +15,17 @@ interface StartOptions extends StandaloneCommandOptions {
 
 export function describeStep(step: StandaloneStep): string {
   switch (step.step) {
+    case 'root':
+      return (
+        `Warning: running as root: the standalone's services (the master, the node agent and every ` +
+        `partition's processes) will run as root; start it as an unprivileged user instead`
+      );
     case 'config':
-      return step.created ? `Created ${step.path}` : `Using ${step.path}`;
+      return step.created
+        ? `Created ${step.path}`
+        : step.tokenAdded
+          ? `Using ${step.path} (the master's access token was added to it)`
+          : `Using ${step.path}`;
     case 'master':
       return `Master ${step.alreadyRunning ? 'already running' : 'started'} at ${step.url} (pid ${step.pid})`;
     case 'supervisor':
@@ -41,12 +50,17 @@ export function registerStandaloneStart(program: Command, ctx: CliContext): void
       const info = await startStandalone(standaloneDir(ctx, options), {
         ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
         logger: ctx.logger(),
-        ...(options.json ? {} : { onStep: (step) => ctx.note(describeStep(step)) }),
+        // With --json only the warnings are told (on stderr).
+        onStep: (step) => {
+          if (!options.json || step.step === 'root') ctx.note(describeStep(step));
+        },
       });
       if (options.json) {
         ctx.printJson({
           dir: info.dir,
           config: info.config,
+          client_config: info.config,
+          token_file: info.tokenFile,
           master_url: info.masterUrl,
           computer_guid: info.computerGuid,
           partitions: info.partitions,
@@ -62,6 +76,6 @@ export function registerStandaloneStart(program: Command, ctx: CliContext): void
       );
       ctx.print(`  master URL:   ${info.masterUrl}`);
       ctx.print(`  compute node: ${info.computerGuid} (${info.partitions} partitions)`);
-      ctx.print(`  client commands: --master-url ${info.masterUrl}  (or --cfg ${info.config})`);
+      ctx.print(`  client commands: --cfg ${info.config}  (it holds the master's access token)`);
     });
 }

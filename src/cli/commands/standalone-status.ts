@@ -5,7 +5,10 @@ import { standaloneCommand, standaloneDir, type StandaloneCommandOptions } from 
 
 export function registerStandaloneStatus(program: Command, ctx: CliContext): void {
   standaloneCommand(program, 'status', 'say whether the standalone SlapOS runs, its master URL and its work')
-    .option('--json', 'print the status as JSON (master_url, computer_guid, pids, states)')
+    .option(
+      '--json',
+      'print the status as JSON (master_url, client_config, token_file, computer_guid, pids, states)',
+    )
     .action(async (options: StandaloneCommandOptions) => {
       const { standaloneStatus } = await import('../../standalone/standalone.ts');
       const status = await standaloneStatus(standaloneDir(ctx, options));
@@ -22,7 +25,7 @@ export function registerStandaloneStatus(program: Command, ctx: CliContext): voi
         running ? `running (pid ${pid})` : 'stopped';
       const lines = [
         `Standalone SlapOS in ${status.dir}: ${status.running ? 'running' : 'not running'}`,
-        `  master URL:   ${status.master_url}`,
+        `  master URL:   ${status.master_url}  (client commands: --cfg ${status.client_config})`,
         `  compute node: ${status.computer_guid} (${status.partitions} partitions)`,
         `  master:       ${state(status.master.running, status.master.pid)}`,
         `  supervisor:   ${state(status.supervisor.running, status.supervisor.pid)}, ${status.supervisor.processes} processes`,
