@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { request as httpRequest } from 'undici';
 import type { ExecFunction } from '../src/buildout/recipe.ts';
 import { MasterClient } from '../src/client/master-client.ts';
+import { readAccessTokenFile } from '../src/lib/access-token.ts';
 import { execFile } from '../src/lib/exec.ts';
 import { SnapshotStateSource } from '../src/node/agent/snapshot-source.ts';
 import { runInstancePass } from '../src/node/instance/instance-pass.ts';
@@ -104,10 +105,14 @@ async function convergence(): Promise<string[]> {
     if (started.exitCode !== 0) throw new Error(`standalone start failed: ${started.stderr}`);
     const info = JSON.parse(started.stdout) as {
       master_url: string;
+      token_file: string;
       computer_guid: string;
       pids: { agent: number; supervisor: number };
     };
-    const client = new MasterClient({ masterUrl: info.master_url });
+    const client = new MasterClient({
+      masterUrl: info.master_url,
+      accessToken: await readAccessTokenFile(info.token_file),
+    });
     try {
       const software = helloSoftwareUrl();
       await client.supply({ softwareReleaseUri: software, computerGuid: info.computer_guid });

@@ -38,13 +38,13 @@ after(async () => {
 });
 
 test('a failing build reports its error with the log tail and is retried with backoff', async () => {
-  assert.equal((await sa.slapos(['supply', failing, 'local', '--master-url', sa.masterUrl])).exitCode, 0);
-  const request = await sa.slapos(['request', 'broken', failing, '--master-url', sa.masterUrl]);
+  assert.equal((await sa.slapos(['supply', failing, 'local', '--cfg', sa.layout.config])).exitCode, 0);
+  const request = await sa.slapos(['request', 'broken', failing, '--cfg', sa.layout.config]);
   assert.ok(request.exitCode === 0 || request.exitCode === 2, request.stderr);
   // Meanwhile, another software release and its instance are not held up.
   const hello = helloSoftwareUrl();
-  assert.equal((await sa.slapos(['supply', hello, 'local', '--master-url', sa.masterUrl])).exitCode, 0);
-  await sa.slapos(['request', 'fine', hello, '--parameters', 'name=Fine', '--master-url', sa.masterUrl]);
+  assert.equal((await sa.slapos(['supply', hello, 'local', '--cfg', sa.layout.config])).exitCode, 0);
+  await sa.slapos(['request', 'fine', hello, '--parameters', 'name=Fine', '--cfg', sa.layout.config]);
 
   const status = await waitFor(
     'four attempts',

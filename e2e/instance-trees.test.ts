@@ -7,6 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { readAccessTokenFile } from '../src/lib/access-token.ts';
 import { slaposBinPath } from '../src/lib/package-root.ts';
 import { helloSoftwareUrl } from '../src/standalone/demo.ts';
 import { spawnDetached, terminate } from '../src/standalone/processes.ts';
@@ -39,9 +40,9 @@ after(async () => {
   await rm(releaseDir, { recursive: true, force: true });
 });
 
-/** `slapos <args> --master-url <the standalone's>`; exit 0, or 2 (requested, not ready yet). */
+/** `slapos <args> --cfg <the standalone's slapos.cfg>`; exit 0, or 2 (requested, not ready yet). */
 async function slapos(...args: string[]): Promise<void> {
-  const result = await sa.slapos([...args, '--master-url', sa.masterUrl]);
+  const result = await sa.slapos([...args, '--cfg', sa.layout.config]);
   assert.ok(result.exitCode === 0 || result.exitCode === 2, `${result.exitCode}: ${result.stderr}`);
 }
 
@@ -88,6 +89,7 @@ test('two compute nodes on one master: the computer_guid SLA places the instance
         sandbox: true,
         computer_id: 'COMP-2',
         master_url: `${sa.masterUrl}/`,
+        master_token: await readAccessTokenFile(sa.layout.tokenFile),
         software_root: join(dir, 'soft'),
         instance_root: join(dir, 'inst'),
         software_min_free_space: '10M',

@@ -28,7 +28,7 @@ test('npm start deploys examples/hello and prints its URL; again, it is quick an
     assert.ok(url, first.stdout);
     assert.match(
       first.stdout,
-      /npx slapos request hello-alice .* --parameters name=Alice --master-url http:/,
+      /npx slapos request hello-alice .* --parameters name=Alice --cfg \S+\/etc\/slapos\.cfg/,
     );
     assert.equal(await waitForAnswer(url, 'Hello World!'), 'Hello World!');
 

@@ -39,7 +39,7 @@ after(async () => {
 });
 
 async function requestHello(name: string, state?: string): Promise<string> {
-  const args = ['request', 'hello-e2e', SR, '--parameters', `name=${name}`, '--master-url', sa.masterUrl];
+  const args = ['request', 'hello-e2e', SR, '--parameters', `name=${name}`, '--cfg', sa.layout.config];
   if (state) args.push('--state', state);
   const result = await sa.slapos(args);
   // Exit 2: requested, not ready yet (connection parameters not published), as the original.
@@ -87,7 +87,7 @@ test('start is idempotent; status --json gives the master URL and the compute no
 let url: string;
 
 test('examples/hello requested with the slapos command answers "Hello <name>!"', async () => {
-  const supply = await sa.slapos(['supply', SR, 'local', '--master-url', sa.masterUrl]);
+  const supply = await sa.slapos(['supply', SR, 'local', '--cfg', sa.layout.config]);
   assert.equal(supply.exitCode, 0, supply.stderr);
   await requestHello('Alice');
   const connection = await waitForConnection(sa.client, GUID, 'url', { expected: /^http:/ });

@@ -25,6 +25,8 @@ export interface TestMasterOptions {
   computerId?: string;
   clock?: Clock;
   logger?: Logger;
+  /** Require this bearer token on every call. */
+  accessToken?: string;
 }
 
 export async function startTestMaster(options: TestMasterOptions = {}): Promise<TestMaster> {
@@ -40,6 +42,7 @@ export async function startTestMaster(options: TestMasterOptions = {}): Promise<
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
       closeGraceMs: 2_000,
+      ...(options.accessToken === undefined ? {} : { accessToken: options.accessToken }),
     });
   } catch (error) {
     await rm(directory, { recursive: true, force: true });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { MasterClient } from '../client/master-client.ts';
+import { readAccessTokenFile } from '../lib/access-token.ts';
 import { execFile, type ExecResult } from '../lib/exec.ts';
 import { slaposBinPath } from '../lib/package-root.ts';
 import type { AgentStatus } from '../node/agent/agent.ts';
@@ -77,7 +78,10 @@ export async function startTestStandalone(
     const started = await slapos(['standalone', 'start', '--dir', dir, '--json']);
     if (started.exitCode !== 0) throw new Error(`standalone start failed: ${started.stderr}`);
     const info = JSON.parse(started.stdout) as { master_url: string; computer_guid: string };
-    const client = new MasterClient({ masterUrl: info.master_url });
+    const client = new MasterClient({
+      masterUrl: info.master_url,
+      accessToken: await readAccessTokenFile(layout.tokenFile),
+    });
     return {
       dir,
       layout,
