@@ -147,3 +147,63 @@ test('certificate files of the configuration are read for TLS, and must be reada
     box.cleanup();
   }
 });
+
+test('the access token: $SLAPOS_MASTER_TOKEN, else [slapconsole] then [slapos] master_token; kept with --master-url', () => {
+  const box = sandbox();
+  try {
+    const token = 'tok_0123456789abcdefABCDEF';
+    const other = 'other-0123456789abcdef';
+    const cfg = join(box.dir, 'slapos.cfg');
+    writeFileSync(cfg, `[slapos]\nmaster_url = http://127.0.0.1:1/\nmaster_token = ${token}\n`);
+    const ctx = { env: box.env, cwd: box.dir };
+    assert.equal(resolveClientConfig({ cfg }, ctx).accessToken, token);
+    // --master-url (or $SLAPOS_MASTER_URL) with --cfg: the URL changes, the token stays.
+    const both = resolveClientConfig({ cfg, masterUrl: 'http://127.0.0.1:2' }, ctx);
+    assert.deepEqual(both, { masterUrl: 'http://127.0.0.1:2', source: '--master-url', accessToken: token });
+    assert.equal(
+      resolveClientConfig({ cfg }, { ...ctx, env: { ...box.env, SLAPOS_MASTER_URL: 'http://127.0.0.1:3' } })
+        .accessToken,
+      token,
+    );
+    assert.equal(
+      resolveClientConfig({ cfg }, { ...ctx, env: { ...box.env, SLAPOS_MASTER_TOKEN: other } }).accessToken,
+      other,
+    );
+    writeFileSync(
+      cfg,
+      `[slapconsole]\nmaster_token = ${other}\n[slapos]\nmaster_url = http://127.0.0.1:1/\nmaster_token = ${token}\n`,
+    );
+    assert.equal(resolveClientConfig({ cfg }, ctx).accessToken, other);
+    // --master-url alone: no token.
+    assert.equal(resolveClientConfig({ masterUrl: 'http://127.0.0.1:2' }, ctx).accessToken, undefined);
+  } finally {
+    box.cleanup();
+  }
+});
+
+test('a malformed master_token is refused without being shown', () => {
+  const box = sandbox();
+  try {
+    const cfg = join(box.dir, 'slapos.cfg');
+    for (const bad of [
+      'short',
+      'has space inside-0123456789',
+      'quote"0123456789abcdef',
+      'é0123456789abcdefgh',
+    ]) {
+      writeFileSync(cfg, `[slapos]\nmaster_url = http://127.0.0.1:1/\nmaster_token = ${bad}\n`);
+      const error = throwsSlapError(
+        () => resolveClientConfig({ cfg }, { env: box.env, cwd: box.dir }),
+        'SLAP_ERR_CONFIG',
+        /master_token/,
+      );
+      assert.ok(!error.message.includes(bad) && !(error.hint ?? '').includes(bad), error.message);
+    }
+    throwsSlapError(
+      () => resolveClientConfig({ cfg }, { env: { ...box.env, SLAPOS_MASTER_TOKEN: 'x y' }, cwd: box.dir }),
+      'SLAP_ERR_CONFIG',
+    );
+  } finally {
+    box.cleanup();
+  }
+});

@@ -14,12 +14,13 @@ export interface MasterWithNode {
 }
 
 export async function startMasterWithNode(
-  options: { computerGuid?: string; partitions?: number } = {},
+  options: { computerGuid?: string; partitions?: number; accessToken?: string } = {},
 ): Promise<MasterWithNode> {
   const computerGuid = options.computerGuid ?? 'COMP-TEST';
   const partitionIds = Array.from({ length: options.partitions ?? 3 }, (_, index) => `slappart${index}`);
-  const master = await startTestMaster();
-  const client = new MasterClient({ masterUrl: master.url });
+  const token = options.accessToken === undefined ? {} : { accessToken: options.accessToken };
+  const master = await startTestMaster(token);
+  const client = new MasterClient({ masterUrl: master.url, ...token });
   try {
     await client.formatComputeNode({
       computerGuid,
