@@ -2,12 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createAccessToken } from '../../lib/access-token.ts';
 import { runSlapos } from '../../testing/cli.ts';
-import { callApi, formatTestNode } from '../../testing/master.ts';
+import { callApi, formatTestNode, postJson } from '../../testing/master.ts';
 
 const BIN = fileURLToPath(new URL('../../../../bin/slapos.js', import.meta.url));
 
@@ -77,6 +78,13 @@ test('proxy start: serves the JSON API on an ephemeral port and stops on SIGTERM
       directory,
     );
     assert.match(started.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    // slapproxy's behaviour, said at start.
+    assert.ok(
+      started.lines.some(
+        (line) => line.level === 40 && /any local user can drive this master/.test(String(line.msg)),
+      ),
+      JSON.stringify(started.lines),
+    );
     await formatTestNode(started.url, { partitions: 1 });
     const answer = await callApi(started.url, '/slapos.post.v0.software_instance', {
       title: 'A',
@@ -141,6 +149,69 @@ test('proxy start refuses a non-loopback address without --insecure-listen', asy
     });
     assert.equal(missingCfg.code, 5);
     assert.match(missingCfg.stderr, /cannot read the configuration file/);
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+});
+
+test('proxy start --token-file: every call needs Authorization: Bearer <token of the file>', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'slapos-proxy-token-'));
+  try {
+    const token = createAccessToken();
+    const tokenFile = join(directory, 'master.token');
+    await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
+    const started = await startProxy(
+      ['--port', '0', '--database', 'proxy.db', '--computer-id', 'computer', '--token-file', 'master.token'],
+      directory,
+    );
+    assert.ok(!started.lines.some((line) => /any local user/.test(String(line.msg))));
+    const refused = await postJson(started.url, '/slapos.get.v0.hateoas_url', {});
+    assert.equal(refused.status, 401);
+    assert.equal((refused.body as { type: string }).type, 'Unauthorized');
+    const allowed = await postJson(
+      started.url,
+      '/slapos.get.v0.hateoas_url',
+      {},
+      { headers: { authorization: `Bearer ${token}` } },
+    );
+    assert.equal(allowed.status, 200);
+    assert.equal(await stopWith(started, 'SIGTERM'), 0);
+    assert.ok(!JSON.stringify(started.lines).includes(token), 'the token was logged');
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+});
+
+test('proxy start --token-file refuses a missing, shared or malformed file (without showing it)', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'slapos-proxy-token-bad-'));
+  try {
+    const run = (file: string): ReturnType<typeof runSlapos> =>
+      runSlapos(
+        ['proxy', 'start', '--port', '0', '--database', join(directory, 'p.db'), '--token-file', file],
+        {
+          env: { HOME: directory },
+          cwd: directory,
+        },
+      );
+    const missing = await run('none.token');
+    assert.equal(missing.code, 5, missing.stderr);
+    assert.match(missing.stderr, /cannot read the token file/);
+    const shared = join(directory, 'shared.token');
+    await writeFile(shared, createAccessToken(), { mode: 0o644 });
+    await chmod(shared, 0o644);
+    const sharedRun = await run(shared);
+    assert.equal(sharedRun.code, 5, sharedRun.stderr);
+    assert.match(sharedRun.stderr, /other users/);
+    assert.match(sharedRun.stderr, /chmod 600/);
+    for (const content of ['', 'short', 'two words 0123456789abcdef', `${createAccessToken()}\n\n`]) {
+      const bad = join(directory, 'bad.token');
+      await rm(bad, { force: true });
+      await writeFile(bad, content, { mode: 0o600 });
+      const badRun = await run(bad);
+      assert.equal(badRun.code, 5, badRun.stderr);
+      assert.match(badRun.stderr, /does not hold a valid token/);
+      if (content.trim() !== '') assert.ok(!badRun.stderr.includes(content.trim()), badRun.stderr);
+    }
   } finally {
     await rm(directory, { recursive: true, force: true });
   }

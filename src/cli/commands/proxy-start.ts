@@ -34,6 +34,13 @@ async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<
   const { startMaster } = await import('../../master/server.ts');
   // Watch for the stop signals before starting, so that a stop during startup is graceful too.
   const stop = watchStopSignals();
+  if (accessToken === undefined) {
+    logger.warn(
+      { host: settings.host, port: settings.port },
+      'no authentication (slapproxy): any local user can drive this master, and so run commands as this user; ' +
+        'give --token-file FILE to require a token',
+    );
+  }
   try {
     const master = await startMaster({
       host: settings.host,
@@ -44,13 +51,6 @@ async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<
       insecureListen: options.insecureListen === true,
       accessToken,
     });
-    if (accessToken === undefined) {
-      logger.warn(
-        { url: master.url },
-        'no authentication (slapproxy): any local user can drive this master, and so run commands as this user; ' +
-          'give --token-file FILE to require a token',
-      );
-    }
     if (settings.computerId === undefined) {
       logger.warn('no default compute node ([slapos] computer_id or --computer-id): requests must name one');
     }
