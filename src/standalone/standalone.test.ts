@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runSlapos } from '../testing/cli.ts';
 import { rejectsWithSlapError, throwsSlapError } from '../testing/slap-error-assert.ts';
@@ -13,9 +13,12 @@ import { shortTempDir } from '../testing/standalone.ts';
 import { pidAlive, waitFor } from '../testing/supervisor.ts';
 import { ensureStandaloneConfig, readStandaloneConfig } from './config-file.ts';
 import { checkSocketPath, resolveStandaloneDir, standaloneLayout } from './layout.ts';
-import { standaloneStatus, startStandalone, stopStandalone } from './standalone.ts';
+import { standaloneStatus, startStandalone, stopStandalone, type StandaloneStep } from './standalone.ts';
+import { describeStep } from '../cli/commands/standalone-start.ts';
 import { livePid, spawnDetached, terminate, waitUntilReady, writePidFile } from './processes.ts';
 import { loadNodeConfig } from '../node/config.ts';
+import { slaposBinPath } from '../lib/package-root.ts';
+import { postJson } from '../testing/master.ts';
 
 test('the directory: --dir, else $SLAPOS_STANDALONE_DIR, else ./.slapos; a too deep one is refused', () => {
   assert.equal(resolveStandaloneDir('x', { env: {}, cwd: '/w' }), '/w/x');
@@ -45,11 +48,20 @@ test('slapos.cfg: written once with a free port, partitions can only grow, hand 
     assert.equal(config.sandbox, true);
     assert.equal(config.masterUrl, `http://127.0.0.1:${first.port}/`);
     assert.equal(config.instanceRoot, layout.instanceRoot);
+    // The local secret: created once, just the token in a 0600 file of a 0700 etc/, also in slapos.cfg (0600).
+    assert.equal(first.tokenAdded, true);
+    assert.match(first.accessToken, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(await readFile(layout.tokenFile, 'utf8'), first.accessToken);
+    assert.equal((await stat(layout.tokenFile)).mode & 0o777, 0o600);
+    assert.equal((await stat(layout.config)).mode & 0o777, 0o600);
+    assert.equal((await stat(join(dir, 'etc'))).mode & 0o777, 0o700);
+    assert.equal(config.masterToken, first.accessToken);
 
-    assert.deepEqual(await ensureStandaloneConfig(layout, { defaultPartitions: 3 }), first);
+    const unchanged = { ...first, tokenAdded: false };
+    assert.deepEqual(await ensureStandaloneConfig(layout, { defaultPartitions: 3 }), unchanged);
     await writeFile(layout.config, (await readFile(layout.config, 'utf8')) + '[extra]\nkept = yes\n');
     const grown = await ensureStandaloneConfig(layout, { partitions: 12, defaultPartitions: 10 });
-    assert.deepEqual(grown, { ...first, partitions: 12 });
+    assert.deepEqual(grown, { ...unchanged, partitions: 12 });
     assert.match(await readFile(layout.config, 'utf8'), /kept = yes/);
     await rejectsWithSlapError(
       ensureStandaloneConfig(layout, { partitions: 2, defaultPartitions: 10 }),
@@ -65,6 +77,57 @@ test('slapos.cfg: written once with a free port, partitions can only grow, hand 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a slapos.cfg made before the token (older versions) gets it at the next start, the rest kept', async () => {
+  const dir = await shortTempDir('sa-old-');
+  try {
+    const layout = standaloneLayout(dir);
+    const first = await ensureStandaloneConfig(layout, { defaultPartitions: 2 });
+    const text = await readFile(layout.config, 'utf8');
+    const old = `${text.replace(/^master_token = .*\n/m, '')}[extra]\nkept = yes\n`;
+    assert.doesNotMatch(old, /master_token/);
+    await writeFile(layout.config, old, { mode: 0o644 });
+    await chmod(layout.config, 0o644);
+    await rm(layout.tokenFile);
+    const migrated = await ensureStandaloneConfig(layout, { defaultPartitions: 2 });
+    assert.equal(migrated.tokenAdded, true);
+    assert.notEqual(migrated.accessToken, first.accessToken);
+    const now = await readFile(layout.config, 'utf8');
+    assert.equal(now.replace(/^master_token = .*\n/m, ''), old, 'only the token line was added');
+    assert.equal((await stat(layout.config)).mode & 0o777, 0o600);
+    assert.equal(await readFile(layout.tokenFile, 'utf8'), migrated.accessToken);
+    assert.equal(
+      (await loadNodeConfig({ cfg: layout.config, isRoot: false })).masterToken,
+      migrated.accessToken,
+    );
+    // A token file readable by others is refused, not silently used.
+    await chmod(layout.tokenFile, 0o640);
+    await rejectsWithSlapError(
+      ensureStandaloneConfig(layout, { defaultPartitions: 2 }),
+      'SLAP_ERR_CONFIG',
+      /other users/,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('started as root: a warning first (the uid is injected)', async () => {
+  const deep = `/tmp/${'d'.repeat(100)}`;
+  for (const runningAsRoot of [true, false]) {
+    const steps: StandaloneStep[] = [];
+    await rejectsWithSlapError(
+      startStandalone(deep, { runningAsRoot, onStep: (step) => steps.push(step) }),
+      'SLAP_ERR_CONFIG',
+      /too deep/,
+    );
+    assert.deepEqual(steps, runningAsRoot ? [{ step: 'root', dir: deep }] : []);
+  }
+  assert.match(
+    describeStep({ step: 'root', dir: '/x' }),
+    /^Warning: running as root: .*services.* will run as root/,
+  );
 });
 
 test('background processes: pid files, stale ones removed, exits at start reported with the log', async () => {
@@ -140,6 +203,68 @@ test('a failed start stops what it started and leaves running what ran before', 
       [info.pids.master, info.pids.supervisor, false],
       'the master and the supervisor that ran before still run',
     );
+  } finally {
+    await stopStandalone(dir).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a master and an agent left running by a version without the token are restarted with it', async () => {
+  const dir = await shortTempDir('sa-mig-');
+  try {
+    const layout = standaloneLayout(dir);
+    const info = await startStandalone(dir, { partitions: 1, timeoutMs: 60_000 });
+    // What an older version leaves: a slapos.cfg without token and a master without authentication.
+    await terminate(info.pids.master, 10_000);
+    await writeFile(
+      layout.config,
+      (await readFile(layout.config, 'utf8')).replace(/^master_token = .*\n/m, ''),
+    );
+    await rm(layout.tokenFile);
+    const open = await spawnDetached([slaposBinPath(), 'proxy', 'start', '--cfg', layout.config], {
+      logFile: layout.masterLog,
+      cwd: dir,
+    });
+    await writePidFile(layout.masterPidFile, open.pid);
+    const hateoas = '/slapos.get.v0.hateoas_url';
+    await waitFor(
+      'the master without token',
+      async () =>
+        (await postJson(info.masterUrl, hateoas, {}).catch(() => undefined))?.status === 200
+          ? true
+          : undefined,
+      { timeoutMs: 60_000, intervalMs: 50 },
+    );
+
+    const steps: StandaloneStep[] = [];
+    const again = await startStandalone(dir, { timeoutMs: 60_000, onStep: (step) => steps.push(step) });
+    assert.deepEqual(
+      steps.find((step) => step.step === 'config'),
+      { step: 'config', path: layout.config, created: false, tokenAdded: true },
+    );
+    assert.equal(again.alreadyRunning, false);
+    assert.notEqual(again.pids.master, open.pid);
+    assert.equal(pidAlive(open.pid), false, 'the open master is gone');
+    assert.notEqual(again.pids.agent, info.pids.agent, 'the agent now reads the token');
+    assert.equal(again.pids.supervisor, info.pids.supervisor, 'the services were left alone');
+    const anonymous = await postJson(info.masterUrl, hateoas, {});
+    assert.equal(anonymous.status, 401);
+    const token = await readFile(layout.tokenFile, 'utf8');
+    const allowed = await postJson(
+      info.masterUrl,
+      hateoas,
+      {},
+      { headers: { authorization: `Bearer ${token}` } },
+    );
+    assert.equal(allowed.status, 200);
+    const status = await standaloneStatus(dir);
+    assert.equal(status.running, true);
+    assert.equal(status.client_config, layout.config);
+    assert.equal(status.token_file, layout.tokenFile);
+    // The other local doors: the directory, the supervisor's socket, the token are this user's only.
+    assert.equal((await stat(dir)).mode & 0o077, 0);
+    assert.equal((await stat(layout.supervisor.socket)).mode & 0o777, 0o600);
+    assert.equal((await stat(layout.tokenFile)).mode & 0o777, 0o600);
   } finally {
     await stopStandalone(dir).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
