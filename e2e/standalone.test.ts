@@ -9,7 +9,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { readdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { SupervisorClient } from '../src/node/supervisor/client.ts';
@@ -74,6 +76,14 @@ test('start is idempotent; status --json gives the master URL and the compute no
   assert.equal(parsed.master_url, sa.masterUrl);
   assert.equal(parsed.computer_guid, 'local');
   assert.equal(parsed.running, true);
+  // The client configuration (URL and token) and the token's file, both this user's only.
+  assert.equal(parsed.client_config, sa.layout.config);
+  assert.equal(parsed.token_file, sa.layout.tokenFile);
+  const token = await readFile(sa.layout.tokenFile, 'utf8');
+  assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+  assert.equal((await stat(sa.layout.tokenFile)).mode & 0o777, 0o600);
+  assert.equal((await stat(sa.layout.config)).mode & 0o777, 0o600);
+  assert.match(await readFile(sa.layout.config, 'utf8'), new RegExp(`^master_token = ${token}$`, 'm'));
   const pids = await sa.pids();
   const again = await sa.slapos(['standalone', 'start', '--dir', sa.dir]);
   assert.equal(again.exitCode, 0, again.stderr);
@@ -82,6 +92,35 @@ test('start is idempotent; status --json gives the master URL and the compute no
   const text = await sa.slapos(['standalone', 'status', '--dir', sa.dir]);
   assert.match(text.stdout, /running \(pid \d+\)/);
   assert.ok(text.stdout.includes(sa.masterUrl));
+});
+
+test('another local user, without the token, cannot have a profile run: supply is refused', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sa-intruder-'));
+  try {
+    const marker = join(dir, 'pwned');
+    const profile = join(dir, 'software.cfg');
+    await writeFile(
+      profile,
+      `[buildout]\nparts = run\n\n[run]\nrecipe = plone.recipe.command\ncommand = id > ${marker}\nstop-on-error = true\n`,
+    );
+    const supply = await sa.slapos(['supply', profile, 'local', '--master-url', sa.masterUrl]);
+    assert.equal(supply.exitCode, 1, supply.stderr);
+    assert.match(supply.stderr, /requires an access token/);
+    assert.match(supply.stderr, /--cfg/);
+    const raw = await request(`${sa.masterUrl}/slapos.post.v0.software_installation`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ software_release_uri: profile, computer_guid: 'local' }),
+    });
+    assert.equal(raw.statusCode, 401);
+    await raw.body.dump();
+    // The master recorded nothing, so no node will ever build it.
+    const installations = await sa.client.listSoftwareInstallations('local');
+    assert.ok(!installations.some((item) => item.software_release_uri === profile));
+    assert.ok(!existsSync(marker));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 let url: string;
