@@ -39,7 +39,6 @@ export interface ClientConfig {
   accessToken?: string;
 }
 
-
 export const DEFAULT_CLIENT_CONFIGURATION = '~/.slapos/slapos-client.cfg';
 
 /** Adds the options every client command takes. */

@@ -37,9 +37,13 @@ export async function readAccessTokenFile(path: string): Promise<string> {
     mode = (await stat(path)).mode;
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new SlapError('SLAP_ERR_CONFIG', `cannot read the token file ${path}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new SlapError(
+      'SLAP_ERR_CONFIG',
+      `cannot read the token file ${path}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   if ((mode & 0o077) !== 0)
     throw new SlapError(

@@ -107,7 +107,9 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
   registerJsonApi(fastify, {
     services,
     authenticator:
-      options.accessToken === undefined ? openProxyAuthenticator : bearerTokenAuthenticator(options.accessToken),
+      options.accessToken === undefined
+        ? openProxyAuthenticator
+        : bearerTokenAuthenticator(options.accessToken),
     logger,
     fallbackHost: () => `${urlHost(host)}:${port}`,
   });

@@ -24,11 +24,7 @@ import { formatComputeNode } from '../node/format/format.ts';
 import { masterRegistrar } from '../node/master.ts';
 import { connectSupervisor } from '../node/node-supervisor.ts';
 import { SupervisorClient } from '../node/supervisor/client.ts';
-import {
-  ensureStandaloneConfig,
-  readStandaloneConfig,
-  type EnsuredStandaloneConfig,
-} from './config-file.ts';
+import { ensureStandaloneConfig, readStandaloneConfig, type EnsuredStandaloneConfig } from './config-file.ts';
 import { checkSocketPath, DEFAULT_PARTITIONS, standaloneLayout, type StandaloneLayout } from './layout.ts';
 import { livePid, spawnDetached, terminate, waitUntilReady, writePidFile } from './processes.ts';
 
@@ -126,7 +122,12 @@ export async function startStandalone(
     partitions: options.partitions,
     defaultPartitions: DEFAULT_PARTITIONS,
   });
-  step({ step: 'config', path: layout.config, created: !existed, tokenAdded: settings.tokenAdded && existed });
+  step({
+    step: 'config',
+    path: layout.config,
+    created: !existed,
+    tokenAdded: settings.tokenAdded && existed,
+  });
   const masterUrl = `http://127.0.0.1:${settings.port}`;
   // What this call started, stopped again (newest first) if a later step fails: a failed start
   // leaves running only what was running before it.
