@@ -1,6 +1,7 @@
 /**
  * Master benchmark (`npm run bench -- master [--concurrency 1,8] [--rounds 10] [--warmup-rounds 10 |
- * --no-warmup] [--profile-master DIR]`). `MASTER_NODE_ARGS="--trace-gc …"` passes Node options to the
+ * --no-warmup] [--profile-master DIR] [--token]`); `--token` starts the master with `--token-file` and
+ * sends the bearer token on every call (the standalone's setting). `MASTER_NODE_ARGS="--trace-gc …"` passes Node options to the
  * master's process.
  *
  * The master runs `slapos proxy start` (the compiled CLI; dist/ is rebuilt first) in a child
@@ -26,6 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Pool } from 'undici';
+import { createAccessToken, writeAccessTokenFile } from '../src/lib/access-token.ts';
 
 const SR = 'https://lab.example.com/software/hello/software.cfg';
 const PARTITIONS = 100;
@@ -49,7 +51,7 @@ async function build(): Promise<void> {
   });
 }
 
-async function startServer(databasePath: string, nodeArgs: string[]): Promise<Server> {
+async function startServer(databasePath: string, nodeArgs: string[], extraArgs: string[]): Promise<Server> {
   const child = spawn(
     process.execPath,
     [
@@ -63,6 +65,7 @@ async function startServer(databasePath: string, nodeArgs: string[]): Promise<Se
       databasePath,
       '--computer-id',
       'bench-node',
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT },
   );
@@ -129,7 +132,8 @@ function ownCpuSeconds(): number {
   return (usage.user + usage.system) / 1e6;
 }
 
-const HEADERS = { 'content-type': 'application/json' };
+/** The request headers (`authorization` added with --token). */
+const HEADERS: Record<string, string> = { 'content-type': 'application/json' };
 
 /** Sends one request; the load generator stays light (the body is not parsed, only checked for success). */
 async function post(pool: Pool, path: string, body: string): Promise<void> {
@@ -289,6 +293,7 @@ async function main(args: string[]): Promise<void> {
     ? 0
     : positiveInteger(option(args, '--warmup-rounds'), 10, '--warmup-rounds');
   const profileDirectory = option(args, '--profile-master');
+  const withToken = args.includes('--token');
   // A V8 CPU profile of the master, written when it stops.
   const nodeArgs = [
     ...(process.env.MASTER_NODE_ARGS ?? '').split(' ').filter(Boolean),
@@ -299,13 +304,21 @@ async function main(args: string[]): Promise<void> {
     `master benchmark: ${rounds} rounds of (format ${PARTITIONS} partitions, supply, ${REQUESTS} requests, ` +
       `${READS} reads) on fresh compute nodes per concurrency` +
       `${warmupRounds > 0 ? `, after ${warmupRounds} warm-up rounds` : ''}; ` +
+      `${withToken ? 'bearer token on every call; ' : ''}` +
       `master in a child process, load from undici (keep-alive) in this one\n`,
   );
   process.stdout.write(`load average before: ${loadAverage()} on ${cpus().length} CPUs\n`);
   process.stdout.write(`${TABLE_HEADER}\n`);
   for (const concurrency of levels) {
     const directory = await mkdtemp(join(tmpdir(), 'slapos-bench-master-'));
-    const server = await startServer(join(directory, 'proxy.db'), nodeArgs);
+    const tokenArgs: string[] = [];
+    if (withToken) {
+      const token = createAccessToken();
+      await writeAccessTokenFile(join(directory, 'master.token'), token);
+      HEADERS.authorization = `Bearer ${token}`;
+      tokenArgs.push('--token-file', join(directory, 'master.token'));
+    }
+    const server = await startServer(join(directory, 'proxy.db'), nodeArgs, tokenArgs);
     // Every request has a deadline: the pool's header and body timeouts.
     const pool = new Pool(server.url, {
       connections: concurrency,
