@@ -312,11 +312,7 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
   fastify.addHook('onRequest', (request: WithRawBody, _reply, done) => {
     const caller = options.authenticator.authenticate(request.headers);
     if (caller.kind === 'anonymous') {
-      done(
-        new SlapError('SLAP_ERR_UNAUTHENTICATED', options.authenticator.refusal(request.headers), {
-          hint: 'send the header Authorization: Bearer <token>',
-        }),
-      );
+      done(new SlapError('SLAP_ERR_UNAUTHENTICATED', options.authenticator.refusal(request.headers)));
       return;
     }
     request[CALLER] = caller;
