@@ -158,9 +158,11 @@ test('syntax errors are all reported with file:line', () => {
     (error: unknown) => {
       assert.ok(error instanceof SlapError);
       assert.equal(error.code, 'SLAP_ERR_PROFILE_SYNTAX');
-      assert.match(error.message, /\/p\/bad\.cfg:3: .*key: value/);
+      assert.match(error.message, /\/p\/bad\.cfg:3: not an option.*written `key: value`/);
       assert.match(error.message, /\/p\/bad\.cfg:6: /);
-      assert.match(error.message, /\/p\/bad\.cfg:7: .*no equals sign/);
+      assert.match(error.message, /\/p\/bad\.cfg:7: not an option, a section header or a comment/);
+      // The line's text is never quoted: the file may hold secrets (it may not be a profile).
+      assert.doesNotMatch(error.message, /no equals sign|indented after header/);
       assert.doesNotMatch(error.message, /:4:/);
       return true;
     },

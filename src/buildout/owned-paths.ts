@@ -1,0 +1,68 @@
+/**
+ * Deleting the paths a part owns (its recorded `__buildout_installed__` paths, or what a failed
+ * install created). A recorded path is data (the record can be old, damaged, or hold values that
+ * came from a requester), so it is only deleted when it lies strictly inside one of the
+ * directories the run may own — the buildout directory and the shared-parts directories — after
+ * resolving `..` and every symlink of its parent. A symlink at the path itself is removed, never
+ * followed. Anything else is refused and reported (docs/buildout.md, "Uninstalling").
+ */
+import { lstat, realpath, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+
+export interface OwnedPathOptions {
+  /** `buildout:directory`: relative paths are relative to it. */
+  directory: string;
+  /** The directories a part may own paths in (the buildout directory included). */
+  roots: readonly string[];
+  /** Told of each refused path (not deleted). */
+  onRefused: (path: string, reason: string) => void;
+}
+
+async function real(path: string): Promise<string | undefined> {
+  try {
+    return await realpath(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function inside(path: string, root: string): boolean {
+  const prefix = root.endsWith(sep) ? root : root + sep;
+  return path.startsWith(prefix) && path.length > prefix.length;
+}
+
+/**
+ * Where `path` really is, if it is strictly inside one of `roots`; undefined if it is outside,
+ * or the string `'missing'` if its parent does not exist (nothing to delete).
+ */
+export async function containedPath(
+  path: string,
+  options: Pick<OwnedPathOptions, 'directory' | 'roots'>,
+): Promise<string | 'missing' | undefined> {
+  const absolute = resolve(options.directory, path);
+  const parent = await real(dirname(absolute));
+  if (parent === undefined) return 'missing';
+  const target = join(parent, basename(absolute));
+  for (const root of options.roots) {
+    const realRoot = await real(resolve(options.directory, root));
+    if (realRoot !== undefined && inside(target, realRoot)) return target;
+  }
+  return undefined;
+}
+
+/** Deletes a file, symlink or directory tree owned by a part (missing is fine); see the module comment. */
+export async function removeOwnedPath(path: string, options: OwnedPathOptions): Promise<void> {
+  if (path.includes('\0')) {
+    options.onRefused(path, 'the path contains a NUL character');
+    return;
+  }
+  const target = await containedPath(path, options);
+  if (target === 'missing') return;
+  if (target === undefined) {
+    options.onRefused(path, 'it is outside the directories the part may own');
+    return;
+  }
+  const info = await lstat(target).catch(() => undefined);
+  if (!info) return;
+  await rm(target, { recursive: info.isDirectory(), force: true });
+}
