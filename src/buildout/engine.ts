@@ -191,7 +191,11 @@ class Session {
       directory,
       roots: [directory, ...this.ownedRoots],
       onRefused: (refused, reason) =>
-        this.warn(`not removing ${JSON.stringify(refused)} of part ${part}: ${reason}`, { path: refused }, part),
+        this.warn(
+          `not removing ${JSON.stringify(refused)} of part ${part}: ${reason}`,
+          { path: refused },
+          part,
+        ),
     });
   }
 

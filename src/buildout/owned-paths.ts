@@ -31,23 +31,22 @@ function inside(path: string, root: string): boolean {
   return path.startsWith(prefix) && path.length > prefix.length;
 }
 
-/**
- * Where `path` really is, if it is strictly inside one of `roots`; undefined if it is outside,
- * or the string `'missing'` if its parent does not exist (nothing to delete).
- */
-export async function containedPath(
+type Containment = { kind: 'inside'; path: string } | { kind: 'outside' } | { kind: 'missing' };
+
+/** Where `path` really is, and whether that is strictly inside one of `roots` (missing: no parent). */
+async function contain(
   path: string,
   options: Pick<OwnedPathOptions, 'directory' | 'roots'>,
-): Promise<string | 'missing' | undefined> {
+): Promise<Containment> {
   const absolute = resolve(options.directory, path);
   const parent = await real(dirname(absolute));
-  if (parent === undefined) return 'missing';
+  if (parent === undefined) return { kind: 'missing' };
   const target = join(parent, basename(absolute));
   for (const root of options.roots) {
     const realRoot = await real(resolve(options.directory, root));
-    if (realRoot !== undefined && inside(target, realRoot)) return target;
+    if (realRoot !== undefined && inside(target, realRoot)) return { kind: 'inside', path: target };
   }
-  return undefined;
+  return { kind: 'outside' };
 }
 
 /** Deletes a file, symlink or directory tree owned by a part (missing is fine); see the module comment. */
@@ -56,13 +55,13 @@ export async function removeOwnedPath(path: string, options: OwnedPathOptions): 
     options.onRefused(path, 'the path contains a NUL character');
     return;
   }
-  const target = await containedPath(path, options);
-  if (target === 'missing') return;
-  if (target === undefined) {
+  const target = await contain(path, options);
+  if (target.kind === 'missing') return;
+  if (target.kind === 'outside') {
     options.onRefused(path, 'it is outside the directories the part may own');
     return;
   }
-  const info = await lstat(target).catch(() => undefined);
+  const info = await lstat(target.path).catch(() => undefined);
   if (!info) return;
-  await rm(target, { recursive: info.isDirectory(), force: true });
+  await rm(target.path, { recursive: info.isDirectory(), force: true });
 }
