@@ -410,8 +410,10 @@ class PartContext implements RecipeContext {
   async runBuildout(options: NestedRunOptions): Promise<NestedRunResult> {
     const parent = this.session.options;
     const assignments: (string | Assignment)[] = [...(options.assignments ?? [])];
-    assignments.push(`buildout:directory=${this.directories.directory}`);
-    if (options.installedFile) assignments.push(`buildout:installed=${options.installedFile}`);
+    // Objects, not `section:option=value` text: a path is never re-parsed (nor trimmed).
+    assignments.push({ section: 'buildout', option: 'directory', value: this.directories.directory });
+    if (options.installedFile)
+      assignments.push({ section: 'buildout', option: 'installed', value: options.installedFile });
     const inherited: RunOptions = {};
     for (const key of [
       'env',
