@@ -194,3 +194,10 @@ test('a condition that cannot be evaluated is an error naming the file, line and
     /cond\.cfg:1: .*unexpected end of expression/,
   );
 });
+
+test('lines break at \\n, \\r\\n and \\r only: U+2028, U+2029 and U+0085 are data, as Python reads files', () => {
+  const text = '[a]\nx = 1\u20282\u2029 3\x85\nblock =\n    l1\n    a\u2028  b\n';
+  const config = parseProfile(text, 'f.cfg');
+  assert.equal(config.get('a')?.get('x')?.value, '1\u20282\u2029 3\x85');
+  assert.equal(config.get('a')?.get('block')?.value, 'l1\na\u2028  b');
+});

@@ -37,11 +37,17 @@ function isSpace(char: string | undefined): boolean {
   return char === undefined || /\s/.test(char);
 }
 
-/** Python's `textwrap.dedent`: removes the whitespace prefix common to all non-blank lines. */
+/**
+ * Python's `textwrap.dedent`: removes the whitespace prefix common to all non-blank lines. Lines
+ * are split at `\n` only, as Python's `re.MULTILINE` does (a JavaScript `m` flag would also split
+ * at U+2028/U+2029).
+ */
 export function dedent(text: string): string {
-  const normalised = text.replace(/^[ \t]+$/gm, '');
+  const lines = text.split('\n').map((line) => (/^[ \t]+$/.test(line) ? '' : line));
   let margin: string | undefined;
-  for (const match of normalised.matchAll(/^([ \t]*)[^ \t\n]/gm)) {
+  for (const line of lines) {
+    const match = /^([ \t]*)[^ \t]/.exec(line);
+    if (!match) continue;
     const indent = match[1] ?? '';
     if (margin === undefined) margin = indent;
     else if (indent.startsWith(margin)) continue;
@@ -52,11 +58,8 @@ export function dedent(text: string): string {
       margin = margin.slice(0, i);
     }
   }
-  if (!margin) return normalised;
-  return normalised
-    .split('\n')
-    .map((line) => (line.startsWith(margin) ? line.slice(margin.length) : line))
-    .join('\n');
+  if (!margin) return lines.join('\n');
+  return lines.map((line) => (line.startsWith(margin) ? line.slice(margin.length) : line)).join('\n');
 }
 
 export interface ParseOptions {
