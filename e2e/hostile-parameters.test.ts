@@ -3,7 +3,7 @@
  * hostile instance parameters (a carriage-return injection of installed-record sections, U+2028,
  * U+0085, a hostile key), each followed by a benign request: the instance ends started serving the
  * benign value, no file outside the partition is deleted, and no recipe named by an injected record
- * section is imported.
+ * section is imported. A record left unreadable by an older version does not fail the partition.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -99,6 +99,28 @@ test('hostile instance parameters, then a benign one: started, serving it, nothi
       assert.equal(await readFile(victim, 'utf8'), 'precious', label);
       assert.equal(existsSync(marker), false, `${label}: the injected recipe was imported`);
     }
+
+    // A record an older version left unreadable (a lone \r written as it is): the parts are
+    // installed again over it, nothing it lists is deleted.
+    const instance = await h.client.requestInstance({
+      title: 'hello',
+      softwareReleaseUri: url,
+      parameters: { name: 'again' },
+    });
+    const record = join(h.config.instanceRoot, instance.compute_partition_id, '.installed.cfg');
+    await writeFile(
+      record,
+      `${await readFile(record, 'utf8')}\n[old]\n__buildout_installed__ = ${victim}\nname = x\rnot an option\n`,
+    );
+    const recovered = await runInstancePass(h.config, { master: h.client, supervisor: h.supervisor });
+    assert.deepEqual(
+      recovered.items.map((i) => [i.outcome, i.error?.message]),
+      [['started', undefined]],
+    );
+    const published = (await h.client.getInstance(instance.instance_guid)).connection_parameters;
+    assert.equal(await answer(`${published.url as string}/`, 'Hello again!\n'), 'Hello again!\n');
+    assert.equal(await readFile(victim, 'utf8'), 'precious');
+    assert.doesNotMatch(await readFile(record, 'utf8'), /not an option|\[old\]/);
   } finally {
     await h.close();
   }
