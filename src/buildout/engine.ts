@@ -10,7 +10,7 @@
  *   only the recipes' `update` (no-ops for the built-in recipes): no process, no file written.
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, rm } from 'node:fs/promises';
+import { lstat, mkdir } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { SlapError, toSlapError, type ErrorCode } from '../core/errors.ts';
@@ -19,6 +19,7 @@ import { execFile, type ExecOptions, type ExecResult } from '../lib/exec.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { BUILTIN_RECIPES } from './recipes/index.ts';
 import { INSTALLED_PATHS, InstalledFile, SIGNATURE, emptyRecord, type InstalledRecord } from './installed.ts';
+import { removeOwnedPath } from './owned-paths.ts';
 import { loadRawProfile, parseAssignment, type Assignment } from './loader.ts';
 import type { RawConfig } from './parser.ts';
 import type { BuildoutEvent, ProgressListener } from './progress.ts';
@@ -36,7 +37,7 @@ import type {
   UninstallContext,
 } from './recipe.ts';
 import { lineSplitter } from './lines.ts';
-import { resolveRecipe } from './registry.ts';
+import { knownRecipe, resolveRecipe } from './registry.ts';
 import { Buildout, buildoutPath, unescapeValue, type Options } from './resolver.ts';
 import { pathExists } from '../lib/path-exists.ts';
 
@@ -155,6 +156,8 @@ class Session {
   installedFile: InstalledFile | undefined;
   offline = false;
   newest = true;
+  /** The directories parts may own paths in (set by `runBuildout` and `uninstallAll`). */
+  ownedRoots: string[] = [];
 
   constructor(readonly options: ProfileOptions) {
     this.logger = options.logger ?? silentLogger();
@@ -164,6 +167,36 @@ class Session {
 
   emit(event: BuildoutEvent): void {
     this.options.onProgress?.(event);
+  }
+
+  warn(message: string, fields: Record<string, unknown> = {}, part?: string): void {
+    this.logger.warn({ ...fields, ...(part === undefined ? {} : { part }) }, message);
+    this.emit({ type: 'warning', message, ...(part === undefined ? {} : { part }) });
+  }
+
+  /** The installed-parts record; one that cannot be read is treated as lost (see `InstalledFile.read`). */
+  openInstalledFile(path: string): InstalledFile {
+    return new InstalledFile(path, {
+      onUnreadable: (error) =>
+        this.warn(
+          `the installed-parts record ${path} cannot be read (${error.message}): it is ignored, nothing it lists is uninstalled and every part is installed again`,
+          { file: path, code: error.code },
+        ),
+    });
+  }
+
+  /** Deletes a path `part` owns, only if it is inside `ownedRoots` (docs/buildout.md, "Uninstalling"). */
+  async removeOwned(directory: string, part: string, path: string): Promise<void> {
+    await removeOwnedPath(path, {
+      directory,
+      roots: [directory, ...this.ownedRoots],
+      onRefused: (refused, reason) =>
+        this.warn(
+          `not removing ${JSON.stringify(refused)} of part ${part}: ${reason}`,
+          { path: refused },
+          part,
+        ),
+    });
   }
 
   directories(): BuildoutDirectories {
@@ -367,7 +400,7 @@ class PartContext implements RecipeContext {
       return await fn(this);
     } catch (error) {
       for (const path of this.createdPaths.reverse())
-        await removePath(resolve(this.directories.directory, path));
+        await this.session.removeOwned(this.directories.directory, this.name, path);
       throw error;
     } finally {
       this.createdPaths = undefined;
@@ -377,8 +410,10 @@ class PartContext implements RecipeContext {
   async runBuildout(options: NestedRunOptions): Promise<NestedRunResult> {
     const parent = this.session.options;
     const assignments: (string | Assignment)[] = [...(options.assignments ?? [])];
-    assignments.push(`buildout:directory=${this.directories.directory}`);
-    if (options.installedFile) assignments.push(`buildout:installed=${options.installedFile}`);
+    // Objects, not `section:option=value` text: a path is never re-parsed (nor trimmed).
+    assignments.push({ section: 'buildout', option: 'directory', value: this.directories.directory });
+    if (options.installedFile)
+      assignments.push({ section: 'buildout', option: 'installed', value: options.installedFile });
     const inherited: RunOptions = {};
     for (const key of [
       'env',
@@ -419,13 +454,6 @@ class PartContext implements RecipeContext {
       ...(options.cause === undefined ? {} : { cause: options.cause }),
     });
   }
-}
-
-/** Deletes a file, symlink or directory tree (missing is fine). */
-async function removePath(path: string): Promise<void> {
-  const info = await lstat(path).catch(() => undefined);
-  if (!info) return;
-  await rm(path, { recursive: info.isDirectory(), force: true });
 }
 
 class LoadedProfile implements Profile {
@@ -529,7 +557,7 @@ export async function loadProfile(options: ProfileOptions = {}): Promise<Profile
   session.offline = strictBoolean(buildout, 'offline');
   session.newest = !session.offline && strictBoolean(buildout, 'newest');
   if (installedFile) {
-    session.installedFile = new InstalledFile(installedFile);
+    session.installedFile = session.openInstalledFile(installedFile);
     session.previous = await session.installedFile.read();
   }
   return new LoadedProfile(session, raw, loaded.files, installedFile);
@@ -608,6 +636,10 @@ export async function runBuildout(options: RunOptions = {}): Promise<BuildoutRes
   const selection = options.parts && options.parts.length > 0 ? [...options.parts] : undefined;
   const installParts = await profile.plan(selection);
   const uninstallMissing = selection === undefined;
+  const sharedParts = (profile.buildout.peek('buildout')?.get('shared-part-list') ?? '')
+    .split(/\s+/)
+    .filter((entry) => isAbsolute(entry));
+  session.ownedRoots = [dirs.bin, dirs.parts, dirs.eggs, dirs.developEggs, ...sharedParts];
 
   for (const dir of [dirs.bin, dirs.parts, dirs.developEggs, dirs.eggs]) {
     if ((await lstat(dir).catch(() => undefined)) === undefined) {
@@ -692,7 +724,7 @@ export async function runBuildout(options: RunOptions = {}): Promise<BuildoutRes
         session.emit({ type: 'part', part, action: 'failed', recipe: entry.spec });
         record.parts = record.parts.filter((p) => p !== part);
         record.options.delete(part);
-        for (const path of oldPaths) if (path) await removePath(resolve(dirs.directory, path));
+        for (const path of oldPaths) if (path) await session.removeOwned(dirs.directory, part, path);
         await save();
         throw wrapRecipeError(error, 'Updating', part, entry.spec);
       }
@@ -769,7 +801,8 @@ export async function uninstallAll(options: UninstallAllOptions): Promise<{ unin
     eggs: join(directory, 'eggs'),
     developEggs: join(directory, 'develop-eggs'),
   };
-  const file = new InstalledFile(resolve(directory, options.installedFile ?? '.installed.cfg'));
+  session.ownedRoots = [dirs.bin, dirs.parts, dirs.eggs, dirs.developEggs];
+  const file = session.openInstalledFile(resolve(directory, options.installedFile ?? '.installed.cfg'));
   const record = await file.read();
   const uninstalled: string[] = [];
   for (const part of [...record.parts].reverse()) {
@@ -783,6 +816,31 @@ export async function uninstallAll(options: UninstallAllOptions): Promise<{ unin
   return { uninstalled };
 }
 
+/**
+ * The recipe whose `uninstall` hook runs for a recorded part: the record only names it, so it is
+ * one the current profile loaded under that name, or one given to the run or built in — a module
+ * named only by the record (which may be old or hold injected text) is never imported.
+ */
+function uninstallRecipe(session: Session, part: string, spec: string): Recipe | undefined {
+  if (spec === '') return undefined;
+  for (const entry of session.parts.values()) if (entry.spec === spec) return entry.recipe;
+  try {
+    const known = knownRecipe(spec, {
+      section: part,
+      recipes: session.options.recipes ?? {},
+      builtins: BUILTIN_RECIPES,
+    });
+    if (known) return known.recipe;
+  } catch {
+    // not a recipe name: no hook
+  }
+  session.logger.debug(
+    { part, recipe: spec },
+    'no uninstall hook: the recipe is not one the profile names, built in or given to the run',
+  );
+  return undefined;
+}
+
 async function uninstallPart(
   session: Session,
   dirs: BuildoutDirectories,
@@ -793,20 +851,7 @@ async function uninstallPart(
   const spec = old.recipe ?? '';
   session.emit({ type: 'part', part, action: 'uninstalling', recipe: spec, reason });
   const started = Date.now();
-  let recipe: Recipe | undefined;
-  try {
-    recipe = (
-      await resolveRecipe(spec, {
-        section: part,
-        recipes: session.options.recipes ?? {},
-        builtins: BUILTIN_RECIPES,
-        profileDir: undefined,
-        buildoutDirectory: dirs.directory,
-      })
-    ).recipe;
-  } catch (error) {
-    session.logger.debug({ part, err: error }, 'no uninstall hook: recipe not loadable');
-  }
+  const recipe = uninstallRecipe(session, part, spec);
   if (recipe?.uninstall) {
     const options: Record<string, string> = {};
     for (const [k, v] of Object.entries(old)) options[k] = unescapeValue(v);
@@ -828,7 +873,7 @@ async function uninstallPart(
     }
   }
   for (const path of (old[INSTALLED_PATHS] ?? '').split('\n')) {
-    if (path) await removePath(isAbsolute(path) ? path : join(dirs.directory, path));
+    if (path) await session.removeOwned(dirs.directory, part, path);
   }
   session.emit({ type: 'part', part, action: 'uninstalled', recipe: spec, durationMs: Date.now() - started });
 }

@@ -2,10 +2,20 @@
  * The installed-parts record (`.installed.cfg`, profiles.md §1.10), in buildout's own format so
  * that tools reading it (e.g. slapos.cookbook's free_port) keep working: `[buildout] parts = …`,
  * then one section per installed part with every option (sorted), `__buildout_installed__` (the
- * owned paths) and `__buildout_signature__`. Whitespace a parser would lose is written as
- * `%(__buildout_space…__)s` escapes; multi-line values continue on tab-indented lines.
+ * owned paths) and `__buildout_signature__`.
+ *
+ * Values, option keys and part names come partly from requesters (instance parameters become
+ * options), so every string is written such that reading it back gives exactly what was written
+ * (docs/buildout.md, "The installed-parts record"). Ordinary values are written as buildout writes
+ * them: a newline starts a tab-indented continuation line, whitespace a parser would lose (at the
+ * ends of the value or next to a newline) becomes buildout's `%(__buildout_space…__)s` escapes.
+ * On top of that, anywhere in the text: `\r`, `\f`, `\v` become buildout's escapes, and the
+ * `%` of `%(`, control characters, U+2028/U+2029 and lone surrogates become
+ * `%(__slapos_uHEX__)s` (the code point in hexadecimal). Keys and part names escape the same way
+ * every character their syntax does not allow.
  */
 import { readFile, rm } from 'node:fs/promises';
+import { SlapError } from '../core/errors.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';
 import { parseProfile } from './parser.ts';
 
@@ -21,74 +31,132 @@ export interface InstalledRecord {
   extra: Record<string, string>;
 }
 
-const SPACES: [string, string][] = [
-  ['%(__buildout_space__)s', ' '],
-  ['%(__buildout_space_n__)s', '\n'],
-  ['%(__buildout_space_r__)s', '\r'],
-  ['%(__buildout_space_f__)s', '\f'],
-  ['%(__buildout_space_v__)s', '\v'],
+const BUILDOUT_ESCAPES: Readonly<Record<string, string>> = {
+  ' ': '%(__buildout_space__)s',
+  '\n': '%(__buildout_space_n__)s',
+  '\r': '%(__buildout_space_r__)s',
+  '\f': '%(__buildout_space_f__)s',
+  '\v': '%(__buildout_space_v__)s',
   // Not in buildout: tabs next to line ends would otherwise be lost.
-  ['%(__buildout_space_t__)s', '\t'],
-];
+  '\t': '%(__buildout_space_t__)s',
+};
 
-const SPACEY = /[ \t\r\f\v]*\n[ \t\r\f\v\n]*|^[ \t\r\f\v]+|[ \t\r\f\v]+$/g;
+const BUILDOUT_TOKENS = new Map(Object.entries(BUILDOUT_ESCAPES).map(([char, token]) => [token, char]));
 
-function quoteSpaces(text: string): string {
-  return text
-    .replaceAll(' ', '%(__buildout_space__)s')
-    .replaceAll('\t', '%(__buildout_space_t__)s')
-    .replaceAll('\r', '%(__buildout_space_r__)s')
-    .replaceAll('\f', '%(__buildout_space_f__)s')
-    .replaceAll('\v', '%(__buildout_space_v__)s')
-    .replaceAll('\n', '%(__buildout_space_n__)s');
+/** The escape of any one character (a UTF-16 code unit for a lone surrogate). */
+function escapeChar(char: string): string {
+  return BUILDOUT_ESCAPES[char] ?? `%(__slapos_u${(char.codePointAt(0) as number).toString(16)}__)s`;
+}
+
+/**
+ * Whitespace that a parser trims (JavaScript's `\s` and Python's `str.isspace`), except `\n`.
+ * The control characters among them are escaped everywhere anyway.
+ */
+const SPACE = String.raw`[^\S\n]|[\x1c-\x1f\x85]`;
+/** Characters escaped wherever they are: line breaks for some reader, controls, lone surrogates. */
+const ALWAYS = String.raw`[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]|%(?=\()|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]`;
+const VALUE_ESCAPES = new RegExp(
+  String.raw`(?:${SPACE})*\n(?:${SPACE}|\n)*|^(?:${SPACE})+|(?:${SPACE})+$|${ALWAYS}`,
+  'g',
+);
+
+/** The text of a value on the right of `key = `: see the module comment. */
+export function formatValue(value: string): string {
+  let text = value.replace(VALUE_ESCAPES, (match) => {
+    if (!match.includes('\n')) return [...match].map(escapeChar).join('');
+    const newline = match.indexOf('\n');
+    const around = (s: string): string => [...s].map(escapeChar).join('');
+    return `${around(match.slice(0, newline))}\n\t${around(match.slice(newline + 1))}`;
+  });
+  if (text.startsWith('\n\t')) text = `${BUILDOUT_ESCAPES['\n']}${text.slice(2)}`;
+  if (text.endsWith('\n\t')) text = `${text.slice(0, -2)}${BUILDOUT_ESCAPES['\n']}`;
+  return text;
+}
+
+/** Characters an option key cannot hold (option syntax), plus a leading comment mark or a trailing operator. */
+const KEY_ESCAPES = new RegExp(String.raw`[\s{}[\]=:]|${ALWAYS}|^[#;]|[+-]$`, 'g');
+/** Characters a section name cannot hold (header syntax, and the space-separated `parts` list). */
+const NAME_ESCAPES = new RegExp(String.raw`[\s#[\]:;{}]|${ALWAYS}`, 'g');
+const EMPTY = '%(__slapos_empty__)s';
+
+function escapeName(name: string, pattern: RegExp): string {
+  if (name === '') return EMPTY;
+  return name.replace(pattern, (char) => escapeChar(char));
+}
+
+/** An option key as written in the record. */
+export function formatKey(key: string): string {
+  return escapeName(key, KEY_ESCAPES);
+}
+
+/** A part (section) name as written in the record. */
+export function formatSectionName(name: string): string {
+  return escapeName(name, NAME_ESCAPES);
+}
+
+const TOKEN =
+  /%\(__buildout_space(?:_[nrfvt])?__\)s|%\(__slapos_u([0-9a-f]{1,6})__\)s|%\(__slapos_empty__\)s/g;
+
+/** Reverses any of the escapes above (text without them, e.g. from older records, is unchanged). */
+export function unescapeRecordText(text: string): string {
+  if (!text.includes('%(')) return text;
+  return text.replace(TOKEN, (token, hex: string | undefined) => {
+    if (hex === undefined) return BUILDOUT_TOKENS.get(token) ?? '';
+    const code = Number.parseInt(hex, 16);
+    return code <= 0x10ffff ? String.fromCodePoint(code) : token;
+  });
 }
 
 /** One `key = value` line (plus continuation lines), buildout's `_save_option`. */
 export function formatOption(key: string, value: string): string {
-  let text = value.replace(SPACEY, (match) => {
-    const newline = match.indexOf('\n');
-    if (newline < 0) return quoteSpaces(match);
-    return `${quoteSpaces(match.slice(0, newline))}\n\t${quoteSpaces(match.slice(newline + 1))}`;
-  });
-  if (text.startsWith('\n\t')) text = `%(__buildout_space_n__)s${text.slice(2)}`;
-  if (text.endsWith('\n\t')) text = `${text.slice(0, -2)}%(__buildout_space_n__)s`;
-  return `${key} = ${text}\n`;
+  return `${formatKey(key)} = ${formatValue(value)}\n`;
 }
 
-function formatSection(name: string, options: Record<string, string>): string {
-  const keys = Object.keys(options).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return `[${name}]\n${keys.map((key) => formatOption(key, options[key] ?? '')).join('')}`;
+/** A section; `written` holds values already in their written form (the `parts` list). */
+function formatSection(
+  name: string,
+  options: Record<string, string>,
+  written: Record<string, string> = {},
+): string {
+  const keys = [...Object.keys(options), ...Object.keys(written)].sort((a, b) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
+  const lines = keys.map((key) =>
+    Object.hasOwn(written, key)
+      ? `${formatKey(key)} = ${written[key]}\n`
+      : formatOption(key, options[key] ?? ''),
+  );
+  return `[${formatSectionName(name)}]\n${lines.join('')}`;
 }
 
 export function formatInstalled(record: InstalledRecord): string {
-  const buildout = {
-    ...record.extra,
-    installed_develop_eggs: record.extra.installed_develop_eggs ?? '',
-    parts: record.parts.join(' '),
-  };
-  let text = formatSection('buildout', buildout);
+  const { parts: _parts, ...extra } = record.extra;
+  const buildout = { ...extra, installed_develop_eggs: record.extra.installed_develop_eggs ?? '' };
+  // Each name is escaped alone (no whitespace left in it), then they are separated by spaces.
+  let text = formatSection('buildout', buildout, { parts: record.parts.map(formatSectionName).join(' ') });
   for (const part of record.parts) text += `\n${formatSection(part, record.options.get(part) ?? {})}`;
   return text;
-}
-
-function unquote(value: string): string {
-  if (!value.includes('%(')) return value;
-  let result = value;
-  for (const [token, char] of SPACES) result = result.replaceAll(token, char);
-  return result;
 }
 
 export function parseInstalled(text: string, file: string): InstalledRecord {
   const sections = parseProfile(text, file, { evaluateCondition: () => true });
   const options = new Map<string, Record<string, string>>();
+  let buildout: Record<string, string> = {};
   for (const [name, section] of sections) {
-    const record: Record<string, string> = {};
-    for (const [key, option] of section) record[key] = unquote(option.value);
-    options.set(name, record);
+    // fromEntries defines own properties: a key such as `__proto__` stays a key.
+    const record = Object.fromEntries(
+      [...section].map(([key, option]) => [unescapeRecordText(key), unescapeRecordText(option.value)]),
+    );
+    if (name === 'buildout') buildout = record;
+    else options.set(unescapeRecordText(name), record);
   }
-  const buildout = options.get('buildout') ?? {};
-  options.delete('buildout');
-  const parts = (buildout.parts ?? '').split(/\s+/).filter((p) => p !== '' && options.has(p));
+  // `parts` is read before unescaping: its names are escaped one by one.
+  const rawParts = sections.get('buildout')?.get('parts')?.value ?? '';
+  const parts = rawParts
+    .split(/[ \t\n]+/)
+    .filter((p) => p !== '')
+    .map(unescapeRecordText)
+    .filter((p) => options.has(p));
   const { parts: _parts, ...extra } = buildout;
   return { parts, options, extra };
 }
@@ -101,8 +169,17 @@ export function emptyRecord(): InstalledRecord {
 export class InstalledFile {
   private lastText: string | undefined;
 
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    private readonly options: { onUnreadable?: (error: SlapError) => void } = {},
+  ) {}
 
+  /**
+   * The record, or an empty one if there is none. A record that does not parse (older versions
+   * wrote some values that do not read back) is treated as lost: `onUnreadable` is told, nothing
+   * recorded in it is trusted or uninstalled, the parts are installed again and the next write
+   * replaces it.
+   */
   async read(): Promise<InstalledRecord> {
     let text: string;
     try {
@@ -112,7 +189,13 @@ export class InstalledFile {
       throw error;
     }
     this.lastText = text;
-    return parseInstalled(text, this.path);
+    try {
+      return parseInstalled(text, this.path);
+    } catch (error) {
+      if (!(error instanceof SlapError) || error.code !== 'SLAP_ERR_PROFILE_SYNTAX') throw error;
+      this.options.onUnreadable?.(error);
+      return emptyRecord();
+    }
   }
 
   /** Writes the record atomically, only if its content changed; removes the file when nothing is installed. */

@@ -3,7 +3,9 @@
  * map of option key → raw value with the line it came from. Line based, not ConfigParser:
  * column-0 `#`/`;` comments, inline and block continuation modes, `key += v` / `key -= v` kept as
  * keys `"key +"` / `"key -"`, reopened sections merged, conditional headers `[name:EXPR]`.
- * Syntax errors are collected and reported together with file:line.
+ * Syntax errors are collected and reported together with file:line and what is wrong, never the
+ * text of the line: the file may not be a profile at all (`extends = file:///etc/shadow`), and a
+ * node reports these errors to the master (docs/buildout.md, "Errors").
  */
 import { SlapError } from '../core/errors.ts';
 import { evaluateCondition } from './conditions.ts';
@@ -25,19 +27,27 @@ export type RawSection = Map<string, RawOption>;
 /** Section name → its raw options. */
 export type RawConfig = Map<string, RawSection>;
 
-const SECTION_HEADER = /^\[\s*([^\s#[\]:;{}]+)\s*(?::([^#;]*))?\s*\]\s*([#;].*)?$/;
-const OPTION_START = /^([^\s{}[\]=:]+\s*[-+]?)=(.*)$/;
+// Lines are split at \n, \r\n and \r only (as Python reads files): `[^]` rather than `.`, which
+// would stop at U+2028/U+2029.
+const SECTION_HEADER = /^\[\s*([^\s#[\]:;{}]+)\s*(?::([^#;]*))?\s*\]\s*([#;][^]*)?$/;
+const OPTION_START = /^([^\s{}[\]=:]+\s*[-+]?)=([^]*)$/;
 const LEADING_BLANK_LINES = /^(?:[^\S\n]*\n)+/;
 
 function isSpace(char: string | undefined): boolean {
   return char === undefined || /\s/.test(char);
 }
 
-/** Python's `textwrap.dedent`: removes the whitespace prefix common to all non-blank lines. */
+/**
+ * Python's `textwrap.dedent`: removes the whitespace prefix common to all non-blank lines. Lines
+ * are split at `\n` only, as Python's `re.MULTILINE` does (a JavaScript `m` flag would also split
+ * at U+2028/U+2029).
+ */
 export function dedent(text: string): string {
-  const normalised = text.replace(/^[ \t]+$/gm, '');
+  const lines = text.split('\n').map((line) => (/^[ \t]+$/.test(line) ? '' : line));
   let margin: string | undefined;
-  for (const match of normalised.matchAll(/^([ \t]*)[^ \t\n]/gm)) {
+  for (const line of lines) {
+    const match = /^([ \t]*)[^ \t]/.exec(line);
+    if (!match) continue;
     const indent = match[1] ?? '';
     if (margin === undefined) margin = indent;
     else if (indent.startsWith(margin)) continue;
@@ -48,11 +58,8 @@ export function dedent(text: string): string {
       margin = margin.slice(0, i);
     }
   }
-  if (!margin) return normalised;
-  return normalised
-    .split('\n')
-    .map((line) => (line.startsWith(margin) ? line.slice(margin.length) : line))
-    .join('\n');
+  if (!margin) return lines.join('\n');
+  return lines.map((line) => (line.startsWith(margin) ? line.slice(margin.length) : line)).join('\n');
 }
 
 export interface ParseOptions {
@@ -60,6 +67,14 @@ export interface ParseOptions {
   evaluateCondition?: (expression: string) => boolean;
   /** Told of what buildout accepts silently but is likely a mistake (a `k +=` repeated in a section). */
   onWarning?: (message: string) => void;
+}
+
+/** What is wrong with a line that is neither an option, a section header nor a comment (not its text). */
+function describeBadLine(line: string): string {
+  const what = 'not an option, a section header or a comment';
+  if (/^[^\s{}[\]=:]+\s*:/.test(line)) return `${what} (written \`key: value\`? options are \`key = value\`)`;
+  if (line.startsWith('[')) return `${what} (a section header is \`[name]\` alone on its line)`;
+  return what;
 }
 
 /** Parses the text of one profile file. `file` names it in errors and sources. */
@@ -125,7 +140,7 @@ export function parseProfile(text: string, file: string, options: ParseOptions =
     }
     if (!current) {
       if (line.trim() === '' || !keep) return;
-      errors.push(`${file}:${lineNo}: option outside of any section: ${JSON.stringify(line)}`);
+      errors.push(`${file}:${lineNo}: option outside of any section`);
       return;
     }
     if (line.startsWith('=>')) line = `<part-dependencies> = ${line.slice(2)}`;
@@ -146,7 +161,7 @@ export function parseProfile(text: string, file: string, options: ParseOptions =
       return;
     }
     if (optionName === undefined && line.trim() === '') return;
-    errors.push(`${file}:${lineNo}: not an option, a section header or a comment: ${JSON.stringify(line)}`);
+    errors.push(`${file}:${lineNo}: ${describeBadLine(line)}`);
   });
 
   if (errors.length > 0) {

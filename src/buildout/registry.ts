@@ -167,11 +167,23 @@ function lookup(map: RecipeMap, key: string): [string, Recipe] | undefined {
   return index.get(key);
 }
 
+/**
+ * The recipe `text` names among the recipes given to the run and the built-in ones, or undefined:
+ * never imports a module (for names that do not come from a profile, such as an installed record's).
+ */
+export function knownRecipe(
+  text: string,
+  options: Pick<ResolveRecipeOptions, 'section' | 'recipes' | 'builtins'>,
+): ResolvedRecipe | undefined {
+  const key = recipeKey(parseRecipeSpec(text, options.section));
+  const found = lookup(options.recipes, key) ?? lookup(options.builtins, key);
+  return found ? { recipe: found[1], id: `${found[0]}-${found[1].version ?? '0'}` } : undefined;
+}
+
 export async function resolveRecipe(text: string, options: ResolveRecipeOptions): Promise<ResolvedRecipe> {
   const spec = parseRecipeSpec(text, options.section);
-  const key = recipeKey(spec);
-  const found = lookup(options.recipes, key) ?? lookup(options.builtins, key);
-  if (found) return { recipe: found[1], id: `${found[0]}-${found[1].version ?? '0'}` };
+  const found = knownRecipe(text, options);
+  if (found) return found;
   const reason = unsupportedReason(spec);
   if (reason) {
     throw new SlapError(

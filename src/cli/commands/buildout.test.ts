@@ -65,7 +65,11 @@ test('slapos buildout reports bad input with a clear message and a non-zero exit
       'offline.cfg': `[buildout]\nextends = http://127.0.0.1:${port}/x.cfg\n`,
     });
     const cases: [string[], number, RegExp][] = [
-      [['-c', 'syntax.cfg'], 1, /syntax\.cfg:4: not an option, a section header or a comment: "key: value"/],
+      [
+        ['-c', 'syntax.cfg'],
+        1,
+        /syntax\.cfg:4: not an option, a section header or a comment \(written `key: value`/,
+      ],
       [
         ['-c', 'missing.cfg'],
         1,

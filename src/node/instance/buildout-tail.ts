@@ -3,6 +3,7 @@
  * appends (node.md §4.4), through which the instance profile learns who and where it is — the
  * `[slap-connection]` section the cookbook recipes (slapconfiguration, request, publish) read.
  */
+import { profileListOption, profileOption } from '../../buildout/profile-text.ts';
 
 export interface InstanceTailInput {
   computerId: string;
@@ -23,10 +24,12 @@ export interface InstanceTailInput {
 export const TAIL_BEGIN = "# This is beginning of zc.buildout profile's tail added by slapgrid";
 export const TAIL_END = "# This is end of zc.buildout profile's tail added by slapgrid";
 
-/** `key = value`; list values go on continuation lines indented by two spaces. */
+/**
+ * `key = value`; list values go on continuation lines indented by two spaces. Values come from the
+ * master and the node's configuration: one that a profile cannot hold exactly is refused.
+ */
 function option(key: string, value: string | readonly string[]): string {
-  if (typeof value === 'string') return `${key} = ${value}`;
-  return value.length === 0 ? `${key} = ` : `${key} =\n${value.map((item) => `  ${item}`).join('\n')}`;
+  return typeof value === 'string' ? profileOption(key, value) : profileListOption(key, value);
 }
 
 export function instanceBuildoutTail(input: InstanceTailInput): string {
@@ -34,7 +37,7 @@ export function instanceBuildoutTail(input: InstanceTailInput): string {
     TAIL_BEGIN,
     '[buildout]',
     '# put buildout generated binaries in specific directory',
-    option('bin-directory', '${buildout:directory}/sbin'),
+    'bin-directory = ${buildout:directory}/sbin',
     '',
     '# protect software and run parts offline',
     option('offline', 'true'),

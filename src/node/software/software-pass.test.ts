@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
+import { createLogger } from '../../lib/logger.ts';
 import type { NodeProgressEvent } from '../pass.ts';
 import {
   COMPUTER_ID,
@@ -129,6 +131,49 @@ test('software: a failing build is reported with the log tail, and is not marked
       ['installed', 'up-to-date'],
     );
     assert.equal(h.db.software(broken)?.reported_state, 'available');
+  } finally {
+    await h.close();
+  }
+});
+
+test('software: a URL naming a file that is not a profile never puts its content in errors or logs', async () => {
+  const h = await startNodeHarness({ supervisor: false });
+  try {
+    // Secret-looking lines of every shape: shadow entries, `key: value`, a header-like line, options.
+    const secretFile = join(h.dir, 'shadow');
+    await writeFile(
+      secretFile,
+      [
+        'root:$6$SECRET1salt$SECRET1hash:19000:0:99999:7:::',
+        'SECRET2-user: SECRET2-password',
+        '[SECRET3 not a header',
+        'password = SECRET4',
+        '  SECRET5 indented',
+        '',
+      ].join('\n'),
+    );
+    const url = pathToFileURL(secretFile).href;
+    await h.client.supply({ softwareReleaseUri: url, computerGuid: COMPUTER_ID });
+    const logFile = join(h.dir, 'node.log');
+    const events: NodeProgressEvent[] = [];
+    const result = await runSoftwarePass(h.config, {
+      master: h.client,
+      logger: createLogger({ level: 'debug', destination: logFile }),
+      onProgress: (e) => events.push(e),
+    });
+    const error = result.items[0]?.error;
+    assert.equal(error?.code, 'SLAP_ERR_PROFILE_SYNTAX');
+    assert.match(error?.message ?? '', /shadow:1: /, 'the error names the file and line');
+    const directory = softwareDirectory(h.config.softwareRoot, url);
+    const everything = [
+      JSON.stringify(error),
+      JSON.stringify(events),
+      await readFile(logFile, 'utf8'),
+      await readFile(join(directory, BUILD_LOG_FILE), 'utf8'),
+      h.db.software(url)?.error_message ?? '',
+    ];
+    assert.match(everything[4] ?? '', /shadow:1: /, 'the master got the error');
+    for (const text of everything) assert.doesNotMatch(text, /SECRET/);
   } finally {
     await h.close();
   }
