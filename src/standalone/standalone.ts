@@ -19,7 +19,13 @@ import { formatComputeNode } from '../node/format/format.ts';
 import { masterRegistrar } from '../node/master.ts';
 import { connectSupervisor } from '../node/node-supervisor.ts';
 import { SupervisorClient } from '../node/supervisor/client.ts';
-import { ensureStandaloneConfig, readStandaloneConfig, type StandaloneSettings } from './config-file.ts';
+import {
+  ensureStandaloneConfig,
+  portTaken,
+  portTakenError,
+  readStandaloneConfig,
+  type StandaloneSettings,
+} from './config-file.ts';
 import { checkSocketPath, DEFAULT_PARTITIONS, standaloneLayout, type StandaloneLayout } from './layout.ts';
 import { livePid, spawnDetached, terminate, waitUntilReady, writePidFile } from './processes.ts';
 
@@ -129,6 +135,7 @@ async function startComponents(
   const masterWasRunning = masterPid !== undefined && (await masterAnswers(masterUrl));
   if (!masterWasRunning) {
     if (masterPid !== undefined) await terminate(masterPid, 10_000);
+    if (await portTaken(settings.port)) throw portTakenError(layout, settings.port);
     const child = await spawnDetached([bin, 'proxy', 'start', '--cfg', layout.config], {
       logFile: layout.masterLog,
       cwd: layout.dir,

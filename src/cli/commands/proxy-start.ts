@@ -3,6 +3,7 @@
  * machine), until SIGTERM or SIGINT.
  */
 import type { Command } from 'commander';
+import { isSlapError, SlapError } from '../../core/errors.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import { resolveProxySettings } from '../proxy-config.ts';
@@ -34,6 +35,12 @@ async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<
       computerId: settings.computerId,
       logger,
       insecureListen: options.insecureListen === true,
+    }).catch((error: unknown) => {
+      if (!isSlapError(error) || error.code !== 'SLAP_ERR_LISTEN_FAILED') throw error;
+      throw new SlapError(error.code, error.message, {
+        cause: error,
+        hint: `the port is ${settings.portSource} (${settings.port}): choose another with --port, or \`port\` under [slapproxy] of --cfg`,
+      });
     });
     if (settings.computerId === undefined) {
       logger.warn('no default compute node ([slapos] computer_id or --computer-id): requests must name one');
