@@ -14,7 +14,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { MasterClient } from '../client/master-client.ts';
 import type { TlsMaterial } from '../client/json-transport.ts';
-import { SlapError, isSlapError, type ErrorCode } from '../core/errors.ts';
+import { SlapError, isSlapError, toSlapError, type ErrorCode } from '../core/errors.ts';
 import type { IniDocument } from '../lib/ini.ts';
 import { resolveStandaloneDir, standaloneLayout } from '../standalone/layout.ts';
 import type { CliContext } from './context.ts';
@@ -189,4 +189,21 @@ export function restate(code: ErrorCode, message: string, hint: string): (error:
     if (isSlapError(error) && error.code === code) throw new SlapError(code, message, { cause: error, hint });
     throw error;
   };
+}
+
+/**
+ * An extension's answer, or undefined when the master has none to give (no extension, or the call
+ * failed: noted, the rest of the information is still worth showing).
+ */
+export async function optionalAnswer<T>(
+  ctx: CliContext,
+  what: string,
+  call: () => Promise<T | undefined>,
+): Promise<T | undefined> {
+  try {
+    return await call();
+  } catch (error) {
+    ctx.note(`warning: could not read ${what}: ${toSlapError(error).message}`);
+    return undefined;
+  }
 }
