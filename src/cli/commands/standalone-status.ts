@@ -37,7 +37,7 @@ export function registerStandaloneStatus(program: Command, ctx: CliContext): voi
 }
 
 /** The agent's work: its software releases, then its instances, as tables with their whole errors. */
-function workLines(status: StandaloneStatus): string[] {
+export function workLines(status: Pick<StandaloneStatus, 'agent'>): string[] {
   const lines: string[] = [];
   const { software, partitions } = status.agent;
   if (software.length > 0)
@@ -45,7 +45,10 @@ function workLines(status: StandaloneStatus): string[] {
       'Software releases:',
       ...renderTable(
         ['PHASE', 'SOFTWARE RELEASE'],
-        software.map((item) => [item.phase, item.error ? `${item.url}\nerror: ${item.error.message}` : item.url]),
+        software.map((item) => [
+          item.phase,
+          item.error ? `${item.url}\nerror: ${item.error.message}` : item.url,
+        ]),
         { indent: '  ' },
       ),
     );
