@@ -576,6 +576,24 @@ test('just (re)started services get a grace period: refused connections are retr
   );
   assert.equal(h.db.instance('slow-start')?.reported_state, 'started');
 
+  // Restarted again, the partition up to date: its anomaly check waits for the end of the grace.
+  await h.supervisor.restartProcess(`${partition}:server-on-watch`);
+  const anomalyLog = join(h.dir, 'slow-start-anomaly.log');
+  const anomalyLogger = createLogger({ destination: anomalyLog, level: 'debug' });
+  // Its promise is due (a clock 200 s ahead) but the grace period (here an hour) is not over.
+  const quiet = await pass({
+    onlyPartitions: [partition],
+    promiseGraceMs: 3_600_000,
+    logger: anomalyLogger,
+    clock: { now: () => systemClock.now() + 200 },
+  });
+  assert.deepEqual(
+    quiet.items.map((i) => i.outcome),
+    ['up-to-date'],
+  );
+  assert.deepEqual(await promiseRecords(anomalyLog), [], 'no promise ran during the grace period');
+  assert.equal(h.db.instance('slow-start')?.error_message, null);
+
   await request('slow-start', slow, { state: 'destroyed' });
   await pass({ onlyPartitions: [partition] });
 });
