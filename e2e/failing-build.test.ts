@@ -75,6 +75,30 @@ test('a failing build reports its error with the log tail and is retried with ba
     db.close();
   }
 
+  // What people see: the instance waits for its software release, whose build failed, with the log tail.
+  const cfg = ['--cfg', sa.layout.config];
+  const buildFailure =
+    /Node status: waiting for its software release, whose build failed:\n {4}\S[^]*\n {4}Last lines of the build log[^]*\n {4}.*configure: error: libfoo >= 1\.2 not found\n/;
+  const requested = await sa.slapos(['request', 'broken', failing, ...cfg]);
+  assert.equal(requested.exitCode, 0, requested.stderr);
+  assert.match(requested.stdout, buildFailure);
+  const info = await sa.slapos(['service', 'info', 'broken', ...cfg]);
+  assert.match(info.stdout, buildFailure);
+  const json = JSON.parse((await sa.slapos(['request', 'broken', failing, ...cfg, '--json'])).stdout) as {
+    instance_status: { status: string; status_message: string };
+  };
+  assert.equal(json.instance_status.status, 'software-failed');
+  assert.match(json.instance_status.status_message, /configure: error: libfoo >= 1\.2 not found/);
+  const computer = await sa.slapos(['computer', 'info', 'local', ...cfg]);
+  assert.ok(computer.stdout.includes(`  failed     ${failing}\n    error: `), computer.stdout);
+  assert.match(computer.stdout, /^ {11}.*configure: error: libfoo >= 1\.2 not found$/m);
+  // The standalone's own view: labelled columns, the instance's title, the whole error.
+  const standalone = await sa.slapos(['standalone', 'status', '--dir', sa.dir]);
+  assert.match(standalone.stdout, /^ {2}PHASE +SOFTWARE RELEASE$/m);
+  assert.match(standalone.stdout, /^ {2}PARTITION +TITLE +STATE +PHASE +ERROR$/m);
+  assert.match(standalone.stdout, /^ {2}slappart\d +broken +started +waiting-software$/m);
+  assert.ok(standalone.stdout.includes(`failed     ${failing}\n`), standalone.stdout);
+
   // Backoff: each retry waits longer than the one before (0.4 s doubling, ± 20 % jitter).
   const log = await readFile(sa.layout.agentLog, 'utf8');
   const delays = log

@@ -390,6 +390,171 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/slapos.get.ext.software_instance_status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description What the node has made of an instance, from its reports on the instance and on its software release: deploying, started, stopped, failed (status_message: the error with the end of the instance's log), waiting for its software release or the release's build failed (status_message: the build error with the end of the build log). A report older than the instance's last change (a new request, a bang) does not count: the instance is then deploying. A shared instance has the status of the instance hosting it. Unknown instance: 403, as the JSON API v0 answers. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Instance */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Software Instance Reference
+                         * @description Id of the instance (JSON API form title___root___0|1)
+                         */
+                        instance_guid: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The instance's status */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * Software Instance Reference
+                             * @description Id of the instance (JSON API form title___root___0|1)
+                             */
+                            instance_guid: string;
+                            /**
+                             * Status
+                             * @description unallocated: no partition yet; waiting-software: its software release is not available on its compute node yet; software-failed: the release's build failed; deploying: the node has not reported on the latest request yet; started and stopped: as requested, reported by the node; failed: the node's last report is an error; destroying: destruction requested.
+                             * @enum {string}
+                             */
+                            status: "unallocated" | "waiting-software" | "software-failed" | "deploying" | "started" | "stopped" | "failed" | "destroying";
+                            /**
+                             * Status Message
+                             * @description For failed and software-failed: the error the node reported, with the end of its log; for waiting-software: what is awaited; else null.
+                             */
+                            status_message: string | null;
+                            /**
+                             * Requested State
+                             * @enum {string}
+                             */
+                            requested_state: "started" | "stopped" | "destroyed";
+                            /**
+                             * Reported State
+                             * @description The last state the node reported (started, stopped), null when it never did.
+                             */
+                            reported_state: string | null;
+                            /**
+                             * Reported At
+                             * @description When the node last reported a state (ISO 8601, UTC), null when it never did.
+                             */
+                            reported_at: string | null;
+                            /**
+                             * Error At
+                             * @description When the node last reported an error (ISO 8601, UTC), null when it never did.
+                             */
+                            error_at: string | null;
+                            /**
+                             * Software Installation Status
+                             * @description Its software release on its compute node; null without a partition or when the release is not supplied there.
+                             */
+                            software_installation_status: ("requested" | "building" | "available" | "failed" | "destroying") | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slapos.get.ext.compute_node_software_installation_status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description The software installations of a compute node with what the node reported building them (the v0 list gives only the requested state). Unknown compute node: 403, as the JSON API v0 answers. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Compute node */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Compute Node Id
+                         * @description Id of the compute node, example: COMP-1234
+                         */
+                        computer_guid: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The software installations */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Compute Node Id */
+                            computer_guid: string;
+                            /** Software Installation List */
+                            result_list: {
+                                /** Software Release URI */
+                                software_release_uri: string;
+                                /**
+                                 * Requested State
+                                 * @enum {string}
+                                 */
+                                state: "available" | "destroyed";
+                                /**
+                                 * Software Installation Status
+                                 * @description requested: supplied, the node has not reported on it yet; building; available; failed: its build failed (error_message has the error and the end of the build log); destroying: supply --state destroyed, not yet removed.
+                                 * @enum {string}
+                                 */
+                                status: "requested" | "building" | "available" | "failed" | "destroying";
+                                /**
+                                 * Error Message
+                                 * @description For failed: the build's error with the end of its log; else null.
+                                 */
+                                error_message: string | null;
+                                /**
+                                 * Reported At
+                                 * @description When the node last reported a state (ISO 8601, UTC), null when it never did.
+                                 */
+                                reported_at: string | null;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {

@@ -464,6 +464,9 @@ test('unsupported and unknown recipes fail at init with file:line, section and r
         assert.ok(error instanceof SlapError);
         assert.match(error.message, expected);
         assert.ok(['SLAP_ERR_RECIPE_UNSUPPORTED', 'SLAP_ERR_PROFILE'].includes(error.code), error.code);
+        // The hint points to where writing a recipe is explained (the README has no such section).
+        if (/unsupported recipe|unknown recipe|Python code/.test(error.message))
+          assert.match(error.hint ?? '', /docs\/recipes\.md/, error.message);
         return true;
       });
       assert.equal(existsSync(join(dir.path, '.installed.cfg')), false);

@@ -1,6 +1,6 @@
 /**
  * The buildout profile engine (profiles.md §1, §3): `runBuildout` installs a profile's parts,
- * `loadProfile` resolves one without installing. See README "Profile engine" and "Writing recipes".
+ * `loadProfile` resolves one without installing. See README "Profile engine" and docs/recipes.md.
  */
 export { loadProfile, resolveProfile, runBuildout, uninstallAll } from './engine.ts';
 export type { BuildoutResult, Profile, ProfileOptions, RunOptions, UninstallAllOptions } from './engine.ts';

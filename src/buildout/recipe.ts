@@ -1,5 +1,5 @@
 /**
- * The recipe interface (profiles.md §1.9, README "Writing recipes").
+ * The recipe interface (profiles.md §1.9, docs/recipes.md).
  *
  * A recipe is an object with `install` and optionally `init`, `update`, `uninstall`:
  *
@@ -173,3 +173,6 @@ export function isRecipe(value: unknown): value is Recipe {
     typeof (value as { install?: unknown }).install === 'function'
   );
 }
+
+/** Where a person learns to write a recipe of their own (this project's documentation). */
+export const WRITING_RECIPES_DOC = 'docs/recipes.md';

@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SlapError } from '../core/errors.ts';
-import { isRecipe, type Recipe, type RecipeMap } from './recipe.ts';
+import { isRecipe, WRITING_RECIPES_DOC, type Recipe, type RecipeMap } from './recipe.ts';
 
 export interface RecipeSpec {
   /** The distribution (`slapos.recipe.template`) or module path/package as written. */
@@ -134,7 +134,7 @@ async function loadModuleRecipe(file: string, spec: RecipeSpec, section: string)
           ? ' (an `install` function, or a default export with one)'
           : ` named "${spec.entry}"`
       }`,
-      { details: { section, option: 'recipe' }, hint: 'See "Writing recipes" in the README.' },
+      { details: { section, option: 'recipe' }, hint: `See ${WRITING_RECIPES_DOC}.` },
     );
   }
   // Without a version, the file's content identifies the recipe (read only then).
@@ -191,7 +191,7 @@ export async function resolveRecipe(text: string, options: ResolveRecipeOptions)
       `[${options.section}] recipe = ${text}: unsupported recipe: ${reason}`,
       {
         details: { section: options.section, option: 'recipe', recipe: text },
-        hint: 'Provide a native implementation (see "Writing recipes" in the README) or use a supported recipe.',
+        hint: `Use a supported recipe, or write one in JavaScript (${WRITING_RECIPES_DOC}).`,
       },
     );
   }
@@ -219,7 +219,7 @@ export async function resolveRecipe(text: string, options: ResolveRecipeOptions)
     `[${options.section}] recipe = ${text}: unknown recipe`,
     {
       details: { section: options.section, option: 'recipe', recipe: text },
-      hint: `Built-in recipes: ${known}. Custom recipes: a ./path.mjs or an npm package exporting install().`,
+      hint: `Built-in recipes: ${known}. Custom recipes: a ./path.mjs or an npm package exporting install() (${WRITING_RECIPES_DOC}).`,
     },
   );
 }

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { throwsSlapError } from '../testing/slap-error-assert.ts';
+import { runSlapos } from '../testing/cli.ts';
 import { resolveClientConfig } from './client-config.ts';
 
 function sandbox(): { dir: string; env: NodeJS.ProcessEnv; cleanup(): void } {
@@ -91,6 +92,38 @@ test('no master URL anywhere is a usage error with a hint', () => {
       'SLAP_ERR_USAGE',
       /empty\.cfg has no \[slapconsole\] or \[slapos\] master_url/,
     );
+  } finally {
+    box.cleanup();
+  }
+});
+
+test('no master URL, in a directory holding a standalone: the hint names its etc/slapos.cfg', async () => {
+  const box = sandbox();
+  try {
+    const hintIn = (cwd: string, env: NodeJS.ProcessEnv = box.env): string =>
+      throwsSlapError(() => resolveClientConfig({}, { env, cwd }), 'SLAP_ERR_USAGE', /No master URL given/)
+        .hint ?? '';
+    assert.doesNotMatch(hintIn(box.dir), /standalone/);
+    mkdirSync(join(box.dir, '.slapos', 'etc'), { recursive: true });
+    writeFileSync(join(box.dir, '.slapos', 'etc', 'slapos.cfg'), '[slapos]\n');
+    assert.match(hintIn(box.dir), /^a standalone SlapOS is here: pass --cfg \.slapos\/etc\/slapos\.cfg /);
+    // Inside the standalone's directory itself.
+    assert.match(hintIn(join(box.dir, '.slapos')), /pass --cfg etc\/slapos\.cfg /);
+    // $SLAPOS_STANDALONE_DIR elsewhere: named by its absolute path.
+    const elsewhere = join(box.dir, 'elsewhere');
+    mkdirSync(join(elsewhere, 'etc'), { recursive: true });
+    writeFileSync(join(elsewhere, 'etc', 'slapos.cfg'), '[slapos]\n');
+    const sub = join(box.dir, 'sub');
+    mkdirSync(sub);
+    assert.ok(
+      hintIn(sub, { ...box.env, SLAPOS_STANDALONE_DIR: elsewhere }).includes(
+        `pass --cfg ${join(elsewhere, 'etc', 'slapos.cfg')} `,
+      ),
+    );
+    // And the command says it (here `service list`).
+    const run = await runSlapos(['service', 'list'], { env: box.env, cwd: box.dir });
+    assert.equal(run.code, 5);
+    assert.match(run.stderr, /hint: a standalone SlapOS is here: pass --cfg \.slapos\/etc\/slapos\.cfg/);
   } finally {
     box.cleanup();
   }

@@ -14,13 +14,14 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { MasterClient } from '../client/master-client.ts';
 import type { TlsMaterial } from '../client/json-transport.ts';
-import { SlapError, isSlapError, type ErrorCode } from '../core/errors.ts';
+import { SlapError, isSlapError, toSlapError, type ErrorCode } from '../core/errors.ts';
 import { ACCESS_TOKEN_RULE, isAccessToken, MASTER_TOKEN_OPTION } from '../lib/access-token.ts';
 import type { IniDocument } from '../lib/ini.ts';
+import { resolveStandaloneDir, standaloneLayout } from '../standalone/layout.ts';
 import type { CliContext } from './context.ts';
 import { readSlaposConfig } from './slapos-config.ts';
 
@@ -150,15 +151,31 @@ export function resolveClientConfig(
     const url = file?.ini.get(section, 'master_url');
     if (url) return withCredentials({ masterUrl: url, source: `[${section}] master_url of ${file?.path}` });
   }
+  const standalone = file ? undefined : nearbyStandaloneConfig(ctx);
   throw new SlapError(
     'SLAP_ERR_USAGE',
     file ? `No master URL: ${file.path} has no [slapconsole] or [slapos] master_url` : 'No master URL given',
     {
-      hint:
-        'pass --master-url http://HOST:PORT (`slapos proxy start` listens on http://127.0.0.1:8080 by default), set $SLAPOS_MASTER_URL, ' +
-        `or set master_url in the [slapconsole] section of ${DEFAULT_CLIENT_CONFIGURATION}`,
+      hint: standalone
+        ? `a standalone SlapOS is here: pass --cfg ${standalone} (its master's URL is in it), or --master-url http://HOST:PORT`
+        : 'pass --master-url http://HOST:PORT (`slapos proxy start` listens on http://127.0.0.1:8080 by default), set $SLAPOS_MASTER_URL, ' +
+          `or set master_url in the [slapconsole] section of ${DEFAULT_CLIENT_CONFIGURATION}`,
     },
   );
+}
+
+/**
+ * The slapos.cfg of a standalone SlapOS found where `slapos standalone` would look ($SLAPOS_STANDALONE_DIR,
+ * else ./.slapos) or in the current directory itself, as the shortest path to type; undefined when none.
+ */
+function nearbyStandaloneConfig(ctx: Pick<CliContext, 'env' | 'cwd'>): string | undefined {
+  for (const dir of [resolveStandaloneDir(undefined, ctx), ctx.cwd]) {
+    const config = standaloneLayout(dir).config;
+    if (!existsSync(config)) continue;
+    const fromHere = relative(ctx.cwd, config);
+    return fromHere.startsWith('..') || isAbsolute(fromHere) ? config : fromHere;
+  }
+  return undefined;
 }
 
 /** Runs `action` with a MasterClient for the command's master, closing it afterwards. */
@@ -203,4 +220,21 @@ export function restate(code: ErrorCode, message: string, hint: string): (error:
     if (isSlapError(error) && error.code === code) throw new SlapError(code, message, { cause: error, hint });
     throw error;
   };
+}
+
+/**
+ * An extension's answer, or undefined when the master has none to give (no extension, or the call
+ * failed: noted, the rest of the information is still worth showing).
+ */
+export async function optionalAnswer<T>(
+  ctx: CliContext,
+  what: string,
+  call: () => Promise<T | undefined>,
+): Promise<T | undefined> {
+  try {
+    return await call();
+  } catch (error) {
+    ctx.note(`warning: could not read ${what}: ${toSlapError(error).message}`);
+    return undefined;
+  }
 }

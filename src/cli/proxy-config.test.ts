@@ -16,6 +16,7 @@ test('settings come from slapos.cfg, explicit flags override them', () => {
   assert.deepEqual(resolveProxySettings({}, { config: CONFIG, env, cwd: '/' }), {
     host: '127.0.0.2',
     port: 8081,
+    portSource: 'slapos.cfg [slapproxy] port',
     databasePath: '/srv/proxy.db',
     computerId: 'COMP-7',
   });
@@ -24,11 +25,12 @@ test('settings come from slapos.cfg, explicit flags override them', () => {
       { host: '::1', port: '0', database: 'db/p.db', computerId: 'X' },
       { config: CONFIG, env, cwd: '/work' },
     ),
-    { host: '::1', port: 0, databasePath: '/work/db/p.db', computerId: 'X' },
+    { host: '::1', port: 0, portSource: '--port', databasePath: '/work/db/p.db', computerId: 'X' },
   );
   assert.deepEqual(resolveProxySettings({}, { env, cwd: '/' }), {
     host: '127.0.0.1',
     port: 8080,
+    portSource: 'the default',
     databasePath: '/home/u/.local/share/slapos/proxy.db',
     computerId: undefined,
   });

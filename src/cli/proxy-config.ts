@@ -17,6 +17,8 @@ export interface ProxyStartFlags {
 export interface ProxySettings {
   host: string;
   port: number;
+  /** Where the port came from, for messages: `--port`, `<cfg> [slapproxy] port` or `the default`. */
+  portSource: string;
   databasePath: string;
   computerId: string | undefined;
 }
@@ -59,12 +61,16 @@ export function resolveProxySettings(
   const where = options.configPath ?? 'slapos.cfg';
   const portText = flags.port ?? fromConfig('slapproxy', 'port');
   const databaseUri = flags.database ?? fromConfig('slapproxy', 'database_uri');
+  const portSource =
+    flags.port !== undefined
+      ? '--port'
+      : portText !== undefined
+        ? `${where} [slapproxy] port`
+        : 'the default';
   return {
     host: flags.host ?? fromConfig('slapproxy', 'host') ?? DEFAULT_PROXY_HOST,
-    port:
-      portText === undefined
-        ? DEFAULT_PROXY_PORT
-        : parsePort(portText, flags.port !== undefined ? '--port' : `${where} [slapproxy] port`),
+    port: portText === undefined ? DEFAULT_PROXY_PORT : parsePort(portText, portSource),
+    portSource,
     databasePath:
       databaseUri === undefined
         ? defaultDatabasePath(options.env)

@@ -23,13 +23,27 @@ interface JsonOption {
   json?: boolean;
 }
 
+/**
+ * Where the supervisor is, from the action's own options or its parent's: the original takes
+ * `slapos node supervisorctl [options] [supervisorctl args]`, so `supervisorctl --cfg F status` and
+ * `supervisorctl status --cfg F` both work (the parent's options are read wherever they stand).
+ */
+function locationOf(command: Command): LocationOptions {
+  const { cfg, socket, instanceRoot } = command.optsWithGlobals<LocationOptions>();
+  return {
+    ...(cfg === undefined ? {} : { cfg }),
+    ...(socket === undefined ? {} : { socket }),
+    ...(instanceRoot === undefined ? {} : { instanceRoot }),
+  };
+}
+
 export function defineStatus(command: Command, ctx: CliContext): Command {
   return addLocationOptions(command)
     .description('show the state of supervised processes (all, or those named: group:name, group:*, group)')
     .argument('[names...]', 'processes to show')
     .option('--json', 'print the processes as JSON')
-    .action(async (names: string[], options: LocationOptions & JsonOption) => {
-      const status = await clientFor(options, ctx).status();
+    .action(async (names: string[], options: JsonOption, command: Command) => {
+      const status = await clientFor(locationOf(command), ctx).status();
       const { selected, errors } = selectProcesses(names, status.processes);
       if (options.json) ctx.printJson(selected);
       else if (selected.length > 0) ctx.print(renderStatus(selected));
@@ -43,8 +57,8 @@ function defineVerb(command: Command, ctx: CliContext, verb: 'start' | 'stop'): 
     .description(`${verb} processes: group:name, group:* (a partition), a group name, or all`)
     .argument('<names...>', `processes to ${verb}`)
     .option('--json', 'print the results as JSON')
-    .action(async (names: string[], options: LocationOptions & JsonOption) => {
-      const client = clientFor(options, ctx);
+    .action(async (names: string[], options: JsonOption, command: Command) => {
+      const client = clientFor(locationOf(command), ctx);
       const { processes } = await client.status();
       const results = await runVerb(client, verb, resolveTargets(names, processes));
       reportResults(ctx, verb, results, options.json === true);
@@ -64,8 +78,8 @@ export function defineRestart(command: Command, ctx: CliContext): Command {
     .description('stop then start processes: group:name, group:* (a partition), a group name, or all')
     .argument('<names...>', 'processes to restart')
     .option('--json', 'print the results as JSON')
-    .action(async (names: string[], options: LocationOptions & JsonOption) => {
-      const client = clientFor(options, ctx);
+    .action(async (names: string[], options: JsonOption, command: Command) => {
+      const client = clientFor(locationOf(command), ctx);
       const { processes } = await client.status();
       const resolved = resolveTargets(names, processes);
       // A process that was not running is just started.
@@ -108,14 +122,15 @@ export function defineTail(command: Command, ctx: CliContext): Command {
       async (
         name: string,
         stream: string | undefined,
-        options: LocationOptions & JsonOption & { follow?: boolean; bytes: string },
+        options: JsonOption & { follow?: boolean; bytes: string },
+        command: Command,
       ) => {
         if (stream !== undefined && stream !== 'stdout' && stream !== 'stderr')
           throw new SlapError('SLAP_ERR_USAGE', `unknown stream ${stream}: stdout or stderr`);
         const bytes = Number(options.bytes);
         if (!Number.isInteger(bytes) || bytes < 1)
           throw new SlapError('SLAP_ERR_USAGE', `--bytes: a positive integer, not ${options.bytes}`);
-        const client = clientFor(options, ctx);
+        const client = clientFor(locationOf(command), ctx);
         const tail = await client.tail(name, { bytes });
         if (options.json) {
           ctx.printJson(tail);
@@ -143,8 +158,8 @@ export function defineShutdown(command: Command, ctx: CliContext): Command {
   return addLocationOptions(command)
     .description('stop every process, then the supervisor (with --keep-programs: only the supervisor)')
     .option('--keep-programs', 'leave the processes running (a later supervisor re-attaches to them)')
-    .action(async (options: LocationOptions & { keepPrograms?: boolean }) => {
-      await clientFor(options, ctx).shutdown({ stopPrograms: options.keepPrograms !== true });
+    .action(async (options: { keepPrograms?: boolean }, command: Command) => {
+      await clientFor(locationOf(command), ctx).shutdown({ stopPrograms: options.keepPrograms !== true });
       ctx.print('Shut down');
     });
 }
@@ -152,7 +167,7 @@ export function defineShutdown(command: Command, ctx: CliContext): Command {
 export function definePid(command: Command, ctx: CliContext): Command {
   return addLocationOptions(command)
     .description("print the supervisor's pid")
-    .action(async (options: LocationOptions) => {
-      ctx.print(String((await clientFor(options, ctx).status()).pid));
+    .action(async (_options: unknown, command: Command) => {
+      ctx.print(String((await clientFor(locationOf(command), ctx).status()).pid));
     });
 }

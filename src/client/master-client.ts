@@ -25,8 +25,10 @@ import type {
   InstanceTreeSummary,
   NodeRevision,
   NodeSnapshot,
+  InstanceStatus,
   PromiseResult,
   PromiseResults,
+  SoftwareInstallationStatus,
   RequestInstanceInput,
   SoftwareInstallation,
   SupplyInput,
@@ -437,10 +439,54 @@ export class MasterClient {
     }
   }
 
+  // --- the client: what the nodes reported (our extension, slapos-extensions.json) ---
+
+  /**
+   * What the node has made of an instance (status, its error, the software release it waits for);
+   * undefined when the master does not have the extension (404).
+   */
+  getInstanceStatus(instanceGuid: string, options?: CallOptions): Promise<InstanceStatus | undefined> {
+    return withoutExtension(
+      this.transport.post(
+        '/slapos.get.ext.software_instance_status',
+        { instance_guid: instanceGuid },
+        options,
+      ),
+    );
+  }
+
+  /**
+   * The software installations of a compute node with what the node reported building them;
+   * undefined when the master does not have the extension (404).
+   */
+  async listSoftwareInstallationStatuses(
+    computerGuid: string,
+    options?: CallOptions,
+  ): Promise<SoftwareInstallationStatus[] | undefined> {
+    const answer = await withoutExtension(
+      this.transport.post(
+        '/slapos.get.ext.compute_node_software_installation_status',
+        { computer_guid: computerGuid },
+        options,
+      ),
+    );
+    return answer?.result_list;
+  }
+
   /** The URL of the master's HATEOAS root. */
   async getHateoasUrl(options?: CallOptions): Promise<string> {
     const answer = await this.transport.post('/slapos.get.v0.hateoas_url', {}, options);
     return answer.hateoas_url;
+  }
+}
+
+/** An extension's answer, or undefined when the master does not have it (it answers 404). */
+async function withoutExtension<T>(call: Promise<T>): Promise<T | undefined> {
+  try {
+    return await call;
+  } catch (error) {
+    if (error instanceof SlapError && error.code === 'SLAP_ERR_NOT_FOUND') return undefined;
+    throw error;
   }
 }
 

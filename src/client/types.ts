@@ -85,3 +85,9 @@ export type NodeRevision = WireResponse<'/slapos.watch.ext.compute_node_revision
 export type PromiseResults = WireResponse<'/slapos.get.ext.software_instance_promise_result'>;
 /** One promise's latest result: `{name, status: 'pass' | 'fail', message, date}` (ISO 8601). */
 export type PromiseResult = PromiseResults['result_list'][number];
+
+/** Our extension: what the node has made of an instance (deploying, started, failed with its error…). */
+export type InstanceStatus = WireResponse<'/slapos.get.ext.software_instance_status'>;
+/** Our extension: a compute node's software installations with what the node reported building them. */
+export type SoftwareInstallationStatus =
+  WireResponse<'/slapos.get.ext.compute_node_software_installation_status'>['result_list'][number];

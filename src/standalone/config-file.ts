@@ -45,6 +45,28 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Whether something already listens on 127.0.0.1:`port` (binding it fails with EADDRINUSE). */
+export function portTaken(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'EADDRINUSE'));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(false)));
+  });
+}
+
+/** The error of a standalone whose master's port is taken: where to change it. */
+export function portTakenError(layout: StandaloneLayout, port: number): SlapError {
+  return new SlapError(
+    'SLAP_ERR_LISTEN_FAILED',
+    `the standalone's master cannot listen on 127.0.0.1:${port}: another program uses that port`,
+    {
+      hint:
+        `stop that program, or choose another port in ${layout.config}: \`port\` under [slapproxy] ` +
+        `and the port of \`master_url\` under [slapos] (both hold ${port})`,
+    },
+  );
+}
+
 export function renderStandaloneConfig(
   layout: StandaloneLayout,
   settings: StandaloneSettings,

@@ -12,7 +12,8 @@ import { SlapError } from '../core/errors.ts';
 import { readAccessTokenFile } from '../lib/access-token.ts';
 import { packageRoot } from '../lib/package-root.ts';
 import { readAgentStatus } from '../node/agent/settings.ts';
-import { standaloneLayout } from './layout.ts';
+import { isLiveNodeProcess } from '../lib/pid-lock.ts';
+import { standaloneLayout, type StandaloneLayout } from './layout.ts';
 import { startStandalone, type StandaloneInfo, type StandaloneStep } from './standalone.ts';
 
 export type DemoEvent =
@@ -59,6 +60,23 @@ async function fetchText(url: string): Promise<string | undefined> {
   }
 }
 
+/** A process of the standalone that is gone: which, its pid and where its log is. */
+interface DeadProcess {
+  name: string;
+  pid: number;
+  log: string;
+}
+
+/** The first of the master, the supervisor and the node agent that no longer runs, if any. */
+function deadProcess(standalone: StandaloneInfo, layout: StandaloneLayout): DeadProcess | undefined {
+  const processes: DeadProcess[] = [
+    { name: 'the master', pid: standalone.pids.master, log: layout.masterLog },
+    { name: 'the supervisor', pid: standalone.pids.supervisor, log: layout.supervisor.logFile },
+    { name: 'the node agent', pid: standalone.pids.agent, log: layout.agentLog },
+  ];
+  return processes.find((process) => !isLiveNodeProcess(process.pid));
+}
+
 export async function runDemo(dir: string, options: DemoOptions = {}): Promise<DemoResult> {
   const emit = options.onEvent ?? (() => undefined);
   const name = options.name ?? 'World';
@@ -73,6 +91,22 @@ export async function runDemo(dir: string, options: DemoOptions = {}): Promise<D
     masterUrl: standalone.masterUrl,
     accessToken: await readAccessTokenFile(standalone.tokenFile),
   });
+  // While it waits, a process of the standalone that dies is said at once, not after the timeout.
+  let died: SlapError | undefined;
+  const whichDied = (cause?: unknown): SlapError | undefined => {
+    const dead = deadProcess(standalone, layout);
+    died ??=
+      dead &&
+      new SlapError(
+        'SLAP_ERR_UNAVAILABLE',
+        `${dead.name} (pid ${dead.pid}) stopped while waiting for the instance ${title}`,
+        {
+          hint: `see its log ${dead.log}; \`slapos standalone start\` starts it again`,
+          ...(cause === undefined ? {} : { cause }),
+        },
+      );
+    return died;
+  };
   try {
     await client.supply({ softwareReleaseUri: softwareUrl, computerGuid: standalone.computerGuid });
     emit({ type: 'supplied', url: softwareUrl });
@@ -90,6 +124,8 @@ export async function runDemo(dir: string, options: DemoOptions = {}): Promise<D
     let partitionPhase = '';
     let waitingUrl = '';
     for (;;) {
+      const death = whichDied();
+      if (death) throw death;
       const status = await readAgentStatus(layout.agentStatusFile);
       const software = status?.software.find((item) => item.url === softwareUrl);
       if (software && software.phase !== softwarePhase) {
@@ -150,6 +186,9 @@ export async function runDemo(dir: string, options: DemoOptions = {}): Promise<D
         });
       await sleep(100);
     }
+  } catch (error) {
+    // A call that failed because a process died (the master's connection refused) says which one.
+    throw whichDied(error) ?? error;
   } finally {
     await client.close();
   }

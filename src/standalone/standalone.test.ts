@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { runSlapos } from '../testing/cli.ts';
 import { rejectsWithSlapError, throwsSlapError } from '../testing/slap-error-assert.ts';
@@ -269,6 +270,40 @@ test('a master and an agent left running by a version without the token are rest
     await stopStandalone(dir).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a standalone whose master port is taken says so and where to change it; nothing is started', async (t) => {
+  const dir = await shortTempDir('sa-port-');
+  const squatter = createServer();
+  await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    await new Promise((resolve) => squatter.close(resolve));
+    await stopStandalone(dir).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+  const port = (squatter.address() as AddressInfo).port;
+  const layout = standaloneLayout(dir);
+  await ensureStandaloneConfig(layout, { partitions: 1, defaultPartitions: 1 });
+  const text = await readFile(layout.config, 'utf8');
+  const configured = /^port = (\d+)$/m.exec(text)?.[1] ?? '';
+  await writeFile(layout.config, text.replaceAll(configured, String(port)));
+
+  const error = await rejectsWithSlapError(
+    startStandalone(dir, { partitions: 1, timeoutMs: 60_000 }),
+    'SLAP_ERR_LISTEN_FAILED',
+    new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: another program uses that port`),
+  );
+  assert.match(error.hint ?? '', new RegExp(`${layout.config}: \`port\` under \\[slapproxy\\]`));
+  assert.match(error.hint ?? '', /`master_url` under \[slapos\]/);
+  const status = await standaloneStatus(dir);
+  assert.deepEqual(
+    [status.master.running, status.supervisor.running, status.agent.running],
+    [false, false, false],
+  );
+
+  const cli = await runSlapos(['standalone', 'start', '--dir', dir]);
+  assert.notEqual(cli.code, 0);
+  assert.match(cli.stderr, new RegExp(`hint: .*choose another port in ${layout.config}`));
 });
 
 test('the CLI: status of a missing standalone, bad --partitions, bad --grace, no slapos.cfg', async () => {

@@ -24,7 +24,13 @@ import { formatComputeNode } from '../node/format/format.ts';
 import { masterRegistrar } from '../node/master.ts';
 import { connectSupervisor } from '../node/node-supervisor.ts';
 import { SupervisorClient } from '../node/supervisor/client.ts';
-import { ensureStandaloneConfig, readStandaloneConfig, type EnsuredStandaloneConfig } from './config-file.ts';
+import {
+  ensureStandaloneConfig,
+  portTaken,
+  portTakenError,
+  readStandaloneConfig,
+  type EnsuredStandaloneConfig,
+} from './config-file.ts';
 import { checkSocketPath, DEFAULT_PARTITIONS, standaloneLayout, type StandaloneLayout } from './layout.ts';
 import { livePid, spawnDetached, terminate, waitUntilReady, writePidFile } from './processes.ts';
 
@@ -159,6 +165,7 @@ async function startComponents(
     masterPid !== undefined && (await masterState(masterUrl, accessToken)) === 'secured';
   if (!masterWasRunning) {
     if (masterPid !== undefined) await terminate(masterPid, 10_000);
+    if (await portTaken(settings.port)) throw portTakenError(layout, settings.port);
     const child = await spawnDetached(
       [bin, 'proxy', 'start', '--cfg', layout.config, '--token-file', layout.tokenFile],
       { logFile: layout.masterLog, cwd: layout.dir },

@@ -18,7 +18,7 @@
 import { chmod, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { extractArchive, stripTopLevelDirectory } from '../../lib/archive.ts';
-import type { Recipe, RecipeContext } from '../recipe.ts';
+import { WRITING_RECIPES_DOC, type Recipe, type RecipeContext } from '../recipe.ts';
 import { isTrue, parseMode, resolveUrl } from './common.ts';
 import { installPlaced, refuseWhenShared, sharedPlacement, type SharedPlacement } from './shared-part.ts';
 
@@ -152,7 +152,7 @@ export const slaposRecipeBuild: Recipe = {
           {
             option,
             code: 'SLAP_ERR_RECIPE_UNSUPPORTED',
-            hint: 'Rewrite the part with a supported recipe, or as a custom JavaScript recipe (see "Writing recipes" in the README).',
+            hint: `Rewrite the part with a supported recipe, or as a custom JavaScript recipe (${WRITING_RECIPES_DOC}).`,
           },
         );
       }

@@ -1,8 +1,16 @@
 /** `slapos computer info NODE`: a compute node, its software installations and its instances. */
 import type { Command } from 'commander';
-import { addClientOptions, restate, withMasterClient, type ClientCommandOptions } from '../client-config.ts';
+import type { SoftwareInstallationStatus } from '../../client/types.ts';
+import {
+  addClientOptions,
+  optionalAnswer,
+  restate,
+  withMasterClient,
+  type ClientCommandOptions,
+} from '../client-config.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
+import { indentBlock } from '../text-block.ts';
 
 export function registerComputerInfo(program: Command, ctx: CliContext): void {
   const command = commandGroup(program, 'computer')
@@ -19,8 +27,12 @@ async function computerInfo(
   reference: string,
   options: ClientCommandOptions,
 ): Promise<void> {
-  const [softwareInstallations, instances] = await withMasterClient(ctx, options, (client) =>
-    Promise.all([client.listSoftwareInstallations(reference), client.listComputeNodeInstances(reference)]),
+  const [softwareInstallations, statuses, instances] = await withMasterClient(ctx, options, (client) =>
+    Promise.all([
+      client.listSoftwareInstallations(reference),
+      optionalAnswer(ctx, 'what the node reported', () => client.listSoftwareInstallationStatuses(reference)),
+      client.listComputeNodeInstances(reference),
+    ]),
   ).catch(
     restate(
       'SLAP_ERR_COMPUTE_NODE_NOT_FOUND',
@@ -28,10 +40,21 @@ async function computerInfo(
       '`slapos computer list` shows the compute nodes',
     ),
   );
+  const statusOf = (url: string): SoftwareInstallationStatus | undefined =>
+    statuses?.find((item) => item.software_release_uri === url);
   if (options.json) {
+    // The JSON API v0's software installations, each with our extension's status (null: not available).
     ctx.printJson({
       computer_guid: reference,
-      software_installation_list: softwareInstallations,
+      software_installation_list: softwareInstallations.map((installation) => {
+        const status = statusOf(installation.software_release_uri);
+        return {
+          ...installation,
+          status: status?.status ?? null,
+          error_message: status?.error_message ?? null,
+          reported_at: status?.reported_at ?? null,
+        };
+      }),
       instance_list: instances,
     });
     return;
@@ -39,7 +62,10 @@ async function computerInfo(
   const lines = [`Computer Reference: ${reference}`, `Computer Title    : ${reference}`];
   lines.push(softwareInstallations.length === 0 ? 'Software installations: none' : 'Software installations:');
   for (const installation of softwareInstallations) {
-    lines.push(`  ${installation.state.padEnd(9)} ${installation.software_release_uri}`);
+    // What the node reported (requested, building, available, failed); the requested state without it.
+    const status = statusOf(installation.software_release_uri);
+    lines.push(`  ${(status?.status ?? installation.state).padEnd(10)} ${installation.software_release_uri}`);
+    if (status?.error_message) lines.push(...indentBlock(status.error_message, '    error: ', '           '));
   }
   lines.push(instances.length === 0 ? 'Instances: none' : 'Instances:');
   for (const instance of instances) {

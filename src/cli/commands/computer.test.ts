@@ -42,24 +42,66 @@ test('computer info shows the node, its software installations and its instances
     softwareReleaseUri: SR,
     slaParameters: { computer_guid: 'COMP-INFO' },
   });
-  const run = await slapos(['computer', 'info', 'COMP-INFO']);
-  assert.equal(run.code, 0, run.stderr);
-  assert.equal(
-    run.stdout,
-    [
-      'Computer Reference: COMP-INFO',
-      'Computer Title    : COMP-INFO',
-      'Software installations:',
-      `  available ${SR}`,
-      'Instances:',
-      `  ${instance.compute_partition_id.padEnd(10)} started   site ${SR}`,
+  const lines = async (): Promise<string[]> => {
+    const run = await slapos(['computer', 'info', 'COMP-INFO']);
+    assert.equal(run.code, 0, run.stderr);
+    return run.stdout.split('\n');
+  };
+  const instanceLine = `  ${instance.compute_partition_id.padEnd(10)} started   site ${SR}`;
+  const withSoftware = (...software: string[]): string[] => [
+    'Computer Reference: COMP-INFO',
+    'Computer Title    : COMP-INFO',
+    'Software installations:',
+    ...software,
+    'Instances:',
+    instanceLine,
+    '',
+  ];
+  // Supplied, the node has not said anything yet: requested, not "available".
+  assert.deepEqual(await lines(), withSoftware(`  requested  ${SR}`));
+  const report = { softwareReleaseUri: SR, computerGuid: 'COMP-INFO' };
+  await master.client.reportSoftwareInstallationState({ ...report, state: 'building' });
+  assert.deepEqual(await lines(), withSoftware(`  building   ${SR}`));
+  await master.client.reportSoftwareInstallationError({
+    ...report,
+    message:
+      'buildout failed\r\n\nLast lines of the build log:\nconfigure: error: libfoo not found\u2028end\x1b[0m',
+  });
+  assert.deepEqual(
+    await lines(),
+    withSoftware(
+      `  failed     ${SR}`,
+      '    error: buildout failed',
       '',
-    ].join('\n'),
+      '           Last lines of the build log:',
+      '           configure: error: libfoo not found',
+      '           end\\u001b[0m',
+    ),
   );
-  const json = JSON.parse((await slapos(['computer', 'info', 'COMP-INFO', '--json'])).stdout) as unknown;
+  const failed = JSON.parse((await slapos(['computer', 'info', 'COMP-INFO', '--json'])).stdout) as {
+    software_installation_list: { status: string; error_message: string; reported_at: string }[];
+  };
+  assert.equal(failed.software_installation_list[0]?.status, 'failed');
+  assert.match(failed.software_installation_list[0]?.error_message ?? '', /^buildout failed\r\n\nLast lines/);
+  await master.client.reportSoftwareInstallationState({ ...report, state: 'available' });
+  assert.deepEqual(await lines(), withSoftware(`  available  ${SR}`));
+
+  const json = JSON.parse((await slapos(['computer', 'info', 'COMP-INFO', '--json'])).stdout) as {
+    software_installation_list: { reported_at: string }[];
+  };
+  const reportedAt = json.software_installation_list[0]?.reported_at ?? '';
+  assert.match(reportedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   assert.deepEqual(json, {
     computer_guid: 'COMP-INFO',
-    software_installation_list: [{ software_release_uri: SR, state: 'available' }],
+    software_installation_list: [
+      {
+        software_release_uri: SR,
+        state: 'available',
+        status: 'available',
+        error_message: null,
+        reported_at: reportedAt,
+      },
+    ],
     instance_list: [
       {
         title: 'site',

@@ -152,7 +152,12 @@ test('slapos node status|start|stop|restart|tail|supervisorctl against a backgro
   const pid = await runSlapos(['node', 'supervisorctl', 'pid', ...root]);
   assert.equal(pid.stdout.trim(), String((await client.status()).pid));
 
-  const shutdown = await runSlapos(['node', 'supervisorctl', 'shutdown', ...root]);
+  // The original's order, `supervisorctl [options] verb`, works as well as the options after the verb.
+  const pidFirst = await runSlapos(['node', 'supervisorctl', ...root, 'pid']);
+  assert.equal(pidFirst.code, 0, pidFirst.stderr);
+  assert.equal(pidFirst.stdout, pid.stdout);
+  const shutdown = await runSlapos(['node', 'supervisorctl', ...root, 'shutdown']);
+  assert.equal(shutdown.code, 0, shutdown.stderr);
   assert.equal(shutdown.stdout, 'Shut down\n');
   for (const p of after) if (p.pid !== null) assert.ok(!pidAlive(p.pid), `${p.fullName} stopped by shutdown`);
   await waitFor('socket gone', async () => (await runSlapos(['node', 'status', ...root])).code === 69);
@@ -166,6 +171,16 @@ test('the supervisor is found through slapos.cfg ([slapos] instance_root), --cfg
   const viaFlag = await runSlapos(['node', 'status', '--cfg', cfg]);
   assert.equal(viaFlag.code, 69);
   assert.match(viaFlag.stderr, new RegExp(`socket ${dir.path}/inst/sv.sock`));
+  for (const args of [
+    ['node', 'supervisorctl', '--cfg', cfg, 'status'],
+    ['node', 'supervisorctl', 'status', '--cfg', cfg],
+    ['node', 'supervisorctl', '--cfg', cfg, 'shutdown'],
+    ['node', 'supervisorctl', 'shutdown', '--cfg', cfg],
+  ]) {
+    const result = await runSlapos(args);
+    assert.equal(result.code, 69, `${args.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, new RegExp(`socket ${dir.path}/inst/sv.sock`), args.join(' '));
+  }
   const viaEnv = await runSlapos(['node', 'status'], { env: { ...process.env, SLAPOS_CONFIGURATION: cfg } });
   assert.match(viaEnv.stderr, new RegExp(`socket ${dir.path}/inst/sv.sock`));
   // A relative instance_root is taken from slapos.cfg's directory, as every node command does.

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
+import { addLocationOptions } from '../supervisorctl.ts';
 import {
   definePid,
   defineRestart,
@@ -14,11 +15,10 @@ import {
 
 export function registerNodeSupervisorctl(program: Command, ctx: CliContext): void {
   const node = commandGroup(program, 'node');
-  const ctl = node
-    .command('supervisorctl')
-    .description(
-      "control the node's supervisor (supervisorctl's verbs; names: group:name, group:*, group, all)",
-    );
+  // The location options also stand before the verb, as the original's `supervisorctl [options] verb`.
+  const ctl = addLocationOptions(node.command('supervisorctl')).description(
+    "control the node's supervisor (supervisorctl's verbs; names: group:name, group:*, group, all)",
+  );
   defineStatus(ctl.command('status'), ctx);
   defineStart(ctl.command('start'), ctx);
   defineStop(ctl.command('stop'), ctx);

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAccessToken } from '../../lib/access-token.ts';
@@ -144,6 +145,25 @@ test('proxy start refuses a non-loopback address without --insecure-listen', asy
     const badPort = await runSlapos(['proxy', 'start', '--port', 'eighty'], { env: { HOME: directory } });
     assert.equal(badPort.code, 5);
     assert.match(badPort.stderr, /invalid port/);
+    // A port another program holds: the hint says where the port came from and how to change it.
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (squatter.address() as AddressInfo).port;
+      const cfg = join(directory, 'taken.cfg');
+      await writeFile(cfg, `[slapproxy]\nport = ${port}\n`);
+      const taken = await runSlapos(['proxy', 'start', '--cfg', cfg, '--database', join(directory, 't.db')], {
+        env: { HOME: directory },
+      });
+      assert.notEqual(taken.code, 0);
+      assert.match(taken.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}`));
+      assert.match(
+        taken.stderr,
+        new RegExp(`hint: the port is ${cfg} \\[slapproxy\\] port \\(${port}\\): choose another with --port`),
+      );
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
     const missingCfg = await runSlapos(['proxy', 'start', '--cfg', join(directory, 'none.cfg')], {
       env: { HOME: directory },
     });

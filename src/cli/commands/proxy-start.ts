@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { readAccessTokenFile } from '../../lib/access-token.ts';
 import { resolve } from 'node:path';
+import { isSlapError, SlapError } from '../../core/errors.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import { resolveProxySettings } from '../proxy-config.ts';
@@ -50,6 +51,12 @@ async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<
       logger,
       insecureListen: options.insecureListen === true,
       accessToken,
+    }).catch((error: unknown) => {
+      if (!isSlapError(error) || error.code !== 'SLAP_ERR_LISTEN_FAILED') throw error;
+      throw new SlapError(error.code, error.message, {
+        cause: error,
+        hint: `the port is ${settings.portSource} (${settings.port}): choose another with --port, or \`port\` under [slapproxy] of --cfg`,
+      });
     });
     if (settings.computerId === undefined) {
       logger.warn('no default compute node ([slapos] computer_id or --computer-id): requests must name one');

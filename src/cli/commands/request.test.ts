@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Instance } from '../../client/types.ts';
+import { INSTANCE_STATUSES, type InstanceStatus } from '../../core/instance-status.ts';
 import { runSlapos } from '../../testing/cli.ts';
 import { isolatedClientEnv } from '../../testing/client-env.ts';
 import { startMasterWithNode, type MasterWithNode } from '../../testing/master-with-node.ts';
@@ -43,6 +44,7 @@ test('request prints the state and the connection parameters, as the original do
     [
       'Instance requested.',
       'State is : started.',
+      'Node status: waiting for its software release (not supplied to its compute node: slapos supply)',
       'Connection parameters of instance are:',
       '{}',
       'You can rerun the command to get up-to-date information.',
@@ -60,6 +62,58 @@ test('request prints the state and the connection parameters, as the original do
   const again = await request(['hello', SR, '--parameters', 'name=world', 'n=1']);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /\n\{"it's": 'quoted', 'url': 'http:\/\/\[::1\]:8080\/'\}\n/);
+});
+
+test('request shows what the node reported: its software release, deploying, started, failed with its message', async () => {
+  const software = { softwareReleaseUri: SR, computerGuid: 'COMP-REQUEST' };
+  const nodeStatus = async (): Promise<string[]> => {
+    const run = await request(['reported', SR, '--node', 'computer_guid=COMP-REQUEST']);
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.split('\n');
+    return lines.slice(2, lines.indexOf('Connection parameters of instance are:'));
+  };
+  await master.client.supply(software);
+  await master.client.reportSoftwareInstallationState({ ...software, state: 'building' });
+  assert.deepEqual(await nodeStatus(), ['Node status: waiting for its software release (building)']);
+  // The build failed: its error and the end of its log, under the instance that waits for it.
+  await master.client.reportSoftwareInstallationError({
+    ...software,
+    message: 'exit status 3\n\nLast lines of the build log (/soft/x/.build.log):\nconfigure: error: libfoo\n',
+  });
+  assert.deepEqual(await nodeStatus(), [
+    'Node status: waiting for its software release, whose build failed:',
+    '    exit status 3',
+    '',
+    '    Last lines of the build log (/soft/x/.build.log):',
+    '    configure: error: libfoo',
+  ]);
+  await master.client.reportSoftwareInstallationState({ ...software, state: 'available' });
+  assert.deepEqual(await nodeStatus(), [
+    'Node status: deploying (the node has not reported on the latest request yet)',
+  ]);
+  await master.client.reportInstanceState({ instanceGuid: 'reported______0', state: 'started' });
+  const started = await master.client.getInstanceStatus('reported______0');
+  assert.match(started?.reported_at ?? '', /^\d{4}-.*Z$/);
+  assert.deepEqual(await nodeStatus(), [`Node status: started (reported ${started?.reported_at})`]);
+  await master.client.reportInstanceError({
+    instanceGuid: 'reported______0',
+    message: 'Error: promise web failed\rconnection refused\u2028on 127.0.0.1:8080',
+  });
+  const failed = await master.client.getInstanceStatus('reported______0');
+  assert.deepEqual(await nodeStatus(), [
+    `Node status: failed (reported ${failed?.error_at}):`,
+    '    Error: promise web failed',
+    '    connection refused',
+    '    on 127.0.0.1:8080',
+  ]);
+  const json = await request(['reported', SR, '--json']);
+  const parsed = JSON.parse(json.stdout) as Instance & { instance_status: Record<string, unknown> };
+  assert.equal(parsed.instance_status.status, 'failed');
+  assert.equal(
+    parsed.instance_status.status_message,
+    'Error: promise web failed\rconnection refused\u2028on 127.0.0.1:8080',
+  );
+  assert.equal(parsed.instance_status.reported_state, 'started');
 });
 
 test('request --json prints the API instance object, connection parameters included', async () => {
@@ -80,7 +134,10 @@ test('request --json prints the API instance object, connection parameters inclu
   assert.equal(instance.software_release_uri, SR);
   assert.deepEqual(instance.connection_parameters, {});
   assert.equal(typeof instance.compute_partition_id, 'string');
-  assert.equal(Object.keys(instance).length, 16);
+  // The API's 16 keys, and our extension's status (the next test follows it through its values).
+  assert.equal(Object.keys(instance).length, 17);
+  const { status } = (instance as Instance & { instance_status: { status: InstanceStatus } }).instance_status;
+  assert.ok(INSTANCE_STATUSES.includes(status), status);
 });
 
 test('request --state stopped|destroyed changes the requested state', async () => {

@@ -4,11 +4,17 @@
  * instance) and print its state and connection parameters, as the original `slapos request` does.
  */
 import { Option, type Command } from 'commander';
-import type { Instance } from '../../client/types.ts';
+import type { Instance, InstanceStatus } from '../../client/types.ts';
 import { REQUESTED_STATES, type RequestedState } from '../../core/states.ts';
 import { EXIT, SlapError, isSlapError } from '../../core/errors.ts';
-import { addClientOptions, withMasterClient, type ClientCommandOptions } from '../client-config.ts';
+import {
+  addClientOptions,
+  optionalAnswer,
+  withMasterClient,
+  type ClientCommandOptions,
+} from '../client-config.ts';
 import type { CliContext } from '../context.ts';
+import { instanceStatusLines } from '../instance-status-text.ts';
 import { parseKeyValues, readParametersFile } from '../parameter-file.ts';
 import { pythonPformat } from '../python-format.ts';
 
@@ -79,10 +85,11 @@ async function request(
   }
 
   let instance: Instance;
+  let status: InstanceStatus | undefined;
   try {
-    instance = await withMasterClient(ctx, options, (client) => {
+    ({ instance, status } = await withMasterClient(ctx, options, async (client) => {
       ctx.note(`Requesting ${reference} as instance of ${softwareUrl}...`);
-      return client.requestInstance({
+      const instance = await client.requestInstance({
         title: reference,
         softwareReleaseUri: softwareUrl,
         ...(options.type === undefined ? {} : { softwareType: options.type }),
@@ -91,7 +98,12 @@ async function request(
         ...(options.state === undefined ? {} : { state: options.state }),
         slaParameters,
       });
-    });
+      const guid = instance.instance_guid;
+      return {
+        instance,
+        status: await optionalAnswer(ctx, 'the instance status', () => client.getInstanceStatus(guid)),
+      };
+    }));
   } catch (error) {
     if (isSlapError(error) && error.code === 'SLAP_ERR_NOT_READY') {
       ctx.note(
@@ -103,13 +115,15 @@ async function request(
     throw error;
   }
   if (options.json) {
-    ctx.printJson(instance);
+    // The instance document as the JSON API v0 gives it, plus our extension's key (null: not available).
+    ctx.printJson({ ...instance, instance_status: status ?? null });
     return;
   }
   ctx.print(
     [
       'Instance requested.',
       `State is : ${instance.state}.`,
+      ...(status ? instanceStatusLines(status) : []),
       'Connection parameters of instance are:',
       pythonPformat(readableConnectionParameters(instance.connection_parameters)),
       'You can rerun the command to get up-to-date information.',

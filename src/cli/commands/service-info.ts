@@ -1,14 +1,19 @@
 /**
  * `slapos service info NAME`: software release, state, parameters and connection parameters of a
- * service, and the latest results of its promises when the master has them (our extension).
+ * service, what its node reported (status, error) and the latest results of its promises when the
+ * master has them (our extensions).
  */
 import type { Command } from 'commander';
-import type { MasterClient } from '../../client/master-client.ts';
-import type { PromiseResults } from '../../client/types.ts';
-import { toSlapError } from '../../core/errors.ts';
-import { addClientOptions, restate, withMasterClient, type ClientCommandOptions } from '../client-config.ts';
+import {
+  addClientOptions,
+  optionalAnswer,
+  restate,
+  withMasterClient,
+  type ClientCommandOptions,
+} from '../client-config.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
+import { instanceStatusLines, promiseResultLines, promiseResultsStale } from '../instance-status-text.ts';
 import { pythonPformat } from '../python-format.ts';
 import { readableConnectionParameters } from './request.ts';
 
@@ -22,24 +27,15 @@ export function registerServiceInfo(program: Command, ctx: CliContext): void {
   );
 }
 
-/** The promise results, or undefined when the master has none to give (no extension, or it failed: noted). */
-async function promiseResultsOf(
-  ctx: CliContext,
-  client: MasterClient,
-  instanceGuid: string,
-): Promise<PromiseResults | undefined> {
-  try {
-    return await client.getPromiseResults(instanceGuid);
-  } catch (error) {
-    ctx.note(`warning: could not read the promise results: ${toSlapError(error).message}`);
-    return undefined;
-  }
-}
-
 async function serviceInfo(ctx: CliContext, reference: string, options: ClientCommandOptions): Promise<void> {
-  const { instance, promises } = await withMasterClient(ctx, options, async (client) => {
+  const { instance, status, promises } = await withMasterClient(ctx, options, async (client) => {
     const instance = await client.getInstanceTree(reference);
-    return { instance, promises: await promiseResultsOf(ctx, client, instance.instance_guid) };
+    const guid = instance.instance_guid;
+    const [status, promises] = await Promise.all([
+      optionalAnswer(ctx, 'the instance status', () => client.getInstanceStatus(guid)),
+      optionalAnswer(ctx, 'the promise results', () => client.getPromiseResults(guid)),
+    ]);
+    return { instance, status, promises };
   }).catch(
     restate(
       'SLAP_ERR_INSTANCE_TREE_NOT_FOUND',
@@ -47,12 +43,17 @@ async function serviceInfo(ctx: CliContext, reference: string, options: ClientCo
       '`slapos service list` shows your services',
     ),
   );
+  const stale = promiseResultsStale({
+    requested_state: instance.state,
+    reported_state: status?.reported_state ?? null,
+  });
   if (options.json) {
-    // The instance document as the JSON API v0 gives it, plus our extension's key (null: not available).
+    // The instance document as the JSON API v0 gives it, plus our extensions' keys (null: not available).
     ctx.printJson({
       ...instance,
+      instance_status: status ?? null,
       promise_results: promises
-        ? { reported_at: promises.reported_at, result_list: promises.result_list }
+        ? { reported_at: promises.reported_at, stale, result_list: promises.result_list }
         : null,
     });
     return;
@@ -60,17 +61,12 @@ async function serviceInfo(ctx: CliContext, reference: string, options: ClientCo
   const lines = [
     `Software Release URL: ${instance.software_release_uri}`,
     `Instance state: ${instance.state}`,
+    ...(status ? instanceStatusLines(status) : []),
     'Instance parameters:',
     pythonPformat(instance.parameters),
     'Connection parameters:',
     pythonPformat(readableConnectionParameters(instance.connection_parameters)),
+    ...(promises ? promiseResultLines(promises, stale) : []),
   ];
-  if (promises && promises.result_list.length > 0) {
-    lines.push(`Promises (reported at ${promises.reported_at ?? 'an unknown date'}):`);
-    for (const result of promises.result_list) {
-      const message = result.message.replace(/\r?\n/g, '\n    ');
-      lines.push(`  ${result.name}: ${result.status} (${result.date})${message ? ` ${message}` : ''}`);
-    }
-  }
   ctx.print(lines.join('\n'));
 }

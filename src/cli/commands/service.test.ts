@@ -63,6 +63,7 @@ test('service list and service info show the requested services', async () => {
     [
       `Software Release URL: ${SR}`,
       'Instance state: started',
+      'Node status: waiting for its software release (not supplied to its compute node: slapos supply)',
       'Instance parameters:',
       "{'theme': 'dark'}",
       'Connection parameters:',
@@ -98,7 +99,7 @@ test('service info shows the promise results the node reported; --json adds them
     string,
     unknown
   >;
-  assert.deepEqual(before.promise_results, { reported_at: null, result_list: [] });
+  assert.deepEqual(before.promise_results, { reported_at: null, stale: false, result_list: [] });
   const none = await slapos(['service', 'info', 'shop']);
   assert.doesNotMatch(none.stdout, /Promises/, 'nothing reported: nothing shown');
 
@@ -120,6 +121,14 @@ test('service info shows the promise results the node reported; --json adds them
   const reportedAt = (await master.client.getPromiseResults('shop______0'))?.reported_at;
   assert.equal(typeof reportedAt, 'string');
 
+  await master.client.supply({ softwareReleaseUri: SR, computerGuid: 'COMP-SERVICE' });
+  await master.client.reportSoftwareInstallationState({
+    softwareReleaseUri: SR,
+    computerGuid: 'COMP-SERVICE',
+    state: 'available',
+  });
+  await master.client.reportInstanceState({ instanceGuid: 'shop______0', state: 'started' });
+  const status = await master.client.getInstanceStatus('shop______0');
   const info = await slapos(['service', 'info', 'shop']);
   assert.equal(info.code, 0, info.stderr);
   assert.equal(
@@ -127,6 +136,7 @@ test('service info shows the promise results the node reported; --json adds them
     [
       `Software Release URL: ${SR}`,
       'Instance state: started',
+      `Node status: started (reported ${status?.reported_at})`,
       'Instance parameters:',
       '{}',
       'Connection parameters:',
@@ -140,11 +150,31 @@ test('service info shows the promise results the node reported; --json adds them
   );
   const json = JSON.parse((await slapos(['service', 'info', 'shop', '--json'])).stdout) as Instance & {
     promise_results: unknown;
+    instance_status: unknown;
   };
-  assert.deepEqual(json.promise_results, { reported_at: reportedAt, result_list: results });
+  assert.deepEqual(json.promise_results, { reported_at: reportedAt, stale: false, result_list: results });
+  assert.deepEqual(json.instance_status, status);
   // The instance document itself is the JSON API v0's, unchanged.
-  const { promise_results: _promises, ...document } = json;
+  const { promise_results: _promises, instance_status: _status, ...document } = json;
   assert.deepEqual(document, await master.client.getInstanceTree('shop'));
+
+  // Stopped: its promises no longer run, their last results are stale (and say so).
+  await master.client.requestInstance({ title: 'shop', softwareReleaseUri: SR, state: 'stopped' });
+  const stopped = await slapos(['service', 'info', 'shop']);
+  assert.match(
+    stopped.stdout,
+    new RegExp(
+      `^Promises \\(reported at ${reportedAt}\\) — stale: the instance is stopped, its promises no longer run:\n` +
+        '  apache: pass \\(2026-01-02T03:04:05Z\\) \\[stale\\] socket connection OK\n' +
+        '  backup: fail \\(2026-01-02T03:04:06Z\\) \\[stale\\] too old\n' +
+        '    see the log\n$',
+      'm',
+    ),
+  );
+  const stoppedJson = JSON.parse((await slapos(['service', 'info', 'shop', '--json'])).stdout) as {
+    promise_results: { stale: boolean };
+  };
+  assert.equal(stoppedJson.promise_results.stale, true);
 });
 
 test('service info against a master without promise results (404): the v0 information, promise_results null', async () => {
@@ -161,7 +191,7 @@ test('service info against a master without promise results (404): the v0 inform
     assert.match(run.stdout, /^Software Release URL: /);
     assert.doesNotMatch(run.stdout, /Promises/);
     const json = await runSlapos(['service', 'info', 'blog', '--json', '--master-url', server.url], { env });
-    assert.deepEqual(JSON.parse(json.stdout), { ...instance, promise_results: null });
+    assert.deepEqual(JSON.parse(json.stdout), { ...instance, instance_status: null, promise_results: null });
   } finally {
     await server.close();
   }

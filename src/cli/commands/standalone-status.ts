@@ -1,7 +1,9 @@
 /** `slapos standalone status`: what runs, the master's URL, the compute node, the work in progress. */
 import type { Command } from 'commander';
+import type { StandaloneStatus } from '../../standalone/standalone.ts';
 import type { CliContext } from '../context.ts';
 import { standaloneCommand, standaloneDir, type StandaloneCommandOptions } from '../standalone-options.ts';
+import { renderTable } from '../text-block.ts';
 
 export function registerStandaloneStatus(program: Command, ctx: CliContext): void {
   standaloneCommand(program, 'status', 'say whether the standalone SlapOS runs, its master URL and its work')
@@ -31,15 +33,42 @@ export function registerStandaloneStatus(program: Command, ctx: CliContext): voi
         `  supervisor:   ${state(status.supervisor.running, status.supervisor.pid)}, ${status.supervisor.processes} processes`,
         `  node agent:   ${state(status.agent.running, status.agent.pid)}${status.agent.state ? `, ${status.agent.state}` : ''}`,
       ];
-      for (const software of status.agent.software)
-        lines.push(
-          `  software ${software.phase.padEnd(10)} ${software.url}${software.error ? ` — ${software.error.message}` : ''}`,
-        );
-      for (const partition of status.agent.partitions)
-        lines.push(
-          `  ${partition.partitionId.padEnd(12)} ${partition.requestedState.padEnd(9)} ${partition.phase}${partition.error ? ` — ${partition.error.message.split('\n')[0] ?? ''}` : ''}`,
-        );
+      lines.push(...workLines(status));
       ctx.print(lines.join('\n'));
       if (!status.running) ctx.exitCode = 3;
     });
+}
+
+/** The agent's work: its software releases, then its instances, as tables with their whole errors. */
+export function workLines(status: Pick<StandaloneStatus, 'agent'>): string[] {
+  const lines: string[] = [];
+  const { software, partitions } = status.agent;
+  if (software.length > 0)
+    lines.push(
+      'Software releases:',
+      ...renderTable(
+        ['PHASE', 'SOFTWARE RELEASE'],
+        software.map((item) => [
+          item.phase,
+          item.error ? `${item.url}\nerror: ${item.error.message}` : item.url,
+        ]),
+        { indent: '  ' },
+      ),
+    );
+  if (partitions.length > 0)
+    lines.push(
+      'Instances:',
+      ...renderTable(
+        ['PARTITION', 'TITLE', 'STATE', 'PHASE', 'ERROR'],
+        partitions.map((item) => [
+          item.partitionId,
+          item.title,
+          item.requestedState,
+          item.phase,
+          item.error?.message ?? '',
+        ]),
+        { indent: '  ' },
+      ),
+    );
+  return lines;
 }

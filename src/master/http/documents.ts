@@ -5,6 +5,7 @@ import { processingTimestamp } from '../../core/clock.ts';
 import { formatInstanceGuid, rootTitleOf } from '../../core/instance-guid.ts';
 import type { NodeSnapshot } from '../services/change-stream.ts';
 import type { PromiseResults } from '../services/promise-results.ts';
+import type { InstanceStatusReport, SoftwareInstallationStatusItem } from '../services/index.ts';
 import type { InstanceView } from '../services/instance-view.ts';
 
 /** The contract's instance document (its generated type says `Record<string, never>` for free-form objects). */
@@ -87,6 +88,45 @@ export function promiseResultsDocument(
   return {
     instance_guid: instanceGuid,
     result_list: results.results,
-    reported_at: results.reportedAt === null ? null : new Date(results.reportedAt * 1000).toISOString(),
+    reported_at: isoDate(results.reportedAt),
+  };
+}
+
+/** Float seconds as the extensions' ISO 8601 dates (UTC); null stays null. */
+function isoDate(seconds: number | null): string | null {
+  return seconds === null ? null : new Date(seconds * 1000).toISOString();
+}
+
+/** Our extension's instance status (slapos-extensions.json). */
+export function instanceStatusDocument(
+  instanceGuid: string,
+  report: InstanceStatusReport,
+): ApiResponse<'/slapos.get.ext.software_instance_status'> {
+  return {
+    instance_guid: instanceGuid,
+    status: report.status,
+    status_message: report.message,
+    requested_state: report.requestedState,
+    reported_state: report.reportedState,
+    reported_at: isoDate(report.reportedAt),
+    error_at: isoDate(report.errorAt),
+    software_installation_status: report.softwareStatus,
+  };
+}
+
+/** Our extension's software installation statuses of a compute node (slapos-extensions.json). */
+export function softwareInstallationStatusDocument(
+  computeNodeId: string,
+  items: readonly SoftwareInstallationStatusItem[],
+): ApiResponse<'/slapos.get.ext.compute_node_software_installation_status'> {
+  return {
+    computer_guid: computeNodeId,
+    result_list: items.map((item) => ({
+      software_release_uri: item.url,
+      state: item.state,
+      status: item.status,
+      error_message: item.errorMessage,
+      reported_at: isoDate(item.reportedAt),
+    })),
   };
 }

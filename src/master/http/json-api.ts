@@ -20,8 +20,15 @@ import { formatFromJson } from '../../core/format-plan.ts';
 import { parsePythonJson } from '../../core/python-value.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Caller, MasterServices, RequestOrigin } from '../services/index.ts';
+import {
+  instanceDocument,
+  instanceStatusDocument,
+  nodeSnapshotDocument,
+  promiseResultsDocument,
+  softwareInstallationStatusDocument,
+  success,
+} from './documents.ts';
 import { BEARER_CHALLENGE, type Authenticator } from './authentication.ts';
-import { instanceDocument, nodeSnapshotDocument, promiseResultsDocument, success } from './documents.ts';
 import { errorBody, toHttpError } from './errors.ts';
 import { BODY_LIMIT_BYTES, parseJsonBody } from './request-body.ts';
 import { acceptsJson, requestOrigin } from './request-context.ts';
@@ -239,6 +246,17 @@ function handlers(services: MasterServices): HandlerTable {
       promiseResultsDocument(
         body.instance_guid,
         await services.readPromiseResults({ caller, instanceGuid: body.instance_guid }),
+      ),
+    // --- our extensions: what the nodes reported ---
+    '/slapos.get.ext.software_instance_status': async ({ body, caller }) =>
+      instanceStatusDocument(
+        body.instance_guid,
+        await services.readInstanceStatus({ caller, instanceGuid: body.instance_guid }),
+      ),
+    '/slapos.get.ext.compute_node_software_installation_status': async ({ body, caller }) =>
+      softwareInstallationStatusDocument(
+        body.computer_guid,
+        await services.listSoftwareInstallationStatuses({ caller, computeNodeId: body.computer_guid }),
       ),
   };
 }

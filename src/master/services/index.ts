@@ -4,6 +4,7 @@ import * as changeStream from './change-stream.ts';
 import * as computeNodes from './compute-nodes.ts';
 import { formatComputeNode } from './format-compute-node.ts';
 import * as reports from './instance-reports.ts';
+import { readInstanceStatus } from './instance-status.ts';
 import * as promiseResults from './promise-results.ts';
 import * as reads from './read-instances.ts';
 import { requestInstance } from './request-instance.ts';
@@ -48,6 +49,8 @@ export function createMasterServices(context: ServiceContext) {
     reportSoftwareInstallationState: bind(context, software.reportSoftwareInstallationState),
     reportSoftwareInstallationError: bind(context, software.reportSoftwareInstallationError),
     listSoftwareInstallations: bind(context, software.listSoftwareInstallations),
+    listSoftwareInstallationStatuses: bind(context, software.listSoftwareInstallationStatuses),
+    readInstanceStatus: bind(context, readInstanceStatus),
     readNodeSnapshot: bind(context, changeStream.readNodeSnapshot),
     watchComputeNode: bind(context, changeStream.watchComputeNode),
     reportPromiseResults: bind(context, promiseResults.reportPromiseResults),
@@ -68,3 +71,5 @@ export type { InstanceView } from './instance-view.ts';
 export type { NodeSnapshot, PartitionSnapshot } from './change-stream.ts';
 export type { RequestOrigin } from './frontend-bypass.ts';
 export type { PromiseResult, PromiseResults } from './promise-results.ts';
+export type { InstanceStatusReport } from './instance-status.ts';
+export type { SoftwareInstallationStatusItem } from './software-installations.ts';

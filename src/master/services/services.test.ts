@@ -236,6 +236,14 @@ test('every use case goes through the one authorisation check point', async () =
         'listSoftwareInstallations',
         () => services.listSoftwareInstallations({ caller: stranger, computeNodeId: 'c' }),
       ],
+      [
+        'listSoftwareInstallationStatuses',
+        () => services.listSoftwareInstallationStatuses({ caller: stranger, computeNodeId: 'c' }),
+      ],
+      [
+        'readInstanceStatus',
+        () => services.readInstanceStatus({ caller: stranger, instanceGuid: 'x______0' }),
+      ],
     ];
     const bound = Object.keys(services).filter((key) => key !== 'context');
     assert.deepEqual(

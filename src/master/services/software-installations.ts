@@ -1,4 +1,5 @@
 /** Software installations: supply, the node's reports, and the node's list (docs/protocol.md §1.5). */
+import { softwareInstallationStatus, type SoftwareInstallationStatus } from '../../core/instance-status.ts';
 import type { SoftwareInstallationReportedState, SoftwareInstallationState } from '../../core/states.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
@@ -95,5 +96,38 @@ export async function listSoftwareInstallations(
       url: installation.url,
       state: installation.requestedState,
     }));
+  });
+}
+
+export interface SoftwareInstallationStatusItem extends SoftwareInstallationItem {
+  status: SoftwareInstallationStatus;
+  /** The build's error with the end of its log, for `failed`; else null. */
+  errorMessage: string | null;
+  /** When the node last reported on it (float seconds), null when it never did. */
+  reportedAt: number | null;
+}
+
+/** The software installations of a node with what the node reported building them. */
+export async function listSoftwareInstallationStatuses(
+  context: ServiceContext,
+  input: { caller: Caller; computeNodeId: string },
+): Promise<SoftwareInstallationStatusItem[]> {
+  context.authorize(input.caller, 'software_installation.read', {
+    kind: 'compute_node',
+    computeNodeId: input.computeNodeId,
+  });
+  return context.store.read(async (repository) => {
+    await requireComputeNode(repository, input.computeNodeId);
+    const installations = await repository.listSoftwareInstallations(input.computeNodeId);
+    return installations.map((installation) => {
+      const status = softwareInstallationStatus(installation);
+      return {
+        url: installation.url,
+        state: installation.requestedState,
+        status,
+        errorMessage: status === 'failed' ? installation.errorMessage : null,
+        reportedAt: installation.reportedAt,
+      };
+    });
   });
 }

@@ -31,6 +31,8 @@ export interface SoftwareInstallationRecord {
   url: string;
   requestedState: SoftwareInstallationState;
   reportedState: string | null;
+  /** When the node last reported a state (float seconds), null when it never did. */
+  reportedAt: number | null;
   errorMessage: string | null;
 }
 
@@ -53,7 +55,11 @@ export interface InstanceRecord extends InstanceIdentity {
   location: PartitionKey | null;
   hostPosition: number | null;
   reportedState: string | null;
+  /** When the node last reported a state (float seconds), null when it never did. */
+  reportedAt: number | null;
   errorMessage: string | null;
+  /** When the node last reported an error (float seconds), null when it never did. */
+  errorAt: number | null;
   bangMessage: string | null;
   /** The timestamp and allocation state of `location`'s partition (null when it has none). */
   partitionTimestamp: number | null;

@@ -73,7 +73,9 @@ function toInstance(row: InstanceRow): InstanceRecord {
         : { computeNodeId: row.compute_node_reference, partitionId: row.partition_reference },
     hostPosition: row.host_position,
     reportedState: row.reported_state,
+    reportedAt: row.reported_at,
     errorMessage: row.error_message,
+    errorAt: row.error_at,
     bangMessage: row.bang_message,
     partitionTimestamp: row.partition_timestamp,
     partitionSlapState: row.partition_slap_state,
@@ -1011,13 +1013,21 @@ type SoftwareInstallationRow = {
   url: string;
   requested_state: SoftwareInstallationState;
   reported_state: string | null;
+  reported_at: number | null;
   error_message: string | null;
 };
 
 function selectSoftwareInstallations(db: Kysely<MasterDatabase>) {
   return db
     .selectFrom('software_installation')
-    .select(['compute_node_reference', 'url', 'requested_state', 'reported_state', 'error_message']);
+    .select([
+      'compute_node_reference',
+      'url',
+      'requested_state',
+      'reported_state',
+      'reported_at',
+      'error_message',
+    ]);
 }
 
 function toSoftwareInstallation(row: SoftwareInstallationRow): SoftwareInstallationRecord {
@@ -1026,6 +1036,7 @@ function toSoftwareInstallation(row: SoftwareInstallationRow): SoftwareInstallat
     url: row.url,
     requestedState: row.requested_state,
     reportedState: row.reported_state,
+    reportedAt: row.reported_at,
     errorMessage: row.error_message,
   };
 }

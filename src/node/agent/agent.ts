@@ -124,6 +124,8 @@ export interface AgentStatus {
   partitions: (AgentItemStatus & {
     partitionId: string;
     instanceGuid: string;
+    /** The instance's title. */
+    title: string;
     requestedState: RequestedState;
     phase: PartitionPhase;
   })[];
@@ -285,6 +287,7 @@ export class NodeAgent {
       partitions: [...this.partitions.values()].map((item) => ({
         partitionId: item.wanted.partitionId,
         instanceGuid: item.wanted.instanceGuid,
+        title: item.wanted.title,
         requestedState: item.wanted.requestedState,
         phase: item.phase,
         ...common(item),

@@ -34,7 +34,7 @@ import { promiseFailureMessage, runPromises, type PromiseReport } from '../promi
 import { COMPLETED_FILE, softwareDirectory } from '../software/software-pass.ts';
 import type { WantedPartition } from '../state-source.ts';
 import { partitionPrograms } from '../supervisor/slapos-programs.ts';
-import type { ActionResult, SupervisorControl } from '../supervisor/types.ts';
+import type { ActionResult, ProcessState, SupervisorControl } from '../supervisor/types.ts';
 import { instanceBuildoutTail, instanceProfile } from './buildout-tail.ts';
 import { updateCertificate } from './certificates.ts';
 import { pathExists } from '../../lib/path-exists.ts';
@@ -234,10 +234,40 @@ export async function stopPrograms(job: PartitionJob): Promise<void> {
   }
 }
 
-/** Test-mode promises after a deployment; when services were just started, failures get retried for a while. */
+/** How long the promises of just (re)started services are retried before they count (agent_promise_grace). */
+export const DEFAULT_PROMISE_GRACE_MS = 10_000;
+
+const RUNNING_STATES: ReadonlySet<ProcessState> = new Set(['STARTING', 'RUNNING', 'BACKOFF']);
+
+/**
+ * When the grace period of a partition's services ends (epoch ms): `graceMs` after the latest
+ * (re)start of one of its programs still running — by a node pass, by the supervisor after a crash,
+ * or by a person (`slapos node restart`); 0 when none started that recently.
+ */
+export async function graceEndsAt(
+  supervisor: SupervisorControl,
+  group: string,
+  graceMs: number,
+): Promise<number> {
+  const { processes } = await supervisor.status();
+  const starts = processes
+    .filter((p) => p.group === group && RUNNING_STATES.has(p.state) && p.startedAt !== null)
+    .map((p) => p.startedAt as number);
+  return starts.length === 0 ? 0 : Math.max(...starts) + graceMs;
+}
+
+/**
+ * Test-mode promises after a deployment. While the partition's services are in their grace period
+ * (just started by this pass, or restarted shortly before), failures are retried, and logged as
+ * such (info), not as errors: a service still starting refuses connections.
+ */
 export async function checkPromises(job: PartitionJob, justStarted: boolean): Promise<PromiseReport> {
-  const graceMs = justStarted ? (job.options.promiseGraceMs ?? 10_000) : 0;
-  const deadline = Date.now() + graceMs;
+  const graceMs = job.options.promiseGraceMs ?? DEFAULT_PROMISE_GRACE_MS;
+  const deadline = justStarted
+    ? Date.now() + graceMs
+    : graceMs > 0
+      ? await graceEndsAt(job.supervisor, job.wanted.partitionId, graceMs).catch(() => 0)
+      : 0;
   for (;;) {
     const report = await runPromises(job.path, {
       mode: 'test',
@@ -245,6 +275,7 @@ export async function checkPromises(job: PartitionJob, justStarted: boolean): Pr
       timeout: job.config.promiseTimeout,
       logger: jobLogger(job),
       now: () => (job.options.clock ?? systemClock).now() * 1000,
+      retrying: Date.now() < deadline,
       ...(job.options.signal ? { signal: job.options.signal } : {}),
       ...(job.options.exec ? { exec: job.options.exec } : {}),
       ...(job.owner.switchUser ? { runAs: { uid: job.owner.uid, gid: job.owner.gid } } : {}),

@@ -15,6 +15,8 @@ import type { PromiseResult } from '../../client/types.ts';
 import { systemClock } from '../../core/clock.ts';
 import type { RequestedState } from '../../core/states.ts';
 import { execFile } from '../../lib/exec.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { freePort } from '../../standalone/config-file.ts';
 import type { NodeProgressEvent } from '../pass.ts';
 import { runSoftwarePass } from '../software/software-pass.ts';
 import type { ProcessInfo } from '../supervisor/types.ts';
@@ -501,4 +503,97 @@ test('promise results are sent once, and again only when they change (deployment
     (await stored())?.map((r) => r.status),
     ['pass'],
   );
+});
+
+/** A service that listens on `port` one second after it starts; its promise checks that port. */
+function slowStartInstance(port: number): string {
+  const listen = `require('node:http').createServer((q, r) => r.end('up')).listen(${port}, '127.0.0.1')`;
+  return [
+    '[buildout]',
+    'parts = server promise',
+    '',
+    '[server]',
+    'recipe = slapos.recipe.template',
+    'output = $${buildout:directory}/etc/service/server',
+    'mode = 0755',
+    'inline =',
+    '  #!/bin/sh',
+    '  sleep 1',
+    `  exec ${process.execPath} -e "${listen}"`,
+    '',
+    '[promise]',
+    'recipe = slapos.recipe.template',
+    'output = $${buildout:directory}/etc/promise.d/server.json',
+    `inline = {"kind": "socket", "host": "127.0.0.1", "port": ${port}}`,
+    '',
+  ].join('\n');
+}
+
+/** Promise records of a log file written by pino: [level, retrying, message]. */
+async function promiseRecords(file: string): Promise<[number, boolean, string][]> {
+  const text = await readFile(file, 'utf8');
+  return text
+    .split('\n')
+    .filter((line) => line.includes('"promise":"server"'))
+    .map((line) => JSON.parse(line) as { level: number; retrying?: boolean; msg: string })
+    .map((record) => [record.level, record.retrying === true, record.msg]);
+}
+
+test('just (re)started services get a grace period: refused connections are retried, logged at info, not as errors', async () => {
+  const port = await freePort();
+  const slow = await writeSoftwareRelease(h.dir, 'slow-start', { instance: slowStartInstance(port) });
+  await h.client.supply({ softwareReleaseUri: slow, computerGuid: COMPUTER_ID });
+  assert.equal((await runSoftwarePass(h.config, { master: h.client })).exitCode, 0);
+  const partition = await request('slow-start', slow);
+  const logFile = join(h.dir, 'slow-start.log');
+  const logger = createLogger({ destination: logFile, level: 'debug' });
+
+  // Started by this pass: the promise fails (connection refused) until the service listens.
+  const first = await pass({ onlyPartitions: [partition], promiseGraceMs: 30_000, logger });
+  assert.deepEqual(
+    first.items.map((i) => i.outcome),
+    ['started'],
+  );
+  const records = await promiseRecords(logFile);
+  assert.ok(
+    records.some(([level, retrying]) => level === 30 && retrying),
+    `a refused connection, retried: ${JSON.stringify(records)}`,
+  );
+  assert.deepEqual(
+    records.filter(([level]) => level >= 50),
+    [],
+    'nothing logged as an error',
+  );
+  assert.equal(records.at(-1)?.[1], false, 'the last check passed');
+
+  // Restarted by the supervisor (as after a crash, or `slapos node restart`), then processed again
+  // (a bang): nothing is started by the pass, the restart alone gives the grace period.
+  await h.supervisor.restartProcess(`${partition}:server-on-watch`);
+  const again = await pass({ onlyPartitions: [partition], promiseGraceMs: 30_000, force: true });
+  assert.deepEqual(
+    again.items.map((i) => [i.outcome, i.error?.message]),
+    [['started', undefined]],
+  );
+  assert.equal(h.db.instance('slow-start')?.reported_state, 'started');
+
+  // Restarted again, the partition up to date: its anomaly check waits for the end of the grace.
+  await h.supervisor.restartProcess(`${partition}:server-on-watch`);
+  const anomalyLog = join(h.dir, 'slow-start-anomaly.log');
+  const anomalyLogger = createLogger({ destination: anomalyLog, level: 'debug' });
+  // Its promise is due (a clock 200 s ahead) but the grace period (here an hour) is not over.
+  const quiet = await pass({
+    onlyPartitions: [partition],
+    promiseGraceMs: 3_600_000,
+    logger: anomalyLogger,
+    clock: { now: () => systemClock.now() + 200 },
+  });
+  assert.deepEqual(
+    quiet.items.map((i) => i.outcome),
+    ['up-to-date'],
+  );
+  assert.deepEqual(await promiseRecords(anomalyLog), [], 'no promise ran during the grace period');
+  assert.equal(h.db.instance('slow-start')?.error_message, null);
+
+  await request('slow-start', slow, { state: 'destroyed' });
+  await pass({ onlyPartitions: [partition] });
 });

@@ -25,7 +25,9 @@ import { JsonApiStateSource, type NodeStateSource, type WantedPartition } from '
 import type { SupervisorControl } from '../supervisor/types.ts';
 import {
   checkPromises,
+  DEFAULT_PROMISE_GRACE_MS,
   declarePrograms,
+  graceEndsAt,
   installInstance,
   prepareSlapgridDirectory,
   PromiseFailure,
@@ -390,6 +392,18 @@ async function anomalyCheck(
   try {
     const previous = await readPartitionRecord(path);
     if (previous?.promisesDueAt !== undefined && now < previous.promisesDueAt) return;
+    const graceMs = options.promiseGraceMs ?? DEFAULT_PROMISE_GRACE_MS;
+    const graceEnd = graceMs > 0 ? await graceEndsAt(options.supervisor, wanted.partitionId, graceMs) : 0;
+    if (now * 1000 < graceEnd) {
+      // A service restarted moments ago (by the supervisor after a crash, by `slapos node restart`)
+      // may still refuse connections: its promises are checked once its grace period is over.
+      logger.debug({ graceEndsAt: graceEnd }, 'services just restarted: promises checked after their grace');
+      await writePartitionRecord(path, {
+        ...(previous ?? record(wanted, 'started')),
+        promisesDueAt: graceEnd / 1000,
+      });
+      return;
+    }
     const report = await runPromises(path, {
       mode: 'anomaly',
       timeout: config.promiseTimeout,

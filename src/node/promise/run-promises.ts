@@ -34,6 +34,11 @@ export interface RunPromisesOptions {
   exec?: typeof execFile;
   /** Run subprocess promises as this user; default: the partition directory's owner when root. */
   runAs?: { uid: number; gid: number } | undefined;
+  /**
+   * Failures will be retried (the grace period of just started services): logged at info with
+   * `retrying: true`, not as errors.
+   */
+  retrying?: boolean;
 }
 
 export interface PromiseOutcome {
@@ -169,9 +174,16 @@ export async function runPromises(partitionDir: string, options: RunPromisesOpti
       failed,
     });
     await store.writeCache(definition.title, cacheEntry);
-    logger[outcome.failed ? 'error' : 'info'](
-      { promise: definition.title, failed, executionTime, timedOut: outcome.timedOut },
-      `promise ${definition.title}: ${outcome.message}`,
+    const retrying = outcome.failed && options.retrying === true;
+    logger[outcome.failed && !retrying ? 'error' : 'info'](
+      {
+        promise: definition.title,
+        failed,
+        executionTime,
+        timedOut: outcome.timedOut,
+        ...(retrying ? { retrying } : {}),
+      },
+      `promise ${definition.title}: ${outcome.message}${retrying ? ' (retrying: its service just started)' : ''}`,
     );
     return {
       ...base,

@@ -1,0 +1,84 @@
+/**
+ * What the node has made of an instance (our extension, docs/master.md "Instance status"): its
+ * status from the node's reports on it and on its software release (src/core/instance-status.ts).
+ */
+import { parseInstanceGuid } from '../../core/instance-guid.ts';
+import {
+  instanceStatus,
+  softwareInstallationStatus,
+  type InstanceStatusView,
+  type SoftwareInstallationStatus,
+} from '../../core/instance-status.ts';
+import type { RequestedState } from '../../core/states.ts';
+import type { InstanceRecord, Repository } from '../storage/repository.ts';
+import type { Caller } from './caller.ts';
+import type { ServiceContext } from './context.ts';
+import { instanceNotFound } from './not-found.ts';
+
+export interface InstanceStatusReport extends InstanceStatusView {
+  requestedState: RequestedState;
+  /** What the node last reported (started, stopped), null when it never did. */
+  reportedState: string | null;
+  /** Float seconds, null when never. */
+  reportedAt: number | null;
+  errorAt: number | null;
+  /** The software release on the instance's compute node; null when it has no partition or none is supplied. */
+  softwareStatus: SoftwareInstallationStatus | null;
+}
+
+async function statusOf(repository: Repository, record: InstanceRecord): Promise<InstanceStatusReport> {
+  const installation = record.location
+    ? (await repository.listSoftwareInstallations(record.location.computeNodeId)).find(
+        (item) => item.url === record.softwareRelease,
+      )
+    : undefined;
+  const software = installation && {
+    status: softwareInstallationStatus(installation),
+    errorMessage: installation.errorMessage,
+  };
+  return {
+    ...instanceStatus({
+      requestedState: record.requestedState,
+      allocated: record.location !== null,
+      partitionTimestamp: record.partitionTimestamp,
+      reportedState: record.reportedState,
+      reportedAt: record.reportedAt,
+      errorMessage: record.errorMessage,
+      errorAt: record.errorAt,
+      software,
+    }),
+    requestedState: record.requestedState,
+    reportedState: record.reportedState,
+    reportedAt: record.reportedAt,
+    errorAt: record.errorAt,
+    softwareStatus: software?.status ?? null,
+  };
+}
+
+/**
+ * The status of an instance. A shared instance has the status of the instance hosting it (it is
+ * served by it); without a host it is `unallocated`.
+ */
+export async function readInstanceStatus(
+  context: ServiceContext,
+  input: { caller: Caller; instanceGuid: string },
+): Promise<InstanceStatusReport> {
+  const identity = parseInstanceGuid(input.instanceGuid);
+  context.authorize(input.caller, 'instance.read', { kind: 'instance', identity });
+  return context.store.read(async (repository) => {
+    const record = await repository.findInstance(identity);
+    if (!record) throw instanceNotFound(input.instanceGuid);
+    if (!record.shared) return statusOf(repository, record);
+    const host = record.location ? await repository.getInstanceOnPartition(record.location) : undefined;
+    if (host) return { ...(await statusOf(repository, host)), requestedState: record.requestedState };
+    return {
+      status: 'unallocated',
+      message: null,
+      requestedState: record.requestedState,
+      reportedState: null,
+      reportedAt: null,
+      errorAt: null,
+      softwareStatus: null,
+    };
+  });
+}
