@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { NodeProgressEvent } from '../pass.ts';
 import {
   COMPUTER_ID,
@@ -10,6 +10,7 @@ import {
   startNodeHarness,
   writeSoftwareRelease,
 } from '../../testing/node-passes.ts';
+import { changedSource, readSources } from './local-sources.ts';
 import { BUILD_LOG_FILE, COMPLETED_FILE, runSoftwarePass, softwareDirectory } from './software-pass.ts';
 
 const BROKEN_SOFTWARE = [
@@ -129,6 +130,32 @@ test('software: a failing build is reported with the log tail, and is not marked
       ['installed', 'up-to-date'],
     );
     assert.equal(h.db.software(broken)?.reported_state, 'available');
+  } finally {
+    await h.close();
+  }
+});
+
+test('software: a local release records the files its build read; an edit is seen, a touch is not', async () => {
+  const h = await startNodeHarness({ supervisor: false });
+  try {
+    const url = await writeSoftwareRelease(h.dir, 'local', { instance: helloInstance() });
+    await h.client.supply({ softwareReleaseUri: url, computerGuid: COMPUTER_ID });
+    await runSoftwarePass(h.config, { master: h.client });
+    const directory = softwareDirectory(h.config.softwareRoot, url);
+    const sources = await readSources(directory);
+    assert.ok(sources);
+    const template = join(dirname(url), 'instance.cfg.in');
+    assert.deepEqual(
+      sources.map((source) => source.path),
+      [template, url].sort(),
+      'the profile and its template, not the generated buildout.cfg of the software directory',
+    );
+    assert.equal(await changedSource(sources), undefined);
+    const now = new Date(Date.now() + 5000);
+    await utimes(template, now, now);
+    assert.equal(await changedSource(sources), undefined, 'touched without a change');
+    await writeFile(template, `${await readFile(template, 'utf8')}\n# edited\n`);
+    assert.equal(await changedSource(sources), template);
   } finally {
     await h.close();
   }

@@ -19,6 +19,7 @@ import { passError, type NodePassOptions, type PassError } from '../pass.ts';
 import { removeTree } from '../remove-tree.ts';
 import { JsonApiStateSource, type NodeStateSource, type WantedSoftware } from '../state-source.ts';
 import { pathExists } from '../../lib/path-exists.ts';
+import { isLocalSoftwareUrl, recordSources } from './local-sources.ts';
 
 /** `<software_root>/<md5 of the URL>`: where a software release is installed. */
 export function softwareDirectory(softwareRoot: string, url: string): string {
@@ -69,7 +70,7 @@ export async function runSoftwarePass(
     partitions: false,
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  const wanted = (state.software ?? []).filter((item) => selected(config, item.url, options.onlySoftware));
+  const wanted = (state.software ?? []).filter((item) => selectedSoftware(item.url, options.onlySoftware));
   const items: SoftwareItemResult[] = [];
   for (const item of wanted) {
     options.signal?.throwIfAborted();
@@ -82,7 +83,8 @@ export async function runSoftwarePass(
   };
 }
 
-function selected(config: NodeConfig, url: string, only: readonly string[] | undefined): boolean {
+/** `--only-sr`: true if `url` is one of `only` (URLs or md5 digests), or if there is no `only`. */
+export function selectedSoftware(url: string, only: readonly string[] | undefined): boolean {
   if (only === undefined) return true;
   const digest = softwareDirectory('', url);
   return only.some((entry) => entry === url || entry === digest);
@@ -138,11 +140,12 @@ async function processSoftware(
       call,
     );
     log.line(`Installing software release ${item.url} into ${directory}`);
-    await buildSoftware(config, item.url, directory, log, options);
+    const sources = await buildSoftware(config, item.url, directory, log, options);
     await options.master.reportSoftwareInstallationState(
       { softwareReleaseUri: item.url, computerGuid: config.computerId, state: 'available' },
       call,
     );
+    if (isLocalSoftwareUrl(item.url)) await recordSources(directory, sources);
     // After the report, as the original: a failed report builds (a no-op) and reports again next time.
     await writeFile(
       join(directory, COMPLETED_FILE),
@@ -181,7 +184,7 @@ async function buildSoftware(
   directory: string,
   log: RunLog,
   options: SoftwarePassOptions,
-): Promise<void> {
+): Promise<string[]> {
   await requireFreeSpace(directory, config.softwareMinFreeSpace, 'software_min_free_space');
   // As root, the build runs as the owner of software_root (slapsoft), never as root.
   const root = await stat(config.softwareRoot);
@@ -196,6 +199,7 @@ async function buildSoftware(
     await writeFile(profile, softwareProfile(url, config), { mode: 0o644 });
     if (runAs) await chown(profile, runAs.uid, runAs.gid);
   }
+  let sources: string[] = [];
   await runNodeBuildout({
     directory,
     configFile: profile,
@@ -207,6 +211,7 @@ async function buildSoftware(
     ...(runAs ? { runAs } : {}),
     env: { HOME: directory },
     onProgress: (event) => {
+      if (event.type === 'sources') sources = event.files;
       log.event(event);
       options.onProgress?.({ type: 'buildout', scope: 'software', target: url, event });
     },
@@ -215,6 +220,7 @@ async function buildSoftware(
     ...(options.exec ? { exec: options.exec } : {}),
     ...(options.recipes ? { recipes: options.recipes } : {}),
   });
+  return sources;
 }
 
 /** The software directory's buildout.cfg: the release's profile, extended (node.md §3.4). */
