@@ -29,11 +29,15 @@ export function freePort(): Promise<number> {
   });
 }
 
+const WATCH_LOCAL_SOFTWARE = 'watch_local_software';
+
 export function renderStandaloneConfig(layout: StandaloneLayout, settings: StandaloneSettings): string {
   return [
     '# The standalone SlapOS (slapos standalone start): written once; partition_amount may be raised.',
     '[slapos]',
     'sandbox = true',
+    // Developing a software release: edits of a local one rebuild it and redeploy its instances.
+    `${WATCH_LOCAL_SOFTWARE} = true`,
     `computer_id = ${settings.computerId}`,
     `master_url = http://127.0.0.1:${settings.port}/`,
     `software_root = ${layout.softwareRoot}`,
@@ -89,6 +93,7 @@ export async function ensureStandaloneConfig(
     await writeFileAtomic(layout.config, renderStandaloneConfig(layout, settings), { mode: 0o600 });
     return settings;
   }
+  await addWatchLocalSoftware(layout);
   if (options.partitions !== undefined && options.partitions !== current.partitions) {
     if (options.partitions < current.partitions)
       throw new SlapError(
@@ -105,4 +110,12 @@ export async function ensureStandaloneConfig(
     return { ...current, partitions: options.partitions };
   }
   return current;
+}
+
+/** A standalone written before `watch_local_software` existed gets it (set to true), once. */
+async function addWatchLocalSoftware(layout: StandaloneLayout): Promise<void> {
+  const text = await readFile(layout.config, 'utf8');
+  if (parseIni(text, layout.config).get('slapos', WATCH_LOCAL_SOFTWARE) !== undefined) return;
+  const updated = text.replace(/^\[slapos\][^\S\n]*$/m, (line) => `${line}\n${WATCH_LOCAL_SOFTWARE} = true`);
+  if (updated !== text) await writeFileAtomic(layout.config, updated, { mode: 0o600 });
 }
