@@ -31,19 +31,25 @@ export function registerNodeSoftware(program: Command, ctx: CliContext): void {
     .option('--only-sr <urls>', 'only these software releases (URLs or md5 digests, comma-separated)')
     .addOption(new Option('--only <urls>', 'same as --only-sr').hideHelp());
   addPassOptions(command).action(async (options: SoftwareCommandOptions, self: Command) => {
-    const result = await runPassCommand(
+    const only = splitList(options.onlySr ?? options.only);
+    const force = options.force === true || options.all === true;
+    const onProgress = options.json ? undefined : new PassRenderer(ctx, verbosity(self) > 0).handle;
+    const result = await runPassCommand<SoftwarePassResult>(
       ctx,
       options,
-      { name: 'node software', lock: 'pidfileSoftware' },
+      {
+        name: 'node software',
+        lock: 'pidfileSoftware',
+        delegate: { request: { command: 'software', force, ...(only ? { only } : {}) }, onEvent: onProgress },
+      },
       async ({ config, master, logger }) => {
-        const only = splitList(options.onlySr ?? options.only);
         const { runSoftwarePass } = await import('../../node/software/software-pass.ts');
         return runSoftwarePass(config, {
           master,
           logger,
-          force: options.force === true || options.all === true,
+          force,
           ...(only === undefined ? {} : { onlySoftware: only }),
-          ...(options.json ? {} : { onProgress: new PassRenderer(ctx, verbosity(self) > 0).handle }),
+          ...(onProgress ? { onProgress } : {}),
         });
       },
     );

@@ -7,7 +7,7 @@
  * the one-shot pass returns it) or `{"error": {code, message, hint?}}`, and closes.
  */
 import { rm } from 'node:fs/promises';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { ERROR_CATALOG, SlapError, type ErrorCode } from '../../core/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { passError, type NodeProgressEvent, type PassError } from '../pass.ts';
@@ -99,6 +99,8 @@ export async function startControlServer(
     close() {
       closed ??= (async () => {
         closing.abort(new SlapError('SLAP_ERR_UNAVAILABLE', 'the node agent is stopping'));
+        // The waiting requests answer their error first (their handlers see the abort).
+        await new Promise((resolve) => setImmediate(resolve));
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           for (const socket of sockets) socket.end();
@@ -165,7 +167,7 @@ function serve(socket: Socket, handler: AgentRequestHandler, closing: AbortSigna
 export function sendAgentRequest<T extends AgentPassResult>(
   path: string,
   request: AgentRequest,
-  options: { onEvent?: (event: NodeProgressEvent) => void } = {},
+  options: { onEvent?: (event: NodeProgressEvent) => void; onConnected?: () => void } = {},
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let connected = false;
@@ -180,6 +182,7 @@ export function sendAgentRequest<T extends AgentPassResult>(
     };
     const socket = createConnection(path, () => {
       connected = true;
+      options.onConnected?.();
       socket.write(`${JSON.stringify({ request })}\n`);
     });
     socket.setEncoding('utf8');
