@@ -207,6 +207,8 @@ export class PassRenderer {
             return this.verbose ? `Software release ${event.url} is already installed.` : undefined;
           case 'destroyed':
             return `Removed software release ${event.url}.`;
+          case 'kept':
+            return `Software release ${event.url} is still used (${event.message ?? ''}): kept until its instances are destroyed.`;
           case 'failed':
             return `Software release ${event.url} failed: ${event.message ?? ''}`;
         }

@@ -120,7 +120,8 @@ export interface NodeAgentOptions {
   sourceScanIntervalMs?: number;
 }
 
-export type SoftwarePhase = 'pending' | 'building' | 'available' | 'removing' | 'failed';
+/** `kept`: to be removed, but instances still use it (tried again when the revision moves). */
+export type SoftwarePhase = 'pending' | 'building' | 'available' | 'removing' | 'kept' | 'failed';
 export type PartitionPhase = 'pending' | 'waiting-software' | 'processing' | 'checking' | PartitionOutcome;
 
 export interface AgentItemStatus {
@@ -191,6 +192,9 @@ interface SoftwareItem extends ItemBase {
   requests: Waiter<SoftwareItemResult>[];
   /** A source changed (the file): rebuild, then redeploy its instances. */
   rebuild: string | undefined;
+  /** Kept (still used) at this revision: tried again once it moves, or at `retryAt`. */
+  keptRevision: number | null | undefined;
+  keptAttempts: number;
 }
 
 interface PartitionItem extends ItemBase {
@@ -537,7 +541,8 @@ export class NodeAgent {
     };
     consider(this.reportDueAt);
     const anomaly = this.options.anomalyIntervalMs ?? 60_000;
-    for (const item of this.software.values()) if (!item.running && item.failures > 0) consider(item.retryAt);
+    for (const item of this.software.values())
+      if (!item.running && (item.failures > 0 || item.keptRevision !== undefined)) consider(item.retryAt);
     for (const item of this.partitions.values()) {
       if (item.running) continue;
       if (item.failures > 0 || item.pendingRevision !== undefined) consider(item.retryAt);
@@ -586,6 +591,8 @@ export class NodeAgent {
           error: undefined,
           requests: [],
           rebuild: undefined,
+          keptRevision: undefined,
+          keptAttempts: 0,
         };
         this.software.set(wanted.url, item);
       }
@@ -602,6 +609,10 @@ export class NodeAgent {
         continue;
       }
       if (!asked && item.failures > 0 && now < item.retryAt) continue;
+      if (!asked && item.keptRevision !== undefined) {
+        if (wanted.state !== 'destroyed') item.keptRevision = undefined;
+        else if (item.keptRevision === this.revision && now < item.retryAt) continue;
+      }
       if (buildingNow >= (this.options.softwareConcurrency ?? 1)) continue;
       buildingNow++;
       this.startSoftware(item);
@@ -748,9 +759,23 @@ export class NodeAgent {
               outcome?.error ?? { code: 'SLAP_ERR_INTERNAL', message: 'the software pass did nothing' },
             );
           } else {
-            item.phase = outcome.outcome === 'destroyed' ? 'removing' : 'available';
+            item.phase =
+              outcome.outcome === 'destroyed'
+                ? 'removing'
+                : outcome.outcome === 'kept'
+                  ? 'kept'
+                  : 'available';
             item.failures = 0;
             item.error = undefined;
+            if (outcome.outcome === 'kept') {
+              item.keptRevision = this.revision;
+              item.keptAttempts++;
+              item.retryAt =
+                performance.now() + backoffDelay(item.keptAttempts, this.options.retry ?? DEFAULT_RETRY);
+            } else {
+              item.keptRevision = undefined;
+              item.keptAttempts = 0;
+            }
             if (outcome.outcome === 'installed') this.watchSources(wanted.url, { again: true });
           }
         } catch (error) {

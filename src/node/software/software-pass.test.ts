@@ -10,6 +10,8 @@ import {
   startNodeHarness,
   writeSoftwareRelease,
 } from '../../testing/node-passes.ts';
+import { runInstancePass } from '../instance/instance-pass.ts';
+import { runReportPass } from '../report/report-pass.ts';
 import { changedSource, readSources } from './local-sources.ts';
 import { BUILD_LOG_FILE, COMPLETED_FILE, runSoftwarePass, softwareDirectory } from './software-pass.ts';
 
@@ -156,6 +158,46 @@ test('software: a local release records the files its build read; an edit is see
     assert.equal(await changedSource(sources), undefined, 'touched without a change');
     await writeFile(template, `${await readFile(template, 'utf8')}\n# edited\n`);
     assert.equal(await changedSource(sources), template);
+  } finally {
+    await h.close();
+  }
+});
+
+test('software: removing a release still used by an instance keeps it until the instance is destroyed', async () => {
+  const h = await startNodeHarness();
+  try {
+    const url = await writeSoftwareRelease(h.dir, 'used', { instance: helloInstance() });
+    await h.client.supply({ softwareReleaseUri: url, computerGuid: COMPUTER_ID });
+    await runSoftwarePass(h.config, { master: h.client });
+    await h.client.requestInstance({ title: 'user', softwareReleaseUri: url });
+    const deploy = await runInstancePass(h.config, { master: h.client, supervisor: h.supervisor });
+    assert.deepEqual(
+      deploy.items.filter((item) => item.instanceGuid !== undefined).map((item) => item.outcome),
+      ['started'],
+    );
+    const directory = softwareDirectory(h.config.softwareRoot, url);
+
+    await h.client.supply({ softwareReleaseUri: url, computerGuid: COMPUTER_ID, state: 'destroyed' });
+    const events: NodeProgressEvent[] = [];
+    const kept = await runSoftwarePass(h.config, { master: h.client, onProgress: (e) => events.push(e) });
+    assert.deepEqual(
+      kept.items.map((item) => [item.outcome, item.usedBy]),
+      [['kept', ['slappart0']]],
+    );
+    assert.equal(kept.exitCode, 0);
+    assert.ok(existsSync(join(directory, COMPLETED_FILE)), 'still installed');
+    assert.equal(h.db.software(url)?.requested_state, 'destroyed', 'not reported destroyed');
+    assert.ok(events.some((e) => e.type === 'software' && e.action === 'kept' && e.message === 'slappart0'));
+
+    await h.client.requestInstance({ title: 'user', softwareReleaseUri: url, state: 'destroyed' });
+    await runInstancePass(h.config, { master: h.client, supervisor: h.supervisor });
+    await runReportPass(h.config, { master: h.client, supervisor: h.supervisor });
+    const removed = await runSoftwarePass(h.config, { master: h.client });
+    assert.deepEqual(
+      removed.items.map((item) => item.outcome),
+      ['destroyed'],
+    );
+    assert.ok(!existsSync(directory));
   } finally {
     await h.close();
   }

@@ -16,6 +16,7 @@ import type { NodeConfig } from '../config.ts';
 import { requireFreeSpace } from '../disk-space.ts';
 import { runNodeBuildout } from '../node-buildout.ts';
 import { passError, type NodePassOptions, type PassError } from '../pass.ts';
+import { partitionsUsingSoftware } from '../partitions.ts';
 import { removeTree } from '../remove-tree.ts';
 import { JsonApiStateSource, type NodeStateSource, type WantedSoftware } from '../state-source.ts';
 import { pathExists } from '../../lib/path-exists.ts';
@@ -46,8 +47,13 @@ export interface SoftwareItemResult {
   url: string;
   directory: string;
   requestedState: WantedSoftware['state'];
-  /** `installed`: built now; `up-to-date`: already installed, nothing done. */
-  outcome: 'installed' | 'up-to-date' | 'destroyed' | 'failed';
+  /**
+   * `installed`: built now; `up-to-date`: already installed, nothing done; `kept`: to be removed,
+   * but instances of this node still use it (`usedBy`): removed once none does.
+   */
+  outcome: 'installed' | 'up-to-date' | 'destroyed' | 'kept' | 'failed';
+  /** The partitions using it (`kept`). */
+  usedBy?: string[];
   error?: PassError;
   durationMs: number;
 }
@@ -110,6 +116,13 @@ async function processSoftware(
   const call = options.signal ? { signal: options.signal } : {};
   try {
     if (item.state === 'destroyed') {
+      // Never pulled from under an instance (destroying one may still need it): kept until none uses it.
+      const usedBy = await partitionsUsingSoftware(config.instanceRoot, directory);
+      if (usedBy.length > 0) {
+        logger.info({ usedBy }, 'software release to remove, still used: kept');
+        emit({ type: 'software', url: item.url, action: 'kept', message: usedBy.join(', ') });
+        return { ...result('kept'), usedBy };
+      }
       await removeTree(directory);
       await options.master.reportSoftwareInstallationState(
         { softwareReleaseUri: item.url, computerGuid: config.computerId, state: 'destroyed' },
