@@ -36,6 +36,7 @@ export function registerStandaloneStatus(program: Command, ctx: CliContext): voi
         lines.push(
           `  ${partition.partitionId.padEnd(12)} ${partition.requestedState.padEnd(9)} ${partition.phase}${partition.error ? ` — ${partition.error.message.split('\n')[0] ?? ''}` : ''}`,
         );
+      for (const change of status.agent.local_changes) lines.push(`  developing: ${change.message}`);
       ctx.print(lines.join('\n'));
       if (!status.running) ctx.exitCode = 3;
     });
