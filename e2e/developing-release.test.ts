@@ -124,6 +124,8 @@ test('logs and promise results are where the guide says', async () => {
     'utf8',
   );
   assert.match(serviceLog, /GET \//);
+  const tail = await slapos('node', 'tail', `${partition}:hello-web-on-watch`);
+  assert.equal(tail.exitCode, 0, tail.stderr);
   const info = await waitFor('the promise results at the master', async () => {
     const run = await slapos('service', 'info', 'my-hello');
     return run.exitCode === 0 && /hello-web: pass/.test(run.stdout) && run.stdout;
