@@ -62,8 +62,9 @@ export function registerNodeSoftware(program: Command, ctx: CliContext): void {
 function summary(result: SoftwarePassResult): string {
   if (result.items.length === 0) return 'No software release to install on this compute node.';
   const count = (outcome: string): number => result.items.filter((item) => item.outcome === outcome).length;
+  const kept = count('kept');
   const lines = [
-    `${result.items.length} software release${result.items.length === 1 ? '' : 's'}: ${count('installed')} installed, ${count('up-to-date')} already installed, ${count('destroyed')} removed, ${count('kept')} kept (still used), ${count('failed')} failed (${(result.durationMs / 1000).toFixed(1)} s).`,
+    `${result.items.length} software release${result.items.length === 1 ? '' : 's'}: ${count('installed')} installed, ${count('up-to-date')} already installed, ${count('destroyed')} removed, ${kept > 0 ? `${kept} kept (still used), ` : ''}${count('failed')} failed (${(result.durationMs / 1000).toFixed(1)} s).`,
   ];
   for (const item of result.items)
     if (item.error) lines.push(`  ${item.url}: ${item.error.message.split('\n')[0] ?? ''}`);
