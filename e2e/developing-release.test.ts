@@ -100,7 +100,7 @@ test('node software --force and node instance while the agent runs: the agent do
   const instance = await slapos('node', 'instance', '--force', '--now');
   assert.equal(instance.exitCode, 0, instance.stderr);
   assert.ok(instance.stderr.includes(`${partition}: processing (started)`), instance.stderr);
-  assert.match(instance.stdout, /^1 partition: 1 started/);
+  assert.match(instance.stdout, /^2 partitions: 1 started, 1 free/);
   assert.equal(await waitForAnswer(service, 'Hello Developer!'), 'Hello Developer!');
 });
 

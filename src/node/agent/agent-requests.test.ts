@@ -124,7 +124,10 @@ test('node instance through the agent: forced, or only a check; unknown partitio
   );
   assert.deepEqual(
     forced.items.map((item) => [item.partitionId, item.outcome]),
-    [[partition, 'started']],
+    [
+      [partition, 'started'],
+      ['slappart1', 'free'],
+    ],
   );
   assert.equal(forced.exitCode, 0);
   assert.ok(received.some((event) => event.type === 'partition' && event.action === 'processing'));

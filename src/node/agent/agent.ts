@@ -1030,7 +1030,8 @@ export class NodeAgent {
       }
       case 'instance': {
         const only = request.only;
-        if (only !== undefined) selectPartitionIds(await localPartitionIds(this.config.instanceRoot), only);
+        // As the one-shot pass: an unknown id is refused; the local partitions without instance are `free`.
+        const local = selectPartitionIds(await localPartitionIds(this.config.instanceRoot), only);
         const items = [...this.partitions.values()].filter(
           (item) => only === undefined || only.includes(item.wanted.partitionId),
         );
@@ -1053,9 +1054,14 @@ export class NodeAgent {
               ),
             ),
         );
+        const free = local
+          .filter((id) => !ids.has(id))
+          .map((id): PartitionItemResult => ({ partitionId: id, outcome: 'free', durationMs: 0 }));
+        const order = (id: string): number => (local.includes(id) ? local.indexOf(id) : local.length);
+        const all = [...results, ...free].sort((a, b) => order(a.partitionId) - order(b.partitionId));
         const result: InstancePassResult = {
-          items: results,
-          exitCode: instancePassExitCode(results),
+          items: all,
+          exitCode: instancePassExitCode(all),
           offline: false,
           durationMs: performance.now() - started,
         };
