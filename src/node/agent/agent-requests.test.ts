@@ -6,7 +6,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
   COMPUTER_ID,
@@ -19,7 +20,8 @@ import { waitFor } from '../../testing/supervisor.ts';
 import type { InstancePassResult } from '../instance/instance-pass.ts';
 import type { NodeProgressEvent } from '../pass.ts';
 import type { ReportPassResult } from '../report/report-pass.ts';
-import type { SoftwarePassResult } from '../software/software-pass.ts';
+import { SOURCES_FILE } from '../software/local-sources.ts';
+import { softwareDirectory, type SoftwarePassResult } from '../software/software-pass.ts';
 import { NodeAgent, type AgentStatus, type LocalChangeStatus } from './agent.ts';
 import { sendAgentRequest, startControlServer, type ControlServer } from './control.ts';
 
@@ -35,6 +37,20 @@ function greetingInstance(text: string): string {
     `inline = ${text}`,
     '',
   ].join('\n');
+}
+
+function newAgent(): NodeAgent {
+  return new NodeAgent(h.config, {
+    master: h.client,
+    supervisor: h.supervisor,
+    watchTimeoutMs: 40_000,
+    anomalyIntervalMs: 600_000,
+    reportIntervalMs: 3600_000,
+    watchLocalSoftware: true,
+    sourceScanIntervalMs: 200,
+    onProgress: (event) => events.push(event),
+    onStatus: (status) => statuses.push(status),
+  });
 }
 
 let h: NodeHarness;
@@ -56,17 +72,7 @@ before(async () => {
   await h.client.supply({ softwareReleaseUri: url, computerGuid: COMPUTER_ID });
   partition = (await h.client.requestInstance({ title: 'dev', softwareReleaseUri: url }))
     .compute_partition_id;
-  agent = new NodeAgent(h.config, {
-    master: h.client,
-    supervisor: h.supervisor,
-    watchTimeoutMs: 40_000,
-    anomalyIntervalMs: 600_000,
-    reportIntervalMs: 3600_000,
-    watchLocalSoftware: true,
-    sourceScanIntervalMs: 200,
-    onProgress: (event) => events.push(event),
-    onStatus: (status) => statuses.push(status),
-  });
+  agent = newAgent();
   await agent.start();
   control = await startControlServer(
     join(h.config.instanceRoot, 'var', 'run', 'agent.sock'),
@@ -194,4 +200,15 @@ test('an edited local release is rebuilt and its instances redeployed, with the 
   await waitFor('the fixed release deployed', async () => (await greeting()) === 'three', {
     timeoutMs: 30_000,
   });
+});
+
+test('a local release built without a record of its sources (an older version) is built again once to record them', async () => {
+  await agent.close({ graceMs: 1000 });
+  const sources = join(softwareDirectory(h.config.softwareRoot, url), SOURCES_FILE);
+  await rm(sources);
+  agent = newAgent();
+  await agent.start();
+  await waitFor('the sources recorded', () => existsSync(sources) || undefined);
+  await writeFile(join(dirname(url), 'instance.cfg.in'), greetingInstance('four'));
+  await waitFor('the edit deployed', async () => (await greeting()) === 'four', { timeoutMs: 30_000 });
 });

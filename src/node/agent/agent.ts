@@ -257,6 +257,8 @@ export class NodeAgent {
   private readonly watcher: SourceWatcher | undefined;
   /** Software releases whose sources are watched (or being looked up). */
   private readonly watchedSoftware = new Set<string>();
+  /** Local releases built again to record their sources (once each). */
+  private readonly recordingSources = new Set<string>();
   private readonly localChanges = new Map<string, LocalChangeStatus & { pending: Set<string> }>();
 
   constructor(
@@ -1115,9 +1117,18 @@ export class NodeAgent {
     if (watcher === undefined || !isLocalSoftwareUrl(url)) return;
     if (this.watchedSoftware.has(url) && !options.again) return;
     this.watchedSoftware.add(url);
-    watcher.watch(url, softwareDirectory(this.config.softwareRoot, url)).catch((error: unknown) => {
-      this.logger.warn({ err: error, software: url }, 'cannot watch the local sources');
-    });
+    watcher.watch(url, softwareDirectory(this.config.softwareRoot, url)).then(
+      (recorded) => {
+        const item = this.software.get(url);
+        if (recorded || this.recordingSources.has(url) || item?.wanted.state !== 'available') return;
+        // Built by a version that did not record its sources: built again once, to record them.
+        this.recordingSources.add(url);
+        this.logger.info({ software: url }, 'building again once to record its local sources');
+        item.requests.push({ force: true, resolve: () => undefined });
+        this.kick();
+      },
+      (error: unknown) => this.logger.warn({ err: error, software: url }, 'cannot watch the local sources'),
+    );
   }
 
   private unwatchSources(url: string): void {

@@ -49,14 +49,15 @@ export class SourceWatcher {
 
   /**
    * Watches the sources recorded in the software directory of `url` (replacing what was watched
-   * for it). Resolves false when nothing is recorded there (not a local release, or built before
-   * sources were recorded).
+   * for it). Resolves false when nothing is recorded there (not a local release, or built by a
+   * version that did not record them).
    */
   async watch(url: string, softwareDirectory: string): Promise<boolean> {
     const sources = await readSources(softwareDirectory);
     if (this.closed) return false;
     this.unwatch(url);
-    if (sources === undefined || sources.length === 0) return false;
+    if (sources === undefined) return false;
+    if (sources.length === 0) return true;
     const entry: Watched = { sources, directories: new Set(), checking: false, again: false };
     this.watched.set(url, entry);
     for (const source of sources) {
