@@ -63,10 +63,10 @@ async function withServer(handler: AgentRequestHandler, fn: (path: string) => Pr
 }
 
 /** Sends raw bytes and returns every line answered. */
-function raw(path: string, text: string): Promise<string[]> {
+function raw(path: string, text: string, options: { end?: boolean } = {}): Promise<string[]> {
   return new Promise((resolve, reject) => {
     let answer = '';
-    const socket = createConnection(path, () => socket.write(text));
+    const socket = createConnection(path, () => (options.end ? socket.end(text) : socket.write(text)));
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => (answer += chunk));
     socket.on('error', reject);
@@ -148,9 +148,21 @@ test('the exchange: events then the result; errors with their code; a socket of 
           'SLAP_ERR_USAGE',
         );
       }
+      // A client that ends its side after the request (`nc -U`) still gets the whole answer.
+      const halfOpen = await raw(
+        path,
+        `${JSON.stringify({ request: { command: 'software', force: false } })}\n`,
+        {
+          end: true,
+        },
+      );
+      assert.deepEqual(
+        halfOpen.map((line) => Object.keys(JSON.parse(line) as object)[0]),
+        ['event', 'event', 'result'],
+      );
       const long = await raw(path, 'x'.repeat(70 * 1024));
       assert.match(long[0] ?? '', /too long/);
-      assert.equal(asked.length, 2, 'no bad request reached the agent');
+      assert.equal(asked.length, 3, 'no bad request reached the agent');
     },
   );
 });

@@ -74,7 +74,8 @@ export async function startControlServer(
   await rm(path, { force: true });
   const closing = new AbortController();
   const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
+  // Half-open allowed: a client that ends its side after the request (`nc -U`) still gets the answer.
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
