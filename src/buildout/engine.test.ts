@@ -552,3 +552,36 @@ test('§1.10 a recorded path that became a dangling symlink counts as missing: t
     { link },
   );
 });
+
+test('a successful run ends with the local files it read: profiles, what they extend, local templates', async () => {
+  await harness(async ({ dir, run, events }) => {
+    await dir.write({
+      'base.cfg': '[buildout]\nparts = rendered\n',
+      'sub dir/template.in': 'hello ${:name}\n',
+    });
+    await run(
+      [
+        '[buildout]',
+        'extends = base.cfg',
+        '[rendered]',
+        'recipe = slapos.recipe.template',
+        `url = ${join(dir.path, 'sub dir', 'template.in')}`,
+        'output = ${buildout:directory}/out.txt',
+        'name = world',
+        '',
+      ].join('\n'),
+    );
+    assert.equal(await readFile(join(dir.path, 'out.txt'), 'utf8'), 'hello world\n');
+    const sources = events.filter((event) => event.type === 'sources');
+    assert.equal(sources.length, 1, 'one sources event, at the end');
+    assert.deepEqual(sources[0], {
+      type: 'sources',
+      files: [
+        join(dir.path, 'base.cfg'),
+        join(dir.path, 'buildout.cfg'),
+        join(dir.path, 'sub dir', 'template.in'),
+      ].sort(),
+    });
+    assert.equal(events.at(-1)?.type, 'sources');
+  });
+});

@@ -14,7 +14,7 @@ import { lstat, mkdir } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { SlapError, toSlapError, type ErrorCode } from '../core/errors.ts';
-import { download, isUrl, type DownloadResult } from '../lib/download.ts';
+import { download, isUrl, localPath, type DownloadResult } from '../lib/download.ts';
 import { execFile, type ExecOptions, type ExecResult } from '../lib/exec.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { BUILTIN_RECIPES } from './recipes/index.ts';
@@ -158,6 +158,8 @@ class Session {
   newest = true;
   /** The directories parts may own paths in (set by `runBuildout` and `uninstallAll`). */
   ownedRoots: string[] = [];
+  /** Local files read by recipes (downloads of paths and file: URLs), absolute. */
+  readonly localFiles = new Set<string>();
 
   constructor(readonly options: ProfileOptions) {
     this.logger = options.logger ?? silentLogger();
@@ -336,6 +338,8 @@ class PartContext implements RecipeContext {
   }
 
   private fetch(url: string, options: RecipeDownloadOptions): Promise<DownloadResult> {
+    const local = localPath(url);
+    if (local !== undefined) this.session.localFiles.add(resolve(local));
     const cache = this.buildout.get('download-cache');
     return download(url, {
       md5sum: options.md5sum,
@@ -772,7 +776,18 @@ export async function runBuildout(options: RunOptions = {}): Promise<BuildoutRes
     }
   }
   result.installedParts = [...record.parts];
+  session.emit({ type: 'sources', files: localSources(profile.files, session.localFiles) });
   return result;
+}
+
+/** The local files among the profiles read and the recipes' local downloads, absolute, sorted. */
+function localSources(profiles: readonly string[], downloads: ReadonlySet<string>): string[] {
+  const files = new Set(downloads);
+  for (const location of profiles) {
+    const local = localPath(location);
+    if (local !== undefined) files.add(resolve(local));
+  }
+  return [...files].sort();
 }
 
 export interface UninstallAllOptions extends Pick<

@@ -40,7 +40,13 @@ export type BuildoutEvent =
   | { type: 'step'; part: string; step: string }
   /** One line of a build step's output. */
   | { type: 'output'; part: string; stream: 'stdout' | 'stderr'; line: string }
-  | { type: 'warning'; message: string; part?: string };
+  | { type: 'warning'; message: string; part?: string }
+  /**
+   * At the end of a successful run: the local files it read (absolute paths): the profiles and
+   * what they extend, and the local files the recipes downloaded (templates, local `url`s). The node
+   * watches them to rebuild a software release under development (docs/node-agent.md).
+   */
+  | { type: 'sources'; files: string[] };
 
 export type ProgressListener = (event: BuildoutEvent) => void;
 

@@ -6,11 +6,13 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MasterClient } from '../client/master-client.ts';
-import { acquirePidLock } from '../lib/pid-lock.ts';
+import { SlapError } from '../core/errors.ts';
+import { acquirePidLock, type PidLock } from '../lib/pid-lock.ts';
+import type { AgentPassResult, AgentRequest } from '../node/agent/control.ts';
 import type { Logger } from '../lib/logger.ts';
 import { describeBuildoutEvent } from '../node/build-log.ts';
 import { requireRootUnlessSandbox, type NodeConfig } from '../node/config.ts';
-import type { NodeProgressEvent } from '../node/pass.ts';
+import type { NodeProgressEvent, NodeProgressListener } from '../node/pass.ts';
 import type { CliContext } from './context.ts';
 import { addNodeOptions, loadCliNodeConfig, type NodeCommandOptions } from './node-options.ts';
 
@@ -101,6 +103,11 @@ export async function runPassCommand<T>(
     name: string;
     lock: 'pidfileSoftware' | 'pidfileInstance' | 'pidfileReport' | undefined;
     overrides?: Record<string, string | number | boolean | undefined>;
+    /**
+     * When the lock is held by a running node agent: what to ask it instead (it answers with the
+     * result `work` would return), and where its progress goes.
+     */
+    delegate?: { request: AgentRequest; onEvent?: NodeProgressListener | undefined };
   },
   work: (env: PassEnvironment) => Promise<T>,
 ): Promise<T> {
@@ -122,10 +129,16 @@ export async function runPassCommand<T>(
     ctx.note(`Waiting ${delay} s before starting (maximal_delay; use --now to start at once).`);
     await sleep(delay * 1000);
   }
-  const lock =
-    command.lock === undefined
-      ? undefined
-      : await acquirePidLock(options.pidfile ?? config[command.lock], { what: command.name });
+  let lock: PidLock | undefined;
+  if (command.lock !== undefined) {
+    try {
+      lock = await acquirePidLock(options.pidfile ?? config[command.lock], { what: command.name });
+    } catch (error) {
+      if (command.delegate && error instanceof SlapError && error.code === 'SLAP_ERR_LOCKED')
+        return (await askAgent(ctx, config, command.delegate, error)) as T;
+      throw error;
+    }
+  }
   const logger = ctx.logger();
   try {
     const { createNodeMasterClient } = await import('../node/master.ts');
@@ -137,6 +150,36 @@ export async function runPassCommand<T>(
     }
   } finally {
     await lock?.release();
+  }
+}
+
+/**
+ * Asks the node agent holding the lock to do the pass (control channel, docs/node-agent.md) and
+ * waits for its result; when no agent answers, the lock error stands.
+ */
+async function askAgent(
+  ctx: CliContext,
+  config: NodeConfig,
+  delegate: { request: AgentRequest; onEvent?: NodeProgressListener | undefined },
+  lockError: SlapError,
+): Promise<AgentPassResult> {
+  const { agentPaths } = await import('../node/agent/settings.ts');
+  const { sendAgentRequest } = await import('../node/agent/control.ts');
+  let connected = false;
+  try {
+    return await sendAgentRequest(agentPaths(config.instanceRoot).controlSocket, delegate.request, {
+      onConnected: () => {
+        connected = true;
+        const pid = lockError.details?.pid;
+        ctx.note(
+          `A node agent is running${typeof pid === 'number' ? ` (pid ${pid})` : ''}: it does this pass.`,
+        );
+      },
+      ...(delegate.onEvent ? { onEvent: delegate.onEvent } : {}),
+    });
+  } catch (error) {
+    if (!connected) throw lockError;
+    throw error;
   }
 }
 
@@ -164,6 +207,8 @@ export class PassRenderer {
             return this.verbose ? `Software release ${event.url} is already installed.` : undefined;
           case 'destroyed':
             return `Removed software release ${event.url}.`;
+          case 'kept':
+            return `Software release ${event.url} is still used (${event.message ?? ''}): kept until its instances are destroyed.`;
           case 'failed':
             return `Software release ${event.url} failed: ${event.message ?? ''}`;
         }

@@ -184,6 +184,13 @@ test('the revision moves with every change the node acts on, and only with those
       }),
     );
     await expectBump('a bang', () => client.bang({ instanceGuid: 'root______0', message: 'crash' }));
+    const busyMarker = async (): Promise<string | undefined> =>
+      (await snapshot(url)).compute_partition_list.find((p) => p.title === 'root')?.marker;
+    const markerBeforeNodeBang = await busyMarker();
+    await expectBump('a compute node bang', () =>
+      client.bangComputeNode({ computerGuid: 'COMP-A', message: 'reprocess everything' }),
+    );
+    assert.notEqual(await busyMarker(), markerBeforeNodeBang, "a node bang changes its instances' markers");
     await expectBump('a shared instance', () =>
       client.requestInstance({
         title: 'front',

@@ -3,7 +3,7 @@
  * state, else the directories holding a `.slapos-resource`), and who owns each (the user its
  * processes run as).
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, readdir, readlink, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { SlapError } from '../core/errors.ts';
@@ -28,6 +28,22 @@ export async function localPartitionIds(instanceRoot: string): Promise<string[]>
     }
   }
   return out;
+}
+
+/**
+ * The partitions whose instance uses the software release installed in `softwareDirectory` (their
+ * `software_release` link points to it; destroying an instance removes the link with the rest).
+ */
+export async function partitionsUsingSoftware(
+  instanceRoot: string,
+  softwareDirectory: string,
+): Promise<string[]> {
+  const users: string[] = [];
+  for (const id of await localPartitionIds(instanceRoot)) {
+    const target = await readlink(join(instanceRoot, id, 'software_release')).catch(() => undefined);
+    if (target === softwareDirectory) users.push(id);
+  }
+  return users;
 }
 
 /** `--only-cp a,b`: the listed ids, refused with a clear error if one is not a partition. */

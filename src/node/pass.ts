@@ -32,7 +32,8 @@ export type NodeProgressEvent =
   | {
       type: 'software';
       url: string;
-      action: 'building' | 'available' | 'up-to-date' | 'destroyed' | 'failed';
+      /** `kept`: to be removed, but instances still use it (`message` lists their partitions). */
+      action: 'building' | 'available' | 'up-to-date' | 'destroyed' | 'kept' | 'failed';
       message?: string;
     }
   | {

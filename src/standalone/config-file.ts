@@ -45,6 +45,8 @@ export function freePort(): Promise<number> {
   });
 }
 
+const WATCH_LOCAL_SOFTWARE = 'watch_local_software';
+
 /** Whether something already listens on 127.0.0.1:`port` (binding it fails with EADDRINUSE). */
 export function portTaken(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -77,6 +79,8 @@ export function renderStandaloneConfig(
     '# It holds the master access token: keep it private (mode 0600).',
     '[slapos]',
     'sandbox = true',
+    // Developing a software release: edits of a local one rebuild it and redeploy its instances.
+    `${WATCH_LOCAL_SOFTWARE} = true`,
     `computer_id = ${settings.computerId}`,
     `master_url = http://127.0.0.1:${settings.port}/`,
     `${MASTER_TOKEN_OPTION} = ${accessToken}`,
@@ -185,7 +189,14 @@ export async function ensureStandaloneConfig(
   const tokenAdded =
     parseIni(updated, layout.config).get('slapos', MASTER_TOKEN_OPTION)?.trim() !== accessToken;
   if (tokenAdded) updated = withMasterToken(updated, accessToken);
+  updated = withWatchLocalSoftware(updated, layout.config);
   if (updated !== text) await writeFileAtomic(layout.config, updated, { mode: 0o600 });
   else await chmod(layout.config, 0o600);
   return { ...current, partitions, accessToken, tokenAdded };
+}
+
+/** A standalone written before `watch_local_software` existed gets it (set to true), once. */
+function withWatchLocalSoftware(text: string, file: string): string {
+  if (parseIni(text, file).get('slapos', WATCH_LOCAL_SOFTWARE) !== undefined) return text;
+  return text.replace(/^\[slapos\][^\S\n]*$/m, (line) => `${line}\n${WATCH_LOCAL_SOFTWARE} = true`);
 }

@@ -58,8 +58,27 @@ test('slapos.cfg: written once with a free port, partitions can only grow, hand 
     assert.equal((await stat(join(dir, 'etc'))).mode & 0o777, 0o700);
     assert.equal(config.masterToken, first.accessToken);
 
+    assert.equal(config.options.watch_local_software, 'true', 'a standalone watches local releases');
+
     const unchanged = { ...first, tokenAdded: false };
     assert.deepEqual(await ensureStandaloneConfig(layout, { defaultPartitions: 3 }), unchanged);
+    // A standalone written before the option existed gets it; one that says false keeps false.
+    const withoutWatch = (await readFile(layout.config, 'utf8')).replace(/^watch_local_software.*\n/m, '');
+    await writeFile(layout.config, withoutWatch);
+    await ensureStandaloneConfig(layout, { defaultPartitions: 3 });
+    assert.equal(
+      (await loadNodeConfig({ cfg: layout.config, isRoot: false })).options.watch_local_software,
+      'true',
+    );
+    await writeFile(
+      layout.config,
+      `${withoutWatch.replace('[slapos]\n', '[slapos]\nwatch_local_software = false\n')}`,
+    );
+    await ensureStandaloneConfig(layout, { defaultPartitions: 3 });
+    assert.equal(
+      (await loadNodeConfig({ cfg: layout.config, isRoot: false })).options.watch_local_software,
+      'false',
+    );
     await writeFile(layout.config, (await readFile(layout.config, 'utf8')) + '[extra]\nkept = yes\n');
     const grown = await ensureStandaloneConfig(layout, { partitions: 12, defaultPartitions: 10 });
     assert.deepEqual(grown, { ...unchanged, partitions: 12 });

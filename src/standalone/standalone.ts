@@ -324,6 +324,8 @@ export interface StandaloneStatus {
     revision: number | null;
     software: AgentStatus['software'];
     partitions: AgentStatus['partitions'];
+    /** Rebuilds and redeployments after edits of local software releases (developing one). */
+    local_changes: AgentStatus['localChanges'];
   };
 }
 
@@ -364,6 +366,8 @@ export async function standaloneStatus(dir: string): Promise<StandaloneStatus> {
       revision: agentRunning ? (agentStatus?.revision ?? null) : null,
       software: agentRunning ? (agentStatus?.software ?? []) : [],
       partitions: agentRunning ? (agentStatus?.partitions ?? []) : [],
+      // (An agent of an older version wrote no localChanges.)
+      local_changes: agentRunning ? (agentStatus?.localChanges ?? []) : [],
     },
   };
 }

@@ -42,12 +42,19 @@ export function registerNodeInstance(program: Command, ctx: CliContext): void {
     );
   addPassOptions(addPartitionOptions(command)).action(
     async (options: InstanceCommandOptions, self: Command) => {
-      const result = await runPassCommand(
+      const only = splitList(options.onlyCp ?? options.only);
+      const force = options.force === true || options.all === true;
+      const onProgress = options.json ? undefined : new PassRenderer(ctx, verbosity(self) > 0).handle;
+      const result = await runPassCommand<InstancePassResult>(
         ctx,
         options,
         {
           name: 'node instance',
           lock: 'pidfileInstance',
+          delegate: {
+            request: { command: 'instance', force, ...(only ? { only } : {}) },
+            onEvent: onProgress,
+          },
           overrides: {
             promise_timeout: options.promiseTimeout,
             partition_timeout: options.partitionTimeout,
@@ -58,14 +65,13 @@ export function registerNodeInstance(program: Command, ctx: CliContext): void {
           const { connectSupervisor } = await import('../../node/node-supervisor.ts');
           const { runInstancePass } = await import('../../node/instance/instance-pass.ts');
           const { client } = await connectSupervisor(config);
-          const only = splitList(options.onlyCp ?? options.only);
           return runInstancePass(config, {
             master,
             supervisor: client,
             logger,
-            force: options.force === true || options.all === true,
+            force,
             ...(only === undefined ? {} : { onlyPartitions: only }),
-            ...(options.json ? {} : { onProgress: new PassRenderer(ctx, verbosity(self) > 0).handle }),
+            ...(onProgress ? { onProgress } : {}),
           });
         },
       );

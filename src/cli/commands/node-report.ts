@@ -19,10 +19,15 @@ export function registerNodeReport(program: Command, ctx: CliContext): void {
     .command('report')
     .description("report the partitions' usage to the master and destroy the destroyed instances");
   addPassOptions(command).action(async (options: PassCommandOptions, self: Command) => {
-    const result = await runPassCommand(
+    const onProgress = options.json ? undefined : new PassRenderer(ctx, verbosity(self) > 0).handle;
+    const result = await runPassCommand<ReportPassResult>(
       ctx,
       options,
-      { name: 'node report', lock: 'pidfileReport' },
+      {
+        name: 'node report',
+        lock: 'pidfileReport',
+        delegate: { request: { command: 'report' }, onEvent: onProgress },
+      },
       async ({ config, master, logger }) => {
         const { connectSupervisor } = await import('../../node/node-supervisor.ts');
         const { runReportPass } = await import('../../node/report/report-pass.ts');
@@ -31,7 +36,7 @@ export function registerNodeReport(program: Command, ctx: CliContext): void {
           master,
           supervisor: client,
           logger,
-          ...(options.json ? {} : { onProgress: new PassRenderer(ctx, verbosity(self) > 0).handle }),
+          ...(onProgress ? { onProgress } : {}),
         });
       },
     );

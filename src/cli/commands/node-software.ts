@@ -31,19 +31,25 @@ export function registerNodeSoftware(program: Command, ctx: CliContext): void {
     .option('--only-sr <urls>', 'only these software releases (URLs or md5 digests, comma-separated)')
     .addOption(new Option('--only <urls>', 'same as --only-sr').hideHelp());
   addPassOptions(command).action(async (options: SoftwareCommandOptions, self: Command) => {
-    const result = await runPassCommand(
+    const only = splitList(options.onlySr ?? options.only);
+    const force = options.force === true || options.all === true;
+    const onProgress = options.json ? undefined : new PassRenderer(ctx, verbosity(self) > 0).handle;
+    const result = await runPassCommand<SoftwarePassResult>(
       ctx,
       options,
-      { name: 'node software', lock: 'pidfileSoftware' },
+      {
+        name: 'node software',
+        lock: 'pidfileSoftware',
+        delegate: { request: { command: 'software', force, ...(only ? { only } : {}) }, onEvent: onProgress },
+      },
       async ({ config, master, logger }) => {
-        const only = splitList(options.onlySr ?? options.only);
         const { runSoftwarePass } = await import('../../node/software/software-pass.ts');
         return runSoftwarePass(config, {
           master,
           logger,
-          force: options.force === true || options.all === true,
+          force,
           ...(only === undefined ? {} : { onlySoftware: only }),
-          ...(options.json ? {} : { onProgress: new PassRenderer(ctx, verbosity(self) > 0).handle }),
+          ...(onProgress ? { onProgress } : {}),
         });
       },
     );
@@ -56,8 +62,9 @@ export function registerNodeSoftware(program: Command, ctx: CliContext): void {
 function summary(result: SoftwarePassResult): string {
   if (result.items.length === 0) return 'No software release to install on this compute node.';
   const count = (outcome: string): number => result.items.filter((item) => item.outcome === outcome).length;
+  const kept = count('kept');
   const lines = [
-    `${result.items.length} software release${result.items.length === 1 ? '' : 's'}: ${count('installed')} installed, ${count('up-to-date')} already installed, ${count('destroyed')} removed, ${count('failed')} failed (${(result.durationMs / 1000).toFixed(1)} s).`,
+    `${result.items.length} software release${result.items.length === 1 ? '' : 's'}: ${count('installed')} installed, ${count('up-to-date')} already installed, ${count('destroyed')} removed, ${kept > 0 ? `${kept} kept (still used), ` : ''}${count('failed')} failed (${(result.durationMs / 1000).toFixed(1)} s).`,
   ];
   for (const item of result.items)
     if (item.error) lines.push(`  ${item.url}: ${item.error.message.split('\n')[0] ?? ''}`);

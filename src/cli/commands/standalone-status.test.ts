@@ -10,6 +10,7 @@ test('standalone status: labelled columns, instance titles, every line of an err
     log: '/sa/var/log/slapos-node-run.log',
     state: 'running',
     revision: 3,
+    local_changes: [],
     software: [
       { url: '/r/hello/software.cfg', phase: 'available', attempts: 0 },
       {

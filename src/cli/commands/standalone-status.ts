@@ -39,7 +39,10 @@ export function registerStandaloneStatus(program: Command, ctx: CliContext): voi
     });
 }
 
-/** The agent's work: its software releases, then its instances, as tables with their whole errors. */
+/**
+ * The agent's work: its software releases, then its instances, as tables with their whole errors,
+ * then the progress of local software releases rebuilt after an edit.
+ */
 export function workLines(status: Pick<StandaloneStatus, 'agent'>): string[] {
   const lines: string[] = [];
   const { software, partitions } = status.agent;
@@ -70,5 +73,6 @@ export function workLines(status: Pick<StandaloneStatus, 'agent'>): string[] {
         { indent: '  ' },
       ),
     );
+  for (const change of status.agent.local_changes) lines.push(`  developing: ${change.message}`);
   return lines;
 }

@@ -38,6 +38,27 @@ test('slapos remove URL NODE asks the node to remove it; --json prints the API a
   ]);
 });
 
+test('slapos remove of a release still used by instances says the node keeps it until they are destroyed', async () => {
+  const used = 'https://example.com/software/used/software.cfg';
+  await master.client.supply({ softwareReleaseUri: used, computerGuid: 'COMP-SUPPLY' });
+  for (const title of ['one', 'two'])
+    await master.client.requestInstance({
+      title,
+      softwareReleaseUri: used,
+      slaParameters: { computer_guid: 'COMP-SUPPLY' },
+    });
+  const run = await runSlapos(['remove', used, 'COMP-SUPPLY', '--master-url', master.url], { env });
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(
+    run.stdout,
+    `Done. ${used} is still used by 2 instances on COMP-SUPPLY: the node keeps it until they are destroyed, then removes it.\n`,
+  );
+  const json = await runSlapos(['remove', used, 'COMP-SUPPLY', '--master-url', master.url, '--json'], {
+    env,
+  });
+  assert.equal((JSON.parse(json.stdout) as { used_by_instances: number }).used_by_instances, 2);
+});
+
 test('supply reads the master URL from the configuration file and the environment', async () => {
   const fromEnv = await runSlapos(['supply', SR, 'COMP-SUPPLY'], {
     env: { ...env, SLAPOS_MASTER_URL: master.url },

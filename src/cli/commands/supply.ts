@@ -4,6 +4,7 @@ import type { SoftwareInstallationState } from '../../core/states.ts';
 import { SlapError } from '../../core/errors.ts';
 import { addClientOptions, withMasterClient, type ClientCommandOptions } from '../client-config.ts';
 import type { CliContext } from '../context.ts';
+import type { MasterClient } from '../../client/master-client.ts';
 
 export function registerSupply(program: Command, ctx: CliContext): void {
   const command = program
@@ -25,14 +26,33 @@ export async function changeSoftwareInstallation(
   const { softwareUrl, node, state } = request;
   if (softwareUrl.trim() === '') throw new SlapError('SLAP_ERR_USAGE', 'the software release URL is empty');
   if (node.trim() === '') throw new SlapError('SLAP_ERR_USAGE', 'the compute node is empty');
-  const result = await withMasterClient(ctx, options, (client) => {
+  const { result, usedBy } = await withMasterClient(ctx, options, async (client) => {
     ctx.note(
       state === 'available'
         ? `Requesting software installation of ${softwareUrl}...`
         : `Requesting deletion of ${softwareUrl} Software Release...`,
     );
-    return client.supply({ softwareReleaseUri: softwareUrl, computerGuid: node, state });
+    const answer = await client.supply({ softwareReleaseUri: softwareUrl, computerGuid: node, state });
+    return {
+      result: answer,
+      usedBy: state === 'destroyed' ? await instancesUsing(client, node, softwareUrl) : undefined,
+    };
   });
-  if (options.json) ctx.printJson(result);
+  if (options.json)
+    ctx.printJson(state === 'destroyed' ? { ...result, used_by_instances: usedBy ?? null } : result);
+  else if (usedBy)
+    ctx.print(
+      `Done. ${softwareUrl} is still used by ${usedBy} instance${usedBy === 1 ? '' : 's'} on ${node}: the node keeps it until they are destroyed, then removes it.`,
+    );
   else ctx.print('Done.');
+}
+
+/** How many instances of `node` use `url` (the node keeps it for them); undefined if the master does not say. */
+async function instancesUsing(client: MasterClient, node: string, url: string): Promise<number | undefined> {
+  try {
+    const instances = await client.listComputeNodeInstances(node);
+    return instances.filter((instance) => instance.software_release_uri === url).length;
+  } catch {
+    return undefined;
+  }
 }

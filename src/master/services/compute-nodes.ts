@@ -26,7 +26,11 @@ export function computeNodeStatus(
   return 'Unknown (not implemented)';
 }
 
-/** A node bang: recorded, but (as slapproxy) it does not bang the node's instances. */
+/**
+ * A node bang: recorded, and, as a real master does (protocol.md §5.2; slapproxy ignores it), the
+ * timestamp of every partition holding an instance is bumped, so that the node processes each of
+ * them again. The answer stays slapproxy's `Ignored`.
+ */
 export async function bangComputeNode(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string; message: string },
@@ -36,9 +40,15 @@ export async function bangComputeNode(
     computeNodeId: input.computeNodeId,
   });
   const at = context.clock.now();
-  await context.store.write((repository) =>
-    repository.recordComputeNodeBang(input.computeNodeId, { message: input.message, at }),
-  );
+  await context.store.write(async (repository) => {
+    await repository.recordComputeNodeBang(input.computeNodeId, { message: input.message, at });
+    for (const partition of await repository.listPartitions(input.computeNodeId))
+      if (partition.slapState === 'busy')
+        await repository.setPartitionTimestamp(
+          { computeNodeId: input.computeNodeId, partitionId: partition.reference },
+          at,
+        );
+  });
   return 'Ignored';
 }
 

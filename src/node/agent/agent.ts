@@ -10,6 +10,11 @@
  *   is due (exponential backoff with jitter after a failure; at once if its marker changes), and
  *   every `anomalyIntervalMs` for its promises (an up-to-date pass: no buildout, no restart).
  * - The report pass runs every `reportIntervalMs` and right after destructions.
+ * - `request()` (the control channel, control.ts) runs what `slapos node software|instance|report`
+ *   would, through the same tasks (never beside them), and resolves with the pass's result.
+ * - `watchLocalSoftware`: the sources of local software releases are watched (source-watcher.ts); an
+ *   edit rebuilds the release (as `--force`), then every partition using it is processed again (as
+ *   `--force`: its instance profile may have changed). `localChanges` of the status shows it.
  * - Master unreachable: the agent goes `offline`, logs it once, runs the instance pass's offline mode
  *   once (services recorded as started are started if they are not running), and reconnects with
  *   backoff. A master without the change stream (404): the JSON API v0 and polling.
@@ -25,28 +30,43 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MasterClient } from '../../client/master-client.ts';
 import type { Clock } from '../../core/clock.ts';
-import { SlapError } from '../../core/errors.ts';
+import { EXIT, SlapError } from '../../core/errors.ts';
 import type { RequestedState } from '../../core/states.ts';
 import { writeFileAtomic } from '../../lib/atomic-write.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { ExecFunction, RecipeMap } from '../../buildout/recipe.ts';
 import type { NodeConfig } from '../config.ts';
 import {
+  instancePassExitCode,
   PassCache,
   processPartition,
   runInstancePass,
+  type InstancePassResult,
+  type PartitionItemResult,
   type PartitionOutcome,
 } from '../instance/instance-pass.ts';
-import { localPartitionIds } from '../partitions.ts';
+import { localPartitionIds, selectPartitionIds } from '../partitions.ts';
 import {
   isUnreachable,
   passError,
   type NodeMaster,
+  type NodeProgressEvent,
   type NodeProgressListener,
   type PassError,
 } from '../pass.ts';
 import { runReportPass } from '../report/report-pass.ts';
-import { COMPLETED_FILE, runSoftwarePass, softwareDirectory } from '../software/software-pass.ts';
+import {
+  COMPLETED_FILE,
+  runSoftwarePass,
+  selectedSoftware,
+  softwareDirectory,
+  type SoftwareItemResult,
+  type SoftwarePassResult,
+} from '../software/software-pass.ts';
+import { isLocalSoftwareUrl } from '../software/local-sources.ts';
+import type { ReportPassResult } from '../report/report-pass.ts';
+import type { AgentPassResult, AgentRequest } from './control.ts';
+import { SourceWatcher } from './source-watcher.ts';
 import {
   JsonApiStateSource,
   type NodeState,
@@ -94,9 +114,14 @@ export interface NodeAgentOptions {
   softwareConcurrency?: number;
   /** How long failing promises of just-started services are retried before reporting (default 10 s). */
   promiseGraceMs?: number;
+  /** Rebuild local software releases when their sources change, and redeploy their instances. */
+  watchLocalSoftware?: boolean;
+  /** Period of the sources' fallback scan (default 5 s). */
+  sourceScanIntervalMs?: number;
 }
 
-export type SoftwarePhase = 'pending' | 'building' | 'available' | 'removing' | 'failed';
+/** `kept`: to be removed, but instances still use it (tried again when the revision moves). */
+export type SoftwarePhase = 'pending' | 'building' | 'available' | 'removing' | 'kept' | 'failed';
 export type PartitionPhase = 'pending' | 'waiting-software' | 'processing' | 'checking' | PartitionOutcome;
 
 export interface AgentItemStatus {
@@ -104,6 +129,21 @@ export interface AgentItemStatus {
   /** Epoch ms of the next retry, after a failure. */
   retryAt?: number;
   error?: PassError;
+}
+
+/** What an edit of a local software release's sources set off (the last one per release). */
+export interface LocalChangeStatus {
+  url: string;
+  /** The source file whose change was seen. */
+  file: string;
+  phase: 'rebuilding' | 'redeploying' | 'redeployed' | 'failed';
+  /** Instances to redeploy, and redeployed so far. */
+  instances: number;
+  redeployed: number;
+  /** Epoch ms of the last phase change. */
+  updatedAt: number;
+  /** One line for people ("rebuilding URL after FILE changed"). */
+  message: string;
 }
 
 export interface AgentStatus {
@@ -131,6 +171,14 @@ export interface AgentStatus {
   })[];
   /** Work done since the start (passes over one item each). */
   counters: { snapshots: number; software: number; partitions: number; reports: number };
+  /** Rebuilds and redeployments after edits of local software releases (`watchLocalSoftware`). */
+  localChanges: LocalChangeStatus[];
+}
+
+/** A request waiting for the next pass over an item (`request()`). */
+interface Waiter<T> {
+  force: boolean;
+  resolve: (result: T) => void;
 }
 
 interface ItemBase {
@@ -143,6 +191,12 @@ interface ItemBase {
 interface SoftwareItem extends ItemBase {
   wanted: WantedSoftware;
   phase: SoftwarePhase;
+  requests: Waiter<SoftwareItemResult>[];
+  /** A source changed (the file): rebuild, then redeploy its instances. */
+  rebuild: string | undefined;
+  /** Kept (still used) at this revision: tried again once it moves, or at `retryAt`. */
+  keptRevision: number | null | undefined;
+  keptAttempts: number;
 }
 
 interface PartitionItem extends ItemBase {
@@ -161,6 +215,9 @@ interface PartitionItem extends ItemBase {
   pendingRevision: number | undefined;
   /** How many times in a row the master kept it (its retries back off like failures). */
   pendingAttempts: number;
+  requests: Waiter<PartitionItemResult>[];
+  /** Its software release was rebuilt after an edit: process it again, forced. */
+  redeploy: boolean;
 }
 
 const DEFAULT_RETRY: BackoffOptions = { initialMs: 2000, maxMs: 600_000 };
@@ -194,6 +251,17 @@ export class NodeAgent {
   private closing: Promise<void> | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private statusWrite: Promise<void> = Promise.resolve();
+  private readonly listeners = new Set<NodeProgressListener>();
+  /** Called after the next state read (successful or not): requests wait for it. */
+  private syncWaiters: (() => void)[] = [];
+  private reportWaiters: { resolve: (result: ReportPassResult) => void; reject: (error: Error) => void }[] =
+    [];
+  private readonly watcher: SourceWatcher | undefined;
+  /** Software releases whose sources are watched (or being looked up). */
+  private readonly watchedSoftware = new Set<string>();
+  /** Local releases built again to record their sources (once each). */
+  private readonly recordingSources = new Set<string>();
+  private readonly localChanges = new Map<string, LocalChangeStatus & { pending: Set<string> }>();
 
   constructor(
     private readonly config: NodeConfig,
@@ -202,6 +270,14 @@ export class NodeAgent {
     this.logger = (options.logger ?? silentLogger()).child({ component: 'agent' });
     this.source = new SnapshotStateSource(options.master, config.computerId);
     this.reportDueAt = performance.now() + this.reportIntervalMs;
+    if (options.watchLocalSoftware)
+      this.watcher = new SourceWatcher({
+        logger: this.logger,
+        onChange: (url, file) => this.sourceChanged(url, file),
+        ...(options.sourceScanIntervalMs === undefined
+          ? {}
+          : { scanIntervalMs: options.sourceScanIntervalMs }),
+      });
   }
 
   get state(): AgentLifecycle {
@@ -241,6 +317,7 @@ export class NodeAgent {
     this.closing ??= (async () => {
       if (this.lifecycle !== 'stopped') this.setState('stopping');
       this.stopWaiting.abort();
+      this.watcher?.close();
       this.kick();
       await this.loop;
       const graceMs = options.graceMs ?? 10_000;
@@ -293,6 +370,7 @@ export class NodeAgent {
         ...common(item),
       })),
       counters: { ...this.counters },
+      localChanges: [...this.localChanges.values()].map(({ pending: _pending, ...change }) => change),
     };
   }
 
@@ -317,6 +395,7 @@ export class NodeAgent {
         }
         reconnects++;
         await this.onReadFailure(error, reconnects === 1);
+        this.synced();
         firstSync();
         await this.pause(backoffDelay(reconnects, this.options.reconnect ?? DEFAULT_RECONNECT));
         continue;
@@ -343,11 +422,13 @@ export class NodeAgent {
         // Reading local files went wrong (a corrupt format state…): said, then tried again later.
         this.lastError = passError(error).message;
         this.logger.error({ err: error }, 'cannot decide what to do');
+        this.synced();
         firstSync();
         await this.pause(backoffDelay(++reconnects, this.options.reconnect ?? DEFAULT_RECONNECT));
         continue;
       }
       this.statusChanged();
+      this.synced();
       firstSync();
       await this.waitForChange();
     }
@@ -465,7 +546,8 @@ export class NodeAgent {
     };
     consider(this.reportDueAt);
     const anomaly = this.options.anomalyIntervalMs ?? 60_000;
-    for (const item of this.software.values()) if (!item.running && item.failures > 0) consider(item.retryAt);
+    for (const item of this.software.values())
+      if (!item.running && (item.failures > 0 || item.keptRevision !== undefined)) consider(item.retryAt);
     for (const item of this.partitions.values()) {
       if (item.running) continue;
       if (item.failures > 0 || item.pendingRevision !== undefined) consider(item.retryAt);
@@ -494,24 +576,48 @@ export class NodeAgent {
 
     // Software releases.
     const softwareUrls = new Set(wantedSoftware.map((item) => item.url));
-    for (const url of this.software.keys())
-      if (!softwareUrls.has(url) && !this.software.get(url)?.running) this.software.delete(url);
+    for (const [url, item] of this.software)
+      if (!softwareUrls.has(url) && !item.running) {
+        this.software.delete(url);
+        this.unwatchSources(url);
+        for (const waiter of item.requests.splice(0))
+          waiter.resolve(softwareResult(this.config, item.wanted, 'failed', notListed('software release')));
+      }
     let buildingNow = [...this.software.values()].filter((item) => item.running).length;
     for (const wanted of wantedSoftware) {
       let item = this.software.get(wanted.url);
       if (!item) {
-        item = { wanted, phase: 'pending', running: false, failures: 0, retryAt: 0, error: undefined };
+        item = {
+          wanted,
+          phase: 'pending',
+          running: false,
+          failures: 0,
+          retryAt: 0,
+          error: undefined,
+          requests: [],
+          rebuild: undefined,
+          keptRevision: undefined,
+          keptAttempts: 0,
+        };
         this.software.set(wanted.url, item);
       }
       item.wanted = wanted;
       if (item.running) continue;
-      if (wanted.state === 'available' && (await isCompleted(wanted.url))) {
+      if (wanted.state === 'destroyed') this.unwatchSources(wanted.url);
+      // Asked for by a node command or an edit of its sources: at once, whatever its state.
+      const asked = item.requests.length > 0 || item.rebuild !== undefined;
+      if (!asked && wanted.state === 'available' && (await isCompleted(wanted.url))) {
         item.phase = 'available';
         item.failures = 0;
         item.error = undefined;
+        this.watchSources(wanted.url);
         continue;
       }
-      if (item.failures > 0 && now < item.retryAt) continue;
+      if (!asked && item.failures > 0 && now < item.retryAt) continue;
+      if (!asked && item.keptRevision !== undefined) {
+        if (wanted.state !== 'destroyed') item.keptRevision = undefined;
+        else if (item.keptRevision === this.revision && now < item.retryAt) continue;
+      }
       if (buildingNow >= (this.options.softwareConcurrency ?? 1)) continue;
       buildingNow++;
       this.startSoftware(item);
@@ -519,8 +625,12 @@ export class NodeAgent {
 
     // Partitions.
     const ids = new Set(wantedPartitions.map((partition) => partition.partitionId));
-    for (const id of this.partitions.keys())
-      if (!ids.has(id) && !this.partitions.get(id)?.running) this.partitions.delete(id);
+    for (const [id, item] of this.partitions)
+      if (!ids.has(id) && !item.running) {
+        this.partitions.delete(id);
+        for (const waiter of item.requests.splice(0))
+          waiter.resolve({ partitionId: id, outcome: 'free', durationMs: 0 });
+      }
     let processingNow = [...this.partitions.values()].filter((item) => item.running).length;
     const anomalyMs = this.options.anomalyIntervalMs ?? 60_000;
     let stoppedGroups: Set<string> | undefined;
@@ -543,6 +653,8 @@ export class NodeAgent {
           checkedAt: 0,
           pendingRevision: undefined,
           pendingAttempts: 0,
+          requests: [],
+          redeploy: false,
         };
         this.partitions.set(wanted.partitionId, item);
       }
@@ -554,6 +666,18 @@ export class NodeAgent {
       item.wanted = wanted;
       if (wanted.requestedState !== 'destroyed' && !(await isCompleted(wanted.softwareReleaseUrl))) {
         item.phase = 'waiting-software';
+        for (const waiter of item.requests.splice(0))
+          waiter.resolve({
+            partitionId: wanted.partitionId,
+            instanceGuid: wanted.instanceGuid,
+            requestedState: wanted.requestedState,
+            outcome: 'failed',
+            error: {
+              code: 'SLAP_ERR_SOFTWARE_NOT_INSTALLED',
+              message: `software release ${wanted.softwareReleaseUrl} is not installed on this node yet`,
+            },
+            durationMs: 0,
+          });
         continue;
       }
       const changed = wanted.marker !== item.doneMarker || wanted.requestedState !== item.doneState;
@@ -564,6 +688,7 @@ export class NodeAgent {
       else
         due =
           changed || item.dirty || (wanted.requestedState === 'started' && now - item.checkedAt >= anomalyMs);
+      if (item.requests.length > 0 || item.redeploy) due = true;
       if (!due) continue;
       if (processingNow >= (this.options.partitionConcurrency ?? 4)) continue;
       processingNow++;
@@ -596,7 +721,7 @@ export class NodeAgent {
       logger: this.logger,
       signal: this.abort.signal,
       ...(this.options.clock ? { clock: this.options.clock } : {}),
-      ...(this.options.onProgress ? { onProgress: this.options.onProgress } : {}),
+      onProgress: this.emitProgress,
       ...(this.options.exec ? { exec: this.options.exec } : {}),
       ...(this.options.recipes ? { recipes: this.options.recipes } : {}),
     };
@@ -614,19 +739,24 @@ export class NodeAgent {
 
   private startSoftware(item: SoftwareItem): void {
     const { wanted } = item;
+    const waiting = item.requests.splice(0);
+    const rebuild = item.rebuild;
+    item.rebuild = undefined;
     item.running = true;
     item.phase = wanted.state === 'destroyed' ? 'removing' : 'building';
     this.statusChanged();
     this.counters.software++;
     this.track(
       (async () => {
+        let outcome: SoftwareItemResult | undefined;
         try {
           const result = await runSoftwarePass(this.config, {
             ...this.passOptions(),
             source: fixedStateSource({ software: [wanted] }),
             onlySoftware: [wanted.url],
+            force: rebuild !== undefined || waiting.some((waiter) => waiter.force),
           });
-          const outcome = result.items[0];
+          outcome = result.items[0];
           if (!outcome || outcome.outcome === 'failed') {
             item.phase = 'failed';
             this.failed(
@@ -634,9 +764,24 @@ export class NodeAgent {
               outcome?.error ?? { code: 'SLAP_ERR_INTERNAL', message: 'the software pass did nothing' },
             );
           } else {
-            item.phase = outcome.outcome === 'destroyed' ? 'removing' : 'available';
+            item.phase =
+              outcome.outcome === 'destroyed'
+                ? 'removing'
+                : outcome.outcome === 'kept'
+                  ? 'kept'
+                  : 'available';
             item.failures = 0;
             item.error = undefined;
+            if (outcome.outcome === 'kept') {
+              item.keptRevision = this.revision;
+              item.keptAttempts++;
+              item.retryAt =
+                performance.now() + backoffDelay(item.keptAttempts, this.options.retry ?? DEFAULT_RETRY);
+            } else {
+              item.keptRevision = undefined;
+              item.keptAttempts = 0;
+            }
+            if (outcome.outcome === 'installed') this.watchSources(wanted.url, { again: true });
           }
         } catch (error) {
           if (!this.abort.signal.aborted) {
@@ -644,6 +789,14 @@ export class NodeAgent {
             this.failed(item, passError(error));
           }
         } finally {
+          outcome ??= softwareResult(
+            this.config,
+            wanted,
+            'failed',
+            item.error ?? passError(new SlapError('SLAP_ERR_UNAVAILABLE', 'the node agent is stopping')),
+          );
+          for (const waiter of waiting) waiter.resolve(outcome);
+          if (rebuild !== undefined) this.rebuilt(wanted.url, outcome);
           item.running = false;
           this.statusChanged();
           this.kick();
@@ -669,23 +822,31 @@ export class NodeAgent {
 
   private startPartition(item: PartitionItem, cache: PassCache, startStopped: boolean): void {
     const { wanted } = item;
+    const waiting = item.requests.splice(0);
+    const redeploy = item.redeploy;
+    item.redeploy = false;
+    const force = redeploy || waiting.some((waiter) => waiter.force);
     item.running = true;
     item.dirty = false;
-    const upToDateCheck = wanted.marker === item.doneMarker && wanted.requestedState === item.doneState;
+    const upToDateCheck =
+      !force && wanted.marker === item.doneMarker && wanted.requestedState === item.doneState;
     item.phase = upToDateCheck ? 'checking' : 'processing';
     if (!upToDateCheck) this.statusChanged();
     this.counters.partitions++;
     this.track(
       (async () => {
+        let outcome: PartitionItemResult | undefined;
         try {
           const result = await processPartition(this.config, wanted, {
             ...this.passOptions(),
             supervisor: this.options.supervisor,
             cache,
+            force,
             ...(this.options.promiseGraceMs === undefined
               ? {}
               : { promiseGraceMs: this.options.promiseGraceMs }),
           });
+          outcome = result;
           if (result.outcome === 'up-to-date' && startStopped) {
             this.logger.info(
               { partition: wanted.partitionId },
@@ -743,6 +904,17 @@ export class NodeAgent {
             this.failed(item, passError(error));
           }
         } finally {
+          outcome ??= {
+            partitionId: wanted.partitionId,
+            instanceGuid: wanted.instanceGuid,
+            requestedState: wanted.requestedState,
+            outcome: 'failed',
+            error:
+              item.error ?? passError(new SlapError('SLAP_ERR_UNAVAILABLE', 'the node agent is stopping')),
+            durationMs: 0,
+          };
+          for (const waiter of waiting) waiter.resolve(outcome);
+          if (redeploy) this.redeployed(wanted, outcome);
           item.running = false;
           if (!upToDateCheck || item.phase !== 'up-to-date') this.statusChanged();
           this.kick();
@@ -752,6 +924,7 @@ export class NodeAgent {
   }
 
   private startReport(partitions: readonly WantedPartition[]): void {
+    const waiting = this.reportWaiters.splice(0);
     this.reportRunning = true;
     this.reportDueAt = performance.now() + this.reportIntervalMs;
     this.counters.reports++;
@@ -766,8 +939,11 @@ export class NodeAgent {
             source: fixedStateSource({ partitions: alive }),
           });
           if (result.sendError) this.logger.warn({ err: result.sendError.message }, 'usage not sent');
+          for (const waiter of waiting) waiter.resolve(result);
         } catch (error) {
           if (!this.abort.signal.aborted) this.logger.warn({ err: error }, 'report pass failed');
+          for (const waiter of waiting)
+            waiter.reject(error instanceof Error ? error : new Error(String(error)));
         } finally {
           this.reportRunning = false;
         }
@@ -786,6 +962,259 @@ export class NodeAgent {
     } catch (error) {
       if (!this.abort.signal.aborted) this.logger.warn({ err: error }, 'cleaning free partitions failed');
     }
+  }
+
+  // --- requests (the control channel) ---
+
+  /**
+   * Does what `slapos node software|instance|report` would (control.ts), through the agent's own
+   * tasks, after reading the master's state afresh; `onEvent` gets the progress of that work only.
+   * Resolves with the result the one-shot pass returns.
+   */
+  async request(
+    request: AgentRequest,
+    onEvent: NodeProgressListener,
+    signal?: AbortSignal,
+  ): Promise<AgentPassResult> {
+    const started = performance.now();
+    const abortable = <T>(promise: Promise<T>): Promise<T> => {
+      const signals = [this.stopWaiting.signal, ...(signal ? [signal] : [])];
+      const any = AbortSignal.any(signals);
+      if (any.aborted)
+        return Promise.reject(new SlapError('SLAP_ERR_UNAVAILABLE', 'the node agent is stopping'));
+      return new Promise<T>((resolve, reject) => {
+        const stop = (): void =>
+          reject(
+            new SlapError('SLAP_ERR_UNAVAILABLE', 'the request was cancelled or the node agent is stopping'),
+          );
+        any.addEventListener('abort', stop, { once: true });
+        promise.then(resolve, reject).finally(() => any.removeEventListener('abort', stop));
+      });
+    };
+    await abortable(
+      new Promise<void>((resolve) => {
+        this.syncWaiters.push(resolve);
+        this.kick();
+      }),
+    );
+    if (this.offlineSince !== null || this.lastSyncAt === null)
+      throw new SlapError(
+        'SLAP_ERR_UNAVAILABLE',
+        `the node agent cannot reach the master: ${this.lastError ?? ''}`,
+      );
+    switch (request.command) {
+      case 'software': {
+        const items = [...this.software.values()].filter((item) =>
+          selectedSoftware(item.wanted.url, request.only),
+        );
+        const urls = new Set(items.map((item) => item.wanted.url));
+        const results = await this.whileListening(
+          (event) =>
+            (event.type === 'software' && urls.has(event.url)) ||
+            (event.type === 'buildout' && event.scope === 'software' && urls.has(event.target)),
+          onEvent,
+          () =>
+            abortable(
+              Promise.all(
+                items.map(
+                  (item) =>
+                    new Promise<SoftwareItemResult>((resolve) => {
+                      item.requests.push({ force: request.force, resolve });
+                      this.kick();
+                    }),
+                ),
+              ),
+            ),
+        );
+        const result: SoftwarePassResult = {
+          items: results,
+          exitCode: results.some((item) => item.outcome === 'failed') ? EXIT.failure : EXIT.ok,
+          durationMs: performance.now() - started,
+        };
+        return result;
+      }
+      case 'instance': {
+        const only = request.only;
+        // As the one-shot pass: an unknown id is refused; the local partitions without instance are `free`.
+        const local = selectPartitionIds(await localPartitionIds(this.config.instanceRoot), only);
+        const items = [...this.partitions.values()].filter(
+          (item) => only === undefined || only.includes(item.wanted.partitionId),
+        );
+        const ids = new Set(items.map((item) => item.wanted.partitionId));
+        const results = await this.whileListening(
+          (event) =>
+            ((event.type === 'partition' || event.type === 'promise') && ids.has(event.partitionId)) ||
+            (event.type === 'buildout' && event.scope === 'partition' && ids.has(event.target)),
+          onEvent,
+          () =>
+            abortable(
+              Promise.all(
+                items.map(
+                  (item) =>
+                    new Promise<PartitionItemResult>((resolve) => {
+                      item.requests.push({ force: request.force, resolve });
+                      this.kick();
+                    }),
+                ),
+              ),
+            ),
+        );
+        const free = local
+          .filter((id) => !ids.has(id))
+          .map((id): PartitionItemResult => ({ partitionId: id, outcome: 'free', durationMs: 0 }));
+        const order = (id: string): number => (local.includes(id) ? local.indexOf(id) : local.length);
+        const all = [...results, ...free].sort((a, b) => order(a.partitionId) - order(b.partitionId));
+        const result: InstancePassResult = {
+          items: all,
+          exitCode: instancePassExitCode(all),
+          offline: false,
+          durationMs: performance.now() - started,
+        };
+        return result;
+      }
+      case 'report':
+        return this.whileListening(
+          (event) => event.type === 'usage',
+          onEvent,
+          () =>
+            abortable(
+              new Promise<ReportPassResult>((resolve, reject) => {
+                this.reportWaiters.push({ resolve, reject });
+                this.reportDueAt = 0;
+                this.kick();
+              }),
+            ),
+        );
+    }
+  }
+
+  private async whileListening<T>(
+    relevant: (event: NodeProgressEvent) => boolean,
+    onEvent: NodeProgressListener,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    const listener: NodeProgressListener = (event) => {
+      if (relevant(event)) onEvent(event);
+    };
+    this.listeners.add(listener);
+    try {
+      return await work();
+    } finally {
+      this.listeners.delete(listener);
+    }
+  }
+
+  private readonly emitProgress: NodeProgressListener = (event) => {
+    this.options.onProgress?.(event);
+    for (const listener of this.listeners) listener(event);
+  };
+
+  private synced(): void {
+    for (const resolve of this.syncWaiters.splice(0)) resolve();
+  }
+
+  // --- local software releases under development (watchLocalSoftware) ---
+
+  private watchSources(url: string, options: { again?: boolean } = {}): void {
+    const watcher = this.watcher;
+    if (watcher === undefined || !isLocalSoftwareUrl(url)) return;
+    if (this.watchedSoftware.has(url) && !options.again) return;
+    this.watchedSoftware.add(url);
+    watcher.watch(url, softwareDirectory(this.config.softwareRoot, url)).then(
+      (recorded) => {
+        const item = this.software.get(url);
+        if (recorded || this.recordingSources.has(url) || item?.wanted.state !== 'available') return;
+        // Built by a version that did not record its sources: built again once, to record them.
+        this.recordingSources.add(url);
+        this.logger.info({ software: url }, 'building again once to record its local sources');
+        item.requests.push({ force: true, resolve: () => undefined });
+        this.kick();
+      },
+      (error: unknown) => this.logger.warn({ err: error, software: url }, 'cannot watch the local sources'),
+    );
+  }
+
+  private unwatchSources(url: string): void {
+    if (!this.watchedSoftware.delete(url)) return;
+    this.watcher?.unwatch(url);
+    this.localChanges.delete(url);
+  }
+
+  private sourceChanged(url: string, file: string): void {
+    const item = this.software.get(url);
+    if (!item || item.wanted.state !== 'available' || this.stopping) return;
+    item.rebuild = file;
+    this.setLocalChange(url, {
+      file,
+      phase: 'rebuilding',
+      instances: 0,
+      redeployed: 0,
+      message: `rebuilding ${url} after ${file} changed`,
+    });
+    this.kick();
+  }
+
+  private rebuilt(url: string, outcome: SoftwareItemResult): void {
+    const change = this.localChanges.get(url);
+    const file = change?.file ?? '';
+    if (outcome.outcome !== 'installed') {
+      this.setLocalChange(url, {
+        file,
+        phase: 'failed',
+        instances: 0,
+        redeployed: 0,
+        message: `rebuilding ${url} after ${file} changed failed: ${outcome.error?.message.split('\n')[0] ?? ''}`,
+      });
+      return;
+    }
+    const using = [...this.partitions.values()].filter(
+      (item) => item.wanted.softwareReleaseUrl === url && item.wanted.requestedState !== 'destroyed',
+    );
+    for (const item of using) item.redeploy = true;
+    this.setLocalChange(
+      url,
+      {
+        file,
+        phase: using.length === 0 ? 'redeployed' : 'redeploying',
+        instances: using.length,
+        redeployed: 0,
+        message:
+          using.length === 0
+            ? `rebuilt ${url} after ${file} changed (no instance uses it)`
+            : `redeploying ${using.length} instance${using.length === 1 ? '' : 's'} of ${url} after ${file} changed`,
+      },
+      new Set(using.map((item) => item.wanted.partitionId)),
+    );
+  }
+
+  private redeployed(wanted: WantedPartition, outcome: PartitionItemResult): void {
+    const change = this.localChanges.get(wanted.softwareReleaseUrl);
+    if (!change?.pending.delete(wanted.partitionId)) return;
+    const ok = outcome.outcome !== 'failed' && outcome.outcome !== 'promise-failed';
+    change.redeployed++;
+    change.updatedAt = Date.now();
+    if (!ok) {
+      change.phase = 'failed';
+      change.message = `redeploying ${wanted.partitionId} after ${change.file} changed failed: ${outcome.error?.message.split('\n')[0] ?? ''}`;
+    } else if (change.pending.size === 0 && change.phase !== 'failed') {
+      change.phase = 'redeployed';
+      change.message = `redeployed ${change.instances} instance${change.instances === 1 ? '' : 's'} of ${change.url} after ${change.file} changed`;
+    }
+    this.logger.info(
+      { software: change.url, partition: wanted.partitionId, outcome: outcome.outcome },
+      change.message,
+    );
+    this.statusChanged();
+  }
+
+  private setLocalChange(
+    url: string,
+    change: Omit<LocalChangeStatus, 'url' | 'updatedAt'>,
+    pending = new Set<string>(),
+  ): void {
+    this.localChanges.set(url, { url, ...change, updatedAt: Date.now(), pending });
+    this.logger.info({ software: url, file: change.file, phase: change.phase }, change.message);
+    this.statusChanged();
   }
 
   // --- status ---
@@ -820,4 +1249,24 @@ export class NodeAgent {
   get lastNodeState(): NodeState | undefined {
     return this.lastState;
   }
+}
+
+function softwareResult(
+  config: NodeConfig,
+  wanted: WantedSoftware,
+  outcome: SoftwareItemResult['outcome'],
+  error: PassError,
+): SoftwareItemResult {
+  return {
+    url: wanted.url,
+    directory: softwareDirectory(config.softwareRoot, wanted.url),
+    requestedState: wanted.state,
+    outcome,
+    error,
+    durationMs: 0,
+  };
+}
+
+function notListed(what: string): PassError {
+  return { code: 'SLAP_ERR_NOT_FOUND', message: `the master no longer lists this ${what} for this node` };
 }

@@ -13,6 +13,7 @@ import { createNodeMasterClient } from '../master.ts';
 import { connectSupervisor } from '../node-supervisor.ts';
 import type { NodeProgressEvent } from '../pass.ts';
 import { NodeAgent } from './agent.ts';
+import { startControlServer } from './control.ts';
 import { agentPaths, agentTimings } from './settings.ts';
 
 export interface RunAgentOptions {
@@ -102,8 +103,21 @@ export async function runAgentProcess(config: NodeConfig, options: RunAgentOptio
         'node agent starting',
       );
       await agent.start();
-      const signal = await Promise.race([options.stop, agent.finished().then(() => undefined)]);
-      logger.info({ signal }, 'node agent stopping');
+      // Without it, node commands fail on the lock as before: said, not fatal.
+      const control = await startControlServer(
+        paths.controlSocket,
+        (request, onEvent, signal) => agent.request(request, onEvent, signal),
+        { logger },
+      ).catch((error: unknown) => {
+        logger.warn({ err: error }, 'no control channel: node commands cannot ask this agent');
+        return undefined;
+      });
+      try {
+        const signal = await Promise.race([options.stop, agent.finished().then(() => undefined)]);
+        logger.info({ signal }, 'node agent stopping');
+      } finally {
+        await control?.close();
+      }
       await agent.close({ graceMs: options.graceMs ?? 10_000 });
     } finally {
       await master.close();

@@ -25,6 +25,8 @@ test('agent timings come from [slapos] agent_* options, in seconds', () => {
           'agent_retry_max_delay = 60',
           'agent_partition_concurrency = 8',
           'agent_promise_grace = 3',
+          'watch_local_software = yes',
+          'agent_source_scan_interval = 2',
         ].join('\n'),
       ),
     ),
@@ -36,8 +38,11 @@ test('agent timings come from [slapos] agent_* options, in seconds', () => {
       retry: { initialMs: 400, maxMs: 60_000 },
       partitionConcurrency: 8,
       promiseGraceMs: 3000,
+      watchLocalSoftware: true,
+      sourceScanIntervalMs: 2000,
     },
   );
+  assert.deepEqual(agentTimings(config('watch_local_software = off')), {});
   // A maximum below the first delay is raised to it.
   assert.deepEqual(agentTimings(config('agent_retry_delay = 10\nagent_retry_max_delay = 1')).retry, {
     initialMs: 10_000,
@@ -46,6 +51,7 @@ test('agent timings come from [slapos] agent_* options, in seconds', () => {
   assert.deepEqual(agentPaths('/srv/slapgrid'), {
     pidFile: '/srv/slapgrid/var/run/slapos-node-run.pid',
     statusFile: '/srv/slapgrid/var/run/slapos-node-run.json',
+    controlSocket: '/srv/slapgrid/var/run/slapos-node-run.sock',
   });
 });
 
@@ -57,6 +63,8 @@ test('bad agent timings are configuration errors naming the option', () => {
     'agent_retry_delay = -1',
     'agent_partition_concurrency = 0',
     'agent_report_interval = Infinity',
+    'watch_local_software = maybe',
+    'agent_source_scan_interval = 0',
   ]) {
     throwsSlapError(
       () => agentTimings(config(line)),

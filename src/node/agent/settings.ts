@@ -12,11 +12,13 @@
  * | `agent_retry_max_delay` | 600 | …up to this |
  * | `agent_partition_concurrency` | 4 | partitions processed at once (a number) |
  * | `agent_promise_grace` | 10 | failing promises of just-started services are retried this long |
+ * | `watch_local_software` | false (true in a standalone) | rebuild local software releases when their sources change, then redeploy their instances |
+ * | `agent_source_scan_interval` | 5 | fallback scan of those sources (besides file system notifications) |
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlapError } from '../../core/errors.ts';
-import type { NodeConfig } from '../config.ts';
+import { parseBoolean, type NodeConfig } from '../config.ts';
 import type { AgentStatus, NodeAgentOptions } from './agent.ts';
 
 export interface AgentPaths {
@@ -24,6 +26,8 @@ export interface AgentPaths {
   pidFile: string;
   /** Its status as JSON (`AgentStatus`), rewritten as it changes. */
   statusFile: string;
+  /** Its control channel (control.ts): node commands ask the running agent to do their pass. */
+  controlSocket: string;
 }
 
 /** The status an agent wrote in `file`, or undefined when there is none (or it is being replaced). */
@@ -39,6 +43,7 @@ export function agentPaths(instanceRoot: string): AgentPaths {
   return {
     pidFile: join(instanceRoot, 'var', 'run', 'slapos-node-run.pid'),
     statusFile: join(instanceRoot, 'var', 'run', 'slapos-node-run.json'),
+    controlSocket: join(instanceRoot, 'var', 'run', 'slapos-node-run.sock'),
   };
 }
 
@@ -51,6 +56,8 @@ type Timings = Pick<
   | 'retry'
   | 'partitionConcurrency'
   | 'promiseGraceMs'
+  | 'watchLocalSoftware'
+  | 'sourceScanIntervalMs'
 >;
 
 function seconds(
@@ -80,6 +87,8 @@ export function agentTimings(config: NodeConfig): Timings {
   const retryMax = ms(seconds(config, 'agent_retry_max_delay', { min: 0.01 }));
   const concurrency = seconds(config, 'agent_partition_concurrency', { min: 1, max: 64 });
   const grace = ms(seconds(config, 'agent_promise_grace', { min: 0 }));
+  const scan = ms(seconds(config, 'agent_source_scan_interval', { min: 0.1 }));
+  const watchLocal = watchLocalSoftware(config);
   const timings: Timings = {};
   if (watch !== undefined) timings.watchTimeoutMs = watch;
   if (poll !== undefined) timings.pollIntervalMs = poll;
@@ -91,5 +100,20 @@ export function agentTimings(config: NodeConfig): Timings {
   }
   if (concurrency !== undefined) timings.partitionConcurrency = Math.trunc(concurrency);
   if (grace !== undefined) timings.promiseGraceMs = grace;
+  if (scan !== undefined) timings.sourceScanIntervalMs = scan;
+  if (watchLocal) timings.watchLocalSoftware = true;
   return timings;
+}
+
+function watchLocalSoftware(config: NodeConfig): boolean {
+  const text = config.options.watch_local_software;
+  if (text === undefined || text.trim() === '') return false;
+  try {
+    return parseBoolean(text);
+  } catch (error) {
+    throw new SlapError(
+      'SLAP_ERR_CONFIG',
+      `${config.file}: [slapos] watch_local_software: ${(error as Error).message}`,
+    );
+  }
 }

@@ -144,14 +144,19 @@ export async function runInstancePass(
     if (partition === undefined) return freePartition(join(config.instanceRoot, id), id, options);
     return processPartition(config, partition, { ...options, cache });
   });
-  const failed = items.some((item) => item.outcome === 'failed');
-  const promiseFailed = items.some((item) => item.outcome === 'promise-failed');
   return {
     items,
-    exitCode: failed ? EXIT.failure : promiseFailed ? EXIT.promiseFailure : EXIT.ok,
+    exitCode: instancePassExitCode(items),
     offline: false,
     durationMs: performance.now() - started,
   };
+}
+
+/** 1 if a partition failed, else 2 if a promise failed, else 0 (node.md §4.1). */
+export function instancePassExitCode(items: readonly PartitionItemResult[]): number {
+  if (items.some((item) => item.outcome === 'failed')) return EXIT.failure;
+  if (items.some((item) => item.outcome === 'promise-failed')) return EXIT.promiseFailure;
+  return EXIT.ok;
 }
 
 /** What one pass reads once: /etc/passwd, the periodicity of each software release. */

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, utimes, writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createLogger } from '../../lib/logger.ts';
 import type { NodeProgressEvent } from '../pass.ts';
 import {
@@ -12,6 +12,9 @@ import {
   startNodeHarness,
   writeSoftwareRelease,
 } from '../../testing/node-passes.ts';
+import { runInstancePass } from '../instance/instance-pass.ts';
+import { runReportPass } from '../report/report-pass.ts';
+import { changedSource, readSources } from './local-sources.ts';
 import { BUILD_LOG_FILE, COMPLETED_FILE, runSoftwarePass, softwareDirectory } from './software-pass.ts';
 
 const BROKEN_SOFTWARE = [
@@ -174,6 +177,72 @@ test('software: a URL naming a file that is not a profile never puts its content
     ];
     assert.match(everything[4] ?? '', /shadow:1: /, 'the master got the error');
     for (const text of everything) assert.doesNotMatch(text, /SECRET/);
+  } finally {
+    await h.close();
+  }
+});
+
+test('software: a local release records the files its build read; an edit is seen, a touch is not', async () => {
+  const h = await startNodeHarness({ supervisor: false });
+  try {
+    const url = await writeSoftwareRelease(h.dir, 'local', { instance: helloInstance() });
+    await h.client.supply({ softwareReleaseUri: url, computerGuid: COMPUTER_ID });
+    await runSoftwarePass(h.config, { master: h.client });
+    const directory = softwareDirectory(h.config.softwareRoot, url);
+    const sources = await readSources(directory);
+    assert.ok(sources);
+    const template = join(dirname(url), 'instance.cfg.in');
+    assert.deepEqual(
+      sources.map((source) => source.path),
+      [template, url].sort(),
+      'the profile and its template, not the generated buildout.cfg of the software directory',
+    );
+    assert.equal(await changedSource(sources), undefined);
+    const now = new Date(Date.now() + 5000);
+    await utimes(template, now, now);
+    assert.equal(await changedSource(sources), undefined, 'touched without a change');
+    await writeFile(template, `${await readFile(template, 'utf8')}\n# edited\n`);
+    assert.equal(await changedSource(sources), template);
+  } finally {
+    await h.close();
+  }
+});
+
+test('software: removing a release still used by an instance keeps it until the instance is destroyed', async () => {
+  const h = await startNodeHarness();
+  try {
+    const url = await writeSoftwareRelease(h.dir, 'used', { instance: helloInstance() });
+    await h.client.supply({ softwareReleaseUri: url, computerGuid: COMPUTER_ID });
+    await runSoftwarePass(h.config, { master: h.client });
+    await h.client.requestInstance({ title: 'user', softwareReleaseUri: url });
+    const deploy = await runInstancePass(h.config, { master: h.client, supervisor: h.supervisor });
+    assert.deepEqual(
+      deploy.items.filter((item) => item.instanceGuid !== undefined).map((item) => item.outcome),
+      ['started'],
+    );
+    const directory = softwareDirectory(h.config.softwareRoot, url);
+
+    await h.client.supply({ softwareReleaseUri: url, computerGuid: COMPUTER_ID, state: 'destroyed' });
+    const events: NodeProgressEvent[] = [];
+    const kept = await runSoftwarePass(h.config, { master: h.client, onProgress: (e) => events.push(e) });
+    assert.deepEqual(
+      kept.items.map((item) => [item.outcome, item.usedBy]),
+      [['kept', ['slappart0']]],
+    );
+    assert.equal(kept.exitCode, 0);
+    assert.ok(existsSync(join(directory, COMPLETED_FILE)), 'still installed');
+    assert.equal(h.db.software(url)?.requested_state, 'destroyed', 'not reported destroyed');
+    assert.ok(events.some((e) => e.type === 'software' && e.action === 'kept' && e.message === 'slappart0'));
+
+    await h.client.requestInstance({ title: 'user', softwareReleaseUri: url, state: 'destroyed' });
+    await runInstancePass(h.config, { master: h.client, supervisor: h.supervisor });
+    await runReportPass(h.config, { master: h.client, supervisor: h.supervisor });
+    const removed = await runSoftwarePass(h.config, { master: h.client });
+    assert.deepEqual(
+      removed.items.map((item) => item.outcome),
+      ['destroyed'],
+    );
+    assert.ok(!existsSync(directory));
   } finally {
     await h.close();
   }

@@ -17,9 +17,11 @@ import type { NodeConfig } from '../config.ts';
 import { requireFreeSpace } from '../disk-space.ts';
 import { runNodeBuildout } from '../node-buildout.ts';
 import { passError, type NodePassOptions, type PassError } from '../pass.ts';
+import { partitionsUsingSoftware } from '../partitions.ts';
 import { removeTree } from '../remove-tree.ts';
 import { JsonApiStateSource, type NodeStateSource, type WantedSoftware } from '../state-source.ts';
 import { pathExists } from '../../lib/path-exists.ts';
+import { isLocalSoftwareUrl, recordSources } from './local-sources.ts';
 
 /** `<software_root>/<md5 of the URL>`: where a software release is installed. */
 export function softwareDirectory(softwareRoot: string, url: string): string {
@@ -46,8 +48,13 @@ export interface SoftwareItemResult {
   url: string;
   directory: string;
   requestedState: WantedSoftware['state'];
-  /** `installed`: built now; `up-to-date`: already installed, nothing done. */
-  outcome: 'installed' | 'up-to-date' | 'destroyed' | 'failed';
+  /**
+   * `installed`: built now; `up-to-date`: already installed, nothing done; `kept`: to be removed,
+   * but instances of this node still use it (`usedBy`): removed once none does.
+   */
+  outcome: 'installed' | 'up-to-date' | 'destroyed' | 'kept' | 'failed';
+  /** The partitions using it (`kept`). */
+  usedBy?: string[];
   error?: PassError;
   durationMs: number;
 }
@@ -70,7 +77,7 @@ export async function runSoftwarePass(
     partitions: false,
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  const wanted = (state.software ?? []).filter((item) => selected(config, item.url, options.onlySoftware));
+  const wanted = (state.software ?? []).filter((item) => selectedSoftware(item.url, options.onlySoftware));
   const items: SoftwareItemResult[] = [];
   for (const item of wanted) {
     options.signal?.throwIfAborted();
@@ -83,7 +90,8 @@ export async function runSoftwarePass(
   };
 }
 
-function selected(config: NodeConfig, url: string, only: readonly string[] | undefined): boolean {
+/** `--only-sr`: true if `url` is one of `only` (URLs or md5 digests), or if there is no `only`. */
+export function selectedSoftware(url: string, only: readonly string[] | undefined): boolean {
   if (only === undefined) return true;
   const digest = softwareDirectory('', url);
   return only.some((entry) => entry === url || entry === digest);
@@ -109,6 +117,13 @@ async function processSoftware(
   const call = options.signal ? { signal: options.signal } : {};
   try {
     if (item.state === 'destroyed') {
+      // Never pulled from under an instance (destroying one may still need it): kept until none uses it.
+      const usedBy = await partitionsUsingSoftware(config.instanceRoot, directory);
+      if (usedBy.length > 0) {
+        logger.info({ usedBy }, 'software release to remove, still used: kept');
+        emit({ type: 'software', url: item.url, action: 'kept', message: usedBy.join(', ') });
+        return { ...result('kept'), usedBy };
+      }
       await removeTree(directory);
       await options.master.reportSoftwareInstallationState(
         { softwareReleaseUri: item.url, computerGuid: config.computerId, state: 'destroyed' },
@@ -139,11 +154,12 @@ async function processSoftware(
       call,
     );
     log.line(`Installing software release ${item.url} into ${directory}`);
-    await buildSoftware(config, item.url, directory, log, options);
+    const sources = await buildSoftware(config, item.url, directory, log, options);
     await options.master.reportSoftwareInstallationState(
       { softwareReleaseUri: item.url, computerGuid: config.computerId, state: 'available' },
       call,
     );
+    if (isLocalSoftwareUrl(item.url)) await recordSources(directory, sources);
     // After the report, as the original: a failed report builds (a no-op) and reports again next time.
     await writeFile(
       join(directory, COMPLETED_FILE),
@@ -182,7 +198,7 @@ async function buildSoftware(
   directory: string,
   log: RunLog,
   options: SoftwarePassOptions,
-): Promise<void> {
+): Promise<string[]> {
   await requireFreeSpace(directory, config.softwareMinFreeSpace, 'software_min_free_space');
   // As root, the build runs as the owner of software_root (slapsoft), never as root.
   const root = await stat(config.softwareRoot);
@@ -197,6 +213,7 @@ async function buildSoftware(
     await writeFile(profile, softwareProfile(url, config), { mode: 0o644 });
     if (runAs) await chown(profile, runAs.uid, runAs.gid);
   }
+  let sources: string[] = [];
   await runNodeBuildout({
     directory,
     configFile: profile,
@@ -208,6 +225,7 @@ async function buildSoftware(
     ...(runAs ? { runAs } : {}),
     env: { HOME: directory },
     onProgress: (event) => {
+      if (event.type === 'sources') sources = event.files;
       log.event(event);
       options.onProgress?.({ type: 'buildout', scope: 'software', target: url, event });
     },
@@ -216,6 +234,7 @@ async function buildSoftware(
     ...(options.exec ? { exec: options.exec } : {}),
     ...(options.recipes ? { recipes: options.recipes } : {}),
   });
+  return sources;
 }
 
 /**
