@@ -375,7 +375,9 @@ test('bad watch and snapshot bodies are 400s with the reason; the extension docu
     const document = (await documentAnswer.body.json()) as { paths: Record<string, unknown> };
     assert.deepEqual(Object.keys(document.paths).sort(), [
       SNAPSHOT,
+      '/slapos.get.ext.compute_node_software_installation_status',
       '/slapos.get.ext.software_instance_promise_result',
+      '/slapos.get.ext.software_instance_status',
       '/slapos.put.ext.software_instance_promise_result',
       WATCH,
     ]);
