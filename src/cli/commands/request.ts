@@ -99,6 +99,8 @@ async function request(
         slaParameters,
       });
       const guid = instance.instance_guid;
+      // A destroyed instance may already be gone from the master: nothing left to report on.
+      if (instance.state === 'destroyed') return { instance, status: undefined };
       return {
         instance,
         status: await optionalAnswer(ctx, 'the instance status', () => client.getInstanceStatus(guid)),
