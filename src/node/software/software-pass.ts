@@ -204,7 +204,7 @@ async function buildSoftware(
       `buildout:directory=${directory}`,
     ],
     newest: options.force === true,
-    ...(runAs ? { runAs } : {}),
+    ...(runAs ? { runAs: { ...runAs, instanceRoot: config.instanceRoot } } : {}),
     env: { HOME: directory },
     onProgress: (event) => {
       log.event(event);
