@@ -20,13 +20,7 @@ import { packageRoot } from '../lib/package-root.ts';
  * The packages the `slapos buildout` command imports (the rest of node_modules stays behind);
  * user-runtime.test.ts checks this list against the command's imports.
  */
-export const USER_RUNTIME_PACKAGES: readonly string[] = [
-  'ajv',
-  'commander',
-  'fast-xml-parser',
-  'pino',
-  'undici',
-];
+export const USER_RUNTIME_PACKAGES: readonly string[] = ['ajv', 'commander', 'pino', 'undici'];
 
 /** The directory, under the node's instance root, holding the copies. */
 export const USER_RUNTIME_DIRECTORY = '.slapos-runtime';
