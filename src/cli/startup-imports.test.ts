@@ -43,8 +43,8 @@ function packageName(specifier: string): string {
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? specifier);
 }
 
-/** Heavy package → the chain of modules that loads it at start-up. */
-function heavyAtStartup(entry: string): Map<string, string[]> {
+/** Heavy package (of `heavy`) → the chain of modules that loads it at start-up. */
+function heavyAtStartup(entry: string, heavy: readonly string[] = HEAVY): Map<string, string[]> {
   const found = new Map<string, string[]>();
   const parent = new Map<string, string | undefined>([[entry, undefined]]);
   const queue = [entry];
@@ -62,7 +62,7 @@ function heavyAtStartup(entry: string): Map<string, string[]> {
           parent.set(target, file);
           queue.push(target);
         }
-      } else if (HEAVY.includes(packageName(specifier)) && !found.has(packageName(specifier))) {
+      } else if (heavy.includes(packageName(specifier)) && !found.has(packageName(specifier))) {
         found.set(packageName(specifier), chain(file));
       }
     }
@@ -75,6 +75,21 @@ test('the CLI loads no heavy package at start-up (commands import their implemen
   const heavy = heavyAtStartup(entry);
   const report = [...heavy].map(([name, files]) => `${name} <- ${files.join(' <- ')}`);
   assert.deepEqual(report, []);
+});
+
+test('a client command loads neither the master, nor the database, nor undici, nor the XML parser', () => {
+  // What `service list`, `request`… load when they run: the master client (ajv checks the answers;
+  // pino comes with the first log record).
+  const clientOnly = ['fastify', 'kysely', 'better-sqlite3', 'undici', 'fast-xml-parser'];
+  for (const entry of [
+    resolve(SOURCE_DIR, '..', 'client', 'master-client.ts'),
+    resolve(SOURCE_DIR, 'client-config.ts'),
+  ]) {
+    const report = [...heavyAtStartup(entry, clientOnly)].map(
+      ([name, files]) => `${name} <- ${files.join(' <- ')}`,
+    );
+    assert.deepEqual(report, []);
+  }
 });
 
 test('the import walk sees through type-only imports but not through value imports', () => {
