@@ -5,7 +5,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { EXIT, SlapError, toSlapError } from '../core/errors.ts';
-import { createLogger, type Logger, type LogLevel } from '../lib/logger.ts';
+import { createLogger, deferredLogger, type Logger, type LogLevel } from '../lib/logger.ts';
 import type { CliContext, CliIo, LoggerKind } from './context.ts';
 import { COMMANDS } from './commands/index.ts';
 
@@ -93,10 +93,12 @@ export function createContext(io: CliIo): CliContext {
       io.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
     },
     logger(kind = 'command') {
-      logger ??= createLogger({
+      const options = {
         level: levelFor(globalOptions, kind),
         ...(globalOptions.logFile === undefined ? {} : { destination: globalOptions.logFile }),
-      });
+      };
+      // A daemon logs at once; a one-shot command often not at all (then pino is never loaded).
+      logger ??= kind === 'daemon' ? createLogger(options) : deferredLogger(options);
       return logger;
     },
   };
