@@ -47,6 +47,9 @@ async function fakePackage(root: string): Promise<void> {
   });
   await writeJson(join(nm, 'sonic-boom', 'package.json'), { name: 'sonic-boom', version: '1' });
   await writeJson(join(nm, 'atomic-sleep', 'package.json'), { name: 'atomic-sleep' });
+  await writeFile(join(nm, 'pino', 'index.js'), 'module.exports = {};\n');
+  for (const unused of ['README.md', 'index.d.ts', 'index.js.map', 'lib.mts'])
+    await writeFile(join(nm, 'pino', unused), '');
   for (const name of USER_RUNTIME_PACKAGES.filter((n) => n !== 'pino'))
     await writeJson(join(nm, name, 'package.json'), { name });
   await writeJson(join(nm, 'fastify', 'package.json'), { name: 'fastify' });
@@ -79,6 +82,7 @@ test('the runtime copy: what the command needs, readable by all, named by its co
       'node_modules/ajv/package.json',
       'node_modules/atomic-sleep/package.json',
       'node_modules/commander/package.json',
+      'node_modules/pino/index.js',
       'node_modules/pino/node_modules/sonic-boom/package.json',
       'node_modules/pino/package.json',
       'node_modules/undici/package.json',

@@ -98,7 +98,13 @@ async function runtimeFiles(root: string): Promise<RuntimeFile[]> {
     ...(await listFiles(root, join('src', 'api'), (path) => !path.endsWith('.ts'))),
   ];
   for (const packageDirectory of await dependencyDirectories(root, USER_RUNTIME_PACKAGES))
-    paths.push(...(await listFiles(root, packageDirectory, (path) => !isNested(packageDirectory, path))));
+    paths.push(
+      ...(await listFiles(
+        root,
+        packageDirectory,
+        (path) => !isNested(packageDirectory, path) && !DOCS_AND_TYPES.test(path),
+      )),
+    );
   paths.sort();
   return Promise.all(
     paths.map(async (path) => ({
@@ -107,6 +113,9 @@ async function runtimeFiles(root: string): Promise<RuntimeFile[]> {
     })),
   );
 }
+
+/** What a package ships that is never loaded: TypeScript sources and declarations, maps, documents. */
+const DOCS_AND_TYPES = /\.([cm]?ts|map|md|markdown)$/i;
 
 function isCompiledRuntime(path: string): boolean {
   return path.endsWith('.js') && !path.endsWith('.test.js') && !path.split(sep).includes('testing');
