@@ -152,6 +152,15 @@ test('refusals name the path: a node binary or a copy the user cannot reach, an 
     await chmod(writable, 0o777);
     const link = join(dir.path, 'link');
     await symlink(open, link);
+    const refusal = await rejectsWithSlapError(
+      ensureUserRuntime({ parent: join(writable, '.slapos-runtime'), runAs: self, packageDirectory: source }),
+      'SLAP_ERR_RUNTIME_UNREADABLE',
+    );
+    assert.equal(
+      refusal.message,
+      `${writable} is not a safe place for the node runtime: it must be a directory of the node's user that no one else can write`,
+    );
+    assert.equal(existsSync(join(writable, '.slapos-runtime')), false, 'nothing made there');
     for (const parent of [writable, link]) {
       const unsafe = await rejectsWithSlapError(
         ensureUserRuntime({ parent, runAs: self, packageDirectory: source }),

@@ -260,20 +260,32 @@ async function mkdirReadable(base: string, directory: string): Promise<void> {
 
 /** The copies' directory: created 0755, else it must be ours, a real directory, not writable by others. */
 async function ensureSafeDirectory(directory: string): Promise<void> {
+  // Its parent (the instance root) too: whoever can write there can swap the directory.
+  const parent = await lstat(dirname(directory));
+  if (!safe(parent)) {
+    throw new SlapError(
+      'SLAP_ERR_RUNTIME_UNREADABLE',
+      `${dirname(directory)} is not a safe place for the node runtime: it must be a directory of the node's user that no one else can write`,
+      { hint: `chmod go-w ${dirname(directory)}` },
+    );
+  }
   try {
     await mkdir(directory, { mode: 0o755 });
     await chmod(directory, 0o755);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
-  const info = await lstat(directory);
-  if (!info.isDirectory() || info.uid !== process.getuid?.() || (info.mode & 0o022) !== 0) {
+  if (!safe(await lstat(directory))) {
     throw new SlapError(
       'SLAP_ERR_RUNTIME_UNREADABLE',
       `${directory} is not a safe place for the node runtime: it must be a directory of the node's user that no one else can write`,
       { hint: `remove ${directory}: the node makes it again` },
     );
   }
+}
+
+function safe(info: { isDirectory(): boolean; uid: number; mode: number }): boolean {
+  return info.isDirectory() && info.uid === process.getuid?.() && (info.mode & 0o022) === 0;
 }
 
 /**
