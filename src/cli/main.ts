@@ -5,7 +5,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { EXIT, SlapError, toSlapError } from '../core/errors.ts';
-import { createLogger, type Logger, type LogLevel } from '../lib/logger.ts';
+import { createLogger, deferredLogger, type Logger, type LogLevel } from '../lib/logger.ts';
 import type { CliContext, CliIo, LoggerKind } from './context.ts';
 import { COMMANDS } from './commands/index.ts';
 
@@ -25,7 +25,30 @@ interface GlobalOptions {
   log_file?: string;
 }
 
-export function createProgram(ctx: CliContext): Command {
+/** Global options that take a value (the word after them is not the command). */
+const VALUED_GLOBAL_OPTIONS = ['--log-file', '--logfile', '--log_file'];
+
+/** The first word of the command line, past the global options (undefined: none, e.g. `--help`). */
+export function commandWord(argv: readonly string[]): string | undefined {
+  const args = argv.slice(2);
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index] ?? '';
+    if (VALUED_GLOBAL_OPTIONS.includes(arg)) index++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
+
+/**
+ * The program with the commands of `argv`'s first word registered (every command for `--help`, a
+ * word no command has, or no argv: help and "unknown command" list them all).
+ */
+export async function createProgram(ctx: CliContext, argv?: readonly string[]): Promise<Command> {
+  const word = argv === undefined ? undefined : commandWord(argv);
+  const matching = COMMANDS.filter((entry) => entry.word === word);
+  const registrars = await Promise.all(
+    (matching.length > 0 ? matching : COMMANDS).map((entry) => entry.load()),
+  );
   const program = new Command('slapos');
   program
     .description('SlapOS: master, node and client of a decentralized cloud (TypeScript implementation)')
@@ -45,7 +68,7 @@ export function createProgram(ctx: CliContext): Command {
     const options = thisCommand.opts<GlobalOptions>();
     globalOptions = { ...options, logFile: options.logFile ?? options.logfile ?? options.log_file };
   });
-  for (const register of COMMANDS) register(program, ctx);
+  for (const register of registrars) register(program, ctx);
   // Every subcommand inherits the output configuration and the exit override.
   const configure = (command: Command): void => {
     for (const sub of command.commands) {
@@ -93,10 +116,12 @@ export function createContext(io: CliIo): CliContext {
       io.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
     },
     logger(kind = 'command') {
-      logger ??= createLogger({
+      const options = {
         level: levelFor(globalOptions, kind),
         ...(globalOptions.logFile === undefined ? {} : { destination: globalOptions.logFile }),
-      });
+      };
+      // A daemon logs at once; a one-shot command often not at all (then pino is never loaded).
+      logger ??= kind === 'daemon' ? createLogger(options) : deferredLogger(options);
       return logger;
     },
   };
@@ -111,8 +136,8 @@ export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}): 
     cwd: io.cwd ?? process.cwd(),
   });
   globalOptions = {};
-  const program = createProgram(ctx);
   try {
+    const program = await createProgram(ctx, argv);
     await program.parseAsync([...argv]);
     return ctx.exitCode;
   } catch (error) {

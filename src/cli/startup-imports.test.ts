@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -43,8 +43,8 @@ function packageName(specifier: string): string {
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? specifier);
 }
 
-/** Heavy package → the chain of modules that loads it at start-up. */
-function heavyAtStartup(entry: string): Map<string, string[]> {
+/** Heavy package (of `heavy`) → the chain of modules that loads it at start-up. */
+function heavyAtStartup(entry: string, heavy: readonly string[] = HEAVY): Map<string, string[]> {
   const found = new Map<string, string[]>();
   const parent = new Map<string, string | undefined>([[entry, undefined]]);
   const queue = [entry];
@@ -62,7 +62,7 @@ function heavyAtStartup(entry: string): Map<string, string[]> {
           parent.set(target, file);
           queue.push(target);
         }
-      } else if (HEAVY.includes(packageName(specifier)) && !found.has(packageName(specifier))) {
+      } else if (heavy.includes(packageName(specifier)) && !found.has(packageName(specifier))) {
         found.set(packageName(specifier), chain(file));
       }
     }
@@ -71,10 +71,30 @@ function heavyAtStartup(entry: string): Map<string, string[]> {
 }
 
 test('the CLI loads no heavy package at start-up (commands import their implementation when they run)', () => {
-  const entry = resolve(SOURCE_DIR, 'main.ts');
-  const heavy = heavyAtStartup(entry);
-  const report = [...heavy].map(([name, files]) => `${name} <- ${files.join(' <- ')}`);
+  // main.ts, and the command files it loads to register the command that runs (all for --help).
+  const commands = readdirSync(resolve(SOURCE_DIR, 'commands'))
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts') && file !== 'index.ts')
+    .map((file) => resolve(SOURCE_DIR, 'commands', file));
+  assert.ok(commands.length > 20);
+  const report = [resolve(SOURCE_DIR, 'main.ts'), ...commands].flatMap((entry) =>
+    [...heavyAtStartup(entry)].map(([name, files]) => `${name} <- ${files.join(' <- ')}`),
+  );
   assert.deepEqual(report, []);
+});
+
+test('a client command loads neither the master, nor the database, nor undici, nor the XML parser', () => {
+  // What `service list`, `request`… load when they run: the master client (ajv checks the answers;
+  // pino comes with the first log record).
+  const clientOnly = ['fastify', 'kysely', 'better-sqlite3', 'undici', 'fast-xml-parser'];
+  for (const entry of [
+    resolve(SOURCE_DIR, '..', 'client', 'master-client.ts'),
+    resolve(SOURCE_DIR, 'client-config.ts'),
+  ]) {
+    const report = [...heavyAtStartup(entry, clientOnly)].map(
+      ([name, files]) => `${name} <- ${files.join(' <- ')}`,
+    );
+    assert.deepEqual(report, []);
+  }
 });
 
 test('the import walk sees through type-only imports but not through value imports', () => {

@@ -1,14 +1,15 @@
 /**
- * The JSON API v0 transport: POST `<master>/<path>` with a JSON body over one undici Agent
- * (keep-alive, optional mTLS), a deadline on every call, a cap on the answer's size, and every
- * failure turned into a SlapError (see master-errors.ts).
+ * The JSON API v0 transport: POST `<master>/<path>` with a JSON body over one keep-alive agent of
+ * node:http(s) (optional mTLS), a deadline on every call, a cap on the answer's size, and every
+ * failure turned into a SlapError (see master-errors.ts). node:http rather than undici: a one-shot
+ * `slapos` command would spend more time and memory loading undici than talking to the master.
  */
-import { Agent, request, type Dispatcher } from 'undici';
 import type { ApiPath } from '../api/index.ts';
 import { apiResponseValidator } from '../api/response-validators.ts';
 import { SlapError } from '../core/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { apiError, unreachableError } from './master-errors.ts';
+import { HttpPoster } from './http-post.ts';
 import type { WireRequest, WireResponse } from './types.ts';
 
 export interface TlsMaterial {
@@ -29,8 +30,6 @@ export interface JsonTransportOptions {
   tls?: TlsMaterial;
   /** Sent as `Authorization: Bearer <accessToken>` on every call (a master with a local token). */
   accessToken?: string | undefined;
-  /** Use this dispatcher instead of creating an Agent (the caller then owns and closes it). */
-  dispatcher?: Dispatcher;
   /** Answers larger than this are refused (bytes). */
   maxResponseBytes?: number;
   /** Check answers against the API's response schemas (default true). */
@@ -79,8 +78,7 @@ export function parseMasterUrl(masterUrl: string): URL {
 export class JsonTransport {
   readonly masterUrl: string;
   private readonly base: URL;
-  private readonly dispatcher: Dispatcher;
-  private readonly ownsDispatcher: boolean;
+  private readonly poster: HttpPoster;
   private readonly timeoutMs: number;
   private readonly maxResponseBytes: number;
   private readonly validateResponses: boolean;
@@ -98,19 +96,12 @@ export class JsonTransport {
     this.validateResponses = options.validateResponses !== false;
     this.authorization =
       options.accessToken === undefined ? {} : { authorization: `Bearer ${options.accessToken}` };
-    if (options.dispatcher) {
-      this.dispatcher = options.dispatcher;
-      this.ownsDispatcher = false;
-    } else {
-      this.dispatcher = new Agent({
-        keepAliveTimeout: 30_000,
-        connect: {
-          timeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-          ...(options.tls ?? {}),
-        },
-      });
-      this.ownsDispatcher = true;
-    }
+    this.poster = new HttpPoster({
+      secure: url.protocol === 'https:',
+      connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      keepAliveMs: 30_000,
+      ...(options.tls ? { tls: options.tls } : {}),
+    });
   }
 
   /** POSTs `body` to the API path and returns the validated answer. */
@@ -137,9 +128,7 @@ export class JsonTransport {
     let status: number;
     let text: string;
     try {
-      const response = await request(url, {
-        method: 'POST',
-        dispatcher: this.dispatcher,
+      ({ status, text } = await this.poster.post(url, {
         signal: controller.signal,
         headers: {
           ...options.headers,
@@ -148,9 +137,14 @@ export class JsonTransport {
           accept: 'application/json',
         },
         body: JSON.stringify(body),
-      });
-      status = response.statusCode;
-      text = await this.readBody(response.body, path);
+        maxResponseBytes: this.maxResponseBytes,
+        tooLarge: () =>
+          new SlapError(
+            'SLAP_ERR_UNAVAILABLE',
+            `the master at ${this.masterUrl} answered ${path} with more than ${this.maxResponseBytes} bytes`,
+            { details: { masterUrl: this.masterUrl, path } },
+          ),
+      }));
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
       if (timedOut) {
@@ -170,28 +164,10 @@ export class JsonTransport {
     return this.decode(path, status, text);
   }
 
-  /** Closes the connections (when the transport created its Agent). Idempotent. */
+  /** Closes the connections once the calls in progress are answered. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= this.ownsDispatcher ? this.dispatcher.close() : Promise.resolve();
+    this.closing ??= this.poster.close();
     return this.closing;
-  }
-
-  private async readBody(body: Dispatcher.ResponseData['body'], path: string): Promise<string> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > this.maxResponseBytes) {
-        body.destroy();
-        throw new SlapError(
-          'SLAP_ERR_UNAVAILABLE',
-          `the master at ${this.masterUrl} answered ${path} with more than ${this.maxResponseBytes} bytes`,
-          { details: { masterUrl: this.masterUrl, path } },
-        );
-      }
-      chunks.push(chunk);
-    }
-    return Buffer.concat(chunks).toString('utf8');
   }
 
   private decode<P extends ApiPath>(path: P, status: number, text: string): WireResponse<P> {

@@ -4,7 +4,7 @@
  * state, bang, format a compute node, …); the mapping to the JSON API v0 paths lives here, so that a
  * second transport (the legacy XML protocol) can later sit behind the same methods.
  *
- * One client holds one connection pool (undici Agent, keep-alive): create it once, share it, and
+ * One client holds one connection pool (node:http(s) keep-alive agent): create it once, share it, and
  * `close()` it at the end. Every method takes `{signal, timeoutMs}` and fails only with SlapErrors
  * (or, when the caller aborts, with the signal's reason).
  */

@@ -131,6 +131,12 @@ export const ERROR_CATALOG = {
     exit: EXIT.failure,
     summary: 'partition_amount is lower than the partitions already formatted; partitions are never removed.',
   },
+  SLAP_ERR_RUNTIME_UNREADABLE: {
+    http: 500,
+    exit: EXIT.failure,
+    summary:
+      "The user a build or an instance profile runs as cannot reach the node's code or the node binary, or the node's runtime copy is not safe.",
+  },
   SLAP_ERR_SYSTEM_COMMAND: {
     http: 500,
     exit: EXIT.failure,

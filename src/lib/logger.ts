@@ -37,6 +37,39 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   );
 }
 
+const LEVEL_VALUES: Readonly<Record<string, number>> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: Infinity,
+};
+
+/**
+ * A logger made on its first record at or above `level`, or on any other use (child, level…):
+ * a one-shot command whose log stays below its level (most of them: `service list` logs its master
+ * calls at debug under the default warn) never loads pino.
+ */
+export function deferredLogger(options: LoggerOptions & { level: LogLevel }): Logger {
+  let real: Logger | undefined;
+  const threshold = LEVEL_VALUES[options.level] ?? 0;
+  const dropped = (): void => undefined;
+  const materialise = (): Logger => (real ??= createLogger(options));
+  return new Proxy({} as Logger, {
+    get(_target, key) {
+      if (real === undefined && typeof key === 'string' && (LEVEL_VALUES[key] ?? Infinity) < threshold)
+        return dropped;
+      const logger = materialise();
+      const value: unknown = Reflect.get(logger, key, logger);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(logger) : value;
+    },
+    set: (_target, key, value) => Reflect.set(materialise(), key, value),
+    has: (_target, key) => Reflect.has(materialise(), key),
+  });
+}
+
 let silent: Logger | undefined;
 
 /**

@@ -19,7 +19,7 @@ for (const mode of ['in-process', 'separate process'] as const) {
     try {
       const runAs =
         mode === 'separate process'
-          ? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }
+          ? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, instanceRoot: dir.path }
           : undefined;
       const events: BuildoutEvent[] = [];
       const request = (extra: Partial<NodeBuildoutRequest> = {}): NodeBuildoutRequest => ({

@@ -3,15 +3,17 @@
  * partition): in this process when the files belong to the user running the node (sandbox mode: fast,
  * no process spawned), else — the node runs as root and the directory belongs to a partition or
  * software user — as that user in a separate `slapos buildout` process with a clean environment, its
- * progress forwarded as JSON lines.
+ * progress forwarded as JSON lines. That process runs from the node's runtime copy (user-runtime.ts),
+ * which the user can read wherever this package is installed.
  */
+import { join } from 'node:path';
 import { runBuildout, uninstallAll } from '../buildout/engine.ts';
 import { PROGRESS_JSON_OPTION, type BuildoutEvent } from '../buildout/progress.ts';
 import type { ExecFunction, RecipeMap, SlapContext } from '../buildout/recipe.ts';
 import { ERROR_CATALOG, SlapError, type ErrorCode } from '../core/errors.ts';
 import { cleanEnv, execFile } from '../lib/exec.ts';
 import type { Logger } from '../lib/logger.ts';
-import { slaposBinPath } from '../lib/package-root.ts';
+import { ensureUserRuntime, USER_RUNTIME_DIRECTORY } from './user-runtime.ts';
 
 export interface NodeBuildoutRequest {
   /** `buildout:directory` and working directory. */
@@ -23,8 +25,11 @@ export interface NodeBuildoutRequest {
   newest?: boolean;
   /** Uninstall every installed part instead of running the profile. */
   uninstallAll?: boolean;
-  /** Run as this user in a separate process; undefined: in this process. */
-  runAs?: { uid: number; gid: number };
+  /**
+   * Run as this user in a separate process (from the runtime copy under `<instanceRoot>/.slapos-runtime`);
+   * undefined: in this process.
+   */
+  runAs?: { uid: number; gid: number; instanceRoot: string };
   /** Variables the run sees besides PATH and LANG (HOME, SLAPGRID_INSTANCE_ROOT, …). */
   env: Record<string, string>;
   /** Kill the run after this long (the node's partition_timeout). */
@@ -80,8 +85,15 @@ async function runInProcess(request: NodeBuildoutRequest): Promise<void> {
   }
 }
 
-async function runAsUser(request: NodeBuildoutRequest, runAs: { uid: number; gid: number }): Promise<void> {
-  const args = [slaposBinPath(), 'buildout', '-U', PROGRESS_JSON_OPTION];
+async function runAsUser(
+  request: NodeBuildoutRequest,
+  runAs: { uid: number; gid: number; instanceRoot: string },
+): Promise<void> {
+  const runtime = await ensureUserRuntime({
+    parent: join(runAs.instanceRoot, USER_RUNTIME_DIRECTORY),
+    runAs,
+  });
+  const args = [runtime.bin, 'buildout', '-U', PROGRESS_JSON_OPTION];
   if (request.uninstallAll) args.push('--uninstall-all');
   else {
     if (request.newest === false) args.push('-N');

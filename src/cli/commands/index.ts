@@ -1,75 +1,53 @@
 /**
- * The list of top-level command registrations. One file per command under this folder; each file
- * exports a `register…` function that adds itself (and its subcommands) to the program. A command
- * loads its implementation in its action (`await import(…)`), so that start-up stays light
- * (startup-imports.test.ts checks that no heavy package loads before a command runs).
+ * The top-level command registrations. One file per command under this folder; each file exports a
+ * `register…` function that adds itself (and its subcommands) to the program. The program loads
+ * only the files of the command it runs (by its first word; all of them for `--help` or an unknown
+ * word), and a command loads its implementation in its action (`await import(…)`): start-up stays
+ * light (startup-imports.test.ts checks that no heavy package loads before a command runs).
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
-import { registerComputerInfo } from './computer-info.ts';
-import { registerComputerList } from './computer-list.ts';
-import { registerNodeBang } from './node-bang.ts';
-import { registerNodeBoot } from './node-boot.ts';
-import { registerNodeFormat } from './node-format.ts';
-import { registerNodeRun } from './node-run.ts';
-import { registerStandaloneDemo } from './standalone-demo.ts';
-import { registerStandaloneStart } from './standalone-start.ts';
-import { registerStandaloneStatus } from './standalone-status.ts';
-import { registerStandaloneStop } from './standalone-stop.ts';
-import { registerNodeInstance } from './node-instance.ts';
-import { registerNodePromise } from './node-promise.ts';
-import { registerNodeReport } from './node-report.ts';
-import { registerNodeRestart } from './node-restart.ts';
-import { registerNodeSoftware } from './node-software.ts';
-import { registerNodeStart } from './node-start.ts';
-import { registerNodeStatus } from './node-status.ts';
-import { registerNodeStop } from './node-stop.ts';
-import { registerNodeSupervisorctl } from './node-supervisorctl.ts';
-import { registerNodeSupervisord } from './node-supervisord.ts';
-import { registerNodeTail } from './node-tail.ts';
-import { registerNodeWatchdog } from './node-watchdog.ts';
-import { registerBuildout } from './buildout.ts';
-import { registerProxyStart } from './proxy-start.ts';
-import { registerRemove } from './remove.ts';
-import { registerRequest } from './request.ts';
-import { registerServiceInfo } from './service-info.ts';
-import { registerServiceList } from './service-list.ts';
-import { registerSupply } from './supply.ts';
 
 export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
 
-export const COMMANDS: readonly CommandRegistrar[] = [
-  registerNodeSupervisord,
-  registerNodeSupervisorctl,
-  registerNodeStatus,
-  registerNodeStart,
-  registerNodeStop,
-  registerNodeRestart,
-  registerNodeTail,
-  registerProxyStart,
+export interface CommandEntry {
+  /** The first word of the command line (`node`, `service`, `request`…). */
+  word: string;
+  load: () => Promise<CommandRegistrar>;
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  { word: 'node', load: async () => (await import('./node-supervisord.ts')).registerNodeSupervisord },
+  { word: 'node', load: async () => (await import('./node-supervisorctl.ts')).registerNodeSupervisorctl },
+  { word: 'node', load: async () => (await import('./node-status.ts')).registerNodeStatus },
+  { word: 'node', load: async () => (await import('./node-start.ts')).registerNodeStart },
+  { word: 'node', load: async () => (await import('./node-stop.ts')).registerNodeStop },
+  { word: 'node', load: async () => (await import('./node-restart.ts')).registerNodeRestart },
+  { word: 'node', load: async () => (await import('./node-tail.ts')).registerNodeTail },
+  { word: 'proxy', load: async () => (await import('./proxy-start.ts')).registerProxyStart },
   // --- client commands (src/cli/client-config.ts) ---
-  registerSupply,
-  registerRemove,
-  registerRequest,
-  registerServiceList,
-  registerServiceInfo,
-  registerComputerList,
-  registerComputerInfo,
-  registerBuildout,
+  { word: 'supply', load: async () => (await import('./supply.ts')).registerSupply },
+  { word: 'remove', load: async () => (await import('./remove.ts')).registerRemove },
+  { word: 'request', load: async () => (await import('./request.ts')).registerRequest },
+  { word: 'service', load: async () => (await import('./service-list.ts')).registerServiceList },
+  { word: 'service', load: async () => (await import('./service-info.ts')).registerServiceInfo },
+  { word: 'computer', load: async () => (await import('./computer-list.ts')).registerComputerList },
+  { word: 'computer', load: async () => (await import('./computer-info.ts')).registerComputerInfo },
+  { word: 'buildout', load: async () => (await import('./buildout.ts')).registerBuildout },
   // --- node commands (src/cli/node-options.ts) ---
-  registerNodeFormat,
-  registerNodePromise,
+  { word: 'node', load: async () => (await import('./node-format.ts')).registerNodeFormat },
+  { word: 'node', load: async () => (await import('./node-promise.ts')).registerNodePromise },
   // --- node passes (src/cli/node-pass.ts) ---
-  registerNodeSoftware,
-  registerNodeInstance,
-  registerNodeReport,
-  registerNodeBoot,
-  registerNodeBang,
-  registerNodeWatchdog,
+  { word: 'node', load: async () => (await import('./node-software.ts')).registerNodeSoftware },
+  { word: 'node', load: async () => (await import('./node-instance.ts')).registerNodeInstance },
+  { word: 'node', load: async () => (await import('./node-report.ts')).registerNodeReport },
+  { word: 'node', load: async () => (await import('./node-boot.ts')).registerNodeBoot },
+  { word: 'node', load: async () => (await import('./node-bang.ts')).registerNodeBang },
+  { word: 'node', load: async () => (await import('./node-watchdog.ts')).registerNodeWatchdog },
   // --- the node agent and the standalone SlapOS (src/node/agent, src/standalone) ---
-  registerNodeRun,
-  registerStandaloneStart,
-  registerStandaloneStop,
-  registerStandaloneStatus,
-  registerStandaloneDemo,
+  { word: 'node', load: async () => (await import('./node-run.ts')).registerNodeRun },
+  { word: 'standalone', load: async () => (await import('./standalone-start.ts')).registerStandaloneStart },
+  { word: 'standalone', load: async () => (await import('./standalone-stop.ts')).registerStandaloneStop },
+  { word: 'standalone', load: async () => (await import('./standalone-status.ts')).registerStandaloneStatus },
+  { word: 'standalone', load: async () => (await import('./standalone-demo.ts')).registerStandaloneDemo },
 ];

@@ -112,7 +112,9 @@ export async function installInstance(job: PartitionJob): Promise<void> {
   await runNodeBuildout({
     directory: path,
     configFile: profile,
-    ...(owner.switchUser ? { runAs: { uid: owner.uid, gid: owner.gid } } : {}),
+    ...(owner.switchUser
+      ? { runAs: { uid: owner.uid, gid: owner.gid, instanceRoot: config.instanceRoot } }
+      : {}),
     env: { HOME: path, SLAPGRID_INSTANCE_ROOT: config.instanceRoot },
     ...(config.partitionTimeout === undefined ? {} : { timeoutMs: config.partitionTimeout * 1000 }),
     onProgress: (event) => {

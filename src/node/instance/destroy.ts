@@ -40,7 +40,9 @@ export async function destroyPartition(job: PartitionJob): Promise<DestroyOutcom
         directory: path,
         configFile: join(path, 'buildout.cfg'),
         uninstallAll: true,
-        ...(owner.switchUser ? { runAs: { uid: owner.uid, gid: owner.gid } } : {}),
+        ...(owner.switchUser
+          ? { runAs: { uid: owner.uid, gid: owner.gid, instanceRoot: job.config.instanceRoot } }
+          : {}),
         env: { HOME: path, SLAPGRID_INSTANCE_ROOT: job.config.instanceRoot },
         onProgress: (event) => job.log.event(event),
         ...(job.options.signal ? { signal: job.options.signal } : {}),

@@ -222,7 +222,7 @@ async function buildSoftware(
       `buildout:directory=${directory}`,
     ],
     newest: options.force === true,
-    ...(runAs ? { runAs } : {}),
+    ...(runAs ? { runAs: { ...runAs, instanceRoot: config.instanceRoot } } : {}),
     env: { HOME: directory },
     onProgress: (event) => {
       if (event.type === 'sources') sources = event.files;

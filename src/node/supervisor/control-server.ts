@@ -54,16 +54,44 @@ function sendError(res: ServerResponse, error: SlapError): void {
   });
 }
 
+function payloadTooLarge(): SlapError {
+  return new SlapError('SLAP_ERR_PAYLOAD_TOO_LARGE', `request body over ${MAX_BODY_BYTES} bytes`);
+}
+
+/**
+ * The request's body as text. Over the limit (declared by Content-Length, or seen while reading a
+ * chunked body) it stops reading, without destroying the request: the 413 is still answered, then
+ * the connection closed (see the handler).
+ */
+function readBodyText(req: IncomingMessage): Promise<string> {
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return Promise.reject(payloadTooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (): void => {
+      req.off('data', onData).off('end', onEnd).off('error', onError);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
+      done();
+      req.pause();
+      reject(payloadTooLarge());
+    };
+    const onEnd = (): void => {
+      done();
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    };
+    const onError = (error: Error): void => {
+      done();
+      reject(error);
+    };
+    req.on('data', onData).on('end', onEnd).on('error', onError);
+  });
+}
+
 async function readBody(req: IncomingMessage): Promise<Json> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES)
-      throw new SlapError('SLAP_ERR_PAYLOAD_TOO_LARGE', `request body over ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
+  const text = (await readBodyText(req)).trim();
   if (text === '') return {};
   let value: unknown;
   try {
@@ -197,8 +225,11 @@ export function createControlHandler(
       else slapError = toSlapError(error);
       if (slapError.code === 'SLAP_ERR_INTERNAL')
         options.logger.error({ err: error, url: req.url }, 'control request failed');
-      if (!res.headersSent && !res.destroyed) sendError(res, slapError);
-      else res.destroy();
+      if (!res.headersSent && !res.destroyed) {
+        // A body left unread (too large): the connection cannot carry another request.
+        if (!req.complete) res.setHeader('connection', 'close');
+        sendError(res, slapError);
+      } else res.destroy();
     });
   };
 }

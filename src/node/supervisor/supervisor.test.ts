@@ -13,6 +13,8 @@ interface Harness {
   dir: string;
   supervisor: Supervisor;
   events: SupervisorEvent[];
+  /** State changes (`state TO`) and warnings (`warn MESSAGE`), in the order they happened. */
+  log: string[];
   notified: { group: string; program: string; info: UnexpectedExitInfo }[];
   open(extra?: Partial<SupervisorOptions>): Promise<Supervisor>;
   info(fullName: string): Promise<ProcessInfo>;
@@ -25,18 +27,28 @@ async function harness(t: { after: (fn: () => Promise<void>) => void }): Promise
     dir: dir.path,
     supervisor: undefined as unknown as Supervisor,
     events: [],
+    log: [],
     notified: [],
     async open(extra = {}) {
       h.supervisor = await createSupervisor({
         stateDir: join(dir.path, 'state'),
         timing: FAST,
         pollIntervalMs: 100,
+        logger: {
+          debug: () => undefined,
+          info: () => undefined,
+          warn: (_object, message) => void h.log.push(`warn ${message}`),
+          error: (_object, message) => void h.log.push(`error ${message}`),
+        },
         onUnexpectedExit: (group, program, info) => {
           h.notified.push({ group, program, info });
         },
         ...extra,
       });
-      h.supervisor.subscribe((event) => h.events.push(event));
+      h.supervisor.subscribe((event) => {
+        h.events.push(event);
+        if (event.type === 'state') h.log.push(`state ${event.to}`);
+      });
       return h.supervisor;
     },
     async info(fullName) {
@@ -67,14 +79,29 @@ const sleeper = (name: string, extra: Partial<ProgramSpec> = {}): ProgramSpec =>
   ...extra,
 });
 
+/** Lets pending I/O callbacks and promise jobs run (not a timer: those are mocked in some tests). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
 test('a long runner goes STARTING then RUNNING once up for startsecs', async (t) => {
   const h = await harness(t);
-  await h.supervisor.updateGroup('slappart0', [sleeper('runner', { startsecs: 0.3 })]);
+  await h.supervisor.updateGroup('slappart0', [sleeper('runner', { startsecs: 5 })]);
   assert.equal((await h.info('slappart0:runner')).state, 'STOPPED');
   assert.equal((await h.info('slappart0:runner')).description, 'Not started');
-  const started = Date.now();
-  const info = await h.supervisor.startProcess('slappart0:runner');
-  assert.ok(Date.now() - started >= 250, 'start waits for startsecs');
+  // The startsecs wait runs on mocked timers: RUNNING comes once they have passed, not before.
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  let answered = false;
+  const starting = h.supervisor.startProcess('slappart0:runner').finally(() => (answered = true));
+  await settle();
+  assert.deepEqual(transitions(h.events, 'runner'), ['STARTING']);
+  t.mock.timers.tick(4_999);
+  await settle();
+  assert.equal((await h.info('slappart0:runner')).state, 'STARTING');
+  assert.equal(answered, false, 'start waits for startsecs');
+  t.mock.timers.tick(1);
+  const info = await starting;
+  t.mock.timers.reset();
   assert.equal(info.state, 'RUNNING');
   assert.match(info.description, /^pid \d+, uptime 0:00:0\d$/);
   assert.ok(info.pid !== null && pidAlive(info.pid));
@@ -158,9 +185,18 @@ test('stop: a group ignoring the stop signal is SIGKILLed after stopwaitsecs, ch
     existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) || undefined : undefined,
   );
   assert.ok(info.pid !== null && pidAlive(info.pid) && pidAlive(grandchild));
-  const started = Date.now();
   const stopped = await h.supervisor.stopProcess('slappart3:stubborn');
-  assert.ok(Date.now() - started >= 900, 'SIGTERM was ignored until the deadline');
+  // SIGTERM first (STOPPING), ignored until the deadline passed, then SIGKILL to the group.
+  assert.deepEqual(
+    h.log.filter((entry) => entry.startsWith('state ') || entry.startsWith('warn ')),
+    [
+      'state STARTING',
+      'state RUNNING',
+      'state STOPPING',
+      'warn stop deadline passed: SIGKILL to the group',
+      'state STOPPED',
+    ],
+  );
   assert.equal(stopped.state, 'STOPPED');
   assert.equal(stopped.exitSignal, 'SIGKILL');
   assert.ok(!pidAlive(info.pid), 'the leader is gone');
