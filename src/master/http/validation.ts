@@ -39,6 +39,13 @@ const PROPERTY_RULES: Record<string, TextRuleName> = {
 /** Properties holding parameter dictionaries (stored as parameter XML). */
 const PARAMETER_DICTS = new Set(['parameters', 'connection_parameter_dict']);
 
+/**
+ * At most this many keys in one parameter dictionary (instance, shared instance and connection
+ * parameters, SLA): real profiles use tens to a few hundred; the cap bounds what sorting, encoding
+ * and storing one request costs (docs/master.md, "Limits").
+ */
+export const MAX_PARAMETER_KEYS = 1000;
+
 const SLA_VALUE: TextRule = { maxLength: 4096, allowEmpty: true };
 
 type Schema = Record<string, unknown>;
@@ -62,9 +69,14 @@ export function hardenSchema(schema: Schema): Schema {
       let next = hardenSchema(property);
       const rule = PROPERTY_RULES[name];
       if (rule && next.type === 'string') next = { ...next, 'x-slapos-text': rule };
-      if (PARAMETER_DICTS.has(name)) next = { ...next, 'x-slapos-parameters': true };
-      if (name === 'sla_parameters' && isSchema(next.additionalProperties)) {
-        next = { ...next, additionalProperties: { ...next.additionalProperties, 'x-slapos-text': 'sla' } };
+      if (PARAMETER_DICTS.has(name)) {
+        next = { ...next, maxProperties: MAX_PARAMETER_KEYS, 'x-slapos-parameters': true };
+      }
+      if (name === 'sla_parameters') {
+        next = { ...next, maxProperties: MAX_PARAMETER_KEYS };
+        if (isSchema(next.additionalProperties)) {
+          next = { ...next, additionalProperties: { ...next.additionalProperties, 'x-slapos-text': 'sla' } };
+        }
       }
       hardened[name] = next;
     }
