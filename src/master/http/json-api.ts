@@ -4,6 +4,7 @@
  * identity handed to the services, errors as `{status, type, title}`. Transport only: each
  * handler decodes, calls one service, encodes.
  */
+import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   apiSpecText,
@@ -21,7 +22,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { Caller, MasterServices, RequestOrigin } from '../services/index.ts';
 import { instanceDocument, nodeSnapshotDocument, promiseResultsDocument, success } from './documents.ts';
 import { errorBody, toHttpError } from './errors.ts';
-import { BODY_LIMIT_BYTES, parseJsonBody } from './request-body.ts';
+import { decodeBody, parseJsonBody, readBody } from './request-body.ts';
 import { acceptsJson, requestOrigin } from './request-context.ts';
 import { requesterOf, type RequesterPartition } from './requester.ts';
 import { requestValidators } from './validation.ts';
@@ -286,18 +287,25 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
   }
 
   fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser(
-    'application/json',
-    { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES },
-    (request: WithRawBody, text, done) => {
-      try {
-        request[RAW_BODY] = text as string;
-        done(null, parseJsonBody(text as string));
-      } catch (error) {
-        done(error as Error, undefined);
-      }
-    },
-  );
+  fastify.addContentTypeParser('application/json', async (request: WithRawBody, payload: Readable) => {
+    const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(request.headers['content-type'] ?? '')?.[1];
+    const bytes = await readBody(payload, { contentLength: request.headers['content-length'] });
+    if (charset !== undefined && charset.toLowerCase() !== 'utf-8') {
+      throw new SlapError('SLAP_ERR_INVALID_INPUT', 'The request body must be UTF-8 JSON (charset=utf-8).');
+    }
+    const text = decodeBody(bytes);
+    request[RAW_BODY] = text;
+    return parseJsonBody(text);
+  });
+  // Any other type is refused too, but only once its body is read: an answer sent while the client
+  // is still sending can be lost to a connection reset.
+  fastify.addContentTypeParser('*', async (request: FastifyRequest, payload: Readable) => {
+    await readBody(payload, { contentLength: request.headers['content-length'] });
+    throw new SlapError(
+      'SLAP_ERR_INVALID_INPUT',
+      'The request body must be JSON (Content-Type: application/json).',
+    );
+  });
 
   fastify.setErrorHandler((error, request, reply) => {
     const httpError = toHttpError(error);
