@@ -20,7 +20,8 @@ function invalid(message: string): SlapError {
   return new SlapError('SLAP_ERR_INVALID_INPUT', message);
 }
 
-function tooLarge(): SlapError {
+/** The 413 of a body over BODY_LIMIT_BYTES. */
+export function tooLarge(): SlapError {
   return new SlapError('SLAP_ERR_PAYLOAD_TOO_LARGE', 'Request body is larger than 1 MiB.');
 }
 
