@@ -1,7 +1,7 @@
 /**
  * The master's request limits (docs/master.md, "Limits"): ambiguous bodies (invalid UTF-8, a byte
  * order mark, repeated keys, another charset) are 400s; parameter dictionaries hold at most
- * MAX_PARAMETER_KEYS keys (the 80,000-key request that stalled the master for 40 s is refused,
+ * MAX_OBJECT_MEMBERS keys (the 80,000-key request that stalled the master for 40 s is refused,
  * and other requests are served meanwhile); a body over 1 MiB gets its 413 on every path, read by
  * real clients, even those that read the answer only once they have sent everything.
  */
@@ -11,9 +11,14 @@ import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { loadApiSpec, loadExperimentalApiSpec, loadExtensionApiSpec } from '../api/index.ts';
 import { apiResponseProblem } from '../testing/api-schema.ts';
+import { ARRAY_CAPS } from './http/validation.ts';
 import { apiContentTypeProblem, formatTestNode, postJson, withTestMaster } from '../testing/master.ts';
-import { BODY_LIMIT_BYTES, DISCARD_LIMIT_BYTES } from './http/request-body.ts';
-import { MAX_PARAMETER_KEYS } from './http/validation.ts';
+import {
+  BODY_LIMIT_BYTES,
+  DISCARD_LIMIT_BYTES,
+  MAX_JSON_VALUES,
+  MAX_OBJECT_MEMBERS,
+} from './http/request-body.ts';
 
 const SR = 'http://sr//';
 const REQUEST = '/slapos.post.v0.software_instance';
@@ -196,30 +201,37 @@ test('the 80,000-descending-keys request is refused at once and other requests a
     const refused = postJson(url, REQUEST, undefined, { rawBody: hostile });
     const cheap = await postJson(url, '/slapos.get.v0.hateoas_url', {});
     assert.equal(cheap.status, 200, cheap.text);
-    assertApiError(await refused, REQUEST, 400, new RegExp(`more than ${MAX_PARAMETER_KEYS}`));
+    assertApiError(await refused, REQUEST, 413, new RegExp(`more than ${MAX_OBJECT_MEMBERS} members`));
 
     // The other parameter dictionaries have the same cap.
     const connection = await postJson(url, '/slapos.put.v0.software_instance_connection_parameter', {
       instance_guid: 'H______0',
       connection_parameter_dict: keys,
     });
-    assertApiError(connection, '/slapos.put.v0.software_instance_connection_parameter', 400);
+    assertApiError(connection, '/slapos.put.v0.software_instance_connection_parameter', 413);
     const sla = await postJson(url, REQUEST, {
       title: 'H',
       software_release_uri: SR,
       software_type: 'x',
       sla_parameters: Object.fromEntries(
         Object.keys(keys)
-          .slice(0, MAX_PARAMETER_KEYS + 1)
+          .slice(0, MAX_OBJECT_MEMBERS + 1)
           .map((key) => [key, 'x']),
       ),
     });
-    assertApiError(sla, REQUEST, 400, new RegExp(`more than ${MAX_PARAMETER_KEYS}`));
+    assertApiError(sla, REQUEST, 413, new RegExp(`more than ${MAX_OBJECT_MEMBERS} members`));
+    const values = await postJson(url, REQUEST, {
+      title: 'H',
+      software_release_uri: SR,
+      software_type: 'x',
+      parameters: { list: new Array<number>(MAX_JSON_VALUES).fill(0) },
+    });
+    assertApiError(values, REQUEST, 413, new RegExp(`more than ${MAX_JSON_VALUES} values`));
 
     // The largest dictionary allowed, in descending order, with values filling the body: accepted, sorted.
     const largest: Record<string, string> = {};
-    const valueLength = Math.floor((BODY_LIMIT_BYTES - 4096) / MAX_PARAMETER_KEYS) - 16;
-    for (let i = MAX_PARAMETER_KEYS; i > 0; i--)
+    const valueLength = Math.floor((BODY_LIMIT_BYTES - 4096) / MAX_OBJECT_MEMBERS) - 16;
+    for (let i = MAX_OBJECT_MEMBERS; i > 0; i--)
       largest[`key${String(i).padStart(5, '0')}`] = 'v'.repeat(valueLength);
     const accepted = await api(REQUEST, {
       title: 'L',
@@ -229,8 +241,34 @@ test('the 80,000-descending-keys request is refused at once and other requests a
     });
     assert.equal(accepted.status, 200);
     const stored = Object.keys((accepted.body as { parameters: object }).parameters);
-    assert.equal(stored.length, MAX_PARAMETER_KEYS);
+    assert.equal(stored.length, MAX_OBJECT_MEMBERS);
     assert.deepEqual(stored, Object.keys(largest).reverse());
+  });
+});
+
+test('a format lists at most 1000 partitions of at most 64 addresses', async () => {
+  await withTestMaster(async ({ url }) => {
+    const FORMAT = '/slapos.put.v0.compute_node_format';
+    const partitions = (count: number, addresses = 1): unknown[] =>
+      Array.from({ length: count }, (_, i) => ({
+        partition_id: `p${i}`,
+        ip_list: Array.from({ length: addresses }, (_, j) => ({ 'ip-address': `10.0.${i % 250}.${j}` })),
+      }));
+    const over = await postJson(url, FORMAT, {
+      computer_guid: 'c',
+      compute_partition_list: partitions(ARRAY_CAPS.compute_partition_list! + 1),
+    });
+    assertApiError(over, FORMAT, 400, /more than 1000 items/);
+    const addresses = await postJson(url, FORMAT, {
+      computer_guid: 'c',
+      compute_partition_list: partitions(1, ARRAY_CAPS.ip_list! + 1),
+    });
+    assertApiError(addresses, FORMAT, 400, /more than 64 items/);
+    const largest = await postJson(url, FORMAT, {
+      computer_guid: 'c',
+      compute_partition_list: partitions(ARRAY_CAPS.compute_partition_list!),
+    });
+    assert.equal(largest.status, 200, largest.text);
   });
 });
 

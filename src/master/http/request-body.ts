@@ -8,6 +8,7 @@
  * sent: a server that answers and closes while the client is still sending resets the connection,
  * and the client then often loses the answer (docs/master.md, "Limits").
  */
+import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import { SlapError } from '../../core/errors.ts';
 
@@ -15,6 +16,10 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 /** How much of a body over BODY_LIMIT_BYTES is read and thrown away before the 413 is sent. */
 export const DISCARD_LIMIT_BYTES = 8 * 1024 * 1024;
 export const MAX_NESTING = 64;
+/** Members of one JSON object (parameter dictionaries included): real ones hold tens to hundreds. */
+export const MAX_OBJECT_MEMBERS = 1000;
+/** Values in one body (object members and array items, at any depth). */
+export const MAX_JSON_VALUES = 50_000;
 
 function invalid(message: string): SlapError {
   return new SlapError('SLAP_ERR_INVALID_INPUT', message);
@@ -63,38 +68,67 @@ export function readBody(stream: Readable, options: { contentLength?: string | u
   });
 }
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 /** The body as text: UTF-8 only, invalid sequences refused (never replaced), no byte order mark. */
-export function decodeBody(bytes: Uint8Array): string {
+export function decodeBody(bytes: Buffer): string {
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
     throw invalid('The request body starts with a byte order mark; send UTF-8 without one.');
   }
-  try {
-    return UTF8.decode(bytes);
-  } catch {
-    throw invalid('The request body is not valid UTF-8.');
-  }
+  // isUtf8 (simdutf) then toString: several times faster than a fatal TextDecoder on large bodies.
+  if (!isUtf8(bytes)) throw invalid('The request body is not valid UTF-8.');
+  return bytes.toString('utf8');
 }
 
 /**
- * Checks the nesting (deep values would exhaust the stack later) and counts the object members of a
- * JSON text: one `:` outside strings per member. Linear, no allocation.
+ * Checks the structure of a JSON text before it is parsed, so that what parsing and everything after
+ * it costs stays bounded: nesting (deep values would exhaust the stack later), members per object,
+ * values in all. Returns the number of object members (one `:` outside strings each). Linear, no
+ * allocation but two small arrays.
  */
 function scanStructure(text: string): number {
   let depth = 0;
   let members = 0;
+  let values = 0;
   let inString = false;
+  const isArray = new Uint8Array(MAX_NESTING + 1);
+  const counts = new Uint32Array(MAX_NESTING + 1);
   for (let i = 0; i < text.length; i++) {
     const char = text.charCodeAt(i);
     if (inString) {
       if (char === 0x5c) i++;
       else if (char === 0x22) inString = false;
-    } else if (char === 0x22) inString = true;
-    else if (char === 0x3a) members++;
-    else if (char === 0x7b || char === 0x5b) {
+      continue;
+    }
+    if (isArray[depth] === 1 && counts[depth] === 0 && char > 0x20 && char !== 0x5d) {
+      counts[depth] = 1; // an array's first item (the others follow a comma)
+      values++;
+    }
+    if (char === 0x22) inString = true;
+    else if (char === 0x3a) {
+      members++;
+      values++;
+      const count = (counts[depth] ?? 0) + 1;
+      counts[depth] = count;
+      if (count > MAX_OBJECT_MEMBERS) {
+        throw new SlapError(
+          'SLAP_ERR_PAYLOAD_TOO_LARGE',
+          `A JSON object in the body has more than ${MAX_OBJECT_MEMBERS} members.`,
+        );
+      }
+    } else if (char === 0x2c) {
+      if (isArray[depth] === 1) values++;
+    } else if (char === 0x7b || char === 0x5b) {
       if (++depth > MAX_NESTING) throw invalid(`The JSON body is nested deeper than ${MAX_NESTING} levels.`);
-    } else if (char === 0x7d || char === 0x5d) depth--;
+      isArray[depth] = char === 0x5b ? 1 : 0;
+      counts[depth] = 0;
+    } else if ((char === 0x7d || char === 0x5d) && --depth < 0) {
+      throw invalid('The request body is not valid JSON: a bracket closes nothing.');
+    }
+    if (values > MAX_JSON_VALUES) {
+      throw new SlapError(
+        'SLAP_ERR_PAYLOAD_TOO_LARGE',
+        `The JSON body holds more than ${MAX_JSON_VALUES} values.`,
+      );
+    }
   }
   return members;
 }
@@ -104,14 +138,16 @@ function scanStructure(text: string): number {
  * the way. Fewer keys than members in the text means a key was repeated (JSON.parse keeps the last).
  */
 function countKeys(value: unknown): number {
+  if (value === null || typeof value !== 'object') return 0;
+  let count = 0;
   if (Array.isArray(value)) {
-    let count = 0;
     for (const item of value) count += countKeys(item);
     return count;
   }
-  if (value === null || typeof value !== 'object') return 0;
-  let count = 0;
-  for (const [key, item] of Object.entries(value)) {
+  const object = value as Record<string, unknown>;
+  // for…in: no array of entries per object (JSON.parse objects inherit nothing enumerable).
+  for (const key in object) {
+    const item = object[key];
     if (
       key === '__proto__' ||
       (key === 'constructor' && item !== null && typeof item === 'object' && 'prototype' in item)

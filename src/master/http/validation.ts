@@ -40,11 +40,10 @@ const PROPERTY_RULES: Record<string, TextRuleName> = {
 const PARAMETER_DICTS = new Set(['parameters', 'connection_parameter_dict']);
 
 /**
- * At most this many keys in one parameter dictionary (instance, shared instance and connection
- * parameters, SLA): real profiles use tens to a few hundred; the cap bounds what sorting, encoding
- * and storing one request costs (docs/master.md, "Limits").
+ * Items of the arrays a compute node format sends: they bound what one format request writes
+ * (docs/master.md, "Limits"); real nodes have tens to a few hundred partitions, a few addresses each.
  */
-export const MAX_PARAMETER_KEYS = 1000;
+export const ARRAY_CAPS: Record<string, number> = { compute_partition_list: 1000, ip_list: 64 };
 
 const SLA_VALUE: TextRule = { maxLength: 4096, allowEmpty: true };
 
@@ -69,14 +68,11 @@ export function hardenSchema(schema: Schema): Schema {
       let next = hardenSchema(property);
       const rule = PROPERTY_RULES[name];
       if (rule && next.type === 'string') next = { ...next, 'x-slapos-text': rule };
-      if (PARAMETER_DICTS.has(name)) {
-        next = { ...next, maxProperties: MAX_PARAMETER_KEYS, 'x-slapos-parameters': true };
-      }
-      if (name === 'sla_parameters') {
-        next = { ...next, maxProperties: MAX_PARAMETER_KEYS };
-        if (isSchema(next.additionalProperties)) {
-          next = { ...next, additionalProperties: { ...next.additionalProperties, 'x-slapos-text': 'sla' } };
-        }
+      const cap = ARRAY_CAPS[name];
+      if (cap !== undefined) next = { ...next, maxItems: cap };
+      if (PARAMETER_DICTS.has(name)) next = { ...next, 'x-slapos-parameters': true };
+      if (name === 'sla_parameters' && isSchema(next.additionalProperties)) {
+        next = { ...next, additionalProperties: { ...next.additionalProperties, 'x-slapos-text': 'sla' } };
       }
       hardened[name] = next;
     }
