@@ -7,7 +7,7 @@
  * (`get.v0.hateoas_url`, one after another) sent while it is in flight, and the event loop's worst
  * delay meanwhile. Cases (docs/master.md, "Limits"): the 80,000-descending-keys instance request
  * (issue 14: 40 s before the fix; now refused), the largest parameter dictionary allowed, one
- * 1 MiB value, a format of as many partitions as fit in 1 MiB, a 2 MiB body (413 after reading), and
+ * 1 MiB value, a format of as many partitions as allowed, a 2 MiB body (413 after reading), and
  * 1 MiB of nested objects whose keys must be counted.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
-import { BODY_LIMIT_BYTES, MAX_JSON_VALUES, MAX_OBJECT_MEMBERS } from '../src/master/http/request-body.ts';
+import { BODY_LIMIT_BYTES, MAX_OBJECT_MEMBERS } from '../src/master/http/request-body.ts';
+import { ARRAY_CAPS } from '../src/master/http/validation.ts';
 import { startMaster } from '../src/master/server.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } }, allowPositionals: true });
@@ -41,11 +42,7 @@ function instance(title: string, parameters: unknown): Buffer {
 }
 
 const largestValue = 'v'.repeat(Math.floor((BODY_LIMIT_BYTES - 4096) / MAX_OBJECT_MEMBERS) - 16);
-/** As many partitions as fit in one body (each `{"partition_id":"p00000"},`), under the value cap. */
-const partitions = Math.min(
-  Math.floor((BODY_LIMIT_BYTES - 200) / (JSON.stringify({ partition_id: 'p00000' }).length + 1)),
-  MAX_JSON_VALUES / 2 - 10,
-);
+const partitions = ARRAY_CAPS.compute_partition_list ?? 0;
 
 const CASES: Case[] = [
   {
@@ -64,14 +61,18 @@ const CASES: Case[] = [
     body: () => instance('V', { big: '\u00e9'.repeat((BODY_LIMIT_BYTES - 4096) / 2) }),
   },
   {
-    name: `format ${partitions} partitions`,
+    name: `format ${partitions} partitions (the cap)`,
     path: '/slapos.put.v0.compute_node_format',
     body: (run) =>
       Buffer.from(
         JSON.stringify({
           computer_guid: `hostile${run}`,
           compute_partition_list: Array.from({ length: partitions }, (_, i) => ({
-            partition_id: `p${String(i).padStart(5, '0')}`,
+            partition_id: `p${i}`,
+            ip_list: [
+              { 'ip-address': `10.0.${i % 250}.1`, 'network-interface': 'tap0', netmask: '255.255.255.0' },
+              { 'ip-address': `fd00::${i.toString(16)}`, 'network-interface': 'tap0', netmask: 'ffff::' },
+            ],
           })),
         }),
       ),
