@@ -78,19 +78,26 @@ export function decodeBody(bytes: Buffer): string {
   return bytes.toString('utf8');
 }
 
+// Per depth: whether the container is an array, and its members (objects) or whether its first item
+// was seen (arrays). Shared: the scan is synchronous, and each level is reset when entered.
+const SCAN_IS_ARRAY = new Uint8Array(MAX_NESTING + 1);
+const SCAN_COUNTS = new Uint32Array(MAX_NESTING + 1);
+
 /**
  * Checks the structure of a JSON text before it is parsed, so that what parsing and everything after
  * it costs stays bounded: nesting (deep values would exhaust the stack later), members per object,
  * values in all. Returns the number of object members (one `:` outside strings each). Linear, no
- * allocation but two small arrays.
+ * allocation.
  */
 function scanStructure(text: string): number {
   let depth = 0;
   let members = 0;
   let values = 0;
   let inString = false;
-  const isArray = new Uint8Array(MAX_NESTING + 1);
-  const counts = new Uint32Array(MAX_NESTING + 1);
+  const isArray = SCAN_IS_ARRAY;
+  const counts = SCAN_COUNTS;
+  isArray[0] = 0;
+  counts[0] = 0;
   for (let i = 0; i < text.length; i++) {
     const char = text.charCodeAt(i);
     if (inString) {
