@@ -9,7 +9,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
-import { loadApiSpec, loadExperimentalApiSpec, loadExtensionApiSpec } from '../api/index.ts';
+import {
+  EXTENSION_SPEC_URL_PATH,
+  loadApiSpec,
+  loadExperimentalApiSpec,
+  loadExtensionApiSpec,
+} from '../api/index.ts';
 import { apiResponseProblem } from '../testing/api-schema.ts';
 import { ARRAY_CAPS } from './http/validation.ts';
 import { apiContentTypeProblem, formatTestNode, postJson, withTestMaster } from '../testing/master.ts';
@@ -300,12 +305,12 @@ function viaFetch(url: string, body: Buffer): Promise<Outcome> {
 }
 
 /** node:http without an agent: `Connection: close`, the case where the server closes after its answer. */
-function viaNodeHttp(url: string, body: Buffer): Promise<Outcome> {
+function viaNodeHttp(url: string, body: Buffer, method = 'POST'): Promise<Outcome> {
   return new Promise((resolve) => {
     const request = httpRequest(
       url,
       {
-        method: 'POST',
+        method,
         agent: false,
         timeout: 30_000,
         headers: { 'content-type': 'application/json', 'content-length': body.length },
@@ -390,6 +395,9 @@ test('a 2 MiB body gets the 413 and its error body on every path, whatever the c
         jobs.push(async () => [`fetch ${path}`, await viaFetch(`${url}${path}`, body)]);
         jobs.push(async () => [`node:http ${path}`, await viaNodeHttp(`${url}${path}`, body)]);
         jobs.push(async () => [`late reader ${path}`, await viaLateReader(url, path, body, 100)]);
+      }
+      for (const path of [REQUEST, EXTENSION_SPEC_URL_PATH, '/nothing']) {
+        jobs.push(async () => [`GET ${path}`, await viaNodeHttp(`${url}${path}`, body, 'GET')]);
       }
     }
     let next = 0;

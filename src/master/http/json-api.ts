@@ -265,6 +265,15 @@ function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyRe
   return reply.code(status).header('content-type', 'application/json').send(bytes);
 }
 
+/**
+ * Reads (and drops) the body of a request no content-type parser read (GET and HEAD bodies), with the
+ * same bounds as any body, before the answer is sent (see request-body.ts).
+ */
+async function readUnparsedBody(request: FastifyRequest): Promise<void> {
+  if (!request.raw.complete)
+    await readBody(request.raw, { contentLength: request.headers['content-length'] });
+}
+
 /** Registers the JSON API on a fastify instance (its content-type parsers, not-found and error handlers too). */
 export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOptions): void {
   const stable = loadApiSpec();
@@ -319,7 +328,8 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
   });
 
   const knownPaths = new Set(Object.keys(operations));
-  fastify.setNotFoundHandler((request, reply) => {
+  fastify.setNotFoundHandler(async (request, reply) => {
+    await readUnparsedBody(request);
     const path = request.url.split('?')[0] ?? '';
     if (knownPaths.has(path)) {
       return sendJson(
@@ -332,9 +342,10 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
   });
 
   const extensionSpec = apiSpecText('slapos-extensions.json');
-  fastify.get(EXTENSION_SPEC_URL_PATH, (_request, reply) =>
-    reply.code(200).header('content-type', 'application/json').send(extensionSpec),
-  );
+  fastify.get(EXTENSION_SPEC_URL_PATH, async (request, reply) => {
+    await readUnparsedBody(request);
+    return reply.code(200).header('content-type', 'application/json').send(extensionSpec);
+  });
 
   for (const path of knownPaths) {
     const validate = validators.get(path);
