@@ -68,6 +68,11 @@ export const ERROR_CATALOG = {
     exit: EXIT.unavailable,
     summary: 'A peer (the master, a download server) could not be reached or answered garbage.',
   },
+  SLAP_ERR_REQUEST_TIMEOUT: {
+    http: 408,
+    exit: EXIT.failure,
+    summary: 'The client did not send its request (headers, then body) in time; the connection is closed.',
+  },
   SLAP_ERR_TIMEOUT: { http: 504, exit: EXIT.unavailable, summary: 'An operation did not finish in time.' },
   SLAP_ERR_NOT_READY: {
     http: 408,

@@ -77,3 +77,45 @@ test('parameter XML and the stored view list keys in code point order, whatever 
   const ids = [...encodeParameterXml(parameters).matchAll(/id="([^"]*)"/gu)].map((match) => match[1]);
   assert.deepEqual(ids, expected);
 });
+
+/** Code point order computed another way: arrays of code points compared element by element. */
+function referenceOrder(keys: string[]): string[] {
+  const points = new Map(keys.map((key) => [key, Array.from(key, (char) => char.codePointAt(0) ?? 0)]));
+  return [...keys].sort((a, b) => {
+    const x = points.get(a) ?? [];
+    const y = points.get(b) ?? [];
+    for (let i = 0; i < Math.min(x.length, y.length); i++) {
+      if (x[i] !== y[i]) return (x[i] ?? 0) - (y[i] ?? 0);
+    }
+    return x.length - y.length;
+  });
+}
+
+test('keys sort by code point at every size (small dictionaries and large ones sort differently)', () => {
+  // Units where UTF-16 order and code point order disagree (surrogates vs U+E000-U+FFFF), line
+  // terminators and controls; no digits (JS objects enumerate integer-like keys first).
+  const alphabet = ['a', 'B', '\ue000', '\ufffd', '\u{1F600}', '\u{10FFFF}', '\u2028', '\r', '\x85', ' '];
+  let seed = 7;
+  const random = (below: number): number => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) % below;
+  };
+  for (const size of [0, 1, 2, 15, 16, 17, 40, 1000, 20_000]) {
+    const parameters: Record<string, string> = {};
+    for (let count = 0; count < size;) {
+      let key = '';
+      for (let length = 1 + random(6); length > 0; length--) key += alphabet[random(alphabet.length)];
+      if (!(key in parameters)) count++;
+      parameters[key] = key;
+    }
+    const expected = referenceOrder(Object.keys(parameters));
+    assert.deepEqual(Object.keys(parametersAsStored(parameters)), expected, `size ${size}`);
+    assert.deepEqual(
+      Object.keys(decodeParameterXml(encodeParameterXml(parameters))),
+      expected,
+      `size ${size}`,
+    );
+  }
+});

@@ -12,6 +12,7 @@ import { systemClock, type Clock } from '../core/clock.ts';
 import { SlapError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { bearerTokenAuthenticator, openProxyAuthenticator } from './http/authentication.ts';
+import { answerClientError, capConnections } from './http/connection-limits.ts';
 import { registerJsonApi } from './http/json-api.ts';
 import { BODY_LIMIT_BYTES } from './http/request-body.ts';
 import {
@@ -42,7 +43,21 @@ export interface StartMasterOptions {
   insecureListen?: boolean;
   /** How long `close()` waits for in-flight requests before cutting connections (default 10 s). */
   closeGraceMs?: number;
+  /**
+   * Connections served at once (default 512; long polls hold one per watching node); the ones over
+   * the cap are answered 503 and closed.
+   */
+  maxConnections?: number;
+  /** Time a client has to send its request headers, else 408 and closed (default 10 s). */
+  headersTimeoutMs?: number;
 }
+
+export const DEFAULT_MAX_CONNECTIONS = 512;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+/** Time a client has to send its whole request (headers and body). */
+const REQUEST_TIMEOUT_MS = 60_000;
+/** How long an idle keep-alive connection is kept (and holds one of the capped slots). */
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
 export type MasterState = 'listening' | 'closing' | 'closed';
 
@@ -82,6 +97,20 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
       },
     );
   }
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const headersTimeout = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  if (!Number.isSafeInteger(maxConnections) || maxConnections < 1) {
+    throw new SlapError(
+      'SLAP_ERR_CONFIG',
+      `maxConnections must be a positive integer, not ${maxConnections}`,
+    );
+  }
+  if (!Number.isSafeInteger(headersTimeout) || headersTimeout < 1 || headersTimeout > REQUEST_TIMEOUT_MS) {
+    throw new SlapError(
+      'SLAP_ERR_CONFIG',
+      `headersTimeoutMs must be an integer from 1 to ${REQUEST_TIMEOUT_MS}, not ${headersTimeout}`,
+    );
+  }
   const store = await openSqliteStore({ path: options.databasePath, logger });
   const context = createServiceContext({
     store,
@@ -99,9 +128,20 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     // Nothing logs through request.log: no pino child logger per request.
     childLoggerFactory: (parent) => parent,
     bodyLimit: BODY_LIMIT_BYTES,
-    requestTimeout: 60_000,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    http: {
+      headersTimeout,
+      // How often node looks for connections past their headers or request timeout.
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
+    },
+    clientErrorHandler: answerClientError,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+  });
+  capConnections(fastify.server, {
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    logger,
   });
   let port = requestedPort;
   registerJsonApi(fastify, {

@@ -6,6 +6,7 @@
 import { STATUS_CODES } from 'node:http';
 import { isSlapError, SlapError } from '../../core/errors.ts';
 import type { ApiErrorBody } from '../../api/index.ts';
+import { tooLarge } from './request-body.ts';
 
 export interface HttpError {
   status: number;
@@ -27,7 +28,7 @@ function frameworkError(error: {
   const message = typeof error.message === 'string' ? error.message : 'bad request';
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new SlapError('SLAP_ERR_PAYLOAD_TOO_LARGE', 'Request body is larger than 1 MiB.');
+      return tooLarge();
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new SlapError(
         'SLAP_ERR_INVALID_INPUT',

@@ -5,6 +5,7 @@
  * services, errors as `{status, type, title}`. Transport only: each
  * handler decodes, calls one service, encodes.
  */
+import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   apiSpecText,
@@ -30,7 +31,7 @@ import {
 } from './documents.ts';
 import { BEARER_CHALLENGE, type Authenticator } from './authentication.ts';
 import { errorBody, toHttpError } from './errors.ts';
-import { BODY_LIMIT_BYTES, parseJsonBody } from './request-body.ts';
+import { decodeBody, parseJsonBody, readBody } from './request-body.ts';
 import { acceptsJson, requestOrigin } from './request-context.ts';
 import { requesterOf, type RequesterPartition } from './requester.ts';
 import { requestValidators } from './validation.ts';
@@ -291,6 +292,15 @@ function callerOf(request: WithRawBody): Caller {
   return caller;
 }
 
+/**
+ * Reads (and drops) the body of a request no content-type parser read (GET and HEAD bodies), with the
+ * same bounds as any body, before the answer is sent (see request-body.ts).
+ */
+async function readUnparsedBody(request: FastifyRequest): Promise<void> {
+  if (!request.raw.complete)
+    await readBody(request.raw, { contentLength: request.headers['content-length'] });
+}
+
 /** Registers the JSON API on a fastify instance (its content-type parsers, not-found and error handlers too). */
 export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOptions): void {
   const stable = loadApiSpec();
@@ -313,28 +323,35 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
   }
 
   fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser(
-    'application/json',
-    { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES },
-    (request: WithRawBody, text, done) => {
-      try {
-        request[RAW_BODY] = text as string;
-        done(null, parseJsonBody(text as string));
-      } catch (error) {
-        done(error as Error, undefined);
-      }
-    },
-  );
+  fastify.addContentTypeParser('application/json', async (request: WithRawBody, payload: Readable) => {
+    const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(request.headers['content-type'] ?? '')?.[1];
+    const bytes = await readBody(payload, { contentLength: request.headers['content-length'] });
+    if (charset !== undefined && charset.toLowerCase() !== 'utf-8') {
+      throw new SlapError('SLAP_ERR_INVALID_INPUT', 'The request body must be UTF-8 JSON (charset=utf-8).');
+    }
+    const text = decodeBody(bytes);
+    request[RAW_BODY] = text;
+    return parseJsonBody(text);
+  });
+  // Any other type is refused too, but only once its body is read: an answer sent while the client
+  // is still sending can be lost to a connection reset.
+  fastify.addContentTypeParser('*', async (request: FastifyRequest, payload: Readable) => {
+    await readBody(payload, { contentLength: request.headers['content-length'] });
+    throw new SlapError(
+      'SLAP_ERR_INVALID_INPUT',
+      'The request body must be JSON (Content-Type: application/json).',
+    );
+  });
 
   // First of all, on every path (unknown ones too): nothing is parsed or answered for an anonymous caller.
-  fastify.addHook('onRequest', (request: WithRawBody, _reply, done) => {
+  fastify.addHook('onRequest', async (request: WithRawBody) => {
     const caller = options.authenticator.authenticate(request.headers);
     if (caller.kind === 'anonymous') {
-      done(new SlapError('SLAP_ERR_UNAUTHENTICATED', options.authenticator.refusal(request.headers)));
-      return;
+      // The body is read and dropped first (bounded), so that the client reads the 401, not a reset.
+      await readUnparsedBody(request).catch(() => undefined);
+      throw new SlapError('SLAP_ERR_UNAUTHENTICATED', options.authenticator.refusal(request.headers));
     }
     request[CALLER] = caller;
-    done();
   });
 
   fastify.setErrorHandler((error, request, reply) => {
@@ -350,7 +367,8 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
   });
 
   const knownPaths = new Set(Object.keys(operations));
-  fastify.setNotFoundHandler((request, reply) => {
+  fastify.setNotFoundHandler(async (request, reply) => {
+    await readUnparsedBody(request);
     const path = request.url.split('?')[0] ?? '';
     if (knownPaths.has(path)) {
       return sendJson(
@@ -363,9 +381,10 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
   });
 
   const extensionSpec = apiSpecText('slapos-extensions.json');
-  fastify.get(EXTENSION_SPEC_URL_PATH, (_request, reply) =>
-    reply.code(200).header('content-type', 'application/json').send(extensionSpec),
-  );
+  fastify.get(EXTENSION_SPEC_URL_PATH, async (request, reply) => {
+    await readUnparsedBody(request);
+    return reply.code(200).header('content-type', 'application/json').send(extensionSpec);
+  });
 
   for (const path of knownPaths) {
     const validate = validators.get(path);

@@ -1,50 +1,173 @@
 /**
- * Request bodies: JSON only, at most 1 MiB, nesting at most 64 levels, no prototype-poisoning keys.
- * The raw text is kept so that handlers can re-read numbers with their Python types.
+ * Request bodies: JSON only, at most 1 MiB of UTF-8 (strict: invalid sequences and a byte order
+ * mark are refused, not replaced), nesting at most 64 levels, no duplicate keys, no
+ * prototype-poisoning keys. The raw text is kept so that handlers can re-read numbers with their
+ * Python types.
+ *
+ * A body over the limit is still read, and thrown away, up to DISCARD_LIMIT_BYTES before the 413 is
+ * sent: a server that answers and closes while the client is still sending resets the connection,
+ * and the client then often loses the answer (docs/master.md, "Limits").
  */
+import { isUtf8 } from 'node:buffer';
+import type { Readable } from 'node:stream';
 import { SlapError } from '../../core/errors.ts';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+/** How much of a body over BODY_LIMIT_BYTES is read and thrown away before the 413 is sent. */
+export const DISCARD_LIMIT_BYTES = 8 * 1024 * 1024;
 export const MAX_NESTING = 64;
+/** Members of one JSON object (parameter dictionaries included): real ones hold tens to hundreds. */
+export const MAX_OBJECT_MEMBERS = 1000;
+/** Values in one body (object members and array items, at any depth). */
+export const MAX_JSON_VALUES = 50_000;
 
 function invalid(message: string): SlapError {
   return new SlapError('SLAP_ERR_INVALID_INPUT', message);
 }
 
-/** Refuses documents nested deeper than MAX_NESTING (deep values would exhaust the stack later). */
-function checkNesting(text: string): void {
+/** The 413 of a body over BODY_LIMIT_BYTES. */
+export function tooLarge(): SlapError {
+  return new SlapError('SLAP_ERR_PAYLOAD_TOO_LARGE', 'Request body is larger than 1 MiB.');
+}
+
+/**
+ * Reads a request body into one buffer. Over BODY_LIMIT_BYTES it keeps reading but drops the bytes,
+ * and rejects with SLAP_ERR_PAYLOAD_TOO_LARGE once the body has ended; past DISCARD_LIMIT_BYTES
+ * (or when the announced length is already past it) it rejects at once and the connection is
+ * closed with the answer.
+ */
+export function readBody(stream: Readable, options: { contentLength?: string | undefined }): Promise<Buffer> {
+  const announced = options.contentLength === undefined ? undefined : Number(options.contentLength);
+  if (announced !== undefined && announced > DISCARD_LIMIT_BYTES) return Promise.reject(tooLarge());
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const finish = (error: Error | undefined): void => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+      if (error) reject(error);
+      else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received));
+    };
+    const onData = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received > DISCARD_LIMIT_BYTES) finish(tooLarge());
+      else if (received <= BODY_LIMIT_BYTES) chunks.push(chunk);
+      else chunks.length = 0;
+    };
+    const onEnd = (): void => finish(received > BODY_LIMIT_BYTES ? tooLarge() : undefined);
+    const onError = (error: Error): void =>
+      finish(invalid(`The request body could not be read: ${error.message}`));
+    const onClose = (): void =>
+      finish(invalid('The client closed the connection before sending its whole body.'));
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+  });
+}
+
+/** The body as text: UTF-8 only, invalid sequences refused (never replaced), no byte order mark. */
+export function decodeBody(bytes: Buffer): string {
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
+    throw invalid('The request body starts with a byte order mark; send UTF-8 without one.');
+  }
+  // isUtf8 (simdutf) then toString: several times faster than a fatal TextDecoder on large bodies.
+  if (!isUtf8(bytes)) throw invalid('The request body is not valid UTF-8.');
+  return bytes.toString('utf8');
+}
+
+// Per depth: whether the container is an array, and its members (objects) or whether its first item
+// was seen (arrays). Shared: the scan is synchronous, and each level is reset when entered.
+const SCAN_IS_ARRAY = new Uint8Array(MAX_NESTING + 1);
+const SCAN_COUNTS = new Uint32Array(MAX_NESTING + 1);
+
+/**
+ * Checks the structure of a JSON text before it is parsed, so that what parsing and everything after
+ * it costs stays bounded: nesting (deep values would exhaust the stack later), members per object,
+ * values in all. Returns the number of object members (one `:` outside strings each). Linear, no
+ * allocation.
+ */
+function scanStructure(text: string): number {
   let depth = 0;
+  let members = 0;
+  let values = 0;
   let inString = false;
+  const isArray = SCAN_IS_ARRAY;
+  const counts = SCAN_COUNTS;
+  isArray[0] = 0;
+  counts[0] = 0;
   for (let i = 0; i < text.length; i++) {
     const char = text.charCodeAt(i);
     if (inString) {
       if (char === 0x5c) i++;
       else if (char === 0x22) inString = false;
-    } else if (char === 0x22) inString = true;
-    else if (char === 0x7b || char === 0x5b) {
-      if (++depth > MAX_NESTING) throw invalid(`The JSON body is nested deeper than ${MAX_NESTING} levels.`);
-    } else if (char === 0x7d || char === 0x5d) depth--;
-  }
-}
-
-function checkPrototypeKeys(value: unknown): void {
-  if (Array.isArray(value)) {
-    for (const item of value) checkPrototypeKeys(item);
-  } else if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      if (
-        key === '__proto__' ||
-        (key === 'constructor' && item !== null && typeof item === 'object' && 'prototype' in item)
-      ) {
-        throw invalid(`The JSON body holds a forbidden key: ${key}`);
+      continue;
+    }
+    if (isArray[depth] === 1 && counts[depth] === 0 && char > 0x20 && char !== 0x5d) {
+      counts[depth] = 1; // an array's first item (the others follow a comma)
+      values++;
+    }
+    if (char === 0x22) inString = true;
+    else if (char === 0x3a) {
+      members++;
+      values++;
+      const count = (counts[depth] ?? 0) + 1;
+      counts[depth] = count;
+      if (count > MAX_OBJECT_MEMBERS) {
+        throw new SlapError(
+          'SLAP_ERR_PAYLOAD_TOO_LARGE',
+          `A JSON object in the body has more than ${MAX_OBJECT_MEMBERS} members.`,
+        );
       }
-      checkPrototypeKeys(item);
+    } else if (char === 0x2c) {
+      if (isArray[depth] === 1) values++;
+    } else if (char === 0x7b || char === 0x5b) {
+      if (++depth > MAX_NESTING) throw invalid(`The JSON body is nested deeper than ${MAX_NESTING} levels.`);
+      isArray[depth] = char === 0x5b ? 1 : 0;
+      counts[depth] = 0;
+    } else if ((char === 0x7d || char === 0x5d) && --depth < 0) {
+      throw invalid('The request body is not valid JSON: a bracket closes nothing.');
+    }
+    if (values > MAX_JSON_VALUES) {
+      throw new SlapError(
+        'SLAP_ERR_PAYLOAD_TOO_LARGE',
+        `The JSON body holds more than ${MAX_JSON_VALUES} values.`,
+      );
     }
   }
+  return members;
+}
+
+/**
+ * The number of own keys in all the objects of a parsed value; refuses prototype-poisoning keys on
+ * the way. Fewer keys than members in the text means a key was repeated (JSON.parse keeps the last).
+ */
+function countKeys(value: unknown): number {
+  if (value === null || typeof value !== 'object') return 0;
+  let count = 0;
+  if (Array.isArray(value)) {
+    for (const item of value) count += countKeys(item);
+    return count;
+  }
+  const object = value as Record<string, unknown>;
+  // for…in: no array of entries per object (JSON.parse objects inherit nothing enumerable).
+  for (const key in object) {
+    const item = object[key];
+    if (
+      key === '__proto__' ||
+      (key === 'constructor' && item !== null && typeof item === 'object' && 'prototype' in item)
+    ) {
+      throw invalid(`The JSON body holds a forbidden key: ${key}`);
+    }
+    count += 1 + countKeys(item);
+  }
+  return count;
 }
 
 export function parseJsonBody(text: string): unknown {
-  checkNesting(text);
+  const members = scanStructure(text);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -53,6 +176,8 @@ export function parseJsonBody(text: string): unknown {
       `The request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
-  if (/"(?:__proto__|constructor)"/.test(text)) checkPrototypeKeys(value);
+  if (members > 0 && countKeys(value) !== members) {
+    throw invalid('The JSON body repeats a key in an object; each key may appear once.');
+  }
   return value;
 }

@@ -39,6 +39,12 @@ const PROPERTY_RULES: Record<string, TextRuleName> = {
 /** Properties holding parameter dictionaries (stored as parameter XML). */
 const PARAMETER_DICTS = new Set(['parameters', 'connection_parameter_dict']);
 
+/**
+ * Items of the arrays a compute node format sends: they bound what one format request writes
+ * (docs/master.md, "Limits"); real nodes have tens to a few hundred partitions, a few addresses each.
+ */
+export const ARRAY_CAPS: Record<string, number> = { compute_partition_list: 1000, ip_list: 64 };
+
 const SLA_VALUE: TextRule = { maxLength: 4096, allowEmpty: true };
 
 type Schema = Record<string, unknown>;
@@ -62,6 +68,8 @@ export function hardenSchema(schema: Schema): Schema {
       let next = hardenSchema(property);
       const rule = PROPERTY_RULES[name];
       if (rule && next.type === 'string') next = { ...next, 'x-slapos-text': rule };
+      const cap = ARRAY_CAPS[name];
+      if (cap !== undefined) next = { ...next, maxItems: cap };
       if (PARAMETER_DICTS.has(name)) next = { ...next, 'x-slapos-parameters': true };
       if (name === 'sla_parameters' && isSchema(next.additionalProperties)) {
         next = { ...next, additionalProperties: { ...next.additionalProperties, 'x-slapos-text': 'sla' } };

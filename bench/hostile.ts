@@ -1,0 +1,162 @@
+/**
+ * Hostile requests against the master: `npm run bench -- hostile [--runs 3]`. The master runs in
+ * this process (127.0.0.1, SQLite in a temporary directory) so that its event loop delay can be
+ * measured (perf_hooks.monitorEventLoopDelay, 1 ms resolution); bodies are built before timing.
+ *
+ * For each hostile request (median and worst of the runs): its latency and status, the worst latency
+ * of cheap requests (`get.v0.hateoas_url`, one after another) sent while it is in flight, and the
+ * event loop's worst delay meanwhile (which includes the load generator's own work). Cases (docs/master.md, "Limits"): the 80,000-descending-keys instance request
+ * (issue 14: 40 s before the fix; now refused), the largest parameter dictionary allowed, one
+ * 1 MiB value, a format of as many partitions as allowed, a 2 MiB body (413 after reading), and
+ * 1 MiB of nested objects whose keys must be counted.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { Pool } from 'undici';
+import { BODY_LIMIT_BYTES, MAX_OBJECT_MEMBERS } from '../src/master/http/request-body.ts';
+import { ARRAY_CAPS } from '../src/master/http/validation.ts';
+import { startMaster } from '../src/master/server.ts';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } }, allowPositionals: true });
+const runs = Math.max(1, Number(values.runs));
+const SR = 'http://sr//';
+const HEADERS = { 'content-type': 'application/json' };
+
+interface Case {
+  name: string;
+  path: string;
+  body: (run: number) => Buffer;
+}
+
+function descendingKeys(count: number, value: string): Record<string, string> {
+  const keys: Record<string, string> = {};
+  for (let i = count; i > 0; i--) keys[i.toString(36).padStart(4, '0')] = value;
+  return keys;
+}
+
+function instance(title: string, parameters: unknown): Buffer {
+  return Buffer.from(JSON.stringify({ title, software_release_uri: SR, software_type: 'x', parameters }));
+}
+
+const largestValue = 'v'.repeat(Math.floor((BODY_LIMIT_BYTES - 4096) / MAX_OBJECT_MEMBERS) - 16);
+const partitions = ARRAY_CAPS.compute_partition_list ?? 0;
+
+const CASES: Case[] = [
+  {
+    name: '80,000 descending keys',
+    path: '/slapos.post.v0.software_instance',
+    body: () => instance('H', descendingKeys(80_000, '')),
+  },
+  {
+    name: `${MAX_OBJECT_MEMBERS} keys (the cap), ~1 MiB`,
+    path: '/slapos.post.v0.software_instance',
+    body: () => instance('L', descendingKeys(MAX_OBJECT_MEMBERS, largestValue)),
+  },
+  {
+    name: 'one ~1 MiB value',
+    path: '/slapos.post.v0.software_instance',
+    body: () => instance('V', { big: '\u00e9'.repeat((BODY_LIMIT_BYTES - 4096) / 2) }),
+  },
+  {
+    name: `format ${partitions} partitions (the cap)`,
+    path: '/slapos.put.v0.compute_node_format',
+    body: (run) =>
+      Buffer.from(
+        JSON.stringify({
+          computer_guid: `hostile${run}`,
+          compute_partition_list: Array.from({ length: partitions }, (_, i) => ({
+            partition_id: `p${i}`,
+            ip_list: [
+              { 'ip-address': `10.0.${i % 250}.1`, 'network-interface': 'tap0', netmask: '255.255.255.0' },
+              { 'ip-address': `fd00::${i.toString(16)}`, 'network-interface': 'tap0', netmask: 'ffff::' },
+            ],
+          })),
+        }),
+      ),
+  },
+  {
+    name: '2 MiB body',
+    path: '/slapos.post.v0.software_instance',
+    body: () => Buffer.alloc(2 * 1024 * 1024, 'x'),
+  },
+  {
+    name: '1 MiB of small objects',
+    path: '/slapos.post.v0.software_instance',
+    body: () => instance('O', { list: Array.from({ length: 110_000 }, () => ({ a: 1 })) }),
+  },
+];
+
+async function post(pool: Pool, path: string, body: Buffer | string): Promise<number> {
+  const response = await pool.request({ path, method: 'POST', headers: HEADERS, body });
+  await response.body.dump({ limit: Infinity });
+  return response.statusCode;
+}
+
+const directory = await mkdtemp(join(tmpdir(), 'slapos-bench-hostile-'));
+const master = await startMaster({ port: 0, databasePath: join(directory, 'proxy.db'), computerId: 'bench' });
+const hostilePool = new Pool(master.url, { connections: 1, bodyTimeout: 120_000, headersTimeout: 120_000 });
+const cheapPool = new Pool(master.url, { connections: 1 });
+try {
+  await post(
+    cheapPool,
+    '/slapos.put.v0.compute_node_format',
+    JSON.stringify({
+      computer_guid: 'bench',
+      compute_partition_list: Array.from({ length: 10 }, (_, i) => ({ partition_id: `slappart${i}` })),
+    }),
+  );
+  for (let i = 0; i < 200; i++) await post(cheapPool, '/slapos.get.v0.hateoas_url', '{}');
+  process.stdout.write(
+    `hostile requests against an in-process master, ${runs} runs each, median / worst of the runs (cheap = get.v0.hateoas_url sent one after another meanwhile; the load generator shares the event loop)\n`,
+  );
+  process.stdout.write(
+    'case                                  bytes  status      hostile ms    cheap max ms  loop delay max ms\n',
+  );
+  for (const hostile of CASES) {
+    const latencies: number[] = [];
+    const cheapMaxima: number[] = [];
+    const delays: number[] = [];
+    let status = 0;
+    let bytes = 0;
+    for (let run = 0; run < runs; run++) {
+      const body = hostile.body(run);
+      bytes = body.length;
+      const histogram = monitorEventLoopDelay({ resolution: 1 });
+      histogram.enable();
+      let done = false;
+      let cheapMax = 0;
+      const cheap = (async () => {
+        while (!done) {
+          const started = performance.now();
+          const answer = await post(cheapPool, '/slapos.get.v0.hateoas_url', '{}');
+          if (answer !== 200) throw new Error(`cheap request answered ${answer}`);
+          cheapMax = Math.max(cheapMax, performance.now() - started);
+        }
+      })();
+      const started = performance.now();
+      status = await post(hostilePool, hostile.path, body).catch(() => 0);
+      latencies.push(performance.now() - started);
+      done = true;
+      await cheap;
+      histogram.disable();
+      cheapMaxima.push(cheapMax);
+      delays.push(histogram.max / 1e6);
+    }
+    const cell = (values: number[]): string => {
+      const sorted = [...values].sort((x, y) => x - y);
+      const median = sorted[Math.floor(sorted.length / 2)] ?? NaN;
+      return `${median.toFixed(1)} / ${(sorted.at(-1) ?? NaN).toFixed(1)}`;
+    };
+    process.stdout.write(
+      `${hostile.name.padEnd(36)} ${String(bytes).padStart(8)}  ${String(status).padStart(6)}  ${cell(latencies).padStart(14)}  ${cell(cheapMaxima).padStart(14)}  ${cell(delays).padStart(17)}\n`,
+    );
+  }
+} finally {
+  await hostilePool.close();
+  await cheapPool.close();
+  await master.close();
+  await rm(directory, { recursive: true, force: true });
+}

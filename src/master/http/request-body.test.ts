@@ -1,0 +1,95 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isSlapError } from '../../core/errors.ts';
+import {
+  decodeBody,
+  MAX_JSON_VALUES,
+  MAX_NESTING,
+  MAX_OBJECT_MEMBERS,
+  parseJsonBody,
+} from './request-body.ts';
+
+function refusedWith(text: string): string | undefined {
+  try {
+    parseJsonBody(text);
+    return undefined;
+  } catch (error) {
+    assert.ok(isSlapError(error), String(error));
+    return `${error.status} ${error.message}`;
+  }
+}
+
+test('values are counted exactly, whatever the shape: the cap is reached, not passed', () => {
+  const scalars = ['0', '"s"', '"a,b:c[{"', 'true', 'null', '[]', '{}', ' "x" ', '"\\"]"'];
+  for (const scalar of scalars) {
+    // One object with a member holding an array: 1 member + the array's items.
+    const items = (count: number): string => `{"list":[${new Array<string>(count).fill(scalar).join(',')}]}`;
+    assert.equal(refusedWith(items(MAX_JSON_VALUES - 1)), undefined, scalar);
+    assert.match(refusedWith(items(MAX_JSON_VALUES)) ?? '', /^413 .*more than 50000 values/, scalar);
+    // Arrays of arrays: each inner array is an item, and so are its items.
+    const pairs = (count: number): string => `[${new Array<string>(count).fill(`[${scalar}]`).join(',')}]`;
+    assert.equal(refusedWith(pairs(MAX_JSON_VALUES / 2)), undefined, scalar);
+    assert.match(refusedWith(pairs(MAX_JSON_VALUES / 2 + 1)) ?? '', /^413 /, scalar);
+  }
+});
+
+test('members per object: the cap is reached, not passed, at any depth; siblings count apart', () => {
+  const object = (count: number): string =>
+    `{${Array.from({ length: count }, (_, i) => `"k${i}":{"a":1,"b":[1,{"c":2}]}`).join(',')}}`;
+  assert.equal(refusedWith(object(MAX_OBJECT_MEMBERS)), undefined);
+  assert.match(refusedWith(object(MAX_OBJECT_MEMBERS + 1)) ?? '', /^413 .*more than 1000 members/);
+  assert.match(refusedWith(`{"a":{"b":${object(MAX_OBJECT_MEMBERS + 1)}}}`) ?? '', /^413 /);
+  // Keys that look like structure inside strings count once.
+  const tricky = `{${Array.from({ length: MAX_OBJECT_MEMBERS }, (_, i) => `"k:${i},\\"":"v:,{["`).join(',')}}`;
+  assert.equal(refusedWith(tricky), undefined);
+});
+
+test('nesting, unbalanced brackets, repeated keys and prototype keys', () => {
+  assert.equal(refusedWith(`${'['.repeat(MAX_NESTING)}${']'.repeat(MAX_NESTING)}`), undefined);
+  assert.match(
+    refusedWith(`${'['.repeat(MAX_NESTING + 1)}${']'.repeat(MAX_NESTING + 1)}`) ?? '',
+    /^400 .*nested/,
+  );
+  assert.match(refusedWith(`]${'['.repeat(200)}`) ?? '', /^400 /);
+  assert.match(refusedWith('{"a":1,"b":{"c":1,"c":2}}') ?? '', /^400 .*repeats a key/);
+  assert.match(refusedWith('{"a":1,"\\u0061":2}') ?? '', /^400 .*repeats a key/);
+  assert.equal(refusedWith('{"a":{"a":{"a":[{"a":1},{"a":2}]}}}'), undefined);
+  assert.match(refusedWith('{"__proto__":{"x":1}}') ?? '', /^400 .*forbidden key/);
+  assert.match(refusedWith('{"constructor":{"prototype":{}}}') ?? '', /^400 .*forbidden key/);
+});
+
+test('decoding accepts exactly the valid UTF-8 a strict TextDecoder accepts, with the same text', () => {
+  const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  const interesting = [
+    0x00, 0x22, 0x41, 0x7f, 0x80, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff,
+  ];
+  let seed = 99;
+  const random = (below: number): number => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) % below;
+  };
+  for (let round = 0; round < 5000; round++) {
+    const bytes = Buffer.from(
+      Array.from({ length: 1 + random(8) }, () =>
+        random(2) === 0 ? (interesting[random(interesting.length)] ?? 0) : random(256),
+      ),
+    );
+    if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) continue;
+    let expected: string | undefined;
+    try {
+      expected = strict.decode(bytes);
+    } catch {
+      expected = undefined;
+    }
+    let actual: string | undefined;
+    try {
+      actual = decodeBody(bytes);
+    } catch {
+      actual = undefined;
+    }
+    assert.equal(actual, expected, bytes.toString('hex'));
+  }
+  assert.throws(() => decodeBody(Buffer.from([0xef, 0xbb, 0xbf, 0x7b, 0x7d])), /byte order mark/);
+});
