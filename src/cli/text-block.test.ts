@@ -1,20 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { LINE_TERMINATORS, seededRandom } from '../testing/hostile-strings.ts';
 import { indentBlock, printableLine, renderTable, textLines } from './text-block.ts';
 
-const TERMINATORS = ['\r\n', '\n', '\r', '\v', '\f', '\x1c', '\x1d', '\x1e', '\x85', '\u2028', '\u2029'];
+const TERMINATORS = LINE_TERMINATORS;
 const NASTY = [...TERMINATORS, '\0', '\x1b[31m', '\x07', '\x7f', '\x9b', '\t', 'é', '😀', ' ', 'a', 'Z', '-'];
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 function randomText(next: () => number): string {
   let text = '';

@@ -14,39 +14,10 @@ import {
   readAccessTokenFile,
   writeAccessTokenFile,
 } from './access-token.ts';
-
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
+import { LINE_TERMINATORS, seededRandom } from '../testing/hostile-strings.ts';
 
 const ALPHABET = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/'];
-const HOSTILE = [
-  '\r',
-  '\n',
-  '\v',
-  '\f',
-  '\x1c',
-  '\x1d',
-  '\x1e',
-  '\x85',
-  '\u2028',
-  '\u2029',
-  '\0',
-  '\x07',
-  ' ',
-  '\t',
-  '#',
-  ';',
-  '"',
-  '=x',
-  'é',
-  '$',
-  '%',
-];
+const HOSTILE = [...LINE_TERMINATORS, '\0', '\x07', ' ', '\t', '#', ';', '"', '=x', 'é', '$', '%'];
 
 test('tokens: created ones are well formed and distinct; a hostile character anywhere makes one invalid', () => {
   const seen = new Set<string>();
@@ -57,7 +28,7 @@ test('tokens: created ones are well formed and distinct; a hostile character any
     seen.add(token);
   }
   assert.equal(seen.size, 200);
-  const random = prng(3);
+  const random = seededRandom(3);
   for (let run = 0; run < 3000; run++) {
     const length = 16 + Math.floor(random() * 60);
     let token = '';
@@ -74,7 +45,7 @@ test('tokens: created ones are well formed and distinct; a hostile character any
 });
 
 test('a valid token round-trips through slapos.cfg: the client, the node and the standalone read it back', () => {
-  const random = prng(11);
+  const random = seededRandom(11);
   const cfg =
     '[slapos]\ncomputer_id = local\nmaster_url = http://127.0.0.1:1/\nsoftware_root = /s\ninstance_root = /i\n[slapformat]\npartition_amount = 1\n';
   for (let run = 0; run < 500; run++) {

@@ -10,6 +10,7 @@ import { createAccessToken } from '../lib/access-token.ts';
 import { createLogger } from '../lib/logger.ts';
 import { apiContentTypeProblem, postJson, startTestMaster, type JsonResponse } from '../testing/master.ts';
 import { bearerTokenAuthenticator, openProxyAuthenticator } from './http/authentication.ts';
+import { LINE_TERMINATORS, seededRandom } from '../testing/hostile-strings.ts';
 
 const ALL_PATHS = Object.keys({
   ...loadApiSpec().paths,
@@ -17,34 +18,7 @@ const ALL_PATHS = Object.keys({
   ...loadExtensionApiSpec().paths,
 });
 
-/** A small deterministic generator (tests must be reproducible). */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
-
-const HOSTILE = [
-  '\r',
-  '\n',
-  '\v',
-  '\f',
-  '\x1c',
-  '\x1d',
-  '\x1e',
-  '\x85',
-  '\u2028',
-  '\u2029',
-  '\0',
-  '\x01',
-  '\x7f',
-  ' ',
-  '\t',
-  'é',
-  '\u{1f600}',
-];
+const HOSTILE = [...LINE_TERMINATORS, '\0', '\x01', '\x7f', ' ', '\t', 'é', '\u{1f600}'];
 
 function randomString(random: () => number, pool: readonly string[], maxLength: number): string {
   const length = Math.floor(random() * maxLength);
@@ -72,7 +46,7 @@ test('authenticator: only "Bearer <token>" is the local caller, whatever else th
   assert.deepEqual(authenticator.authenticate({ authorization: `Bearer ${token}` }), { kind: 'local' });
   assert.deepEqual(authenticator.authenticate({ authorization: `bearer  ${token}` }), { kind: 'local' });
   assert.deepEqual(authenticator.authenticate({}), { kind: 'anonymous' });
-  const random = prng(7);
+  const random = seededRandom(7);
   const pool = [...TOKEN_ALPHABET, ...HOSTILE];
   for (let run = 0; run < 2000; run++) {
     // Near misses (the token with hostile characters around or inside) and random strings.
@@ -137,7 +111,7 @@ test('a master with a token refuses every path without it, or with a wrong one, 
       );
     }
     // Random header values (as far as HTTP lets them through) never pass and are never echoed.
-    const random = prng(42);
+    const random = seededRandom(42);
     const pool = [...TOKEN_ALPHABET, ' ', '\t', 'é', '\xff', '"', '\\'];
     for (let run = 0; run < 150; run++) {
       const value = `Bearer ${randomString(random, pool, 60)}`;

@@ -11,25 +11,9 @@ import {
   recordSources,
   SOURCES_FILE,
 } from './local-sources.ts';
+import { LINE_TERMINATORS } from '../../testing/hostile-strings.ts';
 
-const AWKWARD = [
-  '\r',
-  '\n',
-  '\v',
-  '\f',
-  '\x1c',
-  '\x1d',
-  '\x1e',
-  '\x85',
-  '\u2028',
-  '\u2029',
-  '\x07',
-  ' ',
-  '"',
-  '\\',
-  'é',
-  '𝄞',
-];
+const AWKWARD = [...LINE_TERMINATORS, '\x07', ' ', '"', '\\', 'é', '𝄞'];
 
 test('file names with any character (but / and NUL) round-trip through the record', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'sources-'));
