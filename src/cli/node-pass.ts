@@ -157,7 +157,7 @@ export async function runPassCommand<T>(
  * Asks the node agent holding the lock to do the pass (control channel, docs/node-agent.md) and
  * waits for its result; when no agent answers, the lock error stands.
  */
-async function askAgent(
+export async function askAgent(
   ctx: CliContext,
   config: NodeConfig,
   delegate: { request: AgentRequest; onEvent?: NodeProgressListener | undefined },
