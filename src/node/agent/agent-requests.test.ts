@@ -271,6 +271,37 @@ test('an edited local release is rebuilt and its instances redeployed, with the 
   });
 });
 
+test('an edited custom recipe module of a local release: seen, and built again with its new code by the same agent', async () => {
+  const module = join(dirname(url), 'stamp.mjs');
+  const stamp = join(softwareDirectory(h.config.softwareRoot, url), 'stamp.txt');
+  const recipe = (text: string): string =>
+    [
+      "import { writeFile } from 'node:fs/promises';",
+      'export async function install(ctx) {',
+      "  const output = ctx.options.require('output');",
+      `  await writeFile(output, ${JSON.stringify(text)});`,
+      '  return [output];',
+      '}',
+      '',
+    ].join('\n');
+  const stamped = (): Promise<string | undefined> => readFile(stamp, 'utf8').catch(() => undefined);
+  await writeFile(module, recipe('first'));
+  await writeFile(
+    url,
+    (await readFile(url, 'utf8')).replace('parts = instance-profile', 'parts = instance-profile stamp') +
+      '\n[stamp]\nrecipe = ./stamp.mjs\noutput = ${buildout:directory}/stamp.txt\n',
+  );
+  await waitFor('built with the recipe', async () => (await stamped()) === 'first', { timeoutMs: 30_000 });
+  await writeFile(module, recipe('second'));
+  await waitFor('built again with the edited recipe', async () => (await stamped()) === 'second', {
+    timeoutMs: 30_000,
+  });
+  const change = await waitFor('the rebuild after the recipe edit', () =>
+    agent.status().localChanges.find((item) => item.url === url && item.file === module),
+  );
+  assert.match(change.message, /stamp\.mjs changed/);
+});
+
 test('a local release built without a record of its sources (an older version) is built again once to record them', async () => {
   await agent.close({ graceMs: 1000 });
   const sources = join(softwareDirectory(h.config.softwareRoot, url), SOURCES_FILE);
