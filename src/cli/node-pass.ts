@@ -1,5 +1,5 @@
 /**
- * What `slapos node software|instance|report|boot` share: their options (node.md §9.1), the order of
+ * What `slapos node software|instance|report|boot` share (and `node promise`, `askAgent`): their options (node.md §9.1), the order of
  * things before a pass (configuration, root check, random delay unless --now, pidfile lock, master
  * client) and the rendering of their progress events, one line each.
  */
