@@ -3,7 +3,7 @@
  * 127.0.0.1): a release written in a directory of one's own (a copy of examples/hello), supplied and
  * requested with the `slapos` command; an edit of its instance profile rebuilt and redeployed by the
  * agent without any command, the progress in `standalone status`; `node software --force`, `node
- * instance` and `node bang` while the agent runs; logs and promise results where the guide says;
+ * instance`, `node promise` and `node bang` while the agent runs; logs and promise results where the guide says;
  * `slapos remove` of the release in use.
  */
 import { after, before, test } from 'node:test';
@@ -131,6 +131,12 @@ test('logs and promise results are where the guide says', async () => {
     return run.exitCode === 0 && /hello-web: pass/.test(run.stdout) && run.stdout;
   });
   assert.match(info, /Promises \(reported at /);
+  // node promise while the agent runs: the agent runs them now.
+  const promise = await slapos('node', 'promise');
+  assert.equal(promise.exitCode, 0, promise.stderr);
+  assert.match(promise.stderr, /A node agent is running \(pid \d+\)/);
+  assert.ok(promise.stdout.includes(`${partition}: hello-web [OK]`), promise.stdout);
+  assert.match(promise.stdout, /promises? checked, 0 failed/);
   const agentLog = await readFile(sa.layout.agentLog, 'utf8');
   assert.match(agentLog, /rebuilding .* after .*instance\.cfg\.in changed/);
 });

@@ -441,6 +441,45 @@ test('custom recipes: ./path.mjs relative to the profile, entries, and npm packa
   });
 });
 
+test('an edited custom recipe module takes effect on the next run in the same process; it is among the sources', async () => {
+  const loads = '__slaposRecipeLoads' + String(process.hrtime.bigint());
+  const recipe = (text: string): string =>
+    [
+      `globalThis[${JSON.stringify(loads)}] = (globalThis[${JSON.stringify(loads)}] ?? 0) + 1;`,
+      "import { writeFile } from 'node:fs/promises';",
+      "import { join } from 'node:path';",
+      'export async function install(ctx) {',
+      "  const out = join(ctx.directories.directory, 'out.txt');",
+      `  await writeFile(out, ${JSON.stringify(text)});`,
+      '  return out;',
+      '}',
+    ].join('\n');
+  const evaluated = (): unknown => (globalThis as Record<string, unknown>)[loads];
+  await harness(async ({ dir, run, events }) => {
+    const profile = '[buildout]\nparts = x\n[x]\nrecipe = ./recipe.mjs\n';
+    const out = (): Promise<string> => readFile(join(dir.path, 'out.txt'), 'utf8');
+    await dir.write({ 'recipe.mjs': recipe('one') });
+    await run(profile);
+    assert.equal(await out(), 'one');
+    assert.deepEqual(events.filter((event) => event.type === 'sources').at(-1), {
+      type: 'sources',
+      files: [join(dir.path, 'buildout.cfg'), join(dir.path, 'recipe.mjs')],
+    });
+    await run(profile);
+    assert.equal(evaluated(), 1, 'an unchanged file is the module already loaded');
+
+    await dir.write({ 'recipe.mjs': recipe('two\u2028\n') });
+    assert.deepEqual((await run(profile)).installed, ['x']);
+    assert.equal(await out(), 'two\u2028\n');
+    assert.equal(evaluated(), 2);
+    // Back to the first content: the first module again, not a third one.
+    await dir.write({ 'recipe.mjs': recipe('one') });
+    await run(profile);
+    assert.equal(await out(), 'one');
+    assert.equal(evaluated(), 2);
+  });
+});
+
 test('unsupported and unknown recipes fail at init with file:line, section and recipe; nothing is recorded', async () => {
   await harness(async ({ dir, run }) => {
     const cases: [string, RegExp][] = [

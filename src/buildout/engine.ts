@@ -158,7 +158,7 @@ class Session {
   newest = true;
   /** The directories parts may own paths in (set by `runBuildout` and `uninstallAll`). */
   ownedRoots: string[] = [];
-  /** Local files read by recipes (downloads of paths and file: URLs), absolute. */
+  /** Local files the build read: custom recipe modules, downloads of paths and file: URLs; absolute. */
   readonly localFiles = new Set<string>();
 
   constructor(readonly options: ProfileOptions) {
@@ -239,6 +239,7 @@ class Session {
       throw error;
     }
     const { recipe, id } = resolved;
+    if (resolved.file !== undefined) this.localFiles.add(resolved.file);
     const ctx = new PartContext(this, options, spec);
     this.parts.set(options.name, { recipe, id, spec, ctx });
     if (recipe.init) {
@@ -780,7 +781,7 @@ export async function runBuildout(options: RunOptions = {}): Promise<BuildoutRes
   return result;
 }
 
-/** The local files among the profiles read and the recipes' local downloads, absolute, sorted. */
+/** The local files among the profiles read and the other local files the build read, absolute, sorted. */
 function localSources(profiles: readonly string[], downloads: ReadonlySet<string>): string[] {
   const files = new Set(downloads);
   for (const location of profiles) {

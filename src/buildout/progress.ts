@@ -43,7 +43,8 @@ export type BuildoutEvent =
   | { type: 'warning'; message: string; part?: string }
   /**
    * At the end of a successful run: the local files it read (absolute paths): the profiles and
-   * what they extend, and the local files the recipes downloaded (templates, local `url`s). The node
+   * what they extend, the custom recipe modules (`./path.mjs`), and the local files the recipes
+   * downloaded (templates, local `url`s). The node
    * watches them to rebuild a software release under development (docs/node-agent.md).
    */
   | { type: 'sources'; files: string[] };

@@ -22,6 +22,8 @@ export interface ResolvedRecipe {
   recipe: Recipe;
   /** Stable identity used in part signatures. */
   id: string;
+  /** The local module file it was loaded from (a `./path.mjs` recipe): one of the build's sources. */
+  file?: string;
 }
 
 /** Splits `DIST[==VERSION][:ENTRY]`; exactly one colon is allowed. */
@@ -107,10 +109,24 @@ function exportEntry(exports: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * ESM keeps a module once imported, for the life of the process: an edited recipe file would not
+ * take effect in a long-running agent. Imported through a URL carrying its content's hash, an edited
+ * file is a new module, and an unchanged one is the module already loaded (only an edit costs
+ * memory). Modules the recipe file imports itself are loaded once, as usual.
+ */
+function moduleUrl(file: string, contentHash: string): string {
+  const url = pathToFileURL(file);
+  url.searchParams.set('content', contentHash);
+  return url.href;
+}
+
 async function loadModuleRecipe(file: string, spec: RecipeSpec, section: string): Promise<ResolvedRecipe> {
   let mod: Record<string, unknown>;
+  let contentHash: string;
   try {
-    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    contentHash = createHash('md5').update(readFileSync(file)).digest('hex');
+    mod = (await import(moduleUrl(file, contentHash))) as Record<string, unknown>;
   } catch (error) {
     throw new SlapError(
       'SLAP_ERR_PROFILE',
@@ -137,9 +153,8 @@ async function loadModuleRecipe(file: string, spec: RecipeSpec, section: string)
       { details: { section, option: 'recipe' }, hint: `See ${WRITING_RECIPES_DOC}.` },
     );
   }
-  // Without a version, the file's content identifies the recipe (read only then).
-  const version = recipe.version ?? createHash('md5').update(readFileSync(file)).digest('hex');
-  return { recipe, id: `${file}:${spec.entry}-${version}` };
+  // Without a version, the file's content identifies the recipe.
+  return { recipe, id: `${file}:${spec.entry}-${recipe.version ?? contentHash}` };
 }
 
 export interface ResolveRecipeOptions {
@@ -209,7 +224,7 @@ export async function resolveRecipe(text: string, options: ResolveRecipeOptions)
         },
       );
     }
-    return loadModuleRecipe(file, spec, options.section);
+    return { ...(await loadModuleRecipe(file, spec, options.section)), file };
   }
   const packageFile = findPackage(spec.dist, options.buildoutDirectory);
   if (packageFile) return loadModuleRecipe(packageFile, spec, options.section);

@@ -1,5 +1,5 @@
 /**
- * What `slapos node software|instance|report|boot` share: their options (node.md §9.1), the order of
+ * What `slapos node software|instance|report|boot` share (and `node promise`, `askAgent`): their options (node.md §9.1), the order of
  * things before a pass (configuration, root check, random delay unless --now, pidfile lock, master
  * client) and the rendering of their progress events, one line each.
  */
@@ -157,7 +157,7 @@ export async function runPassCommand<T>(
  * Asks the node agent holding the lock to do the pass (control channel, docs/node-agent.md) and
  * waits for its result; when no agent answers, the lock error stands.
  */
-async function askAgent(
+export async function askAgent(
   ctx: CliContext,
   config: NodeConfig,
   delegate: { request: AgentRequest; onEvent?: NodeProgressListener | undefined },

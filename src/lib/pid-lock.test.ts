@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { makeTempDir } from '../testing/node.ts';
 import { rejectsWithSlapError } from '../testing/slap-error-assert.ts';
-import { acquirePidLock, isLiveNodeProcess } from './pid-lock.ts';
+import { acquirePidLock, isLiveNodeProcess, lockHolder } from './pid-lock.ts';
 
 test('a pidfile lock is exclusive while its holder lives, and released by its holder', async () => {
   const dir = await makeTempDir('pid-lock-');
@@ -49,5 +49,19 @@ test('a pidfile lock is exclusive while its holder lives, and released by its ho
     assert.equal(existsSync(path), false);
   } finally {
     sleeper.kill('SIGKILL');
+  }
+});
+
+test('lockHolder: the live holder, else nothing; a stale lock is left as it is', async () => {
+  const dir = await makeTempDir('pid-lock-');
+  const path = join(dir, 'agent.pid');
+  assert.equal(await lockHolder(path), undefined);
+  await writeFile(path, '4242\n');
+  assert.equal(await lockHolder(path, (pid) => pid === 4242), 4242);
+  assert.equal(await lockHolder(path, () => false), undefined);
+  assert.ok(existsSync(path), 'not removed');
+  for (const garbage of ['', 'x', '-3\n', '1.5', '\u2028']) {
+    await writeFile(path, garbage);
+    assert.equal(await lockHolder(path, () => true), undefined, JSON.stringify(garbage));
   }
 });

@@ -71,6 +71,15 @@ export async function acquirePidLock(path: string, options: PidLockOptions = {})
   }
 }
 
+/** The live process holding the lock at `path`, if any (a stale lock is left as it is). */
+export async function lockHolder(
+  path: string,
+  isHolder: (pid: number) => boolean = isLiveNodeProcess,
+): Promise<number | undefined> {
+  const pid = await readPid(path);
+  return pid !== undefined && isHolder(pid) ? pid : undefined;
+}
+
 async function readPid(path: string): Promise<number | undefined> {
   try {
     const value = Number((await readFile(path, 'utf8')).trim());

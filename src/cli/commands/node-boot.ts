@@ -1,10 +1,14 @@
 /**
  * `slapos node boot`: run at machine start (node.md §7.6): wait for the network, format until it
  * works, bang the compute node, and clear the partitions' timestamps so that the next
- * `slapos node instance` deploys and starts everything again.
+ * `slapos node instance` deploys and starts everything again. Not while a node agent runs: it keeps
+ * the partitions deployed itself, and its `node instance --force` is what redeploys them all.
  */
 import type { Command } from 'commander';
-import { formatConfig } from '../../node/config.ts';
+import { SlapError } from '../../core/errors.ts';
+import { lockHolder } from '../../lib/pid-lock.ts';
+import { agentPaths } from '../../node/agent/settings.ts';
+import { formatConfig, type NodeConfig } from '../../node/config.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import { addPassOptions, PassRenderer, runPassCommand, type PassCommandOptions } from '../node-pass.ts';
@@ -24,6 +28,7 @@ export function registerNodeBoot(program: Command, ctx: CliContext): void {
       { ...options, now: true },
       { name: 'node boot', lock: undefined },
       async ({ config, master, logger }) => {
+        await refuseWhileAgentRuns(config);
         const { runBootPass } = await import('../../node/boot.ts');
         const { formatComputeNode } = await import('../../node/format/format.ts');
         const { masterRegistrar } = await import('../../node/master.ts');
@@ -45,4 +50,21 @@ export function registerNodeBoot(program: Command, ctx: CliContext): void {
         `Boot done: ${result.cleared.length} partition(s) will be deployed again by slapos node instance.`,
       );
   });
+}
+
+/**
+ * Boot is for machine start, before the agent: its timestamps clearing means nothing to a running
+ * agent (it remembers what it deployed), and its format would race with the agent's passes.
+ */
+async function refuseWhileAgentRuns(config: NodeConfig): Promise<void> {
+  const pid = await lockHolder(agentPaths(config.instanceRoot).pidFile);
+  if (pid === undefined) return;
+  throw new SlapError(
+    'SLAP_ERR_LOCKED',
+    `a node agent is running (pid ${pid}): slapos node boot is for machine start, before the agent`,
+    {
+      hint: 'to have every partition deployed again, run slapos node instance --force (the agent does it); slapos node format and slapos node bang work beside the agent',
+      details: { pid },
+    },
+  );
 }

@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { acquirePidLock } from '../../lib/pid-lock.ts';
+import { agentPaths } from '../../node/agent/settings.ts';
 import { runSlapos } from '../../testing/cli.ts';
 import {
   COMPUTER_ID,
@@ -99,6 +101,21 @@ test('slapos node bang, boot and watchdog', async () => {
   assert.equal(booted.formatAttempts, 1);
   assert.ok(booted.cleared.length >= 1, 'deployed partitions will be deployed again');
   assert.equal(h.db.computeNodeBang(), 'Reboot');
+
+  // Not while a node agent runs (its lock held by a live node process): said, nothing done.
+  const agent = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  const lock = await acquirePidLock(agentPaths(h.config.instanceRoot).pidFile, { pid: agent.pid as number });
+  try {
+    await h.client.bangComputeNode({ computerGuid: COMPUTER_ID, message: 'before' });
+    const refused = await slapos('node', 'boot');
+    assert.equal(refused.code, 10, refused.stderr);
+    assert.match(refused.stderr, new RegExp(`a node agent is running \\(pid ${agent.pid}\\)`));
+    assert.match(refused.stderr, /slapos node instance --force/);
+    assert.equal(h.db.computeNodeBang(), 'before');
+  } finally {
+    agent.kill();
+    await lock.release();
+  }
 
   const ignored = await slapos('node', 'watchdog', '--event', '{"group": "slappart0", "program": "once"}');
   assert.equal(ignored.code, 0, ignored.stderr);

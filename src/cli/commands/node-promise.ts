@@ -1,20 +1,19 @@
 /**
  * `slapos node promise`: run the promises of the started partitions now and report (exit 2 on
  * failure). As the original, it holds the instance pass's lock (pidfile_instance) meanwhile and
- * skips stopped, destroyed and free partitions, whose services are not meant to answer.
+ * skips stopped, destroyed and free partitions, whose services are not meant to answer. When a
+ * node agent holds that lock, the agent runs them (control channel, docs/node-agent.md).
  */
 import type { Command } from 'commander';
-import { join } from 'node:path';
-import { EXIT } from '../../core/errors.ts';
-import type { NodeConfig } from '../../node/config.ts';
-import { readPartitionRecord } from '../../node/instance/partition-files.ts';
-import { localPartitionIds, selectPartitionIds, splitList } from '../../node/partitions.ts';
+import { SlapError } from '../../core/errors.ts';
 import { acquirePidLock } from '../../lib/pid-lock.ts';
-import type { PromiseReport } from '../../node/promise/run-promises.ts';
+import type { NodeConfig } from '../../node/config.ts';
+import { splitList } from '../../node/partitions.ts';
+import type { PromiseCheckResult } from '../../node/promise/check-partitions.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import { addNodeOptions, loadCliNodeConfig, type NodeCommandOptions } from '../node-options.ts';
-import { addPartitionOptions } from '../node-pass.ts';
+import { addPartitionOptions, askAgent } from '../node-pass.ts';
 
 interface PromiseCommandOptions extends NodeCommandOptions {
   onlyCp?: string;
@@ -28,43 +27,24 @@ export function registerNodePromise(program: Command, ctx: CliContext): void {
     .description("run the partitions' promises now (exit 0: all pass, 2: one failed)");
   addNodeOptions(addPartitionOptions(command)).action(async (options: PromiseCommandOptions) => {
     const config = await loadCliNodeConfig(ctx, options, { promise_timeout: options.promiseTimeout });
-    const partitions = await selectPartitions(config, options.onlyCp ?? options.only);
-    const { runPromises } = await import('../../node/promise/run-promises.ts');
-    const reports: { partition: string; report: PromiseReport }[] = [];
-    const lock = await acquirePidLock(config.pidfileInstance, { what: 'node promise' });
-    try {
-      for (const partition of partitions) {
-        const path = join(config.instanceRoot, partition);
-        if ((await readPartitionRecord(path))?.requestedState !== 'started') continue;
-        const report = await runPromises(path, {
-          mode: 'test',
-          force: true,
-          timeout: config.promiseTimeout,
-          logger: ctx.logger(),
-        });
-        reports.push({ partition, report });
-      }
-    } finally {
-      await lock.release();
-    }
-    const ok = reports.every((r) => r.report.ok);
-    if (!ok) ctx.exitCode = EXIT.promiseFailure;
+    const only = splitList(options.onlyCp ?? options.only);
+    const { checkPartitionPromises, selectLocalPartitions } =
+      await import('../../node/promise/check-partitions.ts');
+    // An unknown partition is a usage error whoever runs the promises.
+    await selectLocalPartitions(config, only);
+    const result = await underInstanceLock(ctx, config, options, only, () =>
+      checkPartitionPromises(config, { only, logger: ctx.logger() }),
+    );
+    ctx.exitCode = result.exitCode;
     if (options.json) {
-      ctx.printJson({
-        ok,
-        partitions: reports.map(({ partition, report }) => ({
-          partition,
-          ok: report.ok,
-          results: report.results,
-        })),
-      });
+      ctx.printJson({ ok: result.ok, partitions: result.partitions });
       return;
     }
-    for (const { partition, report } of reports)
-      for (const result of report.results)
-        ctx.print(`${partition}: ${result.title} [${result.failed ? 'FAILED' : 'OK'}] ${result.message}`);
-    const checked = reports.reduce((n, r) => n + r.report.results.length, 0);
-    const failed = reports.reduce((n, r) => n + r.report.failures.length, 0);
+    for (const { partition, results } of result.partitions)
+      for (const outcome of results)
+        ctx.print(`${partition}: ${outcome.title} [${outcome.failed ? 'FAILED' : 'OK'}] ${outcome.message}`);
+    const checked = result.partitions.reduce((n, p) => n + p.results.length, 0);
+    const failed = result.partitions.reduce((n, p) => n + p.results.filter((r) => r.failed).length, 0);
     ctx.print(
       checked === 0
         ? 'No promise to check.'
@@ -73,7 +53,32 @@ export function registerNodePromise(program: Command, ctx: CliContext): void {
   });
 }
 
-/** The formatted partitions, filtered by --only-cp. */
-async function selectPartitions(config: NodeConfig, onlyCp: string | undefined): Promise<string[]> {
-  return selectPartitionIds(await localPartitionIds(config.instanceRoot), splitList(onlyCp));
+/**
+ * Runs `check` holding pidfile_instance; when a node agent holds it, asks the agent instead (the
+ * lock error stands when no agent answers: a one-shot `node instance` runs).
+ */
+async function underInstanceLock(
+  ctx: CliContext,
+  config: NodeConfig,
+  options: PromiseCommandOptions,
+  only: string[] | undefined,
+  check: () => Promise<PromiseCheckResult>,
+): Promise<PromiseCheckResult> {
+  let lock;
+  try {
+    lock = await acquirePidLock(config.pidfileInstance, { what: 'node promise' });
+  } catch (error) {
+    if (!(error instanceof SlapError) || error.code !== 'SLAP_ERR_LOCKED') throw error;
+    const request = {
+      command: 'promise' as const,
+      ...(only === undefined ? {} : { only }),
+      ...(options.promiseTimeout === undefined ? {} : { timeout: options.promiseTimeout }),
+    };
+    return (await askAgent(ctx, config, { request }, error)) as PromiseCheckResult;
+  }
+  try {
+    return await check();
+  } finally {
+    await lock.release();
+  }
 }

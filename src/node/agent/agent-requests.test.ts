@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
   COMPUTER_ID,
@@ -19,6 +19,7 @@ import { rejectsWithSlapError } from '../../testing/slap-error-assert.ts';
 import { waitFor } from '../../testing/supervisor.ts';
 import type { InstancePassResult } from '../instance/instance-pass.ts';
 import type { NodeProgressEvent } from '../pass.ts';
+import type { PromiseCheckResult } from '../promise/check-partitions.ts';
 import type { ReportPassResult } from '../report/report-pass.ts';
 import { SOURCES_FILE } from '../software/local-sources.ts';
 import { softwareDirectory, type SoftwarePassResult } from '../software/software-pass.ts';
@@ -155,6 +156,74 @@ test('node instance through the agent: forced, or only a check; unknown partitio
   assert.equal(report.exitCode, 0);
 });
 
+test('node promise through the agent: the started partitions’ promises now, never during their processing', async () => {
+  const promiseDir = join(h.config.instanceRoot, partition, 'etc', 'promise');
+  await mkdir(promiseDir, { recursive: true });
+  await writeFile(join(promiseDir, 'ready'), '#!/bin/sh\necho "all is well"\n', { mode: 0o755 });
+  const failing = join(promiseDir, 'database');
+  try {
+    // Asked while the partition is processed: the check waits for the processing to end.
+    const answered: string[] = [];
+    let checking: Promise<PromiseCheckResult> | undefined;
+    const forced = sendAgentRequest<InstancePassResult>(
+      control.path,
+      { command: 'instance', force: true, only: [partition] },
+      {
+        onEvent: (event) => {
+          if (checking === undefined && event.type === 'partition' && event.action === 'processing')
+            checking = sendAgentRequest<PromiseCheckResult>(control.path, { command: 'promise' }).then(
+              (result) => {
+                answered.push('promise');
+                return result;
+              },
+            );
+        },
+      },
+    ).then((result) => {
+      answered.push('instance');
+      return result;
+    });
+    assert.equal((await forced).exitCode, 0);
+    assert.ok(checking, 'the processing was seen');
+    const during = await checking;
+    assert.deepEqual(answered, ['instance', 'promise']);
+    assert.deepEqual(
+      during.partitions.map((p) => [p.partition, p.results.map((r) => [r.title, r.failed, r.message])]),
+      [[partition, [['ready', false, 'all is well']]]],
+    );
+    assert.equal(during.exitCode, 0);
+
+    await writeFile(failing, '#!/bin/sh\necho "database is down"\nexit 1\n', { mode: 0o755 });
+    const failed = await sendAgentRequest<PromiseCheckResult>(control.path, {
+      command: 'promise',
+      only: [partition],
+      timeout: 5,
+    });
+    assert.equal(failed.exitCode, 2);
+    assert.equal(failed.ok, false);
+    assert.deepEqual(
+      failed.partitions[0]?.results.map((r) => [r.title, r.failed]),
+      [
+        ['database', true],
+        ['ready', false],
+      ],
+    );
+    // A free partition has nothing started: nothing checked.
+    const free = await sendAgentRequest<PromiseCheckResult>(control.path, {
+      command: 'promise',
+      only: ['slappart1'],
+    });
+    assert.deepEqual([free.exitCode, free.partitions], [0, []]);
+    await rejectsWithSlapError(
+      sendAgentRequest(control.path, { command: 'promise', only: ['slappart99'] }),
+      'SLAP_ERR_USAGE',
+      /unknown partition/,
+    );
+  } finally {
+    await rm(promiseDir, { recursive: true, force: true });
+  }
+});
+
 test('a compute node bang makes the agent process every partition again', async () => {
   const before = events.length;
   await h.client.bangComputeNode({ computerGuid: COMPUTER_ID, message: 'reprocess' });
@@ -200,6 +269,37 @@ test('an edited local release is rebuilt and its instances redeployed, with the 
   await waitFor('the fixed release deployed', async () => (await greeting()) === 'three', {
     timeoutMs: 30_000,
   });
+});
+
+test('an edited custom recipe module of a local release: seen, and built again with its new code by the same agent', async () => {
+  const module = join(dirname(url), 'stamp.mjs');
+  const stamp = join(softwareDirectory(h.config.softwareRoot, url), 'stamp.txt');
+  const recipe = (text: string): string =>
+    [
+      "import { writeFile } from 'node:fs/promises';",
+      'export async function install(ctx) {',
+      "  const output = ctx.options.require('output');",
+      `  await writeFile(output, ${JSON.stringify(text)});`,
+      '  return [output];',
+      '}',
+      '',
+    ].join('\n');
+  const stamped = (): Promise<string | undefined> => readFile(stamp, 'utf8').catch(() => undefined);
+  await writeFile(module, recipe('first'));
+  await writeFile(
+    url,
+    (await readFile(url, 'utf8')).replace('parts = instance-profile', 'parts = instance-profile stamp') +
+      '\n[stamp]\nrecipe = ./stamp.mjs\noutput = ${buildout:directory}/stamp.txt\n',
+  );
+  await waitFor('built with the recipe', async () => (await stamped()) === 'first', { timeoutMs: 30_000 });
+  await writeFile(module, recipe('second'));
+  await waitFor('built again with the edited recipe', async () => (await stamped()) === 'second', {
+    timeoutMs: 30_000,
+  });
+  const change = await waitFor('the rebuild after the recipe edit', () =>
+    agent.status().localChanges.find((item) => item.url === url && item.file === module),
+  );
+  assert.match(change.message, /stamp\.mjs changed/);
 });
 
 test('a local release built without a record of its sources (an older version) is built again once to record them', async () => {

@@ -11,7 +11,8 @@
  *   every `anomalyIntervalMs` for its promises (an up-to-date pass: no buildout, no restart).
  * - The report pass runs every `reportIntervalMs` and right after destructions.
  * - `request()` (the control channel, control.ts) runs what `slapos node software|instance|report`
- *   would, through the same tasks (never beside them), and resolves with the pass's result.
+ *   would, through the same tasks (never beside them), and resolves with the pass's result;
+ *   `node promise` runs the promises of a partition when no task works on it (its processing waits).
  * - `watchLocalSoftware`: the sources of local software releases are watched (source-watcher.ts); an
  *   edit rebuilds the release (as `--force`), then every partition using it is processed again (as
  *   `--force`: its instance profile may have changed). `localChanges` of the status shows it.
@@ -54,6 +55,7 @@ import {
   type NodeProgressListener,
   type PassError,
 } from '../pass.ts';
+import { checkPartitionPromises, type PromiseCheckResult } from '../promise/check-partitions.ts';
 import { runReportPass } from '../report/report-pass.ts';
 import {
   COMPLETED_FILE,
@@ -218,6 +220,8 @@ interface PartitionItem extends ItemBase {
   requests: Waiter<PartitionItemResult>[];
   /** Its software release was rebuilt after an edit: process it again, forced. */
   redeploy: boolean;
+  /** Work waiting for its running task to end, to run alone on it (`node promise`), first come first. */
+  waitingTurn: (() => void)[];
 }
 
 const DEFAULT_RETRY: BackoffOptions = { initialMs: 2000, maxMs: 600_000 };
@@ -655,6 +659,7 @@ export class NodeAgent {
           pendingAttempts: 0,
           requests: [],
           redeploy: false,
+          waitingTurn: [],
         };
         this.partitions.set(wanted.partitionId, item);
       }
@@ -917,6 +922,7 @@ export class NodeAgent {
           if (redeploy) this.redeployed(wanted, outcome);
           item.running = false;
           if (!upToDateCheck || item.phase !== 'up-to-date') this.statusChanged();
+          item.waitingTurn.shift()?.();
           this.kick();
         }
       })(),
@@ -976,6 +982,8 @@ export class NodeAgent {
     onEvent: NodeProgressListener,
     signal?: AbortSignal,
   ): Promise<AgentPassResult> {
+    // Local work only (as the one-shot command, it needs no master): no state read first.
+    if (request.command === 'promise') return this.checkPromises(request, signal);
     const started = performance.now();
     const abortable = <T>(promise: Promise<T>): Promise<T> => {
       const signals = [this.stopWaiting.signal, ...(signal ? [signal] : [])];
@@ -1086,6 +1094,52 @@ export class NodeAgent {
             ),
         );
     }
+  }
+
+  private checkPromises(
+    request: Extract<AgentRequest, { command: 'promise' }>,
+    signal: AbortSignal | undefined,
+  ): Promise<PromiseCheckResult> {
+    if (this.stopping)
+      return Promise.reject(new SlapError('SLAP_ERR_UNAVAILABLE', 'the node agent is stopping'));
+    const check = checkPartitionPromises(this.config, {
+      only: request.only,
+      timeout: request.timeout,
+      logger: this.logger,
+      signal: AbortSignal.any([this.abort.signal, ...(signal ? [signal] : [])]),
+      exclusive: (partitionId, work) => this.alone(partitionId, work),
+    });
+    this.track(
+      check.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+    return check;
+  }
+
+  /**
+   * Runs `work` on a partition while no task works on it: at once if it is idle, else when its
+   * running task ends. Meanwhile the partition counts as running, so nothing else starts on it.
+   */
+  private alone<T>(partitionId: string, work: () => Promise<T>): Promise<T> {
+    const item = this.partitions.get(partitionId);
+    // Not one of the master's partitions (free): no task of the agent works on it.
+    if (item === undefined) return work();
+    return new Promise<T>((resolve, reject) => {
+      const run = (): void => {
+        item.running = true;
+        work()
+          .then(resolve, reject)
+          .finally(() => {
+            item.running = false;
+            item.waitingTurn.shift()?.();
+            this.kick();
+          });
+      };
+      if (item.running) item.waitingTurn.push(run);
+      else run();
+    });
   }
 
   private async whileListening<T>(

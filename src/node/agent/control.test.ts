@@ -89,6 +89,10 @@ test('requests are validated field by field; any string round-trips in "only" or
     ['{"request":{"command":"instance","force":false,"only":"slappart0"}}', /"only"/],
     ['{"request":{"command":"instance","force":false,"only":[""]}}', /"only"/],
     ['{"request":{"command":"instance","force":false,"only":[1]}}', /"only"/],
+    ['{"request":{"command":"promise","only":[""]}}', /"only"/],
+    ['{"request":{"command":"promise","timeout":0}}', /"timeout"/],
+    ['{"request":{"command":"promise","timeout":1.5}}', /"timeout"/],
+    ['{"request":{"command":"promise","timeout":"20"}}', /"timeout"/],
   ] as const)
     assert.throws(
       () => parseAgentRequest(line),
@@ -96,11 +100,21 @@ test('requests are validated field by field; any string round-trips in "only" or
         error instanceof SlapError && error.code === 'SLAP_ERR_USAGE' && reason.test(error.message),
       line,
     );
+  assert.deepEqual(parseAgentRequest('{"request":{"command":"promise","force":true}}'), {
+    command: 'promise',
+  });
+  assert.deepEqual(parseAgentRequest('{"request":{"command":"promise","only":["slappart0"],"timeout":7}}'), {
+    command: 'promise',
+    only: ['slappart0'],
+    timeout: 7,
+  });
   const random = seeded(14);
   for (let i = 0; i < 500; i++) {
     const only = [randomString(random) || 'x', randomString(random) || 'y'];
     const request: AgentRequest = { command: 'instance', force: random() < 0.5, only };
     assert.deepEqual(parseAgentRequest(JSON.stringify({ request })), request);
+    const promise: AgentRequest = { command: 'promise', only };
+    assert.deepEqual(parseAgentRequest(JSON.stringify({ request: promise })), promise);
     const garbage = randomString(random);
     try {
       parseAgentRequest(garbage);

@@ -1,7 +1,7 @@
 /**
  * The agent's control channel: a unix socket (mode 0600: its owner and root only) in
- * `<instance_root>/var/run/`, through which `slapos node software|instance|report`, finding the
- * agent's lock held, ask the agent to do the pass and wait for it. One request per connection, JSON
+ * `<instance_root>/var/run/`, through which `slapos node software|instance|report|promise`, finding
+ * the agent's lock held, ask the agent to do the work and wait for it. One request per connection, JSON
  * lines: the client sends `{"request": AgentRequest}`, the agent answers with any number of
  * `{"event": NodeProgressEvent}` (that work's progress), then `{"result": …}` (the pass's result, as
  * the one-shot pass returns it) or `{"error": {code, message, hint?}}`, and closes.
@@ -16,7 +16,9 @@ import { SOCKET_PATH_MAX_BYTES } from '../supervisor/paths.ts';
 export type AgentRequest =
   | { command: 'software'; force: boolean; only?: string[] }
   | { command: 'instance'; force: boolean; only?: string[] }
-  | { command: 'report' };
+  | { command: 'report' }
+  /** `node promise`: the promises of these partitions (default all), `timeout` seconds each. */
+  | { command: 'promise'; only?: string[]; timeout?: number };
 
 /** What a pass returns, as far as the channel cares (the CLI renders the rest). */
 export interface AgentPassResult {
@@ -43,15 +45,28 @@ export function parseAgentRequest(line: string): AgentRequest {
   const request = (value as { request?: unknown } | null)?.request;
   if (typeof request !== 'object' || request === null)
     throw new SlapError('SLAP_ERR_USAGE', 'the control request has no "request" object');
-  const { command, force, only } = request as Record<string, unknown>;
+  const { command, force, only, timeout } = request as Record<string, unknown>;
   if (command === 'report') return { command };
+  if (command === 'promise') {
+    if (timeout !== undefined && !(Number.isSafeInteger(timeout) && (timeout as number) >= 1))
+      throw new SlapError('SLAP_ERR_USAGE', '"timeout" must be a positive whole number of seconds');
+    return {
+      command,
+      ...(only === undefined ? {} : { only: parseOnly(only) }),
+      ...(timeout === undefined ? {} : { timeout: timeout as number }),
+    };
+  }
   if (command !== 'software' && command !== 'instance')
-    throw new SlapError('SLAP_ERR_USAGE', 'unknown control command (software, instance or report)');
+    throw new SlapError('SLAP_ERR_USAGE', 'unknown control command (software, instance, report or promise)');
   if (typeof force !== 'boolean') throw new SlapError('SLAP_ERR_USAGE', '"force" must be a boolean');
   if (only === undefined) return { command, force };
+  return { command, force, only: parseOnly(only) };
+}
+
+function parseOnly(only: unknown): string[] {
   if (!Array.isArray(only) || !only.every((item) => typeof item === 'string' && item !== ''))
     throw new SlapError('SLAP_ERR_USAGE', '"only" must be a list of non-empty strings');
-  return { command, force, only: only as string[] };
+  return only as string[];
 }
 
 export interface ControlServer {

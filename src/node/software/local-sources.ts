@@ -1,6 +1,6 @@
 /**
- * The local files a software release's build read (its profile, what it extends, the templates and
- * other local files its parts read), recorded after each successful build of a release whose URL is a
+ * The local files a software release's build read (its profile, what it extends, its custom recipe
+ * modules, the templates and other local files its parts read), recorded after each successful build of a release whose URL is a
  * local path or `file:` URL, so that the agent can rebuild the release when one of them changes
  * (`watch_local_software`, docs/node-agent.md). Files of the software directory itself (the node's
  * own buildout.cfg, the extends cache) are not sources.
