@@ -19,9 +19,9 @@ import { Option, type Command } from 'commander';
 import type { MasterClient } from '../client/master-client.ts';
 import type { TlsMaterial } from '../client/json-transport.ts';
 import { SlapError, isSlapError, toSlapError, type ErrorCode } from '../core/errors.ts';
-import { ACCESS_TOKEN_RULE, isAccessToken, MASTER_TOKEN_OPTION } from '../lib/access-token.ts';
+import { ACCESS_TOKEN_RULE, isAccessToken, MASTER_TOKEN_OPTION } from '../core/access-token.ts';
 import type { IniDocument } from '../lib/ini.ts';
-import { resolveStandaloneDir, standaloneLayout } from '../standalone/layout.ts';
+import { resolveStandaloneDir, standaloneConfigFile } from '../standalone/location.ts';
 import type { CliContext } from './context.ts';
 import { readSlaposConfig } from './slapos-config.ts';
 
@@ -170,7 +170,7 @@ export function resolveClientConfig(
  */
 function nearbyStandaloneConfig(ctx: Pick<CliContext, 'env' | 'cwd'>): string | undefined {
   for (const dir of [resolveStandaloneDir(undefined, ctx), ctx.cwd]) {
-    const config = standaloneLayout(dir).config;
+    const config = standaloneConfigFile(dir);
     if (!existsSync(config)) continue;
     const fromHere = relative(ctx.cwd, config);
     return fromHere.startsWith('..') || isAbsolute(fromHere) ? config : fromHere;

@@ -97,6 +97,38 @@ test('a client command loads neither the master, nor the database, nor undici, n
   }
 });
 
+/** The project's modules `entry` loads (itself included), through value imports. */
+function localModules(entry: string): string[] {
+  const seen = new Set([entry]);
+  const queue = [entry];
+  while (queue.length > 0) {
+    const file = queue.shift() as string;
+    for (const specifier of valueImports(file)) {
+      if (!specifier.startsWith('.')) continue;
+      const target = resolve(dirname(file), specifier);
+      if (!seen.has(target)) {
+        seen.add(target);
+        queue.push(target);
+      }
+    }
+  }
+  return [...seen];
+}
+
+test("a client command loads none of the node's or the standalone's modules", () => {
+  // The hint naming a nearby standalone only needs where it lives (standalone/location.ts).
+  const allowed = new Set([resolve(SOURCE_DIR, '..', 'standalone', 'location.ts')]);
+  for (const entry of [
+    resolve(SOURCE_DIR, '..', 'client', 'master-client.ts'),
+    resolve(SOURCE_DIR, 'client-config.ts'),
+  ]) {
+    const loaded = localModules(entry).filter(
+      (file) => /[/\\]src[/\\](node|standalone|master|buildout)[/\\]/.test(file) && !allowed.has(file),
+    );
+    assert.deepEqual(loaded, [], entry);
+  }
+});
+
 test('the import walk sees through type-only imports but not through value imports', () => {
   const entry = resolve(SOURCE_DIR, '..', 'master', 'server.ts');
   assert.ok(heavyAtStartup(entry).has('fastify'));

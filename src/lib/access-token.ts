@@ -8,26 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { SlapError } from '../core/errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
+import { ACCESS_TOKEN_RULE, isAccessToken } from '../core/access-token.ts';
 
-/** The option of slapos.cfg (`[slapos]`, or `[slapconsole]` for the client) holding a master's token. */
-export const MASTER_TOKEN_OPTION = 'master_token';
-
-const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
-const MIN_LENGTH = 16;
-const MAX_LENGTH = 4096;
-
-/** True for a well-formed token (long enough to be a secret). */
-export function isAccessToken(text: string): boolean {
-  return text.length >= MIN_LENGTH && text.length <= MAX_LENGTH && TOKEN.test(text);
-}
+export { ACCESS_TOKEN_RULE, isAccessToken, MASTER_TOKEN_OPTION } from '../core/access-token.ts';
 
 /** A new random token: 32 bytes, base64url (43 characters). */
 export function createAccessToken(): string {
   return randomBytes(32).toString('base64url');
 }
-
-/** The rule a token must follow, for error messages. */
-export const ACCESS_TOKEN_RULE = `${MIN_LENGTH} to ${MAX_LENGTH} characters among letters, digits and -._~+/ (then = padding)`;
 
 /** The token held by `path` (its content, one trailing newline allowed); the file must be 0600 or stricter. */
 export async function readAccessTokenFile(path: string): Promise<string> {

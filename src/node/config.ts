@@ -12,7 +12,7 @@ import { access, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { SlapError } from '../core/errors.ts';
-import { ACCESS_TOKEN_RULE, isAccessToken, MASTER_TOKEN_OPTION } from '../lib/access-token.ts';
+import { ACCESS_TOKEN_RULE, isAccessToken, MASTER_TOKEN_OPTION } from '../core/access-token.ts';
 import { parseIni, type IniDocument } from '../lib/ini.ts';
 import { parseCidr, type Cidr } from './format/ip.ts';
 

@@ -3,12 +3,14 @@
  * master's database, the node's software and instance roots, logs and pid files — under one
  * directory, `./.slapos` by default (`--dir`, or `$SLAPOS_STANDALONE_DIR`).
  */
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { SlapError } from '../core/errors.ts';
 import { agentPaths } from '../node/agent/settings.ts';
 import { SOCKET_PATH_MAX_BYTES, supervisorPaths, type SupervisorPaths } from '../node/supervisor/paths.ts';
+import { standaloneConfigFile } from './location.ts';
 
-export const DEFAULT_STANDALONE_DIR = '.slapos';
+export { DEFAULT_STANDALONE_DIR, resolveStandaloneDir, standaloneConfigFile } from './location.ts';
+
 export const STANDALONE_COMPUTER_ID = 'local';
 export const DEFAULT_PARTITIONS = 10;
 
@@ -32,20 +34,12 @@ export interface StandaloneLayout {
   supervisor: SupervisorPaths;
 }
 
-/** `--dir`, else `$SLAPOS_STANDALONE_DIR`, else `./.slapos`, absolute. */
-export function resolveStandaloneDir(
-  dir: string | undefined,
-  options: { env: NodeJS.ProcessEnv; cwd: string },
-): string {
-  return resolve(options.cwd, dir ?? (options.env.SLAPOS_STANDALONE_DIR || DEFAULT_STANDALONE_DIR));
-}
-
 export function standaloneLayout(dir: string): StandaloneLayout {
   const instanceRoot = join(dir, 'inst');
   const agent = agentPaths(instanceRoot);
   return {
     dir,
-    config: join(dir, 'etc', 'slapos.cfg'),
+    config: standaloneConfigFile(dir),
     tokenFile: join(dir, 'etc', 'master.token'),
     database: join(dir, 'var', 'proxy.db'),
     softwareRoot: join(dir, 'soft'),
