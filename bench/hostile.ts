@@ -1,5 +1,5 @@
 /**
- * Hostile requests against the master: `npm run bench -- hostile [--runs 3] [--cpu-prof DIR]`. The
+ * Hostile requests against the master: `npm run bench -- hostile [--runs 3] [--case TEXT] [--cpu-prof DIR]`. The
  * master runs in its own process (bench/_master-process.ts: 127.0.0.1, SQLite in a temporary
  * directory) and measures its own event loop delay (perf_hooks.monitorEventLoopDelay, 1 ms
  * resolution); bodies are built before timing. `--cpu-prof DIR` writes the master's CPU profile there.
@@ -23,7 +23,11 @@ import { BODY_LIMIT_BYTES, MAX_OBJECT_MEMBERS } from '../src/master/http/request
 import { ARRAY_CAPS } from '../src/master/http/validation.ts';
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '3' }, 'cpu-prof': { type: 'string' } },
+  options: {
+    runs: { type: 'string', default: '3' },
+    'cpu-prof': { type: 'string' },
+    case: { type: 'string' },
+  },
   allowPositionals: true,
 });
 const runs = Math.max(1, Number(values.runs));
@@ -142,7 +146,7 @@ try {
   process.stdout.write(
     'case                                  bytes  status      hostile ms  master block ms    cheap p99 ms    cheap max ms\n',
   );
-  for (const hostile of CASES) {
+  for (const hostile of CASES.filter((item) => item.name.includes(values.case ?? ''))) {
     const latencies: number[] = [];
     const cheapP99s: number[] = [];
     const cheapMaxima: number[] = [];

@@ -6,6 +6,7 @@
  * handler decodes, calls one service, encodes.
  */
 import type { Readable } from 'node:stream';
+import { setImmediate } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   apiSpecText,
@@ -31,7 +32,13 @@ import {
 } from './documents.ts';
 import { BEARER_CHALLENGE, type Authenticator } from './authentication.ts';
 import { errorBody, toHttpError } from './errors.ts';
-import { decodeBody, parseJsonBody, readBody } from './request-body.ts';
+import {
+  decodeBody,
+  LARGE_BODY_BYTES,
+  parseJsonBody,
+  parseLargeJsonBody,
+  readBody,
+} from './request-body.ts';
 import { acceptsJson, requestOrigin } from './request-context.ts';
 import { requesterOf, type RequesterPartition } from './requester.ts';
 import { requestValidators } from './validation.ts';
@@ -331,7 +338,9 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
     }
     const text = decodeBody(bytes);
     request[RAW_BODY] = text;
-    return parseJsonBody(text);
+    if (bytes.length < LARGE_BODY_BYTES) return parseJsonBody(text);
+    await setImmediate();
+    return parseLargeJsonBody(text);
   });
   // Any other type is refused too, but only once its body is read: an answer sent while the client
   // is still sending can be lost to a connection reset.
@@ -396,6 +405,9 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
       }
       const body = request.body;
       validate(body);
+      // A large body: each step in its own event-loop turn (request-body.ts, LARGE_BODY_BYTES).
+      const large = (request[RAW_BODY]?.length ?? 0) >= LARGE_BODY_BYTES;
+      if (large) await setImmediate();
       let pythonBody: unknown;
       let gone: AbortController | undefined;
       const onClose = (): void => gone?.abort();
@@ -414,6 +426,7 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
             return gone.signal;
           },
         });
+        if (large) await setImmediate();
         return sendJson(reply, 200, result);
       } finally {
         if (gone) request.raw.socket.off('close', onClose);

@@ -10,6 +10,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
+import { setImmediate } from 'node:timers/promises';
 import { SlapError } from '../../core/errors.ts';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -166,18 +167,42 @@ function countKeys(value: unknown): number {
   return count;
 }
 
-export function parseJsonBody(text: string): unknown {
-  const members = scanStructure(text);
-  let value: unknown;
+function parseText(text: string): unknown {
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch (error) {
     throw invalid(
       `The request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
+}
+
+function checkKeys(value: unknown, members: number): void {
   if (members > 0 && countKeys(value) !== members) {
     throw invalid('The JSON body repeats a key in an object; each key may appear once.');
   }
+}
+
+export function parseJsonBody(text: string): unknown {
+  const members = scanStructure(text);
+  const value = parseText(text);
+  checkKeys(value, members);
+  return value;
+}
+
+/**
+ * Bodies of at least this many bytes (or characters) are handled in steps, the event loop yielded
+ * between them (decoding, scanning, parsing, validating, storing, answering), so that no step of one
+ * large request holds the other requests for long (docs/master.md, "Limits").
+ */
+export const LARGE_BODY_BYTES = 64 * 1024;
+
+/** parseJsonBody in three event-loop turns (scan, parse, key check), for large bodies. */
+export async function parseLargeJsonBody(text: string): Promise<unknown> {
+  const members = scanStructure(text);
+  await setImmediate();
+  const value = parseText(text);
+  await setImmediate();
+  checkKeys(value, members);
   return value;
 }
