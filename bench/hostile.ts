@@ -124,7 +124,11 @@ function percentile(sorted: number[], p: number): number {
 const directory = await mkdtemp(join(tmpdir(), 'slapos-bench-hostile-'));
 const profile = values['cpu-prof'];
 const child = fork(new URL('./_master-process.ts', import.meta.url), [join(directory, 'proxy.db')], {
-  execArgv: ['--import', 'tsx', ...(profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profile])],
+  execArgv: [
+    '--import',
+    'tsx',
+    ...(profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-interval', '250', '--cpu-prof-dir', profile]),
+  ],
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
 const master = await answer(child, 'listening');

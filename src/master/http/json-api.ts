@@ -32,13 +32,7 @@ import {
 } from './documents.ts';
 import { BEARER_CHALLENGE, type Authenticator } from './authentication.ts';
 import { errorBody, toHttpError } from './errors.ts';
-import {
-  decodeBody,
-  LARGE_BODY_BYTES,
-  parseJsonBody,
-  parseLargeJsonBody,
-  readBody,
-} from './request-body.ts';
+import { decodeBody, LARGE_BODY_BYTES, parseJsonBody, parseLargeJsonBody, readBody } from './request-body.ts';
 import { acceptsJson, requestOrigin } from './request-context.ts';
 import { requesterOf, type RequesterPartition } from './requester.ts';
 import { requestValidators } from './validation.ts';
