@@ -6,10 +6,11 @@
  *
  * For each hostile request (median and worst of the runs): its latency and status, the master's
  * longest event loop block meanwhile, and the p99 and worst latency of cheap requests
- * (`get.v0.hateoas_url`, one after another) sent while it is in flight. Cases (docs/master.md, "Limits"): the 80,000-descending-keys instance request
- * (issue 14: 40 s before the fix; now refused), the largest parameter dictionary allowed, one
- * 1 MiB value, a format of as many partitions as allowed, a 2 MiB body (413 after reading), and
- * 1 MiB of nested objects whose keys must be counted.
+ * (`get.v0.hateoas_url`, one after another) sent while it is in flight. Cases (docs/master.md,
+ * "Limits"): the 80,000-descending-keys instance request (issue 14: 40 s before the fix; now
+ * refused), ~1 MiB parameter dictionaries (refused: over the stored parameter XML cap) and the
+ * largest ones stored, a format of as many partitions as allowed, the largest promise results, a
+ * 2 MiB body (413 after reading), and 1 MiB of nested objects whose keys must be counted.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -21,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { BODY_LIMIT_BYTES, MAX_OBJECT_MEMBERS } from '../src/master/http/request-body.ts';
 import { ARRAY_CAPS } from '../src/master/http/validation.ts';
+import { MAX_PARAMETER_XML_BYTES } from '../src/master/services/stored-parameters.ts';
 
 const { values } = parseArgs({
   options: {
@@ -51,7 +53,11 @@ function instance(title: string, parameters: unknown): Buffer {
 }
 
 const largestValue = 'v'.repeat(Math.floor((BODY_LIMIT_BYTES - 4096) / MAX_OBJECT_MEMBERS) - 16);
+/** Values filling the stored parameter XML: about 40 bytes of markup per key. */
+const storableValue = 'v'.repeat(Math.floor((MAX_PARAMETER_XML_BYTES - 4096) / MAX_OBJECT_MEMBERS) - 40);
 const partitions = ARRAY_CAPS.compute_partition_list ?? 0;
+/** The instance whose promise results are reported (requested before the cases). */
+const PROMISE_INSTANCE = 'P';
 
 const CASES: Case[] = [
   {
@@ -60,14 +66,24 @@ const CASES: Case[] = [
     body: () => instance('H', descendingKeys(80_000, '')),
   },
   {
-    name: `${MAX_OBJECT_MEMBERS} keys (the cap), ~1 MiB`,
+    name: `${MAX_OBJECT_MEMBERS} keys, ~1 MiB (over the XML cap)`,
     path: '/slapos.post.v0.software_instance',
     body: () => instance('L', descendingKeys(MAX_OBJECT_MEMBERS, largestValue)),
   },
   {
-    name: 'one ~1 MiB value',
+    name: `${MAX_OBJECT_MEMBERS} keys at the XML cap`,
+    path: '/slapos.post.v0.software_instance',
+    body: (run) => instance('C', descendingKeys(MAX_OBJECT_MEMBERS, `${run}${storableValue.slice(1)}`)),
+  },
+  {
+    name: 'one ~1 MiB value (over the XML cap)',
     path: '/slapos.post.v0.software_instance',
     body: () => instance('V', { big: '\u00e9'.repeat((BODY_LIMIT_BYTES - 4096) / 2) }),
+  },
+  {
+    name: 'one value at the XML cap',
+    path: '/slapos.post.v0.software_instance',
+    body: (run) => instance('W', { big: `${run}${'\u00e9'.repeat((MAX_PARAMETER_XML_BYTES - 4096) / 2)}` }),
   },
   {
     name: `format ${partitions} partitions (the cap)`,
@@ -82,6 +98,22 @@ const CASES: Case[] = [
               { 'ip-address': `10.0.${i % 250}.1`, 'network-interface': 'tap0', netmask: '255.255.255.0' },
               { 'ip-address': `fd00::${i.toString(16)}`, 'network-interface': 'tap0', netmask: 'ffff::' },
             ],
+          })),
+        }),
+      ),
+  },
+  {
+    name: '200 promise results of 4 kB (~850 kB)',
+    path: '/slapos.put.ext.software_instance_promise_result',
+    body: (run) =>
+      Buffer.from(
+        JSON.stringify({
+          instance_guid: `${PROMISE_INSTANCE}______0`,
+          result_list: Array.from({ length: 200 }, (_, i) => ({
+            name: `promise-${i}`,
+            status: 'fail',
+            message: `${run}${'m'.repeat(4095)}`,
+            date: '2026-12-07T03:00:00Z',
           })),
         }),
       ),
@@ -143,12 +175,18 @@ try {
       compute_partition_list: Array.from({ length: 10 }, (_, i) => ({ partition_id: `slappart${i}` })),
     }),
   );
+  const promiseInstance = await post(
+    cheapPool,
+    '/slapos.post.v0.software_instance',
+    instance(PROMISE_INSTANCE, {}),
+  );
+  if (promiseInstance !== 200) throw new Error(`requesting ${PROMISE_INSTANCE} answered ${promiseInstance}`);
   for (let i = 0; i < 200; i++) await post(cheapPool, '/slapos.get.v0.hateoas_url', '{}');
   process.stdout.write(
     `hostile requests against a master in its own process, ${runs} runs each, median / worst of the runs (master loop block = the master's longest event loop delay; cheap = get.v0.hateoas_url sent one after another meanwhile)\n`,
   );
   process.stdout.write(
-    'case                                  bytes  status      hostile ms  master block ms    cheap p99 ms    cheap max ms\n',
+    'case                                      bytes  status      hostile ms  master block ms    cheap p99 ms    cheap max ms\n',
   );
   for (const hostile of CASES.filter((item) => item.name.includes(values.case ?? ''))) {
     const latencies: number[] = [];
@@ -189,7 +227,7 @@ try {
       return `${median.toFixed(1)} / ${(sorted.at(-1) ?? NaN).toFixed(1)}`;
     };
     process.stdout.write(
-      `${hostile.name.padEnd(36)} ${String(bytes).padStart(8)}  ${String(status).padStart(6)}  ${cell(latencies).padStart(14)}  ${cell(blocks).padStart(15)}  ${cell(cheapP99s).padStart(14)}  ${cell(cheapMaxima).padStart(14)}\n`,
+      `${hostile.name.padEnd(40)} ${String(bytes).padStart(8)}  ${String(status).padStart(6)}  ${cell(latencies).padStart(14)}  ${cell(blocks).padStart(15)}  ${cell(cheapP99s).padStart(14)}  ${cell(cheapMaxima).padStart(14)}\n`,
     );
   }
 } finally {
