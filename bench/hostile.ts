@@ -136,7 +136,10 @@ async function post(pool: Pool, path: string, body: Buffer | string): Promise<nu
   return response.statusCode;
 }
 
-type Answer = { kind: 'listening'; url: string } | { kind: 'reset' } | { kind: 'report'; maxMs: number };
+type Answer =
+  | { kind: 'listening'; url: string }
+  | { kind: 'reset' }
+  | { kind: 'report'; maxMs: number; maxCpuMs: number };
 
 /** The next message of the master process of the given kind. */
 async function answer<K extends Answer['kind']>(
@@ -183,16 +186,17 @@ try {
   if (promiseInstance !== 200) throw new Error(`requesting ${PROMISE_INSTANCE} answered ${promiseInstance}`);
   for (let i = 0; i < 200; i++) await post(cheapPool, '/slapos.get.v0.hateoas_url', '{}');
   process.stdout.write(
-    `hostile requests against a master in its own process, ${runs} runs each, median / worst of the runs (master loop block = the master's longest event loop delay; cheap = get.v0.hateoas_url sent one after another meanwhile)\n`,
+    `hostile requests against a master in its own process, ${runs} runs each, median / worst of the runs (master block = the master's longest event loop delay; block CPU = the most CPU it used between two ticks of a 1 ms timer; cheap = get.v0.hateoas_url sent one after another meanwhile)\n`,
   );
   process.stdout.write(
-    'case                                      bytes  status      hostile ms  master block ms    cheap p99 ms    cheap max ms\n',
+    'case                                      bytes  status      hostile ms  master block ms    block CPU ms    cheap p99 ms    cheap max ms\n',
   );
   for (const hostile of CASES.filter((item) => item.name.includes(values.case ?? ''))) {
     const latencies: number[] = [];
     const cheapP99s: number[] = [];
     const cheapMaxima: number[] = [];
     const blocks: number[] = [];
+    const cpuBlocks: number[] = [];
     let status = 0;
     let bytes = 0;
     for (let run = 0; run < runs; run++) {
@@ -216,7 +220,9 @@ try {
       done = true;
       await cheap;
       child.send({ kind: 'report' });
-      blocks.push((await answer(child, 'report')).maxMs);
+      const report = await answer(child, 'report');
+      blocks.push(report.maxMs);
+      cpuBlocks.push(report.maxCpuMs);
       cheapLatencies.sort((x, y) => x - y);
       cheapP99s.push(percentile(cheapLatencies, 99));
       cheapMaxima.push(cheapLatencies.at(-1) ?? NaN);
@@ -227,7 +233,7 @@ try {
       return `${median.toFixed(1)} / ${(sorted.at(-1) ?? NaN).toFixed(1)}`;
     };
     process.stdout.write(
-      `${hostile.name.padEnd(40)} ${String(bytes).padStart(8)}  ${String(status).padStart(6)}  ${cell(latencies).padStart(14)}  ${cell(blocks).padStart(15)}  ${cell(cheapP99s).padStart(14)}  ${cell(cheapMaxima).padStart(14)}\n`,
+      `${hostile.name.padEnd(40)} ${String(bytes).padStart(8)}  ${String(status).padStart(6)}  ${cell(latencies).padStart(14)}  ${cell(blocks).padStart(15)}  ${cell(cpuBlocks).padStart(15)}  ${cell(cheapP99s).padStart(14)}  ${cell(cheapMaxima).padStart(14)}\n`,
     );
   }
 } finally {

@@ -93,3 +93,40 @@ test('decoding accepts exactly the valid UTF-8 a strict TextDecoder accepts, wit
   }
   assert.throws(() => decodeBody(Buffer.from([0xef, 0xbb, 0xbf, 0x7b, 0x7d])), /byte order mark/);
 });
+
+test('structure inside random strings is never counted: the member cap is exact for any text', () => {
+  let state = 1207;
+  const random = (below: number): number => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) % below;
+  };
+  const units = [
+    'a',
+    '"',
+    '\\',
+    ':',
+    ',',
+    '{',
+    '}',
+    '[',
+    ']',
+    '\\"',
+    '\n',
+    '\u2028',
+    '\u0000',
+    'é',
+    '\u{1F600}',
+  ];
+  const text = (): string => Array.from({ length: random(12) }, () => units[random(units.length)]).join('');
+  for (let round = 0; round < 40; round++) {
+    const members = Array.from({ length: MAX_OBJECT_MEMBERS }, (_, i) => [`${text()}#${i}`, text()]);
+    const nested = `[${JSON.stringify(text())},{"k":${JSON.stringify(text())}}]`;
+    const object = (extra: boolean): string =>
+      `{${members.map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value)}`).join(',')}${extra ? `,"x":${nested}` : ''}}`;
+    assert.equal(refusedWith(object(false)), undefined);
+    assert.deepEqual(parseJsonBody(object(false)), Object.fromEntries(members));
+    assert.match(refusedWith(object(true)) ?? '', /^413 .*more than 1000 members/);
+  }
+});

@@ -13,7 +13,7 @@ import type { ServiceContext } from './context.ts';
  * Partitions written per event-loop turn: a format of hundreds of partitions yields the loop between
  * batches (the write job keeps the database to itself meanwhile; other use cases wait their turn).
  */
-const PARTITIONS_PER_TURN = 100;
+const PARTITIONS_PER_TURN = 50;
 
 export async function formatComputeNode(
   context: ServiceContext,
