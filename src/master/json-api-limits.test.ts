@@ -2,7 +2,8 @@
  * The master's request limits (docs/master.md, "Limits"): ambiguous bodies (invalid UTF-8, a byte
  * order mark, repeated keys, another charset) are 400s; parameter dictionaries hold at most
  * MAX_OBJECT_MEMBERS keys (the 80,000-key request that stalled the master for 40 s is refused,
- * and other requests are served meanwhile); a body over 1 MiB gets its 413 on every path, read by
+ * and other requests are served meanwhile); stored parameters and SLA have size caps (413 past
+ * them, exact round trips up to them); a body over 1 MiB gets its 413 on every path, read by
  * real clients, even those that read the answer only once they have sent everything.
  */
 import { test } from 'node:test';
