@@ -62,8 +62,10 @@ type Handler<P extends ApiPath> = (input: HandlerInput<P>) => unknown;
 type HandlerTable = { [P in ApiPath]: Handler<P> };
 
 const RAW_BODY = Symbol('rawBody');
+/** Set on a request whose body is LARGE_BODY_BYTES or more: it is handled in steps. */
+const LARGE_BODY = Symbol('largeBody');
 const CALLER = Symbol('caller');
-type WithRawBody = FastifyRequest & { [RAW_BODY]?: string; [CALLER]?: Caller };
+type WithRawBody = FastifyRequest & { [RAW_BODY]?: string; [LARGE_BODY]?: true; [CALLER]?: Caller };
 
 function handlers(services: MasterServices): HandlerTable {
   return {
@@ -333,6 +335,7 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
     const text = decodeBody(bytes);
     request[RAW_BODY] = text;
     if (bytes.length < LARGE_BODY_BYTES) return parseJsonBody(text);
+    request[LARGE_BODY] = true;
     await setImmediate();
     return parseLargeJsonBody(text);
   });
@@ -400,7 +403,7 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
       const body = request.body;
       validate(body);
       // A large body: each step in its own event-loop turn (request-body.ts, LARGE_BODY_BYTES).
-      const large = (request[RAW_BODY]?.length ?? 0) >= LARGE_BODY_BYTES;
+      const large = request[LARGE_BODY] === true;
       if (large) await setImmediate();
       let pythonBody: unknown;
       let gone: AbortController | undefined;
