@@ -303,7 +303,23 @@ test('parameters up to the stored-size caps round-trip exactly; one byte more is
       assert.equal((tree.body as { parameters: Record<string, string> }).parameters[key], value);
 
       const over = await postJson(url, REQUEST, { ...body, parameters: { [key]: `${value}a` } });
-      assertApiError(over, REQUEST, 413, new RegExp(`at most ${MAX_PARAMETER_XML_BYTES}`));
+      assertApiError(
+        over,
+        REQUEST,
+        413,
+        new RegExp(`take ${MAX_PARAMETER_XML_BYTES + 1} bytes stored; at most ${MAX_PARAMETER_XML_BYTES}`),
+      );
+      // Text alone over the cap: refused before it is encoded.
+      const text = { ...body, parameters: { [key]: 'x'.repeat(MAX_PARAMETER_XML_BYTES - key.length + 1) } };
+      const overText = await postJson(url, REQUEST, text);
+      assertApiError(
+        overText,
+        REQUEST,
+        413,
+        new RegExp(
+          `more than ${MAX_PARAMETER_XML_BYTES + 1} bytes stored; at most ${MAX_PARAMETER_XML_BYTES}`,
+        ),
+      );
       const still = await api('/slapos.get.v0.instance_tree', { title: `B${round}` });
       assert.equal((still.body as { parameters: Record<string, string> }).parameters[key], value);
 
