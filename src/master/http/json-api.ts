@@ -32,7 +32,16 @@ import {
 } from './documents.ts';
 import { BEARER_CHALLENGE, type Authenticator } from './authentication.ts';
 import { errorBody, toHttpError } from './errors.ts';
-import { decodeBody, LARGE_BODY_BYTES, parseJsonBody, parseLargeJsonBody, readBody } from './request-body.ts';
+import {
+  decodeBody,
+  decodeBodyChunks,
+  joinChunks,
+  LARGE_BODY_BYTES,
+  parseJsonBody,
+  parseLargeJsonBody,
+  readBody,
+  readBodyChunks,
+} from './request-body.ts';
 import { acceptsJson, requestOrigin } from './request-context.ts';
 import { requesterOf, type RequesterPartition } from './requester.ts';
 import { requestValidators } from './validation.ts';
@@ -328,14 +337,21 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('application/json', async (request: WithRawBody, payload: Readable) => {
     const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(request.headers['content-type'] ?? '')?.[1];
-    const bytes = await readBody(payload, { contentLength: request.headers['content-length'] });
+    const chunks = await readBodyChunks(payload, { contentLength: request.headers['content-length'] });
     if (charset !== undefined && charset.toLowerCase() !== 'utf-8') {
       throw new SlapError('SLAP_ERR_INVALID_INPUT', 'The request body must be UTF-8 JSON (charset=utf-8).');
     }
-    const text = decodeBody(bytes);
-    request[RAW_BODY] = text;
-    if (bytes.length < LARGE_BODY_BYTES) return parseJsonBody(text);
+    let size = 0;
+    for (const chunk of chunks) size += chunk.length;
+    if (size < LARGE_BODY_BYTES) {
+      const text = decodeBody(joinChunks(chunks));
+      request[RAW_BODY] = text;
+      return parseJsonBody(text);
+    }
     request[LARGE_BODY] = true;
+    await setImmediate();
+    const text = decodeBodyChunks(chunks);
+    request[RAW_BODY] = text;
     await setImmediate();
     return parseLargeJsonBody(text);
   });

@@ -32,15 +32,18 @@ export function tooLarge(): SlapError {
 }
 
 /**
- * Reads a request body into one buffer. Over BODY_LIMIT_BYTES it keeps reading but drops the bytes,
- * and rejects with SLAP_ERR_PAYLOAD_TOO_LARGE once the body has ended; past DISCARD_LIMIT_BYTES
- * (or when the announced length is already past it) it rejects at once and the connection is
- * closed with the answer.
+ * Reads a request body as the chunks received. Over BODY_LIMIT_BYTES it keeps reading but drops the
+ * bytes, and rejects with SLAP_ERR_PAYLOAD_TOO_LARGE once the body has ended; past
+ * DISCARD_LIMIT_BYTES (or when the announced length is already past it) it rejects at once and the
+ * connection is closed with the answer.
  */
-export function readBody(stream: Readable, options: { contentLength?: string | undefined }): Promise<Buffer> {
+export function readBodyChunks(
+  stream: Readable,
+  options: { contentLength?: string | undefined },
+): Promise<Buffer[]> {
   const announced = options.contentLength === undefined ? undefined : Number(options.contentLength);
   if (announced !== undefined && announced > DISCARD_LIMIT_BYTES) return Promise.reject(tooLarge());
-  return new Promise<Buffer>((resolve, reject) => {
+  return new Promise<Buffer[]>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
     const finish = (error: Error | undefined): void => {
@@ -49,7 +52,7 @@ export function readBody(stream: Readable, options: { contentLength?: string | u
       stream.off('error', onError);
       stream.off('close', onClose);
       if (error) reject(error);
-      else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received));
+      else resolve(chunks);
     };
     const onData = (chunk: Buffer): void => {
       received += chunk.length;
@@ -69,14 +72,69 @@ export function readBody(stream: Readable, options: { contentLength?: string | u
   });
 }
 
+/** readBodyChunks, in one buffer. */
+export async function readBody(
+  stream: Readable,
+  options: { contentLength?: string | undefined },
+): Promise<Buffer> {
+  return joinChunks(await readBodyChunks(stream, options));
+}
+
+export function joinChunks(chunks: readonly Buffer[]): Buffer {
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+}
+
+const BYTE_ORDER_MARK = 'The request body starts with a byte order mark; send UTF-8 without one.';
+const NOT_UTF8 = 'The request body is not valid UTF-8.';
+
 /** The body as text: UTF-8 only, invalid sequences refused (never replaced), no byte order mark. */
 export function decodeBody(bytes: Buffer): string {
-  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
-    throw invalid('The request body starts with a byte order mark; send UTF-8 without one.');
-  }
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) throw invalid(BYTE_ORDER_MARK);
   // isUtf8 (simdutf) then toString: several times faster than a fatal TextDecoder on large bodies.
-  if (!isUtf8(bytes)) throw invalid('The request body is not valid UTF-8.');
+  if (!isUtf8(bytes)) throw invalid(NOT_UTF8);
   return bytes.toString('utf8');
+}
+
+/** Where the last complete UTF-8 sequence of `bytes` ends (a sequence cut by the chunk's end is left out). */
+function completeSequencesEnd(bytes: Buffer): number {
+  let start = bytes.length - 1;
+  while (start > 0 && start > bytes.length - 4 && ((bytes[start] ?? 0) & 0xc0) === 0x80) start--;
+  const lead = bytes[start] ?? 0;
+  const length = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return bytes.length - start < length ? start : bytes.length;
+}
+
+function startsWithByteOrderMark(chunks: readonly Buffer[]): boolean {
+  const mark = [0xef, 0xbb, 0xbf];
+  let matched = 0;
+  for (const chunk of chunks) {
+    for (let i = 0; i < chunk.length && matched < mark.length; i++, matched++) {
+      if (chunk[i] !== mark[matched]) return false;
+    }
+    if (matched === mark.length) return true;
+  }
+  return false;
+}
+
+/**
+ * decodeBody of the chunks joined, without joining them: each chunk is checked and decoded on its
+ * own (a sequence cut between two chunks is carried to the next), and the pieces are concatenated
+ * (V8 joins them lazily). For large bodies: no copy of the whole body, no 1 MiB decode in one call.
+ */
+export function decodeBodyChunks(chunks: readonly Buffer[]): string {
+  if (startsWithByteOrderMark(chunks)) throw invalid(BYTE_ORDER_MARK);
+  let text = '';
+  let carry: Buffer | undefined;
+  for (const chunk of chunks) {
+    const bytes = carry ? Buffer.concat([carry, chunk]) : chunk;
+    const end = completeSequencesEnd(bytes);
+    const piece = bytes.subarray(0, end);
+    if (!isUtf8(piece)) throw invalid(NOT_UTF8);
+    text += piece.toString('utf8');
+    carry = end < bytes.length ? bytes.subarray(end) : undefined;
+  }
+  if (carry) throw invalid(NOT_UTF8);
+  return text;
 }
 
 // Per depth: whether the container is an array, and its members (objects) or whether its first item
