@@ -34,7 +34,7 @@ import { BEARER_CHALLENGE, type Authenticator } from './authentication.ts';
 import { errorBody, toHttpError } from './errors.ts';
 import {
   decodeBody,
-  decodeBodyChunks,
+  decodeLargeBody,
   joinChunks,
   LARGE_BODY_BYTES,
   parseJsonBody,
@@ -349,8 +349,7 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
       return parseJsonBody(text);
     }
     request[LARGE_BODY] = true;
-    await setImmediate();
-    const text = decodeBodyChunks(chunks);
+    const text = await decodeLargeBody(chunks);
     request[RAW_BODY] = text;
     await setImmediate();
     return parseLargeJsonBody(text);

@@ -116,21 +116,31 @@ function startsWithByteOrderMark(chunks: readonly Buffer[]): boolean {
   return false;
 }
 
+/** Bytes decoded per event-loop turn by decodeLargeBody. */
+const DECODED_PER_TURN = 256 * 1024;
+
 /**
- * decodeBody of the chunks joined, without joining them: each chunk is checked and decoded on its
- * own (a sequence cut between two chunks is carried to the next), and the pieces are concatenated
- * (V8 joins them lazily). For large bodies: no copy of the whole body, no 1 MiB decode in one call.
+ * decodeBody of the chunks joined, without joining them, yielding the event loop every
+ * DECODED_PER_TURN bytes: each chunk is checked and decoded on its own (a sequence cut between two
+ * chunks is carried to the next), and the pieces are concatenated (V8 joins them lazily). For large
+ * bodies: no copy of the whole body, no 1 MiB transcoded in one call.
  */
-export function decodeBodyChunks(chunks: readonly Buffer[]): string {
+export async function decodeLargeBody(chunks: readonly Buffer[]): Promise<string> {
   if (startsWithByteOrderMark(chunks)) throw invalid(BYTE_ORDER_MARK);
   let text = '';
   let carry: Buffer | undefined;
+  let sinceYield = 0;
   for (const chunk of chunks) {
+    if (sinceYield >= DECODED_PER_TURN) {
+      sinceYield = 0;
+      await setImmediate();
+    }
     const bytes = carry ? Buffer.concat([carry, chunk]) : chunk;
     const end = completeSequencesEnd(bytes);
     const piece = bytes.subarray(0, end);
     if (!isUtf8(piece)) throw invalid(NOT_UTF8);
     text += piece.toString('utf8');
+    sinceYield += end;
     carry = end < bytes.length ? bytes.subarray(end) : undefined;
   }
   if (carry) throw invalid(NOT_UTF8);
