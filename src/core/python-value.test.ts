@@ -75,3 +75,60 @@ test('JSON numbers keep their Python type when a JS number would lose it', () =>
   );
   assert.deepEqual(parsePythonJson('{"x": [1, "2"]}'), { x: [1, '2'] });
 });
+
+test('parsePythonJson round-trips random values: numbers keep their source, strings stay strings', () => {
+  let state = 20261207;
+  const random = (below: number): number => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) % below;
+  };
+  // Digits, exponents and quotes inside strings must never be read as numbers, escaped or not.
+  const units = [
+    '1',
+    '.',
+    'e',
+    '-',
+    '0',
+    '"',
+    '\\',
+    '\\"',
+    '1.0',
+    '1e3',
+    '\n',
+    '\r',
+    '\u2028',
+    '\u0000',
+    'é',
+  ];
+  const numbers = ['0', '-0', '1', '-1', '1.0', '2.5', '1e3', '-1E-2', '12345678901234567890', '0.1'];
+  const text = (): string => Array.from({ length: random(6) }, () => units[random(units.length)]).join('');
+  for (let round = 0; round < 500; round++) {
+    const members: string[] = [];
+    const expected: Record<string, string> = {};
+    for (let i = random(6); i >= 0; i--) {
+      const key = `${text()}#${i}`;
+      if (random(2) === 0) {
+        const value = text();
+        members.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
+        expected[key] = JSON.stringify(value);
+      } else {
+        const value = numbers[random(numbers.length)] ?? '0';
+        members.push(`${JSON.stringify(key)}: ${value}`);
+        expected[key] = value;
+      }
+    }
+    const source = `{${members.join(',')}}`;
+    const parsed = parsePythonJson(source, JSON.parse(source)) as Record<string, unknown>;
+    const written = Object.fromEntries(
+      Object.entries(parsed).map(([key, value]) => [key, stringifyPythonJson(value)]),
+    );
+    // Integral floats (1.0, 1e3), huge integers and -0 keep their source; other numbers come back by value.
+    const keepsSource = new Set(['1.0', '1e3', '12345678901234567890', '-0']);
+    for (const [key, value] of Object.entries(expected)) {
+      const byValue = value.startsWith('"') ? value : JSON.stringify(JSON.parse(value));
+      assert.equal(written[key], keepsSource.has(value) ? value : byValue, source);
+    }
+  }
+});

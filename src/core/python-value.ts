@@ -98,13 +98,25 @@ export function pyStr(value: unknown): string {
 
 // --- JSON with Python number types ---
 
-const TOKENS = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+// Strings first (so that digits inside them are skipped), in the unrolled form `"[^"\\]*(\\.[^"\\]*)*"`:
+// several times faster on long strings than an alternation per character.
+const TOKENS = /"[^"\\]*(?:\\.[^"\\]*)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
 
 /** True if a number token would not print the same in Python as the JS number it parses to. */
 function needsSource(token: string): boolean {
   const value = Number(token);
   if (/[.eE]/.test(token)) return Number.isInteger(value);
   return token === '-0' || !Number.isSafeInteger(value);
+}
+
+/** Whether a number of the JSON text needs its source kept; scans without building a new text. */
+function hasNumberNeedingSource(text: string): boolean {
+  TOKENS.lastIndex = 0;
+  for (let match = TOKENS.exec(text); match !== null; match = TOKENS.exec(text)) {
+    const token = match[0];
+    if (token.charCodeAt(0) !== 0x22 && needsSource(token)) return true;
+  }
+  return false;
 }
 
 const NONCE = Math.random().toString(36).slice(2);
@@ -119,14 +131,12 @@ const MARK_IN_JSON = `\\u0000${NONCE}:`;
  */
 export function parsePythonJson(text: string, parsed?: unknown): unknown {
   // Quick test: no number with a fraction, an exponent, 16+ digits or a minus zero.
-  if (!/\d[.eE]|\d{16}|-0/.test(text)) return parsed === undefined ? (JSON.parse(text) as unknown) : parsed;
-  let marked = false;
-  const rewritten = text.replace(TOKENS, (token) => {
-    if (token.startsWith('"') || !needsSource(token)) return token;
-    marked = true;
-    return `"${MARK_IN_JSON}${token}"`;
-  });
-  if (!marked) return parsed === undefined ? (JSON.parse(text) as unknown) : parsed;
+  if (!/\d[.eE]|\d{16}|-0/.test(text) || !hasNumberNeedingSource(text)) {
+    return parsed === undefined ? (JSON.parse(text) as unknown) : parsed;
+  }
+  const rewritten = text.replace(TOKENS, (token) =>
+    token.startsWith('"') || !needsSource(token) ? token : `"${MARK_IN_JSON}${token}"`,
+  );
   return JSON.parse(rewritten, (_key, value: unknown) =>
     typeof value === 'string' && value.startsWith(MARK) ? new PyNumber(value.slice(MARK.length)) : value,
   ) as unknown;

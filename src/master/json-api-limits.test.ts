@@ -2,7 +2,8 @@
  * The master's request limits (docs/master.md, "Limits"): ambiguous bodies (invalid UTF-8, a byte
  * order mark, repeated keys, another charset) are 400s; parameter dictionaries hold at most
  * MAX_OBJECT_MEMBERS keys (the 80,000-key request that stalled the master for 40 s is refused,
- * and other requests are served meanwhile); a body over 1 MiB gets its 413 on every path, read by
+ * and other requests are served meanwhile); stored parameters and SLA have size caps (413 past
+ * them, exact round trips up to them); a body over 1 MiB gets its 413 on every path, read by
  * real clients, even those that read the answer only once they have sent everything.
  */
 import { test } from 'node:test';
@@ -17,6 +18,8 @@ import {
 } from '../api/index.ts';
 import { apiResponseProblem } from '../testing/api-schema.ts';
 import { ARRAY_CAPS } from './http/validation.ts';
+import { encodeParameterXml } from '../core/parameter-xml.ts';
+import { MAX_PARAMETER_XML_BYTES, MAX_SLA_JSON_BYTES } from './services/stored-parameters.ts';
 import { apiContentTypeProblem, formatTestNode, postJson, withTestMaster } from '../testing/master.ts';
 import {
   BODY_LIMIT_BYTES,
@@ -233,9 +236,10 @@ test('the 80,000-descending-keys request is refused at once and other requests a
     });
     assertApiError(values, REQUEST, 413, new RegExp(`more than ${MAX_JSON_VALUES} values`));
 
-    // The largest dictionary allowed, in descending order, with values filling the body: accepted, sorted.
+    // The largest dictionary allowed, in descending order, with values filling the stored parameter
+    // XML (about 40 bytes of markup per key): accepted, sorted.
     const largest: Record<string, string> = {};
-    const valueLength = Math.floor((BODY_LIMIT_BYTES - 4096) / MAX_OBJECT_MEMBERS) - 16;
+    const valueLength = Math.floor((MAX_PARAMETER_XML_BYTES - 4096) / MAX_OBJECT_MEMBERS) - 40;
     for (let i = MAX_OBJECT_MEMBERS; i > 0; i--)
       largest[`key${String(i).padStart(5, '0')}`] = 'v'.repeat(valueLength);
     const accepted = await api(REQUEST, {
@@ -248,6 +252,110 @@ test('the 80,000-descending-keys request is refused at once and other requests a
     const stored = Object.keys((accepted.body as { parameters: object }).parameters);
     assert.equal(stored.length, MAX_OBJECT_MEMBERS);
     assert.deepEqual(stored, Object.keys(largest).reverse());
+  });
+});
+
+/** Storable units (XML can carry them), several of them escaped in XML or multi-byte in UTF-8. */
+const STORABLE_UNITS = [
+  'a',
+  'é',
+  '\u{1F600}',
+  '"',
+  '\\',
+  '<',
+  '&',
+  '\r',
+  '\n',
+  '\t',
+  '\x85',
+  '\u2028',
+  '\ufeff',
+];
+
+/** A random storable value whose parameter XML, under `key`, takes exactly `bytes` bytes. */
+function valueFillingXml(random: (below: number) => number, key: string, bytes: number): string {
+  const xmlBytes = (value: string): number => Buffer.byteLength(encodeParameterXml({ [key]: value }));
+  let value = '';
+  // Random units while far from the cap (each costs at most 8 bytes of XML), then 'a's (1 byte each).
+  while (xmlBytes(value) < bytes - 64 * 1024) {
+    for (let i = 0; i < 4096; i++) value += STORABLE_UNITS[random(STORABLE_UNITS.length)];
+  }
+  return value + 'a'.repeat(bytes - xmlBytes(value));
+}
+
+test('parameters up to the stored-size caps round-trip exactly; one byte more is a 413', async () => {
+  await withTestMaster(async ({ url, api }) => {
+    await formatTestNode(url, { partitions: 2 });
+    const random = randomSource(2026);
+    for (const round of [0, 1]) {
+      const key = `big${round}`;
+      const value = valueFillingXml(random, key, MAX_PARAMETER_XML_BYTES);
+      const body = {
+        title: `B${round}`,
+        software_release_uri: SR,
+        software_type: 'x',
+        parameters: { [key]: value },
+      };
+      const accepted = await postJson(url, REQUEST, body);
+      assert.equal(accepted.status, 200, accepted.text.slice(0, 200));
+      const tree = await api('/slapos.get.v0.instance_tree', { title: `B${round}` });
+      assert.equal(tree.status, 200);
+      assert.equal((tree.body as { parameters: Record<string, string> }).parameters[key], value);
+
+      const over = await postJson(url, REQUEST, { ...body, parameters: { [key]: `${value}a` } });
+      assertApiError(
+        over,
+        REQUEST,
+        413,
+        new RegExp(`take ${MAX_PARAMETER_XML_BYTES + 1} bytes stored; at most ${MAX_PARAMETER_XML_BYTES}`),
+      );
+      // Text alone over the cap: refused before it is encoded.
+      const text = { ...body, parameters: { [key]: 'x'.repeat(MAX_PARAMETER_XML_BYTES - key.length + 1) } };
+      const overText = await postJson(url, REQUEST, text);
+      assertApiError(
+        overText,
+        REQUEST,
+        413,
+        new RegExp(
+          `more than ${MAX_PARAMETER_XML_BYTES + 1} bytes stored; at most ${MAX_PARAMETER_XML_BYTES}`,
+        ),
+      );
+      const still = await api('/slapos.get.v0.instance_tree', { title: `B${round}` });
+      assert.equal((still.body as { parameters: Record<string, string> }).parameters[key], value);
+
+      const guid = (tree.body as { instance_guid: string }).instance_guid;
+      const CONNECTION = '/slapos.put.v0.software_instance_connection_parameter';
+      const connection = await postJson(url, CONNECTION, {
+        instance_guid: guid,
+        connection_parameter_dict: { [key]: value },
+      });
+      assert.equal(connection.status, 200, connection.text.slice(0, 200));
+      const connectionOver = await postJson(url, CONNECTION, {
+        instance_guid: guid,
+        connection_parameter_dict: { [key]: `${value}a` },
+      });
+      assertApiError(connectionOver, CONNECTION, 413, new RegExp(`at most ${MAX_PARAMETER_XML_BYTES}`));
+      const published = await api('/slapos.get.v0.software_instance', { instance_guid: guid });
+      assert.equal(
+        (published.body as { connection_parameters: Record<string, string> }).connection_parameters[key],
+        value,
+      );
+    }
+    const sla = Object.fromEntries(
+      Array.from({ length: Math.ceil(MAX_SLA_JSON_BYTES / 4000) + 1 }, (_, i) => [`s${i}`, 'x'.repeat(4000)]),
+    );
+    const slaOver = await postJson(url, REQUEST, {
+      title: 'S',
+      software_release_uri: SR,
+      software_type: 'x',
+      sla_parameters: sla,
+    });
+    assertApiError(slaOver, REQUEST, 413, new RegExp(`at most ${MAX_SLA_JSON_BYTES}`));
+    const trees = await api('/slapos.allDocs.v0.instance_tree_list', {});
+    assert.deepEqual((trees.body as { result_list: unknown[] }).result_list, [
+      { title: 'B0' },
+      { title: 'B1' },
+    ]);
   });
 });
 

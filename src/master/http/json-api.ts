@@ -6,6 +6,7 @@
  * handler decodes, calls one service, encodes.
  */
 import type { Readable } from 'node:stream';
+import { setImmediate } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   apiSpecText,
@@ -31,7 +32,16 @@ import {
 } from './documents.ts';
 import { BEARER_CHALLENGE, type Authenticator } from './authentication.ts';
 import { errorBody, toHttpError } from './errors.ts';
-import { decodeBody, parseJsonBody, readBody } from './request-body.ts';
+import {
+  decodeBody,
+  decodeLargeBody,
+  joinChunks,
+  LARGE_BODY_BYTES,
+  parseJsonBody,
+  parseLargeJsonBody,
+  readBody,
+  readBodyChunks,
+} from './request-body.ts';
 import { acceptsJson, requestOrigin } from './request-context.ts';
 import { requesterOf, type RequesterPartition } from './requester.ts';
 import { requestValidators } from './validation.ts';
@@ -61,8 +71,10 @@ type Handler<P extends ApiPath> = (input: HandlerInput<P>) => unknown;
 type HandlerTable = { [P in ApiPath]: Handler<P> };
 
 const RAW_BODY = Symbol('rawBody');
+/** Set on a request whose body is LARGE_BODY_BYTES or more: it is handled in steps. */
+const LARGE_BODY = Symbol('largeBody');
 const CALLER = Symbol('caller');
-type WithRawBody = FastifyRequest & { [RAW_BODY]?: string; [CALLER]?: Caller };
+type WithRawBody = FastifyRequest & { [RAW_BODY]?: string; [LARGE_BODY]?: true; [CALLER]?: Caller };
 
 function handlers(services: MasterServices): HandlerTable {
   return {
@@ -325,13 +337,22 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('application/json', async (request: WithRawBody, payload: Readable) => {
     const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(request.headers['content-type'] ?? '')?.[1];
-    const bytes = await readBody(payload, { contentLength: request.headers['content-length'] });
+    const chunks = await readBodyChunks(payload, { contentLength: request.headers['content-length'] });
     if (charset !== undefined && charset.toLowerCase() !== 'utf-8') {
       throw new SlapError('SLAP_ERR_INVALID_INPUT', 'The request body must be UTF-8 JSON (charset=utf-8).');
     }
-    const text = decodeBody(bytes);
+    let size = 0;
+    for (const chunk of chunks) size += chunk.length;
+    if (size < LARGE_BODY_BYTES) {
+      const text = decodeBody(joinChunks(chunks));
+      request[RAW_BODY] = text;
+      return parseJsonBody(text);
+    }
+    request[LARGE_BODY] = true;
+    const text = await decodeLargeBody(chunks);
     request[RAW_BODY] = text;
-    return parseJsonBody(text);
+    await setImmediate();
+    return parseLargeJsonBody(text);
   });
   // Any other type is refused too, but only once its body is read: an answer sent while the client
   // is still sending can be lost to a connection reset.
@@ -396,6 +417,9 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
       }
       const body = request.body;
       validate(body);
+      // A large body: each step in its own event-loop turn (request-body.ts, LARGE_BODY_BYTES).
+      const large = request[LARGE_BODY] === true;
+      if (large) await setImmediate();
       let pythonBody: unknown;
       let gone: AbortController | undefined;
       const onClose = (): void => gone?.abort();
@@ -414,6 +438,7 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
             return gone.signal;
           },
         });
+        if (large) await setImmediate();
         return sendJson(reply, 200, result);
       } finally {
         if (gone) request.raw.socket.off('close', onClose);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { isSlapError } from '../../core/errors.ts';
 import {
   decodeBody,
+  decodeLargeBody,
   MAX_JSON_VALUES,
   MAX_NESTING,
   MAX_OBJECT_MEMBERS,
@@ -92,4 +93,92 @@ test('decoding accepts exactly the valid UTF-8 a strict TextDecoder accepts, wit
     assert.equal(actual, expected, bytes.toString('hex'));
   }
   assert.throws(() => decodeBody(Buffer.from([0xef, 0xbb, 0xbf, 0x7b, 0x7d])), /byte order mark/);
+});
+
+test('structure inside random strings is never counted: the member cap is exact for any text', () => {
+  let state = 1207;
+  const random = (below: number): number => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) % below;
+  };
+  const units = [
+    'a',
+    '"',
+    '\\',
+    ':',
+    ',',
+    '{',
+    '}',
+    '[',
+    ']',
+    '\\"',
+    '\n',
+    '\u2028',
+    '\u0000',
+    'é',
+    '\u{1F600}',
+  ];
+  const text = (): string => Array.from({ length: random(12) }, () => units[random(units.length)]).join('');
+  for (let round = 0; round < 40; round++) {
+    const members = Array.from({ length: MAX_OBJECT_MEMBERS }, (_, i) => [`${text()}#${i}`, text()]);
+    const nested = `[${JSON.stringify(text())},{"k":${JSON.stringify(text())}}]`;
+    const object = (extra: boolean): string =>
+      `{${members.map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value)}`).join(',')}${extra ? `,"x":${nested}` : ''}}`;
+    assert.equal(refusedWith(object(false)), undefined);
+    assert.deepEqual(parseJsonBody(object(false)), Object.fromEntries(members));
+    assert.match(refusedWith(object(true)) ?? '', /^413 .*more than 1000 members/);
+  }
+});
+
+test('decoding in chunks gives what decoding the whole body gives, wherever the chunks are cut', async () => {
+  let state = 314;
+  const random = (below: number): number => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) % below;
+  };
+  const valid = ['a', '"', '\n', '\u2028', '\x85', '\u0000', 'é', '€', '\u{1F600}', '\u{10FFFF}', '\ufeff'];
+  // Invalid: a lone continuation, overlong, a surrogate, a truncated sequence, past U+10FFFF, 0xFF.
+  const invalidBytes = [
+    [0x80],
+    [0xc0, 0xaf],
+    [0xed, 0xa0, 0x80],
+    [0xe2, 0x82],
+    [0xf4, 0x90, 0x80, 0x80],
+    [0xff],
+  ];
+  const outcome = async (run: () => string | Promise<string>): Promise<string> => {
+    try {
+      return `ok ${await run()}`;
+    } catch (error) {
+      assert.ok(isSlapError(error), String(error));
+      return `error ${error.message}`;
+    }
+  };
+  for (let round = 0; round < 2000; round++) {
+    const parts: Buffer[] = [];
+    for (let i = random(40); i > 0; i--) {
+      if (random(60) === 0) parts.push(Buffer.from(invalidBytes[random(invalidBytes.length)] ?? []));
+      else parts.push(Buffer.from(valid[random(valid.length)] ?? ''));
+    }
+    if (random(20) === 0) parts.unshift(Buffer.from([0xef, 0xbb, 0xbf]));
+    const bytes = Buffer.concat(parts);
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < bytes.length;) {
+      const length = 1 + random(8);
+      chunks.push(bytes.subarray(at, at + length));
+      at += length;
+    }
+    const expected = await outcome(() => decodeBody(bytes));
+    assert.equal(await outcome(() => decodeLargeBody(chunks)), expected, bytes.toString('hex'));
+  }
+  // Large: decoded over several event-loop turns, sequences cut between 64 KiB chunks.
+  const large = Buffer.from(`"${'a€\u{1F600}é'.repeat(70_000)}"`);
+  const chunks = Array.from({ length: Math.ceil(large.length / 65_536) }, (_, i) =>
+    large.subarray(i * 65_536, (i + 1) * 65_536),
+  );
+  assert.equal(await decodeLargeBody(chunks), decodeBody(large));
 });

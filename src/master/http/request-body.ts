@@ -10,6 +10,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
+import { setImmediate } from 'node:timers/promises';
 import { SlapError } from '../../core/errors.ts';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -31,15 +32,18 @@ export function tooLarge(): SlapError {
 }
 
 /**
- * Reads a request body into one buffer. Over BODY_LIMIT_BYTES it keeps reading but drops the bytes,
- * and rejects with SLAP_ERR_PAYLOAD_TOO_LARGE once the body has ended; past DISCARD_LIMIT_BYTES
- * (or when the announced length is already past it) it rejects at once and the connection is
- * closed with the answer.
+ * Reads a request body as the chunks received. Over BODY_LIMIT_BYTES it keeps reading but drops the
+ * bytes, and rejects with SLAP_ERR_PAYLOAD_TOO_LARGE once the body has ended; past
+ * DISCARD_LIMIT_BYTES (or when the announced length is already past it) it rejects at once and the
+ * connection is closed with the answer.
  */
-export function readBody(stream: Readable, options: { contentLength?: string | undefined }): Promise<Buffer> {
+export function readBodyChunks(
+  stream: Readable,
+  options: { contentLength?: string | undefined },
+): Promise<Buffer[]> {
   const announced = options.contentLength === undefined ? undefined : Number(options.contentLength);
   if (announced !== undefined && announced > DISCARD_LIMIT_BYTES) return Promise.reject(tooLarge());
-  return new Promise<Buffer>((resolve, reject) => {
+  return new Promise<Buffer[]>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
     const finish = (error: Error | undefined): void => {
@@ -48,7 +52,7 @@ export function readBody(stream: Readable, options: { contentLength?: string | u
       stream.off('error', onError);
       stream.off('close', onClose);
       if (error) reject(error);
-      else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received));
+      else resolve(chunks);
     };
     const onData = (chunk: Buffer): void => {
       received += chunk.length;
@@ -68,14 +72,79 @@ export function readBody(stream: Readable, options: { contentLength?: string | u
   });
 }
 
+/** readBodyChunks, in one buffer. */
+export async function readBody(
+  stream: Readable,
+  options: { contentLength?: string | undefined },
+): Promise<Buffer> {
+  return joinChunks(await readBodyChunks(stream, options));
+}
+
+export function joinChunks(chunks: readonly Buffer[]): Buffer {
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+}
+
+const BYTE_ORDER_MARK = 'The request body starts with a byte order mark; send UTF-8 without one.';
+const NOT_UTF8 = 'The request body is not valid UTF-8.';
+
 /** The body as text: UTF-8 only, invalid sequences refused (never replaced), no byte order mark. */
 export function decodeBody(bytes: Buffer): string {
-  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
-    throw invalid('The request body starts with a byte order mark; send UTF-8 without one.');
-  }
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) throw invalid(BYTE_ORDER_MARK);
   // isUtf8 (simdutf) then toString: several times faster than a fatal TextDecoder on large bodies.
-  if (!isUtf8(bytes)) throw invalid('The request body is not valid UTF-8.');
+  if (!isUtf8(bytes)) throw invalid(NOT_UTF8);
   return bytes.toString('utf8');
+}
+
+/** Where the last complete UTF-8 sequence of `bytes` ends (a sequence cut by the chunk's end is left out). */
+function completeSequencesEnd(bytes: Buffer): number {
+  let start = bytes.length - 1;
+  while (start > 0 && start > bytes.length - 4 && ((bytes[start] ?? 0) & 0xc0) === 0x80) start--;
+  const lead = bytes[start] ?? 0;
+  const length = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return bytes.length - start < length ? start : bytes.length;
+}
+
+function startsWithByteOrderMark(chunks: readonly Buffer[]): boolean {
+  const mark = [0xef, 0xbb, 0xbf];
+  let matched = 0;
+  for (const chunk of chunks) {
+    for (let i = 0; i < chunk.length && matched < mark.length; i++, matched++) {
+      if (chunk[i] !== mark[matched]) return false;
+    }
+    if (matched === mark.length) return true;
+  }
+  return false;
+}
+
+/** Bytes decoded per event-loop turn by decodeLargeBody. */
+const DECODED_PER_TURN = 256 * 1024;
+
+/**
+ * decodeBody of the chunks joined, without joining them, yielding the event loop every
+ * DECODED_PER_TURN bytes: each chunk is checked and decoded on its own (a sequence cut between two
+ * chunks is carried to the next), and the pieces are concatenated (V8 joins them lazily). For large
+ * bodies: no copy of the whole body, no 1 MiB transcoded in one call.
+ */
+export async function decodeLargeBody(chunks: readonly Buffer[]): Promise<string> {
+  if (startsWithByteOrderMark(chunks)) throw invalid(BYTE_ORDER_MARK);
+  let text = '';
+  let carry: Buffer | undefined;
+  let sinceYield = 0;
+  for (const chunk of chunks) {
+    if (sinceYield >= DECODED_PER_TURN) {
+      sinceYield = 0;
+      await setImmediate();
+    }
+    const bytes = carry ? Buffer.concat([carry, chunk]) : chunk;
+    const end = completeSequencesEnd(bytes);
+    const piece = bytes.subarray(0, end);
+    if (!isUtf8(piece)) throw invalid(NOT_UTF8);
+    text += piece.toString('utf8');
+    sinceYield += end;
+    carry = end < bytes.length ? bytes.subarray(end) : undefined;
+  }
+  if (carry) throw invalid(NOT_UTF8);
+  return text;
 }
 
 // Per depth: whether the container is an array, and its members (objects) or whether its first item
@@ -93,24 +162,36 @@ function scanStructure(text: string): number {
   let depth = 0;
   let members = 0;
   let values = 0;
-  let inString = false;
   const isArray = SCAN_IS_ARRAY;
   const counts = SCAN_COUNTS;
   isArray[0] = 0;
   counts[0] = 0;
+  // Strings are skipped with indexOf (much faster than a loop over their characters); the next quote
+  // and backslash are looked up only once passed, so the whole scan stays linear.
+  let quote = -2;
+  let backslash = -2;
   for (let i = 0; i < text.length; i++) {
     const char = text.charCodeAt(i);
-    if (inString) {
-      if (char === 0x5c) i++;
-      else if (char === 0x22) inString = false;
-      continue;
-    }
     if (isArray[depth] === 1 && counts[depth] === 0 && char > 0x20 && char !== 0x5d) {
       counts[depth] = 1; // an array's first item (the others follow a comma)
       values++;
     }
-    if (char === 0x22) inString = true;
-    else if (char === 0x3a) {
+    if (char === 0x22) {
+      let at = i + 1;
+      for (;;) {
+        if (quote !== -1 && quote < at) quote = text.indexOf('"', at);
+        if (backslash !== -1 && backslash < at) backslash = text.indexOf('\\', at);
+        if (quote === -1) {
+          at = text.length; // unterminated: JSON.parse refuses it
+          break;
+        }
+        if (backslash === -1 || backslash > quote) break;
+        at = backslash + 2; // an escape: the character after the backslash is not a quote that ends
+      }
+      i = quote === -1 ? at : quote;
+      continue;
+    }
+    if (char === 0x3a) {
       members++;
       values++;
       const count = (counts[depth] ?? 0) + 1;
@@ -166,18 +247,42 @@ function countKeys(value: unknown): number {
   return count;
 }
 
-export function parseJsonBody(text: string): unknown {
-  const members = scanStructure(text);
-  let value: unknown;
+function parseText(text: string): unknown {
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch (error) {
     throw invalid(
       `The request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
+}
+
+function checkKeys(value: unknown, members: number): void {
   if (members > 0 && countKeys(value) !== members) {
     throw invalid('The JSON body repeats a key in an object; each key may appear once.');
   }
+}
+
+export function parseJsonBody(text: string): unknown {
+  const members = scanStructure(text);
+  const value = parseText(text);
+  checkKeys(value, members);
+  return value;
+}
+
+/**
+ * Bodies of at least this many bytes (or characters) are handled in steps, the event loop yielded
+ * between them (decoding, scanning, parsing, validating, storing, answering), so that no step of one
+ * large request holds the other requests for long (docs/master.md, "Limits").
+ */
+export const LARGE_BODY_BYTES = 64 * 1024;
+
+/** parseJsonBody in three event-loop turns (scan, parse, key check), for large bodies. */
+export async function parseLargeJsonBody(text: string): Promise<unknown> {
+  const members = scanStructure(text);
+  await setImmediate();
+  const value = parseText(text);
+  await setImmediate();
+  checkKeys(value, members);
   return value;
 }

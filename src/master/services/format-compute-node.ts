@@ -4,9 +4,16 @@
  * partitions keep their allocation and timestamp; addresses are replaced. Timestamps are not bumped;
  * the node's change-stream revision is.
  */
+import { setImmediate } from 'node:timers/promises';
 import type { ComputeNodeFormat } from '../../core/format-plan.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
+
+/**
+ * Partitions written per event-loop turn: a format of hundreds of partitions yields the loop between
+ * batches (the write job keeps the database to itself meanwhile; other use cases wait their turn).
+ */
+const PARTITIONS_PER_TURN = 50;
 
 export async function formatComputeNode(
   context: ServiceContext,
@@ -30,7 +37,9 @@ export async function formatComputeNode(
       else await repository.deletePartition({ computeNodeId: node, partitionId: partition.reference });
     }
     await repository.deleteAddresses(node);
+    let written = 0;
     for (const partition of format.partitions) {
+      if (++written % PARTITIONS_PER_TURN === 0) await setImmediate();
       const key = { computeNodeId: node, partitionId: partition.reference };
       if (!existing.has(partition.reference)) await repository.insertPartition(key);
       for (const address of partition.addresses) await repository.insertAddress(key, address);

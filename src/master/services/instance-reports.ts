@@ -4,11 +4,12 @@
  */
 import { SlapError } from '../../core/errors.ts';
 import { parseInstanceGuid, type InstanceIdentity } from '../../core/instance-guid.ts';
-import { compareCodePoints, encodeParameterXml } from '../../core/parameter-xml.ts';
+import { compareCodePoints } from '../../core/parameter-xml.ts';
 import type { InstanceReportedState } from '../../core/states.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import { instanceNotFound } from './not-found.ts';
+import { storableParameterXml } from './stored-parameters.ts';
 
 export type ReportOutcome = 'Ignored' | 'Destroyed';
 
@@ -120,7 +121,7 @@ export async function setConnectionParameters(
 ): Promise<'Updated'> {
   const identity = parseInstanceGuid(input.instanceGuid);
   context.authorize(input.caller, 'instance.update', { kind: 'instance', identity });
-  const connectionXml = encodeParameterXml(input.parameters);
+  const connectionXml = storableParameterXml(input.parameters);
   const now = context.clock.now();
   await context.store.write(async (repository) => {
     const record = await repository.findInstance(identity);

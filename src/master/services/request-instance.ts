@@ -7,7 +7,7 @@
  */
 import { rootTitleOf } from '../../core/instance-guid.ts';
 import { SlapError } from '../../core/errors.ts';
-import { decodeParameterXml, encodeParameterXml, parametersAsStored } from '../../core/parameter-xml.ts';
+import { decodeParameterXml, parametersAsStored } from '../../core/parameter-xml.ts';
 import { PyNumber, pyRepr, stringifyPythonJson } from '../../core/python-value.ts';
 import type { RequestedState } from '../../core/states.ts';
 import type { InstanceFields, InstanceRecord, PartitionKey, Repository } from '../storage/repository.ts';
@@ -15,6 +15,7 @@ import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import { frontendBypass, type RequestOrigin } from './frontend-bypass.ts';
 import { ipListOf, type InstanceView } from './instance-view.ts';
+import { storableParameterXml, storableSlaJson } from './stored-parameters.ts';
 
 export interface RequestInstanceInput {
   caller: Caller;
@@ -98,8 +99,8 @@ export async function requestInstance(
   input: RequestInstanceInput,
 ): Promise<InstanceView> {
   // Encoding first: parameters XML cannot carry are refused before anything is written.
-  const parameterXml = encodeParameterXml(input.parameters);
-  const slaJson = stringifyPythonJson(input.sla);
+  const parameterXml = storableParameterXml(input.parameters);
+  const slaJson = storableSlaJson(input.sla);
   return context.store.write(async (repository) => {
     const { requestedBy, requesterKey } = await requesterOf(repository, input.requester);
     context.authorize(input.caller, 'instance.request', {
