@@ -103,7 +103,23 @@ const CASES: Case[] = [
       ),
   },
   {
-    name: '200 promise results of 4 kB (~850 kB)',
+    name: '200 promise results of 1.2 kB (the cap, ~250 kB)',
+    path: '/slapos.put.ext.software_instance_promise_result',
+    body: (run) =>
+      Buffer.from(
+        JSON.stringify({
+          instance_guid: `${PROMISE_INSTANCE}______0`,
+          result_list: Array.from({ length: 200 }, (_, i) => ({
+            name: `promise-${i}`,
+            status: 'fail',
+            message: `${run}${'m'.repeat(1180)}`,
+            date: '2026-12-07T03:00:00Z',
+          })),
+        }),
+      ),
+  },
+  {
+    name: '200 promise results of 4 kB (~850 kB, over the cap)',
     path: '/slapos.put.ext.software_instance_promise_result',
     body: (run) =>
       Buffer.from(

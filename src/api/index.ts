@@ -79,6 +79,12 @@ export const EXTENSION_SPEC_URL_PATH = '/api/slapos-extensions.json';
  */
 export const MAX_WATCH_TIMEOUT_MS = 50_000;
 
+/**
+ * The most a promise-result list may take as stored JSON (our extension's limit, docs/master.md
+ * "Limits"): the node shortens the messages to fit, the master refuses more with 413.
+ */
+export const MAX_PROMISE_RESULTS_JSON_BYTES = 256 * 1024;
+
 /** Headers naming the partition that requests an instance (our extension; lower case, as Node reads them). */
 export const REQUESTER_COMPUTER_HEADER = 'x-slapos-requester-computer-guid';
 export const REQUESTER_PARTITION_HEADER = 'x-slapos-requester-partition-id';

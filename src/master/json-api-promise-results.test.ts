@@ -9,6 +9,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { fixedClock } from '../core/clock.ts';
 import { callApi, formatTestNode, postJson, startTestMaster, type TestMaster } from '../testing/master.ts';
+import { MAX_PROMISE_RESULTS_JSON_BYTES } from '../api/index.ts';
 import { MasterClient } from '../client/master-client.ts';
 import type { PromiseResult } from '../client/types.ts';
 
@@ -201,11 +202,19 @@ test('bad bodies are 400s with the reason, and nothing is stored', async () => {
       message: 'é'.repeat(4096),
       date: '2023-11-14T22:13:20Z',
     }));
+    // The list as stored JSON: at most MAX_PROMISE_RESULTS_JSON_BYTES (28 entries of 8.5 kB fit).
     const accepted = await postJson(master.url, PUT, {
       instance_guid: guid,
-      result_list: atBounds.slice(0, 100),
+      result_list: atBounds.slice(0, 28),
     });
     assert.equal(accepted.status, 200, accepted.text);
+    assert.ok(Buffer.byteLength(JSON.stringify(atBounds.slice(0, 28))) <= MAX_PROMISE_RESULTS_JSON_BYTES);
+    const overCap = atBounds.slice(0, 32);
+    assert.ok(Buffer.byteLength(JSON.stringify(overCap)) > MAX_PROMISE_RESULTS_JSON_BYTES);
+    const refused = await callApi(master.url, PUT, { instance_guid: guid, result_list: overCap });
+    assert.equal(refused.status, 413, JSON.stringify(refused.body));
+    assert.match((refused.body as { title: string }).title, /at most 262144 are/);
+    assert.equal((await client.getPromiseResults(guid))?.result_list.length, 28, 'unchanged');
     const many = await callApi(master.url, PUT, {
       instance_guid: guid,
       result_list: atBounds.map((entry) => ({ ...entry, message: 'ok' })),

@@ -3,6 +3,7 @@
  * of an instance's partition, as its node reports them, and reading them back. A report, not a change
  * the node must act on: no partition timestamp bump, no compute node revision bump.
  */
+import { MAX_PROMISE_RESULTS_JSON_BYTES } from '../../api/index.ts';
 import { SlapError } from '../../core/errors.ts';
 import { parseInstanceGuid } from '../../core/instance-guid.ts';
 import type { Caller } from './caller.ts';
@@ -35,6 +36,12 @@ export async function reportPromiseResults(
   const resultListJson = JSON.stringify(
     input.results.map(({ name, status, message, date }) => ({ name, status, message, date })),
   );
+  const bytes = Buffer.byteLength(resultListJson, 'utf8');
+  if (bytes > MAX_PROMISE_RESULTS_JSON_BYTES)
+    throw new SlapError(
+      'SLAP_ERR_PAYLOAD_TOO_LARGE',
+      `The promise results take ${bytes} bytes stored; at most ${MAX_PROMISE_RESULTS_JSON_BYTES} are.`,
+    );
   const reportedAt = context.clock.now();
   await context.store.write(async (repository) => {
     const record = await repository.findInstance(identity);

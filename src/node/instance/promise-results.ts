@@ -9,6 +9,7 @@
  * run of its promises.
  */
 import { createHash } from 'node:crypto';
+import { MAX_PROMISE_RESULTS_JSON_BYTES } from '../../api/index.ts';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PromiseResult } from '../../client/types.ts';
@@ -24,8 +25,6 @@ export const SENT_FILE = join('.slapgrid', 'promise-results-sent.json');
 export const MAX_RESULTS = 200;
 export const MAX_NAME_LENGTH = 255;
 export const MAX_MESSAGE_LENGTH = 4096;
-/** Under the master's 1 MiB body limit, with room for the rest of the body. */
-const MAX_LIST_BYTES = 900 * 1024;
 const MIN_MESSAGE_LENGTH = 64;
 /** An unchanged list is sent again after this long. */
 export const RESEND_AFTER_MS = 24 * 3600 * 1000;
@@ -45,7 +44,7 @@ function isoDate(epochMs: number): string {
 
 /**
  * The list the master accepts: at most MAX_RESULTS (failures first when there are more), names it
- * accepts, messages cut to fit MAX_MESSAGE_LENGTH and, all together, the body limit.
+ * accepts, messages cut to fit MAX_MESSAGE_LENGTH and, all together, MAX_PROMISE_RESULTS_JSON_BYTES.
  */
 export function promiseResultList(latest: readonly LatestPromiseResult[], logger?: Logger): PromiseResult[] {
   const named = latest.filter((result) => {
@@ -69,7 +68,7 @@ export function promiseResultList(latest: readonly LatestPromiseResult[], logger
       message: messageOf(result.message, maxMessage),
       date: isoDate(result.date),
     }));
-    if (maxMessage <= MIN_MESSAGE_LENGTH || Buffer.byteLength(JSON.stringify(list)) <= MAX_LIST_BYTES)
+    if (maxMessage <= MIN_MESSAGE_LENGTH || Buffer.byteLength(JSON.stringify(list)) <= MAX_PROMISE_RESULTS_JSON_BYTES)
       return list;
     maxMessage = Math.max(MIN_MESSAGE_LENGTH, Math.floor(maxMessage / 2));
   }
