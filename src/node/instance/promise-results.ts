@@ -68,7 +68,10 @@ export function promiseResultList(latest: readonly LatestPromiseResult[], logger
       message: messageOf(result.message, maxMessage),
       date: isoDate(result.date),
     }));
-    if (maxMessage <= MIN_MESSAGE_LENGTH || Buffer.byteLength(JSON.stringify(list)) <= MAX_PROMISE_RESULTS_JSON_BYTES)
+    if (
+      maxMessage <= MIN_MESSAGE_LENGTH ||
+      Buffer.byteLength(JSON.stringify(list)) <= MAX_PROMISE_RESULTS_JSON_BYTES
+    )
       return list;
     maxMessage = Math.max(MIN_MESSAGE_LENGTH, Math.floor(maxMessage / 2));
   }
