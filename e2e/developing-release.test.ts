@@ -93,7 +93,7 @@ test('an edit of the instance profile is rebuilt and redeployed without any comm
 test('node software --force and node instance while the agent runs: the agent does them, with progress', async () => {
   const software = await slapos('node', 'software', '--force', '--only-sr', url, '--now');
   assert.equal(software.exitCode, 0, software.stderr);
-  assert.match(software.stderr, /A node agent is running \(pid \d+\): it does this pass\./);
+  assert.match(software.stderr, /A node agent is running \(pid \d+\): it does the work\./);
   assert.ok(software.stderr.includes(`Installing software release ${url}`), software.stderr);
   assert.match(software.stdout, /^1 software release: 1 installed/);
 

@@ -172,7 +172,7 @@ export async function askAgent(
         connected = true;
         const pid = lockError.details?.pid;
         ctx.note(
-          `A node agent is running${typeof pid === 'number' ? ` (pid ${pid})` : ''}: it does this pass.`,
+          `A node agent is running${typeof pid === 'number' ? ` (pid ${pid})` : ''}: it does the work.`,
         );
       },
       ...(delegate.onEvent ? { onEvent: delegate.onEvent } : {}),
