@@ -699,7 +699,7 @@ export class NodeAgent {
       processingNow++;
       // (Used only if the partition turns out up to date: a processing starts its services itself.)
       const check = wanted.requestedState === 'started';
-      if (check) stoppedGroups ??= await this.stoppedGroups();
+      if (check) stoppedGroups ??= await this.stoppedGroups(cache);
       this.startPartition(item, cache, check && (stoppedGroups?.has(wanted.partitionId) ?? false));
     }
 
@@ -815,9 +815,10 @@ export class NodeAgent {
    * standalone stop, a reboot) or someone stopped a service by hand, an up-to-date started partition
    * gets its services started again by its next check (the supervisor itself restarts crashed ones).
    */
-  private async stoppedGroups(): Promise<Set<string>> {
+  private async stoppedGroups(cache: PassCache): Promise<Set<string>> {
     try {
-      const status = await this.options.supervisor.status();
+      // The listing the anomaly checks of this round read too: one call to the supervisor.
+      const status = await cache.supervisorStatus(this.options.supervisor);
       return new Set(status.processes.filter((p) => p.state === 'STOPPED').map((p) => p.group));
     } catch (error) {
       this.logger.debug({ err: error }, 'supervisor status failed');

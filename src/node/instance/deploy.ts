@@ -34,7 +34,7 @@ import { promiseFailureMessage, runPromises, type PromiseReport } from '../promi
 import { COMPLETED_FILE, softwareDirectory } from '../software/software-pass.ts';
 import type { WantedPartition } from '../state-source.ts';
 import { partitionPrograms } from '../supervisor/slapos-programs.ts';
-import type { ActionResult, ProcessState, SupervisorControl } from '../supervisor/types.ts';
+import type { ActionResult, ProcessState, SupervisorControl, SupervisorStatus } from '../supervisor/types.ts';
 import { instanceBuildoutTail, instanceProfile } from './buildout-tail.ts';
 import { updateCertificate } from './certificates.ts';
 import { pathExists } from '../../lib/path-exists.ts';
@@ -244,14 +244,15 @@ const RUNNING_STATES: ReadonlySet<ProcessState> = new Set(['STARTING', 'RUNNING'
 /**
  * When the grace period of a partition's services ends (epoch ms): `graceMs` after the latest
  * (re)start of one of its programs still running — by a node pass, by the supervisor after a crash,
- * or by a person (`slapos node restart`); 0 when none started that recently.
+ * or by a person (`slapos node restart`); 0 when none started that recently. `status` is the
+ * supervisor's listing (a pass asks for it once: see PassCache.supervisorStatus).
  */
 export async function graceEndsAt(
-  supervisor: SupervisorControl,
+  status: Promise<SupervisorStatus>,
   group: string,
   graceMs: number,
 ): Promise<number> {
-  const { processes } = await supervisor.status();
+  const { processes } = await status;
   const starts = processes
     .filter((p) => p.group === group && RUNNING_STATES.has(p.state) && p.startedAt !== null)
     .map((p) => p.startedAt as number);
@@ -268,7 +269,7 @@ export async function checkPromises(job: PartitionJob, justStarted: boolean): Pr
   const deadline = justStarted
     ? Date.now() + graceMs
     : graceMs > 0
-      ? await graceEndsAt(job.supervisor, job.wanted.partitionId, graceMs).catch(() => 0)
+      ? await graceEndsAt(job.supervisor.status(), job.wanted.partitionId, graceMs).catch(() => 0)
       : 0;
   for (;;) {
     const report = await runPromises(job.path, {

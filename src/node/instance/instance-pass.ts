@@ -22,7 +22,7 @@ import { isUnreachable, passError, type NodePassOptions, type PassError } from '
 import { promiseFailureMessage, runPromises, type PromiseReport } from '../promise/run-promises.ts';
 import { softwareDirectory } from '../software/software-pass.ts';
 import { JsonApiStateSource, type NodeStateSource, type WantedPartition } from '../state-source.ts';
-import type { SupervisorControl } from '../supervisor/types.ts';
+import type { SupervisorControl, SupervisorStatus } from '../supervisor/types.ts';
 import {
   checkPromises,
   DEFAULT_PROMISE_GRACE_MS,
@@ -159,10 +159,14 @@ export function instancePassExitCode(items: readonly PartitionItemResult[]): num
   return EXIT.ok;
 }
 
-/** What one pass reads once: /etc/passwd, the periodicity of each software release. */
+/**
+ * What one pass reads once: /etc/passwd, the periodicity of each software release, the supervisor's
+ * process listing (for the grace periods of the anomaly checks).
+ */
 export class PassCache {
   readonly passwd = new PasswdCache();
   private readonly periodicities = new Map<string, Promise<number>>();
+  private status: Promise<SupervisorStatus> | undefined;
 
   constructor(private readonly config: NodeConfig) {}
 
@@ -180,6 +184,15 @@ export class PassCache {
       this.periodicities.set(url, value);
     }
     return value;
+  }
+
+  /**
+   * The supervisor's listing, asked for by the first partition that needs it (a pass where no
+   * promise is due asks nothing). A failure is shared too: each caller handles it as its own.
+   */
+  supervisorStatus(supervisor: SupervisorControl): Promise<SupervisorStatus> {
+    this.status ??= supervisor.status();
+    return this.status;
   }
 }
 
@@ -220,7 +233,8 @@ export async function processPartition(
       cache.periodicity(wanted.softwareReleaseUrl),
     ]);
     if (isUpToDate({ marker: wanted.marker, timestamp, periodicity, now: clock.now() })) {
-      if (wanted.requestedState === 'started') await anomalyCheck(config, wanted, path, options);
+      if (wanted.requestedState === 'started')
+        await anomalyCheck(config, wanted, path, { ...options, cache });
       emit({ type: 'partition', partitionId: wanted.partitionId, action: 'up-to-date' });
       return done('up-to-date');
     }
@@ -390,7 +404,7 @@ async function anomalyCheck(
   config: NodeConfig,
   wanted: WantedPartition,
   path: string,
-  options: InstancePassOptions,
+  options: InstancePassOptions & { cache: PassCache },
 ): Promise<void> {
   const logger = (options.logger ?? silentLogger()).child({ partition: wanted.partitionId });
   const now = (options.clock ?? systemClock).now();
@@ -398,7 +412,10 @@ async function anomalyCheck(
     const previous = await readPartitionRecord(path);
     if (previous?.promisesDueAt !== undefined && now < previous.promisesDueAt) return;
     const graceMs = options.promiseGraceMs ?? DEFAULT_PROMISE_GRACE_MS;
-    const graceEnd = graceMs > 0 ? await graceEndsAt(options.supervisor, wanted.partitionId, graceMs) : 0;
+    const graceEnd =
+      graceMs > 0
+        ? await graceEndsAt(options.cache.supervisorStatus(options.supervisor), wanted.partitionId, graceMs)
+        : 0;
     if (now * 1000 < graceEnd) {
       // A service restarted moments ago (by the supervisor after a crash, by `slapos node restart`)
       // may still refuse connections: its promises are checked once its grace period is over.
