@@ -597,3 +597,35 @@ test('just (re)started services get a grace period: refused connections are retr
   await request('slow-start', slow, { state: 'destroyed' });
   await pass({ onlyPartitions: [partition] });
 });
+
+test('a pass asks the supervisor for its listing once, however many anomaly checks are due', async () => {
+  const partitions = [await request('listing-once-a', hello), await request('listing-once-b', hello)];
+  const deployed = await pass({ onlyPartitions: partitions });
+  assert.deepEqual(
+    deployed.items.map((i) => i.outcome),
+    ['started', 'started'],
+  );
+  let listings = 0;
+  const supervisor = new Proxy(h.supervisor, {
+    get(target, property, receiver) {
+      if (property === 'status') listings++;
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  // Both up to date, their promises due (a clock 200 s ahead): each checks its grace period.
+  const checked = await pass({
+    onlyPartitions: partitions,
+    supervisor,
+    clock: { now: () => systemClock.now() + 200 },
+  });
+  assert.deepEqual(
+    checked.items.map((i) => i.outcome),
+    ['up-to-date', 'up-to-date'],
+  );
+  assert.equal(listings, 1);
+
+  for (const title of ['listing-once-a', 'listing-once-b'])
+    await request(title, hello, { state: 'destroyed' });
+  await pass({ onlyPartitions: partitions });
+});
