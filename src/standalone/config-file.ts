@@ -185,16 +185,12 @@ export async function ensureStandaloneConfig(
     });
     return { ...settings, accessToken, tokenAdded: true };
   }
-  if (
-    options.partitions !== undefined &&
-    options.partitions !== current.partitions &&
-    options.partitions < current.partitions
-  )
+  if (options.partitions !== undefined && options.partitions < current.partitions)
     throw new SlapError(
       'SLAP_ERR_FORMAT_SHRINK',
       `the standalone has ${current.partitions} partitions; their number can only grow (asked ${options.partitions})`,
     );
-  const partitions = Math.max(options.partitions ?? current.partitions, current.partitions);
+  const partitions = options.partitions ?? current.partitions;
   // Only those lines change: whatever else was edited by hand stays.
   const text = await readFile(layout.config, 'utf8');
   let updated = text;
