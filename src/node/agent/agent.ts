@@ -531,6 +531,19 @@ export class NodeAgent {
   }
 
   /** Makes the loop read the state again now (a task finished). */
+  /** Queues a request on each item (the loop runs them) and resolves with their results, in order. */
+  private requestAll<T>(items: readonly { requests: Waiter<T>[] }[], force: boolean): Promise<T[]> {
+    return Promise.all(
+      items.map(
+        (item) =>
+          new Promise<T>((resolve) => {
+            item.requests.push({ force, resolve });
+            this.kick();
+          }),
+      ),
+    );
+  }
+
   private kick(): void {
     this.kicked = true;
     this.wake?.();
@@ -1021,18 +1034,7 @@ export class NodeAgent {
             (event.type === 'software' && urls.has(event.url)) ||
             (event.type === 'buildout' && event.scope === 'software' && urls.has(event.target)),
           onEvent,
-          () =>
-            abortable(
-              Promise.all(
-                items.map(
-                  (item) =>
-                    new Promise<SoftwareItemResult>((resolve) => {
-                      item.requests.push({ force: request.force, resolve });
-                      this.kick();
-                    }),
-                ),
-              ),
-            ),
+          () => abortable(this.requestAll(items, request.force)),
         );
         const result: SoftwarePassResult = {
           items: results,
@@ -1054,18 +1056,7 @@ export class NodeAgent {
             ((event.type === 'partition' || event.type === 'promise') && ids.has(event.partitionId)) ||
             (event.type === 'buildout' && event.scope === 'partition' && ids.has(event.target)),
           onEvent,
-          () =>
-            abortable(
-              Promise.all(
-                items.map(
-                  (item) =>
-                    new Promise<PartitionItemResult>((resolve) => {
-                      item.requests.push({ force: request.force, resolve });
-                      this.kick();
-                    }),
-                ),
-              ),
-            ),
+          () => abortable(this.requestAll(items, request.force)),
         );
         const free = local
           .filter((id) => !ids.has(id))
