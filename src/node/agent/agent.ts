@@ -46,7 +46,7 @@ import {
   type PartitionItemResult,
   type PartitionOutcome,
 } from '../instance/instance-pass.ts';
-import { localPartitionIds, selectPartitionIds } from '../partitions.ts';
+import { localPartitionIds } from '../partitions.ts';
 import {
   isUnreachable,
   passError,
@@ -55,7 +55,11 @@ import {
   type NodeProgressListener,
   type PassError,
 } from '../pass.ts';
-import { checkPartitionPromises, type PromiseCheckResult } from '../promise/check-partitions.ts';
+import {
+  checkPartitionPromises,
+  selectLocalPartitions,
+  type PromiseCheckResult,
+} from '../promise/check-partitions.ts';
 import { runReportPass } from '../report/report-pass.ts';
 import {
   COMPLETED_FILE,
@@ -1046,7 +1050,7 @@ export class NodeAgent {
       case 'instance': {
         const only = request.only;
         // As the one-shot pass: an unknown id is refused; the local partitions without instance are `free`.
-        const local = selectPartitionIds(await localPartitionIds(this.config.instanceRoot), only);
+        const local = await selectLocalPartitions(this.config, only);
         const items = [...this.partitions.values()].filter(
           (item) => only === undefined || only.includes(item.wanted.partitionId),
         );
