@@ -10,24 +10,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runInstancePass } from '../src/node/instance/instance-pass.ts';
-import { runSoftwarePass } from '../src/node/software/software-pass.ts';
-import { COMPUTER_ID, startNodeHarness } from '../src/testing/node-passes.ts';
-import { waitFor } from '../src/testing/supervisor.ts';
-
-const EXAMPLE = fileURLToPath(new URL('../../examples/hello/software.cfg', import.meta.url));
-
-async function answer(url: string, expected: string): Promise<string> {
-  return waitFor(`${url} answering ${JSON.stringify(expected)}`, async () => {
-    try {
-      const text = await (await fetch(url, { signal: AbortSignal.timeout(5000) })).text();
-      return text === expected ? text : undefined;
-    } catch {
-      return undefined;
-    }
-  });
-}
+import { installHelloRelease, waitForExactAnswer } from '../src/testing/hello-release.ts';
+import { startNodeHarness } from '../src/testing/node-passes.ts';
 
 /** The issue's parameter: record sections injected after a lone carriage return. */
 function injection(recipe: string, victim: string): string {
@@ -37,16 +22,7 @@ function injection(recipe: string, victim: string): string {
 test('hostile instance parameters, then a benign one: started, serving it, nothing outside touched', async () => {
   const h = await startNodeHarness({ partitions: 1 });
   try {
-    const release = join(h.dir, 'releases', 'hello-here');
-    await mkdir(release, { recursive: true });
-    const url = join(release, 'software.cfg');
-    await writeFile(url, `[buildout]\nextends = ${EXAMPLE}\n\n[node]\nexecutable = ${process.execPath}\n`);
-    await h.client.supply({ softwareReleaseUri: url, computerGuid: COMPUTER_ID });
-    const software = await runSoftwarePass(h.config, { master: h.client });
-    assert.deepEqual(
-      software.items.map((i) => [i.outcome, i.error?.message]),
-      [['installed', undefined]],
-    );
+    const url = await installHelloRelease(h);
 
     const outside = join(h.dir, 'outside');
     await mkdir(outside);
@@ -95,7 +71,10 @@ test('hostile instance parameters, then a benign one: started, serving it, nothi
       });
       const published = (await h.client.getInstance(instance.instance_guid)).connection_parameters;
       assert.equal(published.name, 'Hello benign!', label);
-      assert.equal(await answer(`${published.url as string}/`, 'Hello benign!\n'), 'Hello benign!\n');
+      assert.equal(
+        await waitForExactAnswer(`${published.url as string}/`, 'Hello benign!\n'),
+        'Hello benign!\n',
+      );
       assert.equal(await readFile(victim, 'utf8'), 'precious', label);
       assert.equal(existsSync(marker), false, `${label}: the injected recipe was imported`);
     }
@@ -118,7 +97,7 @@ test('hostile instance parameters, then a benign one: started, serving it, nothi
       [['started', undefined]],
     );
     const published = (await h.client.getInstance(instance.instance_guid)).connection_parameters;
-    assert.equal(await answer(`${published.url as string}/`, 'Hello again!\n'), 'Hello again!\n');
+    assert.equal(await waitForExactAnswer(`${published.url as string}/`, 'Hello again!\n'), 'Hello again!\n');
     assert.equal(await readFile(victim, 'utf8'), 'precious');
     assert.doesNotMatch(await readFile(record, 'utf8'), /not an option|\[old\]/);
   } finally {

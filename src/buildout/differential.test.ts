@@ -14,6 +14,7 @@ import {
   type OracleResult,
 } from '../testing/buildout-oracle.ts';
 import { tempDir } from '../testing/buildout.ts';
+import { seededRandom } from '../testing/hostile-strings.ts';
 import { resolveProfile } from './engine.ts';
 import { parseAssignment } from './loader.ts';
 
@@ -111,20 +112,9 @@ const HANDWRITTEN: Case[] = [
   { name: 'part without recipe', files: { 'buildout.cfg': '[buildout]\nparts = a\n[a]\nx = 1\n' } },
 ];
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Random profiles mixing extends, reopened sections, +=/-=, macros, references and recipes. */
 function generated(seed: number): Case {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rnd() * items.length)] as T;
   const sections = ['s0', 's1', 's2', 's3', 's4'];
   const keys = ['k0', 'k1', 'k2', 'k3'];

@@ -48,6 +48,10 @@ function escapeChar(char: string): string {
   return BUILDOUT_ESCAPES[char] ?? `%(__slapos_u${(char.codePointAt(0) as number).toString(16)}__)s`;
 }
 
+function escapeAll(text: string): string {
+  return [...text].map(escapeChar).join('');
+}
+
 /**
  * Whitespace that a parser trims (JavaScript's `\s` and Python's `str.isspace`), except `\n`.
  * The control characters among them are escaped everywhere anyway.
@@ -63,10 +67,9 @@ const VALUE_ESCAPES = new RegExp(
 /** The text of a value on the right of `key = `: see the module comment. */
 export function formatValue(value: string): string {
   let text = value.replace(VALUE_ESCAPES, (match) => {
-    if (!match.includes('\n')) return [...match].map(escapeChar).join('');
     const newline = match.indexOf('\n');
-    const around = (s: string): string => [...s].map(escapeChar).join('');
-    return `${around(match.slice(0, newline))}\n\t${around(match.slice(newline + 1))}`;
+    if (newline < 0) return escapeAll(match);
+    return `${escapeAll(match.slice(0, newline))}\n\t${escapeAll(match.slice(newline + 1))}`;
   });
   if (text.startsWith('\n\t')) text = `${BUILDOUT_ESCAPES['\n']}${text.slice(2)}`;
   if (text.endsWith('\n\t')) text = `${text.slice(0, -2)}${BUILDOUT_ESCAPES['\n']}`;

@@ -143,10 +143,24 @@ async function mkdirPrivate(path: string): Promise<void> {
 
 /** `text` with `[slapos] master_token` set to `token` (the rest of the file as it was). */
 export function withMasterToken(text: string, token: string): string {
-  const line = `${MASTER_TOKEN_OPTION} = ${token}`;
-  const existing = new RegExp(`^${MASTER_TOKEN_OPTION}[ \\t]*[=:].*$`, 'm');
-  if (existing.test(text)) return text.replace(existing, () => line);
-  return text.replace(/^\[slapos\][ \t]*$/m, (header) => `${header}\n${line}`);
+  return withSlaposOption(text, MASTER_TOKEN_OPTION, token);
+}
+
+/**
+ * `text` with `key = value` in its `[slapos]` section: that section's `key` line replaced, else a
+ * line added under its header; other sections (which may have a `key` too) and lines stay as they were.
+ */
+function withSlaposOption(text: string, key: string, value: string): string {
+  const header = /^\[slapos\][^\S\n]*$/m.exec(text);
+  if (header === null) return text;
+  const start = header.index + header[0].length;
+  const next = /^\[/m.exec(text.slice(start));
+  const end = next === null ? text.length : start + next.index;
+  const line = `${key} = ${value}`;
+  const body = text.slice(start, end);
+  const existing = new RegExp(`^${key}[ \\t]*[=:].*$`, 'm');
+  const updated = existing.test(body) ? body.replace(existing, () => line) : `\n${line}${body}`;
+  return text.slice(0, start) + updated + text.slice(end);
 }
 
 /**
@@ -171,16 +185,12 @@ export async function ensureStandaloneConfig(
     });
     return { ...settings, accessToken, tokenAdded: true };
   }
-  if (
-    options.partitions !== undefined &&
-    options.partitions !== current.partitions &&
-    options.partitions < current.partitions
-  )
+  if (options.partitions !== undefined && options.partitions < current.partitions)
     throw new SlapError(
       'SLAP_ERR_FORMAT_SHRINK',
       `the standalone has ${current.partitions} partitions; their number can only grow (asked ${options.partitions})`,
     );
-  const partitions = Math.max(options.partitions ?? current.partitions, current.partitions);
+  const partitions = options.partitions ?? current.partitions;
   // Only those lines change: whatever else was edited by hand stays.
   const text = await readFile(layout.config, 'utf8');
   let updated = text;
@@ -198,5 +208,5 @@ export async function ensureStandaloneConfig(
 /** A standalone written before `watch_local_software` existed gets it (set to true), once. */
 function withWatchLocalSoftware(text: string, file: string): string {
   if (parseIni(text, file).get('slapos', WATCH_LOCAL_SOFTWARE) !== undefined) return text;
-  return text.replace(/^\[slapos\][^\S\n]*$/m, (line) => `${line}\n${WATCH_LOCAL_SOFTWARE} = true`);
+  return withSlaposOption(text, WATCH_LOCAL_SOFTWARE, 'true');
 }

@@ -18,6 +18,7 @@ import { standaloneStatus, startStandalone, stopStandalone, type StandaloneStep 
 import { describeStep } from '../cli/commands/standalone-start.ts';
 import { livePid, spawnDetached, terminate, waitUntilReady, writePidFile } from './processes.ts';
 import { loadNodeConfig } from '../node/config.ts';
+import { parseIni } from '../lib/ini.ts';
 import { slaposBinPath } from '../lib/package-root.ts';
 import { postJson } from '../testing/master.ts';
 
@@ -128,6 +129,26 @@ test('a slapos.cfg made before the token (older versions) gets it at the next st
       'SLAP_ERR_CONFIG',
       /other users/,
     );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the token goes into [slapos] even when another section has a master_token line', async () => {
+  const dir = await shortTempDir('sa-sec-');
+  try {
+    const layout = standaloneLayout(dir);
+    await ensureStandaloneConfig(layout, { defaultPartitions: 2 });
+    const text = (await readFile(layout.config, 'utf8')).replace(/^master_token = .*\n/m, '');
+    const other = `[slapconsole]\nmaster_token = not-this-one\n\n${text}`;
+    await writeFile(layout.config, other, { mode: 0o600 });
+    const ensured = await ensureStandaloneConfig(layout, { defaultPartitions: 2 });
+    const now = await readFile(layout.config, 'utf8');
+    assert.equal(parseIni(now).get('slapos', 'master_token'), ensured.accessToken);
+    assert.equal(parseIni(now).get('slapconsole', 'master_token'), 'not-this-one');
+    // Given once: the next start changes nothing.
+    assert.equal((await ensureStandaloneConfig(layout, { defaultPartitions: 2 })).tokenAdded, false);
+    assert.equal(await readFile(layout.config, 'utf8'), now);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

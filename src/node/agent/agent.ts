@@ -46,7 +46,7 @@ import {
   type PartitionItemResult,
   type PartitionOutcome,
 } from '../instance/instance-pass.ts';
-import { localPartitionIds, selectPartitionIds } from '../partitions.ts';
+import { localPartitionIds } from '../partitions.ts';
 import {
   isUnreachable,
   passError,
@@ -55,7 +55,11 @@ import {
   type NodeProgressListener,
   type PassError,
 } from '../pass.ts';
-import { checkPartitionPromises, type PromiseCheckResult } from '../promise/check-partitions.ts';
+import {
+  checkPartitionPromises,
+  selectLocalPartitions,
+  type PromiseCheckResult,
+} from '../promise/check-partitions.ts';
 import { runReportPass } from '../report/report-pass.ts';
 import {
   COMPLETED_FILE,
@@ -531,6 +535,19 @@ export class NodeAgent {
   }
 
   /** Makes the loop read the state again now (a task finished). */
+  /** Queues a request on each item (the loop runs them) and resolves with their results, in order. */
+  private requestAll<T>(items: readonly { requests: Waiter<T>[] }[], force: boolean): Promise<T[]> {
+    return Promise.all(
+      items.map(
+        (item) =>
+          new Promise<T>((resolve) => {
+            item.requests.push({ force, resolve });
+            this.kick();
+          }),
+      ),
+    );
+  }
+
   private kick(): void {
     this.kicked = true;
     this.wake?.();
@@ -1022,18 +1039,7 @@ export class NodeAgent {
             (event.type === 'software' && urls.has(event.url)) ||
             (event.type === 'buildout' && event.scope === 'software' && urls.has(event.target)),
           onEvent,
-          () =>
-            abortable(
-              Promise.all(
-                items.map(
-                  (item) =>
-                    new Promise<SoftwareItemResult>((resolve) => {
-                      item.requests.push({ force: request.force, resolve });
-                      this.kick();
-                    }),
-                ),
-              ),
-            ),
+          () => abortable(this.requestAll(items, request.force)),
         );
         const result: SoftwarePassResult = {
           items: results,
@@ -1045,7 +1051,7 @@ export class NodeAgent {
       case 'instance': {
         const only = request.only;
         // As the one-shot pass: an unknown id is refused; the local partitions without instance are `free`.
-        const local = selectPartitionIds(await localPartitionIds(this.config.instanceRoot), only);
+        const local = await selectLocalPartitions(this.config, only);
         const items = [...this.partitions.values()].filter(
           (item) => only === undefined || only.includes(item.wanted.partitionId),
         );
@@ -1055,18 +1061,7 @@ export class NodeAgent {
             ((event.type === 'partition' || event.type === 'promise') && ids.has(event.partitionId)) ||
             (event.type === 'buildout' && event.scope === 'partition' && ids.has(event.target)),
           onEvent,
-          () =>
-            abortable(
-              Promise.all(
-                items.map(
-                  (item) =>
-                    new Promise<PartitionItemResult>((resolve) => {
-                      item.requests.push({ force: request.force, resolve });
-                      this.kick();
-                    }),
-                ),
-              ),
-            ),
+          () => abortable(this.requestAll(items, request.force)),
         );
         const free = local
           .filter((id) => !ids.has(id))

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SlapError } from '../../core/errors.ts';
 import { silentLogger } from '../../lib/logger.ts';
+import { LINE_TERMINATORS, seededRandom } from '../../testing/hostile-strings.ts';
 import { rejectsWithSlapError } from '../../testing/slap-error-assert.ts';
 import {
   parseAgentRequest,
@@ -16,20 +17,8 @@ import {
   type AgentRequestHandler,
 } from './control.ts';
 
-const TERMINATORS = [
-  '\r',
-  '\n',
-  '\v',
-  '\f',
-  '\x1c',
-  '\x1d',
-  '\x1e',
-  '\x85',
-  '\u2028',
-  '\u2029',
-  '\0',
-  '\x07',
-];
+/** Line terminators, NUL and a bell: what a line-oriented reader must not split on or choke on. */
+const TERMINATORS = [...LINE_TERMINATORS, '\0', '\x07'];
 
 function randomString(random: () => number): string {
   const pool = [...TERMINATORS, 'a', 'é', '{', '}', '"', '\\', ':', ',', '[', ']', ' ', '𝄞', '1'];
@@ -37,17 +26,6 @@ function randomString(random: () => number): string {
   const length = Math.floor(random() * 40);
   for (let i = 0; i < length; i++) text += pool[Math.floor(random() * pool.length)];
   return text;
-}
-
-/** A small deterministic generator (mulberry32). */
-function seeded(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function withServer(handler: AgentRequestHandler, fn: (path: string) => Promise<void>): Promise<void> {
@@ -108,7 +86,7 @@ test('requests are validated field by field; any string round-trips in "only" or
     only: ['slappart0'],
     timeout: 7,
   });
-  const random = seeded(14);
+  const random = seededRandom(14);
   for (let i = 0; i < 500; i++) {
     const only = [randomString(random) || 'x', randomString(random) || 'y'];
     const request: AgentRequest = { command: 'instance', force: random() < 0.5, only };
@@ -161,7 +139,7 @@ test('the exchange: events then the result; errors with their code; a socket of 
       );
 
       // Hostile bytes: an error line, never a crash; the server keeps serving.
-      const random = seeded(7);
+      const random = seededRandom(7);
       for (let i = 0; i < 30; i++) {
         const lines = await raw(path, `${randomString(random).replaceAll('\n', '')}\n`);
         assert.equal(lines.length, 1);

@@ -97,17 +97,19 @@ export async function startControlServer(
     serve(socket, handler, closing.signal, options.logger);
   });
   await new Promise<void>((resolve, reject) => {
-    const previous = process.umask(0o177);
     server.once('error', (error) => {
-      process.umask(previous);
       reject(
         new SlapError('SLAP_ERR_CONFIG', `cannot listen on ${path}: ${error.message}`, { cause: error }),
       );
     });
-    server.listen(path, () => {
+    // A unix socket is bound within listen(): the process-wide umask is 0177 only for that call, not
+    // until the callback (the agent's loop already runs and spawns builds that inherit the umask).
+    const previous = process.umask(0o177);
+    try {
+      server.listen(path, () => resolve());
+    } finally {
       process.umask(previous);
-      resolve();
-    });
+    }
   });
   let closed: Promise<void> | undefined;
   return {

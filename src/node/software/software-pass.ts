@@ -9,7 +9,7 @@ import { chown, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { systemClock } from '../../core/clock.ts';
-import { profileValue, profileWord } from '../../buildout/profile-text.ts';
+import { profileListOption, profileWord } from '../../buildout/profile-text.ts';
 import { EXIT } from '../../core/errors.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { RunLog } from '../build-log.ts';
@@ -239,21 +239,17 @@ async function buildSoftware(
 
 /**
  * The software directory's buildout.cfg: the release's profile, extended (node.md §3.4). A URL or
- * list entry that a profile cannot hold exactly is refused (`profileValue`).
+ * list entry that a profile cannot hold exactly is refused (profile-text.ts).
  */
 export function softwareProfile(
   url: string,
   config: Pick<NodeConfig, 'sharedPartList' | 'buildTimePartList'>,
 ): string {
-  const list = (key: string, values: readonly string[]): string =>
-    values.length === 0
-      ? `${key} = `
-      : `${key} = \n${values.map((value) => `\t${profileValue(key, value)}`).join('\n')}`;
   return [
     '[buildout]',
     `extends = ${profileWord('extends', url)}`,
-    list('shared-part-list', config.sharedPartList),
-    list('build-time-part-list', config.buildTimePartList),
+    profileListOption('shared-part-list', config.sharedPartList),
+    profileListOption('build-time-part-list', config.buildTimePartList),
     '',
   ].join('\n');
 }
