@@ -95,7 +95,7 @@ function hintFor(code: ErrorCode, masterUrl: string): { hint?: string } {
   }
 }
 
-/** Error codes (Node and undici) that mean the master could not be reached or the connection broke. */
+/** Node's error codes (http-post.ts) that mean the master could not be reached or the connection broke. */
 const CONNECTION_ERROR_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -106,11 +106,6 @@ const CONNECTION_ERROR_CODES = new Set([
   'EPIPE',
   'ETIMEDOUT',
   'EADDRNOTAVAIL',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
 ]);
 
 function errorCodeOf(error: unknown): string | undefined {
