@@ -16,6 +16,7 @@ import {
   loadExperimentalApiSpec,
   loadExtensionApiSpec,
 } from '../api/index.ts';
+import { LINE_TERMINATORS, seededRandom } from '../testing/hostile-strings.ts';
 import { apiResponseProblem } from '../testing/api-schema.ts';
 import { ARRAY_CAPS } from './http/validation.ts';
 import { encodeParameterXml } from '../core/parameter-xml.ts';
@@ -54,15 +55,10 @@ function assertApiError(
   if (title) assert.match((response.body as { title: string }).title, title, label);
 }
 
-/** A deterministic source of random choices (xorshift32). */
+/** A deterministic source of random choices: an integer in [0, below). */
 function randomSource(seed: number): (below: number) => number {
-  let state = seed;
-  return (below) => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) % below;
-  };
+  const next = seededRandom(seed);
+  return (below) => Math.floor(next() * below);
 }
 
 const HOSTILE_UNITS = [
@@ -72,16 +68,7 @@ const HOSTILE_UNITS = [
   ' ',
   '"',
   '\\',
-  '\r',
-  '\n',
-  '\v',
-  '\f',
-  '\x1c',
-  '\x1d',
-  '\x1e',
-  '\x85',
-  '\u2028',
-  '\u2029',
+  ...LINE_TERMINATORS,
   '\u0000',
   '\u0007',
   '\ud800',
