@@ -139,10 +139,7 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
-  capConnections(fastify.server, {
-    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-    logger,
-  });
+  capConnections(fastify.server, { maxConnections, logger });
   let port = requestedPort;
   registerJsonApi(fastify, {
     services,
