@@ -72,7 +72,7 @@ export function apiError(failure: ApiFailure): SlapError {
 }
 
 /** How to give a token to a master that asks for one (a standalone's, a proxy with --token-file). */
-export const UNAUTHENTICATED_HINT =
+const UNAUTHENTICATED_HINT =
   'this master requires its access token: pass --cfg with the configuration file that holds it ' +
   '(a standalone SlapOS: --cfg <dir>/etc/slapos.cfg, the client_config of `slapos standalone status --json`), ' +
   'or set $SLAPOS_MASTER_TOKEN';
