@@ -59,6 +59,21 @@ const partitions = ARRAY_CAPS.compute_partition_list ?? 0;
 /** The instance whose promise results are reported (requested before the cases). */
 const PROMISE_INSTANCE = 'P';
 
+/** 200 failed promise results of PROMISE_INSTANCE, each message `run` then `length` characters. */
+function promiseResults(run: number, length: number): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      instance_guid: `${PROMISE_INSTANCE}______0`,
+      result_list: Array.from({ length: 200 }, (_, i) => ({
+        name: `promise-${i}`,
+        status: 'fail',
+        message: `${run}${'m'.repeat(length)}`,
+        date: '2026-12-07T03:00:00Z',
+      })),
+    }),
+  );
+}
+
 const CASES: Case[] = [
   {
     name: '80,000 descending keys',
@@ -105,34 +120,12 @@ const CASES: Case[] = [
   {
     name: '200 promise results of 1.2 kB (the cap, ~250 kB)',
     path: '/slapos.put.ext.software_instance_promise_result',
-    body: (run) =>
-      Buffer.from(
-        JSON.stringify({
-          instance_guid: `${PROMISE_INSTANCE}______0`,
-          result_list: Array.from({ length: 200 }, (_, i) => ({
-            name: `promise-${i}`,
-            status: 'fail',
-            message: `${run}${'m'.repeat(1180)}`,
-            date: '2026-12-07T03:00:00Z',
-          })),
-        }),
-      ),
+    body: (run) => promiseResults(run, 1180),
   },
   {
     name: '200 promise results of 4 kB (~850 kB, over the cap)',
     path: '/slapos.put.ext.software_instance_promise_result',
-    body: (run) =>
-      Buffer.from(
-        JSON.stringify({
-          instance_guid: `${PROMISE_INSTANCE}______0`,
-          result_list: Array.from({ length: 200 }, (_, i) => ({
-            name: `promise-${i}`,
-            status: 'fail',
-            message: `${run}${'m'.repeat(4095)}`,
-            date: '2026-12-07T03:00:00Z',
-          })),
-        }),
-      ),
+    body: (run) => promiseResults(run, 4095),
   },
   {
     name: '2 MiB body',

@@ -3,7 +3,7 @@
  * (the status comes from the master's extension, src/core/instance-status.ts decides it).
  */
 import type { InstanceStatus, PromiseResults } from '../client/types.ts';
-import { indentBlock } from './text-block.ts';
+import { indentBlock, oneLine } from './text-block.ts';
 
 const MESSAGE_INDENT = '    ';
 
@@ -51,7 +51,7 @@ export function promiseResultLines(results: PromiseResults, stale: boolean): str
   const staleNote = stale ? ' — stale: the instance is stopped, its promises no longer run' : '';
   const lines = [`Promises (reported at ${results.reported_at ?? 'an unknown date'})${staleNote}:`];
   for (const result of results.result_list) {
-    const head = `  ${result.name}: ${result.status} (${result.date})${stale ? ' [stale]' : ''}`;
+    const head = `  ${oneLine(result.name)}: ${result.status} (${result.date})${stale ? ' [stale]' : ''}`;
     lines.push(...(result.message ? indentBlock(result.message, `${head} `, MESSAGE_INDENT) : [head]));
   }
   return lines;

@@ -107,7 +107,7 @@ export async function runPassCommand<T>(
      * When the lock is held by a running node agent: what to ask it instead (it answers with the
      * result `work` would return), and where its progress goes.
      */
-    delegate?: { request: AgentRequest; onEvent?: NodeProgressListener | undefined };
+    delegate?: AgentDelegate;
   },
   work: (env: PassEnvironment) => Promise<T>,
 ): Promise<T> {
@@ -131,13 +131,10 @@ export async function runPassCommand<T>(
   }
   let lock: PidLock | undefined;
   if (command.lock !== undefined) {
-    try {
-      lock = await acquirePidLock(options.pidfile ?? config[command.lock], { what: command.name });
-    } catch (error) {
-      if (command.delegate && error instanceof SlapError && error.code === 'SLAP_ERR_LOCKED')
-        return (await askAgent(ctx, config, command.delegate, error)) as T;
-      throw error;
-    }
+    const path = options.pidfile ?? config[command.lock];
+    const taken = await lockOrAskAgent(ctx, config, path, command.name, command.delegate);
+    if ('answer' in taken) return taken.answer as T;
+    lock = taken.lock;
   }
   const logger = ctx.logger();
   try {
@@ -153,14 +150,40 @@ export async function runPassCommand<T>(
   }
 }
 
+/** What to ask a node agent holding a pass's lock, and where its progress goes. */
+export interface AgentDelegate {
+  request: AgentRequest;
+  onEvent?: NodeProgressListener | undefined;
+}
+
+/**
+ * Takes the pidfile lock at `path`; when a node agent holds it and there is a `delegate`, asks the
+ * agent to do the work instead and gives its answer (the lock error stands when no agent answers).
+ */
+export async function lockOrAskAgent(
+  ctx: CliContext,
+  config: NodeConfig,
+  path: string,
+  what: string,
+  delegate: AgentDelegate | undefined,
+): Promise<{ lock: PidLock } | { answer: AgentPassResult }> {
+  try {
+    return { lock: await acquirePidLock(path, { what }) };
+  } catch (error) {
+    if (delegate && error instanceof SlapError && error.code === 'SLAP_ERR_LOCKED')
+      return { answer: await askAgent(ctx, config, delegate, error) };
+    throw error;
+  }
+}
+
 /**
  * Asks the node agent holding the lock to do the pass (control channel, docs/node-agent.md) and
  * waits for its result; when no agent answers, the lock error stands.
  */
-export async function askAgent(
+async function askAgent(
   ctx: CliContext,
   config: NodeConfig,
-  delegate: { request: AgentRequest; onEvent?: NodeProgressListener | undefined },
+  delegate: AgentDelegate,
   lockError: SlapError,
 ): Promise<AgentPassResult> {
   const { agentPaths } = await import('../node/agent/settings.ts');

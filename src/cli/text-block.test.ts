@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LINE_TERMINATORS, seededRandom } from '../testing/hostile-strings.ts';
-import { indentBlock, printableLine, renderTable, textLines } from './text-block.ts';
+import { promiseResultLines } from './instance-status-text.ts';
+import { indentBlock, oneLine, printableLine, renderTable, textLines } from './text-block.ts';
 
 const TERMINATORS = LINE_TERMINATORS;
 const NASTY = [...TERMINATORS, '\0', '\x1b[31m', '\x07', '\x7f', '\x9b', '\t', 'é', '😀', ' ', 'a', 'Z', '-'];
@@ -84,4 +85,22 @@ test('a table: header, padded columns, the last cell over several lines', () => 
       '                   last lines',
     ],
   );
+});
+
+test('property: a promise result keeps its name on its line, whatever the name', () => {
+  const next = random(314);
+  for (let round = 0; round < 300; round++) {
+    const name = `p${randomText(next)}`;
+    const lines = promiseResultLines(
+      {
+        instance_guid: 'SOFTINST-1',
+        reported_at: '2026-12-07T03:00:00Z',
+        result_list: [{ name, status: 'fail', message: 'down', date: '2026-12-07T03:00:00Z' }],
+      },
+      false,
+    );
+    assert.equal(lines.length, 2, JSON.stringify(name));
+    for (const line of lines) assert.doesNotMatch(line, UNSAFE, JSON.stringify(name));
+    assert.equal(oneLine(name).includes('\n'), false);
+  }
 });

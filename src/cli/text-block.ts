@@ -16,6 +16,11 @@ export function printableLine(text: string): string {
   return text.replace(CONTROL, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** A text on one line: line terminators as spaces, the other control characters made visible. */
+export function oneLine(text: string): string {
+  return printableLine(text.replace(LINE_BREAKS, ' '));
+}
+
 /** The printable lines of a text (a trailing line break does not add an empty line). */
 export function textLines(text: string): string[] {
   const lines = text.split(LINE_BREAK).map(printableLine);
@@ -41,7 +46,7 @@ export function renderTable(
   const indent = options.indent ?? '';
   const last = header.length - 1;
   const cells = [header, ...rows].map((row) =>
-    row.map((cell, index) => (index < last ? printableLine(cell.replace(LINE_BREAKS, ' ')) : cell)),
+    row.map((cell, index) => (index < last ? oneLine(cell) : cell)),
   );
   const widths = header.map((_, index) =>
     index < last ? Math.max(...cells.map((row) => (row[index] ?? '').length)) : 0,

@@ -72,7 +72,7 @@ export function apiError(failure: ApiFailure): SlapError {
 }
 
 /** How to give a token to a master that asks for one (a standalone's, a proxy with --token-file). */
-export const UNAUTHENTICATED_HINT =
+const UNAUTHENTICATED_HINT =
   'this master requires its access token: pass --cfg with the configuration file that holds it ' +
   '(a standalone SlapOS: --cfg <dir>/etc/slapos.cfg, the client_config of `slapos standalone status --json`), ' +
   'or set $SLAPOS_MASTER_TOKEN';
@@ -95,7 +95,7 @@ function hintFor(code: ErrorCode, masterUrl: string): { hint?: string } {
   }
 }
 
-/** Error codes (Node and undici) that mean the master could not be reached or the connection broke. */
+/** Node's error codes (http-post.ts) that mean the master could not be reached or the connection broke. */
 const CONNECTION_ERROR_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -106,11 +106,6 @@ const CONNECTION_ERROR_CODES = new Set([
   'EPIPE',
   'ETIMEDOUT',
   'EADDRNOTAVAIL',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
 ]);
 
 function errorCodeOf(error: unknown): string | undefined {

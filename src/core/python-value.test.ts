@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { seededChoices } from '../testing/hostile-strings.ts';
 import {
   PyNumber,
   parsePythonJson,
@@ -77,13 +78,7 @@ test('JSON numbers keep their Python type when a JS number would lose it', () =>
 });
 
 test('parsePythonJson round-trips random values: numbers keep their source, strings stay strings', () => {
-  let state = 20261207;
-  const random = (below: number): number => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) % below;
-  };
+  const random = seededChoices(20261207);
   // Digits, exponents and quotes inside strings must never be read as numbers, escaped or not.
   const units = [
     '1',

@@ -16,6 +16,7 @@ import {
   loadExperimentalApiSpec,
   loadExtensionApiSpec,
 } from '../api/index.ts';
+import { LINE_TERMINATORS, seededChoices } from '../testing/hostile-strings.ts';
 import { apiResponseProblem } from '../testing/api-schema.ts';
 import { ARRAY_CAPS } from './http/validation.ts';
 import { encodeParameterXml } from '../core/parameter-xml.ts';
@@ -54,17 +55,6 @@ function assertApiError(
   if (title) assert.match((response.body as { title: string }).title, title, label);
 }
 
-/** A deterministic source of random choices (xorshift32). */
-function randomSource(seed: number): (below: number) => number {
-  let state = seed;
-  return (below) => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) % below;
-  };
-}
-
 const HOSTILE_UNITS = [
   'a',
   'é',
@@ -72,16 +62,7 @@ const HOSTILE_UNITS = [
   ' ',
   '"',
   '\\',
-  '\r',
-  '\n',
-  '\v',
-  '\f',
-  '\x1c',
-  '\x1d',
-  '\x1e',
-  '\x85',
-  '\u2028',
-  '\u2029',
+  ...LINE_TERMINATORS,
   '\u0000',
   '\u0007',
   '\ud800',
@@ -135,7 +116,7 @@ test('invalid UTF-8, a byte order mark, another charset and repeated keys are 40
 test('a key repeated in any spelling, at any depth, is refused; the same key in two objects is not', async () => {
   await withTestMaster(async ({ url, api }) => {
     await formatTestNode(url, { partitions: 1 });
-    const random = randomSource(42);
+    const random = seededChoices(42);
     for (let round = 0; round < 200; round++) {
       const key = randomString(random);
       const spellings = [JSON.stringify(key), escapedJsonString(key)];
@@ -158,7 +139,7 @@ test('a key repeated in any spelling, at any depth, is refused; the same key in 
 test('parameter values in any valid UTF-8 are stored exactly (strict decoding changes nothing valid)', async () => {
   await withTestMaster(async ({ url }) => {
     await formatTestNode(url, { partitions: 1 });
-    const random = randomSource(7);
+    const random = seededChoices(7);
     const parameters: Record<string, string> = {};
     // Values XML can carry: no controls but tab, CR, LF; no lone surrogates; no U+FFFE/U+FFFF.
     const storable = [
@@ -286,7 +267,7 @@ function valueFillingXml(random: (below: number) => number, key: string, bytes: 
 test('parameters up to the stored-size caps round-trip exactly; one byte more is a 413', async () => {
   await withTestMaster(async ({ url, api }) => {
     await formatTestNode(url, { partitions: 2 });
-    const random = randomSource(2026);
+    const random = seededChoices(2026);
     for (const round of [0, 1]) {
       const key = `big${round}`;
       const value = valueFillingXml(random, key, MAX_PARAMETER_XML_BYTES);

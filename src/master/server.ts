@@ -52,8 +52,8 @@ export interface StartMasterOptions {
   headersTimeoutMs?: number;
 }
 
-export const DEFAULT_MAX_CONNECTIONS = 512;
-export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_CONNECTIONS = 512;
+const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 /** Time a client has to send its whole request (headers and body). */
 const REQUEST_TIMEOUT_MS = 60_000;
 /** How long an idle keep-alive connection is kept (and holds one of the capped slots). */
@@ -139,10 +139,7 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
-  capConnections(fastify.server, {
-    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-    logger,
-  });
+  capConnections(fastify.server, { maxConnections, logger });
   let port = requestedPort;
   registerJsonApi(fastify, {
     services,

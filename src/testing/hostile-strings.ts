@@ -16,6 +16,12 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** Deterministic random choices: each call an integer in [0, below). */
+export function seededChoices(seed: number): (below: number) => number {
+  const next = seededRandom(seed);
+  return (below) => Math.floor(next() * below);
+}
+
 /** Every line terminator some reader honours (Python's str.splitlines, JavaScript's regexes). */
 export const LINE_TERMINATORS = [
   '\r',

@@ -5,15 +5,13 @@
  * node agent holds that lock, the agent runs them (control channel, docs/node-agent.md).
  */
 import type { Command } from 'commander';
-import { SlapError } from '../../core/errors.ts';
-import { acquirePidLock } from '../../lib/pid-lock.ts';
 import type { NodeConfig } from '../../node/config.ts';
 import { splitList } from '../../node/partitions.ts';
 import type { PromiseCheckResult } from '../../node/promise/check-partitions.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import { addNodeOptions, loadCliNodeConfig, type NodeCommandOptions } from '../node-options.ts';
-import { addPartitionOptions, askAgent } from '../node-pass.ts';
+import { addPartitionOptions, lockOrAskAgent } from '../node-pass.ts';
 
 interface PromiseCommandOptions extends NodeCommandOptions {
   onlyCp?: string;
@@ -64,21 +62,16 @@ async function underInstanceLock(
   only: string[] | undefined,
   check: () => Promise<PromiseCheckResult>,
 ): Promise<PromiseCheckResult> {
-  let lock;
-  try {
-    lock = await acquirePidLock(config.pidfileInstance, { what: 'node promise' });
-  } catch (error) {
-    if (!(error instanceof SlapError) || error.code !== 'SLAP_ERR_LOCKED') throw error;
-    const request = {
-      command: 'promise' as const,
-      ...(only === undefined ? {} : { only }),
-      ...(options.promiseTimeout === undefined ? {} : { timeout: options.promiseTimeout }),
-    };
-    return (await askAgent(ctx, config, { request }, error)) as PromiseCheckResult;
-  }
+  const request = {
+    command: 'promise' as const,
+    ...(only === undefined ? {} : { only }),
+    ...(options.promiseTimeout === undefined ? {} : { timeout: options.promiseTimeout }),
+  };
+  const taken = await lockOrAskAgent(ctx, config, config.pidfileInstance, 'node promise', { request });
+  if ('answer' in taken) return taken.answer as PromiseCheckResult;
   try {
     return await check();
   } finally {
-    await lock.release();
+    await taken.lock.release();
   }
 }

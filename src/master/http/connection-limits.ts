@@ -15,7 +15,7 @@ import { toHttpError } from './errors.ts';
 const REFUSAL_GRACE_MS = 1_000;
 
 /** A complete HTTP/1.1 answer carrying `error` as the API error body; the connection closes after it. */
-export function rawErrorAnswer(error: SlapError, headers: Record<string, string> = {}): string {
+function rawErrorAnswer(error: SlapError, headers: Record<string, string> = {}): string {
   const { status, body } = toHttpError(error);
   const text = JSON.stringify(body);
   const lines = [
@@ -50,10 +50,7 @@ function refuse(socket: Socket, answer: string): void {
  * connections: it takes the place of the server's own connection handling, and hands the
  * connections under the cap to it.
  */
-export function capConnections(
-  server: Server,
-  options: { maxConnections: number; logger: Logger },
-): { readonly open: number } {
+export function capConnections(server: Server, options: { maxConnections: number; logger: Logger }): void {
   const serve = server.listeners('connection') as ((socket: Socket) => void)[];
   server.removeAllListeners('connection');
   let open = 0;
@@ -83,11 +80,6 @@ export function capConnections(
     socket.once('close', () => open--);
     for (const listener of serve) listener.call(server, socket);
   });
-  return {
-    get open() {
-      return open;
-    },
-  };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isSlapError } from '../../core/errors.ts';
+import { seededChoices } from '../../testing/hostile-strings.ts';
 import {
   decodeBody,
   decodeLargeBody,
@@ -64,13 +65,7 @@ test('decoding accepts exactly the valid UTF-8 a strict TextDecoder accepts, wit
   const interesting = [
     0x00, 0x22, 0x41, 0x7f, 0x80, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff,
   ];
-  let seed = 99;
-  const random = (below: number): number => {
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    return (seed >>> 0) % below;
-  };
+  const random = seededChoices(99);
   for (let round = 0; round < 5000; round++) {
     const bytes = Buffer.from(
       Array.from({ length: 1 + random(8) }, () =>
@@ -96,13 +91,7 @@ test('decoding accepts exactly the valid UTF-8 a strict TextDecoder accepts, wit
 });
 
 test('structure inside random strings is never counted: the member cap is exact for any text', () => {
-  let state = 1207;
-  const random = (below: number): number => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) % below;
-  };
+  const random = seededChoices(1207);
   const units = [
     'a',
     '"',
@@ -133,13 +122,7 @@ test('structure inside random strings is never counted: the member cap is exact 
 });
 
 test('decoding in chunks gives what decoding the whole body gives, wherever the chunks are cut', async () => {
-  let state = 314;
-  const random = (below: number): number => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) % below;
-  };
+  const random = seededChoices(314);
   const valid = ['a', '"', '\n', '\u2028', '\x85', '\u0000', 'é', '€', '\u{1F600}', '\u{10FFFF}', '\ufeff'];
   // Invalid: a lone continuation, overlong, a surrogate, a truncated sequence, past U+10FFFF, 0xFF.
   const invalidBytes = [

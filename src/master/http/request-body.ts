@@ -89,7 +89,7 @@ const NOT_UTF8 = 'The request body is not valid UTF-8.';
 
 /** The body as text: UTF-8 only, invalid sequences refused (never replaced), no byte order mark. */
 export function decodeBody(bytes: Buffer): string {
-  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) throw invalid(BYTE_ORDER_MARK);
+  if (startsWithByteOrderMark([bytes])) throw invalid(BYTE_ORDER_MARK);
   // isUtf8 (simdutf) then toString: several times faster than a fatal TextDecoder on large bodies.
   if (!isUtf8(bytes)) throw invalid(NOT_UTF8);
   return bytes.toString('utf8');

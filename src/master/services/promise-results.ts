@@ -8,6 +8,7 @@ import { SlapError } from '../../core/errors.ts';
 import { parseInstanceGuid } from '../../core/instance-guid.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
+import { bounded } from './stored-parameters.ts';
 import { instanceNotFound } from './not-found.ts';
 
 export interface PromiseResult {
@@ -33,15 +34,11 @@ export async function reportPromiseResults(
   const identity = parseInstanceGuid(input.instanceGuid);
   context.authorize(input.caller, 'instance.report', { kind: 'instance', identity });
   if (identity.shared) throw new SlapError('SLAP_ERR_NOT_IMPLEMENTED', 'NotImplemented');
-  const resultListJson = JSON.stringify(
-    input.results.map(({ name, status, message, date }) => ({ name, status, message, date })),
+  const resultListJson = bounded(
+    JSON.stringify(input.results.map(({ name, status, message, date }) => ({ name, status, message, date }))),
+    MAX_PROMISE_RESULTS_JSON_BYTES,
+    'The promise results',
   );
-  const bytes = Buffer.byteLength(resultListJson, 'utf8');
-  if (bytes > MAX_PROMISE_RESULTS_JSON_BYTES)
-    throw new SlapError(
-      'SLAP_ERR_PAYLOAD_TOO_LARGE',
-      `The promise results take ${bytes} bytes stored; at most ${MAX_PROMISE_RESULTS_JSON_BYTES} are.`,
-    );
   const reportedAt = context.clock.now();
   await context.store.write(async (repository) => {
     const record = await repository.findInstance(identity);

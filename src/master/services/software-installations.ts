@@ -1,6 +1,7 @@
 /** Software installations: supply, the node's reports, and the node's list (docs/protocol.md §1.5). */
 import { softwareInstallationStatus, type SoftwareInstallationStatus } from '../../core/instance-status.ts';
 import type { SoftwareInstallationReportedState, SoftwareInstallationState } from '../../core/states.ts';
+import type { SoftwareInstallationRecord } from '../storage/repository.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import { requireComputeNode } from './not-found.ts';
@@ -85,18 +86,11 @@ export async function listSoftwareInstallations(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string },
 ): Promise<SoftwareInstallationItem[]> {
-  context.authorize(input.caller, 'software_installation.read', {
-    kind: 'compute_node',
-    computeNodeId: input.computeNodeId,
-  });
-  return context.store.read(async (repository) => {
-    await requireComputeNode(repository, input.computeNodeId);
-    const installations = await repository.listSoftwareInstallations(input.computeNodeId);
-    return installations.map((installation) => ({
-      url: installation.url,
-      state: installation.requestedState,
-    }));
-  });
+  const installations = await readSoftwareInstallations(context, input);
+  return installations.map((installation) => ({
+    url: installation.url,
+    state: installation.requestedState,
+  }));
 }
 
 export interface SoftwareInstallationStatusItem extends SoftwareInstallationItem {
@@ -112,22 +106,30 @@ export async function listSoftwareInstallationStatuses(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string },
 ): Promise<SoftwareInstallationStatusItem[]> {
+  const installations = await readSoftwareInstallations(context, input);
+  return installations.map((installation) => {
+    const status = softwareInstallationStatus(installation);
+    return {
+      url: installation.url,
+      state: installation.requestedState,
+      status,
+      errorMessage: status === 'failed' ? installation.errorMessage : null,
+      reportedAt: installation.reportedAt,
+    };
+  });
+}
+
+/** A node's software installations as stored, once the caller may read them and the node exists. */
+async function readSoftwareInstallations(
+  context: ServiceContext,
+  input: { caller: Caller; computeNodeId: string },
+): Promise<SoftwareInstallationRecord[]> {
   context.authorize(input.caller, 'software_installation.read', {
     kind: 'compute_node',
     computeNodeId: input.computeNodeId,
   });
   return context.store.read(async (repository) => {
     await requireComputeNode(repository, input.computeNodeId);
-    const installations = await repository.listSoftwareInstallations(input.computeNodeId);
-    return installations.map((installation) => {
-      const status = softwareInstallationStatus(installation);
-      return {
-        url: installation.url,
-        state: installation.requestedState,
-        status,
-        errorMessage: status === 'failed' ? installation.errorMessage : null,
-        reportedAt: installation.reportedAt,
-      };
-    });
+    return repository.listSoftwareInstallations(input.computeNodeId);
   });
 }

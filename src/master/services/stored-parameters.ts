@@ -19,7 +19,8 @@ function tooLarge(what: string, bytes: string, max: number): SlapError {
   );
 }
 
-function bounded(text: string, max: number, what: string): string {
+/** `text` when its UTF-8 bytes are at most `max`, else SLAP_ERR_PAYLOAD_TOO_LARGE (413) naming `what`. */
+export function bounded(text: string, max: number, what: string): string {
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > max) throw tooLarge(what, String(bytes), max);
   return text;
