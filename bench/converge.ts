@@ -18,8 +18,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { request as httpRequest } from 'undici';
 import type { ExecFunction } from '../src/buildout/recipe.ts';
-import { MasterClient } from '../src/client/master-client.ts';
-import { readAccessTokenFile } from '../src/lib/access-token.ts';
+import type { MasterClient } from '../src/client/master-client.ts';
+import { startBenchStandalone } from './_standalone.ts';
 import { execFile } from '../src/lib/exec.ts';
 import { SnapshotStateSource } from '../src/node/agent/snapshot-source.ts';
 import { runInstancePass } from '../src/node/instance/instance-pass.ts';
@@ -93,26 +93,7 @@ async function convergence(): Promise<string[]> {
   const dir = await shortTempDir('bench-sa-');
   const lines: string[] = [];
   try {
-    const started = await runSlaposProcess([
-      'standalone',
-      'start',
-      '--dir',
-      dir,
-      '--partitions',
-      '3',
-      '--json',
-    ]);
-    if (started.exitCode !== 0) throw new Error(`standalone start failed: ${started.stderr}`);
-    const info = JSON.parse(started.stdout) as {
-      master_url: string;
-      token_file: string;
-      computer_guid: string;
-      pids: { agent: number; supervisor: number };
-    };
-    const client = new MasterClient({
-      masterUrl: info.master_url,
-      accessToken: await readAccessTokenFile(info.token_file),
-    });
+    const { info, client } = await startBenchStandalone(dir, 3);
     try {
       const software = helloSoftwareUrl();
       await client.supply({ softwareReleaseUri: software, computerGuid: info.computer_guid });

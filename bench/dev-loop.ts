@@ -18,8 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { request as httpRequest } from 'undici';
-import { MasterClient } from '../src/client/master-client.ts';
-import { readAccessTokenFile } from '../src/lib/access-token.ts';
+import { startBenchStandalone } from './_standalone.ts';
 import { helloSoftwareUrl } from '../src/standalone/demo.ts';
 import { standaloneLayout } from '../src/standalone/layout.ts';
 import { runSlaposProcess, shortTempDir } from '../src/testing/standalone.ts';
@@ -72,26 +71,8 @@ try {
   const software = join(release, 'software.cfg');
   const profile = join(release, 'instance.cfg.in');
   const original = await readFile(profile, 'utf8');
-  const started = await runSlaposProcess([
-    'standalone',
-    'start',
-    '--dir',
-    dir,
-    '--partitions',
-    '2',
-    '--json',
-  ]);
-  if (started.exitCode !== 0) throw new Error(`standalone start failed: ${started.stderr}`);
-  const info = JSON.parse(started.stdout) as {
-    master_url: string;
-    computer_guid: string;
-    token_file: string;
-  };
+  const { info, client } = await startBenchStandalone(dir, 2);
   const cfg = ['--cfg', standaloneLayout(dir).config];
-  const client = new MasterClient({
-    masterUrl: info.master_url,
-    accessToken: await readAccessTokenFile(info.token_file),
-  });
   try {
     await client.supply({ softwareReleaseUri: software, computerGuid: info.computer_guid });
     const instance = await client.requestInstance({ title: 'dev', softwareReleaseUri: software });
