@@ -21,7 +21,13 @@ import { apiResponseProblem } from '../testing/api-schema.ts';
 import { ARRAY_CAPS } from './http/validation.ts';
 import { encodeParameterXml } from '../core/parameter-xml.ts';
 import { MAX_PARAMETER_XML_BYTES, MAX_SLA_JSON_BYTES } from './services/stored-parameters.ts';
-import { apiContentTypeProblem, formatTestNode, postJson, withTestMaster } from '../testing/master.ts';
+import {
+  apiContentTypeProblem,
+  rawResponseHeaders,
+  formatTestNode,
+  postJson,
+  withTestMaster,
+} from '../testing/master.ts';
 import {
   BODY_LIMIT_BYTES,
   DISCARD_LIMIT_BYTES,
@@ -54,6 +60,23 @@ function assertApiError(
   assert.equal(apiContentTypeProblem(response), undefined, label);
   if (title) assert.match((response.body as { title: string }).title, title, label);
 }
+
+/** Storable units (XML can carry them), several of them escaped in XML or multi-byte in UTF-8. */
+const STORABLE_UNITS = [
+  'a',
+  'é',
+  '\u{1F600}',
+  '"',
+  '\\',
+  '<',
+  '&',
+  '\r',
+  '\n',
+  '\t',
+  '\x85',
+  '\u2028',
+  '\ufeff',
+];
 
 const HOSTILE_UNITS = [
   'a',
@@ -142,25 +165,7 @@ test('parameter values in any valid UTF-8 are stored exactly (strict decoding ch
     const random = seededChoices(7);
     const parameters: Record<string, string> = {};
     // Values XML can carry: no controls but tab, CR, LF; no lone surrogates; no U+FFFE/U+FFFF.
-    const storable = [
-      'a',
-      'é',
-      '\u{1F600}',
-      ' ',
-      '"',
-      '\\',
-      '<',
-      '&',
-      '\r',
-      '\n',
-      '\t',
-      '\x85',
-      '\u2028',
-      '\u2029',
-      '\ufeff',
-      '\ufffd',
-      '\u{10FFFF}',
-    ];
+    const storable = [...STORABLE_UNITS, ' ', '\u2029', '\ufffd', '\u{10FFFF}'];
     for (let i = 0; i < 300; i++) {
       let value = '';
       for (let length = random(12); length > 0; length--) value += storable[random(storable.length)];
@@ -235,23 +240,6 @@ test('the 80,000-descending-keys request is refused at once and other requests a
     assert.deepEqual(stored, Object.keys(largest).reverse());
   });
 });
-
-/** Storable units (XML can carry them), several of them escaped in XML or multi-byte in UTF-8. */
-const STORABLE_UNITS = [
-  'a',
-  'é',
-  '\u{1F600}',
-  '"',
-  '\\',
-  '<',
-  '&',
-  '\r',
-  '\n',
-  '\t',
-  '\x85',
-  '\u2028',
-  '\ufeff',
-];
 
 /** A random storable value whose parameter XML, under `key`, takes exactly `bytes` bytes. */
 function valueFillingXml(random: (below: number) => number, key: string, bytes: number): string {
@@ -455,16 +443,7 @@ function viaLateReader(url: string, path: string, body: Buffer, readDelayMs: num
           const length = /\r\ncontent-length: *(\d+)/i.exec(received)?.[1];
           if (end >= 0 && length !== undefined && received.length >= end + 4 + Number(length)) {
             const text = received.slice(end + 4);
-            const headers = Object.fromEntries(
-              received
-                .slice(0, end)
-                .split('\r\n')
-                .slice(1)
-                .map((line) => [
-                  line.slice(0, line.indexOf(':')).toLowerCase(),
-                  line.slice(line.indexOf(':') + 1).trim(),
-                ]),
-            );
+            const headers = rawResponseHeaders(received.slice(0, end));
             done({ status: Number(received.slice(9, 12)), text, body: JSON.parse(text) as unknown, headers });
           }
         });

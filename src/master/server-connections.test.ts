@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSlapError } from '../core/errors.ts';
 import { apiResponseProblem } from '../testing/api-schema.ts';
-import { apiContentTypeProblem, postJson } from '../testing/master.ts';
+import { apiContentTypeProblem, rawResponseHeaders, postJson } from '../testing/master.ts';
 import { startMaster, type RunningMaster } from './server.ts';
 
 const PATH = '/slapos.get.v0.hateoas_url';
@@ -62,16 +62,7 @@ function answerOf(socket: Socket): Promise<RawAnswer | undefined> {
         resolve(undefined);
         return;
       }
-      const headers = Object.fromEntries(
-        received
-          .slice(0, end)
-          .split('\r\n')
-          .slice(1)
-          .map((line) => [
-            line.slice(0, line.indexOf(':')).toLowerCase(),
-            line.slice(line.indexOf(':') + 1).trim(),
-          ]),
-      );
+      const headers = rawResponseHeaders(received.slice(0, end));
       let body: unknown;
       try {
         body = JSON.parse(received.slice(end + 4));

@@ -176,3 +176,16 @@ export async function withTestMaster(
     await master.close();
   }
 }
+
+/** The header fields of a raw HTTP/1.1 response head (status line excluded), names in lower case. */
+export function rawResponseHeaders(head: string): Record<string, string> {
+  return Object.fromEntries(
+    head
+      .split('\r\n')
+      .slice(1)
+      .map((line) => [
+        line.slice(0, line.indexOf(':')).toLowerCase(),
+        line.slice(line.indexOf(':') + 1).trim(),
+      ]),
+  );
+}
