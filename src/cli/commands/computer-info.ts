@@ -10,7 +10,7 @@ import {
 } from '../client-config.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
-import { indentBlock } from '../text-block.ts';
+import { indentBlock, oneLine } from '../text-block.ts';
 
 export function registerComputerInfo(program: Command, ctx: CliContext): void {
   const command = commandGroup(program, 'computer')
@@ -64,14 +64,16 @@ async function computerInfo(
   for (const installation of softwareInstallations) {
     // What the node reported (requested, building, available, failed); the requested state without it.
     const status = statusOf(installation.software_release_uri);
-    lines.push(`  ${(status?.status ?? installation.state).padEnd(10)} ${installation.software_release_uri}`);
+    lines.push(
+      `  ${(status?.status ?? installation.state).padEnd(10)} ${oneLine(installation.software_release_uri)}`,
+    );
     if (status?.error_message) lines.push(...indentBlock(status.error_message, '    error: ', '           '));
   }
   lines.push(instances.length === 0 ? 'Instances: none' : 'Instances:');
   for (const instance of instances) {
     const where = instance.compute_partition_id ?? '-';
     lines.push(
-      `  ${where.padEnd(10)} ${instance.state.padEnd(9)} ${instance.title} ${instance.software_release_uri ?? ''}`.trimEnd(),
+      `  ${oneLine(where).padEnd(10)} ${instance.state.padEnd(9)} ${oneLine(instance.title)} ${oneLine(instance.software_release_uri ?? '')}`.trimEnd(),
     );
   }
   ctx.print(lines.join('\n'));
