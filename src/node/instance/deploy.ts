@@ -89,6 +89,7 @@ export async function installInstance(job: PartitionJob): Promise<void> {
           partitionId: wanted.partitionId,
           instanceGuid: wanted.instanceGuid,
           owner: owner.switchUser ? owner : undefined,
+          now: (job.options.clock ?? systemClock).now(),
           ...(job.options.signal ? { signal: job.options.signal } : {}),
         });
   const profile = join(path, 'buildout.cfg');
@@ -99,6 +100,7 @@ export async function installInstance(job: PartitionJob): Promise<void> {
     softwareReleaseUrl: wanted.softwareReleaseUrl,
     keyFile: certificates?.keyFile ?? '',
     certFile: certificates?.certFile ?? '',
+    masterCaFile: config.masterCaFile,
     sharedPartList: config.sharedPartList,
     buildTimePartList: config.buildTimePartList,
     requestedState: wanted.requestedState,
