@@ -7,6 +7,7 @@ const GROUPS = {
   service: 'list and inspect your services (instance trees)',
   computer: 'list and inspect compute nodes',
   standalone: 'a whole SlapOS (master, node agent, supervisor) in one directory',
+  token: 'registration tokens for compute nodes (master mode)',
 } as const;
 
 export type CommandGroupName = keyof typeof GROUPS;

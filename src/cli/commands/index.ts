@@ -33,10 +33,12 @@ export const COMMANDS: readonly CommandEntry[] = [
   { word: 'service', load: async () => (await import('./service-info.ts')).registerServiceInfo },
   { word: 'computer', load: async () => (await import('./computer-list.ts')).registerComputerList },
   { word: 'computer', load: async () => (await import('./computer-info.ts')).registerComputerInfo },
+  { word: 'token', load: async () => (await import('./token-create.ts')).registerTokenCreate },
   { word: 'buildout', load: async () => (await import('./buildout.ts')).registerBuildout },
   // --- node commands (src/cli/node-options.ts) ---
   { word: 'node', load: async () => (await import('./node-format.ts')).registerNodeFormat },
   { word: 'node', load: async () => (await import('./node-promise.ts')).registerNodePromise },
+  { word: 'node', load: async () => (await import('./node-register.ts')).registerNodeRegister },
   // --- node passes (src/cli/node-pass.ts) ---
   { word: 'node', load: async () => (await import('./node-software.ts')).registerNodeSoftware },
   { word: 'node', load: async () => (await import('./node-instance.ts')).registerNodeInstance },
