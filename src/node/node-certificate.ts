@@ -4,14 +4,14 @@
  * certificate) to sign a request for it, replaces key_file and cert_file together (0600), and the
  * client uses them for its next calls. Nothing of the key is logged.
  */
-import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { SlapError } from '../core/errors.ts';
-import type { CallOptions } from '../client/json-transport.ts';
-import type { TlsMaterial } from '../client/json-transport.ts';
+import type { Clock } from '../core/clock.ts';
+import { toSlapError } from '../core/errors.ts';
+import type { CallOptions, TlsMaterial } from '../client/json-transport.ts';
 import { createKeyAndCertificateRequest, needsRenewal } from '../lib/certificate-request.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { NodeConfig } from './config.ts';
+import { checkIssuedCertificate } from './issued-certificate.ts';
 import { replaceKeyPair } from './key-pair-files.ts';
 
 /** What renewal needs of the master client. */
@@ -56,34 +56,54 @@ export async function renewNodeCertificateIfDue(
 }
 
 /**
- * The master's answer must be a certificate for our new key and our compute node id: anything else
- * would lock the node out at its next call, so it is refused before the files are touched.
+ * Renews when due and says how it went; a failure is logged, not thrown: the current certificate
+ * still works until it expires, and the next check tries again.
  */
-export function checkIssuedCertificate(pem: string, keyPem: string, computerId: string): X509Certificate {
-  let certificate: X509Certificate;
+export async function checkNodeCertificate(
+  config: Pick<NodeConfig, 'computerId' | 'keyFile' | 'certFile' | 'masterCaFile'>,
+  client: CertificateRenewer,
+  options: { now: number; logger: Logger; signal?: AbortSignal },
+): Promise<RenewalOutcome | 'failed'> {
   try {
-    certificate = new X509Certificate(pem);
+    return await renewNodeCertificateIfDue(config, client, options);
   } catch (error) {
-    throw new SlapError(
-      'SLAP_ERR_UNAVAILABLE',
-      'the master answered with something that is not a certificate',
-      {
-        cause: error,
-      },
+    if (options.signal?.aborted) throw error;
+    options.logger.warn(
+      { err: toSlapError(error), computerId: config.computerId },
+      'the node certificate could not be renewed; trying again later',
     );
+    return 'failed';
   }
-  if (!certificate.checkPrivateKey(createPrivateKey(keyPem)))
-    throw new SlapError('SLAP_ERR_UNAVAILABLE', 'the master answered with a certificate for another key');
-  if (commonNameOf(certificate) !== computerId)
-    throw new SlapError(
-      'SLAP_ERR_UNAVAILABLE',
-      `the master answered with a certificate that is not for the compute node ${computerId}`,
-    );
-  return certificate;
 }
 
-/** The CN of a certificate's subject (node prints the subject one `KEY=value` per line). */
-export function commonNameOf(certificate: X509Certificate): string | undefined {
-  for (const line of certificate.subject.split('\n')) if (line.startsWith('CN=')) return line.slice(3);
-  return undefined;
+/** How often a long-running agent looks at its certificate's validity. */
+export const CERTIFICATE_CHECK_INTERVAL_MS = 3600_000;
+
+/** Checks the certificate at once, then every `intervalMs`, until `stop()`. */
+export function keepNodeCertificateRenewed(
+  config: Pick<NodeConfig, 'computerId' | 'keyFile' | 'certFile' | 'masterCaFile'>,
+  client: CertificateRenewer,
+  options: { clock: Clock; logger: Logger; intervalMs?: number },
+): { stop(): Promise<void> } {
+  const controller = new AbortController();
+  let running: Promise<unknown> = Promise.resolve();
+  const check = (): void => {
+    running = checkNodeCertificate(config, client, {
+      now: options.clock.now(),
+      logger: options.logger,
+      signal: controller.signal,
+    }).catch(() => undefined);
+  };
+  check();
+  const timer = setInterval(() => {
+    void running.then(check);
+  }, options.intervalMs ?? CERTIFICATE_CHECK_INTERVAL_MS);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      controller.abort();
+      await running;
+    },
+  };
 }

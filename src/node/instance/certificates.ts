@@ -8,9 +8,8 @@
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { needsRenewal } from '../../lib/certificate-request.ts';
 import { pathExists } from '../../lib/path-exists.ts';
-import { checkIssuedCertificate } from '../node-certificate.ts';
+import { checkIssuedCertificate } from '../issued-certificate.ts';
 import { replaceKeyPair } from '../key-pair-files.ts';
 import type { NodeMaster } from '../pass.ts';
 
@@ -58,6 +57,8 @@ export async function updateCertificate(
 async function holdsValidCertificate(paths: CertificatePaths, now: number): Promise<boolean> {
   const certificate = await readFile(paths.certFile, 'utf8').catch(() => undefined);
   if (certificate === undefined || !(await pathExists(paths.keyFile))) return false;
+  // Loaded only for a partition that has a certificate (never in proxy mode): it brings the X.509 library.
+  const { needsRenewal } = await import('../../lib/certificate-request.ts');
   try {
     return !needsRenewal(certificate, now);
   } catch {

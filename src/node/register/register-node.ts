@@ -16,7 +16,7 @@ import type { Logger } from '../../lib/logger.ts';
 import { pathExists } from '../../lib/path-exists.ts';
 import { CERTIFICATE_REPOSITORY_MODE } from '../format/plan.ts';
 import { replaceKeyPair } from '../key-pair-files.ts';
-import { checkIssuedCertificate } from '../node-certificate.ts';
+import { checkIssuedCertificate } from '../issued-certificate.ts';
 import {
   defaultRoots,
   MAX_PARTITION_NUMBER,
