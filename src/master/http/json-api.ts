@@ -50,6 +50,8 @@ import { requestValidators } from './validation.ts';
 
 export interface JsonApiOptions {
   services: MasterServices;
+  /** In master mode an instance requests as itself: the requester headers of proxy mode are refused. */
+  mode?: 'proxy' | 'master';
   /** Who is calling; anonymous callers are refused on every path. */
   authenticator: Authenticator;
   /** Slows down the failed authentications of an address (master mode); failures are audited when set. */
@@ -459,7 +461,7 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
           caller: callerOf(request),
           origin: () => requestOrigin(request, options.fallbackHost()),
           pythonBody: () => (pythonBody ??= parsePythonJson(request[RAW_BODY] ?? 'null', body)) as never,
-          requester: () => requesterOf(request.headers),
+          requester: () => requesterOf(request.headers, { refused: options.mode === 'master' }),
           signal: () => {
             if (!gone) {
               gone = new AbortController();
