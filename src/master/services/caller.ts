@@ -15,12 +15,14 @@ export type Caller =
   | { kind: 'local' }
   /** Someone who proved nothing (no or a wrong credential): refused with 401 by the transport. */
   | { kind: 'anonymous' }
-  /** Master mode (later): a person or API client. */
-  | { kind: 'user'; userId: string }
-  /** Master mode (later): a node agent, by its certificate. */
+  /** Master mode: a person or API client (bearer API token or user certificate). */
+  | { kind: 'user'; userId: string; admin: boolean }
+  /** Master mode: the holder of a registration token, who may only register a compute node. */
+  | { kind: 'registrant'; userId: string; tokenHash: string }
+  /** Master mode: a node agent, by its certificate. */
   | { kind: 'compute_node'; computeNodeId: string }
-  /** Master mode (later): an instance, by its partition's certificate. */
-  | { kind: 'instance'; computeNodeId: string; partitionId: string };
+  /** Master mode: an instance, by its certificate. */
+  | { kind: 'instance'; instanceId: number; owner: string; computeNodeId: string; partitionId: string };
 
 /** The trusted local caller of proxy mode. */
 export const LOCAL_CALLER: Caller = Object.freeze({ kind: 'local' });
@@ -42,6 +44,9 @@ export type Action =
   | 'instance.update'
   | 'instance.report'
   | 'instance.certificate'
+  | 'registration_token.create'
+  | 'compute_node.register'
+  | 'compute_node.renew_certificate'
   | 'instance_tree.read'
   | 'instance_tree.list'
   | 'master.read';

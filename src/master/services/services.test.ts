@@ -94,7 +94,7 @@ test('the legacy format payload and the JSON one register the same partitions an
 
 test('every use case goes through the one authorisation check point', async () => {
   await withServices(async (services, store) => {
-    const stranger: Caller = { kind: 'user', userId: 'mallory' };
+    const stranger: Caller = { kind: 'user', userId: 'mallory', admin: false };
     const calls: [string, () => unknown][] = [
       [
         'requestInstance',
