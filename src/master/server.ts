@@ -16,7 +16,6 @@ import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { SlapError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
-import type { Server as TlsServer } from 'node:tls';
 import type { CertificateAuthority } from './ca/certificate-authority.ts';
 import { bearerTokenAuthenticator, openProxyAuthenticator } from './http/authentication.ts';
 import { FailureLimiter } from './http/failure-limiter.ts';
@@ -181,7 +180,7 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
   const scheme = tls === undefined ? 'http' : 'https';
   let port = requestedPort;
   if (tls !== undefined)
-    refusePlainHttp(fastify.server as TlsServer, {
+    refusePlainHttp(fastify.server, {
       url: () => `${scheme}://${urlHost(host)}:${port}`,
       firstByteTimeoutMs: headersTimeout,
       logger,

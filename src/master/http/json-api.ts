@@ -229,6 +229,35 @@ function handlers(services: MasterServices): HandlerTable {
       success(services.revokeComputeNodeCertificate({ caller, computeNodeId: body.computer_guid })),
     '/slapos.get.v0.software_instance_certificate': ({ body, caller }) =>
       services.instanceCertificate({ caller, instanceGuid: body.instance_guid }),
+    // --- our extensions: master mode's registration and certificates ---
+    '/slapos.post.ext.registration_token': async ({ body, caller }) => {
+      const { token, expiresAt } = await services.createRegistrationToken({
+        caller,
+        expiresInSeconds: body.expires_in_s,
+      });
+      return { token, expires: new Date(expiresAt * 1000).toISOString() };
+    },
+    '/slapos.post.ext.compute_node_registration': async ({ body, caller }) => {
+      const node = await services.registerComputeNode({
+        caller,
+        title: body.title,
+        certificateRequest: body.certificate_request,
+      });
+      return {
+        computer_guid: node.computeNodeId,
+        certificate: node.certificatePem,
+        ca_certificate: node.caCertificatePem,
+      };
+    },
+    '/slapos.post.ext.compute_node_certificate_renewal': async ({ body, caller }) => ({
+      certificate: (
+        await services.renewComputeNodeCertificate({
+          caller,
+          computeNodeId: body.computer_guid,
+          certificateRequest: body.certificate_request,
+        })
+      ).certificatePem,
+    }),
     '/slapos.get.v0.hateoas_url': ({ caller, origin }) => ({
       hateoas_url: services.hateoasUrl({ caller, origin: origin() }),
     }),

@@ -94,7 +94,8 @@ async function certificateCaller(
       return {
         kind: 'instance',
         instanceId,
-        owner: instance.owner,
+        // Until the instance table records its owner (the lead's migration): none.
+        owner: '',
         computeNodeId: instance.location.computeNodeId,
         partitionId: instance.location.partitionId,
       };

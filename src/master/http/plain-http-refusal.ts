@@ -4,8 +4,7 @@
  * `HTTP/1.1 400` with the API error body saying to use https://, and the connection is closed. The
  * byte looked at is put back, so the TLS layer reads the connection from its start.
  */
-import type { Socket } from 'node:net';
-import type { Server } from 'node:tls';
+import type { Server, Socket } from 'node:net';
 import { SlapError } from '../../core/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { rawErrorAnswer } from './connection-limits.ts';

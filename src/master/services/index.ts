@@ -4,7 +4,9 @@ import * as changeStream from './change-stream.ts';
 import * as computeNodes from './compute-nodes.ts';
 import { formatComputeNode } from './format-compute-node.ts';
 import * as reports from './instance-reports.ts';
+import { instanceCertificate } from './instance-certificates.ts';
 import { readInstanceStatus } from './instance-status.ts';
+import * as registration from './node-registration.ts';
 import * as promiseResults from './promise-results.ts';
 import * as reads from './read-instances.ts';
 import { requestInstance } from './request-instance.ts';
@@ -43,7 +45,10 @@ export function createMasterServices(context: ServiceContext) {
     reportComputeNodeUsage: bind(context, computeNodes.reportComputeNodeUsage),
     createComputeNodeCertificate: bind(context, computeNodes.createComputeNodeCertificate),
     revokeComputeNodeCertificate: bind(context, computeNodes.revokeComputeNodeCertificate),
-    instanceCertificate: bind(context, computeNodes.instanceCertificate),
+    instanceCertificate: bind(context, instanceCertificate),
+    createRegistrationToken: bind(context, registration.createRegistrationToken),
+    registerComputeNode: bind(context, registration.registerComputeNode),
+    renewComputeNodeCertificate: bind(context, registration.renewComputeNodeCertificate),
     hateoasUrl: bind(context, computeNodes.hateoasUrl),
     supplySoftware: bind(context, software.supplySoftware),
     reportSoftwareInstallationState: bind(context, software.reportSoftwareInstallationState),
@@ -67,6 +72,7 @@ export {
   type Caller,
 } from './caller.ts';
 export { createServiceContext, type ServiceContext } from './context.ts';
+export { masterModeAuthorizer } from './master-authorizer.ts';
 export type { InstanceView } from './instance-view.ts';
 export type { NodeSnapshot, PartitionSnapshot } from './change-stream.ts';
 export type { RequestOrigin } from './frontend-bypass.ts';

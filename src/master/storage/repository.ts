@@ -186,6 +186,8 @@ export interface Repository extends IdentityRepository {
   findInstance(identity: InstanceIdentity): Promise<InstanceRecord | undefined>;
   /** The non-shared instance allocated on a partition. */
   getInstanceOnPartition(key: PartitionKey): Promise<InstanceRecord | undefined>;
+  /** The instance of row id `id` (master mode's `SOFTINST-<id>`). */
+  getInstanceById(id: number): Promise<InstanceRecord | undefined>;
   insertInstance(instance: NewInstance): Promise<number>;
   updateInstance(id: number, fields: Partial<InstanceFields> & { now: number }): Promise<void>;
   deleteInstance(id: number): Promise<void>;

@@ -663,6 +663,14 @@ export class SqliteStore implements MasterStore {
         );
         return Promise.resolve(row && toInstance(row));
       },
+      getInstanceById: (id) => {
+        const row = this.get<InstanceRow>(
+          'getInstanceById',
+          () => this.selectInstances().where('i.id', '=', param<number>('id')),
+          { id },
+        );
+        return Promise.resolve(row && toInstance(row));
+      },
       insertInstance: (instance) => {
         const id = this.statement('insertInstance', () =>
           db.insertInto('instance').values({

@@ -1,0 +1,69 @@
+/**
+ * An instance's key and certificate (v0 `software_instance_certificate`). In master mode each call
+ * issues a fresh key and certificate (`CN=SOFTINST-<id>, O=instance`, 365 days) and revokes the
+ * instance's earlier ones; the master hands the key over and keeps only the certificate's serial.
+ * The instance's compute node asks when the partition has none or it is due for renewal; the
+ * instance itself may ask too. Proxy mode answers slapproxy's empty pair (compute-nodes.ts).
+ */
+import { audit } from './audit.ts';
+import type { Caller } from './caller.ts';
+import { instanceCertificate as proxyInstanceCertificate, type CertificatePair } from './compute-nodes.ts';
+import type { ServiceContext } from './context.ts';
+import { requireCertificateAuthority } from './node-registration.ts';
+import { instanceNotFound } from './not-found.ts';
+
+export const INSTANCE_CERTIFICATE_DAYS = 365;
+
+const INSTANCE_GUID = /^SOFTINST-([1-9][0-9]{0,14})$/;
+
+/** Whether `caller` is the instance `instanceId` or the compute node hosting it. */
+function hostsOrIs(caller: Caller, instanceId: number, computeNodeId: string): boolean {
+  if (caller.kind === 'instance') return caller.instanceId === instanceId;
+  if (caller.kind === 'compute_node') return caller.computeNodeId === computeNodeId;
+  return false;
+}
+
+export async function instanceCertificate(
+  context: ServiceContext,
+  input: { caller: Caller; instanceGuid: string },
+): Promise<CertificatePair> {
+  if (context.mode !== 'master') return proxyInstanceCertificate(context, input);
+  const ca = requireCertificateAuthority(context, 'instance certificates');
+  const { caller, instanceGuid } = input;
+  const match = INSTANCE_GUID.exec(instanceGuid);
+  const now = context.clock.now();
+  const issued = await context.store.write(async (repository) => {
+    context.authorize(caller, 'instance.certificate', { kind: 'instance_guid', instanceGuid });
+    const instanceId = Number(match?.[1] ?? 0);
+    const instance = match ? await repository.getInstanceById(instanceId) : undefined;
+    // Someone else's instance is not found, like a missing one.
+    if (
+      !instance?.location ||
+      instance.requestedState === 'destroyed' ||
+      !hostsOrIs(caller, instanceId, instance.location.computeNodeId)
+    )
+      throw instanceNotFound(instanceGuid);
+    const certificate = await ca.issueKeyAndCertificate({
+      kind: 'instance',
+      id: instanceGuid,
+      validityDays: INSTANCE_CERTIFICATE_DAYS,
+    });
+    const revoked = await repository.revokeCertificates({ kind: 'instance', subject: instanceGuid, now });
+    await repository.insertCertificate({
+      serial: certificate.serial,
+      kind: 'instance',
+      subject: instanceGuid,
+      notAfter: certificate.notAfter,
+      revokedAt: null,
+      createdAt: now,
+    });
+    return { ...certificate, revoked };
+  });
+  audit(context.logger, 'instance.certificate_issued', {
+    instance: instanceGuid,
+    by: caller.kind,
+    serial: issued.serial,
+    revoked: issued.revoked,
+  });
+  return { key: issued.keyPem, certificate: issued.certificatePem };
+}
