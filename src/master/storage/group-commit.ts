@@ -4,9 +4,8 @@
  * Use cases queue up; the queue runs them one at a time (they never interleave), each inside its
  * own SAVEPOINT of a shared transaction, and commits once for the whole group: the jobs that
  * arrived while the group ran join it, up to `maxGroup`, except that a write never joins a group
- * opened for reading (a group of several writes also waits
- * event-loop turns before its COMMIT, while requests keep arriving). A job that fails is rolled back to its
- * savepoint alone. Every job's promise settles only after the COMMIT that makes its writes
+ * opened for reading (a group of several writes also waits event-loop turns before its COMMIT,
+ * while requests keep arriving). A job that fails is rolled back to its savepoint alone. Every job's promise settles only after the COMMIT that makes its writes
  * durable (or after that COMMIT failed), so callers never see data that could still be lost.
  */
 
