@@ -76,15 +76,26 @@ export async function registerComputeNode(
   const registered = await context.store.write(async (repository) => {
     context.authorize(caller, 'compute_node.register', { kind: 'master' });
     if (caller.kind !== 'registrant')
-      throw new SlapError('SLAP_ERR_FORBIDDEN', 'Only the holder of a registration token registers a compute node.');
+      throw new SlapError(
+        'SLAP_ERR_FORBIDDEN',
+        'Only the holder of a registration token registers a compute node.',
+      );
     // Checked again here, serialised with every other write: the token works once.
     const token = await repository.getRegistrationToken(caller.tokenHash);
-    if (!token || token.expiresAt <= now || !(await repository.markRegistrationTokenUsed(caller.tokenHash, now)))
+    if (
+      !token ||
+      token.expiresAt <= now ||
+      !(await repository.markRegistrationTokenUsed(caller.tokenHash, now))
+    )
       throw new SlapError(
         'SLAP_ERR_UNAUTHENTICATED',
         'This registration token has expired or has already been used.',
       );
-    const computeNodeId = await repository.registerComputeNode({ owner: token.owner, title: input.title, now });
+    const computeNodeId = await repository.registerComputeNode({
+      owner: token.owner,
+      title: input.title,
+      now,
+    });
     // A refused request rolls the whole transaction back: the token is not consumed.
     const issued = await ca.signRequest(input.certificateRequest, {
       kind: 'compute_node',
@@ -100,7 +111,12 @@ export async function registerComputeNode(
       revokedAt: null,
       createdAt: now,
     });
-    return { computeNodeId, owner: token.owner, certificatePem: issued.certificatePem, serial: issued.serial };
+    return {
+      computeNodeId,
+      owner: token.owner,
+      certificatePem: issued.certificatePem,
+      serial: issued.serial,
+    };
   });
   audit(context.logger, 'compute_node.registered', {
     computeNode: registered.computeNodeId,
@@ -126,7 +142,10 @@ export async function renewComputeNodeCertificate(
   const { computeNodeId } = input;
   const now = context.clock.now();
   const issued = await context.store.write(async (repository) => {
-    context.authorize(input.caller, 'compute_node.renew_certificate', { kind: 'compute_node', computeNodeId });
+    context.authorize(input.caller, 'compute_node.renew_certificate', {
+      kind: 'compute_node',
+      computeNodeId,
+    });
     if (input.caller.kind !== 'compute_node' || input.caller.computeNodeId !== computeNodeId)
       throw new SlapError('SLAP_ERR_FORBIDDEN', 'Only a compute node renews its own certificate.');
     const certificate = await ca.signRequest(input.certificateRequest, {

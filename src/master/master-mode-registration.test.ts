@@ -1,0 +1,185 @@
+/**
+ * Master mode's compute node life cycle over real TLS on 127.0.0.1: a user's registration token,
+ * used once to register a node (refused when reused or expired, not consumed by a refused request),
+ * the node's certificate over mutual TLS, its renewal, its revocation; instance certificates.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { systemClock } from '../core/clock.ts';
+import { createKeyAndCertificateRequest } from '../lib/certificate-request.ts';
+import { postTls, startTestMasterMode, type TestMasterMode } from '../testing/master-mode.ts';
+import type { JsonResponse } from '../testing/master.ts';
+
+const REGISTRATION_TOKEN = '/slapos.post.ext.registration_token';
+const REGISTRATION = '/slapos.post.ext.compute_node_registration';
+const RENEWAL = '/slapos.post.ext.compute_node_certificate_renewal';
+const INSTANCE_CERTIFICATE = '/slapos.get.v0.software_instance_certificate';
+const SOFTWARE_LIST = '/slapos.allDocs.v0.compute_node_software_installation_list';
+
+let offset = 0;
+const clock = { now: () => systemClock.now() + offset };
+let master: TestMasterMode;
+let token: string;
+
+function titleOf(response: JsonResponse): string {
+  return (response.body as { title?: string }).title ?? '';
+}
+
+async function registrationToken(expiresInSeconds?: number): Promise<{ token: string; expires: string }> {
+  const response = await postTls(
+    master.url,
+    REGISTRATION_TOKEN,
+    expiresInSeconds === undefined ? {} : { expires_in_s: expiresInSeconds },
+    { ca: master.caPem, token },
+  );
+  assert.equal(response.status, 200, response.text);
+  return response.body as { token: string; expires: string };
+}
+
+async function register(
+  registration: string,
+  title: string,
+  commonName: string | undefined = title,
+): Promise<{ response: JsonResponse; keyPem: string }> {
+  const { keyPem, csrPem } = await createKeyAndCertificateRequest(commonName);
+  const response = await postTls(
+    master.url,
+    REGISTRATION,
+    { title, certificate_request: csrPem },
+    { ca: master.caPem, token: registration },
+  );
+  return { response, keyPem };
+}
+
+before(async () => {
+  master = await startTestMasterMode({ clock });
+  ({ token } = await master.admin.addUser({ name: 'alice', admin: false }));
+});
+
+after(async () => {
+  await master.close();
+});
+
+test('a registration token registers one compute node, owned by its user, which then calls over mutual TLS', async () => {
+  const registration = await registrationToken();
+  assert.match(registration.token, /^[A-Za-z0-9_-]{43}$/);
+  assert.ok(Date.parse(registration.expires) > Date.now());
+  const { response, keyPem } = await register(registration.token, 'node one');
+  assert.equal(response.status, 200, response.text);
+  const node = response.body as { computer_guid: string; certificate: string; ca_certificate: string };
+  assert.match(node.computer_guid, /^COMP-\d+$/);
+  assert.equal(node.ca_certificate, master.caPem);
+  const nodes = await master.admin.listComputeNodes();
+  assert.deepEqual(
+    nodes.map((entry) => [entry.reference, entry.owner, entry.title]),
+    [[node.computer_guid, 'alice', 'node one']],
+  );
+
+  const tls = { ca: master.caPem, key: keyPem, cert: node.certificate };
+  const listing = await postTls(master.url, SOFTWARE_LIST, { computer_guid: node.computer_guid }, tls);
+  assert.equal(listing.status, 200, listing.text);
+
+  const again = await register(registration.token, 'node two');
+  assert.equal(again.response.status, 401);
+  assert.match(titleOf(again.response), /already been used/);
+});
+
+test('a refused certificate request does not consume the token; a forged subject is refused', async () => {
+  const registration = await registrationToken();
+  const forged = await register(registration.token, 'honest', 'COMP-1');
+  assert.equal(forged.response.status, 400, forged.response.text);
+  assert.equal((forged.response.body as { type: string }).type, 'Bad Request');
+  const broken = await postTls(
+    master.url,
+    REGISTRATION,
+    {
+      title: 'x',
+      certificate_request: '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n',
+    },
+    { ca: master.caPem, token: registration.token },
+  );
+  assert.equal(broken.status, 400, broken.text);
+  const oversized = await postTls(
+    master.url,
+    REGISTRATION,
+    { title: 'x', certificate_request: 'A'.repeat(20_000) },
+    { ca: master.caPem, token: registration.token },
+  );
+  assert.equal(oversized.status, 400, oversized.text);
+  const { response } = await register(registration.token, 'honest');
+  assert.equal(response.status, 200, response.text);
+});
+
+test('an expired registration token is refused', async () => {
+  const registration = await registrationToken(60);
+  offset = 61;
+  try {
+    const { response } = await register(registration.token, 'late');
+    assert.equal(response.status, 401);
+    assert.match(titleOf(response), /has expired/);
+  } finally {
+    offset = 0;
+  }
+});
+
+test('a registration token may only register: it is no user token, and a user cannot register', async () => {
+  const registration = await registrationToken();
+  const asRegistrant = await postTls(
+    master.url,
+    REGISTRATION_TOKEN,
+    {},
+    { ca: master.caPem, token: registration.token },
+  );
+  assert.equal(asRegistrant.status, 403, asRegistrant.text);
+  const { csrPem } = await createKeyAndCertificateRequest('x');
+  const asUser = await postTls(
+    master.url,
+    REGISTRATION,
+    { title: 'x', certificate_request: csrPem },
+    { ca: master.caPem, token },
+  );
+  assert.equal(asUser.status, 403, asUser.text);
+});
+
+test('a node renews its certificate over mutual TLS; once revoked, its calls are refused', async () => {
+  const registration = await registrationToken();
+  const { response, keyPem } = await register(registration.token, 'renewing');
+  const node = response.body as { computer_guid: string; certificate: string };
+  const tls = { ca: master.caPem, key: keyPem, cert: node.certificate };
+
+  const forged = await createKeyAndCertificateRequest('COMP-999');
+  const refused = await postTls(
+    master.url,
+    RENEWAL,
+    { computer_guid: node.computer_guid, certificate_request: forged.csrPem },
+    tls,
+  );
+  assert.equal(refused.status, 400, refused.text);
+
+  const fresh = await createKeyAndCertificateRequest(node.computer_guid);
+  const renewed = await postTls(
+    master.url,
+    RENEWAL,
+    { computer_guid: node.computer_guid, certificate_request: fresh.csrPem },
+    tls,
+  );
+  assert.equal(renewed.status, 200, renewed.text);
+  const { certificate } = renewed.body as { certificate: string };
+  assert.notEqual(certificate, node.certificate);
+  const renewedTls = { ca: master.caPem, key: fresh.keyPem, cert: certificate };
+  const listing = await postTls(master.url, SOFTWARE_LIST, { computer_guid: node.computer_guid }, renewedTls);
+  assert.equal(listing.status, 200, listing.text);
+
+  // Revoked through the master's directory (another connection to the database, as `master node revoke`).
+  await master.admin.revokeComputeNode(node.computer_guid);
+  // Another process's commit is seen by the master within its external check (100 ms): the first
+  // call after that is refused.
+  let answer: JsonResponse;
+  const deadline = Date.now() + 5_000;
+  do answer = await postTls(master.url, SOFTWARE_LIST, { computer_guid: node.computer_guid }, renewedTls);
+  while (answer.status === 200 && Date.now() < deadline);
+  assert.equal(answer.status, 401, answer.text);
+  assert.match(titleOf(answer), /revoked/);
+  const old = await postTls(master.url, SOFTWARE_LIST, { computer_guid: node.computer_guid }, tls);
+  assert.equal(old.status, 401);
+});
