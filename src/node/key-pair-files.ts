@@ -19,7 +19,7 @@ export async function replaceKeyPair(
   files: KeyPairFiles,
   material: { keyPem: string; certificatePem: string },
   /** Owner of both files (system mode: the partition's user). */
-  owner?: { uid: number; gid: number } | undefined,
+  owner?: { uid: number; gid: number },
 ): Promise<void> {
   // A leftover of an interrupted earlier replacement must not be mistaken for this one's.
   await rm(pending(files.certFile), { force: true });
