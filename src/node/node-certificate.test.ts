@@ -12,7 +12,11 @@ import { createKeyAndCertificateRequest } from '../lib/certificate-request.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { openCertificateAuthority, type CertificateAuthority } from '../master/ca/certificate-authority.ts';
 import { completeKeyPairReplacement, replaceKeyPair } from './key-pair-files.ts';
-import { renewNodeCertificateIfDue, type CertificateRenewer } from './node-certificate.ts';
+import {
+  keepNodeCertificateRenewed,
+  renewNodeCertificateIfDue,
+  type CertificateRenewer,
+} from './node-certificate.ts';
 
 const DAY = 86400;
 const START = 1_800_000_000;
@@ -168,3 +172,29 @@ test('a replacement interrupted between its two renames is finished before the f
   assert.equal(await readFile(files.keyFile, 'utf8'), next.keyPem);
   await assert.rejects(stat(`${files.keyFile}.new`), { code: 'ENOENT' });
 });
+
+test('the agent checks at once and on each interval; stop() waits for a check in progress', async () => {
+  const files = await nodeFiles('agent');
+  const master = renewer();
+  const clock = fixedClock(START + DAY);
+  const keeper = keepNodeCertificateRenewed(
+    { computerId: 'COMP-3', masterCaFile: undefined, ...files },
+    master,
+    { clock, logger: silentLogger(), intervalMs: 20 },
+  );
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(master.calls.length, 0, 'valid: nothing asked');
+  clock.set(START + 25 * DAY);
+  await waitUntil(() => master.calls.length >= 1);
+  await keeper.stop();
+  // (The test CA's clock stands still: each new certificate is due again at once.)
+  const calls = master.calls.length;
+  assert.equal(master.tls.length, calls, 'each renewal handed to the client');
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  assert.equal(master.calls.length, calls, 'nothing after stop()');
+});
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.ok(condition(), 'condition not reached in 5 s');
+}

@@ -79,31 +79,37 @@ export async function checkNodeCertificate(
 /** How often a long-running agent looks at its certificate's validity. */
 export const CERTIFICATE_CHECK_INTERVAL_MS = 3600_000;
 
-/** Checks the certificate at once, then every `intervalMs`, until `stop()`. */
+/**
+ * Checks the certificate at once, then every `intervalMs` (a check still running when the next is
+ * due is not doubled), until `stop()`, which waits for a check in progress.
+ */
 export function keepNodeCertificateRenewed(
   config: Pick<NodeConfig, 'computerId' | 'keyFile' | 'certFile' | 'masterCaFile'>,
   client: CertificateRenewer,
   options: { clock: Clock; logger: Logger; intervalMs?: number },
 ): { stop(): Promise<void> } {
   const controller = new AbortController();
-  let running: Promise<unknown> = Promise.resolve();
+  let inProgress: Promise<unknown> | undefined;
   const check = (): void => {
-    running = checkNodeCertificate(config, client, {
+    if (controller.signal.aborted || inProgress) return;
+    inProgress = checkNodeCertificate(config, client, {
       now: options.clock.now(),
       logger: options.logger,
       signal: controller.signal,
-    }).catch(() => undefined);
+    })
+      .catch(() => undefined)
+      .finally(() => {
+        inProgress = undefined;
+      });
   };
   check();
-  const timer = setInterval(() => {
-    void running.then(check);
-  }, options.intervalMs ?? CERTIFICATE_CHECK_INTERVAL_MS);
+  const timer = setInterval(check, options.intervalMs ?? CERTIFICATE_CHECK_INTERVAL_MS);
   timer.unref();
   return {
     async stop() {
       clearInterval(timer);
       controller.abort();
-      await running;
+      await inProgress;
     },
   };
 }

@@ -109,3 +109,14 @@ test('a certificate for another instance or not matching its key is refused, not
     await assert.rejects(stat(certificatePaths(repository, 'slappart0').keyFile), { code: 'ENOENT' });
   }
 });
+
+test("system mode: the key and certificate belong to the partition's user (needs root)", async () => {
+  const repository = join(dir, 'pki-5');
+  const owner = { uid: 65534, gid: 65534 };
+  const paths = await updateCertificate(master(), { ...input(repository, START), owner });
+  assert.ok(paths);
+  for (const file of [paths.keyFile, paths.certFile]) {
+    const info = await stat(file);
+    assert.deepEqual([info.uid, info.gid, info.mode & 0o777], [owner.uid, owner.gid, 0o600]);
+  }
+});
