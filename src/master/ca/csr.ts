@@ -50,16 +50,28 @@ function pemBody(text: unknown): Buffer {
   return der;
 }
 
+/** The length of the DER SEQUENCE starting `der` (header included), or undefined if it is not one. */
+function outerSequenceLength(der: Buffer): number | undefined {
+  if (der.length < 2 || der[0] !== 0x30) return undefined;
+  const first = der[1] ?? 0;
+  if (first < 0x80) return 2 + first;
+  const count = first & 0x7f;
+  if (count === 0 || count > 3 || der.length < 2 + count) return undefined;
+  let length = 0;
+  for (let i = 0; i < count; i++) length = length * 256 + (der[2 + i] ?? 0);
+  return 2 + count + length;
+}
+
 function parse(der: Buffer): x509.Pkcs10CertificateRequest {
+  // The ASN.1 reader stops at the end of the first structure: trailing bytes would go unnoticed.
+  if (outerSequenceLength(der) !== der.length) {
+    throw invalid('The certificate request is not exactly one DER structure.');
+  }
   let request: x509.Pkcs10CertificateRequest;
   try {
     request = new x509.Pkcs10CertificateRequest(der);
   } catch (error) {
     throw invalid('The certificate request is not a well-formed PKCS#10 structure.', error);
-  }
-  // The ASN.1 reader stops at the end of the first structure: trailing bytes would go unnoticed.
-  if (request.rawData.byteLength !== der.length) {
-    throw invalid('The certificate request has bytes after its PKCS#10 structure.');
   }
   return request;
 }
