@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 const GROUPS = {
   node: 'compute node commands',
   proxy: 'the local SlapOS master (proxy mode)',
+  master: 'a SlapOS master in master mode (HTTPS, users, registered nodes)',
+  configure: 'write configuration files',
   service: 'list and inspect your services (instance trees)',
   computer: 'list and inspect compute nodes',
   standalone: 'a whole SlapOS (master, node agent, supervisor) in one directory',

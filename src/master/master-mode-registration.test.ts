@@ -183,3 +183,72 @@ test('a node renews its certificate over mutual TLS; once revoked, its calls are
   const old = await postTls(master.url, SOFTWARE_LIST, { computer_guid: node.computer_guid }, tls);
   assert.equal(old.status, 401);
 });
+
+test('instance certificates: issued to the instance’s compute node, fresh at each call, the earlier ones revoked', async () => {
+  const registration = await registrationToken();
+  const { response, keyPem } = await register(registration.token, 'hosting');
+  const node = response.body as { computer_guid: string; certificate: string };
+  const nodeTls = { ca: master.caPem, key: keyPem, cert: node.certificate };
+  const userTls = { ca: master.caPem, token };
+  const formatted = await postTls(
+    master.url,
+    '/slapos.put.v0.compute_node_format',
+    {
+      computer_guid: node.computer_guid,
+      compute_partition_list: [
+        { partition_id: 'slappart0', ip_list: [{ 'ip-address': '10.0.0.1', 'network-interface': 'lo' }] },
+      ],
+    },
+    nodeTls,
+  );
+  assert.equal(formatted.status, 200, formatted.text);
+  const software = 'https://example.com/software/hello/software.cfg';
+  const supplied = await postTls(
+    master.url,
+    '/slapos.post.v0.software_installation',
+    { computer_guid: node.computer_guid, software_release_uri: software },
+    userTls,
+  );
+  assert.equal(supplied.status, 200, supplied.text);
+  const requested = await postTls(
+    master.url,
+    '/slapos.post.v0.software_instance',
+    {
+      title: 'hello',
+      software_release_uri: software,
+      software_type: 'default',
+      sla_parameters: { computer_guid: node.computer_guid },
+    },
+    userTls,
+  );
+  assert.equal(requested.status, 200, requested.text);
+  const record = await master.master.services.context.store.read((repository) =>
+    repository.findInstance({ title: 'hello', requestedBy: '', shared: false }),
+  );
+  assert.ok(record?.location, 'the instance is allocated');
+  const guid = `SOFTINST-${record.id}`;
+
+  const first = await postTls(master.url, INSTANCE_CERTIFICATE, { instance_guid: guid }, nodeTls);
+  assert.equal(first.status, 200, first.text);
+  const pair = first.body as { key: string; certificate: string };
+  assert.match(pair.key, /^-----BEGIN PRIVATE KEY-----/);
+  const instanceTls = { ca: master.caPem, key: pair.key, cert: pair.certificate };
+  // The instance itself asks for a new one: its earlier certificate is revoked.
+  const second = await postTls(master.url, INSTANCE_CERTIFICATE, { instance_guid: guid }, instanceTls);
+  assert.equal(second.status, 200, second.text);
+  const renewed = second.body as { key: string; certificate: string };
+  assert.notEqual(renewed.certificate, pair.certificate);
+  const stale = await postTls(master.url, INSTANCE_CERTIFICATE, { instance_guid: guid }, instanceTls);
+  assert.equal(stale.status, 401, stale.text);
+  assert.match(titleOf(stale), /revoked/);
+  // A user and a missing instance: not found, as if it did not exist.
+  const byUser = await postTls(master.url, INSTANCE_CERTIFICATE, { instance_guid: guid }, userTls);
+  assert.equal(byUser.status, 403, byUser.text);
+  const missing = await postTls(
+    master.url,
+    INSTANCE_CERTIFICATE,
+    { instance_guid: 'SOFTINST-99999' },
+    nodeTls,
+  );
+  assert.equal(missing.status, 403, missing.text);
+});

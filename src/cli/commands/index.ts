@@ -25,6 +25,11 @@ export const COMMANDS: readonly CommandEntry[] = [
   { word: 'node', load: async () => (await import('./node-restart.ts')).registerNodeRestart },
   { word: 'node', load: async () => (await import('./node-tail.ts')).registerNodeTail },
   { word: 'proxy', load: async () => (await import('./proxy-start.ts')).registerProxyStart },
+  // --- master mode (src/master/master-mode.ts, master-admin.ts) ---
+  { word: 'master', load: async () => (await import('./master-start.ts')).registerMasterStart },
+  { word: 'master', load: async () => (await import('./master-user.ts')).registerMasterUser },
+  { word: 'master', load: async () => (await import('./master-node.ts')).registerMasterNode },
+  { word: 'configure', load: async () => (await import('./configure-client.ts')).registerConfigureClient },
   // --- client commands (src/cli/client-config.ts) ---
   { word: 'supply', load: async () => (await import('./supply.ts')).registerSupply },
   { word: 'remove', load: async () => (await import('./remove.ts')).registerRemove },

@@ -252,7 +252,7 @@ export async function openCertificateAuthority(
     async signRequest(csrPem, { kind, id, expectedCommonName, validityDays }) {
       checkClientIdentity(kind, id);
       checkValidityDays(validityDays);
-      const { publicKey } = await checkCertificateRequest(csrPem, expectedCommonName);
+      const { publicKey } = checkCertificateRequest(csrPem, expectedCommonName);
       return issued(await createClientCertificate(issuer, publicKey, kind, id, validity(validityDays)));
     },
 

@@ -4,7 +4,7 @@
  * subject other than the one the master assigns. Every refusal is a SlapError whose message never
  * contains the request's text.
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { SlapError } from '../../core/errors.ts';
 import { x509 } from '../../lib/x509.ts';
 
@@ -50,18 +50,73 @@ function pemBody(text: unknown): Buffer {
   return der;
 }
 
-function parse(der: Buffer): x509.Pkcs10CertificateRequest {
-  let request: x509.Pkcs10CertificateRequest;
+interface DerElement {
+  tag: number;
+  /** Offsets in the buffer: where the element starts, where its content starts, where it ends. */
+  start: number;
+  contentStart: number;
+  end: number;
+}
+
+/** The DER element at `offset` (definite lengths up to 3 bytes), or undefined when it does not fit in `der`. */
+function derElementAt(der: Buffer, offset: number): DerElement | undefined {
+  const tag = der[offset];
+  const first = der[offset + 1];
+  if (tag === undefined || first === undefined) return undefined;
+  let contentStart = offset + 2;
+  let length = first;
+  if (first >= 0x80) {
+    const count = first & 0x7f;
+    if (count === 0 || count > 3) return undefined;
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + (der[contentStart + i] ?? Number.NaN);
+    contentStart += count;
+  }
+  const end = contentStart + length;
+  return Number.isNaN(end) || end > der.length ? undefined : { tag, start: offset, contentStart, end };
+}
+
+/** The signed bytes and the signature of a CertificationRequest (SEQUENCE { info, algorithm, BIT STRING }). */
+interface SignedParts {
+  info: Buffer;
+  signature: Buffer;
+}
+
+function signedParts(der: Buffer): SignedParts | undefined {
+  const outer = derElementAt(der, 0);
+  if (outer?.tag !== 0x30 || outer.end !== der.length) return undefined;
+  const info = derElementAt(der, outer.contentStart);
+  const algorithm = info && derElementAt(der, info.end);
+  const signature = algorithm && derElementAt(der, algorithm.end);
+  if (
+    info?.tag !== 0x30 ||
+    algorithm?.tag !== 0x30 ||
+    signature?.tag !== 0x03 ||
+    signature.end !== outer.end
+  ) {
+    return undefined;
+  }
+  // A BIT STRING's first content byte counts unused bits: signatures use whole bytes.
+  if (der[signature.contentStart] !== 0) return undefined;
+  return {
+    info: der.subarray(info.start, info.end),
+    signature: der.subarray(signature.contentStart + 1, signature.end),
+  };
+}
+
+interface ParsedRequest extends SignedParts {
+  request: x509.Pkcs10CertificateRequest;
+}
+
+function parse(der: Buffer): ParsedRequest {
+  // Checked here too because the ASN.1 reader ignores bytes after the first structure.
+  const parts = signedParts(der);
+  if (!parts) throw invalid('The certificate request is not exactly one PKCS#10 DER structure.');
   try {
-    request = new x509.Pkcs10CertificateRequest(der);
+    return { ...parts, request: new x509.Pkcs10CertificateRequest(der) };
   } catch (error) {
     throw invalid('The certificate request is not a well-formed PKCS#10 structure.', error);
   }
-  // The ASN.1 reader stops at the end of the first structure: trailing bytes would go unnoticed.
-  if (request.rawData.byteLength !== der.length) {
-    throw invalid('The certificate request has bytes after its PKCS#10 structure.');
-  }
-  return request;
 }
 
 function checkedPublicKey(request: x509.Pkcs10CertificateRequest): KeyObject {
@@ -101,14 +156,18 @@ function checkedPublicKey(request: x509.Pkcs10CertificateRequest): KeyObject {
   );
 }
 
-async function checkSignature(request: x509.Pkcs10CertificateRequest): Promise<void> {
+/** Verifies the request's self-signature with node's crypto over the bytes as received. */
+function checkSignature({ request, info, signature }: ParsedRequest, publicKey: KeyObject): void {
   let verified = false;
   try {
     const algorithm = request.signatureAlgorithm as { name?: string; hash?: { name?: string } };
-    const supported =
-      (algorithm.name === 'ECDSA' || algorithm.name === 'RSASSA-PKCS1-v1_5') &&
-      SIGNATURE_HASHES.has(algorithm.hash?.name ?? '');
-    verified = supported && (await request.verify());
+    const hash = algorithm.hash?.name ?? '';
+    const keyType =
+      algorithm.name === 'ECDSA' ? 'ec' : algorithm.name === 'RSASSA-PKCS1-v1_5' ? 'rsa' : undefined;
+    verified =
+      keyType === publicKey.asymmetricKeyType &&
+      SIGNATURE_HASHES.has(hash) &&
+      verify(hash.replace('-', '').toLowerCase(), info, { key: publicKey, dsaEncoding: 'der' }, signature);
   } catch {
     verified = false;
   }
@@ -146,13 +205,13 @@ function checkSubject(request: x509.Pkcs10CertificateRequest, expectedCommonName
  * Validates the PEM certificate request `text`. With `expectedCommonName`, a non-empty subject must be
  * exactly `CN=<expectedCommonName>`; without one the subject is not looked at (the master replaces it anyway).
  */
-export async function checkCertificateRequest(
+export function checkCertificateRequest(
   text: unknown,
   expectedCommonName?: string,
-): Promise<CheckedCertificateRequest> {
-  const request = parse(pemBody(text));
-  const publicKey = checkedPublicKey(request);
-  await checkSignature(request);
-  checkSubject(request, expectedCommonName);
+): CheckedCertificateRequest {
+  const parsed = parse(pemBody(text));
+  const publicKey = checkedPublicKey(parsed.request);
+  checkSignature(parsed, publicKey);
+  checkSubject(parsed.request, expectedCommonName);
   return { publicKey };
 }
