@@ -58,11 +58,22 @@ before(async () => {
   const { token } = await master.admin.addUser({ name: 'alice', admin: false });
   secrets.push(token);
   clientCfg = join(dir, 'alice.cfg');
-  await writeFile(
-    clientCfg,
-    `[slapconsole]\nmaster_url = ${master.url}\nmaster_token = ${token}\nmaster_ca_file = ${caFile}\n`,
-    { mode: 0o600 },
+  const configure = await runSlapos(
+    [
+      'configure',
+      'client',
+      '--master-url',
+      master.url,
+      '--token',
+      token,
+      '--ca-file',
+      caFile,
+      '--cfg',
+      clientCfg,
+    ],
+    { env },
   );
+  assert.equal(configure.code, 0, configure.stderr);
   alice = new MasterClient({ masterUrl: master.url, accessToken: token, tls: { ca: master.caPem } });
 });
 
