@@ -33,13 +33,23 @@ export async function replaceKeyPair(
   await completeKeyPairReplacement(files);
 }
 
-/** Finishes a replacement that a crash interrupted; does nothing when none is pending. */
+/**
+ * Finishes a replacement that a crash interrupted; does nothing when none is pending. Another
+ * process may be finishing the same one (a node command starting while the agent renews): a pending
+ * file already moved is not an error.
+ */
 export async function completeKeyPairReplacement(files: KeyPairFiles): Promise<void> {
-  // The certificate's pending file is written last: while it is absent, nothing was committed.
-  if (!(await pathExists(pending(files.certFile)))) {
-    await rm(pending(files.keyFile), { force: true });
-    return;
+  // The certificate's pending file is written last: while it is absent, nothing was committed (a
+  // lone pending key is left to the next replacement, which writes it again).
+  if (!(await pathExists(pending(files.certFile)))) return;
+  await renameIfPresent(pending(files.keyFile), files.keyFile);
+  await renameIfPresent(pending(files.certFile), files.certFile);
+}
+
+async function renameIfPresent(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  if (await pathExists(pending(files.keyFile))) await rename(pending(files.keyFile), files.keyFile);
-  await rename(pending(files.certFile), files.certFile);
 }

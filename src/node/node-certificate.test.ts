@@ -166,11 +166,17 @@ test('a replacement interrupted between its two renames is finished before the f
   await completeKeyPairReplacement(files);
   assert.equal(await readFile(files.keyFile, 'utf8'), next.keyPem);
   assert.equal(await readFile(files.certFile, 'utf8'), next.certificatePem);
-  // A pending key alone (crash before the certificate was written) is dropped: the old pair stays.
+  // A pending key alone (crash before the certificate was written) is not committed: the pair stays.
   await writeFile(`${files.keyFile}.new`, 'half-written', { mode: 0o600 });
   await completeKeyPairReplacement(files);
   assert.equal(await readFile(files.keyFile, 'utf8'), next.keyPem);
-  await assert.rejects(stat(`${files.keyFile}.new`), { code: 'ENOENT' });
+  // Two processes finishing the same replacement at once: both succeed, the pair matches.
+  const third = await nodeFiles('third');
+  await writeFile(`${files.keyFile}.new`, third.keyPem, { mode: 0o600 });
+  await writeFile(`${files.certFile}.new`, third.certificatePem, { mode: 0o600 });
+  await Promise.all([completeKeyPairReplacement(files), completeKeyPairReplacement(files)]);
+  assert.equal(await readFile(files.keyFile, 'utf8'), third.keyPem);
+  assert.equal(await readFile(files.certFile, 'utf8'), third.certificatePem);
 });
 
 test('the agent checks at once and on each interval; stop() waits for a check in progress', async () => {
