@@ -10,16 +10,22 @@ export async function listComputeNodes(
   context: ServiceContext,
   input: { caller: Caller },
 ): Promise<string[]> {
-  context.authorize(input.caller, 'compute_node.list', { kind: 'master' });
+  await context.authorize(input.caller, 'compute_node.list', { kind: 'master' });
+  if (context.mode === 'master' && !(input.caller.kind === 'user' && input.caller.admin)) {
+    // A user lists the nodes they own.
+    const owner = input.caller.kind === 'user' ? input.caller.userId : undefined;
+    const nodes = await context.store.read((repository) => repository.listComputeNodeAccess());
+    return nodes.filter((node) => node.owner === owner).map((node) => node.reference);
+  }
   const nodes = await context.store.read((repository) => repository.listComputeNodes());
   return nodes.map((node) => node.reference);
 }
 
-export function computeNodeStatus(
+export async function computeNodeStatus(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string },
-): string {
-  context.authorize(input.caller, 'compute_node.read', {
+): Promise<string> {
+  await context.authorize(input.caller, 'compute_node.read', {
     kind: 'compute_node',
     computeNodeId: input.computeNodeId,
   });
@@ -35,7 +41,7 @@ export async function bangComputeNode(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string; message: string },
 ): Promise<'Ignored'> {
-  context.authorize(input.caller, 'compute_node.report', {
+  await context.authorize(input.caller, 'compute_node.report', {
     kind: 'compute_node',
     computeNodeId: input.computeNodeId,
   });
@@ -53,11 +59,11 @@ export async function bangComputeNode(
 }
 
 /** Usage reports are accepted and ignored in proxy mode (no accounting). */
-export function reportComputeNodeUsage(
+export async function reportComputeNodeUsage(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string; usageXml: string },
-): 'Ignored' {
-  context.authorize(input.caller, 'compute_node.report', {
+): Promise<'Ignored'> {
+  await context.authorize(input.caller, 'compute_node.report', {
     kind: 'compute_node',
     computeNodeId: input.computeNodeId,
   });
@@ -74,33 +80,33 @@ export interface CertificatePair {
 }
 
 /** Proxy mode has no PKI: certificates are empty strings, as slapproxy answers. */
-export function createComputeNodeCertificate(
+export async function createComputeNodeCertificate(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string },
-): CertificatePair {
-  context.authorize(input.caller, 'compute_node.certificate', {
+): Promise<CertificatePair> {
+  await context.authorize(input.caller, 'compute_node.certificate', {
     kind: 'compute_node',
     computeNodeId: input.computeNodeId,
   });
   return { key: '', certificate: '' };
 }
 
-export function revokeComputeNodeCertificate(
+export async function revokeComputeNodeCertificate(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string },
-): 'Ignored' {
-  context.authorize(input.caller, 'compute_node.certificate', {
+): Promise<'Ignored'> {
+  await context.authorize(input.caller, 'compute_node.certificate', {
     kind: 'compute_node',
     computeNodeId: input.computeNodeId,
   });
   return 'Ignored';
 }
 
-export function instanceCertificate(
+export async function instanceCertificate(
   context: ServiceContext,
   input: { caller: Caller; instanceGuid: string },
-): CertificatePair {
-  context.authorize(input.caller, 'instance.certificate', {
+): Promise<CertificatePair> {
+  await context.authorize(input.caller, 'instance.certificate', {
     kind: 'instance_guid',
     instanceGuid: input.instanceGuid,
   });
@@ -108,11 +114,11 @@ export function instanceCertificate(
 }
 
 /** The HATEOAS root as the caller reaches the master. */
-export function hateoasUrl(
+export async function hateoasUrl(
   context: ServiceContext,
   input: { caller: Caller; origin: RequestOrigin },
-): string {
-  context.authorize(input.caller, 'master.read', { kind: 'master' });
+): Promise<string> {
+  await context.authorize(input.caller, 'master.read', { kind: 'master' });
   const { origin } = input;
   return `${origin.secure ? 'https' : 'http'}://${origin.host}${origin.prefix}/hateoas/`;
 }

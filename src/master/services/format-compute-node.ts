@@ -21,7 +21,7 @@ export async function formatComputeNode(
 ): Promise<'Formatted'> {
   const { format } = input;
   const node = format.computeNodeId;
-  context.authorize(input.caller, 'compute_node.format', { kind: 'compute_node', computeNodeId: node });
+  await context.authorize(input.caller, 'compute_node.format', { kind: 'compute_node', computeNodeId: node });
   const now = context.clock.now();
   await context.store.write(async (repository) => {
     await repository.upsertComputeNode({

@@ -10,7 +10,7 @@ export async function supplySoftware(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string; url: string; state: SoftwareInstallationState },
 ): Promise<string> {
-  context.authorize(input.caller, 'software_installation.supply', {
+  await context.authorize(input.caller, 'software_installation.supply', {
     kind: 'software_installation',
     computeNodeId: input.computeNodeId,
     url: input.url,
@@ -36,7 +36,7 @@ export async function reportSoftwareInstallationState(
     reportedState: SoftwareInstallationReportedState;
   },
 ): Promise<'Ignored' | 'Destroyed'> {
-  context.authorize(input.caller, 'software_installation.report', {
+  await context.authorize(input.caller, 'software_installation.report', {
     kind: 'software_installation',
     computeNodeId: input.computeNodeId,
     url: input.url,
@@ -61,7 +61,7 @@ export async function reportSoftwareInstallationError(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string; url: string; message: string },
 ): Promise<'Ignored'> {
-  context.authorize(input.caller, 'software_installation.report', {
+  await context.authorize(input.caller, 'software_installation.report', {
     kind: 'software_installation',
     computeNodeId: input.computeNodeId,
     url: input.url,
@@ -124,7 +124,7 @@ async function readSoftwareInstallations(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string },
 ): Promise<SoftwareInstallationRecord[]> {
-  context.authorize(input.caller, 'software_installation.read', {
+  await context.authorize(input.caller, 'software_installation.read', {
     kind: 'compute_node',
     computeNodeId: input.computeNodeId,
   });

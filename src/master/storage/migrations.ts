@@ -234,12 +234,33 @@ const identities: Migration = {
   },
 };
 
+/**
+ * Master mode (issue 8): each instance belongs to a user, whose instance trees are a namespace of
+ * their own ('' in proxy mode: one namespace); an instance that no node may take yet waits without
+ * a partition, with the reason in `allocation_message`.
+ */
+const instanceOwner: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .alterTable('instance')
+      .addColumn('owner', 'text', (c) => c.notNull().defaultTo(''))
+      .execute();
+    await db.schema.alterTable('instance').addColumn('allocation_message', 'text').execute();
+    await db.schema
+      .createIndex('instance_owner_title')
+      .on('instance')
+      .columns(['owner', 'title', 'requested_by'])
+      .execute();
+  },
+};
+
 /** Every migration, in order. Append only. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_change_stream': changeStream,
   '0003_promise_results': promiseResults,
   '0004_identities': identities,
+  '0005_instance_owner': instanceOwner,
 };
 
 export const migrationProvider: MigrationProvider = {
