@@ -235,7 +235,17 @@ function handlers(services: MasterServices): HandlerTable {
         computer_guid: reference,
       })),
     }),
-    // --- our extensions (slapos-extensions.json): the change stream ---
+    // --- our extensions (slapos-extensions.json): who may deploy on a compute node ---
+    '/slapos.put.ext.compute_node_allocation_scope': async ({ body, caller }) =>
+      success(
+        await services.updateComputeNodeAccess({
+          caller,
+          computeNodeId: body.computer_guid,
+          allocationScope: body.allocation_scope,
+          friends: body.friend_list,
+        }),
+      ),
+    // --- our extensions: the change stream ---
     '/slapos.get.ext.compute_node_snapshot': async ({ body, caller }) => {
       const snapshot = await services.readNodeSnapshot({ caller, computeNodeId: body.computer_guid });
       return serializeOnce(snapshot, () => nodeSnapshotDocument(snapshot));

@@ -2,6 +2,9 @@
  * Compute node endpoints that slapproxy answers without a real implementation in proxy mode
  * (status, bang, usage, certificates) and the node list. Each still goes through authorisation.
  */
+import { SlapError } from '../../core/errors.ts';
+import type { AllocationScope } from '../storage/repository.ts';
+import { allocateWaitingInstances } from './allocation.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import type { RequestOrigin } from './frontend-bypass.ts';
@@ -72,6 +75,40 @@ export async function reportComputeNodeUsage(
     'usage report ignored',
   );
   return 'Ignored';
+}
+
+/**
+ * Sets who may deploy on a compute node (its allocation scope and, as a whole, its friends); the
+ * instances waiting for a partition are placed again at once.
+ */
+export async function updateComputeNodeAccess(
+  context: ServiceContext,
+  input: {
+    caller: Caller;
+    computeNodeId: string;
+    allocationScope?: AllocationScope | undefined;
+    friends?: readonly string[] | undefined;
+  },
+): Promise<'Updated'> {
+  const target = { kind: 'compute_node' as const, computeNodeId: input.computeNodeId };
+  await context.store.write(async (repository) => {
+    await context.authorize(input.caller, 'compute_node.update', target, repository);
+    const access: { allocationScope?: AllocationScope; friends?: readonly string[] } = {};
+    if (input.allocationScope !== undefined) access.allocationScope = input.allocationScope;
+    if (input.friends !== undefined) access.friends = input.friends;
+    if (!(await repository.setComputeNodeAccess(input.computeNodeId, access)))
+      throw new SlapError('SLAP_ERR_COMPUTE_NODE_NOT_FOUND', `${input.computeNodeId} is not registered.`);
+    await allocateWaitingInstances(context, repository);
+  });
+  context.logger.info(
+    {
+      computeNode: input.computeNodeId,
+      allocationScope: input.allocationScope,
+      friends: input.friends?.length,
+    },
+    'compute node access updated',
+  );
+  return 'Updated';
 }
 
 export interface CertificatePair {

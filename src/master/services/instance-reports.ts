@@ -6,6 +6,7 @@ import { SlapError } from '../../core/errors.ts';
 import { compareCodePoints } from '../../core/parameter-xml.ts';
 import type { InstanceReportedState } from '../../core/states.ts';
 import type { Caller } from './caller.ts';
+import { allocateWaitingInstances } from './allocation.ts';
 import type { ServiceContext } from './context.ts';
 import { authorizedInstance } from './instance-access.ts';
 import { instanceNotFound } from './not-found.ts';
@@ -75,6 +76,7 @@ export async function reportInstanceState(
     await repository.detachSharedInstances(record.location, now);
     await repository.bumpNodeRevision(record.location.computeNodeId);
     context.logger.debug({ instance: input.instanceGuid, ...record.location }, 'partition freed');
+    await allocateWaitingInstances(context, repository);
     return [];
   });
   if (children === 'shared') return 'Ignored';

@@ -3,6 +3,7 @@ import { softwareInstallationStatus, type SoftwareInstallationStatus } from '../
 import type { SoftwareInstallationReportedState, SoftwareInstallationState } from '../../core/states.ts';
 import type { SoftwareInstallationRecord } from '../storage/repository.ts';
 import type { Caller } from './caller.ts';
+import { allocateWaitingInstances } from './allocation.ts';
 import type { ServiceContext } from './context.ts';
 import { requireComputeNode } from './not-found.ts';
 
@@ -19,6 +20,7 @@ export async function supplySoftware(
   await context.store.write(async (repository) => {
     await repository.upsertSoftwareInstallation(input.computeNodeId, input.url, input.state);
     await repository.bumpNodeRevision(input.computeNodeId);
+    await allocateWaitingInstances(context, repository);
   });
   return `Supplied ${input.url} to be ${input.state}`;
 }
