@@ -223,7 +223,7 @@ test('instance certificates: issued to the instance’s compute node, fresh at e
   );
   assert.equal(requested.status, 200, requested.text);
   const record = await master.master.services.context.store.read((repository) =>
-    repository.findInstance({ title: 'hello', requestedBy: '', shared: false }),
+    repository.findInstance({ owner: 'alice', title: 'hello', requestedBy: '', shared: false }),
   );
   assert.ok(record?.location, 'the instance is allocated');
   const guid = `SOFTINST-${record.id}`;

@@ -27,7 +27,8 @@ import { BODY_LIMIT_BYTES } from './http/request-body.ts';
 import {
   createMasterServices,
   createServiceContext,
-  masterModeAuthorizer,
+  auditLogger,
+  createMasterAuthorizer,
   proxyModeAuthorizer,
   type MasterServices,
 } from './services/index.ts';
@@ -138,7 +139,8 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     clock,
     logger,
     defaultComputeNodeId: options.computerId,
-    authorizer: mode === 'master' ? masterModeAuthorizer : proxyModeAuthorizer,
+    authorizer:
+      mode === 'master' ? createMasterAuthorizer({ store, audit: auditLogger(logger) }) : proxyModeAuthorizer,
     mode,
     ca: certificateAuthority,
   });

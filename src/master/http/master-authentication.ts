@@ -15,6 +15,7 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Clock } from '../../core/clock.ts';
 import { accessTokenHash } from '../../lib/access-token.ts';
 import type { Caller } from '../services/caller.ts';
+import { masterNaming } from '../services/instance-naming.ts';
 import type { MasterStore, Repository } from '../storage/repository.ts';
 import {
   bearerHeaderProblem,
@@ -36,8 +37,6 @@ const TLS_REFUSALS: Readonly<Record<string, string>> = {
   UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'the client certificate is not issued by this master',
   CERT_SIGNATURE_FAILURE: 'the client certificate signature does not verify',
 };
-
-const INSTANCE_SUBJECT = /^SOFTINST-([1-9][0-9]{0,14})$/;
 
 type Identified = Exclude<Caller, { kind: 'anonymous' | 'local' }>;
 type Outcome = Identified | string;
@@ -85,17 +84,18 @@ async function certificateCaller(
       return { kind: 'compute_node', computeNodeId: record.subject };
     }
     case 'instance': {
-      const match = INSTANCE_SUBJECT.exec(record.subject);
-      if (!match) return 'its subject is not an instance';
-      const instanceId = Number(match[1]);
-      const instance = await repository.getInstanceById(instanceId);
+      let instance;
+      try {
+        instance = await masterNaming.find(repository, record.subject);
+      } catch {
+        return 'its subject is not an instance';
+      }
       if (!instance) return 'its instance does not exist';
       if (!instance.location) return 'its instance has no partition';
       return {
         kind: 'instance',
-        instanceId,
-        // Until the instance table records its owner (the lead's migration): none.
-        owner: '',
+        instanceId: instance.id,
+        owner: instance.owner,
         computeNodeId: instance.location.computeNodeId,
         partitionId: instance.location.partitionId,
       };

@@ -1,13 +1,12 @@
 /**
  * The audit log: one structured record per security event (registrations, renewals, revocations,
- * failed authentications, denials), on a child of the master's logger marked `audit: true` so that
+ * failed authentications; the denials are the master-mode authorizer's), on a child of the master's logger marked `audit: true` so that
  * it can be filtered out of the rest. Records name who and what, never a token, key or CSR.
  */
 import type { Logger } from '../../lib/logger.ts';
 
 export type AuditEvent =
   | 'authentication.failed'
-  | 'access.denied'
   | 'registration_token.created'
   | 'compute_node.registered'
   | 'compute_node.certificate_renewed'
@@ -19,12 +18,17 @@ export type AuditEvent =
 
 const audits = new WeakMap<Logger, Logger>();
 
-/** Records a security event; `fields` must hold no secret. */
-export function audit(logger: Logger, event: AuditEvent, fields: Record<string, unknown>): void {
+/** The audit log of `logger` (its child marked `audit: true`). */
+export function auditLogger(logger: Logger): Logger {
   let child = audits.get(logger);
   if (!child) {
     child = logger.child({ audit: true });
     audits.set(logger, child);
   }
-  child.info({ ...fields, event }, event);
+  return child;
+}
+
+/** Records a security event; `fields` must hold no secret. */
+export function audit(logger: Logger, event: AuditEvent, fields: Record<string, unknown>): void {
+  auditLogger(logger).info({ ...fields, event }, event);
 }

@@ -40,6 +40,7 @@ export function createMasterServices(context: ServiceContext) {
     renameInstance: bind(context, reports.renameInstance),
     formatComputeNode: bind(context, formatComputeNode),
     listComputeNodes: bind(context, computeNodes.listComputeNodes),
+    updateComputeNodeAccess: bind(context, computeNodes.updateComputeNodeAccess),
     computeNodeStatus: bind(context, computeNodes.computeNodeStatus),
     bangComputeNode: bind(context, computeNodes.bangComputeNode),
     reportComputeNodeUsage: bind(context, computeNodes.reportComputeNodeUsage),
@@ -72,7 +73,8 @@ export {
   type Caller,
 } from './caller.ts';
 export { createServiceContext, type ServiceContext } from './context.ts';
-export { masterModeAuthorizer } from './master-authorizer.ts';
+export { createMasterAuthorizer } from './master-authorizer.ts';
+export { auditLogger } from './audit.ts';
 export type { InstanceView } from './instance-view.ts';
 export type { NodeSnapshot, PartitionSnapshot } from './change-stream.ts';
 export type { RequestOrigin } from './frontend-bypass.ts';

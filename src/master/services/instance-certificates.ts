@@ -9,19 +9,11 @@ import { audit } from './audit.ts';
 import type { Caller } from './caller.ts';
 import { instanceCertificate as proxyInstanceCertificate, type CertificatePair } from './compute-nodes.ts';
 import type { ServiceContext } from './context.ts';
+import { masterNaming } from './instance-naming.ts';
 import { requireCertificateAuthority } from './node-registration.ts';
 import { instanceNotFound } from './not-found.ts';
 
 export const INSTANCE_CERTIFICATE_DAYS = 365;
-
-const INSTANCE_GUID = /^SOFTINST-([1-9][0-9]{0,14})$/;
-
-/** Whether `caller` is the instance `instanceId` or the compute node hosting it. */
-function hostsOrIs(caller: Caller, instanceId: number, computeNodeId: string): boolean {
-  if (caller.kind === 'instance') return caller.instanceId === instanceId;
-  if (caller.kind === 'compute_node') return caller.computeNodeId === computeNodeId;
-  return false;
-}
 
 export async function instanceCertificate(
   context: ServiceContext,
@@ -30,29 +22,28 @@ export async function instanceCertificate(
   if (context.mode !== 'master') return proxyInstanceCertificate(context, input);
   const ca = requireCertificateAuthority(context, 'instance certificates');
   const { caller, instanceGuid } = input;
-  const match = INSTANCE_GUID.exec(instanceGuid);
   const now = context.clock.now();
   const issued = await context.store.write(async (repository) => {
-    context.authorize(caller, 'instance.certificate', { kind: 'instance_guid', instanceGuid });
-    const instanceId = Number(match?.[1] ?? 0);
-    const instance = match ? await repository.getInstanceById(instanceId) : undefined;
-    // Someone else's instance is not found, like a missing one.
-    if (
-      !instance?.location ||
-      instance.requestedState === 'destroyed' ||
-      !hostsOrIs(caller, instanceId, instance.location.computeNodeId)
-    )
-      throw instanceNotFound(instanceGuid);
+    const instance = await context.naming.find(repository, instanceGuid);
+    if (!instance?.location || instance.requestedState === 'destroyed') throw instanceNotFound(instanceGuid);
+    // Its compute node or the instance itself; anyone else gets the same not-found.
+    await context.authorize(
+      caller,
+      'instance.certificate',
+      { kind: 'instance', record: instance, guid: instanceGuid },
+      repository,
+    );
+    const subject = masterNaming.guidOf(instance);
     const certificate = await ca.issueKeyAndCertificate({
       kind: 'instance',
-      id: instanceGuid,
+      id: subject,
       validityDays: INSTANCE_CERTIFICATE_DAYS,
     });
-    const revoked = await repository.revokeCertificates({ kind: 'instance', subject: instanceGuid, now });
+    const revoked = await repository.revokeCertificates({ kind: 'instance', subject, now });
     await repository.insertCertificate({
       serial: certificate.serial,
       kind: 'instance',
-      subject: instanceGuid,
+      subject,
       notAfter: certificate.notAfter,
       revokedAt: null,
       createdAt: now,

@@ -44,7 +44,7 @@ export async function createRegistrationToken(
   const now = context.clock.now();
   const expiresAt = now + lifetime;
   const owner = await context.store.write(async (repository) => {
-    context.authorize(input.caller, 'registration_token.create', { kind: 'master' });
+    await context.authorize(input.caller, 'registration_token.create', { kind: 'master' }, repository);
     if (input.caller.kind !== 'user')
       throw new SlapError('SLAP_ERR_FORBIDDEN', 'Only a user creates registration tokens.');
     await repository.insertRegistrationToken({
@@ -74,7 +74,7 @@ export async function registerComputeNode(
   const { caller } = input;
   const now = context.clock.now();
   const registered = await context.store.write(async (repository) => {
-    context.authorize(caller, 'compute_node.register', { kind: 'master' });
+    await context.authorize(caller, 'compute_node.register', { kind: 'master' }, repository);
     if (caller.kind !== 'registrant')
       throw new SlapError(
         'SLAP_ERR_FORBIDDEN',
@@ -142,12 +142,13 @@ export async function renewComputeNodeCertificate(
   const { computeNodeId } = input;
   const now = context.clock.now();
   const issued = await context.store.write(async (repository) => {
-    context.authorize(input.caller, 'compute_node.renew_certificate', {
-      kind: 'compute_node',
-      computeNodeId,
-    });
-    if (input.caller.kind !== 'compute_node' || input.caller.computeNodeId !== computeNodeId)
-      throw new SlapError('SLAP_ERR_FORBIDDEN', 'Only a compute node renews its own certificate.');
+    // Only the compute node itself (the check point's rule).
+    await context.authorize(
+      input.caller,
+      'compute_node.renew_certificate',
+      { kind: 'compute_node', computeNodeId },
+      repository,
+    );
     const certificate = await ca.signRequest(input.certificateRequest, {
       kind: 'compute_node',
       id: computeNodeId,
