@@ -83,6 +83,24 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** Registers a sandbox node in `dir/<name>` with a fresh token; its slapos.cfg. */
+async function registerNode(name: string, partitions: number): Promise<string> {
+  const token = await registrationToken();
+  const run = await runSlapos(
+    ['node', 'register', name, '--master-url', master.url, '--token', token, '--ca-file', caFile].concat([
+      '--config-dir',
+      join(dir, name),
+      '--sandbox',
+      '--partition-number',
+      String(partitions),
+      '--json',
+    ]),
+    { env },
+  );
+  assert.equal(run.code, 0, run.stderr);
+  return (JSON.parse(run.stdout) as { config_file: string }).config_file;
+}
+
 async function registrationToken(): Promise<string> {
   const run = await runSlapos(['token', 'create', '--cfg', clientCfg, '--expires', '10m', '--json'], { env });
   assert.equal(run.code, 0, run.stderr);
@@ -207,6 +225,14 @@ test('register with a token, then format, software and instance over mutual TLS;
     const second = await runSlapos(['node', 'instance', '--cfg', cfg, '--force'], { env });
     assert.equal(second.code, 0, second.stdout + second.stderr);
     assert.equal(await readFile(certFile, 'utf8'), before);
+
+    // Destroyed: `node report` empties the partition and removes its key and certificate.
+    await alice.requestInstance({ title: 'hello', softwareReleaseUri: url, state: 'destroyed' });
+    const stop = await runSlapos(['node', 'instance', '--cfg', cfg], { env });
+    assert.equal(stop.code, 0, stop.stdout + stop.stderr);
+    const report = await runSlapos(['node', 'report', '--cfg', cfg], { env });
+    assert.equal(report.code, 0, report.stdout + report.stderr);
+    for (const file of [keyFile, certFile]) await assert.rejects(stat(file), { code: 'ENOENT' });
   } finally {
     await new SupervisorClient({ socketPath: supervisorPaths(config.instanceRoot).socket })
       .shutdown({ stopPrograms: true })
@@ -248,5 +274,67 @@ test('renewal over mutual TLS: new key and certificate written, the same client 
     assert.deepEqual(await client.listSoftwareInstallations(config.computerId), []);
   } finally {
     await client.close();
+  }
+});
+
+const PARENT = (leaf: string): string => `[buildout]
+parts = child publish
+
+[child]
+recipe = slapos.cookbook:request
+name = child
+software-url = ${leaf}
+server-url = $\${slap-connection:server-url}
+key-file = $\${slap-connection:key-file}
+cert-file = $\${slap-connection:cert-file}
+computer-id = $\${slap-connection:computer-id}
+partition-id = $\${slap-connection:partition-id}
+sla-computer_guid = $\${slap-connection:computer-id}
+config-name = Bob
+return = greeting
+
+[publish]
+recipe = slapos.cookbook:publish
+child-greeting = $\${child:connection-greeting}
+`;
+
+test('an instance requests its child as itself (no requester headers); the child is deployed with its own certificate', async () => {
+  const cfg = await registerNode('family-node', 2);
+  const config = await loadNodeConfig({ cfg, isRoot: false });
+  const format = await runSlapos(['node', 'format', '--now', '--cfg', cfg], { env });
+  assert.equal(format.code, 0, format.stderr);
+  const leaf = await writeSoftwareRelease(dir, 'leaf', { instance: PUBLISHER });
+  const parent = await writeSoftwareRelease(dir, 'parent', { instance: PARENT(leaf) });
+  for (const url of [leaf, parent])
+    await alice.supply({ softwareReleaseUri: url, computerGuid: config.computerId });
+  const software = await runSlapos(['node', 'software', '--cfg', cfg], { env });
+  assert.equal(software.code, 0, software.stderr);
+  await alice.requestInstance({
+    title: 'family',
+    softwareReleaseUri: parent,
+    slaParameters: { computer_guid: config.computerId },
+  });
+  try {
+    // The root requests the child, which is deployed at the next pass and publishes; the root then
+    // reads the child's greeting.
+    let greeting: unknown;
+    for (let pass = 0; pass < 4 && greeting === undefined; pass++) {
+      await runSlapos(['node', 'instance', '--cfg', cfg], { env });
+      greeting = (await alice.getInstanceTree('family')).connection_parameters['child-greeting'];
+      if (greeting === '') greeting = undefined;
+    }
+    assert.equal(greeting, 'hello Bob');
+    const pki = config.certificateRepositoryPath as string;
+    const subjects = await Promise.all(
+      ['slappart0', 'slappart1'].map(async (partition) =>
+        commonNameOf(new X509Certificate(await readFile(join(pki, `${partition}.crt`)))),
+      ),
+    );
+    assert.equal(new Set(subjects).size, 2, 'each instance has its own certificate');
+    for (const subject of subjects) assert.match(subject ?? '', /^SOFTINST-\d+$/);
+  } finally {
+    await new SupervisorClient({ socketPath: supervisorPaths(config.instanceRoot).socket })
+      .shutdown({ stopPrograms: true })
+      .catch(() => undefined);
   }
 });
