@@ -14,6 +14,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MasterClient } from '../src/client/master-client.ts';
+import { EXIT } from '../src/core/errors.ts';
 import { loadNodeConfig, type NodeConfig } from '../src/node/config.ts';
 import { commonNameOf } from '../src/node/issued-certificate.ts';
 import { createNodeMasterClient } from '../src/node/master.ts';
@@ -238,6 +239,30 @@ test('register with a token, then format, software and instance over mutual TLS;
       .shutdown({ stopPrograms: true })
       .catch(() => undefined);
   }
+});
+
+test('without --ca-file a master whose CA the system does not trust is refused with a hint; the token is not spent', async () => {
+  const token = await registrationToken();
+  const args = [
+    'node',
+    'register',
+    'cautious',
+    '--master-url',
+    master.url,
+    '--token',
+    token,
+    '--sandbox',
+    '--json',
+  ];
+  const untrusted = await runSlapos([...args, '--config-dir', join(dir, 'cautious')], { env });
+  assert.equal(untrusted.code, EXIT.unavailable, untrusted.stderr);
+  assert.match(untrusted.stderr, /--ca-file/);
+  assertNoSecret(untrusted.stdout + untrusted.stderr);
+  await assert.rejects(stat(join(dir, 'cautious', 'slapos.cfg')), { code: 'ENOENT' });
+  const trusted = await runSlapos([...args, '--config-dir', join(dir, 'cautious'), '--ca-file', caFile], {
+    env,
+  });
+  assert.equal(trusted.code, 0, trusted.stderr);
 });
 
 test('renewal over mutual TLS: new key and certificate written, the same client goes on with them', async () => {

@@ -112,7 +112,7 @@ export function registerNodeRegister(program: Command, ctx: CliContext): void {
           { logger: ctx.logger() },
         );
       } catch (error) {
-        throw refusedToken(error);
+        throw registrationError(error, caFile !== undefined);
       } finally {
         await client.close();
       }
@@ -138,11 +138,23 @@ function absolutePath(ctx: CliContext, value: string): string {
   return isAbsolute(expanded) ? expanded : resolve(ctx.cwd, expanded);
 }
 
-/** A 401 at registration is about the token: say so (the generic hint speaks of master_token). */
-function refusedToken(error: unknown): unknown {
-  if (!(error instanceof SlapError) || error.code !== 'SLAP_ERR_UNAUTHENTICATED') return error;
-  return new SlapError('SLAP_ERR_UNAUTHENTICATED', 'the master refused the registration token', {
-    cause: error,
-    hint: 'a token works once and expires (1 hour by default): ask for a new one with `slapos token create`',
-  });
+/**
+ * What a failed registration means for the person registering: a 401 is about the token (the generic
+ * hint speaks of master_token); a certificate the system does not trust, without --ca-file, calls
+ * for the master's CA.
+ */
+function registrationError(error: unknown, withCaFile: boolean): unknown {
+  if (!(error instanceof SlapError)) return error;
+  if (error.code === 'SLAP_ERR_UNAUTHENTICATED')
+    return new SlapError('SLAP_ERR_UNAUTHENTICATED', 'the master refused the registration token', {
+      cause: error,
+      hint: 'a token works once and expires (1 hour by default): ask for a new one with `slapos token create`',
+    });
+  const tlsCode = error.details?.errorCode;
+  if (!withCaFile && typeof tlsCode === 'string' && /CERT|TLS|SSL/.test(tlsCode))
+    return new SlapError(error.code, error.message, {
+      cause: error,
+      hint: "the master's certificate is not signed by an authority this system trusts: pass --ca-file with the master's CA (ca.crt in the master's directory)",
+    });
+  return error;
 }
