@@ -83,7 +83,9 @@ function requestRecipe(serialised: boolean, optional: boolean): Recipe {
               // As the instance itself (master mode) the master knows the requester; else say it.
               ...(actsAsInstance(connection)
                 ? {}
-                : { requester: { computerGuid: connection.computerId, partitionId: connection.partitionId } }),
+                : {
+                    requester: { computerGuid: connection.computerId, partitionId: connection.partitionId },
+                  }),
             },
             { signal: ctx.signal },
           ),
