@@ -242,7 +242,13 @@ test('register with a token, then format, software and instance over mutual TLS;
 });
 
 test('without --ca-file a master whose CA the system does not trust is refused with a hint; the token is not spent', async () => {
-  const token = await registrationToken();
+  // Without --json: the token alone on stdout (for scripts), its expiry on stderr.
+  const created = await runSlapos(['token', 'create', '--cfg', clientCfg], { env });
+  assert.equal(created.code, 0, created.stderr);
+  assert.match(created.stdout, /^[A-Za-z0-9_-]{43}\n$/);
+  assert.match(created.stderr, /works once, until \d{4}-/);
+  const token = created.stdout.trim();
+  secrets.push(token);
   const args = [
     'node',
     'register',
