@@ -29,7 +29,6 @@ export async function createRegistrationToken(
   context: ServiceContext,
   input: { caller: Caller; expiresInSeconds?: number | undefined },
 ): Promise<{ token: string; expiresAt: number }> {
-  requireCertificateAuthority(context, 'compute node registration');
   const lifetime = input.expiresInSeconds ?? REGISTRATION_TOKEN_DEFAULT_S;
   if (
     !Number.isSafeInteger(lifetime) ||
@@ -45,6 +44,7 @@ export async function createRegistrationToken(
   const expiresAt = now + lifetime;
   const owner = await context.store.write(async (repository) => {
     await context.authorize(input.caller, 'registration_token.create', { kind: 'master' }, repository);
+    requireCertificateAuthority(context, 'compute node registration');
     if (input.caller.kind !== 'user')
       throw new SlapError('SLAP_ERR_FORBIDDEN', 'Only a user creates registration tokens.');
     await repository.insertRegistrationToken({
@@ -70,11 +70,11 @@ export async function registerComputeNode(
   context: ServiceContext,
   input: { caller: Caller; title: string; certificateRequest: string },
 ): Promise<RegisteredComputeNode> {
-  const ca = requireCertificateAuthority(context, 'compute node registration');
   const { caller } = input;
   const now = context.clock.now();
   const registered = await context.store.write(async (repository) => {
     await context.authorize(caller, 'compute_node.register', { kind: 'master' }, repository);
+    const ca = requireCertificateAuthority(context, 'compute node registration');
     if (caller.kind !== 'registrant')
       throw new SlapError(
         'SLAP_ERR_FORBIDDEN',
@@ -115,6 +115,7 @@ export async function registerComputeNode(
       computeNodeId,
       owner: token.owner,
       certificatePem: issued.certificatePem,
+      caCertificatePem: ca.caCertificatePem,
       serial: issued.serial,
     };
   });
@@ -126,7 +127,7 @@ export async function registerComputeNode(
   return {
     computeNodeId: registered.computeNodeId,
     certificatePem: registered.certificatePem,
-    caCertificatePem: ca.caCertificatePem,
+    caCertificatePem: registered.caCertificatePem,
   };
 }
 
@@ -138,7 +139,6 @@ export async function renewComputeNodeCertificate(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string; certificateRequest: string },
 ): Promise<{ certificatePem: string }> {
-  const ca = requireCertificateAuthority(context, 'compute node certificates');
   const { computeNodeId } = input;
   const now = context.clock.now();
   const issued = await context.store.write(async (repository) => {
@@ -149,6 +149,7 @@ export async function renewComputeNodeCertificate(
       { kind: 'compute_node', computeNodeId },
       repository,
     );
+    const ca = requireCertificateAuthority(context, 'compute node certificates');
     const certificate = await ca.signRequest(input.certificateRequest, {
       kind: 'compute_node',
       id: computeNodeId,
