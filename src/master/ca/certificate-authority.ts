@@ -268,13 +268,13 @@ export async function openCertificateAuthority(
 
     inspectPeer(peer) {
       let certificate: X509Certificate;
+      let identity: ReturnType<typeof clientIdentity>;
       try {
         certificate = peer instanceof X509Certificate ? peer : new X509Certificate(peer.raw);
+        identity = signedBy(certificate, ca.certificate) ? clientIdentity(certificate) : undefined;
       } catch {
         return undefined;
       }
-      if (!signedBy(certificate, ca.certificate)) return undefined;
-      const identity = clientIdentity(certificate);
       if (!identity) return undefined;
       return {
         ...identity,

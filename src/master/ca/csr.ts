@@ -38,7 +38,7 @@ function pemBody(text: unknown): Buffer {
   }
 
   if (!/^[\x00-\x7f]*$/.test(text)) throw invalid('The certificate request must be ASCII PEM text.');
-  const match = PEM_PATTERN.exec(text.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, ''));
+  const match = PEM_PATTERN.exec(text.trim()); // ASCII by now: trim() only removes ASCII whitespace
   if (!match?.[1]) {
     throw invalid(`The certificate request must be exactly one PEM "${PEM_LABEL}" block.`);
   }

@@ -65,10 +65,7 @@ export async function readCaFile(dir: string, name: string, secret: boolean): Pr
     const uid = currentUid();
     if (uid !== undefined && info.uid !== uid) throw configError(`${path} is not owned by the current user.`);
     if (secret && (info.mode & 0o077) !== 0) {
-      throw configError(
-        `${path} is readable or writable by group or others: it must be mode 0600.`,
-        undefined,
-      );
+      throw configError(`${path} is readable or writable by group or others: it must be mode 0600.`);
     }
     if (info.size > MAX_FILE_BYTES) throw configError(`${path} is too large to be a key or certificate.`);
     return await handle.readFile('utf8');

@@ -40,6 +40,7 @@ async function statusOf(repository: Repository, record: InstanceRecord): Promise
     ...instanceStatus({
       requestedState: record.requestedState,
       allocated: record.location !== null,
+      allocationMessage: record.allocationMessage,
       partitionTimestamp: record.partitionTimestamp,
       reportedState: record.reportedState,
       reportedAt: record.reportedAt,
