@@ -270,11 +270,6 @@ test('every use case goes through the one authorisation check point', async () =
         'readInstanceStatus',
         () => services.readInstanceStatus({ caller: stranger, instanceGuid: 'x______0' }),
       ],
-      [
-        'updateComputeNodeAccess',
-        () =>
-          services.updateComputeNodeAccess({ caller: stranger, computeNodeId: 'c', allocationScope: 'open' }),
-      ],
       ['createRegistrationToken', () => services.createRegistrationToken({ caller: stranger })],
       [
         'registerComputeNode',
