@@ -23,7 +23,7 @@ export async function instanceCertificate(
   const ca = requireCertificateAuthority(context, 'instance certificates');
   const { caller, instanceGuid } = input;
   const now = context.clock.now();
-  const issued = await context.store.write(async (repository) => {
+  const subject = await context.store.read(async (repository) => {
     const instance = await context.naming.find(repository, instanceGuid);
     if (!instance?.location || instance.requestedState === 'destroyed') throw instanceNotFound(instanceGuid);
     // Its compute node or the instance itself; anyone else gets the same not-found.
@@ -33,13 +33,16 @@ export async function instanceCertificate(
       { kind: 'instance', record: instance, guid: instanceGuid },
       repository,
     );
-    const subject = masterNaming.guidOf(instance);
-    const certificate = await ca.issueKeyAndCertificate({
-      kind: 'instance',
-      id: subject,
-      validityDays: INSTANCE_CERTIFICATE_DAYS,
-    });
-    const revoked = await repository.revokeCertificates({ kind: 'instance', subject, now });
+    return masterNaming.guidOf(instance);
+  });
+  // Made outside any transaction, so that the store serves the other requests meanwhile.
+  const certificate = await ca.issueKeyAndCertificate({
+    kind: 'instance',
+    id: subject,
+    validityDays: INSTANCE_CERTIFICATE_DAYS,
+  });
+  const revoked = await context.store.write(async (repository) => {
+    const revokedCount = await repository.revokeCertificates({ kind: 'instance', subject, now });
     await repository.insertCertificate({
       serial: certificate.serial,
       kind: 'instance',
@@ -48,8 +51,9 @@ export async function instanceCertificate(
       revokedAt: null,
       createdAt: now,
     });
-    return { ...certificate, revoked };
+    return revokedCount;
   });
+  const issued = { ...certificate, revoked };
   audit(context.logger, 'instance.certificate_issued', {
     instance: instanceGuid,
     by: caller.kind,

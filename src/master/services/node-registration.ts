@@ -3,11 +3,13 @@
  * (the registrant) registers one compute node, which gets the id `COMP-<n>`, belongs to the token's
  * owner, and receives a certificate signed from its certificate request; the node then renews that
  * certificate itself over mutual TLS. The token is consumed in the same write transaction as the
- * node is created, so it registers one node at most even under concurrent calls.
+ * node is created, so it registers one node at most even under concurrent calls. Certificates are
+ * signed outside transactions (the store's transactions run one at a time).
  */
 import { SlapError } from '../../core/errors.ts';
 import { accessTokenHash, createAccessToken } from '../../lib/access-token.ts';
 import type { CertificateAuthority } from '../ca/certificate-authority.ts';
+import { checkCertificateRequest } from '../ca/csr.ts';
 import { audit } from './audit.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
@@ -29,7 +31,6 @@ export async function createRegistrationToken(
   context: ServiceContext,
   input: { caller: Caller; expiresInSeconds?: number | undefined },
 ): Promise<{ token: string; expiresAt: number }> {
-  requireCertificateAuthority(context, 'compute node registration');
   const lifetime = input.expiresInSeconds ?? REGISTRATION_TOKEN_DEFAULT_S;
   if (
     !Number.isSafeInteger(lifetime) ||
@@ -45,6 +46,7 @@ export async function createRegistrationToken(
   const expiresAt = now + lifetime;
   const owner = await context.store.write(async (repository) => {
     await context.authorize(input.caller, 'registration_token.create', { kind: 'master' }, repository);
+    requireCertificateAuthority(context, 'compute node registration');
     if (input.caller.kind !== 'user')
       throw new SlapError('SLAP_ERR_FORBIDDEN', 'Only a user creates registration tokens.');
     await repository.insertRegistrationToken({
@@ -70,16 +72,18 @@ export async function registerComputeNode(
   context: ServiceContext,
   input: { caller: Caller; title: string; certificateRequest: string },
 ): Promise<RegisteredComputeNode> {
-  const ca = requireCertificateAuthority(context, 'compute node registration');
   const { caller } = input;
   const now = context.clock.now();
-  const registered = await context.store.write(async (repository) => {
+  const admitted = await context.store.write(async (repository) => {
     await context.authorize(caller, 'compute_node.register', { kind: 'master' }, repository);
+    const ca = requireCertificateAuthority(context, 'compute node registration');
     if (caller.kind !== 'registrant')
       throw new SlapError(
         'SLAP_ERR_FORBIDDEN',
         'Only the holder of a registration token registers a compute node.',
       );
+    // Checked before the token is consumed: a refused request leaves the token usable.
+    checkCertificateRequest(input.certificateRequest, input.title);
     // Checked again here, serialised with every other write: the token works once.
     const token = await repository.getRegistrationToken(caller.tokenHash);
     if (
@@ -96,38 +100,33 @@ export async function registerComputeNode(
       title: input.title,
       now,
     });
-    // A refused request rolls the whole transaction back: the token is not consumed.
-    const issued = await ca.signRequest(input.certificateRequest, {
-      kind: 'compute_node',
-      id: computeNodeId,
-      expectedCommonName: input.title,
-      validityDays: COMPUTE_NODE_CERTIFICATE_DAYS,
-    });
-    await repository.insertCertificate({
+    return { ca, computeNodeId, owner: token.owner };
+  });
+  const { ca, computeNodeId } = admitted;
+  // Signed outside the transaction, so that the store serves the other requests meanwhile.
+  const issued = await ca.signRequest(input.certificateRequest, {
+    kind: 'compute_node',
+    id: computeNodeId,
+    expectedCommonName: input.title,
+    validityDays: COMPUTE_NODE_CERTIFICATE_DAYS,
+  });
+  await context.store.write((repository) =>
+    repository.insertCertificate({
       serial: issued.serial,
       kind: 'compute_node',
       subject: computeNodeId,
       notAfter: issued.notAfter,
       revokedAt: null,
       createdAt: now,
-    });
-    return {
-      computeNodeId,
-      owner: token.owner,
-      certificatePem: issued.certificatePem,
-      serial: issued.serial,
-    };
-  });
+    }),
+  );
+  const registered = { computeNodeId, owner: admitted.owner, serial: issued.serial };
   audit(context.logger, 'compute_node.registered', {
     computeNode: registered.computeNodeId,
     owner: registered.owner,
     serial: registered.serial,
   });
-  return {
-    computeNodeId: registered.computeNodeId,
-    certificatePem: registered.certificatePem,
-    caCertificatePem: ca.caCertificatePem,
-  };
+  return { computeNodeId, certificatePem: issued.certificatePem, caCertificatePem: ca.caCertificatePem };
 }
 
 /**
@@ -138,10 +137,9 @@ export async function renewComputeNodeCertificate(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string; certificateRequest: string },
 ): Promise<{ certificatePem: string }> {
-  const ca = requireCertificateAuthority(context, 'compute node certificates');
   const { computeNodeId } = input;
   const now = context.clock.now();
-  const issued = await context.store.write(async (repository) => {
+  const ca = await context.store.read(async (repository) => {
     // Only the compute node itself (the check point's rule).
     await context.authorize(
       input.caller,
@@ -149,22 +147,25 @@ export async function renewComputeNodeCertificate(
       { kind: 'compute_node', computeNodeId },
       repository,
     );
-    const certificate = await ca.signRequest(input.certificateRequest, {
-      kind: 'compute_node',
-      id: computeNodeId,
-      expectedCommonName: computeNodeId,
-      validityDays: COMPUTE_NODE_CERTIFICATE_DAYS,
-    });
-    await repository.insertCertificate({
-      serial: certificate.serial,
+    return requireCertificateAuthority(context, 'compute node certificates');
+  });
+  // Signed outside any transaction, so that the store serves the other requests meanwhile.
+  const issued = await ca.signRequest(input.certificateRequest, {
+    kind: 'compute_node',
+    id: computeNodeId,
+    expectedCommonName: computeNodeId,
+    validityDays: COMPUTE_NODE_CERTIFICATE_DAYS,
+  });
+  await context.store.write((repository) =>
+    repository.insertCertificate({
+      serial: issued.serial,
       kind: 'compute_node',
       subject: computeNodeId,
-      notAfter: certificate.notAfter,
+      notAfter: issued.notAfter,
       revokedAt: null,
       createdAt: now,
-    });
-    return certificate;
-  });
+    }),
+  );
   audit(context.logger, 'compute_node.certificate_renewed', {
     computeNode: computeNodeId,
     serial: issued.serial,
