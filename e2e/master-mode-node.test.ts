@@ -25,6 +25,9 @@ import { runSlapos } from '../src/testing/cli.ts';
 import { isolatedClientEnv } from '../src/testing/client-env.ts';
 import { startTestMasterMode, type TestMasterMode } from '../src/testing/master-mode.ts';
 import { writeSoftwareRelease } from '../src/testing/node-passes.ts';
+import { waitFor } from '../src/testing/supervisor.ts';
+import { slaposBinPath } from '../src/lib/package-root.ts';
+import { spawnDetached, terminate } from '../src/standalone/processes.ts';
 
 const PUBLISHER = `[buildout]
 parts = publish
@@ -368,4 +371,40 @@ test('an instance requests its child as itself (no requester headers); the child
       .shutdown({ stopPrograms: true })
       .catch(() => undefined);
   }
+});
+
+test('slapos node run: the agent deploys over mutual TLS, its log holds no token or key', async () => {
+  const cfg = await registerNode('agent-node', 1);
+  const config = await loadNodeConfig({ cfg, isRoot: false });
+  const format = await runSlapos(['node', 'format', '--now', '--cfg', cfg], { env });
+  assert.equal(format.code, 0, format.stderr);
+  const logFile = join(dir, 'agent-node.log');
+  const agent = await spawnDetached([slaposBinPath(), 'node', 'run', '--cfg', cfg], { logFile, cwd: dir });
+  try {
+    const url = await writeSoftwareRelease(dir, 'agent-publisher', { instance: PUBLISHER });
+    await alice.supply({ softwareReleaseUri: url, computerGuid: config.computerId });
+    await alice.requestInstance({
+      title: 'agent-hello',
+      softwareReleaseUri: url,
+      parameters: { name: 'Agent' },
+      slaParameters: { computer_guid: config.computerId },
+    });
+    const greeting = await waitFor(
+      'the agent to deploy agent-hello',
+      async () => {
+        if (agent.exited() !== undefined)
+          throw new Error(`node run exited: ${await readFile(logFile, 'utf8')}`);
+        const value = (await alice.getInstanceTree('agent-hello')).connection_parameters.greeting;
+        return value === undefined || value === '' ? undefined : value;
+      },
+      { timeoutMs: 60_000 },
+    );
+    assert.equal(greeting, 'hello Agent');
+  } finally {
+    await terminate(agent.pid, 10_000);
+    await new SupervisorClient({ socketPath: supervisorPaths(config.instanceRoot).socket })
+      .shutdown({ stopPrograms: true })
+      .catch(() => undefined);
+  }
+  assertNoSecret(await readFile(logFile, 'utf8'));
 });
