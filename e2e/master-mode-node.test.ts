@@ -230,6 +230,21 @@ test('register with a token, then format, software and instance over mutual TLS;
     assert.equal(second.code, 0, second.stdout + second.stderr);
     assert.equal(await readFile(certFile, 'utf8'), before);
 
+    // Another issuance revokes the partition's certificate: the next run is refused, forgets it,
+    // and the run after fetches a new one.
+    const node = await createNodeMasterClient(config);
+    try {
+      await node.getInstanceCertificate(tree.instance_guid);
+    } finally {
+      await node.close();
+    }
+    const refused = await runSlapos(['node', 'instance', '--cfg', cfg, '--force'], { env });
+    assert.notEqual(refused.code, 0, 'the revoked certificate is refused');
+    await assert.rejects(stat(certFile), { code: 'ENOENT' });
+    const recovered = await runSlapos(['node', 'instance', '--cfg', cfg], { env });
+    assert.equal(recovered.code, 0, recovered.stdout + recovered.stderr);
+    assert.notEqual(await readFile(certFile, 'utf8'), before);
+
     // Destroyed: `node report` empties the partition and removes its key and certificate.
     await alice.requestInstance({ title: 'hello', softwareReleaseUri: url, state: 'destroyed' });
     const stop = await runSlapos(['node', 'instance', '--cfg', cfg], { env });
