@@ -314,3 +314,22 @@ test('the log records failed authentications and never a token or a key', async 
       assert.equal(log.includes(line), false, 'a key line is in the log');
   }
 });
+
+test('a connection that stays silent, or stops in its TLS handshake, is closed after the headers timeout', async () => {
+  const quick = await startTestMasterMode({ headersTimeoutMs: 300 });
+  try {
+    for (const first of [undefined, Buffer.from([0x16, 0x03, 0x01])]) {
+      const closed = await new Promise<string>((resolve) => {
+        const socket = netConnect({ host: '127.0.0.1', port: quick.port });
+        socket.on('connect', () => {
+          if (first) socket.write(first);
+        });
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve('closed'));
+      });
+      assert.equal(closed, 'closed');
+    }
+  } finally {
+    await quick.close();
+  }
+});
