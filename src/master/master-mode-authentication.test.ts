@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -17,7 +17,9 @@ import { createLogger } from '../lib/logger.ts';
 import { EC_P256_SHA256, generateEcKeyPair, privateKeyPem, x509 } from '../lib/x509.ts';
 import { postTls, startTestMasterMode, type TestMasterMode } from '../testing/master-mode.ts';
 import type { JsonResponse } from '../testing/master.ts';
+import { HOSTILE_PIECES, seededRandom } from '../testing/hostile-strings.ts';
 import { openCertificateAuthority } from './ca/certificate-authority.ts';
+import { masterAuthenticator } from './http/master-authentication.ts';
 
 const HATEOAS = '/slapos.get.v0.hateoas_url';
 let master: TestMasterMode;
@@ -331,5 +333,39 @@ test('a connection that stays silent, or stops in its TLS handshake, is closed a
     }
   } finally {
     await quick.close();
+  }
+});
+
+test('hostile Authorization headers: anonymous, with a refusal that never repeats them', async () => {
+  const authenticator = masterAuthenticator({
+    store: master.master.services.context.store,
+    clock: systemClock,
+  });
+  const random = seededRandom(11);
+  for (let run = 0; run < 500; run++) {
+    let noise = '';
+    const length = 1 + Math.floor(random() * 12);
+    for (let index = 0; index < length; index++)
+      noise += HOSTILE_PIECES[Math.floor(random() * HOSTILE_PIECES.length)] ?? '';
+    for (const header of [
+      noise,
+      `Bearer ${noise}`,
+      `Bearer ${alice.token}${noise}`,
+      `${noise}Bearer ${alice.token}`,
+    ]) {
+      const authentication = await authenticator.authenticate({
+        headers: { authorization: header },
+        socket: new Socket(),
+        ip: '127.0.0.1',
+      });
+      if (authentication.refusal === undefined) {
+        // Only the exact token (blanks around it aside) is the user.
+        assert.equal(header.trim().replace(/^Bearer +/i, ''), alice.token, JSON.stringify(header));
+        continue;
+      }
+      assert.equal(authentication.caller.kind, 'anonymous');
+      if (noise.trim().length >= 4) assert.equal(authentication.refusal.includes(noise), false);
+      assert.equal(authentication.refusal.includes(alice.token), false);
+    }
   }
 });
