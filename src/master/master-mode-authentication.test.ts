@@ -178,6 +178,33 @@ test('certificates from another CA, self-signed, expired or unknown to the store
       /has expired/,
     );
 
+    // Recorded, but for another subject than the one it names.
+    const misnamed = await master.master.certificateAuthority.issueKeyAndCertificate({
+      kind: 'user',
+      id: 'alice',
+      validityDays: 10,
+    });
+    secrets.push(misnamed.keyPem);
+    await master.master.services.context.store.write((repository) =>
+      repository.insertCertificate({
+        serial: misnamed.serial,
+        kind: 'user',
+        subject: 'bob',
+        notAfter: misnamed.notAfter,
+        revokedAt: null,
+        createdAt: systemClock.now(),
+      }),
+    );
+    assertRefused(
+      await postTls(
+        master.url,
+        HATEOAS,
+        {},
+        { ca: master.caPem, key: misnamed.keyPem, cert: misnamed.certificatePem },
+      ),
+      /subject is not the one this master issued/,
+    );
+
     // Signed by this master's CA, but never recorded (not issued through the master).
     const unrecorded = await master.master.certificateAuthority.issueKeyAndCertificate({
       kind: 'user',
