@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -17,7 +17,9 @@ import { createLogger } from '../lib/logger.ts';
 import { EC_P256_SHA256, generateEcKeyPair, privateKeyPem, x509 } from '../lib/x509.ts';
 import { postTls, startTestMasterMode, type TestMasterMode } from '../testing/master-mode.ts';
 import type { JsonResponse } from '../testing/master.ts';
+import { HOSTILE_PIECES, seededRandom } from '../testing/hostile-strings.ts';
 import { openCertificateAuthority } from './ca/certificate-authority.ts';
+import { masterAuthenticator } from './http/master-authentication.ts';
 
 const HATEOAS = '/slapos.get.v0.hateoas_url';
 let master: TestMasterMode;
@@ -176,6 +178,33 @@ test('certificates from another CA, self-signed, expired or unknown to the store
       /has expired/,
     );
 
+    // Recorded, but for another subject than the one it names.
+    const misnamed = await master.master.certificateAuthority.issueKeyAndCertificate({
+      kind: 'user',
+      id: 'alice',
+      validityDays: 10,
+    });
+    secrets.push(misnamed.keyPem);
+    await master.master.services.context.store.write((repository) =>
+      repository.insertCertificate({
+        serial: misnamed.serial,
+        kind: 'user',
+        subject: 'bob',
+        notAfter: misnamed.notAfter,
+        revokedAt: null,
+        createdAt: systemClock.now(),
+      }),
+    );
+    assertRefused(
+      await postTls(
+        master.url,
+        HATEOAS,
+        {},
+        { ca: master.caPem, key: misnamed.keyPem, cert: misnamed.certificatePem },
+      ),
+      /subject is not the one this master issued/,
+    );
+
     // Signed by this master's CA, but never recorded (not issued through the master).
     const unrecorded = await master.master.certificateAuthority.issueKeyAndCertificate({
       kind: 'user',
@@ -312,5 +341,58 @@ test('the log records failed authentications and never a token or a key', async 
     // PEM keys: their base64 body lines too.
     for (const line of secret.split('\n').filter((text) => text.length > 20 && !text.startsWith('-----')))
       assert.equal(log.includes(line), false, 'a key line is in the log');
+  }
+});
+
+test('a connection that stays silent, or stops in its TLS handshake, is closed after the headers timeout', async () => {
+  const quick = await startTestMasterMode({ headersTimeoutMs: 300 });
+  try {
+    for (const first of [undefined, Buffer.from([0x16, 0x03, 0x01])]) {
+      const closed = await new Promise<string>((resolve) => {
+        const socket = netConnect({ host: '127.0.0.1', port: quick.port });
+        socket.on('connect', () => {
+          if (first) socket.write(first);
+        });
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve('closed'));
+      });
+      assert.equal(closed, 'closed');
+    }
+  } finally {
+    await quick.close();
+  }
+});
+
+test('hostile Authorization headers: anonymous, with a refusal that never repeats them', async () => {
+  const authenticator = masterAuthenticator({
+    store: master.master.services.context.store,
+    clock: systemClock,
+  });
+  const random = seededRandom(11);
+  for (let run = 0; run < 500; run++) {
+    let noise = '';
+    const length = 1 + Math.floor(random() * 12);
+    for (let index = 0; index < length; index++)
+      noise += HOSTILE_PIECES[Math.floor(random() * HOSTILE_PIECES.length)] ?? '';
+    for (const header of [
+      noise,
+      `Bearer ${noise}`,
+      `Bearer ${alice.token}${noise}`,
+      `${noise}Bearer ${alice.token}`,
+    ]) {
+      const authentication = await authenticator.authenticate({
+        headers: { authorization: header },
+        socket: new Socket(),
+        ip: '127.0.0.1',
+      });
+      if (authentication.refusal === undefined) {
+        // Only the exact token (blanks around it aside) is the user.
+        assert.equal(header.trim().replace(/^Bearer +/i, ''), alice.token, JSON.stringify(header));
+        continue;
+      }
+      assert.equal(authentication.caller.kind, 'anonymous');
+      if (noise.trim().length >= 4) assert.equal(authentication.refusal.includes(noise), false);
+      assert.equal(authentication.refusal.includes(alice.token), false);
+    }
   }
 });

@@ -5,7 +5,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { systemClock } from '../core/clock.ts';
+import { createLogger } from '../lib/logger.ts';
 import { createKeyAndCertificateRequest } from '../lib/certificate-request.ts';
 import { postTls, startTestMasterMode, type TestMasterMode } from '../testing/master-mode.ts';
 import type { JsonResponse } from '../testing/master.ts';
@@ -20,6 +24,10 @@ let offset = 0;
 const clock = { now: () => systemClock.now() + offset };
 let master: TestMasterMode;
 let token: string;
+let logDir: string;
+let logFile: string;
+/** Every token and key the tests see: none may appear in the log. */
+const secrets: string[] = [];
 
 function titleOf(response: JsonResponse): string {
   return (response.body as { title?: string }).title ?? '';
@@ -33,7 +41,9 @@ async function registrationToken(expiresInSeconds?: number): Promise<{ token: st
     { ca: master.caPem, token },
   );
   assert.equal(response.status, 200, response.text);
-  return response.body as { token: string; expires: string };
+  const registration = response.body as { token: string; expires: string };
+  secrets.push(registration.token);
+  return registration;
 }
 
 async function register(
@@ -42,6 +52,7 @@ async function register(
   commonName: string | undefined = title,
 ): Promise<{ response: JsonResponse; keyPem: string }> {
   const { keyPem, csrPem } = await createKeyAndCertificateRequest(commonName);
+  secrets.push(keyPem);
   const response = await postTls(
     master.url,
     REGISTRATION,
@@ -52,12 +63,19 @@ async function register(
 }
 
 before(async () => {
-  master = await startTestMasterMode({ clock });
+  logDir = await mkdtemp(join(tmpdir(), 'slapos-registration-log-'));
+  logFile = join(logDir, 'master.log');
+  master = await startTestMasterMode({
+    clock,
+    logger: createLogger({ level: 'debug', destination: logFile }),
+  });
   ({ token } = await master.admin.addUser({ name: 'alice', admin: false }));
+  secrets.push(token);
 });
 
 after(async () => {
   await master.close();
+  await rm(logDir, { recursive: true, force: true });
 });
 
 test('a registration token registers one compute node, owned by its user, which then calls over mutual TLS', async () => {
@@ -231,6 +249,7 @@ test('instance certificates: issued to the instance’s compute node, fresh at e
   const first = await postTls(master.url, INSTANCE_CERTIFICATE, { instance_guid: guid }, nodeTls);
   assert.equal(first.status, 200, first.text);
   const pair = first.body as { key: string; certificate: string };
+  secrets.push(pair.key);
   assert.match(pair.key, /^-----BEGIN PRIVATE KEY-----/);
   const instanceTls = { ca: master.caPem, key: pair.key, cert: pair.certificate };
   // The instance itself asks for a new one: its earlier certificate is revoked.
@@ -251,4 +270,30 @@ test('instance certificates: issued to the instance’s compute node, fresh at e
     nodeTls,
   );
   assert.equal(missing.status, 403, missing.text);
+});
+
+test('the audit log records registrations, renewals and certificates, and the log holds no token or key', async () => {
+  const log = await readFile(logFile, 'utf8');
+  const events = new Set(
+    log
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as { audit?: boolean; event?: string })
+      .filter((record) => record.audit === true)
+      .map((record) => record.event),
+  );
+  for (const event of [
+    'registration_token.created',
+    'compute_node.registered',
+    'compute_node.certificate_renewed',
+    'compute_node.revoked',
+    'instance.certificate_issued',
+    'authentication.failed',
+  ])
+    assert.ok(events.has(event), event);
+  for (const secret of secrets) {
+    assert.equal(log.includes(secret), false, 'a secret is in the log');
+    for (const line of secret.split('\n').filter((text) => text.length > 20 && !text.startsWith('-----')))
+      assert.equal(log.includes(line), false, 'a key line is in the log');
+  }
 });

@@ -169,6 +169,8 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
             cert: tls.cert,
             ca: tls.ca,
             minVersion: 'TLSv1.2' as const,
+            // A handshake has the time the request headers have.
+            handshakeTimeout: headersTimeout,
             // Asked for, checked against `ca`, but not required: token users have no certificate.
             // The authenticator reads whether the TLS layer authorized the one presented.
             requestCert: true,

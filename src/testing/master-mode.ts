@@ -27,7 +27,7 @@ export interface TestMasterMode {
 }
 
 export async function startTestMasterMode(
-  options: { clock?: Clock; logger?: Logger } = {},
+  options: { clock?: Clock; logger?: Logger; headersTimeoutMs?: number } = {},
 ): Promise<TestMasterMode> {
   const parent = await mkdtemp(join(tmpdir(), 'slapos-test-master-mode-'));
   const dir = join(parent, 'master');
@@ -40,6 +40,7 @@ export async function startTestMasterMode(
       closeGraceMs: 2_000,
       clock: options.clock,
       logger: options.logger,
+      ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
     });
   } catch (error) {
     await rm(parent, { recursive: true, force: true });
