@@ -23,7 +23,6 @@ export interface ClientConfigValues {
 const SECTION = 'slapconsole';
 
 function iniValue(name: string, value: string): string {
-   
   if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(value) || value.trim() !== value || value === '')
     throw new SlapError(
       'SLAP_ERR_USAGE',
