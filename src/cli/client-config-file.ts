@@ -6,13 +6,12 @@
  *   master_token = <token>
  *   master_ca_file = /home/me/.slapos/master-ca.crt
  *
- * Values are written so that they read back exactly (`%` doubled for ConfigParser's interpolation);
- * a value that cannot (a line break, a control character, blanks at its ends) is refused, and the
- * text is parsed back and compared before it is returned, so no value changes the file's structure.
+ * Written by the INI writer (ini-render.ts), so every value reads back exactly; a value it refuses
+ * (a line break, a control character, blanks at its ends) is named by its command-line option.
  */
 import { SlapError } from '../core/errors.ts';
 import { MASTER_TOKEN_OPTION } from '../core/access-token.ts';
-import { parseIni } from '../lib/ini.ts';
+import { iniValueProblem, renderIni } from '../lib/ini-render.ts';
 
 export interface ClientConfigValues {
   masterUrl: string;
@@ -20,34 +19,20 @@ export interface ClientConfigValues {
   caFile?: string | undefined;
 }
 
-const SECTION = 'slapconsole';
-
-function iniValue(name: string, value: string): string {
-  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(value) || value.trim() !== value || value === '')
-    throw new SlapError(
-      'SLAP_ERR_USAGE',
-      `${name} cannot go into a configuration file (empty, blanks at its ends, or a control or line-break character)`,
-    );
-  return value.replace(/%/g, '%%');
-}
-
 export function renderClientConfig(values: ClientConfigValues): string {
-  const entries: [string, string, string][] = [
+  const entries: [key: string, option: string, value: string][] = [
     ['master_url', '--master-url', values.masterUrl],
     [MASTER_TOKEN_OPTION, '--token', values.token],
-    ...(values.caFile === undefined
-      ? []
-      : [['master_ca_file', '--ca-file', values.caFile] as [string, string, string]]),
   ];
-  const text = [
-    '# Written by `slapos configure client`: the master this client talks to. It holds an API token: keep it 0600.',
-    `[${SECTION}]`,
-    ...entries.map(([key, name, value]) => `${key} = ${iniValue(name, value)}`),
-    '',
-  ].join('\n');
-  const parsed = parseIni(text, 'the client configuration');
-  for (const [key, name, value] of entries)
-    if (parsed.get(SECTION, key) !== value)
-      throw new SlapError('SLAP_ERR_USAGE', `${name} does not read back as written in a configuration file`);
-  return text;
+  if (values.caFile !== undefined) entries.push(['master_ca_file', '--ca-file', values.caFile]);
+  for (const [, option, value] of entries) {
+    const problem = value === '' ? 'is empty' : iniValueProblem(value);
+    if (problem !== undefined)
+      throw new SlapError('SLAP_ERR_USAGE', `${option} cannot go into a configuration file: it ${problem}`);
+  }
+  return renderIni([['slapconsole', entries.map(([key, , value]) => [key, value] as const)]], {
+    comment: [
+      'Written by `slapos configure client`: the master this client talks to. It holds an API token: keep it 0600.',
+    ],
+  });
 }

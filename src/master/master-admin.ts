@@ -13,6 +13,7 @@ import { accessTokenHash, createAccessToken } from '../lib/access-token.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { MASTER_DATABASE_FILE, openMasterCertificateAuthority } from './master-mode.ts';
 import { audit } from './services/audit.ts';
+import { recordIssuedCertificate } from './services/certificate-records.ts';
 import { INSTANCE_CERTIFICATE_DAYS } from './services/instance-certificates.ts';
 import type { ComputeNodeListing, UserRecord } from './storage/identity-repository.ts';
 import type { MasterStore } from './storage/repository.ts';
@@ -98,14 +99,7 @@ export async function openMasterAdmin(options: MasterAdminOptions): Promise<Mast
           id: name,
           validityDays: USER_CERTIFICATE_DAYS,
         });
-        await repository.insertCertificate({
-          serial: certificate.serial,
-          kind: 'user',
-          subject: name,
-          notAfter: certificate.notAfter,
-          revokedAt: null,
-          createdAt: now,
-        });
+        await recordIssuedCertificate(repository, certificate, { kind: 'user', subject: name, now });
         return certificate;
       });
       audit(logger, 'user.certificate_issued', { user: name, serial: issued.serial });

@@ -9,7 +9,7 @@ import { systemClock, type Clock } from '../core/clock.ts';
 import { SlapError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { openCertificateAuthority, type CertificateAuthority } from './ca/certificate-authority.ts';
-import { startMaster, type RunningMaster, type StartMasterOptions } from './server.ts';
+import { bareHost, startMaster, type RunningMaster, type StartMasterOptions } from './server.ts';
 
 export const MASTER_DATABASE_FILE = 'master.db';
 
@@ -29,13 +29,13 @@ export function publicUrlHost(publicUrl: string): string {
   }
   if (url.protocol !== 'https:')
     throw new SlapError('SLAP_ERR_CONFIG', `the public URL must start with https://, not ${url.protocol}//`);
-  return url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return bareHost(url.hostname);
 }
 
 /** The names the server certificate must cover for a master listening on `host`, reached at `publicUrl`. */
 export function serverHostNames(host: string, publicUrl: string | undefined): string[] {
   const names = new Set<string>();
-  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  const bare = bareHost(host);
   // A wildcard address is not a name clients use.
   if (bare !== '0.0.0.0' && bare !== '::' && bare !== '') names.add(bare);
   if (publicUrl !== undefined) names.add(publicUrlHost(publicUrl));

@@ -88,9 +88,14 @@ export interface RunningMaster {
   close(): Promise<void>;
 }
 
+/** A host without the brackets of an IPv6 address in a URL (`[::1]` → `::1`). */
+export function bareHost(host: string): string {
+  return host.replace(/^\[(.*)\]$/, '$1');
+}
+
 /** True for addresses that only this machine can reach. */
 export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  const bare = bareHost(host);
   if (bare === 'localhost') return true;
   if (isIP(bare) === 4) return bare.startsWith('127.');
   if (isIP(bare) === 6) return bare === '::1' || /^::ffff:127\./i.test(bare);
@@ -102,7 +107,7 @@ function urlHost(host: string): string {
 }
 
 export async function startMaster(options: StartMasterOptions): Promise<RunningMaster> {
-  const host = (options.host ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1');
+  const host = bareHost(options.host ?? '127.0.0.1');
   const requestedPort = options.port ?? 8080;
   const logger = options.logger ?? silentLogger();
   const mode = options.mode ?? 'proxy';

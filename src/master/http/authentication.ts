@@ -9,10 +9,11 @@
  * makes the local caller. The token is kept as its SHA-256 digest and compared in constant time.
  * Master mode (certificates, users, registration tokens) is master-authentication.ts.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { SlapError } from '../../core/errors.ts';
+import { accessTokenHash } from '../../lib/access-token.ts';
 import type { Caller } from '../services/caller.ts';
 
 /** What an Authenticator sees of a request. */
@@ -51,11 +52,6 @@ export const openProxyAuthenticator: Authenticator = {
 
 const BEARER = /^Bearer +([^\s]+) *$/i;
 
-/** The SHA-256 digest of a token (how tokens are kept and compared). */
-export function tokenDigest(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
-}
-
 /** The bearer token given by the headers, if any. */
 export function presentedToken(headers: IncomingHttpHeaders): string | undefined {
   const header = headers.authorization;
@@ -73,7 +69,7 @@ export function bearerHeaderProblem(headers: IncomingHttpHeaders): string | unde
 /** Proxy mode with a local secret: the holder of `token` is the local caller, anyone else anonymous. */
 export function bearerTokenAuthenticator(token: string): Authenticator {
   if (token === '') throw new SlapError('SLAP_ERR_CONFIG', 'the access token is empty');
-  const expected = tokenDigest(token);
+  const expected = Buffer.from(accessTokenHash(token));
   const authenticate = ({ headers }: AuthenticationRequest): Authentication => {
     if (headers.authorization === undefined)
       return refused(
@@ -82,7 +78,8 @@ export function bearerTokenAuthenticator(token: string): Authenticator {
       );
     const presented = presentedToken(headers);
     if (presented === undefined) return refused(bearerHeaderProblem(headers) ?? '', true);
-    if (timingSafeEqual(tokenDigest(presented), expected)) return { caller: { kind: 'local' } };
+    if (timingSafeEqual(Buffer.from(accessTokenHash(presented)), expected))
+      return { caller: { kind: 'local' } };
     return refused('The access token is not valid for this master.', true);
   };
   return { authenticate: (request) => Promise.resolve(authenticate(request)) };

@@ -7,11 +7,13 @@
  */
 import { audit } from './audit.ts';
 import type { Caller } from './caller.ts';
+import { recordIssuedCertificate } from './certificate-records.ts';
 import { instanceCertificate as proxyInstanceCertificate, type CertificatePair } from './compute-nodes.ts';
 import type { ServiceContext } from './context.ts';
 import { masterNaming } from './instance-naming.ts';
 import { requireCertificateAuthority } from './node-registration.ts';
 import { instanceNotFound } from './not-found.ts';
+import type { Repository } from '../storage/repository.ts';
 
 export const INSTANCE_CERTIFICATE_DAYS = 365;
 
@@ -23,7 +25,8 @@ export async function instanceCertificate(
   const ca = requireCertificateAuthority(context, 'instance certificates');
   const { caller, instanceGuid } = input;
   const now = context.clock.now();
-  const subject = await context.store.read(async (repository) => {
+  // The instance as the caller may see it (else the not-found a missing one gets).
+  const certifiable = async (repository: Repository): Promise<string> => {
     const instance = await context.naming.find(repository, instanceGuid);
     if (!instance?.location || instance.requestedState === 'destroyed') throw instanceNotFound(instanceGuid);
     // Its compute node or the instance itself; anyone else gets the same not-found.
@@ -34,7 +37,8 @@ export async function instanceCertificate(
       repository,
     );
     return masterNaming.guidOf(instance);
-  });
+  };
+  const subject = await context.store.read(certifiable);
   // Made outside any transaction, so that the store serves the other requests meanwhile.
   const certificate = await ca.issueKeyAndCertificate({
     kind: 'instance',
@@ -42,15 +46,10 @@ export async function instanceCertificate(
     validityDays: INSTANCE_CERTIFICATE_DAYS,
   });
   const revoked = await context.store.write(async (repository) => {
+    // Checked again: an instance destroyed meanwhile (its certificates revoked) gets none.
+    await certifiable(repository);
     const revokedCount = await repository.revokeCertificates({ kind: 'instance', subject, now });
-    await repository.insertCertificate({
-      serial: certificate.serial,
-      kind: 'instance',
-      subject,
-      notAfter: certificate.notAfter,
-      revokedAt: null,
-      createdAt: now,
-    });
+    await recordIssuedCertificate(repository, certificate, { kind: 'instance', subject, now });
     return revokedCount;
   });
   const issued = { ...certificate, revoked };

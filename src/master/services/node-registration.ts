@@ -11,6 +11,7 @@ import { accessTokenHash, createAccessToken } from '../../lib/access-token.ts';
 import type { CertificateAuthority } from '../ca/certificate-authority.ts';
 import { checkCertificateRequest } from '../ca/csr.ts';
 import { audit } from './audit.ts';
+import { recordIssuedCertificate } from './certificate-records.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 
@@ -111,14 +112,7 @@ export async function registerComputeNode(
     validityDays: COMPUTE_NODE_CERTIFICATE_DAYS,
   });
   await context.store.write((repository) =>
-    repository.insertCertificate({
-      serial: issued.serial,
-      kind: 'compute_node',
-      subject: computeNodeId,
-      notAfter: issued.notAfter,
-      revokedAt: null,
-      createdAt: now,
-    }),
+    recordIssuedCertificate(repository, issued, { kind: 'compute_node', subject: computeNodeId, now }),
   );
   const registered = { computeNodeId, owner: admitted.owner, serial: issued.serial };
   audit(context.logger, 'compute_node.registered', {
@@ -156,16 +150,12 @@ export async function renewComputeNodeCertificate(
     expectedCommonName: computeNodeId,
     validityDays: COMPUTE_NODE_CERTIFICATE_DAYS,
   });
-  await context.store.write((repository) =>
-    repository.insertCertificate({
-      serial: issued.serial,
-      kind: 'compute_node',
-      subject: computeNodeId,
-      notAfter: issued.notAfter,
-      revokedAt: null,
-      createdAt: now,
-    }),
-  );
+  await context.store.write(async (repository) => {
+    // Checked again: a node revoked meanwhile (its certificates revoked) gets none.
+    if ((await repository.getComputeNodeAccess(computeNodeId))?.revokedAt !== null)
+      throw new SlapError('SLAP_ERR_UNAUTHENTICATED', 'This compute node has been revoked.');
+    await recordIssuedCertificate(repository, issued, { kind: 'compute_node', subject: computeNodeId, now });
+  });
   audit(context.logger, 'compute_node.certificate_renewed', {
     computeNode: computeNodeId,
     serial: issued.serial,

@@ -1,0 +1,152 @@
+/**
+ * A certificate is signed outside the store's transactions: whatever happens to its holder
+ * meanwhile (an instance destroyed, a compute node revoked) must still count when it is recorded.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fixedClock } from '../../core/clock.ts';
+import { createKeyAndCertificateRequest } from '../../lib/certificate-request.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { openCertificateAuthority, type CertificateAuthority } from '../ca/certificate-authority.ts';
+import { openSqliteStore, type SqliteStore } from '../storage/sqlite-store.ts';
+import { createMasterAuthorizer } from './master-authorizer.ts';
+import { createMasterServices, createServiceContext, type Caller, type MasterServices } from './index.ts';
+
+const SR = 'https://example.com/sr.cfg';
+const clock = fixedClock(1_700_000_000);
+const node1: Caller = { kind: 'compute_node', computeNodeId: 'COMP-1' };
+let work: string;
+let realCa: CertificateAuthority;
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'certificate-issuance-'));
+  realCa = await openCertificateAuthority({
+    dir: join(work, 'ca'),
+    hostNames: [],
+    clock,
+    logger: silentLogger(),
+  });
+});
+after(() => rm(work, { recursive: true, force: true }));
+
+/** A CA whose signatures wait until `release()`; `signing` settles once one is waiting. */
+function pausedCa(): { ca: CertificateAuthority; signing: Promise<void>; release: () => void } {
+  let started!: () => void;
+  let release!: () => void;
+  const signing = new Promise<void>((resolve) => (started = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const wait = async (): Promise<void> => {
+    started();
+    await released;
+  };
+  return {
+    signing,
+    release,
+    ca: {
+      ...realCa,
+      async signRequest(csr, options) {
+        await wait();
+        return realCa.signRequest(csr, options);
+      },
+      async issueKeyAndCertificate(options) {
+        await wait();
+        return realCa.issueKeyAndCertificate(options);
+      },
+    },
+  };
+}
+
+/** alice's COMP-1 with her instance SOFTINST-1 on slappart0. */
+async function world(ca: CertificateAuthority): Promise<{ store: SqliteStore; services: MasterServices }> {
+  const store = await openSqliteStore({ path: ':memory:' });
+  const context = createServiceContext({
+    store,
+    clock,
+    logger: silentLogger(),
+    mode: 'master',
+    ca,
+    authorizer: createMasterAuthorizer({ store, audit: silentLogger() }),
+  });
+  const services = createMasterServices(context);
+  await store.write(async (repository) => {
+    await repository.insertUser({ name: 'alice', admin: false, now: 1 });
+    await repository.registerComputeNode({ owner: 'alice', title: 'one', now: 1 });
+  });
+  const alice: Caller = { kind: 'user', userId: 'alice', admin: false };
+  await services.formatComputeNode({
+    caller: node1,
+    format: {
+      computeNodeId: 'COMP-1',
+      address: null,
+      netmask: null,
+      partitions: [{ reference: 'slappart0', addresses: [] }],
+    },
+  });
+  await services.supplySoftware({ caller: alice, computeNodeId: 'COMP-1', url: SR, state: 'available' });
+  const requested = await services.requestInstance({
+    caller: alice,
+    title: 'tree',
+    softwareRelease: SR,
+    softwareType: '',
+    parameters: {},
+    shared: false,
+    state: 'started',
+    sla: {},
+  });
+  assert.deepEqual([requested.instanceGuid, requested.partitionId], ['SOFTINST-1', 'slappart0']);
+  return { store, services };
+}
+
+test('an instance destroyed while its certificate is signed gets none, and no valid certificate is left', async () => {
+  const paused = pausedCa();
+  const { store, services } = await world(paused.ca);
+  try {
+    const asked = services.instanceCertificate({ caller: node1, instanceGuid: 'SOFTINST-1' });
+    await paused.signing;
+    const destroyed = await services.reportInstanceState({
+      caller: node1,
+      instanceGuid: 'SOFTINST-1',
+      reportedState: 'destroyed',
+    });
+    assert.equal(destroyed, 'Destroyed');
+    paused.release();
+    await assert.rejects(asked, { code: 'SLAP_ERR_INSTANCE_NOT_FOUND' });
+    const records = await store.read((repository) => repository.listCertificates({ subject: 'SOFTINST-1' }));
+    assert.deepEqual(
+      records.filter((record) => record.revokedAt === null),
+      [],
+    );
+  } finally {
+    await store.close();
+  }
+});
+
+test('a compute node revoked while its renewal is signed gets no certificate, and none is left valid', async () => {
+  const paused = pausedCa();
+  const { store, services } = await world(paused.ca);
+  try {
+    const { csrPem } = await createKeyAndCertificateRequest('COMP-1');
+    const asked = services.renewComputeNodeCertificate({
+      caller: node1,
+      computeNodeId: 'COMP-1',
+      certificateRequest: csrPem,
+    });
+    await paused.signing;
+    await store.write(async (repository) => {
+      assert.equal(await repository.setComputeNodeRevoked('COMP-1', clock.now()), true);
+      await repository.revokeCertificates({ kind: 'compute_node', subject: 'COMP-1', now: clock.now() });
+    });
+    paused.release();
+    await assert.rejects(asked, { code: 'SLAP_ERR_UNAUTHENTICATED' });
+    const records = await store.read((repository) => repository.listCertificates({ subject: 'COMP-1' }));
+    assert.deepEqual(
+      records.filter((record) => record.revokedAt === null),
+      [],
+    );
+  } finally {
+    await store.close();
+  }
+});
