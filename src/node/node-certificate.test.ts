@@ -1,6 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +16,7 @@ import { openCertificateAuthority, type CertificateAuthority } from '../master/c
 import { completeKeyPairReplacement, replaceKeyPair } from './key-pair-files.ts';
 import {
   keepNodeCertificateRenewed,
+  renewalLockPath,
   renewNodeCertificateIfDue,
   type CertificateRenewer,
 } from './node-certificate.ts';
@@ -204,3 +207,47 @@ async function waitUntil(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
   assert.ok(condition(), 'condition not reached in 5 s');
 }
+
+test('one renewal at a time: while another process holds the renewal lock, the current certificate is kept', async () => {
+  const files = await nodeFiles('locked');
+  const config = { computerId: 'COMP-3', masterCaFile: undefined, ...files };
+  // Another node process renewing: a live node process whose pid is in the lock.
+  const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
+  try {
+    await writeFile(renewalLockPath(files.certFile), `${holder.pid}\n`);
+    const master = renewer();
+    const outcome = await renewNodeCertificateIfDue(config, master, { now: START + 25 * DAY });
+    assert.equal(outcome, 'renewing-elsewhere');
+    assert.equal(master.calls.length, 0);
+    assert.equal(await readFile(files.certFile, 'utf8'), files.certificatePem);
+  } finally {
+    holder.kill();
+    await once(holder, 'exit');
+  }
+  // Its holder gone, the lock is stale: the next check renews, and leaves no lock behind.
+  const master = renewer();
+  assert.equal(await renewNodeCertificateIfDue(config, master, { now: START + 25 * DAY }), 'renewed');
+  assert.equal(master.calls.length, 1);
+  await assert.rejects(stat(renewalLockPath(files.certFile)), { code: 'ENOENT' });
+});
+
+test('the agent takes a pair another process renewed, instead of going on with the old one', async () => {
+  const files = await nodeFiles('adopt');
+  const master = renewer();
+  const keeper = keepNodeCertificateRenewed(
+    { computerId: 'COMP-3', masterCaFile: undefined, ...files },
+    master,
+    { clock: fixedClock(START + DAY), logger: silentLogger(), intervalMs: 20 },
+  );
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.deepEqual(master.tls, [], 'the pair in use is kept');
+    const renewed = await nodeFiles('adopt-renewed');
+    await replaceKeyPair(files, { keyPem: renewed.keyPem, certificatePem: renewed.certificatePem });
+    await waitUntil(() => master.tls.length > 0);
+    assert.deepEqual(master.tls, [{ key: renewed.keyPem, cert: renewed.certificatePem }]);
+    assert.equal(master.calls.length, 0, 'valid: nothing asked of the master');
+  } finally {
+    await keeper.stop();
+  }
+});
