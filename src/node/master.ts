@@ -9,7 +9,7 @@ import type { TlsMaterial } from '../client/json-transport.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { NodeConfig } from './config.ts';
 import type { ComputeNodeRegistrar } from './format/payload.ts';
-import { completeKeyPairReplacement } from './key-pair-files.ts';
+import { completeKeyPairReplacement } from '../lib/key-pair-files.ts';
 
 export async function createNodeMasterClient(
   config: NodeConfig,

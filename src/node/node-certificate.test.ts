@@ -13,7 +13,7 @@ import { SlapError } from '../core/errors.ts';
 import { createKeyAndCertificateRequest } from '../lib/certificate-request.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { openCertificateAuthority, type CertificateAuthority } from '../master/ca/certificate-authority.ts';
-import { completeKeyPairReplacement, replaceKeyPair } from './key-pair-files.ts';
+import { completeKeyPairReplacement, replaceKeyPair } from '../lib/key-pair-files.ts';
 import {
   keepNodeCertificateRenewed,
   renewalLockPath,

@@ -18,7 +18,7 @@ import type { Logger } from '../lib/logger.ts';
 import { acquirePidLock, type PidLock } from '../lib/pid-lock.ts';
 import type { NodeConfig } from './config.ts';
 import { checkIssuedCertificate } from './issued-certificate.ts';
-import { completeKeyPairReplacement, replaceKeyPair } from './key-pair-files.ts';
+import { completeKeyPairReplacement, replaceKeyPair } from '../lib/key-pair-files.ts';
 
 /** What renewal needs of the master client. */
 export interface CertificateRenewer {

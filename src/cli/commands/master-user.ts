@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { writeFileAtomic } from '../../lib/atomic-write.ts';
+import { replaceKeyPair } from '../../lib/key-pair-files.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import { addMasterAdminOptions, withMasterAdmin, type MasterAdminFlags } from '../master-admin-options.ts';
@@ -78,7 +78,7 @@ export function registerMasterUser(program: Command, ctx: CliContext): void {
   addMasterAdminOptions(
     users
       .command('certificate')
-      .description('issue a client certificate for a user: writes PREFIX.key (0600) and PREFIX.crt')
+      .description('issue a client certificate for a user: writes PREFIX.key and PREFIX.crt (0600)')
       .argument('<name>', 'user name')
       .requiredOption(
         '--out <prefix>',
@@ -88,8 +88,10 @@ export function registerMasterUser(program: Command, ctx: CliContext): void {
   ).action(async (name: string, options: MasterAdminFlags & { out: string }) => {
     const prefix = resolve(ctx.cwd, options.out);
     const issued = await withMasterAdmin(ctx, options, (admin) => admin.issueUserCertificate(name));
-    await writeFileAtomic(`${prefix}.key`, issued.keyPem, { mode: 0o600 });
-    await writeFileAtomic(`${prefix}.crt`, issued.certificatePem, { mode: 0o644 });
+    await replaceKeyPair(
+      { keyFile: `${prefix}.key`, certFile: `${prefix}.crt` },
+      { keyPem: issued.keyPem, certificatePem: issued.certificatePem },
+    );
     ctx.print(`${prefix}.key\n${prefix}.crt`);
   });
 }

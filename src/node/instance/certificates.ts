@@ -10,7 +10,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathExists } from '../../lib/path-exists.ts';
 import { checkIssuedCertificate } from '../issued-certificate.ts';
-import { replaceKeyPair } from '../key-pair-files.ts';
+import { replaceKeyPair } from '../../lib/key-pair-files.ts';
 import type { NodeMaster } from '../pass.ts';
 
 export interface CertificatePaths {

@@ -15,7 +15,7 @@ import { iniValueProblem } from '../../lib/ini-render.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { pathExists } from '../../lib/path-exists.ts';
 import { CERTIFICATE_REPOSITORY_MODE } from '../format/plan.ts';
-import { replaceKeyPair } from '../key-pair-files.ts';
+import { replaceKeyPair } from '../../lib/key-pair-files.ts';
 import { checkIssuedCertificate } from '../issued-certificate.ts';
 import {
   defaultRoots,

@@ -5,8 +5,8 @@
  * the files are read) finishes the job, so the key and the certificate always end up matching.
  */
 import { chown, rename, rm } from 'node:fs/promises';
-import { writeFileAtomic } from '../lib/atomic-write.ts';
-import { pathExists } from '../lib/path-exists.ts';
+import { writeFileAtomic } from './atomic-write.ts';
+import { pathExists } from './path-exists.ts';
 
 export interface KeyPairFiles {
   keyFile: string;
