@@ -19,7 +19,12 @@ export type CommandGroupName = keyof typeof GROUPS;
  * on first use, so that command files can each add one subcommand to a shared group.
  */
 export function commandGroup(parent: Command, name: CommandGroupName): Command {
+  return subcommandGroup(parent, name, GROUPS[name]);
+}
+
+/** The subcommand group `name` of `parent`, created with `description` on first use (`master user`). */
+export function subcommandGroup(parent: Command, name: string, description: string): Command {
   const existing = parent.commands.find((command) => command.name() === name);
   if (existing) return existing;
-  return parent.command(name).description(GROUPS[name]);
+  return parent.command(name).description(description);
 }

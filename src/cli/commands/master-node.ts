@@ -4,14 +4,16 @@
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
-import { commandGroup } from '../group.ts';
+import { commandGroup, subcommandGroup } from '../group.ts';
 import { addMasterAdminOptions, withMasterAdmin, type MasterAdminFlags } from '../master-admin-options.ts';
 import { oneLine } from '../text-block.ts';
 
 function nodeGroup(program: Command): Command {
-  const master = commandGroup(program, 'master');
-  const existing = master.commands.find((command) => command.name() === 'node');
-  return existing ?? master.command('node').description('the compute nodes of a master in master mode');
+  return subcommandGroup(
+    commandGroup(program, 'master'),
+    'node',
+    'the compute nodes of a master in master mode',
+  );
 }
 
 export function registerMasterNode(program: Command, ctx: CliContext): void {

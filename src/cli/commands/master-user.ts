@@ -7,13 +7,11 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { replaceKeyPair } from '../../lib/key-pair-files.ts';
 import type { CliContext } from '../context.ts';
-import { commandGroup } from '../group.ts';
+import { commandGroup, subcommandGroup } from '../group.ts';
 import { addMasterAdminOptions, withMasterAdmin, type MasterAdminFlags } from '../master-admin-options.ts';
 
 function userGroup(program: Command): Command {
-  const master = commandGroup(program, 'master');
-  const existing = master.commands.find((command) => command.name() === 'user');
-  return existing ?? master.command('user').description('the users of a master in master mode');
+  return subcommandGroup(commandGroup(program, 'master'), 'user', 'the users of a master in master mode');
 }
 
 function isoTime(seconds: number): string {
