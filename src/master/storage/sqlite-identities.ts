@@ -3,7 +3,7 @@
  * sqlite-store.ts into its repository object. It runs inside the store's transactions, on the
  * store's prepared statements.
  */
-import type { Compilable, Kysely } from 'kysely';
+import type { Compilable, Kysely, Selectable } from 'kysely';
 import { SlapError } from '../../core/errors.ts';
 import type {
   AllocationScope,
@@ -16,7 +16,7 @@ import type {
   UserRecord,
 } from './identity-repository.ts';
 import { param, type QueryArgs } from './prepared.ts';
-import type { MasterDatabase } from './schema.ts';
+import type { CertificateTable, MasterDatabase, UserTable } from './schema.ts';
 
 /** The store's prepared-statement helpers: a statement is built and compiled once per key. */
 export interface StatementRunner {
@@ -33,20 +33,13 @@ export interface StatementRunner {
  */
 const REGISTERING = '\u0000registering';
 
-type UserRow = { name: string; admin: number; disabled: number; created_at: number };
+type UserRow = Selectable<UserTable>;
 
 function toUser(row: UserRow): UserRecord {
   return { name: row.name, admin: row.admin === 1, disabled: row.disabled === 1, createdAt: row.created_at };
 }
 
-type CertificateRow = {
-  serial: string;
-  kind: CertificateKind;
-  subject: string;
-  not_after: number;
-  revoked_at: number | null;
-  created_at: number;
-};
+type CertificateRow = Selectable<CertificateTable>;
 
 function toCertificate(row: CertificateRow): CertificateRecord {
   return {
