@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FailureLimiter } from './failure-limiter.ts';
+import { failureSource, FailureLimiter } from './failure-limiter.ts';
 
 test('failure limiter: free up to the threshold, then a doubling delay up to the cap', () => {
   let now = 0;
@@ -35,4 +35,38 @@ test('failure limiter: memory is bounded, the least recently failing address for
   }
   assert.ok(limiter.fail('busy') > 0, 'the address failing all along is still slowed');
   assert.equal(limiter.fail('10.0.0.1'), 0, 'an early address was forgotten');
+});
+
+test('failure limiter: an IPv6 client counts by its /64, an IPv4-mapped address as its IPv4 address', () => {
+  let now = 0;
+  const limiter = new FailureLimiter({ baseDelayMs: 100, now: () => now });
+  // One host rotating through the addresses of its /64 is still one source.
+  const delays = Array.from({ length: 7 }, (_, index) => {
+    now += 1;
+    return limiter.fail(`2001:db8:1:2:${index.toString(16)}::${index + 1}`);
+  });
+  assert.deepEqual(delays, [0, 0, 0, 0, 0, 100, 200]);
+  assert.equal(limiter.fail('2001:db8:1:3::1'), 0, 'another /64 is another source');
+  for (let index = 0; index < 5; index++) limiter.fail('::ffff:192.0.2.7');
+  assert.equal(limiter.fail('192.0.2.7'), 100);
+  assert.deepEqual(
+    [
+      '2001:DB8::1',
+      '::1',
+      'fe80::1%eth0',
+      '::ffff:10.0.0.1',
+      '2001:db8:0:0:1:2:3:4',
+      '10.1.2.3',
+      '1::2:3.4.5.6',
+    ].map(failureSource),
+    [
+      '2001:db8:0:0::/64',
+      '0:0:0:0::/64',
+      'fe80:0:0:0::/64',
+      '10.0.0.1',
+      '2001:db8:0:0::/64',
+      '10.1.2.3',
+      '1:0:0:0::/64',
+    ],
+  );
 });
