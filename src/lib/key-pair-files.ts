@@ -13,7 +13,10 @@ export interface KeyPairFiles {
   certFile: string;
 }
 
-const pending = (file: string): string => `${file}.new`;
+/** Where the new content of `file` waits while a replacement is under way. */
+export function pendingKeyPairFile(file: string): string {
+  return `${file}.new`;
+}
 
 export async function replaceKeyPair(
   files: KeyPairFiles,
@@ -22,13 +25,13 @@ export async function replaceKeyPair(
   owner?: { uid: number; gid: number },
 ): Promise<void> {
   // A leftover of an interrupted earlier replacement must not be mistaken for this one's.
-  await rm(pending(files.certFile), { force: true });
+  await rm(pendingKeyPairFile(files.certFile), { force: true });
   for (const [file, content] of [
     [files.keyFile, material.keyPem],
     [files.certFile, material.certificatePem],
   ] as const) {
-    await writeFileAtomic(pending(file), content, { mode: 0o600 });
-    if (owner) await chown(pending(file), owner.uid, owner.gid);
+    await writeFileAtomic(pendingKeyPairFile(file), content, { mode: 0o600 });
+    if (owner) await chown(pendingKeyPairFile(file), owner.uid, owner.gid);
   }
   await completeKeyPairReplacement(files);
 }
@@ -41,9 +44,9 @@ export async function replaceKeyPair(
 export async function completeKeyPairReplacement(files: KeyPairFiles): Promise<void> {
   // The certificate's pending file is written last: while it is absent, nothing was committed (a
   // lone pending key is left to the next replacement, which writes it again).
-  if (!(await pathExists(pending(files.certFile)))) return;
-  await renameIfPresent(pending(files.keyFile), files.keyFile);
-  await renameIfPresent(pending(files.certFile), files.certFile);
+  if (!(await pathExists(pendingKeyPairFile(files.certFile)))) return;
+  await renameIfPresent(pendingKeyPairFile(files.keyFile), files.keyFile);
+  await renameIfPresent(pendingKeyPairFile(files.certFile), files.certFile);
 }
 
 async function renameIfPresent(from: string, to: string): Promise<void> {

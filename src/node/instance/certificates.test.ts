@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixedClock } from '../../core/clock.ts';
@@ -10,7 +10,7 @@ import {
   openCertificateAuthority,
   type CertificateAuthority,
 } from '../../master/ca/certificate-authority.ts';
-import { certificatePaths, updateCertificate } from './certificates.ts';
+import { certificatePaths, removeCertificate, updateCertificate } from './certificates.ts';
 
 const DAY = 86400;
 const START = 1_800_000_000;
@@ -119,4 +119,28 @@ test("system mode: the key and certificate belong to the partition's user (needs
     const info = await stat(file);
     assert.deepEqual([info.uid, info.gid, info.mode & 0o777], [owner.uid, owner.gid, 0o600]);
   }
+});
+
+test('a replacement interrupted between its two renames is finished before the certificate is judged', async () => {
+  const repository = join(dir, 'pki-crash');
+  const paths = certificatePaths(repository, 'slappart0');
+  const m = master();
+  await updateCertificate(m, input(repository, START));
+  // As after a crash once the new key was renamed: the old certificate in place, the new one pending.
+  const next = await ca.issueKeyAndCertificate({ kind: 'instance', id: 'SOFTINST-5', validityDays: 365 });
+  await writeFile(paths.keyFile, next.keyPem, { mode: 0o600 });
+  await writeFile(`${paths.certFile}.new`, next.certificatePem, { mode: 0o600 });
+  assert.deepEqual(await updateCertificate(m, input(repository, START)), paths);
+  assert.equal(m.calls.length, 1, 'the pair is complete and valid: nothing asked');
+  assert.equal(await readFile(paths.keyFile, 'utf8'), next.keyPem);
+  assert.equal(await readFile(paths.certFile, 'utf8'), next.certificatePem, 'the key and certificate match');
+});
+
+test('a destroyed partition leaves no key behind, not even one an interrupted replacement left pending', async () => {
+  const repository = join(dir, 'pki-removed');
+  const paths = certificatePaths(repository, 'slappart0');
+  await updateCertificate(master(), input(repository, START));
+  await writeFile(`${paths.keyFile}.new`, 'pending key', { mode: 0o600 });
+  await removeCertificate(repository, 'slappart0');
+  assert.deepEqual(await readdir(repository), []);
 });

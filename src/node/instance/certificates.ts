@@ -10,7 +10,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathExists } from '../../lib/path-exists.ts';
 import { checkIssuedCertificate } from '../issued-certificate.ts';
-import { replaceKeyPair } from '../../lib/key-pair-files.ts';
+import { completeKeyPairReplacement, pendingKeyPairFile, replaceKeyPair } from '../../lib/key-pair-files.ts';
 import type { NodeMaster } from '../pass.ts';
 
 export interface CertificatePaths {
@@ -43,6 +43,8 @@ export async function updateCertificate(
   },
 ): Promise<CertificatePaths | undefined> {
   const paths = certificatePaths(input.repository, input.partitionId);
+  // A crash between the two renames would leave the new key with the old certificate.
+  await completeKeyPairReplacement(paths);
   if (await holdsValidCertificate(paths, input.now)) return paths;
   const answer = await master.getInstanceCertificate(
     input.instanceGuid,
@@ -68,6 +70,7 @@ async function holdsValidCertificate(paths: CertificatePaths, now: number): Prom
 
 export async function removeCertificate(repository: string, partitionId: string): Promise<void> {
   const paths = certificatePaths(repository, partitionId);
-  await rm(paths.keyFile, { force: true });
-  await rm(paths.certFile, { force: true });
+  // With what an interrupted replacement left pending.
+  for (const file of [paths.keyFile, paths.certFile])
+    for (const path of [file, pendingKeyPairFile(file)]) await rm(path, { force: true });
 }
