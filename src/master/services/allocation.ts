@@ -27,8 +27,40 @@ export function mayAllocateOn(caller: Caller, access: ComputeNodeAccess): boolea
   return access.allocationScope === 'friend' && access.friends.includes(user.userId);
 }
 
+/** What placing reads of the store. */
+export type AllocationReads = Pick<
+  Repository,
+  'listComputeNodeAccess' | 'getComputeNodeAccess' | 'listSoftwareInstallations' | 'firstFreePartition'
+>;
+
+/**
+ * The reads of one pass over the waiting instances, the nodes' access and software read once: they do
+ * not change while instances are placed (free partitions do, and are read each time). Without it a pass
+ * would read every node again for each waiting instance, inside the write transaction.
+ */
+function passReads(repository: Repository): AllocationReads {
+  let nodes: ReturnType<Repository['listComputeNodeAccess']> | undefined;
+  const software = new Map<string, ReturnType<Repository['listSoftwareInstallations']>>();
+  const listComputeNodeAccess = (): ReturnType<Repository['listComputeNodeAccess']> =>
+    (nodes ??= repository.listComputeNodeAccess());
+  return {
+    listComputeNodeAccess,
+    getComputeNodeAccess: async (reference) =>
+      (await listComputeNodeAccess()).find((access) => access.reference === reference),
+    listSoftwareInstallations: (reference) => {
+      let list = software.get(reference);
+      if (!list) software.set(reference, (list = repository.listSoftwareInstallations(reference)));
+      return list;
+    },
+    firstFreePartition: (reference) => repository.firstFreePartition(reference),
+  };
+}
+
 /** The nodes `caller` may allocate on: their own first, then the others, each in registration order. */
-export async function allocatableNodes(repository: Repository, caller: Caller): Promise<ComputeNodeAccess[]> {
+export async function allocatableNodes(
+  repository: AllocationReads,
+  caller: Caller,
+): Promise<ComputeNodeAccess[]> {
   const user = allocatingUser(caller);
   const nodes = (await repository.listComputeNodeAccess()).filter((access) => mayAllocateOn(caller, access));
   const own = nodes.filter((access) => access.owner === user?.userId);
@@ -46,7 +78,7 @@ function notAdmitted(computeNodeId: string): string {
 
 /** A free partition for a new non-shared instance of `caller`, or why there is none yet. */
 export async function chooseFreePartition(
-  repository: Repository,
+  repository: AllocationReads,
   request: { caller: Caller; softwareRelease: string; computeNodeId: string | undefined },
 ): Promise<Placement> {
   if (request.computeNodeId !== undefined) {
@@ -115,15 +147,22 @@ export async function allocateWaitingInstances(
   if (context.mode !== 'master') return 0;
   let placed = 0;
   const now = context.clock.now();
+  const reads = passReads(repository);
+  const owners = new Map<string, Promise<Caller | undefined>>();
+  // Placing only takes partitions: a request that waits now waits for the rest of the pass.
+  const waiting = new Map<string, string>();
   for (const record of await repository.listPendingInstances()) {
-    const caller = await ownerCaller(repository, record.owner);
+    let owner = owners.get(record.owner);
+    if (!owner) owners.set(record.owner, (owner = ownerCaller(repository, record.owner)));
+    const caller = await owner;
     if (!caller) continue;
-    const placement = await chooseFreePartition(repository, {
-      caller,
-      softwareRelease: record.softwareRelease,
-      computeNodeId: requestedNode(record),
-    });
+    const computeNodeId = requestedNode(record);
+    const key = JSON.stringify([record.owner, record.softwareRelease, computeNodeId ?? null]);
+    const placement = waiting.has(key)
+      ? { waiting: waiting.get(key) ?? '' }
+      : await chooseFreePartition(reads, { caller, softwareRelease: record.softwareRelease, computeNodeId });
     if ('waiting' in placement) {
+      waiting.set(key, placement.waiting);
       if (placement.waiting !== record.allocationMessage)
         await repository.updateInstance(record.id, { allocationMessage: placement.waiting, now });
       continue;

@@ -1,0 +1,101 @@
+/**
+ * Placing the waiting instances runs inside write transactions (after each format, freed partition,
+ * scope change, supply): its reads must not grow with waiting instances × nodes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fixedClock } from '../../core/clock.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import type { Repository } from '../storage/repository.ts';
+import { openSqliteStore } from '../storage/sqlite-store.ts';
+import { allocateWaitingInstances } from './allocation.ts';
+import { createMasterAuthorizer } from './master-authorizer.ts';
+import { createMasterServices, createServiceContext, type Caller } from './index.ts';
+
+const SR = 'https://example.com/sr.cfg';
+const WAITING = 40;
+
+/** `repository` with a count of the calls of each method. */
+function counted(repository: Repository): { repository: Repository; calls: Map<string, number> } {
+  const calls = new Map<string, number>();
+  const proxy = new Proxy(repository, {
+    get(target, name, receiver) {
+      const value: unknown = Reflect.get(target, name, receiver);
+      if (typeof value !== 'function' || typeof name !== 'string') return value;
+      return (...args: unknown[]) => {
+        calls.set(name, (calls.get(name) ?? 0) + 1);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { repository: proxy, calls };
+}
+
+test('a pass over many waiting instances reads each node once, and places them when room is made', async () => {
+  const store = await openSqliteStore({ path: ':memory:' });
+  try {
+    const context = createServiceContext({
+      store,
+      clock: fixedClock(1_700_000_000),
+      logger: silentLogger(),
+      mode: 'master',
+      authorizer: createMasterAuthorizer({ store, audit: silentLogger() }),
+    });
+    const services = createMasterServices(context);
+    await store.write(async (repository) => {
+      await repository.insertUser({ name: 'alice', admin: false, now: 1 });
+      await repository.insertUser({ name: 'bob', admin: false, now: 1 });
+      for (const title of ['one', 'two'])
+        await repository.registerComputeNode({ owner: 'alice', title, now: 1 });
+    });
+    const alice: Caller = { kind: 'user', userId: 'alice', admin: false };
+    const bob: Caller = { kind: 'user', userId: 'bob', admin: false };
+    const format = (computeNodeId: string, partitions: number) =>
+      services.formatComputeNode({
+        caller: { kind: 'compute_node', computeNodeId },
+        format: {
+          computeNodeId,
+          address: null,
+          netmask: null,
+          partitions: Array.from({ length: partitions }, (_, n) => ({
+            reference: `slappart${n}`,
+            addresses: [],
+          })),
+        },
+      });
+    for (const node of ['COMP-1', 'COMP-2']) {
+      await format(node, 0);
+      await services.supplySoftware({ caller: alice, computeNodeId: node, url: SR, state: 'available' });
+      await services.updateComputeNodeAccess({ caller: alice, computeNodeId: node, allocationScope: 'open' });
+    }
+    for (let index = 0; index < WAITING; index++) {
+      const requested = await services.requestInstance({
+        caller: bob,
+        title: `waiting-${index}`,
+        softwareRelease: SR,
+        softwareType: '',
+        parameters: {},
+        shared: false,
+        state: 'started',
+        sla: {},
+      });
+      assert.equal(requested.partitionId, '');
+    }
+    const pass = await store.write(async (repository) => {
+      const reads = counted(repository);
+      const placed = await allocateWaitingInstances(context, reads.repository);
+      return { placed, calls: reads.calls };
+    });
+    assert.equal(pass.placed, 0);
+    for (const name of ['listComputeNodeAccess', 'getUser'])
+      assert.equal(pass.calls.get(name), 1, `${name} is read once`);
+    assert.equal(pass.calls.get('listSoftwareInstallations'), 2, 'each node once');
+    assert.equal(pass.calls.get('firstFreePartition'), 2, 'each node once');
+    // Room on COMP-2: as many as it has partitions are placed, the others wait.
+    await format('COMP-2', 3);
+    const placed = await store.read((repository) => repository.listPendingInstances());
+    assert.equal(placed.length, WAITING - 3);
+  } finally {
+    await store.close();
+  }
+});
