@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { TlsMaterial } from '../client/json-transport.ts';
@@ -12,7 +11,8 @@ import { fixedClock } from '../core/clock.ts';
 import { SlapError } from '../core/errors.ts';
 import { createKeyAndCertificateRequest } from '../lib/certificate-request.ts';
 import { silentLogger } from '../lib/logger.ts';
-import { openCertificateAuthority, type CertificateAuthority } from '../master/ca/certificate-authority.ts';
+import type { CertificateAuthority } from '../master/ca/certificate-authority.ts';
+import { openTestCertificateAuthority } from '../testing/master-mode-services.ts';
 import { completeKeyPairReplacement, replaceKeyPair } from '../lib/key-pair-files.ts';
 import {
   keepNodeCertificateRenewed,
@@ -26,16 +26,12 @@ const START = 1_800_000_000;
 let dir: string;
 let ca: CertificateAuthority;
 
+let close: () => Promise<void>;
+
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'slapos-node-cert-'));
-  ca = await openCertificateAuthority({
-    dir: join(dir, 'master'),
-    hostNames: [],
-    clock: fixedClock(START),
-    logger: silentLogger(),
-  });
+  ({ ca, dir, close } = await openTestCertificateAuthority(fixedClock(START)));
 });
-after(() => rm(dir, { recursive: true, force: true }));
+after(() => close());
 
 /** A node's files holding a certificate issued at START for 30 days. */
 async function nodeFiles(

@@ -5,12 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixedClock } from '../../core/clock.ts';
-import { silentLogger } from '../../lib/logger.ts';
+import { openMasterModeServices } from '../../testing/master-mode-services.ts';
 import type { Repository } from '../storage/repository.ts';
-import { openSqliteStore } from '../storage/sqlite-store.ts';
 import { allocateWaitingInstances } from './allocation.ts';
-import { createMasterAuthorizer } from './master-authorizer.ts';
-import { createMasterServices, createServiceContext, type Caller } from './index.ts';
+import type { Caller } from './index.ts';
 
 const SR = 'https://example.com/sr.cfg';
 const WAITING = 40;
@@ -32,37 +30,19 @@ function counted(repository: Repository): { repository: Repository; calls: Map<s
 }
 
 test('a pass over many waiting instances reads each node once, and places them when room is made', async () => {
-  const store = await openSqliteStore({ path: ':memory:' });
+  const { store, context, services, setUp, format } = await openMasterModeServices({
+    clock: fixedClock(1_700_000_000),
+  });
   try {
-    const context = createServiceContext({
-      store,
-      clock: fixedClock(1_700_000_000),
-      logger: silentLogger(),
-      mode: 'master',
-      authorizer: createMasterAuthorizer({ store, audit: silentLogger() }),
-    });
-    const services = createMasterServices(context);
-    await store.write(async (repository) => {
-      await repository.insertUser({ name: 'alice', admin: false, now: 1 });
-      await repository.insertUser({ name: 'bob', admin: false, now: 1 });
-      for (const title of ['one', 'two'])
-        await repository.registerComputeNode({ owner: 'alice', title, now: 1 });
+    await setUp({
+      users: ['alice', 'bob'],
+      nodes: [
+        { owner: 'alice', title: 'one' },
+        { owner: 'alice', title: 'two' },
+      ],
     });
     const alice: Caller = { kind: 'user', userId: 'alice', admin: false };
     const bob: Caller = { kind: 'user', userId: 'bob', admin: false };
-    const format = (computeNodeId: string, partitions: number) =>
-      services.formatComputeNode({
-        caller: { kind: 'compute_node', computeNodeId },
-        format: {
-          computeNodeId,
-          address: null,
-          netmask: null,
-          partitions: Array.from({ length: partitions }, (_, n) => ({
-            reference: `slappart${n}`,
-            addresses: [],
-          })),
-        },
-      });
     for (const node of ['COMP-1', 'COMP-2']) {
       await format(node, 0);
       await services.supplySoftware({ caller: alice, computeNodeId: node, url: SR, state: 'available' });

@@ -4,33 +4,24 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fixedClock } from '../../core/clock.ts';
 import { createKeyAndCertificateRequest } from '../../lib/certificate-request.ts';
-import { silentLogger } from '../../lib/logger.ts';
-import { openCertificateAuthority, type CertificateAuthority } from '../ca/certificate-authority.ts';
-import { openSqliteStore, type SqliteStore } from '../storage/sqlite-store.ts';
-import { createMasterAuthorizer } from './master-authorizer.ts';
-import { createMasterServices, createServiceContext, type Caller, type MasterServices } from './index.ts';
+import { openMasterModeServices, openTestCertificateAuthority } from '../../testing/master-mode-services.ts';
+import type { CertificateAuthority } from '../ca/certificate-authority.ts';
+import type { SqliteStore } from '../storage/sqlite-store.ts';
+import type { Caller, MasterServices } from './index.ts';
 
 const SR = 'https://example.com/sr.cfg';
 const clock = fixedClock(1_700_000_000);
 const node1: Caller = { kind: 'compute_node', computeNodeId: 'COMP-1' };
-let work: string;
+let testCa: Awaited<ReturnType<typeof openTestCertificateAuthority>>;
 let realCa: CertificateAuthority;
 
 before(async () => {
-  work = await mkdtemp(join(tmpdir(), 'certificate-issuance-'));
-  realCa = await openCertificateAuthority({
-    dir: join(work, 'ca'),
-    hostNames: [],
-    clock,
-    logger: silentLogger(),
-  });
+  testCa = await openTestCertificateAuthority(clock);
+  realCa = testCa.ca;
 });
-after(() => rm(work, { recursive: true, force: true }));
+after(() => testCa.close());
 
 /** A CA whose signatures wait until `release()`; `signing` settles once one is waiting. */
 function pausedCa(): { ca: CertificateAuthority; signing: Promise<void>; release: () => void } {
@@ -61,30 +52,10 @@ function pausedCa(): { ca: CertificateAuthority; signing: Promise<void>; release
 
 /** alice's COMP-1 with her instance SOFTINST-1 on slappart0. */
 async function world(ca: CertificateAuthority): Promise<{ store: SqliteStore; services: MasterServices }> {
-  const store = await openSqliteStore({ path: ':memory:' });
-  const context = createServiceContext({
-    store,
-    clock,
-    logger: silentLogger(),
-    mode: 'master',
-    ca,
-    authorizer: createMasterAuthorizer({ store, audit: silentLogger() }),
-  });
-  const services = createMasterServices(context);
-  await store.write(async (repository) => {
-    await repository.insertUser({ name: 'alice', admin: false, now: 1 });
-    await repository.registerComputeNode({ owner: 'alice', title: 'one', now: 1 });
-  });
+  const { store, services, setUp, format } = await openMasterModeServices({ clock, ca });
+  await setUp({ users: ['alice'], nodes: [{ owner: 'alice', title: 'one' }] });
   const alice: Caller = { kind: 'user', userId: 'alice', admin: false };
-  await services.formatComputeNode({
-    caller: node1,
-    format: {
-      computeNodeId: 'COMP-1',
-      address: null,
-      netmask: null,
-      partitions: [{ reference: 'slappart0', addresses: [] }],
-    },
-  });
+  await format('COMP-1', 1);
   await services.supplySoftware({ caller: alice, computeNodeId: 'COMP-1', url: SR, state: 'available' });
   const requested = await services.requestInstance({
     caller: alice,

@@ -1,15 +1,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fixedClock } from '../../core/clock.ts';
 import { SlapError } from '../../core/errors.ts';
-import { silentLogger } from '../../lib/logger.ts';
-import {
-  openCertificateAuthority,
-  type CertificateAuthority,
-} from '../../master/ca/certificate-authority.ts';
+import type { CertificateAuthority } from '../../master/ca/certificate-authority.ts';
+import { openTestCertificateAuthority } from '../../testing/master-mode-services.ts';
 import { certificatePaths, removeCertificate, updateCertificate } from './certificates.ts';
 
 const DAY = 86400;
@@ -17,16 +13,12 @@ const START = 1_800_000_000;
 let dir: string;
 let ca: CertificateAuthority;
 
+let close: () => Promise<void>;
+
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'slapos-instance-cert-'));
-  ca = await openCertificateAuthority({
-    dir: join(dir, 'master'),
-    hostNames: [],
-    clock: fixedClock(START),
-    logger: silentLogger(),
-  });
+  ({ ca, dir, close } = await openTestCertificateAuthority(fixedClock(START)));
 });
-after(() => rm(dir, { recursive: true, force: true }));
+after(() => close());
 
 /** A master issuing a fresh key and certificate at each call, as in master mode (or `answer`). */
 function master(answer?: () => Promise<{ key: string; certificate: string }>): {

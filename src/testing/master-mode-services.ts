@@ -1,0 +1,86 @@
+/**
+ * Master mode's services on an in-memory store, for tests of the use cases without HTTP: the
+ * master-mode authorizer, an optional certificate authority, and the usual first steps (users,
+ * registered nodes, their partitions).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Clock } from '../core/clock.ts';
+import { silentLogger } from '../lib/logger.ts';
+import { openCertificateAuthority, type CertificateAuthority } from '../master/ca/certificate-authority.ts';
+import {
+  createMasterServices,
+  createServiceContext,
+  type MasterServices,
+  type ServiceContext,
+} from '../master/services/index.ts';
+import { createMasterAuthorizer } from '../master/services/master-authorizer.ts';
+import { openSqliteStore, type SqliteStore } from '../master/storage/sqlite-store.ts';
+
+export interface MasterModeServices {
+  store: SqliteStore;
+  context: ServiceContext;
+  services: MasterServices;
+  /** Adds users, then registers each node (`COMP-1`, `COMP-2`… in order) for its owner. */
+  setUp: (world: {
+    users: readonly string[];
+    nodes: readonly { owner: string; title: string }[];
+  }) => Promise<void>;
+  /** Formats `computeNodeId` with `partitions` partitions `slappart0…`, as the node itself. */
+  format: (computeNodeId: string, partitions: number) => Promise<void>;
+}
+
+export async function openMasterModeServices(options: {
+  clock: Clock;
+  ca?: CertificateAuthority;
+}): Promise<MasterModeServices> {
+  const store = await openSqliteStore({ path: ':memory:' });
+  const context = createServiceContext({
+    store,
+    clock: options.clock,
+    logger: silentLogger(),
+    mode: 'master',
+    ...(options.ca === undefined ? {} : { ca: options.ca }),
+    authorizer: createMasterAuthorizer({ store, audit: silentLogger() }),
+  });
+  const services = createMasterServices(context);
+  return {
+    store,
+    context,
+    services,
+    setUp: (world) =>
+      store.write(async (repository) => {
+        for (const name of world.users) await repository.insertUser({ name, admin: false, now: 1 });
+        for (const node of world.nodes) await repository.registerComputeNode({ ...node, now: 1 });
+      }),
+    format: async (computeNodeId, partitions) => {
+      await services.formatComputeNode({
+        caller: { kind: 'compute_node', computeNodeId },
+        format: {
+          computeNodeId,
+          address: null,
+          netmask: null,
+          partitions: Array.from({ length: partitions }, (_, n) => ({
+            reference: `slappart${n}`,
+            addresses: [],
+          })),
+        },
+      });
+    },
+  };
+}
+
+/** A certificate authority in a temporary directory (`close()` removes it). */
+export async function openTestCertificateAuthority(
+  clock: Clock,
+): Promise<{ ca: CertificateAuthority; dir: string; close: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'slapos-test-ca-'));
+  const ca = await openCertificateAuthority({
+    dir: join(dir, 'ca'),
+    hostNames: [],
+    clock,
+    logger: silentLogger(),
+  });
+  return { ca, dir, close: () => rm(dir, { recursive: true, force: true }) };
+}
