@@ -121,3 +121,29 @@ test('a compute node revoked while its renewal is signed gets no certificate, an
     await store.close();
   }
 });
+
+test('a shared instance gets no certificate: it has no partition of its own', async () => {
+  const { store, services } = await world(realCa);
+  try {
+    const shared = await services.requestInstance({
+      caller: { kind: 'user', userId: 'alice', admin: false },
+      title: 'a shared one',
+      softwareRelease: SR,
+      softwareType: '',
+      parameters: {},
+      shared: true,
+      state: 'started',
+      sla: {},
+    });
+    assert.equal(shared.partitionId, 'slappart0', 'hosted by the instance on slappart0');
+    await assert.rejects(services.instanceCertificate({ caller: node1, instanceGuid: shared.instanceGuid }), {
+      code: 'SLAP_ERR_INSTANCE_NOT_FOUND',
+    });
+    assert.deepEqual(
+      await store.read((repository) => repository.listCertificates({ subject: shared.instanceGuid })),
+      [],
+    );
+  } finally {
+    await store.close();
+  }
+});

@@ -28,7 +28,9 @@ export async function instanceCertificate(
   // The instance as the caller may see it (else the not-found a missing one gets).
   const certifiable = async (repository: Repository): Promise<string> => {
     const instance = await context.naming.find(repository, instanceGuid);
-    if (!instance?.location || instance.requestedState === 'destroyed') throw instanceNotFound(instanceGuid);
+    // A shared instance has no partition of its own (its location is its host's): no certificate.
+    if (!instance?.location || instance.shared || instance.requestedState === 'destroyed')
+      throw instanceNotFound(instanceGuid);
     // Its compute node or the instance itself; anyone else gets the same not-found.
     await context.authorize(
       caller,
