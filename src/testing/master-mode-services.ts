@@ -12,6 +12,7 @@ import { openCertificateAuthority, type CertificateAuthority } from '../master/c
 import {
   createMasterServices,
   createServiceContext,
+  type Caller,
   type MasterServices,
   type ServiceContext,
 } from '../master/services/index.ts';
@@ -27,6 +28,13 @@ export interface MasterModeServices {
     users: readonly string[];
     nodes: readonly { owner: string; title: string }[];
   }) => Promise<void>;
+  /** Requests `title` of `softwareRelease` as `caller`: started, no parameters, not shared unless said. */
+  request: (
+    caller: Caller,
+    title: string,
+    softwareRelease: string,
+    options?: { shared?: boolean },
+  ) => ReturnType<MasterServices['requestInstance']>;
   /** Formats `computeNodeId` with `partitions` partitions `slappart0…`, as the node itself. */
   format: (computeNodeId: string, partitions: number) => Promise<void>;
 }
@@ -53,6 +61,17 @@ export async function openMasterModeServices(options: {
       store.write(async (repository) => {
         for (const name of world.users) await repository.insertUser({ name, admin: false, now: 1 });
         for (const node of world.nodes) await repository.registerComputeNode({ ...node, now: 1 });
+      }),
+    request: (caller, title, softwareRelease, requestOptions = {}) =>
+      services.requestInstance({
+        caller,
+        title,
+        softwareRelease,
+        softwareType: '',
+        parameters: {},
+        shared: requestOptions.shared ?? false,
+        state: 'started',
+        sla: {},
       }),
     format: async (computeNodeId, partitions) => {
       await services.formatComputeNode({

@@ -30,7 +30,7 @@ function counted(repository: Repository): { repository: Repository; calls: Map<s
 }
 
 test('a pass over many waiting instances reads each node once, and places them when room is made', async () => {
-  const { store, context, services, setUp, format } = await openMasterModeServices({
+  const { store, context, services, setUp, format, request } = await openMasterModeServices({
     clock: fixedClock(1_700_000_000),
   });
   try {
@@ -49,16 +49,7 @@ test('a pass over many waiting instances reads each node once, and places them w
       await services.updateComputeNodeAccess({ caller: alice, computeNodeId: node, allocationScope: 'open' });
     }
     for (let index = 0; index < WAITING; index++) {
-      const requested = await services.requestInstance({
-        caller: bob,
-        title: `waiting-${index}`,
-        softwareRelease: SR,
-        softwareType: '',
-        parameters: {},
-        shared: false,
-        state: 'started',
-        sla: {},
-      });
+      const requested = await request(bob, `waiting-${index}`, SR);
       assert.equal(requested.partitionId, '');
     }
     const pass = await store.write(async (repository) => {

@@ -6,10 +6,13 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixedClock } from '../../core/clock.ts';
 import { createKeyAndCertificateRequest } from '../../lib/certificate-request.ts';
-import { openMasterModeServices, openTestCertificateAuthority } from '../../testing/master-mode-services.ts';
+import {
+  openMasterModeServices,
+  openTestCertificateAuthority,
+  type MasterModeServices,
+} from '../../testing/master-mode-services.ts';
 import type { CertificateAuthority } from '../ca/certificate-authority.ts';
-import type { SqliteStore } from '../storage/sqlite-store.ts';
-import type { Caller, MasterServices } from './index.ts';
+import type { Caller } from './index.ts';
 
 const SR = 'https://example.com/sr.cfg';
 const clock = fixedClock(1_700_000_000);
@@ -51,29 +54,21 @@ function pausedCa(): { ca: CertificateAuthority; signing: Promise<void>; release
 }
 
 /** alice's COMP-1 with her instance SOFTINST-1 on slappart0. */
-async function world(ca: CertificateAuthority): Promise<{ store: SqliteStore; services: MasterServices }> {
-  const { store, services, setUp, format } = await openMasterModeServices({ clock, ca });
+async function aliceWorld(ca: CertificateAuthority): Promise<MasterModeServices> {
+  const world = await openMasterModeServices({ clock, ca });
+  const { services, setUp, format, request } = world;
   await setUp({ users: ['alice'], nodes: [{ owner: 'alice', title: 'one' }] });
   const alice: Caller = { kind: 'user', userId: 'alice', admin: false };
   await format('COMP-1', 1);
   await services.supplySoftware({ caller: alice, computeNodeId: 'COMP-1', url: SR, state: 'available' });
-  const requested = await services.requestInstance({
-    caller: alice,
-    title: 'tree',
-    softwareRelease: SR,
-    softwareType: '',
-    parameters: {},
-    shared: false,
-    state: 'started',
-    sla: {},
-  });
+  const requested = await request(alice, 'tree', SR);
   assert.deepEqual([requested.instanceGuid, requested.partitionId], ['SOFTINST-1', 'slappart0']);
-  return { store, services };
+  return world;
 }
 
 test('an instance destroyed while its certificate is signed gets none, and no valid certificate is left', async () => {
   const paused = pausedCa();
-  const { store, services } = await world(paused.ca);
+  const { store, services } = await aliceWorld(paused.ca);
   try {
     const asked = services.instanceCertificate({ caller: node1, instanceGuid: 'SOFTINST-1' });
     await paused.signing;
@@ -97,7 +92,7 @@ test('an instance destroyed while its certificate is signed gets none, and no va
 
 test('a compute node revoked while its renewal is signed gets no certificate, and none is left valid', async () => {
   const paused = pausedCa();
-  const { store, services } = await world(paused.ca);
+  const { store, services } = await aliceWorld(paused.ca);
   try {
     const { csrPem } = await createKeyAndCertificateRequest('COMP-1');
     const asked = services.renewComputeNodeCertificate({
@@ -123,18 +118,10 @@ test('a compute node revoked while its renewal is signed gets no certificate, an
 });
 
 test('a shared instance gets no certificate: it has no partition of its own', async () => {
-  const { store, services } = await world(realCa);
+  const { store, services, request } = await aliceWorld(realCa);
   try {
-    const shared = await services.requestInstance({
-      caller: { kind: 'user', userId: 'alice', admin: false },
-      title: 'a shared one',
-      softwareRelease: SR,
-      softwareType: '',
-      parameters: {},
-      shared: true,
-      state: 'started',
-      sla: {},
-    });
+    const alice: Caller = { kind: 'user', userId: 'alice', admin: false };
+    const shared = await request(alice, 'a shared one', SR, { shared: true });
     assert.equal(shared.partitionId, 'slappart0', 'hosted by the instance on slappart0');
     await assert.rejects(services.instanceCertificate({ caller: node1, instanceGuid: shared.instanceGuid }), {
       code: 'SLAP_ERR_INSTANCE_NOT_FOUND',
