@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixedClock } from '../../core/clock.ts';
+import { accessTokenHash } from '../../lib/access-token.ts';
 import { createKeyAndCertificateRequest } from '../../lib/certificate-request.ts';
 import {
   openMasterModeServices,
@@ -129,6 +130,38 @@ test('a shared instance gets no certificate: it has no partition of its own', as
     assert.deepEqual(
       await store.read((repository) => repository.listCertificates({ subject: shared.instanceGuid })),
       [],
+    );
+  } finally {
+    await store.close();
+  }
+});
+
+test('one registration token, two registrations at once: exactly one compute node is registered', async () => {
+  const { store, services, setUp } = await openMasterModeServices({ clock, ca: realCa });
+  try {
+    await setUp({ users: ['alice'], nodes: [] });
+    const { token } = await services.createRegistrationToken({
+      caller: { kind: 'user', userId: 'alice', admin: false },
+    });
+    const registrant: Caller = { kind: 'registrant', userId: 'alice', tokenHash: accessTokenHash(token) };
+    const requests = await Promise.all([0, 1, 2].map(() => createKeyAndCertificateRequest()));
+    const outcomes = await Promise.allSettled(
+      requests.map(({ csrPem }, index) =>
+        services.registerComputeNode({
+          caller: registrant,
+          title: `node-${index}`,
+          certificateRequest: csrPem,
+        }),
+      ),
+    );
+    assert.equal(outcomes.filter((outcome) => outcome.status === 'fulfilled').length, 1);
+    for (const outcome of outcomes)
+      if (outcome.status === 'rejected')
+        assert.equal((outcome.reason as { code?: string }).code, 'SLAP_ERR_UNAUTHENTICATED');
+    const nodes = await store.read((repository) => repository.listComputeNodeAccess());
+    assert.deepEqual(
+      nodes.map((node) => [node.reference, node.owner]),
+      [['COMP-1', 'alice']],
     );
   } finally {
     await store.close();
