@@ -1,0 +1,305 @@
+/**
+ * An isolated test network of several "machines" on this one: a switch namespace holding a bridge,
+ * and one network namespace per host, each joined to the bridge by a veth pair, with an IPv4 address
+ * in a private /24 and an IPv6 ULA in a /64 (nodad: usable at once). Nothing is added to the host's
+ * own namespace, and the namespaces have no route out: only their own addresses are ever contacted.
+ *
+ * Names carry the pid of the creating process (several test files run at once); networks left by a
+ * dead process are swept by the next creation. Needs root and iproute2's `ip`.
+ */
+import { spawn as spawnChild, execFileSync, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { cleanEnv, execFile, type ExecOptions, type ExecResult } from '../lib/exec.ts';
+
+/** Where `ip netns` keeps its named namespaces (iproute2's NETNS_RUN_DIR). */
+const NETNS_DIR = '/var/run/netns';
+const NAME_PREFIX = 'slapos-tn-';
+const OWN_NAME = new RegExp(`^${NAME_PREFIX}(\\d+)-`);
+const HOST_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+const IP_TIMEOUT_MS = 30_000;
+const EXEC_TIMEOUT_MS = 120_000;
+
+export interface TestHost {
+  /** The name given to createTestNetwork (`master`, `node1`…). */
+  name: string;
+  /** Its network namespace (`ip netns exec <ns> …`). */
+  ns: string;
+  ipv4: string;
+  ipv6: string;
+}
+
+export interface TestNetwork {
+  hosts: TestHost[];
+  /** The IPv4 /24 and the IPv6 /64 of the network, in CIDR notation. */
+  ipv4Subnet: string;
+  ipv6Subnet: string;
+  host(name: string): TestHost;
+  /** Runs argv inside the host's namespace (clean environment unless `env`; default deadline 120 s). */
+  exec(host: string, argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  /** Starts argv inside the host's namespace, in its own process group; killed by destroy() at the latest. */
+  spawn(
+    host: string,
+    argv: readonly string[],
+    options?: { env?: Record<string, string>; cwd?: string; stdio?: StdioOptions },
+  ): ChildProcess;
+  /** Kills every process left in the namespaces and deletes them; idempotent. */
+  destroy(): Promise<void>;
+}
+
+export interface TestNetworkOptions {
+  hosts: readonly string[];
+}
+
+/** Networks of this process not destroyed yet: deleted when the process exits. */
+const live = new Map<string, readonly string[]>();
+let sequence = 0;
+let exitHookInstalled = false;
+
+function ipFailure(argv: readonly string[], result: ExecResult): Error {
+  const why = result.timedOut ? 'timed out' : `exit ${String(result.exitCode ?? result.signal)}`;
+  return new Error(`ip ${argv.join(' ')} failed (${why}): ${result.stderr.trim() || result.stdout.trim()}`);
+}
+
+async function ip(argv: readonly string[]): Promise<string> {
+  let result: ExecResult;
+  try {
+    result = await execFile('ip', argv, { timeoutMs: IP_TIMEOUT_MS });
+  } catch (error) {
+    throw new Error(
+      `test networks need iproute2's ip (apt-get install iproute2): ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  if (result.exitCode !== 0) throw ipFailure(argv, result);
+  return result.stdout;
+}
+
+function requireRoot(): void {
+  if (process.getuid?.() !== 0)
+    throw new Error(
+      'test networks need root (network namespaces, veth pairs, a bridge): run the tests as root, as CI does',
+    );
+}
+
+/** A /24 in 10.200.0.0-10.250.255.0 that no route of the host's namespace covers. */
+async function freeIpv4Subnet(): Promise<string> {
+  const routes = JSON.parse(await ip(['-json', '-4', 'route', 'show', 'table', 'all'])) as { dst?: string }[];
+  const taken = routes.flatMap((route) => {
+    const match = /^(\d+)\.(\d+)\.(\d+)\.(\d+)(?:\/(\d+))?$/.exec(route.dst ?? '');
+    return match ? [{ base: ipv4Number(match.slice(1, 5).map(Number)), bits: Number(match[5] ?? 32) }] : [];
+  });
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const subnet = ipv4Number([10, randomInt(200, 251), randomInt(0, 256), 0]);
+    const overlaps = taken.some(({ base, bits }) => {
+      const common = Math.min(bits, 24);
+      const mask = common === 0 ? 0 : (0xffffffff << (32 - common)) >>> 0;
+      return (base & mask) >>> 0 === (subnet & mask) >>> 0;
+    });
+    if (!overlaps) return ipv4Text(subnet).replace(/\.0$/, '');
+  }
+  throw new Error('no free /24 in 10.200.0.0/13-10.250.255.0 (every one is routed on this host)');
+}
+
+function ipv4Number(octets: readonly number[]): number {
+  return octets.reduce((value, octet) => value * 256 + octet, 0);
+}
+
+function ipv4Text(value: number): string {
+  return [24, 16, 8, 0].map((shift) => (value >>> shift) & 255).join('.');
+}
+
+/**
+ * A random ULA /64 prefix (RFC 4193: fd + 40 random bits, subnet 0) written as the first three
+ * groups, non-zero so that `<prefix>::<n>` is the canonical text of an address (as peers print it).
+ */
+function randomUlaPrefix(): string {
+  for (;;) {
+    const id = randomBytes(5).toString('hex');
+    const groups = [`fd${id.slice(0, 2)}`, id.slice(2, 6), id.slice(6, 10)].map((g) => parseInt(g, 16));
+    if (groups.every((g) => g !== 0)) return groups.map((g) => g.toString(16)).join(':');
+  }
+}
+
+function namespaceExists(ns: string): boolean {
+  try {
+    return readdirSync(NETNS_DIR).includes(ns);
+  } catch {
+    return false;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** SIGKILLs every process in the namespace, then deletes it (synchronous: also runs at process exit). */
+function deleteNamespaceSync(ns: string): void {
+  if (!namespaceExists(ns)) return;
+  let pids: number[] = [];
+  try {
+    pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', timeout: IP_TIMEOUT_MS })
+      .split('\n')
+      .filter((line) => /^\d+$/.test(line))
+      .map(Number);
+  } catch {
+    // deleted meanwhile (a concurrent sweeper)
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  try {
+    execFileSync('ip', ['netns', 'delete', ns], { stdio: 'ignore', timeout: IP_TIMEOUT_MS });
+  } catch (error) {
+    if (namespaceExists(ns)) throw error;
+  }
+}
+
+function destroyAllSync(): void {
+  for (const [id, namespaces] of live) {
+    for (const ns of namespaces) {
+      try {
+        deleteNamespaceSync(ns);
+      } catch {
+        // best effort at exit; the next run's sweeper retries
+      }
+    }
+    live.delete(id);
+  }
+}
+
+/** Deletes the namespaces of test networks whose creating process is dead; their names. */
+export function sweepStaleTestNetworks(): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(NETNS_DIR);
+  } catch {
+    return [];
+  }
+  const stale = names.filter((name) => {
+    const match = OWN_NAME.exec(name);
+    return match !== null && Number(match[1]) !== process.pid && !pidAlive(Number(match[1]));
+  });
+  for (const ns of stale) deleteNamespaceSync(ns);
+  return stale;
+}
+
+/** Creates the network; on failure, deletes what was created and rethrows. */
+export async function createTestNetwork(options: TestNetworkOptions): Promise<TestNetwork> {
+  requireRoot();
+  const names = [...options.hosts];
+  if (names.length === 0) throw new Error('a test network needs at least one host');
+  for (const name of names)
+    if (!HOST_NAME.test(name))
+      throw new Error(`host name ${JSON.stringify(name)} does not match ${HOST_NAME}`);
+  if (new Set(names).size !== names.length) throw new Error(`host names repeat: ${names.join(', ')}`);
+  if (names.length > 250) throw new Error('at most 250 hosts on one test network');
+  await ip(['netns', 'list']);
+  sweepStaleTestNetworks();
+
+  const id = `${NAME_PREFIX}${process.pid}-${sequence++}`;
+  const switchNs = `${id}-sw`;
+  const ipv4Prefix = await freeIpv4Subnet();
+  const ipv6Prefix = randomUlaPrefix();
+  const hosts: TestHost[] = names.map((name, index) => ({
+    name,
+    ns: `${id}-h-${name}`,
+    ipv4: `${ipv4Prefix}.${index + 1}`,
+    ipv6: `${ipv6Prefix}::${(index + 1).toString(16)}`,
+  }));
+  const namespaces = [switchNs, ...hosts.map((host) => host.ns)];
+  live.set(id, namespaces);
+  if (!exitHookInstalled) {
+    process.once('exit', destroyAllSync);
+    exitHookInstalled = true;
+  }
+
+  let destroyed = false;
+  // eslint-disable-next-line @typescript-eslint/require-await -- async: a failure is a rejection
+  const destroy = async (): Promise<void> => {
+    destroyed = true;
+    // Hosts first (their veth ends go with them), then the switch and its bridge.
+    for (const ns of [...namespaces].reverse()) deleteNamespaceSync(ns);
+    live.delete(id);
+  };
+
+  try {
+    await ip(['netns', 'add', switchNs]);
+    await ip([
+      '-n',
+      switchNs,
+      'link',
+      'add',
+      'br0',
+      'type',
+      'bridge',
+      'forward_delay',
+      '0',
+      'stp_state',
+      '0',
+    ]);
+    await ip(['-n', switchNs, 'link', 'set', 'br0', 'up']);
+    for (const [index, host] of hosts.entries()) {
+      const port = `p${index}`;
+      await ip(['netns', 'add', host.ns]);
+      await ip(['-n', host.ns, 'link', 'set', 'lo', 'up']);
+      await ip([
+        '-n',
+        switchNs,
+        'link',
+        'add',
+        port,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'eth0',
+        'netns',
+        host.ns,
+      ]);
+      await ip(['-n', switchNs, 'link', 'set', port, 'master', 'br0', 'up']);
+      await ip(['-n', host.ns, 'address', 'add', `${host.ipv4}/24`, 'dev', 'eth0']);
+      await ip(['-n', host.ns, 'address', 'add', `${host.ipv6}/64`, 'dev', 'eth0', 'nodad']);
+      await ip(['-n', host.ns, 'link', 'set', 'eth0', 'up']);
+    }
+  } catch (error) {
+    await destroy();
+    throw error;
+  }
+
+  const host = (name: string): TestHost => {
+    const found = hosts.find((h) => h.name === name);
+    if (found === undefined) throw new Error(`no host ${JSON.stringify(name)} on this test network`);
+    return found;
+  };
+  const inNamespace = (name: string, argv: readonly string[]): string[] => {
+    if (destroyed) throw new Error('this test network is destroyed');
+    if (argv.length === 0) throw new Error('nothing to run');
+    return ['netns', 'exec', host(name).ns, ...argv];
+  };
+  return {
+    hosts,
+    ipv4Subnet: `${ipv4Prefix}.0/24`,
+    ipv6Subnet: `${ipv6Prefix}::/64`,
+    host,
+    exec: (name, argv, execOptions = {}) =>
+      execFile('ip', inNamespace(name, argv), { timeoutMs: EXEC_TIMEOUT_MS, ...execOptions }),
+    spawn: (name, argv, spawnOptions = {}) =>
+      spawnChild('ip', inNamespace(name, argv), {
+        detached: true,
+        env: spawnOptions.env ?? cleanEnv(),
+        stdio: spawnOptions.stdio ?? ['ignore', 'pipe', 'pipe'],
+        ...(spawnOptions.cwd === undefined ? {} : { cwd: spawnOptions.cwd }),
+      }),
+    destroy,
+  };
+}
