@@ -9,7 +9,7 @@
  */
 import { spawn as spawnChild, execFileSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { cleanEnv, execFile, type ExecOptions, type ExecResult } from '../lib/exec.ts';
 
 /** Where `ip netns` keeps its named namespaces (iproute2's NETNS_RUN_DIR). */
@@ -61,10 +61,17 @@ function ipFailure(argv: readonly string[], result: ExecResult): Error {
   return new Error(`ip ${argv.join(' ')} failed (${why}): ${result.stderr.trim() || result.stdout.trim()}`);
 }
 
-async function ip(argv: readonly string[]): Promise<string> {
+/** Runs `ip argv`; with `batch`, `ip argv -batch -` reading those commands (one process for all). */
+async function ip(argv: readonly string[], batch?: readonly string[][]): Promise<string> {
   let result: ExecResult;
   try {
-    result = await execFile('ip', argv, { timeoutMs: IP_TIMEOUT_MS });
+    result =
+      batch === undefined
+        ? await execFile('ip', argv, { timeoutMs: IP_TIMEOUT_MS })
+        : await execFile('ip', [...argv, '-batch', '-'], {
+            timeoutMs: IP_TIMEOUT_MS,
+            input: batch.map((command) => `${command.join(' ')}\n`).join(''),
+          });
   } catch (error) {
     throw new Error(
       `test networks need iproute2's ip (apt-get install iproute2): ${(error as Error).message}`,
@@ -138,40 +145,63 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** SIGKILLs every process in the namespace, then deletes it (synchronous: also runs at process exit). */
-function deleteNamespaceSync(ns: string): void {
-  if (!namespaceExists(ns)) return;
-  let pids: number[] = [];
-  try {
-    pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', timeout: IP_TIMEOUT_MS })
-      .split('\n')
-      .filter((line) => /^\d+$/.test(line))
-      .map(Number);
-  } catch {
-    // deleted meanwhile (a concurrent sweeper)
+/** Pids of the processes whose network namespace is one of `namespaces` (as `ip netns pids` finds them). */
+function pidsIn(namespaces: readonly string[]): number[] {
+  const wanted = new Set<string>();
+  for (const ns of namespaces) {
+    try {
+      const info = statSync(`${NETNS_DIR}/${ns}`);
+      wanted.add(`${info.dev}:${info.ino}`);
+    } catch {
+      // not there (deleted meanwhile)
+    }
   }
-  for (const pid of pids) {
+  if (wanted.size === 0) return [];
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const info = statSync(`/proc/${entry}/ns/net`);
+      if (wanted.has(`${info.dev}:${info.ino}`)) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile, or a kernel thread
+    }
+  }
+  return pids;
+}
+
+/**
+ * SIGKILLs every process in the namespaces, then deletes them (veth pairs and bridges go with
+ * them). Synchronous: it also runs when the process exits.
+ */
+function deleteNamespacesSync(namespaces: readonly string[]): void {
+  const present = namespaces.filter(namespaceExists);
+  if (present.length === 0) return;
+  for (const pid of pidsIn(present)) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
       // already gone
     }
   }
+  const commands = present.map((ns) => `netns delete ${ns}\n`).join('');
   try {
-    execFileSync('ip', ['netns', 'delete', ns], { stdio: 'ignore', timeout: IP_TIMEOUT_MS });
+    execFileSync('ip', ['-force', '-batch', '-'], { input: commands, stdio: 'pipe', timeout: IP_TIMEOUT_MS });
   } catch (error) {
-    if (namespaceExists(ns)) throw error;
+    const left = present.filter(namespaceExists);
+    if (left.length > 0)
+      throw new Error(`cannot delete the network namespaces ${left.join(', ')}: ${String(error)}`, {
+        cause: error,
+      });
   }
 }
 
 function destroyAllSync(): void {
   for (const [id, namespaces] of live) {
-    for (const ns of namespaces) {
-      try {
-        deleteNamespaceSync(ns);
-      } catch {
-        // best effort at exit; the next run's sweeper retries
-      }
+    try {
+      deleteNamespacesSync(namespaces);
+    } catch {
+      // best effort at exit; the next run's sweeper retries
     }
     live.delete(id);
   }
@@ -189,7 +219,7 @@ export function sweepStaleTestNetworks(): string[] {
     const match = OWN_NAME.exec(name);
     return match !== null && Number(match[1]) !== process.pid && !pidAlive(Number(match[1]));
   });
-  for (const ns of stale) deleteNamespaceSync(ns);
+  deleteNamespacesSync(stale);
   return stale;
 }
 
@@ -227,49 +257,33 @@ export async function createTestNetwork(options: TestNetworkOptions): Promise<Te
   // eslint-disable-next-line @typescript-eslint/require-await -- async: a failure is a rejection
   const destroy = async (): Promise<void> => {
     destroyed = true;
-    // Hosts first (their veth ends go with them), then the switch and its bridge.
-    for (const ns of [...namespaces].reverse()) deleteNamespaceSync(ns);
+    deleteNamespacesSync(namespaces);
     live.delete(id);
   };
 
   try {
-    await ip(['netns', 'add', switchNs]);
-    await ip([
-      '-n',
-      switchNs,
-      'link',
-      'add',
-      'br0',
-      'type',
-      'bridge',
-      'forward_delay',
-      '0',
-      'stp_state',
-      '0',
-    ]);
-    await ip(['-n', switchNs, 'link', 'set', 'br0', 'up']);
-    for (const [index, host] of hosts.entries()) {
-      const port = `p${index}`;
-      await ip(['netns', 'add', host.ns]);
-      await ip(['-n', host.ns, 'link', 'set', 'lo', 'up']);
-      await ip([
-        '-n',
-        switchNs,
-        'link',
-        'add',
-        port,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        'eth0',
-        'netns',
-        host.ns,
-      ]);
-      await ip(['-n', switchNs, 'link', 'set', port, 'master', 'br0', 'up']);
-      await ip(['-n', host.ns, 'address', 'add', `${host.ipv4}/24`, 'dev', 'eth0']);
-      await ip(['-n', host.ns, 'address', 'add', `${host.ipv6}/64`, 'dev', 'eth0', 'nodad']);
-      await ip(['-n', host.ns, 'link', 'set', 'eth0', 'up']);
+    await ip([], [['netns', 'add', switchNs], ...hosts.map((host) => ['netns', 'add', host.ns])]);
+    await ip(
+      ['-n', switchNs],
+      [
+        ['link', 'add', 'br0', 'type', 'bridge', 'forward_delay', '0', 'stp_state', '0'],
+        ['link', 'set', 'br0', 'up'],
+        ...hosts.flatMap((host, index) => [
+          ['link', 'add', `p${index}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.ns],
+          ['link', 'set', `p${index}`, 'master', 'br0', 'up'],
+        ]),
+      ],
+    );
+    for (const host of hosts) {
+      await ip(
+        ['-n', host.ns],
+        [
+          ['link', 'set', 'lo', 'up'],
+          ['address', 'add', `${host.ipv4}/24`, 'dev', 'eth0'],
+          ['address', 'add', `${host.ipv6}/64`, 'dev', 'eth0', 'nodad'],
+          ['link', 'set', 'eth0', 'up'],
+        ],
+      );
     }
   } catch (error) {
     await destroy();
