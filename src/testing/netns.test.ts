@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { execFile } from '../lib/exec.ts';
 import { hostileString, seededRandom } from './hostile-strings.ts';
-import { createTestNetwork, sweepStaleTestNetworks, type TestNetwork } from './netns.ts';
+import { createTestNetwork, fetchFrom, sweepStaleTestNetworks, type TestNetwork } from './netns.ts';
 
 async function ip(argv: string[]): Promise<string> {
   const result = await execFile('ip', argv, { timeoutMs: 30_000 });
@@ -52,16 +52,6 @@ async function startEchoServer(network: TestNetwork, host: string): Promise<Chil
   });
   await ready;
   return server;
-}
-
-/** GETs `url` from inside `host`; the body, or throws with the client's error. */
-async function fetchFrom(network: TestNetwork, host: string, url: string): Promise<string> {
-  const script =
-    'fetch(process.argv[1], { signal: AbortSignal.timeout(10000) })' +
-    '.then((r) => r.text()).then((t) => process.stdout.write(t), (e) => { console.error(String(e.cause ?? e)); process.exit(1); })';
-  const result = await network.exec(host, [process.execPath, '-e', script, url], { timeoutMs: 30_000 });
-  if (result.exitCode !== 0) throw new Error(`fetch ${url} from ${host}: ${result.stderr.trim()}`);
-  return result.stdout;
 }
 
 test('two hosts reach each other over IPv4 and IPv6; the host namespace is untouched; destroy removes all', async () => {

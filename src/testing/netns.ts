@@ -317,3 +317,49 @@ export async function createTestNetwork(options: TestNetworkOptions): Promise<Te
     destroy,
   };
 }
+
+/**
+ * GETs `url` from inside `host` (Node.js's fetch under `ip netns exec`) and returns the body; with
+ * `expect`, retries until the body is exactly that (a service needs a moment to listen). Rejects
+ * with the last error once `timeoutMs` (default 30 s) has passed.
+ */
+export async function fetchFrom(
+  network: TestNetwork,
+  host: string,
+  url: string,
+  options: { expect?: string; timeoutMs?: number } = {},
+): Promise<string> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const script = `
+    const [url, expectedJson, timeoutMs] = process.argv.slice(1);
+    const expected = JSON.parse(expectedJson);
+    const deadline = Date.now() + Number(timeoutMs);
+    const attempt = async () => {
+      let outcome;
+      try {
+        const body = await (await fetch(url, { signal: AbortSignal.timeout(5000) })).text();
+        if (expected === null || body === expected) return process.stdout.write(body);
+        outcome = 'answered ' + JSON.stringify(body);
+      } catch (error) {
+        outcome = String(error.cause ?? error);
+      }
+      if (Date.now() > deadline) {
+        process.stderr.write(outcome);
+        process.exit(1);
+      }
+      setTimeout(attempt, 100);
+    };
+    attempt();
+  `;
+  const argv = [
+    process.execPath,
+    '-e',
+    script,
+    url,
+    JSON.stringify(options.expect ?? null),
+    String(timeoutMs),
+  ];
+  const result = await network.exec(host, argv, { timeoutMs: timeoutMs + 15_000 });
+  if (result.exitCode !== 0) throw new Error(`GET ${url} from ${host}: ${result.stderr.trim()}`);
+  return result.stdout;
+}
