@@ -119,3 +119,23 @@ test('a group of several writes waits for the requests that arrive meanwhile; a 
   await Promise.all(next);
   assert.equal(alone.log.filter((statement) => statement === 'COMMIT').length, 2);
 });
+
+test('a write ends a group opened for reading and opens its own (BEGIN IMMEDIATE)', async () => {
+  const connection = fakeConnection();
+  const commits: boolean[] = [];
+  const queue = new GroupCommitQueue(connection, {
+    maxGroup: 10,
+    afterCommit: (wrote) => commits.push(wrote),
+  });
+  await Promise.all([
+    queue.run('read', () => Promise.resolve(1)),
+    queue.run('read', () => Promise.resolve(2)),
+    queue.run('write', () => Promise.resolve(3)),
+    queue.run('read', () => Promise.resolve(4)),
+  ]);
+  assert.deepEqual(
+    connection.log.filter((statement) => !/^(SAVEPOINT|RELEASE)/.test(statement)),
+    ['BEGIN', 'COMMIT', 'BEGIN IMMEDIATE', 'COMMIT'],
+  );
+  assert.deepEqual(commits, [false, true]);
+});

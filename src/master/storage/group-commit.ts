@@ -3,9 +3,9 @@
  *
  * Use cases queue up; the queue runs them one at a time (they never interleave), each inside its
  * own SAVEPOINT of a shared transaction, and commits once for the whole group: the jobs that
- * arrived while the group ran join it, up to `maxGroup` (a group of several writes also waits
- * event-loop turns before its COMMIT, while requests keep arriving). A job that fails is rolled back to its
- * savepoint alone. Every job's promise settles only after the COMMIT that makes its writes
+ * arrived while the group ran join it, up to `maxGroup`, except that a write never joins a group
+ * opened for reading (a group of several writes also waits event-loop turns before its COMMIT,
+ * while requests keep arriving). A job that fails is rolled back to its savepoint alone. Every job's promise settles only after the COMMIT that makes its writes
  * durable (or after that COMMIT failed), so callers never see data that could still be lost.
  */
 
@@ -88,6 +88,10 @@ export class GroupCommitQueue {
         continue;
       }
       if (outcomes.length >= this.options.maxGroup) break;
+      // A read transaction cannot take the write lock once another process has committed since it
+      // began (SQLITE_BUSY_SNAPSHOT, without waiting): a write ends a group opened for reading and
+      // opens its own with BEGIN IMMEDIATE, which waits for the lock instead.
+      if (first.mode === 'read' && this.queue[0]?.mode === 'write') break;
       const job = this.queue.shift() as Job;
       try {
         connection.exec('SAVEPOINT job');

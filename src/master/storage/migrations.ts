@@ -152,11 +152,94 @@ const promiseResults: Migration = {
   },
 };
 
+/**
+ * Identities of master mode (docs: the master-mode contract): users and their API tokens,
+ * registration tokens, the certificates the CA issued, and compute node ownership (owner, title,
+ * allocation scope, friends, revocation). Tokens are stored as SHA-256 digests only. Proxy-mode
+ * compute nodes get no owner and the default scope, which proxy mode ignores.
+ */
+const identities: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('user')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('admin', 'integer', (c) => c.notNull())
+      .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('created_at', 'double precision', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('user_token')
+      .addColumn('token_hash', 'text', (c) => c.primaryKey())
+      .addColumn('user', 'text', (c) => c.notNull().references('user.name').onDelete('cascade'))
+      .addColumn('created_at', 'double precision', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('user_token_user').on('user_token').columns(['user']).execute();
+
+    await db.schema
+      .createTable('registration_token')
+      .addColumn('token_hash', 'text', (c) => c.primaryKey())
+      .addColumn('owner', 'text', (c) => c.notNull().references('user.name').onDelete('cascade'))
+      .addColumn('expires_at', 'double precision', (c) => c.notNull())
+      .addColumn('used_at', 'double precision')
+      .addColumn('created_at', 'double precision', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('registration_token_owner')
+      .on('registration_token')
+      .columns(['owner'])
+      .execute();
+
+    await db.schema
+      .createTable('certificate')
+      .addColumn('serial', 'text', (c) => c.primaryKey())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('subject', 'text', (c) => c.notNull())
+      .addColumn('not_after', 'double precision', (c) => c.notNull())
+      .addColumn('revoked_at', 'double precision')
+      .addColumn('created_at', 'double precision', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('certificate_subject')
+      .on('certificate')
+      .columns(['kind', 'subject'])
+      .execute();
+
+    // SQLite adds a column with a foreign key only when its default is NULL, as here.
+    await db.schema
+      .alterTable('compute_node')
+      .addColumn('owner', 'text', (c) => c.references('user.name'))
+      .execute();
+    await db.schema.alterTable('compute_node').addColumn('title', 'text').execute();
+    await db.schema
+      .alterTable('compute_node')
+      .addColumn('allocation_scope', 'text', (c) => c.notNull().defaultTo('personal'))
+      .execute();
+    await db.schema.alterTable('compute_node').addColumn('revoked_at', 'double precision').execute();
+    await db.schema.createIndex('compute_node_owner').on('compute_node').columns(['owner']).execute();
+
+    await db.schema
+      .createTable('compute_node_friend')
+      .addColumn('compute_node_reference', 'text', (c) =>
+        c.notNull().references('compute_node.reference').onDelete('cascade'),
+      )
+      .addColumn('user', 'text', (c) => c.notNull().references('user.name').onDelete('cascade'))
+      .addPrimaryKeyConstraint('compute_node_friend_key', ['compute_node_reference', 'user'])
+      .execute();
+    await db.schema
+      .createIndex('compute_node_friend_user')
+      .on('compute_node_friend')
+      .columns(['user'])
+      .execute();
+  },
+};
+
 /** Every migration, in order. Append only. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_change_stream': changeStream,
   '0003_promise_results': promiseResults,
+  '0004_identities': identities,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -6,6 +6,9 @@
  */
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import type { InstanceIdentity } from '../../core/instance-guid.ts';
+import type { IdentityRepository } from './identity-repository.ts';
+
+export * from './identity-repository.ts';
 
 export interface ComputeNodeRecord {
   reference: string;
@@ -142,7 +145,7 @@ export interface SharedHostQuery {
   partitionId?: string;
 }
 
-export interface Repository {
+export interface Repository extends IdentityRepository {
   // compute nodes
   getComputeNode(reference: string): Promise<ComputeNodeRecord | undefined>;
   listComputeNodes(): Promise<ComputeNodeRecord[]>;

@@ -1,6 +1,7 @@
 /** Tables of the master's database, as Kysely sees them (snake_case, like slapproxy's columns). */
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
+import type { AllocationScope, CertificateKind } from './identity-repository.ts';
 
 export interface ComputeNodeTable {
   id: Generated<number>;
@@ -10,6 +11,11 @@ export interface ComputeNodeTable {
   bang_message: string | null;
   bang_at: number | null;
   created_at: number;
+  /** The user who registered the node (master mode); null for proxy mode's nodes. */
+  owner: string | null;
+  title: string | null;
+  allocation_scope: ColumnType<AllocationScope, AllocationScope | undefined, AllocationScope>;
+  revoked_at: number | null;
 }
 
 export interface PartitionTable {
@@ -97,6 +103,48 @@ export interface InstancePromiseResultTable {
   reported_at: number;
 }
 
+export interface UserTable {
+  name: string;
+  /** 1 for an administrator, 0 otherwise. */
+  admin: number;
+  /** 1 for a disabled user (its tokens and certificates refused), 0 otherwise. */
+  disabled: ColumnType<number, number | undefined, number>;
+  created_at: number;
+}
+
+/** A user's API token, as its SHA-256 hex digest. */
+export interface UserTokenTable {
+  token_hash: string;
+  user: string;
+  created_at: number;
+}
+
+/** A one-time token registering a compute node for its owner, as its SHA-256 hex digest. */
+export interface RegistrationTokenTable {
+  token_hash: string;
+  owner: string;
+  expires_at: number;
+  used_at: number | null;
+  created_at: number;
+}
+
+/** A certificate the master's CA issued (never its key). */
+export interface CertificateTable {
+  serial: string;
+  kind: CertificateKind;
+  /** The user name, `COMP-n` or `SOFTINST-n`. */
+  subject: string;
+  not_after: number;
+  revoked_at: number | null;
+  created_at: number;
+}
+
+/** A user who may allocate on a compute node of scope 'friend'. */
+export interface ComputeNodeFriendTable {
+  compute_node_reference: string;
+  user: string;
+}
+
 export interface MasterDatabase {
   compute_node: ComputeNodeTable;
   partition: PartitionTable;
@@ -105,4 +153,9 @@ export interface MasterDatabase {
   instance: InstanceTable;
   compute_node_revision: ComputeNodeRevisionTable;
   instance_promise_result: InstancePromiseResultTable;
+  user: UserTable;
+  user_token: UserTokenTable;
+  registration_token: RegistrationTokenTable;
+  certificate: CertificateTable;
+  compute_node_friend: ComputeNodeFriendTable;
 }

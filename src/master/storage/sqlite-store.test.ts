@@ -49,6 +49,7 @@ test('the store migrates once, keeps its data across reopenings, in WAL mode wit
         { name: '0001_initial' },
         { name: '0002_change_stream' },
         { name: '0003_promise_results' },
+        { name: '0004_identities' },
       ]);
     } finally {
       raw.close();
@@ -201,5 +202,37 @@ test('a database locked by another process is a 503 "busy", and the store recove
     );
     assert.equal((await store.read((repository) => repository.listComputeNodes())).length, 1);
     await store.close();
+  });
+});
+
+test('another process committing between a read and a write queued together fails neither', async () => {
+  await withDirectory(async (directory) => {
+    const path = join(directory, 'master.db');
+    const store = await openSqliteStore({ path });
+    const other = new BetterSqlite3(path);
+    try {
+      const insert = other.prepare('INSERT INTO compute_node (reference, created_at) VALUES (?, 1)');
+      // Without care the write would join the read's transaction, whose snapshot the other
+      // process made stale: SQLite refuses it the write lock (SQLITE_BUSY_SNAPSHOT), a spurious 503.
+      const [read, written] = await Promise.allSettled([
+        store.read(async (repository) => {
+          const nodes = await repository.listComputeNodes();
+          insert.run('from another process');
+          return nodes.length;
+        }),
+        store.write((repository) =>
+          repository.upsertComputeNode({ reference: 'from the store', address: null, netmask: null, now: 2 }),
+        ),
+      ]);
+      assert.deepEqual(read, { status: 'fulfilled', value: 0 });
+      assert.deepEqual(written, { status: 'fulfilled', value: undefined });
+      assert.deepEqual(
+        (await store.read((repository) => repository.listComputeNodes())).map((node) => node.reference),
+        ['from another process', 'from the store'],
+      );
+    } finally {
+      other.close();
+      await store.close();
+    }
   });
 });

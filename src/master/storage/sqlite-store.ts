@@ -16,6 +16,7 @@ import { BackgroundCheckpointer } from './checkpointer.ts';
 import { migrationProvider } from './migrations.ts';
 import { GroupCommitQueue, type JobMode } from './group-commit.ts';
 import { PreparedQuery, param, type QueryArgs } from './prepared.ts';
+import { createSqliteIdentityRepository } from './sqlite-identities.ts';
 import type {
   AddressRecord,
   ComputeNodeRecord,
@@ -379,6 +380,12 @@ export class SqliteStore implements MasterStore {
     });
 
     const repository: Repository = {
+      ...createSqliteIdentityRepository(db, {
+        all: (key, build, args) => this.all(key, build, args),
+        get: (key, build, args) => this.get(key, build, args),
+        run: (key, build, args) => this.run(key, build, args),
+        insert: (key, build, args) => this.statement(key, build).insert(args),
+      }),
       getComputeNode: (reference) => {
         const row = this.get<ComputeNodeRecord>(
           'getComputeNode',
