@@ -25,9 +25,9 @@ import { once } from 'node:events';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cleanEnv, type ExecResult } from '../src/lib/exec.ts';
+import { cleanEnv } from '../src/lib/exec.ts';
 import { createTestNetwork, fetchFrom, type TestNetwork } from '../src/testing/netns.ts';
-import { makeTempDir, writeSandboxCfg } from '../src/testing/node.ts';
+import { makeTempDir, renderCfg, writeSandboxCfg } from '../src/testing/node.ts';
 import { writeTestReleases } from '../src/testing/test-releases.ts';
 import { waitFor } from '../src/testing/supervisor.ts';
 
@@ -39,96 +39,115 @@ interface ServiceInfo {
   connection_parameters: Record<string, unknown>;
 }
 
-/** `slapos args` on `host`, asserted to exit with `code` (default 0). */
-async function slapos(
-  network: TestNetwork,
-  host: string,
-  args: readonly string[],
-  code = 0,
-): Promise<ExecResult> {
-  const result = await network.exec(host, [process.execPath, SLAPOS, ...args], {
-    env: cleanEnv(),
-    timeoutMs: 240_000,
-  });
-  assert.equal(
-    result.exitCode,
-    code,
-    `slapos ${args.join(' ')} on ${host}: exit ${String(result.exitCode)}\n${result.stderr}${result.stdout}`,
-  );
-  return result;
-}
+/**
+ * The hosts of the test network with a directory each (`<dir>/<host>`, as a machine's disk) and a
+ * HOME of their own in it: nothing of this machine's user configuration reaches the commands.
+ */
+class Site {
+  constructor(
+    readonly network: TestNetwork,
+    readonly dir: string,
+  ) {}
 
-/** `slapos proxy start` on `host`, listening on all its addresses; resolves once it listens. */
-async function startMaster(network: TestNetwork, host: string, dir: string): Promise<() => Promise<void>> {
-  await mkdir(dir, { recursive: true });
-  const args = ['proxy', 'start', '--insecure-listen', '--host', '::', '--port', String(MASTER_PORT)];
-  const master = network.spawn(host, [
-    process.execPath,
-    SLAPOS,
-    ...args,
-    '--database',
-    join(dir, 'proxy.db'),
-  ]);
-  const exited = once(master, 'exit');
-  let log = '';
-  master.stdout?.resume();
-  master.stderr?.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
-  await waitFor('the master listening', () => {
-    if (master.exitCode !== null) throw new Error(`the master exited (${master.exitCode}): ${log}`);
-    return log.includes('"master listening"');
-  });
-  return async () => {
-    if (master.exitCode === null && master.signalCode === null) master.kill('SIGTERM');
-    const [code] = (await exited) as [number | null];
-    assert.equal(code, 0, `the master stopped: ${log}`);
-  };
-}
+  hostDir(host: string): string {
+    return join(this.dir, host);
+  }
 
-/** A sandbox compute node on `host`, formatted on the master at `masterUrl`; its slapos.cfg. */
-async function formatNode(
-  network: TestNetwork,
-  host: string,
-  options: { dir: string; computerId: string; masterUrl: string },
-): Promise<string> {
-  await mkdir(options.dir);
-  const cfg = await writeSandboxCfg(options.dir, {
-    slapos: { computer_id: options.computerId, master_url: `${options.masterUrl}/` },
-    slapformat: { partition_amount: 2 },
-  });
-  await slapos(network, host, ['-q', 'node', 'format', '--cfg', cfg, '--now']);
-  return cfg;
+  env(host: string): Record<string, string> {
+    return cleanEnv({ HOME: join(this.hostDir(host), 'home') });
+  }
+
+  /** `slapos args` on `host`, asserted to exit with `code` (default 0); its stdout. */
+  async slapos(host: string, args: readonly string[], code = 0): Promise<string> {
+    const result = await this.network.exec(host, [process.execPath, SLAPOS, ...args], {
+      env: this.env(host),
+      timeoutMs: 240_000,
+    });
+    assert.equal(
+      result.exitCode,
+      code,
+      `slapos ${args.join(' ')} on ${host}: exit ${String(result.exitCode)}\n${result.stderr}${result.stdout}`,
+    );
+    return result.stdout;
+  }
+
+  /**
+   * `slapos proxy start --cfg slapos.cfg` on `host`, listening on all its addresses; resolves once
+   * it listens, with the function that stops it (SIGTERM, asserted to exit 0).
+   */
+  async startMaster(host: string): Promise<() => Promise<void>> {
+    const cfg = join(this.hostDir(host), 'slapos.cfg');
+    await writeFile(
+      cfg,
+      renderCfg({
+        slapproxy: { host: '::', port: MASTER_PORT, database_uri: join(this.hostDir(host), 'proxy.db') },
+      }),
+    );
+    const argv = [process.execPath, SLAPOS, 'proxy', 'start', '--insecure-listen', '--cfg', cfg];
+    const master = this.network.spawn(host, argv, { env: this.env(host) });
+    const exited = once(master, 'exit');
+    let log = '';
+    master.stdout?.resume();
+    master.stderr?.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
+    await waitFor('the master listening', () => {
+      if (master.exitCode !== null) throw new Error(`the master exited (${master.exitCode}): ${log}`);
+      return log.includes('"master listening"');
+    });
+    return async () => {
+      if (master.exitCode === null && master.signalCode === null) master.kill('SIGTERM');
+      const [code] = (await exited) as [number | null];
+      assert.equal(code, 0, `the master stopped: ${log}`);
+    };
+  }
+
+  /** A sandbox compute node on `host`, formatted on the master at `masterUrl`; its slapos.cfg. */
+  async formatNode(host: string, options: { computerId: string; masterUrl: string }): Promise<string> {
+    const cfg = await writeSandboxCfg(this.hostDir(host), {
+      slapos: { computer_id: options.computerId, master_url: `${options.masterUrl}/` },
+      slapformat: { partition_amount: 2 },
+    });
+    await this.slapos(host, ['-q', 'node', 'format', '--cfg', cfg, '--now']);
+    return cfg;
+  }
+
+  /** A client configuration on `host` naming the master: what `--cfg` of the client commands reads. */
+  async clientConfig(host: string, masterUrl: string): Promise<string> {
+    const cfg = join(this.hostDir(host), 'slapos-client.cfg');
+    await writeFile(cfg, renderCfg({ slapconsole: { master_url: masterUrl } }));
+    return cfg;
+  }
 }
 
 test('a master and compute nodes on separate hosts: the example and an instance tree spanning two nodes', async () => {
-  const dir = await makeTempDir('slapos-hosts-');
-  const network = await createTestNetwork({ hosts: ['master', 'desk', 'node1', 'node2'] });
+  const hosts = ['master', 'desk', 'node1', 'node2'];
+  const site = new Site(await createTestNetwork({ hosts }), await makeTempDir('slapos-hosts-'));
+  for (const host of hosts) await mkdir(join(site.hostDir(host), 'home'), { recursive: true });
   let stopMaster: (() => Promise<void>) | undefined;
-  const nodes: { host: string; cfg: string }[] = [];
+  const nodes = new Map<string, string>();
   try {
-    const master = network.host('master');
-    stopMaster = await startMaster(network, 'master', join(dir, 'master'));
+    const master = site.network.host('master');
+    stopMaster = await site.startMaster('master');
     const overIpv4 = `http://${master.ipv4}:${MASTER_PORT}`;
     const overIpv6 = `http://[${master.ipv6}]:${MASTER_PORT}`;
-    const desk = async (args: readonly string[]): Promise<string> =>
-      (await slapos(network, 'desk', [...args, '--master-url', overIpv6])).stdout;
-    const pass = async (host: string, command: 'software' | 'instance', code = 0): Promise<void> => {
-      const node = nodes.find((n) => n.host === host);
-      assert.ok(node);
-      await slapos(network, host, ['-q', 'node', command, '--cfg', node.cfg, '--now'], code);
-    };
+    const deskCfg = await site.clientConfig('desk', overIpv6);
+    const desk = (args: readonly string[]): Promise<string> =>
+      site.slapos('desk', [...args, '--cfg', deskCfg]);
+    const pass = (host: string, command: 'software' | 'instance', code = 0): Promise<string> =>
+      site.slapos(host, ['-q', 'node', command, '--cfg', nodes.get(host) ?? '', '--now'], code);
 
     // The nodes: node1 talks to the master over IPv4, node2 over IPv6.
     const [node1Cfg, node2Cfg] = await Promise.all([
-      formatNode(network, 'node1', { dir: join(dir, 'node1'), computerId: 'COMP-1', masterUrl: overIpv4 }),
-      formatNode(network, 'node2', { dir: join(dir, 'node2'), computerId: 'COMP-2', masterUrl: overIpv6 }),
+      site.formatNode('node1', { computerId: 'COMP-1', masterUrl: overIpv4 }),
+      site.formatNode('node2', { computerId: 'COMP-2', masterUrl: overIpv6 }),
     ]);
-    nodes.push({ host: 'node1', cfg: node1Cfg }, { host: 'node2', cfg: node2Cfg });
+    nodes.set('node1', node1Cfg).set('node2', node2Cfg);
 
     // The releases: examples/hello (pinning this Node.js, as a user would) and the composite one.
-    const hello = join(dir, 'releases', 'hello', 'software.cfg');
+    const releases = join(site.hostDir('desk'), 'releases');
+    const hello = join(releases, 'hello', 'software.cfg');
     await mkdir(dirname(hello), { recursive: true });
     await writeFile(hello, `[buildout]\nextends = ${EXAMPLE}\n\n[node]\nexecutable = ${process.execPath}\n`);
-    const { composite } = await writeTestReleases(join(dir, 'releases'));
+    const { composite } = await writeTestReleases(releases);
     await desk(['supply', hello, 'COMP-1']);
     await desk(['supply', composite, 'COMP-1']);
     await desk(['supply', composite, 'COMP-2']);
@@ -141,7 +160,7 @@ test('a master and compute nodes on separate hosts: the example and an instance 
     assert.equal(helloInfo.connection_parameters.name, 'Hello Alice!');
     const helloUrl = String(helloInfo.connection_parameters.url);
     assert.equal(
-      await fetchFrom(network, 'node1', `${helloUrl}/`, { expect: 'Hello Alice!\n' }),
+      await fetchFrom(site.network, 'node1', `${helloUrl}/`, { expect: 'Hello Alice!\n' }),
       'Hello Alice!\n',
     );
 
@@ -164,22 +183,17 @@ test('a master and compute nodes on separate hosts: the example and an instance 
     const childUrl = String(treeInfo.connection_parameters['child-url']);
     assert.match(childUrl, /^http:\/\/127\./);
     assert.equal(
-      await fetchFrom(network, 'node2', `${childUrl}/`, { expect: 'Hello Kid!\n' }),
+      await fetchFrom(site.network, 'node2', `${childUrl}/`, { expect: 'Hello Kid!\n' }),
       'Hello Kid!\n',
     );
-    const node2Info = JSON.parse(await desk(['computer', 'info', 'COMP-2', '--json'])) as unknown;
-    assert.match(JSON.stringify(node2Info), /child-of-tree-a/);
-    assert.doesNotMatch(JSON.stringify(node2Info), /hello-a/);
+    const node2Info = await desk(['computer', 'info', 'COMP-2', '--json']);
+    assert.match(node2Info, /child-of-tree-a/);
+    assert.doesNotMatch(node2Info, /hello-a/);
   } finally {
-    for (const node of nodes)
-      await network
-        .exec(node.host, [process.execPath, SLAPOS, 'node', 'supervisorctl', '--cfg', node.cfg, 'shutdown'], {
-          env: cleanEnv(),
-          timeoutMs: 60_000,
-        })
-        .catch(() => undefined);
+    for (const [host, cfg] of nodes)
+      await site.slapos(host, ['node', 'supervisorctl', '--cfg', cfg, 'shutdown']).catch(() => undefined);
     await stopMaster?.();
-    await network.destroy();
-    await rm(dir, { recursive: true, force: true });
+    await site.network.destroy();
+    await rm(site.dir, { recursive: true, force: true });
   }
 });
