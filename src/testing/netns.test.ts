@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { execFile } from '../lib/exec.ts';
 import { hostileString, seededRandom } from './hostile-strings.ts';
+import { pidAlive, waitFor } from './supervisor.ts';
 import { createTestNetwork, fetchFrom, sweepStaleTestNetworks, type TestNetwork } from './netns.ts';
 
 async function ip(argv: string[]): Promise<string> {
@@ -104,6 +105,29 @@ test('two hosts reach each other over IPv4 and IPv6; the host namespace is untou
     await network.destroy();
     if (server?.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
   }
+});
+
+test('a process that exits without destroy() leaves no namespace, and no process in them', async () => {
+  const module = new URL('./netns.js', import.meta.url).href;
+  const script = `
+    const { createTestNetwork } = await import(${JSON.stringify(module)});
+    const network = await createTestNetwork({ hosts: ['solo'] });
+    const sleeper = network.spawn('solo', ['sleep', '600'], { stdio: 'ignore' });
+    sleeper.unref();
+    process.stdout.write(JSON.stringify({ ns: network.host('solo').ns, sleeper: sleeper.pid }));
+  `;
+  const child = await execFile(process.execPath, ['--input-type=module', '-e', script], {
+    timeoutMs: 60_000,
+  });
+  assert.equal(child.exitCode, 0, child.stderr);
+  const { ns, sleeper } = JSON.parse(child.stdout) as { ns: string; sleeper: number };
+  assert.match(ns, /^slapos-tn-\d+-0-h-solo$/);
+  const prefix = ns.slice(0, -'-h-solo'.length);
+  assert.deepEqual(
+    (await namespaceNames()).filter((name) => name.startsWith(prefix)),
+    [],
+  );
+  await waitFor('the process left in the namespace killed', () => !pidAlive(sleeper));
 });
 
 test('the sweeper deletes the namespaces of a dead process, and the processes in them', async () => {

@@ -51,8 +51,14 @@ export interface TestNetworkOptions {
   hosts: readonly string[];
 }
 
+interface LiveNetwork {
+  namespaces: readonly string[];
+  /** What spawn() started: killed by their process group too, in case one was not in its namespace yet. */
+  spawned: Set<ChildProcess>;
+}
+
 /** Networks of this process not destroyed yet: deleted when the process exits. */
-const live = new Map<string, readonly string[]>();
+const live = new Map<string, LiveNetwork>();
 let sequence = 0;
 let exitHookInstalled = false;
 
@@ -196,10 +202,22 @@ function deleteNamespacesSync(namespaces: readonly string[]): void {
   }
 }
 
-function destroyAllSync(): void {
-  for (const [id, namespaces] of live) {
+function teardownSync(network: LiveNetwork): void {
+  for (const child of network.spawned) {
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) continue;
     try {
-      deleteNamespacesSync(namespaces);
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  deleteNamespacesSync(network.namespaces);
+}
+
+function destroyAllSync(): void {
+  for (const [id, network] of live) {
+    try {
+      teardownSync(network);
     } catch {
       // best effort at exit; the next run's sweeper retries
     }
@@ -247,7 +265,8 @@ export async function createTestNetwork(options: TestNetworkOptions): Promise<Te
     ipv6: `${ipv6Prefix}::${(index + 1).toString(16)}`,
   }));
   const namespaces = [switchNs, ...hosts.map((host) => host.ns)];
-  live.set(id, namespaces);
+  const network: LiveNetwork = { namespaces, spawned: new Set() };
+  live.set(id, network);
   if (!exitHookInstalled) {
     process.once('exit', destroyAllSync);
     exitHookInstalled = true;
@@ -257,7 +276,7 @@ export async function createTestNetwork(options: TestNetworkOptions): Promise<Te
   // eslint-disable-next-line @typescript-eslint/require-await -- async: a failure is a rejection
   const destroy = async (): Promise<void> => {
     destroyed = true;
-    deleteNamespacesSync(namespaces);
+    teardownSync(network);
     live.delete(id);
   };
 
@@ -307,13 +326,17 @@ export async function createTestNetwork(options: TestNetworkOptions): Promise<Te
     host,
     exec: (name, argv, execOptions = {}) =>
       execFile('ip', inNamespace(name, argv), { timeoutMs: EXEC_TIMEOUT_MS, ...execOptions }),
-    spawn: (name, argv, spawnOptions = {}) =>
-      spawnChild('ip', inNamespace(name, argv), {
+    spawn: (name, argv, spawnOptions = {}) => {
+      const child = spawnChild('ip', inNamespace(name, argv), {
         detached: true,
         env: spawnOptions.env ?? cleanEnv(),
         stdio: spawnOptions.stdio ?? ['ignore', 'pipe', 'pipe'],
         ...(spawnOptions.cwd === undefined ? {} : { cwd: spawnOptions.cwd }),
-      }),
+      });
+      network.spawned.add(child);
+      child.once('exit', () => network.spawned.delete(child));
+      return child;
+    },
     destroy,
   };
 }
