@@ -111,7 +111,7 @@ async function freeIpv4Subnet(): Promise<string> {
     });
     if (!overlaps) return ipv4Text(subnet).replace(/\.0$/, '');
   }
-  throw new Error('no free /24 in 10.200.0.0/13-10.250.255.0 (every one is routed on this host)');
+  throw new Error('no free /24 in 10.200.0.0-10.250.255.255 (every one is routed on this host)');
 }
 
 function ipv4Number(octets: readonly number[]): number {
