@@ -24,15 +24,15 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { cleanEnv } from '../src/lib/exec.ts';
+import { packageRoot, slaposBinPath } from '../src/lib/package-root.ts';
 import { createTestNetwork, fetchFrom, type TestNetwork } from '../src/testing/netns.ts';
 import { makeTempDir, renderCfg, writeSandboxCfg } from '../src/testing/node.ts';
 import { writeTestReleases } from '../src/testing/test-releases.ts';
 import { waitFor } from '../src/testing/supervisor.ts';
 
-const SLAPOS = fileURLToPath(new URL('../../bin/slapos.js', import.meta.url));
-const EXAMPLE = fileURLToPath(new URL('../../examples/hello/software.cfg', import.meta.url));
+const SLAPOS = slaposBinPath();
+const EXAMPLE = join(packageRoot(), 'examples', 'hello', 'software.cfg');
 const MASTER_PORT = 8080;
 
 interface ServiceInfo {
