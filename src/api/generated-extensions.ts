@@ -555,6 +555,71 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/slapos.put.ext.compute_node_allocation_scope": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description The owner of a compute node (or an admin) sets who may deploy on it: its allocation scope (personal: its owner only, the default; friend: its owner and the listed users; open: anyone; closed: nothing new) and, with friend_list, the list of friends as a whole. Instances waiting for a partition are placed again. Unknown or foreign compute node: 404-like 403, as the JSON API v0 answers for a compute node that is not registered. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Allocation scope */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /** Compute Node Reference */
+                        computer_guid: string;
+                        /**
+                         * Allocation Scope
+                         * @enum {string}
+                         */
+                        allocation_scope?: "personal" | "friend" | "open" | "closed";
+                        /**
+                         * Friends
+                         * @description User names who may deploy on the node when its scope is friend (replaces the list).
+                         */
+                        friend_list?: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Updated */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * Type
+                             * @enum {string}
+                             */
+                            type: "success";
+                            /**
+                             * Title
+                             * @description Updated
+                             */
+                            title: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {

@@ -8,6 +8,7 @@
  * `close()` it at the end. Every method takes `{signal, timeoutMs}` and fails only with SlapErrors
  * (or, when the caller aborts, with the signal's reason).
  */
+import type { AllocationScope } from '../core/allocation-scope.ts';
 import { SlapError } from '../core/errors.ts';
 import type { FormatPartition } from '../core/format-plan.ts';
 import type { RequestedState, SoftwareInstallationReportedState } from '../core/states.ts';
@@ -471,6 +472,26 @@ export class MasterClient {
       ),
     );
     return answer?.result_list;
+  }
+
+  /**
+   * Sets a compute node's allocation scope and, when `friends` is given, its friends (as a whole).
+   * Master mode; a SlapOS master does not have this extension (404).
+   */
+  async updateComputeNodeAccess(
+    computerGuid: string,
+    access: { allocationScope?: AllocationScope; friends?: string[] },
+    options?: CallOptions,
+  ): Promise<void> {
+    await this.transport.post(
+      '/slapos.put.ext.compute_node_allocation_scope',
+      {
+        computer_guid: computerGuid,
+        ...(access.allocationScope !== undefined ? { allocation_scope: access.allocationScope } : {}),
+        ...(access.friends !== undefined ? { friend_list: access.friends } : {}),
+      },
+      options,
+    );
   }
 
   /** The URL of the master's HATEOAS root. */

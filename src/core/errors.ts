@@ -125,6 +125,31 @@ export const ERROR_CATALOG = {
     summary: 'The instance cannot be freed yet because its tree still has child partitions.',
   },
 
+  // --- master's certificate authority (src/master/ca): certificate signing requests ---
+  SLAP_ERR_CSR_INVALID: {
+    http: 400,
+    exit: EXIT.failure,
+    summary:
+      'A certificate request is not one PEM `CERTIFICATE REQUEST` block of ASCII text holding a well-formed PKCS#10 request.',
+  },
+  SLAP_ERR_CSR_TOO_LARGE: { http: 413, exit: EXIT.failure, summary: 'A certificate request is over 16 KiB.' },
+  SLAP_ERR_CSR_KEY: {
+    http: 400,
+    exit: EXIT.failure,
+    summary: "A certificate request's key is not accepted (only EC P-256/P-384 or RSA 2048 to 8192 bits).",
+  },
+  SLAP_ERR_CSR_SIGNATURE: {
+    http: 400,
+    exit: EXIT.failure,
+    summary: "A certificate request's self-signature does not verify (or uses an unsupported algorithm).",
+  },
+  SLAP_ERR_CSR_SUBJECT: {
+    http: 400,
+    exit: EXIT.failure,
+    summary:
+      'A certificate request names a subject the master did not assign (the master decides it: leave it empty or put exactly `CN=<id>`).',
+  },
+
   // --- node: configuration, format, promises ---
   SLAP_ERR_ROOT_REQUIRED: {
     http: 500,

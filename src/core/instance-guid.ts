@@ -8,6 +8,8 @@
 import { SlapError } from './errors.ts';
 
 export interface InstanceIdentity {
+  /** The user whose namespace holds the instance ('' in proxy mode, whose guids never name one). */
+  owner: string;
   title: string;
   /** Title of the root instance of the tree; '' for a root instance. */
   requestedBy: string;
@@ -16,7 +18,7 @@ export interface InstanceIdentity {
 
 const SEPARATOR = '___';
 
-export function formatInstanceGuid(identity: InstanceIdentity): string {
+export function formatInstanceGuid(identity: Omit<InstanceIdentity, 'owner'>): string {
   return `${identity.title}${SEPARATOR}${identity.requestedBy}${SEPARATOR}${identity.shared ? 1 : 0}`;
 }
 
@@ -36,6 +38,7 @@ export function parseInstanceGuid(guid: string): InstanceIdentity {
     throw new SlapError('SLAP_ERR_INSTANCE_GUID_INVALID', `instance_guid ${guid} not handled.`);
   }
   return {
+    owner: '',
     title: guid.slice(0, first),
     requestedBy: guid.slice(first + SEPARATOR.length, second),
     shared: /[1-9]/.test(flag),

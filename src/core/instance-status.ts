@@ -53,6 +53,8 @@ export interface InstanceReportFacts {
   requestedState: RequestedState;
   /** Whether the instance has a partition. */
   allocated: boolean;
+  /** Why it has none yet (master mode: no node admits it or has room), null otherwise. */
+  allocationMessage?: string | null;
   /** The partition's timestamp: bumped by every change the node must act on (float seconds). */
   partitionTimestamp: number | null;
   reportedState: string | null;
@@ -75,7 +77,7 @@ export interface InstanceStatusView {
  * is not available, an instance not yet running waits for it (or shows its build error).
  */
 export function instanceStatus(facts: InstanceReportFacts): InstanceStatusView {
-  if (!facts.allocated) return { status: 'unallocated', message: null };
+  if (!facts.allocated) return { status: 'unallocated', message: facts.allocationMessage ?? null };
   if (facts.requestedState === 'destroyed') return { status: 'destroying', message: null };
   const failedLast =
     facts.errorAt !== null && (facts.reportedAt === null || facts.errorAt > facts.reportedAt);

@@ -33,6 +33,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { word: 'service', load: async () => (await import('./service-info.ts')).registerServiceInfo },
   { word: 'computer', load: async () => (await import('./computer-list.ts')).registerComputerList },
   { word: 'computer', load: async () => (await import('./computer-info.ts')).registerComputerInfo },
+  { word: 'computer', load: async () => (await import('./computer-update.ts')).registerComputerUpdate },
   { word: 'buildout', load: async () => (await import('./buildout.ts')).registerBuildout },
   // --- node commands (src/cli/node-options.ts) ---
   { word: 'node', load: async () => (await import('./node-format.ts')).registerNodeFormat },

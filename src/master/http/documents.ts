@@ -2,7 +2,7 @@
 import type { ApiResponse } from '../../api/index.ts';
 import { changeMarker, timestampString } from '../../core/change-marker.ts';
 import { processingTimestamp } from '../../core/clock.ts';
-import { formatInstanceGuid, rootTitleOf } from '../../core/instance-guid.ts';
+import { rootTitleOf } from '../../core/instance-guid.ts';
 import type { NodeSnapshot } from '../services/change-stream.ts';
 import type { PromiseResults } from '../services/promise-results.ts';
 import type { InstanceStatusReport, SoftwareInstallationStatusItem } from '../services/index.ts';
@@ -21,7 +21,7 @@ export type InstanceDocument = Omit<
 export function instanceDocument(view: InstanceView): InstanceDocument {
   return {
     title: view.title,
-    instance_guid: formatInstanceGuid(view),
+    instance_guid: view.instanceGuid,
     software_release_uri: view.softwareRelease,
     software_type: view.softwareType,
     state: view.state,

@@ -210,28 +210,42 @@ function handlers(services: MasterServices): HandlerTable {
       success(
         await services.bangComputeNode({ caller, computeNodeId: body.computer_guid, message: body.message }),
       ),
-    '/slapos.post.v0.compute_node_usage': ({ body, caller }) =>
+    '/slapos.post.v0.compute_node_usage': async ({ body, caller }) =>
       success(
-        services.reportComputeNodeUsage({ caller, computeNodeId: body.computer_guid, usageXml: body.tioxml }),
+        await services.reportComputeNodeUsage({
+          caller,
+          computeNodeId: body.computer_guid,
+          usageXml: body.tioxml,
+        }),
       ),
-    '/slapos.get.v0.compute_node_status': ({ body, caller }) => ({
-      text: services.computeNodeStatus({ caller, computeNodeId: body.computer_guid }),
+    '/slapos.get.v0.compute_node_status': async ({ body, caller }) => ({
+      text: await services.computeNodeStatus({ caller, computeNodeId: body.computer_guid }),
     }),
     '/slapos.post.v0.compute_node_certificate': ({ body, caller }) =>
       services.createComputeNodeCertificate({ caller, computeNodeId: body.computer_guid }),
-    '/slapos.remove.v0.compute_node_certificate': ({ body, caller }) =>
-      success(services.revokeComputeNodeCertificate({ caller, computeNodeId: body.computer_guid })),
+    '/slapos.remove.v0.compute_node_certificate': async ({ body, caller }) =>
+      success(await services.revokeComputeNodeCertificate({ caller, computeNodeId: body.computer_guid })),
     '/slapos.get.v0.software_instance_certificate': ({ body, caller }) =>
       services.instanceCertificate({ caller, instanceGuid: body.instance_guid }),
-    '/slapos.get.v0.hateoas_url': ({ caller, origin }) => ({
-      hateoas_url: services.hateoasUrl({ caller, origin: origin() }),
+    '/slapos.get.v0.hateoas_url': async ({ caller, origin }) => ({
+      hateoas_url: await services.hateoasUrl({ caller, origin: origin() }),
     }),
     '/slapos.allDocs.WIP.compute_node_list': async ({ caller }) => ({
       result_list: (await services.listComputeNodes({ caller })).map((reference) => ({
         computer_guid: reference,
       })),
     }),
-    // --- our extensions (slapos-extensions.json): the change stream ---
+    // --- our extensions (slapos-extensions.json): who may deploy on a compute node ---
+    '/slapos.put.ext.compute_node_allocation_scope': async ({ body, caller }) =>
+      success(
+        await services.updateComputeNodeAccess({
+          caller,
+          computeNodeId: body.computer_guid,
+          allocationScope: body.allocation_scope,
+          friends: body.friend_list,
+        }),
+      ),
+    // --- our extensions: the change stream ---
     '/slapos.get.ext.compute_node_snapshot': async ({ body, caller }) => {
       const snapshot = await services.readNodeSnapshot({ caller, computeNodeId: body.computer_guid });
       return serializeOnce(snapshot, () => nodeSnapshotDocument(snapshot));

@@ -3,7 +3,7 @@
  * everything one node pass needs, in one call, with the node's revision — and the long poll that
  * answers as soon as that revision moves.
  */
-import { formatInstanceGuid, rootTitleOf } from '../../core/instance-guid.ts';
+import { rootTitleOf } from '../../core/instance-guid.ts';
 import { decodeParameterXml } from '../../core/parameter-xml.ts';
 import { parsePythonJson } from '../../core/python-value.ts';
 import type { RequestedState, SoftwareInstallationState } from '../../core/states.ts';
@@ -64,7 +64,7 @@ export async function readNodeSnapshot(
   input: { caller: Caller; computeNodeId: string },
 ): Promise<NodeSnapshot> {
   const { computeNodeId } = input;
-  context.authorize(input.caller, 'compute_node.read', { kind: 'compute_node', computeNodeId });
+  await context.authorize(input.caller, 'compute_node.read', { kind: 'compute_node', computeNodeId });
   return context.store.memoizedRead(`node_snapshot:${computeNodeId}`, async (repository) => {
     await requireComputeNode(repository, computeNodeId);
     const records = await repository.readNodeSnapshot(computeNodeId);
@@ -82,7 +82,7 @@ export async function readNodeSnapshot(
       if (!list) sharedByHost.set(host, (list = []));
       list.push({
         title: shared.title,
-        instanceGuid: formatInstanceGuid(shared),
+        instanceGuid: context.naming.guidOf(shared),
         softwareType: shared.softwareType,
         parameters: sharedParametersOf(shared),
         connectionParameters: decodeParameterXml(shared.connectionXml),
@@ -96,7 +96,7 @@ export async function readNodeSnapshot(
         const partitionId = record.location?.partitionId ?? '';
         return {
           partitionId,
-          instanceGuid: formatInstanceGuid(record),
+          instanceGuid: context.naming.guidOf(record),
           title: record.title,
           rootTitle: rootTitleOf(record),
           state: record.requestedState,
@@ -130,7 +130,7 @@ export async function watchComputeNode(
     signal?: AbortSignal;
   },
 ): Promise<{ revision: number; changed: boolean }> {
-  context.authorize(input.caller, 'compute_node.read', {
+  await context.authorize(input.caller, 'compute_node.read', {
     kind: 'compute_node',
     computeNodeId: input.computeNodeId,
   });

@@ -2,6 +2,9 @@
  * Compute node endpoints that slapproxy answers without a real implementation in proxy mode
  * (status, bang, usage, certificates) and the node list. Each still goes through authorisation.
  */
+import { SlapError } from '../../core/errors.ts';
+import type { AllocationScope } from '../storage/repository.ts';
+import { allocateWaitingInstances } from './allocation.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import type { RequestOrigin } from './frontend-bypass.ts';
@@ -10,16 +13,22 @@ export async function listComputeNodes(
   context: ServiceContext,
   input: { caller: Caller },
 ): Promise<string[]> {
-  context.authorize(input.caller, 'compute_node.list', { kind: 'master' });
+  await context.authorize(input.caller, 'compute_node.list', { kind: 'master' });
+  if (context.mode === 'master' && !(input.caller.kind === 'user' && input.caller.admin)) {
+    // A user lists the nodes they own.
+    const owner = input.caller.kind === 'user' ? input.caller.userId : undefined;
+    const nodes = await context.store.read((repository) => repository.listComputeNodeAccess());
+    return nodes.filter((node) => node.owner === owner).map((node) => node.reference);
+  }
   const nodes = await context.store.read((repository) => repository.listComputeNodes());
   return nodes.map((node) => node.reference);
 }
 
-export function computeNodeStatus(
+export async function computeNodeStatus(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string },
-): string {
-  context.authorize(input.caller, 'compute_node.read', {
+): Promise<string> {
+  await context.authorize(input.caller, 'compute_node.read', {
     kind: 'compute_node',
     computeNodeId: input.computeNodeId,
   });
@@ -35,7 +44,7 @@ export async function bangComputeNode(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string; message: string },
 ): Promise<'Ignored'> {
-  context.authorize(input.caller, 'compute_node.report', {
+  await context.authorize(input.caller, 'compute_node.report', {
     kind: 'compute_node',
     computeNodeId: input.computeNodeId,
   });
@@ -53,11 +62,11 @@ export async function bangComputeNode(
 }
 
 /** Usage reports are accepted and ignored in proxy mode (no accounting). */
-export function reportComputeNodeUsage(
+export async function reportComputeNodeUsage(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string; usageXml: string },
-): 'Ignored' {
-  context.authorize(input.caller, 'compute_node.report', {
+): Promise<'Ignored'> {
+  await context.authorize(input.caller, 'compute_node.report', {
     kind: 'compute_node',
     computeNodeId: input.computeNodeId,
   });
@@ -68,39 +77,73 @@ export function reportComputeNodeUsage(
   return 'Ignored';
 }
 
+/**
+ * Sets who may deploy on a compute node (its allocation scope and, as a whole, its friends); the
+ * instances waiting for a partition are placed again at once.
+ */
+export async function updateComputeNodeAccess(
+  context: ServiceContext,
+  input: {
+    caller: Caller;
+    computeNodeId: string;
+    allocationScope?: AllocationScope | undefined;
+    friends?: readonly string[] | undefined;
+  },
+): Promise<'Updated'> {
+  const target = { kind: 'compute_node' as const, computeNodeId: input.computeNodeId };
+  await context.store.write(async (repository) => {
+    await context.authorize(input.caller, 'compute_node.update', target, repository);
+    const access: { allocationScope?: AllocationScope; friends?: readonly string[] } = {};
+    if (input.allocationScope !== undefined) access.allocationScope = input.allocationScope;
+    if (input.friends !== undefined) access.friends = input.friends;
+    if (!(await repository.setComputeNodeAccess(input.computeNodeId, access)))
+      throw new SlapError('SLAP_ERR_COMPUTE_NODE_NOT_FOUND', `${input.computeNodeId} is not registered.`);
+    await allocateWaitingInstances(context, repository);
+  });
+  context.logger.info(
+    {
+      computeNode: input.computeNodeId,
+      allocationScope: input.allocationScope,
+      friends: input.friends?.length,
+    },
+    'compute node access updated',
+  );
+  return 'Updated';
+}
+
 export interface CertificatePair {
   key: string;
   certificate: string;
 }
 
 /** Proxy mode has no PKI: certificates are empty strings, as slapproxy answers. */
-export function createComputeNodeCertificate(
+export async function createComputeNodeCertificate(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string },
-): CertificatePair {
-  context.authorize(input.caller, 'compute_node.certificate', {
+): Promise<CertificatePair> {
+  await context.authorize(input.caller, 'compute_node.certificate', {
     kind: 'compute_node',
     computeNodeId: input.computeNodeId,
   });
   return { key: '', certificate: '' };
 }
 
-export function revokeComputeNodeCertificate(
+export async function revokeComputeNodeCertificate(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string },
-): 'Ignored' {
-  context.authorize(input.caller, 'compute_node.certificate', {
+): Promise<'Ignored'> {
+  await context.authorize(input.caller, 'compute_node.certificate', {
     kind: 'compute_node',
     computeNodeId: input.computeNodeId,
   });
   return 'Ignored';
 }
 
-export function instanceCertificate(
+export async function instanceCertificate(
   context: ServiceContext,
   input: { caller: Caller; instanceGuid: string },
-): CertificatePair {
-  context.authorize(input.caller, 'instance.certificate', {
+): Promise<CertificatePair> {
+  await context.authorize(input.caller, 'instance.certificate', {
     kind: 'instance_guid',
     instanceGuid: input.instanceGuid,
   });
@@ -108,11 +151,11 @@ export function instanceCertificate(
 }
 
 /** The HATEOAS root as the caller reaches the master. */
-export function hateoasUrl(
+export async function hateoasUrl(
   context: ServiceContext,
   input: { caller: Caller; origin: RequestOrigin },
-): string {
-  context.authorize(input.caller, 'master.read', { kind: 'master' });
+): Promise<string> {
+  await context.authorize(input.caller, 'master.read', { kind: 'master' });
   const { origin } = input;
   return `${origin.secure ? 'https' : 'http'}://${origin.host}${origin.prefix}/hateoas/`;
 }

@@ -1,37 +1,50 @@
-/** What every use case receives: the store, the clock, the logger, the configuration and the authorizer. */
+/** What every use case receives: the store, the clock, the logger, the mode and its check point. */
 import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { MasterStore } from '../storage/repository.ts';
+import type { MasterStore, Repository } from '../storage/repository.ts';
 import type { Action, Authorizer, Caller, Target } from './caller.ts';
+import { masterNaming, proxyNaming, type InstanceNaming } from './instance-naming.ts';
 import { NodeRevisionHub } from './node-revisions.ts';
+
+/** `proxy`: slapproxy's single trusted caller; `master`: users, nodes and instances with identities. */
+export type MasterMode = 'proxy' | 'master';
 
 export interface ServiceContext {
   store: MasterStore;
   clock: Clock;
   logger: Logger;
+  mode: MasterMode;
+  /** How instances are named on the wire in this mode. */
+  naming: InstanceNaming;
   /** The default compute node (`[slapos] computer_id`): requests without `computer_guid` go there. */
   defaultComputeNodeId: string | undefined;
   /** The change stream's watchers (woken by the store's commits). */
   revisions: NodeRevisionHub;
-  authorize(caller: Caller, action: Action, target: Target): void;
+  /** The one check point (caller.ts): resolves if allowed, rejects otherwise. */
+  authorize(caller: Caller, action: Action, target: Target, repository?: Repository): Promise<void>;
 }
 
 export interface ServiceContextOptions {
   store: MasterStore;
   clock: Clock;
   logger: Logger;
+  mode?: MasterMode;
   defaultComputeNodeId?: string | undefined;
   authorizer: Authorizer;
 }
 
 export function createServiceContext(options: ServiceContextOptions): ServiceContext {
   const { authorizer } = options;
+  const mode = options.mode ?? 'proxy';
   return {
     store: options.store,
     clock: options.clock,
     logger: options.logger,
+    mode,
+    naming: mode === 'master' ? masterNaming : proxyNaming,
     defaultComputeNodeId: options.defaultComputeNodeId,
     revisions: new NodeRevisionHub(options.store),
-    authorize: (caller, action, target) => authorizer.authorize(caller, action, target),
+    authorize: (caller, action, target, repository) =>
+      authorizer.authorize(caller, action, target, repository),
   };
 }

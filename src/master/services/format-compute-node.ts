@@ -7,6 +7,7 @@
 import { setImmediate } from 'node:timers/promises';
 import type { ComputeNodeFormat } from '../../core/format-plan.ts';
 import type { Caller } from './caller.ts';
+import { allocateWaitingInstances } from './allocation.ts';
 import type { ServiceContext } from './context.ts';
 
 /**
@@ -21,7 +22,7 @@ export async function formatComputeNode(
 ): Promise<'Formatted'> {
   const { format } = input;
   const node = format.computeNodeId;
-  context.authorize(input.caller, 'compute_node.format', { kind: 'compute_node', computeNodeId: node });
+  await context.authorize(input.caller, 'compute_node.format', { kind: 'compute_node', computeNodeId: node });
   const now = context.clock.now();
   await context.store.write(async (repository) => {
     await repository.upsertComputeNode({
@@ -45,6 +46,7 @@ export async function formatComputeNode(
       for (const address of partition.addresses) await repository.insertAddress(key, address);
     }
     await repository.bumpNodeRevision(node);
+    await allocateWaitingInstances(context, repository);
   });
   context.logger.info({ computeNode: node, partitions: format.partitions.length }, 'compute node formatted');
   return 'Formatted';

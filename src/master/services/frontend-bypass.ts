@@ -6,6 +6,7 @@
 import { pyStr } from '../../core/python-value.ts';
 import { quoteUrlPart, splitUrl } from '../../core/url-parts.ts';
 import type { RequestedState } from '../../core/states.ts';
+import { formatInstanceGuid } from '../../core/instance-guid.ts';
 import type { InstanceView } from './instance-view.ts';
 
 export const APACHE_FRONTEND_URL =
@@ -38,6 +39,11 @@ function fakeView(
   connection: Record<string, unknown>,
 ): InstanceView {
   return {
+    instanceGuid: formatInstanceGuid({
+      title: request.title,
+      requestedBy: request.requestedBy,
+      shared: true,
+    }),
     title: request.title,
     requestedBy: request.requestedBy,
     shared: true,

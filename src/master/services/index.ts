@@ -38,6 +38,7 @@ export function createMasterServices(context: ServiceContext) {
     renameInstance: bind(context, reports.renameInstance),
     formatComputeNode: bind(context, formatComputeNode),
     listComputeNodes: bind(context, computeNodes.listComputeNodes),
+    updateComputeNodeAccess: bind(context, computeNodes.updateComputeNodeAccess),
     computeNodeStatus: bind(context, computeNodes.computeNodeStatus),
     bangComputeNode: bind(context, computeNodes.bangComputeNode),
     reportComputeNodeUsage: bind(context, computeNodes.reportComputeNodeUsage),

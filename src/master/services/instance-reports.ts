@@ -3,24 +3,16 @@
  * frees the partition, docs/protocol.md §1.10), errors, connection parameters (§1.11) and bang (§5.2).
  */
 import { SlapError } from '../../core/errors.ts';
-import { parseInstanceGuid, type InstanceIdentity } from '../../core/instance-guid.ts';
 import { compareCodePoints } from '../../core/parameter-xml.ts';
 import type { InstanceReportedState } from '../../core/states.ts';
 import type { Caller } from './caller.ts';
+import { allocateWaitingInstances } from './allocation.ts';
 import type { ServiceContext } from './context.ts';
+import { authorizedInstance } from './instance-access.ts';
 import { instanceNotFound } from './not-found.ts';
 import { storableParameterXml } from './stored-parameters.ts';
 
 export type ReportOutcome = 'Ignored' | 'Destroyed';
-
-/** Parses a guid when it is well formed; slapproxy does not even look at it for some reports. */
-function tryParse(instanceGuid: string): InstanceIdentity | undefined {
-  try {
-    return parseInstanceGuid(instanceGuid);
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Records a node's report on an instance. `destroyed` frees the instance's partition; a root whose
@@ -32,38 +24,44 @@ export async function reportInstanceState(
   input: { caller: Caller; instanceGuid: string; reportedState: InstanceReportedState },
 ): Promise<ReportOutcome> {
   const now = context.clock.now();
+  const lookup = {
+    caller: input.caller,
+    action: 'instance.report' as const,
+    instanceGuid: input.instanceGuid,
+  };
   if (input.reportedState !== 'destroyed') {
-    const identity = tryParse(input.instanceGuid);
-    context.authorize(input.caller, 'instance.report', {
-      kind: 'instance_guid',
-      instanceGuid: input.instanceGuid,
-    });
-    if (identity) {
-      await context.store.write(async (repository) => {
-        const record = await repository.findInstance(identity);
-        if (record)
-          await repository.updateInstance(record.id, {
-            reportedState: input.reportedState,
-            reportedAt: now,
-            now,
-          });
+    await context.store.write(async (repository) => {
+      const record = await authorizedInstance(context, repository, {
+        ...lookup,
+        ignoreMissingInProxyMode: true,
       });
-    }
+      if (record)
+        await repository.updateInstance(record.id, {
+          reportedState: input.reportedState,
+          reportedAt: now,
+          now,
+        });
+    });
     return 'Ignored';
   }
-  const identity = parseInstanceGuid(input.instanceGuid);
-  context.authorize(input.caller, 'instance.report', { kind: 'instance', identity });
-  if (identity.shared) return 'Ignored';
+  context.naming.check(input.instanceGuid);
+  if (context.naming.namesShared(input.instanceGuid)) {
+    await context.store.read((repository) =>
+      authorizedInstance(context, repository, { ...lookup, ignoreMissingInProxyMode: true }),
+    );
+    return 'Ignored';
+  }
   const children = await context.store.write(async (repository) => {
-    const record = await repository.findInstance(identity);
+    const record = await authorizedInstance(context, repository, lookup);
+    if (record?.shared) return 'shared' as const;
     if (!record?.location) {
       throw instanceNotFound(input.instanceGuid);
     }
     if (record.requestedBy === '') {
-      const children = await repository.listChildren(record.title);
+      const children = await repository.listChildren(record.owner, record.title);
       if (children.length > 0) {
         // Like SlapOS's garbage collection: a destroyed root first asks its tree to go.
-        await repository.markChildrenDestroyed(record.title, now);
+        await repository.markChildrenDestroyed(record.owner, record.title, now);
         // No timestamp bump (slapproxy's rule), but their nodes must act: the change stream says so.
         const nodes = new Set(
           children.flatMap((child) => (child.location ? [child.location.computeNodeId] : [])),
@@ -78,8 +76,10 @@ export async function reportInstanceState(
     await repository.detachSharedInstances(record.location, now);
     await repository.bumpNodeRevision(record.location.computeNodeId);
     context.logger.debug({ instance: input.instanceGuid, ...record.location }, 'partition freed');
+    await allocateWaitingInstances(context, repository);
     return [];
   });
+  if (children === 'shared') return 'Ignored';
   if (children.length > 0) {
     throw new SlapError(
       'SLAP_ERR_HAS_CHILDREN',
@@ -94,19 +94,17 @@ export async function reportInstanceError(
   context: ServiceContext,
   input: { caller: Caller; instanceGuid: string; message: string },
 ): Promise<'Ignored'> {
-  context.authorize(input.caller, 'instance.report', {
-    kind: 'instance_guid',
-    instanceGuid: input.instanceGuid,
-  });
-  const identity = tryParse(input.instanceGuid);
-  if (identity) {
-    const now = context.clock.now();
-    await context.store.write(async (repository) => {
-      const record = await repository.findInstance(identity);
-      if (record)
-        await repository.updateInstance(record.id, { errorMessage: input.message, errorAt: now, now });
+  const now = context.clock.now();
+  await context.store.write(async (repository) => {
+    const record = await authorizedInstance(context, repository, {
+      caller: input.caller,
+      action: 'instance.report',
+      instanceGuid: input.instanceGuid,
+      ignoreMissingInProxyMode: true,
     });
-  }
+    if (record)
+      await repository.updateInstance(record.id, { errorMessage: input.message, errorAt: now, now });
+  });
   return 'Ignored';
 }
 
@@ -119,13 +117,17 @@ export async function setConnectionParameters(
   context: ServiceContext,
   input: { caller: Caller; instanceGuid: string; parameters: Record<string, unknown> },
 ): Promise<'Updated'> {
-  const identity = parseInstanceGuid(input.instanceGuid);
-  context.authorize(input.caller, 'instance.update', { kind: 'instance', identity });
+  context.naming.check(input.instanceGuid);
   const connectionXml = storableParameterXml(input.parameters);
   const now = context.clock.now();
   await context.store.write(async (repository) => {
-    const record = await repository.findInstance(identity);
-    // An unknown target is silently ignored, as slapproxy does.
+    // An unknown target is silently ignored in proxy mode, as slapproxy does.
+    const record = await authorizedInstance(context, repository, {
+      caller: input.caller,
+      action: 'instance.report',
+      instanceGuid: input.instanceGuid,
+      ignoreMissingInProxyMode: true,
+    });
     if (!record || record.connectionXml === connectionXml) return;
     await repository.updateInstance(record.id, { connectionXml, now });
     if (record.requester) await repository.bumpDependencySerial(record.requester);
@@ -141,17 +143,23 @@ export async function bangInstance(
   context: ServiceContext,
   input: { caller: Caller; instanceGuid: string; message: string },
 ): Promise<'Bang handled'> {
-  const identity = parseInstanceGuid(input.instanceGuid);
-  context.authorize(input.caller, 'instance.update', { kind: 'instance', identity });
-  if (identity.shared) throw new SlapError('SLAP_ERR_NOT_IMPLEMENTED', 'NotImplemented');
+  context.naming.check(input.instanceGuid);
+  if (context.naming.namesShared(input.instanceGuid))
+    throw new SlapError('SLAP_ERR_NOT_IMPLEMENTED', 'NotImplemented');
   const now = context.clock.now();
   await context.store.write(async (repository) => {
-    const record = await repository.findInstance(identity);
+    const record = await authorizedInstance(context, repository, {
+      caller: input.caller,
+      action: 'instance.update',
+      instanceGuid: input.instanceGuid,
+      ignoreMissingInProxyMode: true,
+    });
+    if (record?.shared) throw new SlapError('SLAP_ERR_NOT_IMPLEMENTED', 'NotImplemented');
     if (!record?.location) return;
     await repository.updateInstance(record.id, { bangMessage: input.message, bangAt: now, now });
     await repository.setPartitionTimestamp(record.location, now);
     if (record.requestedBy !== '') return;
-    for (const child of await repository.listChildren(record.title)) {
+    for (const child of await repository.listChildren(record.owner, record.title)) {
       if (child.location) await repository.setPartitionTimestamp(child.location, now);
     }
   });
@@ -166,14 +174,25 @@ export async function renameInstance(
   context: ServiceContext,
   input: { caller: Caller; instanceGuid: string; newTitle: string; repointChildren?: boolean },
 ): Promise<'Renamed'> {
-  const identity = parseInstanceGuid(input.instanceGuid);
-  context.authorize(input.caller, 'instance.update', { kind: 'instance', identity });
-  if (identity.shared) throw new SlapError('SLAP_ERR_NOT_IMPLEMENTED', 'NotImplemented');
+  context.naming.check(input.instanceGuid);
+  if (context.naming.namesShared(input.instanceGuid))
+    throw new SlapError('SLAP_ERR_NOT_IMPLEMENTED', 'NotImplemented');
   const now = context.clock.now();
   await context.store.write(async (repository) => {
-    const record = await repository.findInstance(identity);
+    const record = await authorizedInstance(context, repository, {
+      caller: input.caller,
+      action: 'instance.update',
+      instanceGuid: input.instanceGuid,
+      ignoreMissingInProxyMode: true,
+    });
+    if (record?.shared) throw new SlapError('SLAP_ERR_NOT_IMPLEMENTED', 'NotImplemented');
     if (!record || input.newTitle === record.title) return;
-    const taken = await repository.findInstance({ ...identity, title: input.newTitle });
+    const taken = await repository.findInstance({
+      owner: record.owner,
+      title: input.newTitle,
+      requestedBy: record.requestedBy,
+      shared: false,
+    });
     if (taken) {
       throw new SlapError(
         'SLAP_ERR_CONFLICT',
@@ -182,7 +201,7 @@ export async function renameInstance(
     }
     await repository.updateInstance(record.id, { title: input.newTitle, now });
     if (input.repointChildren && record.requestedBy === '') {
-      for (const child of await repository.listChildren(record.title)) {
+      for (const child of await repository.listChildren(record.owner, record.title)) {
         await repository.updateInstance(child.id, { requestedBy: input.newTitle, now });
       }
     }

@@ -2,7 +2,6 @@
  * What the node has made of an instance (our extension, docs/master.md "Instance status"): its
  * status from the node's reports on it and on its software release (src/core/instance-status.ts).
  */
-import { parseInstanceGuid } from '../../core/instance-guid.ts';
 import {
   instanceStatus,
   softwareInstallationStatus,
@@ -13,6 +12,7 @@ import type { RequestedState } from '../../core/states.ts';
 import type { InstanceRecord, Repository } from '../storage/repository.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
+import { authorizedInstance } from './instance-access.ts';
 import { instanceNotFound } from './not-found.ts';
 
 export interface InstanceStatusReport extends InstanceStatusView {
@@ -40,6 +40,7 @@ async function statusOf(repository: Repository, record: InstanceRecord): Promise
     ...instanceStatus({
       requestedState: record.requestedState,
       allocated: record.location !== null,
+      allocationMessage: record.allocationMessage,
       partitionTimestamp: record.partitionTimestamp,
       reportedState: record.reportedState,
       reportedAt: record.reportedAt,
@@ -63,10 +64,13 @@ export async function readInstanceStatus(
   context: ServiceContext,
   input: { caller: Caller; instanceGuid: string },
 ): Promise<InstanceStatusReport> {
-  const identity = parseInstanceGuid(input.instanceGuid);
-  context.authorize(input.caller, 'instance.read', { kind: 'instance', identity });
+  context.naming.check(input.instanceGuid);
   return context.store.read(async (repository) => {
-    const record = await repository.findInstance(identity);
+    const record = await authorizedInstance(context, repository, {
+      caller: input.caller,
+      action: 'instance.read',
+      instanceGuid: input.instanceGuid,
+    });
     if (!record) throw instanceNotFound(input.instanceGuid);
     if (!record.shared) return statusOf(repository, record);
     const host = record.location ? await repository.getInstanceOnPartition(record.location) : undefined;

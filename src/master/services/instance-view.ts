@@ -6,8 +6,11 @@ import { decodeParameterXml } from '../../core/parameter-xml.ts';
 import { parsePythonJson } from '../../core/python-value.ts';
 import type { RequestedState } from '../../core/states.ts';
 import type { InstanceRecord, PartitionKey, Repository } from '../storage/repository.ts';
+import type { InstanceNaming } from './instance-naming.ts';
 
 export interface InstanceView {
+  /** The instance's name on the wire (instance-naming.ts). */
+  instanceGuid: string;
   title: string;
   requestedBy: string;
   shared: boolean;
@@ -43,9 +46,14 @@ export async function ipListOf(repository: Repository, key: PartitionKey): Promi
 }
 
 /** Variant A: a non-shared instance as stored (parameters as strings). */
-export async function instanceView(repository: Repository, record: InstanceRecord): Promise<InstanceView> {
+export async function instanceView(
+  repository: Repository,
+  record: InstanceRecord,
+  naming: InstanceNaming,
+): Promise<InstanceView> {
   const location = record.location ?? { computeNodeId: '', partitionId: '' };
   return {
+    instanceGuid: naming.guidOf(record),
     title: record.title,
     requestedBy: record.requestedBy,
     shared: false,
@@ -62,9 +70,14 @@ export async function instanceView(repository: Repository, record: InstanceRecor
 }
 
 /** Variant B: a shared instance as stored, seen through its host (original parameter types). */
-export function sharedInstanceView(shared: InstanceRecord, host: InstanceRecord): InstanceView {
+export function sharedInstanceView(
+  shared: InstanceRecord,
+  host: InstanceRecord,
+  naming: InstanceNaming,
+): InstanceView {
   const location = host.location ?? { computeNodeId: '', partitionId: '' };
   return {
+    instanceGuid: naming.guidOf(shared),
     title: shared.title,
     requestedBy: shared.requestedBy,
     shared: true,

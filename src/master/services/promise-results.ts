@@ -5,9 +5,9 @@
  */
 import { MAX_PROMISE_RESULTS_JSON_BYTES } from '../../api/index.ts';
 import { SlapError } from '../../core/errors.ts';
-import { parseInstanceGuid } from '../../core/instance-guid.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
+import { authorizedInstance } from './instance-access.ts';
 import { bounded } from './stored-parameters.ts';
 import { instanceNotFound } from './not-found.ts';
 
@@ -31,9 +31,9 @@ export async function reportPromiseResults(
   context: ServiceContext,
   input: { caller: Caller; instanceGuid: string; results: readonly PromiseResult[] },
 ): Promise<'Updated'> {
-  const identity = parseInstanceGuid(input.instanceGuid);
-  context.authorize(input.caller, 'instance.report', { kind: 'instance', identity });
-  if (identity.shared) throw new SlapError('SLAP_ERR_NOT_IMPLEMENTED', 'NotImplemented');
+  context.naming.check(input.instanceGuid);
+  if (context.naming.namesShared(input.instanceGuid))
+    throw new SlapError('SLAP_ERR_NOT_IMPLEMENTED', 'NotImplemented');
   const resultListJson = bounded(
     JSON.stringify(input.results.map(({ name, status, message, date }) => ({ name, status, message, date }))),
     MAX_PROMISE_RESULTS_JSON_BYTES,
@@ -41,8 +41,13 @@ export async function reportPromiseResults(
   );
   const reportedAt = context.clock.now();
   await context.store.write(async (repository) => {
-    const record = await repository.findInstance(identity);
+    const record = await authorizedInstance(context, repository, {
+      caller: input.caller,
+      action: 'instance.report',
+      instanceGuid: input.instanceGuid,
+    });
     if (!record) throw instanceNotFound(input.instanceGuid);
+    if (record.shared) throw new SlapError('SLAP_ERR_NOT_IMPLEMENTED', 'NotImplemented');
     await repository.setPromiseResults(record.id, { resultListJson, reportedAt });
   });
   return 'Updated';
@@ -53,10 +58,13 @@ export async function readPromiseResults(
   context: ServiceContext,
   input: { caller: Caller; instanceGuid: string },
 ): Promise<PromiseResults> {
-  const identity = parseInstanceGuid(input.instanceGuid);
-  context.authorize(input.caller, 'instance.read', { kind: 'instance', identity });
+  context.naming.check(input.instanceGuid);
   return context.store.read(async (repository) => {
-    const record = await repository.findInstance(identity);
+    const record = await authorizedInstance(context, repository, {
+      caller: input.caller,
+      action: 'instance.read',
+      instanceGuid: input.instanceGuid,
+    });
     if (!record) throw instanceNotFound(input.instanceGuid);
     const stored = await repository.getPromiseResults(record.id);
     if (!stored) return { results: [], reportedAt: null };

@@ -1,43 +1,42 @@
 /** Reading instances and instance trees (docs/protocol.md §2.5, the get and allDocs endpoints). */
 import { SlapError } from '../../core/errors.ts';
-import { formatInstanceGuid, parseInstanceGuid, type InstanceIdentity } from '../../core/instance-guid.ts';
 import type { RequestedState } from '../../core/states.ts';
 import type { InstanceRecord, PartitionKey, Repository } from '../storage/repository.ts';
-import type { Caller } from './caller.ts';
+import { namespaceOf, type Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import { instanceView, sharedInstanceView, sharedParametersOf, type InstanceView } from './instance-view.ts';
 import { instanceNotFound, requireComputeNode } from './not-found.ts';
 
 /** A shared instance seen through its host, or the 403 the API answers when it has none. */
 async function throughHost(
+  context: ServiceContext,
   repository: Repository,
   shared: InstanceRecord,
   name: string,
 ): Promise<InstanceView> {
   const host = shared.location ? await repository.getInstanceOnPartition(shared.location) : undefined;
   if (!host) throw new SlapError('SLAP_ERR_HOST_NOT_FOUND', `No partition hosting ${name} found.`);
-  return sharedInstanceView(shared, host);
+  return sharedInstanceView(shared, host, context.naming);
 }
 
 export async function getInstance(
   context: ServiceContext,
   input: { caller: Caller; instanceGuid: string },
 ): Promise<InstanceView> {
-  const identity = parseInstanceGuid(input.instanceGuid);
-  context.authorize(input.caller, 'instance.read', { kind: 'instance', identity });
+  const guid = input.instanceGuid;
+  context.naming.check(guid);
   return context.store.read(async (repository) => {
-    const record = await repository.findInstance(identity);
-    if (identity.shared) {
+    const record = await context.naming.find(repository, guid);
+    if (record)
+      await context.authorize(input.caller, 'instance.read', { kind: 'instance', record, guid }, repository);
+    if (record?.shared ?? context.naming.namesShared(guid)) {
       if (!record || record.requestedState === 'destroyed') {
-        throw new SlapError(
-          'SLAP_ERR_SHARED_INSTANCE_NOT_FOUND',
-          `No shared instance ${input.instanceGuid} found.`,
-        );
+        throw new SlapError('SLAP_ERR_SHARED_INSTANCE_NOT_FOUND', `No shared instance ${guid} found.`);
       }
-      return throughHost(repository, record, input.instanceGuid);
+      return throughHost(context, repository, record, guid);
     }
-    if (!record) throw instanceNotFound(input.instanceGuid);
-    return instanceView(repository, record);
+    if (!record) throw instanceNotFound(guid);
+    return instanceView(repository, record, context.naming);
   });
 }
 
@@ -46,40 +45,50 @@ export async function getComputePartition(
   input: { caller: Caller; computeNodeId: string; partitionId: string },
 ): Promise<InstanceView> {
   const key: PartitionKey = { computeNodeId: input.computeNodeId, partitionId: input.partitionId };
-  context.authorize(input.caller, 'instance.read', { kind: 'partition', ...key });
   return context.store.read(async (repository) => {
+    await context.authorize(input.caller, 'instance.read', { kind: 'partition', ...key }, repository);
     const record = await repository.getInstanceOnPartition(key);
     if (!record)
       throw new SlapError(
         'SLAP_ERR_PARTITION_NOT_FOUND',
         `No instance on partition ${input.partitionId} found.`,
       );
-    return instanceView(repository, record);
+    return instanceView(repository, record, context.naming);
   });
 }
 
+/** The root of one of the caller's own instance trees, by title. */
 export async function getInstanceTree(
   context: ServiceContext,
   input: { caller: Caller; title: string },
 ): Promise<InstanceView> {
-  context.authorize(input.caller, 'instance_tree.read', { kind: 'instance_tree', title: input.title });
+  const owner = namespaceOf(input.caller);
   return context.store.read(async (repository) => {
-    const root = await repository.findInstance({ title: input.title, requestedBy: '', shared: false });
-    if (root) return instanceView(repository, root);
-    const shared = await repository.findInstance({ title: input.title, requestedBy: '', shared: true });
+    await context.authorize(input.caller, 'instance_tree.read', { kind: 'master' }, repository);
+    const root = await repository.findInstance({ owner, title: input.title, requestedBy: '', shared: false });
+    if (root) return instanceView(repository, root, context.naming);
+    const shared = await repository.findInstance({
+      owner,
+      title: input.title,
+      requestedBy: '',
+      shared: true,
+    });
     if (!shared)
       throw new SlapError('SLAP_ERR_INSTANCE_TREE_NOT_FOUND', `No instance tree ${input.title} found.`);
-    return throughHost(repository, shared, input.title);
+    return throughHost(context, repository, shared, input.title);
   });
 }
 
-/** Titles of the instance trees: root instances (partition order), then root shared instances. */
+/** Titles of the caller's instance trees: root instances (partition order), then root shared instances. */
 export async function listInstanceTrees(
   context: ServiceContext,
   input: { caller: Caller },
 ): Promise<string[]> {
-  context.authorize(input.caller, 'instance_tree.list', { kind: 'master' });
-  const titles = await context.store.read((repository) => repository.listRootTitles());
+  const owner = namespaceOf(input.caller);
+  const titles = await context.store.read(async (repository) => {
+    await context.authorize(input.caller, 'instance_tree.list', { kind: 'master' }, repository);
+    return repository.listRootTitles(owner);
+  });
   return [...titles.instances, ...titles.shared];
 }
 
@@ -96,7 +105,7 @@ export async function listComputeNodeInstances(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string },
 ): Promise<readonly NodeInstanceItem[]> {
-  context.authorize(input.caller, 'compute_node.read', {
+  await context.authorize(input.caller, 'compute_node.read', {
     kind: 'compute_node',
     computeNodeId: input.computeNodeId,
   });
@@ -106,7 +115,12 @@ export async function listComputeNodeInstances(
     const rows = await repository.listInstancesOnNode(input.computeNodeId);
     return rows.map((row) => ({
       title: row.title,
-      instanceGuid: formatInstanceGuid({ title: row.title, requestedBy: row.requestedBy, shared: false }),
+      instanceGuid: context.naming.guidOf({
+        id: row.id,
+        title: row.title,
+        requestedBy: row.requestedBy,
+        shared: false,
+      }),
       state: row.requestedState,
       partitionId: row.partitionId,
       softwareRelease: row.softwareRelease,
@@ -127,21 +141,20 @@ export async function listHostedSharedInstances(
   context: ServiceContext,
   input: { caller: Caller; instanceGuid: string },
 ): Promise<HostedSharedInstanceItem[]> {
-  const identity: InstanceIdentity = parseInstanceGuid(input.instanceGuid);
-  context.authorize(input.caller, 'instance.read', { kind: 'instance', identity });
+  const guid = input.instanceGuid;
+  context.naming.check(guid);
   return context.store.read(async (repository) => {
-    const host = identity.shared ? undefined : await repository.findInstance(identity);
+    const record = await context.naming.find(repository, guid);
+    if (record)
+      await context.authorize(input.caller, 'instance.read', { kind: 'instance', record, guid }, repository);
+    const host = record && !record.shared ? record : undefined;
     if (!host?.location) {
-      throw instanceNotFound(input.instanceGuid);
+      throw instanceNotFound(guid);
     }
     const hosted = await repository.listHostedSharedInstances(host.location);
     return hosted.map((shared) => ({
       title: shared.title,
-      instanceGuid: formatInstanceGuid({
-        title: shared.title,
-        requestedBy: shared.requestedBy,
-        shared: true,
-      }),
+      instanceGuid: context.naming.guidOf(shared),
       softwareType: shared.softwareType,
       parameters: sharedParametersOf(shared),
       partitionId: host.location?.partitionId ?? '',

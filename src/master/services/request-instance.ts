@@ -5,14 +5,15 @@
  * propagated to re-requested children, shared instances attached to a host instance of the same
  * software release (and type), timestamps bumped on exactly the changes listed there.
  */
-import { rootTitleOf } from '../../core/instance-guid.ts';
+import { formatInstanceGuid, rootTitleOf } from '../../core/instance-guid.ts';
 import { SlapError } from '../../core/errors.ts';
 import { decodeParameterXml, parametersAsStored } from '../../core/parameter-xml.ts';
 import { PyNumber, pyRepr, stringifyPythonJson } from '../../core/python-value.ts';
 import type { RequestedState } from '../../core/states.ts';
 import type { InstanceFields, InstanceRecord, PartitionKey, Repository } from '../storage/repository.ts';
-import type { Caller } from './caller.ts';
+import { namespaceOf, type Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
+import { chooseFreePartition, sharedHostNodes } from './allocation.ts';
 import { frontendBypass, type RequestOrigin } from './frontend-bypass.ts';
 import { ipListOf, type InstanceView } from './instance-view.ts';
 import { storableParameterXml, storableSlaJson } from './stored-parameters.ts';
@@ -34,6 +35,8 @@ export interface RequestInstanceInput {
 }
 
 interface Prepared extends RequestInstanceInput {
+  /** The namespace the instance is in (caller.ts, namespaceOf). */
+  owner: string;
   requestedBy: string;
   /** The requester partition when it holds an instance (whom a change of connection parameters concerns). */
   requesterKey: PartitionKey | null;
@@ -71,14 +74,20 @@ function slaString(sla: Record<string, unknown>, key: string): string | undefine
 
 /**
  * The root title of the requester's tree and the requester partition; a missing or free requester
- * makes a root request.
+ * makes a root request. An instance caller (master mode) is its own requester.
  */
 async function requesterOf(
   repository: Repository,
-  requester: PartitionKey | undefined,
+  caller: Caller,
+  owner: string,
+  named: PartitionKey | undefined,
 ): Promise<{ requestedBy: string; requesterKey: PartitionKey | null }> {
+  const requester =
+    caller.kind === 'instance'
+      ? { computeNodeId: caller.computeNodeId, partitionId: caller.partitionId }
+      : named;
   const instance = requester ? await repository.getInstanceOnPartition(requester) : undefined;
-  if (!instance || !requester) return { requestedBy: '', requesterKey: null };
+  if (!instance || !requester || instance.owner !== owner) return { requestedBy: '', requesterKey: null };
   return {
     requestedBy: rootTitleOf(instance),
     requesterKey: { computeNodeId: requester.computeNodeId, partitionId: requester.partitionId },
@@ -101,13 +110,18 @@ export async function requestInstance(
   // Encoding first: parameters XML cannot carry are refused before anything is written.
   const parameterXml = storableParameterXml(input.parameters);
   const slaJson = storableSlaJson(input.sla);
+  if (input.requester !== undefined && context.mode === 'master') {
+    throw new SlapError(
+      'SLAP_ERR_INVALID_INPUT',
+      'A master in master mode does not take requester headers: an instance requests with its own certificate.',
+    );
+  }
+  const owner = namespaceOf(input.caller);
   return context.store.write(async (repository) => {
-    const { requestedBy, requesterKey } = await requesterOf(repository, input.requester);
-    context.authorize(input.caller, 'instance.request', {
-      kind: 'instance',
-      identity: { title: input.title, requestedBy, shared: input.shared },
-    });
+    await context.authorize(input.caller, 'instance.request', { kind: 'master' }, repository);
+    const { requestedBy, requesterKey } = await requesterOf(repository, input.caller, owner, input.requester);
     const prepared: Prepared = {
+      owner,
       caller: input.caller,
       title: input.title,
       softwareRelease: input.softwareRelease,
@@ -125,6 +139,7 @@ export async function requestInstance(
       now: context.clock.now(),
     };
     if (!input.shared) return requestNotShared(context, repository, prepared);
+    if (context.mode === 'master') return requestShared(context, repository, prepared);
     const bypass = frontendBypass({
       title: input.title,
       requestedBy,
@@ -138,30 +153,56 @@ export async function requestInstance(
   });
 }
 
+/** Where a new (or still waiting) instance goes: a free partition, or why none may take it yet. */
+type Placement = { partition: PartitionKey } | { waiting: string };
+
+async function placeInstance(
+  context: ServiceContext,
+  repository: Repository,
+  request: Prepared,
+): Promise<Placement> {
+  if (context.mode === 'master') {
+    return chooseFreePartition(repository, {
+      caller: request.caller,
+      softwareRelease: request.softwareRelease,
+      computeNodeId: slaString(request.sla, 'computer_guid'),
+    });
+  }
+  const computeNodeId = slaString(request.sla, 'computer_guid') ?? context.defaultComputeNodeId;
+  const partition =
+    computeNodeId === undefined ? undefined : await repository.firstFreePartition(computeNodeId);
+  if (!partition) {
+    throw new SlapError(
+      'SLAP_ERR_ALLOCATION_FAILED',
+      `No free computer partition found for: ${request.title}`,
+    );
+  }
+  return { partition: { computeNodeId: partition.computeNodeId, partitionId: partition.reference } };
+}
+
 async function requestNotShared(
   context: ServiceContext,
   repository: Repository,
   request: Prepared,
 ): Promise<InstanceView> {
-  const identity = { title: request.title, requestedBy: request.requestedBy, shared: false };
+  const identity = {
+    owner: request.owner,
+    title: request.title,
+    requestedBy: request.requestedBy,
+    shared: false,
+  };
   const existing = await repository.findInstance(identity);
   let state = request.state;
-  let location: PartitionKey;
+  let location: PartitionKey | null;
+  let id: number;
   let view: Pick<InstanceView, 'softwareType' | 'connectionParameters' | 'timestamp'>;
   if (!existing) {
-    const computeNodeId = slaString(request.sla, 'computer_guid') ?? context.defaultComputeNodeId;
-    const partition =
-      computeNodeId === undefined ? undefined : await repository.firstFreePartition(computeNodeId);
-    if (!partition) {
-      throw new SlapError(
-        'SLAP_ERR_ALLOCATION_FAILED',
-        `No free computer partition found for: ${request.title}`,
-      );
-    }
-    location = { computeNodeId: partition.computeNodeId, partitionId: partition.reference };
+    const placement = await placeInstance(context, repository, request);
+    location = 'partition' in placement ? placement.partition : null;
     // The default software type is applied at first allocation only.
     const softwareType = request.softwareType || 'default';
-    await repository.insertInstance({
+    id = await repository.insertInstance({
+      owner: identity.owner,
       title: identity.title,
       requestedBy: identity.requestedBy,
       shared: identity.shared,
@@ -174,15 +215,18 @@ async function requestNotShared(
       location,
       hostPosition: null,
       requester: request.requesterKey,
+      allocationMessage: 'waiting' in placement ? placement.waiting : null,
       now: request.now,
     });
-    await repository.allocatePartition(location, request.now);
-    view = { softwareType, connectionParameters: {}, timestamp: request.now };
+    if (location) await repository.allocatePartition(location, request.now);
+    view = { softwareType, connectionParameters: {}, timestamp: location ? request.now : null };
   } else {
-    location = existing.location ?? { computeNodeId: '', partitionId: '' };
+    id = existing.id;
+    location = existing.location;
     if (request.requestedBy !== '') {
       // A re-requested child takes the state of a root that is not started.
       const root = await repository.findInstance({
+        owner: request.owner,
         title: request.requestedBy,
         requestedBy: '',
         shared: false,
@@ -197,30 +241,44 @@ async function requestNotShared(
       request.softwareType !== existing.softwareType ||
       request.parameterXml !== existing.parameterXml;
     const requester = requesterChange(existing, request.requesterKey);
+    const fields: InstanceUpdate = { slaJson: request.slaJson, now: request.now };
+    if (requester) fields.requester = requester;
     if (changed) {
-      const fields: InstanceUpdate = {
-        requestedState,
-        softwareRelease: request.softwareRelease,
-        softwareType: request.softwareType,
-        parameterXml: request.parameterXml,
-        slaJson: request.slaJson,
-        now: request.now,
-      };
-      if (requester) fields.requester = requester;
-      await repository.updateInstance(existing.id, fields);
-      await repository.setPartitionTimestamp(location, request.now);
-    } else if (existing.slaJson !== request.slaJson || requester) {
-      const fields: InstanceUpdate = { slaJson: request.slaJson, now: request.now };
-      if (requester) fields.requester = requester;
+      fields.requestedState = requestedState;
+      fields.softwareRelease = request.softwareRelease;
+      fields.softwareType = request.softwareType;
+      fields.parameterXml = request.parameterXml;
+    }
+    if (location === null && requestedState !== 'destroyed') {
+      // Still waiting (master mode): a node may take it now.
+      const placement = await placeInstance(context, repository, request);
+      if ('partition' in placement) {
+        location = placement.partition;
+        fields.location = location;
+        fields.allocationMessage = null;
+      } else {
+        fields.allocationMessage = placement.waiting;
+      }
+    }
+    if (changed || existing.slaJson !== request.slaJson || requester || 'allocationMessage' in fields) {
       await repository.updateInstance(existing.id, fields);
     }
+    const placed = location !== null && existing.location === null;
+    if (placed && location) await repository.allocatePartition(location, request.now);
+    else if (changed && location) await repository.setPartitionTimestamp(location, request.now);
     view = {
       softwareType: request.softwareType,
       connectionParameters: decodeParameterXml(existing.connectionXml),
-      timestamp: changed ? request.now : existing.partitionTimestamp,
+      timestamp: location && (changed || placed) ? request.now : existing.partitionTimestamp,
     };
   }
   return {
+    instanceGuid: context.naming.guidOf({
+      id,
+      title: request.title,
+      requestedBy: request.requestedBy,
+      shared: false,
+    }),
     softwareType: view.softwareType,
     connectionParameters: view.connectionParameters,
     timestamp: view.timestamp,
@@ -232,9 +290,9 @@ async function requestNotShared(
     state: state ?? 'started',
     // What is stored now: these parameters through parameter XML.
     parameters: parametersAsStored(request.parameters),
-    ipList: await ipListOf(repository, location),
-    computeNodeId: location.computeNodeId,
-    partitionId: location.partitionId,
+    ipList: location ? await ipListOf(repository, location) : [],
+    computeNodeId: location?.computeNodeId ?? '',
+    partitionId: location?.partitionId ?? '',
   };
 }
 
@@ -250,26 +308,62 @@ function requestedHostPartition(
     : guid;
 }
 
+/** The shared host asked by the `instance_guid` SLA in master mode (`SOFTINST-n`), if any. */
+async function masterModeHost(
+  context: ServiceContext,
+  repository: Repository,
+  request: Prepared,
+  fits: (host: InstanceRecord | undefined) => host is InstanceRecord,
+): Promise<InstanceRecord | undefined> {
+  const nodes = await sharedHostNodes(repository, request.caller, slaString(request.sla, 'computer_guid'));
+  const hostGuid = slaString(request.sla, 'instance_guid');
+  const admitted = (host: InstanceRecord | undefined): host is InstanceRecord =>
+    fits(host) && !!host.location && nodes.includes(host.location.computeNodeId);
+  if (hostGuid !== undefined) {
+    let host: InstanceRecord | undefined;
+    try {
+      host = await context.naming.find(repository, hostGuid);
+    } catch {
+      return undefined;
+    }
+    return admitted(host) ? host : undefined;
+  }
+  for (const computeNodeId of nodes) {
+    const host = await repository.findSharedHost({
+      computeNodeId,
+      softwareRelease: request.softwareRelease,
+      ...(request.softwareType ? { softwareType: request.softwareType } : {}),
+    });
+    if (admitted(host)) return host;
+  }
+  return undefined;
+}
+
 async function chooseHost(
   context: ServiceContext,
   repository: Repository,
   request: Prepared,
   existing: InstanceRecord | undefined,
 ): Promise<InstanceRecord> {
+  const master = context.mode === 'master';
   const computeNodeId = slaString(request.sla, 'computer_guid') ?? context.defaultComputeNodeId;
-  const partitionId = requestedHostPartition(request.sla, computeNodeId);
+  const partitionId = master ? undefined : requestedHostPartition(request.sla, computeNodeId);
+  const hostGuid = master ? slaString(request.sla, 'instance_guid') : undefined;
   const fits = (host: InstanceRecord | undefined): host is InstanceRecord =>
     !!host &&
+    !host.shared &&
     host.softwareRelease === request.softwareRelease &&
     (!request.softwareType || host.softwareType === request.softwareType) &&
-    (partitionId === undefined || host.location?.partitionId === partitionId);
+    (partitionId === undefined || host.location?.partitionId === partitionId) &&
+    (hostGuid === undefined || context.naming.guidOf(host) === hostGuid);
   // A shared instance stays on its host while that host still fits the request.
   if (existing?.location && existing.requestedState !== 'destroyed') {
     const current = await repository.getInstanceOnPartition(existing.location);
     if (fits(current)) return current;
   }
-  const host =
-    computeNodeId === undefined
+  const host = master
+    ? await masterModeHost(context, repository, request, fits)
+    : computeNodeId === undefined
       ? undefined
       : await repository.findSharedHost({
           computeNodeId,
@@ -281,6 +375,7 @@ async function chooseHost(
     const args: (string | null)[] = [request.softwareRelease, computeNodeId ?? null];
     if (request.softwareType) args.push(request.softwareType);
     if (partitionId !== undefined) args.push(partitionId);
+    if (hostGuid !== undefined) args.push(hostGuid);
     throw new SlapError(
       'SLAP_ERR_ALLOCATION_FAILED',
       `No partition corresponding to slave request: ${pyRepr(args)}`,
@@ -294,7 +389,12 @@ async function requestShared(
   repository: Repository,
   request: Prepared,
 ): Promise<InstanceView> {
-  const identity = { title: request.title, requestedBy: request.requestedBy, shared: true };
+  const identity = {
+    owner: request.owner,
+    title: request.title,
+    requestedBy: request.requestedBy,
+    shared: true,
+  };
   const existing = await repository.findInstance(identity);
   const live = existing && existing.requestedState !== 'destroyed' ? existing : undefined;
   // Destroying a live shared instance needs no fitting host: it leaves the one it is on.
@@ -329,6 +429,7 @@ async function requestShared(
     const requestedState = request.state ?? live?.requestedState ?? 'started';
     if (!existing) {
       await repository.insertInstance({
+        owner: identity.owner,
         title: identity.title,
         requestedBy: identity.requestedBy,
         shared: identity.shared,
@@ -364,6 +465,9 @@ async function requestShared(
   }
   const stored = await repository.findInstance(identity);
   return {
+    instanceGuid: stored
+      ? context.naming.guidOf(stored)
+      : formatInstanceGuid({ title: request.title, requestedBy: request.requestedBy, shared: true }),
     title: request.title,
     requestedBy: request.requestedBy,
     shared: true,

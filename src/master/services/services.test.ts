@@ -94,7 +94,28 @@ test('the legacy format payload and the JSON one register the same partitions an
 
 test('every use case goes through the one authorisation check point', async () => {
   await withServices(async (services, store) => {
-    const stranger: Caller = { kind: 'user', userId: 'mallory' };
+    const stranger: Caller = { kind: 'user', userId: 'mallory', admin: false };
+    // Every target exists, so that each call reaches the check point.
+    await services.formatComputeNode({
+      caller: LOCAL_CALLER,
+      format: {
+        computeNodeId: 'c',
+        address: null,
+        netmask: null,
+        partitions: [{ reference: 'p', addresses: [] }],
+      },
+    });
+    await services.requestInstance({
+      caller: LOCAL_CALLER,
+      title: 'x',
+      softwareRelease: 's',
+      softwareType: '',
+      parameters: {},
+      shared: false,
+      state: 'started',
+      sla: { computer_guid: 'c' },
+    });
+    const before = await store.read((repository) => repository.readNodeSnapshot('c'));
     const calls: [string, () => unknown][] = [
       [
         'requestInstance',
@@ -260,8 +281,11 @@ test('every use case goes through the one authorisation check point', async () =
         name,
       );
     }
-    assert.deepEqual(await store.read((repository) => repository.listComputeNodes()), []);
-    assert.deepEqual(await store.read((repository) => repository.listSoftwareInstallations('c')), []);
+    assert.deepEqual(await store.read((repository) => repository.readNodeSnapshot('c')), before);
+    assert.deepEqual(
+      (await store.read((repository) => repository.listComputeNodes())).map((node) => node.reference),
+      ['c'],
+    );
   });
 });
 
@@ -289,7 +313,7 @@ test('a request that fails (no host for a shared instance) writes nothing', asyn
       }),
       /No partition corresponding to slave request: \['none', 'computer'\]/,
     );
-    assert.deepEqual(await store.read((repository) => repository.listRootTitles()), {
+    assert.deepEqual(await store.read((repository) => repository.listRootTitles('')), {
       instances: [],
       shared: [],
     });

@@ -3,6 +3,7 @@ import { softwareInstallationStatus, type SoftwareInstallationStatus } from '../
 import type { SoftwareInstallationReportedState, SoftwareInstallationState } from '../../core/states.ts';
 import type { SoftwareInstallationRecord } from '../storage/repository.ts';
 import type { Caller } from './caller.ts';
+import { allocateWaitingInstances } from './allocation.ts';
 import type { ServiceContext } from './context.ts';
 import { requireComputeNode } from './not-found.ts';
 
@@ -10,7 +11,7 @@ export async function supplySoftware(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string; url: string; state: SoftwareInstallationState },
 ): Promise<string> {
-  context.authorize(input.caller, 'software_installation.supply', {
+  await context.authorize(input.caller, 'software_installation.supply', {
     kind: 'software_installation',
     computeNodeId: input.computeNodeId,
     url: input.url,
@@ -19,6 +20,7 @@ export async function supplySoftware(
   await context.store.write(async (repository) => {
     await repository.upsertSoftwareInstallation(input.computeNodeId, input.url, input.state);
     await repository.bumpNodeRevision(input.computeNodeId);
+    await allocateWaitingInstances(context, repository);
   });
   return `Supplied ${input.url} to be ${input.state}`;
 }
@@ -36,7 +38,7 @@ export async function reportSoftwareInstallationState(
     reportedState: SoftwareInstallationReportedState;
   },
 ): Promise<'Ignored' | 'Destroyed'> {
-  context.authorize(input.caller, 'software_installation.report', {
+  await context.authorize(input.caller, 'software_installation.report', {
     kind: 'software_installation',
     computeNodeId: input.computeNodeId,
     url: input.url,
@@ -61,7 +63,7 @@ export async function reportSoftwareInstallationError(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string; url: string; message: string },
 ): Promise<'Ignored'> {
-  context.authorize(input.caller, 'software_installation.report', {
+  await context.authorize(input.caller, 'software_installation.report', {
     kind: 'software_installation',
     computeNodeId: input.computeNodeId,
     url: input.url,
@@ -124,7 +126,7 @@ async function readSoftwareInstallations(
   context: ServiceContext,
   input: { caller: Caller; computeNodeId: string },
 ): Promise<SoftwareInstallationRecord[]> {
-  context.authorize(input.caller, 'software_installation.read', {
+  await context.authorize(input.caller, 'software_installation.read', {
     kind: 'compute_node',
     computeNodeId: input.computeNodeId,
   });

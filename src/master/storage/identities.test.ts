@@ -9,7 +9,7 @@ import { execFile } from '../../lib/exec.ts';
 import { hostileString, seededRandom } from '../../testing/hostile-strings.ts';
 import { rejectsWithSlapError } from '../../testing/slap-error-assert.ts';
 import { MIGRATIONS } from './migrations.ts';
-import type { CertificateRecord, Repository } from './repository.ts';
+import type { AllocationScope, CertificateRecord, Repository } from './repository.ts';
 import { openSqliteStore, type SqliteStore } from './sqlite-store.ts';
 
 async function withStore(work: (store: SqliteStore, path: string) => Promise<void>): Promise<void> {
@@ -179,6 +179,13 @@ test('certificates: stored, listed by kind and subject in issuing order, revoked
       store.write((repository) => repository.insertCertificate(certificate('0f', 'user', 'alice', 9))),
       'SLAP_ERR_CONFLICT',
     );
+    // The database itself refuses a kind outside the list (a bug upstream, not a user's input).
+    await assert.rejects(
+      store.write((repository) =>
+        repository.insertCertificate(certificate('0e', 'admin' as CertificateRecord['kind'], 'alice', 9)),
+      ),
+      { code: 'SQLITE_CONSTRAINT_CHECK' },
+    );
   });
 });
 
@@ -250,6 +257,12 @@ test('compute nodes: registered as COMP-<row id> with their owner; access set, f
     assert.equal(
       await store.write((repository) => repository.setComputeNodeAccess('COMP-9', { friends: ['bob'] })),
       false,
+    );
+    await assert.rejects(
+      store.write((repository) =>
+        repository.setComputeNodeAccess(first, { allocationScope: 'everyone' as AllocationScope }),
+      ),
+      { code: 'SQLITE_CONSTRAINT_CHECK' },
     );
 
     // Revocation keeps its first date.

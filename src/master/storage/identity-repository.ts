@@ -5,10 +5,9 @@
  * digest only (`tokenHash`); the master never stores private keys.
  */
 
-/** Who may allocate instances on a compute node (proxy mode ignores it). */
-export type AllocationScope = 'personal' | 'friend' | 'open' | 'closed';
+import type { AllocationScope } from '../../core/allocation-scope.ts';
 
-export const ALLOCATION_SCOPES: readonly AllocationScope[] = ['personal', 'friend', 'open', 'closed'];
+export { ALLOCATION_SCOPES, type AllocationScope } from '../../core/allocation-scope.ts';
 
 export interface UserRecord {
   name: string;

@@ -3,7 +3,7 @@
  * migration that has shipped: add a new one. Written with Kysely's schema builder so that a
  * PostgreSQL store can run the same list.
  */
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 const initial: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
@@ -163,8 +163,13 @@ const identities: Migration = {
     await db.schema
       .createTable('user')
       .addColumn('name', 'text', (c) => c.primaryKey())
-      .addColumn('admin', 'integer', (c) => c.notNull())
-      .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('admin', 'integer', (c) => c.notNull().check(sql`admin IN (0, 1)`))
+      .addColumn('disabled', 'integer', (c) =>
+        c
+          .notNull()
+          .defaultTo(0)
+          .check(sql`disabled IN (0, 1)`),
+      )
       .addColumn('created_at', 'double precision', (c) => c.notNull())
       .execute();
 
@@ -193,7 +198,7 @@ const identities: Migration = {
     await db.schema
       .createTable('certificate')
       .addColumn('serial', 'text', (c) => c.primaryKey())
-      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind IN ('user', 'compute_node', 'instance')`))
       .addColumn('subject', 'text', (c) => c.notNull())
       .addColumn('not_after', 'double precision', (c) => c.notNull())
       .addColumn('revoked_at', 'double precision')
@@ -213,7 +218,12 @@ const identities: Migration = {
     await db.schema.alterTable('compute_node').addColumn('title', 'text').execute();
     await db.schema
       .alterTable('compute_node')
-      .addColumn('allocation_scope', 'text', (c) => c.notNull().defaultTo('personal'))
+      .addColumn('allocation_scope', 'text', (c) =>
+        c
+          .notNull()
+          .defaultTo('personal')
+          .check(sql`allocation_scope IN ('personal', 'friend', 'open', 'closed')`),
+      )
       .execute();
     await db.schema.alterTable('compute_node').addColumn('revoked_at', 'double precision').execute();
     await db.schema.createIndex('compute_node_owner').on('compute_node').columns(['owner']).execute();
@@ -234,12 +244,33 @@ const identities: Migration = {
   },
 };
 
+/**
+ * Master mode (issue 8): each instance belongs to a user, whose instance trees are a namespace of
+ * their own ('' in proxy mode: one namespace); an instance that no node may take yet waits without
+ * a partition, with the reason in `allocation_message`.
+ */
+const instanceOwner: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .alterTable('instance')
+      .addColumn('owner', 'text', (c) => c.notNull().defaultTo(''))
+      .execute();
+    await db.schema.alterTable('instance').addColumn('allocation_message', 'text').execute();
+    await db.schema
+      .createIndex('instance_owner_title')
+      .on('instance')
+      .columns(['owner', 'title', 'requested_by'])
+      .execute();
+  },
+};
+
 /** Every migration, in order. Append only. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_change_stream': changeStream,
   '0003_promise_results': promiseResults,
   '0004_identities': identities,
+  '0005_instance_owner': instanceOwner,
 };
 
 export const migrationProvider: MigrationProvider = {

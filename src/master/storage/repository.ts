@@ -71,6 +71,8 @@ export interface InstanceRecord extends InstanceIdentity {
   partitionDependencySerial: number | null;
   /** The partition that requested this instance (null: a person's request). */
   requester: PartitionKey | null;
+  /** Why a non-shared instance waits without a partition (master mode), null once allocated. */
+  allocationMessage: string | null;
 }
 
 /** The columns of an instance that use cases write. */
@@ -93,6 +95,7 @@ export interface InstanceFields {
   title: string;
   requestedBy: string;
   requester: PartitionKey | null;
+  allocationMessage: string | null;
 }
 
 export interface NewInstance extends InstanceIdentity {
@@ -105,6 +108,7 @@ export interface NewInstance extends InstanceIdentity {
   location: PartitionKey | null;
   hostPosition: number | null;
   requester?: PartitionKey | null;
+  allocationMessage?: string | null;
   now: number;
 }
 
@@ -129,6 +133,7 @@ export interface PromiseResultsRecord {
 
 /** A compact row for node-wide instance lists (the hot read path). */
 export interface InstanceSummary {
+  id: number;
   title: string;
   requestedBy: string;
   requestedState: RequestedState;
@@ -184,6 +189,7 @@ export interface Repository extends IdentityRepository {
 
   // instances
   findInstance(identity: InstanceIdentity): Promise<InstanceRecord | undefined>;
+  getInstanceById(id: number): Promise<InstanceRecord | undefined>;
   /** The non-shared instance allocated on a partition. */
   getInstanceOnPartition(key: PartitionKey): Promise<InstanceRecord | undefined>;
   insertInstance(instance: NewInstance): Promise<number>;
@@ -191,9 +197,11 @@ export interface Repository extends IdentityRepository {
   deleteInstance(id: number): Promise<void>;
   /** Non-shared instances allocated on a node, in partition order. */
   listInstancesOnNode(computeNodeId: string): Promise<InstanceSummary[]>;
-  /** Non-shared instances whose root is `rootTitle` (its children). */
-  listChildren(rootTitle: string): Promise<InstanceRecord[]>;
-  markChildrenDestroyed(rootTitle: string, now: number): Promise<void>;
+  /** Non-shared instances of `owner`'s namespace whose root is `rootTitle` (its children). */
+  listChildren(owner: string, rootTitle: string): Promise<InstanceRecord[]>;
+  markChildrenDestroyed(owner: string, rootTitle: string, now: number): Promise<void>;
+  /** Non-shared instances waiting for a partition (master mode), oldest first. */
+  listPendingInstances(): Promise<InstanceRecord[]>;
   /** The first partition (insertion order) whose instance can host a shared instance. */
   findSharedHost(query: SharedHostQuery): Promise<InstanceRecord | undefined>;
   /** Shared instances attached to a host partition and not destroyed, in list order. */
@@ -201,8 +209,11 @@ export interface Repository extends IdentityRepository {
   nextHostPosition(): Promise<number>;
   /** Detaches the shared instances of a host partition (when it is freed). */
   detachSharedInstances(host: PartitionKey, now: number): Promise<void>;
-  /** Titles of the root instances (non-shared, in partition order) and root shared instances. */
-  listRootTitles(): Promise<{ instances: string[]; shared: string[] }>;
+  /**
+   * Titles of `owner`'s root instances (non-shared, in partition order, then those waiting for one)
+   * and root shared instances.
+   */
+  listRootTitles(owner: string): Promise<{ instances: string[]; shared: string[] }>;
 
   // promise results (a report: no timestamp or revision bump)
   getPromiseResults(instanceId: number): Promise<PromiseResultsRecord | undefined>;

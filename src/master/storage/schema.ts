@@ -86,6 +86,10 @@ export interface InstanceTable {
   /** The partition that requested this instance (null: a person's request). */
   requester_node: string | null;
   requester_partition: string | null;
+  /** The user whose namespace the instance is in ('' in proxy mode). */
+  owner: Generated<string>;
+  /** Why a non-shared instance waits without a partition (master mode), null once allocated. */
+  allocation_message: string | null;
 }
 
 /** The change stream's revision of each compute node (bumped with every change its node acts on). */

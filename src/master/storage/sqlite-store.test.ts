@@ -50,6 +50,7 @@ test('the store migrates once, keeps its data across reopenings, in WAL mode wit
         { name: '0002_change_stream' },
         { name: '0003_promise_results' },
         { name: '0004_identities' },
+        { name: '0005_instance_owner' },
       ]);
     } finally {
       raw.close();

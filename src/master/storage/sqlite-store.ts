@@ -48,8 +48,9 @@ export interface SqliteStoreOptions {
   onBackgroundCheckpoint?: (result: { walFrames: number; copiedFrames: number }) => void;
 }
 
-type InstanceRow = Omit<InstanceTable, 'id'> & {
+type InstanceRow = Omit<InstanceTable, 'id' | 'owner'> & {
   id: number;
+  owner: string;
   partition_timestamp: number | null;
   partition_slap_state: SlapState | null;
   partition_dependency_serial: number | null;
@@ -85,6 +86,8 @@ function toInstance(row: InstanceRow): InstanceRecord {
       row.requester_node === null || row.requester_partition === null
         ? null
         : { computeNodeId: row.requester_node, partitionId: row.requester_partition },
+    owner: row.owner,
+    allocationMessage: row.allocation_message,
   };
 }
 
@@ -107,6 +110,7 @@ const INSTANCE_COLUMNS: Record<keyof InstanceFields, readonly (keyof InstanceTab
   bangMessage: ['bang_message'],
   bangAt: ['bang_at'],
   requester: ['requester_node', 'requester_partition'],
+  allocationMessage: ['allocation_message'],
 };
 
 function instanceColumnValues(fields: Partial<InstanceFields> & { now: number }): Record<string, unknown> {
@@ -644,10 +648,24 @@ export class SqliteStore implements MasterStore {
           'findInstance',
           () =>
             this.selectInstances()
+              .where('i.owner', '=', param('owner'))
               .where('i.title', '=', param('title'))
               .where('i.requested_by', '=', param('requestedBy'))
               .where('i.shared', '=', param<number>('shared')),
-          { title: identity.title, requestedBy: identity.requestedBy, shared: identity.shared ? 1 : 0 },
+          {
+            owner: identity.owner,
+            title: identity.title,
+            requestedBy: identity.requestedBy,
+            shared: identity.shared ? 1 : 0,
+          },
+        );
+        return Promise.resolve(row && toInstance(row));
+      },
+      getInstanceById: (id) => {
+        const row = this.get<InstanceRow>(
+          'getInstanceById',
+          () => this.selectInstances().where('i.id', '=', param<number>('id')),
+          { id },
         );
         return Promise.resolve(row && toInstance(row));
       },
@@ -680,6 +698,8 @@ export class SqliteStore implements MasterStore {
             host_position: param<number | null>('hostPosition'),
             requester_node: param<string | null>('requesterNode'),
             requester_partition: param<string | null>('requesterPartition'),
+            owner: param('owner'),
+            allocation_message: param<string | null>('allocationMessage'),
             created_at: param<number>('now'),
             updated_at: param<number>('now'),
           }),
@@ -698,6 +718,8 @@ export class SqliteStore implements MasterStore {
           hostPosition: instance.hostPosition,
           requesterNode: instance.requester?.computeNodeId ?? null,
           requesterPartition: instance.requester?.partitionId ?? null,
+          owner: instance.owner,
+          allocationMessage: instance.allocationMessage ?? null,
           now: instance.now,
         });
         return Promise.resolve(id);
@@ -737,6 +759,7 @@ export class SqliteStore implements MasterStore {
                     .on('i.shared', '=', 0),
                 )
                 .select([
+                  'i.id as id',
                   'i.title as title',
                   'i.requested_by as requestedBy',
                   'i.requested_state as requestedState',
@@ -749,31 +772,43 @@ export class SqliteStore implements MasterStore {
             { node: computeNodeId },
           ),
         ),
-      listChildren: (rootTitle) =>
+      listChildren: (owner, rootTitle) =>
         Promise.resolve(
           this.all<InstanceRow>(
             'listChildren',
             () =>
               this.selectInstances()
+                .where('i.owner', '=', param('owner'))
                 .where('i.requested_by', '=', param('root'))
                 .where('i.shared', '=', 0)
                 .orderBy('i.id'),
-            { root: rootTitle },
+            { owner, root: rootTitle },
           ).map(toInstance),
         ),
-      markChildrenDestroyed: (rootTitle, now) => {
+      markChildrenDestroyed: (owner, rootTitle, now) => {
         this.run(
           'markChildrenDestroyed',
           () =>
             db
               .updateTable('instance')
               .set({ requested_state: 'destroyed', updated_at: param<number>('now') })
+              .where('owner', '=', param('owner'))
               .where('requested_by', '=', param('root'))
               .where('shared', '=', 0),
-          { root: rootTitle, now },
+          { owner, root: rootTitle, now },
         );
         return Promise.resolve();
       },
+      listPendingInstances: () =>
+        Promise.resolve(
+          this.all<InstanceRow>('listPendingInstances', () =>
+            this.selectInstances()
+              .where('i.shared', '=', 0)
+              .where('i.compute_node_reference', 'is', null)
+              .where('i.requested_state', '!=', 'destroyed')
+              .orderBy('i.id'),
+          ).map(toInstance),
+        ),
       findSharedHost: (query) => {
         const byType = query.softwareType ? 'type' : '';
         const byPartition = query.partitionId !== undefined ? 'partition' : '';
@@ -839,30 +874,51 @@ export class SqliteStore implements MasterStore {
         );
         return Promise.resolve();
       },
-      listRootTitles: () => {
-        const instances = this.all<{ title: string }>('listRootInstanceTitles', () =>
-          db
-            .selectFrom('instance as i')
-            .innerJoin('partition as p', (join) =>
-              join
-                .onRef('p.compute_node_reference', '=', 'i.compute_node_reference')
-                .onRef('p.reference', '=', 'i.partition_reference'),
-            )
-            .select('i.title')
-            .where('i.shared', '=', 0)
-            .where('i.requested_by', '=', '')
-            .orderBy('p.id'),
+      listRootTitles: (owner) => {
+        const instances = this.all<{ title: string }>(
+          'listRootInstanceTitles',
+          () =>
+            db
+              .selectFrom('instance as i')
+              .innerJoin('partition as p', (join) =>
+                join
+                  .onRef('p.compute_node_reference', '=', 'i.compute_node_reference')
+                  .onRef('p.reference', '=', 'i.partition_reference'),
+              )
+              .select('i.title')
+              .where('i.owner', '=', param('owner'))
+              .where('i.shared', '=', 0)
+              .where('i.requested_by', '=', '')
+              .orderBy('p.id'),
+          { owner },
         );
-        const shared = this.all<{ title: string }>('listRootSharedTitles', () =>
-          db
-            .selectFrom('instance')
-            .select('title')
-            .where('shared', '=', 1)
-            .where('requested_by', '=', '')
-            .orderBy('id'),
+        const pending = this.all<{ title: string }>(
+          'listRootPendingTitles',
+          () =>
+            db
+              .selectFrom('instance')
+              .select('title')
+              .where('owner', '=', param('owner'))
+              .where('shared', '=', 0)
+              .where('requested_by', '=', '')
+              .where('compute_node_reference', 'is', null)
+              .orderBy('id'),
+          { owner },
+        );
+        const shared = this.all<{ title: string }>(
+          'listRootSharedTitles',
+          () =>
+            db
+              .selectFrom('instance')
+              .select('title')
+              .where('owner', '=', param('owner'))
+              .where('shared', '=', 1)
+              .where('requested_by', '=', '')
+              .orderBy('id'),
+          { owner },
         );
         return Promise.resolve({
-          instances: instances.map((row) => row.title),
+          instances: [...instances, ...pending].map((row) => row.title),
           shared: shared.map((row) => row.title),
         });
       },

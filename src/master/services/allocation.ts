@@ -1,0 +1,144 @@
+/**
+ * Where master mode places instances: only on compute nodes the requester may use (their allocation
+ * scope, as SlapOS has them: `personal` admits the owner, `friend` the owner and listed users, `open`
+ * anyone, `closed` nothing new), and a request that no node may take yet waits without a partition,
+ * with the reason, until a node can (waiting instances are placed again after the changes that can
+ * make room: allocateWaitingInstances).
+ */
+import type { ComputeNodeAccess, InstanceRecord, PartitionKey, Repository } from '../storage/repository.ts';
+import type { Caller } from './caller.ts';
+import type { ServiceContext } from './context.ts';
+
+/** The user whose rights a caller allocates with (an instance allocates with its owner's). */
+function allocatingUser(caller: Caller): { userId: string; admin: boolean } | undefined {
+  if (caller.kind === 'user') return { userId: caller.userId, admin: caller.admin };
+  if (caller.kind === 'instance') return { userId: caller.owner, admin: false };
+  return undefined;
+}
+
+/** Whether `caller` may place new instances on a node with this access record. */
+export function mayAllocateOn(caller: Caller, access: ComputeNodeAccess): boolean {
+  if (access.revokedAt !== null || access.allocationScope === 'closed') return false;
+  if (caller.kind === 'local') return true;
+  const user = allocatingUser(caller);
+  if (!user) return false;
+  if (user.admin || access.owner === user.userId) return true;
+  if (access.allocationScope === 'open') return true;
+  return access.allocationScope === 'friend' && access.friends.includes(user.userId);
+}
+
+/** The nodes `caller` may allocate on: their own first, then the others, each in registration order. */
+export async function allocatableNodes(repository: Repository, caller: Caller): Promise<ComputeNodeAccess[]> {
+  const user = allocatingUser(caller);
+  const nodes = (await repository.listComputeNodeAccess()).filter((access) => mayAllocateOn(caller, access));
+  const own = nodes.filter((access) => access.owner === user?.userId);
+  return [...own, ...nodes.filter((access) => access.owner !== user?.userId)];
+}
+
+export type Placement = { partition: PartitionKey } | { waiting: string };
+
+function notAdmitted(computeNodeId: string): string {
+  return (
+    `compute node ${computeNodeId} does not take your instances: it does not exist, or its allocation ` +
+    'scope does not admit you'
+  );
+}
+
+/** A free partition for a new non-shared instance of `caller`, or why there is none yet. */
+export async function chooseFreePartition(
+  repository: Repository,
+  request: { caller: Caller; softwareRelease: string; computeNodeId: string | undefined },
+): Promise<Placement> {
+  if (request.computeNodeId !== undefined) {
+    const access = await repository.getComputeNodeAccess(request.computeNodeId);
+    if (!access || !mayAllocateOn(request.caller, access))
+      return { waiting: notAdmitted(request.computeNodeId) };
+    const partition = await repository.firstFreePartition(access.reference);
+    if (!partition) return { waiting: `compute node ${access.reference} has no free partition` };
+    return { partition: { computeNodeId: partition.computeNodeId, partitionId: partition.reference } };
+  }
+  const nodes = await allocatableNodes(repository, request.caller);
+  if (nodes.length === 0) return { waiting: 'no compute node admits you (see their allocation scopes)' };
+  let withSoftware = 0;
+  for (const node of nodes) {
+    const software = await repository.listSoftwareInstallations(node.reference);
+    if (!software.some((item) => item.url === request.softwareRelease && item.requestedState === 'available'))
+      continue;
+    withSoftware += 1;
+    const partition = await repository.firstFreePartition(node.reference);
+    if (partition)
+      return { partition: { computeNodeId: partition.computeNodeId, partitionId: partition.reference } };
+  }
+  if (withSoftware === 0)
+    return {
+      waiting: `no compute node you may use has the software release ${request.softwareRelease} supplied`,
+    };
+  return {
+    waiting: `no free partition on the ${withSoftware} compute node(s) you may use with this software`,
+  };
+}
+
+/** The nodes whose instances may host `caller`'s shared instances, with `computeNodeId` only that one. */
+export async function sharedHostNodes(
+  repository: Repository,
+  caller: Caller,
+  computeNodeId: string | undefined,
+): Promise<string[]> {
+  const nodes = (await allocatableNodes(repository, caller)).map((access) => access.reference);
+  return computeNodeId === undefined ? nodes : nodes.filter((node) => node === computeNodeId);
+}
+
+/** The caller an instance's owner allocates as. */
+async function ownerCaller(repository: Repository, owner: string): Promise<Caller | undefined> {
+  const user = await repository.getUser(owner);
+  if (!user || user.disabled) return undefined;
+  return { kind: 'user', userId: user.name, admin: user.admin };
+}
+
+function requestedNode(record: InstanceRecord): string | undefined {
+  try {
+    const sla = JSON.parse(record.slaJson) as Record<string, unknown>;
+    return typeof sla.computer_guid === 'string' ? sla.computer_guid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Places the instances waiting for a partition that a node may take now (master mode; after a
+ * format, a freed partition, a scope change or a supply). Returns how many were placed.
+ */
+export async function allocateWaitingInstances(
+  context: ServiceContext,
+  repository: Repository,
+): Promise<number> {
+  if (context.mode !== 'master') return 0;
+  let placed = 0;
+  const now = context.clock.now();
+  for (const record of await repository.listPendingInstances()) {
+    const caller = await ownerCaller(repository, record.owner);
+    if (!caller) continue;
+    const placement = await chooseFreePartition(repository, {
+      caller,
+      softwareRelease: record.softwareRelease,
+      computeNodeId: requestedNode(record),
+    });
+    if ('waiting' in placement) {
+      if (placement.waiting !== record.allocationMessage)
+        await repository.updateInstance(record.id, { allocationMessage: placement.waiting, now });
+      continue;
+    }
+    await repository.updateInstance(record.id, {
+      location: placement.partition,
+      allocationMessage: null,
+      now,
+    });
+    await repository.allocatePartition(placement.partition, now);
+    placed += 1;
+    context.logger.info(
+      { instance: context.naming.guidOf(record), ...placement.partition },
+      'waiting instance placed',
+    );
+  }
+  return placed;
+}

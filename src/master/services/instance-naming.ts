@@ -1,0 +1,48 @@
+/**
+ * How instances are named on the wire (`instance_guid`). Proxy mode keeps slapproxy's
+ * `<title>___<root title>___<0|1>` (one namespace, no owner); master mode, where each user has a
+ * namespace of their own, names an instance `SOFTINST-<n>` as SlapOS's master does: the name does
+ * not change when the instance is renamed and says nothing about its owner.
+ */
+import { formatInstanceGuid, parseInstanceGuid } from '../../core/instance-guid.ts';
+import { SlapError } from '../../core/errors.ts';
+import type { InstanceRecord, Repository } from '../storage/repository.ts';
+
+export interface InstanceNaming {
+  guidOf(record: Pick<InstanceRecord, 'id' | 'title' | 'requestedBy' | 'shared'>): string;
+  /** The instance a guid names, if any; a malformed guid is refused (SLAP_ERR_INSTANCE_GUID_INVALID). */
+  find(repository: Repository, guid: string): Promise<InstanceRecord | undefined>;
+  /** Whether a guid names a shared instance as far as the name tells (for the not-found answer). */
+  namesShared(guid: string): boolean;
+  /** Checks the form of a guid without reading anything (throws when malformed). */
+  check(guid: string): void;
+}
+
+export const proxyNaming: InstanceNaming = {
+  guidOf: (record) => formatInstanceGuid(record),
+  find: (repository, guid) => repository.findInstance(parseInstanceGuid(guid)),
+  namesShared: (guid) => {
+    try {
+      return parseInstanceGuid(guid).shared;
+    } catch {
+      return false;
+    }
+  },
+  check: (guid) => void parseInstanceGuid(guid),
+};
+
+const MASTER_GUID = /^SOFTINST-([1-9][0-9]{0,14})$/;
+
+function masterId(guid: string): number {
+  const match = MASTER_GUID.exec(guid);
+  if (!match?.[1])
+    throw new SlapError('SLAP_ERR_INSTANCE_GUID_INVALID', `instance_guid ${guid} not handled.`);
+  return Number(match[1]);
+}
+
+export const masterNaming: InstanceNaming = {
+  guidOf: (record) => `SOFTINST-${record.id}`,
+  find: (repository, guid) => repository.getInstanceById(masterId(guid)),
+  namesShared: () => false,
+  check: (guid) => void masterId(guid),
+};

@@ -1,0 +1,497 @@
+/**
+ * Master mode's authorisation matrix at the services: each identity kind × each use case × an own,
+ * a foreign and a missing object, asserting allowed or denied — and that a denial on an object is
+ * the very answer a missing object gets (it reveals nothing).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fixedClock } from '../../core/clock.ts';
+import { isSlapError } from '../../core/errors.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { openSqliteStore, type SqliteStore } from '../storage/sqlite-store.ts';
+import { createMasterAuthorizer } from './master-authorizer.ts';
+import { createMasterServices, createServiceContext, type Caller, type MasterServices } from './index.ts';
+
+const SR = 'https://example.com/sr.cfg';
+
+interface World {
+  store: SqliteStore;
+  services: MasterServices;
+  callers: Record<Who, Caller>;
+}
+
+type Who =
+  'alice' | 'bob' | 'admin' | 'registrant' | 'node1' | 'node2' | 'aliceRoot' | 'aliceChild' | 'bobRoot';
+
+const EVERYONE: readonly Who[] = [
+  'alice',
+  'bob',
+  'admin',
+  'registrant',
+  'node1',
+  'node2',
+  'aliceRoot',
+  'aliceChild',
+  'bobRoot',
+];
+
+/**
+ * alice owns COMP-1 (alice's tree: root SOFTINST-1 on slappart0, its child SOFTINST-2 on slappart1);
+ * bob owns COMP-2 (bob's tree, also titled "tree": SOFTINST-3 on slappart0).
+ */
+async function world(): Promise<World> {
+  const store = await openSqliteStore({ path: ':memory:' });
+  const context = createServiceContext({
+    store,
+    clock: fixedClock(1_700_000_000),
+    logger: silentLogger(),
+    mode: 'master',
+    authorizer: createMasterAuthorizer({ store, audit: silentLogger() }),
+  });
+  const services = createMasterServices(context);
+  await store.write(async (repository) => {
+    for (const [name, admin] of [
+      ['alice', false],
+      ['bob', false],
+      ['admin', true],
+    ] as const)
+      await repository.insertUser({ name, admin, now: 1 });
+    assert.equal(await repository.registerComputeNode({ owner: 'alice', title: 'one', now: 1 }), 'COMP-1');
+    assert.equal(await repository.registerComputeNode({ owner: 'bob', title: 'two', now: 1 }), 'COMP-2');
+  });
+  const alice: Caller = { kind: 'user', userId: 'alice', admin: false };
+  const bob: Caller = { kind: 'user', userId: 'bob', admin: false };
+  const node1: Caller = { kind: 'compute_node', computeNodeId: 'COMP-1' };
+  const node2: Caller = { kind: 'compute_node', computeNodeId: 'COMP-2' };
+  for (const [node, id] of [
+    [node1, 'COMP-1'],
+    [node2, 'COMP-2'],
+  ] as const) {
+    await services.formatComputeNode({
+      caller: node,
+      format: {
+        computeNodeId: id,
+        address: null,
+        netmask: null,
+        partitions: [0, 1, 2].map((n) => ({ reference: `slappart${n}`, addresses: [] })),
+      },
+    });
+  }
+  await services.supplySoftware({ caller: alice, computeNodeId: 'COMP-1', url: SR, state: 'available' });
+  await services.supplySoftware({ caller: bob, computeNodeId: 'COMP-2', url: SR, state: 'available' });
+  const request = (caller: Caller, title: string) =>
+    services.requestInstance({
+      caller,
+      title,
+      softwareRelease: SR,
+      softwareType: '',
+      parameters: {},
+      shared: false,
+      state: 'started',
+      sla: {},
+    });
+  assert.equal((await request(alice, 'tree')).instanceGuid, 'SOFTINST-1');
+  const aliceRoot: Caller = {
+    kind: 'instance',
+    instanceId: 1,
+    owner: 'alice',
+    computeNodeId: 'COMP-1',
+    partitionId: 'slappart0',
+  };
+  const child = await request(aliceRoot, 'child');
+  assert.deepEqual(
+    [child.instanceGuid, child.partitionId, child.requestedBy],
+    ['SOFTINST-2', 'slappart1', 'tree'],
+  );
+  const bobTree = await request(bob, 'tree');
+  assert.deepEqual([bobTree.instanceGuid, bobTree.computeNodeId], ['SOFTINST-3', 'COMP-2']);
+  return {
+    store,
+    services,
+    callers: {
+      alice,
+      bob,
+      admin: { kind: 'user', userId: 'admin', admin: true },
+      registrant: { kind: 'registrant', userId: 'alice', tokenHash: 'x' },
+      node1,
+      node2,
+      aliceRoot,
+      aliceChild: {
+        kind: 'instance',
+        instanceId: 2,
+        owner: 'alice',
+        computeNodeId: 'COMP-1',
+        partitionId: 'slappart1',
+      },
+      bobRoot: {
+        kind: 'instance',
+        instanceId: 3,
+        owner: 'bob',
+        computeNodeId: 'COMP-2',
+        partitionId: 'slappart0',
+      },
+    },
+  };
+}
+
+interface Case {
+  name: string;
+  call: (services: MasterServices, caller: Caller) => Promise<unknown>;
+  allowed: readonly Who[];
+  /** The same use case on a missing object: its answer is the one every denied caller gets. */
+  missing?: (services: MasterServices, caller: Caller) => Promise<unknown>;
+}
+
+const guidCases = (
+  name: string,
+  call: (services: MasterServices, caller: Caller, instanceGuid: string) => Promise<unknown>,
+  allowed: Record<'aliceRoot' | 'aliceChild', readonly Who[]>,
+): Case[] => [
+  {
+    name: `${name} alice's root`,
+    call: (s, c) => call(s, c, 'SOFTINST-1'),
+    allowed: allowed.aliceRoot,
+    missing: (s, c) => call(s, c, 'SOFTINST-999'),
+  },
+  {
+    name: `${name} alice's child`,
+    call: (s, c) => call(s, c, 'SOFTINST-2'),
+    allowed: allowed.aliceChild,
+    missing: (s, c) => call(s, c, 'SOFTINST-999'),
+  },
+];
+
+const nodeCases = (
+  name: string,
+  call: (services: MasterServices, caller: Caller, computeNodeId: string) => Promise<unknown>,
+  allowed: readonly Who[],
+): Case[] => [
+  {
+    name: `${name} COMP-1`,
+    call: (s, c) => call(s, c, 'COMP-1'),
+    allowed,
+    missing: (s, c) => call(s, c, 'COMP-999'),
+  },
+];
+
+const OWNER_READ = ['alice', 'admin', 'node1'] as const;
+
+const CASES: Case[] = [
+  ...guidCases('getInstance', (s, caller, instanceGuid) => s.getInstance({ caller, instanceGuid }), {
+    aliceRoot: ['alice', 'admin', 'node1', 'aliceRoot'],
+    aliceChild: ['alice', 'admin', 'node1', 'aliceRoot', 'aliceChild'],
+  }),
+  ...guidCases(
+    'readInstanceStatus',
+    (s, caller, instanceGuid) => s.readInstanceStatus({ caller, instanceGuid }),
+    {
+      aliceRoot: ['alice', 'admin', 'node1', 'aliceRoot'],
+      aliceChild: ['alice', 'admin', 'node1', 'aliceRoot', 'aliceChild'],
+    },
+  ),
+  ...guidCases(
+    'readPromiseResults',
+    (s, caller, instanceGuid) => s.readPromiseResults({ caller, instanceGuid }),
+    {
+      aliceRoot: ['alice', 'admin', 'node1', 'aliceRoot'],
+      aliceChild: ['alice', 'admin', 'node1', 'aliceRoot', 'aliceChild'],
+    },
+  ),
+  ...guidCases(
+    'listHostedSharedInstances',
+    (s, caller, instanceGuid) => s.listHostedSharedInstances({ caller, instanceGuid }),
+    {
+      aliceRoot: ['alice', 'admin', 'node1', 'aliceRoot'],
+      aliceChild: ['alice', 'admin', 'node1', 'aliceRoot', 'aliceChild'],
+    },
+  ),
+  ...guidCases(
+    'reportInstanceState started',
+    (s, caller, instanceGuid) => s.reportInstanceState({ caller, instanceGuid, reportedState: 'started' }),
+    { aliceRoot: ['node1', 'aliceRoot'], aliceChild: ['node1', 'aliceChild'] },
+  ),
+  ...guidCases(
+    'reportInstanceError',
+    (s, caller, instanceGuid) => s.reportInstanceError({ caller, instanceGuid, message: 'm' }),
+    { aliceRoot: ['node1', 'aliceRoot'], aliceChild: ['node1', 'aliceChild'] },
+  ),
+  ...guidCases(
+    'setConnectionParameters',
+    (s, caller, instanceGuid) =>
+      s.setConnectionParameters({ caller, instanceGuid, parameters: { url: 'u' } }),
+    { aliceRoot: ['node1', 'aliceRoot'], aliceChild: ['node1', 'aliceChild'] },
+  ),
+  ...guidCases(
+    'reportPromiseResults',
+    (s, caller, instanceGuid) => s.reportPromiseResults({ caller, instanceGuid, results: [] }),
+    { aliceRoot: ['node1', 'aliceRoot'], aliceChild: ['node1', 'aliceChild'] },
+  ),
+  ...guidCases(
+    'bangInstance',
+    (s, caller, instanceGuid) => s.bangInstance({ caller, instanceGuid, message: 'm' }),
+    {
+      aliceRoot: ['alice', 'admin', 'aliceRoot'],
+      aliceChild: ['alice', 'admin', 'aliceRoot', 'aliceChild'],
+    },
+  ),
+  ...guidCases(
+    'renameInstance',
+    (s, caller, instanceGuid) => s.renameInstance({ caller, instanceGuid, newTitle: 'renamed' }),
+    { aliceRoot: ['alice', 'admin', 'aliceRoot'], aliceChild: ['alice', 'admin', 'aliceRoot', 'aliceChild'] },
+  ),
+  ...guidCases(
+    'reportInstanceState destroyed',
+    (s, caller, instanceGuid) => s.reportInstanceState({ caller, instanceGuid, reportedState: 'destroyed' }),
+    { aliceRoot: ['node1', 'aliceRoot'], aliceChild: ['node1', 'aliceChild'] },
+  ),
+  {
+    name: 'getComputePartition COMP-1 slappart0',
+    call: (s, caller) => s.getComputePartition({ caller, computeNodeId: 'COMP-1', partitionId: 'slappart0' }),
+    allowed: ['alice', 'admin', 'node1', 'aliceRoot'],
+    missing: (s, caller) =>
+      s.getComputePartition({ caller, computeNodeId: 'COMP-1', partitionId: 'slappart9' }),
+  },
+  ...nodeCases(
+    'listComputeNodeInstances',
+    (s, caller, computeNodeId) => s.listComputeNodeInstances({ caller, computeNodeId }),
+    OWNER_READ,
+  ),
+  ...nodeCases(
+    'listSoftwareInstallations',
+    (s, caller, computeNodeId) => s.listSoftwareInstallations({ caller, computeNodeId }),
+    OWNER_READ,
+  ),
+  ...nodeCases(
+    'listSoftwareInstallationStatuses',
+    (s, caller, computeNodeId) => s.listSoftwareInstallationStatuses({ caller, computeNodeId }),
+    OWNER_READ,
+  ),
+  ...nodeCases(
+    'computeNodeStatus',
+    (s, caller, computeNodeId) => s.computeNodeStatus({ caller, computeNodeId }),
+    OWNER_READ,
+  ),
+  ...nodeCases(
+    'readNodeSnapshot',
+    (s, caller, computeNodeId) => s.readNodeSnapshot({ caller, computeNodeId }),
+    OWNER_READ,
+  ),
+  ...nodeCases(
+    'watchComputeNode',
+    (s, caller, computeNodeId) =>
+      s.watchComputeNode({ caller, computeNodeId, afterRevision: 0, timeoutMs: 0 }),
+    OWNER_READ,
+  ),
+  ...nodeCases(
+    'supplySoftware',
+    (s, caller, computeNodeId) =>
+      s.supplySoftware({ caller, computeNodeId, url: `${SR}2`, state: 'available' }),
+    ['alice', 'admin'],
+  ),
+  ...nodeCases(
+    'updateComputeNodeAccess',
+    (s, caller, computeNodeId) =>
+      s.updateComputeNodeAccess({ caller, computeNodeId, allocationScope: 'open' }),
+    ['alice', 'admin'],
+  ),
+  ...nodeCases(
+    'reportSoftwareInstallationState',
+    (s, caller, computeNodeId) =>
+      s.reportSoftwareInstallationState({ caller, computeNodeId, url: SR, reportedState: 'available' }),
+    ['node1'],
+  ),
+  ...nodeCases(
+    'reportSoftwareInstallationError',
+    (s, caller, computeNodeId) =>
+      s.reportSoftwareInstallationError({ caller, computeNodeId, url: SR, message: 'm' }),
+    ['node1'],
+  ),
+  ...nodeCases(
+    'bangComputeNode',
+    (s, caller, computeNodeId) => s.bangComputeNode({ caller, computeNodeId, message: 'm' }),
+    ['node1'],
+  ),
+  ...nodeCases(
+    'reportComputeNodeUsage',
+    (s, caller, computeNodeId) => s.reportComputeNodeUsage({ caller, computeNodeId, usageXml: '' }),
+    ['node1'],
+  ),
+  ...nodeCases(
+    'formatComputeNode',
+    (s, caller, computeNodeId) =>
+      s.formatComputeNode({
+        caller,
+        format: {
+          computeNodeId,
+          address: null,
+          netmask: null,
+          partitions: [0, 1, 2].map((n) => ({ reference: `slappart${n}`, addresses: [] })),
+        },
+      }),
+    ['node1'],
+  ),
+  // Master-level use cases: nothing to find, a plain 403 for who may not.
+  {
+    name: 'listInstanceTrees',
+    call: (s, caller) => s.listInstanceTrees({ caller }),
+    allowed: ['alice', 'bob', 'admin'],
+  },
+  {
+    name: 'listComputeNodes',
+    call: (s, caller) => s.listComputeNodes({ caller }),
+    allowed: ['alice', 'bob', 'admin'],
+  },
+  {
+    name: 'requestInstance',
+    call: (s, caller) =>
+      s.requestInstance({
+        caller,
+        title: 'new',
+        softwareRelease: SR,
+        softwareType: '',
+        parameters: {},
+        shared: false,
+        state: 'started',
+        sla: {},
+      }),
+    allowed: ['alice', 'bob', 'admin', 'aliceRoot', 'aliceChild', 'bobRoot'],
+  },
+  {
+    name: 'hateoasUrl',
+    call: (s, caller) => s.hateoasUrl({ caller, origin: { secure: true, host: 'h', prefix: '' } }),
+    allowed: EVERYONE.filter((who) => who !== 'registrant'),
+  },
+];
+
+function outcome(error: unknown): string {
+  if (!isSlapError(error)) throw error;
+  return error.code;
+}
+
+test('master mode: each identity may do exactly what its role allows, and a denial looks like a missing object', async () => {
+  const failures: string[] = [];
+  for (const entry of CASES) {
+    for (const who of EVERYONE) {
+      const { store, services, callers } = await world();
+      try {
+        let denied: string | undefined;
+        try {
+          await entry.call(services, callers[who]);
+        } catch (error) {
+          denied = outcome(error);
+        }
+        const expectAllowed = entry.allowed.includes(who);
+        if (expectAllowed && denied !== undefined && denied !== 'SLAP_ERR_HAS_CHILDREN')
+          failures.push(`${entry.name} by ${who}: expected allowed, got ${denied}`);
+        if (!expectAllowed) {
+          if (denied === undefined) failures.push(`${entry.name} by ${who}: expected denied, was allowed`);
+          else if (entry.missing) {
+            let missing: string | undefined;
+            try {
+              await entry.missing(services, callers[who]);
+            } catch (error) {
+              missing = outcome(error);
+            }
+            // A caller who may not see the object gets what a missing one gets (or is refused outright
+            // for the kind of call, which says nothing about the object either).
+            if (denied !== missing && denied !== 'SLAP_ERR_FORBIDDEN')
+              failures.push(`${entry.name} by ${who}: denied with ${denied}, missing answers ${missing}`);
+          }
+        }
+      } finally {
+        await store.close();
+      }
+    }
+  }
+  assert.deepEqual(failures, []);
+});
+
+test('master mode: users have their own namespaces; listings show only what is theirs', async () => {
+  const { store, services, callers } = await world();
+  try {
+    assert.deepEqual(await services.listInstanceTrees({ caller: callers.alice }), ['tree']);
+    assert.deepEqual(await services.listInstanceTrees({ caller: callers.bob }), ['tree']);
+    assert.equal(
+      (await services.getInstanceTree({ caller: callers.alice, title: 'tree' })).instanceGuid,
+      'SOFTINST-1',
+    );
+    assert.equal(
+      (await services.getInstanceTree({ caller: callers.bob, title: 'tree' })).instanceGuid,
+      'SOFTINST-3',
+    );
+    assert.deepEqual(await services.listComputeNodes({ caller: callers.alice }), ['COMP-1']);
+    assert.deepEqual(await services.listComputeNodes({ caller: callers.admin }), ['COMP-1', 'COMP-2']);
+    // alice's root sees its child; bob's root cannot reach it even by guid.
+    assert.equal(
+      (await services.getInstance({ caller: callers.aliceRoot, instanceGuid: 'SOFTINST-2' })).title,
+      'child',
+    );
+    await assert.rejects(services.getInstance({ caller: callers.bobRoot, instanceGuid: 'SOFTINST-2' }), {
+      code: 'SLAP_ERR_INSTANCE_NOT_FOUND',
+      message: 'No software instance SOFTINST-2 found.',
+    });
+  } finally {
+    await store.close();
+  }
+});
+
+test('master mode: allocation follows the scopes; a request no node admits waits with the reason', async () => {
+  const { store, services, callers } = await world();
+  try {
+    const request = (caller: Caller, title: string, sla: Record<string, unknown> = {}) =>
+      services.requestInstance({
+        caller,
+        title,
+        softwareRelease: SR,
+        softwareType: '',
+        parameters: {},
+        shared: false,
+        state: 'started',
+        sla,
+      });
+    // bob asks for alice's personal node: he waits, and is told why (without learning it exists).
+    const waiting = await request(callers.bob, 'on-alice', { computer_guid: 'COMP-1' });
+    assert.equal(waiting.partitionId, '');
+    const status = await services.readInstanceStatus({
+      caller: callers.bob,
+      instanceGuid: waiting.instanceGuid,
+    });
+    assert.match(status.message ?? '', /COMP-1 does not take your instances/);
+    // alice opens her node: bob's waiting instance is placed at once.
+    await services.updateComputeNodeAccess({
+      caller: callers.alice,
+      computeNodeId: 'COMP-1',
+      allocationScope: 'open',
+    });
+    const placed = await services.getInstance({ caller: callers.bob, instanceGuid: waiting.instanceGuid });
+    assert.deepEqual([placed.computeNodeId, placed.partitionId], ['COMP-1', 'slappart2']);
+    // A closed node takes nothing new, not even from its owner.
+    await services.updateComputeNodeAccess({
+      caller: callers.bob,
+      computeNodeId: 'COMP-2',
+      allocationScope: 'closed',
+    });
+    const closed = await request(callers.bob, 'on-closed', { computer_guid: 'COMP-2' });
+    assert.equal(closed.partitionId, '');
+    // friend: alice lists bob.
+    await services.updateComputeNodeAccess({
+      caller: callers.alice,
+      computeNodeId: 'COMP-1',
+      allocationScope: 'friend',
+      friends: ['bob'],
+    });
+    await services.formatComputeNode({
+      caller: callers.node1,
+      format: {
+        computeNodeId: 'COMP-1',
+        address: null,
+        netmask: null,
+        partitions: [0, 1, 2, 3].map((n) => ({ reference: `slappart${n}`, addresses: [] })),
+      },
+    });
+    const friend = await request(callers.bob, 'as-friend', { computer_guid: 'COMP-1' });
+    assert.deepEqual([friend.computeNodeId, friend.partitionId], ['COMP-1', 'slappart3']);
+  } finally {
+    await store.close();
+  }
+});
