@@ -20,20 +20,37 @@ test('instance guids format and parse as slapproxy does', () => {
   );
   assert.equal(formatInstanceGuid({ title: 'S', requestedBy: '', shared: true }), 'S______1');
   assert.deepEqual(parseInstanceGuid('MyFirstInstance______0'), {
+    owner: '',
     title: 'MyFirstInstance',
     requestedBy: '',
     shared: false,
   });
   assert.deepEqual(parseInstanceGuid('Child___Root___1'), {
+    owner: '',
     title: 'Child',
     requestedBy: 'Root',
     shared: true,
   });
   // split at most twice: the third part keeps further separators and must then be an integer
   assert.throws(() => parseInstanceGuid('a___b___c___1'), SlapError);
-  assert.deepEqual(parseInstanceGuid('a___b___ +02 '), { title: 'a', requestedBy: 'b', shared: true });
-  assert.deepEqual(parseInstanceGuid('a___b___-0'), { title: 'a', requestedBy: 'b', shared: false });
-  assert.deepEqual(parseInstanceGuid('a___b___1_0'), { title: 'a', requestedBy: 'b', shared: true });
+  assert.deepEqual(parseInstanceGuid('a___b___ +02 '), {
+    owner: '',
+    title: 'a',
+    requestedBy: 'b',
+    shared: true,
+  });
+  assert.deepEqual(parseInstanceGuid('a___b___-0'), {
+    owner: '',
+    title: 'a',
+    requestedBy: 'b',
+    shared: false,
+  });
+  assert.deepEqual(parseInstanceGuid('a___b___1_0'), {
+    owner: '',
+    title: 'a',
+    requestedBy: 'b',
+    shared: true,
+  });
 });
 
 test('a malformed guid is the 403 "instance_guid X not handled."', () => {

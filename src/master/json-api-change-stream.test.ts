@@ -399,6 +399,7 @@ test('bad watch and snapshot bodies are 400s with the reason; the extension docu
       '/slapos.get.ext.compute_node_software_installation_status',
       '/slapos.get.ext.software_instance_promise_result',
       '/slapos.get.ext.software_instance_status',
+      '/slapos.put.ext.compute_node_allocation_scope',
       '/slapos.put.ext.software_instance_promise_result',
       WATCH,
     ]);

@@ -71,6 +71,11 @@ export async function reportInstanceState(
       }
     }
     await repository.deleteInstance(record.id);
+    if (context.mode === 'master') {
+      // Its certificates die with it.
+      const subject = context.naming.guidOf(record);
+      await repository.revokeCertificates({ kind: 'instance', subject, now });
+    }
     await repository.setPartitionSlapState(record.location, 'free');
     // Its shared instances lose their host; they find a new one when requested again.
     await repository.detachSharedInstances(record.location, now);

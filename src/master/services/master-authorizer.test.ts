@@ -495,3 +495,29 @@ test('master mode: allocation follows the scopes; a request no node admits waits
     await store.close();
   }
 });
+
+test('master mode: a destroyed instance loses its certificates', async () => {
+  const { store, services, callers } = await world();
+  try {
+    const certificate = {
+      kind: 'instance' as const,
+      subject: 'SOFTINST-2',
+      notAfter: 9e9,
+      revokedAt: null,
+      createdAt: 1,
+    };
+    await store.write((repository) => repository.insertCertificate({ serial: '0a', ...certificate }));
+    assert.equal(
+      await services.reportInstanceState({
+        caller: callers.node1,
+        instanceGuid: 'SOFTINST-2',
+        reportedState: 'destroyed',
+      }),
+      'Destroyed',
+    );
+    const [stored] = await store.read((repository) => repository.listCertificates({ subject: 'SOFTINST-2' }));
+    assert.equal(typeof stored?.revokedAt, 'number');
+  } finally {
+    await store.close();
+  }
+});

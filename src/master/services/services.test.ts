@@ -190,6 +190,11 @@ test('every use case goes through the one authorisation check point', async () =
           }),
       ],
       ['listComputeNodes', () => services.listComputeNodes({ caller: stranger })],
+      [
+        'updateComputeNodeAccess',
+        () =>
+          services.updateComputeNodeAccess({ caller: stranger, computeNodeId: 'c', allocationScope: 'open' }),
+      ],
       ['readNodeSnapshot', () => services.readNodeSnapshot({ caller: stranger, computeNodeId: 'c' })],
       [
         'watchComputeNode',

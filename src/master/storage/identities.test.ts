@@ -344,6 +344,10 @@ test('a database written by the previous migrations migrates and keeps its data'
     raw.exec(`
       INSERT INTO compute_node (reference, address, netmask, created_at) VALUES ('slaprunner', '10.0.0.1', '255.0.0.0', 1.5);
       INSERT INTO partition (compute_node_reference, reference, slap_state, timestamp) VALUES ('slaprunner', 'slappart0', 'busy', 2.5);
+      INSERT INTO instance (title, requested_by, shared, software_release, software_type, parameter_xml, sla_json,
+        requested_state, compute_node_reference, partition_reference, created_at, updated_at, requester_node, requester_partition)
+        VALUES ('root', '', 0, 'sr', 'default', '<?xml?>', '{}', 'started', 'slaprunner', 'slappart0', 1, 2, NULL, NULL);
+      INSERT INTO instance_promise_result (instance_id, result_list_json, reported_at) VALUES (1, '[]', 4.5);
     `);
     await kysely.destroy();
 
@@ -367,6 +371,36 @@ test('a database written by the previous migrations migrates and keeps its data'
           revokedAt: null,
         },
       ]);
+      // The instance joined proxy mode's namespace ('') and kept its promise results.
+      const root = await store.read((repository) =>
+        repository.findInstance({ owner: '', title: 'root', requestedBy: '', shared: false }),
+      );
+      assert.deepEqual(
+        [root?.id, root?.location, root?.allocationMessage],
+        [1, { computeNodeId: 'slaprunner', partitionId: 'slappart0' }, null],
+      );
+      assert.deepEqual(await store.read((repository) => repository.getPromiseResults(1)), {
+        resultListJson: '[]',
+        reportedAt: 4.5,
+      });
+      // The same title may now exist in another namespace.
+      await store.write(async (repository) => {
+        await repository.insertInstance({
+          owner: 'bob',
+          title: 'root',
+          requestedBy: '',
+          shared: false,
+          softwareRelease: 'sr',
+          softwareType: 'default',
+          parameterXml: '<?xml?>',
+          sharedParametersJson: null,
+          slaJson: '{}',
+          requestedState: 'started',
+          location: null,
+          hostPosition: null,
+          now: 5,
+        });
+      });
       // The old node keeps working with the new tables.
       await addUsers(store, 'alice');
       await store.write((repository) =>

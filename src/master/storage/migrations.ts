@@ -246,21 +246,108 @@ const identities: Migration = {
 
 /**
  * Master mode (issue 8): each instance belongs to a user, whose instance trees are a namespace of
- * their own ('' in proxy mode: one namespace); an instance that no node may take yet waits without
- * a partition, with the reason in `allocation_message`.
+ * their own ('' in proxy mode: one namespace), so the identity of an instance becomes (owner, title,
+ * root title, shared); and an instance that no node may take yet waits without a partition, with
+ * the reason in `allocation_message`. SQLite cannot change a table's unique constraint in place:
+ * the table is rebuilt (its promise results are kept aside, as dropping the old table deletes them).
  */
+/** Tables as a migration sees them: names and columns only (the schema of the moment). */
+type AnyTables = Record<string, Record<string, unknown>>;
+
 const instanceOwner: Migration = {
-  async up(db: Kysely<unknown>): Promise<void> {
+  async up(untyped: Kysely<unknown>): Promise<void> {
+    const db = untyped as Kysely<AnyTables>;
     await db.schema
-      .alterTable('instance')
+      .createTable('instance_owned')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
       .addColumn('owner', 'text', (c) => c.notNull().defaultTo(''))
+      .addColumn('title', 'text', (c) => c.notNull())
+      .addColumn('requested_by', 'text', (c) => c.notNull())
+      .addColumn('shared', 'integer', (c) => c.notNull())
+      .addColumn('software_release', 'text', (c) => c.notNull())
+      .addColumn('software_type', 'text', (c) => c.notNull())
+      .addColumn('parameter_xml', 'text', (c) => c.notNull())
+      .addColumn('shared_parameters_json', 'text')
+      .addColumn('sla_json', 'text', (c) => c.notNull())
+      .addColumn('requested_state', 'text', (c) => c.notNull())
+      .addColumn('connection_xml', 'text')
+      .addColumn('compute_node_reference', 'text')
+      .addColumn('partition_reference', 'text')
+      .addColumn('host_position', 'integer')
+      .addColumn('reported_state', 'text')
+      .addColumn('reported_at', 'double precision')
+      .addColumn('error_message', 'text')
+      .addColumn('error_at', 'double precision')
+      .addColumn('bang_message', 'text')
+      .addColumn('bang_at', 'double precision')
+      .addColumn('created_at', 'double precision', (c) => c.notNull())
+      .addColumn('updated_at', 'double precision', (c) => c.notNull())
+      .addColumn('requester_node', 'text')
+      .addColumn('requester_partition', 'text')
+      .addColumn('allocation_message', 'text')
+      .addUniqueConstraint('instance_owned_identity', ['owner', 'title', 'requested_by', 'shared'])
+      .addForeignKeyConstraint(
+        'instance_owned_partition',
+        ['compute_node_reference', 'partition_reference'],
+        'partition',
+        ['compute_node_reference', 'reference'],
+        (c) => c.onDelete('cascade'),
+      )
       .execute();
-    await db.schema.alterTable('instance').addColumn('allocation_message', 'text').execute();
+    const columns = [
+      'id',
+      'title',
+      'requested_by',
+      'shared',
+      'software_release',
+      'software_type',
+      'parameter_xml',
+      'shared_parameters_json',
+      'sla_json',
+      'requested_state',
+      'connection_xml',
+      'compute_node_reference',
+      'partition_reference',
+      'host_position',
+      'reported_state',
+      'reported_at',
+      'error_message',
+      'error_at',
+      'bang_message',
+      'bang_at',
+      'created_at',
+      'updated_at',
+      'requester_node',
+      'requester_partition',
+    ];
+    await db
+      .insertInto('instance_owned')
+      .columns(columns)
+      .expression(db.selectFrom('instance').select(columns))
+      .execute();
     await db.schema
-      .createIndex('instance_owner_title')
-      .on('instance')
-      .columns(['owner', 'title', 'requested_by'])
+      .createTable('promise_result_kept')
+      .addColumn('instance_id', 'integer', (c) => c.primaryKey())
+      .addColumn('result_list_json', 'text', (c) => c.notNull())
+      .addColumn('reported_at', 'double precision', (c) => c.notNull())
       .execute();
+    await db
+      .insertInto('promise_result_kept')
+      .expression(db.selectFrom('instance_promise_result').selectAll())
+      .execute();
+    await db.schema.dropTable('instance').execute();
+    await db.schema.alterTable('instance_owned').renameTo('instance').execute();
+    await db
+      .insertInto('instance_promise_result')
+      .expression(db.selectFrom('promise_result_kept').selectAll())
+      .execute();
+    await db.schema.dropTable('promise_result_kept').execute();
+    await db.schema
+      .createIndex('instance_partition_index')
+      .on('instance')
+      .columns(['compute_node_reference', 'partition_reference', 'shared'])
+      .execute();
+    await db.schema.createIndex('instance_requested_by').on('instance').columns(['requested_by']).execute();
   },
 };
 
