@@ -620,6 +620,190 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/slapos.post.ext.registration_token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Master mode: a one-time registration token for the calling user (Authorization: Bearer <the user's API token> or a user certificate). Its holder registers one compute node, which belongs to this user. The token is shown only in this answer; the master keeps its SHA-256 digest. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Create a registration token */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Lifetime
+                         * @description Seconds until the token expires (default 3600)
+                         */
+                        expires_in_s?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description The token */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * Token
+                             * @description The one-time bearer token (43 characters, base64url)
+                             */
+                            token: string;
+                            /**
+                             * Expires
+                             * @description When the token expires (ISO 8601, UTC)
+                             */
+                            expires: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slapos.post.ext.compute_node_registration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Master mode: registers a compute node (Authorization: Bearer <registration token>; the token is consumed). The master assigns the id COMP-<n> and signs the request into the node's certificate (subject CN=COMP-<n>, O=compute_node, 30 days), which the node then uses for every call (mutual TLS). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Register a compute node */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Title
+                         * @description The compute node's name (the request's subject, when not empty, must be CN=<title>)
+                         */
+                        title: string;
+                        /**
+                         * Certificate request
+                         * @description PEM PKCS#10 certificate request (one CERTIFICATE REQUEST block, at most 16 KiB). Its subject is empty or names the expected common name; the master decides the certificate's subject.
+                         */
+                        certificate_request: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The node's id and certificate */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * Compute Node Reference
+                             * @description Id of the compute node (COMP-<n> in master mode)
+                             */
+                            computer_guid: string;
+                            /**
+                             * Certificate
+                             * @description PEM X.509 certificate
+                             */
+                            certificate: string;
+                            /**
+                             * CA certificate
+                             * @description PEM certificate of the master's certificate authority (to verify the master and be verified by it)
+                             */
+                            ca_certificate: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slapos.post.ext.compute_node_certificate_renewal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Master mode: a compute node renews its certificate (mutual TLS with its current certificate). The request's subject is empty or CN=<its id>. The earlier certificate stays valid until it expires. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Renew a compute node certificate */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Compute Node Reference
+                         * @description Id of the compute node (COMP-<n> in master mode)
+                         */
+                        computer_guid: string;
+                        /**
+                         * Certificate request
+                         * @description PEM PKCS#10 certificate request (one CERTIFICATE REQUEST block, at most 16 KiB). Its subject is empty or names the expected common name; the master decides the certificate's subject.
+                         */
+                        certificate_request: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The new certificate */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * Certificate
+                             * @description PEM X.509 certificate
+                             */
+                            certificate: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {

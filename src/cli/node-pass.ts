@@ -141,6 +141,10 @@ export async function runPassCommand<T>(
     const { createNodeMasterClient } = await import('../node/master.ts');
     const master = await createNodeMasterClient(config, { logger });
     try {
+      if (config.certFile !== undefined) {
+        const { checkNodeCertificate } = await import('../node/node-certificate.ts');
+        await checkNodeCertificate(config, master, { now: Date.now() / 1000, logger });
+      }
       return await work({ config, master, logger });
     } finally {
       await master.close();

@@ -37,7 +37,7 @@ export function databasePathFromUri(uri: string): string {
   return uri.startsWith('sqlite://') ? uri.slice('sqlite://'.length).replace(/^\/+/, '/') : uri;
 }
 
-function parsePort(text: string, where: string): number {
+export function parsePort(text: string, where: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
     throw new SlapError('SLAP_ERR_USAGE', `${where}: invalid port ${JSON.stringify(text)} (0-65535)`);
   }

@@ -9,7 +9,7 @@ import { apiResponseValidator } from '../api/response-validators.ts';
 import { SlapError } from '../core/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { apiError, unreachableError } from './master-errors.ts';
-import { HttpPoster } from './http-post.ts';
+import { HttpPoster, type HttpPosterOptions } from './http-post.ts';
 import type { WireRequest, WireResponse } from './types.ts';
 
 export interface TlsMaterial {
@@ -78,7 +78,8 @@ export function parseMasterUrl(masterUrl: string): URL {
 export class JsonTransport {
   readonly masterUrl: string;
   private readonly base: URL;
-  private readonly poster: HttpPoster;
+  private poster: HttpPoster;
+  private readonly posterOptions: Omit<HttpPosterOptions, 'tls'>;
   private readonly timeoutMs: number;
   private readonly maxResponseBytes: number;
   private readonly validateResponses: boolean;
@@ -96,12 +97,23 @@ export class JsonTransport {
     this.validateResponses = options.validateResponses !== false;
     this.authorization =
       options.accessToken === undefined ? {} : { authorization: `Bearer ${options.accessToken}` };
-    this.poster = new HttpPoster({
+    this.posterOptions = {
       secure: url.protocol === 'https:',
       connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       keepAliveMs: 30_000,
-      ...(options.tls ? { tls: options.tls } : {}),
-    });
+    };
+    this.poster = new HttpPoster({ ...this.posterOptions, ...(options.tls ? { tls: options.tls } : {}) });
+  }
+
+  /**
+   * Uses this TLS material for the next calls (a renewed client certificate): calls in progress end
+   * on the old connections, which are then closed.
+   */
+  replaceTls(tls: TlsMaterial): void {
+    if (this.closing) throw new SlapError('SLAP_ERR_INTERNAL', 'the master client is closed');
+    const previous = this.poster;
+    this.poster = new HttpPoster({ ...this.posterOptions, tls });
+    void previous.close();
   }
 
   /** POSTs `body` to the API path and returns the validated answer. */

@@ -14,7 +14,12 @@ import type { FormatPartition } from '../core/format-plan.ts';
 import type { RequestedState, SoftwareInstallationReportedState } from '../core/states.ts';
 import type { Logger } from '../lib/logger.ts';
 import { codeForApiError, NOT_READY_HINT } from './master-errors.ts';
-import { JsonTransport, type CallOptions, type JsonTransportOptions } from './json-transport.ts';
+import {
+  JsonTransport,
+  type CallOptions,
+  type JsonTransportOptions,
+  type TlsMaterial,
+} from './json-transport.ts';
 import type {
   ActionResult,
   Certificate,
@@ -250,6 +255,58 @@ export class MasterClient {
       { computer_guid: computerGuid },
       options,
     );
+  }
+
+  // --- master mode: registration tokens, node registration, node certificates (our extension) ---
+
+  /** A one-time token with which a compute node registers itself as the caller's (expires after `expiresInS`). */
+  createRegistrationToken(
+    input: { expiresInS?: number },
+    options?: CallOptions,
+  ): Promise<WireResponse<'/slapos.post.ext.registration_token'>> {
+    return this.transport.post(
+      '/slapos.post.ext.registration_token',
+      input.expiresInS === undefined ? {} : { expires_in_s: input.expiresInS },
+      options,
+    );
+  }
+
+  /**
+   * Registers a compute node (the client holds the registration token as its access token): the
+   * master assigns its id and signs the certificate request.
+   */
+  async registerComputeNode(
+    input: { title: string; certificateRequest: string },
+    options?: CallOptions,
+  ): Promise<{ computerGuid: string; certificate: string; caCertificate: string }> {
+    const answer = await this.transport.post(
+      '/slapos.post.ext.compute_node_registration',
+      { title: input.title, certificate_request: input.certificateRequest },
+      options,
+    );
+    return {
+      computerGuid: answer.computer_guid,
+      certificate: answer.certificate,
+      caCertificate: answer.ca_certificate,
+    };
+  }
+
+  /** A new certificate for the calling compute node (over mutual TLS with its current one). */
+  async renewComputeNodeCertificate(
+    input: { computerGuid: string; certificateRequest: string },
+    options?: CallOptions,
+  ): Promise<{ certificate: string }> {
+    const answer = await this.transport.post(
+      '/slapos.post.ext.compute_node_certificate_renewal',
+      { computer_guid: input.computerGuid, certificate_request: input.certificateRequest },
+      options,
+    );
+    return { certificate: answer.certificate };
+  }
+
+  /** Uses this TLS material (a renewed certificate and key) for the next calls. */
+  replaceTls(tls: TlsMaterial): void {
+    this.transport.replaceTls(tls);
   }
 
   // --- the node agent: software installations ---

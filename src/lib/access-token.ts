@@ -4,7 +4,7 @@
  * `b64token` (letters, digits, `-._~+/`, trailing `=`), so that it goes as it is into an
  * `Authorization` header and an INI value. Messages never show a token.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { SlapError } from '../core/errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
@@ -15,6 +15,11 @@ export { ACCESS_TOKEN_RULE, isAccessToken, MASTER_TOKEN_OPTION } from '../core/a
 /** A new random token: 32 bytes, base64url (43 characters). */
 export function createAccessToken(): string {
   return randomBytes(32).toString('base64url');
+}
+
+/** How a master stores a token: its SHA-256 digest, lowercase hex (the token itself is never stored). */
+export function accessTokenHash(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
 /** The token held by `path` (its content, one trailing newline allowed); the file must be 0600 or stricter. */

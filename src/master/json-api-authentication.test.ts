@@ -9,7 +9,13 @@ import { MasterClient } from '../client/master-client.ts';
 import { createAccessToken } from '../lib/access-token.ts';
 import { createLogger } from '../lib/logger.ts';
 import { apiContentTypeProblem, postJson, startTestMaster, type JsonResponse } from '../testing/master.ts';
-import { bearerTokenAuthenticator, openProxyAuthenticator } from './http/authentication.ts';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Socket } from 'node:net';
+import {
+  bearerTokenAuthenticator,
+  openProxyAuthenticator,
+  type AuthenticationRequest,
+} from './http/authentication.ts';
 import { LINE_TERMINATORS, seededRandom } from '../testing/hostile-strings.ts';
 
 const ALL_PATHS = Object.keys({
@@ -40,12 +46,18 @@ function assertRefused(response: JsonResponse, what: string): void {
   assert.equal(response.headers['www-authenticate'], 'Bearer realm="SlapOS master"', what);
 }
 
-test('authenticator: only "Bearer <token>" is the local caller, whatever else the header holds', () => {
+function headersOnly(headers: IncomingHttpHeaders): AuthenticationRequest {
+  return { headers, socket: new Socket(), ip: '127.0.0.1' };
+}
+
+test('authenticator: only "Bearer <token>" is the local caller, whatever else the header holds', async () => {
   const token = createAccessToken();
   const authenticator = bearerTokenAuthenticator(token);
-  assert.deepEqual(authenticator.authenticate({ authorization: `Bearer ${token}` }), { kind: 'local' });
-  assert.deepEqual(authenticator.authenticate({ authorization: `bearer  ${token}` }), { kind: 'local' });
-  assert.deepEqual(authenticator.authenticate({}), { kind: 'anonymous' });
+  const callerOf = async (headers: IncomingHttpHeaders) =>
+    (await authenticator.authenticate(headersOnly(headers))).caller;
+  assert.deepEqual(await callerOf({ authorization: `Bearer ${token}` }), { kind: 'local' });
+  assert.deepEqual(await callerOf({ authorization: `bearer  ${token}` }), { kind: 'local' });
+  assert.deepEqual(await callerOf({}), { kind: 'anonymous' });
   const random = seededRandom(7);
   const pool = [...TOKEN_ALPHABET, ...HOSTILE];
   for (let run = 0; run < 2000; run++) {
@@ -61,15 +73,15 @@ test('authenticator: only "Bearer <token>" is the local caller, whatever else th
     ];
     for (const header of candidates) {
       if (header === `Bearer ${token}`) continue;
-      const caller = authenticator.authenticate({ authorization: header });
-      assert.deepEqual(caller, { kind: 'anonymous' }, JSON.stringify(header));
-      const refusal = authenticator.refusal({ authorization: header });
+      const authentication = await authenticator.authenticate(headersOnly({ authorization: header }));
+      assert.deepEqual(authentication.caller, { kind: 'anonymous' }, JSON.stringify(header));
+      const refusal = authentication.refusal ?? '';
       if (noise.length >= 4) assert.ok(!refusal.includes(noise), JSON.stringify(header));
       assert.ok(!refusal.includes(token));
     }
   }
   // slapproxy's behaviour: nobody is asked anything.
-  assert.deepEqual(openProxyAuthenticator.authenticate({}), { kind: 'local' });
+  assert.deepEqual((await openProxyAuthenticator.authenticate(headersOnly({}))).caller, { kind: 'local' });
 });
 
 test('a master with a token refuses every path without it, or with a wrong one, with 401 and an API error body', async () => {

@@ -1,5 +1,10 @@
 /**
- * The master process in proxy mode: SQLite store + services + JSON API over HTTP.
+ * The master process: SQLite store + services + JSON API, over HTTP (proxy mode) or HTTPS.
+ *
+ * Proxy mode (slapproxy's) trusts the loopback listener, or the holder of its local token. Master
+ * mode serves HTTPS only (TLS 1.2+; plain HTTP on its port is answered 400) and authenticates each
+ * request by its client certificate (issued by the master's CA) or bearer token (a user's API token,
+ * a registration token): master-authentication.ts.
  *
  * Lifecycle (`state`): `listening` once `startMaster` resolves → `closing` while `close()` drains
  * in-flight requests (new connections refused, idle keep-alive connections closed; after the
@@ -11,13 +16,19 @@ import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { SlapError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
+import type { CertificateAuthority } from './ca/certificate-authority.ts';
 import { bearerTokenAuthenticator, openProxyAuthenticator } from './http/authentication.ts';
+import { FailureLimiter } from './http/failure-limiter.ts';
+import { masterAuthenticator } from './http/master-authentication.ts';
+import { refusePlainHttp } from './http/plain-http-refusal.ts';
 import { answerClientError, capConnections } from './http/connection-limits.ts';
 import { registerJsonApi } from './http/json-api.ts';
 import { BODY_LIMIT_BYTES } from './http/request-body.ts';
 import {
   createMasterServices,
   createServiceContext,
+  auditLogger,
+  createMasterAuthorizer,
   proxyModeAuthorizer,
   type MasterServices,
 } from './services/index.ts';
@@ -41,6 +52,12 @@ export interface StartMasterOptions {
   accessToken?: string | undefined;
   /** Allow a non-loopback address although proxy mode has no authentication. */
   insecureListen?: boolean;
+  /** `proxy` (default): slapproxy's trust; `master`: users, certificates, registration (needs `tls` and `certificateAuthority`). */
+  mode?: 'proxy' | 'master';
+  /** Serve HTTPS with this key and certificate; client certificates are asked for and checked against `ca`. */
+  tls?: { key: string | Buffer; cert: string | Buffer; ca: string | Buffer } | undefined;
+  /** Master mode: the CA that signs node, instance and user certificates. */
+  certificateAuthority?: CertificateAuthority | undefined;
   /** How long `close()` waits for in-flight requests before cutting connections (default 10 s). */
   closeGraceMs?: number;
   /**
@@ -62,7 +79,7 @@ const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 export type MasterState = 'listening' | 'closing' | 'closed';
 
 export interface RunningMaster {
-  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  /** Base URL, e.g. `http://127.0.0.1:8080` (`https://` with TLS). */
   readonly url: string;
   readonly host: string;
   readonly port: number;
@@ -88,7 +105,11 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
   const host = (options.host ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1');
   const requestedPort = options.port ?? 8080;
   const logger = options.logger ?? silentLogger();
-  if (!isLoopbackHost(host) && !options.insecureListen) {
+  const mode = options.mode ?? 'proxy';
+  const { tls, certificateAuthority } = options;
+  if (mode === 'master' && (tls === undefined || certificateAuthority === undefined))
+    throw new SlapError('SLAP_ERR_CONFIG', 'master mode needs TLS material and a certificate authority');
+  if (mode === 'proxy' && !isLoopbackHost(host) && !options.insecureListen) {
     throw new SlapError(
       'SLAP_ERR_INSECURE_LISTEN',
       `refusing to listen on ${host}: proxy mode has no authentication`,
@@ -112,15 +133,24 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     );
   }
   const store = await openSqliteStore({ path: options.databasePath, logger });
+  const clock = options.clock ?? systemClock;
   const context = createServiceContext({
     store,
-    clock: options.clock ?? systemClock,
+    clock,
     logger,
     defaultComputeNodeId: options.computerId,
-    authorizer: proxyModeAuthorizer,
+    authorizer:
+      mode === 'master' ? createMasterAuthorizer({ store, audit: auditLogger(logger) }) : proxyModeAuthorizer,
+    mode,
+    ca: certificateAuthority,
   });
   const services = createMasterServices(context);
   const fastifyLogger: FastifyBaseLogger = logger;
+  const httpOptions = {
+    headersTimeout,
+    // How often node looks for connections past their headers or request timeout.
+    connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
+  };
   const fastify = Fastify({
     loggerInstance: fastifyLogger,
     // Per-request log lines cost throughput; failures are logged by the JSON API's error handler.
@@ -130,23 +160,46 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     bodyLimit: BODY_LIMIT_BYTES,
     requestTimeout: REQUEST_TIMEOUT_MS,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-    http: {
-      headersTimeout,
-      // How often node looks for connections past their headers or request timeout.
-      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
-    },
+    ...(tls === undefined
+      ? { http: httpOptions }
+      : {
+          https: {
+            ...httpOptions,
+            key: tls.key,
+            cert: tls.cert,
+            ca: tls.ca,
+            minVersion: 'TLSv1.2' as const,
+            // A handshake has the time the request headers have.
+            handshakeTimeout: headersTimeout,
+            // Asked for, checked against `ca`, but not required: token users have no certificate.
+            // The authenticator reads whether the TLS layer authorized the one presented.
+            requestCert: true,
+            rejectUnauthorized: false,
+          },
+        }),
     clientErrorHandler: answerClientError,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
-  capConnections(fastify.server, { maxConnections, logger });
+  const scheme = tls === undefined ? 'http' : 'https';
   let port = requestedPort;
+  if (tls !== undefined)
+    refusePlainHttp(fastify.server, {
+      url: () => `${scheme}://${urlHost(host)}:${port}`,
+      firstByteTimeoutMs: headersTimeout,
+      logger,
+    });
+  capConnections(fastify.server, { maxConnections, logger });
   registerJsonApi(fastify, {
     services,
+    mode,
     authenticator:
-      options.accessToken === undefined
-        ? openProxyAuthenticator
-        : bearerTokenAuthenticator(options.accessToken),
+      mode === 'master'
+        ? masterAuthenticator({ store, clock })
+        : options.accessToken === undefined
+          ? openProxyAuthenticator
+          : bearerTokenAuthenticator(options.accessToken),
+    failureLimiter: mode === 'master' ? new FailureLimiter() : undefined,
     logger,
     fallbackHost: () => `${urlHost(host)}:${port}`,
   });
@@ -165,13 +218,19 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
   }
   const address = fastify.server.address();
   port = typeof address === 'object' && address ? address.port : requestedPort;
-  const url = `http://${urlHost(host)}:${port}`;
+  const url = `${scheme}://${urlHost(host)}:${port}`;
   logger.info(
     {
       url,
+      mode,
       database: options.databasePath,
       computerId: options.computerId,
-      authentication: options.accessToken === undefined ? 'none' : 'bearer token',
+      authentication:
+        mode === 'master'
+          ? 'certificates and tokens'
+          : options.accessToken === undefined
+            ? 'none'
+            : 'bearer token',
     },
     'master listening',
   );

@@ -1,6 +1,7 @@
 /**
  * The node's way to its master: a MasterClient built from slapos.cfg (master_url, master_token, and
- * the node's certificate and key for mutual TLS when configured), and the adapters node steps use.
+ * the node's certificate and key for mutual TLS when configured; a renewal that a crash interrupted is
+ * finished first), and the adapters node steps use.
  */
 import { readFile } from 'node:fs/promises';
 import { MasterClient } from '../client/master-client.ts';
@@ -8,11 +9,14 @@ import type { TlsMaterial } from '../client/json-transport.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { NodeConfig } from './config.ts';
 import type { ComputeNodeRegistrar } from './format/payload.ts';
+import { completeKeyPairReplacement } from './key-pair-files.ts';
 
 export async function createNodeMasterClient(
   config: NodeConfig,
   options: { logger?: Logger; timeoutMs?: number } = {},
 ): Promise<MasterClient> {
+  if (config.keyFile !== undefined && config.certFile !== undefined)
+    await completeKeyPairReplacement({ keyFile: config.keyFile, certFile: config.certFile });
   const tls: TlsMaterial = {};
   if (config.certFile !== undefined) tls.cert = await readFile(config.certFile);
   if (config.keyFile !== undefined) tls.key = await readFile(config.keyFile);

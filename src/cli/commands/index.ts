@@ -25,6 +25,11 @@ export const COMMANDS: readonly CommandEntry[] = [
   { word: 'node', load: async () => (await import('./node-restart.ts')).registerNodeRestart },
   { word: 'node', load: async () => (await import('./node-tail.ts')).registerNodeTail },
   { word: 'proxy', load: async () => (await import('./proxy-start.ts')).registerProxyStart },
+  // --- master mode (src/master/master-mode.ts, master-admin.ts) ---
+  { word: 'master', load: async () => (await import('./master-start.ts')).registerMasterStart },
+  { word: 'master', load: async () => (await import('./master-user.ts')).registerMasterUser },
+  { word: 'master', load: async () => (await import('./master-node.ts')).registerMasterNode },
+  { word: 'configure', load: async () => (await import('./configure-client.ts')).registerConfigureClient },
   // --- client commands (src/cli/client-config.ts) ---
   { word: 'supply', load: async () => (await import('./supply.ts')).registerSupply },
   { word: 'remove', load: async () => (await import('./remove.ts')).registerRemove },
@@ -34,10 +39,12 @@ export const COMMANDS: readonly CommandEntry[] = [
   { word: 'computer', load: async () => (await import('./computer-list.ts')).registerComputerList },
   { word: 'computer', load: async () => (await import('./computer-info.ts')).registerComputerInfo },
   { word: 'computer', load: async () => (await import('./computer-update.ts')).registerComputerUpdate },
+  { word: 'token', load: async () => (await import('./token-create.ts')).registerTokenCreate },
   { word: 'buildout', load: async () => (await import('./buildout.ts')).registerBuildout },
   // --- node commands (src/cli/node-options.ts) ---
   { word: 'node', load: async () => (await import('./node-format.ts')).registerNodeFormat },
   { word: 'node', load: async () => (await import('./node-promise.ts')).registerNodePromise },
+  { word: 'node', load: async () => (await import('./node-register.ts')).registerNodeRegister },
   // --- node passes (src/cli/node-pass.ts) ---
   { word: 'node', load: async () => (await import('./node-software.ts')).registerNodeSoftware },
   { word: 'node', load: async () => (await import('./node-instance.ts')).registerNodeInstance },

@@ -1,62 +1,91 @@
 /**
- * Who is calling, as the transport proves it: an Authenticator turns a request's headers into a
- * Caller for the services (caller.ts), `anonymous` when the request proves nothing. The JSON API
- * refuses anonymous callers with 401 on every path before reading the body (json-api.ts).
+ * Who is calling, as the transport proves it: an Authenticator turns a request (its headers and the
+ * connection it came on) into a Caller for the services (caller.ts), `anonymous` when the request
+ * proves nothing, with the reason it is refused. The JSON API refuses anonymous callers with 401 on
+ * every path before reading the body (json-api.ts).
  *
  * Proxy mode without a token (slapproxy) trusts whoever reaches the loopback listener; with a token
  * (the standalone's local secret, `proxy start --token-file`) only `Authorization: Bearer <token>`
  * makes the local caller. The token is kept as its SHA-256 digest and compared in constant time.
- * Master mode (certificates, users) adds its own Authenticators here.
+ * Master mode (certificates, users, registration tokens) is master-authentication.ts.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import { SlapError } from '../../core/errors.ts';
-import { ANONYMOUS_CALLER, LOCAL_CALLER, type Caller } from '../services/caller.ts';
+import type { Caller } from '../services/caller.ts';
+
+/** What an Authenticator sees of a request. */
+export interface AuthenticationRequest {
+  headers: IncomingHttpHeaders;
+  /** The connection (a TLSSocket on a TLS listener: its peer certificate is a credential). */
+  socket: Socket;
+  /** The client's address. */
+  ip: string;
+}
+
+/** Who the request proves to be; an anonymous caller comes with the reason it is refused. */
+export type Authentication =
+  | { caller: Exclude<Caller, { kind: 'anonymous' }>; refusal?: undefined }
+  | {
+      caller: Extract<Caller, { kind: 'anonymous' }>;
+      /** The 401's title: says what is wrong, never shows a credential. */
+      refusal: string;
+      /** True when a credential was presented and refused (counted as a failed authentication). */
+      failed: boolean;
+    };
 
 export interface Authenticator {
-  /** The caller the request proves to be (`anonymous` when it proves nothing). */
-  authenticate(headers: IncomingHttpHeaders): Caller;
-  /** Why an anonymous request is refused (the 401's title; never shows a credential). */
-  refusal(headers: IncomingHttpHeaders): string;
+  authenticate(request: AuthenticationRequest): Promise<Authentication>;
+}
+
+/** The authentication of a request that proves nothing. */
+export function refused(refusal: string, failed: boolean): Authentication {
+  return { caller: { kind: 'anonymous' }, refusal, failed };
 }
 
 /** slapproxy's rule: whoever reaches the (loopback) listener is the local caller. */
 export const openProxyAuthenticator: Authenticator = {
-  authenticate: () => LOCAL_CALLER,
-  refusal: () => 'Not authenticated.',
+  authenticate: () => Promise.resolve({ caller: { kind: 'local' } }),
 };
 
 const BEARER = /^Bearer +([^\s]+) *$/i;
 
-function digest(text: string): Buffer {
+/** The SHA-256 digest of a token (how tokens are kept and compared). */
+export function tokenDigest(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
 }
 
 /** The bearer token given by the headers, if any. */
-function presentedToken(headers: IncomingHttpHeaders): string | undefined {
+export function presentedToken(headers: IncomingHttpHeaders): string | undefined {
   const header = headers.authorization;
   if (header === undefined) return undefined;
   return BEARER.exec(header)?.[1];
 }
 
+/** The refusal of an Authorization header that holds no bearer token, or undefined when it holds one. */
+export function bearerHeaderProblem(headers: IncomingHttpHeaders): string | undefined {
+  if (headers.authorization !== undefined && presentedToken(headers) === undefined)
+    return 'The Authorization header is not of the form: Bearer <token>.';
+  return undefined;
+}
+
 /** Proxy mode with a local secret: the holder of `token` is the local caller, anyone else anonymous. */
 export function bearerTokenAuthenticator(token: string): Authenticator {
   if (token === '') throw new SlapError('SLAP_ERR_CONFIG', 'the access token is empty');
-  const expected = digest(token);
-  return {
-    authenticate(headers) {
-      const presented = presentedToken(headers);
-      if (presented === undefined) return ANONYMOUS_CALLER;
-      return timingSafeEqual(digest(presented), expected) ? LOCAL_CALLER : ANONYMOUS_CALLER;
-    },
-    refusal(headers) {
-      if (headers.authorization === undefined)
-        return 'This master requires an access token: send the header Authorization: Bearer <token>.';
-      if (presentedToken(headers) === undefined)
-        return 'The Authorization header is not of the form: Bearer <token>.';
-      return 'The access token is not valid for this master.';
-    },
+  const expected = tokenDigest(token);
+  const authenticate = ({ headers }: AuthenticationRequest): Authentication => {
+    if (headers.authorization === undefined)
+      return refused(
+        'This master requires an access token: send the header Authorization: Bearer <token>.',
+        false,
+      );
+    const presented = presentedToken(headers);
+    if (presented === undefined) return refused(bearerHeaderProblem(headers) ?? '', true);
+    if (timingSafeEqual(tokenDigest(presented), expected)) return { caller: { kind: 'local' } };
+    return refused('The access token is not valid for this master.', true);
   };
+  return { authenticate: (request) => Promise.resolve(authenticate(request)) };
 }
 
 /** The challenge sent with every 401 (RFC 6750). */

@@ -15,7 +15,7 @@ import { toHttpError } from './errors.ts';
 const REFUSAL_GRACE_MS = 1_000;
 
 /** A complete HTTP/1.1 answer carrying `error` as the API error body; the connection closes after it. */
-function rawErrorAnswer(error: SlapError, headers: Record<string, string> = {}): string {
+export function rawErrorAnswer(error: SlapError, headers: Record<string, string> = {}): string {
   const { status, body } = toHttpError(error);
   const text = JSON.stringify(body);
   const lines = [

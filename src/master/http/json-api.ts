@@ -6,7 +6,7 @@
  * handler decodes, calls one service, encodes.
  */
 import type { Readable } from 'node:stream';
-import { setImmediate } from 'node:timers/promises';
+import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   apiSpecText,
@@ -30,7 +30,9 @@ import {
   softwareInstallationStatusDocument,
   success,
 } from './documents.ts';
+import { audit } from '../services/audit.ts';
 import { BEARER_CHALLENGE, type Authenticator } from './authentication.ts';
+import type { FailureLimiter } from './failure-limiter.ts';
 import { errorBody, toHttpError } from './errors.ts';
 import {
   decodeBody,
@@ -48,8 +50,12 @@ import { requestValidators } from './validation.ts';
 
 export interface JsonApiOptions {
   services: MasterServices;
+  /** In master mode an instance requests as itself: the requester headers of proxy mode are refused. */
+  mode?: 'proxy' | 'master';
   /** Who is calling; anonymous callers are refused on every path. */
   authenticator: Authenticator;
+  /** Slows down the failed authentications of an address (master mode); failures are audited when set. */
+  failureLimiter?: FailureLimiter | undefined;
   logger: Logger;
   /** Host (with port) to use in absolute URLs when a request has no usable Host header. */
   fallbackHost: () => string;
@@ -227,6 +233,35 @@ function handlers(services: MasterServices): HandlerTable {
       success(await services.revokeComputeNodeCertificate({ caller, computeNodeId: body.computer_guid })),
     '/slapos.get.v0.software_instance_certificate': ({ body, caller }) =>
       services.instanceCertificate({ caller, instanceGuid: body.instance_guid }),
+    // --- our extensions: master mode's registration and certificates ---
+    '/slapos.post.ext.registration_token': async ({ body, caller }) => {
+      const { token, expiresAt } = await services.createRegistrationToken({
+        caller,
+        expiresInSeconds: body.expires_in_s,
+      });
+      return { token, expires: new Date(expiresAt * 1000).toISOString() };
+    },
+    '/slapos.post.ext.compute_node_registration': async ({ body, caller }) => {
+      const node = await services.registerComputeNode({
+        caller,
+        title: body.title,
+        certificateRequest: body.certificate_request,
+      });
+      return {
+        computer_guid: node.computeNodeId,
+        certificate: node.certificatePem,
+        ca_certificate: node.caCertificatePem,
+      };
+    },
+    '/slapos.post.ext.compute_node_certificate_renewal': async ({ body, caller }) => ({
+      certificate: (
+        await services.renewComputeNodeCertificate({
+          caller,
+          computeNodeId: body.computer_guid,
+          certificateRequest: body.certificate_request,
+        })
+      ).certificatePem,
+    }),
     '/slapos.get.v0.hateoas_url': async ({ caller, origin }) => ({
       hateoas_url: await services.hateoasUrl({ caller, origin: origin() }),
     }),
@@ -327,6 +362,18 @@ async function readUnparsedBody(request: FastifyRequest): Promise<void> {
     await readBody(request.raw, { contentLength: request.headers['content-length'] });
 }
 
+/** Waits `ms` before answering a failed authentication, or less if the client goes away. */
+async function slowDown(request: FastifyRequest, ms: number): Promise<void> {
+  const gone = new AbortController();
+  const onClose = (): void => gone.abort();
+  request.raw.socket.once('close', onClose);
+  try {
+    await sleep(ms, undefined, { signal: gone.signal }).catch(() => undefined);
+  } finally {
+    request.raw.socket.off('close', onClose);
+  }
+}
+
 /** Registers the JSON API on a fastify instance (its content-type parsers, not-found and error handlers too). */
 export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOptions): void {
   const stable = loadApiSpec();
@@ -379,14 +426,28 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
   });
 
   // First of all, on every path (unknown ones too): nothing is parsed or answered for an anonymous caller.
+  const { failureLimiter } = options;
   fastify.addHook('onRequest', async (request: WithRawBody) => {
-    const caller = options.authenticator.authenticate(request.headers);
-    if (caller.kind === 'anonymous') {
+    const authentication = await options.authenticator.authenticate({
+      headers: request.headers,
+      socket: request.raw.socket,
+      ip: request.ip,
+    });
+    if (authentication.refusal !== undefined) {
       // The body is read and dropped first (bounded), so that the client reads the 401, not a reset.
       await readUnparsedBody(request).catch(() => undefined);
-      throw new SlapError('SLAP_ERR_UNAUTHENTICATED', options.authenticator.refusal(request.headers));
+      if (failureLimiter && authentication.failed) {
+        audit(options.logger, 'authentication.failed', {
+          address: request.ip,
+          path: request.url.slice(0, 200),
+          reason: authentication.refusal,
+        });
+        const delay = failureLimiter.fail(request.ip);
+        if (delay > 0) await slowDown(request, delay);
+      }
+      throw new SlapError('SLAP_ERR_UNAUTHENTICATED', authentication.refusal);
     }
-    request[CALLER] = caller;
+    request[CALLER] = authentication.caller;
   });
 
   fastify.setErrorHandler((error, request, reply) => {
@@ -443,7 +504,7 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
           caller: callerOf(request),
           origin: () => requestOrigin(request, options.fallbackHost()),
           pythonBody: () => (pythonBody ??= parsePythonJson(request[RAW_BODY] ?? 'null', body)) as never,
-          requester: () => requesterOf(request.headers),
+          requester: () => requesterOf(request.headers, { refused: options.mode === 'master' }),
           signal: () => {
             if (!gone) {
               gone = new AbortController();

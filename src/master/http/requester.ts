@@ -10,7 +10,7 @@
  *
  * Both headers or neither (400 otherwise). Unknown or free requester partitions make a root
  * request, as slapproxy does. In proxy mode the local caller may speak for any partition; master
- * mode will only accept the caller's own partition (its certificate says which).
+ * mode refuses the headers (400): an instance requests with its own certificate.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { SlapError } from '../../core/errors.ts';
@@ -29,11 +29,22 @@ function single(headers: IncomingHttpHeaders, name: string): string | undefined 
   return value?.trim();
 }
 
-/** The requester partition named by the request's headers, or undefined for a user-level request. */
-export function requesterOf(headers: IncomingHttpHeaders): RequesterPartition | undefined {
+/**
+ * The requester partition named by the request's headers, or undefined for a user-level request.
+ * `refused` (master mode, where the caller's certificate says who requests): the headers are refused.
+ */
+export function requesterOf(
+  headers: IncomingHttpHeaders,
+  options: { refused?: boolean } = {},
+): RequesterPartition | undefined {
   const computeNodeId = single(headers, REQUESTER_COMPUTER_HEADER);
   const partitionId = single(headers, REQUESTER_PARTITION_HEADER);
   if (computeNodeId === undefined && partitionId === undefined) return undefined;
+  if (options.refused)
+    throw new SlapError(
+      'SLAP_ERR_INVALID_INPUT',
+      `This master does not take ${REQUESTER_COMPUTER_HEADER} or ${REQUESTER_PARTITION_HEADER}: an instance requests with its own certificate.`,
+    );
   if (!computeNodeId || !partitionId) {
     throw new SlapError(
       'SLAP_ERR_INVALID_INPUT',

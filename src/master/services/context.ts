@@ -1,6 +1,7 @@
 /** What every use case receives: the store, the clock, the logger, the mode and its check point. */
 import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
+import type { CertificateAuthority } from '../ca/certificate-authority.ts';
 import type { MasterStore, Repository } from '../storage/repository.ts';
 import type { Action, Authorizer, Caller, Target } from './caller.ts';
 import { masterNaming, proxyNaming, type InstanceNaming } from './instance-naming.ts';
@@ -14,6 +15,8 @@ export interface ServiceContext {
   clock: Clock;
   logger: Logger;
   mode: MasterMode;
+  /** Master mode's certificate authority (node, instance and user certificates). */
+  ca: CertificateAuthority | undefined;
   /** How instances are named on the wire in this mode. */
   naming: InstanceNaming;
   /** The default compute node (`[slapos] computer_id`): requests without `computer_guid` go there. */
@@ -29,6 +32,7 @@ export interface ServiceContextOptions {
   clock: Clock;
   logger: Logger;
   mode?: MasterMode;
+  ca?: CertificateAuthority | undefined;
   defaultComputeNodeId?: string | undefined;
   authorizer: Authorizer;
 }
@@ -41,6 +45,7 @@ export function createServiceContext(options: ServiceContextOptions): ServiceCon
     clock: options.clock,
     logger: options.logger,
     mode,
+    ca: options.ca,
     naming: mode === 'master' ? masterNaming : proxyNaming,
     defaultComputeNodeId: options.defaultComputeNodeId,
     revisions: new NodeRevisionHub(options.store),

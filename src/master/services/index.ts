@@ -4,7 +4,9 @@ import * as changeStream from './change-stream.ts';
 import * as computeNodes from './compute-nodes.ts';
 import { formatComputeNode } from './format-compute-node.ts';
 import * as reports from './instance-reports.ts';
+import { instanceCertificate } from './instance-certificates.ts';
 import { readInstanceStatus } from './instance-status.ts';
+import * as registration from './node-registration.ts';
 import * as promiseResults from './promise-results.ts';
 import * as reads from './read-instances.ts';
 import { requestInstance } from './request-instance.ts';
@@ -44,7 +46,10 @@ export function createMasterServices(context: ServiceContext) {
     reportComputeNodeUsage: bind(context, computeNodes.reportComputeNodeUsage),
     createComputeNodeCertificate: bind(context, computeNodes.createComputeNodeCertificate),
     revokeComputeNodeCertificate: bind(context, computeNodes.revokeComputeNodeCertificate),
-    instanceCertificate: bind(context, computeNodes.instanceCertificate),
+    instanceCertificate: bind(context, instanceCertificate),
+    createRegistrationToken: bind(context, registration.createRegistrationToken),
+    registerComputeNode: bind(context, registration.registerComputeNode),
+    renewComputeNodeCertificate: bind(context, registration.renewComputeNodeCertificate),
     hateoasUrl: bind(context, computeNodes.hateoasUrl),
     supplySoftware: bind(context, software.supplySoftware),
     reportSoftwareInstallationState: bind(context, software.reportSoftwareInstallationState),
@@ -68,6 +73,8 @@ export {
   type Caller,
 } from './caller.ts';
 export { createServiceContext, type ServiceContext } from './context.ts';
+export { createMasterAuthorizer } from './master-authorizer.ts';
+export { auditLogger } from './audit.ts';
 export type { InstanceView } from './instance-view.ts';
 export type { NodeSnapshot, PartitionSnapshot } from './change-stream.ts';
 export type { RequestOrigin } from './frontend-bypass.ts';

@@ -119,7 +119,13 @@ function instanceMay(caller: Extract<Caller, { kind: 'instance' }>, action: Acti
   if (target.kind !== 'instance') return false;
   const record: InstanceRecord = target.record;
   if (record.id === caller.instanceId)
-    return action === 'instance.read' || action === 'instance.report' || action === 'instance.update';
+    return (
+      action === 'instance.read' ||
+      action === 'instance.report' ||
+      action === 'instance.update' ||
+      // Its own certificate, renewed by the instance itself as well as by its compute node.
+      action === 'instance.certificate'
+    );
   if (record.owner !== caller.owner) return false;
   const onMe = samePartition(record.location, caller.computeNodeId, caller.partitionId);
   if (record.shared && onMe) return action === 'instance.read' || action === 'instance.report';

@@ -270,6 +270,20 @@ test('every use case goes through the one authorisation check point', async () =
         'readInstanceStatus',
         () => services.readInstanceStatus({ caller: stranger, instanceGuid: 'x______0' }),
       ],
+      ['createRegistrationToken', () => services.createRegistrationToken({ caller: stranger })],
+      [
+        'registerComputeNode',
+        () => services.registerComputeNode({ caller: stranger, title: 't', certificateRequest: '' }),
+      ],
+      [
+        'renewComputeNodeCertificate',
+        () =>
+          services.renewComputeNodeCertificate({
+            caller: stranger,
+            computeNodeId: 'c',
+            certificateRequest: '',
+          }),
+      ],
     ];
     const bound = Object.keys(services).filter((key) => key !== 'context');
     assert.deepEqual(

@@ -5,6 +5,7 @@
  * agent until `stop` resolves, then closes it (services keep running) and releases everything. Used
  * by `slapos node run` and by the lean entry point agent-main.ts.
  */
+import { systemClock } from '../../core/clock.ts';
 import { acquirePidLock, type PidLock } from '../../lib/pid-lock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { describeBuildoutEvent } from '../build-log.ts';
@@ -85,6 +86,14 @@ export async function runAgentProcess(config: NodeConfig, options: RunAgentOptio
     ] as const)
       locks.push(await acquirePidLock(path, { what }));
     const master = await createNodeMasterClient(config, { logger });
+    // Master mode: the node's certificate is renewed before it expires, while the agent runs.
+    const certificate =
+      config.certFile === undefined
+        ? undefined
+        : (await import('../node-certificate.ts')).keepNodeCertificateRenewed(config, master, {
+            clock: systemClock,
+            logger,
+          });
     try {
       const { client: supervisor } = await connectSupervisor(config);
       const agent = new NodeAgent(config, {
@@ -120,6 +129,7 @@ export async function runAgentProcess(config: NodeConfig, options: RunAgentOptio
       }
       await agent.close({ graceMs: options.graceMs ?? 10_000 });
     } finally {
+      await certificate?.stop();
       await master.close();
     }
   } finally {

@@ -10,7 +10,11 @@ import { cidrText, parseCidr } from './ip.ts';
 
 export const PARTITION_MODE = 0o750;
 export const ROOT_MODE = 0o755;
-export const CERTIFICATE_REPOSITORY_MODE = 0o700;
+/**
+ * Others may traverse but not list it: each partition's user reaches its own `<partition>.key|.crt`
+ * (0600, owned by that user) by name, and sees nobody else's.
+ */
+export const CERTIFICATE_REPOSITORY_MODE = 0o711;
 export const RESOURCE_FILE_NAME = '.slapos-resource';
 
 export type FormatAction =

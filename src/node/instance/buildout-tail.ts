@@ -14,6 +14,11 @@ export interface InstanceTailInput {
   /** The partition's key and certificate (empty when there is no certificate repository). */
   keyFile: string;
   certFile: string;
+  /**
+   * The CA of the master's certificate (`master_ca_file`), for the recipes that talk to the master
+   * as the instance (our extension: `master-ca-file`, written only when the node has one).
+   */
+  masterCaFile?: string | undefined;
   sharedPartList: readonly string[];
   buildTimePartList: readonly string[];
   requestedState: string;
@@ -49,6 +54,7 @@ export function instanceBuildoutTail(input: InstanceTailInput): string {
     option('software-release-url', input.softwareReleaseUrl),
     option('key-file', input.keyFile),
     option('cert-file', input.certFile),
+    ...(input.masterCaFile === undefined ? [] : [option('master-ca-file', input.masterCaFile)]),
     option('shared-part-list', input.sharedPartList),
     option('build-time-part-list', input.buildTimePartList),
     option('requested-state', input.requestedState),

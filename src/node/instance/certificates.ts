@@ -1,11 +1,16 @@
 /**
  * A partition's certificate and key in the certificate repository (`<repo>/<partition>.crt|.key`,
- * mode 0400, owned by the partition user): fetched from the master at each processing, written only
- * when they changed, removed when the partition is destroyed (node.md §4.3, §6.2).
+ * mode 0600, owned by the partition user in system mode): the instance's own identity, with which
+ * its recipes (slapconfiguration, publish, request) talk to the master. The node asks the master
+ * for one only when the partition has none or less than a third of its validity remains (a master
+ * in master mode issues a fresh key and certificate at each call and revokes the earlier ones);
+ * removed when the partition is destroyed (node.md §4.3, §6.2).
  */
-import { chown, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../lib/atomic-write.ts';
+import { pathExists } from '../../lib/path-exists.ts';
+import { checkIssuedCertificate } from '../issued-certificate.ts';
+import { replaceKeyPair } from '../key-pair-files.ts';
 import type { NodeMaster } from '../pass.ts';
 
 export interface CertificatePaths {
@@ -21,36 +26,44 @@ export function certificatePaths(repository: string, partitionId: string): Certi
 }
 
 /**
- * Fetches the instance's certificate and writes it if it changed. Returns the paths, or undefined
- * when the master issues none (proxy mode answers empty strings): the profile then gets empty
- * key-file and cert-file, as without a repository.
+ * The partition's certificate paths, after fetching a certificate when it has none or it is due for
+ * renewal; undefined when the master issues none (proxy mode answers empty strings): the profile
+ * then gets empty key-file and cert-file, as without a repository.
  */
 export async function updateCertificate(
-  master: NodeMaster,
+  master: Pick<NodeMaster, 'getInstanceCertificate'>,
   input: {
     repository: string;
     partitionId: string;
     instanceGuid: string;
     owner: { uid: number; gid: number } | undefined;
+    /** Float seconds. */
+    now: number;
     signal?: AbortSignal;
   },
 ): Promise<CertificatePaths | undefined> {
+  const paths = certificatePaths(input.repository, input.partitionId);
+  if (await holdsValidCertificate(paths, input.now)) return paths;
   const answer = await master.getInstanceCertificate(
     input.instanceGuid,
     input.signal ? { signal: input.signal } : {},
   );
   if (answer.certificate === '' || answer.key === '') return undefined;
-  const paths = certificatePaths(input.repository, input.partitionId);
-  for (const [path, content] of [
-    [paths.certFile, answer.certificate],
-    [paths.keyFile, answer.key],
-  ] as const) {
-    const current = await readFile(path, 'utf8').catch(() => undefined);
-    if (current === content) continue;
-    await writeFileAtomic(path, content, { mode: 0o400 });
-    if (input.owner) await chown(path, input.owner.uid, input.owner.gid);
-  }
+  checkIssuedCertificate(answer.certificate, answer.key, input.instanceGuid);
+  await replaceKeyPair(paths, { keyPem: answer.key, certificatePem: answer.certificate }, input.owner);
   return paths;
+}
+
+async function holdsValidCertificate(paths: CertificatePaths, now: number): Promise<boolean> {
+  const certificate = await readFile(paths.certFile, 'utf8').catch(() => undefined);
+  if (certificate === undefined || !(await pathExists(paths.keyFile))) return false;
+  // Loaded only for a partition that has a certificate (never in proxy mode): it brings the X.509 library.
+  const { needsRenewal } = await import('../../lib/certificate-request.ts');
+  try {
+    return !needsRenewal(certificate, now);
+  } catch {
+    return false; // not a certificate (an interrupted write, a hand edit): fetch a new one
+  }
 }
 
 export async function removeCertificate(repository: string, partitionId: string): Promise<void> {

@@ -36,7 +36,7 @@ import type { WantedPartition } from '../state-source.ts';
 import { partitionPrograms } from '../supervisor/slapos-programs.ts';
 import type { ActionResult, ProcessState, SupervisorControl, SupervisorStatus } from '../supervisor/types.ts';
 import { instanceBuildoutTail, instanceProfile } from './buildout-tail.ts';
-import { updateCertificate } from './certificates.ts';
+import { removeCertificate, updateCertificate } from './certificates.ts';
 import { pathExists } from '../../lib/path-exists.ts';
 
 /** Everything one partition's processing needs. */
@@ -89,6 +89,7 @@ export async function installInstance(job: PartitionJob): Promise<void> {
           partitionId: wanted.partitionId,
           instanceGuid: wanted.instanceGuid,
           owner: owner.switchUser ? owner : undefined,
+          now: (job.options.clock ?? systemClock).now(),
           ...(job.options.signal ? { signal: job.options.signal } : {}),
         });
   const profile = join(path, 'buildout.cfg');
@@ -99,6 +100,7 @@ export async function installInstance(job: PartitionJob): Promise<void> {
     softwareReleaseUrl: wanted.softwareReleaseUrl,
     keyFile: certificates?.keyFile ?? '',
     certFile: certificates?.certFile ?? '',
+    masterCaFile: config.masterCaFile,
     sharedPartList: config.sharedPartList,
     buildTimePartList: config.buildTimePartList,
     requestedState: wanted.requestedState,
@@ -109,7 +111,27 @@ export async function installInstance(job: PartitionJob): Promise<void> {
   if (owner.switchUser) await chown(profile, 0, owner.gid);
   await requireFreeSpace(path, config.instanceMinFreeSpace, 'instance_min_free_space');
   job.log.line(`Running the instance profile of ${wanted.softwareReleaseUrl} (${wanted.requestedState})`);
-  await runNodeBuildout({
+  try {
+    await runInstanceBuildout(job, profile);
+  } catch (error) {
+    // The master refused the instance's own certificate (revoked since: issuing one again for the
+    // instance revokes the earlier ones): forgotten, so that the next processing asks for a new one.
+    if (
+      certificates !== undefined &&
+      config.certificateRepositoryPath !== undefined &&
+      error instanceof SlapError &&
+      error.code === 'SLAP_ERR_UNAUTHENTICATED'
+    ) {
+      job.log.line("The master refused the instance's certificate: a new one is asked for at the next run");
+      await removeCertificate(config.certificateRepositoryPath, wanted.partitionId);
+    }
+    throw error;
+  }
+}
+
+function runInstanceBuildout(job: PartitionJob, profile: string): Promise<void> {
+  const { config, wanted, path, owner } = job;
+  return runNodeBuildout({
     directory: path,
     configFile: profile,
     ...(owner.switchUser

@@ -16,7 +16,7 @@ import { SlapError } from '../../../core/errors.ts';
 import { isTrue, words } from '../common.ts';
 import type { Recipe, RecipeContext } from '../../recipe.ts';
 import { isPlainDict, pyStr, type PyValue } from '../../py-value.ts';
-import { connectionFrom, withMaster } from './slap.ts';
+import { actsAsInstance, connectionFrom, withMaster } from './slap.ts';
 import { jsonToPy, pyToJson, SERIALISED_KEY, unwrapSerialised, wrapSerialised } from './values.ts';
 
 interface Outcome {
@@ -80,7 +80,12 @@ function requestRecipe(serialised: boolean, optional: boolean): Recipe {
               shared,
               state: state as 'started' | 'stopped' | 'destroyed',
               slaParameters: sla,
-              requester: { computerGuid: connection.computerId, partitionId: connection.partitionId },
+              // As the instance itself (master mode) the master knows the requester; else say it.
+              ...(actsAsInstance(connection)
+                ? {}
+                : {
+                    requester: { computerGuid: connection.computerId, partitionId: connection.partitionId },
+                  }),
             },
             { signal: ctx.signal },
           ),

@@ -1,9 +1,12 @@
 /**
  * How cookbook recipes reach the master: the connection comes from the profile (the slapgrid tail's
  * `[slap-connection]`, or the recipe's own options as slapconfiguration and request take them), the
- * calls go through the typed MasterClient (JSON API v0). A node may hand its own client to the run
- * as `slap: { master }` (reused, never closed here); otherwise a client is opened for one call and
- * closed after it.
+ * calls go through the typed MasterClient (JSON API v0). A connection with the partition's key and
+ * certificate (`key-file`, `cert-file`: a master in master mode issued them) acts as the instance,
+ * over mutual TLS, verifying the master with `[slap-connection] master-ca-file` when the node wrote
+ * one (our extension; else the system's authorities). Otherwise a node may hand its own client to
+ * the run as `slap: { master }` (reused, never closed here). Any other client is opened for one call
+ * and closed after it.
  */
 import { readFileSync } from 'node:fs';
 import { MasterClient } from '../../../client/master-client.ts';
@@ -17,6 +20,14 @@ export interface SlapConnection {
   partitionId: string;
   keyFile: string | undefined;
   certFile: string | undefined;
+}
+
+/** The `[slap-connection]` option naming the CA of the master's certificate (our extension). */
+export const MASTER_CA_FILE_OPTION = 'master-ca-file';
+
+/** Whether calls on this connection are made as the instance itself (its own certificate, over TLS). */
+export function actsAsInstance(connection: SlapConnection): boolean {
+  return connection.serverUrl.startsWith('https:') && !!connection.keyFile && !!connection.certFile;
 }
 
 /** Option names of the connection: `[slap-connection]` spelling first, then the old short ones. */
@@ -87,25 +98,44 @@ function readPem(ctx: RecipeContext, path: string, what: string): Buffer {
   }
 }
 
+/** `[slap-connection] master-ca-file`, when the run has that section and the option is not empty. */
+async function masterCaFile(ctx: RecipeContext): Promise<string | undefined> {
+  try {
+    return (await ctx.section('slap-connection')).get(MASTER_CA_FILE_OPTION) || undefined;
+  } catch {
+    return undefined; // a plain `slapos buildout` run without the node's tail
+  }
+}
+
 /** Runs `work` with a client of the connection's master. */
 export async function withMaster<T>(
   ctx: RecipeContext,
   connection: SlapConnection,
   work: (client: MasterClient) => Promise<T>,
 ): Promise<T> {
+  const asInstance = actsAsInstance(connection);
   const given = ctx.slap?.master;
-  if (given instanceof MasterClient && given.masterUrl === connection.serverUrl.replace(/\/+$/, '')) {
+  if (
+    !asInstance &&
+    given instanceof MasterClient &&
+    given.masterUrl === connection.serverUrl.replace(/\/+$/, '')
+  ) {
     return work(given);
   }
-  const secure = connection.serverUrl.startsWith('https:');
+  const caFile = connection.serverUrl.startsWith('https:') ? await masterCaFile(ctx) : undefined;
   const client = new MasterClient({
     masterUrl: connection.serverUrl,
     logger: ctx.logger,
-    ...(secure && connection.keyFile && connection.certFile
+    ...(asInstance || caFile
       ? {
           tls: {
-            key: readPem(ctx, connection.keyFile, 'key'),
-            cert: readPem(ctx, connection.certFile, 'certificate'),
+            ...(asInstance && connection.keyFile && connection.certFile
+              ? {
+                  key: readPem(ctx, connection.keyFile, 'key'),
+                  cert: readPem(ctx, connection.certFile, 'certificate'),
+                }
+              : {}),
+            ...(caFile ? { ca: readPem(ctx, caFile, "master's certificate authority") } : {}),
           },
         }
       : {}),

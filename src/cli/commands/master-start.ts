@@ -1,0 +1,65 @@
+/**
+ * `slapos master start`: a SlapOS master in master mode, in the foreground until SIGTERM or SIGINT.
+ * HTTPS only; the first start creates DIR (0700) with the certificate authority, the server
+ * certificate and the database. Prints where it listens once ready.
+ */
+import type { Command } from 'commander';
+import type { CliContext } from '../context.ts';
+import { commandGroup } from '../group.ts';
+import {
+  DEFAULT_MASTER_HOST,
+  DEFAULT_MASTER_PORT,
+  resolveMasterSettings,
+  type MasterFlags,
+} from '../master-config.ts';
+import { watchStopSignals } from '../stop-signals.ts';
+
+async function masterStart(ctx: CliContext, flags: MasterFlags): Promise<void> {
+  const settings = resolveMasterSettings(flags, ctx);
+  const logger = ctx.logger('daemon');
+  const { startMasterMode } = await import('../../master/master-mode.ts');
+  const stop = watchStopSignals();
+  try {
+    const master = await startMasterMode({
+      dir: settings.dir,
+      host: settings.host,
+      port: settings.port,
+      databasePath: settings.databasePath,
+      publicUrl: settings.publicUrl,
+      logger,
+    });
+    ctx.print(`SlapOS master listening on ${master.url} (certificate authority: ${settings.dir}/ca.crt)`);
+    const signal = await stop.stopped;
+    logger.info({ signal }, 'stopping');
+    await master.close();
+  } finally {
+    stop.dispose();
+  }
+}
+
+export function registerMasterStart(program: Command, ctx: CliContext): void {
+  commandGroup(program, 'master')
+    .command('start')
+    .description(
+      'start a SlapOS master in master mode (HTTPS only; users, certificates, registered compute nodes); ' +
+        'the first start creates DIR; stops on SIGTERM or SIGINT',
+    )
+    .option('--dir <dir>', 'the master directory: CA, server key and certificate, database ([master] dir)')
+    .option('--host <address>', `address to listen on ([master] host; default ${DEFAULT_MASTER_HOST})`)
+    .option(
+      '--port <port>',
+      `port to listen on, 0 for any free one ([master] port; default ${DEFAULT_MASTER_PORT})`,
+    )
+    .option(
+      '--database <uri>',
+      'SQLite database file or sqlite:///path ([master] database_uri; default DIR/master.db)',
+    )
+    .option(
+      '--public-url <url>',
+      'https:// URL nodes and users reach the master by; its host goes into the server certificate ([master] public_url)',
+    )
+    .option('--cfg <file>', 'configuration file whose [master] section gives the options above')
+    .action(async (options: MasterFlags) => {
+      await masterStart(ctx, options);
+    });
+}

@@ -1,0 +1,41 @@
+/**
+ * What the `slapos master user|node` commands share: `--dir` (or `--cfg` with a `[master]` section),
+ * `--database`, `--json`, and the master directory's administration opened for one command run.
+ */
+import type { Command } from 'commander';
+import type { MasterAdmin } from '../master/master-admin.ts';
+import type { CliContext } from './context.ts';
+import { resolveMasterSettings, type MasterFlags } from './master-config.ts';
+
+export interface MasterAdminFlags extends Pick<MasterFlags, 'cfg' | 'dir' | 'database'> {
+  json?: boolean;
+}
+
+export function addMasterAdminOptions(command: Command, options: { json?: boolean } = {}): Command {
+  command
+    .option('--dir <dir>', 'the master directory ([master] dir of --cfg)')
+    .option('--database <uri>', 'SQLite database file ([master] database_uri; default DIR/master.db)')
+    .option('--cfg <file>', 'configuration file whose [master] section gives --dir and --database');
+  if (options.json !== false) command.option('--json', 'print machine-readable JSON');
+  return command;
+}
+
+/** Runs `action` on the master directory's administration, closing it afterwards. */
+export async function withMasterAdmin<T>(
+  ctx: CliContext,
+  flags: MasterAdminFlags,
+  action: (admin: MasterAdmin) => Promise<T>,
+): Promise<T> {
+  const settings = resolveMasterSettings(flags, ctx);
+  const { openMasterAdmin } = await import('../master/master-admin.ts');
+  const admin = await openMasterAdmin({
+    dir: settings.dir,
+    databasePath: settings.databasePath,
+    logger: ctx.logger(),
+  });
+  try {
+    return await action(admin);
+  } finally {
+    await admin.close();
+  }
+}

@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SlapError } from '../core/errors.ts';
+import { publicUrlHost, serverHostNames } from '../master/master-mode.ts';
+import { resolveMasterSettings } from './master-config.ts';
+
+test('master settings: flags, else the [master] section of --cfg, else defaults', async () => {
+  const work = await mkdtemp(join(tmpdir(), 'slapos-master-config-'));
+  try {
+    const cfg = join(work, 'master.cfg');
+    await writeFile(
+      cfg,
+      '[master]\ndir = srv/master\nhost = 192.0.2.1\nport = 9443\ndatabase_uri = sqlite:///var/lib/master.db\npublic_url = https://master.example.com\n',
+    );
+    assert.deepEqual(resolveMasterSettings({ cfg }, { cwd: work }), {
+      dir: join(work, 'srv/master'),
+      host: '192.0.2.1',
+      port: 9443,
+      databasePath: '/var/lib/master.db',
+      publicUrl: 'https://master.example.com',
+    });
+    assert.deepEqual(resolveMasterSettings({ cfg, dir: 'd', port: '0', host: '::1' }, { cwd: work }), {
+      dir: join(work, 'd'),
+      host: '::1',
+      port: 0,
+      databasePath: '/var/lib/master.db',
+      publicUrl: 'https://master.example.com',
+    });
+    assert.deepEqual(resolveMasterSettings({ dir: '/m' }, { cwd: work }), {
+      dir: '/m',
+      host: '127.0.0.1',
+      port: 8443,
+      databasePath: undefined,
+      publicUrl: undefined,
+    });
+    assert.throws(() => resolveMasterSettings({}, { cwd: work }), /no master directory/);
+    assert.throws(() => resolveMasterSettings({ dir: '/m', port: '70000' }, { cwd: work }), /invalid port/);
+    assert.throws(
+      () => resolveMasterSettings({ dir: '/m', database: 'postgresql://db/master' }, { cwd: work }),
+      /only SQLite/,
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+});
+
+test('server host names: the listening host (not a wildcard) and the public URL host', () => {
+  assert.deepEqual(serverHostNames('127.0.0.1', undefined), ['127.0.0.1']);
+  assert.deepEqual(serverHostNames('0.0.0.0', 'https://master.example.com:8443/'), ['master.example.com']);
+  assert.deepEqual(serverHostNames('[::]', 'https://[2001:db8::1]/'), ['2001:db8::1']);
+  assert.deepEqual(serverHostNames('192.0.2.1', 'https://192.0.2.1'), ['192.0.2.1']);
+  assert.equal(publicUrlHost('https://Master.Example.com'), 'master.example.com');
+  for (const bad of ['http://master.example.com', 'master.example.com', 'https://', ''])
+    assert.throws(
+      () => publicUrlHost(bad),
+      (error: unknown) => error instanceof SlapError && error.code === 'SLAP_ERR_CONFIG',
+      bad,
+    );
+});

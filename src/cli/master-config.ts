@@ -1,0 +1,62 @@
+/**
+ * The settings of `slapos master start` and of the `slapos master user|node` administration: explicit
+ * flags, else the `[master]` section of `--cfg` (`dir`, `host`, `port`, `database_uri`, `public_url`),
+ * else defaults. Relative paths are relative to the current directory.
+ */
+import { resolve } from 'node:path';
+import { SlapError } from '../core/errors.ts';
+import { databasePathFromUri, parsePort } from './proxy-config.ts';
+import { readSlaposConfig } from './slapos-config.ts';
+
+export interface MasterFlags {
+  cfg?: string | undefined;
+  dir?: string | undefined;
+  host?: string | undefined;
+  port?: string | undefined;
+  database?: string | undefined;
+  publicUrl?: string | undefined;
+}
+
+export interface MasterSettings {
+  dir: string;
+  host: string;
+  port: number;
+  /** Undefined: DIR/master.db. */
+  databasePath: string | undefined;
+  publicUrl: string | undefined;
+}
+
+export const DEFAULT_MASTER_HOST = '127.0.0.1';
+export const DEFAULT_MASTER_PORT = 8443;
+
+export function resolveMasterSettings(flags: MasterFlags, ctx: { cwd: string }): MasterSettings {
+  const configPath = flags.cfg === undefined ? undefined : resolve(ctx.cwd, flags.cfg);
+  const config = configPath === undefined ? undefined : readSlaposConfig(configPath);
+  const fromConfig = (key: string): string | undefined => {
+    const value = config?.get('master', key)?.trim();
+    return value === '' ? undefined : value;
+  };
+  const dir = flags.dir ?? fromConfig('dir');
+  if (dir === undefined)
+    throw new SlapError('SLAP_ERR_USAGE', 'no master directory', {
+      hint: 'pass --dir DIR (or `dir` in the [master] section of --cfg)',
+    });
+  const portText = flags.port ?? fromConfig('port');
+  const databaseUri = flags.database ?? fromConfig('database_uri');
+  if (
+    databaseUri !== undefined &&
+    /^[a-z][a-z0-9+.-]*:\/\//i.test(databaseUri) &&
+    !databaseUri.startsWith('sqlite://')
+  )
+    throw new SlapError('SLAP_ERR_CONFIG', 'only SQLite databases are supported (a path or sqlite:///path)');
+  return {
+    dir: resolve(ctx.cwd, dir),
+    host: flags.host ?? fromConfig('host') ?? DEFAULT_MASTER_HOST,
+    port:
+      portText === undefined
+        ? DEFAULT_MASTER_PORT
+        : parsePort(portText, flags.port === undefined ? `${configPath} [master] port` : '--port'),
+    databasePath: databaseUri === undefined ? undefined : resolve(ctx.cwd, databasePathFromUri(databaseUri)),
+    publicUrl: flags.publicUrl ?? fromConfig('public_url'),
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * A master in master mode from its directory (`slapos master start`): the directory DIR (0700)
+ * holds the certificate authority (ca.key, ca.crt), the server's key and certificate, and the
+ * SQLite database (master.db, unless another database is given). The server certificate covers the
+ * listening host and the public URL's host (and loopback names).
+ */
+import { join } from 'node:path';
+import { systemClock, type Clock } from '../core/clock.ts';
+import { SlapError } from '../core/errors.ts';
+import { silentLogger, type Logger } from '../lib/logger.ts';
+import { openCertificateAuthority, type CertificateAuthority } from './ca/certificate-authority.ts';
+import { startMaster, type RunningMaster, type StartMasterOptions } from './server.ts';
+
+export const MASTER_DATABASE_FILE = 'master.db';
+
+export interface MasterDirectoryOptions {
+  dir: string;
+  clock?: Clock | undefined;
+  logger?: Logger | undefined;
+}
+
+/** The host of a public URL (brackets of an IPv6 address removed); SLAP_ERR_CONFIG if it is no https URL. */
+export function publicUrlHost(publicUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(publicUrl);
+  } catch {
+    throw new SlapError('SLAP_ERR_CONFIG', 'the public URL is not a URL');
+  }
+  if (url.protocol !== 'https:')
+    throw new SlapError('SLAP_ERR_CONFIG', `the public URL must start with https://, not ${url.protocol}//`);
+  return url.hostname.replace(/^\[(.*)\]$/, '$1');
+}
+
+/** The names the server certificate must cover for a master listening on `host`, reached at `publicUrl`. */
+export function serverHostNames(host: string, publicUrl: string | undefined): string[] {
+  const names = new Set<string>();
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  // A wildcard address is not a name clients use.
+  if (bare !== '0.0.0.0' && bare !== '::' && bare !== '') names.add(bare);
+  if (publicUrl !== undefined) names.add(publicUrlHost(publicUrl));
+  return [...names];
+}
+
+/** Opens (creating on first use) the master directory's certificate authority. */
+export function openMasterCertificateAuthority(
+  options: MasterDirectoryOptions & { hostNames?: readonly string[] },
+): Promise<CertificateAuthority> {
+  return openCertificateAuthority({
+    dir: options.dir,
+    hostNames: options.hostNames ?? [],
+    clock: options.clock ?? systemClock,
+    logger: options.logger ?? silentLogger(),
+  });
+}
+
+export interface StartMasterModeOptions
+  extends
+    MasterDirectoryOptions,
+    Pick<StartMasterOptions, 'closeGraceMs' | 'maxConnections' | 'headersTimeoutMs'> {
+  host?: string | undefined;
+  port?: number | undefined;
+  /** SQLite database file (default DIR/master.db). */
+  databasePath?: string | undefined;
+  /** The URL nodes and users reach the master by (its host goes into the server certificate). */
+  publicUrl?: string | undefined;
+}
+
+export interface RunningMasterMode extends RunningMaster {
+  readonly certificateAuthority: CertificateAuthority;
+}
+
+export async function startMasterMode(options: StartMasterModeOptions): Promise<RunningMasterMode> {
+  const host = options.host ?? '127.0.0.1';
+  const logger = options.logger ?? silentLogger();
+  const clock = options.clock ?? systemClock;
+  const ca = await openMasterCertificateAuthority({
+    dir: options.dir,
+    clock,
+    logger,
+    hostNames: serverHostNames(host, options.publicUrl),
+  });
+  const master = await startMaster({
+    mode: 'master',
+    host,
+    port: options.port ?? 8443,
+    databasePath: options.databasePath ?? join(options.dir, MASTER_DATABASE_FILE),
+    logger,
+    clock,
+    tls: { key: ca.serverKeyPem, cert: ca.serverCertificatePem, ca: ca.caCertificatePem },
+    certificateAuthority: ca,
+    ...(options.closeGraceMs === undefined ? {} : { closeGraceMs: options.closeGraceMs }),
+    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+    ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
+  });
+  return Object.assign(master, { certificateAuthority: ca });
+}
