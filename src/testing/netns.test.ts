@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { execFile } from '../lib/exec.ts';
 import { hostileString, seededRandom } from './hostile-strings.ts';
 import { pidAlive, waitFor } from './supervisor.ts';
@@ -76,6 +77,13 @@ test('two hosts reach each other over IPv4 and IPv6; the host namespace is untou
     assert.equal(await fetchFrom(network, 'beta', `http://${alpha.ipv4}:8000/`), `peer ${beta.ipv4}`);
     assert.equal(await fetchFrom(network, 'beta', `http://[${alpha.ipv6}]:8000/`), `peer ${beta.ipv6}`);
 
+    // A name resolving, inside beta only, to alpha's IPv6 address.
+    await network.setHostNames('beta', { 'alpha.test': alpha.ipv6 });
+    assert.equal(await fetchFrom(network, 'beta', 'http://alpha.test:8000/'), `peer ${beta.ipv6}`);
+    assert.equal(existsSync(`/etc/netns/${alpha.ns}/hosts`), false);
+    for (const names of [{ 'a b': alpha.ipv4 }, { 'a\nb': alpha.ipv4 }, { 'alpha.test': 'alpha' }])
+      await assert.rejects(network.setHostNames('beta', names), /not a host name|not an IP address/);
+
     // Nothing in the host's own namespace: no link, no address of ours.
     assert.deepEqual(await hostNamespace(), before);
     // And nothing routes out of the test network (the kernel answers without sending anything).
@@ -99,6 +107,7 @@ test('two hosts reach each other over IPv4 and IPv6; the host namespace is untou
       [],
     );
     assert.deepEqual(await hostNamespace(), before);
+    assert.equal(existsSync(`/etc/netns/${beta.ns}`), false, "beta's /etc files are removed");
     await network.destroy();
     assert.throws(() => network.spawn('alpha', ['true']), /destroyed/);
   } finally {

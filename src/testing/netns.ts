@@ -9,11 +9,16 @@
  */
 import { spawn as spawnChild, execFileSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { cleanEnv, execFile, type ExecOptions, type ExecResult } from '../lib/exec.ts';
 
 /** Where `ip netns` keeps its named namespaces (iproute2's NETNS_RUN_DIR). */
 const NETNS_DIR = '/var/run/netns';
+/** Per-namespace files `ip netns exec` mounts over /etc (iproute2's NETNS_ETC_DIR). */
+const NETNS_ETC_DIR = '/etc/netns';
+const DNS_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const NAME_PREFIX = 'slapos-tn-';
 const OWN_NAME = new RegExp(`^${NAME_PREFIX}(\\d+)-`);
 const HOST_NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -43,7 +48,12 @@ export interface TestNetwork {
     argv: readonly string[],
     options?: { env?: Record<string, string>; cwd?: string; stdio?: StdioOptions },
   ): ChildProcess;
-  /** Kills every process left in the namespaces and deletes them; idempotent. */
+  /**
+   * What names resolve to inside `host` (its own /etc/hosts, mounted by `ip netns exec`), besides
+   * localhost: as a DNS name with A and AAAA records would, each host may get either address.
+   */
+  setHostNames(host: string, names: Readonly<Record<string, string>>): Promise<void>;
+  /** Kills every process left in the namespaces and deletes them (and their /etc files); idempotent. */
   destroy(): Promise<void>;
 }
 
@@ -182,7 +192,6 @@ function pidsIn(namespaces: readonly string[]): number[] {
  */
 function deleteNamespacesSync(namespaces: readonly string[]): void {
   const present = namespaces.filter(namespaceExists);
-  if (present.length === 0) return;
   for (const pid of pidsIn(present)) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -190,6 +199,8 @@ function deleteNamespacesSync(namespaces: readonly string[]): void {
       // already gone
     }
   }
+  for (const ns of namespaces) rmSync(`${NETNS_ETC_DIR}/${ns}`, { recursive: true, force: true });
+  if (present.length === 0) return;
   const commands = present.map((ns) => `netns delete ${ns}\n`).join('');
   try {
     execFileSync('ip', ['-force', '-batch', '-'], { input: commands, stdio: 'pipe', timeout: IP_TIMEOUT_MS });
@@ -227,13 +238,15 @@ function destroyAllSync(): void {
 
 /** Deletes the namespaces of test networks whose creating process is dead; their names. */
 export function sweepStaleTestNetworks(): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(NETNS_DIR);
-  } catch {
-    return [];
+  const names = new Set<string>();
+  for (const dir of [NETNS_DIR, NETNS_ETC_DIR]) {
+    try {
+      for (const name of readdirSync(dir)) names.add(name);
+    } catch {
+      // no such directory: nothing there
+    }
   }
-  const stale = names.filter((name) => {
+  const stale = [...names].filter((name) => {
     const match = OWN_NAME.exec(name);
     return match !== null && Number(match[1]) !== process.pid && !pidAlive(Number(match[1]));
   });
@@ -336,6 +349,18 @@ export async function createTestNetwork(options: TestNetworkOptions): Promise<Te
       network.spawned.add(child);
       child.once('exit', () => network.spawned.delete(child));
       return child;
+    },
+    async setHostNames(name, names) {
+      const lines = ['127.0.0.1 localhost', '::1 localhost'];
+      for (const [dnsName, address] of Object.entries(names)) {
+        if (!DNS_NAME.test(dnsName) || dnsName.length > 253)
+          throw new Error(`${JSON.stringify(dnsName)} is not a host name`);
+        if (isIP(address) === 0) throw new Error(`${JSON.stringify(address)} is not an IP address`);
+        lines.push(`${address} ${dnsName}`);
+      }
+      const dir = `${NETNS_ETC_DIR}/${host(name).ns}`;
+      await mkdir(dir, { recursive: true });
+      await writeFile(`${dir}/hosts`, `${lines.join('\n')}\n`);
     },
     destroy,
   };
