@@ -24,7 +24,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { cleanEnv } from '../src/lib/exec.ts';
+import { cleanEnv, type ExecResult } from '../src/lib/exec.ts';
 import { packageRoot, slaposBinPath } from '../src/lib/package-root.ts';
 import { createTestNetwork, fetchFrom, type TestNetwork } from '../src/testing/netns.ts';
 import { makeTempDir } from '../src/testing/node.ts';
@@ -63,21 +63,29 @@ class Site {
     return cleanEnv({ HOME: join(this.hostDir(host), 'home') });
   }
 
-  /**
-   * `slapos args` on `host`, asserted to exit with `code` (default 0); its stdout. `printsSecret`:
-   * the command's job is to print a token (kept out of the outputs searched for secrets).
-   */
+  /** `slapos args` on `host`, whatever its exit code; `printsSecret`: its job is to print a token. */
+  async run(
+    host: string,
+    args: readonly string[],
+    options: { printsSecret?: boolean } = {},
+  ): Promise<ExecResult> {
+    const result = await this.network.exec(host, [process.execPath, SLAPOS, ...args], {
+      env: this.env(host),
+      timeoutMs: 240_000,
+    });
+    // What is printed to hand out a token is kept out of the outputs searched for secrets.
+    if (options.printsSecret === true) this.outputs.push(result.stderr);
+    else this.outputs.push(result.stdout, result.stderr);
+    return result;
+  }
+
+  /** `slapos args` on `host`, asserted to exit with `code` (default 0) and print `stderr`; its stdout. */
   async slapos(
     host: string,
     args: readonly string[],
     options: { code?: number; printsSecret?: boolean; stderr?: RegExp } = {},
   ): Promise<string> {
-    const result = await this.network.exec(host, [process.execPath, SLAPOS, ...args], {
-      env: this.env(host),
-      timeoutMs: 240_000,
-    });
-    if (options.printsSecret === true) this.outputs.push(result.stderr);
-    else this.outputs.push(result.stdout, result.stderr);
+    const result = await this.run(host, args, options);
     assert.equal(
       result.exitCode,
       options.code ?? 0,
@@ -175,7 +183,11 @@ test('a master and three nodes on separate hosts, two users: tokens, TLS, placem
       site.secrets.push(token);
       return token;
     };
-    const register = (host: string, token: string, code = 0): Promise<string> =>
+    const register = (
+      host: string,
+      token: string,
+      options: { configDir?: string; code?: number; stderr?: RegExp } = {},
+    ): Promise<string> =>
       site.slapos(
         host,
         [
@@ -190,13 +202,13 @@ test('a master and three nodes on separate hosts, two users: tokens, TLS, placem
           caFile(host),
         ].concat([
           '--config-dir',
-          join(site.hostDir(host), 'node'),
+          join(site.hostDir(host), options.configDir ?? 'node'),
           '--sandbox',
           '--partition-number',
           '2',
           '--json',
         ]),
-        { code },
+        options,
       );
     const tokens = [await registrationToken(), await registrationToken(), await registrationToken()];
     await Promise.all(
@@ -209,24 +221,11 @@ test('a master and three nodes on separate hosts, two users: tokens, TLS, placem
         await site.slapos(host, ['-q', 'node', 'format', '--cfg', registered.config_file, '--now']);
       }),
     );
-    const reused = await network.exec(
-      'node3',
-      [process.execPath, SLAPOS, 'node', 'register', 'again'].concat([
-        '--master-url',
-        MASTER_URL,
-        '--token',
-        tokens[0] ?? '',
-        '--ca-file',
-        caFile('node3'),
-        '--config-dir',
-        join(site.hostDir('node3'), 'again'),
-        '--sandbox',
-      ]),
-      { env: site.env('node3') },
-    );
-    site.outputs.push(reused.stdout, reused.stderr);
-    assert.notEqual(reused.exitCode, 0);
-    assert.match(reused.stderr, /refused the registration token/);
+    await register('node3', tokens[0] ?? '', {
+      configDir: 'again',
+      code: 1,
+      stderr: /refused the registration token/,
+    });
     const node = (host: string): { cfg: string; id: string } => {
       const found = nodes.get(host);
       assert.ok(found, host);
@@ -291,8 +290,20 @@ test('a master and three nodes on separate hosts, two users: tokens, TLS, placem
     await alice(['computer', 'update', node('node3').id, '--allocation-scope', 'open']);
     const bobServices = await bob(['service', 'list', '--json']);
     assert.doesNotMatch(bobServices, /hello-a|tree-a/);
-    await bob(['service', 'info', 'hello-a'], 1);
-    await bob(['computer', 'info', node('node1').id], 1);
+    // Refused exactly as a missing object is: bob learns nothing of what exists.
+    const refusal = async (args: readonly string[], name: string): Promise<string> => {
+      const result = await site.run('desk', [...args, '--cfg', bobCfg]);
+      assert.equal(result.exitCode, 1, result.stderr);
+      return result.stderr.replaceAll(name, 'NAME');
+    };
+    assert.equal(
+      await refusal(['service', 'info', 'hello-a'], 'hello-a'),
+      await refusal(['service', 'info', 'hello-z'], 'hello-z'),
+    );
+    assert.equal(
+      await refusal(['computer', 'info', node('node1').id], node('node1').id),
+      await refusal(['computer', 'info', 'COMP-999'], 'COMP-999'),
+    );
     await bob(['supply', hello, node('node1').id], 1);
     await bob(['request', 'hello-b', hello, '--parameters', 'name=Bob'], 0);
     await pass('node3', 'instance');
