@@ -341,7 +341,9 @@ test('a master and three nodes on separate hosts, two users: tokens, TLS, placem
       ];
       const result = await site.run('node2', args);
       assert.notEqual(result.exitCode, 0, result.stdout);
-      return result.stderr.replaceAll(computerId, 'NODE');
+      const said = result.stderr.replaceAll(computerId, 'NODE');
+      assert.match(said, /NODE/, 'the refusal is about the node asked for');
+      return said;
     };
     assert.equal(await asNode2(node('node1').id), await asNode2('COMP-999'));
 
@@ -355,7 +357,13 @@ test('a master and three nodes on separate hosts, two users: tokens, TLS, placem
 
     await stopMaster();
     stopMaster = undefined;
-    for (const file of await logFiles(site.dir)) site.outputs.push(await readFile(file, 'utf8'));
+    const logs = await logFiles(site.dir);
+    for (const name of ['/supervisord.log', '/instance.log', '/hello-web.log'])
+      assert.ok(
+        logs.some((file) => file.endsWith(name)),
+        `${name} among ${logs.join(' ')}`,
+      );
+    for (const file of logs) site.outputs.push(await readFile(file, 'utf8'));
     const everything = site.outputs.join('\n');
     for (const secret of site.secrets)
       assert.ok(!everything.includes(secret), 'a token was printed or logged');
