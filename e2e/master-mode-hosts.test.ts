@@ -351,7 +351,7 @@ test('a master and three nodes on separate hosts, two users: tokens, TLS, placem
     await site.slapos('master', ['master', 'node', 'revoke', node('node2').id, '--dir', master.dir]);
     await site.slapos('node2', ['-q', 'node', 'instance', '--cfg', node('node2').cfg, '--now'], {
       code: 1,
-      stderr: /certificate refused: it has been revoked/,
+      stderr: /certificate refused: it has been revoked[^]*must be registered again/,
     });
     assert.equal(await fetchFrom(network, 'node2', childUrl, { expect: 'Hello Kid!\n' }), 'Hello Kid!\n');
 
