@@ -11,7 +11,7 @@
  * (never a credential).
  */
 import { timingSafeEqual } from 'node:crypto';
-import type { TLSSocket } from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Clock } from '../../core/clock.ts';
 import { accessTokenHash } from '../../lib/access-token.ts';
 import type { Caller } from '../services/caller.ts';
@@ -55,6 +55,16 @@ interface PeerClaims {
   serial: string;
   commonName: string | undefined;
   organization: string | undefined;
+  /** The memoized outcome's key: every claim it depends on (as JSON, so no subject forges another key). */
+  memoKey: string;
+}
+
+function claimsOf(peer: PeerCertificate): PeerClaims {
+  const serial = peer.serialNumber.toLowerCase();
+  const commonName = single(peer.subject.CN);
+  const organization = single(peer.subject.O);
+  const memoKey = `authentication:certificate:${JSON.stringify([serial, organization ?? null, commonName ?? null])}`;
+  return { serial, commonName, organization, memoKey };
 }
 
 /**
@@ -74,14 +84,7 @@ function peerClaims(socket: AuthenticationRequest['socket']): PeerClaims | undef
   if (cached && cached.finished.equals(finished)) return cached.claims;
   const peer = tls.getPeerCertificate();
   // Node gives an empty object when the client sent no certificate.
-  const claims =
-    peer && typeof peer.serialNumber === 'string'
-      ? {
-          serial: peer.serialNumber.toLowerCase(),
-          commonName: single(peer.subject.CN),
-          organization: single(peer.subject.O),
-        }
-      : undefined;
+  const claims = peer && typeof peer.serialNumber === 'string' ? claimsOf(peer) : undefined;
   if (finished) claimsByConnection.set(socket, { finished, claims });
   return claims;
 }
@@ -153,9 +156,7 @@ export function masterAuthenticator(options: { store: MasterStore; clock: Clock 
           return certificateRefusal(TLS_REFUSALS[code] ?? 'the TLS layer could not verify it');
         }
         // Memoized until the next commit (another process's within 100 ms): a revocation counts at once.
-        // The key holds all the claims the outcome depends on (JSON: a subject cannot fake another key).
-        const key = `authentication:certificate:${JSON.stringify([identity.serial, identity.organization ?? null, identity.commonName ?? null])}`;
-        const outcome = await store.memoizedRead(key, (repository) =>
+        const outcome = await store.memoizedRead(identity.memoKey, (repository) =>
           certificateCaller(repository, identity, clock.now()),
         );
         return typeof outcome === 'string' ? certificateRefusal(outcome) : { caller: outcome };
