@@ -16,15 +16,16 @@
  *
  * Workload of one round (issue 2's): format a fresh compute node with 100 partitions, supply a
  * software release, 100 instance requests with distinct titles, then 1000 reads of the node's
- * instance list. For each concurrency, one master per mode (fresh database) runs the warm-up rounds,
- * then the measured rounds, each on its own compute node (in master mode registered, and its
- * connections opened, before the round). A phase lasts tens of milliseconds, so one scheduler hiccup
+ * instance list. For each concurrency, one master per mode (fresh databases, both running) runs the
+ * warm-up rounds, then the measured rounds, each on its own compute node (in master mode registered,
+ * and its connections opened, before the round); the modes take turns round after round, so that a
+ * change of the shared machine's load falls on both alike. A phase lasts tens of milliseconds, so one scheduler hiccup
  * moves a single round's p99: the table aggregates every round (requests/s = all requests / all
  * phase time; p50/p99 over all samples) and shows the slowest and fastest round's rate so that the
  * variance is visible. It also prints the load average, the master's CPU time per request (from
  * /proc: what the master itself costs, meaningful on a busy machine too) and the load generator's
  * (this process, for telling whether the generator is the limit), then master mode's rate as a
- * share of proxy mode's.
+ * share of proxy mode's and its CPU per request as a multiple of proxy mode's.
  *
  * Master mode only, on a fresh master: a node's call on a fresh TLS connection each (full handshake
  * with the client certificate), p50/p99; then node registrations (a registration token and a CSR
@@ -324,30 +325,35 @@ async function masterTarget(directory: string, nodeArgs: string[], concurrency: 
   };
 }
 
-/** Warm-up rounds, then the measured rounds: each phase's results over the measured rounds. */
+/**
+ * Warm-up rounds, then the measured rounds, on every target in turn round after round (so that a
+ * change of the shared machine's load falls on all modes alike): each target's results by phase.
+ */
 async function measure(
-  target: Target,
+  targets: Target[],
   concurrency: number,
   warmupRounds: number,
   rounds: number,
-): Promise<Map<string, PhaseResult[]>> {
-  const byPhase = new Map<string, PhaseResult[]>();
+): Promise<Map<Target, Map<string, PhaseResult[]>>> {
+  const measured = new Map(targets.map((target) => [target, new Map<string, PhaseResult[]>()]));
   for (let round = 0; round < warmupRounds + rounds; round++) {
     const warmup = round < warmupRounds;
     // Warm-up: the same workload on other compute nodes, so that the measured rounds meet a master
     // whose code V8 has optimised (a few thousand calls) rather than one that has just started.
     const label = warmup ? `warmup-node-${round}` : `bench-node-${round - warmupRounds}`;
-    const parties = await target.newNode(label);
-    try {
-      const results = await runWorkload(target.server, parties, concurrency, `${label}-`);
-      if (!warmup)
-        for (const result of results)
-          byPhase.set(result.phase, [...(byPhase.get(result.phase) ?? []), result]);
-    } finally {
-      await parties.close();
+    for (const [target, byPhase] of measured) {
+      const parties = await target.newNode(label);
+      try {
+        const results = await runWorkload(target.server, parties, concurrency, `${label}-`);
+        if (!warmup)
+          for (const result of results)
+            byPhase.set(result.phase, [...(byPhase.get(result.phase) ?? []), result]);
+      } finally {
+        await parties.close();
+      }
     }
   }
-  return byPhase;
+  return measured;
 }
 
 /** `count` calls of `one`, `concurrency` at a time: sorted latencies (ms), elapsed seconds, failures. */
@@ -515,25 +521,23 @@ async function main(args: string[]): Promise<void> {
   process.stdout.write(`${TABLE_HEADER}\n`);
   const measured = new Map<string, PhaseResult[]>();
   for (const concurrency of levels) {
-    for (const mode of selected) {
-      const directory = await mkdtemp(join(tmpdir(), 'slapos-bench-master-'));
-      try {
-        const target =
+    const directory = await mkdtemp(join(tmpdir(), 'slapos-bench-master-'));
+    const targets: Target[] = [];
+    try {
+      for (const mode of selected)
+        targets.push(
           mode === 'proxy'
             ? await proxyTarget(directory, nodeArgs, concurrency, withToken)
-            : await masterTarget(directory, nodeArgs, concurrency);
-        try {
-          const byPhase = await measure(target, concurrency, warmupRounds, rounds);
-          for (const [name, results] of byPhase) {
-            measured.set(`${mode} ${name} ${concurrency}`, results);
-            process.stdout.write(`${report(mode, results)}\n`);
-          }
-        } finally {
-          await target.stop();
+            : await masterTarget(directory, nodeArgs, concurrency),
+        );
+      for (const [target, byPhase] of await measure(targets, concurrency, warmupRounds, rounds))
+        for (const [name, results] of byPhase) {
+          measured.set(`${target.mode} ${name} ${concurrency}`, results);
+          process.stdout.write(`${report(target.mode, results)}\n`);
         }
-      } finally {
-        await rm(directory, { recursive: true, force: true });
-      }
+    } finally {
+      for (const target of targets) await target.stop();
+      await rm(directory, { recursive: true, force: true });
     }
   }
   if (selected.length === MODES.length) {
