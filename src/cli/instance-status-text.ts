@@ -19,7 +19,10 @@ export function instanceStatusLines(status: InstanceStatus): string[] {
   ];
   switch (status.status) {
     case 'unallocated':
-      return ['Node status: no partition allocated yet'];
+      // Master mode says why (no node admits it, or none has room); it is placed once one can.
+      return status.status_message
+        ? withMessage('Node status: waiting for a partition:')
+        : ['Node status: no partition allocated yet'];
     case 'waiting-software':
       return [
         `Node status: waiting for its software release (${status.software_installation_status ?? 'not supplied to its compute node: slapos supply'})`,

@@ -49,8 +49,27 @@ test('master settings: flags, else the [master] section of --cfg, else defaults'
 
 test('server host names: the listening host (not a wildcard) and the public URL host', () => {
   assert.deepEqual(serverHostNames('127.0.0.1', undefined), ['127.0.0.1']);
-  assert.deepEqual(serverHostNames('0.0.0.0', 'https://master.example.com:8443/'), ['master.example.com']);
-  assert.deepEqual(serverHostNames('[::]', 'https://[2001:db8::1]/'), ['2001:db8::1']);
+  const machine = [
+    { address: '127.0.0.1', family: 'IPv4' as const },
+    { address: '192.0.2.7', family: 'IPv4' as const },
+    { address: '2001:db8::7', family: 'IPv6' as const },
+  ];
+  // A wildcard listener is reached at any of the machine's addresses: each is covered.
+  assert.deepEqual(serverHostNames('0.0.0.0', 'https://master.example.com:8443/', machine), [
+    'master.example.com',
+    '127.0.0.1',
+    '192.0.2.7',
+  ]);
+  assert.deepEqual(serverHostNames('[::]', 'https://[2001:db8::1]/', machine), [
+    '2001:db8::1',
+    '127.0.0.1',
+    '192.0.2.7',
+    '2001:db8::7',
+  ]);
+  assert.ok(
+    serverHostNames('::', undefined).every((name) => !name.toLowerCase().startsWith('fe80')),
+    'no link-local address (they need a zone)',
+  );
   assert.deepEqual(serverHostNames('192.0.2.1', 'https://192.0.2.1'), ['192.0.2.1']);
   assert.equal(publicUrlHost('https://Master.Example.com'), 'master.example.com');
   for (const bad of ['http://master.example.com', 'master.example.com', 'https://', ''])

@@ -60,7 +60,7 @@ export function apiError(failure: ApiFailure): SlapError {
   const details = { masterUrl, path, status };
   if (title !== undefined) {
     const code = codeForApiError(status, title);
-    return new SlapError(code, title, { status, details, ...hintFor(code, masterUrl) });
+    return new SlapError(code, title, { status, details, ...hintFor(code, masterUrl, title) });
   }
   const code = codeForApiError(status, '');
   const message = `the master at ${masterUrl} answered HTTP ${status} to ${path}, without a JSON API error body`;
@@ -80,14 +80,24 @@ const UNAUTHENTICATED_HINT =
 /** The hint of a request the master accepted and is still processing (408). */
 export const NOT_READY_HINT = 'the master accepted the request and is still processing it: retry in a moment';
 
-function hintFor(code: ErrorCode, masterUrl: string): { hint?: string } {
+/** A master in master mode refused the client certificate (revoked, expired, not issued by it…). */
+const CERTIFICATE_REFUSED_HINT =
+  'the master refused the client certificate: a compute node whose certificate was revoked or expired ' +
+  'must be registered again (slapos node register, with a new token); a user asks for a new certificate ' +
+  '(slapos master user certificate) or uses an API token';
+
+function hintFor(code: ErrorCode, masterUrl: string, title = ''): { hint?: string } {
   switch (code) {
     case 'SLAP_ERR_NOT_READY':
       return { hint: NOT_READY_HINT };
     case 'SLAP_ERR_INTERNAL':
       return { hint: `the master at ${masterUrl} failed; its log may tell why` };
     case 'SLAP_ERR_UNAUTHENTICATED':
-      return { hint: UNAUTHENTICATED_HINT };
+      return {
+        hint: title.startsWith('Client certificate refused')
+          ? CERTIFICATE_REFUSED_HINT
+          : UNAUTHENTICATED_HINT,
+      };
     case 'SLAP_ERR_UNAVAILABLE':
       return { hint: `the master at ${masterUrl} is not in a state to answer; retry later` };
     default:

@@ -34,6 +34,11 @@ export interface MasterAdmin {
   addUser(user: { name: string; admin: boolean }): Promise<{ user: string; token: string }>;
   listUsers(): Promise<UserRecord[]>;
   disableUser(name: string): Promise<void>;
+  /** A new API token for the user (shown once); with `revokeOthers` its other tokens stop working. */
+  issueUserToken(
+    name: string,
+    options: { revokeOthers: boolean },
+  ): Promise<{ user: string; token: string; revoked: number }>;
   issueUserCertificate(name: string): Promise<{ keyPem: string; certificatePem: string }>;
   listComputeNodes(): Promise<ComputeNodeListing[]>;
   revokeComputeNode(reference: string): Promise<{ certificatesRevoked: number }>;
@@ -84,6 +89,20 @@ export async function openMasterAdmin(options: MasterAdminOptions): Promise<Mast
       const found = await store.write((repository) => repository.setUserDisabled(name, true));
       if (!found) throw new SlapError('SLAP_ERR_NOT_FOUND', `no user ${JSON.stringify(name)}`);
       audit(logger, 'user.disabled', { user: name });
+    },
+
+    async issueUserToken(name, { revokeOthers }) {
+      checkUserName(name);
+      const token = createAccessToken();
+      const tokenHash = accessTokenHash(token);
+      const now = clock.now();
+      const revoked = await store.write(async (repository) => {
+        if (!(await repository.getUser(name))) throw new SlapError('SLAP_ERR_NOT_FOUND', `no user ${name}`);
+        await repository.insertUserToken({ tokenHash, user: name, now });
+        return revokeOthers ? repository.deleteUserTokens({ user: name, except: tokenHash }) : 0;
+      });
+      audit(logger, 'user.token_issued', { user: name, revoked });
+      return { user: name, token, revoked };
     },
 
     async issueUserCertificate(name) {

@@ -4,6 +4,7 @@
  * SQLite database (master.db, unless another database is given). The server certificate covers the
  * listening host and the public URL's host (and loopback names).
  */
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { SlapError } from '../core/errors.ts';
@@ -32,13 +33,30 @@ export function publicUrlHost(publicUrl: string): string {
   return bareHost(url.hostname);
 }
 
-/** The names the server certificate must cover for a master listening on `host`, reached at `publicUrl`. */
-export function serverHostNames(host: string, publicUrl: string | undefined): string[] {
+/** The addresses of this machine's interfaces, but IPv6 link-local ones (they need a zone). */
+export function interfaceAddresses(): { address: string; family: 'IPv4' | 'IPv6' }[] {
+  return Object.values(networkInterfaces())
+    .flatMap((list) => list ?? [])
+    .filter((entry) => !(entry.family === 'IPv6' && /^fe[89ab]/i.test(entry.address)))
+    .map((entry) => ({ address: entry.address, family: entry.family }));
+}
+
+/**
+ * The names the server certificate must cover for a master listening on `host`, reached at
+ * `publicUrl`. A wildcard listener (0.0.0.0, ::) is reached at any of the machine's addresses: each
+ * is covered (IPv4 ones only for 0.0.0.0), so that clients may use any of them.
+ */
+export function serverHostNames(
+  host: string,
+  publicUrl: string | undefined,
+  addresses: readonly { address: string; family: 'IPv4' | 'IPv6' }[] = interfaceAddresses(),
+): string[] {
   const names = new Set<string>();
   const bare = bareHost(host);
-  // A wildcard address is not a name clients use.
-  if (bare !== '0.0.0.0' && bare !== '::' && bare !== '') names.add(bare);
   if (publicUrl !== undefined) names.add(publicUrlHost(publicUrl));
+  if (bare === '0.0.0.0' || bare === '::' || bare === '') {
+    for (const entry of addresses) if (bare === '::' || entry.family === 'IPv4') names.add(entry.address);
+  } else names.add(bare);
   return [...names];
 }
 

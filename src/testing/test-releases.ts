@@ -4,6 +4,7 @@
  *
  * - `composite`: the `default` type requests a `child` instance of the same release and publishes
  *   the child's URL as `child-url`; the `child` type runs the hello web service of examples/hello.
+ *   Parameters: `name` (the child's), `child-node` (its `computer_guid` SLA; none if empty).
  * - `host`: hosts shared instances: its profile is rendered at instance time (Jinja2) from the list
  *   of shared instances, and publishes a URL for each one (`-slave-reference`).
  * - `failing`: a build that prints a few lines then fails.
@@ -36,7 +37,8 @@ configuration.name = World
 const COMPOSITE_INSTANCE = `[buildout]
 parts = switch-softwaretype
 
-${SLAP_CONFIGURATION}
+${SLAP_CONFIGURATION}configuration.child-node =
+
 [profiles]
 default = \${instance-profile:release}/instance-parent.cfg
 child = \${instance-profile:release}/instance-child.cfg
@@ -58,6 +60,7 @@ software-url = \${slap-connection:software-release-url}
 software-type = child
 name = child-of-\${slap-configuration:instance-title}
 config-name = \${slap-configuration:configuration.name}
+sla-computer_guid = \${slap-configuration:configuration.child-node}
 return = url
 
 [publish]

@@ -75,6 +75,28 @@ export function registerMasterUser(program: Command, ctx: CliContext): void {
 
   addMasterAdminOptions(
     users
+      .command('token')
+      .description(
+        "issue a new API token for a user (shown once); with --revoke-others the user's other tokens stop working",
+      )
+      .argument('<name>', 'user name')
+      .option('--revoke-others', "delete the user's other API tokens (rotation)"),
+  ).action(async (name: string, options: MasterAdminFlags & { revokeOthers?: boolean }) => {
+    const issued = await withMasterAdmin(ctx, options, (admin) =>
+      admin.issueUserToken(name, { revokeOthers: options.revokeOthers === true }),
+    );
+    if (options.json) ctx.printJson(issued);
+    else {
+      ctx.print(issued.token);
+      ctx.note(
+        `new API token of ${issued.user} above (it is not shown again)` +
+          (options.revokeOthers ? `; ${issued.revoked} other token(s) revoked` : ''),
+      );
+    }
+  });
+
+  addMasterAdminOptions(
+    users
       .command('certificate')
       .description('issue a client certificate for a user: writes PREFIX.key and PREFIX.crt (0600)')
       .argument('<name>', 'user name')

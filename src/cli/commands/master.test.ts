@@ -111,6 +111,35 @@ test('master user add while the master runs; configure client; client commands w
     [['alice', false, false]],
   );
 
+  // Rotation: a new token, the others revoked; the old one is refused at once, the new one works.
+  const rotated = await runSlapos(
+    ['master', 'user', 'token', 'alice', '--revoke-others', '--dir', dir, '--json'],
+    { env: env() },
+  );
+  assert.equal(rotated.code, 0, rotated.stderr);
+  const fresh = JSON.parse(rotated.stdout) as { user: string; token: string; revoked: number };
+  assert.deepEqual([fresh.user, fresh.revoked], ['alice', 1]);
+  const caText = await readFile(join(dir, 'ca.crt'), 'utf8');
+  let oldTokenStatus = 0;
+  const rotationDeadline = Date.now() + 5_000;
+  while (oldTokenStatus !== 401 && Date.now() < rotationDeadline)
+    oldTokenStatus = (await postTls(url, HATEOAS, {}, { ca: caText, token })).status;
+  assert.equal(oldTokenStatus, 401);
+  assert.equal((await postTls(url, HATEOAS, {}, { ca: caText, token: fresh.token })).status, 200);
+
+  // No node admits alice yet: her request waits, and `service info` says why.
+  const tokenEnv = { ...env(), SLAPOS_MASTER_TOKEN: fresh.token };
+  const requested = await runSlapos(
+    ['request', 'waiting', 'https://example.com/sr.cfg', '--cfg', clientCfg],
+    {
+      env: tokenEnv,
+    },
+  );
+  assert.equal(requested.code, 0, requested.stderr);
+  const info = await runSlapos(['service', 'info', 'waiting', '--cfg', clientCfg], { env: tokenEnv });
+  assert.equal(info.code, 0, info.stderr);
+  assert.match(info.stdout, /waiting for a partition:\n\s+no compute node admits you/);
+
   // A user certificate works instead of the token.
   const prefix = join(work, 'alice');
   const issued = await runSlapos(['master', 'user', 'certificate', 'alice', '--dir', dir, '--out', prefix], {
@@ -133,10 +162,12 @@ test('master user add while the master runs; configure client; client commands w
   const deadline = Date.now() + 5_000;
   while (refused !== 401 && Date.now() < deadline) refused = (await postTls(url, HATEOAS, {}, tls)).status;
   assert.equal(refused, 401);
-  const after = await runSlapos(['computer', 'list', '--cfg', clientCfg], { env: env() });
+  const after = await runSlapos(['computer', 'list', '--cfg', clientCfg], {
+    env: { ...env(), SLAPOS_MASTER_TOKEN: fresh.token },
+  });
   assert.notEqual(after.code, 0);
   assert.match(after.stderr, /disabled/);
-  for (const secret of [token, tls.key.split('\n')[1] ?? 'x'])
+  for (const secret of [token, fresh.token, tls.key.split('\n')[1] ?? 'x'])
     assert.equal(`${after.stdout}${after.stderr}${stderr}`.includes(secret), false, 'a secret was printed');
 });
 

@@ -45,25 +45,51 @@ function certificateRefusal(reason: string): Authentication {
   return refused(`Client certificate refused: ${reason}.`, true);
 }
 
-/** The peer certificate of a TLS connection, or undefined when there is none. */
-function peerCertificate(socket: AuthenticationRequest['socket']): PeerCertificate | undefined {
-  const tls = socket as Partial<TLSSocket>;
-  if (typeof tls.getPeerCertificate !== 'function') return undefined;
-  const peer = tls.getPeerCertificate();
-  // Node gives an empty object when the client sent no certificate.
-  return peer && typeof peer.serialNumber === 'string' ? peer : undefined;
-}
-
 /** The one value of a subject attribute (undefined when missing or given several times). */
 function single(value: string | string[] | undefined): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-async function certificateCaller(
-  repository: Repository,
-  peer: { serial: string; commonName: string | undefined; organization: string | undefined },
-  now: number,
-): Promise<Outcome> {
+/** What a client certificate claims: its serial (lower-case hex) and subject's CN and O. */
+interface PeerClaims {
+  serial: string;
+  commonName: string | undefined;
+  organization: string | undefined;
+  /** The memoized outcome's key: every claim it depends on (as JSON, so no subject forges another key). */
+  memoKey: string;
+}
+
+function claimsOf(peer: PeerCertificate): PeerClaims {
+  const serial = peer.serialNumber.toLowerCase();
+  const commonName = single(peer.subject.CN);
+  const organization = single(peer.subject.O);
+  const memoKey = `authentication:certificate:${JSON.stringify([serial, organization ?? null, commonName ?? null])}`;
+  return { serial, commonName, organization, memoKey };
+}
+
+/**
+ * Each connection's peer claims, read once per TLS handshake: getPeerCertificate() builds the whole
+ * certificate (fingerprints included) on every call. The entry is keyed by the handshake's Finished
+ * message, which differs for every handshake, so a TLS 1.2 renegotiation (which may present another
+ * certificate) is read again.
+ */
+const claimsByConnection = new WeakMap<object, { finished: Buffer; claims: PeerClaims | undefined }>();
+
+/** The claims of a TLS connection's peer certificate, or undefined when there is none. */
+function peerClaims(socket: AuthenticationRequest['socket']): PeerClaims | undefined {
+  const tls = socket as Partial<TLSSocket>;
+  if (typeof tls.getPeerCertificate !== 'function') return undefined;
+  const finished = typeof tls.getFinished === 'function' ? tls.getFinished() : undefined;
+  const cached = finished && claimsByConnection.get(socket);
+  if (cached && cached.finished.equals(finished)) return cached.claims;
+  const peer = tls.getPeerCertificate();
+  // Node gives an empty object when the client sent no certificate.
+  const claims = peer && typeof peer.serialNumber === 'string' ? claimsOf(peer) : undefined;
+  if (finished) claimsByConnection.set(socket, { finished, claims });
+  return claims;
+}
+
+async function certificateCaller(repository: Repository, peer: PeerClaims, now: number): Promise<Outcome> {
   const record = await repository.getCertificate(peer.serial);
   if (!record) return 'this master has no record of it';
   if (record.revokedAt !== null) return 'it has been revoked';
@@ -122,21 +148,15 @@ export function masterAuthenticator(options: { store: MasterStore; clock: Clock 
   const { store, clock } = options;
   return {
     async authenticate({ headers, socket }) {
-      const peer = peerCertificate(socket);
-      if (peer) {
+      const identity = peerClaims(socket);
+      if (identity) {
         const tls = socket as TLSSocket;
         if (!tls.authorized) {
           const code = String(tls.authorizationError ?? '');
           return certificateRefusal(TLS_REFUSALS[code] ?? 'the TLS layer could not verify it');
         }
-        const serial = peer.serialNumber.toLowerCase();
-        const identity = {
-          serial,
-          commonName: single(peer.subject.CN),
-          organization: single(peer.subject.O),
-        };
         // Memoized until the next commit (another process's within 100 ms): a revocation counts at once.
-        const outcome = await store.memoizedRead(`authentication:certificate:${serial}`, (repository) =>
+        const outcome = await store.memoizedRead(identity.memoKey, (repository) =>
           certificateCaller(repository, identity, clock.now()),
         );
         return typeof outcome === 'string' ? certificateRefusal(outcome) : { caller: outcome };

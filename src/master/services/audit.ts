@@ -14,7 +14,8 @@ export type AuditEvent =
   | 'instance.certificate_issued'
   | 'user.created'
   | 'user.disabled'
-  | 'user.certificate_issued';
+  | 'user.certificate_issued'
+  | 'user.token_issued';
 
 const audits = new WeakMap<Logger, Logger>();
 

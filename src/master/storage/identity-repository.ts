@@ -67,6 +67,8 @@ export interface IdentityRepository {
   setUserDisabled(name: string, disabled: boolean): Promise<boolean>;
   /** Throws SLAP_ERR_NOT_FOUND for an unknown user, SLAP_ERR_CONFLICT for a hash already stored. */
   insertUserToken(token: { tokenHash: string; user: string; now: number }): Promise<void>;
+  /** Deletes the user's API tokens but `except` (a digest); returns how many. */
+  deleteUserTokens(tokens: { user: string; except?: string }): Promise<number>;
   /** The token's user (disabled or not: the caller decides). */
   findUserByTokenHash(tokenHash: string): Promise<UserRecord | undefined>;
 

@@ -237,6 +237,18 @@ export function createSqliteIdentityRepository(
       );
       return Promise.resolve();
     },
+    deleteUserTokens: ({ user, except }) =>
+      Promise.resolve(
+        run(
+          'identities:deleteUserTokens',
+          () =>
+            db
+              .deleteFrom('user_token')
+              .where('user', '=', param('user'))
+              .where('token_hash', '!=', param('except')),
+          { user, except: except ?? '' },
+        ),
+      ),
     findUserByTokenHash: (tokenHash) => {
       const row = get<UserRow>(
         'identities:findUserByTokenHash',

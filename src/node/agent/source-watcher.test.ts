@@ -28,7 +28,7 @@ test('an edit is reported once with its file; a touch is not; the next edit is s
     await mkdir(join(dir, 'release', 'templates'), { recursive: true });
     await writeFile(profile, '[buildout]\n');
     await writeFile(template, 'one\n');
-    await recordSources(software, [profile, template, join(software, 'buildout.cfg')]);
+    await recordSources(software, [profile, template, join(software, 'buildout.cfg')], Date.now() + 60_000);
     const changes: [string, string][] = [];
     const watcher = new SourceWatcher({
       logger: silentLogger(),
@@ -66,7 +66,7 @@ test('without a notification (a directory created later), the periodic scan sees
     const software = join(dir, 'soft');
     await mkdir(software);
     const later = join(dir, 'later', 'extra.cfg');
-    await recordSources(software, [later]);
+    await recordSources(software, [later], Date.now() + 60_000);
     const changes: string[] = [];
     const watcher = new SourceWatcher({
       logger: silentLogger(),

@@ -1,7 +1,7 @@
 /** The record of a local software release's sources: any file name round-trips; a bad record is no record. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -27,11 +27,11 @@ test('file names with any character (but / and NUL) round-trip through the recor
       await writeFile(path, `content ${i}`);
       files.push(path);
     }
-    const recorded = await recordSources(software, [
-      ...files,
-      join(software, 'buildout.cfg'),
-      'relative.cfg',
-    ]);
+    const recorded = await recordSources(
+      software,
+      [...files, join(software, 'buildout.cfg'), 'relative.cfg'],
+      Date.now() + 60_000,
+    );
     const read = await readSources(software);
     assert.deepEqual(read, recorded);
     assert.deepEqual(
@@ -42,6 +42,26 @@ test('file names with any character (but / and NUL) round-trip through the recor
     assert.equal(await changedSource(read ?? []), undefined);
     await writeFile(files[3] ?? '', 'changed');
     assert.equal(await changedSource(read ?? []), files[3]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a source modified after the build started is recorded as changed: the next look rebuilds', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sources-'));
+  try {
+    const software = join(dir, 'soft');
+    await mkdir(software);
+    const before = join(dir, 'before.cfg');
+    const during = join(dir, 'during.cfg');
+    await writeFile(before, 'read by the build');
+    await writeFile(during, 'edited while the build ran');
+    const buildStartedMs = 1_800_000_000_000;
+    await utimes(before, new Date(buildStartedMs - 1_000), new Date(buildStartedMs - 1_000));
+    await utimes(during, new Date(buildStartedMs + 1_000), new Date(buildStartedMs + 1_000));
+    const recorded = await recordSources(software, [before, during], buildStartedMs);
+    assert.equal(await changedSource(recorded.filter((source) => source.path === before)), undefined);
+    assert.equal(await changedSource((await readSources(software)) ?? []), during);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

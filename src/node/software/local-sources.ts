@@ -41,13 +41,29 @@ export async function describeSource(path: string): Promise<SourceFile> {
   }
 }
 
-/** Writes the sources of a build of `directory` (the files outside it), with their digests. */
-export async function recordSources(directory: string, files: readonly string[]): Promise<SourceFile[]> {
+/** The digest recorded for a source modified while the build ran: never equal to a file's digest. */
+const CHANGED_DURING_BUILD = '';
+
+/**
+ * Writes the sources of a build of `directory` (the files outside it), with their digests. A source
+ * modified at or after `buildStartedMs` (epoch ms) may have been read before its last edit: it is
+ * recorded as changed, so that the next look rebuilds (one rebuild too many rather than one missed).
+ */
+export async function recordSources(
+  directory: string,
+  files: readonly string[],
+  buildStartedMs: number,
+): Promise<SourceFile[]> {
   const outside = files.filter((file) => {
     const rel = relative(directory, file);
     return isAbsolute(file) && (rel.startsWith('..') || isAbsolute(rel));
   });
-  const sources = await Promise.all([...new Set(outside)].sort().map((file) => describeSource(file)));
+  const described = await Promise.all([...new Set(outside)].sort().map((file) => describeSource(file)));
+  const sources = described.map((source) =>
+    source.mtimeMs !== null && source.mtimeMs >= buildStartedMs
+      ? { path: source.path, size: null, mtimeMs: null, sha256: CHANGED_DURING_BUILD }
+      : source,
+  );
   await writeFileAtomic(join(directory, SOURCES_FILE), `${JSON.stringify(sources, null, 2)}\n`);
   return sources;
 }

@@ -154,12 +154,13 @@ async function processSoftware(
       call,
     );
     log.line(`Installing software release ${item.url} into ${directory}`);
+    const buildStartedMs = Date.now();
     const sources = await buildSoftware(config, item.url, directory, log, options);
     await options.master.reportSoftwareInstallationState(
       { softwareReleaseUri: item.url, computerGuid: config.computerId, state: 'available' },
       call,
     );
-    if (isLocalSoftwareUrl(item.url)) await recordSources(directory, sources);
+    if (isLocalSoftwareUrl(item.url)) await recordSources(directory, sources, buildStartedMs);
     // After the report, as the original: a failed report builds (a no-op) and reports again next time.
     await writeFile(
       join(directory, COMPLETED_FILE),
