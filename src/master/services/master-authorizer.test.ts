@@ -491,6 +491,43 @@ test('master mode: allocation follows the scopes; a request no node admits waits
     });
     const friend = await request(callers.bob, 'as-friend', { computer_guid: 'COMP-1' });
     assert.deepEqual([friend.computeNodeId, friend.partitionId], ['COMP-1', 'slappart3']);
+    // bob's shared instance on alice's root (her node admits him): the root serves it, reads and
+    // reports on it; alice's child, on the same node, may not.
+    const shared = await services.requestInstance({
+      caller: callers.bob,
+      title: 'front',
+      softwareRelease: SR,
+      softwareType: '',
+      parameters: { url: 'https://bob.example' },
+      shared: true,
+      state: 'started',
+      sla: { instance_guid: 'SOFTINST-1' },
+    });
+    assert.deepEqual([shared.computeNodeId, shared.partitionId], ['COMP-1', 'slappart0']);
+    const hosted = await services.listHostedSharedInstances({
+      caller: callers.aliceRoot,
+      instanceGuid: 'SOFTINST-1',
+    });
+    assert.deepEqual(
+      hosted.map((item) => [item.instanceGuid, item.title]),
+      [[shared.instanceGuid, 'front']],
+    );
+    await services.setConnectionParameters({
+      caller: callers.aliceRoot,
+      instanceGuid: shared.instanceGuid,
+      parameters: { site: 'https://front.example' },
+    });
+    assert.deepEqual(
+      (await services.getInstance({ caller: callers.bob, instanceGuid: shared.instanceGuid }))
+        .connectionParameters,
+      { site: 'https://front.example' },
+    );
+    await assert.rejects(
+      services.getInstance({ caller: callers.aliceChild, instanceGuid: shared.instanceGuid }),
+      {
+        code: 'SLAP_ERR_INSTANCE_NOT_FOUND',
+      },
+    );
   } finally {
     await store.close();
   }

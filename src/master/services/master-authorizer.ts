@@ -126,9 +126,10 @@ function instanceMay(caller: Extract<Caller, { kind: 'instance' }>, action: Acti
       // Its own certificate, renewed by the instance itself as well as by its compute node.
       action === 'instance.certificate'
     );
-  if (record.owner !== caller.owner) return false;
+  // A shared instance hosted on it, whoever's it is (a frontend serves other users' shared instances).
   const onMe = samePartition(record.location, caller.computeNodeId, caller.partitionId);
   if (record.shared && onMe) return action === 'instance.read' || action === 'instance.report';
+  if (record.owner !== caller.owner) return false;
   const requestedByMe = samePartition(record.requester, caller.computeNodeId, caller.partitionId);
   return requestedByMe && (action === 'instance.read' || action === 'instance.update');
 }
