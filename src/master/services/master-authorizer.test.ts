@@ -176,55 +176,52 @@ const nodeCases = (
 
 const OWNER_READ = ['alice', 'admin', 'node1'] as const;
 
+/** Who may read alice's root and child: her, the admin, their node, the root (and the child itself). */
+const READERS = {
+  aliceRoot: ['alice', 'admin', 'node1', 'aliceRoot'],
+  aliceChild: ['alice', 'admin', 'node1', 'aliceRoot', 'aliceChild'],
+} as const;
+
+/** Who may report on them: their node and each instance itself. */
+const REPORTERS = { aliceRoot: ['node1', 'aliceRoot'], aliceChild: ['node1', 'aliceChild'] } as const;
+
 const CASES: Case[] = [
-  ...guidCases('getInstance', (s, caller, instanceGuid) => s.getInstance({ caller, instanceGuid }), {
-    aliceRoot: ['alice', 'admin', 'node1', 'aliceRoot'],
-    aliceChild: ['alice', 'admin', 'node1', 'aliceRoot', 'aliceChild'],
-  }),
+  ...guidCases('getInstance', (s, caller, instanceGuid) => s.getInstance({ caller, instanceGuid }), READERS),
   ...guidCases(
     'readInstanceStatus',
     (s, caller, instanceGuid) => s.readInstanceStatus({ caller, instanceGuid }),
-    {
-      aliceRoot: ['alice', 'admin', 'node1', 'aliceRoot'],
-      aliceChild: ['alice', 'admin', 'node1', 'aliceRoot', 'aliceChild'],
-    },
+    READERS,
   ),
   ...guidCases(
     'readPromiseResults',
     (s, caller, instanceGuid) => s.readPromiseResults({ caller, instanceGuid }),
-    {
-      aliceRoot: ['alice', 'admin', 'node1', 'aliceRoot'],
-      aliceChild: ['alice', 'admin', 'node1', 'aliceRoot', 'aliceChild'],
-    },
+    READERS,
   ),
   ...guidCases(
     'listHostedSharedInstances',
     (s, caller, instanceGuid) => s.listHostedSharedInstances({ caller, instanceGuid }),
-    {
-      aliceRoot: ['alice', 'admin', 'node1', 'aliceRoot'],
-      aliceChild: ['alice', 'admin', 'node1', 'aliceRoot', 'aliceChild'],
-    },
+    READERS,
   ),
   ...guidCases(
     'reportInstanceState started',
     (s, caller, instanceGuid) => s.reportInstanceState({ caller, instanceGuid, reportedState: 'started' }),
-    { aliceRoot: ['node1', 'aliceRoot'], aliceChild: ['node1', 'aliceChild'] },
+    REPORTERS,
   ),
   ...guidCases(
     'reportInstanceError',
     (s, caller, instanceGuid) => s.reportInstanceError({ caller, instanceGuid, message: 'm' }),
-    { aliceRoot: ['node1', 'aliceRoot'], aliceChild: ['node1', 'aliceChild'] },
+    REPORTERS,
   ),
   ...guidCases(
     'setConnectionParameters',
     (s, caller, instanceGuid) =>
       s.setConnectionParameters({ caller, instanceGuid, parameters: { url: 'u' } }),
-    { aliceRoot: ['node1', 'aliceRoot'], aliceChild: ['node1', 'aliceChild'] },
+    REPORTERS,
   ),
   ...guidCases(
     'reportPromiseResults',
     (s, caller, instanceGuid) => s.reportPromiseResults({ caller, instanceGuid, results: [] }),
-    { aliceRoot: ['node1', 'aliceRoot'], aliceChild: ['node1', 'aliceChild'] },
+    REPORTERS,
   ),
   ...guidCases(
     'bangInstance',
@@ -242,7 +239,7 @@ const CASES: Case[] = [
   ...guidCases(
     'reportInstanceState destroyed',
     (s, caller, instanceGuid) => s.reportInstanceState({ caller, instanceGuid, reportedState: 'destroyed' }),
-    { aliceRoot: ['node1', 'aliceRoot'], aliceChild: ['node1', 'aliceChild'] },
+    REPORTERS,
   ),
   {
     name: 'getComputePartition COMP-1 slappart0',
