@@ -98,6 +98,8 @@ interface PhaseResult {
   clientCpu: number;
   /** Bytes of the answers' bodies on the wire (compressed when gzip'd). */
   bodyBytes: number;
+  /** Bytes of the answers' JSON (decompressed). */
+  jsonBytes: number;
 }
 
 const CLOCK_TICKS = 100;
@@ -126,20 +128,20 @@ const JSON_HEADERS: Readonly<Record<string, string>> = {
 };
 
 /**
- * Sends one request and returns the size of its answer's body on the wire; the load generator stays
+ * Sends one request and returns the size of its answer's body on the wire and of its JSON; the load generator stays
  * light (the body is not parsed, only checked for success, and decompressed when gzip'd).
  */
-async function post(client: Client, path: string, body: string): Promise<number> {
+async function post(client: Client, path: string, body: string): Promise<{ wire: number; json: number }> {
   const response = await client.pool.request({ path, method: 'POST', headers: client.headers, body });
   if (response.statusCode !== 200)
     throw new Error(`${path}: ${response.statusCode} ${await response.body.text()}`);
   if (response.headers['content-encoding'] === 'gzip') {
     const bytes = Buffer.from(await response.body.arrayBuffer());
-    await gunzipAsync(bytes);
-    return bytes.length;
+    return { wire: bytes.length, json: (await gunzipAsync(bytes)).length };
   }
   await response.body.dump({ limit: Infinity });
-  return Number(response.headers['content-length'] ?? NaN);
+  const size = Number(response.headers['content-length'] ?? NaN);
+  return { wire: size, json: size };
 }
 
 /** Sends `count` requests, `concurrency` at a time, and records each latency. */
@@ -153,6 +155,7 @@ async function phase(
 ): Promise<PhaseResult> {
   const latencies: number[] = [];
   let bodyBytes = 0;
+  let jsonBytes = 0;
   let next = 0;
   const cpuBefore = cpuSeconds(server.child.pid);
   const clientCpuBefore = ownCpuSeconds();
@@ -161,7 +164,10 @@ async function phase(
     while (next < count) {
       const { path, body } = make(next++);
       const before = performance.now();
-      bodyBytes += await post(client, path, body);
+      // Not `bodyBytes += await …`: that reads bodyBytes before the await, losing the other workers' sizes.
+      const { wire, json } = await post(client, path, body);
+      bodyBytes += wire;
+      jsonBytes += json;
       latencies.push(performance.now() - before);
     }
   };
@@ -176,6 +182,7 @@ async function phase(
     serverCpu: cpuSeconds(server.child.pid) - cpuBefore,
     clientCpu: ownCpuSeconds() - clientCpuBefore,
     bodyBytes,
+    jsonBytes,
   };
 }
 
@@ -583,9 +590,14 @@ async function main(args: string[]): Promise<void> {
   process.stdout.write('bytes of a read answer on the wire (gzip asked for, as the real client does):');
   for (const [key, results] of measured)
     if (key.includes(' reads ')) {
-      const bytes = results.reduce((total, result) => total + result.bodyBytes, 0);
-      const count = results.reduce((total, result) => total + result.count, 0);
-      process.stdout.write(` ${key.replace(' reads ', ' c')} ${(bytes / count).toFixed(0)}`);
+      const sum = (pick: (result: PhaseResult) => number): number =>
+        results.reduce((total, result) => total + pick(result), 0);
+      const count = sum((result) => result.count);
+      const [wire, json] = [
+        sum((result) => result.bodyBytes) / count,
+        sum((result) => result.jsonBytes) / count,
+      ];
+      process.stdout.write(` ${key.replace(' reads ', ' c')} ${wire.toFixed(0)} (JSON ${json.toFixed(0)})`);
     }
   process.stdout.write('\n');
   if (selected.includes('master') && (fresh > 0 || registrations > 0))
