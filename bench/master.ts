@@ -27,6 +27,9 @@
  * (this process, for telling whether the generator is the limit), then master mode's rate as a
  * share of proxy mode's and its CPU per request as a multiple of proxy mode's.
  *
+ * Both modes' clients ask for gzip and decompress gzip'd answers (as src/client/http-post.ts does:
+ * the masters send their memoized read answers so); the bytes of a read answer on the wire follow the table.
+ *
  * Master mode only, on a fresh master: a node's call on a fresh TLS connection each (full handshake
  * with the client certificate), p50/p99; then node registrations (a registration token and a CSR
  * each, made beforehand) at a concurrency: rate, p50/p99, failures.
@@ -38,6 +41,8 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
 import { Pool } from 'undici';
 import { createAccessToken, writeAccessTokenFile } from '../src/lib/access-token.ts';
 import { createKeyAndCertificateRequest } from '../src/lib/certificate-request.ts';
@@ -49,6 +54,8 @@ import {
   type NodeIdentity,
   type Server,
 } from './_master-servers.ts';
+
+const gunzipAsync = promisify(gunzip);
 
 const SR = 'https://lab.example.com/software/hello/software.cfg';
 const PARTITIONS = 100;
@@ -89,6 +96,10 @@ interface PhaseResult {
   serverCpu: number;
   /** CPU seconds this process (the load generator) used during the phase. */
   clientCpu: number;
+  /** Bytes of the answers' bodies on the wire (compressed when gzip'd). */
+  bodyBytes: number;
+  /** Bytes of the answers' JSON (decompressed). */
+  jsonBytes: number;
 }
 
 const CLOCK_TICKS = 100;
@@ -110,16 +121,27 @@ function ownCpuSeconds(): number {
   return (usage.user + usage.system) / 1e6;
 }
 
-const JSON_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'application/json' };
+// Both modes ask for gzip and decompress, as the real client (src/client/http-post.ts) does.
+const JSON_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'application/json',
+  'accept-encoding': 'gzip',
+};
 
-/** Sends one request; the load generator stays light (the body is not parsed, only checked for success). */
-async function post(client: Client, path: string, body: string): Promise<void> {
+/**
+ * Sends one request and returns the size of its answer's body on the wire and of its JSON; the load generator stays
+ * light (the body is not parsed, only checked for success, and decompressed when gzip'd).
+ */
+async function post(client: Client, path: string, body: string): Promise<{ wire: number; json: number }> {
   const response = await client.pool.request({ path, method: 'POST', headers: client.headers, body });
-  if (response.statusCode === 200) {
-    await response.body.dump({ limit: Infinity });
-    return;
+  if (response.statusCode !== 200)
+    throw new Error(`${path}: ${response.statusCode} ${await response.body.text()}`);
+  if (response.headers['content-encoding'] === 'gzip') {
+    const bytes = Buffer.from(await response.body.arrayBuffer());
+    return { wire: bytes.length, json: (await gunzipAsync(bytes)).length };
   }
-  throw new Error(`${path}: ${response.statusCode} ${await response.body.text()}`);
+  await response.body.dump({ limit: Infinity });
+  const size = Number(response.headers['content-length'] ?? NaN);
+  return { wire: size, json: size };
 }
 
 /** Sends `count` requests, `concurrency` at a time, and records each latency. */
@@ -132,6 +154,8 @@ async function phase(
   make: (index: number) => { path: string; body: string },
 ): Promise<PhaseResult> {
   const latencies: number[] = [];
+  let bodyBytes = 0;
+  let jsonBytes = 0;
   let next = 0;
   const cpuBefore = cpuSeconds(server.child.pid);
   const clientCpuBefore = ownCpuSeconds();
@@ -140,7 +164,10 @@ async function phase(
     while (next < count) {
       const { path, body } = make(next++);
       const before = performance.now();
-      await post(client, path, body);
+      // Not `bodyBytes += await …`: that reads bodyBytes before the await, losing the other workers' sizes.
+      const { wire, json } = await post(client, path, body);
+      bodyBytes += wire;
+      jsonBytes += json;
       latencies.push(performance.now() - before);
     }
   };
@@ -154,6 +181,8 @@ async function phase(
     latencies,
     serverCpu: cpuSeconds(server.child.pid) - cpuBefore,
     clientCpu: ownCpuSeconds() - clientCpuBefore,
+    bodyBytes,
+    jsonBytes,
   };
 }
 
@@ -558,6 +587,19 @@ async function main(args: string[]): Promise<void> {
         );
       }
   }
+  process.stdout.write('bytes of a read answer on the wire (gzip asked for, as the real client does):');
+  for (const [key, results] of measured)
+    if (key.includes(' reads ')) {
+      const sum = (pick: (result: PhaseResult) => number): number =>
+        results.reduce((total, result) => total + pick(result), 0);
+      const count = sum((result) => result.count);
+      const [wire, json] = [
+        sum((result) => result.bodyBytes) / count,
+        sum((result) => result.jsonBytes) / count,
+      ];
+      process.stdout.write(` ${key.replace(' reads ', ' c')} ${wire.toFixed(0)} (JSON ${json.toFixed(0)})`);
+    }
+  process.stdout.write('\n');
   if (selected.includes('master') && (fresh > 0 || registrations > 0))
     await connectionFigures(nodeArgs, fresh, registrations, registrationConcurrency);
   process.stdout.write(`load average after: ${loadAverage()}\n`);

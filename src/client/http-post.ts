@@ -1,12 +1,15 @@
 /**
  * POST over node:http(s) with one keep-alive agent: a connect deadline, the caller's AbortSignal, a
  * cap on the answer's size; `close()` waits for the calls in progress, then closes the connections.
+ * Answers may come gzip'd (we ask for it: the master sends its memoized lists so): the cap then
+ * bounds the decompressed size too, so that a small "gzip bomb" is refused without being inflated.
  * Failures are errors with node's codes (ECONNREFUSED, ECONNRESET, ETIMEDOUT, TLS codes…), which
  * master-errors.ts turns into SlapErrors.
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
+import { gunzip } from 'node:zlib';
 
 export interface HttpPosterOptions {
   secure: boolean;
@@ -22,12 +25,38 @@ export interface PostOptions {
   body: string;
   signal: AbortSignal;
   maxResponseBytes: number;
-  /** The error of an answer over maxResponseBytes. */
+  /** The error of an answer over maxResponseBytes (on the wire or once decompressed). */
   tooLarge: () => Error;
+  /** The error of an answer whose body cannot be decoded (unknown content-encoding, corrupt gzip). */
+  undecodable: (reason: string) => Error;
 }
 
 function codedError(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
+}
+
+/** The text of an answer's body, decompressed as its Content-Encoding says, within maxResponseBytes. */
+async function decodeBody(
+  encoding: string | undefined,
+  body: Buffer,
+  options: Pick<PostOptions, 'maxResponseBytes' | 'tooLarge' | 'undecodable'>,
+): Promise<string> {
+  const coding = encoding?.trim().toLowerCase() ?? '';
+  if (coding === '' || coding === 'identity') return body.toString('utf8');
+  if (coding !== 'gzip' && coding !== 'x-gzip')
+    throw options.undecodable(`an unknown content-encoding ${JSON.stringify(encoding?.slice(0, 100))}`);
+  try {
+    // maxOutputLength stops inflating past the cap (RangeError ERR_BUFFER_TOO_LARGE).
+    const text = await new Promise<Buffer>((resolve, reject) =>
+      gunzip(body, { maxOutputLength: options.maxResponseBytes }, (error, result) =>
+        error ? reject(error) : resolve(result),
+      ),
+    );
+    return text.toString('utf8');
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') throw options.tooLarge();
+    throw options.undecodable(`a gzip body that does not decompress (${(error as Error).message})`);
+  }
 }
 
 export class HttpPoster {
@@ -77,7 +106,7 @@ export class HttpPoster {
       const request = send(url, {
         method: 'POST',
         agent: this.agent,
-        headers: { ...options.headers, 'content-length': String(body.length) },
+        headers: { ...options.headers, 'accept-encoding': 'gzip', 'content-length': String(body.length) },
         signal: options.signal,
       });
       request.once('socket', (socket: Socket) => {
@@ -98,9 +127,13 @@ export class HttpPoster {
           else chunks.push(chunk);
         });
         response.once('error', (error) => settle({ error }));
-        response.once('end', () =>
-          settle({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
-        );
+        response.once('end', () => {
+          const status = response.statusCode ?? 0;
+          decodeBody(response.headers['content-encoding'], Buffer.concat(chunks), options).then(
+            (text) => settle({ status, text }),
+            (error: Error) => settle({ error }),
+          );
+        });
         response.once('close', () => {
           if (!response.complete)
             settle({ error: codedError('the connection closed before the end of the answer', 'ECONNRESET') });

@@ -8,7 +8,7 @@ import type { ApiPath } from '../api/index.ts';
 import { apiResponseValidator } from '../api/response-validators.ts';
 import { SlapError } from '../core/errors.ts';
 import type { Logger } from '../lib/logger.ts';
-import { apiError, unreachableError } from './master-errors.ts';
+import { apiError, undecodableAnswerError, unreachableError } from './master-errors.ts';
 import { HttpPoster, type HttpPosterOptions } from './http-post.ts';
 import type { WireRequest, WireResponse } from './types.ts';
 
@@ -156,6 +156,7 @@ export class JsonTransport {
             `the master at ${this.masterUrl} answered ${path} with more than ${this.maxResponseBytes} bytes`,
             { details: { masterUrl: this.masterUrl, path } },
           ),
+        undecodable: (reason) => undecodableAnswerError(this.masterUrl, path, reason),
       }));
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;

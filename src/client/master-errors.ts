@@ -128,6 +128,14 @@ function errorCodeOf(error: unknown): string | undefined {
   return undefined;
 }
 
+/** A SlapError for an answer whose body cannot be decoded (an unknown content-encoding, corrupt gzip). */
+export function undecodableAnswerError(masterUrl: string, path: string, reason: string): SlapError {
+  return new SlapError('SLAP_ERR_UNAVAILABLE', `the master at ${masterUrl} answered ${path} with ${reason}`, {
+    details: { masterUrl, path },
+    hint: `check that ${masterUrl} is the URL of a SlapOS master with the JSON API, and that nothing between rewrites its answers`,
+  });
+}
+
 /** A SlapError for a request that got no HTTP answer (refused, reset, DNS, TLS…). */
 export function unreachableError(error: unknown, masterUrl: string, path: string): SlapError {
   const code = errorCodeOf(error);

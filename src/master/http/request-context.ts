@@ -2,6 +2,28 @@
 import type { FastifyRequest } from 'fastify';
 import type { RequestOrigin } from '../services/frontend-bypass.ts';
 
+/** One element of a header's list with its quality (`token;q=0.5`): q is 1 when absent, 0 when not a number. */
+interface Weighted {
+  /** The element without its parameters, trimmed and lower-cased. */
+  value: string;
+  q: number;
+}
+
+/** The elements of an Accept-like header (RFC 9110 §12.4.2), empty ones dropped. */
+function weightedList(header: string): Weighted[] {
+  return header.split(',').flatMap((part) => {
+    const [value = '', ...parameters] = part.split(';');
+    const name = value.trim().toLowerCase();
+    if (!name) return [];
+    let q = 1;
+    for (const parameter of parameters) {
+      const [key, number] = parameter.trim().split('=');
+      if (key?.trim().toLowerCase() === 'q') q = Number(number?.trim() || NaN);
+    }
+    return [{ value: name, q: Number.isFinite(q) ? q : 0 }];
+  });
+}
+
 interface MediaRange {
   type: string;
   subtype: string;
@@ -9,16 +31,9 @@ interface MediaRange {
 }
 
 function parseAccept(header: string): MediaRange[] {
-  return header.split(',').flatMap((part) => {
-    const [range = '', ...parameters] = part.trim().split(';');
-    const [type = '', subtype = ''] = range.trim().toLowerCase().split('/');
-    if (!type || !subtype) return [];
-    let q = 1;
-    for (const parameter of parameters) {
-      const [name, value] = parameter.trim().split('=');
-      if (name?.trim().toLowerCase() === 'q') q = Number(value);
-    }
-    return [{ type, subtype, q: Number.isFinite(q) ? q : 0 }];
+  return weightedList(header).flatMap(({ value, q }) => {
+    const [type = '', subtype = ''] = value.split('/').map((part) => part.trim());
+    return type && subtype ? [{ type, subtype, q }] : [];
   });
 }
 
@@ -39,6 +54,22 @@ export function acceptsJson(header: string | undefined): boolean {
     if (!best || specificity > best.specificity) best = { specificity, q: range.q };
   }
   return !!best && best.q > 0;
+}
+
+/**
+ * True when the Accept-Encoding header lets us answer gzip: `gzip` (or its alias `x-gzip`) with a
+ * non-zero quality, or else `*` with one. No header, or an empty one, means identity only.
+ */
+export function acceptsGzip(header: string | string[] | undefined): boolean {
+  const text = Array.isArray(header) ? header.join(',') : header;
+  if (text === undefined) return false;
+  let named: number | undefined;
+  let wildcard: number | undefined;
+  for (const { value, q } of weightedList(text)) {
+    if (value === 'gzip' || value === 'x-gzip') named = Math.max(named ?? 0, q);
+    else if (value === '*') wildcard = q;
+  }
+  return (named ?? wildcard ?? 0) > 0;
 }
 
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
