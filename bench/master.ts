@@ -28,7 +28,9 @@
  * share of proxy mode's and its CPU per request as a multiple of proxy mode's.
  *
  * Both modes' clients ask for gzip and decompress gzip'd answers (as src/client/http-post.ts does:
- * the masters send their memoized read answers so); the bytes of a read answer on the wire follow the table.
+ * the masters send their memoized read answers so), synchronously here so that the load generator,
+ * which shares the cores with the masters, stays light; the bytes of a read answer on the wire
+ * follow the table. `BENCH_NO_GZIP=1` asks for plain answers instead (what a client without gzip gets).
  *
  * Master mode only, on a fresh master: a node's call on a fresh TLS connection each (full handshake
  * with the client certificate), p50/p99; then node registrations (a registration token and a CSR
@@ -41,8 +43,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
+import { gunzipSync } from 'node:zlib';
 import { Pool } from 'undici';
 import { createAccessToken, writeAccessTokenFile } from '../src/lib/access-token.ts';
 import { createKeyAndCertificateRequest } from '../src/lib/certificate-request.ts';
@@ -54,8 +55,6 @@ import {
   type NodeIdentity,
   type Server,
 } from './_master-servers.ts';
-
-const gunzipAsync = promisify(gunzip);
 
 const SR = 'https://lab.example.com/software/hello/software.cfg';
 const PARTITIONS = 100;
@@ -124,7 +123,7 @@ function ownCpuSeconds(): number {
 // Both modes ask for gzip and decompress, as the real client (src/client/http-post.ts) does.
 const JSON_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'application/json',
-  'accept-encoding': 'gzip',
+  ...(process.env.BENCH_NO_GZIP ? {} : { 'accept-encoding': 'gzip' }),
 };
 
 /**
@@ -137,7 +136,7 @@ async function post(client: Client, path: string, body: string): Promise<{ wire:
     throw new Error(`${path}: ${response.statusCode} ${await response.body.text()}`);
   if (response.headers['content-encoding'] === 'gzip') {
     const bytes = Buffer.from(await response.body.arrayBuffer());
-    return { wire: bytes.length, json: (await gunzipAsync(bytes)).length };
+    return { wire: bytes.length, json: gunzipSync(bytes).length };
   }
   await response.body.dump({ limit: Infinity });
   const size = Number(response.headers['content-length'] ?? NaN);
