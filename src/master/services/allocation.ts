@@ -9,11 +9,22 @@ import type { ComputeNodeAccess, InstanceRecord, PartitionKey, Repository } from
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 
-/** The user whose rights a caller allocates with (an instance allocates with its owner's). */
+/** The user whose rights a caller allocates with (an instance allocates with its owner's, see ownerCaller). */
 function allocatingUser(caller: Caller): { userId: string; admin: boolean } | undefined {
   if (caller.kind === 'user') return { userId: caller.userId, admin: caller.admin };
   if (caller.kind === 'instance') return { userId: caller.owner, admin: false };
   return undefined;
+}
+
+/**
+ * The caller whose rights an allocation uses: an instance's owner (an admin's instances allocate as
+ * an admin), undefined when that owner is disabled or gone; any other caller itself.
+ */
+async function allocatingCaller(
+  repository: Pick<Repository, 'getUser'>,
+  caller: Caller,
+): Promise<Caller | undefined> {
+  return caller.kind === 'instance' ? ownerCaller(repository, caller.owner) : caller;
 }
 
 /** Whether `caller` may place new instances on a node with this access record. */
@@ -30,7 +41,11 @@ export function mayAllocateOn(caller: Caller, access: ComputeNodeAccess): boolea
 /** What placing reads of the store. */
 export type AllocationReads = Pick<
   Repository,
-  'listComputeNodeAccess' | 'getComputeNodeAccess' | 'listSoftwareInstallations' | 'firstFreePartition'
+  | 'listComputeNodeAccess'
+  | 'getComputeNodeAccess'
+  | 'listSoftwareInstallations'
+  | 'firstFreePartition'
+  | 'getUser'
 >;
 
 /**
@@ -53,6 +68,7 @@ function passReads(repository: Repository): AllocationReads {
       return list;
     },
     firstFreePartition: (reference) => repository.firstFreePartition(reference),
+    getUser: (name) => repository.getUser(name),
   };
 }
 
@@ -81,15 +97,16 @@ export async function chooseFreePartition(
   repository: AllocationReads,
   request: { caller: Caller; softwareRelease: string; computeNodeId: string | undefined },
 ): Promise<Placement> {
+  const caller = await allocatingCaller(repository, request.caller);
+  if (!caller) return { waiting: 'the owner of the requesting instance is disabled' };
   if (request.computeNodeId !== undefined) {
     const access = await repository.getComputeNodeAccess(request.computeNodeId);
-    if (!access || !mayAllocateOn(request.caller, access))
-      return { waiting: notAdmitted(request.computeNodeId) };
+    if (!access || !mayAllocateOn(caller, access)) return { waiting: notAdmitted(request.computeNodeId) };
     const partition = await repository.firstFreePartition(access.reference);
     if (!partition) return { waiting: `compute node ${access.reference} has no free partition` };
     return { partition: { computeNodeId: partition.computeNodeId, partitionId: partition.reference } };
   }
-  const nodes = await allocatableNodes(repository, request.caller);
+  const nodes = await allocatableNodes(repository, caller);
   if (nodes.length === 0) return { waiting: 'no compute node admits you (see their allocation scopes)' };
   let withSoftware = 0;
   for (const node of nodes) {
@@ -116,12 +133,17 @@ export async function sharedHostNodes(
   caller: Caller,
   computeNodeId: string | undefined,
 ): Promise<string[]> {
-  const nodes = (await allocatableNodes(repository, caller)).map((access) => access.reference);
+  const allocating = await allocatingCaller(repository, caller);
+  if (!allocating) return [];
+  const nodes = (await allocatableNodes(repository, allocating)).map((access) => access.reference);
   return computeNodeId === undefined ? nodes : nodes.filter((node) => node === computeNodeId);
 }
 
 /** The caller an instance's owner allocates as. */
-async function ownerCaller(repository: Repository, owner: string): Promise<Caller | undefined> {
+async function ownerCaller(
+  repository: Pick<Repository, 'getUser'>,
+  owner: string,
+): Promise<Caller | undefined> {
   const user = await repository.getUser(owner);
   if (!user || user.disabled) return undefined;
   return { kind: 'user', userId: user.name, admin: user.admin };

@@ -555,3 +555,45 @@ test('master mode: a destroyed instance loses its certificates', async () => {
     await store.close();
   }
 });
+
+test("master mode: an instance allocates with its owner's rights (an admin's instance as an admin)", async () => {
+  const { store, services, callers } = await world();
+  try {
+    const request = (caller: Caller, title: string, sla: Record<string, unknown>) =>
+      services.requestInstance({
+        caller,
+        title,
+        softwareRelease: SR,
+        softwareType: '',
+        parameters: {},
+        shared: false,
+        state: 'started',
+        sla,
+      });
+    const root = await request(callers.admin, 'admin-tree', { computer_guid: 'COMP-1' });
+    assert.equal(root.computeNodeId, 'COMP-1');
+    const adminRoot: Caller = {
+      kind: 'instance',
+      instanceId: Number(root.instanceGuid.replace('SOFTINST-', '')),
+      owner: 'admin',
+      computeNodeId: root.computeNodeId,
+      partitionId: root.partitionId,
+    };
+    // bob's node is personal: alice's root may not place a child there, the admin's may.
+    const refused = await request(callers.aliceRoot, 'on-bob', { computer_guid: 'COMP-2' });
+    assert.equal(refused.partitionId, '');
+    const placed = await request(adminRoot, 'on-bob', { computer_guid: 'COMP-2' });
+    assert.deepEqual([placed.computeNodeId, placed.requestedBy], ['COMP-2', 'admin-tree']);
+    // A disabled owner's instance places nothing new.
+    await store.write((repository) => repository.setUserDisabled('alice', true));
+    const waiting = await request(callers.aliceRoot, 'after-disable', { computer_guid: 'COMP-1' });
+    assert.equal(waiting.partitionId, '');
+    const status = await services.readInstanceStatus({
+      caller: callers.admin,
+      instanceGuid: waiting.instanceGuid,
+    });
+    assert.match(status.message ?? '', /owner of the requesting instance is disabled/);
+  } finally {
+    await store.close();
+  }
+});
