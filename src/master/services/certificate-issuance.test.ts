@@ -167,3 +167,35 @@ test('one registration token, two registrations at once: exactly one compute nod
     await store.close();
   }
 });
+
+test('a registration whose certificate cannot be signed leaves no compute node and gives the token back', async () => {
+  let failures = 1;
+  const flaky: CertificateAuthority = {
+    ...realCa,
+    async signRequest(csr, options) {
+      if (failures-- > 0) throw new Error('signing failed');
+      return realCa.signRequest(csr, options);
+    },
+  };
+  const { store, services, setUp } = await openMasterModeServices({ clock, ca: flaky });
+  try {
+    await setUp({ users: ['alice'], nodes: [] });
+    const { token } = await services.createRegistrationToken({
+      caller: { kind: 'user', userId: 'alice', admin: false },
+    });
+    const registrant: Caller = { kind: 'registrant', userId: 'alice', tokenHash: accessTokenHash(token) };
+    const { csrPem } = await createKeyAndCertificateRequest();
+    const register = () =>
+      services.registerComputeNode({ caller: registrant, title: 'one', certificateRequest: csrPem });
+    await assert.rejects(register(), /signing failed/);
+    assert.deepEqual(await store.read((repository) => repository.listComputeNodeAccess()), []);
+    const again = await register();
+    assert.match(again.computeNodeId, /^COMP-\d+$/);
+    assert.equal(
+      (await store.read((repository) => repository.getRegistrationToken(accessTokenHash(token))))?.usedAt,
+      clock.now(),
+    );
+  } finally {
+    await store.close();
+  }
+});

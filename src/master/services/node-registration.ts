@@ -101,16 +101,24 @@ export async function registerComputeNode(
       title: input.title,
       now,
     });
-    return { ca, computeNodeId, owner: token.owner };
+    return { ca, computeNodeId, owner: token.owner, tokenHash: caller.tokenHash };
   });
   const { ca, computeNodeId } = admitted;
   // Signed outside the transaction, so that the store serves the other requests meanwhile.
-  const issued = await ca.signRequest(input.certificateRequest, {
-    kind: 'compute_node',
-    id: computeNodeId,
-    expectedCommonName: input.title,
-    validityDays: COMPUTE_NODE_CERTIFICATE_DAYS,
-  });
+  const issued = await ca
+    .signRequest(input.certificateRequest, {
+      kind: 'compute_node',
+      id: computeNodeId,
+      expectedCommonName: input.title,
+      validityDays: COMPUTE_NODE_CERTIFICATE_DAYS,
+    })
+    .catch(async (error: unknown) => {
+      // No certificate: no node, and the token may be used again.
+      await context.store.write((repository) =>
+        repository.undoComputeNodeRegistration({ reference: computeNodeId, tokenHash: admitted.tokenHash }),
+      );
+      throw error;
+    });
   await context.store.write((repository) =>
     recordIssuedCertificate(repository, issued, { kind: 'compute_node', subject: computeNodeId, now }),
   );

@@ -94,6 +94,11 @@ export interface IdentityRepository {
    * given, `COMP-<row id>`. Throws SLAP_ERR_NOT_FOUND for an unknown owner.
    */
   registerComputeNode(node: { owner: string; title: string; now: number }): Promise<string>;
+  /**
+   * Undoes a registration whose certificate could not be issued: deletes the compute node (it has
+   * never called: it had no certificate) and makes the token usable again.
+   */
+  undoComputeNodeRegistration(registration: { reference: string; tokenHash: string }): Promise<void>;
   getComputeNodeAccess(reference: string): Promise<ComputeNodeAccess | undefined>;
   /**
    * Sets the scope and/or replaces the friends with this list (duplicates collapse). False when

@@ -323,6 +323,21 @@ export function createSqliteIdentityRepository(
         ) === 1,
       ),
 
+    undoComputeNodeRegistration: ({ reference, tokenHash }) => {
+      run(
+        'identities:deleteRegisteredComputeNode',
+        () => db.deleteFrom('compute_node').where('reference', '=', param('node')),
+        { node: reference },
+      );
+      run(
+        'identities:releaseRegistrationToken',
+        () =>
+          db.updateTable('registration_token').set({ used_at: null }).where('token_hash', '=', param('hash')),
+        { hash: tokenHash },
+      );
+      return Promise.resolve();
+    },
+
     insertCertificate: (record) => {
       guarded(
         () =>
