@@ -9,13 +9,6 @@ import type { ComputeNodeAccess, InstanceRecord, PartitionKey, Repository } from
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 
-/** The user whose rights a caller allocates with (an instance allocates with its owner's, see ownerCaller). */
-function allocatingUser(caller: Caller): { userId: string; admin: boolean } | undefined {
-  if (caller.kind === 'user') return { userId: caller.userId, admin: caller.admin };
-  if (caller.kind === 'instance') return { userId: caller.owner, admin: false };
-  return undefined;
-}
-
 /**
  * The caller whose rights an allocation uses: an instance's owner (an admin's instances allocate as
  * an admin), undefined when that owner is disabled or gone; any other caller itself.
@@ -27,15 +20,14 @@ async function allocatingCaller(
   return caller.kind === 'instance' ? ownerCaller(repository, caller.owner) : caller;
 }
 
-/** Whether `caller` may place new instances on a node with this access record. */
-export function mayAllocateOn(caller: Caller, access: ComputeNodeAccess): boolean {
+/** Whether `caller` (local, or a user: allocatingCaller) may place new instances on a node with this access. */
+function mayAllocateOn(caller: Caller, access: ComputeNodeAccess): boolean {
   if (access.revokedAt !== null || access.allocationScope === 'closed') return false;
   if (caller.kind === 'local') return true;
-  const user = allocatingUser(caller);
-  if (!user) return false;
-  if (user.admin || access.owner === user.userId) return true;
+  if (caller.kind !== 'user') return false;
+  if (caller.admin || access.owner === caller.userId) return true;
   if (access.allocationScope === 'open') return true;
-  return access.allocationScope === 'friend' && access.friends.includes(user.userId);
+  return access.allocationScope === 'friend' && access.friends.includes(caller.userId);
 }
 
 /** What placing reads of the store. */
@@ -73,14 +65,11 @@ function passReads(repository: Repository): AllocationReads {
 }
 
 /** The nodes `caller` may allocate on: their own first, then the others, each in registration order. */
-export async function allocatableNodes(
-  repository: AllocationReads,
-  caller: Caller,
-): Promise<ComputeNodeAccess[]> {
-  const user = allocatingUser(caller);
+async function allocatableNodes(repository: AllocationReads, caller: Caller): Promise<ComputeNodeAccess[]> {
+  const userId = caller.kind === 'user' ? caller.userId : undefined;
   const nodes = (await repository.listComputeNodeAccess()).filter((access) => mayAllocateOn(caller, access));
-  const own = nodes.filter((access) => access.owner === user?.userId);
-  return [...own, ...nodes.filter((access) => access.owner !== user?.userId)];
+  const own = nodes.filter((access) => access.owner === userId);
+  return [...own, ...nodes.filter((access) => access.owner !== userId)];
 }
 
 export type Placement = { partition: PartitionKey } | { waiting: string };

@@ -15,7 +15,18 @@ export interface InstanceLookup {
   ignoreMissingInProxyMode?: boolean;
 }
 
-/** The named instance when the caller may act on it; undefined only for an ignored missing one. */
+/** The named instance when the caller may act on it; a missing one is refused (not found). */
+export function authorizedInstance(
+  context: ServiceContext,
+  repository: Repository,
+  lookup: InstanceLookup & { ignoreMissingInProxyMode?: false },
+): Promise<InstanceRecord>;
+/** The same, but undefined for a missing (or malformed) one that proxy mode ignores. */
+export function authorizedInstance(
+  context: ServiceContext,
+  repository: Repository,
+  lookup: InstanceLookup,
+): Promise<InstanceRecord | undefined>;
 export async function authorizedInstance(
   context: ServiceContext,
   repository: Repository,

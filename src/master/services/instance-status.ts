@@ -13,7 +13,6 @@ import type { InstanceRecord, Repository } from '../storage/repository.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import { authorizedInstance } from './instance-access.ts';
-import { instanceNotFound } from './not-found.ts';
 
 export interface InstanceStatusReport extends InstanceStatusView {
   requestedState: RequestedState;
@@ -64,14 +63,12 @@ export async function readInstanceStatus(
   context: ServiceContext,
   input: { caller: Caller; instanceGuid: string },
 ): Promise<InstanceStatusReport> {
-  context.naming.check(input.instanceGuid);
   return context.store.read(async (repository) => {
     const record = await authorizedInstance(context, repository, {
       caller: input.caller,
       action: 'instance.read',
       instanceGuid: input.instanceGuid,
     });
-    if (!record) throw instanceNotFound(input.instanceGuid);
     if (!record.shared) return statusOf(repository, record);
     const host = record.location ? await repository.getInstanceOnPartition(record.location) : undefined;
     if (host) return { ...(await statusOf(repository, host)), requestedState: record.requestedState };

@@ -9,7 +9,6 @@ import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import { authorizedInstance } from './instance-access.ts';
 import { bounded } from './stored-parameters.ts';
-import { instanceNotFound } from './not-found.ts';
 
 export interface PromiseResult {
   /** The promise's title. */
@@ -46,7 +45,6 @@ export async function reportPromiseResults(
       action: 'instance.report',
       instanceGuid: input.instanceGuid,
     });
-    if (!record) throw instanceNotFound(input.instanceGuid);
     if (record.shared) throw new SlapError('SLAP_ERR_NOT_IMPLEMENTED', 'NotImplemented');
     await repository.setPromiseResults(record.id, { resultListJson, reportedAt });
   });
@@ -58,14 +56,12 @@ export async function readPromiseResults(
   context: ServiceContext,
   input: { caller: Caller; instanceGuid: string },
 ): Promise<PromiseResults> {
-  context.naming.check(input.instanceGuid);
   return context.store.read(async (repository) => {
     const record = await authorizedInstance(context, repository, {
       caller: input.caller,
       action: 'instance.read',
       instanceGuid: input.instanceGuid,
     });
-    if (!record) throw instanceNotFound(input.instanceGuid);
     const stored = await repository.getPromiseResults(record.id);
     if (!stored) return { results: [], reportedAt: null };
     return { results: JSON.parse(stored.resultListJson) as PromiseResult[], reportedAt: stored.reportedAt };
