@@ -28,12 +28,12 @@ export interface MasterModeServices {
     users: readonly string[];
     nodes: readonly { owner: string; title: string }[];
   }) => Promise<void>;
-  /** Requests `title` of `softwareRelease` as `caller`: started, no parameters, not shared unless said. */
+  /** Requests `title` of `softwareRelease` as `caller`: started, no parameters nor SLA, not shared unless said. */
   request: (
     caller: Caller,
     title: string,
     softwareRelease: string,
-    options?: { shared?: boolean },
+    options?: { shared?: boolean; sla?: Record<string, unknown>; parameters?: Record<string, unknown> },
   ) => ReturnType<MasterServices['requestInstance']>;
   /** Formats `computeNodeId` with `partitions` partitions `slappart0…`, as the node itself. */
   format: (computeNodeId: string, partitions: number) => Promise<void>;
@@ -68,10 +68,10 @@ export async function openMasterModeServices(options: {
         title,
         softwareRelease,
         softwareType: '',
-        parameters: {},
+        parameters: requestOptions.parameters ?? {},
         shared: requestOptions.shared ?? false,
         state: 'started',
-        sla: {},
+        sla: requestOptions.sla ?? {},
       }),
     format: async (computeNodeId, partitions) => {
       await services.formatComputeNode({

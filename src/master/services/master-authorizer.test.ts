@@ -7,10 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixedClock } from '../../core/clock.ts';
 import { isSlapError } from '../../core/errors.ts';
-import { silentLogger } from '../../lib/logger.ts';
-import { openSqliteStore, type SqliteStore } from '../storage/sqlite-store.ts';
-import { createMasterAuthorizer } from './master-authorizer.ts';
-import { createMasterServices, createServiceContext, type Caller, type MasterServices } from './index.ts';
+import { openMasterModeServices, type MasterModeServices } from '../../testing/master-mode-services.ts';
+import type { SqliteStore } from '../storage/sqlite-store.ts';
+import type { Caller, MasterServices } from './index.ts';
 
 const SR = 'https://example.com/sr.cfg';
 
@@ -18,6 +17,7 @@ interface World {
   store: SqliteStore;
   services: MasterServices;
   callers: Record<Who, Caller>;
+  request: MasterModeServices['request'];
 }
 
 type Who =
@@ -40,56 +40,42 @@ const EVERYONE: readonly Who[] = [
  * bob owns COMP-2 (bob's tree, also titled "tree": SOFTINST-3 on slappart0).
  */
 async function world(): Promise<World> {
-  const store = await openSqliteStore({ path: ':memory:' });
-  const context = createServiceContext({
+  const {
     store,
+    services,
+    setUp,
+    format,
+    request: requestOf,
+  } = await openMasterModeServices({
     clock: fixedClock(1_700_000_000),
-    logger: silentLogger(),
-    mode: 'master',
-    authorizer: createMasterAuthorizer({ store, audit: silentLogger() }),
   });
-  const services = createMasterServices(context);
-  await store.write(async (repository) => {
-    for (const [name, admin] of [
-      ['alice', false],
-      ['bob', false],
-      ['admin', true],
-    ] as const)
-      await repository.insertUser({ name, admin, now: 1 });
-    assert.equal(await repository.registerComputeNode({ owner: 'alice', title: 'one', now: 1 }), 'COMP-1');
-    assert.equal(await repository.registerComputeNode({ owner: 'bob', title: 'two', now: 1 }), 'COMP-2');
+  await setUp({
+    users: ['alice', 'bob'],
+    nodes: [
+      { owner: 'alice', title: 'one' },
+      { owner: 'bob', title: 'two' },
+    ],
   });
+  await store.write((repository) => repository.insertUser({ name: 'admin', admin: true, now: 1 }));
+  assert.deepEqual(
+    (await store.read((repository) => repository.listComputeNodeAccess())).map((node) => [
+      node.reference,
+      node.owner,
+    ]),
+    [
+      ['COMP-1', 'alice'],
+      ['COMP-2', 'bob'],
+    ],
+  );
   const alice: Caller = { kind: 'user', userId: 'alice', admin: false };
   const bob: Caller = { kind: 'user', userId: 'bob', admin: false };
   const node1: Caller = { kind: 'compute_node', computeNodeId: 'COMP-1' };
   const node2: Caller = { kind: 'compute_node', computeNodeId: 'COMP-2' };
-  for (const [node, id] of [
-    [node1, 'COMP-1'],
-    [node2, 'COMP-2'],
-  ] as const) {
-    await services.formatComputeNode({
-      caller: node,
-      format: {
-        computeNodeId: id,
-        address: null,
-        netmask: null,
-        partitions: [0, 1, 2].map((n) => ({ reference: `slappart${n}`, addresses: [] })),
-      },
-    });
-  }
+  await format('COMP-1', 3);
+  await format('COMP-2', 3);
   await services.supplySoftware({ caller: alice, computeNodeId: 'COMP-1', url: SR, state: 'available' });
   await services.supplySoftware({ caller: bob, computeNodeId: 'COMP-2', url: SR, state: 'available' });
-  const request = (caller: Caller, title: string) =>
-    services.requestInstance({
-      caller,
-      title,
-      softwareRelease: SR,
-      softwareType: '',
-      parameters: {},
-      shared: false,
-      state: 'started',
-      sla: {},
-    });
+  const request = (caller: Caller, title: string) => requestOf(caller, title, SR);
   assert.equal((await request(alice, 'tree')).instanceGuid, 'SOFTINST-1');
   const aliceRoot: Caller = {
     kind: 'instance',
@@ -108,6 +94,7 @@ async function world(): Promise<World> {
   return {
     store,
     services,
+    request: requestOf,
     callers: {
       alice,
       bob,
@@ -433,143 +420,10 @@ test('master mode: users have their own namespaces; listings show only what is t
 });
 
 test('master mode: allocation follows the scopes; a request no node admits waits with the reason', async () => {
-  const { store, services, callers } = await world();
-  try {
-    const request = (caller: Caller, title: string, sla: Record<string, unknown> = {}) =>
-      services.requestInstance({
-        caller,
-        title,
-        softwareRelease: SR,
-        softwareType: '',
-        parameters: {},
-        shared: false,
-        state: 'started',
-        sla,
-      });
-    // bob asks for alice's personal node: he waits, and is told why (without learning it exists).
-    const waiting = await request(callers.bob, 'on-alice', { computer_guid: 'COMP-1' });
-    assert.equal(waiting.partitionId, '');
-    const status = await services.readInstanceStatus({
-      caller: callers.bob,
-      instanceGuid: waiting.instanceGuid,
-    });
-    assert.match(status.message ?? '', /COMP-1 does not take your instances/);
-    // alice opens her node: bob's waiting instance is placed at once.
-    await services.updateComputeNodeAccess({
-      caller: callers.alice,
-      computeNodeId: 'COMP-1',
-      allocationScope: 'open',
-    });
-    const placed = await services.getInstance({ caller: callers.bob, instanceGuid: waiting.instanceGuid });
-    assert.deepEqual([placed.computeNodeId, placed.partitionId], ['COMP-1', 'slappart2']);
-    // A closed node takes nothing new, not even from its owner.
-    await services.updateComputeNodeAccess({
-      caller: callers.bob,
-      computeNodeId: 'COMP-2',
-      allocationScope: 'closed',
-    });
-    const closed = await request(callers.bob, 'on-closed', { computer_guid: 'COMP-2' });
-    assert.equal(closed.partitionId, '');
-    // friend: alice lists bob.
-    await services.updateComputeNodeAccess({
-      caller: callers.alice,
-      computeNodeId: 'COMP-1',
-      allocationScope: 'friend',
-      friends: ['bob'],
-    });
-    await services.formatComputeNode({
-      caller: callers.node1,
-      format: {
-        computeNodeId: 'COMP-1',
-        address: null,
-        netmask: null,
-        partitions: [0, 1, 2, 3].map((n) => ({ reference: `slappart${n}`, addresses: [] })),
-      },
-    });
-    const friend = await request(callers.bob, 'as-friend', { computer_guid: 'COMP-1' });
-    assert.deepEqual([friend.computeNodeId, friend.partitionId], ['COMP-1', 'slappart3']);
-    // bob's shared instance on alice's root (her node admits him): the root serves it, reads and
-    // reports on it; alice's child, on the same node, may not.
-    const shared = await services.requestInstance({
-      caller: callers.bob,
-      title: 'front',
-      softwareRelease: SR,
-      softwareType: '',
-      parameters: { url: 'https://bob.example' },
-      shared: true,
-      state: 'started',
-      sla: { instance_guid: 'SOFTINST-1' },
-    });
-    assert.deepEqual([shared.computeNodeId, shared.partitionId], ['COMP-1', 'slappart0']);
-    const hosted = await services.listHostedSharedInstances({
-      caller: callers.aliceRoot,
-      instanceGuid: 'SOFTINST-1',
-    });
-    assert.deepEqual(
-      hosted.map((item) => [item.instanceGuid, item.title]),
-      [[shared.instanceGuid, 'front']],
-    );
-    await services.setConnectionParameters({
-      caller: callers.aliceRoot,
-      instanceGuid: shared.instanceGuid,
-      parameters: { site: 'https://front.example' },
-    });
-    assert.deepEqual(
-      (await services.getInstance({ caller: callers.bob, instanceGuid: shared.instanceGuid }))
-        .connectionParameters,
-      { site: 'https://front.example' },
-    );
-    await assert.rejects(
-      services.getInstance({ caller: callers.aliceChild, instanceGuid: shared.instanceGuid }),
-      {
-        code: 'SLAP_ERR_INSTANCE_NOT_FOUND',
-      },
-    );
-  } finally {
-    await store.close();
-  }
-});
-
-test('master mode: a destroyed instance loses its certificates', async () => {
-  const { store, services, callers } = await world();
-  try {
-    const certificate = {
-      kind: 'instance' as const,
-      subject: 'SOFTINST-2',
-      notAfter: 9e9,
-      revokedAt: null,
-      createdAt: 1,
-    };
-    await store.write((repository) => repository.insertCertificate({ serial: '0a', ...certificate }));
-    assert.equal(
-      await services.reportInstanceState({
-        caller: callers.node1,
-        instanceGuid: 'SOFTINST-2',
-        reportedState: 'destroyed',
-      }),
-      'Destroyed',
-    );
-    const [stored] = await store.read((repository) => repository.listCertificates({ subject: 'SOFTINST-2' }));
-    assert.equal(typeof stored?.revokedAt, 'number');
-  } finally {
-    await store.close();
-  }
-});
-
-test("master mode: an instance allocates with its owner's rights (an admin's instance as an admin)", async () => {
-  const { store, services, callers } = await world();
+  const { store, services, callers, request: requestOf } = await world();
   try {
     const request = (caller: Caller, title: string, sla: Record<string, unknown>) =>
-      services.requestInstance({
-        caller,
-        title,
-        softwareRelease: SR,
-        softwareType: '',
-        parameters: {},
-        shared: false,
-        state: 'started',
-        sla,
-      });
+      requestOf(caller, title, SR, { sla });
     const root = await request(callers.admin, 'admin-tree', { computer_guid: 'COMP-1' });
     assert.equal(root.computeNodeId, 'COMP-1');
     const adminRoot: Caller = {
