@@ -422,7 +422,117 @@ test('master mode: users have their own namespaces; listings show only what is t
 test('master mode: allocation follows the scopes; a request no node admits waits with the reason', async () => {
   const { store, services, callers, request: requestOf } = await world();
   try {
-    const request = (caller: Caller, title: string, sla: Record<string, unknown>) =>
+    const request = (caller: Caller, title: string, sla: Record<string, unknown> = {}) =>
+      requestOf(caller, title, SR, { sla });
+    // bob asks for alice's personal node: he waits, and is told why (without learning it exists).
+    const waiting = await request(callers.bob, 'on-alice', { computer_guid: 'COMP-1' });
+    assert.equal(waiting.partitionId, '');
+    const status = await services.readInstanceStatus({
+      caller: callers.bob,
+      instanceGuid: waiting.instanceGuid,
+    });
+    assert.match(status.message ?? '', /COMP-1 does not take your instances/);
+    // alice opens her node: bob's waiting instance is placed at once.
+    await services.updateComputeNodeAccess({
+      caller: callers.alice,
+      computeNodeId: 'COMP-1',
+      allocationScope: 'open',
+    });
+    const placed = await services.getInstance({ caller: callers.bob, instanceGuid: waiting.instanceGuid });
+    assert.deepEqual([placed.computeNodeId, placed.partitionId], ['COMP-1', 'slappart2']);
+    // A closed node takes nothing new, not even from its owner.
+    await services.updateComputeNodeAccess({
+      caller: callers.bob,
+      computeNodeId: 'COMP-2',
+      allocationScope: 'closed',
+    });
+    const closed = await request(callers.bob, 'on-closed', { computer_guid: 'COMP-2' });
+    assert.equal(closed.partitionId, '');
+    // friend: alice lists bob.
+    await services.updateComputeNodeAccess({
+      caller: callers.alice,
+      computeNodeId: 'COMP-1',
+      allocationScope: 'friend',
+      friends: ['bob'],
+    });
+    await services.formatComputeNode({
+      caller: callers.node1,
+      format: {
+        computeNodeId: 'COMP-1',
+        address: null,
+        netmask: null,
+        partitions: [0, 1, 2, 3].map((n) => ({ reference: `slappart${n}`, addresses: [] })),
+      },
+    });
+    const friend = await request(callers.bob, 'as-friend', { computer_guid: 'COMP-1' });
+    assert.deepEqual([friend.computeNodeId, friend.partitionId], ['COMP-1', 'slappart3']);
+    // bob's shared instance on alice's root (her node admits him): the root serves it, reads and
+    // reports on it; alice's child, on the same node, may not.
+    const shared = await requestOf(callers.bob, 'front', SR, {
+      shared: true,
+      parameters: { url: 'https://bob.example' },
+      sla: { instance_guid: 'SOFTINST-1' },
+    });
+    assert.deepEqual([shared.computeNodeId, shared.partitionId], ['COMP-1', 'slappart0']);
+    const hosted = await services.listHostedSharedInstances({
+      caller: callers.aliceRoot,
+      instanceGuid: 'SOFTINST-1',
+    });
+    assert.deepEqual(
+      hosted.map((item) => [item.instanceGuid, item.title]),
+      [[shared.instanceGuid, 'front']],
+    );
+    await services.setConnectionParameters({
+      caller: callers.aliceRoot,
+      instanceGuid: shared.instanceGuid,
+      parameters: { site: 'https://front.example' },
+    });
+    assert.deepEqual(
+      (await services.getInstance({ caller: callers.bob, instanceGuid: shared.instanceGuid }))
+        .connectionParameters,
+      { site: 'https://front.example' },
+    );
+    await assert.rejects(
+      services.getInstance({ caller: callers.aliceChild, instanceGuid: shared.instanceGuid }),
+      {
+        code: 'SLAP_ERR_INSTANCE_NOT_FOUND',
+      },
+    );
+  } finally {
+    await store.close();
+  }
+});
+
+test('master mode: a destroyed instance loses its certificates', async () => {
+  const { store, services, callers } = await world();
+  try {
+    const certificate = {
+      kind: 'instance' as const,
+      subject: 'SOFTINST-2',
+      notAfter: 9e9,
+      revokedAt: null,
+      createdAt: 1,
+    };
+    await store.write((repository) => repository.insertCertificate({ serial: '0a', ...certificate }));
+    assert.equal(
+      await services.reportInstanceState({
+        caller: callers.node1,
+        instanceGuid: 'SOFTINST-2',
+        reportedState: 'destroyed',
+      }),
+      'Destroyed',
+    );
+    const [stored] = await store.read((repository) => repository.listCertificates({ subject: 'SOFTINST-2' }));
+    assert.equal(typeof stored?.revokedAt, 'number');
+  } finally {
+    await store.close();
+  }
+});
+
+test("master mode: an instance allocates with its owner's rights (an admin's instance as an admin)", async () => {
+  const { store, services, callers, request: requestOf } = await world();
+  try {
+    const request = (caller: Caller, title: string, sla: Record<string, unknown> = {}) =>
       requestOf(caller, title, SR, { sla });
     const root = await request(callers.admin, 'admin-tree', { computer_guid: 'COMP-1' });
     assert.equal(root.computeNodeId, 'COMP-1');
