@@ -22,6 +22,8 @@ import { FailureLimiter } from './http/failure-limiter.ts';
 import { masterAuthenticator } from './http/master-authentication.ts';
 import { refusePlainHttp } from './http/plain-http-refusal.ts';
 import { answerClientError, capConnections } from './http/connection-limits.ts';
+import type { MasterApiSelection } from './api-selection.ts';
+import { registerAuthentication } from './http/authenticate-requests.ts';
 import { registerJsonApi } from './http/json-api.ts';
 import { BODY_LIMIT_BYTES } from './http/request-body.ts';
 import {
@@ -67,6 +69,11 @@ export interface StartMasterOptions {
   maxConnections?: number;
   /** Time a client has to send its request headers, else 408 and closed (default 10 s). */
   headersTimeoutMs?: number;
+  /**
+   * Which APIs are served: `both` (default), `json` (JSON API v0 only) or `legacy` (the SLAP XML
+   * protocol only, as a master that predates the JSON API).
+   */
+  api?: MasterApiSelection;
 }
 
 const DEFAULT_MAX_CONNECTIONS = 512;
@@ -111,6 +118,7 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
   const requestedPort = options.port ?? 8080;
   const logger = options.logger ?? silentLogger();
   const mode = options.mode ?? 'proxy';
+  const api = options.api ?? 'both';
   const { tls, certificateAuthority } = options;
   if (mode === 'master' && (tls === undefined || certificateAuthority === undefined))
     throw new SlapError('SLAP_ERR_CONFIG', 'master mode needs TLS material and a certificate authority');
@@ -195,9 +203,7 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
       logger,
     });
   capConnections(fastify.server, { maxConnections, logger });
-  registerJsonApi(fastify, {
-    services,
-    mode,
+  registerAuthentication(fastify, {
     authenticator:
       mode === 'master'
         ? masterAuthenticator({ store, clock })
@@ -205,6 +211,12 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
           ? openProxyAuthenticator
           : bearerTokenAuthenticator(options.accessToken),
     failureLimiter: mode === 'master' ? new FailureLimiter() : undefined,
+    logger,
+  });
+  registerJsonApi(fastify, {
+    services,
+    mode,
+    routes: api !== 'legacy',
     logger,
     fallbackHost: () => `${urlHost(host)}:${port}`,
   });
@@ -228,6 +240,7 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     {
       url,
       mode,
+      api,
       database: options.databasePath,
       computerId: options.computerId,
       authentication:

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { readAccessTokenFile } from '../../lib/access-token.ts';
 import { resolve } from 'node:path';
 import { isSlapError, SlapError } from '../../core/errors.ts';
+import { parseMasterApiSelection } from '../../master/api-selection.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import { resolveProxySettings } from '../proxy-config.ts';
@@ -21,6 +22,7 @@ interface ProxyStartOptions {
   computerId?: string;
   insecureListen?: boolean;
   tokenFile?: string;
+  api?: string;
 }
 
 async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<void> {
@@ -31,6 +33,7 @@ async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<
     options.tokenFile === undefined
       ? undefined
       : await readAccessTokenFile(resolve(ctx.cwd, options.tokenFile));
+  const api = parseMasterApiSelection(options.api ?? 'both', '--api');
   const logger = ctx.logger('daemon');
   const { startMaster } = await import('../../master/server.ts');
   // Watch for the stop signals before starting, so that a stop during startup is graceful too.
@@ -51,6 +54,7 @@ async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<
       logger,
       insecureListen: options.insecureListen === true,
       accessToken,
+      api,
     }).catch((error: unknown) => {
       if (!isSlapError(error) || error.code !== 'SLAP_ERR_LISTEN_FAILED') throw error;
       throw new SlapError(error.code, error.message, {
@@ -91,6 +95,10 @@ export function registerProxyStart(program: Command, ctx: CliContext): void {
     .option(
       '--token-file <file>',
       'require Authorization: Bearer <token> on every call, the token being the content of FILE (mode 0600)',
+    )
+    .option(
+      '--api <which>',
+      'the APIs served: both (default), json (JSON API v0 only) or legacy (the SLAP XML protocol only)',
     )
     .action(async (options: ProxyStartOptions) => {
       await proxyStart(ctx, options);

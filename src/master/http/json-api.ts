@@ -1,13 +1,13 @@
 /**
  * The JSON API v0 (slapos-json-rpc.json + the experimental file) as a fastify plugin: one POST
  * route per path of the contract, bodies validated against the contract's schemas, the caller
- * authenticated on every path before its body is read (401 for anonymous callers) and handed to the
- * services, errors as `{status, type, title}`. Transport only: each
+ * (authenticated by authenticate-requests.ts before any body is read) handed to the services,
+ * errors as `{status, type, title}`. Transport only: each
  * handler decodes, calls one service, encodes.
  */
 import type { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   apiSpecText,
@@ -31,9 +31,8 @@ import {
   softwareInstallationStatusDocument,
   success,
 } from './documents.ts';
-import { audit } from '../services/audit.ts';
-import { BEARER_CHALLENGE, type Authenticator } from './authentication.ts';
-import type { FailureLimiter } from './failure-limiter.ts';
+import { callerOf, readUnparsedBody } from './authenticate-requests.ts';
+import { BEARER_CHALLENGE } from './authentication.ts';
 import { errorBody, toHttpError } from './errors.ts';
 import {
   decodeBody,
@@ -53,10 +52,8 @@ export interface JsonApiOptions {
   services: MasterServices;
   /** In master mode an instance requests as itself: the requester headers of proxy mode are refused. */
   mode?: 'proxy' | 'master';
-  /** Who is calling; anonymous callers are refused on every path. */
-  authenticator: Authenticator;
-  /** Slows down the failed authentications of an address (master mode); failures are audited when set. */
-  failureLimiter?: FailureLimiter | undefined;
+  /** False (`--api legacy`): the parsers and handlers are set, but no JSON API path is served. */
+  routes?: boolean;
   logger: Logger;
   /** Host (with port) to use in absolute URLs when a request has no usable Host header. */
   fallbackHost: () => string;
@@ -80,8 +77,7 @@ type HandlerTable = { [P in ApiPath]: Handler<P> };
 const RAW_BODY = Symbol('rawBody');
 /** Set on a request whose body is LARGE_BODY_BYTES or more: it is handled in steps. */
 const LARGE_BODY = Symbol('largeBody');
-const CALLER = Symbol('caller');
-type WithRawBody = FastifyRequest & { [RAW_BODY]?: string; [LARGE_BODY]?: true; [CALLER]?: Caller };
+type WithRawBody = FastifyRequest & { [RAW_BODY]?: string; [LARGE_BODY]?: true };
 
 function handlers(services: MasterServices): HandlerTable {
   return {
@@ -377,33 +373,6 @@ function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyRe
   return reply.header('content-encoding', 'gzip').send(gzipOnce(body));
 }
 
-function callerOf(request: WithRawBody): Caller {
-  const caller = request[CALLER];
-  if (caller === undefined) throw new SlapError('SLAP_ERR_INTERNAL', 'request not authenticated');
-  return caller;
-}
-
-/**
- * Reads (and drops) the body of a request no content-type parser read (GET and HEAD bodies), with the
- * same bounds as any body, before the answer is sent (see request-body.ts).
- */
-async function readUnparsedBody(request: FastifyRequest): Promise<void> {
-  if (!request.raw.complete)
-    await readBody(request.raw, { contentLength: request.headers['content-length'] });
-}
-
-/** Waits `ms` before answering a failed authentication, or less if the client goes away. */
-async function slowDown(request: FastifyRequest, ms: number): Promise<void> {
-  const gone = new AbortController();
-  const onClose = (): void => gone.abort();
-  request.raw.socket.once('close', onClose);
-  try {
-    await sleep(ms, undefined, { signal: gone.signal }).catch(() => undefined);
-  } finally {
-    request.raw.socket.off('close', onClose);
-  }
-}
-
 /** Registers the JSON API on a fastify instance (its content-type parsers, not-found and error handlers too). */
 export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOptions): void {
   const stable = loadApiSpec();
@@ -455,31 +424,6 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
     );
   });
 
-  // First of all, on every path (unknown ones too): nothing is parsed or answered for an anonymous caller.
-  const { failureLimiter } = options;
-  fastify.addHook('onRequest', async (request: WithRawBody) => {
-    const authentication = await options.authenticator.authenticate({
-      headers: request.headers,
-      socket: request.raw.socket,
-      ip: request.ip,
-    });
-    if (authentication.refusal !== undefined) {
-      // The body is read and dropped first (bounded), so that the client reads the 401, not a reset.
-      await readUnparsedBody(request).catch(() => undefined);
-      if (failureLimiter && authentication.failed) {
-        audit(options.logger, 'authentication.failed', {
-          address: request.ip,
-          path: request.url.slice(0, 200),
-          reason: authentication.refusal,
-        });
-        const delay = failureLimiter.fail(request.ip);
-        if (delay > 0) await slowDown(request, delay);
-      }
-      throw new SlapError('SLAP_ERR_UNAUTHENTICATED', authentication.refusal);
-    }
-    request[CALLER] = authentication.caller;
-  });
-
   fastify.setErrorHandler((error, request, reply) => {
     const httpError = toHttpError(error);
     if (httpError.status === 401) reply.header('www-authenticate', BEARER_CHALLENGE);
@@ -492,7 +436,7 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
     return sendJson(reply, httpError.status, httpError.body);
   });
 
-  const knownPaths = new Set(Object.keys(operations));
+  const knownPaths = new Set(options.routes === false ? [] : Object.keys(operations));
   fastify.setNotFoundHandler(async (request, reply) => {
     await readUnparsedBody(request);
     const path = request.url.split('?')[0] ?? '';
@@ -506,11 +450,13 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
     return sendJson(reply, 404, errorBody(404, `No such path: ${path}`));
   });
 
-  const extensionSpec = apiSpecText('slapos-extensions.json');
-  fastify.get(EXTENSION_SPEC_URL_PATH, async (request, reply) => {
-    await readUnparsedBody(request);
-    return reply.code(200).header('content-type', 'application/json').send(extensionSpec);
-  });
+  if (options.routes !== false) {
+    const extensionSpec = apiSpecText('slapos-extensions.json');
+    fastify.get(EXTENSION_SPEC_URL_PATH, async (request, reply) => {
+      await readUnparsedBody(request);
+      return reply.code(200).header('content-type', 'application/json').send(extensionSpec);
+    });
+  }
 
   for (const path of knownPaths) {
     const validate = validators.get(path);

@@ -49,6 +49,8 @@ export interface NodeSnapshot {
   software: { url: string; state: SoftwareInstallationState }[];
   /** Partitions holding an instance (any requested state), in partition order. */
   partitions: PartitionSnapshot[];
+  /** Every partition of the node, free or busy, in partition order (the legacy API lists them all). */
+  partitionIds: string[];
 }
 
 function slaOf(record: InstanceRecord): Record<string, unknown> {
@@ -68,6 +70,7 @@ export async function readNodeSnapshot(
   return context.store.memoizedRead(`node_snapshot:${computeNodeId}`, async (repository) => {
     await requireComputeNode(repository, computeNodeId);
     const records = await repository.readNodeSnapshot(computeNodeId);
+    const allPartitions = await repository.listPartitions(computeNodeId);
     const ipLists = new Map<string, [string, string][]>();
     for (const address of records.addresses) {
       let list = ipLists.get(address.partitionId);
@@ -92,6 +95,7 @@ export async function readNodeSnapshot(
       computeNodeId,
       revision: records.revision,
       software: records.software.map((item) => ({ url: item.url, state: item.requestedState })),
+      partitionIds: allPartitions.map((partition) => partition.reference),
       partitions: records.instances.map((record) => {
         const partitionId = record.location?.partitionId ?? '';
         return {

@@ -4,9 +4,9 @@
  * namespace of their own, names an instance `SOFTINST-<n>` as SlapOS's master does: the name does
  * not change when the instance is renamed and says nothing about its owner.
  */
-import { formatInstanceGuid, parseInstanceGuid } from '../../core/instance-guid.ts';
+import { formatInstanceGuid, parseInstanceGuid, sharedReference } from '../../core/instance-guid.ts';
 import { SlapError } from '../../core/errors.ts';
-import type { InstanceRecord, Repository } from '../storage/repository.ts';
+import type { InstanceRecord, PartitionKey, Repository } from '../storage/repository.ts';
 
 export interface InstanceNaming {
   guidOf(record: Pick<InstanceRecord, 'id' | 'title' | 'requestedBy' | 'shared'>): string;
@@ -16,6 +16,16 @@ export interface InstanceNaming {
   namesShared(guid: string): boolean;
   /** Checks the form of a guid without reading anything (throws when malformed). */
   check(guid: string): void;
+  /**
+   * The legacy API's `_instance_guid` of a partition holding `record` (or free, without one):
+   * slapproxy names the partition (`<computer>-<partition>`), SlapOS's master the instance.
+   */
+  legacyGuidOf(
+    location: PartitionKey,
+    record?: Pick<InstanceRecord, 'id' | 'title' | 'requestedBy' | 'shared'>,
+  ): string;
+  /** The legacy API's `slave_reference` of a shared instance (its entry in its host's list). */
+  slaveReferenceOf(record: Pick<InstanceRecord, 'id' | 'title' | 'requestedBy' | 'shared'>): string;
 }
 
 export const proxyNaming: InstanceNaming = {
@@ -29,6 +39,8 @@ export const proxyNaming: InstanceNaming = {
     }
   },
   check: (guid) => void parseInstanceGuid(guid),
+  legacyGuidOf: (location) => `${location.computeNodeId}-${location.partitionId}`,
+  slaveReferenceOf: (record) => sharedReference(record),
 };
 
 const MASTER_GUID = /^SOFTINST-([1-9][0-9]{0,14})$/;
@@ -45,4 +57,7 @@ export const masterNaming: InstanceNaming = {
   find: (repository, guid) => repository.getInstanceById(masterId(guid)),
   namesShared: () => false,
   check: (guid) => void masterId(guid),
+  legacyGuidOf: (location, record) =>
+    record === undefined ? `${location.computeNodeId}-${location.partitionId}` : `SOFTINST-${record.id}`,
+  slaveReferenceOf: (record) => `SOFTINST-${record.id}`,
 };

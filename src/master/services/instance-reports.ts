@@ -3,6 +3,7 @@
  * frees the partition, docs/protocol.md §1.10), errors, connection parameters (§1.11) and bang (§5.2).
  */
 import { SlapError } from '../../core/errors.ts';
+import { rootTitleOf } from '../../core/instance-guid.ts';
 import { compareCodePoints } from '../../core/parameter-xml.ts';
 import type { InstanceReportedState } from '../../core/states.ts';
 import type { Caller } from './caller.ts';
@@ -144,9 +145,13 @@ export async function setConnectionParameters(
  * Bang: something is wrong, reprocess. Bumps the timestamp of the instance's partition and, for a
  * root, of its whole tree. Shared instances cannot be banged (403 NotImplemented).
  */
+/**
+ * Bangs an instance: its partition is processed again. `scope: 'instance'` (the JSON API) bangs it
+ * and, for a root, its children; `scope: 'tree'` (the legacy API) bangs the caller's whole tree.
+ */
 export async function bangInstance(
   context: ServiceContext,
-  input: { caller: Caller; instanceGuid: string; message: string },
+  input: { caller: Caller; instanceGuid: string; message: string; scope?: 'instance' | 'tree' },
 ): Promise<'Bang handled'> {
   context.naming.check(input.instanceGuid);
   if (context.naming.namesShared(input.instanceGuid))
@@ -163,8 +168,18 @@ export async function bangInstance(
     if (!record?.location) return;
     await repository.updateInstance(record.id, { bangMessage: input.message, bangAt: now, now });
     await repository.setPartitionTimestamp(record.location, now);
-    if (record.requestedBy !== '') return;
-    for (const child of await repository.listChildren(record.owner, record.title)) {
+    if (record.requestedBy !== '' && input.scope !== 'tree') return;
+    const rootTitle = rootTitleOf(record);
+    if (record.requestedBy !== '') {
+      const root = await repository.findInstance({
+        owner: record.owner,
+        title: rootTitle,
+        requestedBy: '',
+        shared: false,
+      });
+      if (root?.location) await repository.setPartitionTimestamp(root.location, now);
+    }
+    for (const child of await repository.listChildren(record.owner, rootTitle)) {
       if (child.location) await repository.setPartitionTimestamp(child.location, now);
     }
   });

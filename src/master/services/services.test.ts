@@ -338,3 +338,60 @@ test('a request that fails (no host for a shared instance) writes nothing', asyn
     });
   });
 });
+
+test('a bang with the tree scope (legacy) bangs the whole tree; the instance scope (JSON) only the child', async () => {
+  await withServices(async (services, store) => {
+    await services.formatComputeNode({
+      caller: LOCAL_CALLER,
+      format: {
+        computeNodeId: 'computer',
+        address: null,
+        netmask: null,
+        partitions: ['p0', 'p1', 'p2', 'p3'].map((reference) => ({ reference, addresses: [] })),
+      },
+    });
+    const request = (title: string, requester?: string) =>
+      services.requestInstance({
+        caller: LOCAL_CALLER,
+        title,
+        softwareRelease: 's',
+        softwareType: '',
+        parameters: {},
+        shared: false,
+        state: 'started',
+        sla: {},
+        ...(requester ? { requester: { computeNodeId: 'computer', partitionId: requester } } : {}),
+      });
+    const root = await request('root');
+    const child = await request('child', root.partitionId);
+    const sibling = await request('sibling', root.partitionId);
+    await request('other');
+    const timestamps = async (): Promise<Map<string, number | null>> =>
+      new Map(
+        (await store.read((repository) => repository.listPartitions('computer'))).map((partition) => [
+          partition.reference,
+          partition.timestamp,
+        ]),
+      );
+    const before = await timestamps();
+    const changed = async (): Promise<string[]> => {
+      const after = await timestamps();
+      return [...after].filter(([id, value]) => value !== before.get(id)).map(([id]) => id);
+    };
+    // A clock that moved: every bang sets a new timestamp.
+    let now = 1_700_000_100;
+    (services.context as { clock: { now: () => number } }).clock = { now: () => (now += 1) };
+    await services.bangInstance({ caller: LOCAL_CALLER, instanceGuid: child.instanceGuid, message: 'm' });
+    assert.deepEqual(await changed(), [child.partitionId]);
+    await services.bangInstance({
+      caller: LOCAL_CALLER,
+      instanceGuid: child.instanceGuid,
+      message: 'm',
+      scope: 'tree',
+    });
+    assert.deepEqual(
+      (await changed()).sort(),
+      [root.partitionId, child.partitionId, sibling.partitionId].sort(),
+    );
+  });
+});
