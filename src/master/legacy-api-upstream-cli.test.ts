@@ -48,7 +48,10 @@ async function getFollowing(
 }
 
 /** python-uritemplate's expansion of `{name}` (simple string expansion; lists joined with ','). */
-function expandTemplate(template: string, values: Readonly<Record<string, string | readonly string[]>>): string {
+function expandTemplate(
+  template: string,
+  values: Readonly<Record<string, string | readonly string[]>>,
+): string {
   return template.replace(/\{([^}]*)\}/g, (_, name: string) => {
     const value = values[name];
     if (value === undefined) return '';
@@ -119,13 +122,19 @@ async function computerList(master: LegacyMaster): Promise<string[]> {
   const rows = await navigator(master).search(COMPUTER_LIST, ['title', 'reference']);
   const byTitle = new Map(rows.map((row) => [String(row['title']), row]));
   if (byTitle.size === 0) return ['No existing computer.'];
-  return ['List of Computers:', ...[...byTitle].map(([title, row]) => `${String(row['reference'])} ${title}`)];
+  return [
+    'List of Computers:',
+    ...[...byTitle].map(([title, row]) => `${String(row['reference'])} ${title}`),
+  ];
 }
 
 /** `slapos computer info <reference>`: its output lines. */
 async function computerInfo(master: LegacyMaster, reference: string): Promise<string[]> {
   const hateoas = navigator(master);
-  const rows = await hateoas.search(`${COMPUTER_LIST} AND reference:="${reference}"`, ['reference', 'relative_url']);
+  const rows = await hateoas.search(`${COMPUTER_LIST} AND reference:="${reference}"`, [
+    'reference',
+    'relative_url',
+  ]);
   assert.ok(rows.length <= 1, 'There are more them one Computer for this reference');
   const row = rows.find((candidate) => candidate['reference'] === reference);
   if (!row) throw new NotFoundError('This computer does not exist.');
@@ -245,7 +254,9 @@ test('TestCliInformation.test_service_info', async () => {
   await withLegacyMaster(async (master) => {
     await master.formatForNumberOfPartitions(3);
     await master.request('http://sr0//', null, 'MyInstance0', null);
-    await master.request('http://sr1//', 'MyType1', 'MyInstance1', null, { parameters: { couscous: 'hello' } });
+    await master.request('http://sr1//', 'MyType1', 'MyInstance1', null, {
+      parameters: { couscous: 'hello' },
+    });
     await master.request('http://sr2//', null, 'MyInstance2', 'slappart0');
     assert.deepEqual(await serviceInfo(master, 'MyInstance0'), {
       'software-url': 'http://sr0//',
@@ -281,7 +292,10 @@ test('TestCliInformation.test_service_info_with_shared', async () => {
       ['MySharedInstance1', 'hello'],
       ['MySharedInstance2', 'bye'],
     ] as const) {
-      await master.request('http://sr0//', 'MyType1', title, null, { shared: true, parameters: { couscous } });
+      await master.request('http://sr0//', 'MyType1', title, null, {
+        shared: true,
+        parameters: { couscous },
+      });
     }
     for (const [title, couscous] of [
       ['MySharedInstance1', 'hello'],
@@ -304,7 +318,13 @@ const isBadRequest = (error: unknown): boolean => error instanceof HttpError && 
 
 test('TestCliInformation.test_invalid_service_names', async () => {
   await withLegacyMaster(async (master) => {
-    const names = ['"MyInstance0', 'MyInstance1"', 'My"Instance2', 'title:="MyInstance3"', 'reference:="MyInstance4"'];
+    const names = [
+      '"MyInstance0',
+      'MyInstance1"',
+      'My"Instance2',
+      'title:="MyInstance3"',
+      'reference:="MyInstance4"',
+    ];
     await master.formatForNumberOfPartitions(names.length);
     for (const [index, name] of names.entries()) await master.request(`http://sr${index}//`, null, name);
     for (const name of names) await rejectsWith(serviceInfo(master, name), isBadRequest);

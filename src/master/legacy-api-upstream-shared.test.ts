@@ -75,24 +75,35 @@ test('TestSlaveRequest.test_slave_request_updates_timestamp', async () => {
     await master.request(SR, null, 'MyMasterInstance', 'slappart4');
     let before = await firstPartition(master);
     assert.equal(slaveInstanceList(before).length, 0);
-    const steps: { title: string; parameters?: MarshalDict; count: number; changes: boolean; why: string }[] = [
-      { title: 'MyFirstSlave', count: 1, changes: true, why: 'Adding first slave shall change the timestamp' },
-      { title: 'MySecondSlave', count: 2, changes: true, why: 'Adding second slave shall change the timestamp' },
-      {
-        title: 'MySecondSlave',
-        parameters: { a: 'b' },
-        count: 2,
-        changes: true,
-        why: 'Updating any slave shall change the timestamp',
-      },
-      {
-        title: 'MySecondSlave',
-        parameters: { a: 'b' },
-        count: 2,
-        changes: false,
-        why: 'No-op change of the slave shall not change the timestamp',
-      },
-    ];
+    const steps: { title: string; parameters?: MarshalDict; count: number; changes: boolean; why: string }[] =
+      [
+        {
+          title: 'MyFirstSlave',
+          count: 1,
+          changes: true,
+          why: 'Adding first slave shall change the timestamp',
+        },
+        {
+          title: 'MySecondSlave',
+          count: 2,
+          changes: true,
+          why: 'Adding second slave shall change the timestamp',
+        },
+        {
+          title: 'MySecondSlave',
+          parameters: { a: 'b' },
+          count: 2,
+          changes: true,
+          why: 'Updating any slave shall change the timestamp',
+        },
+        {
+          title: 'MySecondSlave',
+          parameters: { a: 'b' },
+          count: 2,
+          changes: false,
+          why: 'No-op change of the slave shall not change the timestamp',
+        },
+      ];
     for (const step of steps) {
       master.clock.advance(0.1);
       await master.request(SR, null, step.title, null, {
@@ -196,7 +207,7 @@ test('TestSlaveRequest.test_slave_request_instance_guid', async () => {
 
 function releaseOf(computer: SlapComputer, index: number): MarshalDict {
   const release = computer.softwareReleases[index];
-  assert.ok(release, `software release ${index} of ${String(computer.dict['_computer_id'])}`);
+  assert.ok(release, `software release ${index} of ${JSON.stringify(computer.dict['_computer_id'])}`);
   return release;
 }
 
@@ -325,7 +336,10 @@ test('TestMultiNodeSupport.test_multiple_instance_trees', async () => {
     const on1 = { filter: { computer_guid: 'COMP-1' } };
     const name1 = ['MyFirstInstance', 'foo', 'bar'];
     const root1 = await master.request(sr1, null, 'MyFirstInstance', null, on0);
-    const sub1 = [await root1.request(sr1, null, 'foo', on0), await root1.request(sr1, null, 'bar', on1)] as const;
+    const sub1 = [
+      await root1.request(sr1, null, 'foo', on0),
+      await root1.request(sr1, null, 'bar', on1),
+    ] as const;
     const name2 = ['MySecondInstance', 'foo', 'bar'];
     const root2 = await master.request(sr2, null, 'MySecondInstance', null, on1);
     await root2.request(sr2, null, 'foo', on0);
@@ -416,7 +430,9 @@ test('TestMultiNodeSupport.test_multi_node_support_slave_instance', async () => 
     await master.formatForNumberOfPartitions(2, 'COMP-0');
     await master.formatForNumberOfPartitions(2, 'COMP-1');
     await master.formatForNumberOfPartitions(2);
-    await master.request('http://sr2//', null, 'MyFirstInstance', 'slappart0', { filter: { computer_guid: 'COMP-0' } });
+    await master.request('http://sr2//', null, 'MyFirstInstance', 'slappart0', {
+      filter: { computer_guid: 'COMP-0' },
+    });
     await master.request(SR, null, 'MyOtherInstance', 'slappart0', { filter: { computer_guid: 'COMP-1' } });
     // Without an SLA: the default node has no host.
     let response = await master.requestRaw(SR, null, 'MySlaveInstance', 'slappart2', { shared: true });

@@ -63,7 +63,11 @@ function loadConfigurationComputer(): {
   reference: string;
   address: string;
   netmask: string;
-  partition_list: { reference: string; address_list: { addr: string; netmask: string }[]; tap: { name: string } }[];
+  partition_list: {
+    reference: string;
+    address_list: { addr: string; netmask: string }[];
+    tap: { name: string };
+  }[];
 } {
   return {
     reference: DEFAULT_COMPUTER,
@@ -417,7 +421,8 @@ test('TestRequest.test_two_requests_with_different_parameters_but_same_reference
     });
     const result2 = await informationOf(master, request2);
     // The same partition…
-    for (const key of ['_partition_id', '_computer_id']) assert.deepEqual(request2.dict[key], request1.dict[key]);
+    for (const key of ['_partition_id', '_computer_id'])
+      assert.deepEqual(request2.dict[key], request1.dict[key]);
     // … where only the parameters changed.
     for (const key of Object.keys(result2.dict)) {
       if (key === '_software_release_document') {
@@ -430,7 +435,7 @@ test('TestRequest.test_two_requests_with_different_parameters_but_same_reference
     assert.equal(result2.parameterDict['domain'], 'carzy.org');
     const t1 = request1.parameterDict['timestamp'];
     const t2 = request2.parameterDict['timestamp'];
-    assert.ok(Number(t1) < Number(t2), `${String(t1)} < ${String(t2)}`);
+    assert.ok(Number(t1) < Number(t2), `${JSON.stringify(t1)} < ${JSON.stringify(t2)}`);
     assert.equal(result1.parameterDict['timestamp'], t1);
     assert.equal(result2.parameterDict['timestamp'], t2);
   });
@@ -447,7 +452,8 @@ test('TestRequest.test_two_requests_with_different_parameters_and_sr_url_but_sam
       parameters: { domain: 'carzy.org' },
     });
     const result2 = await informationOf(master, request2);
-    for (const key of ['_partition_id', '_computer_id']) assert.deepEqual(request2.dict[key], request1.dict[key]);
+    for (const key of ['_partition_id', '_computer_id'])
+      assert.deepEqual(request2.dict[key], request1.dict[key]);
     for (const key of Object.keys(result2.dict)) {
       if (key === '_software_release_document') {
         // The software release is updated.
@@ -494,17 +500,25 @@ test('TestRequest.test_request_set_connection_parameters_with_int', async () => 
   });
 });
 
-const APACHE_FRONTEND = 'http://git.erp5.org/gitweb/slapos.git/blob_plain/HEAD:/software/apache-frontend/software.cfg';
-const KVM_FRONTEND = 'http://git.erp5.org/gitweb/slapos.git/blob_plain/refs/tags/slapos-0.92:/software/kvm/software.cfg';
+const APACHE_FRONTEND =
+  'http://git.erp5.org/gitweb/slapos.git/blob_plain/HEAD:/software/apache-frontend/software.cfg';
+const KVM_FRONTEND =
+  'http://git.erp5.org/gitweb/slapos.git/blob_plain/refs/tags/slapos-0.92:/software/kvm/software.cfg';
 const BACKEND_URL = 'https://[::1]:123/my/path?my=query&string=value#myanchor';
 
 test('TestRequest.test_request_frontend', async () => {
   await withLegacyMaster(async (master) => {
     // slapproxy tells the client to bypass "simple" frontends by just using the URL.
-    const partition = await master.request(APACHE_FRONTEND, null, 'TestRequest.test_request_frontend', 'slappart0', {
-      shared: true,
-      parameters: { url: BACKEND_URL },
-    });
+    const partition = await master.request(
+      APACHE_FRONTEND,
+      null,
+      'TestRequest.test_request_frontend',
+      'slappart0',
+      {
+        shared: true,
+        parameters: { url: BACKEND_URL },
+      },
+    );
     const connection = await partition.getConnectionParameterDict();
     assert.equal(connection['secure_access'], BACKEND_URL);
     assert.equal(connection['domain'], '[::1]:123');
@@ -519,7 +533,11 @@ test('TestRequest.test_request_frontend_with_secure_access', async () => {
       null,
       'TestRequest.test_request_frontend_with_secure_access',
       'slappart0',
-      { shared: true, parameters: { url: BACKEND_URL }, headers: { 'X-Forwarded-Proto': 'https', Host: 'localhost' } },
+      {
+        shared: true,
+        parameters: { url: BACKEND_URL },
+        headers: { 'X-Forwarded-Proto': 'https', Host: 'localhost' },
+      },
     );
     const connection = await partition.getConnectionParameterDict();
     assert.equal(
@@ -533,10 +551,16 @@ test('TestRequest.test_request_frontend_with_secure_access', async () => {
 test('TestRequest.test_request_kvm_frontend', async () => {
   await withLegacyMaster(async (master) => {
     // slapproxy tells the client to bypass kvm vnc frontends by building a URL from the backend.
-    const partition = await master.request(KVM_FRONTEND, 'frontend', 'TestRequest.test_request_kvm_frontend', 'slappart0', {
-      shared: true,
-      parameters: { host: '::1', port: '123' },
-    });
+    const partition = await master.request(
+      KVM_FRONTEND,
+      'frontend',
+      'TestRequest.test_request_kvm_frontend',
+      'slappart0',
+      {
+        shared: true,
+        parameters: { host: '::1', port: '123' },
+      },
+    );
     const connection = await partition.getConnectionParameterDict();
     assert.equal(connection['url'], 'https://[::1]:123/');
     assert.equal(connection['domainname'], '[::1]');

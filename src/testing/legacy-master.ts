@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { fixedClock } from '../core/clock.ts';
-import { encodeMarshal, type MarshalDict, type MarshalValue } from '../core/xml-marshaller.ts';
+import { PyObject, encodeMarshal, type MarshalDict, type MarshalValue } from '../core/xml-marshaller.ts';
 import {
   legacyGet,
   legacyPost,
@@ -58,8 +58,16 @@ export interface LegacyMaster {
   readonly master: TestMaster;
   /** The master's clock: it moves only when a test advances it (where the upstream tests sleep). */
   readonly clock: ReturnType<typeof fixedClock>;
-  get(path: string, query?: LegacyFields, headers?: Readonly<Record<string, string>>): Promise<LegacyResponse>;
-  post(path: string, form?: LegacyFields, headers?: Readonly<Record<string, string>>): Promise<LegacyResponse>;
+  get(
+    path: string,
+    query?: LegacyFields,
+    headers?: Readonly<Record<string, string>>,
+  ): Promise<LegacyResponse>;
+  post(
+    path: string,
+    form?: LegacyFields,
+    headers?: Readonly<Record<string, string>>,
+  ): Promise<LegacyResponse>;
   /** `format_for_number_of_partitions`: empties the node, then gives it slappart0…N-1. */
   formatForNumberOfPartitions(amount: number, computerId?: string): Promise<void>;
   /** `_requestComputerPartition`: the raw answer. `partitionId` makes it a request from that partition. */
@@ -98,7 +106,9 @@ export class SlapPartition {
 
   /** `_computer_id` as a string (the requests made from this partition name it). */
   get computerId(): string {
-    return String(this.dict['_computer_id']);
+    const id = this.dict['_computer_id'];
+    assert.equal(typeof id, 'string', '_computer_id is a string');
+    return id as string;
   }
 
   /** `_partition_id` as it is (the fake frontend partition's is a sentence). */
@@ -144,7 +154,7 @@ export class SlapPartition {
   /** `_parameter_dict['timestamp']` as the float the tests compare. */
   get timestamp(): number {
     const text = this.parameterDict['timestamp'];
-    assert.equal(typeof text, 'string', `timestamp is a str(float), got ${String(text)}`);
+    assert.equal(typeof text, 'string', `timestamp is a str(float), got ${JSON.stringify(text)}`);
     return Number(text);
   }
 
@@ -239,9 +249,12 @@ export class SlapPartition {
  */
 function partitionFromRequestAnswer(master: LegacyMaster, response: LegacyResponse): SlapPartition {
   const answer = marshalledAnswer(response);
+  // The frontend bypass answers a ComputerPartition, every other request a SoftwareInstance.
   const className =
-    typeof answer === 'object' && answer !== null && 'className' in answer ? String(answer.className) : '';
-  const attributes = slapObjectDict(answer, className === 'ComputerPartition' ? className : 'SoftwareInstance');
+    answer instanceof PyObject && answer.className === 'ComputerPartition'
+      ? answer.className
+      : 'SoftwareInstance';
+  const attributes = slapObjectDict(answer, className);
   return new SlapPartition(master, {
     _computer_id: attributes['slap_computer_id'] ?? null,
     _partition_id: attributes['slap_computer_partition_id'] ?? null,

@@ -187,7 +187,9 @@ export function requestComputerPartitionForm(options: RequestFormOptions): Legac
 /** Decodes a 200 answer's marshalled body; throws with the status and body on anything else. */
 export function marshalledAnswer(response: LegacyResponse): MarshalValue {
   if (response.status !== 200) {
-    throw new Error(`expected a 200 marshalled answer, got ${response.status}: ${response.text.slice(0, 500)}`);
+    throw new Error(
+      `expected a 200 marshalled answer, got ${response.status}: ${response.text.slice(0, 500)}`,
+    );
   }
   return decodeMarshal(response.text);
 }
@@ -232,7 +234,12 @@ export function plainMarshal(value: MarshalValue): MarshalValue {
   if (Array.isArray(value)) return value.map(plainMarshal);
   if (value instanceof PyTuple) return new PyTuple(value.items.map(plainMarshal));
   if (value instanceof PyObject) {
-    return new PyObject(value.module, value.className, value.args.map(plainMarshal), plainDict(value.attributes));
+    return new PyObject(
+      value.module,
+      value.className,
+      value.args.map(plainMarshal),
+      plainDict(value.attributes),
+    );
   }
   if (value instanceof PyNumber) return value;
   return plainDict(value);
@@ -281,8 +288,8 @@ function describe(value: MarshalValue | undefined): string {
   if (value === undefined) return 'nothing';
   if (value instanceof PyObject) return `an object ${value.module}.${value.className}`;
   try {
-    return JSON.stringify(value) ?? String(value);
+    return JSON.stringify(value) ?? typeof value;
   } catch {
-    return String(value);
+    return typeof value;
   }
 }

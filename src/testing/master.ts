@@ -27,6 +27,8 @@ export interface TestMasterOptions {
   logger?: Logger;
   /** Require this bearer token on every call. */
   accessToken?: string;
+  /** `[slapproxy] software_product_list`: product name → software release URL. */
+  softwareProductList?: Readonly<Record<string, string>>;
 }
 
 export async function startTestMaster(options: TestMasterOptions = {}): Promise<TestMaster> {
@@ -43,6 +45,7 @@ export async function startTestMaster(options: TestMasterOptions = {}): Promise<
       ...(options.logger ? { logger: options.logger } : {}),
       closeGraceMs: 2_000,
       ...(options.accessToken === undefined ? {} : { accessToken: options.accessToken }),
+      ...(options.softwareProductList ? { softwareProductList: options.softwareProductList } : {}),
     });
   } catch (error) {
     await rm(directory, { recursive: true, force: true });
