@@ -39,6 +39,8 @@ test('TestSlaveRequest.test_slave_request_no_corresponding_partition', async () 
     await master.formatForNumberOfPartitions(2);
     const response = await master.requestRaw(SR, null, 'MyFirstInstance', 'slappart2', { shared: true });
     assert.equal(response.status, 404, response.text);
+    // Beyond upstream: the 404 is the allocation failure, not a missing route.
+    assert.match(response.text, /No partition corresponding to slave request/);
   });
 });
 
