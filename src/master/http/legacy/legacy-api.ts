@@ -42,6 +42,13 @@ function newRunId(): string {
 
 const ALL_METHODS: readonly HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
 
+/** The client library's calls this master answers 404, as slapproxy does. */
+function notServed(mode: 'proxy' | 'master'): string[] {
+  const paths = ['/getComputerStatus', '/requestComputer', '/getHostingSubscriptionIpList'];
+  if (mode === 'proxy') paths.push('/generateComputerCertificate', '/revokeComputerCertificate');
+  return paths;
+}
+
 interface RouteConfig {
   lookupMissStatus?: number;
 }
@@ -103,6 +110,13 @@ export function registerLegacyApi(fastify: FastifyInstance, options: LegacyApiOp
       return sendText(reply, failure.status, errorPage(failure.status, failure.message));
     });
 
+    // What the Python client may call but this master does not serve: slapproxy's 404 (§3.7).
+    for (const path of notServed(options.services.context.mode)) {
+      legacy.all(path, async (request, reply) => {
+        await readUnparsedBody(request);
+        return sendText(reply, 404, errorPage(404, `${path} is not implemented by this master.`));
+      });
+    }
     for (const route of routes) {
       const config: RouteConfig = { lookupMissStatus: route.lookupMissStatus ?? 404 };
       legacy.route({
