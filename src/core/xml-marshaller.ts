@@ -325,7 +325,12 @@ function isNameStart(code: number): boolean {
     (code >= 0x41 && code <= 0x5a) || // A-Z
     code === 0x5f || // _
     code === 0x3a || // :
-    (code >= 0xc0 && code !== 0xd7 && code !== 0xf7 && code !== 0x37e && code < 0xfffe)
+    // Beyond ASCII, roughly XML's NameStartChar; no surrogates (names of this format are ASCII anyway).
+    (code >= 0xc0 &&
+      code !== 0xd7 &&
+      code !== 0xf7 &&
+      code !== 0x37e &&
+      (code < 0xd800 || (code >= 0xe000 && code < 0xfffe)))
   );
 }
 
