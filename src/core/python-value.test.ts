@@ -89,6 +89,20 @@ test('a PyNumber holds the non-finite floats by their Python repr (the XML marsh
     assert.equal(pyStr(number), source);
     assert.equal(pyRepr([number]), `[${source}]`);
   }
+  // Stored as JSON the way Python's json writes them, and read back.
+  const stored = stringifyPythonJson({
+    a: new PyNumber('inf'),
+    b: [new PyNumber('-inf'), new PyNumber('nan')],
+    s: 'NaN Infinity',
+  });
+  assert.equal(stored, '{"a":Infinity,"b":[-Infinity,NaN],"s":"NaN Infinity"}');
+  const read = parsePythonJson(stored) as { a: PyNumber; b: PyNumber[]; s: string };
+  assert.deepEqual(read, {
+    a: new PyNumber('inf'),
+    b: [new PyNumber('-inf'), new PyNumber('nan')],
+    s: 'NaN Infinity',
+  });
+  assert.equal(stringifyPythonJson(read), stored);
   // Only these exact spellings: any other text stays a JSON number source.
   assert.equal(new PyNumber('12').isFloat, false);
   assert.equal(Number.isNaN(new PyNumber('toString').value), true);
