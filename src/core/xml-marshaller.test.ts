@@ -851,6 +851,11 @@ test('decodeMarshalDict and decodeMarshalString check the top value and name the
     'SLAP_ERR_INVALID_INPUT',
     /^malformed marshalled XML: connection_xml: unterminated document/,
   );
+  throwsSlapError(
+    () => decodeMarshalDict('<marshal>', "$& $' field"),
+    'SLAP_ERR_INVALID_INPUT',
+    /^malformed marshalled XML: \$& \$' field: unterminated document/,
+  );
   assert.equal(decodeMarshalString('<marshal><string>started</string></marshal>', 'state'), 'started');
   assert.equal(decodeMarshalString('<marshal><unicode>started</unicode></marshal>', 'state'), 'started');
   assert.equal(decodeMarshalString('<marshal><none/></marshal>', 'state'), null);

@@ -736,7 +736,10 @@ function decodeNamed(xml: string, what: string): MarshalValue {
     return decodeMarshal(xml);
   } catch (error) {
     if (error instanceof SlapError) {
-      throw new SlapError(error.code, error.message.replace('XML: ', `XML: ${what}: `));
+      throw new SlapError(
+        error.code,
+        error.message.replace('XML: ', () => `XML: ${what}: `),
+      );
     }
     throw error;
   }
