@@ -160,7 +160,6 @@ class Encoder {
 
   private writeString(text: string): void {
     checkCarriable(text, 'a string');
-    if (text === '') return void this.out.push('<string></string>');
     const escaped = asciiCharacterReferences(escapeXmlText(escapeMarshalString(text)));
     this.out.push(`<string>${escaped}</string>`);
   }
