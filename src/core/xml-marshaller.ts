@@ -67,6 +67,8 @@ function escapeMarshalString(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
+/** Strings written as they are: printable ASCII, tab and newline, but & < > (escaped twice otherwise). */
+const PLAIN_ASCII = /^[\t\n\x20-\x25\x27-\x3b\x3d\x3f-\x7e]*$/;
 const NON_ASCII = /[^\x00-\x7f]/gu;
 
 /** The serialiser writes ASCII: every other character as a decimal character reference. */
@@ -159,6 +161,8 @@ class Encoder {
   }
 
   private writeString(text: string): void {
+    // Most strings (ids, URLs, states) need no escaping at all: printable ASCII but & < >.
+    if (PLAIN_ASCII.test(text)) return void this.out.push(`<string>${text}</string>`);
     checkCarriable(text, 'a string');
     const escaped = asciiCharacterReferences(escapeXmlText(escapeMarshalString(text)));
     this.out.push(`<string>${escaped}</string>`);
