@@ -7,6 +7,8 @@ import { describe, it } from 'node:test';
 import { fixedClock } from '../core/clock.ts';
 import { decodeMarshal, encodeMarshal, PyObject, type MarshalDict } from '../core/xml-marshaller.ts';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
+import { request } from 'undici';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../lib/logger.ts';
@@ -199,6 +201,13 @@ describe('legacy API: the captured example (protocol.md §3.6)', () => {
         assert.equal(full.status, 200);
         assert.equal(full.headers['content-type'], 'text/html; charset=utf-8');
         assert.equal(full.text, CAPTURED_COMPUTER);
+        assert.equal(full.headers['content-encoding'], undefined);
+        // gzip'd (once) for a client that accepts it, as Python's requests does.
+        const gzipped = await request(`${master.url}/getFullComputerInformation?computer_id=COMP-0`, {
+          headers: { 'accept-encoding': 'gzip, deflate' },
+        });
+        assert.equal(gzipped.headers['content-encoding'], 'gzip');
+        assert.equal(gunzipSync(Buffer.from(await gzipped.body.arrayBuffer())).toString(), CAPTURED_COMPUTER);
         // The alias answers the same.
         const alias = await legacyGet(master.url, '/getComputerInformation', { computer_id: 'COMP-0' });
         assert.equal(alias.text, CAPTURED_COMPUTER);
