@@ -157,7 +157,7 @@ test('master mode: identity from the certificate; a node reads its own node, an 
     { computer_id: two.id },
     one.tls,
   );
-  assert.equal(other.status, 500, other.text);
+  assert.equal(other.status, 404, other.text);
   assert.match(other.text, /is not registered/);
 
   // The node fetches the instance's certificate; the instance then reads only its own partition.
@@ -196,7 +196,7 @@ test('master mode: identity from the certificate; a node reads its own node, an 
     { computer_id: one.id },
     instanceTls,
   );
-  assert.equal(wholeNode.status, 500, wholeNode.text);
+  assert.equal(wholeNode.status, 404, wholeNode.text);
 
   // The instance requests a child (its certificate says who asks) and publishes connection parameters.
   const child = await legacyTls(

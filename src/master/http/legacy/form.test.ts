@@ -51,3 +51,11 @@ test('a missing required field and a value breaking its text rule are 400s namin
   assert.throws(() => form.required('message'), /NUL/);
   assert.equal(LegacyForm.parse('message=line%0Anext%0D', 'body').required('message'), 'line\nnext\r');
 });
+
+test("a POST's query fields join its body's (Flask's request.values); a name in both is refused", () => {
+  const body = LegacyForm.parse('message=m', 'body');
+  const form = body.with(LegacyForm.parse('computer_id=c', 'query string'));
+  assert.equal(form.required('computer_id'), 'c');
+  assert.equal(form.required('message'), 'm');
+  assert.throws(() => body.with(LegacyForm.parse('message=n', 'query string')), /given more than once/);
+});

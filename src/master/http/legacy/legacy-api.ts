@@ -123,13 +123,9 @@ export function registerLegacyApi(fastify: FastifyInstance, options: LegacyApiOp
         url: route.path,
         config,
         handler: async (request, reply) => {
-          let form: LegacyForm;
-          if (route.method === 'GET') {
-            await readUnparsedBody(request);
-            form = LegacyForm.parse(rawQuery(request.url), 'query string');
-          } else {
-            form = request.body instanceof LegacyForm ? request.body : LegacyForm.empty();
-          }
+          if (route.method === 'GET') await readUnparsedBody(request);
+          const query = LegacyForm.parse(rawQuery(request.url), 'query string');
+          const form = request.body instanceof LegacyForm ? request.body.with(query) : query;
           const answer = await route.handle({
             form,
             caller: callerOf(request),
