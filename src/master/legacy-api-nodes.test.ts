@@ -6,7 +6,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fixedClock } from '../core/clock.ts';
 import { decodeMarshal, encodeMarshal, PyObject, type MarshalDict } from '../core/xml-marshaller.ts';
-import { callApi, withTestMaster, type ApiHarness } from '../testing/master.ts';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
+import { request } from 'undici';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../lib/logger.ts';
+import { callApi, formatTestNode, withTestMaster, type ApiHarness } from '../testing/master.ts';
 import { legacyGet, legacyPost } from '../testing/legacy.ts';
 
 const SR = 'https://example.com/sr/software.cfg';
@@ -195,6 +201,13 @@ describe('legacy API: the captured example (protocol.md §3.6)', () => {
         assert.equal(full.status, 200);
         assert.equal(full.headers['content-type'], 'text/html; charset=utf-8');
         assert.equal(full.text, CAPTURED_COMPUTER);
+        assert.equal(full.headers['content-encoding'], undefined);
+        // gzip'd (once) for a client that accepts it, as Python's requests does.
+        const gzipped = await request(`${master.url}/getFullComputerInformation?computer_id=COMP-0`, {
+          headers: { 'accept-encoding': 'gzip, deflate' },
+        });
+        assert.equal(gzipped.headers['content-encoding'], 'gzip');
+        assert.equal(gunzipSync(Buffer.from(await gzipped.body.arrayBuffer())).toString(), CAPTURED_COMPUTER);
         // The alias answers the same.
         const alias = await legacyGet(master.url, '/getComputerInformation', { computer_id: 'COMP-0' });
         assert.equal(alias.text, CAPTURED_COMPUTER);
@@ -252,21 +265,94 @@ describe('legacy API: the captured example (protocol.md §3.6)', () => {
 
 describe('legacy API: lookups that miss', () => {
   it('answers an unformatted default compute node empty, another unknown one 500 (not a crash)', async () => {
-    await withTestMaster(async ({ url }) => {
-      const empty = await legacyGet(url, '/getFullComputerInformation', { computer_id: 'computer' });
-      assert.equal(empty.status, 200);
-      assert.equal(
-        empty.text,
-        '<marshal><object id="i2" module="slapos.slap.slap" class="Computer"><tuple><string>computer</string></tuple><dictionary id="i3"><string>_computer_id</string><string>computer</string><string>_computer_partition_list</string><list id="i4"/><string>_software_release_list</string><list id="i5"/></dictionary></object></marshal>',
+    const directory = await mkdtemp(join(tmpdir(), 'slapos-legacy-log-'));
+    const logFile = join(directory, 'master.log');
+    try {
+      await withTestMaster(
+        async ({ url }) => {
+          const empty = await legacyGet(url, '/getFullComputerInformation', { computer_id: 'computer' });
+          assert.equal(empty.status, 200);
+          assert.equal(
+            empty.text,
+            '<marshal><object id="i2" module="slapos.slap.slap" class="Computer"><tuple><string>computer</string></tuple><dictionary id="i3"><string>_computer_id</string><string>computer</string><string>_computer_partition_list</string><list id="i4"/><string>_software_release_list</string><list id="i5"/></dictionary></object></marshal>',
+          );
+          const unknown = await legacyGet(url, '/getFullComputerInformation', { computer_id: 'computer42' });
+          assert.equal(unknown.status, 500);
+          assert.match(unknown.text, /<p>computer42 is not registered.<\/p>/);
+          const partition = await legacyGet(url, '/registerComputerPartition', {
+            computer_reference: 'computer',
+            computer_partition_reference: 'slappart9',
+          });
+          assert.equal(partition.status, 500);
+        },
+        { logger: createLogger({ level: 'debug', destination: logFile }) },
       );
-      const unknown = await legacyGet(url, '/getFullComputerInformation', { computer_id: 'computer42' });
-      assert.equal(unknown.status, 500);
-      assert.match(unknown.text, /<p>computer42 is not registered.<\/p>/);
-      const partition = await legacyGet(url, '/registerComputerPartition', {
-        computer_reference: 'computer',
-        computer_partition_reference: 'slappart9',
-      });
-      assert.equal(partition.status, 500);
+      // Lookups that miss are refusals, not failures of ours: nothing logged at error level.
+      const lines = (await readFile(logFile, 'utf8')).split('\n').filter((line) => line !== '');
+      assert.ok(lines.some((line) => line.includes('legacy request refused')));
+      assert.deepEqual(
+        lines.filter((line) => (JSON.parse(line) as { level: number }).level >= 50),
+        [],
+      );
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('bad bodies and documents are 4xx, never a 500', async () => {
+    await withTestMaster(async ({ url }) => {
+      await formatTestNode(url, { partitions: 1 });
+      const request = (overrides: Record<string, string>): Promise<{ status: number; text: string }> =>
+        legacyPost(url, '/requestComputerPartition', { ...requestFields('X', {}), ...overrides });
+      const laughs =
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>' +
+        '<marshal><dictionary id="i2"><string>a</string><string>&lol2;</string></dictionary></marshal>';
+      const external =
+        '<?xml version="1.0"?><!DOCTYPE m [<!ENTITY x SYSTEM "file:///etc/passwd">]><marshal><string>&x;</string></marshal>';
+      const deep = `<marshal>${'<list id="i2">'.repeat(10_000)}${'</list>'.repeat(10_000)}</marshal>`;
+      const cases: [string, Record<string, string>][] = [
+        ['billion laughs', { partition_parameter_xml: laughs }],
+        ['external entity', { state: external }],
+        ['10,000-deep nesting', { partition_parameter_xml: deep }],
+        ['not XML', { filter_xml: 'not xml' }],
+        [
+          'unknown class',
+          {
+            partition_parameter_xml:
+              '<marshal><object id="i2" module="os" class="system"><tuple/><dictionary id="i3"/></object></marshal>',
+          },
+        ],
+        ['wrong type', { partition_parameter_xml: encodeMarshal(['a']) }],
+        [
+          'an object as a parameter',
+          {
+            partition_parameter_xml:
+              '<marshal><dictionary id="i2"><string>a</string><object id="i3" module="slapos.slap.slap" class="Computer"><tuple/><dictionary id="i4"/></object></dictionary></marshal>',
+          },
+        ],
+        ['unknown state', { state: encodeMarshal('running') }],
+        ['shared not a bool', { shared_xml: encodeMarshal('yes') }],
+        ['a NUL in a title', { partition_reference: 'a\u0000b' }],
+      ];
+      for (const [what, overrides] of cases) {
+        const answer = await request(overrides);
+        assert.equal(answer.status, 400, `${what}: ${answer.text}`);
+        assert.match(answer.text, /^<!doctype html>/, what);
+      }
+      const notUtf8 = await legacyPost(url, '/supplySupply', Buffer.from([0x75, 0x72, 0x6c, 0x3d, 0xff]));
+      assert.equal(notUtf8.status, 400);
+      const big = await legacyPost(
+        url,
+        '/loadComputerConfigurationFromXML',
+        `xml=${'a'.repeat(2 * 1024 * 1024)}`,
+      );
+      assert.equal(big.status, 413);
+      // Nothing was written by the refused requests.
+      const computer = decodeMarshal(
+        (await legacyGet(url, '/getFullComputerInformation', { computer_id: 'computer' })).text,
+      ) as PyObject;
+      const partitions = computer.attributes._computer_partition_list as PyObject[];
+      assert.equal(partitions[0]?.attributes._requested_state, 'destroyed');
     });
   });
 

@@ -2,6 +2,7 @@
  * Calls of the legacy SLAP API for tests, as the Python client sends them: GET with a query string,
  * POST with an `application/x-www-form-urlencoded` body (30 s timeout, loopback masters only).
  */
+import { request as httpsRequest } from 'node:https';
 import { request } from 'undici';
 
 export interface LegacyResponse {
@@ -57,5 +58,59 @@ export function legacyPost(
     method: 'POST',
     body,
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+  });
+}
+
+export interface LegacyTlsOptions {
+  /** The CA to trust for the master. */
+  ca: string;
+  /** Client certificate and key (mutual TLS). */
+  cert?: string | undefined;
+  key?: string | undefined;
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string | undefined;
+}
+
+/** A legacy call to a master over HTTPS (master mode), on a fresh connection (30 s timeout). */
+export function legacyTls(
+  masterUrl: string,
+  method: 'GET' | 'POST',
+  path: string,
+  fields: Record<string, string>,
+  options: LegacyTlsOptions,
+): Promise<LegacyResponse> {
+  const encoded = formEncode(fields);
+  return new Promise((resolve, reject) => {
+    const call = httpsRequest(
+      `${masterUrl}${path}${method === 'GET' && encoded !== '' ? `?${encoded}` : ''}`,
+      {
+        method,
+        agent: false,
+        ca: options.ca,
+        ...(options.cert === undefined ? {} : { cert: options.cert }),
+        ...(options.key === undefined ? {} : { key: options.key }),
+        headers: {
+          accept: '*/*',
+          ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+          ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
+        },
+        timeout: 30_000,
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+      },
+    );
+    call.on('timeout', () => call.destroy(new Error('timed out')));
+    call.on('error', reject);
+    call.end(method === 'POST' ? encoded : undefined);
   });
 }

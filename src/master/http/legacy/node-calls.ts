@@ -8,7 +8,7 @@ import { encodeMarshal } from '../../../core/xml-marshaller.ts';
 import type { NodeSnapshot, PartitionSnapshot } from '../../services/index.ts';
 import { dictField } from './marshal-fields.ts';
 import { instanceOnPartition, partitionFields, unknownPartitionText } from './partition-instance.ts';
-import type { LegacyCall, LegacyEnvironment, LegacyRoute } from './route.ts';
+import type { LegacyAnswer, LegacyCall, LegacyEnvironment, LegacyRoute } from './route.ts';
 import { computerObject, emptyComputerObject, partitionObject } from './slap-objects.ts';
 
 const encoded = new WeakMap<NodeSnapshot | PartitionSnapshot, Buffer>();
@@ -26,7 +26,10 @@ function encodeOnce(result: NodeSnapshot | PartitionSnapshot, encode: () => stri
   return bytes;
 }
 
-async function fullComputerInformation(environment: LegacyEnvironment, call: LegacyCall): Promise<Buffer> {
+async function fullComputerInformation(
+  environment: LegacyEnvironment,
+  call: LegacyCall,
+): Promise<LegacyAnswer> {
   const { services } = environment;
   const { context } = services;
   const computeNodeId = call.form.required('computer_id');
@@ -41,7 +44,7 @@ async function fullComputerInformation(environment: LegacyEnvironment, call: Leg
       isSlapError(error) &&
       error.code === 'SLAP_ERR_COMPUTE_NODE_NOT_FOUND'
     )
-      return Buffer.from(encodeMarshal(emptyComputerObject(computeNodeId)));
+      return encodeMarshal(emptyComputerObject(computeNodeId));
     throw error;
   }
   return encodeOnce(snapshot, () => encodeMarshal(computerObject(snapshot, context.naming)));
