@@ -297,6 +297,8 @@ test('every legacy endpoint answers hostile input with a 4xx and changes nothing
         for (const [name, document] of Object.entries(documents)) {
           // A list is a valid instance reference list; that field's wrong type is the dict.
           if (field === 'instance_reference_xml' && name === 'wrong type (list)') continue;
+          // shared_xml is read by its Python truth, as slapproxy reads it: any type is valid.
+          if (field === 'shared_xml' && name.startsWith('wrong type')) continue;
           const answer = await send(url, endpoint, formBody({ ...endpoint.fields, [field]: document }));
           check(`${endpoint.path} ${field}: ${name}`, answer);
         }

@@ -123,3 +123,10 @@ export function sharedField(form: LegacyForm): boolean {
   const xml = form.optional('shared_xml');
   return xml === undefined ? false : pythonTruth(decodeMarshal(xml));
 }
+
+/** A marshalled list field (`instance_reference_xml`): decoded and checked, its items as decoded. */
+export function listField(form: LegacyForm, name: string): MarshalValue[] {
+  const value = decodeMarshal(form.required(name));
+  if (!Array.isArray(value)) throw invalid(`${name} must hold a list`);
+  return value;
+}

@@ -6,7 +6,7 @@ import { formatFromLegacyComputer } from '../../../core/format-plan.ts';
 import { isSlapError } from '../../../core/errors.ts';
 import { encodeMarshal } from '../../../core/xml-marshaller.ts';
 import type { NodeSnapshot, PartitionSnapshot } from '../../services/index.ts';
-import { dictField } from './marshal-fields.ts';
+import { dictField, listField } from './marshal-fields.ts';
 import { instanceOnPartition, partitionFields, unknownPartitionText } from './partition-instance.ts';
 import type { LegacyCall, LegacyEnvironment, LegacyRoute } from './route.ts';
 import { computerObject, partitionObject } from './slap-objects.ts';
@@ -199,6 +199,7 @@ export function nodeRoutes(environment: LegacyEnvironment): LegacyRoute[] {
       path: '/updateComputerPartitionRelatedInstanceList',
       handle: (call) => {
         partitionFields(call);
+        listField(call.form, 'instance_reference_xml');
         return '';
       },
     },
