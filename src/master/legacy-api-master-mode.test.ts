@@ -124,6 +124,27 @@ test('master mode: identity from the certificate; a node reads its own node, an 
   assert.equal(answer.slap_computer_id, one.id);
   const partitionId = text(answer.slap_computer_partition_id);
 
+  // Node two full: the next request there is accepted, not ready (408), as SlapOS's master answers.
+  for (const title of ['fill0', 'fill1']) {
+    const placed = await legacyTls(
+      master.url,
+      'POST',
+      '/requestComputerPartition',
+      requestFields(title, two.id),
+      userTls,
+    );
+    assert.equal(placed.status, 200, placed.text);
+  }
+  const waiting = await legacyTls(
+    master.url,
+    'POST',
+    '/requestComputerPartition',
+    requestFields('waiting', two.id),
+    userTls,
+  );
+  assert.equal(waiting.status, 408, waiting.text);
+  assert.match(waiting.text, /Resource not ready/);
+
   // The JSON API reads the same instance.
   const json = await postTls(
     master.url,
