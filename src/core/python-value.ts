@@ -4,20 +4,30 @@
  * type a JavaScript number cannot carry (`1.0` is a float in Python, `12345678901234567890` an exact int).
  */
 
-/** A JSON number kept with its source text, when a JS number would print differently from Python. */
+/** Python's repr of the floats that are not finite (kept as PyNumber source by the XML marshaller). */
+const NON_FINITE: ReadonlyMap<string, number> = new Map([
+  ['inf', Infinity],
+  ['-inf', -Infinity],
+  ['nan', NaN],
+]);
+
+/**
+ * A number kept with its source text, when a JS number would print differently from Python: a JSON
+ * number, or a float's repr (`inf`, `-inf` and `nan` included).
+ */
 export class PyNumber {
   readonly source: string;
   readonly value: number;
   constructor(source: string) {
     this.source = source;
-    this.value = Number(source);
+    this.value = NON_FINITE.get(source) ?? Number(source);
   }
   /** JSON.stringify writes the numeric value. */
   toJSON(): number {
     return this.value;
   }
   get isFloat(): boolean {
-    return /[.eE]/.test(this.source);
+    return /[.eE]/.test(this.source) || NON_FINITE.has(this.source);
   }
 }
 
