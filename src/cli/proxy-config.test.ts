@@ -19,13 +19,21 @@ test('settings come from slapos.cfg, explicit flags override them', () => {
     portSource: 'slapos.cfg [slapproxy] port',
     databasePath: '/srv/proxy.db',
     computerId: 'COMP-7',
+    softwareProducts: new Map(),
   });
   assert.deepEqual(
     resolveProxySettings(
       { host: '::1', port: '0', database: 'db/p.db', computerId: 'X' },
       { config: CONFIG, env, cwd: '/work' },
     ),
-    { host: '::1', port: 0, portSource: '--port', databasePath: '/work/db/p.db', computerId: 'X' },
+    {
+      host: '::1',
+      port: 0,
+      portSource: '--port',
+      databasePath: '/work/db/p.db',
+      computerId: 'X',
+      softwareProducts: new Map(),
+    },
   );
   assert.deepEqual(resolveProxySettings({}, { env, cwd: '/' }), {
     host: '127.0.0.1',
@@ -33,6 +41,7 @@ test('settings come from slapos.cfg, explicit flags override them', () => {
     portSource: 'the default',
     databasePath: '/home/u/.local/share/slapos/proxy.db',
     computerId: undefined,
+    softwareProducts: new Map(),
   });
   assert.equal(defaultDatabasePath({ XDG_DATA_HOME: '/data' }), '/data/slapos/proxy.db');
   assert.equal(databasePathFromUri('/var/lib/proxy.db'), '/var/lib/proxy.db');
@@ -45,6 +54,33 @@ test('settings come from slapos.cfg, explicit flags override them', () => {
         { config: parseIni('[slapproxy]\nport = http\n'), configPath: '/c.cfg', env, cwd: '/' },
       ),
     /\/c\.cfg \[slapproxy\] port: invalid port/,
+  );
+});
+
+test('[slapproxy] software_product_list: one "name url" pair per line', () => {
+  const config = parseIni(
+    '[slapproxy]\nsoftware_product_list =\n  kvm https://example.com/kvm/software.cfg\n  re6st https://example.com/re6st/software.cfg\n',
+  );
+  const settings = resolveProxySettings({}, { config, configPath: '/c.cfg', env: {}, cwd: '/' });
+  assert.deepEqual(
+    settings.softwareProducts,
+    new Map([
+      ['kvm', 'https://example.com/kvm/software.cfg'],
+      ['re6st', 'https://example.com/re6st/software.cfg'],
+    ]),
+  );
+  assert.throws(
+    () =>
+      resolveProxySettings(
+        {},
+        {
+          config: parseIni('[slapproxy]\nsoftware_product_list = kvm\n'),
+          configPath: '/c.cfg',
+          env: {},
+          cwd: '/',
+        },
+      ),
+    /\/c\.cfg \[slapproxy\] software_product_list: expected "name url" per line/,
   );
 });
 

@@ -21,6 +21,8 @@ export interface ProxySettings {
   portSource: string;
   databasePath: string;
   computerId: string | undefined;
+  /** `[slapproxy] software_product_list`: product name → software release URL (`slapos request product.<name>`). */
+  softwareProducts: Map<string, string>;
 }
 
 export const DEFAULT_PROXY_HOST = '127.0.0.1';
@@ -42,6 +44,23 @@ export function parsePort(text: string, where: string): number {
     throw new SlapError('SLAP_ERR_USAGE', `${where}: invalid port ${JSON.stringify(text)} (0-65535)`);
   }
   return Number(text);
+}
+
+/** `software_product_list`: one `name url` pair per line, as slapproxy reads it. */
+export function parseSoftwareProducts(text: string | undefined, where: string): Map<string, string> {
+  const products = new Map<string, string>();
+  for (const line of (text ?? '').split('\n')) {
+    const words = line.trim().split(/\s+/);
+    if (words.length === 1 && words[0] === '') continue;
+    const [name, url] = words;
+    if (words.length !== 2 || name === undefined || url === undefined)
+      throw new SlapError(
+        'SLAP_ERR_USAGE',
+        `${where}: expected "name url" per line, not ${JSON.stringify(line)}`,
+      );
+    products.set(name, url);
+  }
+  return products;
 }
 
 export function resolveProxySettings(
@@ -76,5 +95,9 @@ export function resolveProxySettings(
         ? defaultDatabasePath(options.env)
         : resolve(options.cwd, databasePathFromUri(databaseUri)),
     computerId: flags.computerId ?? fromConfig('slapos', 'computer_id'),
+    softwareProducts: parseSoftwareProducts(
+      fromConfig('slapproxy', 'software_product_list'),
+      `${where} [slapproxy] software_product_list`,
+    ),
   };
 }

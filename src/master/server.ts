@@ -25,6 +25,7 @@ import { answerClientError, capConnections } from './http/connection-limits.ts';
 import type { MasterApiSelection } from './api-selection.ts';
 import { registerAuthentication } from './http/authenticate-requests.ts';
 import { registerJsonApi } from './http/json-api.ts';
+import { registerLegacyApi } from './http/legacy/legacy-api.ts';
 import { BODY_LIMIT_BYTES } from './http/request-body.ts';
 import {
   createMasterServices,
@@ -74,6 +75,11 @@ export interface StartMasterOptions {
    * protocol only, as a master that predates the JSON API).
    */
   api?: MasterApiSelection;
+  /**
+   * `[slapproxy] software_product_list`: product name → software release URL, for the legacy
+   * `getSoftwareReleaseListFromSoftwareProduct` (`slapos request product.<name>`).
+   */
+  softwareProducts?: ReadonlyMap<string, string> | undefined;
 }
 
 const DEFAULT_MAX_CONNECTIONS = 512;
@@ -220,6 +226,13 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     logger,
     fallbackHost: () => `${urlHost(host)}:${port}`,
   });
+  if (api !== 'json')
+    registerLegacyApi(fastify, {
+      services,
+      logger,
+      fallbackHost: () => `${urlHost(host)}:${port}`,
+      softwareProducts: options.softwareProducts,
+    });
   try {
     await fastify.listen({ host, port: requestedPort });
   } catch (error) {

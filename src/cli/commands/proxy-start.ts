@@ -55,6 +55,7 @@ async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<
       insecureListen: options.insecureListen === true,
       accessToken,
       api,
+      softwareProducts: settings.softwareProducts,
     }).catch((error: unknown) => {
       if (!isSlapError(error) || error.code !== 'SLAP_ERR_LISTEN_FAILED') throw error;
       throw new SlapError(error.code, error.message, {

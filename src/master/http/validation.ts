@@ -45,7 +45,8 @@ const PARAMETER_DICTS = new Set(['parameters', 'connection_parameter_dict']);
  */
 export const ARRAY_CAPS: Record<string, number> = { compute_partition_list: 1000, ip_list: 64 };
 
-const SLA_VALUE: TextRule = { maxLength: 4096, allowEmpty: true };
+/** The rule of each string value of an SLA (filter) dictionary. */
+export const SLA_VALUE: TextRule = { maxLength: 4096, allowEmpty: true };
 
 type Schema = Record<string, unknown>;
 

@@ -3,6 +3,7 @@
  * everything one node pass needs, in one call, with the node's revision — and the long poll that
  * answers as soon as that revision moves.
  */
+import { SlapError } from '../../core/errors.ts';
 import { rootTitleOf } from '../../core/instance-guid.ts';
 import { decodeParameterXml } from '../../core/parameter-xml.ts';
 import { parsePythonJson } from '../../core/python-value.ts';
@@ -17,6 +18,8 @@ import { MAX_WATCH_TIMEOUT_MS } from '../../api/index.ts';
 export interface SharedInstanceSnapshot {
   title: string;
   instanceGuid: string;
+  /** Its `slave_reference` in the legacy API (instance-naming.ts). */
+  slaveReference: string;
   softwareType: string;
   /** With their original JSON types. */
   parameters: Record<string, unknown>;
@@ -67,6 +70,39 @@ export async function readNodeSnapshot(
 ): Promise<NodeSnapshot> {
   const { computeNodeId } = input;
   await context.authorize(input.caller, 'compute_node.read', { kind: 'compute_node', computeNodeId });
+  return nodeSnapshot(context, computeNodeId);
+}
+
+/** One partition of a node, free (no `instance`) or holding an instance, as the node snapshot shows it. */
+export interface PartitionState {
+  computeNodeId: string;
+  partitionId: string;
+  /** The node snapshot's entry (shared: do not modify it); undefined for a free partition. */
+  instance: PartitionSnapshot | undefined;
+}
+
+/**
+ * One partition as its node sees it (the legacy `registerComputerPartition`), for whoever may read
+ * that partition: its node, its instance, their owner. An unknown node or partition is refused.
+ */
+export async function readPartitionState(
+  context: ServiceContext,
+  input: { caller: Caller; computeNodeId: string; partitionId: string },
+): Promise<PartitionState> {
+  const { computeNodeId, partitionId } = input;
+  await context.authorize(input.caller, 'instance.read', { kind: 'partition', computeNodeId, partitionId });
+  const snapshot = await nodeSnapshot(context, computeNodeId);
+  if (!snapshot.partitionIds.includes(partitionId))
+    // The words a denial gets (master-authorizer.ts): they do not tell whether the partition exists.
+    throw new SlapError('SLAP_ERR_PARTITION_NOT_FOUND', `No instance on partition ${partitionId} found.`);
+  return {
+    computeNodeId,
+    partitionId,
+    instance: snapshot.partitions.find((partition) => partition.partitionId === partitionId),
+  };
+}
+
+function nodeSnapshot(context: ServiceContext, computeNodeId: string): Promise<NodeSnapshot> {
   return context.store.memoizedRead(`node_snapshot:${computeNodeId}`, async (repository) => {
     await requireComputeNode(repository, computeNodeId);
     const records = await repository.readNodeSnapshot(computeNodeId);
@@ -86,6 +122,7 @@ export async function readNodeSnapshot(
       list.push({
         title: shared.title,
         instanceGuid: context.naming.guidOf(shared),
+        slaveReference: context.naming.slaveReferenceOf(shared),
         softwareType: shared.softwareType,
         parameters: sharedParametersOf(shared),
         connectionParameters: decodeParameterXml(shared.connectionXml),

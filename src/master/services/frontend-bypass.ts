@@ -56,6 +56,7 @@ function fakeView(
     computeNodeId: '',
     partitionId,
     timestamp: null,
+    frontendBypass: true,
   };
 }
 

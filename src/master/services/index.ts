@@ -31,6 +31,7 @@ export function createMasterServices(context: ServiceContext) {
     getComputePartition: bind(context, reads.getComputePartition),
     getInstanceTree: bind(context, reads.getInstanceTree),
     listInstanceTrees: bind(context, reads.listInstanceTrees),
+    listInstanceTreeViews: bind(context, reads.listInstanceTreeViews),
     listComputeNodeInstances: bind(context, reads.listComputeNodeInstances),
     listHostedSharedInstances: bind(context, reads.listHostedSharedInstances),
     reportInstanceState: bind(context, reports.reportInstanceState),
@@ -58,6 +59,7 @@ export function createMasterServices(context: ServiceContext) {
     listSoftwareInstallationStatuses: bind(context, software.listSoftwareInstallationStatuses),
     readInstanceStatus: bind(context, readInstanceStatus),
     readNodeSnapshot: bind(context, changeStream.readNodeSnapshot),
+    readPartitionState: bind(context, changeStream.readPartitionState),
     watchComputeNode: bind(context, changeStream.watchComputeNode),
     reportPromiseResults: bind(context, promiseResults.reportPromiseResults),
     readPromiseResults: bind(context, promiseResults.readPromiseResults),
@@ -76,7 +78,12 @@ export { createServiceContext, type ServiceContext } from './context.ts';
 export { createMasterAuthorizer } from './master-authorizer.ts';
 export { auditLogger } from './audit.ts';
 export type { InstanceView } from './instance-view.ts';
-export type { NodeSnapshot, PartitionSnapshot } from './change-stream.ts';
+export type {
+  NodeSnapshot,
+  PartitionSnapshot,
+  PartitionState,
+  SharedInstanceSnapshot,
+} from './change-stream.ts';
 export type { RequestOrigin } from './frontend-bypass.ts';
 export type { PromiseResult, PromiseResults } from './promise-results.ts';
 export type { InstanceStatusReport } from './instance-status.ts';

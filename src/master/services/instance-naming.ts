@@ -4,7 +4,12 @@
  * namespace of their own, names an instance `SOFTINST-<n>` as SlapOS's master does: the name does
  * not change when the instance is renamed and says nothing about its owner.
  */
-import { formatInstanceGuid, parseInstanceGuid, sharedReference } from '../../core/instance-guid.ts';
+import {
+  formatInstanceGuid,
+  parseInstanceGuid,
+  parseSharedReference,
+  sharedReference,
+} from '../../core/instance-guid.ts';
 import { SlapError } from '../../core/errors.ts';
 import type { InstanceRecord, PartitionKey, Repository } from '../storage/repository.ts';
 
@@ -17,15 +22,15 @@ export interface InstanceNaming {
   /** Checks the form of a guid without reading anything (throws when malformed). */
   check(guid: string): void;
   /**
-   * The legacy API's `_instance_guid` of a partition holding `record` (or free, without one):
-   * slapproxy names the partition (`<computer>-<partition>`), SlapOS's master the instance.
+   * The legacy API's `_instance_guid` of a partition holding the instance named `instanceGuid` (its
+   * `guidOf`), or free (without one): slapproxy names the partition (`<computer>-<partition>`),
+   * SlapOS's master the instance.
    */
-  legacyGuidOf(
-    location: PartitionKey,
-    record?: Pick<InstanceRecord, 'id' | 'title' | 'requestedBy' | 'shared'>,
-  ): string;
+  legacyGuidOf(location: PartitionKey, instanceGuid?: string): string;
   /** The legacy API's `slave_reference` of a shared instance (its entry in its host's list). */
   slaveReferenceOf(record: Pick<InstanceRecord, 'id' | 'title' | 'requestedBy' | 'shared'>): string;
+  /** The guid of the shared instance a legacy `slave_reference` names (undefined if it names none). */
+  sharedGuidOfReference(reference: string): string | undefined;
 }
 
 export const proxyNaming: InstanceNaming = {
@@ -41,6 +46,10 @@ export const proxyNaming: InstanceNaming = {
   check: (guid) => void parseInstanceGuid(guid),
   legacyGuidOf: (location) => `${location.computeNodeId}-${location.partitionId}`,
   slaveReferenceOf: (record) => sharedReference(record),
+  sharedGuidOfReference: (reference) => {
+    const identity = parseSharedReference(reference);
+    return identity && formatInstanceGuid({ ...identity, shared: true });
+  },
 };
 
 const MASTER_GUID = /^SOFTINST-([1-9][0-9]{0,14})$/;
@@ -57,7 +66,8 @@ export const masterNaming: InstanceNaming = {
   find: (repository, guid) => repository.getInstanceById(masterId(guid)),
   namesShared: () => false,
   check: (guid) => void masterId(guid),
-  legacyGuidOf: (location, record) =>
-    record === undefined ? `${location.computeNodeId}-${location.partitionId}` : `SOFTINST-${record.id}`,
+  legacyGuidOf: (location, instanceGuid) =>
+    instanceGuid ?? `${location.computeNodeId}-${location.partitionId}`,
   slaveReferenceOf: (record) => `SOFTINST-${record.id}`,
+  sharedGuidOfReference: (reference) => (MASTER_GUID.test(reference) ? reference : undefined),
 };

@@ -18,6 +18,8 @@ export interface InstanceView {
   softwareType: string;
   state: RequestedState;
   connectionParameters: Record<string, unknown>;
+  /** The connection parameters as stored (parameter XML), null when none were ever published. */
+  connectionXml?: string | null;
   parameters: Record<string, unknown>;
   /** `[network interface, address]` pairs. */
   ipList: [string, string][];
@@ -25,6 +27,8 @@ export interface InstanceView {
   partitionId: string;
   /** Float seconds, or null (the API then shows 0). */
   timestamp: number | null;
+  /** Set on the fake answer of a frontend bypass (frontend-bypass.ts): nothing is stored. */
+  frontendBypass?: true;
 }
 
 /** The keys slapproxy adds to a shared instance's entry in its host's list (and strips again). */
@@ -61,6 +65,7 @@ export async function instanceView(
     softwareType: record.softwareType,
     state: record.requestedState,
     connectionParameters: decodeParameterXml(record.connectionXml),
+    connectionXml: record.connectionXml,
     parameters: decodeParameterXml(record.parameterXml),
     ipList: record.location ? await ipListOf(repository, record.location) : [],
     computeNodeId: location.computeNodeId,
@@ -85,6 +90,7 @@ export function sharedInstanceView(
     softwareType: host.softwareType,
     state: 'started',
     connectionParameters: decodeParameterXml(shared.connectionXml),
+    connectionXml: shared.connectionXml,
     parameters: sharedParametersOf(shared),
     ipList: [],
     computeNodeId: location.computeNodeId,

@@ -161,3 +161,32 @@ export async function listHostedSharedInstances(
     }));
   });
 }
+
+/**
+ * The caller's instance trees as views: root instances (partition order), then the root shared
+ * instances that still have a host (what the legacy HATEOAS search lists).
+ */
+export async function listInstanceTreeViews(
+  context: ServiceContext,
+  input: { caller: Caller },
+): Promise<InstanceView[]> {
+  const owner = namespaceOf(input.caller);
+  return context.store.read(async (repository) => {
+    await context.authorize(input.caller, 'instance_tree.list', { kind: 'master' }, repository);
+    const titles = await repository.listRootTitles(owner);
+    const views: InstanceView[] = [];
+    for (const title of titles.instances) {
+      const root = await repository.findInstance({ owner, title, requestedBy: '', shared: false });
+      if (root) views.push(await instanceView(repository, root, context.naming));
+    }
+    for (const title of titles.shared) {
+      const shared = await repository.findInstance({ owner, title, requestedBy: '', shared: true });
+      const host =
+        shared?.location && shared.requestedState !== 'destroyed'
+          ? await repository.getInstanceOnPartition(shared.location)
+          : undefined;
+      if (shared && host) views.push(sharedInstanceView(shared, host, context.naming));
+    }
+    return views;
+  });
+}

@@ -195,7 +195,7 @@ async function requestNotShared(
   let state = request.state;
   let location: PartitionKey | null;
   let id: number;
-  let view: Pick<InstanceView, 'softwareType' | 'connectionParameters' | 'timestamp'>;
+  let view: Pick<InstanceView, 'softwareType' | 'connectionParameters' | 'connectionXml' | 'timestamp'>;
   if (!existing) {
     const placement = await placeInstance(context, repository, request);
     location = 'partition' in placement ? placement.partition : null;
@@ -219,7 +219,12 @@ async function requestNotShared(
       now: request.now,
     });
     if (location) await repository.allocatePartition(location, request.now);
-    view = { softwareType, connectionParameters: {}, timestamp: location ? request.now : null };
+    view = {
+      softwareType,
+      connectionParameters: {},
+      connectionXml: null,
+      timestamp: location ? request.now : null,
+    };
   } else {
     id = existing.id;
     location = existing.location;
@@ -269,6 +274,7 @@ async function requestNotShared(
     view = {
       softwareType: request.softwareType,
       connectionParameters: decodeParameterXml(existing.connectionXml),
+      connectionXml: existing.connectionXml,
       timestamp: location && (changed || placed) ? request.now : existing.partitionTimestamp,
     };
   }
@@ -281,6 +287,7 @@ async function requestNotShared(
     }),
     softwareType: view.softwareType,
     connectionParameters: view.connectionParameters,
+    connectionXml: view.connectionXml ?? null,
     timestamp: view.timestamp,
     title: request.title,
     requestedBy: request.requestedBy,
@@ -475,6 +482,7 @@ async function requestShared(
     softwareType: host.softwareType,
     state: 'started',
     connectionParameters: decodeParameterXml(stored?.connectionXml),
+    connectionXml: stored?.connectionXml ?? null,
     // The post answer shows the parameters through parameter XML: strings.
     parameters: parametersAsStored(request.parameters),
     ipList: await ipListOf(repository, hostKey),

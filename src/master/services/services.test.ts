@@ -138,6 +138,7 @@ test('every use case goes through the one authorisation check point', async () =
       ],
       ['getInstanceTree', () => services.getInstanceTree({ caller: stranger, title: 'x' })],
       ['listInstanceTrees', () => services.listInstanceTrees({ caller: stranger })],
+      ['listInstanceTreeViews', () => services.listInstanceTreeViews({ caller: stranger })],
       [
         'listComputeNodeInstances',
         () => services.listComputeNodeInstances({ caller: stranger, computeNodeId: 'c' }),
@@ -196,6 +197,10 @@ test('every use case goes through the one authorisation check point', async () =
           services.updateComputeNodeAccess({ caller: stranger, computeNodeId: 'c', allocationScope: 'open' }),
       ],
       ['readNodeSnapshot', () => services.readNodeSnapshot({ caller: stranger, computeNodeId: 'c' })],
+      [
+        'readPartitionState',
+        () => services.readPartitionState({ caller: stranger, computeNodeId: 'c', partitionId: 'p' }),
+      ],
       [
         'watchComputeNode',
         () =>

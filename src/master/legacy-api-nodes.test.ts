@@ -1,0 +1,307 @@
+/**
+ * The legacy SLAP API over real HTTP, the calls of nodes (docs/protocol.md §3.5, §3.6): the
+ * captured full example byte for byte, registerComputerPartition, format, reports, and status codes.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fixedClock } from '../core/clock.ts';
+import { decodeMarshal, encodeMarshal, PyObject, type MarshalDict } from '../core/xml-marshaller.ts';
+import { callApi, withTestMaster, type ApiHarness } from '../testing/master.ts';
+import { legacyGet, legacyPost } from '../testing/legacy.ts';
+
+const SR = 'https://example.com/sr/software.cfg';
+
+/** The format `slapos node format` sends for the captured example (§3.6). */
+function exampleFormat(): string {
+  return encodeMarshal({
+    reference: 'COMP-0',
+    address: '10.0.0.1',
+    netmask: '255.255.255.0',
+    partition_list: [
+      {
+        reference: 'slappart0',
+        tap: { name: 'slaptap0' },
+        address_list: [
+          { addr: '10.0.0.10', netmask: '255.255.255.0' },
+          { addr: 'fd00::10', netmask: 'ffff:ffff:ffff:ffff::' },
+        ],
+      },
+      {
+        reference: 'slappart1',
+        tap: { name: 'slaptap1' },
+        address_list: [{ addr: '10.0.0.11', netmask: '255.255.255.0' }],
+      },
+    ],
+  });
+}
+
+function requestFields(
+  title: string,
+  parameters: MarshalDict,
+  options: { shared?: boolean; state?: string | null; filter?: MarshalDict } = {},
+): Record<string, string> {
+  return {
+    software_release: SR,
+    software_type: 'default',
+    partition_reference: title,
+    state: encodeMarshal(options.state === undefined ? 'started' : options.state),
+    shared_xml: encodeMarshal(options.shared ?? false),
+    partition_parameter_xml: encodeMarshal(parameters),
+    filter_xml: encodeMarshal(options.filter ?? {}),
+  };
+}
+
+async function ok(response: Promise<{ status: number; text: string }>, text?: string): Promise<string> {
+  const answer = await response;
+  assert.equal(answer.status, 200, answer.text);
+  if (text !== undefined) assert.equal(answer.text, text);
+  return answer.text;
+}
+
+const CAPTURED_REQUEST_ANSWER =
+  '<marshal><object id="i2" module="slapos.slap.slap" class="SoftwareInstance"><tuple/><dictionary id="i3"><string>_connection_dict</string><dictionary id="i4"/><string>_instance_guid</string><string>COMP-0-slappart0</string><string>_parameter_dict</string><dictionary id="i5"><string>foo</string><string>bar</string><string>timestamp</string><string>1700000000.25</string></dictionary><string>_requested_state</string><string>started</string><string>connection_xml</string><none/><string>ip_list</string><list id="i6"><tuple><string>slaptap0</string><string>10.0.0.10</string></tuple><tuple><string>slaptap0</string><string>fd00::10</string></tuple></list><string>slap_computer_id</string><string>COMP-0</string><string>slap_computer_partition_id</string><string>slappart0</string><string>slap_server_url</string><string>slap_server_url</string><string>slap_software_release_url</string><string>https://example.com/sr/software.cfg</string><string>slap_software_type</string><string>default</string></dictionary></object></marshal>';
+
+const CAPTURED_SHARED_ANSWER =
+  '<marshal><object id="i2" module="slapos.slap.slap" class="SoftwareInstance"><tuple/><dictionary id="i3"><string>_connection_dict</string><dictionary id="i4"/><string>_parameter_dict</string><dictionary id="i5"><string>url</string><string>https://backend</string></dictionary><string>ip_list</string><list id="i6"><tuple><string>slaptap0</string><string>10.0.0.10</string></tuple><tuple><string>slaptap0</string><string>fd00::10</string></tuple></list><string>slap_computer_id</string><string>COMP-0</string><string>slap_computer_partition_id</string><string>slappart0</string><string>slap_server_url</string><string>slap_server_url</string><string>slap_software_release_url</string><string>https://example.com/sr/software.cfg</string><string>slap_software_type</string><string>default</string></dictionary></object></marshal>';
+
+/** §3.6's getFullComputerInformation answer, on one line as sent. */
+const CAPTURED_COMPUTER = `<marshal>
+  <object id="i2" module="slapos.slap.slap" class="Computer">
+    <tuple><string>COMP-0</string></tuple>
+    <dictionary id="i3">
+      <string>_computer_id</string><string>COMP-0</string>
+      <string>_computer_partition_list</string>
+      <list id="i4">
+        <object id="i5" module="slapos.slap.slap" class="ComputerPartition">
+          <tuple><string>COMP-0</string><string>slappart0</string><none/></tuple>
+          <dictionary id="i6">
+            <string>_computer_id</string><string>COMP-0</string>
+            <string>_connection_dict</string>
+            <dictionary id="i7"><string>url</string><string>https://a?x=1&amp;amp;y=2</string></dictionary>
+            <string>_instance_guid</string><string>COMP-0-slappart0</string>
+            <string>_need_modification</string><int>1</int>
+            <string>_parameter_dict</string>
+            <dictionary id="i8">
+              <string>foo</string><string>bar</string>
+              <string>full_address_list</string><list id="i9"/>
+              <string>instance_title</string><string>MyInstance</string>
+              <string>ip_list</string>
+              <list id="i10">
+                <tuple><string>slaptap0</string><string>10.0.0.10</string></tuple>
+                <tuple><string>slaptap0</string><string>fd00::10</string></tuple>
+              </list>
+              <string>root_instance_title</string><string>MyInstance</string>
+              <string>slap_computer_id</string><string>COMP-0</string>
+              <string>slap_computer_partition_id</string><string>slappart0</string>
+              <string>slap_software_release_url</string><string>https://example.com/sr/software.cfg</string>
+              <string>slap_software_type</string><string>default</string>
+              <string>slave_instance_list</string>
+              <list id="i11">
+                <dictionary id="i12">
+                  <string>slap_software_type</string><string>default</string>
+                  <string>slave_reference</string><string>_MyShared</string>
+                  <string>slave_title</string><string>_MyShared</string>
+                  <string>url</string><string>https://backend</string>
+                </dictionary>
+              </list>
+              <string>timestamp</string><string>1700000100.5</string>
+            </dictionary>
+            <string>_partition_id</string><string>slappart0</string>
+            <string>_request_dict</string><none/>
+            <string>_requested_state</string><string>started</string>
+            <string>_software_release_document</string>
+            <object id="i13" module="slapos.slap.slap" class="SoftwareRelease">
+              <tuple><string>https://example.com/sr/software.cfg</string><string>COMP-0</string></tuple>
+              <dictionary id="i14">
+                <string>_computer_guid</string><string>COMP-0</string>
+                <string>_software_instance_list</string><list id="i15"/>
+                <string>_software_release</string><string>https://example.com/sr/software.cfg</string>
+              </dictionary>
+            </object>
+          </dictionary>
+        </object>
+        <object id="i16" module="slapos.slap.slap" class="ComputerPartition">
+          <tuple><string>COMP-0</string><string>slappart1</string><none/></tuple>
+          <dictionary id="i17">
+            <string>_computer_id</string><string>COMP-0</string>
+            <string>_instance_guid</string><string>COMP-0-slappart1</string>
+            <string>_need_modification</string><int>0</int>
+            <string>_partition_id</string><string>slappart1</string>
+            <string>_request_dict</string><none/>
+            <string>_requested_state</string><string>destroyed</string>
+            <string>_software_release_document</string><none/>
+          </dictionary>
+        </object>
+      </list>
+      <string>_software_release_list</string>
+      <list id="i18">
+        <object id="i19" module="slapos.slap.slap" class="SoftwareRelease">
+          <tuple><string>https://example.com/sr/software.cfg</string><string>COMP-0</string></tuple>
+          <dictionary id="i20">
+            <string>_computer_guid</string><string>COMP-0</string>
+            <string>_requested_state</string><string>available</string>
+            <string>_software_instance_list</string><list id="i21"/>
+            <string>_software_release</string><string>https://example.com/sr/software.cfg</string>
+          </dictionary>
+        </object>
+      </list>
+    </dictionary>
+  </object>
+</marshal>`.replace(/\n\s*/g, '');
+
+/** Steps 1–5 of §3.6 over the legacy API; returns the answers of steps 3 and 4. */
+async function captureExample(
+  master: ApiHarness,
+  clock: ReturnType<typeof fixedClock>,
+): Promise<{ request: string; shared: string }> {
+  const { url } = master;
+  await ok(legacyPost(url, '/loadComputerConfigurationFromXML', { xml: exampleFormat() }), 'done');
+  await ok(
+    legacyPost(url, '/supplySupply', { url: SR, computer_id: 'COMP-0', state: 'available' }),
+    `Supplied '${SR}' to be available`,
+  );
+  clock.set(1700000000.25);
+  const request = await ok(
+    legacyPost(url, '/requestComputerPartition', requestFields('MyInstance', { foo: 'bar' })),
+  );
+  clock.set(1700000100.5);
+  const shared = await ok(
+    legacyPost(
+      url,
+      '/requestComputerPartition',
+      requestFields('MyShared', { url: 'https://backend' }, { shared: true }),
+    ),
+  );
+  await ok(
+    legacyPost(url, '/setComputerPartitionConnectionXml', {
+      computer_id: 'COMP-0',
+      computer_partition_id: 'slappart0',
+      connection_xml: encodeMarshal({ url: 'https://a?x=1&y=2' }),
+    }),
+    'done',
+  );
+  return { request, shared };
+}
+
+describe('legacy API: the captured example (protocol.md §3.6)', () => {
+  it('answers byte for byte what slapproxy answered', async () => {
+    const clock = fixedClock(1699999999);
+    await withTestMaster(
+      async (master) => {
+        const answers = await captureExample(master, clock);
+        assert.equal(answers.request, CAPTURED_REQUEST_ANSWER);
+        assert.equal(answers.shared, CAPTURED_SHARED_ANSWER);
+        const full = await legacyGet(master.url, '/getFullComputerInformation', { computer_id: 'COMP-0' });
+        assert.equal(full.status, 200);
+        assert.equal(full.headers['content-type'], 'text/html; charset=utf-8');
+        assert.equal(full.text, CAPTURED_COMPUTER);
+        // The alias answers the same.
+        const alias = await legacyGet(master.url, '/getComputerInformation', { computer_id: 'COMP-0' });
+        assert.equal(alias.text, CAPTURED_COMPUTER);
+        // registerComputerPartition: the partition alone, ids from i2 again.
+        const free = await legacyGet(master.url, '/registerComputerPartition', {
+          computer_reference: 'COMP-0',
+          computer_partition_reference: 'slappart1',
+        });
+        assert.equal(free.status, 200);
+        const freeObject = CAPTURED_COMPUTER.slice(
+          CAPTURED_COMPUTER.indexOf('<object id="i16"'),
+          CAPTURED_COMPUTER.indexOf('</list><string>_software_release_list'),
+        )
+          .replace('id="i16"', 'id="i2"')
+          .replace('id="i17"', 'id="i3"');
+        assert.equal(free.text, `<marshal>${freeObject}</marshal>`);
+        const busy = await legacyGet(master.url, '/registerComputerPartition', {
+          computer_reference: 'COMP-0',
+          computer_partition_reference: 'slappart0',
+        });
+        const partition = decodeMarshal(busy.text);
+        assert.ok(partition instanceof PyObject);
+        assert.deepEqual(partition.args, ['COMP-0', 'slappart0', null]);
+        const parameters = partition.attributes._parameter_dict as MarshalDict;
+        assert.equal(parameters.timestamp, '1700000100.5');
+        assert.equal(parameters.instance_title, 'MyInstance');
+      },
+      { computerId: 'COMP-0', clock },
+    );
+  });
+
+  it('reads back identically through the JSON API', async () => {
+    const clock = fixedClock(1699999999);
+    await withTestMaster(
+      async (master) => {
+        await captureExample(master, clock);
+        const instance = await callApi(master.url, '/slapos.get.v0.software_instance', {
+          instance_guid: 'MyInstance______0',
+        });
+        assert.equal(instance.status, 200);
+        const body = instance.body as Record<string, unknown>;
+        assert.deepEqual(body.parameters, { foo: 'bar' });
+        assert.deepEqual(body.connection_parameters, { url: 'https://a?x=1&y=2' });
+        assert.equal(body.compute_partition_id, 'slappart0');
+        assert.equal(body.processing_timestamp, 1700000100);
+        const shared = await callApi(master.url, '/slapos.get.v0.software_instance', {
+          instance_guid: 'MyShared______1',
+        });
+        assert.deepEqual((shared.body as Record<string, unknown>).parameters, { url: 'https://backend' });
+      },
+      { computerId: 'COMP-0', clock },
+    );
+  });
+});
+
+describe('legacy API: lookups that miss', () => {
+  it('answers an unformatted default compute node empty, another unknown one 500 (not a crash)', async () => {
+    await withTestMaster(async ({ url }) => {
+      const empty = await legacyGet(url, '/getFullComputerInformation', { computer_id: 'computer' });
+      assert.equal(empty.status, 200);
+      assert.equal(
+        empty.text,
+        '<marshal><object id="i2" module="slapos.slap.slap" class="Computer"><tuple><string>computer</string></tuple><dictionary id="i3"><string>_computer_id</string><string>computer</string><string>_computer_partition_list</string><list id="i4"/><string>_software_release_list</string><list id="i5"/></dictionary></object></marshal>',
+      );
+      const unknown = await legacyGet(url, '/getFullComputerInformation', { computer_id: 'computer42' });
+      assert.equal(unknown.status, 500);
+      assert.match(unknown.text, /<p>computer42 is not registered.<\/p>/);
+      const partition = await legacyGet(url, '/registerComputerPartition', {
+        computer_reference: 'computer',
+        computer_partition_reference: 'slappart9',
+      });
+      assert.equal(partition.status, 500);
+    });
+  });
+
+  it('answers a missing field 400, a repeated one 400, bad encodings 400', async () => {
+    await withTestMaster(async ({ url }) => {
+      const missing = await legacyGet(url, '/getFullComputerInformation');
+      assert.equal(missing.status, 400);
+      assert.match(missing.text, /^<!doctype html>\n<html lang=en>\n<title>400 Bad Request<\/title>/);
+      assert.equal(
+        (await legacyGet(url, '/getFullComputerInformation', 'computer_id=a&computer_id=b')).status,
+        400,
+      );
+      assert.equal((await legacyGet(url, '/getFullComputerInformation', 'computer_id=%zz')).status, 400);
+      assert.equal((await legacyGet(url, '/getFullComputerInformation', 'computer_id=%C3')).status, 400);
+      assert.equal(
+        (await legacyPost(url, '/supplySupply', 'url=%ED%A0%80&computer_id=c&state=available')).status,
+        400,
+      );
+      const json = await legacyPost(url, '/supplySupply', '{}', { 'content-type': 'application/json' });
+      assert.equal(json.status, 400);
+      const badState = await legacyPost(url, '/supplySupply', { url: SR, computer_id: 'c', state: 'broken' });
+      assert.equal(badState.status, 400);
+    });
+  });
+
+  it('answers the wrong method 405 and an allocation failure 404 with the message', async () => {
+    await withTestMaster(async ({ url }) => {
+      const wrong = await legacyGet(url, '/requestComputerPartition', { partition_reference: 'x' });
+      assert.equal(wrong.status, 405);
+      const failure = await legacyPost(url, '/requestComputerPartition', requestFields('Other', {}));
+      assert.equal(failure.status, 404);
+      assert.equal(
+        failure.text,
+        '<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n<p>No free computer partition found for: Other</p>\n',
+      );
+    });
+  });
+});
