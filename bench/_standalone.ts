@@ -27,7 +27,8 @@ export async function startBenchStandalone(dir: string, partitions: number): Pro
   ]);
   if (started.exitCode !== 0) throw new Error(`standalone start failed: ${started.stderr}`);
   const info = JSON.parse(started.stdout) as BenchStandalone['info'];
-  const client = createMasterClient({ api: 'json', 
+  const client = createMasterClient({
+    api: 'json',
     masterUrl: info.master_url,
     accessToken: await readAccessTokenFile(info.token_file),
   });

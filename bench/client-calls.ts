@@ -70,7 +70,7 @@ try {
   const fresh = Math.min(calls, 500);
   started = performance.now();
   for (let i = 0; i < fresh; i++) {
-    const once = createMasterClient({ api: 'json',  masterUrl: master.url });
+    const once = createMasterClient({ api: 'json', masterUrl: master.url });
     await once.listComputeNodeInstances('COMP-BENCH');
     await once.close();
   }

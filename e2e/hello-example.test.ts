@@ -60,7 +60,7 @@ async function stopService(child: ChildProcess): Promise<void> {
 test('examples/hello: software release, instance against a real master, service answering Hello <name>!', async () => {
   const root = await makeTempDir('slapos-hello-');
   const master = await startTestMaster({ computerId: COMPUTER });
-  const client = createMasterClient({ api: 'json',  masterUrl: master.url });
+  const client = createMasterClient({ api: 'json', masterUrl: master.url });
   const services: ChildProcess[] = [];
   try {
     // A sandbox compute node, registered on the master.

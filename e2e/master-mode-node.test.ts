@@ -79,7 +79,12 @@ before(async () => {
     { env },
   );
   assert.equal(configure.code, 0, configure.stderr);
-  alice = createMasterClient({ api: 'json',  masterUrl: master.url, accessToken: token, tls: { ca: master.caPem } });
+  alice = createMasterClient({
+    api: 'json',
+    masterUrl: master.url,
+    accessToken: token,
+    tls: { ca: master.caPem },
+  });
 });
 
 after(async () => {

@@ -114,7 +114,8 @@ class AutoMasterClient implements MasterClient {
     (await this.client(options)).getInstanceTree(title, options);
   listInstanceTrees: MasterClient['listInstanceTrees'] = async (options) =>
     (await this.client(options)).listInstanceTrees(options);
-  supply: MasterClient['supply'] = async (input, options) => (await this.client(options)).supply(input, options);
+  supply: MasterClient['supply'] = async (input, options) =>
+    (await this.client(options)).supply(input, options);
   renameInstance: MasterClient['renameInstance'] = async (input, options) =>
     (await this.client(options)).renameInstance(input, options);
   listComputeNodes: MasterClient['listComputeNodes'] = async (options) =>
@@ -168,8 +169,10 @@ class AutoMasterClient implements MasterClient {
     (await this.client(options)).getPromiseResults(guid, options);
   getInstanceStatus: MasterClient['getInstanceStatus'] = async (guid, options) =>
     (await this.client(options)).getInstanceStatus(guid, options);
-  listSoftwareInstallationStatuses: MasterClient['listSoftwareInstallationStatuses'] = async (guid, options) =>
-    (await this.client(options)).listSoftwareInstallationStatuses(guid, options);
+  listSoftwareInstallationStatuses: MasterClient['listSoftwareInstallationStatuses'] = async (
+    guid,
+    options,
+  ) => (await this.client(options)).listSoftwareInstallationStatuses(guid, options);
   updateComputeNodeAccess: MasterClient['updateComputeNodeAccess'] = async (guid, access, options) =>
     (await this.client(options)).updateComputeNodeAccess(guid, access, options);
   getHateoasUrl: MasterClient['getHateoasUrl'] = async (options) =>
@@ -187,6 +190,8 @@ export function probedMasterApi(client: MasterClient): 'json' | 'legacy' | undef
 /** Whether a value is a master client (a recipe context's `slap.master`). */
 export function isMasterClient(value: unknown): value is MasterClient {
   return (
-    value instanceof JsonMasterClient || value instanceof LegacyMasterClient || value instanceof AutoMasterClient
+    value instanceof JsonMasterClient ||
+    value instanceof LegacyMasterClient ||
+    value instanceof AutoMasterClient
   );
 }

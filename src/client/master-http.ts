@@ -121,7 +121,10 @@ export class MasterHttp {
   }
 
   /** Sends one request and returns the answer's status and text, whatever the status. */
-  async call(request: MasterHttpRequest, options: CallOptions = {}): Promise<{ status: number; text: string }> {
+  async call(
+    request: MasterHttpRequest,
+    options: CallOptions = {},
+  ): Promise<{ status: number; text: string }> {
     if (this.closing) throw new SlapError('SLAP_ERR_INTERNAL', 'the master client is closed');
     if (options.signal?.aborted) throw options.signal.reason;
     const { path } = request;

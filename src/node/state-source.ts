@@ -128,4 +128,3 @@ export class JsonApiStateSource implements NodeStateSource {
     return state;
   }
 }
-

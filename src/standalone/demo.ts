@@ -87,7 +87,8 @@ export async function runDemo(dir: string, options: DemoOptions = {}): Promise<D
   });
   const softwareUrl = helloSoftwareUrl();
   const layout = standaloneLayout(standalone.dir);
-  const client = createMasterClient({ api: 'json', 
+  const client = createMasterClient({
+    api: 'json',
     masterUrl: standalone.masterUrl,
     accessToken: await readAccessTokenFile(standalone.tokenFile),
   });

@@ -87,7 +87,8 @@ function agentEntry(): string[] {
 }
 
 async function masterAnswers(url: string, accessToken: string | undefined): Promise<boolean> {
-  const client = createMasterClient({ api: 'json', 
+  const client = createMasterClient({
+    api: 'json',
     masterUrl: url,
     timeoutMs: 2000,
     connectTimeoutMs: 1000,
@@ -200,7 +201,7 @@ async function startComponents(
   step({ step: 'supervisor', pid: supervisorPid, alreadyRunning: supervisorWasRunning });
 
   // The partitions, registered on the master (idempotent; cheap when nothing changes).
-  const client = createMasterClient({ api: 'json',  masterUrl, timeoutMs, accessToken });
+  const client = createMasterClient({ api: 'json', masterUrl, timeoutMs, accessToken });
   try {
     // Format's routine records are for -v; its warnings are always worth seeing.
     const formatLogger = logger.isLevelEnabled('debug') ? logger : logger.child({}, { level: 'warn' });

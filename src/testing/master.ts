@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { request, type Dispatcher } from 'undici';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../lib/logger.ts';
+import type { MasterApiSelection } from '../master/api-selection.ts';
 import { startMaster, type RunningMaster } from '../master/server.ts';
 import { apiResponseProblem } from './api-schema.ts';
 
@@ -27,6 +28,8 @@ export interface TestMasterOptions {
   logger?: Logger;
   /** Require this bearer token on every call. */
   accessToken?: string;
+  /** The APIs served (default both). */
+  api?: MasterApiSelection;
 }
 
 export async function startTestMaster(options: TestMasterOptions = {}): Promise<TestMaster> {
@@ -43,6 +46,7 @@ export async function startTestMaster(options: TestMasterOptions = {}): Promise<
       ...(options.logger ? { logger: options.logger } : {}),
       closeGraceMs: 2_000,
       ...(options.accessToken === undefined ? {} : { accessToken: options.accessToken }),
+      ...(options.api === undefined ? {} : { api: options.api }),
     });
   } catch (error) {
     await rm(directory, { recursive: true, force: true });

@@ -89,7 +89,7 @@ test('slapos node format rejects bad configurations and arguments with exit 5', 
 test('slapos node format registers the partitions on a real master, which allocates instances on them', async () => {
   const master = await startTestMaster({ computerId: 'COMP-TEST' });
   const dir = await makeTempDir('slapos-cli-format-');
-  const client = createMasterClient({ api: 'json',  masterUrl: master.url });
+  const client = createMasterClient({ api: 'json', masterUrl: master.url });
   try {
     const cfg = await writeSandboxCfg(dir, {
       slapos: { master_url: master.url },

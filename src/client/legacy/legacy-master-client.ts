@@ -142,7 +142,8 @@ export class LegacyMasterClient implements MasterClient {
     const requesterRoot =
       input.requester === undefined
         ? input.title
-        : (this.rootTitles.get(partitionKey(input.requester.computerGuid, input.requester.partitionId)) ?? '');
+        : (this.rootTitles.get(partitionKey(input.requester.computerGuid, input.requester.partitionId)) ??
+          '');
     const parameters = reader.stringDict(attributes._parameter_dict, '_parameter_dict');
     const timestamp = parameters.timestamp ?? '';
     delete parameters.timestamp;
@@ -210,15 +211,54 @@ export class LegacyMasterClient implements MasterClient {
     };
   }
 
+  /**
+   * The root of a tree: its HATEOAS document says what it is; the instance itself (its guid, its
+   * partition) is then looked up in the computer information of the client's node, else of the
+   * compute nodes HATEOAS lists (slapproxy lets a user read them; a SlapOS master gives only the
+   * document, and the instance is then named as a shared one would be).
+   */
   async getInstanceTree(title: string, options?: CallOptions): Promise<Instance> {
     const [item] = await this.hateoasSearch(`${TREE_QUERY} AND title:=${JSON.stringify(title)}`, options);
     if (item === undefined)
       throw new SlapError('SLAP_ERR_INSTANCE_TREE_NOT_FOUND', `No instance tree ${title} found.`);
-    if (typeof item.computer_reference === 'string' && typeof item.reference === 'string') {
-      const partition = await this.registerPartition(item.computer_reference, item.reference, options);
-      if (isBusy(partition)) return instanceOfPartition(partition);
+    const relativeUrl = typeof item.relative_url === 'string' ? item.relative_url : '';
+    if (!relativeUrl.startsWith('/hateoas/shared/')) {
+      const partition = await this.findRoot(title, options);
+      if (partition !== undefined) return instanceOfPartition(partition);
     }
-    return this.sharedTree(title, item, options);
+    return this.treeDocument(title, relativeUrl, options);
+  }
+
+  /** The partition holding the root instance `title`, searched on the nodes the client can read. */
+  private async findRoot(title: string, options?: CallOptions): Promise<LegacyPartition | undefined> {
+    const isRoot = (partition: LegacyPartition): boolean =>
+      isBusy(partition) && partition.title === title && partition.rootTitle === title;
+    const tried = new Set<string>();
+    const search = async (computerGuid: string): Promise<LegacyPartition | undefined> => {
+      if (tried.has(computerGuid)) return undefined;
+      tried.add(computerGuid);
+      try {
+        return (await this.fullComputerInformation(computerGuid, options)).partitions.find(isRoot);
+      } catch (error) {
+        // A node the caller may not read (a SlapOS master's users): not this way.
+        if (
+          error instanceof SlapError &&
+          error.code !== 'SLAP_ERR_UNAVAILABLE' &&
+          error.code !== 'SLAP_ERR_TIMEOUT'
+        )
+          return undefined;
+        throw error;
+      }
+    };
+    if (this.computerGuid !== undefined) {
+      const found = await search(this.computerGuid);
+      if (found) return found;
+    }
+    for (const node of await this.listComputeNodes(options).catch(() => [])) {
+      const found = await search(node.computer_guid);
+      if (found) return found;
+    }
+    return undefined;
   }
 
   async listInstanceTrees(options?: CallOptions): Promise<InstanceTreeSummary[]> {
@@ -259,7 +299,10 @@ export class LegacyMasterClient implements MasterClient {
     });
   }
 
-  async listComputeNodeInstances(computerGuid: string, options?: CallOptions): Promise<ComputeNodeInstance[]> {
+  async listComputeNodeInstances(
+    computerGuid: string,
+    options?: CallOptions,
+  ): Promise<ComputeNodeInstance[]> {
     const computer = await this.fullComputerInformation(computerGuid, options);
     return computer.partitions.filter(isBusy).map((partition) => ({
       instance_guid: partition.instanceGuid,
@@ -284,7 +327,10 @@ export class LegacyMasterClient implements MasterClient {
   ): Promise<Instance> {
     const partition = await this.registerPartition(input.computerGuid, input.partitionId, options);
     if (!isBusy(partition))
-      throw new SlapError('SLAP_ERR_PARTITION_NOT_FOUND', `No instance on partition ${input.partitionId} found.`);
+      throw new SlapError(
+        'SLAP_ERR_PARTITION_NOT_FOUND',
+        `No instance on partition ${input.partitionId} found.`,
+      );
     return instanceOfPartition(partition);
   }
 
@@ -511,7 +557,11 @@ export class LegacyMasterClient implements MasterClient {
           processing_timestamp: instance.processing_timestamp,
           marker: stateMarker(partition.timestamp, [
             instance,
-            partition.sharedInstances.map((shared) => [shared.reference, shared.softwareType, shared.parameters]),
+            partition.sharedInstances.map((shared) => [
+              shared.reference,
+              shared.softwareType,
+              shared.parameters,
+            ]),
           ]),
           shared_instance_list: partition.sharedInstances.map((shared) => ({
             title: shared.title,
@@ -575,7 +625,8 @@ export class LegacyMasterClient implements MasterClient {
       const text = await this.transport.get('/getHateoasUrl', {}, options);
       return text.trim();
     } catch (error) {
-      if (error instanceof SlapError && error.code === 'SLAP_ERR_NOT_FOUND') return `${this.masterUrl}/hateoas`;
+      if (error instanceof SlapError && error.code === 'SLAP_ERR_NOT_FOUND')
+        return `${this.masterUrl}/hateoas`;
       throw error;
     }
   }
@@ -594,7 +645,11 @@ export class LegacyMasterClient implements MasterClient {
     computerGuid: string,
     options?: CallOptions,
   ): Promise<{ computer: LegacyComputer; text: string }> {
-    const text = await this.transport.get('/getFullComputerInformation', { computer_id: computerGuid }, options);
+    const text = await this.transport.get(
+      '/getFullComputerInformation',
+      { computer_id: computerGuid },
+      options,
+    );
     const computer = readComputer(
       new AnswerReader(this.masterUrl, 'the computer information'),
       this.decode(text),
@@ -603,7 +658,10 @@ export class LegacyMasterClient implements MasterClient {
     return { computer, text };
   }
 
-  private async fullComputerInformation(computerGuid: string, options?: CallOptions): Promise<LegacyComputer> {
+  private async fullComputerInformation(
+    computerGuid: string,
+    options?: CallOptions,
+  ): Promise<LegacyComputer> {
     return (await this.fullComputerAnswer(computerGuid, options)).computer;
   }
 
@@ -682,14 +740,9 @@ export class LegacyMasterClient implements MasterClient {
     return entry?.reference ?? fallback;
   }
 
-  /** A root shared instance as an instance tree, from its HATEOAS document. */
-  private async sharedTree(
-    title: string,
-    item: Record<string, unknown>,
-    options?: CallOptions,
-  ): Promise<Instance> {
-    const relativeUrl = typeof item.relative_url === 'string' ? item.relative_url : undefined;
-    if (relativeUrl === undefined || !relativeUrl.startsWith('/'))
+  /** An instance tree from its HATEOAS document alone (a shared root, or a node the caller cannot read). */
+  private async treeDocument(title: string, relativeUrl: string, options?: CallOptions): Promise<Instance> {
+    if (!relativeUrl.startsWith('/'))
       throw badAnswer('an instance tree without a relative_url', this.masterUrl);
     const view = await this.hateoasGet(relativeUrl, {}, options);
     const field = (name: string): unknown => {
@@ -708,16 +761,18 @@ export class LegacyMasterClient implements MasterClient {
         throw badAnswer(`an instance tree whose ${name} is not parameter XML`, this.masterUrl);
       }
     };
+    const shared = field('root_slave') === 1 || text('slap_state') === 'unused';
+    const state = text('slap_state');
     return {
       computer_guid: '',
       compute_partition_id: '',
       instance_guid: sharedReference({ title, requestedBy: '' }),
       title,
       root_instance_title: title,
-      state: 'started',
+      state: state === 'stopped' || state === 'destroyed' ? state : 'started',
       software_release_uri: text('url_string'),
       software_type: text('source_reference'),
-      shared: true,
+      shared,
       processing_timestamp: 0,
       access_status_message: '',
       parameters: parameters('text_content'),
@@ -735,9 +790,11 @@ export class LegacyMasterClient implements MasterClient {
       options,
     );
     const contents = (answer._embedded as Record<string, unknown> | undefined)?.contents;
-    if (!Array.isArray(contents)) throw badAnswer('a HATEOAS search without _embedded.contents', this.masterUrl);
+    if (!Array.isArray(contents))
+      throw badAnswer('a HATEOAS search without _embedded.contents', this.masterUrl);
     return contents.filter(
-      (item): item is Record<string, unknown> => item !== null && typeof item === 'object' && !Array.isArray(item),
+      (item): item is Record<string, unknown> =>
+        item !== null && typeof item === 'object' && !Array.isArray(item),
     );
   }
 

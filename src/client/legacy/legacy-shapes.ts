@@ -29,7 +29,8 @@ export function marshalOfJson(value: unknown): MarshalValue {
   if (Array.isArray(value)) return value.map(marshalOfJson);
   if (typeof value === 'object') {
     const dict: MarshalDict = {};
-    for (const [key, item] of Object.entries(value as Record<string, unknown>)) dict[key] = marshalOfJson(item);
+    for (const [key, item] of Object.entries(value as Record<string, unknown>))
+      dict[key] = marshalOfJson(item);
     return dict;
   }
   throw new SlapError('SLAP_ERR_INVALID_INPUT', `a ${typeof value} cannot be sent over the legacy SLAP API`);
@@ -65,7 +66,8 @@ export class AnswerReader {
   }
 
   object(value: MarshalValue | undefined, field: string, ...classes: string[]): PyObject {
-    if (value instanceof PyObject && (classes.length === 0 || classes.includes(value.className))) return value;
+    if (value instanceof PyObject && (classes.length === 0 || classes.includes(value.className)))
+      return value;
     throw this.fail(`${field} is not a ${classes.join(' or ') || 'SlapOS object'}`);
   }
 
@@ -181,7 +183,11 @@ export interface LegacyPartition {
 
 const SHARED_KEYS = new Set(['slave_title', 'slave_reference', 'slap_software_type']);
 
-export function readPartition(reader: AnswerReader, value: MarshalValue | undefined, field: string): LegacyPartition {
+export function readPartition(
+  reader: AnswerReader,
+  value: MarshalValue | undefined,
+  field: string,
+): LegacyPartition {
   const attributes = reader.object(value, field, 'ComputerPartition').attributes;
   const at = (name: string): string => `${field}.${name}`;
   const computerGuid = reader.string(attributes._computer_id, at('_computer_id'));
@@ -226,7 +232,8 @@ export function readPartition(reader: AnswerReader, value: MarshalValue | undefi
     computerGuid,
     partitionId,
     instanceGuid:
-      reader.optionalString(attributes._instance_guid, at('_instance_guid')) ?? `${computerGuid}-${partitionId}`,
+      reader.optionalString(attributes._instance_guid, at('_instance_guid')) ??
+      `${computerGuid}-${partitionId}`,
     requestedState: reader.requestedState(attributes._requested_state ?? 'destroyed', at('_requested_state')),
     softwareReleaseUri,
     softwareType: reader.optionalString(dict.slap_software_type, at('slap_software_type')) ?? '',
@@ -237,7 +244,10 @@ export function readPartition(reader: AnswerReader, value: MarshalValue | undefi
     slaParameters:
       filter === undefined || filter === null
         ? {}
-        : (reader.json(reader.dict(filter, at('_filter_dict')), at('_filter_dict')) as Record<string, unknown>),
+        : (reader.json(reader.dict(filter, at('_filter_dict')), at('_filter_dict')) as Record<
+            string,
+            unknown
+          >),
     ipList: reader.addresses(dict.ip_list, at('ip_list')),
     fullIpList: reader.addresses(dict.full_ip_list, at('full_ip_list')),
     timestamp: timestampText(dict.timestamp),

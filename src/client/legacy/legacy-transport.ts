@@ -87,8 +87,7 @@ export function legacyError(failure: {
       : status === 408
         ? 'SLAP_ERR_NOT_READY'
         : codeForApiError(status, message ?? '');
-  const text_ =
-    message ?? `the master at ${masterUrl} answered HTTP ${status} to ${path} (legacy SLAP API)`;
+  const text_ = message ?? `the master at ${masterUrl} answered HTTP ${status} to ${path} (legacy SLAP API)`;
   return new SlapError(code, text_, {
     status,
     details,
@@ -117,7 +116,8 @@ const NAMED_ENTITIES: Readonly<Record<string, string>> = {
 function decodeHtmlText(text: string): string {
   return text.replace(/&(#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z]{2,6});/gi, (entity, body: string) => {
     if (body.startsWith('#')) {
-      const code = body[1] === 'x' || body[1] === 'X' ? parseInt(body.slice(2), 16) : parseInt(body.slice(1), 10);
+      const code =
+        body[1] === 'x' || body[1] === 'X' ? parseInt(body.slice(2), 16) : parseInt(body.slice(1), 10);
       return code <= 0x10ffff && !(code >= 0xd800 && code <= 0xdfff) ? String.fromCodePoint(code) : entity;
     }
     return NAMED_ENTITIES[body.toLowerCase()] ?? entity;

@@ -15,7 +15,7 @@ test('the snapshot source reads the node state in one call, with precise settled
       slaParameters: { computer_guid: 'COMP-S' },
     });
     let calls = 0;
-    const counting = createMasterClient({ api: 'json',  masterUrl: env.url });
+    const counting = createMasterClient({ api: 'json', masterUrl: env.url });
     const master = {
       readNodeSnapshot: (guid: string) => {
         calls++;

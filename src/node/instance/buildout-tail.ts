@@ -61,7 +61,9 @@ export function instanceBuildoutTail(input: InstanceTailInput): string {
     option('key-file', input.keyFile),
     option('cert-file', input.certFile),
     ...(input.masterCaFile === undefined ? [] : [option('master-ca-file', input.masterCaFile)]),
-    ...(input.masterApi === undefined || input.masterApi === 'auto' ? [] : [option('master-api', input.masterApi)]),
+    ...(input.masterApi === undefined || input.masterApi === 'auto'
+      ? []
+      : [option('master-api', input.masterApi)]),
     option('shared-part-list', input.sharedPartList),
     option('build-time-part-list', input.buildTimePartList),
     option('requested-state', input.requestedState),

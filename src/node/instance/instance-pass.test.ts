@@ -330,7 +330,7 @@ test('offline: the master cannot be reached, started partitions are started agai
   await pass({ onlyPartitions: [partition] });
   await h.supervisor.stopGroup(partition);
   const offline = await h.reload({ master_url: 'http://127.0.0.1:9/' });
-  const unreachable = createMasterClient({ api: 'json',  masterUrl: offline.masterUrl, timeoutMs: 5000 });
+  const unreachable = createMasterClient({ api: 'json', masterUrl: offline.masterUrl, timeoutMs: 5000 });
   try {
     const result = await runInstancePass(offline, {
       master: unreachable,

@@ -29,7 +29,7 @@ function context(master: MasterClient, slapConnection: Record<string, string>): 
 
 test("with the partition's key and certificate the recipes act as the instance, not through the node's client", async () => {
   const dir = await mkdtemp(join(tmpdir(), 'slapos-slap-'));
-  const node = createMasterClient({ api: 'json',  masterUrl: URL });
+  const node = createMasterClient({ api: 'json', masterUrl: URL });
   try {
     for (const file of ['p.key', 'p.crt', 'ca.crt']) await writeFile(join(dir, file), `not used: ${file}`);
     const connection = (extra: Partial<SlapConnection> = {}): SlapConnection => ({

@@ -9,7 +9,12 @@
  * and closed after it.
  */
 import { readFileSync } from 'node:fs';
-import { createMasterClient, isMasterApi, isMasterClient, type MasterApi } from '../../../client/master-api.ts';
+import {
+  createMasterClient,
+  isMasterApi,
+  isMasterClient,
+  type MasterApi,
+} from '../../../client/master-api.ts';
 import type { MasterClient } from '../../../client/master-client.ts';
 import type { Instance } from '../../../client/types.ts';
 import type { RecipeContext } from '../../recipe.ts';
@@ -116,10 +121,13 @@ async function masterApi(ctx: RecipeContext): Promise<MasterApi> {
   const value = await slapConnectionOption(ctx, MASTER_API_OPTION);
   if (value === undefined) return 'auto';
   if (!isMasterApi(value)) {
-    throw ctx.error(`[slap-connection] ${MASTER_API_OPTION} must be auto, json or legacy, not ${JSON.stringify(value)}`, {
-      code: 'SLAP_ERR_PROFILE',
-      option: MASTER_API_OPTION,
-    });
+    throw ctx.error(
+      `[slap-connection] ${MASTER_API_OPTION} must be auto, json or legacy, not ${JSON.stringify(value)}`,
+      {
+        code: 'SLAP_ERR_PROFILE',
+        option: MASTER_API_OPTION,
+      },
+    );
   }
   return value;
 }
@@ -132,11 +140,7 @@ export async function withMaster<T>(
 ): Promise<T> {
   const asInstance = actsAsInstance(connection);
   const given = ctx.slap?.master;
-  if (
-    !asInstance &&
-    isMasterClient(given) &&
-    given.masterUrl === connection.serverUrl.replace(/\/+$/, '')
-  ) {
+  if (!asInstance && isMasterClient(given) && given.masterUrl === connection.serverUrl.replace(/\/+$/, '')) {
     return work(given);
   }
   const caFile = connection.serverUrl.startsWith('https:')
