@@ -5,7 +5,6 @@
  *
  * Run: `npx tsc -p tsconfig.build.json && node dist/bench/client-calls.js [calls]`
  */
-import type { MasterClient } from '../src/client/master-client.ts';
 import { createMasterClient } from '../src/client/master-api.ts';
 import { startMasterWithNode } from '../src/testing/master-with-node.ts';
 

@@ -21,7 +21,7 @@ export async function startMasterWithNode(
   const partitionIds = Array.from({ length: options.partitions ?? 3 }, (_, index) => `slappart${index}`);
   const token = options.accessToken === undefined ? {} : { accessToken: options.accessToken };
   const master = await startTestMaster(token);
-  const client = createMasterClient({ api: 'json',  masterUrl: master.url, ...token });
+  const client = createMasterClient({ api: 'json', masterUrl: master.url, ...token });
   try {
     await client.formatComputeNode({
       computerGuid,

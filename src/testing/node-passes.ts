@@ -82,7 +82,7 @@ export async function startNodeHarness(options: NodeHarnessOptions = {}): Promis
     computerId: COMPUTER_ID,
     ...(lag === 0 ? {} : { clock: { now: () => systemClock.now() - lag } }),
   });
-  const client = createMasterClient({ api: 'json',  masterUrl: master.url });
+  const client = createMasterClient({ api: 'json', masterUrl: master.url });
   const cleanup = async (): Promise<void> => {
     await client.close();
     await master.close();

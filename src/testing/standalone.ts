@@ -79,7 +79,8 @@ export async function startTestStandalone(
     const started = await slapos(['standalone', 'start', '--dir', dir, '--json']);
     if (started.exitCode !== 0) throw new Error(`standalone start failed: ${started.stderr}`);
     const info = JSON.parse(started.stdout) as { master_url: string; computer_guid: string };
-    const client = createMasterClient({ api: 'json', 
+    const client = createMasterClient({
+      api: 'json',
       masterUrl: info.master_url,
       accessToken: await readAccessTokenFile(layout.tokenFile),
     });

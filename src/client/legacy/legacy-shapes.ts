@@ -313,7 +313,7 @@ export function readComputer(reader: AnswerReader, value: MarshalValue): LegacyC
         throw reader.fail(`${field}._requested_state is not available or destroyed`);
       return {
         url: reader.string(release._software_release, `${field}._software_release`),
-        state: state as 'available' | 'destroyed',
+        state,
       };
     });
   return {
