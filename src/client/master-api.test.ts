@@ -5,6 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
 import { createMasterClient, probedMasterApi } from './master-api.ts';
 import { errorPageMessage } from './legacy/legacy-transport.ts';
 import { startHttpServer, type TestHttpServer } from '../testing/http-server.ts';
@@ -97,7 +98,7 @@ test('auto: a probe without an answer decides nothing; the next call probes agai
 });
 
 test('legacy errors: the page message, 404, 408, 500, oversized and unreadable answers', async () => {
-  let answer: (response: import('node:http').ServerResponse) => void = () => undefined;
+  let answer: (response: ServerResponse) => void = () => undefined;
   const server: TestHttpServer = await startHttpServer((_request, response) => answer(response));
   const client = createMasterClient({ api: 'legacy', masterUrl: server.url, maxResponseBytes: 4096 });
   const request = (): Promise<unknown> => client.requestInstance({ title: 'T', softwareReleaseUri: SR });
@@ -139,7 +140,10 @@ test('legacy errors: the page message, 404, 408, 500, oversized and unreadable a
 });
 
 test('error pages: the first <p>, its tags dropped and entities decoded, bounded', () => {
-  assert.equal(errorPageMessage('<p>a &#x41;&#66; &quot;q&quot; &bogus; <b>bold</b></p><p>second</p>'), 'a AB "q" &bogus; bold');
+  assert.equal(
+    errorPageMessage('<p>a &#x41;&#66; &quot;q&quot; &bogus; <b>bold</b></p><p>second</p>'),
+    'a AB "q" &bogus; bold',
+  );
   assert.equal(errorPageMessage('<p>&#1114112; &#xD800;</p>'), '&#1114112; &#xD800;');
   assert.equal(errorPageMessage('no paragraph'), undefined);
   assert.equal(errorPageMessage('<p>  </p>'), undefined);

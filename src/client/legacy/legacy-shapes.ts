@@ -5,7 +5,12 @@
  */
 import { SlapError } from '../../core/errors.ts';
 import { PyNumber } from '../../core/python-value.ts';
-import { isRequestedState, type RequestedState } from '../../core/states.ts';
+import {
+  isRequestedState,
+  SOFTWARE_INSTALLATION_STATES,
+  type RequestedState,
+  type SoftwareInstallationState,
+} from '../../core/states.ts';
 import { PyObject, PyTuple, type MarshalDict, type MarshalValue } from '../../core/xml-marshaller.ts';
 import type { Instance } from '../types.ts';
 
@@ -295,7 +300,7 @@ export function instanceOfPartition(partition: LegacyPartition): Instance {
 export interface LegacyComputer {
   computerGuid: string;
   partitions: LegacyPartition[];
-  software: { url: string; state: 'available' | 'destroyed' }[];
+  software: { url: string; state: SoftwareInstallationState }[];
 }
 
 export function readComputer(reader: AnswerReader, value: MarshalValue): LegacyComputer {
@@ -309,11 +314,11 @@ export function readComputer(reader: AnswerReader, value: MarshalValue): LegacyC
       const field = `_software_release_list[${index}]`;
       const release = reader.object(item, field, 'SoftwareRelease').attributes;
       const state = release._requested_state ?? 'available';
-      if (state !== 'available' && state !== 'destroyed')
+      if (!(SOFTWARE_INSTALLATION_STATES as readonly unknown[]).includes(state))
         throw reader.fail(`${field}._requested_state is not available or destroyed`);
       return {
         url: reader.string(release._software_release, `${field}._software_release`),
-        state,
+        state: state as SoftwareInstallationState,
       };
     });
   return {
