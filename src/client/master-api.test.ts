@@ -119,6 +119,9 @@ test('legacy errors: the page message, 404, 408, 500, oversized and unreadable a
 
     reply(500, page(500, 'Internal Server Error', 'The server encountered an internal error'));
     await rejectsWithSlapError(request(), 'SLAP_ERR_INTERNAL');
+    reply(401, JSON.stringify({ status: 401, type: 'Unauthorized', title: 'Authentication required' }));
+    const json = await rejectsWithSlapError(request(), 'SLAP_ERR_UNAUTHENTICATED');
+    assert.equal(json.message, 'Authentication required');
     reply(400, 'no page at all');
     const bad = await rejectsWithSlapError(request(), 'SLAP_ERR_INVALID_INPUT');
     assert.match(bad.message, /HTTP 400/);
@@ -148,4 +151,27 @@ test('error pages: the first <p>, its tags dropped and entities decoded, bounded
   assert.equal(errorPageMessage('no paragraph'), undefined);
   assert.equal(errorPageMessage('<p>  </p>'), undefined);
   assert.equal(errorPageMessage(`<p>${'y'.repeat(5000)}</p>`)?.length, 2001);
+});
+
+test('a link in an answer never leads the client to another server', async () => {
+  const server = await startHttpServer((request, response) => {
+    if (!(request.url ?? '').startsWith('/prefix/hateoas/')) {
+      response.writeHead(404, { 'content-type': 'text/html' }).end(page(404, 'Not Found', 'not here'));
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'application/json' });
+    const relative = new URL(request.url ?? '/', 'http://x').searchParams.get('query')?.includes('title:=')
+      ? '/http://127.0.0.2:9/steal'
+      : '/hateoas/';
+    response.end(JSON.stringify({ _embedded: { contents: [{ title: 'T', relative_url: relative }] } }));
+  });
+  const client = createMasterClient({ api: 'legacy', masterUrl: `${server.url}/prefix` });
+  try {
+    const error = await rejectsWithSlapError(client.getInstanceTree('T'), 'SLAP_ERR_UNAVAILABLE');
+    assert.match(error.message, /not a path of the master/);
+    assert.ok(server.requests.every((request) => request.url.startsWith('/prefix/')));
+  } finally {
+    await client.close();
+    await server.close();
+  }
 });

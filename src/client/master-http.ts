@@ -128,6 +128,18 @@ export class MasterHttp {
     if (this.closing) throw new SlapError('SLAP_ERR_INTERNAL', 'the master client is closed');
     if (options.signal?.aborted) throw options.signal.reason;
     const { path } = request;
+    const url = new URL(path.slice(1), this.base);
+    // A path from an answer (a HATEOAS link) never leads to another server.
+    if (
+      !path.startsWith('/') ||
+      url.origin !== this.base.origin ||
+      !url.pathname.startsWith(this.base.pathname)
+    )
+      throw new SlapError(
+        'SLAP_ERR_UNAVAILABLE',
+        `refusing to call ${JSON.stringify(path.slice(0, 200))}: not a path of the master at ${this.masterUrl}`,
+      );
+    if (request.query !== undefined) url.search = request.query.toString();
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     // One controller for both the deadline and the caller's signal, released when the call ends
     // (AbortSignal.any would keep a reference per call on a long-lived caller signal).
@@ -139,8 +151,6 @@ export class MasterHttp {
     }, timeoutMs);
     const onCallerAbort = (): void => controller.abort();
     options.signal?.addEventListener('abort', onCallerAbort, { once: true });
-    const url = new URL(path.slice(1), this.base);
-    if (request.query !== undefined) url.search = request.query.toString();
     const started = performance.now();
     let answer: { status: number; text: string };
     try {

@@ -251,6 +251,38 @@ test('parameters round-trip exactly, or are refused before sending (hostile stri
   }
 });
 
+test('compute nodes and the HATEOAS URL', async () => {
+  assert.ok((await client.listComputeNodes()).some((node) => node.computer_guid === NODE));
+  assert.match(await client.getHateoasUrl(), /^http:\/\/127\.0\.0\.1:\d+\/hateoas/);
+});
+
+test('connection parameters round-trip exactly, or are refused before sending (hostile strings)', async () => {
+  const instance = await client.getInstanceTree('MyInstance');
+  const random = seededRandom(21);
+  for (let round = 0; round < 25; round++) {
+    const value = hostileString(random);
+    try {
+      await client.setConnectionParameters({
+        instanceGuid: instance.instance_guid,
+        parameters: { v: value },
+      });
+    } catch (error) {
+      assert.ok(error instanceof SlapError && error.code === 'SLAP_ERR_INVALID_INPUT', String(error));
+      continue;
+    }
+    const read = await client.getInstance(instance.instance_guid);
+    assert.deepEqual(read.connection_parameters, { v: value === '' ? null : value }, JSON.stringify(value));
+  }
+});
+
+test('renaming an instance: its new title is read back under the same guid', async () => {
+  const renamed = await client.requestInstance({ title: 'to-rename', softwareReleaseUri: SR });
+  await client.renameInstance({ instanceGuid: renamed.instance_guid, title: 'renamed' });
+  assert.equal((await client.getInstance(renamed.instance_guid)).title, 'renamed');
+  await client.requestInstance({ title: 'renamed', softwareReleaseUri: SR, state: 'destroyed' });
+  await client.reportInstanceState({ instanceGuid: renamed.instance_guid, state: 'destroyed' });
+});
+
 test('allocation failure, lookups the legacy API answers with text, what it lacks', async () => {
   const error = await rejectsWithSlapError(
     client.requestInstance({

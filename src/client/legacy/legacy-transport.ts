@@ -73,7 +73,8 @@ export function legacyError(failure: {
 }): SlapError {
   const { masterUrl, path, status, text } = failure;
   const details = { masterUrl, path, status };
-  const message = errorPageMessage(text);
+  // The werkzeug page of a legacy master, or the JSON error body our master's shared hooks answer.
+  const message = errorPageMessage(text) ?? jsonErrorTitle(text);
   if (status >= 200 && status < 400) {
     return new SlapError(
       'SLAP_ERR_UNAVAILABLE',
@@ -94,6 +95,20 @@ export function legacyError(failure: {
     ...(code === 'SLAP_ERR_NOT_READY' ? { hint: NOT_READY_HINT } : {}),
     ...(status >= 500 ? { hint: `the master at ${masterUrl} failed; its log may tell why` } : {}),
   });
+}
+
+/** The title of a JSON API error body (`{status, type, title}`), else undefined. */
+function jsonErrorTitle(text: string): string | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(text.slice(0, 64 * 1024));
+  } catch {
+    return undefined;
+  }
+  if (body === null || typeof body !== 'object') return undefined;
+  const { title } = body as { title?: unknown };
+  if (typeof title !== 'string' || title === '') return undefined;
+  return title.length > MAX_MESSAGE_LENGTH ? `${title.slice(0, MAX_MESSAGE_LENGTH)}…` : title;
 }
 
 /** The text of an error page's first `<p>` (werkzeug's pages), entities decoded; else undefined. */
