@@ -221,6 +221,18 @@ test('the node snapshot: the partitions holding an instance, markers and revisio
     [{ path: 'shop', n: 2 }],
   );
   assert.deepEqual(await client.readNodeSnapshot(NODE), first, 'nothing changed: the same snapshot');
+  await client.setConnectionParameters({
+    instanceGuid: entry.instance_guid,
+    parameters: { published: 'yes' },
+  });
+  const published = (await client.readNodeSnapshot(NODE)).compute_partition_list.find(
+    (item) => item.title === 'MyInstance',
+  );
+  assert.equal(
+    published?.marker,
+    entry.marker,
+    'its own publication does not make the node process it again',
+  );
   await client.requestInstance({ title: 'MyInstance', softwareReleaseUri: SR, parameters: { foo: 'baz' } });
   const second = await client.readNodeSnapshot(NODE);
   assert.notEqual(second.revision, first.revision);

@@ -555,8 +555,15 @@ export class LegacyMasterClient implements MasterClient {
           ip_list: partition.ipList,
           timestamp: partition.timestamp,
           processing_timestamp: instance.processing_timestamp,
+          // What the node deploys (not what the instance publishes: its own publication is no change).
           marker: stateMarker(partition.timestamp, [
-            instance,
+            partition.requestedState,
+            instance.software_release_uri,
+            partition.softwareType,
+            partition.title,
+            partition.parameters,
+            partition.ipList,
+            partition.slaParameters,
             partition.sharedInstances.map((shared) => [
               shared.reference,
               shared.softwareType,
