@@ -28,8 +28,10 @@ export interface TestMasterOptions {
   logger?: Logger;
   /** Require this bearer token on every call. */
   accessToken?: string;
-  /** The APIs served (default both). */
+  /** Which APIs are served (default both). */
   api?: MasterApiSelection;
+  /** `[slapproxy] software_product_list`: product name → software release URL. */
+  softwareProductList?: Readonly<Record<string, string>>;
 }
 
 export async function startTestMaster(options: TestMasterOptions = {}): Promise<TestMaster> {
@@ -47,6 +49,9 @@ export async function startTestMaster(options: TestMasterOptions = {}): Promise<
       closeGraceMs: 2_000,
       ...(options.accessToken === undefined ? {} : { accessToken: options.accessToken }),
       ...(options.api === undefined ? {} : { api: options.api }),
+      ...(options.softwareProductList
+        ? { softwareProducts: new Map(Object.entries(options.softwareProductList)) }
+        : {}),
     });
   } catch (error) {
     await rm(directory, { recursive: true, force: true });

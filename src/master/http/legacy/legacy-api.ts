@@ -13,6 +13,7 @@ import type { Logger } from '../../../lib/logger.ts';
 import type { MasterServices } from '../../services/index.ts';
 import { callerOf, readUnparsedBody } from '../authenticate-requests.ts';
 import { BEARER_CHALLENGE } from '../authentication.ts';
+import { sendMemoized } from '../memoized-answers.ts';
 import { decodeBody, readBody } from '../request-body.ts';
 import { requestOrigin } from '../request-context.ts';
 import { errorPage, LEGACY_CONTENT_TYPE, toLegacyFailure } from './error-pages.ts';
@@ -42,15 +43,20 @@ function newRunId(): string {
 
 const ALL_METHODS: readonly HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
 
+/** The client library's calls this master answers 404, as slapproxy does. */
+function notServed(mode: 'proxy' | 'master'): string[] {
+  const paths = ['/getComputerStatus', '/requestComputer', '/getHostingSubscriptionIpList'];
+  if (mode === 'proxy') paths.push('/generateComputerCertificate', '/revokeComputerCertificate');
+  return paths;
+}
+
 interface RouteConfig {
   lookupMissStatus?: number;
 }
 
 function sendText(reply: FastifyReply, status: number, answer: LegacyAnswer): FastifyReply {
-  return reply
-    .code(status)
-    .header('content-type', LEGACY_CONTENT_TYPE)
-    .send(typeof answer === 'string' ? Buffer.from(answer) : answer);
+  reply.code(status).header('content-type', LEGACY_CONTENT_TYPE);
+  return typeof answer === 'string' ? reply.send(Buffer.from(answer)) : sendMemoized(reply, answer);
 }
 
 /** The raw query string of a request: percent-encoded ASCII only (the bytes of a URL are not text). */
@@ -103,6 +109,13 @@ export function registerLegacyApi(fastify: FastifyInstance, options: LegacyApiOp
       return sendText(reply, failure.status, errorPage(failure.status, failure.message));
     });
 
+    // What the Python client may call but this master does not serve: slapproxy's 404 (§3.7).
+    for (const path of notServed(options.services.context.mode)) {
+      legacy.all(path, async (request, reply) => {
+        await readUnparsedBody(request);
+        return sendText(reply, 404, errorPage(404, `${path} is not implemented by this master.`));
+      });
+    }
     for (const route of routes) {
       const config: RouteConfig = { lookupMissStatus: route.lookupMissStatus ?? 404 };
       legacy.route({
@@ -110,13 +123,9 @@ export function registerLegacyApi(fastify: FastifyInstance, options: LegacyApiOp
         url: route.path,
         config,
         handler: async (request, reply) => {
-          let form: LegacyForm;
-          if (route.method === 'GET') {
-            await readUnparsedBody(request);
-            form = LegacyForm.parse(rawQuery(request.url), 'query string');
-          } else {
-            form = request.body instanceof LegacyForm ? request.body : LegacyForm.empty();
-          }
+          if (route.method === 'GET') await readUnparsedBody(request);
+          const query = LegacyForm.parse(rawQuery(request.url), 'query string');
+          const form = request.body instanceof LegacyForm ? request.body.with(query) : query;
           const answer = await route.handle({
             form,
             caller: callerOf(request),
