@@ -109,8 +109,17 @@ test('legacy errors: the page message, 404, 408, 500, oversized and unreadable a
     reply(404, page(404, 'Not Found', 'No free computer partition found for: T &lt;&amp;&#39;x&#39;&gt;'));
     const allocation = await rejectsWithSlapError(request(), 'SLAP_ERR_ALLOCATION_FAILED');
     assert.equal(allocation.message, "No free computer partition found for: T <&'x'>");
-    const missing = await rejectsWithSlapError(client.listSoftwareInstallations('C'), 'SLAP_ERR_NOT_FOUND');
+    const missing = await rejectsWithSlapError(
+      client.supply({ softwareReleaseUri: SR, computerGuid: 'C' }),
+      'SLAP_ERR_NOT_FOUND',
+    );
     assert.match(missing.message, /No free computer partition/);
+    await rejectsWithSlapError(client.listSoftwareInstallations('C'), 'SLAP_ERR_COMPUTE_NODE_NOT_FOUND');
+    reply(500, page(500, 'Internal Server Error', 'No instance on partition slappart9 found.'));
+    await rejectsWithSlapError(
+      client.getComputePartition({ computerGuid: 'C', partitionId: 'slappart9' }),
+      'SLAP_ERR_PARTITION_NOT_FOUND',
+    );
 
     reply(408, page(408, 'Request Timeout', 'Resource not ready'));
     const notReady = await rejectsWithSlapError(request(), 'SLAP_ERR_NOT_READY');

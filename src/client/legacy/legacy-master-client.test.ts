@@ -309,6 +309,15 @@ test('allocation failure, lookups the legacy API answers with text, what it lack
     client.getComputePartition({ computerGuid: NODE, partitionId: 'slappart3' }),
     'SLAP_ERR_PARTITION_NOT_FOUND',
   );
+  await rejectsWithSlapError(client.readNodeSnapshot('COMP-NOPE'), 'SLAP_ERR_COMPUTE_NODE_NOT_FOUND');
+  await rejectsWithSlapError(
+    client.listSoftwareInstallations('COMP-NOPE'),
+    'SLAP_ERR_COMPUTE_NODE_NOT_FOUND',
+  );
+  await rejectsWithSlapError(
+    client.getComputePartition({ computerGuid: NODE, partitionId: 'slappart99' }),
+    'SLAP_ERR_PARTITION_NOT_FOUND',
+  );
   await rejectsWithSlapError(
     client.watchComputeNode({ computerGuid: NODE, afterRevision: 0, timeoutMs: 10 }),
     'SLAP_ERR_NOT_FOUND',

@@ -652,10 +652,11 @@ export class LegacyMasterClient implements MasterClient {
     computerGuid: string,
     options?: CallOptions,
   ): Promise<{ computer: LegacyComputer; text: string }> {
+    // An unknown compute node is a 404: not "no such API" (the agent must not take it for one).
     const text = await this.transport.get(
       '/getFullComputerInformation',
       { computer_id: computerGuid },
-      options,
+      { ...options, notFoundCode: 'SLAP_ERR_COMPUTE_NODE_NOT_FOUND' },
     );
     const computer = readComputer(
       new AnswerReader(this.masterUrl, 'the computer information'),
@@ -680,7 +681,7 @@ export class LegacyMasterClient implements MasterClient {
     const text = await this.transport.get(
       '/registerComputerPartition',
       { computer_reference: computerGuid, computer_partition_reference: partitionId },
-      options,
+      { ...options, notFoundCode: 'SLAP_ERR_PARTITION_NOT_FOUND' },
     );
     const partition = readPartition(
       new AnswerReader(this.masterUrl, 'the partition information'),

@@ -6,7 +6,7 @@
  * the `<p>` of the master's HTML error page.
  */
 import { SlapError, type ErrorCode } from '../../core/errors.ts';
-import { codeForApiError, NOT_READY_HINT } from '../master-errors.ts';
+import { codeForApiError, codeForKnownMessage, NOT_READY_HINT } from '../master-errors.ts';
 import type { CallOptions, MasterHttp } from '../master-http.ts';
 
 /** Form fields or query parameters; undefined ones are left out. */
@@ -82,18 +82,23 @@ export function legacyError(failure: {
       { details, hint: `check that ${masterUrl} is the URL of a SlapOS master with the legacy SLAP API` },
     );
   }
+  // slapproxy answers a lookup that misses with 500 and its usual message (protocol.md §4).
+  const known = status === 500 && message !== undefined ? codeForKnownMessage(message) : undefined;
   const code: ErrorCode =
-    status === 404
+    known ??
+    (status === 404
       ? (failure.notFoundCode ?? 'SLAP_ERR_NOT_FOUND')
       : status === 408
         ? 'SLAP_ERR_NOT_READY'
-        : codeForApiError(status, message ?? '');
+        : codeForApiError(status, message ?? ''));
   const text_ = message ?? `the master at ${masterUrl} answered HTTP ${status} to ${path} (legacy SLAP API)`;
   return new SlapError(code, text_, {
     status,
     details,
     ...(code === 'SLAP_ERR_NOT_READY' ? { hint: NOT_READY_HINT } : {}),
-    ...(status >= 500 ? { hint: `the master at ${masterUrl} failed; its log may tell why` } : {}),
+    ...(status >= 500 && known === undefined
+      ? { hint: `the master at ${masterUrl} failed; its log may tell why` }
+      : {}),
   });
 }
 
