@@ -110,6 +110,11 @@ test('the hello example: requested with slapos request over the legacy API, depl
     { timeoutMs: 120_000, intervalMs: 500 },
   );
   assert.equal(await waitForAnswer(url, 'Hello Legacy!'), 'Hello Legacy!');
+  const services = JSON.parse(await slapos('service', 'list', '--json')) as Instance[];
+  assert.deepEqual(
+    services.map((service) => [service.title, service.instance_guid, service.connection_parameters.url]),
+    [['hello-legacy', first.instance_guid, url]],
+  );
 
   await slapos('request', 'hello-legacy', hello, '--state', 'destroyed');
   await waitFor(

@@ -96,6 +96,8 @@ export class LegacyMasterClient implements MasterClient {
   private readonly locations = new Map<string, InstanceLocation>();
   /** Root titles of the partitions seen, by `computer\npartition` (the tree a partition's requests join). */
   private readonly rootTitles = new Map<string, string>();
+  /** Where the root instances seen are, by title (an instance tree is read again in one call). */
+  private readonly roots = new Map<string, InstanceLocation>();
 
   /** `http`: an endpoint to share (the auto client's probe); by default the client's own. */
   constructor(options: LegacyMasterClientOptions, http: MasterHttp = new MasterHttp(options)) {
@@ -233,6 +235,17 @@ export class LegacyMasterClient implements MasterClient {
   private async findRoot(title: string, options?: CallOptions): Promise<LegacyPartition | undefined> {
     const isRoot = (partition: LegacyPartition): boolean =>
       isBusy(partition) && partition.title === title && partition.rootTitle === title;
+    const seen = this.roots.get(title);
+    if (seen !== undefined) {
+      const partition = await this.registerPartition(seen.computerGuid, seen.partitionId, options).catch(
+        (error: unknown) => {
+          if (error instanceof SlapError && error.code === 'SLAP_ERR_PARTITION_NOT_FOUND') return undefined;
+          throw error;
+        },
+      );
+      if (partition !== undefined && isRoot(partition)) return partition;
+      this.roots.delete(title);
+    }
     const tried = new Set<string>();
     const search = async (computerGuid: string): Promise<LegacyPartition | undefined> => {
       if (tried.has(computerGuid)) return undefined;
@@ -698,6 +711,7 @@ export class LegacyMasterClient implements MasterClient {
     if (isBusy(partition)) {
       this.locations.set(partition.instanceGuid, at);
       this.rootTitles.set(partitionKey(at.computerGuid, at.partitionId), partition.rootTitle);
+      if (partition.title === partition.rootTitle) this.roots.set(partition.title, at);
     }
     for (const shared of partition.sharedInstances)
       this.locations.set(shared.reference, { ...at, slaveReference: shared.reference });
