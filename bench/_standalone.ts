@@ -1,5 +1,6 @@
 /** A standalone SlapOS for the benchmarks: started as `slapos standalone start` does, with a client holding its token. */
-import { MasterClient } from '../src/client/master-client.ts';
+import type { MasterClient } from '../src/client/master-client.ts';
+import { createMasterClient } from '../src/client/master-api.ts';
 import { readAccessTokenFile } from '../src/lib/access-token.ts';
 import { runSlaposProcess } from '../src/testing/standalone.ts';
 
@@ -26,7 +27,8 @@ export async function startBenchStandalone(dir: string, partitions: number): Pro
   ]);
   if (started.exitCode !== 0) throw new Error(`standalone start failed: ${started.stderr}`);
   const info = JSON.parse(started.stdout) as BenchStandalone['info'];
-  const client = new MasterClient({
+  const client = createMasterClient({
+    api: 'json',
     masterUrl: info.master_url,
     accessToken: await readAccessTokenFile(info.token_file),
   });

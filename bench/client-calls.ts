@@ -5,7 +5,7 @@
  *
  * Run: `npx tsc -p tsconfig.build.json && node dist/bench/client-calls.js [calls]`
  */
-import { MasterClient } from '../src/client/master-client.ts';
+import { createMasterClient } from '../src/client/master-api.ts';
 import { startMasterWithNode } from '../src/testing/master-with-node.ts';
 
 const calls = Number(process.argv[2] ?? 2000);
@@ -69,7 +69,7 @@ try {
   const fresh = Math.min(calls, 500);
   started = performance.now();
   for (let i = 0; i < fresh; i++) {
-    const once = new MasterClient({ masterUrl: master.url });
+    const once = createMasterClient({ api: 'json', masterUrl: master.url });
     await once.listComputeNodeInstances('COMP-BENCH');
     await once.close();
   }

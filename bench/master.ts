@@ -1,7 +1,9 @@
 /**
  * Master benchmark (`npm run bench -- master [--modes proxy,master] [--concurrency 1,8] [--rounds 10]
  * [--warmup-rounds 10 | --no-warmup] [--profile-master DIR] [--token] [--fresh 200]
- * [--registrations 1000] [--registration-concurrency 16]`); `--token` starts the proxy-mode master
+ * [--registrations 1000] [--registration-concurrency 16] [--no-legacy | --legacy-only]
+ * [--legacy-requests 1000] [--legacy-read-seconds 5]`); the legacy rows (bench/_legacy-rows.ts)
+ * measure the SLAP XML protocol at concurrency 8. `--token` starts the proxy-mode master
  * with `--token-file` and sends the bearer token on every call (the standalone's setting).
  * `MASTER_NODE_ARGS="--trace-gc …"` passes Node options to the masters' processes.
  *
@@ -55,6 +57,7 @@ import {
   type NodeIdentity,
   type Server,
 } from './_master-servers.ts';
+import { legacyRows } from './_legacy-rows.ts';
 
 const SR = 'https://lab.example.com/software/hello/software.cfg';
 const PARTITIONS = 100;
@@ -537,6 +540,15 @@ async function main(args: string[]): Promise<void> {
     ...(profileDirectory ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`] : []),
   ];
   await build();
+  const legacy = {
+    concurrency: 8,
+    requests: wholeNumber(option(args, '--legacy-requests'), 1000, '--legacy-requests'),
+    readSeconds: wholeNumber(option(args, '--legacy-read-seconds'), 5, '--legacy-read-seconds'),
+  };
+  if (args.includes('--legacy-only')) {
+    await legacyRows(nodeArgs, legacy);
+    return;
+  }
   process.stdout.write(
     `master benchmark: ${rounds} rounds of (format ${PARTITIONS} partitions, supply, ${REQUESTS} requests, ` +
       `${READS} reads) on fresh compute nodes per concurrency and mode` +
@@ -601,6 +613,7 @@ async function main(args: string[]): Promise<void> {
   process.stdout.write('\n');
   if (selected.includes('master') && (fresh > 0 || registrations > 0))
     await connectionFigures(nodeArgs, fresh, registrations, registrationConcurrency);
+  if (!args.includes('--no-legacy')) await legacyRows(nodeArgs, legacy);
   process.stdout.write(`load average after: ${loadAverage()}\n`);
 }
 

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { runBuildout } from '../src/buildout/engine.ts';
 import type { ExecFunction } from '../src/buildout/recipe.ts';
-import { MasterClient } from '../src/client/master-client.ts';
+import { createMasterClient } from '../src/client/master-api.ts';
 import { execFile } from '../src/lib/exec.ts';
 import { runPromises } from '../src/node/promise/run-promises.ts';
 import { runSlapos } from '../src/testing/cli.ts';
@@ -60,7 +60,7 @@ async function stopService(child: ChildProcess): Promise<void> {
 test('examples/hello: software release, instance against a real master, service answering Hello <name>!', async () => {
   const root = await makeTempDir('slapos-hello-');
   const master = await startTestMaster({ computerId: COMPUTER });
-  const client = new MasterClient({ masterUrl: master.url });
+  const client = createMasterClient({ api: 'json', masterUrl: master.url });
   const services: ChildProcess[] = [];
   try {
     // A sandbox compute node, registered on the master.

@@ -21,6 +21,11 @@ import {
   waitForConnection,
   type TestStandalone,
 } from '../src/testing/standalone.ts';
+import {
+  compositeTreeScenario,
+  sharedInstanceScenario,
+  type TreeWorld,
+} from '../src/testing/instance-tree-scenarios.ts';
 import { writeTestReleases, type TestReleases } from '../src/testing/test-releases.ts';
 import { waitFor } from '../src/testing/supervisor.ts';
 import { rm, writeFile } from 'node:fs/promises';
@@ -46,37 +51,25 @@ async function slapos(...args: string[]): Promise<void> {
   assert.ok(result.exitCode === 0 || result.exitCode === 2, `${result.exitCode}: ${result.stderr}`);
 }
 
+/** This standalone's world: the JSON API, instances named `title___root___0|1`. */
+function world(): TreeWorld {
+  return {
+    releases,
+    node: 'local',
+    slapos,
+    instance: (title, options = {}) =>
+      sa.client.getInstance(`${title}___${options.root ?? ''}___${options.shared ? 1 : 0}`),
+  };
+}
+
 test('a composite profile requests a child and publishes its URL, without waiting for a retry', async () => {
-  await slapos('supply', releases.composite, 'local');
-  await slapos('request', 'tree', releases.composite, '--parameters', 'name=Kid');
   // The parent fails first (its child has no URL yet); the child's publication makes the master
   // bump the parent's marker, and the agent processes it again at once (its retry is 10 min away).
-  const connection = await waitForConnection(sa.client, 'tree______0', 'child-url', { expected: /^http:/ });
-  assert.equal(await waitForAnswer(connection['child-url'] as string, 'Hello Kid!'), 'Hello Kid!');
-  const child = await sa.client.getInstance('child-of-tree___tree___0');
-  assert.equal(child.root_instance_title, 'tree');
-  assert.equal(child.software_type, 'child');
-  assert.equal(child.connection_parameters.url, connection['child-url']);
-
-  // A new name flows down the tree: the parent re-requests the child with it.
-  await slapos('request', 'tree', releases.composite, '--parameters', 'name=Teen');
-  assert.equal(await waitForAnswer(connection['child-url'] as string, 'Hello Teen!'), 'Hello Teen!');
+  await compositeTreeScenario(world());
 });
 
 test('a shared instance is attached to a host, which publishes its connection parameters', async () => {
-  await slapos('supply', releases.host, 'local');
-  await slapos('request', 'frontend', releases.host);
-  await waitForConnection(sa.client, 'frontend______0', 'shared-count', { expected: '0' });
-  await slapos('request', 'shop', releases.host, '--slave', '--parameters', 'path=shop');
-  const shop = await waitForConnection(sa.client, 'shop______1', 'url', { expected: /\/shop$/ });
-  const host = await sa.client.getInstance('frontend______0');
-  assert.equal(shop.url, `http://${host.ip_list[0]?.[1]}/shop`);
-  await waitForConnection(sa.client, 'frontend______0', 'shared-count', { expected: '1' });
-  // A second one joins the list; the first keeps its parameters.
-  await slapos('request', 'blog', releases.host, '--slave', '--parameters', 'path=blog');
-  await waitForConnection(sa.client, 'blog______1', 'url', { expected: /\/blog$/ });
-  await waitForConnection(sa.client, 'frontend______0', 'shared-count', { expected: '2' });
-  assert.equal((await sa.client.getInstance('shop______1')).connection_parameters.url, shop.url);
+  await sharedInstanceScenario(world());
 });
 
 test('two compute nodes on one master: the computer_guid SLA places the instance', async () => {

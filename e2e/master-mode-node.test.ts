@@ -13,7 +13,8 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MasterClient } from '../src/client/master-client.ts';
+import type { MasterClient } from '../src/client/master-client.ts';
+import { createMasterClient } from '../src/client/master-api.ts';
 import { EXIT } from '../src/core/errors.ts';
 import { loadNodeConfig, type NodeConfig } from '../src/node/config.ts';
 import { commonNameOf } from '../src/node/issued-certificate.ts';
@@ -78,7 +79,12 @@ before(async () => {
     { env },
   );
   assert.equal(configure.code, 0, configure.stderr);
-  alice = new MasterClient({ masterUrl: master.url, accessToken: token, tls: { ca: master.caPem } });
+  alice = createMasterClient({
+    api: 'json',
+    masterUrl: master.url,
+    accessToken: token,
+    tls: { ca: master.caPem },
+  });
 });
 
 after(async () => {

@@ -240,3 +240,25 @@ test('a malformed master_token is refused without being shown', () => {
     box.cleanup();
   }
 });
+
+test('master_api: [slapconsole], else [slapos] of the file, kept with --master-url; a bad one refused', () => {
+  const box = sandbox();
+  try {
+    const cfg = join(box.dir, 'client.cfg');
+    writeFileSync(
+      cfg,
+      '[slapconsole]\nmaster_url = http://a:1\nmaster_api = legacy\n[slapos]\nmaster_api = json\n',
+    );
+    const ctx = { env: box.env, cwd: box.dir };
+    assert.equal(resolveClientConfig({ cfg }, ctx).masterApi, 'legacy');
+    assert.equal(resolveClientConfig({ cfg, masterUrl: 'http://b:1' }, ctx).masterApi, 'legacy');
+    writeFileSync(cfg, '[slapos]\nmaster_url = http://a:1\nmaster_api = json\n');
+    assert.equal(resolveClientConfig({ cfg }, ctx).masterApi, 'json');
+    writeFileSync(cfg, '[slapos]\nmaster_url = http://a:1\n');
+    assert.equal(resolveClientConfig({ cfg }, ctx).masterApi, undefined);
+    writeFileSync(cfg, '[slapos]\nmaster_url = http://a:1\nmaster_api = soap\n');
+    throwsSlapError(() => resolveClientConfig({ cfg }, ctx), 'SLAP_ERR_CONFIG', /master_api .*"soap"/);
+  } finally {
+    box.cleanup();
+  }
+});

@@ -10,7 +10,8 @@
  *
  * The master's access token (a standalone's local secret) is `$SLAPOS_MASTER_TOKEN`, else
  * `[slapconsole] master_token`, then `[slapos] master_token` of that file; like the TLS material,
- * it is kept when `--master-url` or `$SLAPOS_MASTER_URL` names the master.
+ * it is kept when `--master-url` or `$SLAPOS_MASTER_URL` names the master. So is the API to speak,
+ * `[slapconsole] master_api`, then `[slapos] master_api` (auto, json or legacy; default auto).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -20,6 +21,7 @@ import type { MasterClient } from '../client/master-client.ts';
 import type { TlsMaterial } from '../client/json-transport.ts';
 import { SlapError, isSlapError, toSlapError, type ErrorCode } from '../core/errors.ts';
 import { ACCESS_TOKEN_RULE, isAccessToken, MASTER_TOKEN_OPTION } from '../core/access-token.ts';
+import { isMasterApi, MASTER_APIS, type MasterApi } from '../core/master-apis.ts';
 import type { IniDocument } from '../lib/ini.ts';
 import { resolveStandaloneDir, standaloneConfigFile } from '../standalone/location.ts';
 import type { CliContext } from './context.ts';
@@ -38,6 +40,8 @@ export interface ClientConfig {
   tls?: TlsMaterial;
   /** Sent as `Authorization: Bearer` (never printed). */
   accessToken?: string;
+  /** The API to speak (default auto: probed). */
+  masterApi?: MasterApi;
 }
 
 export const DEFAULT_CLIENT_CONFIGURATION = '~/.slapos/slapos-client.cfg';
@@ -130,7 +134,21 @@ function accessTokenFrom(file: ConfigFile | undefined, env: NodeJS.ProcessEnv): 
   return undefined;
 }
 
-/** Finds the master URL (and TLS material, access token) for a client command. */
+function masterApiFrom(file: ConfigFile | undefined): MasterApi | undefined {
+  for (const section of ['slapconsole', 'slapos']) {
+    const value = file?.ini.get(section, 'master_api')?.trim();
+    if (!value) continue;
+    if (!isMasterApi(value))
+      throw new SlapError(
+        'SLAP_ERR_CONFIG',
+        `[${section}] master_api of ${file?.path} is ${JSON.stringify(value)}, not one of ${MASTER_APIS.join(', ')}`,
+      );
+    return value;
+  }
+  return undefined;
+}
+
+/** Finds the master URL (and TLS material, access token, API) for a client command. */
 export function resolveClientConfig(
   options: ClientCommandOptions,
   ctx: Pick<CliContext, 'env' | 'cwd'>,
@@ -138,10 +156,12 @@ export function resolveClientConfig(
   const file = findConfigFile(options, ctx);
   const tls = file && tlsFrom(file, ctx);
   const accessToken = accessTokenFrom(file, ctx.env);
+  const masterApi = masterApiFrom(file);
   const withCredentials = (config: ClientConfig): ClientConfig => ({
     ...config,
     ...(tls ? { tls } : {}),
     ...(accessToken === undefined ? {} : { accessToken }),
+    ...(masterApi === undefined ? {} : { masterApi }),
   });
   if (options.masterUrl !== undefined)
     return withCredentials({ masterUrl: options.masterUrl, source: '--master-url' });
@@ -186,10 +206,11 @@ export async function withMasterClient<T>(
 ): Promise<T> {
   const config = resolveClientConfig(options, ctx);
   // Loaded here, not at start-up: `slapos --help` and the commands that never call a master stay fast.
-  const { MasterClient } = await import('../client/master-client.ts');
+  const { createMasterClient } = await import('../client/master-api.ts');
   let client: MasterClient;
   try {
-    client = new MasterClient({
+    client = createMasterClient({
+      api: config.masterApi,
       masterUrl: config.masterUrl,
       logger: ctx.logger(),
       ...(config.tls ? { tls: config.tls } : {}),

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { rejectsWithSlapError } from '../testing/slap-error-assert.ts';
-import { MasterClient } from './master-client.ts';
+import { JsonMasterClient } from './master-client.ts';
 
 const fixture = (name: string): Buffer =>
   readFileSync(new URL(`./fixtures/${name}`, import.meta.url.replace('/dist/src/', '/src/')));
@@ -45,7 +45,7 @@ async function withHttpsMaster(
 
 test('https: the master is trusted through the given CA and sees the client certificate', async () => {
   await withHttpsMaster(async (url, peers) => {
-    const client = new MasterClient({ masterUrl: url, tls: { ca: MASTER.cert, ...NODE } });
+    const client = new JsonMasterClient({ masterUrl: url, tls: { ca: MASTER.cert, ...NODE } });
     try {
       assert.deepEqual(await client.listInstanceTrees(), []);
       assert.deepEqual(await client.listInstanceTrees(), []);
@@ -53,7 +53,7 @@ test('https: the master is trusted through the given CA and sees the client cert
     } finally {
       await client.close();
     }
-    const anonymous = new MasterClient({ masterUrl: url, tls: { ca: MASTER.cert } });
+    const anonymous = new JsonMasterClient({ masterUrl: url, tls: { ca: MASTER.cert } });
     try {
       assert.deepEqual(await anonymous.listInstanceTrees(), []);
       assert.equal(peers[2], undefined, 'no client certificate when none is given');
@@ -65,7 +65,7 @@ test('https: the master is trusted through the given CA and sees the client cert
 
 test('https: a master certificate no authority vouches for is a TLS failure, told as one', async () => {
   await withHttpsMaster(async (url, peers) => {
-    const client = new MasterClient({ masterUrl: url });
+    const client = new JsonMasterClient({ masterUrl: url });
     try {
       const error = await rejectsWithSlapError(client.listInstanceTrees(), 'SLAP_ERR_UNAVAILABLE');
       assert.match(error.message, new RegExp(`cannot reach the master at ${url}`));

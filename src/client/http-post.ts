@@ -1,5 +1,5 @@
 /**
- * POST over node:http(s) with one keep-alive agent: a connect deadline, the caller's AbortSignal, a
+ * GET and POST over node:http(s) with one keep-alive agent: a connect deadline, the caller's AbortSignal, a
  * cap on the answer's size; `close()` waits for the calls in progress, then closes the connections.
  * Answers may come gzip'd (we ask for it: the master sends its memoized lists so): the cap then
  * bounds the decompressed size too, so that a small "gzip bomb" is refused without being inflated.
@@ -21,6 +21,8 @@ export interface HttpPosterOptions {
 }
 
 export interface PostOptions {
+  /** POST (the default) sends `body`; GET sends none. */
+  method?: 'GET' | 'POST';
   headers: Readonly<Record<string, string>>;
   body: string;
   signal: AbortSignal;
@@ -101,12 +103,17 @@ export class HttpPoster {
         settle({ error });
         request.destroy();
       };
-      const body = Buffer.from(options.body, 'utf8');
+      const method = options.method ?? 'POST';
+      const body = Buffer.from(method === 'GET' ? '' : options.body, 'utf8');
       const send = this.secure ? httpsRequest : httpRequest;
       const request = send(url, {
-        method: 'POST',
+        method,
         agent: this.agent,
-        headers: { ...options.headers, 'accept-encoding': 'gzip', 'content-length': String(body.length) },
+        headers: {
+          ...options.headers,
+          'accept-encoding': 'gzip',
+          ...(method === 'GET' ? {} : { 'content-length': String(body.length) }),
+        },
         signal: options.signal,
       });
       request.once('socket', (socket: Socket) => {
@@ -139,7 +146,8 @@ export class HttpPoster {
             settle({ error: codedError('the connection closed before the end of the answer', 'ECONNRESET') });
         });
       });
-      request.end(body);
+      if (method === 'GET') request.end();
+      else request.end(body);
     });
   }
 }

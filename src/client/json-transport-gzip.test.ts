@@ -9,7 +9,7 @@ import type { ServerResponse } from 'node:http';
 import { createGzip, gzipSync } from 'node:zlib';
 import { startHttpServer } from '../testing/http-server.ts';
 import { rejectsWithSlapError } from '../testing/slap-error-assert.ts';
-import { MasterClient } from './master-client.ts';
+import { JsonMasterClient } from './master-client.ts';
 
 function sendBytes(response: ServerResponse, bytes: Buffer, encoding: string): void {
   response.writeHead(200, {
@@ -22,7 +22,7 @@ function sendBytes(response: ServerResponse, bytes: Buffer, encoding: string): v
 
 async function withAnswer(
   answer: (response: ServerResponse) => void,
-  work: (client: MasterClient, acceptEncodings: (string | undefined)[]) => Promise<void>,
+  work: (client: JsonMasterClient, acceptEncodings: (string | undefined)[]) => Promise<void>,
   maxResponseBytes?: number,
 ): Promise<void> {
   const acceptEncodings: (string | undefined)[] = [];
@@ -30,7 +30,7 @@ async function withAnswer(
     acceptEncodings.push(request.headers['accept-encoding']);
     answer(response);
   });
-  const client = new MasterClient({
+  const client = new JsonMasterClient({
     masterUrl: server.url,
     ...(maxResponseBytes === undefined ? {} : { maxResponseBytes }),
   });

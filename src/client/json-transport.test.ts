@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { sendJson, startHttpServer, type TestHttpServer } from '../testing/http-server.ts';
-import { MasterClient } from './master-client.ts';
+import { JsonMasterClient } from './master-client.ts';
 import { rejectsWithSlapError, throwsSlapError } from '../testing/slap-error-assert.ts';
 
 const INSTANCE = {
@@ -33,11 +33,11 @@ const INSTANCE = {
 
 async function withServer(
   handler: Parameters<typeof startHttpServer>[0],
-  body: (server: TestHttpServer, client: MasterClient) => Promise<void>,
+  body: (server: TestHttpServer, client: JsonMasterClient) => Promise<void>,
   clientOptions: { timeoutMs?: number; maxResponseBytes?: number } = {},
 ): Promise<void> {
   const server = await startHttpServer(handler);
-  const client = new MasterClient({ masterUrl: server.url, ...clientOptions });
+  const client = new JsonMasterClient({ masterUrl: server.url, ...clientOptions });
   try {
     await body(server, client);
   } finally {
@@ -56,7 +56,7 @@ async function freePort(): Promise<number> {
 
 test('a master URL that is not http(s) is a configuration error', () => {
   for (const masterUrl of ['not a url', 'ftp://host/', 'http://host/?q=1']) {
-    throwsSlapError(() => new MasterClient({ masterUrl }), 'SLAP_ERR_CONFIG', /master URL/);
+    throwsSlapError(() => new JsonMasterClient({ masterUrl }), 'SLAP_ERR_CONFIG', /master URL/);
   }
 });
 
@@ -64,7 +64,7 @@ test('the master URL may carry a path prefix and a trailing slash', async () => 
   await withServer(
     (_request, response) => sendJson(response, 200, { result_list: [] }),
     async (server) => {
-      const client = new MasterClient({ masterUrl: `${server.url}/prefix/` });
+      const client = new JsonMasterClient({ masterUrl: `${server.url}/prefix/` });
       try {
         assert.equal(client.masterUrl, `${server.url}/prefix`);
         assert.deepEqual(await client.listInstanceTrees(), []);
@@ -80,7 +80,7 @@ test('the master URL may carry a path prefix and a trailing slash', async () => 
 
 test('an unreachable master fails fast with UNAVAILABLE and a hint naming its URL', async () => {
   const masterUrl = `http://127.0.0.1:${await freePort()}`;
-  const client = new MasterClient({ masterUrl, timeoutMs: 5_000 });
+  const client = new JsonMasterClient({ masterUrl, timeoutMs: 5_000 });
   try {
     const error = await rejectsWithSlapError(
       client.listInstanceTrees(),
@@ -329,7 +329,7 @@ test('a master without the promise results extension (404) is remembered: one ca
     response.writeHead(404, { 'content-type': 'text/html' });
     response.end('<title>404 Not Found</title>');
   });
-  const client = new MasterClient({ masterUrl: server.url, logger });
+  const client = new JsonMasterClient({ masterUrl: server.url, logger });
   try {
     assert.equal(client.supportsPromiseResults, true);
     const results = [

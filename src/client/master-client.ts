@@ -1,8 +1,8 @@
 /**
  * The typed master client: the only way the CLI and the node agent reach a master. Its methods are
  * named after what they do in SlapOS terms (request an instance, supply a software release, report a
- * state, bang, format a compute node, …); the mapping to the JSON API v0 paths lives here, so that a
- * second transport (the legacy XML protocol) can later sit behind the same methods.
+ * state, bang, format a compute node, …); the mapping to the JSON API v0 paths lives here, and the
+ * legacy SLAP protocol's client (legacy/) sits behind the same methods.
  *
  * One client holds one connection pool (node:http(s) keep-alive agent): create it once, share it, and
  * `close()` it at the end. Every method takes `{signal, timeoutMs}` and fails only with SlapErrors
@@ -20,6 +20,7 @@ import {
   type JsonTransportOptions,
   type TlsMaterial,
 } from './json-transport.ts';
+import type { MasterHttp } from './master-http.ts';
 import type {
   ActionResult,
   Certificate,
@@ -47,14 +48,22 @@ export type MasterClientOptions = JsonTransportOptions;
 
 export type { CallOptions } from './json-transport.ts';
 
-export class MasterClient {
+/**
+ * What every master client offers, whatever it speaks (the JSON API here, the legacy SLAP protocol in
+ * legacy/legacy-master-client.ts): consumers type against it and get one from createMasterClient
+ * (master-api.ts).
+ */
+export type MasterClient = Pick<JsonMasterClient, keyof JsonMasterClient>;
+
+export class JsonMasterClient {
   private readonly transport: JsonTransport;
   private readonly logger: Logger | undefined;
   /** The master answered 404 to the promise results extension: it does not have it (a SlapOS master). */
   private promiseResultsUnsupported = false;
 
-  constructor(options: MasterClientOptions) {
-    this.transport = new JsonTransport(options);
+  /** `http`: an endpoint to share (the auto client's probe); by default the client's own. */
+  constructor(options: MasterClientOptions, http?: MasterHttp) {
+    this.transport = new JsonTransport(options, http);
     this.logger = options.logger;
   }
 

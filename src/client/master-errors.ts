@@ -34,12 +34,15 @@ const STATUS_CODES: Readonly<Record<number, ErrorCode>> = {
   500: 'SLAP_ERR_INTERNAL',
 };
 
+/** The code of one of the master's known refusal messages (protocol.md §4), else undefined. */
+export function codeForKnownMessage(message: string): ErrorCode | undefined {
+  for (const [pattern, code] of FORBIDDEN_MESSAGES) if (pattern.test(message)) return code;
+  return undefined;
+}
+
 /** The error code for an HTTP error status and the API's message. */
 export function codeForApiError(status: number, message: string): ErrorCode {
-  if (status === 403) {
-    for (const [pattern, code] of FORBIDDEN_MESSAGES) if (pattern.test(message)) return code;
-    return 'SLAP_ERR_FORBIDDEN';
-  }
+  if (status === 403) return codeForKnownMessage(message) ?? 'SLAP_ERR_FORBIDDEN';
   const known = STATUS_CODES[status];
   if (known) return known;
   if (status >= 500) return 'SLAP_ERR_UNAVAILABLE';

@@ -77,6 +77,37 @@ test('JSON numbers keep their Python type when a JS number would lose it', () =>
   assert.deepEqual(parsePythonJson('{"x": [1, "2"]}'), { x: [1, '2'] });
 });
 
+test('a PyNumber holds the non-finite floats by their Python repr (the XML marshaller keeps <float>inf</float>)', () => {
+  for (const [source, value] of [
+    ['inf', Infinity],
+    ['-inf', -Infinity],
+    ['nan', NaN],
+  ] as const) {
+    const number = new PyNumber(source);
+    assert.equal(number.isFloat, true);
+    assert.equal(number.value, value);
+    assert.equal(pyStr(number), source);
+    assert.equal(pyRepr([number]), `[${source}]`);
+  }
+  // Stored as JSON the way Python's json writes them, and read back.
+  const stored = stringifyPythonJson({
+    a: new PyNumber('inf'),
+    b: [new PyNumber('-inf'), new PyNumber('nan')],
+    s: 'NaN Infinity',
+  });
+  assert.equal(stored, '{"a":Infinity,"b":[-Infinity,NaN],"s":"NaN Infinity"}');
+  const read = parsePythonJson(stored) as { a: PyNumber; b: PyNumber[]; s: string };
+  assert.deepEqual(read, {
+    a: new PyNumber('inf'),
+    b: [new PyNumber('-inf'), new PyNumber('nan')],
+    s: 'NaN Infinity',
+  });
+  assert.equal(stringifyPythonJson(read), stored);
+  // Only these exact spellings: any other text stays a JSON number source.
+  assert.equal(new PyNumber('12').isFloat, false);
+  assert.equal(Number.isNaN(new PyNumber('toString').value), true);
+});
+
 test('parsePythonJson round-trips random values: numbers keep their source, strings stay strings', () => {
   const random = seededChoices(20261207);
   // Digits, exponents and quotes inside strings must never be read as numbers, escaped or not.

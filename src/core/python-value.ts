@@ -110,10 +110,22 @@ export function pyStr(value: unknown): string {
 
 // Strings first (so that digits inside them are skipped), in the unrolled form `"[^"\\]*(\\.[^"\\]*)*"`:
 // several times faster on long strings than an alternation per character.
-const TOKENS = /"[^"\\]*(?:\\.[^"\\]*)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+// Python's json writes the floats that are not finite as `Infinity`, `-Infinity` and `NaN`.
+const TOKENS = /"[^"\\]*(?:\\.[^"\\]*)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|-?Infinity|NaN/g;
+
+/** Python's json spelling of the non-finite floats, and their repr (a PyNumber's source). */
+const JSON_NON_FINITE: ReadonlyMap<string, string> = new Map([
+  ['Infinity', 'inf'],
+  ['-Infinity', '-inf'],
+  ['NaN', 'nan'],
+]);
+const NON_FINITE_JSON: ReadonlyMap<string, string> = new Map(
+  [...JSON_NON_FINITE].map(([json, repr]) => [repr, json]),
+);
 
 /** True if a number token would not print the same in Python as the JS number it parses to. */
 function needsSource(token: string): boolean {
+  if (JSON_NON_FINITE.has(token)) return true;
   const value = Number(token);
   if (/[.eE]/.test(token)) return Number.isInteger(value);
   return token === '-0' || !Number.isSafeInteger(value);
@@ -135,26 +147,34 @@ const MARK = `\u0000${NONCE}:`;
 const MARK_IN_JSON = `\\u0000${NONCE}:`;
 
 /**
- * Parses JSON text (already known to be valid) keeping, as PyNumber, the numbers whose Python
- * type or digits a JS number would lose (`1.0`, `1e3`, huge integers). Other values are plain.
- * `parsed`, the plain JSON.parse result of the same text, is returned as is when nothing needs keeping.
+ * Parses JSON text (already known to be valid, or written by stringifyPythonJson) keeping, as
+ * PyNumber, the numbers whose Python type or digits a JS number would lose (`1.0`, `1e3`, huge
+ * integers, and Python's `Infinity`, `-Infinity`, `NaN`). Other values are plain. `parsed`, the
+ * plain JSON.parse result of the same text, is returned as is when nothing needs keeping.
  */
 export function parsePythonJson(text: string, parsed?: unknown): unknown {
-  // Quick test: no number with a fraction, an exponent, 16+ digits or a minus zero.
-  if (!/\d[.eE]|\d{16}|-0/.test(text) || !hasNumberNeedingSource(text)) {
+  // Quick test: no number with a fraction, an exponent, 16+ digits, a minus zero or not finite.
+  if (!/\d[.eE]|\d{16}|-0|Infinity|NaN/.test(text) || !hasNumberNeedingSource(text)) {
     return parsed === undefined ? (JSON.parse(text) as unknown) : parsed;
   }
   const rewritten = text.replace(TOKENS, (token) =>
     token.startsWith('"') || !needsSource(token) ? token : `"${MARK_IN_JSON}${token}"`,
   );
   return JSON.parse(rewritten, (_key, value: unknown) =>
-    typeof value === 'string' && value.startsWith(MARK) ? new PyNumber(value.slice(MARK.length)) : value,
+    typeof value === 'string' && value.startsWith(MARK) ? pyNumberFromJson(value.slice(MARK.length)) : value,
   ) as unknown;
 }
 
-/** JSON text that keeps PyNumbers' source (read back with parsePythonJson). */
+function pyNumberFromJson(token: string): PyNumber {
+  return new PyNumber(JSON_NON_FINITE.get(token) ?? token);
+}
+
+/**
+ * JSON text that keeps PyNumbers' source (read back with parsePythonJson); the non-finite floats
+ * as Python's json writes them.
+ */
 export function stringifyPythonJson(value: unknown): string {
-  if (value instanceof PyNumber) return value.source;
+  if (value instanceof PyNumber) return NON_FINITE_JSON.get(value.source) ?? value.source;
   if (Array.isArray(value)) return `[${value.map((item) => stringifyPythonJson(item)).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>);

@@ -8,9 +8,10 @@
  * linear time, no recursion.
  */
 import { SlapError } from './errors.ts';
+import { decodeAttributeValue, decodeCharacterData, unescapeLtGtAmp } from './xml-character-data.ts';
 import { compareCodePoints } from './parameter-xml.ts';
 import { PyNumber, pyFloatRepr, pyStr } from './python-value.ts';
-import { escapeXmlAttribute, escapeXmlText, isXmlCompatible } from './xml-text.ts';
+import { escapeXmlAttribute, escapeXmlText, isXmlCompatible, nonXmlCharacterIndex } from './xml-text.ts';
 
 /** A Python tuple (ip_list items, constructor arguments). */
 export class PyTuple {
@@ -48,8 +49,11 @@ export const MAX_MARSHAL_DEPTH = 100;
 export const MAX_MARSHAL_VALUES = 1_000_000;
 /** Python 3 refuses to convert longer digit strings to int (sys.int_info.default_max_str_digits). */
 const MAX_INT_DIGITS = 4300;
-/** Integers at least this large are written `<long>`. */
-const LONG_THRESHOLD = 10n ** 24n;
+/**
+ * Integers at least 1e24 in magnitude are written `<long>`; Python compares an int with the float
+ * 1e24 exactly, and that float is 999999999999999983222784.
+ */
+const LONG_THRESHOLD = BigInt(1e24);
 
 /** Shows a hostile name or value in an error message: quoted, escaped and bounded. */
 function quote(text: string): string {
@@ -63,6 +67,8 @@ function escapeMarshalString(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
+/** Strings written as they are: printable ASCII, tab and newline, but & < > (escaped twice otherwise). */
+const PLAIN_ASCII = /^[\t\n\x20-\x25\x27-\x3b\x3d\x3f-\x7e]*$/;
 const NON_ASCII = /[^\x00-\x7f]/gu;
 
 /** The serialiser writes ASCII: every other character as a decimal character reference. */
@@ -72,11 +78,14 @@ function asciiCharacterReferences(text: string): string {
   return text.replace(NON_ASCII, (char) => `&#${char.codePointAt(0) ?? 0};`);
 }
 
+/** Refuses text XML cannot carry; the message shows the character, not the text (it may be a secret). */
 function checkCarriable(text: string, what: string): void {
-  if (!isXmlCompatible(text)) {
+  const index = nonXmlCharacterIndex(text);
+  if (index >= 0) {
+    const code = (text.codePointAt(index) ?? 0).toString(16).toUpperCase().padStart(4, '0');
     throw new SlapError(
       'SLAP_ERR_INVALID_INPUT',
-      `cannot marshal ${what} ${quote(text)}: it holds characters XML cannot carry`,
+      `cannot marshal ${what}: it holds a character XML cannot carry (U+${code} at index ${index})`,
     );
   }
 }
@@ -152,8 +161,9 @@ class Encoder {
   }
 
   private writeString(text: string): void {
-    checkCarriable(text, 'the string');
-    if (text === '') return void this.out.push('<string></string>');
+    // Most strings (ids, URLs, states) need no escaping at all: printable ASCII but & < >.
+    if (PLAIN_ASCII.test(text)) return void this.out.push(`<string>${text}</string>`);
+    checkCarriable(text, 'a string');
     const escaped = asciiCharacterReferences(escapeXmlText(escapeMarshalString(text)));
     this.out.push(`<string>${escaped}</string>`);
   }
@@ -228,10 +238,54 @@ const CONTAINER_TAGS: ReadonlySet<string> = new Set<ContainerTag>([
   'object',
 ]);
 
+/**
+ * The text of a scalar element. The common case, one run of character data, is kept raw (checked)
+ * until the end so that a string's two unescapings run in one pass.
+ */
+class ScalarText {
+  private raw: string | undefined;
+  private readonly parts: string[] = [];
+
+  addCharacterData(raw: string): void {
+    checkCharacterData(raw);
+    this.flush();
+    this.raw = raw;
+  }
+
+  addCdata(raw: string): void {
+    this.flush();
+    this.parts.push(normaliseLineEnds(raw));
+  }
+
+  isEmpty(): boolean {
+    return this.raw === undefined && this.parts.every((part) => part === '');
+  }
+
+  /** The text as an XML parser reports it. */
+  value(): string {
+    this.flush();
+    return this.parts.length === 1 ? (this.parts[0] as string) : this.parts.join('');
+  }
+
+  /** A `<string>`'s value: also the reverse of xml_marshaller's own escaping (saxutils.unescape). */
+  stringValue(): string {
+    if (this.parts.length === 0 && this.raw !== undefined) {
+      return decodeCharacterData(this.raw, malformed, { unescapeLtGtAmp: true });
+    }
+    return unescapeLtGtAmp(this.value());
+  }
+
+  private flush(): void {
+    if (this.raw === undefined) return;
+    this.parts.push(decodeCharacterData(this.raw, malformed));
+    this.raw = undefined;
+  }
+}
+
 interface ScalarFrame {
   readonly kind: 'scalar';
   readonly tag: ScalarTag;
-  readonly text: string[];
+  readonly text: ScalarText;
   /** A reference's target, resolved when the element opens. */
   readonly target?: MarshalValue;
 }
@@ -274,7 +328,12 @@ function isNameStart(code: number): boolean {
     (code >= 0x41 && code <= 0x5a) || // A-Z
     code === 0x5f || // _
     code === 0x3a || // :
-    (code >= 0xc0 && code !== 0xd7 && code !== 0xf7 && code !== 0x37e && code < 0xfffe)
+    // Beyond ASCII, roughly XML's NameStartChar; no surrogates (names of this format are ASCII anyway).
+    (code >= 0xc0 &&
+      code !== 0xd7 &&
+      code !== 0xf7 &&
+      code !== 0x37e &&
+      (code < 0xd800 || (code >= 0xe000 && code < 0xfffe)))
   );
 }
 
@@ -288,88 +347,25 @@ function isNameChar(code: number): boolean {
   );
 }
 
-const PREDEFINED: ReadonlyMap<string, string> = new Map([
-  ['lt', '<'],
-  ['gt', '>'],
-  ['amp', '&'],
-  ['quot', '"'],
-  ['apos', "'"],
-]);
-/** Longest character reference read (`&#x0000010FFFF;` is valid XML; more zeros are not worth reading). */
-const MAX_REFERENCE_LENGTH = 16;
-const DECIMAL = /^[0-9]+$/;
-const HEXADECIMAL = /^[0-9a-fA-F]+$/;
-
-/** The character that the reference at `text[amp]` stands for, and the index after it. */
-function readReference(text: string, amp: number): [string, number] {
-  const semicolon = text.indexOf(';', amp + 1);
-  if (semicolon < 0 || semicolon - amp > MAX_REFERENCE_LENGTH) {
-    throw malformed(
-      `'&' that starts no entity or character reference near ${quote(text.slice(amp, amp + 12))}`,
-    );
-  }
-  const name = text.slice(amp + 1, semicolon);
-  const predefined = PREDEFINED.get(name);
-  if (predefined !== undefined) return [predefined, semicolon + 1];
-  if (!name.startsWith('#')) {
-    throw malformed(`entity ${quote(`&${name};`)} is not allowed (only &lt; &gt; &amp; &quot; &apos;)`);
-  }
-  const hex = name.startsWith('#x');
-  const digits = name.slice(hex ? 2 : 1);
-  if (!(hex ? HEXADECIMAL : DECIMAL).test(digits)) {
-    throw malformed(`bad character reference ${quote(`&${name};`)}`);
-  }
-  const code = parseInt(digits, hex ? 16 : 10);
-  const char = code <= 0x10ffff ? String.fromCodePoint(code) : '';
-  if (char === '' || !isXmlCompatible(char)) {
-    throw malformed(`character reference ${quote(`&${name};`)} names a character XML cannot carry`);
-  }
-  return [char, semicolon + 1];
-}
-
 function checkCharacters(raw: string): void {
   if (!isXmlCompatible(raw)) throw malformed('the document holds characters XML cannot carry');
 }
 
-/** Line ends as an XML parser reports them: CR LF and a lone CR become LF. */
-function normaliseLineEnds(raw: string): string {
-  return raw.includes('\r') ? raw.replace(/\r\n?/g, '\n') : raw;
-}
-
-/** Character data as an XML parser reports it: line ends normalised, references replaced. */
-function parseCharacterData(raw: string): string {
+function checkCharacterData(raw: string): void {
   checkCharacters(raw);
   if (raw.includes(']]>')) throw malformed("']]>' in character data");
-  return replaceReferences(normaliseLineEnds(raw));
 }
 
-/** An attribute value as an XML parser reports it: tabs and line ends become spaces too. */
+/** An attribute value, as an XML parser reports it. */
 function parseAttributeValue(raw: string): string {
   checkCharacters(raw);
   if (raw.includes('<')) throw malformed("'<' in an attribute value");
-  return replaceReferences(raw.replace(/\r\n?|[\n\t]/g, ' '));
+  return decodeAttributeValue(raw, malformed);
 }
 
-function replaceReferences(text: string): string {
-  let amp = text.indexOf('&');
-  if (amp < 0) return text;
-  const parts: string[] = [];
-  let from = 0;
-  while (amp >= 0) {
-    parts.push(text.slice(from, amp));
-    const [char, after] = readReference(text, amp);
-    parts.push(char);
-    from = after;
-    amp = text.indexOf('&', from);
-  }
-  parts.push(text.slice(from));
-  return parts.join('');
-}
-
-/** The reverse of xml_marshaller's own escaping (saxutils.unescape, in its order). */
-function unescapeMarshalString(text: string): string {
-  if (!text.includes('&')) return text;
-  return text.replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&');
+/** Line ends of a CDATA section as an XML parser reports them: CR LF and a lone CR become LF. */
+function normaliseLineEnds(raw: string): string {
+  return raw.includes('\r') ? raw.replace(/\r\n?/g, '\n') : raw;
 }
 
 const INTEGER = /^[ \t\n\r\f\v]*([+-]?)([0-9]+)[ \t\n\r\f\v]*$/;
@@ -462,18 +458,14 @@ class Decoder {
   /** Character data between tags: kept in scalars, only whitespace elsewhere. */
   private text(raw: string): void {
     const frame = this.stack[this.stack.length - 1];
-    if (frame?.kind === 'scalar') frame.text.push(parseCharacterData(raw));
+    if (frame?.kind === 'scalar') frame.text.addCharacterData(raw);
     else this.requireWhitespace(raw, frame);
   }
 
   private requireWhitespace(raw: string, frame: Frame | undefined): void {
     for (let i = 0; i < raw.length; i++) {
       if (!isSpace(raw.charCodeAt(i))) {
-        throw malformed(
-          frame === undefined
-            ? 'text outside the root element'
-            : `text ${quote(raw.trim())} inside <${frame.tag}>`,
-        );
+        throw malformed(frame === undefined ? 'text outside the root element' : `text inside <${frame.tag}>`);
       }
     }
   }
@@ -494,7 +486,7 @@ class Decoder {
       const frame = this.stack[this.stack.length - 1];
       if (frame === undefined) throw malformed('CDATA section outside the root element');
       checkCharacters(raw);
-      if (frame.kind === 'scalar') frame.text.push(normaliseLineEnds(raw));
+      if (frame.kind === 'scalar') frame.text.addCdata(raw);
       else this.requireWhitespace(raw, frame);
       return end + 3;
     }
@@ -539,8 +531,8 @@ class Decoder {
         this.close(name);
         return afterSpace + 2;
       }
-      if (afterSpace >= xml.length) throw malformed(`unterminated tag <${name}>`);
-      if (afterSpace === position) throw malformed(`bad tag <${name}> at offset ${lt}`);
+      if (afterSpace >= xml.length) throw malformed(`unterminated tag ${quote(name)}`);
+      if (afterSpace === position) throw malformed(`bad tag ${quote(name)} at offset ${lt}`);
       const attributeEnd = this.nameEnd(afterSpace, 'attribute');
       const attribute = xml.slice(afterSpace, attributeEnd);
       const equals = this.skipSpaces(attributeEnd);
@@ -562,7 +554,7 @@ class Decoder {
     const nameEnd = this.nameEnd(lt + 2, 'closing tag');
     const name = xml.slice(lt + 2, nameEnd);
     const gt = this.skipSpaces(nameEnd);
-    if (xml.charCodeAt(gt) !== GT) throw malformed(`bad closing tag </${name}> at offset ${lt}`);
+    if (xml.charCodeAt(gt) !== GT) throw malformed(`bad closing tag ${quote(name)} at offset ${lt}`);
     this.close(name);
     return gt + 1;
   }
@@ -578,11 +570,11 @@ class Decoder {
     const parent = this.stack[this.stack.length - 1];
     if (parent === undefined) {
       if (this.rootDone) throw malformed('two root elements');
-      if (name !== 'marshal') throw malformed(`the root element must be <marshal>, not <${quote(name)}>`);
+      if (name !== 'marshal') throw malformed(`the root element must be <marshal>, not ${quote(name)}`);
       this.stack.push(this.container('marshal', undefined, attributes));
       return;
     }
-    if (parent.kind === 'scalar') throw malformed(`element <${quote(name)}> inside <${parent.tag}>`);
+    if (parent.kind === 'scalar') throw malformed(`element ${quote(name)} inside <${parent.tag}>`);
     if (parent.tag === 'marshal' && parent.items.length > 0)
       throw malformed('<marshal> holds more than one value');
     if (this.stack.length > MAX_MARSHAL_DEPTH) {
@@ -590,11 +582,11 @@ class Decoder {
     }
     if (name === 'reference') {
       const target = this.resolve(attributes.get('id'));
-      this.stack.push({ kind: 'scalar', tag: 'reference', text: [], target: target.value });
+      this.stack.push({ kind: 'scalar', tag: 'reference', text: new ScalarText(), target: target.value });
       this.countValues(target.size);
     } else if (SCALAR_TAGS.has(name)) {
       this.countValues(1);
-      this.stack.push({ kind: 'scalar', tag: name as ScalarTag, text: [] });
+      this.stack.push({ kind: 'scalar', tag: name as ScalarTag, text: new ScalarText() });
     } else if (CONTAINER_TAGS.has(name)) {
       const id = name === 'tuple' ? undefined : attributes.get('id');
       const frame = this.container(name as ContainerTag, id, attributes);
@@ -605,7 +597,7 @@ class Decoder {
       }
       this.stack.push(frame);
     } else {
-      throw malformed(`unknown element <${quote(name)}>`);
+      throw malformed(`unknown element ${quote(name)}`);
     }
   }
 
@@ -646,8 +638,8 @@ class Decoder {
 
   private close(name: string): void {
     const frame = this.stack.pop();
-    if (frame === undefined) throw malformed(`closing tag </${quote(name)}> without an opening tag`);
-    if (frame.tag !== name) throw malformed(`</${quote(name)}> closes <${frame.tag}>`);
+    if (frame === undefined) throw malformed(`closing tag ${quote(name)} without an opening tag`);
+    if (frame.tag !== name) throw malformed(`closing tag ${quote(name)} does not match <${frame.tag}>`);
     const value = frame.kind === 'scalar' ? this.scalarValue(frame) : this.containerValue(frame);
     if (frame.kind === 'container' && frame.id !== undefined) {
       this.ids.set(frame.id, { value, size: this.values - frame.valuesBefore });
@@ -673,24 +665,24 @@ class Decoder {
   }
 
   private scalarValue(frame: ScalarFrame): MarshalValue {
-    const text = frame.text.length === 1 ? (frame.text[0] as string) : frame.text.join('');
+    const text = frame.text;
     switch (frame.tag) {
       case 'none':
       case 'reference':
-        if (text !== '') throw malformed(`<${frame.tag}> holds text`);
+        if (!text.isEmpty()) throw malformed(`<${frame.tag}> holds text`);
         return frame.tag === 'none' ? null : (frame.target as MarshalValue);
       case 'bool': {
-        const integer = parseInteger(text, 'bool');
+        const integer = parseInteger(text.value(), 'bool');
         return typeof integer === 'number' ? integer !== 0 : true;
       }
       case 'int':
       case 'long':
-        return parseInteger(text, frame.tag);
+        return parseInteger(text.value(), frame.tag);
       case 'float':
-        return parseFloatText(text);
+        return parseFloatText(text.value());
       case 'string':
       case 'unicode':
-        return unescapeMarshalString(text);
+        return text.stringValue();
     }
   }
 
@@ -747,7 +739,10 @@ function decodeNamed(xml: string, what: string): MarshalValue {
     return decodeMarshal(xml);
   } catch (error) {
     if (error instanceof SlapError) {
-      throw new SlapError(error.code, error.message.replace('XML: ', `XML: ${what}: `));
+      throw new SlapError(
+        error.code,
+        error.message.replace('XML: ', () => `XML: ${what}: `),
+      );
     }
     throw error;
   }

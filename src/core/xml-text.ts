@@ -7,6 +7,11 @@ export function isXmlCompatible(text: string): boolean {
   return !NOT_XML_CHAR.test(text);
 }
 
+/** The index of the first character of `text` XML 1.0 cannot carry, or -1. */
+export function nonXmlCharacterIndex(text: string): number {
+  return text.search(NOT_XML_CHAR);
+}
+
 const TEXT_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#13;' };
 const ATTRIBUTE_ESCAPES: Record<string, string> = {
   ...TEXT_ESCAPES,

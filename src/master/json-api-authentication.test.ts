@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadApiSpec, loadExperimentalApiSpec, loadExtensionApiSpec } from '../api/index.ts';
-import { MasterClient } from '../client/master-client.ts';
+import { JsonMasterClient } from '../client/master-client.ts';
 import { createAccessToken } from '../lib/access-token.ts';
 import { createLogger } from '../lib/logger.ts';
 import { apiContentTypeProblem, postJson, startTestMaster, type JsonResponse } from '../testing/master.ts';
@@ -155,8 +155,8 @@ test('a master with a token refuses every path without it, or with a wrong one, 
     assert.equal(unknown.status, 404);
 
     // The typed client: with the token it works, without it fails with SLAP_ERR_UNAUTHENTICATED and a hint.
-    const client = new MasterClient({ masterUrl: master.url, accessToken: token });
-    const anonymous = new MasterClient({ masterUrl: master.url });
+    const client = new JsonMasterClient({ masterUrl: master.url, accessToken: token });
+    const anonymous = new JsonMasterClient({ masterUrl: master.url });
     const format = { computerGuid: 'COMP-A', partitions: [{ reference: 'slappart0', addresses: [] }] };
     try {
       await assert.rejects(

@@ -9,7 +9,7 @@ import { request } from 'undici';
 import { fixedClock } from '../core/clock.ts';
 import { pyFloatRepr } from '../core/python-value.ts';
 import { callApi, postJson, startTestMaster, type TestMaster } from '../testing/master.ts';
-import { MasterClient } from '../client/master-client.ts';
+import { JsonMasterClient } from '../client/master-client.ts';
 import { rejectsWithSlapError } from '../testing/slap-error-assert.ts';
 
 const SNAPSHOT = '/slapos.get.ext.compute_node_snapshot';
@@ -50,13 +50,13 @@ interface Snapshot {
 async function withMaster(
   work: (env: {
     master: TestMaster;
-    client: MasterClient;
+    client: JsonMasterClient;
     clock: ReturnType<typeof fixedClock>;
   }) => Promise<void>,
 ): Promise<void> {
   const clock = fixedClock(1_700_000_000.25);
   const master = await startTestMaster({ clock, computerId: 'COMP-A' });
-  const client = new MasterClient({ masterUrl: master.url });
+  const client = new JsonMasterClient({ masterUrl: master.url });
   try {
     await work({ master, client, clock });
   } finally {

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixedClock } from '../core/clock.ts';
 import { callApi, formatTestNode, startTestMaster, type TestMaster } from '../testing/master.ts';
-import { MasterClient } from '../client/master-client.ts';
+import { JsonMasterClient } from '../client/master-client.ts';
 
 const STATUS = '/slapos.get.ext.software_instance_status';
 const SOFTWARE = '/slapos.get.ext.compute_node_software_installation_status';
@@ -16,14 +16,14 @@ const START = 1_700_000_000.5;
 
 interface Env {
   master: TestMaster;
-  client: MasterClient;
+  client: JsonMasterClient;
   clock: ReturnType<typeof fixedClock>;
 }
 
 async function withMaster(work: (env: Env) => Promise<void>): Promise<void> {
   const clock = fixedClock(START);
   const master = await startTestMaster({ clock, computerId: NODE });
-  const client = new MasterClient({ masterUrl: master.url });
+  const client = new JsonMasterClient({ masterUrl: master.url });
   try {
     await formatTestNode(master.url, { computerGuid: NODE, partitions: 2 });
     await work({ master, client, clock });

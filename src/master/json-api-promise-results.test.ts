@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { fixedClock } from '../core/clock.ts';
 import { callApi, formatTestNode, postJson, startTestMaster, type TestMaster } from '../testing/master.ts';
 import { MAX_PROMISE_RESULTS_JSON_BYTES } from '../api/index.ts';
-import { MasterClient } from '../client/master-client.ts';
+import { JsonMasterClient } from '../client/master-client.ts';
 import type { PromiseResult } from '../client/types.ts';
 
 const PUT = '/slapos.put.ext.software_instance_promise_result';
@@ -22,14 +22,14 @@ const NODE = 'COMP-P';
 
 interface Env {
   master: TestMaster;
-  client: MasterClient;
+  client: JsonMasterClient;
   clock: ReturnType<typeof fixedClock>;
 }
 
 async function withMaster(work: (env: Env) => Promise<void>): Promise<void> {
   const clock = fixedClock(1_700_000_000.5);
   const master = await startTestMaster({ clock, computerId: NODE });
-  const client = new MasterClient({ masterUrl: master.url });
+  const client = new JsonMasterClient({ masterUrl: master.url });
   try {
     await formatTestNode(master.url, { computerGuid: NODE, partitions: 2 });
     await work({ master, client, clock });
@@ -244,6 +244,6 @@ test('the results go with the instance: a destroyed instance requested again sta
   });
 });
 
-async function rejectsNotFound(client: MasterClient, guid: string): Promise<void> {
+async function rejectsNotFound(client: JsonMasterClient, guid: string): Promise<void> {
   await assert.rejects(client.getPromiseResults(guid), { code: 'SLAP_ERR_INSTANCE_NOT_FOUND' });
 }

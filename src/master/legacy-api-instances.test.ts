@@ -260,7 +260,7 @@ describe('legacy API: instances in proxy mode', () => {
         );
         assert.equal((await legacyGet(url, '/getHateoasUrl')).text, `${url}/hateoas/`);
       },
-      { softwareProducts: new Map([['kvm', 'https://example.com/kvm.cfg']]) },
+      { softwareProductList: { kvm: 'https://example.com/kvm.cfg' } },
     );
   });
 

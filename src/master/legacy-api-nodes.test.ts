@@ -6,8 +6,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fixedClock } from '../core/clock.ts';
 import { decodeMarshal, encodeMarshal, PyObject, type MarshalDict } from '../core/xml-marshaller.ts';
-import { callApi, withTestMaster, type ApiHarness } from '../testing/master.ts';
-import { legacyGet, legacyPost } from '../testing/legacy.ts';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request } from 'undici';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../lib/logger.ts';
+import { callApi, formatTestNode, withTestMaster, type ApiHarness } from '../testing/master.ts';
+import { legacyGet, legacyPost, legacyRaw } from '../testing/legacy.ts';
 
 const SR = 'https://example.com/sr/software.cfg';
 
@@ -195,6 +200,11 @@ describe('legacy API: the captured example (protocol.md §3.6)', () => {
         assert.equal(full.status, 200);
         assert.equal(full.headers['content-type'], 'text/html; charset=utf-8');
         assert.equal(full.text, CAPTURED_COMPUTER);
+        // gzip'd (once) for a client that accepts it, as Python's requests does; plain otherwise.
+        assert.equal(full.headers['content-encoding'], 'gzip');
+        const plain = await request(`${master.url}/getFullComputerInformation?computer_id=COMP-0`);
+        assert.equal(plain.headers['content-encoding'], undefined);
+        assert.equal(await plain.body.text(), CAPTURED_COMPUTER);
         // The alias answers the same.
         const alias = await legacyGet(master.url, '/getComputerInformation', { computer_id: 'COMP-0' });
         assert.equal(alias.text, CAPTURED_COMPUTER);
@@ -251,22 +261,106 @@ describe('legacy API: the captured example (protocol.md §3.6)', () => {
 });
 
 describe('legacy API: lookups that miss', () => {
-  it('answers an unformatted default compute node empty, another unknown one 500 (not a crash)', async () => {
-    await withTestMaster(async ({ url }) => {
-      const empty = await legacyGet(url, '/getFullComputerInformation', { computer_id: 'computer' });
-      assert.equal(empty.status, 200);
-      assert.equal(
-        empty.text,
-        '<marshal><object id="i2" module="slapos.slap.slap" class="Computer"><tuple><string>computer</string></tuple><dictionary id="i3"><string>_computer_id</string><string>computer</string><string>_computer_partition_list</string><list id="i4"/><string>_software_release_list</string><list id="i5"/></dictionary></object></marshal>',
+  it('answers an unformatted default compute node with what it was supplied, another unknown one 404 (not 500)', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'slapos-legacy-log-'));
+    const logFile = join(directory, 'master.log');
+    try {
+      await withTestMaster(
+        async ({ url }) => {
+          const empty = await legacyGet(url, '/getFullComputerInformation', { computer_id: 'computer' });
+          assert.equal(empty.status, 200);
+          assert.equal(
+            empty.text,
+            '<marshal><object id="i2" module="slapos.slap.slap" class="Computer"><tuple><string>computer</string></tuple><dictionary id="i3"><string>_computer_id</string><string>computer</string><string>_computer_partition_list</string><list id="i4"/><string>_software_release_list</string><list id="i5"/></dictionary></object></marshal>',
+          );
+          // Software supplied to it before its format is listed, as slapproxy lists it.
+          const supplied = await legacyPost(url, '/supplySupply', {
+            url: SR,
+            computer_id: 'computer',
+            state: 'available',
+          });
+          assert.equal(supplied.status, 200);
+          const withSoftware = decodeMarshal(
+            (await legacyGet(url, '/getFullComputerInformation', { computer_id: 'computer' })).text,
+          ) as PyObject;
+          const software = withSoftware.attributes._software_release_list as PyObject[];
+          assert.deepEqual(software[0]?.args, [SR, 'computer']);
+          const unknown = await legacyGet(url, '/getFullComputerInformation', { computer_id: 'computer42' });
+          assert.equal(unknown.status, 404);
+          assert.match(unknown.text, /<p>computer42 is not registered.<\/p>/);
+          const partition = await legacyGet(url, '/registerComputerPartition', {
+            computer_reference: 'computer',
+            computer_partition_reference: 'slappart9',
+          });
+          assert.equal(partition.status, 500);
+        },
+        { logger: createLogger({ level: 'debug', destination: logFile }) },
       );
-      const unknown = await legacyGet(url, '/getFullComputerInformation', { computer_id: 'computer42' });
-      assert.equal(unknown.status, 500);
-      assert.match(unknown.text, /<p>computer42 is not registered.<\/p>/);
-      const partition = await legacyGet(url, '/registerComputerPartition', {
-        computer_reference: 'computer',
-        computer_partition_reference: 'slappart9',
+      // Lookups that miss are refusals, not failures of ours: nothing logged at error level.
+      const lines = (await readFile(logFile, 'utf8')).split('\n').filter((line) => line !== '');
+      assert.ok(lines.some((line) => line.includes('legacy request refused')));
+      assert.deepEqual(
+        lines.filter((line) => (JSON.parse(line) as { level: number }).level >= 50),
+        [],
+      );
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('bad bodies and documents are 4xx, never a 500', async () => {
+    await withTestMaster(async ({ url }) => {
+      await formatTestNode(url, { partitions: 1 });
+      const request = (overrides: Record<string, string>): Promise<{ status: number; text: string }> =>
+        legacyPost(url, '/requestComputerPartition', { ...requestFields('X', {}), ...overrides });
+      const laughs =
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>' +
+        '<marshal><dictionary id="i2"><string>a</string><string>&lol2;</string></dictionary></marshal>';
+      const external =
+        '<?xml version="1.0"?><!DOCTYPE m [<!ENTITY x SYSTEM "file:///etc/passwd">]><marshal><string>&x;</string></marshal>';
+      const deep = `<marshal>${'<list id="i2">'.repeat(10_000)}${'</list>'.repeat(10_000)}</marshal>`;
+      const cases: [string, Record<string, string>][] = [
+        ['billion laughs', { partition_parameter_xml: laughs }],
+        ['external entity', { state: external }],
+        ['10,000-deep nesting', { partition_parameter_xml: deep }],
+        ['not XML', { filter_xml: 'not xml' }],
+        [
+          'unknown class',
+          {
+            partition_parameter_xml:
+              '<marshal><object id="i2" module="os" class="system"><tuple/><dictionary id="i3"/></object></marshal>',
+          },
+        ],
+        ['wrong type', { partition_parameter_xml: encodeMarshal(['a']) }],
+        [
+          'an object as a parameter',
+          {
+            partition_parameter_xml:
+              '<marshal><dictionary id="i2"><string>a</string><object id="i3" module="slapos.slap.slap" class="Computer"><tuple/><dictionary id="i4"/></object></dictionary></marshal>',
+          },
+        ],
+        ['unknown state', { state: encodeMarshal('running') }],
+        ['a NUL in a title', { partition_reference: 'a\u0000b' }],
+      ];
+      for (const [what, overrides] of cases) {
+        const answer = await request(overrides);
+        assert.equal(answer.status, 400, `${what}: ${answer.text}`);
+        assert.match(answer.text, /^<!doctype html>/, what);
+      }
+      const notUtf8 = await legacyRaw(url, 'POST', '/supplySupply', {
+        body: Buffer.from([0x75, 0x72, 0x6c, 0x3d, 0xff]),
       });
-      assert.equal(partition.status, 500);
+      assert.equal(notUtf8.status, 400);
+      const big = await legacyRaw(url, 'POST', '/loadComputerConfigurationFromXML', {
+        body: `xml=${'a'.repeat(2 * 1024 * 1024)}`,
+      });
+      assert.equal(big.status, 413);
+      // Nothing was written by the refused requests.
+      const computer = decodeMarshal(
+        (await legacyGet(url, '/getFullComputerInformation', { computer_id: 'computer' })).text,
+      ) as PyObject;
+      const partitions = computer.attributes._computer_partition_list as PyObject[];
+      assert.equal(partitions[0]?.attributes._requested_state, 'destroyed');
     });
   });
 
@@ -276,16 +370,30 @@ describe('legacy API: lookups that miss', () => {
       assert.equal(missing.status, 400);
       assert.match(missing.text, /^<!doctype html>\n<html lang=en>\n<title>400 Bad Request<\/title>/);
       assert.equal(
-        (await legacyGet(url, '/getFullComputerInformation', 'computer_id=a&computer_id=b')).status,
+        (await legacyRaw(url, 'GET', '/getFullComputerInformation', { query: 'computer_id=a&computer_id=b' }))
+          .status,
         400,
       );
-      assert.equal((await legacyGet(url, '/getFullComputerInformation', 'computer_id=%zz')).status, 400);
-      assert.equal((await legacyGet(url, '/getFullComputerInformation', 'computer_id=%C3')).status, 400);
       assert.equal(
-        (await legacyPost(url, '/supplySupply', 'url=%ED%A0%80&computer_id=c&state=available')).status,
+        (await legacyRaw(url, 'GET', '/getFullComputerInformation', { query: 'computer_id=%zz' })).status,
         400,
       );
-      const json = await legacyPost(url, '/supplySupply', '{}', { 'content-type': 'application/json' });
+      assert.equal(
+        (await legacyRaw(url, 'GET', '/getFullComputerInformation', { query: 'computer_id=%C3' })).status,
+        400,
+      );
+      assert.equal(
+        (
+          await legacyRaw(url, 'POST', '/supplySupply', {
+            body: 'url=%ED%A0%80&computer_id=c&state=available',
+          })
+        ).status,
+        400,
+      );
+      const json = await legacyRaw(url, 'POST', '/supplySupply', {
+        body: '{}',
+        headers: { 'Content-type': 'application/json' },
+      });
       assert.equal(json.status, 400);
       const badState = await legacyPost(url, '/supplySupply', { url: SR, computer_id: 'c', state: 'broken' });
       assert.equal(badState.status, 400);

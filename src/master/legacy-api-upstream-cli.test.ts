@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeParameterXml } from '../core/parameter-xml.ts';
-import { slapCall, percentEncode, type LegacyResponse } from '../testing/legacy.ts';
+import { legacyCall, percentEncode, type LegacyResponse } from '../testing/legacy.ts';
 import { withLegacyMaster, type LegacyMaster } from '../testing/legacy-master.ts';
 
 /** An answer of the HATEOAS API that `requests` would turn into HTTPError. */
@@ -33,7 +33,7 @@ async function getFollowing(
   const redirects: { status: number; location: string }[] = [];
   let current = url;
   for (let hop = 0; hop <= 30; hop++) {
-    const response = await slapCall(current, 'GET', '', { headers });
+    const response = await legacyCall(current, 'GET', '', { headers });
     const location = response.headers['location'];
     if (!REDIRECTS.has(response.status) || typeof location !== 'string') {
       if (response.status >= 400) throw new HttpError(response);

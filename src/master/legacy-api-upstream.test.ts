@@ -184,7 +184,7 @@ test('TestInformation.test_getSoftwareReleaseListFromSoftwareProduct_software_pr
       );
       assert.deepEqual(marshalledAnswer(response), ['my_url']);
     },
-    { softwareProducts: new Map([['my_product', 'my_url']]) },
+    { softwareProductList: { my_product: 'my_url' } },
   );
 });
 
@@ -196,7 +196,7 @@ test('TestInformation.test_getSoftwareReleaseListFromSoftwareProduct_noSoftwareP
       );
       assert.deepEqual(marshalledAnswer(response), []);
     },
-    { softwareProducts: new Map([['random', 'random']]) },
+    { softwareProductList: { random: 'random' } },
   );
 });
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MasterClient } from '../client/master-client.ts';
+import { createMasterClient } from '../client/master-api.ts';
 import { startNodeHarness } from '../testing/node-passes.ts';
 import { hasGlobalIpv6, runBootPass } from './boot.ts';
 import { formatComputeNode } from './format/format.ts';
@@ -46,7 +46,11 @@ test('boot: waits for IPv6, formats until it works, bangs the compute node, clea
     assert.ok(steps.includes('Banging the compute node COMP-NODE'));
 
     // The master cannot be reached: the bang is retried, then (with a limit) given up.
-    const unreachable = new MasterClient({ masterUrl: 'http://127.0.0.1:9/', timeoutMs: 2000 });
+    const unreachable = createMasterClient({
+      api: 'json',
+      masterUrl: 'http://127.0.0.1:9/',
+      timeoutMs: 2000,
+    });
     try {
       await assert.rejects(
         runBootPass(h.config, {

@@ -292,3 +292,12 @@ test('default sandbox ranges are /24s of 127/8 outside 127.0.x.x, stable per ins
   assert.ok(seen.size > 190, `${seen.size} distinct ranges`);
   assert.deepEqual(defaultSandboxNetwork('/a'), defaultSandboxNetwork('/a'));
 });
+
+test('master_api: auto by default, json or legacy, anything else refused', () => {
+  assert.equal(parse(MINIMAL).masterApi, 'auto');
+  for (const api of ['auto', 'json', 'legacy'] as const)
+    assert.equal(parse(MINIMAL.replace('[slapos]\n', `[slapos]\nmaster_api = ${api}\n`)).masterApi, api);
+  const error = configErrorOf(() => parse(MINIMAL.replace('[slapos]\n', '[slapos]\nmaster_api = xml\n')));
+  assert.match(error.message, /master_api/);
+  assert.match(error.message, /auto, json, legacy/);
+});

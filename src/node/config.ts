@@ -13,6 +13,7 @@ import { constants } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { SlapError } from '../core/errors.ts';
 import { ACCESS_TOKEN_RULE, isAccessToken, MASTER_TOKEN_OPTION } from '../core/access-token.ts';
+import { MASTER_APIS, type MasterApi } from '../core/master-apis.ts';
 import { parseIni, type IniDocument } from '../lib/ini.ts';
 import { parseCidr, type Cidr } from './format/ip.ts';
 
@@ -32,6 +33,8 @@ export interface NodeConfig {
   readonly masterRestUrl: string | undefined;
   /** `master_token` (our addition): sent as `Authorization: Bearer` to a master that requires it. */
   readonly masterToken: string | undefined;
+  /** `master_api` (our addition): the JSON API, the legacy SLAP API, or auto (probed; the default). */
+  readonly masterApi: MasterApi;
   readonly softwareRoot: string;
   readonly instanceRoot: string;
   /** Node certificate and key (both or neither). */
@@ -197,6 +200,7 @@ export function parseNodeConfig(text: string, options: ParseNodeConfigOptions): 
     masterUrl,
     masterRestUrl: read.string('master_rest_url'),
     masterToken: read.accessToken(MASTER_TOKEN_OPTION),
+    masterApi: read.choice('master_api', MASTER_APIS) ?? 'auto',
     softwareRoot,
     instanceRoot,
     keyFile,
@@ -398,6 +402,14 @@ class OptionReader {
     const value = this.raw(name);
     if (value === undefined && options.required) throw this.fail(name, 'is required');
     return value;
+  }
+
+  /** One of `choices`. */
+  choice<T extends string>(name: string, choices: readonly T[]): T | undefined {
+    const value = this.string(name);
+    if (value !== undefined && !(choices as readonly string[]).includes(value))
+      throw this.fail(name, `${JSON.stringify(value)} is not one of ${choices.join(', ')}`);
+    return value as T | undefined;
   }
 
   /** A bearer access token (the value is never shown in messages). */

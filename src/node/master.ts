@@ -4,7 +4,8 @@
  * finished first), and the adapters node steps use.
  */
 import { readFile } from 'node:fs/promises';
-import { MasterClient } from '../client/master-client.ts';
+import { createMasterClient } from '../client/master-api.ts';
+import type { MasterClient } from '../client/master-client.ts';
 import type { TlsMaterial } from '../client/json-transport.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { NodeConfig } from './config.ts';
@@ -21,7 +22,9 @@ export async function createNodeMasterClient(
   if (config.certFile !== undefined) tls.cert = await readFile(config.certFile);
   if (config.keyFile !== undefined) tls.key = await readFile(config.keyFile);
   if (config.masterCaFile !== undefined) tls.ca = await readFile(config.masterCaFile);
-  return new MasterClient({
+  return createMasterClient({
+    api: config.masterApi,
+    computerGuid: config.computerId,
     masterUrl: config.masterUrl,
     ...(config.masterToken === undefined ? {} : { accessToken: config.masterToken }),
     ...(Object.keys(tls).length > 0 ? { tls } : {}),

@@ -3,11 +3,11 @@
  * and, per partition, the instance it holds. A small interface so that a master extension returning
  * everything in one call (with a precise revision) can replace the JSON API implementation below.
  */
-import { createHash } from 'node:crypto';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { SlapError } from '../core/errors.ts';
 import type { RequestedState, SoftwareInstallationState } from '../core/states.ts';
 import { mapConcurrent } from '../lib/map-concurrent.ts';
+import { stateMarker } from '../lib/stable-digest.ts';
 import type { NodeMaster } from './pass.ts';
 
 export interface WantedSoftware {
@@ -113,34 +113,18 @@ export class JsonApiStateSource implements NodeStateSource {
           requestedState: document.state,
           softwareReleaseUrl: document.software_release_uri,
           softwareType: document.software_type,
-          marker: `${document.processing_timestamp}-${digest([
+          marker: stateMarker(document.processing_timestamp, [
             document.state,
             document.software_release_uri,
             document.software_type,
             document.title,
             document.parameters,
             document.ip_list,
-          ])}`,
+          ]),
           settled: now - document.processing_timestamp >= TIMESTAMP_SETTLE_SECONDS,
         });
       }
     }
     return state;
   }
-}
-
-/** A short digest of a JSON value, object keys sorted (so key order never matters). */
-function digest(value: unknown): string {
-  return createHash('sha256').update(stableJson(value)).digest('hex').slice(0, 16);
-}
-
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
-      a < b ? -1 : a > b ? 1 : 0,
-    );
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${stableJson(item)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request as httpRequest } from 'undici';
-import { MasterClient } from '../client/master-client.ts';
+import { createMasterClient } from '../client/master-api.ts';
 import { SlapError } from '../core/errors.ts';
 import { readAccessTokenFile } from '../lib/access-token.ts';
 import { packageRoot } from '../lib/package-root.ts';
@@ -87,7 +87,8 @@ export async function runDemo(dir: string, options: DemoOptions = {}): Promise<D
   });
   const softwareUrl = helloSoftwareUrl();
   const layout = standaloneLayout(standalone.dir);
-  const client = new MasterClient({
+  const client = createMasterClient({
+    api: 'json',
     masterUrl: standalone.masterUrl,
     accessToken: await readAccessTokenFile(standalone.tokenFile),
   });

@@ -12,7 +12,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MasterClient } from '../client/master-client.ts';
+import { createMasterClient } from '../client/master-api.ts';
 import { SlapError } from '../core/errors.ts';
 import { readAccessTokenFile } from '../lib/access-token.ts';
 import { slaposBinPath } from '../lib/package-root.ts';
@@ -87,7 +87,8 @@ function agentEntry(): string[] {
 }
 
 async function masterAnswers(url: string, accessToken: string | undefined): Promise<boolean> {
-  const client = new MasterClient({
+  const client = createMasterClient({
+    api: 'json',
     masterUrl: url,
     timeoutMs: 2000,
     connectTimeoutMs: 1000,
@@ -200,7 +201,7 @@ async function startComponents(
   step({ step: 'supervisor', pid: supervisorPid, alreadyRunning: supervisorWasRunning });
 
   // The partitions, registered on the master (idempotent; cheap when nothing changes).
-  const client = new MasterClient({ masterUrl, timeoutMs, accessToken });
+  const client = createMasterClient({ api: 'json', masterUrl, timeoutMs, accessToken });
   try {
     // Format's routine records are for -v; its warnings are always worth seeing.
     const formatLogger = logger.isLevelEnabled('debug') ? logger : logger.child({}, { level: 'warn' });

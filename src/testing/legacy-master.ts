@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { fixedClock } from '../core/clock.ts';
 import { PyObject, encodeMarshal, type MarshalDict, type MarshalValue } from '../core/xml-marshaller.ts';
 import {
-  slapGet,
-  slapPost,
+  legacyGet,
+  legacyPost,
   marshalDict,
   marshalList,
   marshalledAnswer,
@@ -300,8 +300,8 @@ function legacyMaster(master: TestMaster, clock: ReturnType<typeof fixedClock>):
     url: master.url,
     master,
     clock,
-    get: (path, query, headers) => slapGet(master.url, path, query, headers),
-    post: (path, form, headers) => slapPost(master.url, path, form, headers),
+    get: (path, query, headers) => legacyGet(master.url, path, query, headers),
+    post: (path, form, headers) => legacyPost(master.url, path, form, headers),
 
     async formatForNumberOfPartitions(amount, computerId = DEFAULT_COMPUTER) {
       const computer: MarshalDict = {

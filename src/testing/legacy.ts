@@ -1,12 +1,8 @@
 /**
- * Calls of the legacy SLAP API for tests (loopback masters only, 30 s timeout).
- * - `legacyGet` / `legacyPost` / `legacyTls`: GET with a query string, POST with a form body, raw
- *   bodies allowed (for the API's own tests and bad input).
- * - `slapGet` / `slapPost` / `slapCall`: exactly as the Python client library `slapos.slap` speaks:
- *   fields encoded as `requests` encodes them (`None` values sent as the string "None"), its headers,
- *   gzip'd answers decoded; `requestComputerPartitionForm` builds the marshalled request form as
- *   slap.py's `request()` does, and `slapObjectDict` rebuilds the `__dict__` of the Python object a
- *   marshalled answer becomes.
+ * The legacy SLAP API (docs/protocol.md §3) spoken the way the Python client library `slapos.slap`
+ * speaks it, for tests against a real master: form POSTs and GET query strings encoded as `requests`
+ * encodes them (`None` values sent as the string "None"), its headers, and the marshalled answers
+ * decoded back into the attribute dictionaries the Python objects would hold.
  */
 import { request as httpsRequest } from 'node:https';
 import { gunzipSync, inflateSync } from 'node:zlib';
@@ -21,117 +17,6 @@ import {
   type MarshalDict,
   type MarshalValue,
 } from '../core/xml-marshaller.ts';
-
-export interface LegacyResponse {
-  status: number;
-  /** Response headers, lower-cased names. */
-  headers: Record<string, string | string[] | undefined>;
-  /** The body as UTF-8 text (decompressed by the slap* calls when the master gzip'd it). */
-  text: string;
-}
-
-/** Form or query encoding of fields, in the order given (a field may be repeated by listing it twice). */
-export function formEncode(fields: Record<string, string> | readonly (readonly [string, string])[]): string {
-  const entries = Array.isArray(fields) ? fields : Object.entries(fields);
-  return new URLSearchParams(entries as [string, string][]).toString();
-}
-
-async function send(
-  url: string,
-  options: {
-    method: 'GET' | 'POST' | 'PUT' | 'HEAD';
-    body?: string | Buffer;
-    headers?: Record<string, string>;
-  },
-): Promise<LegacyResponse> {
-  const response = await request(url, {
-    method: options.method,
-    headers: { accept: '*/*', 'user-agent': 'slapos.core/test', ...options.headers },
-    ...(options.body === undefined ? {} : { body: options.body }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  return { status: response.statusCode, headers: response.headers, text: await response.body.text() };
-}
-
-/** GET `path` with the fields as its query string (or a raw query string). */
-export function legacyGet(
-  masterUrl: string,
-  path: string,
-  fields: Record<string, string> | string = {},
-  headers: Record<string, string> = {},
-): Promise<LegacyResponse> {
-  const query = typeof fields === 'string' ? fields : formEncode(fields);
-  return send(`${masterUrl}${path}${query === '' ? '' : `?${query}`}`, { method: 'GET', headers });
-}
-
-/** POST `path` with the fields as a form body (or a raw body, sent as a form unless headers say otherwise). */
-export function legacyPost(
-  masterUrl: string,
-  path: string,
-  fields: Record<string, string> | readonly (readonly [string, string])[] | string | Buffer,
-  headers: Record<string, string> = {},
-): Promise<LegacyResponse> {
-  const body = typeof fields === 'string' || Buffer.isBuffer(fields) ? fields : formEncode(fields);
-  return send(`${masterUrl}${path}`, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-  });
-}
-
-export interface LegacyTlsOptions {
-  /** The CA to trust for the master. */
-  ca: string;
-  /** Client certificate and key (mutual TLS). */
-  cert?: string | undefined;
-  key?: string | undefined;
-  /** Sent as `Authorization: Bearer <token>`. */
-  token?: string | undefined;
-}
-
-/** A legacy call to a master over HTTPS (master mode), on a fresh connection (30 s timeout). */
-export function legacyTls(
-  masterUrl: string,
-  method: 'GET' | 'POST',
-  path: string,
-  fields: Record<string, string>,
-  options: LegacyTlsOptions,
-): Promise<LegacyResponse> {
-  const encoded = formEncode(fields);
-  return new Promise((resolve, reject) => {
-    const call = httpsRequest(
-      `${masterUrl}${path}${method === 'GET' && encoded !== '' ? `?${encoded}` : ''}`,
-      {
-        method,
-        agent: false,
-        ca: options.ca,
-        ...(options.cert === undefined ? {} : { cert: options.cert }),
-        ...(options.key === undefined ? {} : { key: options.key }),
-        headers: {
-          accept: '*/*',
-          ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-          ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
-        },
-        timeout: 30_000,
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('error', reject);
-        response.on('end', () =>
-          resolve({
-            status: response.statusCode ?? 0,
-            headers: response.headers,
-            text: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-      },
-    );
-    call.on('timeout', () => call.destroy(new Error('timed out')));
-    call.on('error', reject);
-    call.end(method === 'POST' ? encoded : undefined);
-  });
-}
 
 /** The slapos.core release whose client these helpers imitate (its `User-agent`). */
 export const SLAPOS_CORE_VERSION = '1.24.0';
@@ -182,6 +67,14 @@ export function encodeLegacyFields(fields: LegacyFields): string {
     .join('&');
 }
 
+export interface LegacyResponse {
+  status: number;
+  /** Response headers, lower-cased names. */
+  headers: Record<string, string | string[] | undefined>;
+  /** The body, decompressed when the master gzip'd or deflated it, as UTF-8 text. */
+  text: string;
+}
+
 function headerText(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
 }
@@ -210,7 +103,7 @@ export interface LegacyCallOptions {
 }
 
 /** One call as slapos.slap makes it, over real HTTP (30 s timeout; redirects are not followed). */
-export async function slapCall(
+export async function legacyCall(
   url: string,
   method: Extract<Dispatcher.HttpMethod, 'GET' | 'POST'>,
   path: string,
@@ -238,23 +131,23 @@ export async function slapCall(
 }
 
 /** GET `path` with a query string, as `ConnectionHelper.GET(path, params=query)`. */
-export function slapGet(
+export function legacyGet(
   url: string,
   path: string,
   query?: LegacyFields,
   headers?: Readonly<Record<string, string>>,
 ): Promise<LegacyResponse> {
-  return slapCall(url, 'GET', path, { ...(query ? { query } : {}), ...(headers ? { headers } : {}) });
+  return legacyCall(url, 'GET', path, { ...(query ? { query } : {}), ...(headers ? { headers } : {}) });
 }
 
 /** POST a form to `path`, as `ConnectionHelper.POST(path, data=form)`. */
-export function slapPost(
+export function legacyPost(
   url: string,
   path: string,
   form?: LegacyFields,
   headers?: Readonly<Record<string, string>>,
 ): Promise<LegacyResponse> {
-  return slapCall(url, 'POST', path, { ...(form ? { form } : {}), ...(headers ? { headers } : {}) });
+  return legacyCall(url, 'POST', path, { ...(form ? { form } : {}), ...(headers ? { headers } : {}) });
 }
 
 /** The arguments of slap.py's `request()` (OpenOrder or ComputerPartition). */
@@ -400,4 +293,83 @@ function describe(value: MarshalValue | undefined): string {
   } catch {
     return typeof value;
   }
+}
+
+/**
+ * A call with a raw query string and body, as no well-behaved client sends it (bad escapes, repeated
+ * fields, bytes that are not UTF-8); the body goes as a form unless the headers say otherwise.
+ */
+export async function legacyRaw(
+  url: string,
+  method: Extract<Dispatcher.HttpMethod, 'GET' | 'POST'>,
+  path: string,
+  options: { query?: string; body?: string | Buffer; headers?: Readonly<Record<string, string>> },
+): Promise<LegacyResponse> {
+  const response = await request(`${url}${path}${options.query === undefined ? '' : `?${options.query}`}`, {
+    method,
+    headers: {
+      ...SLAP_CLIENT_HEADERS,
+      'Accept-Encoding': 'identity',
+      ...(options.body === undefined ? {} : { 'Content-type': 'application/x-www-form-urlencoded' }),
+      ...options.headers,
+    },
+    ...(options.body === undefined ? {} : { body: options.body }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  return { status: response.statusCode, headers: response.headers, text: await response.body.text() };
+}
+
+export interface LegacyTlsOptions {
+  /** The CA to trust for the master. */
+  ca: string;
+  /** Client certificate and key (mutual TLS). */
+  cert?: string | undefined;
+  key?: string | undefined;
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string | undefined;
+}
+
+/** A legacy call to a master over HTTPS (master mode), on a fresh connection (30 s timeout). */
+export function legacyTls(
+  masterUrl: string,
+  method: 'GET' | 'POST',
+  path: string,
+  fields: LegacyFields,
+  options: LegacyTlsOptions,
+): Promise<LegacyResponse> {
+  const encoded = encodeLegacyFields(fields);
+  return new Promise((resolve, reject) => {
+    const call = httpsRequest(
+      `${masterUrl}${path}${method === 'GET' && encoded !== '' ? `?${encoded}` : ''}`,
+      {
+        method,
+        agent: false,
+        ca: options.ca,
+        ...(options.cert === undefined ? {} : { cert: options.cert }),
+        ...(options.key === undefined ? {} : { key: options.key }),
+        headers: {
+          'User-agent': SLAP_CLIENT_HEADERS['User-agent'],
+          Accept: '*/*',
+          ...(method === 'POST' ? { 'Content-type': 'application/x-www-form-urlencoded' } : {}),
+          ...(options.token === undefined ? {} : { Authorization: `Bearer ${options.token}` }),
+        },
+        timeout: 30_000,
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+      },
+    );
+    call.on('timeout', () => call.destroy(new Error('timed out')));
+    call.on('error', reject);
+    call.end(method === 'POST' ? encoded : undefined);
+  });
 }

@@ -2,7 +2,8 @@
  * A real master (temporary SQLite, ephemeral port on 127.0.0.1) with one compute node already
  * formatted, and a MasterClient for it: the starting point of client and CLI tests.
  */
-import { MasterClient } from '../client/master-client.ts';
+import type { MasterClient } from '../client/master-client.ts';
+import { createMasterClient } from '../client/master-api.ts';
 import { startTestMaster } from './master.ts';
 
 export interface MasterWithNode {
@@ -20,7 +21,7 @@ export async function startMasterWithNode(
   const partitionIds = Array.from({ length: options.partitions ?? 3 }, (_, index) => `slappart${index}`);
   const token = options.accessToken === undefined ? {} : { accessToken: options.accessToken };
   const master = await startTestMaster(token);
-  const client = new MasterClient({ masterUrl: master.url, ...token });
+  const client = createMasterClient({ api: 'json', masterUrl: master.url, ...token });
   try {
     await client.formatComputeNode({
       computerGuid,

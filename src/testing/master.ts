@@ -30,8 +30,8 @@ export interface TestMasterOptions {
   accessToken?: string;
   /** Which APIs are served (default both). */
   api?: MasterApiSelection;
-  /** `[slapproxy] software_product_list`. */
-  softwareProducts?: ReadonlyMap<string, string>;
+  /** `[slapproxy] software_product_list`: product name → software release URL. */
+  softwareProductList?: Readonly<Record<string, string>>;
 }
 
 export async function startTestMaster(options: TestMasterOptions = {}): Promise<TestMaster> {
@@ -49,7 +49,9 @@ export async function startTestMaster(options: TestMasterOptions = {}): Promise<
       closeGraceMs: 2_000,
       ...(options.accessToken === undefined ? {} : { accessToken: options.accessToken }),
       ...(options.api === undefined ? {} : { api: options.api }),
-      softwareProducts: options.softwareProducts,
+      ...(options.softwareProductList
+        ? { softwareProducts: new Map(Object.entries(options.softwareProductList)) }
+        : {}),
     });
   } catch (error) {
     await rm(directory, { recursive: true, force: true });

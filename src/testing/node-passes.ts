@@ -7,7 +7,8 @@
 import Database from 'better-sqlite3';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MasterClient } from '../client/master-client.ts';
+import type { MasterClient } from '../client/master-client.ts';
+import { createMasterClient } from '../client/master-api.ts';
 import { systemClock } from '../core/clock.ts';
 import { loadNodeConfig, type ConfigOverrides, type NodeConfig } from '../node/config.ts';
 import { formatComputeNode } from '../node/format/format.ts';
@@ -81,7 +82,7 @@ export async function startNodeHarness(options: NodeHarnessOptions = {}): Promis
     computerId: COMPUTER_ID,
     ...(lag === 0 ? {} : { clock: { now: () => systemClock.now() - lag } }),
   });
-  const client = new MasterClient({ masterUrl: master.url });
+  const client = createMasterClient({ api: 'json', masterUrl: master.url });
   const cleanup = async (): Promise<void> => {
     await client.close();
     await master.close();

@@ -7,7 +7,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { MasterClient } from '../client/master-client.ts';
+import type { MasterClient } from '../client/master-client.ts';
+import { createMasterClient } from '../client/master-api.ts';
 import { readAccessTokenFile } from '../lib/access-token.ts';
 import { execFile, type ExecResult } from '../lib/exec.ts';
 import { slaposBinPath } from '../lib/package-root.ts';
@@ -78,7 +79,8 @@ export async function startTestStandalone(
     const started = await slapos(['standalone', 'start', '--dir', dir, '--json']);
     if (started.exitCode !== 0) throw new Error(`standalone start failed: ${started.stderr}`);
     const info = JSON.parse(started.stdout) as { master_url: string; computer_guid: string };
-    const client = new MasterClient({
+    const client = createMasterClient({
+      api: 'json',
       masterUrl: info.master_url,
       accessToken: await readAccessTokenFile(layout.tokenFile),
     });

@@ -4,9 +4,10 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { homedir } from 'node:os';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { ACCESS_TOKEN_RULE, isAccessToken } from '../../core/access-token.ts';
 import { SlapError } from '../../core/errors.ts';
+import { MASTER_APIS, type MasterApi } from '../../core/master-apis.ts';
 import { DEFAULT_CLIENT_CONFIGURATION } from '../client-config.ts';
 import { renderClientConfig } from '../client-config-file.ts';
 import type { CliContext } from '../context.ts';
@@ -16,6 +17,7 @@ interface ConfigureClientOptions {
   masterUrl: string;
   token: string;
   caFile?: string;
+  masterApi?: MasterApi;
   cfg?: string;
   json?: boolean;
 }
@@ -35,7 +37,7 @@ async function configureClient(ctx: CliContext, options: ConfigureClientOptions)
     });
   const out = expandHome(options.cfg ?? DEFAULT_CLIENT_CONFIGURATION, ctx);
   const caFile = options.caFile === undefined ? undefined : resolve(ctx.cwd, options.caFile);
-  const text = renderClientConfig({ masterUrl, token: options.token, caFile });
+  const text = renderClientConfig({ masterUrl, token: options.token, caFile, masterApi: options.masterApi });
   if (caFile !== undefined) {
     // The CA must be a readable PEM certificate now, not at the first command.
     const { readFile } = await import('node:fs/promises');
@@ -54,7 +56,13 @@ async function configureClient(ctx: CliContext, options: ConfigureClientOptions)
   const { writeFileAtomic } = await import('../../lib/atomic-write.ts');
   await mkdir(dirname(out), { recursive: true, mode: 0o700 });
   await writeFileAtomic(out, text, { mode: 0o600 });
-  if (options.json) ctx.printJson({ cfg: out, master_url: masterUrl, master_ca_file: caFile ?? null });
+  if (options.json)
+    ctx.printJson({
+      cfg: out,
+      master_url: masterUrl,
+      master_ca_file: caFile ?? null,
+      master_api: options.masterApi ?? 'auto',
+    });
   else ctx.print(`client configuration written to ${out}`);
 }
 
@@ -67,6 +75,12 @@ export function registerConfigureClient(program: Command, ctx: CliContext): void
     .requiredOption('--master-url <url>', 'URL of the master (https://HOST:PORT)')
     .requiredOption('--token <token>', 'your API token (`slapos master user add` prints it)')
     .option('--ca-file <file>', "the master's CA certificate (DIR/ca.crt of the master), to verify it")
+    .addOption(
+      new Option(
+        '--master-api <api>',
+        'the API the master speaks: json, legacy (the SLAP XML protocol), or auto (probed at the first call; the default)',
+      ).choices(MASTER_APIS),
+    )
     .option('--cfg <file>', `where to write (default ${DEFAULT_CLIENT_CONFIGURATION})`)
     .option('--json', 'print machine-readable JSON')
     .action(async (options: ConfigureClientOptions) => {

@@ -221,3 +221,44 @@ test('configure client refuses values that would not read back, and never writes
   assert.equal(run.code, 0, run.stderr);
   assert.equal(parseIni(await readFile(out, 'utf8')).get('slapconsole', 'master_ca_file'), percentCa);
 });
+
+test('configure client --master-api: written for the client commands to read; only auto, json or legacy', async () => {
+  const out = join(work, 'legacy-client.cfg');
+  const token = 'B'.repeat(43);
+  const run = await runSlapos(
+    [
+      'configure',
+      'client',
+      '--master-url',
+      url,
+      '--token',
+      token,
+      '--master-api',
+      'legacy',
+      '--cfg',
+      out,
+      '--json',
+    ],
+    { env: env() },
+  );
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal((JSON.parse(run.stdout) as { master_api: string }).master_api, 'legacy');
+  assert.equal(parseIni(await readFile(out, 'utf8')).get('slapconsole', 'master_api'), 'legacy');
+  const refused = await runSlapos(
+    [
+      'configure',
+      'client',
+      '--master-url',
+      url,
+      '--token',
+      token,
+      '--master-api',
+      'soap',
+      '--cfg',
+      join(work, 'x.cfg'),
+    ],
+    { env: env() },
+  );
+  assert.notEqual(refused.code, 0);
+  await assert.rejects(stat(join(work, 'x.cfg')));
+});

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MasterClient } from '../../client/master-client.ts';
+import { createMasterClient } from '../../client/master-api.ts';
 import { startTestMaster } from '../../testing/master.ts';
 import { makeTempDir, writeSandboxCfg } from '../../testing/node.ts';
 import { runSlapos } from '../../testing/cli.ts';
@@ -89,7 +89,7 @@ test('slapos node format rejects bad configurations and arguments with exit 5', 
 test('slapos node format registers the partitions on a real master, which allocates instances on them', async () => {
   const master = await startTestMaster({ computerId: 'COMP-TEST' });
   const dir = await makeTempDir('slapos-cli-format-');
-  const client = new MasterClient({ masterUrl: master.url });
+  const client = createMasterClient({ api: 'json', masterUrl: master.url });
   try {
     const cfg = await writeSandboxCfg(dir, {
       slapos: { master_url: master.url },

@@ -85,8 +85,10 @@ export function registerNodeRegister(program: Command, ctx: CliContext): void {
       }
       const sandbox = options.sandbox ?? false;
       const { registerNode } = await import('../../node/register/register-node.ts');
-      const { MasterClient } = await import('../../client/master-client.ts');
-      const client = new MasterClient({
+      const { createMasterClient } = await import('../../client/master-api.ts');
+      // Registration is our extension of the JSON API: no legacy master has it.
+      const client = createMasterClient({
+        api: 'json',
         masterUrl: options.masterUrl,
         accessToken: options.token,
         logger: ctx.logger(),

@@ -1,75 +1,18 @@
 /** `slapos proxy start` as a real process: listens, serves the API, stops on SIGTERM and SIGINT. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createAccessToken } from '../../lib/access-token.ts';
 import { runSlapos } from '../../testing/cli.ts';
+import { startProxyProcess, stopProxyProcess } from '../../testing/proxy-process.ts';
 import { callApi, formatTestNode, postJson } from '../../testing/master.ts';
 
-const BIN = fileURLToPath(new URL('../../../../bin/slapos.js', import.meta.url));
+const startProxy = startProxyProcess;
 
-interface Started {
-  child: ChildProcess;
-  url: string;
-  lines: Record<string, unknown>[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Starts `slapos proxy start …` and waits (60 s at most) for its "master listening" log line. */
-async function startProxy(args: string[], cwd: string): Promise<Started> {
-  const child = spawn(process.execPath, [BIN, 'proxy', 'start', ...args], {
-    cwd,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: Record<string, unknown>[] = [];
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal }));
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`no "master listening" line: ${JSON.stringify(lines)}`)),
-      60_000,
-    );
-    let buffer = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('utf8');
-      let newline: number;
-      while ((newline = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + 1);
-        try {
-          const record = JSON.parse(line) as Record<string, unknown>;
-          lines.push(record);
-          if (record.msg === 'master listening' && typeof record.url === 'string') {
-            clearTimeout(timer);
-            resolve(record.url);
-          }
-        } catch {
-          lines.push({ text: line });
-        }
-      }
-    });
-    void exited.then(({ code }) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before listening: ${JSON.stringify(lines)}`));
-    });
-  });
-  return { child, url, lines, exited };
-}
-
-async function stopWith(started: Started, signal: NodeJS.Signals): Promise<number | null> {
-  started.child.kill(signal);
-  const timeout = setTimeout(() => started.child.kill('SIGKILL'), 30_000);
-  const { code } = await started.exited;
-  clearTimeout(timeout);
-  return code;
-}
+const stopWith = stopProxyProcess;
 
 test('proxy start: serves the JSON API on an ephemeral port and stops on SIGTERM with exit 0', async () => {
   const directory = await mkdtemp(join(tmpdir(), 'slapos-proxy-start-'));

@@ -181,6 +181,9 @@ test('service info against a master without promise results (404): the v0 inform
   const instance = await master.client.getInstanceTree('blog');
   const server = await startHttpServer((request, response) => {
     if (request.url === '/slapos.get.v0.instance_tree') return sendJson(response, 200, instance);
+    // A JSON API master (what the client's probe asks), without our extensions.
+    if (request.url === '/slapos.get.v0.hateoas_url')
+      return sendJson(response, 200, { hateoas_url: `${server.url}/hateoas` });
     response.writeHead(404, { 'content-type': 'text/html' });
     response.end('<title>404 Not Found</title>');
   });

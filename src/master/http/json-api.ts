@@ -6,7 +6,6 @@
  * handler decodes, calls one service, encodes.
  */
 import type { Readable } from 'node:stream';
-import { gzipSync } from 'node:zlib';
 import { setImmediate } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
@@ -44,7 +43,8 @@ import {
   readBody,
   readBodyChunks,
 } from './request-body.ts';
-import { acceptsGzip, acceptsJson, requestOrigin } from './request-context.ts';
+import { sendMemoized } from './memoized-answers.ts';
+import { acceptsJson, requestOrigin } from './request-context.ts';
 import { requesterOf, type RequesterPartition } from './requester.ts';
 import { requestValidators } from './validation.ts';
 
@@ -337,40 +337,16 @@ function serializeOnce(result: object, toBody: () => unknown): JsonText {
   return text;
 }
 
-/** Below this size a gzip'd answer saves too little to be worth it. */
-const GZIP_MIN_BYTES = 1024;
 /**
- * zlib level of the cached gzip bytes. Measured on a 100-instance list (27 KB of JSON): level 1
- * takes half level 6's time for 3% more bytes (2.41 KB against 2.33 KB), and a list is compressed
- * again after every change to it.
- */
-const GZIP_LEVEL = 1;
-const gzipped = new WeakMap<JsonText, Buffer>();
-
-/** A memoized answer's gzip bytes, compressed once (on the first read that asks for them). */
-function gzipOnce(text: JsonText): Buffer {
-  let bytes = gzipped.get(text);
-  if (!bytes) {
-    bytes = gzipSync(text.bytes, { level: GZIP_LEVEL });
-    gzipped.set(text, bytes);
-  }
-  return bytes;
-}
-
-/**
- * Sends a JSON body. A memoized answer (JsonText) of GZIP_MIN_BYTES or more goes gzip'd to a
- * client whose Accept-Encoding allows it: compressed once, it is sent on every later read. Other
- * answers are sent as they are (compressing each would cost more CPU than its bytes).
+ * Sends a JSON body. A memoized answer (JsonText) goes gzip'd to a client that accepts it
+ * (memoized-answers.ts); other answers are sent as they are.
  */
 function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
   // Bytes, so that fastify sends them as they are: slapproxy answers `application/json` without a
   // charset (clients compare it literally), and a memoized answer is encoded once, not per request.
   reply.code(status).header('content-type', 'application/json');
   if (!(body instanceof JsonText)) return reply.send(Buffer.from(JSON.stringify(body)));
-  if (body.bytes.length < GZIP_MIN_BYTES) return reply.send(body.bytes);
-  reply.header('vary', 'accept-encoding');
-  if (!acceptsGzip(reply.request.headers['accept-encoding'])) return reply.send(body.bytes);
-  return reply.header('content-encoding', 'gzip').send(gzipOnce(body));
+  return sendMemoized(reply, body.bytes);
 }
 
 /** Registers the JSON API on a fastify instance (its content-type parsers, not-found and error handlers too). */

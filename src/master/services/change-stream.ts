@@ -3,12 +3,12 @@
  * everything one node pass needs, in one call, with the node's revision — and the long poll that
  * answers as soon as that revision moves.
  */
-import { SlapError } from '../../core/errors.ts';
+import { isSlapError, SlapError } from '../../core/errors.ts';
 import { rootTitleOf } from '../../core/instance-guid.ts';
 import { decodeParameterXml } from '../../core/parameter-xml.ts';
 import { parsePythonJson } from '../../core/python-value.ts';
 import type { RequestedState, SoftwareInstallationState } from '../../core/states.ts';
-import type { InstanceRecord } from '../storage/repository.ts';
+import type { InstanceRecord, Repository } from '../storage/repository.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import { sharedParametersOf } from './instance-view.ts';
@@ -66,11 +66,31 @@ function slaOf(record: InstanceRecord): Record<string, unknown> {
 /** The node snapshot. Memoized until the next write: the result is shared, do not modify it. */
 export async function readNodeSnapshot(
   context: ServiceContext,
-  input: { caller: Caller; computeNodeId: string },
+  input: {
+    caller: Caller;
+    computeNodeId: string;
+    /**
+     * slapproxy's legacy API answers for its default compute node before it is formatted (no
+     * partitions, the software supplied to it): proxy mode only, not memoized.
+     */
+    unformattedDefault?: boolean;
+  },
 ): Promise<NodeSnapshot> {
   const { computeNodeId } = input;
   await context.authorize(input.caller, 'compute_node.read', { kind: 'compute_node', computeNodeId });
-  return nodeSnapshot(context, computeNodeId);
+  try {
+    return await nodeSnapshot(context, computeNodeId);
+  } catch (error) {
+    if (
+      input.unformattedDefault === true &&
+      context.mode === 'proxy' &&
+      computeNodeId === context.defaultComputeNodeId &&
+      isSlapError(error) &&
+      error.code === 'SLAP_ERR_COMPUTE_NODE_NOT_FOUND'
+    )
+      return context.store.read((repository) => buildSnapshot(context, repository, computeNodeId));
+    throw error;
+  }
 }
 
 /** One partition of a node, free (no `instance`) or holding an instance, as the node snapshot shows it. */
@@ -105,55 +125,63 @@ export async function readPartitionState(
 function nodeSnapshot(context: ServiceContext, computeNodeId: string): Promise<NodeSnapshot> {
   return context.store.memoizedRead(`node_snapshot:${computeNodeId}`, async (repository) => {
     await requireComputeNode(repository, computeNodeId);
-    const records = await repository.readNodeSnapshot(computeNodeId);
-    const allPartitions = await repository.listPartitions(computeNodeId);
-    const ipLists = new Map<string, [string, string][]>();
-    for (const address of records.addresses) {
-      let list = ipLists.get(address.partitionId);
-      if (!list) ipLists.set(address.partitionId, (list = []));
-      list.push([address.networkInterface, address.address]);
-    }
-    const sharedByHost = new Map<string, SharedInstanceSnapshot[]>();
-    for (const shared of records.shared) {
-      const host = shared.location?.partitionId;
-      if (host === undefined) continue;
-      let list = sharedByHost.get(host);
-      if (!list) sharedByHost.set(host, (list = []));
-      list.push({
-        title: shared.title,
-        instanceGuid: context.naming.guidOf(shared),
-        slaveReference: context.naming.slaveReferenceOf(shared),
-        softwareType: shared.softwareType,
-        parameters: sharedParametersOf(shared),
-        connectionParameters: decodeParameterXml(shared.connectionXml),
-      });
-    }
-    return {
-      computeNodeId,
-      revision: records.revision,
-      software: records.software.map((item) => ({ url: item.url, state: item.requestedState })),
-      partitionIds: allPartitions.map((partition) => partition.reference),
-      partitions: records.instances.map((record) => {
-        const partitionId = record.location?.partitionId ?? '';
-        return {
-          partitionId,
-          instanceGuid: context.naming.guidOf(record),
-          title: record.title,
-          rootTitle: rootTitleOf(record),
-          state: record.requestedState,
-          softwareRelease: record.softwareRelease,
-          softwareType: record.softwareType,
-          parameters: decodeParameterXml(record.parameterXml),
-          sla: slaOf(record),
-          connectionParameters: decodeParameterXml(record.connectionXml),
-          ipList: ipLists.get(partitionId) ?? [],
-          timestamp: record.partitionTimestamp,
-          dependencySerial: record.partitionDependencySerial ?? 0,
-          sharedInstances: sharedByHost.get(partitionId) ?? [],
-        };
-      }),
-    };
+    return buildSnapshot(context, repository, computeNodeId);
   });
+}
+
+async function buildSnapshot(
+  context: ServiceContext,
+  repository: Repository,
+  computeNodeId: string,
+): Promise<NodeSnapshot> {
+  const records = await repository.readNodeSnapshot(computeNodeId);
+  const allPartitions = await repository.listPartitions(computeNodeId);
+  const ipLists = new Map<string, [string, string][]>();
+  for (const address of records.addresses) {
+    let list = ipLists.get(address.partitionId);
+    if (!list) ipLists.set(address.partitionId, (list = []));
+    list.push([address.networkInterface, address.address]);
+  }
+  const sharedByHost = new Map<string, SharedInstanceSnapshot[]>();
+  for (const shared of records.shared) {
+    const host = shared.location?.partitionId;
+    if (host === undefined) continue;
+    let list = sharedByHost.get(host);
+    if (!list) sharedByHost.set(host, (list = []));
+    list.push({
+      title: shared.title,
+      instanceGuid: context.naming.guidOf(shared),
+      slaveReference: context.naming.slaveReferenceOf(shared),
+      softwareType: shared.softwareType,
+      parameters: sharedParametersOf(shared),
+      connectionParameters: decodeParameterXml(shared.connectionXml),
+    });
+  }
+  return {
+    computeNodeId,
+    revision: records.revision,
+    software: records.software.map((item) => ({ url: item.url, state: item.requestedState })),
+    partitionIds: allPartitions.map((partition) => partition.reference),
+    partitions: records.instances.map((record) => {
+      const partitionId = record.location?.partitionId ?? '';
+      return {
+        partitionId,
+        instanceGuid: context.naming.guidOf(record),
+        title: record.title,
+        rootTitle: rootTitleOf(record),
+        state: record.requestedState,
+        softwareRelease: record.softwareRelease,
+        softwareType: record.softwareType,
+        parameters: decodeParameterXml(record.parameterXml),
+        sla: slaOf(record),
+        connectionParameters: decodeParameterXml(record.connectionXml),
+        ipList: ipLists.get(partitionId) ?? [],
+        timestamp: record.partitionTimestamp,
+        dependencySerial: record.partitionDependencySerial ?? 0,
+        sharedInstances: sharedByHost.get(partitionId) ?? [],
+      };
+    }),
+  };
 }
 
 /**

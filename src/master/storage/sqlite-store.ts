@@ -166,6 +166,8 @@ export class SqliteStore implements MasterStore {
   /** Bumped after every commit that wrote (ours); PRAGMA data_version covers other connections. */
   private writeCount = 0;
   private readonly memo = new Map<string, { version: string; value: unknown }>();
+  /** The memoized reads under way, by key, with the version they were asked at. */
+  private readonly pendingReads = new Map<string, { version: string; promise: Promise<unknown> }>();
   private externalVersion = 0;
   private externalCheckedAt = -Infinity;
   private readonly queries = new Map<string, PreparedQuery<unknown>>();
@@ -275,9 +277,14 @@ export class SqliteStore implements MasterStore {
 
   memoizedRead<T>(key: string, work: (repository: Repository) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new SlapError('SLAP_ERR_UNAVAILABLE', 'the database is closed'));
+    const current = this.version();
     const cached = this.memo.get(key);
-    if (cached && cached.version === this.version()) return Promise.resolve(cached.value as T);
-    return this.transaction('read', async (repository) => {
+    if (cached && cached.version === current) return Promise.resolve(cached.value as T);
+    // Callers that miss at the same version share one read: after a write, the nodes polling the
+    // same key do not each rebuild (and their transports each re-encode) the same value.
+    const pending = this.pendingReads.get(key);
+    if (pending && pending.version === current) return pending.promise as Promise<T>;
+    const promise = this.transaction('read', async (repository) => {
       const version = this.version();
       const value = await work(repository);
       // Data read after uncommitted writes of the same group is not memoized.
@@ -288,6 +295,12 @@ export class SqliteStore implements MasterStore {
       }
       return value;
     });
+    this.pendingReads.set(key, { version: current, promise });
+    const settled = (): void => {
+      if (this.pendingReads.get(key)?.promise === promise) this.pendingReads.delete(key);
+    };
+    promise.then(settled, settled);
+    return promise;
   }
 
   onNodeChanges(listener: (computeNodeIds: ReadonlySet<string>) => void): () => void {

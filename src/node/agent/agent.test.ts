@@ -291,6 +291,34 @@ test('a master without the change stream: the agent polls the JSON API', async (
   }
 });
 
+test('snapshots without a change stream (the legacy API): the agent polls the snapshot, watching no more', async () => {
+  let watches = 0;
+  let snapshots = 0;
+  const master: AgentMaster = Object.create(h.client) as AgentMaster;
+  master.readNodeSnapshot = (guid, options) => {
+    snapshots++;
+    return h.client.readNodeSnapshot(guid, options);
+  };
+  master.watchComputeNode = () => {
+    watches++;
+    return Promise.reject(new SlapError('SLAP_ERR_NOT_FOUND', 'the legacy SLAP API has no change stream'));
+  };
+  const a = agent({ master, pollIntervalMs: 200 });
+  await a.start();
+  try {
+    assert.equal(a.status().mode, 'stream');
+    const partition = await request('snapshot-polled', hello);
+    await reported('snapshot-polled', 'started');
+    await answer(partition);
+    await request('snapshot-polled', hello, { state: 'destroyed' });
+    await waitFor('freed', () => h.db.partition(partition)?.slap_state === 'free', { timeoutMs: 30_000 });
+    assert.equal(watches, 1, 'the watch answered 404 once, then the agent only polled');
+    assert.ok(snapshots >= 2, 'the changes were seen by reading the snapshot again');
+  } finally {
+    await a.close();
+  }
+});
+
 test('close() is idempotent and leaves the services running', async () => {
   const a = agent();
   await a.start();

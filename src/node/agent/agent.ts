@@ -234,6 +234,8 @@ const DEFAULT_RECONNECT: BackoffOptions = { initialMs: 500, maxMs: 30_000 };
 export class NodeAgent {
   private lifecycle: AgentLifecycle = 'starting';
   private mode: 'stream' | 'poll' = 'stream';
+  /** False once the master answered the watch with 404: it has snapshots but no change stream. */
+  private watchable = true;
   private readonly logger: Logger;
   private readonly source: SnapshotStateSource;
   private readonly software = new Map<string, SoftwareItem>();
@@ -498,8 +500,12 @@ export class NodeAgent {
     const stop = (): void => controller.abort();
     this.stopWaiting.signal.addEventListener('abort', stop, { once: true });
     try {
+      const poll = (): Promise<unknown> =>
+        sleep(Math.min(this.options.pollIntervalMs ?? 10_000, dueMs), undefined, {
+          signal: controller.signal,
+        }).catch(() => undefined);
       let wait: Promise<unknown>;
-      if (this.mode === 'stream' && this.revision !== null) {
+      if (this.mode === 'stream' && this.revision !== null && this.watchable) {
         wait = this.options.master
           .watchComputeNode(
             {
@@ -511,14 +517,22 @@ export class NodeAgent {
           )
           .catch(async (error: unknown) => {
             if (controller.signal.aborted) return;
+            if (error instanceof SlapError && error.code === 'SLAP_ERR_NOT_FOUND') {
+              // Snapshots but no change stream (the legacy API): poll the snapshots.
+              this.watchable = false;
+              this.logger.info(
+                { masterUrl: this.config.masterUrl },
+                'the master has no change stream: polling the node snapshot',
+              );
+              await poll();
+              return;
+            }
             // The snapshot read that follows decides (offline, refused); do not spin meanwhile.
             this.logger.debug({ err: error }, 'watch failed');
             await sleep(500, undefined, { signal: controller.signal }).catch(() => undefined);
           });
       } else {
-        wait = sleep(Math.min(this.options.pollIntervalMs ?? 10_000, dueMs), undefined, {
-          signal: controller.signal,
-        }).catch(() => undefined);
+        wait = poll();
       }
       await Promise.race([wait, woken]);
     } finally {

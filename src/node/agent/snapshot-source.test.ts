@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MasterClient } from '../../client/master-client.ts';
+import { createMasterClient } from '../../client/master-api.ts';
 import { startMasterWithNode } from '../../testing/master-with-node.ts';
 import { fixedStateSource, SnapshotStateSource } from './snapshot-source.ts';
 
@@ -15,7 +15,7 @@ test('the snapshot source reads the node state in one call, with precise settled
       slaParameters: { computer_guid: 'COMP-S' },
     });
     let calls = 0;
-    const counting = new MasterClient({ masterUrl: env.url });
+    const counting = createMasterClient({ api: 'json', masterUrl: env.url });
     const master = {
       readNodeSnapshot: (guid: string) => {
         calls++;

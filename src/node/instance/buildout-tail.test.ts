@@ -60,3 +60,21 @@ test('a hostile software release URL or partition id reads back exactly from the
     await dir.remove();
   }
 });
+
+test('master-api: written into [slap-connection] when the node does not probe (json, legacy), else left out', async () => {
+  const dir = await tempDir();
+  try {
+    const file = join(dir.path, 'buildout.cfg');
+    for (const api of ['json', 'legacy'] as const) {
+      await writeFile(
+        file,
+        instanceProfile('[buildout]\nparts =\n', instanceBuildoutTail({ ...INPUT, masterApi: api })),
+      );
+      assert.equal(await (await loadProfile({ configFile: file })).get('slap-connection', 'master-api'), api);
+    }
+    for (const masterApi of [undefined, 'auto'] as const)
+      assert.ok(!instanceBuildoutTail({ ...INPUT, masterApi }).includes('master-api'));
+  } finally {
+    await dir.remove();
+  }
+});

@@ -3,6 +3,7 @@
  * appends (node.md §4.4), through which the instance profile learns who and where it is — the
  * `[slap-connection]` section the cookbook recipes (slapconfiguration, request, publish) read.
  */
+import type { MasterApi } from '../../core/master-apis.ts';
 import { profileListOption, profileOption } from '../../buildout/profile-text.ts';
 
 export interface InstanceTailInput {
@@ -19,6 +20,11 @@ export interface InstanceTailInput {
    * as the instance (our extension: `master-ca-file`, written only when the node has one).
    */
   masterCaFile?: string | undefined;
+  /**
+   * The API the node speaks to the master (`master_api`), so that the recipes request children the
+   * same way (our extension: `master-api`, written only when it is not the default, auto).
+   */
+  masterApi?: MasterApi | undefined;
   sharedPartList: readonly string[];
   buildTimePartList: readonly string[];
   requestedState: string;
@@ -55,6 +61,9 @@ export function instanceBuildoutTail(input: InstanceTailInput): string {
     option('key-file', input.keyFile),
     option('cert-file', input.certFile),
     ...(input.masterCaFile === undefined ? [] : [option('master-ca-file', input.masterCaFile)]),
+    ...(input.masterApi === undefined || input.masterApi === 'auto'
+      ? []
+      : [option('master-api', input.masterApi)]),
     option('shared-part-list', input.sharedPartList),
     option('build-time-part-list', input.buildTimePartList),
     option('requested-state', input.requestedState),

@@ -101,6 +101,7 @@ export async function installInstance(job: PartitionJob): Promise<void> {
     keyFile: certificates?.keyFile ?? '',
     certFile: certificates?.certFile ?? '',
     masterCaFile: config.masterCaFile,
+    masterApi: config.masterApi,
     sharedPartList: config.sharedPartList,
     buildTimePartList: config.buildTimePartList,
     requestedState: wanted.requestedState,

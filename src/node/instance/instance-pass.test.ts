@@ -10,7 +10,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecFunction } from '../../buildout/recipe.ts';
-import { MasterClient } from '../../client/master-client.ts';
+import type { MasterClient } from '../../client/master-client.ts';
+import { createMasterClient } from '../../client/master-api.ts';
 import type { PromiseResult } from '../../client/types.ts';
 import { systemClock } from '../../core/clock.ts';
 import type { RequestedState } from '../../core/states.ts';
@@ -329,7 +330,7 @@ test('offline: the master cannot be reached, started partitions are started agai
   await pass({ onlyPartitions: [partition] });
   await h.supervisor.stopGroup(partition);
   const offline = await h.reload({ master_url: 'http://127.0.0.1:9/' });
-  const unreachable = new MasterClient({ masterUrl: offline.masterUrl, timeoutMs: 5000 });
+  const unreachable = createMasterClient({ api: 'json', masterUrl: offline.masterUrl, timeoutMs: 5000 });
   try {
     const result = await runInstancePass(offline, {
       master: unreachable,

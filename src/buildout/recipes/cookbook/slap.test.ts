@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MasterClient } from '../../../client/master-client.ts';
+import type { MasterClient } from '../../../client/master-client.ts';
+import { createMasterClient, isMasterClient, probedMasterApi } from '../../../client/master-api.ts';
 import { silentLogger } from '../../../lib/logger.ts';
 import type { RecipeContext } from '../../recipe.ts';
 import type { Options } from '../../resolver.ts';
@@ -28,7 +29,7 @@ function context(master: MasterClient, slapConnection: Record<string, string>): 
 
 test("with the partition's key and certificate the recipes act as the instance, not through the node's client", async () => {
   const dir = await mkdtemp(join(tmpdir(), 'slapos-slap-'));
-  const node = new MasterClient({ masterUrl: URL });
+  const node = createMasterClient({ api: 'json', masterUrl: URL });
   try {
     for (const file of ['p.key', 'p.crt', 'ca.crt']) await writeFile(join(dir, file), `not used: ${file}`);
     const connection = (extra: Partial<SlapConnection> = {}): SlapConnection => ({
@@ -47,7 +48,7 @@ test("with the partition's key and certificate the recipes act as the instance, 
     assert.ok(actsAsInstance(asInstance));
     const own = await withMaster(ctx, asInstance, (client) => Promise.resolve(client));
     assert.notEqual(own, node, "the instance's own client");
-    assert.ok(own instanceof MasterClient);
+    assert.ok(isMasterClient(own));
 
     assert.ok(
       !actsAsInstance({ ...asInstance, serverUrl: 'http://127.0.0.1:9' }),
@@ -64,5 +65,34 @@ test("with the partition's key and certificate the recipes act as the instance, 
   } finally {
     await node.close();
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("[slap-connection] master-api: the API of the client the recipes open (the node's master_api)", async () => {
+  const other = createMasterClient({ api: 'json', masterUrl: 'http://127.0.0.1:8' });
+  const connection: SlapConnection = {
+    serverUrl: 'http://127.0.0.1:9',
+    computerId: 'COMP-1',
+    partitionId: 'slappart0',
+    keyFile: undefined,
+    certFile: undefined,
+  };
+  try {
+    for (const [setting, api] of [
+      [{ 'master-api': 'legacy' }, 'legacy'],
+      [{ 'master-api': 'json' }, 'json'],
+      [{}, undefined],
+    ] as const) {
+      const opened = await withMaster(context(other, setting), connection, (client) =>
+        Promise.resolve(probedMasterApi(client)),
+      );
+      assert.equal(opened, api, JSON.stringify(setting));
+    }
+    await assert.rejects(
+      withMaster(context(other, { 'master-api': 'soap' }), connection, () => Promise.resolve()),
+      /master-api must be auto, json or legacy/,
+    );
+  } finally {
+    await other.close();
   }
 });

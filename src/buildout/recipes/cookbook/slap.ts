@@ -9,7 +9,13 @@
  * and closed after it.
  */
 import { readFileSync } from 'node:fs';
-import { MasterClient } from '../../../client/master-client.ts';
+import {
+  createMasterClient,
+  isMasterApi,
+  isMasterClient,
+  type MasterApi,
+} from '../../../client/master-api.ts';
+import type { MasterClient } from '../../../client/master-client.ts';
 import type { Instance } from '../../../client/types.ts';
 import type { RecipeContext } from '../../recipe.ts';
 import type { Options } from '../../resolver.ts';
@@ -24,6 +30,9 @@ export interface SlapConnection {
 
 /** The `[slap-connection]` option naming the CA of the master's certificate (our extension). */
 export const MASTER_CA_FILE_OPTION = 'master-ca-file';
+
+/** The `[slap-connection]` option naming the API to speak (our extension: auto, json or legacy). */
+export const MASTER_API_OPTION = 'master-api';
 
 /** Whether calls on this connection are made as the instance itself (its own certificate, over TLS). */
 export function actsAsInstance(connection: SlapConnection): boolean {
@@ -98,13 +107,29 @@ function readPem(ctx: RecipeContext, path: string, what: string): Buffer {
   }
 }
 
-/** `[slap-connection] master-ca-file`, when the run has that section and the option is not empty. */
-async function masterCaFile(ctx: RecipeContext): Promise<string | undefined> {
+/** An option of `[slap-connection]`, when the run has that section and the option is not empty. */
+async function slapConnectionOption(ctx: RecipeContext, name: string): Promise<string | undefined> {
   try {
-    return (await ctx.section('slap-connection')).get(MASTER_CA_FILE_OPTION) || undefined;
+    return (await ctx.section('slap-connection')).get(name) || undefined;
   } catch {
     return undefined; // a plain `slapos buildout` run without the node's tail
   }
+}
+
+/** `[slap-connection] master-api` (our extension: the node's `master_api`), default auto. */
+async function masterApi(ctx: RecipeContext): Promise<MasterApi> {
+  const value = await slapConnectionOption(ctx, MASTER_API_OPTION);
+  if (value === undefined) return 'auto';
+  if (!isMasterApi(value)) {
+    throw ctx.error(
+      `[slap-connection] ${MASTER_API_OPTION} must be auto, json or legacy, not ${JSON.stringify(value)}`,
+      {
+        code: 'SLAP_ERR_PROFILE',
+        option: MASTER_API_OPTION,
+      },
+    );
+  }
+  return value;
 }
 
 /** Runs `work` with a client of the connection's master. */
@@ -115,15 +140,15 @@ export async function withMaster<T>(
 ): Promise<T> {
   const asInstance = actsAsInstance(connection);
   const given = ctx.slap?.master;
-  if (
-    !asInstance &&
-    given instanceof MasterClient &&
-    given.masterUrl === connection.serverUrl.replace(/\/+$/, '')
-  ) {
+  if (!asInstance && isMasterClient(given) && given.masterUrl === connection.serverUrl.replace(/\/+$/, '')) {
     return work(given);
   }
-  const caFile = connection.serverUrl.startsWith('https:') ? await masterCaFile(ctx) : undefined;
-  const client = new MasterClient({
+  const caFile = connection.serverUrl.startsWith('https:')
+    ? await slapConnectionOption(ctx, MASTER_CA_FILE_OPTION)
+    : undefined;
+  const client = createMasterClient({
+    api: await masterApi(ctx),
+    computerGuid: connection.computerId,
     masterUrl: connection.serverUrl,
     logger: ctx.logger,
     ...(asInstance || caFile

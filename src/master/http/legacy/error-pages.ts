@@ -1,8 +1,8 @@
 /**
  * How failures look on the legacy SLAP API (docs/protocol.md §4): werkzeug's HTML error pages, with
  * the status codes the Python client reads — 404 for an allocation failure or an unknown object,
- * 408 for "not ready, retry", 500 where slapproxy answers 500 for an unknown compute node or
- * partition (a lookup, not our failure: it is not logged as one), 400 for bad input.
+ * 408 for "not ready, retry", 500 where slapproxy answers 500 for an unknown partition (a lookup,
+ * not our failure: it is not logged as one), 400 for bad input.
  */
 import { STATUS_CODES as STATUS_NAMES } from 'node:http';
 import { isSlapError, type ErrorCode } from '../../../core/errors.ts';

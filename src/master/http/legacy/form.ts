@@ -72,6 +72,20 @@ export class LegacyForm {
     return new LegacyForm(new Map());
   }
 
+  /**
+   * This form with the fields of another (a POST's query string: Flask's `request.values`, which
+   * slapproxy's computerBang test relies on); a field in both is refused as given twice.
+   */
+  with(other: LegacyForm): LegacyForm {
+    if (other.fields.size === 0) return this;
+    const fields = new Map(this.fields);
+    for (const [name, value] of other.fields) {
+      if (fields.has(name)) throw invalid(`field ${quoted(name)} is given more than once`);
+      fields.set(name, value);
+    }
+    return new LegacyForm(fields);
+  }
+
   has(name: string): boolean {
     return this.fields.has(name);
   }

@@ -3,7 +3,7 @@
  * `slapos service list|info` and `slapos computer list|info` read. JSON answers; errors are the
  * legacy HTML pages of the enclosing context.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SlapError } from '../../../core/errors.ts';
 import { encodeParameterXml } from '../../../core/parameter-xml.ts';
 import type { InstanceView, MasterServices } from '../../services/index.ts';
@@ -132,7 +132,8 @@ export function registerHateoas(fastify: FastifyInstance, options: HateoasOption
     throw badRequest(`Unhandled query: ${query}`);
   }
 
-  fastify.get('/hateoas/', async (request, reply) => {
+  // `master_rest_url` is `<master>/hateoas`: the client asks for it with or without the slash.
+  const root = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     await readUnparsedBody(request);
     const mark = request.url.indexOf('?');
     const form = LegacyForm.parse(mark < 0 ? '' : request.url.slice(mark + 1), 'query string');
@@ -140,11 +141,11 @@ export function registerHateoas(fastify: FastifyInstance, options: HateoasOption
     const caller = callerOf(request);
     if (mode === undefined) {
       const origin = requestOrigin(request, options.fallbackHost());
-      const root = await services.hateoasUrl({ caller, origin });
+      const url = await services.hateoasUrl({ caller, origin });
       return sendJson(reply, {
         _links: {
-          raw_search: { href: `${root}?mode=search&query={query}&select_list={select_list}` },
-          traverse: { href: `${root}?mode=traverse&relative_url={relative_url}&view={view}` },
+          raw_search: { href: `${url}?mode=search&query={query}&select_list={select_list}` },
+          traverse: { href: `${url}?mode=traverse&relative_url={relative_url}&view={view}` },
         },
       });
     }
@@ -155,7 +156,9 @@ export function registerHateoas(fastify: FastifyInstance, options: HateoasOption
       return reply.redirect(traversable(form.required('relative_url')), 302);
     }
     throw badRequest(`Unhandled mode: ${mode}`);
-  });
+  };
+  fastify.get('/hateoas/', root);
+  fastify.get('/hateoas', root);
 
   fastify.get<{ Params: { title: string } }>('/hateoas/partitions/:title', async (request, reply) => {
     await readUnparsedBody(request);

@@ -13,6 +13,7 @@ import type { Logger } from '../../../lib/logger.ts';
 import type { MasterServices } from '../../services/index.ts';
 import { callerOf, readUnparsedBody } from '../authenticate-requests.ts';
 import { BEARER_CHALLENGE } from '../authentication.ts';
+import { sendMemoized } from '../memoized-answers.ts';
 import { decodeBody, readBody } from '../request-body.ts';
 import { requestOrigin } from '../request-context.ts';
 import { errorPage, LEGACY_CONTENT_TYPE, toLegacyFailure } from './error-pages.ts';
@@ -54,10 +55,8 @@ interface RouteConfig {
 }
 
 function sendText(reply: FastifyReply, status: number, answer: LegacyAnswer): FastifyReply {
-  return reply
-    .code(status)
-    .header('content-type', LEGACY_CONTENT_TYPE)
-    .send(typeof answer === 'string' ? Buffer.from(answer) : answer);
+  reply.code(status).header('content-type', LEGACY_CONTENT_TYPE);
+  return typeof answer === 'string' ? reply.send(Buffer.from(answer)) : sendMemoized(reply, answer);
 }
 
 /** The raw query string of a request: percent-encoded ASCII only (the bytes of a URL are not text). */
@@ -124,13 +123,9 @@ export function registerLegacyApi(fastify: FastifyInstance, options: LegacyApiOp
         url: route.path,
         config,
         handler: async (request, reply) => {
-          let form: LegacyForm;
-          if (route.method === 'GET') {
-            await readUnparsedBody(request);
-            form = LegacyForm.parse(rawQuery(request.url), 'query string');
-          } else {
-            form = request.body instanceof LegacyForm ? request.body : LegacyForm.empty();
-          }
+          if (route.method === 'GET') await readUnparsedBody(request);
+          const query = LegacyForm.parse(rawQuery(request.url), 'query string');
+          const form = request.body instanceof LegacyForm ? request.body.with(query) : query;
           const answer = await route.handle({
             form,
             caller: callerOf(request),

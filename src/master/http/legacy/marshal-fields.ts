@@ -103,12 +103,30 @@ export function stateField(form: LegacyForm): RequestedState | undefined {
   return state as RequestedState;
 }
 
-/** The marshalled `shared_xml` of a request: a bool (Python's truth of an int too); false when absent. */
+/** Python's truth of a decoded value. */
+function pythonTruth(value: MarshalValue): boolean {
+  if (value === null || value === false || value === '') return false;
+  if (typeof value === 'number') return value !== 0;
+  if (value instanceof PyNumber) return value.value !== 0;
+  if (Array.isArray(value)) return value.length > 0;
+  if (value instanceof PyTuple) return value.items.length > 0;
+  if (value instanceof PyObject) return true;
+  if (typeof value === 'object') return Object.keys(value).length > 0;
+  return true;
+}
+
+/**
+ * The marshalled `shared_xml` of a request: its Python truth, as slapproxy reads it (clients send a
+ * bool; the upstream tests also send `{}`); false when absent.
+ */
 export function sharedField(form: LegacyForm): boolean {
   const xml = form.optional('shared_xml');
-  if (xml === undefined) return false;
-  const value = decodeMarshal(xml);
-  if (typeof value === 'boolean') return value;
-  if (typeof value === 'number') return value !== 0;
-  throw invalid('shared_xml must hold a bool');
+  return xml === undefined ? false : pythonTruth(decodeMarshal(xml));
+}
+
+/** A marshalled list field (`instance_reference_xml`): decoded and checked, its items as decoded. */
+export function listField(form: LegacyForm, name: string): MarshalValue[] {
+  const value = decodeMarshal(form.required(name));
+  if (!Array.isArray(value)) throw invalid(`${name} must hold a list`);
+  return value;
 }

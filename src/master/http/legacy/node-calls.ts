@@ -6,10 +6,10 @@ import { formatFromLegacyComputer } from '../../../core/format-plan.ts';
 import { isSlapError } from '../../../core/errors.ts';
 import { encodeMarshal } from '../../../core/xml-marshaller.ts';
 import type { NodeSnapshot, PartitionSnapshot } from '../../services/index.ts';
-import { dictField } from './marshal-fields.ts';
+import { dictField, listField } from './marshal-fields.ts';
 import { instanceOnPartition, partitionFields, unknownPartitionText } from './partition-instance.ts';
 import type { LegacyCall, LegacyEnvironment, LegacyRoute } from './route.ts';
-import { computerObject, emptyComputerObject, partitionObject } from './slap-objects.ts';
+import { computerObject, partitionObject } from './slap-objects.ts';
 
 const encoded = new WeakMap<NodeSnapshot | PartitionSnapshot, Buffer>();
 
@@ -28,23 +28,12 @@ function encodeOnce(result: NodeSnapshot | PartitionSnapshot, encode: () => stri
 
 async function fullComputerInformation(environment: LegacyEnvironment, call: LegacyCall): Promise<Buffer> {
   const { services } = environment;
-  const { context } = services;
-  const computeNodeId = call.form.required('computer_id');
-  let snapshot: NodeSnapshot;
-  try {
-    snapshot = await services.readNodeSnapshot({ caller: call.caller, computeNodeId });
-  } catch (error) {
-    // slapproxy answers for its default compute node before it is formatted: an empty one.
-    if (
-      context.mode === 'proxy' &&
-      computeNodeId === context.defaultComputeNodeId &&
-      isSlapError(error) &&
-      error.code === 'SLAP_ERR_COMPUTE_NODE_NOT_FOUND'
-    )
-      return Buffer.from(encodeMarshal(emptyComputerObject(computeNodeId)));
-    throw error;
-  }
-  return encodeOnce(snapshot, () => encodeMarshal(computerObject(snapshot, context.naming)));
+  const snapshot = await services.readNodeSnapshot({
+    caller: call.caller,
+    computeNodeId: call.form.required('computer_id'),
+    unformattedDefault: true,
+  });
+  return encodeOnce(snapshot, () => encodeMarshal(computerObject(snapshot, services.context.naming)));
 }
 
 const SOFTWARE_REPORTS = {
@@ -65,16 +54,16 @@ export function nodeRoutes(environment: LegacyEnvironment): LegacyRoute[] {
   const proxyMode = context.mode === 'proxy';
   const routes: LegacyRoute[] = [
     {
+      // An unknown compute node is a 404 (the client's NotFoundError, which the upstream tests and
+      // slapproxy's README expect; slapproxy itself lets the error become a 500).
       method: 'GET',
       path: '/getFullComputerInformation',
-      lookupMissStatus: 500,
       handle: (call) => fullComputerInformation(environment, call),
     },
     {
       // Kept by slapproxy for backward compatibility: the same answer.
       method: 'GET',
       path: '/getComputerInformation',
-      lookupMissStatus: 500,
       handle: (call) => fullComputerInformation(environment, call),
     },
     {
@@ -210,6 +199,7 @@ export function nodeRoutes(environment: LegacyEnvironment): LegacyRoute[] {
       path: '/updateComputerPartitionRelatedInstanceList',
       handle: (call) => {
         partitionFields(call);
+        listField(call.form, 'instance_reference_xml');
         return '';
       },
     },

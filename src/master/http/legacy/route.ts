@@ -10,7 +10,10 @@ export interface LegacyCall {
   origin: () => RequestOrigin;
 }
 
-/** Plain text, or a marshalled document (text, or bytes already encoded once). */
+/**
+ * Plain text or a marshalled document; bytes are a memoized answer (encoded once, shared until the
+ * next write), sent gzip'd to the clients that accept it (memoized-answers.ts).
+ */
 export type LegacyAnswer = string | Buffer;
 
 export interface LegacyRoute {

@@ -135,15 +135,6 @@ export function computerObject(snapshot: NodeSnapshot, naming: InstanceNaming): 
   });
 }
 
-/** The Computer of the default compute node before it is formatted (slapproxy answers it empty). */
-export function emptyComputerObject(computeNodeId: string): PyObject {
-  return slapObject('Computer', [computeNodeId], {
-    _computer_id: computeNodeId,
-    _computer_partition_list: [],
-    _software_release_list: [],
-  });
-}
-
 /** The fake partition of a frontend bypass (its id says what it fakes). */
 function frontendBypassObject(view: InstanceView): PyObject {
   return slapObject('ComputerPartition', ['', view.partitionId, null], {
