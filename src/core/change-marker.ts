@@ -12,6 +12,18 @@ export function timestampString(timestamp: number | null): string {
   return timestamp === null ? '' : pyFloatRepr(timestamp);
 }
 
+/**
+ * The legacy API's `timestamp` of a partition: the later of its timestamp and the time its
+ * dependency serial was last bumped. A node of the original SlapOS sees no serial, and compares
+ * only this (as a float), so a parent whose child published new connection parameters is
+ * reprocessed at once there too. '' when neither exists.
+ */
+export function legacyTimestampString(timestamp: number | null, dependencyChangedAt: number | null): string {
+  if (dependencyChangedAt === null || (timestamp !== null && timestamp >= dependencyChangedAt))
+    return timestampString(timestamp);
+  return timestampString(dependencyChangedAt);
+}
+
 export function changeMarker(timestamp: number | null, dependencySerial: number): string {
   const base = timestampString(timestamp);
   return dependencySerial > 0 ? `${base}+${dependencySerial}` : base;

@@ -54,6 +54,63 @@ async function text(response: Promise<LegacyResponse>, expected: string): Promis
 }
 
 describe('legacy API: instances in proxy mode', () => {
+  it("a child's new connection parameters move its parent's legacy timestamp (the node reprocesses the parent)", async () => {
+    const clock = fixedClock(1700000000);
+    await withTestMaster(
+      async ({ url }) => {
+        await formatTestNode(url, { partitions: 2 });
+        attributesOf(await legacyPost(url, '/requestComputerPartition', requestFields('root')));
+        clock.set(1700000010);
+        attributesOf(
+          await legacyPost(
+            url,
+            '/requestComputerPartition',
+            requestFields('child', {}, { requester: 'slappart0' }),
+          ),
+        );
+        const rootTimestamp = async (): Promise<unknown> => {
+          const partition = decodeMarshal(
+            (
+              await legacyGet(url, '/registerComputerPartition', {
+                computer_reference: 'computer',
+                computer_partition_reference: 'slappart0',
+              })
+            ).text,
+          );
+          assert.ok(partition instanceof PyObject);
+          return (partition.attributes._parameter_dict as MarshalDict).timestamp;
+        };
+        assert.equal(await rootTimestamp(), '1700000000.0');
+        const publish = (value: string): Promise<LegacyResponse> =>
+          legacyPost(url, '/setComputerPartitionConnectionXml', {
+            computer_id: 'computer',
+            computer_partition_id: 'slappart1',
+            connection_xml: encodeMarshal({ url: value }),
+          });
+        clock.set(1700000050.5);
+        await text(publish('http://child'), 'done');
+        assert.equal(await rootTimestamp(), '1700000050.5');
+        // The same parameters again change nothing; a bang later than the publication wins.
+        clock.set(1700000060);
+        await text(publish('http://child'), 'done');
+        assert.equal(await rootTimestamp(), '1700000050.5');
+        clock.set(1700000070);
+        await text(
+          legacyPost(url, '/softwareInstanceBang', {
+            computer_id: 'computer',
+            computer_partition_id: 'slappart0',
+            message: 'm',
+          }),
+          'OK',
+        );
+        assert.equal(await rootTimestamp(), '1700000070.0');
+        // The JSON API keeps slapproxy's timestamp; its change marker carries the serial.
+        assert.equal((await jsonInstance(url, 'root______0')).processing_timestamp, 1700000070);
+      },
+      { clock },
+    );
+  });
+
   it('a partition requests a child of its tree; rename keeps the tree; bang reprocesses the whole tree', async () => {
     const clock = fixedClock(1700000000);
     await withTestMaster(

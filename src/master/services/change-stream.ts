@@ -43,6 +43,8 @@ export interface PartitionSnapshot {
   /** Float seconds (null: never set). */
   timestamp: number | null;
   dependencySerial: number;
+  /** When dependencySerial was last bumped (float seconds; null: never). */
+  dependencyChangedAt: number | null;
   sharedInstances: SharedInstanceSnapshot[];
 }
 
@@ -177,6 +179,7 @@ async function buildSnapshot(
         connectionParameters: decodeParameterXml(record.connectionXml),
         ipList: ipLists.get(partitionId) ?? [],
         timestamp: record.partitionTimestamp,
+        dependencyChangedAt: record.partitionDependencyChangedAt,
         dependencySerial: record.partitionDependencySerial ?? 0,
         sharedInstances: sharedByHost.get(partitionId) ?? [],
       };

@@ -136,7 +136,7 @@ export async function setConnectionParameters(
     });
     if (!record || record.connectionXml === connectionXml) return;
     await repository.updateInstance(record.id, { connectionXml, now });
-    if (record.requester) await repository.bumpDependencySerial(record.requester);
+    if (record.requester) await repository.bumpDependencySerial(record.requester, now);
   });
   return 'Updated';
 }

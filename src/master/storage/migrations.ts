@@ -351,6 +351,17 @@ const instanceOwner: Migration = {
   },
 };
 
+/**
+ * When a partition's dependency serial was last bumped: the legacy API's `timestamp` of the partition
+ * is the later of its own timestamp and this, so that a node of the original SlapOS (which sees no
+ * dependency serial) also reprocesses a parent whose child published new connection parameters.
+ */
+const dependencyTime: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('partition').addColumn('dependency_changed_at', 'double precision').execute();
+  },
+};
+
 /** Every migration, in order. Append only. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
@@ -358,6 +369,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0003_promise_results': promiseResults,
   '0004_identities': identities,
   '0005_instance_owner': instanceOwner,
+  '0006_dependency_time': dependencyTime,
 };
 
 export const migrationProvider: MigrationProvider = {

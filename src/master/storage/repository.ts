@@ -69,6 +69,8 @@ export interface InstanceRecord extends InstanceIdentity {
   partitionSlapState: SlapState | null;
   /** The dependency serial of `location`'s partition (null when it has none). */
   partitionDependencySerial: number | null;
+  /** When that serial was last bumped (float seconds; null: never, or no partition). */
+  partitionDependencyChangedAt: number | null;
   /** The partition that requested this instance (null: a person's request). */
   requester: PartitionKey | null;
   /** Why a non-shared instance waits without a partition (master mode), null once allocated. */
@@ -226,7 +228,8 @@ export interface Repository extends IdentityRepository {
   /** Bumps the node's revision in this transaction (watchers are told after the commit). */
   bumpNodeRevision(computeNodeId: string): Promise<void>;
   /** Bumps a partition's dependency serial (its snapshot marker changes) and its node's revision. */
-  bumpDependencySerial(key: PartitionKey): Promise<void>;
+  /** Bumps the partition's dependency serial and records `now` (float seconds) as its time. */
+  bumpDependencySerial(key: PartitionKey, now: number): Promise<void>;
   readNodeSnapshot(computeNodeId: string): Promise<NodeSnapshotRecords>;
 }
 

@@ -31,6 +31,8 @@ export interface PartitionTable {
    * child's connection parameters): part of the change marker of the node snapshot.
    */
   dependency_serial: Generated<number>;
+  /** Float seconds: when dependency_serial was last bumped (null: never). */
+  dependency_changed_at: number | null;
 }
 
 export interface PartitionAddressTable {

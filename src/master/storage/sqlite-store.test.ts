@@ -51,6 +51,7 @@ test('the store migrates once, keeps its data across reopenings, in WAL mode wit
         { name: '0003_promise_results' },
         { name: '0004_identities' },
         { name: '0005_instance_owner' },
+        { name: '0006_dependency_time' },
       ]);
     } finally {
       raw.close();

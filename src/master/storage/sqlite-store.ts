@@ -54,6 +54,7 @@ type InstanceRow = Omit<InstanceTable, 'id' | 'owner'> & {
   partition_timestamp: number | null;
   partition_slap_state: SlapState | null;
   partition_dependency_serial: number | null;
+  partition_dependency_changed_at: number | null;
 };
 
 function toInstance(row: InstanceRow): InstanceRecord {
@@ -82,6 +83,7 @@ function toInstance(row: InstanceRow): InstanceRecord {
     partitionTimestamp: row.partition_timestamp,
     partitionSlapState: row.partition_slap_state,
     partitionDependencySerial: row.partition_dependency_serial,
+    partitionDependencyChangedAt: row.partition_dependency_changed_at,
     requester:
       row.requester_node === null || row.requester_partition === null
         ? null
@@ -386,6 +388,7 @@ export class SqliteStore implements MasterStore {
         'p.timestamp as partition_timestamp',
         'p.slap_state as partition_slap_state',
         'p.dependency_serial as partition_dependency_serial',
+        'p.dependency_changed_at as partition_dependency_changed_at',
       ]);
   }
 
@@ -999,16 +1002,19 @@ export class SqliteStore implements MasterStore {
         this.bumpedNodes.add(computeNodeId);
         return Promise.resolve();
       },
-      bumpDependencySerial: (key) => {
+      bumpDependencySerial: (key, now) => {
         this.run(
           'bumpDependencySerial',
           () =>
             db
               .updateTable('partition')
-              .set((eb) => ({ dependency_serial: eb('dependency_serial', '+', 1) }))
+              .set((eb) => ({
+                dependency_serial: eb('dependency_serial', '+', 1),
+                dependency_changed_at: param('now'),
+              }))
               .where('compute_node_reference', '=', param('node'))
               .where('reference', '=', param('partition')),
-          nodeAndPartition(key),
+          { ...nodeAndPartition(key), now },
         );
         return repository.bumpNodeRevision(key.computeNodeId);
       },

@@ -3,7 +3,7 @@
  * Computer, ComputerPartition, SoftwareRelease and SoftwareInstance, with the constructor tuples
  * the Python client rebuilds them with and slapproxy's attribute names. Pure: no I/O, no encoding.
  */
-import { timestampString } from '../../../core/change-marker.ts';
+import { legacyTimestampString, timestampString } from '../../../core/change-marker.ts';
 import { SlapError } from '../../../core/errors.ts';
 import { PyNumber } from '../../../core/python-value.ts';
 import {
@@ -90,7 +90,8 @@ function busyPartitionObject(
     for (const key of Object.keys(shared.parameters)) entry[key] = marshalValueOf(shared.parameters[key]);
     return entry;
   });
-  if (partition.timestamp !== null) parameters.timestamp = timestampString(partition.timestamp);
+  const timestamp = legacyTimestampString(partition.timestamp, partition.dependencyChangedAt);
+  if (timestamp !== '') parameters.timestamp = timestamp;
   const attributes: MarshalDict = {
     _computer_id: computeNodeId,
     _partition_id: partitionId,
