@@ -55,10 +55,11 @@ before(async () => {
         instance_root: join(dir, 'inst'),
         software_min_free_space: '10M',
         instance_min_free_space: '10M',
-        // No change stream: the agent polls; a parent waiting for its child retries soon.
+        // No change stream: the agent polls. Retries are slow, so that a parent learning its child's
+        // connection parameters shows the legacy timestamp moving, not a retry.
         agent_poll_interval: 0.5,
-        agent_retry_delay: 0.5,
-        agent_retry_max_delay: 2,
+        agent_retry_delay: 60,
+        agent_retry_max_delay: 120,
       },
       slapformat: { partition_amount: 6, sandbox_ipv4_network: '127.94.0.0/24' },
     }),
