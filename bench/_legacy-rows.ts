@@ -5,16 +5,21 @@
  * - requests: `requestComputerPartition` form POSTs (marshalled state, parameters and SLA, as
  *   slapos.slap sends them), distinct titles spread over compute nodes of 100 partitions each;
  * - full-information reads: `getFullComputerInformation` of a node whose 100 partitions all hold an
- *   instance, by readers at a concurrency, while one writer keeps publishing a new connection
- *   parameter (`setComputerPartitionConnectionXml`) on one of its partitions, each write awaited
- *   before the next. Every read checks that it shows at least the value of the last write
- *   acknowledged before the read was sent: a cached answer that outlived a change is counted as
- *   stale (the goal is none).
+ *   instance, by readers at a concurrency asking for gzip as Python's `requests` does, while one
+ *   writer publishes a new connection parameter (`setComputerPartitionConnectionXml`) on one of its
+ *   partitions: 20 times a second, then as fast as its awaited writes go. The reads between two
+ *   writes are answered from the node's memoized answer; each write makes the next read rebuild,
+ *   re-encode and re-compress it. Every read checks that it shows at least the value of the last
+ *   write acknowledged before the read was sent: a cached answer that outlived a change is counted
+ *   as stale (the goal is none).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { gunzipSync } from 'node:zlib';
 import { Pool } from 'undici';
 import { encodeMarshal, type MarshalDict } from '../src/core/xml-marshaller.ts';
 import { startProxyMode, type Server } from './_master-servers.ts';
@@ -108,7 +113,7 @@ function percentile(sorted: number[], fraction: number): number {
 function row(name: string, count: number, seconds: number, latencies: number[], extra = ''): string {
   latencies.sort((a, b) => a - b);
   return (
-    `legacy ${name.padEnd(28)} ${String(count).padStart(7)} ${(count / seconds).toFixed(0).padStart(9)}/s` +
+    `legacy ${name.padEnd(58)} ${String(count).padStart(7)} ${(count / seconds).toFixed(0).padStart(9)}/s` +
     `  p50 ${percentile(latencies, 0.5).toFixed(2)} ms  p99 ${percentile(latencies, 0.99).toFixed(2)} ms${extra}`
   );
 }
@@ -140,20 +145,75 @@ async function requestsPhase(pool: Pool, options: LegacyOptions): Promise<string
   );
 }
 
-const COUNTER = /<string>bench_counter<\/string><string>(\d+)<\/string>/;
+const COUNTER_MARK = '<string>bench_counter</string><string>';
 
-async function readsPhase(pool: Pool, options: LegacyOptions): Promise<string> {
-  const computerId = 'bench-read';
+/** The counter the last write published, as one read shows it (0 before the first write). */
+function counterIn(text: string): number {
+  const at = text.indexOf(COUNTER_MARK);
+  if (at < 0) return 0;
+  const start = at + COUNTER_MARK.length;
+  return Number(text.slice(start, text.indexOf('<', start)));
+}
+
+/**
+ * A read as Python's `requests` makes it (gzip accepted): the counter it shows and its bytes on the
+ * wire. The load generator shares the cores with the master, so an answer is decompressed and
+ * searched only the first time its bytes are seen (`counters`, by digest): the same bytes always
+ * hold the same counter.
+ */
+async function readCounter(
+  pool: Pool,
+  path: string,
+  counters: Map<string, number>,
+): Promise<{ counter: number; wire: number; size: number }> {
+  const response = await pool.request({
+    path,
+    method: 'GET',
+    headers: { 'user-agent': 'slapos.core/bench', 'accept-encoding': 'gzip, deflate' },
+  });
+  const bytes = Buffer.from(await response.body.arrayBuffer());
+  if (response.statusCode !== 200)
+    throw new Error(`${path}: ${response.statusCode} ${bytes.toString().slice(0, 300)}`);
+  const digest = createHash('sha1').update(bytes).digest('base64');
+  let counter = counters.get(digest);
+  let size = -1;
+  if (counter === undefined) {
+    const text = (response.headers['content-encoding'] === 'gzip' ? gunzipSync(bytes) : bytes).toString();
+    counter = counterIn(text);
+    size = text.length;
+    counters.set(digest, counter);
+  }
+  return { counter, wire: bytes.length, size };
+}
+
+/** A node whose partitions all hold an instance, for the read phases. */
+async function prepareReadNode(pool: Pool, computerId: string): Promise<void> {
   await prepareNode(pool, computerId);
   for (let index = 0; index < PARTITIONS; index++)
-    await send(pool, 'POST', '/requestComputerPartition', requestForm(`read-${index}`, computerId));
+    await send(pool, 'POST', '/requestComputerPartition', requestForm(`${computerId}-${index}`, computerId));
+}
+
+/**
+ * Readers at the concurrency while one writer publishes a new connection parameter on one of the
+ * node's partitions, `writesPerSecond` times a second (paced), or as fast as its awaited writes go
+ * (`unpaced`). Each write makes the next read rebuild and re-encode the node's answer.
+ */
+async function readsPhase(
+  pool: Pool,
+  options: LegacyOptions,
+  computerId: string,
+  writesPerSecond: number | 'unpaced',
+): Promise<string> {
   const path = `/getFullComputerInformation?computer_id=${computerId}`;
-  const sample = await send(pool, 'GET', path);
+  const counters = new Map<string, number>();
+  const sample = await readCounter(pool, path, new Map());
   let acknowledged = 0;
   let writes = 0;
   let stale = 0;
+  let wireBytes = 0;
   const latencies: number[] = [];
-  const deadline = performance.now() + options.readSeconds * 1000;
+  const started = performance.now();
+  const deadline = started + options.readSeconds * 1000;
   const writer = async (): Promise<void> => {
     while (performance.now() < deadline) {
       const value = writes + 1;
@@ -169,27 +229,33 @@ async function readsPhase(pool: Pool, options: LegacyOptions): Promise<string> {
       );
       writes = value;
       acknowledged = value;
+      if (writesPerSecond !== 'unpaced') {
+        const due = started + (value * 1000) / writesPerSecond;
+        const wait = due - performance.now();
+        if (wait > 0) await sleep(wait);
+      }
     }
   };
   const reader = async (): Promise<void> => {
     while (performance.now() < deadline) {
       const floor = acknowledged;
       const before = performance.now();
-      const text = await send(pool, 'GET', path);
+      const { counter, wire } = await readCounter(pool, path, counters);
       latencies.push(performance.now() - before);
-      const seen = Number(COUNTER.exec(text)?.[1] ?? 0);
-      if (seen < floor) stale++;
+      wireBytes += wire;
+      if (counter < floor) stale++;
     }
   };
-  const started = performance.now();
   await Promise.all([writer(), ...Array.from({ length: options.concurrency }, reader)]);
   const seconds = (performance.now() - started) / 1000;
+  const pace = writesPerSecond === 'unpaced' ? 'unpaced writer' : `writer at ${writesPerSecond}/s`;
   return row(
-    `getFullComputerInformation c${options.concurrency}`,
+    `getFullComputerInformation c${options.concurrency}, ${pace}`.slice(0, 60),
     latencies.length,
     seconds,
     latencies,
-    `  (${PARTITIONS} busy partitions, ${(sample.length / 1024).toFixed(0)} KiB; ${writes} writes interleaved, ${(writes / seconds).toFixed(0)}/s; stale answers ${stale})`,
+    `  (${writes} writes, ${(latencies.length / Math.max(writes, 1)).toFixed(0)} reads per write; ` +
+      `${(sample.size / 1024).toFixed(0)} KiB, ${(wireBytes / Math.max(latencies.length, 1) / 1024).toFixed(0)} KiB gzip'd; stale answers ${stale})`,
   );
 }
 
@@ -205,7 +271,9 @@ export async function legacyRows(nodeArgs: string[], options: LegacyOptions): Pr
       'legacy SLAP API (proxy mode; the original slapproxy: 35–45 full-information reads/s on this machine)\n',
     );
     process.stdout.write(`${await requestsPhase(pool, options)}\n`);
-    process.stdout.write(`${await readsPhase(pool, options)}\n`);
+    await prepareReadNode(pool, 'bench-read');
+    for (const pace of [20, 'unpaced'] as const)
+      process.stdout.write(`${await readsPhase(pool, options, 'bench-read', pace)}\n`);
   } finally {
     await pool?.close();
     await server?.stop();

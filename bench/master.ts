@@ -2,7 +2,7 @@
  * Master benchmark (`npm run bench -- master [--modes proxy,master] [--concurrency 1,8] [--rounds 10]
  * [--warmup-rounds 10 | --no-warmup] [--profile-master DIR] [--token] [--fresh 200]
  * [--registrations 1000] [--registration-concurrency 16] [--no-legacy | --legacy-only]
- * [--legacy-requests 1000] [--legacy-read-seconds 5]`); the legacy rows (bench/_legacy-rows.ts)
+ * [--legacy-requests 5000] [--legacy-read-seconds 5]`); the legacy rows (bench/_legacy-rows.ts)
  * measure the SLAP XML protocol at concurrency 8. `--token` starts the proxy-mode master
  * with `--token-file` and sends the bearer token on every call (the standalone's setting).
  * `MASTER_NODE_ARGS="--trace-gc …"` passes Node options to the masters' processes.
@@ -542,7 +542,7 @@ async function main(args: string[]): Promise<void> {
   await build();
   const legacy = {
     concurrency: 8,
-    requests: wholeNumber(option(args, '--legacy-requests'), 1000, '--legacy-requests'),
+    requests: wholeNumber(option(args, '--legacy-requests'), 5000, '--legacy-requests'),
     readSeconds: wholeNumber(option(args, '--legacy-read-seconds'), 5, '--legacy-read-seconds'),
   };
   if (args.includes('--legacy-only')) {
