@@ -9,7 +9,13 @@ import { describe, it } from 'node:test';
 import { fixedClock } from '../core/clock.ts';
 import { decodeMarshal, encodeMarshal, PyObject, type MarshalDict } from '../core/xml-marshaller.ts';
 import { formatTestNode, postJson, withTestMaster } from '../testing/master.ts';
-import { legacyGet, legacyPost, type LegacyResponse } from '../testing/legacy.ts';
+import {
+  legacyGet,
+  legacyPost,
+  requestComputerPartitionForm,
+  type LegacyFields,
+  type LegacyResponse,
+} from '../testing/legacy.ts';
 import { hostileString, seededRandom } from '../testing/hostile-strings.ts';
 
 const SR = 'https://example.com/sr/software.cfg';
@@ -19,19 +25,17 @@ function requestFields(
   title: string,
   parameters: MarshalDict = {},
   options: { shared?: boolean; requester?: string; state?: string | null } = {},
-): Record<string, string> {
-  return {
-    software_release: SR,
-    software_type: 'default',
-    partition_reference: title,
-    state: encodeMarshal(options.state === undefined ? 'started' : options.state),
-    shared_xml: encodeMarshal(options.shared ?? false),
-    partition_parameter_xml: encodeMarshal(parameters),
-    filter_xml: encodeMarshal({}),
+): LegacyFields {
+  return requestComputerPartitionForm({
+    softwareRelease: SR,
+    partitionReference: title,
+    parameters,
+    shared: options.shared ?? false,
+    state: options.state === undefined ? 'started' : options.state,
     ...(options.requester === undefined
       ? {}
-      : { computer_id: 'computer', computer_partition_id: options.requester }),
-  };
+      : { requester: { computerId: 'computer', partitionId: options.requester } }),
+  });
 }
 
 function attributesOf(response: LegacyResponse): MarshalDict {
@@ -362,7 +366,7 @@ describe('legacy API: instances in proxy mode', () => {
         // Well formed: a form cannot carry a lone surrogate (the client would send U+FFFD).
         const value = hostileString(random, 6).replace(LONE_SURROGATE, '\uFFFD');
         const key = `k${round % 3}`;
-        let fields: Record<string, string>;
+        let fields: LegacyFields;
         try {
           fields = requestFields('L', { [key]: value });
         } catch {

@@ -17,7 +17,13 @@ import {
   CAPTURED_REQUEST_ANSWER,
   CAPTURED_SHARED_ANSWER,
 } from '../testing/captured-slapproxy.ts';
-import { legacyGet, legacyPost, legacyRaw } from '../testing/legacy.ts';
+import {
+  legacyGet,
+  legacyPost,
+  legacyRaw,
+  requestComputerPartitionForm,
+  type LegacyFields,
+} from '../testing/legacy.ts';
 
 const SR = 'https://example.com/sr/software.cfg';
 
@@ -49,16 +55,15 @@ function requestFields(
   title: string,
   parameters: MarshalDict,
   options: { shared?: boolean; state?: string | null; filter?: MarshalDict } = {},
-): Record<string, string> {
-  return {
-    software_release: SR,
-    software_type: 'default',
-    partition_reference: title,
-    state: encodeMarshal(options.state === undefined ? 'started' : options.state),
-    shared_xml: encodeMarshal(options.shared ?? false),
-    partition_parameter_xml: encodeMarshal(parameters),
-    filter_xml: encodeMarshal(options.filter ?? {}),
-  };
+): LegacyFields {
+  return requestComputerPartitionForm({
+    softwareRelease: SR,
+    partitionReference: title,
+    parameters,
+    shared: options.shared ?? false,
+    state: options.state === undefined ? 'started' : options.state,
+    filter: options.filter ?? {},
+  });
 }
 
 async function ok(response: Promise<{ status: number; text: string }>, text?: string): Promise<string> {
