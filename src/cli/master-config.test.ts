@@ -40,7 +40,7 @@ test('master settings: flags, else the [master] section of --cfg, else defaults'
     assert.throws(() => resolveMasterSettings({ dir: '/m', port: '70000' }, { cwd: work }), /invalid port/);
     assert.throws(
       () => resolveMasterSettings({ dir: '/m', database: 'postgresql://db/master' }, { cwd: work }),
-      /only SQLite/,
+      /--database: PostgreSQL is not supported yet/,
     );
   } finally {
     await rm(work, { recursive: true, force: true });

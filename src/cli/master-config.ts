@@ -43,12 +43,6 @@ export function resolveMasterSettings(flags: MasterFlags, ctx: { cwd: string }):
     });
   const portText = flags.port ?? fromConfig('port');
   const databaseUri = flags.database ?? fromConfig('database_uri');
-  if (
-    databaseUri !== undefined &&
-    /^[a-z][a-z0-9+.-]*:\/\//i.test(databaseUri) &&
-    !databaseUri.startsWith('sqlite://')
-  )
-    throw new SlapError('SLAP_ERR_CONFIG', 'only SQLite databases are supported (a path or sqlite:///path)');
   return {
     dir: resolve(ctx.cwd, dir),
     host: flags.host ?? fromConfig('host') ?? DEFAULT_MASTER_HOST,
@@ -56,7 +50,16 @@ export function resolveMasterSettings(flags: MasterFlags, ctx: { cwd: string }):
       portText === undefined
         ? DEFAULT_MASTER_PORT
         : parsePort(portText, flags.port === undefined ? `${configPath} [master] port` : '--port'),
-    databasePath: databaseUri === undefined ? undefined : resolve(ctx.cwd, databasePathFromUri(databaseUri)),
+    databasePath:
+      databaseUri === undefined
+        ? undefined
+        : resolve(
+            ctx.cwd,
+            databasePathFromUri(
+              databaseUri,
+              flags.database === undefined ? `${configPath} [master] database_uri` : '--database',
+            ),
+          ),
     publicUrl: flags.publicUrl ?? fromConfig('public_url'),
   };
 }

@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseIni } from '../lib/ini.ts';
+import { SlapError } from '../core/errors.ts';
 import { databasePathFromUri, defaultDatabasePath, resolveProxySettings } from './proxy-config.ts';
 import { locateSlaposConfig } from './slapos-config.ts';
 
@@ -46,6 +47,38 @@ test('settings come from slapos.cfg, explicit flags override them', () => {
   assert.equal(defaultDatabasePath({ XDG_DATA_HOME: '/data' }), '/data/slapos/proxy.db');
   assert.equal(databasePathFromUri('/var/lib/proxy.db'), '/var/lib/proxy.db');
   assert.equal(databasePathFromUri('sqlite:////var/lib/proxy.db'), '/var/lib/proxy.db');
+  assert.equal(databasePathFromUri('sqlite:proxy.db'), 'proxy.db');
+  assert.equal(databasePathFromUri('./postgresql:/x.db'), './postgresql:/x.db');
+  // Another scheme is refused, never a file named after the URI; the password is not repeated.
+  for (const uri of [
+    'postgresql://alice:s3cret@db.example/slapos',
+    'postgres://db/x',
+    'mysql://u:s3cret@h/d',
+    'http:x',
+  ]) {
+    assert.throws(
+      () => databasePathFromUri(uri, '--database'),
+      (error: unknown) =>
+        error instanceof SlapError &&
+        error.code === 'SLAP_ERR_CONFIG' &&
+        error.message.startsWith('--database: ') &&
+        !error.message.includes('s3cret') &&
+        !(error.hint ?? '').includes('s3cret'),
+    );
+  }
+  assert.throws(
+    () =>
+      resolveProxySettings(
+        {},
+        {
+          config: parseIni('[slapproxy]\ndatabase_uri = postgresql://u:p@h/d\n'),
+          configPath: '/c.cfg',
+          env,
+          cwd: '/',
+        },
+      ),
+    /\/c\.cfg \[slapproxy\] database_uri: PostgreSQL is not supported yet/,
+  );
   assert.throws(() => resolveProxySettings({ port: '99999' }, { env, cwd: '/' }), /invalid port/);
   assert.throws(
     () =>

@@ -34,9 +34,26 @@ export function defaultDatabasePath(env: NodeJS.ProcessEnv): string {
   return join(dataHome, 'slapos', 'proxy.db');
 }
 
-/** `database_uri` is a path, or `sqlite://` followed by one (`sqlite:///srv/proxy.db` → /srv/proxy.db). */
-export function databasePathFromUri(uri: string): string {
-  return uri.startsWith('sqlite://') ? uri.slice('sqlite://'.length).replace(/^\/+/, '/') : uri;
+/** A URI's scheme (`postgresql://…`, `mysql:…`), if the text starts with one. */
+const URI_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
+
+/**
+ * `database_uri` is a path, or a `sqlite:` URI (`sqlite:///srv/proxy.db` → /srv/proxy.db,
+ * `sqlite:proxy.db` → proxy.db). Any other scheme is refused: the store is SQLite (a PostgreSQL
+ * store is not there yet), and a URI must not silently become a file named after it. The URI is
+ * not repeated in the error: it may hold a password.
+ */
+export function databasePathFromUri(uri: string, where = '--database'): string {
+  if (uri.startsWith('sqlite://')) return uri.slice('sqlite://'.length).replace(/^\/+/, '/');
+  if (uri.startsWith('sqlite:')) return uri.slice('sqlite:'.length);
+  const scheme = URI_SCHEME.exec(uri)?.[1];
+  if (scheme === undefined || scheme.length === 1) return uri;
+  const postgres = /^postgres(ql)?$/i.test(scheme);
+  throw new SlapError(
+    'SLAP_ERR_CONFIG',
+    `${where}: ${postgres ? 'PostgreSQL is not supported yet' : `unknown database URI scheme ${JSON.stringify(scheme)}`}`,
+    { hint: 'give the path of a SQLite file, or a sqlite: URI (sqlite:///srv/proxy.db)' },
+  );
 }
 
 export function parsePort(text: string, where: string): number {
@@ -93,7 +110,13 @@ export function resolveProxySettings(
     databasePath:
       databaseUri === undefined
         ? defaultDatabasePath(options.env)
-        : resolve(options.cwd, databasePathFromUri(databaseUri)),
+        : resolve(
+            options.cwd,
+            databasePathFromUri(
+              databaseUri,
+              flags.database === undefined ? `${where} [slapproxy] database_uri` : '--database',
+            ),
+          ),
     computerId: flags.computerId ?? fromConfig('slapos', 'computer_id'),
     softwareProducts: parseSoftwareProducts(
       fromConfig('slapproxy', 'software_product_list'),
