@@ -43,7 +43,7 @@ import {
   readBody,
   readBodyChunks,
 } from './request-body.ts';
-import { sendMemoized } from './memoized-answers.ts';
+import { onceEncoder, sendMemoized } from './memoized-answers.ts';
 import { acceptsJson, requestOrigin } from './request-context.ts';
 import { requesterOf, type RequesterPartition } from './requester.ts';
 import { requestValidators } from './validation.ts';
@@ -320,33 +320,23 @@ function handlers(services: MasterServices): HandlerTable {
   };
 }
 
-/** A body already serialised to JSON (UTF-8 bytes). */
-class JsonText {
-  constructor(readonly bytes: Buffer) {}
-}
+/** Serialises a memoized service result once (the bytes are what sendJson sends as they are). */
+const jsonOnce = onceEncoder();
 
-const serialized = new WeakMap<object, JsonText>();
-
-/** Serialises a memoized (shared, unmodified) service result once. */
-function serializeOnce(result: object, toBody: () => unknown): JsonText {
-  let text = serialized.get(result);
-  if (!text) {
-    text = new JsonText(Buffer.from(JSON.stringify(toBody())));
-    serialized.set(result, text);
-  }
-  return text;
+function serializeOnce(result: object, toBody: () => unknown): Buffer {
+  return jsonOnce(result, () => JSON.stringify(toBody()));
 }
 
 /**
- * Sends a JSON body. A memoized answer (JsonText) goes gzip'd to a client that accepts it
+ * Sends a JSON body. A memoized answer (bytes, serializeOnce) goes gzip'd to a client that accepts it
  * (memoized-answers.ts); other answers are sent as they are.
  */
 function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
   // Bytes, so that fastify sends them as they are: slapproxy answers `application/json` without a
   // charset (clients compare it literally), and a memoized answer is encoded once, not per request.
   reply.code(status).header('content-type', 'application/json');
-  if (!(body instanceof JsonText)) return reply.send(Buffer.from(JSON.stringify(body)));
-  return sendMemoized(reply, body.bytes);
+  if (!Buffer.isBuffer(body)) return reply.send(Buffer.from(JSON.stringify(body)));
+  return sendMemoized(reply, body);
 }
 
 /** Registers the JSON API on a fastify instance (its content-type parsers, not-found and error handlers too). */

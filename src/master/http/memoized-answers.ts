@@ -28,6 +28,22 @@ function gzipOnce(bytes: Buffer): Buffer {
   return compressed;
 }
 
+/**
+ * An encoder of memoized service results (shared, unmodified until the next write) for one wire
+ * format: each result is encoded once, and every later read of it gets the same bytes.
+ */
+export function onceEncoder(): (result: object, encode: () => string) => Buffer {
+  const encoded = new WeakMap<object, Buffer>();
+  return (result, encode) => {
+    let bytes = encoded.get(result);
+    if (!bytes) {
+      bytes = Buffer.from(encode());
+      encoded.set(result, bytes);
+    }
+    return bytes;
+  };
+}
+
 /** Sends memoized bytes (status and content type already set): gzip'd when large and accepted. */
 export function sendMemoized(reply: FastifyReply, bytes: Buffer): FastifyReply {
   if (bytes.length < GZIP_MIN_BYTES) return reply.send(bytes);

@@ -5,26 +5,14 @@
 import { formatFromLegacyComputer } from '../../../core/format-plan.ts';
 import { isSlapError } from '../../../core/errors.ts';
 import { encodeMarshal } from '../../../core/xml-marshaller.ts';
-import type { NodeSnapshot, PartitionSnapshot } from '../../services/index.ts';
+import { onceEncoder } from '../memoized-answers.ts';
 import { dictField, listField } from './marshal-fields.ts';
 import { instanceOnPartition, partitionFields, unknownPartitionText } from './partition-instance.ts';
 import type { LegacyCall, LegacyEnvironment, LegacyRoute } from './route.ts';
 import { computerObject, partitionObject } from './slap-objects.ts';
 
-const encoded = new WeakMap<NodeSnapshot | PartitionSnapshot, Buffer>();
-
-/**
- * A memoized service result (shared until the next write) encoded once: nodes poll these, and
- * every poll between two changes gets the same bytes.
- */
-function encodeOnce(result: NodeSnapshot | PartitionSnapshot, encode: () => string): Buffer {
-  let bytes = encoded.get(result);
-  if (!bytes) {
-    bytes = Buffer.from(encode());
-    encoded.set(result, bytes);
-  }
-  return bytes;
-}
+/** Nodes poll these: every poll between two changes gets the same bytes. */
+const encodeOnce = onceEncoder();
 
 async function fullComputerInformation(environment: LegacyEnvironment, call: LegacyCall): Promise<Buffer> {
   const { services } = environment;
