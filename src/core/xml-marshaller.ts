@@ -203,6 +203,24 @@ class Encoder {
 }
 
 /**
+ * A JSON-like value (parsed JSON, with PyNumbers where Python's type matters) as the marshal value
+ * Python would send for it: objects become dictionaries, arrays lists. Anything else (undefined
+ * excepted, which is None) has no marshalled form.
+ */
+export function marshalOfJson(value: unknown): MarshalValue {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string' || typeof value === 'boolean' || typeof value === 'number') return value;
+  if (value instanceof PyNumber) return value;
+  if (Array.isArray(value)) return value.map(marshalOfJson);
+  if (typeof value === 'object') {
+    const dict: MarshalDict = {};
+    for (const key of Object.keys(value)) dict[key] = marshalOfJson((value as Record<string, unknown>)[key]);
+    return dict;
+  }
+  throw new SlapError('SLAP_ERR_INVALID_INPUT', `a ${typeof value} cannot be sent over the legacy SLAP API`);
+}
+
+/**
  * Exactly what Python's xml_marshaller.dumps writes: no declaration, ASCII with `&#N;` references,
  * double-escaped strings, dict items sorted by key in code-point order, ids i2.. in pre-order. A
  * container that appears twice is written twice (slapproxy's answers never share objects).

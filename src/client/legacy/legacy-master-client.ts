@@ -20,6 +20,7 @@ import type { RequestedState, SoftwareInstallationReportedState } from '../../co
 import {
   decodeMarshal,
   encodeMarshal,
+  marshalOfJson,
   type MarshalDict,
   type MarshalValue,
 } from '../../core/xml-marshaller.ts';
@@ -51,7 +52,6 @@ import {
   badAnswer,
   instanceOfPartition,
   isBusy,
-  marshalOfJson,
   processingTimestamp,
   readComputer,
   readPartition,

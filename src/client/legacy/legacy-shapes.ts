@@ -25,22 +25,6 @@ export function badAnswer(what: string, masterUrl: string): SlapError {
 
 // --- JSON ⇄ marshal ---
 
-/** A JSON value (parameters, connection parameters, SLA) as a marshalled value. */
-export function marshalOfJson(value: unknown): MarshalValue {
-  if (value === null || value === undefined) return null;
-  if (typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number') return value;
-  if (value instanceof PyNumber) return value;
-  if (Array.isArray(value)) return value.map(marshalOfJson);
-  if (typeof value === 'object') {
-    const dict: MarshalDict = {};
-    for (const [key, item] of Object.entries(value as Record<string, unknown>))
-      dict[key] = marshalOfJson(item);
-    return dict;
-  }
-  throw new SlapError('SLAP_ERR_INVALID_INPUT', `a ${typeof value} cannot be sent over the legacy SLAP API`);
-}
-
 /**
  * A marshalled value as JSON: tuples become arrays, numbers JSON numbers (a float that JSON cannot
  * carry, such as inf, its Python text). Objects are refused (`what` names the place).

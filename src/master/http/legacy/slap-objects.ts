@@ -4,9 +4,8 @@
  * the Python client rebuilds them with and slapproxy's attribute names. Pure: no I/O, no encoding.
  */
 import { legacyTimestampString, timestampString } from '../../../core/change-marker.ts';
-import { SlapError } from '../../../core/errors.ts';
-import { PyNumber } from '../../../core/python-value.ts';
 import {
+  marshalOfJson,
   PyObject,
   PyTuple,
   SLAP_MODULE,
@@ -21,20 +20,8 @@ function slapObject(className: SlapClassName, args: MarshalValue[], attributes: 
   return new PyObject(SLAP_MODULE, className, args, attributes);
 }
 
-/** A JSON-like service value (parameters with their original types) as a marshal value. */
-export function marshalValueOf(value: unknown): MarshalValue {
-  if (value === null || value === undefined) return null;
-  if (typeof value === 'string' || typeof value === 'boolean' || typeof value === 'number') return value;
-  if (value instanceof PyNumber) return value;
-  if (Array.isArray(value)) return value.map(marshalValueOf);
-  if (typeof value === 'object') return marshalDictOf(value as Record<string, unknown>);
-  throw new SlapError('SLAP_ERR_INTERNAL', `cannot send a ${typeof value} over the legacy API`);
-}
-
-export function marshalDictOf(record: Readonly<Record<string, unknown>>): MarshalDict {
-  const dict: MarshalDict = {};
-  for (const key of Object.keys(record)) dict[key] = marshalValueOf(record[key]);
-  return dict;
+function marshalDictOf(record: Readonly<Record<string, unknown>>): MarshalDict {
+  return marshalOfJson(record) as MarshalDict;
 }
 
 function ipTuples(ipList: readonly (readonly [string, string])[]): PyTuple[] {
@@ -87,7 +74,7 @@ function busyPartitionObject(
       slap_software_type: shared.softwareType,
       slave_reference: shared.slaveReference,
     };
-    for (const key of Object.keys(shared.parameters)) entry[key] = marshalValueOf(shared.parameters[key]);
+    for (const key of Object.keys(shared.parameters)) entry[key] = marshalOfJson(shared.parameters[key]);
     return entry;
   });
   const timestamp = legacyTimestampString(partition.timestamp, partition.dependencyChangedAt);
