@@ -37,7 +37,14 @@ export function jsonOfMarshal(value: MarshalValue, what: () => string): unknown 
   if (value instanceof PyTuple) return value.items.map((item) => jsonOfMarshal(item, what));
   if (value instanceof PyObject) throw new Error(`an object where ${what()} holds values`);
   const result: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) result[key] = jsonOfMarshal(item, what);
+  // Defined, not assigned: a `__proto__` key from the master stays data, never the prototype.
+  for (const [key, item] of Object.entries(value))
+    Object.defineProperty(result, key, {
+      value: jsonOfMarshal(item, what),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   return result;
 }
 
