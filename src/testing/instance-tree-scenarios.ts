@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { Instance } from '../client/types.ts';
-import { waitForAnswer } from './standalone.ts';
-import { waitFor } from './supervisor.ts';
+import { waitForAnswer, waitForPublication } from './standalone.ts';
 import type { TestReleases } from './test-releases.ts';
 
 export interface TreeWorld {
@@ -26,22 +25,7 @@ export function waitForPublished(
   key: string,
   options: { root?: string; shared?: boolean; expected?: string | RegExp } = {},
 ): Promise<Record<string, unknown>> {
-  return waitFor(
-    `${title} publishing ${key}`,
-    async () => {
-      const instance = await world.instance(title, options).catch(() => undefined);
-      const value = instance?.connection_parameters[key];
-      if (typeof value !== 'string') return undefined;
-      const { expected } = options;
-      if (
-        expected !== undefined &&
-        !(typeof expected === 'string' ? value === expected : expected.test(value))
-      )
-        return undefined;
-      return instance?.connection_parameters;
-    },
-    { timeoutMs: 60_000, intervalMs: 50 },
-  );
+  return waitForPublication(title, () => world.instance(title, options), key, options);
 }
 
 /** A composite profile requests a child and publishes its URL; a new parameter flows down the tree. */

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import type { MasterClient } from '../client/master-client.ts';
+import type { Instance } from '../client/types.ts';
 import { createMasterClient } from '../client/master-api.ts';
 import { readAccessTokenFile } from '../lib/access-token.ts';
 import { execFile, type ExecResult } from '../lib/exec.ts';
@@ -139,10 +140,23 @@ export function waitForConnection(
   key: string,
   options: { expected?: string | RegExp; timeoutMs?: number } = {},
 ): Promise<Record<string, unknown>> {
+  return waitForPublication(instanceGuid, () => client.getInstance(instanceGuid), key, options);
+}
+
+/**
+ * The connection parameters of the instance `read` gives (`label` names it in a timeout) once `key`
+ * is published (and matches `expected`); a read that fails or finds nothing is tried again.
+ */
+export function waitForPublication(
+  label: string,
+  read: () => Promise<Pick<Instance, 'connection_parameters'> | undefined>,
+  key: string,
+  options: { expected?: string | RegExp; timeoutMs?: number } = {},
+): Promise<Record<string, unknown>> {
   return waitFor(
-    `${instanceGuid} publishing ${key}`,
+    `${label} publishing ${key}`,
     async () => {
-      const instance = await client.getInstance(instanceGuid).catch(() => undefined);
+      const instance = await read().catch(() => undefined);
       const value = instance?.connection_parameters[key];
       if (typeof value !== 'string') return undefined;
       const { expected } = options;
