@@ -76,25 +76,18 @@ async function startCli(nodeArgs: string[], args: string[], listening: RegExp): 
   };
 }
 
-/** `slapos proxy start` on an ephemeral port (plain HTTP, no authentication unless --token-file). */
+/**
+ * `slapos proxy start` on an ephemeral port (plain HTTP, no authentication unless --token-file);
+ * `database` is a file path or a URI (`--database`).
+ */
 export function startProxyMode(
-  databasePath: string,
+  database: string,
   nodeArgs: string[],
   extraArgs: string[] = [],
 ): Promise<Server> {
   return startCli(
     nodeArgs,
-    [
-      'proxy',
-      'start',
-      '--port',
-      '0',
-      '--database',
-      databasePath,
-      '--computer-id',
-      'bench-node',
-      ...extraArgs,
-    ],
+    ['proxy', 'start', '--port', '0', '--database', database, '--computer-id', 'bench-node', ...extraArgs],
     /"url":"(http:[^"]+)".*"msg":"master listening"/,
   );
 }
@@ -144,17 +137,19 @@ export interface NodeIdentity {
 }
 
 /**
- * `slapos master start` in a fresh directory, a user (`slapos master user add`) and a pool of
+ * `slapos master start` in a fresh directory (its database DIR/master.db, or `database`: a path or URI), a user (`slapos master user add`) and a pool of
  * `userConnections` keep-alive connections for the user's calls.
  */
 export async function startMasterMode(
   dir: string,
   nodeArgs: string[],
   userConnections: number,
+  database?: string,
 ): Promise<MasterModeServer> {
+  const databaseArgs = database === undefined ? [] : ['--database', database];
   const server = await startCli(
     nodeArgs,
-    ['master', 'start', '--dir', dir, '--port', '0'],
+    ['master', 'start', '--dir', dir, '--port', '0', ...databaseArgs],
     /listening on (https:\/\/\S+)/,
   );
   try {
@@ -166,6 +161,7 @@ export async function startMasterMode(
       'bench',
       '--dir',
       dir,
+      ...databaseArgs,
       '--json',
     ]);
     const { token } = JSON.parse(stdout) as { token: string };
