@@ -1,0 +1,128 @@
+/**
+ * Which compute nodes' data a transaction changed, for the memoized reads scoped to a node
+ * (memo-versions.ts). `trackNodeScopes` wraps a repository: each write method says which nodes it
+ * changes (from its arguments, or by looking the instance up before the change); a method this file
+ * does not list as a read or a node-scoped write counts as a change of data attributed to no node, so
+ * a new write method is safe (it evicts every memoized read) until it is listed here.
+ */
+import type { PartitionKey, Repository } from './repository.ts';
+
+/** Accumulates what the writes of the running transaction changed. */
+export class NodeScopeTracker {
+  private nodes = new Set<string>();
+  private unattributed = false;
+
+  touch(computeNodeId: string): void {
+    this.nodes.add(computeNodeId);
+  }
+
+  touchUnattributed(): void {
+    this.unattributed = true;
+  }
+
+  /** What was recorded since the last call, and a fresh start. */
+  take(): { nodes: ReadonlySet<string>; unattributed: boolean } {
+    const taken = { nodes: this.nodes, unattributed: this.unattributed };
+    this.nodes = new Set();
+    this.unattributed = false;
+    return taken;
+  }
+}
+
+type Method = keyof Repository;
+
+/** Methods that change nothing. */
+const READS: ReadonlySet<Method> = new Set<Method>([
+  'getComputeNode',
+  'listComputeNodes',
+  'listPartitions',
+  'firstFreePartition',
+  'listAddresses',
+  'listSoftwareInstallations',
+  'findInstance',
+  'getInstanceById',
+  'getInstanceOnPartition',
+  'listInstancesOnNode',
+  'listChildren',
+  'listPendingInstances',
+  'findSharedHost',
+  'listHostedSharedInstances',
+  'nextHostPosition',
+  'listRootTitles',
+  'getPromiseResults',
+  'getNodeRevision',
+  'readNodeSnapshot',
+  'getUser',
+  'listUsers',
+  'findUserByTokenHash',
+  'getRegistrationToken',
+  'getCertificate',
+  'listCertificates',
+  'getComputeNodeAccess',
+  'listComputeNodeAccess',
+]);
+
+/** The node a write's first argument names: a compute node reference or a partition key. */
+const byNode = (node: string): string => node;
+const byPartition = (key: PartitionKey): string => key.computeNodeId;
+
+/** Writes whose nodes follow from their arguments. */
+const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string | undefined } = {
+  upsertComputeNode: (node) => node.reference,
+  recordComputeNodeBang: byNode,
+  insertPartition: byPartition,
+  deletePartition: byPartition,
+  setPartitionSlapState: byPartition,
+  allocatePartition: byPartition,
+  setPartitionTimestamp: byPartition,
+  deleteAddresses: byNode,
+  insertAddress: byPartition,
+  upsertSoftwareInstallation: byNode,
+  recordSoftwareInstallationReport: byNode,
+  deleteSoftwareInstallation: byNode,
+  insertInstance: (instance) => instance.location?.computeNodeId,
+  detachSharedInstances: byPartition,
+  bumpNodeRevision: byNode,
+  bumpDependencySerial: byPartition,
+};
+
+/** Writes of one instance: its node (where it is allocated or hosted) is looked up before the change. */
+const BY_INSTANCE: ReadonlySet<Method> = new Set<Method>([
+  'updateInstance',
+  'deleteInstance',
+  'setPromiseResults',
+]);
+
+/** `repository` whose writes record in `tracker` which nodes they change. */
+export function trackNodeScopes(repository: Repository, tracker: NodeScopeTracker): Repository {
+  const tracked: Record<string, unknown> = {};
+  for (const name of Object.keys(repository) as Method[]) {
+    const method = repository[name] as (...args: unknown[]) => Promise<unknown>;
+    if (READS.has(name)) {
+      tracked[name] = method;
+      continue;
+    }
+    const scope = SCOPED[name] as ((...args: unknown[]) => string | undefined) | undefined;
+    if (scope) {
+      tracked[name] = (...args: unknown[]) => {
+        const node = scope(...args);
+        if (node !== undefined) tracker.touch(node);
+        return method(...args);
+      };
+    } else if (BY_INSTANCE.has(name)) {
+      tracked[name] = async (id: number, ...rest: unknown[]) => {
+        const before = await repository.getInstanceById(id);
+        if (before?.location) tracker.touch(before.location.computeNodeId);
+        const fields = rest[0] as { location?: PartitionKey | null } | undefined;
+        if (name === 'updateInstance' && fields?.location) tracker.touch(fields.location.computeNodeId);
+        return method(id, ...rest);
+      };
+    } else {
+      tracked[name] = (...args: unknown[]) => {
+        tracker.touchUnattributed();
+        return method(...args);
+      };
+    }
+  }
+  return tracked as unknown as Repository;
+}
