@@ -155,9 +155,15 @@ export function masterAuthenticator(options: { store: MasterStore; clock: Clock 
           const code = String(tls.authorizationError ?? '');
           return certificateRefusal(TLS_REFUSALS[code] ?? 'the TLS layer could not verify it');
         }
-        // Memoized until the next commit (another process's within 100 ms): a revocation counts at once.
-        const outcome = await store.memoizedRead(identity.memoKey, (repository) =>
-          certificateCaller(repository, identity, clock.now()),
+        // Memoized until the next commit that may change it (another process's within 100 ms): a
+        // revocation counts at once. A compute node's certificate depends only on its record, its
+        // node's access (both changed by writes attributed to no node) and its node.
+        const outcome = await store.memoizedRead(
+          identity.memoKey,
+          (repository) => certificateCaller(repository, identity, clock.now()),
+          identity.organization === 'compute_node' && identity.commonName !== undefined
+            ? { computeNodeId: identity.commonName }
+            : {},
         );
         return typeof outcome === 'string' ? certificateRefusal(outcome) : { caller: outcome };
       }

@@ -125,10 +125,14 @@ export async function readPartitionState(
 }
 
 function nodeSnapshot(context: ServiceContext, computeNodeId: string): Promise<NodeSnapshot> {
-  return context.store.memoizedRead(`node_snapshot:${computeNodeId}`, async (repository) => {
-    await requireComputeNode(repository, computeNodeId);
-    return buildSnapshot(context, repository, computeNodeId);
-  });
+  return context.store.memoizedRead(
+    `node_snapshot:${computeNodeId}`,
+    async (repository) => {
+      await requireComputeNode(repository, computeNodeId);
+      return buildSnapshot(context, repository, computeNodeId);
+    },
+    { computeNodeId },
+  );
 }
 
 async function buildSnapshot(

@@ -109,23 +109,29 @@ export async function listComputeNodeInstances(
     kind: 'compute_node',
     computeNodeId: input.computeNodeId,
   });
-  // Nodes poll this list: it is memoized until the next write (callers must not modify it).
-  return context.store.memoizedRead(`compute_node_instances:${input.computeNodeId}`, async (repository) => {
-    await requireComputeNode(repository, input.computeNodeId);
-    const rows = await repository.listInstancesOnNode(input.computeNodeId);
-    return rows.map((row) => ({
-      title: row.title,
-      instanceGuid: context.naming.guidOf({
-        id: row.id,
+  // Nodes poll this list: it is memoized until the next change of the node (callers must not modify
+  // it), and a list read again equal to the memoized one is that one (its encodings are reused): the
+  // node's instances changing their parameters leave it as it is.
+  return context.store.memoizedRead(
+    `compute_node_instances:${input.computeNodeId}`,
+    async (repository) => {
+      await requireComputeNode(repository, input.computeNodeId);
+      const rows = await repository.listInstancesOnNode(input.computeNodeId);
+      return rows.map((row) => ({
         title: row.title,
-        requestedBy: row.requestedBy,
-        shared: false,
-      }),
-      state: row.requestedState,
-      partitionId: row.partitionId,
-      softwareRelease: row.softwareRelease,
-    }));
-  });
+        instanceGuid: context.naming.guidOf({
+          id: row.id,
+          title: row.title,
+          requestedBy: row.requestedBy,
+          shared: false,
+        }),
+        state: row.requestedState,
+        partitionId: row.partitionId,
+        softwareRelease: row.softwareRelease,
+      }));
+    },
+    { computeNodeId: input.computeNodeId, keepEqual: true },
+  );
 }
 
 export interface HostedSharedInstanceItem {

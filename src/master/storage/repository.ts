@@ -235,6 +235,19 @@ export interface Repository extends IdentityRepository {
 
 export type TransactionMode = 'read' | 'write';
 
+export interface MemoizedReadOptions {
+  /**
+   * The result depends only on this compute node's data (and on data attributed to no node,
+   * storage/node-scopes.ts): writes to other compute nodes keep it.
+   */
+  computeNodeId?: string;
+  /**
+   * A result read again after a change and equal (deeply) to the memoized one is answered with the
+   * memoized object, so that its encodings are reused.
+   */
+  keepEqual?: boolean;
+}
+
 export interface MasterStore {
   /** Runs `work` in one read transaction. */
   read<T>(work: (repository: Repository) => Promise<T>): Promise<T>;
@@ -242,9 +255,14 @@ export interface MasterStore {
   write<T>(work: (repository: Repository) => Promise<T>): Promise<T>;
   /**
    * Like `read`, but returns the result of an earlier call with the same `key` (the same object:
-   * callers must not modify it) as long as no write was committed since. For the hot read paths.
+   * callers must not modify it) as long as no write that may change it was committed since. For the
+   * hot read paths.
    */
-  memoizedRead<T>(key: string, work: (repository: Repository) => Promise<T>): Promise<T>;
+  memoizedRead<T>(
+    key: string,
+    work: (repository: Repository) => Promise<T>,
+    options?: MemoizedReadOptions,
+  ): Promise<T>;
   /**
    * Calls `listener` after each commit with the compute nodes whose revision it bumped (possibly a
    * few more: a rolled-back use case's bumps may be included). Returns the unsubscribe function.

@@ -9,6 +9,9 @@ import type { Database } from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { isDeepStrictEqual } from 'node:util';
+import { MemoVersions } from './memo-versions.ts';
+import { NodeScopeTracker, trackNodeScopes } from './node-scopes.ts';
 import { Kysely, Migrator, SqliteDialect, sql, type Compilable } from 'kysely';
 import { SlapError } from '../../core/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
@@ -24,6 +27,7 @@ import type {
   InstanceRecord,
   InstanceSummary,
   MasterStore,
+  MemoizedReadOptions,
   PartitionKey,
   PartitionRecord,
   PromiseResultsRecord,
@@ -168,6 +172,8 @@ export class SqliteStore implements MasterStore {
   /** Bumped after every commit that wrote (ours); PRAGMA data_version covers other connections. */
   private writeCount = 0;
   private readonly memo = new Map<string, { version: string; value: unknown }>();
+  private readonly memoVersions = new MemoVersions();
+  private readonly scopes = new NodeScopeTracker();
   /** The memoized reads under way, by key, with the version they were asked at. */
   private readonly pendingReads = new Map<string, { version: string; promise: Promise<unknown> }>();
   private externalVersion = 0;
@@ -189,7 +195,7 @@ export class SqliteStore implements MasterStore {
     this.path = path;
     this.sqlite = sqlite;
     this.kysely = new Kysely<MasterDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
-    this.repository = this.createRepository();
+    this.repository = trackNodeScopes(this.createRepository(), this.scopes);
     this.transactions = new GroupCommitQueue(
       {
         exec: (statement) => this.statement(statement, () => this.rawSql(statement)).run(),
@@ -198,6 +204,13 @@ export class SqliteStore implements MasterStore {
       {
         maxGroup: 64,
         afterCommit: (wrote) => {
+          const changes = this.scopes.take();
+          // A failed group (wrote without any job having written) is counted as a change of everything.
+          this.memoVersions.noteCommit(
+            wrote && changes.nodes.size === 0 && !changes.unattributed
+              ? { nodes: changes.nodes, unattributed: true }
+              : changes,
+          );
           if (wrote) {
             this.writeCount++;
             if (this.checkpointer) this.checkpointer.noteCommit();
@@ -265,7 +278,7 @@ export class SqliteStore implements MasterStore {
    * snapshot (file locks), so it is asked at most every EXTERNAL_CHECK_MS: memoized reads may miss
    * another process's writes for that long (the master is normally the only writer).
    */
-  private version(): string {
+  private version(computeNodeId?: string): string {
     const now = performance.now();
     if (now - this.externalCheckedAt >= EXTERNAL_CHECK_MS || this.sqlite.inTransaction) {
       this.externalVersion =
@@ -274,12 +287,20 @@ export class SqliteStore implements MasterStore {
         ).get()?.data_version ?? 0;
       this.externalCheckedAt = now;
     }
-    return `${this.writeCount}:${this.externalVersion}`;
+    const ours =
+      computeNodeId === undefined
+        ? `a${this.memoVersions.all()}`
+        : `n${this.memoVersions.node(computeNodeId)}`;
+    return `${ours}:${this.externalVersion}`;
   }
 
-  memoizedRead<T>(key: string, work: (repository: Repository) => Promise<T>): Promise<T> {
+  memoizedRead<T>(
+    key: string,
+    work: (repository: Repository) => Promise<T>,
+    options: MemoizedReadOptions = {},
+  ): Promise<T> {
     if (this.closed) return Promise.reject(new SlapError('SLAP_ERR_UNAVAILABLE', 'the database is closed'));
-    const current = this.version();
+    const current = this.version(options.computeNodeId);
     const cached = this.memo.get(key);
     if (cached && cached.version === current) return Promise.resolve(cached.value as T);
     // Callers that miss at the same version share one read: after a write, the nodes polling the
@@ -287,8 +308,10 @@ export class SqliteStore implements MasterStore {
     const pending = this.pendingReads.get(key);
     if (pending && pending.version === current) return pending.promise as Promise<T>;
     const promise = this.transaction('read', async (repository) => {
-      const version = this.version();
-      const value = await work(repository);
+      const version = this.version(options.computeNodeId);
+      let value: T = await work(repository);
+      const kept = options.keepEqual ? this.memo.get(key) : undefined;
+      if (kept && isDeepStrictEqual(kept.value, value)) value = kept.value as T;
       // Data read after uncommitted writes of the same group is not memoized.
       if (!this.transactions.uncommittedWrites) {
         this.memo.delete(key);
