@@ -19,8 +19,13 @@ const run = promisify(execFile);
 export interface Server {
   child: ChildProcess;
   url: string;
+  /** The master's output lines after it started that match `KEPT_LINES` (its statistics at close). */
+  keptLines: string[];
   stop(): Promise<void>;
 }
+
+/** The lines of a master's output kept after it started: the read memo's statistics, logged at close. */
+const KEPT_LINES = /"msg":"read memo statistics"/;
 
 /** Brings dist/ up to date (incremental), since the masters run the compiled CLI. */
 export async function build(): Promise<void> {
@@ -38,7 +43,15 @@ async function startCli(nodeArgs: string[], args: string[], listening: RegExp): 
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: ROOT,
   });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close': the process exited and its output was read to the end.
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const keptLines: string[] = [];
+  let rest = '';
+  const keep = (chunk: Buffer): void => {
+    const lines = (rest + chunk.toString()).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) if (KEPT_LINES.test(line)) keptLines.push(line);
+  };
   const url = await new Promise<string>((resolve, reject) => {
     let text = '';
     let found = false;
@@ -47,7 +60,10 @@ async function startCli(nodeArgs: string[], args: string[], listening: RegExp): 
       60_000,
     );
     const look = (chunk: Buffer): void => {
-      if (found) return;
+      if (found) {
+        keep(chunk);
+        return;
+      }
       text += chunk.toString();
       const match = listening.exec(text);
       if (match?.[1]) {
@@ -67,6 +83,7 @@ async function startCli(nodeArgs: string[], args: string[], listening: RegExp): 
   return {
     child,
     url,
+    keptLines,
     async stop() {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);

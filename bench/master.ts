@@ -190,6 +190,8 @@ interface Side {
 interface MixResult {
   mode: Mode;
   reads: ReadKind;
+  /** The master's read memo over its run (set-up and warm-up included), when it logged it. */
+  memo: MemoStatistics | undefined;
   seconds: number;
   writes: Side;
   readSide: Side;
@@ -221,7 +223,7 @@ async function mix(
   kind: ReadKind,
   seconds: number,
   counter: { next: number },
-): Promise<Omit<MixResult, 'mode' | 'reads'>> {
+): Promise<Omit<MixResult, 'mode' | 'reads' | 'memo'>> {
   const titles = Math.max(1, Math.floor(workload.nodes * workload.partitions * 0.9));
   const writes: Side = { latencies: [], errors: 0, wireBytes: 0 };
   const reads: Side = { latencies: [], errors: 0, wireBytes: 0 };
@@ -285,7 +287,7 @@ async function mix(
 
 const TABLE_HEADER =
   'mode   reads     writes/s  p50 ms  p99 ms  max ms   reads/s  p50 ms  p99 ms  max ms  errors  ' +
-  'master CPU µs/req  bench CPU µs/req  read KiB wire';
+  'master CPU µs/req  bench CPU µs/req  read KiB wire  memo hits';
 
 function sideColumns(side: Side, seconds: number): string[] {
   const sorted = [...side.latencies].sort((a, b) => a - b);
@@ -313,6 +315,10 @@ function report(result: MixResult): string {
     (result.readSide.wireBytes / Math.max(1, result.readSide.latencies.length) / 1024)
       .toFixed(1)
       .padStart(14),
+    (result.memo
+      ? `${((100 * (result.memo.hits + result.memo.shared)) / Math.max(1, result.memo.hits + result.memo.shared + result.memo.loads)).toFixed(0)}%`
+      : '-'
+    ).padStart(10),
   ].join(' ');
 }
 
@@ -424,6 +430,25 @@ async function masterTarget(options: TargetOptions): Promise<Target> {
   }
 }
 
+/** What the master's store logs of its read memo when it closes. */
+interface MemoStatistics {
+  /** Reads answered from a memoized value. */
+  hits: number;
+  /** Reads that joined a read of the same key under way. */
+  shared: number;
+  /** Reads that read the database. */
+  loads: number;
+}
+
+function memoStatistics(lines: string[]): MemoStatistics | undefined {
+  const line = lines.at(-1);
+  if (line === undefined) return undefined;
+  const { hits, shared, loads } = JSON.parse(line) as Partial<MemoStatistics>;
+  return typeof hits === 'number' && typeof shared === 'number' && typeof loads === 'number'
+    ? { hits, shared, loads }
+    : undefined;
+}
+
 /** One row: a fresh master of `mode`, set up, warmed up, then measured. */
 async function row(
   mode: Mode,
@@ -442,7 +467,11 @@ async function row(
     if (options.workload.warmupSeconds > 0)
       await mix(target, options.workload, kind, options.workload.warmupSeconds, counter);
     const result = await mix(target, options.workload, kind, options.workload.seconds, counter);
-    return { mode, reads: kind, ...result };
+    // Stopped first: the master logs its read memo's statistics as it closes.
+    const stopping = target;
+    target = undefined;
+    await stopping.stop();
+    return { mode, reads: kind, memo: memoStatistics(stopping.server.keptLines), ...result };
   } finally {
     await target?.stop();
     await rm(directory, { recursive: true, force: true });

@@ -173,6 +173,7 @@ export class SqliteStore implements MasterStore {
   private writeCount = 0;
   private readonly memo = new Map<string, { version: string; value: unknown }>();
   private readonly memoVersions = new MemoVersions();
+  private readonly memoStatistics = { hits: 0, shared: 0, loads: 0 };
   private readonly scopes = new NodeScopeTracker();
   /** The memoized reads under way, by key, with the version they were asked at. */
   private readonly pendingReads = new Map<string, { version: string; promise: Promise<unknown> }>();
@@ -302,11 +303,18 @@ export class SqliteStore implements MasterStore {
     if (this.closed) return Promise.reject(new SlapError('SLAP_ERR_UNAVAILABLE', 'the database is closed'));
     const current = this.version(options.computeNodeId);
     const cached = this.memo.get(key);
-    if (cached && cached.version === current) return Promise.resolve(cached.value as T);
+    if (cached && cached.version === current) {
+      this.memoStatistics.hits++;
+      return Promise.resolve(cached.value as T);
+    }
     // Callers that miss at the same version share one read: after a write, the nodes polling the
     // same key do not each rebuild (and their transports each re-encode) the same value.
     const pending = this.pendingReads.get(key);
-    if (pending && pending.version === current) return pending.promise as Promise<T>;
+    if (pending && pending.version === current) {
+      this.memoStatistics.shared++;
+      return pending.promise as Promise<T>;
+    }
+    this.memoStatistics.loads++;
     const promise = this.transaction('read', async (repository) => {
       const version = this.version(options.computeNodeId);
       let value: T = await work(repository);
@@ -350,6 +358,7 @@ export class SqliteStore implements MasterStore {
       await this.checkpointer?.close();
       this.memo.clear();
       this.sqlite.close();
+      this.options.logger?.info(this.memoStatistics, 'read memo statistics');
     })();
     return this.closing;
   }
