@@ -41,6 +41,7 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'listSoftwareInstallations',
   'findInstance',
   'getInstanceById',
+  'instanceComputeNode',
   'getInstanceOnPartition',
   'listInstancesOnNode',
   'listChildren',
@@ -97,7 +98,8 @@ const BY_INSTANCE: ReadonlySet<Method> = new Set<Method>([
 export function trackNodeScopes(repository: Repository, tracker: NodeScopeTracker): Repository {
   const tracked: Record<string, unknown> = {};
   for (const name of Object.keys(repository) as Method[]) {
-    const method = repository[name] as (...args: unknown[]) => Promise<unknown>;
+    // The repository's methods are closures (kysely-repository.ts): no `this` to keep.
+    const method = (repository as unknown as Record<Method, (...args: unknown[]) => Promise<unknown>>)[name];
     if (READS.has(name)) {
       tracked[name] = method;
       continue;
@@ -111,8 +113,8 @@ export function trackNodeScopes(repository: Repository, tracker: NodeScopeTracke
       };
     } else if (BY_INSTANCE.has(name)) {
       tracked[name] = async (id: number, ...rest: unknown[]) => {
-        const before = await repository.getInstanceById(id);
-        if (before?.location) tracker.touch(before.location.computeNodeId);
+        const node = await repository.instanceComputeNode(id);
+        if (node !== undefined) tracker.touch(node);
         const fields = rest[0] as { location?: PartitionKey | null } | undefined;
         if (name === 'updateInstance' && fields?.location) tracker.touch(fields.location.computeNodeId);
         return method(id, ...rest);

@@ -192,6 +192,8 @@ export interface Repository extends IdentityRepository {
   // instances
   findInstance(identity: InstanceIdentity): Promise<InstanceRecord | undefined>;
   getInstanceById(id: number): Promise<InstanceRecord | undefined>;
+  /** The compute node an instance is allocated on (hosted by, for a shared one); undefined: none. */
+  instanceComputeNode(id: number): Promise<string | undefined>;
   /** The non-shared instance allocated on a partition. */
   getInstanceOnPartition(key: PartitionKey): Promise<InstanceRecord | undefined>;
   insertInstance(instance: NewInstance): Promise<number>;
