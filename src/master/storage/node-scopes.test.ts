@@ -1,0 +1,139 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoVersions } from './memo-versions.ts';
+import { NodeScopeTracker, trackNodeScopes } from './node-scopes.ts';
+import type { Repository } from './repository.ts';
+import { openSqliteStore } from './sqlite-store.ts';
+
+test('memo versions: a node moves with its own changes and with changes of no node, not with other nodes', () => {
+  const versions = new MemoVersions();
+  const [a0, b0, all0] = [versions.node('A'), versions.node('B'), versions.all()];
+  versions.noteCommit({ nodes: new Set(), unattributed: false });
+  assert.deepEqual(
+    [versions.node('A'), versions.node('B'), versions.all()],
+    [a0, b0, all0],
+    'nothing changed',
+  );
+  versions.noteCommit({ nodes: new Set(['A']), unattributed: false });
+  const [a1, b1, all1] = [versions.node('A'), versions.node('B'), versions.all()];
+  assert.notEqual(a1, a0);
+  assert.equal(b1, b0);
+  assert.notEqual(all1, all0);
+  versions.noteCommit({ nodes: new Set(['B']), unattributed: false });
+  assert.equal(versions.node('A'), a1);
+  assert.notEqual(versions.node('B'), b1);
+  const [a2, b2, c2] = [versions.node('A'), versions.node('B'), versions.node('C')];
+  versions.noteCommit({ nodes: new Set(), unattributed: true });
+  assert.notEqual(versions.node('A'), a2);
+  assert.notEqual(versions.node('B'), b2);
+  assert.notEqual(versions.node('C'), c2);
+  // Versions never come back to one already given, whatever the order of the changes.
+  const seen = new Map<string, Set<number>>();
+  for (let step = 0; step < 200; step++) {
+    const node = ['A', 'B', 'C'][step % 3] as string;
+    versions.noteCommit({ nodes: new Set([node]), unattributed: step % 17 === 0 });
+    for (const each of ['A', 'B', 'C']) {
+      const set = seen.get(each) ?? new Set<number>();
+      seen.set(each, set);
+      const version = versions.node(each);
+      if (each === node) assert.ok(!set.has(version), `${each} at step ${step}`);
+      set.add(version);
+    }
+  }
+});
+
+test('node scopes: writes say which nodes they change; reads change nothing; other writes change everything', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'slapos-node-scopes-'));
+  const store = await openSqliteStore({ path: join(directory, 'proxy.db') });
+  const tracker = new NodeScopeTracker();
+  const taken = async (work: (repository: Repository) => Promise<unknown>) => {
+    await store.write((repository) => work(trackNodeScopes(repository, tracker)));
+    const { nodes, unattributed } = tracker.take();
+    return { nodes: [...nodes].sort(), unattributed };
+  };
+  try {
+    const none = { nodes: [], unattributed: false };
+    assert.deepEqual(
+      await taken(async (repository) => {
+        for (const node of ['A', 'B']) {
+          await repository.upsertComputeNode({ reference: node, address: null, netmask: null, now: 1 });
+          await repository.insertPartition({ computeNodeId: node, partitionId: 'p' });
+        }
+      }),
+      { nodes: ['A', 'B'], unattributed: false },
+    );
+    const instance = {
+      owner: '',
+      title: 't',
+      requestedBy: '',
+      shared: false,
+      softwareRelease: 'sr',
+      softwareType: 'default',
+      parameterXml: '',
+      sharedParametersJson: null,
+      slaJson: '{}',
+      requestedState: 'started' as const,
+      hostPosition: null,
+      now: 1,
+    };
+    let id = 0;
+    assert.deepEqual(
+      await taken(async (repository) => {
+        id = await repository.insertInstance({
+          ...instance,
+          location: { computeNodeId: 'B', partitionId: 'p' },
+        });
+      }),
+      { nodes: ['B'], unattributed: false },
+    );
+    assert.deepEqual(
+      await taken((repository) =>
+        repository.insertInstance({ ...instance, title: 'waiting', location: null }),
+      ),
+      none,
+      'an instance on no partition is in no node',
+    );
+    // An update or a deletion changes the node the instance was on.
+    assert.deepEqual(
+      await taken((repository) => repository.updateInstance(id, { parameterXml: 'x', now: 2 })),
+      { nodes: ['B'], unattributed: false },
+    );
+    assert.deepEqual(
+      await taken((repository) =>
+        repository.updateInstance(id, { location: { computeNodeId: 'A', partitionId: 'p' }, now: 2 }),
+      ),
+      { nodes: ['A', 'B'], unattributed: false },
+      'a move changes both nodes',
+    );
+    assert.deepEqual(
+      await taken(async (repository) => {
+        await repository.listInstancesOnNode('A');
+        await repository.readNodeSnapshot('A');
+        await repository.getInstanceById(id);
+      }),
+      none,
+    );
+    assert.deepEqual(await taken((repository) => repository.deleteInstance(id)), {
+      nodes: ['A'],
+      unattributed: false,
+    });
+    assert.deepEqual(
+      await taken((repository) => repository.insertUser({ name: 'u', admin: false, now: 1 })),
+      { nodes: [], unattributed: true },
+      'a write of no node changes every memoized read',
+    );
+    // A method this file does not know is taken for a write of no node.
+    const unknown = { ...(await store.read((repository) => Promise.resolve(repository))) } as Repository &
+      Record<string, unknown>;
+    unknown.someNewWrite = () => Promise.resolve();
+    const wrapped = trackNodeScopes(unknown, tracker) as Repository & { someNewWrite(): Promise<void> };
+    await wrapped.someNewWrite();
+    assert.deepEqual(tracker.take().unattributed, true);
+  } finally {
+    await store.close();
+    await rm(directory, { recursive: true, force: true });
+  }
+});
