@@ -20,6 +20,15 @@ export class NodeScopeTracker {
     this.unattributed = true;
   }
 
+  /**
+   * Whether the writes recorded so far may have changed the node's data (any data without a node):
+   * a read of that node made now, behind them in the same transaction, would show uncommitted writes.
+   */
+  mayHaveChanged(computeNodeId: string | undefined): boolean {
+    if (this.unattributed) return true;
+    return computeNodeId === undefined ? this.nodes.size > 0 : this.nodes.has(computeNodeId);
+  }
+
   /** What was recorded since the last call, and a fresh start. */
   take(): { nodes: ReadonlySet<string>; unattributed: boolean } {
     const taken = { nodes: this.nodes, unattributed: this.unattributed };

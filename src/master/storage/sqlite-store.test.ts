@@ -240,3 +240,40 @@ test('another process committing between a read and a write queued together fail
     }
   });
 });
+
+test('memoized reads of a node: kept across writes of other nodes, even when read behind them in one group', async () => {
+  await withDirectory(async (directory) => {
+    const store = await openSqliteStore({ path: join(directory, 'proxy.db') });
+    const upsert = (reference: string) =>
+      store.write((repository) =>
+        repository.upsertComputeNode({ reference, address: null, netmask: null, now: 1 }),
+      );
+    await upsert('A');
+    await upsert('B');
+    const loads = new Map<string, number>();
+    const read = (node: string) =>
+      store.memoizedRead(
+        `node:${node}`,
+        async (repository) => {
+          loads.set(node, (loads.get(node) ?? 0) + 1);
+          return repository.getComputeNode(node);
+        },
+        { computeNodeId: node },
+      );
+    const first = await read('B');
+    await upsert('A');
+    assert.equal(await read('B'), first, 'a write of A keeps the read of B');
+    await upsert('B');
+    // The write of A and the read of B are queued together: one group, the read behind the write.
+    const [, behind] = await Promise.all([upsert('A'), read('B')]);
+    assert.notEqual(behind, first);
+    assert.equal(await read('B'), behind, 'read behind a write of another node: kept');
+    assert.equal(loads.get('B'), 2);
+    // Behind a write of the same node, the read sees uncommitted data: not kept.
+    await upsert('B');
+    const [, same] = await Promise.all([upsert('B'), read('B')]);
+    assert.notEqual(await read('B'), same);
+    assert.equal(loads.get('B'), 4);
+    await store.close();
+  });
+});

@@ -192,8 +192,11 @@ export class SqliteStore implements MasterStore {
         this.transaction('read', async (repository) => {
           const version = this.version(computeNodeId);
           const value = await work(repository);
-          // Data read after uncommitted writes of the same group is not memoized.
-          return { value, version, cacheable: !this.transactions.uncommittedWrites };
+          // Data read after uncommitted writes of the same group is not memoized, unless they were
+          // all writes of other nodes than the one read (a group of writes is the common case).
+          const uncommitted =
+            this.transactions.uncommittedWrites && this.scopes.mayHaveChanged(computeNodeId);
+          return { value, version, cacheable: !uncommitted };
         }),
       { keepEqual },
     );
