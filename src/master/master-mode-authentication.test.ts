@@ -93,6 +93,13 @@ test('a disabled user is refused, by token as by certificate', async () => {
   secrets.push(carol.token);
   const { keyPem, certificatePem } = await master.admin.issueUserCertificate('carol');
   secrets.push(keyPem);
+  // Accepted first (both outcomes memoized), then refused as soon as the user is disabled.
+  const asCarol = [
+    { ca: master.caPem, token: carol.token },
+    { ca: master.caPem, key: keyPem, cert: certificatePem },
+  ];
+  for (const credentials of asCarol)
+    assert.equal((await postTls(master.url, HATEOAS, {}, credentials)).status, 200);
   await master.master.services.context.store.write(async (repository) => {
     await repository.setUserDisabled('carol', true);
   });

@@ -16,6 +16,7 @@ import type { Clock } from '../../core/clock.ts';
 import { accessTokenHash } from '../../lib/access-token.ts';
 import type { Caller } from '../services/caller.ts';
 import { masterNaming } from '../services/instance-naming.ts';
+import type { RegistrationTokenRecord, UserRecord } from '../storage/identity-repository.ts';
 import type { MasterStore, Repository } from '../storage/repository.ts';
 import {
   bearerHeaderProblem,
@@ -129,13 +130,23 @@ async function certificateCaller(repository: Repository, peer: PeerClaims, now: 
   }
 }
 
-async function tokenCaller(repository: Repository, tokenHash: string, now: number): Promise<Outcome> {
+/** What a bearer token's digest names in the store: a user's API token, or a registration token. */
+interface TokenRecords {
+  user: UserRecord | undefined;
+  registration: RegistrationTokenRecord | undefined;
+}
+
+async function tokenRecords(repository: Repository, tokenHash: string): Promise<TokenRecords> {
   const user = await repository.findUserByTokenHash(tokenHash);
+  return { user, registration: user ? undefined : await repository.getRegistrationToken(tokenHash) };
+}
+
+/** The caller a token's records make at `now` (a registration token expires). */
+function tokenCaller({ user, registration }: TokenRecords, tokenHash: string, now: number): Outcome {
   if (user) {
     if (user.disabled) return 'The user of this token is disabled.';
     return { kind: 'user', userId: user.name, admin: user.admin };
   }
-  const registration = await repository.getRegistrationToken(tokenHash);
   if (registration && timingSafeEqual(Buffer.from(registration.tokenHash), Buffer.from(tokenHash))) {
     if (registration.usedAt !== null) return 'This registration token has already been used.';
     if (registration.expiresAt <= now) return 'This registration token has expired.';
@@ -175,7 +186,14 @@ export function masterAuthenticator(options: { store: MasterStore; clock: Clock 
       const token = presentedToken(headers);
       if (token === undefined) return refused(bearerHeaderProblem(headers) ?? '', true);
       const tokenHash = accessTokenHash(token);
-      const outcome = await store.read((repository) => tokenCaller(repository, tokenHash, clock.now()));
+      // Memoized until a write of no compute node (users, tokens) commits: the store's records, not
+      // the outcome, which depends on the time.
+      const records = await store.memoizedRead(
+        `authentication:token:${tokenHash}`,
+        (repository) => tokenRecords(repository, tokenHash),
+        { nodeless: true },
+      );
+      const outcome = tokenCaller(records, tokenHash, clock.now());
       return typeof outcome === 'string' ? refused(outcome, true) : { caller: outcome };
     },
   };

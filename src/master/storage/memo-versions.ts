@@ -2,8 +2,9 @@
  * The versions at which memoized reads (read-memo.ts) are kept. A read of one compute node's data
  * (its instance list, its snapshot, its certificate's outcome) is scoped to that node: it stays valid
  * while no commit changed that node's data, so that a write to node A does not evict node B's
- * memoized answers (nodes poll while instances are requested elsewhere). A commit that changed data
- * attributed to no node (node-scopes.ts) moves every version, as does any commit for an unscoped read.
+ * memoized answers (nodes poll while instances are requested elsewhere). A read of data of no node
+ * (users, tokens) moves only with commits that changed data attributed to no node (node-scopes.ts),
+ * which move every version; any commit that changed something moves an unscoped read's.
  * Writes by other processes are the store's business (it adds its own external version).
  */
 
@@ -38,6 +39,11 @@ export class MemoVersions {
   /** The version of all the data (a read not scoped to a node). */
   all(): number {
     return this.commits;
+  }
+
+  /** The version of the data of no compute node (users, tokens, certificates). */
+  nodeless(): number {
+    return this.lastUnattributed;
   }
 
   /** The version of one compute node's data: moves with every commit that changed it, or changed data of no node. */

@@ -10,7 +10,12 @@ import { openSqliteStore } from './sqlite-store.ts';
 
 test('memo versions: a node moves with its own changes and with changes of no node, not with other nodes', () => {
   const versions = new MemoVersions();
-  const [a0, b0, all0] = [versions.node('A'), versions.node('B'), versions.all()];
+  const [a0, b0, all0, nodeless0] = [
+    versions.node('A'),
+    versions.node('B'),
+    versions.all(),
+    versions.nodeless(),
+  ];
   versions.noteCommit({ nodes: new Set(), unattributed: false });
   assert.deepEqual(
     [versions.node('A'), versions.node('B'), versions.all()],
@@ -25,8 +30,15 @@ test('memo versions: a node moves with its own changes and with changes of no no
   versions.noteCommit({ nodes: new Set(['B']), unattributed: false });
   assert.equal(versions.node('A'), a1);
   assert.notEqual(versions.node('B'), b1);
-  const [a2, b2, c2] = [versions.node('A'), versions.node('B'), versions.node('C')];
+  const [a2, b2, c2, nodeless2] = [
+    versions.node('A'),
+    versions.node('B'),
+    versions.node('C'),
+    versions.nodeless(),
+  ];
+  assert.equal(nodeless2, nodeless0, 'changes of nodes keep the data of no node');
   versions.noteCommit({ nodes: new Set(), unattributed: true });
+  assert.notEqual(versions.nodeless(), nodeless2);
   assert.notEqual(versions.node('A'), a2);
   assert.notEqual(versions.node('B'), b2);
   assert.notEqual(versions.node('C'), c2);

@@ -5,7 +5,7 @@
  * does not list as a read or a node-scoped write counts as a change of data attributed to no node, so
  * a new write method is safe (it evicts every memoized read) until it is listed here.
  */
-import type { PartitionKey, Repository } from './repository.ts';
+import type { MemoizedReadOptions, PartitionKey, Repository } from './repository.ts';
 
 /** Accumulates what the writes of the running transaction changed. */
 export class NodeScopeTracker {
@@ -21,12 +21,13 @@ export class NodeScopeTracker {
   }
 
   /**
-   * Whether the writes recorded so far may have changed the node's data (any data without a node):
-   * a read of that node made now, behind them in the same transaction, would show uncommitted writes.
+   * Whether the writes recorded so far may have changed what a memoized read of this scope depends
+   * on: a read made now, behind them in the same transaction, would show uncommitted writes.
    */
-  mayHaveChanged(computeNodeId: string | undefined): boolean {
+  mayHaveChanged(scope: Pick<MemoizedReadOptions, 'computeNodeId' | 'nodeless'>): boolean {
     if (this.unattributed) return true;
-    return computeNodeId === undefined ? this.nodes.size > 0 : this.nodes.has(computeNodeId);
+    if (scope.computeNodeId !== undefined) return this.nodes.has(scope.computeNodeId);
+    return !scope.nodeless && this.nodes.size > 0;
   }
 
   /** What was recorded since the last call, and a fresh start. */

@@ -243,6 +243,8 @@ export interface MemoizedReadOptions {
    * storage/node-scopes.ts): writes to other compute nodes keep it.
    */
   computeNodeId?: string;
+  /** The result depends on no compute node's data (users, tokens): only writes of no node change it. */
+  nodeless?: boolean;
   /**
    * A result read again after a change and equal (deeply) to the memoized one is answered with the
    * memoized object, so that its encodings are reused.

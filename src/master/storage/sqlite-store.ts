@@ -162,7 +162,7 @@ export class SqliteStore implements MasterStore {
    * snapshot (file locks), so it is asked at most every EXTERNAL_CHECK_MS: memoized reads may miss
    * another process's writes for that long (the master is normally the only writer).
    */
-  private version(computeNodeId: string | undefined): string {
+  private version({ computeNodeId, nodeless }: MemoizedReadOptions): string {
     const now = performance.now();
     if (now - this.externalCheckedAt >= EXTERNAL_CHECK_MS || this.sqlite.inTransaction) {
       this.externalVersion =
@@ -172,9 +172,11 @@ export class SqliteStore implements MasterStore {
       this.externalCheckedAt = now;
     }
     const ours =
-      computeNodeId === undefined
-        ? `all ${this.memoVersions.all()}`
-        : `node ${this.memoVersions.node(computeNodeId)}`;
+      computeNodeId !== undefined
+        ? `node ${this.memoVersions.node(computeNodeId)}`
+        : nodeless
+          ? `nodeless ${this.memoVersions.nodeless()}`
+          : `all ${this.memoVersions.all()}`;
     return `${ours}:${this.externalVersion}`;
   }
 
@@ -184,18 +186,17 @@ export class SqliteStore implements MasterStore {
     options: MemoizedReadOptions = {},
   ): Promise<T> {
     if (this.closed) return Promise.reject(new SlapError('SLAP_ERR_UNAVAILABLE', 'the database is closed'));
-    const { computeNodeId, keepEqual } = options;
+    const { keepEqual } = options;
     return this.memo.read(
       key,
-      this.version(computeNodeId),
+      this.version(options),
       () =>
         this.transaction('read', async (repository) => {
-          const version = this.version(computeNodeId);
+          const version = this.version(options);
           const value = await work(repository);
           // Data read after uncommitted writes of the same group is not memoized, unless they were
           // all writes of other nodes than the one read (a group of writes is the common case).
-          const uncommitted =
-            this.transactions.uncommittedWrites && this.scopes.mayHaveChanged(computeNodeId);
+          const uncommitted = this.transactions.uncommittedWrites && this.scopes.mayHaveChanged(options);
           return { value, version, cacheable: !uncommitted };
         }),
       { keepEqual },
