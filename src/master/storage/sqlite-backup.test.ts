@@ -148,6 +148,9 @@ test('no database, not a master database, no such directory: clear errors and no
       backupSqliteDatabase(source, join(directory, 'missing', 'b4.db')),
       expectCode('SLAP_ERR_USAGE'),
     );
-    assert.deepEqual((await readdir(directory)).filter((name) => /b\d/.test(name)), []);
+    assert.deepEqual(
+      (await readdir(directory)).filter((name) => /b\d/.test(name)),
+      [],
+    );
   });
 });
