@@ -9,12 +9,20 @@ export interface ProxyProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `slapos proxy start …` and waits (60 s at most) for its "master listening" log line. */
-export async function startProxyProcess(args: string[], cwd: string): Promise<ProxyProcess> {
+/**
+ * Starts `slapos proxy start …` and waits (60 s at most) for its "master listening" log line;
+ * as another user if given `uid` and `gid` (when the tests run as root).
+ */
+export async function startProxyProcess(
+  args: string[],
+  cwd: string,
+  options: { uid?: number; gid?: number } = {},
+): Promise<ProxyProcess> {
   const child = spawn(process.execPath, [slaposBinPath(), 'proxy', 'start', ...args], {
     cwd,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...options,
   });
   const lines: Record<string, unknown>[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
