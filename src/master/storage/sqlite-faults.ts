@@ -6,6 +6,8 @@
  * when the database works again (not one per request), and needs no restart: SQLite rolled the
  * failed transaction back, the next one tries again.
  */
+import { accessSync, constants, existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { SlapError } from '../../core/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 
@@ -94,4 +96,35 @@ export class SqliteFaultLog {
     this.current = undefined;
     this.logger?.info({ fault, durationMs: this.now() - since }, 'database works again');
   }
+}
+
+function writable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why the master could not write the database file at `path`, as an error to refuse to start with:
+ * a read-only file (SQLite would open it read-only and fail every write, even once the file is
+ * writable again), or a read-only directory (SQLite creates the -wal and -shm files beside the
+ * database). Undefined when both are writable by this process (root writes anything).
+ */
+export function readOnlyDatabaseError(path: string): SlapError | undefined {
+  const hint =
+    'the user the master runs as must be able to write the database file and its directory (for the -wal and -shm files)';
+  if (existsSync(path) && !writable(path))
+    return new SlapError('SLAP_ERR_DATABASE', `cannot use the database ${path}: it is a read-only file`, {
+      hint,
+    });
+  if (!writable(dirname(path)))
+    return new SlapError(
+      'SLAP_ERR_DATABASE',
+      `cannot use the database ${path}: it is in a read-only directory`,
+      { hint },
+    );
+  return undefined;
 }
