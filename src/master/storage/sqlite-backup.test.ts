@@ -2,10 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import BetterSqlite3 from 'better-sqlite3';
-import { mkdtemp, readdir, rm, stat, writeFile, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, rm, stat, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SlapError } from '../../core/errors.ts';
+import { hostileString, seededRandom } from '../../testing/hostile-strings.ts';
 import { backupSqliteDatabase } from './sqlite-backup.ts';
 import { SqliteStore } from './sqlite-store.ts';
 
@@ -150,6 +152,49 @@ test('no database, not a master database, no such directory: clear errors and no
     );
     assert.deepEqual(
       (await readdir(directory)).filter((name) => /b\d/.test(name)),
+      [],
+    );
+  });
+});
+
+test('any file name: the backup lands under exactly that name (control characters, line terminators, spaces at the ends)', async () => {
+  await withDirectory(async (directory) => {
+    const source = join(directory, 'master.db');
+    await masterDatabase(source, 3);
+    const random = seededRandom(29);
+    const names = new Set<string>([
+      ' leading and trailing ',
+      '\n',
+      'a\u2028b\u0085c\x1c\x1d\x1e\v\f\r',
+      '-',
+      'x'.repeat(250),
+    ]);
+    while (names.size < 20) {
+      const name = hostileString(random).replaceAll('/', '').replaceAll('\0', '');
+      if (
+        name !== '' &&
+        name !== '.' &&
+        name !== '..' &&
+        Buffer.from(name, 'utf8').toString('utf8') === name &&
+        Buffer.byteLength(name) <= 255
+      )
+        names.add(name);
+    }
+    names.delete('master.db');
+    const out = join(directory, 'out');
+    await mkdir(out);
+    for (const name of names) {
+      await backupSqliteDatabase(source, join(out, name));
+      // Read through a plain name: better-sqlite3 trims the paths it opens.
+      await copyFile(join(out, name), join(directory, 'check.db'));
+      assert.equal(fillerIds(join(directory, 'check.db')).length, 3, JSON.stringify(name));
+    }
+    assert.deepEqual(
+      (await readdir(out)).filter((entry) => !names.has(entry) && !/-(wal|shm)$/.test(entry)),
+      [],
+    );
+    assert.deepEqual(
+      [...names].filter((name) => !existsSync(join(out, name))),
       [],
     );
   });

@@ -76,6 +76,9 @@ async function checkTarget(source: string, target: string, force: boolean): Prom
 }
 
 function openSource(source: string, busyTimeoutMs: number): Database {
+  if (source !== source.trim())
+    // better-sqlite3 trims the path it is given: it would open another file.
+    throw new SlapError('SLAP_ERR_USAGE', `the database path ${JSON.stringify(source)} ends with spaces`);
   if (!existsSync(source)) throw new SlapError('SLAP_ERR_DATABASE', `no database at ${source}`);
   let database: Database;
   try {
@@ -143,7 +146,9 @@ export async function backupSqliteDatabase(
   const force = options.force === true;
   await checkTarget(source, target, force);
   const database = openSource(source, options.busyTimeoutMs ?? 5000);
-  const temporary = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+  // A name of our own, not derived from the target's (which may be long, or end with spaces that
+  // better-sqlite3 would trim from the path it is given).
+  const temporary = join(dirname(target), `.slapos-backup-${randomBytes(8).toString('hex')}.tmp`);
   try {
     // Created empty and 0600 by us, so that SQLite never creates it with the umask's mode.
     await (await open(temporary, 'wx', 0o600)).close();
