@@ -7,12 +7,12 @@
  *   writes succeed again without a restart, and the database passes `PRAGMA integrity_check` with
  *   every acknowledged write in it (and none of the refused ones).
  * - The database file, or its directory, read-only when it starts: it refuses to start with a clear
- *   error. Permissions bind a user, not root: as root the master runs as `nobody` here.
+ *   error. Permissions bind a user, not root: as root the master runs without CAP_DAC_OVERRIDE here.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import BetterSqlite3 from 'better-sqlite3';
-import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { limitFileSize } from '../src/testing/file-size-limit.ts';
@@ -140,18 +140,22 @@ test('the disk full while the master writes: 503 with the API error body, logged
   });
 });
 
-/** Who the master runs as: `nobody` when the tests run as root (root ignores file permissions). */
-const unprivileged = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+/**
+ * Root ignores file permissions (CAP_DAC_OVERRIDE): when the tests run as root, the master runs as
+ * root without that capability (nor CAP_DAC_READ_SEARCH), so that permissions bind it as any user.
+ */
+const withoutOverride =
+  process.getuid?.() === 0
+    ? { wrapper: ['setpriv', '--bounding-set', '-dac_override,-dac_read_search', '--'] }
+    : {};
 
 test('a read-only database file, or directory, at start: the master refuses to start and says why', async () => {
   await withDirectory(async (directory) => {
     const data = join(directory, 'data');
     const database = join(data, 'proxy.db');
-    await chmod(directory, 0o755);
     await mkdir(data, { mode: 0o700 });
-    if (unprivileged.uid !== undefined) await chown(data, unprivileged.uid, unprivileged.gid);
     const args = ['--port', '0', '--database', database, '--computer-id', 'computer'];
-    const first = await startProxyProcess(args, data, unprivileged);
+    const first = await startProxyProcess(args, data, withoutOverride);
     await formatTestNode(first.url, { partitions: 1 });
     assert.equal((await supply(first.url, 'http://sr.invalid/kept.cfg')).status, 200);
     assert.equal(await stopProxyProcess(first), 0);
@@ -163,7 +167,7 @@ test('a read-only database file, or directory, at start: the master refuses to s
       await chmod(database, fileMode);
       await chmod(data, directoryMode);
       // A master that starts anyway is stopped, and the test fails.
-      const refusal = await startProxyProcess(args, data, unprivileged).then(
+      const refusal = await startProxyProcess(args, data, withoutOverride).then(
         async (started) => {
           await stopProxyProcess(started);
           return undefined;
@@ -178,7 +182,7 @@ test('a read-only database file, or directory, at start: the master refuses to s
       await chmod(database, 0o600);
     }
     // Writable again: it starts, with what it had.
-    const again = await startProxyProcess(args, data, unprivileged);
+    const again = await startProxyProcess(args, data, withoutOverride);
     try {
       const list = await callApi(again.url, SOFTWARE_LIST, { computer_guid: 'computer' });
       assert.deepEqual(

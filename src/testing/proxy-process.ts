@@ -11,18 +11,18 @@ export interface ProxyProcess {
 
 /**
  * Starts `slapos proxy start …` and waits (60 s at most) for its "master listening" log line;
- * as another user if given `uid` and `gid` (when the tests run as root).
+ * through `wrapper` if given (a command and its arguments that run the rest: `setpriv … --`).
  */
 export async function startProxyProcess(
   args: string[],
   cwd: string,
-  options: { uid?: number; gid?: number } = {},
+  options: { wrapper?: readonly string[] } = {},
 ): Promise<ProxyProcess> {
-  const child = spawn(process.execPath, [slaposBinPath(), 'proxy', 'start', ...args], {
+  const command = [...(options.wrapper ?? []), process.execPath, slaposBinPath(), 'proxy', 'start', ...args];
+  const child = spawn(command[0] as string, command.slice(1), {
     cwd,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd },
     stdio: ['ignore', 'pipe', 'pipe'],
-    ...options,
   });
   const lines: Record<string, unknown>[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
