@@ -16,6 +16,7 @@ import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { limitFileSize } from '../src/testing/file-size-limit.ts';
+import { legacyPost } from '../src/testing/legacy.ts';
 import { apiContentTypeProblem, callApi, formatTestNode, postJson } from '../src/testing/master.ts';
 import { startProxyProcess, stopProxyProcess, type ProxyProcess } from '../src/testing/proxy-process.ts';
 
@@ -94,6 +95,15 @@ test('the disk full while the master writes: 503 with the API error body, logged
           assert.doesNotMatch(answer.text, /proxy\.db|SQLITE|\bat /);
           refused.push(release);
         }
+        // The legacy SLAP API too: 503 (werkzeug's page), not 500.
+        const legacy = await legacyPost(proxy.url, '/supplySupply', {
+          url: 'http://sr.invalid/legacy.cfg',
+          computer_id: 'computer',
+          state: 'available',
+        });
+        assert.equal(legacy.status, 503, legacy.text);
+        assert.doesNotMatch(legacy.text, /proxy\.db|SQLITE|\bat /);
+        refused.push('http://sr.invalid/legacy.cfg');
         // Reads are served from the database as it is.
         const list = await callApi(proxy.url, SOFTWARE_LIST, { computer_guid: 'computer' });
         assert.equal(list.status, 200);
