@@ -41,17 +41,20 @@ export function sqliteCode(error: unknown): string | undefined {
   return typeof code === 'string' && code.startsWith('SQLITE_') ? code : undefined;
 }
 
+function faultEntry(code: string | undefined): { fault: SqliteFault; title: string } | undefined {
+  const primary = code === undefined ? undefined : /^SQLITE_[A-Z]+/.exec(code)?.[0];
+  return primary === undefined ? undefined : FAULTS[primary];
+}
+
 /** The fault an error is, if it is one (see the module comment). */
 export function sqliteFault(error: unknown): SqliteFault | undefined {
-  const code = sqliteCode(error);
-  if (code === undefined) return undefined;
-  return FAULTS[/^SQLITE_[A-Z]+/.exec(code)?.[0] ?? '']?.fault;
+  return faultEntry(sqliteCode(error))?.fault;
 }
 
 /** The 503 SlapError a fault is answered with; undefined for any other error. */
 export function sqliteFaultError(error: unknown): SlapError | undefined {
   const code = sqliteCode(error);
-  const entry = code === undefined ? undefined : FAULTS[/^SQLITE_[A-Z]+/.exec(code)?.[0] ?? ''];
+  const entry = faultEntry(code);
   if (entry === undefined) return undefined;
   return new SlapError('SLAP_ERR_UNAVAILABLE', entry.title, {
     cause: error,
