@@ -294,8 +294,9 @@ test('default sandbox ranges are /24s of 127/8 outside 127.0.x.x, stable per ins
   assert.deepEqual(defaultSandboxNetwork('/a'), defaultSandboxNetwork('/a'));
 });
 
-test('instance_concurrency: four per core by default, its earlier agent_partition_concurrency name still read', () => {
+test('instance_concurrency: four per core (at most 32) by default, its earlier agent_partition_concurrency name still read', () => {
   assert.equal(defaultInstanceConcurrency(2), 8);
+  assert.equal(defaultInstanceConcurrency(64), 32);
   assert.equal(parse(MINIMAL).instanceConcurrency, defaultInstanceConcurrency());
   assert.equal(parse(`${MINIMAL}\n[slapos]\ninstance_concurrency = 3\n`).instanceConcurrency, 3);
   assert.equal(parse(`${MINIMAL}\n[slapos]\nagent_partition_concurrency = 5\n`).instanceConcurrency, 5);

@@ -23,13 +23,14 @@ export const DEFAULT_CONFIG_PATH = '/etc/opt/slapos/slapos.cfg';
 export const MAX_INSTANCE_CONCURRENCY = 256;
 
 /**
- * Partitions deployed at once unless `instance_concurrency` says otherwise: four per core. Deploying
- * a partition mostly waits (its buildout's calls to the master, the file system, the supervisor
- * starting its services), so one per core would leave the cores idle; a partition gives its slot
- * back once its services are started, while it waits for its promises.
+ * Partitions deployed at once unless `instance_concurrency` says otherwise: four per core, at most
+ * 32. Deploying a partition mostly waits (its buildout's calls to the master, the file system, the
+ * supervisor starting its services), so one per core would leave the cores idle; a partition gives
+ * its slot back once its services are started, while it waits for its promises. The cap: in sandbox
+ * mode every buildout runs in the node's one process, whatever the number of cores.
  */
 export function defaultInstanceConcurrency(cores = availableParallelism()): number {
-  return 4 * cores;
+  return Math.min(4 * cores, 32);
 }
 
 /** Values given on the command line, keyed by the option's name in slapos.cfg; `undefined` = not given. */
