@@ -14,6 +14,8 @@ export interface CommitChanges {
   readonly nodes: ReadonlySet<string>;
   /** The commit changed data attributed to no node (or may have): every memoized read is stale. */
   readonly unattributed: boolean;
+  /** The commit changed something (maybe in no node's reads): unscoped reads are stale. */
+  readonly wrote: boolean;
 }
 
 export class MemoVersions {
@@ -25,7 +27,7 @@ export class MemoVersions {
   private readonly nodeChangedAt = new Map<string, number>();
 
   noteCommit(changes: CommitChanges): void {
-    if (!changes.unattributed && changes.nodes.size === 0) return;
+    if (!changes.wrote && !changes.unattributed && changes.nodes.size === 0) return;
     this.commits++;
     if (changes.unattributed) {
       this.lastUnattributed = this.commits;

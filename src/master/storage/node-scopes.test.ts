@@ -16,18 +16,22 @@ test('memo versions: a node moves with its own changes and with changes of no no
     versions.all(),
     versions.nodeless(),
   ];
-  versions.noteCommit({ nodes: new Set(), unattributed: false });
+  versions.noteCommit({ nodes: new Set(), unattributed: false, wrote: false });
   assert.deepEqual(
     [versions.node('A'), versions.node('B'), versions.all()],
     [a0, b0, all0],
     'nothing changed',
   );
-  versions.noteCommit({ nodes: new Set(['A']), unattributed: false });
+  versions.noteCommit({ nodes: new Set(['A']), unattributed: false, wrote: true });
   const [a1, b1, all1] = [versions.node('A'), versions.node('B'), versions.all()];
   assert.notEqual(a1, a0);
   assert.equal(b1, b0);
   assert.notEqual(all1, all0);
-  versions.noteCommit({ nodes: new Set(['B']), unattributed: false });
+  versions.noteCommit({ nodes: new Set(['B']), unattributed: false, wrote: true });
+  const [aBefore, allBefore] = [versions.node('A'), versions.all()];
+  versions.noteCommit({ nodes: new Set(), unattributed: false, wrote: true });
+  assert.equal(versions.node('A'), aBefore, 'a write in no node keeps the nodes');
+  assert.notEqual(versions.all(), allBefore, 'a write in no node moves unscoped reads');
   assert.equal(versions.node('A'), a1);
   assert.notEqual(versions.node('B'), b1);
   const [a2, b2, c2, nodeless2] = [
@@ -37,7 +41,7 @@ test('memo versions: a node moves with its own changes and with changes of no no
     versions.nodeless(),
   ];
   assert.equal(nodeless2, nodeless0, 'changes of nodes keep the data of no node');
-  versions.noteCommit({ nodes: new Set(), unattributed: true });
+  versions.noteCommit({ nodes: new Set(), unattributed: true, wrote: true });
   assert.notEqual(versions.nodeless(), nodeless2);
   assert.notEqual(versions.node('A'), a2);
   assert.notEqual(versions.node('B'), b2);
@@ -46,7 +50,7 @@ test('memo versions: a node moves with its own changes and with changes of no no
   const seen = new Map<string, Set<number>>();
   for (let step = 0; step < 200; step++) {
     const node = ['A', 'B', 'C'][step % 3] as string;
-    versions.noteCommit({ nodes: new Set([node]), unattributed: step % 17 === 0 });
+    versions.noteCommit({ nodes: new Set([node]), unattributed: step % 17 === 0, wrote: true });
     for (const each of ['A', 'B', 'C']) {
       const set = seen.get(each) ?? new Set<number>();
       seen.set(each, set);
@@ -63,11 +67,11 @@ test('node scopes: writes say which nodes they change; reads change nothing; oth
   const tracker = new NodeScopeTracker();
   const taken = async (work: (repository: Repository) => Promise<unknown>) => {
     await store.write((repository) => work(trackNodeScopes(repository, tracker)));
-    const { nodes, unattributed } = tracker.take();
-    return { nodes: [...nodes].sort(), unattributed };
+    const { nodes, unattributed, wrote } = tracker.take();
+    return { nodes: [...nodes].sort(), unattributed, wrote };
   };
   try {
-    const none = { nodes: [], unattributed: false };
+    const none = { nodes: [], unattributed: false, wrote: false };
     assert.deepEqual(
       await taken(async (repository) => {
         for (const node of ['A', 'B']) {
@@ -75,7 +79,7 @@ test('node scopes: writes say which nodes they change; reads change nothing; oth
           await repository.insertPartition({ computeNodeId: node, partitionId: 'p' });
         }
       }),
-      { nodes: ['A', 'B'], unattributed: false },
+      { nodes: ['A', 'B'], unattributed: false, wrote: true },
     );
     const instance = {
       owner: '',
@@ -99,25 +103,25 @@ test('node scopes: writes say which nodes they change; reads change nothing; oth
           location: { computeNodeId: 'B', partitionId: 'p' },
         });
       }),
-      { nodes: ['B'], unattributed: false },
+      { nodes: ['B'], unattributed: false, wrote: true },
     );
     assert.deepEqual(
       await taken((repository) =>
         repository.insertInstance({ ...instance, title: 'waiting', location: null }),
       ),
-      none,
+      { ...none, wrote: true },
       'an instance on no partition is in no node',
     );
     // An update or a deletion changes the node the instance was on.
     assert.deepEqual(
       await taken((repository) => repository.updateInstance(id, { parameterXml: 'x', now: 2 })),
-      { nodes: ['B'], unattributed: false },
+      { nodes: ['B'], unattributed: false, wrote: true },
     );
     assert.deepEqual(
       await taken((repository) =>
         repository.updateInstance(id, { location: { computeNodeId: 'A', partitionId: 'p' }, now: 2 }),
       ),
-      { nodes: ['A', 'B'], unattributed: false },
+      { nodes: ['A', 'B'], unattributed: false, wrote: true },
       'a move changes both nodes',
     );
     assert.deepEqual(
@@ -131,10 +135,11 @@ test('node scopes: writes say which nodes they change; reads change nothing; oth
     assert.deepEqual(await taken((repository) => repository.deleteInstance(id)), {
       nodes: ['A'],
       unattributed: false,
+      wrote: true,
     });
     assert.deepEqual(
       await taken((repository) => repository.insertUser({ name: 'u', admin: false, now: 1 })),
-      { nodes: [], unattributed: true },
+      { nodes: [], unattributed: true, wrote: true },
       'a write of no node changes every memoized read',
     );
     // A method this file does not know is taken for a write of no node.

@@ -5,19 +5,28 @@
  * does not list as a read or a node-scoped write counts as a change of data attributed to no node, so
  * a new write method is safe (it evicts every memoized read) until it is listed here.
  */
+import type { CommitChanges } from './memo-versions.ts';
 import type { MemoizedReadOptions, PartitionKey, Repository } from './repository.ts';
 
 /** Accumulates what the writes of the running transaction changed. */
 export class NodeScopeTracker {
   private nodes = new Set<string>();
   private unattributed = false;
+  private wrote = false;
 
   touch(computeNodeId: string): void {
     this.nodes.add(computeNodeId);
+    this.wrote = true;
   }
 
   touchUnattributed(): void {
     this.unattributed = true;
+    this.wrote = true;
+  }
+
+  /** A write of data in no node's reads (an instance waiting for a partition): only unscoped reads change. */
+  touchNoNode(): void {
+    this.wrote = true;
   }
 
   /**
@@ -27,14 +36,15 @@ export class NodeScopeTracker {
   mayHaveChanged(scope: Pick<MemoizedReadOptions, 'computeNodeId' | 'nodeless'>): boolean {
     if (this.unattributed) return true;
     if (scope.computeNodeId !== undefined) return this.nodes.has(scope.computeNodeId);
-    return !scope.nodeless && this.nodes.size > 0;
+    return !scope.nodeless && this.wrote;
   }
 
   /** What was recorded since the last call, and a fresh start. */
-  take(): { nodes: ReadonlySet<string>; unattributed: boolean } {
-    const taken = { nodes: this.nodes, unattributed: this.unattributed };
+  take(): CommitChanges {
+    const taken = { nodes: this.nodes, unattributed: this.unattributed, wrote: this.wrote };
     this.nodes = new Set();
     this.unattributed = false;
+    this.wrote = false;
     return taken;
   }
 }
@@ -119,12 +129,14 @@ export function trackNodeScopes(repository: Repository, tracker: NodeScopeTracke
       tracked[name] = (...args: unknown[]) => {
         const node = scope(...args);
         if (node !== undefined) tracker.touch(node);
+        else tracker.touchNoNode();
         return method(...args);
       };
     } else if (BY_INSTANCE.has(name)) {
       tracked[name] = async (id: number, ...rest: unknown[]) => {
         const node = await repository.instanceComputeNode(id);
         if (node !== undefined) tracker.touch(node);
+        else tracker.touchNoNode();
         const fields = rest[0] as { location?: PartitionKey | null } | undefined;
         if (name === 'updateInstance' && fields?.location) tracker.touch(fields.location.computeNodeId);
         return method(id, ...rest);
