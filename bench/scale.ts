@@ -107,6 +107,14 @@ class Period {
     return worst;
   }
 
+  /** Calls answered, watch answers included. */
+  calls(): number {
+    let calls = this.watches;
+    for (const kind of ['poll', 'request', 'usage', 'snapshot'] as const)
+      calls += this.of(kind).latencies.length;
+    return calls;
+  }
+
   errors(): number {
     let errors = this.watchErrors;
     for (const figures of this.figures.values()) errors += figures.errors;
@@ -155,8 +163,8 @@ async function post(pool: Pool, path: string, body: string, signal?: AbortSignal
 }
 
 /** POSTs and throws on anything but 200, without reading the answer's JSON. */
-async function send(pool: Pool, path: string, body: string): Promise<void> {
-  const response = await pool.request({ path, method: 'POST', headers: HEADERS, body });
+async function send(pool: Pool, path: string, body: string, signal: AbortSignal): Promise<void> {
+  const response = await pool.request({ path, method: 'POST', headers: HEADERS, body, signal });
   if (response.statusCode !== 200)
     throw new Error(`${path}: ${response.statusCode} ${(await response.body.text()).slice(0, 300)}`);
   await response.body.dump({ limit: Infinity });
@@ -200,16 +208,17 @@ class Cloud {
     return Math.floor(this.random() * trees) * TREE_SIZE;
   }
 
-  poll(node: number): Promise<void> {
+  poll(node: number, signal: AbortSignal): Promise<void> {
     return send(
       this.pool,
       '/slapos.allDocs.v0.compute_node_instance_list',
       JSON.stringify({ computer_guid: nodeReference(node) }),
+      signal,
     );
   }
 
   /** One instance request of the mix; notes the node it changes for the wake-up latency. */
-  request(): Promise<void> {
+  request(signal: AbortSignal): Promise<void> {
     const pick = this.random();
     const sequence = this.sequence++;
     let node: number;
@@ -245,10 +254,10 @@ class Cloud {
             };
     }
     if (this.watched.has(node) && !this.changedAt.has(node)) this.changedAt.set(node, performance.now());
-    return send(this.pool, '/slapos.post.v0.software_instance', JSON.stringify(body));
+    return send(this.pool, '/slapos.post.v0.software_instance', JSON.stringify(body), signal);
   }
 
-  usage(): Promise<void> {
+  usage(signal: AbortSignal): Promise<void> {
     const node = this.randomNode();
     const movements = Array.from({ length: this.busySlots }, (_, slot) =>
       usageMovements({
@@ -263,6 +272,7 @@ class Cloud {
       this.pool,
       '/slapos.post.v0.compute_node_usage',
       JSON.stringify({ computer_guid: nodeReference(node), tioxml }),
+      signal,
     );
   }
 }
@@ -363,21 +373,29 @@ interface Rates {
   usage: number;
 }
 
+/** How long the calls of a period may still take after its end; later ones are failures. */
+const DRAIN_MS = 10_000;
+
 /**
  * Sends the calls of `rates` for `seconds`, each at its planned time, recording into `period`;
- * resolves once every call sent has its answer. Polls visit the nodes in a fixed spread order.
+ * resolves once every call sent has its answer, or failed for having none DRAIN_MS after the end.
+ * Polls visit the nodes in a fixed spread order.
  */
 async function openLoop(cloud: Cloud, rates: Rates, seconds: number, period: Period): Promise<void> {
   const start = performance.now();
   const end = start + seconds * 1000;
   const sent = { poll: 0, request: 0, usage: 0 };
   const inFlight = new Set<Promise<void>>();
+  const abort = abortController();
   const nodeStride = 7919; // prime: successive polls land on nodes far apart
-  const fire = (kind: keyof Rates, planned: number, call: () => Promise<void>): void => {
+  const fire = (kind: keyof Rates, planned: number, call: (signal: AbortSignal) => Promise<void>): void => {
     const figures = period.of(kind);
-    const promise = call().then(
+    const promise = call(abort.signal).then(
       () => figures.record(performance.now() - planned),
-      (error: unknown) => figures.fail(error),
+      (error: unknown) =>
+        figures.fail(
+          abort.signal.aborted ? new Error(`no answer ${DRAIN_MS / 1000} s after the period's end`) : error,
+        ),
     );
     inFlight.add(promise);
     void promise.finally(() => inFlight.delete(promise));
@@ -392,14 +410,19 @@ async function openLoop(cloud: Cloud, rates: Rates, seconds: number, period: Per
         sent[kind]++;
         if (kind === 'poll') {
           const node = (pollIndex = (pollIndex + nodeStride) % cloud.shape.nodes);
-          fire(kind, planned, () => cloud.poll(node));
-        } else if (kind === 'request') fire(kind, planned, () => cloud.request());
-        else fire(kind, planned, () => cloud.usage());
+          fire(kind, planned, (signal) => cloud.poll(node, signal));
+        } else if (kind === 'request') fire(kind, planned, (signal) => cloud.request(signal));
+        else fire(kind, planned, (signal) => cloud.usage(signal));
       }
     }
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
-  await Promise.allSettled([...inFlight]);
+  const drained = Promise.allSettled([...inFlight]);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, DRAIN_MS)))]);
+  clearTimeout(timer);
+  abort.abort();
+  await drained;
 }
 
 function row(kind: string, figures: Figures, seconds: number): string {
@@ -424,6 +447,10 @@ function printPeriod(period: Period, seconds: number): void {
   process.stdout.write(
     `watch answers ${period.watches} (${(period.watches / seconds).toFixed(1)}/s), watch errors ${period.watchErrors}\n`,
   );
+  printErrors(period);
+}
+
+function printErrors(period: Period): void {
   for (const kind of KINDS) {
     const { firstError } = period.of(kind);
     if (firstError !== undefined) process.stdout.write(`first ${kind} error: ${firstError}\n`);
@@ -523,6 +550,14 @@ async function main(args: string[]): Promise<void> {
   const directory = await mkdtemp(join(tmpdir(), 'slapos-bench-scale-'));
   let server: Server | undefined;
   const pool = { calls: undefined as Pool | undefined, watch: undefined as Pool | undefined };
+  // Interrupted (run.ts forwards the signal): the master and the copied database go too.
+  const interrupted = (): void => {
+    void (server?.stop() ?? Promise.resolve())
+      .then(() => rm(directory, { recursive: true, force: true }))
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     const databasePath = await prepareDatabase(directory, options);
     const startedAt = performance.now();
@@ -562,6 +597,7 @@ async function main(args: string[]): Promise<void> {
       `warm-up: ${options.watchers} watchers connected (${warmup.of('snapshot').latencies.length} snapshots), ` +
         `errors ${warmup.errors()}, master RSS ${memory.sample().toFixed(0)} MB\n`,
     );
+    printErrors(warmup);
 
     const steady = new Period();
     watchers.period = steady;
@@ -581,6 +617,13 @@ async function main(args: string[]): Promise<void> {
       `master RSS: highest ${memory.highest.toFixed(0)} MB, now ${memory.sample().toFixed(0)} MB (goal < 300 MB); ` +
         `master CPU ${((100 * masterCpu) / options.seconds).toFixed(0)}% of a core, ` +
         `load generator ${((100 * benchCpu) / options.seconds).toFixed(0)}%; load average ${loadAverage()}\n`,
+    );
+    // On a shared machine the latencies count the time the master waited for a core; its CPU time per
+    // call does not: what one core would serve of this mix.
+    const calls = steady.calls();
+    process.stdout.write(
+      `master CPU per call (all ${calls} calls and watch answers): ${((masterCpu / calls) * 1e6).toFixed(0)} µs, ` +
+        `so one core would serve about ${(calls / masterCpu).toFixed(0)} calls/s of this mix\n`,
     );
     const worst = steady.worstP99();
     process.stdout.write(

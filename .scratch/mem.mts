@@ -1,0 +1,27 @@
+// Where the master's memory goes: in-process master on a copy of the loaded cloud.
+import { copyFileSync, rmSync } from 'node:fs';
+import { Pool } from 'undici';
+const work = '/tmp/mem-work.db';
+for (const s of ['', '-wal', '-shm']) rmSync(work + s, { force: true });
+copyFileSync('/tmp/scale-cache/cloud-10000x100-200000.db', work);
+const { startMaster } = await import('../src/master/server.ts');
+const mu = (label: string) => { globalThis.gc?.(); const m = process.memoryUsage(); console.log(label.padEnd(40), 'rss', (m.rss / 1e6).toFixed(0), 'heapUsed', (m.heapUsed / 1e6).toFixed(0), 'external', (m.external / 1e6).toFixed(0), 'arrayBuffers', (m.arrayBuffers / 1e6).toFixed(0)); };
+mu('before start');
+const master = await startMaster({ port: 0, databasePath: work, computerId: 'bench', maxConnections: 5000 });
+mu('started');
+const node = (i: number) => `node-${String(i).padStart(5, '0')}`;
+const W = Number(process.argv[2] ?? 2000);
+const calls = new Pool(master.url, { connections: 16 });
+const post = async (pool: Pool, path: string, body: unknown) => { const r = await pool.request({ path, method: 'POST', headers: { 'content-type': 'application/json', 'accept-encoding': 'gzip' }, body: JSON.stringify(body) }); await r.body.arrayBuffer(); if (r.statusCode !== 200) throw new Error(String(r.statusCode)); };
+for (let i = 0; i < W; i += 16) await Promise.all(Array.from({ length: 16 }, (_, k) => post(calls, '/slapos.get.ext.compute_node_snapshot', { computer_guid: node((i + k) * 5) })));
+mu(`${W} snapshots read`);
+for (let i = 0; i < W; i += 16) await Promise.all(Array.from({ length: 16 }, (_, k) => post(calls, '/slapos.allDocs.v0.compute_node_instance_list', { computer_guid: node((i + k) * 5) })));
+mu(`${W} instance lists read`);
+const watch = new Pool(master.url, { connections: W + 10, headersTimeout: 120_000, bodyTimeout: 120_000 });
+const waits = Array.from({ length: W }, (_, i) => post(watch, '/slapos.watch.ext.compute_node_revision', { computer_guid: node(i * 5), after_revision: 1, timeout_ms: 40_000 }).catch(() => undefined));
+await new Promise((r) => setTimeout(r, 15_000));
+mu(`${W} watchers waiting`);
+await post(calls, '/slapos.post.v0.compute_node_usage', { computer_guid: node(0), tioxml: '<journal/>' });
+await master.close();
+await Promise.all(waits);
+mu('closed');
