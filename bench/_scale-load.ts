@@ -59,65 +59,122 @@ export function instanceParameters(index: number, generation: number): Record<st
   };
 }
 
-/** Creates the database at `path` (which must not exist) and fills it with the cloud. */
-export async function loadCloud(path: string, shape: CloudShape): Promise<void> {
+/** One table's rows, in batches: what a database's bulk loader receives. */
+export interface RowBatch {
+  table:
+    | 'compute_node'
+    | 'compute_node_revision'
+    | 'partition'
+    | 'partition_address'
+    | 'software_installation'
+    | 'instance';
+  columns: readonly string[];
+  rows: unknown[][];
+}
+
+const BATCH_ROWS = 5000;
+
+/**
+ * The cloud's rows, table by table in batches of BATCH_ROWS, in the order of their foreign keys;
+ * instance ids are row order (1, 2, …) in a fresh database.
+ */
+export function* cloudRows(shape: CloudShape): Generator<RowBatch> {
   if (shape.instances > shape.nodes * shape.partitions)
     throw new Error(
       `${shape.instances} instances do not fit in ${shape.nodes * shape.partitions} partitions`,
     );
-  // The master's own migrations make the schema.
-  await (await openSqliteStore({ path })).close();
-  const db = new BetterSqlite3(path);
-  try {
-    db.pragma('journal_mode = OFF');
-    db.pragma('synchronous = OFF');
-    db.pragma('cache_size = -262144');
-    const now = Date.now() / 1000 - 86_400;
-    const insertNode = db.prepare(
-      'INSERT INTO compute_node (reference, address, netmask, created_at) VALUES (?, ?, ?, ?)',
-    );
-    const insertRevision = db.prepare(
-      'INSERT INTO compute_node_revision (compute_node_reference, revision) VALUES (?, 1)',
-    );
-    const insertPartition = db.prepare(
-      'INSERT INTO partition (compute_node_reference, reference, slap_state, timestamp) VALUES (?, ?, ?, ?)',
-    );
-    const insertAddress = db.prepare(
-      'INSERT INTO partition_address (compute_node_reference, partition_reference, network_interface, address, netmask) VALUES (?, ?, ?, ?, ?)',
-    );
-    const insertSoftware = db.prepare(
-      "INSERT INTO software_installation (compute_node_reference, url, requested_state, reported_state, reported_at) VALUES (?, ?, 'available', 'available', ?)",
-    );
-    const insertInstance = db.prepare(
-      `INSERT INTO instance (owner, title, requested_by, shared, software_release, software_type, parameter_xml,
-         sla_json, requested_state, connection_xml, compute_node_reference, partition_reference,
-         reported_state, reported_at, created_at, updated_at, requester_node, requester_partition)
-       VALUES ('', ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    const busySlots = Math.ceil(shape.instances / shape.nodes);
-    db.transaction(() => {
-      for (let node = 0; node < shape.nodes; node++) {
-        const reference = nodeReference(node);
-        const v4 = `10.${(node >> 8) & 255}.${node & 255}`;
-        const v6 = `fd00:${node.toString(16)}`;
-        insertNode.run(reference, `${v4}.254`, '255.255.255.0', now);
-        insertRevision.run(reference);
-        for (let slot = 0; slot < shape.partitions; slot++) {
-          const partition = `slappart${slot}`;
-          const busy = slot < busySlots && slot * shape.nodes + node < shape.instances;
-          insertPartition.run(reference, partition, busy ? 'busy' : 'free', busy ? now : null);
-          insertAddress.run(reference, partition, `slaptap${slot}`, `${v4}.${slot + 1}`, '255.255.255.0');
-          insertAddress.run(
-            reference,
-            partition,
-            `slaptap${slot}`,
-            `${v6}::${(slot + 1).toString(16)}`,
-            'ffff:ffff:ffff:ffff::',
-          );
-        }
-        insertSoftware.run(reference, SCALE_SOFTWARE, now);
-        insertSoftware.run(reference, OTHER_SOFTWARE[node % OTHER_SOFTWARE.length] ?? '', now);
+  const now = Date.now() / 1000 - 86_400;
+  const busySlots = Math.ceil(shape.instances / shape.nodes);
+  function* batches(
+    table: RowBatch['table'],
+    columns: readonly string[],
+    rows: Iterable<unknown[]>,
+  ): Generator<RowBatch> {
+    let batch: unknown[][] = [];
+    for (const row of rows) {
+      batch.push(row);
+      if (batch.length === BATCH_ROWS) {
+        yield { table, columns, rows: batch };
+        batch = [];
       }
+    }
+    if (batch.length > 0) yield { table, columns, rows: batch };
+  }
+  const eachNode = function* <T>(make: (node: number, reference: string) => Iterable<T>): Generator<T> {
+    for (let node = 0; node < shape.nodes; node++) yield* make(node, nodeReference(node));
+  };
+  yield* batches(
+    'compute_node',
+    ['reference', 'address', 'netmask', 'created_at'],
+    eachNode((node, reference) => [
+      [reference, `10.${(node >> 8) & 255}.${node & 255}.254`, '255.255.255.0', now],
+    ]),
+  );
+  yield* batches(
+    'compute_node_revision',
+    ['compute_node_reference', 'revision'],
+    eachNode((_, reference) => [[reference, 1]]),
+  );
+  yield* batches(
+    'partition',
+    ['compute_node_reference', 'reference', 'slap_state', 'timestamp'],
+    eachNode(function* (node, reference) {
+      for (let slot = 0; slot < shape.partitions; slot++) {
+        const busy = slot < busySlots && slot * shape.nodes + node < shape.instances;
+        yield [reference, `slappart${slot}`, busy ? 'busy' : 'free', busy ? now : null];
+      }
+    }),
+  );
+  yield* batches(
+    'partition_address',
+    ['compute_node_reference', 'partition_reference', 'network_interface', 'address', 'netmask'],
+    eachNode(function* (node, reference) {
+      const v4 = `10.${(node >> 8) & 255}.${node & 255}`;
+      const v6 = `fd00:${node.toString(16)}`;
+      for (let slot = 0; slot < shape.partitions; slot++) {
+        const partition = `slappart${slot}`;
+        yield [reference, partition, `slaptap${slot}`, `${v4}.${slot + 1}`, '255.255.255.0'];
+        yield [
+          reference,
+          partition,
+          `slaptap${slot}`,
+          `${v6}::${(slot + 1).toString(16)}`,
+          'ffff:ffff:ffff:ffff::',
+        ];
+      }
+    }),
+  );
+  yield* batches(
+    'software_installation',
+    ['compute_node_reference', 'url', 'requested_state', 'reported_state', 'reported_at'],
+    eachNode((node, reference) => [
+      [reference, SCALE_SOFTWARE, 'available', 'available', now],
+      [reference, OTHER_SOFTWARE[node % OTHER_SOFTWARE.length] ?? '', 'available', 'available', now],
+    ]),
+  );
+  yield* batches(
+    'instance',
+    [
+      'owner',
+      'title',
+      'requested_by',
+      'shared',
+      'software_release',
+      'software_type',
+      'parameter_xml',
+      'sla_json',
+      'requested_state',
+      'connection_xml',
+      'compute_node_reference',
+      'partition_reference',
+      'reported_state',
+      'reported_at',
+      'created_at',
+      'updated_at',
+      'requester_node',
+      'requester_partition',
+    ],
+    (function* () {
       for (let index = 0; index < shape.instances; index++) {
         const { node, slot } = placeOf(shape, index);
         const reference = nodeReference(node);
@@ -128,9 +185,11 @@ export async function loadCloud(path: string, shape: CloudShape): Promise<void> 
           'monitor-base-url': `https://[fd00:${node.toString(16)}::1]:8196/`,
           password: `pw${((index * 2654435761) >>> 0).toString(36)}`,
         });
-        insertInstance.run(
+        yield [
+          '',
           title,
           requestedBy,
+          0,
           SCALE_SOFTWARE,
           requestedBy === '' ? 'default' : 'worker',
           encodeParameterXml(instanceParameters(index, 0)),
@@ -145,7 +204,33 @@ export async function loadCloud(path: string, shape: CloudShape): Promise<void> 
           now,
           requestedBy === '' ? null : nodeReference(root.node),
           requestedBy === '' ? null : `slappart${root.slot}`,
-        );
+        ];
+      }
+    })(),
+  );
+}
+
+/** Creates the SQLite database at `path` (which must not exist) and fills it with the cloud. */
+export async function loadCloud(path: string, shape: CloudShape): Promise<void> {
+  // The master's own migrations make the schema.
+  await (await openSqliteStore({ path })).close();
+  const db = new BetterSqlite3(path);
+  try {
+    db.pragma('journal_mode = OFF');
+    db.pragma('synchronous = OFF');
+    db.pragma('cache_size = -262144');
+    const statements = new Map<string, BetterSqlite3.Statement>();
+    db.transaction(() => {
+      for (const { table, columns, rows } of cloudRows(shape)) {
+        let statement = statements.get(table);
+        if (!statement) {
+          statement = db.prepare(
+            `INSERT INTO "${table}" (${columns.map((column) => `"${column}"`).join(', ')}) ` +
+              `VALUES (${columns.map(() => '?').join(', ')})`,
+          );
+          statements.set(table, statement);
+        }
+        for (const row of rows) statement.run(...row);
       }
     })();
     db.pragma('journal_mode = WAL');

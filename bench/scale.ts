@@ -20,6 +20,8 @@
  *   at random, so that the watchers do not expire together), read the snapshot again when woken or
  *   at the deadline, and so on. A wake-up's latency runs from the moment the request that changed the
  *   node was sent to the watcher's answer.
+ * A warm-up (15 s, not counted) comes first: the watchers start one after another, at a tenth of
+ * the steady rates.
  * Every figure per call kind: count, p50/p99/max (ms), errors; the master's resident memory (highest
  * and last, from /proc), its CPU and the load generator's. Then the ramp: the same mix (watchers
  * unchanged) multiplied by `--ramp-factor` each `--ramp-step-seconds`, until a kind's p99 passes
@@ -48,6 +50,7 @@ import {
 } from './_scale-load.ts';
 
 const WATCH_MS = 30_000;
+const WARMUP_SECONDS = 15;
 const P99_LIMIT_MS = 50;
 
 interface Options extends CloudShape {
@@ -305,9 +308,23 @@ class Watchers {
     for (let index = 0; index < count; index++) cloud.watched.add(Math.floor(index * step));
   }
 
-  start(): void {
+  /**
+   * Starts the agents one after another over `spreadMs` (nodes do not all boot at the same
+   * moment); each one's first wait is shorter than WATCH_MS, at random, so that they do not all
+   * reach their deadline together either.
+   */
+  start(spreadMs: number): void {
     const random = randomSource(29);
-    for (const node of this.cloud.watched) this.loops.push(this.agent(node, random() * WATCH_MS));
+    const nodes = [...this.cloud.watched];
+    nodes.forEach((node, index) => {
+      const firstWaitMs = random() * WATCH_MS;
+      const delay = (index * spreadMs) / nodes.length;
+      this.loops.push(
+        new Promise((resolve) => setTimeout(resolve, delay)).then(() =>
+          this.stopped ? undefined : this.agent(node, firstWaitMs),
+        ),
+      );
+    });
   }
 
   private async snapshot(node: number): Promise<number> {
@@ -583,14 +600,15 @@ async function main(args: string[]): Promise<void> {
     };
     const total = (scale: number): number => (rates.poll + rates.request + rates.usage) * scale;
 
-    // Warm-up: the watchers connect (their first snapshots), while a tenth of the steady rates runs.
+    // Warm-up: the watchers start one after another (their first snapshots), while a tenth of the
+    // steady rates runs.
     const warmup = new Period();
     const watchers = new Watchers(cloud, pool.watch, options.watchers, warmup);
-    watchers.start();
+    watchers.start(WARMUP_SECONDS * 800);
     await openLoop(
       cloud,
       { poll: rates.poll / 10, request: rates.request / 10, usage: rates.usage / 10 },
-      Math.min(10, options.seconds),
+      WARMUP_SECONDS,
       warmup,
     );
     process.stdout.write(
