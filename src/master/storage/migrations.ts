@@ -369,7 +369,10 @@ const dependencyTime: Migration = {
  *   highest one plus one, read from the end of this index instead of from every instance;
  * - `instance_owner_root` replaces `instance_requested_by` (every query on `requested_by` also names
  *   the owner): an owner's instance trees and a root's children are found without reading the other
- *   owners', and the tree listing reads its titles and partitions from the index alone.
+ *   owners', and the tree listing reads its titles and partitions from the index alone;
+ * - `instance_partition_index` also holds what a node's instance list shows (its hottest read: every
+ *   node polls it), so that the list is read from a few index pages instead of one table page per
+ *   instance (a node's instances are scattered over the table, parameters and all).
  */
 const scaleIndexes: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
@@ -380,6 +383,20 @@ const scaleIndexes: Migration = {
       .columns(['owner', 'requested_by', 'shared', 'compute_node_reference', 'partition_reference', 'title'])
       .execute();
     await db.schema.dropIndex('instance_requested_by').execute();
+    await db.schema.dropIndex('instance_partition_index').execute();
+    await db.schema
+      .createIndex('instance_partition_index')
+      .on('instance')
+      .columns([
+        'compute_node_reference',
+        'partition_reference',
+        'shared',
+        'requested_state',
+        'title',
+        'requested_by',
+        'software_release',
+      ])
+      .execute();
   },
 };
 
