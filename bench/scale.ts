@@ -1,7 +1,7 @@
 /**
  * Scale benchmark (`npm run bench -- scale [--nodes 10000] [--partitions 100] [--instances 200000]
  * [--seconds 60] [--watchers 2000] [--requests 50] [--usage 100] [--poll-period 60]
- * [--ramp-step-seconds 10] [--ramp-factor 1.5] [--no-ramp] [--cache DIR]`): the steady state of a
+ * [--ramp-start 0.25] [--ramp-step-seconds 10] [--ramp-factor 1.5] [--no-ramp] [--cache DIR]`): the steady state of a
  * large cloud against one master (`slapos proxy start`, the compiled CLI in a child process).
  *
  * The cloud (bench/_scale-load.ts) is loaded in bulk into the database first (not timed, but its
@@ -24,8 +24,9 @@
  * the steady rates.
  * Every figure per call kind: count, p50/p99/max (ms), errors; the master's resident memory (highest
  * and last, from /proc), its CPU and the load generator's. Then the ramp: the same mix (watchers
- * unchanged) multiplied by `--ramp-factor` each `--ramp-step-seconds`, until a kind's p99 passes
- * 50 ms or a call fails: the sustainable rate is the last step within it.
+ * unchanged) at `--ramp-start` times its rates, multiplied by `--ramp-factor` each
+ * `--ramp-step-seconds`, until a kind's p99 passes 50 ms or a call fails: the sustainable rate is the
+ * last step within it.
  *
  * The load generator shares the machine's cores with the master: its CPU share is printed.
  */
@@ -61,6 +62,7 @@ interface Options extends CloudShape {
   pollPeriodSeconds: number;
   rampStepSeconds: number;
   rampFactor: number;
+  rampStart: number;
   ramp: boolean;
   cache: string | undefined;
 }
@@ -548,6 +550,7 @@ function parseOptions(args: string[]): Options {
     pollPeriodSeconds: positive(args, '--poll-period', 60),
     rampStepSeconds: positive(args, '--ramp-step-seconds', 10),
     rampFactor: positive(args, '--ramp-factor', 1.5),
+    rampStart: positive(args, '--ramp-start', 0.25),
     ramp: !args.includes('--no-ramp'),
     cache: option(args, '--cache'),
   };
@@ -652,10 +655,11 @@ async function main(args: string[]): Promise<void> {
 
     if (options.ramp) {
       process.stdout.write(
-        `\nramp: the mix ×${options.rampFactor} every ${options.rampStepSeconds} s (watchers unchanged) until a p99 passes ${P99_LIMIT_MS} ms\n` +
+        `\nramp: the mix ×${options.rampStart} first, then ×${options.rampFactor} every ${options.rampStepSeconds} s ` +
+          `(watchers unchanged) until a p99 passes ${P99_LIMIT_MS} ms\n` +
           `  scale  calls/s  worst p99 ms  errors  master RSS MB\n`,
       );
-      let scale = 1;
+      let scale = options.rampStart;
       let sustainable: number | undefined;
       for (let step = 0; step < 20; step++) {
         const period = new Period();
