@@ -82,6 +82,7 @@ const CALLS: [keyof Repository, Call][] = [
   ['getComputeNodeAccess', (r) => r.getComputeNodeAccess(node)],
   ['setComputeNodeAccess', (r) => r.setComputeNodeAccess(node, { allocationScope: 'friend', friends: [] })],
   ['listComputeNodeAccess', (r) => r.listComputeNodeAccess()],
+  ['listOwnedComputeNodeAccess', (r) => r.listOwnedComputeNodeAccess('alice')],
   [
     'upsertComputeNode',
     (r) => r.upsertComputeNode({ reference: node, address: null, netmask: null, now: 1 }),
