@@ -46,7 +46,7 @@ import {
 import { onceEncoder, sendMemoized } from './memoized-answers.ts';
 import { acceptsJson, requestOrigin } from './request-context.ts';
 import { requesterOf, type RequesterPartition } from './requester.ts';
-import { requestValidators } from './validation.ts';
+import { requestValidator } from './validation.ts';
 
 export interface JsonApiOptions {
   services: MasterServices;
@@ -345,20 +345,14 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
   const experimental = loadExperimentalApiSpec();
   const extensions = loadExtensionApiSpec();
   const operations = { ...stable.paths, ...experimental.paths, ...extensions.paths };
-  const schemas = Object.fromEntries(
-    Object.entries(operations).map(([path, item]) => [
-      path,
-      item.post.requestBody?.content['application/json'].schema ?? {
-        type: 'object',
-        additionalProperties: false,
-      },
-    ]),
-  );
-  const validators = requestValidators(schemas);
   const table = handlers(options.services) as Record<string, Handler<ApiPath>>;
-  for (const path of Object.keys(operations)) {
-    if (!table[path]) throw new Error(`no handler for ${path}`);
-  }
+  const routes = Object.keys(operations).map((path) => {
+    const handle = table[path];
+    const validate = requestValidator(path);
+    if (!handle) throw new Error(`no handler for ${path}`);
+    if (!validate) throw new Error(`no request validator for ${path} (run npm run api:validators)`);
+    return { path, handle, validate };
+  });
 
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('application/json', async (request: WithRawBody, payload: Readable) => {
@@ -424,10 +418,7 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
     });
   }
 
-  for (const path of knownPaths) {
-    const validate = validators.get(path);
-    const handle = table[path];
-    if (!validate || !handle) continue;
+  for (const { path, handle, validate } of options.routes === false ? [] : routes) {
     fastify.post(path, async (request: WithRawBody, reply) => {
       if (!acceptsJson(request.headers.accept)) {
         throw new SlapError('SLAP_ERR_NOT_ACCEPTABLE', 'This API answers application/json only.');

@@ -1,0 +1,312 @@
+/**
+ * Start-up benchmark (`npm run bench -- startup [runs] [--no-load]`, default 10 runs): how long a
+ * master takes from the spawn of the command to its first answer, and what it holds in memory.
+ *
+ * - `slapos proxy start` on a fresh directory (new SQLite database), each run: the time from the
+ *   spawn to the first 200 of a cheap JSON API call (`instance_tree_list`), polled every 2 ms on a
+ *   fresh connection from the spawn on, and the master's RSS (/proc) right after that answer. On the
+ *   last run a short mixed load follows (20 compute nodes × 50 partitions formatted, then 4 writers
+ *   requesting instances spread over the nodes while 8 readers read random nodes' instance lists),
+ *   and the RSS after it, idle, is printed too (`--no-load` skips it).
+ * - `slapos master start` (HTTPS with the master's own CA): on a fresh directory (the CA and the
+ *   server certificate are made then) and restarted on that directory; the first answer is the API's
+ *   401 to an unauthenticated call (TLS, authentication and the API all ran), its body checked.
+ * - `slapos --help`: spawn to exit.
+ *
+ * The CPU time of the started process (user + system, /proc) up to the first answer is printed
+ * beside the wall time: on a shared machine the wall time also counts waiting for a core.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { createServer } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+import { build, call } from './_master-servers.ts';
+
+const args = process.argv.slice(2);
+const runs = Number(args.find((arg) => /^\d+$/.test(arg)) ?? 10);
+const withLoad = !args.includes('--no-load');
+const BIN = fileURLToPath(new URL('../bin/slapos.js', import.meta.url));
+const SR = 'https://lab.example.com/software/hello/software.cfg';
+const POLL_MS = 2;
+const CLOCK_TICKS_PER_SECOND = 100;
+
+function percentile(values: readonly number[], fraction: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))] ?? NaN;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (typeof address !== 'object' || address === null) throw new Error('no port');
+  return address.port;
+}
+
+/** The process's resident memory (MB) and CPU time so far (ms), from /proc. */
+function processUsage(pid: number): { rssMb: number; cpuMs: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
+  // Fields after the command name (which may hold spaces) in /proc/PID/stat: utime is the 14th.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return { rssMb: rssKb / 1024, cpuMs: (ticks * 1000) / CLOCK_TICKS_PER_SECOND };
+}
+
+interface Probe {
+  url: string;
+  ca?: () => string | undefined;
+  /** True when the answer is the one expected of a running master. */
+  accept: (status: number, body: string) => boolean;
+}
+
+/** One POST of `{}` on a fresh connection: resolves true on an accepted answer, false otherwise. */
+function probeOnce(probe: Probe): Promise<boolean> {
+  return new Promise((resolve) => {
+    const url = new URL(probe.url);
+    const ca = probe.ca?.();
+    if (url.protocol === 'https:' && ca === undefined) {
+      resolve(false);
+      return;
+    }
+    const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(
+      url,
+      {
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/json', connection: 'close' },
+        ...(ca === undefined ? {} : { ca }),
+      },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => resolve(probe.accept(response.statusCode ?? 0, body)));
+        response.on('error', () => resolve(false));
+      },
+    );
+    request.on('error', () => resolve(false));
+    request.end('{}');
+  });
+}
+
+interface Started {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  firstAnswerMs: number;
+  cpuMs: number;
+  rssMb: number;
+  stop(): Promise<void>;
+}
+
+/** Spawns `slapos ARGS` and polls `probe` until it answers: the time from the spawn, CPU and RSS. */
+async function startUntilAnswer(commandArgs: string[], probe: Probe): Promise<Started> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [BIN, ...commandArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    if (stderr.length < 100_000) stderr += chunk.toString();
+  });
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      exitCode = code;
+      resolve(code);
+    }),
+  );
+  const stop = async (): Promise<void> => {
+    if (exitCode !== undefined) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const deadline = started + 60_000;
+  for (;;) {
+    if (exitCode !== undefined)
+      throw new Error(`slapos ${commandArgs.join(' ')} exited with ${exitCode}: ${stderr}`);
+    if (performance.now() > deadline) {
+      await stop();
+      throw new Error(`slapos ${commandArgs.join(' ')} did not answer within 60 s: ${stderr}`);
+    }
+    if (await probeOnce(probe)) break;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  const firstAnswerMs = performance.now() - started;
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('no pid');
+  return { child, exited, firstAnswerMs, ...processUsage(pid), stop };
+}
+
+/** 20 compute nodes × 50 partitions, then 4 writers (instance requests) and 8 readers at once. */
+async function mixedLoad(url: string): Promise<{ writes: number; reads: number; seconds: number }> {
+  const NODES = 20;
+  const PARTITIONS = 50;
+  const WRITES_PER_WRITER = 250;
+  const pool = new Pool(url, { connections: 12, keepAliveTimeout: 60_000 });
+  try {
+    const nodes = Array.from({ length: NODES }, (_, index) => `COMP-${index}`);
+    for (const node of nodes) {
+      await call(pool, '/slapos.put.v0.compute_node_format', {
+        computer_guid: node,
+        compute_partition_list: Array.from({ length: PARTITIONS }, (_, index) => ({
+          partition_id: `slappart${index}`,
+          ip_list: [{ 'ip-address': `10.0.0.${index + 1}`, 'network-interface': `slaptap${index}` }],
+        })),
+      });
+      await call(pool, '/slapos.post.v0.software_installation', {
+        software_release_uri: SR,
+        computer_guid: node,
+      });
+    }
+    const started = performance.now();
+    let writes = 0;
+    let reads = 0;
+    let writing = true;
+    const writers = Array.from({ length: 4 }, async (_, writer) => {
+      for (let index = 0; index < WRITES_PER_WRITER; index++) {
+        await call(pool, '/slapos.post.v0.software_instance', {
+          title: `instance-${writer}-${index}`,
+          software_release_uri: SR,
+          software_type: 'default',
+          parameters: { writer, index },
+          sla_parameters: { computer_guid: nodes[(writer * WRITES_PER_WRITER + index) % NODES] },
+        });
+        writes++;
+      }
+    });
+    const readers = Array.from({ length: 8 }, async () => {
+      while (writing) {
+        const node = nodes[Math.floor(Math.random() * NODES)];
+        await call(pool, '/slapos.allDocs.v0.compute_node_instance_list', { computer_guid: node });
+        reads++;
+      }
+    });
+    await Promise.all(writers);
+    writing = false;
+    await Promise.all(readers);
+    return { writes, reads, seconds: (performance.now() - started) / 1000 };
+  } finally {
+    await pool.close();
+  }
+}
+
+const apiError = (status: number, body: string): boolean => {
+  try {
+    const parsed = JSON.parse(body) as { status?: unknown; type?: unknown; title?: unknown };
+    return parsed.status === status && typeof parsed.type === 'string' && typeof parsed.title === 'string';
+  } catch {
+    return false;
+  }
+};
+
+interface Row {
+  name: string;
+  samples: { firstAnswerMs: number; cpuMs: number; rssMb: number }[];
+}
+
+const figure = (value: number, digits: number): string => (Number.isNaN(value) ? '-' : value.toFixed(digits));
+
+function printRow(row: Row): void {
+  const wall = row.samples.map((sample) => sample.firstAnswerMs);
+  const cpu = row.samples.map((sample) => sample.cpuMs);
+  const rss = row.samples.map((sample) => sample.rssMb);
+  console.log(
+    [
+      row.name.padEnd(30),
+      String(row.samples.length).padStart(4),
+      figure(percentile(wall, 0.5), 0).padStart(8),
+      figure(percentile(wall, 0.99), 0).padStart(8),
+      figure(percentile(cpu, 0.5), 0).padStart(8),
+      figure(percentile(rss, 0.5), 1).padStart(8),
+      figure(Math.max(...rss), 1).padStart(8),
+    ].join(' '),
+  );
+}
+
+await build();
+const directory = await mkdtemp(join(tmpdir(), 'slapos-bench-startup-'));
+try {
+  console.log(
+    `start-up, ${runs} runs each (node ${process.version}, load average ${loadavg()
+      .map((value) => value.toFixed(2))
+      .join(' ')}): ms from the spawn to the first answer, CPU ms of the process, RSS in MB after it`,
+  );
+  console.log(
+    `${'command'.padEnd(30)} runs ${'p50'.padStart(8)} ${'p99'.padStart(8)} ${'cpu p50'.padStart(8)} ${'rss p50'.padStart(8)} ${'rss max'.padStart(8)}`,
+  );
+
+  const proxy: Row = { name: 'proxy start (fresh database)', samples: [] };
+  let afterLoad: { rssMb: number; writes: number; reads: number; seconds: number } | undefined;
+  for (let run = 0; run < runs; run++) {
+    const runDirectory = join(directory, `proxy-${run}`);
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const master = await startUntilAnswer(
+      ['proxy', 'start', '--port', String(port), '--database', join(runDirectory, 'proxy.db')],
+      { url: `${url}/slapos.allDocs.v0.instance_tree_list`, accept: (status) => status === 200 },
+    );
+    try {
+      proxy.samples.push(master);
+      if (withLoad && run === runs - 1) {
+        const load = await mixedLoad(url);
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        const pid = master.child.pid;
+        if (pid !== undefined) afterLoad = { ...load, rssMb: processUsage(pid).rssMb };
+      }
+    } finally {
+      await master.stop();
+    }
+  }
+  printRow(proxy);
+
+  const masterFresh: Row = { name: 'master start (fresh directory)', samples: [] };
+  const masterRestart: Row = { name: 'master start (restart)', samples: [] };
+  for (let run = 0; run < runs; run++) {
+    const masterDirectory = join(directory, `master-${run}`);
+    for (const row of [masterFresh, masterRestart]) {
+      const port = await freePort();
+      const caFile = join(masterDirectory, 'ca.crt');
+      const master = await startUntilAnswer(
+        ['master', 'start', '--dir', masterDirectory, '--port', String(port)],
+        {
+          url: `https://127.0.0.1:${port}/slapos.allDocs.v0.instance_tree_list`,
+          ca: () => (existsSync(caFile) ? readFileSync(caFile, 'utf8') : undefined),
+          accept: (status, body) => status === 401 && apiError(401, body),
+        },
+      );
+      row.samples.push(master);
+      await master.stop();
+    }
+  }
+  printRow(masterFresh);
+  printRow(masterRestart);
+
+  const help: Row = { name: '--help (to exit)', samples: [] };
+  for (let run = 0; run < runs; run++) {
+    const started = performance.now();
+    const child = spawn(process.execPath, [BIN, '--help'], { stdio: 'ignore' });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    if (code !== 0) throw new Error(`slapos --help exited with ${code}`);
+    // Its CPU and memory: `npm run bench -- cli`.
+    help.samples.push({ firstAnswerMs: performance.now() - started, cpuMs: NaN, rssMb: NaN });
+  }
+  printRow(help);
+
+  if (afterLoad !== undefined)
+    console.log(
+      `proxy after the mixed load (20 nodes × 50 partitions; ${afterLoad.writes} requests by 4 writers, ` +
+        `${afterLoad.reads} reads by 8 readers, ${afterLoad.seconds.toFixed(1)} s), 1 s idle: RSS ${afterLoad.rssMb.toFixed(1)} MB`,
+    );
+} finally {
+  await rm(directory, { recursive: true, force: true });
+}
