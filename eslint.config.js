@@ -33,9 +33,19 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-imports': [
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/test/**'], message: 'test helpers live in src/testing' }] },
+        {
+          paths: [
+            {
+              name: 'kysely',
+              message: "import Kysely's values from src/lib/kysely.ts (its one-file bundle loads faster)",
+              allowTypeImports: true,
+            },
+          ],
+          patterns: [{ group: ['**/test/**'], message: 'test helpers live in src/testing' }],
+        },
       ],
     },
   },

@@ -15,6 +15,8 @@
  *
  * The CPU time of the started process (user + system, /proc) up to the first answer is printed
  * beside the wall time: on a shared machine the wall time also counts waiting for a core.
+ * `--only proxy|master|help` runs one measure; `--bin FILE` measures another tree's (built)
+ * `bin/slapos.js`, e.g. a former commit's, for a before/after.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -32,7 +34,15 @@ import { build, call } from './_master-servers.ts';
 const args = process.argv.slice(2);
 const runs = Number(args.find((arg) => /^\d+$/.test(arg)) ?? 10);
 const withLoad = !args.includes('--no-load');
-const BIN = fileURLToPath(new URL('../bin/slapos.js', import.meta.url));
+const optionValue = (name: string): string | undefined => {
+  const index = args.indexOf(name);
+  return index < 0 ? undefined : args[index + 1];
+};
+/** `--bin FILE`: another tree's `bin/slapos.js` (built), e.g. to compare with a former commit. */
+const BIN = optionValue('--bin') ?? fileURLToPath(new URL('../bin/slapos.js', import.meta.url));
+/** `--only proxy|master|help`: one of the three measures. */
+const only = optionValue('--only');
+const measured = (what: string): boolean => only === undefined || only === what;
 const SR = 'https://lab.example.com/software/hello/software.cfg';
 const POLL_MS = 2;
 const CLOCK_TICKS_PER_SECOND = 100;
@@ -247,7 +257,7 @@ try {
 
   const proxy: Row = { name: 'proxy start (fresh database)', samples: [] };
   let afterLoad: { rssMb: number; writes: number; reads: number; seconds: number } | undefined;
-  for (let run = 0; run < runs; run++) {
+  for (let run = 0; run < (measured('proxy') ? runs : 0); run++) {
     const runDirectory = join(directory, `proxy-${run}`);
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
@@ -267,11 +277,11 @@ try {
       await master.stop();
     }
   }
-  printRow(proxy);
+  if (measured('proxy')) printRow(proxy);
 
   const masterFresh: Row = { name: 'master start (fresh directory)', samples: [] };
   const masterRestart: Row = { name: 'master start (restart)', samples: [] };
-  for (let run = 0; run < runs; run++) {
+  for (let run = 0; run < (measured('master') ? runs : 0); run++) {
     const masterDirectory = join(directory, `master-${run}`);
     for (const row of [masterFresh, masterRestart]) {
       const port = await freePort();
@@ -288,11 +298,13 @@ try {
       await master.stop();
     }
   }
-  printRow(masterFresh);
-  printRow(masterRestart);
+  if (measured('master')) {
+    printRow(masterFresh);
+    printRow(masterRestart);
+  }
 
   const help: Row = { name: '--help (to exit)', samples: [] };
-  for (let run = 0; run < runs; run++) {
+  for (let run = 0; run < (measured('help') ? runs : 0); run++) {
     const started = performance.now();
     const child = spawn(process.execPath, [BIN, '--help'], { stdio: 'ignore' });
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
@@ -300,7 +312,7 @@ try {
     // Its CPU and memory: `npm run bench -- cli`.
     help.samples.push({ firstAnswerMs: performance.now() - started, cpuMs: NaN, rssMb: NaN });
   }
-  printRow(help);
+  if (measured('help')) printRow(help);
 
   if (afterLoad !== undefined)
     console.log(

@@ -9,7 +9,7 @@ import type { Database } from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Kysely, Migrator, SqliteDialect, sql, type Compilable } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, sql, type Compilable } from '../../lib/kysely.ts';
 import { SlapError } from '../../core/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { BackgroundCheckpointer } from './checkpointer.ts';
