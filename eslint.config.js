@@ -43,6 +43,11 @@ export default tseslint.config(
               message: "import Kysely's values from src/lib/kysely.ts (its one-file bundle loads faster)",
               allowTypeImports: true,
             },
+            {
+              name: 'fastify',
+              message: "import fastify's values from src/lib/fastify.ts (its one-file bundle loads faster)",
+              allowTypeImports: true,
+            },
           ],
           patterns: [{ group: ['**/test/**'], message: 'test helpers live in src/testing' }],
         },

@@ -26,7 +26,7 @@ export interface Server {
 export async function build(): Promise<void> {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   await run(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT, timeout: 600_000 });
-  await run(process.execPath, [join(ROOT, 'dist', 'scripts', 'bundle-kysely.js')], {
+  await run(process.execPath, [join(ROOT, 'dist', 'scripts', 'bundle-vendor.js')], {
     cwd: ROOT,
     timeout: 600_000,
   });

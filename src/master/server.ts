@@ -12,7 +12,8 @@
  * `close()` is idempotent.
  */
 import { isIP } from 'node:net';
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
+import { fastify as Fastify, LogController } from '../lib/fastify.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { SlapError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
