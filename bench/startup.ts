@@ -2,10 +2,10 @@
  * Start-up benchmark (`npm run bench -- startup [runs] [--no-load]`, default 10 runs): how long a
  * master takes from the spawn of the command to its first answer, and what it holds in memory.
  *
- * - `slapos proxy start` on a fresh directory (new SQLite database), each run: the time from the
- *   spawn to the first 200 of a cheap JSON API call (`instance_tree_list`), polled every 2 ms on a
- *   fresh connection from the spawn on, and the master's RSS (/proc) right after that answer. On the
- *   last run a short mixed load follows (20 compute nodes × 50 partitions formatted, then 4 writers
+ * - `slapos proxy start` on a fresh directory (new SQLite database), then restarted on that
+ *   database, each run: the time from the spawn to the first 200 of a cheap JSON API call
+ *   (`instance_tree_list`), polled every 2 ms on a fresh connection from the spawn on, and the
+ *   master's RSS (/proc) right after that answer. On the last restart a short mixed load follows (20 compute nodes × 50 partitions formatted, then 4 writers
  *   requesting instances spread over the nodes while 8 readers read random nodes' instance lists),
  *   and the RSS after it, idle, is printed too (`--no-load` skips it).
  * - `slapos master start` (HTTPS with the master's own CA): on a fresh directory (the CA and the
@@ -256,28 +256,34 @@ try {
   );
 
   const proxy: Row = { name: 'proxy start (fresh database)', samples: [] };
+  const proxyRestart: Row = { name: 'proxy start (restart)', samples: [] };
   let afterLoad: { rssMb: number; writes: number; reads: number; seconds: number } | undefined;
   for (let run = 0; run < (measured('proxy') ? runs : 0); run++) {
-    const runDirectory = join(directory, `proxy-${run}`);
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const master = await startUntilAnswer(
-      ['proxy', 'start', '--port', String(port), '--database', join(runDirectory, 'proxy.db')],
-      { url: `${url}/slapos.allDocs.v0.instance_tree_list`, accept: (status) => status === 200 },
-    );
-    try {
-      proxy.samples.push(master);
-      if (withLoad && run === runs - 1) {
-        const load = await mixedLoad(url);
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
-        const pid = master.child.pid;
-        if (pid !== undefined) afterLoad = { ...load, rssMb: processUsage(pid).rssMb };
+    const database = join(directory, `proxy-${run}`, 'proxy.db');
+    for (const row of [proxy, proxyRestart]) {
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      const master = await startUntilAnswer(
+        ['proxy', 'start', '--port', String(port), '--database', database],
+        { url: `${url}/slapos.allDocs.v0.instance_tree_list`, accept: (status) => status === 200 },
+      );
+      try {
+        row.samples.push(master);
+        if (withLoad && run === runs - 1 && row === proxyRestart) {
+          const load = await mixedLoad(url);
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+          const pid = master.child.pid;
+          if (pid !== undefined) afterLoad = { ...load, rssMb: processUsage(pid).rssMb };
+        }
+      } finally {
+        await master.stop();
       }
-    } finally {
-      await master.stop();
     }
   }
-  if (measured('proxy')) printRow(proxy);
+  if (measured('proxy')) {
+    printRow(proxy);
+    printRow(proxyRestart);
+  }
 
   const masterFresh: Row = { name: 'master start (fresh directory)', samples: [] };
   const masterRestart: Row = { name: 'master start (restart)', samples: [] };
