@@ -15,8 +15,9 @@
  *
  * The CPU time of the started process (user + system, /proc) up to the first answer is printed
  * beside the wall time: on a shared machine the wall time also counts waiting for a core.
- * `--only proxy|master|help` runs one measure; `--bin FILE` measures another tree's (built)
- * `bin/slapos.js`, e.g. a former commit's, for a before/after.
+ * `--only proxy|master|help` runs one measure; `--compare FILE` also measures another tree's
+ * (built) `bin/slapos.js`, e.g. a former commit's, run after run in turn with this one's, for a
+ * before/after under the same load.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -38,8 +39,9 @@ const optionValue = (name: string): string | undefined => {
   const index = args.indexOf(name);
   return index < 0 ? undefined : args[index + 1];
 };
-/** `--bin FILE`: another tree's `bin/slapos.js` (built), e.g. to compare with a former commit. */
-const BIN = optionValue('--bin') ?? fileURLToPath(new URL('../bin/slapos.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../bin/slapos.js', import.meta.url));
+/** `--compare FILE`: another tree's `bin/slapos.js` (built), e.g. a former commit's, measured in turn. */
+const COMPARE = optionValue('--compare');
 /** `--only proxy|master|help`: one of the three measures. */
 const only = optionValue('--only');
 const measured = (what: string): boolean => only === undefined || only === what;
@@ -119,9 +121,9 @@ interface Started {
 }
 
 /** Spawns `slapos ARGS` and polls `probe` until it answers: the time from the spawn, CPU and RSS. */
-async function startUntilAnswer(commandArgs: string[], probe: Probe): Promise<Started> {
+async function startUntilAnswer(bin: string, commandArgs: string[], probe: Probe): Promise<Started> {
   const started = performance.now();
-  const child = spawn(process.execPath, [BIN, ...commandArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [bin, ...commandArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     if (stderr.length < 100_000) stderr += chunk.toString();
@@ -232,7 +234,7 @@ function printRow(row: Row): void {
   const rss = row.samples.map((sample) => sample.rssMb);
   console.log(
     [
-      row.name.padEnd(30),
+      row.name.padEnd(42),
       String(row.samples.length).padStart(4),
       figure(percentile(wall, 0.5), 0).padStart(8),
       figure(percentile(wall, 0.99), 0).padStart(8),
@@ -252,79 +254,93 @@ try {
       .join(' ')}): ms from the spawn to the first answer, CPU ms of the process, RSS in MB after it`,
   );
   console.log(
-    `${'command'.padEnd(30)} runs ${'p50'.padStart(8)} ${'p99'.padStart(8)} ${'cpu p50'.padStart(8)} ${'rss p50'.padStart(8)} ${'rss max'.padStart(8)}`,
+    `${'command'.padEnd(42)} runs ${'p50'.padStart(8)} ${'p99'.padStart(8)} ${'cpu p50'.padStart(8)} ${'rss p50'.padStart(8)} ${'rss max'.padStart(8)}`,
   );
 
-  const proxy: Row = { name: 'proxy start (fresh database)', samples: [] };
-  const proxyRestart: Row = { name: 'proxy start (restart)', samples: [] };
-  let afterLoad: { rssMb: number; writes: number; reads: number; seconds: number } | undefined;
+  /** The trees measured, run after run in turn (so that the machine's load falls on each alike). */
+  const trees =
+    COMPARE === undefined
+      ? [{ bin: BIN, label: '' }]
+      : [
+          { bin: BIN, label: ' [this]' },
+          { bin: COMPARE, label: ' [compared]' },
+        ];
+  const rows = (name: string): Row[] => trees.map(({ label }) => ({ name: `${name}${label}`, samples: [] }));
+
+  const proxy = rows('proxy start (fresh database)');
+  const proxyRestart = rows('proxy start (restart)');
+  const afterLoad: string[] = [];
   for (let run = 0; run < (measured('proxy') ? runs : 0); run++) {
-    const database = join(directory, `proxy-${run}`, 'proxy.db');
-    for (const row of [proxy, proxyRestart]) {
-      const port = await freePort();
-      const url = `http://127.0.0.1:${port}`;
-      const master = await startUntilAnswer(
-        ['proxy', 'start', '--port', String(port), '--database', database],
-        { url: `${url}/slapos.allDocs.v0.instance_tree_list`, accept: (status) => status === 200 },
-      );
-      try {
-        row.samples.push(master);
-        if (withLoad && run === runs - 1 && row === proxyRestart) {
-          const load = await mixedLoad(url);
-          await new Promise((resolve) => setTimeout(resolve, 1_000));
-          const pid = master.child.pid;
-          if (pid !== undefined) afterLoad = { ...load, rssMb: processUsage(pid).rssMb };
+    for (const [tree, { bin, label }] of trees.entries()) {
+      const database = join(directory, `proxy-${run}-${tree}`, 'proxy.db');
+      for (const row of [proxy[tree], proxyRestart[tree]]) {
+        const port = await freePort();
+        const url = `http://127.0.0.1:${port}`;
+        const master = await startUntilAnswer(
+          bin,
+          ['proxy', 'start', '--port', String(port), '--database', database],
+          {
+            url: `${url}/slapos.allDocs.v0.instance_tree_list`,
+            accept: (status) => status === 200,
+          },
+        );
+        try {
+          row?.samples.push(master);
+          if (withLoad && run === runs - 1 && row === proxyRestart[tree]) {
+            const load = await mixedLoad(url);
+            await new Promise((resolve) => setTimeout(resolve, 1_000));
+            const pid = master.child.pid;
+            if (pid !== undefined)
+              afterLoad.push(
+                `proxy after the mixed load${label} (20 nodes × 50 partitions; ${load.writes} requests by 4 writers, ` +
+                  `${load.reads} reads by 8 readers, ${load.seconds.toFixed(1)} s), 1 s idle: RSS ${processUsage(pid).rssMb.toFixed(1)} MB`,
+              );
+          }
+        } finally {
+          await master.stop();
         }
-      } finally {
+      }
+    }
+  }
+  if (measured('proxy')) for (const row of [...proxy, ...proxyRestart]) printRow(row);
+
+  const masterFresh = rows('master start (fresh directory)');
+  const masterRestart = rows('master start (restart)');
+  for (let run = 0; run < (measured('master') ? runs : 0); run++) {
+    for (const [tree, { bin }] of trees.entries()) {
+      const masterDirectory = join(directory, `master-${run}-${tree}`);
+      for (const row of [masterFresh[tree], masterRestart[tree]]) {
+        const port = await freePort();
+        const caFile = join(masterDirectory, 'ca.crt');
+        const master = await startUntilAnswer(
+          bin,
+          ['master', 'start', '--dir', masterDirectory, '--port', String(port)],
+          {
+            url: `https://127.0.0.1:${port}/slapos.allDocs.v0.instance_tree_list`,
+            ca: () => (existsSync(caFile) ? readFileSync(caFile, 'utf8') : undefined),
+            accept: (status, body) => status === 401 && apiError(401, body),
+          },
+        );
+        row?.samples.push(master);
         await master.stop();
       }
     }
   }
-  if (measured('proxy')) {
-    printRow(proxy);
-    printRow(proxyRestart);
-  }
+  if (measured('master')) for (const row of [...masterFresh, ...masterRestart]) printRow(row);
 
-  const masterFresh: Row = { name: 'master start (fresh directory)', samples: [] };
-  const masterRestart: Row = { name: 'master start (restart)', samples: [] };
-  for (let run = 0; run < (measured('master') ? runs : 0); run++) {
-    const masterDirectory = join(directory, `master-${run}`);
-    for (const row of [masterFresh, masterRestart]) {
-      const port = await freePort();
-      const caFile = join(masterDirectory, 'ca.crt');
-      const master = await startUntilAnswer(
-        ['master', 'start', '--dir', masterDirectory, '--port', String(port)],
-        {
-          url: `https://127.0.0.1:${port}/slapos.allDocs.v0.instance_tree_list`,
-          ca: () => (existsSync(caFile) ? readFileSync(caFile, 'utf8') : undefined),
-          accept: (status, body) => status === 401 && apiError(401, body),
-        },
-      );
-      row.samples.push(master);
-      await master.stop();
+  const help = rows('--help (to exit)');
+  for (let run = 0; run < (measured('help') ? runs : 0); run++) {
+    for (const [tree, { bin }] of trees.entries()) {
+      const started = performance.now();
+      const child = spawn(process.execPath, [bin, '--help'], { stdio: 'ignore' });
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      if (code !== 0) throw new Error(`slapos --help exited with ${code}`);
+      // Its CPU and memory: `npm run bench -- cli`.
+      help[tree]?.samples.push({ firstAnswerMs: performance.now() - started, cpuMs: NaN, rssMb: NaN });
     }
   }
-  if (measured('master')) {
-    printRow(masterFresh);
-    printRow(masterRestart);
-  }
-
-  const help: Row = { name: '--help (to exit)', samples: [] };
-  for (let run = 0; run < (measured('help') ? runs : 0); run++) {
-    const started = performance.now();
-    const child = spawn(process.execPath, [BIN, '--help'], { stdio: 'ignore' });
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    if (code !== 0) throw new Error(`slapos --help exited with ${code}`);
-    // Its CPU and memory: `npm run bench -- cli`.
-    help.samples.push({ firstAnswerMs: performance.now() - started, cpuMs: NaN, rssMb: NaN });
-  }
-  if (measured('help')) printRow(help);
-
-  if (afterLoad !== undefined)
-    console.log(
-      `proxy after the mixed load (20 nodes × 50 partitions; ${afterLoad.writes} requests by 4 writers, ` +
-        `${afterLoad.reads} reads by 8 readers, ${afterLoad.seconds.toFixed(1)} s), 1 s idle: RSS ${afterLoad.rssMb.toFixed(1)} MB`,
-    );
+  if (measured('help')) for (const row of help) printRow(row);
+  for (const line of afterLoad) console.log(line);
 } finally {
   await rm(directory, { recursive: true, force: true });
 }
