@@ -8,15 +8,7 @@
 import type { Readable } from 'node:stream';
 import { setImmediate } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import {
-  apiSpecText,
-  EXTENSION_SPEC_URL_PATH,
-  loadApiSpec,
-  loadExperimentalApiSpec,
-  loadExtensionApiSpec,
-  type ApiPath,
-  type ApiRequest,
-} from '../../api/index.ts';
+import { apiSpecText, EXTENSION_SPEC_URL_PATH, type ApiPath, type ApiRequest } from '../../api/index.ts';
 import { SlapError } from '../../core/errors.ts';
 import { formatFromJson } from '../../core/format-plan.ts';
 import { parsePythonJson } from '../../core/python-value.ts';
@@ -46,7 +38,7 @@ import {
 import { onceEncoder, sendMemoized } from './memoized-answers.ts';
 import { acceptsJson, requestOrigin } from './request-context.ts';
 import { requesterOf, type RequesterPartition } from './requester.ts';
-import { requestValidator } from './validation.ts';
+import { REQUEST_PATHS, requestValidator } from './validation.ts';
 
 export interface JsonApiOptions {
   services: MasterServices;
@@ -341,12 +333,9 @@ function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyRe
 
 /** Registers the JSON API on a fastify instance (its content-type parsers, not-found and error handlers too). */
 export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOptions): void {
-  const stable = loadApiSpec();
-  const experimental = loadExperimentalApiSpec();
-  const extensions = loadExtensionApiSpec();
-  const operations = { ...stable.paths, ...experimental.paths, ...extensions.paths };
   const table = handlers(options.services) as Record<string, Handler<ApiPath>>;
-  const routes = Object.keys(operations).map((path) => {
+  // The contract's paths, as the generated validators list them (no contract file read to start).
+  const routes = REQUEST_PATHS.map((path) => {
     const handle = table[path];
     const validate = requestValidator(path);
     if (!handle) throw new Error(`no handler for ${path}`);
@@ -396,7 +385,7 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
     return sendJson(reply, httpError.status, httpError.body);
   });
 
-  const knownPaths = new Set(options.routes === false ? [] : Object.keys(operations));
+  const knownPaths = new Set(options.routes === false ? [] : REQUEST_PATHS);
   fastify.setNotFoundHandler(async (request, reply) => {
     await readUnparsedBody(request);
     const path = request.url.split('?')[0] ?? '';
@@ -411,9 +400,10 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
   });
 
   if (options.routes !== false) {
-    const extensionSpec = apiSpecText('slapos-extensions.json');
+    let extensionSpec: string | undefined;
     fastify.get(EXTENSION_SPEC_URL_PATH, async (request, reply) => {
       await readUnparsedBody(request);
+      extensionSpec ??= apiSpecText('slapos-extensions.json');
       return reply.code(200).header('content-type', 'application/json').send(extensionSpec);
     });
   }

@@ -22,6 +22,9 @@ export type BodyValidator = (body: unknown) => void;
 // Standalone validators carry `errors` like compiled ones, not the compiler's `schema`/`schemaEnv`.
 const generated = REQUEST_VALIDATORS as unknown as Readonly<Record<string, ValidateFunction>>;
 
+/** Every path of the contract files (stable, experimental, our extensions). */
+export const REQUEST_PATHS: readonly string[] = Object.keys(generated);
+
 /** The validator of `path`'s request body (throws SLAP_ERR_INVALID_INPUT), undefined for an unknown path. */
 export function requestValidator(path: string): BodyValidator | undefined {
   if (!Object.hasOwn(generated, path)) return undefined;
