@@ -159,6 +159,24 @@ async function startUntilAnswer(bin: string, commandArgs: string[], probe: Probe
   return { child, exited, firstAnswerMs, ...processUsage(pid), stop };
 }
 
+/**
+ * `startUntilAnswer` on a port free a moment before; again on another if something else took it
+ * meanwhile (the machine is shared).
+ */
+async function startOnFreePort(
+  bin: string,
+  on: (port: number) => { args: string[]; probe: Probe },
+): Promise<Started> {
+  for (let attempt = 1; ; attempt++) {
+    const { args: commandArgs, probe } = on(await freePort());
+    try {
+      return await startUntilAnswer(bin, commandArgs, probe);
+    } catch (error) {
+      if (attempt >= 3 || !/cannot listen/.test(String(error))) throw error;
+    }
+  }
+}
+
 /** 20 compute nodes × 50 partitions, then 4 writers (instance requests) and 8 readers at once. */
 async function mixedLoad(url: string): Promise<{ writes: number; reads: number; seconds: number }> {
   const NODES = 20;
@@ -274,16 +292,14 @@ try {
     for (const [tree, { bin, label }] of trees.entries()) {
       const database = join(directory, `proxy-${run}-${tree}`, 'proxy.db');
       for (const row of [proxy[tree], proxyRestart[tree]]) {
-        const port = await freePort();
-        const url = `http://127.0.0.1:${port}`;
-        const master = await startUntilAnswer(
-          bin,
-          ['proxy', 'start', '--port', String(port), '--database', database],
-          {
-            url: `${url}/slapos.allDocs.v0.instance_tree_list`,
-            accept: (status) => status === 200,
-          },
-        );
+        let url = '';
+        const master = await startOnFreePort(bin, (port) => {
+          url = `http://127.0.0.1:${port}`;
+          return {
+            args: ['proxy', 'start', '--port', String(port), '--database', database],
+            probe: { url: `${url}/slapos.allDocs.v0.instance_tree_list`, accept: (status) => status === 200 },
+          };
+        });
         try {
           row?.samples.push(master);
           if (withLoad && run === runs - 1 && row === proxyRestart[tree]) {
@@ -310,17 +326,15 @@ try {
     for (const [tree, { bin }] of trees.entries()) {
       const masterDirectory = join(directory, `master-${run}-${tree}`);
       for (const row of [masterFresh[tree], masterRestart[tree]]) {
-        const port = await freePort();
         const caFile = join(masterDirectory, 'ca.crt');
-        const master = await startUntilAnswer(
-          bin,
-          ['master', 'start', '--dir', masterDirectory, '--port', String(port)],
-          {
+        const master = await startOnFreePort(bin, (port) => ({
+          args: ['master', 'start', '--dir', masterDirectory, '--port', String(port)],
+          probe: {
             url: `https://127.0.0.1:${port}/slapos.allDocs.v0.instance_tree_list`,
             ca: () => (existsSync(caFile) ? readFileSync(caFile, 'utf8') : undefined),
             accept: (status, body) => status === 401 && apiError(401, body),
           },
-        );
+        }));
         row?.samples.push(master);
         await master.stop();
       }
