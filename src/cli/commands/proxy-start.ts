@@ -10,6 +10,7 @@ import { isSlapError, SlapError } from '../../core/errors.ts';
 import { parseMasterApiSelection } from '../../master/api-selection.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
+import { positiveInteger } from '../node-pass.ts';
 import { resolveProxySettings } from '../proxy-config.ts';
 import { locateSlaposConfig, readSlaposConfig } from '../slapos-config.ts';
 import { watchStopSignals } from '../stop-signals.ts';
@@ -23,6 +24,7 @@ interface ProxyStartOptions {
   insecureListen?: boolean;
   tokenFile?: string;
   api?: string;
+  maxConnections?: number;
 }
 
 async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<void> {
@@ -56,6 +58,7 @@ async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<
       accessToken,
       api,
       softwareProducts: settings.softwareProducts,
+      ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
     }).catch((error: unknown) => {
       if (!isSlapError(error) || error.code !== 'SLAP_ERR_LISTEN_FAILED') throw error;
       throw new SlapError(error.code, error.message, {
@@ -100,6 +103,11 @@ export function registerProxyStart(program: Command, ctx: CliContext): void {
     .option(
       '--api <which>',
       'the APIs served: both (default), json (JSON API v0 only) or legacy (the SLAP XML protocol only)',
+    )
+    .option(
+      '--max-connections <n>',
+      'connections served at once, the others answered 503 (default 512; each watching node holds one)',
+      positiveInteger,
     )
     .action(async (options: ProxyStartOptions) => {
       await proxyStart(ctx, options);

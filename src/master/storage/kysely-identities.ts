@@ -371,6 +371,16 @@ export function createKyselyIdentityRepository(
       ),
 
     registerComputeNode,
+    listOwnedComputeNodeAccess: async (owner) => {
+      const rows = await all<NodeAccessRow>(
+        'identities:listOwnedComputeNodeAccess',
+        () => selectNodeAccess().where('owner', '=', param('owner')).orderBy('id'),
+        { owner },
+      );
+      const owned: ComputeNodeAccess[] = [];
+      for (const row of rows) owned.push(toAccess(row, await friendsOf(row.reference)));
+      return owned;
+    },
     getComputeNodeAccess: async (reference) => {
       const row = await get<NodeAccessRow>(
         'identities:getComputeNodeAccess',

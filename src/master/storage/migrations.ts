@@ -3,7 +3,7 @@
  * migration that has shipped: add a new one. Written with Kysely's schema builder so that a
  * PostgreSQL store can run the same list.
  */
-import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from '../../lib/kysely.ts';
 
 const initial: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
@@ -362,6 +362,44 @@ const dependencyTime: Migration = {
   },
 };
 
+/**
+ * Indexes for a large cloud (issue 13, `npm run bench -- scale`: 200,000 instances), where a query
+ * that reads every instance costs tens to hundreds of milliseconds:
+ * - `instance_host_position`: the next position of a shared instance in its host's list is the
+ *   highest one plus one, read from the end of this index instead of from every instance;
+ * - `instance_owner_root` replaces `instance_requested_by` (every query on `requested_by` also names
+ *   the owner): an owner's instance trees and a root's children are found without reading the other
+ *   owners', and the tree listing reads its titles and partitions from the index alone;
+ * - `instance_partition_index` also holds what a node's instance list shows (its hottest read: every
+ *   node polls it), so that the list is read from a few index pages instead of one table page per
+ *   instance (a node's instances are scattered over the table, parameters and all).
+ */
+const scaleIndexes: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.createIndex('instance_host_position').on('instance').column('host_position').execute();
+    await db.schema
+      .createIndex('instance_owner_root')
+      .on('instance')
+      .columns(['owner', 'requested_by', 'shared', 'compute_node_reference', 'partition_reference', 'title'])
+      .execute();
+    await db.schema.dropIndex('instance_requested_by').execute();
+    await db.schema.dropIndex('instance_partition_index').execute();
+    await db.schema
+      .createIndex('instance_partition_index')
+      .on('instance')
+      .columns([
+        'compute_node_reference',
+        'partition_reference',
+        'shared',
+        'requested_state',
+        'title',
+        'requested_by',
+        'software_release',
+      ])
+      .execute();
+  },
+};
+
 /** Every migration, in order. Append only. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
@@ -370,6 +408,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0004_identities': identities,
   '0005_instance_owner': instanceOwner,
   '0006_dependency_time': dependencyTime,
+  '0007_scale_indexes': scaleIndexes,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -10,7 +10,7 @@ import type { Database } from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Kysely, SqliteDialect, type Compilable } from 'kysely';
+import { Kysely, SqliteDialect, type Compilable } from '../../lib/kysely.ts';
 import { SlapError, toSlapError } from '../../core/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { BackgroundCheckpointer } from './checkpointer.ts';
@@ -48,14 +48,23 @@ const AUTO_CHECKPOINT_PAGES = 1000;
 /** The automatic threshold while the background checkpointer runs: a safety net only. */
 const SAFETY_CHECKPOINT_PAGES = 16_000;
 
-/** How many memoized read results are kept. */
-const MEMO_LIMIT = 1024;
+/**
+ * How many memoized read results are kept. A node's snapshot can weigh a hundred kilobytes in
+ * memory; what a memo saves is the same key read by many at once (a burst of polls, the node and
+ * its partitions after a change), not one node's read a minute later, after others' writes anyway.
+ */
+const MEMO_LIMIT = 256;
 /** How often memoized reads look for commits by other processes. */
 const EXTERNAL_CHECK_MS = 100;
 
 function databaseError(path: string, error: unknown): SlapError {
   const message = error instanceof Error ? error.message : String(error);
   return new SlapError('SLAP_ERR_DATABASE', `cannot use the database ${path}: ${message}`, { cause: error });
+}
+
+/** The ReadMemo scope of a memoized read: its versions move together. */
+function memoScope({ computeNodeId, nodeless }: MemoizedReadOptions): string {
+  return computeNodeId !== undefined ? `node ${computeNodeId}` : nodeless ? 'nodeless' : 'all';
 }
 
 export class SqliteStore implements MasterStore {
@@ -206,7 +215,7 @@ export class SqliteStore implements MasterStore {
           const uncommitted = this.transactions.uncommittedWrites && this.scopes.mayHaveChanged(options);
           return { value, version, cacheable: !uncommitted };
         }),
-      { keepEqual: options.keepEqual },
+      { scope: memoScope(options), keepEqual: options.keepEqual },
     );
   }
 
