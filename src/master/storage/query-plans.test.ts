@@ -141,6 +141,7 @@ const CALLS: [keyof Repository, Call][] = [
   ['getNodeRevision', (r) => r.getNodeRevision(node)],
   ['findInstance', (r) => r.findInstance({ owner: 'alice', title: 'root', requestedBy: '', shared: false })],
   ['getInstanceById', (r) => r.getInstanceById(1)],
+  ['instanceComputeNode', (r) => r.instanceComputeNode(1)],
   ['getInstanceOnPartition', (r) => r.getInstanceOnPartition(first)],
   ['updateInstance', (r) => r.updateInstance(1, { requestedState: 'stopped', slaJson: '{}', now: 5 })],
   ['listInstancesOnNode', (r) => r.listInstancesOnNode(node)],
