@@ -25,4 +25,13 @@ if [ $# -gt 0 ]; then
 else
   mapfile -t files < <(find dist/src dist/e2e -name '*.test.js' 2>/dev/null | sort)
 fi
-exec node --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout=300000 --enable-source-maps "${files[@]}"
+# One throwaway PostgreSQL cluster for the whole run (the PostgreSQL store's tests create a database each
+# in it), unless SLAPOS_TEST_POSTGRES already names one.
+if [ -z "${SLAPOS_TEST_POSTGRES:-}" ]; then
+  pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/slapos-test-pg.XXXXXX")
+  chmod 0755 "$pg_dir"
+  trap 'scripts/pg-cluster.sh stop "$pg_dir" || true; rm -rf "$pg_dir"' EXIT
+  SLAPOS_TEST_POSTGRES=$(scripts/pg-cluster.sh start "$pg_dir")
+  export SLAPOS_TEST_POSTGRES
+fi
+node --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout=300000 --enable-source-maps "${files[@]}"
