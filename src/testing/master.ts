@@ -42,7 +42,7 @@ export async function startTestMaster(options: TestMasterOptions = {}): Promise<
     master = await startMaster({
       host: '127.0.0.1',
       port: 0,
-      databasePath,
+      database: { kind: 'sqlite', path: databasePath },
       computerId: options.computerId ?? 'computer',
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
