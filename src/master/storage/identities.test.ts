@@ -8,7 +8,7 @@ import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { execFile } from '../../lib/exec.ts';
 import { hostileString, seededRandom } from '../../testing/hostile-strings.ts';
 import { rejectsWithSlapError } from '../../testing/slap-error-assert.ts';
-import { MIGRATIONS } from './migrations.ts';
+import { migrationsFor } from './migrations.ts';
 import type { AllocationScope, CertificateRecord, Repository } from './repository.ts';
 import { openSqliteStore, type SqliteStore } from './sqlite-store.ts';
 
@@ -331,7 +331,9 @@ test('a database written by the previous migrations migrates and keeps its data'
   const directory = await mkdtemp(join(tmpdir(), 'slapos-identities-'));
   try {
     const path = join(directory, 'proxy.db');
-    const previous = Object.fromEntries(Object.entries(MIGRATIONS).filter(([name]) => name < '0004'));
+    const previous = Object.fromEntries(
+      Object.entries(migrationsFor('sqlite')).filter(([name]) => name < '0004'),
+    );
     assert.deepEqual(Object.keys(previous), ['0001_initial', '0002_change_stream', '0003_promise_results']);
     const raw = new BetterSqlite3(path);
     raw.pragma('foreign_keys = ON');

@@ -235,7 +235,7 @@ export class SqliteStore implements MasterStore {
     try {
       const { error, results } = await new Migrator({
         db: store.kysely,
-        provider: migrationProvider,
+        provider: migrationProvider('sqlite'),
       }).migrateToLatest();
       if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
       for (const result of results ?? []) {
