@@ -6,6 +6,7 @@ import {
   describeDatabaseLocation,
   parseDatabaseLocation,
   postgresConnection,
+  postgresUri,
   type PostgresConnection,
 } from './database-location.ts';
 
@@ -128,6 +129,8 @@ test('property: every user, password, database and socket directory round-trips 
         database,
       },
     );
+    const connection = postgresConnection(uri);
+    assert.deepEqual({ ...postgresConnection(postgresUri(connection)) }, { ...connection });
     const described = describeDatabaseLocation({ kind: 'postgres', uri });
     if (
       password.length > 3 &&

@@ -155,3 +155,21 @@ export function describeDatabaseLocation(location: DatabaseLocation): string {
     return 'the PostgreSQL database';
   }
 }
+
+/** The URI of a PostgreSQL connection: `postgresConnection(postgresUri(c))` gives `c` back. */
+export function postgresUri(connection: PostgresConnection): string {
+  const e = encodeURIComponent;
+  const { user, password, host, port, database } = connection;
+  const userinfo = user === undefined ? '' : `${e(user)}${password === undefined ? '' : `:${e(password)}`}@`;
+  const socket = host !== undefined && host.startsWith('/');
+  const authority = socket || host === undefined ? '' : host.includes(':') ? `[${host}]` : host;
+  const query = [
+    ...(socket ? [`host=${e(host)}`] : []),
+    ...(port === undefined ? [] : [`port=${port}`]),
+    ...(connection.ssl === undefined ? [] : [`sslmode=${connection.ssl}`]),
+    ...(connection.applicationName === undefined
+      ? []
+      : [`application_name=${e(connection.applicationName)}`]),
+  ];
+  return `postgresql://${userinfo}${authority}/${e(database)}${query.length === 0 ? '' : `?${query.join('&')}`}`;
+}

@@ -1,0 +1,79 @@
+/**
+ * A fresh, empty master database for a test, on the store the run asks for: SQLite (a file in a
+ * temporary directory) by default, PostgreSQL when `SLAPOS_TEST_STORE=postgres` (a new database in
+ * the cluster `SLAPOS_TEST_POSTGRES` names; scripts/test.sh starts one). `drop()` removes it.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import {
+  postgresConnection,
+  postgresUri,
+  type DatabaseLocation,
+} from '../master/storage/database-location.ts';
+import { pgClientConfig } from '../master/storage/postgres/connection.ts';
+
+export type TestStoreKind = DatabaseLocation['kind'];
+
+export interface TestDatabase {
+  location: DatabaseLocation;
+  drop(): Promise<void>;
+}
+
+/** The store this test run uses: `SLAPOS_TEST_STORE` (sqlite, the default, or postgres). */
+export function testStoreKind(env: NodeJS.ProcessEnv = process.env): TestStoreKind {
+  const kind = env.SLAPOS_TEST_STORE ?? 'sqlite';
+  if (kind !== 'sqlite' && kind !== 'postgres')
+    throw new Error(`SLAPOS_TEST_STORE must be sqlite or postgres, not ${JSON.stringify(kind)}`);
+  return kind;
+}
+
+/** The cluster's URI, or an error saying how to get one. */
+export function testPostgresUri(env: NodeJS.ProcessEnv = process.env): string {
+  const uri = env.SLAPOS_TEST_POSTGRES;
+  if (uri === undefined || uri === '')
+    throw new Error(
+      'SLAPOS_TEST_POSTGRES is not set: run the tests through scripts/test.sh (it starts a PostgreSQL cluster), ' +
+        'or start one with scripts/pg-cluster.sh start DIR and export its URI',
+    );
+  return uri;
+}
+
+async function withAdminClient<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client(pgClientConfig(testPostgresUri(), { applicationName: 'slapos-tests' }));
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A new PostgreSQL database in the test cluster. */
+export async function createTestPostgresDatabase(): Promise<
+  TestDatabase & { location: { kind: 'postgres' } }
+> {
+  const name = `slapos_test_${process.pid}_${randomBytes(6).toString('hex')}`;
+  await withAdminClient((client) => client.query(`CREATE DATABASE ${name}`));
+  const uri = postgresUri({ ...postgresConnection(testPostgresUri()), database: name });
+  let dropped = false;
+  return {
+    location: { kind: 'postgres', uri },
+    async drop() {
+      if (dropped) return;
+      dropped = true;
+      await withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    },
+  };
+}
+
+export async function createTestDatabase(kind: TestStoreKind = testStoreKind()): Promise<TestDatabase> {
+  if (kind === 'postgres') return createTestPostgresDatabase();
+  const directory = await mkdtemp(join(tmpdir(), 'slapos-test-db-'));
+  return {
+    location: { kind: 'sqlite', path: join(directory, 'master.db') },
+    drop: () => rm(directory, { recursive: true, force: true }),
+  };
+}
