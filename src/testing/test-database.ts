@@ -13,7 +13,10 @@ import {
   postgresUri,
   type DatabaseLocation,
 } from '../master/storage/database-location.ts';
+import { openMasterStore } from '../master/storage/open-store.ts';
 import { pgClientConfig } from '../master/storage/postgres/connection.ts';
+import type { MasterStore } from '../master/storage/repository.ts';
+import type { Logger } from '../lib/logger.ts';
 
 export type TestStoreKind = DatabaseLocation['kind'];
 
@@ -75,5 +78,37 @@ export async function createTestDatabase(kind: TestStoreKind = testStoreKind()):
   return {
     location: { kind: 'sqlite', path: join(directory, 'master.db') },
     drop: () => rm(directory, { recursive: true, force: true }),
+  };
+}
+
+export interface TestStore {
+  store: MasterStore;
+  location: DatabaseLocation;
+  /** Closes the store and drops its database. */
+  close(): Promise<void>;
+}
+
+/** A store on a fresh test database of this run's kind (`SLAPOS_TEST_STORE`). */
+export async function openTestStore(
+  options: { kind?: TestStoreKind; logger?: Logger } = {},
+): Promise<TestStore> {
+  const database = await createTestDatabase(options.kind);
+  let store: MasterStore;
+  try {
+    store = await openMasterStore(database.location, { logger: options.logger });
+  } catch (error) {
+    await database.drop();
+    throw error;
+  }
+  return {
+    store,
+    location: database.location,
+    async close() {
+      try {
+        await store.close();
+      } finally {
+        await database.drop();
+      }
+    },
   };
 }

@@ -1,8 +1,7 @@
 /**
  * Opens the master's store where its `DatabaseLocation` says: SQLite (embedded) or PostgreSQL
- * (several masters on one database).
+ * (several masters on one database; its driver is loaded only then).
  */
-import { SlapError } from '../../core/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { DatabaseLocation } from './database-location.ts';
 import type { MasterStore } from './repository.ts';
@@ -12,6 +11,8 @@ export interface OpenMasterStoreOptions {
   logger?: Logger | undefined;
   /** SQLite only: see SqliteStoreOptions. */
   backgroundCheckpointAfter?: SqliteStoreOptions['backgroundCheckpointAfter'];
+  /** PostgreSQL only: connections in the pool (default 8). */
+  poolSize?: number | undefined;
 }
 
 export async function openMasterStore(
@@ -26,5 +27,10 @@ export async function openMasterStore(
         ? {}
         : { backgroundCheckpointAfter: options.backgroundCheckpointAfter }),
     });
-  throw new SlapError('SLAP_ERR_CONFIG', 'the PostgreSQL store is not available in this build');
+  const { openPostgresStore } = await import('./postgres/postgres-store.ts');
+  return openPostgresStore({
+    uri: location.uri,
+    logger: options.logger,
+    ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
+  });
 }
