@@ -12,13 +12,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Kysely, Migrator, PostgresDialect, type Compilable } from 'kysely';
+import { Kysely, PostgresDialect, type Compilable } from 'kysely';
 import pg from 'pg';
 import { SlapError } from '../../../core/errors.ts';
 import type { Logger } from '../../../lib/logger.ts';
 import { describeDatabaseLocation } from '../database-location.ts';
 import { createKyselyRepository } from '../kysely-repository.ts';
-import { migrationProvider } from '../migrations.ts';
+import { migrateToLatest } from '../migrate.ts';
 import { NodeChangeHub } from '../node-changes.ts';
 import { BoundParameters, type QueryArgs } from '../query-params.ts';
 import { ReadMemo } from '../read-memo.ts';
@@ -122,16 +122,7 @@ export class PostgresStore implements MasterStore {
     const store = new PostgresStore(options);
     const where = describeDatabaseLocation({ kind: 'postgres', uri: options.uri });
     try {
-      const { error, results } = await new Migrator({
-        db: store.kysely as unknown as Kysely<unknown>,
-        provider: migrationProvider('postgres'),
-      }).migrateToLatest();
-      if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
-      for (const result of results ?? [])
-        options.logger?.info(
-          { migration: result.migrationName, status: result.status },
-          'database migration',
-        );
+      await migrateToLatest(store.kysely, { dialect: 'postgres', logger: options.logger });
       await store.checkCollation();
       await store.listener.start();
     } catch (error) {
@@ -291,16 +282,16 @@ export class PostgresStore implements MasterStore {
   /** The repository's access to one transaction's connection. */
   private executor(client: pg.PoolClient, state: Attempt): SqlExecutor {
     let savepoints = 0;
-    const execute = async <Row>(
-      query: CompiledQuery,
-      args: QueryArgs | undefined,
-    ): Promise<pg.QueryResult> => {
+    // A use case may start several queries at once (Promise.all): one connection runs them in turn.
+    let previous: Promise<unknown> = Promise.resolve();
+    const execute = <Row>(query: CompiledQuery, args: QueryArgs | undefined): Promise<pg.QueryResult> => {
       if (query.writes) state.changed = true;
-      return client.query<Row & pg.QueryResultRow>({
-        name: query.name,
-        text: query.text,
-        values: query.parameters.values(args ?? {}),
-      });
+      const values = query.parameters.values(args ?? {});
+      const result = previous.then(() =>
+        client.query<Row & pg.QueryResultRow>({ name: query.name, text: query.text, values }),
+      );
+      previous = result.catch(() => undefined);
+      return result;
     };
     return {
       all: async <Row>(key: string, build: () => Compilable, args?: QueryArgs) =>
