@@ -13,7 +13,7 @@ import { pgClientConfig } from './connection.ts';
 
 let database: TestDatabase & { location: { kind: 'postgres' } };
 before(async () => {
-  database = await createTestPostgresDatabase();
+  database = await createTestPostgresDatabase({ empty: true });
 });
 after(() => database.drop());
 
@@ -132,7 +132,7 @@ test('PostgreSQL assigns ids, enforces the instance identity and cascades promis
 });
 
 test('masters migrating one database at once apply each migration once (advisory lock)', async () => {
-  const fresh = await createTestPostgresDatabase();
+  const fresh = await createTestPostgresDatabase({ empty: true });
   const masters = Array.from({ length: 4 }, () => postgresKysely(fresh.location.uri));
   try {
     const outcomes = await Promise.all(

@@ -284,14 +284,17 @@ export class PostgresStore implements MasterStore {
     let savepoints = 0;
     // A use case may start several queries at once (Promise.all): one connection runs them in turn.
     let previous: Promise<unknown> = Promise.resolve();
+    const inTurn = <R>(query: () => Promise<R>): Promise<R> => {
+      const result = previous.then(query);
+      previous = result.catch(() => undefined);
+      return result;
+    };
     const execute = <Row>(query: CompiledQuery, args: QueryArgs | undefined): Promise<pg.QueryResult> => {
       if (query.writes) state.changed = true;
       const values = query.parameters.values(args ?? {});
-      const result = previous.then(() =>
+      return inTurn(() =>
         client.query<Row & pg.QueryResultRow>({ name: query.name, text: query.text, values }),
       );
-      previous = result.catch(() => undefined);
-      return result;
     };
     return {
       all: async <Row>(key: string, build: () => Compilable, args?: QueryArgs) =>
@@ -305,13 +308,13 @@ export class PostgresStore implements MasterStore {
       },
       recoverable: async (work) => {
         const savepoint = `recoverable_${++savepoints}`;
-        await client.query(`SAVEPOINT ${savepoint}`);
+        await inTurn(() => client.query(`SAVEPOINT ${savepoint}`));
         try {
           const value = await work();
-          await client.query(`RELEASE SAVEPOINT ${savepoint}`);
+          await inTurn(() => client.query(`RELEASE SAVEPOINT ${savepoint}`));
           return value;
         } catch (error) {
-          await client.query(`ROLLBACK TO SAVEPOINT ${savepoint}`);
+          await inTurn(() => client.query(`ROLLBACK TO SAVEPOINT ${savepoint}`));
           throw error;
         }
       },
