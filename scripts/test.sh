@@ -34,4 +34,25 @@ if [ -z "${SLAPOS_TEST_POSTGRES:-}" ]; then
   SLAPOS_TEST_POSTGRES=$(scripts/pg-cluster.sh start "$pg_dir")
   export SLAPOS_TEST_POSTGRES
 fi
-node --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout=300000 --enable-source-maps "${files[@]}"
+run_tests() {
+  node --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout=300000 --enable-source-maps "$@"
+}
+run_tests "${files[@]}"
+# The whole run: a second pass runs the suites that must hold on both stores (the store's and the
+# repository's, the services', the replayed upstream API tests) on PostgreSQL. With test files
+# named, only those run, on the store SLAPOS_TEST_STORE says (sqlite by default).
+if [ $# -eq 0 ]; then
+  echo "== tests on PostgreSQL (SLAPOS_TEST_STORE=postgres)"
+  SLAPOS_TEST_STORE=postgres run_tests \
+    dist/src/master/storage/identities.test.js \
+    dist/src/master/storage/store-contract.test.js \
+    dist/src/master/services/services.test.js \
+    dist/src/master/services/allocation.test.js \
+    dist/src/master/services/certificate-issuance.test.js \
+    dist/src/master/legacy-api-upstream.test.js \
+    dist/src/master/legacy-api-upstream-shared.test.js \
+    dist/src/master/legacy-api-upstream-cli.test.js \
+    dist/src/master/json-api-instances.test.js \
+    dist/src/master/json-api-change-stream.test.js \
+    dist/src/master/json-api-concurrency.test.js
+fi

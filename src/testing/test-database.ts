@@ -82,23 +82,69 @@ async function migratedTemplate(client: pg.Client): Promise<string> {
   return template;
 }
 
-/** A new PostgreSQL database in the test cluster, migrated unless `empty`. */
+/**
+ * Migrated databases this process emptied and may hand out again: emptying (TRUNCATE … RESTART
+ * IDENTITY, ids start at 1 again) costs far less than creating a database on a cluster that syncs.
+ */
+const emptiedDatabases: string[] = [];
+
+async function withClientOf<T>(database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const uri = postgresUri({ ...postgresConnection(testPostgresUri()), database });
+  const client = new pg.Client(pgClientConfig(uri, { applicationName: 'slapos-tests' }));
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Empties every table but the migrations' own, as a fresh copy of the template would be. */
+async function emptyDatabase(database: string): Promise<void> {
+  await withClientOf(database, async (client) => {
+    const { rows } = await client.query<{ tablename: string }>(
+      "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'kysely_%'",
+    );
+    const tables = rows.map((row) => `"${row.tablename}"`).join(', ');
+    if (tables !== '') await client.query(`TRUNCATE ${tables} RESTART IDENTITY CASCADE`);
+  });
+}
+
+/**
+ * A PostgreSQL database in the test cluster, empty and migrated (or, with `empty`, without even the
+ * schema); `drop()` removes it, or keeps it emptied for the next test of this process.
+ */
 export async function createTestPostgresDatabase(
   options: { empty?: boolean } = {},
 ): Promise<TestDatabase & { location: { kind: 'postgres' } }> {
-  const name = `slapos_test_${process.pid}_${randomBytes(6).toString('hex')}`;
-  await withAdminClient(async (client) => {
-    const template = options.empty === true ? 'template1' : await migratedTemplate(client);
-    await client.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
-  });
-  const uri = postgresUri({ ...postgresConnection(testPostgresUri()), database: name });
+  const reusable = options.empty !== true;
+  let name = reusable ? emptiedDatabases.pop() : undefined;
+  if (name === undefined) {
+    const created = `slapos_test_${process.pid}_${randomBytes(6).toString('hex')}`;
+    await withAdminClient(async (client) => {
+      const template = reusable ? await migratedTemplate(client) : 'template1';
+      await client.query(`CREATE DATABASE ${created} TEMPLATE ${template}`);
+    });
+    name = created;
+  }
+  const database = name;
+  const uri = postgresUri({ ...postgresConnection(testPostgresUri()), database });
   let dropped = false;
   return {
     location: { kind: 'postgres', uri },
     async drop() {
       if (dropped) return;
       dropped = true;
-      await withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      if (reusable) {
+        try {
+          await emptyDatabase(database);
+          emptiedDatabases.push(database);
+          return;
+        } catch {
+          // Not reusable (a test left it unusable): dropped below.
+        }
+      }
+      await withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
     },
   };
 }
@@ -113,6 +159,7 @@ export async function createTestDatabase(kind: TestStoreKind = testStoreKind()):
 }
 
 export interface TestStore {
+  /** The store; its `close()` also drops its database. */
   store: MasterStore;
   location: DatabaseLocation;
   /** Closes the store and drops its database. */
@@ -124,22 +171,21 @@ export async function openTestStore(
   options: { kind?: TestStoreKind; logger?: Logger } = {},
 ): Promise<TestStore> {
   const database = await createTestDatabase(options.kind);
-  let store: MasterStore;
+  let opened: MasterStore;
   try {
-    store = await openMasterStore(database.location, { logger: options.logger });
+    opened = await openMasterStore(database.location, { logger: options.logger });
   } catch (error) {
     await database.drop();
     throw error;
   }
-  return {
-    store,
-    location: database.location,
-    async close() {
-      try {
-        await store.close();
-      } finally {
-        await database.drop();
-      }
-    },
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= opened.close().finally(() => database.drop()));
+  const store: MasterStore = {
+    read: (work) => opened.read(work),
+    write: (work) => opened.write(work),
+    memoizedRead: (key, work) => opened.memoizedRead(key, work),
+    onNodeChanges: (listener) => opened.onNodeChanges(listener),
+    close,
   };
+  return { store, location: database.location, close };
 }
