@@ -192,10 +192,14 @@ export async function withTestMaster(
 ): Promise<void> {
   const master = await startTestMaster(options);
   try {
-    await work({
-      ...master,
-      api: (path, body, headers) => callApi(master.url, path, body, headers ? { headers } : {}),
-    });
+    // Not a spread: it would read `databasePath`, which throws on PostgreSQL.
+    const harness = Object.create(master, {
+      api: {
+        value: (path: string, body: unknown, headers?: Record<string, string>) =>
+          callApi(master.url, path, body, headers ? { headers } : {}),
+      },
+    }) as ApiHarness;
+    await work(harness);
   } finally {
     await master.close();
   }
