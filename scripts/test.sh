@@ -54,5 +54,7 @@ if [ $# -eq 0 ]; then
     dist/src/master/legacy-api-upstream-cli.test.js \
     dist/src/master/json-api-instances.test.js \
     dist/src/master/json-api-change-stream.test.js \
-    dist/src/master/json-api-concurrency.test.js
+    dist/src/master/json-api-concurrency.test.js \
+    dist/src/master/json-api-nul.test.js \
+    dist/src/master/legacy-api-fuzz.test.js
 fi
