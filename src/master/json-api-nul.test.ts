@@ -23,13 +23,15 @@ const WITH_NUL = [
 function nulVariants(value: unknown, where = 'body'): { where: string; value: unknown }[] {
   if (typeof value === 'string')
     return WITH_NUL.map((inject, n) => ({ where: `${where}#${n}`, value: inject(value) }));
-  if (Array.isArray(value))
-    return value.flatMap((item, index) =>
+  if (Array.isArray(value)) {
+    const items = value as unknown[];
+    return items.flatMap((item, index) =>
       nulVariants(item, `${where}[${index}]`).map((variant) => ({
         where: variant.where,
-        value: value.map((other, i) => (i === index ? variant.value : other)),
+        value: items.map((other, i): unknown => (i === index ? variant.value : other)),
       })),
     );
+  }
   if (typeof value === 'object' && value !== null) {
     const entries = Object.entries(value);
     return entries.flatMap(([key, item], index) => [
