@@ -38,16 +38,11 @@ export function isUnavailable(error: unknown): boolean {
   const state = sqlState(error);
   if (state !== undefined)
     // 08: connection exception; 57P01-57P03: shutting down, crashed, starting; 53300: too many
-    // connections; 25006 on a read-write statement: a standby promoted nowhere yet.
-    return state.startsWith('08') || /^57P0[1-3]$/.test(state) || state === '53300' || state === '25006';
+    // connections.
+    return state.startsWith('08') || /^57P0[1-3]$/.test(state) || state === '53300';
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && CONNECTION_ERRNOS.has(code)) return true;
   return error instanceof Error && CONNECTION_MESSAGES.test(error.message);
-}
-
-/** Whether the connection that raised `error` must be discarded instead of reused. */
-export function breaksConnection(error: unknown): boolean {
-  return sqlState(error) === undefined || isUnavailable(error);
 }
 
 export function unavailableError(error: unknown): SlapError {

@@ -32,13 +32,7 @@ import {
   type ChangeNotice,
 } from './change-notifications.ts';
 import { pgClientConfig } from './connection.ts';
-import {
-  breaksConnection,
-  conflictRetriesExhausted,
-  isRetryable,
-  isUnavailable,
-  unavailableError,
-} from './pg-errors.ts';
+import { conflictRetriesExhausted, isRetryable, isUnavailable, unavailableError } from './pg-errors.ts';
 
 export interface PostgresStoreOptions {
   /** A postgresql:// URI (database-location.ts). */
@@ -230,7 +224,9 @@ export class PostgresStore implements MasterStore {
             await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, payload]);
         await client.query('COMMIT');
       } catch (error) {
-        const broken = breaksConnection(error);
+        // A lost connection is dropped; otherwise (a refused statement, a use case's own error) the
+        // transaction is rolled back and the connection reused, or dropped if even that fails.
+        const broken = isUnavailable(error);
         if (!broken) {
           try {
             await client.query('ROLLBACK');
