@@ -241,3 +241,43 @@ test('the database stopped and started again: calls answer SLAP_ERR_UNAVAILABLE 
     await rm(directory, { recursive: true, force: true });
   }
 });
+
+test("docs/operations.md's backup: pg_dump while a master writes, pg_restore into an empty database, the data back", async () => {
+  const source = await createTestPostgresDatabase();
+  const target = await createTestPostgresDatabase({ empty: true });
+  const directory = await mkdtemp(join(tmpdir(), 'slapos-pg-dump-'));
+  await chmod(directory, 0o777);
+  const dump = join(directory, 'slapos.dump');
+  const bin = (name: string) => join(process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin', name);
+  const run = async (file: string, args: string[]): Promise<void> => {
+    const result = await execFile(file, args, { timeoutMs: 120_000 });
+    if (result.exitCode !== 0) throw new Error(`${file} failed: ${result.stderr}`);
+  };
+  const store = await openPostgresStore({ uri: source.location.uri });
+  try {
+    await store.write(async (repository) => {
+      await repository.upsertComputeNode(node('COMP-1'));
+      await repository.bumpNodeRevision('COMP-1');
+    });
+    // The master keeps writing during the dump: the dump is one consistent snapshot.
+    const writing = store.write((repository) => repository.upsertComputeNode(node('COMP-2')));
+    await run(bin('pg_dump'), ['--format=custom', `--file=${dump}`, `--dbname=${source.location.uri}`]);
+    await writing;
+    await run(bin('pg_restore'), ['--no-owner', `--dbname=${target.location.uri}`, dump]);
+    const restored = await openPostgresStore({ uri: target.location.uri });
+    try {
+      const nodes = await restored.read((repository) => repository.listComputeNodes());
+      assert.deepEqual(nodes.map((row) => row.reference).slice(0, 1), ['COMP-1']);
+      assert.equal(await restored.read((repository) => repository.getNodeRevision('COMP-1')), 1);
+      // Ids continue after the restored ones (the identity sequences were restored too).
+      await restored.write((repository) => repository.upsertComputeNode(node('COMP-3')));
+    } finally {
+      await restored.close();
+    }
+  } finally {
+    await store.close();
+    await source.drop();
+    await target.drop();
+    await rm(directory, { recursive: true, force: true });
+  }
+});
