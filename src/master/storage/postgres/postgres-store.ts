@@ -32,7 +32,13 @@ import {
   type ChangeNotice,
 } from './change-notifications.ts';
 import { pgClientConfig } from './connection.ts';
-import { conflictRetriesExhausted, isRetryable, isUnavailable, unavailableError } from './pg-errors.ts';
+import {
+  conflictRetriesExhausted,
+  isRetryable,
+  isUnavailable,
+  isUniqueViolation,
+  unavailableError,
+} from './pg-errors.ts';
 
 export interface PostgresStoreOptions {
   /** A postgresql:// URI (database-location.ts). */
@@ -47,6 +53,8 @@ export interface PostgresStoreOptions {
 }
 
 const MEMO_LIMIT = 1024;
+/** How many times a write that hit a unique violation is run again (isUniqueViolation). */
+const UNIQUE_RACE_RETRIES = 3;
 
 /** A query compiled once: its prepared statement's name, text and parameters. */
 interface CompiledQuery {
@@ -204,6 +212,7 @@ export class PostgresStore implements MasterStore {
 
   private async runTransaction<T>(mode: Mode, work: (repository: Repository) => Promise<T>): Promise<T> {
     const maxRetries = this.options.maxRetries ?? 30;
+    let uniqueViolations = 0;
     for (let attempt = 0; ; attempt++) {
       let client: pg.PoolClient;
       try {
@@ -236,7 +245,9 @@ export class PostgresStore implements MasterStore {
           }
         }
         client.release(broken ? (error instanceof Error ? error : true) : undefined);
-        if (isRetryable(error)) {
+        const uniqueRace =
+          mode === 'write' && isUniqueViolation(error) && ++uniqueViolations <= UNIQUE_RACE_RETRIES;
+        if (isRetryable(error) || uniqueRace) {
           if (attempt >= maxRetries) throw conflictRetriesExhausted(error);
           // Jittered backoff: the conflicting transactions do not meet again at once.
           await delay(Math.random() * Math.min(2 ** attempt, 50));
