@@ -51,7 +51,7 @@ async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<
     const master = await startMaster({
       host: settings.host,
       port: settings.port,
-      databasePath: settings.databasePath,
+      database: settings.database,
       computerId: settings.computerId,
       logger,
       insecureListen: options.insecureListen === true,
@@ -91,8 +91,8 @@ export function registerProxyStart(program: Command, ctx: CliContext): void {
     .option('--host <address>', 'address to listen on ([slapproxy] host; default 127.0.0.1)')
     .option('--port <port>', 'port to listen on, 0 for any free one ([slapproxy] port; default 8080)')
     .option(
-      '--database <path>',
-      'SQLite database file ([slapproxy] database_uri; default $XDG_DATA_HOME/slapos/proxy.db)',
+      '--database <uri>',
+      'SQLite file (a path or sqlite:///path) or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB ([slapproxy] database_uri; default $XDG_DATA_HOME/slapos/proxy.db)',
     )
     .option('--computer-id <id>', 'the default compute node ([slapos] computer_id)')
     .option('--insecure-listen', 'allow a non-loopback address although nothing is authenticated')

@@ -57,7 +57,7 @@ test('a pass over many waiting instances reads each node once, and places them w
       const placed = await allocateWaitingInstances(context, reads.repository);
       return { placed, calls: reads.calls };
     });
-    assert.equal(pass.placed, 0);
+    assert.deepEqual(pass.placed, []);
     for (const name of ['listComputeNodeAccess', 'getUser'])
       assert.equal(pass.calls.get(name), 1, `${name} is read once`);
     assert.equal(pass.calls.get('listSoftwareInstallations'), 2, 'each node once');

@@ -178,16 +178,22 @@ function requestedNode(record: InstanceRecord): string | undefined {
   }
 }
 
+/** An instance `allocateWaitingInstances` placed, to log once its transaction committed. */
+export interface PlacedInstance extends PartitionKey {
+  instance: string;
+}
+
 /**
  * Places the instances waiting for a partition that a node may take now (master mode; after a
- * format, a freed partition, a scope change or a supply). Returns how many were placed.
+ * format, a freed partition, a scope change or a supply). Returns those placed: the caller logs
+ * them with `logPlacements` after the commit (a write may be retried, or rolled back).
  */
 export async function allocateWaitingInstances(
   context: ServiceContext,
   repository: Repository,
-): Promise<number> {
-  if (context.mode !== 'master') return 0;
-  let placed = 0;
+): Promise<PlacedInstance[]> {
+  const placed: PlacedInstance[] = [];
+  if (context.mode !== 'master') return placed;
   const now = context.clock.now();
   const reads = passReads(repository);
   const owners = new Map<string, Promise<Caller | undefined>>();
@@ -215,11 +221,12 @@ export async function allocateWaitingInstances(
       now,
     });
     await repository.allocatePartition(placement.partition, now);
-    placed += 1;
-    context.logger.info(
-      { instance: context.naming.guidOf(record), ...placement.partition },
-      'waiting instance placed',
-    );
+    placed.push({ instance: context.naming.guidOf(record), ...placement.partition });
   }
   return placed;
+}
+
+/** Logs the instances a committed transaction placed. */
+export function logPlacements(context: ServiceContext, placed: readonly PlacedInstance[]): void {
+  for (const placement of placed) context.logger.info(placement, 'waiting instance placed');
 }

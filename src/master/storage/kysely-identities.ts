@@ -21,9 +21,10 @@ import { constraintViolation, type SqlExecutor } from './sql-executor.ts';
 
 /**
  * The reference a registered compute node holds until its row id is known, inside the same
- * statement sequence: no committed reference can equal it (references never hold NUL).
+ * statement sequence: no committed reference can equal it (references never hold control
+ * characters, core/text-rules.ts). Not NUL: PostgreSQL's text cannot hold it.
  */
-const REGISTERING = '\u0000registering';
+const REGISTERING = '\u0001registering';
 
 type UserRow = Selectable<UserTable>;
 

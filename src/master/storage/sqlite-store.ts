@@ -151,7 +151,7 @@ export class SqliteStore implements MasterStore {
     }
     const store = new SqliteStore(path, sqlite, options);
     try {
-      await migrateToLatest(store.kysely, options.logger);
+      await migrateToLatest(store.kysely, { dialect: 'sqlite', logger: options.logger });
     } catch (error) {
       sqlite.close();
       throw databaseError(path, error);
