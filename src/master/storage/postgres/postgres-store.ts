@@ -334,6 +334,7 @@ export class PostgresStore implements MasterStore {
       // Use cases under way finish first.
       await Promise.allSettled([...this.running]);
       await this.listener.close();
+      this.options.logger?.info(this.memo.statistics(), 'read memo statistics');
       this.memo.clear();
       await this.kysely.destroy();
     })();
