@@ -20,6 +20,8 @@ export interface MasterCluster {
   url: string;
   masters: ClusterMaster[];
   haproxy: RunningHaproxy;
+  /** The masters whose process still runs. */
+  running(): ClusterMaster[];
   /** Kills master `index` at once (SIGKILL: no graceful close) and waits until haproxy sees it DOWN. */
   kill(index: number): Promise<void>;
   close(): Promise<void>;
@@ -77,6 +79,10 @@ export async function startMasterCluster(options: MasterClusterOptions): Promise
     url: haproxy.url,
     masters,
     haproxy,
+    running: () =>
+      masters.filter(
+        (master) => master.process.child.exitCode === null && master.process.child.signalCode === null,
+      ),
     async kill(index) {
       const master = masters[index];
       if (master === undefined) throw new Error(`no master ${index}`);
