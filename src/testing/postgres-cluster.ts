@@ -1,0 +1,70 @@
+/**
+ * A PostgreSQL cluster of a test's own (scripts/pg-cluster.sh: Debian's postgresql, a unix socket in
+ * its directory, fsync on), for tests and benchmarks that stop or restart the server, which must not
+ * disturb the cluster the other tests share ($SLAPOS_TEST_POSTGRES).
+ */
+import { chmod, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFile } from '../lib/exec.ts';
+import { packageRoot } from '../lib/package-root.ts';
+
+export interface PostgresCluster {
+  /** `postgresql://USER@/postgres?host=DIR` (no password: trust on a socket only its user reaches). */
+  uri: string;
+  /** Stops the server (fast shutdown: sessions are cut, as in a crash of the server for its clients). */
+  stop(): Promise<void>;
+  /** Starts it again. */
+  start(): Promise<void>;
+  /** The server's processes (the postmaster and its children), for CPU accounting. */
+  pids(): Promise<number[]>;
+  /** Stops it and removes its directory. */
+  remove(): Promise<void>;
+}
+
+async function pgCluster(action: 'start' | 'stop', dir: string): Promise<string> {
+  const script = join(packageRoot(), 'scripts', 'pg-cluster.sh');
+  const result = await execFile('bash', [script, action, dir], { timeoutMs: 120_000 });
+  if (result.exitCode !== 0) throw new Error(`pg-cluster.sh ${action}: ${result.stderr}`);
+  return result.stdout.trim();
+}
+
+export async function startPostgresCluster(): Promise<PostgresCluster> {
+  const parent = await mkdtemp(join(tmpdir(), 'pgc-'));
+  // The server runs as another user (initdb refuses root): it must reach its directory.
+  await chmod(parent, 0o755);
+  const dir = join(parent, 'pg');
+  let uri: string;
+  try {
+    uri = await pgCluster('start', dir);
+  } catch (error) {
+    await rm(parent, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    uri,
+    stop: async () => {
+      await pgCluster('stop', dir);
+    },
+    start: async () => {
+      await pgCluster('start', dir);
+    },
+    async pids() {
+      const text = await readFile(join(dir, 'data', 'postmaster.pid'), 'utf8').catch(() => '');
+      const postmaster = Number(text.split('\n')[0]);
+      if (!Number.isInteger(postmaster) || postmaster <= 0) return [];
+      const pids = [postmaster];
+      for (const entry of await readdir('/proc')) {
+        if (!/^\d+$/.test(entry)) continue;
+        const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+        const parentPid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (parentPid === postmaster) pids.push(Number(entry));
+      }
+      return pids;
+    },
+    async remove() {
+      await pgCluster('stop', dir).catch(() => undefined);
+      await rm(parent, { recursive: true, force: true });
+    },
+  };
+}
