@@ -34,31 +34,50 @@ function assertUnavailable(where: string, answer: JsonResponse): void {
 test('PostgreSQL stopped under load: 503 with the API error body, masters reconnect by themselves, no acknowledged write lost', async (t) => {
   const postgres = await startPostgresCluster();
   const dir = await shortTempDir('mmf-');
-  const cluster = await startMasterCluster({ dir, database: postgres.uri, computerId: NODE }).catch(
-    async (error: unknown) => {
-      await postgres.remove();
-      throw error;
-    },
-  );
+  const cleanUp: (() => Promise<void>)[] = [
+    () => rm(dir, { recursive: true, force: true }),
+    () => postgres.remove(),
+  ];
+  const failed = async (error: unknown): Promise<never> => {
+    for (const step of cleanUp) await step();
+    throw error;
+  };
+  const cluster = await startMasterCluster({ dir, database: postgres.uri, computerId: NODE }).catch(failed);
   const client = createMasterClient({ api: 'json', masterUrl: cluster.url });
+  cleanUp.unshift(
+    () => client.close(),
+    () => cluster.close(),
+  );
+  await client
+    .formatComputeNode({
+      computerGuid: NODE,
+      partitions: Array.from({ length: 40 }, (_, index) => ({
+        reference: `slappart${index}`,
+        addresses: [{ address: `127.0.3.${index + 1}`, networkInterface: 'lo', netmask: '255.0.0.0' }],
+      })),
+    })
+    .catch(failed);
   const readStatuses = new Map<number, number>();
   const readProblems: string[] = [];
   let reading = true;
   const reader = (async () => {
     while (reading) {
-      const answer = await postJson(cluster.url, '/slapos.allDocs.v0.compute_node_instance_list', {
-        computer_guid: NODE,
-      }).catch((error: unknown) => error);
-      if (!(answer instanceof Error) && answer !== null && typeof answer === 'object' && 'status' in answer) {
-        const response = answer as JsonResponse;
-        readStatuses.set(response.status, (readStatuses.get(response.status) ?? 0) + 1);
-        if (response.status !== 200)
-          try {
-            assertUnavailable('a read during the load', response);
-          } catch (problem) {
-            readProblems.push(String(problem));
-          }
-      } else readProblems.push(`no answer: ${String(answer)}`);
+      let answer: JsonResponse;
+      try {
+        answer = await postJson(cluster.url, '/slapos.allDocs.v0.compute_node_instance_list', {
+          computer_guid: NODE,
+        });
+      } catch (error) {
+        readProblems.push(`no answer: ${String(error)}`);
+        continue;
+      }
+      readStatuses.set(answer.status, (readStatuses.get(answer.status) ?? 0) + 1);
+      if (answer.status !== 200)
+        try {
+          assertUnavailable('a read during the load', answer);
+        } catch (problem) {
+          readProblems.push(String(problem));
+        }
       await sleep(5);
     }
   })();
@@ -71,13 +90,6 @@ test('PostgreSQL stopped under load: 503 with the API error body, masters reconn
     }),
   );
   try {
-    await client.formatComputeNode({
-      computerGuid: NODE,
-      partitions: Array.from({ length: 40 }, (_, index) => ({
-        reference: `slappart${index}`,
-        addresses: [{ address: `127.0.3.${index + 1}`, networkInterface: 'lo', netmask: '255.0.0.0' }],
-      })),
-    });
     await waitFor('writes acknowledged before the outage', () =>
       writers.every((writer) => writer.acknowledgements() >= 5),
     );
@@ -149,9 +161,6 @@ test('PostgreSQL stopped under load: 503 with the API error body, masters reconn
     reading = false;
     await reader;
     for (const writer of writers) await writer.stop();
-    await client.close();
-    await cluster.close();
-    await postgres.remove();
-    await rm(dir, { recursive: true, force: true });
+    for (const step of cleanUp) await step();
   }
 });
