@@ -19,12 +19,13 @@
  * one: the table shows where the cores went.
  */
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { startMasterCluster, type MasterCluster } from '../src/testing/master-cluster.ts';
+import { startPostgresCluster, type PostgresCluster } from '../src/testing/postgres-cluster.ts';
 import { build } from './_master-servers.ts';
 
 const NODES = 20;
@@ -77,17 +78,6 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-/** The pids of the processes named `name` (haproxy, postgres). */
-async function pidsNamed(name: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const comm = await readFile(`/proc/${entry}/comm`, 'utf8').catch(() => '');
-    if (comm.trim() === name) pids.push(Number(entry));
-  }
-  return pids;
-}
-
 function ownCpuSeconds(): number {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6;
@@ -114,8 +104,12 @@ async function sqliteDatabase(dir: string): Promise<RowDatabase> {
   };
 }
 
-async function postgresDatabase(): Promise<RowDatabase> {
-  throw new Error('the PostgreSQL store is not available yet: run with --store sqlite');
+let databases = 0;
+
+async function postgresDatabase(cluster: PostgresCluster): Promise<RowDatabase> {
+  const name = `bench_masters_${++databases}`;
+  const location = await cluster.createDatabase(name);
+  return { location, serverPids: () => cluster.pids(), drop: () => cluster.dropDatabase(name) };
 }
 
 async function post(pool: Pool, path: string, body: string): Promise<void> {
@@ -229,22 +223,27 @@ interface RowResult {
   busy: { masters: number; haproxy: number; database: number; generator: number };
 }
 
+interface RowSpec {
+  label: string;
+  count: number;
+  /** The load goes to the first master directly, not through haproxy. */
+  direct: boolean;
+}
+
 async function row(
-  label: string,
-  count: number,
-  direct: boolean,
-  options: Options,
-  root: string,
+  { label, count, direct }: RowSpec,
+  context: { options: Options; root: string; postgres: PostgresCluster | undefined },
 ): Promise<RowResult> {
-  const dir = await mkdtemp(join(root, 'row-'));
-  const database = options.store === 'sqlite' ? await sqliteDatabase(dir) : await postgresDatabase();
+  const { options } = context;
+  const dir = await mkdtemp(join(context.root, 'row-'));
+  const database = context.postgres ? await postgresDatabase(context.postgres) : await sqliteDatabase(dir);
   let cluster: MasterCluster | undefined;
   try {
     cluster = await startMasterCluster({ masters: count, database: database.location, dir });
     const url = direct ? (cluster.masters[0]?.url ?? '') : cluster.url;
     await setUp(url);
     const masterPids = cluster.masters.map((master) => master.process.child.pid ?? 0);
-    const haproxyPids = await pidsNamed('haproxy');
+    const haproxyPids = [cluster.haproxy.pid];
     const databasePids = await database.serverPids();
     const sum = (pids: number[]): number => pids.reduce((total, pid) => total + cpuSeconds(pid), 0);
     const before = {
@@ -304,17 +303,18 @@ process.stderr.write('building dist/ …\n');
 await build();
 const cores = cpus().length;
 const root = await mkdtemp(join(tmpdir(), 'bench-masters-'));
+const postgres = options.store === 'postgres' ? await startPostgresCluster() : undefined;
 console.log(
   `several masters on ${options.store === 'postgres' ? 'PostgreSQL' : 'one SQLite file'}: ${NODES} nodes × ${PARTITIONS} partitions, ` +
     `${options.writers} writers + ${options.readers} readers for ${options.seconds} s, ${cores} cores`,
 );
 try {
-  const rows: [string, number, boolean][] = [['1 master, direct (no haproxy)', 1, true]];
+  const rows: RowSpec[] = [{ label: '1 master, direct (no haproxy)', count: 1, direct: true }];
   for (const count of options.masters)
-    rows.push([`${count} master${count === 1 ? '' : 's'} behind haproxy`, count, false]);
+    rows.push({ label: `${count} master${count === 1 ? '' : 's'} behind haproxy`, count, direct: false });
   const results: RowResult[] = [];
-  for (const [label, count, direct] of rows) {
-    const result = await row(label, count, direct, options, root);
+  for (const spec of rows) {
+    const result = await row(spec, { options, root, postgres });
     results.push(result);
     for (const line of report(result, cores)) console.log(line);
   }
@@ -328,5 +328,6 @@ try {
           `(${cores} cores shared by the masters, haproxy, the database and the load generator)`,
       );
 } finally {
+  await postgres?.remove();
   await rm(root, { recursive: true, force: true });
 }

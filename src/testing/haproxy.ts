@@ -102,6 +102,8 @@ export interface RunningHaproxy {
   /** `http://127.0.0.1:PORT`: the masters' one URL. */
   url: string;
   configFile: string;
+  /** haproxy's process id. */
+  pid: number;
   /** haproxy's own output (its alerts and warnings). */
   output(): string;
   /** The state haproxy gives each master (`UP`, `DOWN`, `UP 1/2`…), by server name. */
@@ -200,6 +202,7 @@ async function startOnce(dir: string, servers: readonly HaproxyServer[]): Promis
   return {
     url,
     configFile,
+    pid: child.pid ?? 0,
     output: () => output,
     serverStates,
     async waitForStates(names, state, timeoutMs = 30_000) {

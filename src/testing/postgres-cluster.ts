@@ -6,6 +6,7 @@
 import { chmod, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { execFile } from '../lib/exec.ts';
 import { packageRoot } from '../lib/package-root.ts';
 
@@ -16,10 +17,35 @@ export interface PostgresCluster {
   stop(): Promise<void>;
   /** Starts it again. */
   start(): Promise<void>;
+  /** Creates a database (a plain lower-case name) and returns its URI. */
+  createDatabase(name: string): Promise<string>;
+  /** Drops a database, its sessions cut. */
+  dropDatabase(name: string): Promise<void>;
   /** The server's processes (the postmaster and its children), for CPU accounting. */
   pids(): Promise<number[]>;
   /** Stops it and removes its directory. */
   remove(): Promise<void>;
+}
+
+/** The URI of another database of the same cluster (the path of `postgresql://USER@/DB?host=DIR`). */
+function databaseUri(uri: string, name: string): string {
+  return uri.replace(/^(postgres(?:ql)?:\/\/[^/?]*\/)[^?]*/, `$1${name}`);
+}
+
+/** Runs one administrative statement in the `postgres` database. */
+async function administer(uri: string, statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: uri });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+function checkedName(name: string): string {
+  if (!/^[a-z][a-z0-9_]{0,62}$/.test(name)) throw new Error(`not a plain database name: ${name}`);
+  return name;
 }
 
 async function pgCluster(action: 'start' | 'stop', dir: string): Promise<string> {
@@ -48,6 +74,13 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     },
     start: async () => {
       await pgCluster('start', dir);
+    },
+    async createDatabase(name) {
+      await administer(uri, `CREATE DATABASE ${checkedName(name)}`);
+      return databaseUri(uri, name);
+    },
+    async dropDatabase(name) {
+      await administer(uri, `DROP DATABASE IF EXISTS ${checkedName(name)} WITH (FORCE)`);
     },
     async pids() {
       const text = await readFile(join(dir, 'data', 'postmaster.pid'), 'utf8').catch(() => '');
