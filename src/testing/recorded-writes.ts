@@ -66,6 +66,7 @@ export function startRecordedWriter(
           guid: instance.instance_guid,
           partition: instance.compute_partition_id,
         });
+        acknowledgements++;
       } catch (error) {
         // An answer's status is in the details (a SlapError's own status is its code's).
         const answered = error instanceof SlapError ? error.details?.status : undefined;
