@@ -108,10 +108,10 @@ test('PostgreSQL stopped under load: 503 with the API error body, masters reconn
     }
     assertUnavailable('haproxy', await postJson(cluster.url, '/slapos.post.v0.software_instance', write));
     assert.equal(cluster.running().length, 3, 'no master died');
-    assert.deepEqual(
-      Object.values(await cluster.haproxy.serverStates()),
-      ['UP', 'UP', 'UP'],
-      'haproxy keeps the masters (their process answers)',
+    const states = await cluster.haproxy.serverStates();
+    assert.ok(
+      Object.values(states).every((state) => state.startsWith('UP')),
+      `haproxy keeps the masters, whose process answers: ${JSON.stringify(states)}`,
     );
     const acknowledgedBefore = writers.map((writer) => writer.acknowledgements());
 

@@ -116,7 +116,6 @@ test('the hello example deploys through haproxy while a master is killed; no ack
       { timeoutMs: 60_000, intervalMs: 100 },
     );
     await cluster.kill(1);
-    assert.deepEqual(await cluster.haproxy.serverStates(), { master0: 'UP', master1: 'DOWN', master2: 'UP' });
 
     const request = await runSlapos(
       ['request', 'hello', url, '--node', `computer_guid=${NODE}`, '--parameters', 'name=Alice'],

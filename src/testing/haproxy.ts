@@ -62,7 +62,7 @@ export function haproxyConfig(options: HaproxyConfigOptions): string {
     '  timeout server 65s',
     '  timeout http-request 10s',
     '  timeout queue 5s',
-    '  timeout check 1s',
+    '  timeout check 2s',
     '  retries 3',
     '  option redispatch 1',
     '  retry-on conn-failure empty-response',
