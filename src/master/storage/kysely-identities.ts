@@ -1,9 +1,9 @@
 /**
- * The SQLite implementation of IdentityRepository (identity-repository.ts), merged by
- * sqlite-store.ts into its repository object. It runs inside the store's transactions, on the
- * store's prepared statements.
+ * The IdentityRepository (identity-repository.ts) written once for every SQL store, merged by
+ * kysely-repository.ts into the repository. It runs inside the store's transactions, through its
+ * SqlExecutor.
  */
-import type { Compilable, Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { SlapError } from '../../core/errors.ts';
 import type {
   AllocationScope,
@@ -15,17 +15,9 @@ import type {
   RegistrationTokenRecord,
   UserRecord,
 } from './identity-repository.ts';
-import { param, type QueryArgs } from './prepared.ts';
+import { param } from './query-params.ts';
 import type { CertificateTable, MasterDatabase, UserTable } from './schema.ts';
-
-/** The store's prepared-statement helpers: a statement is built and compiled once per key. */
-export interface StatementRunner {
-  all: <Row>(key: string, build: () => Compilable, args?: QueryArgs) => Row[];
-  get: <Row>(key: string, build: () => Compilable, args?: QueryArgs) => Row | undefined;
-  run: (key: string, build: () => Compilable, args?: QueryArgs) => number;
-  /** Runs an INSERT and returns the new rowid. */
-  insert: (key: string, build: () => Compilable, args?: QueryArgs) => number;
-}
+import { constraintViolation, type SqlExecutor } from './sql-executor.ts';
 
 /**
  * The reference a registered compute node holds until its row id is known, inside the same
@@ -70,22 +62,18 @@ function toAccess(row: NodeAccessRow, friends: string[]): ComputeNodeAccess {
   };
 }
 
-function constraint(error: unknown): 'unique' | 'foreign key' | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') return 'unique';
-  if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return 'foreign key';
-  return undefined;
-}
-
 /**
  * Runs `write`, turning a constraint failure into the SlapError the interface promises. Messages
  * name no value: a token digest is still a secret's fingerprint.
  */
-function guarded<T>(write: () => T, messages: { unique?: string; missing?: string }): T {
+async function guarded<T>(
+  write: () => Promise<T>,
+  messages: { unique?: string; missing?: string },
+): Promise<T> {
   try {
-    return write();
+    return await write();
   } catch (error) {
-    const kind = constraint(error);
+    const kind = constraintViolation(error);
     if (kind === 'unique' && messages.unique) {
       throw new SlapError('SLAP_ERR_CONFLICT', messages.unique, { cause: error });
     }
@@ -96,11 +84,11 @@ function guarded<T>(write: () => T, messages: { unique?: string; missing?: strin
   }
 }
 
-export function createSqliteIdentityRepository(
+export function createKyselyIdentityRepository(
   db: Kysely<MasterDatabase>,
-  statements: StatementRunner,
+  executor: SqlExecutor,
 ): IdentityRepository {
-  const { all, get, run, insert } = statements;
+  const { all, get, run, insert } = executor;
 
   const selectUsers = () => db.selectFrom('user').select(['name', 'admin', 'disabled', 'created_at']);
   const selectCertificates = () =>
@@ -110,22 +98,24 @@ export function createSqliteIdentityRepository(
   const selectNodeAccess = () =>
     db.selectFrom('compute_node').select(['reference', 'owner', 'title', 'allocation_scope', 'revoked_at']);
 
-  const friendsOf = (reference: string): string[] =>
-    all<{ user: string }>(
-      'identities:friendsOf',
-      () =>
-        db
-          .selectFrom('compute_node_friend')
-          .select('user')
-          .where('compute_node_reference', '=', param('node'))
-          .orderBy('user'),
-      { node: reference },
+  const friendsOf = async (reference: string): Promise<string[]> =>
+    (
+      await all<{ user: string }>(
+        'identities:friendsOf',
+        () =>
+          db
+            .selectFrom('compute_node_friend')
+            .select('user')
+            .where('compute_node_reference', '=', param('node'))
+            .orderBy('user'),
+        { node: reference },
+      )
     ).map((row) => row.user);
 
-  const listCertificates: IdentityRepository['listCertificates'] = (filter = {}) => {
+  const listCertificates: IdentityRepository['listCertificates'] = async (filter = {}) => {
     const byKind = filter.kind !== undefined;
     const bySubject = filter.subject !== undefined;
-    const rows = all<CertificateRow>(
+    const rows = await all<CertificateRow>(
       `identities:listCertificates:${byKind ? 'kind' : ''}:${bySubject ? 'subject' : ''}`,
       () => {
         let select = selectCertificates();
@@ -135,14 +125,14 @@ export function createSqliteIdentityRepository(
       },
       { kind: filter.kind, subject: filter.subject },
     );
-    return Promise.resolve(rows.map(toCertificate));
+    return rows.map(toCertificate);
   };
 
-  const registerComputeNode: IdentityRepository['registerComputeNode'] = ({ owner, title, now }) => {
+  const registerComputeNode: IdentityRepository['registerComputeNode'] = async ({ owner, title, now }) => {
     // A reference COMP-n may already exist (a node named so by hand in proxy mode): the row is
     // dropped and inserted again, with a higher id (AUTOINCREMENT never reuses one).
     for (;;) {
-      const id = guarded(
+      const id = await guarded(
         () =>
           insert(
             'identities:registerComputeNode',
@@ -160,19 +150,21 @@ export function createSqliteIdentityRepository(
       );
       const reference = `COMP-${id}`;
       try {
-        run(
-          'identities:nameComputeNode',
-          () =>
-            db
-              .updateTable('compute_node')
-              .set({ reference: param('reference') })
-              .where('id', '=', param<number>('id')),
-          { reference, id },
+        await executor.recoverable(() =>
+          run(
+            'identities:nameComputeNode',
+            () =>
+              db
+                .updateTable('compute_node')
+                .set({ reference: param('reference') })
+                .where('id', '=', param<number>('id')),
+            { reference, id },
+          ),
         );
-        return Promise.resolve(reference);
+        return reference;
       } catch (error) {
-        if (constraint(error) !== 'unique') throw error;
-        run(
+        if (constraintViolation(error) !== 'unique') throw error;
+        await run(
           'identities:dropRegisteringNode',
           () => db.deleteFrom('compute_node').where('id', '=', param<number>('id')),
           { id },
@@ -182,16 +174,20 @@ export function createSqliteIdentityRepository(
   };
 
   return {
-    getUser: (name) => {
-      const row = get<UserRow>('identities:getUser', () => selectUsers().where('name', '=', param('name')), {
-        name,
-      });
-      return Promise.resolve(row && toUser(row));
+    getUser: async (name) => {
+      const row = await get<UserRow>(
+        'identities:getUser',
+        () => selectUsers().where('name', '=', param('name')),
+        {
+          name,
+        },
+      );
+      return row && toUser(row);
     },
-    listUsers: () =>
-      Promise.resolve(all<UserRow>('identities:listUsers', () => selectUsers().orderBy('name')).map(toUser)),
-    insertUser: ({ name, admin, now }) => {
-      guarded(
+    listUsers: async () =>
+      (await all<UserRow>('identities:listUsers', () => selectUsers().orderBy('name'))).map(toUser),
+    insertUser: async ({ name, admin, now }) => {
+      await guarded(
         () =>
           run(
             'identities:insertUser',
@@ -206,22 +202,19 @@ export function createSqliteIdentityRepository(
           ),
         { unique: `the user ${JSON.stringify(name)} already exists` },
       );
-      return Promise.resolve();
     },
-    setUserDisabled: (name, disabled) =>
-      Promise.resolve(
-        run(
-          'identities:setUserDisabled',
-          () =>
-            db
-              .updateTable('user')
-              .set({ disabled: param<number>('disabled') })
-              .where('name', '=', param('name')),
-          { name, disabled: disabled ? 1 : 0 },
-        ) === 1,
-      ),
-    insertUserToken: ({ tokenHash, user, now }) => {
-      guarded(
+    setUserDisabled: async (name, disabled) =>
+      (await run(
+        'identities:setUserDisabled',
+        () =>
+          db
+            .updateTable('user')
+            .set({ disabled: param<number>('disabled') })
+            .where('name', '=', param('name')),
+        { name, disabled: disabled ? 1 : 0 },
+      )) === 1,
+    insertUserToken: async ({ tokenHash, user, now }) => {
+      await guarded(
         () =>
           run(
             'identities:insertUserToken',
@@ -235,22 +228,19 @@ export function createSqliteIdentityRepository(
           ),
         { unique: 'this token is already stored', missing: `no such user: ${JSON.stringify(user)}` },
       );
-      return Promise.resolve();
     },
-    deleteUserTokens: ({ user, except }) =>
-      Promise.resolve(
-        run(
-          'identities:deleteUserTokens',
-          () =>
-            db
-              .deleteFrom('user_token')
-              .where('user', '=', param('user'))
-              .where('token_hash', '!=', param('except')),
-          { user, except: except ?? '' },
-        ),
+    deleteUserTokens: async ({ user, except }) =>
+      await run(
+        'identities:deleteUserTokens',
+        () =>
+          db
+            .deleteFrom('user_token')
+            .where('user', '=', param('user'))
+            .where('token_hash', '!=', param('except')),
+        { user, except: except ?? '' },
       ),
-    findUserByTokenHash: (tokenHash) => {
-      const row = get<UserRow>(
+    findUserByTokenHash: async (tokenHash) => {
+      const row = await get<UserRow>(
         'identities:findUserByTokenHash',
         () =>
           db
@@ -260,11 +250,11 @@ export function createSqliteIdentityRepository(
             .where('t.token_hash', '=', param('hash')),
         { hash: tokenHash },
       );
-      return Promise.resolve(row && toUser(row));
+      return row && toUser(row);
     },
 
-    insertRegistrationToken: (record) => {
-      guarded(
+    insertRegistrationToken: async (record) => {
+      await guarded(
         () =>
           run(
             'identities:insertRegistrationToken',
@@ -289,57 +279,51 @@ export function createSqliteIdentityRepository(
           missing: `no such user: ${JSON.stringify(record.owner)}`,
         },
       );
-      return Promise.resolve();
     },
-    getRegistrationToken: (tokenHash) =>
-      Promise.resolve(
-        get<RegistrationTokenRecord>(
-          'identities:getRegistrationToken',
-          () =>
-            db
-              .selectFrom('registration_token')
-              .select([
-                'token_hash as tokenHash',
-                'owner',
-                'expires_at as expiresAt',
-                'used_at as usedAt',
-                'created_at as createdAt',
-              ])
-              .where('token_hash', '=', param('hash')),
-          { hash: tokenHash },
-        ),
+    getRegistrationToken: async (tokenHash) =>
+      await get<RegistrationTokenRecord>(
+        'identities:getRegistrationToken',
+        () =>
+          db
+            .selectFrom('registration_token')
+            .select([
+              'token_hash as tokenHash',
+              'owner',
+              'expires_at as expiresAt',
+              'used_at as usedAt',
+              'created_at as createdAt',
+            ])
+            .where('token_hash', '=', param('hash')),
+        { hash: tokenHash },
       ),
-    markRegistrationTokenUsed: (tokenHash, now) =>
-      Promise.resolve(
-        run(
-          'identities:markRegistrationTokenUsed',
-          () =>
-            db
-              .updateTable('registration_token')
-              .set({ used_at: param<number>('now') })
-              .where('token_hash', '=', param('hash'))
-              .where('used_at', 'is', null),
-          { hash: tokenHash, now },
-        ) === 1,
-      ),
+    markRegistrationTokenUsed: async (tokenHash, now) =>
+      (await run(
+        'identities:markRegistrationTokenUsed',
+        () =>
+          db
+            .updateTable('registration_token')
+            .set({ used_at: param<number>('now') })
+            .where('token_hash', '=', param('hash'))
+            .where('used_at', 'is', null),
+        { hash: tokenHash, now },
+      )) === 1,
 
-    undoComputeNodeRegistration: ({ reference, tokenHash }) => {
-      run(
+    undoComputeNodeRegistration: async ({ reference, tokenHash }) => {
+      await run(
         'identities:deleteRegisteredComputeNode',
         () => db.deleteFrom('compute_node').where('reference', '=', param('node')),
         { node: reference },
       );
-      run(
+      await run(
         'identities:releaseRegistrationToken',
         () =>
           db.updateTable('registration_token').set({ used_at: null }).where('token_hash', '=', param('hash')),
         { hash: tokenHash },
       );
-      return Promise.resolve();
     },
 
-    insertCertificate: (record) => {
-      guarded(
+    insertCertificate: async (record) => {
+      await guarded(
         () =>
           run(
             'identities:insertCertificate',
@@ -363,50 +347,47 @@ export function createSqliteIdentityRepository(
           ),
         { unique: `a certificate with serial ${record.serial} is already stored` },
       );
-      return Promise.resolve();
     },
-    getCertificate: (serial) => {
-      const row = get<CertificateRow>(
+    getCertificate: async (serial) => {
+      const row = await get<CertificateRow>(
         'identities:getCertificate',
         () => selectCertificates().where('serial', '=', param('serial')),
         { serial },
       );
-      return Promise.resolve(row && toCertificate(row));
+      return row && toCertificate(row);
     },
     listCertificates,
-    revokeCertificates: ({ kind, subject, now }) =>
-      Promise.resolve(
-        run(
-          'identities:revokeCertificates',
-          () =>
-            db
-              .updateTable('certificate')
-              .set({ revoked_at: param<number>('now') })
-              .where('kind', '=', param<CertificateKind>('kind'))
-              .where('subject', '=', param('subject'))
-              .where('revoked_at', 'is', null),
-          { kind, subject, now },
-        ),
+    revokeCertificates: async ({ kind, subject, now }) =>
+      await run(
+        'identities:revokeCertificates',
+        () =>
+          db
+            .updateTable('certificate')
+            .set({ revoked_at: param<number>('now') })
+            .where('kind', '=', param<CertificateKind>('kind'))
+            .where('subject', '=', param('subject'))
+            .where('revoked_at', 'is', null),
+        { kind, subject, now },
       ),
 
     registerComputeNode,
-    getComputeNodeAccess: (reference) => {
-      const row = get<NodeAccessRow>(
+    getComputeNodeAccess: async (reference) => {
+      const row = await get<NodeAccessRow>(
         'identities:getComputeNodeAccess',
         () => selectNodeAccess().where('reference', '=', param('node')),
         { node: reference },
       );
-      return Promise.resolve(row && toAccess(row, friendsOf(reference)));
+      return row && toAccess(row, await friendsOf(reference));
     },
-    setComputeNodeAccess: (reference, access) => {
-      const exists = get<{ reference: string }>(
+    setComputeNodeAccess: async (reference, access) => {
+      const exists = await get<{ reference: string }>(
         'identities:computeNodeExists',
         () => db.selectFrom('compute_node').select('reference').where('reference', '=', param('node')),
         { node: reference },
       );
-      if (!exists) return Promise.resolve(false);
+      if (!exists) return false;
       if (access.allocationScope !== undefined) {
-        run(
+        await run(
           'identities:setAllocationScope',
           () =>
             db
@@ -417,13 +398,13 @@ export function createSqliteIdentityRepository(
         );
       }
       if (access.friends !== undefined) {
-        run(
+        await run(
           'identities:clearFriends',
           () => db.deleteFrom('compute_node_friend').where('compute_node_reference', '=', param('node')),
           { node: reference },
         );
         for (const user of new Set(access.friends)) {
-          guarded(
+          await guarded(
             () =>
               run(
                 'identities:insertFriend',
@@ -437,23 +418,21 @@ export function createSqliteIdentityRepository(
           );
         }
       }
-      return Promise.resolve(true);
+      return true;
     },
-    setComputeNodeRevoked: (reference, now) =>
-      Promise.resolve(
-        run(
-          'identities:setComputeNodeRevoked',
-          () =>
-            db
-              .updateTable('compute_node')
-              .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.val(param<number>('now'))) }))
-              .where('reference', '=', param('node')),
-          { node: reference, now },
-        ) === 1,
-      ),
-    listComputeNodeAccess: () => {
+    setComputeNodeRevoked: async (reference, now) =>
+      (await run(
+        'identities:setComputeNodeRevoked',
+        () =>
+          db
+            .updateTable('compute_node')
+            .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.val(param<number>('now'))) }))
+            .where('reference', '=', param('node')),
+        { node: reference, now },
+      )) === 1,
+    listComputeNodeAccess: async () => {
       const friends = new Map<string, string[]>();
-      const friendRows = all<{ node: string; user: string }>('identities:listFriends', () =>
+      const friendRows = await all<{ node: string; user: string }>('identities:listFriends', () =>
         db
           .selectFrom('compute_node_friend')
           .select(['compute_node_reference as node', 'user'])
@@ -465,15 +444,13 @@ export function createSqliteIdentityRepository(
         if (list) list.push(row.user);
         else friends.set(row.node, [row.user]);
       }
-      const nodes = all<NodeAccessRow>('identities:listComputeNodeAccess', () =>
+      const nodes = await all<NodeAccessRow>('identities:listComputeNodeAccess', () =>
         selectNodeAccess().orderBy('id'),
       );
-      return Promise.resolve(
-        nodes.map((row): ComputeNodeListing => ({
-          ...toAccess(row, friends.get(row.reference) ?? []),
-          title: row.title,
-        })),
-      );
+      return nodes.map((row): ComputeNodeListing => ({
+        ...toAccess(row, friends.get(row.reference) ?? []),
+        title: row.title,
+      }));
     },
   };
 }
