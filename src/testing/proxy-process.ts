@@ -9,9 +9,17 @@ export interface ProxyProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `slapos proxy start …` and waits (60 s at most) for its "master listening" log line. */
-export async function startProxyProcess(args: string[], cwd: string): Promise<ProxyProcess> {
-  const child = spawn(process.execPath, [slaposBinPath(), 'proxy', 'start', ...args], {
+/**
+ * Starts `slapos proxy start …` and waits (60 s at most) for its "master listening" log line;
+ * through `wrapper` if given (a command and its arguments that run the rest: `setpriv … --`).
+ */
+export async function startProxyProcess(
+  args: string[],
+  cwd: string,
+  options: { wrapper?: readonly string[] } = {},
+): Promise<ProxyProcess> {
+  const command = [...(options.wrapper ?? []), process.execPath, slaposBinPath(), 'proxy', 'start', ...args];
+  const child = spawn(command[0] as string, command.slice(1), {
     cwd,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd },
     stdio: ['ignore', 'pipe', 'pipe'],

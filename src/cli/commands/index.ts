@@ -25,10 +25,12 @@ export const COMMANDS: readonly CommandEntry[] = [
   { word: 'node', load: async () => (await import('./node-restart.ts')).registerNodeRestart },
   { word: 'node', load: async () => (await import('./node-tail.ts')).registerNodeTail },
   { word: 'proxy', load: async () => (await import('./proxy-start.ts')).registerProxyStart },
+  { word: 'proxy', load: async () => (await import('./proxy-backup.ts')).registerProxyBackup },
   // --- master mode (src/master/master-mode.ts, master-admin.ts) ---
   { word: 'master', load: async () => (await import('./master-start.ts')).registerMasterStart },
   { word: 'master', load: async () => (await import('./master-user.ts')).registerMasterUser },
   { word: 'master', load: async () => (await import('./master-node.ts')).registerMasterNode },
+  { word: 'master', load: async () => (await import('./master-backup.ts')).registerMasterBackup },
   { word: 'configure', load: async () => (await import('./configure-client.ts')).registerConfigureClient },
   // --- client commands (src/cli/client-config.ts) ---
   { word: 'supply', load: async () => (await import('./supply.ts')).registerSupply },

@@ -16,7 +16,10 @@ export interface CheckpointWorkerData {
 
 /** Messages to the main thread. */
 export type CheckpointWorkerMessage =
-  { type: 'ready' } | { type: 'checkpointed'; walFrames: number; copiedFrames: number };
+  | { type: 'ready' }
+  | { type: 'checkpointed'; walFrames: number; copiedFrames: number }
+  /** A checkpoint failed (its SQLite code); the worker goes on and tries again later. */
+  | { type: 'failed'; code: string };
 
 const data = workerData as CheckpointWorkerData;
 const port = parentPort;
@@ -27,11 +30,27 @@ const database = new BetterSqlite3(data.path);
 database.pragma('synchronous = NORMAL');
 let seen = 0;
 
+/** After a failed checkpoint (disk full, I/O error), the next attempt waits this long. */
+const RETRY_AFTER_FAILURE_MS = 1000;
+let retryAt = 0;
+
 const timer = setInterval(() => {
   const now = Atomics.load(commits, 0);
-  if (now === seen) return;
+  if (now === seen || Date.now() < retryAt) return;
+  let result: { log: number; checkpointed: number } | undefined;
+  try {
+    [result] = database.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[];
+  } catch (error) {
+    // A condition of the machine, not of this thread: the checkpoint is tried again later.
+    retryAt = Date.now() + RETRY_AFTER_FAILURE_MS;
+    const code = (error as { code?: unknown }).code;
+    port.postMessage({
+      type: 'failed',
+      code: typeof code === 'string' ? code : 'unknown',
+    } satisfies CheckpointWorkerMessage);
+    return;
+  }
   seen = now;
-  const [result] = database.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[];
   port.postMessage({
     type: 'checkpointed',
     walFrames: result?.log ?? 0,

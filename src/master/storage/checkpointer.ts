@@ -8,6 +8,7 @@
  *
  * Lifecycle: `running` from the start → `closed` after `close()` (idempotent), or `failed` if the
  * worker dies (reported once through `onFailure`, so that the store restores its own checkpoints).
+ * A checkpoint that fails (disk full, I/O error) is no death: it is logged once, tried again.
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../lib/logger.ts';
@@ -42,6 +43,8 @@ export class BackgroundCheckpointer {
   private readonly exited: Promise<void>;
   private currentState: CheckpointerState = 'running';
   private closing: Promise<void> | undefined;
+  /** Since when checkpoints fail (disk full…), while they do. */
+  private failingSince: number | undefined;
 
   constructor(private readonly options: BackgroundCheckpointerOptions) {
     const data: CheckpointWorkerData = {
@@ -51,7 +54,21 @@ export class BackgroundCheckpointer {
     };
     this.worker = new Worker(workerUrl(), { workerData: data });
     this.worker.on('message', (message: CheckpointWorkerMessage) => {
-      if (message.type === 'checkpointed') options.onCheckpoint?.(message);
+      if (message.type === 'checkpointed') {
+        if (this.failingSince !== undefined)
+          options.logger?.info(
+            { failedFor: Date.now() - this.failingSince },
+            'background checkpoints work again',
+          );
+        this.failingSince = undefined;
+        options.onCheckpoint?.(message);
+      } else if (message.type === 'failed' && this.failingSince === undefined) {
+        this.failingSince = Date.now();
+        options.logger?.warn(
+          { sqlite: message.code },
+          'background checkpoint failed; trying again every second',
+        );
+      }
     });
     this.worker.on('error', (error) => this.fail(error));
     this.exited = new Promise((resolve) => {

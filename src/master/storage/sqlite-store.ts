@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Kysely, SqliteDialect, type Compilable } from 'kysely';
-import { SlapError } from '../../core/errors.ts';
+import { SlapError, toSlapError } from '../../core/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { BackgroundCheckpointer } from './checkpointer.ts';
 import { migrateToLatest } from './migrate.ts';
@@ -21,6 +21,7 @@ import { createKyselyRepository } from './kysely-repository.ts';
 import { NodeChangeHub } from './node-changes.ts';
 import type { QueryArgs } from './query-params.ts';
 import { ReadMemo } from './read-memo.ts';
+import { readOnlyDatabaseError, sqliteFaultError, SqliteFaultLog } from './sqlite-faults.ts';
 import type { MasterStore, Repository } from './repository.ts';
 import type { MasterDatabase } from './schema.ts';
 import type { SqlExecutor } from './sql-executor.ts';
@@ -50,13 +51,6 @@ const MEMO_LIMIT = 1024;
 /** How often memoized reads look for commits by other processes. */
 const EXTERNAL_CHECK_MS = 100;
 
-/** Another process holding the database too long is a temporary condition (503), not a bug. */
-function busyError(error: unknown): SlapError | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string' || !/^SQLITE_(BUSY|LOCKED)/.test(code)) return undefined;
-  return new SlapError('SLAP_ERR_UNAVAILABLE', 'The database is busy; retry later.', { cause: error });
-}
-
 function databaseError(path: string, error: unknown): SlapError {
   const message = error instanceof Error ? error.message : String(error);
   return new SlapError('SLAP_ERR_DATABASE', `cannot use the database ${path}: ${message}`, { cause: error });
@@ -80,6 +74,7 @@ export class SqliteStore implements MasterStore {
   private bumpedNodes = new Set<string>();
   private readonly nodeChanges: NodeChangeHub;
   private checkpointer: BackgroundCheckpointer | undefined;
+  private readonly faults: SqliteFaultLog;
 
   private constructor(
     path: string,
@@ -90,6 +85,7 @@ export class SqliteStore implements MasterStore {
     this.sqlite = sqlite;
     this.kysely = new Kysely<MasterDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
     this.nodeChanges = new NodeChangeHub(options.logger);
+    this.faults = new SqliteFaultLog(options.logger);
     this.repository = createKyselyRepository(this.kysely, this.createExecutor(), {
       nodeBumped: (computeNodeId) => void this.bumpedNodes.add(computeNodeId),
     });
@@ -119,13 +115,19 @@ export class SqliteStore implements MasterStore {
     const { path } = options;
     let sqlite: Database;
     try {
-      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      if (path !== ':memory:') {
+        mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+        // SQLite would open it read-only and fail every write, until a restart.
+        const readOnly = readOnlyDatabaseError(path);
+        if (readOnly) throw readOnly;
+      }
       sqlite = new BetterSqlite3(path);
       sqlite.pragma('journal_mode = WAL');
       sqlite.pragma('synchronous = NORMAL');
       sqlite.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
       sqlite.pragma('foreign_keys = ON');
     } catch (error) {
+      if (error instanceof SlapError) throw error;
       throw databaseError(path, error);
     }
     const store = new SqliteStore(path, sqlite, options);
@@ -166,7 +168,13 @@ export class SqliteStore implements MasterStore {
 
   memoizedRead<T>(key: string, work: (repository: Repository) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new SlapError('SLAP_ERR_UNAVAILABLE', 'the database is closed'));
-    return this.memo.read(key, this.version(), () =>
+    let version: string;
+    try {
+      version = this.version();
+    } catch (error) {
+      return Promise.reject(toSlapError(this.fault(error)));
+    }
+    return this.memo.read(key, version, () =>
       this.transaction('read', async (repository) => {
         const version = this.version();
         const value = await work(repository);
@@ -184,9 +192,21 @@ export class SqliteStore implements MasterStore {
     if (this.closed) return Promise.reject(new SlapError('SLAP_ERR_UNAVAILABLE', 'the database is closed'));
     return this.transactions
       .run(mode, () => work(this.repository))
-      .catch((error: unknown) => {
-        throw busyError(error) ?? error;
-      });
+      .then(
+        (value) => {
+          if (mode === 'write') this.faults.wrote();
+          return value;
+        },
+        (error: unknown) => {
+          throw this.fault(error);
+        },
+      );
+  }
+
+  /** A failure as it is answered: a fault of the machine (sqlite-faults.ts) becomes a 503. */
+  private fault(error: unknown): unknown {
+    this.faults.failed(error);
+    return sqliteFaultError(error) ?? error;
   }
 
   close(): Promise<void> {
