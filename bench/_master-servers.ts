@@ -22,10 +22,14 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-/** Brings dist/ up to date (incremental), since the masters run the compiled CLI. */
+/** Brings dist/ up to date (incremental), since the masters run the compiled CLI (`npm run build`'s steps). */
 export async function build(): Promise<void> {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   await run(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT, timeout: 600_000 });
+  await run(process.execPath, [join(ROOT, 'dist', 'scripts', 'bundle-vendor.js')], {
+    cwd: ROOT,
+    timeout: 600_000,
+  });
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
- * Convergence benchmark: `npm run bench -- converge [--requests 20] [--partitions 100]` (build first:
- * the standalone runs the compiled `slapos`).
+ * Convergence benchmark: `npm run bench -- converge [--requests 20] [--partitions 100] [--burst 50]
+ * [--burst-partitions 60] [--only requests|burst|idle]` (build first: the standalone runs the
+ * compiled `slapos`).
  *
  * 1. Request → URL answering: a standalone SlapOS (real master, supervisor and node agent processes,
  *    `slapos standalone start`), examples/hello already built; N times: request an instance with a
@@ -10,6 +11,8 @@
  *    promise), in process: the instance pass reading the node's state from the change stream's
  *    snapshot (one call) and from the JSON API v0 (2 + M calls); time and processes spawned.
  * 3. Idle memory (VmRSS) of the standalone's agent and supervisor.
+ * 4. A burst: a standalone with 60 partitions and examples/hello built; 50 instances requested at
+ *    once; time from the requests until each one's URL answers its greeting: all, p50, p99.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
@@ -33,10 +36,21 @@ const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '20' },
     partitions: { type: 'string', default: '100' },
+    burst: { type: 'string', default: '50' },
+    'burst-partitions': { type: 'string', default: '60' },
+    only: { type: 'string' },
   },
 });
 const REQUESTS = Number(values.requests);
 const PARTITIONS = Number(values.partitions);
+const BURST = Number(values.burst);
+const BURST_PARTITIONS = Number(values['burst-partitions']);
+const ROWS = ['requests', 'burst', 'idle'] as const;
+if (values.only !== undefined && !(ROWS as readonly string[]).includes(values.only)) {
+  process.stderr.write(`bench/converge: --only takes one of ${ROWS.join(', ')}\n`);
+  process.exit(5);
+}
+const runs = (row: (typeof ROWS)[number]): boolean => values.only === undefined || values.only === row;
 if (!existsSync(new URL('../dist/src/cli/main.js', import.meta.url))) {
   process.stderr.write('bench/converge: the CLI is not built: run `npm run build` first\n');
   process.exit(1);
@@ -64,21 +78,33 @@ async function answers(url: string, expected: string): Promise<boolean> {
   }
 }
 
-/** Polls (every 5 ms) until the instance's URL answers its greeting; returns the URL. */
-async function untilAnswering(client: MasterClient, guid: string, name: string): Promise<string> {
+/**
+ * Polls until the instance's URL answers its greeting; returns the URL. The master is asked every
+ * `publishedEveryMs` until the URL and name are published, then only the URL every `answerEveryMs`.
+ */
+async function untilAnswering(
+  client: MasterClient,
+  guid: string,
+  name: string,
+  every: { publishedEveryMs: number; answerEveryMs: number } = { publishedEveryMs: 5, answerEveryMs: 5 },
+): Promise<string> {
   const deadline = Date.now() + 120_000;
-  for (;;) {
-    const instance = await client.getInstance(guid);
-    const url = instance.connection_parameters.url;
-    if (
-      typeof url === 'string' &&
-      instance.connection_parameters.name === `Hello ${name}!` &&
-      (await answers(url, `Hello ${name}!`))
-    )
-      return url;
+  const expected = `Hello ${name}!`;
+  const inTime = async (delayMs: number): Promise<void> => {
     if (Date.now() > deadline) throw new Error(`${guid} did not answer in time`);
-    await sleep(5);
+    await sleep(delayMs);
+  };
+  let url: string | undefined;
+  for (;;) {
+    const published = (await client.getInstance(guid)).connection_parameters;
+    if (typeof published.url === 'string' && published.name === expected) {
+      url = published.url;
+      break;
+    }
+    await inTime(every.publishedEveryMs);
   }
+  while (!(await answers(url, expected))) await inTime(every.answerEveryMs);
+  return url;
 }
 
 async function untilFreed(client: MasterClient, computer: string, title: string): Promise<void> {
@@ -95,17 +121,7 @@ async function convergence(): Promise<string[]> {
   try {
     const { info, client } = await startBenchStandalone(dir, 3);
     try {
-      const software = helloSoftwareUrl();
-      await client.supply({ softwareReleaseUri: software, computerGuid: info.computer_guid });
-      // Warm-up: builds the software release (not measured).
-      await client.requestInstance({
-        title: 'warm-up',
-        softwareReleaseUri: software,
-        parameters: { name: 'Warm' },
-      });
-      await untilAnswering(client, 'warm-up______0', 'Warm');
-      await client.requestInstance({ title: 'warm-up', softwareReleaseUri: software, state: 'destroyed' });
-      await untilFreed(client, info.computer_guid, 'warm-up');
+      const software = await warmUp(client, info.computer_guid);
 
       const samples: number[] = [];
       for (let index = 0; index < REQUESTS; index++) {
@@ -216,7 +232,61 @@ async function idlePass(): Promise<string[]> {
   }
 }
 
+/** Builds examples/hello in the standalone (not measured): one instance deployed, then destroyed. */
+async function warmUp(client: MasterClient, computerGuid: string): Promise<string> {
+  const software = helloSoftwareUrl();
+  await client.supply({ softwareReleaseUri: software, computerGuid });
+  await client.requestInstance({
+    title: 'warm-up',
+    softwareReleaseUri: software,
+    parameters: { name: 'Warm' },
+  });
+  await untilAnswering(client, 'warm-up______0', 'Warm');
+  await client.requestInstance({ title: 'warm-up', softwareReleaseUri: software, state: 'destroyed' });
+  await untilFreed(client, computerGuid, 'warm-up');
+  return software;
+}
+
+/**
+ * BURST instances requested at once on a standalone of BURST_PARTITIONS partitions; each is timed
+ * from the moment the requests are sent until its URL answers. Each waiter asks the master every
+ * 100 ms until its URL is published, then tries the URL every 20 ms (50 waiters asking the master
+ * every 5 ms would take the cores the node needs).
+ */
+async function burst(): Promise<string[]> {
+  const dir = await shortTempDir('bench-burst-');
+  try {
+    const { info, client } = await startBenchStandalone(dir, BURST_PARTITIONS);
+    try {
+      const software = await warmUp(client, info.computer_guid);
+      const start = performance.now();
+      const samples = await Promise.all(
+        Array.from({ length: BURST }, async (_, index) => {
+          const title = `burst-${index}`;
+          const name = `B${index}`;
+          await client.requestInstance({ title, softwareReleaseUri: software, parameters: { name } });
+          await untilAnswering(client, `${title}______0`, name, {
+            publishedEveryMs: 100,
+            answerEveryMs: 20,
+          });
+          return performance.now() - start;
+        }),
+      );
+      return [
+        `burst: ${BURST} instances requested at once (examples/hello built, ${BURST_PARTITIONS} partitions, real processes):`,
+        `  all answering after ${ms(Math.max(...samples))}, p50 ${ms(quantile(samples, 0.5))}, p99 ${ms(quantile(samples, 0.99))}, first ${ms(Math.min(...samples))}`,
+      ];
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await runSlaposProcess(['standalone', 'stop', '--dir', dir], { timeoutMs: 120_000 });
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 const report: string[] = [];
-report.push(...(await convergence()));
-report.push(...(await idlePass()));
+if (runs('requests')) report.push(...(await convergence()));
+if (runs('burst')) report.push(...(await burst()));
+if (runs('idle')) report.push(...(await idlePass()));
 process.stdout.write(`${report.join('\n')}\n`);

@@ -21,7 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { BODY_LIMIT_BYTES, MAX_OBJECT_MEMBERS } from '../src/master/http/request-body.ts';
-import { ARRAY_CAPS } from '../src/master/http/validation.ts';
+import { ARRAY_CAPS } from '../src/master/http/request-rules.ts';
 import { MAX_PARAMETER_XML_BYTES } from '../src/master/services/stored-parameters.ts';
 
 const { values } = parseArgs({

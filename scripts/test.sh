@@ -8,6 +8,7 @@ if [ "${1:-}" = "--only-tests" ]; then only_tests=true; shift; fi
 
 echo "== build (tsc)"
 npx tsc -p tsconfig.build.json
+node dist/scripts/bundle-vendor.js
 if [ "$only_tests" = false ]; then
   echo "== lint (eslint)"
   npx eslint --max-warnings 0 .

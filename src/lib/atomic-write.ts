@@ -7,11 +7,17 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** Create missing parent directories (default true). */
   mkdirs?: boolean;
+  /**
+   * Flush the content to the disk before the rename (default true). False for a file that is only
+   * a cache or a status, whose loss in a crash of the machine costs some work done again, not data:
+   * it is still never torn, but many of them written at once do not wait for the disk.
+   */
+  durable?: boolean;
 }
 
 /**
  * Writes a file so that readers see either the old or the new content, never a torn one:
- * write a temporary file beside it, fsync, then rename over the target.
+ * write a temporary file beside it, fsync (unless `durable` is false), then rename over the target.
  */
 export async function writeFileAtomic(
   path: string,
@@ -25,7 +31,7 @@ export async function writeFileAtomic(
   try {
     await handle.writeFile(data);
     await handle.chmod(options.mode ?? 0o644);
-    await handle.sync();
+    if (options.durable !== false) await handle.sync();
   } finally {
     await handle.close();
   }

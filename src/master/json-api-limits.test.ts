@@ -18,7 +18,7 @@ import {
 } from '../api/index.ts';
 import { LINE_TERMINATORS, seededChoices } from '../testing/hostile-strings.ts';
 import { apiResponseProblem } from '../testing/api-schema.ts';
-import { ARRAY_CAPS } from './http/validation.ts';
+import { ARRAY_CAPS } from './http/request-rules.ts';
 import { encodeParameterXml } from '../core/parameter-xml.ts';
 import { MAX_PARAMETER_XML_BYTES, MAX_SLA_JSON_BYTES } from './services/stored-parameters.ts';
 import {

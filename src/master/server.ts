@@ -12,7 +12,8 @@
  * `close()` is idempotent.
  */
 import { isIP } from 'node:net';
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
+import { fastify as Fastify, LogController } from '../lib/fastify.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { SlapError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
@@ -119,6 +120,10 @@ function urlHost(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
 }
 
+function noRouteSchemas(): never {
+  throw new Error('the master has no route schemas: bodies are validated by src/master/http/validation.ts');
+}
+
 export async function startMaster(options: StartMasterOptions): Promise<RunningMaster> {
   const host = bareHost(options.host ?? '127.0.0.1');
   const requestedPort = options.port ?? 8080;
@@ -197,6 +202,11 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
           },
         }),
     clientErrorHandler: answerClientError,
+    // No route has a schema (request bodies are checked by validation.ts's generated validators):
+    // fastify's own compilers (ajv, fast-json-stringify) are neither needed nor loaded.
+    schemaController: {
+      compilersFactory: { buildValidator: noRouteSchemas, buildSerializer: noRouteSchemas },
+    },
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { SlapError } from '../core/errors.ts';
 import {
   DEFAULT_CONFIG_PATH,
+  defaultInstanceConcurrency,
   defaultSandboxNetwork,
   formatConfig,
   loadNodeConfig,
@@ -291,6 +292,29 @@ test('default sandbox ranges are /24s of 127/8 outside 127.0.x.x, stable per ins
   }
   assert.ok(seen.size > 190, `${seen.size} distinct ranges`);
   assert.deepEqual(defaultSandboxNetwork('/a'), defaultSandboxNetwork('/a'));
+});
+
+test('instance_concurrency: four per core (at most 32) by default, its earlier agent_partition_concurrency name still read', () => {
+  assert.equal(defaultInstanceConcurrency(2), 8);
+  assert.equal(defaultInstanceConcurrency(64), 32);
+  assert.equal(parse(MINIMAL).instanceConcurrency, defaultInstanceConcurrency());
+  assert.equal(parse(`${MINIMAL}\n[slapos]\ninstance_concurrency = 3\n`).instanceConcurrency, 3);
+  assert.equal(parse(`${MINIMAL}\n[slapos]\nagent_partition_concurrency = 5\n`).instanceConcurrency, 5);
+  assert.equal(
+    parse(`${MINIMAL}\n[slapos]\ninstance_concurrency = 2\nagent_partition_concurrency = 5\n`)
+      .instanceConcurrency,
+    2,
+  );
+  assert.equal(parse(MINIMAL, { overrides: { instance_concurrency: 7 } }).instanceConcurrency, 7);
+  for (const [value, message] of [
+    ['0', /instance_concurrency: 0 is lower than 1/],
+    ['257', /instance_concurrency: 257 is greater than 256/],
+    ['many', /instance_concurrency: "many" is not an integer/],
+  ] as const)
+    assert.match(
+      configErrorOf(() => parse(`${MINIMAL}\n[slapos]\ninstance_concurrency = ${value}\n`)).message,
+      message,
+    );
 });
 
 test('master_api: auto by default, json or legacy, anything else refused', () => {

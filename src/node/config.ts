@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { access, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { SlapError } from '../core/errors.ts';
 import { ACCESS_TOKEN_RULE, isAccessToken, MASTER_TOKEN_OPTION } from '../core/access-token.ts';
@@ -18,6 +19,19 @@ import { parseIni, type IniDocument } from '../lib/ini.ts';
 import { parseCidr, type Cidr } from './format/ip.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/opt/slapos/slapos.cfg';
+
+export const MAX_INSTANCE_CONCURRENCY = 256;
+
+/**
+ * Partitions deployed at once unless `instance_concurrency` says otherwise: four per core, at most
+ * 32. Deploying a partition mostly waits (its buildout's calls to the master, the file system, the
+ * supervisor starting its services), so one per core would leave the cores idle; a partition gives
+ * its slot back once its services are started, while it waits for its promises. The cap: in sandbox
+ * mode every buildout runs in the node's one process, whatever the number of cores.
+ */
+export function defaultInstanceConcurrency(cores = availableParallelism()): number {
+  return Math.min(4 * cores, 32);
+}
 
 /** Values given on the command line, keyed by the option's name in slapos.cfg; `undefined` = not given. */
 export type ConfigOverrides = Readonly<Record<string, string | number | boolean | undefined>>;
@@ -61,6 +75,8 @@ export interface NodeConfig {
   readonly promiseTimeout: number;
   /** Seconds after which an instance profile run is killed (none: no limit). */
   readonly partitionTimeout: number | undefined;
+  /** Partitions deployed at once (`instance_concurrency`; see defaultInstanceConcurrency). */
+  readonly instanceConcurrency: number;
   /** Bytes. */
   readonly softwareMinFreeSpace: number;
   readonly instanceMinFreeSpace: number;
@@ -219,6 +235,11 @@ export function parseNodeConfig(text: string, options: ParseNodeConfigOptions): 
     maximumPeriodicity: read.integer('maximum_periodicity') ?? 86400,
     promiseTimeout: read.integer('promise_timeout', { min: 1 }) ?? 20,
     partitionTimeout: read.integer('partition_timeout', { min: 1 }),
+    instanceConcurrency:
+      read.integer('instance_concurrency', { min: 1, max: MAX_INSTANCE_CONCURRENCY }) ??
+      // Its earlier name, when only the agent read it.
+      read.integer('agent_partition_concurrency', { min: 1, max: MAX_INSTANCE_CONCURRENCY }) ??
+      defaultInstanceConcurrency(),
     softwareMinFreeSpace: read.byteSize('software_min_free_space') ?? parseByteSize('1000M'),
     instanceMinFreeSpace: read.byteSize('instance_min_free_space') ?? parseByteSize('1000M'),
     instanceStorageHome: read.path('instance_storage_home'),

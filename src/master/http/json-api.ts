@@ -8,15 +8,7 @@
 import type { Readable } from 'node:stream';
 import { setImmediate } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import {
-  apiSpecText,
-  EXTENSION_SPEC_URL_PATH,
-  loadApiSpec,
-  loadExperimentalApiSpec,
-  loadExtensionApiSpec,
-  type ApiPath,
-  type ApiRequest,
-} from '../../api/index.ts';
+import { apiSpecText, EXTENSION_SPEC_URL_PATH, type ApiPath, type ApiRequest } from '../../api/index.ts';
 import { SlapError } from '../../core/errors.ts';
 import { formatFromJson } from '../../core/format-plan.ts';
 import { parsePythonJson } from '../../core/python-value.ts';
@@ -46,7 +38,7 @@ import {
 import { onceEncoder, sendMemoized } from './memoized-answers.ts';
 import { acceptsJson, requestOrigin } from './request-context.ts';
 import { requesterOf, type RequesterPartition } from './requester.ts';
-import { requestValidators } from './validation.ts';
+import { REQUEST_PATHS, requestValidator } from './validation.ts';
 
 export interface JsonApiOptions {
   services: MasterServices;
@@ -341,24 +333,15 @@ function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyRe
 
 /** Registers the JSON API on a fastify instance (its content-type parsers, not-found and error handlers too). */
 export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOptions): void {
-  const stable = loadApiSpec();
-  const experimental = loadExperimentalApiSpec();
-  const extensions = loadExtensionApiSpec();
-  const operations = { ...stable.paths, ...experimental.paths, ...extensions.paths };
-  const schemas = Object.fromEntries(
-    Object.entries(operations).map(([path, item]) => [
-      path,
-      item.post.requestBody?.content['application/json'].schema ?? {
-        type: 'object',
-        additionalProperties: false,
-      },
-    ]),
-  );
-  const validators = requestValidators(schemas);
   const table = handlers(options.services) as Record<string, Handler<ApiPath>>;
-  for (const path of Object.keys(operations)) {
-    if (!table[path]) throw new Error(`no handler for ${path}`);
-  }
+  // The contract's paths, as the generated validators list them (no contract file read to start).
+  const routes = REQUEST_PATHS.map((path) => {
+    const handle = table[path];
+    const validate = requestValidator(path);
+    if (!handle) throw new Error(`no handler for ${path}`);
+    if (!validate) throw new Error(`no request validator for ${path} (run npm run api:validators)`);
+    return { path, handle, validate };
+  });
 
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('application/json', async (request: WithRawBody, payload: Readable) => {
@@ -402,7 +385,7 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
     return sendJson(reply, httpError.status, httpError.body);
   });
 
-  const knownPaths = new Set(options.routes === false ? [] : Object.keys(operations));
+  const knownPaths = new Set(options.routes === false ? [] : REQUEST_PATHS);
   fastify.setNotFoundHandler(async (request, reply) => {
     await readUnparsedBody(request);
     const path = request.url.split('?')[0] ?? '';
@@ -417,17 +400,15 @@ export function registerJsonApi(fastify: FastifyInstance, options: JsonApiOption
   });
 
   if (options.routes !== false) {
-    const extensionSpec = apiSpecText('slapos-extensions.json');
+    let extensionSpec: string | undefined;
     fastify.get(EXTENSION_SPEC_URL_PATH, async (request, reply) => {
       await readUnparsedBody(request);
+      extensionSpec ??= apiSpecText('slapos-extensions.json');
       return reply.code(200).header('content-type', 'application/json').send(extensionSpec);
     });
   }
 
-  for (const path of knownPaths) {
-    const validate = validators.get(path);
-    const handle = table[path];
-    if (!validate || !handle) continue;
+  for (const { path, handle, validate } of options.routes === false ? [] : routes) {
     fastify.post(path, async (request: WithRawBody, reply) => {
       if (!acceptsJson(request.headers.accept)) {
         throw new SlapError('SLAP_ERR_NOT_ACCEPTABLE', 'This API answers application/json only.');

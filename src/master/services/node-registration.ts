@@ -9,7 +9,6 @@
 import { SlapError } from '../../core/errors.ts';
 import { accessTokenHash, createAccessToken } from '../../lib/access-token.ts';
 import type { CertificateAuthority } from '../ca/certificate-authority.ts';
-import { checkCertificateRequest } from '../ca/csr.ts';
 import { audit } from './audit.ts';
 import { recordIssuedCertificate } from './certificate-records.ts';
 import type { Caller } from './caller.ts';
@@ -75,6 +74,8 @@ export async function registerComputeNode(
 ): Promise<RegisteredComputeNode> {
   const { caller } = input;
   const now = context.clock.now();
+  // The X.509 parser loads with the first registration (master mode), not with every master.
+  const { checkCertificateRequest } = await import('../ca/csr.ts');
   const admitted = await context.store.write(async (repository) => {
     await context.authorize(caller, 'compute_node.register', { kind: 'master' }, repository);
     const ca = requireCertificateAuthority(context, 'compute node registration');

@@ -4,7 +4,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, SqliteDialect } from '../../lib/kysely.ts';
 import { execFile } from '../../lib/exec.ts';
 import { hostileString, seededRandom } from '../../testing/hostile-strings.ts';
 import { rejectsWithSlapError } from '../../testing/slap-error-assert.ts';

@@ -2,7 +2,7 @@
  * Rows of the master's tables as the Kysely repository reads and writes them, and their
  * conversion to and from the repository's records (repository.ts).
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely } from '../../lib/kysely.ts';
 import type { SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import type {
   InstanceFields,

@@ -3,7 +3,7 @@
  * each migration applied. Kysely takes its dialect's migration lock, so several masters starting
  * at once on one database apply each migration once.
  */
-import { Migrator, type Kysely } from 'kysely';
+import { Migrator, type Kysely } from '../../lib/kysely.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { migrationProvider } from './migrations.ts';
 import type { MasterDatabase } from './schema.ts';

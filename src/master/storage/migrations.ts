@@ -3,7 +3,7 @@
  * migration that has shipped: add a new one. Written with Kysely's schema builder so that a
  * PostgreSQL store can run the same list.
  */
-import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from '../../lib/kysely.ts';
 
 const initial: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {

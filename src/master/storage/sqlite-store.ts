@@ -10,7 +10,7 @@ import type { Database } from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Kysely, SqliteDialect, type Compilable } from 'kysely';
+import { Kysely, SqliteDialect, type Compilable } from '../../lib/kysely.ts';
 import { SlapError, toSlapError } from '../../core/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { BackgroundCheckpointer } from './checkpointer.ts';

@@ -5,7 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecFunction } from '../../buildout/recipe.ts';
 import { SlapError } from '../../core/errors.ts';
@@ -197,6 +197,66 @@ test('a failing partition is retried with backoff and does not hold the others',
       'both freed',
       () => [bad, good].every((id) => h.db.partition(id)?.slap_state === 'free') || undefined,
     );
+  } finally {
+    await a.close();
+  }
+});
+
+test('a change that arrives while the partition is processed is not lost: processed once more after', async () => {
+  const gate = join(h.dir, 'gate');
+  const runs = join(h.dir, 'gated-runs');
+  // Each run records the word it was given, then waits (at most about 30 s) for the gate.
+  const gated = await writeSoftwareRelease(h.dir, 'gated', {
+    instance: [
+      '[buildout]',
+      'parts = record',
+      '',
+      '[conf]',
+      'recipe = slapos.cookbook:slapconfiguration',
+      'computer = $${slap-connection:computer-id}',
+      'partition = $${slap-connection:partition-id}',
+      'url = $${slap-connection:server-url}',
+      'key = $${slap-connection:key-file}',
+      'cert = $${slap-connection:cert-file}',
+      '',
+      '[record]',
+      'recipe = plone.recipe.command',
+      'stop-on-error = yes',
+      `command = echo $\${conf:configuration.word} >> ${runs}; i=0; until [ -e ${gate} ]; do i=$((i+1)); [ $i -gt 600 ] && exit 1; sleep 0.05; done`,
+      '',
+    ].join('\n'),
+  });
+  await h.client.supply({ softwareReleaseUri: gated, computerGuid: COMPUTER_ID });
+  const recorded = async (): Promise<string[]> =>
+    (await readFile(runs, 'utf8').catch(() => '')).split('\n').filter((line) => line !== '');
+  const a = agent();
+  await a.start();
+  try {
+    const partition = await request('gated', gated, { parameters: { word: 'one' } });
+    await waitFor(
+      'the first run waiting at the gate',
+      async () => (await recorded()).includes('one') || undefined,
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    const marker = (): string | undefined =>
+      a.lastNodeState?.partitions?.find((p) => p.partitionId === partition)?.marker;
+    const first = marker();
+    await request('gated', gated, { parameters: { word: 'two' } });
+    await waitFor('the agent told of the change', () => (marker() !== first ? true : undefined));
+    assert.equal(partitionStatus(a, partition)?.phase, 'processing', 'still on its first run');
+    await writeFile(gate, '');
+    await waitFor(
+      'processed again with the new word',
+      async () =>
+        ((await recorded()).length >= 2 && h.db.instance('gated')?.reported_state === 'started') || undefined,
+      { timeoutMs: 30_000 },
+    );
+    await waitFor('settled', () => (partitionStatus(a, partition)?.phase === 'started' ? true : undefined));
+    assert.deepEqual(await recorded(), ['one', 'two'], 'one run per wanted state: the change was not lost');
+    await request('gated', gated, { state: 'destroyed' });
+    await waitFor('freed', () => h.db.partition(partition)?.slap_state === 'free' || undefined);
   } finally {
     await a.close();
   }

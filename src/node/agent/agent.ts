@@ -4,7 +4,10 @@
  * then long-polls the node's revision and starts again as soon as it moves.
  *
  * - Software releases are built one at a time (bounded), partitions are processed concurrently
- *   (bounded), each as its own task: a long build or a failing partition never holds the others.
+ *   (bounded by `instance_concurrency` slots), each as its own task: a long build or a failing
+ *   partition never holds the others. A partition gives its slot back once its services are
+ *   started: its promises are waited for without holding one, and a freed slot wakes the loop for
+ *   the partitions left waiting for one.
  *   A partition waits (without error) until its software release is installed.
  * - A partition is processed when its change marker differs from the last one seen, when its retry
  *   is due (exponential backoff with jitter after a failure; at once if its marker changes), and
@@ -35,6 +38,7 @@ import { EXIT, SlapError } from '../../core/errors.ts';
 import type { RequestedState } from '../../core/states.ts';
 import { writeFileAtomic } from '../../lib/atomic-write.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { Slots, type Slot } from '../../lib/slots.ts';
 import type { ExecFunction, RecipeMap } from '../../buildout/recipe.ts';
 import type { NodeConfig } from '../config.ts';
 import {
@@ -114,7 +118,7 @@ export interface NodeAgentOptions {
   retry?: BackoffOptions;
   /** Reconnections to an unreachable master (default 0.5 s doubling up to 30 s). */
   reconnect?: BackoffOptions;
-  /** Partitions processed at once (default 4). */
+  /** Partitions deploying at once (default: the node's `instance_concurrency`). */
   partitionConcurrency?: number;
   /** Software releases built at once (default 1, as the original). */
   softwareConcurrency?: number;
@@ -247,6 +251,10 @@ export class NodeAgent {
   private readonly stopWaiting = new AbortController();
   private kicked = false;
   private wake: (() => void) | undefined;
+  /** The partitions' deployment slots (instance_concurrency). */
+  private readonly slots: Slots;
+  /** A due partition was left waiting for a slot: a freed slot wakes the loop. */
+  private slotWanted = false;
   private revision: number | null = null;
   private lastState: NodeState | undefined;
   private readonly startedAt = Date.now();
@@ -279,6 +287,9 @@ export class NodeAgent {
   ) {
     this.logger = (options.logger ?? silentLogger()).child({ component: 'agent' });
     this.source = new SnapshotStateSource(options.master, config.computerId);
+    this.slots = new Slots(options.partitionConcurrency ?? config.instanceConcurrency, () => {
+      if (this.slotWanted) this.kick();
+    });
     this.reportDueAt = performance.now() + this.reportIntervalMs;
     if (options.watchLocalSoftware)
       this.watcher = new SourceWatcher({
@@ -666,7 +677,7 @@ export class NodeAgent {
         for (const waiter of item.requests.splice(0))
           waiter.resolve({ partitionId: id, outcome: 'free', durationMs: 0 });
       }
-    let processingNow = [...this.partitions.values()].filter((item) => item.running).length;
+    this.slotWanted = false;
     const anomalyMs = this.options.anomalyIntervalMs ?? 60_000;
     let stoppedGroups: Set<string> | undefined;
     // Shared by the partitions started now (user lookups, software periodicities).
@@ -726,12 +737,18 @@ export class NodeAgent {
           changed || item.dirty || (wanted.requestedState === 'started' && now - item.checkedAt >= anomalyMs);
       if (item.requests.length > 0 || item.redeploy) due = true;
       if (!due) continue;
-      if (processingNow >= (this.options.partitionConcurrency ?? 4)) continue;
-      processingNow++;
+      const slot = this.slots.tryAcquire();
+      if (slot === undefined) {
+        this.slotWanted = true;
+        continue;
+      }
       // (Used only if the partition turns out up to date: a processing starts its services itself.)
       const check = wanted.requestedState === 'started';
       if (check) stoppedGroups ??= await this.stoppedGroups(cache);
-      this.startPartition(item, cache, check && (stoppedGroups?.has(wanted.partitionId) ?? false));
+      this.startPartition(item, slot, {
+        cache,
+        startStopped: check && (stoppedGroups?.has(wanted.partitionId) ?? false),
+      });
     }
 
     // Free partitions: the node's leftovers in them are cleaned once, at start.
@@ -857,7 +874,11 @@ export class NodeAgent {
     }
   }
 
-  private startPartition(item: PartitionItem, cache: PassCache, startStopped: boolean): void {
+  private startPartition(
+    item: PartitionItem,
+    slot: Slot,
+    { cache, startStopped }: { cache: PassCache; startStopped: boolean },
+  ): void {
     const { wanted } = item;
     const waiting = item.requests.splice(0);
     const redeploy = item.redeploy;
@@ -878,6 +899,7 @@ export class NodeAgent {
             ...this.passOptions(),
             supervisor: this.options.supervisor,
             cache,
+            slot,
             force,
             ...(this.options.promiseGraceMs === undefined
               ? {}
@@ -950,6 +972,7 @@ export class NodeAgent {
               item.error ?? passError(new SlapError('SLAP_ERR_UNAVAILABLE', 'the node agent is stopping')),
             durationMs: 0,
           };
+          slot.release();
           for (const waiter of waiting) waiter.resolve(outcome);
           if (redeploy) this.redeployed(wanted, outcome);
           item.running = false;
@@ -1304,7 +1327,7 @@ export class NodeAgent {
     const file = this.options.statusFile;
     if (file === undefined) return Promise.resolve();
     this.statusWrite = this.statusWrite
-      .then(() => writeFileAtomic(file, `${JSON.stringify(this.status(), null, 2)}\n`))
+      .then(() => writeFileAtomic(file, `${JSON.stringify(this.status(), null, 2)}\n`, { durable: false }))
       .catch((error: unknown) => this.logger.warn({ err: error, file }, 'cannot write the status file'));
     return this.statusWrite;
   }

@@ -1,6 +1,7 @@
 /**
  * The agent's settings: where it keeps its pid and status, and its timings, read from `[slapos]`
- * options of slapos.cfg (our additions, all optional, in seconds unless said otherwise):
+ * options of slapos.cfg (our additions, all optional, in seconds unless said otherwise; how many
+ * partitions are processed at once is the node's `instance_concurrency`, config.ts):
  *
  * | option | default | |
  * |---|---|---|
@@ -10,7 +11,6 @@
  * | `agent_report_interval` | 3600 | the report pass (also run right after destructions) |
  * | `agent_retry_delay` | 2 | first retry of a failed software release or partition, doubling… |
  * | `agent_retry_max_delay` | 600 | …up to this |
- * | `agent_partition_concurrency` | 4 | partitions processed at once (a number) |
  * | `agent_promise_grace` | 10 | failing promises of just-started services are retried this long |
  * | `watch_local_software` | false (true in a standalone) | rebuild local software releases when their sources change, then redeploy their instances |
  * | `agent_source_scan_interval` | 5 | fallback scan of those sources (besides file system notifications) |
@@ -54,7 +54,6 @@ type Timings = Pick<
   | 'anomalyIntervalMs'
   | 'reportIntervalMs'
   | 'retry'
-  | 'partitionConcurrency'
   | 'promiseGraceMs'
   | 'watchLocalSoftware'
   | 'sourceScanIntervalMs'
@@ -85,7 +84,6 @@ export function agentTimings(config: NodeConfig): Timings {
   const report = ms(seconds(config, 'agent_report_interval', { min: 1 }));
   const retryInitial = ms(seconds(config, 'agent_retry_delay', { min: 0.01 }));
   const retryMax = ms(seconds(config, 'agent_retry_max_delay', { min: 0.01 }));
-  const concurrency = seconds(config, 'agent_partition_concurrency', { min: 1, max: 64 });
   const grace = ms(seconds(config, 'agent_promise_grace', { min: 0 }));
   const scan = ms(seconds(config, 'agent_source_scan_interval', { min: 0.1 }));
   const watchLocal = watchLocalSoftware(config);
@@ -98,7 +96,6 @@ export function agentTimings(config: NodeConfig): Timings {
     const initialMs = retryInitial ?? 2000;
     timings.retry = { initialMs, maxMs: Math.max(initialMs, retryMax ?? 600_000) };
   }
-  if (concurrency !== undefined) timings.partitionConcurrency = Math.trunc(concurrency);
   if (grace !== undefined) timings.promiseGraceMs = grace;
   if (scan !== undefined) timings.sourceScanIntervalMs = scan;
   if (watchLocal) timings.watchLocalSoftware = true;

@@ -294,7 +294,7 @@ export async function checkPromises(job: PartitionJob, justStarted: boolean): Pr
     : graceMs > 0
       ? await graceEndsAt(job.supervisor.status(), job.wanted.partitionId, graceMs).catch(() => 0)
       : 0;
-  for (;;) {
+  for (let attempt = 0; ; attempt++) {
     const report = await runPromises(job.path, {
       mode: 'test',
       force: true,
@@ -319,10 +319,18 @@ export async function checkPromises(job: PartitionJob, justStarted: boolean): Pr
       }
       return report;
     }
-    await sleep(Math.min(500, Math.max(0, deadline - Date.now())), undefined, {
+    await sleep(Math.min(promiseRetryDelayMs(attempt), Math.max(0, deadline - Date.now())), undefined, {
       ...(job.options.signal ? { signal: job.options.signal } : {}),
     });
   }
+}
+
+/**
+ * Pause before trying failing promises again during the grace period: short at first (a service
+ * usually listens within a few hundred milliseconds of its start), then every 500 ms.
+ */
+export function promiseRetryDelayMs(attempt: number): number {
+  return Math.min(500, 50 * 2 ** attempt);
 }
 
 export class PromiseFailure extends SlapError {

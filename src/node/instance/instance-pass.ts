@@ -4,6 +4,11 @@
  * `stopped`) or destroy it (`destroyed`), and report to the master. Partitions are independent: one
  * failure never stops the others; each gets its own result so that the agent can retry it alone.
  *
+ * Partitions are processed in parallel, at most `instance_concurrency` deploying at once (a slot
+ * each, in the order of their ids); a partition gives its slot back once its services are started
+ * (or stopped): waiting for its promises and reporting to the master hold none, so a service slow
+ * to come up never delays the deployment of the others.
+ *
  * A pass over partitions where nothing changed reads a few files per partition, asks the master for
  * its state, and spawns no process.
  */
@@ -13,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { systemClock } from '../../core/clock.ts';
 import { EXIT, SlapError } from '../../core/errors.ts';
 import type { RequestedState } from '../../core/states.ts';
-import { mapConcurrent } from '../../lib/map-concurrent.ts';
+import { Slots, type Slot } from '../../lib/slots.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { RunLog } from '../build-log.ts';
 import type { NodeConfig } from '../config.ts';
@@ -61,7 +66,7 @@ export interface InstancePassOptions extends NodePassOptions {
   onlyPartitions?: readonly string[];
   /** `--force`: process every partition, changed or not. */
   force?: boolean;
-  /** Partitions processed at the same time (default 4). */
+  /** Partitions deploying at the same time (default: the node's `instance_concurrency`). */
   concurrency?: number;
   /** After services were started, failing promises are retried for up to this long (default 10 s). */
   promiseGraceMs?: number;
@@ -138,12 +143,19 @@ export async function runInstancePass(
       .filter((id) => !local.includes(id) && (options.onlyPartitions?.includes(id) ?? true)),
   ];
   const cache = new PassCache(config);
-  const items = await mapConcurrent(ids, options.concurrency ?? 4, async (id) => {
-    options.signal?.throwIfAborted();
-    const partition = byId.get(id);
-    if (partition === undefined) return freePartition(join(config.instanceRoot, id), id, options);
-    return processPartition(config, partition, { ...options, cache });
-  });
+  const slots = new Slots(options.concurrency ?? config.instanceConcurrency);
+  const items = await Promise.all(
+    ids.map(async (id) => {
+      const slot = await slots.acquire(options.signal);
+      try {
+        const partition = byId.get(id);
+        if (partition === undefined) return await freePartition(join(config.instanceRoot, id), id, options);
+        return await processPartition(config, partition, { ...options, cache, slot });
+      } finally {
+        slot.release();
+      }
+    }),
+  );
   return {
     items,
     exitCode: instancePassExitCode(items),
@@ -196,6 +208,13 @@ export class PassCache {
   }
 }
 
+/** What processPartition takes besides the pass's options. */
+export interface ProcessPartitionOptions extends InstancePassOptions {
+  cache?: PassCache;
+  /** The concurrency slot the caller took for it: given back once its services are started or stopped. */
+  slot?: Slot;
+}
+
 /**
  * Processes one partition holding an instance: skipped when up to date, else deployed or destroyed
  * and reported. Never throws for a failure of the partition (only when `signal` aborts): the result
@@ -204,7 +223,7 @@ export class PassCache {
 export async function processPartition(
   config: NodeConfig,
   wanted: WantedPartition,
-  options: InstancePassOptions & { cache?: PassCache },
+  options: ProcessPartitionOptions,
 ): Promise<PartitionItemResult> {
   const started = performance.now();
   const path = join(config.instanceRoot, wanted.partitionId);
@@ -294,6 +313,7 @@ export async function processPartition(
         throw error;
       }
       await stopPrograms(job);
+      options.slot?.release();
       await options.master.reportInstanceState({ instanceGuid: wanted.instanceGuid, state: 'stopped' }, call);
       await succeed(job, clock.now(), 'stopped');
       emit({ type: 'partition', partitionId: wanted.partitionId, action: 'stopped' });
@@ -302,6 +322,7 @@ export async function processPartition(
     await installInstance(job);
     const redeclared = await declarePrograms(job);
     const launched = await startPrograms(job);
+    options.slot?.release();
     const report = await checkPromises(job, launched || redeclared);
     await reportPromiseResults(path, wanted, report.latest, options, logger);
     if (!report.ok) throw new PromiseFailure(report);

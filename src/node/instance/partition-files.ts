@@ -36,8 +36,9 @@ export async function readTimestamp(partitionPath: string): Promise<TimestampFil
 /** Writes the marker, the file's mtime set to `at` (the pass's clock). */
 export async function writeTimestamp(partitionPath: string, marker: string, at: number): Promise<void> {
   const path = join(partitionPath, TIMESTAMP_FILE);
-  // Atomic: the watchdog reads it at any time.
-  await writeFileAtomic(path, marker, { mode: 0o644, mkdirs: false });
+  // Atomic: the watchdog reads it at any time. Not flushed: lost in a crash of the machine, the
+  // partition is only processed once more.
+  await writeFileAtomic(path, marker, { mode: 0o644, mkdirs: false, durable: false });
   await utimes(path, at, at);
 }
 

@@ -142,7 +142,8 @@ export async function sendPromiseResults(
     await writeFileAtomic(
       join(input.partitionPath, SENT_FILE),
       `${JSON.stringify({ instance_guid: input.instanceGuid, digest, sent_at: now })}\n`,
-      { mode: 0o644 },
+      // Lost in a crash of the machine, the results are only sent once more.
+      { mode: 0o644, durable: false },
     );
   } catch (error) {
     logger.warn({ err: error }, 'could not remember the promise results sent (they will be sent again)');

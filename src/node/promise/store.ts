@@ -74,7 +74,11 @@ export class PromiseStore {
   }
 
   async writeResult(result: PromiseResultFile): Promise<void> {
-    await writeFileAtomic(this.resultPath(result.title), JSON.stringify(result), { mode: 0o644 });
+    // The next run of the promise writes it again: not worth waiting for the disk.
+    await writeFileAtomic(this.resultPath(result.title), JSON.stringify(result), {
+      mode: 0o644,
+      durable: false,
+    });
   }
 
   async readCache(title: string): Promise<PromiseCache | undefined> {
@@ -83,7 +87,7 @@ export class PromiseStore {
   }
 
   async writeCache(title: string, cache: PromiseCache): Promise<void> {
-    await writeFileAtomic(join(this.cacheDir, title), JSON.stringify(cache), { mode: 0o644 });
+    await writeFileAtomic(join(this.cacheDir, title), JSON.stringify(cache), { mode: 0o644, durable: false });
   }
 }
 

@@ -337,6 +337,55 @@ test('logs: stdout and stderr in one file, tail with offsets, rotation at the si
   await assert.rejects(h.supervisor.tail('slappart6:nope'), /no such process: slappart6:nope/);
 });
 
+test('updates of different groups run beside each other: a slow stop in one group holds no other', async (t) => {
+  const h = await harness(t);
+  const script = await writeScript(
+    h.dir,
+    'stubborn',
+    ['trap "" TERM', 'while :; do sleep 0.2; done'].join('\n'),
+  );
+  const stubborn = (args: string[]): ProgramSpec => ({
+    name: 'stubborn',
+    command: script,
+    args,
+    autostart: false,
+    startsecs: 0,
+    stopwaitsecs: 10,
+  });
+  await h.supervisor.updateGroup('slappart0', [stubborn([])]);
+  await h.supervisor.startProcess('slappart0:stubborn');
+  const done: string[] = [];
+  // Changed while running: its process must stop first, and ignores SIGTERM until its deadline.
+  const slow = h.supervisor
+    .updateGroup('slappart0', [stubborn(['changed'])])
+    .then(() => done.push('slappart0'));
+  await waitFor(
+    'the stop under way',
+    async () => (await h.info('slappart0:stubborn')).state === 'STOPPING' || undefined,
+  );
+  await h.supervisor.updateGroup('slappart1', [sleeper('other')]);
+  done.push('slappart1');
+  assert.deepEqual(done, ['slappart1'], 'the other group was updated while the first one waited');
+  await slow;
+  assert.deepEqual(done, ['slappart1', 'slappart0']);
+});
+
+test('updates of many groups at once are all declared in programs.json', async (t) => {
+  const h = await harness(t);
+  const groups = Array.from({ length: 12 }, (_, index) => `slappart${index}`);
+  await Promise.all(groups.map((group) => h.supervisor.updateGroup(group, [sleeper('s')])));
+  const programsPath = join(h.dir, 'state', 'programs.json');
+  const declared = JSON.parse(readFileSync(programsPath, 'utf8')) as { groups: Record<string, unknown[]> };
+  assert.deepEqual(Object.keys(declared.groups).sort(), [...groups].sort());
+  await Promise.all(groups.slice(0, 6).map((group) => h.supervisor.removeGroup(group)));
+  const after = JSON.parse(readFileSync(programsPath, 'utf8')) as { groups: Record<string, unknown[]> };
+  assert.deepEqual(Object.keys(after.groups).sort(), groups.slice(6).sort());
+  // A new supervisor on the same state knows exactly those.
+  await h.supervisor.close();
+  await h.open();
+  assert.deepEqual(h.supervisor.groupNames(), groups.slice(6).sort());
+});
+
 test('updateGroup adds, restarts changed and removes missing programs; removeGroup stops all', async (t) => {
   const h = await harness(t);
   const first = await h.supervisor.updateGroup('slappart7', [

@@ -11,6 +11,7 @@
  */
 import { join } from 'node:path';
 import { SlapError } from '../../core/errors.ts';
+import { CoalescedWrite } from '../../lib/coalesced-write.ts';
 import { EventLog } from './event-log.ts';
 import { readLogTail, rotateLogIfNeeded } from './log-file.ts';
 import { nullLogger, type SupervisorLogger } from './logger.ts';
@@ -96,7 +97,12 @@ export class Supervisor implements SupervisorControl {
   private readonly bootId: string;
   private readonly logDir: string;
   private readonly notifications = new Set<Promise<void>>();
-  private configLock: Promise<unknown> = Promise.resolve();
+  /** Per group: its last update (updates of one group run in order, those of others beside them). */
+  private readonly groupLocks = new Map<string, Promise<unknown>>();
+  /** The declared programs, as programs.json holds them (written before they are acted on). */
+  private readonly declared = new Map<string, ProgramConfig[]>();
+  /** programs.json: the updates of several groups at once share a write. */
+  private readonly programsFile: CoalescedWrite;
   private pollTimer: NodeJS.Timeout | undefined;
   private logTimer: NodeJS.Timeout | undefined;
   private rotating = false;
@@ -115,6 +121,7 @@ export class Supervisor implements SupervisorControl {
     this.startedAt = this.clock();
     this.events = new EventLog(options.eventBufferSize ?? 1000, this.clock);
     this.store = new StateStore(options.stateDir, this.logger);
+    this.programsFile = new CoalescedWrite(() => this.store.savePrograms(this.declared));
     this.hooks = {
       stateChanged: (program, from, extra) => this.stateChanged(program, from, extra),
       exitedUnexpectedly: (program, detail) => this.exitedUnexpectedly(program, detail),
@@ -129,6 +136,7 @@ export class Supervisor implements SupervisorControl {
     const sameBoot = runtime?.bootId === this.bootId;
     const outcomes: [Program, RestoreOutcome, boolean][] = [];
     for (const [group, configs] of declared) {
+      this.declared.set(group, configs);
       const programs = new Map<string, Program>();
       this.groups.set(group, programs);
       for (const config of configs) {
@@ -177,12 +185,12 @@ export class Supervisor implements SupervisorControl {
   async updateGroup(group: string, programs: readonly ProgramSpec[]): Promise<GroupUpdateResult> {
     assertName(group, 'group');
     const configs = normalizeGroup(programs, { group, logDir: this.logDir });
-    return this.withConfigLock(() => this.applyGroup(group, configs));
+    return this.withGroupLock(group, () => this.applyGroup(group, configs));
   }
 
   async removeGroup(group: string): Promise<GroupUpdateResult> {
     assertName(group, 'group');
-    return this.withConfigLock(async () => {
+    return this.withGroupLock(group, async () => {
       if (!this.groups.has(group)) throw notFound(group);
       return this.applyGroup(group, null);
     });
@@ -265,7 +273,7 @@ export class Supervisor implements SupervisorControl {
     this.state = 'closing';
     clearInterval(this.pollTimer);
     clearInterval(this.logTimer);
-    await this.configLock.catch(() => undefined);
+    await Promise.all(this.groupLocks.values());
     const programs = this.list();
     if (options.stopPrograms) {
       await Promise.all(
@@ -291,11 +299,32 @@ export class Supervisor implements SupervisorControl {
       });
   }
 
-  private withConfigLock<T>(action: () => Promise<T>): Promise<T> {
+  private withGroupLock<T>(group: string, action: () => Promise<T>): Promise<T> {
     this.assertOpen();
-    const run = this.configLock.then(action, action);
-    this.configLock = run.catch(() => undefined);
+    const previous = this.groupLocks.get(group) ?? Promise.resolve();
+    const run = previous.then(action);
+    const settled = run.catch(() => undefined);
+    this.groupLocks.set(group, settled);
+    void settled.then(() => {
+      if (this.groupLocks.get(group) === settled) this.groupLocks.delete(group);
+    });
     return run;
+  }
+
+  /** Declares a group's programs (null: none) in programs.json; on failure, the declaration is as before. */
+  private async declare(group: string, configs: ProgramConfig[] | null): Promise<void> {
+    const before = this.declared.get(group);
+    if (configs === null) this.declared.delete(group);
+    else this.declared.set(group, configs);
+    try {
+      await this.programsFile.save();
+    } catch (error) {
+      if ((this.declared.get(group) ?? null) === configs) {
+        if (before === undefined) this.declared.delete(group);
+        else this.declared.set(group, before);
+      }
+      throw error;
+    }
   }
 
   /** Makes a group match `configs` (null: remove it). Persists the declaration first, then acts. */
@@ -313,12 +342,7 @@ export class Supervisor implements SupervisorControl {
     const unchanged = result.added.length + result.changed.length + result.removed.length === 0;
     if (unchanged && (configs === null ? !existed : existed)) return result;
 
-    const declared = new Map(
-      [...this.groups].map(([name, programs]) => [name, [...programs.values()].map((p) => p.config)]),
-    );
-    if (configs === null) declared.delete(group);
-    else declared.set(group, configs);
-    await this.store.savePrograms(declared);
+    await this.declare(group, configs);
 
     const removed = result.removed
       .map((name) => current.get(name))

@@ -19,7 +19,7 @@ import {
   type MarshalValue,
 } from '../../../core/xml-marshaller.ts';
 import { MAX_JSON_VALUES, MAX_NESTING } from '../request-body.ts';
-import { SLA_VALUE } from '../validation.ts';
+import { SLA_VALUE } from '../request-rules.ts';
 import type { LegacyForm } from './form.ts';
 
 function invalid(message: string): SlapError {
