@@ -16,7 +16,11 @@ const [databasePath] = process.argv.slice(2);
 if (databasePath === undefined || !process.send)
   throw new Error('usage: fork(_master-process.ts, [databasePath])');
 const send = process.send.bind(process);
-const master = await startMaster({ port: 0, databasePath, computerId: 'bench' });
+const master = await startMaster({
+  port: 0,
+  database: { kind: 'sqlite', path: databasePath },
+  computerId: 'bench',
+});
 const histogram = monitorEventLoopDelay({ resolution: 1 });
 histogram.enable();
 let maxCpuMs = 0;

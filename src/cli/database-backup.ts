@@ -4,6 +4,8 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { SlapError } from '../core/errors.ts';
+import type { DatabaseLocation } from '../master/storage/database-location.ts';
 import type { CliContext } from './context.ts';
 
 export interface BackupFlags {
@@ -28,9 +30,14 @@ function mebibytes(bytes: number): string {
 
 export async function runDatabaseBackup(
   ctx: CliContext,
-  databasePath: string,
+  database: DatabaseLocation,
   flags: BackupFlags,
 ): Promise<void> {
+  if (database.kind !== 'sqlite')
+    throw new SlapError('SLAP_ERR_USAGE', 'this command backs up a SQLite database, not a PostgreSQL one', {
+      hint: "back up a PostgreSQL database with PostgreSQL's own tools: pg_dump, or point-in-time recovery (docs/operations.md)",
+    });
+  const databasePath = database.path;
   const { backupSqliteDatabase } = await import('../master/storage/sqlite-backup.ts');
   const out = resolve(ctx.cwd, flags.out);
   let lastNote = Date.now();

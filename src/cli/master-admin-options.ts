@@ -14,7 +14,10 @@ export interface MasterAdminFlags extends Pick<MasterFlags, 'cfg' | 'dir' | 'dat
 export function addMasterAdminOptions(command: Command, options: { json?: boolean } = {}): Command {
   command
     .option('--dir <dir>', 'the master directory ([master] dir of --cfg)')
-    .option('--database <uri>', 'SQLite database file ([master] database_uri; default DIR/master.db)')
+    .option(
+      '--database <uri>',
+      'the database: a SQLite file or a postgresql:// URI ([master] database_uri; default DIR/master.db)',
+    )
     .option('--cfg <file>', 'configuration file whose [master] section gives --dir and --database');
   if (options.json !== false) command.option('--json', 'print machine-readable JSON');
   return command;
@@ -30,7 +33,7 @@ export async function withMasterAdmin<T>(
   const { openMasterAdmin } = await import('../master/master-admin.ts');
   const admin = await openMasterAdmin({
     dir: settings.dir,
-    databasePath: settings.databasePath,
+    database: settings.database,
     logger: ctx.logger(),
   });
   try {

@@ -19,28 +19,40 @@ test('master settings: flags, else the [master] section of --cfg, else defaults'
       dir: join(work, 'srv/master'),
       host: '192.0.2.1',
       port: 9443,
-      databasePath: '/var/lib/master.db',
+      database: { kind: 'sqlite', path: '/var/lib/master.db' },
       publicUrl: 'https://master.example.com',
     });
     assert.deepEqual(resolveMasterSettings({ cfg, dir: 'd', port: '0', host: '::1' }, { cwd: work }), {
       dir: join(work, 'd'),
       host: '::1',
       port: 0,
-      databasePath: '/var/lib/master.db',
+      database: { kind: 'sqlite', path: '/var/lib/master.db' },
       publicUrl: 'https://master.example.com',
     });
     assert.deepEqual(resolveMasterSettings({ dir: '/m' }, { cwd: work }), {
       dir: '/m',
       host: '127.0.0.1',
       port: 8443,
-      databasePath: undefined,
+      database: undefined,
       publicUrl: undefined,
     });
     assert.throws(() => resolveMasterSettings({}, { cwd: work }), /no master directory/);
     assert.throws(() => resolveMasterSettings({ dir: '/m', port: '70000' }, { cwd: work }), /invalid port/);
+    assert.deepEqual(
+      resolveMasterSettings({ dir: '/m', database: 'postgresql://u:pw@db/master' }, { cwd: work }).database,
+      { kind: 'postgres', uri: 'postgresql://u:pw@db/master' },
+    );
+    assert.deepEqual(resolveMasterSettings({ dir: '/m', database: 'm.db' }, { cwd: work }).database, {
+      kind: 'sqlite',
+      path: join(work, 'm.db'),
+    });
     assert.throws(
-      () => resolveMasterSettings({ dir: '/m', database: 'postgresql://db/master' }, { cwd: work }),
-      /--database: PostgreSQL is not supported yet/,
+      () => resolveMasterSettings({ dir: '/m', database: 'mysql://u:s3cret@db/master' }, { cwd: work }),
+      (error: unknown) =>
+        error instanceof SlapError &&
+        error.code === 'SLAP_ERR_CONFIG' &&
+        error.message.startsWith('--database: unknown database URI scheme') &&
+        !error.message.includes('s3cret'),
     );
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -5,7 +5,8 @@
  */
 import { resolve } from 'node:path';
 import { SlapError } from '../core/errors.ts';
-import { databasePathFromUri, parsePort } from './proxy-config.ts';
+import { parseDatabaseLocation, type DatabaseLocation } from '../master/storage/database-location.ts';
+import { parsePort } from './proxy-config.ts';
 import { readSlaposConfig } from './slapos-config.ts';
 
 export interface MasterFlags {
@@ -21,8 +22,8 @@ export interface MasterSettings {
   dir: string;
   host: string;
   port: number;
-  /** Undefined: DIR/master.db. */
-  databasePath: string | undefined;
+  /** Undefined: the SQLite file DIR/master.db. */
+  database: DatabaseLocation | undefined;
   publicUrl: string | undefined;
 }
 
@@ -50,15 +51,13 @@ export function resolveMasterSettings(flags: MasterFlags, ctx: { cwd: string }):
       portText === undefined
         ? DEFAULT_MASTER_PORT
         : parsePort(portText, flags.port === undefined ? `${configPath} [master] port` : '--port'),
-    databasePath:
+    database:
       databaseUri === undefined
         ? undefined
-        : resolve(
-            ctx.cwd,
-            databasePathFromUri(
-              databaseUri,
-              flags.database === undefined ? `${configPath} [master] database_uri` : '--database',
-            ),
+        : parseDatabaseLocation(
+            databaseUri,
+            flags.database === undefined ? `${configPath} [master] database_uri` : '--database',
+            { cwd: ctx.cwd },
           ),
     publicUrl: flags.publicUrl ?? fromConfig('public_url'),
   };

@@ -81,7 +81,7 @@ export function addPartitionOptions(command: Command): Command {
 }
 
 export function positiveInteger(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1)
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value)))
     throw new InvalidArgumentError(`expected a positive integer, got ${JSON.stringify(value)}`);
   return Number(value);
 }

@@ -3,9 +3,10 @@
  * `[slapproxy] host, port, database_uri`), else defaults.
  */
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { SlapError } from '../core/errors.ts';
 import type { IniDocument } from '../lib/ini.ts';
+import { parseDatabaseLocation, type DatabaseLocation } from '../master/storage/database-location.ts';
 
 export interface ProxyStartFlags {
   host?: string | undefined;
@@ -19,7 +20,7 @@ export interface ProxySettings {
   port: number;
   /** Where the port came from, for messages: `--port`, `<cfg> [slapproxy] port` or `the default`. */
   portSource: string;
-  databasePath: string;
+  database: DatabaseLocation;
   computerId: string | undefined;
   /** `[slapproxy] software_product_list`: product name → software release URL (`slapos request product.<name>`). */
   softwareProducts: Map<string, string>;
@@ -32,28 +33,6 @@ export const DEFAULT_PROXY_PORT = 8080;
 export function defaultDatabasePath(env: NodeJS.ProcessEnv): string {
   const dataHome = env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share');
   return join(dataHome, 'slapos', 'proxy.db');
-}
-
-/** A URI's scheme (`postgresql://…`, `mysql:…`), if the text starts with one. */
-const URI_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
-
-/**
- * `database_uri` is a path, or a `sqlite:` URI (`sqlite:///srv/proxy.db` → /srv/proxy.db,
- * `sqlite:proxy.db` → proxy.db). Any other scheme is refused: the store is SQLite (a PostgreSQL
- * store is not there yet), and a URI must not silently become a file named after it. The URI is
- * not repeated in the error: it may hold a password.
- */
-export function databasePathFromUri(uri: string, where = '--database'): string {
-  if (uri.startsWith('sqlite://')) return uri.slice('sqlite://'.length).replace(/^\/+/, '/');
-  if (uri.startsWith('sqlite:')) return uri.slice('sqlite:'.length);
-  const scheme = URI_SCHEME.exec(uri)?.[1];
-  if (scheme === undefined || scheme.length === 1) return uri;
-  const postgres = /^postgres(ql)?$/i.test(scheme);
-  throw new SlapError(
-    'SLAP_ERR_CONFIG',
-    `${where}: ${postgres ? 'PostgreSQL is not supported yet' : `unknown database URI scheme ${JSON.stringify(scheme)}`}`,
-    { hint: 'give the path of a SQLite file, or a sqlite: URI (sqlite:///srv/proxy.db)' },
-  );
 }
 
 export function parsePort(text: string, where: string): number {
@@ -107,15 +86,13 @@ export function resolveProxySettings(
     host: flags.host ?? fromConfig('slapproxy', 'host') ?? DEFAULT_PROXY_HOST,
     port: portText === undefined ? DEFAULT_PROXY_PORT : parsePort(portText, portSource),
     portSource,
-    databasePath:
+    database:
       databaseUri === undefined
-        ? defaultDatabasePath(options.env)
-        : resolve(
-            options.cwd,
-            databasePathFromUri(
-              databaseUri,
-              flags.database === undefined ? `${where} [slapproxy] database_uri` : '--database',
-            ),
+        ? { kind: 'sqlite', path: defaultDatabasePath(options.env) }
+        : parseDatabaseLocation(
+            databaseUri,
+            flags.database === undefined ? `${where} [slapproxy] database_uri` : '--database',
+            { cwd: options.cwd },
           ),
     computerId: flags.computerId ?? fromConfig('slapos', 'computer_id'),
     softwareProducts: parseSoftwareProducts(

@@ -12,8 +12,17 @@ const kysely = (await import(specifier)) as typeof KyselyPackage;
 /** Which Kysely was loaded: `bundle` or `package` (for tests and benchmarks). */
 export const KYSELY_SOURCE: 'bundle' | 'package' = specifier === 'kysely' ? 'package' : 'bundle';
 
-export const { Kysely, Migrator, SqliteDialect, sql } = kysely;
+export const { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } = kysely;
 export type Kysely<DB> = KyselyPackage.Kysely<DB>;
 export type Migrator = KyselyPackage.Migrator;
 export type SqliteDialect = KyselyPackage.SqliteDialect;
-export type { ColumnType, Compilable, Generated, Migration, MigrationProvider, Selectable } from 'kysely';
+export type PostgresDialect = KyselyPackage.PostgresDialect;
+export type {
+  ColumnDefinitionBuilder,
+  ColumnType,
+  Compilable,
+  Generated,
+  Migration,
+  MigrationProvider,
+  Selectable,
+} from 'kysely';

@@ -17,15 +17,16 @@ import { recordIssuedCertificate } from './services/certificate-records.ts';
 import { INSTANCE_CERTIFICATE_DAYS } from './services/instance-certificates.ts';
 import type { ComputeNodeListing, UserRecord } from './storage/identity-repository.ts';
 import type { MasterStore } from './storage/repository.ts';
-import { openSqliteStore } from './storage/sqlite-store.ts';
+import type { DatabaseLocation } from './storage/database-location.ts';
+import { openMasterStore } from './storage/open-store.ts';
 
 /** User certificates live as long as instance ones (a year). */
 export const USER_CERTIFICATE_DAYS = INSTANCE_CERTIFICATE_DAYS;
 
 export interface MasterAdminOptions {
   dir: string;
-  /** The master's database (default DIR/master.db). */
-  databasePath?: string | undefined;
+  /** The master's database (default the SQLite file DIR/master.db). */
+  database?: DatabaseLocation | undefined;
   clock?: Clock | undefined;
   logger?: Logger | undefined;
 }
@@ -63,11 +64,10 @@ export async function openMasterAdmin(options: MasterAdminOptions): Promise<Mast
       hint: 'create it with `slapos master start --dir DIR`',
     });
   }
-  const store: MasterStore = await openSqliteStore({
-    path: options.databasePath ?? join(dir, MASTER_DATABASE_FILE),
-    logger,
-    backgroundCheckpointAfter: Infinity,
-  });
+  const store: MasterStore = await openMasterStore(
+    options.database ?? { kind: 'sqlite', path: join(dir, MASTER_DATABASE_FILE) },
+    { logger, backgroundCheckpointAfter: Infinity },
+  );
   return {
     async addUser({ name, admin }) {
       checkUserName(name);

@@ -10,6 +10,7 @@ import { systemClock, type Clock } from '../core/clock.ts';
 import { SlapError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { openCertificateAuthority, type CertificateAuthority } from './ca/certificate-authority.ts';
+import type { DatabaseLocation } from './storage/database-location.ts';
 import { bareHost, startMaster, type RunningMaster, type StartMasterOptions } from './server.ts';
 
 export const MASTER_DATABASE_FILE = 'master.db';
@@ -78,8 +79,8 @@ export interface StartMasterModeOptions
     Pick<StartMasterOptions, 'closeGraceMs' | 'maxConnections' | 'headersTimeoutMs'> {
   host?: string | undefined;
   port?: number | undefined;
-  /** SQLite database file (default DIR/master.db). */
-  databasePath?: string | undefined;
+  /** The database (default the SQLite file DIR/master.db). */
+  database?: DatabaseLocation | undefined;
   /** The URL nodes and users reach the master by (its host goes into the server certificate). */
   publicUrl?: string | undefined;
 }
@@ -102,7 +103,7 @@ export async function startMasterMode(options: StartMasterModeOptions): Promise<
     mode: 'master',
     host,
     port: options.port ?? 8443,
-    databasePath: options.databasePath ?? join(options.dir, MASTER_DATABASE_FILE),
+    database: options.database ?? { kind: 'sqlite', path: join(options.dir, MASTER_DATABASE_FILE) },
     logger,
     clock,
     tls: { key: ca.serverKeyPem, cert: ca.serverCertificatePem, ca: ca.caCertificatePem },

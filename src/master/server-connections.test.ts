@@ -23,7 +23,7 @@ async function withMaster(
   const directory = await mkdtemp(join(tmpdir(), 'slapos-connections-'));
   const master = await startMaster({
     port: 0,
-    databasePath: join(directory, 'proxy.db'),
+    database: { kind: 'sqlite', path: join(directory, 'proxy.db') },
     closeGraceMs: 2_000,
     ...options,
   });
@@ -158,7 +158,7 @@ test('connection limits must be positive', async () => {
     { headersTimeoutMs: 120_000 },
   ]) {
     await assert.rejects(
-      startMaster({ port: 0, databasePath: ':memory:', ...options }),
+      startMaster({ port: 0, database: { kind: 'sqlite', path: ':memory:' }, ...options }),
       (error: unknown) => isSlapError(error) && error.code === 'SLAP_ERR_CONFIG',
       JSON.stringify(options),
     );

@@ -42,7 +42,7 @@ test('lifecycle: listening, then closing and closed; close() is idempotent and d
     const { logger, messages } = recordingLogger();
     const master = await startMaster({
       port: 0,
-      databasePath: join(directory, 'proxy.db'),
+      database: { kind: 'sqlite', path: join(directory, 'proxy.db') },
       logger,
       closeGraceMs: 30_000,
     });
@@ -78,7 +78,7 @@ test('close: a connection in the middle of a request is cut at the grace deadlin
     const { logger, messages } = recordingLogger();
     const master = await startMaster({
       port: 0,
-      databasePath: join(directory, 'proxy.db'),
+      database: { kind: 'sqlite', path: join(directory, 'proxy.db') },
       logger,
       closeGraceMs: 50,
     });
@@ -112,14 +112,14 @@ test('close: a connection in the middle of a request is cut at the grace deadlin
 test('refusals: a non-loopback address without insecureListen, a port already taken', async () => {
   await withDirectory(async (directory) => {
     await assert.rejects(
-      startMaster({ host: '0.0.0.0', port: 0, databasePath: join(directory, 'a.db') }),
+      startMaster({ host: '0.0.0.0', port: 0, database: { kind: 'sqlite', path: join(directory, 'a.db') } }),
       (error: unknown) =>
         error instanceof SlapError && error.code === 'SLAP_ERR_INSECURE_LISTEN' && error.exitCode === 5,
     );
-    const first = await startMaster({ port: 0, databasePath: join(directory, 'b.db') });
+    const first = await startMaster({ port: 0, database: { kind: 'sqlite', path: join(directory, 'b.db') } });
     try {
       await assert.rejects(
-        startMaster({ port: first.port, databasePath: join(directory, 'c.db') }),
+        startMaster({ port: first.port, database: { kind: 'sqlite', path: join(directory, 'c.db') } }),
         (error: unknown) => error instanceof SlapError && error.code === 'SLAP_ERR_LISTEN_FAILED',
       );
     } finally {

@@ -36,15 +36,16 @@ import {
   proxyModeAuthorizer,
   type MasterServices,
 } from './services/index.ts';
-import { openSqliteStore } from './storage/sqlite-store.ts';
+import { describeDatabaseLocation, type DatabaseLocation } from './storage/database-location.ts';
+import { openMasterStore } from './storage/open-store.ts';
 
 export interface StartMasterOptions {
   /** Address to listen on (default 127.0.0.1). */
   host?: string;
   /** Port (default 8080; 0 picks a free one). */
   port?: number;
-  /** SQLite database file (created and migrated as needed), or ':memory:'. */
-  databasePath: string;
+  /** The database (created and migrated as needed): a SQLite file (or ':memory:') or PostgreSQL. */
+  database: DatabaseLocation;
   /** The default compute node (`[slapos] computer_id`). */
   computerId?: string | undefined;
   logger?: Logger;
@@ -156,7 +157,7 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
       `headersTimeoutMs must be an integer from 1 to ${REQUEST_TIMEOUT_MS}, not ${headersTimeout}`,
     );
   }
-  const store = await openSqliteStore({ path: options.databasePath, logger });
+  const store = await openMasterStore(options.database, { logger });
   const clock = options.clock ?? systemClock;
   const context = createServiceContext({
     store,
@@ -264,7 +265,7 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
       url,
       mode,
       api,
-      database: options.databasePath,
+      database: describeDatabaseLocation(options.database),
       computerId: options.computerId,
       authentication:
         mode === 'master'

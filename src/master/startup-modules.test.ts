@@ -23,7 +23,7 @@ register('data:text/javascript,' + encodeURIComponent(\`
   export async function load(url, context, next) { port.postMessage(url); return next(url, context); }
 \`), { data: { port: port2 }, transferList: [port2] });
 const { startMaster } = await import(process.argv[1]);
-const master = await startMaster({ port: 0, databasePath: ':memory:' });
+const master = await startMaster({ port: 0, database: { kind: 'sqlite', path: ':memory:' } });
 const answer = await fetch(master.url + '/slapos.allDocs.v0.instance_tree_list', {
   method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}',
 });

@@ -1,5 +1,5 @@
 /**
- * Master mode's services on an in-memory store, for tests of the use cases without HTTP: the
+ * Master mode's services on a fresh test store (testing/test-database.ts), for tests of the use cases without HTTP: the
  * master-mode authorizer, an optional certificate authority, and the usual first steps (users,
  * registered nodes, their partitions).
  */
@@ -17,10 +17,12 @@ import {
   type ServiceContext,
 } from '../master/services/index.ts';
 import { createMasterAuthorizer } from '../master/services/master-authorizer.ts';
-import { openSqliteStore, type SqliteStore } from '../master/storage/sqlite-store.ts';
+import type { MasterStore } from '../master/storage/repository.ts';
+import { openTestStore } from './test-database.ts';
 
 export interface MasterModeServices {
-  store: SqliteStore;
+  /** On a fresh database of the run's store (SLAPOS_TEST_STORE); closing it drops the database. */
+  store: MasterStore;
   context: ServiceContext;
   services: MasterServices;
   /** Adds users, then registers each node (`COMP-1`, `COMP-2`… in order) for its owner. */
@@ -43,7 +45,7 @@ export async function openMasterModeServices(options: {
   clock: Clock;
   ca?: CertificateAuthority;
 }): Promise<MasterModeServices> {
-  const store = await openSqliteStore({ path: ':memory:' });
+  const { store } = await openTestStore();
   const context = createServiceContext({
     store,
     clock: options.clock,

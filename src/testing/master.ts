@@ -1,6 +1,7 @@
 /**
- * A real master for tests: a temporary directory, a SQLite database in it, an ephemeral port on
- * 127.0.0.1. `close()` stops it and removes the directory.
+ * A real master for tests: a temporary directory, a fresh database (SQLite in the directory, or a
+ * PostgreSQL database when the run says SLAPOS_TEST_STORE=postgres: testing/test-database.ts), an
+ * ephemeral port on 127.0.0.1. `close()` stops it and removes the directory and the database.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,13 +11,17 @@ import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { MasterApiSelection } from '../master/api-selection.ts';
 import { startMaster, type RunningMaster } from '../master/server.ts';
+import type { DatabaseLocation } from '../master/storage/database-location.ts';
 import { apiResponseProblem } from './api-schema.ts';
+import { createTestPostgresDatabase, testStoreKind, type TestDatabase } from './test-database.ts';
 
 export interface TestMaster {
   url: string;
   port: number;
   directory: string;
-  databasePath: string;
+  database: DatabaseLocation;
+  /** The SQLite file, for tests that open it directly (SQLite runs only: throws on PostgreSQL). */
+  readonly databasePath: string;
   master: RunningMaster;
   close: () => Promise<void>;
 }
@@ -36,13 +41,16 @@ export interface TestMasterOptions {
 
 export async function startTestMaster(options: TestMasterOptions = {}): Promise<TestMaster> {
   const directory = await mkdtemp(join(tmpdir(), 'slapos-test-master-'));
-  const databasePath = join(directory, 'proxy.db');
+  let postgres: TestDatabase | undefined;
   let master: RunningMaster;
+  let database: DatabaseLocation;
   try {
+    if (testStoreKind() === 'postgres') postgres = await createTestPostgresDatabase();
+    database = postgres?.location ?? { kind: 'sqlite', path: join(directory, 'proxy.db') };
     master = await startMaster({
       host: '127.0.0.1',
       port: 0,
-      databasePath,
+      database,
       computerId: options.computerId ?? 'computer',
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
@@ -55,17 +63,24 @@ export async function startTestMaster(options: TestMasterOptions = {}): Promise<
     });
   } catch (error) {
     await rm(directory, { recursive: true, force: true });
+    await postgres?.drop();
     throw error;
   }
   return {
     url: master.url,
     port: master.port,
     directory,
-    databasePath,
+    database,
+    get databasePath(): string {
+      if (database.kind !== 'sqlite')
+        throw new Error('this test reads the SQLite file: it runs on SQLite only');
+      return database.path;
+    },
     master,
     async close() {
       await master.close();
       await rm(directory, { recursive: true, force: true });
+      await postgres?.drop();
     },
   };
 }
@@ -177,10 +192,14 @@ export async function withTestMaster(
 ): Promise<void> {
   const master = await startTestMaster(options);
   try {
-    await work({
-      ...master,
-      api: (path, body, headers) => callApi(master.url, path, body, headers ? { headers } : {}),
-    });
+    // Not a spread: it would read `databasePath`, which throws on PostgreSQL.
+    const harness = Object.create(master, {
+      api: {
+        value: (path: string, body: unknown, headers?: Record<string, string>) =>
+          callApi(master.url, path, body, headers ? { headers } : {}),
+      },
+    }) as ApiHarness;
+    await work(harness);
   } finally {
     await master.close();
   }

@@ -25,6 +25,10 @@ export function registerMasterBackup(program: Command, ctx: CliContext): void {
   ).action(async (flags: MasterBackupFlags) => {
     const settings = resolveMasterSettings(flags, ctx);
     const { MASTER_DATABASE_FILE } = await import('../../master/master-mode.ts');
-    await runDatabaseBackup(ctx, settings.databasePath ?? join(settings.dir, MASTER_DATABASE_FILE), flags);
+    await runDatabaseBackup(
+      ctx,
+      settings.database ?? { kind: 'sqlite', path: join(settings.dir, MASTER_DATABASE_FILE) },
+      flags,
+    );
   });
 }

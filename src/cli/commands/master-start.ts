@@ -24,7 +24,7 @@ async function masterStart(ctx: CliContext, flags: MasterFlags): Promise<void> {
       dir: settings.dir,
       host: settings.host,
       port: settings.port,
-      databasePath: settings.databasePath,
+      database: settings.database,
       publicUrl: settings.publicUrl,
       logger,
     });
@@ -52,7 +52,7 @@ export function registerMasterStart(program: Command, ctx: CliContext): void {
     )
     .option(
       '--database <uri>',
-      'SQLite database file or sqlite:///path ([master] database_uri; default DIR/master.db)',
+      'SQLite file (a path or sqlite:///path) or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB ([master] database_uri; default DIR/master.db)',
     )
     .option(
       '--public-url <url>',

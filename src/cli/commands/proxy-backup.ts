@@ -33,6 +33,6 @@ export function registerProxyBackup(program: Command, ctx: CliContext): void {
       { database: flags.database },
       { config, configPath, env: ctx.env, cwd: ctx.cwd },
     );
-    await runDatabaseBackup(ctx, settings.databasePath, flags);
+    await runDatabaseBackup(ctx, settings.database, flags);
   });
 }

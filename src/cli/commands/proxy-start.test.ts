@@ -5,6 +5,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Pool } from 'undici';
 import { createAccessToken } from '../../lib/access-token.ts';
 import { runSlapos } from '../../testing/cli.ts';
 import { startProxyProcess, stopProxyProcess } from '../../testing/proxy-process.ts';
@@ -174,6 +175,56 @@ test('proxy start --token-file refuses a missing, shared or malformed file (with
       assert.equal(badRun.code, 5, badRun.stderr);
       assert.match(badRun.stderr, /does not hold a valid token/);
       if (content.trim() !== '') assert.ok(!badRun.stderr.includes(content.trim()), badRun.stderr);
+    }
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+});
+
+test('proxy start --max-connections: a connection past the cap gets a 503; a bad number is refused', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'slapos-proxy-max-connections-'));
+  try {
+    for (const value of ['0', '-1', '1.5', 'many', '99999999999999999999']) {
+      const run = await runSlapos(
+        ['proxy', 'start', '--port', '0', '--database', join(directory, 'p.db'), '--max-connections', value],
+        { env: { HOME: directory }, cwd: directory },
+      );
+      assert.notEqual(run.code, 0, run.stderr);
+      assert.match(run.stderr, /--max-connections/);
+      assert.match(run.stderr, /expected a positive integer/);
+    }
+    const started = await startProxy(
+      ['--port', '0', '--database', 'proxy.db', '--computer-id', 'computer', '--max-connections', '1'],
+      directory,
+    );
+    try {
+      // A watching node holds the one connection (opened by a first call, kept alive for its long poll).
+      const watching = new Pool(started.url, { connections: 1 });
+      const call = (pool: Pool, path: string, body: unknown) =>
+        pool.request({
+          path,
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      await (await call(watching, '/slapos.get.v0.hateoas_url', {})).body.dump();
+      const watch = call(watching, '/slapos.watch.ext.compute_node_revision', {
+        computer_guid: 'computer',
+        after_revision: 0,
+        timeout_ms: 2000,
+      });
+      const other = new Pool(started.url, { connections: 1 });
+      try {
+        const refused = await call(other, '/slapos.get.v0.hateoas_url', {});
+        assert.equal(refused.statusCode, 503);
+        assert.equal(((await refused.body.json()) as { status?: number }).status, 503);
+        assert.equal((await watch).statusCode, 200);
+      } finally {
+        await other.destroy();
+        await watching.destroy();
+      }
+    } finally {
+      await stopWith(started, 'SIGTERM');
     }
   } finally {
     await rm(directory, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { isSlapError, SlapError } from '../../core/errors.ts';
 import { parseMasterApiSelection } from '../../master/api-selection.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
+import { positiveInteger } from '../node-pass.ts';
 import { resolveProxySettings } from '../proxy-config.ts';
 import { locateSlaposConfig, readSlaposConfig } from '../slapos-config.ts';
 import { watchStopSignals } from '../stop-signals.ts';
@@ -23,6 +24,7 @@ interface ProxyStartOptions {
   insecureListen?: boolean;
   tokenFile?: string;
   api?: string;
+  maxConnections?: number;
 }
 
 async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<void> {
@@ -49,13 +51,14 @@ async function proxyStart(ctx: CliContext, options: ProxyStartOptions): Promise<
     const master = await startMaster({
       host: settings.host,
       port: settings.port,
-      databasePath: settings.databasePath,
+      database: settings.database,
       computerId: settings.computerId,
       logger,
       insecureListen: options.insecureListen === true,
       accessToken,
       api,
       softwareProducts: settings.softwareProducts,
+      ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
     }).catch((error: unknown) => {
       if (!isSlapError(error) || error.code !== 'SLAP_ERR_LISTEN_FAILED') throw error;
       throw new SlapError(error.code, error.message, {
@@ -88,8 +91,8 @@ export function registerProxyStart(program: Command, ctx: CliContext): void {
     .option('--host <address>', 'address to listen on ([slapproxy] host; default 127.0.0.1)')
     .option('--port <port>', 'port to listen on, 0 for any free one ([slapproxy] port; default 8080)')
     .option(
-      '--database <path>',
-      'SQLite database file ([slapproxy] database_uri; default $XDG_DATA_HOME/slapos/proxy.db)',
+      '--database <uri>',
+      'SQLite file (a path or sqlite:///path) or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB ([slapproxy] database_uri; default $XDG_DATA_HOME/slapos/proxy.db)',
     )
     .option('--computer-id <id>', 'the default compute node ([slapos] computer_id)')
     .option('--insecure-listen', 'allow a non-loopback address although nothing is authenticated')
@@ -100,6 +103,11 @@ export function registerProxyStart(program: Command, ctx: CliContext): void {
     .option(
       '--api <which>',
       'the APIs served: both (default), json (JSON API v0 only) or legacy (the SLAP XML protocol only)',
+    )
+    .option(
+      '--max-connections <n>',
+      'connections served at once, the others answered 503 (default 512; each watching node holds one)',
+      positiveInteger,
     )
     .action(async (options: ProxyStartOptions) => {
       await proxyStart(ctx, options);

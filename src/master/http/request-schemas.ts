@@ -37,7 +37,12 @@ export function hardenSchema(schema: Schema): Schema {
       if (cap !== undefined) next = { ...next, maxItems: cap };
       if (PARAMETER_DICTS.has(name)) next = { ...next, 'x-slapos-parameters': true };
       if (name === 'sla_parameters' && isSchema(next.additionalProperties)) {
-        next = { ...next, additionalProperties: { ...next.additionalProperties, 'x-slapos-text': 'sla' } };
+        next = {
+          ...next,
+          additionalProperties: { ...next.additionalProperties, 'x-slapos-text': 'sla' },
+          // Its keys are stored and handed to nodes as much as its values: names.
+          propertyNames: { type: 'string', 'x-slapos-text': 'name' },
+        };
       }
       hardened[name] = next;
     }

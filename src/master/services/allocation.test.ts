@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { fixedClock } from '../../core/clock.ts';
 import { openMasterModeServices } from '../../testing/master-mode-services.ts';
 import type { Repository } from '../storage/repository.ts';
-import { allocateWaitingInstances } from './allocation.ts';
+import { allocateWaitingInstances, chooseFreePartition } from './allocation.ts';
 import type { Caller } from './index.ts';
 
 const SR = 'https://example.com/sr.cfg';
@@ -57,7 +57,7 @@ test('a pass over many waiting instances reads each node once, and places them w
       const placed = await allocateWaitingInstances(context, reads.repository);
       return { placed, calls: reads.calls };
     });
-    assert.equal(pass.placed, 0);
+    assert.deepEqual(pass.placed, []);
     for (const name of ['listComputeNodeAccess', 'getUser'])
       assert.equal(pass.calls.get(name), 1, `${name} is read once`);
     assert.equal(pass.calls.get('listSoftwareInstallations'), 2, 'each node once');
@@ -66,6 +66,53 @@ test('a pass over many waiting instances reads each node once, and places them w
     await format('COMP-2', 3);
     const placed = await store.read((repository) => repository.listPendingInstances());
     assert.equal(placed.length, WAITING - 3);
+  } finally {
+    await store.close();
+  }
+});
+
+test("a request placed on the requester's own node reads no other node; else the others, own first", async () => {
+  const { store, services, setUp, format } = await openMasterModeServices({
+    clock: fixedClock(1_700_000_000),
+  });
+  try {
+    await setUp({
+      users: ['alice', 'bob'],
+      nodes: [
+        { owner: 'bob', title: 'open one' },
+        { owner: 'alice', title: 'her own' },
+      ],
+    });
+    const alice: Caller = { kind: 'user', userId: 'alice', admin: false };
+    const bob: Caller = { kind: 'user', userId: 'bob', admin: false };
+    for (const [node, owner] of [
+      ['COMP-1', bob],
+      ['COMP-2', alice],
+    ] as const) {
+      await format(node, 1);
+      await services.supplySoftware({ caller: owner, computeNodeId: node, url: SR, state: 'available' });
+    }
+    await services.updateComputeNodeAccess({ caller: bob, computeNodeId: 'COMP-1', allocationScope: 'open' });
+    const choose = () =>
+      store.read(async (repository) => {
+        const reads = counted(repository);
+        const placement = await chooseFreePartition(reads.repository, {
+          caller: alice,
+          softwareRelease: SR,
+          computeNodeId: undefined,
+        });
+        return { placement, calls: reads.calls };
+      });
+    const own = await choose();
+    assert.deepEqual(own.placement, { partition: { computeNodeId: 'COMP-2', partitionId: 'slappart0' } });
+    assert.equal(own.calls.get('listComputeNodeAccess'), undefined, 'the other nodes are not read');
+    // Her node full: the open node of bob's takes the next one.
+    await store.write((repository) =>
+      repository.allocatePartition({ computeNodeId: 'COMP-2', partitionId: 'slappart0' }, 1),
+    );
+    const other = await choose();
+    assert.deepEqual(other.placement, { partition: { computeNodeId: 'COMP-1', partitionId: 'slappart0' } });
+    assert.equal(other.calls.get('listComputeNodeAccess'), 1);
   } finally {
     await store.close();
   }

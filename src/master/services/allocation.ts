@@ -34,6 +34,7 @@ function mayAllocateOn(caller: Caller, access: ComputeNodeAccess): boolean {
 export type AllocationReads = Pick<
   Repository,
   | 'listComputeNodeAccess'
+  | 'listOwnedComputeNodeAccess'
   | 'getComputeNodeAccess'
   | 'listSoftwareInstallations'
   | 'firstFreePartition'
@@ -52,6 +53,8 @@ function passReads(repository: Repository): AllocationReads {
     (nodes ??= repository.listComputeNodeAccess());
   return {
     listComputeNodeAccess,
+    listOwnedComputeNodeAccess: async (owner) =>
+      (await listComputeNodeAccess()).filter((access) => access.owner === owner),
     getComputeNodeAccess: async (reference) =>
       (await listComputeNodeAccess()).find((access) => access.reference === reference),
     listSoftwareInstallations: (reference) => {
@@ -81,6 +84,31 @@ function notAdmitted(computeNodeId: string): string {
   );
 }
 
+/**
+ * The first free partition on the first of `nodes` that has the software release supplied, and how
+ * many of them have it.
+ */
+async function firstFreeOn(
+  repository: AllocationReads,
+  nodes: readonly ComputeNodeAccess[],
+  request: { softwareRelease: string },
+): Promise<{ partition?: PartitionKey; withSoftware: number }> {
+  let withSoftware = 0;
+  for (const node of nodes) {
+    const software = await repository.listSoftwareInstallations(node.reference);
+    if (!software.some((item) => item.url === request.softwareRelease && item.requestedState === 'available'))
+      continue;
+    withSoftware += 1;
+    const partition = await repository.firstFreePartition(node.reference);
+    if (partition)
+      return {
+        partition: { computeNodeId: partition.computeNodeId, partitionId: partition.reference },
+        withSoftware,
+      };
+  }
+  return { withSoftware };
+}
+
 /** A free partition for a new non-shared instance of `caller`, or why there is none yet. */
 export async function chooseFreePartition(
   repository: AllocationReads,
@@ -95,18 +123,21 @@ export async function chooseFreePartition(
     if (!partition) return { waiting: `compute node ${access.reference} has no free partition` };
     return { partition: { computeNodeId: partition.computeNodeId, partitionId: partition.reference } };
   }
+  // The caller's own nodes come first: when one of them takes the instance, the others (a large
+  // cloud's thousands) are not read at all.
+  if (caller.kind === 'user') {
+    const own = await repository.listOwnedComputeNodeAccess(caller.userId);
+    const found = await firstFreeOn(
+      repository,
+      own.filter((access) => mayAllocateOn(caller, access)),
+      request,
+    );
+    if (found.partition) return { partition: found.partition };
+  }
   const nodes = await allocatableNodes(repository, caller);
   if (nodes.length === 0) return { waiting: 'no compute node admits you (see their allocation scopes)' };
-  let withSoftware = 0;
-  for (const node of nodes) {
-    const software = await repository.listSoftwareInstallations(node.reference);
-    if (!software.some((item) => item.url === request.softwareRelease && item.requestedState === 'available'))
-      continue;
-    withSoftware += 1;
-    const partition = await repository.firstFreePartition(node.reference);
-    if (partition)
-      return { partition: { computeNodeId: partition.computeNodeId, partitionId: partition.reference } };
-  }
+  const { partition, withSoftware } = await firstFreeOn(repository, nodes, request);
+  if (partition) return { partition };
   if (withSoftware === 0)
     return {
       waiting: `no compute node you may use has the software release ${request.softwareRelease} supplied`,
@@ -147,16 +178,22 @@ function requestedNode(record: InstanceRecord): string | undefined {
   }
 }
 
+/** An instance `allocateWaitingInstances` placed, to log once its transaction committed. */
+export interface PlacedInstance extends PartitionKey {
+  instance: string;
+}
+
 /**
  * Places the instances waiting for a partition that a node may take now (master mode; after a
- * format, a freed partition, a scope change or a supply). Returns how many were placed.
+ * format, a freed partition, a scope change or a supply). Returns those placed: the caller logs
+ * them with `logPlacements` after the commit (a write may be retried, or rolled back).
  */
 export async function allocateWaitingInstances(
   context: ServiceContext,
   repository: Repository,
-): Promise<number> {
-  if (context.mode !== 'master') return 0;
-  let placed = 0;
+): Promise<PlacedInstance[]> {
+  const placed: PlacedInstance[] = [];
+  if (context.mode !== 'master') return placed;
   const now = context.clock.now();
   const reads = passReads(repository);
   const owners = new Map<string, Promise<Caller | undefined>>();
@@ -184,11 +221,12 @@ export async function allocateWaitingInstances(
       now,
     });
     await repository.allocatePartition(placement.partition, now);
-    placed += 1;
-    context.logger.info(
-      { instance: context.naming.guidOf(record), ...placement.partition },
-      'waiting instance placed',
-    );
+    placed.push({ instance: context.naming.guidOf(record), ...placement.partition });
   }
   return placed;
+}
+
+/** Logs the instances a committed transaction placed. */
+export function logPlacements(context: ServiceContext, placed: readonly PlacedInstance[]): void {
+  for (const placement of placed) context.logger.info(placement, 'waiting instance placed');
 }

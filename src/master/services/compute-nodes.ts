@@ -4,7 +4,7 @@
  */
 import { SlapError } from '../../core/errors.ts';
 import type { AllocationScope } from '../storage/repository.ts';
-import { allocateWaitingInstances } from './allocation.ts';
+import { allocateWaitingInstances, logPlacements } from './allocation.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import type { RequestOrigin } from './frontend-bypass.ts';
@@ -91,14 +91,14 @@ export async function updateComputeNodeAccess(
   },
 ): Promise<'Updated'> {
   const target = { kind: 'compute_node' as const, computeNodeId: input.computeNodeId };
-  await context.store.write(async (repository) => {
+  const placed = await context.store.write(async (repository) => {
     await context.authorize(input.caller, 'compute_node.update', target, repository);
     const access: { allocationScope?: AllocationScope; friends?: readonly string[] } = {};
     if (input.allocationScope !== undefined) access.allocationScope = input.allocationScope;
     if (input.friends !== undefined) access.friends = input.friends;
     if (!(await repository.setComputeNodeAccess(input.computeNodeId, access)))
       throw new SlapError('SLAP_ERR_COMPUTE_NODE_NOT_FOUND', `${input.computeNodeId} is not registered.`);
-    await allocateWaitingInstances(context, repository);
+    return allocateWaitingInstances(context, repository);
   });
   context.logger.info(
     {
@@ -108,6 +108,7 @@ export async function updateComputeNodeAccess(
     },
     'compute node access updated',
   );
+  logPlacements(context, placed);
   return 'Updated';
 }
 

@@ -7,7 +7,7 @@
 import { setImmediate } from 'node:timers/promises';
 import type { ComputeNodeFormat } from '../../core/format-plan.ts';
 import type { Caller } from './caller.ts';
-import { allocateWaitingInstances } from './allocation.ts';
+import { allocateWaitingInstances, logPlacements } from './allocation.ts';
 import type { ServiceContext } from './context.ts';
 
 /**
@@ -24,7 +24,7 @@ export async function formatComputeNode(
   const node = format.computeNodeId;
   await context.authorize(input.caller, 'compute_node.format', { kind: 'compute_node', computeNodeId: node });
   const now = context.clock.now();
-  await context.store.write(async (repository) => {
+  const placed = await context.store.write(async (repository) => {
     await repository.upsertComputeNode({
       reference: node,
       address: format.address,
@@ -46,8 +46,9 @@ export async function formatComputeNode(
       for (const address of partition.addresses) await repository.insertAddress(key, address);
     }
     await repository.bumpNodeRevision(node);
-    await allocateWaitingInstances(context, repository);
+    return allocateWaitingInstances(context, repository);
   });
   context.logger.info({ computeNode: node, partitions: format.partitions.length }, 'compute node formatted');
+  logPlacements(context, placed);
   return 'Formatted';
 }

@@ -7,7 +7,7 @@ import { rootTitleOf } from '../../core/instance-guid.ts';
 import { compareCodePoints } from '../../core/parameter-xml.ts';
 import type { InstanceReportedState } from '../../core/states.ts';
 import type { Caller } from './caller.ts';
-import { allocateWaitingInstances } from './allocation.ts';
+import { allocateWaitingInstances, logPlacements } from './allocation.ts';
 import type { ServiceContext } from './context.ts';
 import { authorizedInstance } from './instance-access.ts';
 import { instanceNotFound } from './not-found.ts';
@@ -52,7 +52,7 @@ export async function reportInstanceState(
     );
     return 'Ignored';
   }
-  const children = await context.store.write(async (repository) => {
+  const outcome = await context.store.write(async (repository) => {
     const record = await authorizedInstance(context, repository, lookup);
     if (record?.shared) return 'shared' as const;
     if (!record?.location) {
@@ -68,7 +68,7 @@ export async function reportInstanceState(
           children.flatMap((child) => (child.location ? [child.location.computeNodeId] : [])),
         );
         for (const node of nodes) await repository.bumpNodeRevision(node);
-        return children.map((child) => child.title).sort(compareCodePoints);
+        return { children: children.map((child) => child.title).sort(compareCodePoints) };
       }
     }
     await repository.deleteInstance(record.id);
@@ -81,17 +81,18 @@ export async function reportInstanceState(
     // Its shared instances lose their host; they find a new one when requested again.
     await repository.detachSharedInstances(record.location, now);
     await repository.bumpNodeRevision(record.location.computeNodeId);
-    context.logger.debug({ instance: input.instanceGuid, ...record.location }, 'partition freed');
-    await allocateWaitingInstances(context, repository);
-    return [];
+    return { freed: record.location, placed: await allocateWaitingInstances(context, repository) };
   });
-  if (children === 'shared') return 'Ignored';
-  if (children.length > 0) {
+  if (outcome === 'shared') return 'Ignored';
+  if ('children' in outcome) {
+    const { children } = outcome;
     throw new SlapError(
       'SLAP_ERR_HAS_CHILDREN',
       `Not destroying yet because this partition has child partitions: ${children.join(', ')}`,
     );
   }
+  context.logger.debug({ instance: input.instanceGuid, ...outcome.freed }, 'partition freed');
+  logPlacements(context, outcome.placed);
   return 'Destroyed';
 }
 

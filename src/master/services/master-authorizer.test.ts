@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { fixedClock } from '../../core/clock.ts';
 import { isSlapError } from '../../core/errors.ts';
 import { openMasterModeServices, type MasterModeServices } from '../../testing/master-mode-services.ts';
-import type { SqliteStore } from '../storage/sqlite-store.ts';
+import type { MasterStore } from '../storage/repository.ts';
 import type { Caller, MasterServices } from './index.ts';
 
 const SR = 'https://example.com/sr.cfg';
 
 interface World {
-  store: SqliteStore;
+  store: MasterStore;
   services: MasterServices;
   callers: Record<Who, Caller>;
   request: MasterModeServices['request'];

@@ -1,14 +1,11 @@
 /** The service layer directly: authorisation at one check point, formats, failed use cases. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fixedClock } from '../../core/clock.ts';
 import { SlapError } from '../../core/errors.ts';
 import { formatFromJson, formatFromLegacyComputer } from '../../core/format-plan.ts';
 import { silentLogger } from '../../lib/logger.ts';
-import { openSqliteStore, type SqliteStore } from '../storage/sqlite-store.ts';
+import { openTestStore } from '../../testing/test-database.ts';
 import {
   createMasterServices,
   createServiceContext,
@@ -17,13 +14,13 @@ import {
   type Caller,
   type MasterServices,
 } from './index.ts';
-import type { Repository } from '../storage/repository.ts';
+import type { MasterStore, Repository } from '../storage/repository.ts';
 
 async function withServices(
-  work: (services: MasterServices, store: SqliteStore) => Promise<void>,
+  work: (services: MasterServices, store: MasterStore) => Promise<void>,
 ): Promise<void> {
-  const directory = await mkdtemp(join(tmpdir(), 'slapos-services-'));
-  const store = await openSqliteStore({ path: join(directory, 'proxy.db') });
+  // The store this run tests (SLAPOS_TEST_STORE): SQLite, or PostgreSQL in the second pass.
+  const { store, close } = await openTestStore();
   try {
     const context = createServiceContext({
       store,
@@ -34,8 +31,7 @@ async function withServices(
     });
     await work(createMasterServices(context), store);
   } finally {
-    await store.close();
-    await rm(directory, { recursive: true, force: true });
+    await close();
   }
 }
 

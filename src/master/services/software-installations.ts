@@ -3,7 +3,7 @@ import { softwareInstallationStatus, type SoftwareInstallationStatus } from '../
 import type { SoftwareInstallationReportedState, SoftwareInstallationState } from '../../core/states.ts';
 import type { SoftwareInstallationRecord } from '../storage/repository.ts';
 import type { Caller } from './caller.ts';
-import { allocateWaitingInstances } from './allocation.ts';
+import { allocateWaitingInstances, logPlacements } from './allocation.ts';
 import type { ServiceContext } from './context.ts';
 import { requireComputeNode } from './not-found.ts';
 
@@ -17,11 +17,12 @@ export async function supplySoftware(
     url: input.url,
   });
   // The compute node need not exist yet: it may be formatted later.
-  await context.store.write(async (repository) => {
+  const placed = await context.store.write(async (repository) => {
     await repository.upsertSoftwareInstallation(input.computeNodeId, input.url, input.state);
     await repository.bumpNodeRevision(input.computeNodeId);
-    await allocateWaitingInstances(context, repository);
+    return allocateWaitingInstances(context, repository);
   });
+  logPlacements(context, placed);
   return `Supplied ${input.url} to be ${input.state}`;
 }
 

@@ -112,4 +112,6 @@ export interface IdentityRepository {
   setComputeNodeRevoked(reference: string, now: number): Promise<boolean>;
   /** Every compute node, in creation order. */
   listComputeNodeAccess(): Promise<ComputeNodeListing[]>;
+  /** The compute nodes `owner` registered, in creation order. */
+  listOwnedComputeNodeAccess(owner: string): Promise<ComputeNodeAccess[]>;
 }

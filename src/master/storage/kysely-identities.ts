@@ -21,9 +21,10 @@ import { constraintViolation, type SqlExecutor } from './sql-executor.ts';
 
 /**
  * The reference a registered compute node holds until its row id is known, inside the same
- * statement sequence: no committed reference can equal it (references never hold NUL).
+ * statement sequence: no committed reference can equal it (references never hold control
+ * characters, core/text-rules.ts). Not NUL: PostgreSQL's text cannot hold it.
  */
-const REGISTERING = '\u0000registering';
+const REGISTERING = '\u0001registering';
 
 type UserRow = Selectable<UserTable>;
 
@@ -371,6 +372,16 @@ export function createKyselyIdentityRepository(
       ),
 
     registerComputeNode,
+    listOwnedComputeNodeAccess: async (owner) => {
+      const rows = await all<NodeAccessRow>(
+        'identities:listOwnedComputeNodeAccess',
+        () => selectNodeAccess().where('owner', '=', param('owner')).orderBy('id'),
+        { owner },
+      );
+      const owned: ComputeNodeAccess[] = [];
+      for (const row of rows) owned.push(toAccess(row, await friendsOf(row.reference)));
+      return owned;
+    },
     getComputeNodeAccess: async (reference) => {
       const row = await get<NodeAccessRow>(
         'identities:getComputeNodeAccess',

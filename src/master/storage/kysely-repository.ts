@@ -656,15 +656,21 @@ export function createKyselyRepository(
         'snapshotAddresses',
         () =>
           db
-            .selectFrom('partition_address')
+            .selectFrom('partition_address as a')
+            .innerJoin('partition as p', (join) =>
+              join
+                .onRef('p.compute_node_reference', '=', 'a.compute_node_reference')
+                .onRef('p.reference', '=', 'a.partition_reference'),
+            )
             .select([
-              'partition_reference as partitionId',
-              'network_interface as networkInterface',
-              'address',
-              'netmask',
+              'a.partition_reference as partitionId',
+              'a.network_interface as networkInterface',
+              'a.address',
+              'a.netmask',
             ])
-            .where('compute_node_reference', '=', param('node'))
-            .orderBy('id'),
+            .where('a.compute_node_reference', '=', param('node'))
+            .where('p.slap_state', '=', 'busy')
+            .orderBy('a.id'),
         args,
       );
       const shared = await all<InstanceRow>(

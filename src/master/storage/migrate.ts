@@ -5,11 +5,18 @@
  */
 import { Migrator, type Kysely } from '../../lib/kysely.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { migrationProvider } from './migrations.ts';
+import { migrationProvider, type MigrationDialect } from './migrations.ts';
 import type { MasterDatabase } from './schema.ts';
 
-export async function migrateToLatest(db: Kysely<MasterDatabase>, logger?: Logger): Promise<void> {
-  const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+export async function migrateToLatest(
+  db: Kysely<MasterDatabase>,
+  options: { dialect: MigrationDialect; logger?: Logger | undefined },
+): Promise<void> {
+  const { logger } = options;
+  const { error, results } = await new Migrator({
+    db,
+    provider: migrationProvider(options.dialect),
+  }).migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
   for (const result of results ?? []) {
     logger?.info({ migration: result.migrationName, status: result.status }, 'database migration');

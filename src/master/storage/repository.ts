@@ -120,7 +120,7 @@ export interface NodeSnapshotRecords {
   software: SoftwareInstallationRecord[];
   /** Non-shared instances allocated on the node's busy partitions, in partition order. */
   instances: InstanceRecord[];
-  /** Addresses of the node's partitions, in insertion order. */
+  /** Addresses of the node's busy partitions (those of `instances`), in insertion order. */
   addresses: (AddressRecord & { partitionId: string })[];
   /** Shared instances hosted on the node and not destroyed, in host-list order. */
   shared: InstanceRecord[];

@@ -52,6 +52,7 @@ test('the store migrates once, keeps its data across reopenings, in WAL mode wit
         { name: '0004_identities' },
         { name: '0005_instance_owner' },
         { name: '0006_dependency_time' },
+        { name: '0007_scale_indexes' },
       ]);
     } finally {
       raw.close();

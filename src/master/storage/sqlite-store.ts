@@ -46,8 +46,12 @@ const AUTO_CHECKPOINT_PAGES = 1000;
 /** The automatic threshold while the background checkpointer runs: a safety net only. */
 const SAFETY_CHECKPOINT_PAGES = 16_000;
 
-/** How many memoized read results are kept. */
-const MEMO_LIMIT = 1024;
+/**
+ * How many memoized read results are kept. A node's snapshot can weigh a hundred kilobytes in
+ * memory; what a memo saves is the same key read by many at once (a burst of polls, the node and
+ * its partitions after a change), not one node's read a minute later, after others' writes anyway.
+ */
+const MEMO_LIMIT = 256;
 /** How often memoized reads look for commits by other processes. */
 const EXTERNAL_CHECK_MS = 100;
 
@@ -132,7 +136,7 @@ export class SqliteStore implements MasterStore {
     }
     const store = new SqliteStore(path, sqlite, options);
     try {
-      await migrateToLatest(store.kysely, options.logger);
+      await migrateToLatest(store.kysely, { dialect: 'sqlite', logger: options.logger });
     } catch (error) {
       sqlite.close();
       throw databaseError(path, error);

@@ -315,7 +315,12 @@ test('the master away: offline, services keep running; back: the agent reconnect
     assert.match(a.status().lastError ?? '', /127\.0\.0\.1/);
   } finally {
     // The same master again (same port, same database).
-    restartedMaster = await startMaster({ host: '127.0.0.1', port, databasePath, computerId: COMPUTER_ID });
+    restartedMaster = await startMaster({
+      host: '127.0.0.1',
+      port,
+      database: { kind: 'sqlite', path: databasePath },
+      computerId: COMPUTER_ID,
+    });
   }
   try {
     await waitFor('running', () => a.state === 'running', { timeoutMs: 30_000 });

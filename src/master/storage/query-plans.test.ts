@@ -1,0 +1,249 @@
+/**
+ * Query plans at scale: no repository method reads a whole table unless listing that whole table is
+ * its job. At a million partitions and 200,000 instances (`npm run bench -- scale`), one query
+ * reading every instance costs a hundred milliseconds, so this is checked on every query the
+ * repository prepares, with SQLite's own EXPLAIN QUERY PLAN. The master runs no ANALYZE: the planner
+ * has no statistics, so the plans on this small database are the plans on a large one.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import BetterSqlite3 from 'better-sqlite3';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSqliteStore } from './sqlite-store.ts';
+import type { Repository } from './repository.ts';
+
+/** Methods whose job is to list a whole table: their scan is the answer. */
+const WHOLE_LISTINGS = new Set<keyof Repository>([
+  'listComputeNodes',
+  'listComputeNodeAccess',
+  'listUsers',
+  'listCertificates',
+]);
+
+/** Methods reading one owner's instances. */
+const OWNER_SCOPED = new Set<keyof Repository>(['listRootTitles', 'listChildren', 'markChildrenDestroyed']);
+
+type Call = (repository: Repository) => Promise<unknown>;
+
+const node = 'COMP-1';
+const first = { computeNodeId: node, partitionId: 'slappart0' };
+const second = { computeNodeId: node, partitionId: 'slappart1' };
+const instance = {
+  owner: 'alice',
+  softwareRelease: 'https://example.com/software.cfg',
+  softwareType: 'default',
+  parameterXml: '<instance/>',
+  sharedParametersJson: null,
+  slaJson: '{}',
+  requestedState: 'started' as const,
+  hostPosition: null,
+  now: 1,
+};
+
+/** Every method of the repository, called once, in an order where each finds what it looks for. */
+const CALLS: [keyof Repository, Call][] = [
+  ['insertUser', (r) => r.insertUser({ name: 'alice', admin: false, now: 1 })],
+  ['getUser', (r) => r.getUser('alice')],
+  ['listUsers', (r) => r.listUsers()],
+  ['setUserDisabled', (r) => r.setUserDisabled('alice', false)],
+  ['insertUserToken', (r) => r.insertUserToken({ tokenHash: 'a'.repeat(64), user: 'alice', now: 1 })],
+  ['findUserByTokenHash', (r) => r.findUserByTokenHash('a'.repeat(64))],
+  ['deleteUserTokens', (r) => r.deleteUserTokens({ user: 'alice', except: 'b'.repeat(64) })],
+  [
+    'insertRegistrationToken',
+    (r) =>
+      r.insertRegistrationToken({
+        tokenHash: 'c'.repeat(64),
+        owner: 'alice',
+        expiresAt: 9,
+        usedAt: null,
+        createdAt: 1,
+      }),
+  ],
+  ['getRegistrationToken', (r) => r.getRegistrationToken('c'.repeat(64))],
+  ['markRegistrationTokenUsed', (r) => r.markRegistrationTokenUsed('c'.repeat(64), 2)],
+  ['registerComputeNode', (r) => r.registerComputeNode({ owner: 'alice', title: 'one', now: 1 })],
+  [
+    'insertCertificate',
+    (r) =>
+      r.insertCertificate({
+        serial: '01',
+        kind: 'compute_node',
+        subject: node,
+        notAfter: 9,
+        revokedAt: null,
+        createdAt: 1,
+      }),
+  ],
+  ['getCertificate', (r) => r.getCertificate('01')],
+  ['listCertificates', (r) => r.listCertificates({ kind: 'compute_node', subject: node })],
+  ['getComputeNodeAccess', (r) => r.getComputeNodeAccess(node)],
+  ['setComputeNodeAccess', (r) => r.setComputeNodeAccess(node, { allocationScope: 'friend', friends: [] })],
+  ['listComputeNodeAccess', (r) => r.listComputeNodeAccess()],
+  ['listOwnedComputeNodeAccess', (r) => r.listOwnedComputeNodeAccess('alice')],
+  [
+    'upsertComputeNode',
+    (r) => r.upsertComputeNode({ reference: node, address: null, netmask: null, now: 1 }),
+  ],
+  ['getComputeNode', (r) => r.getComputeNode(node)],
+  ['listComputeNodes', (r) => r.listComputeNodes()],
+  ['recordComputeNodeBang', (r) => r.recordComputeNodeBang(node, { message: 'bang', at: 1 })],
+  ['insertPartition', (r) => r.insertPartition(first)],
+  ['listPartitions', (r) => r.listPartitions(node)],
+  ['firstFreePartition', (r) => r.firstFreePartition(node)],
+  ['setPartitionSlapState', (r) => r.setPartitionSlapState(first, 'free')],
+  [
+    'insertAddress',
+    (r) => r.insertAddress(first, { networkInterface: 'tap0', address: '10.0.0.1', netmask: null }),
+  ],
+  ['listAddresses', (r) => r.listAddresses(first)],
+  [
+    'upsertSoftwareInstallation',
+    (r) => r.upsertSoftwareInstallation(node, instance.softwareRelease, 'available'),
+  ],
+  ['listSoftwareInstallations', (r) => r.listSoftwareInstallations(node)],
+  [
+    'recordSoftwareInstallationReport',
+    (r) =>
+      r.recordSoftwareInstallationReport(node, instance.softwareRelease, {
+        reportedState: 'available',
+        errorMessage: 'none',
+        at: 1,
+      }),
+  ],
+  [
+    'insertInstance',
+    async (r) => {
+      await r.insertPartition(second);
+      await r.insertInstance({ ...instance, title: 'root', requestedBy: '', shared: false, location: first });
+      await r.insertInstance({
+        ...instance,
+        title: 'child',
+        requestedBy: 'root',
+        shared: false,
+        location: second,
+      });
+      return r.insertInstance({
+        ...instance,
+        title: 'waiting',
+        requestedBy: '',
+        shared: false,
+        location: null,
+      });
+    },
+  ],
+  ['allocatePartition', (r) => r.allocatePartition(first, 2)],
+  ['setPartitionTimestamp', (r) => r.setPartitionTimestamp(first, 3)],
+  ['bumpNodeRevision', (r) => r.bumpNodeRevision(node)],
+  ['bumpDependencySerial', (r) => r.bumpDependencySerial(first, 4)],
+  ['getNodeRevision', (r) => r.getNodeRevision(node)],
+  ['findInstance', (r) => r.findInstance({ owner: 'alice', title: 'root', requestedBy: '', shared: false })],
+  ['getInstanceById', (r) => r.getInstanceById(1)],
+  ['getInstanceOnPartition', (r) => r.getInstanceOnPartition(first)],
+  ['updateInstance', (r) => r.updateInstance(1, { requestedState: 'stopped', slaJson: '{}', now: 5 })],
+  ['listInstancesOnNode', (r) => r.listInstancesOnNode(node)],
+  ['listChildren', (r) => r.listChildren('alice', 'root')],
+  ['listPendingInstances', (r) => r.listPendingInstances()],
+  [
+    'findSharedHost',
+    async (r) => {
+      const query = { computeNodeId: node, softwareRelease: instance.softwareRelease };
+      await r.findSharedHost(query);
+      await r.findSharedHost({ ...query, softwareType: 'default' });
+      await r.findSharedHost({ ...query, partitionId: 'slappart0' });
+      return r.findSharedHost({ ...query, softwareType: 'default', partitionId: 'slappart0' });
+    },
+  ],
+  ['nextHostPosition', (r) => r.nextHostPosition()],
+  ['listHostedSharedInstances', (r) => r.listHostedSharedInstances(first)],
+  ['listRootTitles', (r) => r.listRootTitles('alice')],
+  ['readNodeSnapshot', (r) => r.readNodeSnapshot(node)],
+  ['setPromiseResults', (r) => r.setPromiseResults(1, { resultListJson: '[]', reportedAt: 1 })],
+  ['getPromiseResults', (r) => r.getPromiseResults(1)],
+  ['markChildrenDestroyed', (r) => r.markChildrenDestroyed('alice', 'root', 6)],
+  ['detachSharedInstances', (r) => r.detachSharedInstances(first, 7)],
+  ['deleteInstance', (r) => r.deleteInstance(3)],
+  ['revokeCertificates', (r) => r.revokeCertificates({ kind: 'compute_node', subject: node, now: 8 })],
+  ['setComputeNodeRevoked', (r) => r.setComputeNodeRevoked(node, 8)],
+  ['deleteSoftwareInstallation', (r) => r.deleteSoftwareInstallation(node, instance.softwareRelease)],
+  ['deleteAddresses', (r) => r.deleteAddresses(node)],
+  ['deletePartition', (r) => r.deletePartition(second)],
+  [
+    'undoComputeNodeRegistration',
+    (r) => r.undoComputeNodeRegistration({ reference: 'COMP-9', tokenHash: 'd'.repeat(64) }),
+  ],
+];
+
+test("no repository query reads a whole table (but the listings of one), nor other owners' instances; the polled list is covered by an index", async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'slapos-query-plans-'));
+  const prototype = BetterSqlite3.prototype as { prepare: (source: string) => unknown };
+  const prepare = prototype.prepare;
+  // Each statement the store prepares, with the repository method that was running.
+  const prepared: { method: keyof Repository; sql: string }[] = [];
+  let running: keyof Repository | undefined;
+  prototype.prepare = function (this: unknown, source: string) {
+    if (running !== undefined) prepared.push({ method: running, sql: source });
+    return prepare.call(this, source);
+  };
+  const path = join(directory, 'master.db');
+  try {
+    const store = await openSqliteStore({ path });
+    try {
+      for (const [method, call] of CALLS)
+        await store.write(async (repository) => {
+          running = method;
+          try {
+            await call(repository);
+          } finally {
+            running = undefined;
+          }
+        });
+    } finally {
+      await store.close();
+    }
+    prototype.prepare = prepare;
+    const repository = await openSqliteStore({ path }).then(async (again) => {
+      const methods = await again.read((r) => Promise.resolve(Object.keys(r)));
+      await again.close();
+      return methods;
+    });
+    assert.deepEqual(
+      repository.filter((method) => !CALLS.some(([called]) => called === method)),
+      [],
+      'every repository method is called (add the new ones to CALLS)',
+    );
+    const raw = new BetterSqlite3(path, { readonly: true });
+    try {
+      const scans: string[] = [];
+      for (const { method, sql } of prepared) {
+        if (WHOLE_LISTINGS.has(method) || !/^\s*(select|insert|update|delete|with)\b/i.test(sql)) continue;
+        const parameters = (sql.match(/\?/g) ?? []).map(() => null);
+        const plan = raw.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...parameters) as { detail: string }[];
+        for (const { detail } of plan) {
+          // SCAN: every row; SEARCH without USING: every row too (max() with no index on its column).
+          if (/^SCAN (?!CONSTANT ROW)/.test(detail) || /^SEARCH \S+$/.test(detail))
+            scans.push(`${method}: ${detail} in ${sql}`);
+          // An owner's instances are found among the owner's only, not among everybody's roots.
+          if (OWNER_SCOPED.has(method) && /^SEARCH (instance|i) /.test(detail) && !/\(owner=\?/.test(detail))
+            scans.push(`${method}: ${detail} (not by owner) in ${sql}`);
+          // The nodes' polled list is read from the index, not from the instances' wide rows.
+          if (
+            method === 'listInstancesOnNode' &&
+            /^SEARCH (instance|i) /.test(detail) &&
+            !/COVERING/.test(detail)
+          )
+            scans.push(`${method}: ${detail} (not covered) in ${sql}`);
+        }
+      }
+      assert.deepEqual(scans, []);
+      assert.ok(prepared.length > CALLS.length, 'the statements were seen');
+    } finally {
+      raw.close();
+    }
+  } finally {
+    prototype.prepare = prepare;
+    await rm(directory, { recursive: true, force: true });
+  }
+});
