@@ -90,8 +90,8 @@ function percentile(sorted: readonly number[], fraction: number): number {
 /** A throwaway database for one row, and how to remove it. */
 interface RowDatabase {
   location: string;
-  /** The pids of the database server's processes (empty for SQLite: it runs in the masters). */
-  serverPids(): Promise<number[]>;
+  /** CPU seconds the database server has used (0 for SQLite: it runs in the masters). */
+  serverCpuSeconds(): Promise<number>;
   drop(): Promise<void>;
 }
 
@@ -99,7 +99,7 @@ async function sqliteDatabase(dir: string): Promise<RowDatabase> {
   await mkdir(dir, { recursive: true });
   return {
     location: join(dir, 'proxy.db'),
-    serverPids: () => Promise.resolve([]),
+    serverCpuSeconds: () => Promise.resolve(0),
     drop: () => Promise.resolve(),
   };
 }
@@ -109,7 +109,11 @@ let databases = 0;
 async function postgresDatabase(cluster: PostgresCluster): Promise<RowDatabase> {
   const name = `bench_masters_${++databases}`;
   const location = await cluster.createDatabase(name);
-  return { location, serverPids: () => cluster.pids(), drop: () => cluster.dropDatabase(name) };
+  return {
+    location,
+    serverCpuSeconds: () => cluster.cpuSeconds(),
+    drop: () => cluster.dropDatabase(name),
+  };
 }
 
 async function post(pool: Pool, path: string, body: string): Promise<void> {
@@ -244,19 +248,18 @@ async function row(
     await setUp(url);
     const masterPids = cluster.masters.map((master) => master.process.child.pid ?? 0);
     const haproxyPids = [cluster.haproxy.pid];
-    const databasePids = await database.serverPids();
     const sum = (pids: number[]): number => pids.reduce((total, pid) => total + cpuSeconds(pid), 0);
     const before = {
       masters: sum(masterPids),
       haproxy: sum(haproxyPids),
-      database: sum(databasePids),
+      database: await database.serverCpuSeconds(),
       generator: ownCpuSeconds(),
     };
     const result = await mix(url, options);
     const busy = {
       masters: (sum(masterPids) - before.masters) / result.seconds,
       haproxy: direct ? 0 : (sum(haproxyPids) - before.haproxy) / result.seconds,
-      database: (sum(databasePids) - before.database) / result.seconds,
+      database: ((await database.serverCpuSeconds()) - before.database) / result.seconds,
       generator: (ownCpuSeconds() - before.generator) / result.seconds,
     };
     return {

@@ -1,5 +1,6 @@
 /**
- * Several masters behind haproxy on one database: a standalone-style node (`slapos node run`) and the
+ * Several masters behind haproxy on one PostgreSQL database (a fresh one in the test run's cluster,
+ * $SLAPOS_TEST_POSTGRES, migrated by the first master): a standalone-style node (`slapos node run`) and the
  * CLI know only haproxy's URL; the hello example deploys while one of the three masters is killed
  * (SIGKILL), and every write a master acknowledged meanwhile is there at the end. The same instance
  * request sent at once to two masters creates one instance on one partition.
@@ -23,21 +24,24 @@ import { startMasterCluster, type MasterCluster } from '../src/testing/master-cl
 import { writeSandboxCfg } from '../src/testing/node.ts';
 import { startRecordedWriter } from '../src/testing/recorded-writes.ts';
 import { shortTempDir, waitForPublication } from '../src/testing/standalone.ts';
+import { createTestPostgresDatabase, type TestDatabase } from '../src/testing/test-database.ts';
 import { waitFor } from '../src/testing/supervisor.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/hello/software.cfg', import.meta.url));
 const NODE = 'COMP-MULTI';
 
 let dir: string;
+let database: TestDatabase & { location: { kind: 'postgres' } };
 let cluster: MasterCluster;
 let client: MasterClient;
 
 before(async () => {
   dir = await shortTempDir('mm-');
   await mkdir(join(dir, 'masters'));
+  database = await createTestPostgresDatabase({ empty: true });
   cluster = await startMasterCluster({
     dir: join(dir, 'masters'),
-    database: join(dir, 'masters', 'proxy.db'),
+    database: database.location.uri,
     computerId: NODE,
   });
   client = createMasterClient({ api: 'json', masterUrl: cluster.url });
@@ -46,6 +50,7 @@ before(async () => {
 after(async () => {
   await client?.close();
   await cluster?.close();
+  await database?.drop();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -70,7 +75,6 @@ test('the hello example deploys through haproxy while a master is killed; no ack
       master_url: cluster.url,
       software_min_free_space: '0',
       instance_min_free_space: '0',
-      agent_watch_timeout: 1,
       agent_retry_delay: 0.2,
       agent_retry_max_delay: 1,
     },
@@ -184,5 +188,41 @@ test('the same instance request sent at once to two masters creates one instance
     );
   } finally {
     await Promise.all(clients.map((raced) => raced.close()));
+  }
+});
+
+test('a node watching the change stream through one master is woken by a write through another', async () => {
+  const [watched, written] = cluster.running();
+  assert.ok(watched && written, 'two masters are running');
+  const watching = createMasterClient({ api: 'json', masterUrl: watched.url });
+  const writing = createMasterClient({ api: 'json', masterUrl: written.url });
+  try {
+    await formatNode(writing, 'COMP-WATCH', 2);
+    await formatNode(writing, 'COMP-IDLE', 1);
+    const watch = (computerGuid: string, afterRevision: number, timeoutMs: number) =>
+      watching.watchComputeNode({ computerGuid, afterRevision, timeoutMs });
+    const { revision } = await watch('COMP-WATCH', 0, 0);
+    const idle = await watch('COMP-IDLE', 0, 0);
+    const order: string[] = [];
+    // A watch of a node nothing changes: it answers when its time is up, long after a woken watch.
+    const sentinel = watch('COMP-IDLE', idle.revision, 20_000).then((answer) => {
+      order.push('the idle node timed out');
+      return answer;
+    });
+    const woken = watch('COMP-WATCH', revision, 45_000).then((answer) => {
+      order.push('the watched node woke');
+      return answer;
+    });
+    await writing.requestInstance({
+      title: 'watched',
+      softwareReleaseUri: 'https://example.invalid/watched.cfg',
+      slaParameters: { computer_guid: 'COMP-WATCH' },
+    });
+    const [answer, idleAnswer] = await Promise.all([woken, sentinel]);
+    assert.ok(answer.revision > revision, `revision ${answer.revision} after ${revision}`);
+    assert.equal(idleAnswer.revision, idle.revision);
+    assert.deepEqual(order, ['the watched node woke', 'the idle node timed out']);
+  } finally {
+    await Promise.all([watching.close(), writing.close()]);
   }
 });

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { execFile } from '../lib/exec.ts';
 import { packageRoot } from '../lib/package-root.ts';
+import { postgresConnection, postgresUri } from '../master/storage/database-location.ts';
+import { pgClientConfig } from '../master/storage/postgres/connection.ts';
 
 export interface PostgresCluster {
   /** `postgresql://USER@/postgres?host=DIR` (no password: trust on a socket only its user reaches). */
@@ -21,20 +23,15 @@ export interface PostgresCluster {
   createDatabase(name: string): Promise<string>;
   /** Drops a database, its sessions cut. */
   dropDatabase(name: string): Promise<void>;
-  /** The server's processes (the postmaster and its children), for CPU accounting. */
-  pids(): Promise<number[]>;
+  /** CPU seconds the server has used (the postmaster and its children, ended ones included). */
+  cpuSeconds(): Promise<number>;
   /** Stops it and removes its directory. */
   remove(): Promise<void>;
 }
 
-/** The URI of another database of the same cluster (the path of `postgresql://USER@/DB?host=DIR`). */
-function databaseUri(uri: string, name: string): string {
-  return uri.replace(/^(postgres(?:ql)?:\/\/[^/?]*\/)[^?]*/, `$1${name}`);
-}
-
-/** Runs one administrative statement in the `postgres` database. */
+/** Runs one administrative statement in the cluster's `postgres` database. */
 async function administer(uri: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: uri });
+  const client = new pg.Client(pgClientConfig(uri, { applicationName: 'slapos-tests' }));
   await client.connect();
   try {
     await client.query(statement);
@@ -47,6 +44,9 @@ function checkedName(name: string): string {
   if (!/^[a-z][a-z0-9_]{0,62}$/.test(name)) throw new Error(`not a plain database name: ${name}`);
   return name;
 }
+
+/** Linux's clock ticks per second (/proc/PID/stat times). */
+const CLOCK_TICKS = 100;
 
 async function pgCluster(action: 'start' | 'stop', dir: string): Promise<string> {
   const script = join(packageRoot(), 'scripts', 'pg-cluster.sh');
@@ -77,23 +77,26 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     },
     async createDatabase(name) {
       await administer(uri, `CREATE DATABASE ${checkedName(name)}`);
-      return databaseUri(uri, name);
+      return postgresUri({ ...postgresConnection(uri), database: name });
     },
     async dropDatabase(name) {
       await administer(uri, `DROP DATABASE IF EXISTS ${checkedName(name)} WITH (FORCE)`);
     },
-    async pids() {
+    async cpuSeconds() {
       const text = await readFile(join(dir, 'data', 'postmaster.pid'), 'utf8').catch(() => '');
       const postmaster = Number(text.split('\n')[0]);
-      if (!Number.isInteger(postmaster) || postmaster <= 0) return [];
-      const pids = [postmaster];
+      if (!Number.isInteger(postmaster) || postmaster <= 0) return 0;
+      // The postmaster's own time and its reaped children's, plus its live children's (backends).
+      let total = 0;
       for (const entry of await readdir('/proc')) {
         if (!/^\d+$/.test(entry)) continue;
         const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-        const parentPid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (parentPid === postmaster) pids.push(Number(entry));
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const ticks = (index: number): number => Number(fields[index] ?? 0);
+        if (Number(entry) === postmaster) total += ticks(11) + ticks(12) + ticks(13) + ticks(14);
+        else if (ticks(1) === postmaster) total += ticks(11) + ticks(12);
       }
-      return pids;
+      return total / CLOCK_TICKS;
     },
     async remove() {
       await pgCluster('stop', dir).catch(() => undefined);
