@@ -55,7 +55,9 @@ export function toHttpError(error: unknown): HttpError {
     return {
       status,
       body: errorBody(status, status === 500 ? 'Internal server error' : (slapError?.message ?? '')),
-      internal: true,
+      // A 503 (the database out of reach, full or busy) is a condition, not a bug: the store logs its
+      // start and end once; each refused request is not logged as a failure.
+      internal: status === 500,
     };
   }
   return { status: slapError.status, body: errorBody(slapError.status, slapError.message), internal: false };

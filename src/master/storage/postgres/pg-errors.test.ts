@@ -22,6 +22,8 @@ test('the database out of reach is unavailable (503); an error in what was asked
     withCode('53300'),
     withCode('ECONNREFUSED'),
     withCode('ENOENT'),
+    // Five capitals like a SQLSTATE: a broken connection all the same (seen as a 500 under a restart).
+    withCode('EPIPE', 'write EPIPE'),
     new Error('Connection terminated unexpectedly'),
     new Error('timeout exceeded when trying to connect'),
   ])

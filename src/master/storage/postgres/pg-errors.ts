@@ -5,9 +5,12 @@
  */
 import { SlapError } from '../../../core/errors.ts';
 
+/** The SQLSTATE of a server's error; a network error's code (EPIPE: five capitals too) is none. */
 function sqlState(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !CONNECTION_ERRNOS.has(code)
+    ? code
+    : undefined;
 }
 
 /** A serialization failure or a deadlock: re-running the transaction may succeed. */

@@ -8,6 +8,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import pg from 'pg';
 import { fixedClock } from '../../../core/clock.ts';
 import { SlapError } from '../../../core/errors.ts';
 import { execFile } from '../../../lib/exec.ts';
@@ -24,6 +25,7 @@ import {
 import { postgresConnection, postgresUri } from '../database-location.ts';
 import type { MasterStore } from '../repository.ts';
 import { decodeChangeNotice, encodeChangeNotices } from './change-notifications.ts';
+import { pgClientConfig } from './connection.ts';
 import { openPostgresStore, type PostgresStore } from './postgres-store.ts';
 
 const node = (reference: string) => ({ reference, address: null, netmask: null, now: 1 });
@@ -279,5 +281,41 @@ test("docs/operations.md's backup: pg_dump while a master writes, pg_restore int
     await source.drop();
     await target.drop();
     await rm(directory, { recursive: true, force: true });
+  }
+});
+
+test('a conflict whose ROLLBACK finds the connection gone (the server going down) is retried, not passed on as a 500', async () => {
+  const database = await createTestPostgresDatabase();
+  const store = await openPostgresStore({ uri: database.location.uri, logger: silentLogger() });
+  const admin = new pg.Client(pgClientConfig(database.location.uri, { applicationName: 'slapos-tests' }));
+  await admin.connect();
+  try {
+    let attempts = 0;
+    const value = await store.write(async () => {
+      attempts++;
+      if (attempts > 1) return 'committed';
+      // This transaction's connection is cut (as a fast shutdown cuts it), then the use case meets a
+      // conflict: its ROLLBACK fails on the dead connection.
+      const { rows } = await admin.query<{ pid: number }>(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'",
+      );
+      const pid = rows[0]?.pid;
+      assert.ok(pid !== undefined, 'the transaction is open');
+      await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+      await eventually(
+        async () =>
+          (await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount === 0,
+        'the backend gone',
+      );
+      throw Object.assign(new Error('could not serialize access due to concurrent update'), {
+        code: '40001',
+      });
+    });
+    assert.equal(value, 'committed');
+    assert.equal(attempts, 2);
+  } finally {
+    await admin.end();
+    await store.close();
+    await database.drop();
   }
 });

@@ -239,9 +239,11 @@ export class PostgresStore implements MasterStore {
         if (!broken) {
           try {
             await client.query('ROLLBACK');
-          } catch {
+          } catch (rollbackError) {
+            // The connection broke on the way (the server going down): nothing was committed.
             client.release(true);
-            throw this.failure(error);
+            if (isRetryable(error) && attempt < maxRetries) continue;
+            throw isUnavailable(rollbackError) ? unavailableError(rollbackError) : this.failure(error);
           }
         }
         client.release(broken ? (error instanceof Error ? error : true) : undefined);
