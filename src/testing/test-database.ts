@@ -183,7 +183,7 @@ export async function openTestStore(
   const store: MasterStore = {
     read: (work) => opened.read(work),
     write: (work) => opened.write(work),
-    memoizedRead: (key, work) => opened.memoizedRead(key, work),
+    memoizedRead: (key, work, memoOptions) => opened.memoizedRead(key, work, memoOptions),
     onNodeChanges: (listener) => opened.onNodeChanges(listener),
     close,
   };

@@ -5,13 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Clock } from '../../core/clock.ts';
 import { isSlapError } from '../../core/errors.ts';
 import { silentLogger } from '../../lib/logger.ts';
-import { openSqliteStore } from '../storage/sqlite-store.ts';
+import { openTestStore } from '../../testing/test-database.ts';
 import type { MasterStore } from '../storage/repository.ts';
 import {
   createMasterServices,
@@ -50,8 +47,7 @@ function unmemoized(store: MasterStore): MasterStore {
 async function withTwoViews(
   work: (memoized: MasterServices, fresh: MasterServices) => Promise<void>,
 ): Promise<void> {
-  const directory = await mkdtemp(join(tmpdir(), 'slapos-memoized-reads-'));
-  const store = await openSqliteStore({ path: join(directory, 'proxy.db') });
+  const { store, close } = await openTestStore();
   let now = 1_700_000_000;
   // Time moves, so that timestamps change with every write.
   const clock: Clock = { now: () => (now += 1.5) };
@@ -68,8 +64,7 @@ async function withTwoViews(
   try {
     await work(services(store), services(unmemoized(store)));
   } finally {
-    await store.close();
-    await rm(directory, { recursive: true, force: true });
+    await close();
   }
 }
 

@@ -48,8 +48,26 @@ export class MemoVersions {
     return this.lastUnattributed;
   }
 
+  /** The version a memoized read of this scope is kept at (repository.ts MemoizedReadOptions). */
+  of(scope: { computeNodeId?: string | undefined; nodeless?: boolean | undefined }): string {
+    if (scope.computeNodeId !== undefined) return `node ${this.node(scope.computeNodeId)}`;
+    return scope.nodeless ? `nodeless ${this.nodeless()}` : `all ${this.all()}`;
+  }
+
   /** The version of one compute node's data: moves with every commit that changed it, or changed data of no node. */
   node(computeNodeId: string): number {
     return this.nodeChangedAt.get(computeNodeId) ?? this.lastUnattributed;
   }
+}
+
+/** The ReadMemo scope of a memoized read (read-memo.ts): the reads whose versions move together. */
+export function memoScope(scope: {
+  computeNodeId?: string | undefined;
+  nodeless?: boolean | undefined;
+}): string {
+  return scope.computeNodeId !== undefined
+    ? `node ${scope.computeNodeId}`
+    : scope.nodeless
+      ? 'nodeless'
+      : 'all';
 }

@@ -20,7 +20,7 @@ import { PreparedQuery } from './prepared.ts';
 import { createKyselyRepository } from './kysely-repository.ts';
 import { NodeChangeHub } from './node-changes.ts';
 import type { QueryArgs } from './query-params.ts';
-import { MemoVersions } from './memo-versions.ts';
+import { MemoVersions, memoScope } from './memo-versions.ts';
 import { NodeScopeTracker, trackNodeScopes } from './node-scopes.ts';
 import { ReadMemo } from './read-memo.ts';
 import { readOnlyDatabaseError, sqliteFaultError, SqliteFaultLog } from './sqlite-faults.ts';
@@ -60,11 +60,6 @@ const EXTERNAL_CHECK_MS = 100;
 function databaseError(path: string, error: unknown): SlapError {
   const message = error instanceof Error ? error.message : String(error);
   return new SlapError('SLAP_ERR_DATABASE', `cannot use the database ${path}: ${message}`, { cause: error });
-}
-
-/** The ReadMemo scope of a memoized read: its versions move together. */
-function memoScope({ computeNodeId, nodeless }: MemoizedReadOptions): string {
-  return computeNodeId !== undefined ? `node ${computeNodeId}` : nodeless ? 'nodeless' : 'all';
 }
 
 export class SqliteStore implements MasterStore {
@@ -182,13 +177,7 @@ export class SqliteStore implements MasterStore {
         ).get()?.data_version ?? 0;
       this.externalCheckedAt = now;
     }
-    const ours =
-      computeNodeId !== undefined
-        ? `node ${this.memoVersions.node(computeNodeId)}`
-        : nodeless
-          ? `nodeless ${this.memoVersions.nodeless()}`
-          : `all ${this.memoVersions.all()}`;
-    return `${ours}:${this.externalVersion}`;
+    return `${this.memoVersions.of({ computeNodeId, nodeless })}:${this.externalVersion}`;
   }
 
   memoizedRead<T>(

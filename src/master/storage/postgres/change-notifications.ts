@@ -19,46 +19,77 @@ const MAX_NOTICES = 16;
 export interface ChangeNotice {
   /** The store that committed (a master ignores its own notices: it acted at its commit). */
   origin: string;
-  /** The compute nodes whose revision was bumped, or 'all' when too many to list. */
+  /** The compute nodes whose revision was bumped (to wake), or 'all' when too many to list. */
   nodes: readonly string[] | 'all';
+  /** The other compute nodes whose data changed (their memoized reads are stale; memo-versions.ts). */
+  changed: readonly string[];
+  /** The commit changed data attributed to no node: every memoized read is stale. */
+  unattributed: boolean;
 }
 
-/** The payloads announcing one commit: JSON, each under PostgreSQL's limit. */
-export function encodeChangeNotices(origin: string, nodes: Iterable<string>): string[] {
+/** What a commit changed beyond the nodes it bumped, for the other masters' memoized reads. */
+export interface CommitScopes {
+  nodes: Iterable<string>;
+  unattributed: boolean;
+}
+
+/**
+ * The payloads announcing one commit: JSON, each under PostgreSQL's limit. `n` lists the nodes to
+ * wake, `c` the other nodes whose data changed, `u` a change attributed to no node.
+ */
+export function encodeChangeNotices(
+  origin: string,
+  nodes: Iterable<string>,
+  scopes: CommitScopes = { nodes: [], unattributed: false },
+): string[] {
+  const wake = new Set(nodes);
+  const entries: ['n' | 'c', string][] = [...wake].map((node) => ['n', node]);
+  for (const node of scopes.nodes) if (!wake.has(node)) entries.push(['c', node]);
   const payloads: string[] = [];
-  let chunk: string[] = [];
+  const encode = (chunk: { n: string[]; c: string[] }): string =>
+    JSON.stringify({
+      o: origin,
+      n: chunk.n,
+      ...(chunk.c.length > 0 && { c: chunk.c }),
+      ...(scopes.unattributed && { u: 1 }),
+    });
+  let chunk = { n: [] as string[], c: [] as string[] };
   let size = 0;
-  const base = Buffer.byteLength(JSON.stringify({ o: origin, n: [] }));
-  for (const node of nodes) {
+  const base = Buffer.byteLength(encode(chunk)) + '"c":[],'.length;
+  for (const [kind, node] of entries) {
     const bytes = Buffer.byteLength(JSON.stringify(node)) + 1;
-    if (chunk.length > 0 && base + size + bytes > MAX_PAYLOAD_BYTES) {
-      payloads.push(JSON.stringify({ o: origin, n: chunk }));
-      chunk = [];
+    if (chunk.n.length + chunk.c.length > 0 && base + size + bytes > MAX_PAYLOAD_BYTES) {
+      payloads.push(encode(chunk));
+      chunk = { n: [], c: [] };
       size = 0;
     }
-    chunk.push(node);
+    chunk[kind].push(node);
     size += bytes;
   }
-  payloads.push(JSON.stringify({ o: origin, n: chunk }));
+  payloads.push(encode(chunk));
   const tooLarge = payloads.some((payload) => Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES);
   if (payloads.length > MAX_NOTICES || tooLarge) return [JSON.stringify({ o: origin, all: true })];
   return payloads;
 }
+
+const isStringList = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.every((item) => typeof item === 'string');
 
 /** A notice's content; anything unreadable counts as "everything changed". */
 export function decodeChangeNotice(payload: string | undefined): ChangeNotice {
   try {
     const value = JSON.parse(payload ?? '') as unknown;
     if (typeof value === 'object' && value !== null) {
-      const { o, n } = value as { o?: unknown; n?: unknown };
+      const { o, n, c, u } = value as { o?: unknown; n?: unknown; c?: unknown; u?: unknown };
       const origin = typeof o === 'string' ? o : '';
-      if (Array.isArray(n) && n.every((node) => typeof node === 'string')) return { origin, nodes: n };
-      return { origin, nodes: 'all' };
+      if (isStringList(n) && (c === undefined || isStringList(c)))
+        return { origin, nodes: n, changed: c ?? [], unattributed: u !== undefined };
+      return { origin, nodes: 'all', changed: [], unattributed: true };
     }
   } catch {
     // Fall through: unreadable.
   }
-  return { origin: '', nodes: 'all' };
+  return { origin: '', nodes: 'all', changed: [], unattributed: true };
 }
 
 export interface ChangeListenerOptions {

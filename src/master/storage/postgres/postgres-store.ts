@@ -21,8 +21,10 @@ import { createKyselyRepository } from '../kysely-repository.ts';
 import { migrateToLatest } from '../migrate.ts';
 import { NodeChangeHub } from '../node-changes.ts';
 import { BoundParameters, type QueryArgs } from '../query-params.ts';
+import { MemoVersions, memoScope, type CommitChanges } from '../memo-versions.ts';
+import { NodeScopeTracker, trackNodeScopes } from '../node-scopes.ts';
 import { ReadMemo } from '../read-memo.ts';
-import type { MasterStore, Repository } from '../repository.ts';
+import type { MasterStore, MemoizedReadOptions, Repository } from '../repository.ts';
 import type { MasterDatabase } from '../schema.ts';
 import type { SqlExecutor } from '../sql-executor.ts';
 import {
@@ -76,6 +78,8 @@ const BEGIN: Record<Mode, string> = {
 interface Attempt {
   changed: boolean;
   bumped: Set<string>;
+  /** Which nodes' data the use case changed (for memoized reads, here and on the other masters). */
+  scopes: NodeScopeTracker;
 }
 
 export class PostgresStore implements MasterStore {
@@ -85,8 +89,8 @@ export class PostgresStore implements MasterStore {
   private readonly kysely: Kysely<MasterDatabase>;
   private readonly queries = new Map<string, CompiledQuery>();
   private readonly memo = new ReadMemo(MEMO_LIMIT);
-  /** Bumped after each commit that changed data, here or (by its notice) on another master. */
-  private dataVersion = 0;
+  /** The versions of memoized reads, moved by each commit here and (by its notice) on another master. */
+  private readonly memoVersions = new MemoVersions();
   /** Memoized reads are not kept while notices cannot be received: each read is its own version. */
   private unlistenedReads = 0;
   private readonly nodeChanges: NodeChangeHub;
@@ -160,19 +164,29 @@ export class PostgresStore implements MasterStore {
     return this.transaction('write', work);
   }
 
-  private version(): string {
+  /** The version of the data (of one compute node's when given), taken before the read's snapshot. */
+  private version(options: MemoizedReadOptions): string {
     if (!this.listener.listening) return `unlistened:${++this.unlistenedReads}`;
-    return String(this.dataVersion);
+    return this.memoVersions.of(options);
   }
 
-  memoizedRead<T>(key: string, work: (repository: Repository) => Promise<T>): Promise<T> {
+  memoizedRead<T>(
+    key: string,
+    work: (repository: Repository) => Promise<T>,
+    options: MemoizedReadOptions = {},
+  ): Promise<T> {
     if (this.closed) return Promise.reject(new SlapError('SLAP_ERR_UNAVAILABLE', 'the database is closed'));
-    const version = this.version();
-    return this.memo.read(key, version, async () => ({
-      value: await this.transaction('read', work),
+    const version = this.version(options);
+    return this.memo.read(
+      key,
       version,
-      cacheable: !version.startsWith('unlistened:'),
-    }));
+      async () => ({
+        value: await this.transaction('read', work),
+        version,
+        cacheable: !version.startsWith('unlistened:'),
+      }),
+      { scope: memoScope(options), keepEqual: options.keepEqual },
+    );
   }
 
   onNodeChanges(listener: (computeNodeIds: ReadonlySet<string>) => void): () => void {
@@ -185,13 +199,17 @@ export class PostgresStore implements MasterStore {
       this.everythingChanged();
       return;
     }
-    this.dataVersion++;
+    this.memoVersions.noteCommit({
+      nodes: new Set([...notice.nodes, ...notice.changed]),
+      unattributed: notice.unattributed,
+      wrote: true,
+    });
     this.nodeChanges.publish(new Set(notice.nodes));
   }
 
   /** Notices may have been missed: every memoized read is stale and every node is woken. */
   private everythingChanged(): void {
-    this.dataVersion++;
+    this.memoVersions.noteCommit({ nodes: new Set(), unattributed: true, wrote: true });
     this.pool
       .query<{ reference: string }>('SELECT compute_node_reference AS reference FROM compute_node_revision')
       .then(
@@ -220,17 +238,23 @@ export class PostgresStore implements MasterStore {
       } catch (error) {
         throw unavailableError(error);
       }
-      const state: Attempt = { changed: false, bumped: new Set() };
+      const state: Attempt = { changed: false, bumped: new Set(), scopes: new NodeScopeTracker() };
+      let changes: CommitChanges | undefined;
       let value: T;
       try {
         await client.query(BEGIN[mode]);
-        const repository = createKyselyRepository(this.kysely, this.executor(client, state), {
-          nodeBumped: (computeNodeId) => void state.bumped.add(computeNodeId),
-        });
+        const repository = trackNodeScopes(
+          createKyselyRepository(this.kysely, this.executor(client, state), {
+            nodeBumped: (computeNodeId) => void state.bumped.add(computeNodeId),
+          }),
+          state.scopes,
+        );
         value = await work(repository);
-        if (mode === 'write' && (state.changed || state.bumped.size > 0))
-          for (const payload of encodeChangeNotices(this.origin, state.bumped))
+        if (mode === 'write' && (state.changed || state.bumped.size > 0)) {
+          changes = state.scopes.take();
+          for (const payload of encodeChangeNotices(this.origin, state.bumped, changes))
             await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, payload]);
+        }
         await client.query('COMMIT');
       } catch (error) {
         // A lost connection is dropped; otherwise (a refused statement, a use case's own error) the
@@ -258,8 +282,8 @@ export class PostgresStore implements MasterStore {
         throw this.failure(error);
       }
       client.release();
-      if (mode === 'write' && (state.changed || state.bumped.size > 0)) {
-        this.dataVersion++;
+      if (changes) {
+        this.memoVersions.noteCommit(changes);
         this.nodeChanges.publish(state.bumped);
       }
       return value;
