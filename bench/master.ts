@@ -65,6 +65,7 @@ import {
 } from './_master-servers.ts';
 import { legacyRows } from './_legacy-rows.ts';
 import { startThrowawayPostgres, type ThrowawayPostgres } from './_postgres.ts';
+import { seededRandom } from '../src/testing/hostile-strings.ts';
 
 const SR = 'https://lab.example.com/software/hello/software.cfg';
 const MODES = ['proxy', 'master'] as const;
@@ -153,18 +154,6 @@ async function post(client: Client, path: string, body: string): Promise<number>
 /** The value at `fraction` (0–1) of sorted samples (nearest rank). */
 function percentile(sorted: number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)] ?? NaN;
-}
-
-/** A small seeded generator (mulberry32): the readers' choice of nodes is the same from run to run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The format call's body: `partitions` partitions, an IPv4 and an IPv6 address each. */

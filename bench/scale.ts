@@ -39,6 +39,7 @@ import { performance } from 'node:perf_hooks';
 import { gunzipSync } from 'node:zlib';
 import { Pool } from 'undici';
 import { usageJournal, usageMovements } from '../src/node/report/usage-xml.ts';
+import { seededRandom } from '../src/testing/hostile-strings.ts';
 import { build, startProxyMode, type Server } from './_master-servers.ts';
 import {
   instanceParameters,
@@ -175,21 +176,9 @@ async function send(pool: Pool, path: string, body: string, signal: AbortSignal)
   await response.body.dump({ limit: Infinity });
 }
 
-/** A small deterministic random source (the runs are comparable). */
-function randomSource(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The calls of the cloud: what each kind sends, and where the change stream must wake a node. */
 class Cloud {
-  private readonly random = randomSource(13);
+  private readonly random = seededRandom(13);
   private sequence = 0;
   private readonly run = Date.now().toString(36);
   private readonly busySlots: number;
@@ -316,7 +305,7 @@ class Watchers {
    * reach their deadline together either.
    */
   start(spreadMs: number): void {
-    const random = randomSource(29);
+    const random = seededRandom(29);
     const nodes = [...this.cloud.watched];
     nodes.forEach((node, index) => {
       const firstWaitMs = random() * WATCH_MS;

@@ -10,6 +10,7 @@ import { isSlapError } from '../../core/errors.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { openTestStore } from '../../testing/test-database.ts';
 import type { MasterStore } from '../storage/repository.ts';
+import { seededRandom } from '../../testing/hostile-strings.ts';
 import {
   createMasterServices,
   createServiceContext,
@@ -20,18 +21,6 @@ import {
 
 const NODES = ['A', 'B', 'C'];
 const SR = 'https://lab.example.com/software/hello/software.cfg';
-
-/** A small seeded generator (mulberry32), so that a failure replays. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The same store without its memo: every memoized read is made afresh. */
 function unmemoized(store: MasterStore): MasterStore {
