@@ -37,7 +37,8 @@ find_bin() {
 # The OS user the server runs as, and how to run a command as that user.
 if [ "$(id -u)" -eq 0 ]; then
   if getent passwd postgres >/dev/null; then os_user=postgres; else os_user=nobody; fi
-  as_user() { runuser -u "$os_user" -- "$@"; }
+  # From /: the caller's directory may be closed to that user (PostgreSQL's tools complain about it).
+  as_user() { (cd / && runuser -u "$os_user" -- "$@"); }
 else
   os_user=$(id -un)
   as_user() { "$@"; }
