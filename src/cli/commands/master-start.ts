@@ -12,9 +12,14 @@ import {
   resolveMasterSettings,
   type MasterFlags,
 } from '../master-config.ts';
+import { positiveInteger } from '../node-pass.ts';
 import { watchStopSignals } from '../stop-signals.ts';
 
-async function masterStart(ctx: CliContext, flags: MasterFlags): Promise<void> {
+interface MasterStartFlags extends MasterFlags {
+  maxConnections?: number;
+}
+
+async function masterStart(ctx: CliContext, flags: MasterStartFlags): Promise<void> {
   const settings = resolveMasterSettings(flags, ctx);
   const logger = ctx.logger('daemon');
   const { startMasterMode } = await import('../../master/master-mode.ts');
@@ -26,6 +31,7 @@ async function masterStart(ctx: CliContext, flags: MasterFlags): Promise<void> {
       port: settings.port,
       database: settings.database,
       publicUrl: settings.publicUrl,
+      ...(flags.maxConnections === undefined ? {} : { maxConnections: flags.maxConnections }),
       logger,
     });
     ctx.print(`SlapOS master listening on ${master.url} (certificate authority: ${settings.dir}/ca.crt)`);
@@ -59,7 +65,12 @@ export function registerMasterStart(program: Command, ctx: CliContext): void {
       'https:// URL nodes and users reach the master by; its host goes into the server certificate ([master] public_url)',
     )
     .option('--cfg <file>', 'configuration file whose [master] section gives the options above')
-    .action(async (options: MasterFlags) => {
+    .option(
+      '--max-connections <n>',
+      'connections served at once, the others answered 503 (default 512; each watching node holds one)',
+      positiveInteger,
+    )
+    .action(async (options: MasterStartFlags) => {
       await masterStart(ctx, options);
     });
 }

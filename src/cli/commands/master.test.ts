@@ -31,11 +31,15 @@ before(async () => {
   dir = join(work, 'master');
   const cfg = join(work, 'master.cfg');
   await writeFile(cfg, `[master]\ndir = ${dir}\nport = 1\nhost = 127.0.0.1\n`);
-  child = spawn(process.execPath, [BIN, 'master', 'start', '--cfg', cfg, '--port', '0'], {
-    cwd: work,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  child = spawn(
+    process.execPath,
+    [BIN, 'master', 'start', '--cfg', cfg, '--port', '0', '--max-connections', '64'],
+    {
+      cwd: work,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   url = await new Promise<string>((resolve, reject) => {
@@ -64,6 +68,19 @@ test('master start: HTTPS on the port asked, DIR 0700 with the CA key 0600', asy
   assert.equal((await stat(dir)).mode & 0o777, 0o700);
   assert.equal((await stat(join(dir, 'ca.key'))).mode & 0o777, 0o600);
   assert.equal((await stat(join(dir, 'server.key'))).mode & 0o777, 0o600);
+});
+
+test('master start --max-connections: a bad number is refused before anything starts', async () => {
+  for (const value of ['0', '-1', '1.5', 'many', '99999999999999999999']) {
+    const run = await runSlapos(
+      ['master', 'start', '--dir', join(dir, 'never'), '--port', '0', '--max-connections', value],
+      { env: env() },
+    );
+    assert.notEqual(run.code, 0, run.stderr);
+    assert.match(run.stderr, /--max-connections/);
+    assert.match(run.stderr, /expected a positive integer/);
+  }
+  await assert.rejects(stat(join(dir, 'never')), { code: 'ENOENT' });
 });
 
 test('master user add while the master runs; configure client; client commands work with the token', async () => {
