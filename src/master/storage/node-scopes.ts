@@ -105,13 +105,15 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
   detachSharedInstances: byPartition,
   bumpNodeRevision: byNode,
   bumpDependencySerial: byPartition,
+  // Promise results are in no node's memoized reads (instance list, snapshot): no lookup of the
+  // instance's node on every promise report.
+  setPromiseResults: () => undefined,
 };
 
 /** Writes of one instance: its node (where it is allocated or hosted) is looked up before the change. */
 const BY_INSTANCE: ReadonlySet<Method> = new Set<Method>([
   'updateInstance',
   'deleteInstance',
-  'setPromiseResults',
 ]);
 
 /** `repository` whose writes record in `tracker` which nodes they change. */
