@@ -19,16 +19,6 @@ export function isRetryable(error: unknown): boolean {
   return state === '40001' || state === '40P01';
 }
 
-/**
- * A unique violation: in a write, most often a concurrent transaction that inserted the same key
- * first (SERIALIZABLE reports it as a serialization failure only when this transaction's own read
- * covered the key through the same index). Re-running the use case finds that row; a violation that
- * persists is not a race, and is passed on after a few attempts.
- */
-export function isUniqueViolation(error: unknown): boolean {
-  return sqlState(error) === '23505';
-}
-
 /** Node's network errors and the driver's own connection failures. */
 const CONNECTION_ERRNOS = new Set([
   'ECONNREFUSED',

@@ -26,7 +26,7 @@ import { NodeScopeTracker, trackNodeScopes } from '../node-scopes.ts';
 import { ReadMemo } from '../read-memo.ts';
 import type { MasterStore, MemoizedReadOptions, Repository } from '../repository.ts';
 import type { MasterDatabase } from '../schema.ts';
-import type { SqlExecutor } from '../sql-executor.ts';
+import { constraintViolation, type SqlExecutor } from '../sql-executor.ts';
 import {
   CHANGES_CHANNEL,
   ChangeListener,
@@ -34,13 +34,7 @@ import {
   type ChangeNotice,
 } from './change-notifications.ts';
 import { pgClientConfig } from './connection.ts';
-import {
-  conflictRetriesExhausted,
-  isRetryable,
-  isUnavailable,
-  isUniqueViolation,
-  unavailableError,
-} from './pg-errors.ts';
+import { conflictRetriesExhausted, isRetryable, isUnavailable, unavailableError } from './pg-errors.ts';
 
 export interface PostgresStoreOptions {
   /** A postgresql:// URI (database-location.ts). */
@@ -55,7 +49,12 @@ export interface PostgresStoreOptions {
 }
 
 const MEMO_LIMIT = 1024;
-/** How many times a write that hit a unique violation is run again (isUniqueViolation). */
+/**
+ * How many times a write that hit a unique violation is run again: in a write, most often a
+ * concurrent transaction that inserted the same key first (SERIALIZABLE reports it as a
+ * serialization failure only when this transaction's own read covered the key through the same
+ * index). Re-running the use case finds that row; a violation that persists is not a race.
+ */
 const UNIQUE_RACE_RETRIES = 3;
 
 /** A query compiled once: its prepared statement's name, text and parameters. */
@@ -272,7 +271,9 @@ export class PostgresStore implements MasterStore {
         }
         client.release(broken ? (error instanceof Error ? error : true) : undefined);
         const uniqueRace =
-          mode === 'write' && isUniqueViolation(error) && ++uniqueViolations <= UNIQUE_RACE_RETRIES;
+          mode === 'write' &&
+          constraintViolation(error) === 'unique' &&
+          ++uniqueViolations <= UNIQUE_RACE_RETRIES;
         if (isRetryable(error) || uniqueRace) {
           if (attempt >= maxRetries) throw conflictRetriesExhausted(error);
           // Jittered backoff: the conflicting transactions do not meet again at once.
