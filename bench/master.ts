@@ -64,8 +64,8 @@ import {
   type Server,
 } from './_master-servers.ts';
 import { legacyRows } from './_legacy-rows.ts';
-import { startThrowawayPostgres, type ThrowawayPostgres } from './_postgres.ts';
 import { seededRandom } from '../src/testing/hostile-strings.ts';
+import { startPostgresCluster, type PostgresCluster } from '../src/testing/postgres-cluster.ts';
 
 const SR = 'https://lab.example.com/software/hello/software.cfg';
 const MODES = ['proxy', 'master'] as const;
@@ -669,10 +669,10 @@ async function main(args: string[]): Promise<void> {
   process.stdout.write(`load average before: ${loadAverage()} on ${cpus().length} CPUs\n`);
   process.stdout.write(`${TABLE_HEADER}\n`);
   for (const store of stores) {
-    let cluster: ThrowawayPostgres | undefined;
+    let cluster: PostgresCluster | undefined;
     if (store === 'postgres' && database === undefined) {
       try {
-        cluster = await startThrowawayPostgres();
+        cluster = await startPostgresCluster();
       } catch (error) {
         // Asked for: a failure. By default: said, and the SQLite rows stand alone.
         if (storesOption !== undefined) throw error;
@@ -684,7 +684,7 @@ async function main(args: string[]): Promise<void> {
     try {
       for (const kind of readKinds)
         for (const mode of selectedModes) {
-          const rowDatabase = cluster ? await cluster.freshDatabase(`${mode}_${kind}`) : database;
+          const rowDatabase = cluster ? await cluster.createDatabase(`bench_${mode}_${kind}`) : database;
           const result = await row(store, mode, kind, {
             nodeArgs,
             workload,
@@ -694,7 +694,7 @@ async function main(args: string[]): Promise<void> {
           process.stdout.write(`${report(result)}${goalMet(result) ? '  (goal met)' : ''}\n`);
         }
     } finally {
-      await cluster?.stop();
+      await cluster?.remove();
     }
   }
   process.stdout.write(
