@@ -111,10 +111,7 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
 };
 
 /** Writes of one instance: its node (where it is allocated or hosted) is looked up before the change. */
-const BY_INSTANCE: ReadonlySet<Method> = new Set<Method>([
-  'updateInstance',
-  'deleteInstance',
-]);
+const BY_INSTANCE: ReadonlySet<Method> = new Set<Method>(['updateInstance', 'deleteInstance']);
 
 /** `repository` whose writes record in `tracker` which nodes they change. */
 export function trackNodeScopes(repository: Repository, tracker: NodeScopeTracker): Repository {
