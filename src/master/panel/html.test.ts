@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { escapeHtml, html, linkableUrl, trustedHtml } from './html.ts';
+
+const HOSTILE = [
+  '<script>alert(1)</script>',
+  '"><img src=x onerror=alert(1)>',
+  "' onmouseover='alert(1)",
+  'javascript:alert(1)',
+  '&lt;already escaped&gt;',
+  'line\nbreak\r\u2028\u2029\u0085\u0000\u001b',
+];
+
+test('html: interpolated strings are escaped, Html values and arrays are inserted', () => {
+  for (const text of HOSTILE) {
+    const page = html`<p title="${text}">${text}</p>`.markup;
+    assert.doesNotMatch(page.slice(3, -4), /[<>]/u, page);
+    const attribute = /^<p title="([^"]*)">/.exec(page)?.[1];
+    assert.equal(attribute, escapeHtml(text));
+  }
+  assert.equal(
+    html`<ul>
+      ${['a<', 'b'].map((item) => html`<li>${item}</li>`)}
+    </ul>`.markup,
+    '<ul><li>a&lt;</li><li>b</li></ul>',
+  );
+  assert.equal(html`${trustedHtml('<b>x</b>')}${undefined}${null}${false}${0}`.markup, '<b>x</b>0');
+});
+
+test('html: escaping round-trips through an HTML text decoder', () => {
+  const decode = (text: string): string =>
+    text.replace(
+      /&(amp|lt|gt|quot|#39);/g,
+      (_, name: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[name] ?? '',
+    );
+  for (let round = 0; round < 500; round++) {
+    const text =
+      Array.from({ length: 20 }, () => String.fromCodePoint(Math.floor(Math.random() * 0x2100))).join('') +
+      HOSTILE[round % HOSTILE.length];
+    assert.equal(decode(escapeHtml(text)), text);
+  }
+});
+
+test('linkableUrl: only http and https URLs become links', () => {
+  assert.equal(linkableUrl('http://127.0.0.1:8080/x?a=1'), 'http://127.0.0.1:8080/x?a=1');
+  assert.equal(linkableUrl('https://[::1]:1/'), 'https://[::1]:1/');
+  for (const bad of [
+    'javascript:alert(1)',
+    ' javascript:alert(1)',
+    'JaVaScRiPt:x',
+    'data:text/html,<b>',
+    '//evil',
+    'http//x',
+    'http://',
+    'vbscript:x',
+    'https://a b',
+  ])
+    assert.equal(linkableUrl(bad), undefined, bad);
+});
