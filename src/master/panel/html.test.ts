@@ -17,9 +17,10 @@ test('html: interpolated strings are escaped, Html values and arrays are inserte
     assert.doesNotMatch(escaped, /[<>"']/u);
     assert.equal(html`<p title="${text}">${text}</p>`.markup, `<p title="${escaped}">${escaped}</p>`);
   }
+  const items = ['a<', 'b'].map((item) => html`<li>${item}</li>`);
   assert.equal(
     html`<ul>
-      ${['a<', 'b'].map((item) => html`<li>${item}</li>`)}
+      ${items}
     </ul>`.markup,
     '<ul><li>a&lt;</li><li>b</li></ul>',
   );
