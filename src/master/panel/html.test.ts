@@ -21,7 +21,7 @@ test('html: interpolated strings are escaped, Html values and arrays are inserte
   assert.equal(
     html`<ul>
       ${items}
-    </ul>`.markup,
+    </ul>`.markup.replace(/\s+/g, ''),
     '<ul><li>a&lt;</li><li>b</li></ul>',
   );
   assert.equal(html`${trustedHtml('<b>x</b>')}${undefined}${null}${false}${0}`.markup, '<b>x</b>0');
