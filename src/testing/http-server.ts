@@ -1,6 +1,7 @@
 /**
  * A plain HTTP server on 127.0.0.1 (ephemeral port) answering with a given handler: for tests of how a
- * client copes with peers that misbehave (garbage, errors, silence), which a real master never does.
+ * client copes with peers that misbehave (garbage, errors, silence), which a real master never does,
+ * or of another site on another loopback address (`host`, e.g. 127.0.0.2).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -14,7 +15,11 @@ export interface TestHttpServer {
 
 export async function startHttpServer(
   handler: (request: IncomingMessage & { body: string }, response: ServerResponse) => void,
+  options: { host?: string } = {},
 ): Promise<TestHttpServer> {
+  const host = options.host ?? '127.0.0.1';
+  if (!/^127(\.\d{1,3}){3}$/.test(host))
+    throw new Error(`a test server listens on loopback only, not ${host}`);
   const requests: TestHttpServer['requests'] = [];
   const sockets = new Set<Socket>();
   const server = createServer((request, response) => {
@@ -30,11 +35,11 @@ export async function startHttpServer(
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   let closing: Promise<void> | undefined;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     requests,
     close() {
       closing ??= new Promise<void>((resolve) => {

@@ -129,6 +129,8 @@ export interface TestNodeOptions {
   partitions: number | string[];
   /** Addresses of every partition (default tap0 1.2.3.4 and 4.3.2.1, as slapproxy's tests). */
   addresses?: { 'ip-address': string; 'network-interface': string; netmask?: string }[];
+  /** Headers of the call (a master's access token). */
+  headers?: Record<string, string>;
 }
 
 /** Formats a compute node through the JSON API; throws unless the master accepts it. */
@@ -141,10 +143,15 @@ export async function formatTestNode(url: string, options: TestNodeOptions): Pro
     { 'ip-address': '1.2.3.4', 'network-interface': 'tap0', netmask: '255.255.255.255' },
     { 'ip-address': '4.3.2.1', 'network-interface': 'tap0', netmask: '255.255.255.255' },
   ];
-  const response = await callApi(url, '/slapos.put.v0.compute_node_format', {
-    computer_guid: options.computerGuid ?? 'computer',
-    compute_partition_list: ids.map((id) => ({ partition_id: id, ip_list: addresses })),
-  });
+  const response = await callApi(
+    url,
+    '/slapos.put.v0.compute_node_format',
+    {
+      computer_guid: options.computerGuid ?? 'computer',
+      compute_partition_list: ids.map((id) => ({ partition_id: id, ip_list: addresses })),
+    },
+    options.headers ? { headers: options.headers } : {},
+  );
   if (response.status !== 200)
     throw new Error(`format failed: ${response.status} ${JSON.stringify(response.body)}`);
 }
