@@ -178,3 +178,42 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 export function pageValue<T>(page: Page, expression: string): Promise<T> {
   return page.evaluate<T>(expression);
 }
+
+/**
+ * What in the page shows that outside content escaped its text: a script not served by the panel,
+ * an event handler attribute (`on…`), a `javascript:` URL in a link, a source or a form, an element
+ * the panel never writes (img, iframe…), or the `window.__xss` flag the tests' payloads set. Empty
+ * when the page is clean.
+ */
+export function injectedMarkup(page: Page): Promise<string[]> {
+  return page.evaluate<string[]>(`(() => {
+    const problems = [];
+    if (window.__xss !== undefined) problems.push('window.__xss = ' + String(window.__xss));
+    for (const script of document.querySelectorAll('script')) {
+      const src = script.getAttribute('src');
+      if (src === null || !src.startsWith('/panel/static/')) problems.push('script: ' + script.outerHTML.slice(0, 120));
+    }
+    for (const element of document.querySelectorAll('*')) {
+      for (const attribute of element.attributes) {
+        const name = attribute.name.toLowerCase();
+        if (name.startsWith('on')) problems.push('handler ' + name + ' on <' + element.localName + '>');
+        const url = ['href', 'src', 'action', 'formaction', 'xlink:href', 'data'].includes(name);
+        if (url && /^\\s*javascript:/i.test(attribute.value.replace(/[\\u0000-\\u0020]/g, '')))
+          problems.push(name + '=' + attribute.value.slice(0, 80) + ' on <' + element.localName + '>');
+      }
+    }
+    // The panel draws no image but its usage charts (an inline SVG in figure.usage-chart).
+    for (const element of document.querySelectorAll('iframe, object, embed, img, svg, math')) {
+      if (element.localName !== 'svg' || element.closest('figure.usage-chart') === null)
+        problems.push('<' + element.localName + '> in the page');
+    }
+    return problems;
+  })()`);
+}
+
+/** How many CSS pixels the page is wider than its viewport (0 when nothing overflows sideways). */
+export function horizontalOverflow(page: Page): Promise<number> {
+  return page.evaluate<number>(
+    'Math.max(0, document.documentElement.scrollWidth - document.documentElement.clientWidth)',
+  );
+}
