@@ -234,9 +234,10 @@ test('panel in a browser: hostile content is shown as text, runs nothing, and th
     const paths = ['/panel/services', ...treePaths];
     const inspect = async (path: string): Promise<void> => {
       assert.deepEqual(await injectedMarkup(page), [], path);
+      const overflow = await horizontalOverflow(page);
       assert.ok(
-        (await horizontalOverflow(page)) <= 2,
-        `${path}: wider than the phone by ${await horizontalOverflow(page)} px`,
+        overflow.pixels <= 2,
+        `${path}: ${overflow.pixels} px wider than a phone: ${overflow.culprits.join('; ')}`,
       );
       assert.deepEqual(dialogs, [], path);
       await checkAccessibility(page);

@@ -28,6 +28,7 @@ import { registerAuthentication } from './http/authenticate-requests.ts';
 import { registerJsonApi } from './http/json-api.ts';
 import { registerLegacyApi } from './http/legacy/legacy-api.ts';
 import { isPanelPath, registerPanel } from './panel/panel-plugin.ts';
+import { PANEL_MAX_PARAM_LENGTH } from './panel/panel-routes.ts';
 import { BODY_LIMIT_BYTES } from './http/request-body.ts';
 import {
   createMasterServices,
@@ -184,6 +185,7 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     // Nothing logs through request.log: no pino child logger per request.
     childLoggerFactory: (parent) => parent,
     bodyLimit: BODY_LIMIT_BYTES,
+    maxParamLength: PANEL_MAX_PARAM_LENGTH,
     requestTimeout: REQUEST_TIMEOUT_MS,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     ...(tls === undefined

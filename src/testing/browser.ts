@@ -211,9 +211,20 @@ export function injectedMarkup(page: Page): Promise<string[]> {
   })()`);
 }
 
-/** How many CSS pixels the page is wider than its viewport (0 when nothing overflows sideways). */
-export function horizontalOverflow(page: Page): Promise<number> {
-  return page.evaluate<number>(
-    'Math.max(0, document.documentElement.scrollWidth - document.documentElement.clientWidth)',
-  );
+/**
+ * How many CSS pixels the page is wider than its viewport (0 when nothing overflows sideways), and
+ * the innermost elements whose content spills out sideways (tag, id, classes, start of their text).
+ */
+export function horizontalOverflow(page: Page): Promise<{ pixels: number; culprits: string[] }> {
+  return page.evaluate<{ pixels: number; culprits: string[] }>(`(() => {
+    const root = document.documentElement;
+    const spilling = [...document.body.querySelectorAll('*')].filter(
+      (element) => element.scrollWidth > element.clientWidth + 1 && getComputedStyle(element).overflowX === 'visible',
+    );
+    const innermost = spilling.filter((element) => !spilling.some((other) => other !== element && element.contains(other)));
+    const culprits = innermost.slice(0, 5).map((element) =>
+      element.localName + (element.id ? '#' + element.id : '') + [...element.classList].map((name) => '.' + name).join('') +
+      ' "' + (element.textContent || '').trim().slice(0, 40) + '"');
+    return { pixels: Math.max(0, root.scrollWidth - root.clientWidth), culprits };
+  })()`);
 }

@@ -4,6 +4,7 @@
  * forms call the same use cases as the API) and answers a page or a redirect. The plugin
  * (panel-plugin.ts) authenticates, checks CSRF on every POST and renders the layout.
  */
+import { TEXT_RULES } from '../../core/text-rules.ts';
 import type { Caller, MasterServices } from '../services/index.ts';
 import type { Html } from './html.ts';
 
@@ -84,6 +85,13 @@ export function page(title: string, section: PanelSection, body: Html, status?: 
 export function redirect(location: string): PanelRedirect {
   return { kind: 'redirect', location };
 }
+
+/**
+ * The longest route parameter the panel takes, percent-encoded: a title or a name at its longest,
+ * each UTF-16 unit of it up to 9 characters (3 bytes of UTF-8, `%XX` each). The HTTP server's
+ * `maxParamLength` (fastify's default, 100, answers 414 to a 200-character title).
+ */
+export const PANEL_MAX_PARAM_LENGTH = Math.max(TEXT_RULES.title.maxLength, TEXT_RULES.name.maxLength) * 9;
 
 /** The panel path of a URL path segment built from a value (a title may hold `/`, `?`, `#`…). */
 export function pathSegment(value: string): string {
