@@ -16,9 +16,11 @@ import {
   screenshot,
   signIn,
   type TestBrowser,
+  waitForLiveStream,
 } from '../src/testing/browser.ts';
 import { startHttpServer } from '../src/testing/http-server.ts';
 import { callApi, formatTestNode, startTestMaster } from '../src/testing/master.ts';
+import { startTestMasterMode } from '../src/testing/master-mode.ts';
 
 const TOKEN = 'local-token-for-the-browser-0123456789abcdef';
 const BEARER = { authorization: `Bearer ${TOKEN}` };
@@ -79,7 +81,7 @@ test('panel in a browser: sign-in refused then accepted, live services page, sig
     await checkAccessibility(page);
 
     // An instance requested through the API shows up on the open page without a reload.
-    await page.waitForFunction("document.body.dataset.live === 'connected'");
+    await waitForLiveStream(page);
     const navigations = countNavigations(page);
     await page.evaluate('window.__samePage = true');
     await requestThroughApi(master.url, 'live-one');
@@ -231,7 +233,12 @@ test('panel in a browser: hostile content is shown as text, runs nothing, and th
       `[...document.querySelectorAll('#services a[href^="/panel/services/"]')].map((link) => link.getAttribute('href'))`,
     );
     assert.equal(new Set(treePaths).size, HOSTILE_TITLES.length, 'a link to each tree');
-    const paths = ['/panel/services', ...treePaths];
+    const paths = [
+      '/panel/services',
+      '/panel/nodes',
+      '/panel/nodes/computer',
+      ...treePaths.flatMap((path) => [path, `${path}/parameters`, `${path}/destroy`]),
+    ];
     const inspect = async (path: string): Promise<void> => {
       assert.deepEqual(await injectedMarkup(page), [], path);
       const overflow = await horizontalOverflow(page);
@@ -253,11 +260,53 @@ test('panel in a browser: hostile content is shown as text, runs nothing, and th
     for (const title of HOSTILE_TITLES)
       assert.ok(text.includes(title.trim()), `shown: ${title.slice(0, 40)}`);
     // A live refresh brings the same content in through the DOM: still inert.
-    await page.waitForFunction("document.body.dataset.live === 'connected'");
+    await waitForLiveStream(page);
     await requestThroughApi(master.url, IMG.replace('img', 'IMG'));
-    await page.waitForFunction('Number(document.body.dataset.refreshes) >= 1');
+    await page.locator('body[data-refreshes]').waitFor({ state: 'attached' });
     await page.locator('#services').getByText(IMG.replace('img', 'IMG'), { exact: true }).waitFor();
     await inspect('/panel/services after a live refresh');
+    assert.deepEqual(browser.blockedRequests, []);
+  } finally {
+    await context.close();
+    await master.close();
+  }
+});
+
+test("panel in a browser (master mode): another user's tree is a not-found page", async () => {
+  const master = await startTestMasterMode();
+  // The master's own CA signs its certificate: this browser has never heard of it.
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  try {
+    const { token } = await master.admin.addUser({ name: 'alice', admin: false });
+    await master.admin.addUser({ name: 'bob', admin: false });
+    for (const userId of ['alice', 'bob'])
+      await master.master.services.requestInstance({
+        caller: { kind: 'user', userId, admin: false },
+        title: `${userId}s-tree`,
+        softwareRelease: RELEASE,
+        softwareType: 'default',
+        parameters: {},
+        shared: false,
+        state: 'started',
+        sla: {},
+      });
+    const page = await context.newPage();
+    await signIn(page, master.url, token);
+    await page.locator('#services').getByRole('link', { name: 'alices-tree' }).waitFor();
+    assert.equal(await page.locator('#services').getByRole('link', { name: 'bobs-tree' }).count(), 0);
+    const denied = await page.goto(`${master.url}/panel/services/bobs-tree`);
+    assert.equal(denied?.status(), 404);
+    const deniedText = await page.locator('main').innerText();
+    // Exactly what a tree that does not exist gets: nothing tells it exists.
+    assert.equal((await page.goto(`${master.url}/panel/services/carols-tree`))?.status(), 404);
+    assert.equal((await page.locator('main').innerText()).replace('carols-tree', 'bobs-tree'), deniedText);
+    await page.goto(`${master.url}/panel/services/bobs-tree`);
+    assert.equal(await page.locator('main form').count(), 0, 'no action on it');
+    await checkAccessibility(page);
+    await screenshot(page, 'not-found');
+    const own = await page.goto(`${master.url}/panel/services/alices-tree`);
+    assert.equal(own?.status(), 200);
+    await checkAccessibility(page);
     assert.deepEqual(browser.blockedRequests, []);
   } finally {
     await context.close();

@@ -185,7 +185,7 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     // Nothing logs through request.log: no pino child logger per request.
     childLoggerFactory: (parent) => parent,
     bodyLimit: BODY_LIMIT_BYTES,
-    maxParamLength: PANEL_MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: PANEL_MAX_PARAM_LENGTH },
     requestTimeout: REQUEST_TIMEOUT_MS,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     ...(tls === undefined

@@ -228,3 +228,12 @@ export function horizontalOverflow(page: Page): Promise<{ pixels: number; culpri
     return { pixels: Math.max(0, root.scrollWidth - root.clientWidth), culprits };
   })()`);
 }
+
+/**
+ * Waits until the page's live refresh listens to the master's change stream (panel.js marks the
+ * body): a change made after this reaches the page. (A locator, not a polled expression: the
+ * panel's content security policy forbids evaluating strings.)
+ */
+export async function waitForLiveStream(page: Page): Promise<void> {
+  await page.locator('body[data-live="connected"]').waitFor({ state: 'attached' });
+}
