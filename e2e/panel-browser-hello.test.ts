@@ -156,7 +156,7 @@ test('panel in a browser on a standalone: request hello, watch it start, open it
       .locator('#services')
       .getByRole('link', { name: TITLE, exact: true })
       .waitFor({ state: 'detached', timeout: DEPLOY_MS });
-    assert.deepEqual(browser.blockedRequests, []);
+    assert.deepEqual(browser.blockedRequests(context), []);
   } finally {
     await context.close();
   }

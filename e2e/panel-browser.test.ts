@@ -10,6 +10,7 @@ import {
   checkAccessibility,
   horizontalOverflow,
   injectedMarkup,
+  isLoopbackUrl,
   launchTestBrowser,
   PHONE,
   pageValue,
@@ -98,7 +99,7 @@ test('panel in a browser: sign-in refused then accepted, live services page, sig
     await page.waitForURL((url) => url.pathname === '/panel/sign-in');
     await page.goto(`${master.url}/panel/services`);
     assert.equal(new URL(page.url()).pathname, '/panel/sign-in', 'signed out for good');
-    assert.deepEqual(browser.blockedRequests, []);
+    assert.deepEqual(browser.blockedRequests(page.context()), []);
   } finally {
     await page.context().close();
     await master.close();
@@ -145,7 +146,7 @@ test('panel in a browser: forms posted from another site are refused', async () 
     await page.goto(`${panel}/panel/services`);
     assert.equal(new URL(page.url()).pathname, '/panel/services', 'still signed in');
     await checkAccessibility(page);
-    assert.deepEqual(browser.blockedRequests, []);
+    assert.deepEqual(browser.blockedRequests(context), []);
   } finally {
     await context.close();
     await evil.close();
@@ -265,7 +266,7 @@ test('panel in a browser: hostile content is shown as text, runs nothing, and th
     await page.locator('body[data-refreshes]').waitFor({ state: 'attached' });
     await page.locator('#services').getByText(IMG.replace('img', 'IMG'), { exact: true }).waitFor();
     await inspect('/panel/services after a live refresh');
-    assert.deepEqual(browser.blockedRequests, []);
+    assert.deepEqual(browser.blockedRequests(context), []);
   } finally {
     await context.close();
     await master.close();
@@ -307,10 +308,37 @@ test("panel in a browser (master mode): another user's tree is a not-found page"
     const own = await page.goto(`${master.url}/panel/services/alices-tree`);
     assert.equal(own?.status(), 200);
     await checkAccessibility(page);
-    assert.deepEqual(browser.blockedRequests, []);
+    assert.deepEqual(browser.blockedRequests(context), []);
   } finally {
     await context.close();
     await master.close();
+  }
+});
+
+test('the browser reaches loopback only: a request to another host is aborted', async () => {
+  // A name that never resolves (.invalid), should the route fail: nothing leaves this machine.
+  const page = await browser.newPage();
+  const site = await startHttpServer((_request, response) => {
+    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    response.end(
+      '<!doctype html><html lang="en"><title>t</title><img alt="" src="http://panel-test.invalid/x.png"></html>',
+    );
+  });
+  try {
+    await page.goto(site.url, { waitUntil: 'load' });
+    assert.deepEqual(browser.blockedRequests(page.context()), ['http://panel-test.invalid/x.png']);
+    assert.equal(isLoopbackUrl('http://127.0.0.2:8080/'), true);
+    assert.equal(isLoopbackUrl('http://[::1]/'), true);
+    for (const url of [
+      'http://10.0.0.1/',
+      'https://example.com/',
+      'http://127.0.0.1.example.com/',
+      'ftp://127.0.0.1/',
+    ])
+      assert.equal(isLoopbackUrl(url), false, url);
+  } finally {
+    await page.context().close();
+    await site.close();
   }
 });
 

@@ -1,7 +1,7 @@
 /**
  * A real browser for the panel's tests: Debian's chromium driven by playwright-core, one browser
  * process per test file and a fresh context (cookies, storage) per test. The browser reaches
- * loopback only: every request to another host is aborted (and named in `blockedRequests`), and its
+ * loopback only: every request to another host is aborted (and listed by `blockedRequests`), and its
  * own background traffic is switched off by flags. Without chromium the tests fail with a message
  * saying how to install it: a browser test is never skipped.
  */
@@ -56,8 +56,8 @@ export function isLoopbackUrl(url: string): boolean {
 
 export interface TestBrowser {
   browser: Browser;
-  /** Requests the browser tried to send off loopback (aborted): a test asserts there are none. */
-  readonly blockedRequests: readonly string[];
+  /** Requests a context tried to send off loopback (aborted): a test asserts there are none. */
+  blockedRequests(context: BrowserContext): readonly string[];
   /** A fresh context (no cookies), desktop-sized unless told, its requests held to loopback. */
   newContext(options?: BrowserContextOptions): Promise<BrowserContext>;
   /** A page in a fresh context. */
@@ -74,11 +74,13 @@ export async function launchTestBrowser(): Promise<TestBrowser> {
     );
   // playwright gives the browser a new empty profile (--user-data-dir) of its own.
   const browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_FLAGS });
-  const blockedRequests: string[] = [];
+  const blocked = new WeakMap<BrowserContext, string[]>();
   const contexts = new Set<BrowserContext>();
   const newContext = async (options: BrowserContextOptions = {}): Promise<BrowserContext> => {
     const context = await browser.newContext({ viewport: DESKTOP, ...options });
     contexts.add(context);
+    const blockedRequests: string[] = [];
+    blocked.set(context, blockedRequests);
     context.on('close', () => contexts.delete(context));
     await context.route(
       (url) => !isLoopbackUrl(url.href),
@@ -91,7 +93,7 @@ export async function launchTestBrowser(): Promise<TestBrowser> {
   };
   return {
     browser,
-    blockedRequests,
+    blockedRequests: (context) => blocked.get(context) ?? [],
     newContext,
     async newPage(options) {
       return (await newContext(options)).newPage();
