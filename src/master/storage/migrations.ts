@@ -432,6 +432,16 @@ const scaleIndexes: Migration = {
   },
 };
 
+/**
+ * When each compute node last called the master for its pass (snapshot, long poll), for the
+ * nodes' contact age (`/metrics`, the panel). Written coalesced (services/node-contacts.ts).
+ */
+const nodeContact: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('compute_node').addColumn('last_contact_at', 'double precision').execute();
+  },
+};
+
 /** Every migration of a dialect, in order. Append only. */
 export function migrationsFor(dialect: MigrationDialect): Record<string, Migration> {
   return {
@@ -442,6 +452,7 @@ export function migrationsFor(dialect: MigrationDialect): Record<string, Migrati
     '0005_instance_owner': instanceOwner(dialect),
     '0006_dependency_time': dependencyTime,
     '0007_scale_indexes': scaleIndexes,
+    '0011_node_contact': nodeContact,
   };
 }
 

@@ -55,6 +55,8 @@ type Method = keyof Repository;
 const READS: ReadonlySet<Method> = new Set<Method>([
   'getComputeNode',
   'listComputeNodes',
+  'listComputeNodeContacts',
+  'listInstanceStatusFacts',
   'listPartitions',
   'firstFreePartition',
   'listAddresses',
@@ -108,6 +110,8 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
   // Promise results are in no node's memoized reads (instance list, snapshot): no lookup of the
   // instance's node on every promise report.
   setPromiseResults: () => undefined,
+  // A node's last contact is in no memoized read either: recording it evicts none of its node's.
+  recordComputeNodeContacts: () => undefined,
 };
 
 /** Writes of one instance: its node (where it is allocated or hosted) is looked up before the change. */
