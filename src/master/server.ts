@@ -285,6 +285,7 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
       // Long polls answer now instead of holding the close for their whole wait; their answers are
       // written before the server closes its idle connections.
       await services.context.revisions.close();
+      await services.context.contacts.close();
       await new Promise((resolve) => setImmediate(resolve));
       const graceMs = options.closeGraceMs ?? 10_000;
       let timer: NodeJS.Timeout | undefined;

@@ -9,6 +9,7 @@ import { readInstanceStatus } from './instance-status.ts';
 import * as registration from './node-registration.ts';
 import * as promiseResults from './promise-results.ts';
 import * as reads from './read-instances.ts';
+import * as masterMetrics from './master-metrics.ts';
 import { requestInstance } from './request-instance.ts';
 import * as software from './software-installations.ts';
 
@@ -63,6 +64,8 @@ export function createMasterServices(context: ServiceContext) {
     watchComputeNode: bind(context, changeStream.watchComputeNode),
     reportPromiseResults: bind(context, promiseResults.reportPromiseResults),
     readPromiseResults: bind(context, promiseResults.readPromiseResults),
+    countInstancesByStatus: bind(context, masterMetrics.countInstancesByStatus),
+    listComputeNodeContacts: bind(context, masterMetrics.listComputeNodeContacts),
   };
 }
 
@@ -87,4 +90,5 @@ export type {
 export type { RequestOrigin } from './frontend-bypass.ts';
 export type { PromiseResult, PromiseResults } from './promise-results.ts';
 export type { InstanceStatusReport } from './instance-status.ts';
+export type { InstanceStatusCount } from './master-metrics.ts';
 export type { SoftwareInstallationStatusItem } from './software-installations.ts';
