@@ -18,7 +18,7 @@ import { systemClock, type Clock } from '../core/clock.ts';
 import { SlapError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import type { CertificateAuthority } from './ca/certificate-authority.ts';
-import { bearerTokenAuthenticator, openProxyAuthenticator } from './http/authentication.ts';
+import { bearerTokenAuthenticator, openProxyAuthenticator, withScrapeToken } from './http/authentication.ts';
 import { FailureLimiter } from './http/failure-limiter.ts';
 import { masterAuthenticator } from './http/master-authentication.ts';
 import { refusePlainHttp } from './http/plain-http-refusal.ts';
@@ -26,6 +26,7 @@ import { answerClientError, capConnections } from './http/connection-limits.ts';
 import type { MasterApiSelection } from './api-selection.ts';
 import { registerAuthentication } from './http/authenticate-requests.ts';
 import { registerJsonApi } from './http/json-api.ts';
+import { isMetricsPath, MasterMetrics, registerMetrics } from './http/metrics.ts';
 import { registerLegacyApi } from './http/legacy/legacy-api.ts';
 import { BODY_LIMIT_BYTES } from './http/request-body.ts';
 import {
@@ -77,6 +78,11 @@ export interface StartMasterOptions {
    * protocol only, as a master that predates the JSON API).
    */
   api?: MasterApiSelection;
+  /**
+   * A token that may read `/metrics` (and nothing else) besides the API's credentials allowed to
+   * (`--metrics-token-file`).
+   */
+  metricsToken?: string | undefined;
   /**
    * `[slapproxy] software_product_list`: product name → software release URL, for the legacy
    * `getSoftwareReleaseListFromSoftwareProduct` (`slapos request product.<name>`).
@@ -157,7 +163,11 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
       `headersTimeoutMs must be an integer from 1 to ${REQUEST_TIMEOUT_MS}, not ${headersTimeout}`,
     );
   }
-  const store = await openMasterStore(options.database, { logger });
+  const metrics = new MasterMetrics();
+  const store = await openMasterStore(options.database, {
+    logger,
+    onTransaction: metrics.observeTransaction,
+  });
   const clock = options.clock ?? systemClock;
   const context = createServiceContext({
     store,
@@ -220,15 +230,26 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
       logger,
     });
   capConnections(fastify.server, { maxConnections, logger });
-  registerAuthentication(fastify, {
-    authenticator:
-      mode === 'master'
-        ? masterAuthenticator({ store, clock })
-        : options.accessToken === undefined
-          ? openProxyAuthenticator
-          : bearerTokenAuthenticator(options.accessToken),
+  const authenticator =
+    mode === 'master'
+      ? masterAuthenticator({ store, clock })
+      : options.accessToken === undefined
+        ? openProxyAuthenticator
+        : bearerTokenAuthenticator(options.accessToken);
+  const authentication = {
+    authenticator,
     failureLimiter: mode === 'master' ? new FailureLimiter() : undefined,
     logger,
+  };
+  registerAuthentication(fastify, { ...authentication, selfAuthenticated: isMetricsPath });
+  registerMetrics(fastify, {
+    metrics,
+    services,
+    authentication: {
+      ...authentication,
+      authenticator:
+        options.metricsToken === undefined ? authenticator : withScrapeToken(options.metricsToken, authenticator),
+    },
   });
   registerJsonApi(fastify, {
     services,
