@@ -248,7 +248,9 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     authentication: {
       ...authentication,
       authenticator:
-        options.metricsToken === undefined ? authenticator : withScrapeToken(options.metricsToken, authenticator),
+        options.metricsToken === undefined
+          ? authenticator
+          : withScrapeToken(options.metricsToken, authenticator),
     },
   });
   registerJsonApi(fastify, {

@@ -15,7 +15,11 @@ import { REQUESTED_STATES } from '../../core/states.ts';
 import type { Caller, MasterServices } from '../services/index.ts';
 import type { TransactionObserver } from '../storage/transaction-timing.ts';
 import { errorBody } from './errors.ts';
-import { authenticateRequest, readUnparsedBody, type AuthenticationOptions } from './authenticate-requests.ts';
+import {
+  authenticateRequest,
+  readUnparsedBody,
+  type AuthenticationOptions,
+} from './authenticate-requests.ts';
 
 export const METRICS_PATH = '/metrics';
 
@@ -95,7 +99,8 @@ export class MasterMetrics {
       registers: [data],
     });
     for (const requestedState of REQUESTED_STATES)
-      for (const status of INSTANCE_STATUSES) instanceGauge.set({ requested_state: requestedState, status }, 0);
+      for (const status of INSTANCE_STATUSES)
+        instanceGauge.set({ requested_state: requestedState, status }, 0);
     for (const count of instances)
       instanceGauge.set({ requested_state: count.requestedState, status: count.status }, count.count);
     const nodeGauge = new Gauge({
@@ -104,7 +109,8 @@ export class MasterMetrics {
       labelNames: ['age'] as const,
       registers: [data],
     });
-    for (const bucket of [...CONTACT_AGES.map(({ label }) => label), NEVER]) nodeGauge.set({ age: bucket }, 0);
+    for (const bucket of [...CONTACT_AGES.map(({ label }) => label), NEVER])
+      nodeGauge.set({ age: bucket }, 0);
     const now = services.context.clock.now();
     for (const contact of contacts) nodeGauge.inc({ age: contactAgeBucket(contact.lastContactAt, now) });
     return `${await this.registry.metrics()}\n${await data.metrics()}`;

@@ -67,7 +67,10 @@ export class NodeContacts {
       try {
         await this.options.store.write((repository) => repository.recordComputeNodeContacts(contacts));
       } catch (error) {
-        this.options.logger.warn({ err: error, nodes: contacts.length }, "cannot record the nodes' last contact");
+        this.options.logger.warn(
+          { err: error, nodes: contacts.length },
+          "cannot record the nodes' last contact",
+        );
       } finally {
         this.writing = new Map();
       }

@@ -220,14 +220,14 @@ export class SqliteStore implements MasterStore {
     return observeTransaction(this.options.onTransaction, mode, () =>
       this.transactions.run(mode, () => work(this.repository)),
     ).then(
-        (value) => {
-          if (mode === 'write') this.faults.wrote();
-          return value;
-        },
-        (error: unknown) => {
-          throw this.fault(error);
-        },
-      );
+      (value) => {
+        if (mode === 'write') this.faults.wrote();
+        return value;
+      },
+      (error: unknown) => {
+        throw this.fault(error);
+      },
+    );
   }
 
   /** A failure as it is answered: a fault of the machine (sqlite-faults.ts) becomes a 503. */

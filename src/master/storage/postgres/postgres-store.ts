@@ -223,7 +223,9 @@ export class PostgresStore implements MasterStore {
 
   private transaction<T>(mode: Mode, work: (repository: Repository) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new SlapError('SLAP_ERR_UNAVAILABLE', 'the database is closed'));
-    const running = observeTransaction(this.options.onTransaction, mode, () => this.runTransaction(mode, work));
+    const running = observeTransaction(this.options.onTransaction, mode, () =>
+      this.runTransaction(mode, work),
+    );
     this.running.add(running);
     const done = (): void => void this.running.delete(running);
     running.then(done, done);
