@@ -12,6 +12,7 @@
  * `close()` is idempotent.
  */
 import { isIP } from 'node:net';
+import { bareHost, isLoopbackHost } from '../lib/loopback.ts';
 import type { FastifyBaseLogger } from 'fastify';
 import { fastify as Fastify, LogController } from '../lib/fastify.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
@@ -109,19 +110,7 @@ export interface RunningMaster {
   close(): Promise<void>;
 }
 
-/** A host without the brackets of an IPv6 address in a URL (`[::1]` → `::1`). */
-export function bareHost(host: string): string {
-  return host.replace(/^\[(.*)\]$/, '$1');
-}
-
-/** True for addresses that only this machine can reach. */
-export function isLoopbackHost(host: string): boolean {
-  const bare = bareHost(host);
-  if (bare === 'localhost') return true;
-  if (isIP(bare) === 4) return bare.startsWith('127.');
-  if (isIP(bare) === 6) return bare === '::1' || /^::ffff:127\./i.test(bare);
-  return false;
-}
+export { bareHost, isLoopbackHost };
 
 function urlHost(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
