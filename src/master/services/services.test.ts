@@ -272,6 +272,8 @@ test('every use case goes through the one authorisation check point', async () =
         () => services.readInstanceStatus({ caller: stranger, instanceGuid: 'x______0' }),
       ],
       ['createRegistrationToken', () => services.createRegistrationToken({ caller: stranger })],
+      ['countInstancesByStatus', () => services.countInstancesByStatus({ caller: stranger })],
+      ['listComputeNodeContacts', () => services.listComputeNodeContacts({ caller: stranger })],
       [
         'registerComputeNode',
         () => services.registerComputeNode({ caller: stranger, title: 't', certificateRequest: '' }),
