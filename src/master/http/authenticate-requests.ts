@@ -82,11 +82,6 @@ export async function authenticateRequest(
   throw new SlapError('SLAP_ERR_UNAUTHENTICATED', authentication.refusal);
 }
 
-/** Marks a request as made by `caller` (a self-authenticated route that authenticated it). */
-export function setCaller(request: FastifyRequest, caller: Caller): void {
-  (request as WithCaller)[CALLER] = caller;
-}
-
 /**
  * Registers the hook on the root instance: it runs for every route of every transport, except the
  * paths `selfAuthenticated` names (their routes call authenticateRequest with their own rules).
