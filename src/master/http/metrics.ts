@@ -46,6 +46,21 @@ export function contactAgeBucket(lastContactAt: number | null, now: number): str
   return (CONTACT_AGES.find((bucket) => age < bucket.below) ?? { label: 'ge_1h' }).label;
 }
 
+let processRegistry: Registry | undefined;
+
+/**
+ * The process's own figures (prom-client's default metrics), in one registry per process: their
+ * monitors (event loop delay, GC) are never stopped, and several masters in one process (tests, a
+ * standalone) share the process anyway.
+ */
+function processMetrics(): Registry {
+  if (processRegistry === undefined) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry, prefix: 'slapos_master_' });
+  }
+  return processRegistry;
+}
+
 /** One master's metrics registry and the metrics its hooks feed. */
 export class MasterMetrics {
   readonly registry = new Registry();
@@ -69,10 +84,6 @@ export class MasterMetrics {
     buckets: TRANSACTION_BUCKETS,
     registers: [this.registry],
   });
-
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'slapos_master_' });
-  }
 
   /** For the store (open-store.ts `onTransaction`). */
   readonly observeTransaction: TransactionObserver = (mode, seconds) => {
@@ -113,7 +124,8 @@ export class MasterMetrics {
       nodeGauge.set({ age: bucket }, 0);
     const now = services.context.clock.now();
     for (const contact of contacts) nodeGauge.inc({ age: contactAgeBucket(contact.lastContactAt, now) });
-    return `${await this.registry.metrics()}\n${await data.metrics()}`;
+    const parts = [this.registry, processMetrics(), data].map((registry) => registry.metrics());
+    return (await Promise.all(parts)).join('\n');
   }
 }
 

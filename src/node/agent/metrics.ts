@@ -27,6 +27,17 @@ const PASS_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
 /** Supervisor states a crashed process goes back to STARTING from (its automatic restart). */
 const RESTARTED_FROM: ReadonlySet<string> = new Set(['EXITED', 'BACKOFF']);
 
+let processRegistry: Registry | undefined;
+
+/** The process's own figures, in one registry per process (their monitors are never stopped). */
+function processMetrics(): Registry {
+  if (processRegistry === undefined) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry, prefix: 'slapos_node_' });
+  }
+  return processRegistry;
+}
+
 /** One agent's metrics registry and the metrics its hooks feed. */
 export class NodeAgentMetrics {
   readonly registry = new Registry();
@@ -88,7 +99,11 @@ export class NodeAgentMetrics {
         this.set(count);
       },
     });
-    collectDefaultMetrics({ register: this.registry, prefix: 'slapos_node_' });
+  }
+
+  /** The whole text of a scrape: the agent's metrics and the process's. */
+  async scrape(): Promise<string> {
+    return (await Promise.all([this.registry.metrics(), processMetrics().metrics()])).join('\n');
   }
 
   /** The agent whose status the partition gauges read at each scrape. */
@@ -192,7 +207,7 @@ export async function startNodeMetricsServer(
       return sendError(response, 405, `Method not allowed on ${NODE_METRICS_PATH}; use GET.`, {
         allow: 'GET, HEAD',
       });
-    const text = await metrics.registry.metrics();
+    const text = await metrics.scrape();
     response.writeHead(200, { 'content-type': metrics.registry.contentType });
     response.end(request.method === 'HEAD' ? undefined : text);
   };
