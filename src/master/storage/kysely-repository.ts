@@ -4,14 +4,17 @@
  * SqlExecutor, which compiles each query once per key with its own dialect.
  */
 import type { Kysely } from 'kysely';
+import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import { createKyselyIdentityRepository } from './kysely-identities.ts';
 import { param, type QueryArgs } from './query-params.ts';
 import type {
   AddressRecord,
   ComputeNodeRecord,
+  InstanceEventRecord,
   InstanceSummary,
   PartitionKey,
+  PromiseEventRecord,
   PromiseResultsRecord,
   Repository,
 } from './repository.ts';
@@ -46,6 +49,45 @@ export function createKyselyRepository(
     node: key.computeNodeId,
     partition: key.partitionId,
   });
+
+  /**
+   * Deletes an instance's rows of a history table but the newest `keep`: reads the index up to the
+   * first row to go (at most `keep` + 1 entries), then deletes from there down.
+   */
+  const keepNewest = async (
+    table: 'instance_event' | 'instance_promise_event',
+    instanceId: number,
+    keep: number,
+  ): Promise<void> => {
+    const edge = await get<{ at: number; id: number }>(
+      `keepNewest:${table}:edge`,
+      () =>
+        db
+          .selectFrom(table)
+          .select(['at', 'id'])
+          .where('instance_id', '=', param<number>('id'))
+          .orderBy('at', 'desc')
+          .orderBy('id', 'desc')
+          .limit(ONE)
+          .offset(param<number>('keep')),
+      { id: instanceId, keep },
+    );
+    if (!edge) return;
+    await run(
+      `keepNewest:${table}:delete`,
+      () =>
+        db
+          .deleteFrom(table)
+          .where('instance_id', '=', param<number>('id'))
+          .where((eb) =>
+            eb.or([
+              eb('at', '<', param<number>('at')),
+              eb.and([eb('at', '=', param<number>('at')), eb('id', '<=', param<number>('edge'))]),
+            ]),
+          ),
+      { id: instanceId, at: edge.at, edge: edge.id },
+    );
+  };
 
   const repository: Repository = {
     ...createKyselyIdentityRepository(db, executor),
@@ -607,6 +649,63 @@ export function createKyselyRepository(
         { id: instanceId, json: results.resultListJson, at: results.reportedAt },
       );
     },
+
+    appendInstanceEvent: async (instanceId, event, keep) => {
+      await run(
+        'appendInstanceEvent',
+        () =>
+          db.insertInto('instance_event').values({
+            instance_id: param<number>('id'),
+            at: param<number>('at'),
+            kind: param<InstanceEventKind>('kind'),
+            detail: param<string | null>('detail'),
+          }),
+        { id: instanceId, at: event.at, kind: event.kind, detail: event.detail },
+      );
+      await keepNewest('instance_event', instanceId, keep);
+    },
+    listInstanceEvents: async (instanceId, limit) =>
+      await all<InstanceEventRecord>(
+        'listInstanceEvents',
+        () =>
+          db
+            .selectFrom('instance_event')
+            .select(['kind', 'at', 'detail'])
+            .where('instance_id', '=', param<number>('id'))
+            .orderBy('at', 'desc')
+            .orderBy('id', 'desc')
+            .limit(param<number>('limit')),
+        { id: instanceId, limit },
+      ),
+    appendPromiseEvents: async (instanceId, events, keep) => {
+      if (events.length === 0) return;
+      for (const event of events)
+        await run(
+          'appendPromiseEvent',
+          () =>
+            db.insertInto('instance_promise_event').values({
+              instance_id: param<number>('id'),
+              at: param<number>('at'),
+              name: param('name'),
+              status: param<'pass' | 'fail'>('status'),
+              message: param('message'),
+            }),
+          { id: instanceId, at: event.at, name: event.name, status: event.status, message: event.message },
+        );
+      await keepNewest('instance_promise_event', instanceId, keep);
+    },
+    listPromiseEvents: async (instanceId) =>
+      await all<PromiseEventRecord>(
+        'listPromiseEvents',
+        () =>
+          db
+            .selectFrom('instance_promise_event')
+            .select(['name', 'status', 'message', 'at'])
+            .where('instance_id', '=', param<number>('id'))
+            .orderBy('at', 'desc')
+            .orderBy('id', 'desc'),
+        { id: instanceId },
+      ),
 
     getNodeRevision: async (computeNodeId) => {
       const row = await get<{ revision: number }>(

@@ -71,6 +71,8 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'nextHostPosition',
   'listRootTitles',
   'getPromiseResults',
+  'listInstanceEvents',
+  'listPromiseEvents',
   'getNodeRevision',
   'readNodeSnapshot',
   'getUser',
@@ -108,6 +110,9 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
   // Promise results are in no node's memoized reads (instance list, snapshot): no lookup of the
   // instance's node on every promise report.
   setPromiseResults: () => undefined,
+  // Nor is the timeline.
+  appendInstanceEvent: () => undefined,
+  appendPromiseEvents: () => undefined,
 };
 
 /** Writes of one instance: its node (where it is allocated or hosted) is looked up before the change. */
