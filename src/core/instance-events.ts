@@ -60,5 +60,9 @@ export function truncateUtf8(text: string, maxBytes: number): string {
 
 /** The requested state's event, when a request changes it. */
 export function requestedStateEvent(state: RequestedState): InstanceEventKind {
-  return state === 'started' ? 'start_requested' : state === 'stopped' ? 'stop_requested' : 'destroy_requested';
+  return state === 'started'
+    ? 'start_requested'
+    : state === 'stopped'
+      ? 'stop_requested'
+      : 'destroy_requested';
 }

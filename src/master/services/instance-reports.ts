@@ -116,7 +116,8 @@ export async function reportInstanceState(
         requestedBy: '',
         shared: false,
       });
-      if (root) await recordInstanceEvent(repository, root.id, { kind: 'destroyed', at: now, detail: record.title });
+      if (root)
+        await recordInstanceEvent(repository, root.id, { kind: 'destroyed', at: now, detail: record.title });
     }
     if (context.mode === 'master') {
       // Its certificates die with it.

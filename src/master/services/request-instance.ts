@@ -121,7 +121,10 @@ async function recordRequestChanges(
   at: number,
 ): Promise<void> {
   if (change.requestedState !== existing.requestedState)
-    await recordInstanceEvent(repository, existing.id, { kind: requestedStateEvent(change.requestedState), at });
+    await recordInstanceEvent(repository, existing.id, {
+      kind: requestedStateEvent(change.requestedState),
+      at,
+    });
   const changed: string[] = [];
   if (change.softwareRelease !== existing.softwareRelease) changed.push('software release');
   if (change.softwareType !== existing.softwareType) changed.push('software type');
@@ -481,7 +484,8 @@ async function requestShared(
     softwareRelease: request.softwareRelease,
     softwareType: request.softwareType,
     parametersChanged:
-      canonical(JSON.parse(before.sharedParametersJson ?? '{}')) !== canonical(JSON.parse(sharedParametersJson)),
+      canonical(JSON.parse(before.sharedParametersJson ?? '{}')) !==
+      canonical(JSON.parse(sharedParametersJson)),
   });
   /** The columns every write of this request stores (the requester only when one asks). */
   const fields = (requestedState: RequestedState): InstanceUpdate => {
