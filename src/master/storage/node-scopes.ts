@@ -83,6 +83,7 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'listCertificates',
   'getComputeNodeAccess',
   'listComputeNodeAccess',
+  'getPanelSession',
 ]);
 
 /** The node a write's first argument names: a compute node reference or a partition key. */
@@ -113,6 +114,10 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
   // Nor is the timeline.
   appendInstanceEvent: () => undefined,
   appendPromiseEvents: () => undefined,
+  // Sessions are in no memoized read.
+  insertPanelSession: () => undefined,
+  deletePanelSession: () => undefined,
+  deleteExpiredPanelSessions: () => undefined,
 };
 
 /** Writes of one instance: its node (where it is allocated or hosted) is looked up before the change. */
