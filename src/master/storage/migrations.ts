@@ -471,6 +471,7 @@ const timeline: DialectMigration = (dialect) => ({
       .execute();
   },
 });
+
 /** The panel's sessions (src/master/panel/): a signed-in browser holds the secret, the store its digest. */
 const panelSessions: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
