@@ -185,6 +185,13 @@ const CALLS: [keyof Repository, Call][] = [
       ),
   ],
   ['listPromiseEvents', (r) => r.listPromiseEvents(1)],
+  [
+    'insertPanelSession',
+    (r) => r.insertPanelSession({ sessionHash: 'e'.repeat(64), user: 'alice', createdAt: 1, expiresAt: 2 }),
+  ],
+  ['getPanelSession', (r) => r.getPanelSession('e'.repeat(64))],
+  ['deletePanelSession', (r) => r.deletePanelSession('e'.repeat(64))],
+  ['deleteExpiredPanelSessions', (r) => r.deleteExpiredPanelSessions(3)],
   ['markChildrenDestroyed', (r) => r.markChildrenDestroyed('alice', 'root', 6)],
   ['detachSharedInstances', (r) => r.detachSharedInstances(first, 7)],
   ['deleteInstance', (r) => r.deleteInstance(3)],
