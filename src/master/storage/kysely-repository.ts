@@ -4,6 +4,7 @@
  * SqlExecutor, which compiles each query once per key with its own dialect.
  */
 import type { Kysely } from 'kysely';
+import { sql } from '../../lib/kysely.ts';
 import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import { createKyselyIdentityRepository } from './kysely-identities.ts';
@@ -51,41 +52,32 @@ export function createKyselyRepository(
   });
 
   /**
-   * Deletes an instance's rows of a history table but the newest `keep`: reads the index up to the
-   * first row to go (at most `keep` + 1 entries), then deletes from there down.
+   * Deletes an instance's rows of a history table but the newest `keep`, in one statement: the
+   * subquery reads the instance's index entries from the newest and finds none past `keep` (the
+   * common case) or the one or few that go. (The limit is a bound both dialects accept: SQLite wants
+   * a LIMIT before an OFFSET, PostgreSQL takes no -1.)
    */
   const keepNewest = async (
     table: 'instance_event' | 'instance_promise_event',
     instanceId: number,
     keep: number,
   ): Promise<void> => {
-    const edge = await get<{ at: number; id: number }>(
-      `keepNewest:${table}:edge`,
-      () =>
-        db
-          .selectFrom(table)
-          .select(['at', 'id'])
-          .where('instance_id', '=', param<number>('id'))
-          .orderBy('at', 'desc')
-          .orderBy('id', 'desc')
-          .limit(ONE)
-          .offset(param<number>('keep')),
-      { id: instanceId, keep },
-    );
-    if (!edge) return;
     await run(
-      `keepNewest:${table}:delete`,
+      `keepNewest:${table}`,
       () =>
         db
           .deleteFrom(table)
-          .where('instance_id', '=', param<number>('id'))
-          .where((eb) =>
-            eb.or([
-              eb('at', '<', param<number>('at')),
-              eb.and([eb('at', '=', param<number>('at')), eb('id', '<=', param<number>('edge'))]),
-            ]),
+          .where('id', 'in', (eb) =>
+            eb
+              .selectFrom(table)
+              .select('id')
+              .where('instance_id', '=', param<number>('id'))
+              .orderBy('at', 'desc')
+              .orderBy('id', 'desc')
+              .limit(sql.lit(1_000_000_000))
+              .offset(param<number>('keep')),
           ),
-      { id: instanceId, at: edge.at, edge: edge.id },
+      { id: instanceId, keep },
     );
   };
 
