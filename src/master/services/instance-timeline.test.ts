@@ -242,9 +242,13 @@ test('the timeline keeps the newest events only, and hostile text exactly (cut p
 });
 
 test('a destroyed root asks its children to go; a child gone is told in the root timeline', async () => {
-  await withWorld(3, async ({ services, clock, request, kinds }) => {
+  await withWorld(3, async ({ services, store, clock, request, kinds }) => {
     const root = await request('root');
     const child = await request('child <i>', { requester: root.partitionId });
+    const childRecord = await store.read((repository) =>
+      repository.findInstance({ owner: '', title: 'child <i>', requestedBy: 'root', shared: false }),
+    );
+    assert.ok(childRecord);
     clock.advance(1);
     await request('root', { state: 'destroyed' });
     clock.advance(1);
@@ -272,6 +276,11 @@ test('a destroyed root asks its children to go; a child gone is told in the root
       'destroy_requested',
       'destroyed: child <i>',
     ]);
+    // Its own timeline went with it.
+    assert.deepEqual(
+      await store.read((repository) => repository.listInstanceEvents(childRecord.id, 200)),
+      [],
+    );
   });
 });
 
