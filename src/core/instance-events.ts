@@ -33,6 +33,13 @@ export type InstanceEventKind = (typeof INSTANCE_EVENT_KINDS)[number];
 /** The detail an event keeps at most, in UTF-8 bytes: the full message stays on the instance. */
 export const MAX_EVENT_DETAIL_BYTES = 4096;
 
+/**
+ * The message a promise transition keeps at most, in UTF-8 bytes: the 4096 characters the API admits
+ * in a promise's message (src/api/slapos-extensions.json) take at most 4 bytes each, so that a
+ * message the API accepted is kept whole; the bound holds for callers past the API too.
+ */
+export const MAX_PROMISE_MESSAGE_BYTES = 4 * 4096;
+
 /** Events kept per instance: the oldest go as new ones come. */
 export const MAX_EVENTS_PER_INSTANCE = 200;
 

@@ -347,7 +347,11 @@ test('promise history: one row per transition, newest first, the last 50, hostil
     const messages: string[] = [];
     for (let n = 0; n < MAX_PROMISE_EVENTS_PER_INSTANCE + 10; n++) {
       clock.advance(1);
-      const message = `${n} ${acceptedText(random)}`.slice(0, 2000);
+      // At most the 4096 characters the API admits, some over 4096 bytes: kept whole.
+      const long = n % 2 === 0 ? '€'.repeat(3000) : '';
+      const message = Array.from(`${n} ${long}${acceptedText(random)}`)
+        .slice(0, 4096)
+        .join('');
       messages.push(message);
       await report([result(acceptedText(random) || 'empty', 'fail', message, 'd')]);
     }

@@ -6,7 +6,7 @@
 import { MAX_PROMISE_RESULTS_JSON_BYTES } from '../../api/index.ts';
 import { SlapError } from '../../core/errors.ts';
 import {
-  MAX_EVENT_DETAIL_BYTES,
+  MAX_PROMISE_MESSAGE_BYTES,
   MAX_PROMISE_EVENTS_PER_INSTANCE,
   truncateUtf8,
 } from '../../core/instance-events.ts';
@@ -35,7 +35,7 @@ export interface PromiseTransition {
   /** The promise's title. */
   name: string;
   status: 'pass' | 'fail';
-  /** Its message, cut to MAX_EVENT_DETAIL_BYTES. */
+  /** Its message, cut to MAX_PROMISE_MESSAGE_BYTES. */
   message: string;
   /** When the master received the report (float seconds). */
   at: number;
@@ -66,7 +66,7 @@ export function promiseTransitions(
       transitions.push({
         name: result.name,
         status: result.status,
-        message: truncateUtf8(result.message, MAX_EVENT_DETAIL_BYTES),
+        message: truncateUtf8(result.message, MAX_PROMISE_MESSAGE_BYTES),
         at,
       });
   }
