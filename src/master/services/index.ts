@@ -8,6 +8,7 @@ import { instanceCertificate } from './instance-certificates.ts';
 import { readInstanceStatus } from './instance-status.ts';
 import { readInstanceTimeline } from './instance-timeline.ts';
 import * as registration from './node-registration.ts';
+import * as panelSessions from './panel-sessions.ts';
 import * as promiseResults from './promise-results.ts';
 import * as reads from './read-instances.ts';
 import { requestInstance } from './request-instance.ts';
@@ -66,6 +67,10 @@ export function createMasterServices(context: ServiceContext) {
     readPromiseResults: bind(context, promiseResults.readPromiseResults),
     readPromiseHistory: bind(context, promiseResults.readPromiseHistory),
     readInstanceTimeline: bind(context, readInstanceTimeline),
+    openPanelSession: bind(context, panelSessions.openPanelSession),
+    panelSessionCaller: bind(context, panelSessions.panelSessionCaller),
+    closePanelSession: bind(context, panelSessions.closePanelSession),
+    watchMasterChanges: bind(context, panelSessions.watchMasterChanges),
   };
 }
 
