@@ -73,7 +73,10 @@ export function promiseTransitions(
   return transitions;
 }
 
-/** Replaces the promise results of an instance; their transitions go to its promise history. Shared instances have no partition: 403 NotImplemented. */
+/**
+ * Replaces the promise results of an instance; their transitions go to its promise history. Shared
+ * instances have no partition: 403 NotImplemented.
+ */
 export async function reportPromiseResults(
   context: ServiceContext,
   input: { caller: Caller; instanceGuid: string; results: readonly PromiseResult[] },
