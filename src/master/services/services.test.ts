@@ -210,6 +210,14 @@ test('every use case goes through the one authorisation check point', async () =
         'readPromiseResults',
         () => services.readPromiseResults({ caller: stranger, instanceGuid: 'x______0' }),
       ],
+      [
+        'readPromiseHistory',
+        () => services.readPromiseHistory({ caller: stranger, instanceGuid: 'x______0' }),
+      ],
+      [
+        'readInstanceTimeline',
+        () => services.readInstanceTimeline({ caller: stranger, instanceGuid: 'x______0' }),
+      ],
       ['computeNodeStatus', () => services.computeNodeStatus({ caller: stranger, computeNodeId: 'c' })],
       [
         'bangComputeNode',

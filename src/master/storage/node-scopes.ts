@@ -73,6 +73,8 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'nextHostPosition',
   'listRootTitles',
   'getPromiseResults',
+  'listInstanceEvents',
+  'listPromiseEvents',
   'getNodeRevision',
   'readNodeSnapshot',
   'getUser',
@@ -111,6 +113,9 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
   // Promise results are in no node's memoized reads (instance list, snapshot): no lookup of the
   // instance's node on every promise report.
   setPromiseResults: () => undefined,
+  // Nor is the timeline.
+  appendInstanceEvent: () => undefined,
+  appendPromiseEvents: () => undefined,
   // Sessions are in no memoized read.
   insertPanelSession: () => undefined,
   deletePanelSession: () => undefined,
