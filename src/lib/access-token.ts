@@ -4,7 +4,7 @@
  * `b64token` (letters, digits, `-._~+/`, trailing `=`), so that it goes as it is into an
  * `Authorization` header and an INI value. Messages never show a token.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { SlapError } from '../core/errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
@@ -50,6 +50,22 @@ export async function readAccessTokenFile(path: string): Promise<string> {
       hint: `it must hold only the token: ${ACCESS_TOKEN_RULE}`,
     });
   return token;
+}
+
+const BEARER = /^Bearer +([^\s]+) *$/i;
+
+/** The bearer token of an `Authorization` header, if it holds one. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  return authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
+}
+
+/**
+ * A check of presented tokens against `token`, comparing their SHA-256 digests in constant time
+ * (the token itself is not kept).
+ */
+export function tokenMatcher(token: string): (presented: string) => boolean {
+  const expected = Buffer.from(accessTokenHash(token));
+  return (presented) => timingSafeEqual(Buffer.from(accessTokenHash(presented)), expected);
 }
 
 /** Writes `token` (just the token, no newline) to `path`, mode 0600. */

@@ -12,13 +12,14 @@
  * `close()` is idempotent.
  */
 import { isIP } from 'node:net';
+import { bareHost, isLoopbackHost } from '../lib/loopback.ts';
 import type { FastifyBaseLogger } from 'fastify';
 import { fastify as Fastify, LogController } from '../lib/fastify.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { SlapError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import type { CertificateAuthority } from './ca/certificate-authority.ts';
-import { bearerTokenAuthenticator, openProxyAuthenticator } from './http/authentication.ts';
+import { bearerTokenAuthenticator, openProxyAuthenticator, withScrapeToken } from './http/authentication.ts';
 import { FailureLimiter } from './http/failure-limiter.ts';
 import { masterAuthenticator } from './http/master-authentication.ts';
 import { refusePlainHttp } from './http/plain-http-refusal.ts';
@@ -26,6 +27,7 @@ import { answerClientError, capConnections } from './http/connection-limits.ts';
 import type { MasterApiSelection } from './api-selection.ts';
 import { registerAuthentication } from './http/authenticate-requests.ts';
 import { registerJsonApi } from './http/json-api.ts';
+import { isMetricsPath, MasterMetrics, registerMetrics } from './http/metrics.ts';
 import { registerLegacyApi } from './http/legacy/legacy-api.ts';
 import { isPanelPath, registerPanel } from './panel/panel-plugin.ts';
 import { PANEL_MAX_PARAM_LENGTH } from './panel/panel-routes.ts';
@@ -80,6 +82,11 @@ export interface StartMasterOptions {
    */
   api?: MasterApiSelection;
   /**
+   * A token that may read `/metrics` (and nothing else) besides the API's credentials allowed to
+   * (`--metrics-token-file`).
+   */
+  metricsToken?: string | undefined;
+  /**
    * `[slapproxy] software_product_list`: product name → software release URL, for the legacy
    * `getSoftwareReleaseListFromSoftwareProduct` (`slapos request product.<name>`).
    */
@@ -105,19 +112,7 @@ export interface RunningMaster {
   close(): Promise<void>;
 }
 
-/** A host without the brackets of an IPv6 address in a URL (`[::1]` → `::1`). */
-export function bareHost(host: string): string {
-  return host.replace(/^\[(.*)\]$/, '$1');
-}
-
-/** True for addresses that only this machine can reach. */
-export function isLoopbackHost(host: string): boolean {
-  const bare = bareHost(host);
-  if (bare === 'localhost') return true;
-  if (isIP(bare) === 4) return bare.startsWith('127.');
-  if (isIP(bare) === 6) return bare === '::1' || /^::ffff:127\./i.test(bare);
-  return false;
-}
+export { bareHost, isLoopbackHost };
 
 function urlHost(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
@@ -159,7 +154,11 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
       `headersTimeoutMs must be an integer from 1 to ${REQUEST_TIMEOUT_MS}, not ${headersTimeout}`,
     );
   }
-  const store = await openMasterStore(options.database, { logger });
+  const metrics = new MasterMetrics();
+  const store = await openMasterStore(options.database, {
+    logger,
+    onTransaction: metrics.observeTransaction,
+  });
   const clock = options.clock ?? systemClock;
   const context = createServiceContext({
     store,
@@ -229,8 +228,26 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
       : options.accessToken === undefined
         ? openProxyAuthenticator
         : bearerTokenAuthenticator(options.accessToken);
-  const failureLimiter = mode === 'master' ? new FailureLimiter() : undefined;
-  registerAuthentication(fastify, { authenticator, failureLimiter, logger, selfAuthenticated: isPanelPath });
+  const authentication = {
+    authenticator,
+    failureLimiter: mode === 'master' ? new FailureLimiter() : undefined,
+    logger,
+  };
+  registerAuthentication(fastify, {
+    ...authentication,
+    selfAuthenticated: (path) => isMetricsPath(path) || isPanelPath(path),
+  });
+  registerMetrics(fastify, {
+    metrics,
+    services,
+    authentication: {
+      ...authentication,
+      authenticator:
+        options.metricsToken === undefined
+          ? authenticator
+          : withScrapeToken(options.metricsToken, authenticator),
+    },
+  });
   registerJsonApi(fastify, {
     services,
     mode,
@@ -238,7 +255,7 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     logger,
     fallbackHost: () => `${urlHost(host)}:${port}`,
   });
-  registerPanel(fastify, { services, mode, authenticator, failureLimiter, logger, scheme });
+  registerPanel(fastify, { ...authentication, services, mode, scheme });
   if (api !== 'json')
     registerLegacyApi(fastify, {
       services,
@@ -287,6 +304,7 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
       // Long polls answer now instead of holding the close for their whole wait; their answers are
       // written before the server closes its idle connections.
       await services.context.revisions.close();
+      await services.context.contacts.close();
       await new Promise((resolve) => setImmediate(resolve));
       const graceMs = options.closeGraceMs ?? 10_000;
       let timer: NodeJS.Timeout | undefined;

@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createAccessToken, writeAccessTokenFile } from '../../lib/access-token.ts';
 import { parseIni } from '../../lib/ini.ts';
 import { runSlapos } from '../../testing/cli.ts';
 import { isolatedClientEnv } from '../../testing/client-env.ts';
@@ -24,6 +25,7 @@ let child: ChildProcess;
 let exited: Promise<number | null>;
 let url: string;
 let stderr = '';
+const metricsToken = createAccessToken();
 const env = (): NodeJS.ProcessEnv => isolatedClientEnv({ HOME: work });
 
 before(async () => {
@@ -31,9 +33,22 @@ before(async () => {
   dir = join(work, 'master');
   const cfg = join(work, 'master.cfg');
   await writeFile(cfg, `[master]\ndir = ${dir}\nport = 1\nhost = 127.0.0.1\n`);
+  await writeAccessTokenFile(join(work, 'metrics.token'), metricsToken);
   child = spawn(
     process.execPath,
-    [BIN, 'master', 'start', '--cfg', cfg, '--port', '0', '--max-connections', '64'],
+    [
+      BIN,
+      'master',
+      'start',
+      '--cfg',
+      cfg,
+      '--port',
+      '0',
+      '--max-connections',
+      '64',
+      '--metrics-token-file',
+      'metrics.token',
+    ],
     {
       cwd: work,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work },
@@ -80,6 +95,25 @@ test('master start --max-connections: a bad number is refused before anything st
     assert.match(run.stderr, /--max-connections/);
     assert.match(run.stderr, /expected a positive integer/);
   }
+  await assert.rejects(stat(join(dir, 'never')), { code: 'ENOENT' });
+});
+
+test('master start --metrics-token-file: that token reads /metrics (and only it); a readable file is refused', async () => {
+  const ca = await readFile(join(dir, 'ca.crt'), 'utf8');
+  const scrape = await postTls(url, '/metrics', undefined, { ca, token: metricsToken, method: 'GET' });
+  assert.equal(scrape.status, 200, scrape.text);
+  assert.match(scrape.text, /^slapos_master_instances\{requested_state="started",status="started"\} 0$/m);
+  const api = await postTls(url, HATEOAS, {}, { ca, token: metricsToken });
+  assert.equal(api.status, 401, api.text);
+
+  const open = join(work, 'open.token');
+  await writeFile(open, createAccessToken(), { mode: 0o644 });
+  const run = await runSlapos(
+    ['master', 'start', '--dir', join(dir, 'never'), '--port', '0', '--metrics-token-file', open],
+    { env: env() },
+  );
+  assert.notEqual(run.code, 0, run.stderr);
+  assert.match(run.stderr, /can be read or written by other users/);
   await assert.rejects(stat(join(dir, 'never')), { code: 'ENOENT' });
 });
 

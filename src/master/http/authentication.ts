@@ -9,11 +9,10 @@
  * makes the local caller. The token is kept as its SHA-256 digest and compared in constant time.
  * Master mode (certificates, users, registration tokens) is master-authentication.ts.
  */
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { SlapError } from '../../core/errors.ts';
-import { accessTokenHash } from '../../lib/access-token.ts';
+import { bearerToken, tokenMatcher } from '../../lib/access-token.ts';
 import type { Caller } from '../services/caller.ts';
 
 /** What an Authenticator sees of a request. */
@@ -50,13 +49,9 @@ export const openProxyAuthenticator: Authenticator = {
   authenticate: () => Promise.resolve({ caller: { kind: 'local' } }),
 };
 
-const BEARER = /^Bearer +([^\s]+) *$/i;
-
 /** The bearer token given by the headers, if any. */
 export function presentedToken(headers: IncomingHttpHeaders): string | undefined {
-  const header = headers.authorization;
-  if (header === undefined) return undefined;
-  return BEARER.exec(header)?.[1];
+  return bearerToken(headers.authorization);
 }
 
 /** The refusal of an Authorization header that holds no bearer token, or undefined when it holds one. */
@@ -69,7 +64,7 @@ export function bearerHeaderProblem(headers: IncomingHttpHeaders): string | unde
 /** Proxy mode with a local secret: the holder of `token` is the local caller, anyone else anonymous. */
 export function bearerTokenAuthenticator(token: string): Authenticator {
   if (token === '') throw new SlapError('SLAP_ERR_CONFIG', 'the access token is empty');
-  const expected = Buffer.from(accessTokenHash(token));
+  const matches = tokenMatcher(token);
   const authenticate = ({ headers }: AuthenticationRequest): Authentication => {
     if (headers.authorization === undefined)
       return refused(
@@ -78,8 +73,7 @@ export function bearerTokenAuthenticator(token: string): Authenticator {
       );
     const presented = presentedToken(headers);
     if (presented === undefined) return refused(bearerHeaderProblem(headers) ?? '', true);
-    if (timingSafeEqual(Buffer.from(accessTokenHash(presented)), expected))
-      return { caller: { kind: 'local' } };
+    if (matches(presented)) return { caller: { kind: 'local' } };
     return refused('The access token is not valid for this master.', true);
   };
   return { authenticate: (request) => Promise.resolve(authenticate(request)) };
@@ -87,3 +81,20 @@ export function bearerTokenAuthenticator(token: string): Authenticator {
 
 /** The challenge sent with every 401 (RFC 6750). */
 export const BEARER_CHALLENGE = 'Bearer realm="SlapOS master"';
+
+/**
+ * `authenticator`, but the holder of the scrape token (`--metrics-token-file`) is the metrics scraper
+ * (who may only read `/metrics`). For the metrics route only: the API does not know that token.
+ */
+export function withScrapeToken(scrapeToken: string, authenticator: Authenticator): Authenticator {
+  if (scrapeToken === '') throw new SlapError('SLAP_ERR_CONFIG', 'the metrics token is empty');
+  const matches = tokenMatcher(scrapeToken);
+  return {
+    authenticate(request) {
+      const presented = presentedToken(request.headers);
+      if (presented !== undefined && matches(presented))
+        return Promise.resolve({ caller: { kind: 'metrics_scraper' } });
+      return authenticator.authenticate(request);
+    },
+  };
+}

@@ -21,13 +21,23 @@ interface World {
 }
 
 type Who =
-  'alice' | 'bob' | 'admin' | 'registrant' | 'node1' | 'node2' | 'aliceRoot' | 'aliceChild' | 'bobRoot';
+  | 'alice'
+  | 'bob'
+  | 'admin'
+  | 'registrant'
+  | 'scraper'
+  | 'node1'
+  | 'node2'
+  | 'aliceRoot'
+  | 'aliceChild'
+  | 'bobRoot';
 
 const EVERYONE: readonly Who[] = [
   'alice',
   'bob',
   'admin',
   'registrant',
+  'scraper',
   'node1',
   'node2',
   'aliceRoot',
@@ -100,6 +110,7 @@ async function world(): Promise<World> {
       bob,
       admin: { kind: 'user', userId: 'admin', admin: true },
       registrant: { kind: 'registrant', userId: 'alice', tokenHash: 'x' },
+      scraper: { kind: 'metrics_scraper' },
       node1,
       node2,
       aliceRoot,
@@ -343,7 +354,18 @@ const CASES: Case[] = [
   {
     name: 'hateoasUrl',
     call: (s, caller) => s.hateoasUrl({ caller, origin: { secure: true, host: 'h', prefix: '' } }),
-    allowed: EVERYONE.filter((who) => who !== 'registrant'),
+    allowed: EVERYONE.filter((who) => who !== 'registrant' && who !== 'scraper'),
+  },
+  // Whole-master figures (`/metrics`): the admin and the scrape token only.
+  {
+    name: 'countInstancesByStatus',
+    call: (s, caller) => s.countInstancesByStatus({ caller }),
+    allowed: ['admin', 'scraper'],
+  },
+  {
+    name: 'listComputeNodeContacts',
+    call: (s, caller) => s.listComputeNodeContacts({ caller }),
+    allowed: ['admin', 'scraper'],
   },
 ];
 

@@ -32,6 +32,7 @@ const USER_MASTER_ACTIONS: ReadonlySet<Action> = new Set([
   'compute_node.list',
   'registration_token.create',
   'master.read',
+  'panel.sign_in',
 ]);
 
 /** What a user may do on a compute node they own. */
@@ -203,6 +204,9 @@ export function createMasterAuthorizer(options: { store: MasterStore; audit: Log
           break;
         case 'instance':
           allowed = instanceMay(caller, action, target);
+          break;
+        case 'metrics_scraper':
+          allowed = action === 'master.metrics' && target.kind === 'master';
           break;
         default:
           allowed = false;

@@ -25,6 +25,7 @@ export async function openPanelSession(
   input: { caller: Caller },
 ): Promise<OpenedPanelSession> {
   const { caller } = input;
+  await context.authorize(caller, 'panel.sign_in', { kind: 'master' });
   if (caller.kind !== 'user' && caller.kind !== 'local')
     throw new SlapError('SLAP_ERR_FORBIDDEN', 'only a user may sign in to the panel');
   const secret = createAccessToken();

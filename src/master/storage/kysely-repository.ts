@@ -4,14 +4,20 @@
  * SqlExecutor, which compiles each query once per key with its own dialect.
  */
 import type { Kysely } from 'kysely';
+import { sql } from '../../lib/kysely.ts';
+import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import { createKyselyIdentityRepository } from './kysely-identities.ts';
 import { param, type QueryArgs } from './query-params.ts';
 import type {
   AddressRecord,
+  ComputeNodeContactRecord,
   ComputeNodeRecord,
+  InstanceStatusFactsRecord,
+  InstanceEventRecord,
   InstanceSummary,
   PartitionKey,
+  PromiseEventRecord,
   PromiseResultsRecord,
   Repository,
 } from './repository.ts';
@@ -31,6 +37,32 @@ import {
 } from './kysely-rows.ts';
 import type { SqlExecutor } from './sql-executor.ts';
 
+interface InstanceStatusFactsRow {
+  requested_state: RequestedState;
+  compute_node_reference: string | null;
+  partition_timestamp: number | null;
+  reported_state: string | null;
+  reported_at: number | null;
+  error_at: number | null;
+  software_requested_state: SoftwareInstallationState | null;
+  software_reported_state: string | null;
+}
+
+function toInstanceStatusFacts(row: InstanceStatusFactsRow): InstanceStatusFactsRecord {
+  return {
+    requestedState: row.requested_state,
+    allocated: row.compute_node_reference !== null,
+    partitionTimestamp: row.partition_timestamp,
+    reportedState: row.reported_state,
+    reportedAt: row.reported_at,
+    errorAt: row.error_at,
+    software:
+      row.software_requested_state === null
+        ? null
+        : { requestedState: row.software_requested_state, reportedState: row.software_reported_state },
+  };
+}
+
 export interface RepositoryHooks {
   /** Called when a use case bumps a node's revision (its listeners are told after the commit). */
   nodeBumped(computeNodeId: string): void;
@@ -46,6 +78,36 @@ export function createKyselyRepository(
     node: key.computeNodeId,
     partition: key.partitionId,
   });
+
+  /**
+   * Deletes an instance's rows of a history table but the newest `keep`, in one statement: the
+   * subquery reads the instance's index entries from the newest and finds none past `keep` (the
+   * common case) or the one or few that go. (The limit is a bound both dialects accept: SQLite wants
+   * a LIMIT before an OFFSET, PostgreSQL takes no -1.)
+   */
+  const keepNewest = async (
+    table: 'instance_event' | 'instance_promise_event',
+    instanceId: number,
+    keep: number,
+  ): Promise<void> => {
+    await run(
+      `keepNewest:${table}`,
+      () =>
+        db
+          .deleteFrom(table)
+          .where('id', 'in', (eb) =>
+            eb
+              .selectFrom(table)
+              .select('id')
+              .where('instance_id', '=', param<number>('id'))
+              .orderBy('at', 'desc')
+              .orderBy('id', 'desc')
+              .limit(sql.lit(1_000_000_000))
+              .offset(param<number>('keep')),
+          ),
+      { id: instanceId, keep },
+    );
+  };
 
   const repository: Repository = {
     ...createKyselyIdentityRepository(db, executor),
@@ -96,6 +158,28 @@ export function createKyselyRepository(
             .where('reference', '=', param('reference')),
         { reference, message: bang.message, at: bang.at },
       );
+    },
+    listComputeNodeContacts: async () =>
+      await all<ComputeNodeContactRecord>('listComputeNodeContacts', () =>
+        db
+          .selectFrom('compute_node')
+          .select(['reference as computeNodeId', 'last_contact_at as lastContactAt'])
+          .orderBy('id'),
+      ),
+    recordComputeNodeContacts: async (contacts) => {
+      for (const contact of contacts)
+        await run(
+          'recordComputeNodeContact',
+          () =>
+            db
+              .updateTable('compute_node')
+              .set({ last_contact_at: param<number>('at') })
+              .where('reference', '=', param('reference'))
+              .where((eb) =>
+                eb.or([eb('last_contact_at', 'is', null), eb('last_contact_at', '<', param<number>('at'))]),
+              ),
+          { reference: contact.computeNodeId, at: contact.at },
+        );
     },
 
     listPartitions: async (computeNodeId) =>
@@ -608,6 +692,63 @@ export function createKyselyRepository(
       );
     },
 
+    appendInstanceEvent: async (instanceId, event, keep) => {
+      await run(
+        'appendInstanceEvent',
+        () =>
+          db.insertInto('instance_event').values({
+            instance_id: param<number>('id'),
+            at: param<number>('at'),
+            kind: param<InstanceEventKind>('kind'),
+            detail: param<string | null>('detail'),
+          }),
+        { id: instanceId, at: event.at, kind: event.kind, detail: event.detail },
+      );
+      await keepNewest('instance_event', instanceId, keep);
+    },
+    listInstanceEvents: async (instanceId, limit) =>
+      await all<InstanceEventRecord>(
+        'listInstanceEvents',
+        () =>
+          db
+            .selectFrom('instance_event')
+            .select(['kind', 'at', 'detail'])
+            .where('instance_id', '=', param<number>('id'))
+            .orderBy('at', 'desc')
+            .orderBy('id', 'desc')
+            .limit(param<number>('limit')),
+        { id: instanceId, limit },
+      ),
+    appendPromiseEvents: async (instanceId, events, keep) => {
+      if (events.length === 0) return;
+      for (const event of events)
+        await run(
+          'appendPromiseEvent',
+          () =>
+            db.insertInto('instance_promise_event').values({
+              instance_id: param<number>('id'),
+              at: param<number>('at'),
+              name: param('name'),
+              status: param<'pass' | 'fail'>('status'),
+              message: param('message'),
+            }),
+          { id: instanceId, at: event.at, name: event.name, status: event.status, message: event.message },
+        );
+      await keepNewest('instance_promise_event', instanceId, keep);
+    },
+    listPromiseEvents: async (instanceId) =>
+      await all<PromiseEventRecord>(
+        'listPromiseEvents',
+        () =>
+          db
+            .selectFrom('instance_promise_event')
+            .select(['name', 'status', 'message', 'at'])
+            .where('instance_id', '=', param<number>('id'))
+            .orderBy('at', 'desc')
+            .orderBy('id', 'desc'),
+        { id: instanceId },
+      ),
+
     getNodeRevision: async (computeNodeId) => {
       const row = await get<{ revision: number }>(
         'getNodeRevision',
@@ -651,6 +792,34 @@ export function createKyselyRepository(
         { ...nodeAndPartition(key), now },
       );
       return repository.bumpNodeRevision(key.computeNodeId);
+    },
+    listInstanceStatusFacts: async () => {
+      const rows = await all<InstanceStatusFactsRow>('listInstanceStatusFacts', () =>
+        db
+          .selectFrom('instance as i')
+          .leftJoin('partition as p', (join) =>
+            join
+              .onRef('p.compute_node_reference', '=', 'i.compute_node_reference')
+              .onRef('p.reference', '=', 'i.partition_reference'),
+          )
+          .leftJoin('software_installation as s', (join) =>
+            join
+              .onRef('s.compute_node_reference', '=', 'i.compute_node_reference')
+              .onRef('s.url', '=', 'i.software_release'),
+          )
+          .select([
+            'i.requested_state',
+            'i.compute_node_reference',
+            'p.timestamp as partition_timestamp',
+            'i.reported_state',
+            'i.reported_at',
+            'i.error_at',
+            's.requested_state as software_requested_state',
+            's.reported_state as software_reported_state',
+          ])
+          .where('i.shared', '=', 0),
+      );
+      return rows.map(toInstanceStatusFacts);
     },
     readNodeSnapshot: async (computeNodeId) => {
       const args = { node: computeNodeId };

@@ -55,6 +55,8 @@ type Method = keyof Repository;
 const READS: ReadonlySet<Method> = new Set<Method>([
   'getComputeNode',
   'listComputeNodes',
+  'listComputeNodeContacts',
+  'listInstanceStatusFacts',
   'listPartitions',
   'firstFreePartition',
   'listAddresses',
@@ -71,6 +73,8 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'nextHostPosition',
   'listRootTitles',
   'getPromiseResults',
+  'listInstanceEvents',
+  'listPromiseEvents',
   'getNodeRevision',
   'readNodeSnapshot',
   'getUser',
@@ -109,10 +113,15 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
   // Promise results are in no node's memoized reads (instance list, snapshot): no lookup of the
   // instance's node on every promise report.
   setPromiseResults: () => undefined,
+  // Nor is the timeline.
+  appendInstanceEvent: () => undefined,
+  appendPromiseEvents: () => undefined,
   // Sessions are in no memoized read.
   insertPanelSession: () => undefined,
   deletePanelSession: () => undefined,
   deleteExpiredPanelSessions: () => undefined,
+  // A node's last contact is in no memoized read either: recording it evicts none of its node's.
+  recordComputeNodeContacts: () => undefined,
 };
 
 /** Writes of one instance: its node (where it is allocated or hosted) is looked up before the change. */

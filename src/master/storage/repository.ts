@@ -4,6 +4,7 @@
  * Every use case runs inside one `read` or `write` transaction: writes are serialised, and a use
  * case that throws leaves nothing behind.
  */
+import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import type { InstanceIdentity } from '../../core/instance-guid.ts';
 import type { IdentityRepository } from './identity-repository.ts';
@@ -133,6 +134,24 @@ export interface PromiseResultsRecord {
   reportedAt: number;
 }
 
+/** One event of an instance's timeline (core/instance-events.ts). */
+export interface InstanceEventRecord {
+  kind: InstanceEventKind;
+  /** Float seconds. */
+  at: number;
+  detail: string | null;
+}
+
+/** One transition of a promise of an instance. */
+export interface PromiseEventRecord {
+  /** The promise's title. */
+  name: string;
+  status: 'pass' | 'fail';
+  message: string;
+  /** When the master received the report (float seconds). */
+  at: number;
+}
+
 /** A compact row for node-wide instance lists (the hot read path). */
 export interface InstanceSummary {
   id: number;
@@ -152,12 +171,34 @@ export interface SharedHostQuery {
   partitionId?: string;
 }
 
+/** What an instance's status (core/instance-status.ts) follows from, for counting instances by status. */
+export interface InstanceStatusFactsRecord {
+  requestedState: RequestedState;
+  allocated: boolean;
+  partitionTimestamp: number | null;
+  reportedState: string | null;
+  reportedAt: number | null;
+  errorAt: number | null;
+  /** Its software release on its compute node; null when it has no partition or none is supplied. */
+  software: { requestedState: SoftwareInstallationState; reportedState: string | null } | null;
+}
+
+/** When a compute node last called for its pass. */
+export interface ComputeNodeContactRecord {
+  computeNodeId: string;
+  /** Float seconds; null: never. */
+  lastContactAt: number | null;
+}
+
 export interface Repository extends IdentityRepository {
   // compute nodes
   getComputeNode(reference: string): Promise<ComputeNodeRecord | undefined>;
   listComputeNodes(): Promise<ComputeNodeRecord[]>;
   upsertComputeNode(node: ComputeNodeRecord & { now: number }): Promise<void>;
   recordComputeNodeBang(reference: string, bang: { message: string; at: number }): Promise<void>;
+  listComputeNodeContacts(): Promise<ComputeNodeContactRecord[]>;
+  /** Moves each node's last contact forward to `at` (never back: several masters may record it). */
+  recordComputeNodeContacts(contacts: readonly { computeNodeId: string; at: number }[]): Promise<void>;
 
   // partitions and addresses
   listPartitions(computeNodeId: string): Promise<PartitionRecord[]>;
@@ -218,11 +259,23 @@ export interface Repository extends IdentityRepository {
    * and root shared instances.
    */
   listRootTitles(owner: string): Promise<{ instances: string[]; shared: string[] }>;
+  /** The status facts of every non-shared instance (a scan: for metrics, not for a hot path). */
+  listInstanceStatusFacts(): Promise<InstanceStatusFactsRecord[]>;
 
   // promise results (a report: no timestamp or revision bump)
   getPromiseResults(instanceId: number): Promise<PromiseResultsRecord | undefined>;
   /** Replaces the instance's promise results. */
   setPromiseResults(instanceId: number, results: PromiseResultsRecord): Promise<void>;
+
+  // the instance timeline (a report's history: no timestamp or revision bump)
+  /** Adds an event to the instance's timeline, dropping the oldest beyond `keep`. */
+  appendInstanceEvent(instanceId: number, event: InstanceEventRecord, keep: number): Promise<void>;
+  /** The instance's last `limit` events, newest first. */
+  listInstanceEvents(instanceId: number, limit: number): Promise<InstanceEventRecord[]>;
+  /** Adds promise transitions (in order) to the instance's history, dropping the oldest beyond `keep`. */
+  appendPromiseEvents(instanceId: number, events: readonly PromiseEventRecord[], keep: number): Promise<void>;
+  /** The instance's promise transitions, newest first. */
+  listPromiseEvents(instanceId: number): Promise<PromiseEventRecord[]>;
 
   // the change stream (docs/master.md)
   /** The node's revision: 0 until its first change. */

@@ -1,5 +1,6 @@
 /** Tables of the master's database, as Kysely sees them (snake_case, like slapproxy's columns). */
 import type { ColumnType, Generated } from 'kysely';
+import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import type { AllocationScope, CertificateKind } from './identity-repository.ts';
 
@@ -16,6 +17,8 @@ export interface ComputeNodeTable {
   title: string | null;
   allocation_scope: ColumnType<AllocationScope, AllocationScope | undefined, AllocationScope>;
   revoked_at: number | null;
+  /** When the node last called for its pass (float seconds), null: never. */
+  last_contact_at: number | null;
 }
 
 export interface PartitionTable {
@@ -109,6 +112,28 @@ export interface InstancePromiseResultTable {
   reported_at: number;
 }
 
+/** What happened to an instance (core/instance-events.ts), one row per change. */
+export interface InstanceEventTable {
+  id: Generated<number>;
+  instance_id: number;
+  /** Float seconds. */
+  at: number;
+  kind: InstanceEventKind;
+  detail: string | null;
+}
+
+/** A transition of one of an instance's promises (ok → failing, failing → ok, another failure). */
+export interface InstancePromiseEventTable {
+  id: Generated<number>;
+  instance_id: number;
+  /** When the master received the report (float seconds). */
+  at: number;
+  /** The promise's title. */
+  name: string;
+  status: 'pass' | 'fail';
+  message: string;
+}
+
 export interface UserTable {
   name: string;
   /** 1 for an administrator, 0 otherwise. */
@@ -168,6 +193,8 @@ export interface MasterDatabase {
   instance: InstanceTable;
   compute_node_revision: ComputeNodeRevisionTable;
   instance_promise_result: InstancePromiseResultTable;
+  instance_event: InstanceEventTable;
+  instance_promise_event: InstancePromiseEventTable;
   user: UserTable;
   user_token: UserTokenTable;
   registration_token: RegistrationTokenTable;

@@ -135,3 +135,35 @@ test('panel sessions: stored by digest, found until deleted or expired', async (
     await close();
   }
 });
+
+test("a compute node's last contact only moves forward; unknown nodes are ignored", async () => {
+  const { store, close } = await openTestStore();
+  try {
+    await store.write(async (repository) => {
+      await repository.upsertComputeNode(node('a'));
+      await repository.upsertComputeNode(node('b'));
+    });
+    const contacts = () => store.read((repository) => repository.listComputeNodeContacts());
+    assert.deepEqual(await contacts(), [
+      { computeNodeId: 'a', lastContactAt: null },
+      { computeNodeId: 'b', lastContactAt: null },
+    ]);
+    const record = (entries: { computeNodeId: string; at: number }[]) =>
+      store.write((repository) => repository.recordComputeNodeContacts(entries));
+    await record([
+      { computeNodeId: 'a', at: 100.5 },
+      { computeNodeId: 'missing', at: 100 },
+    ]);
+    // Another master's older note does not move it back.
+    await record([
+      { computeNodeId: 'a', at: 50 },
+      { computeNodeId: 'b', at: 70.25 },
+    ]);
+    assert.deepEqual(await contacts(), [
+      { computeNodeId: 'a', lastContactAt: 100.5 },
+      { computeNodeId: 'b', lastContactAt: 70.25 },
+    ]);
+  } finally {
+    await close();
+  }
+});

@@ -128,6 +128,19 @@ export interface NodeAgentOptions {
   watchLocalSoftware?: boolean;
   /** Period of the sources' fallback scan (default 5 s). */
   sourceScanIntervalMs?: number;
+  /** Told of every pass over an item once it ends (metrics.ts). */
+  onPass?: (pass: AgentPass) => void;
+}
+
+/** One pass over one item: a software release, a partition (a deployment or a check), the report. */
+export interface AgentPass {
+  kind: 'software' | 'partition' | 'report';
+  /** The item's outcome (a software or partition outcome; `sent`, `nothing` or `failed` for the report). */
+  outcome: string;
+  seconds: number;
+  /** Partition passes: which, and how many of its promises fail after the pass. */
+  partitionId?: string;
+  failingPromises?: number;
 }
 
 /** `kept`: to be removed, but instances still use it (tried again when the revision moves). */
@@ -780,6 +793,15 @@ export class NodeAgent {
     };
   }
 
+  /** Tells `onPass` (its failure is logged: metrics never break a pass). */
+  private passEnded(pass: Omit<AgentPass, 'seconds'>, started: number): void {
+    try {
+      this.options.onPass?.({ ...pass, seconds: (performance.now() - started) / 1000 });
+    } catch (error) {
+      this.logger.warn({ err: error }, 'onPass failed');
+    }
+  }
+
   private failed(item: SoftwareItem | PartitionItem, error: PassError): void {
     item.failures++;
     item.error = error;
@@ -799,6 +821,7 @@ export class NodeAgent {
     item.phase = wanted.state === 'destroyed' ? 'removing' : 'building';
     this.statusChanged();
     this.counters.software++;
+    const started = performance.now();
     this.track(
       (async () => {
         let outcome: SoftwareItemResult | undefined;
@@ -848,6 +871,7 @@ export class NodeAgent {
             'failed',
             item.error ?? passError(new SlapError('SLAP_ERR_UNAVAILABLE', 'the node agent is stopping')),
           );
+          this.passEnded({ kind: 'software', outcome: outcome.outcome }, started);
           for (const waiter of waiting) waiter.resolve(outcome);
           if (rebuild !== undefined) this.rebuilt(wanted.url, outcome);
           item.running = false;
@@ -891,6 +915,7 @@ export class NodeAgent {
     item.phase = upToDateCheck ? 'checking' : 'processing';
     if (!upToDateCheck) this.statusChanged();
     this.counters.partitions++;
+    const started = performance.now();
     this.track(
       (async () => {
         let outcome: PartitionItemResult | undefined;
@@ -973,6 +998,15 @@ export class NodeAgent {
             durationMs: 0,
           };
           slot.release();
+          this.passEnded(
+            {
+              kind: 'partition',
+              outcome: outcome.outcome,
+              partitionId: wanted.partitionId,
+              failingPromises: outcome.promises?.length ?? 0,
+            },
+            started,
+          );
           for (const waiter of waiting) waiter.resolve(outcome);
           if (redeploy) this.redeployed(wanted, outcome);
           item.running = false;
@@ -989,6 +1023,7 @@ export class NodeAgent {
     this.reportRunning = true;
     this.reportDueAt = performance.now() + this.reportIntervalMs;
     this.counters.reports++;
+    const started = performance.now();
     // Destroyed partitions are the partition tasks' business; the report pass sends usage.
     const alive = partitions.filter((partition) => partition.requestedState !== 'destroyed');
     this.track(
@@ -1000,8 +1035,11 @@ export class NodeAgent {
             source: fixedStateSource({ partitions: alive }),
           });
           if (result.sendError) this.logger.warn({ err: result.sendError.message }, 'usage not sent');
+          const outcome = result.sendError ? 'failed' : result.sent ? 'sent' : 'nothing';
+          this.passEnded({ kind: 'report', outcome }, started);
           for (const waiter of waiting) waiter.resolve(result);
         } catch (error) {
+          this.passEnded({ kind: 'report', outcome: 'failed' }, started);
           if (!this.abort.signal.aborted) this.logger.warn({ err: error }, 'report pass failed');
           for (const waiter of waiting)
             waiter.reject(error instanceof Error ? error : new Error(String(error)));

@@ -15,7 +15,7 @@ import { connectSupervisor } from '../node-supervisor.ts';
 import type { NodeProgressEvent } from '../pass.ts';
 import { NodeAgent } from './agent.ts';
 import { startControlServer } from './control.ts';
-import { agentPaths, agentTimings } from './settings.ts';
+import { agentPaths, agentTimings, nodeMetricsSettings } from './settings.ts';
 
 export interface RunAgentOptions {
   logger: Logger;
@@ -75,6 +75,7 @@ export async function runAgentProcess(config: NodeConfig, options: RunAgentOptio
   const { logger } = options;
   requireRootUnlessSandbox(config, 'node run');
   const timings = agentTimings(config);
+  const metricsSettings = nodeMetricsSettings(config);
   const paths = agentPaths(config.instanceRoot);
   const locks: PidLock[] = [];
   try {
@@ -96,38 +97,48 @@ export async function runAgentProcess(config: NodeConfig, options: RunAgentOptio
           });
     try {
       const { client: supervisor } = await connectSupervisor(config);
-      const agent = new NodeAgent(config, {
-        master,
-        supervisor,
-        ensureSupervisor: async () => {
-          await connectSupervisor(config);
-        },
-        logger,
-        onProgress: logProgress(logger),
-        statusFile: paths.statusFile,
-        ...timings,
-      });
-      logger.info(
-        { computerId: config.computerId, masterUrl: config.masterUrl, pid: process.pid },
-        'node agent starting',
-      );
-      await agent.start();
-      // Without it, node commands fail on the lock as before: said, not fatal.
-      const control = await startControlServer(
-        paths.controlSocket,
-        (request, onEvent, signal) => agent.request(request, onEvent, signal),
-        { logger },
-      ).catch((error: unknown) => {
-        logger.warn({ err: error }, 'no control channel: node commands cannot ask this agent');
-        return undefined;
-      });
+      // prom-client is loaded only when metrics are asked for.
+      const served =
+        metricsSettings &&
+        (await (await import('./metrics.ts')).serveAgentMetrics(metricsSettings, { supervisor, logger }));
       try {
-        const signal = await Promise.race([options.stop, agent.finished().then(() => undefined)]);
-        logger.info({ signal }, 'node agent stopping');
+        const agent = new NodeAgent(config, {
+          master,
+          supervisor,
+          ensureSupervisor: async () => {
+            await connectSupervisor(config);
+          },
+          logger,
+          onProgress: logProgress(logger),
+          statusFile: paths.statusFile,
+          ...timings,
+          ...(served ? { onPass: served.metrics.observePass } : {}),
+        });
+        served?.metrics.attach(agent);
+        logger.info(
+          { computerId: config.computerId, masterUrl: config.masterUrl, pid: process.pid },
+          'node agent starting',
+        );
+        await agent.start();
+        // Without it, node commands fail on the lock as before: said, not fatal.
+        const control = await startControlServer(
+          paths.controlSocket,
+          (request, onEvent, signal) => agent.request(request, onEvent, signal),
+          { logger },
+        ).catch((error: unknown) => {
+          logger.warn({ err: error }, 'no control channel: node commands cannot ask this agent');
+          return undefined;
+        });
+        try {
+          const signal = await Promise.race([options.stop, agent.finished().then(() => undefined)]);
+          logger.info({ signal }, 'node agent stopping');
+        } finally {
+          await control?.close();
+        }
+        await agent.close({ graceMs: options.graceMs ?? 10_000 });
       } finally {
-        await control?.close();
+        await served?.close();
       }
-      await agent.close({ graceMs: options.graceMs ?? 10_000 });
     } finally {
       await certificate?.stop();
       await master.close();

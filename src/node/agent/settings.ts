@@ -14,10 +14,14 @@
  * | `agent_promise_grace` | 10 | failing promises of just-started services are retried this long |
  * | `watch_local_software` | false (true in a standalone) | rebuild local software releases when their sources change, then redeploy their instances |
  * | `agent_source_scan_interval` | 5 | fallback scan of those sources (besides file system notifications) |
+ * | `metrics_address` | none | `ADDRESS:PORT` (IPv6 in brackets) of the agent's Prometheus `/metrics` (metrics.ts); a loopback address unless… |
+ * | `metrics_token_file` | none | …a file (0600, relative to slapos.cfg) holds the token every scrape must present |
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isIP } from 'node:net';
+import { join, resolve } from 'node:path';
 import { SlapError } from '../../core/errors.ts';
+import { isLoopbackHost } from '../../lib/loopback.ts';
 import { parseBoolean, type NodeConfig } from '../config.ts';
 import type { AgentStatus, NodeAgentOptions } from './agent.ts';
 
@@ -113,4 +117,39 @@ function watchLocalSoftware(config: NodeConfig): boolean {
       `${config.file}: [slapos] watch_local_software: ${(error as Error).message}`,
     );
   }
+}
+
+export interface NodeMetricsSettings {
+  host: string;
+  port: number;
+  /** `metrics_token_file`: scrapes need this token. */
+  tokenFile: string | undefined;
+}
+
+const ADDRESS = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/;
+
+/**
+ * `[slapos] metrics_address` and `metrics_token_file`, checked; undefined when no address is set.
+ * A non-loopback address without a token file is refused.
+ */
+export function nodeMetricsSettings(config: NodeConfig): NodeMetricsSettings | undefined {
+  const text = config.options.metrics_address?.trim() ?? '';
+  if (text === '') return undefined;
+  const match = ADDRESS.exec(text);
+  const host = match?.[1] ?? match?.[2] ?? '';
+  const port = Number(match?.[3]);
+  if (!match || isIP(host) === 0 || (match[1] !== undefined && isIP(host) !== 6) || port > 65535)
+    throw new SlapError(
+      'SLAP_ERR_CONFIG',
+      `${config.file}: [slapos] metrics_address = ${JSON.stringify(text)}: expected ADDRESS:PORT (an IP address; IPv6 in brackets: [::1]:9100)`,
+    );
+  const tokenText = config.options.metrics_token_file?.trim() ?? '';
+  const tokenFile = tokenText === '' ? undefined : resolve(config.file, '..', tokenText);
+  if (tokenFile === undefined && !isLoopbackHost(host))
+    throw new SlapError(
+      'SLAP_ERR_INSECURE_LISTEN',
+      `${config.file}: [slapos] metrics_address = ${text}: refusing a non-loopback address without metrics_token_file`,
+      { hint: 'listen on 127.0.0.1 or [::1], or set metrics_token_file to a 0600 file holding a token' },
+    );
+  return { host, port, tokenFile };
 }
