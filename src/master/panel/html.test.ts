@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { escapeHtml, html, linkableUrl, trustedHtml } from './html.ts';
+import { escapeHtml, html, linkableUrl, textBlock, trustedHtml } from './html.ts';
 
 const HOSTILE = [
   '<script>alert(1)</script>',
@@ -56,4 +56,14 @@ test('linkableUrl: only http and https URLs become links', () => {
     'https://a b',
   ])
     assert.equal(linkableUrl(bad), undefined, bad);
+});
+
+test('textBlock: escaped text in a focusable scrolling block', () => {
+  for (const text of HOSTILE) {
+    assert.equal(textBlock(text).markup, `<pre class="text-block" tabindex="0">${escapeHtml(text)}</pre>`);
+    assert.equal(
+      textBlock(text, { id: text, error: true }).markup,
+      `<pre class="text-block error-message" id="${escapeHtml(text)}" tabindex="0">${escapeHtml(text)}</pre>`,
+    );
+  }
 });

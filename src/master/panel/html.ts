@@ -62,3 +62,16 @@ export function linkableUrl(text: string): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * Outside text that may be long (an error, a log tail, a promise's output, a long value) in a block
+ * that keeps its lines, wraps, and scrolls past a height: focusable, so that a keyboard can scroll it
+ * too (axe: scrollable-region-focusable). Every `.text-block` of the panel is made here.
+ */
+export function textBlock(text: string, options: { id?: string; error?: boolean } = {}): Html {
+  const id = options.id === undefined ? '' : html`id="${options.id}" `;
+  const error = options.error === true ? ' error-message' : '';
+  // Prettier would reflow the template, and a <pre> keeps every character of it.
+  // prettier-ignore
+  return html`<pre class="text-block${error}" ${id}tabindex="0">${text}</pre>`;
+}

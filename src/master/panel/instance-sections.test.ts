@@ -62,7 +62,7 @@ test('timeline: an ordered list, kinds in words, failures in a wrapped block', (
     compact(timelineSection(events)),
     compact(
       '<ol class="timeline">' +
-        `<li class="event event-failed">${time}<strong>Failed</strong><pre class="text-block">boom</pre></li>` +
+        `<li class="event event-failed">${time}<strong>Failed</strong><pre class="text-block" tabindex="0">boom</pre></li>` +
         `<li class="event event-allocated">${time}<strong>Allocated</strong> on <code>COMP-1/slappart0</code></li>` +
         `<li class="event event-parameters_changed">${time}<strong>Changed</strong>: <span class="event-detail">parameters</span></li>` +
         `<li class="event event-requested">${time}<strong>Requested</strong></li>` +
@@ -109,12 +109,12 @@ test('promises: the current results, then each promise history, newest first', (
         '<thead><tr><th scope="col">Promise</th><th scope="col">Status</th><th scope="col">Message</th>' +
         `<th scope="col">Ran at (node's time)</th></tr></thead>` +
         `<tbody><tr><th scope="row">http</th><td>${ok}</td><td></td><td>2023-11-14T22:13:00+00:00</td></tr>` +
-        `<tr><th scope="row">disk</th><td>${failing}</td><td><pre class="text-block">full</pre></td>` +
+        `<tr><th scope="row">disk</th><td>${failing}</td><td><pre class="text-block" tabindex="0">full</pre></td>` +
         '<td>2023-11-14T22:13:01+00:00</td></tr></tbody></table></div>' +
         '<details class="promise-history"><summary>History of <strong>http</strong> (0 changes)</summary>' +
         '<p class="muted">No change recorded.</p></details>' +
         '<details class="promise-history"><summary>History of <strong>disk</strong> (2 changes)</summary>' +
-        `<ol class="timeline"><li>${time}${failing}<pre class="text-block">full</pre></li>` +
+        `<ol class="timeline"><li>${time}${failing}<pre class="text-block" tabindex="0">full</pre></li>` +
         `<li>${earlier}${ok}</li></ol></details>` +
         '<details class="promise-history"><summary>History of <strong>gone</strong> (1 change)</summary>' +
         `<ol class="timeline"><li>${time}${ok}</li></ol></details>`,

@@ -5,7 +5,7 @@
  * the node: text only, messages in wrapped blocks that hold the layout.
  */
 import type { PromiseResult, PromiseResults, PromiseTransition } from '../services/index.ts';
-import { html, type Html } from './html.ts';
+import { html, textBlock, type Html } from './html.ts';
 import { timeElement } from './time-element.ts';
 
 function statusBadge(status: PromiseResult['status']): Html {
@@ -15,7 +15,7 @@ function statusBadge(status: PromiseResult['status']): Html {
 }
 
 function message(text: string): Html | string {
-  return text === '' ? '' : html`<pre class="text-block">${text}</pre>`;
+  return text === '' ? '' : textBlock(text);
 }
 
 function resultsTable(current: PromiseResults): Html {

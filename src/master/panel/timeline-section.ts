@@ -5,7 +5,7 @@
  */
 import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { InstanceEvent } from '../services/index.ts';
-import { html, type Html } from './html.ts';
+import { html, textBlock, type Html } from './html.ts';
 import { timeElement } from './time-element.ts';
 
 export const EVENT_WORDS: Readonly<Record<InstanceEventKind, string>> = {
@@ -28,7 +28,7 @@ function eventDetail(event: InstanceEvent): Html | string {
   switch (event.kind) {
     case 'failed':
     case 'bang':
-      return html`<pre class="text-block">${event.detail}</pre>`;
+      return textBlock(event.detail);
     case 'allocated':
       return html` on <code>${event.detail}</code>`;
     default:
