@@ -11,9 +11,11 @@ import type {
   AddressRecord,
   ComputeNodeRecord,
   InstanceSummary,
+  PartitionAllocationRecord,
   PartitionKey,
   PromiseResultsRecord,
   Repository,
+  UsagePoint,
 } from './repository.ts';
 import type { MasterDatabase } from './schema.ts';
 import {
@@ -154,7 +156,7 @@ export function createKyselyRepository(
         { node: key.computeNodeId, partition: key.partitionId, state: slapState },
       );
     },
-    allocatePartition: async (key, timestamp) => {
+    allocatePartition: async (key, timestamp, holder) => {
       await run(
         'allocatePartition',
         () =>
@@ -165,8 +167,60 @@ export function createKyselyRepository(
             .where('reference', '=', param('partition')),
         { node: key.computeNodeId, partition: key.partitionId, timestamp },
       );
+      await repository.endPartitionAllocation(key, timestamp);
+      await run(
+        'startPartitionAllocation',
+        () =>
+          db.insertInto('partition_allocation').values({
+            compute_node_reference: param('node'),
+            partition_reference: param('partition'),
+            instance_id: param<number>('instance'),
+            owner: param('owner'),
+            instance_tree: param('tree'),
+            allocated_at: param<number>('at'),
+          }),
+        {
+          ...nodeAndPartition(key),
+          instance: holder.instanceId,
+          owner: holder.owner,
+          tree: holder.instanceTree,
+          at: timestamp,
+        },
+      );
       return repository.bumpNodeRevision(key.computeNodeId);
     },
+    endPartitionAllocation: async (key, at) => {
+      await run(
+        'endPartitionAllocation',
+        () =>
+          db
+            .updateTable('partition_allocation')
+            .set({ released_at: param<number>('at') })
+            .where('compute_node_reference', '=', param('node'))
+            .where('partition_reference', '=', param('partition'))
+            .where('released_at', 'is', null),
+        { ...nodeAndPartition(key), at },
+      );
+    },
+    listPartitionAllocations: async (computeNodeId) =>
+      await all<PartitionAllocationRecord>(
+        'listPartitionAllocations',
+        () =>
+          db
+            .selectFrom('partition_allocation')
+            .select([
+              'partition_reference as partitionId',
+              'instance_id as instanceId',
+              'owner',
+              'instance_tree as instanceTree',
+              'allocated_at as allocatedAt',
+              'released_at as releasedAt',
+            ])
+            .where('compute_node_reference', '=', param('node'))
+            .orderBy('allocated_at')
+            .orderBy('id'),
+        { node: computeNodeId },
+      ),
     setPartitionTimestamp: async (key, timestamp) => {
       await run(
         'setPartitionTimestamp',
@@ -606,6 +660,84 @@ export function createKyselyRepository(
             ),
         { id: instanceId, json: results.resultListJson, at: results.reportedAt },
       );
+    },
+
+    insertUsageRecord: async (record) =>
+      (await run(
+        'insertUsageRecord',
+        () =>
+          db
+            .insertInto('usage_record')
+            .values({
+              compute_node_reference: param('node'),
+              partition_reference: param('partition'),
+              instance_id: param<number | null>('instance'),
+              owner: param<string | null>('owner'),
+              instance_tree: param<string | null>('tree'),
+              resource: param('resource'),
+              title: param<string | null>('title'),
+              quantity: param<number>('quantity'),
+              start_at: param<number>('start'),
+              stop_at: param<number>('stop'),
+              recorded_at: param<number>('recorded'),
+            })
+            .onConflict((conflict) =>
+              conflict
+                .columns(['compute_node_reference', 'partition_reference', 'start_at', 'stop_at', 'resource'])
+                .doNothing(),
+            ),
+        {
+          node: record.computeNodeId,
+          partition: record.partitionId,
+          instance: record.holder?.instanceId ?? null,
+          owner: record.holder?.owner ?? null,
+          tree: record.holder?.instanceTree ?? null,
+          resource: record.resource,
+          title: record.title,
+          quantity: record.quantity,
+          start: record.start,
+          stop: record.stop,
+          recorded: record.recordedAt,
+        },
+      )) > 0,
+    listUsagePoints: async (subject, query) => {
+      const args = { resource: query.resource, from: query.from, to: query.to, limit: query.limit };
+      const latest =
+        'computeNodeId' in subject
+          ? await all<UsagePoint>(
+              'listNodeUsagePoints',
+              () =>
+                db
+                  .selectFrom('usage_record')
+                  .select(['stop_at as stop', (eb) => eb.fn.sum<number>('quantity').as('quantity')])
+                  .where('compute_node_reference', '=', param('node'))
+                  .where('resource', '=', param('resource'))
+                  .where('stop_at', '>=', param<number>('from'))
+                  .where('stop_at', '<=', param<number>('to'))
+                  .where('partition_reference', '<>', '')
+                  .groupBy('stop_at')
+                  .orderBy('stop_at', 'desc')
+                  .limit(param<number>('limit')),
+              { ...args, node: subject.computeNodeId },
+            )
+          : await all<UsagePoint>(
+              'listInstanceUsagePoints',
+              () =>
+                db
+                  .selectFrom('usage_record')
+                  .select(['stop_at as stop', 'quantity'])
+                  .where('instance_id', '=', param<number>('instance'))
+                  .where('resource', '=', param('resource'))
+                  .where('stop_at', '>=', param<number>('from'))
+                  .where('stop_at', '<=', param<number>('to'))
+                  .orderBy('stop_at', 'desc')
+                  .limit(param<number>('limit')),
+              { ...args, instance: subject.instanceId },
+            );
+      // PostgreSQL's sum of double precision is a double; pg may hand numerics over as text.
+      return latest
+        .reverse()
+        .map((point) => ({ stop: Number(point.stop), quantity: Number(point.quantity) }));
     },
 
     getNodeRevision: async (computeNodeId) => {
