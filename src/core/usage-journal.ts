@@ -149,9 +149,16 @@ function transactionInterval(transaction: Element, where: string): { start: numb
   return { start, stop };
 }
 
+const MOVEMENT_TAG = /<movement[\s/>]/g;
+
 /** The movements of a usage journal; `<journal/>` (no transaction) has none. */
 export function parseUsageJournal(xml: string): UsageJournalMovement[] {
   if (xml.includes('<!DOCTYPE')) throw invalid('DOCTYPE is not allowed (no DTD, no entity declarations)');
+  // Counted before parsing, so that an oversized journal costs no parse.
+  let count = 0;
+  for (const _ of xml.matchAll(MOVEMENT_TAG))
+    if (++count > MAX_USAGE_MOVEMENTS)
+      throw invalid(`the journal has more than ${MAX_USAGE_MOVEMENTS} movements`);
   let document: Element;
   try {
     document = parser.parse(xml, true) as Element;
@@ -169,8 +176,6 @@ export function parseUsageJournal(xml: string): UsageJournalMovement[] {
     const where = `transaction ${t + 1}`;
     const { start, stop } = transactionInterval(transaction, where);
     const items = asElements(transaction.movement, 'movement', where);
-    if (movements.length + items.length > MAX_USAGE_MOVEMENTS)
-      throw invalid(`the journal has more than ${MAX_USAGE_MOVEMENTS} movements`);
     items.forEach((movement, m) => {
       const at = `${where}, movement ${m + 1}`;
       const resource = boundedText(leafText(movement, 'resource', at) ?? '', 'resource', at);

@@ -185,6 +185,12 @@ const CASES: Case[] = [
     READERS,
   ),
   ...guidCases(
+    'readUsageSeries',
+    (s, caller, instanceGuid) =>
+      s.readUsageSeries({ caller, instanceGuid, resources: ['service_module/cpu_time'], from: 0, to: 1 }),
+    READERS,
+  ),
+  ...guidCases(
     'listHostedSharedInstances',
     (s, caller, instanceGuid) => s.listHostedSharedInstances({ caller, instanceGuid }),
     READERS,
@@ -253,6 +259,12 @@ const CASES: Case[] = [
   ...nodeCases(
     'computeNodeStatus',
     (s, caller, computeNodeId) => s.computeNodeStatus({ caller, computeNodeId }),
+    OWNER_READ,
+  ),
+  ...nodeCases(
+    'readUsageSeries',
+    (s, caller, computeNodeId) =>
+      s.readUsageSeries({ caller, computeNodeId, resources: ['service_module/cpu_time'], from: 0, to: 1 }),
     OWNER_READ,
   ),
   ...nodeCases(

@@ -17,7 +17,7 @@ import type {
   Repository,
   UsagePoint,
 } from './repository.ts';
-import type { MasterDatabase } from './schema.ts';
+import type { MasterDatabase, UsageRecordTable } from './schema.ts';
 import {
   ONE,
   instanceColumnValues,
@@ -32,6 +32,8 @@ import {
   type SoftwareInstallationRow,
 } from './kysely-rows.ts';
 import type { SqlExecutor } from './sql-executor.ts';
+
+type UsageRecordRow = Omit<UsageRecordTable, 'id' | 'compute_node_reference'>;
 
 export interface RepositoryHooks {
   /** Called when a use case bumps a node's revision (its listeners are told after the commit). */
@@ -700,6 +702,49 @@ export function createKyselyRepository(
           recorded: record.recordedAt,
         },
       )) > 0,
+    listUsageRecords: async (computeNodeId, query) => {
+      const rows = await all<UsageRecordRow>(
+        'listUsageRecords',
+        () =>
+          db
+            .selectFrom('usage_record')
+            .select([
+              'partition_reference',
+              'instance_id',
+              'owner',
+              'instance_tree',
+              'resource',
+              'title',
+              'quantity',
+              'start_at',
+              'stop_at',
+              'recorded_at',
+            ])
+            .where('compute_node_reference', '=', param('node'))
+            .where('stop_at', '>=', param<number>('from'))
+            .where('stop_at', '<=', param<number>('to'))
+            .orderBy('stop_at')
+            .orderBy('partition_reference')
+            .orderBy('start_at')
+            .orderBy('resource')
+            .limit(param<number>('limit')),
+        { node: computeNodeId, from: query.from, to: query.to, limit: query.limit },
+      );
+      return rows.map((row) => ({
+        computeNodeId,
+        partitionId: row.partition_reference,
+        holder:
+          row.instance_id === null
+            ? null
+            : { instanceId: row.instance_id, owner: row.owner ?? '', instanceTree: row.instance_tree ?? '' },
+        resource: row.resource,
+        title: row.title,
+        quantity: Number(row.quantity),
+        start: Number(row.start_at),
+        stop: Number(row.stop_at),
+        recordedAt: Number(row.recorded_at),
+      }));
+    },
     listUsagePoints: async (subject, query) => {
       const args = { resource: query.resource, from: query.from, to: query.to, limit: query.limit };
       const latest =

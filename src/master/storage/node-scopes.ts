@@ -83,6 +83,7 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'listComputeNodeAccess',
   'listPartitionAllocations',
   'listUsagePoints',
+  'listUsageRecords',
 ]);
 
 /** The node a write's first argument names: a compute node reference or a partition key. */

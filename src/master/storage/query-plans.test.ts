@@ -154,6 +154,7 @@ const CALLS: [keyof Repository, Call][] = [
         recordedAt: 3,
       }),
   ],
+  ['listUsageRecords', (r) => r.listUsageRecords(node, { from: 0, to: 9, limit: 10 })],
   [
     'listUsagePoints',
     async (r) => {

@@ -275,6 +275,11 @@ export interface Repository extends IdentityRepository {
   // usage records
   /** Stores a usage record unless one with its key exists; true if it was stored. */
   insertUsageRecord(record: UsageRecord): Promise<boolean>;
+  /** A node's usage records whose interval ends in [from, to], by interval end then key; at most `limit`. */
+  listUsageRecords(
+    computeNodeId: string,
+    query: { from: number; to: number; limit: number },
+  ): Promise<UsageRecord[]>;
   /**
    * The points of one resource with `from <= stop <= to`, oldest first, at most `limit` (the latest
    * ones); a node's are the sums over its partitions per interval end.
