@@ -309,7 +309,7 @@ const CASES: Case[] = [
   ),
   ...nodeCases(
     'reportComputeNodeUsage',
-    (s, caller, computeNodeId) => s.reportComputeNodeUsage({ caller, computeNodeId, usageXml: '' }),
+    (s, caller, computeNodeId) => s.reportComputeNodeUsage({ caller, computeNodeId, usageXml: '<journal/>' }),
     ['node1'],
   ),
   ...nodeCases(
