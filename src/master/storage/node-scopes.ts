@@ -84,6 +84,7 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'listPartitionAllocations',
   'listUsagePoints',
   'listUsageRecords',
+  'getPanelSession',
 ]);
 
 /** The node a write's first argument names: a compute node reference or a partition key. */
@@ -114,6 +115,10 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
   // Neither the partition history nor usage records are in any memoized read.
   endPartitionAllocation: () => undefined,
   insertUsageRecord: () => undefined,
+  // Sessions are in no memoized read.
+  insertPanelSession: () => undefined,
+  deletePanelSession: () => undefined,
+  deleteExpiredPanelSessions: () => undefined,
 };
 
 /** Writes of one instance: its node (where it is allocated or hosted) is looked up before the change. */

@@ -184,6 +184,15 @@ export interface UsageRecordTable {
   recorded_at: number;
 }
 
+/** A signed-in panel session; the secret session id is stored as its SHA-256 digest only. */
+export interface PanelSessionTable {
+  session_hash: string;
+  /** The signed-in user (master mode); '' for proxy mode's local caller. */
+  user: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface MasterDatabase {
   compute_node: ComputeNodeTable;
   partition: PartitionTable;
@@ -199,4 +208,5 @@ export interface MasterDatabase {
   compute_node_friend: ComputeNodeFriendTable;
   partition_allocation: PartitionAllocationTable;
   usage_record: UsageRecordTable;
+  panel_session: PanelSessionTable;
 }

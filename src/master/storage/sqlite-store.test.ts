@@ -54,6 +54,7 @@ test('the store migrates once, keeps its data across reopenings, in WAL mode wit
         { name: '0006_dependency_time' },
         { name: '0007_scale_indexes' },
         { name: '0009_usage' },
+        { name: '0010_panel_sessions' },
       ]);
     } finally {
       raw.close();
