@@ -116,6 +116,21 @@ test("slapos.collect's daily journal: each transaction's own interval", () => {
     ],
   );
   assert.deepEqual(parseUsageJournal('<journal/>'), []);
+  // Comments, processing instructions, attributes in either quotes, CRLF line ends, unknown elements.
+  const [read] = parseUsageJournal(
+    "<?xml version='1.0'?><!-- a --><journal x='1'><other><movement/></other>" +
+      '<transaction type="t" ><stop_date>2026-12-07<!-- c --> at 12:00:00</stop_date><movement>' +
+      '<resource>a\r\nb&#13;&lt;&#x41;</resource><price>0<x/></price><reference a="b">p</reference>' +
+      '<quantity>\n 2 \n</quantity></movement></transaction></journal>\n',
+  );
+  assert.deepEqual(read, {
+    reference: 'p',
+    resource: 'a\nb\r<A',
+    title: null,
+    quantity: 2,
+    start: AT,
+    stop: AT,
+  });
   assert.deepEqual(parseUsageJournal('<journal></journal>'), []);
 });
 
@@ -124,6 +139,24 @@ test('bad journals are refused with the reason', () => {
   refused('', /root element must be <journal>|not well-formed/);
   refused('<journal><transaction>', /not well-formed/);
   refused('<consumption/>', /root element must be <journal>/);
+  for (const malformed of [
+    '<journal></transaction>',
+    '<journal/><journal/>',
+    '<journal/>text',
+    'text<journal/>',
+    '<journal a=1/>',
+    '<journal a="<"/>',
+    '<journal a="1"b="2"/>',
+    '<journal><!-- open',
+    '<journal',
+    '<1journal/>',
+  ])
+    refused(malformed, /not well-formed XML/);
+  refused(journal([{ stop, movements: [CPU] }]).replace('1.5', '1.5 & 2'), /unescaped &/);
+  refused(
+    journal([{ stop, movements: [CPU] }]).replace('slappart0', 'slappart0<b>x</b>'),
+    /<reference> must be plain text/,
+  );
   refused('<!DOCTYPE journal [<!ENTITY x "y">]><journal/>', /DOCTYPE is not allowed/);
   refused(journal([{ movements: [CPU] }]), /<stop_date> is missing or empty/);
   refused(journal([{ stop: 'yesterday', movements: [CPU] }]), /<stop_date> is not a date/);
@@ -148,7 +181,7 @@ test('bad journals are refused with the reason', () => {
   );
   refused(
     journal([{ stop, movements: [CPU] }]).replace('service_module/cpu_time', '<![CDATA[x]]>'),
-    /<resource> must be plain text/,
+    /CDATA sections are not accepted/,
   );
   refused(
     journal([{ stop, movements: [{ ...CPU, resource: 'a&b;' }] }], (t) => t),

@@ -12,8 +12,8 @@
  * references replaced, line ends normalised); no DTD, no other entity. Anything that does not fit
  * throws SLAP_ERR_USAGE_REPORT_INVALID naming the transaction and movement.
  */
-import { XMLParser } from 'fast-xml-parser';
 import { SlapError } from './errors.ts';
+import { scanXml } from './xml-events.ts';
 import { nonXmlCharacterIndex, unescapeXml } from './xml-text.ts';
 
 /** At most this many movements in one journal (a node of 1,000 partitions × 100 resources). */
@@ -37,23 +37,13 @@ function invalid(message: string): SlapError {
   return new SlapError('SLAP_ERR_USAGE_REPORT_INVALID', message);
 }
 
-const parser = new XMLParser({
-  ignoreAttributes: true,
-  parseTagValue: false,
-  processEntities: false,
-  trimValues: false,
-  // CDATA stays apart (and is refused below): its content must not be unescaped.
-  cdataPropName: '#cdata',
-  isArray: (name) => name === 'transaction' || name === 'movement' || name === 'category' || name === 'arrow',
-});
-
-type Element = Record<string, unknown>;
+/** The raw text of the leaf elements read, by name. */
+type Leaves = Map<string, string>;
 
 /** The text of a leaf element as an XML parser reports it; undefined when the element is absent. */
-function leafText(parent: Element, name: string, where: string): string | undefined {
-  if (!Object.hasOwn(parent, name)) return undefined;
-  const raw = parent[name];
-  if (typeof raw !== 'string') throw invalid(`${where}: <${name}> must be plain text (once)`);
+function leafText(leaves: Leaves, name: string, where: string): string | undefined {
+  const raw = leaves.get(name);
+  if (raw === undefined) return undefined;
   let text: string;
   try {
     text = unescapeXml(raw.replace(/\r\n?/g, '\n'));
@@ -125,17 +115,7 @@ function boundedText(text: string, name: string, where: string): string {
   return text;
 }
 
-function asElements(value: unknown, name: string, where: string): Element[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) throw invalid(`${where}: <${name}> is malformed`);
-  return value.map((item: unknown) => {
-    if (item === '') return {};
-    if (typeof item !== 'object' || item === null) throw invalid(`${where}: <${name}> must hold elements`);
-    return item as Element;
-  });
-}
-
-function transactionInterval(transaction: Element, where: string): { start: number; stop: number } {
+function transactionInterval(transaction: Leaves, where: string): { start: number; stop: number } {
   const stopText = leafText(transaction, 'stop_date', where)?.trim() ?? '';
   if (stopText === '') throw invalid(`${where}: <stop_date> is missing or empty`);
   const stop = parseJournalDate(stopText);
@@ -149,49 +129,102 @@ function transactionInterval(transaction: Element, where: string): { start: numb
   return { start, stop };
 }
 
-const MOVEMENT_TAG = /<movement[\s/>]/g;
+const TRANSACTION_LEAVES = new Set(['start_date', 'stop_date']);
+const MOVEMENT_LEAVES = new Set(['resource', 'title', 'reference', 'quantity']);
 
-/** The movements of a usage journal; `<journal/>` (no transaction) has none. */
+function movementOf(
+  leaves: Leaves,
+  interval: { start: number; stop: number },
+  at: string,
+): UsageJournalMovement {
+  const resource = boundedText(leafText(leaves, 'resource', at) ?? '', 'resource', at);
+  if (resource === '') throw invalid(`${at}: <resource> is missing or empty`);
+  const reference = boundedText(leafText(leaves, 'reference', at) ?? '', 'reference', at);
+  if (reference === '') throw invalid(`${at}: <reference> (the partition) is missing or empty`);
+  const title = leafText(leaves, 'title', at);
+  return {
+    reference,
+    resource,
+    title: title === undefined ? null : boundedText(title, 'title', at),
+    quantity: quantityOf(leafText(leaves, 'quantity', at), at),
+    ...interval,
+  };
+}
+
+/**
+ * The movements of a usage journal; `<journal/>` (no transaction) has none. Read in one pass
+ * (xml-events.ts): elements the journal does not need (arrows, prices, categories…) are skipped.
+ */
 export function parseUsageJournal(xml: string): UsageJournalMovement[] {
-  if (xml.includes('<!DOCTYPE')) throw invalid('DOCTYPE is not allowed (no DTD, no entity declarations)');
-  // Counted before parsing, so that an oversized journal costs no parse.
-  let count = 0;
-  for (const _ of xml.matchAll(MOVEMENT_TAG))
-    if (++count > MAX_USAGE_MOVEMENTS)
-      throw invalid(`the journal has more than ${MAX_USAGE_MOVEMENTS} movements`);
-  let document: Element;
-  try {
-    document = parser.parse(xml, true) as Element;
-  } catch (error) {
-    throw invalid(`not well-formed XML: ${(error as Error).message}`);
-  }
-  const roots = Object.keys(document).filter((key) => key !== '?xml');
-  if (roots.length !== 1 || roots[0] !== 'journal') throw invalid('the root element must be <journal>');
-  const journal = document.journal;
-  if (journal === '') return [];
-  if (typeof journal !== 'object' || journal === null) throw invalid('<journal> must hold <transaction>s');
-  const transactions = asElements((journal as Element).transaction, 'transaction', 'journal');
+  const fail = (reason: string): never => {
+    throw invalid(reason);
+  };
   const movements: UsageJournalMovement[] = [];
-  transactions.forEach((transaction, t) => {
-    const where = `transaction ${t + 1}`;
-    const { start, stop } = transactionInterval(transaction, where);
-    const items = asElements(transaction.movement, 'movement', where);
-    items.forEach((movement, m) => {
-      const at = `${where}, movement ${m + 1}`;
-      const resource = boundedText(leafText(movement, 'resource', at) ?? '', 'resource', at);
-      if (resource === '') throw invalid(`${at}: <resource> is missing or empty`);
-      const reference = boundedText(leafText(movement, 'reference', at) ?? '', 'reference', at);
-      if (reference === '') throw invalid(`${at}: <reference> (the partition) is missing or empty`);
-      const title = leafText(movement, 'title', at);
-      movements.push({
-        reference,
-        resource,
-        title: title === undefined ? null : boundedText(title, 'title', at),
-        quantity: quantityOf(leafText(movement, 'quantity', at), at),
-        start,
-        stop,
-      });
-    });
-  });
+  let depth = 0;
+  /** The depth of the element being skipped, with everything in it; -1: none. */
+  let skipping = -1;
+  let transactions = 0;
+  let count = 0;
+  let transaction: { leaves: Leaves; movements: Leaves[] } | undefined;
+  let movement: Leaves | undefined;
+  let capture: { into: Leaves; name: string; depth: number; raw: string } | undefined;
+  const where = () => `transaction ${transactions}`;
+  const startCapture = (into: Leaves, name: string, at: string) => {
+    if (into.has(name)) fail(`${at}: <${name}> must be plain text (once)`);
+    // The level of the element (its close brings depth back to it).
+    capture = { into, name, depth: depth - 1, raw: '' };
+  };
+  scanXml(
+    xml,
+    {
+      open(name) {
+        const level = depth++;
+        if (capture) fail(`${where()}: <${capture.name}> must be plain text (once)`);
+        if (skipping >= 0) return;
+        if (level === 0) {
+          if (name !== 'journal') fail('the root element must be <journal>');
+        } else if (level === 1 && name === 'transaction') {
+          transactions++;
+          transaction = { leaves: new Map(), movements: [] };
+        } else if (level === 2 && transaction && name === 'movement') {
+          if (++count > MAX_USAGE_MOVEMENTS)
+            fail(`the journal has more than ${MAX_USAGE_MOVEMENTS} movements`);
+          movement = new Map();
+          transaction.movements.push(movement);
+        } else if (level === 2 && transaction && TRANSACTION_LEAVES.has(name)) {
+          startCapture(transaction.leaves, name, where());
+        } else if (level === 3 && movement && MOVEMENT_LEAVES.has(name)) {
+          startCapture(movement, name, `${where()}, movement ${transaction?.movements.length ?? 0}`);
+        } else {
+          skipping = level;
+        }
+      },
+      close() {
+        const level = --depth;
+        if (skipping >= 0) {
+          if (skipping === level) skipping = -1;
+          return;
+        }
+        if (capture && capture.depth === level) {
+          capture.into.set(capture.name, capture.raw);
+          capture = undefined;
+        } else if (level === 2) {
+          movement = undefined;
+        } else if (level === 1 && transaction) {
+          const interval = transactionInterval(transaction.leaves, where());
+          transaction.movements.forEach((leaves, m) =>
+            movements.push(movementOf(leaves, interval, `${where()}, movement ${m + 1}`)),
+          );
+          transaction = undefined;
+        }
+      },
+      text(raw) {
+        if (capture) capture.raw += raw;
+      },
+    },
+    (reason) => {
+      throw invalid(`not well-formed XML: ${reason}`);
+    },
+  );
   return movements;
 }
