@@ -1,6 +1,7 @@
 /**
  * Compute node endpoints that slapproxy answers without a real implementation in proxy mode
- * (status, bang, certificates) and the node list (usage reports: usage-records.ts). Each still goes through authorisation.
+ * (status, bang, certificates) and the node list; usage reports are in usage-records.ts. Each still
+ * goes through authorisation.
  */
 import { SlapError } from '../../core/errors.ts';
 import type { AllocationScope } from '../storage/repository.ts';
