@@ -9,6 +9,7 @@ import type { ComputeNodeAccess, InstanceRecord, PartitionKey, Repository } from
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import { allocationDetail, recordInstanceEvent } from './instance-timeline.ts';
+import { partitionHolder } from './partition-holder.ts';
 
 /**
  * The caller whose rights an allocation uses: an instance's owner (an admin's instances allocate as
@@ -221,7 +222,7 @@ export async function allocateWaitingInstances(
       allocationMessage: null,
       now,
     });
-    await repository.allocatePartition(placement.partition, now);
+    await repository.allocatePartition(placement.partition, now, partitionHolder(record));
     await recordInstanceEvent(repository, record.id, {
       kind: 'allocated',
       at: now,

@@ -14,6 +14,7 @@ import type { RequestedState } from '../../core/states.ts';
 import type { InstanceFields, InstanceRecord, PartitionKey, Repository } from '../storage/repository.ts';
 import { namespaceOf, type Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
+import { partitionHolder } from './partition-holder.ts';
 import { chooseFreePartition, sharedHostNodes } from './allocation.ts';
 import { frontendBypass, type RequestOrigin } from './frontend-bypass.ts';
 import { allocationDetail, recordInstanceEvent } from './instance-timeline.ts';
@@ -265,7 +266,8 @@ async function requestNotShared(
       allocationMessage: 'waiting' in placement ? placement.waiting : null,
       now: request.now,
     });
-    if (location) await repository.allocatePartition(location, request.now);
+    if (location)
+      await repository.allocatePartition(location, request.now, partitionHolder({ ...identity, id }));
     await recordFirstRequest(repository, id, location, request.now);
     view = {
       softwareType,
@@ -331,7 +333,7 @@ async function requestNotShared(
     }
     const placed = location !== null && existing.location === null;
     if (placed && location) {
-      await repository.allocatePartition(location, request.now);
+      await repository.allocatePartition(location, request.now, partitionHolder(existing));
       await recordInstanceEvent(repository, existing.id, {
         kind: 'allocated',
         at: request.now,

@@ -218,6 +218,28 @@ test('every use case goes through the one authorisation check point', async () =
         'readInstanceTimeline',
         () => services.readInstanceTimeline({ caller: stranger, instanceGuid: 'x______0' }),
       ],
+      [
+        'readUsageSeries node',
+        () =>
+          services.readUsageSeries({
+            caller: stranger,
+            computeNodeId: 'c',
+            resources: ['r'],
+            from: 0,
+            to: 1,
+          }),
+      ],
+      [
+        'readUsageSeries instance',
+        () =>
+          services.readUsageSeries({
+            caller: stranger,
+            instanceGuid: 'x______0',
+            resources: ['r'],
+            from: 0,
+            to: 1,
+          }),
+      ],
       ['computeNodeStatus', () => services.computeNodeStatus({ caller: stranger, computeNodeId: 'c' })],
       [
         'bangComputeNode',

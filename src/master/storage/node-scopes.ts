@@ -85,6 +85,9 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'listCertificates',
   'getComputeNodeAccess',
   'listComputeNodeAccess',
+  'listPartitionAllocations',
+  'listUsagePoints',
+  'listUsageRecords',
   'getPanelSession',
 ]);
 
@@ -116,6 +119,9 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
   // Nor is the timeline.
   appendInstanceEvent: () => undefined,
   appendPromiseEvents: () => undefined,
+  // Neither the partition history nor usage records are in any memoized read.
+  endPartitionAllocation: () => undefined,
+  insertUsageRecord: () => undefined,
   // Sessions are in no memoized read.
   insertPanelSession: () => undefined,
   deletePanelSession: () => undefined,

@@ -54,7 +54,9 @@ test('the store migrates once, keeps its data across reopenings, in WAL mode wit
         { name: '0006_dependency_time' },
         { name: '0007_scale_indexes' },
         { name: '0008_timeline' },
+        { name: '0009_usage' },
         { name: '0010_panel_sessions' },
+        { name: '0011_node_contact' },
       ]);
     } finally {
       raw.close();
