@@ -23,8 +23,17 @@ export interface ServiceContext {
   defaultComputeNodeId: string | undefined;
   /** The change stream's watchers (woken by the store's commits). */
   revisions: NodeRevisionHub;
+  /** How software release schemas are read (software-schema.ts). */
+  schemaFetch: SchemaFetchOptions;
   /** The one check point (caller.ts): resolves if allowed, rejects otherwise. */
   authorize(caller: Caller, action: Action, target: Target, repository?: Repository): Promise<void>;
+}
+
+export interface SchemaFetchOptions {
+  /** The deadline for reading one software release's schema (all its documents). */
+  timeoutMs: number;
+  /** Master mode: also read schemas from loopback and private addresses (tests, private networks). */
+  privateAddresses: boolean;
 }
 
 export interface ServiceContextOptions {
@@ -35,6 +44,7 @@ export interface ServiceContextOptions {
   ca?: CertificateAuthority | undefined;
   defaultComputeNodeId?: string | undefined;
   authorizer: Authorizer;
+  schemaFetch?: Partial<SchemaFetchOptions>;
 }
 
 export function createServiceContext(options: ServiceContextOptions): ServiceContext {
@@ -49,6 +59,10 @@ export function createServiceContext(options: ServiceContextOptions): ServiceCon
     naming: mode === 'master' ? masterNaming : proxyNaming,
     defaultComputeNodeId: options.defaultComputeNodeId,
     revisions: new NodeRevisionHub(options.store),
+    schemaFetch: {
+      timeoutMs: options.schemaFetch?.timeoutMs ?? 5000,
+      privateAddresses: options.schemaFetch?.privateAddresses ?? false,
+    },
     authorize: (caller, action, target, repository) =>
       authorizer.authorize(caller, action, target, repository),
   };

@@ -11,6 +11,7 @@ import * as promiseResults from './promise-results.ts';
 import * as reads from './read-instances.ts';
 import { requestInstance } from './request-instance.ts';
 import * as software from './software-installations.ts';
+import { readSoftwareSchema } from './software-schema.ts';
 
 type Input<F> = F extends (context: ServiceContext, input: infer I) => unknown ? I : never;
 type Output<F> = F extends (context: ServiceContext, input: never) => infer O ? O : never;
@@ -57,6 +58,7 @@ export function createMasterServices(context: ServiceContext) {
     reportSoftwareInstallationError: bind(context, software.reportSoftwareInstallationError),
     listSoftwareInstallations: bind(context, software.listSoftwareInstallations),
     listSoftwareInstallationStatuses: bind(context, software.listSoftwareInstallationStatuses),
+    readSoftwareSchema: bind(context, readSoftwareSchema),
     readInstanceStatus: bind(context, readInstanceStatus),
     readNodeSnapshot: bind(context, changeStream.readNodeSnapshot),
     readPartitionState: bind(context, changeStream.readPartitionState),
@@ -88,3 +90,4 @@ export type { RequestOrigin } from './frontend-bypass.ts';
 export type { PromiseResult, PromiseResults } from './promise-results.ts';
 export type { InstanceStatusReport } from './instance-status.ts';
 export type { SoftwareInstallationStatusItem } from './software-installations.ts';
+export type { InputSchema, SoftwareSchema, SoftwareTypeEntry } from './software-schema.ts';
