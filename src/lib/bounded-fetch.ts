@@ -74,7 +74,7 @@ const publicLookup: LookupFunction = (hostname, options, callback) => {
     const allowed = addresses.filter((entry) => isPublicAddress(entry.address));
     if (allowed.length === 0) {
       const refused = new BoundedFetchError('refused', `${hostname} does not resolve to a public address`);
-      return callback(refused as NodeJS.ErrnoException, '', 0);
+      return callback(refused, '', 0);
     }
     if (options.all) return (callback as (e: null, a: LookupAddress[]) => void)(null, allowed);
     const first = allowed[0] as LookupAddress;

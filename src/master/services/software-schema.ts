@@ -78,7 +78,7 @@ const caches = new WeakMap<ServiceContext, Map<string, Cached>>();
 
 function cacheOf(context: ServiceContext): Map<string, Cached> {
   let cache = caches.get(context);
-  if (!cache) caches.set(context, (cache = new Map()));
+  if (!cache) caches.set(context, (cache = new Map<string, Cached>()));
   return cache;
 }
 
