@@ -71,7 +71,8 @@ export const SCHEMA_LIMITS = {
   cacheEntries: 256,
 };
 
-type Cached = { expires: number; document: JsonObject | undefined };
+/** A document (undefined: it does not exist) and the URL it was read from after redirects. */
+type Cached = { expires: number; document: JsonObject | undefined; url: string };
 
 /** Per service context: documents by requested location, least recently used first. */
 const caches = new WeakMap<ServiceContext, Map<string, Cached>>();
@@ -175,7 +176,7 @@ async function readDocument(
   context: ServiceContext,
   location: URL,
   signal: AbortSignal,
-): Promise<JsonObject | undefined> {
+): Promise<{ document: JsonObject; url: string } | undefined> {
   const cache = cacheOf(context);
   const key = location.href;
   const now = context.clock.now();
@@ -183,7 +184,7 @@ async function readDocument(
   cache.delete(key);
   if (hit && hit.expires > now) {
     cache.set(key, hit);
-    return hit.document;
+    return hit.document && { document: hit.document, url: hit.url };
   }
   const fetched = await fetchDocument(context, location, signal);
   let document: JsonObject | undefined;
@@ -197,9 +198,10 @@ async function readDocument(
     if (!isJsonObject(parsed)) throw schemaError(`${fetched.url} is not a JSON object`);
     document = parsed;
   }
-  cache.set(key, { expires: now + SCHEMA_LIMITS.cacheSeconds, document });
+  const url = fetched?.url ?? key;
+  cache.set(key, { expires: now + SCHEMA_LIMITS.cacheSeconds, document, url });
   while (cache.size > SCHEMA_LIMITS.cacheEntries) cache.delete(cache.keys().next().value as string);
-  return document;
+  return document && { document, url };
 }
 
 function text(value: unknown): string {
@@ -302,11 +304,12 @@ async function readInputSchema(
         throw schemaError(`The schema ${request} needs more than ${SCHEMA_LIMITS.maxDocuments} documents.`);
       const read = await readDocument(context, asUrl(location), signal);
       if (!read) throw schemaError(`${location}, named by the software release's schema, does not exist.`);
-      const schema = normaliseSchema(read, location, { replaceId: true });
+      const schema = normaliseSchema(read.document, location, { replaceId: true });
       documents.set(location, schema);
       root ??= { url: location, schema };
       // Relative to where it was asked for (its `$id`), as the validator resolves them.
-      for (const target of referencedDocuments(read, location)) if (!documents.has(target)) next.push(target);
+      for (const target of referencedDocuments(read.document, location))
+        if (!documents.has(target)) next.push(target);
     }
     level = next;
   }
@@ -324,16 +327,17 @@ export async function readSoftwareSchema(
   const budget = { documents: 1 };
   const read = await readDocument(context, location, signal);
   if (!read) return undefined;
-  const softwareTypes = softwareTypesOf(read, location);
+  // The input schemas are named relative to where software.cfg.json really is (after redirects).
+  const softwareTypes = softwareTypesOf(read.document, new URL(read.url));
   const entry = chooseEntry(softwareTypes, input.softwareType);
   const input_ =
     entry?.request === undefined
       ? undefined
       : await readInputSchema(context, entry, entry.request, signal, budget);
   return {
-    url: location.href,
-    name: text(read.name),
-    description: text(read.description),
+    url: read.url,
+    name: text(read.document.name),
+    description: text(read.document.description),
     softwareTypes,
     input: input_,
   };
