@@ -27,12 +27,23 @@ export type Parameters = Record<string, unknown>;
 
 // --- paths and names ---
 
+/** `~` → `~0`, `.` → `~1`, and what a name attribute cannot carry (CR, LF, NUL, lone surrogates) → `~uXXXX`. */
 function encodeSegment(segment: string): string {
-  return segment.replaceAll('~', '~0').replaceAll('.', '~1');
+  return segment.replace(
+    /~|\.|[\r\n\0]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
+    (character) =>
+      character === '~'
+        ? '~0'
+        : character === '.'
+          ? '~1'
+          : `~u${character.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 function decodeSegment(segment: string): string {
-  return segment.replaceAll('~1', '.').replaceAll('~0', '~');
+  return segment.replace(/~(0|1|u[0-9a-f]{4})/g, (_, code: string) =>
+    code === '0' ? '~' : code === '1' ? '.' : String.fromCharCode(parseInt(code.slice(1), 16)),
+  );
 }
 
 /** The encoded form of a path (what field names and error maps use). */
