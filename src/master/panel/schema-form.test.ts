@@ -232,7 +232,7 @@ test('property: the key/value editor gives every value back exactly', () => {
   for (let run = 0; run < 300; run++) {
     const parameters: Parameters = {};
     for (let index = Math.floor(random() * 5); index > 0; index--) {
-      const key = hostileString(random, 4).replace(/[\r\n\0]|[\ud800-\udfff]/g, '') || `k${index}`;
+      const key = hostileString(random, 4) || `k${index}`;
       const value = random() < 0.9 ? hostileString(random) : randomJson(random);
       Object.defineProperty(parameters, key, { value, enumerable: true, writable: true, configurable: true });
     }

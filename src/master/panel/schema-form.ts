@@ -472,21 +472,35 @@ export function schemaFormFields(
   const ids = idCounter('p');
   const root = { schema: input.schema, base: input.url };
   const items = buildGroup(input, root, values ?? {}, [], 0, values === undefined);
-  if (!items) {
-    // A schema this form cannot lay out (oneOf at the top…): the whole object as JSON.
-    const id = ids.next();
-    const control = textarea(
-      html`id="${id}" name="j" rows="12" class="json" aria-describedby="${id}-help"`,
-      jsonText(values ?? {}),
-    );
-    return html`${renderSummary(errors)}
-      <div class="field">
-        <label for="${id}">Parameters</label>
-        ${control}
-        <small id="${id}-help">A JSON object, as the schema describes.</small>
-      </div>`;
-  }
+  // A schema this form cannot lay out (oneOf at the top…): the whole object as JSON.
+  if (!items) return wholeObjectField(values ?? {}, errors);
   return html`${renderSummary(errors)}${renderItems(items, ids, errors)}`;
+}
+
+/** All the parameters as one JSON object (the `j` field). */
+function wholeObjectField(values: Parameters, errors: FieldErrors): Html {
+  const control = textarea(
+    html`id="p-json" name="j" rows="12" class="json" aria-describedby="p-json-help"`,
+    jsonText(values),
+  );
+  return html`${renderSummary(errors)}
+    <div class="field">
+      <label for="p-json">Parameters</label>
+      ${control}
+      <small id="p-json-help">A JSON object.</small>
+    </div>`;
+}
+
+function parseWholeObject(text: string): { parameters: Parameters; errors: FieldErrors } {
+  const errors: FieldErrors = new Map();
+  try {
+    const parsed: unknown = JSON.parse(textareaText(text));
+    if (isJsonObject(parsed)) return { parameters: parsed, errors };
+    addError(errors, '', 'The parameters must be a JSON object.');
+  } catch (error) {
+    addError(errors, '', `The parameters are not valid JSON: ${(error as Error).message}`);
+  }
+  return { parameters: {}, errors };
 }
 
 // --- reading the form back ---
@@ -547,16 +561,7 @@ export function parseSchemaForm(form: FormFields): { parameters: Parameters; err
   const parameters: Parameters = {};
   const errors: FieldErrors = new Map();
   const whole = values(form, 'j');
-  if (whole.length > 0) {
-    try {
-      const parsed: unknown = JSON.parse(textareaText(whole[0] ?? ''));
-      if (!isJsonObject(parsed)) addError(errors, '', 'The parameters must be a JSON object.');
-      else return { parameters: parsed, errors };
-    } catch (error) {
-      addError(errors, '', `The parameters are not valid JSON: ${(error as Error).message}`);
-    }
-    return { parameters, errors };
-  }
+  if (whole.length > 0) return parseWholeObject(whole[0] ?? '');
   const names = Object.keys(form);
   for (const name of names) {
     const match = /^(s|n|b|l|ln|j|o)\.(.+)$/s.exec(name);
@@ -711,6 +716,7 @@ export function keyValueFields(
   errors: FieldErrors = new Map(),
   extraRows = EMPTY_ROWS,
 ): Html {
+  if (!Object.keys(parameters).every(lineSafe)) return wholeObjectField(parameters, errors);
   const rows: { key: string; value: string; json: boolean }[] = [];
   for (const [key, value] of Object.entries(parameters)) {
     const text = typeof value === 'string' && !/[\r\0]/.test(value) && !LONE_SURROGATE.test(value);
@@ -752,6 +758,8 @@ export function parseKeyValueForm(form: FormFields): {
   errors: FieldErrors;
   rows: number;
 } {
+  const whole = values(form, 'j');
+  if (whole.length > 0) return { ...parseWholeObject(whole[0] ?? ''), rows: 0 };
   const keys = values(form, 'kv.key');
   const texts = values(form, 'kv.value');
   const types = values(form, 'kv.type');
