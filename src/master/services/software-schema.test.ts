@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ServerResponse } from 'node:http';
 import { fixedClock } from '../../core/clock.ts';
 import { silentLogger } from '../../lib/logger.ts';
@@ -338,4 +338,16 @@ test('documents are cached 60 s per URL', async () => {
   } finally {
     await server.close();
   }
+});
+
+test('examples/hello publishes its parameters: type default, a name of at most 100 characters, default World', async () => {
+  const softwareRelease = fileURLToPath(new URL('../../../../examples/hello/software.cfg', import.meta.url));
+  const schema = await services().readSoftwareSchema({ ...LOCAL, softwareRelease });
+  assert.deepEqual(
+    schema?.softwareTypes.map((entry) => [entry.key, entry.shared, entry.serialisation]),
+    [['default', false, 'xml']],
+  );
+  const name = (schema?.input?.schema.properties as Record<string, Record<string, unknown>> | undefined)
+    ?.name;
+  assert.deepEqual([name?.type, name?.default, name?.maxLength], ['string', 'World', 100]);
 });
