@@ -27,6 +27,7 @@ import type { MasterApiSelection } from './api-selection.ts';
 import { registerAuthentication } from './http/authenticate-requests.ts';
 import { registerJsonApi } from './http/json-api.ts';
 import { registerLegacyApi } from './http/legacy/legacy-api.ts';
+import { isPanelPath, registerPanel } from './panel/panel-plugin.ts';
 import { BODY_LIMIT_BYTES } from './http/request-body.ts';
 import {
   createMasterServices,
@@ -220,16 +221,14 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
       logger,
     });
   capConnections(fastify.server, { maxConnections, logger });
-  registerAuthentication(fastify, {
-    authenticator:
-      mode === 'master'
-        ? masterAuthenticator({ store, clock })
-        : options.accessToken === undefined
-          ? openProxyAuthenticator
-          : bearerTokenAuthenticator(options.accessToken),
-    failureLimiter: mode === 'master' ? new FailureLimiter() : undefined,
-    logger,
-  });
+  const authenticator =
+    mode === 'master'
+      ? masterAuthenticator({ store, clock })
+      : options.accessToken === undefined
+        ? openProxyAuthenticator
+        : bearerTokenAuthenticator(options.accessToken);
+  const failureLimiter = mode === 'master' ? new FailureLimiter() : undefined;
+  registerAuthentication(fastify, { authenticator, failureLimiter, logger, selfAuthenticated: isPanelPath });
   registerJsonApi(fastify, {
     services,
     mode,
@@ -237,6 +236,7 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     logger,
     fallbackHost: () => `${urlHost(host)}:${port}`,
   });
+  registerPanel(fastify, { services, mode, authenticator, failureLimiter, logger, scheme });
   if (api !== 'json')
     registerLegacyApi(fastify, {
       services,

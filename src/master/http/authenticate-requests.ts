@@ -19,6 +19,8 @@ export interface AuthenticationOptions {
   /** Slows down the failed authentications of an address (master mode); failures are audited when set. */
   failureLimiter?: FailureLimiter | undefined;
   logger: Logger;
+  /** Paths whose routes authenticate by themselves (the panel: its session cookie, its sign-in page). */
+  selfAuthenticated?: (url: string) => boolean;
 }
 
 const CALLER = Symbol('caller');
@@ -54,8 +56,9 @@ async function slowDown(request: FastifyRequest, ms: number): Promise<void> {
 
 /** Registers the hook on the root instance: it runs for every route of every transport. */
 export function registerAuthentication(fastify: FastifyInstance, options: AuthenticationOptions): void {
-  const { failureLimiter, authenticator, logger } = options;
+  const { failureLimiter, authenticator, logger, selfAuthenticated } = options;
   fastify.addHook('onRequest', async (request: WithCaller) => {
+    if (selfAuthenticated?.(request.url)) return;
     const authentication = await authenticator.authenticate({
       headers: request.headers,
       socket: request.raw.socket,

@@ -7,6 +7,7 @@ import * as reports from './instance-reports.ts';
 import { instanceCertificate } from './instance-certificates.ts';
 import { readInstanceStatus } from './instance-status.ts';
 import * as registration from './node-registration.ts';
+import * as panelSessions from './panel-sessions.ts';
 import * as promiseResults from './promise-results.ts';
 import * as reads from './read-instances.ts';
 import { requestInstance } from './request-instance.ts';
@@ -65,6 +66,10 @@ export function createMasterServices(context: ServiceContext) {
     watchComputeNode: bind(context, changeStream.watchComputeNode),
     reportPromiseResults: bind(context, promiseResults.reportPromiseResults),
     readPromiseResults: bind(context, promiseResults.readPromiseResults),
+    openPanelSession: bind(context, panelSessions.openPanelSession),
+    panelSessionCaller: bind(context, panelSessions.panelSessionCaller),
+    closePanelSession: bind(context, panelSessions.closePanelSession),
+    watchMasterChanges: bind(context, panelSessions.watchMasterChanges),
   };
 }
 

@@ -432,6 +432,20 @@ const scaleIndexes: Migration = {
   },
 };
 
+/** The panel's sessions (src/master/panel/): a signed-in browser holds the secret, the store its digest. */
+const panelSessions: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('panel_session')
+      .addColumn('session_hash', 'text', (c) => c.primaryKey())
+      .addColumn('user', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'double precision', (c) => c.notNull())
+      .addColumn('expires_at', 'double precision', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('panel_session_expiry').on('panel_session').column('expires_at').execute();
+  },
+};
+
 /** Every migration of a dialect, in order. Append only. */
 export function migrationsFor(dialect: MigrationDialect): Record<string, Migration> {
   return {
@@ -442,6 +456,7 @@ export function migrationsFor(dialect: MigrationDialect): Record<string, Migrati
     '0005_instance_owner': instanceOwner(dialect),
     '0006_dependency_time': dependencyTime,
     '0007_scale_indexes': scaleIndexes,
+    '0010_panel_sessions': panelSessions,
   };
 }
 

@@ -81,6 +81,7 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'listCertificates',
   'getComputeNodeAccess',
   'listComputeNodeAccess',
+  'getPanelSession',
 ]);
 
 /** The node a write's first argument names: a compute node reference or a partition key. */
@@ -108,6 +109,10 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
   // Promise results are in no node's memoized reads (instance list, snapshot): no lookup of the
   // instance's node on every promise report.
   setPromiseResults: () => undefined,
+  // Sessions are in no memoized read.
+  insertPanelSession: () => undefined,
+  deletePanelSession: () => undefined,
+  deleteExpiredPanelSessions: () => undefined,
 };
 
 /** Writes of one instance: its node (where it is allocated or hosted) is looked up before the change. */

@@ -272,5 +272,10 @@ export interface MasterStore {
    * few more: a rolled-back use case's bumps may be included). Returns the unsubscribe function.
    */
   onNodeChanges(listener: (computeNodeIds: ReadonlySet<string>) => void): () => void;
+  /**
+   * Calls `listener` after each committed write that changed something (this master's, or another
+   * master's on a shared PostgreSQL database). Returns the unsubscribe function.
+   */
+  onCommit(listener: () => void): () => void;
   close(): Promise<void>;
 }

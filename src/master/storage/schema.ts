@@ -151,6 +151,15 @@ export interface ComputeNodeFriendTable {
   user: string;
 }
 
+/** A signed-in panel session; the secret session id is stored as its SHA-256 digest only. */
+export interface PanelSessionTable {
+  session_hash: string;
+  /** The signed-in user (master mode); '' for proxy mode's local caller. */
+  user: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface MasterDatabase {
   compute_node: ComputeNodeTable;
   partition: PartitionTable;
@@ -164,4 +173,5 @@ export interface MasterDatabase {
   registration_token: RegistrationTokenTable;
   certificate: CertificateTable;
   compute_node_friend: ComputeNodeFriendTable;
+  panel_session: PanelSessionTable;
 }

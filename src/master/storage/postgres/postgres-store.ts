@@ -192,6 +192,10 @@ export class PostgresStore implements MasterStore {
     return this.nodeChanges.subscribe(listener);
   }
 
+  onCommit(listener: () => void): () => void {
+    return this.nodeChanges.subscribeToCommits(listener);
+  }
+
   private noticeReceived(notice: ChangeNotice): void {
     if (notice.origin === this.origin) return;
     if (notice.nodes === 'all') {
@@ -204,11 +208,13 @@ export class PostgresStore implements MasterStore {
       wrote: true,
     });
     this.nodeChanges.publish(new Set(notice.nodes));
+    this.nodeChanges.committed();
   }
 
   /** Notices may have been missed: every memoized read is stale and every node is woken. */
   private everythingChanged(): void {
     this.memoVersions.noteCommit({ nodes: new Set(), unattributed: true, wrote: true });
+    this.nodeChanges.committed();
     this.pool
       .query<{ reference: string }>('SELECT compute_node_reference AS reference FROM compute_node_revision')
       .then(
@@ -286,6 +292,7 @@ export class PostgresStore implements MasterStore {
       if (changes) {
         this.memoVersions.noteCommit(changes);
         this.nodeChanges.publish(state.bumped);
+        this.nodeChanges.committed();
       }
       return value;
     }
