@@ -8,6 +8,8 @@
  * Used by property tests of forms that must give values back exactly.
  */
 
+import { PanelForm } from '../master/panel/panel-routes.ts';
+
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
 function decode(text: string): string {
@@ -73,14 +75,7 @@ export function submittedEntries(markup: string): [string, string][] {
   return entries.map(([name, value]) => [name, value.replace(/\r\n|\r|\n/g, '\r\n')]);
 }
 
-/** The entries as the panel's urlencoded body parser hands them over (repeated names as arrays). */
-export function submittedForm(markup: string): Record<string, string | string[]> {
-  const form: Record<string, string | string[]> = {};
-  for (const [name, value] of submittedEntries(markup)) {
-    const existing = Object.hasOwn(form, name) ? form[name] : undefined;
-    const next =
-      existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
-    Object.defineProperty(form, name, { value: next, enumerable: true, writable: true, configurable: true });
-  }
-  return form;
+/** The form as the panel hands it to a page (fields in order, names repeated). */
+export function submittedForm(markup: string): PanelForm {
+  return new PanelForm(submittedEntries(markup));
 }

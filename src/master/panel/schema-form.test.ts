@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { hostileString, seededRandom } from '../../testing/hostile-strings.ts';
 import { submittedForm } from '../../testing/form-submission.ts';
 import type { JsonObject } from '../../lib/json-schema.ts';
+import { PanelForm } from './panel-routes.ts';
 import type { InputSchema, SoftwareTypeEntry } from '../services/software-schema.ts';
 import {
   deserialiseParameters,
@@ -34,6 +35,15 @@ function inputSchema(schema: JsonObject, others: Record<string, JsonObject> = {}
   for (const [name, document] of Object.entries(others))
     documents.set(`${BASE}${name}`, { ...document, $id: `${BASE}${name}` });
   return { entry: ENTRY, url, schema: documents.get(url) as JsonObject, documents };
+}
+
+/** A posted form from field → value(s). */
+function formOf(fields: Record<string, string | string[]>): PanelForm {
+  return new PanelForm(
+    Object.entries(fields).flatMap(([name, value]) =>
+      (Array.isArray(value) ? value : [value]).map((item): [string, string] => [name, item]),
+    ),
+  );
 }
 
 /** The markup without the whitespace between tags and attributes that formatting adds. */
@@ -244,10 +254,12 @@ test('property: the key/value editor gives every value back exactly', () => {
 
 test('the key/value editor: incomplete rows, a value without a name, a name twice', () => {
   assert.deepEqual(
-    parseKeyValueForm({ 'kv.key': ['a', ''], 'kv.value': ['1', ''], 'kv.type': ['text', 'text'] }).parameters,
+    parseKeyValueForm(formOf({ 'kv.key': ['a', ''], 'kv.value': ['1', ''], 'kv.type': ['text', 'text'] }))
+      .parameters,
     { a: '1' },
   );
-  const errors = (form: Record<string, string[]>) => [...parseKeyValueForm(form).errors.values()].flat();
+  const errors = (form: Record<string, string[]>) =>
+    [...parseKeyValueForm(formOf(form)).errors.values()].flat();
   assert.deepEqual(errors({ 'kv.key': ['a'], 'kv.value': [], 'kv.type': ['text'] }), [
     'The parameter rows are incomplete: send every key with its value.',
   ]);
@@ -265,11 +277,11 @@ test('server-side validation: errors by field, shown next to the field and in a 
   const markup = compact(schemaFormFields(EVERY_TYPE, parameters, errors).markup);
   assert.match(
     markup,
-    /<div class="form-errors" role="alert"><p>The parameters are not valid:<\/p><ul><li>name: must NOT have fewer than 1 characters<\/li>/,
+    /<div class="error-message" role="alert"><p>The parameters are not valid:<\/p><ul><li>name: must NOT have fewer than 1 characters<\/li>/,
   );
   assert.match(
     markup,
-    /name="n\.size" type="number" step="1" value="20" min="1" max="8" aria-describedby="p-3-errors" aria-invalid="true" \/><ul class="field-errors" id="p-3-errors"><li>must be &lt;= 8<\/li><\/ul>/,
+    /name="n\.size" type="number" step="1" value="20" min="1" max="8" aria-describedby="p-3-errors" aria-invalid="true" \/><ul class="field-error" id="p-3-errors"><li>must be &lt;= 8<\/li><\/ul>/,
   );
   // A value of the wrong type is kept, as JSON, so that nothing is lost.
   assert.match(
@@ -279,13 +291,17 @@ test('server-side validation: errors by field, shown next to the field and in a 
 });
 
 test('fields that cannot be read are field errors; conflicting fields too', () => {
-  const { errors } = parseSchemaForm({ 'n.a': 'x', 'j.b': '{', 'ln.c': '1\r\nz', 's.d': 'v', 's.d.e': 'w' });
+  const { errors } = parseSchemaForm(
+    formOf({ 'n.a': 'x', 'j.b': '{', 'ln.c': '1\r\nz', 's.d': 'v', 's.d.e': 'w' }),
+  );
   assert.deepEqual(errors.get('a'), ['Not a number.']);
   assert.match(errors.get('b')?.[0] ?? '', /^Not valid JSON/);
   assert.deepEqual(errors.get('c'), ['One number per line.']);
   assert.deepEqual(errors.get('d.e'), ['This field conflicts with another one.']);
-  assert.deepEqual(parseSchemaForm({ j: '[1]' }).errors.get(''), ['The parameters must be a JSON object.']);
-  const proto = parseSchemaForm({ 's.__proto__.polluted': 'yes' }).parameters;
+  assert.deepEqual(parseSchemaForm(formOf({ j: '[1]' })).errors.get(''), [
+    'The parameters must be a JSON object.',
+  ]);
+  const proto = parseSchemaForm(formOf({ 's.__proto__.polluted': 'yes' })).parameters;
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   assert.deepEqual(Object.keys(proto), ['__proto__']);
 });

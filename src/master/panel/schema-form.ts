@@ -16,9 +16,7 @@ import { SlapError } from '../../core/errors.ts';
 import { ajvForDialect, instancePathSegments, isJsonObject, type JsonObject } from '../../lib/json-schema.ts';
 import type { InputSchema, SoftwareTypeEntry } from '../services/software-schema.ts';
 import { html, type Html } from './html.ts';
-
-/** An urlencoded form as the panel receives it. */
-export type FormFields = Record<string, string | string[]>;
+import type { PanelForm } from './panel-routes.ts';
 
 /** Error messages by encoded path (`''`: the whole object). */
 export type FieldErrors = Map<string, string[]>;
@@ -399,7 +397,7 @@ function renderControl(field: Field, id: string, described: string | undefined, 
 
 function renderMessages(id: string | undefined, errors: string[]): Html | string {
   if (errors.length === 0 || id === undefined) return '';
-  return html`<ul class="field-errors" id="${id}">
+  return html`<ul class="field-error" id="${id}">
     ${errors.map((message) => html`<li>${message}</li>`)}
   </ul>`;
 }
@@ -417,7 +415,7 @@ function renderField(field: Field, ids: Ids, errors: FieldErrors): Html {
       >${field.label}${field.required ? html` <span class="required">(required)</span>` : ''}</label
     >
     ${renderControl(field, id, described, messages.length > 0)}
-    ${help ? html`<small id="${help}">${field.description}${hint ? ` ${hint}` : ''}</small>` : hint ? html`<small>${hint}</small>` : ''}
+    ${help ? html`<small class="field-help" id="${help}">${field.description}${hint ? ` ${hint}` : ''}</small>` : hint ? html`<small class="field-help">${hint}</small>` : ''}
     ${renderMessages(errorId, messages)}
   </div>`;
 }
@@ -428,7 +426,7 @@ function renderGroup(group: Group, ids: Ids, errors: FieldErrors): Html {
   return html`<fieldset>
     <legend>${group.label}</legend>
     ${group.present ? html`<input type="hidden" name="${fieldName('o', group.path)}" value="" />` : ''}
-    ${group.description ? html`<p class="help">${group.description}</p>` : ''}
+    ${group.description ? html`<p class="field-help">${group.description}</p>` : ''}
     ${renderMessages(errorId, messages)} ${renderItems(group.items, ids, errors)}
   </fieldset>`;
 }
@@ -452,7 +450,7 @@ function renderSummary(errors: FieldErrors): Html | string {
     ),
   );
   if (all.length === 0) return '';
-  return html`<div class="form-errors" role="alert">
+  return html`<div class="error-message" role="alert">
     <p>The parameters are not valid:</p>
     <ul>
       ${all.map((message) => html`<li>${message}</li>`)}
@@ -487,7 +485,7 @@ function wholeObjectField(values: Parameters, errors: FieldErrors): Html {
     <div class="field">
       <label for="p-json">Parameters</label>
       ${control}
-      <small id="p-json-help">A JSON object.</small>
+      <small class="field-help" id="p-json-help">A JSON object.</small>
     </div>`;
 }
 
@@ -505,10 +503,8 @@ function parseWholeObject(text: string): { parameters: Parameters; errors: Field
 
 // --- reading the form back ---
 
-function values(form: FormFields, name: string): string[] {
-  const value = form[name];
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
+function values(form: PanelForm, name: string): string[] {
+  return form.all(name);
 }
 
 /** What a textarea gives: CR LF back to LF (browsers send every line break as CR LF). */
@@ -557,12 +553,12 @@ function parseNumber(text: string): number | undefined {
  * The parameter object the schema form's fields hold. Fields that are not the form's (CSRF token,
  * title…) are ignored; a field that cannot be read (bad JSON, not a number) is a field error.
  */
-export function parseSchemaForm(form: FormFields): { parameters: Parameters; errors: FieldErrors } {
+export function parseSchemaForm(form: PanelForm): { parameters: Parameters; errors: FieldErrors } {
   const parameters: Parameters = {};
   const errors: FieldErrors = new Map();
   const whole = values(form, 'j');
   if (whole.length > 0) return parseWholeObject(whole[0] ?? '');
-  const names = Object.keys(form);
+  const names = new Set(form.entries().map(([name]) => name));
   for (const name of names) {
     const match = /^(s|n|b|l|ln|j|o)\.(.+)$/s.exec(name);
     if (!match) continue;
@@ -753,7 +749,7 @@ export function keyValueFields(
 }
 
 /** The parameters of the key/value editor's rows (rows with neither key nor value are skipped). */
-export function parseKeyValueForm(form: FormFields): {
+export function parseKeyValueForm(form: PanelForm): {
   parameters: Parameters;
   errors: FieldErrors;
   rows: number;

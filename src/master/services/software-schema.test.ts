@@ -121,6 +121,24 @@ test('no software.cfg.json: undefined; a type without a request schema: no input
     'schemas/input.json': INPUT,
     'common.json': COMMON,
   });
+  // The shared entry of type default (whose shared-input.json does not exist).
+  await rejectsWithSlapError(
+    services().readSoftwareSchema({
+      ...LOCAL,
+      softwareRelease: release,
+      softwareType: 'default',
+      shared: true,
+    }),
+    'SLAP_ERR_SCHEMA_UNREADABLE',
+    /shared-input\.json/,
+  );
+  const main = await services().readSoftwareSchema({
+    ...LOCAL,
+    softwareRelease: release,
+    softwareType: 'default',
+    shared: false,
+  });
+  assert.equal(main?.input?.entry.key, 'default');
   const cluster = await services().readSoftwareSchema({
     ...LOCAL,
     softwareRelease: release,

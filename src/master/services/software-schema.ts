@@ -59,6 +59,8 @@ export interface ReadSoftwareSchemaInput {
   softwareRelease: string;
   /** An entry's key, or a software type (its non-shared entry); default: `default`, else the first. */
   softwareType?: string | undefined;
+  /** With a software type: its entry for a shared instance (true) or not (false), to modify an instance. */
+  shared?: boolean | undefined;
 }
 
 export const SCHEMA_LIMITS = {
@@ -246,9 +248,12 @@ function softwareTypesOf(document: JsonObject, base: URL): SoftwareTypeEntry[] {
 function chooseEntry(
   entries: SoftwareTypeEntry[],
   wanted: string | undefined,
+  shared: boolean | undefined,
 ): SoftwareTypeEntry | undefined {
   if (wanted === undefined)
     return entries.find((entry) => entry.key === 'default') ?? entries.find((entry) => !entry.shared);
+  if (shared !== undefined)
+    return entries.find((entry) => entry.softwareType === wanted && entry.shared === shared);
   return (
     entries.find((entry) => entry.key === wanted) ??
     entries.find((entry) => entry.softwareType === wanted && !entry.shared)
@@ -329,7 +334,7 @@ export async function readSoftwareSchema(
   if (!read) return undefined;
   // The input schemas are named relative to where software.cfg.json really is (after redirects).
   const softwareTypes = softwareTypesOf(read.document, new URL(read.url));
-  const entry = chooseEntry(softwareTypes, input.softwareType);
+  const entry = chooseEntry(softwareTypes, input.softwareType, input.shared);
   const input_ =
     entry?.request === undefined
       ? undefined
