@@ -50,7 +50,9 @@ export interface SoftwareSchema {
   description: string;
   /** Sorted by `index`, then key. */
   softwareTypes: SoftwareTypeEntry[];
-  /** The chosen software type's input schema; undefined when no entry matches or it names none. */
+  /** The chosen software type's entry; undefined when none matches. */
+  entry: SoftwareTypeEntry | undefined;
+  /** Its input schema; undefined when no entry matches or it names none. */
   input: InputSchema | undefined;
 }
 
@@ -344,6 +346,7 @@ export async function readSoftwareSchema(
     name: text(read.document.name),
     description: text(read.document.description),
     softwareTypes,
+    entry,
     input: input_,
   };
 }
