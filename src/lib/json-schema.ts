@@ -4,7 +4,10 @@
  * `slapconfiguration.jsonschema` recipe and the master's request form: the ajv class chosen by the
  * schema's `$schema` dialect, and draft-04/06 schemas read as draft-07 (ajv 8 has no draft-04 mode).
  */
-import { Ajv, type ErrorObject, type Options } from 'ajv';
+import { createContext, Script, type Context } from 'node:vm';
+import { Ajv, type CodeOptions, type ErrorObject, type Options } from 'ajv';
+
+type RegExpEngine = NonNullable<CodeOptions['regExp']>;
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 
@@ -53,4 +56,43 @@ export function formatSchemaErrors(errors: readonly ErrorObject[]): string[] {
       .join('');
     return `$${path}: ${error.message ?? error.keyword}`;
   });
+}
+
+/** A schema's `pattern` that did not finish matching in time (catastrophic backtracking). */
+export class PatternTimeoutError extends Error {
+  constructor(readonly pattern: string) {
+    super(`the pattern ${JSON.stringify(pattern.slice(0, 200))} takes too long to match`);
+    this.name = 'PatternTimeoutError';
+  }
+}
+
+let patternContext: Context | undefined;
+const PATTERN_TEST = new Script('pattern.test(text)');
+
+/**
+ * An ajv regular expression engine whose matches are interrupted after `timeoutMs` (a
+ * PatternTimeoutError): a hostile schema's pattern (`(a+)+$`) must not hold the process.
+ */
+export function interruptibleRegExp(timeoutMs: number): RegExpEngine {
+  const engine = (pattern: string, flags: string) => {
+    const regexp = new RegExp(pattern, flags);
+    return {
+      test(text: string): boolean {
+        const context = (patternContext ??= createContext({}));
+        context.pattern = regexp;
+        context.text = text;
+        try {
+          return PATTERN_TEST.runInContext(context, { timeout: timeoutMs }) === true;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT')
+            throw new PatternTimeoutError(pattern);
+          throw error;
+        } finally {
+          context.pattern = undefined;
+          context.text = undefined;
+        }
+      },
+    };
+  };
+  return Object.assign(engine, { code: 'interruptibleRegExp' });
 }

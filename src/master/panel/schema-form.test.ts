@@ -80,7 +80,7 @@ test('each type gets its control, with the HTML constraint attributes and help t
   const markup = compact(schemaFormFields(EVERY_TYPE, undefined).markup);
   assert.match(
     markup,
-    /<label for="p-1">Your name<span class="required">\(required\)<\/span><\/label><input id="p-1" name="s\.name" type="text" value="World" required minlength="1" maxlength="100" pattern="\[\\s\\S\]\*\(\?:\^\[A-Z\]\)\[\\s\\S\]\*" aria-describedby="p-1-help" \/><small id="p-1-help">Who is greeted<\/small>/,
+    /<label for="p-1">Your name<span class="required">\(required\)<\/span><\/label><input id="p-1" name="s\.name" type="text" value="World" required minlength="1" maxlength="100" pattern="\[\\s\\S\]\*\(\?:\^\[A-Z\]\)\[\\s\\S\]\*" aria-describedby="p-1-help" \/><small class="field-help" id="p-1-help">Who is greeted<\/small>/,
   );
   assert.match(markup, /<input id="p-2" name="s\.email" type="email" value="" \/>/);
   assert.match(markup, /<input id="p-3" name="n\.size" type="number" step="1" value="2" min="1" max="8" \/>/);
@@ -95,7 +95,7 @@ test('each type gets its control, with the HTML constraint attributes and help t
   );
   assert.match(
     markup,
-    /<textarea id="p-7" name="l\.hosts" rows="4"><\/textarea><small>One per line\.<\/small>/,
+    /<textarea id="p-7" name="l\.hosts" rows="4"><\/textarea><small class="field-help">One per line\.<\/small>/,
   );
   assert.match(markup, /<textarea id="p-8" name="ln\.ports" rows="4"/);
   assert.match(
@@ -109,7 +109,7 @@ test('each type gets its control, with the HTML constraint attributes and help t
   assert.match(markup, /<label for="p-11">From common\.json<\/label><input id="p-11" name="s\.shared"/);
   assert.match(
     markup,
-    /<textarea id="p-12" name="j\.anything" rows="4" class="json"><\/textarea><small>JSON\.<\/small>/,
+    /<textarea id="p-12" name="j\.anything" rows="4" class="json"><\/textarea><small class="field-help">JSON\.<\/small>/,
   );
 });
 
@@ -235,4 +235,17 @@ test('json-in-xml releases send the parameters as JSON in `_`', () => {
   assert.deepEqual(deserialiseParameters(entry, sent), parameters);
   assert.equal(serialiseParameters(ENTRY, parameters), parameters);
   assert.deepEqual(deserialiseParameters(entry, { _: 'not json' }), { _: 'not json' });
+});
+
+test('a pattern that backtracks forever is interrupted: the parameters cannot be checked', () => {
+  const schema = inputSchema({
+    type: 'object',
+    properties: { name: { type: 'string', pattern: '^(a+)+$' } },
+  });
+  const errors = validateParameters(schema, { name: `${'a'.repeat(40)}!` });
+  assert.deepEqual(errors.get(''), [
+    'The parameters cannot be checked: the pattern "^(a+)+$" takes too long to match.',
+  ]);
+  assert.deepEqual(validateParameters(schema, { name: 'aaa' }), new Map());
+  assert.deepEqual([...validateParameters(schema, { name: 'ab' }).keys()], ['name']);
 });

@@ -13,7 +13,14 @@
  */
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { SlapError } from '../../core/errors.ts';
-import { ajvForDialect, instancePathSegments, isJsonObject, type JsonObject } from '../../lib/json-schema.ts';
+import {
+  ajvForDialect,
+  instancePathSegments,
+  interruptibleRegExp,
+  isJsonObject,
+  PatternTimeoutError,
+  type JsonObject,
+} from '../../lib/json-schema.ts';
 import type { InputSchema, SoftwareTypeEntry } from '../services/software-schema.ts';
 import { html, type Html } from './html.ts';
 import type { PanelForm } from './panel-routes.ts';
@@ -624,6 +631,10 @@ export function parseSchemaForm(form: PanelForm): { parameters: Parameters; erro
 
 // --- server-side validation ---
 
+/** A pattern gets this long to match one value. */
+const PATTERN_TIMEOUT_MS = 250;
+const PATTERNS = interruptibleRegExp(PATTERN_TIMEOUT_MS);
+
 const validators = new Map<string, { documents: JsonObject[]; validate: ValidateFunction }>();
 const MAX_VALIDATORS = 64;
 
@@ -639,7 +650,12 @@ function validatorFor(input: InputSchema): ValidateFunction {
     validators.set(input.url, cached);
     return cached.validate;
   }
-  const ajv = ajvForDialect(input.schema, { strict: false, allErrors: true, logger: false });
+  const ajv = ajvForDialect(input.schema, {
+    strict: false,
+    allErrors: true,
+    logger: false,
+    code: { regExp: PATTERNS },
+  });
   let validate: ValidateFunction;
   try {
     for (const [url, document] of input.documents) if (url !== input.url) ajv.addSchema(document, url);
@@ -669,7 +685,13 @@ function errorPath(error: ErrorObject): string[] {
 export function validateParameters(input: InputSchema, parameters: Parameters): FieldErrors {
   const validate = validatorFor(input);
   const errors: FieldErrors = new Map();
-  if (validate(parameters)) return errors;
+  try {
+    if (validate(parameters)) return errors;
+  } catch (error) {
+    if (!(error instanceof PatternTimeoutError)) throw error;
+    addError(errors, '', `The parameters cannot be checked: ${error.message}.`);
+    return errors;
+  }
   for (const error of validate.errors ?? []) {
     const message = error.keyword === 'required' ? 'Required.' : (error.message ?? error.keyword);
     addError(errors, encodePath(errorPath(error)), message);

@@ -64,8 +64,17 @@ function readParameters(
   const input = loaded.schema?.input;
   if (input) {
     const parsed = parseSchemaForm(form);
-    const errors = parsed.errors.size > 0 ? parsed.errors : validateParameters(input, parsed.parameters);
-    return { parameters: parsed.parameters, errors, blankRows: 0 };
+    if (parsed.errors.size > 0) return { ...parsed, blankRows: 0 };
+    try {
+      return {
+        parameters: parsed.parameters,
+        errors: validateParameters(input, parsed.parameters),
+        blankRows: 0,
+      };
+    } catch (error) {
+      if (!isSlapError(error) || error.code !== 'SLAP_ERR_SCHEMA_UNREADABLE') throw error;
+      return { parameters: parsed.parameters, errors: new Map([['', [error.message]]]), blankRows: 0 };
+    }
   }
   const parsed = parseKeyValueForm(form);
   return { ...parsed, blankRows: Math.max(0, parsed.rows - Object.keys(parsed.parameters).length) };
