@@ -236,6 +236,18 @@ test('http on loopback: the schema and its $refs, a loop of $refs ends, 404 is "
         (p) => `${server.url}/release/${p}`,
       ),
     );
+    const reader = services();
+    const first = await reader.readSoftwareSchema({
+      ...LOCAL,
+      softwareRelease: `${server.url}/release/software.cfg`,
+    });
+    const second = await reader.readSoftwareSchema({
+      ...LOCAL,
+      softwareRelease: `${server.url}/release/software.cfg`,
+    });
+    assert.ok(first?.input && second?.input);
+    assert.equal(second.input.schema, first.input.schema, 'the same objects while cached');
+    assert.deepEqual([...second.input.documents.values()], [...first.input.documents.values()]);
     const redirected = await services().readSoftwareSchema({
       ...LOCAL,
       softwareRelease: `${server.url}/redirect/software.cfg`,
@@ -259,9 +271,11 @@ test('http: too big, too slow, bad JSON, not an object, a redirect to file:, a m
   });
   const release = (path: string) => `${server.url}/${path}/software.cfg`;
   try {
+    // A deadline short enough for a server that never answers; the other cases have the default one.
     const fast = services('proxy', { timeoutMs: 300 });
+    const reader = services('proxy');
     await rejectsWithSlapError(
-      fast.readSoftwareSchema({ ...LOCAL, softwareRelease: release('huge') }),
+      reader.readSoftwareSchema({ ...LOCAL, softwareRelease: release('huge') }),
       'SLAP_ERR_SCHEMA_UNREADABLE',
       /larger than 1048576 bytes/,
     );
@@ -271,22 +285,22 @@ test('http: too big, too slow, bad JSON, not an object, a redirect to file:, a m
       /did not answer in time/,
     );
     await rejectsWithSlapError(
-      fast.readSoftwareSchema({ ...LOCAL, softwareRelease: release('bad') }),
+      reader.readSoftwareSchema({ ...LOCAL, softwareRelease: release('bad') }),
       'SLAP_ERR_SCHEMA_UNREADABLE',
       /is not valid JSON/,
     );
     await rejectsWithSlapError(
-      fast.readSoftwareSchema({ ...LOCAL, softwareRelease: release('array') }),
+      reader.readSoftwareSchema({ ...LOCAL, softwareRelease: release('array') }),
       'SLAP_ERR_SCHEMA_UNREADABLE',
       /not a JSON object/,
     );
     await rejectsWithSlapError(
-      fast.readSoftwareSchema({ ...LOCAL, softwareRelease: release('redirect-file') }),
+      reader.readSoftwareSchema({ ...LOCAL, softwareRelease: release('redirect-file') }),
       'SLAP_ERR_SCHEMA_LOCATION_REFUSED',
       /only http and https/,
     );
     await rejectsWithSlapError(
-      fast.readSoftwareSchema({ ...LOCAL, softwareRelease: release('missing') }),
+      reader.readSoftwareSchema({ ...LOCAL, softwareRelease: release('missing') }),
       'SLAP_ERR_SCHEMA_UNREADABLE',
       /gone\.json, named by the software release's schema, does not exist/,
     );

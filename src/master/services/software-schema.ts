@@ -289,6 +289,18 @@ function referencedDocuments(document: JsonObject, base: string): string[] {
   return [...found];
 }
 
+/**
+ * Each cached document normalised once: while it is cached, every read of a schema gets the same
+ * objects (the panel compiles a validator once per schema, by these objects).
+ */
+const normalised = new WeakMap<JsonObject, JsonObject>();
+
+function normalisedOnce(document: JsonObject, location: string): JsonObject {
+  let schema = normalised.get(document);
+  if (!schema) normalised.set(document, (schema = normaliseSchema(document, location, { replaceId: true })));
+  return schema;
+}
+
 async function readInputSchema(
   context: ServiceContext,
   entry: SoftwareTypeEntry,
@@ -311,7 +323,7 @@ async function readInputSchema(
         throw schemaError(`The schema ${request} needs more than ${SCHEMA_LIMITS.maxDocuments} documents.`);
       const read = await readDocument(context, asUrl(location), signal);
       if (!read) throw schemaError(`${location}, named by the software release's schema, does not exist.`);
-      const schema = normaliseSchema(read.document, location, { replaceId: true });
+      const schema = normalisedOnce(read.document, location);
       documents.set(location, schema);
       root ??= { url: location, schema };
       // Relative to where it was asked for (its `$id`), as the validator resolves them.
