@@ -171,3 +171,16 @@ test('panel: /panel/events streams a change event after a committed write', asyn
     await master.close();
   }
 });
+
+test('panel: a closing master ends the open pages’ event streams cleanly instead of cutting them', async () => {
+  const master = await startTestMaster();
+  const stream = await request(`${master.url}/panel/events`);
+  assert.equal(stream.statusCode, 200);
+  const ended = new Promise<string>((resolve) => {
+    stream.body.on('data', () => undefined);
+    stream.body.once('end', () => resolve('ended'));
+    stream.body.once('error', (error) => resolve(`cut: ${error.message}`));
+  });
+  await master.close();
+  assert.equal(await ended, 'ended');
+});
