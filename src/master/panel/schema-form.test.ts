@@ -91,7 +91,7 @@ test('each type gets its control, with the HTML constraint attributes and help t
   );
   assert.match(
     markup,
-    /<select id="p-6" name="j\.flavour"><option value="" selected>—<\/option><option value="&quot;vanilla&quot;">vanilla<\/option><option value="&quot;chocolate&quot;">chocolate<\/option><option value="3">3<\/option><\/select>/,
+    /<select id="p-6" name="j\.flavour"><option value="" selected>\(not set\)<\/option><option value="&quot;vanilla&quot;">vanilla<\/option><option value="&quot;chocolate&quot;">chocolate<\/option><option value="3">3<\/option><\/select>/,
   );
   assert.match(
     markup,

@@ -377,7 +377,7 @@ function renderControl(field: Field, id: string, described: string | undefined, 
         ${described ? html`aria-describedby="${described}"` : ''}
         ${invalidAttribute ? html`aria-invalid="true"` : ''}
       >
-        ${control.empty ? html`<option value="" ${control.selected === undefined ? html`selected` : ''}>—</option>` : ''}
+        ${control.empty ? html`<option value="" ${control.selected === undefined ? html`selected` : ''}>(not set)</option>` : ''}
         ${control.options.map(
           (option) =>
             html`<option value="${option.json}" ${option.json === control.selected ? html`selected` : ''}>
