@@ -131,6 +131,20 @@ export const ERROR_CATALOG = {
     summary: 'The instance cannot be freed yet because its tree still has child partitions.',
   },
 
+  // --- master: software release schemas (src/master/services/software-schema.ts) ---
+  SLAP_ERR_SCHEMA_UNREADABLE: {
+    http: 502,
+    exit: EXIT.failure,
+    summary:
+      "A software release's JSON schema (software.cfg.json and the schemas it names) could not be read: HTTP error, timeout, over 1 MB, not JSON, too many documents.",
+  },
+  SLAP_ERR_SCHEMA_LOCATION_REFUSED: {
+    http: 403,
+    exit: EXIT.failure,
+    summary:
+      'A software release schema location the master does not read: not http(s), a local file in master mode, or an address that is not public.',
+  },
+
   // --- master's certificate authority (src/master/ca): certificate signing requests ---
   SLAP_ERR_CSR_INVALID: {
     http: 400,

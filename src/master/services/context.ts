@@ -26,8 +26,17 @@ export interface ServiceContext {
   revisions: NodeRevisionHub;
   /** When each compute node last called for its pass (written coalesced: close it before the store). */
   contacts: NodeContacts;
+  /** How software release schemas are read (software-schema.ts). */
+  schemaFetch: SchemaFetchOptions;
   /** The one check point (caller.ts): resolves if allowed, rejects otherwise. */
   authorize(caller: Caller, action: Action, target: Target, repository?: Repository): Promise<void>;
+}
+
+export interface SchemaFetchOptions {
+  /** The deadline for reading one software release's schema (all its documents). */
+  timeoutMs: number;
+  /** Master mode: also read schemas from loopback and private addresses (tests, private networks). */
+  privateAddresses: boolean;
 }
 
 export interface ServiceContextOptions {
@@ -38,6 +47,7 @@ export interface ServiceContextOptions {
   ca?: CertificateAuthority | undefined;
   defaultComputeNodeId?: string | undefined;
   authorizer: Authorizer;
+  schemaFetch?: Partial<SchemaFetchOptions>;
 }
 
 export function createServiceContext(options: ServiceContextOptions): ServiceContext {
@@ -53,6 +63,10 @@ export function createServiceContext(options: ServiceContextOptions): ServiceCon
     defaultComputeNodeId: options.defaultComputeNodeId,
     revisions: new NodeRevisionHub(options.store),
     contacts: new NodeContacts({ store: options.store, clock: options.clock, logger: options.logger }),
+    schemaFetch: {
+      timeoutMs: options.schemaFetch?.timeoutMs ?? 5000,
+      privateAddresses: options.schemaFetch?.privateAddresses ?? false,
+    },
     authorize: (caller, action, target, repository) =>
       authorizer.authorize(caller, action, target, repository),
   };

@@ -15,6 +15,7 @@ import * as masterMetrics from './master-metrics.ts';
 import { requestInstance } from './request-instance.ts';
 import * as software from './software-installations.ts';
 import * as usage from './usage-records.ts';
+import { readSoftwareSchema } from './software-schema.ts';
 
 type Input<F> = F extends (context: ServiceContext, input: infer I) => unknown ? I : never;
 type Output<F> = F extends (context: ServiceContext, input: never) => infer O ? O : never;
@@ -62,6 +63,7 @@ export function createMasterServices(context: ServiceContext) {
     reportSoftwareInstallationError: bind(context, software.reportSoftwareInstallationError),
     listSoftwareInstallations: bind(context, software.listSoftwareInstallations),
     listSoftwareInstallationStatuses: bind(context, software.listSoftwareInstallationStatuses),
+    readSoftwareSchema: bind(context, readSoftwareSchema),
     readInstanceStatus: bind(context, readInstanceStatus),
     readNodeSnapshot: bind(context, changeStream.readNodeSnapshot),
     readPartitionState: bind(context, changeStream.readPartitionState),
@@ -104,3 +106,4 @@ export type { InstanceStatusReport } from './instance-status.ts';
 export type { InstanceStatusCount } from './master-metrics.ts';
 export type { SoftwareInstallationStatusItem } from './software-installations.ts';
 export type { UsageSeries, UsageSeriesInput } from './usage-records.ts';
+export type { InputSchema, SoftwareSchema, SoftwareTypeEntry } from './software-schema.ts';

@@ -303,6 +303,10 @@ test('every use case goes through the one authorisation check point', async () =
       ],
       ['createRegistrationToken', () => services.createRegistrationToken({ caller: stranger })],
       ['openPanelSession', () => services.openPanelSession({ caller: stranger })],
+      [
+        'readSoftwareSchema',
+        () => services.readSoftwareSchema({ caller: stranger, softwareRelease: '/nowhere/software.cfg' }),
+      ],
       ['countInstancesByStatus', () => services.countInstancesByStatus({ caller: stranger })],
       ['listComputeNodeContacts', () => services.listComputeNodeContacts({ caller: stranger })],
       [

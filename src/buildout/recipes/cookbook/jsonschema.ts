@@ -22,10 +22,9 @@
 import { readFile, rm } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Ajv, type AnySchemaObject, type ErrorObject } from 'ajv';
-import { Ajv2019 } from 'ajv/dist/2019.js';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { Ajv, AnySchemaObject } from 'ajv';
 import { SlapError } from '../../../core/errors.ts';
+import { ajvForDialect, formatSchemaErrors, normaliseSchema } from '../../../lib/json-schema.ts';
 import type { Recipe, RecipeContext } from '../../recipe.ts';
 import { isPlainDict, pyStr, type PyDict, type PyValue } from '../../py-value.ts';
 import { connectionFrom, withMaster } from './slap.ts';
@@ -79,35 +78,11 @@ function asUrl(location: string): string {
 }
 
 function ajvFor(schema: JsonObject, ctx: RecipeContext, useDefaults: boolean): Pick<Ajv, 'compileAsync'> {
-  const dialect = typeof schema.$schema === 'string' ? schema.$schema : '';
-  const options = {
+  return ajvForDialect(schema, {
     strict: false,
     allErrors: true,
     useDefaults,
-    loadSchema: async (uri: string) => normalise((await readJson(ctx, uri)) as JsonObject, uri),
-  };
-  if (dialect.includes('2020-12')) return new Ajv2020(options);
-  if (dialect.includes('2019-09')) return new Ajv2019(options);
-  return new Ajv(options);
-}
-
-/** Sets the schema's `$id` (its location) and reads draft-04/06 schemas as draft-07. */
-function normalise(schema: JsonObject, location: string): JsonObject {
-  const copy: JsonObject = { ...schema };
-  copy.$id ??= location;
-  if (typeof copy.$schema === 'string' && /draft-0[46]/.test(copy.$schema)) delete copy.$schema;
-  return copy;
-}
-
-function formatErrors(errors: readonly ErrorObject[]): string[] {
-  return errors.map((error) => {
-    const path = error.instancePath
-      .split('/')
-      .slice(1)
-      .map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'))
-      .map((part) => (/^\d+$/.test(part) ? `[${part}]` : `.${part}`))
-      .join('');
-    return `$${path}: ${error.message ?? error.keyword}`;
+    loadSchema: async (uri: string) => normaliseSchema((await readJson(ctx, uri)) as JsonObject, uri),
   });
 }
 
@@ -150,7 +125,7 @@ async function validator(
   setDefaults: boolean,
   convert: boolean,
 ): Promise<(instance: JsonObject) => string[]> {
-  const normalised = normalise(schema, location);
+  const normalised = normaliseSchema(schema, location);
   let validate;
   try {
     validate = await ajvFor(normalised, ctx, setDefaults).compileAsync(normalised as AnySchemaObject);
@@ -164,7 +139,7 @@ async function validator(
   }
   return (instance) => {
     if (convert) unstringify(normalised, normalised, instance);
-    return validate(instance) ? [] : formatErrors(validate.errors ?? []);
+    return validate(instance) ? [] : formatSchemaErrors(validate.errors ?? []);
   };
 }
 
