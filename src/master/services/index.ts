@@ -6,6 +6,7 @@ import { formatComputeNode } from './format-compute-node.ts';
 import * as reports from './instance-reports.ts';
 import { instanceCertificate } from './instance-certificates.ts';
 import { readInstanceStatus } from './instance-status.ts';
+import * as instanceTrees from './instance-trees.ts';
 import * as registration from './node-registration.ts';
 import * as panelSessions from './panel-sessions.ts';
 import * as promiseResults from './promise-results.ts';
@@ -33,6 +34,9 @@ export function createMasterServices(context: ServiceContext) {
     getInstanceTree: bind(context, reads.getInstanceTree),
     listInstanceTrees: bind(context, reads.listInstanceTrees),
     listInstanceTreeViews: bind(context, reads.listInstanceTreeViews),
+    listInstanceTreeSummaries: bind(context, instanceTrees.listInstanceTreeSummaries),
+    readInstanceTreeDetails: bind(context, instanceTrees.readInstanceTreeDetails),
+    changeInstanceTreeState: bind(context, instanceTrees.changeInstanceTreeState),
     listComputeNodeInstances: bind(context, reads.listComputeNodeInstances),
     listHostedSharedInstances: bind(context, reads.listHostedSharedInstances),
     reportInstanceState: bind(context, reports.reportInstanceState),
@@ -92,4 +96,5 @@ export type {
 export type { RequestOrigin } from './frontend-bypass.ts';
 export type { PromiseResult, PromiseResults } from './promise-results.ts';
 export type { InstanceStatusReport } from './instance-status.ts';
+export type { InstanceDetails, InstanceTreeDetails, InstanceTreeSummary } from './instance-trees.ts';
 export type { SoftwareInstallationStatusItem } from './software-installations.ts';

@@ -5,6 +5,7 @@
  */
 import { MAX_PROMISE_RESULTS_JSON_BYTES } from '../../api/index.ts';
 import { SlapError } from '../../core/errors.ts';
+import type { PromiseResultsRecord } from '../storage/repository.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import { authorizedInstance } from './instance-access.ts';
@@ -51,6 +52,17 @@ export async function reportPromiseResults(
   return 'Updated';
 }
 
+/** Stored promise results as read back (none stored: an empty list and a null date). */
+export function promiseResultsOf(stored: PromiseResultsRecord | undefined): PromiseResults {
+  if (!stored) return { results: [], reportedAt: null };
+  return { results: JSON.parse(stored.resultListJson) as PromiseResult[], reportedAt: stored.reportedAt };
+}
+
+/** Whether a promise failed in these results. */
+export function hasPromiseFailure(results: PromiseResults): boolean {
+  return results.results.some((result) => result.status === 'fail');
+}
+
 /** The promise results last reported for an instance (none: an empty list and a null date). */
 export async function readPromiseResults(
   context: ServiceContext,
@@ -62,8 +74,6 @@ export async function readPromiseResults(
       action: 'instance.read',
       instanceGuid: input.instanceGuid,
     });
-    const stored = await repository.getPromiseResults(record.id);
-    if (!stored) return { results: [], reportedAt: null };
-    return { results: JSON.parse(stored.resultListJson) as PromiseResult[], reportedAt: stored.reportedAt };
+    return promiseResultsOf(await repository.getPromiseResults(record.id));
   });
 }

@@ -6,6 +6,7 @@
 import type { Kysely } from 'kysely';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import { createKyselyIdentityRepository } from './kysely-identities.ts';
+import { listInstanceTreeRows } from './kysely-instance-trees.ts';
 import { param, type QueryArgs } from './query-params.ts';
 import type {
   AddressRecord,
@@ -574,6 +575,7 @@ export function createKyselyRepository(
         shared: shared.map((row) => row.title),
       };
     },
+    listInstanceTreeRows: (owner) => listInstanceTreeRows(db, executor, owner),
 
     getPromiseResults: async (instanceId) => {
       const row = await get<PromiseResultsRecord>(

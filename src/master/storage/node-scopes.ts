@@ -70,6 +70,7 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'listHostedSharedInstances',
   'nextHostPosition',
   'listRootTitles',
+  'listInstanceTreeRows',
   'getPromiseResults',
   'getNodeRevision',
   'readNodeSnapshot',

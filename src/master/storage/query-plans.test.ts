@@ -23,7 +23,10 @@ const WHOLE_LISTINGS = new Set<keyof Repository>([
 ]);
 
 /** Methods reading one owner's instances. */
-const OWNER_SCOPED = new Set<keyof Repository>(['listRootTitles', 'listChildren', 'markChildrenDestroyed']);
+const OWNER_SCOPED = new Set<keyof Repository>([
+  'listRootTitles',
+  'listInstanceTreeRows',
+  'listChildren', 'markChildrenDestroyed']);
 
 type Call = (repository: Repository) => Promise<unknown>;
 
@@ -160,6 +163,7 @@ const CALLS: [keyof Repository, Call][] = [
   ['nextHostPosition', (r) => r.nextHostPosition()],
   ['listHostedSharedInstances', (r) => r.listHostedSharedInstances(first)],
   ['listRootTitles', (r) => r.listRootTitles('alice')],
+  ['listInstanceTreeRows', (r) => r.listInstanceTreeRows('alice')],
   ['readNodeSnapshot', (r) => r.readNodeSnapshot(node)],
   ['setPromiseResults', (r) => r.setPromiseResults(1, { resultListJson: '[]', reportedAt: 1 })],
   ['getPromiseResults', (r) => r.getPromiseResults(1)],
