@@ -64,19 +64,17 @@ export async function listInstanceTreeSummaries(
     await context.authorize(input.caller, 'instance_tree.list', { kind: 'master' }, repository);
     return repository.listInstanceTreeRows(owner);
   });
-  const summaries = rows.map(
-    (row): InstanceTreeSummary => ({
-      title: row.title,
-      shared: row.shared,
-      status: instanceHealth(deploymentStatus(row.deployment).status, row.promiseFailing),
-      softwareRelease: row.softwareRelease,
-      softwareType: row.softwareType,
-      requestedState: row.requestedState,
-      computeNodeId: row.deployment?.location?.computeNodeId ?? null,
-      partitionId: row.deployment?.location?.partitionId ?? null,
-      lastChange: row.updatedAt,
-    }),
-  );
+  const summaries = rows.map((row): InstanceTreeSummary => ({
+    title: row.title,
+    shared: row.shared,
+    status: instanceHealth(deploymentStatus(row.deployment).status, row.promiseFailing),
+    softwareRelease: row.softwareRelease,
+    softwareType: row.softwareType,
+    requestedState: row.requestedState,
+    computeNodeId: row.deployment?.location?.computeNodeId ?? null,
+    partitionId: row.deployment?.location?.partitionId ?? null,
+    lastChange: row.updatedAt,
+  }));
   return summaries.sort((a, b) =>
     a.title < b.title ? -1 : a.title > b.title ? 1 : Number(a.shared) - Number(b.shared),
   );
@@ -169,7 +167,11 @@ export async function readInstanceTreeDetails(
     await context.authorize(input.caller, 'instance_tree.read', { kind: 'master' }, repository);
     const root = await findRoot(repository, owner, input.title);
     if (root.shared)
-      return { title: root.title, shared: true, instances: [await sharedDetailsOf(context, repository, root)] };
+      return {
+        title: root.title,
+        shared: true,
+        instances: [await sharedDetailsOf(context, repository, root)],
+      };
     const instances = [await detailsOf(context, repository, root)];
     for (const child of await repository.listChildren(owner, root.title))
       instances.push(await detailsOf(context, repository, child));

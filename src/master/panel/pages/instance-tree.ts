@@ -70,7 +70,8 @@ function instanceSection(instance: InstanceDetails, index: number): Html {
   const id = `instance-${index}`;
   return html`<section id="${id}" class="instance" data-live aria-labelledby="${id}-title">
     <h2 id="${id}-title">
-      ${view.title} ${index === 0 ? html`<span class="muted">(root${view.shared ? ', shared' : ''})</span>` : ''}
+      ${view.title}
+      ${index === 0 ? html`<span class="muted">(root${view.shared ? ', shared' : ''})</span>` : ''}
     </h2>
     <dl class="properties">
       <dt>Status</dt>
@@ -93,18 +94,24 @@ function instanceSection(instance: InstanceDetails, index: number): Html {
       <dt>Instance reference</dt>
       <dd><code>${view.instanceGuid}</code></dd>
     </dl>
-    ${instance.statusMessage === null || instance.statusMessage === instance.errorMessage
-      ? ''
-      : html`<p>Status detail:</p>
-          <pre class="text-block">${instance.statusMessage}</pre>`}
-    ${instance.errorMessage === null
-      ? ''
-      : html`<h3>Last error ${timeElement(instance.errorAt)}</h3>
-          <pre class="text-block error-message">${instance.errorMessage}</pre>`}
-    ${instance.bangMessage === null
-      ? ''
-      : html`<h3>Bang</h3>
-          <pre class="text-block">${instance.bangMessage}</pre>`}
+    ${
+      instance.statusMessage === null || instance.statusMessage === instance.errorMessage
+        ? ''
+        : html`<p>Status detail:</p>
+            <pre class="text-block">${instance.statusMessage}</pre>`
+    }
+    ${
+      instance.errorMessage === null
+        ? ''
+        : html`<h3>Last error ${timeElement(instance.errorAt)}</h3>
+            <pre class="text-block error-message">${instance.errorMessage}</pre>`
+    }
+    ${
+      instance.bangMessage === null
+        ? ''
+        : html`<h3>Bang</h3>
+            <pre class="text-block">${instance.bangMessage}</pre>`
+    }
     ${parameterTable('Connection parameters', view.connectionParameters)}
     ${parameterTable('Parameters', view.parameters)} ${promiseTable(instance)}
   </section>`;
@@ -157,10 +164,9 @@ export function register(routes: PanelRoutes): void {
     const tree = await readTree(request.services, request.caller, request.params.title ?? '');
     const path = treePath(tree.title);
     const body = html`<p>
-        Destroying <strong>${tree.title}</strong> destroys its ${tree.instances.length === 1
-          ? 'instance'
-          : `${tree.instances.length} instances`}
-        and their data. <strong>This cannot be undone.</strong>
+        Destroying <strong>${tree.title}</strong> destroys its
+        ${tree.instances.length === 1 ? 'instance' : `${tree.instances.length} instances`} and their data.
+        <strong>This cannot be undone.</strong>
       </p>
       <form method="post" action="${path}/destroy" class="actions">
         ${request.csrfField()}

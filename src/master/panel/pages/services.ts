@@ -70,7 +70,8 @@ function distinct(values: (string | null)[]): string[] {
 
 function options(values: readonly string[], selected: string, label: (value: string) => string): Html[] {
   return values.map(
-    (value) => html`<option value="${value}" ${value === selected ? html`selected` : ''}>${label(value)}</option>`,
+    (value) =>
+      html`<option value="${value}" ${value === selected ? html`selected` : ''}>${label(value)}</option>`,
   );
 }
 
@@ -155,28 +156,30 @@ export function renderServices(trees: InstanceTreeSummary[], filters: ServiceFil
         shown.length === 0
           ? html`<p>No instance tree matches these filters. <a href="/panel/services">Show all</a>.</p>`
           : html`<div class="table-scroll">
-              <table>
-                <caption class="muted">
-                  ${shown.length === trees.length
-                    ? `${trees.length} instance trees`
-                    : `${shown.length} of ${trees.length} instance trees`}
-                </caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Title</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Software release</th>
-                    <th scope="col">Software type</th>
-                    <th scope="col">Node / partition</th>
-                    <th scope="col">Last change</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  ${onPage.map(treeRow)}
-                </tbody>
-              </table>
-            </div>
-            ${pagination(current, pages)}`
+                <table>
+                  <caption class="muted">
+                    ${
+                      shown.length === trees.length
+                        ? `${trees.length} instance trees`
+                        : `${shown.length} of ${trees.length} instance trees`
+                    }
+                  </caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">Title</th>
+                      <th scope="col">Status</th>
+                      <th scope="col">Software release</th>
+                      <th scope="col">Software type</th>
+                      <th scope="col">Node / partition</th>
+                      <th scope="col">Last change</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    ${onPage.map(treeRow)}
+                  </tbody>
+                </table>
+              </div>
+              ${pagination(current, pages)}`
       }
     </section>`;
 }
