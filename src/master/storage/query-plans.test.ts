@@ -164,6 +164,13 @@ const CALLS: [keyof Repository, Call][] = [
   ['listHostedSharedInstances', (r) => r.listHostedSharedInstances(first)],
   ['listRootTitles', (r) => r.listRootTitles('alice')],
   ['listInstanceTreeRows', (r) => r.listInstanceTreeRows('alice')],
+  [
+    'insertPanelSession',
+    (r) => r.insertPanelSession({ sessionHash: 'e'.repeat(64), user: 'alice', createdAt: 1, expiresAt: 9 }),
+  ],
+  ['getPanelSession', (r) => r.getPanelSession('e'.repeat(64))],
+  ['deleteExpiredPanelSessions', (r) => r.deleteExpiredPanelSessions(5)],
+  ['deletePanelSession', (r) => r.deletePanelSession('e'.repeat(64))],
   ['readNodeSnapshot', (r) => r.readNodeSnapshot(node)],
   ['setPromiseResults', (r) => r.setPromiseResults(1, { resultListJson: '[]', reportedAt: 1 })],
   ['getPromiseResults', (r) => r.getPromiseResults(1)],
