@@ -26,7 +26,9 @@ const WHOLE_LISTINGS = new Set<keyof Repository>([
 const OWNER_SCOPED = new Set<keyof Repository>([
   'listRootTitles',
   'listInstanceTreeRows',
-  'listChildren', 'markChildrenDestroyed']);
+  'listChildren',
+  'markChildrenDestroyed',
+]);
 
 type Call = (repository: Repository) => Promise<unknown>;
 
