@@ -183,6 +183,9 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     // Nothing logs through request.log: no pino child logger per request.
     childLoggerFactory: (parent) => parent,
     bodyLimit: BODY_LIMIT_BYTES,
+    // Panel paths carry titles (200 characters) and node references (255), percent-encoded: up
+    // to 9 characters each.
+    routerOptions: { maxParamLength: 2400 },
     requestTimeout: REQUEST_TIMEOUT_MS,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     ...(tls === undefined
