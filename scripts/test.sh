@@ -55,6 +55,7 @@ if [ $# -eq 0 ]; then
     dist/src/master/storage/store-contract.test.js \
     dist/src/master/services/services.test.js \
     dist/src/master/services/instance-timeline.test.js \
+    dist/src/master/services/instance-trees.test.js \
     dist/src/master/services/memoized-reads.test.js \
     dist/src/master/services/allocation.test.js \
     dist/src/master/services/certificate-issuance.test.js \

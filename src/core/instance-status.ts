@@ -100,3 +100,15 @@ export function instanceStatus(facts: InstanceReportFacts): InstanceStatusView {
     return { status: facts.requestedState === 'stopped' ? 'stopped' : 'started', message: null };
   return { status: 'deploying', message: null };
 }
+
+/** What the panel shows of an instance or a tree: its status, or that it runs with a promise failing. */
+export const INSTANCE_HEALTHS = [...INSTANCE_STATUSES, 'promise-failing'] as const;
+export type InstanceHealth = (typeof INSTANCE_HEALTHS)[number];
+
+/**
+ * A started instance (or tree) one of whose last promise results is a failure is `promise-failing`;
+ * any other status says more than its promises (they are not run, or run on an old deployment).
+ */
+export function instanceHealth(status: InstanceStatus, promiseFailing: boolean): InstanceHealth {
+  return status === 'started' && promiseFailing ? 'promise-failing' : status;
+}

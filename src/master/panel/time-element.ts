@@ -11,8 +11,9 @@ export function isoUtc(seconds: number): string | undefined {
   return date.toISOString().replace('.000Z', 'Z');
 }
 
-/** The `<time>` element of `seconds`; plain "unknown" text when it is no time. */
-export function timeElement(seconds: number): Html {
+/** The `<time>` element of `seconds`; a muted dash for never (null), "unknown time" for no time. */
+export function timeElement(seconds: number | null): Html {
+  if (seconds === null) return html`<span class="muted">—</span>`;
   const text = isoUtc(seconds);
   return text === undefined
     ? html`<span class="muted">unknown time</span>`

@@ -7,6 +7,7 @@ import * as reports from './instance-reports.ts';
 import { instanceCertificate } from './instance-certificates.ts';
 import { readInstanceStatus } from './instance-status.ts';
 import { readInstanceTimeline } from './instance-timeline.ts';
+import * as instanceTrees from './instance-trees.ts';
 import * as registration from './node-registration.ts';
 import * as panelSessions from './panel-sessions.ts';
 import * as promiseResults from './promise-results.ts';
@@ -37,6 +38,9 @@ export function createMasterServices(context: ServiceContext) {
     getInstanceTree: bind(context, reads.getInstanceTree),
     listInstanceTrees: bind(context, reads.listInstanceTrees),
     listInstanceTreeViews: bind(context, reads.listInstanceTreeViews),
+    listInstanceTreeSummaries: bind(context, instanceTrees.listInstanceTreeSummaries),
+    readInstanceTreeDetails: bind(context, instanceTrees.readInstanceTreeDetails),
+    changeInstanceTreeState: bind(context, instanceTrees.changeInstanceTreeState),
     listComputeNodeInstances: bind(context, reads.listComputeNodeInstances),
     listHostedSharedInstances: bind(context, reads.listHostedSharedInstances),
     reportInstanceState: bind(context, reports.reportInstanceState),
@@ -104,6 +108,7 @@ export type { PromiseResult, PromiseResults, PromiseTransition } from './promise
 export type { InstanceEvent } from './instance-timeline.ts';
 export type { InstanceStatusReport } from './instance-status.ts';
 export type { InstanceStatusCount } from './master-metrics.ts';
+export type { InstanceDetails, InstanceTreeDetails, InstanceTreeSummary } from './instance-trees.ts';
 export type { SoftwareInstallationStatusItem } from './software-installations.ts';
 export type { UsageSeries, UsageSeriesInput } from './usage-records.ts';
 export type { InputSchema, SoftwareSchema, SoftwareTypeEntry } from './software-schema.ts';

@@ -25,7 +25,11 @@ export interface InstanceStatusReport extends InstanceStatusView {
   softwareStatus: SoftwareInstallationStatus | null;
 }
 
-async function statusOf(repository: Repository, record: InstanceRecord): Promise<InstanceStatusReport> {
+/** The status of a stored instance (a non-shared one, or a shared one's host). */
+export async function statusOf(
+  repository: Repository,
+  record: InstanceRecord,
+): Promise<InstanceStatusReport> {
   const installation = record.location
     ? (await repository.listSoftwareInstallations(record.location.computeNodeId)).find(
         (item) => item.url === record.softwareRelease,

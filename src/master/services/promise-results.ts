@@ -10,6 +10,7 @@ import {
   MAX_PROMISE_EVENTS_PER_INSTANCE,
   truncateUtf8,
 } from '../../core/instance-events.ts';
+import type { PromiseResultsRecord } from '../storage/repository.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import { authorizedInstance } from './instance-access.ts';
@@ -110,6 +111,17 @@ export async function reportPromiseResults(
   return 'Updated';
 }
 
+/** Stored promise results as read back (none stored: an empty list and a null date). */
+export function promiseResultsOf(stored: PromiseResultsRecord | undefined): PromiseResults {
+  if (!stored) return { results: [], reportedAt: null };
+  return { results: JSON.parse(stored.resultListJson) as PromiseResult[], reportedAt: stored.reportedAt };
+}
+
+/** Whether a promise failed in these results. */
+export function hasPromiseFailure(results: PromiseResults): boolean {
+  return results.results.some((result) => result.status === 'fail');
+}
+
 /** The promise results last reported for an instance (none: an empty list and a null date). */
 export async function readPromiseResults(
   context: ServiceContext,
@@ -121,9 +133,7 @@ export async function readPromiseResults(
       action: 'instance.read',
       instanceGuid: input.instanceGuid,
     });
-    const stored = await repository.getPromiseResults(record.id);
-    if (!stored) return { results: [], reportedAt: null };
-    return { results: JSON.parse(stored.resultListJson) as PromiseResult[], reportedAt: stored.reportedAt };
+    return promiseResultsOf(await repository.getPromiseResults(record.id));
   });
 }
 

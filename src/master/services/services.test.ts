@@ -133,6 +133,12 @@ test('every use case goes through the one authorisation check point', async () =
         () => services.getComputePartition({ caller: stranger, computeNodeId: 'c', partitionId: 'p' }),
       ],
       ['getInstanceTree', () => services.getInstanceTree({ caller: stranger, title: 'x' })],
+      ['listInstanceTreeSummaries', () => services.listInstanceTreeSummaries({ caller: stranger })],
+      ['readInstanceTreeDetails', () => services.readInstanceTreeDetails({ caller: stranger, title: 'x' })],
+      [
+        'changeInstanceTreeState',
+        () => services.changeInstanceTreeState({ caller: stranger, title: 'x', state: 'stopped' }),
+      ],
       ['listInstanceTrees', () => services.listInstanceTrees({ caller: stranger })],
       ['listInstanceTreeViews', () => services.listInstanceTreeViews({ caller: stranger })],
       [

@@ -8,6 +8,7 @@ import { sql } from '../../lib/kysely.ts';
 import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import { createKyselyIdentityRepository } from './kysely-identities.ts';
+import { listInstanceTreeRows } from './kysely-instance-trees.ts';
 import { param, type QueryArgs } from './query-params.ts';
 import type {
   AddressRecord,
@@ -713,6 +714,7 @@ export function createKyselyRepository(
         shared: shared.map((row) => row.title),
       };
     },
+    listInstanceTreeRows: (owner) => listInstanceTreeRows(db, executor, owner),
 
     getPromiseResults: async (instanceId) => {
       const row = await get<PromiseResultsRecord>(

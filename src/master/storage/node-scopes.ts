@@ -72,6 +72,7 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'listHostedSharedInstances',
   'nextHostPosition',
   'listRootTitles',
+  'listInstanceTreeRows',
   'getPromiseResults',
   'listInstanceEvents',
   'listPromiseEvents',

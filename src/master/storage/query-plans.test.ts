@@ -26,7 +26,12 @@ const WHOLE_LISTINGS = new Set<keyof Repository>([
 ]);
 
 /** Methods reading one owner's instances. */
-const OWNER_SCOPED = new Set<keyof Repository>(['listRootTitles', 'listChildren', 'markChildrenDestroyed']);
+const OWNER_SCOPED = new Set<keyof Repository>([
+  'listRootTitles',
+  'listInstanceTreeRows',
+  'listChildren',
+  'markChildrenDestroyed',
+]);
 
 type Call = (repository: Repository) => Promise<unknown>;
 
@@ -193,6 +198,7 @@ const CALLS: [keyof Repository, Call][] = [
   ['nextHostPosition', (r) => r.nextHostPosition()],
   ['listHostedSharedInstances', (r) => r.listHostedSharedInstances(first)],
   ['listRootTitles', (r) => r.listRootTitles('alice')],
+  ['listInstanceTreeRows', (r) => r.listInstanceTreeRows('alice')],
   ['listInstanceStatusFacts', (r) => r.listInstanceStatusFacts()],
   ['readNodeSnapshot', (r) => r.readNodeSnapshot(node)],
   ['setPromiseResults', (r) => r.setPromiseResults(1, { resultListJson: '[]', reportedAt: 1 })],

@@ -162,6 +162,35 @@ export interface InstanceSummary {
   softwareRelease: string;
 }
 
+/** The reports an instance's status is made of (src/core/instance-status.ts), without its messages. */
+export interface DeploymentFacts {
+  requestedState: RequestedState;
+  location: PartitionKey | null;
+  allocationMessage: string | null;
+  partitionTimestamp: number | null;
+  reportedState: string | null;
+  reportedAt: number | null;
+  errorAt: number | null;
+  /** Its software release on its compute node; null when not supplied there (or no node). */
+  software: { requestedState: SoftwareInstallationState; reportedState: string | null } | null;
+}
+
+/** One of an owner's instance trees as the services list shows it (its root, read in one row). */
+export interface InstanceTreeRow {
+  title: string;
+  shared: boolean;
+  /** The root's requested software release, type and state. */
+  softwareRelease: string;
+  softwareType: string;
+  requestedState: RequestedState;
+  /** When the root last changed (float seconds). */
+  updatedAt: number;
+  /** What deploys the root: itself, or for a shared root its host; null for a shared root without one. */
+  deployment: DeploymentFacts | null;
+  /** Whether the last promise results of an instance of the tree (root or child) hold a failure. */
+  promiseFailing: boolean;
+}
+
 export interface SharedHostQuery {
   computeNodeId: string;
   softwareRelease: string;
@@ -309,6 +338,11 @@ export interface Repository extends IdentityRepository {
   listRootTitles(owner: string): Promise<{ instances: string[]; shared: string[] }>;
   /** The status facts of every non-shared instance (a scan: for metrics, not for a hot path). */
   listInstanceStatusFacts(): Promise<InstanceStatusFactsRecord[]>;
+  /**
+   * `owner`'s instance trees with what their status is made of (non-shared roots, then the shared
+   * roots not destroyed), in a few queries whatever their number.
+   */
+  listInstanceTreeRows(owner: string): Promise<InstanceTreeRow[]>;
 
   // promise results (a report: no timestamp or revision bump)
   getPromiseResults(instanceId: number): Promise<PromiseResultsRecord | undefined>;
