@@ -1,7 +1,7 @@
 /** Pieces of markup the services pages share: status badges, dates, parameter values. */
 import type { InstanceHealth } from '../../core/instance-status.ts';
 import { stringifyPythonJson } from '../../core/python-value.ts';
-import { html, linkableUrl, type Html } from './html.ts';
+import { html, linkableUrl, textBlock, type Html } from './html.ts';
 
 /** The words a status is shown with (its badge class is made of them). */
 export function healthLabel(status: InstanceHealth): string {
@@ -33,7 +33,7 @@ export function valueText(value: unknown): string {
 /** Long or multi-line values are shown in a scrollable block, the rest inline. */
 function textValue(text: string): Html {
   return text.length > 80 || /[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/.test(text)
-    ? html`<pre class="text-block">${text}</pre>`
+    ? textBlock(text)
     : html`<code>${text}</code>`;
 }
 

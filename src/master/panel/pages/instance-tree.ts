@@ -14,7 +14,7 @@ import type {
   MasterServices,
   PromiseTransition,
 } from '../../services/index.ts';
-import { html, type Html } from '../html.ts';
+import { html, textBlock, type Html } from '../html.ts';
 import { page, pathSegment, redirect, type PanelRequest, type PanelRoutes } from '../panel-routes.ts';
 import { promiseSection } from '../promise-section.ts';
 import { parameterTable, statusBadge } from '../service-fragments.ts';
@@ -96,19 +96,19 @@ function instanceSection(instance: InstanceDetails, story: InstanceStory, index:
       instance.statusMessage === null || instance.statusMessage === instance.errorMessage
         ? ''
         : html`<p>Status detail:</p>
-            <pre class="text-block">${instance.statusMessage}</pre>`
+            ${textBlock(instance.statusMessage)}`
     }
     ${
       instance.errorMessage === null
         ? ''
         : html`<h3>Last error ${timeElement(instance.errorAt)}</h3>
-            <pre class="text-block error-message">${instance.errorMessage}</pre>`
+            ${textBlock(instance.errorMessage, { error: true })}`
     }
     ${
       instance.bangMessage === null
         ? ''
         : html`<h3>Bang</h3>
-            <pre class="text-block">${instance.bangMessage}</pre>`
+            ${textBlock(instance.bangMessage)}`
     }
     ${parameterTable('Connection parameters', view.connectionParameters)}
     ${parameterTable('Parameters', view.parameters)}

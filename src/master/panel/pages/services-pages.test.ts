@@ -244,7 +244,7 @@ test('instance tree page: every instance, hostile values shown as text, javascri
     assert.match(page, /<details id="instance-0-timeline" open>\s*<summary>Timeline/);
     assert.match(page, /<details id="instance-1-timeline" >\s*<summary>Timeline/);
     assert.match(page, /<ol class="timeline">/);
-    assert.match(page, /<pre class="text-block error-message">/);
+    assert.match(page, /<pre class="text-block error-message" tabindex="0">/);
     assert.match(text, /Requested state started Reported state none yet/);
     assert.match(page, /<span class="badge badge-waiting-for-software">waiting for software<\/span>/);
     assert.ok(page.includes(`<code>${escapeHtml(root.instanceGuid)}</code>`));
@@ -285,7 +285,8 @@ test('instance tree page: random parameter values and promise messages (control 
     for (const value of [...Object.values(stored), ...values]) {
       const escaped = escapeHtml(value);
       assert.ok(
-        page.includes(`<code>${escaped}</code>`) || page.includes(`<pre class="text-block">${escaped}</pre>`),
+        page.includes(`<code>${escaped}</code>`) ||
+          page.includes(`<pre class="text-block" tabindex="0">${escaped}</pre>`),
         JSON.stringify(value),
       );
     }
