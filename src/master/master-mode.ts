@@ -76,7 +76,7 @@ export function openMasterCertificateAuthority(
 export interface StartMasterModeOptions
   extends
     MasterDirectoryOptions,
-    Pick<StartMasterOptions, 'closeGraceMs' | 'maxConnections' | 'headersTimeoutMs'> {
+    Pick<StartMasterOptions, 'closeGraceMs' | 'maxConnections' | 'headersTimeoutMs' | 'metricsToken'> {
   host?: string | undefined;
   port?: number | undefined;
   /** The database (default the SQLite file DIR/master.db). */
@@ -111,6 +111,7 @@ export async function startMasterMode(options: StartMasterModeOptions): Promise<
     ...(options.closeGraceMs === undefined ? {} : { closeGraceMs: options.closeGraceMs }),
     ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
     ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
+    metricsToken: options.metricsToken,
   });
   return Object.assign(master, { certificateAuthority: ca });
 }

@@ -18,7 +18,7 @@ import { systemClock, type Clock } from '../core/clock.ts';
 import { SlapError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import type { CertificateAuthority } from './ca/certificate-authority.ts';
-import { bearerTokenAuthenticator, openProxyAuthenticator } from './http/authentication.ts';
+import { bearerTokenAuthenticator, openProxyAuthenticator, withScrapeToken } from './http/authentication.ts';
 import { FailureLimiter } from './http/failure-limiter.ts';
 import { masterAuthenticator } from './http/master-authentication.ts';
 import { refusePlainHttp } from './http/plain-http-refusal.ts';
@@ -26,6 +26,7 @@ import { answerClientError, capConnections } from './http/connection-limits.ts';
 import type { MasterApiSelection } from './api-selection.ts';
 import { registerAuthentication } from './http/authenticate-requests.ts';
 import { registerJsonApi } from './http/json-api.ts';
+import { isMetricsPath, MasterMetrics, registerMetrics } from './http/metrics.ts';
 import { registerLegacyApi } from './http/legacy/legacy-api.ts';
 import { isPanelPath, registerPanel } from './panel/panel-plugin.ts';
 import { BODY_LIMIT_BYTES } from './http/request-body.ts';
@@ -78,6 +79,11 @@ export interface StartMasterOptions {
    * protocol only, as a master that predates the JSON API).
    */
   api?: MasterApiSelection;
+  /**
+   * A token that may read `/metrics` (and nothing else) besides the API's credentials allowed to
+   * (`--metrics-token-file`).
+   */
+  metricsToken?: string | undefined;
   /**
    * `[slapproxy] software_product_list`: product name → software release URL, for the legacy
    * `getSoftwareReleaseListFromSoftwareProduct` (`slapos request product.<name>`).
@@ -158,7 +164,11 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
       `headersTimeoutMs must be an integer from 1 to ${REQUEST_TIMEOUT_MS}, not ${headersTimeout}`,
     );
   }
-  const store = await openMasterStore(options.database, { logger });
+  const metrics = new MasterMetrics();
+  const store = await openMasterStore(options.database, {
+    logger,
+    onTransaction: metrics.observeTransaction,
+  });
   const clock = options.clock ?? systemClock;
   const context = createServiceContext({
     store,
@@ -228,7 +238,22 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
         ? openProxyAuthenticator
         : bearerTokenAuthenticator(options.accessToken);
   const failureLimiter = mode === 'master' ? new FailureLimiter() : undefined;
-  registerAuthentication(fastify, { authenticator, failureLimiter, logger, selfAuthenticated: isPanelPath });
+  const authentication = { authenticator, failureLimiter, logger };
+  registerAuthentication(fastify, {
+    ...authentication,
+    selfAuthenticated: (path) => isPanelPath(path) || isMetricsPath(path),
+  });
+  registerMetrics(fastify, {
+    metrics,
+    services,
+    authentication: {
+      ...authentication,
+      authenticator:
+        options.metricsToken === undefined
+          ? authenticator
+          : withScrapeToken(options.metricsToken, authenticator),
+    },
+  });
   registerJsonApi(fastify, {
     services,
     mode,
@@ -285,6 +310,7 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
       // Long polls answer now instead of holding the close for their whole wait; their answers are
       // written before the server closes its idle connections.
       await services.context.revisions.close();
+      await services.context.contacts.close();
       await new Promise((resolve) => setImmediate(resolve));
       const graceMs = options.closeGraceMs ?? 10_000;
       let timer: NodeJS.Timeout | undefined;

@@ -27,7 +27,7 @@ export interface TestMasterMode {
 }
 
 export async function startTestMasterMode(
-  options: { clock?: Clock; logger?: Logger; headersTimeoutMs?: number } = {},
+  options: { clock?: Clock; logger?: Logger; headersTimeoutMs?: number; metricsToken?: string } = {},
 ): Promise<TestMasterMode> {
   const parent = await mkdtemp(join(tmpdir(), 'slapos-test-master-mode-'));
   const dir = join(parent, 'master');
@@ -41,6 +41,7 @@ export async function startTestMasterMode(
       clock: options.clock,
       logger: options.logger,
       ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
+      metricsToken: options.metricsToken,
     });
   } catch (error) {
     await rm(parent, { recursive: true, force: true });
@@ -73,9 +74,11 @@ export interface TlsCallOptions {
   headers?: Record<string, string>;
   /** Source address (e.g. 127.0.0.2: another client). */
   localAddress?: string;
+  /** POST (default, with the JSON body) or GET (no body). */
+  method?: 'GET' | 'POST';
 }
 
-/** POSTs a JSON body to a master over HTTPS on a fresh connection (30 s timeout). */
+/** POSTs a JSON body (or GETs) to a master over HTTPS on a fresh connection (30 s timeout). */
 export function postTls(
   url: string,
   path: string,
@@ -87,7 +90,7 @@ export function postTls(
     const call = request(
       `${url}${path}`,
       {
-        method: 'POST',
+        method: options.method ?? 'POST',
         agent: false,
         ca: options.ca,
         ...(options.cert === undefined ? {} : { cert: options.cert }),
@@ -124,6 +127,6 @@ export function postTls(
     );
     call.on('timeout', () => call.destroy(new Error('timed out')));
     call.on('error', reject);
-    call.end(text);
+    call.end(options.method === 'GET' ? undefined : text);
   });
 }

@@ -35,6 +35,8 @@ export interface TestMasterOptions {
   accessToken?: string;
   /** Which APIs are served (default both). */
   api?: MasterApiSelection;
+  /** A token that may read `/metrics` only. */
+  metricsToken?: string;
   /** `[slapproxy] software_product_list`: product name → software release URL. */
   softwareProductList?: Readonly<Record<string, string>>;
 }
@@ -57,6 +59,7 @@ export async function startTestMaster(options: TestMasterOptions = {}): Promise<
       closeGraceMs: 2_000,
       ...(options.accessToken === undefined ? {} : { accessToken: options.accessToken }),
       ...(options.api === undefined ? {} : { api: options.api }),
+      metricsToken: options.metricsToken,
       ...(options.softwareProductList
         ? { softwareProducts: new Map(Object.entries(options.softwareProductList)) }
         : {}),

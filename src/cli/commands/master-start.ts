@@ -3,7 +3,9 @@
  * HTTPS only; the first start creates DIR (0700) with the certificate authority, the server
  * certificate and the database. Prints where it listens once ready.
  */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { readAccessTokenFile } from '../../lib/access-token.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup } from '../group.ts';
 import {
@@ -17,11 +19,16 @@ import { watchStopSignals } from '../stop-signals.ts';
 
 interface MasterStartFlags extends MasterFlags {
   maxConnections?: number;
+  metricsTokenFile?: string;
 }
 
 async function masterStart(ctx: CliContext, flags: MasterStartFlags): Promise<void> {
   const settings = resolveMasterSettings(flags, ctx);
   const logger = ctx.logger('daemon');
+  const metricsToken =
+    flags.metricsTokenFile === undefined
+      ? undefined
+      : await readAccessTokenFile(resolve(ctx.cwd, flags.metricsTokenFile));
   const { startMasterMode } = await import('../../master/master-mode.ts');
   const stop = watchStopSignals();
   try {
@@ -32,6 +39,7 @@ async function masterStart(ctx: CliContext, flags: MasterStartFlags): Promise<vo
       database: settings.database,
       publicUrl: settings.publicUrl,
       ...(flags.maxConnections === undefined ? {} : { maxConnections: flags.maxConnections }),
+      metricsToken,
       logger,
     });
     ctx.print(`SlapOS master listening on ${master.url} (certificate authority: ${settings.dir}/ca.crt)`);
@@ -69,6 +77,10 @@ export function registerMasterStart(program: Command, ctx: CliContext): void {
       '--max-connections <n>',
       'connections served at once, the others answered 503 (default 512; each watching node holds one)',
       positiveInteger,
+    )
+    .option(
+      '--metrics-token-file <file>',
+      'a file (mode 0600) holding a token that may read /metrics, besides admin users',
     )
     .action(async (options: MasterStartFlags) => {
       await masterStart(ctx, options);

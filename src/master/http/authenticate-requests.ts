@@ -19,8 +19,6 @@ export interface AuthenticationOptions {
   /** Slows down the failed authentications of an address (master mode); failures are audited when set. */
   failureLimiter?: FailureLimiter | undefined;
   logger: Logger;
-  /** Paths whose routes authenticate by themselves (the panel: its session cookie, its sign-in page). */
-  selfAuthenticated?: (url: string) => boolean;
 }
 
 const CALLER = Symbol('caller');
@@ -54,30 +52,58 @@ async function slowDown(request: FastifyRequest, ms: number): Promise<void> {
   }
 }
 
-/** Registers the hook on the root instance: it runs for every route of every transport. */
-export function registerAuthentication(fastify: FastifyInstance, options: AuthenticationOptions): void {
-  const { failureLimiter, authenticator, logger, selfAuthenticated } = options;
-  fastify.addHook('onRequest', async (request: WithCaller) => {
-    if (selfAuthenticated?.(request.url)) return;
-    const authentication = await authenticator.authenticate({
-      headers: request.headers,
-      socket: request.raw.socket,
-      ip: request.ip,
-    });
-    if (authentication.refusal !== undefined) {
-      // The body is read and dropped first (bounded), so that the client reads the 401, not a reset.
-      await readUnparsedBody(request).catch(() => undefined);
-      if (failureLimiter && authentication.failed) {
-        audit(logger, 'authentication.failed', {
-          address: request.ip,
-          path: request.url.slice(0, 200),
-          reason: authentication.refusal,
-        });
-        const delay = failureLimiter.fail(request.ip);
-        if (delay > 0) await slowDown(request, delay);
-      }
-      throw new SlapError('SLAP_ERR_UNAUTHENTICATED', authentication.refusal);
-    }
-    request[CALLER] = authentication.caller;
+/**
+ * The caller a request proves to be by `authenticator`, or a 401 SlapError (after reading the body,
+ * auditing and slowing down the failure as `options` say). For the hook below and for the routes
+ * that authenticate their requests themselves (`selfAuthenticated`).
+ */
+export async function authenticateRequest(
+  request: FastifyRequest,
+  options: AuthenticationOptions,
+): Promise<Caller> {
+  const { failureLimiter, authenticator, logger } = options;
+  const authentication = await authenticator.authenticate({
+    headers: request.headers,
+    socket: request.raw.socket,
+    ip: request.ip,
   });
+  if (authentication.refusal === undefined) return authentication.caller;
+  // The body is read and dropped first (bounded), so that the client reads the 401, not a reset.
+  await readUnparsedBody(request).catch(() => undefined);
+  if (failureLimiter && authentication.failed) {
+    audit(logger, 'authentication.failed', {
+      address: request.ip,
+      path: request.url.slice(0, 200),
+      reason: authentication.refusal,
+    });
+    const delay = failureLimiter.fail(request.ip);
+    if (delay > 0) await slowDown(request, delay);
+  }
+  throw new SlapError('SLAP_ERR_UNAUTHENTICATED', authentication.refusal);
+}
+
+/** Marks a request as made by `caller` (a self-authenticated route that authenticated it). */
+export function setCaller(request: FastifyRequest, caller: Caller): void {
+  (request as WithCaller)[CALLER] = caller;
+}
+
+/**
+ * Registers the hook on the root instance: it runs for every route of every transport, except the
+ * paths `selfAuthenticated` names (their routes call authenticateRequest with their own rules).
+ */
+export function registerAuthentication(
+  fastify: FastifyInstance,
+  options: AuthenticationOptions & { selfAuthenticated?: (path: string) => boolean },
+): void {
+  const { selfAuthenticated } = options;
+  fastify.addHook('onRequest', async (request: WithCaller) => {
+    if (selfAuthenticated?.(pathOf(request.url)) === true) return;
+    request[CALLER] = await authenticateRequest(request, options);
+  });
+}
+
+/** The path of a request URL (without its query). */
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
 }

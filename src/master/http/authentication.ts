@@ -87,3 +87,20 @@ export function bearerTokenAuthenticator(token: string): Authenticator {
 
 /** The challenge sent with every 401 (RFC 6750). */
 export const BEARER_CHALLENGE = 'Bearer realm="SlapOS master"';
+
+/**
+ * `authenticator`, but the holder of the scrape token (`--metrics-token-file`) is the metrics scraper
+ * (who may only read `/metrics`). For the metrics route only: the API does not know that token.
+ */
+export function withScrapeToken(scrapeToken: string, authenticator: Authenticator): Authenticator {
+  if (scrapeToken === '') throw new SlapError('SLAP_ERR_CONFIG', 'the metrics token is empty');
+  const expected = Buffer.from(accessTokenHash(scrapeToken));
+  return {
+    authenticate(request) {
+      const presented = presentedToken(request.headers);
+      if (presented !== undefined && timingSafeEqual(Buffer.from(accessTokenHash(presented)), expected))
+        return Promise.resolve({ caller: { kind: 'metrics_scraper' } });
+      return authenticator.authenticate(request);
+    },
+  };
+}

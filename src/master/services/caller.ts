@@ -23,7 +23,9 @@ export type Caller =
   /** Master mode: a node agent, by its certificate. */
   | { kind: 'compute_node'; computeNodeId: string }
   /** Master mode: an instance, by its certificate: where it runs and whose namespace it is in. */
-  | { kind: 'instance'; instanceId: number; owner: string; computeNodeId: string; partitionId: string };
+  | { kind: 'instance'; instanceId: number; owner: string; computeNodeId: string; partitionId: string }
+  /** Master mode: the holder of the scrape token (`--metrics-token-file`), who may only read metrics. */
+  | { kind: 'metrics_scraper' };
 
 /** The trusted local caller of proxy mode. */
 export const LOCAL_CALLER: Caller = Object.freeze({ kind: 'local' });
@@ -51,7 +53,9 @@ export type Action =
   | 'instance.certificate'
   | 'instance_tree.read'
   | 'instance_tree.list'
-  | 'master.read';
+  | 'master.read'
+  /** Whole-master figures (`/metrics`): admins and the scrape token only. */
+  | 'master.metrics';
 
 export type Target =
   | { kind: 'master' }

@@ -80,6 +80,7 @@ export async function readNodeSnapshot(
 ): Promise<NodeSnapshot> {
   const { computeNodeId } = input;
   await context.authorize(input.caller, 'compute_node.read', { kind: 'compute_node', computeNodeId });
+  context.contacts.noteCall(input.caller, computeNodeId);
   try {
     return await nodeSnapshot(context, computeNodeId);
   } catch (error) {
@@ -210,6 +211,7 @@ export async function watchComputeNode(
     kind: 'compute_node',
     computeNodeId: input.computeNodeId,
   });
+  context.contacts.noteCall(input.caller, input.computeNodeId);
   const revision = await context.revisions.waitPast(input.computeNodeId, input.afterRevision, {
     timeoutMs: Math.min(Math.max(input.timeoutMs, 0), MAX_WATCH_TIMEOUT_MS),
     ...(input.signal ? { signal: input.signal } : {}),

@@ -5,6 +5,7 @@ import type { CertificateAuthority } from '../ca/certificate-authority.ts';
 import type { MasterStore, Repository } from '../storage/repository.ts';
 import type { Action, Authorizer, Caller, Target } from './caller.ts';
 import { masterNaming, proxyNaming, type InstanceNaming } from './instance-naming.ts';
+import { NodeContacts } from './node-contacts.ts';
 import { NodeRevisionHub } from './node-revisions.ts';
 
 /** `proxy`: slapproxy's single trusted caller; `master`: users, nodes and instances with identities. */
@@ -23,6 +24,8 @@ export interface ServiceContext {
   defaultComputeNodeId: string | undefined;
   /** The change stream's watchers (woken by the store's commits). */
   revisions: NodeRevisionHub;
+  /** When each compute node last called for its pass (written coalesced: close it before the store). */
+  contacts: NodeContacts;
   /** The one check point (caller.ts): resolves if allowed, rejects otherwise. */
   authorize(caller: Caller, action: Action, target: Target, repository?: Repository): Promise<void>;
 }
@@ -49,6 +52,7 @@ export function createServiceContext(options: ServiceContextOptions): ServiceCon
     naming: mode === 'master' ? masterNaming : proxyNaming,
     defaultComputeNodeId: options.defaultComputeNodeId,
     revisions: new NodeRevisionHub(options.store),
+    contacts: new NodeContacts({ store: options.store, clock: options.clock, logger: options.logger }),
     authorize: (caller, action, target, repository) =>
       authorizer.authorize(caller, action, target, repository),
   };

@@ -10,6 +10,7 @@ import * as registration from './node-registration.ts';
 import * as panelSessions from './panel-sessions.ts';
 import * as promiseResults from './promise-results.ts';
 import * as reads from './read-instances.ts';
+import * as masterMetrics from './master-metrics.ts';
 import { requestInstance } from './request-instance.ts';
 import * as software from './software-installations.ts';
 
@@ -68,6 +69,8 @@ export function createMasterServices(context: ServiceContext) {
     panelSessionCaller: bind(context, panelSessions.panelSessionCaller),
     closePanelSession: bind(context, panelSessions.closePanelSession),
     watchMasterChanges: bind(context, panelSessions.watchMasterChanges),
+    countInstancesByStatus: bind(context, masterMetrics.countInstancesByStatus),
+    listComputeNodeContacts: bind(context, masterMetrics.listComputeNodeContacts),
   };
 }
 
@@ -92,4 +95,5 @@ export type {
 export type { RequestOrigin } from './frontend-bypass.ts';
 export type { PromiseResult, PromiseResults } from './promise-results.ts';
 export type { InstanceStatusReport } from './instance-status.ts';
+export type { InstanceStatusCount } from './master-metrics.ts';
 export type { SoftwareInstallationStatusItem } from './software-installations.ts';

@@ -204,6 +204,9 @@ export function createMasterAuthorizer(options: { store: MasterStore; audit: Log
         case 'instance':
           allowed = instanceMay(caller, action, target);
           break;
+        case 'metrics_scraper':
+          allowed = action === 'master.metrics' && target.kind === 'master';
+          break;
         default:
           allowed = false;
       }

@@ -109,6 +109,7 @@ export async function listComputeNodeInstances(
     kind: 'compute_node',
     computeNodeId: input.computeNodeId,
   });
+  context.contacts.noteCall(input.caller, input.computeNodeId);
   // Nodes poll this list: it is memoized until the next change of the node (callers must not modify
   // it), and a list read again equal to the memoized one is that one (its encodings are reused): the
   // node's instances changing their parameters leave it as it is.

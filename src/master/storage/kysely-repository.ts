@@ -9,7 +9,9 @@ import { createKyselyIdentityRepository } from './kysely-identities.ts';
 import { param, type QueryArgs } from './query-params.ts';
 import type {
   AddressRecord,
+  ComputeNodeContactRecord,
   ComputeNodeRecord,
+  InstanceStatusFactsRecord,
   InstanceSummary,
   PartitionKey,
   PromiseResultsRecord,
@@ -30,6 +32,32 @@ import {
   type SoftwareInstallationRow,
 } from './kysely-rows.ts';
 import type { SqlExecutor } from './sql-executor.ts';
+
+interface InstanceStatusFactsRow {
+  requested_state: RequestedState;
+  compute_node_reference: string | null;
+  partition_timestamp: number | null;
+  reported_state: string | null;
+  reported_at: number | null;
+  error_at: number | null;
+  software_requested_state: SoftwareInstallationState | null;
+  software_reported_state: string | null;
+}
+
+function toInstanceStatusFacts(row: InstanceStatusFactsRow): InstanceStatusFactsRecord {
+  return {
+    requestedState: row.requested_state,
+    allocated: row.compute_node_reference !== null,
+    partitionTimestamp: row.partition_timestamp,
+    reportedState: row.reported_state,
+    reportedAt: row.reported_at,
+    errorAt: row.error_at,
+    software:
+      row.software_requested_state === null
+        ? null
+        : { requestedState: row.software_requested_state, reportedState: row.software_reported_state },
+  };
+}
 
 export interface RepositoryHooks {
   /** Called when a use case bumps a node's revision (its listeners are told after the commit). */
@@ -96,6 +124,28 @@ export function createKyselyRepository(
             .where('reference', '=', param('reference')),
         { reference, message: bang.message, at: bang.at },
       );
+    },
+    listComputeNodeContacts: async () =>
+      await all<ComputeNodeContactRecord>('listComputeNodeContacts', () =>
+        db
+          .selectFrom('compute_node')
+          .select(['reference as computeNodeId', 'last_contact_at as lastContactAt'])
+          .orderBy('id'),
+      ),
+    recordComputeNodeContacts: async (contacts) => {
+      for (const contact of contacts)
+        await run(
+          'recordComputeNodeContact',
+          () =>
+            db
+              .updateTable('compute_node')
+              .set({ last_contact_at: param<number>('at') })
+              .where('reference', '=', param('reference'))
+              .where((eb) =>
+                eb.or([eb('last_contact_at', 'is', null), eb('last_contact_at', '<', param<number>('at'))]),
+              ),
+          { reference: contact.computeNodeId, at: contact.at },
+        );
     },
 
     listPartitions: async (computeNodeId) =>
@@ -651,6 +701,34 @@ export function createKyselyRepository(
         { ...nodeAndPartition(key), now },
       );
       return repository.bumpNodeRevision(key.computeNodeId);
+    },
+    listInstanceStatusFacts: async () => {
+      const rows = await all<InstanceStatusFactsRow>('listInstanceStatusFacts', () =>
+        db
+          .selectFrom('instance as i')
+          .leftJoin('partition as p', (join) =>
+            join
+              .onRef('p.compute_node_reference', '=', 'i.compute_node_reference')
+              .onRef('p.reference', '=', 'i.partition_reference'),
+          )
+          .leftJoin('software_installation as s', (join) =>
+            join
+              .onRef('s.compute_node_reference', '=', 'i.compute_node_reference')
+              .onRef('s.url', '=', 'i.software_release'),
+          )
+          .select([
+            'i.requested_state',
+            'i.compute_node_reference',
+            'p.timestamp as partition_timestamp',
+            'i.reported_state',
+            'i.reported_at',
+            'i.error_at',
+            's.requested_state as software_requested_state',
+            's.reported_state as software_reported_state',
+          ])
+          .where('i.shared', '=', 0),
+      );
+      return rows.map(toInstanceStatusFacts);
     },
     readNodeSnapshot: async (computeNodeId) => {
       const args = { node: computeNodeId };

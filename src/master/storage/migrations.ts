@@ -446,6 +446,16 @@ const panelSessions: Migration = {
   },
 };
 
+/**
+ * When each compute node last called the master for its pass (snapshot, long poll), for the
+ * nodes' contact age (`/metrics`, the panel). Written coalesced (services/node-contacts.ts).
+ */
+const nodeContact: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('compute_node').addColumn('last_contact_at', 'double precision').execute();
+  },
+};
+
 /** Every migration of a dialect, in order. Append only. */
 export function migrationsFor(dialect: MigrationDialect): Record<string, Migration> {
   return {
@@ -457,6 +467,7 @@ export function migrationsFor(dialect: MigrationDialect): Record<string, Migrati
     '0006_dependency_time': dependencyTime,
     '0007_scale_indexes': scaleIndexes,
     '0010_panel_sessions': panelSessions,
+    '0011_node_contact': nodeContact,
   };
 }
 

@@ -55,6 +55,8 @@ type Method = keyof Repository;
 const READS: ReadonlySet<Method> = new Set<Method>([
   'getComputeNode',
   'listComputeNodes',
+  'listComputeNodeContacts',
+  'listInstanceStatusFacts',
   'listPartitions',
   'firstFreePartition',
   'listAddresses',
@@ -113,6 +115,8 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
   insertPanelSession: () => undefined,
   deletePanelSession: () => undefined,
   deleteExpiredPanelSessions: () => undefined,
+  // A node's last contact is in no memoized read either: recording it evicts none of its node's.
+  recordComputeNodeContacts: () => undefined,
 };
 
 /** Writes of one instance: its node (where it is allocated or hosted) is looked up before the change. */

@@ -152,12 +152,34 @@ export interface SharedHostQuery {
   partitionId?: string;
 }
 
+/** What an instance's status (core/instance-status.ts) follows from, for counting instances by status. */
+export interface InstanceStatusFactsRecord {
+  requestedState: RequestedState;
+  allocated: boolean;
+  partitionTimestamp: number | null;
+  reportedState: string | null;
+  reportedAt: number | null;
+  errorAt: number | null;
+  /** Its software release on its compute node; null when it has no partition or none is supplied. */
+  software: { requestedState: SoftwareInstallationState; reportedState: string | null } | null;
+}
+
+/** When a compute node last called for its pass. */
+export interface ComputeNodeContactRecord {
+  computeNodeId: string;
+  /** Float seconds; null: never. */
+  lastContactAt: number | null;
+}
+
 export interface Repository extends IdentityRepository {
   // compute nodes
   getComputeNode(reference: string): Promise<ComputeNodeRecord | undefined>;
   listComputeNodes(): Promise<ComputeNodeRecord[]>;
   upsertComputeNode(node: ComputeNodeRecord & { now: number }): Promise<void>;
   recordComputeNodeBang(reference: string, bang: { message: string; at: number }): Promise<void>;
+  listComputeNodeContacts(): Promise<ComputeNodeContactRecord[]>;
+  /** Moves each node's last contact forward to `at` (never back: several masters may record it). */
+  recordComputeNodeContacts(contacts: readonly { computeNodeId: string; at: number }[]): Promise<void>;
 
   // partitions and addresses
   listPartitions(computeNodeId: string): Promise<PartitionRecord[]>;
@@ -218,6 +240,8 @@ export interface Repository extends IdentityRepository {
    * and root shared instances.
    */
   listRootTitles(owner: string): Promise<{ instances: string[]; shared: string[] }>;
+  /** The status facts of every non-shared instance (a scan: for metrics, not for a hot path). */
+  listInstanceStatusFacts(): Promise<InstanceStatusFactsRecord[]>;
 
   // promise results (a report: no timestamp or revision bump)
   getPromiseResults(instanceId: number): Promise<PromiseResultsRecord | undefined>;

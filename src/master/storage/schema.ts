@@ -16,6 +16,8 @@ export interface ComputeNodeTable {
   title: string | null;
   allocation_scope: ColumnType<AllocationScope, AllocationScope | undefined, AllocationScope>;
   revoked_at: number | null;
+  /** When the node last called for its pass (float seconds), null: never. */
+  last_contact_at: number | null;
 }
 
 export interface PartitionTable {

@@ -27,6 +27,7 @@ import { readOnlyDatabaseError, sqliteFaultError, SqliteFaultLog } from './sqlit
 import type { MasterStore, MemoizedReadOptions, Repository } from './repository.ts';
 import type { MasterDatabase } from './schema.ts';
 import type { SqlExecutor } from './sql-executor.ts';
+import { observeTransaction, type TransactionObserver } from './transaction-timing.ts';
 
 export interface SqliteStoreOptions {
   /** A file path, or ':memory:'. Parent directories are created (mode 0700). */
@@ -39,6 +40,8 @@ export interface SqliteStoreOptions {
    * were committed (default 64, so that short-lived stores never start one); Infinity: never.
    */
   backgroundCheckpointAfter?: number;
+  /** Told the duration of each transaction (metrics). */
+  onTransaction?: TransactionObserver | undefined;
   /** Called after each background checkpoint (WAL size and frames copied into the database). */
   onBackgroundCheckpoint?: (result: { walFrames: number; copiedFrames: number }) => void;
 }
@@ -220,17 +223,17 @@ export class SqliteStore implements MasterStore {
 
   private transaction<T>(mode: JobMode, work: (repository: Repository) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new SlapError('SLAP_ERR_UNAVAILABLE', 'the database is closed'));
-    return this.transactions
-      .run(mode, () => work(this.repository))
-      .then(
-        (value) => {
-          if (mode === 'write') this.faults.wrote();
-          return value;
-        },
-        (error: unknown) => {
-          throw this.fault(error);
-        },
-      );
+    return observeTransaction(this.options.onTransaction, mode, () =>
+      this.transactions.run(mode, () => work(this.repository)),
+    ).then(
+      (value) => {
+        if (mode === 'write') this.faults.wrote();
+        return value;
+      },
+      (error: unknown) => {
+        throw this.fault(error);
+      },
+    );
   }
 
   /** A failure as it is answered: a fault of the machine (sqlite-faults.ts) becomes a 503. */

@@ -35,11 +35,14 @@ import {
 } from './change-notifications.ts';
 import { pgClientConfig } from './connection.ts';
 import { conflictRetriesExhausted, isRetryable, isUnavailable, unavailableError } from './pg-errors.ts';
+import { observeTransaction, type TransactionObserver } from '../transaction-timing.ts';
 
 export interface PostgresStoreOptions {
   /** A postgresql:// URI (database-location.ts). */
   uri: string;
   logger?: Logger | undefined;
+  /** Told the duration of each transaction (metrics). */
+  onTransaction?: TransactionObserver | undefined;
   /** Connections in the pool (default 8). */
   poolSize?: number | undefined;
   /** How long a call waits for a connection before answering 503 (default 5000 ms). */
@@ -226,7 +229,9 @@ export class PostgresStore implements MasterStore {
 
   private transaction<T>(mode: Mode, work: (repository: Repository) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new SlapError('SLAP_ERR_UNAVAILABLE', 'the database is closed'));
-    const running = this.runTransaction(mode, work);
+    const running = observeTransaction(this.options.onTransaction, mode, () =>
+      this.runTransaction(mode, work),
+    );
     this.running.add(running);
     const done = (): void => void this.running.delete(running);
     running.then(done, done);
