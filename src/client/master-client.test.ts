@@ -195,7 +195,7 @@ test('compute node calls: bang, usage, certificates, HATEOAS URL', async () => {
   );
   const usage =
     '<?xml version="1.0"?><journal><transaction type="Sale Packing List"><start_date></start_date>' +
-    '<stop_date></stop_date><reference>COMP-CLIENT</reference><currency></currency><payment_mode></payment_mode>' +
+    '<stop_date>2023-11-14 at 22:13:20</stop_date><reference>COMP-CLIENT</reference><currency></currency><payment_mode></payment_mode>' +
     '<arrow type="Administration"><source></source><destination></destination></arrow><movement>' +
     '<resource>CPU Consumption</resource><reference>slappart0</reference><quantity>1.0</quantity>' +
     '<price>0.0</price><VAT></VAT></movement></transaction></journal>';

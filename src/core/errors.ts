@@ -119,6 +119,12 @@ export const ERROR_CATALOG = {
     exit: EXIT.failure,
     summary: 'The operation is not implemented for this kind of object.',
   },
+  SLAP_ERR_USAGE_REPORT_INVALID: {
+    http: 400,
+    exit: EXIT.failure,
+    summary:
+      'A usage report (TioXML journal) is malformed, has a negative or non-finite quantity, an interval that ends before it starts or in the future, or too many movements; nothing of it is stored.',
+  },
   SLAP_ERR_HAS_CHILDREN: {
     http: 403,
     exit: EXIT.failure,

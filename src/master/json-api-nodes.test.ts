@@ -369,7 +369,7 @@ test('the answers proxy mode gives without an implementation', async () => {
       },
     );
     assert.deepEqual(
-      (await api('/slapos.post.v0.compute_node_usage', { computer_guid: 'foo', tioxml: '' })).body,
+      (await api('/slapos.post.v0.compute_node_usage', { computer_guid: 'foo', tioxml: '<journal/>' })).body,
       ignored,
     );
     assert.deepEqual((await api('/slapos.get.v0.compute_node_status', { computer_guid: 'computer' })).body, {

@@ -108,7 +108,11 @@ test("a request placed on the requester's own node reads no other node; else the
     assert.equal(own.calls.get('listComputeNodeAccess'), undefined, 'the other nodes are not read');
     // Her node full: the open node of bob's takes the next one.
     await store.write((repository) =>
-      repository.allocatePartition({ computeNodeId: 'COMP-2', partitionId: 'slappart0' }, 1),
+      repository.allocatePartition({ computeNodeId: 'COMP-2', partitionId: 'slappart0' }, 1, {
+        instanceId: 1,
+        owner: 'alice',
+        instanceTree: 'root',
+      }),
     );
     const other = await choose();
     assert.deepEqual(other.placement, { partition: { computeNodeId: 'COMP-1', partitionId: 'slappart0' } });

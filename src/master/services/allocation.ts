@@ -8,6 +8,7 @@
 import type { ComputeNodeAccess, InstanceRecord, PartitionKey, Repository } from '../storage/repository.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
+import { partitionHolder } from './partition-holder.ts';
 
 /**
  * The caller whose rights an allocation uses: an instance's owner (an admin's instances allocate as
@@ -220,7 +221,7 @@ export async function allocateWaitingInstances(
       allocationMessage: null,
       now,
     });
-    await repository.allocatePartition(placement.partition, now);
+    await repository.allocatePartition(placement.partition, now, partitionHolder(record));
     placed.push({ instance: context.naming.guidOf(record), ...placement.partition });
   }
   return placed;

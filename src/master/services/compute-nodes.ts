@@ -1,6 +1,6 @@
 /**
  * Compute node endpoints that slapproxy answers without a real implementation in proxy mode
- * (status, bang, usage, certificates) and the node list. Each still goes through authorisation.
+ * (status, bang, certificates) and the node list (usage reports: usage-records.ts). Each still goes through authorisation.
  */
 import { SlapError } from '../../core/errors.ts';
 import type { AllocationScope } from '../storage/repository.ts';
@@ -58,22 +58,6 @@ export async function bangComputeNode(
           at,
         );
   });
-  return 'Ignored';
-}
-
-/** Usage reports are accepted and ignored in proxy mode (no accounting). */
-export async function reportComputeNodeUsage(
-  context: ServiceContext,
-  input: { caller: Caller; computeNodeId: string; usageXml: string },
-): Promise<'Ignored'> {
-  await context.authorize(input.caller, 'compute_node.report', {
-    kind: 'compute_node',
-    computeNodeId: input.computeNodeId,
-  });
-  context.logger.debug(
-    { computeNode: input.computeNodeId, bytes: input.usageXml.length },
-    'usage report ignored',
-  );
   return 'Ignored';
 }
 

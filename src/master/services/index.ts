@@ -13,6 +13,7 @@ import * as reads from './read-instances.ts';
 import * as masterMetrics from './master-metrics.ts';
 import { requestInstance } from './request-instance.ts';
 import * as software from './software-installations.ts';
+import * as usage from './usage-records.ts';
 
 type Input<F> = F extends (context: ServiceContext, input: infer I) => unknown ? I : never;
 type Output<F> = F extends (context: ServiceContext, input: never) => infer O ? O : never;
@@ -46,7 +47,8 @@ export function createMasterServices(context: ServiceContext) {
     updateComputeNodeAccess: bind(context, computeNodes.updateComputeNodeAccess),
     computeNodeStatus: bind(context, computeNodes.computeNodeStatus),
     bangComputeNode: bind(context, computeNodes.bangComputeNode),
-    reportComputeNodeUsage: bind(context, computeNodes.reportComputeNodeUsage),
+    reportComputeNodeUsage: bind(context, usage.reportComputeNodeUsage),
+    readUsageSeries: bind(context, usage.readUsageSeries),
     createComputeNodeCertificate: bind(context, computeNodes.createComputeNodeCertificate),
     revokeComputeNodeCertificate: bind(context, computeNodes.revokeComputeNodeCertificate),
     instanceCertificate: bind(context, instanceCertificate),
@@ -97,3 +99,4 @@ export type { PromiseResult, PromiseResults } from './promise-results.ts';
 export type { InstanceStatusReport } from './instance-status.ts';
 export type { InstanceStatusCount } from './master-metrics.ts';
 export type { SoftwareInstallationStatusItem } from './software-installations.ts';
+export type { UsageSeries, UsageSeriesInput } from './usage-records.ts';

@@ -78,6 +78,7 @@ export async function reportInstanceState(
       await repository.revokeCertificates({ kind: 'instance', subject, now });
     }
     await repository.setPartitionSlapState(record.location, 'free');
+    await repository.endPartitionAllocation(record.location, now);
     // Its shared instances lose their host; they find a new one when requested again.
     await repository.detachSharedInstances(record.location, now);
     await repository.bumpNodeRevision(record.location.computeNodeId);

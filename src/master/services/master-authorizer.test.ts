@@ -185,6 +185,12 @@ const CASES: Case[] = [
     READERS,
   ),
   ...guidCases(
+    'readUsageSeries',
+    (s, caller, instanceGuid) =>
+      s.readUsageSeries({ caller, instanceGuid, resources: ['service_module/cpu_time'], from: 0, to: 1 }),
+    READERS,
+  ),
+  ...guidCases(
     'listHostedSharedInstances',
     (s, caller, instanceGuid) => s.listHostedSharedInstances({ caller, instanceGuid }),
     READERS,
@@ -256,6 +262,12 @@ const CASES: Case[] = [
     OWNER_READ,
   ),
   ...nodeCases(
+    'readUsageSeries',
+    (s, caller, computeNodeId) =>
+      s.readUsageSeries({ caller, computeNodeId, resources: ['service_module/cpu_time'], from: 0, to: 1 }),
+    OWNER_READ,
+  ),
+  ...nodeCases(
     'readNodeSnapshot',
     (s, caller, computeNodeId) => s.readNodeSnapshot({ caller, computeNodeId }),
     OWNER_READ,
@@ -297,7 +309,7 @@ const CASES: Case[] = [
   ),
   ...nodeCases(
     'reportComputeNodeUsage',
-    (s, caller, computeNodeId) => s.reportComputeNodeUsage({ caller, computeNodeId, usageXml: '' }),
+    (s, caller, computeNodeId) => s.reportComputeNodeUsage({ caller, computeNodeId, usageXml: '<journal/>' }),
     ['node1'],
   ),
   ...nodeCases(

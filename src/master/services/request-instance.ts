@@ -13,6 +13,7 @@ import type { RequestedState } from '../../core/states.ts';
 import type { InstanceFields, InstanceRecord, PartitionKey, Repository } from '../storage/repository.ts';
 import { namespaceOf, type Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
+import { partitionHolder } from './partition-holder.ts';
 import { chooseFreePartition, sharedHostNodes } from './allocation.ts';
 import { frontendBypass, type RequestOrigin } from './frontend-bypass.ts';
 import { ipListOf, type InstanceView } from './instance-view.ts';
@@ -218,7 +219,8 @@ async function requestNotShared(
       allocationMessage: 'waiting' in placement ? placement.waiting : null,
       now: request.now,
     });
-    if (location) await repository.allocatePartition(location, request.now);
+    if (location)
+      await repository.allocatePartition(location, request.now, partitionHolder({ ...identity, id }));
     view = {
       softwareType,
       connectionParameters: {},
@@ -269,7 +271,8 @@ async function requestNotShared(
       await repository.updateInstance(existing.id, fields);
     }
     const placed = location !== null && existing.location === null;
-    if (placed && location) await repository.allocatePartition(location, request.now);
+    if (placed && location)
+      await repository.allocatePartition(location, request.now, partitionHolder(existing));
     else if (changed && location) await repository.setPartitionTimestamp(location, request.now);
     view = {
       softwareType: request.softwareType,

@@ -210,6 +210,28 @@ test('every use case goes through the one authorisation check point', async () =
         'readPromiseResults',
         () => services.readPromiseResults({ caller: stranger, instanceGuid: 'x______0' }),
       ],
+      [
+        'readUsageSeries node',
+        () =>
+          services.readUsageSeries({
+            caller: stranger,
+            computeNodeId: 'c',
+            resources: ['r'],
+            from: 0,
+            to: 1,
+          }),
+      ],
+      [
+        'readUsageSeries instance',
+        () =>
+          services.readUsageSeries({
+            caller: stranger,
+            instanceGuid: 'x______0',
+            resources: ['r'],
+            from: 0,
+            to: 1,
+          }),
+      ],
       ['computeNodeStatus', () => services.computeNodeStatus({ caller: stranger, computeNodeId: 'c' })],
       [
         'bangComputeNode',

@@ -13,11 +13,13 @@ import type {
   ComputeNodeRecord,
   InstanceStatusFactsRecord,
   InstanceSummary,
+  PartitionAllocationRecord,
   PartitionKey,
   PromiseResultsRecord,
   Repository,
+  UsagePoint,
 } from './repository.ts';
-import type { MasterDatabase } from './schema.ts';
+import type { MasterDatabase, UsageRecordTable } from './schema.ts';
 import {
   ONE,
   instanceColumnValues,
@@ -58,6 +60,8 @@ function toInstanceStatusFacts(row: InstanceStatusFactsRow): InstanceStatusFacts
         : { requestedState: row.software_requested_state, reportedState: row.software_reported_state },
   };
 }
+
+type UsageRecordRow = Omit<UsageRecordTable, 'id' | 'compute_node_reference'>;
 
 export interface RepositoryHooks {
   /** Called when a use case bumps a node's revision (its listeners are told after the commit). */
@@ -204,7 +208,7 @@ export function createKyselyRepository(
         { node: key.computeNodeId, partition: key.partitionId, state: slapState },
       );
     },
-    allocatePartition: async (key, timestamp) => {
+    allocatePartition: async (key, timestamp, holder) => {
       await run(
         'allocatePartition',
         () =>
@@ -215,8 +219,60 @@ export function createKyselyRepository(
             .where('reference', '=', param('partition')),
         { node: key.computeNodeId, partition: key.partitionId, timestamp },
       );
+      await repository.endPartitionAllocation(key, timestamp);
+      await run(
+        'startPartitionAllocation',
+        () =>
+          db.insertInto('partition_allocation').values({
+            compute_node_reference: param('node'),
+            partition_reference: param('partition'),
+            instance_id: param<number>('instance'),
+            owner: param('owner'),
+            instance_tree: param('tree'),
+            allocated_at: param<number>('at'),
+          }),
+        {
+          ...nodeAndPartition(key),
+          instance: holder.instanceId,
+          owner: holder.owner,
+          tree: holder.instanceTree,
+          at: timestamp,
+        },
+      );
       return repository.bumpNodeRevision(key.computeNodeId);
     },
+    endPartitionAllocation: async (key, at) => {
+      await run(
+        'endPartitionAllocation',
+        () =>
+          db
+            .updateTable('partition_allocation')
+            .set({ released_at: param<number>('at') })
+            .where('compute_node_reference', '=', param('node'))
+            .where('partition_reference', '=', param('partition'))
+            .where('released_at', 'is', null),
+        { ...nodeAndPartition(key), at },
+      );
+    },
+    listPartitionAllocations: async (computeNodeId) =>
+      await all<PartitionAllocationRecord>(
+        'listPartitionAllocations',
+        () =>
+          db
+            .selectFrom('partition_allocation')
+            .select([
+              'partition_reference as partitionId',
+              'instance_id as instanceId',
+              'owner',
+              'instance_tree as instanceTree',
+              'allocated_at as allocatedAt',
+              'released_at as releasedAt',
+            ])
+            .where('compute_node_reference', '=', param('node'))
+            .orderBy('allocated_at')
+            .orderBy('id'),
+        { node: computeNodeId },
+      ),
     setPartitionTimestamp: async (key, timestamp) => {
       await run(
         'setPartitionTimestamp',
@@ -656,6 +712,127 @@ export function createKyselyRepository(
             ),
         { id: instanceId, json: results.resultListJson, at: results.reportedAt },
       );
+    },
+
+    insertUsageRecord: async (record) =>
+      (await run(
+        'insertUsageRecord',
+        () =>
+          db
+            .insertInto('usage_record')
+            .values({
+              compute_node_reference: param('node'),
+              partition_reference: param('partition'),
+              instance_id: param<number | null>('instance'),
+              owner: param<string | null>('owner'),
+              instance_tree: param<string | null>('tree'),
+              resource: param('resource'),
+              title: param<string | null>('title'),
+              quantity: param<number>('quantity'),
+              start_at: param<number>('start'),
+              stop_at: param<number>('stop'),
+              recorded_at: param<number>('recorded'),
+            })
+            .onConflict((conflict) =>
+              conflict
+                .columns(['compute_node_reference', 'partition_reference', 'start_at', 'stop_at', 'resource'])
+                .doNothing(),
+            ),
+        {
+          node: record.computeNodeId,
+          partition: record.partitionId,
+          instance: record.holder?.instanceId ?? null,
+          owner: record.holder?.owner ?? null,
+          tree: record.holder?.instanceTree ?? null,
+          resource: record.resource,
+          title: record.title,
+          quantity: record.quantity,
+          start: record.start,
+          stop: record.stop,
+          recorded: record.recordedAt,
+        },
+      )) > 0,
+    listUsageRecords: async (computeNodeId, query) => {
+      const rows = await all<UsageRecordRow>(
+        'listUsageRecords',
+        () =>
+          db
+            .selectFrom('usage_record')
+            .select([
+              'partition_reference',
+              'instance_id',
+              'owner',
+              'instance_tree',
+              'resource',
+              'title',
+              'quantity',
+              'start_at',
+              'stop_at',
+              'recorded_at',
+            ])
+            .where('compute_node_reference', '=', param('node'))
+            .where('stop_at', '>=', param<number>('from'))
+            .where('stop_at', '<=', param<number>('to'))
+            .orderBy('stop_at')
+            .orderBy('partition_reference')
+            .orderBy('start_at')
+            .orderBy('resource')
+            .limit(param<number>('limit')),
+        { node: computeNodeId, from: query.from, to: query.to, limit: query.limit },
+      );
+      return rows.map((row) => ({
+        computeNodeId,
+        partitionId: row.partition_reference,
+        holder:
+          row.instance_id === null
+            ? null
+            : { instanceId: row.instance_id, owner: row.owner ?? '', instanceTree: row.instance_tree ?? '' },
+        resource: row.resource,
+        title: row.title,
+        quantity: Number(row.quantity),
+        start: Number(row.start_at),
+        stop: Number(row.stop_at),
+        recordedAt: Number(row.recorded_at),
+      }));
+    },
+    listUsagePoints: async (subject, query) => {
+      const args = { resource: query.resource, from: query.from, to: query.to, limit: query.limit };
+      const latest =
+        'computeNodeId' in subject
+          ? await all<UsagePoint>(
+              'listNodeUsagePoints',
+              () =>
+                db
+                  .selectFrom('usage_record')
+                  .select(['stop_at as stop', (eb) => eb.fn.sum<number>('quantity').as('quantity')])
+                  .where('compute_node_reference', '=', param('node'))
+                  .where('resource', '=', param('resource'))
+                  .where('stop_at', '>=', param<number>('from'))
+                  .where('stop_at', '<=', param<number>('to'))
+                  .where('partition_reference', '<>', '')
+                  .groupBy('stop_at')
+                  .orderBy('stop_at', 'desc')
+                  .limit(param<number>('limit')),
+              { ...args, node: subject.computeNodeId },
+            )
+          : await all<UsagePoint>(
+              'listInstanceUsagePoints',
+              () =>
+                db
+                  .selectFrom('usage_record')
+                  .select(['stop_at as stop', 'quantity'])
+                  .where('instance_id', '=', param<number>('instance'))
+                  .where('resource', '=', param('resource'))
+                  .where('stop_at', '>=', param<number>('from'))
+                  .where('stop_at', '<=', param<number>('to'))
+                  .orderBy('stop_at', 'desc')
+                  .limit(param<number>('limit')),
+              { ...args, instance: subject.instanceId },
+            );
+      // PostgreSQL's sum of double precision is a double; pg may hand numerics over as text.
+      return latest
+        .reverse()
+        .map((point) => ({ stop: Number(point.stop), quantity: Number(point.quantity) }));
     },
 
     getNodeRevision: async (computeNodeId) => {

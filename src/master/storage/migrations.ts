@@ -432,6 +432,94 @@ const scaleIndexes: Migration = {
   },
 };
 
+/**
+ * Usage records (issue 15's base, the panel's usage graphs): the movements of the nodes' usage
+ * reports, each attributed to the instance and owner that held the partition during its interval,
+ * read from `partition_allocation`, the history of who held each partition (one row per allocation,
+ * closed when the partition is freed). A journal sent twice counts once: the key is (compute node,
+ * partition, start, stop, resource). `partition_reference` is '' for the node's own movements.
+ * Existing allocations enter the history from their instance's creation.
+ */
+const usage: DialectMigration = (dialect) => ({
+  async up(untyped: Kysely<unknown>): Promise<void> {
+    const db = untyped as Kysely<AnyTables>;
+    await db.schema
+      .createTable('partition_allocation')
+      .addColumn('id', 'integer', idColumn(dialect))
+      .addColumn('compute_node_reference', 'text', (c) => c.notNull())
+      .addColumn('partition_reference', 'text', (c) => c.notNull())
+      .addColumn('instance_id', 'integer', (c) => c.notNull())
+      .addColumn('owner', 'text', (c) => c.notNull())
+      .addColumn('instance_tree', 'text', (c) => c.notNull())
+      .addColumn('allocated_at', 'double precision', (c) => c.notNull())
+      .addColumn('released_at', 'double precision')
+      .execute();
+    await db.schema
+      .createIndex('partition_allocation_partition')
+      .on('partition_allocation')
+      .columns(['compute_node_reference', 'partition_reference', 'allocated_at'])
+      .execute();
+    await db
+      .insertInto('partition_allocation')
+      .columns([
+        'compute_node_reference',
+        'partition_reference',
+        'instance_id',
+        'owner',
+        'instance_tree',
+        'allocated_at',
+      ])
+      .expression(
+        db
+          .selectFrom('instance')
+          .select([
+            'compute_node_reference',
+            'partition_reference',
+            'id',
+            'owner',
+            sql<string>`case when requested_by = '' then title else requested_by end`.as('instance_tree'),
+            'created_at',
+          ])
+          .where('shared', '=', 0)
+          .where('compute_node_reference', 'is not', null)
+          .where('partition_reference', 'is not', null),
+      )
+      .execute();
+
+    await db.schema
+      .createTable('usage_record')
+      .addColumn('id', 'integer', idColumn(dialect))
+      .addColumn('compute_node_reference', 'text', (c) => c.notNull())
+      .addColumn('partition_reference', 'text', (c) => c.notNull())
+      .addColumn('instance_id', 'integer')
+      .addColumn('owner', 'text')
+      .addColumn('instance_tree', 'text')
+      .addColumn('resource', 'text', (c) => c.notNull())
+      .addColumn('title', 'text')
+      .addColumn('quantity', 'double precision', (c) => c.notNull())
+      .addColumn('start_at', 'double precision', (c) => c.notNull())
+      .addColumn('stop_at', 'double precision', (c) => c.notNull())
+      .addColumn('recorded_at', 'double precision', (c) => c.notNull())
+      .addUniqueConstraint('usage_record_interval', [
+        'compute_node_reference',
+        'partition_reference',
+        'start_at',
+        'stop_at',
+        'resource',
+      ])
+      .execute();
+    await db.schema
+      .createIndex('usage_record_node_series')
+      .on('usage_record')
+      .columns(['compute_node_reference', 'resource', 'stop_at'])
+      .execute();
+    await db.schema
+      .createIndex('usage_record_instance_series')
+      .on('usage_record')
+      .columns(['instance_id', 'resource', 'stop_at'])
+      .execute();
+  },
+});
 /** The panel's sessions (src/master/panel/): a signed-in browser holds the secret, the store its digest. */
 const panelSessions: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
@@ -466,6 +554,7 @@ export function migrationsFor(dialect: MigrationDialect): Record<string, Migrati
     '0005_instance_owner': instanceOwner(dialect),
     '0006_dependency_time': dependencyTime,
     '0007_scale_indexes': scaleIndexes,
+    '0009_usage': usage(dialect),
     '0010_panel_sessions': panelSessions,
     '0011_node_contact': nodeContact,
   };

@@ -83,6 +83,9 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'listCertificates',
   'getComputeNodeAccess',
   'listComputeNodeAccess',
+  'listPartitionAllocations',
+  'listUsagePoints',
+  'listUsageRecords',
   'getPanelSession',
 ]);
 
@@ -111,6 +114,9 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
   // Promise results are in no node's memoized reads (instance list, snapshot): no lookup of the
   // instance's node on every promise report.
   setPromiseResults: () => undefined,
+  // Neither the partition history nor usage records are in any memoized read.
+  endPartitionAllocation: () => undefined,
+  insertUsageRecord: () => undefined,
   // Sessions are in no memoized read.
   insertPanelSession: () => undefined,
   deletePanelSession: () => undefined,

@@ -134,7 +134,35 @@ const CALLS: [keyof Repository, Call][] = [
       });
     },
   ],
-  ['allocatePartition', (r) => r.allocatePartition(first, 2)],
+  [
+    'allocatePartition',
+    (r) => r.allocatePartition(first, 2, { instanceId: 1, owner: 'alice', instanceTree: 'root' }),
+  ],
+  ['listPartitionAllocations', (r) => r.listPartitionAllocations(node)],
+  [
+    'insertUsageRecord',
+    (r) =>
+      r.insertUsageRecord({
+        computeNodeId: node,
+        partitionId: 'slappart0',
+        holder: { instanceId: 1, owner: 'alice', instanceTree: 'root' },
+        resource: 'service_module/cpu_time',
+        title: null,
+        quantity: 1,
+        start: 1,
+        stop: 2,
+        recordedAt: 3,
+      }),
+  ],
+  ['listUsageRecords', (r) => r.listUsageRecords(node, { from: 0, to: 9, limit: 10 })],
+  [
+    'listUsagePoints',
+    async (r) => {
+      const query = { resource: 'service_module/cpu_time', from: 0, to: 9, limit: 10 };
+      await r.listUsagePoints({ computeNodeId: node }, query);
+      return r.listUsagePoints({ instanceId: 1 }, query);
+    },
+  ],
   ['setPartitionTimestamp', (r) => r.setPartitionTimestamp(first, 3)],
   ['bumpNodeRevision', (r) => r.bumpNodeRevision(node)],
   ['bumpDependencySerial', (r) => r.bumpDependencySerial(first, 4)],
@@ -171,6 +199,7 @@ const CALLS: [keyof Repository, Call][] = [
   ['deleteSoftwareInstallation', (r) => r.deleteSoftwareInstallation(node, instance.softwareRelease)],
   ['deleteAddresses', (r) => r.deleteAddresses(node)],
   ['deletePartition', (r) => r.deletePartition(second)],
+  ['endPartitionAllocation', (r) => r.endPartitionAllocation(first, 9)],
   [
     'undoComputeNodeRegistration',
     (r) => r.undoComputeNodeRegistration({ reference: 'COMP-9', tokenHash: 'd'.repeat(64) }),

@@ -171,6 +171,47 @@ export interface ComputeNodeContactRecord {
   lastContactAt: number | null;
 }
 
+/** Who holds a partition during one allocation: what its usage records are attributed to. */
+export interface PartitionHolder {
+  instanceId: number;
+  /** The instance's namespace ('' in proxy mode). */
+  owner: string;
+  /** The title of the instance's root. */
+  instanceTree: string;
+}
+
+export interface PartitionAllocationRecord extends PartitionHolder {
+  partitionId: string;
+  allocatedAt: number;
+  /** Null while the holder keeps the partition. */
+  releasedAt: number | null;
+}
+
+/** One movement of a usage report, as stored (units as reported). */
+export interface UsageRecord {
+  computeNodeId: string;
+  /** '' for a movement of the node itself. */
+  partitionId: string;
+  /** Null when nobody held the partition during the interval. */
+  holder: PartitionHolder | null;
+  resource: string;
+  title: string | null;
+  quantity: number;
+  /** The interval, float seconds (start <= stop). */
+  start: number;
+  stop: number;
+  recordedAt: number;
+}
+
+/** Whose usage a series is: a node's partitions (summed per interval), or one instance's. */
+export type UsageSubject = { computeNodeId: string } | { instanceId: number };
+
+export interface UsagePoint {
+  /** The end of the interval (float seconds). */
+  stop: number;
+  quantity: number;
+}
+
 export interface Repository extends IdentityRepository {
   // compute nodes
   getComputeNode(reference: string): Promise<ComputeNodeRecord | undefined>;
@@ -189,8 +230,15 @@ export interface Repository extends IdentityRepository {
   /** Deletes a partition with its addresses and the instances allocated on or hosted by it. */
   deletePartition(key: PartitionKey): Promise<void>;
   setPartitionSlapState(key: PartitionKey, slapState: SlapState): Promise<void>;
-  /** Marks a partition busy and sets its timestamp (allocation); bumps the node's revision. */
-  allocatePartition(key: PartitionKey, timestamp: number): Promise<void>;
+  /**
+   * Marks a partition busy and sets its timestamp (allocation); bumps the node's revision. The
+   * holder's allocation starts at `timestamp` in the partition's history.
+   */
+  allocatePartition(key: PartitionKey, timestamp: number, holder: PartitionHolder): Promise<void>;
+  /** Ends the open allocation of a partition in its history (the partition is freed). */
+  endPartitionAllocation(key: PartitionKey, at: number): Promise<void>;
+  /** A node's partition history, oldest allocation first. */
+  listPartitionAllocations(computeNodeId: string): Promise<PartitionAllocationRecord[]>;
   /** Sets a partition's timestamp (the node's "reprocess" signal); bumps the node's revision. */
   setPartitionTimestamp(key: PartitionKey, timestamp: number): Promise<void>;
   listAddresses(key: PartitionKey): Promise<AddressRecord[]>;
@@ -247,6 +295,23 @@ export interface Repository extends IdentityRepository {
   getPromiseResults(instanceId: number): Promise<PromiseResultsRecord | undefined>;
   /** Replaces the instance's promise results. */
   setPromiseResults(instanceId: number, results: PromiseResultsRecord): Promise<void>;
+
+  // usage records
+  /** Stores a usage record unless one with its key exists; true if it was stored. */
+  insertUsageRecord(record: UsageRecord): Promise<boolean>;
+  /** A node's usage records whose interval ends in [from, to], by interval end then key; at most `limit`. */
+  listUsageRecords(
+    computeNodeId: string,
+    query: { from: number; to: number; limit: number },
+  ): Promise<UsageRecord[]>;
+  /**
+   * The points of one resource with `from <= stop <= to`, oldest first, at most `limit` (the latest
+   * ones); a node's are the sums over its partitions per interval end.
+   */
+  listUsagePoints(
+    subject: UsageSubject,
+    query: { resource: string; from: number; to: number; limit: number },
+  ): Promise<UsagePoint[]>;
 
   // the change stream (docs/master.md)
   /** The node's revision: 0 until its first change. */

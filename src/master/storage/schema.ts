@@ -153,6 +153,39 @@ export interface ComputeNodeFriendTable {
   user: string;
 }
 
+/** Who held a partition from `allocated_at` until `released_at` (null: still holds it). */
+export interface PartitionAllocationTable {
+  id: Generated<number>;
+  compute_node_reference: string;
+  partition_reference: string;
+  instance_id: number;
+  /** The namespace of the instance ('' in proxy mode). */
+  owner: string;
+  /** The title of the instance's root (its tree). */
+  instance_tree: string;
+  allocated_at: number;
+  released_at: number | null;
+}
+
+/** One movement of a usage report, attributed to who held the partition then. */
+export interface UsageRecordTable {
+  id: Generated<number>;
+  compute_node_reference: string;
+  /** '' for a movement of the node itself. */
+  partition_reference: string;
+  /** Null when nobody held the partition during the interval (or for the node itself). */
+  instance_id: number | null;
+  owner: string | null;
+  instance_tree: string | null;
+  resource: string;
+  title: string | null;
+  quantity: number;
+  start_at: number;
+  stop_at: number;
+  /** When the master stored it. */
+  recorded_at: number;
+}
+
 /** A signed-in panel session; the secret session id is stored as its SHA-256 digest only. */
 export interface PanelSessionTable {
   session_hash: string;
@@ -175,5 +208,7 @@ export interface MasterDatabase {
   registration_token: RegistrationTokenTable;
   certificate: CertificateTable;
   compute_node_friend: ComputeNodeFriendTable;
+  partition_allocation: PartitionAllocationTable;
+  usage_record: UsageRecordTable;
   panel_session: PanelSessionTable;
 }
