@@ -26,6 +26,11 @@ export interface ServiceContext {
   revisions: NodeRevisionHub;
   /** When each compute node last called for its pass (written coalesced: close it before the store). */
   contacts: NodeContacts;
+  /**
+   * How often a node is assumed to call for its pass (the agent's own setting, unknown here): a node
+   * silent for three such intervals is flagged (compute-node-views.ts). Default 60.
+   */
+  nodePollIntervalSeconds: number;
   /** The one check point (caller.ts): resolves if allowed, rejects otherwise. */
   authorize(caller: Caller, action: Action, target: Target, repository?: Repository): Promise<void>;
 }
@@ -37,8 +42,12 @@ export interface ServiceContextOptions {
   mode?: MasterMode;
   ca?: CertificateAuthority | undefined;
   defaultComputeNodeId?: string | undefined;
+  /** See ServiceContext; default DEFAULT_NODE_POLL_INTERVAL_S. */
+  nodePollIntervalSeconds?: number | undefined;
   authorizer: Authorizer;
 }
+
+export const DEFAULT_NODE_POLL_INTERVAL_S = 60;
 
 export function createServiceContext(options: ServiceContextOptions): ServiceContext {
   const { authorizer } = options;
@@ -53,6 +62,7 @@ export function createServiceContext(options: ServiceContextOptions): ServiceCon
     defaultComputeNodeId: options.defaultComputeNodeId,
     revisions: new NodeRevisionHub(options.store),
     contacts: new NodeContacts({ store: options.store, clock: options.clock, logger: options.logger }),
+    nodePollIntervalSeconds: options.nodePollIntervalSeconds ?? DEFAULT_NODE_POLL_INTERVAL_S,
     authorize: (caller, action, target, repository) =>
       authorizer.authorize(caller, action, target, repository),
   };

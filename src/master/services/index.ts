@@ -2,11 +2,13 @@
 import type { ServiceContext } from './context.ts';
 import * as changeStream from './change-stream.ts';
 import * as computeNodes from './compute-nodes.ts';
+import * as nodeViews from './compute-node-views.ts';
 import { formatComputeNode } from './format-compute-node.ts';
 import * as reports from './instance-reports.ts';
 import { instanceCertificate } from './instance-certificates.ts';
 import { readInstanceStatus } from './instance-status.ts';
 import * as registration from './node-registration.ts';
+import * as registrationTokens from './registration-tokens.ts';
 import * as panelSessions from './panel-sessions.ts';
 import * as promiseResults from './promise-results.ts';
 import * as reads from './read-instances.ts';
@@ -45,6 +47,8 @@ export function createMasterServices(context: ServiceContext) {
     formatComputeNode: bind(context, formatComputeNode),
     listComputeNodes: bind(context, computeNodes.listComputeNodes),
     updateComputeNodeAccess: bind(context, computeNodes.updateComputeNodeAccess),
+    listComputeNodeViews: bind(context, nodeViews.listComputeNodeViews),
+    readComputeNodeView: bind(context, nodeViews.readComputeNodeView),
     computeNodeStatus: bind(context, computeNodes.computeNodeStatus),
     bangComputeNode: bind(context, computeNodes.bangComputeNode),
     reportComputeNodeUsage: bind(context, usage.reportComputeNodeUsage),
@@ -53,6 +57,8 @@ export function createMasterServices(context: ServiceContext) {
     revokeComputeNodeCertificate: bind(context, computeNodes.revokeComputeNodeCertificate),
     instanceCertificate: bind(context, instanceCertificate),
     createRegistrationToken: bind(context, registration.createRegistrationToken),
+    listRegistrationTokens: bind(context, registrationTokens.listRegistrationTokens),
+    revokeRegistrationToken: bind(context, registrationTokens.revokeRegistrationToken),
     registerComputeNode: bind(context, registration.registerComputeNode),
     renewComputeNodeCertificate: bind(context, registration.renewComputeNodeCertificate),
     hateoasUrl: bind(context, computeNodes.hateoasUrl),
@@ -99,4 +105,6 @@ export type { PromiseResult, PromiseResults } from './promise-results.ts';
 export type { InstanceStatusReport } from './instance-status.ts';
 export type { InstanceStatusCount } from './master-metrics.ts';
 export type { SoftwareInstallationStatusItem } from './software-installations.ts';
+export type { ComputeNodeSummary, ComputeNodeView, PartitionView } from './compute-node-views.ts';
+export type { RegistrationTokenItem } from './registration-tokens.ts';
 export type { UsageSeries, UsageSeriesInput } from './usage-records.ts';

@@ -521,6 +521,7 @@ export function createKyselyRepository(
             )
             .select([
               'i.id as id',
+              'i.owner as owner',
               'i.title as title',
               'i.requested_by as requestedBy',
               'i.requested_state as requestedState',

@@ -136,6 +136,8 @@ export interface PromiseResultsRecord {
 /** A compact row for node-wide instance lists (the hot read path). */
 export interface InstanceSummary {
   id: number;
+  /** The instance's namespace ('' in proxy mode). */
+  owner: string;
   title: string;
   requestedBy: string;
   requestedState: RequestedState;
