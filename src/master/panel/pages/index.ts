@@ -1,5 +1,11 @@
 /** The panel's page modules, each registering its routes (panel-plugin.ts). */
 import type { PanelRoutes } from '../panel-routes.ts';
+import * as nodes from './nodes.ts';
 import * as services from './services.ts';
+import * as tokens from './tokens.ts';
 
-export const PAGE_MODULES: readonly ((routes: PanelRoutes) => void)[] = [services.register];
+export const PAGE_MODULES: readonly ((routes: PanelRoutes) => void)[] = [
+  services.register,
+  nodes.register,
+  tokens.register,
+];
