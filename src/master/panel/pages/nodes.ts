@@ -23,8 +23,22 @@ export const LOG_TAIL_LINES = 40;
 
 export function register(routes: PanelRoutes): void {
   routes.get('/nodes', nodeList);
-  routes.get('/nodes/:reference', (request) => nodePage(request));
-  routes.post('/nodes/:reference/access', updateAccess);
+  routes.get('/nodes/:reference', (request) => asPageNotFound(nodePage(request)));
+  routes.post('/nodes/:reference/access', (request) => asPageNotFound(updateAccess(request)));
+}
+
+/**
+ * The API answers an unknown compute node (and one the caller may not see: the same answer) with
+ * slapproxy's 403; for a page, that is a 404, with the same message.
+ */
+async function asPageNotFound(answer: Promise<PanelAnswer>): Promise<PanelAnswer> {
+  try {
+    return await answer;
+  } catch (error) {
+    if (error instanceof SlapError && error.code === 'SLAP_ERR_COMPUTE_NODE_NOT_FOUND')
+      throw new SlapError('SLAP_ERR_NOT_FOUND', error.message, { cause: error });
+    throw error;
+  }
 }
 
 async function nodeList({ caller, services, mode }: PanelRequest): Promise<PanelAnswer> {
