@@ -53,6 +53,17 @@ test('nodes page (proxy): partitions, the instance linking to its tree, build lo
       message: log,
     });
 
+    const stop = new Date(Math.floor(Date.now() / 1000 - 60) * 1000).toISOString();
+    await services.reportComputeNodeUsage({
+      caller: LOCAL_CALLER,
+      computeNodeId: 'computer',
+      usageXml:
+        '<journal><transaction type="Sale Packing List"><title>Resource consumptions</title><start_date></start_date>' +
+        `<stop_date>${stop.slice(0, 10)} at ${stop.slice(11, 19)}</stop_date><reference>computer</reference>` +
+        '<movement><resource>service_module/cpu_time</resource><reference>slappart0</reference>' +
+        '<quantity>12.5</quantity><price>0.0</price><VAT/></movement></transaction></journal>',
+    });
+
     const list = await panel.get('/panel/nodes');
     assert.equal(list.status, 200);
     const listText = textOf(list.html);
@@ -84,6 +95,9 @@ test('nodes page (proxy): partitions, the instance linking to its tree, build lo
     assert.match(textOf(node.html), /Build failed \(last 40 lines of the log\)/);
     assert.match(markup, /<span class="badge badge-failed">failed<\/span>/);
     assert.match(markup, /<section id="usage"/, 'the usage graphs have their place');
+    const usage = textOf(markup.slice(markup.indexOf('<section id="usage"')));
+    assert.match(usage, /CPU time \(seconds per interval\)\. Last: 12\.5 s at /);
+    assert.match(usage, /Memory used \(MB\) No usage reported yet\./);
 
     // The node calls for its pass: no longer silent; its last contact is ISO UTC text.
     await services.readNodeSnapshot({ caller: LOCAL_CALLER, computeNodeId: 'computer' });
