@@ -124,7 +124,7 @@ export async function readComputeNodeView(
     const partitions = await repository.listPartitions(computeNodeId);
     const software = await repository.listSoftwareInstallations(computeNodeId);
     const instances = new Map(
-      (await repository.listInstancesOnNode(computeNodeId)).map((instance) => [
+      (await repository.listPartitionInstanceOwners(computeNodeId)).map((instance) => [
         instance.partitionId,
         instance,
       ]),
@@ -149,7 +149,7 @@ export async function readComputeNodeView(
                 title: instance.title,
                 instanceTree:
                   instance.owner === viewer
-                    ? partitionHolder({ ...instance, shared: false }).instanceTree
+                    ? partitionHolder({ ...instance, id: instance.instanceId, shared: false }).instanceTree
                     : null,
               }
             : null,

@@ -14,6 +14,7 @@ import type {
   InstanceStatusFactsRecord,
   InstanceSummary,
   PartitionAllocationRecord,
+  PartitionInstanceOwner,
   PartitionKey,
   PromiseResultsRecord,
   Repository,
@@ -521,12 +522,35 @@ export function createKyselyRepository(
             )
             .select([
               'i.id as id',
-              'i.owner as owner',
               'i.title as title',
               'i.requested_by as requestedBy',
               'i.requested_state as requestedState',
               'p.reference as partitionId',
               'i.software_release as softwareRelease',
+            ])
+            .where('p.compute_node_reference', '=', param('node'))
+            .where('p.slap_state', '=', 'busy')
+            .orderBy('p.id'),
+        { node: computeNodeId },
+      ),
+    listPartitionInstanceOwners: async (computeNodeId) =>
+      await all<PartitionInstanceOwner>(
+        'listPartitionInstanceOwners',
+        () =>
+          db
+            .selectFrom('partition as p')
+            .innerJoin('instance as i', (join) =>
+              join
+                .onRef('i.compute_node_reference', '=', 'p.compute_node_reference')
+                .onRef('i.partition_reference', '=', 'p.reference')
+                .on('i.shared', '=', 0),
+            )
+            .select([
+              'p.reference as partitionId',
+              'i.id as instanceId',
+              'i.owner as owner',
+              'i.title as title',
+              'i.requested_by as requestedBy',
             ])
             .where('p.compute_node_reference', '=', param('node'))
             .where('p.slap_state', '=', 'busy')

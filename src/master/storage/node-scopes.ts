@@ -66,6 +66,7 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'instanceComputeNode',
   'getInstanceOnPartition',
   'listInstancesOnNode',
+  'listPartitionInstanceOwners',
   'listChildren',
   'listPendingInstances',
   'findSharedHost',

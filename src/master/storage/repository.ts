@@ -136,13 +136,21 @@ export interface PromiseResultsRecord {
 /** A compact row for node-wide instance lists (the hot read path). */
 export interface InstanceSummary {
   id: number;
-  /** The instance's namespace ('' in proxy mode). */
-  owner: string;
   title: string;
   requestedBy: string;
   requestedState: RequestedState;
   partitionId: string;
   softwareRelease: string;
+}
+
+/** Whose instance holds a node's partition (the panel's node page). */
+export interface PartitionInstanceOwner {
+  partitionId: string;
+  instanceId: number;
+  /** The instance's namespace ('' in proxy mode). */
+  owner: string;
+  title: string;
+  requestedBy: string;
 }
 
 export interface SharedHostQuery {
@@ -273,6 +281,8 @@ export interface Repository extends IdentityRepository {
   deleteInstance(id: number): Promise<void>;
   /** Non-shared instances allocated on a node, in partition order. */
   listInstancesOnNode(computeNodeId: string): Promise<InstanceSummary[]>;
+  /** Whose the non-shared instances allocated on a node are, in partition order. */
+  listPartitionInstanceOwners(computeNodeId: string): Promise<PartitionInstanceOwner[]>;
   /** Non-shared instances of `owner`'s namespace whose root is `rootTitle` (its children). */
   listChildren(owner: string, rootTitle: string): Promise<InstanceRecord[]>;
   markChildrenDestroyed(owner: string, rootTitle: string, now: number): Promise<void>;
