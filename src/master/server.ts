@@ -50,6 +50,8 @@ export interface StartMasterOptions {
   database: DatabaseLocation;
   /** The default compute node (`[slapos] computer_id`). */
   computerId?: string | undefined;
+  /** How often nodes are assumed to call (the panel flags a node silent for three): default 60 s. */
+  nodePollIntervalSeconds?: number | undefined;
   logger?: Logger;
   clock?: Clock;
   /**
@@ -179,6 +181,7 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
       mode === 'master' ? createMasterAuthorizer({ store, audit: auditLogger(logger) }) : proxyModeAuthorizer,
     mode,
     ca: certificateAuthority,
+    nodePollIntervalSeconds: options.nodePollIntervalSeconds,
   });
   const services = createMasterServices(context);
   const fastifyLogger: FastifyBaseLogger = logger;

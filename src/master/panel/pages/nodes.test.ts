@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { systemClock } from '../../../core/clock.ts';
 import { createKeyAndCertificateRequest } from '../../../lib/certificate-request.ts';
 import { LOCAL_CALLER } from '../../services/index.ts';
 import { startTestMaster, formatTestNode } from '../../../testing/master.ts';
@@ -23,7 +24,8 @@ function compact(markup: string): string {
 }
 
 test('nodes page (proxy): partitions, the instance linking to its tree, build log tail escaped, last contact', async () => {
-  const master = await startTestMaster();
+  let offset = 0;
+  const master = await startTestMaster({ clock: { now: () => systemClock.now() + offset } });
   const panel = new PanelClient(master.url);
   const services = master.master.services;
   try {
@@ -107,6 +109,12 @@ test('nodes page (proxy): partitions, the instance linking to its tree, build lo
       /<dt>Last contact<\/dt><dd><time datetime="(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)">\1<\/time><\/dd>/,
     );
     assert.doesNotMatch(contacted, /badge-silent/);
+    assert.match(textOf((await panel.get('/panel/nodes')).html), /not called the master for 180 seconds/);
+    offset = 179;
+    assert.doesNotMatch((await panel.get('/panel/nodes/computer')).html, /badge-silent/);
+    offset = 181;
+    assert.match((await panel.get('/panel/nodes/computer')).html, /badge-silent/, 'silent after 3 × 60 s');
+    offset = 0;
 
     const missing = await panel.get('/panel/nodes/nowhere');
     assert.equal(missing.status, 404);

@@ -6,6 +6,7 @@
  */
 import { ALLOCATION_SCOPES, isAllocationScope } from '../../../core/allocation-scope.ts';
 import { SlapError } from '../../../core/errors.ts';
+import { SILENT_AFTER_POLLS } from '../../services/compute-node-views.ts';
 import type { ComputeNodeSummary, ComputeNodeView } from '../../services/index.ts';
 import { html, type Html } from '../html.ts';
 import {
@@ -78,7 +79,16 @@ async function nodeList({ caller, services, mode }: PanelRequest): Promise<Panel
           </div>`
     }
   </section>`;
-  return page('Compute nodes', 'nodes', body);
+  const silentAfter = SILENT_AFTER_POLLS * services.context.nodePollIntervalSeconds;
+  return page(
+    'Compute nodes',
+    'nodes',
+    html`${body}
+      <p class="field-help">
+        A node is flagged silent when it has not called the master for ${silentAfter} seconds
+        (${SILENT_AFTER_POLLS} poll intervals).
+      </p>`,
+  );
 }
 
 function nodeRow(node: ComputeNodeSummary, mode: 'proxy' | 'master'): Html {
