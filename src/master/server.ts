@@ -52,6 +52,8 @@ export interface StartMasterOptions {
   database: DatabaseLocation;
   /** The default compute node (`[slapos] computer_id`). */
   computerId?: string | undefined;
+  /** How often nodes are assumed to call (the panel flags a node silent for three): default 60 s. */
+  nodePollIntervalSeconds?: number | undefined;
   logger?: Logger;
   clock?: Clock;
   /**
@@ -169,6 +171,7 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
       mode === 'master' ? createMasterAuthorizer({ store, audit: auditLogger(logger) }) : proxyModeAuthorizer,
     mode,
     ca: certificateAuthority,
+    nodePollIntervalSeconds: options.nodePollIntervalSeconds,
   });
   const services = createMasterServices(context);
   const fastifyLogger: FastifyBaseLogger = logger;
@@ -228,14 +231,11 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
       : options.accessToken === undefined
         ? openProxyAuthenticator
         : bearerTokenAuthenticator(options.accessToken);
-  const authentication = {
-    authenticator,
-    failureLimiter: mode === 'master' ? new FailureLimiter() : undefined,
-    logger,
-  };
+  const failureLimiter = mode === 'master' ? new FailureLimiter() : undefined;
+  const authentication = { authenticator, failureLimiter, logger };
   registerAuthentication(fastify, {
     ...authentication,
-    selfAuthenticated: (path) => isMetricsPath(path) || isPanelPath(path),
+    selfAuthenticated: (path) => isPanelPath(path) || isMetricsPath(path),
   });
   registerMetrics(fastify, {
     metrics,

@@ -97,3 +97,35 @@ export const PANEL_MAX_PARAM_LENGTH = Math.max(TEXT_RULES.title.maxLength, TEXT_
 export function pathSegment(value: string): string {
   return encodeURIComponent(value);
 }
+
+type RouteKey = `${'get' | 'post'} ${string}`;
+
+/**
+ * Registers a page module's routes now and loads the module on their first request: for pages
+ * whose code needs libraries a master should not load to start (the request forms' JSON schema
+ * validator). `routes` lists what the module registers.
+ */
+export function registerLazily(
+  routes: PanelRoutes,
+  paths: readonly RouteKey[],
+  load: () => Promise<{ register(routes: PanelRoutes): void }>,
+): void {
+  let handlers: Promise<Map<string, PanelHandler>> | undefined;
+  const handlerOf = async (key: RouteKey): Promise<PanelHandler> => {
+    handlers ??= load().then((module) => {
+      const found = new Map<string, PanelHandler>();
+      module.register({
+        get: (path, handler) => void found.set(`get ${path}`, handler),
+        post: (path, handler) => void found.set(`post ${path}`, handler),
+      });
+      return found;
+    });
+    const handler = (await handlers).get(key);
+    if (!handler) throw new Error(`the lazily loaded page module has no route ${key}`);
+    return handler;
+  };
+  for (const key of paths) {
+    const [method, path] = key.split(' ', 2) as ['get' | 'post', string];
+    routes[method](path, async (request) => (await handlerOf(key))(request));
+  }
+}

@@ -9,6 +9,7 @@
  * Units are the reports': CPU time in seconds used per interval, memory and disk in MB.
  */
 import type { UsagePoint } from '../storage/repository.ts';
+import { isoUtc, timeElement } from './time-element.ts';
 import { html, type Html } from './html.ts';
 
 export interface UsageChartSeries {
@@ -59,13 +60,7 @@ export function usageResourceLabel(resource: string): ResourceLabel {
 
 /** ISO 8601 UTC text of float seconds (the value itself when it is no date). */
 function isoTime(seconds: number): string {
-  const date = new Date(seconds * 1000);
-  return Number.isNaN(date.getTime()) ? String(seconds) : date.toISOString();
-}
-
-function timeElement(seconds: number): Html {
-  const iso = isoTime(seconds);
-  return html`<time datetime="${iso}">${iso}</time>`;
+  return isoUtc(seconds) ?? String(seconds);
 }
 
 /** A quantity for people: four significant digits, no exponent below a billion. */

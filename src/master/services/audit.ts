@@ -8,6 +8,7 @@ import type { Logger } from '../../lib/logger.ts';
 export type AuditEvent =
   | 'authentication.failed'
   | 'registration_token.created'
+  | 'registration_token.revoked'
   | 'compute_node.registered'
   | 'compute_node.certificate_renewed'
   | 'compute_node.revoked'

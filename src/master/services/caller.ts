@@ -43,6 +43,8 @@ export type Action =
   | 'compute_node.register'
   | 'compute_node.renew_certificate'
   | 'registration_token.create'
+  | 'registration_token.list'
+  | 'registration_token.revoke'
   | 'software_installation.supply'
   | 'software_installation.read'
   | 'software_installation.report'

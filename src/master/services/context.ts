@@ -28,6 +28,11 @@ export interface ServiceContext {
   contacts: NodeContacts;
   /** How software release schemas are read (software-schema.ts). */
   schemaFetch: SchemaFetchOptions;
+  /**
+   * How often a node is assumed to call for its pass (the agent's own setting, unknown here): a node
+   * silent for three such intervals is flagged (compute-node-views.ts). Default 60.
+   */
+  nodePollIntervalSeconds: number;
   /** The one check point (caller.ts): resolves if allowed, rejects otherwise. */
   authorize(caller: Caller, action: Action, target: Target, repository?: Repository): Promise<void>;
 }
@@ -46,9 +51,13 @@ export interface ServiceContextOptions {
   mode?: MasterMode;
   ca?: CertificateAuthority | undefined;
   defaultComputeNodeId?: string | undefined;
+  /** See ServiceContext; default DEFAULT_NODE_POLL_INTERVAL_S. */
+  nodePollIntervalSeconds?: number | undefined;
   authorizer: Authorizer;
   schemaFetch?: Partial<SchemaFetchOptions>;
 }
+
+export const DEFAULT_NODE_POLL_INTERVAL_S = 60;
 
 export function createServiceContext(options: ServiceContextOptions): ServiceContext {
   const { authorizer } = options;
@@ -67,6 +76,7 @@ export function createServiceContext(options: ServiceContextOptions): ServiceCon
       timeoutMs: options.schemaFetch?.timeoutMs ?? 5000,
       privateAddresses: options.schemaFetch?.privateAddresses ?? false,
     },
+    nodePollIntervalSeconds: options.nodePollIntervalSeconds ?? DEFAULT_NODE_POLL_INTERVAL_S,
     authorize: (caller, action, target, repository) =>
       authorizer.authorize(caller, action, target, repository),
   };

@@ -2,6 +2,7 @@
 import type { ServiceContext } from './context.ts';
 import * as changeStream from './change-stream.ts';
 import * as computeNodes from './compute-nodes.ts';
+import * as nodeViews from './compute-node-views.ts';
 import { formatComputeNode } from './format-compute-node.ts';
 import * as reports from './instance-reports.ts';
 import { instanceCertificate } from './instance-certificates.ts';
@@ -9,6 +10,7 @@ import { readInstanceStatus } from './instance-status.ts';
 import { readInstanceTimeline } from './instance-timeline.ts';
 import * as instanceTrees from './instance-trees.ts';
 import * as registration from './node-registration.ts';
+import * as registrationTokens from './registration-tokens.ts';
 import * as panelSessions from './panel-sessions.ts';
 import * as promiseResults from './promise-results.ts';
 import * as reads from './read-instances.ts';
@@ -16,7 +18,7 @@ import * as masterMetrics from './master-metrics.ts';
 import { requestInstance } from './request-instance.ts';
 import * as software from './software-installations.ts';
 import * as usage from './usage-records.ts';
-import { readSoftwareSchema } from './software-schema.ts';
+import type { ReadSoftwareSchemaInput, SoftwareSchema } from './software-schema.ts';
 
 type Input<F> = F extends (context: ServiceContext, input: infer I) => unknown ? I : never;
 type Output<F> = F extends (context: ServiceContext, input: never) => infer O ? O : never;
@@ -27,6 +29,14 @@ function bind<F extends (context: ServiceContext, input: never) => unknown>(
   useCase: F,
 ): Bound<F> {
   return ((input: Input<F>) => useCase(context, input as never)) as Bound<F>;
+}
+
+/** Loaded on first use: reading schemas needs an HTTP client a master need not load to start. */
+async function readSoftwareSchema(
+  context: ServiceContext,
+  input: ReadSoftwareSchemaInput,
+): Promise<SoftwareSchema | undefined> {
+  return (await import('./software-schema.ts')).readSoftwareSchema(context, input);
 }
 
 export function createMasterServices(context: ServiceContext) {
@@ -51,6 +61,8 @@ export function createMasterServices(context: ServiceContext) {
     formatComputeNode: bind(context, formatComputeNode),
     listComputeNodes: bind(context, computeNodes.listComputeNodes),
     updateComputeNodeAccess: bind(context, computeNodes.updateComputeNodeAccess),
+    listComputeNodeViews: bind(context, nodeViews.listComputeNodeViews),
+    readComputeNodeView: bind(context, nodeViews.readComputeNodeView),
     computeNodeStatus: bind(context, computeNodes.computeNodeStatus),
     bangComputeNode: bind(context, computeNodes.bangComputeNode),
     reportComputeNodeUsage: bind(context, usage.reportComputeNodeUsage),
@@ -59,6 +71,8 @@ export function createMasterServices(context: ServiceContext) {
     revokeComputeNodeCertificate: bind(context, computeNodes.revokeComputeNodeCertificate),
     instanceCertificate: bind(context, instanceCertificate),
     createRegistrationToken: bind(context, registration.createRegistrationToken),
+    listRegistrationTokens: bind(context, registrationTokens.listRegistrationTokens),
+    revokeRegistrationToken: bind(context, registrationTokens.revokeRegistrationToken),
     registerComputeNode: bind(context, registration.registerComputeNode),
     renewComputeNodeCertificate: bind(context, registration.renewComputeNodeCertificate),
     hateoasUrl: bind(context, computeNodes.hateoasUrl),
@@ -110,5 +124,7 @@ export type { InstanceStatusReport } from './instance-status.ts';
 export type { InstanceStatusCount } from './master-metrics.ts';
 export type { InstanceDetails, InstanceTreeDetails, InstanceTreeSummary } from './instance-trees.ts';
 export type { SoftwareInstallationStatusItem } from './software-installations.ts';
+export type { ComputeNodeSummary, ComputeNodeView, PartitionView } from './compute-node-views.ts';
+export type { RegistrationTokenItem } from './registration-tokens.ts';
 export type { UsageSeries, UsageSeriesInput } from './usage-records.ts';
 export type { InputSchema, SoftwareSchema, SoftwareTypeEntry } from './software-schema.ts';

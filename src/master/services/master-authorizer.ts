@@ -31,6 +31,8 @@ const USER_MASTER_ACTIONS: ReadonlySet<Action> = new Set([
   'instance_tree.read',
   'compute_node.list',
   'registration_token.create',
+  'registration_token.list',
+  'registration_token.revoke',
   'master.read',
   'panel.sign_in',
 ]);

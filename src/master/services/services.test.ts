@@ -315,6 +315,13 @@ test('every use case goes through the one authorisation check point', async () =
       ],
       ['countInstancesByStatus', () => services.countInstancesByStatus({ caller: stranger })],
       ['listComputeNodeContacts', () => services.listComputeNodeContacts({ caller: stranger })],
+      ['listRegistrationTokens', () => services.listRegistrationTokens({ caller: stranger })],
+      [
+        'revokeRegistrationToken',
+        () => services.revokeRegistrationToken({ caller: stranger, id: 'a'.repeat(64) }),
+      ],
+      ['listComputeNodeViews', () => services.listComputeNodeViews({ caller: stranger })],
+      ['readComputeNodeView', () => services.readComputeNodeView({ caller: stranger, computeNodeId: 'c' })],
       [
         'registerComputeNode',
         () => services.registerComputeNode({ caller: stranger, title: 't', certificateRequest: '' }),

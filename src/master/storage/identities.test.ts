@@ -205,6 +205,44 @@ test('certificates: stored, listed by kind and subject in issuing order, revoked
   });
 });
 
+test('registration tokens: listed by owner newest first; deleted by their owner only', async () => {
+  await withStore(async (store) => {
+    await addUsers(store, 'alice', 'bob');
+    const older = { tokenHash: HASH_A, owner: 'alice', expiresAt: 3601.5, usedAt: null, createdAt: 1.5 };
+    const newer = { tokenHash: HASH_B, owner: 'alice', expiresAt: 3602.5, usedAt: null, createdAt: 2.5 };
+    const bobs = { tokenHash: 'c'.repeat(64), owner: 'bob', expiresAt: 3603, usedAt: null, createdAt: 3 };
+    await store.write(async (repository) => {
+      for (const record of [older, newer, bobs]) await repository.insertRegistrationToken(record);
+    });
+    assert.deepEqual(await store.read((repository) => repository.listRegistrationTokens('alice')), [
+      newer,
+      older,
+    ]);
+    assert.deepEqual(await store.read((repository) => repository.listRegistrationTokens('carol')), []);
+    assert.equal(
+      await store.write((repository) =>
+        repository.deleteRegistrationToken({ owner: 'bob', tokenHash: HASH_A }),
+      ),
+      false,
+      "another user's token is not deleted",
+    );
+    assert.equal(
+      await store.write((repository) =>
+        repository.deleteRegistrationToken({ owner: 'alice', tokenHash: HASH_A }),
+      ),
+      true,
+    );
+    assert.equal(await store.read((repository) => repository.getRegistrationToken(HASH_A)), undefined);
+    assert.equal(
+      await store.write((repository) =>
+        repository.deleteRegistrationToken({ owner: 'alice', tokenHash: HASH_A }),
+      ),
+      false,
+    );
+    assert.deepEqual(await store.read((repository) => repository.listRegistrationTokens('alice')), [newer]);
+  });
+});
+
 test('compute nodes: registered as COMP-<row id> with their owner; access set, friends as a whole list', async () => {
   await withStore(async (store) => {
     await addUsers(store, 'alice', 'bob', 'carol');
@@ -238,6 +276,15 @@ test('compute nodes: registered as COMP-<row id> with their owner; access set, f
       revokedAt: null,
     });
     assert.equal(await store.read((repository) => repository.getComputeNodeAccess('COMP-9')), undefined);
+    assert.deepEqual(await store.read((repository) => repository.getComputeNodeListing(first)), {
+      reference: first,
+      owner: 'alice',
+      allocationScope: 'personal',
+      friends: [],
+      revokedAt: null,
+      title: 'Alice laptop',
+    });
+    assert.equal(await store.read((repository) => repository.getComputeNodeListing('COMP-9')), undefined);
 
     assert.equal(
       await store.write((repository) =>

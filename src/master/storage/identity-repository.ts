@@ -94,6 +94,10 @@ export interface IdentityRepository {
   getRegistrationToken(tokenHash: string): Promise<RegistrationTokenRecord | undefined>;
   /** Marks the token used; false when it was already used (or does not exist). Expiry is the caller's. */
   markRegistrationTokenUsed(tokenHash: string, now: number): Promise<boolean>;
+  /** `owner`'s registration tokens, newest first. */
+  listRegistrationTokens(owner: string): Promise<RegistrationTokenRecord[]>;
+  /** Deletes `owner`'s token (it no longer registers a node); false when `owner` has no such token. */
+  deleteRegistrationToken(token: { owner: string; tokenHash: string }): Promise<boolean>;
 
   // certificates issued by the master's CA
   /** Throws SLAP_ERR_CONFLICT for a serial already stored. */
@@ -116,6 +120,8 @@ export interface IdentityRepository {
    */
   undoComputeNodeRegistration(registration: { reference: string; tokenHash: string }): Promise<void>;
   getComputeNodeAccess(reference: string): Promise<ComputeNodeAccess | undefined>;
+  /** A compute node's access with its title. */
+  getComputeNodeListing(reference: string): Promise<ComputeNodeListing | undefined>;
   /**
    * Sets the scope and/or replaces the friends with this list (duplicates collapse). False when
    * there is no such compute node; SLAP_ERR_NOT_FOUND when a friend is not a user.

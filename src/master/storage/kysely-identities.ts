@@ -345,6 +345,34 @@ export function createKyselyIdentityRepository(
             .where('token_hash', '=', param('hash')),
         { hash: tokenHash },
       ),
+    listRegistrationTokens: async (owner) =>
+      await all<RegistrationTokenRecord>(
+        'identities:listRegistrationTokens',
+        () =>
+          db
+            .selectFrom('registration_token')
+            .select([
+              'token_hash as tokenHash',
+              'owner',
+              'expires_at as expiresAt',
+              'used_at as usedAt',
+              'created_at as createdAt',
+            ])
+            .where('owner', '=', param('owner'))
+            .orderBy('created_at', 'desc')
+            .orderBy('token_hash'),
+        { owner },
+      ),
+    deleteRegistrationToken: async ({ owner, tokenHash }) =>
+      (await run(
+        'identities:deleteRegistrationToken',
+        () =>
+          db
+            .deleteFrom('registration_token')
+            .where('token_hash', '=', param('hash'))
+            .where('owner', '=', param('owner')),
+        { hash: tokenHash, owner },
+      )) === 1,
     markRegistrationTokenUsed: async (tokenHash, now) =>
       (await run(
         'identities:markRegistrationTokenUsed',
@@ -437,6 +465,14 @@ export function createKyselyIdentityRepository(
         { node: reference },
       );
       return row && toAccess(row, await friendsOf(reference));
+    },
+    getComputeNodeListing: async (reference) => {
+      const row = await get<NodeAccessRow>(
+        'identities:getComputeNodeAccess',
+        () => selectNodeAccess().where('reference', '=', param('node')),
+        { node: reference },
+      );
+      return row && { ...toAccess(row, await friendsOf(reference)), title: row.title };
     },
     setComputeNodeAccess: async (reference, access) => {
       const exists = await get<{ reference: string }>(

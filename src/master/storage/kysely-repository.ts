@@ -18,6 +18,7 @@ import type {
   InstanceEventRecord,
   InstanceSummary,
   PartitionAllocationRecord,
+  PartitionInstanceOwner,
   PartitionKey,
   PromiseEventRecord,
   PromiseResultsRecord,
@@ -65,6 +66,7 @@ function toInstanceStatusFacts(row: InstanceStatusFactsRow): InstanceStatusFacts
         : { requestedState: row.software_requested_state, reportedState: row.software_reported_state },
   };
 }
+
 type UsageRecordRow = Omit<UsageRecordTable, 'id' | 'compute_node_reference'>;
 
 export interface RepositoryHooks {
@@ -560,6 +562,30 @@ export function createKyselyRepository(
               'i.requested_state as requestedState',
               'p.reference as partitionId',
               'i.software_release as softwareRelease',
+            ])
+            .where('p.compute_node_reference', '=', param('node'))
+            .where('p.slap_state', '=', 'busy')
+            .orderBy('p.id'),
+        { node: computeNodeId },
+      ),
+    listPartitionInstanceOwners: async (computeNodeId) =>
+      await all<PartitionInstanceOwner>(
+        'listPartitionInstanceOwners',
+        () =>
+          db
+            .selectFrom('partition as p')
+            .innerJoin('instance as i', (join) =>
+              join
+                .onRef('i.compute_node_reference', '=', 'p.compute_node_reference')
+                .onRef('i.partition_reference', '=', 'p.reference')
+                .on('i.shared', '=', 0),
+            )
+            .select([
+              'p.reference as partitionId',
+              'i.id as instanceId',
+              'i.owner as owner',
+              'i.title as title',
+              'i.requested_by as requestedBy',
             ])
             .where('p.compute_node_reference', '=', param('node'))
             .where('p.slap_state', '=', 'busy')

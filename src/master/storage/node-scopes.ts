@@ -66,6 +66,7 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'instanceComputeNode',
   'getInstanceOnPartition',
   'listInstancesOnNode',
+  'listPartitionInstanceOwners',
   'listChildren',
   'listPendingInstances',
   'findSharedHost',
@@ -82,9 +83,11 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'listUsers',
   'findUserByTokenHash',
   'getRegistrationToken',
+  'listRegistrationTokens',
   'getCertificate',
   'listCertificates',
   'getComputeNodeAccess',
+  'getComputeNodeListing',
   'listComputeNodeAccess',
   'listPartitionAllocations',
   'listUsagePoints',
@@ -127,6 +130,8 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
   insertPanelSession: () => undefined,
   deletePanelSession: () => undefined,
   deleteExpiredPanelSessions: () => undefined,
+  // Registration tokens are in no node's memoized read (a registrant's authentication is nodeless).
+  deleteRegistrationToken: () => undefined,
   // A node's last contact is in no memoized read either: recording it evicts none of its node's.
   recordComputeNodeContacts: () => undefined,
 };

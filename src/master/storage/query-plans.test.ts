@@ -23,6 +23,9 @@ const WHOLE_LISTINGS = new Set<keyof Repository>([
   'listComputeNodeAccess',
   'listUsers',
   'listCertificates',
+  // The metrics' whole-master figures (master-metrics.ts): a scan by design, never on a hot path.
+  'listComputeNodeContacts',
+  'listInstanceStatusFacts',
 ]);
 
 /** Methods reading one owner's instances. */
@@ -183,6 +186,7 @@ const CALLS: [keyof Repository, Call][] = [
   ['getInstanceOnPartition', (r) => r.getInstanceOnPartition(first)],
   ['updateInstance', (r) => r.updateInstance(1, { requestedState: 'stopped', slaJson: '{}', now: 5 })],
   ['listInstancesOnNode', (r) => r.listInstancesOnNode(node)],
+  ['listPartitionInstanceOwners', (r) => r.listPartitionInstanceOwners(node)],
   ['listChildren', (r) => r.listChildren('alice', 'root')],
   ['listPendingInstances', (r) => r.listPendingInstances()],
   [
@@ -241,6 +245,22 @@ const CALLS: [keyof Repository, Call][] = [
   ['deleteAddresses', (r) => r.deleteAddresses(node)],
   ['deletePartition', (r) => r.deletePartition(second)],
   ['endPartitionAllocation', (r) => r.endPartitionAllocation(first, 9)],
+  ['listRegistrationTokens', (r) => r.listRegistrationTokens('alice')],
+  [
+    'deleteRegistrationToken',
+    (r) => r.deleteRegistrationToken({ owner: 'alice', tokenHash: 'e'.repeat(64) }),
+  ],
+  ['getComputeNodeListing', (r) => r.getComputeNodeListing(node)],
+  [
+    'insertPanelSession',
+    (r) => r.insertPanelSession({ sessionHash: 'f'.repeat(64), user: 'alice', createdAt: 1, expiresAt: 2 }),
+  ],
+  ['getPanelSession', (r) => r.getPanelSession('f'.repeat(64))],
+  ['deletePanelSession', (r) => r.deletePanelSession('f'.repeat(64))],
+  ['deleteExpiredPanelSessions', (r) => r.deleteExpiredPanelSessions(3)],
+  ['recordComputeNodeContacts', (r) => r.recordComputeNodeContacts([{ computeNodeId: node, at: 4 }])],
+  ['listComputeNodeContacts', (r) => r.listComputeNodeContacts()],
+  ['listInstanceStatusFacts', (r) => r.listInstanceStatusFacts()],
   [
     'undoComputeNodeRegistration',
     (r) => r.undoComputeNodeRegistration({ reference: 'COMP-9', tokenHash: 'd'.repeat(64) }),

@@ -191,6 +191,16 @@ export interface InstanceTreeRow {
   promiseFailing: boolean;
 }
 
+/** Whose instance holds a node's partition (the panel's node page). */
+export interface PartitionInstanceOwner {
+  partitionId: string;
+  instanceId: number;
+  /** The instance's namespace ('' in proxy mode). */
+  owner: string;
+  title: string;
+  requestedBy: string;
+}
+
 export interface SharedHostQuery {
   computeNodeId: string;
   softwareRelease: string;
@@ -319,6 +329,8 @@ export interface Repository extends IdentityRepository {
   deleteInstance(id: number): Promise<void>;
   /** Non-shared instances allocated on a node, in partition order. */
   listInstancesOnNode(computeNodeId: string): Promise<InstanceSummary[]>;
+  /** Whose the non-shared instances allocated on a node are, in partition order. */
+  listPartitionInstanceOwners(computeNodeId: string): Promise<PartitionInstanceOwner[]>;
   /** Non-shared instances of `owner`'s namespace whose root is `rootTitle` (its children). */
   listChildren(owner: string, rootTitle: string): Promise<InstanceRecord[]>;
   markChildrenDestroyed(owner: string, rootTitle: string, now: number): Promise<void>;
