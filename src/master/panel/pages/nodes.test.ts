@@ -87,7 +87,7 @@ test('nodes page (proxy): partitions, the instance linking to its tree, build lo
       'the busy partition links to its tree, title escaped',
     );
     assert.equal((markup.match(/<td><code>slappart\d<\/code><\/td><td>free<\/td>/g) ?? []).length, 2);
-    const tail = /<pre class="text-block">([^<]*)<\/pre>/.exec(node.html)?.[1] ?? '';
+    const tail = /<pre class="text-block" tabindex="0">([^<]*)<\/pre>/.exec(node.html)?.[1] ?? '';
     const lines = tail.split('\n');
     assert.equal(lines.length, LOG_TAIL_LINES);
     assert.equal(
@@ -138,7 +138,9 @@ test("nodes page (master mode): own node, another user's node is the denied 404 
     assert.equal((await alice.get('/panel/tokens')).status, 200);
     const created = await alice.post('/panel/tokens', { expires_in_s: '3600' });
     assert.equal(created.status, 200);
-    const token = /<pre class="text-block" id="new-token">([A-Za-z0-9_-]{43})<\/pre>/.exec(created.html)?.[1];
+    const token = /<pre class="text-block" id="new-token" tabindex="0">([A-Za-z0-9_-]{43})<\/pre>/.exec(
+      created.html,
+    )?.[1];
     assert.ok(token, 'the new token is shown once');
     const nodeTitle = `node ${HOSTILE}`;
     const { csrPem } = await createKeyAndCertificateRequest(nodeTitle);

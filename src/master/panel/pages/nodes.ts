@@ -8,7 +8,7 @@ import { ALLOCATION_SCOPES, isAllocationScope } from '../../../core/allocation-s
 import { SlapError } from '../../../core/errors.ts';
 import { SILENT_AFTER_POLLS } from '../../services/compute-node-views.ts';
 import type { ComputeNodeSummary, ComputeNodeView } from '../../services/index.ts';
-import { html, type Html } from '../html.ts';
+import { html, textBlock, type Html } from '../html.ts';
 import {
   page,
   pathSegment,
@@ -249,7 +249,7 @@ function logTailRow(message: string): Html {
       <p class="error-message">
         Build failed${tail.omittedLines > 0 ? html` (last ${LOG_TAIL_LINES} lines of the log)` : ''}:
       </p>
-      <pre class="text-block">${tail.text}</pre>
+      ${textBlock(tail.text)}
     </td>
   </tr>`;
 }

@@ -10,7 +10,7 @@ import { startTestMaster } from '../../../testing/master.ts';
 import { postTls, startTestMasterMode, type TestMasterMode } from '../../../testing/master-mode.ts';
 import { PanelClient, textOf } from '../../../testing/panel.ts';
 
-const TOKEN_SHOWN = /<pre class="text-block" id="new-token">([A-Za-z0-9_-]{43})<\/pre>/;
+const TOKEN_SHOWN = /<pre class="text-block" id="new-token" tabindex="0">([A-Za-z0-9_-]{43})<\/pre>/;
 
 async function register(master: TestMasterMode, token: string, title: string) {
   const { csrPem } = await createKeyAndCertificateRequest(title);

@@ -6,7 +6,7 @@
 import { SlapError } from '../../../core/errors.ts';
 import { REGISTRATION_TOKEN_DEFAULT_S, REGISTRATION_TOKEN_MAX_S } from '../../services/node-registration.ts';
 import type { RegistrationTokenItem } from '../../services/index.ts';
-import { html, type Html } from '../html.ts';
+import { html, textBlock, type Html } from '../html.ts';
 import {
   page,
   pathSegment,
@@ -92,7 +92,7 @@ function createdNotice(created: { token: string; expiresAt: number }): Html {
   return html`<section class="notice" role="status" aria-labelledby="new-token-heading">
     <h2 id="new-token-heading">New registration token</h2>
     <p>Copy it now: it is shown only this once. It expires at ${timeElement(created.expiresAt)}.</p>
-    <pre class="text-block" id="new-token">${created.token}</pre>
+    ${textBlock(created.token, { id: 'new-token' })}
   </section>`;
 }
 
