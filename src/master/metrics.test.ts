@@ -234,8 +234,15 @@ test('proxy mode with a local token: /metrics needs it like the API', async () =
       headers: { authorization: `Bearer ${createAccessToken()}` },
     });
     assert.equal(wrong.status, 401);
-    const anonymousPost = await postJson(master.url, '/metrics', {});
-    assert.equal(anonymousPost.status, 401);
+    // Refused before its body is parsed (not JSON: a 400 once parsed).
+    const anonymousPost = await postJson(master.url, '/metrics', undefined, { rawBody: '{not json' });
+    assert.equal(anonymousPost.status, 401, anonymousPost.text);
+    const head = await postJson(master.url, '/metrics', undefined, {
+      method: 'HEAD',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(head.status, 200);
+    assert.equal(head.text, '');
     const post = await postJson(
       master.url,
       '/metrics',
