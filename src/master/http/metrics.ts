@@ -97,6 +97,11 @@ export class MasterMetrics {
     this.requestDuration.observe({ route, method }, answer.seconds);
   }
 
+  /** A request answered before routing (its URL cannot be decoded): counted, its time unknown. */
+  observeUnroutable(method: string, status: number): void {
+    this.requests.inc({ route: UNMATCHED_ROUTE, method, status });
+  }
+
   /** The whole text of a scrape: the registry's metrics and the data's, read now. */
   async scrape(services: MasterServices, caller: Caller): Promise<string> {
     const [instances, contacts] = await Promise.all([
