@@ -54,4 +54,22 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The panel's browser script: plain JavaScript served as it is (no build step), not type-checked.
+    files: ['src/master/panel/static/**/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: {
+      sourceType: 'script',
+      parserOptions: { projectService: false },
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        fetch: 'readonly',
+        EventSource: 'readonly',
+        DOMParser: 'readonly',
+        CSS: 'readonly',
+        HTMLFormElement: 'readonly',
+      },
+    },
+  },
 );

@@ -54,6 +54,7 @@ if [ $# -eq 0 ]; then
     dist/src/master/storage/identities.test.js \
     dist/src/master/storage/store-contract.test.js \
     dist/src/master/services/services.test.js \
+    dist/src/master/services/instance-timeline.test.js \
     dist/src/master/services/memoized-reads.test.js \
     dist/src/master/services/allocation.test.js \
     dist/src/master/services/certificate-issuance.test.js \

@@ -29,6 +29,7 @@ import { registerAuthentication } from './http/authenticate-requests.ts';
 import { registerJsonApi } from './http/json-api.ts';
 import { isMetricsPath, MasterMetrics, registerMetrics } from './http/metrics.ts';
 import { registerLegacyApi } from './http/legacy/legacy-api.ts';
+import { isPanelPath, registerPanel } from './panel/panel-plugin.ts';
 import { BODY_LIMIT_BYTES } from './http/request-body.ts';
 import { toHttpError } from './http/errors.ts';
 import {
@@ -242,7 +243,10 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     failureLimiter: mode === 'master' ? new FailureLimiter() : undefined,
     logger,
   };
-  registerAuthentication(fastify, { ...authentication, selfAuthenticated: isMetricsPath });
+  registerAuthentication(fastify, {
+    ...authentication,
+    selfAuthenticated: (path) => isMetricsPath(path) || isPanelPath(path),
+  });
   registerMetrics(fastify, {
     metrics,
     services,
@@ -261,6 +265,7 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     logger,
     fallbackHost: () => `${urlHost(host)}:${port}`,
   });
+  registerPanel(fastify, { ...authentication, services, mode, scheme });
   if (api !== 'json')
     registerLegacyApi(fastify, {
       services,

@@ -185,6 +185,7 @@ export async function openTestStore(
     write: (work) => opened.write(work),
     memoizedRead: (key, work, memoOptions) => opened.memoizedRead(key, work, memoOptions),
     onNodeChanges: (listener) => opened.onNodeChanges(listener),
+    onCommit: (listener) => opened.onCommit(listener),
     close,
   };
   return { store, location: database.location, close };

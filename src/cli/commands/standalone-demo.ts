@@ -84,6 +84,7 @@ export function registerStandaloneDemo(program: Command, ctx: CliContext): void 
         ctx.printJson({
           dir: result.standalone.dir,
           master_url: result.standalone.masterUrl,
+          panel_url: `${result.standalone.masterUrl}/panel/`,
           computer_guid: result.standalone.computerGuid,
           software_release_uri: result.softwareUrl,
           title: result.title,
@@ -101,6 +102,8 @@ export function registerStandaloneDemo(program: Command, ctx: CliContext): void 
         '',
         `  $ curl ${String(result.connectionParameters.url)}`,
         `  ${result.answer}`,
+        '',
+        `Web panel: ${result.standalone.masterUrl}/panel/  (sign in with the token in ${result.standalone.tokenFile})`,
         '',
         'Request another instance, greeting someone else:',
         `  npx slapos request hello-alice ${result.softwareUrl} --parameters name=Alice --cfg ${config}`,

@@ -62,6 +62,7 @@ export function registerStandaloneStart(program: Command, ctx: CliContext): void
           client_config: info.config,
           token_file: info.tokenFile,
           master_url: info.masterUrl,
+          panel_url: `${info.masterUrl}/panel/`,
           computer_guid: info.computerGuid,
           partitions: info.partitions,
           already_running: info.alreadyRunning,
@@ -77,5 +78,6 @@ export function registerStandaloneStart(program: Command, ctx: CliContext): void
       ctx.print(`  master URL:   ${info.masterUrl}`);
       ctx.print(`  compute node: ${info.computerGuid} (${info.partitions} partitions)`);
       ctx.print(`  client commands: --cfg ${info.config}  (it holds the master's access token)`);
+      ctx.print(`  web panel:    ${info.masterUrl}/panel/  (sign in with the token in ${info.tokenFile})`);
     });
 }

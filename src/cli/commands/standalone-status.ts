@@ -29,6 +29,11 @@ export function registerStandaloneStatus(program: Command, ctx: CliContext): voi
         `Standalone SlapOS in ${status.dir}: ${status.running ? 'running' : 'not running'}`,
         `  master URL:   ${status.master_url}  (client commands: --cfg ${status.client_config})`,
         `  compute node: ${status.computer_guid} (${status.partitions} partitions)`,
+        ...(status.master_url === null
+          ? []
+          : [
+              `  web panel:    ${status.master_url}/panel/  (sign in with the token in ${status.token_file})`,
+            ]),
         `  master:       ${state(status.master.running, status.master.pid)}`,
         `  supervisor:   ${state(status.supervisor.running, status.supervisor.pid)}, ${status.supervisor.processes} processes`,
         `  node agent:   ${state(status.agent.running, status.agent.pid)}${status.agent.state ? `, ${status.agent.state}` : ''}`,

@@ -8,6 +8,7 @@
 import type { ComputeNodeAccess, InstanceRecord, PartitionKey, Repository } from '../storage/repository.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
+import { allocationDetail, recordInstanceEvent } from './instance-timeline.ts';
 
 /**
  * The caller whose rights an allocation uses: an instance's owner (an admin's instances allocate as
@@ -221,6 +222,11 @@ export async function allocateWaitingInstances(
       now,
     });
     await repository.allocatePartition(placement.partition, now);
+    await recordInstanceEvent(repository, record.id, {
+      kind: 'allocated',
+      at: now,
+      detail: allocationDetail(placement.partition),
+    });
     placed.push({ instance: context.naming.guidOf(record), ...placement.partition });
   }
   return placed;

@@ -15,7 +15,8 @@ export type AuditEvent =
   | 'user.created'
   | 'user.disabled'
   | 'user.certificate_issued'
-  | 'user.token_issued';
+  | 'user.token_issued'
+  | 'panel.signed_in';
 
 const audits = new WeakMap<Logger, Logger>();
 

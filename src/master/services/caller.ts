@@ -54,6 +54,8 @@ export type Action =
   | 'instance_tree.read'
   | 'instance_tree.list'
   | 'master.read'
+  /** Opening a panel session (the caller proved who they are; may they use the panel?). */
+  | 'panel.sign_in'
   /** Whole-master figures (`/metrics`): admins and the scrape token only. */
   | 'master.metrics';
 

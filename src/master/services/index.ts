@@ -6,7 +6,9 @@ import { formatComputeNode } from './format-compute-node.ts';
 import * as reports from './instance-reports.ts';
 import { instanceCertificate } from './instance-certificates.ts';
 import { readInstanceStatus } from './instance-status.ts';
+import { readInstanceTimeline } from './instance-timeline.ts';
 import * as registration from './node-registration.ts';
+import * as panelSessions from './panel-sessions.ts';
 import * as promiseResults from './promise-results.ts';
 import * as reads from './read-instances.ts';
 import * as masterMetrics from './master-metrics.ts';
@@ -64,6 +66,12 @@ export function createMasterServices(context: ServiceContext) {
     watchComputeNode: bind(context, changeStream.watchComputeNode),
     reportPromiseResults: bind(context, promiseResults.reportPromiseResults),
     readPromiseResults: bind(context, promiseResults.readPromiseResults),
+    readPromiseHistory: bind(context, promiseResults.readPromiseHistory),
+    readInstanceTimeline: bind(context, readInstanceTimeline),
+    openPanelSession: bind(context, panelSessions.openPanelSession),
+    panelSessionCaller: bind(context, panelSessions.panelSessionCaller),
+    closePanelSession: bind(context, panelSessions.closePanelSession),
+    watchMasterChanges: bind(context, panelSessions.watchMasterChanges),
     countInstancesByStatus: bind(context, masterMetrics.countInstancesByStatus),
     listComputeNodeContacts: bind(context, masterMetrics.listComputeNodeContacts),
   };
@@ -88,7 +96,8 @@ export type {
   SharedInstanceSnapshot,
 } from './change-stream.ts';
 export type { RequestOrigin } from './frontend-bypass.ts';
-export type { PromiseResult, PromiseResults } from './promise-results.ts';
+export type { PromiseResult, PromiseResults, PromiseTransition } from './promise-results.ts';
+export type { InstanceEvent } from './instance-timeline.ts';
 export type { InstanceStatusReport } from './instance-status.ts';
 export type { InstanceStatusCount } from './master-metrics.ts';
 export type { SoftwareInstallationStatusItem } from './software-installations.ts';

@@ -5,15 +5,45 @@
 import { SlapError } from '../../core/errors.ts';
 import { rootTitleOf } from '../../core/instance-guid.ts';
 import { compareCodePoints } from '../../core/parameter-xml.ts';
+import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { InstanceReportedState } from '../../core/states.ts';
+import type { InstanceRecord } from '../storage/repository.ts';
 import type { Caller } from './caller.ts';
 import { allocateWaitingInstances, logPlacements } from './allocation.ts';
 import type { ServiceContext } from './context.ts';
 import { authorizedInstance } from './instance-access.ts';
+import { recordInstanceEvent } from './instance-timeline.ts';
 import { instanceNotFound } from './not-found.ts';
 import { storableParameterXml } from './stored-parameters.ts';
 
 export type ReportOutcome = 'Ignored' | 'Destroyed';
+
+/**
+ * The timeline event of a node's state report, compared with what was stored before it: nodes
+ * report on every pass, and only a change is an event. `deployed`: started, when it was not, or
+ * for the first time since the partition's last change (its timestamp: a request, a bang).
+ */
+function reportEvent(
+  before: InstanceRecord,
+  reportedState: Exclude<InstanceReportedState, 'destroyed'>,
+): InstanceEventKind | undefined {
+  if (reportedState === 'stopped') return before.reportedState === 'stopped' ? undefined : 'stopped';
+  if (before.reportedState !== 'started') return 'deployed';
+  const changedSince =
+    before.partitionTimestamp !== null &&
+    (before.reportedAt === null || before.reportedAt < before.partitionTimestamp);
+  return changedSince ? 'deployed' : undefined;
+}
+
+/**
+ * Whether an error report is a new failure: another message, or the same one again after the
+ * instance was reported deployed or changed (its partition's timestamp) since the last one.
+ */
+function isNewFailure(before: InstanceRecord, message: string): boolean {
+  if (before.errorAt === null || before.errorMessage !== message) return true;
+  const since = Math.max(before.reportedAt ?? -Infinity, before.partitionTimestamp ?? -Infinity);
+  return since > before.errorAt;
+}
 
 /**
  * Records a node's report on an instance. `destroyed` frees the instance's partition; a root whose
@@ -30,18 +60,21 @@ export async function reportInstanceState(
     action: 'instance.report' as const,
     instanceGuid: input.instanceGuid,
   };
-  if (input.reportedState !== 'destroyed') {
+  const reportedState = input.reportedState;
+  if (reportedState !== 'destroyed') {
     await context.store.write(async (repository) => {
       const record = await authorizedInstance(context, repository, {
         ...lookup,
         ignoreMissingInProxyMode: true,
       });
-      if (record)
-        await repository.updateInstance(record.id, {
-          reportedState: input.reportedState,
-          reportedAt: now,
-          now,
-        });
+      if (!record) return;
+      await repository.updateInstance(record.id, {
+        reportedState,
+        reportedAt: now,
+        now,
+      });
+      const kind = reportEvent(record, reportedState);
+      if (kind) await recordInstanceEvent(repository, record.id, { kind, at: now });
     });
     return 'Ignored';
   }
@@ -63,6 +96,9 @@ export async function reportInstanceState(
       if (children.length > 0) {
         // Like SlapOS's garbage collection: a destroyed root first asks its tree to go.
         await repository.markChildrenDestroyed(record.owner, record.title, now);
+        for (const child of children)
+          if (child.requestedState !== 'destroyed')
+            await recordInstanceEvent(repository, child.id, { kind: 'destroy_requested', at: now });
         // No timestamp bump (slapproxy's rule), but their nodes must act: the change stream says so.
         const nodes = new Set(
           children.flatMap((child) => (child.location ? [child.location.computeNodeId] : [])),
@@ -72,6 +108,17 @@ export async function reportInstanceState(
       }
     }
     await repository.deleteInstance(record.id);
+    if (record.requestedBy !== '') {
+      // Its own timeline goes with it: its tree's root keeps that it went.
+      const root = await repository.findInstance({
+        owner: record.owner,
+        title: record.requestedBy,
+        requestedBy: '',
+        shared: false,
+      });
+      if (root)
+        await recordInstanceEvent(repository, root.id, { kind: 'destroyed', at: now, detail: record.title });
+    }
     if (context.mode === 'master') {
       // Its certificates die with it.
       const subject = context.naming.guidOf(record);
@@ -109,8 +156,10 @@ export async function reportInstanceError(
       instanceGuid: input.instanceGuid,
       ignoreMissingInProxyMode: true,
     });
-    if (record)
-      await repository.updateInstance(record.id, { errorMessage: input.message, errorAt: now, now });
+    if (!record) return;
+    await repository.updateInstance(record.id, { errorMessage: input.message, errorAt: now, now });
+    if (isNewFailure(record, input.message))
+      await recordInstanceEvent(repository, record.id, { kind: 'failed', at: now, detail: input.message });
   });
   return 'Ignored';
 }
@@ -137,6 +186,8 @@ export async function setConnectionParameters(
     });
     if (!record || record.connectionXml === connectionXml) return;
     await repository.updateInstance(record.id, { connectionXml, now });
+    // No detail: connection parameters hold secrets.
+    await recordInstanceEvent(repository, record.id, { kind: 'published', at: now });
     if (record.requester) await repository.bumpDependencySerial(record.requester, now);
   });
   return 'Updated';
@@ -168,6 +219,7 @@ export async function bangInstance(
     if (record?.shared) throw new SlapError('SLAP_ERR_NOT_IMPLEMENTED', 'NotImplemented');
     if (!record?.location) return;
     await repository.updateInstance(record.id, { bangMessage: input.message, bangAt: now, now });
+    await recordInstanceEvent(repository, record.id, { kind: 'bang', at: now, detail: input.message });
     await repository.setPartitionTimestamp(record.location, now);
     if (record.requestedBy !== '' && input.scope !== 'tree') return;
     const rootTitle = rootTitleOf(record);

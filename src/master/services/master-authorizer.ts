@@ -32,6 +32,7 @@ const USER_MASTER_ACTIONS: ReadonlySet<Action> = new Set([
   'compute_node.list',
   'registration_token.create',
   'master.read',
+  'panel.sign_in',
 ]);
 
 /** What a user may do on a compute node they own. */

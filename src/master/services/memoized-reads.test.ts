@@ -29,6 +29,7 @@ function unmemoized(store: MasterStore): MasterStore {
     write: (work) => store.write(work),
     memoizedRead: (_key, work) => store.read(work),
     onNodeChanges: (listener) => store.onNodeChanges(listener),
+    onCommit: (listener) => store.onCommit(listener),
     close: () => Promise.resolve(),
   };
 }

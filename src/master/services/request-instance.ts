@@ -7,6 +7,7 @@
  */
 import { formatInstanceGuid, rootTitleOf } from '../../core/instance-guid.ts';
 import { SlapError } from '../../core/errors.ts';
+import { requestedStateEvent } from '../../core/instance-events.ts';
 import { decodeParameterXml, parametersAsStored } from '../../core/parameter-xml.ts';
 import { PyNumber, pyRepr, stringifyPythonJson } from '../../core/python-value.ts';
 import type { RequestedState } from '../../core/states.ts';
@@ -15,6 +16,7 @@ import { namespaceOf, type Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import { chooseFreePartition, sharedHostNodes } from './allocation.ts';
 import { frontendBypass, type RequestOrigin } from './frontend-bypass.ts';
+import { allocationDetail, recordInstanceEvent } from './instance-timeline.ts';
 import { ipListOf, type InstanceView } from './instance-view.ts';
 import { storableParameterXml, storableSlaJson } from './stored-parameters.ts';
 
@@ -101,6 +103,51 @@ function requesterChange(
 ): PartitionKey | undefined {
   if (requesterKey === null || sameKey(existing.requester, requesterKey)) return undefined;
   return requesterKey;
+}
+
+/** What a request changes of an existing instance, for its timeline. */
+interface RequestChange {
+  requestedState: RequestedState;
+  softwareRelease: string;
+  softwareType: string;
+  parametersChanged: boolean;
+}
+
+/** Records the timeline events of a request that changes `existing` (none when it changes nothing). */
+async function recordRequestChanges(
+  repository: Repository,
+  existing: InstanceRecord,
+  change: RequestChange,
+  at: number,
+): Promise<void> {
+  if (change.requestedState !== existing.requestedState)
+    await recordInstanceEvent(repository, existing.id, {
+      kind: requestedStateEvent(change.requestedState),
+      at,
+    });
+  const changed: string[] = [];
+  if (change.softwareRelease !== existing.softwareRelease) changed.push('software release');
+  if (change.softwareType !== existing.softwareType) changed.push('software type');
+  if (change.parametersChanged) changed.push('parameters');
+  // Which of them, not their values: parameters may hold secrets.
+  if (changed.length > 0)
+    await recordInstanceEvent(repository, existing.id, {
+      kind: 'parameters_changed',
+      at,
+      detail: changed.join(', '),
+    });
+}
+
+/** Records a new instance's first events: requested, and allocated when it has a partition. */
+async function recordFirstRequest(
+  repository: Repository,
+  id: number,
+  location: PartitionKey | null,
+  at: number,
+): Promise<void> {
+  await recordInstanceEvent(repository, id, { kind: 'requested', at });
+  if (location)
+    await recordInstanceEvent(repository, id, { kind: 'allocated', at, detail: allocationDetail(location) });
 }
 
 export async function requestInstance(
@@ -219,6 +266,7 @@ async function requestNotShared(
       now: request.now,
     });
     if (location) await repository.allocatePartition(location, request.now);
+    await recordFirstRequest(repository, id, location, request.now);
     view = {
       softwareType,
       connectionParameters: {},
@@ -268,9 +316,28 @@ async function requestNotShared(
     if (changed || existing.slaJson !== request.slaJson || requester || 'allocationMessage' in fields) {
       await repository.updateInstance(existing.id, fields);
     }
+    if (changed) {
+      await recordRequestChanges(
+        repository,
+        existing,
+        {
+          requestedState,
+          softwareRelease: request.softwareRelease,
+          softwareType: request.softwareType,
+          parametersChanged: request.parameterXml !== existing.parameterXml,
+        },
+        request.now,
+      );
+    }
     const placed = location !== null && existing.location === null;
-    if (placed && location) await repository.allocatePartition(location, request.now);
-    else if (changed && location) await repository.setPartitionTimestamp(location, request.now);
+    if (placed && location) {
+      await repository.allocatePartition(location, request.now);
+      await recordInstanceEvent(repository, existing.id, {
+        kind: 'allocated',
+        at: request.now,
+        detail: allocationDetail(location),
+      });
+    } else if (changed && location) await repository.setPartitionTimestamp(location, request.now);
     view = {
       softwareType: request.softwareType,
       connectionParameters: decodeParameterXml(existing.connectionXml),
@@ -412,6 +479,14 @@ async function requestShared(
   const host = currentHost ?? (await chooseHost(context, repository, request, existing));
   const hostKey = host.location as PartitionKey;
   const sharedParametersJson = stringifyPythonJson(request.parameters);
+  const sharedChange = (before: InstanceRecord, requestedState: RequestedState): RequestChange => ({
+    requestedState,
+    softwareRelease: request.softwareRelease,
+    softwareType: request.softwareType,
+    parametersChanged:
+      canonical(JSON.parse(before.sharedParametersJson ?? '{}')) !==
+      canonical(JSON.parse(sharedParametersJson)),
+  });
   /** The columns every write of this request stores (the requester only when one asks). */
   const fields = (requestedState: RequestedState): InstanceUpdate => {
     const update: InstanceUpdate = {
@@ -430,12 +505,13 @@ async function requestShared(
     // Leaves its host's list; the record stays (slapproxy keeps its shared rows).
     if (live) {
       await repository.updateInstance(live.id, fields('destroyed'));
+      await recordRequestChanges(repository, live, sharedChange(live, 'destroyed'), request.now);
       if (live.location) await repository.setPartitionTimestamp(live.location, request.now);
     }
   } else {
     const requestedState = request.state ?? live?.requestedState ?? 'started';
     if (!existing) {
-      await repository.insertInstance({
+      const id = await repository.insertInstance({
         owner: identity.owner,
         title: identity.title,
         requestedBy: identity.requestedBy,
@@ -452,6 +528,7 @@ async function requestShared(
         now: request.now,
       });
       await repository.setPartitionTimestamp(hostKey, request.now);
+      await recordFirstRequest(repository, id, hostKey, request.now);
     } else if (!live || !sameKey(live.location, hostKey)) {
       // (Re)attached at the end of the host's list.
       const update = fields(requestedState);
@@ -460,12 +537,17 @@ async function requestShared(
       await repository.updateInstance(existing.id, update);
       await repository.setPartitionTimestamp(hostKey, request.now);
       if (live?.location) await repository.setPartitionTimestamp(live.location, request.now);
+      await recordRequestChanges(repository, existing, sharedChange(existing, requestedState), request.now);
+      await recordInstanceEvent(repository, existing.id, {
+        kind: 'allocated',
+        at: request.now,
+        detail: allocationDetail(hostKey),
+      });
     } else {
-      const entryChanged =
-        live.softwareType !== request.softwareType ||
-        canonical(JSON.parse(live.sharedParametersJson ?? '{}')) !==
-          canonical(JSON.parse(sharedParametersJson));
+      const change = sharedChange(live, requestedState);
+      const entryChanged = live.softwareType !== request.softwareType || change.parametersChanged;
       await repository.updateInstance(live.id, fields(requestedState));
+      await recordRequestChanges(repository, live, change, request.now);
       // The host reprocesses only when its list of shared instances changed.
       if (entryChanged) await repository.setPartitionTimestamp(hostKey, request.now);
     }

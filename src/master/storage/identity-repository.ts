@@ -56,6 +56,15 @@ export interface ComputeNodeListing extends ComputeNodeAccess {
   title: string | null;
 }
 
+export interface PanelSessionRecord {
+  /** SHA-256 of the session secret (hex). */
+  sessionHash: string;
+  /** The signed-in user; '' for proxy mode's local caller. */
+  user: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
 export interface IdentityRepository {
   // users and their API tokens
   getUser(name: string): Promise<UserRecord | undefined>;
@@ -71,6 +80,13 @@ export interface IdentityRepository {
   deleteUserTokens(tokens: { user: string; except?: string }): Promise<number>;
   /** The token's user (disabled or not: the caller decides). */
   findUserByTokenHash(tokenHash: string): Promise<UserRecord | undefined>;
+
+  // panel sessions
+  insertPanelSession(record: PanelSessionRecord): Promise<void>;
+  getPanelSession(sessionHash: string): Promise<PanelSessionRecord | undefined>;
+  deletePanelSession(sessionHash: string): Promise<void>;
+  /** Deletes the sessions expired at `now`; returns how many. */
+  deleteExpiredPanelSessions(now: number): Promise<number>;
 
   // registration tokens (one compute node each)
   /** Throws SLAP_ERR_NOT_FOUND for an unknown owner, SLAP_ERR_CONFLICT for a hash already stored. */

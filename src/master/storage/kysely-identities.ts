@@ -12,6 +12,7 @@ import type {
   ComputeNodeAccess,
   ComputeNodeListing,
   IdentityRepository,
+  PanelSessionRecord,
   RegistrationTokenRecord,
   UserRecord,
 } from './identity-repository.ts';
@@ -253,6 +254,53 @@ export function createKyselyIdentityRepository(
       );
       return row && toUser(row);
     },
+
+    insertPanelSession: async (record) => {
+      await run(
+        'identities:insertPanelSession',
+        () =>
+          db.insertInto('panel_session').values({
+            session_hash: param('hash'),
+            user: param('user'),
+            created_at: param<number>('createdAt'),
+            expires_at: param<number>('expiresAt'),
+          }),
+        {
+          hash: record.sessionHash,
+          user: record.user,
+          createdAt: record.createdAt,
+          expiresAt: record.expiresAt,
+        },
+      );
+    },
+    getPanelSession: async (sessionHash) =>
+      await get<PanelSessionRecord>(
+        'identities:getPanelSession',
+        () =>
+          db
+            .selectFrom('panel_session')
+            .select([
+              'session_hash as sessionHash',
+              'user',
+              'created_at as createdAt',
+              'expires_at as expiresAt',
+            ])
+            .where('session_hash', '=', param('hash')),
+        { hash: sessionHash },
+      ),
+    deletePanelSession: async (sessionHash) => {
+      await run(
+        'identities:deletePanelSession',
+        () => db.deleteFrom('panel_session').where('session_hash', '=', param('hash')),
+        { hash: sessionHash },
+      );
+    },
+    deleteExpiredPanelSessions: async (now) =>
+      await run(
+        'identities:deleteExpiredPanelSessions',
+        () => db.deleteFrom('panel_session').where('expires_at', '<=', param<number>('now')),
+        { now },
+      ),
 
     insertRegistrationToken: async (record) => {
       await guarded(

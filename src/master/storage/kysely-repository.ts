@@ -4,6 +4,8 @@
  * SqlExecutor, which compiles each query once per key with its own dialect.
  */
 import type { Kysely } from 'kysely';
+import { sql } from '../../lib/kysely.ts';
+import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import { createKyselyIdentityRepository } from './kysely-identities.ts';
 import { param, type QueryArgs } from './query-params.ts';
@@ -12,8 +14,10 @@ import type {
   ComputeNodeContactRecord,
   ComputeNodeRecord,
   InstanceStatusFactsRecord,
+  InstanceEventRecord,
   InstanceSummary,
   PartitionKey,
+  PromiseEventRecord,
   PromiseResultsRecord,
   Repository,
 } from './repository.ts';
@@ -74,6 +78,36 @@ export function createKyselyRepository(
     node: key.computeNodeId,
     partition: key.partitionId,
   });
+
+  /**
+   * Deletes an instance's rows of a history table but the newest `keep`, in one statement: the
+   * subquery reads the instance's index entries from the newest and finds none past `keep` (the
+   * common case) or the one or few that go. (The limit is a bound both dialects accept: SQLite wants
+   * a LIMIT before an OFFSET, PostgreSQL takes no -1.)
+   */
+  const keepNewest = async (
+    table: 'instance_event' | 'instance_promise_event',
+    instanceId: number,
+    keep: number,
+  ): Promise<void> => {
+    await run(
+      `keepNewest:${table}`,
+      () =>
+        db
+          .deleteFrom(table)
+          .where('id', 'in', (eb) =>
+            eb
+              .selectFrom(table)
+              .select('id')
+              .where('instance_id', '=', param<number>('id'))
+              .orderBy('at', 'desc')
+              .orderBy('id', 'desc')
+              .limit(sql.lit(1_000_000_000))
+              .offset(param<number>('keep')),
+          ),
+      { id: instanceId, keep },
+    );
+  };
 
   const repository: Repository = {
     ...createKyselyIdentityRepository(db, executor),
@@ -657,6 +691,63 @@ export function createKyselyRepository(
         { id: instanceId, json: results.resultListJson, at: results.reportedAt },
       );
     },
+
+    appendInstanceEvent: async (instanceId, event, keep) => {
+      await run(
+        'appendInstanceEvent',
+        () =>
+          db.insertInto('instance_event').values({
+            instance_id: param<number>('id'),
+            at: param<number>('at'),
+            kind: param<InstanceEventKind>('kind'),
+            detail: param<string | null>('detail'),
+          }),
+        { id: instanceId, at: event.at, kind: event.kind, detail: event.detail },
+      );
+      await keepNewest('instance_event', instanceId, keep);
+    },
+    listInstanceEvents: async (instanceId, limit) =>
+      await all<InstanceEventRecord>(
+        'listInstanceEvents',
+        () =>
+          db
+            .selectFrom('instance_event')
+            .select(['kind', 'at', 'detail'])
+            .where('instance_id', '=', param<number>('id'))
+            .orderBy('at', 'desc')
+            .orderBy('id', 'desc')
+            .limit(param<number>('limit')),
+        { id: instanceId, limit },
+      ),
+    appendPromiseEvents: async (instanceId, events, keep) => {
+      if (events.length === 0) return;
+      for (const event of events)
+        await run(
+          'appendPromiseEvent',
+          () =>
+            db.insertInto('instance_promise_event').values({
+              instance_id: param<number>('id'),
+              at: param<number>('at'),
+              name: param('name'),
+              status: param<'pass' | 'fail'>('status'),
+              message: param('message'),
+            }),
+          { id: instanceId, at: event.at, name: event.name, status: event.status, message: event.message },
+        );
+      await keepNewest('instance_promise_event', instanceId, keep);
+    },
+    listPromiseEvents: async (instanceId) =>
+      await all<PromiseEventRecord>(
+        'listPromiseEvents',
+        () =>
+          db
+            .selectFrom('instance_promise_event')
+            .select(['name', 'status', 'message', 'at'])
+            .where('instance_id', '=', param<number>('id'))
+            .orderBy('at', 'desc')
+            .orderBy('id', 'desc'),
+        { id: instanceId },
+      ),
 
     getNodeRevision: async (computeNodeId) => {
       const row = await get<{ revision: number }>(

@@ -433,6 +433,60 @@ const scaleIndexes: Migration = {
 };
 
 /**
+ * The instance timeline (docs/master.md, "Instance timeline"): what happened to each instance, one
+ * row per change (requested, allocated, deployed, failed…), the last 200 per instance; and the
+ * transitions of its promises (ok → failing, failing → ok, another message while failing), the
+ * last 50 per instance. Both are deleted with the instance. Read newest first: the indexes end
+ * with the id, which orders events of the same time.
+ */
+const timeline: DialectMigration = (dialect) => ({
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('instance_event')
+      .addColumn('id', 'integer', idColumn(dialect))
+      .addColumn('instance_id', 'integer', (c) => c.notNull().references('instance.id').onDelete('cascade'))
+      .addColumn('at', 'double precision', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('detail', 'text')
+      .execute();
+    await db.schema
+      .createIndex('instance_event_instance_at')
+      .on('instance_event')
+      .columns(['instance_id', 'at', 'id'])
+      .execute();
+
+    await db.schema
+      .createTable('instance_promise_event')
+      .addColumn('id', 'integer', idColumn(dialect))
+      .addColumn('instance_id', 'integer', (c) => c.notNull().references('instance.id').onDelete('cascade'))
+      .addColumn('at', 'double precision', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull().check(sql`status IN ('pass', 'fail')`))
+      .addColumn('message', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('instance_promise_event_instance_at')
+      .on('instance_promise_event')
+      .columns(['instance_id', 'at', 'id'])
+      .execute();
+  },
+});
+
+/** The panel's sessions (src/master/panel/): a signed-in browser holds the secret, the store its digest. */
+const panelSessions: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('panel_session')
+      .addColumn('session_hash', 'text', (c) => c.primaryKey())
+      .addColumn('user', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'double precision', (c) => c.notNull())
+      .addColumn('expires_at', 'double precision', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('panel_session_expiry').on('panel_session').column('expires_at').execute();
+  },
+};
+
+/**
  * When each compute node last called the master for its pass (snapshot, long poll), for the
  * nodes' contact age (`/metrics`, the panel). Written coalesced (services/node-contacts.ts).
  */
@@ -452,6 +506,8 @@ export function migrationsFor(dialect: MigrationDialect): Record<string, Migrati
     '0005_instance_owner': instanceOwner(dialect),
     '0006_dependency_time': dependencyTime,
     '0007_scale_indexes': scaleIndexes,
+    '0008_timeline': timeline(dialect),
+    '0010_panel_sessions': panelSessions,
     '0011_node_contact': nodeContact,
   };
 }

@@ -73,6 +73,8 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'nextHostPosition',
   'listRootTitles',
   'getPromiseResults',
+  'listInstanceEvents',
+  'listPromiseEvents',
   'getNodeRevision',
   'readNodeSnapshot',
   'getUser',
@@ -83,6 +85,7 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'listCertificates',
   'getComputeNodeAccess',
   'listComputeNodeAccess',
+  'getPanelSession',
 ]);
 
 /** The node a write's first argument names: a compute node reference or a partition key. */
@@ -110,6 +113,13 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
   // Promise results are in no node's memoized reads (instance list, snapshot): no lookup of the
   // instance's node on every promise report.
   setPromiseResults: () => undefined,
+  // Nor is the timeline.
+  appendInstanceEvent: () => undefined,
+  appendPromiseEvents: () => undefined,
+  // Sessions are in no memoized read.
+  insertPanelSession: () => undefined,
+  deletePanelSession: () => undefined,
+  deleteExpiredPanelSessions: () => undefined,
   // A node's last contact is in no memoized read either: recording it evicts none of its node's.
   recordComputeNodeContacts: () => undefined,
 };

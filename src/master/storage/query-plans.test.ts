@@ -169,6 +169,35 @@ const CALLS: [keyof Repository, Call][] = [
   ['readNodeSnapshot', (r) => r.readNodeSnapshot(node)],
   ['setPromiseResults', (r) => r.setPromiseResults(1, { resultListJson: '[]', reportedAt: 1 })],
   ['getPromiseResults', (r) => r.getPromiseResults(1)],
+  [
+    'appendInstanceEvent',
+    async (r) => {
+      await r.appendInstanceEvent(1, { kind: 'requested', at: 1, detail: null }, 200);
+      // Beyond `keep`: the oldest is deleted.
+      return r.appendInstanceEvent(1, { kind: 'allocated', at: 2, detail: 'COMP-1/slappart0' }, 1);
+    },
+  ],
+  ['listInstanceEvents', (r) => r.listInstanceEvents(1, 200)],
+  [
+    'appendPromiseEvents',
+    (r) =>
+      r.appendPromiseEvents(
+        1,
+        [
+          { name: 'a', status: 'fail', message: 'down', at: 1 },
+          { name: 'a', status: 'pass', message: '', at: 2 },
+        ],
+        1,
+      ),
+  ],
+  ['listPromiseEvents', (r) => r.listPromiseEvents(1)],
+  [
+    'insertPanelSession',
+    (r) => r.insertPanelSession({ sessionHash: 'e'.repeat(64), user: 'alice', createdAt: 1, expiresAt: 2 }),
+  ],
+  ['getPanelSession', (r) => r.getPanelSession('e'.repeat(64))],
+  ['deletePanelSession', (r) => r.deletePanelSession('e'.repeat(64))],
+  ['deleteExpiredPanelSessions', (r) => r.deleteExpiredPanelSessions(3)],
   ['markChildrenDestroyed', (r) => r.markChildrenDestroyed('alice', 'root', 6)],
   ['detachSharedInstances', (r) => r.detachSharedInstances(first, 7)],
   ['deleteInstance', (r) => r.deleteInstance(3)],

@@ -4,6 +4,7 @@
  * Every use case runs inside one `read` or `write` transaction: writes are serialised, and a use
  * case that throws leaves nothing behind.
  */
+import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import type { InstanceIdentity } from '../../core/instance-guid.ts';
 import type { IdentityRepository } from './identity-repository.ts';
@@ -133,6 +134,24 @@ export interface PromiseResultsRecord {
   reportedAt: number;
 }
 
+/** One event of an instance's timeline (core/instance-events.ts). */
+export interface InstanceEventRecord {
+  kind: InstanceEventKind;
+  /** Float seconds. */
+  at: number;
+  detail: string | null;
+}
+
+/** One transition of a promise of an instance. */
+export interface PromiseEventRecord {
+  /** The promise's title. */
+  name: string;
+  status: 'pass' | 'fail';
+  message: string;
+  /** When the master received the report (float seconds). */
+  at: number;
+}
+
 /** A compact row for node-wide instance lists (the hot read path). */
 export interface InstanceSummary {
   id: number;
@@ -248,6 +267,16 @@ export interface Repository extends IdentityRepository {
   /** Replaces the instance's promise results. */
   setPromiseResults(instanceId: number, results: PromiseResultsRecord): Promise<void>;
 
+  // the instance timeline (a report's history: no timestamp or revision bump)
+  /** Adds an event to the instance's timeline, dropping the oldest beyond `keep`. */
+  appendInstanceEvent(instanceId: number, event: InstanceEventRecord, keep: number): Promise<void>;
+  /** The instance's last `limit` events, newest first. */
+  listInstanceEvents(instanceId: number, limit: number): Promise<InstanceEventRecord[]>;
+  /** Adds promise transitions (in order) to the instance's history, dropping the oldest beyond `keep`. */
+  appendPromiseEvents(instanceId: number, events: readonly PromiseEventRecord[], keep: number): Promise<void>;
+  /** The instance's promise transitions, newest first. */
+  listPromiseEvents(instanceId: number): Promise<PromiseEventRecord[]>;
+
   // the change stream (docs/master.md)
   /** The node's revision: 0 until its first change. */
   getNodeRevision(computeNodeId: string): Promise<number>;
@@ -296,5 +325,10 @@ export interface MasterStore {
    * few more: a rolled-back use case's bumps may be included). Returns the unsubscribe function.
    */
   onNodeChanges(listener: (computeNodeIds: ReadonlySet<string>) => void): () => void;
+  /**
+   * Calls `listener` after each committed write that changed something (this master's, or another
+   * master's on a shared PostgreSQL database). Returns the unsubscribe function.
+   */
+  onCommit(listener: () => void): () => void;
   close(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 /** Tables of the master's database, as Kysely sees them (snake_case, like slapproxy's columns). */
 import type { ColumnType, Generated } from 'kysely';
+import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import type { AllocationScope, CertificateKind } from './identity-repository.ts';
 
@@ -111,6 +112,28 @@ export interface InstancePromiseResultTable {
   reported_at: number;
 }
 
+/** What happened to an instance (core/instance-events.ts), one row per change. */
+export interface InstanceEventTable {
+  id: Generated<number>;
+  instance_id: number;
+  /** Float seconds. */
+  at: number;
+  kind: InstanceEventKind;
+  detail: string | null;
+}
+
+/** A transition of one of an instance's promises (ok → failing, failing → ok, another failure). */
+export interface InstancePromiseEventTable {
+  id: Generated<number>;
+  instance_id: number;
+  /** When the master received the report (float seconds). */
+  at: number;
+  /** The promise's title. */
+  name: string;
+  status: 'pass' | 'fail';
+  message: string;
+}
+
 export interface UserTable {
   name: string;
   /** 1 for an administrator, 0 otherwise. */
@@ -153,6 +176,15 @@ export interface ComputeNodeFriendTable {
   user: string;
 }
 
+/** A signed-in panel session; the secret session id is stored as its SHA-256 digest only. */
+export interface PanelSessionTable {
+  session_hash: string;
+  /** The signed-in user (master mode); '' for proxy mode's local caller. */
+  user: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface MasterDatabase {
   compute_node: ComputeNodeTable;
   partition: PartitionTable;
@@ -161,9 +193,12 @@ export interface MasterDatabase {
   instance: InstanceTable;
   compute_node_revision: ComputeNodeRevisionTable;
   instance_promise_result: InstancePromiseResultTable;
+  instance_event: InstanceEventTable;
+  instance_promise_event: InstancePromiseEventTable;
   user: UserTable;
   user_token: UserTokenTable;
   registration_token: RegistrationTokenTable;
   certificate: CertificateTable;
   compute_node_friend: ComputeNodeFriendTable;
+  panel_session: PanelSessionTable;
 }

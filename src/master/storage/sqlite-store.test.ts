@@ -53,6 +53,8 @@ test('the store migrates once, keeps its data across reopenings, in WAL mode wit
         { name: '0005_instance_owner' },
         { name: '0006_dependency_time' },
         { name: '0007_scale_indexes' },
+        { name: '0008_timeline' },
+        { name: '0010_panel_sessions' },
       ]);
     } finally {
       raw.close();

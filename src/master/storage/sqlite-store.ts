@@ -113,7 +113,9 @@ export class SqliteStore implements MasterStore {
         maxGroup: 64,
         afterCommit: (wrote) => {
           // A rolled-back group's changes are counted too: an extra miss, never a stale read.
-          this.memoVersions.noteCommit(this.scopes.take());
+          const changes = this.scopes.take();
+          this.memoVersions.noteCommit(changes);
+          if (changes.wrote) this.nodeChanges.committed();
           if (wrote) {
             this.writeCount++;
             if (this.checkpointer) this.checkpointer.noteCommit();
@@ -213,6 +215,10 @@ export class SqliteStore implements MasterStore {
 
   onNodeChanges(listener: (computeNodeIds: ReadonlySet<string>) => void): () => void {
     return this.nodeChanges.subscribe(listener);
+  }
+
+  onCommit(listener: () => void): () => void {
+    return this.nodeChanges.subscribeToCommits(listener);
   }
 
   private transaction<T>(mode: JobMode, work: (repository: Repository) => Promise<T>): Promise<T> {

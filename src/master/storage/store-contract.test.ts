@@ -92,6 +92,50 @@ test('node change listeners hear the nodes a commit bumped, after it; a rolled-b
   }
 });
 
+test('commit listeners hear each committed write that changed something, after it, and no read', async () => {
+  const { store, close } = await openTestStore();
+  try {
+    let heard = 0;
+    const unsubscribe = store.onCommit(() => heard++);
+    await store.write(async (repository) => {
+      await repository.upsertComputeNode(node('told'));
+      assert.equal(heard, 0, 'told before the commit');
+    });
+    assert.equal(heard, 1);
+    await store.read((repository) => repository.listComputeNodes());
+    assert.equal(heard, 1, 'a read is no change');
+    unsubscribe();
+    await store.write((repository) => repository.upsertComputeNode(node('untold')));
+    assert.equal(heard, 1);
+  } finally {
+    await close();
+  }
+});
+
+test('panel sessions: stored by digest, found until deleted or expired', async () => {
+  const { store, close } = await openTestStore();
+  try {
+    const session = { sessionHash: 'a'.repeat(64), user: '', createdAt: 10, expiresAt: 20 };
+    await store.write((repository) => repository.insertPanelSession(session));
+    assert.deepEqual(
+      await store.read((repository) => repository.getPanelSession(session.sessionHash)),
+      session,
+    );
+    await store.write((repository) =>
+      repository.insertPanelSession({ ...session, sessionHash: 'b'.repeat(64), expiresAt: 30 }),
+    );
+    assert.equal(await store.write((repository) => repository.deleteExpiredPanelSessions(20)), 1);
+    assert.equal(
+      await store.read((repository) => repository.getPanelSession(session.sessionHash)),
+      undefined,
+    );
+    await store.write((repository) => repository.deletePanelSession('b'.repeat(64)));
+    assert.equal(await store.read((repository) => repository.getPanelSession('b'.repeat(64))), undefined);
+  } finally {
+    await close();
+  }
+});
+
 test("a compute node's last contact only moves forward; unknown nodes are ignored", async () => {
   const { store, close } = await openTestStore();
   try {

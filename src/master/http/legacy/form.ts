@@ -6,6 +6,7 @@
  */
 import { SlapError } from '../../../core/errors.ts';
 import { TEXT_RULES, textProblem, type TextRule } from '../../../core/text-rules.ts';
+import { decodeUrlEncoded, quotedFieldName as quoted } from '../url-encoded.ts';
 
 /**
  * The master's text rules (core/text-rules.ts) for the plain fields, as the JSON API applies them to
@@ -32,38 +33,15 @@ function invalid(message: string): SlapError {
   return new SlapError('SLAP_ERR_INVALID_INPUT', message);
 }
 
-/** Shows a hostile field name in a message: quoted, escaped and bounded. */
-function quoted(name: string): string {
-  return JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name);
-}
-
-function decodeComponent(text: string, what: string): string {
-  const spaced = text.includes('+') ? text.replaceAll('+', ' ') : text;
-  if (!spaced.includes('%')) return spaced;
-  try {
-    // Strict: a bad escape, or escaped bytes that are not UTF-8 (surrogates, overlong forms), throw.
-    return decodeURIComponent(spaced);
-  } catch {
-    throw invalid(`${what} is not valid percent-encoded UTF-8`);
-  }
-}
-
 export class LegacyForm {
   private constructor(private readonly fields: ReadonlyMap<string, string>) {}
 
   /** Parses `name=value&…` (already checked to be UTF-8 text); empty pairs are skipped. */
   static parse(text: string, where: 'body' | 'query string'): LegacyForm {
     const fields = new Map<string, string>();
-    if (text !== '') {
-      for (const pair of text.split('&')) {
-        if (pair === '') continue;
-        const equals = pair.indexOf('=');
-        const rawName = equals < 0 ? pair : pair.slice(0, equals);
-        const name = decodeComponent(rawName, `a field name of the ${where}`);
-        const value = equals < 0 ? '' : decodeComponent(pair.slice(equals + 1), `field ${quoted(name)}`);
-        if (fields.has(name)) throw invalid(`field ${quoted(name)} is given more than once`);
-        fields.set(name, value);
-      }
+    for (const [name, value] of decodeUrlEncoded(text, where)) {
+      if (fields.has(name)) throw invalid(`field ${quoted(name)} is given more than once`);
+      fields.set(name, value);
     }
     return new LegacyForm(fields);
   }

@@ -195,6 +195,10 @@ export class PostgresStore implements MasterStore {
     return this.nodeChanges.subscribe(listener);
   }
 
+  onCommit(listener: () => void): () => void {
+    return this.nodeChanges.subscribeToCommits(listener);
+  }
+
   private noticeReceived(notice: ChangeNotice): void {
     if (notice.origin === this.origin) return;
     if (notice.nodes === 'all') {
@@ -207,11 +211,13 @@ export class PostgresStore implements MasterStore {
       wrote: true,
     });
     this.nodeChanges.publish(new Set(notice.nodes));
+    this.nodeChanges.committed();
   }
 
   /** Notices may have been missed: every memoized read is stale and every node is woken. */
   private everythingChanged(): void {
     this.memoVersions.noteCommit({ nodes: new Set(), unattributed: true, wrote: true });
+    this.nodeChanges.committed();
     this.pool
       .query<{ reference: string }>('SELECT compute_node_reference AS reference FROM compute_node_revision')
       .then(
@@ -291,6 +297,7 @@ export class PostgresStore implements MasterStore {
       if (changes) {
         this.memoVersions.noteCommit(changes);
         this.nodeChanges.publish(state.bumped);
+        this.nodeChanges.committed();
       }
       return value;
     }
