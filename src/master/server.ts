@@ -13,7 +13,7 @@
  */
 import { isIP } from 'node:net';
 import { bareHost, isLoopbackHost } from '../lib/loopback.ts';
-import type { FastifyBaseLogger } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 import { fastify as Fastify, LogController } from '../lib/fastify.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { SlapError } from '../core/errors.ts';
@@ -32,6 +32,7 @@ import { registerLegacyApi } from './http/legacy/legacy-api.ts';
 import { isPanelPath, registerPanel } from './panel/panel-plugin.ts';
 import { PANEL_MAX_PARAM_LENGTH } from './panel/panel-routes.ts';
 import { BODY_LIMIT_BYTES } from './http/request-body.ts';
+import { toHttpError } from './http/errors.ts';
 import {
   createMasterServices,
   createServiceContext,
@@ -212,6 +213,17 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     // fastify's own compilers (ajv, fast-json-stringify) are neither needed nor loaded.
     schemaController: {
       compilersFactory: { buildValidator: noRouteSchemas, buildSerializer: noRouteSchemas },
+    },
+    // A URL that cannot be decoded is answered before routing and hooks: with the API's error body,
+    // counted in the metrics.
+    frameworkErrors: (error, request, reply) => {
+      const { status, body } = toHttpError(error);
+      metrics.observeUnroutable(request.method, status);
+      // Its generic type knows no status or body: this is a plain reply.
+      void (reply as FastifyReply)
+        .code(status)
+        .header('content-type', 'application/json')
+        .send(Buffer.from(JSON.stringify(body)));
     },
     forceCloseConnections: 'idle',
     return503OnClosing: true,

@@ -34,6 +34,9 @@ function frameworkError(error: {
         'SLAP_ERR_INVALID_INPUT',
         'The request body must be JSON (Content-Type: application/json).',
       );
+    case 'FST_ERR_BAD_URL':
+      // Its own message would repeat the path.
+      return new SlapError('SLAP_ERR_INVALID_INPUT', 'The request path is not valid percent-encoded UTF-8.');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new SlapError('SLAP_ERR_INVALID_INPUT', 'The request body is empty; send a JSON object.');
     default:

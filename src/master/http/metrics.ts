@@ -10,6 +10,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { SlapError } from '../../core/errors.ts';
 import { INSTANCE_STATUSES } from '../../core/instance-status.ts';
 import { REQUESTED_STATES } from '../../core/states.ts';
 import type { Caller, MasterServices } from '../services/index.ts';
@@ -96,6 +97,11 @@ export class MasterMetrics {
     this.requestDuration.observe({ route, method }, answer.seconds);
   }
 
+  /** A request answered before routing (its URL cannot be decoded): counted, its time unknown. */
+  observeUnroutable(method: string, status: number): void {
+    this.requests.inc({ route: UNMATCHED_ROUTE, method, status });
+  }
+
   /** The whole text of a scrape: the registry's metrics and the data's, read now. */
   async scrape(services: MasterServices, caller: Caller): Promise<string> {
     const [instances, contacts] = await Promise.all([
@@ -155,16 +161,27 @@ export function registerMetrics(fastify: FastifyInstance, options: MetricsRouteO
     });
     done();
   });
-  // Every method: the path is exempt from the root's authentication, so each is authenticated here.
-  fastify.all(METRICS_PATH, async (request, reply) => {
-    const caller = await authenticateRequest(request, options.authentication);
-    await readUnparsedBody(request);
-    if (request.method !== 'GET' && request.method !== 'HEAD')
-      return reply
-        .code(405)
-        .header('allow', 'GET, HEAD')
-        .send(errorBody(405, `Method ${request.method} is not allowed on ${METRICS_PATH}; use GET.`));
-    const text = await metrics.scrape(services, caller);
-    return reply.code(200).header('content-type', metrics.registry.contentType).send(text);
-  });
+  // Every method: the path is exempt from the root's authentication, so each is authenticated here,
+  // at the same stage (before its body is read).
+  const callers = new WeakMap<object, Caller>();
+  fastify.all(
+    METRICS_PATH,
+    {
+      onRequest: async (request) => {
+        callers.set(request, await authenticateRequest(request, options.authentication));
+      },
+    },
+    async (request, reply) => {
+      const caller = callers.get(request);
+      if (caller === undefined) throw new SlapError('SLAP_ERR_INTERNAL', 'request not authenticated');
+      await readUnparsedBody(request);
+      if (request.method !== 'GET' && request.method !== 'HEAD')
+        return reply
+          .code(405)
+          .header('allow', 'GET, HEAD')
+          .send(errorBody(405, `Method ${request.method} is not allowed on ${METRICS_PATH}; use GET.`));
+      const text = await metrics.scrape(services, caller);
+      return reply.code(200).header('content-type', metrics.registry.contentType).send(text);
+    },
+  );
 }

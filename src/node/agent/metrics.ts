@@ -122,8 +122,12 @@ export class NodeAgentMetrics {
     }
   };
 
+  /** Epoch ms: the supervisor's events from before (its history) are not counted. */
+  private readonly since = Date.now();
+
   /** For the supervisor's event stream. */
   readonly observeSupervisorEvent = (event: SupervisorEvent): void => {
+    if (event.time < this.since) return;
     if (event.type === 'unexpected-exit') this.unexpectedExits.inc();
     else if (event.type === 'state' && event.to === 'STARTING' && RESTARTED_FROM.has(event.from))
       this.restarts.inc();
