@@ -24,7 +24,7 @@ function resultsTable(current: PromiseResults): Html {
     <table class="promise-results">
       <caption class="muted">
         ${current.results.length}
-        promises${current.reportedAt === null ? '' : html`, reported ${timeElement(current.reportedAt)}`}
+        ${current.results.length === 1 ? 'promise' : 'promises'}${current.reportedAt === null ? '' : html`, reported ${timeElement(current.reportedAt)}`}
       </caption>
       <thead>
         <tr>
