@@ -6,9 +6,10 @@
  *   server's render time), p50/p99 over distinct requests (nothing cached by the panel);
  * - the weight of each page (bytes, without images);
  * - how long a change takes to reach an open page: a write through the API, the page's change
- *   stream (/panel/events) hears it, and the page is fetched again (what panel.js does).
+ *   stream (/panel/events) hears it, and the page is fetched again (what panel.js does); with
+ *   `--browser`, also in Debian's chromium: from the write to the new value shown in the open page.
  *
- *   npm run bench -- panel [--trees 1000] [--node-partitions 200] [--rounds 200] [--changes 30]
+ *   npm run bench -- panel [--trees 1000] [--node-partitions 200] [--rounds 200] [--changes 30] [--browser]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     'node-partitions': { type: 'string', default: '200' },
     rounds: { type: 'string', default: '200' },
     changes: { type: 'string', default: '30' },
+    browser: { type: 'boolean', default: false },
   },
 });
 const trees = Number(values.trees);
@@ -97,8 +99,8 @@ try {
   const pages: { name: string; paths: (round: number) => string }[] = [
     { name: 'services (first page)', paths: () => '/panel/services' },
     {
-      name: 'services (filter: state)',
-      paths: (round) => `/panel/services?state=${round % 2 ? 'started' : 'stopped'}`,
+      name: 'services (a status, pages 1-3)',
+      paths: (round) => `/panel/services?status=waiting-software&page=${1 + (round % 3)}`,
     },
     { name: 'services (search)', paths: (round) => `/panel/services?q=service+${round % trees}` },
     {
@@ -109,6 +111,7 @@ try {
   ];
   for (const { name, paths } of pages) {
     const first = await panel.get(paths(0));
+    if (first.status === 200 && !first.html.includes('<main')) throw new Error(`${paths(0)}: no page`);
     if (first.status !== 200) {
       process.stdout.write(`${name.padEnd(32)} answered ${first.status}: not measured\n`);
       continue;
@@ -153,6 +156,32 @@ try {
   );
   stream.body.destroy();
 
+  if (values.browser) {
+    const { launchTestBrowser, signIn, waitForLiveStream } = await import('../src/testing/browser.ts');
+    const browser = await launchTestBrowser();
+    try {
+      const page = await browser.newPage();
+      await signIn(page, master.url, TOKEN, `/panel/services/${encodeURIComponent('service 0')}`);
+      await waitForLiveStream(page);
+      const shown: number[] = [];
+      for (let round = 0; round < changes; round++) {
+        const text = `shown in the browser ${round}`;
+        const started = performance.now();
+        await api('/slapos.post.v0.software_instance', {
+          title: 'service 0',
+          software_release_uri: RELEASE,
+          software_type: 'default',
+          parameters: { name: text },
+          sla_parameters: {},
+        });
+        await page.getByText(text, { exact: true }).first().waitFor({ state: 'attached' });
+        shown.push(performance.now() - started);
+      }
+      process.stdout.write(`${'change → shown in chromium'.padEnd(32)} ${summary(shown)}\n`);
+    } finally {
+      await browser.close();
+    }
+  }
   await panel.close();
 } finally {
   await master.close();
