@@ -8,9 +8,8 @@
  *
  *   npm run bench -- panel-node [--partitions 200] [--rounds 300]
  */
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { Pool } from 'undici';
+import { pageTimer } from './_page-timing.ts';
 import { LOCAL_CALLER } from '../src/master/services/index.ts';
 import { startTestMaster } from '../src/testing/master.ts';
 
@@ -94,42 +93,13 @@ try {
     });
   }
 
-  const pool = new Pool(master.url, { connections: 1 });
-  const quantiles = (times: number[]): string => {
-    times.sort((a, b) => a - b);
-    const at = (quantile: number): string =>
-      (times[Math.min(times.length - 1, Math.floor(quantile * times.length))] ?? 0).toFixed(1);
-    return `p50 ${at(0.5).padStart(6)} ms  p99 ${at(0.99).padStart(6)} ms`;
-  };
-  // Wall time and this process's CPU time (server and client: on a loaded machine, the CPU time
-  // is the closer figure of the work one page costs).
-  const measure = async (label: string, path: string): Promise<void> => {
-    const times: number[] = [];
-    const cpu: number[] = [];
-    let bytes = 0;
-    for (let round = 0; round < rounds + 20; round++) {
-      const started = performance.now();
-      const cpuStarted = process.cpuUsage();
-      const response = await pool.request({ method: 'GET', path });
-      const body = await response.body.text();
-      const used = process.cpuUsage(cpuStarted);
-      const elapsed = performance.now() - started;
-      if (response.statusCode !== 200) throw new Error(`${path}: ${response.statusCode}`);
-      bytes = Buffer.byteLength(body);
-      if (round < 20) continue; // warm-up
-      times.push(elapsed);
-      cpu.push((used.user + used.system) / 1000);
-    }
-    process.stdout.write(
-      `${label.padEnd(28)} wall ${quantiles(times)}  cpu ${quantiles(cpu)}  ${(bytes / 1024).toFixed(0)} kB\n`,
-    );
-  };
+  const { measure, close: closeTimer } = pageTimer(master.url, { rounds, labelWidth: 28 });
   process.stdout.write(
     `${partitionCount} partitions, 10 software releases, 96 usage intervals; ${rounds} GETs each\n`,
   );
   await measure('node page', '/panel/nodes/computer');
   await measure('node list', '/panel/nodes');
-  await pool.close();
+  await closeTimer();
 } finally {
   await master.close();
 }

@@ -10,7 +10,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { Pool } from 'undici';
+import { pageTimer, quantiles } from './_page-timing.ts';
 import { LOCAL_CALLER } from '../src/master/services/index.ts';
 import { startTestMaster } from '../src/testing/master.ts';
 
@@ -77,41 +77,12 @@ try {
     }
   }
 
-  const pool = new Pool(master.url, { connections: 1 });
-  const quantiles = (times: number[]): string => {
-    times.sort((a, b) => a - b);
-    const at = (quantile: number): string =>
-      (times[Math.min(times.length - 1, Math.floor(quantile * times.length))] ?? 0).toFixed(1);
-    return `p50 ${at(0.5).padStart(6)} ms  p99 ${at(0.99).padStart(6)} ms`;
-  };
-  // Wall time and this process's CPU time (server and client: on a loaded machine, the CPU time
-  // is the closer figure of the work one page costs).
-  const measure = async (label: string, path: string): Promise<void> => {
-    const times: number[] = [];
-    const cpu: number[] = [];
-    let bytes = 0;
-    for (let round = 0; round < rounds + 20; round++) {
-      const started = performance.now();
-      const cpuStarted = process.cpuUsage();
-      const response = await pool.request({ method: 'GET', path });
-      const body = await response.body.text();
-      const used = process.cpuUsage(cpuStarted);
-      const elapsed = performance.now() - started;
-      if (response.statusCode !== 200) throw new Error(`${path}: ${response.statusCode}`);
-      bytes = Buffer.byteLength(body);
-      if (round < 20) continue; // warm-up
-      times.push(elapsed);
-      cpu.push((used.user + used.system) / 1000);
-    }
-    process.stdout.write(
-      `${label.padEnd(40)} wall ${quantiles(times)}  cpu ${quantiles(cpu)}  ${(bytes / 1024).toFixed(0)} kB\n`,
-    );
-  };
+  const { measure, close: closeTimer } = pageTimer(master.url, { rounds, labelWidth: 40 });
   process.stdout.write(`${trees} instance trees (${trees * 2} instances), ${rounds} GETs each\n`);
   await measure('services page (first 50)', '/panel/services');
   await measure('services page, filtered (title, status)', '/panel/services?q=tree-9&status=promise-failing');
   await measure('instance tree page', '/panel/services/tree-7');
-  await pool.close();
+  await closeTimer();
   const listing: number[] = [];
   for (let round = 0; round < rounds + 20; round++) {
     const started = performance.now();

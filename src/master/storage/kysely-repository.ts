@@ -115,6 +115,20 @@ export function createKyselyRepository(
     );
   };
 
+  /** A node's busy partitions joined to the (non-shared) instance on each, in partition order. */
+  const busyPartitionInstances = () =>
+    db
+      .selectFrom('partition as p')
+      .innerJoin('instance as i', (join) =>
+        join
+          .onRef('i.compute_node_reference', '=', 'p.compute_node_reference')
+          .onRef('i.partition_reference', '=', 'p.reference')
+          .on('i.shared', '=', 0),
+      )
+      .where('p.compute_node_reference', '=', param('node'))
+      .where('p.slap_state', '=', 'busy')
+      .orderBy('p.id');
+
   const repository: Repository = {
     ...createKyselyIdentityRepository(db, executor),
     getComputeNode: async (reference) => {
@@ -547,49 +561,27 @@ export function createKyselyRepository(
       await all<InstanceSummary>(
         'listInstancesOnNode',
         () =>
-          db
-            .selectFrom('partition as p')
-            .innerJoin('instance as i', (join) =>
-              join
-                .onRef('i.compute_node_reference', '=', 'p.compute_node_reference')
-                .onRef('i.partition_reference', '=', 'p.reference')
-                .on('i.shared', '=', 0),
-            )
-            .select([
-              'i.id as id',
-              'i.title as title',
-              'i.requested_by as requestedBy',
-              'i.requested_state as requestedState',
-              'p.reference as partitionId',
-              'i.software_release as softwareRelease',
-            ])
-            .where('p.compute_node_reference', '=', param('node'))
-            .where('p.slap_state', '=', 'busy')
-            .orderBy('p.id'),
+          busyPartitionInstances().select([
+            'i.id as id',
+            'i.title as title',
+            'i.requested_by as requestedBy',
+            'i.requested_state as requestedState',
+            'p.reference as partitionId',
+            'i.software_release as softwareRelease',
+          ]),
         { node: computeNodeId },
       ),
     listPartitionInstanceOwners: async (computeNodeId) =>
       await all<PartitionInstanceOwner>(
         'listPartitionInstanceOwners',
         () =>
-          db
-            .selectFrom('partition as p')
-            .innerJoin('instance as i', (join) =>
-              join
-                .onRef('i.compute_node_reference', '=', 'p.compute_node_reference')
-                .onRef('i.partition_reference', '=', 'p.reference')
-                .on('i.shared', '=', 0),
-            )
-            .select([
-              'p.reference as partitionId',
-              'i.id as instanceId',
-              'i.owner as owner',
-              'i.title as title',
-              'i.requested_by as requestedBy',
-            ])
-            .where('p.compute_node_reference', '=', param('node'))
-            .where('p.slap_state', '=', 'busy')
-            .orderBy('p.id'),
+          busyPartitionInstances().select([
+            'p.reference as partitionId',
+            'i.id as instanceId',
+            'i.owner as owner',
+            'i.title as title',
+            'i.requested_by as requestedBy',
+          ]),
         { node: computeNodeId },
       ),
     listChildren: async (owner, rootTitle) =>
