@@ -51,6 +51,7 @@ export function createMasterServices(context: ServiceContext) {
     listInstanceTreeSummaries: bind(context, instanceTrees.listInstanceTreeSummaries),
     readInstanceTreeDetails: bind(context, instanceTrees.readInstanceTreeDetails),
     changeInstanceTreeState: bind(context, instanceTrees.changeInstanceTreeState),
+    updateInstanceTree: bind(context, instanceTrees.updateInstanceTree),
     listComputeNodeInstances: bind(context, reads.listComputeNodeInstances),
     listHostedSharedInstances: bind(context, reads.listHostedSharedInstances),
     reportInstanceState: bind(context, reports.reportInstanceState),

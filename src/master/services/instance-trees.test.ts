@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { parsePythonJson } from '../../core/python-value.ts';
 import { fixedClock } from '../../core/clock.ts';
 import { instanceHealth } from '../../core/instance-status.ts';
 import { silentLogger } from '../../lib/logger.ts';
@@ -171,5 +172,28 @@ test('a state change requests the tree again as stored: same release, type, para
     await assert.rejects(services.changeInstanceTreeState({ caller, title: 'nope', state: 'stopped' }), {
       code: 'SLAP_ERR_INSTANCE_TREE_NOT_FOUND',
     });
+  });
+});
+
+test('new parameters request the tree again with its stored state and SLA', async () => {
+  await withServices(async (services) => {
+    await services.formatComputeNode({
+      caller,
+      format: {
+        computeNodeId: 'computer',
+        address: null,
+        netmask: null,
+        partitions: [{ reference: 'slappart0', addresses: [] }],
+      },
+    });
+    const sla = { computer_guid: 'computer', note: 'kept \u2028 <&>' };
+    await services.requestInstance(requestOf('tree', { parameters: { name: 'a' }, sla, state: 'stopped' }));
+    await services.updateInstanceTree({ caller, title: 'tree', parameters: { name: 'b\r\nc' } });
+    const after = await services.getInstanceTree({ caller, title: 'tree' });
+    assert.deepEqual([after.state, after.parameters], ['stopped', { name: 'b\r\nc' }]);
+    const stored = await services.context.store.read((repository) =>
+      repository.findInstance({ owner: '', title: 'tree', requestedBy: '', shared: false }),
+    );
+    assert.deepEqual(parsePythonJson(stored?.slaJson ?? 'null'), sla);
   });
 });

@@ -187,6 +187,17 @@ export async function changeInstanceTreeState(
   context: ServiceContext,
   input: { caller: Caller; title: string; state: RequestedState },
 ): Promise<InstanceView> {
+  return updateInstanceTree(context, input);
+}
+
+/**
+ * Requests an instance tree again as it is stored (software release and type, parameters, SLA,
+ * state) but for what `input` changes: its state, its parameters (the panel's modify form).
+ */
+export async function updateInstanceTree(
+  context: ServiceContext,
+  input: { caller: Caller; title: string; state?: RequestedState; parameters?: Record<string, unknown> },
+): Promise<InstanceView> {
   const owner = namespaceOf(input.caller);
   const root = await context.store.read(async (repository) => {
     await context.authorize(input.caller, 'instance_tree.read', { kind: 'master' }, repository);
@@ -197,9 +208,10 @@ export async function changeInstanceTreeState(
     title: root.title,
     softwareRelease: root.softwareRelease,
     softwareType: root.softwareType,
-    parameters: root.shared ? sharedParametersOf(root) : decodeParameterXml(root.parameterXml),
+    parameters:
+      input.parameters ?? (root.shared ? sharedParametersOf(root) : decodeParameterXml(root.parameterXml)),
     shared: root.shared,
-    state: input.state,
+    state: input.state ?? root.requestedState,
     sla: parsePythonJson(root.slaJson) as Record<string, unknown>,
   });
 }

@@ -139,6 +139,10 @@ test('every use case goes through the one authorisation check point', async () =
         'changeInstanceTreeState',
         () => services.changeInstanceTreeState({ caller: stranger, title: 'x', state: 'stopped' }),
       ],
+      [
+        'updateInstanceTree',
+        () => services.updateInstanceTree({ caller: stranger, title: 'x', parameters: {} }),
+      ],
       ['listInstanceTrees', () => services.listInstanceTrees({ caller: stranger })],
       ['listInstanceTreeViews', () => services.listInstanceTreeViews({ caller: stranger })],
       [

@@ -339,17 +339,8 @@ export function register(routes: PanelRoutes): void {
       errors.set('', [...(errors.get('') ?? []), `The parameters: ${dictProblem}.`]);
     if (errors.size > 0) return modifyPage(request, state, 400);
     try {
-      await services.requestInstance({
-        caller,
-        title: view.title,
-        softwareRelease: view.softwareRelease,
-        softwareType: view.softwareType,
-        parameters: sent,
-        shared: view.shared,
-        // The stored state is kept.
-        state: undefined,
-        sla: {},
-      });
+      // The tree's stored state and SLA are kept.
+      await services.updateInstanceTree({ caller, title: view.title, parameters: sent });
     } catch (error) {
       if (!isSlapError(error) || error.status >= 500) throw error;
       return modifyPage(request, { ...state, problem: error.message }, error.status === 413 ? 413 : 400);
