@@ -20,6 +20,7 @@ import { promiseSection } from '../promise-section.ts';
 import { parameterTable, statusBadge } from '../service-fragments.ts';
 import { timeElement } from '../time-element.ts';
 import { timelineSection } from '../timeline-section.ts';
+import { readLastDayUsage, usageSection, type LastDayUsage } from '../usage-section.ts';
 
 /** The panel's answer to a tree the caller has not: the page's 404 (the API answers 403). */
 async function orNotFound<T>(title: string, work: () => Promise<T>): Promise<T> {
@@ -44,6 +45,8 @@ function treePath(title: string): string {
 interface InstanceStory {
   events: readonly InstanceEvent[];
   promiseHistory: readonly PromiseTransition[];
+  /** Shared instances have none of their own (their host's partition reports it). */
+  usage: LastDayUsage | undefined;
 }
 
 /** How many of an instance's latest events the page shows. */
@@ -59,6 +62,9 @@ function readStories(request: PanelRequest, tree: InstanceTreeDetails): Promise<
         limit: TIMELINE_EVENTS,
       }),
       promiseHistory: await services.readPromiseHistory({ caller, instanceGuid: view.instanceGuid }),
+      usage: view.shared
+        ? undefined
+        : await readLastDayUsage(services, caller, { instanceGuid: view.instanceGuid }),
     })),
   );
 }
@@ -114,6 +120,11 @@ function instanceSection(instance: InstanceDetails, story: InstanceStory, index:
     ${parameterTable('Parameters', view.parameters)}
     <h3>Promises</h3>
     ${promiseSection({ results: instance.promises, history: story.promiseHistory })}
+    ${
+      story.usage === undefined
+        ? ''
+        : usageSection(`${id}-usage`, 'Usage over the last day', story.usage, { nested: true })
+    }
     <details id="${id}-timeline" ${index === 0 ? html`open` : ''}>
       <summary>Timeline (latest ${TIMELINE_EVENTS} events)</summary>
       ${timelineSection(story.events)}
@@ -143,7 +154,11 @@ export function renderTree(
   return html`<p><a href="/panel/services">← All services</a></p>
     ${actions(tree, request)}
     ${tree.instances.map((instance, index) =>
-      instanceSection(instance, stories[index] ?? { events: [], promiseHistory: [] }, index),
+      instanceSection(
+        instance,
+        stories[index] ?? { events: [], promiseHistory: [], usage: undefined },
+        index,
+      ),
     )}`;
 }
 

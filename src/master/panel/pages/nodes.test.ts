@@ -55,7 +55,9 @@ test('nodes page (proxy): partitions, the instance linking to its tree, build lo
       message: log,
     });
 
-    const stop = new Date(Math.floor(Date.now() / 1000 - 60) * 1000).toISOString();
+    // A usage interval is its partition holder's when it ends after the allocation (whole seconds).
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const stop = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
     await services.reportComputeNodeUsage({
       caller: LOCAL_CALLER,
       computeNodeId: 'computer',
@@ -100,6 +102,12 @@ test('nodes page (proxy): partitions, the instance linking to its tree, build lo
     const usage = textOf(markup.slice(markup.indexOf('<section id="usage"')));
     assert.match(usage, /CPU time \(seconds per interval\)\. Last: 12\.5 s at /);
     assert.match(usage, /Memory used \(MB\) No usage reported yet\./);
+
+    // The instance that held the partition has the same graph on its tree's page.
+    const tree = compact((await panel.get(`/panel/services/${encodeURIComponent(title)}`)).html);
+    assert.match(tree, /<section id="instance-0-usage" aria-labelledby="instance-0-usage-heading">/);
+    const treeUsage = textOf(tree.slice(tree.indexOf('<section id="instance-0-usage"')));
+    assert.match(treeUsage, /^Usage over the last day CPU time \(seconds per interval\)\. Last: 12\.5 s at /);
 
     // The node calls for its pass: no longer silent; its last contact is ISO UTC text.
     await services.readNodeSnapshot({ caller: LOCAL_CALLER, computeNodeId: 'computer' });

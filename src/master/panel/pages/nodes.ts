@@ -18,17 +18,10 @@ import {
   type PanelRoutes,
 } from '../panel-routes.ts';
 import { timeElement } from '../time-element.ts';
-import { usageChart } from '../usage-chart.ts';
+import { readLastDayUsage, usageSection } from '../usage-section.ts';
 
 /** How much of a build log the node page shows: its last lines. */
 export const LOG_TAIL_LINES = 40;
-/** The node page's usage graphs: CPU, memory and disk as nodes report them, over the last day. */
-const NODE_USAGE_RESOURCES = [
-  'service_module/cpu_time',
-  'service_module/memory_used',
-  'service_module/disk_used',
-] as const;
-const USAGE_RANGE_S = 86_400;
 
 export function register(routes: PanelRoutes): void {
   routes.get('/nodes', nodeList);
@@ -122,14 +115,7 @@ async function nodePage(request: PanelRequest, refused?: AccessFormState): Promi
   const computeNodeId = params.reference ?? '';
   const node = await services.readComputeNodeView({ caller, computeNodeId });
   const software = await services.listSoftwareInstallationStatuses({ caller, computeNodeId });
-  const to = services.context.clock.now();
-  const range = { from: to - USAGE_RANGE_S, to };
-  const usage = await services.readUsageSeries({
-    caller,
-    computeNodeId,
-    resources: NODE_USAGE_RESOURCES,
-    ...range,
-  });
+  const usage = await readLastDayUsage(services, caller, { computeNodeId });
   const body = html` <section id="node-summary" data-live aria-labelledby="node-summary-heading">
       <h2 id="node-summary-heading">Summary</h2>
       <dl class="properties">
@@ -193,10 +179,7 @@ async function nodePage(request: PanelRequest, refused?: AccessFormState): Promi
             </div>`
       }
     </section>
-    <section id="usage" data-live aria-labelledby="usage-heading">
-      <h2 id="usage-heading">Usage over the last day</h2>
-      ${usage.map((series) => usageChart(series, range))}
-    </section>`;
+    ${usageSection('usage', 'Usage over the last day', usage)}`;
   return page(`Compute node ${node.reference}`, 'nodes', body, refused ? 400 : undefined);
 }
 
