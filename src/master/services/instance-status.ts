@@ -9,7 +9,7 @@ import {
   type SoftwareInstallationStatus,
 } from '../../core/instance-status.ts';
 import type { RequestedState } from '../../core/states.ts';
-import type { InstanceRecord, Repository } from '../storage/repository.ts';
+import type { DeploymentFacts, InstanceRecord, Repository } from '../storage/repository.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import { authorizedInstance } from './instance-access.ts';
@@ -85,5 +85,23 @@ export async function readInstanceStatus(
       errorAt: null,
       softwareStatus: null,
     };
+  });
+}
+
+/** The status of an instance from its deployment facts (no messages); unallocated without any. */
+export function deploymentStatus(facts: DeploymentFacts | null): InstanceStatusView {
+  if (!facts) return { status: 'unallocated', message: null };
+  return instanceStatus({
+    requestedState: facts.requestedState,
+    allocated: facts.location !== null,
+    allocationMessage: facts.allocationMessage,
+    partitionTimestamp: facts.partitionTimestamp,
+    reportedState: facts.reportedState,
+    reportedAt: facts.reportedAt,
+    errorMessage: null,
+    errorAt: facts.errorAt,
+    software: facts.software
+      ? { status: softwareInstallationStatus(facts.software), errorMessage: null }
+      : undefined,
   });
 }

@@ -5,17 +5,12 @@
  * and SLA, and the new state).
  */
 import { SlapError } from '../../core/errors.ts';
-import {
-  instanceHealth,
-  instanceStatus,
-  softwareInstallationStatus,
-  type InstanceHealth,
-  type InstanceStatusView,
-} from '../../core/instance-status.ts';
+import { instanceHealth, type InstanceHealth } from '../../core/instance-status.ts';
 import { decodeParameterXml } from '../../core/parameter-xml.ts';
 import { parsePythonJson } from '../../core/python-value.ts';
 import type { RequestedState } from '../../core/states.ts';
-import type { DeploymentFacts, InstanceRecord, Repository } from '../storage/repository.ts';
+import type { InstanceRecord, Repository } from '../storage/repository.ts';
+import { deploymentStatus } from './instance-status.ts';
 import { namespaceOf, type Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import { statusOf } from './instance-status.ts';
@@ -35,23 +30,6 @@ export interface InstanceTreeSummary {
   partitionId: string | null;
   /** When its root last changed (float seconds). */
   lastChange: number;
-}
-
-function deploymentStatus(facts: DeploymentFacts | null): InstanceStatusView {
-  if (!facts) return { status: 'unallocated', message: null };
-  return instanceStatus({
-    requestedState: facts.requestedState,
-    allocated: facts.location !== null,
-    allocationMessage: facts.allocationMessage,
-    partitionTimestamp: facts.partitionTimestamp,
-    reportedState: facts.reportedState,
-    reportedAt: facts.reportedAt,
-    errorMessage: null,
-    errorAt: facts.errorAt,
-    software: facts.software
-      ? { status: softwareInstallationStatus(facts.software), errorMessage: null }
-      : undefined,
-  });
 }
 
 /** The caller's instance trees, by title (then non-shared first), each with its status. */

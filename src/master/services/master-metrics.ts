@@ -3,15 +3,12 @@
  * state and status (the status people read: core/instance-status.ts), and the compute nodes' last
  * contact. Whole-master figures: only an admin or the scrape token may read them (`master.metrics`).
  */
-import {
-  instanceStatus,
-  softwareInstallationStatus,
-  type InstanceStatus,
-} from '../../core/instance-status.ts';
+import type { InstanceStatus } from '../../core/instance-status.ts';
 import type { RequestedState } from '../../core/states.ts';
 import type { ComputeNodeContactRecord } from '../storage/repository.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
+import { deploymentStatus } from './instance-status.ts';
 
 export interface InstanceStatusCount {
   requestedState: RequestedState;
@@ -28,13 +25,7 @@ export async function countInstancesByStatus(
   const facts = await context.store.read((repository) => repository.listInstanceStatusFacts());
   const counts = new Map<string, InstanceStatusCount>();
   for (const fact of facts) {
-    const { status } = instanceStatus({
-      ...fact,
-      errorMessage: null,
-      software: fact.software
-        ? { status: softwareInstallationStatus(fact.software), errorMessage: null }
-        : undefined,
-    });
+    const { status } = deploymentStatus(fact);
     const key = `${fact.requestedState} ${status}`;
     const count = counts.get(key);
     if (count) count.count++;

@@ -18,13 +18,9 @@ import type { SqlExecutor } from './sql-executor.ts';
  */
 export const FAILED_PROMISE_PATTERN = '%"status":"fail"%';
 
-interface TreeRowColumns {
-  title: string;
-  software_release: string;
-  software_type: string;
-  requested_state: RequestedState;
-  updated_at: number;
-  /** The deploying instance's (the root's or the host's); null columns when it has none. */
+/** What an instance's status is made of, as queries select it (`d_`: the deploying instance's). */
+export interface DeploymentColumns {
+  /** Null columns when there is no deploying instance (a shared root without a host). */
   d_id: number | null;
   d_requested_state: RequestedState | null;
   d_node: string | null;
@@ -36,30 +32,41 @@ interface TreeRowColumns {
   partition_timestamp: number | null;
   software_requested_state: SoftwareInstallationState | null;
   software_reported_state: string | null;
+}
+
+interface TreeRowColumns extends DeploymentColumns {
+  title: string;
+  software_release: string;
+  software_type: string;
+  requested_state: RequestedState;
+  updated_at: number;
   /** 0/1 on SQLite, a boolean on PostgreSQL. */
   promise_failing: number | boolean;
 }
 
+/** The facts of the columns; null when they name no deploying instance. */
+export function deploymentFactsOf(row: DeploymentColumns): DeploymentFacts | null {
+  return row.d_id === null || row.d_requested_state === null
+    ? null
+    : {
+        requestedState: row.d_requested_state,
+        location:
+          row.d_node === null || row.d_partition === null
+            ? null
+            : { computeNodeId: row.d_node, partitionId: row.d_partition },
+        allocationMessage: row.d_allocation_message,
+        partitionTimestamp: row.partition_timestamp,
+        reportedState: row.d_reported_state,
+        reportedAt: row.d_reported_at,
+        errorAt: row.d_error_at,
+        software:
+          row.software_requested_state === null
+            ? null
+            : { requestedState: row.software_requested_state, reportedState: row.software_reported_state },
+      };
+}
+
 function toTreeRow(row: TreeRowColumns, shared: boolean): InstanceTreeRow {
-  const deployment: DeploymentFacts | null =
-    row.d_id === null || row.d_requested_state === null
-      ? null
-      : {
-          requestedState: row.d_requested_state,
-          location:
-            row.d_node === null || row.d_partition === null
-              ? null
-              : { computeNodeId: row.d_node, partitionId: row.d_partition },
-          allocationMessage: row.d_allocation_message,
-          partitionTimestamp: row.partition_timestamp,
-          reportedState: row.d_reported_state,
-          reportedAt: row.d_reported_at,
-          errorAt: row.d_error_at,
-          software:
-            row.software_requested_state === null
-              ? null
-              : { requestedState: row.software_requested_state, reportedState: row.software_reported_state },
-        };
   return {
     title: row.title,
     shared,
@@ -67,7 +74,7 @@ function toTreeRow(row: TreeRowColumns, shared: boolean): InstanceTreeRow {
     softwareType: row.software_type,
     requestedState: row.requested_state,
     updatedAt: row.updated_at,
-    deployment,
+    deployment: deploymentFactsOf(row),
     promiseFailing: row.promise_failing === true || row.promise_failing === 1,
   };
 }

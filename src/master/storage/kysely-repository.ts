@@ -8,13 +8,12 @@ import { sql } from '../../lib/kysely.ts';
 import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import { createKyselyIdentityRepository } from './kysely-identities.ts';
-import { listInstanceTreeRows } from './kysely-instance-trees.ts';
+import { deploymentFactsOf, listInstanceTreeRows, type DeploymentColumns } from './kysely-instance-trees.ts';
 import { param, type QueryArgs } from './query-params.ts';
 import type {
   AddressRecord,
   ComputeNodeContactRecord,
   ComputeNodeRecord,
-  InstanceStatusFactsRecord,
   InstanceEventRecord,
   InstanceSummary,
   PartitionAllocationRecord,
@@ -40,32 +39,6 @@ import {
   type SoftwareInstallationRow,
 } from './kysely-rows.ts';
 import type { SqlExecutor } from './sql-executor.ts';
-
-interface InstanceStatusFactsRow {
-  requested_state: RequestedState;
-  compute_node_reference: string | null;
-  partition_timestamp: number | null;
-  reported_state: string | null;
-  reported_at: number | null;
-  error_at: number | null;
-  software_requested_state: SoftwareInstallationState | null;
-  software_reported_state: string | null;
-}
-
-function toInstanceStatusFacts(row: InstanceStatusFactsRow): InstanceStatusFactsRecord {
-  return {
-    requestedState: row.requested_state,
-    allocated: row.compute_node_reference !== null,
-    partitionTimestamp: row.partition_timestamp,
-    reportedState: row.reported_state,
-    reportedAt: row.reported_at,
-    errorAt: row.error_at,
-    software:
-      row.software_requested_state === null
-        ? null
-        : { requestedState: row.software_requested_state, reportedState: row.software_reported_state },
-  };
-}
 
 type UsageRecordRow = Omit<UsageRecordTable, 'id' | 'compute_node_reference'>;
 
@@ -989,7 +962,7 @@ export function createKyselyRepository(
       return repository.bumpNodeRevision(key.computeNodeId);
     },
     listInstanceStatusFacts: async () => {
-      const rows = await all<InstanceStatusFactsRow>('listInstanceStatusFacts', () =>
+      const rows = await all<DeploymentColumns>('listInstanceStatusFacts', () =>
         db
           .selectFrom('instance as i')
           .leftJoin('partition as p', (join) =>
@@ -1003,18 +976,21 @@ export function createKyselyRepository(
               .onRef('s.url', '=', 'i.software_release'),
           )
           .select([
-            'i.requested_state',
-            'i.compute_node_reference',
+            'i.id as d_id',
+            'i.requested_state as d_requested_state',
+            'i.compute_node_reference as d_node',
+            'i.partition_reference as d_partition',
+            'i.allocation_message as d_allocation_message',
+            'i.reported_state as d_reported_state',
+            'i.reported_at as d_reported_at',
+            'i.error_at as d_error_at',
             'p.timestamp as partition_timestamp',
-            'i.reported_state',
-            'i.reported_at',
-            'i.error_at',
             's.requested_state as software_requested_state',
             's.reported_state as software_reported_state',
           ])
           .where('i.shared', '=', 0),
       );
-      return rows.map(toInstanceStatusFacts);
+      return rows.flatMap((row) => deploymentFactsOf(row) ?? []);
     },
     readNodeSnapshot: async (computeNodeId) => {
       const args = { node: computeNodeId };

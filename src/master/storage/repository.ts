@@ -210,18 +210,6 @@ export interface SharedHostQuery {
   partitionId?: string;
 }
 
-/** What an instance's status (core/instance-status.ts) follows from, for counting instances by status. */
-export interface InstanceStatusFactsRecord {
-  requestedState: RequestedState;
-  allocated: boolean;
-  partitionTimestamp: number | null;
-  reportedState: string | null;
-  reportedAt: number | null;
-  errorAt: number | null;
-  /** Its software release on its compute node; null when it has no partition or none is supplied. */
-  software: { requestedState: SoftwareInstallationState; reportedState: string | null } | null;
-}
-
 /** When a compute node last called for its pass. */
 export interface ComputeNodeContactRecord {
   computeNodeId: string;
@@ -349,7 +337,7 @@ export interface Repository extends IdentityRepository {
    */
   listRootTitles(owner: string): Promise<{ instances: string[]; shared: string[] }>;
   /** The status facts of every non-shared instance (a scan: for metrics, not for a hot path). */
-  listInstanceStatusFacts(): Promise<InstanceStatusFactsRecord[]>;
+  listInstanceStatusFacts(): Promise<DeploymentFacts[]>;
   /**
    * `owner`'s instance trees with what their status is made of (non-shared roots, then the shared
    * roots not destroyed), in a few queries whatever their number.
