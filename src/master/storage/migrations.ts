@@ -584,6 +584,105 @@ const nodeContact: Migration = {
   },
 };
 
+/**
+ * Usage accounting and invoicing (docs/invoicing.md).
+ * - `usage_journal`: each usage report as received (the document, its SHA-256, and when the node
+ *   signs and chains its journals, the sequence, the previous journal's hash, the signature and the
+ *   signing certificate), so that a user can verify an invoice against what the nodes signed.
+ * - `usage_interval`: a journal's identity per partition, (node, partition, start, stop): a
+ *   partition's interval reported twice counts once.
+ * - `usage_charge`: what is billed, each movement split at the partition's changes of holder and at
+ *   UTC month boundaries, in integer millionths of the priced unit (seconds, MB-hours, or the unit
+ *   reported); one row lies in one period (YYYYMM) and one holder.
+ * - `price_list`: versioned price lists, one per effective date.
+ * - `invoice`: invoices and credit notes, never deleted; lines as JSON, amounts as decimal text.
+ */
+const invoicing: DialectMigration = (dialect) => ({
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('usage_journal')
+      .addColumn('id', 'integer', idColumn(dialect))
+      .addColumn('compute_node_reference', 'text', (c) => c.notNull())
+      .addColumn('document_hash', 'text', (c) => c.notNull())
+      .addColumn('sequence', 'bigint')
+      .addColumn('previous_hash', 'text')
+      .addColumn('signature', 'text')
+      .addColumn('certificate', 'text')
+      .addColumn('document', 'text', (c) => c.notNull())
+      .addColumn('received_at', 'double precision', (c) => c.notNull())
+      .addUniqueConstraint('usage_journal_document', ['compute_node_reference', 'document_hash'])
+      .execute();
+    await db.schema
+      .createIndex('usage_journal_sequence')
+      .on('usage_journal')
+      .columns(['compute_node_reference', 'sequence'])
+      .execute();
+    await db.schema
+      .createTable('usage_interval')
+      .addColumn('compute_node_reference', 'text', (c) => c.notNull())
+      .addColumn('partition_reference', 'text', (c) => c.notNull())
+      .addColumn('start_at', 'double precision', (c) => c.notNull())
+      .addColumn('stop_at', 'double precision', (c) => c.notNull())
+      .addColumn('journal_id', 'integer', (c) => c.notNull())
+      .addPrimaryKeyConstraint('usage_interval_key', [
+        'compute_node_reference',
+        'partition_reference',
+        'start_at',
+        'stop_at',
+      ])
+      .execute();
+    await db.schema
+      .createTable('usage_charge')
+      .addColumn('id', 'integer', idColumn(dialect))
+      .addColumn('journal_id', 'integer')
+      .addColumn('period', 'integer', (c) => c.notNull())
+      .addColumn('owner', 'text', (c) => c.notNull())
+      .addColumn('instance_tree', 'text', (c) => c.notNull())
+      .addColumn('instance_id', 'integer', (c) => c.notNull())
+      .addColumn('compute_node_reference', 'text', (c) => c.notNull())
+      .addColumn('partition_reference', 'text', (c) => c.notNull())
+      .addColumn('resource', 'text', (c) => c.notNull())
+      .addColumn('start_at', 'double precision', (c) => c.notNull())
+      .addColumn('stop_at', 'double precision', (c) => c.notNull())
+      .addColumn('quantity_micro', 'bigint', (c) => c.notNull())
+      .execute();
+    // Invoice generation reads a period's sums per (owner, tree, resource) from this index alone.
+    await db.schema
+      .createIndex('usage_charge_invoice')
+      .on('usage_charge')
+      .columns(['period', 'owner', 'instance_tree', 'resource', 'start_at', 'quantity_micro'])
+      .execute();
+    await db.schema.createIndex('usage_charge_journal').on('usage_charge').column('journal_id').execute();
+    await db.schema
+      .createTable('price_list')
+      .addColumn('id', 'integer', idColumn(dialect))
+      .addColumn('effective', 'text', (c) => c.notNull().unique())
+      .addColumn('currency', 'text', (c) => c.notNull())
+      .addColumn('document', 'text', (c) => c.notNull())
+      .addColumn('loaded_at', 'double precision', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('invoice')
+      .addColumn('id', 'integer', idColumn(dialect))
+      .addColumn('reference', 'text', (c) => c.notNull().unique())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('user', 'text', (c) => c.notNull())
+      .addColumn('period', 'text', (c) => c.notNull())
+      .addColumn('currency', 'text', (c) => c.notNull())
+      .addColumn('lines', 'text', (c) => c.notNull())
+      .addColumn('total', 'text', (c) => c.notNull())
+      .addColumn('content_hash', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('corrects', 'text')
+      .addColumn('issued_at', 'double precision', (c) => c.notNull())
+      .addColumn('paid_at', 'double precision')
+      .addColumn('regularisation', 'text')
+      .execute();
+    await db.schema.createIndex('invoice_user_period').on('invoice').columns(['user', 'period']).execute();
+    await db.schema.createIndex('invoice_state').on('invoice').columns(['state', 'issued_at']).execute();
+  },
+});
+
 /** Every migration of a dialect, in order. Append only. */
 export function migrationsFor(dialect: MigrationDialect): Record<string, Migration> {
   return {
@@ -598,6 +697,7 @@ export function migrationsFor(dialect: MigrationDialect): Record<string, Migrati
     '0009_usage': usage(dialect),
     '0010_panel_sessions': panelSessions,
     '0011_node_contact': nodeContact,
+    '0012_invoicing': invoicing(dialect),
   };
 }
 

@@ -1,4 +1,5 @@
 /** Tables of the master's database, as Kysely sees them (snake_case, like slapproxy's columns). */
+import type { InvoiceKind, InvoiceState } from '../../core/invoice-types.ts';
 import type { ColumnType, Generated } from 'kysely';
 import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
@@ -209,6 +210,82 @@ export interface UsageRecordTable {
   recorded_at: number;
 }
 
+/** A usage report as received (migration 0012). */
+export interface UsageJournalTable {
+  id: Generated<number>;
+  compute_node_reference: string;
+  /** SHA-256 (hex) of the document as received. */
+  document_hash: string;
+  /** The node's chain (core/usage-signature.ts); null when the journal is not signed. */
+  sequence: number | string | null;
+  previous_hash: string | null;
+  /** Base64 signature and the signing certificate (PEM); null when not signed. */
+  signature: string | null;
+  certificate: string | null;
+  document: string;
+  received_at: number;
+}
+
+/** A partition's reported interval: sent twice, counted once. */
+export interface UsageIntervalTable {
+  compute_node_reference: string;
+  partition_reference: string;
+  start_at: number;
+  stop_at: number;
+  journal_id: number;
+}
+
+/** A billed piece of a movement: one holder, one period (YYYYMM), millionths of the priced unit. */
+export interface UsageChargeTable {
+  id: Generated<number>;
+  journal_id: number | null;
+  period: number;
+  owner: string;
+  instance_tree: string;
+  instance_id: number;
+  compute_node_reference: string;
+  partition_reference: string;
+  resource: string;
+  start_at: number;
+  stop_at: number;
+  /** PostgreSQL's bigint arrives as text. */
+  quantity_micro: number | string;
+}
+
+export interface PriceListTable {
+  id: Generated<number>;
+  /** YYYY-MM-DD (UTC). */
+  effective: string;
+  currency: string;
+  /** The price list as loaded (JSON, normalised). */
+  document: string;
+  loaded_at: number;
+}
+
+export interface InvoiceTable {
+  id: Generated<number>;
+  /** INV-YYYYMM-NNNNNN or CN-YYYYMM-NNNNNN. */
+  reference: string;
+  kind: InvoiceKind;
+  user: string;
+  /** YYYY-MM. */
+  period: string;
+  currency: string;
+  /** JSON array of InvoiceLine (decimal text amounts). */
+  lines: string;
+  /** Decimal text, rounded to cents. */
+  total: string;
+  /** SHA-256 of what the invoice bills (currency and lines): generating again compares it. */
+  content_hash: string;
+  state: InvoiceState;
+  /** A credit note: the invoice it cancels; a corrected invoice: the invoice it replaces. */
+  corrects: string | null;
+  issued_at: number;
+  paid_at: number | null;
+  /** What the regularisation policy did for this unpaid invoice: null, 'stopped' or 'destroyed'. */
+  regularisation: string | null;
+}
+
 /** A signed-in panel session; the secret session id is stored as its SHA-256 digest only. */
 export interface PanelSessionTable {
   session_hash: string;
@@ -236,4 +313,9 @@ export interface MasterDatabase {
   partition_allocation: PartitionAllocationTable;
   usage_record: UsageRecordTable;
   panel_session: PanelSessionTable;
+  usage_journal: UsageJournalTable;
+  usage_interval: UsageIntervalTable;
+  usage_charge: UsageChargeTable;
+  price_list: PriceListTable;
+  invoice: InvoiceTable;
 }
