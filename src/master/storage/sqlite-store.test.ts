@@ -57,6 +57,7 @@ test('the store migrates once, keeps its data across reopenings, in WAL mode wit
         { name: '0009_usage' },
         { name: '0010_panel_sessions' },
         { name: '0011_node_contact' },
+        { name: '0012_invoicing' },
       ]);
     } finally {
       raw.close();
