@@ -137,13 +137,18 @@ export async function generateInvoices(
     for (const record of await repository.listInvoices({ period: period.text, kind: 'invoice' }))
       if (record.state !== 'cancelled')
         current.set(record.user, [...(current.get(record.user) ?? []), record]);
+    // Numbered from the stored count once per kind (the transaction is the only writer).
+    const sequences: Record<InvoiceKind, number> = {
+      invoice: await repository.nextInvoiceSequence({ kind: 'invoice', period: period.text }),
+      credit_note: await repository.nextInvoiceSequence({ kind: 'credit_note', period: period.text }),
+    };
     const issue = async (
       user: string,
       kind: InvoiceKind,
       content: ComputedInvoice,
       corrects: string | null,
     ): Promise<InvoiceRecord> => {
-      const sequence = await repository.nextInvoiceSequence({ kind, period: period.text });
+      const sequence = sequences[kind]++;
       const record: InvoiceRecord = {
         reference: `${PREFIX[kind]}-${period.code}-${String(sequence).padStart(6, '0')}`,
         kind,
