@@ -416,6 +416,25 @@ test('master mode: users see their own invoices only; admins see all and record 
     'SLAP_ERR_CONFLICT',
     /cancelled/,
   );
+  // Hostile references and user names: not found / invalid, never a store error (PostgreSQL refuses NUL).
+  for (const reference of [
+    '',
+    'INV-202602-000001\u0000',
+    'x'.repeat(10_000),
+    'INV-202602-000001\n',
+    '\u2028',
+  ])
+    for (const call of [
+      getInvoice(masterContext, { caller: ADMIN, reference }),
+      markInvoicePaid(masterContext, { caller: ADMIN, reference }),
+    ])
+      await rejectsWithSlapError(call, 'SLAP_ERR_INVOICE_NOT_FOUND');
+  for (const user of ['bob\u0000', 'Bob', 'a\nb', 'x'.repeat(100)])
+    await rejectsWithSlapError(
+      listInvoices(masterContext, { caller: ADMIN, user }),
+      'SLAP_ERR_INVALID_INPUT',
+      /not a user name/,
+    );
   const events = await auditEvents();
   assert.ok(events.includes('invoice.paid'));
   assert.equal(events.filter((event) => event === 'invoice.paid').length, 1, 'paying twice is audited once');
