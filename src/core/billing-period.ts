@@ -3,6 +3,7 @@
  * `usage_charge.period`; a period is [from, to) in float seconds since the epoch.
  */
 import { SlapError } from './errors.ts';
+import { usagePeriodBounds, usagePeriodOf } from './usage-charges.ts';
 
 export interface BillingPeriod {
   /** YYYY-MM. */
@@ -19,12 +20,14 @@ export interface BillingPeriod {
 export const SECONDS_PER_DAY = 86_400;
 const PERIOD = /^(\d{4})-(0[1-9]|1[0-2])$/;
 
-function periodOf(year: number, month: number): BillingPeriod {
-  const from = Date.UTC(year, month - 1, 1) / 1000;
-  const to = Date.UTC(year, month, 1) / 1000;
+/** The period of a YYYYMM code (months as usage charges split them, core/usage-charges.ts). */
+export function billingPeriodOf(code: number): BillingPeriod {
+  const { from, to } = usagePeriodBounds(code);
+  const year = Math.floor(code / 100);
+  const month = code % 100;
   return {
     text: `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}`,
-    code: year * 100 + month,
+    code,
     from,
     to,
     days: Math.round((to - from) / SECONDS_PER_DAY),
@@ -39,13 +42,12 @@ export function parseBillingPeriod(text: string): BillingPeriod {
       'SLAP_ERR_INVALID_INPUT',
       `not a billing period: ${JSON.stringify(text.slice(0, 40))} (expected YYYY-MM, e.g. 2026-01)`,
     );
-  return periodOf(Number(match[1]), Number(match[2]));
+  return billingPeriodOf(Number(match[1]) * 100 + Number(match[2]));
 }
 
 /** The period a time (float seconds, UTC) lies in. */
 export function billingPeriodAt(seconds: number): BillingPeriod {
-  const date = new Date(seconds * 1000);
-  return periodOf(date.getUTCFullYear(), date.getUTCMonth() + 1);
+  return billingPeriodOf(usagePeriodOf(seconds));
 }
 
 /** The period after `period`. */
