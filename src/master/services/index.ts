@@ -9,6 +9,8 @@ import { instanceCertificate } from './instance-certificates.ts';
 import { readInstanceStatus } from './instance-status.ts';
 import { readInstanceTimeline } from './instance-timeline.ts';
 import * as instanceTrees from './instance-trees.ts';
+import * as invoices from './invoices.ts';
+import * as priceLists from './price-lists.ts';
 import * as registration from './node-registration.ts';
 import * as registrationTokens from './registration-tokens.ts';
 import * as panelSessions from './panel-sessions.ts';
@@ -97,6 +99,12 @@ export function createMasterServices(context: ServiceContext) {
     watchMasterChanges: bind(context, panelSessions.watchMasterChanges),
     countInstancesByStatus: bind(context, masterMetrics.countInstancesByStatus),
     listComputeNodeContacts: bind(context, masterMetrics.listComputeNodeContacts),
+    setPriceList: bind(context, priceLists.setPriceList),
+    listPriceLists: bind(context, priceLists.listPriceLists),
+    generateInvoices: bind(context, invoices.generateInvoices),
+    listInvoices: bind(context, invoices.listInvoices),
+    getInvoice: bind(context, invoices.getInvoice),
+    markInvoicePaid: bind(context, invoices.markInvoicePaid),
   };
 }
 
@@ -128,4 +136,5 @@ export type { SoftwareInstallationStatusItem } from './software-installations.ts
 export type { ComputeNodeSummary, ComputeNodeView, PartitionView } from './compute-node-views.ts';
 export type { RegistrationTokenItem } from './registration-tokens.ts';
 export type { UsageSeries, UsageSeriesInput } from './usage-records.ts';
+export type { GenerationResult, InvoiceListInput } from './invoices.ts';
 export type { InputSchema, SoftwareSchema, SoftwareTypeEntry } from './software-schema.ts';
