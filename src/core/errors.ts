@@ -125,6 +125,12 @@ export const ERROR_CATALOG = {
     summary:
       'A usage report (TioXML journal) is malformed, has a negative or non-finite quantity, an interval that ends before it starts or in the future, or too many movements; nothing of it is stored.',
   },
+  SLAP_ERR_USAGE_STATE_INVALID: {
+    http: 500,
+    exit: EXIT.failure,
+    summary:
+      "The node's usage journal state (var/usage-journal/state.json: its chain of sealed journals, CPU counters and unsent journals) is unreadable or invalid; restore it rather than remove it, or the master sees the chain restart.",
+  },
   SLAP_ERR_HAS_CHILDREN: {
     http: 403,
     exit: EXIT.failure,

@@ -47,7 +47,7 @@ export function usageMovements(usage: PartitionUsage): UsageMovement[] {
 }
 
 /** `YYYY-MM-DD at HH:MM:SS` (UTC), the original's stop_date. */
-function stopDate(epochSeconds: number): string {
+function journalDate(epochSeconds: number): string {
   const iso = new Date(epochSeconds * 1000).toISOString();
   return `${iso.slice(0, 10)} at ${iso.slice(11, 19)}`;
 }
@@ -60,10 +60,14 @@ function numberText(value: number): string {
   return Number.isInteger(value) ? `${value}.0` : String(value);
 }
 
-/** The TioXML journal of `computer_consumption.xsd`; at least one movement is required. */
+/**
+ * The TioXML journal of `computer_consumption.xsd`; at least one movement is required. The interval
+ * is [start, now] (dates in whole seconds); without `start`, `start_date` is empty: the instant `now`.
+ */
 export function usageJournal(input: {
   computerId: string;
   now: number;
+  start?: number;
   movements: readonly UsageMovement[];
 }): string {
   const lines = [
@@ -71,8 +75,8 @@ export function usageJournal(input: {
     '<journal>',
     '  <transaction type="Sale Packing List">',
     element('title', 'Resource consumptions', '    '),
-    element('start_date', '', '    '),
-    element('stop_date', stopDate(input.now), '    '),
+    element('start_date', input.start === undefined ? '' : journalDate(input.start), '    '),
+    element('stop_date', journalDate(input.now), '    '),
     element('reference', input.computerId, '    '),
     element('currency', '', '    '),
     element('payment_mode', '', '    '),
