@@ -4,10 +4,11 @@
  * user + system time of itself and of the children it waited for. So:
  * - a process seen before counts what its counter grew by; one not seen before (started, restarted)
  *   counts from 0;
- * - a child that ended and was waited for by a parent still running adds its whole counter to the
- *   parent's: what the previous measure already counted of that child is taken off again, so it is
- *   not counted twice. (The time a process used between the previous measure and its end, when no
- *   measured parent waited for it, cannot be known and is not counted.)
+ * - a process that ended was waited for by its parent, whose counter grew by its whole counter
+ *   (through the parents that ended too, up to the first one still running): what the previous
+ *   measure already counted of it is taken off again, so it is not counted twice. (What a process
+ *   used between the previous measure and its end, when no measured parent waited for it, cannot be
+ *   known and is not counted; a zombie is counted when it is waited for.)
  * Nothing is ever negative.
  */
 import type { ProcStat } from '../supervisor/proc.ts';
@@ -40,10 +41,27 @@ export function cpuTicksSince(
     }
     used.set(partition, ticks);
   }
-  for (const [key, gone] of Object.entries(previous)) {
+  // An ended process's whole counter went to the parent that waited for it, and from a parent that
+  // ended too to its own: up to the first ancestor still running, which the previous measure saw.
+  const previousByPid = new Map<number, { ppid: number; ended: boolean }>();
+  for (const [key, counter] of Object.entries(previous))
+    previousByPid.set(Number(key.split(':')[0]), {
+      ppid: counter.ppid,
+      ended: !Object.hasOwn(counters, key),
+    });
+  for (const [key, counter] of Object.entries(previous)) {
     if (Object.hasOwn(counters, key)) continue;
-    const partition = continuing.get(gone.ppid);
-    if (partition !== undefined) used.set(partition, Math.max(0, (used.get(partition) ?? 0) - gone.ticks));
+    let parent = counter.ppid;
+    for (let step = 0; step <= previousByPid.size; step++) {
+      const partition = continuing.get(parent);
+      if (partition !== undefined) {
+        used.set(partition, Math.max(0, (used.get(partition) ?? 0) - counter.ticks));
+        break;
+      }
+      const ancestor = previousByPid.get(parent);
+      if (!ancestor?.ended) break;
+      parent = ancestor.ppid;
+    }
   }
   return { used, counters };
 }
