@@ -5,6 +5,7 @@
  * movement, each `reference` set to its partition.
  */
 import { XMLParser } from 'fast-xml-parser';
+import { parseUsageJournal } from '../../core/usage-journal.ts';
 import { escapeXmlText } from '../../core/xml-text.ts';
 
 export interface UsageMovement {
@@ -111,9 +112,24 @@ const parser = new XMLParser({
 
 /**
  * Reads a partition consumption file (`partition_consumption.xsd`): the movements, their reference
- * set to `partitionId`; throws with the reason if the file does not match the schema's structure.
+ * set to `partitionId`; throws with the reason if the file does not match the schema's structure,
+ * or holds a movement the master would refuse (a negative quantity, a text XML cannot carry or too
+ * long): one partition's file must not get the whole node's journal refused.
  */
 export function parsePartitionConsumption(text: string, partitionId: string): UsageMovement[] {
+  const movements = consumptionMovements(text, partitionId);
+  movements.forEach((movement, index) => {
+    try {
+      parseUsageJournal(usageJournal({ computerId: partitionId, now: 0, movements: [movement] }));
+    } catch (error) {
+      const reason = (error as Error).message.replace(/^transaction 1, movement 1: /, '');
+      throw new Error(`movement ${index + 1}: the master would refuse it: ${reason}`);
+    }
+  });
+  return movements;
+}
+
+function consumptionMovements(text: string, partitionId: string): UsageMovement[] {
   let document: Record<string, unknown>;
   try {
     document = parser.parse(text, true) as Record<string, unknown>;
@@ -140,7 +156,7 @@ export function parsePartitionConsumption(text: string, partitionId: string): Us
       const number = Number(value);
       if (value === '' || !Number.isFinite(number))
         throw new Error(`movement ${index + 1}: <${key}> is not a number: ${JSON.stringify(value)}`);
-      return number;
+      return number + 0; // -0 → 0
     };
     const title = text('title', false);
     const categories = (item.category as unknown[] | undefined) ?? [];
