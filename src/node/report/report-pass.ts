@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { systemClock } from '../../core/clock.ts';
 import { EXIT, SlapError } from '../../core/errors.ts';
+import { MAX_USAGE_MOVEMENTS } from '../../core/usage-journal.ts';
 import { cleanEnv, execFile } from '../../lib/exec.ts';
 import { isDirectory } from '../../lib/path-exists.ts';
 import { silentLogger } from '../../lib/logger.ts';
@@ -119,7 +120,14 @@ export async function runReportPass(
     ]) {
       for (const file of await xmlFiles(dir)) {
         try {
-          movements.push(...parsePartitionConsumption(await readFile(file, 'utf8'), partition.partitionId));
+          const read = parsePartitionConsumption(await readFile(file, 'utf8'), partition.partitionId);
+          // The master refuses a journal of more than MAX_USAGE_MOVEMENTS: the node's own three
+          // per partition always fit; a file that does not fit now waits for the next report.
+          if (movements.length + read.length > MAX_USAGE_MOVEMENTS - 3 * active.length) {
+            logger.warn({ file }, 'consumption file left for the next report: this journal is full');
+            continue;
+          }
+          movements.push(...read);
           consumed.push(file);
         } catch (error) {
           logger.warn({ file, reason: (error as Error).message }, 'invalid consumption file left in place');

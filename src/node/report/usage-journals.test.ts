@@ -279,3 +279,18 @@ test('without a certificate the journals are per interval too, and not sealed', 
   assert.deepEqual([state?.sequence, state?.lastStop], [0, T0 + 60]);
   assert.ok(journalStatePath(unsealed.instanceRoot).startsWith(unsealed.instanceRoot));
 });
+
+test('a partition cannot get the journal over the size the master takes: a file too big is left invalid', async () => {
+  const consumption = join(sealed.instanceRoot, 'slappart0', 'var', 'xml_report');
+  await mkdir(consumption, { recursive: true });
+  const movement =
+    '<movement><resource>service_module/requests</resource><quantity>1</quantity><price>0</price><VAT/></movement>';
+  await writeFile(join(consumption, 'huge.xml'), `<consumption>${movement.repeat(50_001)}</consumption>`);
+  const result = await report(sealed);
+  assert.equal(result.sent, true);
+  assert.deepEqual(
+    result.invalidFiles.map((file) => file.reason),
+    ['more than 50000 movements in one file'],
+  );
+  assert.equal(parseUsageJournal(result.usageXml ?? '').length, 3);
+});

@@ -37,7 +37,7 @@ test('a movement the master would refuse leaves the file invalid instead of the 
 test('property: consumption movements are refused or reach the master exactly', () => {
   const random = seededRandom(6);
   let accepted = 0;
-  for (let round = 0; round < 2000; round++) {
+  for (let round = 0; round < 600; round++) {
     const text = (): string => {
       const raw = hostileString(random, 8);
       const choice = random();
@@ -73,5 +73,5 @@ test('property: consumption movements are refused or reach the master exactly', 
     );
     assert.deepEqual([received.start, received.stop], [1_789_990_000, 1_790_000_000]);
   }
-  assert.ok(accepted > 200, `only ${accepted} accepted: the property is not exercised`);
+  assert.ok(accepted > 60, `only ${accepted} accepted: the property is not exercised`);
 });

@@ -5,7 +5,7 @@
  * movement, each `reference` set to its partition.
  */
 import { XMLParser } from 'fast-xml-parser';
-import { parseUsageJournal } from '../../core/usage-journal.ts';
+import { MAX_USAGE_MOVEMENTS, parseUsageJournal } from '../../core/usage-journal.ts';
 import { escapeXmlText } from '../../core/xml-text.ts';
 
 export interface UsageMovement {
@@ -103,6 +103,9 @@ export function usageJournal(input: {
   return lines.join('\n');
 }
 
+/** Half of what the master takes in one journal: one file leaves room for the rest. */
+export const MAX_CONSUMPTION_MOVEMENTS = MAX_USAGE_MOVEMENTS / 2;
+
 const parser = new XMLParser({
   parseTagValue: false,
   ignoreAttributes: true,
@@ -118,14 +121,15 @@ const parser = new XMLParser({
  */
 export function parsePartitionConsumption(text: string, partitionId: string): UsageMovement[] {
   const movements = consumptionMovements(text, partitionId);
-  movements.forEach((movement, index) => {
-    try {
-      parseUsageJournal(usageJournal({ computerId: partitionId, now: 0, movements: [movement] }));
-    } catch (error) {
-      const reason = (error as Error).message.replace(/^transaction 1, movement 1: /, '');
-      throw new Error(`movement ${index + 1}: the master would refuse it: ${reason}`);
-    }
-  });
+  if (movements.length > MAX_CONSUMPTION_MOVEMENTS)
+    throw new Error(`more than ${MAX_CONSUMPTION_MOVEMENTS} movements in one file`);
+  try {
+    parseUsageJournal(usageJournal({ computerId: partitionId, now: 0, movements }));
+  } catch (error) {
+    const reason = (error as Error).message;
+    const at = /^transaction 1, (movement \d+): /.exec(reason);
+    throw new Error(at ? `${at[1]}: the master would refuse it: ${reason.slice(at[0].length)}` : reason);
+  }
   return movements;
 }
 
