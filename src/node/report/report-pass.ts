@@ -1,9 +1,11 @@
 /**
  * `slapos node report` as a function (node.md §6.1–6.2): per partition, its `etc/report` scripts run
- * and its usage is measured (CPU time, memory, disk); the usage, with the movements of the
- * partitions' own consumption files, is sent to the master as one TioXML journal; computer-level
- * journals dropped in `<instance_root>/var/xml_report/<computer_id>/` are sent as they are; then every
- * partition whose instance is destroyed is destroyed, with the function `node instance` uses.
+ * and its usage since the previous report is measured (CPU time, memory, disk); the usage, with the
+ * movements of the partitions' own consumption files, goes to the master as one TioXML journal for
+ * the interval, followed by the computer-level journals dropped in
+ * `<instance_root>/var/xml_report/<computer_id>/`, sealed in the node's chain when it has a
+ * certificate and sent again until the master takes them (usage-journals.ts); then every partition
+ * whose instance is destroyed is destroyed, with the function `node instance` uses.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
@@ -19,7 +21,7 @@ import type { NodeConfig } from '../config.ts';
 import { PassCache, processPartition, type PartitionItemResult } from '../instance/instance-pass.ts';
 import type { PasswdCache } from '../partitions.ts';
 import { partitionOwner } from '../partitions.ts';
-import type { NodePassOptions, PassError } from '../pass.ts';
+import { passError, type NodePassOptions, type PassError } from '../pass.ts';
 import { JsonApiStateSource, type NodeStateSource, type WantedPartition } from '../state-source.ts';
 import type { SupervisorControl } from '../supervisor/types.ts';
 import type { JournalDelivery } from './journal-queue.ts';
@@ -138,48 +140,59 @@ export async function runReportPass(
   }
 
   const computerFiles = await xmlFiles(join(config.instanceRoot, XML_REPORT_DIR, config.computerId));
-  const round = await runUsageRound(config, {
-    master: options.master,
-    logger,
-    clock,
-    ...call,
-    ...(options.procRoot === undefined ? {} : { procRoot: options.procRoot }),
-    consumedFiles: consumed,
-    computerFiles,
-    measure: async (previous) => {
-      const status = await options.supervisor.status();
-      const measure = await measurePartitions(
-        active.map((p) => p.partitionId),
-        {
-          instanceRoot: config.instanceRoot,
-          processes: status.processes,
-          ...(previous === undefined ? {} : { previous }),
-          ...(options.procRoot === undefined ? {} : { procRoot: options.procRoot }),
-        },
-      );
-      result.usage = measure.usages;
-      for (const usage of measure.usages) {
-        options.onProgress?.({ type: 'usage', ...usage });
-        movements.push(...usageMovements(usage));
-      }
-      return { movements, counters: measure.counters };
-    },
-  });
-  result.usageXml = round.document;
-  result.journals = round.deliveries;
-  const failed = round.deliveries.find((delivery) => delivery.outcome !== 'sent');
-  if (failed?.error) {
-    result.sendError = failed.error;
-    result.exitCode = EXIT.failure;
-  }
-  result.sent = round.built?.outcome === 'sent';
-  for (const file of round.measured ? computerFiles : []) {
-    const delivery = round.deliveries.find((d) => d.source === file);
-    result.computerReports.push({
-      path: file,
-      sent: delivery?.outcome === 'sent',
-      ...(delivery?.error ? { error: delivery.error } : {}),
+  const reportUsage = async (): Promise<void> => {
+    const round = await runUsageRound(config, {
+      master: options.master,
+      logger,
+      clock,
+      ...call,
+      ...(options.procRoot === undefined ? {} : { procRoot: options.procRoot }),
+      consumedFiles: consumed,
+      computerFiles,
+      measure: async (previous) => {
+        const status = await options.supervisor.status();
+        const measure = await measurePartitions(
+          active.map((p) => p.partitionId),
+          {
+            instanceRoot: config.instanceRoot,
+            processes: status.processes,
+            ...(previous === undefined ? {} : { previous }),
+            ...(options.procRoot === undefined ? {} : { procRoot: options.procRoot }),
+          },
+        );
+        result.usage = measure.usages;
+        for (const usage of measure.usages) {
+          options.onProgress?.({ type: 'usage', ...usage });
+          movements.push(...usageMovements(usage));
+        }
+        return { movements, counters: measure.counters };
+      },
     });
+    result.usageXml = round.document;
+    result.journals = round.deliveries;
+    const failed = round.deliveries.find((delivery) => delivery.outcome !== 'sent');
+    if (failed?.error) {
+      result.sendError = failed.error;
+      result.exitCode = EXIT.failure;
+    }
+    result.sent = round.built?.outcome === 'sent';
+    for (const file of round.measured ? computerFiles : []) {
+      const delivery = round.deliveries.find((d) => d.source === file);
+      result.computerReports.push({
+        path: file,
+        sent: delivery?.outcome === 'sent',
+        ...(delivery?.error ? { error: delivery.error } : {}),
+      });
+    }
+  };
+  try {
+    await reportUsage();
+  } catch (error) {
+    // The usage state or the node's key cannot be read: destroying partitions goes on regardless.
+    options.signal?.throwIfAborted();
+    result.sendError = passError(error);
+    result.exitCode = EXIT.failure;
+    logger.error({ err: error }, 'could not report the usage');
   }
 
   for (const partition of wanted) {

@@ -294,3 +294,13 @@ test('a partition cannot get the journal over the size the master takes: a file 
   );
   assert.equal(parseUsageJournal(result.usageXml ?? '').length, 3);
 });
+
+test('a usage state that cannot be read fails the usage report, not the pass, and is left as it is', async () => {
+  await mkdir(join(sealed.instanceRoot, 'var', 'usage-journal'), { recursive: true });
+  await writeFile(journalStatePath(sealed.instanceRoot), '{"computerId": ');
+  const result = await report(sealed);
+  assert.equal(result.exitCode, 1);
+  assert.equal(result.sendError?.code, 'SLAP_ERR_USAGE_STATE_INVALID');
+  assert.deepEqual(received, []);
+  await assert.rejects(readJournalState(sealed.instanceRoot), /is not JSON/);
+});
