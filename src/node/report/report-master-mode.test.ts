@@ -13,6 +13,8 @@ import { fixedClock, systemClock } from '../../core/clock.ts';
 import { parseUsageJournal } from '../../core/usage-journal.ts';
 import { readUsageSeal, usageDocumentHash, verifyUsageSeal } from '../../core/usage-signature.ts';
 import { createKeyAndCertificateRequest } from '../../lib/certificate-request.ts';
+import { MASTER_DATABASE_FILE } from '../../master/master-mode.ts';
+import { openMasterStore } from '../../master/storage/open-store.ts';
 import { writeFakeBoot, writeFakeProcess } from '../../testing/fake-proc.ts';
 import { postTls, startTestMasterMode, type TestMasterMode } from '../../testing/master-mode.ts';
 import { makeTempDir, writeSandboxCfg } from '../../testing/node.ts';
@@ -136,6 +138,26 @@ test('two reports: two journals, chained and signed with the node certificate, t
     assert.ok(certificate.verify(ca.publicKey), 'signed with the certificate the master issued');
     assert.equal(commonNameOf(certificate), config.computerId);
     previous = usageDocumentHash(document);
+  }
+  // The master verified the seals and keeps both journals, as sent, as links of the node's chain.
+  const store = await openMasterStore(
+    { kind: 'sqlite', path: join(master.dir, MASTER_DATABASE_FILE) },
+    { backgroundCheckpointAfter: Infinity },
+  );
+  try {
+    const journals = await store.read((r) =>
+      r.listUsageJournals({ computeNodeId: config.computerId, limit: 10 }),
+    );
+    assert.deepEqual(
+      journals.map((j) => [j.seal?.sequence, j.seal?.previousHash, j.document]),
+      sent.map((document, index) => [
+        index + 1,
+        index === 0 ? '' : usageDocumentHash(sent[index - 1] ?? ''),
+        document,
+      ]),
+    );
+  } finally {
+    await store.close();
   }
   const cpu = parseUsageJournal(second.usageXml ?? '').find((m) => m.resource === 'service_module/cpu_time');
   assert.deepEqual([cpu?.start, cpu?.stop, cpu?.quantity], [clock.now() - 300, clock.now(), 6]);
