@@ -136,7 +136,12 @@ function authenticate(journal: StoredJournal, ca: X509Certificate): Sealed | Cha
 /** Longest gap reported journal by journal (a longer one is one problem naming its range). */
 const MAX_MISSING_LISTED = 100;
 
-function missingJournals(computeNodeId: string, from: number, to: number): ChainProblem[] {
+function missingJournals(
+  computeNodeId: string,
+  from: number,
+  to: number,
+  present: ReadonlySet<number>,
+): ChainProblem[] {
   if (to - from + 1 > MAX_MISSING_LISTED)
     return [
       problem(
@@ -149,15 +154,16 @@ function missingJournals(computeNodeId: string, from: number, to: number): Chain
     ];
   const missing: ChainProblem[] = [];
   for (let sequence = from; sequence <= to; sequence++)
-    missing.push(
-      problem(
-        'journal_missing',
-        computeNodeId,
-        sequence,
-        null,
-        `journal ${sequence} of ${computeNodeId} is missing from the chain`,
-      ),
-    );
+    if (!present.has(sequence))
+      missing.push(
+        problem(
+          'journal_missing',
+          computeNodeId,
+          sequence,
+          null,
+          `journal ${sequence} of ${computeNodeId} is missing from the chain`,
+        ),
+      );
   return missing;
 }
 
@@ -173,10 +179,13 @@ export function checkUsageChain(
 ): ChainCheck {
   const problems: ChainProblem[] = [];
   const bySequence = new Map<number, Sealed>();
+  /** Sequences of journals there but not authentic: reported as such, not as missing. */
+  const untrusted = new Set<number>();
   for (const journal of journals) {
     const checked = authenticate({ computeNodeId, document: journal.document }, options.ca);
     if ('kind' in checked) {
       problems.push(checked);
+      if (checked.sequence !== null) untrusted.add(checked.sequence);
       continue;
     }
     const { sequence } = checked.seal;
@@ -193,35 +202,29 @@ export function checkUsageChain(
         ),
       );
   }
-  const sequences = [...bySequence.keys()].sort((a, b) => a - b);
   const trusted: TrustedJournal[] = [];
   let before: Sealed | undefined;
-  for (const sequence of sequences) {
+  for (const sequence of [...bySequence.keys()].sort((a, b) => a - b)) {
     const journal = bySequence.get(sequence) as Sealed;
-    const previousSequence = before?.seal.sequence;
-    if (previousSequence !== undefined && sequence > previousSequence + 1) {
-      problems.push(...missingJournals(computeNodeId, previousSequence + 1, sequence - 1));
-    } else if (before !== undefined && journal.seal.previous !== before.documentHash) {
+    if (before !== undefined && sequence > before.seal.sequence + 1)
+      problems.push(...missingJournals(computeNodeId, before.seal.sequence + 1, sequence - 1, untrusted));
+    const expected = before?.seal.sequence === sequence - 1 ? before.documentHash : undefined;
+    const brokenLink =
+      expected !== undefined
+        ? journal.seal.previous !== expected
+        : sequence === 1 && journal.seal.previous !== '';
+    if (brokenLink)
       problems.push(
         problem(
           'journal_out_of_chain',
           computeNodeId,
           sequence,
           journal.documentHash,
-          `journal ${sequence} of ${computeNodeId} does not follow journal ${previousSequence ?? '?'} (the hash it names differs)`,
+          sequence === 1
+            ? `journal 1 of ${computeNodeId} names a journal before it`
+            : `journal ${sequence} of ${computeNodeId} does not follow journal ${sequence - 1} (the hash it names differs)`,
         ),
       );
-    } else if (before === undefined && sequence === 1 && journal.seal.previous !== '') {
-      problems.push(
-        problem(
-          'journal_out_of_chain',
-          computeNodeId,
-          sequence,
-          journal.documentHash,
-          `journal 1 of ${computeNodeId} names a journal before it`,
-        ),
-      );
-    }
     trusted.push({ computeNodeId, sequence, documentHash: journal.documentHash, document: journal.document });
     before = journal;
   }
