@@ -683,6 +683,20 @@ const invoicing: DialectMigration = (dialect) => ({
   },
 });
 
+/**
+ * Invoice evidence (services/invoice-evidence.ts) reads one user's allocations overlapping a month
+ * (repository listOwnerAllocations) from this index, not from every partition's history.
+ */
+const allocationOwner: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createIndex('partition_allocation_owner')
+      .on('partition_allocation')
+      .columns(['owner', 'allocated_at'])
+      .execute();
+  },
+};
+
 /** Every migration of a dialect, in order. Append only. */
 export function migrationsFor(dialect: MigrationDialect): Record<string, Migration> {
   return {
@@ -698,6 +712,7 @@ export function migrationsFor(dialect: MigrationDialect): Record<string, Migrati
     '0010_panel_sessions': panelSessions,
     '0011_node_contact': nodeContact,
     '0012_invoicing': invoicing(dialect),
+    '0014_allocation_owner': allocationOwner,
   };
 }
 
