@@ -697,6 +697,21 @@ const allocationOwner: Migration = {
   },
 };
 
+/**
+ * The invoicing run reads the allocations overlapping a month (storage/kysely-usage.ts,
+ * listTreeAllocations): those still held, and those released after the month began, from this index
+ * rather than from the whole history of every partition.
+ */
+const allocationRelease: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createIndex('partition_allocation_release')
+      .on('partition_allocation')
+      .columns(['released_at', 'allocated_at'])
+      .execute();
+  },
+};
+
 /** Every migration of a dialect, in order. Append only. */
 export function migrationsFor(dialect: MigrationDialect): Record<string, Migration> {
   return {
@@ -713,6 +728,7 @@ export function migrationsFor(dialect: MigrationDialect): Record<string, Migrati
     '0011_node_contact': nodeContact,
     '0012_invoicing': invoicing(dialect),
     '0014_allocation_owner': allocationOwner,
+    '0016_allocation_release': allocationRelease,
   };
 }
 
