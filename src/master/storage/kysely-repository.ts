@@ -9,6 +9,7 @@ import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import { createKyselyIdentityRepository } from './kysely-identities.ts';
 import { createKyselyUsageRepository } from './kysely-usage.ts';
+import { createKyselyInvoiceRepository } from './kysely-invoices.ts';
 import { deploymentFactsOf, listInstanceTreeRows, type DeploymentColumns } from './kysely-instance-trees.ts';
 import { param, type QueryArgs } from './query-params.ts';
 import type {
@@ -106,6 +107,7 @@ export function createKyselyRepository(
   const repository: Repository = {
     ...createKyselyIdentityRepository(db, executor),
     ...createKyselyUsageRepository(db, executor),
+    ...createKyselyInvoiceRepository(db, executor),
     getComputeNode: async (reference) => {
       const row = await get<ComputeNodeRecord>(
         'getComputeNode',

@@ -684,6 +684,16 @@ const invoicing: DialectMigration = (dialect) => ({
 });
 
 /**
+ * Invoice generation and price list changes read a period's invoices (all users), and the next
+ * reference of a kind in a period, by this index (docs/invoicing.md).
+ */
+const invoicePeriods: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.createIndex('invoice_period').on('invoice').columns(['period', 'kind']).execute();
+  },
+};
+
+/**
  * Invoice evidence (services/invoice-evidence.ts) reads one user's allocations overlapping a month
  * (repository listOwnerAllocations) from this index, not from every partition's history.
  */
@@ -727,6 +737,7 @@ export function migrationsFor(dialect: MigrationDialect): Record<string, Migrati
     '0010_panel_sessions': panelSessions,
     '0011_node_contact': nodeContact,
     '0012_invoicing': invoicing(dialect),
+    '0013_invoice_periods': invoicePeriods,
     '0014_allocation_owner': allocationOwner,
     '0016_allocation_release': allocationRelease,
   };

@@ -9,6 +9,7 @@ import type { RequestedState, SlapState, SoftwareInstallationState } from '../..
 import type { InstanceIdentity } from '../../core/instance-guid.ts';
 import type { IdentityRepository } from './identity-repository.ts';
 import type { UsageRepository } from './usage-repository.ts';
+import type { InvoiceRepository } from './invoice-repository.ts';
 
 export * from './identity-repository.ts';
 
@@ -259,7 +260,7 @@ export interface UsagePoint {
   quantity: number;
 }
 
-export interface Repository extends IdentityRepository, UsageRepository {
+export interface Repository extends IdentityRepository, UsageRepository, InvoiceRepository {
   // compute nodes
   getComputeNode(reference: string): Promise<ComputeNodeRecord | undefined>;
   listComputeNodes(): Promise<ComputeNodeRecord[]>;
