@@ -73,8 +73,10 @@ const ALLOCATIONS: EvidenceAllocation[] = [
 function journals(): string[] {
   return [
     journalXml(at(10, 31, 23), at(11, 1, 0), [{ reference: 'slappart1', resource: CPU, quantity: 100 }]),
+    // The same key twice in one journal: summed, as the master stores it.
     journalXml(at(11, 1, 0), at(11, 1, 1), [
-      { reference: 'slappart0', resource: CPU, quantity: 3600 },
+      { reference: 'slappart0', resource: CPU, quantity: 1800 },
+      { reference: 'slappart0', resource: CPU, quantity: 1800 },
       { reference: 'slappart0', resource: MEMORY, quantity: 512 },
       { reference: 'slappart1', resource: CPU, quantity: 1000 },
       { reference: 'COMP-1', resource: CPU, quantity: 5000 },

@@ -23,7 +23,7 @@ import type { InvoiceDocument, InvoiceLine, PriceList } from './invoice-types.ts
 import { parsePriceList } from './price-list.ts';
 import { checkUsageChain, type ChainProblemKind, type TrustedJournal } from './usage-chain.ts';
 import { splitMovement, type HolderAllocation } from './usage-charges.ts';
-import { parseUsageJournal, type UsageJournalMovement } from './usage-journal.ts';
+import { mergeUsageMovements, parseUsageJournal, type UsageJournalMovement } from './usage-journal.ts';
 
 /** One hold of a partition as the evidence states it; another user's name is a placeholder. */
 export interface EvidenceAllocation {
@@ -145,7 +145,7 @@ function parseTrusted(trusted: readonly TrustedJournal[], problems: Verification
   const parsed: ParsedJournal[] = [];
   for (const journal of trusted) {
     try {
-      parsed.push({ journal, movements: parseUsageJournal(journal.document) });
+      parsed.push({ journal, movements: mergeUsageMovements(parseUsageJournal(journal.document)) });
     } catch (error) {
       problems.push({
         kind: 'journal_unreadable',

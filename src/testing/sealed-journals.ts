@@ -3,13 +3,10 @@
  * node keys and certificates it issued, and journals sealed and chained the way a node sends them.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fixedClock } from '../core/clock.ts';
 import { sealUsageJournal, usageDocumentHash } from '../core/usage-signature.ts';
-import { silentLogger } from '../lib/logger.ts';
-import { openCertificateAuthority, type CertificateAuthority } from '../master/ca/certificate-authority.ts';
+import type { CertificateAuthority } from '../master/ca/certificate-authority.ts';
+import { openTestCertificateAuthority } from './master-mode-services.ts';
 
 export interface TestCa {
   ca: CertificateAuthority;
@@ -18,14 +15,7 @@ export interface TestCa {
 
 /** A CA in a temporary directory, its clock at `now` (seconds). */
 export async function openTestCa(now = Date.UTC(2026, 0, 1) / 1000): Promise<TestCa> {
-  const dir = await mkdtemp(join(tmpdir(), 'slapos-test-ca-'));
-  const ca = await openCertificateAuthority({
-    dir: join(dir, 'ca'),
-    hostNames: [],
-    clock: fixedClock(now),
-    logger: silentLogger(),
-  });
-  return { ca, close: () => rm(dir, { recursive: true, force: true }) };
+  return openTestCertificateAuthority(fixedClock(now));
 }
 
 export interface SigningNode {
@@ -33,14 +23,24 @@ export interface SigningNode {
   certificatePem: string;
 }
 
+export interface IssuedSigningNode extends SigningNode {
+  serial: string;
+  notAfter: number;
+}
+
 /** A key and a certificate the CA issued to compute node `id` (or to another kind of holder). */
 export async function issueSigningNode(
   ca: CertificateAuthority,
   id: string,
   kind: 'compute_node' | 'user' | 'instance' = 'compute_node',
-): Promise<SigningNode> {
+): Promise<IssuedSigningNode> {
   const issued = await ca.issueKeyAndCertificate({ kind, id, validityDays: 3650 });
-  return { key: createPrivateKey(issued.keyPem), certificatePem: issued.certificatePem };
+  return {
+    key: createPrivateKey(issued.keyPem),
+    certificatePem: issued.certificatePem,
+    serial: issued.serial,
+    notAfter: issued.notAfter,
+  };
 }
 
 /** One transaction of `[start, stop]` (seconds) with `movements` (partition, resource, quantity). */
