@@ -3,10 +3,13 @@ import assert from 'node:assert/strict';
 import {
   verifyInvoiceEvidence,
   type EvidenceAllocation,
+  type EvidenceJournal,
+  type EvidencePriceList,
   type InvoiceEvidence,
   type VerificationProblemKind,
 } from './invoice-verification.ts';
 import type { InvoiceDocument, InvoiceLine } from './invoice-types.ts';
+import { hostileString, seededRandom } from '../testing/hostile-strings.ts';
 import {
   issueSigningNode,
   journalXml,
@@ -267,4 +270,51 @@ test('bad evidence is a problem reported, never a throw', () => {
     invoice: { ...invoice(), kind: 'credit_note', corrects: 'INV-202611-000001' },
   });
   assert.deepEqual(problemKinds(creditNote), [['not_an_invoice', null]]);
+});
+
+test('hostile evidence (any text in a journal, an allocation, a price list or a line) is reported, never thrown', () => {
+  const random = seededRandom(15);
+  const base = evidence();
+  for (let round = 0; round < 120; round++) {
+    const input = structuredClone(base);
+    const text = hostileString(random);
+    const index = Math.floor(random() * input.journal_list.length);
+    const journal = input.journal_list[index] as EvidenceJournal;
+    const allocation = input.allocation_list[index % input.allocation_list.length] as EvidenceAllocation;
+    const list = input.price_list_list[0] as EvidencePriceList;
+    const line = input.invoice.lines[index] as InvoiceLine;
+    let documentChanged = false;
+    switch (round % 6) {
+      case 0: {
+        const at = Math.floor(random() * journal.document.length);
+        const changed = journal.document.slice(0, at) + text + journal.document.slice(at + 1);
+        documentChanged = changed !== journal.document;
+        journal.document = changed;
+        break;
+      }
+      case 1:
+        allocation.owner = text;
+        allocation.partition_id = text;
+        break;
+      case 2:
+        allocation.allocated_at = (random() - 0.5) * 1e12;
+        allocation.released_at = random() < 0.5 ? null : (random() - 0.5) * 1e12;
+        break;
+      case 3:
+        list.resources = { [text]: text };
+        list.currency = text;
+        break;
+      case 4:
+        line.quantity = text;
+        line.instance_tree = text;
+        break;
+      default:
+        input.invoice.period = text;
+        journal.computer_guid = text;
+    }
+    const result = verifyInvoiceEvidence(input, { caCertificatePem: testCa.ca.caCertificatePem });
+    assert.equal(result.verified, result.problems.length === 0);
+    for (const problem of result.problems) assert.equal(typeof problem.message, 'string');
+    if (documentChanged) assert.equal(result.verified, false, JSON.stringify(text));
+  }
 });
