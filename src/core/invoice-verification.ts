@@ -329,7 +329,11 @@ function lineProblems(
  */
 export function verifyInvoiceEvidence(
   evidence: InvoiceEvidence,
-  options: { caCertificatePem?: string | undefined } = {},
+  options: {
+    caCertificatePem?: string | undefined;
+    /** Node certificates (PEM) the user holds: a node named by one must have signed with one (usage-chain.ts). */
+    nodeCertificatePems?: readonly string[];
+  } = {},
 ): VerificationReport {
   const caSource: VerificationReport['ca'] = options.caCertificatePem === undefined ? 'master' : 'given';
   const caPem = options.caCertificatePem ?? evidence.ca_certificate;
@@ -346,10 +350,12 @@ export function verifyInvoiceEvidence(
       evidenceProblem('no CA certificate to check the journals with: pass one'),
     ]);
   let ca: X509Certificate;
+  let nodeCertificates: X509Certificate[];
   let period: BillingPeriod;
   let lists: PriceList[];
   try {
     ca = new X509Certificate(caPem);
+    nodeCertificates = (options.nodeCertificatePems ?? []).map((pem) => new X509Certificate(pem));
     period = parseBillingPeriod(invoice.period);
     lists = readPriceLists(evidence.price_list_list);
   } catch (error) {
@@ -365,7 +371,7 @@ export function verifyInvoiceEvidence(
       evidence.journal_list
         .filter((j) => j.computer_guid === node)
         .map((j) => ({ computeNodeId: node, document: j.document })),
-      { ca },
+      { ca, nodeCertificates },
     );
     const nodeProblems: VerificationProblem[] = chain.problems.map((p) => ({
       kind: p.kind,

@@ -140,3 +140,24 @@ test('a long gap is one problem naming its range', () => {
   assert.equal(result.problems[0]?.kind, 'journal_missing');
   assert.match(result.problems[0]?.message ?? '', /journals 2 to 499 of COMP-1 are missing/);
 });
+
+test("with the node's own certificate given, a journal signed by another certificate the CA issued for the node is not trusted", async () => {
+  // What a master holding the CA could do: issue itself another certificate for COMP-1.
+  const minted = await issueSigningNode(testCa.ca, 'COMP-1');
+  const [honest, forged] = [sealChain(node1, hourly(1))[0], sealChain(minted, hourly(1))[0]] as [
+    string,
+    string,
+  ];
+  const pinned = (documents: string[], certificates: string[]) =>
+    checkUsageChain(
+      'COMP-1',
+      documents.map((document) => ({ computeNodeId: 'COMP-1', document })),
+      { ca: caCertificate, nodeCertificates: certificates.map((pem) => new X509Certificate(pem)) },
+    ).problems.map((p) => p.kind);
+  assert.deepEqual(pinned([forged], []), []);
+  assert.deepEqual(pinned([honest], [node1.certificatePem]), []);
+  assert.deepEqual(pinned([forged], [node1.certificatePem]), ['journal_untrusted_certificate']);
+  // A certificate given for another node does not constrain this one.
+  const node2 = await issueSigningNode(testCa.ca, 'COMP-2');
+  assert.deepEqual(pinned([forged], [node2.certificatePem]), []);
+});

@@ -90,8 +90,19 @@ function problem(
   return { kind, computeNodeId, sequence, documentHash, message };
 }
 
+export interface ChainTrust {
+  /** The CA that must have issued every node certificate. */
+  ca: X509Certificate;
+  /**
+   * Node certificates the user holds (from the nodes' owners): a node named by one of them must
+   * have signed with one of them (the master's CA could issue another for it), others with any the
+   * CA issued.
+   */
+  nodeCertificates?: readonly X509Certificate[];
+}
+
 /** The seal of a journal when it is authentic (signed by the CA's certificate of its node), else its problem. */
-function authenticate(journal: StoredJournal, ca: X509Certificate): Sealed | ChainProblem {
+function authenticate(journal: StoredJournal, trust: ChainTrust): Sealed | ChainProblem {
   const node = journal.computeNodeId;
   const documentHash = usageDocumentHash(journal.document);
   const at = `the journal ${documentHash.slice(0, 12)} of ${node}`;
@@ -113,7 +124,7 @@ function authenticate(journal: StoredJournal, ca: X509Certificate): Sealed | Cha
       `${where}: the signature does not match the document (altered after the node signed it)`,
     );
   const certificate = new X509Certificate(seal.certificatePem);
-  if (!issuedBy(certificate, ca))
+  if (!issuedBy(certificate, trust.ca))
     return problem(
       'journal_untrusted_certificate',
       node,
@@ -129,6 +140,15 @@ function authenticate(journal: StoredJournal, ca: X509Certificate): Sealed | Cha
       seal.sequence,
       documentHash,
       `${where}: signed with the certificate of ${signer === undefined ? 'something else than a compute node' : signer}`,
+    );
+  const pinned = (trust.nodeCertificates ?? []).filter((c) => certifiedNode(c) === node);
+  if (pinned.length > 0 && !pinned.some((c) => c.raw.equals(certificate.raw)))
+    return problem(
+      'journal_untrusted_certificate',
+      node,
+      seal.sequence,
+      documentHash,
+      `${where}: signed with a certificate of ${node} that is not one of those given for it`,
     );
   return { seal, documentHash, document: journal.document };
 }
@@ -175,14 +195,14 @@ function missingJournals(
 export function checkUsageChain(
   computeNodeId: string,
   journals: readonly StoredJournal[],
-  options: { ca: X509Certificate },
+  options: ChainTrust,
 ): ChainCheck {
   const problems: ChainProblem[] = [];
   const bySequence = new Map<number, Sealed>();
   /** Sequences of journals there but not authentic: reported as such, not as missing. */
   const untrusted = new Set<number>();
   for (const journal of journals) {
-    const checked = authenticate({ computeNodeId, document: journal.document }, options.ca);
+    const checked = authenticate({ computeNodeId, document: journal.document }, options);
     if ('kind' in checked) {
       problems.push(checked);
       if (checked.sequence !== null) untrusted.add(checked.sequence);

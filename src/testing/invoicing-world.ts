@@ -49,6 +49,8 @@ export const ALICE_TOTAL = '7.05';
 export interface InvoicingWorld {
   /** The documents the node sent, in sequence order (1, 2, 3). */
   journals: string[];
+  /** The certificate the node signed them with (PEM). */
+  nodeCertificatePem: string;
   /** Invoice ids of the period by user. */
   invoices: Map<string, string>;
 }
@@ -130,5 +132,5 @@ export async function invoiceNovember(options: {
   const invoices = new Map<string, string>();
   for (const invoice of await listInvoices(context, { caller: ADMIN, period: '2026-11' }))
     if (invoice.kind === 'invoice' && invoice.state !== 'cancelled') invoices.set(invoice.user, invoice.id);
-  return { journals, invoices };
+  return { journals, nodeCertificatePem: signer.certificatePem, invoices };
 }

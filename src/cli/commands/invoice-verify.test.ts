@@ -106,6 +106,34 @@ test('an invoice verifies (exit 0); a journal deleted at the master is reported 
   assert.deepEqual([report.verified, report.ca, report.journals], [true, 'given', { total: 3, trusted: 3 }]);
   assert.equal(json.stderr, '');
 
+  // The node's certificate from its owner: verifies; another one the master's CA issued for the node does not.
+  const nodeCertificate = join(dir, 'comp-1.pem');
+  await writeFile(nodeCertificate, world.nodeCertificatePem);
+  const pinned = await runSlapos(
+    ['invoice', 'verify', id, '--cfg', config, '--node-certificate', nodeCertificate],
+    {
+      env: env(),
+    },
+  );
+  assert.equal(pinned.code, 0, pinned.stdout);
+  const minted = await master.master.certificateAuthority.issueKeyAndCertificate({
+    kind: 'compute_node',
+    id: 'COMP-1',
+    validityDays: 1,
+  });
+  await writeFile(nodeCertificate, minted.certificatePem);
+  const mismatch = await runSlapos(
+    ['invoice', 'verify', id, '--cfg', config, '--node-certificate', nodeCertificate],
+    {
+      env: env(),
+    },
+  );
+  assert.equal(mismatch.code, 1);
+  assert.match(
+    mismatch.stdout,
+    /^ {2}journal_untrusted_certificate: journal 1 of COMP-1: signed with a certificate of COMP-1 that is not one of those given for it$/m,
+  );
+
   const raw = new BetterSqlite3(join(master.dir, MASTER_DATABASE_FILE));
   try {
     raw.prepare('DELETE FROM usage_journal WHERE sequence = 2').run();
@@ -129,5 +157,13 @@ test('an invoice verifies (exit 0); a journal deleted at the master is reported 
   const notPem = await runSlapos(['invoice', 'verify', id, '--cfg', config, '--ca', config], { env: env() });
   assert.notEqual(notPem.code, 0);
   assert.match(notPem.stderr, /--ca .* is not a PEM certificate/);
+  const notNodePem = await runSlapos(
+    ['invoice', 'verify', id, '--cfg', config, '--node-certificate', config],
+    {
+      env: env(),
+    },
+  );
+  assert.notEqual(notNodePem.code, 0);
+  assert.match(notNodePem.stderr, /--node-certificate .* is not a PEM certificate/);
   assert.equal(notPem.stdout, '');
 });

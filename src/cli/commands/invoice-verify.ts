@@ -5,7 +5,9 @@
  * line by line (core/invoice-verification.ts). Exit 0 only when everything verifies.
  *
  * The CA: `--ca FILE`, else the `master_ca_file` of the client configuration (the CA the user already
- * trusts for the master's TLS certificate), else the one the master sends (said in the output).
+ * trusts for the master's TLS certificate), else the one the master sends (said in the output). As
+ * the master holds that CA, `--node-certificate FILE…` (certificates the nodes' owners hand out)
+ * pins the certificate each of those nodes must have signed with.
  */
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -25,6 +27,7 @@ import { commandGroup } from '../group.ts';
 
 interface VerifyOptions extends ClientCommandOptions {
   ca?: string;
+  nodeCertificate?: string[];
 }
 
 export function registerInvoiceVerify(program: Command, ctx: CliContext): void {
@@ -39,35 +42,45 @@ export function registerInvoiceVerify(program: Command, ctx: CliContext): void {
         '--ca <file>',
         "PEM certificate of the master's CA to check the nodes' certificates with (default: master_ca_file of the configuration, else the one the master sends)",
       ),
+    )
+    .addOption(
+      new Option(
+        '--node-certificate <file...>',
+        "a compute node's PEM certificate, from its owner: that node's journals must be signed with it (the master's CA could issue another)",
+      ),
     );
   addClientOptions(command).action((id: string, options: VerifyOptions) => invoiceVerify(ctx, id, options));
 }
 
-/** The CA certificate the user trusts (PEM), and where it comes from; undefined: none of their own. */
-async function trustedCa(ctx: CliContext, options: VerifyOptions): Promise<string | undefined> {
+/** A PEM certificate read from a file named on the command line (SLAP_ERR_USAGE when it is not one). */
+async function certificateFile(option: string, path: string): Promise<string> {
   let pem: string;
-  let where: string;
-  if (options.ca !== undefined) {
-    where = `--ca ${options.ca}`;
-    try {
-      pem = await readFile(options.ca, 'utf8');
-    } catch (error) {
-      throw new SlapError('SLAP_ERR_USAGE', `cannot read ${where}: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
-  } else {
-    const ca = resolveClientConfig(options, ctx).tls?.ca;
-    if (ca === undefined) return undefined;
-    where = 'the master_ca_file of the configuration';
-    pem = ca.toString();
+  try {
+    pem = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new SlapError('SLAP_ERR_USAGE', `cannot read ${option} ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
+  checkCertificate(pem, `${option} ${path}`);
+  return pem;
+}
+
+function checkCertificate(pem: string, where: string): void {
   try {
     new X509Certificate(pem);
   } catch {
     throw new SlapError('SLAP_ERR_USAGE', `${where} is not a PEM certificate`);
   }
-  return pem;
+}
+
+/** The CA certificate the user trusts (PEM); undefined: none of their own. */
+async function trustedCa(ctx: CliContext, options: VerifyOptions): Promise<string | undefined> {
+  if (options.ca !== undefined) return certificateFile('--ca', options.ca);
+  const ca = resolveClientConfig(options, ctx).tls?.ca;
+  if (ca === undefined) return undefined;
+  checkCertificate(ca.toString(), 'the master_ca_file of the configuration');
+  return ca.toString();
 }
 
 function reportLines(report: VerificationReport, evidence: InvoiceEvidence): string[] {
@@ -89,6 +102,9 @@ function reportLines(report: VerificationReport, evidence: InvoiceEvidence): str
 
 async function invoiceVerify(ctx: CliContext, id: string, options: VerifyOptions): Promise<void> {
   const ca = await trustedCa(ctx, options);
+  const nodeCertificatePems = await Promise.all(
+    (options.nodeCertificate ?? []).map((path) => certificateFile('--node-certificate', path)),
+  );
   const evidence = await withMasterClient(ctx, options, (client) => client.getInvoiceEvidence(id)).catch(
     restate(
       'SLAP_ERR_NOT_FOUND',
@@ -98,7 +114,7 @@ async function invoiceVerify(ctx: CliContext, id: string, options: VerifyOptions
   );
   // Loaded here: the verification needs the CLI's start-up to load nothing of it.
   const { verifyInvoiceEvidence } = await import('../../core/invoice-verification.ts');
-  const report = verifyInvoiceEvidence(evidence, { caCertificatePem: ca });
+  const report = verifyInvoiceEvidence(evidence, { caCertificatePem: ca, nodeCertificatePems });
   if (!report.verified) ctx.exitCode = 1;
   if (options.json) {
     ctx.printJson(report);
