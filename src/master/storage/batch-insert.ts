@@ -24,29 +24,41 @@ export function batchSizes(count: number, max = MAX_BATCH_ROWS): number[] {
   return sizes;
 }
 
+/** The placeholder names of row i's columns (`c_i`), made once per column list and row. */
+const namesByColumns = new WeakMap<readonly string[], string[][]>();
+
+function rowNames(columns: readonly string[], row: number): string[] {
+  let names = namesByColumns.get(columns);
+  if (!names) namesByColumns.set(columns, (names = []));
+  for (let i = names.length; i <= row; i++) names.push(columns.map((column) => `${column}_${i}`));
+  return names[row] as string[];
+}
+
 /** Placeholders for `size` rows of `columns`: row i's column c is named `c_i`. */
 export function rowPlaceholders<Column extends string>(
   size: number,
   columns: readonly Column[],
 ): Record<Column, unknown>[] {
-  return Array.from(
-    { length: size },
-    (_, i) =>
-      Object.fromEntries(columns.map((column) => [column, param(`${column}_${i}`)])) as Record<
-        Column,
-        unknown
-      >,
-  );
+  return Array.from({ length: size }, (_, i) => {
+    const names = rowNames(columns, i);
+    return Object.fromEntries(columns.map((column, c) => [column, param(names[c] as string)])) as Record<
+      Column,
+      unknown
+    >;
+  });
 }
 
-/** The arguments binding `rowPlaceholders` to `rows`. */
+/** The arguments binding `rowPlaceholders` to `rows` . */
 export function rowArguments<Column extends string>(
   rows: readonly Readonly<Record<Column, unknown>>[],
   columns: readonly Column[],
 ): Record<string, unknown> {
   const args: Record<string, unknown> = {};
   rows.forEach((row, i) => {
-    for (const column of columns) args[`${column}_${i}`] = row[column];
+    const names = rowNames(columns, i);
+    columns.forEach((column, c) => {
+      args[names[c] as string] = row[column];
+    });
   });
   return args;
 }
