@@ -109,7 +109,7 @@ async function invoiceVerify(ctx: CliContext, id: string, options: VerifyOptions
     restate(
       'SLAP_ERR_NOT_FOUND',
       `Invoice ${id} does not exist.`,
-      '`slapos invoice list` shows your invoices',
+      '`slapos invoice list` shows your invoices; a master without invoicing (or the legacy API) has no evidence to give',
     ),
   );
   // Loaded here: the verification needs the CLI's start-up to load nothing of it.
