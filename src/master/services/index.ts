@@ -6,6 +6,7 @@ import * as nodeViews from './compute-node-views.ts';
 import { formatComputeNode } from './format-compute-node.ts';
 import * as reports from './instance-reports.ts';
 import { instanceCertificate } from './instance-certificates.ts';
+import { readInvoiceEvidence } from './invoice-evidence.ts';
 import { readInstanceStatus } from './instance-status.ts';
 import { readInstanceTimeline } from './instance-timeline.ts';
 import * as instanceTrees from './instance-trees.ts';
@@ -97,6 +98,7 @@ export function createMasterServices(context: ServiceContext) {
     watchMasterChanges: bind(context, panelSessions.watchMasterChanges),
     countInstancesByStatus: bind(context, masterMetrics.countInstancesByStatus),
     listComputeNodeContacts: bind(context, masterMetrics.listComputeNodeContacts),
+    readInvoiceEvidence: bind(context, readInvoiceEvidence),
   };
 }
 
