@@ -33,6 +33,7 @@ import type {
   NodeRevision,
   NodeSnapshot,
   InstanceStatus,
+  InvoiceEvidence,
   PromiseResult,
   PromiseResults,
   SoftwareInstallationStatus,
@@ -558,6 +559,16 @@ export class JsonMasterClient {
       },
       options,
     );
+  }
+
+  // --- the client: invoicing (our extension, slapos-extensions.json) ---
+
+  /**
+   * What lets the caller check an invoice without trusting the master: the invoice, its price
+   * lists, the allocation history and the sealed usage journals (core/invoice-verification.ts).
+   */
+  getInvoiceEvidence(invoiceId: string, options?: CallOptions): Promise<InvoiceEvidence> {
+    return this.transport.post('/slapos.get.ext.invoice_evidence', { invoice_id: invoiceId }, options);
   }
 
   /** The URL of the master's HATEOAS root. */

@@ -36,6 +36,7 @@ import type {
   HostedSharedInstance,
   Instance,
   InstanceStatus,
+  InvoiceEvidence,
   InstanceTreeSummary,
   NodeRevision,
   NodeSnapshot,
@@ -637,6 +638,10 @@ export class LegacyMasterClient implements MasterClient {
     _options?: CallOptions,
   ): Promise<void> {
     return Promise.reject(lacking('allocation scopes'));
+  }
+
+  getInvoiceEvidence(_invoiceId: string, _options?: CallOptions): Promise<InvoiceEvidence> {
+    return Promise.reject(lacking('invoice evidence'));
   }
 
   /** The master's `getHateoasUrl`, else (slapproxy has none) `<master>/hateoas`. */

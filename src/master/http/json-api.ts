@@ -309,6 +309,9 @@ function handlers(services: MasterServices): HandlerTable {
         body.computer_guid,
         await services.listSoftwareInstallationStatuses({ caller, computeNodeId: body.computer_guid }),
       ),
+    // --- our extensions: invoicing ---
+    '/slapos.get.ext.invoice_evidence': async ({ body, caller }) =>
+      await services.readInvoiceEvidence({ caller, reference: body.invoice_id }),
   };
 }
 

@@ -6,6 +6,7 @@ import * as nodeViews from './compute-node-views.ts';
 import { formatComputeNode } from './format-compute-node.ts';
 import * as reports from './instance-reports.ts';
 import { instanceCertificate } from './instance-certificates.ts';
+import { readInvoiceEvidence } from './invoice-evidence.ts';
 import { readInstanceStatus } from './instance-status.ts';
 import { readInstanceTimeline } from './instance-timeline.ts';
 import * as instanceTrees from './instance-trees.ts';
@@ -105,6 +106,7 @@ export function createMasterServices(context: ServiceContext) {
     listInvoices: bind(context, invoices.listInvoices),
     getInvoice: bind(context, invoices.getInvoice),
     markInvoicePaid: bind(context, invoices.markInvoicePaid),
+    readInvoiceEvidence: bind(context, readInvoiceEvidence),
   };
 }
 

@@ -8,8 +8,8 @@ import { sql } from '../../lib/kysely.ts';
 import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import { createKyselyIdentityRepository } from './kysely-identities.ts';
-import { createKyselyInvoiceRepository } from './kysely-invoices.ts';
 import { createKyselyUsageRepository } from './kysely-usage.ts';
+import { createKyselyInvoiceRepository } from './kysely-invoices.ts';
 import { deploymentFactsOf, listInstanceTreeRows, type DeploymentColumns } from './kysely-instance-trees.ts';
 import { param, type QueryArgs } from './query-params.ts';
 import type {
@@ -106,8 +106,8 @@ export function createKyselyRepository(
 
   const repository: Repository = {
     ...createKyselyIdentityRepository(db, executor),
-    ...createKyselyInvoiceRepository(db, executor),
     ...createKyselyUsageRepository(db, executor),
+    ...createKyselyInvoiceRepository(db, executor),
     getComputeNode: async (reference) => {
       const row = await get<ComputeNodeRecord>(
         'getComputeNode',
@@ -299,6 +299,30 @@ export function createKyselyRepository(
             .orderBy('allocated_at')
             .orderBy('id'),
         { node: computeNodeId },
+      ),
+    listOwnerAllocations: async ({ owner, from, to }) =>
+      await all<PartitionAllocationRecord & { computeNodeId: string }>(
+        'listOwnerAllocations',
+        () =>
+          db
+            .selectFrom('partition_allocation')
+            .select([
+              'compute_node_reference as computeNodeId',
+              'partition_reference as partitionId',
+              'instance_id as instanceId',
+              'owner',
+              'instance_tree as instanceTree',
+              'allocated_at as allocatedAt',
+              'released_at as releasedAt',
+            ])
+            .where('owner', '=', param('owner'))
+            .where('allocated_at', '<', param<number>('to'))
+            .where((eb) =>
+              eb.or([eb('released_at', 'is', null), eb('released_at', '>', param<number>('from'))]),
+            )
+            .orderBy('allocated_at')
+            .orderBy('id'),
+        { owner, from, to },
       ),
     setPartitionTimestamp: async (key, timestamp) => {
       await run(

@@ -694,6 +694,20 @@ const invoicePeriods: Migration = {
 };
 
 /**
+ * Invoice evidence (services/invoice-evidence.ts) reads one user's allocations overlapping a month
+ * (repository listOwnerAllocations) from this index, not from every partition's history.
+ */
+const allocationOwner: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createIndex('partition_allocation_owner')
+      .on('partition_allocation')
+      .columns(['owner', 'allocated_at'])
+      .execute();
+  },
+};
+
+/**
  * The invoicing run reads the allocations overlapping a month (storage/kysely-usage.ts,
  * listTreeAllocations): those still held, and those released after the month began, from this index
  * rather than from the whole history of every partition.
@@ -724,6 +738,7 @@ export function migrationsFor(dialect: MigrationDialect): Record<string, Migrati
     '0011_node_contact': nodeContact,
     '0012_invoicing': invoicing(dialect),
     '0013_invoice_periods': invoicePeriods,
+    '0014_allocation_owner': allocationOwner,
     '0016_allocation_release': allocationRelease,
   };
 }

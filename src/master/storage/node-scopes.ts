@@ -90,6 +90,7 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'getComputeNodeListing',
   'listComputeNodeAccess',
   'listPartitionAllocations',
+  'listOwnerAllocations',
   'listUsagePoints',
   'listUsageRecords',
   'sumUsageCharges',

@@ -8,8 +8,8 @@ import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import type { InstanceIdentity } from '../../core/instance-guid.ts';
 import type { IdentityRepository } from './identity-repository.ts';
-import type { InvoiceRepository } from './invoice-repository.ts';
 import type { UsageRepository } from './usage-repository.ts';
+import type { InvoiceRepository } from './invoice-repository.ts';
 
 export * from './identity-repository.ts';
 
@@ -287,6 +287,12 @@ export interface Repository extends IdentityRepository, UsageRepository, Invoice
   endPartitionAllocation(key: PartitionKey, at: number): Promise<void>;
   /** A node's partition history, oldest allocation first. */
   listPartitionAllocations(computeNodeId: string): Promise<PartitionAllocationRecord[]>;
+  /** One owner's allocations overlapping [from, to) (allocated before `to`, not released by `from`), oldest first. */
+  listOwnerAllocations(query: {
+    owner: string;
+    from: number;
+    to: number;
+  }): Promise<(PartitionAllocationRecord & { computeNodeId: string })[]>;
   /** Sets a partition's timestamp (the node's "reprocess" signal); bumps the node's revision. */
   setPartitionTimestamp(key: PartitionKey, timestamp: number): Promise<void>;
   listAddresses(key: PartitionKey): Promise<AddressRecord[]>;
