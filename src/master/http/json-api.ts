@@ -309,6 +309,15 @@ function handlers(services: MasterServices): HandlerTable {
         body.computer_guid,
         await services.listSoftwareInstallationStatuses({ caller, computeNodeId: body.computer_guid }),
       ),
+    // --- our extensions: invoices (docs/invoicing.md) ---
+    '/slapos.allDocs.ext.invoice_list': async ({ body, caller }) => ({
+      result_list: await services.listInvoices({
+        caller,
+        ...(body.period !== undefined ? { period: body.period } : {}),
+        ...(body.state !== undefined ? { state: body.state } : {}),
+      }),
+    }),
+    '/slapos.get.ext.invoice': ({ body, caller }) => services.getInvoice({ caller, id: body.invoice_id }),
   };
 }
 
