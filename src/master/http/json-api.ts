@@ -317,7 +317,8 @@ function handlers(services: MasterServices): HandlerTable {
         ...(body.state !== undefined ? { state: body.state } : {}),
       }),
     }),
-    '/slapos.get.ext.invoice': ({ body, caller }) => services.getInvoice({ caller, id: body.invoice_id }),
+    '/slapos.get.ext.invoice': ({ body, caller }) =>
+      services.getInvoice({ caller, reference: body.invoice_id }),
   };
 }
 

@@ -85,7 +85,7 @@ function invoiceRow(invoice: InvoiceDocument, everyone: boolean): Html {
 }
 
 async function invoicePage({ caller, services }: PanelRequest, id: string): Promise<PanelAnswer> {
-  const invoice = await services.getInvoice({ caller, id });
+  const invoice = await services.getInvoice({ caller, reference: id });
   const body = html`<p>
       <a href="${invoicePath(invoice.id)}${PDF_SUFFIX}">Download as PDF</a> ·
       <a href="/panel/invoices">All invoices</a>
@@ -100,7 +100,7 @@ async function invoicePage({ caller, services }: PanelRequest, id: string): Prom
 }
 
 async function invoicePdf({ caller, services }: PanelRequest, id: string): Promise<PanelAnswer> {
-  const invoice = await services.getInvoice({ caller, id });
+  const invoice = await services.getInvoice({ caller, reference: id });
   // pdfkit is loaded with the first PDF asked for, not when the master starts.
   const { renderInvoicePdf } = await import('../../invoices/render-pdf.ts');
   return file(await renderInvoicePdf(invoice), 'application/pdf', `${invoice.id}${PDF_SUFFIX}`);
