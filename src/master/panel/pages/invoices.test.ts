@@ -65,7 +65,7 @@ function listedIds(markup: string): string[] {
 test("invoices list: the user's own, with kind, period, state and total; an admin's has everyone's and their user", async () => {
   const list = await alice.get('/panel/invoices');
   assert.equal(list.status, 200, list.html);
-  assert.match(list.html, /<a href="\/panel\/invoices" aria-current="page"[^>]*>Invoices<\/a>/);
+  assert.match(list.html, /<a href="\/panel\/invoices" aria-current="page"\s*>Invoices<\/a\s*>/);
   assert.deepEqual(listedIds(list.html).sort(), [
     'CN-202601-000001',
     'INV-202601-000001',
