@@ -53,10 +53,11 @@ function checkUserName(name: string): void {
     });
 }
 
-export async function openMasterAdmin(options: MasterAdminOptions): Promise<MasterAdmin> {
-  const { dir } = options;
-  const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? silentLogger();
+/** The store of a master directory, opened for an administration command (the directory must exist). */
+export async function openMasterDirectoryStore(
+  options: Pick<MasterAdminOptions, 'dir' | 'database'> & { logger: Logger },
+): Promise<MasterStore> {
+  const { dir, logger } = options;
   try {
     await access(dir);
   } catch {
@@ -64,10 +65,17 @@ export async function openMasterAdmin(options: MasterAdminOptions): Promise<Mast
       hint: 'create it with `slapos master start --dir DIR`',
     });
   }
-  const store: MasterStore = await openMasterStore(
-    options.database ?? { kind: 'sqlite', path: join(dir, MASTER_DATABASE_FILE) },
-    { logger, backgroundCheckpointAfter: Infinity },
-  );
+  return openMasterStore(options.database ?? { kind: 'sqlite', path: join(dir, MASTER_DATABASE_FILE) }, {
+    logger,
+    backgroundCheckpointAfter: Infinity,
+  });
+}
+
+export async function openMasterAdmin(options: MasterAdminOptions): Promise<MasterAdmin> {
+  const { dir } = options;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? silentLogger();
+  const store = await openMasterDirectoryStore({ dir, database: options.database, logger });
   return {
     async addUser({ name, admin }) {
       checkUserName(name);

@@ -17,7 +17,11 @@ export type AuditEvent =
   | 'user.disabled'
   | 'user.certificate_issued'
   | 'user.token_issued'
-  | 'panel.signed_in';
+  | 'panel.signed_in'
+  | 'price_list.set'
+  | 'invoice.issued'
+  | 'invoice.credit_note_issued'
+  | 'invoice.paid';
 
 const audits = new WeakMap<Logger, Logger>();
 

@@ -93,6 +93,14 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'listUsagePoints',
   'listUsageRecords',
   'getPanelSession',
+  'listPriceLists',
+  'getPriceListEffectiveAt',
+  'getInvoice',
+  'listInvoices',
+  'findInvoiceInPeriods',
+  'nextInvoiceSequence',
+  'sumUsageCharges',
+  'listTreeAllocations',
 ]);
 
 /** The node a write's first argument names: a compute node reference or a partition key. */
@@ -134,6 +142,11 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
   deleteRegistrationToken: () => undefined,
   // A node's last contact is in no memoized read either: recording it evicts none of its node's.
   recordComputeNodeContacts: () => undefined,
+  // Price lists and invoices are in no memoized read.
+  putPriceList: () => undefined,
+  insertInvoice: () => undefined,
+  setInvoiceState: () => undefined,
+  setInvoiceRegularisation: () => undefined,
 };
 
 /** Writes of one instance: its node (where it is allocated or hosted) is looked up before the change. */

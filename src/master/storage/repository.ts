@@ -8,6 +8,8 @@ import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import type { InstanceIdentity } from '../../core/instance-guid.ts';
 import type { IdentityRepository } from './identity-repository.ts';
+import type { InvoiceRepository } from './invoice-repository.ts';
+import type { UsageSumsRepository } from './kysely-usage-sums.ts';
 
 export * from './identity-repository.ts';
 
@@ -258,7 +260,7 @@ export interface UsagePoint {
   quantity: number;
 }
 
-export interface Repository extends IdentityRepository {
+export interface Repository extends IdentityRepository, InvoiceRepository, UsageSumsRepository {
   // compute nodes
   getComputeNode(reference: string): Promise<ComputeNodeRecord | undefined>;
   listComputeNodes(): Promise<ComputeNodeRecord[]>;
