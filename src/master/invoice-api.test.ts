@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InvoiceDocument } from '../core/invoice-types.ts';
 import { hostileString, seededRandom } from '../testing/hostile-strings.ts';
-import { invoiceRecord, seedInvoices } from '../testing/invoices.ts';
+import { invoiceRecord, masterModeDatabase, seedInvoices } from '../testing/invoices.ts';
 import { postTls, startTestMasterMode, type TestMasterMode } from '../testing/master-mode.ts';
 import type { JsonResponse } from '../testing/master.ts';
 
@@ -24,7 +24,7 @@ before(async () => {
   tokens.alice = (await master.admin.addUser({ name: 'alice', admin: false })).token;
   tokens.bob = (await master.admin.addUser({ name: 'bob', admin: false })).token;
   tokens.root = (await master.admin.addUser({ name: 'root', admin: true })).token;
-  await seedInvoices(master.dir, [
+  await seedInvoices(masterModeDatabase(master.dir), [
     invoiceRecord({ reference: 'INV-202601-000001', state: 'cancelled' }),
     invoiceRecord({
       reference: 'CN-202601-000001',

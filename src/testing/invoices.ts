@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { InvoiceLine } from '../core/invoice-types.ts';
 import { MASTER_DATABASE_FILE } from '../master/master-mode.ts';
 import type { InvoiceRecord } from '../master/storage/invoice-repository.ts';
+import type { DatabaseLocation } from '../master/storage/database-location.ts';
 import { openMasterStore } from '../master/storage/open-store.ts';
 
 export const SAMPLE_LINES: readonly InvoiceLine[] = [
@@ -46,12 +47,17 @@ export function invoiceRecord(overrides: Partial<InvoiceRecord> = {}): InvoiceRe
   };
 }
 
-/** Stores invoices in the database of the master directory `dir` (master mode). */
-export async function seedInvoices(dir: string, records: readonly InvoiceRecord[]): Promise<void> {
-  const store = await openMasterStore(
-    { kind: 'sqlite', path: join(dir, MASTER_DATABASE_FILE) },
-    { backgroundCheckpointAfter: Infinity },
-  );
+/** The database of the master-mode directory `dir`. */
+export function masterModeDatabase(dir: string): DatabaseLocation {
+  return { kind: 'sqlite', path: join(dir, MASTER_DATABASE_FILE) };
+}
+
+/** Stores invoices in a running master's database (its own connection, one transaction). */
+export async function seedInvoices(
+  database: DatabaseLocation,
+  records: readonly InvoiceRecord[],
+): Promise<void> {
+  const store = await openMasterStore(database, { backgroundCheckpointAfter: Infinity });
   try {
     await store.write(async (repository) => {
       for (const record of records) await repository.insertInvoice(record);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { InvoiceDocument } from '../../core/invoice-types.ts';
 import { runSlapos } from '../../testing/cli.ts';
 import { isolatedClientEnv } from '../../testing/client-env.ts';
-import { invoiceRecord, seedInvoices } from '../../testing/invoices.ts';
+import { invoiceRecord, masterModeDatabase, seedInvoices } from '../../testing/invoices.ts';
 import { startTestMasterMode, type TestMasterMode } from '../../testing/master-mode.ts';
 
 const HOSTILE_TITLE = 'evil\r\nTotal: 0.00 EUR\u2028\u001b[31m<script>';
@@ -36,7 +36,7 @@ before(async () => {
   await writeFile(join(dir, 'ca.pem'), master.caPem);
   aliceCfg = await clientConfig('alice', (await master.admin.addUser({ name: 'alice', admin: false })).token);
   await master.admin.addUser({ name: 'bob', admin: false });
-  await seedInvoices(master.dir, [
+  await seedInvoices(masterModeDatabase(master.dir), [
     invoiceRecord({
       lines: [
         ...invoiceRecord().lines,

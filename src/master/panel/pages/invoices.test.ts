@@ -6,7 +6,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { escapeHtml } from '../html.ts';
-import { invoiceRecord, seedInvoices } from '../../../testing/invoices.ts';
+import { invoiceRecord, masterModeDatabase, seedInvoices } from '../../../testing/invoices.ts';
+import { startTestMaster } from '../../../testing/master.ts';
 import { startTestMasterMode, type TestMasterMode } from '../../../testing/master-mode.ts';
 import { PanelClient, textOf } from '../../../testing/panel.ts';
 
@@ -22,7 +23,7 @@ before(async () => {
   await alice.signIn((await master.admin.addUser({ name: 'alice', admin: false })).token);
   await root.signIn((await master.admin.addUser({ name: 'root', admin: true })).token);
   await master.admin.addUser({ name: 'bob', admin: false });
-  await seedInvoices(master.dir, [
+  await seedInvoices(masterModeDatabase(master.dir), [
     invoiceRecord({ reference: 'INV-202601-000001', state: 'cancelled' }),
     invoiceRecord({
       reference: 'CN-202601-000001',
@@ -125,4 +126,21 @@ test("another user's invoice, and an unknown one, are not found (page and PDF al
   }
   assert.equal((await alice.get('/panel/invoices/INV-202601-000002')).status, 404);
   assert.equal((await root.get('/panel/invoices/INV-202601-000002')).status, 200);
+});
+
+test('proxy mode: the local caller sees every invoice; the pages are there, not in the navigation', async () => {
+  const proxy = await startTestMaster();
+  const panel = new PanelClient(proxy.url);
+  try {
+    const empty = await panel.get('/panel/invoices');
+    assert.equal(empty.status, 200, empty.html);
+    assert.match(textOf(empty.html), /No invoices yet\./);
+    assert.doesNotMatch(empty.html, /href="\/panel\/invoices"/);
+    await seedInvoices(proxy.database, [invoiceRecord({ user: 'someone' })]);
+    assert.deepEqual(listedIds((await panel.get('/panel/invoices')).html), ['INV-202601-000001']);
+    assert.equal((await panel.get('/panel/invoices/INV-202601-000001')).status, 200);
+  } finally {
+    await panel.close();
+    await proxy.close();
+  }
 });
