@@ -48,7 +48,8 @@ function lineRow(line: InvoiceLine, options: InvoiceHtmlOptions): Html {
 
 /** The lines and the total as a table. */
 export function invoiceLinesHtml(invoice: InvoiceDocument, options: InvoiceHtmlOptions = {}): Html {
-  return html`<div class="table-scroll">
+  // Focusable: a keyboard can scroll the table on a narrow screen (axe: scrollable-region-focusable).
+  return html`<div class="table-scroll" tabindex="0" role="region" aria-label="Invoice lines">
     <table class="invoice-lines">
       <caption>
         Lines, amounts in ${oneLine(invoice.currency)}
@@ -88,6 +89,7 @@ const DOCUMENT_STYLE = trustedHtml(`<style>
   dl.properties { display: grid; grid-template-columns: max-content 1fr; gap: 0.25rem 1rem; margin: 0 0 1.5rem; }
   dl.properties dt { font-weight: 600; }
   dl.properties dd { margin: 0; overflow-wrap: anywhere; }
+  .table-scroll { overflow-x: auto; }
   table { border-collapse: collapse; width: 100%; }
   caption { text-align: left; padding: 0.25rem 0; color: #444; }
   th, td { text-align: left; padding: 0.3rem 0.5rem; border-bottom: 1px solid #999; vertical-align: top; overflow-wrap: anywhere; }
