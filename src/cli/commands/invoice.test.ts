@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InvoiceDocument } from '../../core/invoice-types.ts';
 import { runSlapos } from '../../testing/cli.ts';
+import { sendJson, startHttpServer } from '../../testing/http-server.ts';
 import { isolatedClientEnv } from '../../testing/client-env.ts';
 import { invoiceRecord, masterModeDatabase, seedInvoices } from '../../testing/invoices.ts';
 import { startTestMasterMode, type TestMasterMode } from '../../testing/master-mode.ts';
@@ -144,4 +145,27 @@ test("invoice show: an unknown invoice and another user's are refused alike", as
   const malformed = await slapos(['invoice', 'show', 'nonsense']);
   assert.notEqual(malformed.code, 0);
   assert.match(malformed.stderr, /invoice_id/);
+});
+
+test('a master without the invoice routes (an older master, a SlapOS master) is named as such', async () => {
+  const old = await startHttpServer((request, response) => {
+    request.resume();
+    const path = (request.url ?? '').split('?')[0] ?? '';
+    sendJson(response, 404, { status: 404, type: 'Not Found', title: `No such path: ${path}` });
+  });
+  try {
+    for (const args of [
+      ['invoice', 'list'],
+      ['invoice', 'show', 'INV-202601-000001'],
+    ]) {
+      const run = await runSlapos([...args, '--master-url', old.url], { env, cwd: dir });
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(
+        run.stderr,
+        /has no invoices\nhint: invoices need a master of this implementation in master mode/,
+      );
+    }
+  } finally {
+    await old.close();
+  }
 });
