@@ -813,7 +813,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description The invoices and credit notes of the caller (master mode: a user sees their own, an admin every user's; proxy mode's local caller sees all), newest period first, optionally of one period or in one state. */
+        /** @description The invoices and credit notes of the caller (master mode: a user sees their own, an admin every user's; proxy mode's local caller sees all), by period, then in the order they were issued; optionally of one period or in one state. */
         post: {
             parameters: {
                 query?: never;

@@ -15,7 +15,7 @@ interface InvoiceListOptions extends ClientCommandOptions {
 export function registerInvoiceList(program: Command, ctx: CliContext): void {
   const command = commandGroup(program, 'invoice')
     .command('list')
-    .description('list your invoices and credit notes (newest period first)')
+    .description('list your invoices and credit notes (by period, in the order they were issued)')
     .option('--period <YYYY-MM>', 'only those of this UTC month')
     .addOption(
       new Option('--state <state>', 'only those in this state').choices(['issued', 'paid', 'cancelled']),
