@@ -684,6 +684,21 @@ const invoicing: DialectMigration = (dialect) => ({
 });
 
 /**
+ * The invoicing run reads the allocations overlapping a month (storage/kysely-usage.ts,
+ * listTreeAllocations): those still held, and those released after the month began, from this index
+ * rather than from the whole history of every partition.
+ */
+const allocationRelease: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createIndex('partition_allocation_release')
+      .on('partition_allocation')
+      .columns(['released_at', 'allocated_at'])
+      .execute();
+  },
+};
+
+/**
  * Invoice generation and price list changes read a period's invoices (all users), and the next
  * reference of a kind in a period, by this index (docs/invoicing.md).
  */
@@ -709,6 +724,7 @@ export function migrationsFor(dialect: MigrationDialect): Record<string, Migrati
     '0011_node_contact': nodeContact,
     '0012_invoicing': invoicing(dialect),
     '0013_invoice_periods': invoicePeriods,
+    '0016_allocation_release': allocationRelease,
   };
 }
 

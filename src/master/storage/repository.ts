@@ -8,8 +8,8 @@ import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import type { InstanceIdentity } from '../../core/instance-guid.ts';
 import type { IdentityRepository } from './identity-repository.ts';
+import type { UsageRepository } from './usage-repository.ts';
 import type { InvoiceRepository } from './invoice-repository.ts';
-import type { UsageSumsRepository } from './kysely-usage-sums.ts';
 
 export * from './identity-repository.ts';
 
@@ -260,7 +260,7 @@ export interface UsagePoint {
   quantity: number;
 }
 
-export interface Repository extends IdentityRepository, InvoiceRepository, UsageSumsRepository {
+export interface Repository extends IdentityRepository, UsageRepository, InvoiceRepository {
   // compute nodes
   getComputeNode(reference: string): Promise<ComputeNodeRecord | undefined>;
   listComputeNodes(): Promise<ComputeNodeRecord[]>;
@@ -361,8 +361,6 @@ export interface Repository extends IdentityRepository, InvoiceRepository, Usage
   /** The instance's promise transitions, newest first. */
   listPromiseEvents(instanceId: number): Promise<PromiseEventRecord[]>;
   // usage records
-  /** Stores a usage record unless one with its key exists; true if it was stored. */
-  insertUsageRecord(record: UsageRecord): Promise<boolean>;
   /** A node's usage records whose interval ends in [from, to], by interval end then key; at most `limit`. */
   listUsageRecords(
     computeNodeId: string,
