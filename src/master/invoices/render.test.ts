@@ -14,7 +14,7 @@ import { escapeHtml } from '../panel/html.ts';
 import { invoiceFactsHtml, invoiceLinesHtml, renderInvoiceHtml } from './render-html.ts';
 import { pdfText, renderInvoicePdf } from './render-pdf.ts';
 
-export function sampleInvoice(overrides: Partial<InvoiceDocument> = {}): InvoiceDocument {
+function sampleInvoice(overrides: Partial<InvoiceDocument> = {}): InvoiceDocument {
   return {
     id: 'INV-202601-000001',
     kind: 'invoice',
