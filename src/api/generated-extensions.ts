@@ -827,7 +827,7 @@ export interface paths {
                     "application/json": {
                         /**
                          * Invoice Id
-                         * @description INV-YYYYMM-NNNNNN
+                         * @description INV-YYYYMM-NNNNNN for an invoice, CN-YYYYMM-NNNNNN for a credit note
                          */
                         invoice_id: string;
                     };
@@ -845,74 +845,85 @@ export interface paths {
                             invoice: {
                                 /**
                                  * Invoice Id
-                                 * @description INV-YYYYMM-NNNNNN, or CN-YYYYMM-NNNNNN for a credit note.
+                                 * @description INV-YYYYMM-NNNNNN for an invoice, CN-YYYYMM-NNNNNN for a credit note
                                  */
                                 id: string;
                                 /**
                                  * Kind
+                                 * @description invoice, or credit_note: cancels the invoice it corrects (negated lines and total)
                                  * @enum {string}
                                  */
                                 kind: "invoice" | "credit_note";
-                                /** User */
+                                /**
+                                 * User
+                                 * @description The user billed
+                                 */
                                 user: string;
                                 /**
                                  * Period
-                                 * @description The UTC month billed, YYYY-MM.
+                                 * @description The UTC month billed, YYYY-MM
                                  */
                                 period: string;
                                 /**
                                  * Currency
-                                 * @description ISO 4217 code.
+                                 * @description ISO 4217 code of the price list, e.g. EUR
                                  */
                                 currency: string;
-                                /** Lines */
+                                /**
+                                 * Lines
+                                 * @description One line per instance tree and resource (and price list when two applied in the month), plus a fee line per instance tree when the monthly fee is not zero
+                                 */
                                 lines: {
-                                    /** Instance Tree */
+                                    /**
+                                     * Instance Tree
+                                     * @description The title of the instance tree billed
+                                     */
                                     instance_tree: string;
                                     /**
                                      * Resource
-                                     * @description A resource of the usage reports (e.g. service_module/cpu_time), or instance_tree_monthly_fee.
+                                     * @description The resource billed (service_module/cpu_time in seconds, service_module/memory_used and service_module/disk_used in MB-hours, any other in the unit reported), or instance_tree_monthly_fee (quantity: the days the tree held a partition in the month)
                                      */
                                     resource: string;
                                     /**
                                      * Quantity
-                                     * @description Decimal text: billed units (seconds, MB-hours, the unit reported; for the fee: days).
+                                     * @description Decimal text: billed units (negative on a credit note)
                                      */
                                     quantity: string;
                                     /**
                                      * Unit Price
-                                     * @description Decimal text.
+                                     * @description Decimal text: the price of one unit (for the fee line: the monthly fee)
                                      */
                                     unit_price: string;
                                     /**
                                      * Amount
-                                     * @description Decimal text, exact (the fee rounded half-up to 6 places).
+                                     * @description Decimal text, exact: quantity x unit price (the fee line prorated and rounded half-up to 6 places; negative on a credit note)
                                      */
                                     amount: string;
                                 }[];
                                 /**
                                  * Total
-                                 * @description Decimal text rounded half-up to cents.
+                                 * @description Decimal text: the sum of the amounts rounded half-up to cents (negative on a credit note)
                                  */
                                 total: string;
                                 /**
                                  * State
+                                 * @description issued: to pay; paid: payment recorded (slapos master invoice paid); cancelled: replaced, a credit note cancels it
                                  * @enum {string}
                                  */
                                 state: "issued" | "paid" | "cancelled";
                                 /**
                                  * Corrects
-                                 * @description A credit note: the invoice it cancels; a corrected invoice: the one it replaces; else null.
+                                 * @description A credit note: the invoice it cancels; a corrected invoice: the invoice it replaces; else null
                                  */
                                 corrects: string | null;
                                 /**
                                  * Issued At
-                                 * @description ISO 8601, UTC.
+                                 * @description ISO 8601, UTC
                                  */
                                 issued_at: string;
                                 /**
                                  * Paid At
-                                 * @description ISO 8601, UTC; null while unpaid.
+                                 * @description ISO 8601, UTC; null until paid
                                  */
                                 paid_at: string | null;
                             };
@@ -991,6 +1002,277 @@ export interface paths {
                              * @description The master's CA certificate (PEM); null without a CA (proxy mode). Verify with a copy of your own (`--ca FILE`).
                              */
                             ca_certificate: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slapos.allDocs.ext.invoice_list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description The invoices and credit notes of the caller (master mode: a user sees their own, an admin every user's; proxy mode's local caller sees all), by period, then in the order they were issued; optionally of one period or in one state. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description List invoices */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Period
+                         * @description A UTC month, YYYY-MM
+                         */
+                        period?: string;
+                        /**
+                         * State
+                         * @description issued: to pay; paid: payment recorded (slapos master invoice paid); cancelled: replaced, a credit note cancels it
+                         * @enum {string}
+                         */
+                        state?: "issued" | "paid" | "cancelled";
+                    };
+                };
+            };
+            responses: {
+                /** @description The invoices */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Invoices */
+                            result_list: {
+                                /**
+                                 * Invoice Id
+                                 * @description INV-YYYYMM-NNNNNN for an invoice, CN-YYYYMM-NNNNNN for a credit note
+                                 */
+                                id: string;
+                                /**
+                                 * Kind
+                                 * @description invoice, or credit_note: cancels the invoice it corrects (negated lines and total)
+                                 * @enum {string}
+                                 */
+                                kind: "invoice" | "credit_note";
+                                /**
+                                 * User
+                                 * @description The user billed
+                                 */
+                                user: string;
+                                /**
+                                 * Period
+                                 * @description The UTC month billed, YYYY-MM
+                                 */
+                                period: string;
+                                /**
+                                 * Currency
+                                 * @description ISO 4217 code of the price list, e.g. EUR
+                                 */
+                                currency: string;
+                                /**
+                                 * Lines
+                                 * @description One line per instance tree and resource (and price list when two applied in the month), plus a fee line per instance tree when the monthly fee is not zero
+                                 */
+                                lines: {
+                                    /**
+                                     * Instance Tree
+                                     * @description The title of the instance tree billed
+                                     */
+                                    instance_tree: string;
+                                    /**
+                                     * Resource
+                                     * @description The resource billed (service_module/cpu_time in seconds, service_module/memory_used and service_module/disk_used in MB-hours, any other in the unit reported), or instance_tree_monthly_fee (quantity: the days the tree held a partition in the month)
+                                     */
+                                    resource: string;
+                                    /**
+                                     * Quantity
+                                     * @description Decimal text: billed units (negative on a credit note)
+                                     */
+                                    quantity: string;
+                                    /**
+                                     * Unit Price
+                                     * @description Decimal text: the price of one unit (for the fee line: the monthly fee)
+                                     */
+                                    unit_price: string;
+                                    /**
+                                     * Amount
+                                     * @description Decimal text, exact: quantity x unit price (the fee line prorated and rounded half-up to 6 places; negative on a credit note)
+                                     */
+                                    amount: string;
+                                }[];
+                                /**
+                                 * Total
+                                 * @description Decimal text: the sum of the amounts rounded half-up to cents (negative on a credit note)
+                                 */
+                                total: string;
+                                /**
+                                 * State
+                                 * @description issued: to pay; paid: payment recorded (slapos master invoice paid); cancelled: replaced, a credit note cancels it
+                                 * @enum {string}
+                                 */
+                                state: "issued" | "paid" | "cancelled";
+                                /**
+                                 * Corrects
+                                 * @description A credit note: the invoice it cancels; a corrected invoice: the invoice it replaces; else null
+                                 */
+                                corrects: string | null;
+                                /**
+                                 * Issued At
+                                 * @description ISO 8601, UTC
+                                 */
+                                issued_at: string;
+                                /**
+                                 * Paid At
+                                 * @description ISO 8601, UTC; null until paid
+                                 */
+                                paid_at: string | null;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slapos.get.ext.invoice": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description One invoice or credit note with its lines. An unknown invoice, or another user's, answers 404 (SLAP_ERR_INVOICE_NOT_FOUND). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Get an invoice */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Invoice Id
+                         * @description INV-YYYYMM-NNNNNN for an invoice, CN-YYYYMM-NNNNNN for a credit note
+                         */
+                        invoice_id: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The invoice */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * Invoice Id
+                             * @description INV-YYYYMM-NNNNNN for an invoice, CN-YYYYMM-NNNNNN for a credit note
+                             */
+                            id: string;
+                            /**
+                             * Kind
+                             * @description invoice, or credit_note: cancels the invoice it corrects (negated lines and total)
+                             * @enum {string}
+                             */
+                            kind: "invoice" | "credit_note";
+                            /**
+                             * User
+                             * @description The user billed
+                             */
+                            user: string;
+                            /**
+                             * Period
+                             * @description The UTC month billed, YYYY-MM
+                             */
+                            period: string;
+                            /**
+                             * Currency
+                             * @description ISO 4217 code of the price list, e.g. EUR
+                             */
+                            currency: string;
+                            /**
+                             * Lines
+                             * @description One line per instance tree and resource (and price list when two applied in the month), plus a fee line per instance tree when the monthly fee is not zero
+                             */
+                            lines: {
+                                /**
+                                 * Instance Tree
+                                 * @description The title of the instance tree billed
+                                 */
+                                instance_tree: string;
+                                /**
+                                 * Resource
+                                 * @description The resource billed (service_module/cpu_time in seconds, service_module/memory_used and service_module/disk_used in MB-hours, any other in the unit reported), or instance_tree_monthly_fee (quantity: the days the tree held a partition in the month)
+                                 */
+                                resource: string;
+                                /**
+                                 * Quantity
+                                 * @description Decimal text: billed units (negative on a credit note)
+                                 */
+                                quantity: string;
+                                /**
+                                 * Unit Price
+                                 * @description Decimal text: the price of one unit (for the fee line: the monthly fee)
+                                 */
+                                unit_price: string;
+                                /**
+                                 * Amount
+                                 * @description Decimal text, exact: quantity x unit price (the fee line prorated and rounded half-up to 6 places; negative on a credit note)
+                                 */
+                                amount: string;
+                            }[];
+                            /**
+                             * Total
+                             * @description Decimal text: the sum of the amounts rounded half-up to cents (negative on a credit note)
+                             */
+                            total: string;
+                            /**
+                             * State
+                             * @description issued: to pay; paid: payment recorded (slapos master invoice paid); cancelled: replaced, a credit note cancels it
+                             * @enum {string}
+                             */
+                            state: "issued" | "paid" | "cancelled";
+                            /**
+                             * Corrects
+                             * @description A credit note: the invoice it cancels; a corrected invoice: the invoice it replaces; else null
+                             */
+                            corrects: string | null;
+                            /**
+                             * Issued At
+                             * @description ISO 8601, UTC
+                             */
+                            issued_at: string;
+                            /**
+                             * Paid At
+                             * @description ISO 8601, UTC; null until paid
+                             */
+                            paid_at: string | null;
                         };
                     };
                 };

@@ -93,3 +93,8 @@ export type InvoiceEvidence = WireResponse<'/slapos.get.ext.invoice_evidence'>;
 /** Our extension: a compute node's software installations with what the node reported building them. */
 export type SoftwareInstallationStatus =
   WireResponse<'/slapos.get.ext.compute_node_software_installation_status'>['result_list'][number];
+
+/** Our extension: an invoice or credit note as the master answers it (amounts as decimal text). */
+export type Invoice = WireResponse<'/slapos.get.ext.invoice'>;
+/** The filters of `slapos.allDocs.ext.invoice_list`. */
+export type InvoiceFilter = WireRequest<'/slapos.allDocs.ext.invoice_list'>;
