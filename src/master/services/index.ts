@@ -21,7 +21,6 @@ import * as masterMetrics from './master-metrics.ts';
 import { requestInstance } from './request-instance.ts';
 import * as software from './software-installations.ts';
 import * as usage from './usage-records.ts';
-import * as invoices from './invoices.ts';
 import type { ReadSoftwareSchemaInput, SoftwareSchema } from './software-schema.ts';
 
 type Input<F> = F extends (context: ServiceContext, input: infer I) => unknown ? I : never;
@@ -108,8 +107,6 @@ export function createMasterServices(context: ServiceContext) {
     getInvoice: bind(context, invoices.getInvoice),
     markInvoicePaid: bind(context, invoices.markInvoicePaid),
     readInvoiceEvidence: bind(context, readInvoiceEvidence),
-    listInvoices: bind(context, invoices.listInvoices),
-    getInvoice: bind(context, invoices.getInvoice),
   };
 }
 
