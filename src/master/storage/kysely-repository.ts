@@ -8,6 +8,7 @@ import { sql } from '../../lib/kysely.ts';
 import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import { createKyselyIdentityRepository } from './kysely-identities.ts';
+import { createKyselyRegularisationRepository } from './kysely-regularisation.ts';
 import { deploymentFactsOf, listInstanceTreeRows, type DeploymentColumns } from './kysely-instance-trees.ts';
 import { param, type QueryArgs } from './query-params.ts';
 import type {
@@ -104,6 +105,7 @@ export function createKyselyRepository(
 
   const repository: Repository = {
     ...createKyselyIdentityRepository(db, executor),
+    ...createKyselyRegularisationRepository(db, executor),
     getComputeNode: async (reference) => {
       const row = await get<ComputeNodeRecord>(
         'getComputeNode',

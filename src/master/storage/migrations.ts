@@ -10,6 +10,7 @@
  */
 import type { ColumnDefinitionBuilder, Kysely, Migration, MigrationProvider } from 'kysely';
 import { sql } from '../../lib/kysely.ts';
+import { regularisationMigration } from './migration-0015-regularisation.ts';
 
 export type MigrationDialect = 'sqlite' | 'postgres';
 
@@ -698,6 +699,7 @@ export function migrationsFor(dialect: MigrationDialect): Record<string, Migrati
     '0010_panel_sessions': panelSessions,
     '0011_node_contact': nodeContact,
     '0012_invoicing': invoicing(dialect),
+    '0015_regularisation': regularisationMigration,
   };
 }
 

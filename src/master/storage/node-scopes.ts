@@ -93,6 +93,9 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'listUsagePoints',
   'listUsageRecords',
   'getPanelSession',
+  'listUnpaidInvoices',
+  'getInvoiceIssue',
+  'listRegularisationStops',
 ]);
 
 /** The node a write's first argument names: a compute node reference or a partition key. */
@@ -134,6 +137,10 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
   deleteRegistrationToken: () => undefined,
   // A node's last contact is in no memoized read either: recording it evicts none of its node's.
   recordComputeNodeContacts: () => undefined,
+  // Invoices and the regularisation's records are in no memoized read.
+  setInvoiceRegularisation: () => undefined,
+  insertRegularisationStop: () => undefined,
+  deleteRegularisationStop: () => undefined,
 };
 
 /** Writes of one instance: its node (where it is allocated or hosted) is looked up before the change. */

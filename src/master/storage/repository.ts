@@ -8,8 +8,10 @@ import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import type { InstanceIdentity } from '../../core/instance-guid.ts';
 import type { IdentityRepository } from './identity-repository.ts';
+import type { RegularisationRepository } from './regularisation-repository.ts';
 
 export * from './identity-repository.ts';
+export * from './regularisation-repository.ts';
 
 export interface ComputeNodeRecord {
   reference: string;
@@ -258,7 +260,7 @@ export interface UsagePoint {
   quantity: number;
 }
 
-export interface Repository extends IdentityRepository {
+export interface Repository extends IdentityRepository, RegularisationRepository {
   // compute nodes
   getComputeNode(reference: string): Promise<ComputeNodeRecord | undefined>;
   listComputeNodes(): Promise<ComputeNodeRecord[]>;
