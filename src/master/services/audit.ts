@@ -17,7 +17,12 @@ export type AuditEvent =
   | 'user.disabled'
   | 'user.certificate_issued'
   | 'user.token_issued'
-  | 'panel.signed_in';
+  | 'panel.signed_in'
+  /** The regularisation policy (regularisation.ts): a tree stopped, destroyed, restarted; an invoice marked. */
+  | 'regularisation.stopped'
+  | 'regularisation.destroyed'
+  | 'regularisation.restarted'
+  | 'regularisation.recorded';
 
 const audits = new WeakMap<Logger, Logger>();
 
