@@ -53,10 +53,9 @@ function checkUserName(name: string): void {
     });
 }
 
-export async function openMasterAdmin(options: MasterAdminOptions): Promise<MasterAdmin> {
+/** The database of an existing master directory, opened for one administration command. */
+export async function openMasterDirectoryStore(options: MasterAdminOptions): Promise<MasterStore> {
   const { dir } = options;
-  const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? silentLogger();
   try {
     await access(dir);
   } catch {
@@ -64,10 +63,17 @@ export async function openMasterAdmin(options: MasterAdminOptions): Promise<Mast
       hint: 'create it with `slapos master start --dir DIR`',
     });
   }
-  const store: MasterStore = await openMasterStore(
-    options.database ?? { kind: 'sqlite', path: join(dir, MASTER_DATABASE_FILE) },
-    { logger, backgroundCheckpointAfter: Infinity },
-  );
+  return openMasterStore(options.database ?? { kind: 'sqlite', path: join(dir, MASTER_DATABASE_FILE) }, {
+    logger: options.logger ?? silentLogger(),
+    backgroundCheckpointAfter: Infinity,
+  });
+}
+
+export async function openMasterAdmin(options: MasterAdminOptions): Promise<MasterAdmin> {
+  const { dir } = options;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? silentLogger();
+  const store = await openMasterDirectoryStore(options);
   return {
     async addUser({ name, admin }) {
       checkUserName(name);

@@ -19,11 +19,10 @@ import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import {
   regularisationPolicy,
-  regularise,
-  restartAfterPayment,
   SECONDS_PER_DAY,
   type RegularisationPolicy,
-} from './regularisation.ts';
+} from '../../core/regularisation-policy.ts';
+import { regularise, restartAfterPayment } from './regularisation.ts';
 
 const RELEASE = 'https://example.com/software.cfg';
 const T0 = Date.UTC(2026, 1, 1) / 1000;

@@ -12,61 +12,17 @@
  * was issued: a correction grants no delay. Each change is audited and recorded on the invoice.
  */
 import { compare, parseDecimal, ZERO } from '../../core/decimal.ts';
-import { SlapError } from '../../core/errors.ts';
+import {
+  regularisationStage,
+  type RegularisationPolicy,
+  type RegularisationStage,
+} from '../../core/regularisation-policy.ts';
 import type { RequestedState } from '../../core/states.ts';
-import type {
-  InvoiceRegularisation,
-  RegularisationStopRecord,
-  Repository,
-  UnpaidInvoiceRecord,
-} from '../storage/repository.ts';
+import type { RegularisationStopRecord, Repository, UnpaidInvoiceRecord } from '../storage/repository.ts';
 import { audit } from './audit.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import { updateInstanceTree } from './instance-trees.ts';
-
-export const SECONDS_PER_DAY = 86_400;
-
-export interface RegularisationPolicy {
-  /** Days after an invoice is issued: unpaid by then, its user's instance trees are stopped. */
-  stopAfterDays: number;
-  /** Days after an invoice is issued: unpaid by then, its user's instance trees are destroyed. */
-  destroyAfterDays: number;
-}
-
-function isDays(value: number): boolean {
-  return Number.isSafeInteger(value) && value >= 1;
-}
-
-/**
- * The policy from the master's settings (`regularisation_stop_after_days`,
- * `regularisation_destroy_after_days`): undefined (off) when neither is set; both whole days,
- * destroying after stopping.
- */
-export function regularisationPolicy(settings: {
-  stopAfterDays: number | undefined;
-  destroyAfterDays: number | undefined;
-}): RegularisationPolicy | undefined {
-  const { stopAfterDays, destroyAfterDays } = settings;
-  if (stopAfterDays === undefined && destroyAfterDays === undefined) return undefined;
-  if (stopAfterDays === undefined || destroyAfterDays === undefined)
-    throw new SlapError(
-      'SLAP_ERR_CONFIG',
-      'the regularisation policy needs both regularisation_stop_after_days and regularisation_destroy_after_days',
-      { hint: 'set both (the policy is off when neither is set)' },
-    );
-  if (!isDays(stopAfterDays) || !isDays(destroyAfterDays))
-    throw new SlapError(
-      'SLAP_ERR_CONFIG',
-      'regularisation_stop_after_days and regularisation_destroy_after_days are whole numbers of days, at least 1',
-    );
-  if (destroyAfterDays <= stopAfterDays)
-    throw new SlapError(
-      'SLAP_ERR_CONFIG',
-      `regularisation_destroy_after_days (${destroyAfterDays}) must be more than regularisation_stop_after_days (${stopAfterDays})`,
-    );
-  return { stopAfterDays, destroyAfterDays };
-}
 
 /** One change of an instance tree the policy makes (or, in a dry run, would make). */
 export interface RegularisationAction {
@@ -83,7 +39,7 @@ export interface RegularisationAction {
 export interface InvoiceMark {
   invoice: string;
   user: string;
-  regularisation: InvoiceRegularisation;
+  regularisation: RegularisationStage;
 }
 
 export interface RegularisationReport {
@@ -98,10 +54,10 @@ function byText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-const STAGE_RANK: Record<InvoiceRegularisation, number> = { stopped: 1, destroyed: 2 };
+const STAGE_RANK: Record<RegularisationStage, number> = { stopped: 1, destroyed: 2 };
 
 interface UserStage {
-  stage: InvoiceRegularisation;
+  stage: RegularisationStage;
   /** The oldest invoice at that stage. */
   invoice: string;
 }
@@ -125,12 +81,6 @@ async function dueSince(repository: Repository, invoice: UnpaidInvoiceRecord): P
     corrects = previous.corrects;
   }
   return since;
-}
-
-function stageAt(policy: RegularisationPolicy, age: number): InvoiceRegularisation | undefined {
-  if (age >= policy.destroyAfterDays * SECONDS_PER_DAY) return 'destroyed';
-  if (age >= policy.stopAfterDays * SECONDS_PER_DAY) return 'stopped';
-  return undefined;
 }
 
 interface Plan {
@@ -179,7 +129,7 @@ async function planRegularisation(
   for (const invoice of await repository.listUnpaidInvoices()) {
     // Nothing to pay (a total rounded to 0.00): nothing to enforce.
     if (compare(parseDecimal(invoice.total), ZERO) <= 0) continue;
-    const stage = stageAt(policy, now - (await dueSince(repository, invoice)));
+    const stage = regularisationStage(policy, now - (await dueSince(repository, invoice)));
     if (stage === undefined) continue;
     if (invoice.regularisation === null || STAGE_RANK[invoice.regularisation] < STAGE_RANK[stage])
       plan.invoices.push({ invoice: invoice.reference, user: invoice.user, regularisation: stage });

@@ -3,10 +3,10 @@
  * merged by kysely-repository.ts into the repository; it runs inside the store's transactions.
  */
 import type { Kysely } from 'kysely';
+import type { RegularisationStage } from '../../core/regularisation-policy.ts';
 import { param } from './query-params.ts';
 import type {
   InvoiceIssueRecord,
-  InvoiceRegularisation,
   RegularisationRepository,
   RegularisationStopRecord,
   UnpaidInvoiceRecord,
@@ -23,7 +23,7 @@ interface UnpaidRow {
   regularisation: string | null;
 }
 
-function regularisationOf(value: string | null): InvoiceRegularisation | null {
+function regularisationOf(value: string | null): RegularisationStage | null {
   return value === 'stopped' || value === 'destroyed' ? value : null;
 }
 

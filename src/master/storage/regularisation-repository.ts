@@ -3,9 +3,7 @@
  * invoices and their correction chains (the invoice table is the invoicing engine's; only its
  * `regularisation` column is written here), and the instance trees the policy stopped.
  */
-
-/** What the policy records on an invoice: it stopped, then destroyed, its user's instance trees. */
-export type InvoiceRegularisation = 'stopped' | 'destroyed';
+import type { RegularisationStage } from '../../core/regularisation-policy.ts';
 
 export interface UnpaidInvoiceRecord {
   /** INV-YYYYMM-NNNNNN. */
@@ -17,7 +15,7 @@ export interface UnpaidInvoiceRecord {
   total: string;
   /** The invoice this one corrects (replaces), if any. */
   corrects: string | null;
-  regularisation: InvoiceRegularisation | null;
+  regularisation: RegularisationStage | null;
 }
 
 export interface InvoiceIssueRecord {
@@ -39,7 +37,7 @@ export interface RegularisationRepository {
   listUnpaidInvoices(filter?: { user?: string }): Promise<UnpaidInvoiceRecord[]>;
   /** When an invoice (of any state) was issued and which one it corrects: to walk a correction chain. */
   getInvoiceIssue(reference: string): Promise<InvoiceIssueRecord | undefined>;
-  setInvoiceRegularisation(reference: string, regularisation: InvoiceRegularisation): Promise<void>;
+  setInvoiceRegularisation(reference: string, regularisation: RegularisationStage): Promise<void>;
   /** The trees the policy stopped, by owner then tree; `owner`'s only if given. */
   listRegularisationStops(filter?: { owner?: string }): Promise<RegularisationStopRecord[]>;
   /** Records a tree the policy stopped (a tree already recorded keeps its first record). */
