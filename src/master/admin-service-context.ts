@@ -17,7 +17,7 @@ export async function withAdminServiceContext<T>(
   work: (context: ServiceContext) => Promise<T>,
 ): Promise<T> {
   const logger = options.logger ?? silentLogger();
-  const store = await openMasterDirectoryStore(options);
+  const store = await openMasterDirectoryStore({ dir: options.dir, database: options.database, logger });
   const context = createServiceContext({
     store,
     clock: options.clock ?? systemClock,

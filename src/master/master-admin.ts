@@ -53,9 +53,11 @@ function checkUserName(name: string): void {
     });
 }
 
-/** The database of an existing master directory, opened for one administration command. */
-export async function openMasterDirectoryStore(options: MasterAdminOptions): Promise<MasterStore> {
-  const { dir } = options;
+/** The store of a master directory, opened for an administration command (the directory must exist). */
+export async function openMasterDirectoryStore(
+  options: Pick<MasterAdminOptions, 'dir' | 'database'> & { logger: Logger },
+): Promise<MasterStore> {
+  const { dir, logger } = options;
   try {
     await access(dir);
   } catch {
@@ -64,7 +66,7 @@ export async function openMasterDirectoryStore(options: MasterAdminOptions): Pro
     });
   }
   return openMasterStore(options.database ?? { kind: 'sqlite', path: join(dir, MASTER_DATABASE_FILE) }, {
-    logger: options.logger ?? silentLogger(),
+    logger,
     backgroundCheckpointAfter: Infinity,
   });
 }
@@ -73,7 +75,7 @@ export async function openMasterAdmin(options: MasterAdminOptions): Promise<Mast
   const { dir } = options;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? silentLogger();
-  const store = await openMasterDirectoryStore(options);
+  const store = await openMasterDirectoryStore({ dir, database: options.database, logger });
   return {
     async addUser({ name, admin }) {
       checkUserName(name);
