@@ -125,6 +125,17 @@ export const ERROR_CATALOG = {
     summary:
       'A usage report (TioXML journal) is malformed, has a negative or non-finite quantity, an interval that ends before it starts or in the future, or too many movements; nothing of it is stored.',
   },
+  SLAP_ERR_PRICE_LIST_INVALID: {
+    http: 400,
+    exit: EXIT.usage,
+    summary:
+      'A price list is not valid JSON of the documented form (ISO 4217 currency, effective day, resources with non-negative decimal prices, monthly fee).',
+  },
+  SLAP_ERR_INVOICE_NOT_FOUND: {
+    http: 404,
+    exit: EXIT.failure,
+    summary: "No such invoice or credit note (or not one of the caller's).",
+  },
   SLAP_ERR_HAS_CHILDREN: {
     http: 403,
     exit: EXIT.failure,

@@ -1,12 +1,9 @@
 /**
- * Invoice rows written straight into a test database, for tests of what reads invoices (the
- * regularisation policy) without generating them from usage: the engine's own tests cover that.
+ * Invoices stored as they are, for tests of what reads invoices (the regularisation policy)
+ * without generating them from usage: the engine's own tests cover that.
  */
-import BetterSqlite3 from 'better-sqlite3';
-import pg from 'pg';
 import type { InvoiceKind, InvoiceState } from '../core/invoice-types.ts';
-import type { DatabaseLocation } from '../master/storage/database-location.ts';
-import { pgClientConfig } from '../master/storage/postgres/connection.ts';
+import type { MasterStore } from '../master/storage/repository.ts';
 
 export interface TestInvoiceRow {
   reference: string;
@@ -19,72 +16,32 @@ export interface TestInvoiceRow {
   corrects?: string | null;
 }
 
-const COLUMNS =
-  '(reference, kind, "user", period, currency, lines, total, content_hash, state, corrects, issued_at)';
-
-function valuesOf(row: TestInvoiceRow): unknown[] {
-  return [
-    row.reference,
-    row.kind ?? 'invoice',
-    row.user,
-    '2026-01',
-    'EUR',
-    '[]',
-    row.total,
-    `hash-${row.reference}`,
-    row.state ?? 'issued',
-    row.corrects ?? null,
-    row.issuedAt,
-  ];
-}
-
-export async function insertTestInvoices(
-  location: DatabaseLocation,
-  rows: readonly TestInvoiceRow[],
-): Promise<void> {
-  if (location.kind === 'sqlite') {
-    const db = new BetterSqlite3(location.path);
-    try {
-      const insert = db.prepare(`INSERT INTO invoice ${COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-      for (const row of rows) insert.run(...valuesOf(row));
-    } finally {
-      db.close();
-    }
-    return;
-  }
-  const client = new pg.Client(pgClientConfig(location.uri, { applicationName: 'slapos-tests' }));
-  await client.connect();
-  try {
+export async function insertTestInvoices(store: MasterStore, rows: readonly TestInvoiceRow[]): Promise<void> {
+  await store.write(async (repository) => {
     for (const row of rows)
-      await client.query(
-        `INSERT INTO invoice ${COLUMNS} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        valuesOf(row),
-      );
-  } finally {
-    await client.end();
-  }
+      await repository.insertInvoice({
+        reference: row.reference,
+        kind: row.kind ?? 'invoice',
+        user: row.user,
+        period: '2026-01',
+        currency: 'EUR',
+        lines: [],
+        total: row.total,
+        contentHash: `hash-${row.reference}`,
+        state: row.state ?? 'issued',
+        corrects: row.corrects ?? null,
+        issuedAt: row.issuedAt,
+        paidAt: null,
+        regularisation: null,
+      });
+  });
 }
 
-/** Sets invoices' state as paying or cancelling them would. */
+/** Sets an invoice's state as paying or cancelling it would. */
 export async function setTestInvoiceState(
-  location: DatabaseLocation,
+  store: MasterStore,
   reference: string,
   state: InvoiceState,
 ): Promise<void> {
-  if (location.kind === 'sqlite') {
-    const db = new BetterSqlite3(location.path);
-    try {
-      db.prepare('UPDATE invoice SET state = ? WHERE reference = ?').run(state, reference);
-    } finally {
-      db.close();
-    }
-    return;
-  }
-  const client = new pg.Client(pgClientConfig(location.uri, { applicationName: 'slapos-tests' }));
-  await client.connect();
-  try {
-    await client.query('UPDATE invoice SET state = $1 WHERE reference = $2', [state, reference]);
-  } finally {
-    await client.end();
-  }
+  await store.write((repository) => repository.setInvoiceState(reference, { state }));
 }

@@ -17,15 +17,12 @@ import {
   type ServiceContext,
 } from '../master/services/index.ts';
 import { createMasterAuthorizer } from '../master/services/master-authorizer.ts';
-import type { DatabaseLocation } from '../master/storage/database-location.ts';
 import type { MasterStore } from '../master/storage/repository.ts';
 import { openTestStore } from './test-database.ts';
 
 export interface MasterModeServices {
   /** On a fresh database of the run's store (SLAPOS_TEST_STORE); closing it drops the database. */
   store: MasterStore;
-  /** Where the store's database is (for a test that writes rows no use case of its own writes). */
-  location: DatabaseLocation;
   context: ServiceContext;
   services: MasterServices;
   /** Adds users, then registers each node (`COMP-1`, `COMP-2`… in order) for its owner. */
@@ -48,7 +45,7 @@ export async function openMasterModeServices(options: {
   clock: Clock;
   ca?: CertificateAuthority;
 }): Promise<MasterModeServices> {
-  const { store, location } = await openTestStore();
+  const { store } = await openTestStore();
   const context = createServiceContext({
     store,
     clock: options.clock,
@@ -60,7 +57,6 @@ export async function openMasterModeServices(options: {
   const services = createMasterServices(context);
   return {
     store,
-    location,
     context,
     services,
     setUp: (world) =>

@@ -35,6 +35,7 @@ export const COMMANDS: readonly CommandEntry[] = [
     word: 'master',
     load: async () => (await import('./master-invoice-regularise.ts')).registerMasterInvoiceRegularise,
   },
+  { word: 'master', load: async () => (await import('./master-invoice.ts')).registerMasterInvoice },
   { word: 'configure', load: async () => (await import('./configure-client.ts')).registerConfigureClient },
   // --- client commands (src/cli/client-config.ts) ---
   { word: 'supply', load: async () => (await import('./supply.ts')).registerSupply },

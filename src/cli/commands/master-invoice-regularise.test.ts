@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SECONDS_PER_DAY } from '../../core/regularisation-policy.ts';
 import { withAdminServiceContext } from '../../master/admin-service-context.ts';
-import { MASTER_DATABASE_FILE } from '../../master/master-mode.ts';
 import { listInstanceTreeSummaries } from '../../master/services/instance-trees.ts';
 import { requestInstance } from '../../master/services/request-instance.ts';
 import type { Caller } from '../../master/services/caller.ts';
@@ -41,15 +40,15 @@ before(async () => {
         state: 'started',
         sla: {},
       });
+    await insertTestInvoices(context.store, [
+      {
+        reference: 'INV-202601-000001',
+        user: 'alice',
+        total: '3.50',
+        issuedAt: Date.now() / 1000 - 1.5 * SECONDS_PER_DAY,
+      },
+    ]);
   });
-  await insertTestInvoices({ kind: 'sqlite', path: join(dir, MASTER_DATABASE_FILE) }, [
-    {
-      reference: 'INV-202601-000001',
-      user: 'alice',
-      total: '3.50',
-      issuedAt: Date.now() / 1000 - 1.5 * SECONDS_PER_DAY,
-    },
-  ]);
 });
 
 after(async () => {
@@ -138,6 +137,13 @@ test('--dry-run --json lists what the policy would do and changes nothing; the r
   const again = await runSlapos(['master', 'invoice', 'regularise', '--cfg', cfg]);
   assert.equal(again.code, 0, again.stderr);
   assert.equal(again.stdout, 'Nothing done.\n');
+
+  // Paying restarts the trees the policy stopped, and says so.
+  const paid = await runSlapos(['master', 'invoice', 'paid', 'INV-202601-000001', '--dir', dir]);
+  assert.equal(paid.code, 0, paid.stderr);
+  assert.match(paid.stdout, /^INV-202601-000001 paid \(/);
+  assert.equal(paid.stderr.match(/restarted \(stopped by the regularisation\)/g)?.length, 2, paid.stderr);
+  assert.deepEqual(await states(), { [HOSTILE]: 'started', web: 'started' });
 });
 
 test('--help says what the command does', async () => {

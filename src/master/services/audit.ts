@@ -22,7 +22,11 @@ export type AuditEvent =
   | 'regularisation.stopped'
   | 'regularisation.destroyed'
   | 'regularisation.restarted'
-  | 'regularisation.recorded';
+  | 'regularisation.recorded'
+  | 'price_list.set'
+  | 'invoice.issued'
+  | 'invoice.credit_note_issued'
+  | 'invoice.paid';
 
 const audits = new WeakMap<Logger, Logger>();
 

@@ -59,7 +59,11 @@ export type Action =
   /** Opening a panel session (the caller proved who they are; may they use the panel?). */
   | 'panel.sign_in'
   /** Whole-master figures (`/metrics`): admins and the scrape token only. */
-  | 'master.metrics';
+  | 'master.metrics'
+  /** Reading invoices and price lists: a user their own invoices, an admin everyone's. */
+  | 'invoice.read'
+  /** Price lists, invoice generation, payments: admins only. */
+  | 'invoice.manage';
 
 export type Target =
   | { kind: 'master' }

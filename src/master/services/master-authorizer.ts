@@ -35,6 +35,7 @@ const USER_MASTER_ACTIONS: ReadonlySet<Action> = new Set([
   'registration_token.revoke',
   'master.read',
   'panel.sign_in',
+  'invoice.read',
 ]);
 
 /** What a user may do on a compute node they own. */

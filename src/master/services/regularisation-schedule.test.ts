@@ -5,13 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { fixedClock } from '../../core/clock.ts';
 import { SECONDS_PER_DAY } from '../../core/regularisation-policy.ts';
 import { isSlapError } from '../../core/errors.ts';
 import { insertTestInvoices } from '../../testing/invoice-rows.ts';
 import { startTestMasterMode } from '../../testing/master-mode.ts';
-import { MASTER_DATABASE_FILE } from '../master-mode.ts';
 import { startMaster } from '../server.ts';
 import type { Caller } from './caller.ts';
 
@@ -48,7 +46,7 @@ test('the master applies the policy at start and at each interval, by its clock'
       state: 'started',
       sla: {},
     });
-    await insertTestInvoices({ kind: 'sqlite', path: join(master.dir, MASTER_DATABASE_FILE) }, [
+    await insertTestInvoices(master.master.services.context.store, [
       { reference: 'INV-202601-000001', user: 'alice', total: '1.00', issuedAt: T0 },
     ]);
     const requested = async (): Promise<string | undefined> =>

@@ -103,7 +103,7 @@ test('the policy: off when unset, both delays in whole days, destroying after st
 
 test('an unpaid invoice stops the started trees after N days, once; paying restarts those only', async () => {
   await withWorld(async ({ mm, context, clock, audits, states }) => {
-    await insertTestInvoices(mm.location, [
+    await insertTestInvoices(mm.store, [
       { reference: 'INV-202601-000001', user: 'alice', total: '12.34', issuedAt: T0 },
       // Nothing to pay: nothing enforced.
       { reference: 'INV-202601-000002', user: 'bob', total: '0.00', issuedAt: T0 },
@@ -130,8 +130,8 @@ test('an unpaid invoice stops the started trees after N days, once; paying resta
     assert.deepEqual(run.actions, stops);
     assert.deepEqual(await states(alice), { db: 'stopped', idle: 'stopped', web: 'stopped' });
     assert.deepEqual(await states(bob), { blog: 'started' });
-    const unpaid = await mm.store.read((repository) => repository.listUnpaidInvoices({ user: 'alice' }));
-    assert.equal(unpaid[0]?.regularisation, 'stopped');
+    const invoice = await mm.store.read((repository) => repository.getInvoice('INV-202601-000001'));
+    assert.equal(invoice?.regularisation, 'stopped');
     // A second run finds nothing to do.
     assert.deepEqual(await regularise(context, { policy: POLICY }), {
       at: days(10),
@@ -147,7 +147,7 @@ test('an unpaid invoice stops the started trees after N days, once; paying resta
       ['web'],
     );
 
-    await setTestInvoiceState(mm.location, 'INV-202601-000001', 'paid');
+    await setTestInvoiceState(mm.store, 'INV-202601-000001', 'paid');
     const restarted = await restartAfterPayment(context, { user: 'alice' });
     assert.deepEqual(
       restarted.map((action) => [action.action, action.instanceTree]),
@@ -175,7 +175,7 @@ test('an unpaid invoice stops the started trees after N days, once; paying resta
 
 test('after M days every tree of the user is destroyed, the ones their owner stopped too', async () => {
   await withWorld(async ({ mm, context, clock, states }) => {
-    await insertTestInvoices(mm.location, [
+    await insertTestInvoices(mm.store, [
       { reference: 'INV-202601-000001', user: 'alice', total: '1.00', issuedAt: T0 },
     ]);
     clock.set(days(10));
@@ -197,7 +197,7 @@ test('after M days every tree of the user is destroyed, the ones their owner sto
     assert.deepEqual(await states(bob), { blog: 'started' });
     // Nothing is left to restart: paying now restarts nothing.
     assert.deepEqual(await mm.store.read((repository) => repository.listRegularisationStops()), []);
-    await setTestInvoiceState(mm.location, 'INV-202601-000001', 'paid');
+    await setTestInvoiceState(mm.store, 'INV-202601-000001', 'paid');
     assert.deepEqual(await restartAfterPayment(context, { user: 'alice' }), []);
     assert.deepEqual((await regularise(context, { policy: POLICY })).actions, []);
   });
@@ -205,7 +205,7 @@ test('after M days every tree of the user is destroyed, the ones their owner sto
 
 test('a corrected invoice is due since the one it replaces; another unpaid invoice the policy acted on holds the trees', async () => {
   await withWorld(async ({ mm, context, clock, states }) => {
-    await insertTestInvoices(mm.location, [
+    await insertTestInvoices(mm.store, [
       { reference: 'INV-202601-000001', user: 'alice', total: '5.00', issuedAt: T0, state: 'cancelled' },
       {
         reference: 'CN-202601-000001',
@@ -233,12 +233,12 @@ test('a corrected invoice is due since the one it replaces; another unpaid invoi
     // The February invoice, now past its own delay, holds the trees when January's is paid.
     clock.set(days(19));
     await regularise(context, { policy: POLICY });
-    await setTestInvoiceState(mm.location, 'INV-202601-000002', 'paid');
+    await setTestInvoiceState(mm.store, 'INV-202601-000002', 'paid');
     assert.deepEqual(await restartAfterPayment(context, { user: 'alice' }), []);
     assert.deepEqual(await states(alice), { db: 'stopped', idle: 'stopped', web: 'stopped' });
 
     // Cancelled without a replacement (nothing to bill after all): the next run restarts them.
-    await setTestInvoiceState(mm.location, 'INV-202602-000001', 'cancelled');
+    await setTestInvoiceState(mm.store, 'INV-202602-000001', 'cancelled');
     const released = await regularise(context, { policy: POLICY });
     assert.deepEqual(
       released.actions.map((action) => [action.action, action.instanceTree]),

@@ -18,7 +18,8 @@ import {
   type RegularisationStage,
 } from '../../core/regularisation-policy.ts';
 import type { RequestedState } from '../../core/states.ts';
-import type { RegularisationStopRecord, Repository, UnpaidInvoiceRecord } from '../storage/repository.ts';
+import type { InvoiceRecord } from '../storage/invoice-repository.ts';
+import type { RegularisationStopRecord, Repository } from '../storage/repository.ts';
 import { audit } from './audit.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
@@ -67,15 +68,26 @@ function ownerCaller(owner: string): Caller {
   return { kind: 'user', userId: owner, admin: false };
 }
 
+/** What the policy recorded on an invoice (the column is text: anything else counts as nothing). */
+function stageOf(value: string | null): RegularisationStage | undefined {
+  return value === 'stopped' || value === 'destroyed' ? value : undefined;
+}
+
+/** Invoices (not credit notes) issued and neither paid nor cancelled, oldest first; `user`'s only if given. */
+async function unpaidInvoices(repository: Repository, user?: string): Promise<InvoiceRecord[]> {
+  const invoices = await repository.listInvoices({ kind: 'invoice', state: 'issued', user });
+  return invoices.sort((a, b) => a.issuedAt - b.issuedAt || byText(a.reference, b.reference));
+}
+
 /** At most this many invoices in a correction chain are followed (a loop in stored data ends there). */
 const MAX_CORRECTIONS = 1000;
 
 /** When the debt an invoice bills was first invoiced: the issue of the first invoice of its chain. */
-async function dueSince(repository: Repository, invoice: UnpaidInvoiceRecord): Promise<number> {
+async function dueSince(repository: Repository, invoice: InvoiceRecord): Promise<number> {
   let since = invoice.issuedAt;
   let corrects = invoice.corrects;
   for (let step = 0; corrects !== null && step < MAX_CORRECTIONS; step++) {
-    const previous = await repository.getInvoiceIssue(corrects);
+    const previous = await repository.getInvoice(corrects);
     if (!previous) break;
     since = Math.min(since, previous.issuedAt);
     corrects = previous.corrects;
@@ -126,12 +138,13 @@ async function planRegularisation(
 ): Promise<Plan> {
   const plan: Plan = { actions: [], invoices: [], forgotten: [] };
   const stages = new Map<string, UserStage>();
-  for (const invoice of await repository.listUnpaidInvoices()) {
+  for (const invoice of await unpaidInvoices(repository)) {
     // Nothing to pay (a total rounded to 0.00): nothing to enforce.
     if (compare(parseDecimal(invoice.total), ZERO) <= 0) continue;
     const stage = regularisationStage(policy, now - (await dueSince(repository, invoice)));
     if (stage === undefined) continue;
-    if (invoice.regularisation === null || STAGE_RANK[invoice.regularisation] < STAGE_RANK[stage])
+    const done = stageOf(invoice.regularisation);
+    if (done === undefined || STAGE_RANK[done] < STAGE_RANK[stage])
       plan.invoices.push({ invoice: invoice.reference, user: invoice.user, regularisation: stage });
     const current = stages.get(invoice.user);
     // Invoices come oldest first: the first one at the user's highest stage names it.
@@ -248,8 +261,8 @@ export async function restartAfterPayment(
 ): Promise<RegularisationAction[]> {
   const plan = await context.store.read(async (repository): Promise<Plan> => {
     const planned: Plan = { actions: [], invoices: [], forgotten: [] };
-    const unpaid = await repository.listUnpaidInvoices({ user: input.user });
-    const held = unpaid.some((invoice) => invoice.regularisation !== null);
+    const unpaid = await unpaidInvoices(repository, input.user);
+    const held = unpaid.some((invoice) => stageOf(invoice.regularisation) !== undefined);
     await planReleases(
       repository,
       await repository.listRegularisationStops({ owner: input.user }),

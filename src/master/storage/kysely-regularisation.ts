@@ -3,93 +3,17 @@
  * merged by kysely-repository.ts into the repository; it runs inside the store's transactions.
  */
 import type { Kysely } from 'kysely';
-import type { RegularisationStage } from '../../core/regularisation-policy.ts';
 import { param } from './query-params.ts';
-import type {
-  InvoiceIssueRecord,
-  RegularisationRepository,
-  RegularisationStopRecord,
-  UnpaidInvoiceRecord,
-} from './regularisation-repository.ts';
+import type { RegularisationRepository, RegularisationStopRecord } from './regularisation-repository.ts';
 import type { MasterDatabase } from './schema.ts';
 import type { SqlExecutor } from './sql-executor.ts';
-
-interface UnpaidRow {
-  reference: string;
-  user: string;
-  issued_at: number;
-  total: string;
-  corrects: string | null;
-  regularisation: string | null;
-}
-
-function regularisationOf(value: string | null): RegularisationStage | null {
-  return value === 'stopped' || value === 'destroyed' ? value : null;
-}
 
 export function createKyselyRegularisationRepository(
   db: Kysely<MasterDatabase>,
   executor: SqlExecutor,
 ): RegularisationRepository {
-  const { all, get, run } = executor;
+  const { all, run } = executor;
   return {
-    async listUnpaidInvoices(filter = {}) {
-      const byUser = filter.user !== undefined;
-      const rows = await all<UnpaidRow>(
-        `regularisation:listUnpaidInvoices:${byUser ? 'user' : ''}`,
-        () => {
-          let select = db
-            .selectFrom('invoice')
-            .select(['reference', 'user', 'issued_at', 'total', 'corrects', 'regularisation'])
-            .where('kind', '=', 'invoice')
-            .where('state', '=', 'issued');
-          if (byUser) select = select.where('user', '=', param('user'));
-          return select.orderBy('issued_at').orderBy('id');
-        },
-        { user: filter.user },
-      );
-      return rows.map((row): UnpaidInvoiceRecord => ({
-        reference: row.reference,
-        user: row.user,
-        issuedAt: row.issued_at,
-        total: row.total,
-        corrects: row.corrects,
-        regularisation: regularisationOf(row.regularisation),
-      }));
-    },
-
-    async getInvoiceIssue(reference) {
-      const row = await get<{ reference: string; issued_at: number; corrects: string | null }>(
-        'regularisation:getInvoiceIssue',
-        () =>
-          db
-            .selectFrom('invoice')
-            .select(['reference', 'issued_at', 'corrects'])
-            .where('reference', '=', param('reference')),
-        { reference },
-      );
-      return (
-        row &&
-        ({
-          reference: row.reference,
-          issuedAt: row.issued_at,
-          corrects: row.corrects,
-        } satisfies InvoiceIssueRecord)
-      );
-    },
-
-    async setInvoiceRegularisation(reference, regularisation) {
-      await run(
-        'regularisation:setInvoiceRegularisation',
-        () =>
-          db
-            .updateTable('invoice')
-            .set({ regularisation: param('regularisation') })
-            .where('reference', '=', param('reference')),
-        { reference, regularisation },
-      );
-    },
-
     async listRegularisationStops(filter = {}) {
       const byOwner = filter.owner !== undefined;
       const rows = await all<{ owner: string; instance_tree: string; invoice: string; stopped_at: number }>(

@@ -9,6 +9,8 @@ import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import { createKyselyIdentityRepository } from './kysely-identities.ts';
 import { createKyselyRegularisationRepository } from './kysely-regularisation.ts';
+import { createKyselyInvoiceRepository } from './kysely-invoices.ts';
+import { createKyselyUsageSums } from './kysely-usage-sums.ts';
 import { deploymentFactsOf, listInstanceTreeRows, type DeploymentColumns } from './kysely-instance-trees.ts';
 import { param, type QueryArgs } from './query-params.ts';
 import type {
@@ -106,6 +108,8 @@ export function createKyselyRepository(
   const repository: Repository = {
     ...createKyselyIdentityRepository(db, executor),
     ...createKyselyRegularisationRepository(db, executor),
+    ...createKyselyInvoiceRepository(db, executor),
+    ...createKyselyUsageSums(db, executor),
     getComputeNode: async (reference) => {
       const row = await get<ComputeNodeRecord>(
         'getComputeNode',

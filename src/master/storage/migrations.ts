@@ -684,6 +684,16 @@ const invoicing: DialectMigration = (dialect) => ({
   },
 });
 
+/**
+ * Invoice generation and price list changes read a period's invoices (all users), and the next
+ * reference of a kind in a period, by this index (docs/invoicing.md).
+ */
+const invoicePeriods: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.createIndex('invoice_period').on('invoice').columns(['period', 'kind']).execute();
+  },
+};
+
 /** Every migration of a dialect, in order. Append only. */
 export function migrationsFor(dialect: MigrationDialect): Record<string, Migration> {
   return {
@@ -699,6 +709,7 @@ export function migrationsFor(dialect: MigrationDialect): Record<string, Migrati
     '0010_panel_sessions': panelSessions,
     '0011_node_contact': nodeContact,
     '0012_invoicing': invoicing(dialect),
+    '0013_invoice_periods': invoicePeriods,
     '0015_regularisation': regularisationMigration,
   };
 }

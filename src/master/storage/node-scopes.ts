@@ -93,9 +93,15 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'listUsagePoints',
   'listUsageRecords',
   'getPanelSession',
-  'listUnpaidInvoices',
-  'getInvoiceIssue',
   'listRegularisationStops',
+  'listPriceLists',
+  'getPriceListEffectiveAt',
+  'getInvoice',
+  'listInvoices',
+  'findInvoiceInPeriods',
+  'nextInvoiceSequence',
+  'sumUsageCharges',
+  'listTreeAllocations',
 ]);
 
 /** The node a write's first argument names: a compute node reference or a partition key. */
@@ -137,10 +143,14 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
   deleteRegistrationToken: () => undefined,
   // A node's last contact is in no memoized read either: recording it evicts none of its node's.
   recordComputeNodeContacts: () => undefined,
-  // Invoices and the regularisation's records are in no memoized read.
-  setInvoiceRegularisation: () => undefined,
+  // Nor are the regularisation's records.
   insertRegularisationStop: () => undefined,
   deleteRegularisationStop: () => undefined,
+  // Price lists and invoices are in no memoized read.
+  putPriceList: () => undefined,
+  insertInvoice: () => undefined,
+  setInvoiceState: () => undefined,
+  setInvoiceRegularisation: () => undefined,
 };
 
 /** Writes of one instance: its node (where it is allocated or hosted) is looked up before the change. */

@@ -26,6 +26,10 @@ const WHOLE_LISTINGS = new Set<keyof Repository>([
   // The metrics' whole-master figures (master-metrics.ts): a scan by design, never on a hot path.
   'listComputeNodeContacts',
   'listInstanceStatusFacts',
+  // Every price list (a handful), read whole by invoice generation.
+  'listPriceLists',
+  // TEMPORARY (kysely-usage-sums.ts, dropped at the merge of branch `ingest`, whose index covers it).
+  'listTreeAllocations',
 ]);
 
 /** Methods reading one owner's instances. */
@@ -261,6 +265,60 @@ const CALLS: [keyof Repository, Call][] = [
   ['recordComputeNodeContacts', (r) => r.recordComputeNodeContacts([{ computeNodeId: node, at: 4 }])],
   ['listComputeNodeContacts', (r) => r.listComputeNodeContacts()],
   ['listInstanceStatusFacts', (r) => r.listInstanceStatusFacts()],
+  [
+    'putPriceList',
+    (r) => r.putPriceList({ effective: '2026-01-01', currency: 'EUR', document: '{}', loadedAt: 1 }),
+  ],
+  ['listPriceLists', (r) => r.listPriceLists()],
+  ['getPriceListEffectiveAt', (r) => r.getPriceListEffectiveAt('2026-02-01')],
+  [
+    'insertInvoice',
+    (r) =>
+      r.insertInvoice({
+        reference: 'INV-202601-000001',
+        kind: 'invoice',
+        user: 'alice',
+        period: '2026-01',
+        currency: 'EUR',
+        lines: [],
+        total: '0.00',
+        contentHash: 'a'.repeat(64),
+        state: 'issued',
+        corrects: null,
+        issuedAt: 1,
+        paidAt: null,
+        regularisation: null,
+      }),
+  ],
+  ['getInvoice', (r) => r.getInvoice('INV-202601-000001')],
+  [
+    'listInvoices',
+    async (r) => {
+      await r.listInvoices({ user: 'alice' });
+      await r.listInvoices({ period: '2026-01' });
+      await r.listInvoices({ user: 'alice', period: '2026-01' });
+      await r.listInvoices({ period: '2026-01', kind: 'invoice' });
+      return r.listInvoices({ state: 'issued' });
+    },
+  ],
+  [
+    'findInvoiceInPeriods',
+    async (r) => {
+      await r.findInvoiceInPeriods({ from: '2026-01', to: null });
+      return r.findInvoiceInPeriods({ from: '2026-01', to: '2026-03' });
+    },
+  ],
+  ['nextInvoiceSequence', (r) => r.nextInvoiceSequence({ kind: 'credit_note', period: '2026-01' })],
+  ['setInvoiceState', (r) => r.setInvoiceState('INV-202601-000001', { state: 'paid', paidAt: 2 })],
+  ['setInvoiceRegularisation', (r) => r.setInvoiceRegularisation('INV-202601-000001', 'stopped')],
+  [
+    'sumUsageCharges',
+    async (r) => {
+      await r.sumUsageCharges({ period: 202601 });
+      return r.sumUsageCharges({ period: 202601, from: 0, to: 9 });
+    },
+  ],
+  ['listTreeAllocations', (r) => r.listTreeAllocations({ from: 0, to: 9 })],
   [
     'undoComputeNodeRegistration',
     (r) => r.undoComputeNodeRegistration({ reference: 'COMP-9', tokenHash: 'd'.repeat(64) }),

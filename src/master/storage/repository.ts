@@ -9,6 +9,8 @@ import type { RequestedState, SlapState, SoftwareInstallationState } from '../..
 import type { InstanceIdentity } from '../../core/instance-guid.ts';
 import type { IdentityRepository } from './identity-repository.ts';
 import type { RegularisationRepository } from './regularisation-repository.ts';
+import type { InvoiceRepository } from './invoice-repository.ts';
+import type { UsageSumsRepository } from './kysely-usage-sums.ts';
 
 export * from './identity-repository.ts';
 export * from './regularisation-repository.ts';
@@ -260,7 +262,8 @@ export interface UsagePoint {
   quantity: number;
 }
 
-export interface Repository extends IdentityRepository, RegularisationRepository {
+export interface Repository
+  extends IdentityRepository, InvoiceRepository, UsageSumsRepository, RegularisationRepository {
   // compute nodes
   getComputeNode(reference: string): Promise<ComputeNodeRecord | undefined>;
   listComputeNodes(): Promise<ComputeNodeRecord[]>;
