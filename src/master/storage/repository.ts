@@ -10,7 +10,7 @@ import type { InstanceIdentity } from '../../core/instance-guid.ts';
 import type { IdentityRepository } from './identity-repository.ts';
 import type { RegularisationRepository } from './regularisation-repository.ts';
 import type { InvoiceRepository } from './invoice-repository.ts';
-import type { UsageSumsRepository } from './kysely-usage-sums.ts';
+import type { UsageRepository } from './usage-repository.ts';
 
 export * from './identity-repository.ts';
 export * from './regularisation-repository.ts';
@@ -263,7 +263,7 @@ export interface UsagePoint {
 }
 
 export interface Repository
-  extends IdentityRepository, InvoiceRepository, UsageSumsRepository, RegularisationRepository {
+  extends IdentityRepository, UsageRepository, InvoiceRepository, RegularisationRepository {
   // compute nodes
   getComputeNode(reference: string): Promise<ComputeNodeRecord | undefined>;
   listComputeNodes(): Promise<ComputeNodeRecord[]>;
@@ -364,8 +364,6 @@ export interface Repository
   /** The instance's promise transitions, newest first. */
   listPromiseEvents(instanceId: number): Promise<PromiseEventRecord[]>;
   // usage records
-  /** Stores a usage record unless one with its key exists; true if it was stored. */
-  insertUsageRecord(record: UsageRecord): Promise<boolean>;
   /** A node's usage records whose interval ends in [from, to], by interval end then key; at most `limit`. */
   listUsageRecords(
     computeNodeId: string,
