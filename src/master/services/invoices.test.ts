@@ -1,18 +1,19 @@
 /**
- * Invoice generation on a real SQLite store: hand-computed totals, idempotency, credit notes when
+ * Invoice generation on a real store (SQLite, or PostgreSQL with SLAPOS_TEST_STORE=postgres): hand-computed totals, idempotency, credit notes when
  * usage changes, price list versions and their protection, who sees and pays what.
  */
 import { afterEach, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixedClock } from '../../core/clock.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { rejectsWithSlapError } from '../../testing/slap-error-assert.ts';
-import { openSqliteStore } from '../storage/sqlite-store.ts';
-import type { MasterStore } from '../storage/repository.ts';
+import { openTestStore, type TestStore } from '../../testing/test-database.ts';
+import { pgClientConfig } from '../storage/postgres/connection.ts';
 import { LOCAL_CALLER, proxyModeAuthorizer, type Caller } from './caller.ts';
 import { generateInvoices, getInvoice, listInvoices, markInvoicePaid } from './invoices.ts';
 import { createMasterAuthorizer } from './master-authorizer.ts';
@@ -27,8 +28,10 @@ const CPU = 'service_module/cpu_time';
 const MEMORY = 'service_module/memory_used';
 
 let directory: string;
-let store: MasterStore;
-let raw: BetterSqlite3.Database;
+let opened: TestStore;
+/** Runs a fixture statement (`?` placeholders) on the test database, behind the store's back. */
+let execute: (statement: string, values: unknown[]) => Promise<void>;
+let closeFixtures: () => Promise<void>;
 let logFile: string;
 const clock = fixedClock(MAR + DAY);
 let context: InvoicingContext;
@@ -40,8 +43,27 @@ const ADMIN: Caller = { kind: 'user', userId: 'root', admin: true };
 
 beforeEach(async () => {
   directory = await mkdtemp(join(tmpdir(), 'slapos-invoices-'));
-  store = await openSqliteStore({ path: join(directory, 'master.db') });
-  raw = new BetterSqlite3(join(directory, 'master.db'));
+  opened = await openTestStore();
+  const { store, location } = opened;
+  if (location.kind === 'sqlite') {
+    const raw = new BetterSqlite3(location.path);
+    execute = (statement, values) => {
+      raw.prepare(statement).run(...values);
+      return Promise.resolve();
+    };
+    closeFixtures = () => Promise.resolve(void raw.close());
+  } else {
+    const client = new pg.Client(pgClientConfig(location.uri, { applicationName: 'invoices-test' }));
+    await client.connect();
+    execute = async (statement, values) => {
+      let index = 0;
+      await client.query(
+        statement.replace(/\?/g, () => `$${++index}`),
+        values.map((value) => (typeof value === 'bigint' ? value.toString() : value)),
+      );
+    };
+    closeFixtures = () => client.end();
+  }
   logFile = join(directory, 'log');
   const logger = createLogger({ destination: logFile, level: 'info' });
   context = { store, clock, logger, authorize: proxyModeAuthorizer.authorize.bind(proxyModeAuthorizer) };
@@ -51,21 +73,25 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  raw.close();
-  await store.close();
+  await closeFixtures();
+  await opened.close();
   await rm(directory, { recursive: true, force: true });
 });
 
 let chargeId = 0;
 /** A billed piece (what ingestion stores). */
-function charge(owner: string, tree: string, resource: string, start: number, micro: bigint): void {
+async function charge(
+  owner: string,
+  tree: string,
+  resource: string,
+  start: number,
+  micro: bigint,
+): Promise<void> {
   const date = new Date(start * 1000);
-  raw
-    .prepare(
-      `INSERT INTO usage_charge (journal_id, period, owner, instance_tree, instance_id, compute_node_reference,
+  await execute(
+    `INSERT INTO usage_charge (journal_id, period, owner, instance_tree, instance_id, compute_node_reference,
         partition_reference, resource, start_at, stop_at, quantity_micro) VALUES (NULL, ?, ?, ?, 1, 'COMP-1', ?, ?, ?, ?, ?)`,
-    )
-    .run(
+    [
       date.getUTCFullYear() * 100 + date.getUTCMonth() + 1,
       owner,
       tree,
@@ -74,16 +100,16 @@ function charge(owner: string, tree: string, resource: string, start: number, mi
       start,
       start + HOUR,
       micro,
-    );
+    ],
+  );
 }
 
-function hold(owner: string, tree: string, from: number, to: number | null): void {
-  raw
-    .prepare(
-      `INSERT INTO partition_allocation (compute_node_reference, partition_reference, instance_id, owner, instance_tree,
+async function hold(owner: string, tree: string, from: number, to: number | null): Promise<void> {
+  await execute(
+    `INSERT INTO partition_allocation (compute_node_reference, partition_reference, instance_id, owner, instance_tree,
         allocated_at, released_at) VALUES ('COMP-1', ?, 1, ?, ?, ?, ?)`,
-    )
-    .run(`slappart${chargeId++}`, owner, tree, from, to);
+    [`slappart${chargeId++}`, owner, tree, from, to],
+  );
 }
 
 const PRICES = JSON.stringify({
@@ -104,13 +130,13 @@ async function auditEvents(): Promise<string[]> {
 test('hand-computed invoices per user; generating again changes nothing', async () => {
   await setPriceList(context, { caller: LOCAL_CALLER, document: PRICES });
   // alice: 3600 s of cpu (0.36) and 512 MB over 24 h = 12288 MB-h (12.288), in two pieces.
-  charge('alice', 'web', CPU, FEB + HOUR, 3600_000000n);
-  charge('alice', 'web', MEMORY, FEB + 2 * HOUR, 6144_000000n);
-  charge('alice', 'web', MEMORY, FEB + 26 * HOUR, 6144_000000n);
+  await charge('alice', 'web', CPU, FEB + HOUR, 3600_000000n);
+  await charge('alice', 'web', MEMORY, FEB + 2 * HOUR, 6144_000000n);
+  await charge('alice', 'web', MEMORY, FEB + 26 * HOUR, 6144_000000n);
   // bob: 1 s of cpu in another tree; a resource not priced; January usage is another period.
-  charge('bob', 'db', CPU, FEB + 5 * HOUR, 1_000000n);
-  charge('bob', 'db', 'service_module/unpriced', FEB + 5 * HOUR, 999_000000n);
-  charge('bob', 'db', CPU, JAN + 5 * HOUR, 1_000000n);
+  await charge('bob', 'db', CPU, FEB + 5 * HOUR, 1_000000n);
+  await charge('bob', 'db', 'service_module/unpriced', FEB + 5 * HOUR, 999_000000n);
+  await charge('bob', 'db', CPU, JAN + 5 * HOUR, 1_000000n);
 
   const first = await generateInvoices(context, { caller: LOCAL_CALLER, period: '2026-02' });
   assert.deepEqual(
@@ -147,12 +173,12 @@ test('hand-computed invoices per user; generating again changes nothing', async 
 
 test('changed usage: the invoice is cancelled by a credit note and a corrected invoice issued', async () => {
   await setPriceList(context, { caller: LOCAL_CALLER, document: PRICES });
-  charge('alice', 'web', CPU, FEB, 3600_000000n);
-  charge('bob', 'db', CPU, FEB, 7200_000000n);
+  await charge('alice', 'web', CPU, FEB, 3600_000000n);
+  await charge('bob', 'db', CPU, FEB, 7200_000000n);
   await generateInvoices(context, { caller: LOCAL_CALLER, period: '2026-02' });
   // A late journal for alice; bob's usage disappears (e.g. re-attributed): bob gets only a credit note.
-  charge('alice', 'web', CPU, FEB + 10 * DAY, 1800_000000n);
-  raw.prepare(`DELETE FROM usage_charge WHERE owner = 'bob'`).run();
+  await charge('alice', 'web', CPU, FEB + 10 * DAY, 1800_000000n);
+  await execute(`DELETE FROM usage_charge WHERE owner = 'bob'`, []);
   const second = await generateInvoices(context, { caller: LOCAL_CALLER, period: '2026-02' });
   assert.deepEqual(
     second.invoices.map((invoice) => [
@@ -220,12 +246,12 @@ test('the monthly fee is prorated by the days a tree held a partition; lists cha
     }),
   });
   // Feb 10 12:00 → Feb 20 00:00 (days 10..19: 5 at 28, 5 at 56); an instant hold on Feb 10 counts once.
-  hold('alice', 'web', FEB + 9 * DAY + 12 * HOUR, FEB + 19 * DAY);
-  hold('alice', 'web', FEB + 9 * DAY + 13 * HOUR, FEB + 9 * DAY + 13 * HOUR);
+  await hold('alice', 'web', FEB + 9 * DAY + 12 * HOUR, FEB + 19 * DAY);
+  await hold('alice', 'web', FEB + 9 * DAY + 13 * HOUR, FEB + 9 * DAY + 13 * HOUR);
   // Held before February, released exactly at its start: no fee in February.
-  hold('bob', 'old', JAN, FEB);
-  charge('alice', 'web', CPU, FEB + 13 * DAY, 1000_000000n);
-  charge('alice', 'web', CPU, FEB + 14 * DAY, 1000_000000n);
+  await hold('bob', 'old', JAN, FEB);
+  await charge('alice', 'web', CPU, FEB + 13 * DAY, 1000_000000n);
+  await charge('alice', 'web', CPU, FEB + 14 * DAY, 1000_000000n);
   const { invoices } = await generateInvoices(context, { caller: LOCAL_CALLER, period: '2026-02' });
   assert.equal(invoices.length, 1);
   assert.deepEqual(
@@ -255,7 +281,7 @@ test('a month not over yet, or not a month, is refused', async () => {
     );
   // No price list: nothing is billed, no invoice.
   clock.set(MAR);
-  charge('alice', 'web', CPU, FEB, 1n);
+  await charge('alice', 'web', CPU, FEB, 1n);
   assert.deepEqual(
     (await generateInvoices(context, { caller: LOCAL_CALLER, period: '2026-02' })).invoices,
     [],
@@ -273,7 +299,7 @@ test('a price list that would change an invoiced month is refused; the same list
     (await setPriceList(context, { caller: LOCAL_CALLER, document: cheaper })).outcome,
     'replaced',
   );
-  charge('alice', 'web', CPU, FEB, 1_000000n);
+  await charge('alice', 'web', CPU, FEB, 1_000000n);
   await generateInvoices(context, { caller: LOCAL_CALLER, period: '2026-02' });
   await rejectsWithSlapError(
     setPriceList(context, { caller: LOCAL_CALLER, document: PRICES }),
@@ -319,8 +345,8 @@ test('master mode: users see their own invoices only; admins see all and record 
     setPriceList(masterContext, { caller: ALICE, document: PRICES }),
     'SLAP_ERR_FORBIDDEN',
   );
-  charge('alice', 'web', CPU, FEB, 3600_000000n);
-  charge('bob', 'db', CPU, FEB, 3600_000000n);
+  await charge('alice', 'web', CPU, FEB, 3600_000000n);
+  await charge('bob', 'db', CPU, FEB, 3600_000000n);
   await rejectsWithSlapError(
     generateInvoices(masterContext, { caller: ALICE, period: '2026-02' }),
     'SLAP_ERR_FORBIDDEN',
@@ -378,7 +404,7 @@ test('master mode: users see their own invoices only; admins see all and record 
     'SLAP_ERR_INVOICE_NOT_FOUND',
   );
   // A credit note is not paid; a cancelled invoice neither.
-  charge('bob', 'db', CPU, FEB, 1n);
+  await charge('bob', 'db', CPU, FEB, 1n);
   await generateInvoices(masterContext, { caller: ADMIN, period: '2026-02' });
   await rejectsWithSlapError(
     markInvoicePaid(masterContext, { caller: ADMIN, reference: 'CN-202602-000001' }),
@@ -390,6 +416,25 @@ test('master mode: users see their own invoices only; admins see all and record 
     'SLAP_ERR_CONFLICT',
     /cancelled/,
   );
+  // Hostile references and user names: not found / invalid, never a store error (PostgreSQL refuses NUL).
+  for (const reference of [
+    '',
+    'INV-202602-000001\u0000',
+    'x'.repeat(10_000),
+    'INV-202602-000001\n',
+    '\u2028',
+  ])
+    for (const call of [
+      getInvoice(masterContext, { caller: ADMIN, reference }),
+      markInvoicePaid(masterContext, { caller: ADMIN, reference }),
+    ])
+      await rejectsWithSlapError(call, 'SLAP_ERR_INVOICE_NOT_FOUND');
+  for (const user of ['bob\u0000', 'Bob', 'a\nb', 'x'.repeat(100)])
+    await rejectsWithSlapError(
+      listInvoices(masterContext, { caller: ADMIN, user }),
+      'SLAP_ERR_INVALID_INPUT',
+      /not a user name/,
+    );
   const events = await auditEvents();
   assert.ok(events.includes('invoice.paid'));
   assert.equal(events.filter((event) => event === 'invoice.paid').length, 1, 'paying twice is audited once');

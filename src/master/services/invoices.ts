@@ -15,6 +15,7 @@
  */
 import { parseBillingPeriod, type BillingPeriod } from '../../core/billing-period.ts';
 import { SlapError } from '../../core/errors.ts';
+import { isUserName, USER_NAME_RULE } from '../../core/user-name.ts';
 import {
   computeInvoice,
   creditNoteOf,
@@ -35,6 +36,8 @@ import { priceListOf, type InvoicingContext } from './price-lists.ts';
 const MASTER = { kind: 'master' } as const;
 const STATES: ReadonlySet<string> = new Set<InvoiceState>(['issued', 'paid', 'cancelled']);
 const PREFIX: Record<InvoiceKind, string> = { invoice: 'INV', credit_note: 'CN' };
+/** What references look like: anything else is no invoice (and never reaches a query). */
+const REFERENCE = /^(?:INV|CN)-\d{6}-\d{6,}$/;
 
 function isoTime(seconds: number): string {
   return new Date(seconds * 1000).toISOString();
@@ -137,13 +140,18 @@ export async function generateInvoices(
     for (const record of await repository.listInvoices({ period: period.text, kind: 'invoice' }))
       if (record.state !== 'cancelled')
         current.set(record.user, [...(current.get(record.user) ?? []), record]);
+    // Numbered from the stored count once per kind (the transaction is the only writer).
+    const sequences: Record<InvoiceKind, number> = {
+      invoice: await repository.nextInvoiceSequence({ kind: 'invoice', period: period.text }),
+      credit_note: await repository.nextInvoiceSequence({ kind: 'credit_note', period: period.text }),
+    };
     const issue = async (
       user: string,
       kind: InvoiceKind,
       content: ComputedInvoice,
       corrects: string | null,
     ): Promise<InvoiceRecord> => {
-      const sequence = await repository.nextInvoiceSequence({ kind, period: period.text });
+      const sequence = sequences[kind]++;
       const record: InvoiceRecord = {
         reference: `${PREFIX[kind]}-${period.code}-${String(sequence).padStart(6, '0')}`,
         kind,
@@ -241,6 +249,11 @@ export async function listInvoices(
       'SLAP_ERR_INVALID_INPUT',
       `unknown invoice state ${shown(input.state)} (known: ${[...STATES].join(', ')})`,
     );
+  // '' is proxy mode's namespace.
+  if (input.user !== undefined && input.user !== '' && !isUserName(input.user))
+    throw new SlapError('SLAP_ERR_INVALID_INPUT', `not a user name: ${shown(input.user)}`, {
+      hint: `a user name is ${USER_NAME_RULE}`,
+    });
   await context.authorize(input.caller, 'invoice.read', MASTER);
   let user = input.user;
   if (!seesAll(input.caller)) {
@@ -264,7 +277,9 @@ export async function getInvoice(
   input: { caller: Caller; reference: string },
 ): Promise<InvoiceDocument> {
   await context.authorize(input.caller, 'invoice.read', MASTER);
-  const record = await context.store.read((repository) => repository.getInvoice(input.reference));
+  const record = REFERENCE.test(input.reference)
+    ? await context.store.read((repository) => repository.getInvoice(input.reference))
+    : undefined;
   if (!record || (!seesAll(input.caller) && record.user !== namespaceOf(input.caller)))
     throw invoiceNotFound(input.reference);
   return invoiceDocument(record);
@@ -278,7 +293,7 @@ export async function markInvoicePaid(
   await context.authorize(input.caller, 'invoice.manage', MASTER);
   const now = context.clock.now();
   const { record, changed } = await context.store.write(async (repository) => {
-    const found = await repository.getInvoice(input.reference);
+    const found = REFERENCE.test(input.reference) ? await repository.getInvoice(input.reference) : undefined;
     if (!found) throw invoiceNotFound(input.reference);
     if (found.kind !== 'invoice')
       throw new SlapError(

@@ -15,6 +15,8 @@ import {
 } from '../../testing/master-mode-services.ts';
 import { openTestStore } from '../../testing/test-database.ts';
 import { silentLogger } from '../../lib/logger.ts';
+import { escapeXmlText, isXmlCompatible } from '../../core/xml-text.ts';
+import { hostileString, seededRandom } from '../../testing/hostile-strings.ts';
 import type { CertificateAuthority } from '../ca/certificate-authority.ts';
 import type { MasterStore } from '../storage/repository.ts';
 import {
@@ -367,6 +369,94 @@ test('proxy mode: a sealed journal is checked against its own certificate and st
       ),
       [true],
     );
+  } finally {
+    await store.close();
+  }
+});
+
+test('property: journals of hostile texts, in many batches, are stored exactly as sent and charged in full', async () => {
+  const { store } = await openTestStore();
+  try {
+    const clock = fixedClock(T0);
+    const services = createMasterServices(
+      createServiceContext({ store, clock, logger: silentLogger(), authorizer: proxyModeAuthorizer }),
+    );
+    await services.formatComputeNode({
+      caller: LOCAL_CALLER,
+      format: {
+        computeNodeId: 'COMP-1',
+        address: null,
+        netmask: null,
+        partitions: [{ reference: 'slappart0', addresses: [] }],
+      },
+    });
+    await services.supplySoftware({
+      caller: LOCAL_CALLER,
+      computeNodeId: 'COMP-1',
+      url: SR,
+      state: 'available',
+    });
+    await services.requestInstance({
+      caller: LOCAL_CALLER,
+      title: 'tree',
+      softwareRelease: SR,
+      softwareType: '',
+      parameters: {},
+      shared: false,
+      state: 'started',
+      sla: { computer_guid: 'COMP-1' },
+    });
+    clock.set(T0 + 100 * HOUR);
+    const random = seededRandom(151);
+    const text = () =>
+      [...hostileString(random, 6)]
+        .filter((char) => isXmlCompatible(char))
+        .slice(0, 200)
+        .join('');
+    const signer = await selfSigned();
+    let previous = '';
+    const sent: string[] = [];
+    let expected = 0n;
+    for (let hour = 0; hour < 8; hour++) {
+      // Up to 700 distinct resources: several batches of every insert.
+      const movements = Array.from({ length: 1 + Math.floor(random() * 700) }, (_, i) => {
+        const quantity = String(i % 7);
+        expected += BigInt(quantity) * 1_000_000n;
+        return [`${i}:${text()}`, quantity] as const;
+      });
+      const xml =
+        `<journal><transaction><start_date>${journalDate(T0 + hour * HOUR)}</start_date>` +
+        `<stop_date>${journalDate(T0 + (hour + 1) * HOUR)}</stop_date>` +
+        movements
+          .map(
+            ([resource, quantity]) =>
+              `<movement><resource>${escapeXmlText(resource)}</resource><title>${escapeXmlText(text())}</title>` +
+              `<reference>slappart0</reference><quantity>${quantity}</quantity></movement>`,
+          )
+          .join('') +
+        '</transaction></journal>';
+      const sealed = sealUsageJournal(xml, { sequence: hour + 1, previous, ...signer });
+      previous = usageDocumentHash(sealed);
+      sent.push(sealed);
+      await services.reportComputeNodeUsage({
+        caller: LOCAL_CALLER,
+        computeNodeId: 'COMP-1',
+        usageXml: sealed,
+      });
+    }
+    const stored = await store.read((r) => r.listUsageJournals({ computeNodeId: 'COMP-1', limit: 100 }));
+    assert.deepEqual(
+      stored.map((j) => j.document),
+      sent,
+    );
+    assert.deepEqual(
+      stored.map((j) => j.documentHash),
+      sent.map(usageDocumentHash),
+    );
+    let total = 0n;
+    for (const period of [202601, 202602])
+      for (const sum of await store.read((r) => r.sumUsageCharges({ period }))) total += sum.quantityMicro;
+    assert.equal(total, expected);
   } finally {
     await store.close();
   }

@@ -9,8 +9,8 @@ import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import { createKyselyIdentityRepository } from './kysely-identities.ts';
 import { createKyselyRegularisationRepository } from './kysely-regularisation.ts';
-import { createKyselyInvoiceRepository } from './kysely-invoices.ts';
 import { createKyselyUsageRepository } from './kysely-usage.ts';
+import { createKyselyInvoiceRepository } from './kysely-invoices.ts';
 import { deploymentFactsOf, listInstanceTreeRows, type DeploymentColumns } from './kysely-instance-trees.ts';
 import { param, type QueryArgs } from './query-params.ts';
 import type {
@@ -107,9 +107,9 @@ export function createKyselyRepository(
 
   const repository: Repository = {
     ...createKyselyIdentityRepository(db, executor),
-    ...createKyselyRegularisationRepository(db, executor),
-    ...createKyselyInvoiceRepository(db, executor),
     ...createKyselyUsageRepository(db, executor),
+    ...createKyselyInvoiceRepository(db, executor),
+    ...createKyselyRegularisationRepository(db, executor),
     getComputeNode: async (reference) => {
       const row = await get<ComputeNodeRecord>(
         'getComputeNode',

@@ -685,16 +685,6 @@ const invoicing: DialectMigration = (dialect) => ({
 });
 
 /**
- * Invoice generation and price list changes read a period's invoices (all users), and the next
- * reference of a kind in a period, by this index (docs/invoicing.md).
- */
-const invoicePeriods: Migration = {
-  async up(db: Kysely<unknown>): Promise<void> {
-    await db.schema.createIndex('invoice_period').on('invoice').columns(['period', 'kind']).execute();
-  },
-};
-
-/**
  * The invoicing run reads the allocations overlapping a month (storage/kysely-usage.ts,
  * listTreeAllocations): those still held, and those released after the month began, from this index
  * rather than from the whole history of every partition.
@@ -706,6 +696,16 @@ const allocationRelease: Migration = {
       .on('partition_allocation')
       .columns(['released_at', 'allocated_at'])
       .execute();
+  },
+};
+
+/**
+ * Invoice generation and price list changes read a period's invoices (all users), and the next
+ * reference of a kind in a period, by this index (docs/invoicing.md).
+ */
+const invoicePeriods: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.createIndex('invoice_period').on('invoice').columns(['period', 'kind']).execute();
   },
 };
 

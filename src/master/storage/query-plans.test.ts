@@ -361,14 +361,6 @@ const CALLS: [keyof Repository, Call][] = [
   ['setInvoiceState', (r) => r.setInvoiceState('INV-202601-000001', { state: 'paid', paidAt: 2 })],
   ['setInvoiceRegularisation', (r) => r.setInvoiceRegularisation('INV-202601-000001', 'stopped')],
   [
-    'sumUsageCharges',
-    async (r) => {
-      await r.sumUsageCharges({ period: 202601 });
-      return r.sumUsageCharges({ period: 202601, from: 0, to: 9 });
-    },
-  ],
-  ['listTreeAllocations', (r) => r.listTreeAllocations({ from: 0, to: 9 })],
-  [
     'insertRegularisationStop',
     (r) =>
       r.insertRegularisationStop({ owner: 'alice', instanceTree: 'web', invoice: 'INV-1', stoppedAt: 1 }),

@@ -9,8 +9,8 @@ import type { RequestedState, SlapState, SoftwareInstallationState } from '../..
 import type { InstanceIdentity } from '../../core/instance-guid.ts';
 import type { IdentityRepository } from './identity-repository.ts';
 import type { RegularisationRepository } from './regularisation-repository.ts';
-import type { InvoiceRepository } from './invoice-repository.ts';
 import type { UsageRepository } from './usage-repository.ts';
+import type { InvoiceRepository } from './invoice-repository.ts';
 
 export * from './identity-repository.ts';
 export * from './regularisation-repository.ts';

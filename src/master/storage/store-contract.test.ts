@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SlapError } from '../../core/errors.ts';
 import { openTestStore } from '../../testing/test-database.ts';
+import type { InvoiceRecord } from './invoice-repository.ts';
 
 const node = (reference: string) => ({ reference, address: null, netmask: null, now: 1 });
 
@@ -163,6 +164,134 @@ test("a compute node's last contact only moves forward; unknown nodes are ignore
       { computeNodeId: 'a', lastContactAt: 100.5 },
       { computeNodeId: 'b', lastContactAt: 70.25 },
     ]);
+  } finally {
+    await close();
+  }
+});
+
+test('price lists and invoices: stored and read back exactly, filtered, numbered, changed in place', async () => {
+  const { store, close } = await openTestStore();
+  try {
+    const hostile = 'tree "\u2028\n\\\u00e9\ud83d\ude00';
+    const invoice = (reference: string, fields: Partial<InvoiceRecord> = {}): InvoiceRecord => ({
+      reference,
+      kind: 'invoice',
+      user: 'alice',
+      period: '2026-01',
+      currency: 'EUR',
+      lines: [
+        {
+          instance_tree: hostile,
+          resource: hostile,
+          quantity: '0.000001',
+          unit_price: '1e-7',
+          amount: '-12.288',
+        },
+      ],
+      total: '12.65',
+      contentHash: 'a'.repeat(64),
+      state: 'issued',
+      corrects: null,
+      issuedAt: 1.5,
+      paidAt: null,
+      regularisation: null,
+      ...fields,
+    });
+    await store.write(async (repository) => {
+      await repository.putPriceList({
+        effective: '2026-03-01',
+        currency: 'EUR',
+        document: '{"b":1}',
+        loadedAt: 1,
+      });
+      await repository.putPriceList({
+        effective: '2026-01-01',
+        currency: 'EUR',
+        document: '{"a":1}',
+        loadedAt: 1,
+      });
+      await repository.putPriceList({
+        effective: '2026-03-01',
+        currency: 'USD',
+        document: '{"c":1}',
+        loadedAt: 2,
+      });
+      await repository.insertInvoice(invoice('INV-202601-000001'));
+      await repository.insertInvoice(invoice('INV-202601-000002', { user: 'bob' }));
+      await repository.insertInvoice(
+        invoice('CN-202601-000001', { kind: 'credit_note', user: 'bob', corrects: 'INV-202601-000002' }),
+      );
+      await repository.insertInvoice(invoice('INV-202603-000001', { period: '2026-03' }));
+      // A duplicate reference is a conflict, and the transaction goes on (PostgreSQL included).
+      await assert.rejects(
+        repository.insertInvoice(invoice('INV-202601-000001')),
+        (error: unknown) => error instanceof SlapError && error.code === 'SLAP_ERR_CONFLICT',
+      );
+      assert.equal(await repository.setInvoiceState('INV-202601-000002', { state: 'cancelled' }), true);
+      assert.equal(
+        await repository.setInvoiceState('INV-202601-000001', { state: 'paid', paidAt: 7.25 }),
+        true,
+      );
+      assert.equal(
+        await repository.setInvoiceState('INV-209901-000001', { state: 'paid', paidAt: 7 }),
+        false,
+      );
+      assert.equal(await repository.setInvoiceRegularisation('INV-202603-000001', 'stopped'), true);
+    });
+    await store.read(async (repository) => {
+      assert.deepEqual(
+        (await repository.listPriceLists()).map((list) => [
+          list.effective,
+          list.currency,
+          list.document,
+          list.loadedAt,
+        ]),
+        [
+          ['2026-01-01', 'EUR', '{"a":1}', 1],
+          ['2026-03-01', 'USD', '{"c":1}', 2],
+        ],
+      );
+      assert.equal((await repository.getPriceListEffectiveAt('2026-02-28'))?.effective, '2026-01-01');
+      assert.equal((await repository.getPriceListEffectiveAt('2026-03-01'))?.effective, '2026-03-01');
+      assert.equal(await repository.getPriceListEffectiveAt('2025-12-31'), undefined);
+      assert.deepEqual(await repository.getInvoice('INV-202601-000001'), {
+        ...invoice('INV-202601-000001'),
+        state: 'paid',
+        paidAt: 7.25,
+      });
+      assert.equal(await repository.getInvoice('INV-202601-000009'), undefined);
+      const references = (list: InvoiceRecord[]) => list.map((record) => record.reference);
+      assert.deepEqual(references(await repository.listInvoices({})), [
+        'INV-202601-000001',
+        'INV-202601-000002',
+        'CN-202601-000001',
+        'INV-202603-000001',
+      ]);
+      assert.deepEqual(references(await repository.listInvoices({ user: 'bob' })), [
+        'INV-202601-000002',
+        'CN-202601-000001',
+      ]);
+      assert.deepEqual(references(await repository.listInvoices({ period: '2026-01', kind: 'invoice' })), [
+        'INV-202601-000001',
+        'INV-202601-000002',
+      ]);
+      assert.deepEqual(references(await repository.listInvoices({ state: 'cancelled' })), [
+        'INV-202601-000002',
+      ]);
+      assert.equal((await repository.getInvoice('INV-202603-000001'))?.regularisation, 'stopped');
+      assert.equal(
+        (await repository.findInvoiceInPeriods({ from: '2026-02', to: null }))?.reference,
+        'INV-202603-000001',
+      );
+      assert.equal(await repository.findInvoiceInPeriods({ from: '2026-02', to: '2026-03' }), undefined);
+      assert.equal(
+        (await repository.findInvoiceInPeriods({ from: '2025-01', to: '2026-02' }))?.reference,
+        'INV-202601-000001',
+      );
+      assert.equal(await repository.nextInvoiceSequence({ kind: 'invoice', period: '2026-01' }), 3);
+      assert.equal(await repository.nextInvoiceSequence({ kind: 'credit_note', period: '2026-01' }), 2);
+      assert.equal(await repository.nextInvoiceSequence({ kind: 'credit_note', period: '2026-02' }), 1);
+    });
   } finally {
     await close();
   }
