@@ -136,6 +136,12 @@ export const ERROR_CATALOG = {
     exit: EXIT.failure,
     summary: "No such invoice or credit note (or not one of the caller's).",
   },
+  SLAP_ERR_USAGE_STATE_INVALID: {
+    http: 500,
+    exit: EXIT.failure,
+    summary:
+      "The node's usage journal state (var/usage-journal/state.json: its chain of sealed journals, CPU counters and unsent journals) is unreadable or invalid; restore it rather than remove it, or the master sees the chain restart.",
+  },
   SLAP_ERR_HAS_CHILDREN: {
     http: 403,
     exit: EXIT.failure,

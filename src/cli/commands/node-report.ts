@@ -46,14 +46,28 @@ export function registerNodeReport(program: Command, ctx: CliContext): void {
   });
 }
 
-function summary(result: ReportPassResult): string {
-  const lines = [
+function usageLine(result: ReportPassResult): string {
+  const waiting = result.journals.filter((journal) => journal.outcome === 'pending').length;
+  const refused = result.journals.filter((journal) => journal.outcome === 'refused').length;
+  const partitions = `${result.usage.length} partition${result.usage.length === 1 ? '' : 's'}`;
+  const parts = [
     result.usageXml === undefined
-      ? 'No usage to report.'
+      ? waiting > 0
+        ? 'Usage not measured: an earlier journal is still waiting to be sent.'
+        : 'No usage to report.'
       : result.sent
-        ? `Usage of ${result.usage.length} partition${result.usage.length === 1 ? '' : 's'} sent.`
-        : `Usage not sent: ${result.sendError?.message ?? ''}`,
+        ? `Usage of ${partitions} sent.`
+        : `Usage of ${partitions} not sent.`,
   ];
+  if (result.sendError) parts.push(result.sendError.message);
+  if (waiting > 0) parts.push(`${waiting} journal${waiting === 1 ? '' : 's'} kept to send again.`);
+  if (refused > 0)
+    parts.push(`${refused} journal${refused === 1 ? '' : 's'} refused by the master, dropped.`);
+  return parts.join(' ');
+}
+
+function summary(result: ReportPassResult): string {
+  const lines = [usageLine(result)];
   for (const script of result.failedScripts)
     lines.push(`  ${script.partitionId}: report script ${script.script} failed: ${script.message}`);
   for (const file of result.invalidFiles) lines.push(`  ${file.path} left in place: ${file.reason}`);

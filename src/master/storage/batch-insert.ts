@@ -4,7 +4,7 @@
  * rest), so a table needs at most log2(MAX_BATCH_ROWS) + 1 statements whatever the row counts.
  * MAX_BATCH_ROWS × columns stays far below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
  */
-import { param } from './query-params.ts';
+import { rowParam } from './query-params.ts';
 
 export const MAX_BATCH_ROWS = 256;
 
@@ -24,43 +24,19 @@ export function batchSizes(count: number, max = MAX_BATCH_ROWS): number[] {
   return sizes;
 }
 
-/** The placeholder names of row i's columns (`c_i`), made once per column list and row. */
-const namesByColumns = new WeakMap<readonly string[], string[][]>();
-
-function rowNames(columns: readonly string[], row: number): string[] {
-  let names = namesByColumns.get(columns);
-  if (!names) namesByColumns.set(columns, (names = []));
-  for (let i = names.length; i <= row; i++) names.push(columns.map((column) => `${column}_${i}`));
-  return names[row] as string[];
-}
-
-/** Placeholders for `size` rows of `columns`: row i's column c is named `c_i`. */
+/**
+ * Placeholders for `size` rows of `columns`: row i's column c reads `args[ROWS][i][c]`
+ * (query-params.ts), so a batch's arguments are its rows as they are.
+ */
 export function rowPlaceholders<Column extends string>(
   size: number,
   columns: readonly Column[],
 ): Record<Column, unknown>[] {
-  return Array.from({ length: size }, (_, i) => {
-    const names = rowNames(columns, i);
-    return Object.fromEntries(columns.map((column, c) => [column, param(names[c] as string)])) as Record<
-      Column,
-      unknown
-    >;
-  });
-}
-
-/** The arguments binding `rowPlaceholders` to `rows` . */
-export function rowArguments<Column extends string>(
-  rows: readonly Readonly<Record<Column, unknown>>[],
-  columns: readonly Column[],
-): Record<string, unknown> {
-  const args: Record<string, unknown> = {};
-  rows.forEach((row, i) => {
-    const names = rowNames(columns, i);
-    columns.forEach((column, c) => {
-      args[names[c] as string] = row[column];
-    });
-  });
-  return args;
+  return Array.from(
+    { length: size },
+    (_, i) =>
+      Object.fromEntries(columns.map((column) => [column, rowParam(column, i)])) as Record<Column, unknown>,
+  );
 }
 
 /** Runs `insert` on consecutive batches of `rows` (sizes from batchSizes); resolves to the sum of its results. */

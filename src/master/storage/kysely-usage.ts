@@ -5,8 +5,8 @@
 import type { Insertable, Kysely } from 'kysely';
 import { sql } from '../../lib/kysely.ts';
 import { usagePeriodBounds } from '../../core/usage-charges.ts';
-import { inBatches, rowArguments, rowPlaceholders } from './batch-insert.ts';
-import { param } from './query-params.ts';
+import { inBatches, rowPlaceholders } from './batch-insert.ts';
+import { param, ROWS } from './query-params.ts';
 import type { UsageRecord } from './repository.ts';
 import type {
   MasterDatabase,
@@ -183,7 +183,7 @@ export function createKyselyUsageRepository(
                   ])
                   .doNothing(),
               ),
-          rowArguments(batch.map(recordRow), RECORD_COLUMNS),
+          { [ROWS]: batch.map(recordRow) },
         ),
       ),
     insertUsageIntervals: async (computeNodeId, journalId, intervals) => {
@@ -210,14 +210,11 @@ export function createKyselyUsageRepository(
           {
             node: computeNodeId,
             journal: journalId,
-            ...rowArguments(
-              batch.map((key) => ({
-                partition_reference: key.partitionId,
-                start_at: key.start,
-                stop_at: key.stop,
-              })),
-              INTERVAL_COLUMNS,
-            ),
+            [ROWS]: batch.map((key) => ({
+              partition_reference: key.partitionId,
+              start_at: key.start,
+              stop_at: key.stop,
+            })),
           },
         );
         for (const row of rows)
@@ -249,7 +246,7 @@ export function createKyselyUsageRepository(
                   journal_id: param<number>('journal'),
                 })) as unknown as Insertable<UsageChargeTable>[],
               ),
-            { journal: journalId, ...rowArguments(batch.map(chargeRow), CHARGE_COLUMNS) },
+            { journal: journalId, [ROWS]: batch.map(chargeRow) },
           ),
         );
     },

@@ -6,14 +6,25 @@
 
 class Param {
   readonly name: string;
-  constructor(name: string) {
+  /** A multi-row INSERT's placeholder: the column `name` of row `row` of the argument ROWS. */
+  readonly row: number | undefined;
+  constructor(name: string, row?: number) {
     this.name = name;
+    this.row = row;
   }
 }
+
+/** The argument holding the rows of a multi-row INSERT (`rowParam`), an array of row objects. */
+export const ROWS = 'rows';
 
 /** A named placeholder, typed as the column value it stands for. */
 export function param<T = string>(name: string): T {
   return new Param(name) as unknown as T;
+}
+
+/** The placeholder of column `column` of the `row`-th row of the argument ROWS (batch-insert.ts). */
+export function rowParam<T = unknown>(column: string, row: number): T {
+  return new Param(column, row) as unknown as T;
 }
 
 export type QueryArgs = Readonly<Record<string, unknown>>;
@@ -22,6 +33,8 @@ export type QueryArgs = Readonly<Record<string, unknown>>;
 export class BoundParameters {
   /** Per positional parameter: the name of a placeholder, or undefined for a constant. */
   private readonly names: readonly (string | undefined)[];
+  /** Per positional parameter: the row of ROWS it reads, or undefined. */
+  private readonly rows: readonly (number | undefined)[];
   private readonly constants: readonly unknown[];
 
   constructor(
@@ -29,6 +42,7 @@ export class BoundParameters {
     private readonly sqlText: string,
   ) {
     this.names = parameters.map((value) => (value instanceof Param ? value.name : undefined));
+    this.rows = parameters.map((value) => (value instanceof Param ? value.row : undefined));
     this.constants = parameters.map((value) => (value instanceof Param ? undefined : value));
   }
 
@@ -40,7 +54,11 @@ export class BoundParameters {
         values[i] = this.constants[i];
         continue;
       }
-      const value = args[name];
+      const row = this.rows[i];
+      const value =
+        row === undefined
+          ? args[name]
+          : (args[ROWS] as readonly Readonly<Record<string, unknown>>[] | undefined)?.[row]?.[name];
       if (value === undefined) throw new Error(`query parameter ${name} missing for: ${this.sqlText}`);
       values[i] = value;
     }

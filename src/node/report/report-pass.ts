@@ -1,16 +1,19 @@
 /**
  * `slapos node report` as a function (node.md §6.1–6.2): per partition, its `etc/report` scripts run
- * and its usage is measured (CPU time, memory, disk); the usage, with the movements of the
- * partitions' own consumption files, is sent to the master as one TioXML journal; computer-level
- * journals dropped in `<instance_root>/var/xml_report/<computer_id>/` are sent as they are; then every
- * partition whose instance is destroyed is destroyed, with the function `node instance` uses.
+ * and its usage since the previous report is measured (CPU time, memory, disk); the usage, with the
+ * movements of the partitions' own consumption files, goes to the master as one TioXML journal for
+ * the interval, followed by the computer-level journals dropped in
+ * `<instance_root>/var/xml_report/<computer_id>/`, sealed in the node's chain when it has a
+ * certificate and sent again until the master takes them (usage-journals.ts); then every partition
+ * whose instance is destroyed is destroyed, with the function `node instance` uses.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { systemClock } from '../../core/clock.ts';
 import { EXIT, SlapError } from '../../core/errors.ts';
+import { MAX_USAGE_MOVEMENTS } from '../../core/usage-journal.ts';
 import { cleanEnv, execFile } from '../../lib/exec.ts';
 import { isDirectory } from '../../lib/path-exists.ts';
 import { silentLogger } from '../../lib/logger.ts';
@@ -19,12 +22,13 @@ import { PassCache, processPartition, type PartitionItemResult } from '../instan
 import type { PasswdCache } from '../partitions.ts';
 import { partitionOwner } from '../partitions.ts';
 import { passError, type NodePassOptions, type PassError } from '../pass.ts';
-import { JsonApiStateSource, type NodeStateSource } from '../state-source.ts';
+import { JsonApiStateSource, type NodeStateSource, type WantedPartition } from '../state-source.ts';
 import type { SupervisorControl } from '../supervisor/types.ts';
+import type { JournalDelivery } from './journal-queue.ts';
 import { measurePartitions } from './usage.ts';
+import { runUsageRound } from './usage-journals.ts';
 import {
   parsePartitionConsumption,
-  usageJournal,
   usageMovements,
   type PartitionUsage,
   type UsageMovement,
@@ -35,14 +39,20 @@ export interface ReportPassOptions extends NodePassOptions {
   source?: NodeStateSource;
   /** Milliseconds allowed to each `etc/report` script (default 60 s). */
   scriptTimeoutMs?: number;
+  /** Where /proc is (tests). */
+  procRoot?: string;
 }
 
 export interface ReportPassResult {
   usage: PartitionUsage[];
-  /** The journal sent (undefined when there was nothing to report). */
+  /** The journal built in this pass, as sent (undefined when there was nothing to report, or an
+   * earlier journal is still waiting to be sent). */
   usageXml: string | undefined;
   sent: boolean;
+  /** The first journal that could not be sent, or that the master refused. */
   sendError?: PassError;
+  /** Every journal sent, refused, or left waiting to be sent again, in order. */
+  journals: JournalDelivery[];
   /** `etc/report` scripts that failed. */
   failedScripts: { partitionId: string; script: string; message: string }[];
   /** Consumption files left in place because they do not match the schema. */
@@ -69,7 +79,7 @@ export async function runReportPass(
   const source = options.source ?? new JsonApiStateSource(options.master, config.computerId);
   const state = await source.read({ software: false, partitions: true, ...call });
   const wanted = state.partitions ?? [];
-  const active = [];
+  const active: WantedPartition[] = [];
   for (const partition of wanted)
     if (
       partition.requestedState !== 'destroyed' &&
@@ -81,6 +91,7 @@ export async function runReportPass(
     usage: [],
     usageXml: undefined,
     sent: false,
+    journals: [],
     failedScripts: [],
     invalidFiles: [],
     computerReports: [],
@@ -111,7 +122,14 @@ export async function runReportPass(
     ]) {
       for (const file of await xmlFiles(dir)) {
         try {
-          movements.push(...parsePartitionConsumption(await readFile(file, 'utf8'), partition.partitionId));
+          const read = parsePartitionConsumption(await readFile(file, 'utf8'), partition.partitionId);
+          // The master refuses a journal of more than MAX_USAGE_MOVEMENTS: the node's own three
+          // per partition always fit; a file that does not fit now waits for the next report.
+          if (movements.length + read.length > MAX_USAGE_MOVEMENTS - 3 * active.length) {
+            logger.warn({ file }, 'consumption file left for the next report: this journal is full');
+            continue;
+          }
+          movements.push(...read);
           consumed.push(file);
         } catch (error) {
           logger.warn({ file, reason: (error as Error).message }, 'invalid consumption file left in place');
@@ -121,43 +139,60 @@ export async function runReportPass(
     }
   }
 
-  const status = await options.supervisor.status();
-  result.usage = await measurePartitions(
-    active.map((p) => p.partitionId),
-    { instanceRoot: config.instanceRoot, processes: status.processes },
-  );
-  for (const usage of result.usage) {
-    options.onProgress?.({ type: 'usage', ...usage });
-    movements.push(...usageMovements(usage));
-  }
-  if (movements.length > 0) {
-    result.usageXml = usageJournal({ computerId: config.computerId, now: clock.now(), movements });
-    try {
-      await options.master.reportComputeNodeUsage(
-        { computerGuid: config.computerId, usageXml: result.usageXml },
-        call,
-      );
-      result.sent = true;
-      for (const file of consumed) await rm(file, { force: true });
-    } catch (error) {
-      result.sendError = passError(error);
+  const computerFiles = await xmlFiles(join(config.instanceRoot, XML_REPORT_DIR, config.computerId));
+  const reportUsage = async (): Promise<void> => {
+    const round = await runUsageRound(config, {
+      master: options.master,
+      logger,
+      clock,
+      ...call,
+      ...(options.procRoot === undefined ? {} : { procRoot: options.procRoot }),
+      consumedFiles: consumed,
+      computerFiles,
+      measure: async (previous) => {
+        const status = await options.supervisor.status();
+        const measure = await measurePartitions(
+          active.map((p) => p.partitionId),
+          {
+            instanceRoot: config.instanceRoot,
+            processes: status.processes,
+            ...(previous === undefined ? {} : { previous }),
+            ...(options.procRoot === undefined ? {} : { procRoot: options.procRoot }),
+          },
+        );
+        result.usage = measure.usages;
+        for (const usage of measure.usages) {
+          options.onProgress?.({ type: 'usage', ...usage });
+          movements.push(...usageMovements(usage));
+        }
+        return { movements, counters: measure.counters };
+      },
+    });
+    result.usageXml = round.document;
+    result.journals = round.deliveries;
+    const failed = round.deliveries.find((delivery) => delivery.outcome !== 'sent');
+    if (failed?.error) {
+      result.sendError = failed.error;
       result.exitCode = EXIT.failure;
-      logger.error({ err: error }, 'could not send the usage report');
     }
-  }
-
-  for (const file of await xmlFiles(join(config.instanceRoot, XML_REPORT_DIR, config.computerId))) {
-    try {
-      await options.master.reportComputeNodeUsage(
-        { computerGuid: config.computerId, usageXml: await readFile(file, 'utf8') },
-        call,
-      );
-      await rm(file, { force: true });
-      result.computerReports.push({ path: file, sent: true });
-    } catch (error) {
-      result.computerReports.push({ path: file, sent: false, error: passError(error) });
-      result.exitCode = EXIT.failure;
+    result.sent = round.built?.outcome === 'sent';
+    for (const file of round.measured ? computerFiles : []) {
+      const delivery = round.deliveries.find((d) => d.source === file);
+      result.computerReports.push({
+        path: file,
+        sent: delivery?.outcome === 'sent',
+        ...(delivery?.error ? { error: delivery.error } : {}),
+      });
     }
+  };
+  try {
+    await reportUsage();
+  } catch (error) {
+    // The usage state or the node's key cannot be read: destroying partitions goes on regardless.
+    options.signal?.throwIfAborted();
+    result.sendError = passError(error);
+    result.exitCode = EXIT.failure;
+    logger.error({ err: error }, 'could not report the usage');
   }
 
   for (const partition of wanted) {

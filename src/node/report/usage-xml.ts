@@ -5,6 +5,7 @@
  * movement, each `reference` set to its partition.
  */
 import { XMLParser } from 'fast-xml-parser';
+import { MAX_USAGE_MOVEMENTS, parseUsageJournal } from '../../core/usage-journal.ts';
 import { escapeXmlText } from '../../core/xml-text.ts';
 
 export interface UsageMovement {
@@ -47,7 +48,7 @@ export function usageMovements(usage: PartitionUsage): UsageMovement[] {
 }
 
 /** `YYYY-MM-DD at HH:MM:SS` (UTC), the original's stop_date. */
-function stopDate(epochSeconds: number): string {
+function journalDate(epochSeconds: number): string {
   const iso = new Date(epochSeconds * 1000).toISOString();
   return `${iso.slice(0, 10)} at ${iso.slice(11, 19)}`;
 }
@@ -60,10 +61,14 @@ function numberText(value: number): string {
   return Number.isInteger(value) ? `${value}.0` : String(value);
 }
 
-/** The TioXML journal of `computer_consumption.xsd`; at least one movement is required. */
+/**
+ * The TioXML journal of `computer_consumption.xsd`; at least one movement is required. The interval
+ * is [start, now] (dates in whole seconds); without `start`, `start_date` is empty: the instant `now`.
+ */
 export function usageJournal(input: {
   computerId: string;
   now: number;
+  start?: number;
   movements: readonly UsageMovement[];
 }): string {
   const lines = [
@@ -71,8 +76,8 @@ export function usageJournal(input: {
     '<journal>',
     '  <transaction type="Sale Packing List">',
     element('title', 'Resource consumptions', '    '),
-    element('start_date', '', '    '),
-    element('stop_date', stopDate(input.now), '    '),
+    element('start_date', input.start === undefined ? '' : journalDate(input.start), '    '),
+    element('stop_date', journalDate(input.now), '    '),
     element('reference', input.computerId, '    '),
     element('currency', '', '    '),
     element('payment_mode', '', '    '),
@@ -98,6 +103,9 @@ export function usageJournal(input: {
   return lines.join('\n');
 }
 
+/** Half of what the master takes in one journal: one file leaves room for the rest. */
+export const MAX_CONSUMPTION_MOVEMENTS = MAX_USAGE_MOVEMENTS / 2;
+
 const parser = new XMLParser({
   parseTagValue: false,
   ignoreAttributes: true,
@@ -107,9 +115,25 @@ const parser = new XMLParser({
 
 /**
  * Reads a partition consumption file (`partition_consumption.xsd`): the movements, their reference
- * set to `partitionId`; throws with the reason if the file does not match the schema's structure.
+ * set to `partitionId`; throws with the reason if the file does not match the schema's structure,
+ * or holds a movement the master would refuse (a negative quantity, a text XML cannot carry or too
+ * long): one partition's file must not get the whole node's journal refused.
  */
 export function parsePartitionConsumption(text: string, partitionId: string): UsageMovement[] {
+  const movements = consumptionMovements(text, partitionId);
+  if (movements.length > MAX_CONSUMPTION_MOVEMENTS)
+    throw new Error(`more than ${MAX_CONSUMPTION_MOVEMENTS} movements in one file`);
+  try {
+    parseUsageJournal(usageJournal({ computerId: partitionId, now: 0, movements }));
+  } catch (error) {
+    const reason = (error as Error).message;
+    const at = /^transaction 1, (movement \d+): /.exec(reason);
+    throw new Error(at ? `${at[1]}: the master would refuse it: ${reason.slice(at[0].length)}` : reason);
+  }
+  return movements;
+}
+
+function consumptionMovements(text: string, partitionId: string): UsageMovement[] {
   let document: Record<string, unknown>;
   try {
     document = parser.parse(text, true) as Record<string, unknown>;
@@ -136,7 +160,7 @@ export function parsePartitionConsumption(text: string, partitionId: string): Us
       const number = Number(value);
       if (value === '' || !Number.isFinite(number))
         throw new Error(`movement ${index + 1}: <${key}> is not a number: ${JSON.stringify(value)}`);
-      return number;
+      return number + 0; // -0 → 0
     };
     const title = text('title', false);
     const categories = (item.category as unknown[] | undefined) ?? [];

@@ -95,3 +95,13 @@ export function readRssBytes(pid: number, procRoot = '/proc'): number | undefine
     return undefined;
   }
 }
+
+/** When the machine booted (seconds since the epoch, the `btime` line of /proc/stat), or undefined. */
+export function readBootTime(procRoot = '/proc'): number | undefined {
+  try {
+    const match = /^btime\s+(\d+)$/m.exec(readFileSync(`${procRoot}/stat`, 'utf8'));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
