@@ -1,7 +1,8 @@
 /**
  * Invoicing end to end (issue 15): a master in master mode over HTTPS with an injected clock, two
  * users (alice, bob) who each registered a compute node, a simulated January 2026. The nodes post
- * their usage journals over mutual TLS with explicit intervals; the operator loads a price list and
+ * their usage journals over mutual TLS with explicit intervals, sealed with their certificate keys
+ * and chained (the master keeps the chains); the operator loads a price list and
  * runs `slapos master invoice generate` (the real CLI, on the master's directory while it runs). The
  * invoices match totals computed by hand below; generating again changes nothing; a late journal
  * gives bob a credit note and a corrected invoice; alice pays; the regularisation's dry run lists
@@ -19,6 +20,8 @@ import { fixedClock } from '../src/core/clock.ts';
 import { compare, parseDecimal } from '../src/core/decimal.ts';
 import type { InvoiceDocument } from '../src/core/invoice-types.ts';
 import { SECONDS_PER_DAY } from '../src/core/regularisation-policy.ts';
+import { createPrivateKey } from 'node:crypto';
+import { sealUsageJournal, usageDocumentHash } from '../src/core/usage-signature.ts';
 import { createKeyAndCertificateRequest } from '../src/lib/certificate-request.ts';
 import { regularise } from '../src/master/services/regularisation.ts';
 import { runSlapos } from '../src/testing/cli.ts';
@@ -31,7 +34,9 @@ const at = (iso: string): number => Date.parse(iso) / 1000;
 let master: TestMasterMode;
 let work: string;
 const users: Record<string, { token: string }> = {};
-const nodes: Record<string, { id: string; key: string; cert: string }> = {};
+/** Each user's node: its identity, and its chain of sealed journals (sequence, hash of the last). */
+const nodes: Record<string, { id: string; key: string; cert: string; sequence: number; previous: string }> =
+  {};
 
 const userTls = (user: string) => ({ ca: master.caPem, token: users[user]?.token });
 const nodeTls = (user: string) => ({ ca: master.caPem, key: nodes[user]?.key, cert: nodes[user]?.cert });
@@ -53,7 +58,13 @@ async function registerNode(user: string, partitions: number): Promise<void> {
     { title: `${user}'s node`, certificate_request: csrPem },
     { ca: master.caPem, token },
   )) as { computer_guid: string; certificate: string };
-  nodes[user] = { id: registered.computer_guid, key: keyPem, cert: registered.certificate };
+  nodes[user] = {
+    id: registered.computer_guid,
+    key: keyPem,
+    cert: registered.certificate,
+    sequence: 0,
+    previous: '',
+  };
   await call(
     '/slapos.put.v0.compute_node_format',
     {
@@ -108,16 +119,31 @@ function journal(
   );
 }
 
+/** A node seals a journal as the next link of its chain (as `slapos node report` does) and sends it; the document sent. */
 async function report(
   user: string,
   partition: string,
   interval: [string, string],
   movements: Record<string, string>,
-): Promise<void> {
-  const id = nodes[user]?.id ?? '';
+): Promise<string> {
+  const node = nodes[user];
+  assert.ok(node);
+  node.sequence += 1;
+  const sealed = sealUsageJournal(journal(node.id, partition, interval[0], interval[1], movements), {
+    sequence: node.sequence,
+    previous: node.previous,
+    key: createPrivateKey(node.key),
+    certificatePem: node.cert,
+  });
+  node.previous = usageDocumentHash(sealed);
+  await send(user, sealed);
+  return sealed;
+}
+
+async function send(user: string, document: string): Promise<void> {
   await call(
     '/slapos.post.v0.compute_node_usage',
-    { computer_guid: id, tioxml: journal(id, partition, interval[0], interval[1], movements) },
+    { computer_guid: nodes[user]?.id, tioxml: document },
     nodeTls(user),
   );
 }
@@ -178,15 +204,12 @@ before(async () => {
     'service_module/cpu_time': '7200',
     'service_module/memory_used': '100',
   });
-  await report('bob', 'slappart0', ['2026-01-01 00:00:00', '2026-01-02 00:00:00'], {
+  const blog = await report('bob', 'slappart0', ['2026-01-01 00:00:00', '2026-01-02 00:00:00'], {
     'service_module/cpu_time': '86.4',
     'service_module/disk_used': '1000',
   });
-  // Sent twice: counted once.
-  await report('bob', 'slappart0', ['2026-01-01 00:00:00', '2026-01-02 00:00:00'], {
-    'service_module/cpu_time': '86.4',
-    'service_module/disk_used': '1000',
-  });
+  // Sent again (as a node whose answer was lost): counted once.
+  await send('bob', blog);
 
   const prices = join(work, 'prices.json');
   await writeFile(
@@ -327,4 +350,29 @@ test("alice pays; the regularisation's dry run would stop bob's trees only, and 
     trees.map((tree) => [tree.title, tree.requestedState]),
     [['blog', 'started']],
   );
+});
+
+test("the master kept each node's journals as the links of its chain, signed with its certificate", async () => {
+  for (const [user, count] of [
+    ['alice', 2],
+    ['bob', 2],
+  ] as const) {
+    const node = nodes[user];
+    assert.ok(node);
+    const journals = await master.master.services.context.store.read((repository) =>
+      repository.listUsageJournals({ computeNodeId: node.id, limit: 10 }),
+    );
+    assert.deepEqual(
+      journals.map((entry) => entry.seal?.sequence),
+      Array.from({ length: count }, (_, n) => n + 1),
+      user,
+    );
+    let previous = '';
+    for (const entry of journals) {
+      assert.equal(entry.seal?.previousHash, previous);
+      assert.equal(entry.seal?.certificatePem.trim(), node.cert.trim());
+      previous = entry.documentHash;
+    }
+    assert.equal(previous, node.previous);
+  }
 });
