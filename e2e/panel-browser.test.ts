@@ -19,7 +19,10 @@ import {
   type TestBrowser,
   waitForLiveStream,
 } from '../src/testing/browser.ts';
+import type { InvoiceDocument } from '../src/core/invoice-types.ts';
+import { renderInvoiceHtml } from '../src/master/invoices/render-html.ts';
 import { startHttpServer } from '../src/testing/http-server.ts';
+import { invoiceRecord, seedInvoices } from '../src/testing/invoices.ts';
 import { callApi, formatTestNode, startTestMaster } from '../src/testing/master.ts';
 import { startTestMasterMode } from '../src/testing/master-mode.ts';
 
@@ -266,6 +269,65 @@ test('panel in a browser: hostile content is shown as text, runs nothing, and th
     await page.locator('body[data-refreshes]').waitFor({ state: 'attached' });
     await page.locator('#services').getByText(IMG.replace('img', 'IMG'), { exact: true }).waitFor();
     await inspect('/panel/services after a live refresh');
+    assert.deepEqual(browser.blockedRequests(context), []);
+  } finally {
+    await context.close();
+    await master.close();
+  }
+});
+
+test('invoices in a browser: hostile tree titles are inert text, on a phone, accessible; the standalone document too', async () => {
+  const master = await startTestMaster({ accessToken: TOKEN });
+  await seedInvoices(master.database, [
+    invoiceRecord({
+      lines: HOSTILE_TITLES.map((title) => ({
+        instance_tree: title,
+        resource: `service_module/${SVG}`,
+        quantity: '1234567.123456',
+        unit_price: '0.000123',
+        amount: '151.851755',
+      })),
+      user: SCRIPT,
+      total: '911.11',
+    }),
+  ]);
+  const context = await browser.newContext({ bypassCSP: true, viewport: PHONE });
+  const dialogs: string[] = [];
+  context.on('dialog', (dialog) => {
+    dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  try {
+    const page = await context.newPage();
+    await signIn(page, master.url, TOKEN, '/panel/invoices');
+    const inspect = async (what: string): Promise<void> => {
+      assert.deepEqual(await injectedMarkup(page), [], what);
+      const overflow = await horizontalOverflow(page);
+      assert.ok(
+        overflow.pixels <= 2,
+        `${what}: ${overflow.pixels} px wider than a phone: ${overflow.culprits.join('; ')}`,
+      );
+      assert.deepEqual(dialogs, [], what);
+      await checkAccessibility(page);
+    };
+    for (const path of ['/panel/invoices', '/panel/invoices/INV-202601-000001']) {
+      const response = await page.goto(`${master.url}${path}`, { waitUntil: 'load' });
+      assert.equal(response?.status(), 200, path);
+      await inspect(path);
+    }
+    const text = await pageValue<string>(page, 'document.body.innerText');
+    for (const title of HOSTILE_TITLES)
+      assert.ok(text.includes(title.trim()), `shown: ${title.slice(0, 40)}`);
+    const invoice = (
+      await callApi(
+        master.url,
+        '/slapos.get.ext.invoice',
+        { invoice_id: 'INV-202601-000001' },
+        { headers: BEARER },
+      )
+    ).body as InvoiceDocument;
+    await page.setContent(renderInvoiceHtml(invoice), { waitUntil: 'load' });
+    await inspect('the standalone invoice document');
     assert.deepEqual(browser.blockedRequests(context), []);
   } finally {
     await context.close();

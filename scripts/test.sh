@@ -63,6 +63,7 @@ if [ $# -eq 0 ]; then
     dist/src/master/services/regularisation.test.js \
     dist/src/master/services/usage-ingest.test.js \
     dist/src/master/services/invoices.test.js \
+    dist/src/master/services/invoice-evidence.test.js \
     dist/src/master/usage-api.test.js \
     dist/src/master/legacy-api-upstream.test.js \
     dist/src/master/legacy-api-upstream-shared.test.js \

@@ -804,6 +804,486 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/slapos.get.ext.invoice_evidence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description What lets a user check an invoice without trusting the master (`slapos invoice verify`): the invoice, the price lists that applied to its period, the allocation history of the partitions the user held in the period (other holders named by placeholders `#1`, `#2`…, so that movements split at the same boundaries), and, per compute node concerned, the usage journals exactly as the node sent and sealed them, in sequence order, from the one before the first that billed the user in the period to the last (unsigned journals that billed the user are there too), with the master's CA certificate. Same authorisation as the invoice: its user, an admin, or the local caller of proxy mode; another user's invoice is not found (404 SLAP_ERR_INVOICE_NOT_FOUND). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Invoice */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Invoice Id
+                         * @description INV-YYYYMM-NNNNNN for an invoice, CN-YYYYMM-NNNNNN for a credit note
+                         */
+                        invoice_id: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The invoice's evidence */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Invoice */
+                            invoice: {
+                                /**
+                                 * Invoice Id
+                                 * @description INV-YYYYMM-NNNNNN for an invoice, CN-YYYYMM-NNNNNN for a credit note
+                                 */
+                                id: string;
+                                /**
+                                 * Kind
+                                 * @description invoice, or credit_note: cancels the invoice it corrects (negated lines and total)
+                                 * @enum {string}
+                                 */
+                                kind: "invoice" | "credit_note";
+                                /**
+                                 * User
+                                 * @description The user billed
+                                 */
+                                user: string;
+                                /**
+                                 * Period
+                                 * @description The UTC month billed, YYYY-MM
+                                 */
+                                period: string;
+                                /**
+                                 * Currency
+                                 * @description ISO 4217 code of the price list, e.g. EUR
+                                 */
+                                currency: string;
+                                /**
+                                 * Lines
+                                 * @description One line per instance tree and resource (and price list when two applied in the month), plus a fee line per instance tree when the monthly fee is not zero
+                                 */
+                                lines: {
+                                    /**
+                                     * Instance Tree
+                                     * @description The title of the instance tree billed
+                                     */
+                                    instance_tree: string;
+                                    /**
+                                     * Resource
+                                     * @description The resource billed (service_module/cpu_time in seconds, service_module/memory_used and service_module/disk_used in MB-hours, any other in the unit reported), or instance_tree_monthly_fee (quantity: the days the tree held a partition in the month)
+                                     */
+                                    resource: string;
+                                    /**
+                                     * Quantity
+                                     * @description Decimal text: billed units (negative on a credit note)
+                                     */
+                                    quantity: string;
+                                    /**
+                                     * Unit Price
+                                     * @description Decimal text: the price of one unit (for the fee line: the monthly fee)
+                                     */
+                                    unit_price: string;
+                                    /**
+                                     * Amount
+                                     * @description Decimal text, exact: quantity x unit price (the fee line prorated and rounded half-up to 6 places; negative on a credit note)
+                                     */
+                                    amount: string;
+                                }[];
+                                /**
+                                 * Total
+                                 * @description Decimal text: the sum of the amounts rounded half-up to cents (negative on a credit note)
+                                 */
+                                total: string;
+                                /**
+                                 * State
+                                 * @description issued: to pay; paid: payment recorded (slapos master invoice paid); cancelled: replaced, a credit note cancels it
+                                 * @enum {string}
+                                 */
+                                state: "issued" | "paid" | "cancelled";
+                                /**
+                                 * Corrects
+                                 * @description A credit note: the invoice it cancels; a corrected invoice: the invoice it replaces; else null
+                                 */
+                                corrects: string | null;
+                                /**
+                                 * Issued At
+                                 * @description ISO 8601, UTC
+                                 */
+                                issued_at: string;
+                                /**
+                                 * Paid At
+                                 * @description ISO 8601, UTC; null until paid
+                                 */
+                                paid_at: string | null;
+                            };
+                            /**
+                             * Price List List
+                             * @description The lists that applied to the period: the latest effective at its start and those effective inside it, in the format `slapos master prices set` loads, prices as decimal text.
+                             */
+                            price_list_list: {
+                                /** Currency */
+                                currency: string;
+                                /**
+                                 * Effective
+                                 * @description YYYY-MM-DD (UTC).
+                                 */
+                                effective: string;
+                                /**
+                                 * Resources
+                                 * @description Price per billed unit by resource (decimal text).
+                                 */
+                                resources: {
+                                    [key: string]: string;
+                                };
+                                /** Instance Tree Monthly Fee */
+                                instance_tree_monthly_fee: string;
+                            }[];
+                            /**
+                             * Allocation List
+                             * @description The user's holds overlapping the period, and every hold of those partitions (other holders' owner, tree and instance as placeholders).
+                             */
+                            allocation_list: {
+                                /** Compute Node Id */
+                                computer_guid: string;
+                                /** Partition Id */
+                                partition_id: string;
+                                /**
+                                 * Owner
+                                 * @description The invoice's user, or #n for another holder.
+                                 */
+                                owner: string;
+                                /**
+                                 * Instance Tree
+                                 * @description The user's tree, or #n for another holder's.
+                                 */
+                                instance_tree: string;
+                                /**
+                                 * Instance Id
+                                 * @description The master's instance number; a placeholder number for another holder's.
+                                 */
+                                instance_id: number;
+                                /**
+                                 * Allocated At
+                                 * @description Float seconds since the epoch (UTC).
+                                 */
+                                allocated_at: number;
+                                /**
+                                 * Released At
+                                 * @description Float seconds since the epoch (UTC); null while held.
+                                 */
+                                released_at: number | null;
+                            }[];
+                            /**
+                             * Journal List
+                             * @description Per compute node, in sequence order (unsigned ones last), the usage journals exactly as received.
+                             */
+                            journal_list: {
+                                /** Compute Node Id */
+                                computer_guid: string;
+                                /**
+                                 * Document
+                                 * @description The TioXML journal as the node sent it, with its <?slapos-usage-chain?> and <?slapos-usage-signature?> instructions.
+                                 */
+                                document: string;
+                            }[];
+                            /**
+                             * CA Certificate
+                             * @description The master's CA certificate (PEM); null without a CA (proxy mode). Verify with a copy of your own (`--ca FILE`).
+                             */
+                            ca_certificate: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slapos.allDocs.ext.invoice_list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description The invoices and credit notes of the caller (master mode: a user sees their own, an admin every user's; proxy mode's local caller sees all), by period, then in the order they were issued; optionally of one period or in one state. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description List invoices */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Period
+                         * @description A UTC month, YYYY-MM
+                         */
+                        period?: string;
+                        /**
+                         * State
+                         * @description issued: to pay; paid: payment recorded (slapos master invoice paid); cancelled: replaced, a credit note cancels it
+                         * @enum {string}
+                         */
+                        state?: "issued" | "paid" | "cancelled";
+                    };
+                };
+            };
+            responses: {
+                /** @description The invoices */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Invoices */
+                            result_list: {
+                                /**
+                                 * Invoice Id
+                                 * @description INV-YYYYMM-NNNNNN for an invoice, CN-YYYYMM-NNNNNN for a credit note
+                                 */
+                                id: string;
+                                /**
+                                 * Kind
+                                 * @description invoice, or credit_note: cancels the invoice it corrects (negated lines and total)
+                                 * @enum {string}
+                                 */
+                                kind: "invoice" | "credit_note";
+                                /**
+                                 * User
+                                 * @description The user billed
+                                 */
+                                user: string;
+                                /**
+                                 * Period
+                                 * @description The UTC month billed, YYYY-MM
+                                 */
+                                period: string;
+                                /**
+                                 * Currency
+                                 * @description ISO 4217 code of the price list, e.g. EUR
+                                 */
+                                currency: string;
+                                /**
+                                 * Lines
+                                 * @description One line per instance tree and resource (and price list when two applied in the month), plus a fee line per instance tree when the monthly fee is not zero
+                                 */
+                                lines: {
+                                    /**
+                                     * Instance Tree
+                                     * @description The title of the instance tree billed
+                                     */
+                                    instance_tree: string;
+                                    /**
+                                     * Resource
+                                     * @description The resource billed (service_module/cpu_time in seconds, service_module/memory_used and service_module/disk_used in MB-hours, any other in the unit reported), or instance_tree_monthly_fee (quantity: the days the tree held a partition in the month)
+                                     */
+                                    resource: string;
+                                    /**
+                                     * Quantity
+                                     * @description Decimal text: billed units (negative on a credit note)
+                                     */
+                                    quantity: string;
+                                    /**
+                                     * Unit Price
+                                     * @description Decimal text: the price of one unit (for the fee line: the monthly fee)
+                                     */
+                                    unit_price: string;
+                                    /**
+                                     * Amount
+                                     * @description Decimal text, exact: quantity x unit price (the fee line prorated and rounded half-up to 6 places; negative on a credit note)
+                                     */
+                                    amount: string;
+                                }[];
+                                /**
+                                 * Total
+                                 * @description Decimal text: the sum of the amounts rounded half-up to cents (negative on a credit note)
+                                 */
+                                total: string;
+                                /**
+                                 * State
+                                 * @description issued: to pay; paid: payment recorded (slapos master invoice paid); cancelled: replaced, a credit note cancels it
+                                 * @enum {string}
+                                 */
+                                state: "issued" | "paid" | "cancelled";
+                                /**
+                                 * Corrects
+                                 * @description A credit note: the invoice it cancels; a corrected invoice: the invoice it replaces; else null
+                                 */
+                                corrects: string | null;
+                                /**
+                                 * Issued At
+                                 * @description ISO 8601, UTC
+                                 */
+                                issued_at: string;
+                                /**
+                                 * Paid At
+                                 * @description ISO 8601, UTC; null until paid
+                                 */
+                                paid_at: string | null;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slapos.get.ext.invoice": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description One invoice or credit note with its lines. An unknown invoice, or another user's, answers 404 (SLAP_ERR_INVOICE_NOT_FOUND). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Get an invoice */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Invoice Id
+                         * @description INV-YYYYMM-NNNNNN for an invoice, CN-YYYYMM-NNNNNN for a credit note
+                         */
+                        invoice_id: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The invoice */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * Invoice Id
+                             * @description INV-YYYYMM-NNNNNN for an invoice, CN-YYYYMM-NNNNNN for a credit note
+                             */
+                            id: string;
+                            /**
+                             * Kind
+                             * @description invoice, or credit_note: cancels the invoice it corrects (negated lines and total)
+                             * @enum {string}
+                             */
+                            kind: "invoice" | "credit_note";
+                            /**
+                             * User
+                             * @description The user billed
+                             */
+                            user: string;
+                            /**
+                             * Period
+                             * @description The UTC month billed, YYYY-MM
+                             */
+                            period: string;
+                            /**
+                             * Currency
+                             * @description ISO 4217 code of the price list, e.g. EUR
+                             */
+                            currency: string;
+                            /**
+                             * Lines
+                             * @description One line per instance tree and resource (and price list when two applied in the month), plus a fee line per instance tree when the monthly fee is not zero
+                             */
+                            lines: {
+                                /**
+                                 * Instance Tree
+                                 * @description The title of the instance tree billed
+                                 */
+                                instance_tree: string;
+                                /**
+                                 * Resource
+                                 * @description The resource billed (service_module/cpu_time in seconds, service_module/memory_used and service_module/disk_used in MB-hours, any other in the unit reported), or instance_tree_monthly_fee (quantity: the days the tree held a partition in the month)
+                                 */
+                                resource: string;
+                                /**
+                                 * Quantity
+                                 * @description Decimal text: billed units (negative on a credit note)
+                                 */
+                                quantity: string;
+                                /**
+                                 * Unit Price
+                                 * @description Decimal text: the price of one unit (for the fee line: the monthly fee)
+                                 */
+                                unit_price: string;
+                                /**
+                                 * Amount
+                                 * @description Decimal text, exact: quantity x unit price (the fee line prorated and rounded half-up to 6 places; negative on a credit note)
+                                 */
+                                amount: string;
+                            }[];
+                            /**
+                             * Total
+                             * @description Decimal text: the sum of the amounts rounded half-up to cents (negative on a credit note)
+                             */
+                            total: string;
+                            /**
+                             * State
+                             * @description issued: to pay; paid: payment recorded (slapos master invoice paid); cancelled: replaced, a credit note cancels it
+                             * @enum {string}
+                             */
+                            state: "issued" | "paid" | "cancelled";
+                            /**
+                             * Corrects
+                             * @description A credit note: the invoice it cancels; a corrected invoice: the invoice it replaces; else null
+                             */
+                            corrects: string | null;
+                            /**
+                             * Issued At
+                             * @description ISO 8601, UTC
+                             */
+                            issued_at: string;
+                            /**
+                             * Paid At
+                             * @description ISO 8601, UTC; null until paid
+                             */
+                            paid_at: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {

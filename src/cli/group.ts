@@ -10,6 +10,7 @@ const GROUPS = {
   computer: 'list and inspect compute nodes',
   standalone: 'a whole SlapOS (master, node agent, supervisor) in one directory',
   token: 'registration tokens for compute nodes (master mode)',
+  invoice: 'your invoices and credit notes (master mode)',
 } as const;
 
 export type CommandGroupName = keyof typeof GROUPS;

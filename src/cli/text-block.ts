@@ -5,21 +5,9 @@
  * column may hold several lines. What comes from elsewhere never changes the shape of the output.
  */
 
-/** Every line terminator a terminal, Python's splitlines or Unicode honours. */
-const LINE_BREAK = /\r\n|[\n\r\v\f\u001c-\u001e\u0085\u2028\u2029]/;
-const LINE_BREAKS = new RegExp(LINE_BREAK.source, 'g');
-/** Control characters left once lines are cut (the tab stays). */
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+import { LINE_BREAK, oneLine, printableLine } from '../core/printable-text.ts';
 
-/** One line as shown: control characters as `\u001b`-style escapes. */
-export function printableLine(text: string): string {
-  return text.replace(CONTROL, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-/** A text on one line: line terminators as spaces, the other control characters made visible. */
-export function oneLine(text: string): string {
-  return printableLine(text.replace(LINE_BREAKS, ' '));
-}
+export { oneLine, printableLine };
 
 /** The printable lines of a text (a trailing line break does not add an empty line). */
 export function textLines(text: string): string[] {

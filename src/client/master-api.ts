@@ -175,6 +175,12 @@ class AutoMasterClient implements MasterClient {
   ) => (await this.client(options)).listSoftwareInstallationStatuses(guid, options);
   updateComputeNodeAccess: MasterClient['updateComputeNodeAccess'] = async (guid, access, options) =>
     (await this.client(options)).updateComputeNodeAccess(guid, access, options);
+  getInvoiceEvidence: MasterClient['getInvoiceEvidence'] = async (id, options) =>
+    (await this.client(options)).getInvoiceEvidence(id, options);
+  listInvoices: MasterClient['listInvoices'] = async (filter, options) =>
+    (await this.client(options)).listInvoices(filter, options);
+  getInvoice: MasterClient['getInvoice'] = async (id, options) =>
+    (await this.client(options)).getInvoice(id, options);
   getHateoasUrl: MasterClient['getHateoasUrl'] = async (options) =>
     (await this.client(options)).getHateoasUrl(options);
 }

@@ -13,7 +13,7 @@ import { SlapError } from '../core/errors.ts';
 import type { FormatPartition } from '../core/format-plan.ts';
 import type { RequestedState, SoftwareInstallationReportedState } from '../core/states.ts';
 import type { Logger } from '../lib/logger.ts';
-import { codeForApiError, NOT_READY_HINT } from './master-errors.ts';
+import { codeForApiError, lackingInvoices, NOT_READY_HINT } from './master-errors.ts';
 import {
   JsonTransport,
   type CallOptions,
@@ -30,9 +30,12 @@ import type {
   HostedSharedInstance,
   Instance,
   InstanceTreeSummary,
+  Invoice,
+  InvoiceFilter,
   NodeRevision,
   NodeSnapshot,
   InstanceStatus,
+  InvoiceEvidence,
   PromiseResult,
   PromiseResults,
   SoftwareInstallationStatus,
@@ -560,6 +563,33 @@ export class JsonMasterClient {
     );
   }
 
+  // --- the client: invoicing (our extension, slapos-extensions.json) ---
+
+  /**
+   * What lets the caller check an invoice without trusting the master: the invoice, its price
+   * lists, the allocation history and the sealed usage journals (core/invoice-verification.ts).
+   */
+  getInvoiceEvidence(invoiceId: string, options?: CallOptions): Promise<InvoiceEvidence> {
+    return this.transport.post('/slapos.get.ext.invoice_evidence', { invoice_id: invoiceId }, options);
+  }
+
+  /** The caller's invoices and credit notes (an admin's: everyone's), optionally of a period or in a state. */
+  async listInvoices(filter: InvoiceFilter = {}, options?: CallOptions): Promise<Invoice[]> {
+    const answer = await invoiceCall(
+      this.transport.post('/slapos.allDocs.ext.invoice_list', filter, options),
+      this.masterUrl,
+    );
+    return answer.result_list;
+  }
+
+  /** One invoice or credit note; SLAP_ERR_INVOICE_NOT_FOUND when unknown or someone else's. */
+  getInvoice(invoiceId: string, options?: CallOptions): Promise<Invoice> {
+    return invoiceCall(
+      this.transport.post('/slapos.get.ext.invoice', { invoice_id: invoiceId }, options),
+      this.masterUrl,
+    );
+  }
+
   /** The URL of the master's HATEOAS root. */
   async getHateoasUrl(options?: CallOptions): Promise<string> {
     const answer = await this.transport.post('/slapos.get.v0.hateoas_url', {}, options);
@@ -574,6 +604,26 @@ async function withoutExtension<T>(call: Promise<T>): Promise<T | undefined> {
   } catch (error) {
     if (error instanceof SlapError && error.code === 'SLAP_ERR_NOT_FOUND') return undefined;
     throw error;
+  }
+}
+
+/** The master's "No such path" answer (json-api.ts's not-found handler): it has no such route. */
+const NO_SUCH_PATH = /^No such path: /;
+
+/**
+ * An invoice call's answer. A 404 is either the master lacking the route (an older master, a SlapOS
+ * master) or the invoice not being found: the API error's title tells them apart.
+ */
+async function invoiceCall<T>(call: Promise<T>, masterUrl: string): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    if (!(error instanceof SlapError && error.code === 'SLAP_ERR_NOT_FOUND')) throw error;
+    if (NO_SUCH_PATH.test(error.message)) throw lackingInvoices(masterUrl);
+    throw new SlapError('SLAP_ERR_INVOICE_NOT_FOUND', error.message, {
+      status: 404,
+      hint: '`slapos invoice list` shows your invoices',
+    });
   }
 }
 

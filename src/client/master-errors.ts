@@ -160,3 +160,10 @@ export function unreachableError(error: unknown, masterUrl: string, path: string
     },
   );
 }
+
+/** The error of a master that has no invoices (no such route, or the legacy SLAP API). */
+export function lackingInvoices(masterUrl: string): SlapError {
+  return new SlapError('SLAP_ERR_NOT_FOUND', `the master at ${masterUrl} has no invoices`, {
+    hint: 'invoices need a master of this implementation in master mode, with the JSON API',
+  });
+}

@@ -88,6 +88,13 @@ export type PromiseResult = PromiseResults['result_list'][number];
 
 /** Our extension: what the node has made of an instance (deploying, started, failed with its error…). */
 export type InstanceStatus = WireResponse<'/slapos.get.ext.software_instance_status'>;
+/** Our extension: what lets a user check an invoice (core/invoice-verification.ts reads it). */
+export type InvoiceEvidence = WireResponse<'/slapos.get.ext.invoice_evidence'>;
 /** Our extension: a compute node's software installations with what the node reported building them. */
 export type SoftwareInstallationStatus =
   WireResponse<'/slapos.get.ext.compute_node_software_installation_status'>['result_list'][number];
+
+/** Our extension: an invoice or credit note as the master answers it (amounts as decimal text). */
+export type Invoice = WireResponse<'/slapos.get.ext.invoice'>;
+/** The filters of `slapos.allDocs.ext.invoice_list`. */
+export type InvoiceFilter = WireRequest<'/slapos.allDocs.ext.invoice_list'>;

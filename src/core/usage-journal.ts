@@ -228,3 +228,19 @@ export function parseUsageJournal(xml: string): UsageJournalMovement[] {
   );
   return movements;
 }
+
+/**
+ * A journal's movements of the same key (partition, interval, resource) summed into one, in the
+ * journal's order: what the master stores and bills (services/usage-records.ts), and so what a
+ * verifier recomputes (invoice-verification.ts).
+ */
+export function mergeUsageMovements(movements: readonly UsageJournalMovement[]): UsageJournalMovement[] {
+  const merged = new Map<string, UsageJournalMovement>();
+  for (const movement of movements) {
+    const key = JSON.stringify([movement.reference, movement.start, movement.stop, movement.resource]);
+    const seen = merged.get(key);
+    if (seen) seen.quantity += movement.quantity;
+    else merged.set(key, { ...movement });
+  }
+  return [...merged.values()];
+}

@@ -397,6 +397,7 @@ test('bad watch and snapshot bodies are 400s with the reason; the extension docu
     assert.deepEqual(Object.keys(document.paths).sort(), [
       SNAPSHOT,
       '/slapos.get.ext.compute_node_software_installation_status',
+      '/slapos.get.ext.invoice_evidence',
       '/slapos.get.ext.software_instance_promise_result',
       '/slapos.get.ext.software_instance_status',
       '/slapos.post.ext.compute_node_certificate_renewal',

@@ -17,12 +17,15 @@ import {
   type ServiceContext,
 } from '../master/services/index.ts';
 import { createMasterAuthorizer } from '../master/services/master-authorizer.ts';
+import type { DatabaseLocation } from '../master/storage/database-location.ts';
 import type { MasterStore } from '../master/storage/repository.ts';
 import { openTestStore } from './test-database.ts';
 
 export interface MasterModeServices {
   /** On a fresh database of the run's store (SLAPOS_TEST_STORE); closing it drops the database. */
   store: MasterStore;
+  /** Where the store's database is (for tests that change it behind the master's back). */
+  location: DatabaseLocation;
   context: ServiceContext;
   services: MasterServices;
   /** Adds users, then registers each node (`COMP-1`, `COMP-2`… in order) for its owner. */
@@ -45,7 +48,7 @@ export async function openMasterModeServices(options: {
   clock: Clock;
   ca?: CertificateAuthority;
 }): Promise<MasterModeServices> {
-  const { store } = await openTestStore();
+  const { store, location } = await openTestStore();
   const context = createServiceContext({
     store,
     clock: options.clock,
@@ -57,6 +60,7 @@ export async function openMasterModeServices(options: {
   const services = createMasterServices(context);
   return {
     store,
+    location,
     context,
     services,
     setUp: (world) =>

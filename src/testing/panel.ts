@@ -10,6 +10,8 @@ export interface PanelResponse {
   /** The Location of a redirect. */
   location: string | undefined;
   html: string;
+  /** The body's bytes (a download: a PDF). */
+  bytes: Buffer;
 }
 
 export interface PanelPostOptions {
@@ -94,7 +96,8 @@ export class PanelClient {
       ...(this.dispatcher === undefined ? {} : { dispatcher: this.dispatcher }),
       signal: AbortSignal.timeout(30_000),
     });
-    const html = await response.body.text();
+    const bytes = Buffer.from(await response.body.arrayBuffer());
+    const html = bytes.toString('utf8');
     const setCookie = response.headers['set-cookie'];
     for (const cookie of Array.isArray(setCookie) ? setCookie : setCookie === undefined ? [] : [setCookie]) {
       const [pair] = cookie.split(';');
@@ -108,6 +111,7 @@ export class PanelClient {
       headers: response.headers,
       location: typeof location === 'string' ? location : undefined,
       html,
+      bytes,
     };
   }
 }

@@ -18,6 +18,8 @@ const COMMANDS: [string[], string[]][] = [
   [['service', 'info'], ['name']],
   [['computer', 'list'], []],
   [['computer', 'info'], ['COMP-0']],
+  [['invoice', 'list'], []],
+  [['invoice', 'show'], ['INV-202601-000001']],
 ];
 
 test('every client command has --help naming --master-url, --cfg and --json', async () => {

@@ -47,6 +47,9 @@ export const COMMANDS: readonly CommandEntry[] = [
   { word: 'computer', load: async () => (await import('./computer-info.ts')).registerComputerInfo },
   { word: 'computer', load: async () => (await import('./computer-update.ts')).registerComputerUpdate },
   { word: 'token', load: async () => (await import('./token-create.ts')).registerTokenCreate },
+  { word: 'invoice', load: async () => (await import('./invoice-verify.ts')).registerInvoiceVerify },
+  { word: 'invoice', load: async () => (await import('./invoice-list.ts')).registerInvoiceList },
+  { word: 'invoice', load: async () => (await import('./invoice-show.ts')).registerInvoiceShow },
   { word: 'buildout', load: async () => (await import('./buildout.ts')).registerBuildout },
   // --- node commands (src/cli/node-options.ts) ---
   { word: 'node', load: async () => (await import('./node-format.ts')).registerNodeFormat },

@@ -25,6 +25,7 @@ import {
   type MarshalValue,
 } from '../../core/xml-marshaller.ts';
 import type { CallOptions, MasterClient, MasterClientOptions } from '../master-client.ts';
+import { lackingInvoices } from '../master-errors.ts';
 import { MasterHttp, type TlsMaterial } from '../master-http.ts';
 import { stateMarker } from '../../lib/stable-digest.ts';
 import type {
@@ -35,7 +36,10 @@ import type {
   ComputeNodeSummary,
   HostedSharedInstance,
   Instance,
+  Invoice,
+  InvoiceFilter,
   InstanceStatus,
+  InvoiceEvidence,
   InstanceTreeSummary,
   NodeRevision,
   NodeSnapshot,
@@ -637,6 +641,18 @@ export class LegacyMasterClient implements MasterClient {
     _options?: CallOptions,
   ): Promise<void> {
     return Promise.reject(lacking('allocation scopes'));
+  }
+
+  getInvoiceEvidence(_invoiceId: string, _options?: CallOptions): Promise<InvoiceEvidence> {
+    return Promise.reject(lacking('invoice evidence'));
+  }
+
+  listInvoices(_filter?: InvoiceFilter, _options?: CallOptions): Promise<Invoice[]> {
+    return Promise.reject(lackingInvoices(this.masterUrl));
+  }
+
+  getInvoice(_invoiceId: string, _options?: CallOptions): Promise<Invoice> {
+    return Promise.reject(lackingInvoices(this.masterUrl));
   }
 
   /** The master's `getHateoasUrl`, else (slapproxy has none) `<master>/hateoas`. */

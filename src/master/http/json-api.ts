@@ -309,6 +309,19 @@ function handlers(services: MasterServices): HandlerTable {
         body.computer_guid,
         await services.listSoftwareInstallationStatuses({ caller, computeNodeId: body.computer_guid }),
       ),
+    // --- our extensions: invoicing ---
+    '/slapos.get.ext.invoice_evidence': async ({ body, caller }) =>
+      await services.readInvoiceEvidence({ caller, reference: body.invoice_id }),
+    // --- our extensions: invoices (docs/invoicing.md) ---
+    '/slapos.allDocs.ext.invoice_list': async ({ body, caller }) => ({
+      result_list: await services.listInvoices({
+        caller,
+        ...(body.period !== undefined ? { period: body.period } : {}),
+        ...(body.state !== undefined ? { state: body.state } : {}),
+      }),
+    }),
+    '/slapos.get.ext.invoice': ({ body, caller }) =>
+      services.getInvoice({ caller, reference: body.invoice_id }),
   };
 }
 

@@ -25,7 +25,11 @@ function navEntries(context: LayoutContext): NavEntry[] {
     { section: 'request', href: '/panel/request', label: 'Request' },
     { section: 'nodes', href: '/panel/nodes', label: 'Nodes' },
   ];
-  if (context.mode === 'master') entries.push({ section: 'tokens', href: '/panel/tokens', label: 'Tokens' });
+  if (context.mode === 'master')
+    entries.push(
+      { section: 'tokens', href: '/panel/tokens', label: 'Tokens' },
+      { section: 'invoices', href: '/panel/invoices', label: 'Invoices' },
+    );
   return entries;
 }
 

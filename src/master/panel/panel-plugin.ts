@@ -103,6 +103,13 @@ export function registerPanel(fastify: FastifyInstance, options: PanelOptions): 
     identity: PanelIdentity | undefined,
   ): FastifyReply => {
     if (answer.kind === 'redirect') return reply.code(303).header('location', answer.location).send();
+    if (answer.kind === 'file')
+      return reply
+        .code(200)
+        .headers(PAGE_HEADERS)
+        .header('content-type', answer.contentType)
+        .header('content-disposition', `inline; filename="${answer.fileName}"`)
+        .send(answer.body);
     return reply
       .code(answer.status ?? 200)
       .headers(PAGE_HEADERS)

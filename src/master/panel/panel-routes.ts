@@ -32,7 +32,7 @@ export class PanelForm {
   }
 }
 
-export type PanelSection = 'services' | 'request' | 'nodes' | 'tokens' | 'sign-in' | 'error';
+export type PanelSection = 'services' | 'request' | 'nodes' | 'tokens' | 'invoices' | 'sign-in' | 'error';
 
 export interface PanelRequest {
   caller: Caller;
@@ -65,7 +65,16 @@ export interface PanelRedirect {
   location: string;
 }
 
-export type PanelAnswer = PanelPage | PanelRedirect;
+/** A document to download (an invoice's PDF), sent as it is, outside the layout. */
+export interface PanelFile {
+  kind: 'file';
+  contentType: string;
+  /** The name a browser saves it under (plain ASCII: letters, digits, `.`, `-`, `_`). */
+  fileName: string;
+  body: Buffer;
+}
+
+export type PanelAnswer = PanelPage | PanelRedirect | PanelFile;
 
 export type PanelHandler = (request: PanelRequest) => Promise<PanelAnswer>;
 
@@ -79,6 +88,11 @@ export function page(title: string, section: PanelSection, body: Html, status?: 
   return status === undefined
     ? { kind: 'page', title, section, body }
     : { kind: 'page', title, section, body, status };
+}
+
+/** A document to download; `fileName` is reduced to plain ASCII. */
+export function file(body: Buffer, contentType: string, fileName: string): PanelFile {
+  return { kind: 'file', contentType, fileName: fileName.replace(/[^A-Za-z0-9._-]/g, '_'), body };
 }
 
 /** A 303 to a panel path (after a POST, the browser GETs it). */

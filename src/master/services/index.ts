@@ -6,6 +6,7 @@ import * as nodeViews from './compute-node-views.ts';
 import { formatComputeNode } from './format-compute-node.ts';
 import * as reports from './instance-reports.ts';
 import { instanceCertificate } from './instance-certificates.ts';
+import { readInvoiceEvidence } from './invoice-evidence.ts';
 import { readInstanceStatus } from './instance-status.ts';
 import { readInstanceTimeline } from './instance-timeline.ts';
 import * as instanceTrees from './instance-trees.ts';
@@ -18,6 +19,7 @@ import * as masterMetrics from './master-metrics.ts';
 import { requestInstance } from './request-instance.ts';
 import * as software from './software-installations.ts';
 import * as usage from './usage-records.ts';
+import * as invoices from './invoices.ts';
 import type { ReadSoftwareSchemaInput, SoftwareSchema } from './software-schema.ts';
 
 type Input<F> = F extends (context: ServiceContext, input: infer I) => unknown ? I : never;
@@ -97,6 +99,9 @@ export function createMasterServices(context: ServiceContext) {
     watchMasterChanges: bind(context, panelSessions.watchMasterChanges),
     countInstancesByStatus: bind(context, masterMetrics.countInstancesByStatus),
     listComputeNodeContacts: bind(context, masterMetrics.listComputeNodeContacts),
+    readInvoiceEvidence: bind(context, readInvoiceEvidence),
+    listInvoices: bind(context, invoices.listInvoices),
+    getInvoice: bind(context, invoices.getInvoice),
   };
 }
 

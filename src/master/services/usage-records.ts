@@ -18,6 +18,7 @@ import { SlapError } from '../../core/errors.ts';
 import { splitMovement } from '../../core/usage-charges.ts';
 import {
   MAX_USAGE_TEXT_LENGTH,
+  mergeUsageMovements,
   parseUsageJournal,
   type UsageJournalMovement,
 } from '../../core/usage-journal.ts';
@@ -44,18 +45,6 @@ export const MAX_SERIES_POINTS = 5000;
 
 function shown(text: string): string {
   return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
-}
-
-/** Movements of the same key summed, in the journal's order. */
-function mergeByKey(movements: readonly UsageJournalMovement[]): UsageJournalMovement[] {
-  const merged = new Map<string, UsageJournalMovement>();
-  for (const movement of movements) {
-    const key = JSON.stringify([movement.reference, movement.start, movement.stop, movement.resource]);
-    const seen = merged.get(key);
-    if (seen) seen.quantity += movement.quantity;
-    else merged.set(key, { ...movement });
-  }
-  return [...merged.values()];
 }
 
 /** Who held the partition at the end of an interval ending at `at`: allocated before it, not released before it. */
@@ -180,7 +169,7 @@ export async function reportComputeNodeUsage(
   await context.authorize(input.caller, 'compute_node.report', { kind: 'compute_node', computeNodeId: node });
   const seal = readUsageSeal(input.usageXml);
   if (seal) checkUsageSignature(seal);
-  const movements = mergeByKey(parseUsageJournal(input.usageXml));
+  const movements = mergeUsageMovements(parseUsageJournal(input.usageXml));
   const now = context.clock.now();
   if (movements.some((movement) => movement.stop > now + USAGE_CLOCK_SKEW_SECONDS))
     throw new SlapError(

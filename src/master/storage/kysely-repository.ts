@@ -302,6 +302,30 @@ export function createKyselyRepository(
             .orderBy('id'),
         { node: computeNodeId },
       ),
+    listOwnerAllocations: async ({ owner, from, to }) =>
+      await all<PartitionAllocationRecord & { computeNodeId: string }>(
+        'listOwnerAllocations',
+        () =>
+          db
+            .selectFrom('partition_allocation')
+            .select([
+              'compute_node_reference as computeNodeId',
+              'partition_reference as partitionId',
+              'instance_id as instanceId',
+              'owner',
+              'instance_tree as instanceTree',
+              'allocated_at as allocatedAt',
+              'released_at as releasedAt',
+            ])
+            .where('owner', '=', param('owner'))
+            .where('allocated_at', '<', param<number>('to'))
+            .where((eb) =>
+              eb.or([eb('released_at', 'is', null), eb('released_at', '>', param<number>('from'))]),
+            )
+            .orderBy('allocated_at')
+            .orderBy('id'),
+        { owner, from, to },
+      ),
     setPartitionTimestamp: async (key, timestamp) => {
       await run(
         'setPartitionTimestamp',

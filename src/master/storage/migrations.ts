@@ -685,6 +685,30 @@ const invoicing: DialectMigration = (dialect) => ({
 });
 
 /**
+ * Invoice generation and price list changes read a period's invoices (all users), and the next
+ * reference of a kind in a period, by this index (docs/invoicing.md).
+ */
+const invoicePeriods: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.createIndex('invoice_period').on('invoice').columns(['period', 'kind']).execute();
+  },
+};
+
+/**
+ * Invoice evidence (services/invoice-evidence.ts) reads one user's allocations overlapping a month
+ * (repository listOwnerAllocations) from this index, not from every partition's history.
+ */
+const allocationOwner: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createIndex('partition_allocation_owner')
+      .on('partition_allocation')
+      .columns(['owner', 'allocated_at'])
+      .execute();
+  },
+};
+
+/**
  * The invoicing run reads the allocations overlapping a month (storage/kysely-usage.ts,
  * listTreeAllocations): those still held, and those released after the month began, from this index
  * rather than from the whole history of every partition.
@@ -696,16 +720,6 @@ const allocationRelease: Migration = {
       .on('partition_allocation')
       .columns(['released_at', 'allocated_at'])
       .execute();
-  },
-};
-
-/**
- * Invoice generation and price list changes read a period's invoices (all users), and the next
- * reference of a kind in a period, by this index (docs/invoicing.md).
- */
-const invoicePeriods: Migration = {
-  async up(db: Kysely<unknown>): Promise<void> {
-    await db.schema.createIndex('invoice_period').on('invoice').columns(['period', 'kind']).execute();
   },
 };
 
@@ -725,6 +739,7 @@ export function migrationsFor(dialect: MigrationDialect): Record<string, Migrati
     '0011_node_contact': nodeContact,
     '0012_invoicing': invoicing(dialect),
     '0013_invoice_periods': invoicePeriods,
+    '0014_allocation_owner': allocationOwner,
     '0015_regularisation': regularisationMigration,
     '0016_allocation_release': allocationRelease,
   };

@@ -90,6 +90,7 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'getComputeNodeListing',
   'listComputeNodeAccess',
   'listPartitionAllocations',
+  'listOwnerAllocations',
   'listUsagePoints',
   'listUsageRecords',
   'sumUsageCharges',
@@ -104,8 +105,6 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'listInvoices',
   'findInvoiceInPeriods',
   'nextInvoiceSequence',
-  'sumUsageCharges',
-  'listTreeAllocations',
 ]);
 
 /** The node a write's first argument names: a compute node reference or a partition key. */

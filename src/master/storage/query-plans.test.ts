@@ -156,6 +156,7 @@ const CALLS: [keyof Repository, Call][] = [
     (r) => r.allocatePartition(first, 2, { instanceId: 1, owner: 'alice', instanceTree: 'root' }),
   ],
   ['listPartitionAllocations', (r) => r.listPartitionAllocations(node)],
+  ['listOwnerAllocations', (r) => r.listOwnerAllocations({ owner: 'alice', from: 0, to: 10 })],
   [
     'insertUsageRecords',
     (r) =>

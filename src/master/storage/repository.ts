@@ -290,6 +290,12 @@ export interface Repository
   endPartitionAllocation(key: PartitionKey, at: number): Promise<void>;
   /** A node's partition history, oldest allocation first. */
   listPartitionAllocations(computeNodeId: string): Promise<PartitionAllocationRecord[]>;
+  /** One owner's allocations overlapping [from, to) (allocated before `to`, not released by `from`), oldest first. */
+  listOwnerAllocations(query: {
+    owner: string;
+    from: number;
+    to: number;
+  }): Promise<(PartitionAllocationRecord & { computeNodeId: string })[]>;
   /** Sets a partition's timestamp (the node's "reprocess" signal); bumps the node's revision. */
   setPartitionTimestamp(key: PartitionKey, timestamp: number): Promise<void>;
   listAddresses(key: PartitionKey): Promise<AddressRecord[]>;

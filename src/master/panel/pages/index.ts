@@ -1,6 +1,7 @@
 /** The panel's page modules, each registering its routes (panel-plugin.ts). */
 import { registerLazily, type PanelRoutes } from '../panel-routes.ts';
 import * as instanceTree from './instance-tree.ts';
+import * as invoices from './invoices.ts';
 import * as nodes from './nodes.ts';
 import * as services from './services.ts';
 import * as tokens from './tokens.ts';
@@ -22,4 +23,5 @@ export const PAGE_MODULES: readonly ((routes: PanelRoutes) => void)[] = [
     ),
   nodes.register,
   tokens.register,
+  invoices.register,
 ];

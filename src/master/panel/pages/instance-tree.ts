@@ -37,7 +37,8 @@ function readTree(services: MasterServices, caller: Caller, title: string): Prom
   return orNotFound(title, () => services.readInstanceTreeDetails({ caller, title }));
 }
 
-function treePath(title: string): string {
+/** The panel page of an instance tree. */
+export function treePath(title: string): string {
   return `/panel/services/${pathSegment(title)}`;
 }
 
