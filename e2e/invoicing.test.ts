@@ -6,7 +6,8 @@
  * runs `slapos master invoice generate` (the real CLI, on the master's directory while it runs). The
  * invoices match totals computed by hand below; generating again changes nothing; a late journal
  * gives bob a credit note and a corrected invoice; alice pays; the regularisation's dry run lists
- * what it would do to bob (and the CLI's, by today's clock, nothing yet).
+ * what it would do to bob (and the CLI's, by today's clock, nothing yet); bob verifies his corrected
+ * invoice against the signed journals with `slapos invoice verify`.
  *
  * Node certificates are issued at today's real time (TLS checks them against it); the master's
  * clock is then set back into January for the requests and the journals.
@@ -25,6 +26,7 @@ import { sealUsageJournal, usageDocumentHash } from '../src/core/usage-signature
 import { createKeyAndCertificateRequest } from '../src/lib/certificate-request.ts';
 import { regularise } from '../src/master/services/regularisation.ts';
 import { runSlapos } from '../src/testing/cli.ts';
+import { isolatedClientEnv } from '../src/testing/client-env.ts';
 import { postTls, startTestMasterMode, type TestMasterMode } from '../src/testing/master-mode.ts';
 
 const SOFTWARE = 'https://example.com/software/shop/software.cfg';
@@ -375,4 +377,40 @@ test("the master kept each node's journals as the links of its chain, signed wit
     }
     assert.equal(previous, node.previous);
   }
+});
+
+test('bob verifies his corrected invoice against the journals the nodes signed (slapos invoice verify)', async () => {
+  const env = isolatedClientEnv({ HOME: work });
+  const caFile = join(work, 'ca.crt');
+  await writeFile(caFile, master.caPem);
+  const cfg = join(work, 'bob.cfg');
+  const configure = await runSlapos(
+    [
+      'configure',
+      'client',
+      '--master-url',
+      master.url,
+      '--token',
+      users.bob?.token ?? '',
+      '--ca-file',
+      caFile,
+      '--cfg',
+      cfg,
+    ],
+    { env },
+  );
+  assert.equal(configure.code, 0, configure.stderr);
+  const invoices = await generate();
+  const bob = current(invoices, 'bob');
+  assert.ok(bob);
+  const verify = await runSlapos(['invoice', 'verify', bob.id, '--cfg', cfg, '--json'], { env });
+  assert.equal(verify.code, 0, verify.stderr + verify.stdout);
+  const report = JSON.parse(verify.stdout) as {
+    verified: boolean;
+    problems: unknown[];
+    recomputed: { total: string };
+  };
+  assert.deepEqual(report.problems, []);
+  assert.equal(report.verified, true);
+  assertAmount(report.recomputed.total, '15.47', 'recomputed total');
 });
