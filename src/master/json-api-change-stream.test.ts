@@ -395,8 +395,10 @@ test('bad watch and snapshot bodies are 400s with the reason; the extension docu
     assert.equal(documentAnswer.statusCode, 200);
     const document = (await documentAnswer.body.json()) as { paths: Record<string, unknown> };
     assert.deepEqual(Object.keys(document.paths).sort(), [
+      '/slapos.allDocs.ext.invoice_list',
       SNAPSHOT,
       '/slapos.get.ext.compute_node_software_installation_status',
+      '/slapos.get.ext.invoice',
       '/slapos.get.ext.invoice_evidence',
       '/slapos.get.ext.software_instance_promise_result',
       '/slapos.get.ext.software_instance_status',
