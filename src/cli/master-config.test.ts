@@ -21,6 +21,7 @@ test('master settings: flags, else the [master] section of --cfg, else defaults'
       port: 9443,
       database: { kind: 'sqlite', path: '/var/lib/master.db' },
       publicUrl: 'https://master.example.com',
+      regularisation: undefined,
     });
     assert.deepEqual(resolveMasterSettings({ cfg, dir: 'd', port: '0', host: '::1' }, { cwd: work }), {
       dir: join(work, 'd'),
@@ -28,6 +29,7 @@ test('master settings: flags, else the [master] section of --cfg, else defaults'
       port: 0,
       database: { kind: 'sqlite', path: '/var/lib/master.db' },
       publicUrl: 'https://master.example.com',
+      regularisation: undefined,
     });
     assert.deepEqual(resolveMasterSettings({ dir: '/m' }, { cwd: work }), {
       dir: '/m',
@@ -35,6 +37,7 @@ test('master settings: flags, else the [master] section of --cfg, else defaults'
       port: 8443,
       database: undefined,
       publicUrl: undefined,
+      regularisation: undefined,
     });
     assert.throws(() => resolveMasterSettings({}, { cwd: work }), /no master directory/);
     assert.throws(() => resolveMasterSettings({ dir: '/m', port: '70000' }, { cwd: work }), /invalid port/);
@@ -90,4 +93,45 @@ test('server host names: the listening host (not a wildcard) and the public URL 
       (error: unknown) => error instanceof SlapError && error.code === 'SLAP_ERR_CONFIG',
       bad,
     );
+});
+
+test('the regularisation policy: [master] regularisation_stop_after_days and _destroy_after_days, or their flags', async () => {
+  const work = await mkdtemp(join(tmpdir(), 'slapos-master-config-'));
+  try {
+    const cfg = join(work, 'master.cfg');
+    await writeFile(
+      cfg,
+      '[master]\ndir = m\nregularisation_stop_after_days = 15\nregularisation_destroy_after_days = 45\n',
+    );
+    assert.deepEqual(resolveMasterSettings({ cfg }, { cwd: work }).regularisation, {
+      stopAfterDays: 15,
+      destroyAfterDays: 45,
+    });
+    assert.deepEqual(
+      resolveMasterSettings({ cfg, regularisationStopAfterDays: '7' }, { cwd: work }).regularisation,
+      { stopAfterDays: 7, destroyAfterDays: 45 },
+    );
+    const refused = (flags: Record<string, string>, message: RegExp): void =>
+      assert.throws(
+        () => resolveMasterSettings({ dir: '/m', ...flags }, { cwd: work }),
+        (error: unknown) =>
+          error instanceof SlapError && error.code === 'SLAP_ERR_CONFIG' && message.test(error.message),
+        JSON.stringify(flags),
+      );
+    refused({ regularisationStopAfterDays: '10' }, /needs both/);
+    refused({ regularisationStopAfterDays: '10', regularisationDestroyAfterDays: '10' }, /must be more than/);
+    for (const text of ['', ' 10', '1e2', '-1', '0x10', '10\n', '10\u2028', '1.5', '9999999999'])
+      refused(
+        { regularisationStopAfterDays: text, regularisationDestroyAfterDays: '400' },
+        /^--regularisation-stop-after-days: a whole number of days/,
+      );
+    refused({ regularisationStopAfterDays: '0', regularisationDestroyAfterDays: '4' }, /at least 1/);
+    await writeFile(cfg, '[master]\ndir = m\nregularisation_stop_after_days = ten\n');
+    assert.throws(
+      () => resolveMasterSettings({ cfg }, { cwd: work }),
+      /\[master\] regularisation_stop_after_days: a whole number of days, not "ten"/,
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 });

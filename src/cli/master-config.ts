@@ -1,10 +1,12 @@
 /**
- * The settings of `slapos master start` and of the `slapos master user|node` administration: explicit
- * flags, else the `[master]` section of `--cfg` (`dir`, `host`, `port`, `database_uri`, `public_url`),
- * else defaults. Relative paths are relative to the current directory.
+ * The settings of `slapos master start` and of the `slapos master user|node|invoice` administration:
+ * explicit flags, else the `[master]` section of `--cfg` (`dir`, `host`, `port`, `database_uri`,
+ * `public_url`, `regularisation_stop_after_days`, `regularisation_destroy_after_days`), else
+ * defaults. Relative paths are relative to the current directory.
  */
 import { resolve } from 'node:path';
 import { SlapError } from '../core/errors.ts';
+import { regularisationPolicy, type RegularisationPolicy } from '../core/regularisation-policy.ts';
 import { parseDatabaseLocation, type DatabaseLocation } from '../master/storage/database-location.ts';
 import { parsePort } from './proxy-config.ts';
 import { readSlaposConfig } from './slapos-config.ts';
@@ -16,6 +18,8 @@ export interface MasterFlags {
   port?: string | undefined;
   database?: string | undefined;
   publicUrl?: string | undefined;
+  regularisationStopAfterDays?: string | undefined;
+  regularisationDestroyAfterDays?: string | undefined;
 }
 
 export interface MasterSettings {
@@ -25,6 +29,8 @@ export interface MasterSettings {
   /** Undefined: the SQLite file DIR/master.db. */
   database: DatabaseLocation | undefined;
   publicUrl: string | undefined;
+  /** Undefined: the regularisation policy is off. */
+  regularisation: RegularisationPolicy | undefined;
 }
 
 export const DEFAULT_MASTER_HOST = '127.0.0.1';
@@ -42,6 +48,17 @@ export function resolveMasterSettings(flags: MasterFlags, ctx: { cwd: string }):
     throw new SlapError('SLAP_ERR_USAGE', 'no master directory', {
       hint: 'pass --dir DIR (or `dir` in the [master] section of --cfg)',
     });
+  const days = (flag: string | undefined, flagName: string): number | undefined => {
+    const key = flagName.slice(2).replaceAll('-', '_');
+    const text = flag ?? fromConfig(key);
+    if (text === undefined) return undefined;
+    if (!/^[0-9]{1,9}$/.test(text))
+      throw new SlapError(
+        'SLAP_ERR_CONFIG',
+        `${flag === undefined ? `${configPath} [master] ${key}` : flagName}: a whole number of days, not ${JSON.stringify(text)}`,
+      );
+    return Number(text);
+  };
   const portText = flags.port ?? fromConfig('port');
   const databaseUri = flags.database ?? fromConfig('database_uri');
   return {
@@ -60,5 +77,9 @@ export function resolveMasterSettings(flags: MasterFlags, ctx: { cwd: string }):
             { cwd: ctx.cwd },
           ),
     publicUrl: flags.publicUrl ?? fromConfig('public_url'),
+    regularisation: regularisationPolicy({
+      stopAfterDays: days(flags.regularisationStopAfterDays, '--regularisation-stop-after-days'),
+      destroyAfterDays: days(flags.regularisationDestroyAfterDays, '--regularisation-destroy-after-days'),
+    }),
   };
 }

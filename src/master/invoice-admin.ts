@@ -7,7 +7,9 @@
 import { systemClock } from '../core/clock.ts';
 import type { InvoiceDocument, PriceList } from '../core/invoice-types.ts';
 import { silentLogger } from '../lib/logger.ts';
+import { adminServiceContext } from './admin-service-context.ts';
 import { openMasterDirectoryStore, type MasterAdminOptions } from './master-admin.ts';
+import { restartAfterPayment, type RegularisationAction } from './services/regularisation.ts';
 import { LOCAL_CALLER, proxyModeAuthorizer } from './services/caller.ts';
 import {
   generateInvoices,
@@ -28,7 +30,13 @@ export interface InvoiceAdmin {
   listPriceLists(): Promise<PriceList[]>;
   generateInvoices(period: string): Promise<GenerationResult>;
   listInvoices(filter: Omit<InvoiceListInput, 'caller'>): Promise<InvoiceDocument[]>;
-  markInvoicePaid(reference: string): Promise<InvoiceDocument>;
+  /**
+   * Records a payment, then restarts the instance trees the regularisation policy stopped for its
+   * user (services/regularisation.ts), unless another unpaid invoice it acted on holds them.
+   */
+  markInvoicePaid(
+    reference: string,
+  ): Promise<{ invoice: InvoiceDocument; restarted: RegularisationAction[] }>;
   close(): Promise<void>;
 }
 
@@ -48,7 +56,15 @@ export async function openInvoiceAdmin(options: MasterAdminOptions): Promise<Inv
     listPriceLists: () => listPriceLists(context, { caller }),
     generateInvoices: (period) => generateInvoices(context, { caller, period }),
     listInvoices: (filter) => listInvoices(context, { ...filter, caller }),
-    markInvoicePaid: (reference) => markInvoicePaid(context, { caller, reference }),
+    async markInvoicePaid(reference) {
+      const invoice = await markInvoicePaid(context, { caller, reference });
+      const services = adminServiceContext(store, { clock: context.clock, logger });
+      try {
+        return { invoice, restarted: await restartAfterPayment(services.context, { user: invoice.user }) };
+      } finally {
+        await services.close();
+      }
+    },
     close: () => store.close(),
   };
 }

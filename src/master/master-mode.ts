@@ -76,7 +76,10 @@ export function openMasterCertificateAuthority(
 export interface StartMasterModeOptions
   extends
     MasterDirectoryOptions,
-    Pick<StartMasterOptions, 'closeGraceMs' | 'maxConnections' | 'headersTimeoutMs' | 'metricsToken'> {
+    Pick<
+      StartMasterOptions,
+      'closeGraceMs' | 'maxConnections' | 'headersTimeoutMs' | 'metricsToken' | 'regularisation'
+    > {
   host?: string | undefined;
   port?: number | undefined;
   /** The database (default the SQLite file DIR/master.db). */
@@ -112,6 +115,7 @@ export async function startMasterMode(options: StartMasterModeOptions): Promise<
     ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
     ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
     metricsToken: options.metricsToken,
+    regularisation: options.regularisation,
   });
   return Object.assign(master, { certificateAuthority: ca });
 }

@@ -41,6 +41,8 @@ import {
   proxyModeAuthorizer,
   type MasterServices,
 } from './services/index.ts';
+import type { RegularisationPolicy } from '../core/regularisation-policy.ts';
+import { scheduleRegularisation, type RegularisationSchedule } from './services/regularisation-schedule.ts';
 import { describeDatabaseLocation, type DatabaseLocation } from './storage/database-location.ts';
 import { openMasterStore } from './storage/open-store.ts';
 
@@ -94,6 +96,11 @@ export interface StartMasterOptions {
    * `getSoftwareReleaseListFromSoftwareProduct` (`slapos request product.<name>`).
    */
   softwareProducts?: ReadonlyMap<string, string> | undefined;
+  /**
+   * Master mode: apply this regularisation policy (services/regularisation.ts) at start, then every
+   * `intervalMs` (default hourly). Undefined: the policy is off.
+   */
+  regularisation?: { policy: RegularisationPolicy; intervalMs?: number } | undefined;
 }
 
 const DEFAULT_MAX_CONNECTIONS = 512;
@@ -112,6 +119,8 @@ export interface RunningMaster {
   readonly port: number;
   readonly state: MasterState;
   readonly services: MasterServices;
+  /** The regularisation policy's runs, when it is on. */
+  readonly regularisation: RegularisationSchedule | undefined;
   close(): Promise<void>;
 }
 
@@ -143,6 +152,11 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
       },
     );
   }
+  if (mode === 'proxy' && options.regularisation !== undefined)
+    throw new SlapError(
+      'SLAP_ERR_CONFIG',
+      'the regularisation policy needs master mode (users own the instance trees)',
+    );
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const headersTimeout = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
   if (!Number.isSafeInteger(maxConnections) || maxConnections < 1) {
@@ -308,11 +322,17 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     'master listening',
   );
 
+  const regularisation =
+    options.regularisation === undefined
+      ? undefined
+      : scheduleRegularisation(services.context, options.regularisation);
+
   let state: MasterState = 'listening';
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       state = 'closing';
+      await regularisation?.close();
       // Long polls answer now instead of holding the close for their whole wait; their answers are
       // written before the server closes its idle connections.
       await services.context.revisions.close();
@@ -344,6 +364,7 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     host,
     port,
     services,
+    regularisation,
     get state() {
       return state;
     },

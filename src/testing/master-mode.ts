@@ -10,7 +10,11 @@ import { join } from 'node:path';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { openMasterAdmin, type MasterAdmin } from '../master/master-admin.ts';
-import { startMasterMode, type RunningMasterMode } from '../master/master-mode.ts';
+import {
+  startMasterMode,
+  type RunningMasterMode,
+  type StartMasterModeOptions,
+} from '../master/master-mode.ts';
 import type { JsonResponse } from './master.ts';
 
 export interface TestMasterMode {
@@ -27,7 +31,13 @@ export interface TestMasterMode {
 }
 
 export async function startTestMasterMode(
-  options: { clock?: Clock; logger?: Logger; headersTimeoutMs?: number; metricsToken?: string } = {},
+  options: {
+    clock?: Clock;
+    logger?: Logger;
+    headersTimeoutMs?: number;
+    metricsToken?: string;
+    regularisation?: StartMasterModeOptions['regularisation'];
+  } = {},
 ): Promise<TestMasterMode> {
   const parent = await mkdtemp(join(tmpdir(), 'slapos-test-master-mode-'));
   const dir = join(parent, 'master');
@@ -42,6 +52,7 @@ export async function startTestMasterMode(
       logger: options.logger,
       ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
       metricsToken: options.metricsToken,
+      regularisation: options.regularisation,
     });
   } catch (error) {
     await rm(parent, { recursive: true, force: true });

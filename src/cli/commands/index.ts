@@ -31,6 +31,10 @@ export const COMMANDS: readonly CommandEntry[] = [
   { word: 'master', load: async () => (await import('./master-user.ts')).registerMasterUser },
   { word: 'master', load: async () => (await import('./master-node.ts')).registerMasterNode },
   { word: 'master', load: async () => (await import('./master-backup.ts')).registerMasterBackup },
+  {
+    word: 'master',
+    load: async () => (await import('./master-invoice-regularise.ts')).registerMasterInvoiceRegularise,
+  },
   { word: 'master', load: async () => (await import('./master-invoice.ts')).registerMasterInvoice },
   { word: 'configure', load: async () => (await import('./configure-client.ts')).registerConfigureClient },
   // --- client commands (src/cli/client-config.ts) ---

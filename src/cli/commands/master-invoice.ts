@@ -14,6 +14,7 @@ import type { CliContext } from '../context.ts';
 import { commandGroup, subcommandGroup } from '../group.ts';
 import { resolveMasterSettings } from '../master-config.ts';
 import { addMasterAdminOptions, type MasterAdminFlags } from '../master-admin-options.ts';
+import { oneLine } from '../text-block.ts';
 
 async function withInvoiceAdmin<T>(
   ctx: CliContext,
@@ -152,8 +153,15 @@ export function registerMasterInvoice(program: Command, ctx: CliContext): void {
       .description('record the payment of an invoice')
       .argument('<id>', 'the invoice, e.g. INV-202601-000001'),
   ).action(async (id: string, options: MasterAdminFlags) => {
-    const invoice = await withInvoiceAdmin(ctx, options, (admin) => admin.markInvoicePaid(id));
+    const { invoice, restarted } = await withInvoiceAdmin(ctx, options, (admin) => admin.markInvoicePaid(id));
     if (options.json) ctx.printJson(invoice);
     else ctx.print(`${invoice.id} paid (${invoice.paid_at ?? ''})`);
+    for (const action of restarted)
+      ctx.note(
+        action.error === undefined
+          ? `instance tree ${oneLine(action.instanceTree)} of ${oneLine(action.user)} restarted (stopped by the regularisation)`
+          : `instance tree ${oneLine(action.instanceTree)} of ${oneLine(action.user)} not restarted: ${oneLine(action.error)}`,
+      );
+    if (restarted.some((action) => action.error !== undefined)) ctx.exitCode = 1;
   });
 }

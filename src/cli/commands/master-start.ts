@@ -40,6 +40,7 @@ async function masterStart(ctx: CliContext, flags: MasterStartFlags): Promise<vo
       publicUrl: settings.publicUrl,
       ...(flags.maxConnections === undefined ? {} : { maxConnections: flags.maxConnections }),
       metricsToken,
+      regularisation: settings.regularisation === undefined ? undefined : { policy: settings.regularisation },
       logger,
     });
     ctx.print(`SlapOS master listening on ${master.url} (certificate authority: ${settings.dir}/ca.crt)`);
@@ -71,6 +72,15 @@ export function registerMasterStart(program: Command, ctx: CliContext): void {
     .option(
       '--public-url <url>',
       'https:// URL nodes and users reach the master by; its host goes into the server certificate ([master] public_url)',
+    )
+    .option(
+      '--regularisation-stop-after-days <days>',
+      "stop a user's instance trees when an invoice of theirs is unpaid this many days after its issue " +
+        '([master] regularisation_stop_after_days; with the next option; default: no regularisation)',
+    )
+    .option(
+      '--regularisation-destroy-after-days <days>',
+      'destroy them when it is unpaid this many days after (more than the previous one) ([master] regularisation_destroy_after_days)',
     )
     .option('--cfg <file>', 'configuration file whose [master] section gives the options above')
     .option(

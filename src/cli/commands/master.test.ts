@@ -32,7 +32,10 @@ before(async () => {
   work = await mkdtemp(join(tmpdir(), 'slapos-master-cli-'));
   dir = join(work, 'master');
   const cfg = join(work, 'master.cfg');
-  await writeFile(cfg, `[master]\ndir = ${dir}\nport = 1\nhost = 127.0.0.1\n`);
+  await writeFile(
+    cfg,
+    `[master]\ndir = ${dir}\nport = 1\nhost = 127.0.0.1\nregularisation_stop_after_days = 15\nregularisation_destroy_after_days = 45\n`,
+  );
   await writeAccessTokenFile(join(work, 'metrics.token'), metricsToken);
   child = spawn(
     process.execPath,
@@ -83,6 +86,34 @@ test('master start: HTTPS on the port asked, DIR 0700 with the CA key 0600', asy
   assert.equal((await stat(dir)).mode & 0o777, 0o700);
   assert.equal((await stat(join(dir, 'ca.key'))).mode & 0o777, 0o600);
   assert.equal((await stat(join(dir, 'server.key'))).mode & 0o777, 0o600);
+});
+
+test('master start: the regularisation policy of [master] is on, applied at start', () => {
+  assert.match(
+    stderr,
+    /"stopAfterDays":15,"destroyAfterDays":45,"intervalMs":3600000,[^\n]*"msg":"regularisation: policy on"/,
+  );
+});
+
+test('master start: a regularisation policy that destroys before it stops is refused before anything starts', async () => {
+  const run = await runSlapos(
+    [
+      'master',
+      'start',
+      '--dir',
+      join(dir, 'never'),
+      '--port',
+      '0',
+      '--regularisation-stop-after-days',
+      '30',
+      '--regularisation-destroy-after-days',
+      '10',
+    ],
+    { env: env() },
+  );
+  assert.equal(run.code, 5, run.stderr);
+  assert.match(run.stderr, /must be more than regularisation_stop_after_days/);
+  await assert.rejects(stat(join(dir, 'never')), { code: 'ENOENT' });
 });
 
 test('master start --max-connections: a bad number is refused before anything starts', async () => {

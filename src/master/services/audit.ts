@@ -18,6 +18,11 @@ export type AuditEvent =
   | 'user.certificate_issued'
   | 'user.token_issued'
   | 'panel.signed_in'
+  /** The regularisation policy (regularisation.ts): a tree stopped, destroyed, restarted; an invoice marked. */
+  | 'regularisation.stopped'
+  | 'regularisation.destroyed'
+  | 'regularisation.restarted'
+  | 'regularisation.recorded'
   | 'price_list.set'
   | 'invoice.issued'
   | 'invoice.credit_note_issued'

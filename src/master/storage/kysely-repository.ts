@@ -8,6 +8,7 @@ import { sql } from '../../lib/kysely.ts';
 import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import { createKyselyIdentityRepository } from './kysely-identities.ts';
+import { createKyselyRegularisationRepository } from './kysely-regularisation.ts';
 import { createKyselyUsageRepository } from './kysely-usage.ts';
 import { createKyselyInvoiceRepository } from './kysely-invoices.ts';
 import { deploymentFactsOf, listInstanceTreeRows, type DeploymentColumns } from './kysely-instance-trees.ts';
@@ -108,6 +109,7 @@ export function createKyselyRepository(
     ...createKyselyIdentityRepository(db, executor),
     ...createKyselyUsageRepository(db, executor),
     ...createKyselyInvoiceRepository(db, executor),
+    ...createKyselyRegularisationRepository(db, executor),
     getComputeNode: async (reference) => {
       const row = await get<ComputeNodeRecord>(
         'getComputeNode',

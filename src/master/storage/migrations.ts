@@ -10,6 +10,7 @@
  */
 import type { ColumnDefinitionBuilder, Kysely, Migration, MigrationProvider } from 'kysely';
 import { sql } from '../../lib/kysely.ts';
+import { regularisationMigration } from './migration-0015-regularisation.ts';
 
 export type MigrationDialect = 'sqlite' | 'postgres';
 
@@ -739,6 +740,7 @@ export function migrationsFor(dialect: MigrationDialect): Record<string, Migrati
     '0012_invoicing': invoicing(dialect),
     '0013_invoice_periods': invoicePeriods,
     '0014_allocation_owner': allocationOwner,
+    '0015_regularisation': regularisationMigration,
     '0016_allocation_release': allocationRelease,
   };
 }

@@ -98,6 +98,7 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'listUsageJournals',
   'listChargedUsageJournals',
   'getPanelSession',
+  'listRegularisationStops',
   'listPriceLists',
   'getPriceListEffectiveAt',
   'getInvoice',
@@ -148,6 +149,9 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
   deleteRegistrationToken: () => undefined,
   // A node's last contact is in no memoized read either: recording it evicts none of its node's.
   recordComputeNodeContacts: () => undefined,
+  // Nor are the regularisation's records.
+  insertRegularisationStop: () => undefined,
+  deleteRegularisationStop: () => undefined,
   // Price lists and invoices are in no memoized read.
   putPriceList: () => undefined,
   insertInvoice: () => undefined,

@@ -28,6 +28,8 @@ const WHOLE_LISTINGS = new Set<keyof Repository>([
   'listInstanceStatusFacts',
   // Every price list (a handful), read whole by invoice generation.
   'listPriceLists',
+  // The trees the regularisation stopped (few), read whole by each of its runs.
+  'listRegularisationStops',
 ]);
 
 /** Methods reading one owner's instances. */
@@ -343,6 +345,9 @@ const CALLS: [keyof Repository, Call][] = [
       await r.listInvoices({ period: '2026-01' });
       await r.listInvoices({ user: 'alice', period: '2026-01' });
       await r.listInvoices({ period: '2026-01', kind: 'invoice' });
+      // The regularisation's: the unpaid invoices, everyone's or one user's.
+      await r.listInvoices({ kind: 'invoice', state: 'issued' });
+      await r.listInvoices({ kind: 'invoice', state: 'issued', user: 'alice' });
       return r.listInvoices({ state: 'issued' });
     },
   ],
@@ -356,6 +361,19 @@ const CALLS: [keyof Repository, Call][] = [
   ['nextInvoiceSequence', (r) => r.nextInvoiceSequence({ kind: 'credit_note', period: '2026-01' })],
   ['setInvoiceState', (r) => r.setInvoiceState('INV-202601-000001', { state: 'paid', paidAt: 2 })],
   ['setInvoiceRegularisation', (r) => r.setInvoiceRegularisation('INV-202601-000001', 'stopped')],
+  [
+    'insertRegularisationStop',
+    (r) =>
+      r.insertRegularisationStop({ owner: 'alice', instanceTree: 'web', invoice: 'INV-1', stoppedAt: 1 }),
+  ],
+  [
+    'listRegularisationStops',
+    async (r) => {
+      await r.listRegularisationStops({ owner: 'alice' });
+      return r.listRegularisationStops();
+    },
+  ],
+  ['deleteRegularisationStop', (r) => r.deleteRegularisationStop('alice', 'web')],
   [
     'undoComputeNodeRegistration',
     (r) => r.undoComputeNodeRegistration({ reference: 'COMP-9', tokenHash: 'd'.repeat(64) }),

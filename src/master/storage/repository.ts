@@ -8,10 +8,12 @@ import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import type { InstanceIdentity } from '../../core/instance-guid.ts';
 import type { IdentityRepository } from './identity-repository.ts';
+import type { RegularisationRepository } from './regularisation-repository.ts';
 import type { UsageRepository } from './usage-repository.ts';
 import type { InvoiceRepository } from './invoice-repository.ts';
 
 export * from './identity-repository.ts';
+export * from './regularisation-repository.ts';
 
 export interface ComputeNodeRecord {
   reference: string;
@@ -260,7 +262,8 @@ export interface UsagePoint {
   quantity: number;
 }
 
-export interface Repository extends IdentityRepository, UsageRepository, InvoiceRepository {
+export interface Repository
+  extends IdentityRepository, UsageRepository, InvoiceRepository, RegularisationRepository {
   // compute nodes
   getComputeNode(reference: string): Promise<ComputeNodeRecord | undefined>;
   listComputeNodes(): Promise<ComputeNodeRecord[]>;

@@ -286,6 +286,15 @@ export interface InvoiceTable {
   regularisation: string | null;
 }
 
+/** An instance tree the regularisation policy stopped (migration 0015): paying restarts it. */
+export interface RegularisationStopTable {
+  owner: string;
+  instance_tree: string;
+  /** The unpaid invoice (reference) that made the policy stop it. */
+  invoice: string;
+  stopped_at: number;
+}
+
 /** A signed-in panel session; the secret session id is stored as its SHA-256 digest only. */
 export interface PanelSessionTable {
   session_hash: string;
@@ -318,4 +327,5 @@ export interface MasterDatabase {
   usage_charge: UsageChargeTable;
   price_list: PriceListTable;
   invoice: InvoiceTable;
+  regularisation_stop: RegularisationStopTable;
 }

@@ -60,6 +60,7 @@ test('the store migrates once, keeps its data across reopenings, in WAL mode wit
         { name: '0012_invoicing' },
         { name: '0013_invoice_periods' },
         { name: '0014_allocation_owner' },
+        { name: '0015_regularisation' },
         { name: '0016_allocation_release' },
       ]);
     } finally {
