@@ -5,7 +5,8 @@
 import type { Command } from 'commander';
 import type { MasterAdmin } from '../master/master-admin.ts';
 import type { CliContext } from './context.ts';
-import { resolveMasterSettings, type MasterFlags } from './master-config.ts';
+import type { Logger } from '../lib/logger.ts';
+import { resolveMasterSettings, type MasterFlags, type MasterSettings } from './master-config.ts';
 
 export interface MasterAdminFlags extends Pick<MasterFlags, 'cfg' | 'dir' | 'database'> {
   json?: boolean;
@@ -23,22 +24,39 @@ export function addMasterAdminOptions(command: Command, options: { json?: boolea
   return command;
 }
 
+/** What opens on a master directory: the master database and the settings beside it. */
+export interface MasterDirectoryOptions {
+  dir: string;
+  database: MasterSettings['database'];
+  logger: Logger;
+}
+
+/** Runs `action` on what `open` opens on the master directory (`--dir`/`--cfg`), closing it afterwards. */
+export async function withMasterDirectory<Opened extends { close(): Promise<void> }, T>(
+  ctx: CliContext,
+  flags: MasterAdminFlags,
+  open: (options: MasterDirectoryOptions) => Promise<Opened>,
+  action: (opened: Opened) => Promise<T>,
+): Promise<T> {
+  const settings = resolveMasterSettings(flags, ctx);
+  const opened = await open({ dir: settings.dir, database: settings.database, logger: ctx.logger() });
+  try {
+    return await action(opened);
+  } finally {
+    await opened.close();
+  }
+}
+
 /** Runs `action` on the master directory's administration, closing it afterwards. */
-export async function withMasterAdmin<T>(
+export function withMasterAdmin<T>(
   ctx: CliContext,
   flags: MasterAdminFlags,
   action: (admin: MasterAdmin) => Promise<T>,
 ): Promise<T> {
-  const settings = resolveMasterSettings(flags, ctx);
-  const { openMasterAdmin } = await import('../master/master-admin.ts');
-  const admin = await openMasterAdmin({
-    dir: settings.dir,
-    database: settings.database,
-    logger: ctx.logger(),
-  });
-  try {
-    return await action(admin);
-  } finally {
-    await admin.close();
-  }
+  return withMasterDirectory(
+    ctx,
+    flags,
+    async (options) => (await import('../master/master-admin.ts')).openMasterAdmin(options),
+    action,
+  );
 }

@@ -13,26 +13,24 @@ import type { InvoiceAdmin } from '../../master/invoice-admin.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup, subcommandGroup } from '../group.ts';
 import { resolveMasterSettings } from '../master-config.ts';
-import { addMasterAdminOptions, type MasterAdminFlags } from '../master-admin-options.ts';
+import {
+  addMasterAdminOptions,
+  withMasterDirectory,
+  type MasterAdminFlags,
+} from '../master-admin-options.ts';
 import { oneLine } from '../text-block.ts';
 
-async function withInvoiceAdmin<T>(
+function withInvoiceAdmin<T>(
   ctx: CliContext,
   flags: MasterAdminFlags,
   action: (admin: InvoiceAdmin) => Promise<T>,
 ): Promise<T> {
-  const settings = resolveMasterSettings(flags, ctx);
-  const { openInvoiceAdmin } = await import('../../master/invoice-admin.ts');
-  const admin = await openInvoiceAdmin({
-    dir: settings.dir,
-    database: settings.database,
-    logger: ctx.logger(),
-  });
-  try {
-    return await action(admin);
-  } finally {
-    await admin.close();
-  }
+  return withMasterDirectory(
+    ctx,
+    flags,
+    async (options) => (await import('../../master/invoice-admin.ts')).openInvoiceAdmin(options),
+    action,
+  );
 }
 
 /** The price list file's text: UTF-8, bounded. */
