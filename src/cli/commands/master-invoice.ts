@@ -12,7 +12,6 @@ import { MAX_PRICE_LIST_LENGTH } from '../../core/price-list.ts';
 import type { InvoiceAdmin } from '../../master/invoice-admin.ts';
 import type { CliContext } from '../context.ts';
 import { commandGroup, subcommandGroup } from '../group.ts';
-import { resolveMasterSettings } from '../master-config.ts';
 import {
   addMasterAdminOptions,
   withMasterDirectory,
