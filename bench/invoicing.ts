@@ -1,0 +1,213 @@
+/**
+ * Invoicing benchmark (issue 15, "Performance"):
+ *
+ *   npm run bench -- invoicing [--postgres URI | --postgres-cluster] [--movements N]
+ *     [--nodes 10000] [--partitions 100] [--reports-per-month 24] [--resources 3] [--period 2026-10]
+ *
+ * 1. A month of usage for N nodes × P partitions, R journals of K resources per partition
+ *    (72 million movements by default), loaded in bulk (bench/_invoicing-load.ts) into a fresh
+ *    SQLite file, or with `--postgres-cluster` a throwaway PostgreSQL cluster (scripts/pg-cluster.sh),
+ *    or with `--postgres URI` an empty PostgreSQL database (left loaded); load rate and progress.
+ * 2. The month's invoices: the aggregation invoice generation reads (a period's sums per owner,
+ *    instance tree and resource, and the trees' allocations for the fee), with its plan, timed
+ *    (goal: under 60 s). On PostgreSQL, once after ANALYZE (autovacuum has not run: the visibility
+ *    map is empty) and once after VACUUM.
+ * `--movements N` keeps the partitions, reports and resources and picks the number of nodes.
+ * The database files live in a temporary directory, removed at the end.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { openMasterStore } from '../src/master/storage/open-store.ts';
+import { pgClientConfig } from '../src/master/storage/postgres/connection.ts';
+import { startPostgresCluster, type PostgresCluster } from '../src/testing/postgres-cluster.ts';
+import {
+  loadPostgres,
+  loadSqlite,
+  movementCount,
+  periodBounds,
+  type Progress,
+  type UsageShape,
+} from './_invoicing-load.ts';
+
+const GOAL_SECONDS = 60;
+
+const { values } = parseArgs({
+  options: {
+    postgres: { type: 'string' },
+    'postgres-cluster': { type: 'boolean', default: false },
+    movements: { type: 'string' },
+    nodes: { type: 'string', default: '10000' },
+    partitions: { type: 'string', default: '100' },
+    'reports-per-month': { type: 'string', default: '24' },
+    resources: { type: 'string', default: '3' },
+    period: { type: 'string', default: '2026-10' },
+  },
+});
+
+function positive(name: string, text: string | undefined): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new Error(`--${name}: not a positive integer: ${text}`);
+  return value;
+}
+
+const partitions = positive('partitions', values.partitions);
+const reportsPerMonth = positive('reports-per-month', values['reports-per-month']);
+const resources = positive('resources', values.resources);
+const perNode = partitions * reportsPerMonth * resources;
+const shape: UsageShape = {
+  nodes:
+    values.movements === undefined
+      ? positive('nodes', values.nodes)
+      : Math.ceil(positive('movements', values.movements) / perNode),
+  partitions,
+  reportsPerMonth,
+  resources,
+  period: values.period ?? '2026-10',
+};
+const period = periodBounds(shape.period);
+if (values.postgres !== undefined && values['postgres-cluster'])
+  throw new Error('--postgres and --postgres-cluster: one or the other');
+const store = values.postgres !== undefined || values['postgres-cluster'] ? 'postgres' : 'sqlite';
+
+const seconds = (since: number): number => (performance.now() - since) / 1000;
+const millions = (count: number): string => `${(count / 1e6).toFixed(1)} M`;
+const load = (): string =>
+  `load average ${loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ')} on ${cpus().length} CPUs`;
+
+/** Progress lines: every 5 % of the rows, with the rate so far. */
+function progressPrinter(): Progress {
+  const started = performance.now();
+  return (loaded, total) => {
+    const elapsed = seconds(started);
+    process.stdout.write(
+      `  ${millions(loaded)} / ${millions(total)} rows, ${elapsed.toFixed(0)} s, ` +
+        `${Math.round(loaded / elapsed)} rows/s\n`,
+    );
+  };
+}
+
+interface Timing {
+  seconds: number;
+  groups: number;
+  allocations: number;
+  plan: string;
+}
+
+/** The period's sums per (owner, instance tree, resource), the query invoice generation runs. */
+const SUMS =
+  'SELECT owner, instance_tree, resource, SUM(quantity_micro) AS quantity_micro FROM usage_charge ' +
+  'WHERE period = ? GROUP BY owner, instance_tree, resource';
+/** The trees' allocations overlapping the period, for the fee. */
+const ALLOCATIONS =
+  'SELECT owner, instance_tree, allocated_at, released_at FROM partition_allocation ' +
+  'WHERE allocated_at < ? AND (released_at IS NULL OR released_at > ?)';
+
+function timeSqlite(path: string): Timing {
+  const db = new BetterSqlite3(path, { readonly: true });
+  try {
+    const plan = db
+      .prepare<[number], { detail: string }>(`EXPLAIN QUERY PLAN ${SUMS}`)
+      .all(period.code)
+      .map((row) => row.detail)
+      .join('; ');
+    const started = performance.now();
+    let groups = 0;
+    for (const _ of db.prepare(SUMS).iterate(period.code)) groups++;
+    const allocations = db.prepare(ALLOCATIONS).all(period.to, period.from).length;
+    return { seconds: seconds(started), groups, allocations, plan };
+  } finally {
+    db.close();
+  }
+}
+
+const numbered = (query: string): string => {
+  let n = 0;
+  return query.replace(/\?/g, () => `$${++n}`);
+};
+
+async function timePostgres(client: pg.Client): Promise<Timing> {
+  const explained = await client.query<{ 'QUERY PLAN': string }>(
+    `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${numbered(SUMS)}`,
+    [period.code],
+  );
+  const plan = explained.rows.map((row) => row['QUERY PLAN']).join('\n    ');
+  const started = performance.now();
+  const sums = await client.query(numbered(SUMS), [period.code]);
+  const allocations = await client.query(numbered(ALLOCATIONS), [period.to, period.from]);
+  return {
+    seconds: seconds(started),
+    groups: sums.rowCount ?? 0,
+    allocations: allocations.rowCount ?? 0,
+    plan,
+  };
+}
+
+function reportTiming(label: string, timing: Timing): void {
+  process.stdout.write(
+    `${label}: ${timing.seconds.toFixed(1)} s for ${timing.groups} sums and ${timing.allocations} allocations ` +
+      `(goal < ${GOAL_SECONDS} s: ${timing.seconds < GOAL_SECONDS ? 'met' : 'NOT met'}; ${load()})\n` +
+      `  plan: ${timing.plan}\n`,
+  );
+}
+
+process.stdout.write(
+  `invoicing benchmark on ${store === 'sqlite' ? 'SQLite' : 'PostgreSQL'}: ${shape.nodes} nodes × ${shape.partitions} ` +
+    `partitions (user n owns node n and one instance tree per partition), each partition sending ` +
+    `${shape.reportsPerMonth} journals of ${shape.resources} resources in ${shape.period}: ` +
+    `${movementCount(shape)} movements (the issue's 72 million; hourly reports of this shape would be ` +
+    `${shape.nodes * shape.partitions * 24 * 30 * shape.resources}), loaded in bulk; ${load()}\n`,
+);
+
+const directory = await mkdtemp(join(tmpdir(), 'slapos-bench-invoicing-'));
+let cluster: PostgresCluster | undefined;
+try {
+  if (store === 'sqlite') {
+    const path = join(directory, 'master.db');
+    await (await openMasterStore({ kind: 'sqlite', path })).close();
+    const started = performance.now();
+    loadSqlite(path, shape, progressPrinter());
+    const took = seconds(started);
+    process.stdout.write(
+      `loaded in ${took.toFixed(0)} s (${Math.round(movementCount(shape) / took)} rows/s, indexes included)\n`,
+    );
+    reportTiming('month aggregation (SQLite)', timeSqlite(path));
+  } else {
+    if (values['postgres-cluster']) cluster = await startPostgresCluster();
+    const uri = cluster ? await cluster.createDatabase('bench_invoicing') : (values.postgres ?? '');
+    await (await openMasterStore({ kind: 'postgres', uri })).close();
+    const client = new pg.Client(pgClientConfig(uri, { applicationName: 'slapos-bench-invoicing' }));
+    await client.connect();
+    try {
+      const existing = await client.query<{ count: string }>('SELECT count(*) AS count FROM usage_charge');
+      if (existing.rows[0]?.count !== '0') throw new Error('the PostgreSQL database given has usage already');
+      const started = performance.now();
+      await loadPostgres(uri, shape, progressPrinter());
+      const took = seconds(started);
+      process.stdout.write(
+        `loaded in ${took.toFixed(0)} s (${Math.round(movementCount(shape) / took)} rows/s, indexes included)\n`,
+      );
+      let step = performance.now();
+      await client.query('ANALYZE');
+      process.stdout.write(`ANALYZE: ${seconds(step).toFixed(0)} s\n`);
+      reportTiming('month aggregation (PostgreSQL, visibility map empty)', await timePostgres(client));
+      step = performance.now();
+      await client.query('VACUUM usage_charge');
+      process.stdout.write(`VACUUM usage_charge: ${seconds(step).toFixed(0)} s\n`);
+      reportTiming('month aggregation (PostgreSQL, after VACUUM)', await timePostgres(client));
+    } finally {
+      await client.end();
+    }
+    if (!cluster) process.stdout.write('the database given is left loaded: drop it when done\n');
+  }
+} finally {
+  await cluster?.remove();
+  await rm(directory, { recursive: true, force: true });
+}
