@@ -96,6 +96,8 @@ function progressPrinter(): Progress {
 
 interface Timing {
   seconds: number;
+  /** CPU seconds of the process that ran the query (this one for SQLite, the server for PostgreSQL). */
+  cpuSeconds: number | undefined;
   groups: number;
   allocations: number;
   plan: string;
@@ -119,10 +121,18 @@ function timeSqlite(path: string): Timing {
       .map((row) => row.detail)
       .join('; ');
     const started = performance.now();
+    const cpu = process.cpuUsage();
     let groups = 0;
     for (const _ of db.prepare(SUMS).iterate(period.code)) groups++;
     const allocations = db.prepare(ALLOCATIONS).all(period.to, period.from).length;
-    return { seconds: seconds(started), groups, allocations, plan };
+    const used = process.cpuUsage(cpu);
+    return {
+      seconds: seconds(started),
+      cpuSeconds: (used.user + used.system) / 1e6,
+      groups,
+      allocations,
+      plan,
+    };
   } finally {
     db.close();
   }
@@ -133,17 +143,20 @@ const numbered = (query: string): string => {
   return query.replace(/\?/g, () => `$${++n}`);
 };
 
-async function timePostgres(client: pg.Client): Promise<Timing> {
+async function timePostgres(client: pg.Client, server: PostgresCluster | undefined): Promise<Timing> {
   const explained = await client.query<{ 'QUERY PLAN': string }>(
     `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${numbered(SUMS)}`,
     [period.code],
   );
   const plan = explained.rows.map((row) => row['QUERY PLAN']).join('\n    ');
+  const cpu = await server?.cpuSeconds();
   const started = performance.now();
   const sums = await client.query(numbered(SUMS), [period.code]);
   const allocations = await client.query(numbered(ALLOCATIONS), [period.to, period.from]);
+  const took = seconds(started);
   return {
-    seconds: seconds(started),
+    seconds: took,
+    cpuSeconds: server && cpu !== undefined ? (await server.cpuSeconds()) - cpu : undefined,
     groups: sums.rowCount ?? 0,
     allocations: allocations.rowCount ?? 0,
     plan,
@@ -152,7 +165,8 @@ async function timePostgres(client: pg.Client): Promise<Timing> {
 
 function reportTiming(label: string, timing: Timing): void {
   process.stdout.write(
-    `${label}: ${timing.seconds.toFixed(1)} s for ${timing.groups} sums and ${timing.allocations} allocations ` +
+    `${label}: ${timing.seconds.toFixed(1)} s` +
+      `${timing.cpuSeconds === undefined ? '' : ` (${timing.cpuSeconds.toFixed(1)} s CPU)`} for ${timing.groups} sums and ${timing.allocations} allocations ` +
       `(goal < ${GOAL_SECONDS} s: ${timing.seconds < GOAL_SECONDS ? 'met' : 'NOT met'}; ${load()})\n` +
       `  plan: ${timing.plan}\n`,
   );
@@ -197,11 +211,14 @@ try {
       let step = performance.now();
       await client.query('ANALYZE');
       process.stdout.write(`ANALYZE: ${seconds(step).toFixed(0)} s\n`);
-      reportTiming('month aggregation (PostgreSQL, visibility map empty)', await timePostgres(client));
+      reportTiming(
+        'month aggregation (PostgreSQL, visibility map empty)',
+        await timePostgres(client, cluster),
+      );
       step = performance.now();
       await client.query('VACUUM usage_charge');
       process.stdout.write(`VACUUM usage_charge: ${seconds(step).toFixed(0)} s\n`);
-      reportTiming('month aggregation (PostgreSQL, after VACUUM)', await timePostgres(client));
+      reportTiming('month aggregation (PostgreSQL, after VACUUM)', await timePostgres(client, cluster));
     } finally {
       await client.end();
     }
