@@ -200,8 +200,11 @@ try {
     const client = new pg.Client(pgClientConfig(uri, { applicationName: 'slapos-bench-invoicing' }));
     await client.connect();
     try {
-      const existing = await client.query<{ count: string }>('SELECT count(*) AS count FROM usage_charge');
-      if (existing.rows[0]?.count !== '0') throw new Error('the PostgreSQL database given has usage already');
+      const existing = await client.query<{ used: boolean }>(
+        'SELECT EXISTS (SELECT 1 FROM usage_charge) AS used',
+      );
+      if (existing.rows[0]?.used !== false)
+        throw new Error('the PostgreSQL database given has usage already');
       const started = performance.now();
       await loadPostgres(uri, shape, progressPrinter());
       const took = seconds(started);
