@@ -13,8 +13,11 @@
  *    (goal: under 60 s). On PostgreSQL, once after ANALYZE (autovacuum has not run: the visibility
  *    map is empty) and once after VACUUM.
  * `--movements N` keeps the partitions, reports and resources and picks the number of nodes.
- * The database files live in a temporary directory, removed at the end.
+ * The database files live in a temporary directory, removed at the end; `--keep` leaves them (and the
+ * throwaway cluster running) and says where, to time the month again with `--reuse` and
+ * `--sqlite PATH` or `--postgres URI` (the database already loaded with the same shape).
  */
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +49,9 @@ const { values } = parseArgs({
     'reports-per-month': { type: 'string', default: '24' },
     resources: { type: 'string', default: '3' },
     period: { type: 'string', default: '2026-10' },
+    sqlite: { type: 'string' },
+    reuse: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
   },
 });
 
@@ -74,6 +80,13 @@ const period = periodBounds(shape.period);
 if (values.postgres !== undefined && values['postgres-cluster'])
   throw new Error('--postgres and --postgres-cluster: one or the other');
 const store = values.postgres !== undefined || values['postgres-cluster'] ? 'postgres' : 'sqlite';
+const reuse = values.reuse ?? false;
+if (reuse && values.sqlite === undefined && values.postgres === undefined)
+  throw new Error('--reuse: with --sqlite PATH or --postgres URI (a database loaded before)');
+if (values.sqlite !== undefined && store === 'postgres')
+  throw new Error('--sqlite and --postgres: one or the other');
+/** The temporary directory holds the SQLite file loaded, to keep. */
+const keepDirectory = (values.keep ?? false) && store === 'sqlite' && values.sqlite === undefined;
 
 const seconds = (since: number): number => (performance.now() - since) / 1000;
 const millions = (count: number): string => `${(count / 1e6).toFixed(1)} M`;
@@ -103,28 +116,34 @@ interface Timing {
   plan: string;
 }
 
-/** The period's sums per (owner, instance tree, resource), the query invoice generation runs. */
+/**
+ * The period's sums per (owner, instance tree, resource) between two instants, as the repository
+ * reads them for invoice generation (storage/kysely-usage.ts, sumUsageCharges).
+ */
 const SUMS =
-  'SELECT owner, instance_tree, resource, SUM(quantity_micro) AS quantity_micro FROM usage_charge ' +
-  'WHERE period = ? GROUP BY owner, instance_tree, resource';
-/** The trees' allocations overlapping the period, for the fee. */
+  'SELECT owner, instance_tree, resource, CAST(SUM(quantity_micro) AS TEXT) AS quantity FROM usage_charge ' +
+  'WHERE period = ? AND start_at >= ? AND start_at < ? ' +
+  'GROUP BY owner, instance_tree, resource ORDER BY owner, instance_tree, resource';
+const sumsParameters = [period.code, period.from, period.to];
+/** The trees' allocations overlapping the period, for the fee (listTreeAllocations). */
 const ALLOCATIONS =
   'SELECT owner, instance_tree, allocated_at, released_at FROM partition_allocation ' +
-  'WHERE allocated_at < ? AND (released_at IS NULL OR released_at > ?)';
+  'WHERE (released_at IS NULL OR released_at > ?) AND allocated_at < ? ORDER BY id';
+const allocationsParameters = [period.from, period.to];
 
 function timeSqlite(path: string): Timing {
   const db = new BetterSqlite3(path, { readonly: true });
   try {
     const plan = db
-      .prepare<[number], { detail: string }>(`EXPLAIN QUERY PLAN ${SUMS}`)
-      .all(period.code)
+      .prepare<number[], { detail: string }>(`EXPLAIN QUERY PLAN ${SUMS}`)
+      .all(...sumsParameters)
       .map((row) => row.detail)
       .join('; ');
     const started = performance.now();
     const cpu = process.cpuUsage();
     let groups = 0;
-    for (const _ of db.prepare(SUMS).iterate(period.code)) groups++;
-    const allocations = db.prepare(ALLOCATIONS).all(period.to, period.from).length;
+    for (const _ of db.prepare(SUMS).iterate(...sumsParameters)) groups++;
+    const allocations = db.prepare(ALLOCATIONS).all(...allocationsParameters).length;
     const used = process.cpuUsage(cpu);
     return {
       seconds: seconds(started),
@@ -146,13 +165,13 @@ const numbered = (query: string): string => {
 async function timePostgres(client: pg.Client, server: PostgresCluster | undefined): Promise<Timing> {
   const explained = await client.query<{ 'QUERY PLAN': string }>(
     `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${numbered(SUMS)}`,
-    [period.code],
+    sumsParameters,
   );
   const plan = explained.rows.map((row) => row['QUERY PLAN']).join('\n    ');
   const cpu = await server?.cpuSeconds();
   const started = performance.now();
-  const sums = await client.query(numbered(SUMS), [period.code]);
-  const allocations = await client.query(numbered(ALLOCATIONS), [period.to, period.from]);
+  const sums = await client.query(numbered(SUMS), sumsParameters);
+  const allocations = await client.query(numbered(ALLOCATIONS), allocationsParameters);
   const took = seconds(started);
   return {
     seconds: took,
@@ -172,6 +191,28 @@ function reportTiming(label: string, timing: Timing): void {
   );
 }
 
+/** Loads the month into the empty database at `uri`, then times it before and after VACUUM. */
+async function loadAndTimePostgres(client: pg.Client, uri: string): Promise<void> {
+  const existing = await client.query<{ used: boolean }>(
+    'SELECT EXISTS (SELECT 1 FROM usage_charge) AS used',
+  );
+  if (existing.rows[0]?.used !== false) throw new Error('the PostgreSQL database given has usage already');
+  const started = performance.now();
+  await loadPostgres(uri, shape, progressPrinter());
+  const took = seconds(started);
+  process.stdout.write(
+    `loaded in ${took.toFixed(0)} s (${Math.round(movementCount(shape) / took)} rows/s, indexes included)\n`,
+  );
+  let step = performance.now();
+  await client.query('ANALYZE');
+  process.stdout.write(`ANALYZE: ${seconds(step).toFixed(0)} s\n`);
+  reportTiming('month aggregation (PostgreSQL, visibility map empty)', await timePostgres(client, cluster));
+  step = performance.now();
+  await client.query('VACUUM usage_charge');
+  process.stdout.write(`VACUUM usage_charge: ${seconds(step).toFixed(0)} s\n`);
+  reportTiming('month aggregation (PostgreSQL, after VACUUM)', await timePostgres(client, cluster));
+}
+
 process.stdout.write(
   `invoicing benchmark on ${store === 'sqlite' ? 'SQLite' : 'PostgreSQL'}: ${shape.nodes} nodes × ${shape.partitions} ` +
     `partitions (user n owns node n and one instance tree per partition), each partition sending ` +
@@ -184,50 +225,40 @@ const directory = await mkdtemp(join(tmpdir(), 'slapos-bench-invoicing-'));
 let cluster: PostgresCluster | undefined;
 try {
   if (store === 'sqlite') {
-    const path = join(directory, 'master.db');
-    await (await openMasterStore({ kind: 'sqlite', path })).close();
-    const started = performance.now();
-    loadSqlite(path, shape, progressPrinter());
-    const took = seconds(started);
-    process.stdout.write(
-      `loaded in ${took.toFixed(0)} s (${Math.round(movementCount(shape) / took)} rows/s, indexes included)\n`,
-    );
+    const path = values.sqlite ?? join(directory, 'master.db');
+    if (!reuse) {
+      if (existsSync(path)) throw new Error(`--sqlite ${path}: exists already (--reuse to time it again)`);
+      await (await openMasterStore({ kind: 'sqlite', path })).close();
+      const started = performance.now();
+      loadSqlite(path, shape, progressPrinter());
+      const took = seconds(started);
+      process.stdout.write(
+        `loaded in ${took.toFixed(0)} s (${Math.round(movementCount(shape) / took)} rows/s, indexes included), ` +
+          `${(statSync(path).size / 2 ** 30).toFixed(1)} GiB\n`,
+      );
+      if (keepDirectory) process.stdout.write(`kept: ${path} (remove its directory when done)\n`);
+    }
     reportTiming('month aggregation (SQLite)', timeSqlite(path));
   } else {
     if (values['postgres-cluster']) cluster = await startPostgresCluster();
     const uri = cluster ? await cluster.createDatabase('bench_invoicing') : (values.postgres ?? '');
-    await (await openMasterStore({ kind: 'postgres', uri })).close();
+    if (cluster && values.keep)
+      process.stdout.write(
+        `kept: ${uri} (stop it with scripts/pg-cluster.sh stop DIR, DIR its host, then remove DIR's parent)\n`,
+      );
+    if (!reuse) await (await openMasterStore({ kind: 'postgres', uri })).close();
     const client = new pg.Client(pgClientConfig(uri, { applicationName: 'slapos-bench-invoicing' }));
     await client.connect();
     try {
-      const existing = await client.query<{ used: boolean }>(
-        'SELECT EXISTS (SELECT 1 FROM usage_charge) AS used',
-      );
-      if (existing.rows[0]?.used !== false)
-        throw new Error('the PostgreSQL database given has usage already');
-      const started = performance.now();
-      await loadPostgres(uri, shape, progressPrinter());
-      const took = seconds(started);
-      process.stdout.write(
-        `loaded in ${took.toFixed(0)} s (${Math.round(movementCount(shape) / took)} rows/s, indexes included)\n`,
-      );
-      let step = performance.now();
-      await client.query('ANALYZE');
-      process.stdout.write(`ANALYZE: ${seconds(step).toFixed(0)} s\n`);
-      reportTiming(
-        'month aggregation (PostgreSQL, visibility map empty)',
-        await timePostgres(client, cluster),
-      );
-      step = performance.now();
-      await client.query('VACUUM usage_charge');
-      process.stdout.write(`VACUUM usage_charge: ${seconds(step).toFixed(0)} s\n`);
-      reportTiming('month aggregation (PostgreSQL, after VACUUM)', await timePostgres(client, cluster));
+      if (reuse)
+        reportTiming('month aggregation (PostgreSQL, as found)', await timePostgres(client, cluster));
+      else await loadAndTimePostgres(client, uri);
     } finally {
       await client.end();
     }
     if (!cluster) process.stdout.write('the database given is left loaded: drop it when done\n');
   }
 } finally {
-  await cluster?.remove();
-  await rm(directory, { recursive: true, force: true });
+  if (!(cluster && values.keep)) await cluster?.remove();
+  if (!keepDirectory) await rm(directory, { recursive: true, force: true });
 }
