@@ -199,7 +199,10 @@ const SQLITE_ROWS_PER_STATEMENT = 100;
 export function loadSqlite(path: string, shape: UsageShape, progress: Progress): void {
   const db = new BetterSqlite3(path);
   try {
-    db.pragma('journal_mode = OFF');
+    // Out of WAL (the store's mode: every page would be written twice), into a rollback journal in
+    // memory (OFF is refused: better-sqlite3 opens in defensive mode); one transaction of new pages.
+    db.pragma('journal_mode = DELETE');
+    db.pragma('journal_mode = MEMORY');
     db.pragma('synchronous = OFF');
     db.pragma('cache_size = -1048576');
     const indexes = db
