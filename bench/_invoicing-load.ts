@@ -11,6 +11,7 @@
  * (report after report, each node's journal in turn), with the values it would compute: one
  * period, the partition's holder, the interval, the billed quantity in integer millionths.
  */
+import { once } from 'node:events';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -285,11 +286,8 @@ async function copyRows(
     if (chunk.length === 0) return;
     const text = chunk.join('');
     chunk = [];
-    if (!stream.write(text))
-      await new Promise<void>((resolve, reject) => {
-        stream.once('drain', resolve);
-        stream.once('error', reject);
-      });
+    // once() rejects on an error meanwhile, and leaves no listener behind.
+    if (!stream.write(text)) await once(stream, 'drain');
   };
   // A promise (to wait for) only when a chunk was written: not one per row.
   await produce((row) => {
