@@ -60,6 +60,7 @@ if [ $# -eq 0 ]; then
     dist/src/master/services/allocation.test.js \
     dist/src/master/services/certificate-issuance.test.js \
     dist/src/master/services/usage-records.test.js \
+    dist/src/master/services/usage-ingest.test.js \
     dist/src/master/usage-api.test.js \
     dist/src/master/legacy-api-upstream.test.js \
     dist/src/master/legacy-api-upstream-shared.test.js \

@@ -8,6 +8,7 @@ import { sql } from '../../lib/kysely.ts';
 import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import { createKyselyIdentityRepository } from './kysely-identities.ts';
+import { createKyselyUsageRepository } from './kysely-usage.ts';
 import { deploymentFactsOf, listInstanceTreeRows, type DeploymentColumns } from './kysely-instance-trees.ts';
 import { param, type QueryArgs } from './query-params.ts';
 import type {
@@ -104,6 +105,7 @@ export function createKyselyRepository(
 
   const repository: Repository = {
     ...createKyselyIdentityRepository(db, executor),
+    ...createKyselyUsageRepository(db, executor),
     getComputeNode: async (reference) => {
       const row = await get<ComputeNodeRecord>(
         'getComputeNode',
@@ -796,44 +798,6 @@ export function createKyselyRepository(
             .orderBy('id', 'desc'),
         { id: instanceId },
       ),
-    insertUsageRecord: async (record) =>
-      (await run(
-        'insertUsageRecord',
-        () =>
-          db
-            .insertInto('usage_record')
-            .values({
-              compute_node_reference: param('node'),
-              partition_reference: param('partition'),
-              instance_id: param<number | null>('instance'),
-              owner: param<string | null>('owner'),
-              instance_tree: param<string | null>('tree'),
-              resource: param('resource'),
-              title: param<string | null>('title'),
-              quantity: param<number>('quantity'),
-              start_at: param<number>('start'),
-              stop_at: param<number>('stop'),
-              recorded_at: param<number>('recorded'),
-            })
-            .onConflict((conflict) =>
-              conflict
-                .columns(['compute_node_reference', 'partition_reference', 'start_at', 'stop_at', 'resource'])
-                .doNothing(),
-            ),
-        {
-          node: record.computeNodeId,
-          partition: record.partitionId,
-          instance: record.holder?.instanceId ?? null,
-          owner: record.holder?.owner ?? null,
-          tree: record.holder?.instanceTree ?? null,
-          resource: record.resource,
-          title: record.title,
-          quantity: record.quantity,
-          start: record.start,
-          stop: record.stop,
-          recorded: record.recordedAt,
-        },
-      )) > 0,
     listUsageRecords: async (computeNodeId, query) => {
       const rows = await all<UsageRecordRow>(
         'listUsageRecords',

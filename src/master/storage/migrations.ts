@@ -683,6 +683,21 @@ const invoicing: DialectMigration = (dialect) => ({
   },
 });
 
+/**
+ * The invoicing run reads the allocations overlapping a month (storage/kysely-usage.ts,
+ * listTreeAllocations): those still held, and those released after the month began, from this index
+ * rather than from the whole history of every partition.
+ */
+const allocationRelease: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createIndex('partition_allocation_release')
+      .on('partition_allocation')
+      .columns(['released_at', 'allocated_at'])
+      .execute();
+  },
+};
+
 /** Every migration of a dialect, in order. Append only. */
 export function migrationsFor(dialect: MigrationDialect): Record<string, Migration> {
   return {
@@ -698,6 +713,7 @@ export function migrationsFor(dialect: MigrationDialect): Record<string, Migrati
     '0010_panel_sessions': panelSessions,
     '0011_node_contact': nodeContact,
     '0012_invoicing': invoicing(dialect),
+    '0016_allocation_release': allocationRelease,
   };
 }
 

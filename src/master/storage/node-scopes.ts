@@ -92,6 +92,10 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'listPartitionAllocations',
   'listUsagePoints',
   'listUsageRecords',
+  'sumUsageCharges',
+  'listTreeAllocations',
+  'listUsageJournals',
+  'listChargedUsageJournals',
   'getPanelSession',
 ]);
 
@@ -123,9 +127,12 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
   // Nor is the timeline.
   appendInstanceEvent: () => undefined,
   appendPromiseEvents: () => undefined,
-  // Neither the partition history nor usage records are in any memoized read.
+  // Neither the partition history nor usage (records, journals, intervals, charges) are in any memoized read.
   endPartitionAllocation: () => undefined,
-  insertUsageRecord: () => undefined,
+  insertUsageRecords: () => undefined,
+  insertUsageJournal: () => undefined,
+  insertUsageIntervals: () => undefined,
+  insertUsageCharges: () => undefined,
   // Sessions are in no memoized read.
   insertPanelSession: () => undefined,
   deletePanelSession: () => undefined,

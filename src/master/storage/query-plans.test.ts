@@ -153,20 +153,66 @@ const CALLS: [keyof Repository, Call][] = [
   ],
   ['listPartitionAllocations', (r) => r.listPartitionAllocations(node)],
   [
-    'insertUsageRecord',
+    'insertUsageRecords',
     (r) =>
-      r.insertUsageRecord({
+      r.insertUsageRecords([
+        {
+          computeNodeId: node,
+          partitionId: 'slappart0',
+          holder: { instanceId: 1, owner: 'alice', instanceTree: 'root' },
+          resource: 'service_module/cpu_time',
+          title: null,
+          quantity: 1,
+          start: 1,
+          stop: 2,
+          recordedAt: 3,
+        },
+      ]),
+  ],
+  [
+    'insertUsageJournal',
+    (r) =>
+      r.insertUsageJournal({
         computeNodeId: node,
-        partitionId: 'slappart0',
-        holder: { instanceId: 1, owner: 'alice', instanceTree: 'root' },
-        resource: 'service_module/cpu_time',
-        title: null,
-        quantity: 1,
-        start: 1,
-        stop: 2,
-        recordedAt: 3,
+        documentHash: 'a'.repeat(64),
+        seal: { sequence: 1, previousHash: '', signature: 'c2ln', certificatePem: 'pem' },
+        document: '<journal/>',
+        receivedAt: 3,
       }),
   ],
+  [
+    'insertUsageIntervals',
+    (r) => r.insertUsageIntervals(node, 1, [{ partitionId: 'slappart0', start: 1, stop: 2 }]),
+  ],
+  [
+    'insertUsageCharges',
+    (r) =>
+      r.insertUsageCharges([
+        {
+          journalId: 1,
+          computeNodeId: node,
+          partitionId: 'slappart0',
+          period: 197001,
+          instanceId: 1,
+          owner: 'alice',
+          instanceTree: 'root',
+          resource: 'service_module/cpu_time',
+          start: 1,
+          stop: 2,
+          quantityMicro: 1_000_000n,
+        },
+      ]),
+  ],
+  [
+    'sumUsageCharges',
+    async (r) => {
+      await r.sumUsageCharges({ period: 197001 });
+      return r.sumUsageCharges({ period: 197001, from: 0, to: 9 });
+    },
+  ],
+  ['listTreeAllocations', (r) => r.listTreeAllocations({ from: 0, to: 9 })],
+  ['listUsageJournals', (r) => r.listUsageJournals({ computeNodeId: node, limit: 10 })],
+  ['listChargedUsageJournals', (r) => r.listChargedUsageJournals({ owner: 'alice', period: 197001 })],
   ['listUsageRecords', (r) => r.listUsageRecords(node, { from: 0, to: 9, limit: 10 })],
   [
     'listUsagePoints',
@@ -325,6 +371,15 @@ test("no repository query reads a whole table (but the listings of one), nor oth
           // An owner's instances are found among the owner's only, not among everybody's roots.
           if (OWNER_SCOPED.has(method) && /^SEARCH (instance|i) /.test(detail) && !/\(owner=\?/.test(detail))
             scans.push(`${method}: ${detail} (not by owner) in ${sql}`);
+          // An invoice run's sums come from the usage_charge_invoice index alone.
+          if (
+            method === 'sumUsageCharges' &&
+            /^SEARCH usage_charge /.test(detail) &&
+            !/COVERING INDEX usage_charge_invoice/.test(detail)
+          )
+            scans.push(`${method}: ${detail} (not covered) in ${sql}`);
+          if (method === 'sumUsageCharges' && /TEMP B-TREE/.test(detail))
+            scans.push(`${method}: ${detail} (sorts) in ${sql}`);
           // The nodes' polled list is read from the index, not from the instances' wide rows.
           if (
             method === 'listInstancesOnNode' &&

@@ -8,6 +8,7 @@ import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import type { InstanceIdentity } from '../../core/instance-guid.ts';
 import type { IdentityRepository } from './identity-repository.ts';
+import type { UsageRepository } from './usage-repository.ts';
 
 export * from './identity-repository.ts';
 
@@ -258,7 +259,7 @@ export interface UsagePoint {
   quantity: number;
 }
 
-export interface Repository extends IdentityRepository {
+export interface Repository extends IdentityRepository, UsageRepository {
   // compute nodes
   getComputeNode(reference: string): Promise<ComputeNodeRecord | undefined>;
   listComputeNodes(): Promise<ComputeNodeRecord[]>;
@@ -359,8 +360,6 @@ export interface Repository extends IdentityRepository {
   /** The instance's promise transitions, newest first. */
   listPromiseEvents(instanceId: number): Promise<PromiseEventRecord[]>;
   // usage records
-  /** Stores a usage record unless one with its key exists; true if it was stored. */
-  insertUsageRecord(record: UsageRecord): Promise<boolean>;
   /** A node's usage records whose interval ends in [from, to], by interval end then key; at most `limit`. */
   listUsageRecords(
     computeNodeId: string,

@@ -58,6 +58,7 @@ test('the store migrates once, keeps its data across reopenings, in WAL mode wit
         { name: '0010_panel_sessions' },
         { name: '0011_node_contact' },
         { name: '0012_invoicing' },
+        { name: '0016_allocation_release' },
       ]);
     } finally {
       raw.close();
