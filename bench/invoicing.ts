@@ -3,8 +3,12 @@
  *
  *   npm run bench -- invoicing [--postgres URI | --postgres-cluster] [--movements N]
  *     [--nodes 10000] [--partitions 100] [--reports-per-month 24] [--resources 3] [--period 2026-10]
+ *     [--ingest-movements 300000 | --skip-ingest] [--keep] [--reuse --sqlite PATH | --postgres URI]
  *
- * 1. A month of usage for N nodes × P partitions, R journals of K resources per partition
+ * 1. Ingestion: journal movements stored per second through the master's services
+ *    (bench/invoicing-ingest.ts, measureIngest; issue 15 asks for 15,000), on a store of its own
+ *    (with `--postgres URI`, skipped: it needs an empty database of its own).
+ * 2. A month of usage for N nodes × P partitions, R journals of K resources per partition
  *    (72 million movements by default), loaded in bulk (bench/_invoicing-load.ts) into a fresh
  *    SQLite file, or with `--postgres-cluster` a throwaway PostgreSQL cluster (scripts/pg-cluster.sh),
  *    or with `--postgres URI` an empty PostgreSQL database (left loaded); load rate and progress.
@@ -28,6 +32,7 @@ import pg from 'pg';
 import { openMasterStore } from '../src/master/storage/open-store.ts';
 import { pgClientConfig } from '../src/master/storage/postgres/connection.ts';
 import { startPostgresCluster, type PostgresCluster } from '../src/testing/postgres-cluster.ts';
+import { measureIngest } from './invoicing-ingest.ts';
 import {
   loadPostgres,
   loadSqlite,
@@ -52,6 +57,8 @@ const { values } = parseArgs({
     sqlite: { type: 'string' },
     reuse: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    'ingest-movements': { type: 'string', default: '300000' },
+    'skip-ingest': { type: 'boolean', default: false },
   },
 });
 
@@ -191,6 +198,22 @@ function reportTiming(label: string, timing: Timing): void {
   );
 }
 
+const ingestMovements = positive('ingest-movements', values['ingest-movements']);
+
+/** Part 1: the ingestion rate, on a fresh SQLite file or the empty PostgreSQL database at `uri`. */
+async function reportIngest(uri?: string): Promise<void> {
+  const result = await measureIngest({
+    movements: ingestMovements,
+    ...(uri === undefined ? {} : { postgres: uri }),
+    progress: () => undefined,
+  });
+  process.stdout.write(
+    `ingest (${result.store}): ${result.journals} journals, ${result.movements} movements ` +
+      `(+${result.resent} journals sent twice, not counted): ${result.movementsPerSecond} movements/s, ` +
+      `${result.movementsPerCpuSecond} per CPU second of this process (goal ≥ 15,000; ${load()})\n`,
+  );
+}
+
 /** Loads the month into the empty database at `uri`, then times it before and after VACUUM. */
 async function loadAndTimePostgres(client: pg.Client, uri: string): Promise<void> {
   const existing = await client.query<{ used: boolean }>(
@@ -225,6 +248,7 @@ const directory = await mkdtemp(join(tmpdir(), 'slapos-bench-invoicing-'));
 let cluster: PostgresCluster | undefined;
 try {
   if (store === 'sqlite') {
+    if (!values['skip-ingest']) await reportIngest();
     const path = values.sqlite ?? join(directory, 'master.db');
     if (!reuse) {
       if (existsSync(path)) throw new Error(`--sqlite ${path}: exists already (--reuse to time it again)`);
@@ -241,6 +265,12 @@ try {
     reportTiming('month aggregation (SQLite)', timeSqlite(path));
   } else {
     if (values['postgres-cluster']) cluster = await startPostgresCluster();
+    if (values['skip-ingest']) process.stdout.write('ingest skipped (--skip-ingest)\n');
+    else if (cluster) {
+      await reportIngest(await cluster.createDatabase('bench_ingest'));
+      await cluster.dropDatabase('bench_ingest');
+    } else
+      process.stdout.write('ingest skipped: it needs an empty database of its own (--postgres-cluster)\n');
     const uri = cluster ? await cluster.createDatabase('bench_invoicing') : (values.postgres ?? '');
     if (cluster && values.keep)
       process.stdout.write(
