@@ -16,7 +16,10 @@
  *    instance tree and resource, and the trees' allocations for the fee), with its plan, timed
  *    (goal: under 60 s). On PostgreSQL, once right after the load and ANALYZE (the visibility map
  *    empty unless autovacuum got there first: the plan says how many pages are all-visible) and once
- *    after VACUUM. (generateInvoices itself is timed once the invoice service is on main.)
+ *    after VACUUM.
+ * 3. The month's invoices generated (`slapos master invoice generate`'s use case, generateInvoices:
+ *    the reads above, lines for every user, one invoice each written), timed (goal: under 60 s), then
+ *    generated again (nothing changed: every invoice kept).
  * `--movements N` keeps the partitions, reports and resources and picks the number of nodes.
  * The database files live in a temporary directory, removed at the end; `--keep` leaves them (and the
  * throwaway cluster running) and says where, to time the month again with `--reuse` and
@@ -30,6 +33,8 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
+import { openInvoiceAdmin } from '../src/master/invoice-admin.ts';
+import type { DatabaseLocation } from '../src/master/storage/database-location.ts';
 import { openMasterStore } from '../src/master/storage/open-store.ts';
 import { pgClientConfig } from '../src/master/storage/postgres/connection.ts';
 import { startPostgresCluster, type PostgresCluster } from '../src/testing/postgres-cluster.ts';
@@ -206,6 +211,27 @@ function reportTiming(label: string, timing: Timing): void {
   );
 }
 
+/** Part 3: the month's invoices generated, then generated again (nothing changed). */
+async function timeGeneration(database: DatabaseLocation): Promise<void> {
+  const admin = await openInvoiceAdmin({ dir: directory, database });
+  try {
+    for (const label of ['generated', 'generated again (unchanged)']) {
+      const started = performance.now();
+      const cpu = process.cpuUsage();
+      const result = await admin.generateInvoices(shape.period);
+      const used = process.cpuUsage(cpu);
+      const took = seconds(started);
+      process.stdout.write(
+        `month's invoices ${label}: ${took.toFixed(1)} s (${((used.user + used.system) / 1e6).toFixed(1)} s CPU ` +
+          `in this process): ${result.issued.length} issued, ${result.unchanged.length} unchanged ` +
+          `(goal < ${GOAL_SECONDS} s: ${took < GOAL_SECONDS ? 'met' : 'NOT met'}; ${load()})\n`,
+      );
+    }
+  } finally {
+    await admin.close();
+  }
+}
+
 const ingestMovements = positive('ingest-movements', values['ingest-movements']);
 
 /** Part 1: the ingestion rate, on a fresh SQLite file or the empty PostgreSQL database at `uri`. */
@@ -274,6 +300,7 @@ try {
       if (keepDirectory) process.stdout.write(`kept: ${path} (remove its directory when done)\n`);
     }
     reportTiming('month aggregation (SQLite)', timeSqlite(path));
+    await timeGeneration({ kind: 'sqlite', path });
   } else {
     if (values['postgres-cluster']) cluster = await startPostgresCluster();
     if (values['skip-ingest']) process.stdout.write('ingest skipped (--skip-ingest)\n');
@@ -297,6 +324,7 @@ try {
     } finally {
       await client.end();
     }
+    await timeGeneration({ kind: 'postgres', uri });
     if (!cluster) process.stdout.write('the database given is left loaded: drop it when done\n');
   }
 } finally {

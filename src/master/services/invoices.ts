@@ -134,8 +134,10 @@ export async function generateInvoices(
       'SLAP_ERR_INVALID_INPUT',
       `the month ${period.text} has not ended yet (it ends at ${isoTime(period.to)}): only past months are invoiced`,
     );
+  // The month's usage is read in a read transaction (one snapshot): summing millions of charges
+  // must not hold the write lock that usage reports wait for. The write compares and issues only.
+  const computed = await context.store.read((repository) => computeInvoices(repository, period));
   const result = await context.store.write(async (repository) => {
-    const computed = await computeInvoices(repository, period);
     const current = new Map<string, InvoiceRecord[]>();
     for (const record of await repository.listInvoices({ period: period.text, kind: 'invoice' }))
       if (record.state !== 'cancelled')

@@ -653,7 +653,6 @@ const invoicing: DialectMigration = (dialect) => ({
       .on('usage_charge')
       .columns(['period', 'owner', 'instance_tree', 'resource', 'start_at', 'quantity_micro'])
       .execute();
-    await db.schema.createIndex('usage_charge_journal').on('usage_charge').column('journal_id').execute();
     await db.schema
       .createTable('price_list')
       .addColumn('id', 'integer', idColumn(dialect))
