@@ -339,6 +339,19 @@ test('every use case goes through the one authorisation check point', async () =
             certificateRequest: '',
           }),
       ],
+      ['setPriceList', () => services.setPriceList({ caller: stranger, document: '{}' })],
+      ['listPriceLists', () => services.listPriceLists({ caller: stranger })],
+      ['generateInvoices', () => services.generateInvoices({ caller: stranger, period: '2026-01' })],
+      ['listInvoices', () => services.listInvoices({ caller: stranger })],
+      ['getInvoice', () => services.getInvoice({ caller: stranger, reference: 'INV-202601-000001' })],
+      [
+        'markInvoicePaid',
+        () => services.markInvoicePaid({ caller: stranger, reference: 'INV-202601-000001' }),
+      ],
+      [
+        'readInvoiceEvidence',
+        () => services.readInvoiceEvidence({ caller: stranger, reference: 'INV-202601-000001' }),
+      ],
     ];
     // What the panel's transport calls to authenticate (a session secret is the credential, not a
     // caller) and to learn that something changed: no caller, nothing to authorise.
