@@ -868,6 +868,7 @@ async function uninstallPart(
   session.emit({ type: 'part', part, action: 'uninstalling', recipe: spec, reason });
   const started = Date.now();
   const recipe = uninstallRecipe(session, part, spec);
+  let keep: readonly string[] = [];
   if (recipe?.uninstall) {
     const options: Record<string, string> = {};
     for (const [k, v] of Object.entries(old)) options[k] = unescapeValue(v);
@@ -882,14 +883,14 @@ async function uninstallPart(
         session.exec(file, args, { cwd: dirs.directory, signal: session.signal, ...execOptions }),
     };
     try {
-      await recipe.uninstall(ctx);
+      keep = (await recipe.uninstall(ctx))?.keep ?? [];
     } catch (error) {
       session.emit({ type: 'part', part, action: 'failed', recipe: spec });
       throw wrapRecipeError(error, 'Uninstalling', part, spec);
     }
   }
   for (const path of (old[INSTALLED_PATHS] ?? '').split('\n')) {
-    if (path) await session.removeOwned(dirs.directory, part, path);
+    if (path && !keep.includes(path)) await session.removeOwned(dirs.directory, part, path);
   }
   session.emit({ type: 'part', part, action: 'uninstalled', recipe: spec, durationMs: Date.now() - started });
 }

@@ -154,13 +154,21 @@ export interface UninstallContext {
   exec(file: string, args: readonly string[], options?: ExecOptions): Promise<ExecResult>;
 }
 
+/** What `uninstall` may return: recorded paths that must not be deleted. */
+export type UninstallResult = { keep: readonly string[] } | void | undefined;
+
 export interface Recipe {
   /** Part of the signature of parts made with it: bump it to reinstall them after a behaviour change. */
   readonly version?: string;
   init?(ctx: RecipeContext): Promise<void> | void;
   install(ctx: RecipeContext): Promise<InstallResult> | InstallResult;
   update?(ctx: RecipeContext): Promise<InstallResult> | InstallResult;
-  uninstall?(ctx: UninstallContext): Promise<void> | void;
+  /**
+   * Runs before the recorded paths are deleted; it may name recorded paths to leave in place
+   * (buildout's `__buildout_installed__ = ''` from an uninstall entry point: a git working copy
+   * with local changes).
+   */
+  uninstall?(ctx: UninstallContext): Promise<UninstallResult> | UninstallResult;
 }
 
 /** Recipes by name: `"dist"` (default entry) or `"dist:entry"`, e.g. `"plone.recipe.command"`. */

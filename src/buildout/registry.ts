@@ -58,7 +58,6 @@ export function recipeKey(spec: RecipeSpec): string {
 /** Recipes that exist in SlapOS but cannot run here, with the reason shown to the person. */
 const UNSUPPORTED: Record<string, string> = {
   'zc-recipe-egg': 'it installs Python eggs, which this engine does not do',
-  'slapos-recipe-build:gitclone': 'git checkouts are not implemented by this engine yet',
   'slapos-cookbook': 'this slapos.cookbook recipe is not implemented by this engine (most need Python code)',
   'hexagonit-recipe-download': 'it is obsolete: use slapos.recipe.build:download or :download-unpacked',
 };

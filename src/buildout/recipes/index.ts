@@ -5,6 +5,7 @@ import { slaposRecipeCmmi } from './cmmi.ts';
 import { collectiveRecipeTemplate } from './collective-template.ts';
 import { ploneRecipeCommand } from './command.ts';
 import { COOKBOOK_RECIPES } from './cookbook/index.ts';
+import { slaposRecipeBuildGitclone } from './gitclone.ts';
 import { slaposRecipeTemplate } from './template.ts';
 import { slaposRecipeTemplateJinja2 } from './template-jinja2.ts';
 
@@ -14,6 +15,7 @@ export const BUILTIN_RECIPES: RecipeMap = {
   'slapos.recipe.build': slaposRecipeBuild,
   'slapos.recipe.build:download': slaposRecipeBuildDownload,
   'slapos.recipe.build:download-unpacked': slaposRecipeBuildDownloadUnpacked,
+  'slapos.recipe.build:gitclone': slaposRecipeBuildGitclone,
   'slapos.recipe.cmmi': slaposRecipeCmmi,
   'plone.recipe.command': ploneRecipeCommand,
   'collective.recipe.template': collectiveRecipeTemplate,
