@@ -8,6 +8,7 @@ import { freePortRecipe } from './free-port.ts';
 import { generateMac, generatePasswordRecipe } from './generate.ts';
 import { slapconfigurationJsonschema } from './jsonschema.ts';
 import { mkdirectory } from './mkdirectory.ts';
+import { postgres } from './postgres.ts';
 import { checkPortListening, promisePlugin } from './promise.ts';
 import { publish, publishSerialised } from './publish.ts';
 import { request, requestOptional, requestOptionalSerialised, requestSerialised } from './request.ts';
@@ -34,5 +35,6 @@ export const COOKBOOK_RECIPES: RecipeMap = {
   'slapos.cookbook:cron.d': cronD,
   'slapos.cookbook:free_port': freePortRecipe,
   'slapos.cookbook:switch-softwaretype': switchSoftwareType,
+  'slapos.cookbook:postgres': postgres,
   [NOOP_RECIPE]: switchSoftwareTypeNoop,
 };
