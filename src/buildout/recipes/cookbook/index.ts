@@ -11,6 +11,7 @@ import { mkdirectory } from './mkdirectory.ts';
 import { postgres } from './postgres.ts';
 import { checkPortListening, promisePlugin } from './promise.ts';
 import { publish, publishSerialised } from './publish.ts';
+import { redisServer } from './redis.ts';
 import { request, requestOptional, requestOptionalSerialised, requestSerialised } from './request.ts';
 import { slapconfiguration, slapconfigurationSerialised } from './slapconfiguration.ts';
 import { NOOP_RECIPE, switchSoftwareType, switchSoftwareTypeNoop } from './switch-softwaretype.ts';
@@ -36,5 +37,6 @@ export const COOKBOOK_RECIPES: RecipeMap = {
   'slapos.cookbook:free_port': freePortRecipe,
   'slapos.cookbook:switch-softwaretype': switchSoftwareType,
   'slapos.cookbook:postgres': postgres,
+  'slapos.cookbook:redis.server': redisServer,
   [NOOP_RECIPE]: switchSoftwareTypeNoop,
 };

@@ -1,5 +1,6 @@
 /** POSIX shell words as Python's `shlex` splits and quotes them (the wrapper recipe's rules). */
 import { SlapError } from '../../../core/errors.ts';
+import type { RecipeContext } from '../../recipe.ts';
 
 const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
@@ -64,4 +65,35 @@ export function shellSplit(text: string): string[] {
   }
   if (inWord) words.push(word);
   return words;
+}
+
+/**
+ * Appends `exec <args…> "$@"` to a script's lines, the words quoted and wrapped as librecipe's
+ * createWrapper does (a new `\t`-indented line once the current one reaches 40 characters).
+ */
+export function appendExec(lines: string[], args: readonly string[]): void {
+  lines.push('exec');
+  for (const word of [...args.map(shellQuote), '"$@"']) {
+    const last = lines.length - 1;
+    if ((lines[last] as string).length < 40) lines[last] += ` ${word}`;
+    else {
+      lines[last] += ' \\';
+      lines.push(`\t${word}`);
+    }
+  }
+}
+
+/** librecipe's `createWrapper(path, args)` text: `#!/bin/sh -e` and an exec of `args` plus `"$@"`. */
+export function execWrapperText(args: readonly string[]): string {
+  const lines = ['#!/bin/sh -e'];
+  appendExec(lines, args);
+  return `${lines.join('\n')}\n`;
+}
+
+/** A required option that becomes a word of a script: a NUL cannot be written in one, so it is refused. */
+export function scriptWord(ctx: RecipeContext, option: string): string {
+  const value = ctx.options.require(option);
+  if (value.includes('\0'))
+    throw ctx.error('a NUL character cannot be written in a script', { option, code: 'SLAP_ERR_PROFILE' });
+  return value;
 }
