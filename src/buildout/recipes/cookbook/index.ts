@@ -11,6 +11,7 @@ import { mkdirectory } from './mkdirectory.ts';
 import { postgres } from './postgres.ts';
 import { checkPortListening, promisePlugin } from './promise.ts';
 import { publish, publishSerialised } from './publish.ts';
+import { randomInteger, randomTime } from './random.ts';
 import { redisServer } from './redis.ts';
 import { request, requestOptional, requestOptionalSerialised, requestSerialised } from './request.ts';
 import { slapconfiguration, slapconfigurationSerialised } from './slapconfiguration.ts';
@@ -38,5 +39,7 @@ export const COOKBOOK_RECIPES: RecipeMap = {
   'slapos.cookbook:switch-softwaretype': switchSoftwareType,
   'slapos.cookbook:postgres': postgres,
   'slapos.cookbook:redis.server': redisServer,
+  'slapos.cookbook:random.integer': randomInteger,
+  'slapos.cookbook:random.time': randomTime,
   [NOOP_RECIPE]: switchSoftwareTypeNoop,
 };
