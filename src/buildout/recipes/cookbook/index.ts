@@ -3,6 +3,7 @@
  * recipes stay refused by the registry, with an error naming the section and the recipe.
  */
 import type { RecipeMap } from '../../recipe.ts';
+import { copyfilelist } from './copyfilelist.ts';
 import { cronD } from './cron.ts';
 import { freePortRecipe } from './free-port.ts';
 import { generateMac, generatePasswordRecipe } from './generate.ts';
@@ -17,6 +18,7 @@ import { request, requestOptional, requestOptionalSerialised, requestSerialised 
 import { slapconfiguration, slapconfigurationSerialised } from './slapconfiguration.ts';
 import { NOOP_RECIPE, switchSoftwareType, switchSoftwareTypeNoop } from './switch-softwaretype.ts';
 import { wrapper } from './wrapper.ts';
+import { zeroKnowledgeRead, zeroKnowledgeWrite } from './zero-knowledge.ts';
 
 export const COOKBOOK_RECIPES: RecipeMap = {
   'slapos.cookbook:mkdirectory': mkdirectory,
@@ -41,5 +43,8 @@ export const COOKBOOK_RECIPES: RecipeMap = {
   'slapos.cookbook:redis.server': redisServer,
   'slapos.cookbook:random.integer': randomInteger,
   'slapos.cookbook:random.time': randomTime,
+  'slapos.cookbook:copyfilelist': copyfilelist,
+  'slapos.cookbook:zero-knowledge.read': zeroKnowledgeRead,
+  'slapos.cookbook:zero-knowledge.write': zeroKnowledgeWrite,
   [NOOP_RECIPE]: switchSoftwareTypeNoop,
 };
