@@ -15,6 +15,7 @@ import { publish, publishSerialised } from './publish.ts';
 import { randomInteger, randomTime } from './random.ts';
 import { redisServer } from './redis.ts';
 import { request, requestOptional, requestOptionalSerialised, requestSerialised } from './request.ts';
+import { sshkeysAuthority, sshkeysAuthorityRequest } from './sshkeys-authority.ts';
 import { slapconfiguration, slapconfigurationSerialised } from './slapconfiguration.ts';
 import { NOOP_RECIPE, switchSoftwareType, switchSoftwareTypeNoop } from './switch-softwaretype.ts';
 import { wrapper } from './wrapper.ts';
@@ -32,13 +33,6 @@ export const COOKBOOK_RECIPES: RecipeMap = {
   'slapos.cookbook:request.serialised': requestSerialised,
   'slapos.cookbook:requestoptional': requestOptional,
   'slapos.cookbook:requestoptional.serialised': requestOptionalSerialised,
-  'slapos.cookbook:generate.password': generatePasswordRecipe,
-  'slapos.cookbook:generate.mac': generateMac,
-  'slapos.cookbook:promise.plugin': promisePlugin,
-  'slapos.cookbook:check_port_listening': checkPortListening,
-  'slapos.cookbook:cron.d': cronD,
-  'slapos.cookbook:free_port': freePortRecipe,
-  'slapos.cookbook:switch-softwaretype': switchSoftwareType,
   'slapos.cookbook:postgres': postgres,
   'slapos.cookbook:redis.server': redisServer,
   'slapos.cookbook:random.integer': randomInteger,
@@ -46,5 +40,14 @@ export const COOKBOOK_RECIPES: RecipeMap = {
   'slapos.cookbook:copyfilelist': copyfilelist,
   'slapos.cookbook:zero-knowledge.read': zeroKnowledgeRead,
   'slapos.cookbook:zero-knowledge.write': zeroKnowledgeWrite,
+  'slapos.cookbook:sshkeys_authority': sshkeysAuthority,
+  'slapos.cookbook:sshkeys_authority.request': sshkeysAuthorityRequest,
+  'slapos.cookbook:generate.password': generatePasswordRecipe,
+  'slapos.cookbook:generate.mac': generateMac,
+  'slapos.cookbook:promise.plugin': promisePlugin,
+  'slapos.cookbook:check_port_listening': checkPortListening,
+  'slapos.cookbook:cron.d': cronD,
+  'slapos.cookbook:free_port': freePortRecipe,
+  'slapos.cookbook:switch-softwaretype': switchSoftwareType,
   [NOOP_RECIPE]: switchSoftwareTypeNoop,
 };

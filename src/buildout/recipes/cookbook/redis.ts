@@ -14,7 +14,7 @@
 import { resolve } from 'node:path';
 import type { Recipe, RecipeContext } from '../../recipe.ts';
 import { isTrue, writeIfChanged } from '../common.ts';
-import { execWrapperText, scriptWord } from './shell.ts';
+import { execWrapperScript } from './shell.ts';
 
 const PLAIN = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
@@ -121,16 +121,16 @@ async function install(ctx: RecipeContext): Promise<string[]> {
   const config = resolve(dir, configFile);
   await writeIfChanged(config, redisConf(s), 0o600);
   paths.push(config);
-  const wrapper = resolve(dir, scriptWord(ctx, 'wrapper'));
-  await writeIfChanged(wrapper, execWrapperText([scriptWord(ctx, 'server-bin'), configFile]), 0o700);
+  const wrapper = resolve(dir, ctx.options.require('wrapper'));
+  await writeIfChanged(wrapper, execWrapperScript([ctx.options.require('server-bin'), configFile]), 0o700);
   paths.push(wrapper);
   const promise = ctx.options.get('promise-wrapper')?.trim();
   if (promise) {
-    const args = [scriptWord(ctx, 'cli-bin'), '-h', scriptWord(ctx, 'ipv6'), '-p', s.port];
-    if (s.unixsocket !== undefined) args.push('-s', scriptWord(ctx, 'unixsocket'));
+    const args = [ctx.options.require('cli-bin'), '-h', ctx.options.require('ipv6'), '-p', s.port];
+    if (s.unixsocket !== undefined) args.push('-s', ctx.options.require('unixsocket'));
     args.push('publish', 'Promise-Service', 'SlapOS Promise');
     const path = resolve(dir, promise);
-    await writeIfChanged(path, execWrapperText(args), 0o700);
+    await writeIfChanged(path, execWrapperScript(args), 0o700);
     paths.push(path);
   }
   return paths;

@@ -1,11 +1,15 @@
 /** POSIX shell words as Python's `shlex` splits and quotes them (the wrapper recipe's rules). */
 import { SlapError } from '../../../core/errors.ts';
-import type { RecipeContext } from '../../recipe.ts';
 
 const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
-/** `shlex.quote`: bare when only safe characters, else single-quoted. */
+/**
+ * `shlex.quote`: bare when only safe characters, else single-quoted. A NUL cannot be written in a
+ * shell script (the shell would cut the word there): it is an error.
+ */
 export function shellQuote(word: string): string {
+  if (word.includes('\0'))
+    throw new SlapError('SLAP_ERR_PROFILE', 'a shell word cannot hold a NUL character');
   if (word === '') return "''";
   if (SAFE.test(word)) return word;
   return `'${word.replaceAll("'", `'"'"'`)}'`;
@@ -68,32 +72,24 @@ export function shellSplit(text: string): string[] {
 }
 
 /**
- * Appends `exec <args…> "$@"` to a script's lines, the words quoted and wrapped as librecipe's
- * createWrapper does (a new `\t`-indented line once the current one reaches 40 characters).
+ * Appends `exec WORD… "$@"` to a script's lines as librecipe's createWrapper lays it out: words
+ * quoted, a line continued with ` \\` + tab once it reaches 40 characters.
  */
-export function appendExec(lines: string[], args: readonly string[]): void {
-  lines.push('exec');
-  for (const word of [...args.map(shellQuote), '"$@"']) {
-    const last = lines.length - 1;
-    if ((lines[last] as string).length < 40) lines[last] += ` ${word}`;
+export function appendExec(out: string[], words: readonly string[]): void {
+  out.push('exec');
+  for (const word of [...words.map(shellQuote), '"$@"']) {
+    const last = out.length - 1;
+    if ((out[last] as string).length < 40) out[last] += ` ${word}`;
     else {
-      lines[last] += ' \\';
-      lines.push(`\t${word}`);
+      out[last] += ' \\';
+      out.push(`\t${word}`);
     }
   }
 }
 
-/** librecipe's `createWrapper(path, args)` text: `#!/bin/sh -e` and an exec of `args` plus `"$@"`. */
-export function execWrapperText(args: readonly string[]): string {
-  const lines = ['#!/bin/sh -e'];
-  appendExec(lines, args);
-  return `${lines.join('\n')}\n`;
-}
-
-/** A required option that becomes a word of a script: a NUL cannot be written in one, so it is refused. */
-export function scriptWord(ctx: RecipeContext, option: string): string {
-  const value = ctx.options.require(option);
-  if (value.includes('\0'))
-    throw ctx.error('a NUL character cannot be written in a script', { option, code: 'SLAP_ERR_PROFILE' });
-  return value;
+/** librecipe's createWrapper: a `#!/bin/sh -e` script exec-ing `words` with the script's arguments. */
+export function execWrapperScript(words: readonly string[]): string {
+  const out = ['#!/bin/sh -e'];
+  appendExec(out, words);
+  return `${out.join('\n')}\n`;
 }
