@@ -15,6 +15,7 @@ import { publish, publishSerialised } from './publish.ts';
 import { randomInteger, randomTime } from './random.ts';
 import { redisServer } from './redis.ts';
 import { request, requestOptional, requestOptionalSerialised, requestSerialised } from './request.ts';
+import { ipv4toipv6, ipv6toipv4 } from './sixtunnel.ts';
 import { sshkeysAuthority, sshkeysAuthorityRequest } from './sshkeys-authority.ts';
 import { slapconfiguration, slapconfigurationSerialised } from './slapconfiguration.ts';
 import { NOOP_RECIPE, switchSoftwareType, switchSoftwareTypeNoop } from './switch-softwaretype.ts';
@@ -42,6 +43,8 @@ export const COOKBOOK_RECIPES: RecipeMap = {
   'slapos.cookbook:zero-knowledge.write': zeroKnowledgeWrite,
   'slapos.cookbook:sshkeys_authority': sshkeysAuthority,
   'slapos.cookbook:sshkeys_authority.request': sshkeysAuthorityRequest,
+  'slapos.cookbook:ipv6toipv4': ipv6toipv4,
+  'slapos.cookbook:ipv4toipv6': ipv4toipv6,
   'slapos.cookbook:generate.password': generatePasswordRecipe,
   'slapos.cookbook:generate.mac': generateMac,
   'slapos.cookbook:promise.plugin': promisePlugin,
