@@ -15,6 +15,9 @@ import { publish, publishSerialised } from './publish.ts';
 import { randomInteger, randomTime } from './random.ts';
 import { redisServer } from './redis.ts';
 import { request, requestOptional, requestOptionalSerialised, requestSerialised } from './request.ts';
+import { genericKumofs } from './kumofs.ts';
+import { tidstorage } from './tidstorage.ts';
+import { wrapUpdateMysql } from './update-mysql.ts';
 import { ipv4toipv6, ipv6toipv4 } from './sixtunnel.ts';
 import { sshkeysAuthority, sshkeysAuthorityRequest } from './sshkeys-authority.ts';
 import { slapconfiguration, slapconfigurationSerialised } from './slapconfiguration.ts';
@@ -45,6 +48,9 @@ export const COOKBOOK_RECIPES: RecipeMap = {
   'slapos.cookbook:sshkeys_authority.request': sshkeysAuthorityRequest,
   'slapos.cookbook:ipv6toipv4': ipv6toipv4,
   'slapos.cookbook:ipv4toipv6': ipv4toipv6,
+  'slapos.cookbook:generic.mysql.wrap_update_mysql': wrapUpdateMysql,
+  'slapos.cookbook:generic.kumofs': genericKumofs,
+  'slapos.cookbook:tidstorage': tidstorage,
   'slapos.cookbook:generate.password': generatePasswordRecipe,
   'slapos.cookbook:generate.mac': generateMac,
   'slapos.cookbook:promise.plugin': promisePlugin,

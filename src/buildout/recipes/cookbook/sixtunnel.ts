@@ -12,6 +12,7 @@
 import { resolve } from 'node:path';
 import type { Recipe, RecipeContext } from '../../recipe.ts';
 import { writeIfChanged } from '../common.ts';
+import { shebangPath } from './kumofs.ts';
 import { shellQuote } from './shell.ts';
 
 export interface TunnelOptions {
@@ -41,12 +42,7 @@ export function tunnelScript(direction: '6to4' | '4to6', o: TunnelOptions): stri
 function tunnelRecipe(direction: '6to4' | '4to6'): Recipe {
   const install = async (ctx: RecipeContext): Promise<string[]> => {
     const { options } = ctx;
-    const shell = options.require('shell-path');
-    if (!/^\/[^\s\0-\x1f\x7f\x85\u2028\u2029]*$/.test(shell))
-      throw ctx.error(`not a path usable on a #! line: ${JSON.stringify(shell)}`, {
-        option: 'shell-path',
-        code: 'SLAP_ERR_PROFILE',
-      });
+    const shell = shebangPath(ctx);
     const path = resolve(ctx.directories.directory, options.require('runner-path'));
     const script = tunnelScript(direction, {
       shell,
