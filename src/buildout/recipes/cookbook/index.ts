@@ -15,7 +15,10 @@ import { publish, publishSerialised } from './publish.ts';
 import { randomInteger, randomTime } from './random.ts';
 import { redisServer } from './redis.ts';
 import { request, requestOptional, requestOptionalSerialised, requestSerialised } from './request.ts';
+import { dropbearAddAuthorizedKey } from './dropbear.ts';
 import { genericKumofs } from './kumofs.ts';
+import { logrotateD } from './logrotate.ts';
+import { readline } from './readline.ts';
 import { tidstorage } from './tidstorage.ts';
 import { wrapUpdateMysql } from './update-mysql.ts';
 import { ipv4toipv6, ipv6toipv4 } from './sixtunnel.ts';
@@ -51,6 +54,9 @@ export const COOKBOOK_RECIPES: RecipeMap = {
   'slapos.cookbook:generic.mysql.wrap_update_mysql': wrapUpdateMysql,
   'slapos.cookbook:generic.kumofs': genericKumofs,
   'slapos.cookbook:tidstorage': tidstorage,
+  'slapos.cookbook:readline': readline,
+  'slapos.cookbook:logrotate.d': logrotateD,
+  'slapos.cookbook:dropbear.add_authorized_key': dropbearAddAuthorizedKey,
   'slapos.cookbook:generate.password': generatePasswordRecipe,
   'slapos.cookbook:generate.mac': generateMac,
   'slapos.cookbook:promise.plugin': promisePlugin,
