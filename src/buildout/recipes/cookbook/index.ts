@@ -18,6 +18,7 @@ import { request, requestOptional, requestOptionalSerialised, requestSerialised 
 import { dropbearAddAuthorizedKey } from './dropbear.ts';
 import { genericKumofs } from './kumofs.ts';
 import { logrotateD } from './logrotate.ts';
+import { publishurl } from './publishurl.ts';
 import { readline } from './readline.ts';
 import { tidstorage } from './tidstorage.ts';
 import { wrapUpdateMysql } from './update-mysql.ts';
@@ -55,6 +56,7 @@ export const COOKBOOK_RECIPES: RecipeMap = {
   'slapos.cookbook:generic.kumofs': genericKumofs,
   'slapos.cookbook:tidstorage': tidstorage,
   'slapos.cookbook:readline': readline,
+  'slapos.cookbook:publishurl': publishurl,
   'slapos.cookbook:logrotate.d': logrotateD,
   'slapos.cookbook:dropbear.add_authorized_key': dropbearAddAuthorizedKey,
   'slapos.cookbook:generate.password': generatePasswordRecipe,
