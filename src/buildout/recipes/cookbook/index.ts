@@ -16,6 +16,7 @@ import { randomInteger, randomTime } from './random.ts';
 import { redisServer } from './redis.ts';
 import { request, requestOptional, requestOptionalSerialised, requestSerialised } from './request.ts';
 import { dropbearAddAuthorizedKey } from './dropbear.ts';
+import { equeue } from './equeue.ts';
 import { genericKumofs } from './kumofs.ts';
 import { logrotateD } from './logrotate.ts';
 import { publishurl } from './publishurl.ts';
@@ -57,6 +58,7 @@ export const COOKBOOK_RECIPES: RecipeMap = {
   'slapos.cookbook:tidstorage': tidstorage,
   'slapos.cookbook:readline': readline,
   'slapos.cookbook:publishurl': publishurl,
+  'slapos.cookbook:equeue': equeue,
   'slapos.cookbook:logrotate.d': logrotateD,
   'slapos.cookbook:dropbear.add_authorized_key': dropbearAddAuthorizedKey,
   'slapos.cookbook:generate.password': generatePasswordRecipe,
