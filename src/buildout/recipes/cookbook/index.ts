@@ -11,7 +11,7 @@ import { slapconfigurationJsonschema } from './jsonschema.ts';
 import { mkdirectory } from './mkdirectory.ts';
 import { postgres } from './postgres.ts';
 import { checkPortListening, promisePlugin } from './promise.ts';
-import { publish, publishSerialised } from './publish.ts';
+import { publish, publishFailsafe, publishSerialised, publishSerialisedFailsafe } from './publish.ts';
 import { randomInteger, randomTime } from './random.ts';
 import { redisServer } from './redis.ts';
 import { request, requestOptional, requestOptionalSerialised, requestSerialised } from './request.ts';
@@ -59,6 +59,8 @@ export const COOKBOOK_RECIPES: RecipeMap = {
   'slapos.cookbook:readline': readline,
   'slapos.cookbook:publishurl': publishurl,
   'slapos.cookbook:equeue': equeue,
+  'slapos.cookbook:publish_failsafe': publishFailsafe,
+  'slapos.cookbook:publish.serialised_failsafe': publishSerialisedFailsafe,
   'slapos.cookbook:logrotate.d': logrotateD,
   'slapos.cookbook:dropbear.add_authorized_key': dropbearAddAuthorizedKey,
   'slapos.cookbook:generate.password': generatePasswordRecipe,

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { profileRunner } from '../../../testing/buildout.ts';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { closedPort, profileRunner } from '../../../testing/buildout.ts';
 import { rejectsWithSlapError } from '../../../testing/slap-error-assert.ts';
 import { instanceFixture } from '../../../testing/slapgrid.ts';
 
@@ -106,6 +109,35 @@ ${fixture.tail}`);
       'SLAP_ERR_PROFILE',
       /a set is not JSON serialisable/,
     );
+  } finally {
+    await fixture.close();
+  }
+});
+
+test('publish_failsafe: a failed publication is written to -error-status-file, not raised; the next run retries', async () => {
+  const fixture = await instanceFixture();
+  try {
+    const { env, dir } = fixture;
+    const { run } = profileRunner(dir.path);
+    const down = fixture.tail.replaceAll(env.url, `http://127.0.0.1:${await closedPort()}`);
+    const profile = (tail: string): string => `[buildout]
+parts = publish
+[publish]
+recipe = slapos.cookbook:publish_failsafe
+-error-status-file = \${buildout:directory}/publish.error
+url = http://[2001:db8::1]:8080
+${tail}`;
+    const statusFile = join(dir.path, 'publish.error');
+    const result = await run(profile(down));
+    assert.deepEqual(result.installed, ['publish']);
+    assert.ok((await readFile(statusFile, 'utf8')).length > 0);
+
+    // The master is reachable again: the update publishes, the status file goes.
+    await run(profile(fixture.tail));
+    assert.deepEqual((await env.client.getInstance(fixture.instance.instance_guid)).connection_parameters, {
+      url: 'http://[2001:db8::1]:8080',
+    });
+    assert.equal(existsSync(statusFile), false);
   } finally {
     await fixture.close();
   }

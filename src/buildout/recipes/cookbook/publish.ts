@@ -7,7 +7,11 @@
  * `.serialised` publishes one `_` parameter holding the JSON of the values (objects keep their type).
  * The sections are read during init (they become dependencies); install publishes; update publishes
  * again only with `-extends` (otherwise a change of value changes the options and reinstalls).
+ * `publish_failsafe` and `publish.serialised_failsafe` never fail (see `failsafe`).
  */
+import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Recipe, RecipeContext } from '../../recipe.ts';
 import type { Options } from '../../resolver.ts';
 import { pyStr, type PyDict } from '../../py-value.ts';
@@ -46,7 +50,25 @@ function collect(sections: Options[]): PyDict {
   return values;
 }
 
-function publishRecipe(serialised: boolean): Recipe {
+/**
+ * The `_failsafe` variants: a failure to publish never fails the part; with
+ * `-error-status-file`, the error is written there (removed after a success, and at uninstall),
+ * and an update while it exists publishes again.
+ */
+async function failsafe(ctx: RecipeContext, publish: (ctx: RecipeContext) => Promise<void>): Promise<void> {
+  const statusFile = ctx.options.get('-error-status-file');
+  const path = statusFile ? resolve(ctx.directories.directory, statusFile) : undefined;
+  try {
+    await publish(ctx);
+  } catch (error) {
+    ctx.warn(`[${ctx.name}] publishing failed: ${(error as Error).message}`);
+    if (path) await writeFile(path, `${(error as Error).stack ?? String(error)}\n`);
+    return;
+  }
+  if (path) await rm(path, { force: true });
+}
+
+function publishRecipe(serialised: boolean, failsafeMode = false): Recipe {
   const publish = async (ctx: RecipeContext): Promise<void> => {
     const values = collect(ctx.state.get('sections') as Options[]);
     let parameters: Record<string, unknown>;
@@ -65,21 +87,34 @@ function publishRecipe(serialised: boolean): Recipe {
     );
     ctx.logger.debug({ part: ctx.name, instanceGuid, keys: Object.keys(values) }, 'published');
   };
-  return {
+  const run = (ctx: RecipeContext): Promise<void> => (failsafeMode ? failsafe(ctx, publish) : publish(ctx));
+  const recipe: Recipe = {
     version: '1',
     async init(ctx) {
       ctx.state.set('sections', await extendedSections(ctx));
     },
     async install(ctx) {
-      await publish(ctx);
+      await run(ctx);
       return [];
     },
     async update(ctx) {
-      if (ctx.options.get('-extends')) await publish(ctx);
+      const statusFile = failsafeMode ? ctx.options.get('-error-status-file') : undefined;
+      const failedBefore = statusFile ? existsSync(resolve(ctx.directories.directory, statusFile)) : false;
+      if (failedBefore || ctx.options.get('-extends')) await run(ctx);
       return undefined;
+    },
+  };
+  if (!failsafeMode) return recipe;
+  return {
+    ...recipe,
+    async uninstall(uctx) {
+      const statusFile = uctx.options['-error-status-file'];
+      if (statusFile) await rm(resolve(uctx.directories.directory, statusFile), { force: true });
     },
   };
 }
 
 export const publish = publishRecipe(false);
 export const publishSerialised = publishRecipe(true);
+export const publishFailsafe = publishRecipe(false, true);
+export const publishSerialisedFailsafe = publishRecipe(true, true);
