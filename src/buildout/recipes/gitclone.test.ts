@@ -100,7 +100,14 @@ test('gitclone clones a branch, a revision, updates to the upstream and refuses 
     await run(profile(`repository = ${repo.bare}\nbranch = feature\nrevision =`));
     assert.equal(await git(location, 'rev-parse', 'HEAD'), repo.feature);
 
-    // A removed part's clone is deleted (no local change).
+    // A removed part's clone with local work is kept (develop not false: the original's rule)...
+    await writeFile(join(location, 'local.txt'), 'work in progress\n');
+    await run('[buildout]\nparts =\n');
+    assert.equal(await readFile(join(location, 'local.txt'), 'utf8'), 'work in progress\n');
+    // ...and replaced by a fresh clone at the next install (not develop).
+    await run(profile(`repository = ${repo.bare}`));
+    assert.equal(existsSync(join(location, 'local.txt')), false);
+    // Without local change, a removed part's clone is deleted.
     await run('[buildout]\nparts =\n');
     assert.equal(existsSync(location), false);
 
