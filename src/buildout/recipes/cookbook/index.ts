@@ -3,7 +3,9 @@
  * recipes stay refused by the registry, with an error naming the section and the recipe.
  */
 import type { RecipeMap } from '../../recipe.ts';
-import { cronD } from './cron.ts';
+import { checkParameter } from './check-parameter.ts';
+import { checkUrlAvailable } from './check-url-available.ts';
+import { cronD, dcron } from './cron.ts';
 import { freePortRecipe } from './free-port.ts';
 import { generateMac, generatePasswordRecipe } from './generate.ts';
 import { slapconfigurationJsonschema } from './jsonschema.ts';
@@ -13,6 +15,10 @@ import { publish, publishSerialised } from './publish.ts';
 import { request, requestOptional, requestOptionalSerialised, requestSerialised } from './request.ts';
 import { slapconfiguration, slapconfigurationSerialised } from './slapconfiguration.ts';
 import { NOOP_RECIPE, switchSoftwareType, switchSoftwareTypeNoop } from './switch-softwaretype.ts';
+import { simplelogger } from './simplelogger.ts';
+import { symbolicLink } from './symbolic-link.ts';
+import { urlparse } from './urlparse.ts';
+import { userinfo } from './userinfo.ts';
 import { wrapper } from './wrapper.ts';
 
 export const COOKBOOK_RECIPES: RecipeMap = {
@@ -31,8 +37,15 @@ export const COOKBOOK_RECIPES: RecipeMap = {
   'slapos.cookbook:generate.mac': generateMac,
   'slapos.cookbook:promise.plugin': promisePlugin,
   'slapos.cookbook:check_port_listening': checkPortListening,
+  'slapos.cookbook:cron': dcron,
   'slapos.cookbook:cron.d': cronD,
   'slapos.cookbook:free_port': freePortRecipe,
   'slapos.cookbook:switch-softwaretype': switchSoftwareType,
   [NOOP_RECIPE]: switchSoftwareTypeNoop,
+  'slapos.cookbook:symbolic.link': symbolicLink,
+  'slapos.cookbook:userinfo': userinfo,
+  'slapos.cookbook:simplelogger': simplelogger,
+  'slapos.cookbook:check_parameter': checkParameter,
+  'slapos.cookbook:check_url_available': checkUrlAvailable,
+  'slapos.cookbook:urlparse': urlparse,
 };
