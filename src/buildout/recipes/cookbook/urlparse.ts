@@ -80,7 +80,6 @@ function checkNetloc(netloc: string): void {
 
 /** `urllib.parse.urlparse(url)` with its `username`, `password`, `hostname` and `port`. */
 export function pythonUrlparse(input: string): ParsedUrl {
-  // eslint-disable-next-line no-control-regex
   let url = input.replace(/^[\x00-\x20]+/, '').replace(/[\t\r\n]/g, '');
   let scheme = '';
   const colon = url.indexOf(':');
