@@ -15,6 +15,7 @@ import { publish, publishSerialised } from './publish.ts';
 import { request, requestOptional, requestOptionalSerialised, requestSerialised } from './request.ts';
 import { slapconfiguration, slapconfigurationSerialised } from './slapconfiguration.ts';
 import { NOOP_RECIPE, switchSoftwareType, switchSoftwareTypeNoop } from './switch-softwaretype.ts';
+import { simplehttpserver } from './simplehttpserver.ts';
 import { simplelogger } from './simplelogger.ts';
 import { symbolicLink } from './symbolic-link.ts';
 import { urlparse } from './urlparse.ts';
@@ -48,4 +49,5 @@ export const COOKBOOK_RECIPES: RecipeMap = {
   'slapos.cookbook:check_parameter': checkParameter,
   'slapos.cookbook:check_url_available': checkUrlAvailable,
   'slapos.cookbook:urlparse': urlparse,
+  'slapos.cookbook:simplehttpserver': simplehttpserver,
 };
