@@ -3,6 +3,7 @@
  * recipes stay refused by the registry, with an error naming the section and the recipe.
  */
 import type { RecipeMap } from '../../recipe.ts';
+import { certificateAuthority, certificateAuthorityRequest } from './certificate-authority.ts';
 import { checkParameter } from './check-parameter.ts';
 import { checkUrlAvailable } from './check-url-available.ts';
 import { cronD, dcron } from './cron.ts';
@@ -50,4 +51,6 @@ export const COOKBOOK_RECIPES: RecipeMap = {
   'slapos.cookbook:check_url_available': checkUrlAvailable,
   'slapos.cookbook:urlparse': urlparse,
   'slapos.cookbook:simplehttpserver': simplehttpserver,
+  'slapos.cookbook:certificate_authority': certificateAuthority,
+  'slapos.cookbook:certificate_authority.request': certificateAuthorityRequest,
 };

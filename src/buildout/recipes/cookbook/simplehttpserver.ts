@@ -7,20 +7,11 @@
  * writes with `allow-write`. The original's wrapper is a Python script calling its own server
  * module (not `python3 -m http.server`), so this one runs ours.
  */
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PyTuple } from '../../py-value.ts';
 import type { Recipe, RecipeContext } from '../../recipe.ts';
 import { isTrue, requirePath, withoutNul, writeIfChanged } from '../common.ts';
+import { nodeMainCommand } from './node-main.ts';
 import { execWrapperScript } from './shell.ts';
-
-/** The node arguments running the server module (the TypeScript source needs the tsx loader). */
-export function serverCommand(): string[] {
-  const self = fileURLToPath(import.meta.url);
-  const main = fileURLToPath(new URL(`./simplehttpserver-main${extname(self)}`, import.meta.url));
-  if (main.endsWith('.ts')) return [process.execPath, '--import', import.meta.resolve('tsx'), main];
-  return [process.execPath, main];
-}
 
 function listen(ctx: RecipeContext): string[] {
   const [host, port, socket, abstract] = ['host', 'port', 'socketpath', 'abstract'].map(
@@ -45,7 +36,7 @@ export function simplehttpserverCommand(ctx: RecipeContext): string[] {
   const certFile = ctx.options.get('cert-file');
   const keyFile = ctx.options.get('key-file');
   return [
-    ...serverCommand(),
+    ...nodeMainCommand('simplehttpserver-main'),
     '--cwd',
     option('base-path'),
     '--log-file',
