@@ -309,6 +309,10 @@ class PartContext implements RecipeContext {
     return this.session.buildout.section(name, this.options);
   }
 
+  sectionWith(name: string, preset: Readonly<Record<string, string>>): Promise<Options> {
+    return this.session.buildout.sectionWith(name, preset, this.options);
+  }
+
   step(step: string): void {
     this.session.emit({ type: 'step', part: this.name, step });
   }

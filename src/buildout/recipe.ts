@@ -93,6 +93,12 @@ export interface RecipeContext {
   readonly buildout: Options;
   /** Another section, initialised if needed (its recipe's `init` included); recorded as a dependency. */
   section(name: string): Promise<Options>;
+  /**
+   * Another section, initialised now with `preset` options replacing its own (literal values),
+   * before its substitutions and its recipe's init; recorded as a dependency. An error if that
+   * section is already initialised (publish-early).
+   */
+  sectionWith(name: string, preset: Readonly<Record<string, string>>): Promise<Options>;
   readonly directories: BuildoutDirectories;
   /** `buildout:offline`: no network downloads (cached and local files still work). */
   readonly offline: boolean;

@@ -13,6 +13,7 @@ import { slapconfigurationJsonschema } from './jsonschema.ts';
 import { mkdirectory } from './mkdirectory.ts';
 import { checkPortListening, promisePlugin } from './promise.ts';
 import { publish, publishSerialised } from './publish.ts';
+import { publishEarly } from './publish-early.ts';
 import { request, requestOptional, requestOptionalSerialised, requestSerialised } from './request.ts';
 import { slapconfiguration, slapconfigurationSerialised } from './slapconfiguration.ts';
 import { NOOP_RECIPE, switchSoftwareType, switchSoftwareTypeNoop } from './switch-softwaretype.ts';
@@ -31,6 +32,7 @@ export const COOKBOOK_RECIPES: RecipeMap = {
   'slapos.cookbook:slapconfiguration.jsonschema': slapconfigurationJsonschema,
   'slapos.cookbook:publish': publish,
   'slapos.cookbook:publish.serialised': publishSerialised,
+  'slapos.cookbook:publish-early': publishEarly,
   'slapos.cookbook:request': request,
   'slapos.cookbook:request.serialised': requestSerialised,
   'slapos.cookbook:requestoptional': requestOptional,
