@@ -4,11 +4,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closedPort, profileRunner, tempDir } from '../../../testing/buildout.ts';
 import { seededRandom } from '../../../testing/hostile-strings.ts';
 import { assign, hostileValue } from '../../../testing/recipe-values.ts';
+import { selfSignedCertificate } from '../../../testing/self-signed.ts';
 import { rejectsWithSlapError } from '../../../testing/slap-error-assert.ts';
 
 const PROFILE = `[buildout]
@@ -206,6 +208,42 @@ test('simplehttpserver: hostile directory names reach the server as they are (pr
       } finally {
         await stop(child);
       }
+    }
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('simplehttpserver: with cert-file (and key-file) it speaks HTTPS', async () => {
+  const dir = await tempDir();
+  try {
+    const { keyPem, certificatePem } = await selfSignedCertificate('127.0.0.1');
+    await dir.write({ 'www/f.txt': 'over tls', 'tls/cert.pem': certificatePem, 'tls/key.pem': keyPem });
+    const { run } = profileRunner(dir.path);
+    const port = await closedPort();
+    await run(`${PROFILE}host = 127.0.0.1\nport = ${port}\nbase-path = \${buildout:directory}/www
+cert-file = \${buildout:directory}/tls/cert.pem\nkey-file = \${buildout:directory}/tls/key.pem\n`);
+    const child = await start(join(dir.path, 'bin/server'), join(dir.path, 'server.log'));
+    try {
+      const body = await new Promise<string>((resolve, reject) => {
+        httpsGet(
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/f.txt',
+            ca: certificatePem,
+            checkServerIdentity: () => undefined,
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+            res.on('end', () => resolve(text));
+          },
+        ).on('error', reject);
+      });
+      assert.equal(body, 'over tls');
+    } finally {
+      await stop(child);
     }
   } finally {
     await dir.remove();
