@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { readFile, readlink, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execFile } from '../../../lib/exec.ts';
@@ -14,6 +14,7 @@ import { seededRandom } from '../../../testing/hostile-strings.ts';
 import { assign, hostileValue } from '../../../testing/recipe-values.ts';
 import { rejectsWithSlapError } from '../../../testing/slap-error-assert.ts';
 import { checkAuthority, checkRequestDir, parseRequest } from './certificate-authority-service.ts';
+import { waitingWrapper } from './certificate-authority.ts';
 
 const OPENSSL = '/usr/bin/openssl';
 
@@ -257,6 +258,33 @@ test('certificate_authority: hostile subject values keep openssl.cnf whole and r
       lines.join('\n'),
     );
     assert.ok(lines.some((line) => /^Cannot create the certificate "x"/.test(line)));
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('certificate_authority.request: the waiting wrapper keeps hostile paths whole (property)', async () => {
+  const dir = await tempDir();
+  try {
+    const random = seededRandom(31);
+    for (let i = 0; i < 10; i++) {
+      const name = `d${hostileValue(random, 8)
+        .replaceAll('/', '_')
+        .replace(/[\ud800-\udfff]/g, 'x')
+        .slice(0, 100)}`;
+      const sub = join(dir.path, name);
+      await mkdir(sub);
+      await writeFile(join(sub, 'cert'), '');
+      await writeFile(join(sub, 'key'), '');
+      await writeFile(join(sub, 'app'), '#!/bin/sh\nprintf "%s|" "$0" "$@"\n', { mode: 0o755 });
+      const wrapper = join(dir.path, `w${i}`);
+      await writeFile(wrapper, waitingWrapper([join(sub, 'cert'), join(sub, 'key')], join(sub, 'app')), {
+        mode: 0o700,
+      });
+      const result = await execFile(wrapper, [name]);
+      assert.equal(result.exitCode, 0, result.stderr);
+      assert.equal(result.stdout, `${join(sub, 'app')}|${name}|`);
+    }
   } finally {
     await dir.remove();
   }
