@@ -1,0 +1,265 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SlapError } from '../../core/errors.ts';
+import { profileRunner, tempDir } from '../../testing/buildout.ts';
+import { hostileString, seededRandom } from '../../testing/hostile-strings.ts';
+import { loadProfile } from '../engine.ts';
+import { PyFloat, PyTuple, pyRepr, type PyValue } from '../py-value.ts';
+import type { Recipe } from '../recipe.ts';
+import { PythonBridge, SnippetError, locatePython, type SnippetHost } from './bridge.ts';
+
+const PYTHON = locatePython(process.env) ?? '/usr/bin/python3';
+
+function bridge(timeoutMs = 60_000): PythonBridge {
+  return new PythonBridge({ python: PYTHON, env: { PATH: process.env.PATH }, cwd: '/', timeoutMs });
+}
+
+/** A host serving one section `s` from a map, recording what the snippet prints. */
+function mapHost(values: Map<string, PyValue>, printed: string[] = []): SnippetHost {
+  return {
+    call(method, args) {
+      const key = args[1] as string;
+      if (method === 'get')
+        return Promise.resolve(values.has(key) ? [true, values.get(key) ?? null] : [false, null]);
+      if (method === 'set') {
+        values.set(key, args[2] ?? null);
+        return Promise.resolve(null);
+      }
+      if (method === 'keys') return Promise.resolve([...values.keys()]);
+      return Promise.reject(new Error(`unexpected ${method}`));
+    },
+    output(_stream, line) {
+      printed.push(line);
+    },
+  };
+}
+
+test('values cross the protocol and come back exactly: hostile strings, ints of any size, floats, containers', async () => {
+  const random = seededRandom(11);
+  const py = bridge();
+  try {
+    for (let i = 0; i < 150; i++) {
+      const text = hostileString(random);
+      const value: PyValue =
+        i % 3 === 0
+          ? text
+          : i % 3 === 1
+            ? [text, new PyTuple([text, 2n ** 70n, -5, 1.5, new PyFloat(2), null, true]), new Set([text])]
+            : Object.assign(Object.create(null) as Record<string, PyValue>, { [text]: { nested: [text] } });
+      const values = new Map<string, PyValue>([['in', value]]);
+      await py.run('s', 'init', "options['out'] = options['in']\n", undefined, mapHost(values));
+      assert.equal(pyRepr(values.get('out') as PyValue), pyRepr(value), `case ${i}`);
+      if (typeof value === 'string') assert.equal(values.get('out'), value);
+    }
+  } finally {
+    await py.close();
+  }
+});
+
+test('a snippet prints without disturbing the protocol; an exception names its type, message and line', async () => {
+  const py = bridge();
+  const printed: string[] = [];
+  try {
+    await py.run(
+      's',
+      'install',
+      'print("{\\"op\\": \\"done\\", \\"id\\": 1}")\nprint("hello")\n',
+      undefined,
+      mapHost(new Map(), printed),
+    );
+    assert.deepEqual(printed, ['{"op": "done", "id": 1}', 'hello']);
+    await assert.rejects(
+      py.run('s', 'install', 'x = 1\ny = x / 0\n', undefined, mapHost(new Map())),
+      (error: unknown) => {
+        assert.ok(error instanceof SnippetError);
+        assert.equal(error.type, 'ZeroDivisionError');
+        assert.equal(error.line, 2);
+        return true;
+      },
+    );
+    await assert.rejects(py.run('s', 'init', 'def (:\n', undefined, mapHost(new Map())), /SyntaxError/);
+    // The process survived both: the next snippet runs.
+    const values = new Map<string, PyValue>();
+    await py.run('s', 'init', "options['ok'] = 'yes'\n", undefined, mapHost(values));
+    assert.equal(values.get('ok'), 'yes');
+  } finally {
+    await py.close();
+  }
+});
+
+test('a hung snippet hits the deadline, its process group is killed, and the next snippet gets a new process', async () => {
+  const py = bridge(300);
+  try {
+    await assert.rejects(
+      py.run(
+        's',
+        'install',
+        'import subprocess\nsubprocess.Popen(["sleep", "600"])\nwhile True: pass\n',
+        undefined,
+        mapHost(new Map()),
+      ),
+      (error: unknown) => error instanceof SlapError && error.code === 'SLAP_ERR_TIMEOUT',
+    );
+    const values = new Map<string, PyValue>();
+    await py.run('s', 'init', "options['again'] = 'yes'\n", undefined, mapHost(values));
+    assert.equal(values.get('again'), 'yes');
+  } finally {
+    await py.close();
+  }
+});
+
+const SOURCE_RECIPE = (text: string): Recipe => ({
+  init(ctx) {
+    ctx.options.set('in', text.replaceAll('${', '$${'));
+  },
+  install: () => undefined,
+});
+
+test('options set by init are seen by ${part:option} elsewhere, exactly (hostile text), and by other snippets', async () => {
+  const random = seededRandom(5);
+  const dir = await tempDir();
+  try {
+    for (let i = 0; i < 40; i++) {
+      const text = hostileString(random);
+      await dir.write({
+        'buildout.cfg': `[buildout]
+parts = py
+[src]
+recipe = test.source
+[native]
+recipe = slapos.recipe.build:download
+url = file:///nowhere
+[py]
+recipe = slapos.recipe.build
+init =
+  options['out'] = self.buildout['src']['in']
+  options['obj'] = {'k': (1, 2.0, None), 2: [self.name]}
+  options['native-target'] = self.buildout['native']['target']
+  options['mine'] = options['location']
+[user]
+v = \${py:out}
+t = \${py:native-target}
+`,
+      });
+      const profile = await loadProfile({
+        configFile: join(dir.path, 'buildout.cfg'),
+        recipes: { 'test.source': SOURCE_RECIPE(text) },
+      });
+      try {
+        assert.equal(await profile.get('user', 'v'), text, `case ${i}`);
+        assert.equal(await profile.get('user', 't'), join(dir.path, 'parts', 'native', 'native'));
+        const py = await profile.section('py');
+        assert.equal(pyRepr(py.getValue('obj') as PyValue), "{2: ['py'], 'k': (1, 2.0, None)}");
+        assert.equal(py.get('mine'), join(dir.path, 'parts', 'py'));
+        // Reading another section recorded it as a dependency (its change reinstalls the part).
+        assert.deepEqual([...py.dependencies].sort(), ['native', 'src']);
+      } finally {
+        await profile.close();
+      }
+    }
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('install creates location, recorded and removed when the part changes or goes; update runs its code', async () => {
+  const dir = await tempDir();
+  try {
+    const { run } = profileRunner(dir.path);
+    const profile = (content: string, extra = ''): string => `[buildout]
+parts = py ${extra}
+[py]
+recipe = slapos.recipe.build
+content = ${content}
+install =
+  os.makedirs(location)
+  with open(os.path.join(location, 'f'), 'w') as f:
+    f.write(options['content'])
+update =
+  with open(os.path.join(self.buildout['buildout']['directory'], 'updates'), 'a') as f:
+    f.write('u')
+[other]
+recipe = slapos.recipe.build
+install =
+  open(location, 'w').close()
+`;
+    const first = await run(profile('one', 'other'));
+    assert.deepEqual(first.installed, ['py', 'other']);
+    assert.equal(await readFile(join(dir.path, 'parts', 'py', 'f'), 'utf8'), 'one');
+    assert.ok(existsSync(join(dir.path, 'parts', 'other')));
+    const again = await run(profile('one', 'other'));
+    assert.deepEqual(again.updated, ['py', 'other']);
+    assert.equal(await readFile(join(dir.path, 'updates'), 'utf8'), 'u');
+    const changed = await run(profile('two'));
+    assert.deepEqual(changed.uninstalled.sort(), ['other', 'py']);
+    assert.equal(existsSync(join(dir.path, 'parts', 'other')), false);
+    assert.equal(await readFile(join(dir.path, 'parts', 'py', 'f'), 'utf8'), 'two');
+    await run('[buildout]\nparts =\n');
+    assert.equal(existsSync(join(dir.path, 'parts', 'py')), false);
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('a failing snippet: a SlapError naming the part, the exception and its line; a failed install leaves nothing', async () => {
+  const dir = await tempDir();
+  try {
+    const { run } = profileRunner(dir.path);
+    await assert.rejects(
+      run(
+        '[buildout]\nparts = py\n[py]\nrecipe = slapos.recipe.build\ninstall =\n  os.mkdir(location)\n  print(1 / 0.)\n',
+      ),
+      (error: unknown) => {
+        assert.ok(error instanceof SlapError);
+        assert.equal(error.code, 'SLAP_ERR_RECIPE_FAILED');
+        assert.equal(
+          error.message,
+          'Installing part py (slapos.recipe.build): py:install: ZeroDivisionError: float division by zero (line 2 of install)',
+        );
+        assert.doesNotMatch(error.message, /Traceback/);
+        return true;
+      },
+    );
+    assert.equal(existsSync(join(dir.path, 'parts', 'py')), false);
+    await assert.rejects(
+      run(
+        '[buildout]\nparts = py\n[py]\nrecipe = slapos.recipe.build\ninit =\n  from zc.buildout import UserError\n  raise UserError("bad parameter")\n',
+      ),
+      /^SlapError: Initializing part py \(slapos\.recipe\.build\): py:init: bad parameter \(line 2 of init\)$/,
+    );
+    await assert.rejects(
+      run('[buildout]\nparts = py\n[py]\nrecipe = slapos.recipe.build\ninit =\n  self.buildout["missing"]\n'),
+      /py:init: KeyError: 'No section named \[missing\]' \(line 1 of init\)/,
+    );
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('without python3 on the PATH, Python code is refused with a clear error at init', async () => {
+  const dir = await tempDir();
+  try {
+    const { run } = profileRunner(dir.path);
+    await assert.rejects(
+      run('[buildout]\nparts = py\n[py]\nrecipe = slapos.recipe.build\ninstall =\n  pass\n', {
+        env: { PATH: '' },
+      }),
+      (error: unknown) => {
+        assert.ok(error instanceof SlapError);
+        assert.equal(error.code, 'SLAP_ERR_RECIPE_UNSUPPORTED');
+        assert.match(
+          error.message,
+          /Initializing part py \(slapos\.recipe\.build\): py:install: this option is Python code/,
+        );
+        assert.match(error.hint ?? '', /python3/);
+        return true;
+      },
+    );
+    assert.equal(existsSync(join(dir.path, '.installed.cfg')), false);
+  } finally {
+    await dir.remove();
+  }
+});
