@@ -20,7 +20,7 @@ export type Phase = 'init' | 'install' | 'update';
  * and a str that would read back as a `!py!` object stored serialised, so it reads back as itself.
  */
 function storedText(value: string): string {
-  return isSerialised(value) ? serialise(value) : value.replaceAll('${', '$${');
+  return isSerialised(value) ? serialise(value) : value.replaceAll('${', () => '$${');
 }
 
 function text(value: PyValue | undefined, what: string): string {
