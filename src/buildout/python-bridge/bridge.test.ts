@@ -1,10 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlapError } from '../../core/errors.ts';
-import { profileRunner, tempDir } from '../../testing/buildout.ts';
+import { profileRunner, serveDirectory, tempDir } from '../../testing/buildout.ts';
+import { execFile } from '../../lib/exec.ts';
 import { hostileString, seededRandom } from '../../testing/hostile-strings.ts';
 import { loadProfile } from '../engine.ts';
 import { PyFloat, PyTuple, pyRepr, type PyValue } from '../py-value.ts';
@@ -85,6 +87,29 @@ test('a snippet prints without disturbing the protocol; an exception names its t
     const values = new Map<string, PyValue>();
     await py.run('s', 'init', "options['ok'] = 'yes'\n", undefined, mapHost(values));
     assert.equal(values.get('ok'), 'yes');
+  } finally {
+    await py.close();
+  }
+});
+
+test("a snippet's output, its subprocesses' included, goes to that snippet and none to the next", async () => {
+  const py = bridge();
+  try {
+    for (let i = 0; i < 10; i++) {
+      const first: string[] = [];
+      const second: string[] = [];
+      await py.run(
+        's',
+        'install',
+        `print('a${i}')\ncall(['seq', '1', '2000'])\nsys.stderr.write('c${i}')\n`,
+        undefined,
+        mapHost(new Map(), first),
+      );
+      await py.run('t', 'install', 'pass\n', undefined, mapHost(new Map(), second));
+      assert.equal(first.length, 2002, `run ${i}`);
+      assert.ok(first.includes(`a${i}`) && first.includes(`c${i}`) && first.includes('2000'), `run ${i}`);
+      assert.deepEqual(second, []);
+    }
   } finally {
     await py.close();
   }
@@ -279,6 +304,64 @@ test('without python3 on the PATH, Python code is refused with a clear error at 
     );
     assert.equal(existsSync(join(dir.path, '.installed.cfg')), false);
   } finally {
+    await dir.remove();
+  }
+});
+
+test("the recipe's helpers: download (url and md5sum options by default), extract, guessworkdir, copyTree; temporary files removed", async () => {
+  const site = await tempDir();
+  const dir = await tempDir();
+  const tmp = join(dir.path, 'tmp');
+  try {
+    await site.write({
+      'src/app-1.0/bin/tool': '#!/bin/sh\n',
+      'src/app-1.0/.git/x': 'x',
+      'src/app-1.0/README': 'r',
+    });
+    await execFile('tar', ['-czf', join(site.path, 'app.tar.gz'), '-C', join(site.path, 'src'), 'app-1.0']);
+    const md5 = createHash('md5')
+      .update(await readFile(join(site.path, 'app.tar.gz')))
+      .digest('hex');
+    await mkdir(tmp);
+    const server = await serveDirectory(site.path);
+    try {
+      const { run, events } = profileRunner(dir.path, {
+        env: { PATH: process.env.PATH, TMPDIR: tmp, HOME: dir.path },
+      });
+      await run(`[buildout]
+parts = app again
+[app]
+recipe = slapos.recipe.build
+url = ${server.url}/app.tar.gz
+md5sum = ${md5}
+install =
+  self.copyTree(guessworkdir(self.extract(self.download())), location, ignore_dir_list=['.git'])
+[again]
+recipe = slapos.recipe.build
+install =
+  import shutil
+  os.makedirs(location)
+  shutil.copy(self.download('${server.url}/app.tar.gz', '${md5}'), os.path.join(location, 'copy.tgz'))
+  try:
+    self.download('${server.url}/app.tar.gz', '0' * 32)
+  except Exception as e:
+    options['mismatch'] = 'refused'
+    print('refused: %s' % (e,))
+`);
+      assert.deepEqual((await readdir(join(dir.path, 'parts', 'app'))).sort(), ['README', 'bin']);
+      assert.equal(await readFile(join(dir.path, 'parts', 'app', 'bin', 'tool'), 'utf8'), '#!/bin/sh\n');
+      assert.ok((await readFile(join(dir.path, 'parts', 'again', 'copy.tgz'))).length > 0);
+      // A wrong checksum is an exception the snippet can catch; its print is the part's output.
+      const printed = events.flatMap((e) => (e.type === 'output' && e.part === 'again' ? [e.line] : []));
+      assert.equal(printed.length, 1, printed.join('\n'));
+      assert.match(printed[0] ?? '', /^refused: .*md5/i);
+      // The downloaded archive and the extraction directory were temporary.
+      assert.deepEqual(await readdir(tmp), []);
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await site.remove();
     await dir.remove();
   }
 });

@@ -70,7 +70,12 @@ interface PendingRun {
   host: SnippetHost;
   resolve(): void;
   reject(error: Error): void;
+  /** Its outcome, once Python sent it, kept until its output is read to the end (the sync marks). */
+  outcome?: { error: SnippetError | undefined; waiting: Set<Stream> };
 }
+
+/** The mark Python writes on stdout and stderr after a run's output (pipes are not ordered with fd 4). */
+const SYNC_MARK = /\0bridge-sync-(\d+)\0/;
 
 interface Message {
   op?: unknown;
@@ -81,6 +86,7 @@ interface Message {
   type?: unknown;
   message?: unknown;
   line?: unknown;
+  synced?: unknown;
 }
 
 const DEFAULT_OUTPUT_LIMIT = 4 * 1024 * 1024;
@@ -226,17 +232,23 @@ export class PythonBridge {
     const id = typeof message.id === 'number' ? message.id : -1;
     if (message.op === 'done' || message.op === 'failed') {
       const run = this.runs.get(id);
-      if (!run) return;
-      this.runs.delete(id);
-      if (message.op === 'done') run.resolve();
-      else
-        run.reject(
-          new SnippetError(
-            typeof message.type === 'string' ? message.type : 'Exception',
-            typeof message.message === 'string' ? message.message : '',
-            typeof message.line === 'number' ? message.line : undefined,
-          ),
-        );
+      if (!run || run.outcome) return;
+      const error =
+        message.op === 'done'
+          ? undefined
+          : new SnippetError(
+              typeof message.type === 'string' ? message.type : 'Exception',
+              typeof message.message === 'string' ? message.message : '',
+              typeof message.line === 'number' ? message.line : undefined,
+            );
+      const synced = Array.isArray(message.synced) ? message.synced : [];
+      const waiting = new Set<Stream>(
+        (['stdout', 'stderr'] as const).filter(
+          (stream) => synced.includes(stream) && !this.synced(id, stream),
+        ),
+      );
+      run.outcome = { error, waiting };
+      this.settle(id);
       return;
     }
     if (message.op !== 'call') return;
@@ -258,7 +270,7 @@ export class PythonBridge {
       (error: unknown) =>
         reply({
           ok: false,
-          kind: error instanceof KeyError ? 'KeyError' : 'UserError',
+          kind: error instanceof MissingKeyError ? 'KeyError' : 'UserError',
           error: error instanceof Error ? error.message : String(error),
         }),
     );
@@ -268,7 +280,35 @@ export class PythonBridge {
     this.toPython?.write(`${JSON.stringify(message)}\n`);
   }
 
+  /** Marks seen before the run's outcome arrived (the pipes race each other). */
+  private readonly earlyMarks = new Set<string>();
+
+  private synced(id: number, stream: Stream): boolean {
+    return this.earlyMarks.delete(`${id}:${stream}`);
+  }
+
+  private settle(id: number): void {
+    const run = this.runs.get(id);
+    if (!run?.outcome || run.outcome.waiting.size > 0) return;
+    this.runs.delete(id);
+    if (run.outcome.error) run.reject(run.outcome.error);
+    else run.resolve();
+  }
+
   private output(stream: Stream, line: string): void {
+    const mark = SYNC_MARK.exec(line);
+    if (mark) {
+      if (mark.index > 0) this.output(stream, line.slice(0, mark.index));
+      const id = Number(mark[1]);
+      const run = this.runs.get(id);
+      if (run?.outcome) {
+        run.outcome.waiting.delete(stream);
+        this.settle(id);
+      } else if (run) this.earlyMarks.add(`${id}:${stream}`);
+      const rest = line.slice(mark.index + mark[0].length);
+      if (rest !== '') this.output(stream, rest);
+      return;
+    }
     if (stream === 'stderr') {
       this.stderrTail.push(line.slice(0, 500));
       if (this.stderrTail.length > 5) this.stderrTail.shift();
@@ -315,6 +355,7 @@ export class PythonBridge {
     const runs = [...this.runs.values()];
     this.runs.clear();
     this.active.length = 0;
+    this.earlyMarks.clear();
     for (const run of runs) run.reject(error);
   }
 
@@ -328,5 +369,5 @@ export class PythonBridge {
   }
 }
 
-/** An engine answer meaning "no such key" (raised as KeyError in Python). */
-export class KeyError extends Error {}
+/** An engine answer meaning "no such section or option" (raised as KeyError in Python). */
+export class MissingKeyError extends Error {}

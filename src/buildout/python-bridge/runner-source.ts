@@ -285,15 +285,33 @@ def _serve(message):
         text = str(error)
         if isinstance(error, KeyError) and len(error.args) == 1:
             text = repr(error.args[0])
-        _send({'op': 'failed', 'id': ident, 'type': kind, 'message': text, 'line': line})
+        result = {'op': 'failed', 'id': ident, 'type': kind, 'message': text, 'line': line}
     else:
-        _send({'op': 'done', 'id': ident})
+        result = {'op': 'done', 'id': ident}
     finally:
         _runs.pop()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        part._cleanup()
+        try:
+            part._cleanup()
+        except Exception:
+            pass
+    result['synced'] = _sync(ident)
+    _send(result)
 
+
+def _sync(ident):
+    """Marks the end of this run's output on stdout and stderr (the engine waits for the marks)."""
+    synced = []
+    for fd, stream in ((1, 'stdout'), (2, 'stderr')):
+        try:
+            getattr(sys, stream).flush()
+        except Exception:
+            pass
+        try:
+            os.write(fd, ('\0bridge-sync-%d\0\n' % ident).encode())
+            synced.append(stream)
+        except OSError:
+            pass
+    return synced
 
 while True:
     _message = _receive()

@@ -11,7 +11,7 @@ import type { RecipeContext } from '../recipe.ts';
 import { resolveUrl } from '../recipes/common.ts';
 import { isSerialised, serialise, type PyValue } from '../py-value.ts';
 import type { Options } from '../resolver.ts';
-import { KeyError, SnippetError, type SnippetHost } from './bridge.ts';
+import { MissingKeyError, SnippetError, type SnippetHost } from './bridge.ts';
 
 export type Phase = 'init' | 'install' | 'update';
 
@@ -40,7 +40,7 @@ async function sectionOf(ctx: RecipeContext, name: string): Promise<Options | un
 
 async function requireSection(ctx: RecipeContext, name: string): Promise<Options> {
   const options = await sectionOf(ctx, name);
-  if (!options) throw new KeyError(`No section named [${name}]`);
+  if (!options) throw new MissingKeyError(`No section named [${name}]`);
   return options;
 }
 
@@ -69,7 +69,7 @@ export function snippetHost(ctx: RecipeContext): SnippetHost {
     async delete([section, key]) {
       const options = await requireSection(ctx, text(section, 'a section name'));
       const name = text(key, 'an option name');
-      if (!options.has(name)) throw new KeyError(name);
+      if (!options.has(name)) throw new MissingKeyError(name);
       options.delete(name);
       return null;
     },
