@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlapError } from '../../core/errors.ts';
+import { ORACLE_PYTHON } from '../../testing/buildout-oracle.ts';
 import { profileRunner, serveDirectory, tempDir } from '../../testing/buildout.ts';
 import { execFile } from '../../lib/exec.ts';
 import { hostileString, seededRandom } from '../../testing/hostile-strings.ts';
@@ -15,8 +16,8 @@ import { PythonBridge, SnippetError, locatePython, type SnippetHost } from './br
 
 const PYTHON = locatePython(process.env) ?? '/usr/bin/python3';
 
-function bridge(timeoutMs = 60_000): PythonBridge {
-  return new PythonBridge({ python: PYTHON, env: { PATH: process.env.PATH }, cwd: '/', timeoutMs });
+function bridge(timeoutMs = 60_000, python = PYTHON): PythonBridge {
+  return new PythonBridge({ python, env: { PATH: process.env.PATH }, cwd: '/', timeoutMs });
 }
 
 /** A host serving one section `s` from a map, recording what the snippet prints. */
@@ -363,5 +364,35 @@ install =
   } finally {
     await site.remove();
     await dir.remove();
+  }
+});
+
+test('zc.buildout is the same stand-in on every node: UserError importable, easy_install not', async () => {
+  // Debian's python3, where python3-zc.buildout (the oracle of the differential tests) is installed.
+  const py = bridge(60_000, ORACLE_PYTHON);
+  try {
+    const values = new Map<string, PyValue>();
+    await py.run(
+      's',
+      'init',
+      [
+        'from zc.buildout import UserError',
+        "options['user-error'] = UserError.__name__",
+        'try:',
+        '    import zc.buildout.easy_install',
+        "    options['easy-install'] = 'imported'",
+        'except ImportError as e:',
+        "    options['easy-install'] = 'ImportError'",
+        '',
+      ].join('\n'),
+      undefined,
+      mapHost(values),
+    );
+    assert.deepEqual(Object.fromEntries(values), {
+      'user-error': 'UserError',
+      'easy-install': 'ImportError',
+    });
+  } finally {
+    await py.close();
   }
 });

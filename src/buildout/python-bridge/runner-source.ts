@@ -18,7 +18,8 @@
  * `subprocess`, `logging`, `errno`, `tempfile`; `self.buildout[section][option]`, `self.options`,
  * `self.name`, `self.logger`, `self.environ`, `self.download`, `self.extract`, `self.copyTree`,
  * any attribute the snippet stores on `self` (kept from `init` to `install`/`update`).
- * `zc.buildout.UserError` is importable (a stand-in when zc.buildout is not installed).
+ * `zc.buildout` is a stand-in holding `UserError` (the same on every node, zc.buildout installed or
+ * not): `zc.buildout.easy_install` and the like are ImportErrors.
  */
 export const RUNNER_SOURCE = String.raw`
 import errno, json, logging, os, shutil, subprocess, sys, tempfile, traceback, types
@@ -31,18 +32,23 @@ _seq = [0]
 _runs = []
 _parts = {}
 
+
+class UserError(Exception):
+    """zc.buildout.UserError: an error for the person running buildout (its message only)."""
+
+
+# zc.buildout is this stand-in whether or not the real one is installed, so that a snippet behaves
+# the same on every node; other zc.* packages stay importable.
+_zcb = types.ModuleType('zc.buildout')
+_zcb.UserError = UserError
 try:
-    from zc.buildout import UserError
-except Exception:
-    class UserError(Exception):
-        pass
+    import zc as _zc
+except ImportError:
     _zc = types.ModuleType('zc')
     _zc.__path__ = []
-    _zcb = types.ModuleType('zc.buildout')
-    _zcb.UserError = UserError
-    _zc.buildout = _zcb
     sys.modules['zc'] = _zc
-    sys.modules['zc.buildout'] = _zcb
+_zc.buildout = _zcb
+sys.modules['zc.buildout'] = _zcb
 
 
 def _enc(v):
