@@ -28,6 +28,7 @@ import type { DownloadResult } from '../lib/download.ts';
 import type { ExecOptions, ExecResult } from '../lib/exec.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Assignment } from './loader.ts';
+import type { PythonBridge } from './python-bridge/bridge.ts';
 import type { Options } from './resolver.ts';
 
 /** What `install`/`update` may return. */
@@ -140,6 +141,11 @@ export interface RecipeContext {
   readonly state: Map<string, unknown>;
   /** Registers paths to delete if the current `install`/`update` throws. */
   created(...paths: string[]): void;
+  /**
+   * The run's Python bridge (python-bridge/), for profile Python code: started on first use, closed
+   * at the end of the run. Undefined when `python3` is not on the run's PATH.
+   */
+  python(): PythonBridge | undefined;
   /** Runs a nested buildout that inherits this run's logger, exec, signal, recipes, slap and offline mode. */
   runBuildout(options: NestedRunOptions): Promise<NestedRunResult>;
   /** A SlapError naming this part, its recipe and (optionally) the option at fault. */
