@@ -7,7 +7,7 @@
  * a tar.gz of the software directory (arcname `<md5>`) and a signed entry, retried a few times with
  * a bounded backoff; an upload failure never fails the build.
  */
-import { mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
@@ -123,7 +123,7 @@ async function unpackBlob(context: BinaryCacheContext, client: NetworkcacheClien
     const blob = join(work, 'software.tar.gz');
     const { bytes } = await client.downloadBlob(sha512, blob, context.signal);
     const unpacked = join(work, 'unpacked');
-    await execFile('mkdir', [unpacked]);
+    await mkdir(unpacked);
     try {
       await extractArchive(blob, unpacked, {
         topDirectory: basename(context.directory),
@@ -149,6 +149,8 @@ export interface UploadSettings {
   /** Milliseconds before the second try, doubled for each next one (default 2 s). */
   backoffMs?: number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Top-level files of the software directory left out of the archive (the node's own markers and logs). */
+  leaveOut?: readonly string[];
 }
 
 export type UploadResult = { uploaded: true; sha512: string } | { uploaded: false; reason: string };
@@ -177,7 +179,9 @@ export async function uploadToBinaryCache(context: BinaryCacheContext, settings:
   let reason = '';
   try {
     const archive = join(work, 'software.tar.gz');
-    const tar = await execFile('tar', ['-czf', archive, '-C', dirname(context.directory), basename(context.directory)], {
+    const top = basename(context.directory);
+    const excludes = (settings.leaveOut ?? []).map((name) => `--exclude=${top}/${name}`);
+    const tar = await execFile('tar', ['-czf', archive, ...excludes, '-C', dirname(context.directory), top], {
       timeoutMs: 60 * 60_000,
       ...(context.signal ? { signal: context.signal } : {}),
     });
