@@ -157,7 +157,7 @@ export type JsonValue = string | number | boolean | null | readonly JsonValue[] 
 
 /**
  * JSON text exactly as Python's `json.dumps` writes it by default (`", "` and `": "` separators,
- * every non-ASCII character escaped as `\uXXXX`), so that entries we sign read as the original's.
+ * every character outside space..~ escaped as `\uXXXX`), so that entries we sign read as the original's.
  */
 export function pythonJsonDumps(value: JsonValue): string {
   if (value === null || typeof value === 'boolean') return JSON.stringify(value);
@@ -167,7 +167,7 @@ export function pythonJsonDumps(value: JsonValue): string {
   }
   if (typeof value === 'string')
     return JSON.stringify(value).replace(
-      /[\u0080-\uffff]/g,
+      /[\u007f-\uffff]/g,
       (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
     );
   if (Array.isArray(value)) return `[${(value as readonly JsonValue[]).map(pythonJsonDumps).join(', ')}]`;
