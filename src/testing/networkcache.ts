@@ -151,13 +151,13 @@ export async function startTestCacheServer(): Promise<TestCacheServer> {
       if (!data) return void response.writeHead(404).end();
       if (state.blobBehaviour === 'truncate') {
         response.writeHead(200, { 'content-length': data.length });
-        response.write(data.subarray(0, Math.floor(data.length / 2)));
-        response.socket?.destroy();
+        response.write(data.subarray(0, Math.floor(data.length / 2)), () => response.socket?.destroy());
         return;
       }
       if (state.blobBehaviour === 'wrong-length') {
+        // All the data, then the connection closes 10 bytes short of the announced length.
         response.writeHead(200, { 'content-length': data.length + 10 });
-        response.end(data);
+        response.write(data, () => response.socket?.destroy());
         return;
       }
       response.writeHead(200, { 'content-length': data.length });
