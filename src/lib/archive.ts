@@ -62,7 +62,10 @@ export async function detectArchiveFormat(file: string, nameHint = file): Promis
 }
 
 function refuse(archive: string, name: string, why: string): never {
-  throw new SlapError('SLAP_ERR_INVALID_INPUT', `Refusing to unpack ${archive}: member ${JSON.stringify(name)} ${why}`);
+  throw new SlapError(
+    'SLAP_ERR_INVALID_INPUT',
+    `Refusing to unpack ${archive}: member ${JSON.stringify(name)} ${why}`,
+  );
 }
 
 function escapes(path: string): boolean {
@@ -81,7 +84,11 @@ function checkMembers(names: string[], archive: string): void {
 }
 
 /** The rules of the header comment, applied to a tar's members. */
-export function checkTarMembers(members: readonly TarMember[], archive: string, options: ExtractOptions = {}): void {
+export function checkTarMembers(
+  members: readonly TarMember[],
+  archive: string,
+  options: ExtractOptions = {},
+): void {
   const top = options.topDirectory;
   for (const member of members) {
     const { name, linkName } = member;
@@ -89,18 +96,21 @@ export function checkTarMembers(members: readonly TarMember[], archive: string, 
     if (!underTop(name, top)) refuse(archive, name, `is not under ${JSON.stringify(top)}`);
     if (member.type === 'char-device' || member.type === 'block-device' || member.type === 'fifo')
       refuse(archive, name, `is a ${member.type}`);
-    if (member.type === 'other') refuse(archive, name, `has an unsupported type ${JSON.stringify(member.flag)}`);
+    if (member.type === 'other')
+      refuse(archive, name, `has an unsupported type ${JSON.stringify(member.flag)}`);
     if (member.type === 'hardlink' && (escapes(linkName) || !underTop(linkName, top)))
       refuse(archive, name, `is a hard link to ${JSON.stringify(linkName)}, outside the destination`);
     if (member.type === 'symlink') {
       const root = options.absoluteRoot;
       const inside = linkName.startsWith('/')
-        ? root !== undefined && (posix.normalize(linkName) === root || posix.normalize(linkName).startsWith(`${root}/`))
+        ? root !== undefined &&
+          (posix.normalize(linkName) === root || posix.normalize(linkName).startsWith(`${root}/`))
         : (() => {
             const target = posix.normalize(posix.join(posix.dirname(name.replace(/\/$/, '')), linkName));
             return !escapes(target) && target !== '..' && underTop(target, top);
           })();
-      if (!inside) refuse(archive, name, `is a symbolic link to ${JSON.stringify(linkName)}, outside the destination`);
+      if (!inside)
+        refuse(archive, name, `is a symbolic link to ${JSON.stringify(linkName)}, outside the destination`);
     }
   }
 }
@@ -141,9 +151,13 @@ export async function inspectTarArchive(archive: string, options: ExtractOptions
   try {
     members = await listTarMembers(tarStream(archive, await readHead(archive)));
   } catch (error) {
-    throw new SlapError('SLAP_ERR_INVALID_INPUT', `Cannot read ${archive} as a tar archive: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new SlapError(
+      'SLAP_ERR_INVALID_INPUT',
+      `Cannot read ${archive} as a tar archive: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   checkTarMembers(members, archive, options);
   return members;

@@ -5,7 +5,8 @@
  */
 import type { Readable } from 'node:stream';
 
-export type TarMemberType = 'file' | 'hardlink' | 'symlink' | 'directory' | 'char-device' | 'block-device' | 'fifo' | 'other';
+export type TarMemberType =
+  'file' | 'hardlink' | 'symlink' | 'directory' | 'char-device' | 'block-device' | 'fifo' | 'other';
 
 export interface TarMember {
   readonly name: string;
@@ -73,7 +74,10 @@ function isZeroBlock(block: Buffer): boolean {
 }
 
 /** Every member of the tar `stream` (already decompressed), in order. */
-export async function listTarMembers(stream: Readable, limits = { maxMembers: 5_000_000 }): Promise<TarMember[]> {
+export async function listTarMembers(
+  stream: Readable,
+  limits = { maxMembers: 5_000_000 },
+): Promise<TarMember[]> {
   const members: TarMember[] = [];
   let pending: Buffer = Buffer.alloc(0);
   let skip = 0;

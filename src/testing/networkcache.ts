@@ -9,7 +9,12 @@ import { gzipSync } from 'node:zlib';
 import { x509 } from '../lib/x509.ts';
 import { startHttpServer, type TestHttpServer } from './http-server.ts';
 
-const RSA_SHA256 = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 } as const;
+const RSA_SHA256 = {
+  name: 'RSASSA-PKCS1-v1_5',
+  hash: 'SHA-256',
+  publicExponent: new Uint8Array([1, 0, 1]),
+  modulusLength: 2048,
+} as const;
 
 export interface TestSigner {
   keyPem: string;
@@ -17,7 +22,7 @@ export interface TestSigner {
 }
 
 export async function rsaSigner(commonName = 'shadir signer'): Promise<TestSigner> {
-  const keys = (await webcrypto.subtle.generateKey(RSA_SHA256, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey(RSA_SHA256, true, ['sign', 'verify']);
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
     name: `CN=${commonName}`,
@@ -27,7 +32,10 @@ export async function rsaSigner(commonName = 'shadir signer'): Promise<TestSigne
     keys,
   });
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  const keyPem = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' }) as string;
+  const keyPem = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({
+    type: 'pkcs8',
+    format: 'pem',
+  }) as string;
   return { keyPem, certificatePem: certificate.toString('pem') };
 }
 
@@ -72,7 +80,8 @@ function padded(data: Buffer): Buffer {
 function paxRecord(key: string, value: string): string {
   const body = ` ${key}=${value}\n`;
   let length = Buffer.byteLength(body) + 1;
-  while (String(length).length + Buffer.byteLength(body) !== length) length = String(length).length + Buffer.byteLength(body);
+  while (String(length).length + Buffer.byteLength(body) !== length)
+    length = String(length).length + Buffer.byteLength(body);
   return `${length}${body}`;
 }
 
@@ -83,10 +92,21 @@ export function tarOf(entries: readonly TarEntrySpec[]): Buffer {
     const type = entry.type ?? '0';
     const data = type === '0' ? Buffer.from(entry.content ?? '') : Buffer.alloc(0);
     if (entry.pax) {
-      const records = Buffer.from(paxRecord('path', entry.name) + (entry.linkName ? paxRecord('linkpath', entry.linkName) : ''));
+      const records = Buffer.from(
+        paxRecord('path', entry.name) + (entry.linkName ? paxRecord('linkpath', entry.linkName) : ''),
+      );
       parts.push(header('PaxHeader', 'x', records.length, '', 0o644), padded(records));
     }
-    parts.push(header(entry.name, type, data.length, entry.linkName ?? '', entry.mode ?? (type === '5' ? 0o755 : 0o644)), padded(data));
+    parts.push(
+      header(
+        entry.name,
+        type,
+        data.length,
+        entry.linkName ?? '',
+        entry.mode ?? (type === '5' ? 0o755 : 0o644),
+      ),
+      padded(data),
+    );
   }
   parts.push(Buffer.alloc(1024));
   return Buffer.concat(parts);
@@ -176,7 +196,10 @@ export async function startTestCacheServer(): Promise<TestCacheServer> {
       const list = state.dir.get(key);
       if (!list) return void response.writeHead(404).end();
       const text = JSON.stringify(list);
-      response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      response.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(text),
+      });
       response.end(text);
       return;
     }

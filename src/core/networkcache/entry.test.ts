@@ -26,7 +26,10 @@ test('keys: md5 of the URL, file-urlmd5: for sources', () => {
 test('pythonJsonDumps writes what Python json.dumps writes', () => {
   // Expected strings as printed by python3 -c 'import json; print(json.dumps(...))'.
   assert.equal(pythonJsonDumps({ a: 'é\n', b: ['x', 'y'] }), '{"a": "\\u00e9\\n", "b": ["x", "y"]}');
-  assert.equal(pythonJsonDumps(['\ud83d\ude00', '\u2028', '\x7f', '\x00', '/']), '["\\ud83d\\ude00", "\\u2028", "\\u007f", "\\u0000", "/"]');
+  assert.equal(
+    pythonJsonDumps(['\ud83d\ude00', '\u2028', '\x7f', '\x00', '/']),
+    '["\\ud83d\\ude00", "\\u2028", "\\u007f", "\\u0000", "/"]',
+  );
   assert.equal(pythonJsonDumps({}), '{}');
   assert.equal(pythonJsonDumps([]), '[]');
   assert.equal(directoryPutBody('{"sha512": "x"}', 'c2ln'), '["{\\"sha512\\": \\"x\\"}", "c2ln"]');
@@ -35,7 +38,10 @@ test('pythonJsonDumps writes what Python json.dumps writes', () => {
 test('property: pythonJsonDumps is ASCII and parses back to the same value', () => {
   const random = seededRandom(11);
   for (let i = 0; i < 500; i++) {
-    const value = { [hostileString(random)]: [hostileString(random), hostileString(random)], k: hostileString(random) };
+    const value = {
+      [hostileString(random)]: [hostileString(random), hostileString(random)],
+      k: hostileString(random),
+    };
     const text = pythonJsonDumps(value);
     assert.match(text, /^[\x00-\x7f]*$/);
     assert.deepEqual(JSON.parse(text), value);
@@ -93,7 +99,10 @@ test('property: hostile shadir answers are refused or parsed, never thrown', () 
     'entry 2: not a [entry, signature] pair of strings',
     'entry 3: not a [entry, signature] pair of strings',
   ]);
-  assert.deepEqual(parseDirectoryListing('{"a": 1}'), { ok: false, reason: 'the shadir answer is not a JSON list' });
+  assert.deepEqual(parseDirectoryListing('{"a": 1}'), {
+    ok: false,
+    reason: 'the shadir answer is not a JSON list',
+  });
 });
 
 test('entries without a valid sha512, multiarch or os are refused with a reason', () => {
@@ -118,14 +127,19 @@ test('entries without a valid sha512, multiarch or os are refused with a reason'
 });
 
 test('legacy entries (machine x86_64, os as a Python tuple repr) are read as slapos.core does', () => {
-  const parsed = parseBinaryEntry(JSON.stringify({ sha512: SHA, machine: 'x86_64', os: "('debian', '8.11', '')" }));
+  const parsed = parseBinaryEntry(
+    JSON.stringify({ sha512: SHA, machine: 'x86_64', os: "('debian', '8.11', '')" }),
+  );
   assert.ok(parsed.ok);
   assert.equal(parsed.value.multiarch, 'x86_64-linux-gnu');
   assert.deepEqual(parsed.value.os, ['debian', '8.11', '']);
   assert.deepEqual(parseLegacyOsRepr('("Ubuntu", "20.04", "focal")'), ['Ubuntu', '20.04', 'focal']);
   assert.equal(parseLegacyOsRepr("('a', 'b')"), undefined);
   assert.equal(parseLegacyOsRepr("__import__('os')"), undefined);
-  assert.equal(parseBinaryEntry(JSON.stringify({ sha512: SHA, machine: 'i686', os: "('a', 'b', 'c')" })).ok, false);
+  assert.equal(
+    parseBinaryEntry(JSON.stringify({ sha512: SHA, machine: 'i686', os: "('a', 'b', 'c')" })).ok,
+    false,
+  );
 });
 
 test('source entries need a sha512; the url is optional', () => {

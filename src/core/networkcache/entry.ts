@@ -102,9 +102,10 @@ function isOsTriple(value: unknown): value is OsTriple {
  * only plain quoted strings without escapes are understood; anything else is refused.
  */
 export function parseLegacyOsRepr(text: string): OsTriple | undefined {
-  const match = /^\(\s*('[^'\\]*'|"[^"\\]*")\s*,\s*('[^'\\]*'|"[^"\\]*")\s*,\s*('[^'\\]*'|"[^"\\]*")\s*,?\s*\)$/.exec(
-    text,
-  );
+  const match =
+    /^\(\s*('[^'\\]*'|"[^"\\]*")\s*,\s*('[^'\\]*'|"[^"\\]*")\s*,\s*('[^'\\]*'|"[^"\\]*")\s*,?\s*\)$/.exec(
+      text,
+    );
   if (!match) return undefined;
   const unquote = (quoted: string | undefined): string => (quoted ?? '').slice(1, -1);
   return [unquote(match[1]), unquote(match[2]), unquote(match[3])];
@@ -130,7 +131,8 @@ export function parseBinaryEntry(entryJson: string): Parsed<BinaryEntry> {
   }
   if (typeof multiarch !== 'string') return { ok: false, reason: 'the entry has no multiarch' };
   if (!isOsTriple(os)) return { ok: false, reason: 'the entry has no os [id, version, codename]' };
-  const optionalString = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+  const optionalString = (value: unknown): string | undefined =>
+    typeof value === 'string' ? value : undefined;
   return {
     ok: true,
     value: {
@@ -153,7 +155,8 @@ export function parseSourceEntry(entryJson: string): Parsed<{ sha512: string; ur
   return { ok: true, value: { sha512, url: typeof url === 'string' ? url : undefined } };
 }
 
-export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+export type JsonValue =
+  string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
 
 /**
  * JSON text exactly as Python's `json.dumps` writes it by default (`", "` and `": "` separators,

@@ -1,13 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isCompatible, matchingPrefix, multiarchFor, osMatches, osTripleFromOsRelease, prefixList } from './platform.ts';
+import {
+  isCompatible,
+  matchingPrefix,
+  multiarchFor,
+  osMatches,
+  osTripleFromOsRelease,
+  prefixList,
+} from './platform.ts';
 
 test('os triples match as slapos.core normalises them', () => {
   assert.equal(osMatches(['debian', '12.5', 'bookworm'], ['debian', '12', '']), true);
   assert.equal(osMatches(['Raspbian', '12', 'x'], ['debian', '12.1', 'y']), true);
   assert.equal(osMatches(['debian', '11', ''], ['debian', '12', '']), false);
   assert.equal(osMatches(['Ubuntu', '22.04', 'jammy'], ['ubuntu', '22.04', 'jammy']), true);
-  assert.equal(osMatches(['ubuntu', '22.04', 'jammy'], ['ubuntu', '22.04', '']), false, 'codename counts outside debian');
+  assert.equal(
+    osMatches(['ubuntu', '22.04', 'jammy'], ['ubuntu', '22.04', '']),
+    false,
+    'codename counts outside debian',
+  );
   assert.equal(osMatches(['ubuntu', '22.04', 'jammy'], ['ubuntu', '22.4', 'jammy']), false);
   const local = { multiarch: 'x86_64-linux-gnu', os: ['debian', '12', 'bookworm'] as const };
   assert.equal(isCompatible(local, { multiarch: 'x86_64-linux-gnu', os: ['debian', '12.4', ''] }), true);
@@ -15,7 +26,8 @@ test('os triples match as slapos.core normalises them', () => {
 });
 
 test('/etc/os-release gives [ID, VERSION_ID, VERSION_CODENAME]', () => {
-  const text = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n';
+  const text =
+    'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n';
   assert.deepEqual(osTripleFromOsRelease(text), ['debian', '12', 'bookworm']);
   assert.deepEqual(osTripleFromOsRelease("ID='Alpine'\n"), ['alpine', '', '']);
   assert.deepEqual(osTripleFromOsRelease(''), ['', '', '']);

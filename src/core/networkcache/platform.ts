@@ -41,7 +41,11 @@ export function osTripleFromOsRelease(text: string): OsTriple {
     if (quoted) value = (quoted[1] ?? '').replace(/\\(.)/g, '$1');
     fields.set(match[1], value);
   }
-  return [(fields.get('ID') ?? '').toLowerCase(), fields.get('VERSION_ID') ?? '', fields.get('VERSION_CODENAME') ?? ''];
+  return [
+    (fields.get('ID') ?? '').toLowerCase(),
+    fields.get('VERSION_ID') ?? '',
+    fields.get('VERSION_CODENAME') ?? '',
+  ];
 }
 
 /** `gcc -dumpmachine` of a Linux node, derived from Node's architecture and C library. */

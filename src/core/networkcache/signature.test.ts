@@ -17,7 +17,11 @@ test('an entry signed with the key verifies against its certificate, and only it
   assert.match(signature, /^[A-Za-z0-9+/]+=*$/);
   assert.equal(verifyEntry(entry, signature, signers)?.subject, 'CN=signer');
   assert.equal(verifyEntry(`${entry} `, signature, signers), undefined, 'tampered entry');
-  assert.equal(verifyEntry(entry, signature, loadCertificateList(other.certificatePem).signers), undefined, 'unknown signer');
+  assert.equal(
+    verifyEntry(entry, signature, loadCertificateList(other.certificatePem).signers),
+    undefined,
+    'unknown signer',
+  );
   assert.equal(verifyEntry(entry, '', signers), undefined, 'empty signature');
   assert.equal(verifyEntry(entry, '!!not base64!!', signers), undefined);
   assert.equal(verifyEntry(entry, signature.slice(0, -4), signers), undefined, 'cut signature');

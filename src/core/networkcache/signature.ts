@@ -3,7 +3,14 @@
  * entry's JSON text (UTF-8), base64-encoded; an entry is trusted when any certificate of
  * `signature-certificate-list` verifies it. An empty signature never verifies.
  */
-import { createPrivateKey, createPublicKey, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  sign,
+  verify,
+  X509Certificate,
+  type KeyObject,
+} from 'node:crypto';
 
 const CERTIFICATE_MARKER = '-----BEGIN CERTIFICATE-----';
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

@@ -4,7 +4,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeProgressEvent } from '../pass.ts';
-import { COMPUTER_ID, helloInstance, startNodeHarness, writeSoftwareRelease } from '../../testing/node-passes.ts';
+import {
+  COMPUTER_ID,
+  helloInstance,
+  startNodeHarness,
+  writeSoftwareRelease,
+} from '../../testing/node-passes.ts';
 import { rsaSigner, startTestCacheServer } from '../../testing/networkcache.ts';
 import { BUILD_LOG_FILE, COMPLETED_FILE, runSoftwarePass, softwareDirectory } from './software-pass.ts';
 
@@ -33,7 +38,10 @@ test('software pass: a build is uploaded; another software root installs it from
       built.items.map((i) => [i.outcome, i.installedFrom]),
       [['installed', 'build']],
     );
-    const buildLog = await readFile(join(softwareDirectory(builder.softwareRoot, url), BUILD_LOG_FILE), 'utf8');
+    const buildLog = await readFile(
+      join(softwareDirectory(builder.softwareRoot, url), BUILD_LOG_FILE),
+      'utf8',
+    );
     assert.match(buildLog, /Binary cache: no entry under [0-9a-f]{32}/);
     assert.match(buildLog, /Uploaded to binary cache \(sha512 [0-9a-f]{128}\)/);
 
@@ -53,7 +61,11 @@ test('software pass: a build is uploaded; another software root installs it from
     const directory = softwareDirectory(secondRoot, url);
     assert.ok(existsSync(join(directory, 'instance.cfg')));
     assert.ok(existsSync(join(directory, COMPLETED_FILE)));
-    assert.equal(events.some((e) => e.type === 'buildout'), false, 'nothing was built');
+    assert.equal(
+      events.some((e) => e.type === 'buildout'),
+      false,
+      'nothing was built',
+    );
     assert.deepEqual(
       events.filter((e) => e.type === 'software').map((e) => e.type === 'software' && [e.action, e.message]),
       [
@@ -61,7 +73,10 @@ test('software pass: a build is uploaded; another software root installs it from
         ['available', `installed from binary cache ${cache.cacheUrl}`],
       ],
     );
-    assert.match(await readFile(join(directory, BUILD_LOG_FILE), 'utf8'), /Installed from binary cache http:\/\/127\.0\.0\.1:\d+\/shacache/);
+    assert.match(
+      await readFile(join(directory, BUILD_LOG_FILE), 'utf8'),
+      /Installed from binary cache http:\/\/127\.0\.0\.1:\d+\/shacache/,
+    );
   } finally {
     await cache.close();
     await h.close();
@@ -83,11 +98,19 @@ test('software pass: a release in download-from-binary-cache-force-url-list that
       },
     };
     const events: NodeProgressEvent[] = [];
-    const result = await runSoftwarePass(config, { master: h.client, binaryCache: { machine: MACHINE }, onProgress: (e) => events.push(e) });
+    const result = await runSoftwarePass(config, {
+      master: h.client,
+      binaryCache: { machine: MACHINE },
+      onProgress: (e) => events.push(e),
+    });
     assert.equal(result.items[0]?.outcome, 'failed');
     assert.equal(result.items[0]?.error?.code, 'SLAP_ERR_CACHE_FORCED');
     assert.match(result.items[0]?.error?.message ?? '', /Binary cache forced for .* never built here/);
-    assert.equal(events.some((e) => e.type === 'buildout'), false, 'nothing was built');
+    assert.equal(
+      events.some((e) => e.type === 'buildout'),
+      false,
+      'nothing was built',
+    );
     assert.equal(existsSync(join(softwareDirectory(config.softwareRoot, url), 'instance.cfg')), false);
   } finally {
     await cache.close();

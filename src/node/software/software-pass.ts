@@ -160,9 +160,11 @@ async function processSoftware(
 
   emit({ type: 'software', url: item.url, action: 'building' });
   // Before the build log exists: the binary cache is only tried when the directory does not.
-  const cache = await binaryCacheAttempt(config, item.url, directory, options, logger).catch((error: unknown) => ({
-    error,
-  }));
+  const cache = await binaryCacheAttempt(config, item.url, directory, options, logger).catch(
+    (error: unknown) => ({
+      error,
+    }),
+  );
   const log = await RunLog.open(join(directory, BUILD_LOG_FILE), {
     tailLines: options.errorLines ?? 50,
     truncate: true,
@@ -179,7 +181,9 @@ async function processSoftware(
     let how: string;
     if (cache.result?.installed) {
       how = `installed from binary cache ${cache.result.cacheUrl}`;
-      log.line(`Installed from binary cache ${cache.result.cacheUrl} (sha512 ${cache.result.sha512}, ${cache.result.bytes} bytes)`);
+      log.line(
+        `Installed from binary cache ${cache.result.cacheUrl} (sha512 ${cache.result.sha512}, ${cache.result.bytes} bytes)`,
+      );
     } else {
       for (const reason of cache.result?.reasons ?? []) log.line(`Binary cache: ${reason}`);
       const forced = matchingPrefix(item.url, cache.context?.options.forceList ?? []);
@@ -249,7 +253,10 @@ async function binaryCacheAttempt(
   if (!networkcache.binaryDownload && !networkcache.binaryUpload && networkcache.forceList.length === 0)
     return { context: undefined, result: undefined };
   for (const ignored of networkcache.ignoredCertificates)
-    logger.info({ reason: ignored }, 'ignored a certificate of signature-certificate-list that does not parse');
+    logger.info(
+      { reason: ignored },
+      'ignored a certificate of signature-certificate-list that does not parse',
+    );
   const seams = options.binaryCache ?? {};
   const context: BinaryCacheContext = {
     options: networkcache,
@@ -261,7 +268,8 @@ async function binaryCacheAttempt(
     signal: options.signal,
     dispatcher: seams.dispatcher,
   };
-  if (await pathExists(directory)) return { context, result: { installed: false, reasons: [`${directory} already exists`] } };
+  if (await pathExists(directory))
+    return { context, result: { installed: false, reasons: [`${directory} already exists`] } };
   const result = await installFromBinaryCache(context);
   if (!result.installed)
     logger.info({ reasons: result.reasons }, 'software release not installed from binary cache: building it');
@@ -269,7 +277,11 @@ async function binaryCacheAttempt(
 }
 
 /** Uploads a fresh build when upload is configured; a failure is logged, never fails the build. */
-async function uploadBuild(context: BinaryCacheContext, log: RunLog, options: SoftwarePassOptions): Promise<void> {
+async function uploadBuild(
+  context: BinaryCacheContext,
+  log: RunLog,
+  options: SoftwarePassOptions,
+): Promise<void> {
   if (!context.options.binaryUpload) return;
   const upload = await uploadToBinaryCache(context, {
     ...options.binaryCache?.upload,

@@ -30,7 +30,10 @@ interface World {
   signer: TestSigner;
   context(root: string, extra?: Record<string, string>): BinaryCacheContext;
   /** Puts `entries` as a blob and a signed entry (signed by `by`, default the trusted signer). */
-  publish(entries: readonly TarEntrySpec[], options?: { by?: TestSigner; entry?: Partial<Parameters<typeof binaryEntryJson>[0]>; blob?: Buffer }): string;
+  publish(
+    entries: readonly TarEntrySpec[],
+    options?: { by?: TestSigner; entry?: Partial<Parameters<typeof binaryEntryJson>[0]>; blob?: Buffer },
+  ): string;
   close(): Promise<void>;
 }
 
@@ -59,13 +62,26 @@ async function world(): Promise<World> {
         },
         cfg,
       );
-      return { options, url: URL, softwareRoot: root, directory: join(root, KEY), machine: MACHINE, logger: silentLogger() };
+      return {
+        options,
+        url: URL,
+        softwareRoot: root,
+        directory: join(root, KEY),
+        machine: MACHINE,
+        logger: silentLogger(),
+      };
     },
     publish(entries, options = {}) {
       const blob = options.blob ?? tarGzOf(entries);
       const sha512 = sha512Hex(tarGzOf(entries));
       server.blobs.set(sha512, blob);
-      const json = binaryEntryJson({ sha512, softwareUrl: URL, softwareRoot: '/srv/slapgrid', ...MACHINE, ...options.entry });
+      const json = binaryEntryJson({
+        sha512,
+        softwareUrl: URL,
+        softwareRoot: '/srv/slapgrid',
+        ...MACHINE,
+        ...options.entry,
+      });
       const list = server.dir.get(KEY) ?? [];
       list.push([json, signEntry(json, loadPrivateKey((options.by ?? signer).keyPem))]);
       server.dir.set(KEY, list);
@@ -90,7 +106,11 @@ async function refused(w: World, pattern: RegExp): Promise<void> {
   await mkdir(root, { recursive: true });
   const result = await installFromBinaryCache(w.context(root));
   assert.equal(result.installed, false);
-  if (!result.installed) assert.ok(result.reasons.some((r) => pattern.test(r)), `${pattern} in ${JSON.stringify(result.reasons)}`);
+  if (!result.installed)
+    assert.ok(
+      result.reasons.some((r) => pattern.test(r)),
+      `${pattern} in ${JSON.stringify(result.reasons)}`,
+    );
   assert.equal(existsSync(join(root, KEY)), false, 'no software directory');
   assert.deepEqual(await readdir(root), [], 'no temporary left');
 }
@@ -108,7 +128,13 @@ test('upload then download: a build uploaded by one software root installs into 
     assert.equal(upload.uploaded, true);
     assert.equal(w.server.dir.get(KEY)?.length, 1);
     const [entryJson] = w.server.dir.get(KEY)?.[0] as [string, string];
-    assert.deepEqual(Object.keys(JSON.parse(entryJson) as object), ['sha512', 'software_url', 'software_root', 'multiarch', 'os']);
+    assert.deepEqual(Object.keys(JSON.parse(entryJson) as object), [
+      'sha512',
+      'software_url',
+      'software_root',
+      'multiarch',
+      'os',
+    ]);
     assert.match(entryJson, /^\{"sha512": "[0-9a-f]{128}", "software_url": /);
     assert.ok(w.server.uploadAuthorizations.length >= 2);
     for (const authorization of w.server.uploadAuthorizations) assert.equal(authorization, `Bearer ${TOKEN}`);
@@ -201,10 +227,16 @@ test('refused: archives escaping the software directory or holding devices', asy
 test('entries for another machine or release are skipped; the first compatible one is installed', async () => {
   const w = await world();
   try {
-    w.publish([...RELEASE, { name: `${KEY}/arm`, content: 'arm' }], { entry: { multiarch: 'aarch64-linux-gnu' } });
+    w.publish([...RELEASE, { name: `${KEY}/arm`, content: 'arm' }], {
+      entry: { multiarch: 'aarch64-linux-gnu' },
+    });
     w.publish([...RELEASE, { name: `${KEY}/old`, content: 'old' }], { entry: { os: ['debian', '11', ''] } });
-    w.publish([...RELEASE, { name: `${KEY}/alien`, content: 'x' }], { entry: { softwareUrl: 'https://other/software.cfg' } });
-    w.publish([...RELEASE, { name: `${KEY}/good`, content: 'good' }], { entry: { os: ['debian', '12.7', ''] } });
+    w.publish([...RELEASE, { name: `${KEY}/alien`, content: 'x' }], {
+      entry: { softwareUrl: 'https://other/software.cfg' },
+    });
+    w.publish([...RELEASE, { name: `${KEY}/good`, content: 'good' }], {
+      entry: { os: ['debian', '12.7', ''] },
+    });
     const root = join(w.dir.path, 'root');
     await mkdir(root);
     const result = await installFromBinaryCache(w.context(root));
@@ -225,11 +257,17 @@ test('a blacklisted URL is not looked up; nothing in the cache is a plain "not i
     assert.deepEqual(missing, { installed: false, reasons: [`no entry under ${KEY} in ${w.server.dirUrl}`] });
     w.publish(RELEASE);
     const requests = w.server.server.requests.length;
-    const result = await installFromBinaryCache(w.context(root, { 'download-from-binary-cache-url-blacklist': 'https://lab.example/' }));
+    const result = await installFromBinaryCache(
+      w.context(root, { 'download-from-binary-cache-url-blacklist': 'https://lab.example/' }),
+    );
     assert.equal(result.installed, false);
     assert.equal(w.server.server.requests.length, requests, 'no request');
     // The old option name is an alias.
-    assert.equal((await installFromBinaryCache(w.context(root, { 'binary-cache-url-blacklist': 'https://lab' }))).installed, false);
+    assert.equal(
+      (await installFromBinaryCache(w.context(root, { 'binary-cache-url-blacklist': 'https://lab' })))
+        .installed,
+      false,
+    );
   } finally {
     await w.close();
   }
@@ -246,8 +284,9 @@ test('an upload failure is retried a bounded number of times and reported, never
     const result = await uploadToBinaryCache(w.context(root), {
       attempts: 3,
       backoffMs: 10,
-      sleep: async (ms) => {
+      sleep: (ms) => {
         sleeps.push(ms);
+        return Promise.resolve();
       },
     });
     assert.equal(result.uploaded, false);
@@ -269,15 +308,24 @@ test('configuration: a token file readable by others, a missing file, a key with
   const w = await world();
   try {
     await chmod(join(w.dir.path, 'token'), 0o644);
-    assert.throws(() => w.context(w.dir.path), /upload-token-file: .* must not be readable by group or others/);
+    assert.throws(
+      () => w.context(w.dir.path),
+      /upload-token-file: .* must not be readable by group or others/,
+    );
     await chmod(join(w.dir.path, 'token'), 0o600);
-    assert.throws(() => w.context(w.dir.path, { 'shacache-cert-file': 'missing.pem' }), /shacache-cert-file: file .*missing\.pem does not exist/);
+    assert.throws(
+      () => w.context(w.dir.path, { 'shacache-cert-file': 'missing.pem' }),
+      /shacache-cert-file: file .*missing\.pem does not exist/,
+    );
     const stranger = await rsaSigner('stranger');
     assert.throws(
       () => w.context(w.dir.path, { 'signature-certificate-list': stranger.certificatePem }),
       /no certificate for signature-private-key-file/,
     );
-    assert.throws(() => w.context(w.dir.path, { 'download-binary-cache-url': 'ftp://x/' }), /must be an http\(s\) URL/);
+    assert.throws(
+      () => w.context(w.dir.path, { 'download-binary-cache-url': 'ftp://x/' }),
+      /must be an http\(s\) URL/,
+    );
     try {
       w.context(w.dir.path, { 'shacache-cert-file': 'missing.pem' });
     } catch (error) {

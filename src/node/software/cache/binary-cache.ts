@@ -53,7 +53,10 @@ export type BinaryInstallResult =
   | { readonly installed: true; readonly cacheUrl: string; readonly sha512: string; readonly bytes: number }
   | { readonly installed: false; readonly reasons: readonly string[] };
 
-function clientFor(context: BinaryCacheContext, endpoints: NonNullable<NetworkcacheOptions['binaryDownload']>): NetworkcacheClient {
+function clientFor(
+  context: BinaryCacheContext,
+  endpoints: NonNullable<NetworkcacheOptions['binaryDownload']>,
+): NetworkcacheClient {
   return new NetworkcacheClient(endpoints, {
     ...context.options,
     ...(context.dispatcher ? { dispatcher: context.dispatcher } : {}),
@@ -68,10 +71,14 @@ function reasonOf(error: unknown): string {
 export async function installFromBinaryCache(context: BinaryCacheContext): Promise<BinaryInstallResult> {
   const { options, url, directory, logger } = context;
   const endpoints = options.binaryDownload;
-  if (endpoints === undefined) return { installed: false, reasons: ['no binary cache configured for download'] };
+  if (endpoints === undefined)
+    return { installed: false, reasons: ['no binary cache configured for download'] };
   const blacklisted = matchingPrefix(url, options.downloadBlacklist);
   if (blacklisted !== undefined)
-    return { installed: false, reasons: [`the URL matches download-from-binary-cache-url-blacklist entry ${blacklisted}`] };
+    return {
+      installed: false,
+      reasons: [`the URL matches download-from-binary-cache-url-blacklist entry ${blacklisted}`],
+    };
   const key = binaryEntryKey(url);
   const client = clientFor(context, endpoints);
   const reasons: string[] = [];
@@ -81,7 +88,9 @@ export async function installFromBinaryCache(context: BinaryCacheContext): Promi
     if (listing.pairs.length === 0) reasons.push(`no entry under ${key} in ${displayUrl(endpoints.dirUrl)}`);
     for (const [index, pair] of listing.pairs.entries()) {
       if (pair.signer === undefined) {
-        reasons.push(`entry ${index}: its signature does not verify against signature-certificate-list (bad signature or unknown signer)`);
+        reasons.push(
+          `entry ${index}: its signature does not verify against signature-certificate-list (bad signature or unknown signer)`,
+        );
         continue;
       }
       const entry = parseBinaryEntry(pair.entryJson);
@@ -94,13 +103,23 @@ export async function installFromBinaryCache(context: BinaryCacheContext): Promi
         continue;
       }
       if (!isCompatible(context.machine, entry.value)) {
-        reasons.push(`entry ${index}: built for ${entry.value.multiarch} ${entry.value.os.join(' ')}, not this machine`);
+        reasons.push(
+          `entry ${index}: built for ${entry.value.multiarch} ${entry.value.os.join(' ')}, not this machine`,
+        );
         continue;
       }
       try {
         const bytes = await unpackBlob(context, client, entry.value.sha512, key);
-        logger.info({ sha512: entry.value.sha512, signer: pair.signer.subject, bytes }, 'software release installed from binary cache');
-        return { installed: true, cacheUrl: displayUrl(endpoints.cacheUrl), sha512: entry.value.sha512, bytes };
+        logger.info(
+          { sha512: entry.value.sha512, signer: pair.signer.subject, bytes },
+          'software release installed from binary cache',
+        );
+        return {
+          installed: true,
+          cacheUrl: displayUrl(endpoints.cacheUrl),
+          sha512: entry.value.sha512,
+          bytes,
+        };
       } catch (error) {
         if (context.signal?.aborted) throw error;
         reasons.push(`entry ${index}: ${reasonOf(error)}`);
@@ -117,7 +136,12 @@ export async function installFromBinaryCache(context: BinaryCacheContext): Promi
 }
 
 /** Downloads, checks and unpacks one blob into a directory beside the software directory, then renames it into place. */
-async function unpackBlob(context: BinaryCacheContext, client: NetworkcacheClient, sha512: string, key: string): Promise<number> {
+async function unpackBlob(
+  context: BinaryCacheContext,
+  client: NetworkcacheClient,
+  sha512: string,
+  key: string,
+): Promise<number> {
   const work = await mkdtemp(join(context.softwareRoot, `.binary-cache-${key}-`));
   try {
     const blob = join(work, 'software.tar.gz');
@@ -132,10 +156,18 @@ async function unpackBlob(context: BinaryCacheContext, client: NetworkcacheClien
         ...(context.signal ? { signal: context.signal } : {}),
       });
     } catch (error) {
-      throw new SlapError('SLAP_ERR_CACHE_REFUSED', reasonOf(error).replace(blob, `blob ${sha512.slice(0, 16)}…`), { cause: error });
+      throw new SlapError(
+        'SLAP_ERR_CACHE_REFUSED',
+        reasonOf(error).replace(blob, `blob ${sha512.slice(0, 16)}…`),
+        { cause: error },
+      );
     }
     const top = join(unpacked, basename(context.directory));
-    if (!(await pathExists(top))) throw new SlapError('SLAP_ERR_CACHE_REFUSED', `the archive holds no ${basename(context.directory)}/ directory`);
+    if (!(await pathExists(top)))
+      throw new SlapError(
+        'SLAP_ERR_CACHE_REFUSED',
+        `the archive holds no ${basename(context.directory)}/ directory`,
+      );
     await rename(top, context.directory);
     return bytes;
   } finally {
@@ -159,8 +191,10 @@ export type UploadResult = { uploaded: true; sha512: string } | { uploaded: fals
 export async function uploadSkipReason(context: BinaryCacheContext): Promise<string | undefined> {
   if (context.options.binaryUpload === undefined) return 'no binary cache configured for upload';
   const blacklisted = matchingPrefix(context.url, context.options.uploadBlacklist);
-  if (blacklisted !== undefined) return `the URL matches upload-to-binary-cache-url-blacklist entry ${blacklisted}`;
-  if (await pathExists(join(context.directory, '.shared'))) return 'the software release uses shared parts (.shared)';
+  if (blacklisted !== undefined)
+    return `the URL matches upload-to-binary-cache-url-blacklist entry ${blacklisted}`;
+  if (await pathExists(join(context.directory, '.shared')))
+    return 'the software release uses shared parts (.shared)';
   return undefined;
 }
 
@@ -168,14 +202,21 @@ export async function uploadSkipReason(context: BinaryCacheContext): Promise<str
  * Archives the built software directory and uploads it with its signed entry. Never throws for a
  * cache failure (only when aborted): the result says what happened.
  */
-export async function uploadToBinaryCache(context: BinaryCacheContext, settings: UploadSettings = {}): Promise<UploadResult> {
+export async function uploadToBinaryCache(
+  context: BinaryCacheContext,
+  settings: UploadSettings = {},
+): Promise<UploadResult> {
   const skip = await uploadSkipReason(context);
   const endpoints = context.options.binaryUpload;
   if (skip !== undefined || endpoints === undefined) return { uploaded: false, reason: skip ?? '' };
-  const work = await mkdtemp(join(dirname(context.directory), `.binary-upload-${basename(context.directory)}-`));
+  const work = await mkdtemp(
+    join(dirname(context.directory), `.binary-upload-${basename(context.directory)}-`),
+  );
   const client = clientFor(context, endpoints);
   const attempts = settings.attempts ?? 3;
-  const sleep = settings.sleep ?? ((ms: number, signal?: AbortSignal) => sleepMs(ms, undefined, signal ? { signal } : {}));
+  const sleep =
+    settings.sleep ??
+    ((ms: number, signal?: AbortSignal) => sleepMs(ms, undefined, signal ? { signal } : {}));
   let reason = '';
   try {
     const archive = join(work, 'software.tar.gz');
@@ -185,7 +226,8 @@ export async function uploadToBinaryCache(context: BinaryCacheContext, settings:
       timeoutMs: 60 * 60_000,
       ...(context.signal ? { signal: context.signal } : {}),
     });
-    if (tar.exitCode !== 0) return { uploaded: false, reason: `tar exited with ${tar.exitCode}: ${tar.stderr.trim()}` };
+    if (tar.exitCode !== 0)
+      return { uploaded: false, reason: `tar exited with ${tar.exitCode}: ${tar.stderr.trim()}` };
     for (let attempt = 1; attempt <= attempts; attempt += 1) {
       try {
         const sha512 = await client.uploadBlob(archive, context.signal);
@@ -205,7 +247,8 @@ export async function uploadToBinaryCache(context: BinaryCacheContext, settings:
         if (context.signal?.aborted) throw error;
         reason = reasonOf(error);
         context.logger.warn({ attempt, attempts, reason }, 'binary cache upload failed');
-        if (attempt < attempts) await sleep((settings.backoffMs ?? 2000) * 2 ** (attempt - 1), context.signal);
+        if (attempt < attempts)
+          await sleep((settings.backoffMs ?? 2000) * 2 ** (attempt - 1), context.signal);
       }
     }
     return { uploaded: false, reason };

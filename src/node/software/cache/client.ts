@@ -108,7 +108,11 @@ export class NetworkcacheClient {
   private async send(
     side: 'cache' | 'dir',
     name: string | undefined,
-    init: { method: 'GET' | 'POST' | 'PUT'; body?: Dispatcher.DispatchOptions['body']; headers?: Record<string, string> },
+    init: {
+      method: 'GET' | 'POST' | 'PUT';
+      body?: Dispatcher.DispatchOptions['body'];
+      headers?: Record<string, string>;
+    },
     signal: AbortSignal | undefined,
   ): Promise<Dispatcher.ResponseData> {
     const base = this.endpoints[side === 'cache' ? 'cacheUrl' : 'dirUrl'];
@@ -120,7 +124,10 @@ export class NetworkcacheClient {
       headers.authorization = `Bearer ${this.settings.uploadToken}`;
     url.username = '';
     url.password = '';
-    const dispatcher = this.dispatcher(side === 'cache' ? this.settings.shacacheTls : this.settings.shadirTls, url);
+    const dispatcher = this.dispatcher(
+      side === 'cache' ? this.settings.shacacheTls : this.settings.shadirTls,
+      url,
+    );
     try {
       return await request(url, {
         method: init.method,
@@ -133,9 +140,13 @@ export class NetworkcacheClient {
       });
     } catch (error) {
       if (signal?.aborted) throw error;
-      throw new SlapError('SLAP_ERR_DOWNLOAD_FAILED', `Cannot reach ${displayUrl(url.href)}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new SlapError(
+        'SLAP_ERR_DOWNLOAD_FAILED',
+        `Cannot reach ${displayUrl(url.href)}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 
@@ -192,13 +203,17 @@ export class NetworkcacheClient {
       throw new SlapError('SLAP_ERR_DOWNLOAD_FAILED', `${where}: HTTP ${response.statusCode}`);
     }
     const lengthHeader = response.headers['content-length'];
-    const expected = typeof lengthHeader === 'string' && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
+    const expected =
+      typeof lengthHeader === 'string' && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
     const meter = new Sha512Meter();
     try {
       await pipeline(response.body, meter, createWriteStream(destination, { mode: 0o600 }));
     } catch (error) {
       if (signal?.aborted) throw error;
-      throw cacheError(`${where}: truncated download after ${meter.bytes} bytes (${(error as Error).message})`, error);
+      throw cacheError(
+        `${where}: truncated download after ${meter.bytes} bytes (${(error as Error).message})`,
+        error,
+      );
     }
     if (expected !== undefined && meter.bytes !== expected)
       throw cacheError(`${where}: truncated download (${meter.bytes} of ${expected} bytes)`);
@@ -239,7 +254,11 @@ export class NetworkcacheClient {
     const response = await this.send(
       'dir',
       keyPath(key),
-      { method: 'PUT', body: directoryPutBody(entryJson, signature), headers: { 'content-type': 'application/json' } },
+      {
+        method: 'PUT',
+        body: directoryPutBody(entryJson, signature),
+        headers: { 'content-type': 'application/json' },
+      },
       signal,
     );
     await response.body.dump();

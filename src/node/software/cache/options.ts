@@ -60,11 +60,16 @@ function httpUrl(option: string, value: string | undefined): string | undefined 
   } catch {
     throw configError(`${option} is not a URL`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw configError(`${option} must be an http(s) URL`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw configError(`${option} must be an http(s) URL`);
   return value.trim();
 }
 
-function pair(options: Readonly<Record<string, string>>, cache: string, dir: string): CacheEndpoints | undefined {
+function pair(
+  options: Readonly<Record<string, string>>,
+  cache: string,
+  dir: string,
+): CacheEndpoints | undefined {
   const cacheUrl = httpUrl(cache, options[cache]);
   const dirUrl = httpUrl(dir, options[dir]);
   return cacheUrl !== undefined && dirUrl !== undefined ? { cacheUrl, dirUrl } : undefined;
@@ -93,7 +98,10 @@ export function readNetworkcacheOptions(
   });
 
   const { signers, ignored } = loadCertificateList(options['signature-certificate-list'] ?? '');
-  const keyOption = options['signature-private-key-file'] !== undefined ? 'signature-private-key-file' : 'signature_private_key_file';
+  const keyOption =
+    options['signature-private-key-file'] !== undefined
+      ? 'signature-private-key-file'
+      : 'signature_private_key_file';
   const keyFile = file(keyOption);
   let signatureKey: KeyObject | undefined;
   if (keyFile !== undefined) {
@@ -108,7 +116,9 @@ export function readNetworkcacheOptions(
   const tokenFile = file('upload-token-file');
   if (tokenFile !== undefined) {
     if ((statSync(tokenFile).mode & 0o077) !== 0)
-      throw configError(`upload-token-file: ${tokenFile} must not be readable by group or others (chmod 600)`);
+      throw configError(
+        `upload-token-file: ${tokenFile} must not be readable by group or others (chmod 600)`,
+      );
     uploadToken = readFileSync(tokenFile, 'utf8').trim();
     if (!/^[\x21-\x7e]+$/.test(uploadToken))
       throw configError(`upload-token-file: ${tokenFile} must hold one printable token`);
@@ -118,7 +128,11 @@ export function readNetworkcacheOptions(
   const sourceUpload = pair(options, 'upload-cache-url', 'upload-dir-url');
   const binaryDownload = pair(options, 'download-binary-cache-url', 'download-binary-dir-url');
   const sourceDownload = pair(options, 'download-cache-url', 'download-dir-url');
-  if (signatureKey !== undefined && (binaryDownload ?? sourceDownload) !== undefined && !hasCertificateFor(signatureKey, signers))
+  if (
+    signatureKey !== undefined &&
+    (binaryDownload ?? sourceDownload) !== undefined &&
+    !hasCertificateFor(signatureKey, signers)
+  )
     // As libnetworkcache: our own uploads would never verify, so we would upload again forever.
     throw configError('signature-certificate-list has no certificate for signature-private-key-file');
 
