@@ -31,7 +31,7 @@ import {
   type BinaryInstallResult,
   type UploadSettings,
 } from './cache/binary-cache.ts';
-import { readNetworkcacheOptions } from './cache/options.ts';
+import { readNetworkcacheOptions } from '../../lib/networkcache/options.ts';
 import type { Dispatcher } from 'undici';
 
 /** `<software_root>/<md5 of the URL>`: where a software release is installed. */

@@ -17,7 +17,7 @@ import {
   type TestSigner,
 } from '../../../testing/networkcache.ts';
 import { installFromBinaryCache, uploadToBinaryCache, type BinaryCacheContext } from './binary-cache.ts';
-import { readNetworkcacheOptions } from './options.ts';
+import { readNetworkcacheOptions } from '../../../lib/networkcache/options.ts';
 
 const URL = 'https://lab.example/software/hello/software.cfg';
 const KEY = binaryEntryKey(URL);

@@ -24,8 +24,8 @@ import { extractArchive } from '../../../lib/archive.ts';
 import { execFile } from '../../../lib/exec.ts';
 import type { Logger } from '../../../lib/logger.ts';
 import { pathExists } from '../../../lib/path-exists.ts';
-import { displayUrl, NetworkcacheClient } from './client.ts';
-import type { NetworkcacheOptions } from './options.ts';
+import { displayUrl, NetworkcacheClient } from '../../../lib/networkcache/client.ts';
+import type { NetworkcacheOptions } from '../../../lib/networkcache/options.ts';
 
 /** This machine's `gcc -dumpmachine` and distribution triple (without running gcc). */
 export async function localMachineInfo(osReleaseFile = '/etc/os-release'): Promise<MachineInfo> {

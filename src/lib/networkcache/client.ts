@@ -11,14 +11,14 @@ import { stat } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Agent, request, type Dispatcher } from 'undici';
-import { SlapError } from '../../../core/errors.ts';
+import { SlapError } from '../../core/errors.ts';
 import {
   directoryPutBody,
   isSha512Hex,
   parseDirectoryListing,
   type DirectoryPair,
-} from '../../../core/networkcache/entry.ts';
-import { signEntry, verifyEntry, type TrustedSigner } from '../../../core/networkcache/signature.ts';
+} from '../../core/networkcache/entry.ts';
+import { signEntry, verifyEntry, type TrustedSigner } from '../../core/networkcache/signature.ts';
 import type { CacheEndpoints, NetworkcacheOptions, TlsFiles } from './options.ts';
 
 const MAX_LISTING_BYTES = 16 * 1024 * 1024;

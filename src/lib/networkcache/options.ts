@@ -8,14 +8,14 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { SlapError } from '../../../core/errors.ts';
-import { prefixList } from '../../../core/networkcache/platform.ts';
+import { SlapError } from '../../core/errors.ts';
+import { prefixList } from '../../core/networkcache/platform.ts';
 import {
   hasCertificateFor,
   loadCertificateList,
   loadPrivateKey,
   type TrustedSigner,
-} from '../../../core/networkcache/signature.ts';
+} from '../../core/networkcache/signature.ts';
 
 /** TLS client material for one side (shacache or shadir). */
 export interface TlsFiles {
@@ -48,11 +48,9 @@ export interface NetworkcacheOptions {
   readonly forceList: readonly string[];
 }
 
-function configError(message: string): SlapError {
-  return new SlapError('SLAP_ERR_CONFIG', `[networkcache] ${message}`);
-}
+type Fail = (message: string) => SlapError;
 
-function httpUrl(option: string, value: string | undefined): string | undefined {
+function httpUrl(configError: Fail, option: string, value: string | undefined): string | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   let url: URL;
   try {
@@ -66,20 +64,26 @@ function httpUrl(option: string, value: string | undefined): string | undefined 
 }
 
 function pair(
+  configError: Fail,
   options: Readonly<Record<string, string>>,
   cache: string,
   dir: string,
 ): CacheEndpoints | undefined {
-  const cacheUrl = httpUrl(cache, options[cache]);
-  const dirUrl = httpUrl(dir, options[dir]);
+  const cacheUrl = httpUrl(configError, cache, options[cache]);
+  const dirUrl = httpUrl(configError, dir, options[dir]);
   return cacheUrl !== undefined && dirUrl !== undefined ? { cacheUrl, dirUrl } : undefined;
 }
 
-/** Reads `[networkcache]` (`options`, as written); `configFile` anchors relative paths. */
+/**
+ * Reads `[networkcache]` (`options`, as written); `configFile` anchors relative paths, `section`
+ * names the section in messages (a profile's `networkcache-section`).
+ */
 export function readNetworkcacheOptions(
   options: Readonly<Record<string, string>>,
   configFile: string,
+  section = 'networkcache',
 ): NetworkcacheOptions {
+  const configError: Fail = (message) => new SlapError('SLAP_ERR_CONFIG', `[${section}] ${message}`);
   const file = (option: string): string | undefined => {
     const value = options[option]?.trim();
     if (value === undefined || value === '') return undefined;
@@ -124,10 +128,10 @@ export function readNetworkcacheOptions(
       throw configError(`upload-token-file: ${tokenFile} must hold one printable token`);
   }
 
-  const binaryUpload = pair(options, 'upload-binary-cache-url', 'upload-binary-dir-url');
-  const sourceUpload = pair(options, 'upload-cache-url', 'upload-dir-url');
-  const binaryDownload = pair(options, 'download-binary-cache-url', 'download-binary-dir-url');
-  const sourceDownload = pair(options, 'download-cache-url', 'download-dir-url');
+  const binaryUpload = pair(configError, options, 'upload-binary-cache-url', 'upload-binary-dir-url');
+  const sourceUpload = pair(configError, options, 'upload-cache-url', 'upload-dir-url');
+  const binaryDownload = pair(configError, options, 'download-binary-cache-url', 'download-binary-dir-url');
+  const sourceDownload = pair(configError, options, 'download-cache-url', 'download-dir-url');
   if (
     signatureKey !== undefined &&
     (binaryDownload ?? sourceDownload) !== undefined &&
