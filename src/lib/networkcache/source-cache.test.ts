@@ -9,7 +9,7 @@ import { rsaSigner, sha512Hex, startTestCacheServer } from '../../testing/networ
 
 const md5 = (text: string): string => createHash('md5').update(text).digest('hex');
 
-test("source cache: a download with an md5sum is stored under file-urlmd5:, then served from it when the origin is gone", async () => {
+test('source cache: a download with an md5sum is stored under file-urlmd5:, then served from it when the origin is gone', async () => {
   const site = await tempDir();
   const dir = await tempDir();
   const cache = await startTestCacheServer();
@@ -39,7 +39,9 @@ md5sum = ${md5('the source')}
 `;
     const { run } = profileRunner(dir.path);
     await run(
-      profile(`upload-cache-url = ${cache.cacheUrl}\nupload-dir-url = ${cache.dirUrl}\nsignature-private-key-file = signer.key`),
+      profile(
+        `upload-cache-url = ${cache.cacheUrl}\nupload-dir-url = ${cache.dirUrl}\nsignature-private-key-file = signer.key`,
+      ),
     );
     const key = sourceEntryKey(url);
     const [pair] = (cache.dir.get(key) ?? []) as [string, string][];
