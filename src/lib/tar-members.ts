@@ -105,7 +105,8 @@ export async function listTarMembers(
       return;
     }
     const magic = block.subarray(257, 263).toString('latin1');
-    const prefix = magic.startsWith('ustar') ? cString(block, 345, 155) : '';
+    // POSIX ustar ("ustar\0") has a name prefix there; old GNU ("ustar  ") keeps times in it.
+    const prefix = magic === 'ustar\0' ? cString(block, 345, 155) : '';
     const plainName = cString(block, 0, 100);
     const name = pax.get('path') ?? longName ?? (prefix === '' ? plainName : `${prefix}/${plainName}`);
     const linkName = pax.get('linkpath') ?? longLink ?? cString(block, 157, 100);
