@@ -238,9 +238,10 @@ test('entries for another machine or release are skipped; the first compatible o
       entry: { os: ['debian', '12.7', ''] },
     });
     const root = join(w.dir.path, 'root');
-    await mkdir(root);
+    await mkdir(join(root, `.binary-cache-${KEY}-left-by-a-crash`), { recursive: true });
     const result = await installFromBinaryCache(w.context(root));
     assert.equal(result.installed, true);
+    assert.deepEqual(await readdir(root), [KEY], 'what an interrupted run left is removed');
     assert.equal(await readFile(join(root, KEY, 'good'), 'utf8'), 'good');
     assert.equal(existsSync(join(root, KEY, 'arm')), false);
   } finally {

@@ -7,7 +7,7 @@
  * a tar.gz of the software directory (arcname `<md5>`) and a signed entry, retried a few times with
  * a bounded backoff; an upload failure never fails the build.
  */
-import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
@@ -63,6 +63,17 @@ function clientFor(
   });
 }
 
+/**
+ * Removes what an interrupted download or upload of this release left in the software root (one
+ * release is processed at a time, under the node's lock, so none is in use).
+ */
+async function removeStaleWork(softwareRoot: string, key: string): Promise<void> {
+  const names = await readdir(softwareRoot).catch(() => [] as string[]);
+  for (const name of names)
+    if (name.startsWith(`.binary-cache-${key}-`) || name.startsWith(`.binary-upload-${key}-`))
+      await rm(join(softwareRoot, name), { recursive: true, force: true });
+}
+
 function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -80,6 +91,7 @@ export async function installFromBinaryCache(context: BinaryCacheContext): Promi
       reasons: [`the URL matches download-from-binary-cache-url-blacklist entry ${blacklisted}`],
     };
   const key = binaryEntryKey(url);
+  await removeStaleWork(context.softwareRoot, key);
   const client = clientFor(context, endpoints);
   const reasons: string[] = [];
   try {
