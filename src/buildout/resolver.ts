@@ -33,6 +33,11 @@ function where(source: Source | undefined): string {
   return `${source.file}:${source.line}: `;
 }
 
+/** The engine's escaped form of a final value: `unescapeValue(escapeValue(v)) === v` for every `v`. */
+export function escapeValue(value: string): string {
+  return value.includes('${') ? value.replaceAll('${', () => '$${') : value;
+}
+
 /** Replaces the `$${` escapes of a final value by `${`. */
 export function unescapeValue(value: string): string {
   return value.includes('$${') ? value.replaceAll('$${', '${') : value;
@@ -241,9 +246,13 @@ export class Options {
     return deserialise(value, `${where(this.raw.get(key)?.source)}${this.name}:${key}`);
   }
 
-  /** Sets an option (visible to later `${section:key}` references); objects are stored `!py!`-serialised. */
+  /**
+   * Sets an option (visible to later `${section:key}` references) to exactly this value, as
+   * zc.buildout keeps what a recipe sets: a `${` in the text is stored escaped, so it reads back as
+   * written and is never substituted. Objects are stored `!py!`-serialised.
+   */
   set(key: string, value: string | PyValue): void {
-    this.values.set(key, typeof value === 'string' ? value : serialise(value));
+    this.values.set(key, typeof value === 'string' ? escapeValue(value) : serialise(value));
     this.used.add(key);
   }
 
@@ -391,6 +400,35 @@ export class Buildout {
         details: { missingSection: name },
       });
     const options = new Options(this, name, raw);
+    this.sections.set(name, options);
+    await this.initialise(options);
+    return options;
+  }
+
+  /**
+   * Initialises the section `name` with `preset` options taking the place of its own before
+   * anything is substituted or its recipe's init runs (publish-early: values published before
+   * stand for the ones the section would generate). An error if the section is already
+   * initialised. Preset values are literal (a `${` in them is not substituted).
+   */
+  async sectionWith(
+    name: string,
+    preset: Readonly<Record<string, string>>,
+    requester?: Options,
+  ): Promise<Options> {
+    if (requester) recordDependency(requester, name);
+    if (this.sections.has(name))
+      throw new SlapError('SLAP_ERR_PROFILE', `[${name}] section was already initialized`, {
+        details: { section: name },
+        hint: 'Nothing may read this section before the part that presets its options.',
+      });
+    const raw = this.raw.get(name);
+    if (!raw)
+      throw new SlapError('SLAP_ERR_PROFILE', `No section named [${name}]`, {
+        details: { missingSection: name },
+      });
+    const options = new Options(this, name, raw);
+    for (const [key, value] of Object.entries(preset)) options.store(key, escapeValue(value));
     this.sections.set(name, options);
     await this.initialise(options);
     return options;
