@@ -2,8 +2,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SlapError } from '../core/errors.ts';
 import { execFile } from '../lib/exec.ts';
-import { PyFloat, PyTuple, pyFloatRepr, pyRepr, pyStrRepr, serialise } from './py-value.ts';
-import { deserialise } from './resolver.ts';
+import { PyFunction } from '../template/values.ts';
+import {
+  PyDict,
+  PyFrozenSet,
+  PySet,
+  PyTuple,
+  deserialise,
+  fromJs,
+  pyFloatRepr,
+  pyPformat,
+  pyRepr,
+  pyStrRepr,
+  serialise,
+} from './py-value.ts';
 
 test('repr of strings follows Python (quote choice, escapes, non-printables)', () => {
   assert.equal(pyStrRepr('abc'), "'abc'");
@@ -22,28 +34,25 @@ test('repr of floats follows Python', () => {
   assert.equal(pyFloatRepr(-2.5e-7), '-2.5e-07');
 });
 
-test('repr of containers: sorted dict keys, one-tuples, empty set', () => {
-  const value = {
+test('pformat of containers: sorted dict keys and sets, one-tuples, empty set, frozenset', () => {
+  const value = fromJs({
     b: [1, 2.5, null, true],
     a: new PyTuple(['x']),
     c: new Set(['z', 'y']),
     d: new Set<string>(),
-  };
-  assert.equal(pyRepr(value), "{'a': ('x',), 'b': [1, 2.5, None, True], 'c': {'y', 'z'}, 'd': set()}");
-  assert.equal(pyRepr(new PyTuple([])), '()');
-  assert.equal(
-    pyRepr(
-      new Map<string | number, string>([
-        [2, 'b'],
-        [1, 'a'],
-      ]),
-    ),
-    "{1: 'a', 2: 'b'}",
-  );
+  });
+  assert.equal(pyPformat(value), "{'a': ('x',), 'b': [1, 2.5, None, True], 'c': {'y', 'z'}, 'd': set()}");
+  assert.equal(pyPformat(new PyTuple([])), '()');
+  assert.equal(pyPformat(PyDict.from([[2n, 'b'], [1n, 'a']])), "{1: 'a', 2: 'b'}");
+  assert.equal(pyPformat(new PyFrozenSet([3n, 1n])), 'frozenset({1, 3})');
+  // repr keeps the insertion order; pformat (the !py! text) sorts.
+  assert.equal(pyRepr(PyDict.from([['b', 1n], ['a', 2n]])), "{'b': 1, 'a': 2}");
+  // Keys Python cannot order go by type name, as pprint's _safe_key.
+  assert.equal(pyPformat(PyDict.from([['s', 1n], [2n, 2n], [null, 3n]])), "{None: 3, 2: 2, 's': 1}");
 });
 
 test('§1.11-11 serialise escapes $ and ; so the text survives buildout; deserialise reads it back', () => {
-  const value = { cmd: 'echo ${HOME}; ls', list: [1, 'two', new PyTuple([3])], set: new Set(['a']) };
+  const value = fromJs({ cmd: 'echo ${HOME}; ls', list: [1, 'two', new PyTuple([3])], set: new Set(['a']) });
   const text = serialise(value);
   assert.equal(text, "!py!{'cmd': 'echo \\x24{HOME}\\x3b ls', 'list': [1, 'two', (3,)], 'set': {'a'}}");
   assert.ok(!text.includes('$') && !text.includes(';'));
@@ -51,15 +60,28 @@ test('§1.11-11 serialise escapes $ and ; so the text survives buildout; deseria
 });
 
 test('deserialise supports the literal forms profiles write by hand', () => {
-  assert.deepEqual(deserialise("!py!set(['a', 'b'])", 'x:y'), new Set(['a', 'b']));
-  assert.deepEqual(deserialise('!py![1, -2, 0x10, 1_000, 2.5, None]', 'x:y'), [1, -2, 16, 1000, 2.5, null]);
+  assert.deepEqual(deserialise("!py!set(['a', 'b'])", 'x:y'), new PySet(['a', 'b']));
+  assert.deepEqual(deserialise('!py![1, -2, 0x10, 1_000, 2.5, None]', 'x:y'), [1n, -2n, 16n, 1000n, 2.5, null]);
   assert.deepEqual(deserialise("!py!'/srv/dir/' + 'promise-check'[8:]", 'x:y'), '/srv/dir/check');
-  assert.deepEqual(deserialise("!py!{'k': {'nested': (1, 2)}, 'e': {}}", 'x:y'), {
-    k: { nested: new PyTuple([1, 2]) },
-    e: {},
-  });
+  assert.deepEqual(
+    deserialise("!py!{'k': {'nested': (1, 2)}, 'e': {}}", 'x:y'),
+    PyDict.from([
+      ['k', PyDict.from([['nested', new PyTuple([1n, 2n])]])],
+      ['e', new PyDict()],
+    ]),
+  );
   assert.equal(deserialise('not serialised', 'x:y'), 'not serialised');
   assert.equal(deserialise("!py!'a\\x24b'", 'x:y'), 'a$b');
+  assert.equal(deserialise('!py!123456789012345678901234567890', 'x:y'), 123456789012345678901234567890n);
+  assert.deepEqual(deserialise("!py!frozenset({'a'})", 'x:y'), new PyFrozenSet(['a']));
+});
+
+test('serialise refuses what is not data, deserialise refuses a !py! function', () => {
+  assert.throws(() => serialise(new PyFunction('f', () => null)), /cannot serialise a builtin_function_or_method/);
+  assert.throws(
+    () => deserialise('!py![set]', 'p:o'),
+    (error: unknown) => error instanceof SlapError && /^p:o: a !py! value must be data/.test(error.message),
+  );
 });
 
 test('!py! values with Python code are refused with an error naming the option', () => {
@@ -108,8 +130,9 @@ test('floats stay floats in !py! values: repr, arithmetic and serialise match Py
   );
   assert.equal(result.exitCode, 0, result.stderr);
   const expected = JSON.parse(result.stdout) as string[];
-  const ours = literals.map((literal) => pyRepr(deserialise(`!py!${literal}`, 'test')));
+  const ours = literals.map((literal) => pyPformat(deserialise(`!py!${literal}`, 'test')));
   assert.deepEqual(ours, expected);
   assert.equal(serialise(deserialise('!py!{"r": 2.0}', 'test')), "!py!{'r': 2.0}");
-  assert.ok(deserialise('!py!2.0', 'test') instanceof PyFloat);
+  assert.equal(typeof deserialise('!py!2.0', 'test'), 'number');
+  assert.equal(typeof deserialise('!py!2', 'test'), 'bigint');
 });

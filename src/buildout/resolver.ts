@@ -11,16 +11,9 @@ import { resolve } from 'node:path';
 import { SlapError } from '../core/errors.ts';
 import { updateSection } from './merge.ts';
 import type { RawConfig, RawOption, RawSection, Source } from './parser.ts';
-import {
-  PyCallable,
-  PyExprError,
-  PyNamespace,
-  evaluate,
-  parseExpression,
-  type Globals,
-  type PyObject,
-} from './py-expr.ts';
-import { PyTuple, isSerialised, pyStr, serialise, splitSerialised, type PyValue } from './py-value.ts';
+import { deserialise, isSerialised, pyTypeName, serialise, type PyValue } from './py-value.ts';
+
+export { deserialise };
 
 const REFERENCE_SPLIT = /(\$\{[^}]*\})/;
 const VALID_REFERENCE = /^\$\{[-a-zA-Z0-9 ._]*:[-a-zA-Z0-9 ._]+\}$/;
@@ -36,95 +29,6 @@ function where(source: Source | undefined): string {
 /** Replaces the `$${` escapes of a final value by `${`. */
 export function unescapeValue(value: string): string {
   return value.includes('$${') ? value.replaceAll('$${', '${') : value;
-}
-
-function iterableItems(value: PyObject, name: string): PyValue[] {
-  if (value === undefined) return [];
-  if (typeof value === 'string') return [...value];
-  if (Array.isArray(value)) return value;
-  if (value instanceof PyTuple) return [...value.items];
-  if (value instanceof Set) return [...value];
-  if (value instanceof Map) return [...value.keys()];
-  if (value !== null && typeof value === 'object' && !(value instanceof PyCallable))
-    return Object.keys(value);
-  throw new PyExprError(`${name}() argument must be iterable`);
-}
-
-/** The names `!py!` literals may use (the fork's safe globals). */
-const SERIALISED_GLOBALS: Globals = {
-  set: new PyCallable('set', (args) => new Set(iterableItems(args[0] as PyObject, 'set'))),
-  frozenset: new PyCallable('frozenset', (args) => new Set(iterableItems(args[0] as PyObject, 'frozenset'))),
-  list: new PyCallable('list', (args) => iterableItems(args[0] as PyObject, 'list')),
-  tuple: new PyCallable('tuple', (args) => new PyTuple(iterableItems(args[0] as PyObject, 'tuple'))),
-  dict: new PyCallable('dict', (args) => {
-    if (args.length === 0) return {};
-    const arg = args[0];
-    if (
-      arg !== null &&
-      typeof arg === 'object' &&
-      !Array.isArray(arg) &&
-      !(arg instanceof PyTuple) &&
-      !(arg instanceof Set)
-    )
-      return arg;
-    const dict: Record<string, PyValue> = {};
-    for (const item of iterableItems(arg as PyObject, 'dict')) {
-      const pair = item instanceof PyTuple ? item.items : Array.isArray(item) ? item : undefined;
-      if (!pair || pair.length !== 2) throw new PyExprError('dict() sequence elements must be pairs');
-      dict[pyStr(pair[0] ?? null)] = pair[1] ?? null;
-    }
-    return dict;
-  }),
-  str: new PyCallable('str', (args) => {
-    const arg = args[0];
-    if (arg === undefined) return '';
-    if (arg instanceof PyCallable) return `<function ${arg.name}>`;
-    if (arg instanceof PyNamespace) return `<module '${arg.name}'>`;
-    return pyStr(arg);
-  }),
-};
-
-/** The Python type name of a value (for messages). */
-function pyTypeName(value: PyValue): string {
-  if (value === null) return 'NoneType';
-  if (typeof value === 'boolean') return 'bool';
-  if (typeof value === 'bigint') return 'int';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'float';
-  if (typeof value === 'string') return 'str';
-  if (Array.isArray(value)) return 'list';
-  if (value instanceof PyTuple) return 'tuple';
-  if (value instanceof Set) return 'set';
-  return 'dict';
-}
-
-/** Reads a `!py!` serialised value; `what` names the option in errors. */
-export function deserialise(text: string, what: string): PyValue {
-  const split = splitSerialised(text);
-  if (!split) return text;
-  if (split.version !== '') {
-    throw new SlapError(
-      'SLAP_ERR_RECIPE_UNSUPPORTED',
-      `${what}: unknown serialisation "!py${split.version}!"`,
-    );
-  }
-  let result: PyObject;
-  try {
-    result = evaluate(parseExpression(split.body), SERIALISED_GLOBALS);
-  } catch (error) {
-    if (error instanceof PyExprError) {
-      throw new SlapError(
-        'SLAP_ERR_RECIPE_UNSUPPORTED',
-        `${what}: the !py! value is Python code this engine does not run (${error.message})`,
-        {
-          hint: 'Only Python literals (str, int, float, bool, None, list, tuple, dict, set) with + and slicing are supported.',
-        },
-      );
-    }
-    throw error;
-  }
-  if (result instanceof PyCallable)
-    throw new SlapError('SLAP_ERR_RECIPE_UNSUPPORTED', `${what}: a !py! value cannot be a function`);
-  return result as PyValue;
 }
 
 /**
