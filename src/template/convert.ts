@@ -66,13 +66,8 @@ export function fromJs(value: unknown): PyValue {
  * dict → plain object (keys through str()), set → array, Markup → string, bytes → Buffer,
  * Undefined → undefined. Other objects (callables, modules…) are returned as they are.
  */
-export interface ToJsOptions {
-  /** Builds the JS value of a tuple (default: an array), e.g. `(items) => new BuildoutPyTuple(items)`. */
-  tuple?: (items: unknown[]) => unknown;
-}
-
-export function toJs(value: PyValue, options: ToJsOptions = {}): unknown {
-  const convert = (v: PyValue): unknown => toJs(v, options);
+export function toJs(value: PyValue): unknown {
+  const convert = (v: PyValue): unknown => toJs(v);
   switch (typeof value) {
     case 'bigint':
       return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
@@ -87,8 +82,7 @@ export function toJs(value: PyValue, options: ToJsOptions = {}): unknown {
   }
   if (value === null) return null;
   if (Array.isArray(value)) return value.map(convert);
-  if (value instanceof PyTuple)
-    return options.tuple ? options.tuple(value.items.map(convert)) : value.items.map(convert);
+  if (value instanceof PyTuple) return value.items.map(convert);
   if (value instanceof PyDict) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of value.entries()) out[typeof k === 'string' ? k : pyStr(k)] = convert(v);
