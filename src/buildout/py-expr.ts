@@ -14,7 +14,20 @@
 import { callValue, getAttr, getItemOrFail } from '../template/attributes.ts';
 import { percentFormat } from '../template/format.ts';
 import { unescapeString } from '../template/lexer.ts';
-import { add, compare, contains, floordiv, mod, mul, neg, pos, pow, PySlice, sub, truediv } from '../template/ops.ts';
+import {
+  add,
+  compare,
+  contains,
+  floordiv,
+  mod,
+  mul,
+  neg,
+  pos,
+  pow,
+  PySlice,
+  sub,
+  truediv,
+} from '../template/ops.ts';
 import {
   MISSING,
   PyDict,

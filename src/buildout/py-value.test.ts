@@ -119,6 +119,9 @@ test('serialise refuses what is not data, deserialise refuses a !py! function', 
     () => serialise(new PyFunction('f', () => null)),
     /cannot serialise a builtin_function_or_method/,
   );
+  const loop: PyValue[] = [];
+  loop.push(loop);
+  assert.throws(() => serialise([loop]), /cannot serialise a list object/);
   assert.throws(
     () => deserialise('!py![set]', 'p:o'),
     (error: unknown) => error instanceof SlapError && /^p:o: a !py! value must be data/.test(error.message),

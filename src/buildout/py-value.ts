@@ -10,18 +10,7 @@
 import { SlapError } from '../core/errors.ts';
 import { compare } from '../template/ops.ts';
 import { pythonBuiltins } from '../template/builtins.ts';
-import {
-  PyDict,
-  PyError,
-  PyFrozenSet,
-  PyMarkup,
-  PySet,
-  PyTuple,
-  floatRepr,
-  strRepr,
-  typeName,
-  type PyValue,
-} from '../template/values.ts';
+import { PyDict, PyError, PySet, PyTuple, pyReprSorted, typeName, type PyValue } from '../template/values.ts';
 import { PyExprError, evaluate, parseExpression, type Globals } from './py-expr.ts';
 
 export {
@@ -71,55 +60,51 @@ function safeOrder(a: PyValue, b: PyValue): number {
   }
 }
 
-function unserialisable(value: PyValue): PyError {
-  return new PyError('TypeError', `cannot serialise a ${typeName(value)} object as a !py! value`);
-}
-
 /**
  * `pprint.pformat(value, width=sys.maxsize)`, the text the fork serialises: a repr on one line with
  * dict items sorted by key. Sets are sorted too, so that equal sets always give the same text
- * (Python prints them in hash order, which varies between processes for strings). Markup is
- * written as the str it is. Only the data types of the model are accepted.
+ * (Python prints them in hash order, which varies between processes for strings).
  */
 export function pyPformat(value: PyValue): string {
-  switch (typeof value) {
-    case 'string':
-      return strRepr(value);
-    case 'bigint':
-      return value.toString();
-    case 'number':
-      return floatRepr(value);
-    case 'boolean':
-      return value ? 'True' : 'False';
-    default:
-      break;
+  return pyReprSorted(value, safeOrder);
+}
+
+const DATA_TYPES = new Set(['tuple', 'dict', 'set', 'frozenset']);
+
+/**
+ * The first value inside `value` that is not data of the model (str, int, float, bool, None, list,
+ * tuple, dict, set, frozenset), or undefined: what a `!py!` literal may hold. A container that
+ * contains itself is not data either (its repr `[[...]]` is no literal).
+ */
+function notData(value: PyValue, open = new Set<object>()): PyValue | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  if (open.has(value)) return value;
+  let items: Iterable<PyValue>;
+  if (Array.isArray(value)) items = value;
+  else if (!DATA_TYPES.has(value.typeName)) return value;
+  else if (value instanceof PyTuple) items = value.items;
+  else if (value instanceof PyDict) items = [...value.keys(), ...value.values()];
+  else if (value instanceof PySet) items = value.values();
+  else return value;
+  open.add(value);
+  for (const item of items) {
+    const found = notData(item, open);
+    if (found !== undefined) return found;
   }
-  if (value === null) return 'None';
-  if (Array.isArray(value)) return `[${value.map(pyPformat).join(', ')}]`;
-  if (value instanceof PyTuple && value.typeName === 'tuple') {
-    const items = value.items.map(pyPformat);
-    return items.length === 1 ? `(${items[0]},)` : `(${items.join(', ')})`;
-  }
-  if (value instanceof PyDict) {
-    const entries = [...value.entries()].sort((a, b) => safeOrder(a[0], b[0]));
-    return `{${entries.map(([k, v]) => `${pyPformat(k)}: ${pyPformat(v)}`).join(', ')}}`;
-  }
-  if (value instanceof PySet) {
-    const items = [...value.values()].sort(safeOrder).map(pyPformat);
-    if (value instanceof PyFrozenSet) return items.length ? `frozenset({${items.join(', ')}})` : 'frozenset()';
-    if (value.typeName !== 'set') throw unserialisable(value);
-    return items.length ? `{${items.join(', ')}}` : 'set()';
-  }
-  if (value instanceof PyMarkup) return strRepr(value.value);
-  throw unserialisable(value);
+  open.delete(value);
+  return undefined;
 }
 
 /**
  * The `!py!` text of a value, as the fork's `dumps()` writes it: the pformat text with `$` and `;`
  * written as `\x24` and `\x3b`, so that the text survives buildout substitution and comment rules.
- * Throws a PyError (TypeError) for values that are not data (functions, modules, bytes…).
+ * Throws a PyError (TypeError) for values that are not data (functions, modules, bytes, Markup…).
  */
 export function serialise(value: PyValue): string {
+  const foreign = notData(value);
+  if (foreign !== undefined) {
+    throw new PyError('TypeError', `cannot serialise a ${typeName(foreign)} object as a !py! value`);
+  }
   return SERIALISED_PREFIX + pyPformat(value).replaceAll('$', '\\x24').replaceAll(';', '\\x3b');
 }
 
@@ -129,16 +114,6 @@ const SERIALISED_GLOBALS: Globals = (() => {
   const names = ['set', 'frozenset', 'dict', 'list', 'tuple', 'str'];
   return Object.freeze(Object.fromEntries(names.map((name) => [name, builtins.get(name) ?? null])));
 })();
-
-/** True if the value is data of the model, all the way down (what a `!py!` literal may produce). */
-function isData(value: PyValue): boolean {
-  if (value === null || typeof value !== 'object') return true;
-  if (Array.isArray(value)) return value.every(isData);
-  if (value instanceof PyTuple) return value.typeName === 'tuple' && value.items.every(isData);
-  if (value instanceof PyDict) return [...value.entries()].every(([k, v]) => isData(k) && isData(v));
-  if (value instanceof PySet) return ['set', 'frozenset'].includes(value.typeName) && [...value.values()].every(isData);
-  return false;
-}
 
 /** Reads a `!py!` serialised value (plain text is returned as it is); `what` names the option in errors. */
 export function deserialise(text: string, what: string): PyValue {
@@ -165,7 +140,7 @@ export function deserialise(text: string, what: string): PyValue {
     }
     throw error;
   }
-  if (!isData(result)) {
+  if (notData(result) !== undefined) {
     throw new SlapError(
       'SLAP_ERR_RECIPE_UNSUPPORTED',
       `${what}: a !py! value must be data (str, int, float, bool, None, list, tuple, dict, set), not a ${typeName(result)}`,

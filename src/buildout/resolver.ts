@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { SlapError } from '../core/errors.ts';
 import { updateSection } from './merge.ts';
 import type { RawConfig, RawOption, RawSection, Source } from './parser.ts';
+import { PyError } from '../template/values.ts';
 import { deserialise, isSerialised, pyTypeName, serialise, type PyValue } from './py-value.ts';
 
 export { deserialise };
@@ -147,8 +148,21 @@ export class Options {
 
   /** Sets an option (visible to later `${section:key}` references); objects are stored `!py!`-serialised. */
   set(key: string, value: string | PyValue): void {
-    this.values.set(key, typeof value === 'string' ? value : serialise(value));
+    this.values.set(key, typeof value === 'string' ? value : this.serialised(key, value));
     this.used.add(key);
+  }
+
+  /** The `!py!` text of a value a recipe sets; a value that is not data is the recipe's error. */
+  private serialised(key: string, value: PyValue): string {
+    try {
+      return serialise(value);
+    } catch (error) {
+      if (!(error instanceof PyError)) throw error;
+      throw new SlapError('SLAP_ERR_RECIPE_FAILED', `${this.name}:${key}: ${error.message}`, {
+        details: { section: this.name, option: key },
+        hint: 'Recipes set strings or values of the Python value model (build them from JavaScript with fromJs).',
+      });
+    }
   }
 
   delete(key: string): void {

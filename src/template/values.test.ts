@@ -181,7 +181,10 @@ test('fromJs / toJs conversions', () => {
   });
   assert.deepEqual(toJs(new PyTuple([1n])), [1]);
   // A JSON number kept with its source keeps its Python type.
-  assert.equal(pyStr(fromJs([new PyNumber('2.0'), new PyNumber('12345678901234567890')])), '[2.0, 12345678901234567890]');
+  assert.equal(
+    pyStr(fromJs([new PyNumber('2.0'), new PyNumber('12345678901234567890')])),
+    '[2.0, 12345678901234567890]',
+  );
 });
 
 test('module stand-ins: json, operator, hashlib, base64, six', () => {

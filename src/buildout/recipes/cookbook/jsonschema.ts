@@ -219,7 +219,8 @@ function sharedEntry(software: SoftwareSchema): JsonObject | undefined {
   const types = software.schema['software-type'];
   if (!isJsonObject(types)) return undefined;
   for (const value of Object.values(types)) {
-    if (isJsonObject(value) && value['software-type'] === software.type && value.shared === true) return value;
+    if (isJsonObject(value) && value['software-type'] === software.type && value.shared === true)
+      return value;
   }
   return undefined;
 }

@@ -24,12 +24,16 @@ export function pyToJson(value: PyValue, where: string): unknown {
   }
   if (Array.isArray(value)) return value.map((item) => pyToJson(item, where));
   if (value instanceof PyTuple) return value.items.map((item) => pyToJson(item, where));
-  if (value instanceof PySet) throw new SlapError('SLAP_ERR_PROFILE', `${where}: a set is not JSON serialisable`);
+  if (value instanceof PySet)
+    throw new SlapError('SLAP_ERR_PROFILE', `${where}: a set is not JSON serialisable`);
   if (value instanceof PyDict) {
     const out: Record<string, unknown> = {};
     for (const [key, item] of value.entries()) {
       if (typeof key !== 'string')
-        throw new SlapError('SLAP_ERR_PROFILE', `${where}: a dict key is not a string (not JSON serialisable)`);
+        throw new SlapError(
+          'SLAP_ERR_PROFILE',
+          `${where}: a dict key is not a string (not JSON serialisable)`,
+        );
       setEntry(out, key, pyToJson(item, where));
     }
     return out;
