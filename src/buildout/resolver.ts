@@ -33,6 +33,51 @@ export function unescapeValue(value: string): string {
 }
 
 /**
+ * A section with its `<=` macros expanded (the named sections' options, recursively, then its own
+ * with `+=`/`-=` applied), as buildout does when the section is first used; `[buildout]` has none.
+ */
+export function expandMacros(
+  raw: RawConfig,
+  name: string,
+  data: RawSection,
+  doing: string[] = [],
+): RawSection {
+  if (name === 'buildout') return data;
+  if (doing.includes(name)) {
+    throw new SlapError(
+      'SLAP_ERR_PROFILE',
+      `Infinite extending loop in macros: ${[...doing, name].join(' <= ')}`,
+      {
+        details: { section: name },
+      },
+    );
+  }
+  const macros = data.get('<');
+  if (!macros) return data;
+  doing.push(name);
+  const result: RawSection = new Map();
+  for (const macro of macros.value.split('\n').map((l) => l.trim())) {
+    if (macro === '') continue;
+    const macroRaw = raw.get(macro);
+    if (!macroRaw) {
+      throw new SlapError(
+        'SLAP_ERR_PROFILE',
+        `${where(macros.source)}${name}:<: No section named [${macro}]`,
+        {
+          details: { section: name, option: '<', macro },
+          hint: '`<=` takes one section name per line.',
+        },
+      );
+    }
+    for (const [key, value] of expandMacros(raw, macro, macroRaw, doing)) result.set(key, value);
+  }
+  updateSection(result, data);
+  result.delete('<');
+  doing.pop();
+  return result;
+}
+
+/**
  * The options of one section. Values are strings; `$${` stays escaped inside the engine and is
  * unescaped by `get`. Recipes may set objects (stored `!py!`-serialised) and read them back with
  * `getValue`.
@@ -339,7 +384,7 @@ export class Buildout {
   private async initialise(options: Options): Promise<void> {
     const name = options.name;
     const raw = options.rawOption('<')
-      ? this.expandMacros(name, this.raw.get(name) as RawSection, [])
+      ? expandMacros(this.raw, name, this.raw.get(name) as RawSection)
       : undefined;
     if (raw) options.setRaw(raw);
     for (const key of options.rawKeys().sort(compareCodePoints)) {
@@ -362,42 +407,6 @@ export class Buildout {
       this.installList.push(name);
     }
     options.state = 'ready';
-  }
-
-  private expandMacros(name: string, data: RawSection, doing: string[]): RawSection {
-    if (name === 'buildout') return data;
-    if (doing.includes(name)) {
-      throw new SlapError(
-        'SLAP_ERR_PROFILE',
-        `Infinite extending loop in macros: ${[...doing, name].join(' <= ')}`,
-        {
-          details: { section: name },
-        },
-      );
-    }
-    const macros = data.get('<');
-    if (!macros) return data;
-    doing.push(name);
-    const result: RawSection = new Map();
-    for (const macro of macros.value.split('\n').map((l) => l.trim())) {
-      if (macro === '') continue;
-      const macroRaw = this.raw.get(macro);
-      if (!macroRaw) {
-        throw new SlapError(
-          'SLAP_ERR_PROFILE',
-          `${where(macros.source)}${name}:<: No section named [${macro}]`,
-          {
-            details: { section: name, option: '<', macro },
-            hint: '`<=` takes one section name per line.',
-          },
-        );
-      }
-      for (const [key, value] of this.expandMacros(macro, macroRaw, doing)) result.set(key, value);
-    }
-    updateSection(result, data);
-    result.delete('<');
-    doing.pop();
-    return result;
   }
 
   /** The escaped value of `options[key]`, substituting on first use (buildout's `Options.get`). */
