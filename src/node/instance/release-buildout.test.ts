@@ -4,35 +4,13 @@ import { chmod, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildoutEvent } from '../../buildout/progress.ts';
 import { tempDir, type TempDir } from '../../testing/buildout.ts';
+import { FAKE_RELEASE_BUILDOUT, readRecord } from '../../testing/release-buildout.ts';
 import { rejectsWithSlapError } from '../../testing/slap-error-assert.ts';
 import { chooseInstanceEngine, runReleaseBuildout } from './release-buildout.ts';
 
-/**
- * A release's `bin/buildout` as small as can be: records how it was started (argv, cwd, umask,
- * environment), writes `.installed.cfg`, prints a line on each stream, and exits with the status
- * written in `<software>/exit-status` (0 without it).
- */
-const FAKE_BUILDOUT = `#!/bin/sh -e
-software=$(dirname "$(dirname "$0")")
-{
-  printf 'argv0=%s\\n' "$0"
-  for arg in "$@"; do printf 'arg=%s\\n' "$arg"; done
-  printf 'cwd=%s\\n' "$(pwd)"
-  printf 'umask=%s\\n' "$(umask)"
-  env | sort | sed 's/^/env:/'
-} > record.txt
-printf '[buildout]\\ninstalled_develop_eggs = \\nparts = \\n' > .installed.cfg
-echo "Installing instance-profile."
-echo "a warning on stderr" >&2
-if [ -f "$software/exit-status" ]; then
-  echo "While: Installing instance-profile. Error: boom" >&2
-  exit "$(cat "$software/exit-status")"
-fi
-`;
-
 async function fakeRelease(dir: TempDir): Promise<{ software: string; partition: string; buildout: string }> {
   await dir.write({
-    'software/bin/buildout': FAKE_BUILDOUT,
+    'software/bin/buildout': FAKE_RELEASE_BUILDOUT,
     'software/instance.cfg': '[buildout]\nparts = x\n[x]\nrecipe = zc.recipe.egg\n',
     'partition/buildout.cfg': '[buildout]\nparts = x\n[x]\nrecipe = zc.recipe.egg\n',
     'native/buildout.cfg': '[buildout]\nparts = d\n[d]\nrecipe = slapos.cookbook:mkdirectory\n',
@@ -42,30 +20,13 @@ async function fakeRelease(dir: TempDir): Promise<{ software: string; partition:
   return { software: join(dir.path, 'software'), partition: join(dir.path, 'partition'), buildout };
 }
 
-function record(text: string): { args: string[]; values: Map<string, string>; env: Map<string, string> } {
-  const args: string[] = [];
-  const values = new Map<string, string>();
-  const env = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('env:')) {
-      const [key = '', ...rest] = line.slice(4).split('=');
-      env.set(key, rest.join('='));
-    } else if (line.startsWith('arg=')) args.push(line.slice(4));
-    else {
-      const [key = '', ...rest] = line.split('=');
-      values.set(key, rest.join('='));
-    }
-  }
-  return { args, values, env };
-}
-
 test("the release's buildout runs as slapgrid runs it: -U, in the partition, umask 027, HOME = the partition, clean env", async () => {
   const dir = await tempDir();
   try {
     const { partition, buildout } = await fakeRelease(dir);
     const events: BuildoutEvent[] = [];
     await runReleaseBuildout({ buildout, directory: partition, onProgress: (event) => events.push(event) });
-    const { args, values, env } = record(await readFile(join(partition, 'record.txt'), 'utf8'));
+    const { args, values, env } = readRecord(await readFile(join(partition, 'record.txt'), 'utf8'));
     assert.equal(values.get('argv0'), buildout);
     assert.deepEqual(args, ['-U']);
     assert.equal(values.get('cwd'), partition);
