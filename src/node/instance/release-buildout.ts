@@ -13,6 +13,7 @@ import { profileRecipes } from '../../buildout/profile-recipes.ts';
 import type { ExecFunction } from '../../buildout/recipe.ts';
 import { SlapError } from '../../core/errors.ts';
 import { cleanEnv, execFile } from '../../lib/exec.ts';
+import { buildoutTimeout, outputLines } from '../node-buildout.ts';
 import type { InstanceBuildoutMode } from '../config.ts';
 
 /** slapgrid's SAFE_UMASK for buildout runs. */
@@ -108,9 +109,9 @@ export async function runReleaseBuildout(request: ReleaseBuildoutRequest): Promi
   const invocation = [...(await shebang(request.buildout)), request.buildout, '-U'];
   // The umask is set by a shell that then becomes the buildout (Node cannot set a child's umask).
   const args = ['-c', `umask ${SAFE_UMASK} && exec "$@"`, 'buildout', ...invocation];
-  const pending = { stdout: '', stderr: '' };
-  const emit = (stream: 'stdout' | 'stderr', line: string): void =>
-    request.onProgress({ type: 'output', part: 'buildout', stream, line });
+  const output = outputLines((stream, line) =>
+    request.onProgress({ type: 'output', part: 'buildout', stream, line }),
+  );
   const result = await (request.exec ?? execFile)('/bin/sh', args, {
     cwd: request.directory,
     env: cleanEnv({ HOME: request.directory, PYTHONNOUSERSITE: 'true', LANG: undefined }),
@@ -118,22 +119,15 @@ export async function runReleaseBuildout(request: ReleaseBuildoutRequest): Promi
     ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
     ...(request.signal === undefined ? {} : { signal: request.signal }),
     maxOutputBytes: OUTPUT_TAIL_BYTES,
-    onOutput: (stream, chunk) => {
-      const lines = (pending[stream] + chunk).split('\n');
-      pending[stream] = lines.pop() ?? '';
-      for (const line of lines) emit(stream, line);
-    },
+    onOutput: output.onOutput,
   });
-  for (const stream of ['stdout', 'stderr'] as const) if (pending[stream]) emit(stream, pending[stream]);
+  output.flush();
   request.signal?.throwIfAborted();
-  if (result.timedOut)
-    throw new SlapError('SLAP_ERR_TIMEOUT', `buildout did not finish within ${request.timeoutMs} ms`, {
-      hint: 'raise partition_timeout in slapos.cfg if the profile needs longer',
-    });
+  if (result.timedOut) throw buildoutTimeout(request.timeoutMs);
   if (result.exitCode === 0) return;
-  const output = [result.stdout, result.stderr].filter((text) => text.trim() !== '').join('\n');
+  const text = [result.stdout, result.stderr].filter((part) => part.trim() !== '').join('\n');
   throw new SlapError(
     'SLAP_ERR_BUILDOUT_FAILED',
-    `Failed to run buildout profile in directory ${request.directory} (exit ${result.exitCode ?? result.signal}):\n${output}`,
+    `Failed to run buildout profile in directory ${request.directory} (exit ${result.exitCode ?? result.signal}):\n${text}`,
   );
 }
