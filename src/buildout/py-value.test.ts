@@ -114,6 +114,18 @@ test('deserialise supports the literal forms profiles write by hand', () => {
   assert.deepEqual(deserialise("!py!frozenset({'a'})", 'x:y'), new PyFrozenSet(['a']));
 });
 
+test('!py! values follow Python: equal set members and dict keys are one, dict order is the written order into Jinja2', () => {
+  const set = deserialise('!py!{(1, 2), (1, 2), (1.0, 2)}', 'p:o');
+  assert.ok(set instanceof PySet);
+  assert.equal(set.size, 1);
+  const dict = deserialise("!py!{1: 'a', 1.0: 'b', True: 'c'}", 'p:o');
+  assert.equal(pyRepr(dict), "{1: 'c'}");
+  // Integer-like string keys keep their place (a plain JavaScript object would put them first).
+  const ordered = deserialise("!py!{'b': 1, '2': 2, 'a': 3}", 'p:o');
+  const context = new Map<string, PyValue>([['d', ordered]]);
+  assert.equal(renderTemplate('{% for k in d %}{{ k }} {% endfor %}', context), 'b 2 a ');
+});
+
 test('serialise refuses what is not data, deserialise refuses a !py! function', () => {
   assert.throws(
     () => serialise(new PyFunction('f', () => null)),
