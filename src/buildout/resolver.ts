@@ -33,51 +33,6 @@ export function unescapeValue(value: string): string {
 }
 
 /**
- * A section with its `<=` macros expanded (the named sections' options, recursively, then its own
- * with `+=`/`-=` applied), as buildout does when the section is first used; `[buildout]` has none.
- */
-export function expandMacros(
-  raw: RawConfig,
-  name: string,
-  data: RawSection,
-  doing: string[] = [],
-): RawSection {
-  if (name === 'buildout') return data;
-  if (doing.includes(name)) {
-    throw new SlapError(
-      'SLAP_ERR_PROFILE',
-      `Infinite extending loop in macros: ${[...doing, name].join(' <= ')}`,
-      {
-        details: { section: name },
-      },
-    );
-  }
-  const macros = data.get('<');
-  if (!macros) return data;
-  doing.push(name);
-  const result: RawSection = new Map();
-  for (const macro of macros.value.split('\n').map((l) => l.trim())) {
-    if (macro === '') continue;
-    const macroRaw = raw.get(macro);
-    if (!macroRaw) {
-      throw new SlapError(
-        'SLAP_ERR_PROFILE',
-        `${where(macros.source)}${name}:<: No section named [${macro}]`,
-        {
-          details: { section: name, option: '<', macro },
-          hint: '`<=` takes one section name per line.',
-        },
-      );
-    }
-    for (const [key, value] of expandMacros(raw, macro, macroRaw, doing)) result.set(key, value);
-  }
-  updateSection(result, data);
-  result.delete('<');
-  doing.pop();
-  return result;
-}
-
-/**
  * The options of one section. Values are strings; `$${` stays escaped inside the engine and is
  * unescaped by `get`. Recipes may set objects (stored `!py!`-serialised) and read them back with
  * `getValue`.
@@ -383,9 +338,7 @@ export class Buildout {
 
   private async initialise(options: Options): Promise<void> {
     const name = options.name;
-    const raw = options.rawOption('<')
-      ? expandMacros(this.raw, name, this.raw.get(name) as RawSection)
-      : undefined;
+    const raw = options.rawOption('<') ? expandMacros(this.raw, name) : undefined;
     if (raw) options.setRaw(raw);
     for (const key of options.rawKeys().sort(compareCodePoints)) {
       const option = options.rawOption(key);
@@ -517,6 +470,51 @@ export class Buildout {
     }
     return [names[0] || options.name, names[1] ?? ''];
   }
+}
+
+/**
+ * The options of section `name` with its `<=` macros expanded (one section name per line, each
+ * expanded recursively, then the section's own options applied over them with `+=`/`-=`).
+ */
+export function expandMacros(
+  config: RawConfig,
+  name: string,
+  data: RawSection = config.get(name) ?? new Map<string, RawOption>(),
+  doing: string[] = [],
+): RawSection {
+  if (name === 'buildout') return data;
+  if (doing.includes(name)) {
+    throw new SlapError(
+      'SLAP_ERR_PROFILE',
+      `Infinite extending loop in macros: ${[...doing, name].join(' <= ')}`,
+      {
+        details: { section: name },
+      },
+    );
+  }
+  const macros = data.get('<');
+  if (!macros) return data;
+  doing.push(name);
+  const result: RawSection = new Map();
+  for (const macro of macros.value.split('\n').map((l) => l.trim())) {
+    if (macro === '') continue;
+    const macroRaw = config.get(macro);
+    if (!macroRaw) {
+      throw new SlapError(
+        'SLAP_ERR_PROFILE',
+        `${where(macros.source)}${name}:<: No section named [${macro}]`,
+        {
+          details: { section: name, option: '<', macro },
+          hint: '`<=` takes one section name per line.',
+        },
+      );
+    }
+    for (const [key, value] of expandMacros(config, macro, macroRaw, doing)) result.set(key, value);
+  }
+  updateSection(result, data);
+  result.delete('<');
+  doing.pop();
+  return result;
 }
 
 /** `requester` looked `name` up while initialising: a dependency, unless itself or [buildout]. */
