@@ -513,8 +513,8 @@ test('unsupported and unknown recipes fail at init with file:line, section and r
         /buildout\.cfg:4: \[x\] recipe = zc\.recipe\.egg: unsupported recipe: it installs Python eggs/,
       ],
       [
-        '[x]\nrecipe = slapos.cookbook:certificate_authority\n',
-        /\[x\] recipe = slapos\.cookbook:certificate_authority: unsupported recipe/,
+        '[x]\nrecipe = slapos.cookbook:zabbixagent\n',
+        /\[x\] recipe = slapos\.cookbook:zabbixagent: unsupported recipe/,
       ],
       ['[x]\nrecipe = no.such.recipe\n', /\[x\] recipe = no\.such\.recipe: unknown recipe/],
       ['[x]\nrecipe = a:b:c\n', /one colon at most/],

@@ -244,3 +244,33 @@ test('resolveProfile resolves every section and reports broken ones without fail
     await dir.remove();
   }
 });
+
+test('a value a recipe sets reads back exactly, "${" and "$${" included, directly and through ${part:option}', async () => {
+  const samples = ['$${x}', '${y}', '$$${z}', 'a $${b} ${c:d} $', '$', '$$', '${', '}$${'];
+  const setting: Recipe = {
+    init(ctx) {
+      samples.forEach((value, i) => ctx.options.set(`v${i}`, value));
+    },
+    install: () => [],
+  };
+  const dir = await tempDir();
+  try {
+    const references = samples.map((_, i) => `r${i} = \${setter:v${i}}`).join('\n');
+    await dir.write({
+      'buildout.cfg': `[buildout]\nparts =\n[setter]\nrecipe = S\n[reader]\n${references}\n`,
+    });
+    const profile = await loadProfile({
+      configFile: join(dir.path, 'buildout.cfg'),
+      recipes: { S: setting },
+    });
+    const setter = await profile.section('setter');
+    const reader = await profile.section('reader');
+    await profile.buildout.resolveAll(reader);
+    for (const [i, value] of samples.entries()) {
+      assert.equal(setter.get(`v${i}`), value, `v${i}`);
+      assert.equal(reader.get(`r${i}`), value, `r${i}`);
+    }
+  } finally {
+    await dir.remove();
+  }
+});

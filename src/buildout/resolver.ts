@@ -27,6 +27,11 @@ function where(source: Source | undefined): string {
   return `${source.file}:${source.line}: `;
 }
 
+/** The engine's escaped form of a final value: `unescapeValue(escapeValue(v)) === v` for every `v`. */
+export function escapeValue(value: string): string {
+  return value.includes('${') ? value.replaceAll('${', () => '$${') : value;
+}
+
 /** Replaces the `$${` escapes of a final value by `${`. */
 export function unescapeValue(value: string): string {
   return value.includes('$${') ? value.replaceAll('$${', '${') : value;
@@ -146,9 +151,13 @@ export class Options {
     return deserialise(value, `${where(this.raw.get(key)?.source)}${this.name}:${key}`);
   }
 
-  /** Sets an option (visible to later `${section:key}` references); objects are stored `!py!`-serialised. */
+  /**
+   * Sets an option (visible to later `${section:key}` references) to exactly this value, as
+   * zc.buildout keeps what a recipe sets: a `${` in the text is stored escaped, so it reads back as
+   * written and is never substituted. Objects are stored `!py!`-serialised.
+   */
   set(key: string, value: string | PyValue): void {
-    this.values.set(key, typeof value === 'string' ? value : this.serialised(key, value));
+    this.values.set(key, typeof value === 'string' ? escapeValue(value) : this.serialised(key, value));
     this.used.add(key);
   }
 
@@ -337,7 +346,7 @@ export class Buildout {
         details: { missingSection: name },
       });
     const options = new Options(this, name, raw);
-    for (const [key, value] of Object.entries(preset)) options.store(key, value.replaceAll('${', '$${'));
+    for (const [key, value] of Object.entries(preset)) options.store(key, escapeValue(value));
     this.sections.set(name, options);
     await this.initialise(options);
     return options;

@@ -156,10 +156,7 @@ function isAlive(pid: number): boolean {
 
 const SOURCE_RECIPE = (text: string): Recipe => ({
   init(ctx) {
-    ctx.options.set(
-      'in',
-      text.replaceAll('${', () => '$${'),
-    );
+    ctx.options.set('in', text);
   },
   install: () => undefined,
 });

@@ -16,11 +16,11 @@ import { MissingKeyError, SnippetError, type SnippetHost } from './bridge.ts';
 export type Phase = 'init' | 'install' | 'update';
 
 /**
- * The engine form of a str set by Python: `${` escaped (the engine unescapes `$${` when reading),
- * and a str that would read back as a `!py!` object stored serialised, so it reads back as itself.
+ * What to set for a str set by Python: a str that would read back as a `!py!` object is stored
+ * serialised, so it reads back as itself (`Options.set` keeps any other text exactly).
  */
 function storedText(value: string): string {
-  return isSerialised(value) ? serialise(value) : value.replaceAll('${', () => '$${');
+  return isSerialised(value) ? serialise(value) : value;
 }
 
 function text(value: PyValue | undefined, what: string): string {

@@ -99,8 +99,7 @@ test('publish-early: published values are preset literally, whatever they hold (
     const { env, dir } = fixture;
     const { run } = profileRunner(dir.path);
     const random = seededRandom(41);
-    // Not `$${`: generate.password sets the value back and Options.set reads `$${` as `${` (engine).
-    const literal = ['${buildout:directory}', '${a:b}${', 'a$$b${', '${a:b', '$$'];
+    const literal = ['${buildout:directory}', '${a:b}${', 'a$$b${', '${a:b', '$$', '$${a:b}', 'x$$${'];
     for (let i = 0; i < 17; i++) {
       const value = literal[i] ?? `p${hostileValue(random)}`.replace(/[\ud800-\udfff]/g, 'x');
       await rm(join(dir.path, '.passwd'), { force: true });
