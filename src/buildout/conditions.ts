@@ -6,30 +6,25 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { arch, endianness, machine, platform as osPlatform, release } from 'node:os';
-import {
-  PyCallable,
-  PyExprError,
-  PyNamedTuple,
-  PyNamespace,
-  evaluate,
-  parseExpression,
-  type Globals,
-  type PyExpression,
-  type PyObject,
-} from './py-expr.ts';
-import { pyStr, pyTruthy } from './py-value.ts';
+import { PyFunction, PyModule, PyNamedTuple, pyStr, truthy, type PyValue } from '../template/values.ts';
+import { PyExprError, evaluate, parseExpression, type Globals, type PyExpression } from './py-expr.ts';
 
 /** The Python version whose predefined names (`python3`, `python311`, `sys.version_info`) are true. */
 export const EMULATED_PYTHON = { major: 3, minor: 11, micro: 2 } as const;
 
 let cachedGlobals: Globals | undefined;
 
-function constant(name: string, value: PyObject): PyCallable {
-  return new PyCallable(name, () => value);
+function constant(name: string, value: PyValue): PyFunction {
+  return new PyFunction(name, () => value);
 }
 
-function pathCheck(name: string, check: (path: string) => boolean): PyCallable {
-  return new PyCallable(`os.path.${name}`, (args) => {
+/** A module of fixed attributes, as expressions see `sys`, `platform`, `os`. */
+function module(name: string, attrs: Record<string, PyValue>): PyModule {
+  return new PyModule(name, new Map(Object.entries(attrs)));
+}
+
+function pathCheck(name: string, check: (path: string) => boolean): PyFunction {
+  return new PyFunction(`os.path.${name}`, (args) => {
     const path = args[0];
     if (typeof path !== 'string') throw new PyExprError(`os.path.${name}() needs a path string`);
     return check(path);
@@ -50,7 +45,7 @@ export function conditionGlobals(): Globals {
   const bits = ['x64', 'arm64', 'ppc64', 's390x', 'riscv64', 'loong64', 'mips64el'].includes(arch())
     ? 64
     : 32;
-  const globals: Record<string, PyObject> = {
+  const globals: Record<string, PyValue> = {
     python2: false,
     python3: major === 3,
     cpython: true,
@@ -67,30 +62,28 @@ export function conditionGlobals(): Globals {
     bits64: bits === 64,
     little_endian: endianness() === 'LE',
     big_endian: endianness() === 'BE',
-    sys: new PyNamespace('sys', {
-      version_info: new PyNamedTuple([major, minor, micro, 'final', 0], {
-        major,
-        minor,
-        micro,
-        releaselevel: 'final',
-        serial: 0,
-      }),
+    sys: module('sys', {
+      version_info: new PyNamedTuple(
+        'sys.version_info',
+        ['major', 'minor', 'micro', 'releaselevel', 'serial'],
+        [BigInt(major), BigInt(minor), BigInt(micro), 'final', 0n],
+      ),
       version: pyVersion,
       platform: sysPlatform,
       byteorder: endianness() === 'LE' ? 'little' : 'big',
-      maxsize: bits === 64 ? 2n ** 63n - 1n : 2 ** 31 - 1,
+      maxsize: bits === 64 ? 2n ** 63n - 1n : 2n ** 31n - 1n,
     }),
-    platform: new PyNamespace('platform', {
+    platform: module('platform', {
       machine: constant('platform.machine', machine()),
       system: constant('platform.system', system),
       release: constant('platform.release', release()),
       python_version: constant('platform.python_version', pyVersion),
       python_implementation: constant('platform.python_implementation', 'CPython'),
     }),
-    os: new PyNamespace('os', {
+    os: module('os', {
       name: plat === 'win32' ? 'nt' : 'posix',
       sep: '/',
-      path: new PyNamespace('os.path', {
+      path: module('os.path', {
         exists: pathCheck('exists', (p) => existsSync(p)),
         isdir: pathCheck('isdir', (p) => statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false),
         isfile: pathCheck('isfile', (p) => statSync(p, { throwIfNoEntry: false })?.isFile() ?? false),
@@ -209,7 +202,5 @@ export function evaluateCondition(text: string, globals: Globals = conditionGlob
   const source = text.replaceAll('\\x23', '#').replaceAll('\\x3b', ';');
   const expression = parseExpression(source);
   if (isMarker(expression.node)) return evaluateMarker(expression.node, globals);
-  const result = evaluate(expression, globals);
-  if (result instanceof PyCallable || result instanceof PyNamespace) return true;
-  return pyTruthy(result);
+  return truthy(evaluate(expression, globals));
 }

@@ -7,6 +7,7 @@ import { SlapError } from '../core/errors.ts';
 import { profileRunner, tempDir, type ProfileRun, type TempDir } from '../testing/buildout.ts';
 import { loadProfile, uninstallAll } from './engine.ts';
 import { parseInstalled } from './installed.ts';
+import { fromJs } from './py-value.ts';
 import type { Recipe, RecipeMap } from './recipe.ts';
 
 /** A recipe writing `content` to `output`, counting its calls. */
@@ -283,7 +284,10 @@ test('§1.11-11 objects set by recipes are !py! values: whole references give ob
   let embedded: unknown;
   const producer: Recipe = {
     init(ctx) {
-      ctx.options.set('configuration', { name: 'John Doe', ports: [7777, 7778], ipv6: new Set(['::1']) });
+      ctx.options.set(
+        'configuration',
+        fromJs({ name: 'John Doe', ports: [7777, 7778], ipv6: new Set(['::1']) }),
+      );
     },
     install: () => [],
   };
@@ -299,10 +303,31 @@ test('§1.11-11 objects set by recipes are !py! values: whole references give ob
       await run(
         '[buildout]\nparts = c\n[p]\nrecipe = producer\n[c]\nrecipe = consumer\nwhole = ${p:configuration}\nembedded = x ${p:configuration}\n',
       );
-      assert.deepEqual(whole, { name: 'John Doe', ports: [7777, 7778], ipv6: new Set(['::1']) });
+      assert.deepEqual(whole, fromJs({ name: 'John Doe', ports: [7777, 7778], ipv6: new Set(['::1']) }));
       assert.equal(embedded, "x !py!{'ipv6': {'::1'}, 'name': 'John Doe', 'ports': [7777, 7778]}");
     },
     { producer, consumer },
+  );
+});
+
+test('a recipe setting a value that is not data of the Python model fails naming section:option', async () => {
+  const producer: Recipe = {
+    init(ctx) {
+      ctx.options.set('configuration', { plain: 'object' } as never);
+    },
+    install: () => [],
+  };
+  await harness(
+    async ({ run }) => {
+      await assert.rejects(
+        run('[buildout]\nparts = p\n[p]\nrecipe = producer\n'),
+        (error: unknown) =>
+          error instanceof SlapError &&
+          error.code === 'SLAP_ERR_RECIPE_FAILED' &&
+          /p:configuration: cannot serialise/.test(error.message),
+      );
+    },
+    { producer },
   );
 });
 

@@ -20,7 +20,7 @@ export type {
   SlapContext,
   UninstallContext,
 } from './recipe.ts';
-export { Buildout, Options, deserialise } from './resolver.ts';
+export { Buildout, Options } from './resolver.ts';
 export { BUILTIN_RECIPES } from './recipes/index.ts';
-export { PyTuple, pyRepr, serialise, type PyValue } from './py-value.ts';
+export { PyTuple, deserialise, pyRepr, serialise, type PyValue } from './py-value.ts';
 export { parseProfile, type RawConfig, type RawOption, type RawSection, type Source } from './parser.ts';

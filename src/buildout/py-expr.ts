@@ -2,26 +2,45 @@
  * A small, safe evaluator for the Python expressions buildout profiles contain: conditional section
  * headers (`[s:python3 and platform.machine() == "x86_64"]`) and `!py!` serialised values
  * (`!py!{'a': [1, 2]}`, `!py!'${a:b}/' + 'x'[8:]`). It parses into a tree and interprets it over the
- * value model of `py-value.ts` with an explicit set of global names: nothing is ever passed to a
- * real interpreter, and anything outside the subset is an error naming the construct.
+ * project's one Python value model (src/template/values.ts, its operators in ops.ts and methods in
+ * attributes.ts) with an explicit set of global names: nothing is ever passed to a real
+ * interpreter, and anything outside the subset is an error naming the construct.
  *
  * Subset: literals (str with escapes and implicit concatenation, int, float, None, True, False),
  * tuples, lists, dicts, sets, `and`/`or`/`not`, chained comparisons (`== != < <= > >= in, not in,
  * is, is not`), `+ - * / // %` on numbers, `+` and `*` on sequences, indexing and slicing,
  * `x if c else y`, attribute access and calls on the objects the caller provides.
  */
+import { callValue, getAttr, getItemOrFail } from '../template/attributes.ts';
+import { percentFormat } from '../template/format.ts';
+import { unescapeString } from '../template/lexer.ts';
 import {
-  PyFloat,
+  add,
+  compare,
+  contains,
+  floordiv,
+  mod,
+  mul,
+  neg,
+  pos,
+  pow,
+  PySlice,
+  sub,
+  truediv,
+} from '../template/ops.ts';
+import {
+  MISSING,
+  PyDict,
+  PyError,
+  PyModule,
+  PySet,
   PyTuple,
-  dictEntries,
-  isPlainDict,
-  numberOf,
   pyEquals,
-  pyFloat,
   pyRepr,
-  pyTruthy,
+  truthy,
+  typeName,
   type PyValue,
-} from './py-value.ts';
+} from '../template/values.ts';
 
 export class PyExprError extends Error {
   constructor(message: string) {
@@ -29,34 +48,6 @@ export class PyExprError extends Error {
     this.name = 'PyExprError';
   }
 }
-
-/** A function callable from expressions (builtins, `platform.machine`, string methods). */
-export class PyCallable {
-  constructor(
-    readonly name: string,
-    readonly fn: (args: PyObject[], kwargs: Map<string, PyObject>) => PyObject,
-  ) {}
-}
-
-/** A module-like object whose attributes expressions may read (`sys`, `platform`, `os.path`). */
-export class PyNamespace {
-  constructor(
-    readonly name: string,
-    readonly attrs: Readonly<Record<string, PyObject>>,
-  ) {}
-}
-
-/** A tuple whose items also have names (`sys.version_info.major`). */
-export class PyNamedTuple extends PyTuple {
-  constructor(
-    items: readonly PyValue[],
-    readonly attrs: Readonly<Record<string, PyValue>>,
-  ) {
-    super(items);
-  }
-}
-
-export type PyObject = PyValue | PyCallable | PyNamespace;
 
 type Node =
   | { k: 'const'; v: PyValue }
@@ -68,14 +59,14 @@ type Node =
   | { k: 'compare'; first: Node; rest: [string, Node][] }
   | { k: 'bin'; op: string; l: Node; r: Node }
   | { k: 'attr'; x: Node; name: string }
-  | { k: 'call'; f: Node; args: Node[]; kwargs: [string, Node][] }
+  | { k: 'call'; f: Node; args: Node[] }
   | { k: 'index'; x: Node; index: Node }
   | { k: 'slice'; x: Node; lo: Node | undefined; hi: Node | undefined; step: Node | undefined }
   | { k: 'ifexp'; test: Node; body: Node; orelse: Node };
 
 type Token =
   | { t: 'name'; v: string; pos: number }
-  | { t: 'num'; v: number | bigint | PyFloat; pos: number }
+  | { t: 'num'; v: bigint | number; pos: number }
   | { t: 'str'; v: string; pos: number }
   | { t: 'op'; v: string; pos: number }
   | { t: 'end'; pos: number };
@@ -185,61 +176,25 @@ function tokenize(text: string): Token[] {
   return tokens;
 }
 
-function parseNumber(text: string): number | bigint | PyFloat {
-  if (/^0[xXoObB]/.test(text)) return toInt(BigInt(text));
+/** An int literal is a bigint, a float literal a number (the value model's int and float). */
+function parseNumber(text: string): bigint | number {
+  if (/^0[xXoObB]/.test(text)) return BigInt(text);
   if (/^\d+$/.test(text)) {
     if (/^0+\d/.test(text))
       throw new PyExprError(`leading zeros in a decimal integer are not allowed: ${text}`);
-    return toInt(BigInt(text));
+    return BigInt(text);
   }
-  return pyFloat(Number(text));
+  return Number(text);
 }
 
-function toInt(value: bigint): number | bigint {
-  return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER)
-    ? Number(value)
-    : value;
-}
-
+/** A string literal's body with its escapes decoded (the template lexer's decoding: Python's). */
 function unescape(body: string): string {
-  return body.replace(
-    /\\(\n|\\|'|"|a|b|f|n|r|t|v|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{1,3}|N\{[^}]*\}|.)/g,
-    (whole, seq: string) => {
-      switch (seq[0]) {
-        case '\n':
-          return '';
-        case '\\':
-        case "'":
-        case '"':
-          return seq;
-        case 'a':
-          return '\x07';
-        case 'b':
-          return '\b';
-        case 'f':
-          return '\f';
-        case 'n':
-          return '\n';
-        case 'r':
-          return '\r';
-        case 't':
-          return '\t';
-        case 'v':
-          return '\v';
-        case 'x':
-        case 'u':
-        case 'U':
-          if (seq.length === 1) return whole;
-          return String.fromCodePoint(parseInt(seq.slice(1), 16));
-        case 'N':
-          if (seq.length === 1) return whole;
-          throw new PyExprError(`named unicode escapes are not supported: ${whole}`);
-        default:
-          if (/^[0-7]+$/.test(seq)) return String.fromCodePoint(parseInt(seq, 8));
-          return whole; // Python keeps unknown escapes verbatim
-      }
-    },
-  );
+  try {
+    return unescapeString(body, 0);
+  } catch (error) {
+    if (error instanceof PyError) throw new PyExprError(error.message);
+    throw error;
+  }
 }
 
 class Parser {
@@ -399,7 +354,6 @@ class Parser {
       } else if (this.isOp('(')) {
         this.next();
         const args: Node[] = [];
-        const kwargs: [string, Node][] = [];
         while (!this.isOp(')')) {
           const t = this.peek();
           const after = this.tokens[this.i + 1];
@@ -412,7 +366,7 @@ class Parser {
           this.next();
         }
         this.expectOp(')');
-        node = { k: 'call', f: node, args, kwargs };
+        node = { k: 'call', f: node, args };
       } else if (this.isOp('[')) {
         this.next();
         node = this.subscript(node);
@@ -528,128 +482,64 @@ export class PyExpression {
   constructor(readonly node: Node) {}
 }
 
-export type Globals = Readonly<Record<string, PyObject>>;
+/** The names an expression may use: values of the model, modules (PyModule), functions (PyFunction). */
+export type Globals = Readonly<Record<string, PyValue>>;
 
-/** Evaluates a parsed expression with the given global names. */
-export function evaluate(expression: PyExpression, globals: Globals): PyObject {
-  return new Interpreter(globals).eval(expression.node);
-}
-
-function typeName(v: PyObject): string {
-  if (v === null) return 'NoneType';
-  if (typeof v === 'boolean') return 'bool';
-  if (typeof v === 'number') return Number.isInteger(v) ? 'int' : 'float';
-  if (v instanceof PyFloat) return 'float';
-  if (typeof v === 'bigint') return 'int';
-  if (typeof v === 'string') return 'str';
-  if (Array.isArray(v)) return 'list';
-  if (v instanceof PyTuple) return 'tuple';
-  if (v instanceof Set) return 'set';
-  if (v instanceof PyCallable) return 'function';
-  if (v instanceof PyNamespace) return 'module';
-  return 'dict';
-}
-
-function asValue(v: PyObject, what: string): PyValue {
-  if (v instanceof PyCallable || v instanceof PyNamespace)
-    throw new PyExprError(`${what} cannot be a ${typeName(v)}`);
-  return v;
-}
-
-function isNumeric(v: PyObject): v is number | bigint | boolean | PyFloat {
-  return typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean' || v instanceof PyFloat;
-}
-
-function isFloat(v: PyObject): boolean {
-  return v instanceof PyFloat || (typeof v === 'number' && !Number.isInteger(v));
-}
-
-function sequenceItems(v: PyObject): PyValue[] | undefined {
-  if (Array.isArray(v)) return v;
-  if (v instanceof PyTuple) return [...v.items];
-  return undefined;
-}
-
-/** Python ordering comparison (numbers, strings, sequences lexicographically). */
-function compareOrder(a: PyObject, b: PyObject, op: string): number {
-  if (isNumeric(a) && isNumeric(b)) {
-    const x = Number(numberOf(a));
-    const y = Number(numberOf(b));
-    return x < y ? -1 : x > y ? 1 : 0;
+/**
+ * Evaluates a parsed expression with the given global names. The value model's Python exceptions
+ * (TypeError, ZeroDivisionError…) become a PyExprError naming them.
+ */
+export function evaluate(expression: PyExpression, globals: Globals): PyValue {
+  try {
+    return new Interpreter(globals).eval(expression.node);
+  } catch (error) {
+    if (error instanceof PyError) throw new PyExprError(`${error.pyType}: ${error.message}`);
+    throw error;
   }
-  if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
-  const sa = sequenceItems(a);
-  const sb = sequenceItems(b);
-  if (sa && sb && Array.isArray(a) === Array.isArray(b)) {
-    for (let i = 0; i < Math.min(sa.length, sb.length); i++) {
-      const x = sa[i] ?? null;
-      const y = sb[i] ?? null;
-      if (!pyEquals(x, y)) return compareOrder(x, y, op);
+}
+
+const BINARY: Readonly<Record<string, (a: PyValue, b: PyValue) => PyValue>> = {
+  '+': add,
+  '-': sub,
+  '*': mul,
+  '/': truediv,
+  '//': floordiv,
+  '%': (a, b) => mod(a, b, percentFormat),
+  '**': pow,
+};
+
+function compareOp(op: string, a: PyValue, b: PyValue): boolean {
+  switch (op) {
+    case '==':
+      return pyEquals(a, b);
+    case '!=':
+      return !pyEquals(a, b);
+    case 'is':
+      return a === b;
+    case 'is not':
+      return a !== b;
+    case 'in':
+      return contains(b, a);
+    case 'not in':
+      return !contains(b, a);
+    default: {
+      const c = compare(a, b, op);
+      return op === '<' ? c < 0 : op === '<=' ? c <= 0 : op === '>' ? c > 0 : c >= 0;
     }
-    return sa.length - sb.length;
   }
-  throw new PyExprError(`'${op}' not supported between instances of '${typeName(a)}' and '${typeName(b)}'`);
 }
 
-function contains(container: PyObject, item: PyObject): boolean {
-  const value = asValue(item, 'operand of in');
-  if (typeof container === 'string') {
-    if (typeof value !== 'string')
-      throw new PyExprError(`'in <string>' requires string as left operand, not ${typeName(value)}`);
-    return container.includes(value);
-  }
-  const seq = sequenceItems(container);
-  if (seq) return seq.some((x) => pyEquals(x, value));
-  if (container instanceof Set) return [...container].some((x) => pyEquals(x, value));
-  if (
-    container !== null &&
-    typeof container === 'object' &&
-    !(container instanceof PyCallable) &&
-    !(container instanceof PyNamespace)
-  ) {
-    return dictEntries(container as Map<PyValue, PyValue>).some(([k]) => pyEquals(k, value));
-  }
-  throw new PyExprError(`argument of type '${typeName(container)}' is not iterable`);
-}
-
-function normIndex(index: PyObject, length: number): number {
-  if (
-    !isNumeric(index) ||
-    index instanceof PyFloat ||
-    (typeof index === 'number' && !Number.isInteger(index))
-  ) {
-    throw new PyExprError(`indices must be integers, not ${typeName(index)}`);
-  }
-  const i = Number(index);
-  return i < 0 ? i + length : i;
-}
-
-function sliceIndices(length: number, lo: PyObject, hi: PyObject, step: PyObject): number[] {
-  const s = step === null ? 1 : Number(step);
-  if (s === 0) throw new PyExprError('slice step cannot be zero');
-  const clamp = (v: PyObject, dflt: number, min: number, max: number): number => {
-    if (v === null) return dflt;
-    let i = Number(v);
-    if (i < 0) i += length;
-    return Math.min(Math.max(i, min), max);
-  };
-  const indices: number[] = [];
-  if (s > 0) {
-    const start = clamp(lo, 0, 0, length);
-    const stop = clamp(hi, length, 0, length);
-    for (let i = start; i < stop; i += s) indices.push(i);
-  } else {
-    const start = clamp(lo, length - 1, -1, length - 1);
-    const stop = clamp(hi, -1, -1, length - 1);
-    for (let i = start; i > stop; i += s) indices.push(i);
-  }
-  return indices;
+function attribute(x: PyValue, name: string): PyValue {
+  const value = getAttr(x, name);
+  if (value !== MISSING) return value;
+  if (x instanceof PyModule) throw new PyExprError(`${x.name}.${name} is not supported here`);
+  throw new PyExprError(`'${typeName(x)}' attribute '${name}' is not supported here`);
 }
 
 class Interpreter {
   constructor(private readonly globals: Globals) {}
 
-  eval(node: Node): PyObject {
+  eval(node: Node): PyValue {
     switch (node.k) {
       case 'const':
         return node.v;
@@ -660,28 +550,20 @@ class Interpreter {
         return this.globals[node.id] ?? null;
       }
       case 'tuple':
-        return new PyTuple(node.items.map((n) => asValue(this.eval(n), 'a tuple item')));
+        return new PyTuple(node.items.map((n) => this.eval(n)));
       case 'list':
-        return node.items.map((n) => asValue(this.eval(n), 'a list item'));
+        return node.items.map((n) => this.eval(n));
       case 'set':
-        return new Set(node.items.map((n) => asValue(this.eval(n), 'a set item')));
+        return new PySet(node.items.map((n) => this.eval(n)));
       case 'dict':
-        return makeDict(
-          node.entries.map(([k, v]) => [
-            asValue(this.eval(k), 'a dict key'),
-            asValue(this.eval(v), 'a dict value'),
-          ]),
-        );
+        return PyDict.from(node.entries.map(([k, v]) => [this.eval(k), this.eval(v)] as const));
       case 'unary': {
         const x = this.eval(node.x);
         if (node.op === 'not') return !truthy(x);
-        if (!isNumeric(x)) throw new PyExprError(`bad operand type for unary ${node.op}: '${typeName(x)}'`);
-        if (typeof x === 'bigint') return node.op === '-' ? -x : x;
-        if (x instanceof PyFloat) return new PyFloat(node.op === '-' ? -x.value : x.value);
-        return node.op === '-' ? -Number(x) : Number(x);
+        return node.op === '-' ? neg(x) : pos(x);
       }
       case 'bool': {
-        let value: PyObject = null;
+        let value: PyValue = null;
         for (const item of node.items) {
           value = this.eval(item);
           if (node.op === 'and' ? !truthy(value) : truthy(value)) return value;
@@ -692,224 +574,33 @@ class Interpreter {
         let left = this.eval(node.first);
         for (const [op, rightNode] of node.rest) {
           const right = this.eval(rightNode);
-          if (!compare(op, left, right)) return false;
+          if (!compareOp(op, left, right)) return false;
           left = right;
         }
         return true;
       }
-      case 'bin':
-        return binary(node.op, this.eval(node.l), this.eval(node.r));
+      case 'bin': {
+        const operator = BINARY[node.op];
+        if (!operator) throw new PyExprError(`unsupported operator ${node.op}`);
+        return operator(this.eval(node.l), this.eval(node.r));
+      }
       case 'ifexp':
         return truthy(this.eval(node.test)) ? this.eval(node.body) : this.eval(node.orelse);
       case 'attr':
         return attribute(this.eval(node.x), node.name);
-      case 'call': {
-        const f = this.eval(node.f);
-        if (!(f instanceof PyCallable)) throw new PyExprError(`'${typeName(f)}' object is not callable`);
-        return f.fn(
+      case 'call':
+        return callValue(
+          this.eval(node.f),
           node.args.map((a) => this.eval(a)),
-          new Map(node.kwargs.map(([k, v]) => [k, this.eval(v)])),
+          null,
         );
-      }
-      case 'index': {
-        const x = this.eval(node.x);
-        const index = this.eval(node.index);
-        return getItem(x, index);
-      }
+      case 'index':
+        return getItemOrFail(this.eval(node.x), this.eval(node.index));
       case 'slice': {
+        const part = (n: Node | undefined): PyValue => (n ? this.eval(n) : null);
         const x = this.eval(node.x);
-        const part = (n: Node | undefined): PyObject => (n ? this.eval(n) : null);
-        const lo = part(node.lo);
-        const hi = part(node.hi);
-        const step = part(node.step);
-        for (const v of [lo, hi, step]) {
-          if (v !== null && !isNumeric(v)) throw new PyExprError('slice indices must be integers or None');
-        }
-        if (typeof x === 'string') {
-          const chars = [...x];
-          return sliceIndices(chars.length, lo, hi, step)
-            .map((i) => chars[i])
-            .join('');
-        }
-        const seq = sequenceItems(x);
-        if (!seq) throw new PyExprError(`'${typeName(x)}' object is not subscriptable`);
-        const items = sliceIndices(seq.length, lo, hi, step).map((i) => seq[i] ?? null);
-        return Array.isArray(x) ? items : new PyTuple(items);
+        return getItemOrFail(x, new PySlice(part(node.lo), part(node.hi), part(node.step)));
       }
     }
   }
 }
-
-function truthy(v: PyObject): boolean {
-  if (v instanceof PyCallable || v instanceof PyNamespace) return true;
-  return pyTruthy(v);
-}
-
-function makeDict(entries: [PyValue, PyValue][]): PyValue {
-  if (entries.every(([k]) => typeof k === 'string')) {
-    const dict: Record<string, PyValue> = {};
-    for (const [k, v] of entries) dict[k as string] = v;
-    return dict;
-  }
-  const map = new Map<PyValue, PyValue>();
-  for (const [k, v] of entries) {
-    const existing = [...map.keys()].find((key) => pyEquals(key, k));
-    map.set(existing === undefined ? k : existing, v);
-  }
-  return map;
-}
-
-function compare(op: string, a: PyObject, b: PyObject): boolean {
-  switch (op) {
-    case '==':
-      return equals(a, b);
-    case '!=':
-      return !equals(a, b);
-    case 'is':
-      return a === b || (a === null && b === null);
-    case 'is not':
-      return !(a === b || (a === null && b === null));
-    case 'in':
-      return contains(b, a);
-    case 'not in':
-      return !contains(b, a);
-    default: {
-      const c = compareOrder(a, b, op);
-      return op === '<' ? c < 0 : op === '<=' ? c <= 0 : op === '>' ? c > 0 : c >= 0;
-    }
-  }
-}
-
-function equals(a: PyObject, b: PyObject): boolean {
-  if (
-    a instanceof PyCallable ||
-    a instanceof PyNamespace ||
-    b instanceof PyCallable ||
-    b instanceof PyNamespace
-  )
-    return a === b;
-  return pyEquals(a, b);
-}
-
-function binary(op: string, a: PyObject, b: PyObject): PyObject {
-  if (isNumeric(a) && isNumeric(b)) {
-    const float = isFloat(a) || isFloat(b) || op === '/';
-    const result = arithmetic(op, numberOf(a), numberOf(b));
-    return float && typeof result === 'number' ? pyFloat(result) : result;
-  }
-  return sequenceBinary(op, a, b);
-}
-
-function arithmetic(op: string, a: number | bigint | boolean, b: number | bigint | boolean): PyObject {
-  {
-    if (typeof a === 'bigint' || typeof b === 'bigint') {
-      const x = BigInt(a);
-      const y = BigInt(b);
-      switch (op) {
-        case '+':
-          return x + y;
-        case '-':
-          return x - y;
-        case '*':
-          return x * y;
-      }
-    }
-    const x = Number(a);
-    const y = Number(b);
-    switch (op) {
-      case '+':
-        return x + y;
-      case '-':
-        return x - y;
-      case '*':
-        return x * y;
-      case '**':
-        return x ** y;
-      case '/':
-        if (y === 0) throw new PyExprError('division by zero');
-        return x / y;
-      case '//':
-        if (y === 0) throw new PyExprError('integer division or modulo by zero');
-        return Math.floor(x / y);
-      case '%':
-        if (y === 0) throw new PyExprError('integer division or modulo by zero');
-        return x - y * Math.floor(x / y);
-    }
-  }
-  throw new PyExprError(`unsupported operator ${op}`);
-}
-
-function sequenceBinary(op: string, a: PyObject, b: PyObject): PyObject {
-  if (op === '+') {
-    if (typeof a === 'string' && typeof b === 'string') return a + b;
-    if (Array.isArray(a) && Array.isArray(b)) return [...a, ...b];
-    if (a instanceof PyTuple && b instanceof PyTuple) return new PyTuple([...a.items, ...b.items]);
-  }
-  if (op === '*') {
-    const [seq, n] = isNumeric(b) ? [a, b] : [b, a];
-    if (isNumeric(n) && !(n instanceof PyFloat) && Number.isInteger(Number(n))) {
-      const count = Math.max(0, Number(n));
-      if (typeof seq === 'string') return seq.repeat(count);
-      if (Array.isArray(seq)) return Array.from({ length: count }, () => seq).flat();
-      if (seq instanceof PyTuple) return new PyTuple(Array.from({ length: count }, () => seq.items).flat());
-    }
-  }
-  if (op === '%' && typeof a === 'string') throw new PyExprError('string formatting with % is not supported');
-  throw new PyExprError(`unsupported operand type(s) for ${op}: '${typeName(a)}' and '${typeName(b)}'`);
-}
-
-function getItem(x: PyObject, index: PyObject): PyObject {
-  if (typeof x === 'string') {
-    const chars = [...x];
-    const i = normIndex(index, chars.length);
-    if (i < 0 || i >= chars.length) throw new PyExprError('string index out of range');
-    return chars[i] ?? '';
-  }
-  const seq = sequenceItems(x);
-  if (seq) {
-    const i = normIndex(index, seq.length);
-    if (i < 0 || i >= seq.length) throw new PyExprError(`${typeName(x)} index out of range`);
-    return seq[i] ?? null;
-  }
-  if (x instanceof Map || isPlainDict(x)) {
-    const key = asValue(index, 'a dict key');
-    const found = dictEntries(x).find(([k]) => pyEquals(k, key));
-    if (!found) throw new PyExprError(`KeyError: ${pyRepr(key)}`);
-    return found[1];
-  }
-  throw new PyExprError(`'${typeName(x)}' object is not subscriptable`);
-}
-
-function attribute(x: PyObject, name: string): PyObject {
-  if (x instanceof PyNamespace) {
-    if (!Object.prototype.hasOwnProperty.call(x.attrs, name))
-      throw new PyExprError(`${x.name}.${name} is not supported here`);
-    return x.attrs[name] ?? null;
-  }
-  if (typeof x === 'string') {
-    const method = STRING_METHODS[name];
-    if (!method) throw new PyExprError(`str.${name}() is not supported here`);
-    return new PyCallable(`str.${name}`, (args) => method(x, args));
-  }
-  if (x instanceof PyNamedTuple && Object.prototype.hasOwnProperty.call(x.attrs, name))
-    return x.attrs[name] ?? null;
-  throw new PyExprError(`'${typeName(x)}' attribute '${name}' is not supported here`);
-}
-
-function strArg(args: PyObject[], i: number, method: string): string {
-  const v = args[i];
-  if (typeof v !== 'string') throw new PyExprError(`str.${method}() argument ${i + 1} must be str`);
-  return v;
-}
-
-const STRING_METHODS: Record<string, (s: string, args: PyObject[]) => PyObject> = {
-  startswith: (s, a) => s.startsWith(strArg(a, 0, 'startswith')),
-  endswith: (s, a) => s.endsWith(strArg(a, 0, 'endswith')),
-  lower: (s) => s.toLowerCase(),
-  upper: (s) => s.toUpperCase(),
-  strip: (s) => s.trim(),
-  lstrip: (s) => s.trimStart(),
-  rstrip: (s) => s.trimEnd(),
-  split: (s, a) => (a.length === 0 ? s.split(/\s+/).filter((x) => x !== '') : s.split(strArg(a, 0, 'split'))),
-  replace: (s, a) => s.replaceAll(strArg(a, 0, 'replace'), strArg(a, 1, 'replace')),
-};

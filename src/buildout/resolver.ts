@@ -11,16 +11,10 @@ import { resolve } from 'node:path';
 import { SlapError } from '../core/errors.ts';
 import { updateSection } from './merge.ts';
 import type { RawConfig, RawOption, RawSection, Source } from './parser.ts';
-import {
-  PyCallable,
-  PyExprError,
-  PyNamespace,
-  evaluate,
-  parseExpression,
-  type Globals,
-  type PyObject,
-} from './py-expr.ts';
-import { PyTuple, isSerialised, pyStr, serialise, splitSerialised, type PyValue } from './py-value.ts';
+import { PyError } from '../template/values.ts';
+import { deserialise, isSerialised, pyTypeName, serialise, type PyValue } from './py-value.ts';
+
+export { deserialise };
 
 const REFERENCE_SPLIT = /(\$\{[^}]*\})/;
 const VALID_REFERENCE = /^\$\{[-a-zA-Z0-9 ._]*:[-a-zA-Z0-9 ._]+\}$/;
@@ -41,95 +35,6 @@ export function escapeValue(value: string): string {
 /** Replaces the `$${` escapes of a final value by `${`. */
 export function unescapeValue(value: string): string {
   return value.includes('$${') ? value.replaceAll('$${', '${') : value;
-}
-
-function iterableItems(value: PyObject, name: string): PyValue[] {
-  if (value === undefined) return [];
-  if (typeof value === 'string') return [...value];
-  if (Array.isArray(value)) return value;
-  if (value instanceof PyTuple) return [...value.items];
-  if (value instanceof Set) return [...value];
-  if (value instanceof Map) return [...value.keys()];
-  if (value !== null && typeof value === 'object' && !(value instanceof PyCallable))
-    return Object.keys(value);
-  throw new PyExprError(`${name}() argument must be iterable`);
-}
-
-/** The names `!py!` literals may use (the fork's safe globals). */
-const SERIALISED_GLOBALS: Globals = {
-  set: new PyCallable('set', (args) => new Set(iterableItems(args[0] as PyObject, 'set'))),
-  frozenset: new PyCallable('frozenset', (args) => new Set(iterableItems(args[0] as PyObject, 'frozenset'))),
-  list: new PyCallable('list', (args) => iterableItems(args[0] as PyObject, 'list')),
-  tuple: new PyCallable('tuple', (args) => new PyTuple(iterableItems(args[0] as PyObject, 'tuple'))),
-  dict: new PyCallable('dict', (args) => {
-    if (args.length === 0) return {};
-    const arg = args[0];
-    if (
-      arg !== null &&
-      typeof arg === 'object' &&
-      !Array.isArray(arg) &&
-      !(arg instanceof PyTuple) &&
-      !(arg instanceof Set)
-    )
-      return arg;
-    const dict: Record<string, PyValue> = {};
-    for (const item of iterableItems(arg as PyObject, 'dict')) {
-      const pair = item instanceof PyTuple ? item.items : Array.isArray(item) ? item : undefined;
-      if (!pair || pair.length !== 2) throw new PyExprError('dict() sequence elements must be pairs');
-      dict[pyStr(pair[0] ?? null)] = pair[1] ?? null;
-    }
-    return dict;
-  }),
-  str: new PyCallable('str', (args) => {
-    const arg = args[0];
-    if (arg === undefined) return '';
-    if (arg instanceof PyCallable) return `<function ${arg.name}>`;
-    if (arg instanceof PyNamespace) return `<module '${arg.name}'>`;
-    return pyStr(arg);
-  }),
-};
-
-/** The Python type name of a value (for messages). */
-function pyTypeName(value: PyValue): string {
-  if (value === null) return 'NoneType';
-  if (typeof value === 'boolean') return 'bool';
-  if (typeof value === 'bigint') return 'int';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'float';
-  if (typeof value === 'string') return 'str';
-  if (Array.isArray(value)) return 'list';
-  if (value instanceof PyTuple) return 'tuple';
-  if (value instanceof Set) return 'set';
-  return 'dict';
-}
-
-/** Reads a `!py!` serialised value; `what` names the option in errors. */
-export function deserialise(text: string, what: string): PyValue {
-  const split = splitSerialised(text);
-  if (!split) return text;
-  if (split.version !== '') {
-    throw new SlapError(
-      'SLAP_ERR_RECIPE_UNSUPPORTED',
-      `${what}: unknown serialisation "!py${split.version}!"`,
-    );
-  }
-  let result: PyObject;
-  try {
-    result = evaluate(parseExpression(split.body), SERIALISED_GLOBALS);
-  } catch (error) {
-    if (error instanceof PyExprError) {
-      throw new SlapError(
-        'SLAP_ERR_RECIPE_UNSUPPORTED',
-        `${what}: the !py! value is Python code this engine does not run (${error.message})`,
-        {
-          hint: 'Only Python literals (str, int, float, bool, None, list, tuple, dict, set) with + and slicing are supported.',
-        },
-      );
-    }
-    throw error;
-  }
-  if (result instanceof PyCallable)
-    throw new SlapError('SLAP_ERR_RECIPE_UNSUPPORTED', `${what}: a !py! value cannot be a function`);
-  return result as PyValue;
 }
 
 /**
@@ -252,8 +157,21 @@ export class Options {
    * written and is never substituted. Objects are stored `!py!`-serialised.
    */
   set(key: string, value: string | PyValue): void {
-    this.values.set(key, typeof value === 'string' ? escapeValue(value) : serialise(value));
+    this.values.set(key, typeof value === 'string' ? escapeValue(value) : this.serialised(key, value));
     this.used.add(key);
+  }
+
+  /** The `!py!` text of a value a recipe sets; a value that is not data is the recipe's error. */
+  private serialised(key: string, value: PyValue): string {
+    try {
+      return serialise(value);
+    } catch (error) {
+      if (!(error instanceof PyError)) throw error;
+      throw new SlapError('SLAP_ERR_RECIPE_FAILED', `${this.name}:${key}: ${error.message}`, {
+        details: { section: this.name, option: key },
+        hint: 'Recipes set strings or values of the Python value model (build them from JavaScript with fromJs).',
+      });
+    }
   }
 
   delete(key: string): void {
@@ -458,9 +376,7 @@ export class Buildout {
 
   private async initialise(options: Options): Promise<void> {
     const name = options.name;
-    const raw = options.rawOption('<')
-      ? this.expandMacros(name, this.raw.get(name) as RawSection, [])
-      : undefined;
+    const raw = options.rawOption('<') ? expandMacros(this.raw, name) : undefined;
     if (raw) options.setRaw(raw);
     for (const key of options.rawKeys().sort(compareCodePoints)) {
       const option = options.rawOption(key);
@@ -482,42 +398,6 @@ export class Buildout {
       this.installList.push(name);
     }
     options.state = 'ready';
-  }
-
-  private expandMacros(name: string, data: RawSection, doing: string[]): RawSection {
-    if (name === 'buildout') return data;
-    if (doing.includes(name)) {
-      throw new SlapError(
-        'SLAP_ERR_PROFILE',
-        `Infinite extending loop in macros: ${[...doing, name].join(' <= ')}`,
-        {
-          details: { section: name },
-        },
-      );
-    }
-    const macros = data.get('<');
-    if (!macros) return data;
-    doing.push(name);
-    const result: RawSection = new Map();
-    for (const macro of macros.value.split('\n').map((l) => l.trim())) {
-      if (macro === '') continue;
-      const macroRaw = this.raw.get(macro);
-      if (!macroRaw) {
-        throw new SlapError(
-          'SLAP_ERR_PROFILE',
-          `${where(macros.source)}${name}:<: No section named [${macro}]`,
-          {
-            details: { section: name, option: '<', macro },
-            hint: '`<=` takes one section name per line.',
-          },
-        );
-      }
-      for (const [key, value] of this.expandMacros(macro, macroRaw, doing)) result.set(key, value);
-    }
-    updateSection(result, data);
-    result.delete('<');
-    doing.pop();
-    return result;
   }
 
   /** The escaped value of `options[key]`, substituting on first use (buildout's `Options.get`). */
@@ -628,6 +508,51 @@ export class Buildout {
     }
     return [names[0] || options.name, names[1] ?? ''];
   }
+}
+
+/**
+ * The options of section `name` with its `<=` macros expanded (one section name per line, each
+ * expanded recursively, then the section's own options applied over them with `+=`/`-=`).
+ */
+export function expandMacros(
+  config: RawConfig,
+  name: string,
+  data: RawSection = config.get(name) ?? new Map<string, RawOption>(),
+  doing: string[] = [],
+): RawSection {
+  if (name === 'buildout') return data;
+  if (doing.includes(name)) {
+    throw new SlapError(
+      'SLAP_ERR_PROFILE',
+      `Infinite extending loop in macros: ${[...doing, name].join(' <= ')}`,
+      {
+        details: { section: name },
+      },
+    );
+  }
+  const macros = data.get('<');
+  if (!macros) return data;
+  doing.push(name);
+  const result: RawSection = new Map();
+  for (const macro of macros.value.split('\n').map((l) => l.trim())) {
+    if (macro === '') continue;
+    const macroRaw = config.get(macro);
+    if (!macroRaw) {
+      throw new SlapError(
+        'SLAP_ERR_PROFILE',
+        `${where(macros.source)}${name}:<: No section named [${macro}]`,
+        {
+          details: { section: name, option: '<', macro },
+          hint: '`<=` takes one section name per line.',
+        },
+      );
+    }
+    for (const [key, value] of expandMacros(config, macro, macroRaw, doing)) result.set(key, value);
+  }
+  updateSection(result, data);
+  result.delete('<');
+  doing.pop();
+  return result;
 }
 
 /** `requester` looked `name` up while initialising: a dependency, unless itself or [buildout]. */

@@ -262,7 +262,8 @@ export const ERROR_CATALOG = {
   SLAP_ERR_BUILDOUT_FAILED: {
     http: 500,
     exit: EXIT.failure,
-    summary: 'A buildout run in a separate process (as a partition user) failed without a structured error.',
+    summary:
+      "A buildout run in a separate process (as a partition user, or a software release's own bin/buildout) failed without a structured error.",
   },
 
   // --- master server (src/master) and `slapos proxy start` ---

@@ -317,6 +317,20 @@ test('instance_concurrency: four per core (at most 32) by default, its earlier a
     );
 });
 
+test('instance_buildout: auto by default, native or release, anything else refused', () => {
+  assert.equal(parse(MINIMAL).instanceBuildout, 'auto');
+  for (const mode of ['auto', 'native', 'release'] as const)
+    assert.equal(
+      parse(MINIMAL.replace('[slapos]\n', `[slapos]\ninstance_buildout = ${mode}\n`)).instanceBuildout,
+      mode,
+    );
+  const error = configErrorOf(() =>
+    parse(MINIMAL.replace('[slapos]\n', '[slapos]\ninstance_buildout = python\n')),
+  );
+  assert.match(error.message, /instance_buildout/);
+  assert.match(error.message, /auto, native, release/);
+});
+
 test('master_api: auto by default, json or legacy, anything else refused', () => {
   assert.equal(parse(MINIMAL).masterApi, 'auto');
   for (const api of ['auto', 'json', 'legacy'] as const)

@@ -75,6 +75,8 @@ export interface NodeConfig {
   readonly promiseTimeout: number;
   /** Seconds after which an instance profile run is killed (none: no limit). */
   readonly partitionTimeout: number | undefined;
+  /** Which buildout runs instance profiles of releases that provide `bin/buildout`. */
+  readonly instanceBuildout: InstanceBuildoutMode;
   /** Partitions deployed at once (`instance_concurrency`; see defaultInstanceConcurrency). */
   readonly instanceConcurrency: number;
   /** Bytes. */
@@ -93,6 +95,14 @@ export interface NodeConfig {
   /** The whole file, for sections read by one command only ([firewall], [slapproxy], ...). */
   readonly document: IniDocument;
 }
+
+/**
+ * `[slapos] instance_buildout`: `auto` runs an instance profile on the native engine when every
+ * recipe it names is native, else with the release's `bin/buildout` if it has one; `native` always
+ * the engine; `release` always the release's buildout.
+ */
+export const INSTANCE_BUILDOUT_MODES = ['auto', 'native', 'release'] as const;
+export type InstanceBuildoutMode = (typeof INSTANCE_BUILDOUT_MODES)[number];
 
 /** What `node format` needs; validated only when format (or boot) asks for it. */
 export interface FormatConfig {
@@ -235,6 +245,7 @@ export function parseNodeConfig(text: string, options: ParseNodeConfigOptions): 
     maximumPeriodicity: read.integer('maximum_periodicity') ?? 86400,
     promiseTimeout: read.integer('promise_timeout', { min: 1 }) ?? 20,
     partitionTimeout: read.integer('partition_timeout', { min: 1 }),
+    instanceBuildout: read.choice('instance_buildout', INSTANCE_BUILDOUT_MODES) ?? 'auto',
     instanceConcurrency:
       read.integer('instance_concurrency', { min: 1, max: MAX_INSTANCE_CONCURRENCY }) ??
       // Its earlier name, when only the agent read it.

@@ -46,6 +46,36 @@ export interface NodeBuildoutRequest {
   slap?: SlapContext;
 }
 
+/** The error of a buildout run killed at its deadline (the node's partition_timeout). */
+export function buildoutTimeout(timeoutMs: number | undefined, cause?: unknown): SlapError {
+  return new SlapError('SLAP_ERR_TIMEOUT', `buildout did not finish within ${timeoutMs} ms`, {
+    hint: 'raise partition_timeout in slapos.cfg if the profile needs longer',
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+/**
+ * Cuts a child's output into lines as it arrives: `onOutput` takes the chunks, `flush` hands over
+ * what is left after the last newline once the child has exited.
+ */
+export function outputLines(onLine: (stream: 'stdout' | 'stderr', line: string) => void): {
+  onOutput: (stream: 'stdout' | 'stderr', chunk: string) => void;
+  flush: () => void;
+} {
+  const pending: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
+  return {
+    onOutput: (stream, chunk) => {
+      const lines = (pending[stream] + chunk).split('\n');
+      pending[stream] = lines.pop() ?? '';
+      for (const line of lines) onLine(stream, line);
+    },
+    flush: () => {
+      for (const stream of ['stdout', 'stderr'] as const)
+        if (pending[stream]) onLine(stream, pending[stream]);
+    },
+  };
+}
+
 export async function runNodeBuildout(request: NodeBuildoutRequest): Promise<void> {
   if (request.runAs === undefined) return runInProcess(request);
   return runAsUser(request, request.runAs);
@@ -76,11 +106,7 @@ async function runInProcess(request: NodeBuildoutRequest): Promise<void> {
         ...common,
       });
   } catch (error) {
-    if (signal?.aborted && !request.signal?.aborted)
-      throw new SlapError('SLAP_ERR_TIMEOUT', `buildout did not finish within ${request.timeoutMs} ms`, {
-        hint: 'raise partition_timeout in slapos.cfg if the profile needs longer',
-        cause: error,
-      });
+    if (signal?.aborted && !request.signal?.aborted) throw buildoutTimeout(request.timeoutMs, error);
     throw error;
   }
 }
@@ -100,7 +126,6 @@ async function runAsUser(
     args.push('-c', request.configFile, ...(request.assignments ?? []));
   }
   let failure: { code?: string; message?: string; hint?: string } | undefined;
-  const pending: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
   const onLine = (stream: 'stdout' | 'stderr', line: string): void => {
     if (line.trim() === '') return;
     if (line.startsWith('{')) {
@@ -126,6 +151,7 @@ async function runAsUser(
     }
     request.onProgress({ type: 'output', part: 'buildout', stream, line });
   };
+  const output = outputLines(onLine);
   const exec = request.exec ?? execFile;
   const result = await exec(process.execPath, args, {
     cwd: request.directory,
@@ -135,18 +161,11 @@ async function runAsUser(
     ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
     ...(request.signal === undefined ? {} : { signal: request.signal }),
     maxOutputBytes: 64 * 1024,
-    onOutput: (stream, chunk) => {
-      const lines = (pending[stream] + chunk).split('\n');
-      pending[stream] = lines.pop() ?? '';
-      for (const line of lines) onLine(stream, line);
-    },
+    onOutput: output.onOutput,
   });
-  for (const stream of ['stdout', 'stderr'] as const) if (pending[stream]) onLine(stream, pending[stream]);
+  output.flush();
   request.signal?.throwIfAborted();
-  if (result.timedOut)
-    throw new SlapError('SLAP_ERR_TIMEOUT', `buildout did not finish within ${request.timeoutMs} ms`, {
-      hint: 'raise partition_timeout in slapos.cfg if the profile needs longer',
-    });
+  if (result.timedOut) throw buildoutTimeout(request.timeoutMs);
   if (result.exitCode === 0) return;
   const code: ErrorCode =
     failure?.code !== undefined && failure.code in ERROR_CATALOG

@@ -1,4 +1,5 @@
 /** Conversions between plain JavaScript values and the Python value model. */
+import { PyNumber } from '../core/python-value.ts';
 import {
   PyBytes,
   PyDict,
@@ -12,36 +13,17 @@ import {
   type PyValue,
 } from './values.ts';
 
-/** A tuple from another Python-value model (e.g. src/buildout's PyTuple): a `PyTuple` class with `items`. */
-function isForeignTuple(value: unknown): value is { items: readonly unknown[] } {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    value.constructor?.name === 'PyTuple' &&
-    Array.isArray((value as { items?: unknown }).items)
-  );
-}
-
-/** A float from another Python-value model (src/buildout's PyFloat, core's PyNumber): keeps float-ness. */
-function foreignNumber(value: object): PyValue | undefined {
-  const name = value.constructor?.name;
-  if (name === 'PyFloat' && typeof (value as { value?: unknown }).value === 'number') {
-    return (value as { value: number }).value;
-  }
-  if (name === 'PyNumber' && typeof (value as { source?: unknown }).source === 'string') {
-    const { source, value: n } = value as { source: string; value: number };
-    return /[.eE]/.test(source) ? n : BigInt(source);
-  }
-  return undefined;
+/** core's PyNumber (a JSON number with its source): a float keeps its float-ness, an int stays exact. */
+function fromPyNumber(value: PyNumber): PyValue {
+  return value.isFloat ? value.value : BigInt(value.source);
 }
 
 /**
  * JSON-ish JavaScript → Python: integral numbers → int, other numbers → float, bigint → int,
  * strings, booleans, null/undefined → None, arrays → list, Map/plain objects → dict (insertion order),
- * Set → set, Buffer → bytes, functions → callables (receiving converted positional arguments), objects
- * of a class named `PyTuple` with an `items` array (the buildout engine's tuples) → tuple, its
- * `PyFloat` (an integral float) and core's `PyNumber` (JSON number with its source) → float or int.
- * PyObject values (already Python) pass through unchanged.
+ * Set → set, Buffer → bytes, functions → callables (receiving converted positional arguments), core's
+ * `PyNumber` (JSON number with its source) → float or int. PyObject values (already Python) pass
+ * through unchanged.
  */
 export function fromJs(value: unknown): PyValue {
   switch (typeof value) {
@@ -70,10 +52,8 @@ export function fromJs(value: unknown): PyValue {
     return d;
   }
   if (value instanceof Set) return new PySet([...value].map(fromJs));
-  if (isForeignTuple(value)) return new PyTuple(value.items.map(fromJs));
+  if (value instanceof PyNumber) return fromPyNumber(value);
   if (typeof value === 'object') {
-    const n = foreignNumber(value);
-    if (n !== undefined) return n;
     const d = new PyDict();
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) d.set(k, fromJs(v));
     return d;
@@ -86,13 +66,8 @@ export function fromJs(value: unknown): PyValue {
  * dict → plain object (keys through str()), set → array, Markup → string, bytes → Buffer,
  * Undefined → undefined. Other objects (callables, modules…) are returned as they are.
  */
-export interface ToJsOptions {
-  /** Builds the JS value of a tuple (default: an array), e.g. `(items) => new BuildoutPyTuple(items)`. */
-  tuple?: (items: unknown[]) => unknown;
-}
-
-export function toJs(value: PyValue, options: ToJsOptions = {}): unknown {
-  const convert = (v: PyValue): unknown => toJs(v, options);
+export function toJs(value: PyValue): unknown {
+  const convert = (v: PyValue): unknown => toJs(v);
   switch (typeof value) {
     case 'bigint':
       return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
@@ -107,8 +82,7 @@ export function toJs(value: PyValue, options: ToJsOptions = {}): unknown {
   }
   if (value === null) return null;
   if (Array.isArray(value)) return value.map(convert);
-  if (value instanceof PyTuple)
-    return options.tuple ? options.tuple(value.items.map(convert)) : value.items.map(convert);
+  if (value instanceof PyTuple) return value.items.map(convert);
   if (value instanceof PyDict) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of value.entries()) out[typeof k === 'string' ? k : pyStr(k)] = convert(v);

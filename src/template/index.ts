@@ -24,7 +24,7 @@ export {
   type TemplateLoader,
   type TemplateSource,
 } from './environment.ts';
-export { fromJs, toJs, type ToJsOptions } from './convert.ts';
+export { fromJs, toJs } from './convert.ts';
 export { pythonBuiltins, jinjaGlobals } from './builtins.ts';
 export { pythonModule, SUPPORTED_MODULES } from './modules.ts';
 export { prefixLoader, type ImportEntry, type PrefixLoaderOptions } from './loaders.ts';

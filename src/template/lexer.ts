@@ -333,7 +333,7 @@ const SIMPLE_ESCAPES: Record<string, string> = {
 };
 
 /** Python `unicode-escape` decoding of a string literal body, as Jinja applies it. */
-function unescapeString(body: string, lineno: number): string {
+export function unescapeString(body: string, lineno: number): string {
   if (!body.includes('\\')) return body;
   let out = '';
   for (let i = 0; i < body.length; i++) {

@@ -924,7 +924,15 @@ export function pyRepr(v: PyValue): string {
   return reprInner(v, new Set());
 }
 
-function reprInner(v: PyValue, seen: Set<object>): string {
+/** An order of values, for reprs that sort dict items (by key) and set members as pprint does. */
+export type ReprOrder = (a: PyValue, b: PyValue) => number;
+
+/** `repr(v)` with dict items and set members sorted by `order` (`pprint.pformat` on one line). */
+export function pyReprSorted(v: PyValue, order: ReprOrder): string {
+  return reprInner(v, new Set(), order);
+}
+
+function reprInner(v: PyValue, seen: Set<object>, order?: ReprOrder): string {
   switch (typeof v) {
     case 'string':
       return strRepr(v);
@@ -938,25 +946,27 @@ function reprInner(v: PyValue, seen: Set<object>): string {
       break;
   }
   if (v === null) return 'None';
-  if (Array.isArray(v)) return reprList(v, seen);
+  if (Array.isArray(v)) return reprList(v, seen, order);
   if (v instanceof PyNamedTuple) return v.repr();
   if (v instanceof PyTuple) {
     if (seen.has(v)) return '(...)';
     seen.add(v);
-    const parts = v.items.map((x) => reprInner(x, seen));
+    const parts = v.items.map((x) => reprInner(x, seen, order));
     seen.delete(v);
     return parts.length === 1 ? `(${parts[0]},)` : `(${parts.join(', ')})`;
   }
   if (v instanceof PyDict) {
     if (seen.has(v)) return '{...}';
     seen.add(v);
-    const parts: string[] = [];
-    for (const [k, x] of v.map.values()) parts.push(`${reprInner(k, seen)}: ${reprInner(x, seen)}`);
+    const entries = [...v.map.values()];
+    if (order) entries.sort((a, b) => order(a[0], b[0]));
+    const parts = entries.map(([k, x]) => `${reprInner(k, seen, order)}: ${reprInner(x, seen, order)}`);
     seen.delete(v);
     return `{${parts.join(', ')}}`;
   }
   if (v instanceof PySet) {
-    const parts = v.ordered().map((x) => reprInner(x, seen));
+    const members = order ? [...v.map.values()].sort(order) : v.ordered();
+    const parts = members.map((x) => reprInner(x, seen, order));
     if (v instanceof PyFrozenSet) return parts.length ? `frozenset({${parts.join(', ')}})` : 'frozenset()';
     return parts.length ? `{${parts.join(', ')}}` : 'set()';
   }
@@ -967,10 +977,10 @@ function reprInner(v: PyValue, seen: Set<object>): string {
   return v.repr();
 }
 
-function reprList(v: PyValue[], seen: Set<object>): string {
+function reprList(v: PyValue[], seen: Set<object>, order?: ReprOrder): string {
   if (seen.has(v)) return '[...]';
   seen.add(v);
-  const parts = v.map((x) => reprInner(x, seen));
+  const parts = v.map((x) => reprInner(x, seen, order));
   seen.delete(v);
   return `[${parts.join(', ')}]`;
 }

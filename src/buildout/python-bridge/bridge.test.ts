@@ -10,7 +10,7 @@ import { profileRunner, serveDirectory, tempDir } from '../../testing/buildout.t
 import { execFile } from '../../lib/exec.ts';
 import { hostileString, seededRandom } from '../../testing/hostile-strings.ts';
 import { loadProfile } from '../engine.ts';
-import { PyFloat, PyTuple, pyRepr, type PyValue } from '../py-value.ts';
+import { PyDict, PySet, PyTuple, pyRepr, type PyValue } from '../py-value.ts';
 import type { Recipe } from '../recipe.ts';
 import { PythonBridge, SnippetError, locatePython, type SnippetHost } from './bridge.ts';
 
@@ -50,11 +50,12 @@ test('values cross the protocol and come back exactly: hostile strings, ints of 
         i % 3 === 0
           ? text
           : i % 3 === 1
-            ? [text, new PyTuple([text, 2n ** 70n, -5, 1.5, new PyFloat(2), null, true]), new Set([text])]
-            : Object.assign(Object.create(null) as Record<string, PyValue>, { [text]: { nested: [text] } });
+            ? [text, new PyTuple([text, 2n ** 70n, -5n, 1.5, 2, null, true]), new PySet([text])]
+            : PyDict.from([[text, PyDict.from([['nested', [text]]])]]);
       const values = new Map<string, PyValue>([['in', value]]);
       await py.run('s', 'init', "options['out'] = options['in']\n", undefined, mapHost(values));
       assert.equal(pyRepr(values.get('out') as PyValue), pyRepr(value), `case ${i}`);
+      assert.deepEqual(values.get('out'), value, `case ${i}: the same types`);
       if (typeof value === 'string') assert.equal(values.get('out'), value);
     }
   } finally {

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadProfile } from '../engine.ts';
-import { PyTuple } from '../py-value.ts';
+import { PyDict, PySet, PyTuple } from '../py-value.ts';
 import { profileRunner, tempDir } from '../../testing/buildout.ts';
 import { rejectsWithSlapError } from '../../testing/slap-error-assert.ts';
 
@@ -96,11 +96,11 @@ dir = ${dir.path}
     assert.equal((await stat(output)).mode & 0o777, 0o640);
     // The rendered `dumps` reads back as the same object.
     const view = await loadProfile({ configFile: output });
-    const value = (await view.section('conf')).getValue('value') as Record<string, unknown>;
-    assert.deepEqual(value.b, [1, 2]);
-    assert.ok(value.a instanceof PyTuple);
-    assert.deepEqual(value.a.items, ['x']);
-    assert.deepEqual(value.s, new Set(['y']));
+    const value = (await view.section('conf')).getValue('value');
+    assert.ok(value instanceof PyDict);
+    assert.deepEqual(value.get('b'), [1n, 2n]);
+    assert.deepEqual(value.get('a'), new PyTuple(['x']));
+    assert.deepEqual(value.get('s'), new PySet(['y']));
 
     // Nothing changed: not rewritten. A changed context value re-renders.
     const mtime = (await stat(output)).mtimeMs;

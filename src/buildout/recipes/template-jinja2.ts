@@ -30,14 +30,9 @@ import { TextDecoder } from 'node:util';
 import { SlapError } from '../../core/errors.ts';
 import {
   Environment,
-  PyBytes,
   PyDict,
   PyError,
   PyFunction,
-  PyMarkup,
-  PySet,
-  PyTuple as TemplateTuple,
-  fromJs,
   jsonLoads,
   pythonBuiltins,
   pythonModule,
@@ -47,7 +42,7 @@ import {
   type PyValue as TemplateValue,
   type Template,
 } from '../../template/index.ts';
-import { PyTuple, pyFloat, serialise, type PyDict as BuildoutDict, type PyValue } from '../py-value.ts';
+import { serialise } from '../py-value.ts';
 import type { Recipe, RecipeContext } from '../recipe.ts';
 import type { Options } from '../resolver.ts';
 import {
@@ -60,35 +55,15 @@ import {
   writeIfChanged,
 } from './common.ts';
 
-/** A template value as the buildout engine represents it (for `dumps`). */
-function toBuildout(value: TemplateValue): PyValue {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number') return pyFloat(value);
-  if (typeof value === 'bigint')
-    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
-      ? Number(value)
-      : value;
-  if (Array.isArray(value)) return value.map(toBuildout);
-  if (value instanceof TemplateTuple) return new PyTuple(value.items.map(toBuildout));
-  if (value instanceof PySet) return new Set([...value.values()].map(toBuildout));
-  if (value instanceof PyMarkup) return value.value;
-  if (value instanceof PyDict) {
-    const entries = [...value.entries()];
-    if (entries.every(([key]) => typeof key === 'string')) {
-      const dict: BuildoutDict = {};
-      for (const [key, item] of entries) dict[key as string] = toBuildout(item);
-      return dict;
-    }
-    return new Map(entries.map(([key, item]) => [toBuildout(key), toBuildout(item)]));
-  }
-  const type = value instanceof PyBytes ? 'bytes' : value.typeName;
-  throw new PyError('TypeError', `dumps() cannot serialise a ${type} object`);
-}
-
 const DUMPS = new PyFunction('dumps', (args) => {
   if (args.length !== 1)
     throw new PyError('TypeError', `dumps() takes exactly one argument (${args.length} given)`);
-  return serialise(toBuildout(args[0] as TemplateValue));
+  try {
+    return serialise(args[0] as TemplateValue);
+  } catch (error) {
+    if (error instanceof PyError) throw new PyError(error.pyType, `dumps() ${error.message}`);
+    throw error;
+  }
 });
 
 /** `section:option` (`:option` = this part) → the section's options and the option name. */
@@ -145,7 +120,7 @@ async function contextValues(ctx: RecipeContext): Promise<Map<string, TemplateVa
         break;
       case 'key': {
         const [section, option] = await reference(ctx, rest, 'context');
-        values.set(name, fromJs(section.getValue(option)));
+        values.set(name, section.getValue(option) ?? null);
         break;
       }
       case 'jsonkey': {
@@ -159,7 +134,7 @@ async function contextValues(ctx: RecipeContext): Promise<Map<string, TemplateVa
       case 'section': {
         const section = await ctx.section(rest.trim());
         const dict = new PyDict();
-        for (const key of section.keys()) dict.set(key, fromJs(section.getValue(key)));
+        for (const key of section.keys()) dict.set(key, section.getValue(key) ?? null);
         values.set(name, dict);
         break;
       }

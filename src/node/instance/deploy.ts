@@ -21,6 +21,7 @@ import {
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { BuildoutEvent } from '../../buildout/progress.ts';
 import { systemClock } from '../../core/clock.ts';
 import { SlapError } from '../../core/errors.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
@@ -36,6 +37,7 @@ import type { WantedPartition } from '../state-source.ts';
 import { partitionPrograms } from '../supervisor/slapos-programs.ts';
 import type { ActionResult, ProcessState, SupervisorControl, SupervisorStatus } from '../supervisor/types.ts';
 import { instanceBuildoutTail, instanceProfile } from './buildout-tail.ts';
+import { chooseInstanceEngine, runReleaseBuildout } from './release-buildout.ts';
 import { removeCertificate, updateCertificate } from './certificates.ts';
 import { pathExists } from '../../lib/path-exists.ts';
 
@@ -113,7 +115,7 @@ export async function installInstance(job: PartitionJob): Promise<void> {
   await requireFreeSpace(path, config.instanceMinFreeSpace, 'instance_min_free_space');
   job.log.line(`Running the instance profile of ${wanted.softwareReleaseUrl} (${wanted.requestedState})`);
   try {
-    await runInstanceBuildout(job, profile);
+    await runInstanceBuildout(job, profile, software);
   } catch (error) {
     // The master refused the instance's own certificate (revoked since: issuing one again for the
     // instance revokes the earlier ones): forgotten, so that the next processing asks for a new one.
@@ -130,8 +132,32 @@ export async function installInstance(job: PartitionJob): Promise<void> {
   }
 }
 
-function runInstanceBuildout(job: PartitionJob, profile: string): Promise<void> {
+async function runInstanceBuildout(job: PartitionJob, profile: string, software: string): Promise<void> {
   const { config, wanted, path, owner } = job;
+  const onProgress = (event: BuildoutEvent): void => {
+    job.log.event(event);
+    job.options.onProgress?.({ type: 'buildout', scope: 'partition', target: wanted.partitionId, event });
+  };
+  const timeout = config.partitionTimeout === undefined ? {} : { timeoutMs: config.partitionTimeout * 1000 };
+  const signal = job.options.signal ? { signal: job.options.signal } : {};
+  const engine = await chooseInstanceEngine(config.instanceBuildout, {
+    software,
+    profile,
+    directory: path,
+    ...signal,
+  });
+  if (engine.kind === 'release') {
+    job.log.line(`Running the instance profile with the release's ${engine.buildout}: ${engine.reason}`);
+    return runReleaseBuildout({
+      buildout: engine.buildout,
+      directory: path,
+      ...(owner.switchUser ? { runAs: { uid: owner.uid, gid: owner.gid } } : {}),
+      ...timeout,
+      ...signal,
+      onProgress,
+      ...(job.options.exec ? { exec: job.options.exec } : {}),
+    });
+  }
   return runNodeBuildout({
     directory: path,
     configFile: profile,
@@ -139,12 +165,9 @@ function runInstanceBuildout(job: PartitionJob, profile: string): Promise<void> 
       ? { runAs: { uid: owner.uid, gid: owner.gid, instanceRoot: config.instanceRoot } }
       : {}),
     env: { HOME: path, SLAPGRID_INSTANCE_ROOT: config.instanceRoot },
-    ...(config.partitionTimeout === undefined ? {} : { timeoutMs: config.partitionTimeout * 1000 }),
-    onProgress: (event) => {
-      job.log.event(event);
-      job.options.onProgress?.({ type: 'buildout', scope: 'partition', target: wanted.partitionId, event });
-    },
-    ...(job.options.signal ? { signal: job.options.signal } : {}),
+    ...timeout,
+    onProgress,
+    ...signal,
     logger: jobLogger(job),
     ...(job.options.exec ? { exec: job.options.exec } : {}),
     ...(job.options.recipes ? { recipes: job.options.recipes } : {}),

@@ -28,6 +28,7 @@ import {
   writeSoftwareRelease,
   type NodeHarness,
 } from '../../testing/node-passes.ts';
+import { FAKE_RELEASE_BUILDOUT, readRecord } from '../../testing/release-buildout.ts';
 import { waitFor } from '../../testing/supervisor.ts';
 import { runInstancePass, type InstancePassOptions } from './instance-pass.ts';
 import { TAIL_BEGIN } from './buildout-tail.ts';
@@ -40,7 +41,7 @@ let failingPromise: string;
 let brokenInstance: string;
 
 before(async () => {
-  h = await startNodeHarness({ partitions: 14 });
+  h = await startNodeHarness({ partitions: 15 });
   hello = await writeSoftwareRelease(h.dir, 'hello', { instance: helloInstance() });
   failingPromise = await writeSoftwareRelease(h.dir, 'failing-promise', {
     instance: helloInstance({ promise: '{"kind": "file", "path": "var/never-there"}' }),
@@ -215,6 +216,51 @@ test('stopped with a buildout that fails: the services are stopped all the same,
   );
   assert.match(h.db.instance('stop-broken')?.error_message ?? '', /no\.such:recipe/);
   await request('stop-broken', breakable, { state: 'destroyed' });
+  await pass({ onlyPartitions: [partition] });
+});
+
+test('a release with its own bin/buildout and recipes the engine lacks is deployed with that buildout; its failure is reported with its output', async () => {
+  const own = await writeSoftwareRelease(h.dir, 'own-buildout', {
+    instance: '[buildout]\nparts = x\n[python-only]\nrecipe = zc.recipe.egg\n[x]\n<= python-only\n',
+  });
+  await h.client.supply({ softwareReleaseUri: own, computerGuid: COMPUTER_ID });
+  assert.equal((await runSoftwarePass(h.config, { master: h.client })).exitCode, 0);
+  const software = join(h.config.softwareRoot, createHash('md5').update(own).digest('hex'));
+  await mkdir(join(software, 'bin'), { recursive: true });
+  await writeFile(join(software, 'bin', 'buildout'), FAKE_RELEASE_BUILDOUT, { mode: 0o755 });
+  const partition = await request('own-buildout', own);
+  const path = join(h.config.instanceRoot, partition);
+  const result = await pass({ onlyPartitions: [partition] });
+  assert.deepEqual(
+    result.items.map((i) => i.outcome),
+    ['started'],
+  );
+  assert.equal(h.db.instance('own-buildout')?.reported_state, 'started');
+  const { args, values, env } = readRecord(await readFile(join(path, 'record.txt'), 'utf8'));
+  assert.equal(values.get('argv0'), join(software, 'bin', 'buildout'));
+  assert.deepEqual(args, ['-U']);
+  assert.equal(values.get('cwd'), path);
+  assert.equal(values.get('umask'), '0027');
+  assert.equal(env.get('HOME'), path);
+  assert.ok(existsSync(join(path, '.installed.cfg')));
+  assert.ok((await readFile(join(path, 'buildout.cfg'), 'utf8')).includes(TAIL_BEGIN));
+  const log = await readFile(join(path, INSTANCE_LOG_FILE), 'utf8');
+  assert.match(
+    log,
+    /with the release.s .*bin\/buildout: \[python-only\] recipe = zc\.recipe\.egg is not native/,
+  );
+  assert.match(log, /Installing instance-profile\./);
+
+  await writeFile(join(software, 'exit-status'), '1\n');
+  await request('own-buildout', own, { parameters: { again: 'yes' } });
+  const failed = await pass({ onlyPartitions: [partition] });
+  assert.deepEqual(
+    failed.items.map((i) => [i.outcome, i.error?.code]),
+    [['failed', 'SLAP_ERR_BUILDOUT_FAILED']],
+  );
+  assert.match(h.db.instance('own-buildout')?.error_message ?? '', /Error: boom/);
+  assert.equal(existsSync(join(path, TIMESTAMP_FILE)), false, 'processed again next time');
+  await request('own-buildout', own, { state: 'destroyed' });
   await pass({ onlyPartitions: [partition] });
 });
 

@@ -5,6 +5,7 @@ import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { loadProfile } from '../../engine.ts';
+import { fromJs, toJs } from '../../py-value.ts';
 import { rejectsWithSlapError } from '../../../testing/slap-error-assert.ts';
 import { instanceFixture, type InstanceFixture } from '../../../testing/slapgrid.ts';
 
@@ -92,18 +93,18 @@ test('slapconfiguration.jsonschema validates, fills defaults, unstringifies, spl
     const options = await (
       await loadProfile({ configFile: join(dir.path, 'buildout.cfg') })
     ).section('slap-configuration');
-    assert.deepEqual(options.getValue('configuration'), {
-      port: 9090,
-      tls: { enabled: false },
-      name: 'World',
-    });
-    assert.equal(options.getValue('configuration.port'), 9090);
+    assert.deepEqual(
+      options.getValue('configuration'),
+      fromJs({ port: 9090, tls: { enabled: false }, name: 'World' }),
+    );
+    assert.equal(options.getValue('configuration.port'), 9090n);
     assert.equal(options.get('configuration.name'), 'World');
     assert.equal(options.has('slave-instance-list'), false);
-    assert.deepEqual(options.getValue('valid-shared-instance-list'), [
-      { reference: 'good-shared______1', parameters: { url: 'http://a', weight: 1 } },
-    ]);
-    const invalid = options.getValue('invalid-shared-instance-list') as {
+    assert.deepEqual(
+      options.getValue('valid-shared-instance-list'),
+      fromJs([{ reference: 'good-shared______1', parameters: { url: 'http://a', weight: 1 } }]),
+    );
+    const invalid = toJs(options.getValue('invalid-shared-instance-list') ?? null) as {
       reference: string;
       errors: string[];
     }[];
@@ -124,7 +125,7 @@ test('slapconfiguration.jsonschema validates, fills defaults, unstringifies, spl
     const plain = await (
       await loadProfile({ configFile: join(dir.path, 'buildout.cfg') })
     ).section('slap-configuration');
-    assert.deepEqual(plain.getValue('configuration'), { port: '9090', tls: {} });
+    assert.deepEqual(plain.getValue('configuration'), fromJs({ port: '9090', tls: {} }));
     assert.equal((plain.getValue('slave-instance-list') as unknown[]).length, 2);
   } finally {
     await fixture.close();

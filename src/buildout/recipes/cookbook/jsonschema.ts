@@ -24,15 +24,20 @@ import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Ajv, AnySchemaObject } from 'ajv';
 import { SlapError } from '../../../core/errors.ts';
-import { ajvForDialect, formatSchemaErrors, normaliseSchema } from '../../../lib/json-schema.ts';
+import {
+  ajvForDialect,
+  formatSchemaErrors,
+  isJsonObject,
+  normaliseSchema,
+  type JsonObject,
+} from '../../../lib/json-schema.ts';
 import type { Recipe, RecipeContext } from '../../recipe.ts';
-import { isPlainDict, pyStr, type PyDict, type PyValue } from '../../py-value.ts';
+import { PyDict, fromJs, pyStr, type PyValue } from '../../py-value.ts';
 import { connectionFrom, withMaster } from './slap.ts';
 import { readPartition, setConfiguration } from './slapconfiguration.ts';
-import { jsonToPy, pyToJson, unwrapSerialised } from './values.ts';
+import { pyToJson, unwrapSerialised } from './values.ts';
 
 type Scope = { main: boolean; shared: boolean };
-type JsonObject = Record<string, unknown>;
 
 const SCOPES = ['none', 'main', 'shared', 'all'];
 
@@ -106,7 +111,7 @@ function unstringify(root: JsonObject, schema: JsonObject, value: unknown, depth
   const target = typeof schema.$ref === 'string' ? (localRef(root, schema.$ref) ?? schema) : schema;
   for (const part of Array.isArray(target.allOf) ? (target.allOf as JsonObject[]) : [])
     unstringify(root, part, value, depth + 1);
-  if (!isPlainDict(target.properties)) return;
+  if (!isJsonObject(target.properties)) return;
   const instance = value as JsonObject;
   for (const [key, sub] of Object.entries(target.properties as Record<string, JsonObject>)) {
     const resolved = typeof sub.$ref === 'string' ? (localRef(root, sub.$ref) ?? sub) : sub;
@@ -175,7 +180,7 @@ async function requestSchema(
   }
   const location = relative(software.base, request);
   const schema = await readJson(ctx, location);
-  if (!isPlainDict(schema))
+  if (!isJsonObject(schema))
     throw ctx.error(`the JSON schema ${location} is not an object`, {
       option: 'jsonschema',
       code: 'SLAP_ERR_PROFILE',
@@ -189,12 +194,13 @@ async function loadSoftwareSchema(ctx: RecipeContext): Promise<SoftwareSchema> {
   else if (!/^https?:/.test(path)) path = resolve(ctx.directories.directory, path);
   const base = path.endsWith('.json') ? path.slice(0, -'.json'.length) : path;
   const schema = await readJson(ctx, `${base}.json`);
-  if (!isPlainDict(schema))
+  if (!isJsonObject(schema))
     throw ctx.error(`${base}.json is not a JSON object`, { option: 'jsonschema', code: 'SLAP_ERR_PROFILE' });
   let type = ctx.options.get('slap-software-type') || 'default';
   if (type === 'RootSoftwareInstance') type = 'default';
-  const types = (schema as JsonObject)['software-type'];
-  const entry = isPlainDict(types) && isPlainDict(types[type]) ? (types[type] as JsonObject) : undefined;
+  const types = schema['software-type'];
+  const found = isJsonObject(types) ? types[type] : undefined;
+  const entry = isJsonObject(found) ? found : undefined;
   return { base, schema: schema, entry, type };
 }
 
@@ -211,9 +217,10 @@ function serialisation(ctx: RecipeContext, software: SoftwareSchema): string {
 
 function sharedEntry(software: SoftwareSchema): JsonObject | undefined {
   const types = software.schema['software-type'];
-  if (!isPlainDict(types)) return undefined;
+  if (!isJsonObject(types)) return undefined;
   for (const value of Object.values(types)) {
-    if (isPlainDict(value) && value['software-type'] === software.type && value.shared === true) return value;
+    if (isJsonObject(value) && value['software-type'] === software.type && value.shared === true)
+      return value;
   }
   return undefined;
 }
@@ -233,7 +240,7 @@ export const slapconfigurationJsonschema: Recipe = {
     if (validate.main) {
       const { schema, location } = await requestSchema(ctx, software, software.entry, 'requested');
       const check = await validator(ctx, schema, location, setDefault.main, convert.main);
-      const instance = (isPlainDict(parameters) ? pyToJson(parameters, ctx.name) : {}) as JsonObject;
+      const instance = (parameters instanceof PyDict ? pyToJson(parameters, ctx.name) : {}) as JsonObject;
       const errors = check(instance);
       if (errors.length > 0) {
         throw ctx.error(`Invalid parameters:\n  ${errors.join('\n  ')}`, {
@@ -241,7 +248,7 @@ export const slapconfigurationJsonschema: Recipe = {
           hint: `See the parameter schema ${location}.`,
         });
       }
-      parameters = jsonToPy(instance);
+      parameters = fromJs(instance);
     }
 
     if (validate.shared) {
@@ -249,7 +256,8 @@ export const slapconfigurationJsonschema: Recipe = {
       ctx.options.delete('slave-instance-list');
       const valid: PyDict[] = [];
       const invalid: PyDict[] = [];
-      const items = Array.isArray(list) ? list.filter(isPlainDict) : [];
+      const rejected: { reference: string; errors: string[] }[] = [];
+      const items = Array.isArray(list) ? list.filter((item) => item instanceof PyDict) : [];
       const check =
         items.length === 0
           ? undefined
@@ -263,22 +271,30 @@ export const slapconfigurationJsonschema: Recipe = {
               return validator(ctx, schema, location, setDefault.shared, convert.shared);
             })();
       for (const item of items) {
-        const { slave_reference: reference, ...rest } = item;
-        const unwrapped = unwrapSerialised(rest, `[${ctx.name}] shared instance ${pyStr(reference ?? null)}`);
-        const instance = (isPlainDict(unwrapped) ? pyToJson(unwrapped, ctx.name) : {}) as JsonObject;
+        const rest = item.copy();
+        const reference = rest.get('slave_reference') ?? null;
+        rest.delete('slave_reference');
+        const unwrapped = unwrapSerialised(rest, `[${ctx.name}] shared instance ${pyStr(reference)}`);
+        const instance = (unwrapped instanceof PyDict ? pyToJson(unwrapped, ctx.name) : {}) as JsonObject;
         const errors = check?.(instance) ?? [];
-        const entry: PyDict = { reference: reference ?? null, parameters: jsonToPy(instance) };
+        const entry = PyDict.from([
+          ['reference', reference],
+          ['parameters', fromJs(instance)],
+        ]);
         if (errors.length === 0) valid.push(entry);
-        else invalid.push({ ...entry, errors });
+        else {
+          entry.set('errors', errors);
+          invalid.push(entry);
+          if (typeof reference === 'string') rejected.push({ reference, errors });
+        }
       }
       ctx.options.set('valid-shared-instance-list', valid);
       ctx.options.set('invalid-shared-instance-list', invalid);
-      if (report.shared && invalid.length > 0) {
+      if (report.shared && rejected.length > 0) {
         const connection = connectionFrom(ctx, ctx.options);
         await withMaster(ctx, connection, async (client) => {
-          for (const entry of invalid) {
-            if (typeof entry.reference !== 'string') continue;
-            const message = `Invalid parameters:\n  ${(entry.errors as string[]).join('\n  ')}`;
+          for (const entry of rejected) {
+            const message = `Invalid parameters:\n  ${entry.errors.join('\n  ')}`;
             try {
               await client.reportInstanceError(
                 { instanceGuid: entry.reference, message },
@@ -292,7 +308,7 @@ export const slapconfigurationJsonschema: Recipe = {
         });
       }
     }
-    setConfiguration(ctx, parameters, validate.main || isPlainDict(parameters) ? (parameters as PyDict) : {});
+    setConfiguration(ctx, parameters, parameters instanceof PyDict ? parameters : new PyDict());
   },
   install: () => [],
   update: () => undefined,

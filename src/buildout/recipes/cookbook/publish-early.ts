@@ -15,10 +15,10 @@
  * before this part initialises it is an error, as in the original. `publish` with
  * `-extends = publish-early` publishes them with the rest. Install and update do nothing.
  */
-import { serialise, type PyDict, type PyValue } from '../../py-value.ts';
+import { PyDict, fromJs, serialise, type PyValue } from '../../py-value.ts';
 import type { Recipe, RecipeContext } from '../../recipe.ts';
 import { partitionInstance, slapConnection, withMaster } from './slap.ts';
-import { jsonToPy, pyToJson, unwrapSerialised, wrapSerialised } from './values.ts';
+import { unwrapSerialised, wrapSerialised } from './values.ts';
 
 /** `-init`: section → (key → option), sections in order of first appearance. */
 function initLines(ctx: RecipeContext): Map<string, Map<string, string>> {
@@ -54,17 +54,14 @@ export const publishEarly: Recipe = {
     if (init.size === 0) return;
     const connection = await slapConnection(ctx);
     const instance = await partitionInstance(ctx, connection);
-    const unwrapped = unwrapSerialised(jsonToPy(instance.connection_parameters ?? {}), `[${ctx.name}]`);
-    const published: PyDict =
-      unwrapped !== null && typeof unwrapped === 'object' && !Array.isArray(unwrapped)
-        ? (unwrapped as PyDict)
-        : {};
+    const unwrapped = unwrapSerialised(fromJs(instance.connection_parameters ?? {}), `[${ctx.name}]`);
+    const published = unwrapped instanceof PyDict ? unwrapped : new PyDict();
     let changed = false;
-    const publish: PyDict = {};
+    const publish = new PyDict();
     for (const [sectionName, entries] of init) {
       const preset: Record<string, string> = {};
       for (const [key, option] of entries) {
-        const value = published[key];
+        const value = published.get(key);
         if (value !== undefined) preset[option] = optionText(value);
       }
       const section = await ctx.sectionWith(sectionName, preset);
@@ -73,7 +70,7 @@ export const publishEarly: Recipe = {
         if (!section.has(option)) continue;
         const value = section.getValue(option) as PyValue;
         ctx.options.set(key, value);
-        publish[key] = value;
+        publish.set(key, value);
         generated[option] = optionText(value);
         section.delete(option);
       }
@@ -83,16 +80,16 @@ export const publishEarly: Recipe = {
       if (!same) changed = true;
     }
     if (changed) {
-      const parameters = wrapSerialised(pyToJson(publish, `[${ctx.name}]`, { pythonNumbers: true }));
+      const parameters = wrapSerialised(publish, `[${ctx.name}]`);
       await withMaster(ctx, connection, (client) =>
         client.setConnectionParameters(
           { instanceGuid: instance.instance_guid, parameters },
           { signal: ctx.signal },
         ),
       );
-      ctx.logger.debug({ part: ctx.name, keys: Object.keys(publish) }, 'published early');
+      ctx.logger.debug({ part: ctx.name, keys: [...publish.keys()] }, 'published early');
     }
-    for (const key of Object.keys(publish)) ctx.options.markVolatile(key);
+    for (const key of publish.keys()) ctx.options.markVolatile(key as string);
   },
   install() {
     return [];

@@ -107,7 +107,7 @@ ${fixture.tail}`);
         `[buildout]\nparts = p\n[p]\nrecipe = slapos.cookbook:publish.serialised\nx = !py!{1, 2}\n${fixture.tail}`,
       ),
       'SLAP_ERR_PROFILE',
-      /a set is not JSON serialisable/,
+      /Object of type set is not JSON serializable/,
     );
   } finally {
     await fixture.close();

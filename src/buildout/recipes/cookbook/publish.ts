@@ -14,9 +14,9 @@ import { rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Recipe, RecipeContext } from '../../recipe.ts';
 import type { Options } from '../../resolver.ts';
-import { pyStr, type PyDict } from '../../py-value.ts';
+import { PyDict, pyStr } from '../../py-value.ts';
 import { partitionInstance, slapConnection, withMaster } from './slap.ts';
-import { pyToJson, setEntry, wrapSerialised } from './values.ts';
+import { setEntry, wrapSerialised } from './values.ts';
 
 /** Keys that are the engine's, never published. */
 function publishable(key: string): boolean {
@@ -38,13 +38,13 @@ async function extendedSections(ctx: RecipeContext): Promise<Options[]> {
 }
 
 function collect(sections: Options[]): PyDict {
-  const values: PyDict = {};
+  const values = new PyDict();
   for (const section of sections) {
     const explicit = section.get('-publish');
     const keys = explicit === undefined ? section.keys().filter(publishable) : explicit.split(/\s+/);
     for (const key of keys) {
       if (key === '') continue;
-      setEntry(values, key, section.getValue(key) ?? section.require(key));
+      values.set(key, section.getValue(key) ?? section.require(key));
     }
   }
   return values;
@@ -73,11 +73,11 @@ function publishRecipe(serialised: boolean, failsafeMode = false): Recipe {
     const values = collect(ctx.state.get('sections') as Options[]);
     let parameters: Record<string, unknown>;
     if (serialised) {
-      parameters = wrapSerialised(pyToJson(values, `[${ctx.name}]`, { pythonNumbers: true }));
+      parameters = wrapSerialised(values, `[${ctx.name}]`);
     } else {
       parameters = {};
       // Parameter XML holds text: objects are published as Python prints them.
-      for (const [key, value] of Object.entries(values)) setEntry(parameters, key, pyStr(value));
+      for (const [key, value] of values.entries()) setEntry(parameters, pyStr(key), pyStr(value));
     }
     const connection = await slapConnection(ctx);
     const sharedReference = ctx.options.get('-slave-reference');
@@ -85,7 +85,7 @@ function publishRecipe(serialised: boolean, failsafeMode = false): Recipe {
     await withMaster(ctx, connection, (client) =>
       client.setConnectionParameters({ instanceGuid, parameters }, { signal: ctx.signal }),
     );
-    ctx.logger.debug({ part: ctx.name, instanceGuid, keys: Object.keys(values) }, 'published');
+    ctx.logger.debug({ part: ctx.name, instanceGuid, keys: [...values.keys()] }, 'published');
   };
   const run = (ctx: RecipeContext): Promise<void> => (failsafeMode ? failsafe(ctx, publish) : publish(ctx));
   const recipe: Recipe = {

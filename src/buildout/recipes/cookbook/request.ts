@@ -15,9 +15,9 @@
 import { SlapError } from '../../../core/errors.ts';
 import { isTrue, words } from '../common.ts';
 import type { Recipe, RecipeContext } from '../../recipe.ts';
-import { isPlainDict, pyStr, type PyValue } from '../../py-value.ts';
+import { PyDict, fromJs, pyStr, type PyValue } from '../../py-value.ts';
 import { actsAsInstance, connectionFrom, withMaster } from './slap.ts';
-import { jsonToPy, pyToJson, SERIALISED_KEY, unwrapSerialised, wrapSerialised } from './values.ts';
+import { unwrapSerialised, wrapSerialised } from './values.ts';
 
 interface Outcome {
   /** Why the request failed, if it did. */
@@ -59,16 +59,16 @@ function requestRecipe(serialised: boolean, optional: boolean): Recipe {
       options.set('requested-state', state);
       const shared = isTrue(options.get('slave') ?? options.get('shared'));
       const returned = words(options.get('return'));
-      const config = Object.fromEntries(prefixed(ctx, 'config-'));
+      const config = prefixed(ctx, 'config-');
       const parameters = serialised
-        ? wrapSerialised(pyToJson(config, `[${ctx.name}] config-*`, { pythonNumbers: true }))
-        : Object.fromEntries(Object.entries(config).map(([key, value]) => [key, pyStr(value)]));
+        ? wrapSerialised(PyDict.from(config), `[${ctx.name}] config-*`)
+        : Object.fromEntries(config.map(([key, value]) => [key, pyStr(value)]));
       const sla: Record<string, string> = {};
       for (const [key, value] of prefixed(ctx, 'sla-')) if (pyStr(value) !== '') sla[key] = pyStr(value);
       const connection = connectionFrom(ctx, options);
 
       const outcome: Outcome = { failure: undefined, missing: undefined, state: undefined };
-      let published: Record<string, PyValue> = {};
+      let published = new PyDict();
       try {
         const instance = await withMaster(ctx, connection, (client) =>
           client.requestInstance(
@@ -90,16 +90,13 @@ function requestRecipe(serialised: boolean, optional: boolean): Recipe {
             { signal: ctx.signal },
           ),
         );
-        const connectionParameters = jsonToPy(instance.connection_parameters);
-        if (serialised) {
-          const unwrapped =
-            isPlainDict(connectionParameters) && SERIALISED_KEY in connectionParameters
-              ? unwrapSerialised(connectionParameters, `[${ctx.name}] connection parameters of ${name}`)
-              : {};
-          published = isPlainDict(unwrapped) ? unwrapped : {};
-        } else if (isPlainDict(connectionParameters)) {
-          published = connectionParameters;
-        }
+        const connectionParameters = fromJs(instance.connection_parameters);
+        const unwrapped = serialised
+          ? unwrapSerialised(connectionParameters, `[${ctx.name}] connection parameters of ${name}`)
+          : connectionParameters;
+        // `.serialised` reads only the child's `_`: without it, nothing is published yet.
+        const usable = !serialised || unwrapped !== connectionParameters;
+        if (usable && unwrapped instanceof PyDict) published = unwrapped;
         outcome.state = instance.state;
         if (!shared) {
           options.set('instance-guid', instance.instance_guid);
@@ -112,7 +109,7 @@ function requestRecipe(serialised: boolean, optional: boolean): Recipe {
         outcome.failure = error;
       }
       for (const key of returned) {
-        const value = published[key];
+        const value = published.get(key);
         if (value === undefined || value === null) {
           options.set(`connection-${key}`, '');
           outcome.missing ??= key;

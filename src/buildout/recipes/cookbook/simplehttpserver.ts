@@ -61,7 +61,8 @@ export const simplehttpserver: Recipe = {
   init(ctx) {
     listen(ctx);
     const host = ctx.options.get('host');
-    if (host) ctx.options.set('address', new PyTuple([host, Number(ctx.options.get('port'))]));
+    // The port is digits (listen checked it): a Python int.
+    if (host) ctx.options.set('address', new PyTuple([host, BigInt((ctx.options.get('port') ?? '').trim())]));
     else
       ctx.options.set('address', ctx.options.get('socketpath') || `\0${ctx.options.get('abstract') ?? ''}`);
   },

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { lstat, mkdir, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadProfile } from '../../engine.ts';
+import { fromJs } from '../../py-value.ts';
 import { closedPort, profileRunner, tempDir } from '../../../testing/buildout.ts';
 import { rejectsWithSlapError } from '../../../testing/slap-error-assert.ts';
 import { instanceFixture, slapgridTail } from '../../../testing/slapgrid.ts';
@@ -59,7 +60,7 @@ test('slapconfiguration sets every key of profiles.md §3.12 from the master dur
     assert.equal(value('configuration.other'), 'default-other');
     assert.equal(value('configuration.port'), '8080');
     assert.equal(options.has('configuration.a:b'), false, 'keys buildout cannot hold are left out');
-    assert.deepEqual(value('configuration'), { name: 'Alice', 'a:b': 'x', port: '8080' });
+    assert.deepEqual(value('configuration'), fromJs({ name: 'Alice', 'a:b': 'x', port: '8080' }));
     assert.equal(value('instance-state'), 'started');
     assert.equal(value('slap-software-type'), 'default');
     assert.equal(value('slap-computer-id'), 'computer');
@@ -70,21 +71,24 @@ test('slapconfiguration sets every key of profiles.md §3.12 from the master dur
     assert.equal(value('root-instance-short-title'), 'UNKNOWN');
     assert.equal(value('instance-guid'), 'my-instance______0');
     assert.match(String(value('timestamp')), /^\d+$/);
-    assert.deepEqual(value('ipv4'), new Set(['127.0.1.1']));
+    assert.deepEqual(value('ipv4'), fromJs(new Set(['127.0.1.1'])));
     assert.equal(value('ipv4-random'), '127.0.1.1');
-    assert.deepEqual(value('ipv6'), new Set());
+    assert.deepEqual(value('ipv6'), fromJs(new Set()));
     assert.equal(options.has('ipv6-random'), false, 'no IPv6 address: no ipv6-random');
-    assert.deepEqual(value('slave-instance-list'), [
-      {
-        slave_title: 'shared1',
-        slap_software_type: 'default',
-        slave_reference: 'shared1______1',
-        url: 'http://x',
-        n: 3,
-      },
-    ]);
+    assert.deepEqual(
+      value('slave-instance-list'),
+      fromJs([
+        {
+          slave_title: 'shared1',
+          slap_software_type: 'default',
+          slave_reference: 'shared1______1',
+          url: 'http://x',
+          n: 3,
+        },
+      ]),
+    );
     const link = join(dir.path, 'DATA', 'disk1');
-    assert.deepEqual(value('storage-dict'), { disk1: link });
+    assert.deepEqual(value('storage-dict'), fromJs({ disk1: link }));
     assert.ok((await lstat(link)).isSymbolicLink());
     assert.equal(await readlink(link), join(storage.path, 'disk1', fixture.partitionId));
     // The partition resource file, flattened, for keys not already set.
@@ -93,7 +97,7 @@ test('slapconfiguration sets every key of profiles.md §3.12 from the master dur
     assert.equal(value('tun'), null);
     assert.equal(value('user-name'), 'me');
     assert.equal(value('reference'), 'from-resource-file');
-    assert.deepEqual(value('address-list'), [{ addr: '127.0.1.1', netmask: '255.0.0.0' }]);
+    assert.deepEqual(value('address-list'), fromJs([{ addr: '127.0.1.1', netmask: '255.0.0.0' }]));
   } finally {
     await storage.remove();
     await fixture.close();
@@ -119,8 +123,11 @@ list = \${instance-parameter:configuration.list}
     assert.deepEqual(first.installed, ['instance-parameter', 'out']);
     const profileView = await loadProfile({ configFile: join(dir.path, 'buildout.cfg') });
     const options = await profileView.section('instance-parameter');
-    assert.deepEqual(options.getValue('configuration'), { name: 'Bob', list: [1, 2], nested: { a: true } });
-    assert.deepEqual((await profileView.section('check')).getValue('list'), [1, 2]);
+    assert.deepEqual(
+      options.getValue('configuration'),
+      fromJs({ name: 'Bob', list: [1, 2], nested: { a: true } }),
+    );
+    assert.deepEqual((await profileView.section('check')).getValue('list'), [1n, 2n]);
     // Nothing changed on the master: nothing reinstalled.
     const second = await run(profile);
     assert.deepEqual(second.installed, []);

@@ -16,9 +16,9 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { Instance } from '../../../client/types.ts';
 import type { Recipe, RecipeContext } from '../../recipe.ts';
-import { isPlainDict, type PyDict, type PyValue } from '../../py-value.ts';
+import { PyDict, PySet, fromJs, type PyValue } from '../../py-value.ts';
 import { connectionFrom, partitionInstance, withMaster } from './slap.ts';
-import { jsonToPy, unwrapSerialised } from './values.ts';
+import { unwrapSerialised } from './values.ts';
 
 /** The partition resource file written by `slapos node format`. */
 export const RESOURCE_FILE = '.slapos-resource';
@@ -30,9 +30,10 @@ export interface PartitionData {
   parameters: PyDict;
 }
 
-function smallest(values: Set<string>): string | undefined {
+function smallest(values: PySet): string | undefined {
   let min: string | undefined;
-  for (const value of values) if (min === undefined || value < min) min = value;
+  for (const value of values.values())
+    if (typeof value === 'string' && (min === undefined || value < min)) min = value;
   return min;
 }
 
@@ -44,12 +45,14 @@ function sharedEntry(item: {
   parameters: Record<string, unknown>;
 }): PyDict {
   // The reference is the shared instance's guid: publish `-slave-reference` sends it back as is.
-  return {
-    slave_title: item.title,
-    slap_software_type: item.software_type,
-    slave_reference: item.instance_guid,
-    ...(jsonToPy(item.parameters) as PyDict),
-  };
+  const entry = PyDict.from([
+    ['slave_title', item.title],
+    ['slap_software_type', item.software_type],
+    ['slave_reference', item.instance_guid],
+  ]);
+  const parameters = fromJs(item.parameters);
+  if (parameters instanceof PyDict) for (const [key, value] of parameters.entries()) entry.set(key, value);
+  return entry;
 }
 
 /** Nested keys joined with `-`, `_` written `-` (slapconfiguration's `flatten_dict`). */
@@ -86,15 +89,15 @@ function readResourceFile(ctx: RecipeContext, file: string): Record<string, unkn
       cause: error,
     });
   }
-  if (!isPlainDict(parsed)) {
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw ctx.error(`the partition resource file ${file} is not a JSON object`, { code: 'SLAP_ERR_CONFIG' });
   }
-  return parsed;
+  return parsed as Record<string, unknown>;
 }
 
 /** `storage-home/<name>/<partition>` directories, linked as `<partition dir>/DATA/<name>`. */
 function storageDict(ctx: RecipeContext, storageHome: string | undefined, partitionId: string): PyDict {
-  const result: PyDict = {};
+  const result = new PyDict();
   if (!storageHome || !existsSync(storageHome) || !statSync(storageHome).isDirectory()) return result;
   for (const name of readdirSync(storageHome).sort()) {
     const target = join(storageHome, name, partitionId);
@@ -103,7 +106,7 @@ function storageDict(ctx: RecipeContext, storageHome: string | undefined, partit
     const link = join(data, name);
     mkdirSync(data, { recursive: true });
     if (lstatSync(link, { throwIfNoEntry: false }) === undefined) symlinkSync(target, link);
-    result[name] = link;
+    result.set(name, link);
   }
   return result;
 }
@@ -128,8 +131,8 @@ export async function readPartition(ctx: RecipeContext): Promise<PartitionData> 
   options.set('root-instance-short-title', 'UNKNOWN');
   options.set('instance-guid', instance.instance_guid);
 
-  const ipv4 = new Set<string>();
-  const ipv6 = new Set<string>();
+  const ipv4 = new PySet();
+  const ipv6 = new PySet();
   for (const entry of instance.ip_list) {
     const address = entry[1] ?? '';
     if (isIPv4(address)) ipv4.add(address);
@@ -149,16 +152,17 @@ export async function readPartition(ctx: RecipeContext): Promise<PartitionData> 
   const resource = findResourceFile(ctx.directories.directory);
   if (resource) {
     for (const [key, value] of flatten(readResourceFile(ctx, resource)))
-      if (!options.has(key)) options.set(key, jsonToPy(value));
+      if (!options.has(key)) options.set(key, fromJs(value));
   }
-  return { instance, parameters: jsonToPy(instance.parameters) as PyDict };
+  const parameters = fromJs(instance.parameters);
+  return { instance, parameters: parameters instanceof PyDict ? parameters : new PyDict() };
 }
 
 /** Sets `configuration` and one `configuration.<key>` per parameter whose name buildout can hold. */
 export function setConfiguration(ctx: RecipeContext, configuration: PyValue, expanded: PyDict): void {
   ctx.options.set('configuration', configuration);
-  for (const [key, value] of Object.entries(expanded)) {
-    if (key.includes('=') || key.includes(':')) continue;
+  for (const [key, value] of expanded.entries()) {
+    if (typeof key !== 'string' || key.includes('=') || key.includes(':')) continue;
     ctx.options.set(`configuration.${key}`, value);
   }
 }
@@ -180,7 +184,7 @@ export const slapconfigurationSerialised: Recipe = {
   async init(ctx) {
     const { parameters } = await readPartition(ctx);
     const unwrapped = unwrapSerialised(parameters, `[${ctx.name}] instance parameters`);
-    setConfiguration(ctx, unwrapped, isPlainDict(unwrapped) ? unwrapped : {});
+    setConfiguration(ctx, unwrapped, unwrapped instanceof PyDict ? unwrapped : new PyDict());
   },
   install: nothing,
   update: nothing,

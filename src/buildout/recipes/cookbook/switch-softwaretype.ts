@@ -15,7 +15,7 @@ import { resolve } from 'node:path';
 import type { Assignment } from '../../loader.ts';
 import type { Recipe, RecipeContext } from '../../recipe.ts';
 import type { Options } from '../../resolver.ts';
-import { isPlainDict } from '../../py-value.ts';
+import { PyDict } from '../../py-value.ts';
 
 export const NOOP_RECIPE = 'slapos.cookbook:switch-softwaretype.noop';
 
@@ -80,7 +80,7 @@ async function select(ctx: RecipeContext): Promise<Selection> {
   }
   const base = (await ctx.section(parts[0])).require(parts[1]);
   const override = ctx.options.has('override') ? ctx.options.getValue('override') : undefined;
-  const overridden = isPlainDict(override) ? override[type] : undefined;
+  const overridden = override instanceof PyDict ? override.get(type) : undefined;
   if (typeof overridden === 'string' && overridden !== '') {
     return {
       profile: resolve(ctx.directories.directory, overridden),
