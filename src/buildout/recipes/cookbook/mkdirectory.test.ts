@@ -51,9 +51,9 @@ test('cookbook recipes that need Python are refused, naming the section and the 
   try {
     const { run } = profileRunner(dir.path);
     await rejectsWithSlapError(
-      run('[buildout]\nparts = ca\n[ca]\nrecipe = slapos.cookbook:certificate_authority\n'),
+      run('[buildout]\nparts = ca\n[ca]\nrecipe = slapos.cookbook:zabbixagent\n'),
       'SLAP_ERR_RECIPE_UNSUPPORTED',
-      /\[ca\] recipe = slapos\.cookbook:certificate_authority: unsupported recipe: this slapos\.cookbook recipe is not implemented/,
+      /\[ca\] recipe = slapos\.cookbook:zabbixagent: unsupported recipe: this slapos\.cookbook recipe is not implemented/,
     );
   } finally {
     await dir.remove();

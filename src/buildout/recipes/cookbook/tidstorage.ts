@@ -10,8 +10,8 @@
  * literals and `port` must be an integer, so that no value can add a statement.
  */
 import { resolve } from 'node:path';
-import { evaluate, parseExpression, PyCallable, PyNamespace } from '../../py-expr.ts';
-import { pyRepr, pyStrRepr } from '../../py-value.ts';
+import { evaluate, parseExpression } from '../../py-expr.ts';
+import { pyRepr, pyStrRepr, serialise } from '../../py-value.ts';
 import type { Recipe, RecipeContext } from '../../recipe.ts';
 import { writeIfChanged } from '../common.ts';
 import { execWrapperScript } from './shell.ts';
@@ -29,8 +29,11 @@ function literal(ctx: RecipeContext, option: string): string {
       code: 'SLAP_ERR_PROFILE',
     });
   }
-  if (parsed instanceof PyCallable || parsed instanceof PyNamespace)
+  try {
+    serialise(parsed); // refuses what is not data (functions, modules)
+  } catch {
     throw ctx.error('not a Python literal', { option, code: 'SLAP_ERR_PROFILE' });
+  }
   return pyRepr(parsed);
 }
 
