@@ -54,8 +54,7 @@ export const randomInteger: Recipe = {
         code: 'SLAP_ERR_PROFILE',
       });
     const value = minimum + uniformBelow(maximum - minimum + 1n);
-    const small = value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER);
-    ctx.options.set('value', small ? Number(value) : value);
+    ctx.options.set('value', value); // a Python int (bigint in the value model)
   },
   install() {
     return undefined;
