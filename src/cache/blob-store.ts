@@ -115,12 +115,12 @@ export class BlobStore {
     }
   }
 
-  /** How many blobs the store holds and their total size. */
-  async usage(): Promise<{ blobs: number; bytes: number }> {
+  /** How many blobs the store of `layout` holds and their total size (read without opening it). */
+  static async usage(layout: CacheLayout): Promise<{ blobs: number; bytes: number }> {
     let blobs = 0;
     let bytes = 0;
-    for (const prefix of await readdir(this.layout.blobs)) {
-      const dir = join(this.layout.blobs, prefix);
+    for (const prefix of await readdir(layout.blobs).catch(() => [])) {
+      const dir = join(layout.blobs, prefix);
       for (const name of await readdir(dir).catch(() => [])) {
         const info = await stat(join(dir, name)).catch(() => undefined);
         if (!info?.isFile()) continue;
