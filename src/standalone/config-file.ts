@@ -17,12 +17,19 @@ import {
 } from '../lib/access-token.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';
 import { parseIni } from '../lib/ini.ts';
+import { cacheLayout } from '../cache/layout.ts';
+import { ensureSigningIdentity } from './cache-signature.ts';
 import { STANDALONE_COMPUTER_ID, type StandaloneLayout } from './layout.ts';
 
 export interface StandaloneSettings {
   port: number;
   partitions: number;
   computerId: string;
+  /**
+   * The port of the standalone's binary cache server, when its node's `[networkcache]` is the one
+   * the standalone wrote (one edited to point elsewhere starts none).
+   */
+  cachePort?: number | undefined;
 }
 
 export interface EnsuredStandaloneConfig extends StandaloneSettings {
@@ -30,6 +37,8 @@ export interface EnsuredStandaloneConfig extends StandaloneSettings {
   accessToken: string;
   /** True when this call gave slapos.cfg its token (a new standalone, or one made before tokens). */
   tokenAdded: boolean;
+  /** True when this call gave slapos.cfg its `[networkcache]` (a new standalone, or one made before it). */
+  cacheAdded: boolean;
 }
 
 /** A TCP port free on 127.0.0.1 now. */
@@ -69,10 +78,47 @@ export function portTakenError(layout: StandaloneLayout, port: number): SlapErro
   );
 }
 
+/** The standalone cache server's base URL on `port`. */
+export function standaloneCacheUrl(port: number): string {
+  return `http://127.0.0.1:${port}`;
+}
+
+/**
+ * The node's `[networkcache]`: the standalone's own cache server for download and upload of
+ * built software releases, entries signed with the standalone's key and trusted by its certificate,
+ * uploads authenticated with the cache server's first token (our `upload-token-file` extension).
+ */
+export function renderNetworkcacheSection(
+  layout: StandaloneLayout,
+  cachePort: number,
+  certificatePem: string,
+): string {
+  const url = standaloneCacheUrl(cachePort);
+  const certificate = certificatePem
+    .trim()
+    .split('\n')
+    .map((line) => `  ${line}`);
+  return [
+    '[networkcache]',
+    `# The standalone's binary cache server (${layout.cacheDir}): what the node built is uploaded`,
+    '# there and installed from there again. Point these elsewhere and the standalone starts none.',
+    `download-binary-cache-url = ${url}/shacache`,
+    `download-binary-dir-url = ${url}/shadir`,
+    `upload-binary-cache-url = ${url}/shacache`,
+    `upload-binary-dir-url = ${url}/shadir`,
+    `upload-token-file = ${cacheLayout(layout.cacheDir).tokenFile}`,
+    `signature-private-key-file = ${layout.signature.keyFile}`,
+    'signature-certificate-list =',
+    ...certificate,
+    '',
+  ].join('\n');
+}
+
 export function renderStandaloneConfig(
   layout: StandaloneLayout,
   settings: StandaloneSettings,
   accessToken: string,
+  networkcache?: string,
 ): string {
   return [
     '# The standalone SlapOS (slapos standalone start): written once; partition_amount may be raised.',
@@ -97,6 +143,7 @@ export function renderStandaloneConfig(
     `port = ${settings.port}`,
     `database_uri = ${layout.database}`,
     '',
+    ...(networkcache === undefined ? [] : [networkcache]),
   ].join('\n');
 }
 
@@ -115,11 +162,20 @@ export async function readStandaloneConfig(
   const port = Number(document.get('slapproxy', 'port'));
   const partitions = Number(document.get('slapformat', 'partition_amount'));
   const computerId = document.get('slapos', 'computer_id')?.trim();
+  const cacheUrl = /^http:\/\/127\.0\.0\.1:(\d+)\/shacache$/.exec(
+    document.get('networkcache', 'upload-binary-cache-url')?.trim() ?? '',
+  );
+  const cachePort = cacheUrl === null ? undefined : Number(cacheUrl[1]);
   if (!Number.isInteger(port) || port <= 0 || !Number.isInteger(partitions) || !computerId)
     throw new SlapError('SLAP_ERR_CONFIG', `${layout.config} is not a standalone configuration`, {
       hint: 'remove it (or the whole directory) to start afresh',
     });
-  return { port, partitions, computerId };
+  return {
+    port,
+    partitions,
+    computerId,
+    ...(cachePort === undefined || cachePort > 65535 ? {} : { cachePort }),
+  };
 }
 
 /** The token of `etc/master.token`, created (random, 0600) when missing; `etc/` is kept 0700. */
@@ -179,11 +235,21 @@ export async function ensureStandaloneConfig(
       port: await freePort(),
       partitions: options.partitions ?? options.defaultPartitions,
       computerId: STANDALONE_COMPUTER_ID,
+      cachePort: await freePort(),
     };
-    await writeFileAtomic(layout.config, renderStandaloneConfig(layout, settings, accessToken), {
-      mode: 0o600,
-    });
-    return { ...settings, accessToken, tokenAdded: true };
+    const networkcache = renderNetworkcacheSection(
+      layout,
+      settings.cachePort,
+      await signingCertificate(layout),
+    );
+    await writeFileAtomic(
+      layout.config,
+      renderStandaloneConfig(layout, settings, accessToken, networkcache),
+      {
+        mode: 0o600,
+      },
+    );
+    return { ...settings, accessToken, tokenAdded: true, cacheAdded: true };
   }
   if (options.partitions !== undefined && options.partitions < current.partitions)
     throw new SlapError(
@@ -200,9 +266,22 @@ export async function ensureStandaloneConfig(
     parseIni(updated, layout.config).get('slapos', MASTER_TOKEN_OPTION)?.trim() !== accessToken;
   if (tokenAdded) updated = withMasterToken(updated, accessToken);
   updated = withWatchLocalSoftware(updated, layout.config);
+  let { cachePort } = current;
+  const cacheAdded = !parseIni(updated, layout.config).has('networkcache');
+  if (cacheAdded) {
+    // A standalone made before it had a cache server gets one.
+    cachePort = await freePort();
+    const section = renderNetworkcacheSection(layout, cachePort, await signingCertificate(layout));
+    updated = `${updated.replace(/\n*$/, '\n')}\n${section}`;
+  }
   if (updated !== text) await writeFileAtomic(layout.config, updated, { mode: 0o600 });
   else await chmod(layout.config, 0o600);
-  return { ...current, partitions, accessToken, tokenAdded };
+  return { ...current, cachePort, partitions, accessToken, tokenAdded, cacheAdded };
+}
+
+/** The certificate of the standalone's signing identity (made at the first start). */
+function signingCertificate(layout: StandaloneLayout): Promise<string> {
+  return ensureSigningIdentity(layout.signature, `standalone-${STANDALONE_COMPUTER_ID}`);
 }
 
 /** A standalone written before `watch_local_software` existed gets it (set to true), once. */
