@@ -14,7 +14,9 @@ import { lstat, mkdir } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { SlapError, toSlapError, type ErrorCode } from '../core/errors.ts';
-import { download, isUrl, localPath, type DownloadResult } from '../lib/download.ts';
+import { download, isUrl, localPath, type DownloadResult, type SourceCache } from '../lib/download.ts';
+import { readNetworkcacheOptions } from '../lib/networkcache/options.ts';
+import { sourceCacheFor } from '../lib/networkcache/source-cache.ts';
 import { execFile, type ExecOptions, type ExecResult } from '../lib/exec.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { BUILTIN_RECIPES } from './recipes/index.ts';
@@ -169,6 +171,33 @@ class Session {
 
   emit(event: BuildoutEvent): void {
     this.options.onProgress?.(event);
+  }
+
+  private sourceCacheMade: Promise<SourceCache | undefined> | undefined;
+
+  /** The source cache of `buildout:networkcache-section` (as the SlapOS fork of zc.buildout), if any. */
+  sourceCache(): Promise<SourceCache | undefined> {
+    return (this.sourceCacheMade ??= this.makeSourceCache());
+  }
+
+  private async makeSourceCache(): Promise<SourceCache | undefined> {
+    const name = await this.buildout.lookup('buildout', 'networkcache-section').catch(() => undefined);
+    if (!name || this.buildout.raw.get(name) === undefined) return undefined;
+    const values: Record<string, string> = {};
+    const section = await this.buildout.section(name);
+    for (const key of section.keys()) {
+      const value = await this.buildout.lookup(name, key);
+      if (value !== undefined) values[key] = value;
+    }
+    const directory = (await this.buildout.lookup('buildout', 'directory')) ?? process.cwd();
+    try {
+      const options = readNetworkcacheOptions(values, join(directory, 'buildout.cfg'), name);
+      return sourceCacheFor(options, { logger: this.logger, dispatcher: this.options.dispatcher });
+    } catch (error) {
+      // A cache never fails a build: downloads go to the network.
+      this.warn(`source cache not used: ${(error as Error).message}`);
+      return undefined;
+    }
   }
 
   warn(message: string, fields: Record<string, unknown> = {}, part?: string): void {
@@ -338,7 +367,7 @@ class PartContext implements RecipeContext {
     }
   }
 
-  private fetch(url: string, options: RecipeDownloadOptions): Promise<DownloadResult> {
+  private async fetch(url: string, options: RecipeDownloadOptions): Promise<DownloadResult> {
     const local = localPath(url);
     if (local !== undefined) this.session.localFiles.add(resolve(local));
     const cache = this.buildout.get('download-cache');
@@ -350,6 +379,7 @@ class PartContext implements RecipeContext {
       offline: options.offline ?? this.offline,
       signal: this.signal,
       dispatcher: this.session.options.dispatcher,
+      sourceCache: await this.session.sourceCache(),
       onProgress: (p) =>
         this.session.emit({
           type: 'download',

@@ -229,7 +229,7 @@ export class PassRenderer {
           case 'building':
             return `Installing software release ${event.url}`;
           case 'available':
-            return `Software release ${event.url} is available.`;
+            return `Software release ${event.url} is available${event.message === undefined ? '' : ` (${event.message})`}.`;
           case 'up-to-date':
             return this.verbose ? `Software release ${event.url} is already installed.` : undefined;
           case 'destroyed':

@@ -317,6 +317,18 @@ export const ERROR_CATALOG = {
     exit: EXIT.unavailable,
     summary: 'A download failed: unreachable host, HTTP error status, timeout, or refused in offline mode.',
   },
+  SLAP_ERR_CACHE_REFUSED: {
+    http: 502,
+    exit: EXIT.failure,
+    summary:
+      'A networkcache (shacache/shadir) entry or blob was refused: bad or unknown signature, sha512 mismatch, truncated download, unsafe archive; the node builds instead.',
+  },
+  SLAP_ERR_CACHE_FORCED: {
+    http: 404,
+    exit: EXIT.failure,
+    summary:
+      'A software release listed in download-from-binary-cache-force-url-list could not be installed from the binary cache; it is never built locally.',
+  },
 
   // --- templates (src/template: Jinja2-compatible renderer) ---
   SLAP_ERR_TEMPLATE: {

@@ -1,13 +1,20 @@
 /**
  * Unpacking archives with the system's GNU tar (gzip, bzip2, xz, zstd or plain; the `tar` npm
- * package cannot read .tar.xz) and `unzip`. Member names are listed first and an archive with an
- * absolute path or a `..` component is refused before anything is written; owners are never
- * restored (`--no-same-owner`).
+ * package cannot read .tar.xz) and `unzip`. Members are listed first and the archive is refused
+ * before anything is written when one would land outside the destination: an absolute path or a
+ * `..` component, a hard link to such a path, a symbolic link whose target leaves the destination
+ * (absolute targets are allowed only inside `absoluteRoot`), or a device file or FIFO. Owners are
+ * never restored (`--no-same-owner`).
  */
+import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import { open, readdir, rename, rm, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { SlapError } from '../core/errors.ts';
 import { execFile, type ExecOptions, type ExecResult } from './exec.ts';
+import { listTarMembers, type TarMember } from './tar-members.ts';
 
 export type ArchiveFormat = 'tar' | 'zip';
 
@@ -21,6 +28,13 @@ export interface ExtractOptions {
   nameHint?: string | undefined;
   /** Milliseconds before tar/unzip is stopped (default 30 min). */
   timeoutMs?: number;
+  /** Every tar member must be this directory or lie under it (e.g. a software archive's `<md5>`). */
+  topDirectory?: string | undefined;
+  /**
+   * Where the destination will finally live, for absolute symbolic link targets: one inside it is
+   * allowed (a software directory links to itself by absolute path); without it, none is.
+   */
+  absoluteRoot?: string | undefined;
 }
 
 /** Detects the archive format from the first bytes (and the name as a fallback). */
@@ -47,16 +61,106 @@ export async function detectArchiveFormat(file: string, nameHint = file): Promis
   );
 }
 
+function refuse(archive: string, name: string, why: string): never {
+  throw new SlapError(
+    'SLAP_ERR_INVALID_INPUT',
+    `Refusing to unpack ${archive}: member ${JSON.stringify(name)} ${why}`,
+  );
+}
+
+function escapes(path: string): boolean {
+  const clean = path.replace(/^(\.\/)+/, '');
+  return clean.startsWith('/') || clean.split('/').includes('..');
+}
+
+function underTop(path: string, top: string | undefined): boolean {
+  if (top === undefined) return true;
+  const clean = posix.normalize(path.replace(/^(\.\/)+/, '')).replace(/\/$/, '');
+  return clean === top || clean.startsWith(`${top}/`);
+}
+
 function checkMembers(names: string[], archive: string): void {
-  for (const name of names) {
-    const clean = name.replace(/^\.\//, '');
-    if (clean.startsWith('/') || clean.split('/').includes('..')) {
-      throw new SlapError(
-        'SLAP_ERR_INVALID_INPUT',
-        `Refusing to unpack ${archive}: member ${JSON.stringify(name)} points outside the destination`,
-      );
+  for (const name of names) if (escapes(name)) refuse(archive, name, 'points outside the destination');
+}
+
+/** The rules of the header comment, applied to a tar's members. */
+export function checkTarMembers(
+  members: readonly TarMember[],
+  archive: string,
+  options: ExtractOptions = {},
+): void {
+  const top = options.topDirectory;
+  for (const member of members) {
+    const { name, linkName } = member;
+    if (escapes(name)) refuse(archive, name, 'points outside the destination');
+    if (!underTop(name, top)) refuse(archive, name, `is not under ${JSON.stringify(top)}`);
+    if (member.type === 'char-device' || member.type === 'block-device' || member.type === 'fifo')
+      refuse(archive, name, `is a ${member.type}`);
+    if (member.type === 'other')
+      refuse(archive, name, `has an unsupported type ${JSON.stringify(member.flag)}`);
+    if (member.type === 'hardlink' && (escapes(linkName) || !underTop(linkName, top)))
+      refuse(archive, name, `is a hard link to ${JSON.stringify(linkName)}, outside the destination`);
+    if (member.type === 'symlink') {
+      const root = options.absoluteRoot;
+      const inside = linkName.startsWith('/')
+        ? root !== undefined &&
+          (posix.normalize(linkName) === root || posix.normalize(linkName).startsWith(`${root}/`))
+        : (() => {
+            const target = posix.normalize(posix.join(posix.dirname(name.replace(/\/$/, '')), linkName));
+            return !escapes(target) && target !== '..' && underTop(target, top);
+          })();
+      if (!inside)
+        refuse(archive, name, `is a symbolic link to ${JSON.stringify(linkName)}, outside the destination`);
     }
   }
+}
+
+/** The decompressed content of a tar file, through zlib or the system's decompressor. */
+function tarStream(archive: string, head: Buffer): Readable {
+  const file = createReadStream(archive);
+  if (head[0] === 0x1f && head[1] === 0x8b) return file.pipe(createGunzip());
+  const tool =
+    head.subarray(0, 3).toString('latin1') === 'BZh'
+      ? 'bzip2'
+      : head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))
+        ? 'xz'
+        : head.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))
+          ? 'zstd'
+          : undefined;
+  if (tool === undefined) return file;
+  file.destroy();
+  const child = spawn(tool, ['-dc', archive], { stdio: ['ignore', 'pipe', 'ignore'] });
+  child.on('error', (error) => child.stdout.destroy(error));
+  return child.stdout;
+}
+
+async function readHead(file: string): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  const head = Buffer.alloc(512);
+  try {
+    await handle.read(head, 0, 512, 0);
+  } finally {
+    await handle.close();
+  }
+  return head;
+}
+
+/** Lists and judges a tar archive's members (see checkTarMembers). */
+export async function inspectTarArchive(archive: string, options: ExtractOptions = {}): Promise<TarMember[]> {
+  let members: TarMember[];
+  try {
+    members = await listTarMembers(tarStream(archive, await readHead(archive)));
+  } catch (error) {
+    throw new SlapError(
+      'SLAP_ERR_INVALID_INPUT',
+      `Cannot read ${archive} as a tar archive: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  checkTarMembers(members, archive, options);
+  return members;
 }
 
 async function run(
@@ -104,11 +208,7 @@ export async function extractArchive(
     await run(exec, 'unzip', ['-q', '-o', archive, '-d', destination], options, `unpack ${archive}`);
     return;
   }
-  const listing = await run(exec, 'tar', ['-tf', archive], options, `list ${archive}`);
-  checkMembers(
-    listing.split('\n').filter((l) => l !== ''),
-    archive,
-  );
+  await inspectTarArchive(archive, options);
   await run(
     exec,
     'tar',

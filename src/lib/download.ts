@@ -27,6 +27,14 @@ export interface DownloadProgress {
   done: boolean;
 }
 
+/** A networkcache for sources (see lib/networkcache/source-cache.ts); used only with an md5sum. */
+export interface SourceCache {
+  /** Fills `file` with the cached content of `url`; false when there is none. Never throws for a cache failure. */
+  fetch(url: string, file: string, signal?: AbortSignal): Promise<boolean>;
+  /** Stores `file` as the content of `url`. Never throws for a cache failure. */
+  store(url: string, file: string, signal?: AbortSignal): Promise<void>;
+}
+
 export interface DownloadOptions {
   /** Where the file must end up; default: the cached file, or a temporary file (`result.temporary`). */
   destination?: string;
@@ -48,6 +56,8 @@ export interface DownloadOptions {
   dispatcher?: Dispatcher | undefined;
   /** Directory for temporary files when there is no destination and no cache (default: os tmpdir). */
   tmpDir?: string;
+  /** Tried before the network and fed after it, when `md5sum` is given. */
+  sourceCache?: SourceCache | undefined;
 }
 
 export interface DownloadResult {
@@ -146,6 +156,8 @@ async function fetchTo(
     });
   }
   await mkdir(dirname(target), { recursive: true });
+  const cached = await fromSourceCache(url, target, options);
+  if (cached) return cached;
   const tmp = tmpBeside(target);
   const idle = options.idleTimeoutMs ?? 60_000;
   const controller = new AbortController();
@@ -207,10 +219,35 @@ async function fetchTo(
     checkSums(sums, options, `download of ${url}`);
     await rename(tmp, target);
     options.onProgress?.({ url, received, total, done: true });
+    if (options.sourceCache && options.md5sum) await options.sourceCache.store(url, target, options.signal);
     return sums;
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
+    await rm(tmp, { force: true });
+  }
+}
+
+/** The file from the source cache when it has one matching the checksums (else undefined: use the network). */
+async function fromSourceCache(
+  url: string,
+  target: string,
+  options: DownloadOptions,
+): Promise<{ md5: string; sha256: string; size: number } | undefined> {
+  if (!options.sourceCache || !options.md5sum) return undefined;
+  const tmp = tmpBeside(target);
+  try {
+    if (!(await options.sourceCache.fetch(url, tmp, options.signal))) return undefined;
+    const sums = await hashFile(tmp);
+    try {
+      checkSums(sums, options, `source cache copy of ${url}`);
+    } catch {
+      return undefined;
+    }
+    await rename(tmp, target);
+    options.onProgress?.({ url, received: sums.size, total: sums.size, done: true });
+    return sums;
+  } finally {
     await rm(tmp, { force: true });
   }
 }

@@ -14,7 +14,7 @@ export interface TestHttpServer {
 }
 
 export async function startHttpServer(
-  handler: (request: IncomingMessage & { body: string }, response: ServerResponse) => void,
+  handler: (request: IncomingMessage & { body: string; rawBody: Buffer }, response: ServerResponse) => void,
   options: { host?: string } = {},
 ): Promise<TestHttpServer> {
   const host = options.host ?? '127.0.0.1';
@@ -26,9 +26,10 @@ export async function startHttpServer(
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
+      const rawBody = Buffer.concat(chunks);
+      const body = rawBody.toString('utf8');
       requests.push({ method: request.method ?? '', url: request.url ?? '', body });
-      handler(Object.assign(request, { body }), response);
+      handler(Object.assign(request, { body, rawBody }), response);
     });
   });
   server.on('connection', (socket) => {

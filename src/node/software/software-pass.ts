@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { systemClock } from '../../core/clock.ts';
 import { profileListOption, profileWord } from '../../buildout/profile-text.ts';
-import { EXIT } from '../../core/errors.ts';
+import { EXIT, SlapError } from '../../core/errors.ts';
+import { matchingPrefix, type MachineInfo } from '../../core/networkcache/platform.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { RunLog } from '../build-log.ts';
 import type { NodeConfig } from '../config.ts';
@@ -22,6 +23,16 @@ import { removeTree } from '../remove-tree.ts';
 import { JsonApiStateSource, type NodeStateSource, type WantedSoftware } from '../state-source.ts';
 import { pathExists } from '../../lib/path-exists.ts';
 import { isLocalSoftwareUrl, recordSources } from './local-sources.ts';
+import {
+  installFromBinaryCache,
+  localMachineInfo,
+  uploadToBinaryCache,
+  type BinaryCacheContext,
+  type BinaryInstallResult,
+  type UploadSettings,
+} from './cache/binary-cache.ts';
+import { readNetworkcacheOptions } from '../../lib/networkcache/options.ts';
+import type { Dispatcher } from 'undici';
 
 /** `<software_root>/<md5 of the URL>`: where a software release is installed. */
 export function softwareDirectory(softwareRoot: string, url: string): string {
@@ -42,6 +53,8 @@ export interface SoftwarePassOptions extends NodePassOptions {
   force?: boolean;
   /** Lines of the build log in an error report (default 50). */
   errorLines?: number;
+  /** Binary cache seams (tests): this machine's multiarch/os, the HTTP dispatcher, upload retries. */
+  binaryCache?: { machine?: MachineInfo; dispatcher?: Dispatcher; upload?: UploadSettings };
 }
 
 export interface SoftwareItemResult {
@@ -53,6 +66,8 @@ export interface SoftwareItemResult {
    * but instances of this node still use it (`usedBy`): removed once none does.
    */
   outcome: 'installed' | 'up-to-date' | 'destroyed' | 'kept' | 'failed';
+  /** `installed`: unpacked from the binary cache, or built by the profile engine. */
+  installedFrom?: 'binary-cache' | 'build';
   /** The partitions using it (`kept`). */
   usedBy?: string[];
   error?: PassError;
@@ -144,6 +159,12 @@ async function processSoftware(
   }
 
   emit({ type: 'software', url: item.url, action: 'building' });
+  // Before the build log exists: the binary cache is only tried when the directory does not.
+  const cache = await binaryCacheAttempt(config, item.url, directory, options, logger).catch(
+    (error: unknown) => ({
+      error,
+    }),
+  );
   const log = await RunLog.open(join(directory, BUILD_LOG_FILE), {
     tailLines: options.errorLines ?? 50,
     truncate: true,
@@ -154,8 +175,28 @@ async function processSoftware(
       call,
     );
     log.line(`Installing software release ${item.url} into ${directory}`);
+    if ('error' in cache) throw cache.error;
     const buildStartedMs = Date.now();
-    const sources = await buildSoftware(config, item.url, directory, log, options);
+    let sources: string[] = [];
+    let how: string;
+    if (cache.result?.installed) {
+      how = `installed from binary cache ${cache.result.cacheUrl}`;
+      log.line(
+        `Installed from binary cache ${cache.result.cacheUrl} (sha512 ${cache.result.sha512}, ${cache.result.bytes} bytes)`,
+      );
+    } else {
+      for (const reason of cache.result?.reasons ?? []) log.line(`Binary cache: ${reason}`);
+      const forced = matchingPrefix(item.url, cache.context?.options.forceList ?? []);
+      if (forced !== undefined)
+        throw new SlapError(
+          'SLAP_ERR_CACHE_FORCED',
+          `Binary cache forced for ${item.url} (download-from-binary-cache-force-url-list: ${forced}), but it could not be installed from the cache; it is never built here, will retry again`,
+        );
+      sources = await buildSoftware(config, item.url, directory, log, options);
+      how = 'built';
+      log.line('Built');
+      if (cache.context) await uploadBuild(cache.context, log, options);
+    }
     await options.master.reportSoftwareInstallationState(
       { softwareReleaseUri: item.url, computerGuid: config.computerId, state: 'available' },
       call,
@@ -166,9 +207,9 @@ async function processSoftware(
       join(directory, COMPLETED_FILE),
       `${new Date((options.clock ?? systemClock).now() * 1000).toUTCString()}\n`,
     );
-    logger.info({ directory }, 'software release available');
-    emit({ type: 'software', url: item.url, action: 'available' });
-    return result('installed');
+    logger.info({ directory, how }, 'software release available');
+    emit({ type: 'software', url: item.url, action: 'available', message: how });
+    return { ...result('installed'), installedFrom: cache.result?.installed ? 'binary-cache' : 'build' };
   } catch (error) {
     if (options.signal?.aborted) throw error;
     const failure = passError(error);
@@ -190,6 +231,69 @@ async function processSoftware(
     return result('failed', failure);
   } finally {
     await log.close();
+  }
+}
+
+interface CacheAttempt {
+  /** Undefined: no [networkcache] option concerns software releases. */
+  context: BinaryCacheContext | undefined;
+  /** Undefined: not tried (no download configured, or the directory exists). */
+  result: BinaryInstallResult | undefined;
+}
+
+/** Installs from the binary cache when it is configured and the directory does not exist yet. */
+async function binaryCacheAttempt(
+  config: NodeConfig,
+  url: string,
+  directory: string,
+  options: SoftwarePassOptions,
+  logger: NonNullable<SoftwarePassOptions['logger']>,
+): Promise<CacheAttempt> {
+  const networkcache = readNetworkcacheOptions(config.networkcache, config.file);
+  if (!networkcache.binaryDownload && !networkcache.binaryUpload && networkcache.forceList.length === 0)
+    return { context: undefined, result: undefined };
+  for (const ignored of networkcache.ignoredCertificates)
+    logger.info(
+      { reason: ignored },
+      'ignored a certificate of signature-certificate-list that does not parse',
+    );
+  const seams = options.binaryCache ?? {};
+  const context: BinaryCacheContext = {
+    options: networkcache,
+    url,
+    softwareRoot: config.softwareRoot,
+    directory,
+    machine: seams.machine ?? (await localMachineInfo()),
+    logger,
+    signal: options.signal,
+    dispatcher: seams.dispatcher,
+  };
+  if (await pathExists(directory))
+    return { context, result: { installed: false, reasons: [`${directory} already exists`] } };
+  const result = await installFromBinaryCache(context);
+  if (!result.installed)
+    logger.info({ reasons: result.reasons }, 'software release not installed from binary cache: building it');
+  return { context, result };
+}
+
+/** Uploads a fresh build when upload is configured; a failure is logged, never fails the build. */
+async function uploadBuild(
+  context: BinaryCacheContext,
+  log: RunLog,
+  options: SoftwarePassOptions,
+): Promise<void> {
+  if (!context.options.binaryUpload) return;
+  const upload = await uploadToBinaryCache(context, {
+    ...options.binaryCache?.upload,
+    // Markers and logs of this node's run; the receiving node writes its own.
+    leaveOut: [COMPLETED_FILE, BUILD_LOG_FILE, `${BUILD_LOG_FILE}.1`],
+  });
+  if (upload.uploaded) {
+    log.line(`Uploaded to binary cache (sha512 ${upload.sha512})`);
+    context.logger.info({ sha512: upload.sha512 }, 'software release uploaded to binary cache');
+  } else {
+    log.line(`Not uploaded to binary cache: ${upload.reason}`);
+    context.logger.warn({ reason: upload.reason }, 'software release not uploaded to binary cache');
   }
 }
 
