@@ -50,6 +50,8 @@ const HEADERS_TIMEOUT_MS = 10_000;
 /** An upload has as long as slapos.libnetworkcache waits for one (an hour). */
 const REQUEST_TIMEOUT_MS = 60 * 60_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** Blobs are read in 1 MiB chunks (64 KiB by default): fewer reads and socket writes per blob. */
+const READ_CHUNK_BYTES = 1024 * 1024;
 
 export interface CacheServerTls {
   key: string | Buffer;
@@ -203,13 +205,15 @@ function registerShacache(app: FastifyInstance, context: Context): void {
     }
     if (range === undefined) {
       reply.header('content-length', blob.size);
-      return reply.send(createReadStream(blob.path));
+      return reply.send(createReadStream(blob.path, { highWaterMark: READ_CHUNK_BYTES }));
     }
     reply
       .code(206)
       .header('content-range', `bytes ${range.start}-${range.end}/${blob.size}`)
       .header('content-length', range.end - range.start + 1);
-    return reply.send(createReadStream(blob.path, { start: range.start, end: range.end }));
+    return reply.send(
+      createReadStream(blob.path, { start: range.start, end: range.end, highWaterMark: READ_CHUNK_BYTES }),
+    );
   });
 }
 
