@@ -42,6 +42,9 @@ import { lineSplitter } from './lines.ts';
 import { knownRecipe, resolveRecipe } from './registry.ts';
 import { Buildout, buildoutPath, unescapeValue, type Options } from './resolver.ts';
 import { pathExists } from '../lib/path-exists.ts';
+import { PythonBridge, locatePython } from './python-bridge/bridge.ts';
+
+const DEFAULT_PYTHON_TIMEOUT_MS = 2 * 60 * 60 * 1000;
 
 export interface ProfileOptions {
   /** The root profile (path relative to `cwd`, or an http(s)/file URL). Default `buildout.cfg`. */
@@ -67,6 +70,8 @@ export interface ProfileOptions {
   exec?: ExecFunction;
   /** HTTP dispatcher for downloads. */
   dispatcher?: Dispatcher;
+  /** Deadline of one Python snippet of the profile (python-bridge/). Default 2 hours. */
+  pythonTimeoutMs?: number;
 }
 
 export interface RunOptions extends ProfileOptions {
@@ -102,6 +107,8 @@ export interface Profile {
   get(section: string, option: string): Promise<string | undefined>;
   /** Initialises `buildout:parts` (running recipe inits) and returns the install list. */
   plan(parts?: readonly string[]): Promise<string[]>;
+  /** Ends what resolving started (the Python process of profile code); the profile stays readable. */
+  close(): Promise<void>;
 }
 
 interface PartEntry {
@@ -162,11 +169,35 @@ class Session {
   ownedRoots: string[] = [];
   /** Local files the build read: custom recipe modules, downloads of paths and file: URLs; absolute. */
   readonly localFiles = new Set<string>();
+  private pythonBridge: PythonBridge | undefined;
 
   constructor(readonly options: ProfileOptions) {
     this.logger = options.logger ?? silentLogger();
     this.signal = options.signal ?? new AbortController().signal;
     this.exec = options.exec ?? execFile;
+  }
+
+  /** The run's Python bridge, started on first use (undefined without python3 on the PATH). */
+  python(): PythonBridge | undefined {
+    if (this.pythonBridge) return this.pythonBridge;
+    const env = this.options.env ?? process.env;
+    const python = locatePython(env);
+    if (python === undefined) return undefined;
+    this.pythonBridge = new PythonBridge({
+      python,
+      env,
+      cwd: this.directories().directory,
+      timeoutMs: this.options.pythonTimeoutMs ?? DEFAULT_PYTHON_TIMEOUT_MS,
+      signal: this.signal,
+    });
+    return this.pythonBridge;
+  }
+
+  /** Ends what the run started (the Python process). */
+  async close(): Promise<void> {
+    const bridge = this.pythonBridge;
+    this.pythonBridge = undefined;
+    await bridge?.close();
   }
 
   emit(event: BuildoutEvent): void {
@@ -338,6 +369,14 @@ class PartContext implements RecipeContext {
     return this.session.buildout.section(name, this.options);
   }
 
+  sectionWith(name: string, preset: Readonly<Record<string, string>>): Promise<Options> {
+    return this.session.buildout.sectionWith(name, preset, this.options);
+  }
+
+  python(): PythonBridge | undefined {
+    return this.session.python();
+  }
+
   step(step: string): void {
     this.session.emit({ type: 'step', part: this.name, step });
   }
@@ -459,6 +498,7 @@ class PartContext implements RecipeContext {
       'slap',
       'exec',
       'dispatcher',
+      'pythonTimeoutMs',
     ] as const) {
       if (parent[key] !== undefined) Object.assign(inherited, { [key]: parent[key] });
     }
@@ -514,6 +554,10 @@ class LoadedProfile implements Profile {
 
   section(name: string): Promise<Options> {
     return this.session.buildout.section(name);
+  }
+
+  close(): Promise<void> {
+    return this.session.close();
   }
 
   async get(section: string, option: string): Promise<string | undefined> {
@@ -665,6 +709,14 @@ function changedKeys(oldOptions: Record<string, string>, newOptions: Record<stri
 /** Runs buildout's `install` command; see the module comment. */
 export async function runBuildout(options: RunOptions = {}): Promise<BuildoutResult> {
   const profile = (await loadProfile(options)) as LoadedProfile;
+  try {
+    return await installProfile(profile, options);
+  } finally {
+    await profile.close();
+  }
+}
+
+async function installProfile(profile: LoadedProfile, options: RunOptions): Promise<BuildoutResult> {
   const session = profile.session;
   const logger = session.logger;
   const dirs = profile.directories;
@@ -930,6 +982,17 @@ export async function resolveProfile(options: ProfileOptions = {}): Promise<{
   sections: Record<string, Record<string, string> | { __error__: string }>;
 }> {
   const profile = await loadProfile(options);
+  try {
+    return await resolveLoaded(profile);
+  } finally {
+    await profile.close();
+  }
+}
+
+async function resolveLoaded(profile: Profile): Promise<{
+  parts: string[];
+  sections: Record<string, Record<string, string> | { __error__: string }>;
+}> {
   const parts = await profile.plan();
   const sections: Record<string, Record<string, string> | { __error__: string }> = {};
   for (const name of profile.buildout.sectionNames()) {

@@ -28,6 +28,7 @@ import type { DownloadResult } from '../lib/download.ts';
 import type { ExecOptions, ExecResult } from '../lib/exec.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Assignment } from './loader.ts';
+import type { PythonBridge } from './python-bridge/bridge.ts';
 import type { Options } from './resolver.ts';
 
 /** What `install`/`update` may return. */
@@ -93,6 +94,12 @@ export interface RecipeContext {
   readonly buildout: Options;
   /** Another section, initialised if needed (its recipe's `init` included); recorded as a dependency. */
   section(name: string): Promise<Options>;
+  /**
+   * Another section, initialised now with `preset` options replacing its own (literal values),
+   * before its substitutions and its recipe's init; recorded as a dependency. An error if that
+   * section is already initialised (publish-early).
+   */
+  sectionWith(name: string, preset: Readonly<Record<string, string>>): Promise<Options>;
   readonly directories: BuildoutDirectories;
   /** `buildout:offline`: no network downloads (cached and local files still work). */
   readonly offline: boolean;
@@ -134,6 +141,11 @@ export interface RecipeContext {
   readonly state: Map<string, unknown>;
   /** Registers paths to delete if the current `install`/`update` throws. */
   created(...paths: string[]): void;
+  /**
+   * The run's Python bridge (python-bridge/), for profile Python code: started on first use, closed
+   * at the end of the run. Undefined when `python3` is not on the run's PATH.
+   */
+  python(): PythonBridge | undefined;
   /** Runs a nested buildout that inherits this run's logger, exec, signal, recipes, slap and offline mode. */
   runBuildout(options: NestedRunOptions): Promise<NestedRunResult>;
   /** A SlapError naming this part, its recipe and (optionally) the option at fault. */

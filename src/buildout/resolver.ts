@@ -396,6 +396,35 @@ export class Buildout {
     return options;
   }
 
+  /**
+   * Initialises the section `name` with `preset` options taking the place of its own before
+   * anything is substituted or its recipe's init runs (publish-early: values published before
+   * stand for the ones the section would generate). An error if the section is already
+   * initialised. Preset values are literal (a `${` in them is not substituted).
+   */
+  async sectionWith(
+    name: string,
+    preset: Readonly<Record<string, string>>,
+    requester?: Options,
+  ): Promise<Options> {
+    if (requester) recordDependency(requester, name);
+    if (this.sections.has(name))
+      throw new SlapError('SLAP_ERR_PROFILE', `[${name}] section was already initialized`, {
+        details: { section: name },
+        hint: 'Nothing may read this section before the part that presets its options.',
+      });
+    const raw = this.raw.get(name);
+    if (!raw)
+      throw new SlapError('SLAP_ERR_PROFILE', `No section named [${name}]`, {
+        details: { missingSection: name },
+      });
+    const options = new Options(this, name, raw);
+    for (const [key, value] of Object.entries(preset)) options.store(key, value.replaceAll('${', '$${'));
+    this.sections.set(name, options);
+    await this.initialise(options);
+    return options;
+  }
+
   /** The value of `section:option` in its escaped form (initialising the section), or undefined. */
   async lookup(section: string, option: string, requester?: Options): Promise<string | undefined> {
     const options = await this.section(section, requester);

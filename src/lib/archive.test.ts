@@ -106,6 +106,12 @@ test('tar members that would leave the destination, or are devices, are refused 
         {},
         /hard link/,
       ],
+      [
+        'through a symlink',
+        [ok, { name: `${top}/dir`, type: '2', linkName: 'sub' }, { name: `${top}/dir/file`, content: 'x' }],
+        {},
+        /lies under the symbolic link "c0ffee\/dir"/,
+      ],
       ['char device', [ok, { name: `${top}/null`, type: '3' }], {}, /is a char-device/],
       ['block device', [ok, { name: `${top}/sda`, type: '4' }], {}, /is a block-device/],
       ['fifo', [ok, { name: `${top}/fifo`, type: '6' }], {}, /is a fifo/],

@@ -3,7 +3,8 @@
  * package cannot read .tar.xz) and `unzip`. Members are listed first and the archive is refused
  * before anything is written when one would land outside the destination: an absolute path or a
  * `..` component, a hard link to such a path, a symbolic link whose target leaves the destination
- * (absolute targets are allowed only inside `absoluteRoot`), or a device file or FIFO. Owners are
+ * (absolute targets are allowed only inside `absoluteRoot`), a member under a symbolic link of the
+ * archive, or a device file or FIFO. Owners are
  * never restored (`--no-same-owner`).
  */
 import { spawn } from 'node:child_process';
@@ -90,9 +91,21 @@ export function checkTarMembers(
   options: ExtractOptions = {},
 ): void {
   const top = options.topDirectory;
+  const symlinks = new Set<string>();
+  const clean = (path: string): string => posix.normalize(path.replace(/^(\.\/)+/, '')).replace(/\/$/, '');
   for (const member of members) {
     const { name, linkName } = member;
     if (escapes(name)) refuse(archive, name, 'points outside the destination');
+    // Written through a link the archive made: where it lands is the link's business, not ours.
+    const parts = clean(name).split('/');
+    for (let depth = 1; depth < parts.length; depth++)
+      if (symlinks.has(parts.slice(0, depth).join('/')))
+        refuse(
+          archive,
+          name,
+          `lies under the symbolic link ${JSON.stringify(parts.slice(0, depth).join('/'))}`,
+        );
+    if (member.type === 'symlink') symlinks.add(clean(name));
     if (!underTop(name, top)) refuse(archive, name, `is not under ${JSON.stringify(top)}`);
     if (member.type === 'char-device' || member.type === 'block-device' || member.type === 'fifo')
       refuse(archive, name, `is a ${member.type}`);

@@ -12,13 +12,18 @@
  *   unset strips it when there is exactly one.
  * - Both take `shared = true` (shared-part.ts): built once under `buildout:shared-part-list`,
  *   keyed by the part's options; `destination` is then refused, and `:download` needs `md5sum`.
- * - default entry — its `init`/`install`/`update` options are Python code: refused with an error
- *   naming the part; without them it does nothing.
+ * - default entry — its `init`/`install`/`update` options are Python code, run through the run's
+ *   Python bridge (python-bridge/): `init` while the part initialises (options it sets are seen by
+ *   `${part:option}` elsewhere), `install` when installing — it must create `location` (default
+ *   `${buildout:parts-directory}/<part>`), which is recorded and removed on uninstall — and `update`
+ *   when updating (and when installing without `install`, then nothing is recorded). Without
+ *   python3 on the PATH such a part is refused with an error naming it; without code it does nothing.
  */
 import { chmod, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { extractArchive, stripTopLevelDirectory } from '../../lib/archive.ts';
-import { WRITING_RECIPES_DOC, type Recipe, type RecipeContext } from '../recipe.ts';
+import { pythonUnavailable, runSnippet } from '../python-bridge/snippet.ts';
+import type { Recipe, RecipeContext } from '../recipe.ts';
 import { isTrue, parseMode, resolveUrl } from './common.ts';
 import { installPlaced, refuseWhenShared, sharedPlacement, type SharedPlacement } from './shared-part.ts';
 
@@ -142,26 +147,37 @@ export const slaposRecipeBuildDownloadUnpacked: Recipe = {
   },
 };
 
+const CODE_OPTIONS = ['init', 'install', 'update'] as const;
+
 export const slaposRecipeBuild: Recipe = {
-  version: '1',
-  init(ctx) {
-    for (const option of ['init', 'install', 'update']) {
-      if (ctx.options.has(option)) {
-        throw ctx.error(
-          `this option is Python code, which this engine does not run (section [${ctx.name}], recipe ${ctx.recipe})`,
-          {
-            option,
-            code: 'SLAP_ERR_RECIPE_UNSUPPORTED',
-            hint: `Rewrite the part with a supported recipe, or as a custom JavaScript recipe (${WRITING_RECIPES_DOC}).`,
-          },
-        );
-      }
+  version: '2',
+  async init(ctx) {
+    const { options } = ctx;
+    const present = CODE_OPTIONS.filter((option) => options.has(option));
+    if (present.length === 0) return;
+    if (!ctx.python()) throw pythonUnavailable(ctx, present[0] as string);
+    if (!options.has('location')) options.set('location', join(ctx.directories.parts, ctx.name));
+    const init = options.get('init');
+    if (init) await runSnippet(ctx, 'init', init, options.get('location'));
+  },
+  async install(ctx) {
+    const { options } = ctx;
+    const install = options.get('install');
+    if (!install) {
+      const update = options.get('update');
+      if (update) await runSnippet(ctx, 'update', update, options.get('location'));
+      return undefined;
     }
+    const location = options.require('location');
+    // What a failed install left is not this part's any more (the original removes it too).
+    await rm(location, { recursive: true, force: true });
+    ctx.created(location);
+    await runSnippet(ctx, 'install', install, location);
+    return location;
   },
-  install() {
-    return undefined;
-  },
-  update() {
+  async update(ctx) {
+    const update = ctx.options.get('update');
+    if (update) await runSnippet(ctx, 'update', update, ctx.options.get('location'));
     return undefined;
   },
 };

@@ -222,3 +222,13 @@ export async function templateText(
     if (file.temporary) await rm(file.path, { force: true });
   }
 }
+
+/**
+ * `value` (of `option`), refused when it holds a NUL: no shell script, file name or program argument
+ * can carry one, so writing it would cut or reshape what is written.
+ */
+export function withoutNul(ctx: RecipeContext, option: string, value: string): string {
+  if (value.includes('\0'))
+    throw ctx.error('a NUL character cannot be written here', { option, code: 'SLAP_ERR_PROFILE' });
+  return value;
+}

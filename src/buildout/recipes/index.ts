@@ -2,6 +2,7 @@
 import type { RecipeMap } from '../recipe.ts';
 import { slaposRecipeBuild, slaposRecipeBuildDownload, slaposRecipeBuildDownloadUnpacked } from './build.ts';
 import { slaposRecipeCmmi } from './cmmi.ts';
+import { cnsRecipeSymlink } from './cns-symlink.ts';
 import { collectiveRecipeTemplate } from './collective-template.ts';
 import { ploneRecipeCommand } from './command.ts';
 import { COOKBOOK_RECIPES } from './cookbook/index.ts';
@@ -17,5 +18,6 @@ export const BUILTIN_RECIPES: RecipeMap = {
   'slapos.recipe.cmmi': slaposRecipeCmmi,
   'plone.recipe.command': ploneRecipeCommand,
   'collective.recipe.template': collectiveRecipeTemplate,
+  'cns.recipe.symlink': cnsRecipeSymlink,
   ...COOKBOOK_RECIPES,
 };

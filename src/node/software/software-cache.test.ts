@@ -11,7 +11,13 @@ import {
   writeSoftwareRelease,
 } from '../../testing/node-passes.ts';
 import { rsaSigner, startTestCacheServer } from '../../testing/networkcache.ts';
-import { BUILD_LOG_FILE, COMPLETED_FILE, runSoftwarePass, softwareDirectory } from './software-pass.ts';
+import {
+  BUILD_LOG_FILE,
+  COMPLETED_FILE,
+  networkcacheAssignments,
+  runSoftwarePass,
+  softwareDirectory,
+} from './software-pass.ts';
 
 const MACHINE = { multiarch: 'x86_64-linux-gnu', os: ['debian', '12', ''] as const };
 
@@ -116,4 +122,34 @@ test('software pass: a release in download-from-binary-cache-force-url-list that
     await cache.close();
     await h.close();
   }
+});
+
+test('networkcache options reach the release buildout as slapgrid forwards them', () => {
+  assert.deepEqual(networkcacheAssignments({ file: '/etc/opt/slapos/slapos.cfg', networkcache: {} }), []);
+  assert.deepEqual(
+    networkcacheAssignments({
+      file: '/etc/opt/slapos/slapos.cfg',
+      networkcache: { 'download-cache-url': 'https://cache', 'shacache-cert-file': 'c.pem' },
+    }),
+    [],
+    'neither a key nor an upload URL: nothing forwarded',
+  );
+  assert.deepEqual(
+    networkcacheAssignments({
+      file: '/etc/opt/slapos/slapos.cfg',
+      networkcache: {
+        signature_private_key_file: 'keys/sign.key',
+        'upload-cache-url': 'https://up/shacache',
+        'upload-dir-url': 'https://up/shadir\nextra',
+        'shacache-cert-file': '/abs/c.pem',
+        'download-binary-cache-url': 'https://bin',
+      },
+    }),
+    [
+      'buildout:networkcache-section=networkcache',
+      'networkcache:signature-private-key-file=/etc/opt/slapos/keys/sign.key',
+      'networkcache:upload-cache-url=https://up/shacache',
+      'networkcache:shacache-cert-file=/abs/c.pem',
+    ],
+  );
 });

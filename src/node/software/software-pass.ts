@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { chown, mkdir, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { systemClock } from '../../core/clock.ts';
 import { profileListOption, profileWord } from '../../buildout/profile-text.ts';
@@ -325,6 +325,7 @@ async function buildSoftware(
     assignments: [
       `buildout:extends-cache=${join(directory, 'extends-cache')}`,
       `buildout:directory=${directory}`,
+      ...networkcacheAssignments(config),
     ],
     newest: options.force === true,
     ...(runAs ? { runAs: { ...runAs, instanceRoot: config.instanceRoot } } : {}),
@@ -340,6 +341,48 @@ async function buildSoftware(
     ...(options.recipes ? { recipes: options.recipes } : {}),
   });
   return sources;
+}
+
+/** What slapgrid forwards from `[networkcache]` to the release's buildout (node.md §3.4). */
+const FORWARDED_NETWORKCACHE_OPTIONS = [
+  'signature-private-key-file',
+  'upload-cache-url',
+  'upload-dir-url',
+  'shacache-ca-file',
+  'shacache-cert-file',
+  'shacache-key-file',
+  'shadir-ca-file',
+  'shadir-cert-file',
+  'shadir-key-file',
+] as const;
+const FILE_OPTIONS: ReadonlySet<string> = new Set(
+  FORWARDED_NETWORKCACHE_OPTIONS.filter((o) => o.endsWith('-file')),
+);
+
+/**
+ * `buildout:networkcache-section=networkcache` and `networkcache:<option>=<value>` for the set
+ * options, when a signature key or an upload URL is set (so the release's downloads feed the
+ * source cache); files are made absolute against slapos.cfg. A value holding a line break is not
+ * forwarded (no URL or path has one).
+ */
+export function networkcacheAssignments(config: Pick<NodeConfig, 'networkcache' | 'file'>): string[] {
+  const options = config.networkcache;
+  const value = (option: string): string | undefined => {
+    const raw = (
+      option === 'signature-private-key-file'
+        ? (options[option] ?? options.signature_private_key_file)
+        : options[option]
+    )?.trim();
+    if (!raw || /[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]/.test(raw)) return undefined;
+    return FILE_OPTIONS.has(option) ? resolve(dirname(config.file), raw) : raw;
+  };
+  if (!value('signature-private-key-file') && !value('upload-cache-url') && !value('upload-dir-url'))
+    return [];
+  const forwarded = FORWARDED_NETWORKCACHE_OPTIONS.flatMap((option) => {
+    const v = value(option);
+    return v === undefined ? [] : [`networkcache:${option}=${v}`];
+  });
+  return ['buildout:networkcache-section=networkcache', ...forwarded];
 }
 
 /**

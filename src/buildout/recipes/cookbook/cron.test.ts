@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execFile } from '../../../lib/exec.ts';
+import { seededRandom } from '../../../testing/hostile-strings.ts';
+import { asWritten, assign, hostileValue } from '../../../testing/recipe-values.ts';
 import { rejectsWithSlapError } from '../../../testing/slap-error-assert.ts';
 import { profileRunner, tempDir } from '../../../testing/buildout.ts';
 import { systemdToCron } from './cron.ts';
@@ -72,6 +75,75 @@ once-a-day = true
       bad(''),
       'SLAP_ERR_PROFILE',
       /Missing one of 'frequency', 'once-a-day' or 'time'/,
+    );
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('cron (dcron): the wrapper execs dcrond with the original options, hostile paths as single arguments', async () => {
+  const dir = await tempDir();
+  try {
+    const { run } = profileRunner(dir.path);
+    const fakeCrond = join(dir.path, 'dcrond');
+    await writeFile(fakeCrond, `#!/bin/sh\nprintf '%s\\0' "$@" > "$0.args"\n`, { mode: 0o755 });
+    const profile = `[buildout]
+parts = crond
+[crond]
+recipe = slapos.cookbook:cron
+binary = \${buildout:directory}/etc/service/crond
+dcrond-binary = ${fakeCrond}
+cron-entries = \${buildout:directory}/etc/cron.d
+crontabs = \${buildout:directory}/etc/crontabs
+cronstamps = \${buildout:directory}/etc/cronstamps
+catcher = \${buildout:directory}/bin/sendmail
+log-file = \${buildout:directory}/var/log/crond.log
+`;
+    await run(profile);
+    const wrapper = join(dir.path, 'etc/service/crond');
+    assert.equal((await stat(wrapper)).mode & 0o777, 0o700);
+    assert.match(await readFile(wrapper, 'utf8'), /^#!\/bin\/sh -e\nexec \S+dcrond -s \\\n\t/);
+    assert.equal((await execFile(wrapper, ['extra'])).exitCode, 0);
+    const d = dir.path;
+    assert.deepEqual((await readFile(`${fakeCrond}.args`, 'utf8')).split('\0').slice(0, -1), [
+      '-s',
+      `${d}/etc/cron.d`,
+      '-c',
+      `${d}/etc/crontabs`,
+      '-t',
+      `${d}/etc/cronstamps`,
+      '-f',
+      '-l',
+      '5',
+      '-M',
+      `${d}/bin/sendmail`,
+      '-L',
+      `${d}/var/log/crond.log`,
+      'extra',
+    ]);
+
+    const random = seededRandom(9);
+    for (let i = 0; i < 20; i++) {
+      const values = Object.fromEntries(
+        ['cron-entries', 'crontabs', 'cronstamps', 'catcher', 'log-file'].map((k) => [
+          k,
+          `${k}${hostileValue(random)}`,
+        ]),
+      );
+      await run(profile, { assignments: assign('crond', values) });
+      assert.equal((await execFile(wrapper, [])).exitCode, 0);
+      const args = (await readFile(`${fakeCrond}.args`, 'utf8')).split('\0').slice(0, -1);
+      assert.deepEqual(
+        [args[1], args[3], args[5], args[10], args[12]],
+        ['cron-entries', 'crontabs', 'cronstamps', 'catcher', 'log-file'].map((k) =>
+          asWritten(values[k] as string),
+        ),
+      );
+    }
+    await rejectsWithSlapError(
+      run(profile, { assignments: assign('crond', { catcher: 'a\0b' }) }),
+      'SLAP_ERR_PROFILE',
+      /crond:catcher: a NUL character/,
     );
   } finally {
     await dir.remove();

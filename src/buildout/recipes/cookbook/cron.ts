@@ -1,4 +1,8 @@
 /**
+ * `slapos.cookbook:cron` (the original's dcron `Recipe`): writes `binary`, a wrapper (0700, laid
+ * out as librecipe's createWrapper) exec-ing `dcrond-binary -s <cron-entries> -c <crontabs>
+ * -t <cronstamps> -f -l 5 -M <catcher> -L <log-file>` with the wrapper's own arguments.
+ *
  * `slapos.cookbook:cron.d` (profiles.md §3.18): writes `<cron-entries>/<name>` containing
  * `<periodicity> <command>`, where the periodicity is `frequency` (crontab's five fields), else
  * `time` (a systemd calendar spec, converted), else with `once-a-day = true` a random daily time
@@ -7,7 +11,8 @@
 import { randomInt } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { Recipe, RecipeContext } from '../../recipe.ts';
-import { isTrue, writeIfChanged } from '../common.ts';
+import { isTrue, requirePath, withoutNul, writeIfChanged } from '../common.ts';
+import { execWrapperScript } from './shell.ts';
 
 const SYMBOLIC: Record<string, string> = {
   minutely: '* * * * *',
@@ -152,3 +157,34 @@ export const cronD: Recipe = {
   install: writeEntry,
   update: writeEntry,
 };
+
+/** The dcrond command line of a `cron` part. */
+export function dcronCommand(ctx: RecipeContext): string[] {
+  const value = (option: string): string => withoutNul(ctx, option, ctx.options.require(option));
+  return [
+    value('dcrond-binary').trim(),
+    '-s',
+    value('cron-entries'),
+    '-c',
+    value('crontabs'),
+    '-t',
+    value('cronstamps'),
+    '-f',
+    '-l',
+    '5',
+    '-M',
+    value('catcher'),
+    '-L',
+    value('log-file'),
+  ];
+}
+
+async function writeDcronWrapper(ctx: RecipeContext): Promise<string[]> {
+  const path = withoutNul(ctx, 'binary', requirePath(ctx, 'binary'));
+  const text = execWrapperScript(dcronCommand(ctx));
+  ctx.created(path);
+  await writeIfChanged(path, text, 0o700);
+  return [path];
+}
+
+export const dcron: Recipe = { version: '1', install: writeDcronWrapper, update: writeDcronWrapper };

@@ -3,8 +3,13 @@ import { SlapError } from '../../../core/errors.ts';
 
 const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
-/** `shlex.quote`: bare when only safe characters, else single-quoted. */
+/**
+ * `shlex.quote`: bare when only safe characters, else single-quoted. A NUL cannot be written in a
+ * shell script (the shell would cut the word there): it is an error.
+ */
 export function shellQuote(word: string): string {
+  if (word.includes('\0'))
+    throw new SlapError('SLAP_ERR_PROFILE', 'a shell word cannot hold a NUL character');
   if (word === '') return "''";
   if (SAFE.test(word)) return word;
   return `'${word.replaceAll("'", `'"'"'`)}'`;
@@ -64,4 +69,27 @@ export function shellSplit(text: string): string[] {
   }
   if (inWord) words.push(word);
   return words;
+}
+
+/**
+ * Appends `exec WORD… "$@"` to a script's lines as librecipe's createWrapper lays it out: words
+ * quoted, a line continued with ` \\` + tab once it reaches 40 characters.
+ */
+export function appendExec(out: string[], words: readonly string[]): void {
+  out.push('exec');
+  for (const word of [...words.map(shellQuote), '"$@"']) {
+    const last = out.length - 1;
+    if ((out[last] as string).length < 40) out[last] += ` ${word}`;
+    else {
+      out[last] += ' \\';
+      out.push(`\t${word}`);
+    }
+  }
+}
+
+/** librecipe's createWrapper: a `#!/bin/sh -e` script exec-ing `words` with the script's arguments. */
+export function execWrapperScript(words: readonly string[]): string {
+  const out = ['#!/bin/sh -e'];
+  appendExec(out, words);
+  return `${out.join('\n')}\n`;
 }

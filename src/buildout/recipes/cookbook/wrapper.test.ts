@@ -18,6 +18,7 @@ test('shellSplit and shellQuote follow Python shlex (POSIX mode)', () => {
   assert.equal(shellQuote('/bin/a-b_c.d:1,2@3%+='), '/bin/a-b_c.d:1,2@3%+=');
   assert.equal(shellQuote(''), "''");
   assert.equal(shellQuote("it's $HOME"), `'it'"'"'s $HOME'`);
+  throwsSlapError(() => shellQuote('a\0b'), 'SLAP_ERR_PROFILE', /cannot hold a NUL character/);
 });
 
 test('wrapper writes the shell script of profiles.md §5.2 and runs the program with its arguments', async () => {

@@ -23,7 +23,7 @@ import { resolve, sep } from 'node:path';
 import { SlapError } from '../../../core/errors.ts';
 import type { Recipe, RecipeContext } from '../../recipe.ts';
 import { isTrue, lines, parseEnvironment, requirePath, words, writeIfChanged } from '../common.ts';
-import { shellQuote, shellSplit } from './shell.ts';
+import { appendExec, shellQuote, shellSplit } from './shell.ts';
 
 const UNSUPPORTED_OPTIONS: Record<string, string> = {
   'private-tmpfs': 'private tmpfs mounts need user namespaces, which the original sets up from Python',
@@ -119,15 +119,7 @@ export function wrapperScript(ctx: RecipeContext): string {
     );
   }
   if (isTrue(ctx.options.get('reserve-cpu'))) out.push('echo $$ >> ~/.slapos-cpu-exclusive');
-  out.push('exec');
-  for (const word of [...args.map(shellQuote), '"$@"']) {
-    const last = out.length - 1;
-    if ((out[last] as string).length < 40) out[last] += ` ${word}`;
-    else {
-      out[last] += ' \\';
-      out.push(`\t${word}`);
-    }
-  }
+  appendExec(out, args);
   return `${out.join('\n')}\n`;
 }
 

@@ -7,7 +7,7 @@
  * a tar.gz of the software directory (arcname `<md5>`) and a signed entry, retried a few times with
  * a bounded backoff; an upload failure never fails the build.
  */
-import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
@@ -180,6 +180,13 @@ async function unpackBlob(
         'SLAP_ERR_CACHE_REFUSED',
         `the archive holds no ${basename(context.directory)}/ directory`,
       );
+    // As root, the release belongs to the owner of the software root (slapsoft), as a build would.
+    const owner = await stat(context.softwareRoot);
+    if (process.getuid?.() === 0 && owner.uid !== 0) {
+      const chown = await execFile('chown', ['-R', '-h', `${owner.uid}:${owner.gid}`, top]);
+      if (chown.exitCode !== 0)
+        throw new SlapError('SLAP_ERR_SYSTEM_COMMAND', `chown failed: ${chown.stderr.trim()}`);
+    }
     await rename(top, context.directory);
     return bytes;
   } finally {
