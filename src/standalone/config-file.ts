@@ -84,20 +84,13 @@ export function standaloneCacheUrl(port: number): string {
 }
 
 /**
- * The node's `[networkcache]`: the standalone's own cache server for download and upload of
- * built software releases, entries signed with the standalone's key and trusted by its certificate,
- * uploads authenticated with the cache server's first token (our `upload-token-file` extension).
+ * The node's `[networkcache]`: the standalone's own cache server for download and upload of built
+ * software releases, uploads authenticated with the cache server's first token (our
+ * `upload-token-file` extension). The signing key and its certificate are added by
+ * `ensureCacheSignature` (made while the master comes up: an RSA key takes a while).
  */
-export function renderNetworkcacheSection(
-  layout: StandaloneLayout,
-  cachePort: number,
-  certificatePem: string,
-): string {
+export function renderNetworkcacheSection(layout: StandaloneLayout, cachePort: number): string {
   const url = standaloneCacheUrl(cachePort);
-  const certificate = certificatePem
-    .trim()
-    .split('\n')
-    .map((line) => `  ${line}`);
   return [
     '[networkcache]',
     `# The standalone's binary cache server (${layout.cacheDir}): what the node built is uploaded`,
@@ -107,11 +100,43 @@ export function renderNetworkcacheSection(
     `upload-binary-cache-url = ${url}/shacache`,
     `upload-binary-dir-url = ${url}/shadir`,
     `upload-token-file = ${cacheLayout(layout.cacheDir).tokenFile}`,
-    `signature-private-key-file = ${layout.signature.keyFile}`,
-    'signature-certificate-list =',
-    ...certificate,
     '',
   ].join('\n');
+}
+
+const SIGNATURE_KEY_OPTION = 'signature-private-key-file';
+const SIGNATURE_CERTIFICATES_OPTION = 'signature-certificate-list';
+
+/**
+ * Gives the standalone's own `[networkcache]` its signing identity, made once (an RSA key and its
+ * self-signed certificate in `etc/`, 0600): the key signs the node's shadir entries, the
+ * certificate is the `signature-certificate-list`, so the node trusts what it uploaded. A section
+ * that has them, or that points elsewhere, is left as it is.
+ */
+export async function ensureCacheSignature(layout: StandaloneLayout): Promise<void> {
+  const text = await readFile(layout.config, 'utf8');
+  const settings = await readStandaloneConfig(layout);
+  const document = parseIni(text, layout.config);
+  if (settings?.cachePort === undefined) return;
+  if (
+    document.get('networkcache', SIGNATURE_KEY_OPTION) !== undefined &&
+    document.get('networkcache', SIGNATURE_CERTIFICATES_OPTION) !== undefined
+  )
+    return;
+  const certificate = await ensureSigningIdentity(layout.signature, `standalone-${STANDALONE_COMPUTER_ID}`);
+  const lines = certificate
+    .trim()
+    .split('\n')
+    .map((line) => `  ${line}`);
+  let updated = withSectionOption(text, 'networkcache', SIGNATURE_KEY_OPTION, layout.signature.keyFile, true);
+  updated = withSectionOption(
+    updated,
+    'networkcache',
+    SIGNATURE_CERTIFICATES_OPTION,
+    `\n${lines.join('\n')}`,
+    true,
+  );
+  await writeFileAtomic(layout.config, updated, { mode: 0o600 });
 }
 
 export function renderStandaloneConfig(
@@ -207,15 +232,27 @@ export function withMasterToken(text: string, token: string): string {
  * line added under its header; other sections (which may have a `key` too) and lines stay as they were.
  */
 function withSlaposOption(text: string, key: string, value: string): string {
-  const header = /^\[slapos\][^\S\n]*$/m.exec(text);
+  return withSectionOption(text, 'slapos', key, value);
+}
+
+/**
+ * `text` with `key = value` in its `[section]` (a name of letters only): that section's `key` line
+ * replaced, else a line added under its header (or, `atEnd`, after its last line).
+ */
+function withSectionOption(text: string, section: string, key: string, value: string, atEnd = false): string {
+  const header = new RegExp(`^\\[${section}\\][^\\S\\n]*$`, 'm').exec(text);
   if (header === null) return text;
   const start = header.index + header[0].length;
   const next = /^\[/m.exec(text.slice(start));
   const end = next === null ? text.length : start + next.index;
-  const line = `${key} = ${value}`;
+  const line = `${key} =${value.startsWith('\n') ? '' : ' '}${value}`;
   const body = text.slice(start, end);
   const existing = new RegExp(`^${key}[ \\t]*[=:].*$`, 'm');
-  const updated = existing.test(body) ? body.replace(existing, () => line) : `\n${line}${body}`;
+  const updated = existing.test(body)
+    ? body.replace(existing, () => line)
+    : atEnd
+      ? `${body.replace(/\n*$/, '')}\n${line}\n${end < text.length ? '\n' : ''}`
+      : `\n${line}${body}`;
   return text.slice(0, start) + updated + text.slice(end);
 }
 
@@ -237,11 +274,7 @@ export async function ensureStandaloneConfig(
       computerId: STANDALONE_COMPUTER_ID,
       cachePort: await freePort(),
     };
-    const networkcache = renderNetworkcacheSection(
-      layout,
-      settings.cachePort,
-      await signingCertificate(layout),
-    );
+    const networkcache = renderNetworkcacheSection(layout, settings.cachePort);
     await writeFileAtomic(
       layout.config,
       renderStandaloneConfig(layout, settings, accessToken, networkcache),
@@ -271,17 +304,12 @@ export async function ensureStandaloneConfig(
   if (cacheAdded) {
     // A standalone made before it had a cache server gets one.
     cachePort = await freePort();
-    const section = renderNetworkcacheSection(layout, cachePort, await signingCertificate(layout));
+    const section = renderNetworkcacheSection(layout, cachePort);
     updated = `${updated.replace(/\n*$/, '\n')}\n${section}`;
   }
   if (updated !== text) await writeFileAtomic(layout.config, updated, { mode: 0o600 });
   else await chmod(layout.config, 0o600);
   return { ...current, cachePort, partitions, accessToken, tokenAdded, cacheAdded };
-}
-
-/** The certificate of the standalone's signing identity (made at the first start). */
-function signingCertificate(layout: StandaloneLayout): Promise<string> {
-  return ensureSigningIdentity(layout.signature, `standalone-${STANDALONE_COMPUTER_ID}`);
 }
 
 /** A standalone written before `watch_local_software` existed gets it (set to true), once. */

@@ -13,7 +13,7 @@ import { runSlapos } from '../testing/cli.ts';
 import { rejectsWithSlapError, throwsSlapError } from '../testing/slap-error-assert.ts';
 import { shortTempDir } from '../testing/standalone.ts';
 import { pidAlive, waitFor } from '../testing/supervisor.ts';
-import { ensureStandaloneConfig, readStandaloneConfig } from './config-file.ts';
+import { ensureCacheSignature, ensureStandaloneConfig, readStandaloneConfig } from './config-file.ts';
 import { checkSocketPath, resolveStandaloneDir, standaloneLayout } from './layout.ts';
 import { standaloneStatus, startStandalone, stopStandalone, type StandaloneStep } from './standalone.ts';
 import { describeStep } from '../cli/commands/standalone-start.ts';
@@ -389,6 +389,7 @@ test("the node's [networkcache]: the standalone's cache server, its signing key 
     assert.equal(settings.cacheAdded, true);
     assert.ok(settings.cachePort !== undefined && settings.cachePort !== settings.port);
     const url = `http://127.0.0.1:${settings.cachePort}`;
+    await ensureCacheSignature(layout);
     const { networkcache } = await loadNodeConfig({ cfg: layout.config, isRoot: false });
     assert.deepEqual(
       {
@@ -416,15 +417,19 @@ test("the node's [networkcache]: the standalone's cache server, its signing key 
 
     // Made once: a later start keeps the key and the section.
     const keyBefore = await readFile(layout.signature.keyFile, 'utf8');
+    const configBefore = await readFile(layout.config, 'utf8');
     const again = await ensureStandaloneConfig(layout, { defaultPartitions: 1 });
+    await ensureCacheSignature(layout);
     assert.equal(again.cacheAdded, false);
     assert.equal(await readFile(layout.signature.keyFile, 'utf8'), keyBefore);
+    assert.equal(await readFile(layout.config, 'utf8'), configBefore);
 
     // A slapos.cfg made before the cache server gets the section, the rest as it was.
     const text = await readFile(layout.config, 'utf8');
     const old = text.slice(0, text.indexOf('[networkcache]')).replace(/\n+$/, '\n');
     await writeFile(layout.config, old);
     const migrated = await ensureStandaloneConfig(layout, { defaultPartitions: 1 });
+    await ensureCacheSignature(layout);
     assert.equal(migrated.cacheAdded, true);
     const now = await readFile(layout.config, 'utf8');
     assert.equal(now.slice(0, old.length), old);
@@ -439,6 +444,8 @@ test("the node's [networkcache]: the standalone's cache server, its signing key 
       `${old}\n[networkcache]\ndownload-binary-cache-url = https://shacache.example/\n`,
     );
     const elsewhere = await ensureStandaloneConfig(layout, { defaultPartitions: 1 });
+    await ensureCacheSignature(layout);
+    assert.doesNotMatch(await readFile(layout.config, 'utf8'), /signature/);
     assert.equal(elsewhere.cachePort, undefined);
     assert.equal(elsewhere.cacheAdded, false);
     assert.equal((await standaloneStatus(dir)).cache.url, null);

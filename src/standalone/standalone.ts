@@ -25,6 +25,7 @@ import { masterRegistrar } from '../node/master.ts';
 import { connectSupervisor } from '../node/node-supervisor.ts';
 import { SupervisorClient } from '../node/supervisor/client.ts';
 import {
+  ensureCacheSignature,
   ensureStandaloneConfig,
   standaloneCacheUrl,
   portTaken,
@@ -218,10 +219,13 @@ async function startComponents(
   const bin = slaposBinPath();
 
   const { accessToken } = settings;
-  // The cache server comes up while the master does (the agent, started last, needs both).
+  // The cache server comes up, and the node's signing key is made (once), while the master comes
+  // up; the node's configuration is read once all three are done.
   const cache = startCache(layout, settings, started, timeoutMs);
-  // Awaited below; a failure of the master first must not leave it unhandled.
+  const signature = ensureCacheSignature(layout);
+  // Awaited below; a failure of the master first must not leave them unhandled.
   cache.catch(() => undefined);
+  signature.catch(() => undefined);
   // The master (one started before the standalone had a token is restarted with it).
   let masterPid = await livePid(layout.masterPidFile);
   const masterWasRunning =
@@ -248,6 +252,7 @@ async function startComponents(
   step({ step: 'master', url: masterUrl, pid: masterPid as number, alreadyRunning: masterWasRunning });
   const cacheStep = await cache;
   if (cacheStep !== undefined) step(cacheStep);
+  await signature;
 
   const config = await loadNodeConfig({ cfg: layout.config, isRoot: false });
 
