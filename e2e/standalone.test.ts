@@ -2,13 +2,14 @@
  * The standalone SlapOS end to end, with real processes on 127.0.0.1 (`slapos standalone start`,
  * the master, the supervisor, the node agent, the hello service): examples/hello requested with the
  * `slapos` command answers; a parameter change redeploys; stopped and started again; a killed
- * service is restarted and banged; a killed agent leaves the services alone and resumes without
+ * service is restarted and banged; what the node built is in the standalone's binary cache; a killed agent leaves the services alone and resumes without
  * restarting them; the master away for a while; destroyed → wiped and free; stop, start again,
  * stale pid files; a directory too deep for the supervisor's socket.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
+import { createHash, createVerify, X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -135,6 +136,34 @@ test('examples/hello requested with the slapos command answers "Hello <name>!"',
   assert.equal(await waitForAnswer(url, 'Hello Alice!'), 'Hello Alice!');
   // The request command now shows the connection parameters.
   assert.ok((await requestHello('Alice')).includes(url));
+});
+
+test("what the node built is in the standalone's binary cache, signed with its key", async () => {
+  const status = await sa.slapos(['standalone', 'status', '--dir', sa.dir, '--json']);
+  const cache = (JSON.parse(status.stdout) as { cache: { running: boolean; url: string } }).cache;
+  assert.equal(cache.running, true);
+  const key = createHash('md5').update(SR).digest('hex');
+  // The upload follows the build: wait for the entry (bounded), then check it.
+  const pairs = await waitFor(
+    'the shadir entry of examples/hello',
+    async () => {
+      const response = await request(`${cache.url}/shadir/${key}`);
+      const body = await response.body.text();
+      return response.statusCode === 200 ? (JSON.parse(body) as [string, string][]) : undefined;
+    },
+    { timeoutMs: 60_000 },
+  );
+  assert.equal(pairs.length, 1);
+  const [entry, signature] = pairs[0] as [string, string];
+  const fields = JSON.parse(entry) as { software_url: string; sha512: string };
+  assert.equal(fields.software_url, SR);
+  const certificate = new X509Certificate(await readFile(sa.layout.signature.certFile, 'utf8'));
+  assert.equal(
+    createVerify('sha1').update(entry).verify(certificate.publicKey, Buffer.from(signature, 'base64')),
+    true,
+  );
+  const blob = await request(`${cache.url}/shacache/${fields.sha512}`, { method: 'HEAD' });
+  assert.equal(blob.statusCode, 200);
 });
 
 test('a parameter change redeploys with the new value', async () => {

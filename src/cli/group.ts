@@ -11,6 +11,7 @@ const GROUPS = {
   standalone: 'a whole SlapOS (master, node agent, supervisor) in one directory',
   token: 'registration tokens for compute nodes (master mode)',
   invoice: 'your invoices and credit notes (master mode)',
+  cache: 'a binary cache server (shacache and shadir) and its upload tokens',
 } as const;
 
 export type CommandGroupName = keyof typeof GROUPS;

@@ -73,6 +73,9 @@ function deadProcess(standalone: StandaloneInfo, layout: StandaloneLayout): Dead
     { name: 'the master', pid: standalone.pids.master, log: layout.masterLog },
     { name: 'the supervisor', pid: standalone.pids.supervisor, log: layout.supervisor.logFile },
     { name: 'the node agent', pid: standalone.pids.agent, log: layout.agentLog },
+    ...(standalone.pids.cache === undefined
+      ? []
+      : [{ name: 'the binary cache server', pid: standalone.pids.cache, log: layout.cacheLog }]),
   ];
   return processes.find((process) => !isLiveNodeProcess(process.pid));
 }

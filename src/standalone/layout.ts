@@ -32,6 +32,12 @@ export interface StandaloneLayout {
   agentPidFile: string;
   agentStatusFile: string;
   supervisor: SupervisorPaths;
+  /** The binary cache server's directory (blobs, index, upload token). */
+  cacheDir: string;
+  cacheLog: string;
+  cachePidFile: string;
+  /** The key (0600) and self-signed certificate the node signs its shadir entries with. */
+  signature: { keyFile: string; certFile: string };
 }
 
 export function standaloneLayout(dir: string): StandaloneLayout {
@@ -51,6 +57,13 @@ export function standaloneLayout(dir: string): StandaloneLayout {
     agentPidFile: agent.pidFile,
     agentStatusFile: agent.statusFile,
     supervisor: supervisorPaths(instanceRoot),
+    cacheDir: join(dir, 'var', 'cache'),
+    cacheLog: join(dir, 'var', 'log', 'slapos-cache.log'),
+    cachePidFile: join(dir, 'var', 'run', 'slapos-cache.pid'),
+    signature: {
+      keyFile: join(dir, 'etc', 'networkcache.key'),
+      certFile: join(dir, 'etc', 'networkcache.crt'),
+    },
   };
 }
 

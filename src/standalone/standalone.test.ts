@@ -7,12 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
+import { createPrivateKey, createSign, createVerify, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { runSlapos } from '../testing/cli.ts';
 import { rejectsWithSlapError, throwsSlapError } from '../testing/slap-error-assert.ts';
 import { shortTempDir } from '../testing/standalone.ts';
 import { pidAlive, waitFor } from '../testing/supervisor.ts';
-import { ensureStandaloneConfig, readStandaloneConfig } from './config-file.ts';
+import { ensureCacheSignature, ensureStandaloneConfig, readStandaloneConfig } from './config-file.ts';
 import { checkSocketPath, resolveStandaloneDir, standaloneLayout } from './layout.ts';
 import { standaloneStatus, startStandalone, stopStandalone, type StandaloneStep } from './standalone.ts';
 import { describeStep } from '../cli/commands/standalone-start.ts';
@@ -61,7 +62,7 @@ test('slapos.cfg: written once with a free port, partitions can only grow, hand 
 
     assert.equal(config.options.watch_local_software, 'true', 'a standalone watches local releases');
 
-    const unchanged = { ...first, tokenAdded: false };
+    const unchanged = { ...first, tokenAdded: false, cacheAdded: false };
     assert.deepEqual(await ensureStandaloneConfig(layout, { defaultPartitions: 3 }), unchanged);
     // A standalone written before the option existed gets it; one that says false keeps false.
     const withoutWatch = (await readFile(layout.config, 'utf8')).replace(/^watch_local_software.*\n/m, '');
@@ -229,10 +230,11 @@ test('a failed start stops what it started and leaves running what ran before', 
     );
     let status = await standaloneStatus(dir);
     assert.deepEqual(
-      [status.master.running, status.supervisor.running, status.agent.running],
-      [false, false, false],
+      [status.master.running, status.cache.running, status.supervisor.running, status.agent.running],
+      [false, false, false, false],
       'nothing left running',
     );
+    assert.equal(status.cache.pid, null);
     assert.equal(status.master.pid, null, 'no pid file left behind');
 
     const info = await startStandalone(dir, { partitions: 1, timeoutMs: 60_000 });
@@ -240,9 +242,9 @@ test('a failed start stops what it started and leaves running what ran before', 
     await rejectsWithSlapError(startStandalone(dir, brokenAgent), 'SLAP_ERR_UNAVAILABLE', /node agent/);
     status = await standaloneStatus(dir);
     assert.deepEqual(
-      [status.master.pid, status.supervisor.pid, status.agent.running],
-      [info.pids.master, info.pids.supervisor, false],
-      'the master and the supervisor that ran before still run',
+      [status.master.pid, status.cache.pid, status.supervisor.pid, status.agent.running],
+      [info.pids.master, info.pids.cache, info.pids.supervisor, false],
+      'the master, the cache server and the supervisor that ran before still run',
     );
   } finally {
     await stopStandalone(dir).catch(() => undefined);
@@ -374,6 +376,79 @@ test('the CLI: status of a missing standalone, bad --partitions, bad --grace, no
     const missing = await runSlapos(['node', 'run', '--cfg', join(dir, 'none.cfg')]);
     assert.equal(missing.code, 5);
     assert.match(missing.stderr, /Configuration file .*none\.cfg does not exist/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("the node's [networkcache]: the standalone's cache server, its signing key and its upload token", async () => {
+  const dir = await shortTempDir('sa-nc-');
+  try {
+    const layout = standaloneLayout(dir);
+    const settings = await ensureStandaloneConfig(layout, { defaultPartitions: 1 });
+    assert.equal(settings.cacheAdded, true);
+    assert.ok(settings.cachePort !== undefined && settings.cachePort !== settings.port);
+    const url = `http://127.0.0.1:${settings.cachePort}`;
+    await ensureCacheSignature(layout);
+    const { networkcache } = await loadNodeConfig({ cfg: layout.config, isRoot: false });
+    assert.deepEqual(
+      {
+        download: [networkcache['download-binary-cache-url'], networkcache['download-binary-dir-url']],
+        upload: [networkcache['upload-binary-cache-url'], networkcache['upload-binary-dir-url']],
+        key: networkcache['signature-private-key-file'],
+        token: networkcache['upload-token-file'],
+      },
+      {
+        download: [`${url}/shacache`, `${url}/shadir`],
+        upload: [`${url}/shacache`, `${url}/shadir`],
+        key: layout.signature.keyFile,
+        token: join(layout.cacheDir, 'upload.token'),
+      },
+    );
+    assert.equal((await stat(layout.signature.keyFile)).mode & 0o777, 0o600);
+    // The certificate listed is the key's: what the node signs, it trusts.
+    const certificate = new X509Certificate(networkcache['signature-certificate-list'] ?? '');
+    assert.equal(certificate.publicKey.asymmetricKeyType, 'rsa');
+    const key = createPrivateKey(await readFile(layout.signature.keyFile, 'utf8'));
+    const entry = JSON.stringify({ sha512: 'ab'.repeat(64) });
+    const signature = createSign('sha1').update(entry).sign(key);
+    assert.equal(createVerify('sha1').update(entry).verify(certificate.publicKey, signature), true);
+    assert.equal((await readStandaloneConfig(layout))?.cachePort, settings.cachePort);
+
+    // Made once: a later start keeps the key and the section.
+    const keyBefore = await readFile(layout.signature.keyFile, 'utf8');
+    const configBefore = await readFile(layout.config, 'utf8');
+    const again = await ensureStandaloneConfig(layout, { defaultPartitions: 1 });
+    await ensureCacheSignature(layout);
+    assert.equal(again.cacheAdded, false);
+    assert.equal(await readFile(layout.signature.keyFile, 'utf8'), keyBefore);
+    assert.equal(await readFile(layout.config, 'utf8'), configBefore);
+
+    // A slapos.cfg made before the cache server gets the section, the rest as it was.
+    const text = await readFile(layout.config, 'utf8');
+    const old = text.slice(0, text.indexOf('[networkcache]')).replace(/\n+$/, '\n');
+    await writeFile(layout.config, old);
+    const migrated = await ensureStandaloneConfig(layout, { defaultPartitions: 1 });
+    await ensureCacheSignature(layout);
+    assert.equal(migrated.cacheAdded, true);
+    const now = await readFile(layout.config, 'utf8');
+    assert.equal(now.slice(0, old.length), old);
+    assert.equal(
+      parseIni(now, layout.config).get('networkcache', 'signature-private-key-file'),
+      layout.signature.keyFile,
+    );
+
+    // Pointed elsewhere by hand: the standalone runs no cache server.
+    await writeFile(
+      layout.config,
+      `${old}\n[networkcache]\ndownload-binary-cache-url = https://shacache.example/\n`,
+    );
+    const elsewhere = await ensureStandaloneConfig(layout, { defaultPartitions: 1 });
+    await ensureCacheSignature(layout);
+    assert.doesNotMatch(await readFile(layout.config, 'utf8'), /signature/);
+    assert.equal(elsewhere.cachePort, undefined);
+    assert.equal(elsewhere.cacheAdded, false);
+    assert.equal((await standaloneStatus(dir)).cache.url, null);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -25,7 +25,9 @@ import { masterRegistrar } from '../node/master.ts';
 import { connectSupervisor } from '../node/node-supervisor.ts';
 import { SupervisorClient } from '../node/supervisor/client.ts';
 import {
+  ensureCacheSignature,
   ensureStandaloneConfig,
+  standaloneCacheUrl,
   portTaken,
   portTakenError,
   readStandaloneConfig,
@@ -38,6 +40,7 @@ export type StandaloneStep =
   | { step: 'root'; dir: string }
   | { step: 'config'; path: string; created: boolean; tokenAdded: boolean }
   | { step: 'master'; url: string; pid: number; alreadyRunning: boolean }
+  | { step: 'cache'; url: string; pid: number; alreadyRunning: boolean }
   | { step: 'supervisor'; pid: number; alreadyRunning: boolean }
   | { step: 'format'; partitions: number }
   | { step: 'agent'; pid: number; alreadyRunning: boolean };
@@ -66,7 +69,9 @@ export interface StandaloneInfo {
   partitions: number;
   /** True when master, supervisor and agent were all running already. */
   alreadyRunning: boolean;
-  pids: { master: number; supervisor: number; agent: number };
+  /** The binary cache server's base URL (`/shacache`, `/shadir`), unless `[networkcache]` points elsewhere. */
+  cacheUrl: string | undefined;
+  pids: { master: number; supervisor: number; agent: number; cache: number | undefined };
 }
 
 /**
@@ -102,6 +107,60 @@ async function masterAnswers(url: string, accessToken: string | undefined): Prom
   } finally {
     await client.close();
   }
+}
+
+async function cacheAnswers(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
+    await response.arrayBuffer();
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts the binary cache server when it is not running (it needs no master: started first, it
+ * comes up while the master does). Undefined when the node's `[networkcache]` points elsewhere.
+ */
+async function startCache(
+  layout: StandaloneLayout,
+  settings: EnsuredStandaloneConfig,
+  started: (() => Promise<unknown>)[],
+  timeoutMs: number,
+): Promise<(StandaloneStep & { step: 'cache' }) | undefined> {
+  if (settings.cachePort === undefined) return undefined;
+  const url = standaloneCacheUrl(settings.cachePort);
+  const pid = await livePid(layout.cachePidFile);
+  if (pid !== undefined && (await cacheAnswers(url)))
+    return { step: 'cache', url, pid, alreadyRunning: true };
+  if (pid !== undefined) await terminate(pid, 10_000);
+  if (await portTaken(settings.cachePort)) throw cachePortTakenError(layout, settings.cachePort);
+  const child = await spawnDetached(
+    [slaposBinPath(), 'cache', 'start', '--dir', layout.cacheDir, '--port', String(settings.cachePort)],
+    { logFile: layout.cacheLog, cwd: layout.dir },
+  );
+  started.push(async () => {
+    await terminate(child.pid, 10_000);
+    await rm(layout.cachePidFile, { force: true });
+  });
+  await writePidFile(layout.cachePidFile, child.pid);
+  await waitUntilReady('the binary cache server', child, {
+    ready: () => cacheAnswers(url),
+    timeoutMs,
+    logFile: layout.cacheLog,
+  });
+  return { step: 'cache', url, pid: child.pid, alreadyRunning: false };
+}
+
+function cachePortTakenError(layout: StandaloneLayout, port: number): SlapError {
+  return new SlapError(
+    'SLAP_ERR_LISTEN_FAILED',
+    `the standalone's binary cache server cannot listen on 127.0.0.1:${port}: another program uses that port`,
+    {
+      hint: `stop that program, or change the port of the four *-binary-*-url options under [networkcache] in ${layout.config}`,
+    },
+  );
 }
 
 /** The master's state: down, `secured` (answers only with the token) or `open` (started without it). */
@@ -160,6 +219,13 @@ async function startComponents(
   const bin = slaposBinPath();
 
   const { accessToken } = settings;
+  // The cache server comes up, and the node's signing key is made (once), while the master comes
+  // up; the node's configuration is read once all three are done.
+  const cache = startCache(layout, settings, started, timeoutMs);
+  const signature = ensureCacheSignature(layout);
+  // Awaited below; a failure of the master first must not leave them unhandled.
+  cache.catch(() => undefined);
+  signature.catch(() => undefined);
   // The master (one started before the standalone had a token is restarted with it).
   let masterPid = await livePid(layout.masterPidFile);
   const masterWasRunning =
@@ -184,6 +250,9 @@ async function startComponents(
     masterPid = child.pid;
   }
   step({ step: 'master', url: masterUrl, pid: masterPid as number, alreadyRunning: masterWasRunning });
+  const cacheStep = await cache;
+  if (cacheStep !== undefined) step(cacheStep);
+  await signature;
 
   const config = await loadNodeConfig({ cfg: layout.config, isRoot: false });
 
@@ -219,7 +288,7 @@ async function startComponents(
 
   // The node agent (one that read slapos.cfg before it had the token is restarted).
   let agentPid = await livePid(layout.agentPidFile);
-  if (agentPid !== undefined && settings.tokenAdded) {
+  if (agentPid !== undefined && (settings.tokenAdded || settings.cacheAdded)) {
     await terminate(agentPid, 30_000);
     agentPid = undefined;
   }
@@ -250,8 +319,15 @@ async function startComponents(
     masterUrl,
     computerGuid: settings.computerId,
     partitions: settings.partitions,
-    alreadyRunning: masterWasRunning && supervisorWasRunning && agentWasRunning,
-    pids: { master: masterPid as number, supervisor: supervisorPid, agent: agentPid as number },
+    alreadyRunning:
+      masterWasRunning && supervisorWasRunning && agentWasRunning && (cacheStep?.alreadyRunning ?? true),
+    cacheUrl: cacheStep?.url,
+    pids: {
+      master: masterPid as number,
+      supervisor: supervisorPid,
+      agent: agentPid as number,
+      cache: cacheStep?.pid,
+    },
   };
 }
 
@@ -275,13 +351,14 @@ export interface StopResult {
   agent: boolean;
   supervisor: boolean;
   master: boolean;
+  cache: boolean;
 }
 
 /** Stops the agent, then the supervisor and every service, then the master. Says what was running. */
 export async function stopStandalone(dir: string, options: { graceMs?: number } = {}): Promise<StopResult> {
   const layout = standaloneLayout(dir);
   const graceMs = options.graceMs ?? 20_000;
-  const result: StopResult = { agent: false, supervisor: false, master: false };
+  const result: StopResult = { agent: false, supervisor: false, master: false, cache: false };
   const agentPid = await livePid(layout.agentPidFile);
   if (agentPid !== undefined) result.agent = await terminate(agentPid, graceMs);
   const supervisor = await supervisorStatus(layout);
@@ -298,6 +375,10 @@ export async function stopStandalone(dir: string, options: { graceMs?: number } 
   const masterPid = await livePid(layout.masterPidFile);
   if (masterPid !== undefined) result.master = await terminate(masterPid, graceMs);
   await rm(layout.masterPidFile, { force: true });
+  // Last: the agent stopped above may have been uploading to it.
+  const cachePid = await livePid(layout.cachePidFile);
+  if (cachePid !== undefined) result.cache = await terminate(cachePid, graceMs);
+  await rm(layout.cachePidFile, { force: true });
   return result;
 }
 
@@ -316,6 +397,8 @@ export interface StandaloneStatus {
   computer_guid: string | null;
   partitions: number | null;
   master: { pid: number | null; running: boolean; log: string };
+  /** The binary cache server (url null when the node's `[networkcache]` points elsewhere). */
+  cache: { pid: number | null; running: boolean; url: string | null; log: string };
   supervisor: { pid: number | null; running: boolean; socket: string; processes: number };
   agent: {
     pid: number | null;
@@ -338,6 +421,9 @@ export async function standaloneStatus(dir: string): Promise<StandaloneStatus> {
   const accessToken = await readAccessTokenFile(layout.tokenFile).catch(() => undefined);
   const masterRunning =
     masterPid !== null && masterUrl !== null && (await masterAnswers(masterUrl, accessToken));
+  const cacheUrl = settings?.cachePort === undefined ? null : standaloneCacheUrl(settings.cachePort);
+  const cachePid = (await livePid(layout.cachePidFile)) ?? null;
+  const cacheRunning = cachePid !== null && cacheUrl !== null && (await cacheAnswers(cacheUrl));
   const supervisor = await supervisorStatus(layout);
   const agentPid = (await livePid(layout.agentPidFile)) ?? null;
   const agentStatus = agentPid === null ? undefined : await readAgentStatus(layout.agentStatusFile);
@@ -345,7 +431,7 @@ export async function standaloneStatus(dir: string): Promise<StandaloneStatus> {
   return {
     dir: layout.dir,
     exists: settings !== undefined,
-    running: masterRunning && supervisor !== undefined && agentRunning,
+    running: masterRunning && supervisor !== undefined && agentRunning && (cacheUrl === null || cacheRunning),
     config: layout.config,
     client_config: layout.config,
     token_file: layout.tokenFile,
@@ -353,6 +439,7 @@ export async function standaloneStatus(dir: string): Promise<StandaloneStatus> {
     computer_guid: settings?.computerId ?? null,
     partitions: settings?.partitions ?? null,
     master: { pid: masterPid, running: masterRunning, log: layout.masterLog },
+    cache: { pid: cachePid, running: cacheRunning, url: cacheUrl, log: layout.cacheLog },
     supervisor: {
       pid: supervisor?.pid ?? null,
       running: supervisor !== undefined,

@@ -68,4 +68,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   { word: 'standalone', load: async () => (await import('./standalone-stop.ts')).registerStandaloneStop },
   { word: 'standalone', load: async () => (await import('./standalone-status.ts')).registerStandaloneStatus },
   { word: 'standalone', load: async () => (await import('./standalone-demo.ts')).registerStandaloneDemo },
+  // --- the binary cache server (src/cache) ---
+  { word: 'cache', load: async () => (await import('./cache-start.ts')).registerCacheStart },
+  { word: 'cache', load: async () => (await import('./cache-token.ts')).registerCacheToken },
+  { word: 'cache', load: async () => (await import('./cache-status.ts')).registerCacheStatus },
 ];

@@ -28,6 +28,8 @@ export function describeStep(step: StandaloneStep): string {
           : `Using ${step.path}`;
     case 'master':
       return `Master ${step.alreadyRunning ? 'already running' : 'started'} at ${step.url} (pid ${step.pid})`;
+    case 'cache':
+      return `Binary cache server ${step.alreadyRunning ? 'already running' : 'started'} at ${step.url} (pid ${step.pid})`;
     case 'supervisor':
       return `Supervisor ${step.alreadyRunning ? 'already running' : 'started'} (pid ${step.pid})`;
     case 'format':
@@ -66,7 +68,8 @@ export function registerStandaloneStart(program: Command, ctx: CliContext): void
           computer_guid: info.computerGuid,
           partitions: info.partitions,
           already_running: info.alreadyRunning,
-          pids: info.pids,
+          cache_url: info.cacheUrl ?? null,
+          pids: { ...info.pids, cache: info.pids.cache ?? null },
         });
         return;
       }
@@ -77,6 +80,7 @@ export function registerStandaloneStart(program: Command, ctx: CliContext): void
       );
       ctx.print(`  master URL:   ${info.masterUrl}`);
       ctx.print(`  compute node: ${info.computerGuid} (${info.partitions} partitions)`);
+      if (info.cacheUrl !== undefined) ctx.print(`  binary cache: ${info.cacheUrl}  (shacache and shadir)`);
       ctx.print(`  client commands: --cfg ${info.config}  (it holds the master's access token)`);
       ctx.print(`  web panel:    ${info.masterUrl}/panel/  (sign in with the token in ${info.tokenFile})`);
     });

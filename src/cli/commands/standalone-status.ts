@@ -35,6 +35,9 @@ export function registerStandaloneStatus(program: Command, ctx: CliContext): voi
               `  web panel:    ${status.master_url}/panel/  (sign in with the token in ${status.token_file})`,
             ]),
         `  master:       ${state(status.master.running, status.master.pid)}`,
+        ...(status.cache.url === null
+          ? []
+          : [`  binary cache: ${state(status.cache.running, status.cache.pid)} at ${status.cache.url}`]),
         `  supervisor:   ${state(status.supervisor.running, status.supervisor.pid)}, ${status.supervisor.processes} processes`,
         `  node agent:   ${state(status.agent.running, status.agent.pid)}${status.agent.state ? `, ${status.agent.state}` : ''}`,
       ];

@@ -1,10 +1,14 @@
-/** `slapos standalone stop`: the agent, the supervisor with every service, then the master. */
+/** `slapos standalone stop`: the agent, the supervisor with every service, then the master and the binary cache server. */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { standaloneCommand, standaloneDir, type StandaloneCommandOptions } from '../standalone-options.ts';
 
 export function registerStandaloneStop(program: Command, ctx: CliContext): void {
-  standaloneCommand(program, 'stop', 'stop the node agent, the services and their supervisor, and the master')
+  standaloneCommand(
+    program,
+    'stop',
+    'stop the node agent, the services and their supervisor, the master and the binary cache server',
+  )
     .option('--json', 'print what was running as JSON')
     .action(async (options: StandaloneCommandOptions) => {
       const dir = standaloneDir(ctx, options);
@@ -14,7 +18,7 @@ export function registerStandaloneStop(program: Command, ctx: CliContext): void 
         ctx.printJson({ dir, stopped });
         return;
       }
-      const names = (['agent', 'supervisor', 'master'] as const).filter((name) => stopped[name]);
+      const names = (['agent', 'supervisor', 'master', 'cache'] as const).filter((name) => stopped[name]);
       ctx.print(
         names.length === 0
           ? `The standalone SlapOS in ${dir} was not running.`
