@@ -421,7 +421,7 @@ export class Buildout {
   private async initialise(options: Options): Promise<void> {
     const name = options.name;
     const raw = options.rawOption('<')
-      ? this.expandMacros(name, this.raw.get(name) as RawSection, [])
+      ? expandMacros(this.raw, name, this.raw.get(name) as RawSection, [])
       : undefined;
     if (raw) options.setRaw(raw);
     for (const key of options.rawKeys().sort(compareCodePoints)) {
@@ -444,42 +444,6 @@ export class Buildout {
       this.installList.push(name);
     }
     options.state = 'ready';
-  }
-
-  private expandMacros(name: string, data: RawSection, doing: string[]): RawSection {
-    if (name === 'buildout') return data;
-    if (doing.includes(name)) {
-      throw new SlapError(
-        'SLAP_ERR_PROFILE',
-        `Infinite extending loop in macros: ${[...doing, name].join(' <= ')}`,
-        {
-          details: { section: name },
-        },
-      );
-    }
-    const macros = data.get('<');
-    if (!macros) return data;
-    doing.push(name);
-    const result: RawSection = new Map();
-    for (const macro of macros.value.split('\n').map((l) => l.trim())) {
-      if (macro === '') continue;
-      const macroRaw = this.raw.get(macro);
-      if (!macroRaw) {
-        throw new SlapError(
-          'SLAP_ERR_PROFILE',
-          `${where(macros.source)}${name}:<: No section named [${macro}]`,
-          {
-            details: { section: name, option: '<', macro },
-            hint: '`<=` takes one section name per line.',
-          },
-        );
-      }
-      for (const [key, value] of this.expandMacros(macro, macroRaw, doing)) result.set(key, value);
-    }
-    updateSection(result, data);
-    result.delete('<');
-    doing.pop();
-    return result;
   }
 
   /** The escaped value of `options[key]`, substituting on first use (buildout's `Options.get`). */
@@ -590,6 +554,51 @@ export class Buildout {
     }
     return [names[0] || options.name, names[1] ?? ''];
   }
+}
+
+/**
+ * The options of section `name` with its `<=` macros expanded (one section name per line, each
+ * expanded recursively, then the section's own options applied over them with `+=`/`-=`).
+ */
+export function expandMacros(
+config: RawConfig,
+name: string,
+data: RawSection = config.get(name) ?? new Map(),
+doing: string[] = [],
+): RawSection {
+  if (name === 'buildout') return data;
+  if (doing.includes(name)) {
+    throw new SlapError(
+      'SLAP_ERR_PROFILE',
+      `Infinite extending loop in macros: ${[...doing, name].join(' <= ')}`,
+      {
+        details: { section: name },
+      },
+    );
+  }
+  const macros = data.get('<');
+  if (!macros) return data;
+  doing.push(name);
+  const result: RawSection = new Map();
+  for (const macro of macros.value.split('\n').map((l) => l.trim())) {
+    if (macro === '') continue;
+    const macroRaw = config.get(macro);
+    if (!macroRaw) {
+      throw new SlapError(
+        'SLAP_ERR_PROFILE',
+        `${where(macros.source)}${name}:<: No section named [${macro}]`,
+        {
+          details: { section: name, option: '<', macro },
+          hint: '`<=` takes one section name per line.',
+        },
+      );
+    }
+    for (const [key, value] of expandMacros(config, macro, macroRaw, doing)) result.set(key, value);
+  }
+  updateSection(result, data);
+  result.delete('<');
+  doing.pop();
+  return result;
 }
 
 /** `requester` looked `name` up while initialising: a dependency, unless itself or [buildout]. */

@@ -1,0 +1,181 @@
+/**
+ * Renders the instance profiles of one software release as the release's own buildout would, with
+ * nothing built: the software profile is loaded by the engine (extends, macros, substitutions),
+ * its template parts (`slapos.recipe.template`, `:jinja2`) and local `slapos.recipe.build:download`
+ * parts run for real into a scratch directory, and every other recipe is replaced by a stub that
+ * runs no code: its init sets `location` (`parts/<section>`, as most recipes do) and any option
+ * read but not written in the profile (one a built part's recipe would set) gets a placeholder
+ * path under PLACEHOLDER_ROOT, recorded so the report can say which were used.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadProfile, runBuildout } from '../buildout/engine.ts';
+import { loadRawProfile } from '../buildout/loader.ts';
+import type { RawConfig } from '../buildout/parser.ts';
+import type { Recipe, RecipeMap } from '../buildout/recipe.ts';
+import { slaposRecipeBuildDownload } from '../buildout/recipes/build.ts';
+import { slaposRecipeTemplate } from '../buildout/recipes/template.ts';
+import { slaposRecipeTemplateJinja2 } from '../buildout/recipes/template-jinja2.ts';
+import { normaliseDist, parseRecipeSpec } from '../buildout/registry.ts';
+import { expandMacros } from '../buildout/resolver.ts';
+
+export const PLACEHOLDER_ROOT = '/compat-placeholder';
+
+/** What a part of the software profile makes of one file of the checkout. */
+export interface RenderingPart {
+  /** The software profile's section. */
+  section: string;
+  kind: 'template' | 'jinja2' | 'download';
+  /** The absolute path of the template (or downloaded file) in the checkout. */
+  source: string;
+  /** The file written in the scratch directory (undefined if the part failed before knowing it). */
+  output?: string;
+}
+
+export interface SoftwareRendering {
+  /** Parts whose source is a file of the checkout. */
+  parts: RenderingPart[];
+  /** Errors met while initialising a part, by section (its source is then unknown). */
+  partErrors: Map<string, string>;
+  /** `section:option` given a placeholder path, in the order they were asked for. */
+  placeholders: string[];
+  /** Set when the software profile itself could not be loaded. */
+  error?: string;
+}
+
+const RENDERING_KINDS: Record<string, RenderingPart['kind']> = {
+  'slapos-recipe-template:default': 'template',
+  'slapos-recipe-template:jinja2': 'jinja2',
+  'slapos-recipe-build:download': 'download',
+};
+
+function recipeKind(recipe: string): RenderingPart['kind'] | undefined {
+  try {
+    const spec = parseRecipeSpec(recipe, '');
+    return RENDERING_KINDS[`${normaliseDist(spec.dist)}:${spec.entry}`];
+  } catch {
+    return undefined;
+  }
+}
+
+function stubRecipe(placeholders: string[]): Recipe {
+  return {
+    version: 'compat-stub',
+    init(ctx) {
+      if (!ctx.options.has('location')) ctx.options.set('location', join(ctx.directories.parts, ctx.name));
+      ctx.options.provideMissing((key) => {
+        placeholders.push(`${ctx.name}:${key}`);
+        return join(PLACEHOLDER_ROOT, ctx.name, key);
+      });
+    },
+    install: () => undefined,
+  };
+}
+
+/** A local path for a `url`/`template` value, or undefined if it is remote or inline. */
+function localSource(value: string | undefined, directory: string): string | undefined {
+  if (value === undefined || value.startsWith('inline:')) return undefined;
+  const url = value.trim().replace(/#[0-9a-f]{32}$/, '');
+  if (url.startsWith('file://')) return fileURLToPath(url);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return undefined;
+  return resolve(directory, url);
+}
+
+/** Downloads of remote files are stubbed too: only files of the checkout are copied. */
+function localDownload(stub: Recipe): Recipe {
+  return {
+    version: 'compat-download',
+    async init(ctx) {
+      if (localSource(ctx.options.get('url'), ctx.directories.directory) === undefined) {
+        await stub.init?.(ctx);
+        ctx.state.set('stub', true);
+        return;
+      }
+      await slaposRecipeBuildDownload.init?.(ctx);
+    },
+    install: (ctx) => (ctx.state.get('stub') ? undefined : slaposRecipeBuildDownload.install(ctx)),
+  };
+}
+
+/** Every section's recipe name (macros expanded), for the stub map. */
+function recipeNames(raw: RawConfig): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const name of raw.keys()) {
+    try {
+      const recipe = expandMacros(raw, name).get('recipe')?.value.trim();
+      if (recipe && !recipe.includes('${')) names.set(name, recipe);
+    } catch {
+      // reported when the section is initialised
+    }
+  }
+  return names;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Loads `softwareProfile` with the stubs and runs the parts that render files of the checkout
+ * into `scratch` (the release's `buildout:directory`).
+ */
+export async function renderSoftware(softwareProfile: string, scratch: string): Promise<SoftwareRendering> {
+  const rendering: SoftwareRendering = { parts: [], partErrors: new Map(), placeholders: [] };
+  const assignments = [`buildout:directory=${scratch}`, 'buildout:offline=true'];
+  let names: Map<string, string>;
+  try {
+    const loaded = await loadRawProfile({ configFile: softwareProfile, assignments: [] });
+    names = recipeNames(loaded.raw);
+  } catch (error) {
+    rendering.error = message(error);
+    return rendering;
+  }
+  const stub = stubRecipe(rendering.placeholders);
+  const recipes: Record<string, Recipe> = {};
+  for (const recipe of names.values()) recipes[recipe] = stub;
+  for (const recipe of names.values()) {
+    const kind = recipeKind(recipe);
+    if (kind === 'template') recipes[recipe] = slaposRecipeTemplate;
+    else if (kind === 'jinja2') recipes[recipe] = slaposRecipeTemplateJinja2;
+    else if (kind === 'download') recipes[recipe] = localDownload(stub);
+  }
+  const common = { configFile: softwareProfile, cwd: scratch, assignments, offline: true, recipes };
+  let profile;
+  try {
+    profile = await loadProfile(common);
+  } catch (error) {
+    rendering.error = message(error);
+    return rendering;
+  }
+  for (const [section, recipe] of names) {
+    const kind = recipeKind(recipe);
+    if (!kind) continue;
+    try {
+      const options = await profile.section(section);
+      const value =
+        kind === 'download' ? options.get('url') : (options.get('url') ?? options.get('template'));
+      const source = localSource(value, scratch);
+      if (source === undefined) continue;
+      const output =
+        kind === 'download' ? options.get('target') : (options.get('output') ?? options.get('rendered'));
+      rendering.parts.push({
+        section,
+        kind,
+        source,
+        ...(output ? { output: resolve(scratch, output) } : {}),
+      });
+    } catch (error) {
+      rendering.partErrors.set(section, message(error));
+    }
+  }
+  for (const part of rendering.parts) {
+    if (part.output === undefined || existsSync(part.output)) continue;
+    try {
+      await runBuildout({ ...common, parts: [part.section] });
+    } catch (error) {
+      rendering.partErrors.set(part.section, message(error));
+    }
+  }
+  return rendering;
+}
