@@ -4,7 +4,7 @@
  * Python expression over buildout's predefined names (`python3`, `linux`, `bits64`, `sys`,
  * `platform`, `os`). The engine emulates CPython 3.11 on the running machine.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { arch, endianness, machine, platform as osPlatform, release } from 'node:os';
 import {
   PyCallable,
@@ -23,6 +23,60 @@ import { pyStr, pyTruthy } from './py-value.ts';
 export const EMULATED_PYTHON = { major: 3, minor: 11, micro: 2 } as const;
 
 let cachedGlobals: Globals | undefined;
+
+// `[^]` rather than `.`: Python's `.` matches U+2028/U+2029 and U+0085, JavaScript's does not.
+const OS_RELEASE_LINE = /^([a-zA-Z0-9_]+)=(["']?)([^]*)\2$/;
+
+/**
+ * The fields of an os-release file as Python's `platform.freedesktop_os_release()` reads them:
+ * `KEY=value` lines, one level of matching quotes removed, `\\`, `\$`, `\"`, `\'` and `` \` ``
+ * unescaped; NAME, ID and PRETTY_NAME default to Linux/linux/Linux.
+ */
+export function parseOsRelease(text: string): Record<string, string> {
+  const info: Record<string, string> = { NAME: 'Linux', ID: 'linux', PRETTY_NAME: 'Linux' };
+  // Lines as Python's text files split them (universal newlines).
+  for (const line of text.split(/\r\n|\r|\n/)) {
+    const match = OS_RELEASE_LINE.exec(line);
+    if (match) info[match[1] as string] = (match[3] as string).replace(/\\([\\$"'`])/g, '$1');
+  }
+  return info;
+}
+
+const OS_RELEASE_FILES = ['/etc/os-release', '/usr/lib/os-release'];
+
+const freedesktopOsRelease = new PyCallable('platform.freedesktop_os_release', () => {
+  for (const file of OS_RELEASE_FILES) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    return parseOsRelease(text);
+  }
+  throw new PyExprError(`platform.freedesktop_os_release(): no ${OS_RELEASE_FILES.join(' nor ')}`);
+});
+
+const INTEGER_TEXT = /^[ \t\n\r\v\f]*([+-]?)(\d+(?:_\d+)*)[ \t\n\r\v\f]*$/;
+
+/** Python's `int()` of a str, bool or number (base 10). */
+const int = new PyCallable('int', (args) => {
+  const value = args[0];
+  if (args.length !== 1) throw new PyExprError(`int() takes exactly one argument (${args.length} given)`);
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value === 'bigint') return value;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new PyExprError(`cannot convert float ${value} to integer`);
+    return Math.trunc(value);
+  }
+  if (typeof value === 'string') {
+    const match = INTEGER_TEXT.exec(value);
+    if (!match) throw new PyExprError(`invalid literal for int() with base 10: ${JSON.stringify(value)}`);
+    const n = BigInt(`${match[1]}${(match[2] as string).replaceAll('_', '')}`);
+    return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+  }
+  throw new PyExprError('int() argument must be a string or a number');
+});
 
 function constant(name: string, value: PyObject): PyCallable {
   return new PyCallable(name, () => value);
@@ -86,7 +140,9 @@ export function conditionGlobals(): Globals {
       release: constant('platform.release', release()),
       python_version: constant('platform.python_version', pyVersion),
       python_implementation: constant('platform.python_implementation', 'CPython'),
+      freedesktop_os_release: freedesktopOsRelease,
     }),
+    int,
     os: new PyNamespace('os', {
       name: plat === 'win32' ? 'nt' : 'posix',
       sep: '/',

@@ -169,12 +169,18 @@ export async function renderSoftware(softwareProfile: string, scratch: string): 
       rendering.partErrors.set(section, message(error));
     }
   }
-  for (const part of rendering.parts) {
-    if (part.output === undefined || existsSync(part.output)) continue;
-    try {
-      await runBuildout({ ...common, parts: [part.section] });
-    } catch (error) {
-      rendering.partErrors.set(part.section, message(error));
+  // One run renders them all; when one fails, each is run alone to know which.
+  const pending = rendering.parts.filter((part) => part.output !== undefined);
+  try {
+    await runBuildout({ ...common, parts: pending.map((part) => part.section) });
+  } catch {
+    for (const part of pending) {
+      if (existsSync(part.output as string)) continue;
+      try {
+        await runBuildout({ ...common, parts: [part.section] });
+      } catch (error) {
+        rendering.partErrors.set(part.section, message(error));
+      }
     }
   }
   return rendering;
