@@ -46,7 +46,7 @@ export function formatReport(report: CompatReport): string {
     `Fully runnable (native): ${counts.native}`,
     `Needs the Python bridge: ${counts.bridge}`,
     `Blocked (a recipe the engine lacks): ${counts.blocked}`,
-    `Not resolved (render/load/parse error): ${counts.error}`,
+    `Not resolved (render/load/parse error): ${counts.error}, of which ${counts.instanceTime} instance-time Jinja2 templates`,
     `Total: ${counts.total}`,
   );
   if (report.blockers.length > 0) {

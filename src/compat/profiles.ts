@@ -3,7 +3,7 @@
  * `software/NAME/instance*.cfg*` and `stack/**\/instance*.cfg*`, without test-only trees (any
  * directory named `test` or `testsuite`). Software profiles: `software/NAME/software.cfg`.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 
 const INSTANCE_NAME = /^instance[^/]*\.cfg/;
@@ -12,14 +12,23 @@ const TEST_DIRECTORIES = new Set(['test', 'testsuite']);
 function directories(path: string): string[] {
   if (!existsSync(path)) return [];
   return readdirSync(path, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory())
+    .filter(
+      (entry) =>
+        entry.isDirectory() ||
+        (entry.isSymbolicLink() &&
+          statSync(join(path, entry.name), { throwIfNoEntry: false })?.isDirectory()),
+    )
     .map((entry) => entry.name)
     .sort();
 }
 
 function files(path: string): string[] {
   return readdirSync(path, { withFileTypes: true })
-    .filter((entry) => entry.isFile())
+    .filter(
+      (entry) =>
+        entry.isFile() ||
+        (entry.isSymbolicLink() && statSync(join(path, entry.name), { throwIfNoEntry: false })?.isFile()),
+    )
     .map((entry) => entry.name)
     .sort();
 }

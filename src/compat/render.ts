@@ -122,7 +122,12 @@ function message(error: unknown): string {
  */
 export async function renderSoftware(softwareProfile: string, scratch: string): Promise<SoftwareRendering> {
   const rendering: SoftwareRendering = { parts: [], partErrors: new Map(), placeholders: [] };
-  const assignments = [`buildout:directory=${scratch}`, 'buildout:offline=true'];
+  // As the node's software pass: offline here, and no shared parts.
+  const assignments = [
+    `buildout:directory=${scratch}`,
+    'buildout:offline=true',
+    'buildout:shared-part-list=',
+  ];
   let names: Map<string, string>;
   try {
     const loaded = await loadRawProfile({ configFile: softwareProfile, assignments: [] });

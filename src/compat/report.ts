@@ -4,12 +4,13 @@
  * (render.ts), loaded with its `extends` by the engine's loader, parsed — and how each of its
  * recipes would run (recipes.ts). docs/compat.md describes the method and its approximations.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { loadRawProfile } from '../buildout/loader.ts';
 import type { RawConfig } from '../buildout/parser.ts';
 import type { RecipeMap } from '../buildout/recipe.ts';
+import { instanceBuildoutTail, instanceProfile } from '../node/instance/buildout-tail.ts';
 import { instanceProfiles, relativePath, softwareProfiles } from './profiles.ts';
 import { classifyRecipes, profileRunner, type Runner, type SectionRecipe } from './recipes.ts';
 import { renderSoftware, type RenderingPart, type SoftwareRendering } from './render.ts';
@@ -24,6 +25,8 @@ export interface ProfileReport {
   renderedBy?: { software: string; part: string; kind: RenderingPart['kind'] };
   /** Why it does not resolve (render, load or parse error). */
   error?: string;
+  /** Not resolved because it is a Jinja2 template the instance buildout renders (see INSTANCE_TIME). */
+  instanceTime?: boolean;
   sections: SectionRecipe[];
   /** Placeholder paths the software release's stubs gave while rendering it. */
   placeholders: string[];
@@ -34,7 +37,8 @@ export interface CompatReport {
   profiles: ProfileReport[];
   /** Software profiles that could not be loaded at all, with their error. */
   softwareErrors: { software: string; error: string }[];
-  counts: Record<Status, number> & { total: number };
+  /** `instanceTime`: of the `error` ones, Jinja2 templates rendered at instance time. */
+  counts: Record<Status, number> & { total: number; instanceTime: number };
   /** Recipes blocking profiles (profiles counted once per recipe), most first. */
   blockers: { recipe: string; profiles: number }[];
   /** Recipes needing the bridge, by the number of profiles using them that way. */
@@ -63,6 +67,37 @@ function order(candidates: Candidate[], profile: string): Candidate[] {
   );
 }
 
+/**
+ * The profile a partition would run: the rendered file followed by the tail the node appends
+ * (`[slap-connection]`, `[storage-configuration]`…), written beside it so relative `extends` hold.
+ */
+async function asPartition(output: string, software: string): Promise<string> {
+  const tail = instanceBuildoutTail({
+    computerId: 'COMP-compat',
+    partitionId: 'slappart0',
+    serverUrl: 'http://127.0.0.1:1',
+    softwareReleaseUrl: software,
+    keyFile: '',
+    certFile: '',
+    sharedPartList: [],
+    buildTimePartList: [],
+    requestedState: 'started',
+    storageHome: '',
+    globalIpv4Network: '',
+  });
+  const file = `${output}.partition.cfg`;
+  await writeFile(file, instanceProfile(await readFile(output, 'utf8'), tail));
+  return file;
+}
+
+const INSTANCE_TIME =
+  'a Jinja2 template rendered at instance time (the software release only copies it; the instance buildout renders it with the instance parameters): not rendered by this report';
+
+/** Jinja2 statements or expressions left after the software release's rendering. */
+function isJinja2Template(text: string): boolean {
+  return /\{%-?\s*(?:set|if|for|import|from|macro|do|raw|with|include)\b|\{\{[^}]*\}\}/.test(text);
+}
+
 /** Renders, loads and classifies one instance profile with the first software release that manages to. */
 async function resolveProfile(
   root: string,
@@ -71,6 +106,7 @@ async function resolveProfile(
   builtins: RecipeMap,
 ): Promise<ProfileReport> {
   const errors: string[] = [];
+  let instanceTime = false;
   for (const candidate of order(candidates, profile)) {
     const { part, rendering } = candidate;
     const where = `${relativePath(root, candidate.software)} [${part.section}]`;
@@ -81,9 +117,17 @@ async function resolveProfile(
     }
     let raw: RawConfig;
     try {
-      raw = (await loadRawProfile({ configFile: part.output, assignments: OFFLINE })).raw;
+      raw = (
+        await loadRawProfile({
+          configFile: await asPartition(part.output, candidate.software),
+          assignments: OFFLINE,
+        })
+      ).raw;
     } catch (error) {
-      errors.push(`load (${where}): ${(error as Error).message}`);
+      if (isJinja2Template(await readFile(part.output, 'utf8'))) {
+        instanceTime = true;
+        errors.push(`load (${where}): ${INSTANCE_TIME}`);
+      } else errors.push(`load (${where}): ${(error as Error).message}`);
       continue;
     }
     const sections = classifyRecipes(raw, builtins);
@@ -99,6 +143,7 @@ async function resolveProfile(
     profile: relativePath(root, profile),
     status: 'error',
     error: errors.length > 0 ? errors.join('\n') : 'no part of a software release renders or downloads it',
+    ...(instanceTime ? { instanceTime } : {}),
     sections: [],
     placeholders: [],
   };
@@ -136,8 +181,11 @@ export async function compatReport(root: string, options: CompatOptions): Promis
     for (const profile of instanceProfiles(root)) {
       profiles.push(await resolveProfile(root, profile, bySource.get(profile) ?? [], options.builtins));
     }
-    const counts = { total: profiles.length, native: 0, bridge: 0, blocked: 0, error: 0 };
-    for (const profile of profiles) counts[profile.status]++;
+    const counts = { total: profiles.length, native: 0, bridge: 0, blocked: 0, error: 0, instanceTime: 0 };
+    for (const profile of profiles) {
+      counts[profile.status]++;
+      if (profile.instanceTime) counts.instanceTime++;
+    }
     return {
       root,
       profiles,
