@@ -420,9 +420,7 @@ export class Buildout {
 
   private async initialise(options: Options): Promise<void> {
     const name = options.name;
-    const raw = options.rawOption('<')
-      ? expandMacros(this.raw, name, this.raw.get(name) as RawSection, [])
-      : undefined;
+    const raw = options.rawOption('<') ? expandMacros(this.raw, name) : undefined;
     if (raw) options.setRaw(raw);
     for (const key of options.rawKeys().sort(compareCodePoints)) {
       const option = options.rawOption(key);
@@ -561,10 +559,10 @@ export class Buildout {
  * expanded recursively, then the section's own options applied over them with `+=`/`-=`).
  */
 export function expandMacros(
-config: RawConfig,
-name: string,
-data: RawSection = config.get(name) ?? new Map(),
-doing: string[] = [],
+  config: RawConfig,
+  name: string,
+  data: RawSection = config.get(name) ?? new Map<string, RawOption>(),
+  doing: string[] = [],
 ): RawSection {
   if (name === 'buildout') return data;
   if (doing.includes(name)) {

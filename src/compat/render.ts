@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { loadProfile, runBuildout } from '../buildout/engine.ts';
 import { loadRawProfile } from '../buildout/loader.ts';
 import type { RawConfig } from '../buildout/parser.ts';
-import type { Recipe, RecipeMap } from '../buildout/recipe.ts';
+import type { Recipe } from '../buildout/recipe.ts';
 import { slaposRecipeBuildDownload } from '../buildout/recipes/build.ts';
 import { slaposRecipeTemplate } from '../buildout/recipes/template.ts';
 import { slaposRecipeTemplateJinja2 } from '../buildout/recipes/template-jinja2.ts';
