@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { machine } from 'node:os';
+import { machine, release } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { evaluateCondition, parseOsRelease } from './conditions.ts';
 
@@ -43,7 +43,8 @@ test('anything outside the subset is refused, never evaluated', () => {
   );
   assert.throws(() => evaluateCondition('os.system("true")'), /os\.system is not supported/);
   assert.throws(() => evaluateCondition('lambda: 1'), /'lambda' is not supported/);
-  assert.throws(() => evaluateCondition('[x for x in y]'), /comprehensions are not supported/);
+  assert.throws(() => evaluateCondition('{x for x in y}'), /comprehensions are not supported/);
+  assert.throws(() => evaluateCondition('[x for x in y]'), /name 'y' is not supported/);
 });
 
 test('int() reads base-10 text, bools and numbers, and refuses anything else', () => {
@@ -102,4 +103,25 @@ test("platform.freedesktop_os_release() is this machine's os-release (upstream p
     "sys.version_info < (3, 10) or (platform.freedesktop_os_release()['ID'] == 'debian' and int(platform.freedesktop_os_release()['VERSION_ID']) < 12)";
   const old = info.ID === 'debian' && Number(info.VERSION_ID) < 12;
   assert.equal(evaluateCondition(poppler), old);
+});
+
+test("list comprehensions: upstream component/liburing's condition, unpacking, filters, scope and a bound", () => {
+  const [major, minor] = release()
+    .split('.')
+    .map((part) => Number.parseInt(part, 10));
+  const old = (major ?? 0) < 4 || ((major ?? 0) === 4 && (minor ?? 0) < 14);
+  assert.equal(evaluateCondition('[int(q) for q in platform.release().split(".")[:2]]<[4,14]'), old);
+  assert.equal(evaluateCondition("[a for a, b in [(1, 'x'), (2, 'y')] if b == 'y'] == [2]"), true);
+  assert.equal(evaluateCondition("[a + b for a in 'ab' for b in 'xy' if a != 'b'] == ['ax', 'ay']"), true);
+  assert.equal(evaluateCondition("[k for k in {'a': 1}] == ['a'] and [] == [x for x in ()]"), true);
+  assert.throws(() => evaluateCondition("[x for x in 'ab'] and x"), /name 'x' is not supported/);
+  assert.throws(() => evaluateCondition("[x for x, y in ['abc']]"), /cannot unpack 3 values into 2 names/);
+  assert.throws(() => evaluateCondition('[x for x in 3]'), /'int' object is not iterable/);
+  assert.throws(() => evaluateCondition('{x for x in (1,)}'), /comprehensions are not supported/);
+  assert.throws(() => evaluateCondition('(x for x in (1,))'), /only list comprehensions/);
+  assert.throws(() => evaluateCondition('[1 for None in (1,)]'), /expected a name/);
+  assert.throws(
+    () => evaluateCondition("[1 for a in 'x' * 1000 for b in 'y' * 1000]"),
+    /iterates more than 100000 times/,
+  );
 });
