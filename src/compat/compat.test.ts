@@ -50,7 +50,14 @@ url = \${:_profile_base_location_}/instance-third.cfg.in
 <= jinja-template
 url = \${:_profile_base_location_}/instance-broken.cfg.in
 output = \${buildout:directory}/instance-broken.cfg
+
+[template-init-fails]
+<= jinja-template
+url = \${:_profile_base_location_}/instance-init.cfg.in
+output = \${buildout:directory}/instance-init.cfg
+context = key x python:no-such-option
 `,
+  'software/demo/instance-init.cfg.in': '[buildout]\n',
   'software/demo/instance.cfg.in': `[buildout]
 parts = directory wrap
 [directory]
@@ -116,6 +123,7 @@ test('the instance profiles: software/*/instance*.cfg* and stack/**/instance*.cf
       instanceProfiles(root).map((path) => relativePath(root, path)),
       [
         'software/demo/instance-broken.cfg.in',
+        'software/demo/instance-init.cfg.in',
         'software/demo/instance-instance-time.cfg.jinja2',
         'software/demo/instance-other.cfg.in',
         'software/demo/instance-third.cfg.in',
@@ -215,13 +223,19 @@ test('each profile is rendered by its software release, loaded with the node tai
       broken?.error ?? '',
       /render \(software\/demo\/software\.cfg \[template-broken\]\).*undefined_name/,
     );
+    const init = byName.get('software/demo/instance-init.cfg.in');
+    assert.equal(init?.status, 'error');
+    assert.match(
+      init?.error ?? '',
+      /render \(software\/demo\/software\.cfg \[template-init-fails\]\).*python:no-such-option/,
+    );
     const later = byName.get('software/demo/instance-instance-time.cfg.jinja2');
     assert.equal(later?.status, 'error');
     assert.match(later?.error ?? '', /no part of a software release renders or downloads it/);
     assert.equal(byName.get('stack/deep/inner/instance-stack.cfg.in')?.status, 'error');
     assert.deepEqual(
       { ...report.counts },
-      { total: 6, native: 1, bridge: 1, blocked: 1, error: 3, instanceTime: 0 },
+      { total: 7, native: 1, bridge: 1, blocked: 1, error: 4, instanceTime: 0 },
     );
     assert.deepEqual(report.blockers, [{ recipe: 'slapos.cookbook:cron', profiles: 1 }]);
     assert.deepEqual(
@@ -283,7 +297,7 @@ test('npm run compat: text and JSON reports, --help, and a clear error for a pat
     out.length = 0;
     assert.equal(await compatMain([root, '--json'], sink(out), sink(err)), 0);
     const json = JSON.parse(out.join('')) as { counts: { total: number } };
-    assert.equal(json.counts.total, 6);
+    assert.equal(json.counts.total, 7);
     out.length = 0;
     assert.equal(await compatMain(['--help'], sink(out), sink(err)), 0);
     assert.match(out.join(''), /Usage: npm run compat/);

@@ -18,7 +18,7 @@ import { slaposRecipeBuildDownload } from '../buildout/recipes/build.ts';
 import { slaposRecipeTemplate } from '../buildout/recipes/template.ts';
 import { slaposRecipeTemplateJinja2 } from '../buildout/recipes/template-jinja2.ts';
 import { normaliseDist, parseRecipeSpec } from '../buildout/registry.ts';
-import { expandMacros } from '../buildout/resolver.ts';
+import { Buildout, expandMacros, type Options } from '../buildout/resolver.ts';
 
 export const PLACEHOLDER_ROOT = '/compat-placeholder';
 
@@ -59,18 +59,49 @@ function recipeKind(recipe: string): RenderingPart['kind'] | undefined {
   }
 }
 
+/** What a stub's init does to its section: `location`, and placeholders for what is missing. */
+function stubOptions(options: Options, partsDirectory: string, placeholders: string[]): void {
+  if (!options.has('location')) options.set('location', join(partsDirectory, options.name));
+  options.provideMissing((key) => {
+    placeholders.push(`${options.name}:${key}`);
+    return join(PLACEHOLDER_ROOT, options.name, key);
+  });
+}
+
 function stubRecipe(placeholders: string[]): Recipe {
   return {
     version: 'compat-stub',
-    init(ctx) {
-      if (!ctx.options.has('location')) ctx.options.set('location', join(ctx.directories.parts, ctx.name));
-      ctx.options.provideMissing((key) => {
-        placeholders.push(`${ctx.name}:${key}`);
-        return join(PLACEHOLDER_ROOT, ctx.name, key);
-      });
-    },
+    init: (ctx) => stubOptions(ctx.options, ctx.directories.parts, placeholders),
     install: () => undefined,
   };
+}
+
+/**
+ * The source of a part whose init failed (a template that does not compile, a context naming a
+ * missing option): its `url`/`template` resolved with every recipe stubbed, so that the failure
+ * is reported against the profile it renders.
+ */
+async function sourceAfterFailure(
+  raw: RawConfig,
+  section: string,
+  kind: RenderingPart['kind'],
+  scratch: string,
+): Promise<string | undefined> {
+  const placeholders: string[] = [];
+  const buildout = new Buildout({
+    raw,
+    initRecipe: async (options) => {
+      const parts = (await buildout.lookup('buildout', 'parts-directory')) ?? 'parts';
+      stubOptions(options, resolve(scratch, parts), placeholders);
+    },
+  });
+  try {
+    const options = await buildout.section(section);
+    const value = kind === 'download' ? options.get('url') : (options.get('url') ?? options.get('template'));
+    return localSource(value, scratch);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A local path for a `url`/`template` value, or undefined if it is remote or inline. */
@@ -172,6 +203,8 @@ export async function renderSoftware(softwareProfile: string, scratch: string): 
       });
     } catch (error) {
       rendering.partErrors.set(section, message(error));
+      const source = await sourceAfterFailure(profile.raw, section, kind, scratch);
+      if (source !== undefined) rendering.parts.push({ section, kind, source });
     }
   }
   // One run renders them all; when one fails, each is run alone to know which.
