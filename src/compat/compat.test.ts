@@ -34,6 +34,7 @@ url = \${:_profile_base_location_}/instance.cfg.in
 output = \${buildout:directory}/instance.cfg
 context =
   key python python:location
+  key exe python:executable
   raw other \${template-other:output}
   raw third \${download-third:target}
 
@@ -55,14 +56,14 @@ output = \${buildout:directory}/instance-broken.cfg
 <= jinja-template
 url = \${:_profile_base_location_}/instance-init.cfg.in
 output = \${buildout:directory}/instance-init.cfg
-context = key x python:no-such-option
 `,
-  'software/demo/instance-init.cfg.in': '[buildout]\n',
+  'software/demo/instance-init.cfg.in': '[buildout]\n{% if %}\n',
   'software/demo/instance.cfg.in': `[buildout]
 parts = directory wrap
 [directory]
 recipe = slapos.cookbook:mkdirectory
 bin = {{ python }}/bin
+exe = {{ exe }}
 {% for name in ['a', 'b'] %}
 [wrapper-{{ name }}]
 recipe = slapos.cookbook:wrapper
@@ -164,6 +165,9 @@ recipe = zc.recipe.egg
 <= nowhere
 [g]
 recipe = \${x:y}
+[h]
+<= base
+recipe =
 [data]
 x = 1
 `,
@@ -205,6 +209,8 @@ test('each profile is rendered by its software release, loaded with the node tai
       main?.sections.map((s) => s.section),
       ['directory', 'wrapper-a', 'wrapper-b', 'wrap', 'instance-parameter'],
     );
+    // python:executable is set by zc.recipe.egg's init: a placeholder, said so.
+    assert.ok(main?.placeholders.includes('python:executable'), main?.placeholders.join());
     const other = byName.get('software/demo/instance-other.cfg.in');
     assert.equal(other?.status, 'bridge', other?.error);
     assert.deepEqual(
@@ -227,7 +233,7 @@ test('each profile is rendered by its software release, loaded with the node tai
     assert.equal(init?.status, 'error');
     assert.match(
       init?.error ?? '',
-      /render \(software\/demo\/software\.cfg \[template-init-fails\]\).*python:no-such-option/,
+      /render \(software\/demo\/software\.cfg \[template-init-fails\]\).*instance-init\.cfg\.in/,
     );
     const later = byName.get('software/demo/instance-instance-time.cfg.jinja2');
     assert.equal(later?.status, 'error');

@@ -55,9 +55,9 @@ export function classifyRecipes(raw: RawConfig, builtins: RecipeMap): SectionRec
       result.push({ section: name, recipe: '?', runner: 'blocked', reason: (error as Error).message });
       continue;
     }
-    const recipeOption = section.get('recipe');
-    if (!recipeOption) continue;
-    const recipe = recipeOption.value.trim();
+    const recipe = section.get('recipe')?.value.trim();
+    // `recipe =` (empty, often to cancel a macro's) is no recipe, as for the engine.
+    if (!recipe) continue;
     if (recipe.includes('${')) {
       result.push({ section: name, recipe, runner: 'blocked', reason: 'the recipe name is a substitution' });
       continue;

@@ -59,19 +59,47 @@ function recipeKind(recipe: string): RenderingPart['kind'] | undefined {
   }
 }
 
-/** What a stub's init does to its section: `location`, and placeholders for what is missing. */
-function stubOptions(options: Options, partsDirectory: string, placeholders: string[]): void {
+/**
+ * What a stub's init does to its section: `location`, the options templates read with
+ * `key`/`jsonkey` (`wanted`, by section) and any other missing option get placeholders.
+ */
+function stubOptions(
+  options: Options,
+  partsDirectory: string,
+  placeholders: string[],
+  wanted: ReadonlyMap<string, ReadonlySet<string>> = new Map(),
+): void {
   if (!options.has('location')) options.set('location', join(partsDirectory, options.name));
+  for (const key of wanted.get(options.name) ?? []) {
+    if (options.has(key)) continue;
+    placeholders.push(`${options.name}:${key}`);
+    options.set(key, join(PLACEHOLDER_ROOT, options.name, key));
+  }
   options.provideMissing((key) => {
     placeholders.push(`${options.name}:${key}`);
     return join(PLACEHOLDER_ROOT, options.name, key);
   });
 }
 
-function stubRecipe(placeholders: string[]): Recipe {
+/** `section:option` read by `key`/`jsonkey` lines of the `context` options of `raw`, by section. */
+function contextReferences(raw: RawConfig): Map<string, Set<string>> {
+  const wanted = new Map<string, Set<string>>();
+  for (const section of raw.values()) {
+    for (const line of (section.get('context')?.value ?? '').split('\n')) {
+      const match = /^\s*(?:key|jsonkey)\s+\S+\s+([^\s:]+):(\S+)\s*$/.exec(line);
+      if (!match) continue;
+      const set = wanted.get(match[1] as string) ?? new Set<string>();
+      set.add(match[2] as string);
+      wanted.set(match[1] as string, set);
+    }
+  }
+  return wanted;
+}
+
+function stubRecipe(placeholders: string[], wanted: ReadonlyMap<string, ReadonlySet<string>>): Recipe {
   return {
     version: 'compat-stub',
-    init: (ctx) => stubOptions(ctx.options, ctx.directories.parts, placeholders),
+    init: (ctx) => stubOptions(ctx.options, ctx.directories.parts, placeholders, wanted),
     install: () => undefined,
   };
 }
@@ -160,14 +188,16 @@ export async function renderSoftware(softwareProfile: string, scratch: string): 
     'buildout:shared-part-list=',
   ];
   let names: Map<string, string>;
+  let wanted: Map<string, Set<string>>;
   try {
     const loaded = await loadRawProfile({ configFile: softwareProfile, assignments: [] });
     names = recipeNames(loaded.raw);
+    wanted = contextReferences(loaded.raw);
   } catch (error) {
     rendering.error = message(error);
     return rendering;
   }
-  const stub = stubRecipe(rendering.placeholders);
+  const stub = stubRecipe(rendering.placeholders, wanted);
   const recipes: Record<string, Recipe> = {};
   for (const recipe of names.values()) recipes[recipe] = stub;
   for (const recipe of names.values()) {
