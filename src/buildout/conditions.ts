@@ -4,9 +4,18 @@
  * Python expression over buildout's predefined names (`python3`, `linux`, `bits64`, `sys`,
  * `platform`, `os`). The engine emulates CPython 3.11 on the running machine.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { arch, endianness, machine, platform as osPlatform, release } from 'node:os';
-import { PyFunction, PyModule, PyNamedTuple, pyStr, truthy, type PyValue } from '../template/values.ts';
+import { pythonBuiltins } from '../template/builtins.ts';
+import {
+  PyDict,
+  PyFunction,
+  PyModule,
+  PyNamedTuple,
+  pyStr,
+  truthy,
+  type PyValue,
+} from '../template/values.ts';
 import { PyExprError, evaluate, parseExpression, type Globals, type PyExpression } from './py-expr.ts';
 
 /** The Python version whose predefined names (`python3`, `python311`, `sys.version_info`) are true. */
@@ -17,6 +26,39 @@ let cachedGlobals: Globals | undefined;
 function constant(name: string, value: PyValue): PyFunction {
   return new PyFunction(name, () => value);
 }
+
+// `[^]` rather than `.`: Python's `.` matches U+2028/U+2029 and U+0085, JavaScript's does not.
+const OS_RELEASE_LINE = /^([a-zA-Z0-9_]+)=(["']?)([^]*)\2$/;
+
+/**
+ * The fields of an os-release file as Python's `platform.freedesktop_os_release()` reads them:
+ * `KEY=value` lines, one level of matching quotes removed, `\\`, `\$`, `\"`, `\'` and `` \` ``
+ * unescaped; NAME, ID and PRETTY_NAME default to Linux/linux/Linux.
+ */
+export function parseOsRelease(text: string): Record<string, string> {
+  const info: Record<string, string> = { NAME: 'Linux', ID: 'linux', PRETTY_NAME: 'Linux' };
+  // Lines as Python's text files split them (universal newlines).
+  for (const line of text.split(/\r\n|\r|\n/)) {
+    const match = OS_RELEASE_LINE.exec(line);
+    if (match) info[match[1] as string] = (match[3] as string).replace(/\\([\\$"'`])/g, '$1');
+  }
+  return info;
+}
+
+const OS_RELEASE_FILES = ['/etc/os-release', '/usr/lib/os-release'];
+
+const freedesktopOsRelease = new PyFunction('platform.freedesktop_os_release', () => {
+  for (const file of OS_RELEASE_FILES) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    return PyDict.from(Object.entries(parseOsRelease(text)));
+  }
+  throw new PyExprError(`platform.freedesktop_os_release(): no ${OS_RELEASE_FILES.join(' nor ')}`);
+});
 
 /** A module of fixed attributes, as expressions see `sys`, `platform`, `os`. */
 function module(name: string, attrs: Record<string, PyValue>): PyModule {
@@ -60,6 +102,7 @@ export function conditionGlobals(): Globals {
     posix: plat !== 'win32',
     bits32: bits === 32,
     bits64: bits === 64,
+    int: pythonBuiltins().get('int') ?? null,
     little_endian: endianness() === 'LE',
     big_endian: endianness() === 'BE',
     sys: module('sys', {
@@ -79,6 +122,7 @@ export function conditionGlobals(): Globals {
       release: constant('platform.release', release()),
       python_version: constant('platform.python_version', pyVersion),
       python_implementation: constant('platform.python_implementation', 'CPython'),
+      freedesktop_os_release: freedesktopOsRelease,
     }),
     os: module('os', {
       name: plat === 'win32' ? 'nt' : 'posix',

@@ -35,6 +35,7 @@ import {
   PyModule,
   PySet,
   PyTuple,
+  iterable,
   pyEquals,
   pyRepr,
   truthy,
@@ -62,7 +63,15 @@ type Node =
   | { k: 'call'; f: Node; args: Node[] }
   | { k: 'index'; x: Node; index: Node }
   | { k: 'slice'; x: Node; lo: Node | undefined; hi: Node | undefined; step: Node | undefined }
-  | { k: 'ifexp'; test: Node; body: Node; orelse: Node };
+  | { k: 'ifexp'; test: Node; body: Node; orelse: Node }
+  | { k: 'listcomp'; elt: Node; clauses: ComprehensionClause[] };
+
+/** `for TARGETS in ITER if C…` of a list comprehension. */
+interface ComprehensionClause {
+  targets: string[];
+  iter: Node;
+  ifs: Node[];
+}
 
 type Token =
   | { t: 'name'; v: string; pos: number }
@@ -424,7 +433,11 @@ class Parser {
     let trailingComma = false;
     while (!this.isOp(close)) {
       items.push(this.expr());
-      if (this.isKeyword('for')) throw new PyExprError('comprehensions are not supported');
+      if (this.isKeyword('for')) {
+        if (kind !== 'list' || items.length !== 1)
+          throw new PyExprError('only list comprehensions are supported');
+        return this.comprehension(items[0] as Node, close);
+      }
       trailingComma = false;
       if (!this.isOp(',')) break;
       this.next();
@@ -433,6 +446,41 @@ class Parser {
     this.expectOp(close);
     if (kind === 'tuple' && items.length === 1 && !trailingComma) return items[0] as Node;
     return { k: kind, items };
+  }
+
+  /** `[ELT for A, B in ITER if C …]`, after ELT (Python's grammar: ITER and C are or_tests). */
+  private comprehension(elt: Node, close: string): Node {
+    const clauses: ComprehensionClause[] = [];
+    while (this.isKeyword('for')) {
+      this.next();
+      const targets = [this.targetName()];
+      while (this.isOp(',')) {
+        this.next();
+        targets.push(this.targetName());
+      }
+      if (!this.isKeyword('in')) throw new PyExprError(`expected 'in' at column ${this.peek().pos + 1}`);
+      this.next();
+      const iter = this.orTest();
+      const ifs: Node[] = [];
+      while (this.isKeyword('if')) {
+        this.next();
+        ifs.push(this.orTest());
+      }
+      clauses.push({ targets, iter, ifs });
+    }
+    this.expectOp(close);
+    return { k: 'listcomp', elt, clauses };
+  }
+
+  private targetName(): string {
+    const t = this.next();
+    if (
+      t.t !== 'name' ||
+      UNSUPPORTED_KEYWORDS.has(t.v) ||
+      ['None', 'True', 'False', 'in', 'if', 'else', 'and', 'or', 'not', 'is'].includes(t.v)
+    )
+      throw new PyExprError(`expected a name at column ${t.pos + 1}, found ${describe(t)}`);
+    return t.v;
   }
 
   private braces(): Node {
@@ -536,8 +584,45 @@ function attribute(x: PyValue, name: string): PyValue {
   throw new PyExprError(`'${typeName(x)}' attribute '${name}' is not supported here`);
 }
 
+/** Items a comprehension iterates over more than this are refused (profiles are untrusted). */
+export const MAX_COMPREHENSION_STEPS = 100_000;
+
+function bindTargets(targets: string[], item: PyValue): Record<string, PyValue> {
+  if (targets.length === 1) return { [targets[0] as string]: item };
+  const items = [...iterable(item)];
+  if (items.length !== targets.length)
+    throw new PyExprError(`cannot unpack ${items.length} values into ${targets.length} names`);
+  return Object.fromEntries(targets.map((name, i) => [name, items[i] ?? null]));
+}
+
 class Interpreter {
+  private steps = { count: 0 };
   constructor(private readonly globals: Globals) {}
+
+  /** Evaluates a list comprehension's clauses from `index` with `scope`'s names bound. */
+  private comprehend(
+    node: Extract<Node, { k: 'listcomp' }>,
+    index: number,
+    scope: Globals,
+    out: PyValue[],
+  ): void {
+    const inner = new Interpreter(scope);
+    inner.steps = this.steps;
+    const clause = node.clauses[index];
+    if (!clause) {
+      out.push(inner.eval(node.elt));
+      return;
+    }
+    for (const item of iterable(inner.eval(clause.iter))) {
+      if (++this.steps.count > MAX_COMPREHENSION_STEPS)
+        throw new PyExprError(`a comprehension iterates more than ${MAX_COMPREHENSION_STEPS} times`);
+      const bound: Globals = { ...scope, ...bindTargets(clause.targets, item) };
+      const test = new Interpreter(bound);
+      test.steps = this.steps;
+      if (clause.ifs.every((condition) => truthy(test.eval(condition))))
+        this.comprehend(node, index + 1, bound, out);
+    }
+  }
 
   eval(node: Node): PyValue {
     switch (node.k) {
@@ -553,6 +638,11 @@ class Interpreter {
         return new PyTuple(node.items.map((n) => this.eval(n)));
       case 'list':
         return node.items.map((n) => this.eval(n));
+      case 'listcomp': {
+        const out: PyValue[] = [];
+        this.comprehend(node, 0, this.globals, out);
+        return out;
+      }
       case 'set':
         return new PySet(node.items.map((n) => this.eval(n)));
       case 'dict':
