@@ -23,6 +23,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isSlapError, SlapError } from '../core/errors.ts';
 import { fastify as Fastify, LogController } from '../lib/fastify.ts';
+import { closeWithGrace, DEFAULT_CLOSE_GRACE_MS } from '../lib/fastify-close.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { bareHost } from '../lib/loopback.ts';
 import { acquirePidLock, type PidLock } from '../lib/pid-lock.ts';
@@ -411,19 +412,9 @@ function running(parts: {
   const close = (): Promise<void> => {
     closing ??= (async () => {
       state = 'closing';
-      const graceMs = parts.options.closeGraceMs ?? 10_000;
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          logger.warn({ graceMs }, 'closing: cutting the connections still open');
-          app.server.closeAllConnections();
-          resolve();
-        }, graceMs);
-      });
       try {
-        await Promise.race([app.close(), deadline]);
+        await closeWithGrace(app, parts.options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS, logger);
       } finally {
-        clearTimeout(timer);
         index.close();
         await lock.release();
         servedDirs.delete(parts.layout.dir);

@@ -15,6 +15,7 @@ import { isIP } from 'node:net';
 import { bareHost, isLoopbackHost } from '../lib/loopback.ts';
 import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 import { fastify as Fastify, LogController } from '../lib/fastify.ts';
+import { closeWithGrace, DEFAULT_CLOSE_GRACE_MS } from '../lib/fastify-close.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { SlapError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
@@ -338,19 +339,9 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
       await services.context.revisions.close();
       await services.context.contacts.close();
       await new Promise((resolve) => setImmediate(resolve));
-      const graceMs = options.closeGraceMs ?? 10_000;
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          logger.warn({ graceMs }, 'closing: cutting the connections still open');
-          fastify.server.closeAllConnections();
-          resolve();
-        }, graceMs);
-      });
       try {
-        await Promise.race([fastify.close(), deadline]);
+        await closeWithGrace(fastify, options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS, logger);
       } finally {
-        clearTimeout(timer);
         await store.close();
         state = 'closed';
         logger.info({ url }, 'master closed');
