@@ -20,13 +20,14 @@ import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { IncomingMessage } from 'node:http';
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isSlapError, SlapError } from '../core/errors.ts';
-import { fastify as Fastify, LogController } from '../lib/fastify.ts';
+import { fastify as Fastify } from '../lib/fastify.ts';
+import { daemonFastifyOptions } from '../master/http/fastify-options.ts';
+import { closeWithGrace, DEFAULT_CLOSE_GRACE_MS } from '../lib/fastify-close.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { bareHost } from '../lib/loopback.ts';
 import { acquirePidLock, type PidLock } from '../lib/pid-lock.ts';
-import { answerClientError } from '../master/http/connection-limits.ts';
 import { toHttpError } from '../master/http/errors.ts';
 import { decodeBody, readBody, readBodyChunks } from '../master/http/request-body.ts';
 import { BlobStore, blobTooLarge, parseSha512 } from './blob-store.ts';
@@ -98,10 +99,6 @@ const servedDirs = new Set<string>();
 
 function urlHost(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
-}
-
-function noRouteSchemas(): never {
-  throw new Error('the cache server has no route schemas');
 }
 
 interface Context {
@@ -324,44 +321,22 @@ export async function startCacheServer(options: StartCacheServerOptions): Promis
 }
 
 function createApp(context: Context, tls: CacheServerTls | undefined): FastifyInstance {
-  const httpOptions = { headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1_000 };
-  const fastifyLogger: FastifyBaseLogger = context.logger;
   const app = Fastify({
-    loggerInstance: fastifyLogger,
-    logController: new LogController({ disableRequestLogging: true }),
-    childLoggerFactory: (parent) => parent,
-    routerOptions: { maxParamLength: 2048 },
-    requestTimeout: REQUEST_TIMEOUT_MS,
-    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-    ...(tls === undefined
-      ? { http: httpOptions }
-      : {
-          https: {
-            ...httpOptions,
-            key: tls.key,
-            cert: tls.cert,
-            minVersion: 'TLSv1.2' as const,
-            handshakeTimeout: HEADERS_TIMEOUT_MS,
-            ...(tls.clientCa === undefined
-              ? {}
-              : {
-                  ca: tls.clientCa,
-                  // Asked for and checked against the client CA, not required: downloads are public.
-                  requestCert: true,
-                  rejectUnauthorized: false,
-                }),
-          },
-        }),
-    clientErrorHandler: answerClientError,
-    schemaController: {
-      compilersFactory: { buildValidator: noRouteSchemas, buildSerializer: noRouteSchemas },
-    },
+    ...daemonFastifyOptions({
+      logger: context.logger,
+      noSchemasReason: 'the cache server has no route schemas',
+      headersTimeoutMs: HEADERS_TIMEOUT_MS,
+      connectionsCheckingIntervalMs: 1_000,
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+      maxParamLength: 2048,
+      // Client certificates may upload; not required: downloads are public.
+      tls,
+    }),
     frameworkErrors: (error, _request, reply) => {
       const { status, body } = toHttpError(error);
       void (reply as FastifyReply).code(status).type('application/json').send(JSON.stringify(body));
     },
-    forceCloseConnections: 'idle',
-    return503OnClosing: true,
   });
   // Bodies are read by the routes themselves (a blob is streamed to the disk, whatever its type).
   app.removeAllContentTypeParsers();
@@ -411,19 +386,9 @@ function running(parts: {
   const close = (): Promise<void> => {
     closing ??= (async () => {
       state = 'closing';
-      const graceMs = parts.options.closeGraceMs ?? 10_000;
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          logger.warn({ graceMs }, 'closing: cutting the connections still open');
-          app.server.closeAllConnections();
-          resolve();
-        }, graceMs);
-      });
       try {
-        await Promise.race([app.close(), deadline]);
+        await closeWithGrace(app, parts.options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS, logger);
       } finally {
-        clearTimeout(timer);
         index.close();
         await lock.release();
         servedDirs.delete(parts.layout.dir);

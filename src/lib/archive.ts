@@ -40,19 +40,9 @@ export interface ExtractOptions {
 
 /** Detects the archive format from the first bytes (and the name as a fallback). */
 export async function detectArchiveFormat(file: string, nameHint = file): Promise<ArchiveFormat> {
-  const handle = await open(file, 'r');
-  const head = Buffer.alloc(512);
-  try {
-    await handle.read(head, 0, 512, 0);
-  } finally {
-    await handle.close();
-  }
+  const head = await readHead(file);
   if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) return 'zip';
-  const compressed =
-    (head[0] === 0x1f && head[1] === 0x8b) ||
-    head.subarray(0, 3).toString('latin1') === 'BZh' ||
-    head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])) ||
-    head.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]));
+  const compressed = compressionOf(head) !== undefined;
   if (compressed || head.subarray(257, 262).toString('latin1') === 'ustar') return 'tar';
   if (/\.zip$/i.test(nameHint)) return 'zip';
   if (/\.(tar|tgz|tbz2?|txz|tar\.\w+)$/i.test(nameHint)) return 'tar';
@@ -128,21 +118,25 @@ export function checkTarMembers(
   }
 }
 
+type Compression = 'gzip' | 'bzip2' | 'xz' | 'zstd';
+
+/** The compression a file's first bytes announce (their magic numbers), if any. */
+function compressionOf(head: Buffer): Compression | undefined {
+  if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
+  if (head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+  if (head.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))) return 'zstd';
+  return undefined;
+}
+
 /** The decompressed content of a tar file, through zlib or the system's decompressor. */
 function tarStream(archive: string, head: Buffer): Readable {
   const file = createReadStream(archive);
-  if (head[0] === 0x1f && head[1] === 0x8b) return file.pipe(createGunzip());
-  const tool =
-    head.subarray(0, 3).toString('latin1') === 'BZh'
-      ? 'bzip2'
-      : head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))
-        ? 'xz'
-        : head.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))
-          ? 'zstd'
-          : undefined;
-  if (tool === undefined) return file;
+  const compression = compressionOf(head);
+  if (compression === undefined) return file;
+  if (compression === 'gzip') return file.pipe(createGunzip());
   file.destroy();
-  const child = spawn(tool, ['-dc', archive], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(compression, ['-dc', archive], { stdio: ['ignore', 'pipe', 'ignore'] });
   child.on('error', (error) => child.stdout.destroy(error));
   return child.stdout;
 }

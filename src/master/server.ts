@@ -13,8 +13,10 @@
  */
 import { isIP } from 'node:net';
 import { bareHost, isLoopbackHost } from '../lib/loopback.ts';
-import type { FastifyBaseLogger, FastifyReply } from 'fastify';
-import { fastify as Fastify, LogController } from '../lib/fastify.ts';
+import type { FastifyReply } from 'fastify';
+import { fastify as Fastify } from '../lib/fastify.ts';
+import { daemonFastifyOptions } from './http/fastify-options.ts';
+import { closeWithGrace, DEFAULT_CLOSE_GRACE_MS } from '../lib/fastify-close.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { SlapError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
@@ -23,7 +25,7 @@ import { bearerTokenAuthenticator, openProxyAuthenticator, withScrapeToken } fro
 import { FailureLimiter } from './http/failure-limiter.ts';
 import { masterAuthenticator } from './http/master-authentication.ts';
 import { refusePlainHttp } from './http/plain-http-refusal.ts';
-import { answerClientError, capConnections } from './http/connection-limits.ts';
+import { capConnections } from './http/connection-limits.ts';
 import type { MasterApiSelection } from './api-selection.ts';
 import { registerAuthentication } from './http/authenticate-requests.ts';
 import { registerJsonApi } from './http/json-api.ts';
@@ -130,10 +132,6 @@ function urlHost(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
 }
 
-function noRouteSchemas(): never {
-  throw new Error('the master has no route schemas: bodies are validated by src/master/http/validation.ts');
-}
-
 export async function startMaster(options: StartMasterOptions): Promise<RunningMaster> {
   const host = bareHost(options.host ?? '127.0.0.1');
   const requestedPort = options.port ?? 8080;
@@ -189,45 +187,22 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     nodePollIntervalSeconds: options.nodePollIntervalSeconds,
   });
   const services = createMasterServices(context);
-  const fastifyLogger: FastifyBaseLogger = logger;
-  const httpOptions = {
-    headersTimeout,
-    // How often node looks for connections past their headers or request timeout.
-    connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
-  };
   const fastify = Fastify({
-    loggerInstance: fastifyLogger,
     // Per-request log lines cost throughput; failures are logged by the JSON API's error handler.
-    logController: new LogController({ disableRequestLogging: true }),
-    // Nothing logs through request.log: no pino child logger per request.
-    childLoggerFactory: (parent) => parent,
+    // Client certificates are asked for but not required: token users have none.
+    ...daemonFastifyOptions({
+      logger,
+      noSchemasReason:
+        'the master has no route schemas: bodies are validated by src/master/http/validation.ts',
+      headersTimeoutMs: headersTimeout,
+      // How often node looks for connections past their headers or request timeout.
+      connectionsCheckingIntervalMs: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+      maxParamLength: PANEL_MAX_PARAM_LENGTH,
+      tls: tls === undefined ? undefined : { key: tls.key, cert: tls.cert, clientCa: tls.ca },
+    }),
     bodyLimit: BODY_LIMIT_BYTES,
-    routerOptions: { maxParamLength: PANEL_MAX_PARAM_LENGTH },
-    requestTimeout: REQUEST_TIMEOUT_MS,
-    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-    ...(tls === undefined
-      ? { http: httpOptions }
-      : {
-          https: {
-            ...httpOptions,
-            key: tls.key,
-            cert: tls.cert,
-            ca: tls.ca,
-            minVersion: 'TLSv1.2' as const,
-            // A handshake has the time the request headers have.
-            handshakeTimeout: headersTimeout,
-            // Asked for, checked against `ca`, but not required: token users have no certificate.
-            // The authenticator reads whether the TLS layer authorized the one presented.
-            requestCert: true,
-            rejectUnauthorized: false,
-          },
-        }),
-    clientErrorHandler: answerClientError,
-    // No route has a schema (request bodies are checked by validation.ts's generated validators):
-    // fastify's own compilers (ajv, fast-json-stringify) are neither needed nor loaded.
-    schemaController: {
-      compilersFactory: { buildValidator: noRouteSchemas, buildSerializer: noRouteSchemas },
-    },
     // A URL that cannot be decoded is answered before routing and hooks: with the API's error body,
     // counted in the metrics.
     frameworkErrors: (error, request, reply) => {
@@ -239,8 +214,6 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
         .header('content-type', 'application/json')
         .send(Buffer.from(JSON.stringify(body)));
     },
-    forceCloseConnections: 'idle',
-    return503OnClosing: true,
   });
   const scheme = tls === undefined ? 'http' : 'https';
   let port = requestedPort;
@@ -338,19 +311,9 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
       await services.context.revisions.close();
       await services.context.contacts.close();
       await new Promise((resolve) => setImmediate(resolve));
-      const graceMs = options.closeGraceMs ?? 10_000;
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          logger.warn({ graceMs }, 'closing: cutting the connections still open');
-          fastify.server.closeAllConnections();
-          resolve();
-        }, graceMs);
-      });
       try {
-        await Promise.race([fastify.close(), deadline]);
+        await closeWithGrace(fastify, options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS, logger);
       } finally {
-        clearTimeout(timer);
         await store.close();
         state = 'closed';
         logger.info({ url }, 'master closed');

@@ -1,9 +1,23 @@
 /**
  * Stand-in for `urllib.parse` (also `six.moves.urllib.parse`, and `urllib` with its `parse`
- * attribute), following CPython 3.11's algorithms: `urlparse`/`urlsplit` results are named tuples
- * with `hostname`, `port`, `username`, `password`, `geturl()` and `_replace()`.
+ * attribute), over the shared CPython 3.11 parser (core/python-urllib.ts): `urlparse`/`urlsplit`
+ * results are named tuples with `hostname`, `port`, `username`, `password`, `geturl()` and
+ * `_replace()`.
  */
 import { TextDecoder } from 'node:util';
+import {
+  UrlValueError,
+  netlocHostname,
+  netlocPort,
+  netlocUserinfo,
+  urljoin,
+  urlparse,
+  urlsplit,
+  urlunparse,
+  urlunsplit,
+  type ParseTuple,
+  type SplitTuple,
+} from '../core/python-urllib.ts';
 import { argCount } from './args.ts';
 import { bindRequired, fn, req, strOf, stubModule } from './module-helpers.ts';
 import type { PyModule } from './values.ts';
@@ -25,73 +39,6 @@ import {
   type PyValue,
 } from './values.ts';
 
-const USES_RELATIVE = new Set([
-  '',
-  'ftp',
-  'http',
-  'gopher',
-  'nntp',
-  'imap',
-  'wais',
-  'file',
-  'https',
-  'shttp',
-  'mms',
-  'prospero',
-  'rtsp',
-  'rtspu',
-  'sftp',
-  'svn',
-  'svn+ssh',
-  'ws',
-  'wss',
-]);
-const USES_NETLOC = new Set([
-  '',
-  'ftp',
-  'http',
-  'gopher',
-  'nntp',
-  'telnet',
-  'imap',
-  'wais',
-  'file',
-  'mms',
-  'https',
-  'shttp',
-  'snews',
-  'prospero',
-  'rtsp',
-  'rtspu',
-  'rsync',
-  'svn',
-  'svn+ssh',
-  'sftp',
-  'nfs',
-  'git',
-  'git+ssh',
-  'ws',
-  'wss',
-]);
-const USES_PARAMS = new Set([
-  '',
-  'ftp',
-  'hdl',
-  'prospero',
-  'http',
-  'imap',
-  'https',
-  'shttp',
-  'rtsp',
-  'rtspu',
-  'sip',
-  'sips',
-  'mms',
-  'sftp',
-  'tel',
-]);
-const SCHEME_CHARS = /^[A-Za-z0-9+\-.]*$/;
-
 const SPLIT_FIELDS = ['scheme', 'netloc', 'path', 'query', 'fragment'];
 const PARSE_FIELDS = ['scheme', 'netloc', 'path', 'params', 'query', 'fragment'];
 
@@ -99,56 +46,24 @@ function urlArg(v: PyValue): string {
   return strOf(v, (t) => `'${t}' object has no attribute 'decode'`);
 }
 
-function partition(s: string, sep: string, fromRight = false): [string, string, string] {
-  const i = fromRight ? s.lastIndexOf(sep) : s.indexOf(sep);
-  if (i < 0) return fromRight ? ['', '', s] : [s, '', ''];
-  return [s.slice(0, i), sep, s.slice(i + sep.length)];
-}
-
-function hostinfo(netloc: string): [string, string | null] {
-  const info = partition(netloc, '@', true)[2];
-  const [, open, bracketed] = partition(info, '[');
-  let hostname: string;
-  let port: string;
-  if (open) {
-    let rest: string;
-    [hostname, , rest] = partition(bracketed, ']');
-    port = partition(rest, ':')[2];
-  } else {
-    [hostname, , port] = partition(info, ':');
-  }
-  return [hostname, port || null];
-}
-
 function netlocAttr(self: PyNamedTuple, attr: string): PyValue | Missing {
   const netloc = self.items[1] as string;
   switch (attr) {
-    case 'hostname': {
-      const host = hostinfo(netloc)[0];
-      if (!host) return null;
-      const [name, percent, zone] = partition(host, '%');
-      return name.toLowerCase() + percent + zone;
-    }
+    case 'hostname':
+      return netlocHostname(netloc);
     case 'port': {
-      const port = hostinfo(netloc)[1];
-      if (port === null) return null;
-      if (!/^[0-9]+$/.test(port)) {
-        throw valueError(`Port could not be cast to integer value as ${strRepr(port)}`);
-      }
-      const n = BigInt(port);
-      if (n > 65535n) throw valueError('Port out of range 0-65535');
-      return n;
+      const port = pythonValueErrors(() => netlocPort(netloc));
+      return port === null ? null : BigInt(port);
     }
     case 'username':
-    case 'password': {
-      const [userinfo, have] = partition(netloc, '@', true);
-      if (!have) return null;
-      const [user, havePassword, password] = partition(userinfo, ':');
-      return attr === 'username' ? user : havePassword ? password : null;
-    }
+      return netlocUserinfo(netloc)[0];
+    case 'password':
+      return netlocUserinfo(netloc)[1];
     case 'geturl':
       return fn('geturl', () =>
-        self.fields.length === 6 ? unparse(self.items as string[]) : unsplit(self.items as string[]),
+        self.fields.length === 6
+          ? urlunparse(self.items as ParseTuple)
+          : urlunsplit(self.items as SplitTuple),
       );
     case '_replace':
       return fn('_replace', (args, kwargs) => {
@@ -168,127 +83,6 @@ function netlocAttr(self: PyNamedTuple, attr: string): PyValue | Missing {
 
 function result(name: string, fields: readonly string[], items: readonly PyValue[]): PyNamedTuple {
   return new PyNamedTuple(name, fields, items, netlocAttr);
-}
-
-function checkBracketedNetloc(netloc: string): void {
-  const hostAndPort = partition(netloc, '@', true)[2];
-  const [before, open, bracketed] = partition(hostAndPort, '[');
-  let hostname: string;
-  if (open) {
-    if (before) throw valueError('Invalid IPv6 URL');
-    let port: string;
-    [hostname, , port] = partition(bracketed, ']');
-    if (port && !port.startsWith(':')) throw valueError('Invalid IPv6 URL');
-  } else {
-    hostname = partition(hostAndPort, ':')[0];
-  }
-  if (hostname.startsWith('v')) {
-    if (!/^v[a-fA-F0-9]+\.[\s\S]+$/.test(hostname)) throw valueError('IPvFuture address is invalid');
-  } else if (/^\d{1,3}(\.\d{1,3}){3}$/.test(hostname)) {
-    throw valueError('An IPv4 address cannot be in brackets');
-  } else if (!/^[0-9a-fA-F:.]+(%.+)?$/.test(hostname) || !hostname.includes(':')) {
-    throw valueError(`${strRepr(hostname)} does not appear to be an IPv4 or IPv6 address`);
-  }
-}
-
-export function urlsplit(input: string, defaultScheme = '', allowFragments = true): string[] {
-  let url = input.replace(/^[\x00-\x20]+/, '').replace(/[\t\r\n]/g, '');
-
-  let scheme = defaultScheme.replace(/^[\x00-\x20]+|[\x00-\x20]+$/g, '').replace(/[\t\r\n]/g, '');
-  let netloc = '';
-  let query = '';
-  let fragment = '';
-  const i = url.indexOf(':');
-  if (i > 0 && /^[A-Za-z]/.test(url) && SCHEME_CHARS.test(url.slice(0, i))) {
-    scheme = url.slice(0, i).toLowerCase();
-    url = url.slice(i + 1);
-  }
-  if (url.startsWith('//')) {
-    let delim = url.length;
-    for (const c of '/?#') {
-      const w = url.indexOf(c, 2);
-      if (w >= 0) delim = Math.min(delim, w);
-    }
-    netloc = url.slice(2, delim);
-    url = url.slice(delim);
-    if (netloc.includes('[') !== netloc.includes(']')) throw valueError('Invalid IPv6 URL');
-    if (netloc.includes('[')) checkBracketedNetloc(netloc);
-  }
-  if (allowFragments && url.includes('#')) [url, , fragment] = partition(url, '#');
-  if (url.includes('?')) [url, , query] = partition(url, '?');
-  return [scheme, netloc, url, query, fragment];
-}
-
-export function urlparse(input: string, defaultScheme = '', allowFragments = true): string[] {
-  const [scheme, netloc, path0, query, fragment] = urlsplit(input, defaultScheme, allowFragments) as [
-    string,
-    string,
-    string,
-    string,
-    string,
-  ];
-  let path = path0;
-  let params = '';
-  if (USES_PARAMS.has(scheme) && path.includes(';')) {
-    const i = path.includes('/') ? path.indexOf(';', path.lastIndexOf('/')) : path.indexOf(';');
-    if (i >= 0) [path, params] = [path.slice(0, i), path.slice(i + 1)];
-  }
-  return [scheme, netloc, path, params, query, fragment];
-}
-
-function unsplit([scheme = '', netloc = '', path = '', query = '', fragment = '']: string[]): string {
-  let url = path;
-  if (netloc || (scheme && USES_NETLOC.has(scheme) && !url.startsWith('//'))) {
-    if (url && !url.startsWith('/')) url = '/' + url;
-    url = '//' + netloc + url;
-  }
-  if (scheme) url = scheme + ':' + url;
-  if (query) url += '?' + query;
-  if (fragment) url += '#' + fragment;
-  return url;
-}
-
-function unparse([
-  scheme = '',
-  netloc = '',
-  path = '',
-  params = '',
-  query = '',
-  fragment = '',
-]: string[]): string {
-  return unsplit([scheme, netloc, params ? `${path};${params}` : path, query, fragment]);
-}
-
-export function urljoin(base: string, url: string, allowFragments = true): string {
-  if (!base) return url;
-  if (!url) return base;
-  const [bscheme, bnetloc, bpath, bparams, bquery] = urlparse(base, '', allowFragments);
-  const [scheme, parsedNetloc, path, params, query, fragment] = urlparse(url, bscheme, allowFragments);
-  let netloc = parsedNetloc;
-  if (scheme !== bscheme || !USES_RELATIVE.has(scheme!)) return url;
-  if (USES_NETLOC.has(scheme!)) {
-    if (netloc) return unparse([scheme!, netloc, path!, params!, query!, fragment!]);
-    netloc = bnetloc;
-  }
-  if (!path && !params) {
-    return unparse([scheme!, netloc!, bpath!, bparams!, query || bquery!, fragment!]);
-  }
-  const baseParts = bpath!.split('/');
-  if (baseParts.at(-1) !== '') baseParts.pop();
-  let segments: string[];
-  if (path!.startsWith('/')) segments = path!.split('/');
-  else {
-    segments = [...baseParts, ...path!.split('/')];
-    if (segments.length > 2)
-      segments = [segments[0]!, ...segments.slice(1, -1).filter(Boolean), segments.at(-1)!];
-  }
-  const resolved: string[] = [];
-  for (const seg of segments) {
-    if (seg === '..') resolved.pop();
-    else if (seg !== '.') resolved.push(seg);
-  }
-  if (segments.at(-1) === '.' || segments.at(-1) === '..') resolved.push('');
-  return unparse([scheme!, netloc!, resolved.join('/') || '/', params!, query!, fragment!]);
 }
 
 const ALWAYS_SAFE = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~';
@@ -379,15 +173,27 @@ function safeArg(v: PyValue | Missing | undefined, dflt: string): string {
       : strOf(v, (t) => `expected str, not ${t}`);
 }
 
-function parser(name: string, fields: string[], split: typeof urlsplit): PyValue {
+/** Runs `f`, turning the shared parser's UrlValueError into the template's Python ValueError. */
+function pythonValueErrors<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (error) {
+    if (error instanceof UrlValueError) throw valueError(error.message);
+    throw error;
+  }
+}
+
+function parser(
+  name: string,
+  fields: string[],
+  split: (url: string, scheme: string, allowFragments: boolean) => string[],
+): PyValue {
   const type = name === 'urlparse' ? 'ParseResult' : 'SplitResult';
   return fn(name, (args: PyValue[], kwargs: Kwargs | null) => {
     const [url, scheme, allow] = bindRequired(name, ['url', 'scheme', 'allow_fragments'], 1, args, kwargs);
-    const items = split(
-      urlArg(req(url)),
-      scheme === MISSING || scheme === undefined ? '' : urlArg(scheme),
-      flag(allow, true),
-    );
+    const text = urlArg(req(url));
+    const defaultScheme = scheme === MISSING || scheme === undefined ? '' : urlArg(scheme);
+    const items = pythonValueErrors(() => split(text, defaultScheme, flag(allow, true)));
     return result(type, fields, items);
   });
 }
@@ -406,8 +212,8 @@ export function urllibParseModule(): PyModule {
   return stubModule('urllib.parse', [
     ['urlparse', parser('urlparse', PARSE_FIELDS, urlparse)],
     ['urlsplit', parser('urlsplit', SPLIT_FIELDS, urlsplit)],
-    ['urlunparse', unparser('urlunparse', 6, unparse)],
-    ['urlunsplit', unparser('urlunsplit', 5, unsplit)],
+    ['urlunparse', unparser('urlunparse', 6, (parts) => urlunparse(parts as ParseTuple))],
+    ['urlunsplit', unparser('urlunsplit', 5, (parts) => urlunsplit(parts as SplitTuple))],
     [
       'urljoin',
       fn('urljoin', (args, kwargs) => {
@@ -418,7 +224,8 @@ export function urllibParseModule(): PyModule {
           args,
           kwargs,
         );
-        return urljoin(urlArg(req(base)), urlArg(req(url)), flag(allow, true));
+        const [baseText, urlText] = [urlArg(req(base)), urlArg(req(url))];
+        return pythonValueErrors(() => urljoin(baseText, urlText, flag(allow, true)));
       }),
     ],
     [
@@ -427,8 +234,8 @@ export function urllibParseModule(): PyModule {
         argCount('urldefrag', args, 1, 1);
         const url = urlArg(args[0]!);
         if (!url.includes('#')) return result('DefragResult', ['url', 'fragment'], [url, '']);
-        const [s, n, p, a, q, frag] = urlparse(url);
-        return result('DefragResult', ['url', 'fragment'], [unparse([s!, n!, p!, a!, q!, '']), frag!]);
+        const [s, n, p, a, q, frag] = pythonValueErrors(() => urlparse(url));
+        return result('DefragResult', ['url', 'fragment'], [urlunparse([s, n, p, a, q, '']), frag]);
       }),
     ],
     [

@@ -6,6 +6,7 @@
  * quote the credentials). Install and update publish (as publish.ts does, with the partition's
  * connection); nothing is owned.
  */
+import { urlunparse } from '../../../core/python-urllib.ts';
 import type { Recipe, RecipeContext } from '../../recipe.ts';
 import { partitionInstance, slapConnection, withMaster } from './slap.ts';
 
@@ -26,48 +27,8 @@ export function unparseUrl(p: UrlParts): string {
   if (p.auth !== undefined) netloc = `${p.auth.join(':')}@`;
   netloc += p.host.includes(':') && !/^\[.*\]$/s.test(p.host) ? `[${p.host}]` : p.host;
   if (p.port !== undefined) netloc += `:${p.port}`;
-  let url = p.path ?? '';
-  if (p.params) url = `${url};${p.params}`;
-  if (netloc || (p.scheme && USES_NETLOC.has(p.scheme) && !url.startsWith('//'))) {
-    if (url && !url.startsWith('/')) url = `/${url}`;
-    url = `//${netloc}${url}`;
-  }
-  if (p.scheme) url = `${p.scheme}:${url}`;
-  if (p.query) url = `${url}?${p.query}`;
-  if (p.fragment) url = `${url}#${p.fragment}`;
-  return url;
+  return urlunparse([p.scheme, netloc, p.path ?? '', p.params ?? '', p.query ?? '', p.fragment ?? '']);
 }
-
-/** Python's `urllib.parse.uses_netloc`. */
-const USES_NETLOC = new Set([
-  '',
-  'ftp',
-  'http',
-  'gopher',
-  'nntp',
-  'telnet',
-  'imap',
-  'wais',
-  'file',
-  'mms',
-  'https',
-  'shttp',
-  'snews',
-  'prospero',
-  'rtsp',
-  'rtsps',
-  'rtspu',
-  'rsync',
-  'svn',
-  'svn+ssh',
-  'sftp',
-  'nfs',
-  'git',
-  'git+ssh',
-  'ws',
-  'wss',
-  'itms-services',
-]);
 
 function url(ctx: RecipeContext): string {
   const { options } = ctx;

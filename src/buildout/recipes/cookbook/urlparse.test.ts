@@ -5,7 +5,8 @@ import { profileRunner, tempDir } from '../../../testing/buildout.ts';
 import { seededRandom } from '../../../testing/hostile-strings.ts';
 import { assign, hostileValue } from '../../../testing/recipe-values.ts';
 import { rejectsWithSlapError } from '../../../testing/slap-error-assert.ts';
-import { InvalidUrl, pythonUrlparse } from './urlparse.ts';
+import { UrlValueError } from '../../../core/python-urllib.ts';
+import { pythonUrlparse } from './urlparse.ts';
 
 const KEYS = ['scheme', 'username', 'password', 'host', 'port', 'path', 'params', 'query', 'fragment'];
 
@@ -83,7 +84,7 @@ test('pythonUrlparse: any text either parses into parts that rebuild it, or is r
     try {
       parsed = pythonUrlparse(url);
     } catch (error) {
-      assert.ok(error instanceof InvalidUrl, String(error));
+      assert.ok(error instanceof UrlValueError, String(error));
       continue;
     }
     // Nothing is lost but what Python drops: leading C0/space and tab, CR, LF.
