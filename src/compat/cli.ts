@@ -23,7 +23,9 @@ const STATUS_LABEL = { native: 'native', bridge: 'bridge', blocked: 'blocked', e
 export function formatReport(report: CompatReport): string {
   const out: string[] = [`Instance profiles of ${report.root} (${report.counts.total}):`];
   for (const profile of report.profiles) {
-    const by = profile.renderedBy ? `  (${profile.renderedBy.software} [${profile.renderedBy.part}])` : '';
+    const by = profile.renderedBy
+      ? `  (${profile.renderedBy.stage === 'instance' ? 'instance ' : ''}${profile.renderedBy.software} [${profile.renderedBy.part}])`
+      : '';
     out.push(`${STATUS_LABEL[profile.status].padEnd(8)} ${profile.profile}${by}`);
     for (const section of profile.sections) {
       if (section.runner === 'native') continue;
@@ -47,7 +49,7 @@ export function formatReport(report: CompatReport): string {
     `Needs the Python bridge: ${counts.bridge}`,
     `Blocked (a recipe the engine lacks): ${counts.blocked}`,
     `Not resolved (render/load/parse error): ${counts.error}, of which ${counts.instanceTime} instance-time Jinja2 templates`,
-    `Total: ${counts.total}`,
+    `Total: ${counts.total}, of which ${counts.instanceStage} resolved by rendering an instance profile (stage two)`,
   );
   if (report.blockers.length > 0) {
     out.push('', 'Recipes blocking most profiles:');

@@ -204,6 +204,7 @@ test('each profile is rendered by its software release, loaded with the node tai
       software: 'software/demo/software.cfg',
       part: 'instance-profile',
       kind: 'jinja2',
+      stage: 'software',
     });
     assert.deepEqual(
       main?.sections.map((s) => s.section),
@@ -241,7 +242,7 @@ test('each profile is rendered by its software release, loaded with the node tai
     assert.equal(byName.get('stack/deep/inner/instance-stack.cfg.in')?.status, 'error');
     assert.deepEqual(
       { ...report.counts },
-      { total: 7, native: 1, bridge: 1, blocked: 1, error: 4, instanceTime: 0 },
+      { total: 7, native: 1, bridge: 1, blocked: 1, error: 4, instanceTime: 0, instanceStage: 0 },
     );
     assert.deepEqual(report.blockers, [{ recipe: 'slapos.cookbook:zabbixagent', profiles: 1 }]);
     assert.deepEqual(
@@ -280,6 +281,127 @@ url = \${:_profile_base_location_}/instance-instance-time.cfg.jinja2
     assert.equal(later?.instanceTime, true);
     assert.match(later?.error ?? '', /rendered at instance time/);
     assert.equal(report.counts.instanceTime, 1);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+/** A release that only downloads its templates: its instance.cfg renders them at instance time. */
+const INSTANCE_TIME_CHECKOUT: Record<string, string> = {
+  'software/app/software.cfg': `[buildout]
+parts = instance-profile
+
+[download-app]
+recipe = slapos.recipe.build:download
+url = \${:_profile_base_location_}/instance-app.cfg.jinja2
+
+[download-broken]
+recipe = slapos.recipe.build:download
+url = \${:_profile_base_location_}/instance-broken.cfg.jinja2
+
+[download-orphan]
+recipe = slapos.recipe.build:download
+url = \${:_profile_base_location_}/instance-orphan.cfg.jinja2
+
+[instance-profile]
+recipe = slapos.recipe.template:jinja2
+url = \${:_profile_base_location_}/instance.cfg.in
+output = \${buildout:directory}/instance.cfg
+context =
+  key app_template download-app:target
+  key broken_template download-broken:target
+`,
+  'software/app/instance.cfg.in': `[buildout]
+parts = switch-softwaretype
+
+[slap-configuration]
+recipe = slapos.cookbook:slapconfiguration
+computer = \${slap-connection:computer-id}
+partition = \${slap-connection:partition-id}
+url = \${slap-connection:server-url}
+key = \${slap-connection:key-file}
+cert = \${slap-connection:cert-file}
+
+[frontend]
+recipe = slapos.cookbook:request
+name = frontend
+software-url = http://example.invalid/frontend.cfg
+return = secure_access
+
+[instance-default]
+recipe = slapos.recipe.template:jinja2
+url = {{ app_template }}
+output = \${buildout:directory}/instance-default.cfg
+context =
+  section slap_configuration slap-configuration
+  key slapparameter_dict slap-configuration:configuration
+  key frontend_url frontend:connection-secure_access
+
+[instance-broken]
+recipe = slapos.recipe.template:jinja2
+url = {{ broken_template }}
+output = \${buildout:directory}/instance-broken.cfg
+
+[switch-softwaretype]
+recipe = slapos.cookbook:switch-softwaretype
+default = instance-default:output
+broken = instance-broken:output
+`,
+  'software/app/instance-app.cfg.jinja2': `{% set port = slapparameter_dict.get('port', 8080) %}
+[buildout]
+parts = app-wrapper
+
+[app-wrapper]
+recipe = slapos.cookbook:wrapper
+command-line = app --port {{ port }} --frontend {{ frontend_url }} --ip {{ slap_configuration['ipv6-random'] }}
+wrapper-path = \${buildout:directory}/bin/app
+
+[app-state]
+recipe = some.egg:unknown
+`,
+  'software/app/instance-broken.cfg.jinja2': '{% set x = nothing_here.attribute %}\n[buildout]\n',
+  'software/app/instance-orphan.cfg.jinja2': '{% set x = slapparameter_dict %}\n[buildout]\n',
+};
+
+test('stage two: an instance-time template is rendered by the instance profile that names it', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'compat-test-'));
+  try {
+    for (const [path, text] of Object.entries(INSTANCE_TIME_CHECKOUT)) {
+      await mkdir(dirname(join(root, path)), { recursive: true });
+      await writeFile(join(root, path), text);
+    }
+    const report = await compatReport(root, { builtins: BUILTIN_RECIPES });
+    const byName = new Map(report.profiles.map((p) => [p.profile, p]));
+    assert.equal(byName.get('software/app/instance.cfg.in')?.status, 'native');
+    const app = byName.get('software/app/instance-app.cfg.jinja2');
+    assert.equal(app?.status, 'blocked', app?.error);
+    assert.deepEqual(app?.renderedBy, {
+      software: 'software/app/instance.cfg.in',
+      part: 'instance-default',
+      kind: 'jinja2',
+      stage: 'instance',
+    });
+    assert.deepEqual(
+      app?.sections.map((s) => [s.section, s.runner]),
+      [
+        ['app-wrapper', 'native'],
+        ['app-state', 'blocked'],
+      ],
+    );
+    // Still failing once rendered by its instance profile: an error, with the rendering's message.
+    const broken = byName.get('software/app/instance-broken.cfg.jinja2');
+    assert.equal(broken?.status, 'error');
+    assert.equal(broken?.instanceTime, true);
+    assert.match(
+      broken?.error ?? '',
+      /render \(software\/app\/instance\.cfg\.in \[instance-broken\]\).*nothing_here/,
+    );
+    // Downloaded but named by no instance profile: stays unrendered.
+    const orphan = byName.get('software/app/instance-orphan.cfg.jinja2');
+    assert.equal(orphan?.status, 'error');
+    assert.match(orphan?.error ?? '', /rendered at instance time/);
+    assert.equal(report.counts.instanceStage, 1);
+    assert.equal(report.counts.instanceTime, 2);
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -19,6 +19,7 @@ import { slaposRecipeTemplate } from '../buildout/recipes/template.ts';
 import { slaposRecipeTemplateJinja2 } from '../buildout/recipes/template-jinja2.ts';
 import { normaliseDist, parseRecipeSpec } from '../buildout/registry.ts';
 import { Buildout, expandMacros, type Options } from '../buildout/resolver.ts';
+import { PyDict, PySet } from '../buildout/py-value.ts';
 
 export const PLACEHOLDER_ROOT = '/compat-placeholder';
 
@@ -175,11 +176,98 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Builds the stub of one recipe of the profile, or undefined for the generic stub. */
+type StubFactory = (
+  recipe: string,
+  placeholders: string[],
+  wanted: ReadonlyMap<string, ReadonlySet<string>>,
+) => Recipe | undefined;
+
+/**
+ * slapconfiguration as for a partition with no instance parameter: `configuration` an empty dict,
+ * no shared instance, loopback addresses; every other option a placeholder.
+ */
+function slapconfigurationStub(
+  placeholders: string[],
+  wanted: ReadonlyMap<string, ReadonlySet<string>>,
+): Recipe {
+  return {
+    version: 'compat-slapconfiguration',
+    init(ctx) {
+      const { options } = ctx;
+      options.set('configuration', new PyDict());
+      options.set('slave-instance-list', []);
+      options.set('ipv4', new PySet(['127.0.0.1']));
+      options.set('ipv6', new PySet(['::1']));
+      options.set('ipv4-random', '127.0.0.1');
+      options.set('ipv6-random', '::1');
+      options.set('storage-dict', new PyDict());
+      options.set('instance-state', 'started');
+      options.set('slap-software-type', 'default');
+      options.set('slap-computer-partition-id', 'slappart0');
+      options.set('slap-computer-id', 'COMP-compat');
+      options.set('instance-title', 'compat');
+      options.set('root-instance-title', 'compat');
+      stubOptions(options, ctx.directories.parts, placeholders, wanted);
+    },
+    install: () => undefined,
+  };
+}
+
+/** request as if the requested instance had published a placeholder for each `return` name. */
+function requestStub(placeholders: string[], wanted: ReadonlyMap<string, ReadonlySet<string>>): Recipe {
+  return {
+    version: 'compat-request',
+    init(ctx) {
+      const { options } = ctx;
+      for (const name of (options.get('return') ?? '').split(/\s+/).filter(Boolean)) {
+        if (!options.has(`connection-${name}`))
+          options.set(`connection-${name}`, `compat-connection-${name}`);
+      }
+      options.set('instance-state', 'started');
+      stubOptions(options, ctx.directories.parts, placeholders, wanted);
+    },
+    install: () => undefined,
+  };
+}
+
+/** Stubs of the instance stage: parameters and requested instances answer with defaults. */
+const instanceStubs: StubFactory = (recipe, placeholders, wanted) => {
+  let name: string;
+  try {
+    const spec = parseRecipeSpec(recipe, '');
+    name = `${normaliseDist(spec.dist)}:${spec.entry}`;
+  } catch {
+    return undefined;
+  }
+  if (name.startsWith('slapos-cookbook:slapconfiguration'))
+    return slapconfigurationStub(placeholders, wanted);
+  if (name.startsWith('slapos-cookbook:request')) return requestStub(placeholders, wanted);
+  return undefined;
+};
+
 /**
  * Loads `softwareProfile` with the stubs and runs the parts that render files of the checkout
  * into `scratch` (the release's `buildout:directory`).
  */
-export async function renderSoftware(softwareProfile: string, scratch: string): Promise<SoftwareRendering> {
+export function renderSoftware(softwareProfile: string, scratch: string): Promise<SoftwareRendering> {
+  return renderParts(softwareProfile, scratch, () => undefined);
+}
+
+/**
+ * The second stage: runs an instance profile (a rendered one, with the partition tail) as the
+ * instance buildout would with no instance parameter, so that its template parts render the
+ * instance-time templates the release downloaded (`source`s are then files of the scratch tree).
+ */
+export function renderInstance(instanceProfile: string, scratch: string): Promise<SoftwareRendering> {
+  return renderParts(instanceProfile, scratch, instanceStubs);
+}
+
+async function renderParts(
+  softwareProfile: string,
+  scratch: string,
+  stubFor: StubFactory,
+): Promise<SoftwareRendering> {
   const rendering: SoftwareRendering = { parts: [], partErrors: new Map(), placeholders: [] };
   // As the node's software pass: offline here, and no shared parts.
   const assignments = [
@@ -199,7 +287,8 @@ export async function renderSoftware(softwareProfile: string, scratch: string): 
   }
   const stub = stubRecipe(rendering.placeholders, wanted);
   const recipes: Record<string, Recipe> = {};
-  for (const recipe of names.values()) recipes[recipe] = stub;
+  for (const recipe of names.values())
+    recipes[recipe] = stubFor(recipe, rendering.placeholders, wanted) ?? stub;
   for (const recipe of names.values()) {
     const kind = recipeKind(recipe);
     if (kind === 'template') recipes[recipe] = slaposRecipeTemplate;

@@ -4,7 +4,7 @@
  * (render.ts), loaded with its `extends` by the engine's loader, parsed — and how each of its
  * recipes would run (recipes.ts). docs/compat.md describes the method and its approximations.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { loadRawProfile } from '../buildout/loader.ts';
@@ -13,7 +13,7 @@ import type { RecipeMap } from '../buildout/recipe.ts';
 import { instanceBuildoutTail, instanceProfile } from '../node/instance/buildout-tail.ts';
 import { instanceProfiles, relativePath, softwareProfiles } from './profiles.ts';
 import { classifyRecipes, profileRunner, type Runner, type SectionRecipe } from './recipes.ts';
-import { renderSoftware, type RenderingPart, type SoftwareRendering } from './render.ts';
+import { renderInstance, renderSoftware, type RenderingPart, type SoftwareRendering } from './render.ts';
 
 export type Status = Runner | 'error';
 
@@ -22,7 +22,14 @@ export interface ProfileReport {
   profile: string;
   status: Status;
   /** The software profile and part that rendered it (checkout-relative). */
-  renderedBy?: { software: string; part: string; kind: RenderingPart['kind'] };
+  renderedBy?: {
+    /** The software profile, or for an instance-time template the instance profile that renders it. */
+    software: string;
+    part: string;
+    kind: RenderingPart['kind'];
+    /** `instance`: rendered by the second stage (the instance buildout, see renderInstance). */
+    stage: 'software' | 'instance';
+  };
   /** Why it does not resolve (render, load or parse error). */
   error?: string;
   /** Not resolved because it is a Jinja2 template the instance buildout renders (see INSTANCE_TIME). */
@@ -38,7 +45,8 @@ export interface CompatReport {
   /** Software profiles that could not be loaded at all, with their error. */
   softwareErrors: { software: string; error: string }[];
   /** `instanceTime`: of the `error` ones, Jinja2 templates rendered at instance time. */
-  counts: Record<Status, number> & { total: number; instanceTime: number };
+  /** `instanceStage`: of the resolved ones, those rendered by the second (instance) stage. */
+  counts: Record<Status, number> & { total: number; instanceTime: number; instanceStage: number };
   /** Recipes blocking profiles (profiles counted once per recipe), most first. */
   blockers: { recipe: string; profiles: number }[];
   /** Recipes needing the bridge, by the number of profiles using them that way. */
@@ -48,7 +56,9 @@ export interface CompatReport {
 const OFFLINE = [{ section: 'buildout', option: 'offline', value: 'true' }];
 
 interface Candidate {
+  /** The profile whose part renders it (a software profile, or an instance profile in stage two). */
   software: string;
+  stage: 'software' | 'instance';
   rendering: SoftwareRendering;
   part: RenderingPart;
 }
@@ -104,7 +114,7 @@ async function resolveProfile(
   profile: string,
   candidates: Candidate[],
   builtins: RecipeMap,
-): Promise<ProfileReport> {
+): Promise<Resolved> {
   const errors: string[] = [];
   let instanceTime = false;
   for (const candidate of order(candidates, profile)) {
@@ -116,13 +126,10 @@ async function resolveProfile(
       continue;
     }
     let raw: RawConfig;
+    let partition: string;
     try {
-      raw = (
-        await loadRawProfile({
-          configFile: await asPartition(part.output, candidate.software),
-          assignments: OFFLINE,
-        })
-      ).raw;
+      partition = await asPartition(part.output, candidate.software);
+      raw = (await loadRawProfile({ configFile: partition, assignments: OFFLINE })).raw;
     } catch (error) {
       if (isJinja2Template(await readFile(part.output, 'utf8'))) {
         instanceTime = true;
@@ -131,15 +138,21 @@ async function resolveProfile(
       continue;
     }
     const sections = classifyRecipes(raw, builtins);
-    return {
+    const report: ProfileReport = {
       profile: relativePath(root, profile),
       status: profileRunner(sections),
-      renderedBy: { software: relativePath(root, candidate.software), part: part.section, kind: part.kind },
+      renderedBy: {
+        software: relativePath(root, candidate.software),
+        part: part.section,
+        kind: part.kind,
+        stage: candidate.stage,
+      },
       sections,
       placeholders: [...new Set(rendering.placeholders)],
     };
+    return { report, partition };
   }
-  return {
+  const report: ProfileReport = {
     profile: relativePath(root, profile),
     status: 'error',
     error: errors.length > 0 ? errors.join('\n') : 'no part of a software release renders or downloads it',
@@ -147,6 +160,70 @@ async function resolveProfile(
     sections: [],
     placeholders: [],
   };
+  return { report, outputs: candidates.flatMap((c) => (c.part.output ? [c.part.output] : [])) };
+}
+
+/** A profile's report, with what stage two needs: the file a partition would run, or the rendered outputs that did not load. */
+interface Resolved {
+  report: ProfileReport;
+  /** The rendered profile with the partition tail (when it loaded). */
+  partition?: string;
+  /** The files the candidates rendered (when it did not load). */
+  outputs?: string[];
+}
+
+/** Rounds of stage two: a template rendered at instance time may itself render another. */
+const INSTANCE_ROUNDS = 3;
+
+/**
+ * Stage two: the profiles still unresolved whose file the software release did write (only
+ * copied, an instance-time template) are rendered by running the resolved instance profiles that
+ * name that file (renderInstance), then loaded and classified as in stage one.
+ */
+async function resolveInstanceTime(
+  root: string,
+  resolved: Map<string, Resolved>,
+  scratchRoot: string,
+  options: CompatOptions,
+): Promise<void> {
+  const done = new Set<string>();
+  for (let round = 0; round < INSTANCE_ROUNDS; round++) {
+    const pending = new Map<string, string>();
+    for (const [profile, entry] of resolved) {
+      if (entry.report.status !== 'error') continue;
+      for (const output of entry.outputs ?? []) pending.set(output, profile);
+    }
+    if (pending.size === 0) return;
+    const names = [...new Set([...pending.keys()].map((output) => basename(output)))];
+    const candidates = new Map<string, Candidate[]>();
+    for (const [parent, entry] of resolved) {
+      if (entry.partition === undefined || done.has(parent)) continue;
+      const text = await readFile(entry.partition, 'utf8');
+      if (!names.some((name) => text.includes(name))) continue;
+      done.add(parent);
+      options.onProgress?.(relativePath(root, parent));
+      const scratch = join(scratchRoot, `instance-${done.size}`);
+      await mkdir(scratch, { recursive: true });
+      const rendering = await renderInstance(entry.partition, scratch);
+      for (const part of rendering.parts) {
+        const profile = pending.get(part.source);
+        if (profile === undefined) continue;
+        const list = candidates.get(profile) ?? [];
+        list.push({ software: parent, stage: 'instance', rendering, part });
+        candidates.set(profile, list);
+      }
+    }
+    if (candidates.size === 0) return;
+    for (const [profile, list] of candidates) {
+      const before = resolved.get(profile)!;
+      const after = await resolveProfile(root, profile, list, options.builtins);
+      if (after.report.status === 'error') {
+        after.report.error = `${before.report.error ?? ''}\n${after.report.error ?? ''}`.trim();
+        if (before.report.instanceTime) after.report.instanceTime = true;
+      }
+      resolved.set(profile, after);
+    }
+  }
 }
 
 function tally(profiles: ProfileReport[], runner: Runner): { recipe: string; profiles: number }[] {
@@ -173,17 +250,31 @@ export async function compatReport(root: string, options: CompatOptions): Promis
         softwareErrors.push({ software: relativePath(root, software), error: rendering.error });
       for (const part of rendering.parts) {
         const list = bySource.get(part.source) ?? [];
-        list.push({ software, rendering, part });
+        list.push({ software, stage: 'software', rendering, part });
         bySource.set(part.source, list);
       }
     }
-    const profiles: ProfileReport[] = [];
+    const resolved = new Map<string, Resolved>();
     for (const profile of instanceProfiles(root)) {
-      profiles.push(await resolveProfile(root, profile, bySource.get(profile) ?? [], options.builtins));
+      resolved.set(
+        profile,
+        await resolveProfile(root, profile, bySource.get(profile) ?? [], options.builtins),
+      );
     }
-    const counts = { total: profiles.length, native: 0, bridge: 0, blocked: 0, error: 0, instanceTime: 0 };
+    await resolveInstanceTime(root, resolved, scratchRoot, options);
+    const profiles = [...resolved.values()].map((entry) => entry.report);
+    const counts = {
+      total: profiles.length,
+      native: 0,
+      bridge: 0,
+      blocked: 0,
+      error: 0,
+      instanceTime: 0,
+      instanceStage: 0,
+    };
     for (const profile of profiles) {
       counts[profile.status]++;
+      if (profile.renderedBy?.stage === 'instance') counts.instanceStage++;
       if (profile.instanceTime) counts.instanceTime++;
     }
     return {
