@@ -407,6 +407,92 @@ test('stage two: an instance-time template is rendered by the instance profile t
   }
 });
 
+/** A release whose instance profile reads its parameters through `slapconfiguration.jsonschema`. */
+const SCHEMA_CHECKOUT: Record<string, string> = {
+  'software/svc/software.cfg': `[buildout]
+parts = instance-profile
+
+[download-svc]
+recipe = slapos.recipe.build:download
+url = \${:_profile_base_location_}/instance-svc.cfg.jinja2
+
+[instance-profile]
+recipe = slapos.recipe.template:jinja2
+url = \${:_profile_base_location_}/instance.cfg.in
+output = \${buildout:directory}/instance.cfg
+software-json = \${:_profile_base_location_}/software.cfg.json
+context =
+  key svc_template download-svc:target
+  key software_json :software-json
+`,
+  'software/svc/instance.cfg.in': `[buildout]
+parts = switch-softwaretype
+
+[slap-configuration]
+recipe = slapos.cookbook:slapconfiguration.jsonschema
+jsonschema = {{ software_json }}
+set-default = main
+validate-parameters = main
+computer = \${slap-connection:computer-id}
+partition = \${slap-connection:partition-id}
+url = \${slap-connection:server-url}
+key = \${slap-connection:key-file}
+cert = \${slap-connection:cert-file}
+
+[instance-default]
+recipe = slapos.recipe.template:jinja2
+url = {{ svc_template }}
+output = \${buildout:directory}/instance-default.cfg
+context =
+  key slapparameter_dict slap-configuration:configuration
+  key port_option slap-configuration:configuration.port
+
+[switch-softwaretype]
+recipe = slapos.cookbook:switch-softwaretype
+default = instance-default:output
+`,
+  'software/svc/software.cfg.json': JSON.stringify({
+    name: 'svc',
+    serialisation: 'json-in-xml',
+    'software-type': { default: { title: 'Default', 'software-type': 'default', request: 'input.json' } },
+  }),
+  'software/svc/input.json': JSON.stringify({
+    type: 'object',
+    properties: { port: { type: 'integer', default: 8443 }, name: { type: 'string' } },
+  }),
+  'software/svc/instance-svc.cfg.jinja2': `{% set port = slapparameter_dict['port'] %}
+[buildout]
+parts = svc-wrapper
+
+[svc-wrapper]
+recipe = slapos.cookbook:wrapper
+command-line = svc --port {{ port }} --again {{ port_option }}
+wrapper-path = \${buildout:directory}/bin/svc
+`,
+};
+
+test('stage two: slapconfiguration.jsonschema gives the defaults of the release schema', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'compat-test-'));
+  try {
+    for (const [path, text] of Object.entries(SCHEMA_CHECKOUT)) {
+      await mkdir(dirname(join(root, path)), { recursive: true });
+      await writeFile(join(root, path), text);
+    }
+    const report = await compatReport(root, { builtins: BUILTIN_RECIPES });
+    const svc = report.profiles.find((p) => p.profile === 'software/svc/instance-svc.cfg.jinja2');
+    assert.equal(svc?.status, 'native', svc?.error);
+    assert.equal(svc?.renderedBy?.part, 'instance-default');
+    assert.equal(svc?.renderedBy?.stage, 'instance');
+    assert.deepEqual(
+      svc?.sections.map((s) => [s.section, s.runner]),
+      [['svc-wrapper', 'native']],
+    );
+    assert.deepEqual(svc?.placeholders, []);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
 test('npm run compat: text and JSON reports, --help, and a clear error for a path that is no checkout', async () => {
   const root = await checkout();
   try {

@@ -19,7 +19,9 @@ import { slaposRecipeTemplate } from '../buildout/recipes/template.ts';
 import { slaposRecipeTemplateJinja2 } from '../buildout/recipes/template-jinja2.ts';
 import { normaliseDist, parseRecipeSpec } from '../buildout/registry.ts';
 import { Buildout, expandMacros, type Options } from '../buildout/resolver.ts';
-import { PyDict, PySet } from '../buildout/py-value.ts';
+import { schemaDefaultedParameters } from '../buildout/recipes/cookbook/jsonschema.ts';
+import { setConfiguration } from '../buildout/recipes/cookbook/slapconfiguration.ts';
+import { PyDict, PySet, fromJs } from '../buildout/py-value.ts';
 
 export const PLACEHOLDER_ROOT = '/compat-placeholder';
 
@@ -184,18 +186,30 @@ type StubFactory = (
 ) => Recipe | undefined;
 
 /**
- * slapconfiguration as for a partition with no instance parameter: `configuration` an empty dict,
- * no shared instance, loopback addresses; every other option a placeholder.
+ * slapconfiguration as for a partition with no instance parameter: `configuration` an empty dict
+ * (with `.jsonschema`, the defaults of the release's schema for the section's software type, as
+ * the recipe's `set-default` fills them), no shared instance, loopback addresses; every other
+ * option a placeholder.
  */
 function slapconfigurationStub(
   placeholders: string[],
   wanted: ReadonlyMap<string, ReadonlySet<string>>,
+  withSchemaDefaults: boolean,
 ): Recipe {
   return {
     version: 'compat-slapconfiguration',
-    init(ctx) {
+    async init(ctx) {
       const { options } = ctx;
-      options.set('configuration', new PyDict());
+      let configuration = new PyDict();
+      if (withSchemaDefaults) {
+        try {
+          const defaulted = fromJs(await schemaDefaultedParameters(ctx, {}));
+          if (defaulted instanceof PyDict) configuration = defaulted;
+        } catch (error) {
+          ctx.warn(`no schema defaults, the parameters stay empty: ${message(error)}`);
+        }
+      }
+      setConfiguration(ctx, configuration, configuration);
       options.set('slave-instance-list', []);
       options.set('ipv4', new PySet(['127.0.0.1']));
       options.set('ipv6', new PySet(['::1']));
@@ -241,7 +255,11 @@ const instanceStubs: StubFactory = (recipe, placeholders, wanted) => {
     return undefined;
   }
   if (name.startsWith('slapos-cookbook:slapconfiguration'))
-    return slapconfigurationStub(placeholders, wanted);
+    return slapconfigurationStub(
+      placeholders,
+      wanted,
+      name === 'slapos-cookbook:slapconfiguration.jsonschema',
+    );
   if (name.startsWith('slapos-cookbook:request')) return requestStub(placeholders, wanted);
   return undefined;
 };

@@ -225,6 +225,23 @@ function sharedEntry(software: SoftwareSchema): JsonObject | undefined {
   return undefined;
 }
 
+/**
+ * The main parameters of an instance of the recipe's software type requested with `requested`,
+ * with the schema's defaults filled in as `set-default = main` does (not validated: a report
+ * wants the defaults even for parameters the schema would reject). `requested` is not changed.
+ */
+export async function schemaDefaultedParameters(
+  ctx: RecipeContext,
+  requested: JsonObject,
+): Promise<JsonObject> {
+  const software = await loadSoftwareSchema(ctx);
+  const { schema, location } = await requestSchema(ctx, software, software.entry, 'requested');
+  const fill = await validator(ctx, schema, location, true, false);
+  const instance = structuredClone(requested);
+  fill(instance);
+  return instance;
+}
+
 export const slapconfigurationJsonschema: Recipe = {
   version: '1',
   async init(ctx) {
