@@ -339,9 +339,10 @@ test('a standalone whose master port is taken says so and where to change it; no
   assert.match(error.hint ?? '', /`master_url` under \[slapos\]/);
   const status = await standaloneStatus(dir);
   assert.deepEqual(
-    [status.master.running, status.supervisor.running, status.agent.running],
-    [false, false, false],
+    [status.master.running, status.supervisor.running, status.agent.running, status.cache.running],
+    [false, false, false, false],
   );
+  assert.equal(status.cache.pid, null);
 
   const cli = await runSlapos(['standalone', 'start', '--dir', dir]);
   assert.notEqual(cli.code, 0);

@@ -206,6 +206,37 @@ export async function startStandalone(
   }
 }
 
+/** Starts the master unless it runs with the standalone's token (one started without it is restarted). */
+async function startMaster(
+  layout: StandaloneLayout,
+  settings: EnsuredStandaloneConfig,
+  masterUrl: string,
+  started: (() => Promise<unknown>)[],
+  timeoutMs: number,
+): Promise<{ pid: number; alreadyRunning: boolean }> {
+  const { accessToken } = settings;
+  const pid = await livePid(layout.masterPidFile);
+  if (pid !== undefined && (await masterState(masterUrl, accessToken)) === 'secured')
+    return { pid, alreadyRunning: true };
+  if (pid !== undefined) await terminate(pid, 10_000);
+  if (await portTaken(settings.port)) throw portTakenError(layout, settings.port);
+  const child = await spawnDetached(
+    [slaposBinPath(), 'proxy', 'start', '--cfg', layout.config, '--token-file', layout.tokenFile],
+    { logFile: layout.masterLog, cwd: layout.dir },
+  );
+  started.push(async () => {
+    await terminate(child.pid, 10_000);
+    await rm(layout.masterPidFile, { force: true });
+  });
+  await writePidFile(layout.masterPidFile, child.pid);
+  await waitUntilReady('the master', child, {
+    ready: () => masterAnswers(masterUrl, accessToken),
+    timeoutMs,
+    logFile: layout.masterLog,
+  });
+  return { pid: child.pid, alreadyRunning: false };
+}
+
 async function startComponents(
   layout: StandaloneLayout,
   settings: EnsuredStandaloneConfig,
@@ -216,43 +247,22 @@ async function startComponents(
   const logger = options.logger ?? silentLogger();
   const step = options.onStep ?? (() => undefined);
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const bin = slaposBinPath();
 
   const { accessToken } = settings;
   // The cache server comes up, and the node's signing key is made (once), while the master comes
   // up; the node's configuration is read once all three are done.
   const cache = startCache(layout, settings, started, timeoutMs);
   const signature = ensureCacheSignature(layout);
-  // Awaited below; a failure of the master first must not leave them unhandled.
-  cache.catch(() => undefined);
-  signature.catch(() => undefined);
-  // The master (one started before the standalone had a token is restarted with it).
-  let masterPid = await livePid(layout.masterPidFile);
-  const masterWasRunning =
-    masterPid !== undefined && (await masterState(masterUrl, accessToken)) === 'secured';
-  if (!masterWasRunning) {
-    if (masterPid !== undefined) await terminate(masterPid, 10_000);
-    if (await portTaken(settings.port)) throw portTakenError(layout, settings.port);
-    const child = await spawnDetached(
-      [bin, 'proxy', 'start', '--cfg', layout.config, '--token-file', layout.tokenFile],
-      { logFile: layout.masterLog, cwd: layout.dir },
-    );
-    started.push(async () => {
-      await terminate(child.pid, 10_000);
-      await rm(layout.masterPidFile, { force: true });
-    });
-    await writePidFile(layout.masterPidFile, child.pid);
-    await waitUntilReady('the master', child, {
-      ready: () => masterAnswers(masterUrl, accessToken),
-      timeoutMs,
-      logFile: layout.masterLog,
-    });
-    masterPid = child.pid;
-  }
-  step({ step: 'master', url: masterUrl, pid: masterPid as number, alreadyRunning: masterWasRunning });
+  // The master (one started before the standalone had a token is restarted with it). If it fails,
+  // the cache's start is let finish first, so that the rollback stops it too.
+  const master = startMaster(layout, settings, masterUrl, started, timeoutMs);
+  const settled = await Promise.allSettled([master, cache, signature]);
+  const failed = settled.find((outcome) => outcome.status === 'rejected');
+  if (failed) throw failed.reason;
+  const { pid: masterPid, alreadyRunning: masterWasRunning } = await master;
+  step({ step: 'master', url: masterUrl, pid: masterPid, alreadyRunning: masterWasRunning });
   const cacheStep = await cache;
   if (cacheStep !== undefined) step(cacheStep);
-  await signature;
 
   const config = await loadNodeConfig({ cfg: layout.config, isRoot: false });
 
@@ -323,7 +333,7 @@ async function startComponents(
       masterWasRunning && supervisorWasRunning && agentWasRunning && (cacheStep?.alreadyRunning ?? true),
     cacheUrl: cacheStep?.url,
     pids: {
-      master: masterPid as number,
+      master: masterPid,
       supervisor: supervisorPid,
       agent: agentPid as number,
       cache: cacheStep?.pid,
