@@ -265,11 +265,7 @@ export interface UsagePoint {
 }
 
 export interface Repository
-  extends IdentityRepository,
-    UsageRepository,
-    InvoiceRepository,
-    RegularisationRepository,
-    BackupRepository {
+  extends IdentityRepository, UsageRepository, InvoiceRepository, RegularisationRepository, BackupRepository {
   // compute nodes
   getComputeNode(reference: string): Promise<ComputeNodeRecord | undefined>;
   listComputeNodes(): Promise<ComputeNodeRecord[]>;
