@@ -29,8 +29,7 @@ export interface FailoverSettings {
 }
 
 export type FailoverDecision =
-  | { kind: 'none'; reason: string }
-  | { kind: 'promote'; cloneInstanceId: number; reason: string };
+  { kind: 'none'; reason: string } | { kind: 'promote'; cloneInstanceId: number; reason: string };
 
 function recent(at: number | null, now: number, within: number): boolean {
   return at !== null && now - at < within;
