@@ -322,6 +322,12 @@ test('the monitor promotes the freshest clone once the main is silent for failov
     assert.equal(await mainNode(), 'COMP-1', 'promises reported within failover_after: not lost');
     w.clock.set(START + 74);
     await heartbeat(false);
+    const setState = (requestedState: 'started' | 'stopped') =>
+      w.store.write((repository) => repository.updateInstance(x, { requestedState, now: START + 74 }));
+    await setState('stopped');
+    await monitor.tick();
+    assert.equal(await mainNode(), 'COMP-1', 'a tree its owner stopped is not taken over');
+    await setState('started');
     await monitor.tick();
     assert.equal(await mainNode(), 'COMP-2', 'the most recently restored clone took over');
     assert.equal((await w.store.read((repository) => repository.getBackupTree(x)))?.epoch, 1);

@@ -267,8 +267,11 @@ export function startFailoverMonitor(
     const settings = failoverSettings(context);
     for (const tree of trees) {
       const now = context.clock.now();
-      const state = await context.store.read((repository) =>
-        readTreeState(repository, tree.rootInstanceId, contacts),
+      const state = await context.store.read(async (repository) =>
+        // A tree its owner stopped or destroys serves nothing: nothing to take over.
+        (await repository.getInstanceById(tree.rootInstanceId))?.requestedState === 'started'
+          ? readTreeState(repository, tree.rootInstanceId, contacts)
+          : undefined,
       );
       if (!state) continue;
       const decision = decideFailover(state, settings, now);
