@@ -5,6 +5,7 @@ import { fixedClock } from '../../core/clock.ts';
 import { SlapError } from '../../core/errors.ts';
 import { openMasterModeServices, type MasterModeServices } from '../../testing/master-mode-services.ts';
 import type { Caller } from './index.ts';
+import { hostileString, seededRandom } from '../../testing/hostile-strings.ts';
 import { resilienceOf } from './backup-trees.ts';
 
 const SR = 'https://example.com/sr.cfg';
@@ -65,6 +66,31 @@ test('resilienceOf: the SLA and the software type suffix; bad values refused', (
       (error: unknown) => error instanceof SlapError && error.code === 'SLAP_ERR_INVALID_INPUT',
       JSON.stringify(sla),
     );
+});
+
+test('resilienceOf (property): any other clones or resilient value is refused, never read as something else', () => {
+  const random = seededRandom(12);
+  for (let run = 0; run < 2000; run++) {
+    const value = random() < 0.5 ? hostileString(random, 4) : String(Math.floor(random() * 12) - 3);
+    const clones = /^[1-5]$/.test(value) ? Number(value) : undefined;
+    const asked = (): unknown => resilienceOf({ resilient: 'true', clones: value }, 'default');
+    if (clones === undefined)
+      assert.throws(
+        asked,
+        (error: unknown) => error instanceof SlapError && error.code === 'SLAP_ERR_INVALID_INPUT',
+        JSON.stringify(value),
+      );
+    else assert.deepEqual(asked(), { clones, softwareType: 'default' });
+    const flag = hostileString(random, 3);
+    const resilient = (): unknown => resilienceOf({ resilient: flag }, 'default');
+    if (['true', 'True'].includes(flag))
+      assert.deepEqual(resilient(), { clones: 1, softwareType: 'default' });
+    else if (['false', 'False'].includes(flag)) assert.equal(resilient(), undefined);
+    else assert.throws(resilient, SlapError, JSON.stringify(flag));
+    // A software type keeps everything but its suffix.
+    const type = hostileString(random, 3);
+    assert.equal(resilienceOf({}, `${type}-resilient`)?.softwareType, type === '' ? 'default' : type);
+  }
 });
 
 test('a resilient request over 3 nodes places the main and its 2 clones on 3 different nodes, stopped', async () => {
