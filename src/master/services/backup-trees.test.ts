@@ -221,3 +221,28 @@ test('resilience is refused where it cannot be: bad SLA values, a child asking i
     await master.store.close();
   }
 });
+
+test('a clone hosts no shared instance: its services are stopped', async () => {
+  const master = await world(3);
+  try {
+    await master.request(alice, 'X', SR, { sla: { resilient: 'true', clones: '2' } });
+    const onClone = master.request(alice, 'S', SR, { shared: true, sla: { computer_guid: 'COMP-2' } });
+    await assert.rejects(
+      onClone,
+      (error: unknown) => error instanceof SlapError && error.code === 'SLAP_ERR_ALLOCATION_FAILED',
+    );
+    const { children } = await treeOf(master, 'X');
+    const named = master.request(alice, 'S', SR, {
+      shared: true,
+      sla: { instance_guid: `SOFTINST-${children[0]?.id ?? 0}` },
+    });
+    await assert.rejects(
+      named,
+      (error: unknown) => error instanceof SlapError && error.code === 'SLAP_ERR_ALLOCATION_FAILED',
+    );
+    const hosted = await master.request(alice, 'S', SR, { shared: true });
+    assert.equal(hosted.computeNodeId, 'COMP-1');
+  } finally {
+    await master.store.close();
+  }
+});

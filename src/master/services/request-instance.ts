@@ -11,7 +11,13 @@ import { requestedStateEvent } from '../../core/instance-events.ts';
 import { decodeParameterXml, parametersAsStored } from '../../core/parameter-xml.ts';
 import { PyNumber, pyRepr, stringifyPythonJson } from '../../core/python-value.ts';
 import type { RequestedState } from '../../core/states.ts';
-import type { InstanceFields, InstanceRecord, PartitionKey, Repository } from '../storage/repository.ts';
+import type {
+  BackupMemberRecord,
+  InstanceFields,
+  InstanceRecord,
+  PartitionKey,
+  Repository,
+} from '../storage/repository.ts';
 import { namespaceOf, type Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import { partitionHolder } from './partition-holder.ts';
@@ -441,6 +447,11 @@ function requestedHostPartition(
     : guid;
 }
 
+/** Whether a member of a resilient tree is a clone or a fenced former main (not serving). */
+function isStandby(member: BackupMemberRecord | undefined): boolean {
+  return member?.role === 'clone' || member?.role === 'fenced';
+}
+
 /** The shared host asked by the `instance_guid` SLA in master mode (`SOFTINST-n`), if any. */
 async function masterModeHost(
   context: ServiceContext,
@@ -450,8 +461,12 @@ async function masterModeHost(
 ): Promise<InstanceRecord | undefined> {
   const nodes = await sharedHostNodes(repository, request.caller, slaString(request.sla, 'computer_guid'));
   const hostGuid = slaString(request.sla, 'instance_guid');
-  const admitted = (host: InstanceRecord | undefined): host is InstanceRecord =>
-    fits(host) && !!host.location && nodes.includes(host.location.computeNodeId);
+  const admitted = async (host: InstanceRecord | undefined): Promise<boolean> =>
+    fits(host) &&
+    !!host.location &&
+    nodes.includes(host.location.computeNodeId) &&
+    // A clone of a resilient tree serves nothing (its services are stopped): it hosts nothing.
+    !isStandby(await repository.getBackupMember(host.id));
   if (hostGuid !== undefined) {
     let host: InstanceRecord | undefined;
     try {
@@ -459,7 +474,7 @@ async function masterModeHost(
     } catch {
       return undefined;
     }
-    return admitted(host) ? host : undefined;
+    return (await admitted(host)) ? host : undefined;
   }
   for (const computeNodeId of nodes) {
     const host = await repository.findSharedHost({
@@ -467,7 +482,7 @@ async function masterModeHost(
       softwareRelease: request.softwareRelease,
       ...(request.softwareType ? { softwareType: request.softwareType } : {}),
     });
-    if (admitted(host)) return host;
+    if (await admitted(host)) return host;
   }
   return undefined;
 }
