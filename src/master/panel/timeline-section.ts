@@ -22,7 +22,7 @@ export const EVENT_WORDS: Readonly<Record<InstanceEventKind, string>> = {
   destroyed: 'Destroyed',
   bang: 'Bang',
   takeover: 'Taken over',
-  unfenced: 'Fenced instance stopped, now a clone',
+  unfenced: 'Stopped after its takeover and now a clone',
   restored: 'Backup restored',
 };
 
