@@ -187,7 +187,7 @@ async function applyReport(
 async function orderOf(
   context: ServiceContext,
   repository: Repository,
-  instance: InstanceRecord,
+  instance: Pick<InstanceRecord, 'id' | 'title' | 'requestedBy' | 'shared'>,
   partitionId: string,
 ): Promise<BackupPartitionOrder | undefined> {
   const member = await repository.getBackupMember(instance.id);
@@ -243,8 +243,7 @@ export async function syncBackups(
     for (const report of input.partitions) await applyReport(context, repository, computeNodeId, report, now);
     const orders: BackupPartitionOrder[] = [];
     for (const row of await repository.listInstancesOnNode(computeNodeId)) {
-      const instance = await repository.getInstanceById(row.id);
-      if (!instance) continue;
+      const instance = { id: row.id, title: row.title, requestedBy: row.requestedBy, shared: false };
       const order = await orderOf(context, repository, instance, row.partitionId);
       if (order) orders.push(order);
     }
