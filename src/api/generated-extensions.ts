@@ -1284,6 +1284,256 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/slapos.post.ext.instance_takeover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Promotes a clone of a resilient instance tree to main now (docs/resiliency.md, "Takeover by hand"): the named clone, or the most up-to-date live clone (the same choice as the automatic failover). The main moves to the clone's partition and keeps its title and state; the former main's partition is fenced (stopped, never pushes again) and becomes a clone once its node reports it stopped. 409 when no clone can take over (none alive with a restored backup, or the named one cannot), with the reason. Caller: a user, the owner of the instance tree or an admin. Unknown or foreign tree: 403 "No instance tree … found.", as the JSON API v0 answers. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Take an instance tree over */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Title
+                         * @description The title of the instance tree (its root instance), as `slapos service` names it
+                         */
+                        title: string;
+                        /**
+                         * Clone
+                         * @description The title of the clone to promote, e.g. "X (clone 2)"; null or absent: the most up-to-date live clone
+                         */
+                        clone?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description The main now serves from the promoted clone's partition */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * Title
+                             * @description The title of the instance tree
+                             */
+                            title: string;
+                            /**
+                             * Compute Node Reference
+                             * @description Where the main now is
+                             */
+                            compute_node_id: string;
+                            /**
+                             * Compute Partition Reference
+                             * @description Where the main now is
+                             */
+                            partition_id: string;
+                            /**
+                             * Epoch
+                             * @description The tree's epoch after the takeover (one more per promotion)
+                             */
+                            epoch: number;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slapos.post.ext.instance_backup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Asks the main's node to take a backup of the instance tree now (besides the declared period); the node sees it at its next sync. Caller: a user, the owner of the instance tree or an admin. Unknown or foreign tree: 403 "No instance tree … found.", as the JSON API v0 answers. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Request a backup */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Title
+                         * @description The title of the instance tree (its root instance), as `slapos service` names it
+                         */
+                        title: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Backup requested */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * Requested At
+                             * @description When the master stored the request (seconds since the epoch): a backup newer than this one answers it
+                             */
+                            requested_at: number;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slapos.get.ext.instance_backup_list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description The backups of the instance tree that its nodes report holding (at most 200), newest first, each with the compute nodes that hold it. Caller: a user, the owner of the instance tree or an admin. Unknown or foreign tree: 403 "No instance tree … found.", as the JSON API v0 answers. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description List the backups of an instance tree */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Title
+                         * @description The title of the instance tree (its root instance), as `slapos service` names it
+                         */
+                        title: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The backups, newest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Backups */
+                            backup_list: {
+                                /**
+                                 * Backup Id
+                                 * @description YYYYMMDDTHHMMSSmmmZ-xxxx: the UTC time the backup started and 4 random hex digits; the same in every repository that holds the backup
+                                 */
+                                backup_id: string;
+                                /**
+                                 * Time
+                                 * @description When the backup started (seconds since the epoch)
+                                 */
+                                time: number;
+                                /**
+                                 * Compute Nodes
+                                 * @description The compute nodes whose repository holds the backup
+                                 */
+                                computer_guid_list: string[];
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slapos.post.ext.instance_restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Asks the main's node to restore a backup into the instance tree's main (services stopped, data restored in place, the declared restore and check commands run, services started); the result comes back as an instance event. Restoring into a new instance is not supported yet. Caller: a user, the owner of the instance tree or an admin. Unknown or foreign tree: 403 "No instance tree … found.", as the JSON API v0 answers. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Request a restore */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Title
+                         * @description The title of the instance tree (its root instance), as `slapos service` names it
+                         */
+                        title: string;
+                        /**
+                         * Backup Id
+                         * @description The backup to restore; null or absent: the latest
+                         */
+                        backup_id?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Restore requested */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * Request Id
+                             * @description The id of the restore request, in the instance event that reports its result
+                             */
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
