@@ -48,7 +48,7 @@ async function restore(ctx: CliContext, reference: string, options: RestoreOptio
   }
   ctx.note(
     `Restore of ${options.backup === undefined ? 'the latest backup' : `backup ${options.backup}`} requested; ` +
-      'its result will show among the instance events.',
+      'its result will show as a `restored` event of the instance (its timeline in the panel).',
   );
   ctx.print(requestId);
 }
