@@ -89,13 +89,13 @@ test('no candidate: fenced, on the main node, node lost, never restored, unalloc
   });
   const refusals = [2, 3, 4, 5, 6, 1, 99].map((id) => chooseClone(tree(members), settings, NOW, id));
   assert.deepEqual(refusals, [
-    { refused: 'instance 2 is fenced, not a clone' },
-    { refused: "clone 3 is on the main's node COMP-1" },
-    { refused: "clone 4's node COMP-4 is not in contact" },
-    { refused: 'clone 5 has not restored any backup yet' },
-    { refused: 'clone 6 is not allocated' },
-    { refused: 'instance 1 is main, not a clone' },
-    { refused: 'instance 99 is not a member of this tree' },
+    { refused: 'that instance is fenced (a former main), not a clone yet' },
+    { refused: "that clone is on the main's node COMP-1" },
+    { refused: "that clone's node COMP-4 is not in contact" },
+    { refused: 'that clone has not restored any backup yet' },
+    { refused: 'that clone is not allocated' },
+    { refused: 'that instance is the main, not a clone' },
+    { refused: 'no such clone in this tree' },
   ]);
 });
 

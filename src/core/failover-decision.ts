@@ -92,21 +92,21 @@ export function chooseClone(
   const main = mainOf(tree);
   if ('refused' in main) return main;
   const mainNode = main.member.computeNodeId;
+  // Said of the clone a person named (`slapos service takeover NAME --clone TITLE`).
   const refusal = (member: MemberState): string | undefined => {
-    if (member.role !== 'clone') return `instance ${member.instanceId} is ${member.role}, not a clone`;
-    if (member.computeNodeId === null) return `clone ${member.instanceId} is not allocated`;
-    if (member.computeNodeId === mainNode) {
-      return `clone ${member.instanceId} is on the main's node ${member.computeNodeId}`;
-    }
+    if (member.role === 'fenced') return 'that instance is fenced (a former main), not a clone yet';
+    if (member.role !== 'clone') return 'that instance is the main, not a clone';
+    if (member.computeNodeId === null) return 'that clone is not allocated';
+    if (member.computeNodeId === mainNode) return `that clone is on the main's node ${member.computeNodeId}`;
     if (!isFresh(member.nodeLastContactAt, settings.failoverAfterSeconds, now)) {
-      return `clone ${member.instanceId}'s node ${member.computeNodeId} is not in contact`;
+      return `that clone's node ${member.computeNodeId} is not in contact`;
     }
-    if (!isTime(member.restoredAt)) return `clone ${member.instanceId} has not restored any backup yet`;
+    if (!isTime(member.restoredAt)) return 'that clone has not restored any backup yet';
     return undefined;
   };
   if (wanted !== undefined) {
     const member = tree.members.find((m) => m.instanceId === wanted);
-    if (member === undefined) return { refused: `instance ${wanted} is not a member of this tree` };
+    if (member === undefined) return { refused: 'no such clone in this tree' };
     const refused = refusal(member);
     return refused === undefined ? { cloneInstanceId: wanted } : { refused };
   }

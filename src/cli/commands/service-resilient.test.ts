@@ -217,7 +217,13 @@ test('a resilient service: backups listed, a backup waited for, a restore reques
   // The clone, now on the old main's partition, is fenced: it cannot be promoted.
   const again = await slapos(['service', 'takeover', 'kv', '--clone', 'kv (clone 1)']);
   assert.equal(again.code, 1);
-  assert.match(again.stderr, /^slapos: error: kv: instance \d+ is fenced, not a clone\.\n/);
+  assert.match(
+    again.stderr,
+    /^slapos: error: kv: that instance is fenced \(a former main\), not a clone yet\.\n/,
+  );
+  const nameless = await slapos(['service', 'takeover', 'kv', '--clone', 'kv (clone 9)']);
+  assert.equal(nameless.code, 1);
+  assert.match(nameless.stderr, /^slapos: error: kv: no such clone in this tree\.\n/);
 });
 
 test('a service without clones or backups, and an unknown one: the master says why, exit 1', async () => {
