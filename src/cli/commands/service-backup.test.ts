@@ -75,7 +75,9 @@ test('service backup --wait polls until a backup that started after the request 
   let polls = 0;
   script['/slapos.get.ext.instance_backup_list'] = (_body, response) => {
     polls++;
-    // An older backup first (it does not answer the request), then the new one above it.
+    // An older backup first (it does not answer the request), a master that cannot answer for a
+    // moment, then the new backup above the old one.
+    if (polls === 2) return sendJson(response, 503, error(503, 'restarting'));
     sendJson(response, 200, { backup_list: polls < 3 ? [OLD] : [NEW, OLD] });
   };
   const run = await slapos(['service', 'backup', 'kv', '--wait', '--poll-interval', '0.02']);
@@ -88,6 +90,7 @@ test('service backup --wait polls until a backup that started after the request 
     run.stderr,
     /^Backup of kv requested at 2025-12-07T20:10:15\.125Z; waiting for it \(at most 600 s\)…\n/,
   );
+  assert.match(run.stderr, /\nwarning: restarting; trying again\n/);
   assert.equal(polls, 3);
   assert.deepEqual(sent('/slapos.get.ext.instance_backup_list'), [
     { title: 'kv' },

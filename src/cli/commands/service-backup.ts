@@ -88,7 +88,8 @@ async function waitForBackup(
   const start = performance.now();
   let nextProgress = PROGRESS_EVERY_MS;
   for (;;) {
-    const answering = (await input.list()).filter((backup) => backup.time >= input.requestedAt);
+    const listed = await listOrNothing(ctx, input.list);
+    const answering = listed.filter((backup) => backup.time >= input.requestedAt);
     if (answering.length > 0)
       return answering.reduce((first, backup) => (backup.time < first.time ? backup : first));
     const elapsed = performance.now() - start;
@@ -98,5 +99,24 @@ async function waitForBackup(
       nextProgress += PROGRESS_EVERY_MS;
     }
     await sleep(Math.min(input.pollIntervalMs, input.timeoutMs - elapsed));
+  }
+}
+
+/**
+ * The list, or nothing while the master cannot answer (restarting, unreachable, 5xx): the wait goes
+ * on until its deadline. Any other failure (refused, an answer off the contract) ends it.
+ */
+async function listOrNothing(
+  ctx: CliContext,
+  list: () => Promise<BackupListEntry[]>,
+): Promise<BackupListEntry[]> {
+  try {
+    return await list();
+  } catch (error) {
+    const transient =
+      error instanceof SlapError && error.code === 'SLAP_ERR_UNAVAILABLE' && error.details?.status !== 200;
+    if (!transient) throw error;
+    ctx.note(`warning: ${error.message}; trying again`);
+    return [];
   }
 }
