@@ -92,7 +92,6 @@ const STDERR_CHARS_KEPT = 2000;
 const BACKUP_ID_PATTERN = /^\d{8}T\d{9}Z-[0-9a-f]{4}$/;
 const SNAPSHOT_ID_PATTERN = /^[0-9a-f]{8,64}$/;
 // Control characters and the Unicode line and paragraph separators: none belongs in an argument.
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 /** A new backup id for a backup starting at `now`: `YYYYMMDDTHHMMSSmmmZ-xxxx` (UTC), sorting by time. */
@@ -267,9 +266,9 @@ export class Restic {
 
   async backup(target: ResticTarget, options: BackupOptions): Promise<BackupSummary> {
     if (!isBackupId(options.backupId)) throw invalid('A backup id is YYYYMMDDTHHMMSSmmmZ-xxxx.');
-    if (!Array.isArray(options.paths) || options.paths.length === 0)
-      throw invalid('A backup needs at least one path.');
-    for (const path of options.paths) checkRelativePath(path, 'path');
+    const paths: readonly string[] = options.paths;
+    if (paths.length === 0) throw invalid('A backup needs at least one path.');
+    for (const path of paths) checkRelativePath(path, 'path');
     const exclude = options.exclude ?? [];
     for (const pattern of exclude)
       if (typeof pattern !== 'string' || pattern === '' || CONTROL.test(pattern))
@@ -287,7 +286,7 @@ export class Restic {
         ...tags.map((tag) => `--tag=${tag}`),
         ...exclude.map((pattern) => `--exclude=${pattern}`),
         '--',
-        ...options.paths,
+        ...paths,
       ],
       { cwd: options.cwd },
     );
