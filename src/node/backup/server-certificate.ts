@@ -17,7 +17,7 @@ import {
   privateKeyPem,
   x509,
 } from '../../lib/x509.ts';
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { spkiOf } from '../../lib/x509.ts';
 
 const RENEW_BEFORE_SECONDS = 30 * 86400;
@@ -43,7 +43,7 @@ async function usable(
   }
   try {
     const certificate = parseCertificatePem(certificatePem);
-    const matches = spkiOf(certificate.publicKey).equals(spkiOf(createPrivateKey(keyPem)));
+    const matches = spkiOf(certificate.publicKey).equals(spkiOf(createPublicKey(createPrivateKey(keyPem))));
     const { notAfter } = certificateValidity(certificate);
     if (!matches || notAfter - Date.now() / 1000 < RENEW_BEFORE_SECONDS) return undefined;
     return coversNames(certificate, hostNames) ? certificatePem : undefined;
