@@ -366,7 +366,9 @@ export class Restic {
 
   /** `restic check` (with `--read-data`: every pack read and verified); SLAP_ERR_BACKUP_CORRUPT on damage. */
   async check(target: ResticTarget, options: { readData: boolean }): Promise<void> {
-    await this.exec(target, 'check', options.readData ? ['--read-data'] : []);
+    // The structure first: a missing pack is found in seconds, where reading it would retry for a minute.
+    await this.exec(target, 'check', []);
+    if (options.readData) await this.exec(target, 'check', ['--read-data']);
   }
 
   private async exec(
