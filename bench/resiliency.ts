@@ -12,25 +12,28 @@
  *
  * Everything lives in a temporary directory removed at the end.
  */
-import { randomFill } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { newBackupId } from '../src/node/backup/restic.ts';
 import { startBackupRepository } from '../src/testing/backup-repository.ts';
 
 const { values } = parseArgs({
-  options: { 'size-mb': { type: 'string', default: '1024' }, files: { type: 'string', default: '4' } },
+  options: {
+    'size-mb': { type: 'string', default: '1024' },
+    files: { type: 'string', default: '4' },
+    changes: { type: 'string', default: '3' },
+  },
   allowPositionals: true,
 });
 const sizeMb = Math.max(4, Number(values['size-mb']));
 const fileCount = Math.max(1, Number(values.files));
+const changes = Math.max(1, Number(values.changes));
 const MB = 1024 * 1024;
 const CHUNK = 16 * MB;
-const fill = promisify(randomFill);
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const megabytes = (bytes: number): string => `${(bytes / MB).toFixed(2)} MB`;
@@ -42,7 +45,7 @@ async function randomFile(path: string, size: number): Promise<void> {
     const buffer = Buffer.alloc(CHUNK);
     for (let written = 0; written < size; written += CHUNK) {
       const length = Math.min(CHUNK, size - written);
-      await fill(buffer, 0, length);
+      randomFillSync(buffer, 0, length);
       await handle.write(buffer, 0, length);
     }
   } finally {
@@ -81,18 +84,28 @@ try {
   };
   await backup('first backup');
 
-  // 1 MiB of new random bytes in the middle of the first file.
-  const handle = await open(join(part, 'srv', 'data', 'file-0.bin'), 'r+');
-  try {
-    const change = Buffer.alloc(MB);
-    await fill(change);
-    await handle.write(change, 0, MB, Math.floor(fileSize / 2));
-  } finally {
-    await handle.close();
+  // 1 MiB of new random bytes in the middle of a file, then a backup; repeated `--changes` times
+  // (restic's chunks average 1 MiB, so what a change costs depends on where the chunk boundaries fall).
+  const backupMs: number[] = [];
+  const received: number[] = [];
+  for (let round = 0; round < changes; round++) {
+    const handle = await open(join(part, 'srv', 'data', `file-${round % fileCount}.bin`), 'r+');
+    try {
+      const change = Buffer.alloc(MB);
+      randomFillSync(change);
+      await handle.write(change, 0, MB, Math.floor(fileSize / 2) - round * 3 * MB);
+    } finally {
+      await handle.close();
+    }
+    const second = await backup(`backup after 1 MiB changed (${round + 1}/${changes})`);
+    backupMs.push(second.ms);
+    received.push(second.received);
   }
-  const second = await backup('second backup (1 MiB changed)');
+  const worstMs = Math.max(...backupMs);
+  const worstBytes = Math.max(...received);
   process.stdout.write(
-    `  goal: < 5 s and < 2 MB: ${second.ms < 5000 ? 'met' : 'NOT met'} (time), ${second.received < 2e6 ? 'met' : 'NOT met'} (bytes)\n`,
+    `1 MiB changed, worst of ${changes}: ${seconds(worstMs)} (goal < 5 s: ${worstMs < 5000 ? 'met' : 'NOT met'}), ` +
+      `${megabytes(worstBytes)} received (goal < 2 MB: ${worstBytes < 2e6 ? 'met' : 'NOT met'})\n`,
   );
 
   const latest = (await fixture.restic.snapshots(target)).at(-1);
