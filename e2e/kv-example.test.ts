@@ -22,10 +22,12 @@ import {
 } from '../src/core/backup-declaration.ts';
 import { execFile } from '../src/lib/exec.ts';
 import { runPromises } from '../src/node/promise/run-promises.ts';
+import { profileRunner, tempDir } from '../src/testing/buildout.ts';
 import { runSlapos } from '../src/testing/cli.ts';
 import { startTestMaster } from '../src/testing/master.ts';
 import { makeTempDir, writeSandboxCfg } from '../src/testing/node.ts';
 import { preparePartition } from '../src/testing/slapgrid.ts';
+import { rejectsWithSlapError } from '../src/testing/slap-error-assert.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/kv/', import.meta.url));
 const COMPUTER = 'COMP-KV';
@@ -232,5 +234,30 @@ test('examples/kv: acknowledged writes, declared backup, restore into another in
     await client.close();
     await master.close();
     await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('examples/kv listens on the partition IPv4 address, or its IPv6 address when it has none', async () => {
+  const dir = await tempDir();
+  try {
+    const { run } = profileRunner(dir.path);
+    const profile = (addresses: string): string => `[buildout]
+parts = address
+[instance-parameter]
+${addresses}
+[address]
+recipe = ${join(EXAMPLE, 'address.mjs')}
+parameters = instance-parameter
+`;
+    const chosen = async (addresses: string): Promise<string> => {
+      await run(profile(addresses));
+      const installed = await readFile(join(dir.path, '.installed.cfg'), 'utf8');
+      return [...installed.matchAll(/^(ip|host) = (.*)$/gm)].map((m) => `${m[1]}=${m[2]}`).join(' ');
+    };
+    assert.equal(await chosen('ipv4-random = 10.0.0.2\nipv6-random = fd00::2'), 'host=10.0.0.2 ip=10.0.0.2');
+    assert.equal(await chosen('ipv6-random = fd00::2'), 'host=[fd00::2] ip=fd00::2');
+    await rejectsWithSlapError(run(profile('')), 'SLAP_ERR_RECIPE_FAILED', /no IPv4 or IPv6 address/);
+  } finally {
+    await dir.remove();
   }
 });
