@@ -24,12 +24,26 @@ export function isBackupId(value: unknown): value is string {
 export function backupIdTime(id: string): number | undefined {
   const match = BACKUP_ID.exec(id);
   if (!match) return undefined;
-  const [, year, month, day, hour, minute, second, ms] = match.map(Number) as number[];
-  const time = Date.UTC(year!, month! - 1, day!, hour!, minute!, second!, ms!);
+  const [year, month, day, hour, minute, second, ms] = match.slice(1, 8).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const time = Date.UTC(year, month - 1, day, hour, minute, second, ms);
   const back = new Date(time);
   // 20261331T… is not a date: refused rather than rolled over into the next year.
-  if (back.getUTCMonth() !== month! - 1 || back.getUTCDate() !== day! || back.getUTCHours() !== hour!)
+  if (
+    back.getUTCFullYear() !== year ||
+    back.getUTCMonth() !== month - 1 ||
+    back.getUTCDate() !== day ||
+    back.getUTCHours() !== hour ||
+    back.getUTCMinutes() !== minute ||
+    back.getUTCSeconds() !== second
+  )
     return undefined;
-  if (back.getUTCMinutes() !== minute! || back.getUTCSeconds() !== second!) return undefined;
   return time / 1000;
 }
