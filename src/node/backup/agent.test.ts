@@ -34,7 +34,7 @@ class FakeRestic implements ResticDriver {
   private counter = 0;
 
   async init(target: ResticTarget): Promise<void> {
-    await this.check(target);
+    this.password(target);
     this.calls.push(`init ${target.url}`);
     if (!this.repositories.has(target.url)) this.repositories.set(target.url, []);
     // A local repository is a directory with its config, as restic makes it.
@@ -48,7 +48,7 @@ class FakeRestic implements ResticDriver {
     target: ResticTarget,
     options: { cwd: string; paths: string[]; exclude: string[]; backupId: string; tags: string[] },
   ): Promise<never> {
-    this.check(target);
+    this.password(target);
     this.calls.push(`backup ${target.url} ${options.backupId}`);
     const repository = this.repositories.get(target.url);
     if (repository === undefined) throw new Error('no repository');
@@ -76,7 +76,7 @@ class FakeRestic implements ResticDriver {
   }
 
   snapshots(target: ResticTarget): Promise<SnapshotInfo[]> {
-    this.check(target);
+    this.password(target);
     this.calls.push(`snapshots ${target.url}`);
     return Promise.resolve(
       (this.repositories.get(target.url) ?? []).map(({ files: _files, ...info }) => ({ ...info })),
@@ -84,7 +84,7 @@ class FakeRestic implements ResticDriver {
   }
 
   async restore(target: ResticTarget, snapshotId: string, intoDir: string): Promise<void> {
-    this.check(target);
+    this.password(target);
     this.calls.push(`restore ${target.url} ${snapshotId}`);
     const snapshot = this.repositories.get(target.url)?.find((s) => s.snapshotId === snapshotId);
     if (snapshot === undefined) throw new Error('no such snapshot');
@@ -95,7 +95,7 @@ class FakeRestic implements ResticDriver {
   }
 
   forget(target: ResticTarget, keep: PartitionBackupPlan['keep']): Promise<void> {
-    this.check(target);
+    this.password(target);
     this.calls.push(`forget ${target.url}`);
     const repository = this.repositories.get(target.url) ?? [];
     repository.splice(0, Math.max(0, repository.length - keep.last));
@@ -103,8 +103,12 @@ class FakeRestic implements ResticDriver {
   }
 
   check(target: ResticTarget): Promise<void> {
-    assert.equal(target.password, PASSWORD);
+    this.password(target);
     return Promise.resolve();
+  }
+
+  private password(target: ResticTarget): void {
+    assert.equal(target.password, PASSWORD);
   }
 
   /** Puts a snapshot of these files in the repository at `url` (what a main's push leaves). */
