@@ -97,6 +97,8 @@ const DEFAULT_HEARTBEAT_MS = 5000;
 /** A master without the route (404): asked again this rarely. */
 const UNSUPPORTED_RETRY_MS = 600_000;
 const PUSH_CONCURRENCY = 2;
+/** A restore's message to the master (the route takes 4096 characters). */
+const MAX_MESSAGE_LENGTH = 4000;
 
 export class BackupAgent {
   private readonly logger: Logger;
@@ -564,7 +566,11 @@ export class BackupAgent {
       done = { request_id: request.request_id, ok: true, message: `restored ${chosen.snapshot.backupId}` };
       log.info({ backupId: chosen.snapshot.backupId }, 'restore done');
     } catch (error) {
-      done = { request_id: request.request_id, ok: false, message: describe(error) };
+      done = {
+        request_id: request.request_id,
+        ok: false,
+        message: describe(error).slice(0, MAX_MESSAGE_LENGTH),
+      };
       log.error({ err: done.message }, 'restore failed');
     }
     state.restoreDone = done;
