@@ -526,3 +526,30 @@ test('an answer naming a partition this node does not have is ignored; a bad ans
   w.answer = [assignment('slappart0', 'main', { repository: '../etc' })];
   await assert.rejects(w.agent.syncOnce(), /partition_list\[0\]\.repository/);
 });
+
+test('a main without targets yet backs up as soon as the first one is known', async (t) => {
+  const w = await world();
+  t.after(() => w.close());
+  await writeFile(join(w.instanceRoot, 'slappart0', 'srv', 'data', 'db'), 'v1');
+  w.answer = [assignment('slappart0', 'main')];
+  await sync(w);
+  assert.deepEqual(w.events, [], 'no backup command without a target');
+  w.clock.advance(5);
+  w.answer = [assignment('slappart0', 'main', { targets: TARGETS.slice(0, 1) })];
+  await sync(w);
+  assert.equal(w.restic.calls.filter((call) => call.startsWith('backup')).length, 1);
+});
+
+test('a promoted clone whose services were started without settle is backed up anyway', async (t) => {
+  const w = await world();
+  t.after(() => w.close());
+  w.answer = [assignment('slappart0', 'clone')];
+  await sync(w);
+  await writeFile(join(w.instanceRoot, 'slappart0', 'srv', 'data', 'db'), 'v1');
+  w.answer = [assignment('slappart0', 'main', { targets: TARGETS.slice(0, 1) })];
+  await sync(w);
+  assert.equal(w.restic.calls.filter((call) => call.startsWith('backup')).length, 0, 'waits for settle');
+  w.services.runningSet.add('slappart0');
+  await sync(w);
+  assert.equal(w.restic.calls.filter((call) => call.startsWith('backup')).length, 1);
+});

@@ -108,6 +108,8 @@ export class BackupAgent {
   private readonly states = new Map<string, PartitionBackupState>();
   private assignments = new Map<string, PartitionBackupAssignment>();
   private readonly queues = new Map<string, Promise<void>>();
+  /** Partitions with a step queued that has not started yet. */
+  private readonly waiting = new Set<string>();
   /** Local repositories with snapshots not listed yet (a push arrived, a backup or forget ran). */
   private readonly dirty = new Set<string>();
   private readonly listings = new Map<string, { at: number; snapshots: SnapshotInfo[] }>();
@@ -310,9 +312,14 @@ export class BackupAgent {
     await this.save(partitionId, state);
   }
 
+  /** Queues a step for the partition, unless one is already waiting to start. */
   private kick(partitionId: string): void {
-    if (this.closed || this.queues.has(partitionId)) return;
-    void this.enqueue(partitionId, () => this.step(partitionId));
+    if (this.closed || this.waiting.has(partitionId)) return;
+    this.waiting.add(partitionId);
+    void this.enqueue(partitionId, () => {
+      this.waiting.delete(partitionId);
+      return this.step(partitionId);
+    });
   }
 
   /** Runs `work` after what is queued for the partition; a failure is logged, never thrown. */
@@ -341,7 +348,15 @@ export class BackupAgent {
         const request = assignment.restore_request;
         if (request !== null && request.request_id !== state.lastRestoreRequestId)
           await this.executeRestoreRequest(partitionId, assignment, state, request);
-        if (state.receiving) return; // settle puts the received data in place before any backup
+        if (state.receiving) {
+          // Settle puts the received data in place before the services start, and before any backup.
+          // Services that run already were started without it (a one-shot node instance): their
+          // data is the tree's now.
+          if (!(await this.options.services.running(partitionId))) return;
+          this.logger.warn({ partition: partitionId }, 'services started without settle: backing them up');
+          state.receiving = false;
+          await this.save(partitionId, state);
+        }
         const plan = await this.readPlan(root, partitionId);
         if (plan === undefined) return;
         const now = this.clock.now();
@@ -381,8 +396,6 @@ export class BackupAgent {
   ): Promise<void> {
     const now = this.clock.now();
     const root = join(this.options.instanceRoot, partitionId);
-    state.lastAttemptAt = now;
-    if (assignment.backup_requested_at !== null) state.handledRequestAt = assignment.backup_requested_at;
     const log = this.logger.child({ partition: partitionId, repository: assignment.repository });
     const targets =
       assignment.role === 'single'
@@ -395,14 +408,15 @@ export class BackupAgent {
           );
     const paths = await existingPaths(root, plan.paths);
     if (targets.length === 0 || paths.length === 0) {
-      log.info(
+      // Tried again at each sync: the first clone's endpoint, the first data, are waited for.
+      log.debug(
         { reason: targets.length === 0 ? 'no target yet' : 'none of the declared paths exists' },
         'backup skipped',
       );
-      state.retryAt = null;
-      await this.save(partitionId, state);
       return;
     }
+    state.lastAttemptAt = now;
+    if (assignment.backup_requested_at !== null) state.handledRequestAt = assignment.backup_requested_at;
     const backupId = newBackupId(now * 1000);
     let failed: { target: string; error: string }[] = [];
     let pushed = 0;
@@ -432,7 +446,7 @@ export class BackupAgent {
     } catch (error) {
       failed = [{ target: 'backup command', error: describe(error) }];
     }
-    if (pushed > 0) state.lastBackup = { backup_id: backupId, time: now };
+    if (pushed > 0) state.lastBackup = { backup_id: backupId, time: backupIdTime(backupId) ?? now };
     if (assignment.role === 'single' && pushed > 0) this.dirty.add(assignment.repository);
     if (failed.length > 0) {
       state.failures++;
