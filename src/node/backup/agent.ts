@@ -245,7 +245,9 @@ export class BackupAgent {
       ]);
       partitions.push({
         partition_id: partitionId,
-        instance_guid: record.instanceGuid,
+        // The master's word on what is there now (a takeover moves instances before the partition's
+        // record follows), else the instance last deployed.
+        instance_guid: this.assignments.get(partitionId)?.instance_guid ?? record.instanceGuid,
         declared: plan !== undefined,
         services_stopped: !running,
         last_backup: state.lastBackup,
