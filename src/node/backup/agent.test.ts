@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Writable } from 'node:stream';
@@ -16,122 +16,12 @@ import { fixedClock } from '../../core/clock.ts';
 import { writePartitionRecord } from '../instance/partition-files.ts';
 import { BackupAgent, type BackupAgentOptions, type PartitionServices } from './agent.ts';
 import { newBackupId } from './backup-id.ts';
-import type { PartitionBackupPlan, ResticDriver, ResticTarget, SnapshotInfo } from './pending-contract.ts';
+import type { PartitionBackupPlan } from './pending-contract.ts';
+import { FakeRestic } from '../../testing/fake-restic.ts';
 import type { BackupSyncRequest, PartitionBackupAssignment } from './sync-protocol.ts';
 
 const PASSWORD = 'pw-Zq8s1xY3-secret';
 const CERT = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
-
-interface FakeSnapshot extends SnapshotInfo {
-  files: Map<string, Buffer>;
-}
-
-/** restic in memory: repositories by URL, each a list of snapshots holding the files' contents. */
-class FakeRestic implements ResticDriver {
-  readonly repositories = new Map<string, FakeSnapshot[]>();
-  readonly calls: string[] = [];
-  failBackup: ((target: ResticTarget) => boolean) | undefined;
-  private counter = 0;
-
-  async init(target: ResticTarget): Promise<void> {
-    this.password(target);
-    this.calls.push(`init ${target.url}`);
-    if (!this.repositories.has(target.url)) this.repositories.set(target.url, []);
-    // A local repository is a directory with its config, as restic makes it.
-    if (!target.url.startsWith('rest:')) {
-      await mkdir(target.url, { recursive: true });
-      await writeFile(join(target.url, 'config'), '');
-    }
-  }
-
-  async backup(
-    target: ResticTarget,
-    options: { cwd: string; paths: string[]; exclude: string[]; backupId: string; tags: string[] },
-  ): Promise<never> {
-    this.password(target);
-    this.calls.push(`backup ${target.url} ${options.backupId}`);
-    const repository = this.repositories.get(target.url);
-    if (repository === undefined) throw new Error('no repository');
-    if (this.failBackup?.(target)) throw new Error('push refused');
-    const files = new Map<string, Buffer>();
-    for (const path of options.paths) await collect(options.cwd, join(options.cwd, path), files);
-    const snapshot: FakeSnapshot = {
-      snapshotId: `snap${++this.counter}`,
-      backupId: options.backupId,
-      time: Date.now() / 1000,
-      paths: options.paths,
-      tags: [`slapos-backup:${options.backupId}`, ...options.tags],
-      files,
-    };
-    repository.push(snapshot);
-    return {
-      snapshotId: snapshot.snapshotId,
-      backupId: options.backupId,
-      time: snapshot.time,
-      bytesAdded: 1,
-      filesNew: files.size,
-      filesChanged: 0,
-      totalBytes: 1,
-    } as never;
-  }
-
-  snapshots(target: ResticTarget): Promise<SnapshotInfo[]> {
-    this.password(target);
-    this.calls.push(`snapshots ${target.url}`);
-    return Promise.resolve(
-      (this.repositories.get(target.url) ?? []).map(({ files: _files, ...info }) => ({ ...info })),
-    );
-  }
-
-  async restore(target: ResticTarget, snapshotId: string, intoDir: string): Promise<void> {
-    this.password(target);
-    this.calls.push(`restore ${target.url} ${snapshotId}`);
-    const snapshot = this.repositories.get(target.url)?.find((s) => s.snapshotId === snapshotId);
-    if (snapshot === undefined) throw new Error('no such snapshot');
-    for (const [path, content] of snapshot.files) {
-      await mkdir(join(intoDir, path, '..'), { recursive: true });
-      await writeFile(join(intoDir, path), content);
-    }
-  }
-
-  forget(target: ResticTarget, keep: PartitionBackupPlan['keep']): Promise<void> {
-    this.password(target);
-    this.calls.push(`forget ${target.url}`);
-    const repository = this.repositories.get(target.url) ?? [];
-    repository.splice(0, Math.max(0, repository.length - keep.last));
-    return Promise.resolve();
-  }
-
-  check(target: ResticTarget): Promise<void> {
-    this.password(target);
-    return Promise.resolve();
-  }
-
-  private password(target: ResticTarget): void {
-    assert.equal(target.password, PASSWORD);
-  }
-
-  /** Puts a snapshot of these files in the repository at `url` (what a main's push leaves). */
-  add(url: string, backupId: string, files: Record<string, string>): void {
-    const list = this.repositories.get(url) ?? [];
-    this.repositories.set(url, list);
-    list.push({
-      snapshotId: `snap${++this.counter}`,
-      backupId,
-      time: 0,
-      paths: ['srv'],
-      tags: [],
-      files: new Map(Object.entries(files).map(([path, text]) => [path, Buffer.from(text)])),
-    });
-  }
-}
-
-async function collect(root: string, path: string, files: Map<string, Buffer>): Promise<void> {
-  const info = await stat(path);
-  if (info.isDirectory()) {
-    for (const name of await readdir(path)) await collect(root, join(path, name), files);
-  } else files.set(relative(root, path), await readFile(path));
-}
 
 class FakeServices implements PartitionServices {
   readonly runningSet = new Set<string>();
@@ -209,7 +99,7 @@ async function world(
     dir,
     instanceRoot,
     directory,
-    restic: new FakeRestic(),
+    restic: new FakeRestic(PASSWORD),
     services: new FakeServices(events),
     events,
     bodies: [],
