@@ -297,8 +297,10 @@ export class BackupAgent {
 
   private async applyAssignment(assignment: PartitionBackupAssignment): Promise<void> {
     const partitionId = assignment.partition_id;
-    let state = await this.state(partitionId);
-    if (state.repository !== assignment.repository) state = stateForNewTree(assignment.repository);
+    const state = await this.state(partitionId);
+    // In place: work in progress on the partition holds this object.
+    if (state.repository !== assignment.repository)
+      Object.assign(state, stateForNewTree(assignment.repository));
     const receivingRole = assignment.role === 'clone' || assignment.role === 'fenced';
     const wasReceiving = state.role === 'clone' || state.role === 'fenced';
     if (receivingRole && !wasReceiving) state.receiving = true;
