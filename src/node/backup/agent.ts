@@ -30,7 +30,8 @@ import { pathExists } from '../../lib/path-exists.ts';
 import { backoffDelay, type BackoffOptions } from '../agent/backoff.ts';
 import { readPartitionRecord } from '../instance/partition-files.ts';
 import { localPartitionIds } from '../partitions.ts';
-import { backupIdTime, newBackupId } from './backup-id.ts';
+import { backupIdTime } from './backup-id.ts';
+import { newBackupId } from './restic.ts';
 import { runCommands, runPartitionCommand, type PartitionCommandRunner } from './partition-commands.ts';
 import {
   readPartitionState,
@@ -421,7 +422,7 @@ export class BackupAgent {
     }
     state.lastAttemptAt = now;
     if (assignment.backup_requested_at !== null) state.handledRequestAt = assignment.backup_requested_at;
-    const backupId = newBackupId(now * 1000);
+    const backupId = newBackupId(new Date(now * 1000));
     let failed: { target: string; error: string }[] = [];
     let pushed = 0;
     try {

@@ -1,24 +1,8 @@
 /**
- * Backup ids (contract §0): `YYYYMMDDTHHMMSSmmmZ-xxxx`, the UTC time the backup started to the
- * millisecond and 4 random hex digits. The same id names a backup in every repository holding it,
- * and ids sort by time.
+ * The time a backup id names (contract §0: `YYYYMMDDTHHMMSSmmmZ-xxxx`, made by restic.ts's
+ * newBackupId): the same for a backup in every repository holding it, whatever restic recorded.
  */
-import { randomBytes } from 'node:crypto';
-
 const BACKUP_ID = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-[0-9a-f]{4}$/;
-
-export function newBackupId(
-  epochMs: number,
-  random: () => string = () => randomBytes(2).toString('hex'),
-): string {
-  const iso = new Date(Math.floor(epochMs)).toISOString(); // 2026-12-07T20:30:15.123Z
-  const stamp = iso.replace(/[-:]/g, '').replace('.', '');
-  return `${stamp}-${random()}`;
-}
-
-export function isBackupId(value: unknown): value is string {
-  return typeof value === 'string' && backupIdTime(value) !== undefined;
-}
 
 /** The backup's start in float seconds since the epoch; undefined for anything not a backup id. */
 export function backupIdTime(id: string): number | undefined {

@@ -1,9 +1,11 @@
 /**
- * TEMPORARY: the shapes of issue 12's contract (notes/resiliency-contract.md §1–2) that other
- * branches provide (src/core/backup-declaration.ts, src/node/backup/restic.ts). Types only, so that
- * the agent compiles before they are merged; removed once they are.
+ * TEMPORARY: the merged declaration plan of issue 12's contract (notes/resiliency-contract.md §1),
+ * which src/core/backup-declaration.ts (another branch) provides; removed once it is merged. The
+ * restic side is restic.ts's own.
  */
-import type { Logger } from '../../lib/logger.ts';
+import type { Restic } from './restic.ts';
+
+export type { BackupSummary, ResticTarget, SnapshotInfo } from './restic.ts';
 
 export interface PartitionBackupPlan {
   paths: string[];
@@ -15,41 +17,5 @@ export interface PartitionBackupPlan {
   keep: { last: number; hourly: number; daily: number };
 }
 
-export interface ResticTarget {
-  url: string;
-  password: string;
-  caFile?: string;
-  clientCertFile?: string;
-}
-
-export interface BackupSummary {
-  snapshotId: string;
-  backupId: string;
-  time: number;
-  bytesAdded: number;
-  filesNew: number;
-  filesChanged: number;
-  totalBytes: number;
-}
-
-export interface SnapshotInfo {
-  snapshotId: string;
-  backupId: string | null;
-  time: number;
-  paths: string[];
-  tags: string[];
-}
-
-export interface ResticDriver {
-  init(target: ResticTarget): Promise<void>;
-  backup(
-    target: ResticTarget,
-    options: { cwd: string; paths: string[]; exclude: string[]; backupId: string; tags: string[] },
-  ): Promise<BackupSummary>;
-  snapshots(target: ResticTarget): Promise<SnapshotInfo[]>;
-  restore(target: ResticTarget, snapshotId: string, intoDir: string): Promise<void>;
-  forget(target: ResticTarget, keep: PartitionBackupPlan['keep']): Promise<void>;
-  check(target: ResticTarget, options: { readData: boolean }): Promise<void>;
-}
-
-export type { Logger };
+/** What the agent uses of restic (tests give an in-memory one). */
+export type ResticDriver = Pick<Restic, 'init' | 'backup' | 'snapshots' | 'restore' | 'forget' | 'check'>;

@@ -4,7 +4,7 @@
  * (its values become directory names, file contents and restic arguments).
  */
 import { SlapError } from '../../core/errors.ts';
-import { isBackupId } from './backup-id.ts';
+import { backupIdTime } from './backup-id.ts';
 
 export const BACKUP_ROLES = ['main', 'clone', 'fenced', 'single'] as const;
 export type BackupRole = (typeof BACKUP_ROLES)[number];
@@ -154,7 +154,7 @@ function assignment(value: unknown, index: number): PartitionBackupAssignment {
   if (restore !== null && restore !== undefined) {
     if (!isObject(restore)) throw invalid(`${where}.restore_request`, 'not an object');
     const backupId = restore.backup_id;
-    if (backupId !== null && !isBackupId(backupId))
+    if (backupId !== null && (typeof backupId !== 'string' || backupIdTime(backupId) === undefined))
       throw invalid(`${where}.restore_request.backup_id`, 'not a backup id');
     restoreRequest = {
       request_id: text(restore.request_id, TEXT_ID, `${where}.restore_request.request_id`),
