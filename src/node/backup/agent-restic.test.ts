@@ -86,7 +86,7 @@ test('main → repository server over mutual TLS → clone: the files restored e
   };
   const logger = silentLogger();
   const clock = fixedClock(Date.now() / 1000);
-  let server: { url: string; close(): Promise<void> } | undefined;
+  const served: { server?: { url: string; close(): Promise<void> } } = {};
   let certificate = '';
   const assignments = (): Record<string, PartitionBackupAssignment[]> => ({
     'COMP-1': [
@@ -97,7 +97,7 @@ test('main → repository server over mutual TLS → clone: the files restored e
         password: PASSWORD,
         role: 'main',
         epoch: 0,
-        targets: [{ computer_guid: 'COMP-2', url: server!.url, certificate }],
+        targets: [{ computer_guid: 'COMP-2', url: served.server!.url, certificate }],
         writers: [],
         backup_requested_at: null,
         restore_request: null,
@@ -139,12 +139,12 @@ test('main → repository server over mutual TLS → clone: the files restored e
   t.after(async () => {
     await main.close({ graceMs: 1000 });
     await clone.close({ graceMs: 1000 });
-    await server?.close();
+    await served.server?.close();
   });
   const serverCertificate = await ensureServerCertificate(join(dir, 'COMP-2', 'server'), ['127.0.0.1']);
   certificate = serverCertificate.certificatePem;
   let snapshots = 0;
-  server = await startRepositoryServer({
+  served.server = await startRepositoryServer({
     directory: clone.repositoriesDirectory,
     host: '127.0.0.1',
     port: 0,
