@@ -8,13 +8,9 @@
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import type {
-  PartitionBackupPlan,
-  ResticDriver,
-  ResticTarget,
-  SnapshotInfo,
-  BackupSummary,
-} from '../node/backup/pending-contract.ts';
+import type { PartitionBackupPlan } from '../core/backup-declaration.ts';
+import type { ResticDriver } from '../node/backup/agent.ts';
+import type { BackupSummary, ResticTarget, SnapshotInfo } from '../node/backup/restic.ts';
 
 interface FakeSnapshot extends SnapshotInfo {
   files: Map<string, Buffer>;

@@ -18,7 +18,7 @@ import { BackupAgent, type BackupAgentOptions, type PartitionServices } from './
 import { newBackupId as makeBackupId } from './restic.ts';
 
 const newBackupId = (ms: number): string => makeBackupId(new Date(ms));
-import type { PartitionBackupPlan } from './pending-contract.ts';
+import type { PartitionBackupPlan } from '../../core/backup-declaration.ts';
 import { FakeRestic } from '../../testing/fake-restic.ts';
 import type { BackupSyncRequest, PartitionBackupAssignment } from './sync-protocol.ts';
 

@@ -39,7 +39,8 @@ import {
   writePartitionState,
   type PartitionBackupState,
 } from './partition-state.ts';
-import type { PartitionBackupPlan, ResticDriver, ResticTarget, SnapshotInfo } from './pending-contract.ts';
+import type { PartitionBackupPlan } from '../../core/backup-declaration.ts';
+import type { Restic, ResticTarget, SnapshotInfo } from './restic.ts';
 import { restoreIntoPlace } from './restore-into-place.ts';
 import { backupDue } from './schedule.ts';
 import {
@@ -51,6 +52,9 @@ import {
   type PartitionBackupReport,
   type ReportedBackup,
 } from './sync-protocol.ts';
+
+/** What the agent uses of restic (tests give an in-memory one). */
+export type ResticDriver = Pick<Restic, 'init' | 'backup' | 'snapshots' | 'restore' | 'forget' | 'check'>;
 
 /** How the agent stops, starts and looks at a partition's services (the node's supervisor). */
 export interface PartitionServices {

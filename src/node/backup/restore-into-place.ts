@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { cp, lchown, lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { isAbsolute, join, normalize, sep } from 'node:path';
 import { SlapError } from '../../core/errors.ts';
-import type { ResticDriver, ResticTarget } from './pending-contract.ts';
+import type { ResticDriver } from './agent.ts';
+import type { ResticTarget } from './restic.ts';
 
 export interface RestoreIntoPlaceInput {
   restic: Pick<ResticDriver, 'restore'>;
