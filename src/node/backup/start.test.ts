@@ -10,6 +10,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
+import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { systemClock } from '../../core/clock.ts';
 import { silentLogger } from '../../lib/logger.ts';
@@ -26,8 +27,7 @@ function get(
 ): Promise<{ status: number; peer: string }> {
   return new Promise((resolve, reject) => {
     const req = request(`${url}/tree-17/config`, { ...tls, method: 'GET' }, (response) => {
-      const peer =
-        (response.socket as import('node:tls').TLSSocket).getPeerX509Certificate()?.toString() ?? '';
+      const peer = (response.socket as TLSSocket).getPeerX509Certificate()?.toString() ?? '';
       response.resume();
       response.on('end', () => resolve({ status: response.statusCode ?? 0, peer }));
     });
