@@ -8,7 +8,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { cp, lchown, lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
-import { isAbsolute, join, normalize, sep } from 'node:path';
+import { join, sep } from 'node:path';
+import { relativePathProblem } from '../../core/backup-declaration.ts';
 import { SlapError } from '../../core/errors.ts';
 import type { ResticDriver } from './agent.ts';
 import type { ResticTarget } from './restic.ts';
@@ -48,20 +49,15 @@ export async function restoreIntoPlace(input: RestoreIntoPlaceInput): Promise<st
   }
 }
 
+/** The declaration's own rule (a plan is made of checked declarations: this only guards the writes). */
 function checkRelative(path: string): string {
-  const relative = normalize(path);
-  if (
-    path === '' ||
-    isAbsolute(path) ||
-    relative === '.' ||
-    relative.split(sep).includes('..') ||
-    path.includes('\0')
-  )
+  const problem = relativePathProblem(path);
+  if (problem !== undefined)
     throw new SlapError(
       'SLAP_ERR_INVALID_INPUT',
-      `backup path ${JSON.stringify(path)} is not partition-relative`,
+      `backup path ${JSON.stringify(path)} is not partition-relative: ${problem}`,
     );
-  return relative.endsWith(sep) ? relative.slice(0, -1) : relative;
+  return path;
 }
 
 async function swapIntoPlace(
