@@ -228,6 +228,13 @@ test('examples/kv: acknowledged writes, declared backup, restore into another in
         checked[0]?.out ?? '',
         /line 2 (is not JSON|: seq 2 does not increase)|seq 2 does not increase/,
       );
+      // Nor is it dumped for a backup, or served: a clear message, no stack trace.
+      const dumped = await runCommands(second.partition, second.plan.backupCommands);
+      assert.equal(dumped[0]?.code, 1, dumped[0]?.out);
+      assert.match(dumped[0]?.out ?? '', /^kv: .*data\.jsonl: line \d+.*restore a backup\)\n$/);
+      const served = await execFile(secondWrapper, [], { cwd: second.partition });
+      assert.equal(served.exitCode, 1, served.stdout + served.stderr);
+      assert.match(served.stderr, /^kv: .*data\.jsonl: line \d+/);
     }
   } finally {
     for (const service of services) await stopService(service);

@@ -56,7 +56,7 @@ function parseRecords(text) {
 /** parseRecords of a file the service owns; a damaged one stops the command with a clear message. */
 function parseData(path, text) {
   try {
-    return parseRecords(text, { strict: false });
+    return parseRecords(text);
   } catch (error) {
     return fail(`${path}: ${error.message} (run kv.mjs check, restore a backup)`);
   }
@@ -100,7 +100,7 @@ function serve(args) {
   const record = (line) => log && appendFileSync(log, `${new Date().toISOString()} ${line}\n`);
 
   const text = readText(data);
-  const { records, complete } = parseRecords(text);
+  const { records, complete } = parseData(data, text);
   if (complete !== text.length) {
     truncateSync(data, Buffer.byteLength(text.slice(0, complete)));
     record(`dropped a torn last line (${text.length - complete} characters)`);
@@ -184,7 +184,7 @@ function dump([data, copy]) {
   if (!data || !copy) fail('usage: kv.mjs dump DATA COPY', 2);
   // The service only appends: the complete lines read now are a state it acknowledged.
   const text = readText(data);
-  const { records, complete } = parseRecords(text);
+  const { records, complete } = parseData(data, text);
   writeAtomic(copy, text.slice(0, complete));
   process.stdout.write(`${records.length} records copied into ${copy}\n`);
 }
