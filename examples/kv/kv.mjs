@@ -9,6 +9,7 @@ import {
   appendFileSync,
   closeSync,
   fsyncSync,
+  ftruncateSync,
   openSync,
   readFileSync,
   renameSync,
@@ -108,14 +109,26 @@ function serve(args) {
   const store = new Map(records.map((r) => [r.k, r.v]));
   let seq = records.length === 0 ? 0 : records[records.length - 1].seq;
   const fd = openSync(data, 'a', 0o600);
+  let size = Buffer.byteLength(text.slice(0, complete));
   let queue = Promise.resolve();
 
-  /** Appends and fsyncs one record, writes one at a time in seq order; resolves with its seq. */
+  /**
+   * Appends and fsyncs one record, writes one at a time in seq order; resolves with its seq. A failed
+   * write (disk full) is cut off again, so that the next record starts on a line of its own.
+   */
   const append = (k, v) => {
     const result = queue.then(() => {
       const next = seq + 1;
-      writeSync(fd, `${JSON.stringify({ k, v, seq: next })}\n`);
-      fsyncSync(fd);
+      const line = Buffer.from(`${JSON.stringify({ k, v, seq: next })}\n`);
+      try {
+        for (let written = 0; written < line.length;)
+          written += writeSync(fd, line, written, line.length - written);
+        fsyncSync(fd);
+      } catch (error) {
+        ftruncateSync(fd, size);
+        throw error;
+      }
+      size += line.length;
       seq = next;
       store.set(k, v);
       return next;
