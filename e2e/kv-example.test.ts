@@ -22,7 +22,8 @@ import {
 } from '../src/core/backup-declaration.ts';
 import { execFile } from '../src/lib/exec.ts';
 import { runPromises } from '../src/node/promise/run-promises.ts';
-import { profileRunner, tempDir } from '../src/testing/buildout.ts';
+import { closedPort, profileRunner, tempDir } from '../src/testing/buildout.ts';
+import { limitFileSize } from '../src/testing/file-size-limit.ts';
 import { runSlapos } from '../src/testing/cli.ts';
 import { startTestMaster } from '../src/testing/master.ts';
 import { makeTempDir, writeSandboxCfg } from '../src/testing/node.ts';
@@ -51,8 +52,8 @@ async function whenUp(url: string): Promise<string> {
   }
 }
 
-function startService(path: string): ChildProcess {
-  const child = spawn(path, [], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+function startService(path: string, args: string[] = []): ChildProcess {
+  const child = spawn(path, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr?.resume();
   return child;
 }
@@ -228,6 +229,13 @@ test('examples/kv: acknowledged writes, declared backup, restore into another in
         checked[0]?.out ?? '',
         /line 2 (is not JSON|: seq 2 does not increase)|seq 2 does not increase/,
       );
+      // Nor is it dumped for a backup, or served: a clear message, no stack trace.
+      const dumped = await runCommands(second.partition, second.plan.backupCommands);
+      assert.equal(dumped[0]?.code, 1, dumped[0]?.out);
+      assert.match(dumped[0]?.out ?? '', /^kv: .*data\.jsonl: line \d+.*restore a backup\)\n$/);
+      const served = await execFile(secondWrapper, [], { cwd: second.partition });
+      assert.equal(served.exitCode, 1, served.stdout + served.stderr);
+      assert.match(served.stderr, /^kv: .*data\.jsonl: line \d+/);
     }
   } finally {
     for (const service of services) await stopService(service);
@@ -258,6 +266,40 @@ parameters = instance-parameter
     assert.equal(await chosen('ipv6-random = fd00::2'), 'host=[fd00::2] ip=fd00::2');
     await rejectsWithSlapError(run(profile('')), 'SLAP_ERR_RECIPE_FAILED', /no IPv4 or IPv6 address/);
   } finally {
+    await dir.remove();
+  }
+});
+
+test('examples/kv: a write that fails (disk full) is answered 500 and cut off; the next write starts a line of its own', async () => {
+  const dir = await tempDir();
+  const data = join(dir.path, 'data.jsonl');
+  const kv = join(EXAMPLE, 'kv.mjs');
+  const url = `http://127.0.0.1:${await closedPort()}`;
+  const service = startService(process.execPath, [
+    kv,
+    'serve',
+    ...url.slice('http://'.length).split(':'),
+    data,
+  ]);
+  try {
+    await whenUp(`${url}/health`);
+    assert.deepEqual(JSON.parse((await call('PUT', `${url}/kv/a`, '1')).text), { seq: 1 });
+    const size = (await readFile(data)).length;
+    const restore = limitFileSize(service.pid as number, size + 40);
+    try {
+      // Crosses the limit: written in part, then EFBIG.
+      const full = await call('PUT', `${url}/kv/b`, 'x'.repeat(100));
+      assert.equal(full.status, 500, full.text);
+      assert.deepEqual(JSON.parse((await call('PUT', `${url}/kv/c`, '2')).text), { seq: 2 });
+    } finally {
+      restore();
+    }
+    assert.deepEqual(JSON.parse((await call('GET', `${url}/kv`)).text), { a: '1', c: '2' });
+    const checked = await execFile(process.execPath, [kv, 'check', data]);
+    assert.equal(checked.exitCode, 0, checked.stderr);
+    assert.match(checked.stdout, /: 2 records, seq increasing\n$/);
+  } finally {
+    await stopService(service);
     await dir.remove();
   }
 });

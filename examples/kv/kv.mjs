@@ -9,6 +9,7 @@ import {
   appendFileSync,
   closeSync,
   fsyncSync,
+  ftruncateSync,
   openSync,
   readFileSync,
   renameSync,
@@ -56,7 +57,7 @@ function parseRecords(text) {
 /** parseRecords of a file the service owns; a damaged one stops the command with a clear message. */
 function parseData(path, text) {
   try {
-    return parseRecords(text, { strict: false });
+    return parseRecords(text);
   } catch (error) {
     return fail(`${path}: ${error.message} (run kv.mjs check, restore a backup)`);
   }
@@ -100,7 +101,7 @@ function serve(args) {
   const record = (line) => log && appendFileSync(log, `${new Date().toISOString()} ${line}\n`);
 
   const text = readText(data);
-  const { records, complete } = parseRecords(text);
+  const { records, complete } = parseData(data, text);
   if (complete !== text.length) {
     truncateSync(data, Buffer.byteLength(text.slice(0, complete)));
     record(`dropped a torn last line (${text.length - complete} characters)`);
@@ -108,14 +109,26 @@ function serve(args) {
   const store = new Map(records.map((r) => [r.k, r.v]));
   let seq = records.length === 0 ? 0 : records[records.length - 1].seq;
   const fd = openSync(data, 'a', 0o600);
+  let size = Buffer.byteLength(text.slice(0, complete));
   let queue = Promise.resolve();
 
-  /** Appends and fsyncs one record, writes one at a time in seq order; resolves with its seq. */
+  /**
+   * Appends and fsyncs one record, writes one at a time in seq order; resolves with its seq. A failed
+   * write (disk full) is cut off again, so that the next record starts on a line of its own.
+   */
   const append = (k, v) => {
     const result = queue.then(() => {
       const next = seq + 1;
-      writeSync(fd, `${JSON.stringify({ k, v, seq: next })}\n`);
-      fsyncSync(fd);
+      const line = Buffer.from(`${JSON.stringify({ k, v, seq: next })}\n`);
+      try {
+        for (let written = 0; written < line.length;)
+          written += writeSync(fd, line, written, line.length - written);
+        fsyncSync(fd);
+      } catch (error) {
+        ftruncateSync(fd, size);
+        throw error;
+      }
+      size += line.length;
       seq = next;
       store.set(k, v);
       return next;
@@ -184,7 +197,7 @@ function dump([data, copy]) {
   if (!data || !copy) fail('usage: kv.mjs dump DATA COPY', 2);
   // The service only appends: the complete lines read now are a state it acknowledged.
   const text = readText(data);
-  const { records, complete } = parseRecords(text);
+  const { records, complete } = parseData(data, text);
   writeAtomic(copy, text.slice(0, complete));
   process.stdout.write(`${records.length} records copied into ${copy}\n`);
 }

@@ -2,9 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { chmod, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { parseDeclaration } from '../../../core/backup-declaration.ts';
+import { SlapError } from '../../../core/errors.ts';
 import { profileRunner, tempDir } from '../../../testing/buildout.ts';
+import { seededRandom } from '../../../testing/hostile-strings.ts';
+import { assign, hostileValue } from '../../../testing/recipe-values.ts';
 import { rejectsWithSlapError } from '../../../testing/slap-error-assert.ts';
 
 function profile(options: string): string {
@@ -93,6 +96,47 @@ test('backup refuses bad options with an error naming the section and the option
       /section name ".hidden" starts with "\."/,
     );
     assert.equal(existsSync(join(dir.path, '.slapos-backup')), false);
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('backup: hostile paths and patterns are declared as written (normalised) or refused naming the option (property)', async () => {
+  const dir = await tempDir();
+  try {
+    const { run } = profileRunner(dir.path);
+    const file = join(dir.path, '.slapos-backup/kv-backup.json');
+    const random = seededRandom(41);
+    const outcomes = { declared: 0, refused: 0 };
+    for (let i = 0; i < 200; i++) {
+      const option = i % 2 === 0 ? 'paths' : 'exclude';
+      const value = `srv/${hostileValue(random, 6).slice(0, 200)}`;
+      const values = option === 'paths' ? { paths: value } : { paths: 'srv/kv', exclude: value };
+      let declared;
+      try {
+        await run(profile(''), { assignments: assign('kv-backup', values) });
+        declared = parseDeclaration(await readFile(file, 'utf8'), file);
+      } catch (error) {
+        assert.ok(error instanceof SlapError, String(error));
+        assert.equal(error.code, 'SLAP_ERR_PROFILE', error.message);
+        assert.match(error.message, new RegExp(`kv-backup.*${option}`, 's'));
+        outcomes.refused++;
+        continue;
+      }
+      // One entry per line, spaces and tabs trimmed, in normal form: nothing else changes it.
+      const expected = value
+        .split('\n')
+        .map((line) => line.replace(/^[ \t]+|[ \t]+$/g, ''))
+        .filter((line) => line !== '')
+        .map((line) => posix.normalize(line).replace(/\/$/, ''));
+      assert.deepEqual(
+        option === 'paths' ? declared.paths : declared.exclude,
+        [...new Set(expected)],
+        JSON.stringify(value),
+      );
+      outcomes.declared++;
+    }
+    assert.ok(outcomes.declared > 20 && outcomes.refused > 20, JSON.stringify(outcomes));
   } finally {
     await dir.remove();
   }
