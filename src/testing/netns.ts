@@ -53,6 +53,18 @@ export interface TestNetwork {
    * localhost: as a DNS name with A and AAAA records would, each host may get either address.
    */
   setHostNames(host: string, names: Readonly<Record<string, string>>): Promise<void>;
+  /**
+   * Cuts the host off: its port on the switch goes down, so its link loses its carrier (its own
+   * addresses stay, as on a machine whose cable is pulled). `reconnect` puts the port up again.
+   */
+  cutOff(host: string): Promise<void>;
+  reconnect(host: string): Promise<void>;
+  /**
+   * Stops (SIGSTOP) every process in the host's namespace, as a hung machine; the pids stopped.
+   * `thaw` continues (SIGCONT) every process in it.
+   */
+  freeze(host: string): number[];
+  thaw(host: string): void;
   /** Kills every process left in the namespaces and deletes them (and their /etc files); idempotent. */
   destroy(): Promise<void>;
 }
@@ -184,6 +196,30 @@ function pidsIn(namespaces: readonly string[]): number[] {
     }
   }
   return pids;
+}
+
+/** Sends `name` to `pid`; false when it is gone. */
+function signal(pid: number, name: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * SIGSTOPs every process in `ns`, scanning again until a scan finds none not stopped yet (a
+ * process forking meanwhile has its child stopped by the next scan; stopped ones fork no more).
+ */
+function freezeNamespace(ns: string): number[] {
+  const stopped = new Set<number>();
+  for (let round = 0; round < 100; round++) {
+    const fresh = pidsIn([ns]).filter((pid) => !stopped.has(pid));
+    if (fresh.length === 0) return [...stopped].sort((a, b) => a - b);
+    for (const pid of fresh) if (signal(pid, 'SIGSTOP')) stopped.add(pid);
+  }
+  throw new Error(`the processes of ${ns} keep forking: cannot freeze them`);
 }
 
 /**
@@ -327,6 +363,10 @@ export async function createTestNetwork(options: TestNetworkOptions): Promise<Te
     if (found === undefined) throw new Error(`no host ${JSON.stringify(name)} on this test network`);
     return found;
   };
+  const switchPort = async (name: string, state: 'up' | 'down'): Promise<void> => {
+    if (destroyed) throw new Error('this test network is destroyed');
+    await ip(['-n', switchNs, 'link', 'set', `p${hosts.indexOf(host(name))}`, state]);
+  };
   const inNamespace = (name: string, argv: readonly string[]): string[] => {
     if (destroyed) throw new Error('this test network is destroyed');
     if (argv.length === 0) throw new Error('nothing to run');
@@ -349,6 +389,12 @@ export async function createTestNetwork(options: TestNetworkOptions): Promise<Te
       network.spawned.add(child);
       child.once('exit', () => network.spawned.delete(child));
       return child;
+    },
+    cutOff: (name) => switchPort(name, 'down'),
+    reconnect: (name) => switchPort(name, 'up'),
+    freeze: (name) => freezeNamespace(host(name).ns),
+    thaw: (name) => {
+      for (const pid of pidsIn([host(name).ns])) signal(pid, 'SIGCONT');
     },
     async setHostNames(name, names) {
       const lines = ['127.0.0.1 localhost', '::1 localhost'];
@@ -385,7 +431,8 @@ export async function fetchFrom(
     const attempt = async () => {
       let outcome;
       try {
-        const body = await (await fetch(url, { signal: AbortSignal.timeout(5000) })).text();
+        const signal = AbortSignal.timeout(Math.min(5000, Number(timeoutMs)));
+        const body = await (await fetch(url, { signal })).text();
         if (expected === null || body === expected) return process.stdout.write(body);
         outcome = 'answered ' + JSON.stringify(body);
       } catch (error) {
