@@ -2,7 +2,8 @@
  * A client of the key-value example (examples/kv) writing continuously from one host of a test
  * network: `PUT <url>/kv/<prefix>-<n>` with the value `v<n>`, n = 1, 2…, one at a time, and every
  * acknowledged write (200) recorded with when it was sent and acknowledged. A write that fails or
- * times out is not retried and not recorded: whether it landed is unknown, nothing is checked of it.
+ * times out (2 s) is not retried and not recorded: whether it landed is unknown, nothing is checked
+ * of it (the last failure is kept for the diagnostics).
  */
 import type { TestNetwork } from './netns.ts';
 
@@ -63,13 +64,18 @@ export function startKvWriter(
   const acks: AcknowledgedWrite[] = [];
   let pending = '';
   let stderr = '';
+  let lastFailure = 'none';
   const waiters = new Set<() => void>();
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
     pending += chunk;
     const lines = pending.split('\n');
     pending = lines.pop() ?? '';
-    for (const line of lines) acks.push(JSON.parse(line) as AcknowledgedWrite);
+    for (const line of lines) {
+      const record = JSON.parse(line) as AcknowledgedWrite | { failure: string };
+      if ('failure' in record) lastFailure = record.failure;
+      else acks.push(record);
+    }
     for (const wake of waiters) wake();
   });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
@@ -85,7 +91,11 @@ export function startKvWriter(
         };
         const timer = setTimeout(() => {
           cleanup();
-          reject(new Error(`${count} writes to ${base} from ${host} not acknowledged in time: ${stderr}`));
+          reject(
+            new Error(
+              `${count} writes to ${base} from ${host} not acknowledged in time (last failure: ${lastFailure}) ${stderr}`,
+            ),
+          );
         }, timeoutMs);
         const cleanup = (): void => {
           clearTimeout(timer);
