@@ -1284,6 +1284,428 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/slapos.post.ext.backup_sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description A node's backup heartbeat (docs/resiliency.md): where its repository server is and what its partitions did (backups taken, restored, held; services stopped; a restore done); the answer gives each of its partitions with backups its role in its tree, the tree's repository and password, where to push and who may push to it, and what the owner asked. A node's own partitions only (its certificate); another node's: 403. The call counts as the node's contact. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Backup sync */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Compute Node Id
+                         * @description The calling node
+                         */
+                        computer_guid: string;
+                        repository: null | {
+                            /**
+                             * URL
+                             * @description Where the node's repository server is reached, e.g. https://10.0.0.1:8700
+                             */
+                            url: string;
+                            /**
+                             * Certificate
+                             * @description The repository server's self-signed certificate (PEM)
+                             */
+                            certificate: string;
+                        };
+                        /** Partition List */
+                        partition_list: {
+                            /**
+                             * Partition Id
+                             * @description One of this node's partitions, e.g. slappart0
+                             */
+                            partition_id: string;
+                            /**
+                             * Software Instance Reference
+                             * @description The instance the node has on that partition (a report about another one, moved by a takeover, is ignored)
+                             */
+                            instance_guid: string;
+                            /**
+                             * Declared
+                             * @description Whether the partition's instance declares data to back up
+                             */
+                            declared: boolean;
+                            /**
+                             * Services Stopped
+                             * @description Whether the partition's services are stopped (a fenced member becomes a clone once its node says so)
+                             */
+                            services_stopped: boolean;
+                            last_backup: null | {
+                                /**
+                                 * Backup Id
+                                 * @description YYYYMMDDTHHMMSSmmmZ-xxxx: when the backup started (UTC, milliseconds) and 4 random hex digits
+                                 */
+                                backup_id: string;
+                                /**
+                                 * Time
+                                 * @description Float seconds since the epoch
+                                 */
+                                time: number;
+                            };
+                            restored: null | {
+                                /**
+                                 * Backup Id
+                                 * @description YYYYMMDDTHHMMSSmmmZ-xxxx: when the backup started (UTC, milliseconds) and 4 random hex digits
+                                 */
+                                backup_id: string;
+                                /**
+                                 * Time
+                                 * @description Float seconds since the epoch
+                                 */
+                                time: number;
+                            };
+                            /**
+                             * Backup List
+                             * @description The backups of the tree this node's repository holds (at most 200)
+                             */
+                            backup_list: {
+                                /**
+                                 * Backup Id
+                                 * @description YYYYMMDDTHHMMSSmmmZ-xxxx: when the backup started (UTC, milliseconds) and 4 random hex digits
+                                 */
+                                backup_id: string;
+                                /**
+                                 * Time
+                                 * @description Float seconds since the epoch
+                                 */
+                                time: number;
+                            }[];
+                            restore_done: null | {
+                                /**
+                                 * Request Id
+                                 * @description The restore request's id (a UUID the master made)
+                                 */
+                                request_id: string;
+                                /** Ok */
+                                ok: boolean;
+                                /**
+                                 * Message
+                                 * @description What went wrong, or empty
+                                 */
+                                message: string;
+                            };
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description What each partition with backups is to do */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * Heartbeat Interval
+                             * @description Seconds until the next sync
+                             */
+                            heartbeat_interval: number;
+                            /** Partition List */
+                            partition_list: {
+                                /** Partition Id */
+                                partition_id: string;
+                                /** Software Instance Reference */
+                                instance_guid: string;
+                                /**
+                                 * Repository
+                                 * @description The tree's repository name, tree-<root instance id>
+                                 */
+                                repository: string;
+                                /**
+                                 * Password
+                                 * @description The tree's repository password (given only to the nodes of the tree)
+                                 */
+                                password: string;
+                                /**
+                                 * Role
+                                 * @description main: serves and takes backups; clone: stopped, restores what it receives; fenced: a former main that must stop and not push; single: backups to its own node only
+                                 * @enum {string}
+                                 */
+                                role: "main" | "clone" | "fenced" | "single";
+                                /**
+                                 * Epoch
+                                 * @description The tree's takeover count
+                                 */
+                                epoch: number;
+                                /**
+                                 * Targets
+                                 * @description A main's: the repository servers of its clones' nodes, to push to
+                                 */
+                                targets: {
+                                    /** Compute Node Id */
+                                    computer_guid: string;
+                                    /** URL */
+                                    url: string;
+                                    /** Certificate */
+                                    certificate: string;
+                                }[];
+                                /**
+                                 * Writers
+                                 * @description A clone's or fenced member's: the nodes that may append to this node's repository of the tree
+                                 */
+                                writers: string[];
+                                /**
+                                 * Backup Requested At
+                                 * @description When the owner last asked for a backup (float seconds), null: never
+                                 */
+                                backup_requested_at: number | null;
+                                restore_request: null | {
+                                    /** Request Id */
+                                    request_id: string;
+                                    /**
+                                     * Backup Id
+                                     * @description null: the latest
+                                     */
+                                    backup_id: string | null;
+                                };
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slapos.post.ext.instance_takeover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Promotes a clone of one of the caller's resilient instance trees to main (the named one, else the most up-to-date live one): the root instance moves to the clone's partition with its connection parameters, the former main is fenced. 409 when no clone can take over (none live on another node with a restored backup), or the tree is not resilient. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Take over */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Instance Tree
+                         * @description The title of the instance tree's root
+                         */
+                        title: string;
+                        clone?: null | string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Where the main is now */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Instance Tree */
+                            title: string;
+                            /** Compute Node Id */
+                            compute_node_id: string;
+                            /** Partition Id */
+                            partition_id: string;
+                            /** Epoch */
+                            epoch: number;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slapos.post.ext.instance_backup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Asks the nodes of one of the caller's instance trees for a backup now. 409 when the tree has no backups (not resilient, nothing declares data). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Request a backup */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Instance Tree
+                         * @description The title of the instance tree's root
+                         */
+                        title: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Requested */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * Requested At
+                             * @description Float seconds
+                             */
+                            requested_at: number;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slapos.get.ext.instance_backup_list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description The backups the nodes hold of one of the caller's instance trees (at most 200), newest first. 409 when the tree has no backups. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description List backups */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Instance Tree
+                         * @description The title of the instance tree's root
+                         */
+                        title: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The backups */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Backup List */
+                            backup_list: {
+                                /** Backup Id */
+                                backup_id: string;
+                                /** Time */
+                                time: number;
+                                /**
+                                 * Compute Nodes
+                                 * @description The nodes holding it
+                                 */
+                                computer_guid_list: string[];
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slapos.post.ext.instance_restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Asks the main node of one of the caller's instance trees to restore a backup (null: the latest) in place; the outcome comes back as a 'restored' event of the instance. 409 when the tree has no backups or no such backup is listed. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Request a restore */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Instance Tree
+                         * @description The title of the instance tree's root
+                         */
+                        title: string;
+                        backup_id?: null | string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Requested */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Request Id */
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {

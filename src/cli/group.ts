@@ -6,7 +6,7 @@ const GROUPS = {
   proxy: 'the local SlapOS master (proxy mode)',
   master: 'a SlapOS master in master mode (HTTPS, users, registered nodes)',
   configure: 'write configuration files',
-  service: 'list and inspect your services (instance trees)',
+  service: 'list, inspect, back up, restore and take over your services (instance trees)',
   computer: 'list and inspect compute nodes',
   standalone: 'a whole SlapOS (master, node agent, supervisor) in one directory',
   token: 'registration tokens for compute nodes (master mode)',

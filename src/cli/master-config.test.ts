@@ -22,6 +22,7 @@ test('master settings: flags, else the [master] section of --cfg, else defaults'
       database: { kind: 'sqlite', path: '/var/lib/master.db' },
       publicUrl: 'https://master.example.com',
       regularisation: undefined,
+      failover: { afterSeconds: undefined, graceAfterStartSeconds: undefined },
     });
     assert.deepEqual(resolveMasterSettings({ cfg, dir: 'd', port: '0', host: '::1' }, { cwd: work }), {
       dir: join(work, 'd'),
@@ -30,6 +31,7 @@ test('master settings: flags, else the [master] section of --cfg, else defaults'
       database: { kind: 'sqlite', path: '/var/lib/master.db' },
       publicUrl: 'https://master.example.com',
       regularisation: undefined,
+      failover: { afterSeconds: undefined, graceAfterStartSeconds: undefined },
     });
     assert.deepEqual(resolveMasterSettings({ dir: '/m' }, { cwd: work }), {
       dir: '/m',
@@ -38,6 +40,7 @@ test('master settings: flags, else the [master] section of --cfg, else defaults'
       database: undefined,
       publicUrl: undefined,
       regularisation: undefined,
+      failover: { afterSeconds: undefined, graceAfterStartSeconds: undefined },
     });
     assert.throws(() => resolveMasterSettings({}, { cwd: work }), /no master directory/);
     assert.throws(() => resolveMasterSettings({ dir: '/m', port: '70000' }, { cwd: work }), /invalid port/);
@@ -131,6 +134,30 @@ test('the regularisation policy: [master] regularisation_stop_after_days and _de
       () => resolveMasterSettings({ cfg }, { cwd: work }),
       /\[master\] regularisation_stop_after_days: a whole number of days, not "ten"/,
     );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+});
+
+test('failover settings: [master] failover_after and failover_grace_after_start, or their flags; whole seconds only', async () => {
+  const work = await mkdtemp(join(tmpdir(), 'slapos-master-config-'));
+  try {
+    const cfg = join(work, 'slapos.cfg');
+    await writeFile(cfg, '[master]\ndir = m\nfailover_after = 30\nfailover_grace_after_start = 60\n');
+    assert.deepEqual(resolveMasterSettings({ cfg }, { cwd: work }).failover, {
+      afterSeconds: 30,
+      graceAfterStartSeconds: 60,
+    });
+    assert.deepEqual(resolveMasterSettings({ cfg, failoverAfter: '9' }, { cwd: work }).failover, {
+      afterSeconds: 9,
+      graceAfterStartSeconds: 60,
+    });
+    for (const text of ['0', '-1', '1.5', '', ' 5', '5\n', '1e3', '9999999'])
+      assert.throws(
+        () => resolveMasterSettings({ dir: 'm', failoverAfter: text }, { cwd: work }),
+        /--failover-after: a whole number of seconds/,
+        JSON.stringify(text),
+      );
   } finally {
     await rm(work, { recursive: true, force: true });
   }

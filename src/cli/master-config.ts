@@ -1,7 +1,8 @@
 /**
  * The settings of `slapos master start` and of the `slapos master user|node|invoice` administration:
  * explicit flags, else the `[master]` section of `--cfg` (`dir`, `host`, `port`, `database_uri`,
- * `public_url`, `regularisation_stop_after_days`, `regularisation_destroy_after_days`), else
+ * `public_url`, `regularisation_stop_after_days`, `regularisation_destroy_after_days`,
+ * `failover_after`, `failover_grace_after_start`), else
  * defaults. Relative paths are relative to the current directory.
  */
 import { resolve } from 'node:path';
@@ -20,6 +21,8 @@ export interface MasterFlags {
   publicUrl?: string | undefined;
   regularisationStopAfterDays?: string | undefined;
   regularisationDestroyAfterDays?: string | undefined;
+  failoverAfter?: string | undefined;
+  failoverGraceAfterStart?: string | undefined;
 }
 
 export interface MasterSettings {
@@ -31,6 +34,8 @@ export interface MasterSettings {
   publicUrl: string | undefined;
   /** Undefined: the regularisation policy is off. */
   regularisation: RegularisationPolicy | undefined;
+  /** When a resilient tree's main is declared lost (seconds; undefined: the defaults). */
+  failover: { afterSeconds: number | undefined; graceAfterStartSeconds: number | undefined };
 }
 
 export const DEFAULT_MASTER_HOST = '127.0.0.1';
@@ -59,6 +64,17 @@ export function resolveMasterSettings(flags: MasterFlags, ctx: { cwd: string }):
       );
     return Number(text);
   };
+  const seconds = (flag: string | undefined, flagName: string): number | undefined => {
+    const key = flagName.slice(2).replaceAll('-', '_');
+    const text = flag ?? fromConfig(key);
+    if (text === undefined) return undefined;
+    if (!/^[0-9]{1,6}$/.test(text) || Number(text) < 1)
+      throw new SlapError(
+        'SLAP_ERR_CONFIG',
+        `${flag === undefined ? `${configPath} [master] ${key}` : flagName}: a whole number of seconds from 1, not ${JSON.stringify(text)}`,
+      );
+    return Number(text);
+  };
   const portText = flags.port ?? fromConfig('port');
   const databaseUri = flags.database ?? fromConfig('database_uri');
   return {
@@ -81,5 +97,9 @@ export function resolveMasterSettings(flags: MasterFlags, ctx: { cwd: string }):
       stopAfterDays: days(flags.regularisationStopAfterDays, '--regularisation-stop-after-days'),
       destroyAfterDays: days(flags.regularisationDestroyAfterDays, '--regularisation-destroy-after-days'),
     }),
+    failover: {
+      afterSeconds: seconds(flags.failoverAfter, '--failover-after'),
+      graceAfterStartSeconds: seconds(flags.failoverGraceAfterStart, '--failover-grace-after-start'),
+    },
   };
 }

@@ -181,6 +181,14 @@ class AutoMasterClient implements MasterClient {
     (await this.client(options)).listInvoices(filter, options);
   getInvoice: MasterClient['getInvoice'] = async (id, options) =>
     (await this.client(options)).getInvoice(id, options);
+  takeOverInstanceTree: MasterClient['takeOverInstanceTree'] = async (input, options) =>
+    (await this.client(options)).takeOverInstanceTree(input, options);
+  requestBackup: MasterClient['requestBackup'] = async (title, options) =>
+    (await this.client(options)).requestBackup(title, options);
+  listBackups: MasterClient['listBackups'] = async (title, options) =>
+    (await this.client(options)).listBackups(title, options);
+  requestRestore: MasterClient['requestRestore'] = async (input, options) =>
+    (await this.client(options)).requestRestore(input, options);
   getHateoasUrl: MasterClient['getHateoasUrl'] = async (options) =>
     (await this.client(options)).getHateoasUrl(options);
 }

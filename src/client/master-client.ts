@@ -13,7 +13,7 @@ import { SlapError } from '../core/errors.ts';
 import type { FormatPartition } from '../core/format-plan.ts';
 import type { RequestedState, SoftwareInstallationReportedState } from '../core/states.ts';
 import type { Logger } from '../lib/logger.ts';
-import { codeForApiError, lackingInvoices, NOT_READY_HINT } from './master-errors.ts';
+import { codeForApiError, lackingBackups, lackingInvoices, NOT_READY_HINT } from './master-errors.ts';
 import {
   JsonTransport,
   type CallOptions,
@@ -23,6 +23,7 @@ import {
 import type { MasterHttp } from './master-http.ts';
 import type {
   ActionResult,
+  BackupListEntry,
   Certificate,
   ComputeNodeInstance,
   ComputeNodeStatus,
@@ -42,6 +43,7 @@ import type {
   RequestInstanceInput,
   SoftwareInstallation,
   SupplyInput,
+  TakeoverResult,
   WireRequest,
   WireResponse,
 } from './types.ts';
@@ -590,6 +592,60 @@ export class JsonMasterClient {
     );
   }
 
+  // --- the client: backups and takeover of instance trees (our extension, docs/resiliency.md) ---
+
+  /**
+   * Promotes a clone of a resilient instance tree to main now: `clone` (its title), or the most
+   * up-to-date live clone. SLAP_ERR_CONFLICT (409) when none can take over, with the master's reason.
+   */
+  takeOverInstanceTree(
+    input: { title: string; clone?: string | undefined },
+    options?: CallOptions,
+  ): Promise<TakeoverResult> {
+    return routeCall(
+      this.transport.post(
+        '/slapos.post.ext.instance_takeover',
+        { title: input.title, clone: input.clone ?? null },
+        options,
+      ),
+      this.masterUrl,
+    );
+  }
+
+  /** Asks the main's node to back the tree up now; answers when the master stored the request (seconds). */
+  async requestBackup(title: string, options?: CallOptions): Promise<{ requestedAt: number }> {
+    const answer = await routeCall(
+      this.transport.post('/slapos.post.ext.instance_backup', { title }, options),
+      this.masterUrl,
+    );
+    return { requestedAt: answer.requested_at };
+  }
+
+  /** The backups the tree's nodes report holding, newest first. */
+  async listBackups(title: string, options?: CallOptions): Promise<BackupListEntry[]> {
+    const answer = await routeCall(
+      this.transport.post('/slapos.get.ext.instance_backup_list', { title }, options),
+      this.masterUrl,
+    );
+    return answer.backup_list;
+  }
+
+  /** Asks the main's node to restore a backup (default: the latest) into the tree's main. */
+  async requestRestore(
+    input: { title: string; backupId?: string | undefined },
+    options?: CallOptions,
+  ): Promise<{ requestId: string }> {
+    const answer = await routeCall(
+      this.transport.post(
+        '/slapos.post.ext.instance_restore',
+        { title: input.title, backup_id: input.backupId ?? null },
+        options,
+      ),
+      this.masterUrl,
+    );
+    return { requestId: answer.request_id };
+  }
+
   /** The URL of the master's HATEOAS root. */
   async getHateoasUrl(options?: CallOptions): Promise<string> {
     const answer = await this.transport.post('/slapos.get.v0.hateoas_url', {}, options);
@@ -609,6 +665,22 @@ async function withoutExtension<T>(call: Promise<T>): Promise<T | undefined> {
 
 /** The master's "No such path" answer (json-api.ts's not-found handler): it has no such route. */
 const NO_SUCH_PATH = /^No such path: /;
+
+/** A call of a route the master may lack (an older master, a SlapOS master): its 404 says so plainly. */
+async function routeCall<T>(call: Promise<T>, masterUrl: string): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    if (
+      error instanceof SlapError &&
+      error.code === 'SLAP_ERR_NOT_FOUND' &&
+      NO_SUCH_PATH.test(error.message)
+    ) {
+      throw lackingBackups(masterUrl);
+    }
+    throw error;
+  }
+}
 
 /**
  * An invoice call's answer. A 404 is either the master lacking the route (an older master, a SlapOS

@@ -167,3 +167,14 @@ export function lackingInvoices(masterUrl: string): SlapError {
     hint: 'invoices need a master of this implementation in master mode, with the JSON API',
   });
 }
+
+/** The error of a master that has no backups or resilient instances (no such route, or the legacy SLAP API). */
+export function lackingBackups(masterUrl: string): SlapError {
+  return new SlapError(
+    'SLAP_ERR_NOT_FOUND',
+    `the master at ${masterUrl} has no backups or resilient instances`,
+    {
+      hint: 'backups and takeovers need a master of this implementation, with the JSON API',
+    },
+  );
+}

@@ -76,6 +76,11 @@ export interface SupplyInput {
   state?: SoftwareInstallationState;
 }
 
+/** Our extension (slapos-extensions.json): where the main of a resilient tree serves after a takeover. */
+export type TakeoverResult = WireResponse<'/slapos.post.ext.instance_takeover'>;
+/** Our extension: one backup of an instance tree and the compute nodes holding it. */
+export type BackupListEntry = WireResponse<'/slapos.get.ext.instance_backup_list'>['backup_list'][number];
+
 /** Our extension (slapos-extensions.json): everything one node pass needs, with the node's revision. */
 export type NodeSnapshot = WireResponse<'/slapos.get.ext.compute_node_snapshot'>;
 export type NodeSnapshotPartition = NodeSnapshot['compute_partition_list'][number];

@@ -30,6 +30,8 @@ export const EXIT = {
   locked: 10,
   /** Bad command line or configuration (the original `slapos` exits 5 on usage errors). */
   usage: 5,
+  /** What was asked is not supported yet (`slapos service restore --into`). */
+  notSupported: 2,
   /** The master or another peer could not be reached. */
   unavailable: 69,
   internal: 70,
@@ -83,6 +85,11 @@ export const ERROR_CATALOG = {
     http: 409,
     exit: EXIT.failure,
     summary: 'The resource is in a state that forbids this.',
+  },
+  SLAP_ERR_NOT_SUPPORTED: {
+    http: 501,
+    exit: EXIT.notSupported,
+    summary: 'Not supported yet (e.g. `slapos service restore --into`).',
   },
 
   // --- master, JSON API v0 (slapproxy answers 403 for every "not found" or "not allowed") ---

@@ -27,6 +27,12 @@ export const INSTANCE_EVENT_KINDS = [
   'destroyed',
   /** Banged: processed again (detail: the message). */
   'bang',
+  /** A clone of its resilient tree took over (detail: from, to and why). */
+  'takeover',
+  /** A fenced former main stopped and became a clone again. */
+  'unfenced',
+  /** Its main node restored a backup (detail: the request, the backup, the outcome). */
+  'restored',
 ] as const;
 export type InstanceEventKind = (typeof INSTANCE_EVENT_KINDS)[number];
 

@@ -78,7 +78,7 @@ export interface StartMasterModeOptions
     MasterDirectoryOptions,
     Pick<
       StartMasterOptions,
-      'closeGraceMs' | 'maxConnections' | 'headersTimeoutMs' | 'metricsToken' | 'regularisation'
+      'closeGraceMs' | 'maxConnections' | 'headersTimeoutMs' | 'metricsToken' | 'regularisation' | 'failover'
     > {
   host?: string | undefined;
   port?: number | undefined;
@@ -116,6 +116,7 @@ export async function startMasterMode(options: StartMasterModeOptions): Promise<
     ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
     metricsToken: options.metricsToken,
     regularisation: options.regularisation,
+    failover: options.failover,
   });
   return Object.assign(master, { certificateAuthority: ca });
 }

@@ -45,6 +45,7 @@ import {
 } from './services/index.ts';
 import type { RegularisationPolicy } from '../core/regularisation-policy.ts';
 import { scheduleRegularisation, type RegularisationSchedule } from './services/regularisation-schedule.ts';
+import { startFailoverMonitor } from './services/failover.ts';
 import { describeDatabaseLocation, type DatabaseLocation } from './storage/database-location.ts';
 import { openMasterStore } from './storage/open-store.ts';
 
@@ -103,6 +104,12 @@ export interface StartMasterOptions {
    * `intervalMs` (default hourly). Undefined: the policy is off.
    */
   regularisation?: { policy: RegularisationPolicy; intervalMs?: number } | undefined;
+  /**
+   * Master mode: when a resilient tree's main is declared lost (seconds; services/failover.ts):
+   * `afterSeconds` of silence (default 15), not before the master has been up
+   * `graceAfterStartSeconds` (default afterSeconds).
+   */
+  failover?: { afterSeconds?: number | undefined; graceAfterStartSeconds?: number | undefined } | undefined;
 }
 
 const DEFAULT_MAX_CONNECTIONS = 512;
@@ -185,6 +192,7 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
     mode,
     ca: certificateAuthority,
     nodePollIntervalSeconds: options.nodePollIntervalSeconds,
+    failover: options.failover,
   });
   const services = createMasterServices(context);
   const fastify = Fastify({
@@ -300,12 +308,16 @@ export async function startMaster(options: StartMasterOptions): Promise<RunningM
       ? undefined
       : scheduleRegularisation(services.context, options.regularisation);
 
+  // Resilient trees exist in master mode only (their clones are on other nodes).
+  const failover = mode === 'master' ? startFailoverMonitor(services.context) : undefined;
+
   let state: MasterState = 'listening';
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       state = 'closing';
       await regularisation?.close();
+      await failover?.close();
       // Long polls answer now instead of holding the close for their whole wait; their answers are
       // written before the server closes its idle connections.
       await services.context.revisions.close();

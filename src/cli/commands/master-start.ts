@@ -41,6 +41,7 @@ async function masterStart(ctx: CliContext, flags: MasterStartFlags): Promise<vo
       ...(flags.maxConnections === undefined ? {} : { maxConnections: flags.maxConnections }),
       metricsToken,
       regularisation: settings.regularisation === undefined ? undefined : { policy: settings.regularisation },
+      failover: settings.failover,
       logger,
     });
     ctx.print(`SlapOS master listening on ${master.url} (certificate authority: ${settings.dir}/ca.crt)`);
@@ -81,6 +82,15 @@ export function registerMasterStart(program: Command, ctx: CliContext): void {
     .option(
       '--regularisation-destroy-after-days <days>',
       'destroy them when it is unpaid this many days after (more than the previous one) ([master] regularisation_destroy_after_days)',
+    )
+    .option(
+      '--failover-after <seconds>',
+      "promote a resilient instance's clone when its main's node and promises were silent this long " +
+        '([master] failover_after; default 15)',
+    )
+    .option(
+      '--failover-grace-after-start <seconds>',
+      'declare no main lost before the master has been up this long ([master] failover_grace_after_start; default: --failover-after)',
     )
     .option('--cfg <file>', 'configuration file whose [master] section gives the options above')
     .option(

@@ -25,11 +25,12 @@ import {
   type MarshalValue,
 } from '../../core/xml-marshaller.ts';
 import type { CallOptions, MasterClient, MasterClientOptions } from '../master-client.ts';
-import { lackingInvoices } from '../master-errors.ts';
+import { lackingBackups, lackingInvoices } from '../master-errors.ts';
 import { MasterHttp, type TlsMaterial } from '../master-http.ts';
 import { stateMarker } from '../../lib/stable-digest.ts';
 import type {
   ActionResult,
+  BackupListEntry,
   Certificate,
   ComputeNodeInstance,
   ComputeNodeStatus,
@@ -49,6 +50,7 @@ import type {
   SoftwareInstallation,
   SoftwareInstallationStatus,
   SupplyInput,
+  TakeoverResult,
   WireResponse,
 } from '../types.ts';
 import {
@@ -653,6 +655,28 @@ export class LegacyMasterClient implements MasterClient {
 
   getInvoice(_invoiceId: string, _options?: CallOptions): Promise<Invoice> {
     return Promise.reject(lackingInvoices(this.masterUrl));
+  }
+
+  takeOverInstanceTree(
+    _input: { title: string; clone?: string },
+    _options?: CallOptions,
+  ): Promise<TakeoverResult> {
+    return Promise.reject(lackingBackups(this.masterUrl));
+  }
+
+  requestBackup(_title: string, _options?: CallOptions): Promise<{ requestedAt: number }> {
+    return Promise.reject(lackingBackups(this.masterUrl));
+  }
+
+  listBackups(_title: string, _options?: CallOptions): Promise<BackupListEntry[]> {
+    return Promise.reject(lackingBackups(this.masterUrl));
+  }
+
+  requestRestore(
+    _input: { title: string; backupId?: string },
+    _options?: CallOptions,
+  ): Promise<{ requestId: string }> {
+    return Promise.reject(lackingBackups(this.masterUrl));
   }
 
   /** The master's `getHateoasUrl`, else (slapproxy has none) `<master>/hateoas`. */

@@ -1,11 +1,17 @@
 /** Service results as JSON API documents (the shapes of the contract's responses). */
-import type { ApiResponse } from '../../api/index.ts';
+import type { ApiRequest, ApiResponse } from '../../api/index.ts';
 import { changeMarker, timestampString } from '../../core/change-marker.ts';
 import { processingTimestamp } from '../../core/clock.ts';
 import { rootTitleOf } from '../../core/instance-guid.ts';
 import type { NodeSnapshot } from '../services/change-stream.ts';
 import type { PromiseResults } from '../services/promise-results.ts';
-import type { InstanceStatusReport, SoftwareInstallationStatusItem } from '../services/index.ts';
+import type {
+  BackupListItem,
+  BackupPartitionReport,
+  BackupSyncAnswer,
+  InstanceStatusReport,
+  SoftwareInstallationStatusItem,
+} from '../services/index.ts';
 import type { InstanceView } from '../services/instance-view.ts';
 
 /** The contract's instance document (its generated type says `Record<string, never>` for free-form objects). */
@@ -127,6 +133,68 @@ export function softwareInstallationStatusDocument(
       status: item.status,
       error_message: item.errorMessage,
       reported_at: isoDate(item.reportedAt),
+    })),
+  };
+}
+
+/** A node's backup sync request as the service takes it (slapos-extensions.json). */
+export function backupSyncReports(body: ApiRequest<'/slapos.post.ext.backup_sync'>): BackupPartitionReport[] {
+  const ref = (value: { backup_id: string; time: number } | null) =>
+    value === null ? null : { backupId: value.backup_id, time: value.time };
+  return body.partition_list.map((item) => ({
+    partitionId: item.partition_id,
+    instanceGuid: item.instance_guid,
+    declared: item.declared,
+    servicesStopped: item.services_stopped,
+    lastBackup: ref(item.last_backup),
+    restored: ref(item.restored),
+    backupList: item.backup_list.map((backup) => ({ backupId: backup.backup_id, time: backup.time })),
+    restoreDone:
+      item.restore_done === null
+        ? null
+        : {
+            requestId: item.restore_done.request_id,
+            ok: item.restore_done.ok,
+            message: item.restore_done.message,
+          },
+  }));
+}
+
+/** The backup sync's answer (slapos-extensions.json). */
+export function backupSyncDocument(answer: BackupSyncAnswer): ApiResponse<'/slapos.post.ext.backup_sync'> {
+  return {
+    heartbeat_interval: answer.heartbeatInterval,
+    partition_list: answer.partitions.map((order) => ({
+      partition_id: order.partitionId,
+      instance_guid: order.instanceGuid,
+      repository: order.repository,
+      password: order.password,
+      role: order.role,
+      epoch: order.epoch,
+      targets: order.targets.map((target) => ({
+        computer_guid: target.computeNodeId,
+        url: target.url,
+        certificate: target.certificate,
+      })),
+      writers: order.writers,
+      backup_requested_at: order.backupRequestedAt,
+      restore_request:
+        order.restoreRequest === null
+          ? null
+          : { request_id: order.restoreRequest.requestId, backup_id: order.restoreRequest.backupId },
+    })),
+  };
+}
+
+/** A tree's backups (slapos-extensions.json). */
+export function backupListDocument(
+  backups: readonly BackupListItem[],
+): ApiResponse<'/slapos.get.ext.instance_backup_list'> {
+  return {
+    backup_list: backups.map((backup) => ({
+      backup_id: backup.backupId,
+      time: backup.time,
+      computer_guid_list: backup.computeNodeIds,
     })),
   };
 }

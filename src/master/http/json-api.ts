@@ -15,6 +15,9 @@ import { parsePythonJson } from '../../core/python-value.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Caller, MasterServices, RequestOrigin } from '../services/index.ts';
 import {
+  backupListDocument,
+  backupSyncDocument,
+  backupSyncReports,
   instanceDocument,
   instanceStatusDocument,
   nodeSnapshotDocument,
@@ -322,6 +325,39 @@ function handlers(services: MasterServices): HandlerTable {
     }),
     '/slapos.get.ext.invoice': ({ body, caller }) =>
       services.getInvoice({ caller, reference: body.invoice_id }),
+    // --- our extensions: backups and resilient trees (docs/resiliency.md) ---
+    '/slapos.post.ext.backup_sync': async ({ body, caller }) =>
+      backupSyncDocument(
+        await services.syncBackups({
+          caller,
+          computeNodeId: body.computer_guid,
+          repository: body.repository,
+          partitions: backupSyncReports(body),
+        }),
+      ),
+    '/slapos.post.ext.instance_takeover': async ({ body, caller }) => {
+      const answer = await services.takeoverInstance({
+        caller,
+        title: body.title,
+        clone: body.clone ?? null,
+      });
+      return {
+        title: answer.title,
+        compute_node_id: answer.computeNodeId,
+        partition_id: answer.partitionId,
+        epoch: answer.epoch,
+      };
+    },
+    '/slapos.post.ext.instance_backup': async ({ body, caller }) => ({
+      requested_at: (await services.requestBackup({ caller, title: body.title })).requestedAt,
+    }),
+    '/slapos.get.ext.instance_backup_list': async ({ body, caller }) =>
+      backupListDocument(await services.listBackups({ caller, title: body.title })),
+    '/slapos.post.ext.instance_restore': async ({ body, caller }) => ({
+      request_id: (
+        await services.requestRestore({ caller, title: body.title, backupId: body.backup_id ?? null })
+      ).requestId,
+    }),
   };
 }
 

@@ -26,6 +26,8 @@ export const PROPERTY_RULES: Readonly<Record<string, TextRuleName>> = {
   // promise results (slapos-extensions.json): a promise's title
   name: 'name',
   tioxml: 'freeText',
+  // resilient trees (slapos-extensions.json): the title of a clone to promote
+  clone: 'title',
 };
 
 /** Properties holding parameter dictionaries (stored as parameter XML). */

@@ -33,6 +33,14 @@ export function hardenSchema(schema: Schema): Schema {
       let next = hardenSchema(property);
       const rule = PROPERTY_RULES[name];
       if (rule && next.type === 'string') next = { ...next, 'x-slapos-text': rule };
+      // A nullable property (`anyOf: [{type: null}, …]`): its rule applies to its string branch.
+      if (rule && Array.isArray(next.anyOf))
+        next = {
+          ...next,
+          anyOf: next.anyOf.map((branch: unknown) =>
+            isSchema(branch) && branch.type === 'string' ? { ...branch, 'x-slapos-text': rule } : branch,
+          ),
+        };
       const cap = ARRAY_CAPS[name];
       if (cap !== undefined) next = { ...next, maxItems: cap };
       if (PARAMETER_DICTS.has(name)) next = { ...next, 'x-slapos-parameters': true };
@@ -49,6 +57,8 @@ export function hardenSchema(schema: Schema): Schema {
     copy.properties = hardened;
   }
   if (isSchema(copy.items)) copy.items = hardenSchema(copy.items);
+  if (Array.isArray(copy.anyOf))
+    copy.anyOf = copy.anyOf.map((branch: unknown) => (isSchema(branch) ? hardenSchema(branch) : branch));
   return copy;
 }
 

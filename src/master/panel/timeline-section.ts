@@ -21,6 +21,9 @@ export const EVENT_WORDS: Readonly<Record<InstanceEventKind, string>> = {
   destroy_requested: 'Destruction requested',
   destroyed: 'Destroyed',
   bang: 'Bang',
+  takeover: 'Taken over',
+  unfenced: 'Stopped after its takeover and now a clone',
+  restored: 'Backup restored',
 };
 
 function eventDetail(event: InstanceEvent): Html | string {

@@ -10,6 +10,7 @@ import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import { allocationDetail, recordInstanceEvent } from './instance-timeline.ts';
 import { partitionHolder } from './partition-holder.ts';
+import { otherMemberNodes } from './backup-anti-affinity.ts';
 
 /**
  * The caller whose rights an allocation uses: an instance's owner (an admin's instances allocate as
@@ -93,10 +94,11 @@ function notAdmitted(computeNodeId: string): string {
 async function firstFreeOn(
   repository: AllocationReads,
   nodes: readonly ComputeNodeAccess[],
-  request: { softwareRelease: string },
+  request: { softwareRelease: string; excludedNodes?: ReadonlySet<string> | undefined },
 ): Promise<{ partition?: PartitionKey; withSoftware: number }> {
   let withSoftware = 0;
   for (const node of nodes) {
+    if (request.excludedNodes?.has(node.reference)) continue;
     const software = await repository.listSoftwareInstallations(node.reference);
     if (!software.some((item) => item.url === request.softwareRelease && item.requestedState === 'available'))
       continue;
@@ -111,13 +113,29 @@ async function firstFreeOn(
   return { withSoftware };
 }
 
+export interface PlacementRequest {
+  caller: Caller;
+  softwareRelease: string;
+  computeNodeId: string | undefined;
+  /**
+   * Nodes it must not go to: those holding the other members of its resilient instance tree
+   * (anti-affinity, backup-trees.ts).
+   */
+  excludedNodes?: ReadonlySet<string> | undefined;
+}
+
 /** A free partition for a new non-shared instance of `caller`, or why there is none yet. */
 export async function chooseFreePartition(
   repository: AllocationReads,
-  request: { caller: Caller; softwareRelease: string; computeNodeId: string | undefined },
+  request: PlacementRequest,
 ): Promise<Placement> {
   const caller = await allocatingCaller(repository, request.caller);
   if (!caller) return { waiting: 'the owner of the requesting instance is disabled' };
+  const excluded = request.excludedNodes;
+  if (request.computeNodeId !== undefined && excluded?.has(request.computeNodeId))
+    return {
+      waiting: `compute node ${request.computeNodeId} holds another instance of its resilient instance tree`,
+    };
   if (request.computeNodeId !== undefined) {
     const access = await repository.getComputeNodeAccess(request.computeNodeId);
     if (!access || !mayAllocateOn(caller, access)) return { waiting: notAdmitted(request.computeNodeId) };
@@ -140,12 +158,16 @@ export async function chooseFreePartition(
   if (nodes.length === 0) return { waiting: 'no compute node admits you (see their allocation scopes)' };
   const { partition, withSoftware } = await firstFreeOn(repository, nodes, request);
   if (partition) return { partition };
+  const elsewhere =
+    excluded && excluded.size > 0
+      ? ` other than those holding its resilient instance tree's other instances (${[...excluded].sort().join(', ')})`
+      : '';
   if (withSoftware === 0)
     return {
-      waiting: `no compute node you may use has the software release ${request.softwareRelease} supplied`,
+      waiting: `no compute node you may use${elsewhere} has the software release ${request.softwareRelease} supplied`,
     };
   return {
-    waiting: `no free partition on the ${withSoftware} compute node(s) you may use with this software`,
+    waiting: `no free partition on the ${withSoftware} compute node(s) you may use${elsewhere} with this software`,
   };
 }
 
@@ -206,11 +228,22 @@ export async function allocateWaitingInstances(
     if (!owner) owners.set(record.owner, (owner = ownerCaller(repository, record.owner)));
     const caller = await owner;
     if (!caller) continue;
+    const excludedNodes = await otherMemberNodes(repository, record.id);
     const computeNodeId = requestedNode(record);
-    const key = JSON.stringify([record.owner, record.softwareRelease, computeNodeId ?? null]);
+    const key = JSON.stringify([
+      record.owner,
+      record.softwareRelease,
+      computeNodeId ?? null,
+      [...excludedNodes].sort(),
+    ]);
     const placement = waiting.has(key)
       ? { waiting: waiting.get(key) ?? '' }
-      : await chooseFreePartition(reads, { caller, softwareRelease: record.softwareRelease, computeNodeId });
+      : await chooseFreePartition(reads, {
+          caller,
+          softwareRelease: record.softwareRelease,
+          computeNodeId,
+          excludedNodes,
+        });
     if ('waiting' in placement) {
       waiting.set(key, placement.waiting);
       if (placement.waiting !== record.allocationMessage)

@@ -33,9 +33,25 @@ export interface ServiceContext {
    * silent for three such intervals is flagged (compute-node-views.ts). Default 60.
    */
   nodePollIntervalSeconds: number;
+  /** When a resilient tree's main is declared lost (services/failover.ts). */
+  failover: FailoverConfig;
   /** The one check point (caller.ts): resolves if allowed, rejects otherwise. */
   authorize(caller: Caller, action: Action, target: Target, repository?: Repository): Promise<void>;
 }
+
+export interface FailoverConfig {
+  /** A main whose node and promises were silent this long is lost (default 15: three 5 s heartbeats). */
+  afterSeconds: number;
+  /**
+   * No main is declared lost before the master has been up this long (default afterSeconds): the
+   * contacts noted in memory were lost with the previous process.
+   */
+  graceAfterStartSeconds: number;
+  /** When this master started (float seconds). */
+  startedAt: number;
+}
+
+export const DEFAULT_FAILOVER_AFTER_S = 15;
 
 export interface SchemaFetchOptions {
   /** The deadline for reading one software release's schema (all its documents). */
@@ -55,6 +71,8 @@ export interface ServiceContextOptions {
   nodePollIntervalSeconds?: number | undefined;
   authorizer: Authorizer;
   schemaFetch?: Partial<SchemaFetchOptions>;
+  /** See FailoverConfig (startedAt: now). */
+  failover?: { afterSeconds?: number | undefined; graceAfterStartSeconds?: number | undefined } | undefined;
 }
 
 export const DEFAULT_NODE_POLL_INTERVAL_S = 60;
@@ -77,7 +95,17 @@ export function createServiceContext(options: ServiceContextOptions): ServiceCon
       privateAddresses: options.schemaFetch?.privateAddresses ?? false,
     },
     nodePollIntervalSeconds: options.nodePollIntervalSeconds ?? DEFAULT_NODE_POLL_INTERVAL_S,
+    failover: failoverConfig(options),
     authorize: (caller, action, target, repository) =>
       authorizer.authorize(caller, action, target, repository),
+  };
+}
+
+function failoverConfig(options: ServiceContextOptions): FailoverConfig {
+  const afterSeconds = options.failover?.afterSeconds ?? DEFAULT_FAILOVER_AFTER_S;
+  return {
+    afterSeconds,
+    graceAfterStartSeconds: options.failover?.graceAfterStartSeconds ?? afterSeconds,
+    startedAt: options.clock.now(),
   };
 }

@@ -21,6 +21,9 @@ import * as masterMetrics from './master-metrics.ts';
 import { requestInstance } from './request-instance.ts';
 import * as software from './software-installations.ts';
 import * as usage from './usage-records.ts';
+import { syncBackups } from './backup-sync.ts';
+import * as backupRequests from './backup-requests.ts';
+import { takeoverInstance } from './failover.ts';
 import type { ReadSoftwareSchemaInput, SoftwareSchema } from './software-schema.ts';
 
 type Input<F> = F extends (context: ServiceContext, input: infer I) => unknown ? I : never;
@@ -107,6 +110,11 @@ export function createMasterServices(context: ServiceContext) {
     getInvoice: bind(context, invoices.getInvoice),
     markInvoicePaid: bind(context, invoices.markInvoicePaid),
     readInvoiceEvidence: bind(context, readInvoiceEvidence),
+    syncBackups: bind(context, syncBackups),
+    takeoverInstance: bind(context, takeoverInstance),
+    requestBackup: bind(context, backupRequests.requestBackup),
+    listBackups: bind(context, backupRequests.listBackups),
+    requestRestore: bind(context, backupRequests.requestRestore),
   };
 }
 
@@ -140,3 +148,6 @@ export type { RegistrationTokenItem } from './registration-tokens.ts';
 export type { UsageSeries, UsageSeriesInput } from './usage-records.ts';
 export type { GenerationResult, InvoiceListInput } from './invoices.ts';
 export type { InputSchema, SoftwareSchema, SoftwareTypeEntry } from './software-schema.ts';
+export type { BackupPartitionReport, BackupSyncAnswer, BackupPartitionOrder } from './backup-sync.ts';
+export type { BackupListItem } from './backup-requests.ts';
+export type { TakeoverAnswer } from './failover.ts';

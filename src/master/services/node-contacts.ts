@@ -9,7 +9,11 @@ import type { Logger } from '../../lib/logger.ts';
 import type { ComputeNodeContactRecord, MasterStore } from '../storage/repository.ts';
 import type { Caller } from './caller.ts';
 
-const FLUSH_INTERVAL_MS = 10_000;
+/**
+ * Short enough that another master sharing the database (PostgreSQL) never sees a live node as
+ * lost: the failover monitor's default failover_after is 15 s, nodes sync every 5 s.
+ */
+const FLUSH_INTERVAL_MS = 2_000;
 
 export class NodeContacts {
   private pending = new Map<string, number>();

@@ -11,7 +11,13 @@ import { requestedStateEvent } from '../../core/instance-events.ts';
 import { decodeParameterXml, parametersAsStored } from '../../core/parameter-xml.ts';
 import { PyNumber, pyRepr, stringifyPythonJson } from '../../core/python-value.ts';
 import type { RequestedState } from '../../core/states.ts';
-import type { InstanceFields, InstanceRecord, PartitionKey, Repository } from '../storage/repository.ts';
+import type {
+  BackupMemberRecord,
+  InstanceFields,
+  InstanceRecord,
+  PartitionKey,
+  Repository,
+} from '../storage/repository.ts';
 import { namespaceOf, type Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
 import { partitionHolder } from './partition-holder.ts';
@@ -20,6 +26,8 @@ import { frontendBypass, type RequestOrigin } from './frontend-bypass.ts';
 import { allocationDetail, recordInstanceEvent } from './instance-timeline.ts';
 import { ipListOf, type InstanceView } from './instance-view.ts';
 import { storableParameterXml, storableSlaJson } from './stored-parameters.ts';
+import { resilienceOf, syncResilientTree, type Resilience } from './backup-trees.ts';
+import { otherMemberNodes } from './backup-anti-affinity.ts';
 
 export interface RequestInstanceInput {
   caller: Caller;
@@ -168,12 +176,13 @@ export async function requestInstance(
   return context.store.write(async (repository) => {
     await context.authorize(input.caller, 'instance.request', { kind: 'master' }, repository);
     const { requestedBy, requesterKey } = await requesterOf(repository, input.caller, owner, input.requester);
+    const resilience = input.shared ? undefined : resilienceAsked(context, input, requestedBy);
     const prepared: Prepared = {
       owner,
       caller: input.caller,
       title: input.title,
       softwareRelease: input.softwareRelease,
-      softwareType: input.softwareType,
+      softwareType: resilience?.softwareType ?? input.softwareType,
       parameters: input.parameters,
       shared: input.shared,
       state: input.state,
@@ -186,7 +195,11 @@ export async function requestInstance(
       slaJson,
       now: context.clock.now(),
     };
-    if (!input.shared) return requestNotShared(context, repository, prepared);
+    if (!input.shared) {
+      const view = await requestNotShared(context, repository, prepared);
+      if (requestedBy === '') await keepClones(repository, prepared, resilience);
+      return view;
+    }
     if (context.mode === 'master') return requestShared(context, repository, prepared);
     const bypass = frontendBypass({
       title: input.title,
@@ -201,6 +214,53 @@ export async function requestInstance(
   });
 }
 
+/**
+ * The resilience a request asks (backup-trees.ts): only of a tree's root, only in master mode (its
+ * clones need other nodes). Undefined: none.
+ */
+function resilienceAsked(
+  context: ServiceContext,
+  input: RequestInstanceInput,
+  requestedBy: string,
+): Resilience | undefined {
+  if (requestedBy !== '') {
+    if (input.sla.resilient !== undefined || input.sla.clones !== undefined)
+      throw new SlapError(
+        'SLAP_ERR_INVALID_INPUT',
+        "Only an instance tree's root can be resilient (the SLA resilient and clones).",
+      );
+    return undefined;
+  }
+  const resilience = resilienceOf(input.sla, input.softwareType);
+  if (resilience && context.mode !== 'master')
+    throw new SlapError(
+      'SLAP_ERR_INVALID_INPUT',
+      'A resilient instance needs a master in master mode: its clones go to other compute nodes.',
+    );
+  return resilience;
+}
+
+/**
+ * After a root's request: a resilient root's clones follow it (created, updated, destroyed); a root
+ * re-requested without asking resilience keeps the clones its tree has, updated likewise.
+ */
+async function keepClones(
+  repository: Repository,
+  request: Prepared,
+  resilience: Resilience | undefined,
+): Promise<void> {
+  const root = await repository.findInstance({
+    owner: request.owner,
+    title: request.title,
+    requestedBy: '',
+    shared: false,
+  });
+  if (!root) return;
+  const clones = resilience?.clones ?? (await repository.getBackupTree(root.id))?.clones ?? 0;
+  if (clones === 0) return;
+  await syncResilientTree(repository, { caller: request.caller, root, clones, now: request.now });
+}
+
 /** Where a new (or still waiting) instance goes: a free partition, or why none may take it yet. */
 type Placement = { partition: PartitionKey } | { waiting: string };
 
@@ -208,12 +268,15 @@ async function placeInstance(
   context: ServiceContext,
   repository: Repository,
   request: Prepared,
+  waitingId?: number,
 ): Promise<Placement> {
   if (context.mode === 'master') {
     return chooseFreePartition(repository, {
       caller: request.caller,
       softwareRelease: request.softwareRelease,
       computeNodeId: slaString(request.sla, 'computer_guid'),
+      // A waiting member of a resilient tree: not where another member is.
+      excludedNodes: waitingId === undefined ? undefined : await otherMemberNodes(repository, waitingId),
     });
   }
   const computeNodeId = slaString(request.sla, 'computer_guid') ?? context.defaultComputeNodeId;
@@ -306,7 +369,7 @@ async function requestNotShared(
     }
     if (location === null && requestedState !== 'destroyed') {
       // Still waiting (master mode): a node may take it now.
-      const placement = await placeInstance(context, repository, request);
+      const placement = await placeInstance(context, repository, request, existing.id);
       if ('partition' in placement) {
         location = placement.partition;
         fields.location = location;
@@ -384,6 +447,11 @@ function requestedHostPartition(
     : guid;
 }
 
+/** Whether a member of a resilient tree is a clone or a fenced former main (not serving). */
+function isStandby(member: BackupMemberRecord | undefined): boolean {
+  return member?.role === 'clone' || member?.role === 'fenced';
+}
+
 /** The shared host asked by the `instance_guid` SLA in master mode (`SOFTINST-n`), if any. */
 async function masterModeHost(
   context: ServiceContext,
@@ -393,8 +461,12 @@ async function masterModeHost(
 ): Promise<InstanceRecord | undefined> {
   const nodes = await sharedHostNodes(repository, request.caller, slaString(request.sla, 'computer_guid'));
   const hostGuid = slaString(request.sla, 'instance_guid');
-  const admitted = (host: InstanceRecord | undefined): host is InstanceRecord =>
-    fits(host) && !!host.location && nodes.includes(host.location.computeNodeId);
+  const admitted = async (host: InstanceRecord | undefined): Promise<boolean> =>
+    fits(host) &&
+    !!host.location &&
+    nodes.includes(host.location.computeNodeId) &&
+    // A clone of a resilient tree serves nothing (its services are stopped): it hosts nothing.
+    !isStandby(await repository.getBackupMember(host.id));
   if (hostGuid !== undefined) {
     let host: InstanceRecord | undefined;
     try {
@@ -402,7 +474,7 @@ async function masterModeHost(
     } catch {
       return undefined;
     }
-    return admitted(host) ? host : undefined;
+    return (await admitted(host)) ? host : undefined;
   }
   for (const computeNodeId of nodes) {
     const host = await repository.findSharedHost({
@@ -410,7 +482,7 @@ async function masterModeHost(
       softwareRelease: request.softwareRelease,
       ...(request.softwareType ? { softwareType: request.softwareType } : {}),
     });
-    if (admitted(host)) return host;
+    if (await admitted(host)) return host;
   }
   return undefined;
 }

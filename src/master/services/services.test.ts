@@ -352,6 +352,15 @@ test('every use case goes through the one authorisation check point', async () =
         'readInvoiceEvidence',
         () => services.readInvoiceEvidence({ caller: stranger, reference: 'INV-202601-000001' }),
       ],
+      [
+        'syncBackups',
+        () =>
+          services.syncBackups({ caller: stranger, computeNodeId: 'c', repository: null, partitions: [] }),
+      ],
+      ['takeoverInstance', () => services.takeoverInstance({ caller: stranger, title: 'x', clone: null })],
+      ['requestBackup', () => services.requestBackup({ caller: stranger, title: 'x' })],
+      ['listBackups', () => services.listBackups({ caller: stranger, title: 'x' })],
+      ['requestRestore', () => services.requestRestore({ caller: stranger, title: 'x', backupId: null })],
     ];
     // What the panel's transport calls to authenticate (a session secret is the credential, not a
     // caller) and to learn that something changed: no caller, nothing to authorise.

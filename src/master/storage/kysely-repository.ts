@@ -9,6 +9,7 @@ import type { InstanceEventKind } from '../../core/instance-events.ts';
 import type { RequestedState, SlapState, SoftwareInstallationState } from '../../core/states.ts';
 import { createKyselyIdentityRepository } from './kysely-identities.ts';
 import { createKyselyRegularisationRepository } from './kysely-regularisation.ts';
+import { createKyselyBackupRepository } from './kysely-backups.ts';
 import { createKyselyUsageRepository } from './kysely-usage.ts';
 import { createKyselyInvoiceRepository } from './kysely-invoices.ts';
 import { deploymentFactsOf, listInstanceTreeRows, type DeploymentColumns } from './kysely-instance-trees.ts';
@@ -110,6 +111,7 @@ export function createKyselyRepository(
     ...createKyselyUsageRepository(db, executor),
     ...createKyselyInvoiceRepository(db, executor),
     ...createKyselyRegularisationRepository(db, executor),
+    ...createKyselyBackupRepository(db, executor),
     getComputeNode: async (reference) => {
       const row = await get<ComputeNodeRecord>(
         'getComputeNode',

@@ -11,6 +11,7 @@
 import type { ColumnDefinitionBuilder, Kysely, Migration, MigrationProvider } from 'kysely';
 import { sql } from '../../lib/kysely.ts';
 import { regularisationMigration } from './migration-0015-regularisation.ts';
+import { backupsMigration } from './migration-0017-backups.ts';
 
 export type MigrationDialect = 'sqlite' | 'postgres';
 
@@ -749,6 +750,7 @@ export function migrationsFor(dialect: MigrationDialect): Record<string, Migrati
     '0014_allocation_owner': allocationOwner,
     '0015_regularisation': regularisationMigration,
     '0016_allocation_release': allocationRelease,
+    '0017_backups': backupsMigration,
   };
 }
 

@@ -105,6 +105,12 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'listInvoices',
   'findInvoiceInPeriods',
   'nextInvoiceSequence',
+  'getBackupTree',
+  'listResilientBackupTrees',
+  'getBackupMember',
+  'listBackupMembers',
+  'getBackupEndpoint',
+  'listBackupListing',
 ]);
 
 /** The node a write's first argument names: a compute node reference or a partition key. */
@@ -157,6 +163,16 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
   insertInvoice: () => undefined,
   setInvoiceState: () => undefined,
   setInvoiceRegularisation: () => undefined,
+  // Backups (trees, members, endpoints, listings) are in no memoized read: the node sync reads them
+  // in its own transaction; a takeover's partition changes go through the node-scoped writes.
+  insertBackupTree: () => undefined,
+  setBackupTreeClones: () => undefined,
+  setBackupRequestedAt: () => undefined,
+  setBackupRestoreRequest: () => undefined,
+  advanceBackupEpoch: () => undefined,
+  putBackupMember: () => undefined,
+  putBackupEndpoint: () => undefined,
+  replaceBackupListing: () => undefined,
 };
 
 /** Writes of one instance: its node (where it is allocated or hosted) is looked up before the change. */

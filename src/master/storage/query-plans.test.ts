@@ -375,6 +375,61 @@ const CALLS: [keyof Repository, Call][] = [
   ],
   ['deleteRegularisationStop', (r) => r.deleteRegularisationStop('alice', 'web')],
   [
+    'insertBackupTree',
+    (r) =>
+      r.insertBackupTree({
+        rootInstanceId: 1,
+        password: 'p',
+        clones: 1,
+        epoch: 0,
+        backupRequestedAt: null,
+        restoreRequestJson: null,
+        createdAt: 1,
+      }),
+  ],
+  ['getBackupTree', (r) => r.getBackupTree(1)],
+  ['listResilientBackupTrees', (r) => r.listResilientBackupTrees()],
+  ['setBackupTreeClones', (r) => r.setBackupTreeClones(1, 2)],
+  ['setBackupRequestedAt', (r) => r.setBackupRequestedAt(1, 2)],
+  ['setBackupRestoreRequest', (r) => r.setBackupRestoreRequest(1, '{}')],
+  ['advanceBackupEpoch', (r) => r.advanceBackupEpoch(1, 0)],
+  [
+    'putBackupMember',
+    (r) =>
+      r.putBackupMember({
+        instanceId: 1,
+        rootInstanceId: 1,
+        role: 'main',
+        restoredBackupId: null,
+        restoredAt: null,
+        lastBackupId: null,
+        lastBackupAt: null,
+        fencedAt: null,
+        updatedAt: 1,
+      }),
+  ],
+  ['getBackupMember', (r) => r.getBackupMember(1)],
+  ['listBackupMembers', (r) => r.listBackupMembers(1)],
+  [
+    'putBackupEndpoint',
+    (r) => r.putBackupEndpoint({ computeNodeId: node, url: 'https://x', certificate: 'pem', updatedAt: 1 }),
+  ],
+  ['getBackupEndpoint', (r) => r.getBackupEndpoint(node)],
+  [
+    'replaceBackupListing',
+    (r) =>
+      r.replaceBackupListing(
+        1,
+        node,
+        [
+          { backupId: 'a', time: 1 },
+          { backupId: 'b', time: 2 },
+        ],
+        1,
+      ),
+  ],
+  ['listBackupListing', (r) => r.listBackupListing(1)],
+  [
     'undoComputeNodeRegistration',
     (r) => r.undoComputeNodeRegistration({ reference: 'COMP-9', tokenHash: 'd'.repeat(64) }),
   ],

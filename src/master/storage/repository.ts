@@ -11,9 +11,11 @@ import type { IdentityRepository } from './identity-repository.ts';
 import type { RegularisationRepository } from './regularisation-repository.ts';
 import type { UsageRepository } from './usage-repository.ts';
 import type { InvoiceRepository } from './invoice-repository.ts';
+import type { BackupRepository } from './backup-repository.ts';
 
 export * from './identity-repository.ts';
 export * from './regularisation-repository.ts';
+export * from './backup-repository.ts';
 
 export interface ComputeNodeRecord {
   reference: string;
@@ -263,7 +265,7 @@ export interface UsagePoint {
 }
 
 export interface Repository
-  extends IdentityRepository, UsageRepository, InvoiceRepository, RegularisationRepository {
+  extends IdentityRepository, UsageRepository, InvoiceRepository, RegularisationRepository, BackupRepository {
   // compute nodes
   getComputeNode(reference: string): Promise<ComputeNodeRecord | undefined>;
   listComputeNodes(): Promise<ComputeNodeRecord[]>;

@@ -295,6 +295,46 @@ export interface RegularisationStopTable {
   stopped_at: number;
 }
 
+/** An instance tree with backups (migration 0017, storage/backup-repository.ts). */
+export interface BackupTreeTable {
+  root_instance_id: number;
+  password: string;
+  clones: number;
+  epoch: number;
+  backup_requested_at: number | null;
+  restore_request_json: string | null;
+  created_at: number;
+}
+
+/** A member instance of a tree with backups: its role and what its node reported. */
+export interface BackupMemberTable {
+  instance_id: number;
+  root_instance_id: number;
+  role: string;
+  restored_backup_id: string | null;
+  restored_at: number | null;
+  last_backup_id: string | null;
+  last_backup_at: number | null;
+  fenced_at: number | null;
+  updated_at: number;
+}
+
+/** A node's backup repository server. */
+export interface BackupEndpointTable {
+  compute_node_reference: string;
+  url: string;
+  certificate: string;
+  updated_at: number;
+}
+
+/** A backup a node reports holding for a tree. */
+export interface BackupListingTable {
+  root_instance_id: number;
+  backup_id: string;
+  time: number;
+  compute_node_reference: string;
+}
+
 /** A signed-in panel session; the secret session id is stored as its SHA-256 digest only. */
 export interface PanelSessionTable {
   session_hash: string;
@@ -328,4 +368,8 @@ export interface MasterDatabase {
   price_list: PriceListTable;
   invoice: InvoiceTable;
   regularisation_stop: RegularisationStopTable;
+  backup_tree: BackupTreeTable;
+  backup_member: BackupMemberTable;
+  backup_endpoint: BackupEndpointTable;
+  backup_listing: BackupListingTable;
 }

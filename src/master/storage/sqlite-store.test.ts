@@ -62,6 +62,7 @@ test('the store migrates once, keeps its data across reopenings, in WAL mode wit
         { name: '0014_allocation_owner' },
         { name: '0015_regularisation' },
         { name: '0016_allocation_release' },
+        { name: '0017_backups' },
       ]);
     } finally {
       raw.close();

@@ -296,3 +296,154 @@ test('price lists and invoices: stored and read back exactly, filtered, numbered
     await close();
   }
 });
+
+test('backups: trees, members, endpoints and listings stored exactly; the epoch moves by compare-and-set; rows go with their instance', async () => {
+  const { store, close } = await openTestStore();
+  const hostile = 'pem "\u2028\n\\\u00e9\ud83d\ude00\r\x85';
+  try {
+    const [root, clone] = await store.write(async (repository) => {
+      const instance = (title: string, requestedBy: string) =>
+        repository.insertInstance({
+          owner: 'alice',
+          title,
+          requestedBy,
+          shared: false,
+          softwareRelease: 'https://example.com/sr.cfg',
+          softwareType: 'default',
+          parameterXml: '<instance/>',
+          sharedParametersJson: null,
+          slaJson: '{}',
+          requestedState: 'started',
+          location: null,
+          hostPosition: null,
+          now: 1,
+        });
+      return [await instance('X', ''), await instance('X (clone 1)', 'X')];
+    });
+    const tree = {
+      rootInstanceId: root,
+      password: 'secret',
+      clones: 1,
+      epoch: 0,
+      backupRequestedAt: null,
+      restoreRequestJson: null,
+      createdAt: 1.25,
+    };
+    const member = {
+      instanceId: clone,
+      rootInstanceId: root,
+      role: 'clone' as const,
+      restoredBackupId: '20261207T203015123Z-a1b2',
+      restoredAt: 1733600000.123,
+      lastBackupId: null,
+      lastBackupAt: null,
+      fencedAt: null,
+      updatedAt: 2.5,
+    };
+    await store.write(async (repository) => {
+      assert.equal(await repository.insertBackupTree(tree), true);
+      assert.equal(await repository.insertBackupTree({ ...tree, password: 'other' }), false);
+      await repository.putBackupMember({
+        ...member,
+        role: 'main',
+        instanceId: root,
+        restoredBackupId: null,
+        restoredAt: null,
+      });
+      await repository.putBackupMember({ ...member, role: 'fenced' });
+      await repository.putBackupMember(member);
+      await repository.putBackupEndpoint({
+        computeNodeId: 'COMP-1',
+        url: 'x',
+        certificate: 'y',
+        updatedAt: 1,
+      });
+      await repository.putBackupEndpoint({
+        computeNodeId: 'COMP-1',
+        url: hostile,
+        certificate: hostile,
+        updatedAt: 2,
+      });
+    });
+    await store.read(async (repository) => {
+      assert.deepEqual(await repository.getBackupTree(root), tree);
+      assert.deepEqual(await repository.listResilientBackupTrees(), [tree]);
+      assert.deepEqual(await repository.getBackupMember(clone), member);
+      assert.deepEqual(
+        (await repository.listBackupMembers(root)).map((row) => [row.instanceId, row.role]),
+        [
+          [root, 'main'],
+          [clone, 'clone'],
+        ],
+      );
+      assert.deepEqual(await repository.getBackupEndpoint('COMP-1'), {
+        computeNodeId: 'COMP-1',
+        url: hostile,
+        certificate: hostile,
+        updatedAt: 2,
+      });
+      assert.equal(await repository.getBackupEndpoint('COMP-2'), undefined);
+    });
+    await store.write(async (repository) => {
+      assert.equal(await repository.advanceBackupEpoch(root, 0), true);
+      assert.equal(await repository.advanceBackupEpoch(root, 0), false, 'a stale epoch changes nothing');
+      await repository.setBackupRequestedAt(root, 7.5);
+      await repository.setBackupRestoreRequest(root, hostile);
+      await repository.setBackupTreeClones(root, 0);
+    });
+    assert.deepEqual(await store.read((repository) => repository.getBackupTree(root)), {
+      ...tree,
+      epoch: 1,
+      backupRequestedAt: 7.5,
+      restoreRequestJson: hostile,
+      clones: 0,
+    });
+    assert.deepEqual(await store.read((repository) => repository.listResilientBackupTrees()), []);
+
+    // Listings: a node's report replaces its rows; the tree keeps its newest `keep`.
+    await store.write(async (repository) => {
+      await repository.replaceBackupListing(
+        root,
+        'COMP-1',
+        [
+          { backupId: 'a', time: 1 },
+          { backupId: 'b', time: 2 },
+          { backupId: 'b', time: 2 },
+        ],
+        3,
+      );
+      await repository.replaceBackupListing(
+        root,
+        'COMP-2',
+        [
+          { backupId: 'b', time: 2 },
+          { backupId: 'c', time: 3.5 },
+        ],
+        3,
+      );
+    });
+    assert.deepEqual(await store.read((repository) => repository.listBackupListing(root)), [
+      { backupId: 'c', time: 3.5, computeNodeId: 'COMP-2' },
+      { backupId: 'b', time: 2, computeNodeId: 'COMP-2' },
+      { backupId: 'b', time: 2, computeNodeId: 'COMP-1' },
+    ]);
+    await store.write((repository) => repository.replaceBackupListing(root, 'COMP-2', [], 3));
+    assert.deepEqual(
+      (await store.read((repository) => repository.listBackupListing(root))).map((row) => row.backupId),
+      ['b'],
+      'what another node held goes with its report; what was trimmed stays trimmed',
+    );
+
+    // The clone's rows go with it; the root's take the tree's.
+    await store.write((repository) => repository.deleteInstance(clone));
+    assert.equal(await store.read((repository) => repository.getBackupMember(clone)), undefined);
+    await store.write((repository) => repository.deleteInstance(root));
+    await store.read(async (repository) => {
+      assert.equal(await repository.getBackupTree(root), undefined);
+      assert.deepEqual(await repository.listBackupMembers(root), []);
+      assert.deepEqual(await repository.listBackupListing(root), []);
+    });
+  } finally {
+    await close();
+  }
+});
