@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { packageRoot } from '../lib/package-root.ts';
 import { startKvWriter, type AcknowledgedWrite } from './kv-writer.ts';
 import { fetchFrom } from './netns.ts';
-import type { ResilientSite, ServiceInfo, SiteNode } from './resilient-site.ts';
+import { ResilientSite, type ServiceInfo, type SiteNode } from './resilient-site.ts';
 import { waitFor } from './supervisor.ts';
 
 const EXAMPLE = join(packageRoot(), 'examples', 'kv', 'software.cfg');
@@ -242,4 +242,40 @@ export function describeTakeover(figures: TakeoverFigures): string {
     `${figures.lostToFirstWriteMs} ms; ${figures.acknowledged} writes acknowledged by the lost main, ` +
     `${figures.lostWrites} not on the new main (newest backup it held started ${figures.backupAgeAtLossMs} ms before the loss)`
   );
+}
+
+export interface TakeoverSettings {
+  heartbeatSeconds: number;
+  failoverAfterSeconds: number;
+  backupPeriodSeconds: number;
+}
+
+/** The product's detection defaults (node heartbeat 5 s, master failover_after 15 s). */
+export const DEFAULT_TAKEOVER_SETTINGS: TakeoverSettings = {
+  heartbeatSeconds: 5,
+  failoverAfterSeconds: 15,
+  backupPeriodSeconds: 2,
+};
+
+/**
+ * One takeover on a site built for it (a master and three nodes, the example with two clones) and
+ * destroyed after: what the resiliency benchmark prints. Needs root, like every test network.
+ */
+export async function measureTakeover(
+  settings: TakeoverSettings = DEFAULT_TAKEOVER_SETTINGS,
+): Promise<TakeoverFigures> {
+  const site = await ResilientSite.create({
+    heartbeatSeconds: settings.heartbeatSeconds,
+    master: { failover_after: String(settings.failoverAfterSeconds) },
+  });
+  try {
+    await deployResilientKv(site, {
+      name: 'kv',
+      clones: site.nodes.length - 1,
+      backupPeriodSeconds: settings.backupPeriodSeconds,
+    });
+    return await loseMainAndTakeOver(site, { name: 'kv', phase: 'bench', restartMaster: false });
+  } finally {
+    await site.destroy();
+  }
 }
