@@ -353,6 +353,25 @@ export const ERROR_CATALOG = {
     summary:
       "Instance parameters do not validate against the software release's JSON schema (slapconfiguration.jsonschema); the message lists the errors.",
   },
+
+  // --- backups (src/node/backup: restic and the repository server) ---
+  SLAP_ERR_BACKUP: {
+    http: 502,
+    exit: EXIT.failure,
+    summary:
+      "restic failed (repository unreachable, refused, timed out…); the message is restic's last error lines, never a password.",
+  },
+  SLAP_ERR_BACKUP_CORRUPT: {
+    http: 500,
+    exit: EXIT.failure,
+    summary:
+      'A backup repository is damaged: `restic check` or a verified restore found a missing or altered pack; nothing was restored silently.',
+  },
+  SLAP_ERR_BACKUP_KEY: {
+    http: 500,
+    exit: EXIT.failure,
+    summary: "A backup repository cannot be opened with the tree's password (wrong key, or no key at all).",
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
