@@ -3,6 +3,7 @@
  * recipes stay refused by the registry, with an error naming the section and the recipe.
  */
 import type { RecipeMap } from '../../recipe.ts';
+import { backup } from './backup.ts';
 import { certificateAuthority, certificateAuthorityRequest } from './certificate-authority.ts';
 import { checkParameter } from './check-parameter.ts';
 import { checkUrlAvailable } from './check-url-available.ts';
@@ -91,4 +92,5 @@ export const COOKBOOK_RECIPES: RecipeMap = {
   'slapos.cookbook:simplehttpserver': simplehttpserver,
   'slapos.cookbook:certificate_authority': certificateAuthority,
   'slapos.cookbook:certificate_authority.request': certificateAuthorityRequest,
+  'slapos.cookbook:backup': backup,
 };
