@@ -183,6 +183,8 @@ class AutoMasterClient implements MasterClient {
     (await this.client(options)).getInvoice(id, options);
   takeOverInstanceTree: MasterClient['takeOverInstanceTree'] = async (input, options) =>
     (await this.client(options)).takeOverInstanceTree(input, options);
+  syncBackups: MasterClient['syncBackups'] = async (body, options) =>
+    (await this.client(options)).syncBackups(body, options);
   requestBackup: MasterClient['requestBackup'] = async (title, options) =>
     (await this.client(options)).requestBackup(title, options);
   listBackups: MasterClient['listBackups'] = async (title, options) =>

@@ -646,6 +646,18 @@ export class JsonMasterClient {
     return { requestId: answer.request_id };
   }
 
+  /**
+   * The node's backup heartbeat (the node's backup agent, src/node/backup/agent.ts): what its
+   * partitions backed up, restored and hold; the answer gives each partition's role in its tree.
+   * A master without the route answers 404 (SLAP_ERR_NOT_FOUND).
+   */
+  syncBackups(
+    body: WireRequest<'/slapos.post.ext.backup_sync'>,
+    options?: CallOptions,
+  ): Promise<WireResponse<'/slapos.post.ext.backup_sync'>> {
+    return routeCall(this.transport.post('/slapos.post.ext.backup_sync', body, options), this.masterUrl);
+  }
+
   /** The URL of the master's HATEOAS root. */
   async getHateoasUrl(options?: CallOptions): Promise<string> {
     const answer = await this.transport.post('/slapos.get.v0.hateoas_url', {}, options);

@@ -8,6 +8,7 @@ import {
   DEFAULT_CONFIG_PATH,
   defaultInstanceConcurrency,
   defaultSandboxNetwork,
+  backupSettings,
   formatConfig,
   loadNodeConfig,
   parseBoolean,
@@ -338,4 +339,44 @@ test('master_api: auto by default, json or legacy, anything else refused', () =>
   const error = configErrorOf(() => parse(MINIMAL.replace('[slapos]\n', '[slapos]\nmaster_api = xml\n')));
   assert.match(error.message, /master_api/);
   assert.match(error.message, /auto, json, legacy/);
+});
+
+test('[backup]: defaults beside the instance root, listen, advertised url, heartbeat', () => {
+  const parse = (extra: string) =>
+    backupSettings(parseNodeConfig(`${MINIMAL}\n${extra}`, { file: '/etc/slapos.cfg', isRoot: true }));
+  assert.deepEqual(parse(''), {
+    directory: '/srv/backup',
+    listen: undefined,
+    url: undefined,
+    heartbeatMs: undefined,
+  });
+  assert.deepEqual(parse('[backup]\ndirectory = b\nlisten = 10.0.0.1:8700\nheartbeat = 2.5\n'), {
+    directory: '/etc/b',
+    listen: { host: '10.0.0.1', port: 8700 },
+    url: 'https://10.0.0.1:8700',
+    heartbeatMs: 2500,
+  });
+  assert.equal(parse('[backup]\nlisten = [::1]:8700\n').url, 'https://[::1]:8700');
+  assert.equal(
+    parse('[backup]\nlisten = 0.0.0.0:8700\nurl = https://node1.example:8700/\n').url,
+    'https://node1.example:8700',
+  );
+  for (const [bad, option] of [
+    ['listen = 8700', 'listen'],
+    ['listen = host:8700', 'listen'],
+    ['listen = 10.0.0.1:0', 'listen'],
+    ['listen = 10.0.0.1:70000', 'listen'],
+    ['listen = 0.0.0.0:8700', 'url'],
+    ['url = https://h:1', 'url'],
+    ['listen = 10.0.0.1:8700\nurl = http://h:1', 'url'],
+    ['listen = 10.0.0.1:8700\nurl = https://u:p@h:1', 'url'],
+    ['listen = 10.0.0.1:8700\nurl = https://h:1/path', 'url'],
+    ['heartbeat = 0', 'heartbeat'],
+    ['heartbeat = soon', 'heartbeat'],
+  ])
+    assert.throws(
+      () => parse(`[backup]\n${bad}\n`),
+      (error: SlapError) => error.code === 'SLAP_ERR_CONFIG' && error.message.includes(`[backup] ${option}`),
+      bad,
+    );
 });

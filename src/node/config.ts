@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { access, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { isIP } from 'node:net';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { SlapError } from '../core/errors.ts';
 import { ACCESS_TOKEN_RULE, isAccessToken, MASTER_TOKEN_OPTION } from '../core/access-token.ts';
@@ -576,4 +577,87 @@ export function requireRootUnlessSandbox(
     throw new SlapError('SLAP_ERR_ROOT_REQUIRED', `${what} in system mode must run as root`, {
       hint: 'run it as root, set sandbox = true for a single-user node, or root_check = false',
     });
+}
+
+/** `[backup]` of slapos.cfg (docs/node-config.md, "Backups"): the node's backup agent. */
+export interface BackupSettings {
+  /** Local repositories (served to the peers), staging, state. */
+  readonly directory: string;
+  /** The repository server's address; undefined: none (the node can still be main or single). */
+  readonly listen: { host: string; port: number } | undefined;
+  /** The server's URL as given to the master (`https://HOST:PORT`). */
+  readonly url: string | undefined;
+  /** Milliseconds between two syncs with the master; undefined: what the master says (5 s). */
+  readonly heartbeatMs: number | undefined;
+}
+
+const LISTEN_ADDRESS = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/;
+
+/** `ADDRESS:PORT` with an IP address (IPv6 in brackets); undefined when it is not one. */
+export function parseListenAddress(text: string): { host: string; port: number } | undefined {
+  const match = LISTEN_ADDRESS.exec(text);
+  const host = match?.[1] ?? match?.[2] ?? '';
+  const port = Number(match?.[3]);
+  if (!match || isIP(host) === 0 || (match[1] !== undefined && isIP(host) !== 6) || port > 65535)
+    return undefined;
+  return { host, port };
+}
+
+export function backupSettings(config: NodeConfig, env: NodeJS.ProcessEnv = process.env): BackupSettings {
+  const section = config.document.has('backup') ? config.document.items('backup') : {};
+  const read = new OptionReader(config.file, 'backup', section, env);
+  const directory = read.path('directory') ?? join(dirname(config.instanceRoot), 'backup');
+  const listenText = read.string('listen');
+  const listen = listenText === undefined ? undefined : parseListenAddress(listenText);
+  if (listenText !== undefined && (listen === undefined || listen.port === 0))
+    throw configError(
+      config.file,
+      'backup',
+      'listen',
+      `${JSON.stringify(listenText)}: expected ADDRESS:PORT (an IP address; IPv6 in brackets: [::1]:8700)`,
+    );
+  let url = read.string('url');
+  if (url !== undefined && listen === undefined)
+    throw configError(
+      config.file,
+      'backup',
+      'url',
+      'is the address of the repository server: set listen too',
+    );
+  if (url !== undefined) {
+    const parsed = URL.canParse(url) ? new URL(url) : undefined;
+    if (
+      parsed?.protocol !== 'https:' ||
+      parsed.port === '' ||
+      (parsed.pathname !== '/' && parsed.pathname !== '') ||
+      parsed.username !== '' ||
+      parsed.search !== '' ||
+      parsed.hash !== ''
+    )
+      throw configError(config.file, 'backup', 'url', `${JSON.stringify(url)}: expected https://HOST:PORT`);
+    url = `https://${parsed.host}`;
+  } else if (listen !== undefined) {
+    if (listen.host === '0.0.0.0' || listen.host === '::')
+      throw configError(
+        config.file,
+        'backup',
+        'url',
+        'is required when listen is a wildcard address (the peers need an address to reach)',
+      );
+    url = `https://${isIP(listen.host) === 6 ? `[${listen.host}]` : listen.host}:${listen.port}`;
+  }
+  const heartbeat = read.string('heartbeat');
+  let heartbeatMs: number | undefined;
+  if (heartbeat !== undefined) {
+    const value = Number(heartbeat);
+    if (!/^\d+(\.\d+)?$/.test(heartbeat) || value < 0.1 || value > 3600)
+      throw configError(
+        config.file,
+        'backup',
+        'heartbeat',
+        `${heartbeat}: expected seconds between 0.1 and 3600`,
+      );
+    heartbeatMs = Math.round(value * 1000);
+  }
+  return { directory, listen, url, heartbeatMs };
 }

@@ -51,6 +51,7 @@ import type {
   SoftwareInstallationStatus,
   SupplyInput,
   TakeoverResult,
+  WireRequest,
   WireResponse,
 } from '../types.ts';
 import {
@@ -661,6 +662,13 @@ export class LegacyMasterClient implements MasterClient {
     _input: { title: string; clone?: string },
     _options?: CallOptions,
   ): Promise<TakeoverResult> {
+    return Promise.reject(lackingBackups(this.masterUrl));
+  }
+
+  syncBackups(
+    _body: WireRequest<'/slapos.post.ext.backup_sync'>,
+    _options?: CallOptions,
+  ): Promise<WireResponse<'/slapos.post.ext.backup_sync'>> {
     return Promise.reject(lackingBackups(this.masterUrl));
   }
 

@@ -100,6 +100,8 @@ export interface NodeAgentOptions {
   logger?: Logger;
   clock?: Clock;
   onProgress?: NodeProgressListener;
+  /** Awaited before a partition's services start (the backup agent's settle: backup/agent.ts). */
+  settle?: (partitionId: string) => Promise<void>;
   /** Called after each change of the status (state, items). */
   onStatus?: (status: AgentStatus) => void;
   /** Where the status is written as JSON (atomically, at most every 50 ms). */
@@ -505,6 +507,7 @@ export class NodeAgent {
         logger: this.logger,
         signal: this.abort.signal,
         ...(this.options.onProgress ? { onProgress: this.options.onProgress } : {}),
+        ...(this.options.settle ? { settle: this.options.settle } : {}),
       });
       this.logger.debug({ partitions: result.items.length }, 'offline pass done');
     } catch (offlineError) {
@@ -790,6 +793,7 @@ export class NodeAgent {
       onProgress: this.emitProgress,
       ...(this.options.exec ? { exec: this.options.exec } : {}),
       ...(this.options.recipes ? { recipes: this.options.recipes } : {}),
+      ...(this.options.settle ? { settle: this.options.settle } : {}),
     };
   }
 

@@ -13,6 +13,7 @@ import { requireRootUnlessSandbox, type NodeConfig } from '../config.ts';
 import { createNodeMasterClient } from '../master.ts';
 import { connectSupervisor } from '../node-supervisor.ts';
 import type { NodeProgressEvent } from '../pass.ts';
+import type { NodeBackup } from '../backup/start.ts';
 import { NodeAgent } from './agent.ts';
 import { startControlServer } from './control.ts';
 import { agentPaths, agentTimings, nodeMetricsSettings } from './settings.ts';
@@ -101,10 +102,17 @@ export async function runAgentProcess(config: NodeConfig, options: RunAgentOptio
       const served =
         metricsSettings &&
         (await (await import('./metrics.ts')).serveAgentMetrics(metricsSettings, { supervisor, logger }));
+      let backup: NodeBackup | undefined;
       try {
+        // Backups beside the passes ([backup], src/node/backup/): a partition is settled before it starts.
+        backup = await (
+          await import('../backup/start.ts')
+        ).startNodeBackup(config, { master, supervisor, logger });
+        const backupAgent = backup.agent;
         const agent = new NodeAgent(config, {
           master,
           supervisor,
+          settle: (partitionId) => backupAgent.settle(partitionId),
           ensureSupervisor: async () => {
             await connectSupervisor(config);
           },
@@ -137,6 +145,7 @@ export async function runAgentProcess(config: NodeConfig, options: RunAgentOptio
         }
         await agent.close({ graceMs: options.graceMs ?? 10_000 });
       } finally {
+        await backup?.close({ graceMs: options.graceMs ?? 10_000 });
         await served?.close();
       }
     } finally {

@@ -18,11 +18,10 @@
  * | `metrics_token_file` | none | …a file (0600, relative to slapos.cfg) holds the token every scrape must present |
  */
 import { readFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { SlapError } from '../../core/errors.ts';
 import { isLoopbackHost } from '../../lib/loopback.ts';
-import { parseBoolean, type NodeConfig } from '../config.ts';
+import { parseBoolean, parseListenAddress, type NodeConfig } from '../config.ts';
 import type { AgentStatus, NodeAgentOptions } from './agent.ts';
 
 export interface AgentPaths {
@@ -126,8 +125,6 @@ export interface NodeMetricsSettings {
   tokenFile: string | undefined;
 }
 
-const ADDRESS = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/;
-
 /**
  * `[slapos] metrics_address` and `metrics_token_file`, checked; undefined when no address is set.
  * A non-loopback address without a token file is refused.
@@ -135,14 +132,13 @@ const ADDRESS = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/;
 export function nodeMetricsSettings(config: NodeConfig): NodeMetricsSettings | undefined {
   const text = config.options.metrics_address?.trim() ?? '';
   if (text === '') return undefined;
-  const match = ADDRESS.exec(text);
-  const host = match?.[1] ?? match?.[2] ?? '';
-  const port = Number(match?.[3]);
-  if (!match || isIP(host) === 0 || (match[1] !== undefined && isIP(host) !== 6) || port > 65535)
+  const address = parseListenAddress(text);
+  if (address === undefined)
     throw new SlapError(
       'SLAP_ERR_CONFIG',
       `${config.file}: [slapos] metrics_address = ${JSON.stringify(text)}: expected ADDRESS:PORT (an IP address; IPv6 in brackets: [::1]:9100)`,
     );
+  const { host, port } = address;
   const tokenText = config.options.metrics_token_file?.trim() ?? '';
   const tokenFile = tokenText === '' ? undefined : resolve(config.file, '..', tokenText);
   if (tokenFile === undefined && !isLoopbackHost(host))

@@ -136,3 +136,16 @@ test('a destroyed partition leaves no key behind, not even one an interrupted re
   await removeCertificate(repository, 'slappart0');
   assert.deepEqual(await readdir(repository), []);
 });
+
+test('another instance moved into the partition (a takeover): its own certificate is fetched', async () => {
+  const repository = join(dir, 'pki-moved');
+  const paths = certificatePaths(repository, 'slappart0');
+  const m = master();
+  await updateCertificate(m, input(repository, START));
+  await updateCertificate(m, { ...input(repository, START + DAY), instanceGuid: 'SOFTINST-9' });
+  assert.deepEqual(m.calls, ['SOFTINST-5', 'SOFTINST-9']);
+  const { X509Certificate } = await import('node:crypto');
+  assert.match(new X509Certificate(await readFile(paths.certFile)).subject, /CN=SOFTINST-9/);
+  await updateCertificate(m, { ...input(repository, START + 2 * DAY), instanceGuid: 'SOFTINST-9' });
+  assert.equal(m.calls.length, 2, 'kept while it is the right one');
+});

@@ -6,10 +6,11 @@
  * in master mode issues a fresh key and certificate at each call and revokes the earlier ones);
  * removed when the partition is destroyed (node.md §4.3, §6.2).
  */
+import { X509Certificate } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathExists } from '../../lib/path-exists.ts';
-import { checkIssuedCertificate } from '../issued-certificate.ts';
+import { checkIssuedCertificate, commonNameOf } from '../issued-certificate.ts';
 import { completeKeyPairReplacement, pendingKeyPairFile, replaceKeyPair } from '../../lib/key-pair-files.ts';
 import type { NodeMaster } from '../pass.ts';
 
@@ -27,7 +28,7 @@ export function certificatePaths(repository: string, partitionId: string): Certi
 
 /**
  * The partition's certificate paths, after fetching a certificate when it has none or it is due for
- * renewal; undefined when the master issues none (proxy mode answers empty strings): the profile
+ * renewal or names another instance; undefined when the master issues none (proxy mode answers empty strings): the profile
  * then gets empty key-file and cert-file, as without a repository.
  */
 export async function updateCertificate(
@@ -45,7 +46,7 @@ export async function updateCertificate(
   const paths = certificatePaths(input.repository, input.partitionId);
   // A crash between the two renames would leave the new key with the old certificate.
   await completeKeyPairReplacement(paths);
-  if (await holdsValidCertificate(paths, input.now)) return paths;
+  if (await holdsValidCertificate(paths, input.instanceGuid, input.now)) return paths;
   const answer = await master.getInstanceCertificate(
     input.instanceGuid,
     input.signal ? { signal: input.signal } : {},
@@ -56,12 +57,21 @@ export async function updateCertificate(
   return paths;
 }
 
-async function holdsValidCertificate(paths: CertificatePaths, now: number): Promise<boolean> {
+/**
+ * A certificate for this instance (a takeover moves another instance into the partition: the one
+ * left there is the previous instance's) that is not due for renewal.
+ */
+async function holdsValidCertificate(
+  paths: CertificatePaths,
+  instanceGuid: string,
+  now: number,
+): Promise<boolean> {
   const certificate = await readFile(paths.certFile, 'utf8').catch(() => undefined);
   if (certificate === undefined || !(await pathExists(paths.keyFile))) return false;
   // Loaded only for a partition that has a certificate (never in proxy mode): it brings the X.509 library.
   const { needsRenewal } = await import('../../lib/certificate-request.ts');
   try {
+    if (commonNameOf(new X509Certificate(certificate)) !== instanceGuid) return false;
     return !needsRenewal(certificate, now);
   } catch {
     return false; // not a certificate (an interrupted write, a hand edit): fetch a new one

@@ -676,3 +676,23 @@ test('a pass asks the supervisor for its listing once, however many anomaly chec
     await request(title, hello, { state: 'destroyed' });
   await pass({ onlyPartitions: partitions });
 });
+
+test('settle is awaited before the services start, never for a stopped partition', async () => {
+  const partition = await request('settled', hello);
+  const seen: { partition: string; running: number }[] = [];
+  const settle = async (id: string): Promise<void> => {
+    // Whatever it finds running now is running before the pass starts anything.
+    const running = (await processesOf(id)).filter((p) => p.state === 'RUNNING').length;
+    seen.push({ partition: id, running });
+  };
+  const result = await pass({ onlyPartitions: [partition], settle });
+  assert.deepEqual(
+    result.items.map((i) => i.outcome),
+    ['started'],
+  );
+  assert.deepEqual(seen, [{ partition, running: 0 }]);
+  assert.equal((await processesOf(partition))[0]?.state, 'RUNNING');
+  await request('settled', hello, { state: 'stopped' });
+  await pass({ onlyPartitions: [partition], settle });
+  assert.equal(seen.length, 1, 'not for stopped');
+});

@@ -72,6 +72,11 @@ export interface InstancePassOptions extends NodePassOptions {
   promiseGraceMs?: number;
   /** Lines of the partition log in an error report (default 30). */
   errorLines?: number;
+  /**
+   * Awaited before a partition's services are started (the backup agent's: a promoted clone gets
+   * the newest backup it received in place first, and no restore writes under running services).
+   */
+  settle?: (partitionId: string) => Promise<void>;
 }
 
 export type PartitionOutcome =
@@ -321,6 +326,7 @@ export async function processPartition(
     }
     await installInstance(job);
     const redeclared = await declarePrograms(job);
+    await options.settle?.(wanted.partitionId);
     const launched = await startPrograms(job);
     options.slot?.release();
     const report = await checkPromises(job, launched || redeclared);
@@ -527,6 +533,7 @@ async function offlinePass(
     const previous = await readPartitionRecord(path);
     if (previous?.requestedState === 'started') {
       try {
+        await options.settle?.(id);
         await options.supervisor.startGroup(id, { wait: false });
       } catch (startError) {
         logger.warn({ partition: id, err: startError }, 'offline mode: could not start the partition');

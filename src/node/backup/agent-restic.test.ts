@@ -1,0 +1,190 @@
+/**
+ * The backup agent with real restic and a real repository server over mutual TLS: a main backs up
+ * its partition's declared paths after its backup command, pushes them to a second node's
+ * repository server (its node certificate from the master's CA, the server's self-signed one
+ * trusted as the master passes it on), and the clone there restores them into its partition, then
+ * runs its restore and check commands. The master is scripted (the sync answers of both nodes).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fixedClock, systemClock } from '../../core/clock.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { openTestCertificateAuthority } from '../../testing/master-mode-services.ts';
+import { writePartitionRecord } from '../instance/partition-files.ts';
+import { BackupAgent, type PartitionServices } from './agent.ts';
+import { ensureServerCertificate, startRepositoryServer } from './repository-server.ts';
+import { Restic } from './restic.ts';
+import type { PartitionBackupAssignment } from './sync-protocol.ts';
+
+const PASSWORD = 'Zm9vYmFyYmF6cXV1eC1zZWNyZXQtcGFzc3dvcmQ';
+
+const stopped: PartitionServices = {
+  stop: () => Promise.resolve(),
+  start: () => Promise.resolve(),
+  running: () => Promise.resolve(false),
+};
+
+async function partition(instanceRoot: string, guid: string): Promise<string> {
+  const root = join(instanceRoot, 'slappart0');
+  await mkdir(join(root, 'srv', 'data'), { recursive: true });
+  await mkdir(join(root, 'bin'), { recursive: true });
+  await writeFile(join(root, '.slapos-resource'), '{}');
+  await writePartitionRecord(root, {
+    instanceGuid: guid,
+    title: guid,
+    requestedState: 'started',
+    softwareReleaseUrl: 'http://sr/',
+    reported: 'started',
+  });
+  const script = async (name: string, body: string): Promise<string> => {
+    const path = join(root, 'bin', name);
+    await writeFile(path, `#!/bin/sh\nset -e\n${body}\n`);
+    await chmod(path, 0o755);
+    return path;
+  };
+  await script('dump', 'echo dumped > srv/data/dump.sql');
+  await script('load', 'cat srv/data/dump.sql > srv/loaded');
+  await script('check', 'grep -q dumped srv/loaded');
+  return root;
+}
+
+test('main → repository server over mutual TLS → clone: the files restored equal, commands run', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'backup-restic-'));
+  const { ca, close: closeCa } = await openTestCertificateAuthority(systemClock);
+  t.after(async () => {
+    await closeCa();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const root1 = await partition(join(dir, 'node1', 'instance'), 'SOFTINST-1');
+  const root2 = await partition(join(dir, 'node2', 'instance'), 'SOFTINST-2');
+  const files: Record<string, string> = {
+    'srv/data/a.txt': 'alpha\n',
+    'srv/data/nested/b.bin': '\u0000\u00ff binary \u2028 data',
+  };
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(join(root1, path, '..'), { recursive: true });
+    await writeFile(join(root1, path), text);
+  }
+  await writeFile(join(root2, 'srv', 'data', 'stale'), 'from before');
+  const node1Pem = join(dir, 'node1', 'node.pem');
+  const issued = await ca.issueKeyAndCertificate({ kind: 'compute_node', id: 'COMP-1', validityDays: 30 });
+  await writeFile(node1Pem, `${issued.certificatePem.trimEnd()}\n${issued.keyPem.trimEnd()}\n`, {
+    mode: 0o600,
+  });
+
+  const plan = {
+    paths: ['srv/data'],
+    exclude: [],
+    backupCommands: [join(root1, 'bin', 'dump')],
+    restoreCommands: [join(root2, 'bin', 'load')],
+    checkCommands: [join(root2, 'bin', 'check')],
+    periodSeconds: 3600,
+    keep: { last: 10, hourly: 24, daily: 7 },
+  };
+  const logger = silentLogger();
+  const clock = fixedClock(Date.now() / 1000);
+  const served: { server?: { url: string; close(): Promise<void> } } = {};
+  let certificate = '';
+  const assignments = (): Record<string, PartitionBackupAssignment[]> => ({
+    'COMP-1': [
+      {
+        partition_id: 'slappart0',
+        instance_guid: 'SOFTINST-1',
+        repository: 'tree-17',
+        password: PASSWORD,
+        role: 'main',
+        epoch: 0,
+        targets: [{ computer_guid: 'COMP-2', url: served.server!.url, certificate }],
+        writers: [],
+        backup_requested_at: null,
+        restore_request: null,
+      },
+    ],
+    'COMP-2': [
+      {
+        partition_id: 'slappart0',
+        instance_guid: 'SOFTINST-2',
+        repository: 'tree-17',
+        password: PASSWORD,
+        role: 'clone',
+        epoch: 0,
+        targets: [],
+        writers: ['COMP-1'],
+        backup_requested_at: null,
+        restore_request: null,
+      },
+    ],
+  });
+  const agent = (node: string, root: string): BackupAgent =>
+    new BackupAgent({
+      computerId: node,
+      instanceRoot: join(root, '..'),
+      directory: join(dir, node, 'backup'),
+      repository: null,
+      sync: (body) =>
+        Promise.resolve({ heartbeat_interval: 5, partition_list: assignments()[body.computer_guid] }),
+      restic: new Restic({ cacheDir: join(dir, node, 'cache'), logger }),
+      readPlan: () => Promise.resolve(plan),
+      services: stopped,
+      clientCertFile: () => Promise.resolve(node1Pem),
+      logger,
+      clock,
+      heartbeatMs: 3_600_000,
+    });
+  const main = agent('COMP-1', root1);
+  const clone = agent('COMP-2', root2);
+  t.after(async () => {
+    await main.close({ graceMs: 1000 });
+    await clone.close({ graceMs: 1000 });
+    await served.server?.close();
+  });
+  const serverCertificate = await ensureServerCertificate(join(dir, 'COMP-2', 'server'), ['127.0.0.1']);
+  certificate = serverCertificate.certificatePem;
+  let snapshots = 0;
+  served.server = await startRepositoryServer({
+    directory: clone.repositoriesDirectory,
+    host: '127.0.0.1',
+    port: 0,
+    tls: {
+      key: await readFile(serverCertificate.keyFile, 'utf8'),
+      cert: serverCertificate.certificatePem,
+      clientCa: ca.caCertificatePem,
+    },
+    authorize: (access, repository) => clone.authorize(access, repository),
+    onSnapshot: (repository) => {
+      snapshots++;
+      clone.onSnapshot(repository);
+    },
+    logger,
+  });
+
+  await clone.syncOnce(); // the clone knows its writers before anything is pushed
+  await main.syncOnce();
+  await main.idle();
+  assert.equal(snapshots, 1, 'one snapshot stored by the server');
+  await clone.idle();
+  for (const [path, text] of Object.entries(files))
+    assert.equal(await readFile(join(root2, path), 'utf8'), text, path);
+  assert.equal(
+    await readFile(join(root2, 'srv', 'data', 'dump.sql'), 'utf8'),
+    'dumped\n',
+    'the backup command ran first',
+  );
+  assert.equal(await readFile(join(root2, 'srv', 'loaded'), 'utf8'), 'dumped\n', 'the restore command ran');
+  await assert.rejects(readFile(join(root2, 'srv', 'data', 'stale')), 'the path was replaced as a whole');
+  const report = await clone.report();
+  const restored = report.partition_list[0]?.restored;
+  const mainReport = await main.report();
+  assert.equal(
+    restored?.backup_id,
+    mainReport.partition_list[0]?.last_backup?.backup_id,
+    'restored the backup taken',
+  );
+  assert.deepEqual(
+    report.partition_list[0]?.backup_list.map((b) => b.backup_id),
+    [restored?.backup_id],
+  );
+});

@@ -1,0 +1,772 @@
+/**
+ * The node's backup agent (contract §5): beside the node's passes, it syncs with the master every
+ * heartbeat (`slapos.post.ext.backup_sync`, given as `sync`) and does what each partition's role in
+ * its tree asks:
+ * - `main`: backups on the declared period and on request (`backupCommands` first), pushed with
+ *   restic to every target (the clones' nodes, at most 2 at once); restore requests (services
+ *   stopped, files put in place, restore and check commands, services started again);
+ * - `single`: the same into a local repository, with retention applied there;
+ * - `clone`: the newest backup received in the local repository (woken by the repository server's
+ *   `onSnapshot`) is restored into the partition — never under running services — then its restore
+ *   and check commands run; retention on that repository (pushers are append-only);
+ * - `fenced`: nothing is pushed; its services stopping is reported (the master then makes it a clone).
+ * `settle(partitionId)`, awaited by the instance pass before it starts a partition's services,
+ * finishes a restore in progress and puts the newest received backup in place first, so that a
+ * promoted clone serves the newest data.
+ *
+ * Work on one partition is serial (a queue per partition); the sync loop never waits for it. The
+ * tree's password reaches restic only; it is never logged nor kept on disk by the agent.
+ */
+import { createHash } from 'node:crypto';
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { systemClock, type Clock } from '../../core/clock.ts';
+import { SlapError } from '../../core/errors.ts';
+import { writeFileAtomic } from '../../lib/atomic-write.ts';
+import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { mapConcurrent } from '../../lib/map-concurrent.ts';
+import { pathExists } from '../../lib/path-exists.ts';
+import { backoffDelay, type BackoffOptions } from '../agent/backoff.ts';
+import { readPartitionRecord } from '../instance/partition-files.ts';
+import { localPartitionIds } from '../partitions.ts';
+import { backupIdTime } from './backup-id.ts';
+import { newBackupId } from './restic.ts';
+import { runCommands, runPartitionCommand, type PartitionCommandRunner } from './partition-commands.ts';
+import {
+  readPartitionState,
+  stateForNewTree,
+  writePartitionState,
+  type PartitionBackupState,
+} from './partition-state.ts';
+import type { PartitionBackupPlan } from '../../core/backup-declaration.ts';
+import type { Restic, ResticTarget, SnapshotInfo } from './restic.ts';
+import { restoreIntoPlace } from './restore-into-place.ts';
+import { backupDue } from './schedule.ts';
+import {
+  MAX_REPORTED_BACKUPS,
+  parseSyncAnswer,
+  type BackupSyncFunction,
+  type BackupSyncRequest,
+  type PartitionBackupAssignment,
+  type PartitionBackupReport,
+  type ReportedBackup,
+} from './sync-protocol.ts';
+
+/** What the agent uses of restic (tests give an in-memory one). */
+export type ResticDriver = Pick<Restic, 'init' | 'backup' | 'snapshots' | 'restore' | 'forget' | 'check'>;
+
+/** How the agent stops, starts and looks at a partition's services (the node's supervisor). */
+export interface PartitionServices {
+  stop(partitionId: string): Promise<void>;
+  start(partitionId: string): Promise<void>;
+  /** Whether any of its programs runs (or is starting). */
+  running(partitionId: string): Promise<boolean>;
+}
+
+export interface BackupAgentOptions {
+  computerId: string;
+  instanceRoot: string;
+  /** The backup directory: `repositories/` (served), `staging/`, `state/`, `peers/`. */
+  directory: string;
+  /** This node's repository server as advertised to the master; null without one. */
+  repository: { url: string; certificate: string } | null;
+  sync: BackupSyncFunction;
+  restic: ResticDriver;
+  /** The partition's merged declarations; undefined when it declares nothing. */
+  readPlan(partitionRoot: string): Promise<PartitionBackupPlan | undefined>;
+  services: PartitionServices;
+  /** Default: as the partition's user (partition-commands.ts). */
+  runCommand?: PartitionCommandRunner;
+  /** The node's certificate and key in one PEM file, presented to the peers' repository servers. */
+  clientCertFile?: () => Promise<string | undefined>;
+  /** Who owns a partition's files (restored files are given to them); undefined: left as restored. */
+  partitionOwner?: (partitionRoot: string) => Promise<{ uid: number; gid: number } | undefined>;
+  logger?: Logger;
+  clock?: Clock;
+  /** Between two syncs (default: what the master answers, 5 s before its first answer). */
+  heartbeatMs?: number;
+  /** Retries of a failed sync, backup or restore (default 1 s doubling up to 5 min). */
+  retry?: BackoffOptions;
+  /** Local repositories are listed again at least this often (default 60 s; at once on a new snapshot). */
+  rescanMs?: number;
+  /** `forget --prune` on a local repository at most this often (default 1 h). */
+  retentionIntervalMs?: number;
+  /** Each backup, restore or check command (default 1 h). */
+  commandTimeoutMs?: number;
+  /** How long `settle` waits for the first sync after a start (default 3 heartbeats). */
+  settleWaitMs?: number;
+}
+
+const DEFAULT_HEARTBEAT_MS = 5000;
+/** A master without the route (404): asked again this rarely. */
+const UNSUPPORTED_RETRY_MS = 600_000;
+const PUSH_CONCURRENCY = 2;
+/** A restore's message to the master (the route takes 4096 characters). */
+const MAX_MESSAGE_LENGTH = 4000;
+
+export class BackupAgent {
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly retry: BackoffOptions;
+  private readonly runCommand: PartitionCommandRunner;
+  private readonly states = new Map<string, PartitionBackupState>();
+  private assignments = new Map<string, PartitionBackupAssignment>();
+  private readonly queues = new Map<string, Promise<void>>();
+  /** Partitions with a step queued that has not started yet. */
+  private readonly waiting = new Set<string>();
+  /** Local repositories with snapshots not listed yet (a push arrived, a backup or forget ran). */
+  private readonly dirty = new Set<string>();
+  private readonly listings = new Map<string, { at: number; snapshots: SnapshotInfo[] }>();
+  private readonly initialized = new Set<string>();
+  private heartbeatMs: number;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private closed = false;
+  private readonly stopping = new AbortController();
+  private syncFailures = 0;
+  private unsupported = false;
+  private firstSync: { promise: Promise<void>; resolve: () => void };
+
+  constructor(private readonly options: BackupAgentOptions) {
+    this.logger = (options.logger ?? silentLogger()).child({ component: 'backup' });
+    this.clock = options.clock ?? systemClock;
+    this.retry = options.retry ?? { initialMs: 1000, maxMs: 300_000 };
+    this.runCommand = options.runCommand ?? runPartitionCommand;
+    this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    let resolve = (): void => undefined;
+    const promise = new Promise<void>((done) => (resolve = done));
+    this.firstSync = { promise, resolve };
+  }
+
+  /** Where the local repositories are: what the repository server serves. */
+  get repositoriesDirectory(): string {
+    return join(this.options.directory, 'repositories');
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Stops syncing, lets the work in progress finish for `graceMs` (default 30 s). Idempotent. */
+  async close(options: { graceMs?: number } = {}): Promise<void> {
+    this.closed = true;
+    this.stopping.abort();
+    this.wakeUp?.();
+    await this.loop;
+    await Promise.race([this.idle(), sleep(options.graceMs ?? 30_000, undefined, { ref: false })]);
+  }
+
+  /** Resolves once no partition work is queued or running. */
+  async idle(): Promise<void> {
+    while (this.queues.size > 0) await Promise.all([...this.queues.values()]);
+  }
+
+  /** Syncs now (and the partitions' work follows). */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  /** The repository server stored a snapshot in `repository`: its clone partitions restore it. */
+  onSnapshot(repository: string): void {
+    this.dirty.add(repository);
+    for (const [partitionId, assignment] of this.assignments)
+      if (assignment.repository === repository) this.kick(partitionId);
+  }
+
+  /** The repository server's `authorize`: the writers the master named for that tree's clone here. */
+  authorize(access: { computeNodeId: string }, repository: string): 'append' | 'none' {
+    for (const assignment of this.assignments.values())
+      if (
+        assignment.repository === repository &&
+        (assignment.role === 'clone' || assignment.role === 'fenced') &&
+        assignment.writers.includes(access.computeNodeId)
+      )
+        return 'append';
+    return 'none';
+  }
+
+  /**
+   * Awaited before a partition's services start: a partition that received backups (a clone being
+   * promoted) gets the newest one in place first, after any restore in progress. Never throws: a
+   * failure is logged, and the services start on the data in place.
+   */
+  async settle(partitionId: string): Promise<void> {
+    if (this.closed) return;
+    const state = await this.state(partitionId);
+    if (!state.receiving) return;
+    if (!this.assignments.has(partitionId))
+      await Promise.race([
+        this.firstSync.promise,
+        sleep(this.options.settleWaitMs ?? 3 * this.heartbeatMs, undefined, { ref: false }),
+      ]);
+    await this.enqueue(partitionId, async () => {
+      const current = await this.state(partitionId);
+      if (!current.receiving) return;
+      const assignment = this.assignments.get(partitionId);
+      if (assignment !== undefined && assignment.repository === current.repository)
+        try {
+          await this.restoreNewest(partitionId, assignment, current, { fresh: true });
+        } catch (error) {
+          this.logger.error(
+            { partition: partitionId, err: describe(error) },
+            'settle: the newest backup could not be restored; services start on the data in place',
+          );
+        }
+      current.receiving = false;
+      await this.save(partitionId, current);
+      this.logger.info({ partition: partitionId, restored: current.restored?.backup_id ?? null }, 'settled');
+    });
+  }
+
+  /** One sync: the report, the master's answer applied, the partitions' work started. */
+  async syncOnce(): Promise<void> {
+    const body = await this.report();
+    const answer = parseSyncAnswer(await this.options.sync(body, { signal: this.stopping.signal }));
+    if (this.options.heartbeatMs === undefined) this.heartbeatMs = answer.heartbeat_interval * 1000;
+    const local = new Set(await localPartitionIds(this.options.instanceRoot));
+    const next = new Map<string, PartitionBackupAssignment>();
+    for (const assignment of answer.partition_list) {
+      if (!local.has(assignment.partition_id)) continue;
+      next.set(assignment.partition_id, assignment);
+      await this.applyAssignment(assignment);
+    }
+    this.assignments = next;
+    this.firstSync.resolve();
+    for (const partitionId of next.keys()) this.kick(partitionId);
+  }
+
+  /** The sync body: every partition holding an instance, with what this node knows of its backups. */
+  async report(): Promise<BackupSyncRequest> {
+    const partitions: PartitionBackupReport[] = [];
+    for (const partitionId of await localPartitionIds(this.options.instanceRoot)) {
+      const root = join(this.options.instanceRoot, partitionId);
+      const record = await readPartitionRecord(root);
+      if (record === undefined || record.requestedState === 'destroyed') continue;
+      const state = await this.state(partitionId);
+      const [plan, running] = await Promise.all([
+        this.readPlan(root, partitionId),
+        this.options.services.running(partitionId).catch(() => true),
+      ]);
+      partitions.push({
+        partition_id: partitionId,
+        // The master's word on what is there now (a takeover moves instances before the partition's
+        // record follows), else the instance last deployed.
+        instance_guid: this.assignments.get(partitionId)?.instance_guid ?? record.instanceGuid,
+        declared: plan !== undefined,
+        services_stopped: !running,
+        last_backup: state.lastBackup,
+        restored: state.restored,
+        backup_list: state.backupList.slice(-MAX_REPORTED_BACKUPS),
+        restore_done: state.restoreDone,
+      });
+    }
+    return {
+      computer_guid: this.options.computerId,
+      repository: this.options.repository,
+      partition_list: partitions,
+    };
+  }
+
+  private async run(): Promise<void> {
+    while (!this.closed) {
+      let delay = this.heartbeatMs;
+      try {
+        await this.syncOnce();
+        this.syncFailures = 0;
+        this.unsupported = false;
+      } catch (error) {
+        if (this.closed) break;
+        if (error instanceof SlapError && error.code === 'SLAP_ERR_NOT_FOUND') {
+          if (!this.unsupported)
+            this.logger.info('the master has no backup sync: backups are off until it has one');
+          this.unsupported = true;
+          delay = UNSUPPORTED_RETRY_MS;
+        } else {
+          this.syncFailures++;
+          delay = backoffDelay(this.syncFailures, this.retry);
+          this.logger.warn({ err: describe(error), retryInMs: delay }, 'backup sync failed');
+        }
+      }
+      if (this.closed) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeUp = undefined;
+    }
+  }
+
+  private async applyAssignment(assignment: PartitionBackupAssignment): Promise<void> {
+    const partitionId = assignment.partition_id;
+    const state = await this.state(partitionId);
+    // In place: work in progress on the partition holds this object.
+    if (state.repository !== assignment.repository)
+      Object.assign(state, stateForNewTree(assignment.repository));
+    const receivingRole = assignment.role === 'clone' || assignment.role === 'fenced';
+    const wasReceiving = state.role === 'clone' || state.role === 'fenced';
+    if (receivingRole && !wasReceiving) state.receiving = true;
+    if (state.role !== assignment.role)
+      this.logger.info(
+        { partition: partitionId, repository: assignment.repository, from: state.role, to: assignment.role },
+        'backup role',
+      );
+    state.role = assignment.role;
+    state.instanceGuid = assignment.instance_guid;
+    if (state.restoreDone !== null && assignment.restore_request?.request_id !== state.restoreDone.request_id)
+      state.restoreDone = null; // the master has it
+    await this.save(partitionId, state);
+  }
+
+  /** Queues a step for the partition, unless one is already waiting to start. */
+  private kick(partitionId: string): void {
+    if (this.closed || this.waiting.has(partitionId)) return;
+    this.waiting.add(partitionId);
+    void this.enqueue(partitionId, () => {
+      this.waiting.delete(partitionId);
+      return this.step(partitionId);
+    });
+  }
+
+  /** Runs `work` after what is queued for the partition; a failure is logged, never thrown. */
+  private enqueue(partitionId: string, work: () => Promise<void>): Promise<void> {
+    const previous = this.queues.get(partitionId) ?? Promise.resolve();
+    const next = previous
+      .then(work)
+      .catch((error: unknown) =>
+        this.logger.error({ partition: partitionId, err: describe(error) }, 'backup work failed'),
+      )
+      .finally(() => {
+        if (this.queues.get(partitionId) === next) this.queues.delete(partitionId);
+      });
+    this.queues.set(partitionId, next);
+    return next;
+  }
+
+  private async step(partitionId: string): Promise<void> {
+    const assignment = this.assignments.get(partitionId);
+    if (assignment === undefined) return;
+    const state = await this.state(partitionId);
+    const root = join(this.options.instanceRoot, partitionId);
+    switch (assignment.role) {
+      case 'main':
+      case 'single': {
+        const request = assignment.restore_request;
+        if (request !== null && request.request_id !== state.lastRestoreRequestId)
+          await this.executeRestoreRequest(partitionId, assignment, state, request);
+        if (state.receiving) {
+          // Settle puts the received data in place before the services start, and before any backup.
+          // Services that run already were started without it (a one-shot node instance): their
+          // data is the tree's now.
+          if (!(await this.options.services.running(partitionId))) return;
+          this.logger.warn({ partition: partitionId }, 'services started without settle: backing them up');
+          state.receiving = false;
+          await this.save(partitionId, state);
+        }
+        const plan = await this.readPlan(root, partitionId);
+        if (plan === undefined) return;
+        const now = this.clock.now();
+        const due = backupDue(state, {
+          periodSeconds: plan.periodSeconds,
+          requestedAt: assignment.backup_requested_at,
+          now,
+        });
+        if (due.due) await this.backup(partitionId, assignment, state, plan, due.reason);
+        if (assignment.role === 'single') {
+          await this.retain(partitionId, assignment, state, plan);
+          await this.refreshListing(partitionId, assignment, state);
+        }
+        return;
+      }
+      case 'clone': {
+        const retryAt = state.failedRestore?.retryAt;
+        if (retryAt === undefined || this.clock.now() >= retryAt)
+          await this.restoreNewest(partitionId, assignment, state, { fresh: false });
+        else await this.refreshListing(partitionId, assignment, state);
+        const plan = await this.readPlan(root, partitionId);
+        if (plan !== undefined) await this.retain(partitionId, assignment, state, plan);
+        return;
+      }
+      case 'fenced':
+        await this.refreshListing(partitionId, assignment, state);
+        return;
+    }
+  }
+
+  private async backup(
+    partitionId: string,
+    assignment: PartitionBackupAssignment,
+    state: PartitionBackupState,
+    plan: PartitionBackupPlan,
+    reason: string,
+  ): Promise<void> {
+    const now = this.clock.now();
+    const root = join(this.options.instanceRoot, partitionId);
+    const log = this.logger.child({ partition: partitionId, repository: assignment.repository });
+    const targets =
+      assignment.role === 'single'
+        ? [{ name: 'local', target: this.localTarget(assignment) }]
+        : await Promise.all(
+            assignment.targets.map(async (peer) => ({
+              name: peer.computer_guid,
+              target: await this.remoteTarget(assignment, peer),
+            })),
+          );
+    const paths = await existingPaths(root, plan.paths);
+    if (targets.length === 0 || paths.length === 0) {
+      // Tried again at each sync: the first clone's endpoint, the first data, are waited for.
+      log.debug(
+        { reason: targets.length === 0 ? 'no target yet' : 'none of the declared paths exists' },
+        'backup skipped',
+      );
+      return;
+    }
+    state.lastAttemptAt = now;
+    if (assignment.backup_requested_at !== null) state.handledRequestAt = assignment.backup_requested_at;
+    const backupId = newBackupId(new Date(now * 1000));
+    let failed: { target: string; error: string }[] = [];
+    let pushed = 0;
+    try {
+      await runCommands(this.runCommand, plan.backupCommands, this.commandContext(root, 'backup'));
+      const results = await mapConcurrent(targets, PUSH_CONCURRENCY, async ({ name, target }) => {
+        try {
+          await this.ensureInitialized(target);
+          const summary = await this.options.restic.backup(target, {
+            cwd: root,
+            paths,
+            exclude: plan.exclude,
+            backupId,
+            tags: [`slapos-tree:${assignment.repository}`],
+          });
+          log.info(
+            { backupId, target: name, bytesAdded: summary.bytesAdded, filesNew: summary.filesNew },
+            'backup pushed',
+          );
+          return undefined;
+        } catch (error) {
+          return { target: name, error: describe(error) };
+        }
+      });
+      failed = results.filter((result) => result !== undefined);
+      pushed = targets.length - failed.length;
+    } catch (error) {
+      failed = [{ target: 'backup command', error: describe(error) }];
+    }
+    if (pushed > 0) state.lastBackup = { backup_id: backupId, time: backupIdTime(backupId) ?? now };
+    if (assignment.role === 'single' && pushed > 0) this.dirty.add(assignment.repository);
+    if (failed.length > 0) {
+      state.failures++;
+      state.retryAt = now + backoffDelay(state.failures, this.retry) / 1000;
+      for (const failure of failed)
+        log.warn({ backupId, reason, target: failure.target, err: failure.error }, 'backup failed');
+    } else {
+      state.failures = 0;
+      state.retryAt = null;
+      log.info({ backupId, reason, targets: targets.length }, 'backup done');
+    }
+    await this.save(partitionId, state);
+  }
+
+  /**
+   * Restores the newest backup of the local repository when it is not the one in place. Skipped
+   * (logged) while the partition's services run. A failed restore or check is not reported as
+   * restored and is tried again later.
+   */
+  private async restoreNewest(
+    partitionId: string,
+    assignment: PartitionBackupAssignment,
+    state: PartitionBackupState,
+    options: { fresh: boolean },
+  ): Promise<void> {
+    const log = this.logger.child({ partition: partitionId, repository: assignment.repository });
+    const snapshots = await this.listLocal(partitionId, assignment, state, options.fresh);
+    const newest = newestBackup(snapshots);
+    if (newest === undefined || newest.backupId === state.restored?.backup_id) return;
+    if (await this.options.services.running(partitionId)) {
+      log.warn({ backupId: newest.backupId }, 'restore postponed: the partition services run');
+      return;
+    }
+    const root = join(this.options.instanceRoot, partitionId);
+    const plan = await this.readPlan(root, partitionId);
+    if (plan === undefined) {
+      log.warn({ backupId: newest.backupId }, 'restore postponed: the partition declares no data yet');
+      return;
+    }
+    try {
+      await this.restoreSnapshot(root, this.localTarget(assignment), newest.snapshotId, plan);
+    } catch (error) {
+      const failures =
+        (state.failedRestore?.backupId === newest.backupId ? state.failedRestore.failures : 0) + 1;
+      state.failedRestore = {
+        backupId: newest.backupId,
+        failures,
+        retryAt: this.clock.now() + backoffDelay(failures, this.retry) / 1000,
+      };
+      await this.save(partitionId, state);
+      log.error(
+        { backupId: newest.backupId, err: describe(error) },
+        'restore failed: not reported as restored',
+      );
+      return;
+    }
+    state.failedRestore = null;
+    state.restored = { backup_id: newest.backupId, time: newest.time };
+    await this.save(partitionId, state);
+    log.info({ backupId: newest.backupId }, 'backup restored');
+  }
+
+  /** Files in place, then the restore commands, then the checks (the partition's services stopped). */
+  private async restoreSnapshot(
+    root: string,
+    target: ResticTarget,
+    snapshotId: string,
+    plan: PartitionBackupPlan,
+  ): Promise<void> {
+    const owner = await this.options.partitionOwner?.(root);
+    await restoreIntoPlace({
+      restic: this.options.restic,
+      target,
+      snapshotId,
+      partitionRoot: root,
+      stagingParent: join(this.options.directory, 'staging'),
+      paths: plan.paths,
+      owner,
+    });
+    await runCommands(this.runCommand, plan.restoreCommands, this.commandContext(root, 'restore'));
+    await runCommands(this.runCommand, plan.checkCommands, this.commandContext(root, 'check'));
+  }
+
+  /** A restore the master asked for, on the main (from its targets) or single (its local repository). */
+  private async executeRestoreRequest(
+    partitionId: string,
+    assignment: PartitionBackupAssignment,
+    state: PartitionBackupState,
+    request: { request_id: string; backup_id: string | null },
+  ): Promise<void> {
+    const log = this.logger.child({ partition: partitionId, requestId: request.request_id });
+    const root = join(this.options.instanceRoot, partitionId);
+    let done: PartitionBackupState['restoreDone'];
+    try {
+      const sources =
+        assignment.role === 'single'
+          ? [this.localTarget(assignment)]
+          : await Promise.all(assignment.targets.map((peer) => this.remoteTarget(assignment, peer)));
+      let chosen: { target: ResticTarget; snapshot: BackupSnapshot } | undefined;
+      const errors: string[] = [];
+      for (const target of sources) {
+        const snapshots = await this.options.restic.snapshots(target).catch((error: unknown) => {
+          errors.push(describe(error));
+          return [];
+        });
+        const found =
+          request.backup_id === null
+            ? newestBackup(snapshots)
+            : backupSnapshots(snapshots).find((snapshot) => snapshot.backupId === request.backup_id);
+        if (found && (chosen === undefined || found.backupId > chosen.snapshot.backupId))
+          chosen = { target, snapshot: found };
+        if (found && request.backup_id !== null) break;
+      }
+      if (chosen === undefined)
+        throw new SlapError(
+          'SLAP_ERR_NOT_FOUND',
+          `${request.backup_id === null ? 'no backup' : `backup ${request.backup_id} is`} in none of the repositories of ${assignment.repository}${errors.length > 0 ? ` (${errors[0]})` : ''}`,
+        );
+      const plan = await this.readPlan(root, partitionId);
+      if (plan === undefined)
+        throw new SlapError('SLAP_ERR_NOT_FOUND', `partition ${partitionId} declares no data to restore`);
+      log.info({ backupId: chosen.snapshot.backupId }, 'restore requested: stopping the services');
+      await this.options.services.stop(partitionId);
+      try {
+        await this.restoreSnapshot(root, chosen.target, chosen.snapshot.snapshotId, plan);
+      } finally {
+        const record = await readPartitionRecord(root);
+        if (record?.requestedState === 'started') await this.options.services.start(partitionId);
+      }
+      state.restored = { backup_id: chosen.snapshot.backupId, time: chosen.snapshot.time };
+      done = { request_id: request.request_id, ok: true, message: `restored ${chosen.snapshot.backupId}` };
+      log.info({ backupId: chosen.snapshot.backupId }, 'restore done');
+    } catch (error) {
+      done = {
+        request_id: request.request_id,
+        ok: false,
+        message: describe(error).slice(0, MAX_MESSAGE_LENGTH),
+      };
+      log.error({ err: done.message }, 'restore failed');
+    }
+    state.restoreDone = done;
+    state.lastRestoreRequestId = request.request_id;
+    await this.save(partitionId, state);
+    this.wake(); // the master hears of it at once
+  }
+
+  private async retain(
+    partitionId: string,
+    assignment: PartitionBackupAssignment,
+    state: PartitionBackupState,
+    plan: PartitionBackupPlan,
+  ): Promise<void> {
+    const now = this.clock.now();
+    const interval = (this.options.retentionIntervalMs ?? 3_600_000) / 1000;
+    if (state.retainedAt !== null && now < state.retainedAt + interval) return;
+    if (!(await this.hasLocalRepository(assignment))) return;
+    try {
+      await this.options.restic.forget(this.localTarget(assignment), plan.keep);
+      this.dirty.add(assignment.repository);
+    } catch (error) {
+      this.logger.warn(
+        { partition: partitionId, repository: assignment.repository, err: describe(error) },
+        'retention failed',
+      );
+    }
+    state.retainedAt = now;
+    await this.save(partitionId, state);
+  }
+
+  private async refreshListing(
+    partitionId: string,
+    assignment: PartitionBackupAssignment,
+    state: PartitionBackupState,
+  ): Promise<void> {
+    await this.listLocal(partitionId, assignment, state, false);
+  }
+
+  /** The local repository's snapshots (listed again when new ones came or the listing is old). */
+  private async listLocal(
+    partitionId: string,
+    assignment: PartitionBackupAssignment,
+    state: PartitionBackupState,
+    fresh: boolean,
+  ): Promise<SnapshotInfo[]> {
+    const repository = assignment.repository;
+    const cached = this.listings.get(repository);
+    const now = this.clock.now();
+    const rescan = (this.options.rescanMs ?? 60_000) / 1000;
+    if (cached && !fresh && !this.dirty.has(repository) && now < cached.at + rescan) {
+      this.updateBackupList(state, cached.snapshots);
+      return cached.snapshots;
+    }
+    if (!(await this.hasLocalRepository(assignment))) return [];
+    this.dirty.delete(repository);
+    const snapshots = await this.options.restic.snapshots(this.localTarget(assignment));
+    this.listings.set(repository, { at: now, snapshots });
+    if (this.updateBackupList(state, snapshots)) await this.save(partitionId, state);
+    return snapshots;
+  }
+
+  /** Whether the reported list changed. */
+  private updateBackupList(state: PartitionBackupState, snapshots: SnapshotInfo[]): boolean {
+    const list: ReportedBackup[] = backupSnapshots(snapshots)
+      .slice(-MAX_REPORTED_BACKUPS)
+      .map((snapshot) => ({ backup_id: snapshot.backupId, time: snapshot.time }));
+    if (JSON.stringify(list) === JSON.stringify(state.backupList)) return false;
+    state.backupList = list;
+    return true;
+  }
+
+  private hasLocalRepository(assignment: PartitionBackupAssignment): Promise<boolean> {
+    return pathExists(join(this.repositoriesDirectory, assignment.repository, 'config'));
+  }
+
+  private localTarget(assignment: PartitionBackupAssignment): ResticTarget {
+    return { url: join(this.repositoriesDirectory, assignment.repository), password: assignment.password };
+  }
+
+  private async remoteTarget(
+    assignment: PartitionBackupAssignment,
+    peer: PartitionBackupAssignment['targets'][number],
+  ): Promise<ResticTarget> {
+    // Named after their content: what the master sent never becomes a path.
+    const caFile = join(
+      this.options.directory,
+      'peers',
+      `${createHash('sha256').update(peer.certificate).digest('hex')}.pem`,
+    );
+    if (!(await pathExists(caFile))) await writeFileAtomic(caFile, peer.certificate, { mode: 0o644 });
+    const clientCertFile = await this.options.clientCertFile?.();
+    return {
+      url: `rest:${peer.url}/${assignment.repository}/`,
+      password: assignment.password,
+      caFile,
+      ...(clientCertFile === undefined ? {} : { clientCertFile }),
+    };
+  }
+
+  private async ensureInitialized(target: ResticTarget): Promise<void> {
+    if (this.initialized.has(target.url)) return;
+    await this.options.restic.init(target);
+    this.initialized.add(target.url);
+  }
+
+  private commandContext(root: string, kind: 'backup' | 'restore' | 'check') {
+    return {
+      partitionRoot: root,
+      kind,
+      timeoutMs: this.options.commandTimeoutMs ?? 3_600_000,
+      signal: this.stopping.signal,
+    };
+  }
+
+  private async readPlan(root: string, partitionId: string): Promise<PartitionBackupPlan | undefined> {
+    try {
+      return await this.options.readPlan(root);
+    } catch (error) {
+      this.logger.warn({ partition: partitionId, err: describe(error) }, 'unreadable backup declarations');
+      return undefined;
+    }
+  }
+
+  private async state(partitionId: string): Promise<PartitionBackupState> {
+    let state = this.states.get(partitionId);
+    if (state === undefined) {
+      state = await readPartitionState(this.options.directory, partitionId);
+      this.states.set(partitionId, state);
+    }
+    return state;
+  }
+
+  private async save(partitionId: string, state: PartitionBackupState): Promise<void> {
+    this.states.set(partitionId, state);
+    await writePartitionState(this.options.directory, partitionId, state);
+  }
+}
+
+interface BackupSnapshot {
+  snapshotId: string;
+  backupId: string;
+  /** The backup's start (from its id), float seconds. */
+  time: number;
+}
+
+/** Snapshots carrying a valid backup id, oldest first. */
+function backupSnapshots(snapshots: readonly SnapshotInfo[]): BackupSnapshot[] {
+  const result: BackupSnapshot[] = [];
+  for (const snapshot of snapshots) {
+    if (snapshot.backupId === null) continue;
+    const time = backupIdTime(snapshot.backupId);
+    if (time !== undefined)
+      result.push({ snapshotId: snapshot.snapshotId, backupId: snapshot.backupId, time });
+  }
+  return result.sort((a, b) => (a.backupId < b.backupId ? -1 : a.backupId > b.backupId ? 1 : 0));
+}
+
+function newestBackup(snapshots: readonly SnapshotInfo[]): BackupSnapshot | undefined {
+  return backupSnapshots(snapshots).at(-1);
+}
+
+/** The declared paths present in the partition (restic refuses a missing one). */
+async function existingPaths(root: string, paths: readonly string[]): Promise<string[]> {
+  const present = await Promise.all(
+    paths.map(async (path) => (await lstat(join(root, path)).catch(() => undefined)) !== undefined),
+  );
+  return paths.filter((_, index) => present[index]);
+}
+
+/** An error as one line for logs and reports (SlapErrors never carry secrets). */
+function describe(error: unknown): string {
+  if (error instanceof SlapError) return `${error.code}: ${error.message}`;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
