@@ -9,7 +9,7 @@
  */
 import { spawn as spawnChild, execFileSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { cleanEnv, execFile, type ExecOptions, type ExecResult } from '../lib/exec.ts';
@@ -60,10 +60,11 @@ export interface TestNetwork {
   cutOff(host: string): Promise<void>;
   reconnect(host: string): Promise<void>;
   /**
-   * Stops (SIGSTOP) every process in the host's namespace, as a hung machine; the pids stopped.
+   * Stops (SIGSTOP) every process in the host's namespace, as a hung machine; resolves, once
+   * every one is stopped, with their pids.
    * `thaw` continues (SIGCONT) every process in it.
    */
-  freeze(host: string): number[];
+  freeze(host: string): Promise<number[]>;
   thaw(host: string): void;
   /** Kills every process left in the namespaces and deletes them (and their /etc files); idempotent. */
   destroy(): Promise<void>;
@@ -208,16 +209,33 @@ function signal(pid: number, name: NodeJS.Signals): boolean {
   }
 }
 
+/** Whether `pid` is stopped (or gone): its state in /proc is `T` or `t`. */
+function stoppedOrGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.charAt(stat.lastIndexOf(')') + 2);
+    return state === 'T' || state === 't' || state === 'Z' || state === 'X';
+  } catch {
+    return true;
+  }
+}
+
 /**
- * SIGSTOPs every process in `ns`, scanning again until a scan finds none not stopped yet (a
- * process forking meanwhile has its child stopped by the next scan; stopped ones fork no more).
+ * SIGSTOPs every process in `ns` and waits until each is stopped (a signal takes effect when the
+ * process next runs), scanning again until a scan finds none not stopped yet (a process forking
+ * meanwhile has its child stopped by the next scan; stopped ones fork no more).
  */
-function freezeNamespace(ns: string): number[] {
+async function freezeNamespace(ns: string): Promise<number[]> {
   const stopped = new Set<number>();
   for (let round = 0; round < 100; round++) {
     const fresh = pidsIn([ns]).filter((pid) => !stopped.has(pid));
     if (fresh.length === 0) return [...stopped].sort((a, b) => a - b);
     for (const pid of fresh) if (signal(pid, 'SIGSTOP')) stopped.add(pid);
+    const deadline = Date.now() + IP_TIMEOUT_MS;
+    while (!fresh.every(stoppedOrGone)) {
+      if (Date.now() > deadline) throw new Error(`the processes of ${ns} do not stop`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
   throw new Error(`the processes of ${ns} keep forking: cannot freeze them`);
 }
@@ -392,7 +410,7 @@ export async function createTestNetwork(options: TestNetworkOptions): Promise<Te
     },
     cutOff: (name) => switchPort(name, 'down'),
     reconnect: (name) => switchPort(name, 'up'),
-    freeze: (name) => freezeNamespace(host(name).ns),
+    freeze: async (name) => freezeNamespace(host(name).ns),
     thaw: (name) => {
       for (const pid of pidsIn([host(name).ns])) signal(pid, 'SIGCONT');
     },

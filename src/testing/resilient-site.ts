@@ -220,7 +220,7 @@ export class ResilientSite {
   async loseHost(host: string): Promise<number> {
     const at = Date.now();
     await this.network.cutOff(host);
-    this.network.freeze(host);
+    await this.network.freeze(host);
     return at;
   }
 
