@@ -21,123 +21,29 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { cleanEnv, type ExecResult } from '../src/lib/exec.ts';
-import { packageRoot, slaposBinPath } from '../src/lib/package-root.ts';
-import { createTestNetwork, fetchFrom, type TestNetwork } from '../src/testing/netns.ts';
+import { packageRoot } from '../src/lib/package-root.ts';
+import { HostsSite, logFiles } from '../src/testing/hosts-site.ts';
+import { createTestNetwork, fetchFrom } from '../src/testing/netns.ts';
 import { makeTempDir } from '../src/testing/node.ts';
 import { writeTestReleases } from '../src/testing/test-releases.ts';
-import { waitFor } from '../src/testing/supervisor.ts';
 
-const SLAPOS = slaposBinPath();
 const EXAMPLE = join(packageRoot(), 'examples', 'hello', 'software.cfg');
-const MASTER_URL = 'https://master.test:8443';
 
 interface ServiceInfo {
   instance_guid: string;
   connection_parameters: Record<string, unknown>;
 }
 
-/**
- * The hosts of the test network with a directory each (`<dir>/<host>`, as a machine's disk) and a
- * HOME of their own in it: nothing of this machine's user configuration reaches the commands.
- * Every output is kept, to be searched for secrets.
- */
-class Site {
-  /** Outputs of the commands and logs of the daemons (not those meant to print a token). */
-  readonly outputs: string[] = [];
-  readonly secrets: string[] = [];
-
-  constructor(
-    readonly network: TestNetwork,
-    readonly dir: string,
-  ) {}
-
-  hostDir(host: string): string {
-    return join(this.dir, host);
-  }
-
-  env(host: string): Record<string, string> {
-    return cleanEnv({ HOME: join(this.hostDir(host), 'home') });
-  }
-
-  /** `slapos args` on `host`, whatever its exit code; `printsSecret`: its job is to print a token. */
-  async run(
-    host: string,
-    args: readonly string[],
-    options: { printsSecret?: boolean } = {},
-  ): Promise<ExecResult> {
-    const result = await this.network.exec(host, [process.execPath, SLAPOS, ...args], {
-      env: this.env(host),
-      timeoutMs: 240_000,
-    });
-    // What is printed to hand out a token is kept out of the outputs searched for secrets.
-    if (options.printsSecret === true) this.outputs.push(result.stderr);
-    else this.outputs.push(result.stdout, result.stderr);
-    return result;
-  }
-
-  /** `slapos args` on `host`, asserted to exit with `code` (default 0) and print `stderr`; its stdout. */
-  async slapos(
-    host: string,
-    args: readonly string[],
-    options: { code?: number; printsSecret?: boolean; stderr?: RegExp } = {},
-  ): Promise<string> {
-    const result = await this.run(host, args, options);
-    assert.equal(
-      result.exitCode,
-      options.code ?? 0,
-      `slapos ${args.join(' ')} on ${host}: exit ${String(result.exitCode)}\n${result.stderr}${result.stdout}`,
-    );
-    if (options.stderr !== undefined) assert.match(result.stderr, options.stderr);
-    return result.stdout;
-  }
-
-  /**
-   * `slapos master start` on `host`, on all its addresses, reached as MASTER_URL; resolves once it
-   * listens, with its directory and the function that stops it (SIGTERM, asserted to exit 0).
-   */
-  async startMaster(host: string): Promise<{ dir: string; stop: () => Promise<void> }> {
-    const dir = join(this.hostDir(host), 'master');
-    const argv = [process.execPath, SLAPOS, 'master', 'start', '--dir', dir, '--host', '::'];
-    argv.push('--port', new URL(MASTER_URL).port, '--public-url', MASTER_URL);
-    const master = this.network.spawn(host, argv, { env: this.env(host) });
-    const exited = once(master, 'exit');
-    let log = '';
-    master.stdout?.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
-    master.stderr?.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
-    await waitFor('the master listening', () => {
-      if (master.exitCode !== null) throw new Error(`the master exited (${master.exitCode}): ${log}`);
-      return log.includes('SlapOS master listening on');
-    });
-    const stop = async (): Promise<void> => {
-      if (master.exitCode === null && master.signalCode === null) master.kill('SIGTERM');
-      const [code] = (await exited) as [number | null];
-      this.outputs.push(log);
-      assert.equal(code, 0, `the master stopped: ${log}`);
-    };
-    return { dir, stop };
-  }
-}
-
-/** Every log file under `dir` (`*.log`, or in a `log` directory). */
-async function logFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile() && (e.name.endsWith('.log') || /(^|\/)log$/.test(e.parentPath)))
-    .map((e) => join(e.parentPath, e.name));
-}
-
 test('a master and three nodes on separate hosts, two users: tokens, TLS, placement, isolation, revocation', async () => {
   const hosts = ['master', 'desk', 'node1', 'node2', 'node3'];
-  const site = new Site(await createTestNetwork({ hosts }), await makeTempDir('slapos-hosts-'));
+  const site = new HostsSite(await createTestNetwork({ hosts }), await makeTempDir('slapos-hosts-'));
   const { network } = site;
   let stopMaster: (() => Promise<void>) | undefined;
   const nodes = new Map<string, { cfg: string; id: string }>();
   try {
-    for (const host of hosts) await mkdir(join(site.hostDir(host), 'home'), { recursive: true });
+    await site.makeHostDirs();
     await network.setHostNames('node1', { 'master.test': network.host('master').ipv4 });
     for (const host of ['desk', 'node2', 'node3'])
       await network.setHostNames(host, { 'master.test': network.host('master').ipv6 });
@@ -145,79 +51,23 @@ test('a master and three nodes on separate hosts, two users: tokens, TLS, placem
     // The master, and its users (on the master's machine).
     const master = await site.startMaster('master');
     stopMaster = master.stop;
-    const addUser = async (name: string): Promise<string> => {
-      const added = await site.slapos(
-        'master',
-        ['master', 'user', 'add', name, '--dir', master.dir, '--json'],
-        {
-          printsSecret: true,
-        },
-      );
-      const { token } = JSON.parse(added) as { token: string };
-      site.secrets.push(token);
-      return token;
-    };
-    const aliceToken = await addUser('alice');
-    const bobToken = await addUser('bob');
+    const aliceToken = await site.addUser('master', master, 'alice');
+    const bobToken = await site.addUser('master', master, 'bob');
 
     // Every machine gets the master's CA (public) copied over.
-    const caFile = (host: string): string => join(site.hostDir(host), 'master-ca.crt');
-    for (const host of hosts.slice(1)) await copyFile(join(master.dir, 'ca.crt'), caFile(host));
+    await site.copyMasterCa(master, hosts.slice(1));
 
     // The users configure their client on the desk.
-    const configure = async (user: string, token: string): Promise<string> => {
-      const cfg = join(site.hostDir('desk'), `${user}.cfg`);
-      const args = ['configure', 'client', '--master-url', MASTER_URL, '--token', token];
-      await site.slapos('desk', [...args, '--ca-file', caFile('desk'), '--cfg', cfg]);
-      return cfg;
-    };
-    const aliceCfg = await configure('alice', aliceToken);
-    const bobCfg = await configure('bob', bobToken);
+    const aliceCfg = await site.configureClient('desk', 'alice', aliceToken);
+    const bobCfg = await site.configureClient('desk', 'bob', bobToken);
     const alice = (args: readonly string[], code = 0): Promise<string> =>
       site.slapos('desk', [...args, '--cfg', aliceCfg], { code });
     const bob = (args: readonly string[], code = 0): Promise<string> =>
       site.slapos('desk', [...args, '--cfg', bobCfg], { code });
 
     // Alice registers three nodes, each with a one-time token; a reused token fails.
-    const registrationToken = async (): Promise<string> => {
-      const created = await site.slapos(
-        'desk',
-        ['token', 'create', '--expires', '10m', '--json', '--cfg', aliceCfg],
-        {
-          printsSecret: true,
-        },
-      );
-      const { token } = JSON.parse(created) as { token: string };
-      site.secrets.push(token);
-      return token;
-    };
-    const register = (
-      host: string,
-      token: string,
-      options: { configDir?: string; code?: number; stderr?: RegExp } = {},
-    ): Promise<string> =>
-      site.slapos(
-        host,
-        [
-          'node',
-          'register',
-          host,
-          '--master-url',
-          MASTER_URL,
-          '--token',
-          token,
-          '--ca-file',
-          caFile(host),
-        ].concat([
-          '--config-dir',
-          join(site.hostDir(host), options.configDir ?? 'node'),
-          '--sandbox',
-          '--partition-number',
-          '2',
-          '--json',
-        ]),
-        options,
-      );
+    const registrationToken = (): Promise<string> => site.registrationToken('desk', aliceCfg);
+    const register = site.register.bind(site);
     const tokens = [await registrationToken(), await registrationToken(), await registrationToken()];
     await Promise.all(
       ['node1', 'node2', 'node3'].map(async (host, index) => {

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { execFile } from '../lib/exec.ts';
 import { hostileString, seededRandom } from './hostile-strings.ts';
 import { pidAlive, waitFor } from './supervisor.ts';
@@ -175,4 +176,56 @@ test('host names other than [a-z][a-z0-9-]{0,31}, repeated or none are refused b
   await assert.rejects(createTestNetwork({ hosts: ['a', 'a'] }), /repeat/);
   await assert.rejects(createTestNetwork({ hosts: [] }), /at least one host/);
   assert.deepEqual(await namespaceNames(), before);
+});
+
+/** The state letter of `pid` in /proc (`T`: stopped). */
+async function processState(pid: number): Promise<string> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+}
+
+test('a host cut off is unreachable until reconnected (both addresses back); a frozen host answers nothing until thawed', async () => {
+  const network = await createTestNetwork({ hosts: ['alpha', 'beta'] });
+  try {
+    const alpha = network.host('alpha');
+    const server = await startEchoServer(network, 'alpha');
+    const v4 = `http://${alpha.ipv4}:8000/`;
+    const v6 = `http://[${alpha.ipv6}]:8000/`;
+    const unreachable = (url: string): Promise<unknown> =>
+      assert.rejects(fetchFrom(network, 'beta', url, { timeoutMs: 1500 }), /GET .* from beta/);
+
+    await network.cutOff('alpha');
+    await unreachable(v4);
+    await unreachable(v6);
+    const link = await network.exec('alpha', ['ip', '-json', 'link', 'show', 'eth0']);
+    assert.match(link.stdout, /NO-CARRIER/, 'alpha sees its link without carrier');
+    await network.reconnect('alpha');
+    const peer = network.host('beta');
+    assert.equal(await fetchFrom(network, 'beta', v4), `peer ${peer.ipv4}`);
+    assert.equal(await fetchFrom(network, 'beta', v6), `peer ${peer.ipv6}`);
+
+    // Frozen: every process of alpha stopped (the server and its `ip netns exec` parent alike).
+    const sleeper = network.spawn('alpha', ['sleep', '600'], { stdio: 'ignore' });
+    // Once `ip netns exec` has joined alpha and run sleep (same pid).
+    await waitFor('the sleeper in alpha', async () => {
+      const comm = await readFile(`/proc/${sleeper.pid ?? 0}/comm`, 'utf8').catch(() => '');
+      return comm.trim() === 'sleep';
+    });
+    const frozen = await network.freeze('alpha');
+    assert.ok(frozen.includes(server.pid ?? -1), 'the server is among the stopped');
+    assert.ok(frozen.includes(sleeper.pid ?? -1), 'the sleeper is among the stopped');
+    for (const pid of frozen) assert.equal(await processState(pid), 'T', `process ${pid} is stopped`);
+    await unreachable(v4);
+    assert.ok(!frozen.includes(process.pid), 'the test process is not in alpha');
+
+    network.thaw('alpha');
+    await waitFor('every process of alpha running again', async () =>
+      (await Promise.all(frozen.map(processState))).every((state) => state !== 'T'),
+    );
+    assert.equal(await fetchFrom(network, 'beta', v4), `peer ${peer.ipv4}`);
+    await assert.rejects(network.cutOff('gamma'), /no host "gamma"/);
+    await assert.rejects(network.freeze('gamma'), /no host "gamma"/);
+  } finally {
+    await network.destroy();
+  }
 });

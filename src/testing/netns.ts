@@ -9,7 +9,7 @@
  */
 import { spawn as spawnChild, execFileSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { cleanEnv, execFile, type ExecOptions, type ExecResult } from '../lib/exec.ts';
@@ -53,6 +53,19 @@ export interface TestNetwork {
    * localhost: as a DNS name with A and AAAA records would, each host may get either address.
    */
   setHostNames(host: string, names: Readonly<Record<string, string>>): Promise<void>;
+  /**
+   * Cuts the host off: its port on the switch goes down, so its link loses its carrier (its own
+   * addresses stay, as on a machine whose cable is pulled). `reconnect` puts the port up again.
+   */
+  cutOff(host: string): Promise<void>;
+  reconnect(host: string): Promise<void>;
+  /**
+   * Stops (SIGSTOP) every process in the host's namespace, as a hung machine; resolves, once
+   * every one is stopped, with their pids.
+   * `thaw` continues (SIGCONT) every process in it.
+   */
+  freeze(host: string): Promise<number[]>;
+  thaw(host: string): void;
   /** Kills every process left in the namespaces and deletes them (and their /etc files); idempotent. */
   destroy(): Promise<void>;
 }
@@ -184,6 +197,47 @@ function pidsIn(namespaces: readonly string[]): number[] {
     }
   }
   return pids;
+}
+
+/** Sends `name` to `pid`; false when it is gone. */
+function signal(pid: number, name: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `pid` is stopped (or gone): its state in /proc is `T` or `t`. */
+function stoppedOrGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.charAt(stat.lastIndexOf(')') + 2);
+    return state === 'T' || state === 't' || state === 'Z' || state === 'X';
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * SIGSTOPs every process in `ns` and waits until each is stopped (a signal takes effect when the
+ * process next runs), scanning again until a scan finds none not stopped yet (a process forking
+ * meanwhile has its child stopped by the next scan; stopped ones fork no more).
+ */
+async function freezeNamespace(ns: string): Promise<number[]> {
+  const stopped = new Set<number>();
+  for (let round = 0; round < 100; round++) {
+    const fresh = pidsIn([ns]).filter((pid) => !stopped.has(pid));
+    if (fresh.length === 0) return [...stopped].sort((a, b) => a - b);
+    for (const pid of fresh) if (signal(pid, 'SIGSTOP')) stopped.add(pid);
+    const deadline = Date.now() + IP_TIMEOUT_MS;
+    while (!fresh.every(stoppedOrGone)) {
+      if (Date.now() > deadline) throw new Error(`the processes of ${ns} do not stop`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+  throw new Error(`the processes of ${ns} keep forking: cannot freeze them`);
 }
 
 /**
@@ -327,6 +381,10 @@ export async function createTestNetwork(options: TestNetworkOptions): Promise<Te
     if (found === undefined) throw new Error(`no host ${JSON.stringify(name)} on this test network`);
     return found;
   };
+  const switchPort = async (name: string, state: 'up' | 'down'): Promise<void> => {
+    if (destroyed) throw new Error('this test network is destroyed');
+    await ip(['-n', switchNs, 'link', 'set', `p${hosts.indexOf(host(name))}`, state]);
+  };
   const inNamespace = (name: string, argv: readonly string[]): string[] => {
     if (destroyed) throw new Error('this test network is destroyed');
     if (argv.length === 0) throw new Error('nothing to run');
@@ -349,6 +407,12 @@ export async function createTestNetwork(options: TestNetworkOptions): Promise<Te
       network.spawned.add(child);
       child.once('exit', () => network.spawned.delete(child));
       return child;
+    },
+    cutOff: (name) => switchPort(name, 'down'),
+    reconnect: (name) => switchPort(name, 'up'),
+    freeze: async (name) => freezeNamespace(host(name).ns),
+    thaw: (name) => {
+      for (const pid of pidsIn([host(name).ns])) signal(pid, 'SIGCONT');
     },
     async setHostNames(name, names) {
       const lines = ['127.0.0.1 localhost', '::1 localhost'];
@@ -385,7 +449,8 @@ export async function fetchFrom(
     const attempt = async () => {
       let outcome;
       try {
-        const body = await (await fetch(url, { signal: AbortSignal.timeout(5000) })).text();
+        const signal = AbortSignal.timeout(Math.min(5000, Number(timeoutMs)));
+        const body = await (await fetch(url, { signal })).text();
         if (expected === null || body === expected) return process.stdout.write(body);
         outcome = 'answered ' + JSON.stringify(body);
       } catch (error) {
