@@ -10,10 +10,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { open, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { execFile } from '../src/lib/exec.ts';
 import { waitFor } from '../src/testing/supervisor.ts';
 import { startTestStandalone, waitForConnection, type TestStandalone } from '../src/testing/standalone.ts';
 
@@ -32,6 +34,7 @@ before(async () => {
 });
 
 after(async () => {
+  await import('node:fs/promises').then((fs) => fs.cp(sa.layout.logDir, '/tmp/bk-e2e-logs', { recursive: true })).catch(() => undefined);
   await sa?.close();
 });
 
@@ -101,17 +104,62 @@ async function restore(args: string[]): Promise<string> {
   return detail;
 }
 
-/** The data pack files of the node's local repository of the tree. */
-async function dataPacks(): Promise<string[]> {
+/** The node's local repository of the tree (`[backup] directory`, default beside the instance root). */
+async function localRepository(): Promise<{ dir: string; password: string }> {
   const repositories = join(sa.dir, 'backup', 'repositories');
   const trees = (await readdir(repositories)).filter((name) => /^tree-\d+$/.test(name));
   assert.equal(trees.length, 1, JSON.stringify(trees));
-  const data = join(repositories, trees[0] as string, 'data');
-  const packs: string[] = [];
-  for (const sub of await readdir(data))
-    for (const file of await readdir(join(data, sub))) packs.push(join(data, sub, file));
-  assert.ok(packs.length > 0);
-  return packs;
+  const db = new Database(sa.layout.database, { readonly: true, fileMustExist: true });
+  try {
+    const row = db
+      .prepare('SELECT password FROM backup_tree WHERE root_instance_id = ?')
+      .get(Number((trees[0] as string).slice('tree-'.length))) as { password: string } | undefined;
+    assert.ok(row);
+    return { dir: join(repositories, trees[0] as string), password: row.password };
+  } finally {
+    db.close();
+  }
+}
+
+/** The files of the packs that hold only file contents (restic packs data and trees apart). */
+async function dataPacks(): Promise<string[]> {
+  const { dir, password } = await localRepository();
+  const secrets = await mkdtemp(join(tmpdir(), 'bk-e2e-'));
+  try {
+    await writeFile(join(secrets, 'password'), password, { mode: 0o600 });
+    const restic = async (...args: string[]): Promise<string> => {
+      const run = await execFile('restic', [`--repo=${dir}`, '--no-lock', ...args], {
+        env: { PATH: process.env.PATH, HOME: secrets, RESTIC_PASSWORD_FILE: join(secrets, 'password') },
+        timeoutMs: 60_000,
+      });
+      assert.equal(run.exitCode, 0, run.stderr);
+      return run.stdout;
+    };
+    const packs: string[] = [];
+    for (const index of (await restic('list', 'index')).split('\n').filter(Boolean)) {
+      const parsed = JSON.parse(await restic('cat', 'index', index)) as {
+        packs: { id: string; blobs: { type: string }[] }[];
+      };
+      for (const pack of parsed.packs)
+        if (pack.blobs.every((blob) => blob.type === 'data'))
+          packs.push(join(dir, 'data', pack.id.slice(0, 2), pack.id));
+    }
+    return packs;
+  } finally {
+    await rm(secrets, { recursive: true, force: true });
+  }
+}
+
+async function flipByte(path: string, position: number): Promise<void> {
+  const file = await open(path, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    await file.read(byte, 0, 1, position);
+    byte[0] = (byte[0] ?? 0) ^ 0xff;
+    await file.write(byte, 0, 1, position);
+  } finally {
+    await file.close();
+  }
 }
 
 test('a single instance: backup, list, restore exactly that state; damage detected, data kept', async () => {
@@ -154,6 +202,9 @@ test('a single instance: backup, list, restore exactly that state; damage detect
     JSON.stringify(listed),
   );
 
+  // The packs of this backup's file contents (later backups of the same content add none).
+  const packs = await dataPacks();
+
   // 2. Later writes, then the restore of that backup: exactly its state, checked.
   assert.equal((await call('PUT', '/kv/a', 'changed')).status, 200);
   assert.equal((await call('PUT', '/kv/c', 'later')).status, 200);
@@ -161,28 +212,18 @@ test('a single instance: backup, list, restore exactly that state; damage detect
   assert.match(done, new RegExp(`${backupId}: done`));
   assert.deepEqual(await contentWhenUp(), { a: '1', b: 'deux' });
 
-  // 3. Damage: a flipped byte in a data pack, then a missing pack. The restore fails and says so;
-  // the data is not replaced; the service runs again.
+  // 3. Damage to the backup's file contents: a flipped byte in its data pack, then that pack
+  // missing. The restore fails and says so; the data is not replaced; the service runs again.
   assert.equal((await call('PUT', '/kv/d', 'kept')).status, 200);
   const expected = { a: '1', b: 'deux', d: 'kept' };
-  const packs = await dataPacks();
-  for (const pack of packs) {
-    const file = await open(pack, 'r+');
-    try {
-      const byte = Buffer.alloc(1);
-      await file.read(byte, 0, 1, 100);
-      byte[0] = (byte[0] ?? 0) ^ 0xff;
-      await file.write(byte, 0, 1, 100);
-    } finally {
-      await file.close();
-    }
-  }
+  assert.ok(packs.length > 0);
+  for (const pack of packs) await flipByte(pack, 20);
   const corrupt = await restore(['--backup', backupId]);
-  assert.match(corrupt, /: failed \(.+\)/);
+  assert.match(corrupt, new RegExp(`${backupId}: failed \\(.+\\)`));
   assert.deepEqual(await contentWhenUp(), expected);
 
   for (const pack of packs) await rm(pack);
   const missing = await restore(['--backup', backupId]);
-  assert.match(missing, /: failed \(.+\)/);
+  assert.match(missing, new RegExp(`${backupId}: failed \\(.+\\)`));
   assert.deepEqual(await contentWhenUp(), expected);
 });
