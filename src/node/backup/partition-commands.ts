@@ -21,10 +21,10 @@ export type PartitionCommandRunner = (command: string, context: CommandContext) 
 
 /** The last non-empty line of `text`, without control characters, at most 200 characters. */
 export function lastLine(text: string): string {
-  const lines = text.split(/[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/).map((line) =>
-    line.replace(/[\x00-\x1f\x7f-\x9f]/g, ' ').trim(),
-  );
-  return (lines.filter((line) => line !== '').at(-1) ?? '').slice(0, 200);
+  const lines = text
+    .split(/[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/)
+    .map((line) => line.replace(/[\x00-\x1f\x7f-\x9f]/g, ' ').trim());
+  return (lines.filter((line) => line !== '').at(-1) ?? '').slice(0, 200).trimEnd();
 }
 
 /** The runner the node uses: as the owner of the partition directory when the node is root. */
