@@ -168,6 +168,15 @@ test('a single instance: backup, list, restore exactly that state; damage detect
   url = (await waitForConnection(sa.client, guid, 'url', { timeoutMs: 120_000 })).url as string;
   assert.deepEqual(await contentWhenUp(), {});
 
+  // The master knows of the tree's backups once the node has reported the declaration (its next sync).
+  await waitFor(
+    'the declaration reported',
+    async () =>
+      (await sa.slapos(['service', 'backups', NAME, '--json', '--cfg', sa.layout.config])).exitCode === 0 ||
+      undefined,
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
+
   // 1. Two writes, a backup on demand, listed.
   for (const [key, value] of [
     ['a', '1'],
