@@ -49,24 +49,43 @@ export function shortTempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
 }
 
-/** Writes the standalone's slapos.cfg beforehand, with these `[slapos]` options added (agent timings…). */
+/**
+ * Writes the standalone's slapos.cfg beforehand, with these `[slapos]` options added (agent timings…)
+ * and these other sections appended (`[backup]`…).
+ */
 export async function prepareStandalone(
   dir: string,
-  options: { partitions?: number; slapos?: Record<string, string | number> } = {},
+  options: {
+    partitions?: number;
+    slapos?: Record<string, string | number>;
+    sections?: Record<string, Record<string, string | number>>;
+  } = {},
 ): Promise<void> {
   const layout = standaloneLayout(dir);
   await ensureStandaloneConfig(layout, {
     partitions: options.partitions,
     defaultPartitions: DEFAULT_PARTITIONS,
   });
-  const extra = Object.entries(options.slapos ?? {}).map(([key, value]) => `${key} = ${value}`);
-  if (extra.length === 0) return;
+  const lines = (options: Record<string, string | number>): string =>
+    Object.entries(options)
+      .map(([key, value]) => `${key} = ${value}\n`)
+      .join('');
+  const extra = lines(options.slapos ?? {});
+  const sections = Object.entries(options.sections ?? {})
+    .map(([name, values]) => `\n[${name}]\n${lines(values)}`)
+    .join('');
+  if (extra === '' && sections === '') return;
   const text = await readFile(layout.config, 'utf8');
-  await writeFile(layout.config, text.replace('[slapos]\n', `[slapos]\n${extra.join('\n')}\n`));
+  await writeFile(layout.config, `${text.replace('[slapos]\n', `[slapos]\n${extra}`)}${sections}`);
 }
 
 export async function startTestStandalone(
-  options: { partitions?: number; slapos?: Record<string, string | number>; prefix?: string } = {},
+  options: {
+    partitions?: number;
+    slapos?: Record<string, string | number>;
+    sections?: Record<string, Record<string, string | number>>;
+    prefix?: string;
+  } = {},
 ): Promise<TestStandalone> {
   const dir = await shortTempDir(options.prefix ?? 'sa-');
   const layout = standaloneLayout(dir);

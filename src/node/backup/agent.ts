@@ -518,13 +518,16 @@ export class BackupAgent {
     log.info({ backupId: newest.backupId }, 'backup restored');
   }
 
-  /** Files in place, then the restore commands, then the checks (the partition's services stopped). */
+  /**
+   * Files in place, then the restore commands, then the checks (the partition's services stopped);
+   * what the checks said.
+   */
   private async restoreSnapshot(
     root: string,
     target: ResticTarget,
     snapshotId: string,
     plan: PartitionBackupPlan,
-  ): Promise<void> {
+  ): Promise<string[]> {
     const owner = await this.options.partitionOwner?.(root);
     await restoreIntoPlace({
       restic: this.options.restic,
@@ -536,7 +539,7 @@ export class BackupAgent {
       owner,
     });
     await runCommands(this.runCommand, plan.restoreCommands, this.commandContext(root, 'restore'));
-    await runCommands(this.runCommand, plan.checkCommands, this.commandContext(root, 'check'));
+    return runCommands(this.runCommand, plan.checkCommands, this.commandContext(root, 'check'));
   }
 
   /** A restore the master asked for, on the main (from its targets) or single (its local repository). */
@@ -579,14 +582,20 @@ export class BackupAgent {
         throw new SlapError('SLAP_ERR_NOT_FOUND', `partition ${partitionId} declares no data to restore`);
       log.info({ backupId: chosen.snapshot.backupId }, 'restore requested: stopping the services');
       await this.options.services.stop(partitionId);
+      let checked: string[];
       try {
-        await this.restoreSnapshot(root, chosen.target, chosen.snapshot.snapshotId, plan);
+        checked = await this.restoreSnapshot(root, chosen.target, chosen.snapshot.snapshotId, plan);
       } finally {
         const record = await readPartitionRecord(root);
         if (record?.requestedState === 'started') await this.options.services.start(partitionId);
       }
       state.restored = { backup_id: chosen.snapshot.backupId, time: chosen.snapshot.time };
-      done = { request_id: request.request_id, ok: true, message: `restored ${chosen.snapshot.backupId}` };
+      const said = checked.length === 0 ? '' : `; checked: ${checked.join('; ')}`;
+      done = {
+        request_id: request.request_id,
+        ok: true,
+        message: `restored ${chosen.snapshot.backupId}${said}`.slice(0, MAX_MESSAGE_LENGTH),
+      };
       log.info({ backupId: chosen.snapshot.backupId }, 'restore done');
     } catch (error) {
       done = {

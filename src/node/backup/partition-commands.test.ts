@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCommands, runPartitionCommand } from './partition-commands.ts';
+import { hostileString, LINE_TERMINATORS, seededRandom } from '../../testing/hostile-strings.ts';
+import { lastLine, runCommands, runPartitionCommand } from './partition-commands.ts';
 
 async function partition(t: { after(fn: () => Promise<void>): void }): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'partition-commands-'));
@@ -27,13 +28,15 @@ test('commands run in order in the partition root, without the node environment'
   process.env.SLAPOS_BACKUP_SECRET_TEST = 'leak';
   t.after(() => void delete process.env.SLAPOS_BACKUP_SECRET_TEST);
   const one = await script(root, 'one', 'pwd > out; echo "${SLAPOS_BACKUP_SECRET_TEST:-none}" >> out');
-  const two = await script(root, 'two', 'echo two >> out');
-  await runCommands(runPartitionCommand, [one, two], {
+  const two = await script(root, 'two', 'echo two >> out; printf "said\\n2 records, ok\\n\\n"');
+  const said = await runCommands(runPartitionCommand, [one, two], {
     partitionRoot: root,
     kind: 'backup',
     timeoutMs: 10_000,
   });
   assert.equal(await readFile(join(root, 'out'), 'utf8'), `${root}\nnone\ntwo\n`);
+  // What each command said last on stdout (the silent one: nothing).
+  assert.deepEqual(said, ['2 records, ok']);
 });
 
 test('a failing command is named with its status and stderr, and stops the rest', async (t) => {
@@ -56,4 +59,19 @@ test('a failing command is named with its status and stderr, and stops the rest'
     runPartitionCommand(join(root, 'missing'), { partitionRoot: root, kind: 'backup', timeoutMs: 1000 }),
     /could not start/,
   );
+});
+
+test('lastLine: one line, no control characters, at most 200 characters, whatever a command prints', () => {
+  const random = seededRandom(12);
+  for (let run = 0; run < 2000; run++) {
+    const text = hostileString(random, 30);
+    const line = lastLine(text);
+    assert.ok(line.length <= 200, JSON.stringify(text));
+    assert.doesNotMatch(line, /[\x00-\x1f\x7f-\x9f\u2028\u2029]/, JSON.stringify(text));
+    assert.equal(line, line.trim());
+  }
+  for (const terminator of LINE_TERMINATORS)
+    assert.equal(lastLine(`first${terminator}  2 records ${terminator}${terminator}`), '2 records');
+  assert.equal(lastLine('x'.repeat(300)), 'x'.repeat(200));
+  assert.equal(lastLine(''), '');
 });

@@ -16,7 +16,16 @@ export interface CommandContext {
   signal?: AbortSignal;
 }
 
-export type PartitionCommandRunner = (command: string, context: CommandContext) => Promise<void>;
+/** Runs one command; what it said last on stdout (one line), if anything, e.g. a check's verdict. */
+export type PartitionCommandRunner = (command: string, context: CommandContext) => Promise<string | void>;
+
+/** The last non-empty line of `text`, without control characters, at most 200 characters. */
+export function lastLine(text: string): string {
+  const lines = text
+    .split(/[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/)
+    .map((line) => line.replace(/[\x00-\x1f\x7f-\x9f]/g, ' ').trim());
+  return (lines.filter((line) => line !== '').at(-1) ?? '').slice(0, 200).trimEnd();
+}
 
 /** The runner the node uses: as the owner of the partition directory when the node is root. */
 export const runPartitionCommand: PartitionCommandRunner = async (command, context) => {
@@ -33,7 +42,7 @@ export const runPartitionCommand: PartitionCommandRunner = async (command, conte
       cause: error,
     });
   });
-  if (result.exitCode === 0 && !result.timedOut) return;
+  if (result.exitCode === 0 && !result.timedOut) return lastLine(result.stdout);
   const how = result.timedOut
     ? `did not finish within ${context.timeoutMs / 1000} s`
     : result.signal
@@ -46,11 +55,16 @@ export const runPartitionCommand: PartitionCommandRunner = async (command, conte
   );
 };
 
-/** Runs `commands` in order; the first failure stops them. */
+/** Runs `commands` in order; the first failure stops them. What each said last (non-empty ones). */
 export async function runCommands(
   run: PartitionCommandRunner,
   commands: readonly string[],
   context: CommandContext,
-): Promise<void> {
-  for (const command of commands) await run(command, context);
+): Promise<string[]> {
+  const said: string[] = [];
+  for (const command of commands) {
+    const output = await run(command, context);
+    if (typeof output === 'string' && output !== '') said.push(output);
+  }
+  return said;
 }
