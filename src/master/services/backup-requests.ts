@@ -27,7 +27,7 @@ async function treeWithBackups(
   if (!tree)
     throw new SlapError(
       'SLAP_ERR_CONFLICT',
-      `${input.title} has no backups: it is not resilient and none of its instances declares data.`,
+      `${input.title} has no backups yet: it is not resilient and no node has reported data declared by its instances (a node reports it at its first backup sync after deploying them).`,
     );
   return { root, tree };
 }
