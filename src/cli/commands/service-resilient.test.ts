@@ -13,11 +13,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { MasterClient } from '../../client/master-client.ts';
 import { createMasterClient } from '../../client/master-api.ts';
 import type { JsonTransport } from '../../client/json-transport.ts';
-import type { Instance, WireRequest, WireResponse } from '../../client/types.ts';
+import type { Instance, WireResponse } from '../../client/types.ts';
 import { runSlapos } from '../../testing/cli.ts';
 import { isolatedClientEnv } from '../../testing/client-env.ts';
 import { startTestMasterMode, type TestMasterMode } from '../../testing/master-mode.ts';
 import { registerFormattedNode } from '../../testing/master-mode-node.ts';
+import { partitionReport, type PartitionReport } from '../../testing/backup-sync-report.ts';
 
 const SR = 'https://example.com/software/kv/software.cfg';
 const env = isolatedClientEnv();
@@ -29,9 +30,7 @@ let client: MasterClient;
 /** Each registered node's transport (its certificate), by its id. */
 const nodes = new Map<string, JsonTransport>();
 
-type SyncBody = WireRequest<'/slapos.post.ext.backup_sync'>;
 type SyncAnswer = WireResponse<'/slapos.post.ext.backup_sync'>;
-type PartitionReport = SyncBody['partition_list'][number];
 
 /** Registers a compute node of alice's (token, then certificate) and formats two partitions. */
 async function registerNode(token: string, n: number): Promise<void> {
@@ -94,19 +93,7 @@ async function sync(
   const answer = await node.post('/slapos.post.ext.backup_sync', {
     computer_guid: place.computerGuid,
     repository: null,
-    partition_list: [
-      {
-        partition_id: place.partitionId,
-        instance_guid: place.guid,
-        declared: true,
-        services_stopped: false,
-        last_backup: null,
-        restored: null,
-        backup_list: [],
-        restore_done: null,
-        ...report,
-      },
-    ],
+    partition_list: [partitionReport(place.partitionId, place.guid, report)],
   });
   return answer.partition_list.find((order) => order.partition_id === place.partitionId);
 }
