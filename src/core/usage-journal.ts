@@ -67,15 +67,7 @@ export function parseJournalDate(text: string): number | undefined {
   const match = DATE.exec(text.trim());
   if (!match) return undefined;
   const [, year, month, day, hour = '0', minute = '0', second = '0', fraction = '', zone = 'Z'] = match;
-  const [y, mo, d, h, mi, s] = [year, month, day, hour, minute, second].map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const utc = utcFieldsTime(y, mo, d, h, mi, s);
+  const utc = utcFieldsTime([year, month, day, hour, minute, second].map(Number));
   if (utc === undefined) return undefined;
   let offset = 0;
   if (zone !== 'Z') {

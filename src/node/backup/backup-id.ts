@@ -10,16 +10,7 @@ const BACKUP_ID = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-[0-9a-f]
 export function backupIdTime(id: string): number | undefined {
   const match = BACKUP_ID.exec(id);
   if (!match) return undefined;
-  const [year, month, day, hour, minute, second, ms] = match.slice(1, 8).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const time = utcFieldsTime(year, month, day, hour, minute, second, ms);
+  const time = utcFieldsTime(match.slice(1, 8).map(Number));
   if (time === undefined) return undefined;
   return time / 1000;
 }
