@@ -7,10 +7,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
@@ -19,9 +18,14 @@ import type { ExecFunction } from '../src/buildout/recipe.ts';
 import { createMasterClient } from '../src/client/master-api.ts';
 import { execFile } from '../src/lib/exec.ts';
 import { runPromises } from '../src/node/promise/run-promises.ts';
-import { runSlapos } from '../src/testing/cli.ts';
+import {
+  buildSoftware,
+  formatSandboxNode,
+  startService,
+  stopService,
+} from '../src/testing/example-release.ts';
 import { startTestMaster } from '../src/testing/master.ts';
-import { makeTempDir, writeSandboxCfg } from '../src/testing/node.ts';
+import { makeTempDir } from '../src/testing/node.ts';
 import { preparePartition } from '../src/testing/slapgrid.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/hello/', import.meta.url));
@@ -42,21 +46,6 @@ async function fetchWhenUp(url: string): Promise<string> {
   }
 }
 
-function startService(path: string): ChildProcess {
-  const child = spawn(path, [], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr?.resume();
-  return child;
-}
-
-async function stopService(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.pid === undefined) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  process.kill(-child.pid, 'SIGTERM');
-  const timer = setTimeout(() => child.pid !== undefined && process.kill(-child.pid, 'SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 test('examples/hello: software release, instance against a real master, service answering Hello <name>!', async () => {
   const root = await makeTempDir('slapos-hello-');
   const master = await startTestMaster({ computerId: COMPUTER });
@@ -64,27 +53,11 @@ test('examples/hello: software release, instance against a real master, service 
   const services: ChildProcess[] = [];
   try {
     // A sandbox compute node, registered on the master.
-    const cfg = await writeSandboxCfg(root, {
-      slapos: { computer_id: COMPUTER, master_url: master.url },
-      slapformat: { partition_amount: 2, sandbox_ipv4_network: '127.93.0.0/24' },
-    });
-    const format = await runSlapos(['-q', 'node', 'format', '--cfg', cfg, '--now']);
-    assert.equal(format.code, 0, format.stderr);
+    await formatSandboxNode(root, COMPUTER, master.url, '127.93.0.0/24');
 
     // Software time: `extends = <software.cfg>` in <software_root>/<md5(url)>, as the node does.
     const softwareUrl = join(EXAMPLE, 'software.cfg');
-    const softwareDir = join(root, 'opt', createHash('md5').update(softwareUrl).digest('hex'));
-    await mkdir(softwareDir, { recursive: true });
-    await writeFile(join(softwareDir, 'buildout.cfg'), `[buildout]\nextends = ${softwareUrl}\n`);
-    const software = await runSlapos([
-      '-q',
-      'buildout',
-      '-c',
-      join(softwareDir, 'buildout.cfg'),
-      '-N',
-      `node:executable=${process.execPath}`,
-    ]);
-    assert.equal(software.code, 0, software.stderr);
+    const softwareDir = await buildSoftware(root, softwareUrl);
     const instanceProfile = await readFile(join(softwareDir, 'instance.cfg'), 'utf8');
     assert.ok(
       instanceProfile.includes(`${process.execPath} ${join(softwareDir, 'parts/hello-server/hello.mjs')}`),

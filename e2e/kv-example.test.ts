@@ -7,9 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { appendFile, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { appendFile, cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
@@ -24,9 +23,14 @@ import { execFile } from '../src/lib/exec.ts';
 import { runPromises } from '../src/node/promise/run-promises.ts';
 import { closedPort, profileRunner, tempDir } from '../src/testing/buildout.ts';
 import { limitFileSize } from '../src/testing/file-size-limit.ts';
-import { runSlapos } from '../src/testing/cli.ts';
+import {
+  buildSoftware,
+  formatSandboxNode,
+  startService,
+  stopService,
+} from '../src/testing/example-release.ts';
 import { startTestMaster } from '../src/testing/master.ts';
-import { makeTempDir, writeSandboxCfg } from '../src/testing/node.ts';
+import { makeTempDir } from '../src/testing/node.ts';
 import { preparePartition } from '../src/testing/slapgrid.ts';
 import { rejectsWithSlapError } from '../src/testing/slap-error-assert.ts';
 
@@ -50,21 +54,6 @@ async function whenUp(url: string): Promise<string> {
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-function startService(path: string, args: string[] = []): ChildProcess {
-  const child = spawn(path, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr?.resume();
-  return child;
-}
-
-async function stopService(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.pid === undefined) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  process.kill(-child.pid, 'SIGTERM');
-  const timer = setTimeout(() => child.pid !== undefined && process.kill(-child.pid, 'SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** Runs each command as the node does: no shell, cwd = the partition; their results. */
@@ -119,25 +108,9 @@ test('examples/kv: acknowledged writes, declared backup, restore into another in
   const client = createMasterClient({ api: 'json', masterUrl: master.url });
   const services: ChildProcess[] = [];
   try {
-    const cfg = await writeSandboxCfg(root, {
-      slapos: { computer_id: COMPUTER, master_url: master.url },
-      slapformat: { partition_amount: 2, sandbox_ipv4_network: '127.96.0.0/24' },
-    });
-    const format = await runSlapos(['-q', 'node', 'format', '--cfg', cfg, '--now']);
-    assert.equal(format.code, 0, format.stderr);
+    await formatSandboxNode(root, COMPUTER, master.url, '127.96.0.0/24');
     const softwareUrl = join(EXAMPLE, 'software.cfg');
-    const softwareDir = join(root, 'opt', createHash('md5').update(softwareUrl).digest('hex'));
-    await mkdir(softwareDir, { recursive: true });
-    await writeFile(join(softwareDir, 'buildout.cfg'), `[buildout]\nextends = ${softwareUrl}\n`);
-    const software = await runSlapos([
-      '-q',
-      'buildout',
-      '-c',
-      join(softwareDir, 'buildout.cfg'),
-      '-N',
-      `node:executable=${process.execPath}`,
-    ]);
-    assert.equal(software.code, 0, software.stderr);
+    const softwareDir = await buildSoftware(root, softwareUrl);
 
     const first = await deploy(client, root, softwareDir, softwareUrl, master.url, 'kv');
     const bin = (name: string): string => join(first.partition, 'bin', name);

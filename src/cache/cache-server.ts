@@ -19,11 +19,9 @@ import { createReadStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isSlapError, SlapError } from '../core/errors.ts';
-import { fastify as Fastify } from '../lib/fastify.ts';
-import { daemonFastifyOptions } from '../master/http/fastify-options.ts';
+import { createRawBodyDaemon } from '../master/http/raw-body-daemon.ts';
 import { closeWithGrace, DEFAULT_CLOSE_GRACE_MS } from '../lib/fastify-close.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { bareHost } from '../lib/loopback.ts';
@@ -321,8 +319,8 @@ export async function startCacheServer(options: StartCacheServerOptions): Promis
 }
 
 function createApp(context: Context, tls: CacheServerTls | undefined): FastifyInstance {
-  const app = Fastify({
-    ...daemonFastifyOptions({
+  const app = createRawBodyDaemon(
+    {
       logger: context.logger,
       noSchemasReason: 'the cache server has no route schemas',
       headersTimeoutMs: HEADERS_TIMEOUT_MS,
@@ -332,28 +330,9 @@ function createApp(context: Context, tls: CacheServerTls | undefined): FastifyIn
       maxParamLength: 2048,
       // Client certificates may upload; not required: downloads are public.
       tls,
-    }),
-    frameworkErrors: (error, _request, reply) => {
-      const { status, body } = toHttpError(error);
-      void (reply as FastifyReply).code(status).type('application/json').send(JSON.stringify(body));
     },
-  });
-  // Bodies are read by the routes themselves (a blob is streamed to the disk, whatever its type).
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_request: FastifyRequest, _payload: IncomingMessage, done) => {
-    done(null, undefined);
-  });
-  app.setErrorHandler((error, request, reply) => {
-    const { status, body, internal } = toHttpError(error);
-    if (internal)
-      context.logger.error({ err: error, method: request.method, url: request.url }, 'request failed');
-    else
-      context.logger.debug(
-        { status, title: body.title, method: request.method, url: request.url },
-        'request refused',
-      );
-    return reply.code(status).type('application/json').send(JSON.stringify(body));
-  });
+    { messagePrefix: '', requestFields: (request) => ({ method: request.method, url: request.url }) },
+  );
   app.setNotFoundHandler((request, reply) => {
     const body = toHttpError(
       new SlapError(

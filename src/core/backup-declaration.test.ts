@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  DECLARATION_FIELDS,
   DECLARATION_DIRECTORY,
   mergeDeclarations,
   parseDeclaration,
@@ -30,18 +31,6 @@ function declaration(overrides: Partial<BackupDeclaration> = {}): BackupDeclarat
   };
 }
 
-const FIELDS = [
-  'version',
-  'name',
-  'paths',
-  'exclude',
-  'backupCommand',
-  'restoreCommand',
-  'checkCommand',
-  'periodSeconds',
-  'keep',
-];
-
 /** Serialises `d`: either refused with SLAP_ERR_INVALID_INPUT, or read back equal with the same JSON shape. */
 function roundTripOrRefused(d: BackupDeclaration): 'ok' | 'refused' {
   let text: string;
@@ -53,7 +42,7 @@ function roundTripOrRefused(d: BackupDeclaration): 'ok' | 'refused' {
     return 'refused';
   }
   const raw = JSON.parse(text) as Record<string, unknown>;
-  assert.deepEqual(Object.keys(raw), FIELDS);
+  assert.deepEqual(Object.keys(raw), DECLARATION_FIELDS);
   assert.equal(raw.version, 1);
   assert.ok(Array.isArray(raw.paths) && raw.paths.every((p) => typeof p === 'string'));
   assert.deepEqual(Object.keys(raw.keep as object), ['last', 'hourly', 'daily']);

@@ -159,7 +159,8 @@ function checkKeys(where: string, value: Record<string, unknown>, keys: readonly
   for (const key of keys) if (!Object.hasOwn(value, key)) throw invalid(where, `missing field "${key}"`);
 }
 
-const FIELDS = [
+/** A declaration's fields, in the order it is written. */
+export const DECLARATION_FIELDS = [
   'version',
   'name',
   'paths',
@@ -211,7 +212,7 @@ export function parseDeclaration(text: string, where: string): BackupDeclaration
     throw invalid(where, `not JSON (${(error as Error).message})`);
   }
   if (!isRecord(value)) throw invalid(where, 'not a JSON object');
-  checkKeys(where, value, FIELDS);
+  checkKeys(where, value, DECLARATION_FIELDS);
   if (value.version !== DECLARATION_VERSION)
     throw invalid(
       where,

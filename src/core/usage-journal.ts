@@ -15,6 +15,7 @@
 import { SlapError } from './errors.ts';
 import { scanXml } from './xml-events.ts';
 import { nonXmlCharacterIndex, unescapeXml } from './xml-text.ts';
+import { utcFieldsTime } from './utc-fields.ts';
 
 /** At most this many movements in one journal (a node of 1,000 partitions × 100 resources). */
 export const MAX_USAGE_MOVEMENTS = 100_000;
@@ -66,26 +67,8 @@ export function parseJournalDate(text: string): number | undefined {
   const match = DATE.exec(text.trim());
   if (!match) return undefined;
   const [, year, month, day, hour = '0', minute = '0', second = '0', fraction = '', zone = 'Z'] = match;
-  const fields = [year, month, day, hour, minute, second].map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const [y, mo, d, h, mi, s] = fields;
-  const utc = Date.UTC(y, mo - 1, d, h, mi, s);
-  const check = new Date(utc);
-  if (
-    check.getUTCFullYear() !== y ||
-    check.getUTCMonth() !== mo - 1 ||
-    check.getUTCDate() !== d ||
-    h > 23 ||
-    mi > 59 ||
-    s > 59
-  )
-    return undefined;
+  const utc = utcFieldsTime([year, month, day, hour, minute, second].map(Number));
+  if (utc === undefined) return undefined;
   let offset = 0;
   if (zone !== 'Z') {
     const zoneHours = Number(zone.slice(1, 3));

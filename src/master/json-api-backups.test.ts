@@ -15,6 +15,7 @@ import {
   type TlsCallOptions,
 } from '../testing/master-mode.ts';
 import { LINE_TERMINATORS } from '../testing/hostile-strings.ts';
+import { partitionReport } from '../testing/backup-sync-report.ts';
 
 const SR = 'https://example.com/software/db/software.cfg';
 const PEM = '-----BEGIN CERTIFICATE-----\nTk9ERQ==\n-----END CERTIFICATE-----\n';
@@ -40,20 +41,6 @@ async function registerNode(title: string): Promise<{ id: string; tls: TlsCallOp
     { ca: master.caPem, token },
   )) as { computer_guid: string; certificate: string };
   return { id: node.computer_guid, tls: { ca: master.caPem, key: keyPem, cert: node.certificate } };
-}
-
-function partitionReport(instanceGuid: string, fields: Record<string, unknown> = {}) {
-  return {
-    partition_id: 'slappart0',
-    instance_guid: instanceGuid,
-    declared: true,
-    services_stopped: false,
-    last_backup: null,
-    restored: null,
-    backup_list: [],
-    restore_done: null,
-    ...fields,
-  };
 }
 
 interface Order {
@@ -133,7 +120,7 @@ test('a resilient tree over HTTPS: placement, sync per node, backup, list, resto
   assert.equal(requested.software_type, 'db');
   const x = requested.instance_guid as string;
 
-  const main = await sync(0, [partitionReport(x)]);
+  const main = await sync(0, [partitionReport('slappart0', x)]);
   assert.equal(main.length, 1);
   const order = main[0] as Order;
   assert.equal(order.role, 'main');
@@ -151,12 +138,15 @@ test('a resilient tree over HTTPS: placement, sync per node, backup, list, resto
     assert.equal(clone.backup_requested_at, null);
   }
   assert.deepEqual(
-    (await sync(0, [partitionReport(x)]))[0]?.targets.map((target) => target.computer_guid),
+    (await sync(0, [partitionReport('slappart0', x)]))[0]?.targets.map((target) => target.computer_guid),
     [two, three],
   );
   // The fourth node holds nothing of the tree: it learns nothing of it, whatever it says.
   assert.deepEqual(
-    await sync(3, [partitionReport(x), partitionReport(cloneOrders[0]?.instance_guid ?? '')]),
+    await sync(3, [
+      partitionReport('slappart0', x),
+      partitionReport('slappart0', cloneOrders[0]?.instance_guid ?? ''),
+    ]),
     [],
   );
   // Nor may it sync as another node.
@@ -180,17 +170,20 @@ test('a resilient tree over HTTPS: placement, sync per node, backup, list, resto
   // The owner asks for a backup: the main's node is told, the clones' are not.
   const asked = await call('/slapos.post.ext.instance_backup', { title: 'X' }, alice);
   assert.equal(typeof asked.requested_at, 'number');
-  assert.equal((await sync(0, [partitionReport(x)]))[0]?.backup_requested_at, asked.requested_at);
+  assert.equal(
+    (await sync(0, [partitionReport('slappart0', x)]))[0]?.backup_requested_at,
+    asked.requested_at,
+  );
   assert.equal((await sync(1))[0]?.backup_requested_at, null);
   // What the nodes hold, newest first, with where.
   await sync(0, [
-    partitionReport(x, {
+    partitionReport('slappart0', x, {
       last_backup: { backup_id: BACKUP, time: 1733600000.123 },
       backup_list: [{ backup_id: BACKUP, time: 1733600000.123 }],
     }),
   ]);
   await sync(1, [
-    partitionReport(cloneOrders[0]?.instance_guid ?? '', {
+    partitionReport('slappart0', cloneOrders[0]?.instance_guid ?? '', {
       restored: { backup_id: BACKUP, time: 1733600000.123 },
       backup_list: [
         { backup_id: '20261207T203000000Z-0000', time: 1733599985 },
@@ -216,13 +209,15 @@ test('a resilient tree over HTTPS: placement, sync per node, backup, list, resto
     { title: 'X', backup_id: BACKUP },
     alice,
   )) as { request_id: string };
-  assert.deepEqual((await sync(0, [partitionReport(x)]))[0]?.restore_request, {
+  assert.deepEqual((await sync(0, [partitionReport('slappart0', x)]))[0]?.restore_request, {
     request_id: requestId,
     backup_id: BACKUP,
   });
   assert.equal((await sync(1))[0]?.restore_request, null);
-  await sync(0, [partitionReport(x, { restore_done: { request_id: requestId, ok: true, message: '' } })]);
-  assert.equal((await sync(0, [partitionReport(x)]))[0]?.restore_request, null);
+  await sync(0, [
+    partitionReport('slappart0', x, { restore_done: { request_id: requestId, ok: true, message: '' } }),
+  ]);
+  assert.equal((await sync(0, [partitionReport('slappart0', x)]))[0]?.restore_request, null);
 
   // Bob cannot touch alice's tree.
   for (const path of [
@@ -238,13 +233,15 @@ test('a resilient tree over HTTPS: placement, sync per node, backup, list, resto
   assert.deepEqual(taken, { title: 'X', compute_node_id: two, partition_id: 'slappart0', epoch: 1 });
   const read = await call('/slapos.get.v0.software_instance', { instance_guid: x }, alice);
   assert.equal(read.computer_guid, two);
-  const fenced = await sync(0, [partitionReport(x)]);
+  const fenced = await sync(0, [partitionReport('slappart0', x)]);
   assert.deepEqual(
     fenced.map((item) => [item.instance_guid, item.role, item.epoch, item.writers]),
     [[cloneOrders[0]?.instance_guid, 'fenced', 1, [two]]],
   );
   assert.equal((await sync(1))[0]?.role, 'main');
-  await sync(0, [partitionReport(cloneOrders[0]?.instance_guid ?? '', { services_stopped: true })]);
+  await sync(0, [
+    partitionReport('slappart0', cloneOrders[0]?.instance_guid ?? '', { services_stopped: true }),
+  ]);
   assert.equal((await sync(0))[0]?.role, 'clone');
 });
 
@@ -254,11 +251,11 @@ test('bad bodies are answered 400 with the API error body', async () => {
   const valid = {
     computer_guid: node.id,
     repository: { url: 'https://127.0.0.1:8700', certificate: PEM },
-    partition_list: [partitionReport('SOFTINST-1')],
+    partition_list: [partitionReport('slappart0', 'SOFTINST-1')],
   };
   const withPartition = (fields: Record<string, unknown>) => ({
     ...valid,
-    partition_list: [{ ...partitionReport('SOFTINST-1'), ...fields }],
+    partition_list: [{ ...partitionReport('slappart0', 'SOFTINST-1'), ...fields }],
   });
   const bad: [string, unknown][] = [
     ['not an object', []],

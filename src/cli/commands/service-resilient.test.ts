@@ -12,12 +12,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MasterClient } from '../../client/master-client.ts';
 import { createMasterClient } from '../../client/master-api.ts';
-import { JsonTransport } from '../../client/json-transport.ts';
-import type { Instance, WireRequest, WireResponse } from '../../client/types.ts';
-import { createKeyAndCertificateRequest } from '../../lib/certificate-request.ts';
+import type { JsonTransport } from '../../client/json-transport.ts';
+import type { Instance, WireResponse } from '../../client/types.ts';
 import { runSlapos } from '../../testing/cli.ts';
 import { isolatedClientEnv } from '../../testing/client-env.ts';
-import { postTls, startTestMasterMode, type TestMasterMode } from '../../testing/master-mode.ts';
+import { startTestMasterMode, type TestMasterMode } from '../../testing/master-mode.ts';
+import { registerFormattedNode } from '../../testing/master-mode-node.ts';
+import { partitionReport, type PartitionReport } from '../../testing/backup-sync-report.ts';
 
 const SR = 'https://example.com/software/kv/software.cfg';
 const env = isolatedClientEnv();
@@ -29,44 +30,12 @@ let client: MasterClient;
 /** Each registered node's transport (its certificate), by its id. */
 const nodes = new Map<string, JsonTransport>();
 
-type SyncBody = WireRequest<'/slapos.post.ext.backup_sync'>;
 type SyncAnswer = WireResponse<'/slapos.post.ext.backup_sync'>;
-type PartitionReport = SyncBody['partition_list'][number];
 
 /** Registers a compute node of alice's (token, then certificate) and formats two partitions. */
 async function registerNode(token: string, n: number): Promise<void> {
-  const registration = await postTls(
-    master.url,
-    '/slapos.post.ext.registration_token',
-    {},
-    { ca: master.caPem, token },
-  );
-  assert.equal(registration.status, 200, registration.text);
-  const { keyPem, csrPem } = await createKeyAndCertificateRequest(`node ${n}`);
-  const registered = await postTls(
-    master.url,
-    '/slapos.post.ext.compute_node_registration',
-    { title: `node ${n}`, certificate_request: csrPem },
-    { ca: master.caPem, token: (registration.body as { token: string }).token },
-  );
-  assert.equal(registered.status, 200, registered.text);
-  const { computer_guid: computerGuid, certificate } = registered.body as {
-    computer_guid: string;
-    certificate: string;
-  };
-  const node = new JsonTransport({
-    masterUrl: master.url,
-    tls: { ca: master.caPem, cert: certificate, key: keyPem },
-  });
-  nodes.set(computerGuid, node);
-  await node.post('/slapos.put.v0.compute_node_format', {
-    computer_guid: computerGuid,
-    compute_partition_list: [0, 1].map((p) => ({
-      partition_id: `slappart${p}`,
-      ip_list: [{ 'ip-address': `127.0.${n + 1}.${p + 1}`, 'network-interface': 'lo' }],
-    })),
-  });
-  await client.supply({ softwareReleaseUri: SR, computerGuid });
+  const { guid, transport } = await registerFormattedNode(master, client, token, n, SR);
+  nodes.set(guid, transport);
 }
 
 before(async () => {
@@ -124,19 +93,7 @@ async function sync(
   const answer = await node.post('/slapos.post.ext.backup_sync', {
     computer_guid: place.computerGuid,
     repository: null,
-    partition_list: [
-      {
-        partition_id: place.partitionId,
-        instance_guid: place.guid,
-        declared: true,
-        services_stopped: false,
-        last_backup: null,
-        restored: null,
-        backup_list: [],
-        restore_done: null,
-        ...report,
-      },
-    ],
+    partition_list: [partitionReport(place.partitionId, place.guid, report)],
   });
   return answer.partition_list.find((order) => order.partition_id === place.partitionId);
 }

@@ -202,6 +202,22 @@ function requestedNode(record: InstanceRecord): string | undefined {
   }
 }
 
+/** Gives `instance` the free `partition`: its location, the partition's holder, and the timeline's event. */
+export async function placeInstance(
+  repository: Repository,
+  instance: InstanceRecord,
+  partition: PartitionKey,
+  now: number,
+): Promise<void> {
+  await repository.updateInstance(instance.id, { location: partition, allocationMessage: null, now });
+  await repository.allocatePartition(partition, now, partitionHolder(instance));
+  await recordInstanceEvent(repository, instance.id, {
+    kind: 'allocated',
+    at: now,
+    detail: allocationDetail(partition),
+  });
+}
+
 /** An instance `allocateWaitingInstances` placed, to log once its transaction committed. */
 export interface PlacedInstance extends PartitionKey {
   instance: string;
@@ -250,17 +266,7 @@ export async function allocateWaitingInstances(
         await repository.updateInstance(record.id, { allocationMessage: placement.waiting, now });
       continue;
     }
-    await repository.updateInstance(record.id, {
-      location: placement.partition,
-      allocationMessage: null,
-      now,
-    });
-    await repository.allocatePartition(placement.partition, now, partitionHolder(record));
-    await recordInstanceEvent(repository, record.id, {
-      kind: 'allocated',
-      at: now,
-      detail: allocationDetail(placement.partition),
-    });
+    await placeInstance(repository, record, placement.partition, now);
     placed.push({ instance: context.naming.guidOf(record), ...placement.partition });
   }
   return placed;

@@ -11,7 +11,7 @@ import { SlapError } from '../../core/errors.ts';
 import { requestedStateEvent } from '../../core/instance-events.ts';
 import type { RequestedState } from '../../core/states.ts';
 import type { BackupMemberRecord, InstanceRecord, Repository } from '../storage/repository.ts';
-import { chooseFreePartition } from './allocation.ts';
+import { chooseFreePartition, placeInstance } from './allocation.ts';
 import type { Caller } from './caller.ts';
 import { allocationDetail, recordInstanceEvent } from './instance-timeline.ts';
 import { partitionHolder } from './partition-holder.ts';
@@ -225,17 +225,7 @@ export async function syncResilientTree(
         excludedNodes: await memberNodes(repository, root.id, existing.id),
       });
       if ('partition' in placement) {
-        await repository.updateInstance(existing.id, {
-          location: placement.partition,
-          allocationMessage: null,
-          now,
-        });
-        await repository.allocatePartition(placement.partition, now, partitionHolder(existing));
-        await recordInstanceEvent(repository, existing.id, {
-          kind: 'allocated',
-          at: now,
-          detail: allocationDetail(placement.partition),
-        });
+        await placeInstance(repository, existing, placement.partition, now);
       } else if (placement.waiting !== existing.allocationMessage)
         await repository.updateInstance(existing.id, { allocationMessage: placement.waiting, now });
     }

@@ -14,11 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MasterClient } from '../../client/master-client.ts';
 import { createMasterClient } from '../../client/master-api.ts';
-import { JsonTransport } from '../../client/json-transport.ts';
-import { createKeyAndCertificateRequest } from '../../lib/certificate-request.ts';
+import type { JsonTransport } from '../../client/json-transport.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { FakeRestic } from '../../testing/fake-restic.ts';
-import { postTls, startTestMasterMode, type TestMasterMode } from '../../testing/master-mode.ts';
+import { startTestMasterMode, type TestMasterMode } from '../../testing/master-mode.ts';
+import { registerFormattedNode } from '../../testing/master-mode-node.ts';
 import { waitFor } from '../../testing/supervisor.ts';
 import { writePartitionRecord } from '../instance/partition-files.ts';
 import { BackupAgent, type PartitionServices } from './agent.ts';
@@ -52,37 +52,7 @@ const PLAN = {
 };
 
 async function registerNode(token: string, n: number): Promise<TestNode> {
-  const registration = await postTls(
-    master.url,
-    '/slapos.post.ext.registration_token',
-    {},
-    { ca: master.caPem, token },
-  );
-  assert.equal(registration.status, 200, registration.text);
-  const { keyPem, csrPem } = await createKeyAndCertificateRequest(`node ${n}`);
-  const registered = await postTls(
-    master.url,
-    '/slapos.post.ext.compute_node_registration',
-    { title: `node ${n}`, certificate_request: csrPem },
-    { ca: master.caPem, token: (registration.body as { token: string }).token },
-  );
-  assert.equal(registered.status, 200, registered.text);
-  const { computer_guid: guid, certificate } = registered.body as {
-    computer_guid: string;
-    certificate: string;
-  };
-  const transport = new JsonTransport({
-    masterUrl: master.url,
-    tls: { ca: master.caPem, cert: certificate, key: keyPem },
-  });
-  await transport.post('/slapos.put.v0.compute_node_format', {
-    computer_guid: guid,
-    compute_partition_list: [0, 1].map((p) => ({
-      partition_id: `slappart${p}`,
-      ip_list: [{ 'ip-address': `127.0.${n + 1}.${p + 1}`, 'network-interface': 'lo' }],
-    })),
-  });
-  await client.supply({ softwareReleaseUri: SR, computerGuid: guid });
+  const { guid, transport } = await registerFormattedNode(master, client, token, n, SR);
   const instanceRoot = join(dir, `node${n}`, 'instance');
   for (const p of [0, 1]) {
     await mkdir(join(instanceRoot, `slappart${p}`, 'srv', 'data'), { recursive: true });

@@ -2,32 +2,15 @@
  * The time a backup id names (contract §0: `YYYYMMDDTHHMMSSmmmZ-xxxx`, made by restic.ts's
  * newBackupId): the same for a backup in every repository holding it, whatever restic recorded.
  */
+import { utcFieldsTime } from '../../core/utc-fields.ts';
+
 const BACKUP_ID = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-[0-9a-f]{4}$/;
 
 /** The backup's start in float seconds since the epoch; undefined for anything not a backup id. */
 export function backupIdTime(id: string): number | undefined {
   const match = BACKUP_ID.exec(id);
   if (!match) return undefined;
-  const [year, month, day, hour, minute, second, ms] = match.slice(1, 8).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const time = Date.UTC(year, month - 1, day, hour, minute, second, ms);
-  const back = new Date(time);
-  // 20261331T… is not a date: refused rather than rolled over into the next year.
-  if (
-    back.getUTCFullYear() !== year ||
-    back.getUTCMonth() !== month - 1 ||
-    back.getUTCDate() !== day ||
-    back.getUTCHours() !== hour ||
-    back.getUTCMinutes() !== minute ||
-    back.getUTCSeconds() !== second
-  )
-    return undefined;
+  const time = utcFieldsTime(match.slice(1, 8).map(Number));
+  if (time === undefined) return undefined;
   return time / 1000;
 }

@@ -32,12 +32,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isSlapError, SlapError } from '../../core/errors.ts';
 import { parseRange } from '../../cache/byte-range.ts';
 import { certificateUploader } from '../../cache/upload-auth.ts';
-import { fastify as Fastify } from '../../lib/fastify.ts';
 import { closeWithGrace } from '../../lib/fastify-close.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { bareHost } from '../../lib/loopback.ts';
-import { toHttpError } from '../../master/http/errors.ts';
-import { daemonFastifyOptions } from '../../master/http/fastify-options.ts';
+import { createRawBodyDaemon } from '../../master/http/raw-body-daemon.ts';
 import { readBodyChunks } from '../../master/http/request-body.ts';
 
 export interface RepositoryAccess {
@@ -446,8 +444,8 @@ async function handle(context: Context, request: FastifyRequest, reply: FastifyR
 
 function createApp(context: Context): FastifyInstance {
   const { options } = context;
-  const app = Fastify({
-    ...daemonFastifyOptions({
+  const app = createRawBodyDaemon(
+    {
       logger: options.logger,
       noSchemasReason: 'the repository server has no route schemas',
       headersTimeoutMs: 10_000,
@@ -456,27 +454,9 @@ function createApp(context: Context): FastifyInstance {
       keepAliveTimeoutMs: 60_000,
       maxParamLength: 256,
       tls: options.tls,
-    }),
-    frameworkErrors: (error, _request, reply) => {
-      const { status, body } = toHttpError(error);
-      void (reply as FastifyReply).code(status).type('application/json').send(JSON.stringify(body));
     },
-  });
-  // Bodies are read by the routes (streamed to the disk, whatever their type).
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_request: FastifyRequest, _payload: IncomingMessage, done) => {
-    done(null, undefined);
-  });
-  app.setErrorHandler((error, request, reply) => {
-    const { status, body, internal } = toHttpError(error);
-    if (internal) options.logger.error({ err: error, method: request.method }, 'repository: request failed');
-    else
-      options.logger.debug(
-        { status, title: body.title, method: request.method },
-        'repository: request refused',
-      );
-    return reply.code(status).type('application/json').send(JSON.stringify(body));
-  });
+    { messagePrefix: 'repository: ', requestFields: (request) => ({ method: request.method }) },
+  );
   const route = (request: FastifyRequest, reply: FastifyReply) => handle(context, request, reply);
   app.setNotFoundHandler(route);
   app.route({
