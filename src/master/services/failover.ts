@@ -13,6 +13,7 @@
 import {
   chooseClone,
   decideFailover,
+  someNodeOutOfContact,
   type FailoverSettings,
   type MemberState,
   type TreeState,
@@ -265,6 +266,7 @@ export function startFailoverMonitor(
     if (trees.length === 0) return;
     const contacts = await contactTimes(context);
     const settings = failoverSettings(context);
+    if (!someNodeOutOfContact(contacts.values(), settings, context.clock.now())) return;
     for (const tree of trees) {
       const now = context.clock.now();
       const state = await context.store.read(async (repository) =>
