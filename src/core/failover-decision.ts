@@ -78,22 +78,6 @@ export function decideFailover(tree: TreeState, settings: FailoverSettings, now:
 }
 
 /**
- * Whether decideFailover could promote anything now, from the nodes' contacts alone: the grace
- * period is over and some node has not made contact within failover_after (a main on a node in
- * contact is never lost). Lets the monitor skip reading every tree while every node is in contact.
- */
-export function someNodeOutOfContact(
-  contacts: Iterable<number | null>,
-  settings: FailoverSettings,
-  now: number,
-): boolean {
-  const after = settings.failoverAfterSeconds;
-  if (!(now - settings.startedAt >= after)) return false;
-  for (const contact of contacts) if (!isFresh(contact, after, now)) return true;
-  return false;
-}
-
-/**
  * The clone to promote (automatically, or by hand with `wanted`): a member with role `clone` (never
  * `fenced`), on a node other than the main's, whose node made contact within failover_after and that
  * restored a backup; the one that restored the newest backup, ties to the lowest instance id. Whether

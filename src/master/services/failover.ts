@@ -13,7 +13,6 @@
 import {
   chooseClone,
   decideFailover,
-  someNodeOutOfContact,
   type FailoverSettings,
   type MemberState,
   type TreeState,
@@ -266,7 +265,6 @@ export function startFailoverMonitor(
     if (trees.length === 0) return;
     const contacts = await contactTimes(context);
     const settings = failoverSettings(context);
-    if (!someNodeOutOfContact(contacts.values(), settings, context.clock.now())) return;
     for (const tree of trees) {
       const now = context.clock.now();
       const state = await context.store.read(async (repository) =>
