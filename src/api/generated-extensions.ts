@@ -1397,6 +1397,11 @@ export interface paths {
                                  * @description What went wrong, or empty
                                  */
                                 message: string;
+                                /**
+                                 * Restored Backup Id
+                                 * @description The backup put in place (null when the restore failed)
+                                 */
+                                restored_backup_id?: null | string;
                             };
                         }[];
                     };
@@ -1460,6 +1465,11 @@ export interface paths {
                                  */
                                 writers: string[];
                                 /**
+                                 * Readers
+                                 * @description The nodes that may read (never append to) this node's repository of the tree: those restoring one of its backups into another tree
+                                 */
+                                readers: string[];
+                                /**
                                  * Backup Requested At
                                  * @description When the owner last asked for a backup (float seconds), null: never
                                  */
@@ -1472,6 +1482,34 @@ export interface paths {
                                      * @description null: the latest
                                      */
                                     backup_id: string | null;
+                                    /**
+                                     * Source
+                                     * @description null: the tree's own backups; else the tree whose backup is restored into this one
+                                     */
+                                    source: null | {
+                                        /**
+                                         * Repository
+                                         * @description The source tree's repository
+                                         */
+                                        repository: string;
+                                        /**
+                                         * Password
+                                         * @description The source tree's repository password
+                                         */
+                                        password: string;
+                                        /**
+                                         * Locations
+                                         * @description The nodes holding the source's backups, with their repository servers (url and certificate null when the node has none: only that node itself can read it)
+                                         */
+                                        locations: {
+                                            /** Compute Node Id */
+                                            computer_guid: string;
+                                            /** URL */
+                                            url: string | null;
+                                            /** Certificate */
+                                            certificate: string | null;
+                                        }[];
+                                    };
                                 };
                             }[];
                         };
@@ -1604,7 +1642,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description The backups the nodes hold of one of the caller's instance trees (at most 200), newest first. 409 when the tree has no backups. */
+        /** @description The backups the nodes hold of one of the caller's instance trees (at most 200), newest first, and the tree's last restore. 409 when the tree has no backups. */
         post: {
             parameters: {
                 query?: never;
@@ -1644,6 +1682,43 @@ export interface paths {
                                  */
                                 computer_guid_list: string[];
                             }[];
+                            /**
+                             * Restore
+                             * @description The tree's last restore (pending or finished), null: none
+                             */
+                            restore?: null | {
+                                /** Request Id */
+                                request_id: string;
+                                /**
+                                 * State
+                                 * @enum {string}
+                                 */
+                                state: "pending" | "done" | "failed";
+                                /**
+                                 * Backup Id
+                                 * @description The backup asked for, null: the latest
+                                 */
+                                backup_id: string | null;
+                                /**
+                                 * Restored Backup Id
+                                 * @description The backup restored (once done)
+                                 */
+                                restored_backup_id: string | null;
+                                /**
+                                 * Source
+                                 * @description The title of the tree whose backup is restored (the tree itself, or the source of a restore into it)
+                                 */
+                                source: string;
+                                /**
+                                 * Message
+                                 * @description The node's message: what the checks said, or what went wrong; empty while pending
+                                 */
+                                message: string;
+                                /** Requested At */
+                                requested_at: number;
+                                /** Finished At */
+                                finished_at: number | null;
+                            };
                         };
                     };
                 };
@@ -1664,7 +1739,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Asks the main node of one of the caller's instance trees to restore a backup (null: the latest) in place; the outcome comes back as a 'restored' event of the instance. 409 when the tree has no backups or no such backup is listed. */
+        /** @description Asks the node of one of the caller's instance trees (title), or of another tree (into: requested like the source when it does not exist), to restore a backup of the tree (null: the latest) in place; the outcome is the tree's restore status (slapos.get.ext.instance_backup_list) and a 'restored' event of the instance. A new request replaces a pending one. 409 when the tree has no backups, no such backup is listed, or into names the tree or one of its members. */
         post: {
             parameters: {
                 query?: never;
@@ -1682,6 +1757,7 @@ export interface paths {
                          */
                         title: string;
                         backup_id?: null | string;
+                        into?: null | string;
                     };
                 };
             };

@@ -212,6 +212,7 @@ test('a resilient tree over HTTPS: placement, sync per node, backup, list, resto
   assert.deepEqual((await sync(0, [partitionReport('slappart0', x)]))[0]?.restore_request, {
     request_id: requestId,
     backup_id: BACKUP,
+    source: null,
   });
   assert.equal((await sync(1))[0]?.restore_request, null);
   await sync(0, [

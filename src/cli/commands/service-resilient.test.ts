@@ -157,6 +157,7 @@ test('a resilient service: backups listed, a backup waited for, a restore reques
   assert.deepEqual((await sync(main))?.restore_request, {
     request_id: requestId,
     backup_id: first.backup_id,
+    source: null,
   });
   const unknown = await slapos(['service', 'restore', 'kv', '--backup', backupId(firstTime - 3600, 'ffff')]);
   assert.equal(unknown.code, 1);

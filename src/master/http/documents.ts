@@ -177,11 +177,16 @@ export function backupSyncDocument(answer: BackupSyncAnswer): ApiResponse<'/slap
         certificate: target.certificate,
       })),
       writers: order.writers,
+      readers: [],
       backup_requested_at: order.backupRequestedAt,
       restore_request:
         order.restoreRequest === null
           ? null
-          : { request_id: order.restoreRequest.requestId, backup_id: order.restoreRequest.backupId },
+          : {
+              request_id: order.restoreRequest.requestId,
+              backup_id: order.restoreRequest.backupId,
+              source: null,
+            },
     })),
   };
 }

@@ -70,6 +70,7 @@ test('listen starts the repository server; its certificate goes to the master; w
             epoch: 0,
             targets: [],
             writers: ['COMP-1'],
+            readers: [],
             backup_requested_at: null,
             restore_request: null,
           },
