@@ -189,6 +189,8 @@ class AutoMasterClient implements MasterClient {
     (await this.client(options)).requestBackup(title, options);
   listBackups: MasterClient['listBackups'] = async (title, options) =>
     (await this.client(options)).listBackups(title, options);
+  getBackupState: MasterClient['getBackupState'] = async (title, options) =>
+    (await this.client(options)).getBackupState(title, options);
   requestRestore: MasterClient['requestRestore'] = async (input, options) =>
     (await this.client(options)).requestRestore(input, options);
   getHateoasUrl: MasterClient['getHateoasUrl'] = async (options) =>

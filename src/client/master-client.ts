@@ -24,6 +24,7 @@ import type { MasterHttp } from './master-http.ts';
 import type {
   ActionResult,
   BackupListEntry,
+  BackupState,
   Certificate,
   ComputeNodeInstance,
   ComputeNodeStatus,
@@ -623,22 +624,35 @@ export class JsonMasterClient {
 
   /** The backups the tree's nodes report holding, newest first. */
   async listBackups(title: string, options?: CallOptions): Promise<BackupListEntry[]> {
+    return (await this.getBackupState(title, options)).backups;
+  }
+
+  /** The backups the tree's nodes report holding, newest first, and the tree's last restore. */
+  async getBackupState(title: string, options?: CallOptions): Promise<BackupState> {
     const answer = await routeCall(
       this.transport.post('/slapos.get.ext.instance_backup_list', { title }, options),
       this.masterUrl,
     );
-    return answer.backup_list;
+    return { backups: answer.backup_list, restore: answer.restore };
   }
 
-  /** Asks the main's node to restore a backup (default: the latest) into the tree's main. */
+  /**
+   * Asks the node of a tree to restore a backup of the tree `title` (default: the latest) in place:
+   * into the tree itself, or into the tree `into` (the master requests it like `title` when it does
+   * not exist). The outcome is the restore status of the tree restored into (getBackupState).
+   */
   async requestRestore(
-    input: { title: string; backupId?: string | undefined },
+    input: { title: string; backupId?: string | undefined; into?: string | undefined },
     options?: CallOptions,
   ): Promise<{ requestId: string }> {
     const answer = await routeCall(
       this.transport.post(
         '/slapos.post.ext.instance_restore',
-        { title: input.title, backup_id: input.backupId ?? null },
+        {
+          title: input.title,
+          backup_id: input.backupId ?? null,
+          ...(input.into === undefined ? {} : { into: input.into }),
+        },
         options,
       ),
       this.masterUrl,

@@ -80,6 +80,16 @@ export interface SupplyInput {
 export type TakeoverResult = WireResponse<'/slapos.post.ext.instance_takeover'>;
 /** Our extension: one backup of an instance tree and the compute nodes holding it. */
 export type BackupListEntry = WireResponse<'/slapos.get.ext.instance_backup_list'>['backup_list'][number];
+/** Our extension: a tree's last restore (pending or finished), as the master answers it. */
+export type RestoreStatus = NonNullable<WireResponse<'/slapos.get.ext.instance_backup_list'>['restore']>;
+/**
+ * Our extension: a tree's backups, newest first, and its last restore: null when it has none,
+ * undefined when the master does not report restores (an older master).
+ */
+export interface BackupState {
+  backups: BackupListEntry[];
+  restore: RestoreStatus | null | undefined;
+}
 
 /** Our extension (slapos-extensions.json): everything one node pass needs, with the node's revision. */
 export type NodeSnapshot = WireResponse<'/slapos.get.ext.compute_node_snapshot'>;

@@ -30,7 +30,7 @@ export const EXIT = {
   locked: 10,
   /** Bad command line or configuration (the original `slapos` exits 5 on usage errors). */
   usage: 5,
-  /** What was asked is not supported yet (`slapos service restore --into`). */
+  /** What was asked is not supported yet. */
   notSupported: 2,
   /** The master or another peer could not be reached. */
   unavailable: 69,
@@ -89,7 +89,7 @@ export const ERROR_CATALOG = {
   SLAP_ERR_NOT_SUPPORTED: {
     http: 501,
     exit: EXIT.notSupported,
-    summary: 'Not supported yet (e.g. `slapos service restore --into`).',
+    summary: 'Not supported yet.',
   },
 
   // --- master, JSON API v0 (slapproxy answers 403 for every "not found" or "not allowed") ---
@@ -371,6 +371,12 @@ export const ERROR_CATALOG = {
     http: 500,
     exit: EXIT.failure,
     summary: "A backup repository cannot be opened with the tree's password (wrong key, or no key at all).",
+  },
+  SLAP_ERR_RESTORE_FAILED: {
+    http: 502,
+    exit: EXIT.failure,
+    summary:
+      "A restore failed (`slapos service restore --wait`); the message is the node's: restic's reason, or the check command that failed.",
   },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -31,6 +31,7 @@ import { stateMarker } from '../../lib/stable-digest.ts';
 import type {
   ActionResult,
   BackupListEntry,
+  BackupState,
   Certificate,
   ComputeNodeInstance,
   ComputeNodeStatus,
@@ -680,8 +681,12 @@ export class LegacyMasterClient implements MasterClient {
     return Promise.reject(lackingBackups(this.masterUrl));
   }
 
+  getBackupState(_title: string, _options?: CallOptions): Promise<BackupState> {
+    return Promise.reject(lackingBackups(this.masterUrl));
+  }
+
   requestRestore(
-    _input: { title: string; backupId?: string },
+    _input: { title: string; backupId?: string; into?: string },
     _options?: CallOptions,
   ): Promise<{ requestId: string }> {
     return Promise.reject(lackingBackups(this.masterUrl));
