@@ -152,29 +152,201 @@ test('service backups: a table newest first, one line per backup whatever the no
   assert.equal((await slapos(['service', 'backups', 'kv'])).stdout, 'No backup of kv yet.\n');
 });
 
-test('service restore prints the request id; --into is refused with exit 2 before calling the master', async () => {
+test('service restore prints the request id; --into names the service restored into', async () => {
   script['/slapos.post.ext.instance_restore'] = (_body, response) =>
     sendJson(response, 200, { request_id: 'restore-7f3a' });
   const latest = await slapos(['service', 'restore', 'kv']);
   assert.equal(latest.code, 0, latest.stderr);
   assert.equal(latest.stdout, 'restore-7f3a\n');
-  assert.match(latest.stderr, /Restore of the latest backup requested/);
+  assert.match(latest.stderr, /Restore of the latest backup of kv requested; its outcome will show/);
   const chosen = await slapos(['service', 'restore', 'kv', '--backup', OLD.backup_id, '--json']);
   assert.deepEqual(JSON.parse(chosen.stdout), { request_id: 'restore-7f3a' });
+  const into = await slapos(['service', 'restore', 'kv', '--into', 'kv-copy']);
+  assert.equal(into.code, 0, into.stderr);
+  assert.equal(into.stdout, 'restore-7f3a\n');
+  assert.match(
+    into.stderr,
+    /the latest backup of kv into kv-copy requested; .*`slapos service backups "kv-copy"`/,
+  );
   assert.deepEqual(sent('/slapos.post.ext.instance_restore'), [
     { title: 'kv', backup_id: null },
     { title: 'kv', backup_id: OLD.backup_id },
+    { title: 'kv', backup_id: null, into: 'kv-copy' },
+  ]);
+  assert.deepEqual(sent('/slapos.get.ext.instance_backup_list'), [], 'no --wait: no polling');
+});
+
+/** A restore status as the master reports it (slapos-extensions.json's RestoreStatus). */
+function restoreStatus(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    request_id: 'restore-7f3a',
+    state: 'pending',
+    backup_id: null,
+    restored_backup_id: null,
+    source: 'kv',
+    message: '',
+    requested_at: REQUESTED_AT,
+    finished_at: null,
+    ...overrides,
+  };
+}
+
+const DONE = restoreStatus({
+  state: 'done',
+  restored_backup_id: NEW.backup_id,
+  message: `restored ${NEW.backup_id}; checked: check-kv: 2 records, seq increasing`,
+  finished_at: REQUESTED_AT + 9.5,
+});
+
+/** The scripted master restores: `statuses` are the restore status of each poll (the last repeats). */
+function scriptRestore(statuses: ReadonlyArray<Record<string, unknown> | 'unavailable'>): { polls: number } {
+  const counter = { polls: 0 };
+  script['/slapos.post.ext.instance_restore'] = (_body, response) =>
+    sendJson(response, 200, { request_id: 'restore-7f3a' });
+  script['/slapos.get.ext.instance_backup_list'] = (_body, response) => {
+    const status = statuses[Math.min(counter.polls++, statuses.length - 1)];
+    if (status === 'unavailable') return sendJson(response, 503, error(503, 'restarting'));
+    sendJson(response, 200, { backup_list: [NEW], restore: status });
+  };
+  return counter;
+}
+
+function restoreWait(extra: string[]): ReturnType<typeof slapos> {
+  return slapos([
+    'service',
+    'restore',
+    'kv',
+    '--into',
+    'kv-copy',
+    '--wait',
+    '--poll-interval',
+    '0.02',
+    ...extra,
+  ]);
+}
+
+test('service restore --wait polls the service restored into until done: the node message, exit 0', async () => {
+  const pending = restoreStatus();
+  const counter = scriptRestore([pending, 'unavailable', pending, DONE]);
+  const run = await restoreWait([]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout, `${String(DONE.message)}\n`);
+  assert.match(
+    run.stderr,
+    /^Restore of the latest backup of kv into kv-copy requested \(restore-7f3a\); waiting for its outcome \(at most 600 s\)…\n/,
+  );
+  assert.match(run.stderr, /\nwarning: restarting; trying again\n/);
+  assert.equal(counter.polls, 4);
+  assert.deepEqual(sent('/slapos.get.ext.instance_backup_list'), [
+    { title: 'kv-copy' },
+    { title: 'kv-copy' },
+    { title: 'kv-copy' },
+    { title: 'kv-copy' },
   ]);
 
+  scriptRestore([pending, DONE]);
+  const json = await restoreWait(['--json']);
+  assert.equal(json.code, 0, json.stderr);
+  assert.deepEqual(JSON.parse(json.stdout), DONE);
+
+  // Without --into the request and the polls are on the service itself.
   server.requests.length = 0;
-  const into = await slapos(['service', 'restore', 'kv', '--into', 'kv-copy']);
-  assert.equal(into.code, 2);
-  assert.equal(into.stdout, '');
+  scriptRestore([DONE]);
+  const plain = await slapos(['service', 'restore', 'kv', '--wait', '--backup', NEW.backup_id]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.deepEqual(sent('/slapos.post.ext.instance_restore'), [{ title: 'kv', backup_id: NEW.backup_id }]);
+  assert.deepEqual(sent('/slapos.get.ext.instance_backup_list'), [{ title: 'kv' }]);
+});
+
+test('service restore --wait: a failed restore is exit 1 with the node message on one line', async () => {
+  const failed = restoreStatus({
+    state: 'failed',
+    message: 'check-kv failed:\nseq not increasing\u2028\u001b[31m',
+    finished_at: REQUESTED_AT + 4,
+  });
+  scriptRestore([restoreStatus(), failed]);
+  const run = await restoreWait([]);
+  assert.equal(run.code, 1);
+  assert.equal(run.stdout, '');
   assert.match(
-    into.stderr,
-    /slapos: error: restoring into a new service \(--into\) is not supported yet\nhint: /,
+    run.stderr,
+    /\nslapos: error: check-kv failed: seq not increasing \\u001b\[31m\nhint: `slapos service backups "kv"` lists the backups/,
   );
-  assert.deepEqual(server.requests, []);
+
+  scriptRestore([failed]);
+  const json = await restoreWait(['--json']);
+  assert.equal(json.code, 1);
+  assert.deepEqual(JSON.parse(json.stdout), failed, '--json prints the status, failed or not');
+  assert.match(json.stderr, /slapos: error: check-kv failed/);
+});
+
+test('service restore --wait: superseded by a newer request is exit 1; no outcome in time is exit 69', async () => {
+  scriptRestore([restoreStatus(), restoreStatus({ request_id: 'restore-9b1c' })]);
+  const superseded = await restoreWait([]);
+  assert.equal(superseded.code, 1);
+  assert.equal(superseded.stdout, '');
+  assert.match(
+    superseded.stderr,
+    /slapos: error: the restore restore-7f3a of kv-copy was superseded by restore-9b1c\n/,
+  );
+
+  // A newer request that already finished supersedes too: only this request's outcome answers.
+  scriptRestore([{ ...DONE, request_id: 'restore-9b1c' }]);
+  assert.equal((await restoreWait([])).code, 1);
+
+  server.requests.length = 0;
+  scriptRestore([restoreStatus()]);
+  const timeout = await restoreWait(['--timeout', '0.2', '--poll-interval', '0.05']);
+  assert.equal(timeout.code, 69);
+  assert.equal(timeout.stdout, '');
+  assert.match(
+    timeout.stderr,
+    /slapos: error: the restore restore-7f3a of kv-copy did not finish within 0\.2 s\nhint: .*the request stays/,
+  );
+  assert.ok(sent('/slapos.get.ext.instance_backup_list').length >= 2, 'it polled');
+
+  // A master that does not report restores: said at once, not waited for until the timeout.
+  script['/slapos.get.ext.instance_backup_list'] = (_body, response) =>
+    sendJson(response, 200, { backup_list: [NEW] });
+  const older = await restoreWait([]);
+  assert.equal(older.code, 2);
+  assert.match(older.stderr, /the master does not report the outcome of restores/);
+});
+
+test('service backups ends with the last restore; --json adds it only when the master reports it', async () => {
+  const hostile = restoreStatus({
+    state: 'failed',
+    backup_id: OLD.backup_id,
+    source: 'kv\n(evil)',
+    message: 'restic:\r\nFatal\u0085wrong password',
+    finished_at: REQUESTED_AT + 4,
+  });
+  script['/slapos.get.ext.instance_backup_list'] = (_body, response) =>
+    sendJson(response, 200, { backup_list: [NEW], restore: hostile });
+  const run = await slapos(['service', 'backups', 'kv-copy']);
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(run.stdout.split('\n'), [
+    'BACKUP ID                 TIME                      NODES',
+    '20251207T201016500Z-c3d4  2025-12-07T20:10:16.500Z  COMP-2, COMP-3',
+    'last restore: failed restore-7f3a: backup 20251207T200000000Z-0a0b from kv (evil), ' +
+      'requested 2025-12-07T20:10:15.125Z, finished 2025-12-07T20:10:19.125Z: restic: Fatal wrong password',
+    '',
+  ]);
+  const json = await slapos(['service', 'backups', 'kv-copy', '--json']);
+  assert.deepEqual(JSON.parse(json.stdout), { backup_list: [NEW], restore: hostile });
+
+  script['/slapos.get.ext.instance_backup_list'] = (_body, response) =>
+    sendJson(response, 200, { backup_list: [], restore: restoreStatus() });
+  assert.equal(
+    (await slapos(['service', 'backups', 'kv-copy'])).stdout,
+    'No backup of kv-copy yet.\n' +
+      'last restore: pending restore-7f3a: the latest backup from kv, requested 2025-12-07T20:10:15.125Z\n',
+  );
+  script['/slapos.get.ext.instance_backup_list'] = (_body, response) =>
+    sendJson(response, 200, { backup_list: [NEW], restore: null });
+  const none = await slapos(['service', 'backups', 'kv', '--json']);
+  assert.deepEqual(JSON.parse(none.stdout), { backup_list: [NEW], restore: null });
+  assert.doesNotMatch((await slapos(['service', 'backups', 'kv'])).stdout, /last restore/);
 });
 
 test('service takeover names the clone or lets the master choose; a refusal is shown as the master says it', async () => {
@@ -239,15 +411,16 @@ test('an unknown service, a master without the routes, an answer off the contrac
 });
 
 test('every command has --help', async () => {
-  for (const [command, option] of [
-    ['backup', '--wait'],
-    ['backups', '--json'],
-    ['restore', '--backup <id>'],
-    ['takeover', '--clone <title>'],
+  const wait = ['--wait', '--timeout <seconds>', '--poll-interval <seconds>', '--json'];
+  for (const [command, options] of [
+    ['backup', wait],
+    ['backups', ['--json']],
+    ['restore', ['--backup <id>', '--into <name>', ...wait]],
+    ['takeover', ['--clone <title>', '--json']],
   ] as const) {
     const run = await runSlapos(['service', command, '--help'], { env });
     assert.equal(run.code, 0, command);
     assert.match(run.stdout, new RegExp(`Usage: slapos service ${command} \\[options\\] <reference>`));
-    assert.ok(run.stdout.includes(option), `${command} --help shows ${option}`);
+    for (const option of options) assert.ok(run.stdout.includes(option), `${command} --help shows ${option}`);
   }
 });
