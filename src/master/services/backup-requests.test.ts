@@ -200,7 +200,10 @@ test('restore into a new tree: requested like the source, the request on its tre
       y: await repository.listInstanceEvents(y, 50),
       x: await repository.listInstanceEvents(w.x, 50),
     }));
-    assert.ok(events.y.some((event) => event.kind === 'restored' && event.detail?.includes(requestId)));
+    assert.deepEqual(
+      events.y.filter((event) => event.kind === 'restored').map((event) => event.detail),
+      [`${requestId} ${B1} of X: done (checked: kv answers)`],
+    );
     assert.ok(!events.x.some((event) => event.kind === 'restored'));
     // A second report of the same outcome changes nothing.
     await sync(w, yNode, [report(y, { restoreDone: { ...done, ok: false, message: 'late' } })]);

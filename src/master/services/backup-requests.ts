@@ -225,6 +225,7 @@ async function restoreInto(
       title: input.into,
       action: 'instance.update',
     });
+    if (!liveRoot(root)) throw new SlapError('SLAP_ERR_CONFLICT', `${input.into} was destroyed meanwhile.`);
     await repository.insertBackupTree(newBackupTree(root.id, 0, requestedAt, newBackupPassword()));
     const tree = await repository.getBackupTree(root.id);
     if (!tree) throw new SlapError('SLAP_ERR_CONFLICT', `${input.into} was destroyed meanwhile.`);

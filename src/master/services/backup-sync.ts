@@ -240,10 +240,12 @@ async function applyReport(
         at: now,
       },
     );
+    // A restore into this tree names the tree whose backup it restored.
+    const from = restore.source_root_instance_id !== undefined && status ? ` of ${status.source}` : '';
     await recordInstanceEvent(repository, instance.id, {
       kind: 'restored',
       at: now,
-      detail: `${restore.request_id} ${restore.backup_id ?? 'latest'}: ${ok ? 'done' : 'failed'}${message ? ` (${message})` : ''}`,
+      detail: `${restore.request_id} ${restore.backup_id ?? 'latest'}${from}: ${ok ? 'done' : 'failed'}${message ? ` (${message})` : ''}`,
     });
   }
 }
