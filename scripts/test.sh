@@ -60,6 +60,7 @@ if [ $# -eq 0 ]; then
     dist/src/master/services/allocation.test.js \
     dist/src/master/services/backup-trees.test.js \
     dist/src/master/services/failover.test.js \
+    dist/src/master/services/backup-requests.test.js \
     dist/src/master/services/certificate-issuance.test.js \
     dist/src/master/services/usage-records.test.js \
     dist/src/master/services/regularisation.test.js \

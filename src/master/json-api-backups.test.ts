@@ -14,7 +14,7 @@ import {
   type TestMasterMode,
   type TlsCallOptions,
 } from '../testing/master-mode.ts';
-import { LINE_TERMINATORS } from '../testing/hostile-strings.ts';
+import { hostileString, LINE_TERMINATORS, seededRandom } from '../testing/hostile-strings.ts';
 import { partitionReport } from '../testing/backup-sync-report.ts';
 
 const SR = 'https://example.com/software/db/software.cfg';
@@ -196,6 +196,7 @@ test('a resilient tree over HTTPS: placement, sync per node, backup, list, resto
       { backup_id: BACKUP, time: 1733600000.123, computer_guid_list: [one, two].sort() },
       { backup_id: '20261207T203000000Z-0000', time: 1733599985, computer_guid_list: [two] },
     ],
+    restore: null,
   });
   // A restore of an unknown backup is refused; of a listed one, the main's node is told.
   await call(
@@ -215,10 +216,36 @@ test('a resilient tree over HTTPS: placement, sync per node, backup, list, resto
     source: null,
   });
   assert.equal((await sync(1))[0]?.restore_request, null);
+  const restoreOf = async (title: string) =>
+    (await call('/slapos.get.ext.instance_backup_list', { title }, alice)).restore as Record<string, unknown>;
+  assert.equal((await restoreOf('X')).state, 'pending');
   await sync(0, [
-    partitionReport('slappart0', x, { restore_done: { request_id: requestId, ok: true, message: '' } }),
+    partitionReport('slappart0', x, {
+      restore_done: { request_id: requestId, ok: true, message: 'checked', restored_backup_id: BACKUP },
+    }),
   ]);
   assert.equal((await sync(0, [partitionReport('slappart0', x)]))[0]?.restore_request, null);
+  const done = await restoreOf('X');
+  assert.deepEqual(
+    [done.request_id, done.state, done.backup_id, done.restored_backup_id, done.source, done.message],
+    [requestId, 'done', BACKUP, BACKUP, 'X', 'checked'],
+  );
+  assert.equal(typeof done.finished_at, 'number');
+
+  // A restore into another tree: requested like X; the request and its status are Y's.
+  const into = (await call(
+    '/slapos.post.ext.instance_restore',
+    { title: 'X', backup_id: null, into: 'Y' },
+    alice,
+  )) as { request_id: string };
+  const pending = await restoreOf('Y');
+  assert.deepEqual(
+    [pending.request_id, pending.state, pending.backup_id, pending.source],
+    [into.request_id, 'pending', null, 'X'],
+  );
+  assert.equal((await restoreOf('X')).request_id, requestId, "X's last restore is untouched");
+  for (const refused of ['X', 'X (clone 1)'])
+    await call('/slapos.post.ext.instance_restore', { title: 'X', into: refused }, alice, 409);
 
   // Bob cannot touch alice's tree.
   for (const path of [
@@ -295,8 +322,41 @@ test('bad bodies are answered 400 with the API error body', async () => {
     ['/slapos.post.ext.instance_backup', {}],
     ['/slapos.get.ext.instance_backup_list', { title: 'X', more: true }],
     ['/slapos.post.ext.instance_restore', { title: 'X', backup_id: 'yesterday' }],
+    ['/slapos.post.ext.instance_restore', { title: 'X', into: 3 }],
+    ['/slapos.post.ext.instance_restore', { title: 'X', into: ['Y'] }],
+    ['/slapos.post.ext.instance_restore', { title: 'X', into: '' }],
+    ['/slapos.post.ext.instance_restore', { title: 'X', into: 'y'.repeat(201) }],
+    ['/slapos.post.ext.instance_restore', { title: 'X', into: 'Y\u2028' }],
+    ['/slapos.post.ext.instance_restore', { title: 'X', into: 'Y\0' }],
   ] as const) {
     const response = await postTls(master.url, path, body, alice);
     assert.equal(response.status, 400, `${path} ${JSON.stringify(body)}: ${response.text}`);
   }
+});
+
+test('a hostile into (property): 400 or 409, or a target whose title round-trips exactly', async () => {
+  const random = seededRandom(180);
+  let created = 0;
+  for (let run = 0; run < 200; run++) {
+    const into = run < LINE_TERMINATORS.length ? `Y${LINE_TERMINATORS[run] ?? ''}` : hostileString(random, 6);
+    const response = await postTls(
+      master.url,
+      '/slapos.post.ext.instance_restore',
+      { title: 'X', into },
+      alice,
+    );
+    assert.ok([200, 400, 409].includes(response.status), `${JSON.stringify(into)}: ${response.text}`);
+    assert.equal(
+      apiResponseProblem('/slapos.post.ext.instance_restore', response.status, response.body),
+      undefined,
+    );
+    if (response.status !== 200) continue;
+    created++;
+    const { request_id: requestId } = response.body as { request_id: string };
+    const listed = await call('/slapos.get.ext.instance_backup_list', { title: into }, alice);
+    const restore = listed.restore as { request_id: string; source: string };
+    assert.equal(restore.request_id, requestId, JSON.stringify(into));
+    assert.equal(restore.source, 'X');
+  }
+  assert.ok(created > 0);
 });

@@ -6,9 +6,10 @@ import { rootTitleOf } from '../../core/instance-guid.ts';
 import type { NodeSnapshot } from '../services/change-stream.ts';
 import type { PromiseResults } from '../services/promise-results.ts';
 import type {
-  BackupListItem,
+  BackupList,
   BackupPartitionReport,
   BackupSyncAnswer,
+  RestoreSource,
   InstanceStatusReport,
   SoftwareInstallationStatusItem,
 } from '../services/index.ts';
@@ -156,8 +157,26 @@ export function backupSyncReports(body: ApiRequest<'/slapos.post.ext.backup_sync
             requestId: item.restore_done.request_id,
             ok: item.restore_done.ok,
             message: item.restore_done.message,
+            restoredBackupId: item.restore_done.restored_backup_id ?? null,
           },
   }));
+}
+
+type RestoreSourceDocument = NonNullable<
+  ApiResponse<'/slapos.post.ext.backup_sync'>['partition_list'][number]['restore_request']
+>['source'];
+
+function restoreSourceDocument(source: RestoreSource | null): RestoreSourceDocument {
+  if (source === null) return null;
+  return {
+    repository: source.repository,
+    password: source.password,
+    locations: source.locations.map((location) => ({
+      computer_guid: location.computeNodeId,
+      url: location.url,
+      certificate: location.certificate,
+    })),
+  };
 }
 
 /** The backup sync's answer (slapos-extensions.json). */
@@ -177,7 +196,7 @@ export function backupSyncDocument(answer: BackupSyncAnswer): ApiResponse<'/slap
         certificate: target.certificate,
       })),
       writers: order.writers,
-      readers: [],
+      readers: order.readers,
       backup_requested_at: order.backupRequestedAt,
       restore_request:
         order.restoreRequest === null
@@ -185,21 +204,20 @@ export function backupSyncDocument(answer: BackupSyncAnswer): ApiResponse<'/slap
           : {
               request_id: order.restoreRequest.requestId,
               backup_id: order.restoreRequest.backupId,
-              source: null,
+              source: restoreSourceDocument(order.restoreRequest.source),
             },
     })),
   };
 }
 
-/** A tree's backups (slapos-extensions.json). */
-export function backupListDocument(
-  backups: readonly BackupListItem[],
-): ApiResponse<'/slapos.get.ext.instance_backup_list'> {
+/** A tree's backups and its last restore (slapos-extensions.json). */
+export function backupListDocument(list: BackupList): ApiResponse<'/slapos.get.ext.instance_backup_list'> {
   return {
-    backup_list: backups.map((backup) => ({
+    backup_list: list.backups.map((backup) => ({
       backup_id: backup.backupId,
       time: backup.time,
       computer_guid_list: backup.computeNodeIds,
     })),
+    restore: list.restore,
   };
 }

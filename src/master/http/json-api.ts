@@ -355,7 +355,12 @@ function handlers(services: MasterServices): HandlerTable {
       backupListDocument(await services.listBackups({ caller, title: body.title })),
     '/slapos.post.ext.instance_restore': async ({ body, caller }) => ({
       request_id: (
-        await services.requestRestore({ caller, title: body.title, backupId: body.backup_id ?? null })
+        await services.requestRestore({
+          caller,
+          title: body.title,
+          backupId: body.backup_id ?? null,
+          into: body.into ?? null,
+        })
       ).requestId,
     }),
   };

@@ -28,6 +28,8 @@ export const PROPERTY_RULES: Readonly<Record<string, TextRuleName>> = {
   tioxml: 'freeText',
   // resilient trees (slapos-extensions.json): the title of a clone to promote
   clone: 'title',
+  // a restore into another tree (slapos-extensions.json): the target tree's title
+  into: 'title',
 };
 
 /** Properties holding parameter dictionaries (stored as parameter XML). */

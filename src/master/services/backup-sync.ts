@@ -7,10 +7,10 @@
  * changes only its own partitions; a report naming an instance that is no longer on that partition
  * (a takeover moved it) is ignored.
  */
-import type { BackupRole, InstanceRecord, Repository } from '../storage/repository.ts';
+import type { BackupRole, BackupTreeRecord, InstanceRecord, Repository } from '../storage/repository.ts';
 import type { Caller } from './caller.ts';
 import type { ServiceContext } from './context.ts';
-import { newBackupPassword, newMember } from './backup-trees.ts';
+import { newBackupPassword, newBackupTree, newMember } from './backup-trees.ts';
 import { recordInstanceEvent } from './instance-timeline.ts';
 import { requireComputeNode } from './not-found.ts';
 
@@ -18,6 +18,8 @@ import { requireComputeNode } from './not-found.ts';
 export const BACKUP_HEARTBEAT_S = 5;
 /** The backups of a tree the master lists (the newest). */
 export const MAX_BACKUP_LISTING = 200;
+/** The source locations a restore order lists (the node's protocol validation caps them too). */
+export const MAX_RESTORE_LOCATIONS = 8;
 
 export interface BackupRef {
   backupId: string;
@@ -36,7 +38,7 @@ export interface BackupPartitionReport {
   restored: BackupRef | null;
   /** What the node's repository holds of the tree (at most MAX_BACKUP_LISTING). */
   backupList: BackupRef[];
-  restoreDone: { requestId: string; ok: boolean; message: string } | null;
+  restoreDone: { requestId: string; ok: boolean; message: string; restoredBackupId: string | null } | null;
 }
 
 export interface BackupSyncInput {
@@ -64,8 +66,27 @@ export interface BackupPartitionOrder {
   targets: BackupTarget[];
   /** A clone's or fenced member's: the node(s) that may append to this node's repository of the tree. */
   writers: string[];
+  /** Any member's: the nodes that may read (not append to) this node's repository of the tree. */
+  readers: string[];
   backupRequestedAt: number | null;
-  restoreRequest: { requestId: string; backupId: string | null } | null;
+  /** A serving member's: the pending restore; `source` null restores the tree's own backups. */
+  restoreRequest: { requestId: string; backupId: string | null; source: RestoreSource | null } | null;
+}
+
+/** Where a restore into another tree reads the source tree's backups. */
+export interface RestoreSource {
+  /** The source tree's repository (`tree-<source root id>`). */
+  repository: string;
+  password: string;
+  /** The nodes listing the backup(s), at most MAX_RESTORE_LOCATIONS, newest listing first. */
+  locations: RestoreLocation[];
+}
+
+/** A node holding a source's backups, with its repository server (null: it reported none). */
+export interface RestoreLocation {
+  computeNodeId: string;
+  url: string | null;
+  certificate: string | null;
 }
 
 export interface BackupSyncAnswer {
@@ -83,10 +104,51 @@ export interface RestoreRequest {
   request_id: string;
   backup_id: string | null;
   requested_at: number;
+  /** The source tree's root id of a restore into this tree; absent: the tree's own backups. */
+  source_root_instance_id?: number;
 }
 
 export function parseRestoreRequest(json: string | null): RestoreRequest | null {
   return json === null ? null : (JSON.parse(json) as RestoreRequest);
+}
+
+/** A tree's last restore (backup_tree.last_restore_json), as the backup list answers it. */
+export interface RestoreStatus {
+  request_id: string;
+  state: 'pending' | 'done' | 'failed';
+  /** The backup asked for; null: the latest. */
+  backup_id: string | null;
+  /** The backup restored (once done). */
+  restored_backup_id: string | null;
+  /** The title of the tree whose backup is restored (the tree's own for a plain restore). */
+  source: string;
+  /** The node's message; '' while pending. */
+  message: string;
+  requested_at: number;
+  finished_at: number | null;
+}
+
+export function parseRestoreStatus(json: string | null): RestoreStatus | null {
+  return json === null ? null : (JSON.parse(json) as RestoreStatus);
+}
+
+/** Ends a tree's pending restore: the request goes, its status says how it ended. */
+async function finishRestore(
+  repository: Repository,
+  rootInstanceId: number,
+  status: RestoreStatus | null,
+  outcome: { ok: boolean; message: string; restoredBackupId: string | null; at: number },
+): Promise<void> {
+  await repository.setBackupRestoreRequest(rootInstanceId, null, null);
+  if (status === null) return;
+  const finished: RestoreStatus = {
+    ...status,
+    state: outcome.ok ? 'done' : 'failed',
+    restored_backup_id: outcome.ok ? outcome.restoredBackupId : null,
+    message: outcome.message,
+    finished_at: outcome.at,
+  };
+  await repository.setBackupLastRestore(rootInstanceId, JSON.stringify(finished));
 }
 
 /** The root of an instance's tree (itself for a root). */
@@ -121,15 +183,7 @@ async function applyReport(
     if (!report.declared) return;
     const root = await rootOf(repository, instance);
     if (!root) return;
-    await repository.insertBackupTree({
-      rootInstanceId: root.id,
-      password: newBackupPassword(),
-      clones: 0,
-      epoch: 0,
-      backupRequestedAt: null,
-      restoreRequestJson: null,
-      createdAt: now,
-    });
+    await repository.insertBackupTree(newBackupTree(root.id, 0, now, newBackupPassword()));
     member = newMember(instance.id, root.id, 'single', now);
     await repository.putBackupMember(member);
   }
@@ -173,14 +227,105 @@ async function applyReport(
 
   const restore = parseRestoreRequest(tree.restoreRequestJson);
   if (serving && report.restoreDone && restore && restore.request_id === report.restoreDone.requestId) {
-    await repository.setBackupRestoreRequest(tree.rootInstanceId, null);
-    const { ok, message } = report.restoreDone;
+    const { ok, message, restoredBackupId } = report.restoreDone;
+    const status = parseRestoreStatus(tree.lastRestoreJson);
+    await finishRestore(
+      repository,
+      tree.rootInstanceId,
+      status?.request_id === restore.request_id ? status : null,
+      {
+        ok,
+        message,
+        restoredBackupId,
+        at: now,
+      },
+    );
+    // A restore into this tree names the tree whose backup it restored.
+    const from = restore.source_root_instance_id !== undefined && status ? ` of ${status.source}` : '';
     await recordInstanceEvent(repository, instance.id, {
       kind: 'restored',
       at: now,
-      detail: `${restore.request_id} ${restore.backup_id ?? 'latest'}: ${ok ? 'done' : 'failed'}${message ? ` (${message})` : ''}`,
+      detail: `${restore.request_id} ${restore.backup_id ?? 'latest'}${from}: ${ok ? 'done' : 'failed'}${message ? ` (${message})` : ''}`,
     });
   }
+}
+
+/**
+ * Where a restore into another tree reads the source's backups (those listing `backupId`, or any):
+ * undefined when the source tree has no backups any more (destroyed).
+ */
+async function restoreSource(
+  repository: Repository,
+  sourceRootId: number,
+  backupId: string | null,
+): Promise<RestoreSource | undefined> {
+  const source = await repository.getBackupTree(sourceRootId);
+  if (!source) return undefined;
+  const nodes: string[] = [];
+  for (const row of await repository.listBackupListing(sourceRootId)) {
+    if (backupId !== null && row.backupId !== backupId) continue;
+    if (!nodes.includes(row.computeNodeId)) nodes.push(row.computeNodeId);
+    if (nodes.length === MAX_RESTORE_LOCATIONS) break;
+  }
+  const locations: RestoreLocation[] = [];
+  for (const computeNodeId of nodes) {
+    const endpoint = await repository.getBackupEndpoint(computeNodeId);
+    locations.push({
+      computeNodeId,
+      url: endpoint?.url ?? null,
+      certificate: endpoint?.certificate ?? null,
+    });
+  }
+  return { repository: treeRepositoryName(sourceRootId), password: source.password, locations };
+}
+
+/**
+ * The nodes that may read this node's repository of a tree: those serving the trees whose pending
+ * restore reads the tree's backups (but this node).
+ */
+async function readersOf(
+  repository: Repository,
+  rootInstanceId: number,
+  computeNodeId: string,
+): Promise<string[]> {
+  const readers = new Set<string>();
+  for (const target of await repository.listBackupTreesRestoringFrom(rootInstanceId))
+    for (const member of await repository.listBackupMembers(target.rootInstanceId)) {
+      if (member.role !== 'main' && member.role !== 'single') continue;
+      const node = await repository.instanceComputeNode(member.instanceId);
+      if (node !== undefined && node !== computeNodeId) readers.add(node);
+    }
+  return [...readers].sort();
+}
+
+/** A serving member's pending restore order; a restore whose source is gone fails, with why. */
+async function restoreOrder(
+  repository: Repository,
+  tree: BackupTreeRecord,
+  now: number,
+): Promise<BackupPartitionOrder['restoreRequest']> {
+  const restore = parseRestoreRequest(tree.restoreRequestJson);
+  if (!restore) return null;
+  const order = { requestId: restore.request_id, backupId: restore.backup_id };
+  if (restore.source_root_instance_id === undefined) return { ...order, source: null };
+  const source =
+    tree.restoreSourceRootId === restore.source_root_instance_id
+      ? await restoreSource(repository, restore.source_root_instance_id, restore.backup_id)
+      : undefined;
+  if (source) return { ...order, source };
+  const status = parseRestoreStatus(tree.lastRestoreJson);
+  await finishRestore(
+    repository,
+    tree.rootInstanceId,
+    status?.request_id === restore.request_id ? status : null,
+    {
+      ok: false,
+      message: `the source tree ${status?.source ?? ''} has no backups any more (destroyed)`,
+      restoredBackupId: null,
+      at: now,
+    },
+  );
+  return null;
 }
 
 /** What one member of this node is told. */
@@ -188,7 +333,8 @@ async function orderOf(
   context: ServiceContext,
   repository: Repository,
   instance: Pick<InstanceRecord, 'id' | 'title' | 'requestedBy' | 'shared'>,
-  partitionId: string,
+  location: { computeNodeId: string; partitionId: string },
+  now: number,
 ): Promise<BackupPartitionOrder | undefined> {
   const member = await repository.getBackupMember(instance.id);
   if (!member) return undefined;
@@ -210,9 +356,8 @@ async function orderOf(
     if (mainNode !== undefined) writers.push(mainNode);
   }
   const serving = member.role === 'main' || member.role === 'single';
-  const restore = serving ? parseRestoreRequest(tree.restoreRequestJson) : null;
   return {
-    partitionId,
+    partitionId: location.partitionId,
     instanceGuid: context.naming.guidOf(instance),
     repository: treeRepositoryName(tree.rootInstanceId),
     password: tree.password,
@@ -220,8 +365,9 @@ async function orderOf(
     epoch: tree.epoch,
     targets,
     writers,
+    readers: await readersOf(repository, tree.rootInstanceId, location.computeNodeId),
     backupRequestedAt: serving ? tree.backupRequestedAt : null,
-    restoreRequest: restore ? { requestId: restore.request_id, backupId: restore.backup_id } : null,
+    restoreRequest: serving ? await restoreOrder(repository, tree, now) : null,
   };
 }
 
@@ -244,7 +390,13 @@ export async function syncBackups(
     const orders: BackupPartitionOrder[] = [];
     for (const row of await repository.listInstancesOnNode(computeNodeId)) {
       const instance = { id: row.id, title: row.title, requestedBy: row.requestedBy, shared: false };
-      const order = await orderOf(context, repository, instance, row.partitionId);
+      const order = await orderOf(
+        context,
+        repository,
+        instance,
+        { computeNodeId, partitionId: row.partitionId },
+        now,
+      );
       if (order) orders.push(order);
     }
     return orders;

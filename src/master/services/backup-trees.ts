@@ -10,7 +10,12 @@ import { randomBytes } from 'node:crypto';
 import { SlapError } from '../../core/errors.ts';
 import { requestedStateEvent } from '../../core/instance-events.ts';
 import type { RequestedState } from '../../core/states.ts';
-import type { BackupMemberRecord, InstanceRecord, Repository } from '../storage/repository.ts';
+import type {
+  BackupMemberRecord,
+  BackupTreeRecord,
+  InstanceRecord,
+  Repository,
+} from '../storage/repository.ts';
 import { chooseFreePartition, placeInstance } from './allocation.ts';
 import type { Caller } from './caller.ts';
 import { allocationDetail, recordInstanceEvent } from './instance-timeline.ts';
@@ -28,6 +33,26 @@ export interface Resilience {
 /** A new tree's repository password: 32 random bytes, base64url. */
 export function newBackupPassword(): string {
   return randomBytes(32).toString('base64url');
+}
+
+/** A new tree's row: a new password, no request, no restore yet. */
+export function newBackupTree(
+  rootInstanceId: number,
+  clones: number,
+  now: number,
+  password: string,
+): BackupTreeRecord {
+  return {
+    rootInstanceId,
+    password,
+    clones,
+    epoch: 0,
+    backupRequestedAt: null,
+    restoreRequestJson: null,
+    restoreSourceRootId: null,
+    lastRestoreJson: null,
+    createdAt: now,
+  };
 }
 
 /** The title of a root's k-th clone. */
@@ -125,15 +150,9 @@ export async function syncResilientTree(
   const tree = await repository.getBackupTree(root.id);
   const before = tree?.clones ?? 0;
   if (!tree)
-    await repository.insertBackupTree({
-      rootInstanceId: root.id,
-      password: (input.newPassword ?? newBackupPassword)(),
-      clones,
-      epoch: 0,
-      backupRequestedAt: null,
-      restoreRequestJson: null,
-      createdAt: now,
-    });
+    await repository.insertBackupTree(
+      newBackupTree(root.id, clones, now, (input.newPassword ?? newBackupPassword)()),
+    );
   else if (tree.clones !== clones) await repository.setBackupTreeClones(root.id, clones);
   const rootMember = await repository.getBackupMember(root.id);
   if (rootMember?.role !== 'main')

@@ -95,6 +95,7 @@ test('the sync tells each node of the tree its role, password, targets and write
           { computeNodeId: 'COMP-3', url: 'https://127.0.0.3:8700', certificate: PEM(3) },
         ],
         writers: [],
+        readers: [],
         backupRequestedAt: null,
         restoreRequest: null,
       },

@@ -148,6 +148,12 @@ export type { RegistrationTokenItem } from './registration-tokens.ts';
 export type { UsageSeries, UsageSeriesInput } from './usage-records.ts';
 export type { GenerationResult, InvoiceListInput } from './invoices.ts';
 export type { InputSchema, SoftwareSchema, SoftwareTypeEntry } from './software-schema.ts';
-export type { BackupPartitionReport, BackupSyncAnswer, BackupPartitionOrder } from './backup-sync.ts';
-export type { BackupListItem } from './backup-requests.ts';
+export type {
+  BackupPartitionReport,
+  BackupSyncAnswer,
+  BackupPartitionOrder,
+  RestoreSource,
+  RestoreStatus,
+} from './backup-sync.ts';
+export type { BackupList, BackupListItem } from './backup-requests.ts';
 export type { TakeoverAnswer } from './failover.ts';

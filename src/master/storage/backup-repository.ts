@@ -19,8 +19,15 @@ export interface BackupTreeRecord {
   epoch: number;
   /** When a backup was last asked for (float seconds), null: never. */
   backupRequestedAt: number | null;
-  /** The pending restore request, JSON ({request_id, backup_id, requested_at}), null: none. */
+  /**
+   * The pending restore request, JSON ({request_id, backup_id, requested_at, source_root_instance_id?}),
+   * null: none.
+   */
   restoreRequestJson: string | null;
+  /** The source tree (root id) of the pending restore request; null: none, or the tree's own backups. */
+  restoreSourceRootId: number | null;
+  /** The tree's last restore (pending or finished), JSON of its status; null: none yet. */
+  lastRestoreJson: string | null;
   createdAt: number;
 }
 
@@ -63,7 +70,15 @@ export interface BackupRepository {
   listResilientBackupTrees(): Promise<BackupTreeRecord[]>;
   setBackupTreeClones(rootInstanceId: number, clones: number): Promise<void>;
   setBackupRequestedAt(rootInstanceId: number, at: number | null): Promise<void>;
-  setBackupRestoreRequest(rootInstanceId: number, restoreRequestJson: string | null): Promise<void>;
+  /** Sets (or clears, with nulls) the pending restore request and its source tree, together. */
+  setBackupRestoreRequest(
+    rootInstanceId: number,
+    restoreRequestJson: string | null,
+    sourceRootId: number | null,
+  ): Promise<void>;
+  setBackupLastRestore(rootInstanceId: number, lastRestoreJson: string | null): Promise<void>;
+  /** The trees whose pending restore request reads `sourceRootId`'s backups, by root id. */
+  listBackupTreesRestoringFrom(sourceRootId: number): Promise<BackupTreeRecord[]>;
   /** Moves the epoch from `expected` to `expected + 1`; false (nothing changed) when it is not `expected`. */
   advanceBackupEpoch(rootInstanceId: number, expected: number): Promise<boolean>;
 

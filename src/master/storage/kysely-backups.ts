@@ -22,6 +22,8 @@ const TREE_COLUMNS = [
   'epoch',
   'backup_requested_at',
   'restore_request_json',
+  'restore_source_root_id',
+  'last_restore_json',
   'created_at',
 ] as const;
 
@@ -45,6 +47,8 @@ function toTree(row: BackupTreeTable): BackupTreeRecord {
     epoch: row.epoch,
     backupRequestedAt: row.backup_requested_at,
     restoreRequestJson: row.restore_request_json,
+    restoreSourceRootId: row.restore_source_root_id,
+    lastRestoreJson: row.last_restore_json,
     createdAt: row.created_at,
   };
 }
@@ -70,7 +74,7 @@ export function createKyselyBackupRepository(
   const { all, get, run } = executor;
   const setTreeColumn = async (
     key: string,
-    column: 'clones' | 'backup_requested_at' | 'restore_request_json',
+    column: 'clones' | 'backup_requested_at' | 'last_restore_json',
     rootInstanceId: number,
     value: unknown,
   ): Promise<void> => {
@@ -111,6 +115,8 @@ export function createKyselyBackupRepository(
               epoch: param<number>('epoch'),
               backup_requested_at: param<number | null>('backupRequestedAt'),
               restore_request_json: param<string | null>('restoreRequestJson'),
+              restore_source_root_id: param<number | null>('restoreSourceRootId'),
+              last_restore_json: param<string | null>('lastRestoreJson'),
               created_at: param<number>('createdAt'),
             })
             .onConflict((conflict) => conflict.column('root_instance_id').doNothing()),
@@ -121,6 +127,8 @@ export function createKyselyBackupRepository(
           epoch: tree.epoch,
           backupRequestedAt: tree.backupRequestedAt,
           restoreRequestJson: tree.restoreRequestJson,
+          restoreSourceRootId: tree.restoreSourceRootId,
+          lastRestoreJson: tree.lastRestoreJson,
           createdAt: tree.createdAt,
         },
       );
@@ -143,8 +151,36 @@ export function createKyselyBackupRepository(
       setTreeColumn('setTreeClones', 'clones', rootInstanceId, clones),
     setBackupRequestedAt: (rootInstanceId, at) =>
       setTreeColumn('setRequestedAt', 'backup_requested_at', rootInstanceId, at),
-    setBackupRestoreRequest: (rootInstanceId, json) =>
-      setTreeColumn('setRestoreRequest', 'restore_request_json', rootInstanceId, json),
+    async setBackupRestoreRequest(rootInstanceId, json, sourceRootId) {
+      await run(
+        'backups:setRestoreRequest',
+        () =>
+          db
+            .updateTable('backup_tree')
+            .set({
+              restore_request_json: param<string | null>('json'),
+              restore_source_root_id: param<number | null>('source'),
+            })
+            .where('root_instance_id', '=', param<number>('root')),
+        { root: rootInstanceId, json, source: sourceRootId },
+      );
+    },
+    setBackupLastRestore: (rootInstanceId, json) =>
+      setTreeColumn('setLastRestore', 'last_restore_json', rootInstanceId, json),
+
+    async listBackupTreesRestoringFrom(sourceRootId) {
+      const rows = await all<BackupTreeTable>(
+        'backups:listRestoringFrom',
+        () =>
+          db
+            .selectFrom('backup_tree')
+            .select(TREE_COLUMNS)
+            .where('restore_source_root_id', '=', param<number>('source'))
+            .orderBy('root_instance_id'),
+        { source: sourceRootId },
+      );
+      return rows.map(toTree);
+    },
 
     async advanceBackupEpoch(rootInstanceId, expected) {
       const changed = await run(

@@ -12,6 +12,7 @@ import type { ColumnDefinitionBuilder, Kysely, Migration, MigrationProvider } fr
 import { sql } from '../../lib/kysely.ts';
 import { regularisationMigration } from './migration-0015-regularisation.ts';
 import { backupsMigration } from './migration-0017-backups.ts';
+import { restoreIntoMigration } from './migration-0018-restore-into.ts';
 
 export type MigrationDialect = 'sqlite' | 'postgres';
 
@@ -751,6 +752,7 @@ export function migrationsFor(dialect: MigrationDialect): Record<string, Migrati
     '0015_regularisation': regularisationMigration,
     '0016_allocation_release': allocationRelease,
     '0017_backups': backupsMigration,
+    '0018_restore_into': restoreIntoMigration,
   };
 }
 

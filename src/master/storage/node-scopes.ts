@@ -111,6 +111,7 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'listBackupMembers',
   'getBackupEndpoint',
   'listBackupListing',
+  'listBackupTreesRestoringFrom',
 ]);
 
 /** The node a write's first argument names: a compute node reference or a partition key. */
@@ -169,6 +170,7 @@ const SCOPED: { [M in Method]?: (...args: Parameters<Repository[M]>) => string |
   setBackupTreeClones: () => undefined,
   setBackupRequestedAt: () => undefined,
   setBackupRestoreRequest: () => undefined,
+  setBackupLastRestore: () => undefined,
   advanceBackupEpoch: () => undefined,
   putBackupMember: () => undefined,
   putBackupEndpoint: () => undefined,

@@ -303,6 +303,9 @@ export interface BackupTreeTable {
   epoch: number;
   backup_requested_at: number | null;
   restore_request_json: string | null;
+  /** Migration 0018. */
+  restore_source_root_id: number | null;
+  last_restore_json: string | null;
   created_at: number;
 }
 

@@ -63,6 +63,7 @@ test('the store migrates once, keeps its data across reopenings, in WAL mode wit
         { name: '0015_regularisation' },
         { name: '0016_allocation_release' },
         { name: '0017_backups' },
+        { name: '0018_restore_into' },
       ]);
     } finally {
       raw.close();

@@ -301,7 +301,7 @@ test('backups: trees, members, endpoints and listings stored exactly; the epoch 
   const { store, close } = await openTestStore();
   const hostile = 'pem "\u2028\n\\\u00e9\ud83d\ude00\r\x85';
   try {
-    const [root, clone] = await store.write(async (repository) => {
+    const [root, clone, other] = await store.write(async (repository) => {
       const instance = (title: string, requestedBy: string) =>
         repository.insertInstance({
           owner: 'alice',
@@ -318,7 +318,7 @@ test('backups: trees, members, endpoints and listings stored exactly; the epoch 
           hostPosition: null,
           now: 1,
         });
-      return [await instance('X', ''), await instance('X (clone 1)', 'X')];
+      return [await instance('X', ''), await instance('X (clone 1)', 'X'), await instance('Y', '')];
     });
     const tree = {
       rootInstanceId: root,
@@ -327,6 +327,8 @@ test('backups: trees, members, endpoints and listings stored exactly; the epoch 
       epoch: 0,
       backupRequestedAt: null,
       restoreRequestJson: null,
+      restoreSourceRootId: null,
+      lastRestoreJson: null,
       createdAt: 1.25,
     };
     const member = {
@@ -388,15 +390,37 @@ test('backups: trees, members, endpoints and listings stored exactly; the epoch 
       assert.equal(await repository.advanceBackupEpoch(root, 0), true);
       assert.equal(await repository.advanceBackupEpoch(root, 0), false, 'a stale epoch changes nothing');
       await repository.setBackupRequestedAt(root, 7.5);
-      await repository.setBackupRestoreRequest(root, hostile);
+      await repository.setBackupRestoreRequest(root, hostile, other);
+      await repository.setBackupLastRestore(root, `${hostile}last`);
       await repository.setBackupTreeClones(root, 0);
     });
-    assert.deepEqual(await store.read((repository) => repository.getBackupTree(root)), {
+    const changed = {
       ...tree,
       epoch: 1,
       backupRequestedAt: 7.5,
       restoreRequestJson: hostile,
+      restoreSourceRootId: other,
+      lastRestoreJson: `${hostile}last`,
       clones: 0,
+    };
+    assert.deepEqual(await store.read((repository) => repository.getBackupTree(root)), changed);
+    await store.read(async (repository) => {
+      assert.deepEqual(await repository.listBackupTreesRestoringFrom(other), [changed]);
+      assert.deepEqual(await repository.listBackupTreesRestoringFrom(root), []);
+    });
+    // The request and its source go together; the last restore stays.
+    await store.write((repository) => repository.setBackupRestoreRequest(root, null, null));
+    assert.deepEqual(await store.read((repository) => repository.getBackupTree(root)), {
+      ...changed,
+      restoreRequestJson: null,
+      restoreSourceRootId: null,
+    });
+    await store.write((repository) => repository.setBackupRestoreRequest(root, hostile, other));
+    // A source that goes leaves the request without its source (the sync then fails it).
+    await store.write((repository) => repository.deleteInstance(other));
+    assert.deepEqual(await store.read((repository) => repository.getBackupTree(root)), {
+      ...changed,
+      restoreSourceRootId: null,
     });
     assert.deepEqual(await store.read((repository) => repository.listResilientBackupTrees()), []);
 
