@@ -154,6 +154,7 @@ function assignment(
     epoch: 1,
     targets: [],
     writers: [],
+    readers: [],
     backup_requested_at: null,
     restore_request: null,
     ...extra,
@@ -341,7 +342,7 @@ test('a restore request stops the services, restores, runs the commands, starts 
   w.restic.add(remote, wanted, { 'srv/data/db': 'wanted' });
   w.restic.add(remote, newBackupId(Date.UTC(2026, 0, 2)), { 'srv/data/db': 'later' });
   w.services.runningSet.add('slappart0');
-  const request = { request_id: 'req-1', backup_id: wanted };
+  const request = { request_id: 'req-1', backup_id: wanted, source: null };
   w.answer = [assignment('slappart0', 'main', { targets: TARGETS.slice(0, 1), restore_request: request })];
   // The first backup would run after the restore: the period is far away for this test.
   await sync(w);
@@ -357,6 +358,7 @@ test('a restore request stops the services, restores, runs the commands, starts 
     request_id: 'req-1',
     ok: true,
     message: `restored ${wanted}`,
+    restored_backup_id: wanted,
   });
   // Still asked (the master has not seen it yet): not done twice; once cleared, no longer reported.
   await w.agent.idle();
@@ -371,7 +373,7 @@ test('a restore request for a backup no repository holds is reported failed, ser
   const w = await world();
   t.after(() => w.close());
   w.services.runningSet.add('slappart0');
-  const request = { request_id: 'req-2', backup_id: newBackupId(Date.UTC(2026, 0, 1)) };
+  const request = { request_id: 'req-2', backup_id: newBackupId(Date.UTC(2026, 0, 1)), source: null };
   w.answer = [assignment('slappart0', 'main', { targets: TARGETS.slice(0, 1), restore_request: request })];
   await sync(w);
   await w.agent.syncOnce();
