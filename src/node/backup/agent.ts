@@ -644,7 +644,9 @@ export class BackupAgent {
       if (location.computer_guid === this.options.computerId) {
         if (await this.hasLocalRepository(source)) targets.push(this.localTarget(source));
       } else if (location.url !== null && location.certificate !== null)
-        targets.push(await this.remoteTarget(source, { url: location.url, certificate: location.certificate }));
+        targets.push(
+          await this.remoteTarget(source, { url: location.url, certificate: location.certificate }),
+        );
     }
     return targets;
   }

@@ -177,7 +177,7 @@ function repositoryPassword(value: unknown, where: string): string {
 }
 
 function textList(value: unknown, where: string): string[] {
-  return list(value ?? [], where).map((item, k) => text(item, TEXT_ID, `${where}[${k}]`));
+  return list(value, where).map((item, k) => text(item, TEXT_ID, `${where}[${k}]`));
 }
 
 /** A repository server endpoint: both url and certificate, or neither (the node reported none). */
@@ -244,8 +244,9 @@ function assignment(value: unknown, index: number): PartitionBackupAssignment {
         certificate: certificate(target.certificate, `${at}.certificate`),
       };
     }),
-    writers: textList(value.writers, `${where}.writers`),
-    readers: textList(value.readers, `${where}.readers`), // absent from a master before restore --into
+    writers: textList(value.writers ?? [], `${where}.writers`),
+    // Absent from a master before restore --into.
+    readers: textList(value.readers === undefined ? [] : value.readers, `${where}.readers`),
     backup_requested_at: seconds(value.backup_requested_at ?? null, `${where}.backup_requested_at`),
     restore_request: restoreRequest,
   };
