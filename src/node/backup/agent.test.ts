@@ -589,7 +589,7 @@ test('restore --into: a node without the source repository locally skips itself;
   const done = w.bodies.at(-1)?.partition_list[0]?.restore_done;
   assert.equal(done?.ok, false);
   assert.equal(done?.restored_backup_id, null);
-  assert.match(done?.message ?? '', /in none of the repositories of tree-4/);
+  assert.match(done?.message ?? '', /no node holding backups of tree-4 can be read from this one/);
   assert.ok(!w.events.includes('stop slappart0'), 'services untouched');
   assert.ok(!w.targets.some((target) => target.url.includes('tree-4')), 'nothing to read');
 });

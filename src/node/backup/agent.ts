@@ -4,7 +4,9 @@
  * its tree asks:
  * - `main`: backups on the declared period and on request (`backupCommands` first), pushed with
  *   restic to every target (the clones' nodes, at most 2 at once); restore requests (services
- *   stopped, files put in place, restore and check commands, services started again);
+ *   stopped, files put in place, restore and check commands, services started again), of the
+ *   tree's own backups or of another tree's (`restore --into`: read from that tree's nodes, which
+ *   name this node among the readers of their repository);
  * - `single`: the same into a local repository, with retention applied there;
  * - `clone`: the newest backup received in the local repository (woken by the repository server's
  *   `onSnapshot`) is restored into the partition — never under running services — then its restore
@@ -575,6 +577,11 @@ export class BackupAgent {
           : assignment.role === 'single'
             ? [this.localTarget(assignment)]
             : await Promise.all(assignment.targets.map((peer) => this.remoteTarget(assignment, peer)));
+      if (sources.length === 0 && request.source !== null)
+        throw new SlapError(
+          'SLAP_ERR_NOT_FOUND',
+          `no node holding backups of ${repository} can be read from this one (none is this node nor has a repository server)`,
+        );
       let chosen: { target: ResticTarget; snapshot: BackupSnapshot } | undefined;
       const errors: string[] = [];
       for (const target of sources) {
