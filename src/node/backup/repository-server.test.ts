@@ -405,6 +405,15 @@ describe('repository server (restic REST over mutual TLS)', () => {
     await released.arrayBuffer();
     assert.equal((await fetch(`${base}/locks/${sha256(lock)}`, { method: 'HEAD', dispatcher })).status, 404);
 
+    const bigLock = randomBytes(64 * 1024 + 1);
+    const tooLarge = await fetch(`${base}/locks/${sha256(bigLock)}`, {
+      method: 'POST',
+      body: bigLock,
+      dispatcher,
+    });
+    assert.equal(tooLarge.status, 413, 'a lock is small');
+    await errorBody(tooLarge);
+
     // 'none' reads nothing.
     await mkdir(join(fixture.repositories, 'tree-4'), { recursive: true });
     await writeFile(join(fixture.repositories, 'tree-4', 'config'), 'the config');

@@ -13,10 +13,13 @@
  *
  * Trust: every request needs a client certificate that chains to the master's CA (`clientCa`) and
  * whose subject is a compute node's (`CN=<node id>, O=compute_node`, read as the cache server reads
- * it); `authorize` then says whether that node may use the repository: `append` clients may read and
- * append, `read` clients only read (HEAD and GET) and take their locks; none ever deletes or replaces: DELETE is for lock files only, an upload of an existing name keeps the
- * stored file (every name but `config` is the SHA-256 of the content, which is checked), and a
- * different `config` is refused. Retention is the serving node's own job (restic on the directory).
+ * it); `authorize` then says whether that node may use the repository: `append` clients (a clone's
+ * writers) may read and append, `read` clients (nodes restoring a backup into another tree) only
+ * read (HEAD and GET) and take their locks (at most 64 KiB each). None ever deletes or replaces:
+ * DELETE is for lock files only, an upload of an existing name keeps the stored file (every name
+ * but `config` is the SHA-256 of the content, which is checked), and a different `config` is
+ * refused; anything else a reader tries is a 403. Retention is the serving node's own job (restic
+ * on the directory).
  *
  * Uploads stream to a temporary file (size-limited, hashed), are synced, then renamed into place.
  * Nothing from a request becomes a path unless it matched the route grammar above; anything else is
@@ -87,6 +90,7 @@ const FILE_TYPES = ['data', 'keys', 'locks', 'snapshots', 'index'] as const;
 type FileType = (typeof FILE_TYPES)[number];
 const NAME_PATTERN = /^[0-9a-f]{64}$/;
 const CONFIG_MAX_BYTES = 64 * 1024;
+const LOCK_MAX_BYTES = 64 * 1024;
 const API_V2 = 'application/vnd.x.restic.rest.v2';
 const API_V1 = 'application/vnd.x.restic.rest.v1';
 const INCOMING = '.incoming';
@@ -352,16 +356,15 @@ async function storeFile(
   const { repository, type, name } = resource;
   await requireRepository(context, repository);
   const announced = Number(request.headers['content-length'] ?? '0');
-  if (announced > context.maxUploadBytes) {
+  // A lock is a few hundred bytes: readers may take locks, never fill the disk with them.
+  const limit = type === 'locks' ? LOCK_MAX_BYTES : context.maxUploadBytes;
+  if (announced > limit) {
     await settleBody(request, reply);
-    throw new SlapError(
-      'SLAP_ERR_PAYLOAD_TOO_LARGE',
-      `An upload is over the size limit of ${context.maxUploadBytes} bytes.`,
-    );
+    throw new SlapError('SLAP_ERR_PAYLOAD_TOO_LARGE', `An upload is over the size limit of ${limit} bytes.`);
   }
   let upload;
   try {
-    upload = await receive(context, request.raw, context.maxUploadBytes);
+    upload = await receive(context, request.raw, limit);
   } catch (error) {
     reply.header('connection', 'close');
     throw error;
