@@ -14,13 +14,13 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { fixedClock } from '../../core/clock.ts';
 import { writePartitionRecord } from '../instance/partition-files.ts';
-import { BackupAgent, type BackupAgentOptions, type PartitionServices } from './agent.ts';
-import { newBackupId as makeBackupId } from './restic.ts';
+import { BackupAgent, type BackupAgentOptions, type PartitionServices, type ResticDriver } from './agent.ts';
+import { newBackupId as makeBackupId, type ResticTarget } from './restic.ts';
 
 const newBackupId = (ms: number): string => makeBackupId(new Date(ms));
 import type { PartitionBackupPlan } from '../../core/backup-declaration.ts';
 import { FakeRestic } from '../../testing/fake-restic.ts';
-import type { BackupSyncRequest, PartitionBackupAssignment } from './sync-protocol.ts';
+import type { BackupSyncRequest, PartitionBackupAssignment, RestoreSource } from './sync-protocol.ts';
 
 const PASSWORD = 'pw-Zq8s1xY3-secret';
 const CERT = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
@@ -58,7 +58,29 @@ interface World {
   clock: ReturnType<typeof fixedClock>;
   logs: string[];
   agent: BackupAgent;
+  /** Every target restic was given, in order. */
+  targets: ResticTarget[];
   close(): Promise<void>;
+}
+
+/** `restic`, asserting each target's password and recording the targets. */
+function recordingTargets(
+  restic: FakeRestic,
+  targets: ResticTarget[],
+  passwordOf: (url: string) => string,
+): ResticDriver {
+  const seen = (target: ResticTarget): void => {
+    assert.equal(target.password, passwordOf(target.url), `the password of ${target.url}`);
+    targets.push(target);
+  };
+  return {
+    init: (target) => (seen(target), restic.init(target)),
+    backup: (target, options) => (seen(target), restic.backup(target, options)),
+    snapshots: (target) => (seen(target), restic.snapshots(target)),
+    restore: (target, snapshotId, into) => (seen(target), restic.restore(target, snapshotId, into)),
+    forget: (target, keep) => (seen(target), restic.forget(target, keep)),
+    check: (target) => (seen(target), restic.check(target)),
+  };
 }
 
 const PLAN: PartitionBackupPlan = {
@@ -72,7 +94,13 @@ const PLAN: PartitionBackupPlan = {
 };
 
 async function world(
-  options: { partitions?: string[]; plan?: PartitionBackupPlan; failCheck?: () => boolean } = {},
+  options: {
+    partitions?: string[];
+    plan?: PartitionBackupPlan;
+    failCheck?: () => boolean;
+    /** Each repository's password (by its URL), checked at every restic call; default: PASSWORD. */
+    passwordOf?: (url: string) => string;
+  } = {},
 ): Promise<World> {
   const dir = await mkdtemp(join(tmpdir(), 'backup-agent-'));
   const instanceRoot = join(dir, 'instance');
@@ -101,7 +129,8 @@ async function world(
     dir,
     instanceRoot,
     directory,
-    restic: new FakeRestic(PASSWORD),
+    restic: new FakeRestic(options.passwordOf === undefined ? PASSWORD : undefined),
+    targets: [],
     services: new FakeServices(events),
     events,
     bodies: [],
@@ -118,7 +147,7 @@ async function world(
       w.bodies!.push(structuredClone(body));
       return Promise.resolve({ heartbeat_interval: 5, partition_list: w.answer });
     },
-    restic: w.restic!,
+    restic: recordingTargets(w.restic!, w.targets!, options.passwordOf ?? (() => PASSWORD)),
     readPlan: () => Promise.resolve(options.plan ?? PLAN),
     services: w.services!,
     runCommand: (command, context) => {
@@ -154,6 +183,7 @@ function assignment(
     epoch: 1,
     targets: [],
     writers: [],
+    readers: [],
     backup_requested_at: null,
     restore_request: null,
     ...extra,
@@ -341,7 +371,7 @@ test('a restore request stops the services, restores, runs the commands, starts 
   w.restic.add(remote, wanted, { 'srv/data/db': 'wanted' });
   w.restic.add(remote, newBackupId(Date.UTC(2026, 0, 2)), { 'srv/data/db': 'later' });
   w.services.runningSet.add('slappart0');
-  const request = { request_id: 'req-1', backup_id: wanted };
+  const request = { request_id: 'req-1', backup_id: wanted, source: null };
   w.answer = [assignment('slappart0', 'main', { targets: TARGETS.slice(0, 1), restore_request: request })];
   // The first backup would run after the restore: the period is far away for this test.
   await sync(w);
@@ -357,6 +387,7 @@ test('a restore request stops the services, restores, runs the commands, starts 
     request_id: 'req-1',
     ok: true,
     message: `restored ${wanted}`,
+    restored_backup_id: wanted,
   });
   // Still asked (the master has not seen it yet): not done twice; once cleared, no longer reported.
   await w.agent.idle();
@@ -371,7 +402,7 @@ test('a restore request for a backup no repository holds is reported failed, ser
   const w = await world();
   t.after(() => w.close());
   w.services.runningSet.add('slappart0');
-  const request = { request_id: 'req-2', backup_id: newBackupId(Date.UTC(2026, 0, 1)) };
+  const request = { request_id: 'req-2', backup_id: newBackupId(Date.UTC(2026, 0, 1)), source: null };
   w.answer = [assignment('slappart0', 'main', { targets: TARGETS.slice(0, 1), restore_request: request })];
   await sync(w);
   await w.agent.syncOnce();
@@ -445,4 +476,158 @@ test('a promoted clone whose services were started without settle is backed up a
   w.services.runningSet.add('slappart0');
   await sync(w);
   assert.equal(w.restic.calls.filter((call) => call.startsWith('backup')).length, 1);
+});
+
+const SOURCE_PASSWORD = 'c291cmNlLXRyZWUtcGFzc3dvcmQ';
+const SOURCE_REMOTE = { computer_guid: 'COMP-4', url: 'https://127.0.0.4:8700', certificate: CERT };
+const SOURCE_REMOTE_URL = `rest:${SOURCE_REMOTE.url}/tree-4/`;
+
+/** tree-4 (the source) has its own password, every other repository the target's. */
+const sourcePasswords = (url: string): string => (url.includes('tree-4') ? SOURCE_PASSWORD : PASSWORD);
+
+function restoreFrom(
+  locations: RestoreSource['locations'],
+  backupId: string | null = null,
+): PartitionBackupAssignment['restore_request'] {
+  return {
+    request_id: 'req-into',
+    backup_id: backupId,
+    source: { repository: 'tree-4', password: SOURCE_PASSWORD, locations },
+  };
+}
+
+test('restore --into: the source tree is read remotely with its password, pinned; the target plan runs', async (t) => {
+  const w = await world({ passwordOf: sourcePasswords });
+  t.after(() => w.close());
+  const sourceBackup = newBackupId(Date.UTC(2026, 0, 1));
+  w.restic.add(SOURCE_REMOTE_URL, sourceBackup, { 'srv/data/db': 'from tree-4' });
+  // The target tree's own backups, newer: never what a restore of the source reads.
+  const ownRemote = `rest:${TARGETS[0]!.url}/tree-17/`;
+  w.restic.add(ownRemote, newBackupId(Date.UTC(2026, 0, 5)), { 'srv/data/db': 'tree-17 own' });
+  w.services.runningSet.add('slappart0');
+  w.answer = [
+    assignment('slappart0', 'main', {
+      targets: TARGETS.slice(0, 1),
+      restore_request: restoreFrom([
+        SOURCE_REMOTE,
+        { computer_guid: 'COMP-5', url: null, certificate: null },
+      ]),
+    }),
+  ];
+  await sync(w);
+  assert.equal(await readFile(join(w.instanceRoot, 'slappart0', 'srv', 'data', 'db'), 'utf8'), 'from tree-4');
+  assert.deepEqual(w.events.slice(0, 4), [
+    'stop slappart0',
+    'restore /bin/load slappart0',
+    'check /bin/check slappart0',
+    'start slappart0',
+  ]);
+  const restoreTargets = w.targets.filter((target) => target.url.includes('tree-4'));
+  assert.deepEqual(
+    restoreTargets.map((target) => target.url),
+    [SOURCE_REMOTE_URL, SOURCE_REMOTE_URL],
+    'listed, then restored from; no other location',
+  );
+  for (const target of restoreTargets) {
+    assert.equal(await readFile(target.caFile!, 'utf8'), CERT, 'the pinned certificate');
+    assert.equal(target.clientCertFile, join(w.dir, 'client.pem'));
+  }
+  assert.ok(
+    !w.restic.calls.some((call) => call.startsWith(`snapshots ${ownRemote}`)),
+    "the target's own repositories are not read",
+  );
+  await w.agent.syncOnce();
+  assert.deepEqual(w.bodies.at(-1)?.partition_list[0]?.restore_done, {
+    request_id: 'req-into',
+    ok: true,
+    message: `restored ${sourceBackup}`,
+    restored_backup_id: sourceBackup,
+  });
+  assert.ok(!w.logs.join('').includes(SOURCE_PASSWORD));
+});
+
+test("restore --into: this node's own repository of the source is read locally, never over its server", async (t) => {
+  const w = await world({ passwordOf: sourcePasswords });
+  t.after(() => w.close());
+  const local = join(w.directory, 'repositories', 'tree-4');
+  await mkdir(local, { recursive: true });
+  await writeFile(join(local, 'config'), '');
+  const older = newBackupId(Date.UTC(2026, 0, 1));
+  const newer = newBackupId(Date.UTC(2026, 0, 2));
+  w.restic.add(local, newer, { 'srv/data/db': 'local newer' });
+  w.restic.add(SOURCE_REMOTE_URL, older, { 'srv/data/db': 'remote older' });
+  const self = { computer_guid: 'COMP-1', url: 'https://127.0.0.1:8700', certificate: CERT };
+  w.answer = [assignment('slappart0', 'single', { restore_request: restoreFrom([self, SOURCE_REMOTE]) })];
+  await sync(w);
+  const db = join(w.instanceRoot, 'slappart0', 'srv', 'data', 'db');
+  assert.equal(await readFile(db, 'utf8'), 'local newer', 'the newest of every location');
+  assert.ok(w.restic.calls.includes(`restore ${local} ${w.restic.repositories.get(local)![0]!.snapshotId}`));
+  assert.ok(!w.targets.some((target) => target.url.startsWith(`rest:${self.url}`)), 'never its own server');
+  await w.agent.syncOnce();
+  assert.equal(w.bodies.at(-1)?.partition_list[0]?.restore_done?.restored_backup_id, newer);
+
+  // A backup asked for by id is taken where it is.
+  w.answer = [
+    assignment('slappart0', 'single', {
+      restore_request: { ...restoreFrom([self, SOURCE_REMOTE], older)!, request_id: 'req-into-2' },
+    }),
+  ];
+  await sync(w);
+  assert.equal(await readFile(db, 'utf8'), 'remote older');
+  await w.agent.syncOnce();
+  assert.equal(w.bodies.at(-1)?.partition_list[0]?.restore_done?.restored_backup_id, older);
+});
+
+test('restore --into: a node without the source repository locally skips itself; none found → failed', async (t) => {
+  const w = await world({ passwordOf: sourcePasswords });
+  t.after(() => w.close());
+  w.services.runningSet.add('slappart0');
+  const self = { computer_guid: 'COMP-1', url: 'https://127.0.0.1:8700', certificate: CERT };
+  w.answer = [assignment('slappart0', 'single', { restore_request: restoreFrom([self]) })];
+  await sync(w);
+  await w.agent.syncOnce();
+  const done = w.bodies.at(-1)?.partition_list[0]?.restore_done;
+  assert.equal(done?.ok, false);
+  assert.equal(done?.restored_backup_id, null);
+  assert.match(done?.message ?? '', /no node holding backups of tree-4 can be read from this one/);
+  assert.ok(!w.events.includes('stop slappart0'), 'services untouched');
+  assert.ok(!w.targets.some((target) => target.url.includes('tree-4')), 'nothing to read');
+});
+
+test('restore --into: a failing check is reported failed, without a restored backup id', async (t) => {
+  const w = await world({ passwordOf: sourcePasswords, failCheck: () => true });
+  t.after(() => w.close());
+  w.restic.add(SOURCE_REMOTE_URL, newBackupId(Date.UTC(2026, 0, 1)), { 'srv/data/db': 'from tree-4' });
+  w.services.runningSet.add('slappart0');
+  w.answer = [assignment('slappart0', 'main', { restore_request: restoreFrom([SOURCE_REMOTE]) })];
+  await sync(w);
+  assert.deepEqual(w.events, [
+    'stop slappart0',
+    'restore /bin/load slappart0',
+    'check /bin/check slappart0',
+    'start slappart0',
+  ]);
+  await w.agent.syncOnce();
+  const done = w.bodies.at(-1)?.partition_list[0]?.restore_done;
+  assert.equal(done?.ok, false);
+  assert.equal(done?.restored_backup_id, null);
+  assert.match(done?.message ?? '', /check failed/);
+});
+
+test("readers the master named may read this node's repository of the tree; writers append", async (t) => {
+  const w = await world({ partitions: ['slappart0', 'slappart1'] });
+  t.after(() => w.close());
+  w.answer = [
+    assignment('slappart0', 'clone', { writers: ['COMP-9'], readers: ['COMP-7', 'COMP-9'] }),
+    assignment('slappart1', 'single', { repository: 'tree-18', readers: ['COMP-7'] }),
+  ];
+  await sync(w);
+  assert.equal(w.agent.authorize({ computeNodeId: 'COMP-7' }, 'tree-17'), 'read');
+  assert.equal(w.agent.authorize({ computeNodeId: 'COMP-7' }, 'tree-18'), 'read', 'any role');
+  assert.equal(w.agent.authorize({ computeNodeId: 'COMP-9' }, 'tree-17'), 'append', 'append wins');
+  assert.equal(w.agent.authorize({ computeNodeId: 'COMP-9' }, 'tree-18'), 'none');
+  assert.equal(w.agent.authorize({ computeNodeId: 'COMP-8' }, 'tree-17'), 'none');
+  w.answer = [assignment('slappart0', 'clone', { writers: ['COMP-9'] })];
+  await sync(w);
+  assert.equal(w.agent.authorize({ computeNodeId: 'COMP-7' }, 'tree-17'), 'none', 'no longer named');
 });

@@ -4,7 +4,9 @@
  * its tree asks:
  * - `main`: backups on the declared period and on request (`backupCommands` first), pushed with
  *   restic to every target (the clones' nodes, at most 2 at once); restore requests (services
- *   stopped, files put in place, restore and check commands, services started again);
+ *   stopped, files put in place, restore and check commands, services started again), of the
+ *   tree's own backups or of another tree's (`restore --into`: read from that tree's nodes, which
+ *   name this node among the readers of their repository);
  * - `single`: the same into a local repository, with retention applied there;
  * - `clone`: the newest backup received in the local repository (woken by the repository server's
  *   `onSnapshot`) is restored into the partition — never under running services — then its restore
@@ -41,6 +43,7 @@ import {
 } from './partition-state.ts';
 import type { PartitionBackupPlan } from '../../core/backup-declaration.ts';
 import type { Restic, ResticTarget, SnapshotInfo } from './restic.ts';
+import type { RepositoryPermission } from './repository-server.ts';
 import { restoreIntoPlace } from './restore-into-place.ts';
 import { backupDue } from './schedule.ts';
 import {
@@ -51,6 +54,8 @@ import {
   type PartitionBackupAssignment,
   type PartitionBackupReport,
   type ReportedBackup,
+  type RestoreRequest,
+  type RestoreSource,
 } from './sync-protocol.ts';
 
 /** What the agent uses of restic (tests give an in-memory one). */
@@ -174,16 +179,23 @@ export class BackupAgent {
       if (assignment.repository === repository) this.kick(partitionId);
   }
 
-  /** The repository server's `authorize`: the writers the master named for that tree's clone here. */
-  authorize(access: { computeNodeId: string }, repository: string): 'append' | 'none' {
-    for (const assignment of this.assignments.values())
+  /**
+   * The repository server's `authorize`: the writers the master named for that tree's clone here
+   * append; the readers it named for that tree (nodes restoring one of its backups into another
+   * tree) read. Append wins over read.
+   */
+  authorize(access: { computeNodeId: string }, repository: string): RepositoryPermission {
+    let permission: RepositoryPermission = 'none';
+    for (const assignment of this.assignments.values()) {
+      if (assignment.repository !== repository) continue;
       if (
-        assignment.repository === repository &&
         (assignment.role === 'clone' || assignment.role === 'fenced') &&
         assignment.writers.includes(access.computeNodeId)
       )
         return 'append';
-    return 'none';
+      if (assignment.readers.includes(access.computeNodeId)) permission = 'read';
+    }
+    return permission;
   }
 
   /**
@@ -542,21 +554,34 @@ export class BackupAgent {
     return runCommands(this.runCommand, plan.checkCommands, this.commandContext(root, 'check'));
   }
 
-  /** A restore the master asked for, on the main (from its targets) or single (its local repository). */
+  /**
+   * A restore the master asked for: a backup of the partition's own tree (the main reads its
+   * targets, a single its local repository), or of the request's source tree (`restore --into`:
+   * its locations, this node's own local repository, the others' repository servers). The
+   * partition's own plan and commands are used either way.
+   */
   private async executeRestoreRequest(
     partitionId: string,
     assignment: PartitionBackupAssignment,
     state: PartitionBackupState,
-    request: { request_id: string; backup_id: string | null },
+    request: RestoreRequest,
   ): Promise<void> {
     const log = this.logger.child({ partition: partitionId, requestId: request.request_id });
     const root = join(this.options.instanceRoot, partitionId);
+    const repository = request.source?.repository ?? assignment.repository;
     let done: PartitionBackupState['restoreDone'];
     try {
       const sources =
-        assignment.role === 'single'
-          ? [this.localTarget(assignment)]
-          : await Promise.all(assignment.targets.map((peer) => this.remoteTarget(assignment, peer)));
+        request.source !== null
+          ? await this.sourceTargets(request.source)
+          : assignment.role === 'single'
+            ? [this.localTarget(assignment)]
+            : await Promise.all(assignment.targets.map((peer) => this.remoteTarget(assignment, peer)));
+      if (sources.length === 0 && request.source !== null)
+        throw new SlapError(
+          'SLAP_ERR_NOT_FOUND',
+          `no node holding backups of ${repository} can be read from this one (none is this node nor has a repository server)`,
+        );
       let chosen: { target: ResticTarget; snapshot: BackupSnapshot } | undefined;
       const errors: string[] = [];
       for (const target of sources) {
@@ -575,12 +600,15 @@ export class BackupAgent {
       if (chosen === undefined)
         throw new SlapError(
           'SLAP_ERR_NOT_FOUND',
-          `${request.backup_id === null ? 'no backup' : `backup ${request.backup_id} is`} in none of the repositories of ${assignment.repository}${errors.length > 0 ? ` (${errors[0]})` : ''}`,
+          `${request.backup_id === null ? 'no backup' : `backup ${request.backup_id} is`} in none of the repositories of ${repository}${errors.length > 0 ? ` (${errors[0]})` : ''}`,
         );
       const plan = await this.readPlan(root, partitionId);
       if (plan === undefined)
         throw new SlapError('SLAP_ERR_NOT_FOUND', `partition ${partitionId} declares no data to restore`);
-      log.info({ backupId: chosen.snapshot.backupId }, 'restore requested: stopping the services');
+      log.info(
+        { backupId: chosen.snapshot.backupId, repository },
+        'restore requested: stopping the services',
+      );
       await this.options.services.stop(partitionId);
       let checked: string[];
       try {
@@ -595,6 +623,7 @@ export class BackupAgent {
         request_id: request.request_id,
         ok: true,
         message: `restored ${chosen.snapshot.backupId}${said}`.slice(0, MAX_MESSAGE_LENGTH),
+        restored_backup_id: chosen.snapshot.backupId,
       };
       log.info({ backupId: chosen.snapshot.backupId }, 'restore done');
     } catch (error) {
@@ -602,6 +631,7 @@ export class BackupAgent {
         request_id: request.request_id,
         ok: false,
         message: describe(error).slice(0, MAX_MESSAGE_LENGTH),
+        restored_backup_id: null,
       };
       log.error({ err: done.message }, 'restore failed');
     }
@@ -609,6 +639,23 @@ export class BackupAgent {
     state.lastRestoreRequestId = request.request_id;
     await this.save(partitionId, state);
     this.wake(); // the master hears of it at once
+  }
+
+  /**
+   * Where a restore's source tree is read: this node's own repository of it when it holds one, the
+   * other locations' repository servers (a location without one is only readable by its own node).
+   */
+  private async sourceTargets(source: RestoreSource): Promise<ResticTarget[]> {
+    const targets: ResticTarget[] = [];
+    for (const location of source.locations) {
+      if (location.computer_guid === this.options.computerId) {
+        if (await this.hasLocalRepository(source)) targets.push(this.localTarget(source));
+      } else if (location.url !== null && location.certificate !== null)
+        targets.push(
+          await this.remoteTarget(source, { url: location.url, certificate: location.certificate }),
+        );
+    }
+    return targets;
   }
 
   private async retain(
@@ -675,17 +722,19 @@ export class BackupAgent {
     return true;
   }
 
-  private hasLocalRepository(assignment: PartitionBackupAssignment): Promise<boolean> {
-    return pathExists(join(this.repositoriesDirectory, assignment.repository, 'config'));
+  /** Whether this node holds `repository` (restic's `config` in it). */
+  private hasLocalRepository(repository: { repository: string }): Promise<boolean> {
+    return pathExists(join(this.repositoriesDirectory, repository.repository, 'config'));
   }
 
-  private localTarget(assignment: PartitionBackupAssignment): ResticTarget {
-    return { url: join(this.repositoriesDirectory, assignment.repository), password: assignment.password };
+  private localTarget(repository: { repository: string; password: string }): ResticTarget {
+    return { url: join(this.repositoriesDirectory, repository.repository), password: repository.password };
   }
 
+  /** A repository on a peer's repository server, its certificate pinned, our node certificate shown. */
   private async remoteTarget(
-    assignment: PartitionBackupAssignment,
-    peer: PartitionBackupAssignment['targets'][number],
+    repository: { repository: string; password: string },
+    peer: { url: string; certificate: string },
   ): Promise<ResticTarget> {
     // Named after their content: what the master sent never becomes a path.
     const caFile = join(
@@ -696,8 +745,8 @@ export class BackupAgent {
     if (!(await pathExists(caFile))) await writeFileAtomic(caFile, peer.certificate, { mode: 0o644 });
     const clientCertFile = await this.options.clientCertFile?.();
     return {
-      url: `rest:${peer.url}/${assignment.repository}/`,
-      password: assignment.password,
+      url: `rest:${peer.url}/${repository.repository}/`,
+      password: repository.password,
       caFile,
       ...(clientCertFile === undefined ? {} : { clientCertFile }),
     };

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../lib/atomic-write.ts';
-import type { BackupRole, ReportedBackup } from './sync-protocol.ts';
+import type { BackupRole, ReportedBackup, RestoreDone } from './sync-protocol.ts';
 
 export interface PartitionBackupState {
   instanceGuid: string | null;
@@ -26,7 +26,8 @@ export interface PartitionBackupState {
   restored: ReportedBackup | null;
   /** A restore of this backup failed (its check): not tried again before `restoreRetryAt`. */
   failedRestore: { backupId: string; retryAt: number; failures: number } | null;
-  restoreDone: { request_id: string; ok: boolean; message: string } | null;
+  /** The outcome of the last restore request, reported until the master's answer no longer asks it. */
+  restoreDone: RestoreDone | null;
   lastRestoreRequestId: string | null;
   backupList: ReportedBackup[];
   retainedAt: number | null;
@@ -67,8 +68,12 @@ export async function readPartitionState(
 ): Promise<PartitionBackupState> {
   try {
     const parsed = JSON.parse(await readFile(stateFile(directory, partitionId), 'utf8')) as unknown;
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
-      return { ...emptyPartitionState(), ...(parsed as Partial<PartitionBackupState>) };
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
+      const state = { ...emptyPartitionState(), ...(parsed as Partial<PartitionBackupState>) };
+      // Written before restores named the backup they restored.
+      if (state.restoreDone !== null) state.restoreDone.restored_backup_id ??= null;
+      return state;
+    }
   } catch {
     // none yet, or unreadable (a hand edit): started afresh, the master's answer fills it again
   }

@@ -16,6 +16,8 @@ import { ensureServerCertificate } from './server-certificate.ts';
 import { newBackupId } from './restic.ts';
 
 const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
+/** The repository COMP-1 may only read. */
+const READ_ONLY = 'tree-3';
 
 describe('repository server (restic REST over mutual TLS)', () => {
   let fixture: BackupRepositoryFixture;
@@ -25,7 +27,13 @@ describe('repository server (restic REST over mutual TLS)', () => {
   before(async () => {
     fixture = await startBackupRepository({
       authorize: (access, repository) =>
-        access.computeNodeId === 'COMP-1' && repository === 'tree-1' ? 'append' : 'none',
+        access.computeNodeId !== 'COMP-1'
+          ? 'none'
+          : repository === 'tree-1'
+            ? 'append'
+            : repository === READ_ONLY
+              ? 'read'
+              : 'none',
       maxUploadBytes: 1024 * 1024,
     });
     part = await mkdtemp(join(tmpdir(), 'slapos-backup-part-'));
@@ -321,6 +329,105 @@ describe('repository server (restic REST over mutual TLS)', () => {
       assert.ok(!route.includes('..'));
       assert.match(parsed.repository, /^tree-[0-9]{1,18}$/);
     }
+  });
+
+  test("'read': HEAD/GET and lock files only; every write refused 403 with the API error body", async () => {
+    const dispatcher = await agent(fixture.clientCertFile);
+    const base = `${fixture.server.url}/${READ_ONLY}`;
+    const refused = await fetch(`${base}/?create=true`, { method: 'POST', dispatcher });
+    assert.equal(refused.status, 403, 'a reader creates no repository');
+    await errorBody(refused);
+    // What the serving node holds (written as restic would, on its own directory).
+    const repository = join(fixture.repositories, READ_ONLY);
+    const stored = randomBytes(500);
+    const name = sha256(stored);
+    for (const type of ['keys', 'locks', 'snapshots', 'index']) {
+      await mkdir(join(repository, type), { recursive: true });
+      await writeFile(join(repository, type, name), stored);
+    }
+    await mkdir(join(repository, 'data', name.slice(0, 2)), { recursive: true });
+    await writeFile(join(repository, 'data', name.slice(0, 2), name), stored);
+    await writeFile(join(repository, 'config'), 'the config');
+
+    const config = await fetch(`${base}/config`, { dispatcher });
+    assert.equal(await config.text(), 'the config');
+    assert.equal((await fetch(`${base}/config`, { method: 'HEAD', dispatcher })).status, 200);
+    for (const type of ['data', 'keys', 'locks', 'snapshots', 'index']) {
+      const listed = await fetch(`${base}/${type}/`, { dispatcher });
+      assert.deepEqual(await listed.json(), [name], type);
+      const read = await fetch(`${base}/${type}/${name}`, { dispatcher });
+      assert.deepEqual(Buffer.from(await read.arrayBuffer()), stored, type);
+      const head = await fetch(`${base}/${type}/${name}`, { method: 'HEAD', dispatcher });
+      assert.equal(head.headers.get('content-length'), '500', type);
+    }
+    const content = randomBytes(1000);
+    const fresh = sha256(content);
+    const attempts: [string, string, Buffer | string | undefined][] = [
+      ...['data', 'keys', 'snapshots', 'index'].map((type): [string, string, Buffer] => [
+        'POST',
+        `${base}/${type}/${fresh}`,
+        content,
+      ]),
+      ['POST', `${base}/config`, 'the config'], // even the same content
+      ['POST', `${base}/config`, 'another config'],
+      ...['data', 'keys', 'snapshots', 'index'].map((type): [string, string, undefined] => [
+        'DELETE',
+        `${base}/${type}/${name}`,
+        undefined,
+      ]),
+      ['DELETE', `${base}/config`, undefined],
+      ['DELETE', `${base}/`, undefined],
+      ['PUT', `${base}/data/${fresh}`, content],
+      ['GET', `${base}/`, undefined],
+    ];
+    for (const [method, url, body] of attempts) {
+      const response = await fetch(url, { method, dispatcher, ...(body === undefined ? {} : { body }) });
+      assert.equal(response.status, 403, `${method} ${url}`);
+      await errorBody(response);
+    }
+    for (const type of ['data', 'keys', 'snapshots', 'index'])
+      assert.equal(
+        (await fetch(`${base}/${type}/${fresh}`, { method: 'HEAD', dispatcher })).status,
+        404,
+        type,
+      );
+    assert.equal(await readFile(join(repository, 'config'), 'utf8'), 'the config');
+    assert.equal((await fetch(`${base}/keys/${name}`, { method: 'HEAD', dispatcher })).status, 200);
+
+    // Its own locks: taken and released.
+    const lock = Buffer.from('{"time":"2026-12-07T00:00:00Z","exclusive":false}');
+    const taken = await fetch(`${base}/locks/${sha256(lock)}`, { method: 'POST', body: lock, dispatcher });
+    assert.equal(taken.status, 200);
+    await taken.arrayBuffer();
+    assert.equal((await fetch(`${base}/locks/${sha256(lock)}`, { method: 'HEAD', dispatcher })).status, 200);
+    const released = await fetch(`${base}/locks/${sha256(lock)}`, { method: 'DELETE', dispatcher });
+    assert.equal(released.status, 200);
+    await released.arrayBuffer();
+    assert.equal((await fetch(`${base}/locks/${sha256(lock)}`, { method: 'HEAD', dispatcher })).status, 404);
+
+    const bigLock = randomBytes(64 * 1024 + 1);
+    const tooLarge = await fetch(`${base}/locks/${sha256(bigLock)}`, {
+      method: 'POST',
+      body: bigLock,
+      dispatcher,
+    });
+    assert.equal(tooLarge.status, 413, 'a lock is small');
+    await errorBody(tooLarge);
+
+    // 'none' reads nothing.
+    await mkdir(join(fixture.repositories, 'tree-4'), { recursive: true });
+    await writeFile(join(fixture.repositories, 'tree-4', 'config'), 'the config');
+    for (const path of ['config', 'keys/', `locks/${sha256(lock)}`]) {
+      const response = await fetch(`${fixture.server.url}/tree-4/${path}`, {
+        method: path.startsWith('locks') ? 'POST' : 'GET',
+        ...(path.startsWith('locks') ? { body: lock } : {}),
+        dispatcher,
+      });
+      assert.equal(response.status, 403, path);
+      await errorBody(response);
+    }
+    await rm(join(fixture.repositories, 'tree-4'), { recursive: true });
+    await rm(repository, { recursive: true });
   });
 
   test('the server certificate is kept when it fits, replaced when names change; key 0600', async () => {

@@ -13,10 +13,13 @@
  *
  * Trust: every request needs a client certificate that chains to the master's CA (`clientCa`) and
  * whose subject is a compute node's (`CN=<node id>, O=compute_node`, read as the cache server reads
- * it); `authorize` then says whether that node may use the repository. Clients may read and append,
- * never delete or replace: DELETE is for lock files only, an upload of an existing name keeps the
- * stored file (every name but `config` is the SHA-256 of the content, which is checked), and a
- * different `config` is refused. Retention is the serving node's own job (restic on the directory).
+ * it); `authorize` then says whether that node may use the repository: `append` clients (a clone's
+ * writers) may read and append, `read` clients (nodes restoring a backup into another tree) only
+ * read (HEAD and GET) and take their locks (at most 64 KiB each). None ever deletes or replaces:
+ * DELETE is for lock files only, an upload of an existing name keeps the stored file (every name
+ * but `config` is the SHA-256 of the content, which is checked), and a different `config` is
+ * refused; anything else a reader tries is a 403. Retention is the serving node's own job (restic
+ * on the directory).
  *
  * Uploads stream to a temporary file (size-limited, hashed), are synced, then renamed into place.
  * Nothing from a request becomes a path unless it matched the route grammar above; anything else is
@@ -43,7 +46,11 @@ export interface RepositoryAccess {
   computeNodeId: string;
 }
 
-export type RepositoryPermission = 'append' | 'none';
+/**
+ * `append`: read and add (a clone's writers); `read`: read only, and take and release locks (a node
+ * restoring one of the tree's backups into another tree); `none`: nothing.
+ */
+export type RepositoryPermission = 'append' | 'read' | 'none';
 
 export interface RepositoryServerOptions {
   /** `<directory>/<repository name>/{config,keys,locks,snapshots,index,data/xx}` */
@@ -52,7 +59,7 @@ export interface RepositoryServerOptions {
   port: number;
   /** The server's key and certificate (ensureServerCertificate), and the master's CA for clients. */
   tls: { key: string; cert: string; clientCa: string };
-  /** Who may read and append to a repository (never delete, except lock files). */
+  /** Who may read, or read and append to, a repository (never delete, except lock files). */
   authorize(access: RepositoryAccess, repository: string): RepositoryPermission;
   /** A snapshot file was stored in `repository` (a clone's restore loop wakes). */
   onSnapshot?(repository: string): void;
@@ -83,6 +90,7 @@ const FILE_TYPES = ['data', 'keys', 'locks', 'snapshots', 'index'] as const;
 type FileType = (typeof FILE_TYPES)[number];
 const NAME_PATTERN = /^[0-9a-f]{64}$/;
 const CONFIG_MAX_BYTES = 64 * 1024;
+const LOCK_MAX_BYTES = 64 * 1024;
 const API_V2 = 'application/vnd.x.restic.rest.v2';
 const API_V1 = 'application/vnd.x.restic.rest.v1';
 const INCOMING = '.incoming';
@@ -214,12 +222,22 @@ async function receive(
   }
 }
 
+/**
+ * What a `read` client may do: HEAD and GET anything, POST and DELETE lock files (restic takes a
+ * lock even to read, on some commands).
+ */
+function readerMayDo(resource: Resource, method: string): boolean {
+  if (method === 'HEAD' || method === 'GET') return resource.kind !== 'repository';
+  return resource.kind === 'file' && resource.type === 'locks' && (method === 'POST' || method === 'DELETE');
+}
+
 async function authorizeRequest(
   context: Context,
   request: FastifyRequest,
   reply: FastifyReply,
-  repository: string,
-): Promise<RepositoryAccess> {
+  resource: Resource,
+): Promise<void> {
+  const repository = resource.repository;
   const certificate = certificateUploader(request.raw.socket, ['compute_node']);
   if (certificate?.kind !== 'certificate') {
     await settleBody(request, reply);
@@ -229,11 +247,15 @@ async function authorizeRequest(
     );
   }
   const access: RepositoryAccess = { computeNodeId: certificate.subject.commonName };
-  if (context.options.authorize(access, repository) !== 'append') {
-    await settleBody(request, reply);
-    throw new SlapError('SLAP_ERR_FORBIDDEN', `This compute node may not use the repository ${repository}.`);
-  }
-  return access;
+  const permission = context.options.authorize(access, repository);
+  if (permission === 'append' || (permission === 'read' && readerMayDo(resource, request.method))) return;
+  await settleBody(request, reply);
+  throw new SlapError(
+    'SLAP_ERR_FORBIDDEN',
+    permission === 'read'
+      ? `This compute node may only read the repository ${repository} (and take its locks).`
+      : `This compute node may not use the repository ${repository}.`,
+  );
 }
 
 async function serveFile(
@@ -334,16 +356,15 @@ async function storeFile(
   const { repository, type, name } = resource;
   await requireRepository(context, repository);
   const announced = Number(request.headers['content-length'] ?? '0');
-  if (announced > context.maxUploadBytes) {
+  // A lock is a few hundred bytes: readers may take locks, never fill the disk with them.
+  const limit = type === 'locks' ? LOCK_MAX_BYTES : context.maxUploadBytes;
+  if (announced > limit) {
     await settleBody(request, reply);
-    throw new SlapError(
-      'SLAP_ERR_PAYLOAD_TOO_LARGE',
-      `An upload is over the size limit of ${context.maxUploadBytes} bytes.`,
-    );
+    throw new SlapError('SLAP_ERR_PAYLOAD_TOO_LARGE', `An upload is over the size limit of ${limit} bytes.`);
   }
   let upload;
   try {
-    upload = await receive(context, request.raw, context.maxUploadBytes);
+    upload = await receive(context, request.raw, limit);
   } catch (error) {
     reply.header('connection', 'close');
     throw error;
@@ -381,7 +402,7 @@ async function handle(context: Context, request: FastifyRequest, reply: FastifyR
     throw error;
   }
   const { resource, query } = parsed;
-  await authorizeRequest(context, request, reply, resource.repository);
+  await authorizeRequest(context, request, reply, resource);
   const method = request.method;
   const refuse = async (message: string, code: 'SLAP_ERR_FORBIDDEN' | 'SLAP_ERR_METHOD_NOT_ALLOWED') => {
     await settleBody(request, reply);

@@ -5,7 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostileString, seededRandom } from '../../testing/hostile-strings.ts';
-import { checkRepositoryUrl, parseSyncAnswer, REPOSITORY_NAME } from './sync-protocol.ts';
+import {
+  checkRepositoryUrl,
+  MAX_SOURCE_LOCATIONS,
+  parseSyncAnswer,
+  REPOSITORY_NAME,
+  type RestoreSource,
+} from './sync-protocol.ts';
 
 const CERT = '-----BEGIN CERTIFICATE-----\nMIIB+/=\n-----END CERTIFICATE-----\n';
 
@@ -22,8 +28,9 @@ function answer(partition: Record<string, unknown> = {}): Record<string, unknown
         epoch: 3,
         targets: [{ computer_guid: 'COMP-2', url: 'https://10.0.0.2:8700', certificate: CERT }],
         writers: ['COMP-1'],
+        readers: ['COMP-3'],
         backup_requested_at: 1733600000.1,
-        restore_request: { request_id: 'r1', backup_id: '20261207T203015123Z-a1b2' },
+        restore_request: { request_id: 'r1', backup_id: '20261207T203015123Z-a1b2', source: null },
         ...partition,
       },
     ],
@@ -109,4 +116,112 @@ test('repository urls are https://HOST:PORT only', () => {
     'not a url',
   ])
     assert.throws(() => checkRepositoryUrl(url, 'u'), /u/, url);
+});
+
+const SOURCE: RestoreSource = {
+  repository: 'tree-4',
+  password: 'c291cmNlLXBhc3N3b3Jk',
+  locations: [
+    { computer_guid: 'COMP-4', url: 'https://127.0.0.4:8700', certificate: CERT },
+    { computer_guid: 'COMP-5', url: null, certificate: null },
+  ],
+};
+
+/** The answer with a restore of `source` (fields over SOURCE). */
+function withSource(source: Record<string, unknown>): Record<string, unknown> {
+  return answer({ restore_request: { request_id: 'r2', backup_id: null, source: { ...SOURCE, ...source } } });
+}
+
+/** The answer with a restore from one location (fields over SOURCE's first). */
+function withLocation(location: Record<string, unknown>): Record<string, unknown> {
+  return withSource({ locations: [{ ...SOURCE.locations[0], ...location }] });
+}
+
+test('a restore source and readers round-trip; absent (an older master) they are null and empty', () => {
+  for (const value of [withSource({}), withSource({ locations: [] })])
+    assert.deepEqual(parseSyncAnswer(value), value);
+  const many = withSource({
+    locations: Array.from({ length: MAX_SOURCE_LOCATIONS }, (_, k) => ({
+      computer_guid: `COMP-${k}`,
+      url: `https://127.0.0.${k + 1}:8700`,
+      certificate: CERT,
+    })),
+  });
+  assert.deepEqual(parseSyncAnswer(many), many);
+  const older = answer({ restore_request: { request_id: 'r1', backup_id: null } });
+  const partition = (older.partition_list as Record<string, unknown>[])[0]!;
+  delete partition.readers;
+  const parsed = parseSyncAnswer(older).partition_list[0];
+  assert.deepEqual(parsed?.readers, []);
+  assert.equal(parsed?.restore_request?.source, null);
+});
+
+test('hostile restore sources are refused, naming the field and never the value', () => {
+  const refused = (value: Record<string, unknown>, field: RegExp, shown?: string): void => {
+    assert.throws(
+      () => parseSyncAnswer(value),
+      (error: Error) =>
+        field.test(error.message) &&
+        (shown === undefined || shown.length < 2 || !error.message.includes(shown)),
+    );
+  };
+  for (const repository of ['tree-', 'tree-4/..', '../tree-4', 'tree-1234567890123456789', '', 4, null])
+    refused(withSource({ repository }), /source\.repository/);
+  for (const password of ['', 'a\nb', 'a\u2028b', 'a\0b', 'x'.repeat(1025), 7, null])
+    refused(
+      withSource({ password }),
+      /source\.password/,
+      typeof password === 'string' ? password : undefined,
+    );
+  refused(
+    withSource({ locations: Array.from({ length: MAX_SOURCE_LOCATIONS + 1 }, () => SOURCE.locations[0]) }),
+    /source\.locations/,
+  );
+  refused(withSource({ locations: 'COMP-4' }), /source\.locations/);
+  refused(withSource({ locations: null }), /source\.locations/);
+  refused(withSource({ locations: ['COMP-4'] }), /locations\[0\]/);
+  const long = `-----BEGIN CERTIFICATE-----\n${'A'.repeat(65536)}\n-----END CERTIFICATE-----\n`;
+  refused(withLocation({ certificate: long }), /locations\[0\]\.certificate/);
+  refused(withLocation({ certificate: 'not a certificate' }), /locations\[0\]\.certificate/);
+  refused(withLocation({ certificate: null }), /locations\[0\]\.certificate/); // a URL without its pin
+  refused(withLocation({ url: null }), /locations\[0\]\.url/);
+  refused(withLocation({ url: 'https://127.0.0.4:8700/tree-1' }), /locations\[0\]\.url/);
+  refused(withLocation({ url: `https://${'a'.repeat(600)}:1` }), /locations\[0\]\.url/);
+  refused(withSource({ locations: [{ computer_guid: 'COMP-4' }] }), /locations\[0\]\.url/);
+  refused(answer({ restore_request: { request_id: 'r', backup_id: null, source: 'tree-4' } }), /source/);
+  refused(answer({ restore_request: { request_id: 'r', backup_id: null, source: [] } }), /source/);
+  for (const computer_guid of ['', 'COMP 4', 'COMP-4\n', 'COMP\u00074', 'C\u2028', 'x'.repeat(256), 4, null])
+    refused(withLocation({ computer_guid }), /locations\[0\]\.computer_guid/);
+});
+
+test('property: a location computer_guid or a reader is accepted only as printable ASCII without space', () => {
+  const random = seededRandom(21);
+  for (let i = 0; i < 300; i++) {
+    const value = hostileString(random);
+    const cases: [Record<string, unknown>, (parsed: ReturnType<typeof parseSyncAnswer>) => unknown][] = [
+      [
+        withLocation({ computer_guid: value }),
+        (p) => p.partition_list[0]?.restore_request?.source?.locations[0]?.computer_guid,
+      ],
+      [answer({ readers: [value] }), (p) => p.partition_list[0]?.readers[0]],
+    ];
+    for (const [candidate, read] of cases) {
+      let parsed;
+      try {
+        parsed = parseSyncAnswer(candidate);
+      } catch (error) {
+        assert.ok(value.length < 2 || !(error as Error).message.includes(value));
+        continue;
+      }
+      assert.match(value, /^[\x21-\x7e]{1,255}$/);
+      assert.equal(read(parsed), value, 'round-trips');
+    }
+  }
+});
+
+test('readers: at most 64 strings of printable ASCII', () => {
+  const ids = Array.from({ length: 64 }, (_, k) => `COMP-${k}`);
+  assert.deepEqual(parseSyncAnswer(answer({ readers: ids })).partition_list[0]?.readers, ids);
+  for (const readers of [[...ids, 'COMP-64'], 'COMP-1', [1], [null], [['COMP-1']], [{}], [''], ['a b'], null])
+    assert.throws(() => parseSyncAnswer(answer({ readers })), /readers/, JSON.stringify(readers));
 });

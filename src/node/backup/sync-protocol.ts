@@ -23,7 +23,15 @@ export interface PartitionBackupReport {
   last_backup: ReportedBackup | null;
   restored: ReportedBackup | null;
   backup_list: ReportedBackup[];
-  restore_done: { request_id: string; ok: boolean; message: string } | null;
+  restore_done: RestoreDone | null;
+}
+
+/** A restore request's outcome as reported: `restored_backup_id` is null when it failed. */
+export interface RestoreDone {
+  request_id: string;
+  ok: boolean;
+  message: string;
+  restored_backup_id: string | null;
 }
 
 export interface BackupSyncRequest {
@@ -38,6 +46,27 @@ export interface BackupSyncTarget {
   certificate: string;
 }
 
+/** A node holding backups of a restore's source tree: its repository server, or null (none reported). */
+export interface RestoreSourceLocation {
+  computer_guid: string;
+  url: string | null;
+  certificate: string | null;
+}
+
+/** Another tree whose backup is restored into this partition's tree (`restore --into`). */
+export interface RestoreSource {
+  repository: string;
+  password: string;
+  locations: RestoreSourceLocation[];
+}
+
+export interface RestoreRequest {
+  request_id: string;
+  backup_id: string | null;
+  /** null: a backup of the partition's own tree. */
+  source: RestoreSource | null;
+}
+
 export interface PartitionBackupAssignment {
   partition_id: string;
   instance_guid: string;
@@ -47,8 +76,10 @@ export interface PartitionBackupAssignment {
   epoch: number;
   targets: BackupSyncTarget[];
   writers: string[];
+  /** Nodes that may read (never append to) this node's repository of the tree. */
+  readers: string[];
   backup_requested_at: number | null;
-  restore_request: { request_id: string; backup_id: string | null } | null;
+  restore_request: RestoreRequest | null;
 }
 
 export interface BackupSyncAnswer {
@@ -71,6 +102,8 @@ const TEXT_ID = /^[\x21-\x7e]{1,255}$/; // printable ASCII, no space: guids, req
 const MAX_PASSWORD_LENGTH = 1024;
 const MAX_CERTIFICATE_LENGTH = 65536;
 const MAX_LIST = 64;
+/** Locations of a restore's source (contract §2). */
+export const MAX_SOURCE_LOCATIONS = 8;
 
 function invalid(where: string, what: string): SlapError {
   return new SlapError(
@@ -131,26 +164,59 @@ function certificate(value: unknown, where: string): string {
   return value;
 }
 
+function repositoryPassword(value: unknown, where: string): string {
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    value.length > MAX_PASSWORD_LENGTH ||
+    // It goes into a password file read line by line by restic.
+    /[\0\r\n\v\f\x1c-\x1e\x85\u2028\u2029]/.test(value)
+  )
+    throw invalid(where, 'not a usable password'); // its value is never shown
+  return value;
+}
+
+function textList(value: unknown, where: string): string[] {
+  return list(value, where).map((item, k) => text(item, TEXT_ID, `${where}[${k}]`));
+}
+
+/** A repository server endpoint: both url and certificate, or neither (the node reported none). */
+function sourceLocation(value: unknown, where: string): RestoreSourceLocation {
+  if (!isObject(value)) throw invalid(where, 'not an object');
+  const computerGuid = text(value.computer_guid, TEXT_ID, `${where}.computer_guid`);
+  if (value.url === null && value.certificate === null)
+    return { computer_guid: computerGuid, url: null, certificate: null };
+  return {
+    computer_guid: computerGuid,
+    url: checkRepositoryUrl(value.url, `${where}.url`),
+    certificate: certificate(value.certificate, `${where}.certificate`),
+  };
+}
+
+function restoreSource(value: unknown, where: string): RestoreSource | null {
+  if (value === null || value === undefined) return null; // a master before restore --into
+  if (!isObject(value)) throw invalid(where, 'not an object');
+  return {
+    repository: text(value.repository, REPOSITORY_NAME, `${where}.repository`),
+    password: repositoryPassword(value.password, `${where}.password`),
+    locations: list(value.locations, `${where}.locations`, MAX_SOURCE_LOCATIONS).map((location, k) =>
+      sourceLocation(location, `${where}.locations[${k}]`),
+    ),
+  };
+}
+
 function assignment(value: unknown, index: number): PartitionBackupAssignment {
   const where = `partition_list[${index}]`;
   if (!isObject(value)) throw invalid(where, 'not an object');
   const role = value.role;
   if (typeof role !== 'string' || !(BACKUP_ROLES as readonly string[]).includes(role))
     throw invalid(`${where}.role`, 'not one of main, clone, fenced, single');
-  const password = value.password;
-  if (
-    typeof password !== 'string' ||
-    password.length === 0 ||
-    password.length > MAX_PASSWORD_LENGTH ||
-    // It goes into a password file read line by line by restic.
-    /[\0\r\n\v\f\x1c-\x1e\x85\u2028\u2029]/.test(password)
-  )
-    throw invalid(`${where}.password`, 'not a usable password'); // its value is never shown
+  const password = repositoryPassword(value.password, `${where}.password`);
   const epoch = value.epoch;
   if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 0)
     throw invalid(`${where}.epoch`, 'not an integer');
   const restore = value.restore_request;
-  let restoreRequest: PartitionBackupAssignment['restore_request'] = null;
+  let restoreRequest: RestoreRequest | null = null;
   if (restore !== null && restore !== undefined) {
     if (!isObject(restore)) throw invalid(`${where}.restore_request`, 'not an object');
     const backupId = restore.backup_id;
@@ -159,6 +225,7 @@ function assignment(value: unknown, index: number): PartitionBackupAssignment {
     restoreRequest = {
       request_id: text(restore.request_id, TEXT_ID, `${where}.restore_request.request_id`),
       backup_id: backupId,
+      source: restoreSource(restore.source, `${where}.restore_request.source`),
     };
   }
   return {
@@ -177,9 +244,9 @@ function assignment(value: unknown, index: number): PartitionBackupAssignment {
         certificate: certificate(target.certificate, `${at}.certificate`),
       };
     }),
-    writers: list(value.writers ?? [], `${where}.writers`).map((writer, k) =>
-      text(writer, TEXT_ID, `${where}.writers[${k}]`),
-    ),
+    writers: textList(value.writers ?? [], `${where}.writers`),
+    // Absent from a master before restore --into.
+    readers: textList(value.readers === undefined ? [] : value.readers, `${where}.readers`),
     backup_requested_at: seconds(value.backup_requested_at ?? null, `${where}.backup_requested_at`),
     restore_request: restoreRequest,
   };
