@@ -3,9 +3,10 @@
  * a standalone (master, supervisor, node agent with its backup agent, real restic) runs examples/kv,
  * which declares its data; `slapos service backup --wait` takes a backup into the node's local
  * repository, `slapos service backups` lists it, `slapos service restore --backup ID` puts exactly
- * that state back (later writes gone) after the declared check; a flipped byte in a data pack, then
- * a missing pack, make the restore fail with a clear message, leave the data as it was and the
- * service running.
+ * that state back (later writes gone) after the declared check, `slapos service restore --into`
+ * puts it into a new service requested like the source (`--wait` reads the outcome); a flipped byte
+ * in a data pack, then a missing pack, make the restore fail with a clear message, leave the data as
+ * it was and the service running.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,13 +22,14 @@ import { startTestStandalone, waitForConnection, type TestStandalone } from '../
 
 const SR = join(fileURLToPath(new URL('../../examples/kv/', import.meta.url)), 'software.cfg');
 const NAME = 'kv-backup-e2e';
+const COPY = 'kv-backup-e2e-copy';
 
 let sa: TestStandalone;
 let url: string;
 
 before(async () => {
   sa = await startTestStandalone({
-    partitions: 2,
+    partitions: 3,
     prefix: 'sa-bk-',
     sections: { backup: { heartbeat: 0.5 } },
   });
@@ -37,8 +39,13 @@ after(async () => {
   await sa?.close();
 });
 
-async function call(method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
-  const response = await request(`${url}${path}`, {
+async function call(
+  method: string,
+  path: string,
+  body?: string,
+  base = url,
+): Promise<{ status: number; text: string }> {
+  const response = await request(`${base}${path}`, {
     method,
     body: body ?? null,
     signal: AbortSignal.timeout(5_000),
@@ -53,12 +60,12 @@ async function slaposOk(args: string[]): Promise<string> {
 }
 
 /** The store's content, once it answers. */
-function contentWhenUp(): Promise<Record<string, string>> {
+function contentWhenUp(base = url): Promise<Record<string, string>> {
   return waitFor(
-    `${url}/kv answering`,
+    `${base}/kv answering`,
     async () => {
       try {
-        const answer = await call('GET', '/kv');
+        const answer = await call('GET', '/kv', undefined, base);
         return answer.status === 200 ? (JSON.parse(answer.text) as Record<string, string>) : undefined;
       } catch {
         return undefined;
@@ -226,7 +233,41 @@ test('a single instance: backup, list, restore exactly that state; damage detect
   );
   assert.deepEqual(await contentWhenUp(), { a: '1', b: 'deux' });
 
-  // 3. Damage to the backup's file contents: a flipped byte in its data pack, then that pack
+  // 3. The same backup into a new service: requested like the source, restored there, checked;
+  // `--wait` prints the outcome. The source is left as it is.
+  const copied = JSON.parse(
+    await slaposOk([
+      'service',
+      'restore',
+      NAME,
+      '--into',
+      COPY,
+      '--backup',
+      backupId,
+      '--wait',
+      '--poll-interval',
+      '0.5',
+      '--timeout',
+      '120',
+      '--json',
+    ]),
+  ) as { state: string; source: string; restored_backup_id: string | null; message: string };
+  assert.equal(copied.state, 'done', JSON.stringify(copied));
+  assert.equal(copied.source, NAME);
+  assert.equal(copied.restored_backup_id, backupId);
+  assert.match(copied.message, /checked: .*data\.jsonl: 2 records, seq increasing/);
+  const copyTree = await sa.client.getInstanceTree(COPY);
+  assert.equal(copyTree.software_release_uri, SR);
+  const copyUrl = (await waitForConnection(sa.client, copyTree.instance_guid, 'url', { timeoutMs: 120_000 }))
+    .url as string;
+  assert.notEqual(copyUrl, url);
+  assert.deepEqual(await contentWhenUp(copyUrl), { a: '1', b: 'deux' });
+  assert.equal((await call('PUT', '/kv/copy-only', 'yes', copyUrl)).status, 200);
+  assert.deepEqual(await contentWhenUp(), { a: '1', b: 'deux' });
+  // The copy's own status, as `backups` shows it.
+  assert.match(await slaposOk(['service', 'backups', COPY]), new RegExp(`restore.*done.*${backupId}`));
+
+  // 4. Damage to the backup's file contents: a flipped byte in its data pack, then that pack
   // missing. The restore fails and says so; the data is not replaced; the service runs again.
   assert.equal((await call('PUT', '/kv/d', 'kept')).status, 200);
   const expected = { a: '1', b: 'deux', d: 'kept' };

@@ -130,6 +130,7 @@ test('a resilient service: backups listed, a backup waited for, a restore reques
   const listedJson = await slapos(['service', 'backups', 'kv', '--json']);
   assert.deepEqual(JSON.parse(listedJson.stdout), {
     backup_list: [{ ...first, computer_guid_list: [clone.computerGuid] }],
+    restore: null,
   });
 
   // backup --wait: the main's node sees the request at its sync; the backup reaches the clone's node.
@@ -159,6 +160,48 @@ test('a resilient service: backups listed, a backup waited for, a restore reques
     backup_id: first.backup_id,
     source: null,
   });
+  // restore --wait: pending until the main's node reports it done, then the node's message.
+  const waitingRestore = slapos(['service', 'restore', 'kv', '--wait', '--poll-interval', '0.05', '--json']);
+  let waitedId: string | undefined;
+  for (let tries = 0; tries < 1000; tries++) {
+    const status = (
+      JSON.parse((await slapos(['service', 'backups', 'kv', '--json'])).stdout) as {
+        restore: { request_id: string; state: string } | null;
+      }
+    ).restore;
+    if (status !== null && status.request_id !== requestId) {
+      assert.equal(status.state, 'pending');
+      waitedId = status.request_id;
+      break;
+    }
+    await sleep(20);
+  }
+  assert.ok(waitedId !== undefined, 'the second restore is pending');
+  assert.equal((await sync(main))?.restore_request?.request_id, waitedId);
+  await sync(main, {
+    restore_done: {
+      request_id: waitedId,
+      ok: true,
+      message: `restored ${second.backup_id}; checked: 2 records`,
+      restored_backup_id: second.backup_id,
+    },
+  });
+  const restored = await waitingRestore;
+  assert.equal(restored.code, 0, restored.stderr);
+  assert.deepEqual(
+    { ...(JSON.parse(restored.stdout) as Record<string, unknown>), requested_at: 0, finished_at: 0 },
+    {
+      request_id: waitedId,
+      state: 'done',
+      backup_id: null,
+      restored_backup_id: second.backup_id,
+      source: 'kv',
+      message: `restored ${second.backup_id}; checked: 2 records`,
+      requested_at: 0,
+      finished_at: 0,
+    },
+  );
+  assert.equal((await sync(main))?.restore_request, null);
   const unknown = await slapos(['service', 'restore', 'kv', '--backup', backupId(firstTime - 3600, 'ffff')]);
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /^slapos: error: kv has no backup \d{8}T\d{9}Z-ffff\.\n/);
