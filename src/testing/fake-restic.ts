@@ -21,6 +21,8 @@ export class FakeRestic implements ResticDriver {
   readonly repositories = new Map<string, FakeSnapshot[]>();
   readonly calls: string[] = [];
   failBackup: ((target: ResticTarget) => boolean) | undefined;
+  /** A push that never ends (a peer gone with the network) until its signal stops it. */
+  hangBackup: ((target: ResticTarget) => boolean) | undefined;
   /** `rest:https://HOST:PORT/` → the repositories directory of the node serving it. */
   readonly served = new Map<string, { directory: string; onStored?: (repository: string) => void }>();
   private counter = 0;
@@ -46,6 +48,7 @@ export class FakeRestic implements ResticDriver {
       exclude?: readonly string[];
       backupId: string;
       tags?: readonly string[];
+      signal?: AbortSignal | undefined;
     },
   ): Promise<BackupSummary> {
     const key = this.key(target);
@@ -53,6 +56,12 @@ export class FakeRestic implements ResticDriver {
     const repository = this.repositories.get(key);
     if (repository === undefined) throw new Error('no repository');
     if (this.failBackup?.(target)) throw new Error('push refused');
+    if (this.hangBackup?.(target))
+      await new Promise<never>((_, reject) => {
+        const stop = (): void => reject(new Error('restic backup was stopped'));
+        if (options.signal?.aborted) stop();
+        options.signal?.addEventListener('abort', stop, { once: true });
+      });
     const files = new Map<string, Buffer>();
     for (const path of options.paths) await collect(options.cwd, join(options.cwd, path), files);
     const snapshot: FakeSnapshot = {

@@ -71,6 +71,15 @@ async function backupHeldBy(
     .sort((a, b) => backupStartedAt(b.backup_id) - backupStartedAt(a.backup_id))[0];
 }
 
+/** The backup agent's lines of a node's log, the last ones (a failure's diagnostics). */
+function backupLines(log: string): string {
+  return log
+    .split('\n')
+    .filter((line) => line.includes('"component":"backup"') || line.includes('takeover'))
+    .slice(-80)
+    .join('\n');
+}
+
 /** Whether `url` answers from `host` within a second. */
 function answers(site: ResilientSite, host: string, url: string): Promise<boolean> {
   return fetchFrom(site.network, host, url, { timeoutMs: 1000 }).then(
@@ -221,6 +230,12 @@ export async function loseMainAndTakeOver(
     await waitFor('a backup reaching the returned node', () => backupHeldBy(site, name, [lost], backAt), {
       timeoutMs: 90_000,
       intervalMs: 500,
+    }).catch(async (error: unknown) => {
+      throw new Error(
+        `${String(error)}\nbackups: ${JSON.stringify(await backups(site, name).catch(() => []))}` +
+          `\n--- the returned node (${lost.host}):\n${backupLines(site.agentLog(lost.host))}` +
+          `\n--- the new main (${promoted.node.host}):\n${backupLines(site.agentLog(promoted.node.host))}`,
+      );
     });
     assert.equal((await site.serviceInfo(name)).computer_guid, promoted.node.id, 'the new main stays');
     assert.equal(

@@ -232,6 +232,36 @@ test('a main backs up on its first sync, after its backup commands, to every tar
     assert.ok(!(await readFile(join(w.directory, 'state', name), 'utf8')).includes(PASSWORD));
 });
 
+test(
+  'a main fenced while its push hangs abandons the push: its queue moves on, no failure counted',
+  {
+    timeout: 20_000,
+  },
+  async (t) => {
+    const w = await world();
+    t.after(() => w.close());
+    await writeFile(join(w.instanceRoot, 'slappart0', 'srv', 'data', 'db'), 'v1');
+    w.restic.hangBackup = () => true;
+    w.answer = [assignment('slappart0', 'main', { targets: TARGETS.slice(0, 1) })];
+    await w.agent.syncOnce();
+    for (let tries = 0; !w.restic.calls.some((call) => call.startsWith('backup')); tries++) {
+      assert.ok(tries < 1000, 'the push started');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // The master fences it (a takeover happened while the node was away): the push stops at once.
+    w.restic.hangBackup = undefined;
+    w.answer = [assignment('slappart0', 'fenced', { writers: ['COMP-2'] })];
+    await sync(w);
+    const logs = w.logs.join('');
+    assert.match(logs, /backup abandoned: the partition is no longer the main/);
+    assert.doesNotMatch(logs, /"msg":"backup failed"/);
+    // Its queue serves the new role: made a clone, it restores what it receives.
+    w.answer = [assignment('slappart0', 'clone', { writers: ['COMP-2'] })];
+    await sync(w);
+    assert.equal(w.restic.calls.filter((call) => call.startsWith('backup')).length, 1, 'no push since');
+  },
+);
+
 test('backups follow the period and the requests, and a failed push is retried', async (t) => {
   const w = await world();
   t.after(() => w.close());

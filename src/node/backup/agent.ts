@@ -124,6 +124,8 @@ export class BackupAgent {
   private readonly dirty = new Set<string>();
   private readonly listings = new Map<string, { at: number; snapshots: SnapshotInfo[] }>();
   private readonly initialized = new Set<string>();
+  /** The backup each partition is pushing: abandoned when the partition stops being a pusher. */
+  private readonly pushes = new Map<string, AbortController>();
   private heartbeatMs: number;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
@@ -326,6 +328,9 @@ export class BackupAgent {
         { partition: partitionId, repository: assignment.repository, from: state.role, to: assignment.role },
         'backup role',
       );
+    // A main fenced (or made a clone) must not push any more: the push in progress is abandoned,
+    // whatever it waits for (a peer gone with the network), and the partition's queue moves on.
+    if (assignment.role !== 'main' && assignment.role !== 'single') this.pushes.get(partitionId)?.abort();
     state.role = assignment.role;
     state.instanceGuid = assignment.instance_guid;
     if (state.restoreDone !== null && assignment.restore_request?.request_id !== state.restoreDone.request_id)
@@ -441,6 +446,9 @@ export class BackupAgent {
     const backupId = newBackupId(new Date(now * 1000));
     let failed: { target: string; error: string }[] = [];
     let pushed = 0;
+    const abandon = new AbortController();
+    this.pushes.set(partitionId, abandon);
+    const signal = AbortSignal.any([this.stopping.signal, abandon.signal]);
     try {
       await runCommands(this.runCommand, plan.backupCommands, this.commandContext(root, 'backup'));
       const results = await mapConcurrent(targets, PUSH_CONCURRENCY, async ({ name, target }) => {
@@ -452,6 +460,7 @@ export class BackupAgent {
             exclude: plan.exclude,
             backupId,
             tags: [`slapos-tree:${assignment.repository}`],
+            signal,
           });
           log.info(
             { backupId, target: name, bytesAdded: summary.bytesAdded, filesNew: summary.filesNew },
@@ -466,6 +475,13 @@ export class BackupAgent {
       pushed = targets.length - failed.length;
     } catch (error) {
       failed = [{ target: 'backup command', error: describe(error) }];
+    } finally {
+      this.pushes.delete(partitionId);
+    }
+    if (abandon.signal.aborted) {
+      // Not a failure to retry: the partition is no longer the tree's main.
+      log.warn({ backupId, pushed }, 'backup abandoned: the partition is no longer the main');
+      return;
     }
     if (pushed > 0) state.lastBackup = { backup_id: backupId, time: backupIdTime(backupId) ?? now };
     if (assignment.role === 'single' && pushed > 0) this.dirty.add(assignment.repository);

@@ -63,6 +63,8 @@ export interface BackupOptions {
   backupId: string;
   /** More tags (e.g. `slapos-tree:tree-17`). */
   tags?: readonly string[];
+  /** Stops restic (the backup is abandoned: the node is no longer the tree's main). */
+  signal?: AbortSignal | undefined;
 }
 
 export interface RetentionPolicy {
@@ -288,7 +290,7 @@ export class Restic {
         '--',
         ...paths,
       ],
-      { cwd: options.cwd },
+      { cwd: options.cwd, signal: options.signal },
     );
     const summary = result.stdout
       .split('\n')
@@ -375,7 +377,7 @@ export class Restic {
     target: ResticTarget,
     command: string,
     args: readonly string[],
-    options: { cwd?: string; allowFailure?: boolean } = {},
+    options: { cwd?: string; allowFailure?: boolean; signal?: AbortSignal | undefined } = {},
   ): Promise<ExecResult> {
     checkTarget(target);
     const secrets = await mkdtemp(join(tmpdir(), 'slapos-restic-'));
@@ -405,6 +407,7 @@ export class Restic {
           },
           timeoutMs: this.timeoutMs,
           maxOutputBytes: 4 * 1024 * 1024,
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
         });
       } catch (error) {
         throw new SlapError(
@@ -419,6 +422,8 @@ export class Restic {
         { command, repository: target.url, exitCode: result.exitCode, durationMs: result.durationMs },
         'restic: done',
       );
+      if (options.signal?.aborted)
+        throw new SlapError('SLAP_ERR_BACKUP', `restic ${command} was stopped: the work was abandoned.`);
       if (result.exitCode !== 0 && !options.allowFailure)
         throw failure(command, result, target.password, this.timeoutMs);
       return result;
