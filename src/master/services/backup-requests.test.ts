@@ -13,6 +13,7 @@ import { openMasterModeServices, type MasterModeServices } from '../../testing/m
 import { hostileString, LINE_TERMINATORS, seededRandom } from '../../testing/hostile-strings.ts';
 import type { BackupPartitionReport } from './backup-sync.ts';
 import type { Caller } from './index.ts';
+import { serviceReport } from '../../testing/backup-sync-report.ts';
 
 const SR = 'https://example.com/sr.cfg';
 const OTHER_SR = 'https://example.com/other.cfg';
@@ -81,19 +82,7 @@ async function nodeOf(w: MasterModeServices, id: number): Promise<string> {
   return node;
 }
 
-function report(instanceId: number, fields: Partial<BackupPartitionReport> = {}): BackupPartitionReport {
-  return {
-    partitionId: 'slappart0',
-    instanceGuid: `SOFTINST-${instanceId}`,
-    declared: true,
-    servicesStopped: false,
-    lastBackup: null,
-    restored: null,
-    backupList: [],
-    restoreDone: null,
-    ...fields,
-  };
-}
+const report = serviceReport;
 
 /** A node's sync; COMP-1 reports no repository server. */
 function sync(w: MasterModeServices, node: string, partitions: BackupPartitionReport[] = []) {

@@ -11,6 +11,7 @@ import { openMasterModeServices, type MasterModeServices } from '../../testing/m
 import type { BackupPartitionReport } from './backup-sync.ts';
 import { promoteClone, startFailoverMonitor } from './failover.ts';
 import type { Caller } from './index.ts';
+import { serviceReport } from '../../testing/backup-sync-report.ts';
 
 const SR = 'https://example.com/sr.cfg';
 const START = 1_700_000_000;
@@ -49,19 +50,7 @@ async function world(nodes = 3): Promise<World> {
   return { ...master, clock, ids };
 }
 
-function report(instanceId: number, fields: Partial<BackupPartitionReport> = {}): BackupPartitionReport {
-  return {
-    partitionId: 'slappart0',
-    instanceGuid: `SOFTINST-${instanceId}`,
-    declared: true,
-    servicesStopped: false,
-    lastBackup: null,
-    restored: null,
-    backupList: [],
-    restoreDone: null,
-    ...fields,
-  };
-}
+const report = serviceReport;
 
 function sync(w: World, node: number, partitions: BackupPartitionReport[] = []) {
   return w.services.syncBackups({

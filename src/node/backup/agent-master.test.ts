@@ -17,6 +17,7 @@ import { createMasterClient } from '../../client/master-api.ts';
 import type { JsonTransport } from '../../client/json-transport.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { FakeRestic } from '../../testing/fake-restic.ts';
+import { dataPlan } from '../../testing/backup-partition.ts';
 import { startTestMasterMode, type TestMasterMode } from '../../testing/master-mode.ts';
 import { registerFormattedNode } from '../../testing/master-mode-node.ts';
 import { waitFor } from '../../testing/supervisor.ts';
@@ -41,15 +42,7 @@ let client: MasterClient;
 const restic = new FakeRestic();
 const nodes: TestNode[] = [];
 
-const PLAN = {
-  paths: ['srv/data'],
-  exclude: [],
-  backupCommands: [],
-  restoreCommands: [],
-  checkCommands: [],
-  periodSeconds: 3600,
-  keep: { last: 10, hourly: 24, daily: 7 },
-};
+const PLAN = dataPlan();
 
 async function registerNode(token: string, n: number): Promise<TestNode> {
   const { guid, transport } = await registerFormattedNode(master, client, token, n, SR);

@@ -7,49 +7,24 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixedClock, systemClock } from '../../core/clock.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { openTestCertificateAuthority } from '../../testing/master-mode-services.ts';
-import { writePartitionRecord } from '../instance/partition-files.ts';
-import { BackupAgent, type PartitionServices } from './agent.ts';
+import { BackupAgent } from './agent.ts';
+import {
+  backupTestPartition,
+  dataPlan,
+  partitionScript,
+  stoppedServices,
+} from '../../testing/backup-partition.ts';
 import { ensureServerCertificate, startRepositoryServer } from './repository-server.ts';
 import { Restic } from './restic.ts';
 import type { PartitionBackupAssignment } from './sync-protocol.ts';
 
 const PASSWORD = 'Zm9vYmFyYmF6cXV1eC1zZWNyZXQtcGFzc3dvcmQ';
-
-const stopped: PartitionServices = {
-  stop: () => Promise.resolve(),
-  start: () => Promise.resolve(),
-  running: () => Promise.resolve(false),
-};
-
-async function partition(instanceRoot: string, guid: string): Promise<string> {
-  const root = join(instanceRoot, 'slappart0');
-  await mkdir(join(root, 'srv', 'data'), { recursive: true });
-  await mkdir(join(root, 'bin'), { recursive: true });
-  await writeFile(join(root, '.slapos-resource'), '{}');
-  await writePartitionRecord(root, {
-    instanceGuid: guid,
-    title: guid,
-    requestedState: 'started',
-    softwareReleaseUrl: 'http://sr/',
-    reported: 'started',
-  });
-  const script = async (name: string, body: string): Promise<string> => {
-    const path = join(root, 'bin', name);
-    await writeFile(path, `#!/bin/sh\nset -e\n${body}\n`);
-    await chmod(path, 0o755);
-    return path;
-  };
-  await script('dump', 'echo dumped > srv/data/dump.sql');
-  await script('load', 'cat srv/data/dump.sql > srv/loaded');
-  await script('check', 'grep -q dumped srv/loaded');
-  return root;
-}
 
 test('main → repository server over mutual TLS → clone: the files restored equal, commands run', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'backup-restic-'));
@@ -58,8 +33,13 @@ test('main → repository server over mutual TLS → clone: the files restored e
     await closeCa();
     await rm(dir, { recursive: true, force: true });
   });
-  const root1 = await partition(join(dir, 'node1', 'instance'), 'SOFTINST-1');
-  const root2 = await partition(join(dir, 'node2', 'instance'), 'SOFTINST-2');
+  const root1 = await backupTestPartition(join(dir, 'node1', 'instance'), 'SOFTINST-1');
+  const root2 = await backupTestPartition(join(dir, 'node2', 'instance'), 'SOFTINST-2');
+  for (const root of [root1, root2]) {
+    await partitionScript(root, 'dump', 'echo dumped > srv/data/dump.sql');
+    await partitionScript(root, 'load', 'cat srv/data/dump.sql > srv/loaded');
+    await partitionScript(root, 'check', 'grep -q dumped srv/loaded');
+  }
   const files: Record<string, string> = {
     'srv/data/a.txt': 'alpha\n',
     'srv/data/nested/b.bin': '\u0000\u00ff binary \u2028 data',
@@ -75,15 +55,11 @@ test('main → repository server over mutual TLS → clone: the files restored e
     mode: 0o600,
   });
 
-  const plan = {
-    paths: ['srv/data'],
-    exclude: [],
+  const plan = dataPlan({
     backupCommands: [join(root1, 'bin', 'dump')],
     restoreCommands: [join(root2, 'bin', 'load')],
     checkCommands: [join(root2, 'bin', 'check')],
-    periodSeconds: 3600,
-    keep: { last: 10, hourly: 24, daily: 7 },
-  };
+  });
   const logger = silentLogger();
   const clock = fixedClock(Date.now() / 1000);
   const served: { server?: { url: string; close(): Promise<void> } } = {};
@@ -130,7 +106,7 @@ test('main → repository server over mutual TLS → clone: the files restored e
         Promise.resolve({ heartbeat_interval: 5, partition_list: assignments()[body.computer_guid] }),
       restic: new Restic({ cacheDir: join(dir, node, 'cache'), logger }),
       readPlan: () => Promise.resolve(plan),
-      services: stopped,
+      services: stoppedServices,
       clientCertFile: () => Promise.resolve(node1Pem),
       logger,
       clock,

@@ -9,62 +9,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixedClock, systemClock } from '../../core/clock.ts';
 import type { PartitionBackupPlan } from '../../core/backup-declaration.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { openTestCertificateAuthority } from '../../testing/master-mode-services.ts';
-import { writePartitionRecord } from '../instance/partition-files.ts';
-import { BackupAgent, type PartitionServices } from './agent.ts';
+import { BackupAgent } from './agent.ts';
+import {
+  backupTestPartition,
+  dataPlan,
+  partitionScript,
+  stoppedServices,
+} from '../../testing/backup-partition.ts';
 import { ensureServerCertificate, startRepositoryServer } from './repository-server.ts';
 import { Restic } from './restic.ts';
 import type { PartitionBackupAssignment } from './sync-protocol.ts';
 
 const TREE_1_PASSWORD = 'dHJlZS0xLXBhc3N3b3JkLW9mLXRoZS1zb3VyY2U';
 const TREE_2_PASSWORD = 'dHJlZS0yLXBhc3N3b3JkLW9mLXRoZS10YXJnZXQ';
-
-const stopped: PartitionServices = {
-  stop: () => Promise.resolve(),
-  start: () => Promise.resolve(),
-  running: () => Promise.resolve(false),
-};
-
-async function partition(instanceRoot: string, guid: string): Promise<string> {
-  const root = join(instanceRoot, 'slappart0');
-  await mkdir(join(root, 'srv', 'data'), { recursive: true });
-  await mkdir(join(root, 'bin'), { recursive: true });
-  await writeFile(join(root, '.slapos-resource'), '{}');
-  await writePartitionRecord(root, {
-    instanceGuid: guid,
-    title: guid,
-    requestedState: 'started',
-    softwareReleaseUrl: 'http://sr/',
-    reported: 'started',
-  });
-  return root;
-}
-
-async function script(root: string, name: string, body: string): Promise<string> {
-  const path = join(root, 'bin', name);
-  await writeFile(path, `#!/bin/sh\nset -e\n${body}\n`);
-  await chmod(path, 0o755);
-  return path;
-}
-
-function plan(commands: Partial<PartitionBackupPlan>): PartitionBackupPlan {
-  return {
-    paths: ['srv/data'],
-    exclude: [],
-    backupCommands: [],
-    restoreCommands: [],
-    checkCommands: [],
-    periodSeconds: 3600,
-    keep: { last: 10, hourly: 24, daily: 7 },
-    ...commands,
-  };
-}
 
 test('node B restores into its tree a backup of tree 1 read from node A (a reader: never appends)', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'backup-restore-into-'));
@@ -82,14 +46,18 @@ test('node B restores into its tree a backup of tree 1 read from node A (a reade
     return file;
   };
   const [pemA, pemB, pemC] = [await nodePem('COMP-A'), await nodePem('COMP-B'), await nodePem('COMP-C')];
-  const rootA = await partition(join(dir, 'A', 'instance'), 'SOFTINST-1');
-  const rootB = await partition(join(dir, 'B', 'instance'), 'SOFTINST-2');
+  const rootA = await backupTestPartition(join(dir, 'A', 'instance'), 'SOFTINST-1');
+  const rootB = await backupTestPartition(join(dir, 'B', 'instance'), 'SOFTINST-2');
   await writeFile(join(rootA, 'srv', 'data', 'kv.db'), 'tree 1 data \u2028 \u0000\n');
   await writeFile(join(rootB, 'srv', 'data', 'kv.db'), 'tree 2 before');
-  const planA = plan({ backupCommands: [await script(rootA, 'dump', 'echo dumped > srv/data/dump.sql')] });
-  const planB = plan({
-    restoreCommands: [await script(rootB, 'load', 'cat srv/data/dump.sql > srv/loaded')],
-    checkCommands: [await script(rootB, 'check', 'grep -q dumped srv/loaded && echo tree-2-checked')],
+  const planA = dataPlan({
+    backupCommands: [await partitionScript(rootA, 'dump', 'echo dumped > srv/data/dump.sql')],
+  });
+  const planB = dataPlan({
+    restoreCommands: [await partitionScript(rootB, 'load', 'cat srv/data/dump.sql > srv/loaded')],
+    checkCommands: [
+      await partitionScript(rootB, 'check', 'grep -q dumped srv/loaded && echo tree-2-checked'),
+    ],
   });
 
   const logger = silentLogger();
@@ -148,7 +116,7 @@ test('node B restores into its tree a backup of tree 1 read from node A (a reade
         Promise.resolve({ heartbeat_interval: 5, partition_list: answers()[body.computer_guid] }),
       restic: new Restic({ cacheDir: join(dir, node, 'cache'), logger }),
       readPlan: () => Promise.resolve(nodePlan),
-      services: stopped,
+      services: stoppedServices,
       clientCertFile: () => Promise.resolve(pem),
       logger,
       clock,
