@@ -78,6 +78,20 @@ export function decideFailover(tree: TreeState, settings: FailoverSettings, now:
 }
 
 /**
+ * Whether a node counts as gone for a main's pushes: this master has been up for failover_after and
+ * the node has not made contact within it (a push to it would wait on a peer that is not there,
+ * holding up the backups of the other clones).
+ */
+export function nodeOutOfContact(
+  lastContactAt: number | null,
+  settings: FailoverSettings,
+  now: number,
+): boolean {
+  const after = settings.failoverAfterSeconds;
+  return now - settings.startedAt >= after && !isFresh(lastContactAt, after, now);
+}
+
+/**
  * The clone to promote (automatically, or by hand with `wanted`): a member with role `clone` (never
  * `fenced`), on a node other than the main's, whose node made contact within failover_after and that
  * restored a backup; the one that restored the newest backup, ties to the lowest instance id. Whether

@@ -13,6 +13,8 @@ import type { ServiceContext } from './context.ts';
 import { newBackupPassword, newBackupTree, newMember } from './backup-trees.ts';
 import { recordInstanceEvent } from './instance-timeline.ts';
 import { requireComputeNode } from './not-found.ts';
+import { failoverSettings } from './failover.ts';
+import { nodeOutOfContact } from '../../core/failover-decision.ts';
 
 /** How often nodes sync (seconds): three missed ones are the default failover_after. */
 export const BACKUP_HEARTBEAT_S = 5;
@@ -343,10 +345,14 @@ async function orderOf(
   const targets: BackupTarget[] = [];
   const writers: string[] = [];
   if (member.role === 'main') {
+    const settings = failoverSettings(context);
     for (const other of await repository.listBackupMembers(tree.rootInstanceId)) {
       if (other.role !== 'clone') continue;
       const node = await repository.instanceComputeNode(other.instanceId);
       if (node === undefined || targets.some((target) => target.computeNodeId === node)) continue;
+      // A clone's node out of contact is left out until it is back: the main's node then abandons
+      // a push to it in progress rather than hold up the other clones' backups.
+      if (nodeOutOfContact(await context.contacts.lastContactOf(repository, node), settings, now)) continue;
       const endpoint = await repository.getBackupEndpoint(node);
       if (endpoint)
         targets.push({ computeNodeId: node, url: endpoint.url, certificate: endpoint.certificate });

@@ -61,6 +61,28 @@ function sync(w: World, node: number, partitions: BackupPartitionReport[] = []) 
   });
 }
 
+test("a clone's node out of contact is left out of the main's targets until it makes contact again", async () => {
+  const w = await world();
+  try {
+    const { x } = w.ids;
+    await sync(w, 2);
+    await sync(w, 3);
+    const targets = async () =>
+      (await sync(w, 1, [report(x)])).partitions[0]?.targets.map((target) => target.computeNodeId);
+    assert.deepEqual(await targets(), ['COMP-2', 'COMP-3']);
+    // failover_after (15 s by default) without COMP-3: it is gone for the main's pushes.
+    w.clock.advance(10);
+    await sync(w, 2);
+    w.clock.advance(6);
+    await sync(w, 2);
+    assert.deepEqual(await targets(), ['COMP-2']);
+    await sync(w, 3);
+    assert.deepEqual(await targets(), ['COMP-2', 'COMP-3']);
+  } finally {
+    await w.store.close();
+  }
+});
+
 test('the sync tells each node of the tree its role, password, targets and writers, and nothing to other nodes', async () => {
   const w = await world(4);
   try {

@@ -6,7 +6,7 @@
  */
 import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { ComputeNodeContactRecord, MasterStore } from '../storage/repository.ts';
+import type { ComputeNodeContactRecord, MasterStore, Repository } from '../storage/repository.ts';
 import type { Caller } from './caller.ts';
 
 /**
@@ -59,6 +59,16 @@ export class NodeContacts {
         ? { computeNodeId, lastContactAt: noted }
         : { computeNodeId, lastContactAt };
     });
+  }
+
+  /** One node's last contact, read in the caller's transaction: the store's, or a later note. */
+  async lastContactOf(repository: Repository, computeNodeId: string): Promise<number | null> {
+    const stored = await repository.getComputeNodeLastContact(computeNodeId);
+    const noted = Math.max(
+      this.pending.get(computeNodeId) ?? -Infinity,
+      this.writing.get(computeNodeId) ?? -Infinity,
+    );
+    return noted > (stored ?? -Infinity) ? noted : stored;
   }
 
   /** Writes the pending notes (one transaction). A failure is logged: the next contact is noted again. */

@@ -167,6 +167,18 @@ export function createKyselyRepository(
           .select(['reference as computeNodeId', 'last_contact_at as lastContactAt'])
           .orderBy('id'),
       ),
+    getComputeNodeLastContact: async (reference) => {
+      const row = await get<{ lastContactAt: number | null }>(
+        'getComputeNodeLastContact',
+        () =>
+          db
+            .selectFrom('compute_node')
+            .select('last_contact_at as lastContactAt')
+            .where('reference', '=', param('reference')),
+        { reference },
+      );
+      return row?.lastContactAt ?? null;
+    },
     recordComputeNodeContacts: async (contacts) => {
       for (const contact of contacts)
         await run(

@@ -56,6 +56,7 @@ const READS: ReadonlySet<Method> = new Set<Method>([
   'getComputeNode',
   'listComputeNodes',
   'listComputeNodeContacts',
+  'getComputeNodeLastContact',
   'listInstanceStatusFacts',
   'listPartitions',
   'firstFreePartition',

@@ -107,6 +107,7 @@ const CALLS: [keyof Repository, Call][] = [
   ['recordComputeNodeBang', (r) => r.recordComputeNodeBang(node, { message: 'bang', at: 1 })],
   ['recordComputeNodeContacts', (r) => r.recordComputeNodeContacts([{ computeNodeId: node, at: 1 }])],
   ['listComputeNodeContacts', (r) => r.listComputeNodeContacts()],
+  ['getComputeNodeLastContact', (r) => r.getComputeNodeLastContact(node)],
   ['insertPartition', (r) => r.insertPartition(first)],
   ['listPartitions', (r) => r.listPartitions(node)],
   ['firstFreePartition', (r) => r.firstFreePartition(node)],

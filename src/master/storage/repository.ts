@@ -272,6 +272,8 @@ export interface Repository
   upsertComputeNode(node: ComputeNodeRecord & { now: number }): Promise<void>;
   recordComputeNodeBang(reference: string, bang: { message: string; at: number }): Promise<void>;
   listComputeNodeContacts(): Promise<ComputeNodeContactRecord[]>;
+  /** One node's last contact (float seconds); null: never, or no such node. */
+  getComputeNodeLastContact(reference: string): Promise<number | null>;
   /** Moves each node's last contact forward to `at` (never back: several masters may record it). */
   recordComputeNodeContacts(contacts: readonly { computeNodeId: string; at: number }[]): Promise<void>;
 

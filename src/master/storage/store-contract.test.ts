@@ -164,6 +164,9 @@ test("a compute node's last contact only moves forward; unknown nodes are ignore
       { computeNodeId: 'a', lastContactAt: 100.5 },
       { computeNodeId: 'b', lastContactAt: 70.25 },
     ]);
+    const one = (reference: string) =>
+      store.read((repository) => repository.getComputeNodeLastContact(reference));
+    assert.deepEqual([await one('a'), await one('b'), await one('missing')], [100.5, 70.25, null]);
   } finally {
     await close();
   }

@@ -262,6 +262,40 @@ test(
   },
 );
 
+test(
+  "a push to a clone the master stops listing is abandoned; the other clones' push completes",
+  {
+    timeout: 20_000,
+  },
+  async (t) => {
+    const w = await world();
+    t.after(() => w.close());
+    await writeFile(join(w.instanceRoot, 'slappart0', 'srv', 'data', 'db'), 'v1');
+    const [reachable, gone] = TARGETS.map((target) => `rest:${target.url}/tree-17/`);
+    w.restic.hangBackup = (target) => target.url === gone;
+    w.answer = [assignment('slappart0', 'main', { targets: TARGETS })];
+    await w.agent.syncOnce();
+    for (let tries = 0; !w.restic.calls.some((call) => call.startsWith(`backup ${gone}`)); tries++) {
+      assert.ok(tries < 1000, 'the push to the gone clone started');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // The master stops listing COMP-3 (its node is out of contact).
+    w.answer = [assignment('slappart0', 'main', { targets: TARGETS.slice(0, 1) })];
+    await sync(w);
+    assert.equal(w.restic.repositories.get(reachable!)?.length, 1, 'pushed to the clone still listed');
+    assert.equal(w.restic.repositories.get(gone!)?.length ?? 0, 0);
+    const logs = w.logs.join('');
+    assert.match(logs, /push abandoned: the master no longer lists that clone/);
+    assert.doesNotMatch(logs, /"msg":"backup failed"/);
+    // The backup counts: the next report carries it.
+    await w.agent.syncOnce();
+    assert.equal(
+      w.bodies.at(-1)?.partition_list[0]?.last_backup?.backup_id,
+      w.restic.repositories.get(reachable!)?.[0]?.backupId,
+    );
+  },
+);
+
 test('backups follow the period and the requests, and a failed push is retried', async (t) => {
   const w = await world();
   t.after(() => w.close());

@@ -124,8 +124,14 @@ export class BackupAgent {
   private readonly dirty = new Set<string>();
   private readonly listings = new Map<string, { at: number; snapshots: SnapshotInfo[] }>();
   private readonly initialized = new Set<string>();
-  /** The backup each partition is pushing: abandoned when the partition stops being a pusher. */
-  private readonly pushes = new Map<string, AbortController>();
+  /**
+   * The backup each partition is pushing: abandoned when the partition stops being a pusher, and
+   * its push to a target abandoned when the master stops listing that target (its node is gone).
+   */
+  private readonly pushes = new Map<
+    string,
+    { all: AbortController; targets: Map<string, AbortController> }
+  >();
   private heartbeatMs: number;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
@@ -330,7 +336,12 @@ export class BackupAgent {
       );
     // A main fenced (or made a clone) must not push any more: the push in progress is abandoned,
     // whatever it waits for (a peer gone with the network), and the partition's queue moves on.
-    if (assignment.role !== 'main' && assignment.role !== 'single') this.pushes.get(partitionId)?.abort();
+    // A clone's node the master no longer lists is gone: the push to it is abandoned.
+    const push = this.pushes.get(partitionId);
+    if (push !== undefined && assignment.role !== 'main' && assignment.role !== 'single') push.all.abort();
+    else if (push !== undefined && assignment.role === 'main')
+      for (const [name, controller] of push.targets)
+        if (!assignment.targets.some((peer) => peer.computer_guid === name)) controller.abort();
     state.role = assignment.role;
     state.instanceGuid = assignment.instance_guid;
     if (state.restoreDone !== null && assignment.restore_request?.request_id !== state.restoreDone.request_id)
@@ -446,12 +457,16 @@ export class BackupAgent {
     const backupId = newBackupId(new Date(now * 1000));
     let failed: { target: string; error: string }[] = [];
     let pushed = 0;
-    const abandon = new AbortController();
-    this.pushes.set(partitionId, abandon);
-    const signal = AbortSignal.any([this.stopping.signal, abandon.signal]);
+    const push = {
+      all: new AbortController(),
+      targets: new Map(targets.map(({ name }) => [name, new AbortController()])),
+    };
+    this.pushes.set(partitionId, push);
     try {
       await runCommands(this.runCommand, plan.backupCommands, this.commandContext(root, 'backup'));
       const results = await mapConcurrent(targets, PUSH_CONCURRENCY, async ({ name, target }) => {
+        const dropped = push.targets.get(name)?.signal ?? new AbortController().signal;
+        const signal = AbortSignal.any([this.stopping.signal, push.all.signal, dropped]);
         try {
           await this.ensureInitialized(target);
           const summary = await this.options.restic.backup(target, {
@@ -466,19 +481,21 @@ export class BackupAgent {
             { backupId, target: name, bytesAdded: summary.bytesAdded, filesNew: summary.filesNew },
             'backup pushed',
           );
-          return undefined;
+          return 'pushed';
         } catch (error) {
-          return { target: name, error: describe(error) };
+          if (!dropped.aborted) return { target: name, error: describe(error) };
+          log.warn({ backupId, target: name }, 'push abandoned: the master no longer lists that clone');
+          return 'dropped';
         }
       });
-      failed = results.filter((result) => result !== undefined);
-      pushed = targets.length - failed.length;
+      failed = results.filter((result) => typeof result === 'object');
+      pushed = results.filter((result) => result === 'pushed').length;
     } catch (error) {
       failed = [{ target: 'backup command', error: describe(error) }];
     } finally {
       this.pushes.delete(partitionId);
     }
-    if (abandon.signal.aborted) {
+    if (push.all.signal.aborted) {
       // Not a failure to retry: the partition is no longer the tree's main.
       log.warn({ backupId, pushed }, 'backup abandoned: the partition is no longer the main');
       return;
@@ -493,7 +510,7 @@ export class BackupAgent {
     } else {
       state.failures = 0;
       state.retryAt = null;
-      log.info({ backupId, reason, targets: targets.length }, 'backup done');
+      log.info({ backupId, reason, targets: pushed }, 'backup done');
     }
     await this.save(partitionId, state);
   }
