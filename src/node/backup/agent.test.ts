@@ -195,6 +195,14 @@ const TARGETS = [
   { computer_guid: 'COMP-3', url: 'https://127.0.0.3:8700', certificate: CERT },
 ];
 
+/** Waits (at most 10 s) for `condition`, which work started in the background makes true. */
+async function until(what: string, condition: () => boolean): Promise<void> {
+  for (let tries = 0; !condition(); tries++) {
+    assert.ok(tries < 1000, what);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 async function sync(w: World): Promise<void> {
   await w.agent.syncOnce();
   await w.agent.idle();
@@ -244,10 +252,7 @@ test(
     w.restic.hangBackup = () => true;
     w.answer = [assignment('slappart0', 'main', { targets: TARGETS.slice(0, 1) })];
     await w.agent.syncOnce();
-    for (let tries = 0; !w.restic.calls.some((call) => call.startsWith('backup')); tries++) {
-      assert.ok(tries < 1000, 'the push started');
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    await until('the push started', () => w.restic.calls.some((call) => call.startsWith('backup')));
     // The master fences it (a takeover happened while the node was away): the push stops at once.
     w.restic.hangBackup = undefined;
     w.answer = [assignment('slappart0', 'fenced', { writers: ['COMP-2'] })];
@@ -275,10 +280,9 @@ test(
     w.restic.hangBackup = (target) => target.url === gone;
     w.answer = [assignment('slappart0', 'main', { targets: TARGETS })];
     await w.agent.syncOnce();
-    for (let tries = 0; !w.restic.calls.some((call) => call.startsWith(`backup ${gone}`)); tries++) {
-      assert.ok(tries < 1000, 'the push to the gone clone started');
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    await until('the push to the gone clone started', () =>
+      w.restic.calls.some((call) => call.startsWith(`backup ${gone}`)),
+    );
     // The master stops listing COMP-3 (its node is out of contact).
     w.answer = [assignment('slappart0', 'main', { targets: TARGETS.slice(0, 1) })];
     await sync(w);
@@ -439,7 +443,8 @@ test('a restore request stops the services, restores, runs the commands, starts 
   w.answer = [assignment('slappart0', 'main', { targets: TARGETS.slice(0, 1), restore_request: request })];
   // The first backup would run after the restore: the period is far away for this test.
   await sync(w);
-  assert.deepEqual(w.events.slice(0, 4), [
+  assert.deepEqual(w.events.slice(0, 5), [
+    'backup /bin/dump slappart0',
     'stop slappart0',
     'restore /bin/load slappart0',
     'check /bin/check slappart0',
@@ -580,7 +585,8 @@ test('restore --into: the source tree is read remotely with its password, pinned
   ];
   await sync(w);
   assert.equal(await readFile(join(w.instanceRoot, 'slappart0', 'srv', 'data', 'db'), 'utf8'), 'from tree-4');
-  assert.deepEqual(w.events.slice(0, 4), [
+  assert.deepEqual(w.events.slice(0, 5), [
+    'backup /bin/dump slappart0',
     'stop slappart0',
     'restore /bin/load slappart0',
     'check /bin/check slappart0',
@@ -658,24 +664,32 @@ test('restore --into: a node without the source repository locally skips itself;
   assert.ok(!w.targets.some((target) => target.url.includes('tree-4')), 'nothing to read');
 });
 
-test('restore --into: a failing check is reported failed, without a restored backup id', async (t) => {
+test('restore --into: a failing check is reported failed and rolled back, without a restored backup id', async (t) => {
   const w = await world({ passwordOf: sourcePasswords, failCheck: () => true });
   t.after(() => w.close());
   w.restic.add(SOURCE_REMOTE_URL, newBackupId(Date.UTC(2026, 0, 1)), { 'srv/data/db': 'from tree-4' });
+  const db = join(w.instanceRoot, 'slappart0', 'srv', 'data', 'db');
+  await writeFile(db, 'current');
   w.services.runningSet.add('slappart0');
   w.answer = [assignment('slappart0', 'main', { restore_request: restoreFrom([SOURCE_REMOTE]) })];
   await sync(w);
+  // The data in place saved first (services running), then the restore; the check fails: the
+  // previous files go back and the restore commands run on them; the services start again.
   assert.deepEqual(w.events, [
+    'backup /bin/dump slappart0',
     'stop slappart0',
     'restore /bin/load slappart0',
     'check /bin/check slappart0',
+    'restore /bin/load slappart0',
     'start slappart0',
   ]);
+  assert.equal(await readFile(db, 'utf8'), 'current');
+  assert.deepEqual(await readdir(join(w.instanceRoot, 'slappart0', 'srv')), ['data'], 'no copy left aside');
   await w.agent.syncOnce();
   const done = w.bodies.at(-1)?.partition_list[0]?.restore_done;
   assert.equal(done?.ok, false);
   assert.equal(done?.restored_backup_id, null);
-  assert.match(done?.message ?? '', /check failed/);
+  assert.match(done?.message ?? '', /check failed; rolled back to the data in place before the restore/);
 });
 
 test("readers the master named may read this node's repository of the tree; writers append", async (t) => {

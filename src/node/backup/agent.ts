@@ -541,7 +541,9 @@ export class BackupAgent {
       return;
     }
     try {
-      await this.restoreSnapshot(root, this.localTarget(assignment), newest.snapshotId, plan);
+      await this.restoreSnapshot(root, this.localTarget(assignment), newest.snapshotId, plan, {
+        rollback: false,
+      });
     } catch (error) {
       const failures =
         (state.failedRestore?.backupId === newest.backupId ? state.failedRestore.failures : 0) + 1;
@@ -565,16 +567,19 @@ export class BackupAgent {
 
   /**
    * Files in place, then the restore commands, then the checks (the partition's services stopped);
-   * what the checks said.
+   * what the checks said. With `rollback` (a restore someone asked for, after the release's backup
+   * commands saved the data in place), a failed restore command or check puts the previous files
+   * back and runs the restore commands on them: the partition is left as it was before the restore.
    */
   private async restoreSnapshot(
     root: string,
     target: ResticTarget,
     snapshotId: string,
     plan: PartitionBackupPlan,
+    options: { rollback: boolean },
   ): Promise<string[]> {
     const owner = await this.options.partitionOwner?.(root);
-    await restoreIntoPlace({
+    const placement = await restoreIntoPlace({
       restic: this.options.restic,
       target,
       snapshotId,
@@ -583,8 +588,32 @@ export class BackupAgent {
       paths: plan.paths,
       owner,
     });
-    await runCommands(this.runCommand, plan.restoreCommands, this.commandContext(root, 'restore'));
-    return runCommands(this.runCommand, plan.checkCommands, this.commandContext(root, 'check'));
+    if (!options.rollback) await placement.commit();
+    try {
+      await runCommands(this.runCommand, plan.restoreCommands, this.commandContext(root, 'restore'));
+      const checked = await runCommands(
+        this.runCommand,
+        plan.checkCommands,
+        this.commandContext(root, 'check'),
+      );
+      await placement.commit();
+      return checked;
+    } catch (error) {
+      if (!options.rollback) throw error;
+      await placement.rollback();
+      try {
+        await runCommands(this.runCommand, plan.restoreCommands, this.commandContext(root, 'restore'));
+      } catch (again) {
+        throw new SlapError(
+          'SLAP_ERR_RESTORE_FAILED',
+          `${describe(error)}; the previous files are back, but their restore commands failed: ${describe(again)}`,
+        );
+      }
+      throw new SlapError(
+        'SLAP_ERR_RESTORE_FAILED',
+        `${describe(error)}; rolled back to the data in place before the restore`,
+      );
+    }
   }
 
   /**
@@ -638,6 +667,22 @@ export class BackupAgent {
       const plan = await this.readPlan(root, partitionId);
       if (plan === undefined)
         throw new SlapError('SLAP_ERR_NOT_FOUND', `partition ${partitionId} declares no data to restore`);
+      // The data in place, saved by the release's own backup commands while its services still run:
+      // a restore that fails its commands or its check is rolled back to it.
+      const saved = await runCommands(
+        this.runCommand,
+        plan.backupCommands,
+        this.commandContext(root, 'backup'),
+      ).then(
+        () => true,
+        (error: unknown) => {
+          log.warn(
+            { err: describe(error) },
+            'the data in place could not be saved first: a failed restore will not be rolled back',
+          );
+          return false;
+        },
+      );
       log.info(
         { backupId: chosen.snapshot.backupId, repository },
         'restore requested: stopping the services',
@@ -645,7 +690,9 @@ export class BackupAgent {
       await this.options.services.stop(partitionId);
       let checked: string[];
       try {
-        checked = await this.restoreSnapshot(root, chosen.target, chosen.snapshot.snapshotId, plan);
+        checked = await this.restoreSnapshot(root, chosen.target, chosen.snapshot.snapshotId, plan, {
+          rollback: saved,
+        });
       } finally {
         const record = await readPartitionRecord(root);
         if (record?.requestedState === 'started') await this.options.services.start(partitionId);

@@ -38,7 +38,11 @@ async function setup(t: { after(fn: () => Promise<void>): void }) {
 
 test('declared paths are replaced as a whole; the rest of the partition is left alone', async (t) => {
   const { dir, root, input } = await setup(t);
-  const placed = await restoreIntoPlace({ ...input, paths: ['srv/data', 'etc/conf', 'missing/path'] });
+  const { placed, commit } = await restoreIntoPlace({
+    ...input,
+    paths: ['srv/data', 'etc/conf', 'missing/path'],
+  });
+  await commit();
   assert.deepEqual(placed, ['srv/data', 'etc/conf']);
   assert.deepEqual(await readdir(join(root, 'srv', 'data')), ['db']);
   assert.equal(await readFile(join(root, 'srv', 'data', 'db'), 'utf8'), 'new');
@@ -62,4 +66,32 @@ test('paths that leave the partition are refused', async (t) => {
   const { input } = await setup(t);
   for (const path of ['../x', '/etc', '', '.', 'a/../../b', 'a\0b'])
     await assert.rejects(restoreIntoPlace({ ...input, paths: [path] }), /not partition-relative/, path);
+});
+
+test('committed: no previous copy is left; rolled back: the partition is as it was', async (t) => {
+  const { root, input } = await setup(t);
+  const committed = await restoreIntoPlace({ ...input, paths: ['srv/data'] });
+  await committed.commit();
+  assert.deepEqual((await readdir(join(root, 'srv'))).sort(), ['data', 'keep']);
+
+  await writeFile(join(root, 'srv', 'data', 'db'), 'current');
+  const rolledBack = await restoreIntoPlace({ ...input, paths: ['srv/data', 'etc/conf'] });
+  assert.equal(await readFile(join(root, 'srv', 'data', 'db'), 'utf8'), 'new');
+  await rolledBack.rollback();
+  assert.equal(await readFile(join(root, 'srv', 'data', 'db'), 'utf8'), 'current');
+  assert.deepEqual((await readdir(join(root, 'srv'))).sort(), ['data', 'keep']);
+  // etc/conf had no previous copy: it is gone again (its directory, made on the way, stays).
+  assert.deepEqual(await readdir(join(root, 'etc')), []);
+});
+
+test('a failure half-way puts back the paths already swapped', async (t) => {
+  const { dir, root, input } = await setup(t);
+  await writeFile(join(root, 'srv', 'data', 'db'), 'current');
+  const elsewhere = join(dir, 'elsewhere');
+  await mkdir(elsewhere);
+  await symlink(elsewhere, join(root, 'etc'));
+  await assert.rejects(restoreIntoPlace({ ...input, paths: ['srv/data', 'etc/conf'] }), /is not a directory/);
+  assert.equal(await readFile(join(root, 'srv', 'data', 'db'), 'utf8'), 'current');
+  assert.deepEqual((await readdir(join(root, 'srv'))).sort(), ['data', 'keep']);
+  assert.deepEqual(await readdir(join(dir, 'staging')), []);
 });

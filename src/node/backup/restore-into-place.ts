@@ -1,8 +1,10 @@
 /**
  * Puts restored files into a partition: restic restores a snapshot into a staging directory beside
  * the backups (never into the partition itself), then each declared path is swapped into place with
- * a rename (the previous copy moved aside, then removed), path by path. The partition's own tree is
- * writable by its user: every directory on the way to a path must be a real directory (a symbolic
+ * a rename (the previous copy moved aside), path by path. The previous copies are kept until the
+ * caller commits (they are removed) or rolls back (they are put back): a restore whose check fails
+ * can leave the partition as it was. A failure half-way puts back what was swapped. The partition's
+ * own tree is writable by its user: every directory on the way to a path must be a real directory (a symbolic
  * link planted there would send the node's writes elsewhere), and restored files are given to the
  * partition's user when the node acts for it (their uid in the snapshot is the one of another node).
  */
@@ -27,25 +29,58 @@ export interface RestoreIntoPlaceInput {
   owner?: { uid: number; gid: number } | undefined;
 }
 
-/** Returns the paths put in place. */
-export async function restoreIntoPlace(input: RestoreIntoPlaceInput): Promise<string[]> {
+/** The restored paths in place, their previous copies aside until `commit` or `rollback`. */
+export interface Placement {
+  /** The paths put in place (those the snapshot has). */
+  placed: string[];
+  /** Removes the previous copies. */
+  commit: () => Promise<void>;
+  /** Puts the previous copies back (a path that had none is removed). */
+  rollback: () => Promise<void>;
+}
+
+/** A path swapped in: where, and where its previous copy is (none: it had none). */
+interface Swap {
+  destination: string;
+  aside: string | undefined;
+}
+
+export async function restoreIntoPlace(input: RestoreIntoPlaceInput): Promise<Placement> {
   await mkdir(input.stagingParent, { recursive: true, mode: 0o700 });
   const staging = join(input.stagingParent, `restore-${randomBytes(6).toString('hex')}`);
   await mkdir(staging, { mode: 0o700 });
+  const swaps: Swap[] = [];
+  const placed: string[] = [];
   try {
     await input.restic.restore(input.target, input.snapshotId, staging);
-    const placed: string[] = [];
     for (const path of input.paths) {
       const relative = checkRelative(path);
       const restored = join(staging, relative);
       if ((await lstat(restored).catch(() => undefined)) === undefined) continue;
       if (input.owner) await chownTree(restored, input.owner);
-      await swapIntoPlace(input.partitionRoot, relative, restored, input.owner);
+      swaps.push(await swapIntoPlace(input.partitionRoot, relative, restored, input.owner));
       placed.push(relative);
     }
-    return placed;
+  } catch (error) {
+    await putBack(swaps);
+    throw error;
   } finally {
     await rm(staging, { recursive: true, force: true });
+  }
+  return {
+    placed,
+    commit: async () => {
+      for (const swap of swaps) if (swap.aside) await rm(swap.aside, { recursive: true, force: true });
+    },
+    rollback: () => putBack(swaps),
+  };
+}
+
+/** Undoes the swaps, last first. */
+async function putBack(swaps: readonly Swap[]): Promise<void> {
+  for (const swap of [...swaps].reverse()) {
+    await rm(swap.destination, { recursive: true, force: true });
+    if (swap.aside) await rename(swap.aside, swap.destination);
   }
 }
 
@@ -65,7 +100,7 @@ async function swapIntoPlace(
   relative: string,
   restored: string,
   owner: { uid: number; gid: number } | undefined,
-): Promise<void> {
+): Promise<Swap> {
   const parts = relative.split(sep);
   let directory = root;
   for (const part of parts.slice(0, -1)) {
@@ -81,17 +116,17 @@ async function swapIntoPlace(
       );
   }
   const destination = join(root, relative);
-  const aside = `${destination}.slapos-restore-${randomBytes(4).toString('hex')}`;
   const previous = await lstat(destination).catch(() => undefined);
-  if (previous) await rename(destination, aside);
+  const aside = previous ? `${destination}.slapos-restore-${randomBytes(4).toString('hex')}` : undefined;
+  if (aside) await rename(destination, aside);
   try {
     await moveAcross(restored, destination);
   } catch (error) {
     await rm(destination, { recursive: true, force: true }); // a copy interrupted half-way
-    if (previous) await rename(aside, destination).catch(() => undefined);
+    if (aside) await rename(aside, destination).catch(() => undefined);
     throw error;
   }
-  if (previous) await rm(aside, { recursive: true, force: true });
+  return { destination, aside };
 }
 
 /** A rename, or a copy when the staging directory is on another file system. */
