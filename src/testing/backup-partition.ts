@@ -13,7 +13,7 @@ import { writePartitionRecord } from '../node/instance/partition-files.ts';
 export const stoppedServices: PartitionServices = {
   stop: () => Promise.resolve(),
   start: () => Promise.resolve(),
-  running: () => Promise.resolve(false),
+  runningPartitions: () => Promise.resolve(new Set()),
 };
 
 /** `<instanceRoot>/slappart0`, holding the instance `guid`, with `srv/data/` and `bin/`. */

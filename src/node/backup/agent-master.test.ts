@@ -57,7 +57,7 @@ async function registerNode(token: string, n: number): Promise<TestNode> {
   const services: PartitionServices = {
     stop: (id) => Promise.resolve(void running.delete(id)),
     start: (id) => Promise.resolve(void running.add(id)),
-    running: (id) => Promise.resolve(running.has(id)),
+    runningPartitions: () => Promise.resolve(running),
   };
   const agent = new BackupAgent({
     computerId: guid,

@@ -41,8 +41,8 @@ class FakeServices implements PartitionServices {
     this.runningSet.add(id);
     return Promise.resolve();
   }
-  running(id: string): Promise<boolean> {
-    return Promise.resolve(this.runningSet.has(id));
+  runningPartitions(): Promise<ReadonlySet<string>> {
+    return Promise.resolve(this.runningSet);
   }
 }
 

@@ -65,8 +65,8 @@ export type ResticDriver = Pick<Restic, 'init' | 'backup' | 'snapshots' | 'resto
 export interface PartitionServices {
   stop(partitionId: string): Promise<void>;
   start(partitionId: string): Promise<void>;
-  /** Whether any of its programs runs (or is starting). */
-  running(partitionId: string): Promise<boolean>;
+  /** The partitions any of whose programs runs (or is starting): one look for them all. */
+  runningPartitions(): Promise<ReadonlySet<string>>;
 }
 
 export interface BackupAgentOptions {
@@ -259,22 +259,21 @@ export class BackupAgent {
   /** The sync body: every partition holding an instance, with what this node knows of its backups. */
   async report(): Promise<BackupSyncRequest> {
     const partitions: PartitionBackupReport[] = [];
+    // Unknown (the supervisor does not answer): reported as running, never as stopped.
+    const running = await this.options.services.runningPartitions().catch(() => undefined);
     for (const partitionId of await localPartitionIds(this.options.instanceRoot)) {
       const root = join(this.options.instanceRoot, partitionId);
       const record = await readPartitionRecord(root);
       if (record === undefined || record.requestedState === 'destroyed') continue;
       const state = await this.state(partitionId);
-      const [plan, running] = await Promise.all([
-        this.readPlan(root, partitionId),
-        this.options.services.running(partitionId).catch(() => true),
-      ]);
+      const plan = await this.readPlan(root, partitionId);
       partitions.push({
         partition_id: partitionId,
         // The master's word on what is there now (a takeover moves instances before the partition's
         // record follows), else the instance last deployed.
         instance_guid: this.assignments.get(partitionId)?.instance_guid ?? record.instanceGuid,
         declared: plan !== undefined,
-        services_stopped: !running,
+        services_stopped: running !== undefined && !running.has(partitionId),
         last_backup: state.lastBackup,
         restored: state.restored,
         backup_list: state.backupList.slice(-MAX_REPORTED_BACKUPS),
@@ -389,7 +388,7 @@ export class BackupAgent {
           // Settle puts the received data in place before the services start, and before any backup.
           // Services that run already were started without it (a one-shot node instance): their
           // data is the tree's now.
-          if (!(await this.options.services.running(partitionId))) return;
+          if (!(await this.running(partitionId))) return;
           this.logger.warn({ partition: partitionId }, 'services started without settle: backing them up');
           state.receiving = false;
           await this.save(partitionId, state);
@@ -530,7 +529,7 @@ export class BackupAgent {
     const snapshots = await this.listLocal(partitionId, assignment, state, options.fresh);
     const newest = newestBackup(snapshots);
     if (newest === undefined || newest.backupId === state.restored?.backup_id) return;
-    if (await this.options.services.running(partitionId)) {
+    if (await this.running(partitionId)) {
       log.warn({ backupId: newest.backupId }, 'restore postponed: the partition services run');
       return;
     }
@@ -845,6 +844,10 @@ export class BackupAgent {
       timeoutMs: this.options.commandTimeoutMs ?? 3_600_000,
       signal: this.stopping.signal,
     };
+  }
+
+  private async running(partitionId: string): Promise<boolean> {
+    return (await this.options.services.runningPartitions()).has(partitionId);
   }
 
   private async readPlan(root: string, partitionId: string): Promise<PartitionBackupPlan | undefined> {

@@ -28,10 +28,10 @@ export function supervisorServices(supervisor: SupervisorControl): PartitionServ
           `cannot start ${failed.name} of ${partitionId}: ${failed.error.message}`,
         );
     },
-    async running(partitionId) {
+    async runningPartitions() {
       const { processes } = await supervisor.status();
-      return processes.some(
-        (process) => process.group === partitionId && RUNNING_STATES.includes(process.state),
+      return new Set(
+        processes.filter((process) => RUNNING_STATES.includes(process.state)).map((process) => process.group),
       );
     },
   };
