@@ -10,7 +10,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { PartitionBackupPlan } from '../core/backup-declaration.ts';
 import type { ResticDriver } from '../node/backup/agent.ts';
-import type { BackupSummary, ResticTarget, SnapshotInfo } from '../node/backup/restic.ts';
+import type { BackupOptions, BackupSummary, ResticTarget, SnapshotInfo } from '../node/backup/restic.ts';
 
 interface FakeSnapshot extends SnapshotInfo {
   files: Map<string, Buffer>;
@@ -40,17 +40,7 @@ export class FakeRestic implements ResticDriver {
     }
   }
 
-  async backup(
-    target: ResticTarget,
-    options: {
-      cwd: string;
-      paths: readonly string[];
-      exclude?: readonly string[];
-      backupId: string;
-      tags?: readonly string[];
-      signal?: AbortSignal | undefined;
-    },
-  ): Promise<BackupSummary> {
+  async backup(target: ResticTarget, options: BackupOptions): Promise<BackupSummary> {
     const key = this.key(target);
     this.calls.push(`backup ${target.url} ${options.backupId}`);
     const repository = this.repositories.get(key);

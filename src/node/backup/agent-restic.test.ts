@@ -13,15 +13,10 @@ import { join } from 'node:path';
 import { fixedClock, systemClock } from '../../core/clock.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { openTestCertificateAuthority } from '../../testing/master-mode-services.ts';
-import { BackupAgent } from './agent.ts';
-import {
-  backupTestPartition,
-  dataPlan,
-  partitionScript,
-  stoppedServices,
-} from '../../testing/backup-partition.ts';
-import { ensureServerCertificate, startRepositoryServer } from './repository-server.ts';
-import { Restic } from './restic.ts';
+import type { BackupAgent } from './agent.ts';
+import { backupTestPartition, dataPlan, partitionScript } from '../../testing/backup-partition.ts';
+import { ensureServerCertificate } from './repository-server.ts';
+import { nodePemFile, resticTestAgent, serveRepositories } from '../../testing/restic-agents.ts';
 import type { PartitionBackupAssignment } from './sync-protocol.ts';
 
 const PASSWORD = 'Zm9vYmFyYmF6cXV1eC1zZWNyZXQtcGFzc3dvcmQ';
@@ -49,11 +44,7 @@ test('main → repository server over mutual TLS → clone: the files restored e
     await writeFile(join(root1, path), text);
   }
   await writeFile(join(root2, 'srv', 'data', 'stale'), 'from before');
-  const node1Pem = join(dir, 'node1', 'node.pem');
-  const issued = await ca.issueKeyAndCertificate({ kind: 'compute_node', id: 'COMP-1', validityDays: 30 });
-  await writeFile(node1Pem, `${issued.certificatePem.trimEnd()}\n${issued.keyPem.trimEnd()}\n`, {
-    mode: 0o600,
-  });
+  const node1Pem = await nodePemFile(ca, join(dir, 'node1'), 'COMP-1');
 
   const plan = dataPlan({
     backupCommands: [join(root1, 'bin', 'dump')],
@@ -97,21 +88,7 @@ test('main → repository server over mutual TLS → clone: the files restored e
     ],
   });
   const agent = (node: string, root: string): BackupAgent =>
-    new BackupAgent({
-      computerId: node,
-      instanceRoot: join(root, '..'),
-      directory: join(dir, node, 'backup'),
-      repository: null,
-      sync: (body) =>
-        Promise.resolve({ heartbeat_interval: 5, partition_list: assignments()[body.computer_guid] }),
-      restic: new Restic({ cacheDir: join(dir, node, 'cache'), logger }),
-      readPlan: () => Promise.resolve(plan),
-      services: stoppedServices,
-      clientCertFile: () => Promise.resolve(node1Pem),
-      logger,
-      clock,
-      heartbeatMs: 3_600_000,
-    });
+    resticTestAgent({ dir, node, root, answers: assignments, plan, pem: node1Pem, logger, clock });
   const main = agent('COMP-1', root1);
   const clone = agent('COMP-2', root2);
   t.after(async () => {
@@ -122,16 +99,10 @@ test('main → repository server over mutual TLS → clone: the files restored e
   const serverCertificate = await ensureServerCertificate(join(dir, 'COMP-2', 'server'), ['127.0.0.1']);
   certificate = serverCertificate.certificatePem;
   let snapshots = 0;
-  served.server = await startRepositoryServer({
-    directory: clone.repositoriesDirectory,
-    host: '127.0.0.1',
-    port: 0,
-    tls: {
-      key: await readFile(serverCertificate.keyFile, 'utf8'),
-      cert: serverCertificate.certificatePem,
-      clientCa: ca.caCertificatePem,
-    },
-    authorize: (access, repository) => clone.authorize(access, repository),
+  served.server = await serveRepositories({
+    agent: clone,
+    certificate: serverCertificate,
+    clientCa: ca.caCertificatePem,
     onSnapshot: (repository) => {
       snapshots++;
       clone.onSnapshot(repository);

@@ -203,6 +203,14 @@ async function until(what: string, condition: () => boolean): Promise<void> {
   }
 }
 
+/** This node's repository `name` (served), as restic makes it: a directory with its config. */
+async function localRepository(w: World, name: string): Promise<string> {
+  const local = join(w.directory, 'repositories', name);
+  await mkdir(local, { recursive: true });
+  await writeFile(join(local, 'config'), '');
+  return local;
+}
+
 async function sync(w: World): Promise<void> {
   await w.agent.syncOnce();
   await w.agent.idle();
@@ -347,9 +355,7 @@ test('a fenced main pushes nothing and reports its services stopped', async (t) 
 test('a clone restores the newest backup into place, then its restore and check commands', async (t) => {
   const w = await world();
   t.after(() => w.close());
-  const local = join(w.directory, 'repositories', 'tree-17');
-  await mkdir(local, { recursive: true });
-  await writeFile(join(local, 'config'), '');
+  const local = await localRepository(w, 'tree-17');
   const old = newBackupId(Date.UTC(2026, 0, 1) * 1);
   const newest = newBackupId(Date.UTC(2026, 0, 2));
   w.restic.add(local, newest, { 'srv/data/db': 'newest' });
@@ -378,9 +384,7 @@ test('a clone never restores under running services, and a failed check is not r
   let failCheck = true;
   const w = await world({ failCheck: () => failCheck });
   t.after(() => w.close());
-  const local = join(w.directory, 'repositories', 'tree-17');
-  await mkdir(local, { recursive: true });
-  await writeFile(join(local, 'config'), '');
+  const local = await localRepository(w, 'tree-17');
   w.restic.add(local, newBackupId(Date.UTC(2026, 0, 2)), { 'srv/data/db': 'new' });
   w.services.runningSet.add('slappart0');
   w.answer = [assignment('slappart0', 'clone')];
@@ -401,9 +405,7 @@ test('a clone never restores under running services, and a failed check is not r
 test('settle puts the newest received backup in place before a promoted clone starts, then it backs up', async (t) => {
   const w = await world();
   t.after(() => w.close());
-  const local = join(w.directory, 'repositories', 'tree-17');
-  await mkdir(local, { recursive: true });
-  await writeFile(join(local, 'config'), '');
+  const local = await localRepository(w, 'tree-17');
   w.restic.add(local, newBackupId(Date.UTC(2026, 0, 1)), { 'srv/data/db': 'one' });
   w.answer = [assignment('slappart0', 'clone')];
   await sync(w);
@@ -619,9 +621,7 @@ test('restore --into: the source tree is read remotely with its password, pinned
 test("restore --into: this node's own repository of the source is read locally, never over its server", async (t) => {
   const w = await world({ passwordOf: sourcePasswords });
   t.after(() => w.close());
-  const local = join(w.directory, 'repositories', 'tree-4');
-  await mkdir(local, { recursive: true });
-  await writeFile(join(local, 'config'), '');
+  const local = await localRepository(w, 'tree-4');
   const older = newBackupId(Date.UTC(2026, 0, 1));
   const newer = newBackupId(Date.UTC(2026, 0, 2));
   w.restic.add(local, newer, { 'srv/data/db': 'local newer' });

@@ -16,15 +16,11 @@ import { fixedClock, systemClock } from '../../core/clock.ts';
 import type { PartitionBackupPlan } from '../../core/backup-declaration.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { openTestCertificateAuthority } from '../../testing/master-mode-services.ts';
-import { BackupAgent } from './agent.ts';
-import {
-  backupTestPartition,
-  dataPlan,
-  partitionScript,
-  stoppedServices,
-} from '../../testing/backup-partition.ts';
-import { ensureServerCertificate, startRepositoryServer } from './repository-server.ts';
+import type { BackupAgent } from './agent.ts';
+import { backupTestPartition, dataPlan, partitionScript } from '../../testing/backup-partition.ts';
+import { ensureServerCertificate } from './repository-server.ts';
 import { Restic } from './restic.ts';
+import { nodePemFile, resticTestAgent, serveRepositories } from '../../testing/restic-agents.ts';
 import type { PartitionBackupAssignment } from './sync-protocol.ts';
 
 const TREE_1_PASSWORD = 'dHJlZS0xLXBhc3N3b3JkLW9mLXRoZS1zb3VyY2U';
@@ -37,14 +33,7 @@ test('node B restores into its tree a backup of tree 1 read from node A (a reade
     await closeCa();
     await rm(dir, { recursive: true, force: true });
   });
-  const nodePem = async (id: string): Promise<string> => {
-    const issued = await ca.issueKeyAndCertificate({ kind: 'compute_node', id, validityDays: 1 });
-    const file = join(dir, `${id}.pem`);
-    await writeFile(file, `${issued.certificatePem.trimEnd()}\n${issued.keyPem.trimEnd()}\n`, {
-      mode: 0o600,
-    });
-    return file;
-  };
+  const nodePem = (id: string): Promise<string> => nodePemFile(ca, dir, id);
   const [pemA, pemB, pemC] = [await nodePem('COMP-A'), await nodePem('COMP-B'), await nodePem('COMP-C')];
   const rootA = await backupTestPartition(join(dir, 'A', 'instance'), 'SOFTINST-1');
   const rootB = await backupTestPartition(join(dir, 'B', 'instance'), 'SOFTINST-2');
@@ -106,34 +95,14 @@ test('node B restores into its tree a backup of tree 1 read from node A (a reade
       },
     ],
   });
-  const agent = (node: string, root: string, pem: string, nodePlan: PartitionBackupPlan): BackupAgent =>
-    new BackupAgent({
-      computerId: node,
-      instanceRoot: join(root, '..'),
-      directory: join(dir, node, 'backup'),
-      repository: null,
-      sync: (body) =>
-        Promise.resolve({ heartbeat_interval: 5, partition_list: answers()[body.computer_guid] }),
-      restic: new Restic({ cacheDir: join(dir, node, 'cache'), logger }),
-      readPlan: () => Promise.resolve(nodePlan),
-      services: stoppedServices,
-      clientCertFile: () => Promise.resolve(pem),
-      logger,
-      clock,
-      heartbeatMs: 3_600_000,
-    });
+  const agent = (node: string, root: string, pem: string, plan: PartitionBackupPlan): BackupAgent =>
+    resticTestAgent({ dir, node, root, answers, plan, pem, logger, clock });
   const nodeA = agent('COMP-A', rootA, pemA, planA);
   const nodeB = agent('COMP-B', rootB, pemB, planB);
-  const server = await startRepositoryServer({
-    directory: nodeA.repositoriesDirectory,
-    host: '127.0.0.1',
-    port: 0,
-    tls: {
-      key: await readFile(serverCertificate.keyFile, 'utf8'),
-      cert: serverCertificate.certificatePem,
-      clientCa: ca.caCertificatePem,
-    },
-    authorize: (access, repository) => nodeA.authorize(access, repository),
+  const server = await serveRepositories({
+    agent: nodeA,
+    certificate: serverCertificate,
+    clientCa: ca.caCertificatePem,
     logger,
   });
   served.url = server.url;
